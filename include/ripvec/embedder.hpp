@@ -1,0 +1,52 @@
+// The engine's public face: text in, L2-normalized (when the model says so) vectors out.
+// Chooses the driver (CPU or CUDA) and the architecture at load time; nothing here exposes
+// CUDA or BLAS.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ripvec/model_files.hpp"
+#include "ripvec/tokenizer.hpp"
+
+namespace ripvec {
+
+enum class InputKind { Query, Document, Raw };  // which sentence-transformers prompt to prepend
+enum class Device { Auto, Cpu, Cuda };
+enum class Precision { Auto, F32, F16, BF16 };  // Auto: F32 on CPU, F16 on CUDA
+
+struct EmbedderOptions {
+  std::string model = std::string(kDefaultModelId);
+  Device device = Device::Auto;
+  Precision precision = Precision::Auto;
+  size_t max_batch_tokens = 16384;  // token budget of one forward pass
+  size_t max_seq_length = 0;        // 0: the model's (sentence_bert_config or config.json)
+  ResolveOptions resolve;
+};
+
+class Embedder {
+ public:
+  virtual ~Embedder() = default;
+
+  // Resolves, loads and validates the model; throws ModelNotFoundError, ModelFormatError,
+  // DeviceError (e.g. --device cuda without a GPU).
+  static std::unique_ptr<Embedder> load(const EmbedderOptions& opts);
+
+  virtual size_t dim() const = 0;
+  virtual size_t max_seq_length() const = 0;  // in tokens, specials included
+  virtual const std::string& model_id() const = 0;
+  virtual std::string device_name() const = 0;  // "cpu", "cuda:0 (NVIDIA H100...)"
+  virtual const Tokenizer& tokenizer() const = 0;
+  virtual const std::string& prompt(InputKind kind) const = 0;
+
+  // Embeds texts with the prompt of `kind` prepended, truncated to max_seq_length().
+  // Returns row-major [texts.size(), dim()] in the caller's order. Texts may be empty strings.
+  virtual std::vector<float> embed(std::span<const std::string> texts, InputKind kind) = 0;
+  // Same for already tokenized sequences (specials included, each non-empty).
+  virtual std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) = 0;
+};
+
+}  // namespace ripvec

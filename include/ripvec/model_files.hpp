@@ -1,0 +1,37 @@
+// Locating a model: a local directory, a Hugging Face cache snapshot, or a Hub download.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ripvec {
+
+inline constexpr std::string_view kDefaultModelId = "sentence-transformers/all-MiniLM-L6-v2";
+
+struct ModelFiles {
+  std::string id;              // HF id ("org/name") or the directory given
+  std::filesystem::path dir;   // directory holding config.json etc.
+  std::filesystem::path config;       // config.json
+  std::filesystem::path weights;      // model.safetensors
+  std::filesystem::path tokenizer;    // tokenizer.json
+};
+
+struct ResolveOptions {
+  bool allow_download = true;   // false: never touch the network ($HF_HUB_OFFLINE=1 too)
+  bool progress = true;         // progress bar on stderr while downloading
+  std::string revision = "main";
+};
+
+// The hub cache root: $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub,
+// else ~/.cache/huggingface/hub.
+std::filesystem::path hf_hub_cache_dir();
+
+// `spec` is a directory path or an HF id. Looks in the directory, then in the hub cache
+// (models--ORG--NAME/snapshots/REV/ where refs/main names REV, else any snapshot holding all
+// files), then downloads into that cache layout. Throws ModelNotFoundError listing exactly
+// which files are missing and every place looked.
+ModelFiles resolve_model(std::string_view spec, const ResolveOptions& opts = {});
+
+}  // namespace ripvec

@@ -1,0 +1,55 @@
+// Reader for the safetensors format: memory-mapped, validated up front, zero-copy.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ripvec/dtype.hpp"
+
+namespace ripvec {
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;  // outermost first
+  const std::byte* data = nullptr;  // inside the mapping, valid while the SafeTensors lives
+  size_t nbytes = 0;
+  int64_t numel() const;
+};
+
+// Opens and validates a .safetensors file: header length within the file, valid JSON, known
+// dtype (F32, F16, BF16; others are rejected by name), each tensor's byte span equal to
+// numel x dtype size and inside the data section, no overlaps. Throws IoError (cannot
+// open/map) or ModelFormatError (anything malformed), naming the file and the tensor.
+class SafeTensors {
+ public:
+  static SafeTensors open(const std::filesystem::path& path);
+  SafeTensors(SafeTensors&&) noexcept;
+  SafeTensors& operator=(SafeTensors&&) noexcept;
+  ~SafeTensors();
+
+  const TensorInfo* find(std::string_view name) const;  // nullptr when absent
+  // Throws ModelFormatError "missing tensor NAME in FILE" when absent.
+  const TensorInfo& get(std::string_view name) const;
+  // Like get(), and also checks the shape; throws ModelFormatError naming both shapes.
+  const TensorInfo& get(std::string_view name, const std::vector<int64_t>& expected_shape) const;
+  std::vector<std::string> names() const;
+  const std::map<std::string, std::string>& metadata() const;
+  const std::filesystem::path& path() const;
+
+ private:
+  struct Impl;
+  explicit SafeTensors(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Converts one element range to float (F32/F16/BF16 source).
+void convert_to_f32(const TensorInfo& t, float* out);
+
+}  // namespace ripvec

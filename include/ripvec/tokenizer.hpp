@@ -1,0 +1,46 @@
+// Tokenizers loaded from a Hugging Face tokenizer.json (WordPiece and byte-level BPE).
+// Token ids equal those of HF `tokenizers` for the same file and text.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ripvec {
+
+struct Encoding {
+  std::vector<int32_t> ids;
+  std::vector<int32_t> type_ids;
+  std::vector<std::string> tokens;  // vocabulary strings of ids (same length)
+};
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // Throws IoError / ModelFormatError (malformed JSON, unknown model type, ...).
+  static std::unique_ptr<Tokenizer> from_file(const std::filesystem::path& tokenizer_json);
+  static std::unique_ptr<Tokenizer> from_json(std::string_view json_text,
+                                              std::string_view origin = "tokenizer.json");
+
+  // Encodes one text. add_special applies the post-processor ([CLS] A [SEP]). max_length > 0
+  // truncates to at most that many ids, specials included (the final [SEP] is kept).
+  // Throws InvalidArgument on invalid UTF-8.
+  virtual Encoding encode(std::string_view text, bool add_special = true,
+                          size_t max_length = 0) const = 0;
+  // Number of ids encode() would return (no truncation), without building token strings.
+  virtual size_t count_tokens(std::string_view text, bool add_special = true) const;
+
+  virtual size_t vocab_size() const = 0;
+  virtual std::optional<int32_t> token_to_id(std::string_view token) const = 0;
+  virtual std::string id_to_token(int32_t id) const = 0;
+  virtual int32_t pad_id() const = 0;
+  // Specials the post-processor adds around one sequence (2 for [CLS] A [SEP]).
+  virtual size_t num_special_tokens() const = 0;
+};
+
+}  // namespace ripvec
