@@ -1,0 +1,62 @@
+// File discovery for indexing: walks directory trees the way ripgrep does (gitignore rules,
+// hidden files, type filters, globs) and reads files as UTF-8 text.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ripvec {
+
+struct WalkOptions {
+  std::vector<std::string> types;       // -t/--type names (e.g. "py", "rust", "cpp"); empty = all
+  std::vector<std::string> type_not;    // -T
+  std::vector<std::string> globs;       // -g/--glob, ripgrep semantics ("!pat" excludes)
+  bool hidden = false;                  // include hidden files/dirs
+  bool no_ignore = false;               // ignore .gitignore/.ignore/excludes
+  bool follow_symlinks = false;
+  uint64_t max_file_size = 2 * 1024 * 1024;  // bytes; larger files skipped with a warning
+  unsigned threads = 0;                 // 0 = all cores
+};
+
+struct WalkedFile {
+  std::filesystem::path abs_path;
+  std::string rel_path;   // relative to its root, '/' separators
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+
+struct WalkStats {
+  size_t files = 0, dirs = 0, ignored = 0, skipped_hidden = 0, skipped_lock = 0,
+         skipped_too_large = 0, skipped_unreadable = 0, skipped_symlink_loop = 0;
+  std::vector<std::string> warnings;  // human-readable, one per problem
+};
+
+// Walks roots (dirs or files) respecting .gitignore (incl. nested ones and negations),
+// .ignore, .git/info/exclude, core.excludesFile / $XDG_CONFIG_HOME/git/ignore; skips hidden
+// entries and lock files (Cargo.lock, package-lock.json, yarn.lock, poetry.lock, ...) by default;
+// never follows symlink loops; files that vanish/are unreadable become warnings. Sorted by rel_path.
+// A root given as a file is always returned (ignore rules, hidden and lock checks do not apply
+// to explicitly named files; type filters, globs and the size cap do), rel_path = its file name.
+// stats may be null. Throws InvalidArgument for an unknown type name in types/type_not.
+std::vector<WalkedFile> walk(const std::vector<std::filesystem::path>& roots,
+                             const WalkOptions& opts, WalkStats* stats);
+
+enum class ContentStatus { Ok, Binary, InvalidUtf8, TooLarge, Unreadable };
+
+// Reads a file as UTF-8 text: Binary if it has a NUL byte in the first 8 KiB (or anywhere),
+// InvalidUtf8 if not valid UTF-8 (a UTF-8 BOM is stripped). out untouched unless Ok.
+ContentStatus read_text_file(const std::filesystem::path& p, uint64_t max_size, std::string* out);
+const char* content_status_name(ContentStatus s);
+
+// --- additions beyond the agreed seam ---
+
+// Names of the known file types (for `--type-list`), sorted, each with its glob patterns.
+struct FileType {
+  std::string name;
+  std::vector<std::string> globs;
+};
+const std::vector<FileType>& file_types();
+
+}  // namespace ripvec
