@@ -10,6 +10,18 @@
 
 namespace ripvec::ops {
 
+// The dtype activations are stored in between layers: F32 unless the driver runs a reduced
+// precision path (the CUDA driver's FP16/BF16 mode). Weights that feed GEMMs are loaded in
+// this dtype too; norms, softmax, pooling and accumulation stay F32 inside the kernels.
+template <Driver D>
+DType activation_dtype(const D& d) {
+  if constexpr (requires { d.activation_dtype(); }) {
+    return d.activation_dtype();
+  } else {
+    return DType::F32;
+  }
+}
+
 // y[R, out] = x[R, in] · W[out, in]ᵀ (+ bias[out] when bias is non-empty).
 template <Driver D>
 void linear(D& d, typename D::Tensor y, const typename D::Tensor& x, const typename D::Tensor& w,
