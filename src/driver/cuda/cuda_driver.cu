@@ -1,0 +1,863 @@
+// CudaDriver: memory, GEMMs (cuBLAS, F32 accumulation) and the element-wise / row kernels.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "driver/cuda/cuda_common.cuh"
+#include "driver/cuda/cuda_driver.hpp"
+
+namespace ripvec {
+
+using cuda::check;
+using cuda::check_launch;
+using cuda::from_f;
+using cuda::Param;
+using cuda::to_f;
+
+struct CudaDriver::Impl {
+  int device = 0;
+  cudaStream_t stream = nullptr;
+  cublasHandle_t blas = nullptr;
+  void* blas_workspace = nullptr;
+  std::vector<void*> weights;  // owned device buffers, freed at destruction
+  size_t weight_bytes = 0;
+  void* host_staging = nullptr;  // pinned, for batch uploads and to_host
+  size_t host_staging_bytes = 0;
+
+  void* staging(size_t bytes) {
+    if (bytes > host_staging_bytes) {
+      if (host_staging) check(cudaFreeHost(host_staging), "cudaFreeHost");
+      host_staging_bytes = std::max(bytes, host_staging_bytes * 2);
+      check(cudaMallocHost(&host_staging, host_staging_bytes), "cudaMallocHost");
+    }
+    return host_staging;
+  }
+};
+
+namespace {
+constexpr size_t kAlign = 256;
+constexpr size_t kBlasWorkspace = 32u << 20;
+
+Param param(const CudaDriver::Tensor& t) {
+  return Param{t.empty() ? nullptr : t.data, static_cast<int>(t.dtype)};
+}
+
+inline int blocks_for(int64_t n, int threads) {
+  return static_cast<int>(std::min<int64_t>((n + threads - 1) / threads, 65535LL * 16));
+}
+
+// ---------------------------------------------------------------- element-wise kernels
+template <class To, class Ti>
+__global__ void convert_kernel(To* out, const Ti* in, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x)
+    out[i] = from_f<To>(to_f(in[i]));
+}
+
+template <class T>
+__global__ void embedding_kernel(T* out, Param table, const int32_t* ids, int64_t rows, int64_t H,
+                                 bool add) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < rows * H;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    int64_t r = i / H, c = i % H;
+    float v = table[(int64_t)ids[r] * H + c];
+    out[i] = from_f<T>(add ? to_f(out[i]) + v : v);
+  }
+}
+
+enum class Act { None, Gelu, GeluTanh, Silu };
+__device__ __forceinline__ float apply_act(Act a, float x) {
+  switch (a) {
+    case Act::Gelu: return cuda::gelu_erf(x);
+    case Act::GeluTanh: return cuda::gelu_tanh_f(x);
+    case Act::Silu: return cuda::silu_f(x);
+    default: return x;
+  }
+}
+
+// x = act(x + bias)
+template <class T>
+__global__ void bias_act_kernel(T* x, Param bias, int64_t rows, int64_t cols, Act act) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < rows * cols;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    float v = to_f(x[i]);
+    if (bias.valid()) v += bias[i % cols];
+    x[i] = from_f<T>(apply_act(act, v));
+  }
+}
+
+// out = a + bias + b  (any of out/a/b may alias)
+template <class T>
+__global__ void add3_kernel(T* out, const T* a, Param bias, const T* b, int64_t rows,
+                            int64_t cols) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < rows * cols;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    float v = to_f(a[i]) + to_f(b[i]);
+    if (bias.valid()) v += bias[i % cols];
+    out[i] = from_f<T>(v);
+  }
+}
+
+// out[r, i] = act(in[r, i]) * in[r, I + i]; act None with split=true copies both halves.
+template <class T>
+__global__ void gated_kernel(T* out, T* second, const T* in, int64_t rows, int64_t I, Act act,
+                             bool split) {
+  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < rows * I;
+       idx += (int64_t)gridDim.x * blockDim.x) {
+    int64_t r = idx / I, c = idx % I;
+    float a = to_f(in[r * 2 * I + c]);
+    float g = to_f(in[r * 2 * I + I + c]);
+    if (split) {
+      out[idx] = from_f<T>(a);
+      second[idx] = from_f<T>(g);
+    } else {
+      out[idx] = from_f<T>(apply_act(act, a) * g);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- row reductions
+template <int kThreads>
+__device__ float block_sum(float v, float* red) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  __syncthreads();
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  float total = 0.f;
+  for (int w = 0; w < kThreads / 32; ++w) total += red[w];
+  return total;
+}
+template <int kThreads>
+__device__ float block_max(float v, float* red) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  __syncthreads();
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  float m = -INFINITY;
+  for (int w = 0; w < kThreads / 32; ++w) m = fmaxf(m, red[w]);
+  return m;
+}
+
+// out = LN(x + bias + residual) * gamma + beta; residual/bias optional. One block per row; the
+// row is kept in shared memory (F32) between the two passes.
+template <class T, int kThreads>
+__global__ void layer_norm_kernel(T* out, const T* x, Param bias, const T* residual, Param gamma,
+                                  Param beta, int64_t cols, float eps) {
+  extern __shared__ float row[];
+  __shared__ float red[kThreads / 32];
+  const int64_t r = blockIdx.x;
+  const T* xr = x + r * cols;
+  const T* rr = residual ? residual + r * cols : nullptr;
+  float s = 0.f;
+  for (int64_t c = threadIdx.x; c < cols; c += kThreads) {
+    float v = to_f(xr[c]);
+    if (rr) v += to_f(rr[c]);
+    if (bias.valid()) v += bias[c];
+    row[c] = v;
+    s += v;
+  }
+  const float mean = block_sum<kThreads>(s, red) / cols;
+  float sq = 0.f;
+  for (int64_t c = threadIdx.x; c < cols; c += kThreads) {
+    float d = row[c] - mean;
+    sq += d * d;
+  }
+  const float var = block_sum<kThreads>(sq, red) / cols;
+  const float inv = rsqrtf(var + eps);
+  for (int64_t c = threadIdx.x; c < cols; c += kThreads) {
+    float v = (row[c] - mean) * inv * gamma[c];
+    if (beta.valid()) v += beta[c];
+    out[r * cols + c] = from_f<T>(v);
+  }
+}
+
+// Softmax over the last dim of scores[rows, S] in place: p = softmax(scale*s + mask[b, j]),
+// with an optional sliding window |i - j| <= half_window. Row r is (b, h, i) of [B, nh, S, S].
+template <class T, int kThreads>
+__global__ void softmax_kernel(T* scores, const float* mask, int64_t nh, int64_t S, float scale,
+                               int half_window) {
+  __shared__ float red[kThreads / 32];
+  const int64_t r = blockIdx.x;
+  const int64_t b = r / (nh * S), i = r % S;
+  T* row = scores + r * S;
+  const float* m = mask ? mask + b * S : nullptr;
+  auto val = [&](int64_t j) {
+    float v = scale * to_f(row[j]);
+    if (m) v += m[j];
+    if (half_window >= 0 && (j < i - half_window || j > i + half_window)) v += -1.0e30f;
+    return v;
+  };
+  float mx = -INFINITY;
+  for (int64_t j = threadIdx.x; j < S; j += kThreads) mx = fmaxf(mx, val(j));
+  mx = block_max<kThreads>(mx, red);
+  float s = 0.f;
+  for (int64_t j = threadIdx.x; j < S; j += kThreads) s += __expf(val(j) - mx);
+  s = block_sum<kThreads>(s, red);
+  const float inv = 1.f / s;
+  for (int64_t j = threadIdx.x; j < S; j += kThreads) {
+    float p = __expf(val(j) - mx) * inv;
+    row[j] = from_f<T>(p);
+  }
+}
+
+// Softmax of banded scores[nh, len, W] rows in place (W = 2w+1), keys outside [0, len) masked.
+template <class T, int kThreads>
+__global__ void banded_softmax_kernel(T* scores, int64_t len, int64_t W, int half, float scale) {
+  __shared__ float red[kThreads / 32];
+  const int64_t r = blockIdx.x;
+  const int64_t i = r % len;
+  T* row = scores + r * W;
+  auto val = [&](int64_t w) {
+    int64_t j = i - half + w;
+    return (j < 0 || j >= len) ? -1.0e30f : scale * to_f(row[w]);
+  };
+  float mx = -INFINITY;
+  for (int64_t w = threadIdx.x; w < W; w += kThreads) mx = fmaxf(mx, val(w));
+  mx = block_max<kThreads>(mx, red);
+  float s = 0.f;
+  for (int64_t w = threadIdx.x; w < W; w += kThreads) s += __expf(val(w) - mx);
+  s = block_sum<kThreads>(s, red);
+  for (int64_t w = threadIdx.x; w < W; w += kThreads)
+    row[w] = from_f<T>(__expf(val(w) - mx) / s);
+}
+
+__global__ void build_mask_kernel(float* mask, const int32_t* lens, int64_t B, int64_t S) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < B * S;
+       i += (int64_t)gridDim.x * blockDim.x)
+    mask[i] = (i % S) < lens[i / S] ? 0.f : -1.0e30f;
+}
+
+__device__ __forceinline__ int seq_of_row(const int32_t* cu, int B, int64_t row) {
+  int lo = 0, hi = B - 1;
+  while (lo < hi) {
+    int mid = (lo + hi + 1) / 2;
+    if (cu[mid] <= row) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+// qkv[T, 3H] -> q/k/v [B, nh, S, d] (zeros past each length)
+template <class T>
+__global__ void qkv_split_kernel(T* q, T* k, T* v, const T* qkv, const int32_t* cu, int64_t B,
+                                 int64_t S, int64_t nh, int64_t d) {
+  const int64_t H = nh * d;
+  const int64_t n = B * nh * S * d;
+  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < n;
+       idx += (int64_t)gridDim.x * blockDim.x) {
+    int64_t e = idx % d, s = (idx / d) % S, h = (idx / (d * S)) % nh, b = idx / (d * S * nh);
+    int64_t len = cu[b + 1] - cu[b];
+    if (s < len) {
+      const T* src = qkv + (cu[b] + s) * 3 * H + h * d + e;
+      q[idx] = src[0];
+      k[idx] = src[H];
+      v[idx] = src[2 * H];
+    } else {
+      q[idx] = k[idx] = v[idx] = from_f<T>(0.f);
+    }
+  }
+}
+
+// ctx[B, nh, S, d] -> out[T, H]
+template <class T>
+__global__ void attn_reshape_kernel(T* out, const T* ctx, const int32_t* cu, int B, int64_t T_,
+                                    int64_t S, int64_t nh, int64_t d) {
+  const int64_t H = nh * d;
+  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < T_ * H;
+       idx += (int64_t)gridDim.x * blockDim.x) {
+    int64_t t = idx / H, c = idx % H, h = c / d, e = c % d;
+    int b = seq_of_row(cu, B, t);
+    int64_t s = t - cu[b];
+    out[idx] = ctx[((b * nh + h) * S + s) * d + e];
+  }
+}
+
+// pad: in[T, C] -> out[B, S, C]; unpad the reverse
+template <class T>
+__global__ void pad_kernel(T* out, const T* in, const int32_t* cu, int64_t B, int64_t S,
+                           int64_t C) {
+  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < B * S * C;
+       idx += (int64_t)gridDim.x * blockDim.x) {
+    int64_t c = idx % C, s = (idx / C) % S, b = idx / (C * S);
+    out[idx] = s < cu[b + 1] - cu[b] ? in[(cu[b] + s) * C + c] : from_f<T>(0.f);
+  }
+}
+template <class T>
+__global__ void unpad_kernel(T* out, const T* in, const int32_t* cu, int B, int64_t T_, int64_t S,
+                             int64_t C) {
+  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < T_ * C;
+       idx += (int64_t)gridDim.x * blockDim.x) {
+    int64_t t = idx / C, c = idx % C;
+    int b = seq_of_row(cu, B, t);
+    out[idx] = in[(b * S + (t - cu[b])) * C + c];
+  }
+}
+
+// Banded scores[h, i, w] = q_i . k_{i-half+w} for one sequence at rows [row0, row0+len).
+template <class T>
+__global__ void banded_qk_kernel(float* scores, const T* qkv, int64_t row0, int64_t len,
+                                 int64_t nh, int64_t d, int half) {
+  const int64_t W = 2 * half + 1, H = nh * d;
+  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < nh * len * W;
+       idx += (int64_t)gridDim.x * blockDim.x) {
+    int64_t w = idx % W, i = (idx / W) % len, h = idx / (W * len);
+    int64_t j = i - half + w;
+    float acc = -1.0e30f;
+    if (j >= 0 && j < len) {
+      const T* q = qkv + (row0 + i) * 3 * H + h * d;
+      const T* k = qkv + (row0 + j) * 3 * H + H + h * d;
+      acc = 0.f;
+      for (int64_t e = 0; e < d; ++e) acc += to_f(q[e]) * to_f(k[e]);
+    }
+    scores[idx] = acc;
+  }
+}
+template <class T, class P>
+__global__ void banded_sv_kernel(T* out, const P* probs, const T* qkv, int64_t row0, int64_t len,
+                                 int64_t nh, int64_t d, int half) {
+  const int64_t W = 2 * half + 1, H = nh * d;
+  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < len * H;
+       idx += (int64_t)gridDim.x * blockDim.x) {
+    int64_t i = idx / H, c = idx % H, h = c / d, e = c % d;
+    float acc = 0.f;
+    for (int64_t w = 0; w < W; ++w) {
+      int64_t j = i - half + w;
+      if (j < 0 || j >= len) continue;
+      acc += to_f(probs[(h * len + i) * W + w]) * to_f(qkv[(row0 + j) * 3 * H + 2 * H + h * d + e]);
+    }
+    out[(row0 + i) * H + c] = from_f<T>(acc);
+  }
+}
+
+// Rotary embedding on the Q and K blocks of qkv[T, 3H]; pairs (j, j + d/2).
+template <class T>
+__global__ void rope_kernel(T* qkv, const int32_t* pos, const float* cosv, const float* sinv,
+                            int64_t T_, int64_t nh, int64_t d) {
+  const int64_t H = nh * d, half = d / 2;
+  for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < T_ * 2 * nh * half;
+       idx += (int64_t)gridDim.x * blockDim.x) {
+    int64_t j = idx % half, h = (idx / half) % (2 * nh), t = idx / (half * 2 * nh);
+    T* base = qkv + t * 3 * H + h * d;  // h in [0, 2nh) walks Q heads then K heads
+    float c = cosv[pos[t] * half + j], s = sinv[pos[t] * half + j];
+    float x1 = to_f(base[j]), x2 = to_f(base[j + half]);
+    base[j] = from_f<T>(x1 * c - x2 * s);
+    base[j + half] = from_f<T>(x2 * c + x1 * s);
+  }
+}
+
+// out[b, :] = CLS row or mean of the rows of sequence b (F32 accumulation)
+template <class To, class Ti>
+__global__ void pool_kernel(To* out, const Ti* hidden, const int32_t* cu, int64_t H, bool mean) {
+  const int64_t b = blockIdx.x;
+  const int64_t r0 = cu[b], r1 = cu[b + 1];
+  for (int64_t c = threadIdx.x; c < H; c += blockDim.x) {
+    float acc = 0.f;
+    if (mean) {
+      for (int64_t r = r0; r < r1; ++r) acc += to_f(hidden[r * H + c]);
+      acc /= fmaxf(1.f, float(r1 - r0));
+    } else {
+      acc = to_f(hidden[r0 * H + c]);
+    }
+    out[b * H + c] = from_f<To>(acc);
+  }
+}
+
+template <class T, int kThreads>
+__global__ void l2_kernel(T* x, int64_t cols) {
+  __shared__ float red[kThreads / 32];
+  T* row = x + blockIdx.x * cols;
+  float s = 0.f;
+  for (int64_t c = threadIdx.x; c < cols; c += kThreads) s += to_f(row[c]) * to_f(row[c]);
+  s = block_sum<kThreads>(s, red);
+  const float inv = s > 0.f ? rsqrtf(s) : 0.f;
+  for (int64_t c = threadIdx.x; c < cols; c += kThreads) row[c] = from_f<T>(to_f(row[c]) * inv);
+}
+
+void require_same(const CudaDriver::Tensor& a, const CudaDriver::Tensor& b, const char* op) {
+  if (a.dtype != b.dtype)
+    throw InvalidArgument(std::string("cuda driver: ") + op + ": operand dtypes differ (" +
+                          dtype_name(a.dtype) + " vs " + dtype_name(b.dtype) + ")");
+}
+
+}  // namespace
+
+// ====================================================================== lifecycle
+int CudaDriver::device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    return 0;
+  }
+  return n;
+}
+
+std::string CudaDriver::device_description(int device) {
+  cudaDeviceProp p{};
+  check(cudaGetDeviceProperties(&p, device), "cudaGetDeviceProperties");
+  return std::string(p.name) + " (sm_" + std::to_string(p.major) + std::to_string(p.minor) +
+         ", " + std::to_string(p.totalGlobalMem >> 30) + " GiB)";
+}
+
+CudaDriver::CudaDriver(const Options& opts) : impl_(std::make_unique<Impl>()),
+                                              activation_(opts.activation) {
+  if (device_count() <= opts.device)
+    throw DeviceError("no CUDA device " + std::to_string(opts.device) + " (found " +
+                      std::to_string(device_count()) + ")");
+  if (activation_ == DType::I32) throw InvalidArgument("cuda driver: I32 activations");
+  impl_->device = opts.device;
+  check(cudaSetDevice(opts.device), "cudaSetDevice");
+  check(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking), "cudaStreamCreate");
+  check(cublasCreate(&impl_->blas), "cublasCreate");
+  check(cublasSetStream(impl_->blas, impl_->stream), "cublasSetStream");
+  check(cudaMalloc(&impl_->blas_workspace, kBlasWorkspace), "cudaMalloc(cublas workspace)");
+  check(cublasSetWorkspace(impl_->blas, impl_->blas_workspace, kBlasWorkspace),
+        "cublasSetWorkspace");
+  // FP32 mode must stay FP32 (a check mode), so no TF32 shortcuts.
+  check(cublasSetMathMode(impl_->blas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+}
+
+CudaDriver::~CudaDriver() {
+  if (!impl_) return;
+  cudaStreamSynchronize(impl_->stream);
+  for (void* p : impl_->weights) cudaFree(p);
+  if (scratch_) cudaFree(scratch_);
+  if (impl_->blas_workspace) cudaFree(impl_->blas_workspace);
+  if (impl_->host_staging) cudaFreeHost(impl_->host_staging);
+  if (impl_->blas) cublasDestroy(impl_->blas);
+  if (impl_->stream) cudaStreamDestroy(impl_->stream);
+}
+
+std::string CudaDriver::description() const {
+  return "cuda:" + std::to_string(impl_->device) + " " + device_description(impl_->device);
+}
+
+void CudaDriver::begin_batch() {}
+void CudaDriver::end_batch() { check(cudaStreamSynchronize(impl_->stream), "end_batch"); }
+void CudaDriver::flush_batch() { check(cudaGetLastError(), "flush_batch"); }
+
+size_t CudaDriver::device_bytes() const {
+  return impl_->weight_bytes + capacity_ + kBlasWorkspace;
+}
+
+// ====================================================================== memory
+CudaDriver::Tensor CudaDriver::load_weight(const HostTensorRef& h, DType dt) {
+  Tensor t;
+  t.rank = h.rank;
+  t.shape = h.shape;
+  t.dtype = dt;
+  const size_t bytes = t.bytes();
+  void* dev = nullptr;
+  check(cudaMalloc(&dev, std::max<size_t>(bytes, 1)), "cudaMalloc(weight)");
+  impl_->weights.push_back(dev);
+  impl_->weight_bytes += bytes;
+  t.data = dev;
+  if (bytes == 0) return t;
+  // Upload in the source dtype, then convert on the device (one pass, no host conversion).
+  const size_t src_bytes = static_cast<size_t>(h.numel()) * dtype_size(h.dtype);
+  if (h.dtype == dt) {
+    check(cudaMemcpy(dev, h.data, bytes, cudaMemcpyHostToDevice), "cudaMemcpy(weight)");
+  } else {
+    void* tmp = nullptr;
+    check(cudaMalloc(&tmp, src_bytes), "cudaMalloc(weight staging)");
+    check(cudaMemcpy(tmp, h.data, src_bytes, cudaMemcpyHostToDevice), "cudaMemcpy(weight)");
+    Tensor src = t;
+    src.data = tmp;
+    src.dtype = h.dtype;
+    convert(t, src);
+    check(cudaStreamSynchronize(impl_->stream), "weight convert");
+    cudaFree(tmp);
+  }
+  return t;
+}
+
+void CudaDriver::reserve_scratch(size_t bytes) {
+  if (bytes <= capacity_) return;
+  check(cudaStreamSynchronize(impl_->stream), "reserve_scratch sync");
+  if (scratch_) check(cudaFree(scratch_), "cudaFree(scratch)");
+  scratch_ = nullptr;
+  check(cudaMalloc(&scratch_, bytes), "cudaMalloc(scratch)");
+  capacity_ = bytes;
+  cursor_ = 0;
+}
+
+CudaDriver::Tensor CudaDriver::alloc(DType dt, std::initializer_list<int64_t> dims) {
+  Tensor t;
+  t.dtype = dt;
+  for (int64_t d : dims) t.shape[t.rank++] = d;
+  const size_t bytes = (t.bytes() + kAlign - 1) / kAlign * kAlign;
+  if (cursor_ + bytes > capacity_)
+    throw DeviceError("cuda driver: scratch arena exhausted: need " + std::to_string(bytes) +
+                      " bytes, " + std::to_string(capacity_ - cursor_) + " of " +
+                      std::to_string(capacity_) + " left (reserve_scratch too small)");
+  t.data = scratch_ + cursor_;
+  cursor_ += bytes;
+  high_water_ = std::max(high_water_, cursor_);
+  return t;
+}
+
+CudaDriver::Tensor CudaDriver::upload(const void* host, DType dt,
+                                      std::initializer_list<int64_t> dims) {
+  Tensor t = alloc(dt, dims);
+  if (t.bytes() == 0) return t;
+  // Through pinned staging so the copy is truly asynchronous on our stream. The staging
+  // buffer is reused, so wait for the previous copy out of it first.
+  check(cudaStreamSynchronize(impl_->stream), "upload sync");
+  void* st = impl_->staging(t.bytes());
+  std::memcpy(st, host, t.bytes());
+  check(cudaMemcpyAsync(t.data, st, t.bytes(), cudaMemcpyHostToDevice, impl_->stream),
+        "cudaMemcpyAsync(upload)");
+  return t;
+}
+
+DeviceBatch<CudaDriver::Tensor> CudaDriver::upload_batch(const BatchInputs& b) {
+  // One pinned staging copy for all six arrays: a single H2D transfer per batch.
+  const int64_t T = b.total_tokens, B = b.batch, S = b.max_seq;
+  const size_t n_i32 = 3 * T + B + (B + 1);
+  const size_t bytes = n_i32 * 4 + static_cast<size_t>(B * S) * 4;
+  check(cudaStreamSynchronize(impl_->stream), "upload_batch sync");
+  char* st = static_cast<char*>(impl_->staging(bytes));
+  char* w = st;
+  auto put = [&](const void* p, size_t n) {
+    std::memcpy(w, p, n);
+    w += n;
+  };
+  put(b.input_ids.data(), T * 4);
+  put(b.token_type_ids.data(), T * 4);
+  put(b.position_ids.data(), T * 4);
+  put(b.seq_lengths.data(), B * 4);
+  put(b.cu_seqlens.data(), (B + 1) * 4);
+  put(b.float_mask.data(), B * S * 4);
+  Tensor all = alloc(DType::I32, {static_cast<int64_t>(bytes / 4)});
+  check(cudaMemcpyAsync(all.data, st, bytes, cudaMemcpyHostToDevice, impl_->stream),
+        "cudaMemcpyAsync(batch)");
+  DeviceBatch<Tensor> db;
+  db.host = &b;
+  int64_t off = 0;
+  db.input_ids = all.at_offset(off, {T});
+  off += T;
+  db.token_type_ids = all.at_offset(off, {T});
+  off += T;
+  db.position_ids = all.at_offset(off, {T});
+  off += T;
+  db.seq_lengths = all.at_offset(off, {B});
+  off += B;
+  db.cu_seqlens = all.at_offset(off, {B + 1});
+  off += B + 1;
+  db.float_mask = all.at_offset(off, {B, S});
+  db.float_mask.dtype = DType::F32;
+  return db;
+}
+
+void CudaDriver::to_host(const Tensor& t, void* out_f32) {
+  const int64_t n = t.numel();
+  if (n == 0) return;
+  const size_t mark = save();
+  const void* src = t.data;
+  if (t.dtype != DType::F32 && t.dtype != DType::I32) {
+    Tensor tmp = alloc(DType::F32, {n});
+    convert(tmp, t);
+    src = tmp.data;
+  }
+  void* st = impl_->staging(n * 4);
+  check(cudaMemcpyAsync(st, src, n * 4, cudaMemcpyDeviceToHost, impl_->stream), "to_host");
+  check(cudaStreamSynchronize(impl_->stream), "to_host sync");
+  std::memcpy(out_f32, st, n * 4);
+  restore(mark);
+}
+
+void CudaDriver::convert(Tensor out, const Tensor& in) {
+  if (out.numel() != in.numel()) throw InvalidArgument("cuda driver: convert: sizes differ");
+  const int64_t n = in.numel();
+  if (n == 0) return;
+  if (out.dtype == in.dtype) {
+    check(cudaMemcpyAsync(out.data, in.data, in.bytes(), cudaMemcpyDeviceToDevice, impl_->stream),
+          "convert copy");
+    return;
+  }
+  RIPVEC_DISPATCH_FLOAT(out.dtype, To, RIPVEC_DISPATCH_FLOAT(in.dtype, Ti, {
+    convert_kernel<To, Ti><<<blocks_for(n, 256), 256, 0, impl_->stream>>>(
+        out.as<To>(), in.as<Ti>(), n);
+  }));
+  check_launch("convert_kernel");
+}
+
+// ====================================================================== embeddings
+void CudaDriver::embedding_lookup(Tensor out, const Tensor& table, const Tensor& ids) {
+  const int64_t rows = ids.numel(), H = table.cols();
+  RIPVEC_DISPATCH_FLOAT(out.dtype, T, {
+    embedding_kernel<T><<<blocks_for(rows * H, 256), 256, 0, impl_->stream>>>(
+        out.as<T>(), param(table), ids.as<int32_t>(), rows, H, false);
+  });
+  check_launch("embedding_kernel");
+}
+void CudaDriver::add_embeddings(Tensor x, const Tensor& table, const Tensor& ids) {
+  const int64_t rows = ids.numel(), H = table.cols();
+  RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
+    embedding_kernel<T><<<blocks_for(rows * H, 256), 256, 0, impl_->stream>>>(
+        x.as<T>(), param(table), ids.as<int32_t>(), rows, H, true);
+  });
+  check_launch("embedding_kernel(add)");
+}
+
+// ====================================================================== norms
+void CudaDriver::layer_norm(Tensor out, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                            float eps) {
+  fused_residual_layernorm(out, x, Tensor{}, Tensor{}, gamma, beta, eps);
+}
+
+void CudaDriver::fused_residual_layernorm(Tensor out, Tensor x, const Tensor& bias,
+                                          const Tensor& residual, const Tensor& gamma,
+                                          const Tensor& beta, float eps) {
+  require_same(out, x, "layer_norm");
+  if (!residual.empty()) require_same(x, residual, "fused_residual_layernorm");
+  const int64_t rows = x.rows(), cols = x.cols();
+  if (rows == 0) return;
+  constexpr int kThreads = 256;
+  const size_t smem = cols * sizeof(float);
+  RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
+    layer_norm_kernel<T, kThreads><<<rows, kThreads, smem, impl_->stream>>>(
+        out.as<T>(), x.as<T>(), param(bias), residual.empty() ? nullptr : residual.as<T>(),
+        param(gamma), param(beta), cols, eps);
+  });
+  check_launch("layer_norm_kernel");
+}
+
+// ====================================================================== GEMM
+// Row-major C = op(A) op(B) is column-major Cᵀ = op(B)ᵀ op(A)ᵀ: swap operands and sizes.
+void CudaDriver::gemm(const GemmDesc& g, const Tensor& a, const Tensor& b, Tensor c) {
+  gemm_strided_batched(g, 1, 0, 0, 0, a, b, c);
+}
+
+void CudaDriver::gemm_strided_batched(const GemmDesc& g, int64_t batch, int64_t stride_a,
+                                      int64_t stride_b, int64_t stride_c, const Tensor& a,
+                                      const Tensor& b, Tensor c) {
+  require_same(a, b, "gemm");
+  if (g.m == 0 || g.n == 0 || batch == 0) return;
+  const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const float alpha = g.alpha, beta = g.beta;
+  check(cublasGemmStridedBatchedEx(impl_->blas, op_b, op_a, g.n, g.m, g.k, &alpha, b.data,
+                                   cuda::cuda_type(b.dtype), g.ldb, stride_b, a.data,
+                                   cuda::cuda_type(a.dtype), g.lda, stride_a, &beta, c.data,
+                                   cuda::cuda_type(c.dtype), g.ldc, stride_c, batch,
+                                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+        "cublasGemmStridedBatchedEx");
+}
+
+void CudaDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias) {
+  GemmDesc g;
+  g.m = x.rows();
+  g.k = x.cols();
+  g.n = w.dim(0);
+  g.trans_b = true;
+  g.lda = g.k;
+  g.ldb = g.k;
+  g.ldc = g.n;
+  gemm(g, x, w, y);
+  if (!bias.empty()) add_bias(y, bias);
+}
+
+// ====================================================================== attention helpers
+void CudaDriver::build_attn_mask(Tensor mask, const Tensor& seq_lengths) {
+  const int64_t B = mask.dim(0), S = mask.dim(1);
+  build_mask_kernel<<<blocks_for(B * S, 256), 256, 0, impl_->stream>>>(
+      mask.as<float>(), seq_lengths.as<int32_t>(), B, S);
+  check_launch("build_mask_kernel");
+}
+
+void CudaDriver::scale_mask_softmax(Tensor scores, const Tensor& mask, float scale) {
+  scale_mask_softmax_windowed(scores, mask, scale, -1);
+}
+
+void CudaDriver::scale_mask_softmax_windowed(Tensor scores, const Tensor& mask, float scale,
+                                             int half_window) {
+  const int64_t B = scores.dim(0), nh = scores.dim(1), S = scores.dim(2);
+  const int64_t rows = B * nh * S;
+  if (rows == 0) return;
+  constexpr int kThreads = 128;
+  RIPVEC_DISPATCH_FLOAT(scores.dtype, T, {
+    softmax_kernel<T, kThreads><<<rows, kThreads, 0, impl_->stream>>>(
+        scores.as<T>(), mask.empty() ? nullptr : mask.as<float>(), nh, S, scale, half_window);
+  });
+  check_launch("softmax_kernel");
+}
+
+void CudaDriver::qkv_split(Tensor q, Tensor k, Tensor v, const Tensor& qkv,
+                           const DeviceBatch<Tensor>& db, int num_heads) {
+  const int64_t B = q.dim(0), S = q.dim(2), d = q.dim(3);
+  const int64_t n = B * num_heads * S * d;
+  RIPVEC_DISPATCH_FLOAT(qkv.dtype, T, {
+    qkv_split_kernel<T><<<blocks_for(n, 256), 256, 0, impl_->stream>>>(
+        q.as<T>(), k.as<T>(), v.as<T>(), qkv.as<T>(), db.cu_seqlens.as<int32_t>(), B, S,
+        num_heads, d);
+  });
+  check_launch("qkv_split_kernel");
+}
+
+void CudaDriver::attn_reshape(Tensor out, const Tensor& ctx, const DeviceBatch<Tensor>& db) {
+  const int64_t B = ctx.dim(0), nh = ctx.dim(1), S = ctx.dim(2), d = ctx.dim(3);
+  const int64_t T_ = out.rows();
+  RIPVEC_DISPATCH_FLOAT(out.dtype, T, {
+    attn_reshape_kernel<T><<<blocks_for(T_ * nh * d, 256), 256, 0, impl_->stream>>>(
+        out.as<T>(), ctx.as<T>(), db.cu_seqlens.as<int32_t>(), static_cast<int>(B), T_, S, nh,
+        d);
+  });
+  check_launch("attn_reshape_kernel");
+}
+
+void CudaDriver::banded_qk(Tensor scores, const Tensor& qkv, int64_t row0, int64_t len,
+                           const AttentionDesc& ad) {
+  if (scores.dtype != DType::F32) throw UnsupportedError("cuda driver: banded_qk wants F32 scores");
+  const int64_t n = static_cast<int64_t>(ad.num_heads) * len * (2 * ad.half_window + 1);
+  RIPVEC_DISPATCH_FLOAT(qkv.dtype, T, {
+    banded_qk_kernel<T><<<blocks_for(n, 256), 256, 0, impl_->stream>>>(
+        scores.as<float>(), qkv.as<T>(), row0, len, ad.num_heads, ad.head_dim, ad.half_window);
+  });
+  check_launch("banded_qk_kernel");
+}
+
+void CudaDriver::banded_softmax(Tensor scores, const AttentionDesc& ad) {
+  const int64_t len = scores.dim(1), W = scores.dim(2);
+  const int64_t rows = scores.dim(0) * len;
+  if (rows == 0) return;
+  constexpr int kThreads = 128;
+  RIPVEC_DISPATCH_FLOAT(scores.dtype, T, {
+    banded_softmax_kernel<T, kThreads><<<rows, kThreads, 0, impl_->stream>>>(
+        scores.as<T>(), len, W, ad.half_window, ad.scale);
+  });
+  check_launch("banded_softmax_kernel");
+}
+
+void CudaDriver::banded_sv(Tensor out, const Tensor& probs, const Tensor& qkv, int64_t row0,
+                           int64_t len, const AttentionDesc& ad) {
+  const int64_t n = len * ad.num_heads * ad.head_dim;
+  if (probs.dtype != DType::F32) throw UnsupportedError("cuda driver: banded_sv wants F32 probs");
+  RIPVEC_DISPATCH_FLOAT(qkv.dtype, T, {
+    banded_sv_kernel<T, float><<<blocks_for(n, 256), 256, 0, impl_->stream>>>(
+        out.as<T>(), probs.as<float>(), qkv.as<T>(), row0, len, ad.num_heads, ad.head_dim,
+        ad.half_window);
+  });
+  check_launch("banded_sv_kernel");
+}
+
+void CudaDriver::rope(Tensor qkv, const Tensor& positions, const Tensor& cos, const Tensor& sin,
+                      int num_heads, int head_dim) {
+  const int64_t T_ = qkv.rows();
+  const int64_t n = T_ * num_heads * head_dim;  // 2 blocks × nh × d/2 pairs
+  RIPVEC_DISPATCH_FLOAT(qkv.dtype, T, {
+    rope_kernel<T><<<blocks_for(n, 256), 256, 0, impl_->stream>>>(
+        qkv.as<T>(), positions.as<int32_t>(), cos.as<float>(), sin.as<float>(), T_, num_heads,
+        head_dim);
+  });
+  check_launch("rope_kernel");
+}
+
+// ====================================================================== activations
+#define RIPVEC_BIAS_ACT(x, bias, act)                                                      \
+  do {                                                                                     \
+    const int64_t rows_ = (x).rows(), cols_ = (x).cols();                                  \
+    if (rows_ * cols_ == 0) return;                                                        \
+    RIPVEC_DISPATCH_FLOAT((x).dtype, T, {                                                  \
+      bias_act_kernel<T><<<blocks_for(rows_ * cols_, 256), 256, 0, impl_->stream>>>(       \
+          (x).as<T>(), param(bias), rows_, cols_, act);                                    \
+    });                                                                                    \
+    check_launch("bias_act_kernel");                                                       \
+  } while (0)
+
+void CudaDriver::gelu(Tensor x) { RIPVEC_BIAS_ACT(x, Tensor{}, Act::Gelu); }
+void CudaDriver::gelu_tanh(Tensor x) { RIPVEC_BIAS_ACT(x, Tensor{}, Act::GeluTanh); }
+void CudaDriver::silu(Tensor x) { RIPVEC_BIAS_ACT(x, Tensor{}, Act::Silu); }
+void CudaDriver::add_bias(Tensor x, const Tensor& bias) { RIPVEC_BIAS_ACT(x, bias, Act::None); }
+void CudaDriver::fused_bias_gelu(Tensor x, const Tensor& bias) {
+  RIPVEC_BIAS_ACT(x, bias, Act::Gelu);
+}
+
+static void launch_gated(cudaStream_t st, CudaDriver::Tensor out, CudaDriver::Tensor second,
+                         const CudaDriver::Tensor& in, Act act, bool split) {
+  const int64_t rows = in.rows(), I = in.cols() / 2;
+  if (rows * I == 0) return;
+  RIPVEC_DISPATCH_FLOAT(in.dtype, T, {
+    gated_kernel<T><<<blocks_for(rows * I, 256), 256, 0, st>>>(
+        out.as<T>(), second.as<T>(), in.as<T>(), rows, I, act, split);
+  });
+  check_launch("gated_kernel");
+}
+void CudaDriver::split_gate_value(Tensor first, Tensor second, const Tensor& in) {
+  launch_gated(impl_->stream, first, second, in, Act::None, true);
+}
+void CudaDriver::geglu(Tensor out, const Tensor& in) {
+  launch_gated(impl_->stream, out, Tensor{}, in, Act::Gelu, false);
+}
+void CudaDriver::swiglu(Tensor out, const Tensor& in) {
+  launch_gated(impl_->stream, out, Tensor{}, in, Act::Silu, false);
+}
+
+// ====================================================================== element-wise
+void CudaDriver::residual_add(Tensor out, const Tensor& a, const Tensor& b) {
+  fused_bias_residual(out, a, Tensor{}, b);
+}
+void CudaDriver::fused_bias_residual(Tensor out, Tensor x, const Tensor& bias,
+                                     const Tensor& residual) {
+  require_same(x, residual, "residual_add");
+  const int64_t rows = x.rows(), cols = x.cols();
+  if (rows * cols == 0) return;
+  RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
+    add3_kernel<T><<<blocks_for(rows * cols, 256), 256, 0, impl_->stream>>>(
+        out.as<T>(), x.as<T>(), param(bias), residual.as<T>(), rows, cols);
+  });
+  check_launch("add3_kernel");
+}
+
+// ====================================================================== pooling / output
+static void launch_pool(cudaStream_t st, CudaDriver::Tensor out, const CudaDriver::Tensor& hidden,
+                        const CudaDriver::Tensor& cu, bool mean) {
+  const int64_t B = out.dim(0), H = hidden.cols();
+  if (B == 0) return;
+  RIPVEC_DISPATCH_FLOAT(out.dtype, To, RIPVEC_DISPATCH_FLOAT(hidden.dtype, Ti, {
+    pool_kernel<To, Ti><<<B, 256, 0, st>>>(out.as<To>(), hidden.as<Ti>(), cu.as<int32_t>(), H,
+                                           mean);
+  }));
+  check_launch("pool_kernel");
+}
+void CudaDriver::cls_pool(Tensor out, const Tensor& hidden, const Tensor& cu_seqlens) {
+  launch_pool(impl_->stream, out, hidden, cu_seqlens, false);
+}
+void CudaDriver::mean_pool(Tensor out, const Tensor& hidden, const Tensor& cu_seqlens) {
+  launch_pool(impl_->stream, out, hidden, cu_seqlens, true);
+}
+void CudaDriver::l2_normalize(Tensor x) {
+  const int64_t rows = x.rows(), cols = x.cols();
+  if (rows == 0) return;
+  RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
+    l2_kernel<T, 256><<<rows, 256, 0, impl_->stream>>>(x.as<T>(), cols);
+  });
+  check_launch("l2_kernel");
+}
+void CudaDriver::pad(Tensor out, const Tensor& in, const Tensor& cu_seqlens, int max_seq) {
+  const int64_t B = out.dim(0), C = in.cols();
+  RIPVEC_DISPATCH_FLOAT(in.dtype, T, {
+    pad_kernel<T><<<blocks_for(B * max_seq * C, 256), 256, 0, impl_->stream>>>(
+        out.as<T>(), in.as<T>(), cu_seqlens.as<int32_t>(), B, max_seq, C);
+  });
+  check_launch("pad_kernel");
+}
+void CudaDriver::unpad(Tensor out, const Tensor& in, const Tensor& cu_seqlens) {
+  const int64_t B = in.dim(0), S = in.dim(1), C = in.dim(2), T_ = out.rows();
+  RIPVEC_DISPATCH_FLOAT(in.dtype, T, {
+    unpad_kernel<T><<<blocks_for(T_ * C, 256), 256, 0, impl_->stream>>>(
+        out.as<T>(), in.as<T>(), cu_seqlens.as<int32_t>(), static_cast<int>(B), T_, S, C);
+  });
+  check_launch("unpad_kernel");
+}
+
+// Implemented in cuda_attention.cu.
+void launch_flash_attention(cudaStream_t st, CudaDriver::Tensor out, const CudaDriver::Tensor& qkv,
+                            const AttentionDesc& ad, const DeviceBatch<CudaDriver::Tensor>& db);
+
+void CudaDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad,
+                           const DeviceBatch<Tensor>& db) {
+  launch_flash_attention(impl_->stream, out, qkv, ad, db);
+}
+
+}  // namespace ripvec
