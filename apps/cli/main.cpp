@@ -1,3 +1,75 @@
-// Placeholder entry point; the CLI owner replaces this file.
+// `ripvec`: parse flags, dispatch to a command, map errors to exit status 2 with one line on
+// stderr ("ripvec: <message>"; --debug adds where the error was raised).
 #include <cstdio>
-int main() { std::fputs("ripvec: not built yet\n", stderr); return 2; }
+#include <cstdlib>
+#include <exception>
+#include <new>
+#include <string>
+
+#include "commands.hpp"
+#include "flags.hpp"
+#include "ripvec/error.hpp"
+
+#ifndef RIPVEC_VERSION_STRING
+#define RIPVEC_VERSION_STRING "0.1.0"
+#endif
+
+namespace {
+
+constexpr int kExitError = 2;
+
+int fail(const std::string& msg) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "ripvec: %s\n", msg.c_str());
+  return kExitError;
+}
+
+// Which class of error, in words, for the cases where the message alone would be ambiguous.
+std::string error_message(const ripvec::Error& e, bool debug) {
+  std::string prefix;
+  if (dynamic_cast<const ripvec::ModelNotFoundError*>(&e)) prefix = "model not found: ";
+  else if (dynamic_cast<const ripvec::ModelFormatError*>(&e)) prefix = "bad model file: ";
+  else if (dynamic_cast<const ripvec::DeviceError*>(&e)) prefix = "device error: ";
+  else if (dynamic_cast<const ripvec::UnsupportedError*>(&e)) prefix = "unsupported: ";
+  else if (dynamic_cast<const ripvec::IndexError*>(&e)) prefix = "index error: ";
+  // IoError and InvalidArgument messages already name the file / argument.
+  return prefix + (debug ? e.describe() : std::string(e.what()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ripvec::cli;
+  CLI::App app{"ripvec: semantic code search (grep by meaning)", "ripvec"};
+  app.set_version_flag("-V,--version", std::string("ripvec ") + RIPVEC_VERSION_STRING);
+  CliOptions opts;
+  const Commands cmds = build_cli(app, opts);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(std::string(e.what()) + " (see ripvec --help)");
+  }
+
+  // The shared thread pool reads $RIPVEC_THREADS when first used.
+  if (opts.threads > 0) setenv("RIPVEC_THREADS", std::to_string(opts.threads).c_str(), 1);
+
+  try {
+    if (cmds.index->parsed()) return run_index(opts);
+    if (cmds.embed->parsed()) return run_embed(opts);
+    if (cmds.tokenize->parsed()) return run_tokenize(opts);
+    return run_search(opts);
+  } catch (const ripvec::Error& e) {
+    return fail(error_message(e, opts.debug));
+  } catch (const std::bad_alloc&) {
+    return fail("out of memory");
+  } catch (const std::exception& e) {
+    return fail(std::string("internal error: ") + e.what());
+  }
+}

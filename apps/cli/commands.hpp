@@ -1,0 +1,37 @@
+// The subcommands of `ripvec`. Each returns the process exit status (0 found / 1 nothing found)
+// and throws ripvec::Error subclasses on failure; main() maps those to status 2.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "flags.hpp"
+#include "ripvec/embedder.hpp"
+#include "chunk/walker.hpp"
+#include "index/index.hpp"
+
+namespace ripvec::cli {
+
+int run_search(const CliOptions& opts);
+int run_index(const CliOptions& opts);
+int run_embed(const CliOptions& opts);
+int run_tokenize(const CliOptions& opts);
+
+// Shared between commands.
+EmbedderOptions embedder_options(const CliOptions& opts);
+WalkOptions walk_options(const CliOptions& opts);
+std::string model_spec(const CliOptions& opts);
+// Loads the model, timing it into *seconds when non-null.
+std::unique_ptr<Embedder> load_embedder(const CliOptions& opts, double* seconds = nullptr);
+// Throws InvalidArgument naming `what` (e.g. "stdin line 3") if `s` is not valid UTF-8.
+void check_utf8(std::string_view s, const std::string& what);
+// Whether progress bars go to stderr (not --quiet and stderr is a terminal).
+bool progress_enabled(const CliOptions& opts);
+
+class Progress;
+// Index options from the flags; progress (may be null) receives the indexing progress.
+IndexOptions index_options(const CliOptions& opts, Progress* progress);
+// Prints the update's warnings on stderr unless quiet.
+void report_update_warnings(const IndexUpdateStats& st, bool quiet);
+
+}  // namespace ripvec::cli

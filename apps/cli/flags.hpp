@@ -1,0 +1,73 @@
+// The command-line surface of `ripvec`: every flag of every subcommand is declared in
+// flags.cpp (one table per flag group), and CLI11 generates -h/--help from it.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ripvec::cli {
+
+enum class ColorChoice { Auto, Never, Always };
+
+// Values of every flag, filled by CLI11 while parsing. Defaults here are the documented ones.
+struct CliOptions {
+  // --- search (the default command) ---
+  std::string query;
+  std::vector<std::string> paths;  // PATH...; empty means "."
+  size_t top_k = 10;
+  std::string mode = "hybrid";  // hybrid | semantic | keyword
+  std::optional<float> threshold;
+  bool json = false;
+  std::string color = "auto";  // auto | never | always
+  bool use_index = true;       // --index (default) / --no-index
+  bool reindex = false;
+  bool stats = false;
+  bool quiet = false;
+  bool debug = false;
+
+  // --- index storage ---
+  std::string cache_dir;  // empty: the index module's default
+  bool repo_local = false;
+
+  // --- model ---
+  std::string model;          // empty: the default model
+  std::string device = "auto";  // auto | cpu | cuda
+
+  // --- walking ---
+  std::vector<std::string> types, type_not, globs;
+  bool hidden = false, no_ignore = false, follow = false;
+  std::string max_filesize;  // "2M", "500K", "123" (bytes)
+  unsigned threads = 0;
+
+  // --- embed ---
+  std::vector<std::string> embed_texts;
+  bool embed_query = false, embed_document = false;
+  bool embed_json = false;
+  std::string npy_path;
+
+  // --- tokenize ---
+  std::string tokenize_text;
+  bool tokenize_no_special = false;
+};
+
+struct Commands {
+  CLI::App* index = nullptr;
+  CLI::App* embed = nullptr;
+  CLI::App* tokenize = nullptr;
+};
+
+// Declares all flags and subcommands on `app`, binding them to `opts`.
+Commands build_cli(CLI::App& app, CliOptions& opts);
+
+// "2M" -> 2097152. Throws InvalidArgument naming the flag on a malformed size.
+uint64_t parse_size(const std::string& text, const char* flag);
+
+// Resolves --color against the environment: NO_COLOR set (non-empty) or a non-TTY `fd` turns
+// "auto" off; "always" wins over both.
+bool want_color(const std::string& choice, int fd);
+
+}  // namespace ripvec::cli
