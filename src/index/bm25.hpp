@@ -1,0 +1,94 @@
+// Keyword side of search: a code-aware tokenizer and BM25F scoring over three fields
+// (symbol name, path, body) with per-field length normalization.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ripvec::index {
+
+// Splits text into lowercase terms the way code is written. Each identifier-like run
+// ([A-Za-z0-9_], bytes >= 0x80, and '-' between two such characters) yields the whole run
+// lowercased plus its parts split at '_' and '-', camelCase / PascalCase humps
+// ("HTTPServer" -> http, server) and letter/digit boundaries ("utf8" -> utf, 8). Parts equal
+// to the whole are not repeated. Non-ASCII bytes are kept as-is (no case folding).
+// "parseHTTPResponse_v2" -> parsehttpresponse_v2, parse, http, response, v, 2
+std::vector<std::string> tokenize_code(std::string_view text);
+// Appends to `out` instead of returning (hot loop of index building).
+void tokenize_code(std::string_view text, std::vector<std::string>* out);
+
+struct Bm25Params {
+  float k1 = 1.2f;
+  float b = 0.75f;
+  float w_symbol = 3.0f;  // a query term naming the definition weighs most
+  float w_path = 1.5f;
+  float w_body = 1.0f;
+};
+
+enum Bm25Field : int { kFieldSymbol = 0, kFieldPath = 1, kFieldBody = 2, kNumFields = 3 };
+
+// idf = ln(1 + (N - df + 0.5) / (df + 0.5)) (the non-negative Lucene form).
+float bm25_idf(size_t num_docs, size_t df);
+
+// BM25F pseudo term frequency of one term in one document:
+//   sum_f w_f * tf_f / (1 - b + b * len_f / avglen_f)
+// It is what the index stores per posting, so that a query only needs
+//   score += idf * tfw * (k1 + 1) / (k1 + tfw).
+float bm25_weighted_tf(const uint32_t tf[kNumFields], const uint32_t len[kNumFields],
+                       const float avglen[kNumFields], const Bm25Params& p);
+inline float bm25_term_score(float idf, float tfw, const Bm25Params& p) {
+  return idf * tfw * (p.k1 + 1.0f) / (p.k1 + tfw);
+}
+
+struct Posting {
+  uint32_t doc;
+  float tfw;  // bm25_weighted_tf
+};
+
+struct Bm25Doc {
+  std::string_view symbol, path, body;
+};
+
+// Term dictionary with postings, built in memory (sorted by term, postings by doc).
+// Serialized as-is into the index snapshot by store.cpp.
+struct Bm25Postings {
+  std::vector<std::string> terms;  // sorted, unique
+  std::vector<uint64_t> offsets;   // terms.size() + 1 offsets into postings
+  std::vector<Posting> postings;
+  size_t num_docs = 0;
+};
+
+// Tokenizes every document (in parallel on the global pool) and builds the postings.
+Bm25Postings build_bm25(std::span<const Bm25Doc> docs, const Bm25Params& p = {});
+
+// Read-only view over postings (in memory or in a mapped snapshot).
+class Bm25View {
+ public:
+  // term_at(i) returns the i-th term (sorted); postings_of(i) its postings.
+  struct Source {
+    size_t num_terms = 0, num_docs = 0;
+    std::string_view (*term_at)(const void* ctx, size_t i) = nullptr;
+    std::span<const Posting> (*postings_of)(const void* ctx, size_t i) = nullptr;
+    const void* ctx = nullptr;
+  };
+  explicit Bm25View(Source s, Bm25Params p = {}) : s_(s), p_(p) {}
+  static Bm25View of(const Bm25Postings& bp, Bm25Params p = {});
+
+  // Adds each document's BM25F score for `query` into scores[doc] (scores sized num_docs,
+  // zero-initialized by the caller) and appends newly touched docs to `touched`.
+  // Repeated query terms count once.
+  void score(std::string_view query, std::vector<float>* scores,
+             std::vector<uint32_t>* touched) const;
+
+  size_t num_docs() const { return s_.num_docs; }
+
+ private:
+  Source s_;
+  Bm25Params p_;
+};
+
+}  // namespace ripvec::index

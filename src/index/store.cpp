@@ -1,0 +1,827 @@
+#include "index/store.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "index/hash.hpp"
+#include "ripvec/error.hpp"
+#include "util/thread_pool.hpp"
+
+namespace ripvec::index {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+std::atomic<uint64_t> g_tmp_counter{0};
+
+void fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // best effort: some file systems refuse directory fds
+  ::fsync(fd);
+  ::close(fd);
+}
+
+constexpr size_t kAlign = 64;
+inline uint64_t align_up(uint64_t x) {
+  return (x + kAlign - 1) / kAlign * kAlign;
+}
+
+// ----- object format -----
+struct ObjectHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t dim;
+  uint32_t n_chunks;
+  uint32_t payload_crc;
+  uint64_t payload_len;
+  char id[64];
+  char model_key[32];
+  uint32_t header_crc;
+  uint32_t reserved;
+};
+static_assert(sizeof(ObjectHeader) == 136);
+constexpr char kObjectMagic[8] = {'R', 'V', 'O', 'B', 'J', 0, 0, 1};
+
+void put_fixed(char* dst, size_t cap, std::string_view s) {
+  std::memset(dst, 0, cap);
+  std::memcpy(dst, s.data(), std::min(cap, s.size()));
+}
+std::string_view get_fixed(const char* src, size_t cap) {
+  size_t n = 0;
+  while (n < cap && src[n] != 0) ++n;
+  return {src, n};
+}
+
+void put_u32(std::string* out, uint32_t v) {
+  out->append(reinterpret_cast<const char*>(&v), 4);
+}
+void put_str(std::string* out, std::string_view s) {
+  put_u32(out, static_cast<uint32_t>(s.size()));
+  out->append(s);
+}
+
+struct Reader {
+  std::string_view data;
+  size_t pos = 0;
+  std::string_view origin;
+  void need(size_t n) const {
+    if (n > data.size() - pos)
+      throw IndexError("object " + std::string(origin) + " is truncated or malformed");
+  }
+  uint32_t u32() {
+    need(4);
+    uint32_t v;
+    std::memcpy(&v, data.data() + pos, 4);
+    pos += 4;
+    return v;
+  }
+  std::string str() {
+    uint32_t n = u32();
+    need(n);
+    std::string s(data.substr(pos, n));
+    pos += n;
+    return s;
+  }
+};
+
+// ----- snapshot format -----
+enum Section : int {
+  kStrings = 0,
+  kFiles,
+  kChunks,
+  kVecF32,
+  kVecI8,
+  kScales,
+  kErr,
+  kTerms,
+  kPostings,
+  kNumSections
+};
+
+struct SectionRec {
+  uint64_t offset, size;
+};
+
+struct SnapshotHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t dim;
+  uint64_t n_files, n_chunks, n_terms, n_postings;
+  uint64_t file_size;
+  char model_key[32];
+  SectionRec sections[kNumSections];
+  uint32_t payload_crc;
+  uint32_t header_crc;
+  uint8_t reserved[16];
+};
+static_assert(sizeof(SnapshotHeader) == 256);
+constexpr char kSnapshotMagic[8] = {'R', 'V', 'S', 'N', 'A', 'P', 0, 1};
+
+struct FileRec {
+  uint64_t path_off;
+  uint32_t path_len;
+  uint32_t first_chunk;
+  uint32_t n_chunks;
+  uint32_t reserved;
+};
+static_assert(sizeof(FileRec) == 24);
+
+struct ChunkRec {
+  uint32_t file;
+  int32_t start_line;
+  int32_t end_line;
+  uint32_t symbol_len;
+  uint64_t symbol_off;
+  uint64_t content_off;
+  uint32_t content_len;
+  uint16_t kind_len;
+  uint16_t lang_len;
+  uint64_t kind_off;
+  uint64_t lang_off;
+};
+static_assert(sizeof(ChunkRec) == 56);
+
+struct TermRec {
+  uint64_t str_off;
+  uint32_t str_len;
+  uint32_t reserved;
+  uint64_t post_begin, post_end;
+};
+static_assert(sizeof(TermRec) == 32);
+static_assert(sizeof(Posting) == 8);
+
+uint32_t header_crc_of(SnapshotHeader h) {
+  h.header_crc = 0;
+  return crc32c(&h, sizeof(h));
+}
+uint32_t header_crc_of(ObjectHeader h) {
+  h.header_crc = 0;
+  return crc32c(&h, sizeof(h));
+}
+
+// Everything the snapshot holds, except the float vectors which are streamed from objects.
+struct SnapshotParts {
+  std::string strings;
+  std::vector<FileRec> files;
+  std::vector<ChunkRec> chunks;
+  std::vector<int8_t> codes;
+  std::vector<float> scales, err;
+  std::vector<TermRec> terms;
+  std::vector<Posting> postings;
+  SnapshotHeader header{};
+};
+
+SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim,
+                          std::string_view model_key) {
+  SnapshotParts p;
+  std::unordered_map<std::string, uint64_t> interned;
+  auto intern = [&](std::string_view s) -> uint64_t {
+    auto it = interned.find(std::string(s));
+    if (it != interned.end()) return it->second;
+    uint64_t off = p.strings.size();
+    p.strings.append(s);
+    interned.emplace(std::string(s), off);
+    return off;
+  };
+  size_t n = 0;
+  for (auto& f : files) {
+    if (f.object->vectors.size() != f.object->chunks.size() * dim)
+      throw IndexError("snapshot input for " + f.path + ": vector count does not match chunks");
+    n += f.object->chunks.size();
+  }
+  if (n > UINT32_MAX) throw IndexError("index too large: more than 2^32 chunks");
+  p.files.reserve(files.size());
+  p.chunks.reserve(n);
+  std::vector<Bm25Doc> docs;
+  docs.reserve(n);
+  for (size_t fi = 0; fi < files.size(); ++fi) {
+    const auto& f = files[fi];
+    FileRec fr{};
+    fr.path_off = intern(f.path);
+    fr.path_len = static_cast<uint32_t>(f.path.size());
+    fr.first_chunk = static_cast<uint32_t>(p.chunks.size());
+    fr.n_chunks = static_cast<uint32_t>(f.object->chunks.size());
+    p.files.push_back(fr);
+    for (const StoredChunk& c : f.object->chunks) {
+      ChunkRec cr{};
+      cr.file = static_cast<uint32_t>(fi);
+      cr.start_line = c.start_line;
+      cr.end_line = c.end_line;
+      cr.symbol_off = intern(c.symbol);
+      cr.symbol_len = static_cast<uint32_t>(c.symbol.size());
+      cr.kind_off = intern(c.kind.substr(0, 0xFFFF));
+      cr.kind_len = static_cast<uint16_t>(std::min<size_t>(c.kind.size(), 0xFFFF));
+      cr.lang_off = intern(c.language.substr(0, 0xFFFF));
+      cr.lang_len = static_cast<uint16_t>(std::min<size_t>(c.language.size(), 0xFFFF));
+      cr.content_off = p.strings.size();
+      cr.content_len = static_cast<uint32_t>(c.content.size());
+      p.strings.append(c.content);
+      p.chunks.push_back(cr);
+      docs.push_back({c.symbol, f.path, c.content});
+    }
+  }
+
+  Bm25Postings bp = build_bm25(docs);
+  p.terms.resize(bp.terms.size());
+  for (size_t t = 0; t < bp.terms.size(); ++t) {
+    p.terms[t].str_off = p.strings.size();
+    p.terms[t].str_len = static_cast<uint32_t>(bp.terms[t].size());
+    p.strings.append(bp.terms[t]);
+    p.terms[t].post_begin = bp.offsets[t];
+    p.terms[t].post_end = bp.offsets[t + 1];
+  }
+  p.postings = std::move(bp.postings);
+
+  p.codes.resize(n * dim);
+  p.scales.resize(n);
+  p.err.resize(n);
+  parallel_for(0, static_cast<int64_t>(files.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t fi = lo; fi < hi; ++fi) {
+      const size_t first = p.files[fi].first_chunk, cnt = p.files[fi].n_chunks;
+      if (cnt == 0) continue;
+      quantize_rows(files[fi].object->vectors.data(), cnt, dim, p.codes.data() + first * dim,
+                    p.scales.data() + first, p.err.data() + first);
+    }
+  });
+
+  SnapshotHeader& h = p.header;
+  std::memcpy(h.magic, kSnapshotMagic, 8);
+  h.version = kFormatVersion;
+  h.dim = dim;
+  h.n_files = p.files.size();
+  h.n_chunks = n;
+  h.n_terms = p.terms.size();
+  h.n_postings = p.postings.size();
+  put_fixed(h.model_key, sizeof(h.model_key), model_key);
+  const uint64_t sizes[kNumSections] = {p.strings.size(),
+                                        p.files.size() * sizeof(FileRec),
+                                        p.chunks.size() * sizeof(ChunkRec),
+                                        uint64_t(n) * dim * 4,
+                                        uint64_t(n) * dim,
+                                        uint64_t(n) * 4,
+                                        uint64_t(n) * 4,
+                                        p.terms.size() * sizeof(TermRec),
+                                        p.postings.size() * sizeof(Posting)};
+  uint64_t off = sizeof(SnapshotHeader);
+  for (int s = 0; s < kNumSections; ++s) {
+    off = align_up(off);
+    h.sections[s] = {off, sizes[s]};
+    off += sizes[s];
+  }
+  h.file_size = off;
+  return p;
+}
+
+// Streams the parts (and the objects' vectors) through `sink(data, n)`, padding sections to
+// their offsets; returns the payload CRC and fills in the header's CRC fields.
+template <typename Sink>
+uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files, Sink&& sink) {
+  uint32_t crc = 0;
+  uint64_t pos = sizeof(SnapshotHeader);
+  static const char kZeros[kAlign] = {};
+  auto put = [&](const void* d, size_t n) {
+    if (n == 0) return;
+    crc = crc32c(d, n, crc);
+    sink(d, n);
+    pos += n;
+  };
+  auto pad_to = [&](uint64_t target) {
+    if (target < pos) throw IndexError("snapshot layout error (internal)");
+    put(kZeros, target - pos);
+  };
+  const auto& S = p.header.sections;
+  pad_to(S[kStrings].offset);
+  put(p.strings.data(), p.strings.size());
+  pad_to(S[kFiles].offset);
+  put(p.files.data(), p.files.size() * sizeof(FileRec));
+  pad_to(S[kChunks].offset);
+  put(p.chunks.data(), p.chunks.size() * sizeof(ChunkRec));
+  pad_to(S[kVecF32].offset);
+  for (auto& f : files) put(f.object->vectors.data(), f.object->vectors.size() * 4);
+  pad_to(S[kVecI8].offset);
+  put(p.codes.data(), p.codes.size());
+  pad_to(S[kScales].offset);
+  put(p.scales.data(), p.scales.size() * 4);
+  pad_to(S[kErr].offset);
+  put(p.err.data(), p.err.size() * 4);
+  pad_to(S[kTerms].offset);
+  put(p.terms.data(), p.terms.size() * sizeof(TermRec));
+  pad_to(S[kPostings].offset);
+  put(p.postings.data(), p.postings.size() * sizeof(Posting));
+  if (pos != p.header.file_size) throw IndexError("snapshot layout error (internal)");
+  p.header.payload_crc = crc;
+  p.header.header_crc = header_crc_of(p.header);
+  return crc;
+}
+
+}  // namespace
+
+// ---------------- file-system primitives ----------------
+
+AtomicFile::AtomicFile(fs::path path) : path_(std::move(path)) {
+  tmp_ = path_;
+  tmp_ += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(g_tmp_counter++);
+  fd_ = ::open(tmp_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw IoError("cannot create " + tmp_.string() + ": " + errno_text());
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(tmp_.c_str());
+}
+
+void AtomicFile::write(const void* data, size_t n) {
+  auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd_, p, std::min<size_t>(n, 1 << 30));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw IoError("cannot write " + tmp_.string() + ": " + errno_text());
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset_ += static_cast<uint64_t>(w);
+  }
+}
+
+void AtomicFile::pwrite(const void* data, size_t n, uint64_t offset) {
+  auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw IoError("cannot write " + tmp_.string() + ": " + errno_text());
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+}
+
+void AtomicFile::commit(bool sync) {
+  if (sync && ::fsync(fd_) != 0)
+    throw IoError("cannot fsync " + tmp_.string() + ": " + errno_text());
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    throw IoError("cannot close " + tmp_.string() + ": " + errno_text());
+  }
+  fd_ = -1;
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0)
+    throw IoError("cannot rename " + tmp_.string() + " to " + path_.string() + ": " + errno_text());
+  committed_ = true;
+  if (sync) fsync_dir(path_.parent_path());
+}
+
+void atomic_write_file(const fs::path& path, std::string_view bytes, bool sync) {
+  AtomicFile f(path);
+  f.write(bytes.data(), bytes.size());
+  f.commit(sync);
+}
+
+std::string read_file(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError("cannot open " + path.string() + ": " + errno_text());
+  std::string out;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t r = ::read(fd, buf, sizeof(buf));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      throw IoError("cannot read " + path.string() + ": " + std::strerror(e));
+    }
+    if (r == 0) break;
+    out.append(buf, static_cast<size_t>(r));
+  }
+  ::close(fd);
+  return out;
+}
+
+void sync_filesystem(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    ::sync();
+    return;
+  }
+  if (::syncfs(fd) != 0) ::sync();
+  ::close(fd);
+}
+
+bool is_temp_file_name(std::string_view name) {
+  return name.find(".tmp.") != std::string_view::npos;
+}
+
+FileLock::FileLock(const fs::path& path) {
+  fd_ = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw IoError("cannot open lock file " + path.string() + ": " + errno_text());
+  while (::flock(fd_, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    int e = errno;
+    ::close(fd_);
+    throw IoError("cannot lock " + path.string() + ": " + std::strerror(e));
+  }
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+}
+
+std::shared_ptr<MappedFile> MappedFile::open(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw IoError("cannot open " + path.string() + ": " + errno_text());
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    throw IoError("cannot stat " + path.string() + ": " + std::strerror(e));
+  }
+  std::shared_ptr<MappedFile> m(new MappedFile());
+  m->size_ = static_cast<size_t>(st.st_size);
+  m->mtime_ns_ = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  if (m->size_ > 0) {
+    void* p = ::mmap(nullptr, m->size_, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+      int e = errno;
+      ::close(fd);
+      throw IoError("cannot mmap " + path.string() + ": " + std::strerror(e));
+    }
+    m->data_ = static_cast<const uint8_t*>(p);
+  }
+  ::close(fd);
+  return m;
+}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+int64_t file_mtime_ns(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return -1;
+  return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+// ---------------- objects ----------------
+
+std::string encode_object(const ObjectData& obj, uint32_t dim, std::string_view id_hex,
+                          std::string_view model_key) {
+  if (obj.vectors.size() != obj.chunks.size() * dim)
+    throw InvalidArgument("encode_object: vectors do not match chunks x dim");
+  std::string payload;
+  for (const auto& c : obj.chunks) {
+    put_u32(&payload, static_cast<uint32_t>(c.start_line));
+    put_u32(&payload, static_cast<uint32_t>(c.end_line));
+    put_str(&payload, c.symbol);
+    put_str(&payload, c.kind);
+    put_str(&payload, c.language);
+    put_str(&payload, c.content);
+  }
+  payload.append(reinterpret_cast<const char*>(obj.vectors.data()), obj.vectors.size() * 4);
+  ObjectHeader h{};
+  std::memcpy(h.magic, kObjectMagic, 8);
+  h.version = kFormatVersion;
+  h.dim = dim;
+  h.n_chunks = static_cast<uint32_t>(obj.chunks.size());
+  h.payload_len = payload.size();
+  h.payload_crc = crc32c(payload.data(), payload.size());
+  put_fixed(h.id, sizeof(h.id), id_hex);
+  put_fixed(h.model_key, sizeof(h.model_key), model_key);
+  h.header_crc = header_crc_of(h);
+  std::string out(reinterpret_cast<const char*>(&h), sizeof(h));
+  out += payload;
+  return out;
+}
+
+ObjectData decode_object(std::string_view bytes, uint32_t dim, std::string_view id_hex,
+                         std::string_view model_key, std::string_view origin) {
+  const std::string o(origin);
+  if (bytes.size() < sizeof(ObjectHeader))
+    throw IndexError("object " + o + " is truncated (" + std::to_string(bytes.size()) +
+                     " bytes, header needs " + std::to_string(sizeof(ObjectHeader)) + ")");
+  ObjectHeader h;
+  std::memcpy(&h, bytes.data(), sizeof(h));
+  if (std::memcmp(h.magic, kObjectMagic, 8) != 0) throw IndexError("object " + o + ": bad magic");
+  if (h.header_crc != header_crc_of(h))
+    throw IndexError("object " + o + ": header checksum mismatch");
+  if (h.version != kFormatVersion)
+    throw IndexError("object " + o + ": format version " + std::to_string(h.version));
+  if (h.dim != dim)
+    throw IndexError("object " + o + ": dim " + std::to_string(h.dim) + ", expected " +
+                     std::to_string(dim));
+  if (get_fixed(h.id, sizeof(h.id)) != id_hex.substr(0, sizeof(h.id)) ||
+      get_fixed(h.model_key, sizeof(h.model_key)) != model_key.substr(0, sizeof(h.model_key)))
+    throw IndexError("object " + o + ": id or model key does not match its name");
+  if (h.payload_len != bytes.size() - sizeof(ObjectHeader))
+    throw IndexError("object " + o + ": payload length " + std::to_string(h.payload_len) +
+                     " but file holds " + std::to_string(bytes.size() - sizeof(ObjectHeader)) +
+                     " (truncated?)");
+  std::string_view payload = bytes.substr(sizeof(ObjectHeader));
+  if (crc32c(payload.data(), payload.size()) != h.payload_crc)
+    throw IndexError("object " + o + ": payload checksum mismatch");
+  Reader r{payload, 0, origin};
+  ObjectData obj;
+  obj.chunks.resize(h.n_chunks);
+  for (auto& c : obj.chunks) {
+    c.start_line = static_cast<int32_t>(r.u32());
+    c.end_line = static_cast<int32_t>(r.u32());
+    c.symbol = r.str();
+    c.kind = r.str();
+    c.language = r.str();
+    c.content = r.str();
+  }
+  const size_t vbytes = size_t(h.n_chunks) * dim * 4;
+  if (payload.size() - r.pos != vbytes)
+    throw IndexError("object " + o + ": vector section has the wrong size");
+  obj.vectors.resize(size_t(h.n_chunks) * dim);
+  std::memcpy(obj.vectors.data(), payload.data() + r.pos, vbytes);
+  return obj;
+}
+
+// ---------------- manifest ----------------
+
+std::string encode_manifest(const Manifest& m) {
+  nlohmann::json j;
+  j["format"] = m.format;
+  j["model_id"] = m.model_id;
+  j["dim"] = m.dim;
+  j["model_key"] = m.model_key;
+  j["root"] = m.root;
+  j["generation"] = m.generation;
+  if (m.snapshot) {
+    j["snapshot"] = {{"name", m.snapshot->name},
+                     {"size", m.snapshot->size},
+                     {"mtime_ns", m.snapshot->mtime_ns},
+                     {"crc32c", m.snapshot->crc32c},
+                     {"n_chunks", m.snapshot->n_chunks}};
+  }
+  nlohmann::json files = nlohmann::json::object();
+  for (const auto& [path, e] : m.files) {
+    files[path] = {{"size", e.size},
+                   {"mtime_ns", e.mtime_ns},
+                   {"id", e.id},
+                   {"status", e.status},
+                   {"chunks", e.chunks}};
+  }
+  j["files"] = std::move(files);
+  // Invalid UTF-8 in a path must not make the manifest unwritable.
+  return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Manifest decode_manifest(std::string_view json, std::string_view origin) {
+  const std::string o(origin);
+  try {
+    auto j = nlohmann::json::parse(json);
+    Manifest m;
+    m.format = j.at("format").get<uint32_t>();
+    m.model_id = j.at("model_id").get<std::string>();
+    m.dim = j.at("dim").get<uint32_t>();
+    m.model_key = j.at("model_key").get<std::string>();
+    m.root = j.value("root", "");
+    m.generation = j.at("generation").get<uint64_t>();
+    if (j.contains("snapshot")) {
+      const auto& s = j["snapshot"];
+      SnapshotRecord r;
+      r.name = s.at("name").get<std::string>();
+      r.size = s.at("size").get<uint64_t>();
+      r.mtime_ns = s.at("mtime_ns").get<int64_t>();
+      r.crc32c = s.at("crc32c").get<uint32_t>();
+      r.n_chunks = s.at("n_chunks").get<uint64_t>();
+      if (r.name.empty() || r.name.find('/') != std::string::npos)
+        throw IndexError("manifest " + o + ": bad snapshot name");
+      m.snapshot = r;
+    }
+    for (const auto& [path, e] : j.at("files").items()) {
+      ManifestEntry me;
+      me.size = e.at("size").get<uint64_t>();
+      me.mtime_ns = e.at("mtime_ns").get<int64_t>();
+      me.id = e.at("id").get<std::string>();
+      me.status = e.at("status").get<std::string>();
+      me.chunks = e.at("chunks").get<uint32_t>();
+      if (me.status == "ok" && me.id.size() != 64)
+        throw IndexError("manifest " + o + ": bad object id for " + path);
+      m.files.emplace(path, std::move(me));
+    }
+    return m;
+  } catch (const nlohmann::json::exception& e) {
+    throw IndexError("manifest " + o + " is malformed: " + e.what());
+  }
+}
+
+// ---------------- snapshot ----------------
+
+SnapshotWriteResult write_snapshot(AtomicFile& out, std::span<const SnapshotFileInput> files,
+                                   uint32_t dim, std::string_view model_key) {
+  SnapshotParts p = build_parts(files, dim, model_key);
+  const SnapshotHeader zero{};
+  out.write(&zero, sizeof(zero));
+  // Buffer small writes: vectors come one object at a time.
+  std::string buf;
+  buf.reserve(1 << 20);
+  auto sink = [&](const void* d, size_t n) {
+    if (n >= (1 << 20)) {
+      out.write(buf.data(), buf.size());
+      buf.clear();
+      out.write(d, n);
+      return;
+    }
+    buf.append(static_cast<const char*>(d), n);
+    if (buf.size() >= (1 << 20)) {
+      out.write(buf.data(), buf.size());
+      buf.clear();
+    }
+  };
+  uint32_t crc = emit_parts(p, files, sink);
+  out.write(buf.data(), buf.size());
+  out.pwrite(&p.header, sizeof(p.header), 0);
+  return {p.header.file_size, crc, p.header.n_chunks};
+}
+
+std::string build_snapshot_bytes(std::span<const SnapshotFileInput> files, uint32_t dim,
+                                 std::string_view model_key) {
+  SnapshotParts p = build_parts(files, dim, model_key);
+  std::string out(sizeof(SnapshotHeader), '\0');
+  out.reserve(p.header.file_size);
+  emit_parts(p, files,
+             [&](const void* d, size_t n) { out.append(static_cast<const char*>(d), n); });
+  std::memcpy(out.data(), &p.header, sizeof(p.header));
+  return out;
+}
+
+namespace {
+const SnapshotHeader& hdr(const uint8_t* base) {
+  return *reinterpret_cast<const SnapshotHeader*>(base);
+}
+}  // namespace
+
+std::shared_ptr<Snapshot> Snapshot::open_file(const fs::path& path) {
+  std::shared_ptr<Snapshot> s(new Snapshot());
+  s->map_ = MappedFile::open(path);
+  s->base_ = s->map_->data();
+  s->size_ = s->map_->size();
+  s->validate(path.string());
+  return s;
+}
+
+std::shared_ptr<Snapshot> Snapshot::from_bytes(std::string bytes, std::string origin) {
+  std::shared_ptr<Snapshot> s(new Snapshot());
+  s->owned_ = std::move(bytes);
+  s->base_ = reinterpret_cast<const uint8_t*>(s->owned_.data());
+  s->size_ = s->owned_.size();
+  s->validate(origin);
+  return s;
+}
+
+void Snapshot::validate(std::string_view origin) {
+  origin_ = std::string(origin);
+  auto bad = [&](const std::string& why) { return IndexError("snapshot " + origin_ + ": " + why); };
+  if (size_ < sizeof(SnapshotHeader)) throw bad("truncated (" + std::to_string(size_) + " bytes)");
+  if (reinterpret_cast<uintptr_t>(base_) % alignof(SnapshotHeader) != 0)
+    throw bad("misaligned buffer");
+  const SnapshotHeader& h = hdr(base_);
+  if (std::memcmp(h.magic, kSnapshotMagic, 8) != 0) throw bad("bad magic");
+  if (h.header_crc != header_crc_of(h)) throw bad("header checksum mismatch");
+  if (h.version != kFormatVersion) throw bad("format version " + std::to_string(h.version));
+  if (h.file_size != size_)
+    throw bad("header says " + std::to_string(h.file_size) + " bytes, file has " +
+              std::to_string(size_) + " (truncated?)");
+  if (h.dim == 0 || h.dim > (1u << 16)) throw bad("bad dim " + std::to_string(h.dim));
+  if (h.n_chunks > size_ || h.n_files > size_ || h.n_terms > size_ || h.n_postings > size_)
+    throw bad("counts exceed the file size");
+  const uint64_t n = h.n_chunks, d = h.dim;
+  const uint64_t expect[kNumSections] = {h.sections[kStrings].size,
+                                         h.n_files * sizeof(FileRec),
+                                         n * sizeof(ChunkRec),
+                                         n * d * 4,
+                                         n * d,
+                                         n * 4,
+                                         n * 4,
+                                         h.n_terms * sizeof(TermRec),
+                                         h.n_postings * sizeof(Posting)};
+  for (int s = 0; s < kNumSections; ++s) {
+    const SectionRec& r = h.sections[s];
+    if (r.size != expect[s]) throw bad("section " + std::to_string(s) + " has the wrong size");
+    if (r.offset < sizeof(SnapshotHeader) || r.offset % kAlign != 0 || r.offset > size_ ||
+        r.size > size_ - r.offset)
+      throw bad("section " + std::to_string(s) + " lies outside the file");
+  }
+  const auto* files = reinterpret_cast<const FileRec*>(base_ + h.sections[kFiles].offset);
+  for (uint64_t i = 0; i < h.n_files; ++i) {
+    if (uint64_t(files[i].first_chunk) + files[i].n_chunks > n)
+      throw bad("file record " + std::to_string(i) + " points past the chunk table");
+    (void)str(files[i].path_off, files[i].path_len);
+  }
+}
+
+std::string_view Snapshot::str(uint64_t off, uint64_t len) const {
+  const SectionRec& r = hdr(base_).sections[kStrings];
+  if (off > r.size || len > r.size - off)
+    throw IndexError("snapshot " + origin_ + ": string reference outside the string table");
+  return {reinterpret_cast<const char*>(base_ + r.offset + off), static_cast<size_t>(len)};
+}
+
+uint32_t Snapshot::dim() const {
+  return hdr(base_).dim;
+}
+size_t Snapshot::num_chunks() const {
+  return hdr(base_).n_chunks;
+}
+size_t Snapshot::num_files() const {
+  return hdr(base_).n_files;
+}
+std::string_view Snapshot::model_key() const {
+  return get_fixed(hdr(base_).model_key, sizeof(SnapshotHeader::model_key));
+}
+uint32_t Snapshot::payload_crc() const {
+  return hdr(base_).payload_crc;
+}
+
+bool Snapshot::verify_payload() const {
+  const size_t n = size_ - sizeof(SnapshotHeader);
+  return crc32c(base_ + sizeof(SnapshotHeader), n) == hdr(base_).payload_crc;
+}
+
+std::string_view Snapshot::chunk_path(size_t i) const {
+  const SnapshotHeader& h = hdr(base_);
+  const auto* c = reinterpret_cast<const ChunkRec*>(base_ + h.sections[kChunks].offset) + i;
+  if (c->file >= h.n_files) throw IndexError("snapshot " + origin_ + ": bad file index");
+  const auto* f = reinterpret_cast<const FileRec*>(base_ + h.sections[kFiles].offset) + c->file;
+  return str(f->path_off, f->path_len);
+}
+
+Chunk Snapshot::chunk(size_t i) const {
+  const SnapshotHeader& h = hdr(base_);
+  if (i >= h.n_chunks) throw InvalidArgument("chunk index out of range");
+  const auto* c = reinterpret_cast<const ChunkRec*>(base_ + h.sections[kChunks].offset) + i;
+  Chunk out;
+  out.path = std::string(chunk_path(i));
+  out.start_line = c->start_line;
+  out.end_line = c->end_line;
+  out.symbol = std::string(str(c->symbol_off, c->symbol_len));
+  out.kind = std::string(str(c->kind_off, c->kind_len));
+  out.language = std::string(str(c->lang_off, c->lang_len));
+  out.content = std::string(str(c->content_off, c->content_len));
+  return out;
+}
+
+const float* Snapshot::vectors() const {
+  return reinterpret_cast<const float*>(base_ + hdr(base_).sections[kVecF32].offset);
+}
+const float* Snapshot::vector(size_t i) const {
+  return vectors() + i * dim();
+}
+
+QuantizedRows Snapshot::quantized() const {
+  const SnapshotHeader& h = hdr(base_);
+  QuantizedRows q;
+  q.codes = reinterpret_cast<const int8_t*>(base_ + h.sections[kVecI8].offset);
+  q.scales = reinterpret_cast<const float*>(base_ + h.sections[kScales].offset);
+  q.err = reinterpret_cast<const float*>(base_ + h.sections[kErr].offset);
+  q.exact = vectors();
+  q.n = h.n_chunks;
+  q.dim = h.dim;
+  return q;
+}
+
+Bm25View Snapshot::bm25(Bm25Params p) const {
+  Bm25View::Source s;
+  s.num_terms = hdr(base_).n_terms;
+  s.num_docs = hdr(base_).n_chunks;
+  s.ctx = this;
+  s.term_at = [](const void* ctx, size_t i) -> std::string_view {
+    auto* self = static_cast<const Snapshot*>(ctx);
+    const auto& h = hdr(self->base_);
+    const auto* t = reinterpret_cast<const TermRec*>(self->base_ + h.sections[kTerms].offset) + i;
+    return self->str(t->str_off, t->str_len);
+  };
+  s.postings_of = [](const void* ctx, size_t i) -> std::span<const Posting> {
+    auto* self = static_cast<const Snapshot*>(ctx);
+    const auto& h = hdr(self->base_);
+    const auto* t = reinterpret_cast<const TermRec*>(self->base_ + h.sections[kTerms].offset) + i;
+    if (t->post_begin > t->post_end || t->post_end > h.n_postings)
+      throw IndexError("snapshot " + self->origin_ + ": postings reference out of range");
+    const auto* p = reinterpret_cast<const Posting*>(self->base_ + h.sections[kPostings].offset);
+    return {p + t->post_begin, static_cast<size_t>(t->post_end - t->post_begin)};
+  };
+  return Bm25View(s, p);
+}
+
+}  // namespace ripvec::index

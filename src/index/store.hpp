@@ -1,0 +1,223 @@
+// On-disk formats of the index and the file-system primitives they rely on.
+//
+// <location>/
+//   lock                         flock(LOCK_EX) held by the one process updating the index
+//   manifest.json                the commit point (written last, atomically)
+//   objects/ab/<id>-<mkey>.obj   one per indexed file version (id = SHA-256 of path + content)
+//   snapshot-<generation>.bin    all chunks, vectors and keyword postings, mmapped by queries
+//
+// manifest.json:
+//   {"format":1, "model_id":..., "dim":384, "model_key":"<32 hex>", "root":"/abs/root",
+//    "generation":7,
+//    "snapshot":{"name":"snapshot-7.bin","size":N,"mtime_ns":T,"crc32c":C,"n_chunks":K},
+//    "files":{"src/a.py":{"size":N,"mtime_ns":T,"id":"<64 hex>","status":"ok","chunks":3}, ...}}
+//   status is "ok" for indexed files, else the reason it is skipped ("binary", "invalid-utf8",
+//   ...) so that skipped files are not re-read until they change.
+//
+// Object file (little endian):
+//   ObjectHeader (136 bytes: magic "RVOBJ\0\0\1", version, dim, n_chunks, payload_crc32c,
+//                 payload_len, id (64 hex), model key (32 hex), header_crc32c, reserved)
+//   payload: per chunk: i32 start_line, i32 end_line, then 4 strings (u32 length + bytes):
+//            symbol, kind, language, content; then float32 vectors [n_chunks, dim].
+//
+// Snapshot file: SnapshotHeader (256 bytes) then sections, each 64-byte aligned:
+//   strings  (blob all string fields point into)   files    FileRec[n_files]
+//   chunks   ChunkRec[n_chunks]                    vec_f32  float[n_chunks][dim]
+//   vec_i8   int8[n_chunks][dim]                   scales   float[n_chunks]
+//   err      float[n_chunks]                       terms    TermRec[n_terms] (sorted)
+//   postings Posting[n_postings]
+// header_crc covers the header, payload_crc everything after it; queries check the header,
+// the section bounds and every string reference, updates also check payload_crc when the
+// file's size or mtime differs from the manifest's record.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chunk/chunker.hpp"
+#include "index/bm25.hpp"
+#include "index/vector_search.hpp"
+
+namespace ripvec::index {
+
+inline constexpr uint32_t kFormatVersion = 1;
+
+// ---------- file-system primitives ----------
+
+// Writes to a temp file in the destination directory; commit() renames it over `path`.
+// Destroying an uncommitted AtomicFile removes the temp file.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  void write(const void* data, size_t n);
+  void pwrite(const void* data, size_t n, uint64_t offset);
+  uint64_t offset() const { return offset_; }
+  // fsync (when `sync`) + rename + fsync of the directory (when `sync`).
+  void commit(bool sync = true);
+
+ private:
+  std::filesystem::path path_, tmp_;
+  int fd_ = -1;
+  uint64_t offset_ = 0;
+  bool committed_ = false;
+};
+
+void atomic_write_file(const std::filesystem::path& path, std::string_view bytes, bool sync = true);
+std::string read_file(const std::filesystem::path& path);  // throws IoError
+// Flushes the file system holding `dir` (one syncfs instead of an fsync per object).
+void sync_filesystem(const std::filesystem::path& dir);
+// Names of temp files AtomicFile leaves behind when killed (removed by the next writer).
+bool is_temp_file_name(std::string_view name);
+
+// Exclusive advisory lock (flock) on `path`, created if needed; blocks until granted.
+// flock locks belong to the open file description, so two threads of one process exclude
+// each other too.
+class FileLock {
+ public:
+  explicit FileLock(const std::filesystem::path& path);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// Read-only mapping of a whole file (MAP_SHARED; fine to keep after the file is unlinked).
+class MappedFile {
+ public:
+  static std::shared_ptr<MappedFile> open(const std::filesystem::path& path);  // IoError
+  ~MappedFile();
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  int64_t mtime_ns() const { return mtime_ns_; }
+
+ private:
+  MappedFile() = default;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  int64_t mtime_ns_ = 0;
+};
+
+int64_t file_mtime_ns(const std::filesystem::path& p);  // -1 when it cannot be stat'ed
+
+// ---------- objects ----------
+
+struct StoredChunk {
+  int32_t start_line = 0, end_line = 0;
+  std::string symbol, kind, language, content;
+};
+
+struct ObjectData {
+  std::vector<StoredChunk> chunks;
+  std::vector<float> vectors;  // [chunks.size(), dim], L2-normalized
+};
+
+std::string encode_object(const ObjectData& obj, uint32_t dim, std::string_view id_hex,
+                          std::string_view model_key);
+// Throws IndexError naming `origin` on a bad magic/version, a wrong id, model key or dim,
+// a length that does not match the file (truncation) or a checksum mismatch.
+ObjectData decode_object(std::string_view bytes, uint32_t dim, std::string_view id_hex,
+                         std::string_view model_key, std::string_view origin);
+
+// ---------- manifest ----------
+
+struct ManifestEntry {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  std::string id;      // object id (hex SHA-256 of path and content); empty when skipped
+  std::string status;  // "ok" or why the file is not indexed
+  uint32_t chunks = 0;
+};
+
+struct SnapshotRecord {
+  std::string name;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint32_t crc32c = 0;
+  uint64_t n_chunks = 0;
+};
+
+struct Manifest {
+  uint32_t format = kFormatVersion;
+  std::string model_id;
+  uint32_t dim = 0;
+  std::string model_key;
+  std::string root;
+  uint64_t generation = 0;
+  std::optional<SnapshotRecord> snapshot;
+  std::map<std::string, ManifestEntry> files;
+};
+
+std::string encode_manifest(const Manifest& m);
+// Throws IndexError (naming `origin`) when the JSON is malformed or a field is missing.
+Manifest decode_manifest(std::string_view json, std::string_view origin);
+
+// ---------- snapshot ----------
+
+struct SnapshotFileInput {
+  std::string path;
+  const ObjectData* object = nullptr;
+};
+
+// Writes a snapshot of `files` (in this order) into `out`; returns the payload CRC.
+// Quantizes the vectors and builds the BM25 postings (path field = the file's rel path).
+struct SnapshotWriteResult {
+  uint64_t size = 0;
+  uint32_t payload_crc = 0;
+  uint64_t n_chunks = 0;
+};
+SnapshotWriteResult write_snapshot(AtomicFile& out, std::span<const SnapshotFileInput> files,
+                                   uint32_t dim, std::string_view model_key);
+// Same into memory (search_in_memory); the string is the whole file image.
+std::string build_snapshot_bytes(std::span<const SnapshotFileInput> files, uint32_t dim,
+                                 std::string_view model_key);
+
+class Snapshot {
+ public:
+  // Validates header, sizes and section bounds (not the payload checksum).
+  // Throws IndexError naming the origin.
+  static std::shared_ptr<Snapshot> open_file(const std::filesystem::path& path);
+  static std::shared_ptr<Snapshot> from_bytes(std::string bytes, std::string origin);
+
+  uint32_t dim() const;
+  size_t num_chunks() const;
+  size_t num_files() const;
+  std::string_view model_key() const;
+  uint64_t file_size() const { return size_; }
+  // Recomputes the payload CRC and compares it with the header's (reads everything).
+  bool verify_payload() const;
+  uint32_t payload_crc() const;
+
+  // Chunk i with path, lines, symbol, kind, language and content (embed_text left empty).
+  // Throws IndexError if its records point outside the file.
+  Chunk chunk(size_t i) const;
+  std::string_view chunk_path(size_t i) const;
+  const float* vector(size_t i) const;
+  const float* vectors() const;
+  QuantizedRows quantized() const;
+  Bm25View bm25(Bm25Params p = {}) const;
+
+ private:
+  Snapshot() = default;
+  void validate(std::string_view origin);
+  std::string_view str(uint64_t off, uint64_t len) const;
+
+  std::shared_ptr<MappedFile> map_;
+  std::string owned_;
+  const uint8_t* base_ = nullptr;
+  uint64_t size_ = 0;
+  std::string origin_;
+};
+
+}  // namespace ripvec::index

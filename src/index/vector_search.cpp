@@ -1,0 +1,336 @@
+#include "index/vector_search.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <queue>
+
+#include "util/thread_pool.hpp"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define RIPVEC_X86 1
+// GCC 12's AVX-512 headers build "undefined" vectors as `__Y = __Y`, which -Wuninitialized
+// reports at every inlined use; the values are never read.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace ripvec::index {
+namespace {
+
+float dot_f32_scalar(const float* a, const float* b, size_t d) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= d; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < d; ++i) s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+float dot_i8_scalar(const int8_t* c, const float* q, size_t d) {
+  float s0 = 0, s1 = 0;
+  size_t i = 0;
+  for (; i + 2 <= d; i += 2) {
+    s0 += static_cast<float>(c[i]) * q[i];
+    s1 += static_cast<float>(c[i + 1]) * q[i + 1];
+  }
+  for (; i < d; ++i) s0 += static_cast<float>(c[i]) * q[i];
+  return s0 + s1;
+}
+
+#ifdef RIPVEC_X86
+__attribute__((target("avx2,fma"))) float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma"))) float dot_f32_avx2(const float* a, const float* b, size_t d) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  for (; i + 8 <= d; i += 8)
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  float s = hsum256(_mm256_add_ps(acc0, acc1));
+  for (; i < d; ++i) s += a[i] * b[i];
+  return s;
+}
+
+__attribute__((target("avx2,fma"))) float dot_i8_avx2(const int8_t* c, const float* q, size_t d) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
+    __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+    __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b, 8)));
+    acc0 = _mm256_fmadd_ps(lo, _mm256_loadu_ps(q + i), acc0);
+    acc1 = _mm256_fmadd_ps(hi, _mm256_loadu_ps(q + i + 8), acc1);
+  }
+  float s = hsum256(_mm256_add_ps(acc0, acc1));
+  for (; i < d; ++i) s += static_cast<float>(c[i]) * q[i];
+  return s;
+}
+
+__attribute__((target("avx512f"))) float dot_f32_avx512(const float* a, const float* b, size_t d) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= d; i += 32) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+  }
+  if (i + 16 <= d) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    i += 16;
+  }
+  if (i < d) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (d - i)) - 1);
+    acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc1);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+__attribute__((target("avx512f"))) float dot_i8_avx512(const int8_t* c, const float* q, size_t d) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= d; i += 32) {
+    __m512 x0 = _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i))));
+    __m512 x1 = _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i + 16))));
+    acc0 = _mm512_fmadd_ps(x0, _mm512_loadu_ps(q + i), acc0);
+    acc1 = _mm512_fmadd_ps(x1, _mm512_loadu_ps(q + i + 16), acc1);
+  }
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  for (; i < d; ++i) s += static_cast<float>(c[i]) * q[i];
+  return s;
+}
+#endif
+
+SimdLevel detect_level() {
+#ifdef RIPVEC_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return SimdLevel::Avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SimdLevel::Avx2;
+#endif
+  return SimdLevel::Scalar;
+}
+
+std::atomic<int> g_cap{static_cast<int>(SimdLevel::Avx512)};
+
+using DotF32 = float (*)(const float*, const float*, size_t);
+using DotI8 = float (*)(const int8_t*, const float*, size_t);
+
+DotF32 pick_f32() {
+  switch (simd_level()) {
+#ifdef RIPVEC_X86
+    case SimdLevel::Avx512:
+      return dot_f32_avx512;
+    case SimdLevel::Avx2:
+      return dot_f32_avx2;
+#endif
+    default:
+      return dot_f32_scalar;
+  }
+}
+DotI8 pick_i8() {
+  switch (simd_level()) {
+#ifdef RIPVEC_X86
+    case SimdLevel::Avx512:
+      return dot_i8_avx512;
+    case SimdLevel::Avx2:
+      return dot_i8_avx2;
+#endif
+    default:
+      return dot_i8_scalar;
+  }
+}
+
+// Splits [0, n) into blocks so that each pool thread gets several (load balance) but every
+// block is long enough to amortize its heap.
+size_t block_rows(size_t n) {
+  const size_t threads = ThreadPool::global().size();
+  size_t b = n / (threads * 8) + 1;
+  return std::max<size_t>(b, 4096);
+}
+
+// Keeps the k best ScoredIds seen (worst on top).
+struct TopK {
+  explicit TopK(size_t k) : k_(k) {}
+  void push(ScoredId s) {
+    if (k_ == 0) return;
+    if (h_.size() < k_) {
+      h_.push_back(s);
+      std::push_heap(h_.begin(), h_.end(), better);
+    } else if (better(s, h_.front())) {
+      std::pop_heap(h_.begin(), h_.end(), better);
+      h_.back() = s;
+      std::push_heap(h_.begin(), h_.end(), better);
+    }
+  }
+  std::vector<ScoredId> sorted() && {
+    std::sort(h_.begin(), h_.end(), better);
+    return std::move(h_);
+  }
+  size_t k_;
+  std::vector<ScoredId> h_;  // heap under `better`: front is the worst kept
+};
+
+}  // namespace
+
+SimdLevel simd_level() {
+  static const SimdLevel hw = detect_level();
+  return static_cast<SimdLevel>(std::min(static_cast<int>(hw), g_cap.load()));
+}
+
+const char* simd_level_name(SimdLevel l) {
+  switch (l) {
+    case SimdLevel::Avx512:
+      return "avx512";
+    case SimdLevel::Avx2:
+      return "avx2";
+    default:
+      return "scalar";
+  }
+}
+
+void set_simd_level_cap(SimdLevel cap) {
+  g_cap.store(static_cast<int>(cap));
+}
+
+float dot_f32(const float* a, const float* b, size_t dim) {
+  return pick_f32()(a, b, dim);
+}
+
+std::vector<ScoredId> top_k_dot(std::span<const float> query, const float* vectors, size_t n,
+                                size_t dim, size_t k) {
+  k = std::min(k, n);
+  if (k == 0 || query.size() < dim) return {};
+  const DotF32 dot = pick_f32();
+  const size_t rows = block_rows(n);
+  const size_t nblocks = (n + rows - 1) / rows;
+  std::vector<std::vector<ScoredId>> partial(nblocks);
+  parallel_for(0, static_cast<int64_t>(nblocks), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; ++b) {
+      TopK top(k);
+      const size_t end = std::min(n, (b + 1) * rows);
+      for (size_t i = b * rows; i < end; ++i)
+        top.push({static_cast<uint32_t>(i), dot(query.data(), vectors + i * dim, dim)});
+      partial[b] = std::move(top).sorted();
+    }
+  });
+  TopK all(k);
+  for (auto& p : partial)
+    for (auto& s : p) all.push(s);
+  return std::move(all).sorted();
+}
+
+void quantize_rows(const float* rows, size_t n, size_t dim, int8_t* codes, float* scales,
+                   float* err) {
+  parallel_for(0, static_cast<int64_t>(n), 1024, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const float* v = rows + r * dim;
+      int8_t* c = codes + r * dim;
+      float m = 0;
+      for (size_t j = 0; j < dim; ++j) m = std::max(m, std::fabs(v[j]));
+      const float scale = m / 127.0f;
+      double e2 = 0;
+      for (size_t j = 0; j < dim; ++j) {
+        long q = scale > 0 ? std::lround(v[j] / scale) : 0;
+        q = std::clamp(q, -127L, 127L);
+        c[j] = static_cast<int8_t>(q);
+        const double diff = static_cast<double>(v[j]) - static_cast<double>(scale) * q;
+        e2 += diff * diff;
+      }
+      scales[r] = scale;
+      // Round the bound up so that float storage never makes it too small.
+      err[r] = std::nextafter(static_cast<float>(std::sqrt(e2) * (1.0 + 1e-6)),
+                              std::numeric_limits<float>::infinity());
+    }
+  });
+}
+
+std::vector<ScoredId> top_k_dot_quantized(std::span<const float> query, const QuantizedRows& rows,
+                                          size_t k, QuantizedSearchStats* stats) {
+  const size_t n = rows.n, dim = rows.dim;
+  k = std::min(k, n);
+  if (k == 0 || query.size() < dim) return {};
+  const DotI8 dot8 = pick_i8();
+  const DotF32 dot = pick_f32();
+  double qn2 = 0;
+  for (size_t j = 0; j < dim; ++j) qn2 += static_cast<double>(query[j]) * query[j];
+  const float qnorm = static_cast<float>(std::sqrt(qn2) * (1.0 + 1e-6));
+  // Float rounding of the two dot products (approximate and exact), worst case gamma_d with
+  // operands of norm <= ~1: covers the gap between real and computed scores on both sides.
+  const float slack = static_cast<float>(dim + 16) * 2.4e-7f * std::max(qnorm, 1.0f);
+
+  struct Block {
+    std::vector<float> lower;          // min-heap of the k best lower bounds
+    std::vector<ScoredId> candidates;  // (row, upper bound)
+  };
+  const size_t brows = block_rows(n);
+  const size_t nblocks = (n + brows - 1) / brows;
+  std::vector<Block> blocks(nblocks);
+  parallel_for(0, static_cast<int64_t>(nblocks), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; ++b) {
+      Block& blk = blocks[b];
+      auto& heap = blk.lower;
+      heap.reserve(k);
+      float thr = -std::numeric_limits<float>::infinity();
+      const size_t end = std::min(n, (b + 1) * brows);
+      for (size_t i = b * brows; i < end; ++i) {
+        const float approx = rows.scales[i] * dot8(rows.codes + i * dim, query.data(), dim);
+        const float e = qnorm * rows.err[i] + slack;
+        const float lb = approx - e, ub = approx + e;
+        if (ub < thr) continue;
+        blk.candidates.push_back({static_cast<uint32_t>(i), ub});
+        if (heap.size() < k) {
+          heap.push_back(lb);
+          std::push_heap(heap.begin(), heap.end(), std::greater<>());
+          if (heap.size() == k) thr = heap.front();
+        } else if (lb > heap.front()) {
+          std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+          heap.back() = lb;
+          std::push_heap(heap.begin(), heap.end(), std::greater<>());
+          thr = heap.front();
+        }
+        if (blk.candidates.size() >= 4 * k + 1024) {  // drop those the threshold passed by
+          std::erase_if(blk.candidates, [&](const ScoredId& c) { return c.score < thr; });
+        }
+      }
+    }
+  });
+  // The k-th best lower bound over all rows: k rows are known to score at least this much,
+  // so a row whose upper bound is below it cannot be in the top k.
+  std::vector<float> lows;
+  for (auto& b : blocks) lows.insert(lows.end(), b.lower.begin(), b.lower.end());
+  float global_thr = -std::numeric_limits<float>::infinity();
+  if (lows.size() >= k) {
+    std::nth_element(lows.begin(), lows.begin() + (k - 1), lows.end(), std::greater<>());
+    global_thr = lows[k - 1];
+  }
+  std::vector<uint32_t> cand;
+  for (auto& b : blocks)
+    for (auto& c : b.candidates)
+      if (c.score >= global_thr) cand.push_back(c.id);
+  if (stats) stats->rescored = cand.size();
+  std::vector<ScoredId> exact(cand.size());
+  parallel_for(0, static_cast<int64_t>(cand.size()), 256, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i)
+      exact[i] = {cand[i], dot(query.data(), rows.exact + static_cast<size_t>(cand[i]) * dim, dim)};
+  });
+  TopK top(k);
+  for (auto& s : exact) top.push(s);
+  return std::move(top).sorted();
+}
+
+}  // namespace ripvec::index
