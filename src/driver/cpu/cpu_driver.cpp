@@ -1,0 +1,962 @@
+#include "driver/cpu/cpu_driver.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <string>
+
+#include "driver/cpu/cpu_kernels.hpp"
+#include "driver/cpu/half.hpp"
+#include "util/thread_pool.hpp"
+
+namespace ripvec {
+namespace {
+
+using Tensor = CpuDriver::Tensor;
+
+const char* dt_str(DType t) {
+  switch (t) {
+    case DType::F32:
+      return "f32";
+    case DType::F16:
+      return "f16";
+    case DType::BF16:
+      return "bf16";
+    case DType::I32:
+      return "i32";
+  }
+  return "?";
+}
+
+[[noreturn]] void fail(const char* op, const std::string& what) {
+  throw InvalidArgument(std::string("cpu driver: ") + op + ": " + what);
+}
+
+// Every compute operation is FP32; the FP16 family is refused with UnsupportedError.
+void need_f32(const char* op, const Tensor& t, const char* role) {
+  if (t.dtype == DType::F32) return;
+  if (t.dtype == DType::F16 || t.dtype == DType::BF16)
+    throw UnsupportedError(std::string("cpu driver: ") + op + " does not support " +
+                           dt_str(t.dtype));
+  fail(op, std::string(role) + " must be f32, got " + dt_str(t.dtype));
+}
+void need_i32(const char* op, const Tensor& t, const char* role) {
+  if (t.dtype != DType::I32) fail(op, std::string(role) + " must be i32, got " + dt_str(t.dtype));
+}
+void need_data(const char* op, const Tensor& t, const char* role) {
+  if (t.numel() > 0 && t.data == nullptr) fail(op, std::string(role) + " has no data");
+}
+void need(bool cond, const char* op, const std::string& what) {
+  if (!cond) fail(op, what);
+}
+std::string shape_str(const Tensor& t) {
+  std::string s = "[";
+  for (int i = 0; i < t.rank; ++i) s += (i ? ", " : "") + std::to_string(t.shape[i]);
+  return s + "]";
+}
+
+float* fp(const Tensor& t) {
+  return static_cast<float*>(t.data);
+}
+const int32_t* ip(const Tensor& t) {
+  return static_cast<const int32_t*>(t.data);
+}
+
+// Rows per parallel chunk so that each chunk touches at least ~16K floats.
+int64_t row_grain(int64_t cols) {
+  return std::max<int64_t>(1, 16384 / std::max<int64_t>(cols, 1));
+}
+
+template <class F>
+void for_rows(int64_t rows, int64_t cols, F&& f) {
+  parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) f(r);
+  });
+}
+
+// OpenBLAS gets as many threads as our pool; it is only ever called outside parallel_for.
+void init_blas_threads() {
+  static std::once_flag once;
+  std::call_once(once,
+                 [] { openblas_set_num_threads(static_cast<int>(ThreadPool::global().size())); });
+}
+
+// Validates that a GEMM operand stored as `rows` rows of leading dimension ld, of which
+// `cols` are used, fits in `avail` elements starting at `offset`.
+void check_operand(const char* op, const char* name, int64_t rows, int64_t cols, int64_t ld,
+                   int64_t offset, int64_t avail) {
+  need(ld >= std::max<int64_t>(1, cols), op,
+       std::string(name) + ": leading dimension " + std::to_string(ld) + " < row length " +
+           std::to_string(cols));
+  if (rows == 0 || cols == 0) return;
+  const int64_t last = offset + (rows - 1) * ld + cols;
+  need(last <= avail, op,
+       std::string(name) + " needs " + std::to_string(last) + " elements, tensor has " +
+           std::to_string(avail));
+}
+
+void check_gemm(const char* op, const GemmDesc& g, int64_t batch, int64_t sa, int64_t sb,
+                int64_t sc, const Tensor& a, const Tensor& b, const Tensor& c) {
+  need_f32(op, a, "A");
+  need_f32(op, b, "B");
+  need_f32(op, c, "C");
+  need(g.m >= 0 && g.n >= 0 && g.k >= 0 && batch >= 0, op, "negative size");
+  const int64_t last = std::max<int64_t>(batch - 1, 0);
+  if (g.trans_a)
+    check_operand(op, "A", g.k, g.m, g.lda, last * sa, a.numel());
+  else
+    check_operand(op, "A", g.m, g.k, g.lda, last * sa, a.numel());
+  if (g.trans_b)
+    check_operand(op, "B", g.n, g.k, g.ldb, last * sb, b.numel());
+  else
+    check_operand(op, "B", g.k, g.n, g.ldb, last * sb, b.numel());
+  check_operand(op, "C", g.m, g.n, g.ldc, last * sc, c.numel());
+}
+
+void sgemm(const GemmDesc& g, const float* a, const float* b, float* c) {
+  if (g.m == 0 || g.n == 0) return;
+  if (g.k == 0) {
+    // C = beta * C; beta == 0 overwrites (NaN in C does not survive), as BLAS does.
+    for (int64_t i = 0; i < g.m; ++i)
+      for (int64_t j = 0; j < g.n; ++j)
+        c[i * g.ldc + j] = g.beta == 0.0f ? 0.0f : g.beta * c[i * g.ldc + j];
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, g.trans_a ? CblasTrans : CblasNoTrans,
+              g.trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(g.m),
+              static_cast<blasint>(g.n), static_cast<blasint>(g.k), g.alpha, a,
+              static_cast<blasint>(g.lda), b, static_cast<blasint>(g.ldb), g.beta, c,
+              static_cast<blasint>(g.ldc));
+}
+
+int32_t read_cu(const Tensor& cu, int64_t i) {
+  return ip(cu)[i];
+}
+
+// Validates cu_seqlens[B+1] against a packed tensor of `total` rows; returns B.
+int64_t check_cu(const char* op, const Tensor& cu, int64_t total) {
+  need_i32(op, cu, "cu_seqlens");
+  need(cu.numel() >= 1, op, "cu_seqlens is empty");
+  const int64_t b = cu.numel() - 1;
+  const int32_t* p = ip(cu);
+  need(p[0] == 0, op, "cu_seqlens[0] != 0");
+  for (int64_t i = 0; i < b; ++i) need(p[i + 1] >= p[i], op, "cu_seqlens is not non-decreasing");
+  need(p[b] <= total, op,
+       "cu_seqlens ends at " + std::to_string(p[b]) + " but the tensor has " +
+           std::to_string(total) + " rows");
+  return b;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- construction, memory
+
+void CpuDriver::AlignedFree::operator()(void* p) const {
+  ::operator delete(p, std::align_val_t(64));
+}
+
+CpuDriver::Buffer CpuDriver::allocate_aligned(size_t bytes) {
+  bytes = (std::max<size_t>(bytes, 64) + 63) / 64 * 64;
+  return Buffer(static_cast<std::byte*>(::operator new(bytes, std::align_val_t(64))));
+}
+
+CpuDriver::CpuDriver() : CpuDriver(cpu::Isa::kAuto) {}
+
+CpuDriver::CpuDriver(cpu::Isa isa) : k_(&cpu::select_kernels(isa)) {
+  init_blas_threads();
+  attn_slots_ = ThreadPool::global().size();
+  attn_work_ = allocate_aligned(attn_slots_ * cpu::kAttnWorkFloats * sizeof(float));
+}
+
+CpuDriver::~CpuDriver() = default;
+
+const char* CpuDriver::isa_name() const {
+  return k_->isa;
+}
+
+Tensor CpuDriver::load_weight(const HostTensorRef& h, DType dt) {
+  Tensor t;
+  t.rank = h.rank;
+  t.shape = h.shape;
+  t.dtype = dt;
+  const int64_t n = h.numel();
+  if (n > 0 && h.data == nullptr) fail("load_weight", "host tensor has no data");
+  if (dt == DType::F16 || dt == DType::BF16)
+    throw UnsupportedError(std::string("cpu driver: load_weight does not support ") + dt_str(dt));
+  if (dt == DType::I32) {
+    if (h.dtype != DType::I32)
+      fail("load_weight", std::string("cannot load ") + dt_str(h.dtype) + " as i32");
+    t.data = const_cast<void*>(h.data);
+    return t;
+  }
+  switch (h.dtype) {
+    case DType::F32:
+      t.data = const_cast<void*>(h.data);  // the mapping is immutable and outlives us
+      return t;
+    case DType::F16:
+    case DType::BF16: {
+      Buffer buf = allocate_aligned(static_cast<size_t>(n) * sizeof(float));
+      float* dst = reinterpret_cast<float*>(buf.get());
+      const uint16_t* src = static_cast<const uint16_t*>(h.data);
+      const bool f16 = h.dtype == DType::F16;
+      for (int64_t i = 0; i < n; ++i)
+        dst[i] = f16 ? cpu::half_to_float(src[i]) : cpu::bf16_to_float(src[i]);
+      t.data = dst;
+      owned_weights_.push_back(std::move(buf));
+      return t;
+    }
+    case DType::I32:
+      break;
+  }
+  fail("load_weight", std::string("cannot load ") + dt_str(h.dtype) + " as f32");
+}
+
+void CpuDriver::reserve_scratch(size_t bytes) {
+  bytes = (bytes + 63) / 64 * 64;
+  if (bytes <= capacity_) return;
+  if (cursor_ != 0)
+    fail("reserve_scratch",
+         "cannot grow the arena while " + std::to_string(cursor_) + " bytes of scratch are live");
+  arena_ = allocate_aligned(bytes);
+  capacity_ = bytes;
+}
+
+Tensor CpuDriver::alloc(DType dt, std::initializer_list<int64_t> dims) {
+  Tensor t;
+  t.dtype = dt;
+  if (dims.size() > 4) fail("alloc", "rank above 4");
+  for (int64_t d : dims) {
+    if (d < 0) fail("alloc", "negative dimension");
+    t.shape[t.rank++] = d;
+  }
+  const size_t bytes = (t.bytes() + 63) / 64 * 64;
+  if (bytes > capacity_ - cursor_)
+    throw InvalidArgument("cpu driver: scratch arena exhausted: requested " +
+                          std::to_string(t.bytes()) + " bytes for " + dt_str(dt) + " " +
+                          shape_str(t) + ", " + std::to_string(capacity_ - cursor_) + " of " +
+                          std::to_string(capacity_) + " bytes available (reserve_scratch more)");
+  t.data = arena_.get() + cursor_;
+  cursor_ += bytes;
+  high_water_ = std::max(high_water_, cursor_);
+  return t;
+}
+
+void CpuDriver::restore(size_t mark) {
+  if (mark > cursor_)
+    fail("restore",
+         "mark " + std::to_string(mark) + " is past the cursor " + std::to_string(cursor_));
+  cursor_ = mark;
+}
+
+Tensor CpuDriver::upload(const void* p, DType dt, std::initializer_list<int64_t> dims) {
+  Tensor t = alloc(dt, dims);
+  if (t.bytes() > 0) {
+    if (p == nullptr) fail("upload", "null source");
+    std::memcpy(t.data, p, t.bytes());
+  }
+  return t;
+}
+
+DeviceBatch<Tensor> CpuDriver::upload_batch(const BatchInputs& bi) {
+  const int64_t T = bi.total_tokens, B = bi.batch, S = bi.max_seq;
+  auto ok = [&](size_t have, int64_t want) { return static_cast<int64_t>(have) == want; };
+  if (!ok(bi.input_ids.size(), T) || !ok(bi.token_type_ids.size(), T) ||
+      !ok(bi.position_ids.size(), T) || !ok(bi.seq_lengths.size(), B) ||
+      !ok(bi.cu_seqlens.size(), B + 1) || !ok(bi.float_mask.size(), B * S))
+    fail("upload_batch", "BatchInputs vectors do not match batch/max_seq/total_tokens");
+  auto view = [](const auto& v, DType dt, int64_t n) {
+    return make_view<CpuTag>(const_cast<void*>(static_cast<const void*>(v.data())), dt, {n});
+  };
+  DeviceBatch<Tensor> db;
+  db.host = &bi;
+  db.input_ids = view(bi.input_ids, DType::I32, T);
+  db.token_type_ids = view(bi.token_type_ids, DType::I32, T);
+  db.position_ids = view(bi.position_ids, DType::I32, T);
+  db.seq_lengths = view(bi.seq_lengths, DType::I32, B);
+  db.cu_seqlens = view(bi.cu_seqlens, DType::I32, B + 1);
+  db.float_mask = make_view<CpuTag>(const_cast<float*>(bi.float_mask.data()), DType::F32, {B, S});
+  return db;
+}
+
+void CpuDriver::to_host(const Tensor& t, void* p) {
+  const int64_t n = t.numel();
+  if (n == 0) return;
+  need_data("to_host", t, "tensor");
+  if (p == nullptr) fail("to_host", "null destination");
+  float* dst = static_cast<float*>(p);
+  switch (t.dtype) {
+    case DType::F32:
+      std::memcpy(dst, t.data, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case DType::F16:
+    case DType::BF16: {
+      const uint16_t* src = static_cast<const uint16_t*>(t.data);
+      const bool f16 = t.dtype == DType::F16;
+      for (int64_t i = 0; i < n; ++i)
+        dst[i] = f16 ? cpu::half_to_float(src[i]) : cpu::bf16_to_float(src[i]);
+      return;
+    }
+    case DType::I32: {
+      const int32_t* src = ip(t);
+      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(src[i]);
+      return;
+    }
+  }
+}
+
+void CpuDriver::convert(Tensor out, const Tensor& in) {
+  const int64_t n = in.numel();
+  need(out.numel() == n, "convert",
+       "element counts differ: out " + shape_str(out) + ", in " + shape_str(in));
+  need_data("convert", in, "in");
+  need_data("convert", out, "out");
+  if (n == 0) return;
+  if (out.dtype == in.dtype) {
+    std::memmove(out.data, in.data, in.bytes());
+    return;
+  }
+  const auto src_dt = in.dtype, dst_dt = out.dtype;
+  auto is_half = [](DType d) { return d == DType::F16 || d == DType::BF16; };
+  if (src_dt == DType::F32 && is_half(dst_dt)) {
+    const float* s = fp(in);
+    uint16_t* d = static_cast<uint16_t*>(out.data);
+    const bool f16 = dst_dt == DType::F16;
+    parallel_for(0, n, 1 << 15, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i)
+        d[i] = f16 ? cpu::float_to_half(s[i]) : cpu::float_to_bf16(s[i]);
+    });
+    return;
+  }
+  if (is_half(src_dt) && dst_dt == DType::F32) {
+    const uint16_t* s = static_cast<const uint16_t*>(in.data);
+    float* d = fp(out);
+    const bool f16 = src_dt == DType::F16;
+    parallel_for(0, n, 1 << 15, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i)
+        d[i] = f16 ? cpu::half_to_float(s[i]) : cpu::bf16_to_float(s[i]);
+    });
+    return;
+  }
+  if (is_half(src_dt) && is_half(dst_dt)) {
+    const uint16_t* s = static_cast<const uint16_t*>(in.data);
+    uint16_t* d = static_cast<uint16_t*>(out.data);
+    const bool to_f16 = dst_dt == DType::F16;
+    for (int64_t i = 0; i < n; ++i) {
+      const float f = to_f16 ? cpu::bf16_to_float(s[i]) : cpu::half_to_float(s[i]);
+      d[i] = to_f16 ? cpu::float_to_half(f) : cpu::float_to_bf16(f);
+    }
+    return;
+  }
+  throw UnsupportedError(std::string("cpu driver: convert from ") + dt_str(src_dt) + " to " +
+                         dt_str(dst_dt) + " is not supported");
+}
+
+// ---------------------------------------------------------------- embeddings
+
+namespace {
+void check_embedding(const char* op, const Tensor& out, const Tensor& table, const Tensor& ids) {
+  need_f32(op, out, "out");
+  need_f32(op, table, "table");
+  need_i32(op, ids, "ids");
+  need(table.rank == 2, op, "table must be [V, H], got " + shape_str(table));
+  need(out.cols() == table.cols() && out.rows() == ids.numel(), op,
+       "out " + shape_str(out) + " does not match ids " + shape_str(ids) + " and table " +
+           shape_str(table));
+  const int32_t* p = ip(ids);
+  const int64_t v = table.dim(0);
+  for (int64_t i = 0; i < ids.numel(); ++i)
+    if (p[i] < 0 || p[i] >= v)
+      fail(op, "id " + std::to_string(p[i]) + " at position " + std::to_string(i) +
+                   " is outside the table's " + std::to_string(v) + " rows");
+}
+}  // namespace
+
+void CpuDriver::embedding_lookup(Tensor out, const Tensor& table, const Tensor& ids) {
+  check_embedding("embedding_lookup", out, table, ids);
+  const int64_t h = table.cols();
+  const int32_t* id = ip(ids);
+  for_rows(ids.numel(), h, [&](int64_t t) {
+    std::memcpy(fp(out) + t * h, fp(table) + static_cast<int64_t>(id[t]) * h, h * sizeof(float));
+  });
+}
+
+void CpuDriver::add_embeddings(Tensor x, const Tensor& table, const Tensor& ids) {
+  check_embedding("add_embeddings", x, table, ids);
+  const int64_t h = table.cols();
+  const int32_t* id = ip(ids);
+  for_rows(ids.numel(), h, [&](int64_t t) {
+    k_->accumulate(fp(x) + t * h, fp(table) + static_cast<int64_t>(id[t]) * h, h);
+  });
+}
+
+// ---------------------------------------------------------------- normalization
+
+void CpuDriver::layer_norm(Tensor out, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                           float eps) {
+  const char* op = "layer_norm";
+  need_f32(op, out, "out");
+  need_f32(op, x, "x");
+  const int64_t c = x.cols(), r = x.rows();
+  need(out.numel() == x.numel(), op, "out " + shape_str(out) + " != x " + shape_str(x));
+  if (!gamma.empty()) need_f32(op, gamma, "gamma");
+  if (!beta.empty()) need_f32(op, beta, "beta");
+  need(gamma.empty() || gamma.numel() == c, op, "gamma " + shape_str(gamma) + " != [C]");
+  need(beta.empty() || beta.numel() == c, op, "beta " + shape_str(beta) + " != [C]");
+  const float* g = gamma.empty() ? nullptr : fp(gamma);
+  const float* b = beta.empty() ? nullptr : fp(beta);
+  for_rows(r, c, [&](int64_t i) { k_->layer_norm(fp(out) + i * c, fp(x) + i * c, g, b, c, eps); });
+}
+
+// ---------------------------------------------------------------- matrix products
+
+void CpuDriver::gemm(const GemmDesc& g, const Tensor& a, const Tensor& b, Tensor c) {
+  check_gemm("gemm", g, 1, 0, 0, 0, a, b, c);
+  sgemm(g, fp(a), fp(b), fp(c));
+}
+
+void CpuDriver::gemm_strided_batched(const GemmDesc& g, int64_t batch, int64_t stride_a,
+                                     int64_t stride_b, int64_t stride_c, const Tensor& a,
+                                     const Tensor& b, Tensor c) {
+  check_gemm("gemm_strided_batched", g, batch, stride_a, stride_b, stride_c, a, b, c);
+  // Serial over the batch: each call may use OpenBLAS's threads, which must not run inside
+  // our pool (see the header). The fused attention avoids this path on the CPU.
+  for (int64_t i = 0; i < batch; ++i)
+    sgemm(g, fp(a) + i * stride_a, fp(b) + i * stride_b, fp(c) + i * stride_c);
+}
+
+// ---------------------------------------------------------------- attention (padded)
+
+void CpuDriver::build_attn_mask(Tensor mask, const Tensor& seq_lengths) {
+  const char* op = "build_attn_mask";
+  need_f32(op, mask, "mask");
+  need_i32(op, seq_lengths, "seq_lengths");
+  const int64_t b = seq_lengths.numel();
+  need(b > 0 ? mask.numel() % b == 0 : mask.numel() == 0, op, "mask is not [B, S]");
+  const int64_t s = b > 0 ? mask.numel() / b : 0;
+  for (int64_t i = 0; i < b; ++i) {
+    const int64_t len = ip(seq_lengths)[i];
+    need(len >= 0 && len <= s, op, "sequence length " + std::to_string(len) + " outside [0, S]");
+    for (int64_t j = 0; j < s; ++j) fp(mask)[i * s + j] = j < len ? 0.0f : kMaskedScore;
+  }
+}
+
+namespace {
+void padded_softmax(const cpu::CpuKernels& k, const char* op, Tensor& scores, const Tensor& mask,
+                    float scale, int half_window) {
+  need_f32(op, scores, "scores");
+  need_f32(op, mask, "mask");
+  need(mask.rank == 2, op, "mask must be [B, S], got " + shape_str(mask));
+  const int64_t b = mask.dim(0), s = mask.dim(1);
+  need(b * s * s > 0 ? scores.numel() % (b * s * s) == 0 : scores.numel() == 0, op,
+       "scores " + shape_str(scores) + " is not [B, nh, S, S] for mask " + shape_str(mask));
+  if (scores.numel() == 0) return;
+  const int64_t nh = scores.numel() / (b * s * s);
+  const int64_t rows = b * nh * s;
+  const float* m = fp(mask);
+  float* sc = fp(scores);
+  for_rows(rows, s, [&](int64_t r) {
+    const int64_t i = r % s;
+    const int64_t batch = r / (nh * s);
+    int64_t lo = 0, hi = s;
+    if (half_window >= 0) {
+      lo = std::max<int64_t>(0, i - half_window);
+      hi = std::min<int64_t>(s, i + half_window + 1);
+    }
+    k.softmax(sc + r * s, s, scale, m + batch * s, lo, hi);
+  });
+}
+}  // namespace
+
+void CpuDriver::scale_mask_softmax(Tensor scores, const Tensor& mask, float scale) {
+  padded_softmax(*k_, "scale_mask_softmax", scores, mask, scale, -1);
+}
+
+void CpuDriver::scale_mask_softmax_windowed(Tensor scores, const Tensor& mask, float scale,
+                                            int half_window) {
+  need(half_window >= 0, "scale_mask_softmax_windowed", "negative half_window");
+  padded_softmax(*k_, "scale_mask_softmax_windowed", scores, mask, scale, half_window);
+}
+
+void CpuDriver::qkv_split(Tensor q, Tensor k, Tensor v, const Tensor& qkv,
+                          const DeviceBatch<Tensor>& db, int num_heads) {
+  const char* op = "qkv_split";
+  need_f32(op, q, "q");
+  need_f32(op, k, "k");
+  need_f32(op, v, "v");
+  need_f32(op, qkv, "qkv");
+  need(db.host != nullptr, op, "DeviceBatch without host inputs");
+  const BatchInputs& h = *db.host;
+  const int64_t B = h.batch, S = h.max_seq, H = qkv.cols() / 3;
+  need(
+      qkv.cols() % 3 == 0 && num_heads > 0 && H % num_heads == 0, op,
+      "qkv " + shape_str(qkv) + " does not split into 3 x " + std::to_string(num_heads) + " heads");
+  const int64_t nh = num_heads, hd = H / nh;
+  need(qkv.rows() >= h.total_tokens, op, "qkv has fewer rows than the batch has tokens");
+  for (const Tensor* t : {&q, &k, &v})
+    need(t->numel() == B * nh * S * hd, op, "output " + shape_str(*t) + " is not [B, nh, S, d]");
+  Tensor* outs[3] = {&q, &k, &v};
+  for_rows(B * S, 3 * H, [&](int64_t r) {
+    const int64_t b = r / S, s = r % S;
+    const bool real = s < h.seq_lengths[b];
+    const float* src = fp(qkv) + (h.cu_seqlens[b] + s) * 3 * H;
+    for (int part = 0; part < 3; ++part) {
+      for (int64_t hh = 0; hh < nh; ++hh) {
+        float* dst = fp(*outs[part]) + ((b * nh + hh) * S + s) * hd;
+        if (real)
+          std::memcpy(dst, src + part * H + hh * hd, hd * sizeof(float));
+        else
+          std::memset(dst, 0, hd * sizeof(float));
+      }
+    }
+  });
+}
+
+void CpuDriver::attn_reshape(Tensor out, const Tensor& ctx, const DeviceBatch<Tensor>& db) {
+  const char* op = "attn_reshape";
+  need_f32(op, out, "out");
+  need_f32(op, ctx, "ctx");
+  need(db.host != nullptr, op, "DeviceBatch without host inputs");
+  const BatchInputs& h = *db.host;
+  const int64_t B = h.batch, S = h.max_seq, H = out.cols();
+  need(out.rows() == h.total_tokens, op, "out " + shape_str(out) + " is not [T, H]");
+  need(ctx.rank == 4 && ctx.dim(0) == B && ctx.dim(2) == S && ctx.dim(1) * ctx.dim(3) == H, op,
+       "ctx " + shape_str(ctx) + " is not [B, nh, S, d] for out " + shape_str(out));
+  const int64_t nh = ctx.dim(1), hd = ctx.dim(3);
+  for_rows(h.total_tokens, H, [&](int64_t t) {
+    // Sequence of packed row t (binary search over cu_seqlens).
+    const auto it = std::upper_bound(h.cu_seqlens.begin(), h.cu_seqlens.end(), t);
+    const int64_t b = (it - h.cu_seqlens.begin()) - 1;
+    const int64_t s = t - h.cu_seqlens[b];
+    for (int64_t hh = 0; hh < nh; ++hh)
+      std::memcpy(fp(out) + t * H + hh * hd, fp(ctx) + ((b * nh + hh) * S + s) * hd,
+                  hd * sizeof(float));
+  });
+}
+
+// ---------------------------------------------------------------- attention (banded)
+
+namespace {
+struct BandGeom {
+  int64_t nh, hd, H, band, half;
+};
+BandGeom check_band(const char* op, const Tensor& qkv, int64_t row0, int64_t len,
+                    const AttentionDesc& ad) {
+  need_f32(op, qkv, "qkv");
+  need(ad.num_heads > 0 && ad.head_dim > 0 && ad.half_window >= 0, op,
+       "needs num_heads, head_dim > 0 and half_window >= 0");
+  BandGeom g;
+  g.nh = ad.num_heads;
+  g.hd = ad.head_dim;
+  g.H = g.nh * g.hd;
+  g.half = ad.half_window;
+  g.band = 2 * g.half + 1;
+  need(qkv.cols() == 3 * g.H, op, "qkv " + shape_str(qkv) + " is not [T, 3 * nh * d]");
+  need(row0 >= 0 && len >= 0 && row0 + len <= qkv.rows(), op, "rows outside qkv");
+  return g;
+}
+}  // namespace
+
+void CpuDriver::banded_qk(Tensor scores, const Tensor& qkv, int64_t row0, int64_t len,
+                          const AttentionDesc& ad) {
+  const char* op = "banded_qk";
+  const BandGeom g = check_band(op, qkv, row0, len, ad);
+  need_f32(op, scores, "scores");
+  need(scores.numel() == g.nh * len * g.band, op,
+       "scores " + shape_str(scores) + " is not [nh, S, W]");
+  const float* base = fp(qkv) + row0 * 3 * g.H;
+  for_rows(g.nh * len, g.band * g.hd, [&](int64_t r) {
+    const int64_t h = r / len, i = r % len;
+    const float* q = base + i * 3 * g.H + h * g.hd;
+    float* out = fp(scores) + r * g.band;
+    for (int64_t w = 0; w < g.band; ++w) {
+      const int64_t j = i - g.half + w;
+      out[w] = (j < 0 || j >= len) ? kMaskedScore
+                                   : k_->dot(q, base + j * 3 * g.H + g.H + h * g.hd, g.hd);
+    }
+  });
+}
+
+void CpuDriver::banded_softmax(Tensor scores, const AttentionDesc& ad) {
+  const char* op = "banded_softmax";
+  need_f32(op, scores, "scores");
+  need(ad.half_window >= 0, op, "negative half_window");
+  const int64_t band = 2 * static_cast<int64_t>(ad.half_window) + 1;
+  need(scores.numel() % band == 0, op, "scores " + shape_str(scores) + " is not [nh, S, W]");
+  for_rows(scores.numel() / band, band, [&](int64_t r) {
+    k_->softmax(fp(scores) + r * band, band, ad.scale, nullptr, 0, band);
+  });
+}
+
+void CpuDriver::banded_sv(Tensor out, const Tensor& p, const Tensor& qkv, int64_t row0, int64_t len,
+                          const AttentionDesc& ad) {
+  const char* op = "banded_sv";
+  const BandGeom g = check_band(op, qkv, row0, len, ad);
+  need_f32(op, out, "out");
+  need_f32(op, p, "p");
+  need(p.numel() == g.nh * len * g.band, op, "p " + shape_str(p) + " is not [nh, S, W]");
+  need(out.cols() == g.H && out.rows() >= row0 + len, op,
+       "out " + shape_str(out) + " is not [T, H]");
+  const float* base = fp(qkv) + row0 * 3 * g.H;
+  for_rows(g.nh * len, g.band * g.hd, [&](int64_t r) {
+    const int64_t h = r / len, i = r % len;
+    const float* pr = fp(p) + r * g.band;
+    float* dst = fp(out) + (row0 + i) * g.H + h * g.hd;
+    std::memset(dst, 0, g.hd * sizeof(float));
+    for (int64_t w = 0; w < g.band; ++w) {
+      const int64_t j = i - g.half + w;
+      if (j < 0 || j >= len) continue;
+      k_->axpy(dst, pr[w], base + j * 3 * g.H + 2 * g.H + h * g.hd, g.hd);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- positions
+
+void CpuDriver::rope(Tensor qkv, const Tensor& positions, const Tensor& cos, const Tensor& sin,
+                     int num_heads, int head_dim) {
+  const char* op = "rope";
+  need_f32(op, qkv, "qkv");
+  need_i32(op, positions, "positions");
+  need_f32(op, cos, "cos");
+  need_f32(op, sin, "sin");
+  need(num_heads > 0 && head_dim > 0 && head_dim % 2 == 0, op, "needs an even head_dim");
+  const int64_t H = static_cast<int64_t>(num_heads) * head_dim, half = head_dim / 2;
+  need(qkv.cols() == 3 * H, op, "qkv " + shape_str(qkv) + " is not [T, 3 * nh * d]");
+  need(positions.numel() == qkv.rows(), op, "positions do not match qkv rows");
+  need(cos.cols() == half && sin.cols() == half && cos.numel() == sin.numel(), op,
+       "cos/sin tables are not [P, d/2]");
+  const int64_t P = cos.rows();
+  const int32_t* pos = ip(positions);
+  for (int64_t t = 0; t < positions.numel(); ++t)
+    need(pos[t] >= 0 && pos[t] < P, op,
+         "position " + std::to_string(pos[t]) + " outside the table's " + std::to_string(P) +
+             " rows");
+  for_rows(qkv.rows(), 2 * H, [&](int64_t t) {
+    const float* c = fp(cos) + pos[t] * half;
+    const float* s = fp(sin) + pos[t] * half;
+    float* row = fp(qkv) + t * 3 * H;
+    for (int64_t h = 0; h < 2 * num_heads; ++h) {  // Q heads, then K heads
+      float* x = row + h * head_dim;
+      for (int64_t j = 0; j < half; ++j) {
+        const float x1 = x[j], x2 = x[j + half];
+        x[j] = x1 * c[j] - x2 * s[j];
+        x[j + half] = x2 * c[j] + x1 * s[j];
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------- activations
+
+namespace {
+template <class F>
+void elementwise(Tensor& x, F&& f) {
+  const int64_t n = x.numel();
+  parallel_for(0, n, 1 << 14, [&](int64_t lo, int64_t hi) { f(fp(x) + lo, hi - lo); });
+}
+}  // namespace
+
+void CpuDriver::gelu(Tensor x) {
+  need_f32("gelu", x, "x");
+  elementwise(x, [&](float* p, int64_t n) { k_->gelu(p, n); });
+}
+
+void CpuDriver::gelu_tanh(Tensor x) {
+  need_f32("gelu_tanh", x, "x");
+  elementwise(x, [&](float* p, int64_t n) { k_->gelu_tanh(p, n); });
+}
+
+void CpuDriver::silu(Tensor x) {
+  need_f32("silu", x, "x");
+  elementwise(x, [&](float* p, int64_t n) { k_->silu(p, n); });
+}
+
+void CpuDriver::split_gate_value(Tensor first, Tensor second, const Tensor& in) {
+  const char* op = "split_gate_value";
+  need_f32(op, first, "first");
+  need_f32(op, second, "second");
+  need_f32(op, in, "in");
+  const int64_t i2 = in.cols(), I = i2 / 2, R = in.rows();
+  need(i2 % 2 == 0 && first.numel() == R * I && second.numel() == R * I, op,
+       "in " + shape_str(in) + " does not split into " + shape_str(first) + " and " +
+           shape_str(second));
+  for_rows(R, i2, [&](int64_t r) {
+    std::memcpy(fp(first) + r * I, fp(in) + r * i2, I * sizeof(float));
+    std::memcpy(fp(second) + r * I, fp(in) + r * i2 + I, I * sizeof(float));
+  });
+}
+
+namespace {
+void gated(const char* op, Tensor& out, const Tensor& in,
+           void (*kern)(float*, const float*, const float*, int64_t)) {
+  need_f32(op, out, "out");
+  need_f32(op, in, "in");
+  const int64_t i2 = in.cols(), I = i2 / 2, R = in.rows();
+  need(i2 % 2 == 0 && out.numel() == R * I, op,
+       "out " + shape_str(out) + " is not half of in " + shape_str(in));
+  for_rows(R, i2,
+           [&](int64_t r) { kern(fp(out) + r * I, fp(in) + r * i2, fp(in) + r * i2 + I, I); });
+}
+}  // namespace
+
+void CpuDriver::geglu(Tensor out, const Tensor& in) {
+  gated("geglu", out, in, k_->geglu);
+}
+void CpuDriver::swiglu(Tensor out, const Tensor& in) {
+  gated("swiglu", out, in, k_->swiglu);
+}
+
+// ---------------------------------------------------------------- element-wise
+
+void CpuDriver::add_bias(Tensor x, const Tensor& bias) {
+  const char* op = "add_bias";
+  need_f32(op, x, "x");
+  need_f32(op, bias, "bias");
+  const int64_t c = x.cols();
+  need(bias.numel() == c, op, "bias " + shape_str(bias) + " does not match x " + shape_str(x));
+  for_rows(x.rows(), c, [&](int64_t r) { k_->accumulate(fp(x) + r * c, fp(bias), c); });
+}
+
+void CpuDriver::residual_add(Tensor out, const Tensor& a, const Tensor& b) {
+  const char* op = "residual_add";
+  need_f32(op, out, "out");
+  need_f32(op, a, "a");
+  need_f32(op, b, "b");
+  need(a.numel() == b.numel() && out.numel() == a.numel(), op,
+       "shapes differ: out " + shape_str(out) + ", a " + shape_str(a) + ", b " + shape_str(b));
+  parallel_for(0, a.numel(), 1 << 14, [&](int64_t lo, int64_t hi) {
+    k_->add(fp(out) + lo, fp(a) + lo, fp(b) + lo, hi - lo);
+  });
+}
+
+// ---------------------------------------------------------------- pooling and output
+
+void CpuDriver::cls_pool(Tensor out, const Tensor& hidden, const Tensor& cu_seqlens) {
+  const char* op = "cls_pool";
+  need_f32(op, out, "out");
+  need_f32(op, hidden, "hidden");
+  const int64_t B = check_cu(op, cu_seqlens, hidden.rows()), H = hidden.cols();
+  need(out.numel() == B * H, op, "out " + shape_str(out) + " is not [B, H]");
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t row = read_cu(cu_seqlens, b);
+    if (read_cu(cu_seqlens, b + 1) > row)
+      std::memcpy(fp(out) + b * H, fp(hidden) + row * H, H * sizeof(float));
+    else
+      std::memset(fp(out) + b * H, 0, H * sizeof(float));
+  }
+}
+
+void CpuDriver::mean_pool(Tensor out, const Tensor& hidden, const Tensor& cu_seqlens) {
+  const char* op = "mean_pool";
+  need_f32(op, out, "out");
+  need_f32(op, hidden, "hidden");
+  const int64_t B = check_cu(op, cu_seqlens, hidden.rows()), H = hidden.cols();
+  need(out.numel() == B * H, op, "out " + shape_str(out) + " is not [B, H]");
+  // Parallel over column blocks so that a single long sequence still uses every thread.
+  const int64_t cb = 64;
+  parallel_for(0, B * ((H + cb - 1) / cb), 1, [&](int64_t lo, int64_t hi) {
+    const int64_t nblk = (H + cb - 1) / cb;
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t b = task / nblk, c0 = (task % nblk) * cb, w = std::min(cb, H - c0);
+      const int64_t r0 = read_cu(cu_seqlens, b), r1 = read_cu(cu_seqlens, b + 1);
+      float* dst = fp(out) + b * H + c0;
+      std::memset(dst, 0, w * sizeof(float));
+      for (int64_t r = r0; r < r1; ++r) k_->accumulate(dst, fp(hidden) + r * H + c0, w);
+      if (r1 > r0) k_->scale(dst, 1.0f / static_cast<float>(r1 - r0), w);
+    }
+  });
+}
+
+void CpuDriver::l2_normalize(Tensor x) {
+  need_f32("l2_normalize", x, "x");
+  const int64_t c = x.cols();
+  for_rows(x.rows(), c, [&](int64_t r) {
+    float* row = fp(x) + r * c;
+    // As torch.nn.functional.normalize: x / max(||x||, 1e-12); a zero row stays zero.
+    const float norm = std::sqrt(k_->sum_squares(row, c));
+    k_->scale(row, 1.0f / std::max(norm, 1e-12f), c);
+  });
+}
+
+void CpuDriver::pad(Tensor out, const Tensor& in, const Tensor& cu_seqlens, int max_seq) {
+  const char* op = "pad";
+  need_f32(op, out, "out");
+  need_f32(op, in, "in");
+  const int64_t B = check_cu(op, cu_seqlens, in.rows()), C = in.cols(), S = max_seq;
+  need(out.numel() == B * S * C, op,
+       "out " + shape_str(out) + " is not [B, S, C] with S = " + std::to_string(S));
+  for (int64_t b = 0; b < B; ++b)
+    need(read_cu(cu_seqlens, b + 1) - read_cu(cu_seqlens, b) <= S, op,
+         "a sequence is longer than max_seq");
+  for_rows(B * S, C, [&](int64_t r) {
+    const int64_t b = r / S, s = r % S;
+    const int64_t r0 = read_cu(cu_seqlens, b), len = read_cu(cu_seqlens, b + 1) - r0;
+    float* dst = fp(out) + r * C;
+    if (s < len)
+      std::memcpy(dst, fp(in) + (r0 + s) * C, C * sizeof(float));
+    else
+      std::memset(dst, 0, C * sizeof(float));
+  });
+}
+
+void CpuDriver::unpad(Tensor out, const Tensor& in, const Tensor& cu_seqlens) {
+  const char* op = "unpad";
+  need_f32(op, out, "out");
+  need_f32(op, in, "in");
+  const int64_t C = out.cols();
+  const int64_t B = check_cu(op, cu_seqlens, out.rows());
+  need(B > 0 && C > 0 && in.numel() % (B * C) == 0, op,
+       "in " + shape_str(in) + " is not [B, S, C] for out " + shape_str(out));
+  const int64_t S = in.numel() / (B * C);
+  for (int64_t b = 0; b < B; ++b)
+    need(read_cu(cu_seqlens, b + 1) - read_cu(cu_seqlens, b) <= S, op,
+         "a sequence is longer than S");
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t r0 = read_cu(cu_seqlens, b), len = read_cu(cu_seqlens, b + 1) - r0;
+    if (len > 0) std::memcpy(fp(out) + r0 * C, fp(in) + b * S * C, len * C * sizeof(float));
+  }
+}
+
+// ---------------------------------------------------------------- fused
+
+void CpuDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias) {
+  const char* op = "linear";
+  need_f32(op, y, "y");
+  need_f32(op, x, "x");
+  need_f32(op, w, "w");
+  GemmDesc g;
+  g.m = x.rows();
+  g.k = x.cols();
+  g.n = w.dim(0);
+  g.trans_b = true;
+  g.lda = g.k;
+  g.ldb = g.k;
+  g.ldc = g.n;
+  need(w.rank == 2 && w.dim(1) == g.k, op,
+       "w " + shape_str(w) + " is not [out, in] for x " + shape_str(x));
+  need(y.numel() == g.m * g.n, op, "y " + shape_str(y) + " is not [R, out]");
+  if (!bias.empty()) {
+    need_f32(op, bias, "bias");
+    need(bias.numel() == g.n, op, "bias " + shape_str(bias) + " is not [out]");
+    const float* b = fp(bias);
+    for_rows(g.m, g.n, [&](int64_t r) { std::memcpy(fp(y) + r * g.n, b, g.n * sizeof(float)); });
+    g.beta = 1.0f;
+  }
+  check_gemm(op, g, 1, 0, 0, 0, x, w, y);
+  sgemm(g, fp(x), fp(w), fp(y));
+}
+
+void CpuDriver::fused_bias_gelu(Tensor x, const Tensor& bias) {
+  const char* op = "fused_bias_gelu";
+  need_f32(op, x, "x");
+  if (bias.empty()) return gelu(x);
+  need_f32(op, bias, "bias");
+  const int64_t c = x.cols();
+  need(bias.numel() == c, op, "bias " + shape_str(bias) + " does not match x " + shape_str(x));
+  for_rows(x.rows(), c, [&](int64_t r) { k_->bias_gelu(fp(x) + r * c, fp(bias), c); });
+}
+
+void CpuDriver::fused_bias_residual(Tensor out, Tensor x, const Tensor& bias,
+                                    const Tensor& residual) {
+  const char* op = "fused_bias_residual";
+  need_f32(op, out, "out");
+  need_f32(op, x, "x");
+  need_f32(op, residual, "residual");
+  const int64_t c = x.cols();
+  need(out.numel() == x.numel() && residual.numel() == x.numel(), op,
+       "shapes differ: out " + shape_str(out) + ", x " + shape_str(x) + ", residual " +
+           shape_str(residual));
+  if (bias.empty()) return residual_add(out, x, residual);
+  need_f32(op, bias, "bias");
+  need(bias.numel() == c, op, "bias " + shape_str(bias) + " does not match x " + shape_str(x));
+  for_rows(x.rows(), c, [&](int64_t r) {
+    k_->add3(fp(out) + r * c, fp(x) + r * c, fp(bias), fp(residual) + r * c, c);
+  });
+}
+
+void CpuDriver::fused_residual_layernorm(Tensor out, Tensor x, const Tensor& bias,
+                                         const Tensor& residual, const Tensor& gamma,
+                                         const Tensor& beta, float eps) {
+  const char* op = "fused_residual_layernorm";
+  need_f32(op, out, "out");
+  need_f32(op, x, "x");
+  need_f32(op, residual, "residual");
+  const int64_t c = x.cols();
+  need(out.numel() == x.numel() && residual.numel() == x.numel(), op,
+       "shapes differ: out " + shape_str(out) + ", x " + shape_str(x) + ", residual " +
+           shape_str(residual));
+  for (const Tensor* t : {&bias, &gamma, &beta}) {
+    if (t->empty()) continue;
+    need_f32(op, *t, "bias/gamma/beta");
+    need(t->numel() == c, op, shape_str(*t) + " does not match x " + shape_str(x));
+  }
+  const float* b = bias.empty() ? nullptr : fp(bias);
+  const float* g = gamma.empty() ? nullptr : fp(gamma);
+  const float* be = beta.empty() ? nullptr : fp(beta);
+  for_rows(x.rows(), c, [&](int64_t r) {
+    k_->sum_layer_norm(fp(out) + r * c, fp(x) + r * c, b, fp(residual) + r * c, g, be, c, eps);
+  });
+}
+
+void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad,
+                          const DeviceBatch<Tensor>& db) {
+  const char* op = "attention";
+  need_f32(op, out, "out");
+  need_f32(op, qkv, "qkv");
+  need(db.host != nullptr, op, "DeviceBatch without host inputs");
+  const BatchInputs& h = *db.host;
+  const int64_t nh = ad.num_heads, hd = ad.head_dim, H = nh * hd;
+  need(nh > 0 && hd > 0, op, "needs num_heads and head_dim > 0");
+  if (hd > cpu::kAttnMaxHeadDim)
+    throw UnsupportedError("cpu driver: attention with head_dim " + std::to_string(hd) +
+                           " (at most " + std::to_string(cpu::kAttnMaxHeadDim) + ")");
+  need(qkv.cols() == 3 * H, op, "qkv " + shape_str(qkv) + " is not [T, 3 * nh * d]");
+  need(qkv.rows() >= h.total_tokens, op, "qkv has fewer rows than the batch has tokens");
+  need(out.cols() == H && out.rows() >= h.total_tokens, op,
+       "out " + shape_str(out) + " is not [T, H]");
+  // Tasks are (sequence, head, query block) over the longest sequence; blocks past a shorter
+  // sequence's end are skipped at once. Threads pull tasks from an atomic counter, each using
+  // its own workspace slot (one parallel_for chunk per slot).
+  const int64_t qblocks = (h.max_seq + cpu::kAttnQBlock - 1) / cpu::kAttnQBlock;
+  const int64_t tasks = static_cast<int64_t>(h.batch) * nh * qblocks;
+  if (tasks == 0) return;
+  std::atomic<int64_t> next{0};
+  const float* base = fp(qkv);
+  float* obase = fp(out);
+  auto* work = reinterpret_cast<float*>(attn_work_.get());
+  const int64_t slots = std::min<int64_t>(static_cast<int64_t>(attn_slots_), tasks);
+  parallel_for(0, slots, 1, [&](int64_t lo, int64_t) {
+    cpu::AttnArgs a;
+    a.work = work + lo * cpu::kAttnWorkFloats;
+    a.ld = 3 * H;
+    a.ldo = H;
+    a.head_dim = static_cast<int>(hd);
+    a.scale = ad.scale;
+    a.half_window = ad.half_window;
+    for (;;) {
+      const int64_t t = next.fetch_add(1, std::memory_order_relaxed);
+      if (t >= tasks) break;
+      const int64_t b = t / (nh * qblocks), rem = t % (nh * qblocks);
+      const int64_t hh = rem / qblocks, qb = rem % qblocks;
+      const int64_t len = h.seq_lengths[b];
+      a.q_begin = qb * cpu::kAttnQBlock;
+      if (a.q_begin >= len) continue;
+      a.q_end = std::min<int64_t>(len, a.q_begin + cpu::kAttnQBlock);
+      a.len = len;
+      const int64_t row0 = h.cu_seqlens[b];
+      a.q = base + row0 * 3 * H + hh * hd;
+      a.k = a.q + H;
+      a.v = a.q + 2 * H;
+      a.out = obase + row0 * H + hh * hd;
+      k_->attention(a);
+    }
+  });
+}
+
+}  // namespace ripvec

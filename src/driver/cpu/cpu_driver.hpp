@@ -1,0 +1,166 @@
+// The CPU backend: FP32 kernels vectorized for AVX2 / AVX-512 (chosen at run time, portable
+// scalar fallback), GEMM through OpenBLAS, parallel loops on the process-wide ThreadPool.
+//
+// Threading: element-wise kernels and attention run on ripvec's ThreadPool (parallel over rows
+// or over (sequence, head, query block) tasks). GEMMs call OpenBLAS from the calling thread,
+// never from inside parallel_for, with OpenBLAS limited to the pool's thread count: the two
+// never run at the same time, so the cores are never oversubscribed, and large GEMMs keep
+// OpenBLAS's own (better tuned) partitioning.
+//
+// Execution is synchronous: every operation has finished when it returns, so begin_batch(),
+// end_batch() and flush_batch() do nothing.
+//
+// Not thread-safe: one driver serves one thread at a time (its scratch arena has one cursor).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "driver/driver.hpp"
+
+namespace ripvec {
+
+struct CpuTag {};
+
+namespace cpu {
+struct CpuKernels;
+enum class Isa;
+}  // namespace cpu
+
+class CpuDriver {
+ public:
+  using Tensor = BasicTensor<CpuTag>;
+
+  // Picks the widest ISA the CPU supports ($RIPVEC_CPU_ISA=scalar|avx2|avx512 overrides).
+  CpuDriver();
+  // Forces an ISA (tests compare the builds); throws UnsupportedError if the CPU lacks it.
+  explicit CpuDriver(cpu::Isa isa);
+  ~CpuDriver();
+  CpuDriver(const CpuDriver&) = delete;
+  CpuDriver& operator=(const CpuDriver&) = delete;
+
+  std::string_view name() const { return "cpu"; }
+  // F32 and I32 only.
+  bool supports_dtype(DType dt) const { return dt == DType::F32 || dt == DType::I32; }
+  // "scalar", "avx2" or "avx512": the kernel build in use.
+  const char* isa_name() const;
+
+  void begin_batch() {}
+  void end_batch() {}
+  void flush_batch() {}
+
+  // ---- memory ----
+  // F32 (and I32 as I32) weights are zero-copy views of `h`, whose memory (the mmapped
+  // safetensors file) must outlive the driver; F16/BF16 weights are converted to F32 into a
+  // driver-owned buffer. dt must be F32 (or I32 for an I32 tensor).
+  Tensor load_weight(const HostTensorRef& h, DType dt);
+  // Allocates the 64-byte aligned arena (no-op if already at least `bytes`). Growing it while
+  // scratch tensors are live (save() != 0) throws InvalidArgument.
+  void reserve_scratch(size_t bytes);
+  // Bump allocation, 64-byte aligned; throws InvalidArgument naming requested and available
+  // bytes when the arena is exhausted. Never calls the system allocator. Any dtype may be
+  // allocated (F16/BF16 buffers are used by convert()).
+  Tensor alloc(DType dt, std::initializer_list<int64_t> dims);
+  size_t save() const { return cursor_; }
+  // Rolls the cursor back to a mark from save(); a mark past the cursor throws.
+  void restore(size_t mark);
+  size_t scratch_high_water() const { return high_water_; }
+  size_t scratch_capacity() const { return capacity_; }
+  // Copies numel(dims) elements of dt from host memory into the arena.
+  Tensor upload(const void* p, DType dt, std::initializer_list<int64_t> dims);
+  // Zero-copy: the tensors view bi's vectors, which must outlive their use (as DeviceBatch
+  // already requires for `host`).
+  DeviceBatch<Tensor> upload_batch(const BatchInputs& bi);
+  // Copies t to p as F32 (F16/BF16/I32 converted); p holds t.numel() floats.
+  void to_host(const Tensor& t, void* p);
+  // Element-wise F32 <-> F16 / BF16 (and same-dtype copy); same element count.
+  void convert(Tensor out, const Tensor& in);
+
+  // ---- embeddings ----
+  void embedding_lookup(Tensor out, const Tensor& table, const Tensor& ids);
+  void add_embeddings(Tensor x, const Tensor& table, const Tensor& ids);
+
+  // ---- normalization ----
+  void layer_norm(Tensor out, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps);
+
+  // ---- matrix products ----
+  void gemm(const GemmDesc& g, const Tensor& a, const Tensor& b, Tensor c);
+  void gemm_strided_batched(const GemmDesc& g, int64_t batch, int64_t stride_a, int64_t stride_b,
+                            int64_t stride_c, const Tensor& a, const Tensor& b, Tensor c);
+
+  // ---- attention (padded form) ----
+  void build_attn_mask(Tensor mask, const Tensor& seq_lengths);
+  void scale_mask_softmax(Tensor scores, const Tensor& mask, float scale);
+  void scale_mask_softmax_windowed(Tensor scores, const Tensor& mask, float scale, int half_window);
+  void qkv_split(Tensor q, Tensor k, Tensor v, const Tensor& qkv, const DeviceBatch<Tensor>& db,
+                 int num_heads);
+  void attn_reshape(Tensor out, const Tensor& ctx, const DeviceBatch<Tensor>& db);
+
+  // ---- attention (banded) ----
+  void banded_qk(Tensor scores, const Tensor& qkv, int64_t row0, int64_t len,
+                 const AttentionDesc& ad);
+  void banded_softmax(Tensor scores, const AttentionDesc& ad);
+  void banded_sv(Tensor out, const Tensor& p, const Tensor& qkv, int64_t row0, int64_t len,
+                 const AttentionDesc& ad);
+
+  // ---- positions ----
+  void rope(Tensor qkv, const Tensor& positions, const Tensor& cos, const Tensor& sin,
+            int num_heads, int head_dim);
+
+  // ---- activations ----
+  void gelu(Tensor x);
+  void gelu_tanh(Tensor x);
+  void silu(Tensor x);
+  void split_gate_value(Tensor first, Tensor second, const Tensor& in);
+  void geglu(Tensor out, const Tensor& in);
+  void swiglu(Tensor out, const Tensor& in);
+
+  // ---- element-wise ----
+  void add_bias(Tensor x, const Tensor& bias);
+  void residual_add(Tensor out, const Tensor& a, const Tensor& b);
+
+  // ---- pooling and output ----
+  void cls_pool(Tensor out, const Tensor& hidden, const Tensor& cu_seqlens);
+  void mean_pool(Tensor out, const Tensor& hidden, const Tensor& cu_seqlens);
+  void l2_normalize(Tensor x);
+  void pad(Tensor out, const Tensor& in, const Tensor& cu_seqlens, int max_seq);
+  void unpad(Tensor out, const Tensor& in, const Tensor& cu_seqlens);
+
+  // ---- fused operations (found by driver/ops.hpp) ----
+  // y[R, out] = x[R, in] · w[out, in]ᵀ + bias: y is pre-filled with the bias and the GEMM
+  // accumulates onto it (beta = 1), saving a pass over y.
+  void linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias);
+  void fused_bias_gelu(Tensor x, const Tensor& bias);
+  void fused_bias_residual(Tensor out, Tensor x, const Tensor& bias, const Tensor& residual);
+  void fused_residual_layernorm(Tensor out, Tensor x, const Tensor& bias, const Tensor& residual,
+                                const Tensor& gamma, const Tensor& beta, float eps);
+  // Flash-style attention straight from packed qkv[T, 3H] into out[T, H]: no padding, no S×S
+  // buffer; parallel over (sequence, head, block of 32 queries). Uses a per-thread workspace
+  // allocated at construction, so it never allocates. head_dim <= 256.
+  void attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad,
+                 const DeviceBatch<Tensor>& db);
+
+ private:
+  struct AlignedFree {
+    void operator()(void* p) const;
+  };
+  using Buffer = std::unique_ptr<std::byte, AlignedFree>;
+  static Buffer allocate_aligned(size_t bytes);
+
+  const cpu::CpuKernels* k_;
+  Buffer arena_;
+  size_t capacity_ = 0;
+  size_t cursor_ = 0;
+  size_t high_water_ = 0;
+  std::vector<Buffer> owned_weights_;
+  Buffer attn_work_;  // kAttnWorkFloats floats per pool thread
+  size_t attn_slots_ = 0;
+};
+
+static_assert(Driver<CpuDriver>);
+
+}  // namespace ripvec

@@ -1,0 +1,79 @@
+// Internal to the CPU driver: the table of vectorized kernels and its runtime dispatch.
+// Every kernel works on raw float rows; the driver splits work over rows with parallel_for.
+// Three builds of the same templated kernels exist (cpu_kernels_impl.hpp): portable scalar,
+// AVX2+FMA and AVX-512, each in its own translation unit compiled for that ISA, chosen once
+// at run time from what the CPU supports.
+#pragma once
+
+#include <cstdint>
+
+namespace ripvec::cpu {
+
+enum class Isa { kAuto, kScalar, kAvx2, kAvx512 };
+
+// Fused attention over one (sequence, head, block of query rows).
+// q, k, v point at token 0 of the sequence for this head (e.g. q = qkv + row0 * ld + h * hd);
+// consecutive tokens are `ld` floats apart. out points at token 0 of the sequence for this
+// head, rows `ldo` floats apart. Query rows [q_begin, q_end) of the sequence are computed.
+struct AttnArgs {
+  const float* q = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  int64_t ld = 0;
+  float* out = nullptr;
+  int64_t ldo = 0;
+  int64_t len = 0;
+  int64_t q_begin = 0, q_end = 0;
+  int head_dim = 0;
+  float scale = 1.0f;
+  int half_window = -1;   // -1: every key of the sequence; w >= 0: keys with |i - j| <= w
+  float* work = nullptr;  // kAttnWorkFloats floats, 64-byte aligned, owned by one thread
+};
+
+// Query rows per attention task, keys per inner block, and the largest head size handled.
+inline constexpr int64_t kAttnQBlock = 32;
+inline constexpr int64_t kAttnKBlock = 64;
+inline constexpr int64_t kAttnMaxHeadDim = 256;
+// Per-thread workspace: Qᵀ [hd][Qb], scores/probabilities [Kb][Qb], accumulator Oᵀ [hd][Qb],
+// running max / sum / correction [Qb] each.
+inline constexpr int64_t kAttnWorkFloats =
+    kAttnMaxHeadDim * kAttnQBlock * 2 + kAttnKBlock * kAttnQBlock + 4 * kAttnQBlock;
+
+struct CpuKernels {
+  const char* isa = "";
+  // out = (x - mean) / sqrt(var + eps) * gamma + beta; gamma/beta may be null (1 / 0).
+  // out may alias x.
+  void (*layer_norm)(float* out, const float* x, const float* gamma, const float* beta, int64_t n,
+                     float eps);
+  // x = x + bias + res (bias/res may be null), then out = layer_norm(x); out may alias x or res.
+  void (*sum_layer_norm)(float* out, float* x, const float* bias, const float* res,
+                         const float* gamma, const float* beta, int64_t n, float eps);
+  void (*gelu)(float* x, int64_t n);                          // exact erf GELU, in place
+  void (*bias_gelu)(float* x, const float* bias, int64_t n);  // x = gelu(x + bias)
+  void (*gelu_tanh)(float* x, int64_t n);
+  void (*silu)(float* x, int64_t n);
+  // out = act(gate) * val; out may alias neither input partially (full alias is fine).
+  void (*geglu)(float* out, const float* gate, const float* val, int64_t n);
+  void (*swiglu)(float* out, const float* gate, const float* val, int64_t n);
+  void (*add)(float* out, const float* a, const float* b, int64_t n);  // may alias
+  void (*add3)(float* out, const float* a, const float* b, const float* c, int64_t n);
+  // In place: x = softmax(scale * x + add) where add[j] = mask[j] (0 when mask is null) for
+  // j in [lo, hi) and kMaskedScore outside.
+  void (*softmax)(float* x, int64_t n, float scale, const float* mask, int64_t lo, int64_t hi);
+  void (*accumulate)(float* acc, const float* x, int64_t n);  // acc += x
+  void (*scale)(float* x, float s, int64_t n);                // x *= s
+  float (*sum_squares)(const float* x, int64_t n);
+  float (*dot)(const float* a, const float* b, int64_t n);
+  void (*axpy)(float* y, float a, const float* x, int64_t n);  // y += a * x
+  void (*attention)(const AttnArgs& a);
+};
+
+const CpuKernels& kernels_scalar();
+const CpuKernels& kernels_avx2();
+const CpuKernels& kernels_avx512();
+bool isa_available(Isa isa);
+// kAuto picks the widest available ISA; $RIPVEC_CPU_ISA (scalar|avx2|avx512) overrides it.
+// Throws UnsupportedError for an ISA this CPU lacks.
+const CpuKernels& select_kernels(Isa isa);
+
+}  // namespace ripvec::cpu
