@@ -74,7 +74,7 @@ class AddedTokenSplitter {
       int32_t token = -1;  // index into tokens_ when a pattern ends here
       unsigned char byte = 0;
     };
-    std::vector<Node> nodes{Node{}};
+    std::vector<Node> nodes = std::vector<Node>(1);
     bool first_byte[256] = {};
     bool empty = true;
     void insert(std::string_view pattern, int32_t token_index);

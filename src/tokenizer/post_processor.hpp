@@ -8,8 +8,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,14 +26,10 @@ struct SpecialPiece {
 
 class PostProcessor {
  public:
-  // Resolves a special-token string to its id (for Bert/Roberta processors that name tokens).
-  using Lookup = std::function<std::optional<int32_t>(std::string_view)>;
-
   PostProcessor() = default;
   // Builds from the "post_processor" JSON value (null -> no specials). Throws ModelFormatError
   // (malformed, template names an unknown special token) / UnsupportedError (unknown type).
-  static PostProcessor from_json(const nlohmann::json& j, std::string_view origin,
-                                 const Lookup& lookup);
+  static PostProcessor from_json(const nlohmann::json& j, std::string_view origin);
 
   // Specials placed before / after the sequence, and the type id of the sequence itself.
   const std::vector<SpecialPiece>& prefix() const { return prefix_; }

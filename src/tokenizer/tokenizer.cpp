@@ -1,0 +1,81 @@
+// Tokenizer::from_file / from_json: parse tokenizer.json and dispatch on the model type.
+#include "ripvec/tokenizer.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "ripvec/error.hpp"
+#include "tokenizer/wordpiece.hpp"
+
+namespace ripvec {
+namespace {
+
+using nlohmann::json;
+
+// HF accepts a model without "type" (older files such as bert-base-uncased's) and infers it from
+// the fields present, trying BPE, WordPiece, WordLevel, Unigram in that order.
+std::string model_type(const json& model, std::string_view origin) {
+  if (auto t = model.find("type"); t != model.end()) {
+    if (!t->is_string())
+      throw ModelFormatError(std::string(origin) + ": model.type is not a string");
+    return t->get<std::string>();
+  }
+  const auto vocab = model.find("vocab");
+  if (vocab != model.end() && vocab->is_object()) {
+    if (model.contains("merges")) return "BPE";
+    if (model.contains("continuing_subword_prefix") || model.contains("max_input_chars_per_word"))
+      return "WordPiece";
+    return "WordLevel";
+  }
+  if (vocab != model.end() && vocab->is_array()) return "Unigram";
+  throw ModelFormatError(std::string(origin) +
+                         ": model has no 'type' and its fields match no known model");
+}
+
+}  // namespace
+
+size_t Tokenizer::count_tokens(std::string_view text, bool add_special) const {
+  return encode(text, add_special).ids.size();
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::from_file(const std::filesystem::path& tokenizer_json) {
+  std::ifstream in(tokenizer_json, std::ios::binary);
+  if (!in) throw IoError("cannot open tokenizer file " + tokenizer_json.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw IoError("cannot read tokenizer file " + tokenizer_json.string());
+  return from_json(ss.str(), tokenizer_json.string());
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::from_json(std::string_view json_text,
+                                                std::string_view origin) {
+  json root;
+  try {
+    root = json::parse(json_text.begin(), json_text.end());
+  } catch (const json::exception& e) {
+    throw ModelFormatError(std::string(origin) + ": malformed JSON: " + e.what());
+  }
+  if (!root.is_object()) throw ModelFormatError(std::string(origin) + ": expected a JSON object");
+  auto model = root.find("model");
+  if (model == root.end() || !model->is_object())
+    throw ModelFormatError(std::string(origin) + ": missing object 'model'");
+  const std::string type = model_type(*model, origin);
+  try {
+    if (type == "WordPiece") return tok::WordPieceTokenizer::from_json(root, origin);
+    if (type == "BPE") {
+      // BPE dispatch
+      throw UnsupportedError(std::string(origin) + ": BPE tokenizers are not supported yet");
+    }
+  } catch (const json::exception& e) {
+    // Wrong-typed fields that the loaders read with .at()/.get<>() surface here.
+    throw ModelFormatError(std::string(origin) + ": " + e.what());
+  }
+  if (type == "WordLevel" || type == "Unigram")
+    throw UnsupportedError(std::string(origin) + ": model type '" + type + "' is not supported");
+  throw ModelFormatError(std::string(origin) + ": unknown model type '" + type + "'");
+}
+
+}  // namespace ripvec
