@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -49,7 +50,11 @@ void report_update_warnings(const IndexUpdateStats& st, bool quiet) {
 
 IndexOptions index_options(const CliOptions& opts, Progress* progress) {
   IndexOptions io;
-  if (!opts.cache_dir.empty()) io.cache_dir = opts.cache_dir;
+  if (!opts.cache_dir.empty()) {
+    io.cache_dir = opts.cache_dir;
+  } else if (const char* env = std::getenv("RIPVEC_CACHE_DIR"); env != nullptr && env[0] != 0) {
+    io.cache_dir = env;
+  }
   io.repo_local = opts.repo_local;
   io.reindex = opts.reindex;
   io.walk = walk_options(opts);
@@ -106,7 +111,7 @@ int run_search(const CliOptions& opts) {
     IndexUpdateStats st;
     std::vector<SearchHit> hits;
     std::string where;
-    if (root.is_file || !opts.use_index) {
+    if (root.is_file || (!opts.use_index && !opts.reindex)) {
       const auto t0 = std::chrono::steady_clock::now();
       hits = search_in_memory(root.arg, *embedder, opts.query, so, std::move(io), &st);
       search_s += since(t0);

@@ -42,6 +42,7 @@ void add_walk_flags(CLI::App& app, CliOptions& o) {
   add_repeatable(app, "-g,--glob", o.globs,
                  "Include/exclude files matching GLOB ('!GLOB' excludes; repeatable)")
       ->type_name("GLOB");
+  app.add_flag("--type-list", o.type_list, "Show the known file types and exit");
   app.add_flag("--hidden", o.hidden, "Search hidden files and directories");
   app.add_flag("--no-ignore", o.no_ignore, "Do not respect .gitignore/.ignore files");
   app.add_flag("-L,--follow", o.follow, "Follow symbolic links");
@@ -53,8 +54,8 @@ void add_walk_flags(CLI::App& app, CliOptions& o) {
 // Flags that choose where the index lives and whether it is used.
 void add_index_flags(CLI::App& app, CliOptions& o) {
   app.add_option("--cache-dir", o.cache_dir,
-                 "Directory holding indexes (default: $RIPVEC_CACHE_DIR or "
-                 "$XDG_CACHE_HOME/ripvec)")
+                 "Directory holding indexes (default: $RIPVEC_CACHE_DIR, else "
+                 "$XDG_CACHE_HOME/ripvec or ~/.cache/ripvec)")
       ->type_name("DIR");
   app.add_flag("--repo-local", o.repo_local, "Store the index under PATH/.ripvec");
   app.add_flag("-q,--quiet", o.quiet, "No progress output");
@@ -89,9 +90,11 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   app.add_option("--color", o.color, "When to use colors")
       ->check(CLI::IsMember({"auto", "never", "always"}))
       ->capture_default_str();
-  app.add_flag("--index,!--no-index", o.use_index,
-               "Use the persistent index (default); --no-index embeds in memory");
-  app.add_flag("--reindex", o.reindex, "Rebuild the index from scratch before searching");
+  app.add_flag_callback("--index", [&o] { o.use_index = true; },
+                        "Use the persistent index, updated incrementally (default)");
+  app.add_flag_callback("--no-index", [&o] { o.use_index = false; },
+                        "Embed in memory and keep nothing on disk");
+  app.add_flag("--reindex", o.reindex, "Rebuild the index from scratch before searching (implies --index)");
   add_index_flags(app, o);
   add_model_flags(app, o);
   add_walk_flags(app, o);

@@ -61,6 +61,14 @@ int main(int argc, char** argv) {
   if (opts.threads > 0) setenv("RIPVEC_THREADS", std::to_string(opts.threads).c_str(), 1);
 
   try {
+    if (opts.type_list) {
+      for (const auto& t : ripvec::file_types()) {
+        std::string line = t.name + ":";
+        for (size_t i = 0; i < t.globs.size(); ++i) line += (i ? ", " : " ") + t.globs[i];
+        std::puts(line.c_str());
+      }
+      return 0;
+    }
     if (cmds.index->parsed()) return run_index(opts);
     if (cmds.embed->parsed()) return run_embed(opts);
     if (cmds.tokenize->parsed()) return run_tokenize(opts);
