@@ -1,0 +1,43 @@
+// Batching policy of the embedding pipeline: sort by length, cut under a token budget, run,
+// put the results back in the caller's order. Independent of any model or driver.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "arch/arch_common.hpp"
+#include "driver/batch.hpp"
+
+namespace ripvec {
+
+struct BatchLimits {
+  // Bound on B * S, the padded token count of a batch (never below the sum of lengths, and
+  // close to it because batches hold sequences of similar length). 0: no bound.
+  size_t max_tokens = 16384;
+  size_t max_batch = 0;   // bound on B; 0: none
+  // Bound on B * S * S, the attention scores per head of the padded attention form; 0: none.
+  size_t max_scores = 0;
+};
+
+// Groups the indices of `lengths` into batches. Inputs are ordered by length, longest first
+// (ties keep the caller's order), and cut greedily so that each batch respects `limits`.
+// A sequence that alone exceeds a bound still gets a batch of its own. Lengths must be > 0.
+std::vector<std::vector<size_t>> plan_batches(std::span<const size_t> lengths,
+                                              const BatchLimits& limits);
+
+// The largest batch shape plan_batches() can produce for sequences of at most `max_seq`
+// tokens: what an architecture reserves scratch for.
+BatchShape worst_case_shape(const BatchLimits& limits, size_t max_seq);
+
+// Runs `fn` over the batches of `sequences` (token ids, each non-empty; `token_types` empty or
+// one per sequence). fn(batch, out) writes `dim` floats per sequence of the batch, in the
+// batch's order, to out. Returns [sequences.size(), dim] in the caller's order.
+using BatchFn = std::function<void(const BatchInputs& batch, float* out)>;
+std::vector<float> run_batches(std::span<const std::vector<int32_t>> sequences,
+                               std::span<const std::vector<int32_t>> token_types,
+                               const BatchLimits& limits, size_t dim, const BatchFn& fn);
+
+}  // namespace ripvec

@@ -1,0 +1,188 @@
+// Embedder::load: the one place where the driver and the architecture are chosen at run time.
+// Everything below this file is templates over a Driver; everything above works with text.
+#include "ripvec/embedder.hpp"
+
+#include <algorithm>
+#include <array>
+#include <string>
+#include <utility>
+
+#include "arch/classic_bert.hpp"
+#include "driver/cpu/cpu_driver.hpp"
+#include "pipeline/batching.hpp"
+#include "pipeline/encoder.hpp"
+#include "ripvec/error.hpp"
+#include "ripvec/model_config.hpp"
+#include "ripvec/safetensors.hpp"
+
+namespace ripvec {
+
+namespace {
+
+// Attention scores of the padded fallback are capped at this many bytes per batch; drivers
+// with their own attention kernel do not materialize them and get no cap.
+constexpr size_t kScoreBudgetBytes = 256u << 20;
+
+struct LoadPlan {
+  ModelFiles files;
+  ModelConfig config;
+  SentenceTransformersConfig st;
+  size_t max_seq = 0;
+  size_t max_batch_tokens = 0;
+  BatchLimits limits;
+  ArchOptions arch;
+  PoolingSpec pooling;
+};
+
+template <Driver D>
+BatchLimits limits_for(size_t max_batch_tokens, int num_heads) {
+  BatchLimits l;
+  l.max_tokens = max_batch_tokens;
+  if constexpr (!has_fused_attention<D>)
+    l.max_scores = std::max<size_t>(1, kScoreBudgetBytes / 4 / static_cast<size_t>(num_heads));
+  return l;
+}
+
+int num_heads_of(const ModelConfig& c) {
+  return c.arch == Architecture::ModernBert ? c.modernbert.num_attention_heads
+                                            : c.bert.num_attention_heads;
+}
+
+// Builds the (architecture x driver) pair. New architectures add one branch here; new drivers
+// call this with their driver type.
+template <Driver D>
+std::unique_ptr<Encoder> make_encoder(std::unique_ptr<D> driver, LoadPlan& plan) {
+  plan.limits = limits_for<D>(plan.max_batch_tokens, num_heads_of(plan.config));
+  plan.arch.limits = worst_case_shape(plan.limits, plan.max_seq);
+  SafeTensors weights = SafeTensors::open(plan.files.weights);
+  switch (plan.config.arch) {
+    case Architecture::ClassicBert:
+      return std::make_unique<ArchEncoder<D, ClassicBert<D>>>(
+          std::move(driver), std::move(weights), plan.config.bert, plan.arch, plan.pooling);
+    case Architecture::ModernBert:
+      break;
+  }
+  throw UnsupportedError(plan.files.config.string() + ": model_type \"" +
+                         plan.config.model_type + "\" is not supported by this build");
+}
+
+DType cpu_dtype(Precision p) {
+  switch (p) {
+    case Precision::Auto:
+    case Precision::F32: return DType::F32;
+    case Precision::F16: return DType::F16;
+    case Precision::BF16: return DType::BF16;
+  }
+  return DType::F32;
+}
+
+class EmbedderImpl final : public Embedder {
+ public:
+  EmbedderImpl(LoadPlan plan, std::unique_ptr<Tokenizer> tok, std::unique_ptr<Encoder> enc)
+      : plan_(std::move(plan)), tok_(std::move(tok)), enc_(std::move(enc)) {
+    prompts_[static_cast<int>(InputKind::Query)] = plan_.st.query_prompt;
+    prompts_[static_cast<int>(InputKind::Document)] = plan_.st.document_prompt;
+    id_ = plan_.files.id;
+  }
+
+  size_t dim() const override { return enc_->dim(); }
+  size_t max_seq_length() const override { return plan_.max_seq; }
+  const std::string& model_id() const override { return id_; }
+  std::string device_name() const override { return enc_->device_name(); }
+  const Tokenizer& tokenizer() const override { return *tok_; }
+  const std::string& prompt(InputKind kind) const override {
+    return prompts_[static_cast<int>(kind)];
+  }
+
+  std::vector<float> embed(std::span<const std::string> texts, InputKind kind) override {
+    const std::string& pre = prompt(kind);
+    std::vector<std::vector<int32_t>> ids(texts.size()), types(texts.size());
+    std::string buf;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const std::string* text = &texts[i];
+      if (!pre.empty()) {
+        buf.assign(pre).append(texts[i]);
+        text = &buf;
+      }
+      Encoding e = tok_->encode(*text, /*add_special=*/true, plan_.max_seq);
+      ids[i] = std::move(e.ids);
+      types[i] = std::move(e.type_ids);
+      if (types[i].size() != ids[i].size()) types[i].assign(ids[i].size(), 0);
+      if (ids[i].empty())
+        throw InvalidArgument("tokenizer produced no tokens for text " + std::to_string(i));
+    }
+    return run(ids, types);
+  }
+
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i].empty()) throw InvalidArgument("embed_tokens: sequence " + std::to_string(i) +
+                                                " is empty");
+      if (ids[i].size() > plan_.max_seq)
+        throw InvalidArgument("embed_tokens: sequence " + std::to_string(i) + " has " +
+                              std::to_string(ids[i].size()) + " tokens, more than max_seq_length " +
+                              std::to_string(plan_.max_seq));
+    }
+    return run(ids, {});
+  }
+
+ private:
+  std::vector<float> run(std::span<const std::vector<int32_t>> ids,
+                         std::span<const std::vector<int32_t>> types) {
+    return run_batches(ids, types, plan_.limits, enc_->dim(),
+                       [&](const BatchInputs& b, float* out) { enc_->embed(b, out); });
+  }
+
+  LoadPlan plan_;
+  std::unique_ptr<Tokenizer> tok_;
+  std::unique_ptr<Encoder> enc_;
+  std::array<std::string, 3> prompts_;
+  std::string id_;
+};
+
+}  // namespace
+
+std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
+  LoadPlan plan;
+  plan.files = resolve_model(opts.model, opts.resolve);
+  plan.config = load_model_config(plan.files.config);
+  plan.st = load_sentence_transformers_config(plan.files.dir);
+  plan.pooling.pooling = plan.st.pooling;
+  plan.pooling.normalize = plan.st.normalize;
+
+  // Sequence limit: the caller's, else sentence-transformers', else the position table's;
+  // never beyond the position table.
+  const size_t positions = static_cast<size_t>(std::max(plan.config.max_position_embeddings(), 1));
+  size_t max_seq = plan.st.max_seq_length ? static_cast<size_t>(*plan.st.max_seq_length) : 0;
+  if (opts.max_seq_length > 0) max_seq = opts.max_seq_length;
+  if (max_seq == 0 || max_seq > positions) max_seq = positions;
+  plan.max_seq = std::max<size_t>(max_seq, 2);
+  plan.max_batch_tokens = opts.max_batch_tokens;
+
+  auto tok = Tokenizer::from_file(plan.files.tokenizer);
+
+  std::unique_ptr<Encoder> enc;
+  switch (opts.device) {
+    case Device::Cuda:
+#ifdef RIPVEC_HAVE_CUDA
+      // Hook for the CUDA driver: make_encoder(std::make_unique<CudaDriver>(...), plan) with
+      // plan.arch.dtype from opts.precision (Auto: F16).
+      throw DeviceError("CUDA driver not wired into Embedder::load yet");
+#else
+      throw DeviceError("CUDA support not compiled in (configure with -DRIPVEC_CUDA=ON)");
+#endif
+    case Device::Auto:  // CPU until a CUDA driver exists; then: CUDA when a GPU is present.
+    case Device::Cpu: {
+      auto driver = std::make_unique<CpuDriver>();
+      plan.arch.dtype = cpu_dtype(opts.precision);
+      if (!driver->supports_dtype(plan.arch.dtype))
+        throw UnsupportedError(std::string("the cpu driver does not support precision ") +
+                               dtype_name(plan.arch.dtype));
+      enc = make_encoder(std::move(driver), plan);
+      break;
+    }
+  }
+  return std::make_unique<EmbedderImpl>(std::move(plan), std::move(tok), std::move(enc));
+}
+
+}  // namespace ripvec

@@ -1,0 +1,106 @@
+// The runtime face of "an architecture on a driver": the one virtual boundary of the engine.
+// Below it everything is templates (Arch<D> over a Driver D); above it the pipeline works with
+// host batches and F32 rows. src/pipeline/embedder.cpp picks the (architecture, driver) pair
+// once at load and wraps it in an ArchEncoder.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "arch/arch_common.hpp"
+#include "driver/batch.hpp"
+#include "driver/driver.hpp"
+#include "pipeline/batching.hpp"
+#include "ripvec/model_config.hpp"
+#include "ripvec/safetensors.hpp"
+
+namespace ripvec {
+
+class Encoder {
+ public:
+  virtual ~Encoder() = default;
+  virtual size_t dim() const = 0;
+  virtual std::string device_name() const = 0;
+  // Longest sequence the model accepts (its position table).
+  virtual size_t max_positions() const = 0;
+  // Sentence embeddings of one batch: out receives [B, dim] F32 rows in the batch's order,
+  // pooled as configured and L2-normalized when configured.
+  virtual void embed(const BatchInputs& batch, float* out) = 0;
+  // Final hidden states of one batch: out receives [T, dim] F32 rows (packed layout).
+  virtual void hidden_states(const BatchInputs& batch, float* out) = 0;
+};
+
+struct PoolingSpec {
+  Pooling pooling = Pooling::Mean;
+  bool normalize = false;
+};
+
+// Owns the driver, the weights file and the model. Requirements on Arch (see ClassicBert):
+//   Arch(D&, const SafeTensors&, const Config&, const ArchOptions&)
+//   int hidden_size() const;   int max_positions() const;
+//   void ensure_scratch(const BatchShape&);
+//   typename D::Tensor forward(const DeviceBatch<typename D::Tensor>&);
+//   typename D::Tensor pooled(const DeviceBatch<...>&, const Tensor& hidden, Pooling, bool);
+template <Driver D, class Arch>
+class ArchEncoder final : public Encoder {
+ public:
+  using Tensor = typename D::Tensor;
+
+  template <class Config>
+  ArchEncoder(std::unique_ptr<D> driver, SafeTensors weights, const Config& cfg,
+              const ArchOptions& opts, PoolingSpec pooling)
+      : weights_(std::move(weights)),
+        driver_(std::move(driver)),
+        model_(*driver_, weights_, cfg, opts),
+        pooling_(pooling) {}
+
+  size_t dim() const override { return static_cast<size_t>(model_.hidden_size()); }
+  std::string device_name() const override { return std::string(driver_->name()); }
+  size_t max_positions() const override { return static_cast<size_t>(model_.max_positions()); }
+
+  void embed(const BatchInputs& batch, float* out) override {
+    run(batch, [&](const DeviceBatch<Tensor>& db) {
+      Tensor hidden = model_.forward(db);
+      Tensor pooled = model_.pooled(db, hidden, pooling_.pooling, pooling_.normalize);
+      driver_->to_host(pooled, out);
+    });
+  }
+
+  void hidden_states(const BatchInputs& batch, float* out) override {
+    run(batch, [&](const DeviceBatch<Tensor>& db) { driver_->to_host(model_.forward(db), out); });
+  }
+
+  D& driver() { return *driver_; }
+  Arch& model() { return model_; }
+
+ private:
+  template <class Fn>
+  void run(const BatchInputs& batch, Fn&& fn) {
+    model_.ensure_scratch(BatchShape::of(batch));
+    const size_t mark = driver_->save();
+    driver_->begin_batch();
+    try {
+      fn(driver_->upload_batch(batch));
+      driver_->end_batch();
+    } catch (...) {
+      // Leave the driver reusable: wait for whatever was enqueued, drop the temporaries.
+      try {
+        driver_->end_batch();
+      } catch (...) {
+      }
+      driver_->restore(mark);
+      throw;
+    }
+    driver_->restore(mark);
+  }
+
+  // Declaration order is destruction order reversed: the model goes first, then the driver
+  // (which may hold views of the mapping), then the mapping.
+  SafeTensors weights_;
+  std::unique_ptr<D> driver_;
+  Arch model_;
+  PoolingSpec pooling_;
+};
+
+}  // namespace ripvec
