@@ -2,7 +2,9 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <memory>
 
 #include "ripvec/error.hpp"
@@ -81,43 +83,48 @@ bool is_white_space(char32_t cp) {
 
 namespace {
 
-struct AsciiClasses {
-  CharClass cls[128];
-  AsciiClasses() {
-    for (int c = 0; c < 128; ++c) {
-      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
-        cls[c] = CharClass::kLetter;
-      } else if (c >= '0' && c <= '9') {
-        cls[c] = CharClass::kNumber;
-      } else if (is_white_space(static_cast<char32_t>(c))) {
-        cls[c] = CharClass::kSpace;
-      } else {
-        cls[c] = CharClass::kOther;
-      }
+struct ClassRange {
+  char32_t first;
+  char32_t last;
+  CharClass cls;
+};
+struct CpRange {
+  char32_t first;
+  char32_t last;
+};
+#include "tokenizer/bpe_unicode_tables.inc"
+
+// Dense table for the BMP (where nearly all text lives), binary search above it.
+struct BmpClasses {
+  CharClass cls[0x10000];
+  BmpClasses() {
+    for (auto& c : cls) c = CharClass::kOther;
+    for (const auto& r : kBpeClassRanges) {
+      for (char32_t c = r.first; c <= r.last && c < 0x10000; ++c) cls[c] = r.cls;
     }
   }
 };
-const AsciiClasses kAscii;
+const BmpClasses kBmp;
+
+template <class Range>
+const Range* find_range(const Range* begin, const Range* end, char32_t cp) {
+  const Range* it =
+      std::upper_bound(begin, end, cp, [](char32_t c, const Range& r) { return c < r.first; });
+  if (it == begin) return nullptr;
+  --it;
+  return cp <= it->last ? it : nullptr;
+}
+
+bool nfc_inert(char32_t cp) {
+  return find_range(std::begin(kNfcInertRanges), std::end(kNfcInertRanges), cp) != nullptr;
+}
 
 }  // namespace
 
 CharClass char_class(char32_t cp) {
-  if (cp < 128) return kAscii.cls[cp];
-  if (is_white_space(cp)) return CharClass::kSpace;
-  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
-    case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LL:
-    case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO:
-      return CharClass::kLetter;
-    case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO:
-      return CharClass::kNumber;
-    default:
-      return CharClass::kOther;
-  }
+  if (cp < 0x10000) return kBmp.cls[cp];
+  const ClassRange* r = find_range(std::begin(kBpeClassRanges), std::end(kBpeClassRanges), cp);
+  return r != nullptr ? r->cls : CharClass::kOther;
 }
 
 bool is_word_char(char32_t cp) {
@@ -197,7 +204,7 @@ bool is_ascii(std::string_view s) {
   return true;
 }
 
-std::string utf8proc_normalize(std::string_view s, int options) {
+std::string utf8proc_run(std::string_view s, int options) {
   utf8proc_uint8_t* out = nullptr;
   const utf8proc_ssize_t n = utf8proc_map(
       reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
@@ -207,6 +214,26 @@ std::string utf8proc_normalize(std::string_view s, int options) {
   }
   std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> guard(out, &std::free);
   return std::string(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
+}
+
+// HF's normalization tables are older than utf8proc's: characters they do not know are inert
+// (starters with no decomposition), so they split the text into independently normalized runs.
+std::string utf8proc_normalize(std::string_view s, int options) {
+  std::string out;
+  size_t run = 0;
+  for (size_t i = 0; i < s.size();) {
+    size_t len;
+    const char32_t cp = decode_at(s, i, &len);
+    if (cp >= kNfcInertRanges[0].first && nfc_inert(cp)) {
+      if (i > run) out += utf8proc_run(s.substr(run, i - run), options);
+      out.append(s.substr(i, len));
+      run = i + len;
+    }
+    i += len;
+  }
+  if (run == 0) return utf8proc_run(s, options);
+  if (run < s.size()) out += utf8proc_run(s.substr(run), options);
+  return out;
 }
 
 std::string lowercase(std::string_view s) {
