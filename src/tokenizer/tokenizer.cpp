@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ripvec/error.hpp"
+#include "tokenizer/bpe.hpp"
 #include "tokenizer/wordpiece.hpp"
 
 namespace ripvec {
@@ -67,7 +68,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json(std::string_view json_text,
     if (type == "WordPiece") return tok::WordPieceTokenizer::from_json(root, origin);
     if (type == "BPE") {
       // BPE dispatch
-      throw UnsupportedError(std::string(origin) + ": BPE tokenizers are not supported yet");
+      return make_bpe_tokenizer(root, origin);
     }
   } catch (const json::exception& e) {
     // Wrong-typed fields that the loaders read with .at()/.get<>() surface here.
