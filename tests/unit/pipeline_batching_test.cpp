@@ -1,0 +1,162 @@
+// Batching policy: length sort, budgets, caller order, worst-case shape.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <set>
+
+#include "pipeline/batching.hpp"
+#include "ripvec/error.hpp"
+
+namespace ripvec {
+namespace {
+
+std::vector<size_t> random_lengths(size_t n, size_t max_len, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<size_t> len(1, max_len);
+  std::vector<size_t> v(n);
+  for (auto& x : v) x = len(rng);
+  return v;
+}
+
+// Every index exactly once; each batch sorted longest first and within the limits (or a
+// single sequence).
+void check_plan(const std::vector<size_t>& lengths, const BatchLimits& lim,
+                const std::vector<std::vector<size_t>>& plan) {
+  std::vector<int> seen(lengths.size(), 0);
+  size_t prev_len = SIZE_MAX;
+  for (const auto& b : plan) {
+    ASSERT_FALSE(b.empty());
+    const size_t S = lengths[b.front()];
+    size_t sum = 0;
+    for (size_t i : b) {
+      ++seen.at(i);
+      EXPECT_LE(lengths[i], S);
+      EXPECT_LE(lengths[i], prev_len);  // global order is non-increasing
+      prev_len = lengths[i];
+      sum += lengths[i];
+    }
+    if (b.size() > 1) {
+      if (lim.max_tokens) EXPECT_LE(b.size() * S, lim.max_tokens);
+      if (lim.max_batch) EXPECT_LE(b.size(), lim.max_batch);
+      if (lim.max_scores) EXPECT_LE(b.size() * S * S, lim.max_scores);
+    }
+    EXPECT_LE(sum, b.size() * S);
+  }
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], 1) << "index " << i;
+}
+
+TEST(PipelineBatching, RespectsEveryBound) {
+  for (unsigned seed = 0; seed < 20; ++seed) {
+    auto lengths = random_lengths(300, 300, seed);
+    BatchLimits lim;
+    lim.max_tokens = 1000 + seed * 97;
+    lim.max_batch = seed % 3 == 0 ? 0 : 7 + seed;
+    lim.max_scores = seed % 2 == 0 ? 0 : 200000 + seed * 1000;
+    auto plan = plan_batches(lengths, lim);
+    check_plan(lengths, lim, plan);
+  }
+}
+
+TEST(PipelineBatching, GreedyFillsBatches) {
+  // 10 sequences of 100 tokens under a 250-token budget: batches of 2.
+  std::vector<size_t> lengths(10, 100);
+  BatchLimits lim;
+  lim.max_tokens = 250;
+  auto plan = plan_batches(lengths, lim);
+  ASSERT_EQ(plan.size(), 5u);
+  for (const auto& b : plan) EXPECT_EQ(b.size(), 2u);
+  // Ties keep the caller's order.
+  EXPECT_EQ(plan[0], (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(plan[4], (std::vector<size_t>{8, 9}));
+}
+
+TEST(PipelineBatching, OversizedSequenceGetsItsOwnBatch) {
+  std::vector<size_t> lengths{5, 900, 5, 5};
+  BatchLimits lim;
+  lim.max_tokens = 100;
+  auto plan = plan_batches(lengths, lim);
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[0], (std::vector<size_t>{1}));
+  EXPECT_EQ(plan[1], (std::vector<size_t>{0, 2, 3}));
+}
+
+TEST(PipelineBatching, ScoreCapSplitsLongSequences) {
+  std::vector<size_t> lengths(8, 512);
+  BatchLimits lim;
+  lim.max_tokens = 1 << 20;
+  lim.max_scores = 3 * 512 * 512;
+  auto plan = plan_batches(lengths, lim);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[0].size(), 3u);
+  EXPECT_EQ(plan[2].size(), 2u);
+}
+
+TEST(PipelineBatching, EmptySequenceRejected) {
+  std::vector<size_t> lengths{3, 0};
+  EXPECT_THROW(plan_batches(lengths, BatchLimits{}), InvalidArgument);
+  std::vector<std::vector<int32_t>> seqs{{1, 2}, {}};
+  EXPECT_THROW(run_batches(seqs, {}, BatchLimits{}, 1, [](const BatchInputs&, float*) {}),
+               InvalidArgument);
+}
+
+TEST(PipelineBatching, WorstCaseShapeBoundsEveryPlannedBatch) {
+  for (unsigned seed = 0; seed < 10; ++seed) {
+    const size_t max_seq = 64 + seed * 40;
+    auto lengths = random_lengths(200, max_seq, 100 + seed);
+    BatchLimits lim;
+    lim.max_tokens = seed == 3 ? 10 : 2000 + 300 * seed;  // seed 3: budget below one sequence
+    lim.max_scores = seed % 2 ? 0 : 1500000;
+    const BatchShape cap = worst_case_shape(lim, max_seq);
+    for (const auto& b : plan_batches(lengths, lim)) {
+      std::vector<std::vector<int32_t>> seqs;
+      for (size_t i : b) seqs.emplace_back(lengths[i], 7);
+      const BatchShape s = BatchShape::of(build_batch_inputs(seqs));
+      EXPECT_TRUE(s.fits_in(cap)) << "seed " << seed << " B=" << s.batch << " S=" << s.max_seq;
+    }
+  }
+}
+
+TEST(PipelineBatching, RunBatchesRestoresCallerOrder) {
+  // fn writes, per sequence, (first id, length, token type of the last token): the result
+  // must come back in the caller's order whatever the batching did.
+  std::mt19937 rng(7);
+  std::vector<std::vector<int32_t>> seqs, types;
+  for (int i = 0; i < 157; ++i) {
+    const int len = 1 + static_cast<int>(rng() % 90);
+    seqs.emplace_back(len, 0);
+    seqs.back()[0] = i;
+    types.emplace_back(len, i % 2);
+  }
+  BatchLimits lim;
+  lim.max_tokens = 400;
+  int calls = 0;
+  auto out = run_batches(seqs, types, lim, 3, [&](const BatchInputs& b, float* rows) {
+    ++calls;
+    EXPECT_LE(static_cast<size_t>(b.batch) * b.max_seq, 400u);
+    for (int r = 0; r < b.batch; ++r) {
+      const int32_t first = b.cu_seqlens[r], last = b.cu_seqlens[r + 1] - 1;
+      rows[r * 3 + 0] = static_cast<float>(b.input_ids[first]);
+      rows[r * 3 + 1] = static_cast<float>(b.seq_lengths[r]);
+      rows[r * 3 + 2] = static_cast<float>(b.token_type_ids[last]);
+    }
+  });
+  EXPECT_GT(calls, 1);
+  ASSERT_EQ(out.size(), seqs.size() * 3);
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    EXPECT_EQ(out[i * 3 + 0], static_cast<float>(i));
+    EXPECT_EQ(out[i * 3 + 1], static_cast<float>(seqs[i].size()));
+    EXPECT_EQ(out[i * 3 + 2], static_cast<float>(i % 2));
+  }
+}
+
+TEST(PipelineBatching, NoInputsNoCalls) {
+  int calls = 0;
+  auto out = run_batches({}, {}, BatchLimits{}, 4, [&](const BatchInputs&, float*) { ++calls; });
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(calls, 0);
+}
+
+}  // namespace
+}  // namespace ripvec
