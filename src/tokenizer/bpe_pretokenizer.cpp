@@ -1,6 +1,7 @@
 #include "tokenizer/bpe_pretokenizer.hpp"
 
 #include "tokenizer/bpe_text.hpp"
+#include "tokenizer/utf8.hpp"
 
 namespace ripvec::bpe_detail {
 
@@ -21,12 +22,10 @@ struct Cursor {
   std::string_view text;
   // Class and byte length of the code point at byte offset i (i < text.size()).
   CharClass at(size_t i, size_t* len) const {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      *len = 1;
-      return char_class(c);
-    }
-    return char_class(decode_at(text, i, len));
+    size_t j = i;
+    const CharClass cls = char_class(tok::utf8_next(text, j));
+    *len = j - i;
+    return cls;
   }
   // End of the maximal run of class `cls` starting at i.
   size_t run_end(size_t i, CharClass cls) const {
@@ -102,7 +101,7 @@ std::array<std::string, 256> build_byte_to_unicode() {
   for (int b = 0; b < 256; ++b) {
     const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
     const char32_t cp = printable ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + extra++);
-    append_utf8(table[b], cp);
+    tok::utf8_append(table[b], cp);
   }
   return table;
 }
