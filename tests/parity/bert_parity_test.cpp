@@ -20,6 +20,7 @@
 #include "arch/classic_bert.hpp"
 #include "common/test_util.hpp"
 #include "driver/cpu/cpu_driver.hpp"
+#include "pipeline/batching.hpp"
 #include "pipeline/encoder.hpp"
 #include "ripvec/embedder.hpp"
 #include "ripvec/error.hpp"
@@ -325,6 +326,29 @@ TEST_F(TeiSnapshots, RawHiddenStates) {
   out.assign(three.total_tokens * H, 0.0f);
   enc->hidden_states(three, out.data());
   expect_match("test_bert__bert_batch_raw.snap", out, H);
+}
+
+// The arena is reserved once at load for the worst-case batch and never grows while batches
+// that respect the limits run; the estimate is an upper bound of what forward() takes.
+TEST_F(TeiSnapshots, ScratchReservedOnceAndSufficient) {
+  BatchLimits lim;
+  lim.max_tokens = 1024;
+  ArchOptions opts;
+  opts.limits = worst_case_shape(lim, 256);
+  ArchEncoder<CpuDriver, ClassicBert<CpuDriver>> enc(
+      std::make_unique<CpuDriver>(), SafeTensors::open(dir_ / "model.safetensors"), cfg_.bert,
+      opts, PoolingSpec{Pooling::Mean, true});
+  const size_t reserved = enc.driver().scratch_capacity();
+  EXPECT_GE(reserved, enc.model().scratch_bytes(opts.limits));
+  const Goldens g = Goldens::load("minilm_goldens");
+  std::vector<std::vector<int32_t>> ids;
+  for (size_t i = 0; i < 40; ++i) ids.push_back(tok_->encode(g.texts[i], true, 256).ids);
+  ids.push_back(tok_->encode(g.texts.back(), true, 256).ids);  // a full 256-token sequence
+  run_batches(ids, {}, lim, enc.dim(), [&](const BatchInputs& b, float* out) { enc.embed(b, out); });
+  EXPECT_EQ(enc.driver().scratch_capacity(), reserved);
+  EXPECT_LE(enc.driver().scratch_high_water(), reserved);
+  std::printf("scratch: reserved %zu bytes, high water %zu bytes\n", reserved,
+              enc.driver().scratch_high_water());
 }
 
 // ---- small random models (sentence-transformers goldens) ----------------------------------
