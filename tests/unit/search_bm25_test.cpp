@@ -1,0 +1,111 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "index/bm25.hpp"
+
+using namespace ripvec::index;
+using V = std::vector<std::string>;
+
+static bool has(const V& v, const std::string& t) {
+  return std::find(v.begin(), v.end(), t) != v.end();
+}
+
+TEST(SearchBm25Tokenizer, CamelPascalSnakeKebabDigits) {
+  EXPECT_EQ(tokenize_code("parseHTTPResponse_v2"),
+            (V{"parsehttpresponse_v2", "parse", "http", "response", "v", "2"}));
+  EXPECT_EQ(tokenize_code("HTTPServer"), (V{"httpserver", "http", "server"}));
+  EXPECT_EQ(tokenize_code("getUserById"), (V{"getuserbyid", "get", "user", "by", "id"}));
+  EXPECT_EQ(tokenize_code("snake_case_name"), (V{"snake_case_name", "snake", "case", "name"}));
+  EXPECT_EQ(tokenize_code("kebab-case-name"), (V{"kebab-case-name", "kebab", "case", "name"}));
+  EXPECT_EQ(tokenize_code("utf8"), (V{"utf8", "utf", "8"}));
+  EXPECT_EQ(tokenize_code("simple"), (V{"simple"}));  // whole == only part: once
+  EXPECT_EQ(tokenize_code("XMLHttpRequest"), (V{"xmlhttprequest", "xml", "http", "request"}));
+}
+
+TEST(SearchBm25Tokenizer, PunctuationAndOperators) {
+  V t = tokenize_code("fn main() { let x = a - b; foo::bar->baz(); }");
+  EXPECT_TRUE(has(t, "fn"));
+  EXPECT_TRUE(has(t, "main"));
+  EXPECT_TRUE(has(t, "foo"));
+  EXPECT_TRUE(has(t, "baz"));
+  EXPECT_FALSE(has(t, "a-b"));   // spaced minus is not kebab-case
+  EXPECT_FALSE(has(t, "bar-"));  // "->" does not join
+  EXPECT_TRUE(tokenize_code("  -- ;; !!").empty());
+  EXPECT_TRUE(tokenize_code("").empty());
+}
+
+TEST(SearchBm25Tokenizer, LongBlobsAndUnicode) {
+  std::string blob(200, 'a');
+  EXPECT_TRUE(tokenize_code(blob).empty());  // over the term cap: not a word
+  V u = tokenize_code("größe Größe");
+  EXPECT_TRUE(has(u, "größe"));  // non-ASCII bytes stay inside the word, ASCII part folded
+}
+
+TEST(SearchBm25, IdfAndTermScore) {
+  EXPECT_NEAR(bm25_idf(10, 1), std::log(1 + (10 - 1 + 0.5) / 1.5), 1e-6);
+  EXPECT_GT(bm25_idf(1000, 1), bm25_idf(1000, 100));
+  EXPECT_GT(bm25_idf(10, 10), 0.0f);  // never negative
+  Bm25Params p;
+  // Saturation: doubling tf less than doubles the score.
+  EXPECT_LT(bm25_term_score(1, 2, p), 2 * bm25_term_score(1, 1, p));
+  // Hand computation of BM25F pseudo-tf: body only, doc length = avg -> tf / 1.
+  uint32_t tf[3] = {0, 0, 3}, len[3] = {0, 2, 10};
+  float avg[3] = {1, 2, 10};
+  EXPECT_NEAR(bm25_weighted_tf(tf, len, avg, p), 3.0f, 1e-6);
+  uint32_t tf2[3] = {1, 0, 0}, len2[3] = {2, 0, 0};  // symbol 2x average length
+  EXPECT_NEAR(bm25_weighted_tf(tf2, len2, avg, p), 3.0f / (1 - 0.75f + 0.75f * 2), 1e-6);
+}
+
+TEST(SearchBm25, RanksBySymbolPathAndBody) {
+  std::vector<Bm25Doc> docs = {
+      {"", "src/util/strings.py", "def helper(): return text.strip()"},
+      {"parse_config", "src/config.py", "def parse_config(path): return load(path)"},
+      {"", "docs/notes.md", "we parse the config once at startup; config config config"},
+      {"render", "src/view.py", "def render(): pass"},
+  };
+  Bm25Postings bp = build_bm25(docs);
+  EXPECT_EQ(bp.num_docs, 4u);
+  EXPECT_TRUE(std::is_sorted(bp.terms.begin(), bp.terms.end()));
+  Bm25View v = Bm25View::of(bp);
+  std::vector<float> s(4, 0.0f);
+  std::vector<uint32_t> touched;
+  v.score("parseConfig", &s, &touched);
+  // The definition named parse_config beats prose that repeats the words.
+  EXPECT_GT(s[1], s[2]);
+  EXPECT_GT(s[2], 0.0f);
+  EXPECT_EQ(s[0], 0.0f);
+  EXPECT_EQ(s[3], 0.0f);
+  EXPECT_EQ(touched.size(), 2u);
+
+  std::fill(s.begin(), s.end(), 0.0f);
+  touched.clear();
+  v.score("strings", &s, &touched);  // only in the path field
+  EXPECT_GT(s[0], 0.0f);
+  EXPECT_EQ(touched, std::vector<uint32_t>{0});
+
+  std::fill(s.begin(), s.end(), 0.0f);
+  touched.clear();
+  v.score("nonexistentterm", &s, &touched);
+  EXPECT_TRUE(touched.empty());
+}
+
+TEST(SearchBm25, ScoresMatchDirectFormula) {
+  // Two docs, body only: check the postings against the formula computed by hand.
+  std::vector<Bm25Doc> docs = {{"", "", "alpha beta alpha"}, {"", "", "beta gamma"}};
+  Bm25Postings bp = build_bm25(docs);
+  Bm25View v = Bm25View::of(bp);
+  std::vector<float> s(2, 0.0f);
+  std::vector<uint32_t> touched;
+  v.score("alpha alpha", &s, &touched);  // repeated query terms count once
+  Bm25Params p;
+  const float avg_body = 2.5f;
+  // path field: both empty; symbol: empty.
+  const float tfw = 2.0f / (1 - p.b + p.b * 3.0f / avg_body);
+  const float expect = bm25_idf(2, 1) * tfw * (p.k1 + 1) / (p.k1 + tfw);
+  EXPECT_NEAR(s[0], expect, 1e-5);
+  EXPECT_EQ(s[1], 0.0f);
+}

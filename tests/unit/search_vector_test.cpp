@@ -1,0 +1,173 @@
+// Vector top-k against a brute-force reference (double precision full sort), on every SIMD
+// level the CPU offers; the int8-prefiltered search must return exactly the float32 top-k.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "index/vector_search.hpp"
+
+using namespace ripvec::index;
+
+namespace {
+
+std::vector<float> random_unit_rows(size_t n, size_t dim, uint32_t seed) {
+  std::minstd_rand rng(seed);
+  std::normal_distribution<float> nd;
+  std::vector<float> v(n * dim);
+  for (size_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (size_t j = 0; j < dim; ++j) {
+      v[i * dim + j] = nd(rng);
+      s += double(v[i * dim + j]) * v[i * dim + j];
+    }
+    for (size_t j = 0; j < dim; ++j)
+      v[i * dim + j] = static_cast<float>(v[i * dim + j] / std::sqrt(s));
+  }
+  return v;
+}
+
+std::vector<std::pair<double, uint32_t>> brute(const std::vector<float>& q,
+                                               const std::vector<float>& v, size_t n, size_t dim) {
+  std::vector<std::pair<double, uint32_t>> all(n);
+  for (size_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (size_t j = 0; j < dim; ++j) s += double(q[j]) * v[i * dim + j];
+    all[i] = {s, static_cast<uint32_t>(i)};
+  }
+  std::sort(all.begin(), all.end(), [](auto& a, auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  });
+  return all;
+}
+
+struct CapGuard {
+  explicit CapGuard(SimdLevel l) { set_simd_level_cap(l); }
+  ~CapGuard() { set_simd_level_cap(SimdLevel::Avx512); }
+};
+
+}  // namespace
+
+class VectorLevels : public ::testing::TestWithParam<SimdLevel> {};
+
+TEST_P(VectorLevels, TopKMatchesBruteForce) {
+  CapGuard g(GetParam());
+  for (size_t dim : {384u, 37u, 16u, 768u}) {
+    const size_t n = 8000;
+    auto v = random_unit_rows(n, dim, 1 + dim);
+    auto q = random_unit_rows(1, dim, 99 + dim);
+    auto ref = brute(q, v, n, dim);
+    for (size_t k : {1u, 10u, 100u}) {
+      auto got = top_k_dot(q, v.data(), n, dim, k);
+      ASSERT_EQ(got.size(), k);
+      for (size_t i = 0; i < k; ++i) {
+        // Random data has no near-ties at this depth, so ids must match exactly.
+        EXPECT_EQ(got[i].id, ref[i].second) << "dim " << dim << " k " << k << " i " << i;
+        EXPECT_NEAR(got[i].score, ref[i].first, 1e-5);
+      }
+      EXPECT_TRUE(std::is_sorted(got.begin(), got.end(), better));
+    }
+  }
+}
+
+TEST_P(VectorLevels, QuantizedEqualsFloatTopK) {
+  CapGuard g(GetParam());
+  for (size_t dim : {384u, 40u}) {
+    const size_t n = 20000;
+    auto v = random_unit_rows(n, dim, 5 + dim);
+    std::vector<int8_t> codes(n * dim);
+    std::vector<float> scales(n), err(n);
+    quantize_rows(v.data(), n, dim, codes.data(), scales.data(), err.data());
+    QuantizedRows rows{codes.data(), scales.data(), err.data(), v.data(), n, dim};
+    for (uint32_t qs = 0; qs < 3; ++qs) {
+      auto q = random_unit_rows(1, dim, 1000 + qs);
+      for (size_t k : {1u, 10u, 250u}) {
+        QuantizedSearchStats st;
+        auto a = top_k_dot_quantized(q, rows, k, &st);
+        auto b = top_k_dot(q, v.data(), n, dim, k);
+        ASSERT_EQ(a.size(), b.size());
+        for (size_t i = 0; i < a.size(); ++i) {
+          EXPECT_EQ(a[i].id, b[i].id) << "dim " << dim << " k " << k << " i " << i;
+          EXPECT_EQ(a[i].score, b[i].score);
+        }
+        EXPECT_LT(st.rescored, n / 4) << "the int8 prefilter should discard most rows";
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Index, VectorLevels,
+                         ::testing::Values(SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512),
+                         [](const auto& i) { return simd_level_name(i.param); });
+
+TEST(SearchVector, QuantizedHandlesNearDuplicatesAndTies) {
+  // Adversarial: many rows within quantization error of each other and exact duplicates.
+  const size_t dim = 64, n = 5000;
+  auto base = random_unit_rows(1, dim, 3);
+  std::mt19937 rng(4);
+  std::normal_distribution<float> nd(0, 1e-3f);
+  std::vector<float> v(n * dim);
+  for (size_t i = 0; i < n; ++i) {
+    double s = 0;
+    for (size_t j = 0; j < dim; ++j) {
+      v[i * dim + j] = base[j] + (i % 7 == 0 ? 0.0f : nd(rng));
+      s += double(v[i * dim + j]) * v[i * dim + j];
+    }
+    for (size_t j = 0; j < dim; ++j)
+      v[i * dim + j] = static_cast<float>(v[i * dim + j] / std::sqrt(s));
+  }
+  std::vector<int8_t> codes(n * dim);
+  std::vector<float> scales(n), err(n);
+  quantize_rows(v.data(), n, dim, codes.data(), scales.data(), err.data());
+  QuantizedRows rows{codes.data(), scales.data(), err.data(), v.data(), n, dim};
+  for (size_t k : {1u, 10u, 50u}) {
+    auto a = top_k_dot_quantized(base, rows, k);
+    auto b = top_k_dot(base, v.data(), n, dim, k);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].id, b[i].id) << i;
+      EXPECT_EQ(a[i].score, b[i].score);
+    }
+  }
+}
+
+TEST(SearchVector, QuantizationErrorBoundHolds) {
+  const size_t dim = 384, n = 2000;
+  auto v = random_unit_rows(n, dim, 8);
+  std::vector<int8_t> codes(n * dim);
+  std::vector<float> scales(n), err(n);
+  quantize_rows(v.data(), n, dim, codes.data(), scales.data(), err.data());
+  for (size_t i = 0; i < n; ++i) {
+    double e2 = 0;
+    for (size_t j = 0; j < dim; ++j) {
+      double d = double(v[i * dim + j]) - double(scales[i]) * codes[i * dim + j];
+      e2 += d * d;
+    }
+    EXPECT_LE(std::sqrt(e2), err[i]);
+    EXPECT_LT(err[i], 0.02f);  // int8 keeps ~1% of the norm
+  }
+}
+
+TEST(SearchVector, EdgeCases) {
+  std::vector<float> q(8, 0.0f);
+  EXPECT_TRUE(top_k_dot(q, nullptr, 0, 8, 10).empty());
+  std::vector<float> v = {1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+  q[1] = 1;
+  auto r = top_k_dot(q, v.data(), 2, 8, 10);  // k > n
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].id, 1u);
+  EXPECT_FLOAT_EQ(r[0].score, 1.0f);
+  // A zero row quantizes to scale 0, error 0, and still ranks.
+  std::vector<float> z(16, 0.0f);
+  std::vector<int8_t> codes(16);
+  std::vector<float> scales(2), err(2);
+  quantize_rows(z.data(), 2, 8, codes.data(), scales.data(), err.data());
+  EXPECT_EQ(scales[0], 0.0f);
+  QuantizedRows rows{codes.data(), scales.data(), err.data(), z.data(), 2, 8};
+  auto rz = top_k_dot_quantized(q, rows, 1);
+  ASSERT_EQ(rz.size(), 1u);
+  EXPECT_EQ(rz[0].id, 0u);
+}
