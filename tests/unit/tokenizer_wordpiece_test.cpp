@@ -1,0 +1,264 @@
+// WordPiece tokenizer parity with HF `tokenizers` (goldens from scripts/gen_tokenizer_goldens.py
+// and the llama.cpp bert-bge vectors), truncation, and typed errors on bad input.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "common/test_util.hpp"
+#include "ripvec/error.hpp"
+#include "ripvec/tokenizer.hpp"
+#include "unit/tokenizer_golden.hpp"
+
+namespace ripvec {
+namespace {
+
+using test::ids_to_string;
+
+std::filesystem::path bge_path() {
+  return test::shared_asset("tokenizers/bge-small-en-v1.5/tokenizer.json");
+}
+
+std::string escape(const std::string& s, size_t max = 120) {
+  std::string out;
+  for (unsigned char c : s.substr(0, max)) {
+    if (c < 0x20 || c == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+// (a) llama.cpp's test-tokenizer-0 vectors for bert-bge: encode without specials.
+TEST(TokenizerWordPiece, LlamaCppVectors) {
+  const auto inp = test::shared_asset("tokenizer-vectors/bge-small-en-v1.5.llamacpp.inp");
+  const auto out = test::shared_asset("tokenizer-vectors/bge-small-en-v1.5.llamacpp.out");
+  RIPVEC_REQUIRE_PATH(inp);
+  RIPVEC_REQUIRE_PATH(out);
+  RIPVEC_REQUIRE_PATH(bge_path());
+  const std::string text = test::read_file_bytes(inp);
+  const std::string sep = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> inputs;
+  size_t pos = 0;
+  for (size_t hit; (hit = text.find(sep, pos)) != std::string::npos; pos = hit + sep.size())
+    inputs.push_back(text.substr(pos, hit - pos));
+  ASSERT_EQ(pos, text.size()) << "the file ends with a separator";
+  const auto expected = test::load_ids(out);
+  ASSERT_EQ(inputs.size(), 46u);
+  ASSERT_GE(expected.size(), inputs.size());
+
+  auto tok = Tokenizer::from_file(bge_path());
+  size_t equal = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const auto enc = tok->encode(inputs[i], /*add_special=*/false);
+    EXPECT_EQ(enc.ids, expected[i]) << "vector " << i << ": '" << escape(inputs[i]) << "'";
+    EXPECT_EQ(tok->count_tokens(inputs[i], false), expected[i].size());
+    equal += enc.ids == expected[i];
+  }
+  EXPECT_EQ(equal, 46u);
+  std::printf("llama.cpp bert-bge vectors: %zu/%zu equal\n", equal, inputs.size());
+}
+
+// (b) the parity corpus, for every WordPiece tokenizer file in the golden manifest.
+class WordPieceCorpus : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(WordPieceCorpus, MatchesHfTokenizers) {
+  const auto manifest = test::load_golden_manifest();
+  const auto& entry = manifest.at("tokenizers").at(GetParam());
+  ASSERT_EQ(entry.at("model").get<std::string>(), "WordPiece");
+  const auto path = test::resolve_tokenizer_locator(entry.at("file").get<std::string>());
+  RIPVEC_REQUIRE_PATH(path);
+  const auto corpus = test::load_corpus(test::test_data("tokenizer/corpus.jsonl"));
+  const auto golden =
+      test::load_ids(test::test_data("tokenizer/goldens/" + entry.at("ids").get<std::string>()));
+  ASSERT_EQ(corpus.size(), manifest.at("corpus_size").get<size_t>());
+  ASSERT_EQ(golden.size(), corpus.size());
+  ASSERT_GE(corpus.size(), 2000u);
+
+  auto tok = Tokenizer::from_file(path);
+  size_t equal = 0, total_ids = 0, reported = 0;
+  for (size_t i = 0; i < corpus.size(); ++i) {
+    const auto enc = tok->encode(corpus[i].text);
+    const bool same = enc.ids == golden[i];
+    equal += same;
+    total_ids += enc.ids.size();
+    if (!same && reported++ < 10) {
+      ADD_FAILURE() << GetParam() << " corpus[" << i << "] (" << corpus[i].kind << ", "
+                    << corpus[i].src << ") '" << escape(corpus[i].text)
+                    << "'\n  ours: " << ids_to_string(enc.ids)
+                    << "\n  HF:   " << ids_to_string(golden[i]);
+    }
+    ASSERT_EQ(enc.type_ids.size(), enc.ids.size());
+    ASSERT_EQ(enc.tokens.size(), enc.ids.size());
+    EXPECT_EQ(tok->count_tokens(corpus[i].text), golden[i].size()) << "corpus[" << i << "]";
+  }
+  EXPECT_EQ(equal, corpus.size());
+  EXPECT_EQ(total_ids, entry.at("total_ids").get<size_t>());
+  std::printf("%s: %zu/%zu corpus strings equal to HF tokenizers %s (%zu ids)\n",
+              GetParam().c_str(), equal, corpus.size(),
+              manifest.at("tokenizers_version").get<std::string>().c_str(), total_ids);
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, WordPieceCorpus,
+                         ::testing::Values("bge-small-en-v1.5", "bert-base-uncased",
+                                           "all-MiniLM-L6-v2"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return n;
+                         });
+
+// (c) truncation keeps [CLS] ... [SEP] and the requested length.
+TEST(TokenizerWordPiece, TruncationKeepsFinalSep) {
+  RIPVEC_REQUIRE_PATH(bge_path());
+  auto tok = Tokenizer::from_file(bge_path());
+  const std::string text =
+      "Semantic code search finds functions by meaning rather than by exact identifiers, "
+      "so a query like 'parse the config file' matches load_settings() too.";
+  const auto full = tok->encode(text);
+  ASSERT_GT(full.ids.size(), 20u);
+  ASSERT_EQ(full.ids.front(), 101);
+  ASSERT_EQ(full.ids.back(), 102);
+  EXPECT_EQ(tok->num_special_tokens(), 2u);
+  for (size_t max_len : {2u, 3u, 5u, 16u, 20u}) {
+    const auto t = tok->encode(text, true, max_len);
+    ASSERT_EQ(t.ids.size(), max_len);
+    EXPECT_EQ(t.ids.front(), 101);
+    EXPECT_EQ(t.ids.back(), 102) << "max_length " << max_len;
+    EXPECT_EQ(t.tokens.back(), "[SEP]");
+    EXPECT_EQ(t.type_ids, std::vector<int32_t>(max_len, 0));
+    // The content is the prefix of the untruncated content.
+    for (size_t k = 1; k + 1 < max_len; ++k) EXPECT_EQ(t.ids[k], full.ids[k]);
+  }
+  // Long enough: unchanged.
+  EXPECT_EQ(tok->encode(text, true, full.ids.size()).ids, full.ids);
+  EXPECT_EQ(tok->encode(text, true, full.ids.size() + 50).ids, full.ids);
+  // Without specials the cut is plain.
+  const auto bare = tok->encode(text, false);
+  const auto cut = tok->encode(text, false, 7);
+  ASSERT_EQ(cut.ids.size(), 7u);
+  EXPECT_TRUE(std::equal(cut.ids.begin(), cut.ids.end(), bare.ids.begin()));
+  // Cannot hold the two specials.
+  EXPECT_THROW(tok->encode(text, true, 1), InvalidArgument);
+  // A word split into several pieces is cut between its pieces, like HF.
+  const auto w = tok->encode("unbelievably", true);
+  ASSERT_GT(w.ids.size(), 3u);
+  const auto wc = tok->encode("unbelievably", true, 3);
+  EXPECT_EQ(wc.ids, (std::vector<int32_t>{101, w.ids[1], 102}));
+}
+
+TEST(TokenizerWordPiece, VocabularyAccessors) {
+  RIPVEC_REQUIRE_PATH(bge_path());
+  auto tok = Tokenizer::from_file(bge_path());
+  EXPECT_EQ(tok->vocab_size(), 30522u);
+  EXPECT_EQ(tok->pad_id(), 0);
+  EXPECT_EQ(tok->token_to_id("[CLS]"), 101);
+  EXPECT_EQ(tok->token_to_id("[SEP]"), 102);
+  EXPECT_EQ(tok->token_to_id("##ing"), 2075);
+  EXPECT_EQ(tok->token_to_id("definitely-not-a-token"), std::nullopt);
+  EXPECT_EQ(tok->id_to_token(101), "[CLS]");
+  EXPECT_EQ(tok->id_to_token(7592), "hello");
+  EXPECT_THROW(tok->id_to_token(30522), InvalidArgument);
+  EXPECT_THROW(tok->id_to_token(-1), InvalidArgument);
+  const auto enc = tok->encode("Hello, [MASK] world!");
+  EXPECT_EQ(enc.tokens,
+            (std::vector<std::string>{"[CLS]", "hello", ",", "[MASK]", "world", "!", "[SEP]"}));
+  EXPECT_EQ(tok->encode("").ids, (std::vector<int32_t>{101, 102}));
+  EXPECT_TRUE(tok->encode("", false).ids.empty());
+  EXPECT_EQ(tok->count_tokens(""), 2u);
+}
+
+// (d) typed errors, never a crash.
+TEST(TokenizerWordPiece, MalformedJsonIsModelFormatError) {
+  EXPECT_THROW(Tokenizer::from_json("{", "bad.json"), ModelFormatError);
+  EXPECT_THROW(Tokenizer::from_json("", "bad.json"), ModelFormatError);
+  EXPECT_THROW(Tokenizer::from_json("[1,2]", "bad.json"), ModelFormatError);
+  EXPECT_THROW(Tokenizer::from_json("{\"model\": 3}", "bad.json"), ModelFormatError);
+  EXPECT_THROW(Tokenizer::from_json(R"({"model": {"type": "WordPiece"}})", "bad.json"),
+               ModelFormatError);
+  EXPECT_THROW(
+      Tokenizer::from_json(R"({"model": {"type": "WordPiece", "vocab": {"a": "x"}}})", "bad.json"),
+      ModelFormatError);
+  EXPECT_THROW(
+      Tokenizer::from_json(
+          R"({"model": {"type": "WordPiece", "vocab": {"a": 0}}, "added_tokens": 5})", "bad.json"),
+      ModelFormatError);
+  try {
+    Tokenizer::from_json("{\"model\": ", "/some/dir/tokenizer.json");
+    FAIL() << "no throw";
+  } catch (const ModelFormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("/some/dir/tokenizer.json"), std::string::npos);
+  }
+}
+
+TEST(TokenizerWordPiece, UnknownModelTypeIsModelFormatError) {
+  try {
+    Tokenizer::from_json(R"({"model": {"type": "Foo", "vocab": {}}})", "odd/tokenizer.json");
+    FAIL() << "no throw";
+  } catch (const ModelFormatError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("Foo"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("odd/tokenizer.json"), std::string::npos) << msg;
+  }
+  EXPECT_THROW(Tokenizer::from_json(R"({"model": {"type": "Unigram", "vocab": []}})"),
+               UnsupportedError);
+  EXPECT_THROW(Tokenizer::from_json(R"({"model": {"unk_token": "[UNK]"}})"), ModelFormatError);
+  EXPECT_THROW(Tokenizer::from_file("/nonexistent/dir/tokenizer.json"), IoError);
+}
+
+TEST(TokenizerWordPiece, UnsupportedPipelinePiecesAreTyped) {
+  const std::string base =
+      R"({"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1}})";
+  EXPECT_THROW(Tokenizer::from_json(base + R"(, "normalizer": {"type": "Precompiled"}})"),
+               UnsupportedError);
+  EXPECT_THROW(Tokenizer::from_json(base + R"(, "pre_tokenizer": {"type": "Metaspace"}})"),
+               UnsupportedError);
+  EXPECT_THROW(Tokenizer::from_json(base + R"(, "post_processor": {"type": "Nope"}})"),
+               UnsupportedError);
+  EXPECT_THROW(Tokenizer::from_json(base + R"(, "post_processor": {"type": "TemplateProcessing",
+      "single": [{"SpecialToken": {"id": "[X]", "type_id": 0}}, {"Sequence": {"id": "A",
+      "type_id": 0}}], "special_tokens": {}}})"),
+               ModelFormatError);
+  // Minimal valid file: no normalizer, no pre-tokenizer, no post-processor.
+  auto tok = Tokenizer::from_json(base + "}");
+  EXPECT_EQ(tok->encode("a").ids, (std::vector<int32_t>{1}));
+  EXPECT_EQ(tok->encode("aaa").ids, (std::vector<int32_t>{0}));  // no "##a": the word is [UNK]
+  EXPECT_EQ(tok->encode("b").ids, (std::vector<int32_t>{0}));
+  EXPECT_EQ(tok->num_special_tokens(), 0u);
+}
+
+TEST(TokenizerWordPiece, InvalidUtf8IsInvalidArgument) {
+  RIPVEC_REQUIRE_PATH(bge_path());
+  auto tok = Tokenizer::from_file(bge_path());
+  const std::vector<std::string> bad = {
+      "\xFF",                  // never valid
+      "abc\xC3",               // truncated 2-byte sequence
+      "\xC0\xAF",              // overlong '/'
+      "\xE0\x80\xAF",          // overlong
+      "\xED\xA0\x80",          // UTF-16 surrogate
+      "\xF4\x90\x80\x80",      // above U+10FFFF
+      "ok \x80 continuation",  // stray continuation byte
+      "\xF8\x88\x80\x80\x80",  // 5-byte form
+      std::string("[CLS]\xFE[SEP]"),
+  };
+  for (const auto& s : bad) {
+    EXPECT_THROW(tok->encode(s), InvalidArgument) << escape(s);
+    EXPECT_THROW(tok->encode(s, true, 4), InvalidArgument) << escape(s);
+    EXPECT_THROW(tok->count_tokens(s), InvalidArgument) << escape(s);
+  }
+  // Valid edge cases do not throw.
+  EXPECT_NO_THROW(tok->encode(std::string("\0", 1)));
+  EXPECT_NO_THROW(tok->encode("\xF4\x8F\xBF\xBF"));  // U+10FFFF
+  EXPECT_NO_THROW(tok->encode("\xEF\xBF\xBD"));      // U+FFFD
+}
+
+}  // namespace
+}  // namespace ripvec
