@@ -13,7 +13,9 @@ std::string model_spec(const CliOptions& opts) {
   return std::string(kDefaultModelId);
 }
 
-bool progress_enabled(const CliOptions& opts) { return !opts.quiet && isatty(STDERR_FILENO) == 1; }
+bool progress_enabled(const CliOptions& opts) {
+  return !opts.quiet && isatty(STDERR_FILENO) == 1;
+}
 
 EmbedderOptions embedder_options(const CliOptions& opts) {
   EmbedderOptions eo;

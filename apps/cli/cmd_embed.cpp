@@ -46,7 +46,8 @@ int run_embed(const CliOptions& opts) {
   } else {
     texts = read_stdin_lines();
   }
-  if (texts.empty()) throw InvalidArgument("no input texts (give TEXT arguments or lines on stdin)");
+  if (texts.empty())
+    throw InvalidArgument("no input texts (give TEXT arguments or lines on stdin)");
 
   auto embedder = load_embedder(opts);
   const InputKind kind = opts.embed_query      ? InputKind::Query

@@ -23,6 +23,7 @@ int run_index(const CliOptions& opts) {
       throw InvalidArgument(p + ": not a directory (only directories are indexed)");
     }
   }
+  (void)walk_options(opts);  // reject bad flag values before the model load
   double load_s = 0;
   auto embedder = load_embedder(opts, &load_s);
   for (const auto& p : paths) {

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -94,11 +94,13 @@ int run_search(const CliOptions& opts) {
     roots.push_back({p, fs::is_regular_file(st)});
   }
 
+  SearchOptions so;
+  so.mode = parse_mode(opts.mode);
+  (void)walk_options(opts);  // reject bad flag values before the model load
+
   double load_s = 0;
   auto embedder = load_embedder(opts, &load_s);
 
-  SearchOptions so;
-  so.mode = parse_mode(opts.mode);
   so.top_k = opts.top_k;
   so.threshold = opts.threshold;
 

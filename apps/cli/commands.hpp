@@ -5,10 +5,10 @@
 #include <memory>
 #include <string>
 
-#include "flags.hpp"
-#include "ripvec/embedder.hpp"
 #include "chunk/walker.hpp"
+#include "flags.hpp"
 #include "index/index.hpp"
+#include "ripvec/embedder.hpp"
 
 namespace ripvec::cli {
 

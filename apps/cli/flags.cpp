@@ -16,7 +16,10 @@ namespace {
 // swallow QUERY as a second type).
 CLI::Option* add_repeatable(CLI::App& app, const std::string& names, std::vector<std::string>& v,
                             const std::string& help) {
-  return app.add_option(names, v, help)->allow_extra_args(false)->type_size(1);
+  return app.add_option(names, v, help)
+      ->allow_extra_args(false)
+      ->type_size(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 // Flags shared by every command that loads a model.
@@ -28,8 +31,7 @@ void add_model_flags(CLI::App& app, CliOptions& o) {
   app.add_option("--device", o.device, "Where to run the model")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
-  app.add_option("-j,--threads", o.threads, "Worker threads (0: all cores)")
-      ->capture_default_str();
+  app.add_option("-j,--threads", o.threads, "Worker threads (0: all cores)")->capture_default_str();
   app.add_flag("--debug", o.debug, "Show where errors were raised (source file:line)");
 }
 
@@ -66,6 +68,8 @@ void add_index_flags(CLI::App& app, CliOptions& o) {
 
 Commands build_cli(CLI::App& app, CliOptions& o) {
   Commands cmds;
+  // As in ripgrep, a flag given twice takes its last value (aliases and scripts can override).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.footer(
       "Commands:\n"
       "  ripvec [OPTIONS] QUERY [PATH...]   search by meaning (default command)\n"
@@ -77,43 +81,48 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
 
   // ---- search (the default command) ----
   app.add_option("QUERY", o.query, "What to look for, in natural language");
-  app.add_option("PATH", o.paths, "Files or directories to search (default .)");
+  app.add_option("PATH", o.paths, "Files or directories to search (default .)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("-n,--top-k", o.top_k, "Number of results")->capture_default_str();
   app.add_option("--mode", o.mode, "Ranking: dense vectors, BM25 keywords, or both fused")
       ->check(CLI::IsMember({"hybrid", "semantic", "keyword"}))
       ->capture_default_str();
   app.add_option_function<float>(
-         "--threshold", [&o](const float& v) { o.threshold = v; },
-         "Drop results scoring below F")
+         "--threshold", [&o](const float& v) { o.threshold = v; }, "Drop results scoring below F")
       ->type_name("F");
   app.add_flag("--json", o.json, "One JSON object per result per line");
   app.add_option("--color", o.color, "When to use colors")
       ->check(CLI::IsMember({"auto", "never", "always"}))
       ->capture_default_str();
-  app.add_flag_callback("--index", [&o] { o.use_index = true; },
-                        "Use the persistent index, updated incrementally (default)");
-  app.add_flag_callback("--no-index", [&o] { o.use_index = false; },
-                        "Embed in memory and keep nothing on disk");
-  app.add_flag("--reindex", o.reindex, "Rebuild the index from scratch before searching (implies --index)");
+  app.add_flag_callback(
+      "--index", [&o] { o.use_index = true; },
+      "Use the persistent index, updated incrementally (default)");
+  app.add_flag_callback(
+      "--no-index", [&o] { o.use_index = false; }, "Embed in memory and keep nothing on disk");
+  app.add_flag("--reindex", o.reindex,
+               "Rebuild the index from scratch before searching (implies --index)");
   add_index_flags(app, o);
   add_model_flags(app, o);
   add_walk_flags(app, o);
 
   // ---- ripvec index ----
   cmds.index = app.add_subcommand("index", "Build or refresh the index and report what changed");
-  cmds.index->add_option("PATH", o.paths, "Directories to index (default .)");
+  cmds.index->add_option("PATH", o.paths, "Directories to index (default .)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmds.index->add_flag("--reindex", o.reindex, "Rebuild from scratch");
   add_index_flags(*cmds.index, o);
   add_model_flags(*cmds.index, o);
   add_walk_flags(*cmds.index, o);
 
   // ---- ripvec embed ----
-  cmds.embed = app.add_subcommand("embed", "Print embeddings of texts (one per line on stdin "
-                                           "when no TEXT is given)");
-  cmds.embed->add_option("TEXT", o.embed_texts, "Texts to embed");
+  cmds.embed = app.add_subcommand("embed",
+                                  "Print embeddings of texts (one per line on stdin "
+                                  "when no TEXT is given)");
+  cmds.embed->add_option("TEXT", o.embed_texts, "Texts to embed")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   auto* q = cmds.embed->add_flag("--query", o.embed_query, "Prepend the model's query prompt");
-  auto* d = cmds.embed->add_flag("--document", o.embed_document,
-                                 "Prepend the model's document prompt");
+  auto* d =
+      cmds.embed->add_flag("--document", o.embed_document, "Prepend the model's document prompt");
   q->excludes(d);
   auto* j = cmds.embed->add_flag("--json", o.embed_json, "Print one JSON array of arrays");
   cmds.embed->add_option("--npy", o.npy_path, "Write float32 [N, dim] .npy to FILE")
@@ -140,10 +149,17 @@ uint64_t parse_size(const std::string& text, const char* flag) {
     if (i + 1 != text.size())
       throw InvalidArgument(std::string(flag) + ": not a size: '" + text + "'");
     switch (std::toupper(static_cast<unsigned char>(text[i]))) {
-      case 'K': mult = 1ull << 10; break;
-      case 'M': mult = 1ull << 20; break;
-      case 'G': mult = 1ull << 30; break;
-      default: throw InvalidArgument(std::string(flag) + ": unknown size suffix in '" + text + "'");
+      case 'K':
+        mult = 1ull << 10;
+        break;
+      case 'M':
+        mult = 1ull << 20;
+        break;
+      case 'G':
+        mult = 1ull << 30;
+        break;
+      default:
+        throw InvalidArgument(std::string(flag) + ": unknown size suffix in '" + text + "'");
     }
   }
   const std::string digits = text.substr(0, i);

@@ -34,7 +34,7 @@ struct CliOptions {
   bool repo_local = false;
 
   // --- model ---
-  std::string model;          // empty: the default model
+  std::string model;            // empty: the default model
   std::string device = "auto";  // auto | cpu | cuda
 
   // --- walking ---

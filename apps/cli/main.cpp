@@ -27,11 +27,16 @@ int fail(const std::string& msg) {
 // Which class of error, in words, for the cases where the message alone would be ambiguous.
 std::string error_message(const ripvec::Error& e, bool debug) {
   std::string prefix;
-  if (dynamic_cast<const ripvec::ModelNotFoundError*>(&e)) prefix = "model not found: ";
-  else if (dynamic_cast<const ripvec::ModelFormatError*>(&e)) prefix = "bad model file: ";
-  else if (dynamic_cast<const ripvec::DeviceError*>(&e)) prefix = "device error: ";
-  else if (dynamic_cast<const ripvec::UnsupportedError*>(&e)) prefix = "unsupported: ";
-  else if (dynamic_cast<const ripvec::IndexError*>(&e)) prefix = "index error: ";
+  if (dynamic_cast<const ripvec::ModelNotFoundError*>(&e))
+    prefix = "model not found: ";
+  else if (dynamic_cast<const ripvec::ModelFormatError*>(&e))
+    prefix = "bad model file: ";
+  else if (dynamic_cast<const ripvec::DeviceError*>(&e))
+    prefix = "device error: ";
+  else if (dynamic_cast<const ripvec::UnsupportedError*>(&e))
+    prefix = "unsupported: ";
+  else if (dynamic_cast<const ripvec::IndexError*>(&e))
+    prefix = "index error: ";
   // IoError and InvalidArgument messages already name the file / argument.
   return prefix + (debug ? e.describe() : std::string(e.what()));
 }

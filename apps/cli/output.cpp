@@ -26,7 +26,9 @@ std::string paint(std::string_view s, const char* sgr, bool color) {
   return std::string(sgr) + std::string(s) + kReset;
 }
 
-bool is_word_byte(unsigned char c) { return std::isalnum(c) || c == '_' || c >= 0x80; }
+bool is_word_byte(unsigned char c) {
+  return std::isalnum(c) || c == '_' || c >= 0x80;
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -136,8 +138,7 @@ std::string format_float(float v) {
   return std::string(buf, res.ptr);
 }
 
-void write_npy(const std::string& path, const std::vector<float>& data, size_t rows,
-               size_t cols) {
+void write_npy(const std::string& path, const std::vector<float>& data, size_t rows, size_t cols) {
   // Format v1.0: magic, version, u16 header length, then an ASCII dict padded with spaces
   // and ended by '\n' so that magic + len + header is a multiple of 64 bytes.
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
@@ -161,8 +162,8 @@ void write_npy(const std::string& path, const std::vector<float>& data, size_t r
   if (!f) throw IoError("failed writing '" + path + "': " + std::strerror(errno));
 }
 
-void Progress::update(std::string_view stage, uint64_t done, uint64_t total,
-                      std::string_view unit, std::string_view extra) {
+void Progress::update(std::string_view stage, uint64_t done, uint64_t total, std::string_view unit,
+                      std::string_view extra) {
   if (!enabled_) return;
   auto now = std::chrono::steady_clock::now();
   if (stage != stage_) {

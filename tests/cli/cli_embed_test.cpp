@@ -1,0 +1,175 @@
+// `ripvec embed` and `ripvec tokenize` with the real default model (all-MiniLM-L6-v2).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.hpp"
+#include "common/test_util.hpp"
+
+namespace ripvec::test {
+namespace {
+
+CliRun model_run(std::vector<std::string> args) {
+  CliRun r;
+  r.args = std::move(args);
+  r.args.push_back("--model");
+  r.args.push_back(default_model_dir().string());
+  r.args.push_back("--device");
+  r.args.push_back("cpu");
+  r.env["HF_HUB_OFFLINE"] = "1";
+  return r;
+}
+
+std::vector<std::vector<float>> parse_rows(const std::string& out) {
+  std::vector<std::vector<float>> rows;
+  for (const auto& line : split_lines(out)) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+double norm(const std::vector<float>& v) {
+  double s = 0;
+  for (float x : v) s += double(x) * x;
+  return std::sqrt(s);
+}
+
+TEST(CliEmbed, ArgumentsGiveOneUnitVectorPerLine) {
+  RIPVEC_REQUIRE_PATH(default_model_dir());
+  auto r = run_cli(model_run({"embed", "open a file for reading", "retry with backoff"}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto rows = parse_rows(r.out);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.size(), 384u);
+    EXPECT_NEAR(norm(row), 1.0, 1e-4);
+  }
+  EXPECT_NE(rows[0], rows[1]);
+}
+
+TEST(CliEmbed, StdinEqualsArguments) {
+  RIPVEC_REQUIRE_PATH(default_model_dir());
+  auto from_args = run_cli(model_run({"embed", "alpha beta", "", "gamma"}));
+  ASSERT_EQ(from_args.status, 0) << from_args.err;
+  CliRun run = model_run({"embed"});
+  run.stdin_from_data = true;
+  run.stdin_data = "alpha beta\r\n\ngamma";  // CRLF, an empty line, no final newline
+  auto from_stdin = run_cli(run);
+  ASSERT_EQ(from_stdin.status, 0) << from_stdin.err;
+  EXPECT_EQ(split_lines(from_stdin.out).size(), 3u);
+  EXPECT_EQ(from_args.out, from_stdin.out);
+}
+
+TEST(CliEmbed, JsonIsOneArrayOfArrays) {
+  RIPVEC_REQUIRE_PATH(default_model_dir());
+  auto lines = run_cli(model_run({"embed", "one", "two"}));
+  auto json = run_cli(model_run({"embed", "--json", "one", "two"}));
+  ASSERT_EQ(json.status, 0) << json.err;
+  auto j = nlohmann::json::parse(json.out);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0].get<std::vector<float>>(), parse_rows(lines.out)[0]);
+  EXPECT_EQ(j[1].get<std::vector<float>>(), parse_rows(lines.out)[1]);
+}
+
+TEST(CliEmbed, NpyHasValidHeaderAndTheSameValues) {
+  RIPVEC_REQUIRE_PATH(default_model_dir());
+  TempDir tmp;
+  const auto npy = tmp / "v.npy";
+  auto r = run_cli(model_run({"embed", "--npy", npy.string(), "first text", "second", "third"}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  const std::string bytes = slurp(npy);
+  ASSERT_GE(bytes.size(), 10u);
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
+  const size_t hlen = static_cast<unsigned char>(bytes[8]) |
+                      (static_cast<size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+  EXPECT_EQ((10 + hlen) % 64, 0u) << "header not 64-byte aligned";
+  const std::string header = bytes.substr(10, hlen);
+  EXPECT_NE(header.find("'descr': '<f4'"), std::string::npos) << header;
+  EXPECT_NE(header.find("'fortran_order': False"), std::string::npos) << header;
+  EXPECT_NE(header.find("'shape': (3, 384)"), std::string::npos) << header;
+  EXPECT_EQ(header.back(), '\n');
+  ASSERT_EQ(bytes.size(), 10 + hlen + 3 * 384 * sizeof(float));
+
+  auto text = run_cli(model_run({"embed", "first text", "second", "third"}));
+  auto rows = parse_rows(text.out);
+  ASSERT_EQ(rows.size(), 3u);
+  std::vector<float> data(3 * 384);
+  std::memcpy(data.data(), bytes.data() + 10 + hlen, data.size() * sizeof(float));
+  for (size_t i = 0; i < 3; ++i)
+    for (size_t d = 0; d < 384; ++d) ASSERT_EQ(data[i * 384 + d], rows[i][d]) << i << "," << d;
+}
+
+// Reference: huggingface/text-embeddings-inference candle snapshot (mean-pooled, not normalized)
+// of all-MiniLM-L6-v2 for "What is Deep Learning?" (/work/shared/assets README gives provenance).
+TEST(CliEmbed, MatchesTeiReferenceVector) {
+  RIPVEC_REQUIRE_PATH(default_model_dir());
+  const auto snap =
+      shared_asset("reference-embeddings/all-minilm-l6-v2/test_bert__bert_single.snap");
+  RIPVEC_REQUIRE_PATH(snap);
+  std::vector<double> ref;
+  for (const auto& line : split_lines(slurp(snap))) {
+    auto pos = line.find_last_of(' ');
+    if (line.find("- ") == std::string::npos || pos == std::string::npos) continue;
+    ref.push_back(std::stod(line.substr(pos + 1)));
+  }
+  ASSERT_EQ(ref.size(), 384u);
+  auto r = run_cli(model_run({"embed", "What is Deep Learning?"}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto rows = parse_rows(r.out);
+  ASSERT_EQ(rows.size(), 1u);
+  double dot = 0, nr = 0, nv = 0;
+  for (size_t i = 0; i < 384; ++i) {
+    dot += ref[i] * rows[0][i];
+    nr += ref[i] * ref[i];
+    nv += double(rows[0][i]) * rows[0][i];
+  }
+  EXPECT_GT(dot / std::sqrt(nr * nv), 0.999);
+}
+
+// Expected ids from HF `tokenizers` 0.23.3 on the same tokenizer.json (padding disabled):
+//   t = tokenizers.Tokenizer.from_file(".../all-MiniLM-L6-v2/.../tokenizer.json"); t.no_padding()
+//   t.encode(text).ids  /  t.encode(text, add_special_tokens=False).ids
+TEST(CliTokenize, IdsEqualHuggingFaceTokenizers) {
+  RIPVEC_REQUIRE_PATH(default_model_dir());
+  struct Case {
+    std::string text;
+    std::vector<int> ids;
+    std::vector<std::string> tokens;
+  };
+  const std::vector<Case> cases = {
+      {"Hello, world! Tokenizers are fun.",
+       {101, 7592, 1010, 2088, 999, 19204, 17629, 2015, 2024, 4569, 1012, 102},
+       {"[CLS]", "hello", ",", "world", "!", "token", "##izer", "##s", "are", "fun", ".", "[SEP]"}},
+      {"parse_config() returns HashMap<String, Vec<u8>>",
+       {101,  11968, 3366, 1035, 9530, 8873, 2290, 1006, 1007, 5651, 23325, 2863,
+        2361, 1026,  5164, 1010, 2310, 2278, 1026, 1057, 2620, 1028, 1028,  102},
+       {}},
+      {"Caf\xc3\xa9 na\xc3\xafve r\xc3\xa9sum\xc3\xa9",
+       {101, 7668, 15743, 13746, 102},
+       {"[CLS]", "cafe", "naive", "resume", "[SEP]"}},
+  };
+  for (const auto& c : cases) {
+    CliRun run;
+    run.args = {"tokenize", "--model", default_model_dir().string(), c.text};
+    run.env["HF_HUB_OFFLINE"] = "1";
+    auto r = run_cli(run);
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j.at("ids").get<std::vector<int>>(), c.ids) << c.text;
+    EXPECT_EQ(j.at("tokens").size(), c.ids.size());
+    if (!c.tokens.empty()) EXPECT_EQ(j.at("tokens").get<std::vector<std::string>>(), c.tokens);
+  }
+  // add_special_tokens=False: [7592, 1010, 2088, 999, 19204, 17629, 2015, 2024, 4569, 1012]
+  CliRun run;
+  run.args = {"tokenize", "--no-special", "--model", default_model_dir().string(),
+              "Hello, world! Tokenizers are fun."};
+  auto r = run_cli(run);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("ids").get<std::vector<int>>(),
+            (std::vector<int>{7592, 1010, 2088, 999, 19204, 17629, 2015, 2024, 4569, 1012}));
+}
+
+}  // namespace
+}  // namespace ripvec::test

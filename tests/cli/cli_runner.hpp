@@ -1,0 +1,180 @@
+// Runs the built `ripvec` binary (RIPVEC_CLI) as a child process and captures what it does:
+// stdout, stderr, exit status. Optionally feeds stdin, overrides environment variables, and gives
+// the child a pseudo-terminal as stdout/stderr to exercise the isatty() paths.
+#pragma once
+
+#include <fcntl.h>
+#include <pty.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+extern char** environ;
+
+namespace ripvec::test {
+
+struct CliResult {
+  int status = -1;  // exit status, or 128 + signal
+  std::string out, err;
+};
+
+struct CliRun {
+  std::vector<std::string> args;  // without argv[0]
+  std::string stdin_data;
+  bool stdin_from_data = false;            // else stdin is /dev/null
+  std::map<std::string, std::string> env;  // set (value) or unset (value "\x01unset")
+  std::filesystem::path cwd;               // empty: inherit
+  bool tty = false;  // stdout and stderr on a pseudo-terminal (captured together in `out`)
+};
+
+inline constexpr const char* kUnset = "\x01unset";
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// A fresh temporary directory removed at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("ripvec-cli-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& rel) const { return path_ / rel; }
+  void write(const std::string& rel, const std::string& content) const {
+    auto p = path_ / rel;
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream f(p, std::ios::binary | std::ios::trunc);
+    f << content;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::vector<std::string> child_env(const std::map<std::string, std::string>& overrides) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : overrides) {
+    if (v == kUnset)
+      env.erase(k);
+    else
+      env[k] = v;
+  }
+  std::vector<std::string> out;
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+inline CliResult run_cli(const CliRun& run) {
+  CliResult res;
+  TempDir io;
+  const auto in_path = io / "stdin", out_path = io / "stdout", err_path = io / "stderr";
+  {
+    std::ofstream f(in_path, std::ios::binary);
+    f << run.stdin_data;
+  }
+  std::vector<std::string> argv_s = {RIPVEC_CLI};
+  argv_s.insert(argv_s.end(), run.args.begin(), run.args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  auto env_s = child_env(run.env);
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  int master = -1, slave = -1;
+  if (run.tty && openpty(&master, &slave, nullptr, nullptr, nullptr) != 0) {
+    ADD_FAILURE() << "openpty failed";
+    return res;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  if (run.stdin_from_data)
+    posix_spawn_file_actions_addopen(&fa, 0, in_path.c_str(), O_RDONLY, 0);
+  else
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (run.tty) {
+    posix_spawn_file_actions_adddup2(&fa, slave, 1);
+    posix_spawn_file_actions_adddup2(&fa, slave, 2);
+    posix_spawn_file_actions_addclose(&fa, master);
+    posix_spawn_file_actions_addclose(&fa, slave);
+  } else {
+    posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  }
+  if (!run.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, run.cwd.c_str());
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) {
+    ADD_FAILURE() << "posix_spawn " << argv[0] << " failed: " << rc;
+    return res;
+  }
+  if (run.tty) {
+    ::close(slave);
+    char buf[4096];
+    for (;;) {  // read until the child closes the terminal (EIO on Linux)
+      ssize_t n = ::read(master, buf, sizeof(buf));
+      if (n <= 0) break;
+      res.out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(master);
+  }
+  int wstatus = 0;
+  waitpid(pid, &wstatus, 0);
+  res.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  if (!run.tty) {
+    res.out = slurp(out_path);
+    res.err = slurp(err_path);
+  }
+  return res;
+}
+
+inline CliResult run_cli(std::vector<std::string> args) {
+  CliRun r;
+  r.args = std::move(args);
+  return run_cli(r);
+}
+
+inline bool has_escape(const std::string& s) {
+  return s.find('\x1b') != std::string::npos;
+}
+
+inline std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> lines;
+  std::istringstream in(s);
+  std::string l;
+  while (std::getline(in, l)) lines.push_back(l);
+  return lines;
+}
+
+}  // namespace ripvec::test

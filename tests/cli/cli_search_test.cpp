@@ -1,0 +1,258 @@
+// `ripvec QUERY PATH` and `ripvec index` end to end on a small temporary repository with the real
+// default model: exit codes, JSON schema, display paths, colors, index bookkeeping.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.hpp"
+#include "common/test_util.hpp"
+
+namespace ripvec::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kPrimes = R"(def is_prime(n):
+    """Return True when n has no divisor other than 1 and itself."""
+    if n < 2:
+        return False
+    for d in range(2, int(n ** 0.5) + 1):
+        if n % d == 0:
+            return False
+    return True
+
+
+def fibonacci(count):
+    """The first `count` Fibonacci numbers."""
+    seq = [0, 1]
+    while len(seq) < count:
+        seq.append(seq[-1] + seq[-2])
+    return seq[:count]
+)";
+
+const char* kDownload = R"(import urllib.request
+
+
+def download_file(url, destination):
+    """Fetch a URL over HTTP and save the body to a local file."""
+    with urllib.request.urlopen(url) as response, open(destination, "wb") as out:
+        out.write(response.read())
+)";
+
+const char* kRust = R"(use std::collections::HashMap;
+
+/// Splits `key=value` lines into a map, skipping comments.
+pub fn parse_settings(text: &str) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    for line in text.lines() {
+        if line.starts_with('#') { continue; }
+        if let Some((k, v)) = line.split_once('=') {
+            map.insert(k.trim().to_string(), v.trim().to_string());
+        }
+    }
+    map
+}
+)";
+
+class CliSearch : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RIPVEC_REQUIRE_PATH(default_model_dir());
+    repo_.write("math_utils.py", kPrimes);
+    repo_.write("net/fetch.py", kDownload);
+    repo_.write("src/settings.rs", kRust);
+  }
+
+  // ripvec with the test model, CPU, an isolated cache, no progress output.
+  CliRun run(std::vector<std::string> args) const {
+    CliRun r;
+    r.args = std::move(args);
+    for (const char* a : {"-q", "--device", "cpu", "--cache-dir"}) r.args.push_back(a);
+    r.args.push_back(cache_.path().string());
+    r.args.push_back("--model");
+    r.args.push_back(default_model_dir().string());
+    r.env["HF_HUB_OFFLINE"] = "1";
+    r.env["NO_COLOR"] = kUnset;
+    return r;
+  }
+  static std::vector<nlohmann::json> parse_lines(const std::string& out) {
+    std::vector<nlohmann::json> v;
+    for (const auto& l : split_lines(out)) v.push_back(nlohmann::json::parse(l));
+    return v;
+  }
+
+  TempDir repo_, cache_;
+};
+
+TEST_F(CliSearch, JsonLinesHaveTheSchemaAndRankTheAnswerFirst) {
+  auto r = run_cli(run({"--json", "-n", "3", "check whether a number is prime", repo_.path()}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto hits = parse_lines(r.out);
+  ASSERT_FALSE(hits.empty());
+  ASSERT_LE(hits.size(), 3u);
+  for (const auto& h : hits) {
+    ASSERT_TRUE(h.is_object());
+    EXPECT_EQ(h.size(), 8u) << h.dump();
+    EXPECT_TRUE(h.at("path").is_string());
+    EXPECT_TRUE(h.at("start_line").is_number_integer());
+    EXPECT_TRUE(h.at("end_line").is_number_integer());
+    EXPECT_LE(h.at("start_line").get<int>(), h.at("end_line").get<int>());
+    EXPECT_GE(h.at("start_line").get<int>(), 1);
+    EXPECT_TRUE(h.at("symbol").is_string());
+    EXPECT_TRUE(h.at("kind").is_string());
+    EXPECT_TRUE(h.at("language").is_string());
+    EXPECT_TRUE(h.at("score").is_number());
+    EXPECT_TRUE(h.at("content").is_string());
+  }
+  for (size_t i = 1; i < hits.size(); ++i)
+    EXPECT_GE(hits[i - 1]["score"].get<double>(), hits[i]["score"].get<double>());
+  EXPECT_EQ(hits[0]["path"], (repo_.path() / "math_utils.py").string());
+  EXPECT_NE(hits[0]["content"].get<std::string>().find("def is_prime"), std::string::npos);
+  EXPECT_EQ(hits[0]["language"], "python");
+}
+
+TEST_F(CliSearch, PathsAreRelativeWithoutPathArgument) {
+  CliRun c = run({"--json", "-n", "1", "--mode", "semantic", "download a web page to disk"});
+  c.cwd = repo_.path();
+  auto r = run_cli(c);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto hits = parse_lines(r.out);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0]["path"], "net/fetch.py");
+  EXPECT_EQ(hits[0]["symbol"], "download_file");
+}
+
+TEST_F(CliSearch, NothingFoundExitsOne) {
+  auto r = run_cli(run({"--mode", "keyword", "zqxjvwk", repo_.path()}));
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  // Cosine similarity never exceeds 1.
+  r = run_cli(run({"--mode", "semantic", "--threshold", "1.5", "prime numbers", repo_.path()}));
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+TEST_F(CliSearch, EveryModeFindsTheKeywordAnswer) {
+  for (const char* mode : {"semantic", "keyword", "hybrid"}) {
+    auto r = run_cli(run({"--json", "--mode", mode, "parse settings", repo_.path()}));
+    ASSERT_EQ(r.status, 0) << mode << ": " << r.err;
+    auto hits = parse_lines(r.out);
+    ASSERT_FALSE(hits.empty()) << mode;
+    EXPECT_EQ(hits[0]["path"], (repo_.path() / "src/settings.rs").string()) << mode;
+  }
+}
+
+TEST_F(CliSearch, NoColorsUnlessAskedOrATerminal) {
+  // Not a terminal: plain text, ripgrep-like "path:start-end" heading and numbered lines.
+  auto plain = run_cli(run({"-n", "1", "fibonacci sequence", repo_.path()}));
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  EXPECT_FALSE(has_escape(plain.out));
+  EXPECT_NE(plain.out.find((repo_.path() / "math_utils.py").string() + ":"), std::string::npos)
+      << plain.out;
+  EXPECT_NE(plain.out.find("def fibonacci(count):"), std::string::npos) << plain.out;
+
+  auto always = run_cli(run({"-n", "1", "--color", "always", "fibonacci sequence", repo_.path()}));
+  ASSERT_EQ(always.status, 0);
+  EXPECT_NE(always.out.find("\x1b[35m"), std::string::npos) << "magenta path";
+  EXPECT_NE(always.out.find("\x1b[32m"), std::string::npos) << "green line numbers";
+
+  // A terminal: colors by default, none with NO_COLOR or --color never.
+  CliRun tty = run({"-n", "1", "fibonacci sequence", repo_.path()});
+  tty.tty = true;
+  auto on_tty = run_cli(tty);
+  ASSERT_EQ(on_tty.status, 0) << on_tty.out;
+  EXPECT_NE(on_tty.out.find("\x1b[35m"), std::string::npos) << on_tty.out;
+  tty.env["NO_COLOR"] = "1";
+  auto no_color = run_cli(tty);
+  ASSERT_EQ(no_color.status, 0) << no_color.out;
+  EXPECT_FALSE(has_escape(no_color.out)) << no_color.out;
+  tty.env["NO_COLOR"] = kUnset;
+  tty.args.insert(tty.args.begin(), {"--color", "never"});
+  auto never = run_cli(tty);
+  EXPECT_FALSE(has_escape(never.out)) << never.out;
+}
+
+TEST_F(CliSearch, IndexCommandReportsChanges) {
+  auto first = run_cli(run({"index", repo_.path()}));
+  ASSERT_EQ(first.status, 0) << first.err;
+  EXPECT_NE(first.out.find("A math_utils.py\n"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("A net/fetch.py\n"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("A src/settings.rs\n"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("3 added"), std::string::npos) << first.out;
+
+  auto again = run_cli(run({"index", repo_.path()}));
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(again.out.find("\nA "), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("0 added, 0 modified, 0 removed, 3 unchanged"), std::string::npos)
+      << again.out;
+  EXPECT_NE(again.out.find("chunks: 0 embedded"), std::string::npos) << again.out;
+
+  repo_.write("math_utils.py", std::string(kPrimes) + "\n\ndef square(x):\n    return x * x\n");
+  fs::remove(repo_ / "net/fetch.py");
+  repo_.write("new.py", "def greet(name):\n    return 'hello ' + name\n");
+  auto changed = run_cli(run({"index", repo_.path()}));
+  ASSERT_EQ(changed.status, 0) << changed.err;
+  EXPECT_NE(changed.out.find("M math_utils.py\n"), std::string::npos) << changed.out;
+  EXPECT_NE(changed.out.find("D net/fetch.py\n"), std::string::npos) << changed.out;
+  EXPECT_NE(changed.out.find("A new.py\n"), std::string::npos) << changed.out;
+
+  // The search sees the refreshed index.
+  auto r = run_cli(run({"--json", "-n", "1", "--mode", "keyword", "greet", repo_.path()}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(parse_lines(r.out)[0]["path"], (repo_.path() / "new.py").string());
+}
+
+TEST_F(CliSearch, NoIndexLeavesNothingOnDisk) {
+  auto r = run_cli(run({"--no-index", "-n", "1", "prime", repo_.path()}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_empty(cache_.path()));
+  EXPECT_FALSE(fs::exists(repo_ / ".ripvec"));
+}
+
+TEST_F(CliSearch, RepoLocalStoresUnderDotRipvec) {
+  auto r = run_cli(run({"--repo-local", "-n", "1", "prime", repo_.path()}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_directory(repo_ / ".ripvec"));
+  EXPECT_TRUE(fs::is_empty(cache_.path()));
+  // The index does not index itself.
+  auto again = run_cli(run({"index", "--repo-local", repo_.path()}));
+  EXPECT_EQ(again.out.find(".ripvec"), again.out.find(".ripvec (root")) << again.out;
+}
+
+TEST_F(CliSearch, TypeFilterAndFileRoot) {
+  auto r = run_cli(run({"--json", "-t", "rust", "numbers", repo_.path()}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const auto& h : parse_lines(r.out)) EXPECT_EQ(h["language"], "rust") << h.dump();
+
+  const std::string file = (repo_ / "math_utils.py").string();
+  r = run_cli(run({"--json", "prime", file}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const auto& h : parse_lines(r.out)) EXPECT_EQ(h["path"], file);
+
+  r = run_cli(run({"-t", "no-such-type", "prime", repo_.path()}));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err.rfind("ripvec: ", 0), 0u) << r.err;
+}
+
+TEST_F(CliSearch, StatsGoToStderr) {
+  auto r = run_cli(run({"--json", "--stats", "-n", "1", "prime", repo_.path()}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("ripvec stats:"), std::string::npos) << r.err;
+  EXPECT_EQ(parse_lines(r.out).size(), 1u);
+}
+
+TEST_F(CliSearch, CudaWithoutGpuIsError2) {
+#ifdef RIPVEC_HAVE_CUDA
+  GTEST_SKIP() << "built with CUDA; a GPU may be present";
+#endif
+  CliRun c = run({"prime", repo_.path()});
+  c.args.push_back("--device");
+  c.args.push_back("cuda");  // the last --device wins over the fixture's cpu
+  auto r = run_cli(c);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err.rfind("ripvec: ", 0), 0u) << r.err;
+  EXPECT_TRUE(r.out.empty());
+}
+
+}  // namespace
+}  // namespace ripvec::test
