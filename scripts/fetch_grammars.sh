@@ -61,7 +61,8 @@ while read -r name pkg ver sha inner dest; do
   archive="$(archive_for "$pkg" "$ver" "$sha")"
   top="$(basename "$archive" .tar.gz)"  # an sdist's single top-level folder
   tmp="$(mktemp -d)"
-  tar xzf "$archive" -C "$tmp" "$top/$inner"
+  # --touch: fresh mtimes, so that builds notice sources that changed with the lock file.
+  tar xzf "$archive" --touch -C "$tmp" "$top/$inner"
   mkdir -p "$(dirname "$src/$dest")"
   rm -rf "$src/$dest"
   mv "$tmp/$top/$inner" "$src/$dest"

@@ -30,6 +30,7 @@ struct WalkedFile {
 struct WalkStats {
   size_t files = 0, dirs = 0, ignored = 0, skipped_hidden = 0, skipped_lock = 0,
          skipped_too_large = 0, skipped_unreadable = 0, skipped_symlink_loop = 0;
+  size_t filtered = 0;  // files left out by -t/-T/-g (not counted in `ignored`)
   std::vector<std::string> warnings;  // human-readable, one per problem
 };
 
@@ -37,8 +38,14 @@ struct WalkStats {
 // .ignore, .git/info/exclude, core.excludesFile / $XDG_CONFIG_HOME/git/ignore; skips hidden
 // entries and lock files (Cargo.lock, package-lock.json, yarn.lock, poetry.lock, ...) by default;
 // never follows symlink loops; files that vanish/are unreadable become warnings. Sorted by rel_path.
-// A root given as a file is always returned (ignore rules, hidden and lock checks do not apply
-// to explicitly named files; type filters, globs and the size cap do), rel_path = its file name.
+// A root given as a file is returned whatever the ignore rules, hidden/lock checks, types and
+// globs say (like ripgrep, an explicitly named file is always searched); only the size cap and
+// readability apply; its rel_path is its file name. ".git" and ".ripvec" folders are never
+// entered, even with hidden = true. Symlinks are skipped unless follow_symlinks (roots given as
+// symlinks are always followed). Non-regular files (FIFOs, sockets, devices) are skipped.
+// Order of checks for an entry below a root: -g globs (a "!glob" match excludes, a glob match
+// includes and skips the remaining checks), hidden, ignore files, then for files: lock files,
+// "some -g glob must match", -t/-T types, readability, size cap.
 // stats may be null. Throws InvalidArgument for an unknown type name in types/type_not.
 std::vector<WalkedFile> walk(const std::vector<std::filesystem::path>& roots,
                              const WalkOptions& opts, WalkStats* stats);

@@ -1,0 +1,186 @@
+#include "chunk/ts_registry.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+#ifdef RIPVEC_HAVE_TREESITTER
+#include <tree_sitter/api.h>
+
+extern "C" {
+#ifdef RIPVEC_TS_PYTHON
+const TSLanguage* tree_sitter_python(void);
+#endif
+#ifdef RIPVEC_TS_JAVASCRIPT
+const TSLanguage* tree_sitter_javascript(void);
+#endif
+#ifdef RIPVEC_TS_TYPESCRIPT
+const TSLanguage* tree_sitter_typescript(void);
+#endif
+#ifdef RIPVEC_TS_TSX
+const TSLanguage* tree_sitter_tsx(void);
+#endif
+#ifdef RIPVEC_TS_GO
+const TSLanguage* tree_sitter_go(void);
+#endif
+#ifdef RIPVEC_TS_RUST
+const TSLanguage* tree_sitter_rust(void);
+#endif
+#ifdef RIPVEC_TS_JAVA
+const TSLanguage* tree_sitter_java(void);
+#endif
+#ifdef RIPVEC_TS_C
+const TSLanguage* tree_sitter_c(void);
+#endif
+#ifdef RIPVEC_TS_CPP
+const TSLanguage* tree_sitter_cpp(void);
+#endif
+#ifdef RIPVEC_TS_RUBY
+const TSLanguage* tree_sitter_ruby(void);
+#endif
+#ifdef RIPVEC_TS_BASH
+const TSLanguage* tree_sitter_bash(void);
+#endif
+}
+#endif
+
+namespace ripvec::ts {
+
+#ifdef RIPVEC_HAVE_TREESITTER
+namespace {
+
+struct Entry {
+  const char* name;
+  const TSLanguage* (*fn)(void);
+};
+
+constexpr Entry kGrammars[] = {
+#ifdef RIPVEC_TS_BASH
+    {"bash", tree_sitter_bash},
+#endif
+#ifdef RIPVEC_TS_C
+    {"c", tree_sitter_c},
+#endif
+#ifdef RIPVEC_TS_CPP
+    {"cpp", tree_sitter_cpp},
+#endif
+#ifdef RIPVEC_TS_GO
+    {"go", tree_sitter_go},
+#endif
+#ifdef RIPVEC_TS_JAVA
+    {"java", tree_sitter_java},
+#endif
+#ifdef RIPVEC_TS_JAVASCRIPT
+    {"javascript", tree_sitter_javascript},
+#endif
+#ifdef RIPVEC_TS_PYTHON
+    {"python", tree_sitter_python},
+#endif
+#ifdef RIPVEC_TS_RUBY
+    {"ruby", tree_sitter_ruby},
+#endif
+#ifdef RIPVEC_TS_RUST
+    {"rust", tree_sitter_rust},
+#endif
+#ifdef RIPVEC_TS_TSX
+    {"tsx", tree_sitter_tsx},
+#endif
+#ifdef RIPVEC_TS_TYPESCRIPT
+    {"typescript", tree_sitter_typescript},
+#endif
+};
+constexpr size_t kCount = sizeof(kGrammars) / sizeof(kGrammars[0]);
+
+bool abi_ok(const TSLanguage* l) {
+  const uint32_t v = ts_language_abi_version(l);
+  return v >= TREE_SITTER_MIN_COMPATIBLE_LANGUAGE_VERSION && v <= TREE_SITTER_LANGUAGE_VERSION;
+}
+
+int index_of(std::string_view name) {
+  for (size_t i = 0; i < kCount; ++i)
+    if (name == kGrammars[i].name) return static_cast<int>(i);
+  return -1;
+}
+
+// TSParser is not thread-safe: one per thread and language, created on first use.
+struct ParserCache {
+  TSParser* parsers[kCount > 0 ? kCount : 1] = {};
+  ~ParserCache() {
+    for (TSParser* p : parsers)
+      if (p) ts_parser_delete(p);
+  }
+};
+
+struct Deadline {
+  std::chrono::steady_clock::time_point until;
+};
+
+bool past_deadline(TSParseState* state) {
+  const auto* d = static_cast<const Deadline*>(state->payload);
+  return std::chrono::steady_clock::now() > d->until;  // true cancels the parse
+}
+
+}  // namespace
+
+const TSLanguage* language(std::string_view name) {
+  const int i = index_of(name);
+  if (i < 0) return nullptr;
+  const TSLanguage* l = kGrammars[i].fn();
+  return abi_ok(l) ? l : nullptr;
+}
+
+std::vector<std::string> languages() {
+  std::vector<std::string> out;
+  for (const auto& g : kGrammars)
+    if (abi_ok(g.fn())) out.emplace_back(g.name);
+  return out;
+}
+
+TSTree* parse(std::string_view lang, std::string_view text, uint32_t timeout_ms) {
+  const int i = index_of(lang);
+  if (i < 0 || text.size() > std::numeric_limits<uint32_t>::max()) return nullptr;
+  thread_local ParserCache cache;
+  TSParser*& p = cache.parsers[i];
+  if (!p) {
+    p = ts_parser_new();
+    if (!ts_parser_set_language(p, kGrammars[i].fn())) {  // ABI outside the runtime's window
+      ts_parser_delete(p);
+      p = nullptr;
+      return nullptr;
+    }
+  }
+  if (timeout_ms == 0)
+    return ts_parser_parse_string(p, nullptr, text.data(), static_cast<uint32_t>(text.size()));
+  struct Src {
+    std::string_view text;
+  } src{text};
+  TSInput input{};
+  input.payload = &src;
+  input.read = [](void* payload, uint32_t byte, TSPoint, uint32_t* bytes_read) -> const char* {
+    const auto* s = static_cast<const Src*>(payload);
+    if (byte >= s->text.size()) {
+      *bytes_read = 0;
+      return "";
+    }
+    *bytes_read = static_cast<uint32_t>(s->text.size() - byte);
+    return s->text.data() + byte;
+  };
+  input.encoding = TSInputEncodingUTF8;
+  Deadline dl{std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms)};
+  TSParseOptions opts{};
+  opts.payload = &dl;
+  opts.progress_callback = past_deadline;
+  TSTree* tree = ts_parser_parse_with_options(p, nullptr, input, opts);
+  if (!tree) ts_parser_reset(p);  // a cancelled parse would otherwise resume next time
+  return tree;
+}
+
+#else  // !RIPVEC_HAVE_TREESITTER
+
+const TSLanguage* language(std::string_view) { return nullptr; }
+std::vector<std::string> languages() { return {}; }
+TSTree* parse(std::string_view, std::string_view, uint32_t) { return nullptr; }
+
+#endif
+
+}  // namespace ripvec::ts
