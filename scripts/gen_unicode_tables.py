@@ -11,6 +11,16 @@ Lowercasing in HF is Rust's char::to_lowercase. The table kRustLowercase is dump
 standard library of the `rustc` on PATH (its char::UNICODE_VERSION is recorded in the output);
 utf8proc's simple mapping lags behind it and misses the one multi-character mapping (U+0130).
 
+HF's StripAccents normalizer removes General_Category=Mark per the unicode-normalization-
+alignments crate, whose tables are Unicode 9.0. kV9Marks = the crate-8.0 marks (Mn, Mc, Me) +
+marks first assigned in 9.0 (DerivedAge via Perl's Unicode::UCD, category from Python's
+unicodedata) + U+1885/U+1886, which Unicode 9.0 moved from Lo to Mn.
+
+Normalization forms come from utf8proc, but HF's normalization crate has Unicode 11.0
+decomposition data: kNoDecomposeInHf lists the code points utf8proc decomposes (canonically or
+for compatibility) that were assigned after Unicode 11.0 (Age from Perl's Unicode::UCD; code points
+unassigned there are newer still), which HF leaves as they are.
+
 Usage: scripts/gen_unicode_tables.py [path/to/tables.rs] > src/tokenizer/unicode_tables.inc
 """
 import hashlib
@@ -99,6 +109,67 @@ def rust_lowercase():
     return ver.strip(), unicode_version, single, multi
 
 
+def marks_v9(tables):
+    import unicodedata
+    dump = subprocess.run(
+        ["perl", "-MUnicode::UCD=prop_invmap", "-e",
+         'my ($l,$m)=prop_invmap("Age"); print "$l->[$_]\\t$m->[$_]\\n" for 0..$#$l'],
+        capture_output=True, text=True, check=True).stdout
+    starts, vals = [], []
+    for line in dump.splitlines():
+        a, b = line.split("\t")
+        starts.append(int(a))
+        vals.append(b)
+    new9 = set()
+    for k, lo in enumerate(starts):
+        if vals[k] != "9.0":
+            continue
+        hi = starts[k + 1] if k + 1 < len(starts) else 0x110000
+        for cp in range(lo, hi):
+            if unicodedata.category(chr(cp)).startswith("M"):
+                new9.add(cp)
+    v8 = set(tables["MARK_NONSPACING"]) | set(tables["MARK_SPACE_COMBINING"]) | set(
+        tables["MARK_ENCLOSING"])
+    return sorted(v8 | new9 | {0x1885, 0x1886})
+
+
+def perl_ages():
+    dump = subprocess.run(
+        ["perl", "-MUnicode::UCD=prop_invmap", "-e",
+         'my ($l,$m)=prop_invmap("Age"); print "$l->[$_]\\t$m->[$_]\\n" for 0..$#$l'],
+        capture_output=True, text=True, check=True).stdout
+    starts, vals = [], []
+    for line in dump.splitlines():
+        a, b = line.split("\t")
+        starts.append(int(a))
+        vals.append(b)
+    return starts, vals
+
+
+def post_v11_decomposable():
+    import bisect
+    import ctypes
+    lib = ctypes.CDLL("libutf8proc.so.2")
+    lib.utf8proc_decompose_char.restype = ctypes.c_ssize_t
+    lib.utf8proc_decompose_char.argtypes = [ctypes.c_int32, ctypes.POINTER(ctypes.c_int32),
+                                            ctypes.c_ssize_t, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
+    starts, vals = perl_ages()
+    buf = (ctypes.c_int32 * 32)()
+    last = ctypes.c_int(0)
+    out = []
+    options = (1 << 1) | (1 << 2) | (1 << 4)  # STABLE | COMPAT | DECOMPOSE
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        n = lib.utf8proc_decompose_char(cp, buf, 32, options, ctypes.byref(last))
+        if n == 1 and buf[0] == cp:
+            continue
+        age = vals[bisect.bisect_right(starts, cp) - 1]
+        if age in ("NA", "Unassigned") or tuple(map(int, age.split("."))) > (11, 0):
+            out.append(cp)
+    return out
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else DEFAULT
     text, t = parse(path)
@@ -122,6 +193,12 @@ def main():
     print(emit("kV8Punctuation", ranges(punct)))
     print()
     print(emit("kV8MarkNonspacing", ranges(mn)))
+    print()
+    print("// General_Category=Mark as of Unicode 9.0 (see the header of the generator).")
+    print(emit("kV9Marks", ranges(marks_v9(t))))
+    print()
+    print("// Decomposed by utf8proc but assigned after Unicode 11.0: HF leaves them alone.")
+    print(emit("kNoDecomposeInHf", ranges(post_v11_decomposable())))
     ver, uver, single, multi = rust_lowercase()
     # The C++ side special-cases the multi-character mappings; fail loudly if Rust grows more.
     assert [m[0] for m in multi] == [0x130], multi

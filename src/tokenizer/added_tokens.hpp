@@ -12,10 +12,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -37,6 +39,37 @@ struct AddedToken {
 // Parses the "added_tokens" array (null/absent -> empty). Throws ModelFormatError naming origin.
 std::vector<AddedToken> parse_added_tokens(const nlohmann::json& added_tokens,
                                            std::string_view origin);
+
+// Gives each added token the id HF `tokenizers` uses, which ignores the "id" written in the file:
+// the model vocabulary's id when the content is in it (model_lookup returns >= 0), else the id of
+// an earlier added token with the same content, else a fresh id: model_vocab_size for the first
+// one, then one past the largest added id (HF AddedVocabulary::add_tokens). Real files agree with
+// their "id" fields; this matters only for hand-edited ones.
+template <class ModelLookup>
+void assign_hf_added_token_ids(std::vector<AddedToken>& tokens, size_t model_vocab_size,
+                               ModelLookup&& model_lookup) {
+  std::vector<std::pair<std::string_view, int32_t>> seen;
+  int64_t max_added = -1;
+  for (AddedToken& t : tokens) {
+    if (t.content.empty()) continue;
+    int32_t id = -1;
+    for (const auto& [content, sid] : seen)
+      if (content == t.content) id = sid;
+    if (id < 0) id = model_lookup(std::string_view(t.content));
+    if (id < 0) {
+      if (max_added < 0)
+        id = static_cast<int32_t>(model_vocab_size);
+      else
+        id = static_cast<int32_t>(
+            max_added >= static_cast<int64_t>(model_vocab_size) || model_vocab_size == 0
+                ? max_added + 1
+                : static_cast<int64_t>(model_vocab_size));
+    }
+    t.id = id;
+    seen.emplace_back(t.content, id);
+    max_added = std::max<int64_t>(max_added, id);
+  }
+}
 
 class AddedTokenSplitter {
  public:

@@ -81,8 +81,7 @@ bool is_mark_nonspacing_v8(char32_t c) noexcept {
 
 bool is_combining_mark(char32_t c) noexcept {
   if (c < 0x300) return false;
-  const auto cat = category(c);
-  return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC || cat == UTF8PROC_CATEGORY_ME;
+  return in_ranges(kV9Marks, c);
 }
 
 bool is_word_char(char32_t c) noexcept {
@@ -140,21 +139,22 @@ void append_normalized(std::string_view in, NormForm form, std::string& out) {
     out.append(in);
     return;
   }
-  // U+11938 got its canonical decomposition in Unicode 13; the normalization crate HF uses
-  // predates it and leaves the character alone. It is a starter (ccc 0), so normalizing the text
-  // around it separately is exact.
-  if (form == NormForm::kNFD || form == NormForm::kNFKD) {
-    constexpr std::string_view kDivesAkuruO = "\xF0\x91\xA4\xB8";
-    size_t pos = 0;
-    for (size_t hit; (hit = in.find(kDivesAkuruO, pos)) != std::string_view::npos;) {
-      map_utf8proc(in.substr(pos, hit - pos), form, out);
-      out.append(kDivesAkuruO);
-      pos = hit + kDivesAkuruO.size();
-    }
-    if (pos > 0) {
-      map_utf8proc(in.substr(pos), form, out);
-      return;
-    }
+  // Characters whose decomposition is newer than HF's normalization tables (Unicode 11.0) stay
+  // as they are. HF sees them as unknown starters that never combine, so normalizing the text
+  // on each side of them separately gives HF's result.
+  size_t piece = 0;
+  size_t i = 0;
+  while (i < in.size()) {
+    const size_t start = i;
+    const char32_t c = utf8_next(in, i);
+    if (c < kNoDecomposeInHf[0].lo || !in_ranges(kNoDecomposeInHf, c)) continue;
+    map_utf8proc(in.substr(piece, start - piece), form, out);
+    out.append(in.substr(start, i - start));
+    piece = i;
+  }
+  if (piece > 0) {
+    map_utf8proc(in.substr(piece), form, out);
+    return;
   }
   map_utf8proc(in, form, out);
 }

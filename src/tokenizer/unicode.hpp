@@ -33,7 +33,7 @@ bool is_bert_punctuation(char32_t c) noexcept;
 // General category Mn in the Unicode 8.0 tables (what BertNormalizer's strip_accents removes).
 bool is_mark_nonspacing_v8(char32_t c) noexcept;
 
-// General category M* (current Unicode, utf8proc): HF's StripAccents normalizer.
+// General category M* as of Unicode 9.0: what HF's StripAccents normalizer removes.
 bool is_combining_mark(char32_t c) noexcept;
 
 // CJK ideograph blocks HF BertNormalizer surrounds with spaces (handle_chinese_chars).

@@ -91,6 +91,8 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(const nlohmann
   }
 
   auto added = parse_added_tokens(root.value("added_tokens", json()), origin);
+  assign_hf_added_token_ids(added, t->vocab_.size(),
+                            [&](std::string_view s) { return t->vocab_.find(s); });
   size_t added_outside_vocab = 0;
   for (const auto& a : added) {
     max_id = std::max(max_id, a.id);

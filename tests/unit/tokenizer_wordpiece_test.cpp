@@ -4,6 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -115,6 +119,55 @@ INSTANTIATE_TEST_SUITE_P(Files, WordPieceCorpus,
                              if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
                            return n;
                          });
+
+// Variants of the bge file (added-token flags, other normalizers / pre-tokenizers /
+// post-processors) against HF goldens: exercises the shared added-token splitter, normalizers and
+// post-processors beyond what the real files use.
+TEST(TokenizerWordPiece, VariantsMatchHfTokenizers) {
+  RIPVEC_REQUIRE_PATH(bge_path());
+  const auto spec =
+      nlohmann::json::parse(test::read_file_bytes(test::test_data("tokenizer/variants.json")));
+  const auto base = nlohmann::json::parse(test::read_file_bytes(bge_path()));
+  const auto corpus = test::load_corpus(test::test_data("tokenizer/corpus.jsonl"));
+  std::ifstream in(test::test_data("tokenizer/goldens/variants.ids.txt"));
+  ASSERT_TRUE(in);
+  std::map<std::string, std::unique_ptr<Tokenizer>> toks;
+  for (const auto& [name, patch] : spec.at("variants").items()) {
+    auto root = base;
+    for (const auto& [k, v] : patch.items()) root[k] = v;
+    toks[name] = Tokenizer::from_json(root.dump(), "variant " + name);
+  }
+  std::map<std::string, std::pair<size_t, size_t>> score;  // name -> (equal, total)
+  std::string line;
+  size_t reported = 0;
+  while (std::getline(in, line)) {
+    const size_t t1 = line.find('\t'), t2 = line.find('\t', t1 + 1);
+    ASSERT_NE(t2, std::string::npos);
+    const std::string name = line.substr(0, t1), key = line.substr(t1 + 1, t2 - t1 - 1);
+    std::vector<int32_t> expected;
+    std::istringstream ss(line.substr(t2 + 1));
+    for (int64_t v; ss >> v;) expected.push_back(static_cast<int32_t>(v));
+    const std::string text =
+        key[0] == 'x' ? spec.at("extra_texts").at(std::stoul(key.substr(1))).get<std::string>()
+                      : corpus.at(std::stoul(key)).text;
+    ASSERT_TRUE(toks.count(name)) << name;
+    const auto ids = toks[name]->encode(text).ids;
+    auto& [eq, total] = score[name];
+    ++total;
+    eq += ids == expected;
+    if (ids != expected && reported++ < 10) {
+      ADD_FAILURE() << name << " text " << key << " '" << escape(text)
+                    << "'\n  ours: " << ids_to_string(ids)
+                    << "\n  HF:   " << ids_to_string(expected);
+    }
+    EXPECT_EQ(toks[name]->count_tokens(text), expected.size()) << name << " " << key;
+  }
+  ASSERT_EQ(score.size(), spec.at("variants").size());
+  for (const auto& [name, s] : score) {
+    EXPECT_EQ(s.first, s.second) << name;
+    std::printf("variant %-24s %zu/%zu equal\n", name.c_str(), s.first, s.second);
+  }
+}
 
 // (c) truncation keeps [CLS] ... [SEP] and the requested length.
 TEST(TokenizerWordPiece, TruncationKeepsFinalSep) {
