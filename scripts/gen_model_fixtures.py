@@ -9,6 +9,15 @@ so the C++ reader is checked against an independent implementation:
                                   scalar and an I64 buffer (like BERT's position_ids).
   ref_mixed.expected.safetensors  torch's float32 conversion (.float()) of every F32/F16/BF16
                                   tensor above, same names.
+  st6_minilm/                     the JSON files sentence-transformers (version below) writes when
+                                  it saves all-MiniLM-L6-v2 with query/document prompts (new-style
+                                  modules.json class paths, "pooling_mode", no max_seq_length in
+                                  sentence_bert_config.json); weights and tokenizer left out.
+  tf5_modernbert_config.json      ModernBERT-base's config.json re-saved by transformers (version
+                                  below): layer_types + rope_parameters instead of the legacy keys.
+  configs/                        config.json variants (minimal = required fields only) and
+                                  configs/expected.json: the value transformers (version below)
+                                  resolves for every field ripvec reads, defaults included.
   minilm_tensors.json             for the real sentence-transformers/all-MiniLM-L6-v2
                                   model.safetensors (if installed, see
                                   scripts/install_default_model.sh): every tensor's dtype, shape,
@@ -20,9 +29,14 @@ import json
 import os
 import sys
 
+import shutil
+import tempfile
+
 import numpy
 import safetensors
+import sentence_transformers
 import torch
+import transformers
 from safetensors import safe_open
 from safetensors.torch import save_file
 
@@ -33,6 +47,8 @@ VERSIONS = {
     "safetensors": safetensors.__version__,
     "torch": torch.__version__,
     "numpy": numpy.__version__,
+    "transformers": transformers.__version__,
+    "sentence_transformers": sentence_transformers.__version__,
 }
 
 
@@ -78,6 +94,106 @@ def minilm(model_dir):
         fh.write("\n")
 
 
+def st6_layout(model_dir):
+    from sentence_transformers import SentenceTransformer
+    m = SentenceTransformer(model_dir, device="cpu",
+                            prompts={"query": "search_query: ", "document": "search_document: "})
+    dest = os.path.join(OUT, "st6_minilm")
+    shutil.rmtree(dest, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        m.save(tmp)
+        for rel in ["config.json", "modules.json", "config_sentence_transformers.json",
+                    "sentence_bert_config.json", "tokenizer_config.json", "1_Pooling/config.json",
+                    "2_Normalize/config.json"]:
+            src = os.path.join(tmp, rel)
+            if os.path.exists(src):
+                os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
+                shutil.copyfile(src, os.path.join(dest, rel))
+
+
+def tf5_modernbert():
+    src = os.path.join(ROOT, "..", "shared", "assets", "models", "modernbert-base")
+    if not os.path.exists(os.path.join(src, "config.json")):
+        print("shared ModernBERT config absent; tf5_modernbert_config.json not regenerated",
+              file=sys.stderr)
+        return
+    cfg = transformers.ModernBertConfig.from_pretrained(src)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg.save_pretrained(tmp)
+        shutil.copyfile(os.path.join(tmp, "config.json"),
+                        os.path.join(OUT, "tf5_modernbert_config.json"))
+
+
+BERT_FIELDS = ["vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+               "intermediate_size", "hidden_act", "max_position_embeddings", "type_vocab_size",
+               "layer_norm_eps", "pad_token_id", "position_embedding_type"]
+MODERNBERT_FIELDS = ["vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "hidden_activation", "max_position_embeddings",
+                     "norm_eps", "norm_bias", "attention_bias", "mlp_bias", "local_attention",
+                     "pad_token_id"]
+
+
+def configs():
+    dest = os.path.join(OUT, "configs")
+    os.makedirs(dest, exist_ok=True)
+    required = {"vocab_size": 1000, "hidden_size": 64, "num_hidden_layers": 2,
+                "num_attention_heads": 4, "intermediate_size": 128}
+    with open(os.path.join(dest, "minimal_bert.json"), "w") as fh:
+        json.dump({"model_type": "bert", **required}, fh, indent=2)
+    with open(os.path.join(dest, "minimal_modernbert.json"), "w") as fh:
+        json.dump({"model_type": "modernbert", **required, "num_hidden_layers": 7}, fh, indent=2)
+    # transformers >= 5 keys override the legacy ones: rope_parameters beats *_rope_theta, and
+    # layer_types (here one global layer every 2) stands without global_attn_every_n_layers.
+    with open(os.path.join(dest, "tf5_custom_modernbert.json"), "w") as fh:
+        json.dump({"model_type": "modernbert", **required, "num_hidden_layers": 5,
+                   "global_rope_theta": 1.0, "local_rope_theta": 2.0,
+                   "rope_parameters": {
+                       "full_attention": {"rope_type": "default", "rope_theta": 80000.0},
+                       "sliding_attention": {"rope_type": "default", "rope_theta": 20000.0}},
+                   "layer_types": ["full_attention", "sliding_attention", "full_attention",
+                                   "sliding_attention", "full_attention"],
+                   "local_attention": 64, "norm_bias": True, "attention_bias": True,
+                   "mlp_bias": True, "hidden_activation": "gelu_pytorch_tanh",
+                   "norm_eps": 1e-6, "max_position_embeddings": 1024, "pad_token_id": 3},
+                  fh, indent=2)
+    shared = os.path.join(ROOT, "..", "shared", "assets", "models")
+    sources = {
+        "minimal_bert": os.path.join(dest, "minimal_bert.json"),
+        "minimal_modernbert": os.path.join(dest, "minimal_modernbert.json"),
+        "tf5_custom_modernbert": os.path.join(dest, "tf5_custom_modernbert.json"),
+        "tf5_modernbert": os.path.join(OUT, "tf5_modernbert_config.json"),
+        "st6_minilm": os.path.join(OUT, "st6_minilm", "config.json"),
+        "bge-small-en-v1.5": os.path.join(shared, "bge-small-en-v1.5", "config.json"),
+        "modernbert-base": os.path.join(shared, "modernbert-base", "config.json"),
+        "nomic-modernbert-embed-base": os.path.join(shared, "nomic-modernbert-embed-base",
+                                                    "config.json"),
+    }
+    expected = {"versions": VERSIONS, "configs": {}}
+    for name, path in sources.items():
+        if not os.path.exists(path):
+            continue
+        with open(path) as fh:
+            raw = json.load(fh)
+        if raw["model_type"] == "bert":
+            c = transformers.BertConfig.from_dict(raw)
+            e = {k: getattr(c, k, None) for k in BERT_FIELDS}
+            # transformers 5 dropped position_embedding_type (BERT is absolute-only there); it is
+            # kept only when the file sets it, so an absent value means "absolute".
+            if e["position_embedding_type"] is None:
+                e["position_embedding_type"] = "absolute"
+        else:
+            c = transformers.ModernBertConfig.from_dict(raw)
+            e = {k: getattr(c, k) for k in MODERNBERT_FIELDS}
+            e["global_rope_theta"] = c.rope_parameters["full_attention"]["rope_theta"]
+            e["local_rope_theta"] = c.rope_parameters["sliding_attention"]["rope_theta"]
+            e["global_layers"] = [i for i, t in enumerate(c.layer_types) if t == "full_attention"]
+        e["model_type"] = raw["model_type"]
+        expected["configs"][name] = {"file": os.path.relpath(path, ROOT), **e}
+    with open(os.path.join(dest, "expected.json"), "w") as fh:
+        json.dump(expected, fh, indent=1, sort_keys=True)
+        fh.write("\n")
+
+
 def default_model_dir():
     cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
         os.environ.get("HF_HOME") or os.path.join(
@@ -94,9 +210,12 @@ def default_model_dir():
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     mixed()
+    tf5_modernbert()
     d = sys.argv[1] if len(sys.argv) > 1 else default_model_dir()
     if d and os.path.exists(os.path.join(d, "model.safetensors")):
         minilm(d)
+        st6_layout(d)
     else:
         print("default model not installed; minilm_tensors.json not regenerated", file=sys.stderr)
+    configs()
     print("wrote fixtures to", OUT, "with", VERSIONS, file=sys.stderr)

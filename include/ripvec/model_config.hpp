@@ -66,6 +66,9 @@ enum class Pooling { Cls, Mean };
 struct SentenceTransformersConfig {
   bool present = false;  // modules.json existed
   Pooling pooling = Pooling::Mean;
+  // 1_Pooling/config.json "include_prompt": false means the prompt's tokens are left out of
+  // the pooled mean (INSTRUCTOR-style models). Added by the model loader; default true.
+  bool include_prompt = true;
   bool normalize = false;  // a sentence_transformers.models.Normalize module is listed
   std::string query_prompt;     // prepended to queries, e.g. "search_query: "
   std::string document_prompt;  // prepended to documents

@@ -360,7 +360,11 @@ void SafeTensors::Impl::parse(const std::byte* base, size_t file_size) {
   // Consumers read weights as float/uint16 arrays, so give them aligned memory either way.
   for (TensorInfo& t : tensors) {
     const size_t align = dtype_size(t.dtype);
-    if (t.nbytes == 0 || reinterpret_cast<uintptr_t>(t.data) % align == 0) continue;
+    if (t.nbytes == 0) {
+      t.data = base;  // nothing to read; keep the pointer aligned and inside the mapping
+      continue;
+    }
+    if (reinterpret_cast<uintptr_t>(t.data) % align == 0) continue;
     std::unique_ptr<std::byte[], AlignedFree> copy(
         static_cast<std::byte*>(::operator new[](t.nbytes, std::align_val_t{64})));
     std::memcpy(copy.get(), t.data, t.nbytes);
