@@ -51,6 +51,9 @@ class BpeTokenizer final : public Tokenizer {
     enc.tokens.reserve(enc.ids.size() + post_.num_special());
     for (int32_t id : enc.ids) enc.tokens.push_back(id_to_token_[static_cast<size_t>(id)]);
     post_.apply(enc, add_special);
+    // HF's TemplateProcessing gives the sequence its template type id even when the specials are
+    // not added (tok::PostProcessor::apply leaves zeros there).
+    if (!add_special) enc.type_ids.assign(enc.ids.size(), post_.sequence_type_id());
     return enc;
   }
 
