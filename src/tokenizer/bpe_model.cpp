@@ -320,20 +320,25 @@ void BpeModel::tokenize_bytes(std::string_view word, std::vector<int32_t>* ids) 
     word_ids(word, ids);
     return;
   }
-  Shard& shard = cache_[std::hash<std::string_view>{}(word) % kShards];
+  Shard& shard = cache_[(tok::hash_bytes(word) >> 59) % kShards];
   {
     std::lock_guard<std::mutex> lock(shard.mu);
-    auto it = shard.map.find(word);
-    if (it != shard.map.end()) {
-      ids->insert(ids->end(), it->second.begin(), it->second.end());
+    const int32_t slot = shard.index.find(word);
+    if (slot != tok::StringIdMap::kAbsent) {
+      const auto [offset, count] = shard.spans[static_cast<size_t>(slot)];
+      ids->insert(ids->end(), shard.arena.begin() + offset, shard.arena.begin() + offset + count);
       return;
     }
   }
   const size_t before = ids->size();
   word_ids(word, ids);
   std::lock_guard<std::mutex> lock(shard.mu);
-  if (shard.map.size() < kShardCapacity) {
-    shard.map.emplace(std::string(word), std::vector<int32_t>(ids->begin() + before, ids->end()));
+  if (shard.spans.size() < kShardCapacity && !shard.index.contains(word)) {
+    shard.index.insert(word, static_cast<int32_t>(shard.spans.size()));
+    shard.spans.emplace_back(static_cast<uint32_t>(shard.arena.size()),
+                             static_cast<uint32_t>(ids->size() - before));
+    shard.arena.insert(shard.arena.end(), ids->begin() + static_cast<std::ptrdiff_t>(before),
+                       ids->end());
   }
 }
 

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/string_map.hpp"
+
 namespace ripvec::bpe_detail {
 
 struct StringHash {
@@ -84,13 +86,16 @@ class BpeModel {
   std::array<int32_t, 256> byte_id_{};
   bool simple_ = true;  // no prefix/suffix: initial symbols are byte_id_ lookups
 
-  // Word cache, sharded to keep lock contention low when many threads encode at once.
+  // Word cache, sharded to keep lock contention low when many threads encode at once. Each
+  // shard maps a word to a span of its ids in one arena; like HF, it stops growing when full.
   static constexpr size_t kShards = 16;
   static constexpr size_t kShardCapacity = 4096;
   static constexpr size_t kMaxCachedWordBytes = 256;
   struct Shard {
     std::mutex mu;
-    std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> map;
+    tok::StringIdMap index;                            // word -> index into spans
+    std::vector<std::pair<uint32_t, uint32_t>> spans;  // (offset, count) in arena
+    std::vector<int32_t> arena;
   };
   mutable std::array<Shard, kShards> cache_;
 };
