@@ -488,6 +488,7 @@ class ProjectIndexImpl final : public ProjectIndex {
 
  private:
   fs::path manifest_path() const { return location_ / "manifest.json"; }
+  fs::path gc_marker_path() const { return location_ / "gc-pending"; }
   fs::path object_path(const std::string& id) const {
     return location_ / "objects" / id.substr(0, 2) / (id + "-" + model_key_ + ".obj");
   }
@@ -696,6 +697,12 @@ IndexUpdateStats ProjectIndexImpl::update() {
     }
   }
   if (current && tasks.empty() && removed.empty()) {
+    // A writer killed after its commit (or before it, having written objects) leaves the
+    // marker: finish its garbage collection now.
+    if (fs::exists(gc_marker_path(), ec)) {
+      collect_garbage(old, &st);
+      fs::remove(gc_marker_path(), ec);
+    }
     st.files_unchanged = unchanged.size();
     st.chunks_total = current->num_chunks();
     snapshot_ = std::move(current);
@@ -734,6 +741,9 @@ IndexUpdateStats ProjectIndexImpl::update() {
   st.files_unchanged = unchanged.size();
   for (size_t i : unchanged)
     next.files[slots[i].file->rel_path] = old.files.at(slots[i].file->rel_path);
+
+  // From here on files may be written that only a completed commit + GC accounts for.
+  atomic_write_file(gc_marker_path(), "", /*sync=*/false);
 
   // ---- chunk + embed what changed ----
   double write_s = 0;
@@ -841,6 +851,7 @@ IndexUpdateStats ProjectIndexImpl::update() {
   st.chunks_total = wr.n_chunks;
 
   collect_garbage(next, &st);
+  fs::remove(gc_marker_path(), ec);
   reindex_pending_ = false;
   snapshot_ = Snapshot::open_file(snap_path);
   st.total_s = seconds_since(t_total);
