@@ -1,0 +1,173 @@
+// End to end with the real default model (all-MiniLM-L6-v2 through Embedder::load): the
+// persistent index finds files by meaning, every stored vector belongs to its chunk (scores
+// equal a fresh embedding of that chunk's text), and an edit re-embeds only the edited file.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "common/test_util.hpp"
+#include "index/index.hpp"
+
+using namespace ripvec;
+namespace fs = std::filesystem;
+
+namespace {
+
+void write(const fs::path& p, const std::string& s) {
+  fs::create_directories(p.parent_path());
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f << s;
+}
+
+EmbedderOptions model_options() {
+  EmbedderOptions o;
+  o.model = test::default_model_dir().string();
+  o.device = Device::Cpu;
+  o.resolve.allow_download = false;
+  o.resolve.progress = false;
+  return o;
+}
+
+class IndexModel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = fs::temp_directory_path() /
+            ("ripvec_idxmodel_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(base_);
+    root_ = base_ / "repo";
+    write(root_ / "auth/passwords.py", R"(import hashlib, os
+
+def hash_password(password: str) -> bytes:
+    """Derive a salted PBKDF2 hash so stored credentials cannot be reversed."""
+    salt = os.urandom(16)
+    return salt + hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 200_000)
+
+def verify_password(password: str, stored: bytes) -> bool:
+    salt, digest = stored[:16], stored[16:]
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 200_000) == digest
+)");
+    write(root_ / "net/retry.py", R"(import time, urllib.request
+
+def fetch_with_retry(url, attempts=5, backoff=0.5):
+    """Download a URL, retrying failed HTTP requests with exponential backoff."""
+    for i in range(attempts):
+        try:
+            return urllib.request.urlopen(url, timeout=10).read()
+        except OSError:
+            time.sleep(backoff * (2 ** i))
+    raise RuntimeError("giving up on " + url)
+)");
+    write(root_ / "math/matrix.rs", R"(/// Multiplies two dense row-major matrices.
+pub fn matmul(a: &[f32], b: &[f32], n: usize, m: usize, k: usize) -> Vec<f32> {
+    let mut c = vec![0.0; n * k];
+    for i in 0..n { for p in 0..m { for j in 0..k { c[i * k + j] += a[i * m + p] * b[p * k + j]; } } }
+    c
+}
+)");
+    write(root_ / "io/csv_reader.go", R"(package io
+
+// ReadRows parses comma separated values from a file into string records.
+func ReadRows(path string) ([][]string, error) {
+	f, err := os.Open(path)
+	if err != nil { return nil, err }
+	defer f.Close()
+	return csv.NewReader(f).ReadAll()
+}
+)");
+    write(root_ / "docs/dates.md",
+          "# Dates\n\nAll timestamps are formatted as ISO 8601 in UTC "
+          "before they are shown to users.\n");
+  }
+  void TearDown() override { fs::remove_all(base_); }
+  fs::path base_, root_;
+};
+
+}  // namespace
+
+TEST_F(IndexModel, FindsByMeaningAndVectorsBelongToTheirChunks) {
+  RIPVEC_REQUIRE_PATH(test::default_model_dir() / "model.safetensors");
+  auto emb = Embedder::load(model_options());
+  IndexOptions io;
+  io.cache_dir = base_ / "cache";
+  io.embed_batch = 3;  // several batches spanning files
+  auto idx = ProjectIndex::open(root_, *emb, io);
+  IndexUpdateStats st = idx->update();
+  EXPECT_EQ(st.files_added, 5u);
+  EXPECT_EQ(st.chunks_embedded, idx->num_chunks());
+
+  struct Case {
+    const char* query;
+    const char* path;
+  } cases[] = {{"how are user passwords stored securely", "auth/passwords.py"},
+               {"retry an http download when the network fails", "net/retry.py"},
+               {"multiply two matrices", "math/matrix.rs"},
+               {"parse a csv file", "io/csv_reader.go"},
+               {"what time zone are dates shown in", "docs/dates.md"}};
+  SearchOptions so;
+  so.mode = SearchMode::Semantic;
+  so.top_k = 3;
+  for (const auto& c : cases) {
+    auto hits = idx->search(c.query, so);
+    ASSERT_FALSE(hits.empty()) << c.query;
+    EXPECT_EQ(hits[0].chunk.path, c.path) << c.query;
+    // The stored vector of each hit is the embedding of that very chunk: recompute it.
+    const std::string q(c.query);
+    auto qv = emb->embed(std::span(&q, 1), InputKind::Query);
+    ChunkOptions co;
+    co.tokenizer = &emb->tokenizer();
+    co.max_tokens = emb->max_seq_length();
+    for (const auto& h : hits) {
+      std::ifstream f(root_ / h.chunk.path);
+      std::string content((std::istreambuf_iterator<char>(f)), {});
+      std::string text;
+      for (auto& ch : chunk_file(h.chunk.path, content, co))
+        if (ch.start_line == h.chunk.start_line && ch.end_line == h.chunk.end_line)
+          text = ch.embed_text;
+      ASSERT_FALSE(text.empty()) << h.chunk.path;
+      auto dv = emb->embed(std::span(&text, 1), InputKind::Document);
+      double dot = 0, nq = 0, nd = 0;
+      for (size_t j = 0; j < emb->dim(); ++j) {
+        dot += double(qv[j]) * dv[j];
+        nq += double(qv[j]) * qv[j];
+        nd += double(dv[j]) * dv[j];
+      }
+      EXPECT_NEAR(h.semantic_score, dot / std::sqrt(nq * nd), 2e-4) << h.chunk.path;
+    }
+  }
+  // Hybrid (the default) and keyword agree on an identifier.
+  auto hy = idx->search("fetch_with_retry", SearchOptions{});
+  ASSERT_FALSE(hy.empty());
+  EXPECT_EQ(hy[0].chunk.path, "net/retry.py");
+
+  // Edit one file: only its chunks are embedded again.
+  write(root_ / "docs/dates.md",
+        "# Dates\n\nTimestamps are shown in the user's local time zone.\n");
+  fs::last_write_time(root_ / "docs/dates.md",
+                      fs::last_write_time(root_ / "docs/dates.md") + std::chrono::seconds(5));
+  IndexUpdateStats s2 = idx->update();
+  EXPECT_EQ(s2.modified, std::vector<std::string>{"docs/dates.md"});
+  EXPECT_EQ(s2.chunks_embedded, 1u);
+  EXPECT_EQ(idx->update().chunks_embedded, 0u);
+}
+
+TEST_F(IndexModel, NoIndexSearchMatchesPersistent) {
+  RIPVEC_REQUIRE_PATH(test::default_model_dir() / "model.safetensors");
+  auto emb = Embedder::load(model_options());
+  IndexOptions io;
+  io.cache_dir = base_ / "cache";
+  auto idx = ProjectIndex::open(root_, *emb, io);
+  idx->update();
+  SearchOptions so;
+  so.top_k = 5;
+  auto a = idx->search("hash a password", so);
+  auto b = search_in_memory(root_, *emb, "hash a password", so, io, nullptr);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].chunk.path, b[i].chunk.path);
+    EXPECT_NEAR(a[i].semantic_score, b[i].semantic_score, 1e-5);
+  }
+}
