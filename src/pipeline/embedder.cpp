@@ -8,12 +8,17 @@
 #include <utility>
 
 #include "arch/classic_bert.hpp"
+#include "arch/modern_bert.hpp"
 #include "driver/cpu/cpu_driver.hpp"
+#ifdef RIPVEC_HAVE_CUDA
+#include "driver/cuda/cuda_driver.hpp"
+#endif
 #include "pipeline/batching.hpp"
 #include "pipeline/encoder.hpp"
 #include "ripvec/error.hpp"
 #include "ripvec/model_config.hpp"
 #include "ripvec/safetensors.hpp"
+#include "util/thread_pool.hpp"
 
 namespace ripvec {
 
@@ -60,18 +65,31 @@ std::unique_ptr<Encoder> make_encoder(std::unique_ptr<D> driver, LoadPlan& plan)
       return std::make_unique<ArchEncoder<D, ClassicBert<D>>>(
           std::move(driver), std::move(weights), plan.config.bert, plan.arch, plan.pooling);
     case Architecture::ModernBert:
-      break;
+      return std::make_unique<ArchEncoder<D, ModernBert<D>>>(
+          std::move(driver), std::move(weights), plan.config.modernbert, plan.arch, plan.pooling);
   }
-  throw UnsupportedError(plan.files.config.string() + ": model_type \"" +
-                         plan.config.model_type + "\" is not supported by this build");
+  throw UnsupportedError(plan.files.config.string() + ": model_type \"" + plan.config.model_type +
+                         "\" is not supported by this build");
+}
+
+// Devices the CUDA driver can use; 0 in a build without CUDA or without a GPU.
+int cuda_device_count() {
+#ifdef RIPVEC_HAVE_CUDA
+  return CudaDriver::device_count();
+#else
+  return 0;
+#endif
 }
 
 DType cpu_dtype(Precision p) {
   switch (p) {
     case Precision::Auto:
-    case Precision::F32: return DType::F32;
-    case Precision::F16: return DType::F16;
-    case Precision::BF16: return DType::BF16;
+    case Precision::F32:
+      return DType::F32;
+    case Precision::F16:
+      return DType::F16;
+    case Precision::BF16:
+      return DType::BF16;
   }
   return DType::F32;
 }
@@ -97,27 +115,31 @@ class EmbedderImpl final : public Embedder {
   std::vector<float> embed(std::span<const std::string> texts, InputKind kind) override {
     const std::string& pre = prompt(kind);
     std::vector<std::vector<int32_t>> ids(texts.size()), types(texts.size());
-    std::string buf;
-    for (size_t i = 0; i < texts.size(); ++i) {
-      const std::string* text = &texts[i];
-      if (!pre.empty()) {
-        buf.assign(pre).append(texts[i]);
-        text = &buf;
+    // Tokenizer::encode is const and thread-safe; tokenizing on the pool keeps it a small
+    // share of the run. It never overlaps the forward pass, so the pool is free.
+    parallel_for(0, static_cast<int64_t>(texts.size()), 16, [&](int64_t lo, int64_t hi) {
+      std::string buf;
+      for (int64_t i = lo; i < hi; ++i) {
+        const std::string* text = &texts[i];
+        if (!pre.empty()) {
+          buf.assign(pre).append(texts[i]);
+          text = &buf;
+        }
+        Encoding e = tok_->encode(*text, /*add_special=*/true, plan_.max_seq);
+        ids[i] = std::move(e.ids);
+        types[i] = std::move(e.type_ids);
+        if (types[i].size() != ids[i].size()) types[i].assign(ids[i].size(), 0);
+        if (ids[i].empty())
+          throw InvalidArgument("tokenizer produced no tokens for text " + std::to_string(i));
       }
-      Encoding e = tok_->encode(*text, /*add_special=*/true, plan_.max_seq);
-      ids[i] = std::move(e.ids);
-      types[i] = std::move(e.type_ids);
-      if (types[i].size() != ids[i].size()) types[i].assign(ids[i].size(), 0);
-      if (ids[i].empty())
-        throw InvalidArgument("tokenizer produced no tokens for text " + std::to_string(i));
-    }
+    });
     return run(ids, types);
   }
 
   std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
     for (size_t i = 0; i < ids.size(); ++i) {
-      if (ids[i].empty()) throw InvalidArgument("embed_tokens: sequence " + std::to_string(i) +
-                                                " is empty");
+      if (ids[i].empty())
+        throw InvalidArgument("embed_tokens: sequence " + std::to_string(i) + " is empty");
       if (ids[i].size() > plan_.max_seq)
         throw InvalidArgument("embed_tokens: sequence " + std::to_string(i) + " has " +
                               std::to_string(ids[i].size()) + " tokens, more than max_seq_length " +
@@ -162,16 +184,27 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
   auto tok = Tokenizer::from_file(plan.files.tokenizer);
 
   std::unique_ptr<Encoder> enc;
-  switch (opts.device) {
-    case Device::Cuda:
+  Device device = opts.device;
+  if (device == Device::Auto) device = cuda_device_count() > 0 ? Device::Cuda : Device::Cpu;
+  switch (device) {
+    case Device::Cuda: {
 #ifdef RIPVEC_HAVE_CUDA
-      // Hook for the CUDA driver: make_encoder(std::make_unique<CudaDriver>(...), plan) with
-      // plan.arch.dtype from opts.precision (Auto: F16).
-      throw DeviceError("CUDA driver not wired into Embedder::load yet");
+      if (CudaDriver::device_count() == 0)
+        throw DeviceError("--device cuda: no CUDA device is available on this machine");
+      CudaDriver::Options co;
+      co.activation = opts.precision == Precision::F32    ? DType::F32
+                      : opts.precision == Precision::BF16 ? DType::BF16
+                                                          : DType::F16;
+      plan.arch.dtype = co.activation;
+      enc = make_encoder(std::make_unique<CudaDriver>(co), plan);
+      break;
 #else
-      throw DeviceError("CUDA support not compiled in (configure with -DRIPVEC_CUDA=ON)");
+      throw DeviceError(
+          "--device cuda: this build has no CUDA support (configure with "
+          "-DRIPVEC_CUDA=ON)");
 #endif
-    case Device::Auto:  // CPU until a CUDA driver exists; then: CUDA when a GPU is present.
+    }
+    case Device::Auto:
     case Device::Cpu: {
       auto driver = std::make_unique<CpuDriver>();
       plan.arch.dtype = cpu_dtype(opts.precision);
