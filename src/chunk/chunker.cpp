@@ -105,7 +105,9 @@ class Lines {
   std::vector<size_t> starts_;
 };
 
-bool blank(std::string_view l) { return trim(l).empty(); }
+bool blank(std::string_view l) {
+  return trim(l).empty();
+}
 
 // A line with some letter or digit that is not just a closing keyword.
 bool meaningful(std::string_view l) {
@@ -118,7 +120,20 @@ bool meaningful(std::string_view l) {
 
 // ---- languages ------------------------------------------------------------------------------
 
-enum class Lang { Unknown, Python, JavaScript, TypeScript, Tsx, Go, Rust, Java, C, Cpp, Ruby, Bash };
+enum class Lang {
+  Unknown,
+  Python,
+  JavaScript,
+  TypeScript,
+  Tsx,
+  Go,
+  Rust,
+  Java,
+  C,
+  Cpp,
+  Ruby,
+  Bash
+};
 
 Lang lang_of(std::string_view name) {
   if (name == "python") return Lang::Python;
@@ -135,12 +150,14 @@ Lang lang_of(std::string_view name) {
   return Lang::Unknown;
 }
 
-bool hash_comments(Lang l) { return l == Lang::Python || l == Lang::Ruby || l == Lang::Bash; }
+bool hash_comments(Lang l) {
+  return l == Lang::Python || l == Lang::Ruby || l == Lang::Bash;
+}
 
 // Does a C header look like C++? (.h is shared by both; the C grammar chokes on classes.)
 bool looks_like_cpp(std::string_view s) {
-  for (const char* marker : {"class ", "namespace ", "template<", "template <", "public:",
-                             "private:", "protected:", "std::", "virtual ", "operator"})
+  for (const char* marker : {"class ", "namespace ", "template<", "template <",
+                             "public:", "private:", "protected:", "std::", "virtual ", "operator"})
     if (s.find(marker) != std::string_view::npos) return true;
   return false;
 }
@@ -150,9 +167,9 @@ bool looks_like_cpp(std::string_view s) {
 struct Piece {
   int start = 0, end = 0;  // rows, 0-based inclusive
   std::string symbol, kind, scope;
-  std::string signature;   // shown in the header of windows that do not start at sig_row
+  std::string signature;  // shown in the header of windows that do not start at sig_row
   int sig_row = -1;
-  std::string members;     // container header chunks: names of nested definitions
+  std::string members;  // container header chunks: names of nested definitions
 };
 
 struct Ctx {
@@ -179,7 +196,9 @@ std::string capped_content(std::string_view s) {
   return std::string(s.substr(0, text::utf8_floor(s, kMaxChunkBytes)));
 }
 
-size_t token_budget(const ChunkOptions& o) { return std::max<size_t>(o.max_tokens, 8); }
+size_t token_budget(const ChunkOptions& o) {
+  return std::max<size_t>(o.max_tokens, 8);
+}
 
 size_t count_tokens(const Tokenizer& tok, std::string_view s, bool specials) {
   return tok.count_tokens(s, specials);
@@ -187,8 +206,8 @@ size_t count_tokens(const Tokenizer& tok, std::string_view s, bool specials) {
 
 // Pushes one chunk. may_overflow: the caller could not make it fit by choosing lines (a single
 // line longer than the budget), so embed_text is cut to the longest prefix that fits.
-void push_chunk(const Ctx& c, const Piece& p, int s, int e, std::string header,
-                std::string content, bool may_overflow) {
+void push_chunk(const Ctx& c, const Piece& p, int s, int e, std::string header, std::string content,
+                bool may_overflow) {
   Chunk ch;
   ch.path = std::string(c.path);
   ch.start_line = s + 1;
@@ -318,13 +337,17 @@ void emit_text_windows(const Ctx& c, int s, int e, const std::string& scope) {
 
 // ---- tree-sitter helpers --------------------------------------------------------------------
 
-std::string_view type_of(TSNode n) { return ts_node_type(n); }
+std::string_view type_of(TSNode n) {
+  return ts_node_type(n);
+}
 
 TSNode field(TSNode n, const char* name) {
   return ts_node_child_by_field_name(n, name, static_cast<uint32_t>(std::strlen(name)));
 }
 
-bool null(TSNode n) { return ts_node_is_null(n); }
+bool null(TSNode n) {
+  return ts_node_is_null(n);
+}
 
 // Last row a node occupies (a node ending at column 0 ends on the row before).
 int last_row(TSNode n) {
@@ -333,7 +356,9 @@ int last_row(TSNode n) {
   return static_cast<int>(e.row);
 }
 
-int first_row(TSNode n) { return static_cast<int>(ts_node_start_point(n).row); }
+int first_row(TSNode n) {
+  return static_cast<int>(ts_node_start_point(n).row);
+}
 
 template <typename F>
 void for_each_named_child(TSNode n, F&& fn) {
@@ -812,7 +837,10 @@ class TreeChunker {
     int floor = parent >= 0 ? defs_[parent].sig_row : -1;
     for_each_named_child(node, [&](TSNode ch) {
       const std::string_view t = type_of(ch);
-      if (t == "comment" || t == "line_comment" || t == "block_comment") return;
+      // Comments, attributes and decorators attach to the definition below (extend_up).
+      if (t == "comment" || t == "line_comment" || t == "block_comment" || t == "attribute_item" ||
+          t == "decorator")
+        return;
       std::optional<DefInfo> info = classify(ch, parent >= 0 ? &defs_[parent] : enc);
       if (!info) {
         visit(ch, parent, depth + 1);
@@ -926,8 +954,10 @@ void emit_from_defs(const Ctx& c, std::vector<Def>& defs) {
     return a.start != b.start ? a.start < b.start : a.end < b.end;
   });
   for (const Piece& p : pieces) {
-    if (p.kind == "window") emit_text_windows(c, p.start, p.end, p.scope);
-    else emit_piece(c, p);
+    if (p.kind == "window")
+      emit_text_windows(c, p.start, p.end, p.scope);
+    else
+      emit_piece(c, p);
   }
 }
 
@@ -944,7 +974,9 @@ bool chunk_with_tree(const Ctx& c, Lang lang, std::string_view content) {
 
 #else
 
-bool chunk_with_tree(const Ctx&, Lang, std::string_view) { return false; }
+bool chunk_with_tree(const Ctx&, Lang, std::string_view) {
+  return false;
+}
 
 #endif  // RIPVEC_HAVE_TREESITTER
 
@@ -952,8 +984,8 @@ bool chunk_with_tree(const Ctx&, Lang, std::string_view) { return false; }
 
 std::string detect_language(std::string_view rel_path) {
   const size_t slash = rel_path.rfind('/');
-  const std::string_view name = slash == std::string_view::npos ? rel_path
-                                                                : rel_path.substr(slash + 1);
+  const std::string_view name =
+      slash == std::string_view::npos ? rel_path : rel_path.substr(slash + 1);
   if (name == "Rakefile" || name == "Gemfile" || name == "Guardfile" || name == "Vagrantfile" ||
       name == "Podfile" || name == "config.ru")
     return "ruby";
@@ -966,19 +998,45 @@ std::string detect_language(std::string_view rel_path) {
   // Case matters for C++'s ".C"/".H" only.
   if (name.substr(dot + 1) == "C" || name.substr(dot + 1) == "H") return "cpp";
   static const std::pair<const char*, const char*> kExt[] = {
-      {"py", "python"},     {"pyi", "python"},     {"pyw", "python"},
-      {"js", "javascript"}, {"mjs", "javascript"}, {"cjs", "javascript"},
-      {"jsx", "javascript"}, {"ts", "typescript"}, {"mts", "typescript"},
-      {"cts", "typescript"}, {"tsx", "tsx"},       {"go", "go"},
-      {"rs", "rust"},       {"java", "java"},      {"c", "c"},
-      {"h", "c"},           {"cc", "cpp"},         {"cpp", "cpp"},
-      {"cxx", "cpp"},       {"c++", "cpp"},        {"hpp", "cpp"},
-      {"hh", "cpp"},        {"hxx", "cpp"},        {"h++", "cpp"},
-      {"ipp", "cpp"},       {"inl", "cpp"},        {"tpp", "cpp"},
-      {"ixx", "cpp"},       {"cppm", "cpp"},       {"cu", "cpp"},
-      {"cuh", "cpp"},       {"rb", "ruby"},        {"rake", "ruby"},
-      {"gemspec", "ruby"},  {"ru", "ruby"},        {"sh", "bash"},
-      {"bash", "bash"},     {"zsh", "bash"},       {"ksh", "bash"},
+      {"py", "python"},
+      {"pyi", "python"},
+      {"pyw", "python"},
+      {"js", "javascript"},
+      {"mjs", "javascript"},
+      {"cjs", "javascript"},
+      {"jsx", "javascript"},
+      {"ts", "typescript"},
+      {"mts", "typescript"},
+      {"cts", "typescript"},
+      {"tsx", "tsx"},
+      {"go", "go"},
+      {"rs", "rust"},
+      {"java", "java"},
+      {"c", "c"},
+      {"h", "c"},
+      {"cc", "cpp"},
+      {"cpp", "cpp"},
+      {"cxx", "cpp"},
+      {"c++", "cpp"},
+      {"hpp", "cpp"},
+      {"hh", "cpp"},
+      {"hxx", "cpp"},
+      {"h++", "cpp"},
+      {"ipp", "cpp"},
+      {"inl", "cpp"},
+      {"tpp", "cpp"},
+      {"ixx", "cpp"},
+      {"cppm", "cpp"},
+      {"cu", "cpp"},
+      {"cuh", "cpp"},
+      {"rb", "ruby"},
+      {"rake", "ruby"},
+      {"gemspec", "ruby"},
+      {"ru", "ruby"},
+      {"sh", "bash"},
+      {"bash", "bash"},
+      {"zsh", "bash"},
+      {"ksh", "bash"},
       {"bats", "bash"},
   };
   for (const auto& [e, lang] : kExt)
@@ -986,7 +1044,9 @@ std::string detect_language(std::string_view rel_path) {
   return "";
 }
 
-std::vector<std::string> supported_languages() { return ts::languages(); }
+std::vector<std::string> supported_languages() {
+  return ts::languages();
+}
 
 std::vector<Chunk> chunk_file(std::string_view rel_path, std::string_view content,
                               const ChunkOptions& opts) {

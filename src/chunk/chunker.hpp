@@ -12,20 +12,20 @@ namespace ripvec {
 class Tokenizer;
 
 struct Chunk {
-  std::string path;        // rel_path
+  std::string path;                  // rel_path
   int start_line = 0, end_line = 0;  // 1-based, inclusive
-  std::string symbol;      // e.g. "Client.get"; empty for windows
-  std::string kind;        // "function", "method", "class", "struct", "impl", "module", "window", ...
-  std::string language;    // "python", "rust", ..., "text"
-  std::string content;     // the exact source lines of the chunk
+  std::string symbol;                // e.g. "Client.get"; empty for windows
+  std::string kind;      // "function", "method", "class", "struct", "impl", "module", "window", ...
+  std::string language;  // "python", "rust", ..., "text"
+  std::string content;   // the exact source lines of the chunk
   std::string embed_text;  // header (path, scope chain, signature) + content, fits max_tokens
 };
 
 struct ChunkOptions {
-  const Tokenizer* tokenizer = nullptr;  // when set, embed_text is cut to max_tokens tokens
-  size_t max_tokens = 256;               // model limit incl. specials and prompt
+  const Tokenizer* tokenizer = nullptr;          // when set, embed_text is cut to max_tokens tokens
+  size_t max_tokens = 256;                       // model limit incl. specials and prompt
   size_t window_lines = 60, overlap_lines = 10;  // fallback sliding windows
-  size_t max_chunk_lines = 150;          // longer definitions are split into windows
+  size_t max_chunk_lines = 150;                  // longer definitions are split into windows
 };
 
 // Language from the file name/extension ("" if not code we know; still chunked as text).

@@ -51,11 +51,10 @@ std::vector<FileType> build_types() {
        {"config.ru", "Gemfile", ".irbrc", "Rakefile", "*.gemspec", "*.rb", "*.rbw", "*.rake"}},
       {"rust", {"*.rs"}},
       {"scala", {"*.scala", "*.sbt"}},
-      {"sh",
-       {"*.bash", "*.bashrc", ".bash_login", ".bash_logout", ".bash_profile", ".bashrc",
-        "*.csh", "*.cshrc", ".cshrc", "*.ksh", "*.kshrc", ".kshrc", ".login", ".logout",
-        ".profile", "*.sh", "*.tcsh", "*.zsh", ".zlogin", ".zlogout", ".zprofile", ".zshenv",
-        ".zshrc", "*.zshrc"}},
+      {"sh", {"*.bash",  "*.bashrc", ".bash_login", ".bash_logout", ".bash_profile", ".bashrc",
+              "*.csh",   "*.cshrc",  ".cshrc",      "*.ksh",        "*.kshrc",       ".kshrc",
+              ".login",  ".logout",  ".profile",    "*.sh",         "*.tcsh",        "*.zsh",
+              ".zlogin", ".zlogout", ".zprofile",   ".zshenv",      ".zshrc",        "*.zshrc"}},
       {"sql", {"*.sql", "*.psql"}},
       {"swift", {"*.swift"}},
       {"tex", {"*.tex", "*.ltx", "*.cls", "*.sty", "*.bib", "*.dtx", "*.ins"}},
@@ -63,17 +62,18 @@ std::vector<FileType> build_types() {
       {"ts", {"*.ts", "*.tsx", "*.cts", "*.mts"}},
       {"txt", {"*.txt"}},
       {"vim", {"*.vim", ".vimrc", ".gvimrc", "vimrc", "gvimrc", "_vimrc", "_gvimrc"}},
-      {"xml", {"*.xml", "*.xml.dist", "*.dtd", "*.xsl", "*.xslt", "*.xsd", "*.xjb", "*.rng",
-               "*.sch", "*.xhtml"}},
+      {"xml",
+       {"*.xml", "*.xml.dist", "*.dtd", "*.xsl", "*.xslt", "*.xsd", "*.xjb", "*.rng", "*.sch",
+        "*.xhtml"}},
       {"yaml", {"*.yaml", "*.yml"}},
       {"zig", {"*.zig"}},
   };
   // Aliases people type: same globs under another name.
   const std::pair<const char*, const char*> aliases[] = {
-      {"python", "py"},    {"rs", "rust"},   {"golang", "go"},       {"javascript", "js"},
-      {"typescript", "ts"}, {"rb", "ruby"},  {"bash", "sh"},         {"shell", "sh"},
-      {"c++", "cpp"},      {"markdown", "md"}, {"text", "txt"},      {"yml", "yaml"},
-      {"csharp", "cs"},    {"kt", "kotlin"},
+      {"python", "py"},     {"rs", "rust"},     {"golang", "go"}, {"javascript", "js"},
+      {"typescript", "ts"}, {"rb", "ruby"},     {"bash", "sh"},   {"shell", "sh"},
+      {"c++", "cpp"},       {"markdown", "md"}, {"text", "txt"},  {"yml", "yaml"},
+      {"csharp", "cs"},     {"kt", "kotlin"},
   };
   for (const auto& [alias, target] : aliases) {
     auto it = std::find_if(t.begin(), t.end(), [&](const FileType& f) { return f.name == target; });

@@ -17,7 +17,7 @@ unsigned char fold(unsigned char c, bool case_fold) {
   return case_fold && c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c - 'A' + 'a') : c;
 }
 
-bool class_matches(std::string_view name, unsigned char c, bool* known) {
+bool class_matches(std::string_view name, unsigned char c, bool case_fold, bool* known) {
   *known = true;
   if (name == "alnum") return std::isalnum(c);
   if (name == "alpha") return std::isalpha(c);
@@ -25,11 +25,12 @@ bool class_matches(std::string_view name, unsigned char c, bool* known) {
   if (name == "cntrl") return std::iscntrl(c);
   if (name == "digit") return std::isdigit(c);
   if (name == "graph") return std::isgraph(c);
-  if (name == "lower") return std::islower(c);
+  // Case folding makes [:upper:] and [:lower:] accept both cases, as in git.
+  if (name == "lower") return std::islower(c) || (case_fold && std::isupper(c));
   if (name == "print") return std::isprint(c);
   if (name == "punct") return std::ispunct(c);
   if (name == "space") return std::isspace(c);
-  if (name == "upper") return std::isupper(c);
+  if (name == "upper") return std::isupper(c) || (case_fold && std::islower(c));
   if (name == "xdigit") return std::isxdigit(c);
   *known = false;
   return false;
@@ -82,8 +83,7 @@ struct Wild {
           }
           if (p >= pat.size()) {
             // Trailing "**" matches everything; trailing "*" only the rest of this component.
-            if (!match_slash && text.substr(t).find('/') != std::string_view::npos)
-              return kNoMatch;
+            if (!match_slash && text.substr(t).find('/') != std::string_view::npos) return kNoMatch;
             return kMatch;
           }
           if (!match_slash && pc(p) == '/') {
@@ -144,7 +144,8 @@ struct Wild {
                 if (t_ch == '[') matched = true;
               } else {
                 bool known = false;
-                if (class_matches(pat.substr(s, e - 1 - s), t_ch, &known)) matched = true;
+                if (class_matches(pat.substr(s, e - 1 - s), t_ch, case_fold, &known))
+                  matched = true;
                 if (!known) return kAbortAll;
                 p = e;
                 p_ch = 0;

@@ -22,8 +22,8 @@ bool wildmatch(std::string_view pattern, std::string_view text, bool pathname = 
 enum class Match : uint8_t { None, Ignore, Whitelist };
 
 struct Rule {
-  std::string pattern;   // unescaped structure kept; leading '/' and trailing '/' removed
-  bool negated = false;  // "!pat": re-includes
+  std::string pattern;    // unescaped structure kept; leading '/' and trailing '/' removed
+  bool negated = false;   // "!pat": re-includes
   bool dir_only = false;  // "pat/": matches directories only
   bool anchored = false;  // contains a '/' (other than a trailing one): match the whole rel path
   int line = 0;           // 1-based line in its source, for diagnostics

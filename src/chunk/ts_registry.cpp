@@ -177,9 +177,15 @@ TSTree* parse(std::string_view lang, std::string_view text, uint32_t timeout_ms)
 
 #else  // !RIPVEC_HAVE_TREESITTER
 
-const TSLanguage* language(std::string_view) { return nullptr; }
-std::vector<std::string> languages() { return {}; }
-TSTree* parse(std::string_view, std::string_view, uint32_t) { return nullptr; }
+const TSLanguage* language(std::string_view) {
+  return nullptr;
+}
+std::vector<std::string> languages() {
+  return {};
+}
+TSTree* parse(std::string_view, std::string_view, uint32_t) {
+  return nullptr;
+}
 
 #endif
 

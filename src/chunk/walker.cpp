@@ -36,13 +36,16 @@ namespace {
 
 // Dependency lock files: generated, huge, and useless to search by meaning.
 constexpr std::string_view kLockFiles[] = {
-    "Cargo.lock",       "package-lock.json", "npm-shrinkwrap.json", "yarn.lock",
-    "pnpm-lock.yaml",   "bun.lockb",         "bun.lock",            "deno.lock",
-    "poetry.lock",      "Pipfile.lock",      "pdm.lock",            "uv.lock",
-    "Gemfile.lock",     "composer.lock",     "go.sum",              "flake.lock",
-    "mix.lock",         "Podfile.lock",      "Package.resolved",    "pubspec.lock",
-    "packages.lock.json", "gradle.lockfile", "conan.lock",          "paket.lock",
-    "shard.lock",       "Manifest.toml",     "cabal.project.freeze", "gomod2nix.toml",
+    "Cargo.lock",       "package-lock.json", "npm-shrinkwrap.json",
+    "yarn.lock",        "pnpm-lock.yaml",    "bun.lockb",
+    "bun.lock",         "deno.lock",         "poetry.lock",
+    "Pipfile.lock",     "pdm.lock",          "uv.lock",
+    "Gemfile.lock",     "composer.lock",     "go.sum",
+    "flake.lock",       "mix.lock",          "Podfile.lock",
+    "Package.resolved", "pubspec.lock",      "packages.lock.json",
+    "gradle.lockfile",  "conan.lock",        "paket.lock",
+    "shard.lock",       "Manifest.toml",     "cabal.project.freeze",
+    "gomod2nix.toml",
 };
 
 bool is_lock_file(std::string_view name) {
@@ -84,7 +87,7 @@ struct DirCtx {
   std::string rel;  // relative to the walk root, "" for the root
   dev_t dev = 0;
   ino_t ino = 0;
-  bool in_walk = true;  // false for the ancestors above the root (rules only)
+  bool in_walk = true;                 // false for the ancestors above the root (rules only)
   std::shared_ptr<const Layer> layer;  // null when the folder has no ignore files
   std::shared_ptr<const Repo> repo;
 };
@@ -184,7 +187,9 @@ struct DirResult {
   WalkStats stats;
 };
 
-void warn(WalkStats& st, std::string msg) { st.warnings.push_back(std::move(msg)); }
+void warn(WalkStats& st, std::string msg) {
+  st.warnings.push_back(std::move(msg));
+}
 
 // Loads a folder's ignore files into a Layer (null if it has none) and its repository.
 void load_layer(DirCtx& ctx, const Globals& g, const std::shared_ptr<const Repo>& parent_repo,
@@ -232,16 +237,16 @@ Match ignore_match(const DirCtx& ctx, const std::string& abs, bool is_dir, const
   if (g.opts->no_ignore) return Match::None;
   for (const DirCtx* d = &ctx; d; d = d->parent.get()) {
     if (!d->layer || d->layer->dot_ignore.empty()) continue;
-    Match m = d->layer->dot_ignore.match(
-        std::string_view(abs).substr(d->layer->dir_slash.size()), is_dir);
+    Match m = d->layer->dot_ignore.match(std::string_view(abs).substr(d->layer->dir_slash.size()),
+                                         is_dir);
     if (m != Match::None) return m;
   }
   const Repo* repo = ctx.repo.get();
   if (!repo) return Match::None;  // .gitignore and excludes only apply inside a git repository
   for (const DirCtx* d = &ctx; d; d = d->parent.get()) {
     if (!d->layer || d->layer->repo.get() != repo || d->layer->gitignore.empty()) continue;
-    Match m = d->layer->gitignore.match(
-        std::string_view(abs).substr(d->layer->dir_slash.size()), is_dir);
+    Match m =
+        d->layer->gitignore.match(std::string_view(abs).substr(d->layer->dir_slash.size()), is_dir);
     if (m != Match::None) return m;
   }
   std::string_view rel = std::string_view(abs).substr(repo->root_slash.size());
@@ -408,7 +413,8 @@ std::vector<std::string> globs_for_types(const std::vector<std::string>& names) 
   std::vector<std::string> out;
   for (const auto& n : names) {
     const auto& types = file_types();
-    auto it = std::find_if(types.begin(), types.end(), [&](const FileType& t) { return t.name == n; });
+    auto it =
+        std::find_if(types.begin(), types.end(), [&](const FileType& t) { return t.name == n; });
     if (it == types.end())
       throw InvalidArgument("unknown file type '" + n + "' (see --type-list for the known ones)");
     out.insert(out.end(), it->globs.begin(), it->globs.end());
@@ -420,7 +426,7 @@ std::vector<std::string> globs_for_types(const std::vector<std::string>& names) 
 // .ignore from every ancestor, .gitignore/.git info from ancestors inside the same repository.
 std::shared_ptr<const DirCtx> ancestors_of(const fs::path& root_abs, const Globals& g) {
   std::vector<fs::path> chain;
-  for (fs::path p = root_abs.parent_path(); ; p = p.parent_path()) {
+  for (fs::path p = root_abs.parent_path();; p = p.parent_path()) {
     chain.push_back(p);
     if (p == p.parent_path()) break;
   }
@@ -599,11 +605,16 @@ ContentStatus read_text_file(const fs::path& p, uint64_t max_size, std::string* 
 
 const char* content_status_name(ContentStatus s) {
   switch (s) {
-    case ContentStatus::Ok: return "ok";
-    case ContentStatus::Binary: return "binary";
-    case ContentStatus::InvalidUtf8: return "invalid UTF-8";
-    case ContentStatus::TooLarge: return "too large";
-    case ContentStatus::Unreadable: return "unreadable";
+    case ContentStatus::Ok:
+      return "ok";
+    case ContentStatus::Binary:
+      return "binary";
+    case ContentStatus::InvalidUtf8:
+      return "invalid UTF-8";
+    case ContentStatus::TooLarge:
+      return "too large";
+    case ContentStatus::Unreadable:
+      return "unreadable";
   }
   return "unknown";
 }

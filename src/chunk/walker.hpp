@@ -10,19 +10,19 @@
 namespace ripvec {
 
 struct WalkOptions {
-  std::vector<std::string> types;       // -t/--type names (e.g. "py", "rust", "cpp"); empty = all
-  std::vector<std::string> type_not;    // -T
-  std::vector<std::string> globs;       // -g/--glob, ripgrep semantics ("!pat" excludes)
-  bool hidden = false;                  // include hidden files/dirs
-  bool no_ignore = false;               // ignore .gitignore/.ignore/excludes
+  std::vector<std::string> types;     // -t/--type names (e.g. "py", "rust", "cpp"); empty = all
+  std::vector<std::string> type_not;  // -T
+  std::vector<std::string> globs;     // -g/--glob, ripgrep semantics ("!pat" excludes)
+  bool hidden = false;                // include hidden files/dirs
+  bool no_ignore = false;             // ignore .gitignore/.ignore/excludes
   bool follow_symlinks = false;
   uint64_t max_file_size = 2 * 1024 * 1024;  // bytes; larger files skipped with a warning
-  unsigned threads = 0;                 // 0 = all cores
+  unsigned threads = 0;                      // 0 = all cores
 };
 
 struct WalkedFile {
   std::filesystem::path abs_path;
-  std::string rel_path;   // relative to its root, '/' separators
+  std::string rel_path;  // relative to its root, '/' separators
   uint64_t size = 0;
   int64_t mtime_ns = 0;
 };
@@ -30,16 +30,16 @@ struct WalkedFile {
 struct WalkStats {
   size_t files = 0, dirs = 0, ignored = 0, skipped_hidden = 0, skipped_lock = 0,
          skipped_too_large = 0, skipped_unreadable = 0, skipped_symlink_loop = 0;
-  size_t filtered = 0;  // files left out by -t/-T/-g (not counted in `ignored`)
+  size_t filtered = 0;                // files left out by -t/-T/-g (not counted in `ignored`)
   std::vector<std::string> warnings;  // human-readable, one per problem
 };
 
 // Walks roots (dirs or files) respecting .gitignore (incl. nested ones and negations),
 // .ignore, .git/info/exclude, core.excludesFile / $XDG_CONFIG_HOME/git/ignore; skips hidden
 // entries and lock files (Cargo.lock, package-lock.json, yarn.lock, poetry.lock, ...) by default;
-// never follows symlink loops; files that vanish/are unreadable become warnings. Sorted by rel_path.
-// A root given as a file is returned whatever the ignore rules, hidden/lock checks, types and
-// globs say (like ripgrep, an explicitly named file is always searched); only the size cap and
+// never follows symlink loops; files that vanish/are unreadable become warnings. Sorted by
+// rel_path. A root given as a file is returned whatever the ignore rules, hidden/lock checks, types
+// and globs say (like ripgrep, an explicitly named file is always searched); only the size cap and
 // readability apply; its rel_path is its file name. ".git" and ".ripvec" folders are never
 // entered, even with hidden = true. Symlinks are skipped unless follow_symlinks (roots given as
 // symlinks are always followed). Non-regular files (FIFOs, sockets, devices) are skipped.
