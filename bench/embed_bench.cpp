@@ -36,14 +36,39 @@ double seconds_since(Clock::time_point t0) {
 
 // Deterministic prose+code word salad; long enough that every text truncates at --seq.
 std::vector<std::string> generate_corpus(size_t n) {
-  static const char* kWords[] = {
-      "the", "function", "returns", "a", "vector", "of", "tokens", "when", "parsing", "config",
-      "file", "error", "handling", "thread", "pool", "queue", "request", "server", "client",
-      "cache", "index", "search", "embedding", "model", "layer", "hidden", "size", "batch",
-      "def", "return", "self.value", "std::vector<int>", "for", "(i = 0; i < n; ++i)", "{", "}",
-      "if", "else", "nullptr", "async", "await", "=>", "import", "numpy", "as", "np", "class",
-      "struct", "impl", "fn", "main()", "println!", "SELECT", "FROM", "WHERE", "user_id", "=",
-      "42;", "memory", "allocation", "is", "slow", "because", "the", "allocator", "locks"};
+  static const char* kWords[] = {"the",        "function",
+                                 "returns",    "a",
+                                 "vector",     "of",
+                                 "tokens",     "when",
+                                 "parsing",    "config",
+                                 "file",       "error",
+                                 "handling",   "thread",
+                                 "pool",       "queue",
+                                 "request",    "server",
+                                 "client",     "cache",
+                                 "index",      "search",
+                                 "embedding",  "model",
+                                 "layer",      "hidden",
+                                 "size",       "batch",
+                                 "def",        "return",
+                                 "self.value", "std::vector<int>",
+                                 "for",        "(i = 0; i < n; ++i)",
+                                 "{",          "}",
+                                 "if",         "else",
+                                 "nullptr",    "async",
+                                 "await",      "=>",
+                                 "import",     "numpy",
+                                 "as",         "np",
+                                 "class",      "struct",
+                                 "impl",       "fn",
+                                 "main()",     "println!",
+                                 "SELECT",     "FROM",
+                                 "WHERE",      "user_id",
+                                 "=",          "42;",
+                                 "memory",     "allocation",
+                                 "is",         "slow",
+                                 "because",    "the",
+                                 "allocator",  "locks"};
   const size_t nw = sizeof(kWords) / sizeof(kWords[0]);
   uint64_t s = 0x9E3779B97F4A7C15ull;
   std::vector<std::string> out;
@@ -125,16 +150,24 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--model") model = next();
-    else if (a == "--corpus") corpus_file = next();
-    else if (a == "--texts") n_texts = std::stoul(next());
-    else if (a == "--batch") batch = std::stoul(next());
-    else if (a == "--seq") seq = std::stoul(next());
-    else if (a == "--iters") iters = std::stoi(next());
-    else if (a == "--json") json_out = true;
+    if (a == "--model")
+      model = next();
+    else if (a == "--corpus")
+      corpus_file = next();
+    else if (a == "--texts")
+      n_texts = std::stoul(next());
+    else if (a == "--batch")
+      batch = std::stoul(next());
+    else if (a == "--seq")
+      seq = std::stoul(next());
+    else if (a == "--iters")
+      iters = std::stoi(next());
+    else if (a == "--json")
+      json_out = true;
     else {
-      std::fprintf(stderr, "usage: embed_bench [--model M] [--corpus F] [--texts N] [--batch B] "
-                           "[--seq S] [--iters K] [--json]\n");
+      std::fprintf(stderr,
+                   "usage: embed_bench [--model M] [--corpus F] [--texts N] [--batch B] "
+                   "[--seq S] [--iters K] [--json]\n");
       return 2;
     }
   }
@@ -183,14 +216,20 @@ int main(int argc, char** argv) {
     const unsigned threads = ThreadPool::global().size();
     CpuDriver probe;
     if (json_out) {
-      nlohmann::json j = {{"engine", "ripvec"},       {"isa", probe.isa_name()},
-                          {"threads", threads},       {"texts", texts.size()},
-                          {"tokens", tokens},         {"batch", batch},
-                          {"model_s", best_model},    {"e2e_s", best_e2e},
+      nlohmann::json j = {{"engine", "ripvec"},
+                          {"isa", probe.isa_name()},
+                          {"threads", threads},
+                          {"texts", texts.size()},
+                          {"tokens", tokens},
+                          {"batch", batch},
+                          {"model_s", best_model},
+                          {"e2e_s", best_e2e},
                           {"tokens_per_s", tokens / best_model},
                           {"e2e_tokens_per_s", tokens / best_e2e},
-                          {"gflop", flops / 1e9},     {"gflops", gflops},
-                          {"sgemm_ceiling_gflops", ceiling}, {"load_s", load_s}};
+                          {"gflop", flops / 1e9},
+                          {"gflops", gflops},
+                          {"sgemm_ceiling_gflops", ceiling},
+                          {"load_s", load_s}};
       std::printf("%s\n", j.dump().c_str());
     } else {
       std::printf("model %s, %zu texts, %zu tokens, batch %zu, %u threads, isa %s, load %.2f s\n",
@@ -199,9 +238,10 @@ int main(int argc, char** argv) {
       std::printf("forward (embed_tokens): %.3f s  %.0f tokens/s  %.1f GFLOP/s\n", best_model,
                   tokens / best_model, gflops);
       std::printf("end-to-end (embed):     %.3f s  %.0f tokens/s\n", best_e2e, tokens / best_e2e);
-      std::printf("sgemm ceiling (driver gemm, m=%zu, model shapes): %.1f GFLOP/s -> forward at "
-                  "%.0f%% of it\n",
-                  batch * seq, ceiling, 100.0 * gflops / ceiling);
+      std::printf(
+          "sgemm ceiling (driver gemm, m=%zu, model shapes): %.1f GFLOP/s -> forward at "
+          "%.0f%% of it\n",
+          batch * seq, ceiling, 100.0 * gflops / ceiling);
     }
   } catch (const Error& err) {
     std::fprintf(stderr, "embed_bench: %s\n", err.describe().c_str());

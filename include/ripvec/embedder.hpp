@@ -1,6 +1,11 @@
 // The engine's public face: text in, L2-normalized (when the model says so) vectors out.
 // Chooses the driver (CPU or CUDA) and the architecture at load time; nothing here exposes
 // CUDA or BLAS.
+//
+// Thread safety: an Embedder is NOT safe to call from several threads at once (its driver owns
+// one scratch arena and, on the CPU, the process-wide thread pool). Use one Embedder per thread
+// or serialize calls with a mutex; the const accessors (dim, tokenizer, prompt...) are safe.
+// A single embed() call already uses every core of the pool.
 #pragma once
 
 #include <cstdint>

@@ -21,11 +21,11 @@ namespace ripvec {
 // an architecture sizes its scratch arena for them once at load. Each bound is independent,
 // so the scratch estimate made from them is an upper bound for every batch that respects them.
 struct BatchShape {
-  int64_t tokens = 0;  // T = sum of sequence lengths
-  int64_t batch = 0;   // B
-  int64_t max_seq = 0; // S = longest sequence
-  int64_t padded = 0;  // B * S
-  int64_t scores = 0;  // B * S * S (attention scores per head in the padded form)
+  int64_t tokens = 0;   // T = sum of sequence lengths
+  int64_t batch = 0;    // B
+  int64_t max_seq = 0;  // S = longest sequence
+  int64_t padded = 0;   // B * S
+  int64_t scores = 0;   // B * S * S (attention scores per head in the padded form)
 
   static BatchShape of(const BatchInputs& b) {
     BatchShape s;
@@ -51,9 +51,10 @@ struct ArchOptions {
 // True when the driver brings its own attention kernel (ops::attention then does not use
 // the padded q/k/v/scores buffers of the fallback).
 template <Driver D>
-constexpr bool has_fused_attention =
-    requires(D& d, typename D::Tensor t, const AttentionDesc& ad,
-             const DeviceBatch<typename D::Tensor>& db) { d.attention(t, t, ad, db); };
+constexpr bool has_fused_attention = requires(D& d, typename D::Tensor t, const AttentionDesc& ad,
+                                              const DeviceBatch<typename D::Tensor>& db) {
+  d.attention(t, t, ad, db);
+};
 
 // Bytes of scratch that one ops::attention call may take for a batch of shape `s`.
 // A driver with its own kernel may say how much it needs through
@@ -61,8 +62,7 @@ constexpr bool has_fused_attention =
 // to use its own workspace. The padded fallback of ops.hpp needs q, k, v, ctx [B, nh, S, d] and
 // scores [B, nh, S, S] in F32 (plus a converted copy when activations are not F32).
 template <Driver D>
-size_t attention_scratch_bytes(const D& d, const AttentionDesc& ad, DType dt,
-                               const BatchShape& s) {
+size_t attention_scratch_bytes(const D& d, const AttentionDesc& ad, DType dt, const BatchShape& s) {
   if constexpr (requires { d.attention_scratch_bytes(ad, dt, s.tokens, s.batch, s.max_seq); }) {
     return static_cast<size_t>(d.attention_scratch_bytes(ad, dt, s.tokens, s.batch, s.max_seq));
   } else if constexpr (has_fused_attention<D>) {
@@ -103,7 +103,9 @@ inline Activation parse_activation(std::string_view name, std::string_view field
 }
 
 template <Driver D>
-constexpr bool has_relu = requires(D& d, typename D::Tensor t) { d.relu(t); };
+constexpr bool has_relu = requires(D& d, typename D::Tensor t) {
+  d.relu(t);
+};
 
 // x = act(x + bias) in place, bias may be empty.
 template <Driver D>
@@ -168,7 +170,8 @@ class WeightLoader {
 
   // Row-wise concatenation of same-width tensors (e.g. Wq, Wk, Wv [H, H] -> [3H, H]), built
   // in F32 on the host. Each part's shape is checked.
-  Tensor load_concat(const std::vector<std::string>& names, const std::vector<int64_t>& part_shape) {
+  Tensor load_concat(const std::vector<std::string>& names,
+                     const std::vector<int64_t>& part_shape) {
     int64_t part = 1;
     for (int64_t s : part_shape) part *= s;
     std::vector<float>& buf = owned_.emplace_back(static_cast<size_t>(part * names.size()));

@@ -163,12 +163,12 @@ class ClassicBert {
 
  private:
   struct Layer {
-    Tensor wqkv, bqkv;         // [3H, H], [3H]
-    Tensor wo, bo;             // [H, H], [H]
-    Tensor ln1_g, ln1_b;       // [H]
-    Tensor wi, bi;             // [I, H], [I]
-    Tensor wo2, bo2;           // [H, I], [H]
-    Tensor ln2_g, ln2_b;       // [H]
+    Tensor wqkv, bqkv;    // [3H, H], [3H]
+    Tensor wo, bo;        // [H, H], [H]
+    Tensor ln1_g, ln1_b;  // [H]
+    Tensor wi, bi;        // [I, H], [I]
+    Tensor wo2, bo2;      // [H, I], [H]
+    Tensor ln2_g, ln2_b;  // [H]
   };
 
   void validate_config(const std::string& origin) const {
@@ -208,16 +208,16 @@ class ClassicBert {
     word_emb_ = loader_.load(p + "embeddings.word_embeddings.weight", {cfg_.vocab_size, H});
     pos_emb_ = loader_.load(p + "embeddings.position_embeddings.weight",
                             {cfg_.max_position_embeddings, H});
-    type_emb_ = loader_.load(p + "embeddings.token_type_embeddings.weight",
-                             {cfg_.type_vocab_size, H});
+    type_emb_ =
+        loader_.load(p + "embeddings.token_type_embeddings.weight", {cfg_.type_vocab_size, H});
     std::tie(emb_ln_g_, emb_ln_b_) = load_ln(p + "embeddings.LayerNorm", H);
     layers_.resize(cfg_.num_hidden_layers);
     for (int l = 0; l < cfg_.num_hidden_layers; ++l) {
       const std::string n = p + "encoder.layer." + std::to_string(l) + ".";
       const std::string s = n + "attention.self.";
       Layer& L = layers_[l];
-      L.wqkv = loader_.load_concat({s + "query.weight", s + "key.weight", s + "value.weight"},
-                                   {H, H});
+      L.wqkv =
+          loader_.load_concat({s + "query.weight", s + "key.weight", s + "value.weight"}, {H, H});
       L.bqkv = loader_.load_concat({s + "query.bias", s + "key.bias", s + "value.bias"}, {H});
       L.wo = loader_.load(n + "attention.output.dense.weight", {H, H});
       L.bo = loader_.load(n + "attention.output.dense.bias", {H});

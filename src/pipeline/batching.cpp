@@ -12,7 +12,9 @@ namespace ripvec {
 
 namespace {
 constexpr size_t kNoBound = std::numeric_limits<size_t>::max();
-size_t bound(size_t v) { return v == 0 ? kNoBound : v; }
+size_t bound(size_t v) {
+  return v == 0 ? kNoBound : v;
+}
 }  // namespace
 
 std::vector<std::vector<size_t>> plan_batches(std::span<const size_t> lengths,
@@ -27,8 +29,8 @@ std::vector<std::vector<size_t>> plan_batches(std::span<const size_t> lengths,
   std::vector<size_t> cur;
   size_t seq = 0;  // S of the current batch: the length of its first (longest) member
   for (size_t i : order) {
-    if (lengths[i] == 0) throw InvalidArgument("plan_batches: sequence " + std::to_string(i) +
-                                               " is empty");
+    if (lengths[i] == 0)
+      throw InvalidArgument("plan_batches: sequence " + std::to_string(i) + " is empty");
     if (!cur.empty()) {
       // Overflow-safe checks of (B+1)*S <= max_tokens and (B+1)*S*S <= max_scores.
       const size_t b = cur.size() + 1;
@@ -54,8 +56,8 @@ BatchShape worst_case_shape(const BatchLimits& limits, size_t max_seq) {
   s.max_seq = S;
   s.padded = std::max(cap, S);
   s.tokens = s.padded;
-  s.batch = std::min<int64_t>(s.padded, static_cast<int64_t>(std::min<size_t>(
-                                            bound(limits.max_batch), 1ull << 40)));
+  s.batch = std::min<int64_t>(
+      s.padded, static_cast<int64_t>(std::min<size_t>(bound(limits.max_batch), 1ull << 40)));
   s.scores = s.padded * S;
   if (limits.max_scores != 0)
     s.scores = std::min(s.scores, std::max(static_cast<int64_t>(limits.max_scores), S * S));

@@ -17,7 +17,7 @@ struct BatchLimits {
   // Bound on B * S, the padded token count of a batch (never below the sum of lengths, and
   // close to it because batches hold sequences of similar length). 0: no bound.
   size_t max_tokens = 16384;
-  size_t max_batch = 0;   // bound on B; 0: none
+  size_t max_batch = 0;  // bound on B; 0: none
   // Bound on B * S * S, the attention scores per head of the padded attention form; 0: none.
   size_t max_scores = 0;
 };

@@ -6,14 +6,14 @@
 // plus batch invariance and bad-model inputs.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -155,8 +155,10 @@ void check_goldens(Embedder& e, const Goldens& g, double min_cos, double max_dif
 
     const auto got = e.embed(g.texts, kind_of(k.name));
     const RowStats s = compare_rows(got, k.emb, g.dim);
-    std::printf("[%s] %zu texts end-to-end: min cosine %.9f (text %zu), max |diff| %.3g\n",
-                k.name.c_str(), g.texts.size(), s.min_cos, s.worst_row, s.max_diff);
+    std::printf(
+        "[%s] %zu texts end-to-end: min cosine %.9f (1 - cos = %.2g, text %zu), "
+        "max |diff| %.3g\n",
+        k.name.c_str(), g.texts.size(), s.min_cos, 1.0 - s.min_cos, s.worst_row, s.max_diff);
     EXPECT_GE(s.min_cos, min_cos) << "worst text " << s.worst_row << ": "
                                   << g.texts[s.worst_row].substr(0, 80);
     EXPECT_LE(s.max_diff, max_diff);
@@ -173,7 +175,9 @@ void check_goldens(Embedder& e, const Goldens& g, double min_cos, double max_dif
   }
 }
 
-fs::path minilm_dir() { return test::default_model_dir(); }
+fs::path minilm_dir() {
+  return test::default_model_dir();
+}
 
 // ---- the real default model -------------------------------------------------------------
 
@@ -336,15 +340,16 @@ TEST_F(TeiSnapshots, ScratchReservedOnceAndSufficient) {
   ArchOptions opts;
   opts.limits = worst_case_shape(lim, 256);
   ArchEncoder<CpuDriver, ClassicBert<CpuDriver>> enc(
-      std::make_unique<CpuDriver>(), SafeTensors::open(dir_ / "model.safetensors"), cfg_.bert,
-      opts, PoolingSpec{Pooling::Mean, true});
+      std::make_unique<CpuDriver>(), SafeTensors::open(dir_ / "model.safetensors"), cfg_.bert, opts,
+      PoolingSpec{Pooling::Mean, true});
   const size_t reserved = enc.driver().scratch_capacity();
   EXPECT_GE(reserved, enc.model().scratch_bytes(opts.limits));
   const Goldens g = Goldens::load("minilm_goldens");
   std::vector<std::vector<int32_t>> ids;
   for (size_t i = 0; i < 40; ++i) ids.push_back(tok_->encode(g.texts[i], true, 256).ids);
   ids.push_back(tok_->encode(g.texts.back(), true, 256).ids);  // a full 256-token sequence
-  run_batches(ids, {}, lim, enc.dim(), [&](const BatchInputs& b, float* out) { enc.embed(b, out); });
+  run_batches(ids, {}, lim, enc.dim(),
+              [&](const BatchInputs& b, float* out) { enc.embed(b, out); });
   EXPECT_EQ(enc.driver().scratch_capacity(), reserved);
   EXPECT_LE(enc.driver().scratch_high_water(), reserved);
   std::printf("scratch: reserved %zu bytes, high water %zu bytes\n", reserved,
@@ -440,15 +445,15 @@ TEST_F(BadModel, MissingTensorIsNamed) {
 }
 
 TEST_F(BadModel, MissingQkvPartIsNamed) {
-  rewrite_weights([](const std::string& n) {
-    return n != "encoder.layer.0.attention.self.value.weight";
-  });
+  rewrite_weights(
+      [](const std::string& n) { return n != "encoder.layer.0.attention.self.value.weight"; });
   const std::string msg = load_error<ModelFormatError>();
   EXPECT_NE(msg.find("encoder.layer.0.attention.self.value.weight"), std::string::npos) << msg;
 }
 
 TEST_F(BadModel, NoEmbeddingsUnderAnyPrefix) {
-  rewrite_weights([](const std::string& n) { return n.find("word_embeddings") == std::string::npos; });
+  rewrite_weights(
+      [](const std::string& n) { return n.find("word_embeddings") == std::string::npos; });
   const std::string msg = load_error<ModelFormatError>();
   EXPECT_NE(msg.find("bert.embeddings.word_embeddings.weight"), std::string::npos) << msg;
 }
