@@ -476,6 +476,25 @@ TEST_F(BadModel, HeadsDoNotDivideHidden) {
   EXPECT_NE(msg.find("num_attention_heads"), std::string::npos) << msg;
 }
 
+TEST_F(BadModel, ReluNeedsADriverKernel) {
+  edit_config([](json& j) { j["hidden_act"] = "relu"; });
+  if constexpr (has_relu<CpuDriver>) {
+    EXPECT_NO_THROW(Embedder::load(local_options(dir_)));
+  } else {
+    const std::string msg = load_error<UnsupportedError>();
+    EXPECT_NE(msg.find("relu"), std::string::npos) << msg;
+  }
+}
+
+TEST_F(BadModel, PrecisionTheDriverLacks) {
+  auto opts = local_options(dir_);
+  opts.precision = Precision::F16;
+  if (CpuDriver().supports_dtype(DType::F16))
+    EXPECT_NO_THROW(Embedder::load(opts));
+  else
+    EXPECT_THROW(Embedder::load(opts), UnsupportedError);
+}
+
 TEST(BertInputs, BadTokenSequences) {
   auto e = Embedder::load(local_options(test::test_data("bert/tiny_bge_cls")));
   std::vector<std::vector<int32_t>> out_of_vocab{{2, 600, 3}};
