@@ -260,10 +260,11 @@ void launch_flash_attention(cudaStream_t st, CudaDriver::Tensor out, const CudaD
   if (out.dtype != qkv.dtype) throw InvalidArgument("cuda attention: out/qkv dtypes differ");
   auto unsupported = [&] {
     return UnsupportedError("cuda attention: head_dim " + std::to_string(d) +
-                            " (supported: 32, 64, 128)");
+                            " (supported: 16, 32, 64, 128)");
   };
   if (qkv.dtype == DType::F32) {
     switch (d) {
+      case 16: launch_f32<16>(st, out.as<float>(), qkv.as<float>(), cu, B, S, nh, ad.scale, ad.half_window); break;
       case 32: launch_f32<32>(st, out.as<float>(), qkv.as<float>(), cu, B, S, nh, ad.scale, ad.half_window); break;
       case 64: launch_f32<64>(st, out.as<float>(), qkv.as<float>(), cu, B, S, nh, ad.scale, ad.half_window); break;
       case 128: launch_f32<128>(st, out.as<float>(), qkv.as<float>(), cu, B, S, nh, ad.scale, ad.half_window); break;
@@ -274,6 +275,7 @@ void launch_flash_attention(cudaStream_t st, CudaDriver::Tensor out, const CudaD
   auto go = [&](auto tag) {
     using T = decltype(tag);
     switch (d) {
+      case 16: launch_flash<T, 16>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
       case 32: launch_flash<T, 32>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
       case 64: launch_flash<T, 64>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
       case 128: launch_flash<T, 128>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;

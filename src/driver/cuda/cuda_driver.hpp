@@ -30,6 +30,7 @@ class CudaDriver {
     DType activation = DType::F16;
   };
 
+  CudaDriver() : CudaDriver(Options{}) {}
   explicit CudaDriver(const Options& opts);
   ~CudaDriver();
   CudaDriver(const CudaDriver&) = delete;
@@ -37,6 +38,7 @@ class CudaDriver {
 
   // Number of usable CUDA devices (0 when no driver or device; never throws).
   static int device_count();
+  static bool device_available() { return device_count() > 0; }
   // "NVIDIA H100 80GB HBM3 (sm_90, 80 GiB)"; throws DeviceError for a bad index.
   static std::string device_description(int device);
 
