@@ -41,6 +41,18 @@ std::string display_path(const std::string& arg, bool arg_given, bool arg_is_fil
   return arg + "/" + rel;
 }
 
+// A file name as a literal gitignore-syntax pattern.
+std::string glob_escape(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\' || c == '!' || c == '#' ||
+        c == ' ')
+      out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 }  // namespace
 
 void report_update_warnings(const IndexUpdateStats& st, bool quiet) {
@@ -113,7 +125,18 @@ int run_search(const CliOptions& opts) {
     IndexUpdateStats st;
     std::vector<SearchHit> hits;
     std::string where;
-    if (root.is_file || (!opts.use_index && !opts.reindex)) {
+    if (root.is_file) {
+      // The index and search_in_memory take directory roots: search the file's directory with
+      // a walk narrowed to that one file (explicitly named, so hidden/ignore rules do not apply).
+      const fs::path file = fs::absolute(root.arg);
+      io.walk.globs = {"/" + glob_escape(file.filename().string())};
+      io.walk.hidden = true;
+      io.walk.no_ignore = true;
+      const auto t0 = std::chrono::steady_clock::now();
+      hits = search_in_memory(file.parent_path(), *embedder, opts.query, so, std::move(io), &st);
+      search_s += since(t0);
+      where = "in memory";
+    } else if (!opts.use_index && !opts.reindex) {
       const auto t0 = std::chrono::steady_clock::now();
       hits = search_in_memory(root.arg, *embedder, opts.query, so, std::move(io), &st);
       search_s += since(t0);

@@ -57,6 +57,19 @@ std::vector<std::pair<size_t, size_t>> find_matches(std::string_view line,
   return merged;
 }
 
+// English words too common to be worth highlighting in code.
+bool is_stopword(std::string_view w) {
+  static constexpr std::string_view kStop[] = {
+      "and",   "are",  "but",   "can",  "does", "for",   "from",  "has",   "have",  "how",
+      "into",  "its",  "like",  "not",  "off",  "one",   "only",  "our",   "out",   "should",
+      "that",  "the",  "their", "them", "then", "there", "these", "this",  "those", "use",
+      "using", "was",  "were",  "what", "when", "where", "which", "while", "who",   "why",
+      "will",  "with", "would", "you",  "your", "all",   "any",   "some"};
+  for (auto s : kStop)
+    if (s == w) return true;
+  return false;
+}
+
 }  // namespace
 
 std::string result_json(const ResultView& r) {
@@ -81,7 +94,8 @@ std::vector<std::string> highlight_words(std::string_view query) {
     while (j < query.size() && is_word_byte(static_cast<unsigned char>(query[j]))) ++j;
     if (j - i >= 3) {
       std::string w = lower(query.substr(i, j - i));
-      if (std::find(words.begin(), words.end(), w) == words.end()) words.push_back(std::move(w));
+      if (!is_stopword(w) && std::find(words.begin(), words.end(), w) == words.end())
+        words.push_back(std::move(w));
     }
     i = j;
   }

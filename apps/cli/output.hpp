@@ -30,7 +30,8 @@ std::string result_json(const ResultView& r);
 std::string result_text(const ResultView& r, const std::vector<std::string>& query_words,
                         bool color);
 
-// Lower-cased words of the query (letters/digits/_ runs of >= 3 bytes) used for highlighting.
+// Lower-cased words of the query (letters/digits/_ runs of >= 3 bytes, common English words
+// left out) used for highlighting.
 std::vector<std::string> highlight_words(std::string_view query);
 
 // Float formatting shared by `embed` outputs: shortest text that parses back to the same float.
