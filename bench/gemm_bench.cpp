@@ -1,7 +1,9 @@
 // The SGEMM ceiling of this machine: GFLOP/s of large OpenBLAS cblas_sgemm calls with as many
-// threads as ripvec's pool (what CpuDriver::gemm / linear run on), for square reference shapes
-// and the transformer shapes the engine issues (x[T, in] · W[out, in]ᵀ). The engine's share of
-// this ceiling is reported by the end-to-end benchmarks.
+// OpenBLAS threads as ripvec's pool, for square reference shapes and the transformer shapes the
+// engine issues (x[T, in] · W[out, in]ᵀ); next to it, the same product through
+// CpuDriver::gemm (single-threaded OpenBLAS tiles on ripvec's pool, the engine's default) and
+// single-threaded OpenBLAS (per-core ceiling). The engine's share of this ceiling is reported
+// by the end-to-end benchmarks.
 //
 // Usage: gemm_bench [reps]   (RIPVEC_THREADS sets the pool size, hence the BLAS threads)
 #include <cblas.h>
@@ -10,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -44,7 +47,8 @@ int main(int argc, char** argv) {
   };
   std::printf("sgemm ceiling: OpenBLAS %s, %d threads (pool size), kernels %s, best of %d\n",
               openblas_get_config(), threads, driver.isa_name(), reps);
-  std::printf("%-22s %6s %6s %6s %10s %10s\n", "shape", "m", "n", "k", "ms", "GFLOP/s");
+  std::printf("%-22s %6s %6s %6s %10s %12s %12s %12s\n", "shape", "m", "n", "k", "ms(blas)",
+              "GF/s blas-mt", "GF/s driver", "GF/s 1-thr");
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (const Shape& s : shapes) {
@@ -56,16 +60,36 @@ int main(int argc, char** argv) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, s.trans_b ? CblasTrans : CblasNoTrans, s.m, s.n, s.k,
                   1.0f, a.data(), s.k, b.data(), ldb, 0.0f, c.data(), s.n);
     };
-    run();  // warm-up: thread start, page faults
-    double best = 1e30;
-    for (int r = 0; r < reps; ++r) {
-      const double t0 = now_s();
-      run();
-      best = std::min(best, now_s() - t0);
-    }
+    auto best_of = [&](const std::function<void()>& f) {
+      f();  // warm-up: thread start, page faults
+      double best = 1e30;
+      for (int r = 0; r < reps; ++r) {
+        const double t0 = now_s();
+        f();
+        best = std::min(best, now_s() - t0);
+      }
+      return best;
+    };
+    openblas_set_num_threads(threads);
+    const double t_blas = best_of(run);
+    openblas_set_num_threads(1);
+    const double t_one = best_of(run);
+    ripvec::GemmDesc g;
+    g.m = s.m;
+    g.n = s.n;
+    g.k = s.k;
+    g.trans_b = s.trans_b;
+    g.lda = s.k;
+    g.ldb = ldb;
+    g.ldc = s.n;
+    auto ta = ripvec::make_view<ripvec::CpuTag>(a.data(), ripvec::DType::F32, {s.m, s.k});
+    auto tb = ripvec::make_view<ripvec::CpuTag>(b.data(), ripvec::DType::F32,
+                                                {s.trans_b ? s.n : s.k, ldb});
+    auto tc = ripvec::make_view<ripvec::CpuTag>(c.data(), ripvec::DType::F32, {s.m, s.n});
+    const double t_drv = best_of([&] { driver.gemm(g, ta, tb, tc); });
     const double gflop = 2.0 * s.m * s.n * s.k * 1e-9;
-    std::printf("%-22s %6d %6d %6d %10.2f %10.1f\n", s.what, s.m, s.n, s.k, best * 1e3,
-                gflop / best);
+    std::printf("%-22s %6d %6d %6d %10.2f %12.1f %12.1f %12.1f\n", s.what, s.m, s.n, s.k,
+                t_blas * 1e3, gflop / t_blas, gflop / t_drv, gflop / t_one);
   }
   return 0;
 }

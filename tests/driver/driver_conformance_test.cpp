@@ -455,8 +455,11 @@ TYPED_TEST(DriverConformance, LayerNorm) {
 
 TYPED_TEST(DriverConformance, Gemm) {
   auto& d = *this->d_;
+  // The last two are big enough for the CPU driver to tile them over its threads (by rows,
+  // then by columns).
   const std::vector<std::array<int64_t, 3>> shapes = {
-      {1, 1, 1}, {3, 7, 17}, {17, 33, 7}, {33, 3, 384}, {384, 17, 33}, {7, 768, 3}, {1, 768, 384}};
+      {1, 1, 1},   {3, 7, 17},    {17, 33, 7},    {33, 3, 384},  {384, 17, 33},
+      {7, 768, 3}, {1, 768, 384}, {300, 200, 40}, {5, 2000, 300}};
   uint32_t seed = 100;
   for (auto [m, n, k] : shapes)
     for (int ta = 0; ta < 2; ++ta)

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -80,11 +81,27 @@ void for_rows(int64_t rows, int64_t cols, F&& f) {
   });
 }
 
-// OpenBLAS gets as many threads as our pool; it is only ever called outside parallel_for.
+// How GEMMs use the cores (process-wide, fixed by the first driver constructed):
+//  * pool (default): OpenBLAS runs single-threaded, and the driver splits each GEMM (and each
+//    batch of GEMMs) into row / column tiles executed on ripvec's ThreadPool. One set of worker
+//    threads owns the cores. OpenBLAS's own workers would otherwise busy-wait after every call
+//    (up to 2^28 cycles by default) and steal the cores from the element-wise and attention
+//    kernels that run between GEMMs.
+//  * openblas ($RIPVEC_BLAS_THREADING=openblas): OpenBLAS threads = pool size, called from the
+//    calling thread, never from inside parallel_for. Kept for comparison (bench/gemm_bench).
+bool g_blas_pool_mode = true;
+
 void init_blas_threads() {
   static std::once_flag once;
-  std::call_once(once,
-                 [] { openblas_set_num_threads(static_cast<int>(ThreadPool::global().size())); });
+  std::call_once(once, [] {
+    const char* env = std::getenv("RIPVEC_BLAS_THREADING");
+    const std::string mode = env ? env : "";
+    if (!mode.empty() && mode != "pool" && mode != "openblas")
+      throw InvalidArgument("RIPVEC_BLAS_THREADING: unknown value '" + mode +
+                            "' (expected pool or openblas)");
+    g_blas_pool_mode = mode != "openblas";
+    openblas_set_num_threads(g_blas_pool_mode ? 1 : static_cast<int>(ThreadPool::global().size()));
+  });
 }
 
 // Validates that a GEMM operand stored as `rows` rows of leading dimension ld, of which
@@ -119,7 +136,7 @@ void check_gemm(const char* op, const GemmDesc& g, int64_t batch, int64_t sa, in
   check_operand(op, "C", g.m, g.n, g.ldc, last * sc, c.numel());
 }
 
-void sgemm(const GemmDesc& g, const float* a, const float* b, float* c) {
+void sgemm_serial(const GemmDesc& g, const float* a, const float* b, float* c) {
   if (g.m == 0 || g.n == 0) return;
   if (g.k == 0) {
     // C = beta * C; beta == 0 overwrites (NaN in C does not survive), as BLAS does.
@@ -133,6 +150,39 @@ void sgemm(const GemmDesc& g, const float* a, const float* b, float* c) {
               static_cast<blasint>(g.n), static_cast<blasint>(g.k), g.alpha, a,
               static_cast<blasint>(g.lda), b, static_cast<blasint>(g.ldb), g.beta, c,
               static_cast<blasint>(g.ldc));
+}
+
+// `batch` GEMMs at element strides sa, sb, sc. In pool mode each GEMM is cut into tiles of
+// rows of C (at least 32 rows) and, when rows run short, columns (at least 64), so that there
+// are about two tiles per thread; tiles run single-threaded OpenBLAS on the pool.
+void sgemm(const GemmDesc& g, int64_t batch, int64_t sa, int64_t sb, int64_t sc, const float* a,
+           const float* b, float* c) {
+  if (batch <= 0 || g.m == 0 || g.n == 0) return;
+  const int64_t threads = ThreadPool::global().size();
+  const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k) * double(batch);
+  if (!g_blas_pool_mode || threads == 1 || flops < 2e6) {
+    for (int64_t i = 0; i < batch; ++i) sgemm_serial(g, a + i * sa, b + i * sb, c + i * sc);
+    return;
+  }
+  const int64_t want = std::max<int64_t>(1, (2 * threads + batch - 1) / batch);
+  const int64_t mt = std::clamp<int64_t>(want, 1, (g.m + 31) / 32);
+  const int64_t nt = std::clamp<int64_t>(want / mt, 1, (g.n + 63) / 64);
+  const int64_t mstep = (g.m + mt - 1) / mt, nstep = (g.n + nt - 1) / nt;
+  const int64_t tiles = mt * nt;
+  parallel_for(0, batch * tiles, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t i = t / tiles, tm = (t % tiles) / nt, tn = t % nt;
+      const int64_t m0 = tm * mstep, n0 = tn * nstep;
+      if (m0 >= g.m || n0 >= g.n) continue;
+      GemmDesc sub = g;
+      sub.m = std::min(mstep, g.m - m0);
+      sub.n = std::min(nstep, g.n - n0);
+      const float* ap = a + i * sa + (g.trans_a ? m0 : m0 * g.lda);
+      const float* bp = b + i * sb + (g.trans_b ? n0 * g.ldb : n0);
+      float* cp = c + i * sc + m0 * g.ldc + n0;
+      sgemm_serial(sub, ap, bp, cp);
+    }
+  });
 }
 
 int32_t read_cu(const Tensor& cu, int64_t i) {
@@ -417,17 +467,14 @@ void CpuDriver::layer_norm(Tensor out, const Tensor& x, const Tensor& gamma, con
 
 void CpuDriver::gemm(const GemmDesc& g, const Tensor& a, const Tensor& b, Tensor c) {
   check_gemm("gemm", g, 1, 0, 0, 0, a, b, c);
-  sgemm(g, fp(a), fp(b), fp(c));
+  sgemm(g, 1, 0, 0, 0, fp(a), fp(b), fp(c));
 }
 
 void CpuDriver::gemm_strided_batched(const GemmDesc& g, int64_t batch, int64_t stride_a,
                                      int64_t stride_b, int64_t stride_c, const Tensor& a,
                                      const Tensor& b, Tensor c) {
   check_gemm("gemm_strided_batched", g, batch, stride_a, stride_b, stride_c, a, b, c);
-  // Serial over the batch: each call may use OpenBLAS's threads, which must not run inside
-  // our pool (see the header). The fused attention avoids this path on the CPU.
-  for (int64_t i = 0; i < batch; ++i)
-    sgemm(g, fp(a) + i * stride_a, fp(b) + i * stride_b, fp(c) + i * stride_c);
+  sgemm(g, batch, stride_a, stride_b, stride_c, fp(a), fp(b), fp(c));
 }
 
 // ---------------------------------------------------------------- attention (padded)
@@ -849,7 +896,7 @@ void CpuDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor&
     g.beta = 1.0f;
   }
   check_gemm(op, g, 1, 0, 0, 0, x, w, y);
-  sgemm(g, fp(x), fp(w), fp(y));
+  sgemm(g, 1, 0, 0, 0, fp(x), fp(w), fp(y));
 }
 
 void CpuDriver::fused_bias_gelu(Tensor x, const Tensor& bias) {

@@ -1,11 +1,12 @@
 // The CPU backend: FP32 kernels vectorized for AVX2 / AVX-512 (chosen at run time, portable
 // scalar fallback), GEMM through OpenBLAS, parallel loops on the process-wide ThreadPool.
 //
-// Threading: element-wise kernels and attention run on ripvec's ThreadPool (parallel over rows
-// or over (sequence, head, query block) tasks). GEMMs call OpenBLAS from the calling thread,
-// never from inside parallel_for, with OpenBLAS limited to the pool's thread count: the two
-// never run at the same time, so the cores are never oversubscribed, and large GEMMs keep
-// OpenBLAS's own (better tuned) partitioning.
+// Threading: everything runs on ripvec's one ThreadPool. Element-wise kernels split rows,
+// attention splits (sequence, head, query block) tasks, and GEMMs are cut into tiles that each
+// call single-threaded OpenBLAS inside parallel_for. OpenBLAS's own thread pool is not used
+// (its idle workers busy-wait and would compete with the pool between GEMMs);
+// $RIPVEC_BLAS_THREADING=openblas instead gives OpenBLAS the pool's thread count and calls it
+// from the calling thread only (see cpu_driver.cpp).
 //
 // Execution is synchronous: every operation has finished when it returns, so begin_batch(),
 // end_batch() and flush_batch() do nothing.

@@ -422,8 +422,11 @@ void attention_k(const AttnArgs& a) {
       }
       for (int n = 0; n < NV; ++n) V::store(s + j * Qb + n * W, V::mul(sc[n], vscale));
     }
-    // Sliding window: keys with |i - j| > w are masked.
-    if (local) {
+    // Sliding window: keys with |i - j| > w are masked (skipped when every key of the block
+    // is within the window of every real query of the block).
+    const bool block_inside =
+        j0 + nk - 1 - a.q_begin <= a.half_window && a.q_end - 1 - j0 <= a.half_window;
+    if (local && !block_inside) {
       for (j = 0; j < nk; ++j) {
         for (int n = 0; n < NV; ++n) {
           const R qi = V::add(V::iota(), V::set1(static_cast<float>(a.q_begin + n * W)));
