@@ -15,7 +15,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -59,13 +58,30 @@ bool is_never_entered(std::string_view name) {
   return name == ".git" || name == ".hg" || name == ".svn" || name == ".ripvec";
 }
 
-std::string read_small_file(const std::string& path, bool* ok) {
-  std::ifstream f(path, std::ios::binary);
-  *ok = static_cast<bool>(f);
-  if (!f) return {};
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+// Reads a whole (small) file; on failure ok = false and *err (if given) = errno.
+std::string read_small_file(const std::string& path, bool* ok, int* err = nullptr) {
+  *ok = false;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (err) *err = errno;
+    return {};
+  }
+  std::string out;
+  char buf[16384];
+  while (true) {
+    const ssize_t r = ::read(fd, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      if (err) *err = errno;
+      ::close(fd);
+      return {};
+    }
+    if (r == 0) break;
+    out.append(buf, static_cast<size_t>(r));
+  }
+  ::close(fd);
+  *ok = true;
+  return out;
 }
 
 // A git repository: its work-tree root and the rules of its .git/info/exclude.
@@ -217,9 +233,12 @@ void load_layer(DirCtx& ctx, const Globals& g, const std::shared_ptr<const Repo>
   for (const char* name : {".ignore", ".gitignore"}) {
     const std::string p = join(ctx.abs, name);
     bool ok = false;
-    std::string text = read_small_file(p, &ok);
+    int err = 0;
+    std::string text = read_small_file(p, &ok, &err);
     if (!ok) {
-      if (errno == EACCES && st) warn(*st, "cannot read " + p + ": permission denied");
+      // A missing ignore file is the norm; an unreadable one changes what is searched.
+      if (err != ENOENT && err != ENOTDIR && st)
+        warn(*st, "cannot read " + p + ": " + std::strerror(err));
       continue;
     }
     RuleSet rs = RuleSet::parse(text, p);
@@ -275,16 +294,16 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
   DirResult out;
   WalkStats& st = out.stats;
   const WalkOptions& opts = *g.opts;
+  DIR* dir = ::opendir(ctx_mut->abs.c_str());
+  if (!dir) {
+    ++st.skipped_unreadable;
+    warn(st, "cannot read directory " + ctx_mut->abs + ": " + std::strerror(errno));
+    return out;
+  }
   load_layer(*ctx_mut, g, ctx_mut->repo, &st);
   std::shared_ptr<const DirCtx> ctx = ctx_mut;
   ++st.dirs;
 
-  DIR* dir = ::opendir(ctx->abs.c_str());
-  if (!dir) {
-    ++st.skipped_unreadable;
-    warn(st, "cannot read directory " + ctx->abs + ": " + std::strerror(errno));
-    return out;
-  }
   const int dfd = ::dirfd(dir);
   std::vector<std::string> names;
   while (true) {

@@ -1,0 +1,360 @@
+// The file walker: ignore files, hidden and lock files, types, globs, size cap, symlinks,
+// unreadable entries, and read_text_file's content checks.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "chunk/walker.hpp"
+#include "common/test_util.hpp"
+#include "ripvec/error.hpp"
+#include "unit/chunk_test_util.hpp"
+
+namespace ripvec {
+namespace {
+
+using test::ScratchDir;
+
+std::vector<std::string> rels(const std::vector<WalkedFile>& files) {
+  std::vector<std::string> out;
+  for (const auto& f : files) out.push_back(f.rel_path);
+  return out;
+}
+
+std::vector<std::string> walk_rels(const std::filesystem::path& root, const WalkOptions& o,
+                                   WalkStats* st = nullptr) {
+  WalkStats local;
+  return rels(walk({root}, o, st ? st : &local));
+}
+
+using V = std::vector<std::string>;
+
+// A folder that looks like a git work tree without needing git: .git/ with info/exclude.
+void make_repo(const ScratchDir& d, const std::string& exclude = "") {
+  d.mkdir(".git/info");
+  d.write(".git/info/exclude", exclude);
+}
+
+TEST(ChunkWalker, NestedGitignoreNegationsIgnoreFileAndExclude) {
+  ScratchDir d;
+  make_repo(d, "local_only.py\n");
+  d.write(".gitignore", "*.log\n!important.log\nbuild/\n");
+  d.write("src/.gitignore", "gen_*\n!gen_keep.py\n");
+  d.write(".ignore", "secret.txt\n!debug.log\n");  // .ignore wins over .gitignore
+  for (const char* f : {"a.py", "a.log", "important.log", "debug.log", "build/out.py",
+                        "src/gen_x.py", "src/gen_keep.py", "src/main.py", "secret.txt",
+                        "local_only.py", "sub/local_only.py", "sub/deeper/ok.rs"})
+    d.write(f);
+  WalkOptions o;
+  WalkStats st;
+  EXPECT_EQ(walk_rels(d.path(), o, &st), (V{"a.py", "debug.log", "important.log", "src/gen_keep.py",
+                                            "src/main.py", "sub/deeper/ok.rs"}));
+  // a.log, build/, src/gen_x.py, secret.txt, local_only.py x2
+  EXPECT_EQ(st.ignored, 6u);
+  EXPECT_EQ(st.files, 6u);
+  EXPECT_GE(st.skipped_hidden, 3u);  // .git, .gitignore, .ignore, src/.gitignore
+
+  o.no_ignore = true;
+  EXPECT_EQ(walk_rels(d.path(), o),
+            (V{"a.log", "a.py", "build/out.py", "debug.log", "important.log", "local_only.py",
+               "secret.txt", "src/gen_keep.py", "src/gen_x.py", "src/main.py", "sub/deeper/ok.rs",
+               "sub/local_only.py"}));
+}
+
+TEST(ChunkWalker, GitignoreNeedsARepositoryButDotIgnoreDoesNot) {
+  ScratchDir d;  // no .git
+  d.write(".gitignore", "*.py\n");
+  d.write(".ignore", "*.txt\n");
+  d.write("a.py");
+  d.write("b.txt");
+  d.write("c.rs");
+  EXPECT_EQ(walk_rels(d.path(), WalkOptions{}), (V{"a.py", "c.rs"}));
+}
+
+TEST(ChunkWalker, ParentFolderRulesApplyWhenRootIsASubfolder) {
+  ScratchDir d;
+  make_repo(d);
+  d.write(".gitignore", "*.tmp\n/sub/top_only.txt\n");
+  d.write("sub/a.tmp");
+  d.write("sub/top_only.txt");
+  d.write("sub/keep.py");
+  WalkStats st;
+  EXPECT_EQ(walk_rels(d.path() / "sub", WalkOptions{}, &st), (V{"keep.py"}));
+  EXPECT_EQ(st.ignored, 2u);
+}
+
+TEST(ChunkWalker, HiddenEntries) {
+  ScratchDir d;
+  make_repo(d);
+  d.write(".hidden.py");
+  d.write(".config/x.py");
+  d.write("visible.py");
+  d.write(".ripvec/index.bin");
+  WalkStats st;
+  EXPECT_EQ(walk_rels(d.path(), WalkOptions{}, &st), (V{"visible.py"}));
+  EXPECT_EQ(st.skipped_hidden, 2u);  // .hidden.py .config (.git/.ripvec are never entered)
+  WalkOptions o;
+  o.hidden = true;  // .git and .ripvec are still never entered
+  EXPECT_EQ(walk_rels(d.path(), o), (V{".config/x.py", ".hidden.py", "visible.py"}));
+}
+
+TEST(ChunkWalker, LockFilesSkippedUnlessGlobbed) {
+  ScratchDir d;
+  for (const char* f : {"Cargo.lock", "package-lock.json", "yarn.lock", "poetry.lock",
+                        "sub/Gemfile.lock", "go.sum", "main.rs", "package.json"})
+    d.write(f);
+  WalkStats st;
+  EXPECT_EQ(walk_rels(d.path(), WalkOptions{}, &st), (V{"main.rs", "package.json"}));
+  EXPECT_EQ(st.skipped_lock, 6u);
+  WalkOptions o;
+  o.globs = {"Cargo.lock", "*.rs"};
+  EXPECT_EQ(walk_rels(d.path(), o), (V{"Cargo.lock", "main.rs"}));
+}
+
+TEST(ChunkWalker, TypeFilters) {
+  ScratchDir d;
+  for (const char* f : {"a.py", "b.pyi", "c.rs", "d.cpp", "e.h", "f.md", "Makefile", "g.ts",
+                        "h.tsx", "i.sh", "j.rb", "Rakefile"})
+    d.write(f);
+  WalkOptions o;
+  o.types = {"py"};
+  EXPECT_EQ(walk_rels(d.path(), o), (V{"a.py", "b.pyi"}));
+  o.types = {"python", "rust"};
+  EXPECT_EQ(walk_rels(d.path(), o), (V{"a.py", "b.pyi", "c.rs"}));
+  o.types = {"cpp"};
+  EXPECT_EQ(walk_rels(d.path(), o), (V{"d.cpp", "e.h"}));
+  o.types = {"ts"};
+  EXPECT_EQ(walk_rels(d.path(), o), (V{"g.ts", "h.tsx"}));
+  o.types = {"ruby"};
+  EXPECT_EQ(walk_rels(d.path(), o), (V{"Rakefile", "j.rb"}));
+  o.types = {"make", "sh"};
+  EXPECT_EQ(walk_rels(d.path(), o), (V{"Makefile", "i.sh"}));
+  o.types = {};
+  o.type_not = {"py", "md", "cpp"};
+  WalkStats st;
+  EXPECT_EQ(walk_rels(d.path(), o, &st),
+            (V{"Makefile", "Rakefile", "c.rs", "g.ts", "h.tsx", "i.sh", "j.rb"}));
+  EXPECT_EQ(st.filtered, 5u);
+  o.type_not = {"nosuchtype"};
+  EXPECT_THROW(walk({d.path()}, o, nullptr), InvalidArgument);
+  // The table is sorted and has the common names.
+  const auto& types = file_types();
+  EXPECT_TRUE(std::is_sorted(types.begin(), types.end(),
+                             [](const FileType& a, const FileType& b) { return a.name < b.name; }));
+  for (const char* n : {"py", "rust", "go", "js", "ts", "java", "c", "cpp", "ruby", "sh", "md"})
+    EXPECT_TRUE(std::any_of(types.begin(), types.end(), [&](const FileType& t) {
+      return t.name == n;
+    })) << n;
+}
+
+TEST(ChunkWalker, GlobsWithRipgrepSemantics) {
+  ScratchDir d;
+  make_repo(d);
+  d.write(".gitignore", "ignored.py\n");
+  for (const char* f :
+       {"src/a.py", "src/b.rs", "tests/t.py", "vendor/v.py", "ignored.py", "top.py"})
+    d.write(f);
+  WalkOptions o;
+  o.globs = {"*.py"};
+  // A matching glob overrides .gitignore, like ripgrep's -g.
+  EXPECT_EQ(walk_rels(d.path(), o),
+            (V{"ignored.py", "src/a.py", "tests/t.py", "top.py", "vendor/v.py"}));
+  o.globs = {"*.py", "!vendor", "!tests/**"};
+  EXPECT_EQ(walk_rels(d.path(), o), (V{"ignored.py", "src/a.py", "top.py"}));
+  o.globs = {"!*.py"};
+  EXPECT_EQ(walk_rels(d.path(), o), (V{"src/b.rs"}));
+  o.globs = {"src/**"};
+  EXPECT_EQ(walk_rels(d.path(), o), (V{"src/a.py", "src/b.rs"}));
+}
+
+TEST(ChunkWalker, SizeCap) {
+  ScratchDir d;
+  d.write("small.txt", std::string(100, 'a'));
+  d.write("big.txt", std::string(5000, 'b'));
+  WalkOptions o;
+  o.max_file_size = 1000;
+  WalkStats st;
+  EXPECT_EQ(walk_rels(d.path(), o, &st), (V{"small.txt"}));
+  EXPECT_EQ(st.skipped_too_large, 1u);
+  ASSERT_EQ(st.warnings.size(), 1u);
+  EXPECT_NE(st.warnings[0].find("big.txt"), std::string::npos);
+  o.max_file_size = 0;  // no limit
+  EXPECT_EQ(walk_rels(d.path(), o), (V{"big.txt", "small.txt"}));
+}
+
+TEST(ChunkWalker, SymlinkLoopsAreDetected) {
+  ScratchDir d;
+  d.write("a/file.py");
+  d.write("target.py");
+  std::filesystem::create_directory_symlink("..", d.path() / "a" / "up");      // a/up -> .
+  std::filesystem::create_directory_symlink("../a", d.path() / "a" / "self");  // a/self -> a
+  std::filesystem::create_symlink("target.py", d.path() / "link.py");
+  WalkOptions o;
+  WalkStats st;
+  // Not following: symlinks are skipped silently.
+  EXPECT_EQ(walk_rels(d.path(), o, &st), (V{"a/file.py", "target.py"}));
+  EXPECT_EQ(st.skipped_symlink_loop, 0u);
+  o.follow_symlinks = true;
+  st = {};
+  EXPECT_EQ(walk_rels(d.path(), o, &st), (V{"a/file.py", "link.py", "target.py"}));
+  EXPECT_EQ(st.skipped_symlink_loop, 2u);
+  EXPECT_EQ(st.warnings.size(), 2u);
+}
+
+TEST(ChunkWalker, BrokenSymlinkBecomesAWarning) {
+  ScratchDir d;
+  d.write("ok.py");
+  std::filesystem::create_symlink("missing.py", d.path() / "dangling.py");
+  WalkOptions o;
+  o.follow_symlinks = true;
+  WalkStats st;
+  EXPECT_EQ(walk_rels(d.path(), o, &st), (V{"ok.py"}));
+  EXPECT_EQ(st.skipped_unreadable, 1u);
+  ASSERT_EQ(st.warnings.size(), 1u);
+  EXPECT_NE(st.warnings[0].find("dangling.py"), std::string::npos);
+}
+
+// Walks d with permission bits in force. As root (where they are not), the walk runs in a
+// forked child that drops to uid/gid 65534 ("nobody"); returns false if that is impossible.
+bool walk_unprivileged(const std::filesystem::path& root, std::string* result) {
+  auto summarize = [&]() {
+    WalkOptions o;
+    o.threads = 1;  // a forked child has no pool workers
+    WalkStats st;
+    auto files = walk({root}, o, &st);
+    std::string r;
+    for (auto& f : files) r += f.rel_path + ",";
+    std::string content;
+    const auto status = read_text_file(root / "secret.py", 0, &content);
+    r += "|" + std::to_string(st.skipped_unreadable) + "|" + std::to_string(st.warnings.size()) +
+         "|" + content_status_name(status);
+    return r;
+  };
+  if (::geteuid() != 0) {
+    *result = summarize();
+    return true;
+  }
+  int fds[2];
+  if (::pipe(fds) != 0) return false;
+  const pid_t pid = ::fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    ::close(fds[0]);
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(77);
+    const std::string r = summarize();
+    const ssize_t w = ::write(fds[1], r.data(), r.size());
+    ::_exit(w == static_cast<ssize_t>(r.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string r;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) r.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return false;
+  *result = r;
+  return true;
+}
+
+TEST(ChunkWalker, UnreadableEntriesBecomeWarnings) {
+  ScratchDir d;
+  ::chmod(d.path().c_str(), 0755);  // the unprivileged child must be able to enter it
+  ::chmod(d.write("ok.py").c_str(), 0644);
+  auto f = d.write("secret.py");
+  auto sub = d.mkdir("locked");
+  d.write("locked/inner.py");
+  ::chmod(f.c_str(), 0);
+  ::chmod(sub.c_str(), 0);
+  std::string r;
+  if (!walk_unprivileged(d.path(), &r)) GTEST_SKIP() << "cannot drop privileges to test this";
+  // Only ok.py; secret.py and locked/ each give one warning; reading secret.py fails.
+  EXPECT_EQ(r, "ok.py,|2|2|unreadable");
+}
+
+TEST(ChunkWalker, FileRootsAreAlwaysTaken) {
+  ScratchDir d;
+  make_repo(d);
+  d.write(".gitignore", "*.py\n");
+  auto f = d.write("src/ignored.py", "print(1)\n");
+  auto h = d.write(".hidden.rs");
+  WalkOptions o;
+  o.types = {"md"};
+  WalkStats st;
+  auto files = walk({f, h, d.path() / "nope.txt"}, o, &st);
+  EXPECT_EQ(rels(files), (V{".hidden.rs", "ignored.py"}));
+  EXPECT_EQ(files[1].abs_path, f);
+  EXPECT_EQ(files[1].size, 9u);
+  EXPECT_GT(files[1].mtime_ns, 0);
+  EXPECT_EQ(st.skipped_unreadable, 1u);  // nope.txt
+}
+
+TEST(ChunkWalker, SortedAndIndependentOfThreadCount) {
+  ScratchDir d;
+  std::set<std::string> expect;
+  for (int i = 0; i < 12; ++i)
+    for (int j = 0; j < 15; ++j) {
+      std::string p =
+          "d" + std::to_string(i) + "/s" + std::to_string(j % 4) + "/f" + std::to_string(j) + ".py";
+      d.write(p);
+      expect.insert(p);
+    }
+  WalkOptions o;
+  o.threads = 1;
+  auto one = walk({d.path()}, o, nullptr);
+  o.threads = 4;
+  auto four = walk({d.path()}, o, nullptr);
+  o.threads = 0;
+  auto all = walk({d.path()}, o, nullptr);
+  EXPECT_EQ(rels(one), V(expect.begin(), expect.end()));  // std::set order == sorted
+  EXPECT_EQ(rels(four), rels(one));
+  EXPECT_EQ(rels(all), rels(one));
+  // The same root twice is listed once.
+  EXPECT_EQ(walk({d.path(), d.path()}, o, nullptr).size(), one.size());
+}
+
+// ---- read_text_file --------------------------------------------------------------------------
+
+TEST(ChunkReadText, Statuses) {
+  ScratchDir d;
+  std::string out = "untouched";
+  auto ok = d.write("ok.txt", "h\xC3\xA9llo \xF0\x9F\x98\x80\n");
+  EXPECT_EQ(read_text_file(ok, 0, &out), ContentStatus::Ok);
+  EXPECT_EQ(out, "h\xC3\xA9llo \xF0\x9F\x98\x80\n");
+
+  auto bom = d.write("bom.txt", "\xEF\xBB\xBFhi\n");
+  EXPECT_EQ(read_text_file(bom, 0, &out), ContentStatus::Ok);
+  EXPECT_EQ(out, "hi\n");
+
+  auto empty = d.write("empty.txt", "");
+  EXPECT_EQ(read_text_file(empty, 0, &out), ContentStatus::Ok);
+  EXPECT_EQ(out, "");
+
+  out = "untouched";
+  std::string late_nul(20000, 'a');
+  late_nul[15000] = '\0';  // beyond the first 8 KiB
+  EXPECT_EQ(read_text_file(d.write("late.bin", late_nul), 0, &out), ContentStatus::Binary);
+  EXPECT_EQ(read_text_file(d.write("nul.bin", std::string("ab\0cd", 5)), 0, &out),
+            ContentStatus::Binary);
+  for (const char* bad : {"\xFF", "\xC0\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "ab\xE2\x82",
+                          "\x80", "\xE0\x9F\xBF"})
+    EXPECT_EQ(read_text_file(d.write("bad.txt", bad), 0, &out), ContentStatus::InvalidUtf8)
+        << "bytes: " << bad;
+  EXPECT_EQ(out, "untouched");
+
+  EXPECT_EQ(read_text_file(d.write("big.txt", std::string(3000, 'x')), 2000, &out),
+            ContentStatus::TooLarge);
+  EXPECT_EQ(read_text_file(d.path() / "missing.txt", 0, &out), ContentStatus::Unreadable);
+  EXPECT_EQ(read_text_file(d.path(), 0, &out), ContentStatus::Unreadable);  // a folder
+  EXPECT_EQ(out, "untouched");
+
+  EXPECT_STREQ(content_status_name(ContentStatus::Binary), "binary");
+  EXPECT_STREQ(content_status_name(ContentStatus::InvalidUtf8), "invalid UTF-8");
+}
+
+}  // namespace
+}  // namespace ripvec
