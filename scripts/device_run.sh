@@ -19,7 +19,7 @@ nvcc --version | tail -1
 # a private prefix; system copies win where present.
 DEPS=/tmp/ripvec-deps
 if [[ -d .debs ]]; then
-  mkdir -p $DEPS
+  rm -rf $DEPS; mkdir -p $DEPS
   for f in .debs/*.deb; do dpkg -x "$f" $DEPS; done
   for pc in $DEPS/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc; do
     sed -i "s|^prefix=/usr\$|prefix=$DEPS/usr|" "$pc"
@@ -33,6 +33,7 @@ CBLAS_INC=$(dirname "$(ls /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h
                        ls $DEPS/usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h)")
 B=build/device
 if want build; then
+  rm -rf $B
   cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DRIPVEC_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DRIPVEC_TREESITTER=OFF -DCMAKE_PREFIX_PATH="$DEPS/usr" -DBLAS_LIBRARIES="$BLAS_LIB" \
     -DOPENBLAS_CBLAS_INCLUDE="$CBLAS_INC" -DBLA_VENDOR=OpenBLAS >"$OUT/cmake.log" 2>&1 ||

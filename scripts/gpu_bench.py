@@ -186,7 +186,11 @@ def main():
             for s in seqs:
                 f.write(" ".join(map(str, s)) + "\n")
         ref32 = torch_embed(model, seqs, groups, spec["pooling"], torch.float32)
-        model.config._attn_implementation = attn
+        if attn != "sdpa":
+            try:
+                model.set_attn_implementation(attn)
+            except Exception as e:  # keep SDPA, and say so
+                print(f"peer: could not switch to {attn}: {e}", flush=True)
         t_torch = time_torch(model, seqs, groups, spec["pooling"], torch.float16)
         torch.cuda.reset_peak_memory_stats()
         torch_embed(model, seqs, groups, spec["pooling"], torch.float16)

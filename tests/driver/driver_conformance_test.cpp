@@ -12,9 +12,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -27,6 +30,21 @@
 #ifdef RIPVEC_HAVE_CUDA
 #include "driver/cuda/cuda_driver.hpp"
 #endif
+
+// Counts heap allocations (through operator new) so a test can check that the CPU driver's
+// hot path does not allocate.
+static std::atomic<long> g_heap_allocs{0};
+void* operator new(std::size_t n) {
+  g_heap_allocs.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace ripvec {
 namespace {
@@ -422,8 +440,14 @@ TYPED_TEST(DriverConformance, Embeddings) {
     d.add_embeddings(out, this->up(table2, {V, h}), ti);
     ref::add_embeddings(want, table2, h, ids);
     expect_close(this->down(out), want, this->tol(), "add_embeddings H=" + std::to_string(h));
-    EXPECT_THROW(d.embedding_lookup(out, tt, this->upi(IVec(T, static_cast<int32_t>(V)), {T})),
-                 InvalidArgument);
+    // An id outside the table is refused: at the call on the CPU, at the next end_batch() on a
+    // device that checks asynchronously (CUDA).
+    EXPECT_THROW(
+        {
+          d.embedding_lookup(out, tt, this->upi(IVec(T, static_cast<int32_t>(V)), {T}));
+          d.end_batch();
+        },
+        InvalidArgument);
     d.restore(mark);
   }
 }
@@ -891,6 +915,43 @@ TYPED_TEST(DriverConformance, Attention) {
         d.restore(mark);
       }
   }
+}
+
+// After a warm-up call, the CPU driver's operations run without touching the heap (the scratch
+// arena, the attention workspace and OpenBLAS's buffers are all set up beforehand).
+TEST(CpuDriverHotPath, NoHeapAllocation) {
+  CpuDriver d;
+  d.reserve_scratch(size_t{64} << 20);
+  const BatchInputs bi = make_batch({1, 7, 33, 17, 100}, 1200);
+  const int64_t T = bi.total_tokens, nh = 4, hd = 32, H = nh * hd, I = 2 * H;
+  auto up = [&](const Vec& v, std::initializer_list<int64_t> dims) {
+    return d.upload(v.data(), DType::F32, dims);
+  };
+  auto qkv = up(random_vec(T * 3 * H, 1), {T, 3 * H});
+  auto x = up(random_vec(T * H, 2), {T, H});
+  auto res = up(random_vec(T * H, 3), {T, H});
+  auto g = up(random_vec(H, 4), {H});
+  auto w = up(random_vec(I * H, 5), {I, H});
+  auto b = up(random_vec(I, 6), {I});
+  auto y = d.alloc(DType::F32, {T, I});
+  auto out = d.alloc(DType::F32, {T, H});
+  auto pooled = d.alloc(DType::F32, {static_cast<int64_t>(bi.batch), H});
+  auto db = d.upload_batch(bi);
+  auto run = [&] {
+    for (int wdw : {-1, 5}) ops::attention(d, out, qkv, AttentionDesc{4, 32, 0.17f, wdw}, db);
+    ops::linear(d, y, x, w, b);
+    ops::fused_bias_gelu(d, y, b);
+    ops::fused_residual_layernorm(d, out, x, g, res, g, g, 1e-12f);
+    d.layer_norm(x, x, g, g, 1e-12f);
+    d.mean_pool(pooled, out, db.cu_seqlens);
+    d.l2_normalize(pooled);
+    std::vector<int> probe(3);
+    (void)probe;
+  };
+  run();
+  const long before = g_heap_allocs.load();
+  run();
+  EXPECT_EQ(g_heap_allocs.load() - before, 0) << "heap allocations on the hot path";
 }
 
 }  // namespace

@@ -107,6 +107,7 @@ TEST(CudaFlash, MatchesCpuAttention) {
       {4, 64, -1, {1, 63, 64, 65, 300}}, {12, 64, 64, {1, 127, 128, 129, 1000}},
       {3, 128, -1, {100, 5}},          {2, 128, 8, {77, 31}},
       {12, 64, 64, {8192}},            {12, 64, -1, {4096}},
+      {5, 8, -1, {9, 40}},             {2, 48, 4, {3, 70}},  // generic (untiled) head sizes
   };
   uint32_t seed = 1;
   for (const auto& c : cases) {
@@ -193,7 +194,7 @@ TEST(CudaModels, ClassicBertTinyMatchesCpu) {
     const auto dir = test::test_data(std::string("bert/") + name);
     ModelConfig mc = load_model_config(dir / "config.json");
     model_parity<ClassicBert>(dir, mc.bert, mc.bert.vocab_size, mc.bert.hidden_size,
-                              {1, 5, 64, 33, 128, 2});
+                              {1, 5, 64, 33, 17, 2});
   }
 }
 

@@ -224,6 +224,43 @@ __global__ void attention_f32_kernel(float* out, const float* qkv, const int32_t
   for (int e = 0; e < D; ++e) dst[e] = acc[e] / l;
 }
 
+// Any head dimension up to kMaxGenericDim, any dtype: one thread per (query, head). Used for the
+// head sizes the tiled kernels are not instantiated for; slow but exact in F32 accumulation.
+constexpr int kMaxGenericDim = 256;
+template <class T>
+__global__ void attention_generic_kernel(T* out, const T* qkv, const int32_t* cu, int nh, int D,
+                                         float scale, int half_window) {
+  const int b = blockIdx.z, h = blockIdx.y;
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t row_base = cu[b];
+  const int len = cu[b + 1] - cu[b];
+  if (i >= len) return;
+  const int64_t H = int64_t(nh) * D;
+  const T* q = qkv + (row_base + i) * 3 * H + int64_t(h) * D;
+  float acc[kMaxGenericDim];
+  for (int e = 0; e < D; ++e) acc[e] = 0.f;
+  float m = -INFINITY, l = 0.f;
+  int j0 = 0, j1 = len;
+  if (half_window >= 0) {
+    j0 = max(0, i - half_window);
+    j1 = min(len, i + half_window + 1);
+  }
+  for (int j = j0; j < j1; ++j) {
+    const T* k = qkv + (row_base + j) * 3 * H + H + int64_t(h) * D;
+    float s = 0.f;
+    for (int e = 0; e < D; ++e) s += to_f(q[e]) * to_f(k[e]);
+    s *= scale;
+    const float m_new = fmaxf(m, s);
+    const float alpha = __expf(m - m_new), p = __expf(s - m_new);
+    const T* v = k + H;
+    l = l * alpha + p;
+    for (int e = 0; e < D; ++e) acc[e] = acc[e] * alpha + p * to_f(v[e]);
+    m = m_new;
+  }
+  T* dst = out + (row_base + i) * H + int64_t(h) * D;
+  for (int e = 0; e < D; ++e) dst[e] = from_f<T>(acc[e] / l);
+}
+
 template <class T, int D>
 void launch_flash(cudaStream_t st, T* out, const T* qkv, const int32_t* cu, int B, int S, int nh,
                   float scale, int half_window) {
@@ -258,10 +295,20 @@ void launch_flash_attention(cudaStream_t st, CudaDriver::Tensor out, const CudaD
   if (B == 0) return;
   const int32_t* cu = db.cu_seqlens.as<int32_t>();
   if (out.dtype != qkv.dtype) throw InvalidArgument("cuda attention: out/qkv dtypes differ");
-  auto unsupported = [&] {
-    return UnsupportedError("cuda attention: head_dim " + std::to_string(d) +
-                            " (supported: 16, 32, 64, 128)");
-  };
+  const bool tiled = d == 16 || d == 32 || d == 64 || d == 128;
+  if (!tiled) {
+    if (d <= 0 || d > kMaxGenericDim)
+      throw UnsupportedError("cuda attention: head_dim " + std::to_string(d) + " (at most " +
+                             std::to_string(kMaxGenericDim) + ")");
+    dim3 grid((S + 63) / 64, nh, B);
+    RIPVEC_DISPATCH_FLOAT(qkv.dtype, T, {
+      attention_generic_kernel<T><<<grid, 64, 0, st>>>(out.as<T>(), qkv.as<T>(), cu, nh, d,
+                                                       ad.scale, ad.half_window);
+    });
+    check_launch("attention_generic_kernel");
+    return;
+  }
+  auto unsupported = [&] { return UnsupportedError("cuda attention: head_dim"); };
   if (qkv.dtype == DType::F32) {
     switch (d) {
       case 16: launch_f32<16>(st, out.as<float>(), qkv.as<float>(), cu, B, S, nh, ad.scale, ad.half_window); break;

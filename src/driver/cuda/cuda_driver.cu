@@ -21,6 +21,8 @@ struct CudaDriver::Impl {
   void* blas_workspace = nullptr;
   std::vector<void*> weights;  // owned device buffers, freed at destruction
   size_t weight_bytes = 0;
+  int* error_flag = nullptr;  // set by kernels that find bad input (e.g. an id past the table)
+  int* error_flag_host = nullptr;  // pinned mirror read at end_batch()/to_host()
   void* host_staging = nullptr;  // pinned, for batch uploads and to_host
   size_t host_staging_bytes = 0;
 
@@ -56,11 +58,17 @@ __global__ void convert_kernel(To* out, const Ti* in, int64_t n) {
 
 template <class T>
 __global__ void embedding_kernel(T* out, Param table, const int32_t* ids, int64_t rows, int64_t H,
-                                 bool add) {
+                                 int64_t V, bool add, int* error_flag) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < rows * H;
        i += (int64_t)gridDim.x * blockDim.x) {
     int64_t r = i / H, c = i % H;
-    float v = table[(int64_t)ids[r] * H + c];
+    const int32_t id = ids[r];
+    if (id < 0 || id >= V) {
+      *error_flag = 1;  // reported by the host at end_batch()/to_host()
+      out[i] = from_f<T>(0.f);
+      continue;
+    }
+    float v = table[(int64_t)id * H + c];
     out[i] = from_f<T>(add ? to_f(out[i]) + v : v);
   }
 }
@@ -413,6 +421,9 @@ CudaDriver::CudaDriver(const Options& opts) : impl_(std::make_unique<Impl>()),
   check(cudaMalloc(&impl_->blas_workspace, kBlasWorkspace), "cudaMalloc(cublas workspace)");
   check(cublasSetWorkspace(impl_->blas, impl_->blas_workspace, kBlasWorkspace),
         "cublasSetWorkspace");
+  check(cudaMalloc(&impl_->error_flag, sizeof(int)), "cudaMalloc(error flag)");
+  check(cudaMemset(impl_->error_flag, 0, sizeof(int)), "cudaMemset(error flag)");
+  check(cudaMallocHost(&impl_->error_flag_host, sizeof(int)), "cudaMallocHost(error flag)");
   // FP32 mode must stay FP32 (a check mode), so no TF32 shortcuts.
   check(cublasSetMathMode(impl_->blas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
 }
@@ -424,6 +435,8 @@ CudaDriver::~CudaDriver() {
   if (scratch_) cudaFree(scratch_);
   if (impl_->blas_workspace) cudaFree(impl_->blas_workspace);
   if (impl_->host_staging) cudaFreeHost(impl_->host_staging);
+  if (impl_->error_flag) cudaFree(impl_->error_flag);
+  if (impl_->error_flag_host) cudaFreeHost(impl_->error_flag_host);
   if (impl_->blas) cublasDestroy(impl_->blas);
   if (impl_->stream) cudaStreamDestroy(impl_->stream);
 }
@@ -433,7 +446,20 @@ std::string CudaDriver::description() const {
 }
 
 void CudaDriver::begin_batch() {}
-void CudaDriver::end_batch() { check(cudaStreamSynchronize(impl_->stream), "end_batch"); }
+void CudaDriver::end_batch() {
+  check(cudaMemcpyAsync(impl_->error_flag_host, impl_->error_flag, sizeof(int),
+                        cudaMemcpyDeviceToHost, impl_->stream),
+        "end_batch error flag");
+  check(cudaStreamSynchronize(impl_->stream), "end_batch");
+  raise_device_errors();
+}
+
+void CudaDriver::raise_device_errors() {
+  if (*impl_->error_flag_host == 0) return;
+  *impl_->error_flag_host = 0;
+  check(cudaMemsetAsync(impl_->error_flag, 0, sizeof(int), impl_->stream), "reset error flag");
+  throw InvalidArgument("cuda driver: token id outside the embedding table");
+}
 void CudaDriver::flush_batch() { check(cudaGetLastError(), "flush_batch"); }
 
 size_t CudaDriver::device_bytes() const {
@@ -561,9 +587,13 @@ void CudaDriver::to_host(const Tensor& t, void* out_f32) {
   }
   void* st = impl_->staging(n * 4);
   check(cudaMemcpyAsync(st, src, n * 4, cudaMemcpyDeviceToHost, impl_->stream), "to_host");
+  check(cudaMemcpyAsync(impl_->error_flag_host, impl_->error_flag, sizeof(int),
+                        cudaMemcpyDeviceToHost, impl_->stream),
+        "to_host error flag");
   check(cudaStreamSynchronize(impl_->stream), "to_host sync");
-  std::memcpy(out_f32, st, n * 4);
   restore(mark);
+  raise_device_errors();
+  std::memcpy(out_f32, st, n * 4);
 }
 
 void CudaDriver::convert(Tensor out, const Tensor& in) {
@@ -587,7 +617,8 @@ void CudaDriver::embedding_lookup(Tensor out, const Tensor& table, const Tensor&
   const int64_t rows = ids.numel(), H = table.cols();
   RIPVEC_DISPATCH_FLOAT(out.dtype, T, {
     embedding_kernel<T><<<blocks_for(rows * H, 256), 256, 0, impl_->stream>>>(
-        out.as<T>(), param(table), ids.as<int32_t>(), rows, H, false);
+        out.as<T>(), param(table), ids.as<int32_t>(), rows, H, table.dim(0), false,
+        impl_->error_flag);
   });
   check_launch("embedding_kernel");
 }
@@ -595,7 +626,8 @@ void CudaDriver::add_embeddings(Tensor x, const Tensor& table, const Tensor& ids
   const int64_t rows = ids.numel(), H = table.cols();
   RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
     embedding_kernel<T><<<blocks_for(rows * H, 256), 256, 0, impl_->stream>>>(
-        x.as<T>(), param(table), ids.as<int32_t>(), rows, H, true);
+        x.as<T>(), param(table), ids.as<int32_t>(), rows, H, table.dim(0), true,
+        impl_->error_flag);
   });
   check_launch("embedding_kernel(add)");
 }

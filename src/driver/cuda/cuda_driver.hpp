@@ -129,6 +129,9 @@ class CudaDriver {
                  const DeviceBatch<Tensor>& db);
 
  private:
+  // Throws what a kernel flagged (bad ids) since the last check; the flag lives on the device
+  // so kernels never synchronize, and it is read whenever the host waits anyway.
+  void raise_device_errors();
   struct Impl;
   std::unique_ptr<Impl> impl_;
   DType activation_;
