@@ -528,6 +528,13 @@ class Downloader {
         if (have == 0) fs::remove(part, ec);
         throw DownloadFailure{http_error(r, id_, revision_, file, url)};
       }
+      // A whole-file answer to a Range request with an empty body never reached on_body,
+      // so the stale partial bytes are still there.
+      if (r.status == 200 && !t.decided && have > 0 && ::ftruncate(fd, 0) != 0) {
+        int err = errno;
+        ::close(fd);
+        throw IoError("cannot truncate " + part.string() + ": " + std::strerror(err));
+      }
       // Completed transfer: the size on disk must match what the server promised.
       curl_off_t expected = -1;
       ::fstat(fd, &st);
@@ -543,7 +550,7 @@ class Downloader {
       if (progress_)
         std::fprintf(stderr, "  %s (%s%s)\n", file.c_str(),
                      human_bytes(static_cast<double>(st.st_size)).c_str(),
-                     have > 0 ? (", resumed at " + human_bytes(have)).c_str() : "");
+                     t.range_from > 0 ? (", resumed at " + human_bytes(have)).c_str() : "");
       return finish(fd, part, dest);
     }
   }
