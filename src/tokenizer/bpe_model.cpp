@@ -103,13 +103,10 @@ BpeModel::BpeModel(const nlohmann::json& model, std::string_view origin) {
           where + ".dropout is set: BPE dropout (random, training-only) is not supported");
     }
   }
-  const std::string unk = optional_string(model, "unk_token", where);
-  if (!unk.empty()) {
-    auto it = vocab_.find(unk);
-    if (it == vocab_.end()) {
-      throw ModelFormatError(where + ".unk_token \"" + unk + "\" is not in the vocabulary");
-    }
-    unk_id_ = it->second;
+  unk_token_ = optional_string(model, "unk_token", where);
+  if (!unk_token_.empty()) {
+    // Like HF, a missing unk token is an error only when a character actually needs it.
+    if (auto it = vocab_.find(unk_token_); it != vocab_.end()) unk_id_ = it->second;
   }
   prefix_ = optional_string(model, "continuing_subword_prefix", where);
   suffix_ = optional_string(model, "end_of_word_suffix", where);
@@ -216,7 +213,11 @@ void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>* syms
         continue;
       }
     }
-    if (unk_id_) {
+    if (!unk_token_.empty()) {
+      if (!unk_id_) {
+        throw InvalidArgument("text needs the unknown token \"" + unk_token_ +
+                              "\", which is not in the BPE vocabulary");
+      }
       if (unk_pending && !fuse_unk_) syms->push_back(*unk_id_);
       unk_pending = true;
     }

@@ -76,7 +76,8 @@ class BpeModel {
 
   Vocab vocab_;
   MergeMap merges_;
-  std::optional<int32_t> unk_id_;
+  std::string unk_token_;
+  std::optional<int32_t> unk_id_;  // unset when unk_token_ is not in the vocabulary
   bool fuse_unk_ = false;
   bool byte_fallback_ = false;
   bool ignore_merges_ = false;

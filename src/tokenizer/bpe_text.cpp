@@ -123,22 +123,9 @@ void BpeNormalizer::add(const nlohmann::json& spec, std::string_view origin) {
     step.options = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
   } else if (type == "Lowercase") {
     step.kind = Kind::kLowercase;
-  } else if (type == "Strip") {
-    step.kind = Kind::kStrip;
-    auto flag = [&](const char* key) {
-      if (!spec.contains(key)) return true;
-      if (!spec[key].is_boolean()) throw ModelFormatError(where + "." + key + " must be a boolean");
-      return spec[key].get<bool>();
-    };
-    step.left = flag("strip_left");
-    step.right = flag("strip_right");
-  } else if (type == "Prepend") {
-    if (!spec.contains("prepend") || !spec["prepend"].is_string()) {
-      throw ModelFormatError(where + " Prepend needs a string \"prepend\"");
-    }
-    step.kind = Kind::kPrepend;
-    step.text = spec["prepend"].get<std::string>();
   } else {
+    // Strip / Prepend / Replace are left out on purpose: HF tokenizers 0.23 panics or drops
+    // characters with them on byte-level files (offset alignment bugs), so parity is undefined.
     throw UnsupportedError(where + " type \"" + type + "\" is not supported for BPE tokenizers");
   }
   steps_.push_back(std::move(step));
@@ -159,22 +146,6 @@ void BpeNormalizer::normalize(std::string_view in, std::string& out) const {
       case Kind::kLowercase:
         for (size_t i = 0; i < cur.size();)
           tok::unicode::append_lowercase(tok::utf8_next(cur, i), next);
-        break;
-      case Kind::kStrip: {
-        size_t b = 0, e = cur.size();
-        if (s.left) {
-          for (size_t i = b; b < e && tok::unicode::is_whitespace(tok::utf8_next(cur, i));) b = i;
-        }
-        if (s.right) {
-          for (size_t i = e; e > b && tok::unicode::is_whitespace(tok::utf8_prev(cur, i));) e = i;
-        }
-        next.assign(cur, b, e - b);
-        break;
-      }
-      case Kind::kPrepend:
-        // HF prepends only to non-empty strings.
-        if (!cur.empty()) next = s.text;
-        next += cur;
         break;
     }
     cur.swap(next);

@@ -24,7 +24,7 @@ CharClass char_class(char32_t cp) noexcept;
 void append_hf_normalized(std::string_view in, int utf8proc_options, std::string& out);
 
 // A normalizer chain parsed from tokenizer.json's "normalizer": NFC, NFD, NFKC, NFKD, Lowercase,
-// Strip, Prepend, and Sequence of those; null gives an empty chain. Other types throw
+// and Sequence of those; null gives an empty chain. Other types throw
 // UnsupportedError, malformed specs ModelFormatError.
 class BpeNormalizer final : public tok::Normalizer {
  public:
@@ -34,12 +34,10 @@ class BpeNormalizer final : public tok::Normalizer {
   using tok::Normalizer::normalize;
 
  private:
-  enum class Kind : uint8_t { kUnicode, kLowercase, kStrip, kPrepend };
+  enum class Kind : uint8_t { kUnicode, kLowercase };
   struct Step {
     Kind kind = Kind::kUnicode;
-    int options = 0;                   // kUnicode: utf8proc flags
-    bool left = false, right = false;  // kStrip
-    std::string text;                  // kPrepend
+    int options = 0;  // kUnicode: utf8proc flags
   };
   void add(const nlohmann::json& spec, std::string_view origin);
   std::vector<Step> steps_;
