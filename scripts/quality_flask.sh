@@ -10,7 +10,8 @@
 # 3. Times with hyperfine: a cold `ripvec index` (fresh cache directory each run), one warm
 #    `ripvec QUERY` process end to end, and `rg QUERY` on the same tree.
 #
-# Environment: FLASK_WORK=DIR reuses/keeps the work directory; RUNS=N hyperfine runs (default 5);
+# Environment: FLASK_WORK=DIR reuses/keeps the work directory; RUNS=N hyperfine runs of the warm
+# commands (default 5); COLD_RUNS=N runs of the cold index (default 1: it embeds every chunk);
 # RIPVEC_EXTRA="flags" passes extra flags to every ripvec call (e.g. "--device cpu").
 set -euo pipefail
 
@@ -21,6 +22,7 @@ ripvec="$(realpath "${1:-$here/build/release/apps/cli/ripvec}")"
 readonly FLASK_VERSION=3.0.3
 readonly FLASK_SHA256=ceb27b0af3823ea2737928a4d99d125a06175b8512c445cbd9a9ce200ef76842
 runs="${RUNS:-5}"
+cold_runs="${COLD_RUNS:-1}"
 extra=(${RIPVEC_EXTRA:-})
 
 if [[ -n "${FLASK_WORK:-}" ]]; then
@@ -58,10 +60,10 @@ python3 "$here/bench/quality/eval.py" --ripvec "$ripvec" --root "$tree" \
 query="where is the session cookie signed"
 rg_query="session"
 echo
-echo "## Timing (hyperfine, $runs runs; $(nproc) cores)"
+echo "## Timing (hyperfine; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
 cold_cache="$work/cold-cache"
-hyperfine --style basic --runs "$runs" --export-markdown "$work/cold.md" \
+hyperfine --style basic --runs "$cold_runs" --export-markdown "$work/cold.md" \
   --prepare "rm -rf '$cold_cache'" \
   -n "ripvec index (cold)" \
   "'$ripvec' index -q --cache-dir '$cold_cache' ${extra[*]} '$tree'" >&2
