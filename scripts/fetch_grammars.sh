@@ -56,20 +56,37 @@ archive_for() {
 
 rm -f "$src/.lock-sha256"
 rm -rf "$src/tree-sitter" "$src/grammars"
+# Read the lock, then extract per archive in one tar pass (the language pack is 49 MB).
+names=() pkgs=() vers=() shas=() inners=() dests=()
 while read -r name pkg ver sha inner dest; do
   [[ -z "$name" || "$name" == \#* ]] && continue
-  archive="$(archive_for "$pkg" "$ver" "$sha")"
+  names+=("$name") pkgs+=("$pkg") vers+=("$ver") shas+=("$sha") inners+=("$inner") dests+=("$dest")
+done <"$lock"
+declare -A done_archive=()
+: >"$src/VERSIONS.new"
+for i in "${!names[@]}"; do
+  key="${pkgs[$i]}==${vers[$i]}"
+  [[ -n "${done_archive[$key]:-}" ]] && continue
+  done_archive[$key]=1
+  archive="$(archive_for "${pkgs[$i]}" "${vers[$i]}" "${shas[$i]}")"
   top="$(basename "$archive" .tar.gz)"  # an sdist's single top-level folder
+  members=()
+  for j in "${!names[@]}"; do
+    [[ "${pkgs[$j]}==${vers[$j]}" == "$key" ]] && members+=("$top/${inners[$j]}")
+  done
   tmp="$(mktemp -d)"
   # --touch: fresh mtimes, so that builds notice sources that changed with the lock file.
-  tar xzf "$archive" --touch -C "$tmp" "$top/$inner"
-  mkdir -p "$(dirname "$src/$dest")"
-  rm -rf "$src/$dest"
-  mv "$tmp/$top/$inner" "$src/$dest"
+  tar xzf "$archive" --touch -C "$tmp" "${members[@]}"
+  for j in "${!names[@]}"; do
+    [[ "${pkgs[$j]}==${vers[$j]}" == "$key" ]] || continue
+    mkdir -p "$(dirname "$src/${dests[$j]}")"
+    rm -rf "${src:?}/${dests[$j]}"
+    mv "$tmp/$top/${inners[$j]}" "$src/${dests[$j]}"
+    echo "${names[$j]} ${pkgs[$j]} ${vers[$j]}" >>"$src/VERSIONS.new"
+    echo "fetch_grammars: ${names[$j]} <- ${pkgs[$j]} ${vers[$j]} (${inners[$j]})"
+  done
   rm -rf "$tmp"
-  echo "$name $pkg $ver" >>"$src/VERSIONS.new"
-  echo "fetch_grammars: $name <- $pkg $ver ($inner)"
-done <"$lock"
+done
 mv "$src/VERSIONS.new" "$src/VERSIONS"
 echo "$lock_sha" >"$src/.lock-sha256"
 echo "fetch_grammars: done ($src)"

@@ -1,5 +1,32 @@
 // Code-aware chunking: splits a source file into embeddable pieces along definitions
 // (functions, classes, methods...) found with tree-sitter, with line windows as the fallback.
+//
+// What chunk_file returns (sorted by start_line):
+//  * one chunk per definition: functions, methods, constructors, structs, enums, unions,
+//    interfaces, type aliases, traits, impls, macros, classes, modules/namespaces. Its lines
+//    include the doc comments, attributes and decorators directly above it. symbol is the scope
+//    chain joined with '.' ("Client.get", "geo.Polygon.area", Go "Store.Get" from the receiver,
+//    C++ "ns::f" becomes "ns.f"); kind is one of "function", "method", "constructor", "class",
+//    "struct", "enum", "union", "interface", "type", "trait", "impl", "module", "namespace",
+//    "record", "annotation", "macro".
+//  * a container (class, impl, trait, module, namespace...) whose body holds definitions gets a
+//    chunk of only its lines before the first of them (declaration, docstring, leading fields);
+//    the members then have their own chunks, and the container's embed_text lists their names
+//    ("// members: a, b"). Functions nested inside functions stay in their parent's chunk.
+//  * lines covered by no definition (imports, top-level statements, fields between methods) give
+//    kind "window" chunks (symbol empty) when they hold >= 3 lines with letters or digits, or any
+//    at all in a file without definitions.
+//  * definitions longer than max_chunk_lines become windows of window_lines / overlap_lines; and
+//    with a tokenizer, anything whose embed_text exceeds max_tokens is split into line windows
+//    that fit (one line still too long is cut in embed_text only). Split windows keep the
+//    definition's symbol and kind, and their header carries its signature.
+//  * text files, unknown languages and files tree-sitter cannot parse in 5 s: windows of
+//    window_lines with overlap_lines, language "text" (or the language name on parse failure).
+// content is the exact source lines (no trailing newline), capped at 16 KiB on a code-point
+// boundary for minified one-line files; invalid UTF-8 is replaced by U+FFFD first.
+// embed_text = "// path: <rel_path>\n" ["// scope: <chain>\n"] ["// signature: <sig>\n"]
+// ["// members: <names>\n"] + content.
+// chunk_file is thread-safe (one tree-sitter parser per thread and language).
 #pragma once
 
 #include <cstddef>
