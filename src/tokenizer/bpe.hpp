@@ -11,9 +11,12 @@
 
 namespace ripvec {
 
-// root: the whole tokenizer.json document, whose model.type is "BPE". origin names the file in
-// error messages. Throws ModelFormatError when a field is missing or malformed (vocab, merges,
-// added_tokens, normalizer, pre_tokenizer, post_processor) or names an unsupported component.
+// root: the whole tokenizer.json document, whose model.type is "BPE" (or absent). origin names the
+// file in error messages. Throws ModelFormatError when a field is missing or malformed (vocab,
+// merges as "a b" strings or ["a", "b"] pairs, added_tokens, normalizer, post_processor), and
+// UnsupportedError for components this implementation does not cover: pre-tokenizers other than
+// ByteLevel, normalizers other than NFC/NFD/NFKC/NFKD/Lowercase/Sequence, BPE dropout.
+// tokenizer.json's own "truncation" / "padding" sections are ignored (callers pass max_length).
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(const nlohmann::json& root, std::string_view origin);
 
 }  // namespace ripvec

@@ -99,7 +99,7 @@ BpeModel::BpeModel(const nlohmann::json& model, std::string_view origin) {
   if (model.contains("dropout") && !model["dropout"].is_null()) {
     if (!model["dropout"].is_number()) throw ModelFormatError(where + ".dropout must be a number");
     if (model["dropout"].get<double>() != 0.0) {
-      throw ModelFormatError(
+      throw UnsupportedError(
           where + ".dropout is set: BPE dropout (random, training-only) is not supported");
     }
   }

@@ -360,11 +360,6 @@ TEST(TokenizerBpe, MalformedFilesAreModelFormatErrors) {
   }
   {
     auto j = tiny_bpe();
-    j["model"]["dropout"] = 0.1;
-    expect_model_format_error(j, "dropout");
-  }
-  {
-    auto j = tiny_bpe();
     j["added_tokens"][0].erase("id");
     expect_model_format_error(j, "added token without id");
   }
@@ -387,6 +382,13 @@ TEST(TokenizerBpe, UnsupportedPiecesAreTyped) {
     auto j = tiny_bpe();
     j["normalizer"] = {{"type", "Replace"}};
     EXPECT_THROW(make_bpe_tokenizer(j, "replace.json"), UnsupportedError);
+  }
+  {
+    auto j = tiny_bpe();
+    j["model"]["dropout"] = 0.1;
+    EXPECT_THROW(make_bpe_tokenizer(j, "dropout.json"), UnsupportedError);
+    j["model"]["dropout"] = 0.0;
+    EXPECT_NO_THROW(make_bpe_tokenizer(j, "dropout0.json"));
   }
 }
 
