@@ -49,7 +49,7 @@ if want test; then
 fi
 if want sanitize; then
   compute-sanitizer --tool memcheck --error-exitcode 9 $B/tests/driver_conformance_test \
-    --gtest_brief=1 --gtest_filter='*Cuda*' 2>&1 | tail -6
+    --gtest_brief=1 --gtest_filter='DriverConformance/4.*' 2>&1 | tail -6
   compute-sanitizer --tool racecheck --error-exitcode 9 $B/tests/cuda_parity_test \
     --gtest_brief=1 --gtest_filter='*Flash*' 2>&1 | tail -6
 fi

@@ -1,6 +1,11 @@
 // CudaDriver: memory, GEMMs (cuBLAS, F32 accumulation) and the element-wise / row kernels.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "driver/cuda/cuda_common.cuh"
@@ -26,6 +31,36 @@ struct CudaDriver::Impl {
   void* host_staging = nullptr;  // pinned, for batch uploads and to_host
   size_t host_staging_bytes = 0;
 
+  // Per-operation GPU time ($RIPVEC_CUDA_PROFILE=1): events around each op, summed at every
+  // end_batch() and printed to stderr when the driver is destroyed.
+  bool profile = false;
+  std::vector<std::tuple<const char*, cudaEvent_t, cudaEvent_t>> pending;
+  std::vector<cudaEvent_t> spare;
+  std::map<std::string, std::pair<double, long>> totals;
+
+  cudaEvent_t event() {
+    if (!spare.empty()) {
+      cudaEvent_t e = spare.back();
+      spare.pop_back();
+      return e;
+    }
+    cudaEvent_t e;
+    check(cudaEventCreate(&e), "cudaEventCreate");
+    return e;
+  }
+  void collect() {
+    for (auto& [name, a, b] : pending) {
+      float ms = 0;
+      cudaEventElapsedTime(&ms, a, b);
+      auto& t = totals[name];
+      t.first += ms;
+      t.second += 1;
+      spare.push_back(a);
+      spare.push_back(b);
+    }
+    pending.clear();
+  }
+
   void* staging(size_t bytes) {
     if (bytes > host_staging_bytes) {
       if (host_staging) check(cudaFreeHost(host_staging), "cudaFreeHost");
@@ -37,6 +72,28 @@ struct CudaDriver::Impl {
 };
 
 namespace {
+class ProfScope {
+ public:
+  ProfScope(CudaDriver::Impl* impl, const char* name) : impl_(impl->profile ? impl : nullptr),
+                                                        name_(name) {
+    if (!impl_) return;
+    start_ = impl_->event();
+    cudaEventRecord(start_, impl_->stream);
+  }
+  ~ProfScope() {
+    if (!impl_) return;
+    cudaEvent_t stop = impl_->event();
+    cudaEventRecord(stop, impl_->stream);
+    impl_->pending.emplace_back(name_, start_, stop);
+  }
+
+ private:
+  CudaDriver::Impl* impl_;
+  const char* name_;
+  cudaEvent_t start_ = nullptr;
+};
+#define RIPVEC_PROF(name) ProfScope prof_scope_(impl_.get(), name)
+
 constexpr size_t kAlign = 256;
 constexpr size_t kBlasWorkspace = 32u << 20;
 
@@ -414,6 +471,7 @@ CudaDriver::CudaDriver(const Options& opts) : impl_(std::make_unique<Impl>()),
                       std::to_string(device_count()) + ")");
   if (activation_ == DType::I32) throw InvalidArgument("cuda driver: I32 activations");
   impl_->device = opts.device;
+  if (const char* p = std::getenv("RIPVEC_CUDA_PROFILE")) impl_->profile = std::string(p) == "1";
   check(cudaSetDevice(opts.device), "cudaSetDevice");
   check(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking), "cudaStreamCreate");
   check(cublasCreate(&impl_->blas), "cublasCreate");
@@ -431,6 +489,20 @@ CudaDriver::CudaDriver(const Options& opts) : impl_(std::make_unique<Impl>()),
 CudaDriver::~CudaDriver() {
   if (!impl_) return;
   cudaStreamSynchronize(impl_->stream);
+  if (impl_->profile) {
+    impl_->collect();
+    double total = 0;
+    for (auto& [k, v] : impl_->totals) total += v.first;
+    std::fprintf(stderr, "ripvec cuda profile (GPU ms by op):\n");
+    for (auto& [k, v] : impl_->totals)
+      std::fprintf(stderr, "  %-28s %10.3f ms %6.1f%% %8ld calls\n", k.c_str(), v.first,
+                   100.0 * v.first / (total > 0 ? total : 1), v.second);
+  }
+  for (auto& [n, a, b] : impl_->pending) {
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+  }
+  for (cudaEvent_t e : impl_->spare) cudaEventDestroy(e);
   for (void* p : impl_->weights) cudaFree(p);
   if (scratch_) cudaFree(scratch_);
   if (impl_->blas_workspace) cudaFree(impl_->blas_workspace);
@@ -451,6 +523,7 @@ void CudaDriver::end_batch() {
                         cudaMemcpyDeviceToHost, impl_->stream),
         "end_batch error flag");
   check(cudaStreamSynchronize(impl_->stream), "end_batch");
+  if (impl_->profile) impl_->collect();
   raise_device_errors();
 }
 
@@ -537,6 +610,7 @@ CudaDriver::Tensor CudaDriver::upload(const void* host, DType dt,
 }
 
 DeviceBatch<CudaDriver::Tensor> CudaDriver::upload_batch(const BatchInputs& b) {
+  RIPVEC_PROF("upload_batch");
   // One pinned staging copy for all six arrays: a single H2D transfer per batch.
   const int64_t T = b.total_tokens, B = b.batch, S = b.max_seq;
   const size_t n_i32 = 3 * T + B + (B + 1);
@@ -614,6 +688,7 @@ void CudaDriver::convert(Tensor out, const Tensor& in) {
 
 // ====================================================================== embeddings
 void CudaDriver::embedding_lookup(Tensor out, const Tensor& table, const Tensor& ids) {
+  RIPVEC_PROF("embedding");
   const int64_t rows = ids.numel(), H = table.cols();
   RIPVEC_DISPATCH_FLOAT(out.dtype, T, {
     embedding_kernel<T><<<blocks_for(rows * H, 256), 256, 0, impl_->stream>>>(
@@ -623,6 +698,7 @@ void CudaDriver::embedding_lookup(Tensor out, const Tensor& table, const Tensor&
   check_launch("embedding_kernel");
 }
 void CudaDriver::add_embeddings(Tensor x, const Tensor& table, const Tensor& ids) {
+  RIPVEC_PROF("embedding");
   const int64_t rows = ids.numel(), H = table.cols();
   RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
     embedding_kernel<T><<<blocks_for(rows * H, 256), 256, 0, impl_->stream>>>(
@@ -641,6 +717,7 @@ void CudaDriver::layer_norm(Tensor out, const Tensor& x, const Tensor& gamma, co
 void CudaDriver::fused_residual_layernorm(Tensor out, Tensor x, const Tensor& bias,
                                           const Tensor& residual, const Tensor& gamma,
                                           const Tensor& beta, float eps) {
+  RIPVEC_PROF("layer_norm");
   require_same(out, x, "layer_norm");
   if (!residual.empty()) require_same(x, residual, "fused_residual_layernorm");
   const int64_t rows = x.rows(), cols = x.cols();
@@ -664,6 +741,7 @@ void CudaDriver::gemm(const GemmDesc& g, const Tensor& a, const Tensor& b, Tenso
 void CudaDriver::gemm_strided_batched(const GemmDesc& g, int64_t batch, int64_t stride_a,
                                       int64_t stride_b, int64_t stride_c, const Tensor& a,
                                       const Tensor& b, Tensor c) {
+  RIPVEC_PROF("gemm");
   require_same(a, b, "gemm");
   if (g.m == 0 || g.n == 0 || batch == 0) return;
   const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -775,6 +853,7 @@ void CudaDriver::banded_sv(Tensor out, const Tensor& probs, const Tensor& qkv, i
 
 void CudaDriver::rope(Tensor qkv, const Tensor& positions, const Tensor& cos, const Tensor& sin,
                       int num_heads, int head_dim) {
+  RIPVEC_PROF("rope");
   const int64_t T_ = qkv.rows();
   const int64_t n = T_ * num_heads * head_dim;  // 2 blocks × nh × d/2 pairs
   RIPVEC_DISPATCH_FLOAT(qkv.dtype, T, {
@@ -788,6 +867,7 @@ void CudaDriver::rope(Tensor qkv, const Tensor& positions, const Tensor& cos, co
 // ====================================================================== activations
 #define RIPVEC_BIAS_ACT(x, bias, act)                                                      \
   do {                                                                                     \
+    RIPVEC_PROF("bias_act");                                                               \
     const int64_t rows_ = (x).rows(), cols_ = (x).cols();                                  \
     if (rows_ * cols_ == 0) return;                                                        \
     RIPVEC_DISPATCH_FLOAT((x).dtype, T, {                                                  \
@@ -819,6 +899,7 @@ void CudaDriver::split_gate_value(Tensor first, Tensor second, const Tensor& in)
   launch_gated(impl_->stream, first, second, in, Act::None, true);
 }
 void CudaDriver::geglu(Tensor out, const Tensor& in) {
+  RIPVEC_PROF("geglu");
   launch_gated(impl_->stream, out, Tensor{}, in, Act::Gelu, false);
 }
 void CudaDriver::swiglu(Tensor out, const Tensor& in) {
@@ -831,6 +912,7 @@ void CudaDriver::residual_add(Tensor out, const Tensor& a, const Tensor& b) {
 }
 void CudaDriver::fused_bias_residual(Tensor out, Tensor x, const Tensor& bias,
                                      const Tensor& residual) {
+  RIPVEC_PROF("residual_add");
   require_same(x, residual, "residual_add");
   const int64_t rows = x.rows(), cols = x.cols();
   if (rows * cols == 0) return;
@@ -859,6 +941,7 @@ void CudaDriver::mean_pool(Tensor out, const Tensor& hidden, const Tensor& cu_se
   launch_pool(impl_->stream, out, hidden, cu_seqlens, true);
 }
 void CudaDriver::l2_normalize(Tensor x) {
+  RIPVEC_PROF("pool_l2");
   const int64_t rows = x.rows(), cols = x.cols();
   if (rows == 0) return;
   RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
@@ -889,6 +972,7 @@ void launch_flash_attention(cudaStream_t st, CudaDriver::Tensor out, const CudaD
 
 void CudaDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad,
                            const DeviceBatch<Tensor>& db) {
+  RIPVEC_PROF("attention");
   launch_flash_attention(impl_->stream, out, qkv, ad, db);
 }
 

@@ -128,11 +128,13 @@ class CudaDriver {
   void attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad,
                  const DeviceBatch<Tensor>& db);
 
+ public:
+  struct Impl;  // opaque; public so that the .cu helpers can name it
+
  private:
   // Throws what a kernel flagged (bad ids) since the last check; the flag lives on the device
   // so kernels never synchronize, and it is read whenever the host waits anyway.
   void raise_device_errors();
-  struct Impl;
   std::unique_ptr<Impl> impl_;
   DType activation_;
   size_t cursor_ = 0, capacity_ = 0, high_water_ = 0;
