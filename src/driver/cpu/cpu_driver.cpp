@@ -53,9 +53,11 @@ void need_i32(const char* op, const Tensor& t, const char* role) {
 void need_data(const char* op, const Tensor& t, const char* role) {
   if (t.numel() > 0 && t.data == nullptr) fail(op, std::string(role) + " has no data");
 }
-void need(bool cond, const char* op, const std::string& what) {
-  if (!cond) fail(op, what);
-}
+// The message is only built when the check fails, so checks cost nothing on the hot path.
+#define CPU_CHECK(cond, op, what) \
+  do {                            \
+    if (!(cond)) fail(op, what);  \
+  } while (0)
 std::string shape_str(const Tensor& t) {
   std::string s = "[";
   for (int i = 0; i < t.rank; ++i) s += (i ? ", " : "") + std::to_string(t.shape[i]);
@@ -69,6 +71,13 @@ const int32_t* ip(const Tensor& t) {
   return static_cast<const int32_t*>(t.data);
 }
 
+// parallel_for through a one-reference closure: std::function keeps it in its small buffer,
+// so dispatching a kernel never touches the heap however much the body captures.
+template <class F>
+void pfor(int64_t begin, int64_t end, int64_t grain, const F& body) {
+  parallel_for(begin, end, grain, [&body](int64_t lo, int64_t hi) { body(lo, hi); });
+}
+
 // Rows per parallel chunk so that each chunk touches at least ~16K floats.
 int64_t row_grain(int64_t cols) {
   return std::max<int64_t>(1, 16384 / std::max<int64_t>(cols, 1));
@@ -76,7 +85,7 @@ int64_t row_grain(int64_t cols) {
 
 template <class F>
 void for_rows(int64_t rows, int64_t cols, F&& f) {
-  parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
+  pfor(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) f(r);
   });
 }
@@ -108,14 +117,14 @@ void init_blas_threads() {
 // `cols` are used, fits in `avail` elements starting at `offset`.
 void check_operand(const char* op, const char* name, int64_t rows, int64_t cols, int64_t ld,
                    int64_t offset, int64_t avail) {
-  need(ld >= std::max<int64_t>(1, cols), op,
-       std::string(name) + ": leading dimension " + std::to_string(ld) + " < row length " +
-           std::to_string(cols));
+  CPU_CHECK(ld >= std::max<int64_t>(1, cols), op,
+            std::string(name) + ": leading dimension " + std::to_string(ld) + " < row length " +
+                std::to_string(cols));
   if (rows == 0 || cols == 0) return;
   const int64_t last = offset + (rows - 1) * ld + cols;
-  need(last <= avail, op,
-       std::string(name) + " needs " + std::to_string(last) + " elements, tensor has " +
-           std::to_string(avail));
+  CPU_CHECK(last <= avail, op,
+            std::string(name) + " needs " + std::to_string(last) + " elements, tensor has " +
+                std::to_string(avail));
 }
 
 void check_gemm(const char* op, const GemmDesc& g, int64_t batch, int64_t sa, int64_t sb,
@@ -123,7 +132,7 @@ void check_gemm(const char* op, const GemmDesc& g, int64_t batch, int64_t sa, in
   need_f32(op, a, "A");
   need_f32(op, b, "B");
   need_f32(op, c, "C");
-  need(g.m >= 0 && g.n >= 0 && g.k >= 0 && batch >= 0, op, "negative size");
+  CPU_CHECK(g.m >= 0 && g.n >= 0 && g.k >= 0 && batch >= 0, op, "negative size");
   const int64_t last = std::max<int64_t>(batch - 1, 0);
   if (g.trans_a)
     check_operand(op, "A", g.k, g.m, g.lda, last * sa, a.numel());
@@ -169,7 +178,7 @@ void sgemm(const GemmDesc& g, int64_t batch, int64_t sa, int64_t sb, int64_t sc,
   const int64_t nt = std::clamp<int64_t>(want / mt, 1, (g.n + 63) / 64);
   const int64_t mstep = (g.m + mt - 1) / mt, nstep = (g.n + nt - 1) / nt;
   const int64_t tiles = mt * nt;
-  parallel_for(0, batch * tiles, 1, [&](int64_t lo, int64_t hi) {
+  pfor(0, batch * tiles, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t i = t / tiles, tm = (t % tiles) / nt, tn = t % nt;
       const int64_t m0 = tm * mstep, n0 = tn * nstep;
@@ -192,14 +201,15 @@ int32_t read_cu(const Tensor& cu, int64_t i) {
 // Validates cu_seqlens[B+1] against a packed tensor of `total` rows; returns B.
 int64_t check_cu(const char* op, const Tensor& cu, int64_t total) {
   need_i32(op, cu, "cu_seqlens");
-  need(cu.numel() >= 1, op, "cu_seqlens is empty");
+  CPU_CHECK(cu.numel() >= 1, op, "cu_seqlens is empty");
   const int64_t b = cu.numel() - 1;
   const int32_t* p = ip(cu);
-  need(p[0] == 0, op, "cu_seqlens[0] != 0");
-  for (int64_t i = 0; i < b; ++i) need(p[i + 1] >= p[i], op, "cu_seqlens is not non-decreasing");
-  need(p[b] <= total, op,
-       "cu_seqlens ends at " + std::to_string(p[b]) + " but the tensor has " +
-           std::to_string(total) + " rows");
+  CPU_CHECK(p[0] == 0, op, "cu_seqlens[0] != 0");
+  for (int64_t i = 0; i < b; ++i)
+    CPU_CHECK(p[i + 1] >= p[i], op, "cu_seqlens is not non-decreasing");
+  CPU_CHECK(p[b] <= total, op,
+            "cu_seqlens ends at " + std::to_string(p[b]) + " but the tensor has " +
+                std::to_string(total) + " rows");
   return b;
 }
 
@@ -362,8 +372,8 @@ void CpuDriver::to_host(const Tensor& t, void* p) {
 
 void CpuDriver::convert(Tensor out, const Tensor& in) {
   const int64_t n = in.numel();
-  need(out.numel() == n, "convert",
-       "element counts differ: out " + shape_str(out) + ", in " + shape_str(in));
+  CPU_CHECK(out.numel() == n, "convert",
+            "element counts differ: out " + shape_str(out) + ", in " + shape_str(in));
   need_data("convert", in, "in");
   need_data("convert", out, "out");
   if (n == 0) return;
@@ -377,7 +387,7 @@ void CpuDriver::convert(Tensor out, const Tensor& in) {
     const float* s = fp(in);
     uint16_t* d = static_cast<uint16_t*>(out.data);
     const bool f16 = dst_dt == DType::F16;
-    parallel_for(0, n, 1 << 15, [&](int64_t lo, int64_t hi) {
+    pfor(0, n, 1 << 15, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i)
         d[i] = f16 ? cpu::float_to_half(s[i]) : cpu::float_to_bf16(s[i]);
     });
@@ -387,7 +397,7 @@ void CpuDriver::convert(Tensor out, const Tensor& in) {
     const uint16_t* s = static_cast<const uint16_t*>(in.data);
     float* d = fp(out);
     const bool f16 = src_dt == DType::F16;
-    parallel_for(0, n, 1 << 15, [&](int64_t lo, int64_t hi) {
+    pfor(0, n, 1 << 15, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i)
         d[i] = f16 ? cpu::half_to_float(s[i]) : cpu::bf16_to_float(s[i]);
     });
@@ -414,10 +424,10 @@ void check_embedding(const char* op, const Tensor& out, const Tensor& table, con
   need_f32(op, out, "out");
   need_f32(op, table, "table");
   need_i32(op, ids, "ids");
-  need(table.rank == 2, op, "table must be [V, H], got " + shape_str(table));
-  need(out.cols() == table.cols() && out.rows() == ids.numel(), op,
-       "out " + shape_str(out) + " does not match ids " + shape_str(ids) + " and table " +
-           shape_str(table));
+  CPU_CHECK(table.rank == 2, op, "table must be [V, H], got " + shape_str(table));
+  CPU_CHECK(out.cols() == table.cols() && out.rows() == ids.numel(), op,
+            "out " + shape_str(out) + " does not match ids " + shape_str(ids) + " and table " +
+                shape_str(table));
   const int32_t* p = ip(ids);
   const int64_t v = table.dim(0);
   for (int64_t i = 0; i < ids.numel(); ++i)
@@ -453,11 +463,11 @@ void CpuDriver::layer_norm(Tensor out, const Tensor& x, const Tensor& gamma, con
   need_f32(op, out, "out");
   need_f32(op, x, "x");
   const int64_t c = x.cols(), r = x.rows();
-  need(out.numel() == x.numel(), op, "out " + shape_str(out) + " != x " + shape_str(x));
+  CPU_CHECK(out.numel() == x.numel(), op, "out " + shape_str(out) + " != x " + shape_str(x));
   if (!gamma.empty()) need_f32(op, gamma, "gamma");
   if (!beta.empty()) need_f32(op, beta, "beta");
-  need(gamma.empty() || gamma.numel() == c, op, "gamma " + shape_str(gamma) + " != [C]");
-  need(beta.empty() || beta.numel() == c, op, "beta " + shape_str(beta) + " != [C]");
+  CPU_CHECK(gamma.empty() || gamma.numel() == c, op, "gamma " + shape_str(gamma) + " != [C]");
+  CPU_CHECK(beta.empty() || beta.numel() == c, op, "beta " + shape_str(beta) + " != [C]");
   const float* g = gamma.empty() ? nullptr : fp(gamma);
   const float* b = beta.empty() ? nullptr : fp(beta);
   for_rows(r, c, [&](int64_t i) { k_->layer_norm(fp(out) + i * c, fp(x) + i * c, g, b, c, eps); });
@@ -484,11 +494,12 @@ void CpuDriver::build_attn_mask(Tensor mask, const Tensor& seq_lengths) {
   need_f32(op, mask, "mask");
   need_i32(op, seq_lengths, "seq_lengths");
   const int64_t b = seq_lengths.numel();
-  need(b > 0 ? mask.numel() % b == 0 : mask.numel() == 0, op, "mask is not [B, S]");
+  CPU_CHECK(b > 0 ? mask.numel() % b == 0 : mask.numel() == 0, op, "mask is not [B, S]");
   const int64_t s = b > 0 ? mask.numel() / b : 0;
   for (int64_t i = 0; i < b; ++i) {
     const int64_t len = ip(seq_lengths)[i];
-    need(len >= 0 && len <= s, op, "sequence length " + std::to_string(len) + " outside [0, S]");
+    CPU_CHECK(len >= 0 && len <= s, op,
+              "sequence length " + std::to_string(len) + " outside [0, S]");
     for (int64_t j = 0; j < s; ++j) fp(mask)[i * s + j] = j < len ? 0.0f : kMaskedScore;
   }
 }
@@ -498,10 +509,10 @@ void padded_softmax(const cpu::CpuKernels& k, const char* op, Tensor& scores, co
                     float scale, int half_window) {
   need_f32(op, scores, "scores");
   need_f32(op, mask, "mask");
-  need(mask.rank == 2, op, "mask must be [B, S], got " + shape_str(mask));
+  CPU_CHECK(mask.rank == 2, op, "mask must be [B, S], got " + shape_str(mask));
   const int64_t b = mask.dim(0), s = mask.dim(1);
-  need(b * s * s > 0 ? scores.numel() % (b * s * s) == 0 : scores.numel() == 0, op,
-       "scores " + shape_str(scores) + " is not [B, nh, S, S] for mask " + shape_str(mask));
+  CPU_CHECK(b * s * s > 0 ? scores.numel() % (b * s * s) == 0 : scores.numel() == 0, op,
+            "scores " + shape_str(scores) + " is not [B, nh, S, S] for mask " + shape_str(mask));
   if (scores.numel() == 0) return;
   const int64_t nh = scores.numel() / (b * s * s);
   const int64_t rows = b * nh * s;
@@ -526,7 +537,7 @@ void CpuDriver::scale_mask_softmax(Tensor scores, const Tensor& mask, float scal
 
 void CpuDriver::scale_mask_softmax_windowed(Tensor scores, const Tensor& mask, float scale,
                                             int half_window) {
-  need(half_window >= 0, "scale_mask_softmax_windowed", "negative half_window");
+  CPU_CHECK(half_window >= 0, "scale_mask_softmax_windowed", "negative half_window");
   padded_softmax(*k_, "scale_mask_softmax_windowed", scores, mask, scale, half_window);
 }
 
@@ -537,16 +548,17 @@ void CpuDriver::qkv_split(Tensor q, Tensor k, Tensor v, const Tensor& qkv,
   need_f32(op, k, "k");
   need_f32(op, v, "v");
   need_f32(op, qkv, "qkv");
-  need(db.host != nullptr, op, "DeviceBatch without host inputs");
+  CPU_CHECK(db.host != nullptr, op, "DeviceBatch without host inputs");
   const BatchInputs& h = *db.host;
   const int64_t B = h.batch, S = h.max_seq, H = qkv.cols() / 3;
-  need(
+  CPU_CHECK(
       qkv.cols() % 3 == 0 && num_heads > 0 && H % num_heads == 0, op,
       "qkv " + shape_str(qkv) + " does not split into 3 x " + std::to_string(num_heads) + " heads");
   const int64_t nh = num_heads, hd = H / nh;
-  need(qkv.rows() >= h.total_tokens, op, "qkv has fewer rows than the batch has tokens");
+  CPU_CHECK(qkv.rows() >= h.total_tokens, op, "qkv has fewer rows than the batch has tokens");
   for (const Tensor* t : {&q, &k, &v})
-    need(t->numel() == B * nh * S * hd, op, "output " + shape_str(*t) + " is not [B, nh, S, d]");
+    CPU_CHECK(t->numel() == B * nh * S * hd, op,
+              "output " + shape_str(*t) + " is not [B, nh, S, d]");
   Tensor* outs[3] = {&q, &k, &v};
   for_rows(B * S, 3 * H, [&](int64_t r) {
     const int64_t b = r / S, s = r % S;
@@ -568,12 +580,12 @@ void CpuDriver::attn_reshape(Tensor out, const Tensor& ctx, const DeviceBatch<Te
   const char* op = "attn_reshape";
   need_f32(op, out, "out");
   need_f32(op, ctx, "ctx");
-  need(db.host != nullptr, op, "DeviceBatch without host inputs");
+  CPU_CHECK(db.host != nullptr, op, "DeviceBatch without host inputs");
   const BatchInputs& h = *db.host;
   const int64_t B = h.batch, S = h.max_seq, H = out.cols();
-  need(out.rows() == h.total_tokens, op, "out " + shape_str(out) + " is not [T, H]");
-  need(ctx.rank == 4 && ctx.dim(0) == B && ctx.dim(2) == S && ctx.dim(1) * ctx.dim(3) == H, op,
-       "ctx " + shape_str(ctx) + " is not [B, nh, S, d] for out " + shape_str(out));
+  CPU_CHECK(out.rows() == h.total_tokens, op, "out " + shape_str(out) + " is not [T, H]");
+  CPU_CHECK(ctx.rank == 4 && ctx.dim(0) == B && ctx.dim(2) == S && ctx.dim(1) * ctx.dim(3) == H, op,
+            "ctx " + shape_str(ctx) + " is not [B, nh, S, d] for out " + shape_str(out));
   const int64_t nh = ctx.dim(1), hd = ctx.dim(3);
   for_rows(h.total_tokens, H, [&](int64_t t) {
     // Sequence of packed row t (binary search over cu_seqlens).
@@ -595,16 +607,16 @@ struct BandGeom {
 BandGeom check_band(const char* op, const Tensor& qkv, int64_t row0, int64_t len,
                     const AttentionDesc& ad) {
   need_f32(op, qkv, "qkv");
-  need(ad.num_heads > 0 && ad.head_dim > 0 && ad.half_window >= 0, op,
-       "needs num_heads, head_dim > 0 and half_window >= 0");
+  CPU_CHECK(ad.num_heads > 0 && ad.head_dim > 0 && ad.half_window >= 0, op,
+            "needs num_heads, head_dim > 0 and half_window >= 0");
   BandGeom g;
   g.nh = ad.num_heads;
   g.hd = ad.head_dim;
   g.H = g.nh * g.hd;
   g.half = ad.half_window;
   g.band = 2 * g.half + 1;
-  need(qkv.cols() == 3 * g.H, op, "qkv " + shape_str(qkv) + " is not [T, 3 * nh * d]");
-  need(row0 >= 0 && len >= 0 && row0 + len <= qkv.rows(), op, "rows outside qkv");
+  CPU_CHECK(qkv.cols() == 3 * g.H, op, "qkv " + shape_str(qkv) + " is not [T, 3 * nh * d]");
+  CPU_CHECK(row0 >= 0 && len >= 0 && row0 + len <= qkv.rows(), op, "rows outside qkv");
   return g;
 }
 }  // namespace
@@ -614,8 +626,8 @@ void CpuDriver::banded_qk(Tensor scores, const Tensor& qkv, int64_t row0, int64_
   const char* op = "banded_qk";
   const BandGeom g = check_band(op, qkv, row0, len, ad);
   need_f32(op, scores, "scores");
-  need(scores.numel() == g.nh * len * g.band, op,
-       "scores " + shape_str(scores) + " is not [nh, S, W]");
+  CPU_CHECK(scores.numel() == g.nh * len * g.band, op,
+            "scores " + shape_str(scores) + " is not [nh, S, W]");
   const float* base = fp(qkv) + row0 * 3 * g.H;
   for_rows(g.nh * len, g.band * g.hd, [&](int64_t r) {
     const int64_t h = r / len, i = r % len;
@@ -632,9 +644,9 @@ void CpuDriver::banded_qk(Tensor scores, const Tensor& qkv, int64_t row0, int64_
 void CpuDriver::banded_softmax(Tensor scores, const AttentionDesc& ad) {
   const char* op = "banded_softmax";
   need_f32(op, scores, "scores");
-  need(ad.half_window >= 0, op, "negative half_window");
+  CPU_CHECK(ad.half_window >= 0, op, "negative half_window");
   const int64_t band = 2 * static_cast<int64_t>(ad.half_window) + 1;
-  need(scores.numel() % band == 0, op, "scores " + shape_str(scores) + " is not [nh, S, W]");
+  CPU_CHECK(scores.numel() % band == 0, op, "scores " + shape_str(scores) + " is not [nh, S, W]");
   for_rows(scores.numel() / band, band, [&](int64_t r) {
     k_->softmax(fp(scores) + r * band, band, ad.scale, nullptr, 0, band);
   });
@@ -646,9 +658,9 @@ void CpuDriver::banded_sv(Tensor out, const Tensor& p, const Tensor& qkv, int64_
   const BandGeom g = check_band(op, qkv, row0, len, ad);
   need_f32(op, out, "out");
   need_f32(op, p, "p");
-  need(p.numel() == g.nh * len * g.band, op, "p " + shape_str(p) + " is not [nh, S, W]");
-  need(out.cols() == g.H && out.rows() >= row0 + len, op,
-       "out " + shape_str(out) + " is not [T, H]");
+  CPU_CHECK(p.numel() == g.nh * len * g.band, op, "p " + shape_str(p) + " is not [nh, S, W]");
+  CPU_CHECK(out.cols() == g.H && out.rows() >= row0 + len, op,
+            "out " + shape_str(out) + " is not [T, H]");
   const float* base = fp(qkv) + row0 * 3 * g.H;
   for_rows(g.nh * len, g.band * g.hd, [&](int64_t r) {
     const int64_t h = r / len, i = r % len;
@@ -672,18 +684,18 @@ void CpuDriver::rope(Tensor qkv, const Tensor& positions, const Tensor& cos, con
   need_i32(op, positions, "positions");
   need_f32(op, cos, "cos");
   need_f32(op, sin, "sin");
-  need(num_heads > 0 && head_dim > 0 && head_dim % 2 == 0, op, "needs an even head_dim");
+  CPU_CHECK(num_heads > 0 && head_dim > 0 && head_dim % 2 == 0, op, "needs an even head_dim");
   const int64_t H = static_cast<int64_t>(num_heads) * head_dim, half = head_dim / 2;
-  need(qkv.cols() == 3 * H, op, "qkv " + shape_str(qkv) + " is not [T, 3 * nh * d]");
-  need(positions.numel() == qkv.rows(), op, "positions do not match qkv rows");
-  need(cos.cols() == half && sin.cols() == half && cos.numel() == sin.numel(), op,
-       "cos/sin tables are not [P, d/2]");
+  CPU_CHECK(qkv.cols() == 3 * H, op, "qkv " + shape_str(qkv) + " is not [T, 3 * nh * d]");
+  CPU_CHECK(positions.numel() == qkv.rows(), op, "positions do not match qkv rows");
+  CPU_CHECK(cos.cols() == half && sin.cols() == half && cos.numel() == sin.numel(), op,
+            "cos/sin tables are not [P, d/2]");
   const int64_t P = cos.rows();
   const int32_t* pos = ip(positions);
   for (int64_t t = 0; t < positions.numel(); ++t)
-    need(pos[t] >= 0 && pos[t] < P, op,
-         "position " + std::to_string(pos[t]) + " outside the table's " + std::to_string(P) +
-             " rows");
+    CPU_CHECK(pos[t] >= 0 && pos[t] < P, op,
+              "position " + std::to_string(pos[t]) + " outside the table's " + std::to_string(P) +
+                  " rows");
   for_rows(qkv.rows(), 2 * H, [&](int64_t t) {
     const float* c = fp(cos) + pos[t] * half;
     const float* s = fp(sin) + pos[t] * half;
@@ -705,7 +717,7 @@ namespace {
 template <class F>
 void elementwise(Tensor& x, F&& f) {
   const int64_t n = x.numel();
-  parallel_for(0, n, 1 << 14, [&](int64_t lo, int64_t hi) { f(fp(x) + lo, hi - lo); });
+  pfor(0, n, 1 << 14, [&](int64_t lo, int64_t hi) { f(fp(x) + lo, hi - lo); });
 }
 }  // namespace
 
@@ -730,9 +742,9 @@ void CpuDriver::split_gate_value(Tensor first, Tensor second, const Tensor& in) 
   need_f32(op, second, "second");
   need_f32(op, in, "in");
   const int64_t i2 = in.cols(), I = i2 / 2, R = in.rows();
-  need(i2 % 2 == 0 && first.numel() == R * I && second.numel() == R * I, op,
-       "in " + shape_str(in) + " does not split into " + shape_str(first) + " and " +
-           shape_str(second));
+  CPU_CHECK(i2 % 2 == 0 && first.numel() == R * I && second.numel() == R * I, op,
+            "in " + shape_str(in) + " does not split into " + shape_str(first) + " and " +
+                shape_str(second));
   for_rows(R, i2, [&](int64_t r) {
     std::memcpy(fp(first) + r * I, fp(in) + r * i2, I * sizeof(float));
     std::memcpy(fp(second) + r * I, fp(in) + r * i2 + I, I * sizeof(float));
@@ -745,8 +757,8 @@ void gated(const char* op, Tensor& out, const Tensor& in,
   need_f32(op, out, "out");
   need_f32(op, in, "in");
   const int64_t i2 = in.cols(), I = i2 / 2, R = in.rows();
-  need(i2 % 2 == 0 && out.numel() == R * I, op,
-       "out " + shape_str(out) + " is not half of in " + shape_str(in));
+  CPU_CHECK(i2 % 2 == 0 && out.numel() == R * I, op,
+            "out " + shape_str(out) + " is not half of in " + shape_str(in));
   for_rows(R, i2,
            [&](int64_t r) { kern(fp(out) + r * I, fp(in) + r * i2, fp(in) + r * i2 + I, I); });
 }
@@ -766,7 +778,7 @@ void CpuDriver::add_bias(Tensor x, const Tensor& bias) {
   need_f32(op, x, "x");
   need_f32(op, bias, "bias");
   const int64_t c = x.cols();
-  need(bias.numel() == c, op, "bias " + shape_str(bias) + " does not match x " + shape_str(x));
+  CPU_CHECK(bias.numel() == c, op, "bias " + shape_str(bias) + " does not match x " + shape_str(x));
   for_rows(x.rows(), c, [&](int64_t r) { k_->accumulate(fp(x) + r * c, fp(bias), c); });
 }
 
@@ -775,11 +787,10 @@ void CpuDriver::residual_add(Tensor out, const Tensor& a, const Tensor& b) {
   need_f32(op, out, "out");
   need_f32(op, a, "a");
   need_f32(op, b, "b");
-  need(a.numel() == b.numel() && out.numel() == a.numel(), op,
-       "shapes differ: out " + shape_str(out) + ", a " + shape_str(a) + ", b " + shape_str(b));
-  parallel_for(0, a.numel(), 1 << 14, [&](int64_t lo, int64_t hi) {
-    k_->add(fp(out) + lo, fp(a) + lo, fp(b) + lo, hi - lo);
-  });
+  CPU_CHECK(a.numel() == b.numel() && out.numel() == a.numel(), op,
+            "shapes differ: out " + shape_str(out) + ", a " + shape_str(a) + ", b " + shape_str(b));
+  pfor(0, a.numel(), 1 << 14,
+       [&](int64_t lo, int64_t hi) { k_->add(fp(out) + lo, fp(a) + lo, fp(b) + lo, hi - lo); });
 }
 
 // ---------------------------------------------------------------- pooling and output
@@ -789,7 +800,7 @@ void CpuDriver::cls_pool(Tensor out, const Tensor& hidden, const Tensor& cu_seql
   need_f32(op, out, "out");
   need_f32(op, hidden, "hidden");
   const int64_t B = check_cu(op, cu_seqlens, hidden.rows()), H = hidden.cols();
-  need(out.numel() == B * H, op, "out " + shape_str(out) + " is not [B, H]");
+  CPU_CHECK(out.numel() == B * H, op, "out " + shape_str(out) + " is not [B, H]");
   for (int64_t b = 0; b < B; ++b) {
     const int64_t row = read_cu(cu_seqlens, b);
     if (read_cu(cu_seqlens, b + 1) > row)
@@ -804,10 +815,10 @@ void CpuDriver::mean_pool(Tensor out, const Tensor& hidden, const Tensor& cu_seq
   need_f32(op, out, "out");
   need_f32(op, hidden, "hidden");
   const int64_t B = check_cu(op, cu_seqlens, hidden.rows()), H = hidden.cols();
-  need(out.numel() == B * H, op, "out " + shape_str(out) + " is not [B, H]");
+  CPU_CHECK(out.numel() == B * H, op, "out " + shape_str(out) + " is not [B, H]");
   // Parallel over column blocks so that a single long sequence still uses every thread.
   const int64_t cb = 64;
-  parallel_for(0, B * ((H + cb - 1) / cb), 1, [&](int64_t lo, int64_t hi) {
+  pfor(0, B * ((H + cb - 1) / cb), 1, [&](int64_t lo, int64_t hi) {
     const int64_t nblk = (H + cb - 1) / cb;
     for (int64_t task = lo; task < hi; ++task) {
       const int64_t b = task / nblk, c0 = (task % nblk) * cb, w = std::min(cb, H - c0);
@@ -836,11 +847,11 @@ void CpuDriver::pad(Tensor out, const Tensor& in, const Tensor& cu_seqlens, int 
   need_f32(op, out, "out");
   need_f32(op, in, "in");
   const int64_t B = check_cu(op, cu_seqlens, in.rows()), C = in.cols(), S = max_seq;
-  need(out.numel() == B * S * C, op,
-       "out " + shape_str(out) + " is not [B, S, C] with S = " + std::to_string(S));
+  CPU_CHECK(out.numel() == B * S * C, op,
+            "out " + shape_str(out) + " is not [B, S, C] with S = " + std::to_string(S));
   for (int64_t b = 0; b < B; ++b)
-    need(read_cu(cu_seqlens, b + 1) - read_cu(cu_seqlens, b) <= S, op,
-         "a sequence is longer than max_seq");
+    CPU_CHECK(read_cu(cu_seqlens, b + 1) - read_cu(cu_seqlens, b) <= S, op,
+              "a sequence is longer than max_seq");
   for_rows(B * S, C, [&](int64_t r) {
     const int64_t b = r / S, s = r % S;
     const int64_t r0 = read_cu(cu_seqlens, b), len = read_cu(cu_seqlens, b + 1) - r0;
@@ -858,12 +869,12 @@ void CpuDriver::unpad(Tensor out, const Tensor& in, const Tensor& cu_seqlens) {
   need_f32(op, in, "in");
   const int64_t C = out.cols();
   const int64_t B = check_cu(op, cu_seqlens, out.rows());
-  need(B > 0 && C > 0 && in.numel() % (B * C) == 0, op,
-       "in " + shape_str(in) + " is not [B, S, C] for out " + shape_str(out));
+  CPU_CHECK(B > 0 && C > 0 && in.numel() % (B * C) == 0, op,
+            "in " + shape_str(in) + " is not [B, S, C] for out " + shape_str(out));
   const int64_t S = in.numel() / (B * C);
   for (int64_t b = 0; b < B; ++b)
-    need(read_cu(cu_seqlens, b + 1) - read_cu(cu_seqlens, b) <= S, op,
-         "a sequence is longer than S");
+    CPU_CHECK(read_cu(cu_seqlens, b + 1) - read_cu(cu_seqlens, b) <= S, op,
+              "a sequence is longer than S");
   for (int64_t b = 0; b < B; ++b) {
     const int64_t r0 = read_cu(cu_seqlens, b), len = read_cu(cu_seqlens, b + 1) - r0;
     if (len > 0) std::memcpy(fp(out) + r0 * C, fp(in) + b * S * C, len * C * sizeof(float));
@@ -885,12 +896,12 @@ void CpuDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor&
   g.lda = g.k;
   g.ldb = g.k;
   g.ldc = g.n;
-  need(w.rank == 2 && w.dim(1) == g.k, op,
-       "w " + shape_str(w) + " is not [out, in] for x " + shape_str(x));
-  need(y.numel() == g.m * g.n, op, "y " + shape_str(y) + " is not [R, out]");
+  CPU_CHECK(w.rank == 2 && w.dim(1) == g.k, op,
+            "w " + shape_str(w) + " is not [out, in] for x " + shape_str(x));
+  CPU_CHECK(y.numel() == g.m * g.n, op, "y " + shape_str(y) + " is not [R, out]");
   if (!bias.empty()) {
     need_f32(op, bias, "bias");
-    need(bias.numel() == g.n, op, "bias " + shape_str(bias) + " is not [out]");
+    CPU_CHECK(bias.numel() == g.n, op, "bias " + shape_str(bias) + " is not [out]");
     const float* b = fp(bias);
     for_rows(g.m, g.n, [&](int64_t r) { std::memcpy(fp(y) + r * g.n, b, g.n * sizeof(float)); });
     g.beta = 1.0f;
@@ -905,7 +916,7 @@ void CpuDriver::fused_bias_gelu(Tensor x, const Tensor& bias) {
   if (bias.empty()) return gelu(x);
   need_f32(op, bias, "bias");
   const int64_t c = x.cols();
-  need(bias.numel() == c, op, "bias " + shape_str(bias) + " does not match x " + shape_str(x));
+  CPU_CHECK(bias.numel() == c, op, "bias " + shape_str(bias) + " does not match x " + shape_str(x));
   for_rows(x.rows(), c, [&](int64_t r) { k_->bias_gelu(fp(x) + r * c, fp(bias), c); });
 }
 
@@ -916,12 +927,12 @@ void CpuDriver::fused_bias_residual(Tensor out, Tensor x, const Tensor& bias,
   need_f32(op, x, "x");
   need_f32(op, residual, "residual");
   const int64_t c = x.cols();
-  need(out.numel() == x.numel() && residual.numel() == x.numel(), op,
-       "shapes differ: out " + shape_str(out) + ", x " + shape_str(x) + ", residual " +
-           shape_str(residual));
+  CPU_CHECK(out.numel() == x.numel() && residual.numel() == x.numel(), op,
+            "shapes differ: out " + shape_str(out) + ", x " + shape_str(x) + ", residual " +
+                shape_str(residual));
   if (bias.empty()) return residual_add(out, x, residual);
   need_f32(op, bias, "bias");
-  need(bias.numel() == c, op, "bias " + shape_str(bias) + " does not match x " + shape_str(x));
+  CPU_CHECK(bias.numel() == c, op, "bias " + shape_str(bias) + " does not match x " + shape_str(x));
   for_rows(x.rows(), c, [&](int64_t r) {
     k_->add3(fp(out) + r * c, fp(x) + r * c, fp(bias), fp(residual) + r * c, c);
   });
@@ -935,13 +946,13 @@ void CpuDriver::fused_residual_layernorm(Tensor out, Tensor x, const Tensor& bia
   need_f32(op, x, "x");
   need_f32(op, residual, "residual");
   const int64_t c = x.cols();
-  need(out.numel() == x.numel() && residual.numel() == x.numel(), op,
-       "shapes differ: out " + shape_str(out) + ", x " + shape_str(x) + ", residual " +
-           shape_str(residual));
+  CPU_CHECK(out.numel() == x.numel() && residual.numel() == x.numel(), op,
+            "shapes differ: out " + shape_str(out) + ", x " + shape_str(x) + ", residual " +
+                shape_str(residual));
   for (const Tensor* t : {&bias, &gamma, &beta}) {
     if (t->empty()) continue;
     need_f32(op, *t, "bias/gamma/beta");
-    need(t->numel() == c, op, shape_str(*t) + " does not match x " + shape_str(x));
+    CPU_CHECK(t->numel() == c, op, shape_str(*t) + " does not match x " + shape_str(x));
   }
   const float* b = bias.empty() ? nullptr : fp(bias);
   const float* g = gamma.empty() ? nullptr : fp(gamma);
@@ -956,17 +967,17 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
   const char* op = "attention";
   need_f32(op, out, "out");
   need_f32(op, qkv, "qkv");
-  need(db.host != nullptr, op, "DeviceBatch without host inputs");
+  CPU_CHECK(db.host != nullptr, op, "DeviceBatch without host inputs");
   const BatchInputs& h = *db.host;
   const int64_t nh = ad.num_heads, hd = ad.head_dim, H = nh * hd;
-  need(nh > 0 && hd > 0, op, "needs num_heads and head_dim > 0");
+  CPU_CHECK(nh > 0 && hd > 0, op, "needs num_heads and head_dim > 0");
   if (hd > cpu::kAttnMaxHeadDim)
     throw UnsupportedError("cpu driver: attention with head_dim " + std::to_string(hd) +
                            " (at most " + std::to_string(cpu::kAttnMaxHeadDim) + ")");
-  need(qkv.cols() == 3 * H, op, "qkv " + shape_str(qkv) + " is not [T, 3 * nh * d]");
-  need(qkv.rows() >= h.total_tokens, op, "qkv has fewer rows than the batch has tokens");
-  need(out.cols() == H && out.rows() >= h.total_tokens, op,
-       "out " + shape_str(out) + " is not [T, H]");
+  CPU_CHECK(qkv.cols() == 3 * H, op, "qkv " + shape_str(qkv) + " is not [T, 3 * nh * d]");
+  CPU_CHECK(qkv.rows() >= h.total_tokens, op, "qkv has fewer rows than the batch has tokens");
+  CPU_CHECK(out.cols() == H && out.rows() >= h.total_tokens, op,
+            "out " + shape_str(out) + " is not [T, H]");
   // Tasks are (sequence, head, query block) over the longest sequence; blocks past a shorter
   // sequence's end are skipped at once. Threads pull tasks from an atomic counter, each using
   // its own workspace slot (one parallel_for chunk per slot).
@@ -978,7 +989,7 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
   float* obase = fp(out);
   auto* work = reinterpret_cast<float*>(attn_work_.get());
   const int64_t slots = std::min<int64_t>(static_cast<int64_t>(attn_slots_), tasks);
-  parallel_for(0, slots, 1, [&](int64_t lo, int64_t) {
+  pfor(0, slots, 1, [&](int64_t lo, int64_t) {
     cpu::AttnArgs a;
     a.work = work + lo * cpu::kAttnWorkFloats;
     a.ld = 3 * H;
