@@ -10,11 +10,17 @@
 // embeds the same texts); without it a deterministic corpus is generated. Threads: the
 // process-wide pool ($RIPVEC_THREADS, default all cores); OpenBLAS gets the same count.
 // Timed: embed_tokens() on pre-tokenized ids (the model), and embed() (tokenization included).
+//
+// --serve: after loading and one warm-up pass, reads commands from stdin, one per line, and
+// answers each with one JSON line: "model" (one timed embed_tokens pass), "e2e" (one timed
+// embed pass), "ceiling" (sgemm ceiling), "quit". scripts/bench_peer_cpu.py uses it to
+// interleave engines round by round, so that a busy machine slows every engine alike.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -140,7 +146,7 @@ int main(int argc, char** argv) {
   std::string model = std::string(kDefaultModelId), corpus_file;
   size_t n_texts = 64, batch = 32, seq = 256;
   int iters = 3;
-  bool json_out = false;
+  bool json_out = false, serve = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -164,10 +170,12 @@ int main(int argc, char** argv) {
       iters = std::stoi(next());
     else if (a == "--json")
       json_out = true;
+    else if (a == "--serve")
+      serve = true;
     else {
       std::fprintf(stderr,
                    "usage: embed_bench [--model M] [--corpus F] [--texts N] [--batch B] "
-                   "[--seq S] [--iters K] [--json]\n");
+                   "[--seq S] [--iters K] [--json] [--serve]\n");
       return 2;
     }
   }
@@ -201,7 +209,39 @@ int main(int argc, char** argv) {
     }
     const double flops = bert_flops(cfg.bert, lens);
 
-    e->embed_tokens(ids);  // warm-up: page in weights, spin up threads
+    e->embed_tokens(ids);  // warm-up: page in weights, touch the arena, spin up threads
+    const unsigned threads = ThreadPool::global().size();
+    CpuDriver probe;
+    if (serve) {
+      nlohmann::json hello = {{"engine", "ripvec"}, {"isa", probe.isa_name()},
+                              {"threads", threads}, {"texts", texts.size()},
+                              {"tokens", tokens},   {"gflop", flops / 1e9},
+                              {"load_s", load_s}};
+      std::printf("%s\n", hello.dump().c_str());
+      std::fflush(stdout);
+      std::string cmd;
+      while (std::getline(std::cin, cmd)) {
+        nlohmann::json r;
+        if (cmd == "model") {
+          const auto t0 = Clock::now();
+          e->embed_tokens(ids);
+          r["model_s"] = seconds_since(t0);
+        } else if (cmd == "e2e") {
+          const auto t0 = Clock::now();
+          e->embed(texts, InputKind::Raw);
+          r["e2e_s"] = seconds_since(t0);
+        } else if (cmd == "ceiling") {
+          r["sgemm_ceiling_gflops"] = sgemm_ceiling(cfg.bert, static_cast<int64_t>(batch * seq));
+        } else if (cmd == "quit") {
+          break;
+        } else {
+          r["error"] = "unknown command " + cmd;
+        }
+        std::printf("%s\n", r.dump().c_str());
+        std::fflush(stdout);
+      }
+      return 0;
+    }
     double best_model = 1e30, best_e2e = 1e30;
     for (int it = 0; it < iters; ++it) {
       auto t0 = Clock::now();
@@ -213,8 +253,6 @@ int main(int argc, char** argv) {
     }
     const double ceiling = sgemm_ceiling(cfg.bert, static_cast<int64_t>(batch * seq));
     const double gflops = flops / best_model / 1e9;
-    const unsigned threads = ThreadPool::global().size();
-    CpuDriver probe;
     if (json_out) {
       nlohmann::json j = {{"engine", "ripvec"},
                           {"isa", probe.isa_name()},

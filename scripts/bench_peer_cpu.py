@@ -9,7 +9,8 @@ run, same corpus, same thread count. Prints a table of tokens/s.
 The corpus is the deterministic one bench/embed_bench.cpp generates (same generator), written
 to a JSON file and handed to embed_bench with --corpus, so every engine embeds the same texts;
 texts truncate at --seq tokens. Timed: the forward pass plus pooling of pre-tokenized batches of
---batch sequences, best of --iters after one warm-up. ONNX: the same BertModel exported with
+--batch sequences, best of --iters rounds after one warm-up; each round runs every engine once
+(embed_bench in --serve mode), so a busy machine slows all engines alike. ONNX: the same BertModel exported with
 torch.onnx (opset 17), run with ORT_ENABLE_ALL, and again after onnxruntime's BERT fusion
 optimizer (fused attention / LayerNorm / GELU), the fastest stock ORT CPU configuration.
 Needs: torch, transformers, onnx, onnxruntime.
@@ -62,16 +63,6 @@ def bert_flops(cfg, lens):
     return sum(L * (2.0 * S * (4 * H * H + 2 * H * I) + 4.0 * S * S * H) for S in lens)
 
 
-def best_time(fn, iters):
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(iters):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ripvec-bench", default=None, help="path of the built embed_bench")
@@ -116,8 +107,15 @@ def main():
         v = (hidden * m).sum(1) / m.sum(1)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
-    rows = []
     outputs = {}
+    engines = []  # (key, label, fn) where fn() runs one timed pass and returns seconds
+
+    def timed(fn):
+        def run():
+            t0 = time.perf_counter()
+            fn()
+            return time.perf_counter() - t0
+        return run
 
     if "torch" not in skip:
         def run_torch():
@@ -128,61 +126,107 @@ def main():
                               token_type_ids=torch.from_numpy(tt)).last_hidden_state.numpy()
                     out.append(pool(h, mask))
             outputs["torch"] = np.concatenate(out)
-        rows.append(("pytorch " + torch.__version__.split("+")[0] + " (eager fp32)",
-                     best_time(run_torch, args.iters)))
+        engines.append(("torch", "pytorch " + torch.__version__.split("+")[0] + " (eager fp32)",
+                        timed(run_torch)))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        onnx_path = os.path.join(tmp, "model.onnx")
-        if not {"ort", "ort-fused"} <= skip:
-            ids, mask, tt = batches[0]
+    tmp = tempfile.TemporaryDirectory()
+    onnx_path = os.path.join(tmp.name, "model.onnx")
+    if not {"ort", "ort-fused"} <= skip:
+        ids, mask, tt = batches[0]
 
-            class Wrapper(torch.nn.Module):  # positional inputs -> keyword call
-                def __init__(self, m):
-                    super().__init__()
-                    self.m = m
+        class Wrapper(torch.nn.Module):  # positional inputs -> keyword call
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
 
-                def forward(self, input_ids, attention_mask, token_type_ids):
-                    return self.m(input_ids=input_ids, attention_mask=attention_mask,
-                                  token_type_ids=token_type_ids).last_hidden_state
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.m(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
 
-            with torch.no_grad():
-                torch.onnx.export(
-                    Wrapper(model), (torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(tt)),
-                    onnx_path, input_names=["input_ids", "attention_mask", "token_type_ids"],
-                    output_names=["last_hidden_state"], opset_version=17, dynamo=False,
-                    dynamic_axes={n: {0: "batch", 1: "seq"} for n in
-                                  ["input_ids", "attention_mask", "token_type_ids",
-                                   "last_hidden_state"]})
+        with torch.no_grad():
+            torch.onnx.export(
+                Wrapper(model), (torch.from_numpy(ids), torch.from_numpy(mask),
+                                 torch.from_numpy(tt)),
+                onnx_path, input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                dynamic_axes={n: {0: "batch", 1: "seq"} for n in
+                              ["input_ids", "attention_mask", "token_type_ids",
+                               "last_hidden_state"]})
 
-        def ort_row(label, path, key):
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = args.threads
-            so.inter_op_num_threads = 1
-            so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    def ort_engine(key, label, path):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = args.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
-            def run():
-                out = []
-                for ids, mask, tt in batches:
-                    h = sess.run(None, {"input_ids": ids, "attention_mask": mask,
-                                        "token_type_ids": tt})[0]
-                    out.append(pool(h, mask))
-                outputs[key] = np.concatenate(out)
-            rows.append((label, best_time(run, args.iters)))
+        def run():
+            out = []
+            for ids, mask, tt in batches:
+                h = sess.run(None, {"input_ids": ids, "attention_mask": mask,
+                                    "token_type_ids": tt})[0]
+                out.append(pool(h, mask))
+            outputs[key] = np.concatenate(out)
+        engines.append((key, label, timed(run)))
 
-        if "ort" not in skip:
-            ort_row(f"onnxruntime {ort.__version__} (fp32, ORT_ENABLE_ALL)", onnx_path, "ort")
-        if "ort-fused" not in skip:
-            from onnxruntime.transformers import optimizer
-            fused_path = os.path.join(tmp, "model_fused.onnx")
-            opt = optimizer.optimize_model(onnx_path, model_type="bert",
-                                           num_heads=model.config.num_attention_heads,
-                                           hidden_size=model.config.hidden_size, opt_level=1,
-                                           use_gpu=False)
-            opt.save_model_to_file(fused_path)
-            ort_row(f"onnxruntime {ort.__version__} (fp32, bert fusion optimizer)", fused_path,
-                    "ort-fused")
+    if "ort" not in skip:
+        ort_engine("ort", f"onnxruntime {ort.__version__} (fp32, ORT_ENABLE_ALL)", onnx_path)
+    if "ort-fused" not in skip:
+        from onnxruntime.transformers import optimizer
+        fused_path = os.path.join(tmp.name, "model_fused.onnx")
+        opt = optimizer.optimize_model(onnx_path, model_type="bert",
+                                       num_heads=model.config.num_attention_heads,
+                                       hidden_size=model.config.hidden_size, opt_level=1,
+                                       use_gpu=False)
+        opt.save_model_to_file(fused_path)
+        ort_engine("ort-fused", f"onnxruntime {ort.__version__} (fp32, bert fusion optimizer)",
+                   fused_path)
+
+    rip = None
+    if args.ripvec_bench:
+        corpus = os.path.join(tmp.name, "corpus.json")
+        with open(corpus, "w") as f:
+            json.dump(texts, f)
+        env = dict(os.environ, RIPVEC_THREADS=str(args.threads), HF_HUB_OFFLINE="1")
+        proc = subprocess.Popen([args.ripvec_bench, "--model", str(model_dir), "--corpus", corpus,
+                                 "--batch", str(args.batch), "--seq", str(args.seq), "--serve"],
+                                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+        def ask(cmd):
+            proc.stdin.write(cmd + "\n")
+            proc.stdin.flush()
+            line = proc.stdout.readline()
+            if not line:
+                sys.exit(f"embed_bench exited ({proc.wait()})")
+            return json.loads(line)
+
+        hello = proc.stdout.readline()
+        if not hello:
+            sys.exit(f"embed_bench failed ({proc.wait()})")
+        rip = json.loads(hello)
+        if rip["tokens"] != tokens:
+            print(f"WARNING: token counts differ (ripvec {rip['tokens']}, HF {tokens})",
+                  file=sys.stderr)
+        engines.insert(0, ("ripvec", f"ripvec (cpu, {rip['isa']})",
+                           lambda: ask("model")["model_s"]))
+
+    # Warm-up, then rounds that run every engine once each, so that a machine whose load varies
+    # slows all engines alike; best of the rounds.
+    for key, label, fn in engines:
+        if key != "ripvec":  # embed_bench warms up before serving
+            fn()
+    best = {key: float("inf") for key, _, _ in engines}
+    for r in range(args.iters):
+        for key, label, fn in engines:
+            best[key] = min(best[key], fn())
+    if rip:
+        rip["e2e_s"] = min(ask("e2e")["e2e_s"] for _ in range(args.iters))
+        rip["sgemm_ceiling_gflops"] = ask("ceiling")["sgemm_ceiling_gflops"]
+        proc.stdin.write("quit\n")
+        proc.stdin.close()
+        proc.wait()
+    tmp.cleanup()
 
     # The peers must agree with each other (a broken export would be a meaningless row).
     ref = outputs.get("torch")
@@ -192,39 +236,26 @@ def main():
             if cos < 0.9999:
                 print(f"WARNING: {k} disagrees with torch (min cosine {cos:.6f})", file=sys.stderr)
 
-    rip = None
-    if args.ripvec_bench:
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(texts, f)
-            corpus = f.name
-        env = dict(os.environ, RIPVEC_THREADS=str(args.threads), HF_HUB_OFFLINE="1")
-        res = subprocess.run([args.ripvec_bench, "--model", str(model_dir), "--corpus", corpus,
-                              "--batch", str(args.batch), "--seq", str(args.seq),
-                              "--iters", str(args.iters), "--json"],
-                             env=env, capture_output=True, text=True, check=False)
-        os.unlink(corpus)
-        if res.returncode != 0:
-            print(res.stderr, file=sys.stderr)
-            sys.exit(f"embed_bench failed ({res.returncode})")
-        rip = json.loads(res.stdout.strip().splitlines()[-1])
-        if rip["tokens"] != tokens:
-            print(f"WARNING: token counts differ (ripvec {rip['tokens']}, HF {tokens})",
-                  file=sys.stderr)
-        rows.insert(0, (f"ripvec (cpu, {rip['isa']})", rip["model_s"]))
-
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = float("nan")
     print(f"\nmodel {model_dir.name if args.model_dir else 'all-MiniLM-L6-v2'}: {len(texts)} texts, "
           f"{tokens} tokens (<= {args.seq} per text), batch {args.batch}, {args.threads} threads, "
-          f"{flops / 1e9:.1f} GFLOP per pass")
+          f"{flops / 1e9:.1f} GFLOP per pass, best of {args.iters} interleaved rounds, "
+          f"load average {load:.1f} on {os.cpu_count()} cores")
     print(f"{'engine':<52} {'best s':>8} {'tokens/s':>10} {'GFLOP/s':>8} {'vs ripvec':>9}")
-    base = rows[0][1] if rip else None
-    for label, t in rows:
+    base = best.get("ripvec")
+    for key, label, _ in engines:
+        t = best[key]
         rel = f"{t / base:.2f}x" if base else "-"
         print(f"{label:<52} {t:8.3f} {tokens / t:10.0f} {flops / t / 1e9:8.1f} {rel:>9}")
     if rip:
-        print(f"ripvec end-to-end (tokenization included): {rip['e2e_tokens_per_s']:.0f} tokens/s")
-        print(f"ripvec forward {rip['gflops']:.1f} GFLOP/s = "
-              f"{100 * rip['gflops'] / rip['sgemm_ceiling_gflops']:.0f}% of the sgemm ceiling "
-              f"({rip['sgemm_ceiling_gflops']:.1f} GFLOP/s, driver gemm, m={args.batch * args.seq})")
+        g = flops / best["ripvec"] / 1e9
+        print(f"ripvec end-to-end (tokenization included): {tokens / rip['e2e_s']:.0f} tokens/s")
+        print(f"ripvec forward {g:.1f} GFLOP/s = {100 * g / rip['sgemm_ceiling_gflops']:.0f}% of "
+              f"the sgemm ceiling ({rip['sgemm_ceiling_gflops']:.1f} GFLOP/s: best of the "
+              f"driver's gemm on the model's linear shapes, m={args.batch * args.seq})")
     print("('vs ripvec': time relative to ripvec; > 1 means slower than ripvec)")
 
 
