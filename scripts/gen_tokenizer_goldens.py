@@ -16,7 +16,8 @@ Variants (tests/data/tokenizer/variants.json): the base tokenizer.json with some
 replaced (added tokens with lstrip / rstrip / single_word / normalized flags, other normalizer,
 pre-tokenizer and post-processor settings). A corpus subset plus the variants' extra_texts are
 encoded with add_special_tokens=True into goldens/variants.ids.txt, one line per (variant, text):
-  <variant> TAB <corpus index, or x<k> for extra_texts[k]> TAB <ids>
+  <variant> TAB <corpus index, or x<k> for extra_texts[k]> TAB <ids> [TAB <type ids>]
+(type ids only when some are non-zero).
 
 Per-code-point properties (goldens/unicode_props.json): for every code point (surrogates
 excluded) HF's result for each normalizer / pre-tokenizer building block is dumped as text,
@@ -90,7 +91,10 @@ def write_variants(assets, texts, out_dir):
         tok = Tokenizer.from_str(json.dumps(root))
         encs = tok.encode_batch([t for _, t in inputs], add_special_tokens=True)
         for (key, _), e in zip(inputs, encs):
-            lines.append(f"{name}\t{key}\t{' '.join(map(str, e.ids))}\n")
+            line = f"{name}\t{key}\t{' '.join(map(str, e.ids))}"
+            if any(e.type_ids):
+                line += f"\t{' '.join(map(str, e.type_ids))}"
+            lines.append(line + "\n")
     body = "".join(lines)
     with open(os.path.join(out_dir, "variants.ids.txt"), "w") as f:
         f.write(body)

@@ -117,7 +117,8 @@ size_t PostProcessor::content_budget(bool add_special, size_t max_length) const 
 void PostProcessor::apply(Encoding& enc, bool add_special) const {
   const bool with_tokens = !enc.tokens.empty() || enc.ids.empty();
   if (!add_special || num_special() == 0) {
-    enc.type_ids.assign(enc.ids.size(), 0);
+    // HF's TemplateProcessing types the sequence even when it adds no specials.
+    enc.type_ids.assign(enc.ids.size(), sequence_type_id_);
     return;
   }
   const size_t n = enc.ids.size();

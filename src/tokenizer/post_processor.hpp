@@ -43,7 +43,8 @@ class PostProcessor {
 
   // `enc` holds the content (already cut to content_budget): ids, and tokens when the caller
   // builds them (tokens.size() == ids.size()) or none (tokens empty). Adds the specials around it
-  // when add_special and fills type_ids (same length as ids).
+  // when add_special and fills type_ids (same length as ids; the sequence gets
+  // sequence_type_id() with or without specials, as HF's TemplateProcessing does).
   void apply(Encoding& enc, bool add_special) const;
 
  private:

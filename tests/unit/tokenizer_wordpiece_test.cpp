@@ -4,9 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -144,21 +146,32 @@ TEST(TokenizerWordPiece, VariantsMatchHfTokenizers) {
     const size_t t1 = line.find('\t'), t2 = line.find('\t', t1 + 1);
     ASSERT_NE(t2, std::string::npos);
     const std::string name = line.substr(0, t1), key = line.substr(t1 + 1, t2 - t1 - 1);
-    std::vector<int32_t> expected;
-    std::istringstream ss(line.substr(t2 + 1));
-    for (int64_t v; ss >> v;) expected.push_back(static_cast<int32_t>(v));
+    // ids, then type ids when the generator saw non-zero ones.
+    const size_t t3 = line.find('\t', t2 + 1);
+    auto parse = [](const std::string& field) {
+      std::vector<int32_t> v;
+      std::istringstream ss(field);
+      for (int64_t x; ss >> x;) v.push_back(static_cast<int32_t>(x));
+      return v;
+    };
+    const auto expected = parse(line.substr(t2 + 1, t3 == std::string::npos ? t3 : t3 - t2 - 1));
+    const auto expected_types = t3 == std::string::npos ? std::vector<int32_t>(expected.size(), 0)
+                                                        : parse(line.substr(t3 + 1));
     const std::string text =
         key[0] == 'x' ? spec.at("extra_texts").at(std::stoul(key.substr(1))).get<std::string>()
                       : corpus.at(std::stoul(key)).text;
     ASSERT_TRUE(toks.count(name)) << name;
-    const auto ids = toks[name]->encode(text).ids;
+    const auto enc = toks[name]->encode(text);
+    const auto& ids = enc.ids;
+    const bool same = ids == expected && enc.type_ids == expected_types;
     auto& [eq, total] = score[name];
     ++total;
-    eq += ids == expected;
-    if (ids != expected && reported++ < 10) {
+    eq += same;
+    if (!same && reported++ < 10) {
       ADD_FAILURE() << name << " text " << key << " '" << escape(text)
-                    << "'\n  ours: " << ids_to_string(ids)
-                    << "\n  HF:   " << ids_to_string(expected);
+                    << "'\n  ours: " << ids_to_string(ids) << " types "
+                    << ids_to_string(enc.type_ids) << "\n  HF:   " << ids_to_string(expected)
+                    << " types " << ids_to_string(expected_types);
     }
     EXPECT_EQ(toks[name]->count_tokens(text), expected.size()) << name << " " << key;
   }
@@ -311,6 +324,77 @@ TEST(TokenizerWordPiece, InvalidUtf8IsInvalidArgument) {
   EXPECT_NO_THROW(tok->encode(std::string("\0", 1)));
   EXPECT_NO_THROW(tok->encode("\xF4\x8F\xBF\xBF"));  // U+10FFFF
   EXPECT_NO_THROW(tok->encode("\xEF\xBF\xBD"));      // U+FFFD
+}
+
+// Random bytes and random Unicode soup: encode either succeeds or throws InvalidArgument; on
+// success count_tokens agrees and every truncation keeps its invariants.
+TEST(TokenizerWordPiece, RandomInputsKeepInvariants) {
+  RIPVEC_REQUIRE_PATH(bge_path());
+  auto tok = Tokenizer::from_file(bge_path());
+  std::mt19937 rng(1234);
+  const std::vector<std::string> pieces = {"a",
+                                           "Z",
+                                           "9",
+                                           " ",
+                                           "\t",
+                                           "\n",
+                                           "\r\n",
+                                           ".",
+                                           "##",
+                                           "[CLS]",
+                                           "[SEP]",
+                                           "[MASK]",
+                                           "[",
+                                           "]",
+                                           "\xC3\xA9",
+                                           "e\xCC\x81",
+                                           "\xE4\xB8\xAD",
+                                           "\xF0\x9F\x98\x80",
+                                           "\xE2\x80\x8B",
+                                           "\xEF\xBF\xBD",
+                                           std::string("\0", 1),
+                                           "\x7F",
+                                           "\xC2\xA0",
+                                           "\xE3\x80\x80",
+                                           "\xC4\xB0",
+                                           "unbelievable",
+                                           "_",
+                                           "-",
+                                           "\xD9\x85",
+                                           "\xF0\xA0\x80\x80"};
+  size_t ok = 0, rejected = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string s;
+    const int n = static_cast<int>(rng() % 40);
+    const bool raw_bytes = iter % 3 == 0;
+    for (int k = 0; k < n; ++k) {
+      if (raw_bytes)
+        s.push_back(static_cast<char>(rng() & 0xFF));
+      else
+        s += pieces[rng() % pieces.size()];
+    }
+    Encoding enc;
+    try {
+      enc = tok->encode(s);
+    } catch (const InvalidArgument&) {
+      ++rejected;
+      EXPECT_TRUE(raw_bytes) << "valid UTF-8 rejected: " << escape(s);
+      EXPECT_THROW(tok->count_tokens(s), InvalidArgument);
+      continue;
+    }
+    ++ok;
+    ASSERT_GE(enc.ids.size(), 2u);
+    EXPECT_EQ(tok->count_tokens(s), enc.ids.size());
+    EXPECT_EQ(tok->count_tokens(s, false) + 2, enc.ids.size());
+    for (int32_t id : enc.ids) ASSERT_TRUE(id >= 0 && static_cast<size_t>(id) < 30522u);
+    const size_t max_len = 2 + rng() % 12;
+    const auto cut = tok->encode(s, true, max_len);
+    ASSERT_EQ(cut.ids.size(), std::min(max_len, enc.ids.size()));
+    EXPECT_EQ(cut.ids.back(), 102);
+    EXPECT_TRUE(std::equal(cut.ids.begin(), cut.ids.end() - 1, enc.ids.begin()));
+  }
+  EXPECT_GT(ok, 2000u);
+  EXPECT_GT(rejected, 500u);
 }
 
 }  // namespace
