@@ -13,8 +13,11 @@
 // scratch arena, reserved once for the worst-case batch (ArchOptions::limits).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "arch/arch_common.hpp"
