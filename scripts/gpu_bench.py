@@ -222,6 +222,13 @@ def main():
             emb = np.fromfile(emb_path, dtype=np.float32).reshape(len(seqs), -1)
             cos = (emb * ref32).sum(1) / (np.linalg.norm(emb, axis=1) * np.linalg.norm(ref32, axis=1))
             res[prec] = (info, float(cos.min()))
+            if prec == "f16" and os.environ.get("RIPVEC_BENCH_DIAG"):
+                env2 = dict(os.environ, RIPVEC_CUDA_ATTN="generic")
+                p2 = subprocess.run(cmd[:-2] + ["0"], capture_output=True, text=True, env=env2)
+                e2 = np.fromfile(emb_path, dtype=np.float32).reshape(len(seqs), -1)
+                c2 = (e2 * ref32).sum(1) / (np.linalg.norm(e2, axis=1) * np.linalg.norm(ref32, axis=1))
+                print(f"  diag {name}: f16 with generic attention min cos {c2.min():.6f} "
+                      f"(rc {p2.returncode})", flush=True)
             worst = np.argsort(cos)[:4]
             print(f"  {name} {kind} {prec}: worst cos " + ", ".join(
                 f"{cos[i]:.6f} (len {len(seqs[i])}, torch fp16 {cos_t16[i]:.6f})" for i in worst),

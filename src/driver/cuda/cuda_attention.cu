@@ -8,6 +8,9 @@
 // F32 (the check mode): a plain kernel, one thread per query, same online softmax.
 #include <mma.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "driver/cuda/cuda_common.cuh"
 #include "driver/cuda/cuda_driver.hpp"
 
@@ -295,7 +298,12 @@ void launch_flash_attention(cudaStream_t st, CudaDriver::Tensor out, const CudaD
   if (B == 0) return;
   const int32_t* cu = db.cu_seqlens.as<int32_t>();
   if (out.dtype != qkv.dtype) throw InvalidArgument("cuda attention: out/qkv dtypes differ");
-  const bool tiled = d == 16 || d == 32 || d == 64 || d == 128;
+  // $RIPVEC_CUDA_ATTN=generic forces the untiled kernel (a diagnostic for the tiled ones).
+  static const bool force_generic = [] {
+    const char* e = std::getenv("RIPVEC_CUDA_ATTN");
+    return e && std::string(e) == "generic";
+  }();
+  const bool tiled = !force_generic && (d == 16 || d == 32 || d == 64 || d == 128);
   if (!tiled) {
     if (d <= 0 || d > kMaxGenericDim)
       throw UnsupportedError("cuda attention: head_dim " + std::to_string(d) + " (at most " +

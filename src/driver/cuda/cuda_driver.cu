@@ -6,10 +6,13 @@
 #include <map>
 #include <string>
 #include <tuple>
+#include <initializer_list>
+#include <cstdint>
 #include <vector>
 
 #include "driver/cuda/cuda_common.cuh"
 #include "driver/cuda/cuda_driver.hpp"
+#include "driver/cuda/cuda_vec_kernels.cuh"
 
 namespace ripvec {
 
@@ -439,6 +442,16 @@ __global__ void l2_kernel(T* x, int64_t cols) {
   for (int64_t c = threadIdx.x; c < cols; c += kThreads) row[c] = from_f<T>(to_f(row[c]) * inv);
 }
 
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+// The vectorized kernels take 8 elements per thread, 16-byte aligned, 32-bit indices.
+bool vec_ok(int64_t n, int64_t cols, std::initializer_list<const void*> ptrs) {
+  if (n <= 0 || cols % 8 != 0 || n / 8 >= (int64_t(1) << 31)) return false;
+  for (const void* p : ptrs)
+    if (p && !aligned16(p)) return false;
+  return true;
+}
+cuda::VAct vact_of(int a) { return static_cast<cuda::VAct>(a); }
+
 void require_same(const CudaDriver::Tensor& a, const CudaDriver::Tensor& b, const char* op) {
   if (a.dtype != b.dtype)
     throw InvalidArgument(std::string("cuda driver: ") + op + ": operand dtypes differ (" +
@@ -722,6 +735,26 @@ void CudaDriver::fused_residual_layernorm(Tensor out, Tensor x, const Tensor& bi
   if (!residual.empty()) require_same(x, residual, "fused_residual_layernorm");
   const int64_t rows = x.rows(), cols = x.cols();
   if (rows == 0) return;
+  if (cols <= 1024 && rows < (int64_t(1) << 31) &&
+      vec_ok(rows * cols, cols, {out.data, x.data, residual.data, gamma.data, beta.data, bias.data})) {
+    const uint32_t warps_per_block = 8;
+    const uint32_t blocks = static_cast<uint32_t>((rows + warps_per_block - 1) / warps_per_block);
+    RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
+      auto args = std::make_tuple(out.as<T>(), x.as<T>(), param(bias),
+                                  residual.empty() ? nullptr : residual.as<T>(), param(gamma),
+                                  param(beta), static_cast<uint32_t>(rows),
+                                  static_cast<uint32_t>(cols), eps);
+      auto launch = [&](auto kernel) {
+        std::apply([&](auto... a) { kernel<<<blocks, warps_per_block * 32, 0, impl_->stream>>>(a...); },
+                   args);
+      };
+      if (cols <= 256) launch(cuda::layer_norm_warp<T, 1>);
+      else if (cols <= 512) launch(cuda::layer_norm_warp<T, 2>);
+      else launch(cuda::layer_norm_warp<T, 4>);
+    });
+    check_launch("layer_norm_warp");
+    return;
+  }
   constexpr int kThreads = 256;
   const size_t smem = cols * sizeof(float);
   RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
@@ -856,6 +889,17 @@ void CudaDriver::rope(Tensor qkv, const Tensor& positions, const Tensor& cos, co
   RIPVEC_PROF("rope");
   const int64_t T_ = qkv.rows();
   const int64_t n = T_ * num_heads * head_dim;  // 2 blocks × nh × d/2 pairs
+  if ((head_dim / 2) % 8 == 0 && vec_ok(n, head_dim / 2, {qkv.data, cos.data, sin.data})) {
+    const uint32_t half8 = head_dim / 16, heads2 = 2 * num_heads;
+    const uint32_t nthreads = static_cast<uint32_t>(T_) * heads2 * half8;
+    RIPVEC_DISPATCH_FLOAT(qkv.dtype, T, {
+      cuda::rope_vec<T><<<(nthreads + 255) / 256, 256, 0, impl_->stream>>>(
+          qkv.as<T>(), positions.as<int32_t>(), cos.as<float>(), sin.as<float>(), nthreads,
+          heads2, half8, head_dim);
+    });
+    check_launch("rope_vec");
+    return;
+  }
   RIPVEC_DISPATCH_FLOAT(qkv.dtype, T, {
     rope_kernel<T><<<blocks_for(n, 256), 256, 0, impl_->stream>>>(
         qkv.as<T>(), positions.as<int32_t>(), cos.as<float>(), sin.as<float>(), T_, num_heads,
@@ -870,6 +914,16 @@ void CudaDriver::rope(Tensor qkv, const Tensor& positions, const Tensor& cos, co
     RIPVEC_PROF("bias_act");                                                               \
     const int64_t rows_ = (x).rows(), cols_ = (x).cols();                                  \
     if (rows_ * cols_ == 0) return;                                                        \
+    if (vec_ok(rows_ * cols_, cols_, {(x).data, (bias).data})) {                           \
+      const uint32_t n8_ = static_cast<uint32_t>(rows_ * cols_ / 8);                       \
+      RIPVEC_DISPATCH_FLOAT((x).dtype, T, {                                                \
+        cuda::bias_act_vec<T><<<(n8_ + 255) / 256, 256, 0, impl_->stream>>>(               \
+            (x).as<T>(), param(bias), n8_, static_cast<uint32_t>(cols_ / 8),               \
+            vact_of(static_cast<int>(act)));                                               \
+      });                                                                                  \
+      check_launch("bias_act_vec");                                                        \
+      return;                                                                              \
+    }                                                                                      \
     RIPVEC_DISPATCH_FLOAT((x).dtype, T, {                                                  \
       bias_act_kernel<T><<<blocks_for(rows_ * cols_, 256), 256, 0, impl_->stream>>>(       \
           (x).as<T>(), param(bias), rows_, cols_, act);                                    \
@@ -889,6 +943,16 @@ static void launch_gated(cudaStream_t st, CudaDriver::Tensor out, CudaDriver::Te
                          const CudaDriver::Tensor& in, Act act, bool split) {
   const int64_t rows = in.rows(), I = in.cols() / 2;
   if (rows * I == 0) return;
+  if (!split && vec_ok(rows * I, I, {out.data, in.data})) {
+    const uint32_t n8 = static_cast<uint32_t>(rows * I / 8);
+    RIPVEC_DISPATCH_FLOAT(in.dtype, T, {
+      cuda::gated_vec<T><<<(n8 + 255) / 256, 256, 0, st>>>(out.as<T>(), in.as<T>(), n8,
+                                                           static_cast<uint32_t>(I / 8),
+                                                           vact_of(static_cast<int>(act)));
+    });
+    check_launch("gated_vec");
+    return;
+  }
   RIPVEC_DISPATCH_FLOAT(in.dtype, T, {
     gated_kernel<T><<<blocks_for(rows * I, 256), 256, 0, st>>>(
         out.as<T>(), second.as<T>(), in.as<T>(), rows, I, act, split);
@@ -916,6 +980,16 @@ void CudaDriver::fused_bias_residual(Tensor out, Tensor x, const Tensor& bias,
   require_same(x, residual, "residual_add");
   const int64_t rows = x.rows(), cols = x.cols();
   if (rows * cols == 0) return;
+  if (vec_ok(rows * cols, cols, {out.data, x.data, residual.data, bias.data})) {
+    const uint32_t n8 = static_cast<uint32_t>(rows * cols / 8);
+    RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
+      cuda::add3_vec<T><<<(n8 + 255) / 256, 256, 0, impl_->stream>>>(
+          out.as<T>(), x.as<T>(), param(bias), residual.as<T>(), n8,
+          static_cast<uint32_t>(cols / 8));
+    });
+    check_launch("add3_vec");
+    return;
+  }
   RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
     add3_kernel<T><<<blocks_for(rows * cols, 256), 256, 0, impl_->stream>>>(
         out.as<T>(), x.as<T>(), param(bias), residual.as<T>(), rows, cols);
