@@ -10,9 +10,9 @@
 //  Special tokens are recognized in the text too (HF's encode_special_tokens=false default).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,10 +60,10 @@ void assign_hf_added_token_ids(std::vector<AddedToken>& tokens, size_t model_voc
       if (max_added < 0)
         id = static_cast<int32_t>(model_vocab_size);
       else
-        id = static_cast<int32_t>(
-            max_added >= static_cast<int64_t>(model_vocab_size) || model_vocab_size == 0
-                ? max_added + 1
-                : static_cast<int64_t>(model_vocab_size));
+        id = static_cast<int32_t>(max_added >= static_cast<int64_t>(model_vocab_size) ||
+                                          model_vocab_size == 0
+                                      ? max_added + 1
+                                      : static_cast<int64_t>(model_vocab_size));
     }
     t.id = id;
     seen.emplace_back(t.content, id);
