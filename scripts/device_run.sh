@@ -58,3 +58,6 @@ if want bench; then
     ${BENCH_ARGS:-} 2>&1 | grep -v Warning
   cp /tmp/ripvec-bench/results.json "$OUT/" 2>/dev/null
 fi
+if want diag; then
+  PYTHONUNBUFFERED=1 python3 scripts/gpu_diag.py $B/bench/gpu_embed_bench /tmp/ripvec-diag 2>&1 | grep -v Warning
+fi
