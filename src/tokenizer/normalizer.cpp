@@ -18,6 +18,19 @@ using nlohmann::json;
 void bert_clean_and_cjk(std::string_view in, bool clean, bool cjk, std::string& out) {
   size_t i = 0;
   while (i < in.size()) {
+    const auto b = static_cast<unsigned char>(in[i]);
+    if (b < 0x80) {
+      ++i;
+      if (clean) {
+        if (b == '\t' || b == '\n' || b == '\r' || b == ' ') {
+          out.push_back(' ');
+          continue;
+        }
+        if (b < 0x20 || b == 0x7F) continue;
+      }
+      out.push_back(static_cast<char>(b));
+      continue;
+    }
     const char32_t c = utf8_next(in, i);
     if (clean) {
       if (c == 0 || c == 0xFFFD || unicode::is_bert_control(c)) continue;
@@ -173,38 +186,57 @@ std::string get_string(const json& j, const char* key, std::string_view origin) 
 void BertNormalizer::normalize(std::string_view in, std::string& out) const {
   if (is_ascii(in)) {
     // Fast path: no CJK, no accents, no multi-byte whitespace or controls.
-    out.reserve(out.size() + in.size());
+    const size_t base = out.size();
+    out.resize(base + in.size());
+    char* dst = out.data() + base;
     for (unsigned char c : in) {
       if (clean_text_) {
         if (c == '\t' || c == '\n' || c == '\r' || c == ' ') {
-          out.push_back(' ');
+          *dst++ = ' ';
           continue;
         }
         if (c < 0x20 || c == 0x7F) continue;
       }
-      out.push_back(static_cast<char>(lowercase_ && c >= 'A' && c <= 'Z' ? c + 32 : c));
+      *dst++ = static_cast<char>(lowercase_ && c >= 'A' && c <= 'Z' ? c + 32 : c);
     }
+    out.resize(static_cast<size_t>(dst - out.data()));
     return;
   }
   std::string stage;
   stage.reserve(in.size() + 16);
   bert_clean_and_cjk(in, clean_text_, handle_chinese_chars_, stage);
+  out.reserve(out.size() + stage.size());
+  // After cleaning, every ASCII character is a starter without decomposition, so NFD of the
+  // whole string equals NFD applied to each maximal non-ASCII run: only those runs go through
+  // utf8proc, and ASCII stays on the byte path.
   std::string decomposed;
-  std::string_view src = stage;
-  if (strip_accents_) {
-    unicode::append_normalized(stage, unicode::NormForm::kNFD, decomposed);
-    src = decomposed;
-  }
-  out.reserve(out.size() + src.size());
   size_t i = 0;
-  while (i < src.size()) {
-    const size_t start = i;
-    const char32_t c = utf8_next(src, i);
-    if (strip_accents_ && unicode::is_mark_nonspacing_v8(c)) continue;
-    if (lowercase_)
-      unicode::append_lowercase(c, out);
-    else
-      out.append(src.substr(start, i - start));
+  while (i < stage.size()) {
+    const auto b = static_cast<unsigned char>(stage[i]);
+    if (b < 0x80) {
+      out.push_back(static_cast<char>(lowercase_ && b >= 'A' && b <= 'Z' ? b + 32 : b));
+      ++i;
+      continue;
+    }
+    size_t run_end = i;
+    while (run_end < stage.size() && static_cast<unsigned char>(stage[run_end]) >= 0x80) ++run_end;
+    std::string_view run = std::string_view(stage).substr(i, run_end - i);
+    i = run_end;
+    if (strip_accents_) {
+      decomposed.clear();
+      unicode::append_normalized(run, unicode::NormForm::kNFD, decomposed);
+      run = decomposed;
+    }
+    size_t k = 0;
+    while (k < run.size()) {
+      const size_t start = k;
+      const char32_t c = utf8_next(run, k);
+      if (strip_accents_ && unicode::is_mark_nonspacing_v8(c)) continue;
+      if (lowercase_)
+        unicode::append_lowercase(c, out);
+      else
+        out.append(run.substr(start, k - start));
+    }
   }
 }
 

@@ -46,7 +46,7 @@ utf8proc_propval_t category(char32_t c) noexcept {
 
 }  // namespace
 
-bool is_whitespace(char32_t c) noexcept {
+bool is_whitespace_slow(char32_t c) noexcept {
   if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0D);
   switch (c) {
     case 0x85:
@@ -69,7 +69,7 @@ bool is_bert_control(char32_t c) noexcept {
   return in_ranges(kV8OtherControlFormatPrivate, c);
 }
 
-bool is_bert_punctuation(char32_t c) noexcept {
+bool is_bert_punctuation_slow(char32_t c) noexcept {
   if (c < 0x80) return is_ascii_punct(c);
   return in_ranges(kV8Punctuation, c);
 }

@@ -17,7 +17,11 @@
 namespace ripvec::tok::unicode {
 
 // Rust char::is_whitespace: the Unicode White_Space property.
-bool is_whitespace(char32_t c) noexcept;
+bool is_whitespace_slow(char32_t c) noexcept;
+inline bool is_whitespace(char32_t c) noexcept {
+  if (c < 0x80) return c == ' ' || (c >= 0x09 && c <= 0x0D);
+  return is_whitespace_slow(c);
+}
 
 // HF BertNormalizer "control": Cc, Cf or Co (Unicode 8.0 tables), except \t \n \r.
 bool is_bert_control(char32_t c) noexcept;
@@ -28,7 +32,14 @@ inline bool is_bert_whitespace(char32_t c) noexcept {
 
 // HF BertPreTokenizer punctuation: ASCII punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~) or a
 // Unicode P* category (Unicode 8.0 tables).
-bool is_bert_punctuation(char32_t c) noexcept;
+bool is_bert_punctuation_slow(char32_t c) noexcept;
+inline bool is_bert_punctuation(char32_t c) noexcept {
+  if (c < 0x80) {
+    return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
+           (c >= 123 && c <= 126);
+  }
+  return is_bert_punctuation_slow(c);
+}
 
 // General category Mn in the Unicode 8.0 tables (what BertNormalizer's strip_accents removes).
 bool is_mark_nonspacing_v8(char32_t c) noexcept;

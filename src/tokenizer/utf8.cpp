@@ -1,6 +1,7 @@
 #include "tokenizer/utf8.hpp"
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "ripvec/error.hpp"
@@ -14,8 +15,8 @@ size_t utf8_invalid_offset(std::string_view s) noexcept {
   while (i < n) {
     // ASCII run, 8 bytes at a time.
     while (i + 8 <= n) {
-      uint64_t w = 0;
-      for (int k = 0; k < 8; ++k) w |= uint64_t(p[i + k]) << (8 * k);
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
       if (w & 0x8080808080808080ull) break;
       i += 8;
     }
