@@ -31,13 +31,6 @@ inline char lower(unsigned char c) {
   return is_upper(c) ? static_cast<char>(c + 32) : c;
 }
 
-void emit(std::string_view s, std::vector<std::string>* out) {
-  if (s.empty() || s.size() > kMaxTermBytes) return;
-  std::string t(s.size(), '\0');
-  for (size_t i = 0; i < s.size(); ++i) t[i] = lower(static_cast<unsigned char>(s[i]));
-  out->push_back(std::move(t));
-}
-
 // Splits one '_'/'-'-free segment at case humps and letter/digit changes.
 void split_humps(std::string_view seg, std::vector<std::string_view>* parts) {
   size_t start = 0;
@@ -60,9 +53,19 @@ void split_humps(std::string_view seg, std::vector<std::string_view>* parts) {
   if (start < seg.size()) parts->push_back(seg.substr(start));
 }
 
-void tokenize_run(std::string_view run, std::vector<std::string>* out) {
-  emit(run, out);
-  std::vector<std::string_view> parts;
+// Calls f(term) for the whole run and then its parts; `term` is lowercased into a stack buffer
+// and valid only during the call: no allocation per token in the index build's hot loop.
+template <typename F>
+void for_each_run_term(std::string_view run, F&& f) {
+  char buf[kMaxTermBytes];
+  auto emit = [&](std::string_view s) {
+    if (s.empty() || s.size() > kMaxTermBytes) return;
+    for (size_t i = 0; i < s.size(); ++i) buf[i] = lower(static_cast<unsigned char>(s[i]));
+    f(std::string_view(buf, s.size()));
+  };
+  emit(run);
+  thread_local std::vector<std::string_view> parts;
+  parts.clear();
   size_t s = 0;
   for (size_t i = 0; i <= run.size(); ++i) {
     if (i == run.size() || run[i] == '_' || run[i] == '-') {
@@ -71,12 +74,11 @@ void tokenize_run(std::string_view run, std::vector<std::string>* out) {
     }
   }
   if (parts.size() == 1 && parts[0].size() == run.size()) return;  // the whole already emitted
-  for (auto p : parts) emit(p, out);
+  for (size_t i = 0; i < parts.size(); ++i) emit(parts[i]);
 }
 
-}  // namespace
-
-void tokenize_code(std::string_view text, std::vector<std::string>* out) {
+template <typename F>
+void for_each_term(std::string_view text, F&& f) {
   size_t i = 0;
   const size_t n = text.size();
   while (i < n) {
@@ -93,8 +95,20 @@ void tokenize_code(std::string_view text, std::vector<std::string>* out) {
         break;
       }
     }
-    if (i > start) tokenize_run(text.substr(start, i - start), out);
+    if (i > start) for_each_run_term(text.substr(start, i - start), f);
   }
+}
+
+struct TransparentHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using TermDict = std::unordered_map<std::string, uint32_t, TransparentHash, std::equal_to<>>;
+
+}  // namespace
+
+void tokenize_code(std::string_view text, std::vector<std::string>* out) {
+  for_each_term(text, [&](std::string_view t) { out->emplace_back(t); });
 }
 
 std::vector<std::string> tokenize_code(std::string_view text) {
@@ -122,60 +136,88 @@ float bm25_weighted_tf(const uint32_t tf[kNumFields], const uint32_t len[kNumFie
 }
 
 Bm25Postings build_bm25(std::span<const Bm25Doc> docs, const Bm25Params& p) {
-  struct DocTerms {
-    std::vector<std::string> terms;  // unique, sorted
-    std::vector<std::array<uint32_t, kNumFields>> tf;
-    uint32_t len[kNumFields] = {0, 0, 0};
+  // Phase 1 (parallel, per block of documents): terms get block-local ids from a block
+  // dictionary; each document becomes (term, tf per field) entries via an integer sort.
+  struct Block {
+    size_t first = 0, last = 0;
+    TermDict dict;
+    std::vector<std::string_view> terms;  // local id -> term (keys of dict, stable)
+    std::vector<uint64_t> doc_end;        // per doc: end index into the entries
+    std::vector<uint32_t> entry_term;
+    std::vector<std::array<uint32_t, kNumFields>> entry_tf;
+    std::vector<std::array<uint32_t, kNumFields>> doc_len;
   };
   const size_t n = docs.size();
-  std::vector<DocTerms> per_doc(n);
-  parallel_for(0, static_cast<int64_t>(n), 64, [&](int64_t lo, int64_t hi) {
-    std::vector<std::string> toks;
-    std::vector<std::pair<std::string, int>> tagged;
-    for (int64_t d = lo; d < hi; ++d) {
-      tagged.clear();
-      const std::string_view fields[kNumFields] = {docs[d].symbol, docs[d].path, docs[d].body};
-      DocTerms& dt = per_doc[d];
-      for (int f = 0; f < kNumFields; ++f) {
-        toks.clear();
-        tokenize_code(fields[f], &toks);
-        dt.len[f] = static_cast<uint32_t>(toks.size());
-        for (auto& t : toks) tagged.emplace_back(std::move(t), f);
-      }
-      std::sort(tagged.begin(), tagged.end());
-      for (size_t i = 0; i < tagged.size(); ++i) {
-        if (dt.terms.empty() || dt.terms.back() != tagged[i].first) {
-          dt.terms.push_back(tagged[i].first);
-          dt.tf.push_back({0, 0, 0});
+  const size_t per_block = std::max<size_t>(256, n / (ThreadPool::global().size() * 8) + 1);
+  const size_t nblocks = (n + per_block - 1) / per_block;
+  std::vector<Block> blocks(nblocks);
+  parallel_for(0, static_cast<int64_t>(nblocks), 1, [&](int64_t lo, int64_t hi) {
+    std::vector<uint64_t> keyed;  // local id << 2 | field
+    for (int64_t b = lo; b < hi; ++b) {
+      Block& bl = blocks[b];
+      bl.first = static_cast<size_t>(b) * per_block;
+      bl.last = std::min(n, bl.first + per_block);
+      for (size_t d = bl.first; d < bl.last; ++d) {
+        keyed.clear();
+        std::array<uint32_t, kNumFields> len{0, 0, 0};
+        const std::string_view fields[kNumFields] = {docs[d].symbol, docs[d].path, docs[d].body};
+        for (int f = 0; f < kNumFields; ++f) {
+          for_each_term(fields[f], [&](std::string_view t) {
+            uint32_t id;
+            auto it = bl.dict.find(t);
+            if (it == bl.dict.end()) {
+              id = static_cast<uint32_t>(bl.terms.size());
+              bl.terms.push_back(bl.dict.emplace(std::string(t), id).first->first);
+            } else {
+              id = it->second;
+            }
+            keyed.push_back(uint64_t(id) << 2 | uint64_t(f));
+            len[f]++;
+          });
         }
-        dt.tf.back()[tagged[i].second]++;
+        std::sort(keyed.begin(), keyed.end());
+        for (size_t i = 0; i < keyed.size(); ++i) {
+          const auto id = static_cast<uint32_t>(keyed[i] >> 2);
+          if (i == 0 || (keyed[i - 1] >> 2) != id) {
+            bl.entry_term.push_back(id);
+            bl.entry_tf.push_back({0, 0, 0});
+          }
+          bl.entry_tf.back()[keyed[i] & 3]++;
+        }
+        bl.doc_end.push_back(bl.entry_term.size());
+        bl.doc_len.push_back(len);
       }
     }
   });
 
   float avglen[kNumFields] = {0, 0, 0};
-  for (auto& dt : per_doc)
-    for (int f = 0; f < kNumFields; ++f) avglen[f] += static_cast<float>(dt.len[f]);
+  for (auto& bl : blocks)
+    for (auto& l : bl.doc_len)
+      for (int f = 0; f < kNumFields; ++f) avglen[f] += static_cast<float>(l[f]);
   for (float& a : avglen) a = n > 0 ? a / static_cast<float>(n) : 0;
 
-  // Term ids in first-seen order, then counting sort of postings by term id.
-  std::unordered_map<std::string_view, uint32_t> ids;
-  std::vector<std::string_view> id_term;
+  // Phase 2: one global dictionary over the blocks' distinct terms (far fewer than tokens).
+  std::unordered_map<std::string_view, uint32_t> global;
+  std::vector<std::string_view> gterm;
   std::vector<uint64_t> count;
-  for (auto& dt : per_doc) {
-    for (auto& t : dt.terms) {
-      auto [it, fresh] = ids.try_emplace(t, static_cast<uint32_t>(id_term.size()));
+  std::vector<std::vector<uint32_t>> local_to_global(nblocks);
+  for (size_t b = 0; b < nblocks; ++b) {
+    const Block& bl = blocks[b];
+    local_to_global[b].resize(bl.terms.size());
+    for (size_t i = 0; i < bl.terms.size(); ++i) {
+      auto [it, fresh] = global.try_emplace(bl.terms[i], static_cast<uint32_t>(gterm.size()));
       if (fresh) {
-        id_term.push_back(t);
+        gterm.push_back(bl.terms[i]);
         count.push_back(0);
       }
-      count[it->second]++;
+      local_to_global[b][i] = it->second;
     }
+    for (uint32_t t : bl.entry_term) count[local_to_global[b][t]]++;
   }
-  std::vector<uint32_t> order(id_term.size());
+  std::vector<uint32_t> order(gterm.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return id_term[a] < id_term[b]; });
+            [&](uint32_t a, uint32_t b) { return gterm[a] < gterm[b]; });
   std::vector<uint32_t> rank(order.size());
   Bm25Postings out;
   out.num_docs = n;
@@ -183,17 +225,22 @@ Bm25Postings build_bm25(std::span<const Bm25Doc> docs, const Bm25Params& p) {
   out.offsets.assign(order.size() + 1, 0);
   for (uint32_t r = 0; r < order.size(); ++r) {
     rank[order[r]] = r;
-    out.terms.emplace_back(id_term[order[r]]);
+    out.terms.emplace_back(gterm[order[r]]);
     out.offsets[r + 1] = out.offsets[r] + count[order[r]];
   }
+  // Phase 3: postings; documents come in increasing order within each term.
   out.postings.resize(out.offsets.back());
   std::vector<uint64_t> fill(out.offsets.begin(), out.offsets.end() - 1);
-  for (size_t d = 0; d < n; ++d) {
-    const DocTerms& dt = per_doc[d];
-    for (size_t i = 0; i < dt.terms.size(); ++i) {
-      const uint32_t r = rank[ids.find(dt.terms[i])->second];
-      out.postings[fill[r]++] = {static_cast<uint32_t>(d),
-                                 bm25_weighted_tf(dt.tf[i].data(), dt.len, avglen, p)};
+  for (size_t b = 0; b < nblocks; ++b) {
+    const Block& bl = blocks[b];
+    uint64_t e = 0;
+    for (size_t d = bl.first; d < bl.last; ++d) {
+      const auto& len = bl.doc_len[d - bl.first];
+      for (; e < bl.doc_end[d - bl.first]; ++e) {
+        const uint32_t r = rank[local_to_global[b][bl.entry_term[e]]];
+        out.postings[fill[r]++] = {static_cast<uint32_t>(d),
+                                   bm25_weighted_tf(bl.entry_tf[e].data(), len.data(), avglen, p)};
+      }
     }
   }
   return out;

@@ -81,14 +81,17 @@ std::string object_id(std::string_view rel_path, std::string_view content) {
 }
 
 void fill_chunk_options(Embedder& e, ChunkOptions* co) {
+  // The document prompt is prepended by embed(); leave room for it.
+  size_t prompt_tokens = 0;
+  const std::string& prompt = e.prompt(InputKind::Document);
+  if (!prompt.empty()) prompt_tokens = e.tokenizer().count_tokens(prompt, false);
+  const size_t max_seq = e.max_seq_length();
+  const size_t limit = max_seq > prompt_tokens + 8 ? max_seq - prompt_tokens : max_seq;
   if (co->tokenizer == nullptr) {
     co->tokenizer = &e.tokenizer();
-    // The document prompt is prepended by embed(); leave room for it.
-    size_t prompt_tokens = 0;
-    const std::string& prompt = e.prompt(InputKind::Document);
-    if (!prompt.empty()) prompt_tokens = e.tokenizer().count_tokens(prompt, false);
-    const size_t max_seq = e.max_seq_length();
-    co->max_tokens = max_seq > prompt_tokens + 8 ? max_seq - prompt_tokens : max_seq;
+    co->max_tokens = limit;
+  } else {
+    co->max_tokens = std::min(co->max_tokens, limit);  // a caller's tokenizer, never past the model
   }
 }
 

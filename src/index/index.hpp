@@ -1,13 +1,14 @@
 // The persistent, incremental per-project index and the three search modes over it.
 //
-// Layout on disk (see docs in src/index/store.hpp for the byte formats):
-//   <location>/manifest.json        rel path -> size, mtime_ns, sha256, object name; model id,
-//                                    dim, format version
-//   <location>/objects/<sha256>-<model key>.obj   one per distinct file content: chunks + vectors
-//   <location>/vectors.bin, chunks.bin            consolidated, mmapped at query time
-//   <location>/lock                                flock() guard serializing writers
-// <location> is $XDG_CACHE_HOME/ripvec/<sha256 of canonical root>/ (or ~/.cache/ripvec/...),
-// or <root>/.ripvec/ with IndexOptions::repo_local.
+// Layout on disk (byte formats documented in src/index/store.hpp):
+//   <location>/manifest.json        rel path -> size, mtime_ns, object id, status; model id,
+//                                    dim, model key, format version; the current snapshot
+//   <location>/objects/ab/<id>-<model key>.obj   one per indexed file version: chunks + vectors
+//   <location>/snapshot-<gen>.bin   all chunks, float32 + int8 vectors and BM25 postings of the
+//                                    committed state, mmapped by queries
+//   <location>/lock                 flock() guard serializing writers
+// <location> is $XDG_CACHE_HOME/ripvec/<32 hex of SHA-256(canonical root)>/ (or
+// ~/.cache/ripvec/...), or <root>/.ripvec/ with IndexOptions::repo_local.
 #pragma once
 
 #include <cstddef>
@@ -38,8 +39,10 @@ struct SearchOptions {
 };
 
 struct SearchHit {
-  Chunk chunk;      // embed_text may be empty
+  Chunk chunk;      // embed_text is empty (not stored)
   float score = 0;  // what is reported: cosine for semantic, BM25 for keyword, RRF for hybrid
+  // Component scores. Hybrid fills both for every hit (also for a hit missing from one list);
+  // Semantic leaves keyword_score 0 and Keyword leaves semantic_score 0 (not computed).
   float semantic_score = 0, keyword_score = 0;
   int semantic_rank = -1, keyword_rank = -1;  // 0-based, -1 if absent from that list
 };
@@ -54,7 +57,10 @@ struct IndexOptions {
   bool repo_local = false;          // store under <root>/.ripvec/ instead
   bool reindex = false;             // drop the existing index and rebuild
   WalkOptions walk;
-  ChunkOptions chunk;  // tokenizer/max_tokens are filled from the embedder by open()
+  // tokenizer/max_tokens are filled from the embedder by open() when tokenizer is null
+  // (max_tokens = model max_seq_length minus the document prompt); a caller's max_tokens is
+  // clamped to that limit.
+  ChunkOptions chunk;
   std::function<void(const IndexProgress&)> progress;  // called from the indexing thread
   size_t embed_batch = 64;                             // chunks per Embedder::embed call
 };

@@ -187,13 +187,23 @@ struct SnapshotParts {
 SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim,
                           std::string_view model_key) {
   SnapshotParts p;
-  std::unordered_map<std::string, uint64_t> interned;
+  // Paths, kinds and languages repeat: stored once. Symbols and contents are appended as-is.
+  struct TransparentHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, uint64_t, TransparentHash, std::equal_to<>> interned;
   auto intern = [&](std::string_view s) -> uint64_t {
-    auto it = interned.find(std::string(s));
+    auto it = interned.find(s);
     if (it != interned.end()) return it->second;
     uint64_t off = p.strings.size();
     p.strings.append(s);
     interned.emplace(std::string(s), off);
+    return off;
+  };
+  auto append = [&](std::string_view s) -> uint64_t {
+    uint64_t off = p.strings.size();
+    p.strings.append(s);
     return off;
   };
   size_t n = 0;
@@ -220,7 +230,7 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
       cr.file = static_cast<uint32_t>(fi);
       cr.start_line = c.start_line;
       cr.end_line = c.end_line;
-      cr.symbol_off = intern(c.symbol);
+      cr.symbol_off = append(c.symbol);
       cr.symbol_len = static_cast<uint32_t>(c.symbol.size());
       cr.kind_off = intern(c.kind.substr(0, 0xFFFF));
       cr.kind_len = static_cast<uint16_t>(std::min<size_t>(c.kind.size(), 0xFFFF));

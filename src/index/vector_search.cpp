@@ -114,18 +114,45 @@ __attribute__((target("avx512f"))) float dot_i8_avx512(const int8_t* c, const fl
   for (; i < d; ++i) s += static_cast<float>(c[i]) * q[i];
   return s;
 }
+// int8 x int8 dot with VNNI: vpdpbusd multiplies unsigned by signed bytes, so the row's codes
+// are shifted to unsigned (xor 0x80 == +128) and the caller subtracts 128 * sum(query codes).
+// Exact in int32 for dim <= 16384 (|sum| <= dim * 255 * 127).
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) int32_t dot_u8s8_vnni(const int8_t* c,
+                                                                             const int8_t* q,
+                                                                             size_t d) {
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+  size_t i = 0;
+  for (; i + 128 <= d; i += 128) {
+    acc0 = _mm512_dpbusd_epi32(acc0, _mm512_xor_si512(_mm512_loadu_si512(c + i), flip),
+                               _mm512_loadu_si512(q + i));
+    acc1 = _mm512_dpbusd_epi32(acc1, _mm512_xor_si512(_mm512_loadu_si512(c + i + 64), flip),
+                               _mm512_loadu_si512(q + i + 64));
+  }
+  for (; i < d; i += 64) {
+    const size_t rem = d - i;
+    const __mmask64 m = rem >= 64 ? ~__mmask64(0) : ((__mmask64(1) << rem) - 1);
+    // Masked-off lanes: the query byte is 0, so they add nothing.
+    acc0 = _mm512_dpbusd_epi32(acc0, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, c + i), flip),
+                               _mm512_maskz_loadu_epi8(m, q + i));
+  }
+  return _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1));
+}
 #endif
 
 SimdLevel detect_level() {
 #ifdef RIPVEC_X86
   __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vnni"))
+    return SimdLevel::Avx512Vnni;
   if (__builtin_cpu_supports("avx512f")) return SimdLevel::Avx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SimdLevel::Avx2;
 #endif
   return SimdLevel::Scalar;
 }
 
-std::atomic<int> g_cap{static_cast<int>(SimdLevel::Avx512)};
+std::atomic<int> g_cap{static_cast<int>(SimdLevel::Avx512Vnni)};
 
 using DotF32 = float (*)(const float*, const float*, size_t);
 using DotI8 = float (*)(const int8_t*, const float*, size_t);
@@ -133,6 +160,7 @@ using DotI8 = float (*)(const int8_t*, const float*, size_t);
 DotF32 pick_f32() {
   switch (simd_level()) {
 #ifdef RIPVEC_X86
+    case SimdLevel::Avx512Vnni:
     case SimdLevel::Avx512:
       return dot_f32_avx512;
     case SimdLevel::Avx2:
@@ -145,6 +173,7 @@ DotF32 pick_f32() {
 DotI8 pick_i8() {
   switch (simd_level()) {
 #ifdef RIPVEC_X86
+    case SimdLevel::Avx512Vnni:
     case SimdLevel::Avx512:
       return dot_i8_avx512;
     case SimdLevel::Avx2:
@@ -194,6 +223,8 @@ SimdLevel simd_level() {
 
 const char* simd_level_name(SimdLevel l) {
   switch (l) {
+    case SimdLevel::Avx512Vnni:
+      return "avx512vnni";
     case SimdLevel::Avx512:
       return "avx512";
     case SimdLevel::Avx2:
@@ -273,6 +304,36 @@ std::vector<ScoredId> top_k_dot_quantized(std::span<const float> query, const Qu
   // operands of norm <= ~1: covers the gap between real and computed scores on both sides.
   const float slack = static_cast<float>(dim + 16) * 2.4e-7f * std::max(qnorm, 1.0f);
 
+  // VNNI path: the query is quantized too. q = sq * qc + dq, so
+  //   |q.v - scales[i] * sq * (qc . codes_i)| <= ||q|| * err_i + ||dq|| * ||v~_i||
+  // with ||v~_i|| <= ||v_i|| + err_i <= 1.001 + err_i for normalized rows.
+  bool vnni = false;
+  std::vector<int8_t> qc;
+  float sq = 0, dq_norm = 0;
+  int32_t q_bias = 0;  // 128 * sum(qc): undoes the unsigned shift of the codes
+#ifdef RIPVEC_X86
+  if (simd_level() == SimdLevel::Avx512Vnni && dim <= 16384) {
+    float m = 0;
+    for (size_t j = 0; j < dim; ++j) m = std::max(m, std::fabs(query[j]));
+    sq = m / 127.0f;
+    qc.resize(dim);
+    double dq2 = 0;
+    int64_t qsum = 0;
+    for (size_t j = 0; j < dim; ++j) {
+      long v = sq > 0 ? std::lround(query[j] / sq) : 0;
+      v = std::clamp(v, -127L, 127L);
+      qc[j] = static_cast<int8_t>(v);
+      qsum += v;
+      const double diff = static_cast<double>(query[j]) - static_cast<double>(sq) * v;
+      dq2 += diff * diff;
+    }
+    q_bias = static_cast<int32_t>(128 * qsum);
+    dq_norm = std::nextafter(static_cast<float>(std::sqrt(dq2) * (1.0 + 1e-6)),
+                             std::numeric_limits<float>::infinity());
+    vnni = true;
+  }
+#endif
+
   struct Block {
     std::vector<float> lower;          // min-heap of the k best lower bounds
     std::vector<ScoredId> candidates;  // (row, upper bound)
@@ -288,8 +349,18 @@ std::vector<ScoredId> top_k_dot_quantized(std::span<const float> query, const Qu
       float thr = -std::numeric_limits<float>::infinity();
       const size_t end = std::min(n, (b + 1) * brows);
       for (size_t i = b * brows; i < end; ++i) {
-        const float approx = rows.scales[i] * dot8(rows.codes + i * dim, query.data(), dim);
-        const float e = qnorm * rows.err[i] + slack;
+        float approx, e;
+#ifdef RIPVEC_X86
+        if (vnni) {
+          const int32_t dq = dot_u8s8_vnni(rows.codes + i * dim, qc.data(), dim) - q_bias;
+          approx = rows.scales[i] * sq * static_cast<float>(dq);
+          e = qnorm * rows.err[i] + dq_norm * (1.001f + rows.err[i]) + slack;
+        } else
+#endif
+        {
+          approx = rows.scales[i] * dot8(rows.codes + i * dim, query.data(), dim);
+          e = qnorm * rows.err[i] + slack;
+        }
         const float lb = approx - e, ub = approx + e;
         if (ub < thr) continue;
         blk.candidates.push_back({static_cast<uint32_t>(i), ub});

@@ -29,7 +29,9 @@ inline bool better(const ScoredId& a, const ScoredId& b) {
   return a.score > b.score || (a.score == b.score && a.id < b.id);
 }
 
-enum class SimdLevel { Scalar, Avx2, Avx512 };
+// Avx512Vnni: the int8 scan also quantizes the query to int8 and uses vpdpbusd (the bound
+// then adds the query's own rounding error); float32 kernels are the Avx512 ones.
+enum class SimdLevel { Scalar, Avx2, Avx512, Avx512Vnni };
 SimdLevel simd_level();  // what the kernels use now
 const char* simd_level_name(SimdLevel l);
 // Caps the level (tests run every path); never raises it above what the CPU has.
@@ -41,6 +43,8 @@ float dot_f32(const float* a, const float* b, size_t dim);
 std::vector<ScoredId> top_k_dot(std::span<const float> query, const float* vectors, size_t n,
                                 size_t dim, size_t k);
 
+// Rows must be L2-normalized (norm <= 1 + 1e-3), as the index stores them: the query-side
+// error term of the VNNI scan relies on it.
 struct QuantizedRows {
   const int8_t* codes = nullptr;  // [n, dim] row-major
   const float* scales = nullptr;  // [n]: row ~= scales[i] * codes[i]

@@ -46,7 +46,7 @@ std::vector<std::pair<double, uint32_t>> brute(const std::vector<float>& q,
 
 struct CapGuard {
   explicit CapGuard(SimdLevel l) { set_simd_level_cap(l); }
-  ~CapGuard() { set_simd_level_cap(SimdLevel::Avx512); }
+  ~CapGuard() { set_simd_level_cap(SimdLevel::Avx512Vnni); }
 };
 
 }  // namespace
@@ -100,7 +100,8 @@ TEST_P(VectorLevels, QuantizedEqualsFloatTopK) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Index, VectorLevels,
-                         ::testing::Values(SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512),
+                         ::testing::Values(SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512,
+                                           SimdLevel::Avx512Vnni),
                          [](const auto& i) { return simd_level_name(i.param); });
 
 TEST(SearchVector, QuantizedHandlesNearDuplicatesAndTies) {
