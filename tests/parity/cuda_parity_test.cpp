@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <vector>
 
@@ -195,6 +197,103 @@ TEST(CudaModels, ClassicBertTinyMatchesCpu) {
     ModelConfig mc = load_model_config(dir / "config.json");
     model_parity<ClassicBert>(dir, mc.bert, mc.bert.vocab_size, mc.bert.hidden_size,
                               {1, 5, 64, 33, 17, 2});
+  }
+}
+
+// A BERT with Hugging Face's default initialization (N(0, 0.02) weights, zero biases, unit
+// LayerNorm) in the MiniLM shape, written here; CUDA F16/BF16/F32 against the CPU driver, with
+// 0, 1 and 6 layers and with zero or random biases, printing where they part.
+void write_safetensors(const std::filesystem::path& path,
+                       const std::vector<std::pair<std::string, std::vector<int64_t>>>& specs,
+                       const std::vector<std::vector<float>>& data) {
+  std::string header = "{";
+  size_t off = 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    header += (i ? "," : "") + std::string("\"") + specs[i].first + "\":{\"dtype\":\"F32\",\"shape\":[";
+    for (size_t k = 0; k < specs[i].second.size(); ++k)
+      header += (k ? "," : "") + std::to_string(specs[i].second[k]);
+    header += "],\"data_offsets\":[" + std::to_string(off) + "," +
+              std::to_string(off + data[i].size() * 4) + "]}";
+    off += data[i].size() * 4;
+  }
+  header += "}";
+  while (header.size() % 8) header += ' ';
+  std::ofstream f(path, std::ios::binary);
+  uint64_t n = header.size();
+  f.write(reinterpret_cast<const char*>(&n), 8);
+  f.write(header.data(), header.size());
+  for (const auto& v : data) f.write(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+}
+
+std::filesystem::path make_hf_init_bert(int layers, bool random_bias, uint32_t seed) {
+  const int64_t V = 30522, H = 384, I = 1536, P = 512;
+  auto dir = std::filesystem::temp_directory_path() /
+             ("ripvec_hfbert_" + std::to_string(layers) + (random_bias ? "b" : "z"));
+  std::filesystem::create_directories(dir);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.f, 0.02f);
+  std::vector<std::pair<std::string, std::vector<int64_t>>> specs;
+  std::vector<std::vector<float>> data;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, int kind) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    std::vector<float> v(n);
+    for (auto& x : v)
+      x = kind == 0 ? nd(rng) : kind == 1 ? (random_bias ? nd(rng) : 0.f) : 1.f + (random_bias ? nd(rng) : 0.f);
+    specs.push_back({name, shape});
+    data.push_back(std::move(v));
+  };
+  add("embeddings.word_embeddings.weight", {V, H}, 0);
+  add("embeddings.position_embeddings.weight", {P, H}, 0);
+  add("embeddings.token_type_embeddings.weight", {2, H}, 0);
+  add("embeddings.LayerNorm.weight", {H}, 2);
+  add("embeddings.LayerNorm.bias", {H}, 1);
+  for (int l = 0; l < layers; ++l) {
+    const std::string n = "encoder.layer." + std::to_string(l) + ".";
+    for (const char* w : {"query", "key", "value"}) {
+      add(n + "attention.self." + w + ".weight", {H, H}, 0);
+      add(n + "attention.self." + w + ".bias", {H}, 1);
+    }
+    add(n + "attention.output.dense.weight", {H, H}, 0);
+    add(n + "attention.output.dense.bias", {H}, 1);
+    add(n + "attention.output.LayerNorm.weight", {H}, 2);
+    add(n + "attention.output.LayerNorm.bias", {H}, 1);
+    add(n + "intermediate.dense.weight", {I, H}, 0);
+    add(n + "intermediate.dense.bias", {I}, 1);
+    add(n + "output.dense.weight", {H, I}, 0);
+    add(n + "output.dense.bias", {H}, 1);
+    add(n + "output.LayerNorm.weight", {H}, 2);
+    add(n + "output.LayerNorm.bias", {H}, 1);
+  }
+  write_safetensors(dir / "model.safetensors", specs, data);
+  std::ofstream(dir / "config.json")
+      << "{\"model_type\":\"bert\",\"vocab_size\":30522,\"hidden_size\":384,"
+         "\"num_hidden_layers\":"
+      << layers
+      << ",\"num_attention_heads\":12,\"intermediate_size\":1536,"
+         "\"max_position_embeddings\":512,\"hidden_act\":\"gelu\"}";
+  return dir;
+}
+
+TEST(CudaModels, HfInitBertF16) {
+  REQUIRE_GPU();
+  for (int layers : {0, 1, 6}) {
+    for (bool rb : {false, true}) {
+      const auto dir = make_hf_init_bert(layers, rb, 5);
+      ModelConfig mc = load_model_config(dir / "config.json");
+      BatchInputs b = random_batch({8, 40, 200}, 30000, 9);
+      const auto [h_cpu, p_cpu] = run_model<ClassicBert>(dir, mc.bert, b, false, DType::F32);
+      for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+        const auto [h, p] = run_model<ClassicBert>(dir, mc.bert, b, true, dt);
+        const Stats sh = compare_rows(h, h_cpu, 384), sp = compare_rows(p, p_cpu, 384);
+        std::printf("  hf-init bert layers %d %s bias %s: hidden min cos %.7f (max diff %.2e), "
+                    "pooled min cos %.7f\n",
+                    layers, rb ? "random" : "zero", dtype_name(dt), sh.min_cos, sh.max_diff,
+                    sp.min_cos);
+        EXPECT_GE(sp.min_cos, dt == DType::F32 ? 0.99999 : 0.9995);
+      }
+      std::filesystem::remove_all(dir);
+    }
   }
 }
 
