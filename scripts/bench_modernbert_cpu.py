@@ -18,17 +18,17 @@ one --long-token sequence. Inputs: the splitmix64 stream of bench/modernbert_cpu
 budget, packed sequences, mean pooling + L2 norm); PyTorch runs the same length-sorted
 batches padded (B*S <= 16384), masked mean pooling + L2 norm, under torch.inference_mode().
 Rounds interleave the engines (ripvec short, torch short, ripvec long, torch long) so that a
-busy machine slows both alike; one warm-up round, then --iters timed rounds: best and median.
+busy machine slows both alike; a warm-up on 8 short texts, then --iters timed rounds: best and
+median.
 Per-layer time at --long tokens: ripvec from ModernBert::forward_timed (median of
 --layer-reps), PyTorch from forward hooks on each encoder layer during the timed long runs.
---rss LEN: peak RSS (ru_maxrss) of one LEN-token input in a fresh process for each engine.
+--rss LEN: peak RSS (VmHWM) of one LEN-token input in a fresh process for each engine.
 """
 import argparse
 import json
 import os
 import pathlib
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -186,27 +186,31 @@ class Torch:
 
 
 def rss_child(engine, model_dir, length, threads, bench, seed):
-    """Peak RSS (KiB) of one `length`-token input in a fresh process."""
+    """Peak RSS (VmHWM, KiB) of one `length`-token input in a fresh process. Not ru_maxrss:
+    Linux carries a forking parent's peak into the child across exec."""
     if engine == "ripvec":
         env = dict(os.environ, RIPVEC_THREADS=str(threads))
         out = subprocess.run([bench, "--model", model_dir, "--rss", str(length), "--seed",
                               str(seed)], env=env, capture_output=True, text=True, check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
     code = f"""
-import json, resource, time, torch
+import json, time, torch
 from transformers import ModernBertModel
 torch.set_num_threads({threads})
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+before = hwm()
 m = ModernBertModel.from_pretrained({model_dir!r}, attn_implementation="sdpa",
                                     dtype=torch.float32).eval()
-after_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after_load = hwm()
 ids = torch.randint(0, m.config.vocab_size, (1, {length}))
 t0 = time.perf_counter()
 with torch.inference_mode():
     h = m(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state.mean(1)
 print(json.dumps(dict(cmd="rss", tokens={length}, embed_s=time.perf_counter() - t0,
-    maxrss_start_kib=before, maxrss_after_load_kib=after_load,
-    maxrss_after_embed_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))
+    vm_hwm_start_kib=before, vm_hwm_after_load_kib=after_load, vm_hwm_kib=hwm())))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -274,16 +278,18 @@ def main():
 
         res = {k: [] for k in ("rv_short", "pt_short", "rv_long", "pt_long")}
         pt_layers = []
-        for r in range(a.iters + 1):
+        # Warm-up: the first 8 short texts through each engine (first-touch of memory, lazy
+        # initialization); a full untimed round would double the run on 2 cores.
+        rw = rv.ask("warm")["seconds"]
+        pw = pt.embed(shorts[:8])
+        print(f"# warm-up (8 texts): ripvec {rw:.2f} s, torch {pw:.2f} s", flush=True)
+        for r in range(1, a.iters + 1):
             rs = rv.ask("short")["seconds"]
             ps = pt.embed(shorts)
             rl = rv.ask("long")["seconds"]
             pl = pt.embed([long_ids])
-            tag = "warm-up" if r == 0 else f"round {r}"
-            print(f"# {tag}: ripvec short {rs:.2f} s, torch short {ps:.2f} s, ripvec long "
+            print(f"# round {r}: ripvec short {rs:.2f} s, torch short {ps:.2f} s, ripvec long "
                   f"{rl:.2f} s, torch long {pl:.2f} s, load {os.getloadavg()[0]:.1f}", flush=True)
-            if r == 0:
-                continue
             for k, v in zip(res, (rs, ps, rl, pl)):
                 res[k].append(v)
             pt_layers.append(pt.layer_ms)
@@ -336,8 +342,8 @@ def main():
             lines += ["", f"Peak RSS, one {a.rss}-token input, fresh process (MiB):", "",
                       "| engine | after load | after embed | embed s |", "|---|---|---|---|"]
             for eng, r in rss.items():
-                lines.append(f"| {eng} | {r['maxrss_after_load_kib'] / 1024:.0f} | "
-                             f"{r['maxrss_after_embed_kib'] / 1024:.0f} | {r['embed_s']:.1f} |")
+                lines.append(f"| {eng} | {r['vm_hwm_after_load_kib'] / 1024:.0f} | "
+                             f"{r['vm_hwm_kib'] / 1024:.0f} | {r['embed_s']:.1f} |")
         print("\n".join(lines))
         if a.json:
             pathlib.Path(a.json).write_text(json.dumps(dict(

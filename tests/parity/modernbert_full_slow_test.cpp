@@ -137,9 +137,10 @@ TEST_F(ModernBertFull, EachSequenceAloneAndMixedBatches) {
     run(model, d, {static_cast<int>(i)}, hid, pool);
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     std::printf(
-        "  alone len %5zu: hidden min cos %.8f max diff %.2e | pooled cos %.9f diff %.2e"
+        "  alone len %5zu: hidden 1-min cos %.1e max diff %.2e | pooled 1-cos %.1e diff %.2e"
         " (%.0f ms)\n",
-        ids_[i].size(), hid[0].min_cos, hid[0].max_diff, pool[0].min_cos, pool[0].max_diff, ms);
+        ids_[i].size(), 1.0 - hid[0].min_cos, hid[0].max_diff, 1.0 - pool[0].min_cos,
+        pool[0].max_diff, ms);
     EXPECT_GE(hid[0].min_cos, kMinCos) << "len " << ids_[i].size();
     EXPECT_LE(hid[0].max_diff, kMaxDiff) << "len " << ids_[i].size();
     EXPECT_GE(pool[0].min_cos, kMinCos) << "len " << ids_[i].size();
@@ -163,10 +164,10 @@ TEST_F(ModernBertFull, EachSequenceAloneAndMixedBatches) {
     EXPECT_GE(p.min_cos, kMinCos);
     EXPECT_LE(p.max_diff, kMaxDiff);
     std::printf(
-        "  mixed batch (%s, %zu seqs): hidden min cos %.8f max diff %.2e | pooled cos "
-        "%.9f diff %.2e\n",
-        group == &all ? "ascending" : "descending", group->size(), h.min_cos, h.max_diff, p.min_cos,
-        p.max_diff);
+        "  mixed batch (%s, %zu seqs): hidden 1-min cos %.1e max diff %.2e | pooled 1-cos "
+        "%.1e diff %.2e\n",
+        group == &all ? "ascending" : "descending", group->size(), 1.0 - h.min_cos, h.max_diff,
+        1.0 - p.min_cos, p.max_diff);
   }
 }
 
