@@ -116,6 +116,12 @@ __global__ void convert_kernel(To* out, const Ti* in, int64_t n) {
     out[i] = from_f<To>(to_f(in[i]));
 }
 
+__global__ void i32_to_f32_kernel(float* out, const int32_t* in, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x)
+    out[i] = static_cast<float>(in[i]);
+}
+
 template <class T>
 __global__ void embedding_kernel(T* out, Param table, const int32_t* ids, int64_t rows, int64_t H,
                                  int64_t V, bool add, int* error_flag) {
@@ -599,9 +605,9 @@ CudaDriver::Tensor CudaDriver::alloc(DType dt, std::initializer_list<int64_t> di
   for (int64_t d : dims) t.shape[t.rank++] = d;
   const size_t bytes = (t.bytes() + kAlign - 1) / kAlign * kAlign;
   if (cursor_ + bytes > capacity_)
-    throw DeviceError("cuda driver: scratch arena exhausted: need " + std::to_string(bytes) +
-                      " bytes, " + std::to_string(capacity_ - cursor_) + " of " +
-                      std::to_string(capacity_) + " left (reserve_scratch too small)");
+    throw DeviceError("cuda driver: scratch arena exhausted: requested " +
+                      std::to_string(bytes) + " bytes, " + std::to_string(capacity_ - cursor_) +
+                      " of " + std::to_string(capacity_) + " left (reserve_scratch too small)");
   t.data = scratch_ + cursor_;
   cursor_ += bytes;
   high_water_ = std::max(high_water_, cursor_);
@@ -667,7 +673,13 @@ void CudaDriver::to_host(const Tensor& t, void* out_f32) {
   if (n == 0) return;
   const size_t mark = save();
   const void* src = t.data;
-  if (t.dtype != DType::F32 && t.dtype != DType::I32) {
+  if (t.dtype == DType::I32) {
+    Tensor tmp = alloc(DType::F32, {n});
+    i32_to_f32_kernel<<<blocks_for(n, 256), 256, 0, impl_->stream>>>(tmp.as<float>(),
+                                                                      t.as<int32_t>(), n);
+    check_launch("i32_to_f32_kernel");
+    src = tmp.data;
+  } else if (t.dtype != DType::F32) {
     Tensor tmp = alloc(DType::F32, {n});
     convert(tmp, t);
     src = tmp.data;
