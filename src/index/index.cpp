@@ -576,6 +576,14 @@ void ProjectIndexImpl::collect_garbage(const Manifest& m, IndexUpdateStats* st) 
 
 IndexUpdateStats ProjectIndexImpl::update() {
   const auto t_total = Clock::now();
+  // "Racily clean" (as git calls it): a file written again within the file system's timestamp
+  // granularity after we read it would keep size and mtime. Entries whose mtime is this close
+  // to the start of the update are recorded with mtime -1, so the next update re-hashes them.
+  const int64_t racy_from = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count() -
+                            2'000'000'000;
+  auto racy = [&](int64_t mtime_ns) { return mtime_ns >= racy_from; };
   IndexUpdateStats st;
   std::error_code ec;
   fs::create_directories(location_ / "objects", ec);
@@ -713,9 +721,107 @@ IndexUpdateStats ProjectIndexImpl::update() {
     st.total_s = seconds_since(t_total);
     return st;
   }
+  st.files_unchanged = unchanged.size();
+
+  // From here on objects may be written that only a completed commit + GC accounts for.
+  atomic_write_file(gc_marker_path(), "", /*sync=*/false);
+
+  // ---- chunk + embed what changed ----
+  double write_s = 0;
+  size_t objects_written = 0;
+  std::unordered_set<std::string> made_dirs;
+  PipelineConfig cfg;
+  cfg.embedder = &embedder_;
+  cfg.chunk = opts_.chunk;
+  cfg.batch = std::max<size_t>(1, opts_.embed_batch);
+  cfg.max_file_size = opts_.walk.max_file_size;
+  cfg.progress = opts_.progress;
+  cfg.reuse = [&](const FileTask&, const std::string& id) -> std::shared_ptr<ObjectData> {
+    if (!reuse_objects) return nullptr;
+    std::error_code e2;
+    if (!fs::exists(object_path(id), e2)) return nullptr;
+    try {
+      return load_object(id);
+    } catch (const Error&) {
+      return nullptr;  // a bad object is simply rewritten
+    }
+  };
+  cfg.done = [&](const FileTask& t, FileOutcome&& out) {
+    const WalkedFile& f = *slots[t.slot].file;
+    const ManifestEntry* e = nullptr;
+    if (have_old) {
+      auto it = old.files.find(f.rel_path);
+      if (it != old.files.end()) e = &it->second;
+    }
+    ManifestEntry me;
+    me.size = f.size;
+    me.mtime_ns = racy(f.mtime_ns) ? -1 : f.mtime_ns;
+    me.status = status_key(out.status);
+    if (out.status != ContentStatus::Ok) {
+      count_skip(me.status, &st);
+      if (e && e->status == "ok") removed.push_back(f.rel_path);
+      next.files[f.rel_path] = me;
+      return;
+    }
+    me.id = out.id;
+    me.chunks = static_cast<uint32_t>(out.obj->chunks.size());
+    if (out.kind == FileOutcome::Embedded) {
+      const auto tw = Clock::now();
+      const std::string sub = out.id.substr(0, 2);
+      if (made_dirs.insert(sub).second) fs::create_directories(location_ / "objects" / sub);
+      atomic_write_file(object_path(out.id), encode_object(*out.obj, dim_, out.id, model_key_),
+                        /*sync=*/false);
+      write_s += seconds_since(tw);
+      ++objects_written;
+    }
+    const bool was_indexed = e && e->status == "ok";
+    if (!was_indexed) {
+      st.files_added++;
+      st.added.push_back(f.rel_path);
+    } else if (e->id != out.id) {
+      st.files_modified++;
+      st.modified.push_back(f.rel_path);
+    } else {
+      st.files_unchanged++;  // touched, or its object had to be re-created: same content
+    }
+    slots[t.slot].obj = std::move(out.obj);
+    slots[t.slot].id = out.id;
+    next.files[f.rel_path] = me;
+  };
+  auto run = [&](std::vector<FileTask>& work) {
+    std::sort(work.begin(), work.end(),
+              [](const FileTask& a, const FileTask& b) { return a.slot < b.slot; });
+    PipelineTimes times = run_pipeline(work, cfg);
+    st.chunk_s += times.chunk_s;
+    st.embed_s += times.embed_s;
+    st.chunks_embedded += times.chunks_embedded;
+  };
+  run(tasks);
+  for (size_t i : unchanged)
+    next.files[slots[i].file->rel_path] = old.files.at(slots[i].file->rel_path);
+
+  const bool content_changed =
+      !current || !st.added.empty() || !st.modified.empty() || !removed.empty();
+  if (!content_changed) {
+    // Only stat data moved (touched files, racy entries re-checked, re-created objects): the
+    // snapshot stays, the manifest records the new sizes and times.
+    const auto tw = Clock::now();
+    if (objects_written > 0) sync_filesystem(location_);
+    next.generation = old.generation;
+    next.snapshot = old.snapshot;
+    atomic_write_file(manifest_path(), encode_manifest(next), /*sync=*/true);
+    st.write_s = write_s + seconds_since(tw);
+    collect_garbage(next, &st);
+    fs::remove(gc_marker_path(), ec);
+    st.chunks_total = current->num_chunks();
+    snapshot_ = std::move(current);
+    reindex_pending_ = false;
+    st.total_s = seconds_since(t_total);
+    return st;
+  }
   current.reset();
 
-  // ---- load (and verify) the objects of unchanged files ----
+  // ---- load (and verify) the objects of unchanged files for the new snapshot ----
   {
     std::mutex mu;
     std::vector<size_t> bad;
@@ -733,97 +839,17 @@ IndexUpdateStats ProjectIndexImpl::update() {
       }
     });
     std::sort(bad.begin(), bad.end());
+    std::vector<FileTask> redo;
     for (size_t i : bad) {
       fs::remove(object_path(slots[i].id), ec);
+      next.files.erase(slots[i].file->rel_path);
       slots[i].id.clear();
       st.corrupt_rebuilt++;
-      tasks.push_back({i, *slots[i].file});
+      st.files_unchanged--;  // counted again by the pipeline
+      redo.push_back({i, *slots[i].file});
     }
-    std::erase_if(unchanged, [&](size_t i) { return !slots[i].obj; });
+    if (!redo.empty()) run(redo);
   }
-  st.files_unchanged = unchanged.size();
-  for (size_t i : unchanged)
-    next.files[slots[i].file->rel_path] = old.files.at(slots[i].file->rel_path);
-
-  // From here on files may be written that only a completed commit + GC accounts for.
-  atomic_write_file(gc_marker_path(), "", /*sync=*/false);
-
-  // ---- chunk + embed what changed ----
-  double write_s = 0;
-  size_t objects_written = 0;
-  PipelineConfig cfg;
-  cfg.embedder = &embedder_;
-  cfg.chunk = opts_.chunk;
-  cfg.batch = std::max<size_t>(1, opts_.embed_batch);
-  cfg.max_file_size = opts_.walk.max_file_size;
-  cfg.progress = opts_.progress;
-  cfg.reuse = [&](const FileTask& t, const std::string& id) -> std::shared_ptr<ObjectData> {
-    if (!reuse_objects) return nullptr;
-    std::error_code e2;
-    if (!fs::exists(object_path(id), e2)) return nullptr;
-    try {
-      return load_object(id);
-    } catch (const Error&) {
-      (void)t;
-      return nullptr;  // a bad object is simply rewritten
-    }
-  };
-  cfg.done = [&](const FileTask& t, FileOutcome&& out) {
-    const WalkedFile& f = *slots[t.slot].file;
-    const ManifestEntry* e = nullptr;
-    if (have_old) {
-      auto it = old.files.find(f.rel_path);
-      if (it != old.files.end()) e = &it->second;
-    }
-    ManifestEntry me;
-    me.size = f.size;
-    me.mtime_ns = f.mtime_ns;
-    me.status = status_key(out.status);
-    if (out.status != ContentStatus::Ok) {
-      count_skip(me.status, &st);
-      if (e && e->status == "ok") removed.push_back(f.rel_path);
-      next.files[f.rel_path] = me;
-      return;
-    }
-    me.id = out.id;
-    me.chunks = static_cast<uint32_t>(out.obj->chunks.size());
-    if (out.kind == FileOutcome::Embedded) {
-      const auto tw = Clock::now();
-      atomic_write_file(object_path(out.id), encode_object(*out.obj, dim_, out.id, model_key_),
-                        /*sync=*/false);
-      write_s += seconds_since(tw);
-      ++objects_written;
-    }
-    const bool was_indexed = e && e->status == "ok";
-    if (!was_indexed) {
-      st.files_added++;
-      st.added.push_back(f.rel_path);
-    } else if (e->id != out.id) {
-      st.files_modified++;
-      st.modified.push_back(f.rel_path);
-    } else {
-      st.files_unchanged++;  // touched, same content
-    }
-    slots[t.slot].obj = std::move(out.obj);
-    slots[t.slot].id = out.id;
-    next.files[f.rel_path] = me;
-  };
-  std::sort(tasks.begin(), tasks.end(),
-            [](const FileTask& a, const FileTask& b) { return a.slot < b.slot; });
-  // Object subdirectories are created up front so the pipeline's writes cannot race on them.
-  std::unordered_set<std::string> made_dirs;
-  auto old_done = cfg.done;
-  cfg.done = [&](const FileTask& t, FileOutcome&& out) {
-    if (out.status == ContentStatus::Ok && out.kind == FileOutcome::Embedded) {
-      const std::string sub = out.id.substr(0, 2);
-      if (made_dirs.insert(sub).second) fs::create_directories(location_ / "objects" / sub);
-    }
-    old_done(t, std::move(out));
-  };
-  PipelineTimes times = run_pipeline(tasks, cfg);
-  st.chunk_s = times.chunk_s;
-  st.embed_s = times.embed_s;
-  st.chunks_embedded = times.chunks_embedded;
   st.removed = removed;
   st.files_removed = removed.size();
 

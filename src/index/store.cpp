@@ -547,6 +547,11 @@ ObjectData decode_object(std::string_view bytes, uint32_t dim, std::string_view 
   std::string_view payload = bytes.substr(sizeof(ObjectHeader));
   if (crc32c(payload.data(), payload.size()) != h.payload_crc)
     throw IndexError("object " + o + ": payload checksum mismatch");
+  // Each chunk takes at least 24 bytes (two lines, four lengths) plus its vector: refuse a
+  // count the payload cannot hold before allocating for it.
+  if (uint64_t(h.n_chunks) * (24 + uint64_t(dim) * 4) > payload.size())
+    throw IndexError("object " + o + ": chunk count " + std::to_string(h.n_chunks) +
+                     " does not fit its payload");
   Reader r{payload, 0, origin};
   ObjectData obj;
   obj.chunks.resize(h.n_chunks);
@@ -562,7 +567,7 @@ ObjectData decode_object(std::string_view bytes, uint32_t dim, std::string_view 
   if (payload.size() - r.pos != vbytes)
     throw IndexError("object " + o + ": vector section has the wrong size");
   obj.vectors.resize(size_t(h.n_chunks) * dim);
-  std::memcpy(obj.vectors.data(), payload.data() + r.pos, vbytes);
+  if (vbytes > 0) std::memcpy(obj.vectors.data(), payload.data() + r.pos, vbytes);
   return obj;
 }
 

@@ -54,7 +54,7 @@ class TestWhitespaceTokenizer final : public Tokenizer {
   }
   size_t vocab_size() const override { return 1003; }
   std::optional<int32_t> token_to_id(std::string_view) const override { return std::nullopt; }
-  std::string id_to_token(int32_t id) const override { return "t" + std::to_string(id); }
+  std::string id_to_token(int32_t id) const override { return std::to_string(id); }
   int32_t pad_id() const override { return 0; }
   size_t num_special_tokens() const override { return 2; }
 
@@ -111,17 +111,26 @@ class TestHashEmbedder final : public Embedder {
   std::mutex mu_;
 };
 
-void write(const fs::path& p, const std::string& s) {
-  fs::create_directories(p.parent_path());
-  std::ofstream f(p, std::ios::binary | std::ios::trunc);
-  f << s;
+// Every write gets a distinct mtime well in the past: entries whose mtime is within 2 s of an
+// update are "racily clean" and re-hashed by design, which would blur what these tests count.
+void set_past_mtime(const fs::path& p) {
+  static int counter = 0;
+  fs::last_write_time(p, fs::file_time_type::clock::now() - std::chrono::hours(1) +
+                             std::chrono::seconds(10 * ++counter));
 }
 
-// Bumps the mtime explicitly: some file systems have coarse timestamps and a rewrite within
-// the same tick would otherwise look unchanged (the index relies on size + mtime first).
-void bump_mtime(const fs::path& p, int seconds = 2) {
-  auto t = fs::last_write_time(p);
-  fs::last_write_time(p, t + std::chrono::seconds(seconds));
+void write(const fs::path& p, const std::string& s) {
+  fs::create_directories(p.parent_path());
+  {
+    std::ofstream f(p, std::ios::binary | std::ios::trunc);
+    f << s;
+  }
+  set_past_mtime(p);
+}
+
+// A new mtime without a content change (what `touch` does).
+void bump_mtime(const fs::path& p) {
+  set_past_mtime(p);
 }
 
 std::string py_file(const std::string& name, int n_funcs) {
@@ -261,6 +270,43 @@ TEST_F(IndexIncremental, TouchWithoutChangeEmbedsNothing) {
   EXPECT_EQ(s2.chunk_s, 0.0);
 }
 
+TEST_F(IndexIncremental, TouchKeepsTheSnapshot) {
+  TestHashEmbedder emb;
+  auto idx = open(emb);
+  idx->update();
+  auto snapshot_name = [&] {
+    for (auto& e : fs::directory_iterator(idx->location()))
+      if (e.path().filename().string().rfind("snapshot-", 0) == 0) return e.path().filename();
+    return fs::path();
+  };
+  const fs::path before = snapshot_name();
+  bump_mtime(root_ / "src/alpha.py");
+  bump_mtime(root_ / "README.md");
+  IndexUpdateStats s = idx->update();
+  EXPECT_EQ(s.chunks_embedded, 0u);
+  EXPECT_EQ(s.files_unchanged, 5u);
+  EXPECT_EQ(snapshot_name(), before);  // nothing to rebuild
+  EXPECT_EQ(idx->update().chunk_s, 0.0);
+}
+
+TEST_F(IndexIncremental, RacilyCleanFileIsRehashed) {
+  // A file written in the same timestamp tick as the update that read it keeps size and mtime
+  // when rewritten: the index must not trust that stat.
+  TestHashEmbedder emb;
+  auto idx = open(emb);
+  const fs::path f = root_ / "src/racy.py";
+  { std::ofstream(f) << "def racy_version_one():\n    return 1\n"; }
+  const auto mtime = fs::last_write_time(f);  // now: inside the racy window
+  idx->update();
+  { std::ofstream(f, std::ios::trunc) << "def racy_version_two():\n    return 2\n"; }
+  fs::last_write_time(f, mtime);  // same size, same mtime
+  IndexUpdateStats s = idx->update();
+  EXPECT_EQ(s.modified, std::vector<std::string>{"src/racy.py"});
+  auto kw = top_paths(*idx, "racy_version_two", SearchMode::Keyword);
+  ASSERT_FALSE(kw.empty());
+  EXPECT_EQ(kw[0], "src/racy.py");
+}
+
 TEST_F(IndexIncremental, RenameAndDelete) {
   TestHashEmbedder emb;
   auto idx = open(emb);
@@ -311,7 +357,7 @@ TEST_F(IndexIncremental, RevertReusesTheOldObjectWhenStillPresent) {
     fs::copy_file(keep / o.filename(), o);
   }
   write(root_ / "src/beta.py", orig);
-  bump_mtime(root_ / "src/beta.py", 4);
+  bump_mtime(root_ / "src/beta.py");
   IndexUpdateStats s = idx->update();
   EXPECT_EQ(s.modified, std::vector<std::string>{"src/beta.py"});
   EXPECT_EQ(s.chunks_embedded, 0u);
@@ -603,6 +649,57 @@ TEST_F(IndexIncremental, ProgressIsReported) {
   EXPECT_EQ(seen.back().files_total, 5u);
   EXPECT_EQ(seen.back().chunks_done, s.chunks_embedded);
   for (size_t i = 1; i < seen.size(); ++i) EXPECT_GE(seen[i].files_done, seen[i - 1].files_done);
+}
+
+// Fails once `budget` document texts have been embedded (a model error mid-update).
+class FailingEmbedder final : public Embedder {
+ public:
+  FailingEmbedder(TestHashEmbedder& inner, size_t budget) : inner_(inner), budget_(budget) {}
+  size_t dim() const override { return inner_.dim(); }
+  size_t max_seq_length() const override { return inner_.max_seq_length(); }
+  const std::string& model_id() const override { return inner_.model_id(); }
+  std::string device_name() const override { return "test"; }
+  const Tokenizer& tokenizer() const override { return inner_.tokenizer(); }
+  const std::string& prompt(InputKind k) const override { return inner_.prompt(k); }
+  std::vector<float> embed(std::span<const std::string> texts, InputKind kind) override {
+    if (kind == InputKind::Document) {
+      if (texts.size() > budget_) throw DeviceError("simulated failure");
+      budget_ -= texts.size();
+    }
+    return inner_.embed(texts, kind);
+  }
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
+    return inner_.embed_tokens(ids);
+  }
+
+ private:
+  TestHashEmbedder& inner_;
+  size_t budget_;
+};
+
+TEST_F(IndexIncremental, EmbedderFailureKeepsThePreviousIndex) {
+  TestHashEmbedder emb;
+  const size_t n = open(emb)->update().chunks_total;
+  write(root_ / "src/alpha.py", py_file("alpha", 5));
+  write(root_ / "src/delta.py", py_file("delta", 3));
+  bump_mtime(root_ / "src/alpha.py");
+  IndexOptions o = opts();
+  o.embed_batch = 2;
+  FailingEmbedder failing(emb, 3);
+  auto idx = open(failing, o);
+  EXPECT_THROW(idx->update(), DeviceError);
+  // The committed index is untouched and still answers.
+  EXPECT_EQ(idx->num_chunks(), n);
+  EXPECT_FALSE(top_paths(*idx, "zanzibar", SearchMode::Keyword).empty());
+  // The next run with a working model completes the job and cleans up what the failed run
+  // left behind.
+  auto ok = open(emb);
+  IndexUpdateStats s = ok->update();
+  EXPECT_EQ(s.added, std::vector<std::string>{"src/delta.py"});
+  EXPECT_EQ(s.modified, std::vector<std::string>{"src/alpha.py"});
+  EXPECT_EQ(count_objects(), 6u);
+  EXPECT_FALSE(fs::exists(ok->location() / "gc-pending"));
+  EXPECT_EQ(ok->update().chunks_embedded, 0u);
 }
 
 TEST_F(IndexIncremental, BadRootIsAnError) {

@@ -55,7 +55,7 @@ class TestWhitespaceTokenizer final : public Tokenizer {
   }
   size_t vocab_size() const override { return 4; }
   std::optional<int32_t> token_to_id(std::string_view) const override { return std::nullopt; }
-  std::string id_to_token(int32_t id) const override { return "t" + std::to_string(id); }
+  std::string id_to_token(int32_t id) const override { return std::to_string(id); }
   int32_t pad_id() const override { return 0; }
   size_t num_special_tokens() const override { return 2; }
 };
@@ -179,8 +179,10 @@ struct Repo {
     files[rel] = version;
     int n = std::stoi(rel.substr(rel.find("mod") + 3));
     write(root / rel, source_file(n, version));
-    auto t = fs::last_write_time(root / rel);
-    fs::last_write_time(root / rel, t + std::chrono::seconds(version + 1));
+    // Distinct mtimes in the past (recent ones are re-hashed on purpose: "racily clean").
+    static int counter = 0;
+    fs::last_write_time(root / rel, fs::file_time_type::clock::now() - std::chrono::hours(1) +
+                                        std::chrono::seconds(10 * ++counter));
   }
 };
 
