@@ -12,7 +12,8 @@
 //    "snapshot":{"name":"snapshot-7.bin","size":N,"mtime_ns":T,"crc32c":C,"n_chunks":K},
 //    "files":{"src/a.py":{"size":N,"mtime_ns":T,"id":"<64 hex>","status":"ok","chunks":3}, ...}}
 //   status is "ok" for indexed files, else the reason it is skipped ("binary", "invalid-utf8",
-//   ...) so that skipped files are not re-read until they change.
+//   ...) so that skipped files are not re-read until they change. mtime_ns is -1 for a file
+//   whose mtime was within 2 s of the update that read it ("racily clean": re-hashed next time).
 //
 // Object file (little endian):
 //   ObjectHeader (136 bytes: magic "RVOBJ\0\0\1", version, dim, n_chunks, payload_crc32c,
