@@ -14,6 +14,7 @@
 #include "driver/driver.hpp"
 #include "driver/ops.hpp"
 #include "ripvec/error.hpp"
+#include "ripvec/model_config.hpp"
 #include "ripvec/safetensors.hpp"
 
 namespace ripvec {
@@ -129,6 +130,22 @@ void bias_activation(D& d, typename D::Tensor x, const typename D::Tensor& bias,
                                " has no relu kernel");
       }
   }
+}
+
+// Sentence embeddings [B, H] from packed hidden states [T, H]: the first row of each sequence
+// (CLS) or the mean over its rows (padding never counted), then optionally L2-normalized —
+// what sentence-transformers' Pooling (+ Normalize) modules compute. Allocated in scratch.
+template <Driver D>
+typename D::Tensor pool_sequences(D& d, const DeviceBatch<typename D::Tensor>& db,
+                                  const typename D::Tensor& hidden, Pooling pooling,
+                                  bool normalize) {
+  auto out = d.alloc(hidden.dtype, {static_cast<int64_t>(db.batch()), hidden.cols()});
+  if (pooling == Pooling::Cls)
+    d.cls_pool(out, hidden, db.cu_seqlens);
+  else
+    d.mean_pool(out, hidden, db.cu_seqlens);
+  if (normalize) d.l2_normalize(out);
+  return out;
 }
 
 // Loads named tensors of a safetensors file into driver weights, checking shapes.

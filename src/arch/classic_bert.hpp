@@ -155,13 +155,7 @@ class ClassicBert {
   // sequence's tokens (padding never counted), then optionally L2-normalized, which is what
   // sentence-transformers' Pooling (+ Normalize) modules compute. Allocated in scratch.
   Tensor pooled(const Batch& db, const Tensor& hidden, Pooling pooling, bool normalize) {
-    Tensor out = d_.alloc(hidden.dtype, {static_cast<int64_t>(db.batch()), hidden.cols()});
-    if (pooling == Pooling::Cls)
-      d_.cls_pool(out, hidden, db.cu_seqlens);
-    else
-      d_.mean_pool(out, hidden, db.cu_seqlens);
-    if (normalize) d_.l2_normalize(out);
-    return out;
+    return pool_sequences(d_, db, hidden, pooling, normalize);
   }
 
  private:
