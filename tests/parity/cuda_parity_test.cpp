@@ -297,6 +297,132 @@ TEST(CudaModels, HfInitBertF16) {
   }
 }
 
+// Each op the ClassicBert forward uses, on the CUDA driver in F16 and BF16 against the same
+// driver in F32 on the same (rounded) inputs at the MiniLM shapes: the per-op reduced-precision
+// check of the conformance suite, and the locator for HfInitBertF16.
+TEST(CudaOpsReducedPrecision, BertOpsAgreeWithF32) {
+  REQUIRE_GPU();
+  const int64_t T = 248, H = 384, I = 1536, V = 1000;
+  std::mt19937 rng(17);
+  std::normal_distribution<float> n1(0.f, 1.f), n02(0.f, 0.02f);
+  auto vec = [&](int64_t n, std::normal_distribution<float>& d) {
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng);
+    return v;
+  };
+  const auto x = vec(T * H, n1), w = vec(3 * H * H, n02), b = vec(3 * H, n02),
+             wi = vec(I * H, n02), xi = vec(T * I, n1), res = vec(T * H, n1), g = vec(H, n02),
+             table = vec(V * H, n02);
+  std::vector<int32_t> ids(T);
+  for (auto& id : ids) id = static_cast<int32_t>(rng() % V);
+  for (DType dt : {DType::F16, DType::BF16}) {
+    CudaDriver::Options o32, o16;
+    o32.activation = DType::F32;
+    o16.activation = dt;
+    CudaDriver d32(o32), d16(o16);
+    d32.reserve_scratch(256u << 20);
+    d16.reserve_scratch(256u << 20);
+    // Inputs rounded to dt first, so both runs see identical values.
+    auto up = [&](CudaDriver& d, const std::vector<float>& v, std::initializer_list<int64_t> dims,
+                  DType want) {
+      auto f = d.upload(v.data(), DType::F32, dims);
+      auto r = d.alloc(dt, dims);
+      d.convert(r, f);
+      if (want == dt) return r;
+      auto back = d.alloc(DType::F32, dims);
+      d.convert(back, r);
+      return back;
+    };
+    auto down = [&](CudaDriver& d, const CudaDriver::Tensor& t) {
+      std::vector<float> v(size_t(t.numel()));
+      d.to_host(t, v.data());
+      return v;
+    };
+    auto report = [&](const char* op, const std::vector<float>& a, const std::vector<float>& ref,
+                      int64_t cols) {
+      Stats s = compare_rows(a, ref, cols);
+      double maxref = 0;
+      for (float r : ref) maxref = std::max(maxref, double(std::abs(r)));
+      std::printf("  %-6s %-22s min row cos %.7f  max|diff| %.3e (max|ref| %.3e)\n",
+                  dtype_name(dt), op, s.min_cos, s.max_diff, maxref);
+      EXPECT_GE(s.min_cos, dt == DType::F16 ? 0.9999 : 0.999) << op;
+    };
+    for (int pass = 0; pass < 1; ++pass) {
+      // linear with bias: [T, H] x [3H, H]^T + b
+      {
+        std::vector<float> out[2];
+        int k = 0;
+        for (CudaDriver* d : {&d32, &d16}) {
+          const DType t = d == &d32 ? DType::F32 : dt;
+          auto X = up(*d, x, {T, H}, t), W = up(*d, w, {3 * H, H}, t), B = up(*d, b, {3 * H}, t);
+          auto Y = d->alloc(t, {T, 3 * H});
+          d->linear(Y, X, W, B);
+          out[k++] = down(*d, Y);
+        }
+        report("linear+bias", out[1], out[0], 3 * H);
+      }
+      // intermediate: linear + bias + gelu
+      {
+        std::vector<float> out[2];
+        int k = 0;
+        for (CudaDriver* d : {&d32, &d16}) {
+          const DType t = d == &d32 ? DType::F32 : dt;
+          auto X = up(*d, x, {T, H}, t), W = up(*d, wi, {I, H}, t), B = up(*d, vec(I, n02), {I}, t);
+          auto Y = d->alloc(t, {T, I});
+          d->linear(Y, X, W, CudaDriver::Tensor{});
+          d->fused_bias_gelu(Y, B);
+          out[k++] = down(*d, Y);
+        }
+        report("linear,bias_gelu", out[1], out[0], I);
+      }
+      // output: [T, I] x [H, I]^T
+      {
+        std::vector<float> out[2];
+        int k = 0;
+        for (CudaDriver* d : {&d32, &d16}) {
+          const DType t = d == &d32 ? DType::F32 : dt;
+          auto X = up(*d, xi, {T, I}, t), W = up(*d, wi, {H, I}, t);
+          auto Y = d->alloc(t, {T, H});
+          d->linear(Y, X, W, CudaDriver::Tensor{});
+          out[k++] = down(*d, Y);
+        }
+        report("linear K=1536", out[1], out[0], H);
+      }
+      // fused residual layer norm with bias, out aliasing the residual
+      {
+        std::vector<float> out[2];
+        int k = 0;
+        for (CudaDriver* d : {&d32, &d16}) {
+          const DType t = d == &d32 ? DType::F32 : dt;
+          auto X = up(*d, vec(T * H, n02), {T, H}, t), R = up(*d, res, {T, H}, t);
+          auto B = up(*d, vec(H, n02), {H}, t), G = up(*d, g, {H}, t), Be = up(*d, vec(H, n02), {H}, t);
+          d->fused_residual_layernorm(R, X, B, R, G, Be, 1e-12f);
+          out[k++] = down(*d, R);
+        }
+        report("residual_layernorm", out[1], out[0], H);
+      }
+      // embeddings: lookup + 2 adds + layer norm
+      {
+        std::vector<float> out[2];
+        int k = 0;
+        for (CudaDriver* d : {&d32, &d16}) {
+          const DType t = d == &d32 ? DType::F32 : dt;
+          auto Tb = up(*d, table, {V, H}, t);
+          auto Id = d->upload(ids.data(), DType::I32, {T});
+          auto Y = d->alloc(t, {T, H});
+          d->embedding_lookup(Y, Tb, Id);
+          d->add_embeddings(Y, Tb, Id);
+          d->add_embeddings(Y, Tb, Id);
+          auto G = up(*d, g, {H}, t);
+          d->layer_norm(Y, Y, G, CudaDriver::Tensor{}, 1e-12f);
+          out[k++] = down(*d, Y);
+        }
+        report("embeddings+layernorm", out[1], out[0], H);
+      }
+    }
+  }
+}
+
 #else
 TEST(CudaParity, NotBuilt) { GTEST_SKIP() << "built without RIPVEC_CUDA"; }
 #endif
