@@ -312,7 +312,8 @@ TEST(CudaOpsReducedPrecision, BertOpsAgreeWithF32) {
   };
   const auto x = vec(T * H, n1), w = vec(3 * H * H, n02), b = vec(3 * H, n02),
              wi = vec(I * H, n02), xi = vec(T * I, n1), res = vec(T * H, n1), g = vec(H, n02),
-             table = vec(V * H, n02);
+             table = vec(V * H, n02), bi = vec(I, n02), xs = vec(T * H, n02),
+             bh = vec(H, n02), beta = vec(H, n02);
   std::vector<int32_t> ids(T);
   for (auto& id : ids) id = static_cast<int32_t>(rng() % V);
   for (DType dt : {DType::F16, DType::BF16}) {
@@ -394,8 +395,8 @@ TEST(CudaOpsReducedPrecision, BertOpsAgreeWithF32) {
         int k = 0;
         for (CudaDriver* d : {&d32, &d16}) {
           const DType t = d == &d32 ? DType::F32 : dt;
-          auto X = up(*d, vec(T * H, n02), {T, H}, t), R = up(*d, res, {T, H}, t);
-          auto B = up(*d, vec(H, n02), {H}, t), G = up(*d, g, {H}, t), Be = up(*d, vec(H, n02), {H}, t);
+          auto X = up(*d, xs, {T, H}, t), R = up(*d, res, {T, H}, t);
+          auto B = up(*d, bh, {H}, t), G = up(*d, g, {H}, t), Be = up(*d, beta, {H}, t);
           d->fused_residual_layernorm(R, X, B, R, G, Be, 1e-12f);
           out[k++] = down(*d, R);
         }
