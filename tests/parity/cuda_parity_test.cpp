@@ -376,6 +376,23 @@ TEST(CudaOpsReducedPrecision, BertOpsAgreeWithF32) {
         }
         report("linear,bias_gelu", out[1], out[0], I);
       }
+      // intermediate without the activation, and the activation alone on identical input
+      {
+        std::vector<float> out[2], act[2];
+        int k = 0;
+        for (CudaDriver* d : {&d32, &d16}) {
+          const DType t = d == &d32 ? DType::F32 : dt;
+          auto X = up(*d, x, {T, H}, t), W = up(*d, wi, {I, H}, t);
+          auto Y = d->alloc(t, {T, I});
+          d->linear(Y, X, W, CudaDriver::Tensor{});
+          out[k] = down(*d, Y);
+          auto Z = up(*d, xi, {T, I}, t), B = up(*d, bi, {I}, t);
+          d->fused_bias_gelu(Z, B);
+          act[k++] = down(*d, Z);
+        }
+        report("linear N=1536", out[1], out[0], I);
+        report("bias_gelu alone", act[1], act[0], I);
+      }
       // output: [T, I] x [H, I]^T
       {
         std::vector<float> out[2];
