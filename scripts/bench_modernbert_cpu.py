@@ -20,7 +20,9 @@ batches padded (B*S <= 16384), masked mean pooling + L2 norm, under torch.infere
 Rounds interleave the engines (ripvec short, torch short, ripvec long, torch long) so that a
 busy machine slows both alike; a warm-up on 8 short texts, then --iters timed rounds: best and
 median.
-Per-layer time at --long tokens: ripvec from ModernBert::forward_timed (median of
+CPU seconds (user + system, all threads, per process) are recorded beside the wall time: on
+a shared machine they depend much less on the other tenants (a spinning OpenMP worker counts,
+though). Per-layer time at --long tokens: ripvec from ModernBert::forward_timed (median of
 --layer-reps), PyTorch from forward hooks on each encoder layer during the timed long runs.
 --rss LEN: peak RSS (VmHWM) of one LEN-token input in a fresh process for each engine.
 """
@@ -161,6 +163,7 @@ class Torch:
 
     def embed(self, seqs):
         torch = self.torch
+        c0 = time.process_time()
         t0 = time.perf_counter()
         out = [None] * len(seqs)
         with torch.inference_mode():
@@ -179,6 +182,7 @@ class Torch:
                 for r, i in enumerate(batch):
                     out[i] = pooled[r]
         secs = time.perf_counter() - t0
+        self.cpu_s = time.process_time() - c0
         # Layer times of the last forward pass (the only one for a single long sequence).
         self.layer_ms = [(self._t[2 * l + 1] - self._t[2 * l]) * 1e3
                          for l in range(len(self._t) // 2)]
@@ -277,6 +281,7 @@ def main():
               f"torch {torch.get_num_threads()})", flush=True)
 
         res = {k: [] for k in ("rv_short", "pt_short", "rv_long", "pt_long")}
+        cpu = {k: [] for k in res}
         pt_layers = []
         # Warm-up: the first 8 short texts through each engine (first-touch of memory, lazy
         # initialization); a full untimed round would double the run on 2 cores.
@@ -284,12 +289,20 @@ def main():
         pw = pt.embed(shorts[:8])
         print(f"# warm-up (8 texts): ripvec {rw:.2f} s, torch {pw:.2f} s", flush=True)
         for r in range(1, a.iters + 1):
-            rs = rv.ask("short")["seconds"]
+            j = rv.ask("short")
+            rs = j["seconds"]
+            cpu["rv_short"].append(j["cpu_s"])
             ps = pt.embed(shorts)
-            rl = rv.ask("long")["seconds"]
+            cpu["pt_short"].append(pt.cpu_s)
+            j = rv.ask("long")
+            rl = j["seconds"]
+            cpu["rv_long"].append(j["cpu_s"])
             pl = pt.embed([long_ids])
-            print(f"# round {r}: ripvec short {rs:.2f} s, torch short {ps:.2f} s, ripvec long "
-                  f"{rl:.2f} s, torch long {pl:.2f} s, load {os.getloadavg()[0]:.1f}", flush=True)
+            cpu["pt_long"].append(pt.cpu_s)
+            print(f"# round {r}: wall (cpu) s: ripvec short {rs:.2f} ({cpu['rv_short'][-1]:.1f}), "
+                  f"torch short {ps:.2f} ({cpu['pt_short'][-1]:.1f}), ripvec long {rl:.2f} "
+                  f"({cpu['rv_long'][-1]:.1f}), torch long {pl:.2f} ({cpu['pt_long'][-1]:.1f}), "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
             for k, v in zip(res, (rs, ps, rl, pl)):
                 res[k].append(v)
             pt_layers.append(pt.layer_ms)
@@ -311,8 +324,10 @@ def main():
         def row(name, tokens, rvk, ptk):
             rb, pb = min(res[rvk]), min(res[ptk])
             rm, pm = statistics.median(res[rvk]), statistics.median(res[ptk])
+            rc, pc = min(cpu[rvk]), min(cpu[ptk])
             return (f"| {name} | {tokens} | {tokens / rb:,.0f} ({tokens / rm:,.0f}) | "
-                    f"{tokens / pb:,.0f} ({tokens / pm:,.0f}) | {pb / rb:.2f}x |")
+                    f"{tokens / pb:,.0f} ({tokens / pm:,.0f}) | {pb / rb:.2f}x | "
+                    f"{tokens / rc:,.0f} | {tokens / pc:,.0f} |")
 
         lines = [
             f"Machine: {machine()['cpu']}, {os.cpu_count()} cores; threads {a.threads}; "
@@ -320,8 +335,8 @@ def main():
             f"load average {load0[0]:.1f} at start, {load1[0]:.1f} at end",
             "",
             "| case | tokens | ripvec tokens/s best (median) | PyTorch tokens/s best (median) "
-            "| speed-up (best) |",
-            "|---|---|---|---|---|",
+            "| speed-up (best) | ripvec tokens per CPU-s | PyTorch tokens per CPU-s |",
+            "|---|---|---|---|---|---|---|",
             row(f"{a.texts} texts ~N({a.mean:g},{a.std:g}) in [{a.min},{a.max}]",
                 want["short_tokens"], "rv_short", "pt_short"),
             row(f"1 x {a.long} tokens", a.long, "rv_long", "pt_long"),
@@ -348,6 +363,7 @@ def main():
         if a.json:
             pathlib.Path(a.json).write_text(json.dumps(dict(
                 args=vars(a), machine=machine(), load=[load0, load1], inputs=want, seconds=res,
+                cpu_seconds=cpu,
                 ripvec_layers=rv_layers, torch_layers_median_ms=pt_med, rss=rss,
                 versions=dict(torch=torch.__version__, transformers=transformers.__version__)),
                 indent=2))
