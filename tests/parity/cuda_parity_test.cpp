@@ -375,6 +375,14 @@ TEST(CudaOpsReducedPrecision, BertOpsAgreeWithF32) {
           out[k++] = down(*d, Y);
         }
         report("linear,bias_gelu", out[1], out[0], I);
+        // Where do they part? (index, F32 value, reduced-precision value)
+        size_t worst = 0;
+        for (size_t q = 0; q < out[0].size(); ++q)
+          if (std::abs(out[0][q] - out[1][q]) > std::abs(out[0][worst] - out[1][worst])) worst = q;
+        int bad = 0;
+        for (size_t q = 0; q < out[0].size(); ++q) bad += std::abs(out[0][q] - out[1][q]) > 0.02f;
+        std::printf("    worst at row %zu col %zu: f32 %.5f vs %.5f; %d elements off by > 0.02\n",
+                    worst / I, worst % I, out[0][worst], out[1][worst], bad);
       }
       // intermediate without the activation, and the activation alone on identical input
       {
