@@ -83,8 +83,10 @@ class ModernBert {
     for (int l = 0; l < std::min(cfg_.num_hidden_layers, cfg_.global_attn_every_n_layers + 1); ++l)
       attn_own = std::max(attn_own, attention_scratch_bytes(d_, attention_desc(l), dtype_, s));
     // Banded fallback: one sequence's [nh, S, 2w+1] F32 scores at a time.
-    const size_t band = static_cast<size_t>(cfg_.num_attention_heads) * s.max_seq *
-                        (cfg_.local_attention + 1) * 4;
+    const size_t band = has_fused_attention<D>
+                            ? 0
+                            : static_cast<size_t>(cfg_.num_attention_heads) * s.max_seq *
+                                  (cfg_.local_attention + 1) * 4;
     // Attention half: normed [T,H], qkv [T,3H], ctx [T,H], proj [T,H] + the attention's own.
     const size_t attn = T * 6 * H * es + 4 * kAllocSlack + std::max(attn_own, band) +
                         8 * kAllocSlack;
