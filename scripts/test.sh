@@ -4,13 +4,15 @@
 #                            # bad-input tiers (unit, fuzz, driver) again under ASan + UBSan
 #   scripts/test.sh --slow   # also the slow tier
 #   scripts/test.sh --no-asan
+#   scripts/test.sh --no-cuda   # skip compiling the CUDA driver (done whenever nvcc exists)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-slow=0; asan=1
+slow=0; asan=1; cuda=1
 for a in "$@"; do
   case "$a" in
     --slow) slow=1 ;;
     --no-asan) asan=0 ;;
+    --no-cuda) cuda=0 ;;
     *) echo "test.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -22,6 +24,16 @@ cmake --build build/release -j"$jobs"
 label_args=(-LE slow)
 ((slow)) && label_args=()
 (cd build/release && ctest --output-on-failure -j"$jobs" "${label_args[@]}")
+
+# The CUDA driver must compile everywhere nvcc exists (sm_80 and sm_90), even without a GPU;
+# its tests then skip at run time. --no-cuda skips this tier.
+if ((cuda)) && command -v nvcc >/dev/null 2>&1; then
+  cmake -S . -B build/cuda -DCMAKE_BUILD_TYPE=Release -DRIPVEC_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES="80;90" -DRIPVEC_TREESITTER=OFF -DRIPVEC_BENCH=ON >/dev/null
+  cmake --build build/cuda -j"$jobs" --target ripvec_driver_cuda cuda_parity_test \
+    driver_conformance_test gpu_embed_bench
+  (cd build/cuda && ctest --output-on-failure -R '^(cuda_parity_test|driver_conformance_test)$')
+fi
 
 if ((asan)); then
   cmake --preset asan >/dev/null
