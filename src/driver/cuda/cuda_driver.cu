@@ -792,25 +792,6 @@ void CudaDriver::gemm_strided_batched(const GemmDesc& g, int64_t batch, int64_t 
   const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const float alpha = g.alpha, beta = g.beta;
-  static const int mode = [] {  // diagnostics: 1 = plain GemmEx for batch 1, 2 = sync after
-    const char* e = std::getenv("RIPVEC_CUDA_GEMM_MODE");
-    return e ? std::atoi(e) : 0;
-  }();
-  if (batch == 1 && mode == 1) {
-    check(cublasGemmEx(impl_->blas, op_b, op_a, g.n, g.m, g.k, &alpha, b.data,
-                       cuda::cuda_type(b.dtype), g.ldb, a.data, cuda::cuda_type(a.dtype), g.lda,
-                       &beta, c.data, cuda::cuda_type(c.dtype), g.ldc, CUBLAS_COMPUTE_32F,
-                       CUBLAS_GEMM_DEFAULT),
-          "cublasGemmEx");
-    return;
-  }
-  struct SyncAfter {
-    cudaStream_t s;
-    bool on;
-    ~SyncAfter() {
-      if (on) cudaStreamSynchronize(s);
-    }
-  } sync_after{impl_->stream, mode == 2};
   check(cublasGemmStridedBatchedEx(impl_->blas, op_b, op_a, g.n, g.m, g.k, &alpha, b.data,
                                    cuda::cuda_type(b.dtype), g.ldb, stride_b, a.data,
                                    cuda::cuda_type(a.dtype), g.lda, stride_a, &beta, c.data,
