@@ -24,6 +24,13 @@ if [[ -d .debs ]]; then
   for pc in $DEPS/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc; do
     sed -i "s|^prefix=/usr\$|prefix=$DEPS/usr|" "$pc"
   done
+  # A carried runtime library whose soname the image already has becomes a link to the
+  # image's copy, so the Debian one never shadows it (python's libraries among them).
+  for f in $(find $DEPS/usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -name 'lib*.so.*'); do
+    so=$(basename "$f" | sed -E 's/(\.so\.[0-9]+).*/\1/')
+    sys=$(ldconfig -p | awk -v s="$so" '$1 == s && $NF !~ /ripvec-deps/ {print $NF; exit}')
+    if [[ -n $sys ]]; then ln -sf "$sys" "$f"; fi
+  done
 fi
 export PKG_CONFIG_PATH=$DEPS/usr/lib/x86_64-linux-gnu/pkgconfig:${PKG_CONFIG_PATH:-}
 export LD_LIBRARY_PATH=$DEPS/usr/lib/x86_64-linux-gnu/openblas-pthread:$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
@@ -45,11 +52,15 @@ if want build; then
 fi
 if want test; then
   $B/tests/driver_conformance_test --gtest_brief=1 2>&1 | tail -15
-  $B/tests/cuda_parity_test 2>&1 | tail -25
+  $B/tests/cuda_parity_test 2>&1 | grep -vE '^\[ +(RUN|OK) +\]'
 fi
 if want sanitize; then
+  # The CUDA backends of the conformance suite are instances 4-6 (F32, F16, BF16).
+  cuda_conf='DriverConformance/4.*:DriverConformance/5.*:DriverConformance/6.*'
   compute-sanitizer --tool memcheck --error-exitcode 9 $B/tests/driver_conformance_test \
-    --gtest_brief=1 --gtest_filter='DriverConformance/4.*' 2>&1 | tail -6
+    --gtest_brief=1 --gtest_filter="$cuda_conf" 2>&1 | tail -6
+  compute-sanitizer --tool racecheck --error-exitcode 9 $B/tests/driver_conformance_test \
+    --gtest_brief=1 --gtest_filter='DriverConformance/4.Attention:DriverConformance/5.Attention:DriverConformance/6.Attention' 2>&1 | tail -6
   compute-sanitizer --tool racecheck --error-exitcode 9 $B/tests/cuda_parity_test \
     --gtest_brief=1 --gtest_filter='*Flash*' 2>&1 | tail -6
   compute-sanitizer --tool initcheck --error-exitcode 9 --print-limit 3 $B/tests/cuda_parity_test \
@@ -60,6 +71,28 @@ if want bench; then
   PYTHONUNBUFFERED=1 python3 scripts/gpu_bench.py $B/bench/gpu_embed_bench /tmp/ripvec-bench \
     ${BENCH_ARGS:-} 2>&1 | grep -v Warning
   cp /tmp/ripvec-bench/results.json "$OUT/" 2>/dev/null
+fi
+if want attncmp; then
+  # The same workloads (written by the bench step) with each attention kernel, ours only.
+  for w in minilm-l6-short bge-small-short modernbert-embed-base-short modernbert-embed-base-4096; do
+    m=${w%-short}; m=${m%-4096}
+    pool=mean; [[ $m == bge-small ]] && pool=cls
+    budget=16384; [[ $w == *4096 ]] && budget=32768
+    for mode in mma wmma; do
+      printf '%-32s %-5s ' "$w" "$mode"
+      RIPVEC_CUDA_ATTN=$mode $B/bench/gpu_embed_bench --model-dir /tmp/ripvec-bench/$m \
+        --ids /tmp/ripvec-bench/$w.ids --out /tmp/ripvec-bench/cmp.emb --precision f16 \
+        --pooling $pool --max-batch-tokens $budget --reps 3 | cut -c1-60
+      python3 -c "
+import numpy as np, sys
+a = np.fromfile('/tmp/ripvec-bench/cmp.emb', dtype=np.float32)
+b = np.fromfile('/tmp/ripvec-bench/$w-f16.emb', dtype=np.float32)
+n = len(open('/tmp/ripvec-bench/$w.ids').read().splitlines())
+a, b = a.reshape(n, -1), b.reshape(n, -1)
+c = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+print('    min cos vs the bench run (mma kernel):', c.min())"
+    done
+  done
 fi
 if want diag; then
   PYTHONUNBUFFERED=1 python3 scripts/gpu_diag.py $B/bench/gpu_embed_bench /tmp/ripvec-diag 2>&1 | grep -v Warning

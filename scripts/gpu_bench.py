@@ -209,12 +209,9 @@ def main():
             cmd = [bench, "--model-dir", mdir, "--ids", ids_path, "--out", emb_path,
                    "--precision", prec, "--pooling", spec["pooling"], "--max-batch-tokens",
                    str(budget), "--reps", "3" if prec == "f16" else "1"]
-            env = dict(os.environ)
-            if prec == "f16":
-                env["RIPVEC_CUDA_PROFILE"] = "1"
-            p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            if prec == "f16":
-                print(p.stderr, flush=True)
+            # Timed without the per-op profiler (its events cost launches of their own); the
+            # profile comes from one extra untimed pass below.
+            p = subprocess.run(cmd, capture_output=True, text=True)
             if p.returncode != 0:
                 print(p.stdout, p.stderr, flush=True)
                 raise SystemExit(f"bench failed for {name} {prec}")
@@ -222,9 +219,13 @@ def main():
             emb = np.fromfile(emb_path, dtype=np.float32).reshape(len(seqs), -1)
             cos = (emb * ref32).sum(1) / (np.linalg.norm(emb, axis=1) * np.linalg.norm(ref32, axis=1))
             res[prec] = (info, float(cos.min()))
+            if prec == "f16":
+                env = dict(os.environ, RIPVEC_CUDA_PROFILE="1")
+                pp = subprocess.run(cmd[:-1] + ["0"], capture_output=True, text=True, env=env)
+                print(pp.stderr, flush=True)
             if prec == "f16" and os.environ.get("RIPVEC_BENCH_DIAG"):
                 env2 = dict(os.environ, RIPVEC_CUDA_ATTN="generic")
-                p2 = subprocess.run(cmd[:-2] + ["0"], capture_output=True, text=True, env=env2)
+                p2 = subprocess.run(cmd[:-1] + ["0"], capture_output=True, text=True, env=env2)
                 e2 = np.fromfile(emb_path, dtype=np.float32).reshape(len(seqs), -1)
                 c2 = (e2 * ref32).sum(1) / (np.linalg.norm(e2, axis=1) * np.linalg.norm(ref32, axis=1))
                 print(f"  diag {name}: f16 with generic attention min cos {c2.min():.6f} "

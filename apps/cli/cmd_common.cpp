@@ -29,6 +29,18 @@ EmbedderOptions embedder_options(const CliOptions& opts) {
   } else {
     throw InvalidArgument("--device: expected auto, cpu or cuda, got '" + opts.device + "'");
   }
+  if (opts.precision == "f32") {
+    eo.precision = Precision::F32;
+  } else if (opts.precision == "f16") {
+    eo.precision = Precision::F16;
+  } else if (opts.precision == "bf16") {
+    eo.precision = Precision::BF16;
+  } else if (opts.precision == "auto") {
+    eo.precision = Precision::Auto;
+  } else {
+    throw InvalidArgument("--precision: expected auto, f32, f16 or bf16, got '" + opts.precision +
+                          "'");
+  }
   eo.resolve.progress = progress_enabled(opts);
   return eo;
 }

@@ -31,6 +31,10 @@ void add_model_flags(CLI::App& app, CliOptions& o) {
   app.add_option("--device", o.device, "Where to run the model")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  app.add_option("--precision", o.precision,
+                 "Activation dtype: auto (f16 on cuda, f32 on cpu), f32, f16 or bf16")
+      ->check(CLI::IsMember({"auto", "f32", "f16", "bf16"}))
+      ->capture_default_str();
   app.add_option("-j,--threads", o.threads, "Worker threads (0: all cores)")->capture_default_str();
   app.add_flag("--debug", o.debug, "Show where errors were raised (source file:line)");
 }

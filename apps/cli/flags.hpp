@@ -34,8 +34,9 @@ struct CliOptions {
   bool repo_local = false;
 
   // --- model ---
-  std::string model;            // empty: the default model
-  std::string device = "auto";  // auto | cpu | cuda
+  std::string model;               // empty: the default model
+  std::string device = "auto";     // auto | cpu | cuda
+  std::string precision = "auto";  // auto | f32 | f16 | bf16 (activations; accumulation is F32)
 
   // --- walking ---
   std::vector<std::string> types, type_not, globs;

@@ -5,6 +5,7 @@
 //   per layer l:  h = l == 0 ? x : LayerNorm_attn(x)
 //                 qkv = h · Wqkvᵀ (+ b);  RoPE on q, k with θ_global or θ_local
 //                 x  += Wo · attention(qkv)                        global, or sliding window
+//                                                   (the GEMM accumulates into x: beta = 1)
 //                 g   = LayerNorm_mlp(x) · Wiᵀ (+ b)               [T, 2I]
 //                 x  += Wo_mlp · (gelu(g[:, :I]) * g[:, I:])        (GeGLU)
 //   out = LayerNorm_final(x)
@@ -44,8 +45,8 @@ class ModernBert {
     const std::string origin = st.path().string();
     validate_config(origin);
     if (!d.supports_dtype(dtype_))
-      throw UnsupportedError(std::string("driver ") + std::string(d.name()) +
-                             " does not support " + dtype_name(dtype_));
+      throw UnsupportedError(std::string("driver ") + std::string(d.name()) + " does not support " +
+                             dtype_name(dtype_));
     head_dim_ = cfg.hidden_size / cfg.num_attention_heads;
     load_weights();
     build_rope_tables();
@@ -83,15 +84,15 @@ class ModernBert {
     for (int l = 0; l < std::min(cfg_.num_hidden_layers, cfg_.global_attn_every_n_layers + 1); ++l)
       attn_own = std::max(attn_own, attention_scratch_bytes(d_, attention_desc(l), dtype_, s));
     // Banded fallback: one sequence's [nh, S, 2w+1] F32 scores at a time.
-    const size_t band = has_fused_attention<D>
-                            ? 0
-                            : static_cast<size_t>(cfg_.num_attention_heads) * s.max_seq *
-                                  (cfg_.local_attention + 1) * 4;
-    // Attention half: normed [T,H], qkv [T,3H], ctx [T,H], proj [T,H] + the attention's own.
-    const size_t attn = T * 6 * H * es + 4 * kAllocSlack + std::max(attn_own, band) +
-                        8 * kAllocSlack;
-    // MLP half: normed [T,H], wi [T,2I], act [T,I], out [T,H].
-    const size_t mlp = T * (2 * H + 3 * I) * es + 4 * kAllocSlack;
+    const size_t band = has_fused_attention<D> ? 0
+                                               : static_cast<size_t>(cfg_.num_attention_heads) *
+                                                     s.max_seq * (cfg_.local_attention + 1) * 4;
+    // Attention half: normed [T,H], qkv [T,3H], ctx [T,H] + the attention's own (the output
+    // projection accumulates into x).
+    const size_t attn =
+        T * 5 * H * es + 3 * kAllocSlack + std::max(attn_own, band) + 8 * kAllocSlack;
+    // MLP half: normed [T,H], wi [T,2I], act [T,I] (the down projection accumulates into x).
+    const size_t mlp = T * (H + 3 * I) * es + 3 * kAllocSlack;
     const size_t pooled = static_cast<size_t>(s.batch) * H * 4 + kAllocSlack;
     return upload + hidden + std::max(attn, mlp) + pooled + (64u << 10);
   }
@@ -152,9 +153,7 @@ class ModernBert {
                 global ? sin_global_ : sin_local_, cfg_.num_attention_heads, head_dim_);
         Tensor ctx = d_.alloc(dtype_, {T, H});
         ops::attention(d_, ctx, qkv, attention_desc(l), db);
-        Tensor proj = d_.alloc(dtype_, {T, H});
-        ops::linear(d_, proj, ctx, L.wo, L.bo);
-        d_.residual_add(x, x, proj);
+        ops::linear_add(d_, x, ctx, L.wo, L.bo);  // x += ctx · Woᵀ (+ bo)
       }
       d_.restore(mark);
       {
@@ -164,9 +163,7 @@ class ModernBert {
         ops::linear(d_, wi, h, L.wi, L.bi);
         Tensor act = d_.alloc(dtype_, {T, I});
         d_.geglu(act, wi);
-        Tensor out = d_.alloc(dtype_, {T, H});
-        ops::linear(d_, out, act, L.wo_mlp, L.bo_mlp);
-        d_.residual_add(x, x, out);
+        ops::linear_add(d_, x, act, L.wo_mlp, L.bo_mlp);  // x += act · Wo_mlpᵀ (+ bo_mlp)
       }
       d_.restore(mark);
       (*on_layer)(l);
@@ -244,8 +241,8 @@ class ModernBert {
       L.wo_mlp = loader_.load(n + "mlp.Wo.weight", {H, I});
       if (cfg_.mlp_bias) L.bo_mlp = loader_.load(n + "mlp.Wo.bias", {H});
     }
-    const std::string extra = p + "layers." + std::to_string(cfg_.num_hidden_layers) +
-                              ".attn.Wqkv.weight";
+    const std::string extra =
+        p + "layers." + std::to_string(cfg_.num_hidden_layers) + ".attn.Wqkv.weight";
     if (loader_.has(extra))
       throw ModelFormatError("tensor " + extra + " present but config num_hidden_layers is " +
                              std::to_string(cfg_.num_hidden_layers));
@@ -261,8 +258,8 @@ class ModernBert {
     sin_buf.resize(static_cast<size_t>(P * half));
     for (int64_t j = 0; j < half; ++j) {
       // HF: inv_freq = 1 / (base ** (arange(0, dim, 2).float() / dim)) in F32.
-      const float inv_freq = 1.0f / std::pow(theta, static_cast<float>(2 * j) /
-                                                        static_cast<float>(head_dim_));
+      const float inv_freq =
+          1.0f / std::pow(theta, static_cast<float>(2 * j) / static_cast<float>(head_dim_));
       for (int64_t pos = 0; pos < P; ++pos) {
         const float angle = static_cast<float>(pos) * inv_freq;
         cos_buf[pos * half + j] = std::cos(angle);

@@ -22,6 +22,21 @@ DType activation_dtype(const D& d) {
   }
 }
 
+// The GEMM of y[R, out] = x[R, in] · W[out, in]ᵀ (row-major, W as Hugging Face stores it).
+template <class Tensor>
+GemmDesc linear_desc(const Tensor& x, const Tensor& w, float beta = 0.0f) {
+  GemmDesc g;
+  g.m = x.rows();
+  g.k = x.cols();
+  g.n = w.dim(0);
+  g.trans_b = true;
+  g.lda = g.k;
+  g.ldb = g.k;
+  g.ldc = g.n;
+  g.beta = beta;
+  return g;
+}
+
 // y[R, out] = x[R, in] · W[out, in]ᵀ (+ bias[out] when bias is non-empty).
 template <Driver D>
 void linear(D& d, typename D::Tensor y, const typename D::Tensor& x, const typename D::Tensor& w,
@@ -29,17 +44,19 @@ void linear(D& d, typename D::Tensor y, const typename D::Tensor& x, const typen
   if constexpr (requires { d.linear(y, x, w, bias); }) {
     d.linear(y, x, w, bias);
   } else {
-    GemmDesc g;
-    g.m = x.rows();
-    g.k = x.cols();
-    g.n = w.dim(0);
-    g.trans_b = true;
-    g.lda = g.k;
-    g.ldb = g.k;
-    g.ldc = g.n;
-    d.gemm(g, x, w, y);
+    d.gemm(linear_desc(x, w), x, w, y);
     if (!bias.empty()) d.add_bias(y, bias);
   }
+}
+
+// y[R, out] += x[R, in] · W[out, in]ᵀ (+ bias[out] when bias is non-empty): a residual add
+// folded into the GEMM (beta = 1), so the product is never stored on its own. Every driver's
+// gemm() honours beta, so this needs no fused kernel.
+template <Driver D>
+void linear_add(D& d, typename D::Tensor y, const typename D::Tensor& x,
+                const typename D::Tensor& w, const typename D::Tensor& bias) {
+  d.gemm(linear_desc(x, w, 1.0f), x, w, y);
+  if (!bias.empty()) d.add_bias(y, bias);
 }
 
 // x = gelu(x + bias), exact erf GELU.
@@ -72,7 +89,9 @@ void fused_residual_layernorm(D& d, typename D::Tensor out, typename D::Tensor x
                               const typename D::Tensor& bias, const typename D::Tensor& residual,
                               const typename D::Tensor& gamma, const typename D::Tensor& beta,
                               float eps) {
-  if constexpr (requires { d.fused_residual_layernorm(out, x, bias, residual, gamma, beta, eps); }) {
+  if constexpr (requires {
+                  d.fused_residual_layernorm(out, x, bias, residual, gamma, beta, eps);
+                }) {
     d.fused_residual_layernorm(out, x, bias, residual, gamma, beta, eps);
   } else {
     fused_bias_residual(d, x, x, bias, residual);
@@ -83,8 +102,8 @@ void fused_residual_layernorm(D& d, typename D::Tensor out, typename D::Tensor x
 // out[T, nh*d] = multi-head attention over qkv[T, 3*nh*d] for every sequence of the batch,
 // global or sliding-window (ad.half_window). Padding is never attended to.
 template <Driver D>
-void attention(D& d, typename D::Tensor out, const typename D::Tensor& qkv,
-               const AttentionDesc& ad, const DeviceBatch<typename D::Tensor>& db) {
+void attention(D& d, typename D::Tensor out, const typename D::Tensor& qkv, const AttentionDesc& ad,
+               const DeviceBatch<typename D::Tensor>& db) {
   if constexpr (requires { d.attention(out, qkv, ad, db); }) {
     d.attention(out, qkv, ad, db);
   } else if (ad.half_window >= 0) {

@@ -195,12 +195,9 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
       co.activation = opts.precision == Precision::F32    ? DType::F32
                       : opts.precision == Precision::BF16 ? DType::BF16
                                                           : DType::F16;
-      // Auto precision: F16 where it is proven (ModernBERT: cosine >= 0.99999 against
-      // PyTorch FP32 on the full modernbert-embed-base shape). ClassicBert in F16/BF16 still
-      // loses accuracy on the CUDA driver (cosine ~0.97 on HF-initialized weights; see
-      // CudaModels.HfInitBertF16), so it runs in F32 unless F16/BF16 is asked for explicitly.
-      if (opts.precision == Precision::Auto && plan.config.arch == Architecture::ClassicBert)
-        co.activation = DType::F32;
+      // Auto precision is F16 (FP32 accumulation) for both architectures: on the full real
+      // shapes with random weights it matches PyTorch FP32 to cosine >= 0.99999 per text
+      // (docs/benchmarks.md, scripts/gpu_bench.py; CudaModels.* in cuda_parity_test).
       plan.arch.dtype = co.activation;
       enc = make_encoder(std::make_unique<CudaDriver>(co), plan);
       break;

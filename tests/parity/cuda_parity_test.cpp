@@ -105,11 +105,16 @@ std::vector<float> cuda_attention(const std::vector<float>& qkv, const BatchInpu
 TEST(CudaFlash, MatchesCpuAttention) {
   REQUIRE_GPU();
   const std::vector<AttnCase> cases = {
-      {2, 32, -1, {1, 7, 33, 17}},     {12, 32, -1, {384, 129, 64, 65}},
-      {4, 64, -1, {1, 63, 64, 65, 300}}, {12, 64, 64, {1, 127, 128, 129, 1000}},
-      {3, 128, -1, {100, 5}},          {2, 128, 8, {77, 31}},
-      {12, 64, 64, {8192}},            {12, 64, -1, {4096}},
-      {5, 8, -1, {9, 40}},             {2, 48, 4, {3, 70}},  // generic (untiled) head sizes
+      {2, 32, -1, {1, 7, 33, 17}},
+      {12, 32, -1, {384, 129, 64, 65}},
+      {4, 64, -1, {1, 63, 64, 65, 300}},
+      {12, 64, 64, {1, 127, 128, 129, 1000}},
+      {3, 128, -1, {100, 5}},
+      {2, 128, 8, {77, 31}},
+      {12, 64, 64, {8192}},
+      {12, 64, -1, {4096}},
+      {5, 8, -1, {9, 40}},
+      {2, 48, 4, {3, 70}},  // generic (untiled) head sizes
   };
   uint32_t seed = 1;
   for (const auto& c : cases) {
@@ -136,9 +141,9 @@ TEST(CudaFlash, MatchesCpuAttention) {
 // ---------------------------------------------------------------- whole models
 
 template <template <class> class Arch, class Config>
-std::pair<std::vector<float>, std::vector<float>> run_model(
-    const std::filesystem::path& dir, const Config& cfg, const BatchInputs& b, bool cuda,
-    DType dt) {
+std::pair<std::vector<float>, std::vector<float>> run_model(const std::filesystem::path& dir,
+                                                            const Config& cfg, const BatchInputs& b,
+                                                            bool cuda, DType dt) {
   SafeTensors st = SafeTensors::open(dir / "model.safetensors");
   auto go = [&](auto& d) {
     ArchOptions ao;
@@ -200,6 +205,55 @@ TEST(CudaModels, ClassicBertTinyMatchesCpu) {
   }
 }
 
+// load_weight() from pageable host memory, read back at once: every element must have
+// arrived before the on-device conversion read it (F32 exact; F16/BF16 within one rounding).
+// Many weights in a row, some large, as a model load does.
+TEST(CudaMemory, LoadWeightArrivesBeforeUse) {
+  REQUIRE_GPU();
+  const std::vector<std::vector<int64_t>> shapes = {
+      {1}, {7}, {384}, {1536}, {384, 384}, {1536, 384}, {384, 1536}, {1152, 384}, {30522, 384}};
+  for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
+    CudaDriver::Options o;
+    o.activation = dt;
+    CudaDriver d(o);
+    std::vector<std::vector<float>> host;
+    std::vector<CudaDriver::Tensor> dev;
+    uint32_t seed = 100;
+    for (int rep = 0; rep < 3; ++rep) {
+      for (const auto& sh : shapes) {
+        int64_t n = 1;
+        for (int64_t v : sh) n *= v;
+        std::mt19937 rng(seed++);
+        std::uniform_real_distribution<float> u(0.5f, 2.0f);  // no zeros, one binade-ish
+        std::vector<float> v(static_cast<size_t>(n));
+        for (auto& x : v) x = u(rng);
+        HostTensorRef h;
+        h.data = v.data();
+        h.dtype = DType::F32;
+        h.rank = static_cast<int>(sh.size());
+        for (size_t i = 0; i < sh.size(); ++i) h.shape[i] = sh[i];
+        dev.push_back(d.load_weight(h, dt));
+        host.push_back(std::move(v));
+      }
+    }
+    d.reserve_scratch(64u << 20);
+    const double tol = dt == DType::F32 ? 0.0 : dt == DType::F16 ? 1e-3 : 8e-3;
+    for (size_t i = 0; i < dev.size(); ++i) {
+      std::vector<float> back(host[i].size());
+      d.to_host(dev[i], back.data());
+      size_t bad = 0, first = 0;
+      for (size_t k = 0; k < back.size(); ++k) {
+        if (!(std::abs(back[k] - host[i][k]) <= tol * std::abs(host[i][k]))) {
+          if (bad++ == 0) first = k;
+        }
+      }
+      EXPECT_EQ(bad, 0u) << dtype_name(dt) << " weight " << i << " (" << back.size()
+                         << " elements): first bad at " << first << ": " << back[first] << " vs "
+                         << host[i][first];
+    }
+  }
+}
+
 // A BERT with Hugging Face's default initialization (N(0, 0.02) weights, zero biases, unit
 // LayerNorm) in the MiniLM shape, written here; CUDA F16/BF16/F32 against the CPU driver, with
 // 0, 1 and 6 layers and with zero or random biases, printing where they part.
@@ -209,7 +263,8 @@ void write_safetensors(const std::filesystem::path& path,
   std::string header = "{";
   size_t off = 0;
   for (size_t i = 0; i < specs.size(); ++i) {
-    header += (i ? "," : "") + std::string("\"") + specs[i].first + "\":{\"dtype\":\"F32\",\"shape\":[";
+    header +=
+        (i ? "," : "") + std::string("\"") + specs[i].first + "\":{\"dtype\":\"F32\",\"shape\":[";
     for (size_t k = 0; k < specs[i].second.size(); ++k)
       header += (k ? "," : "") + std::to_string(specs[i].second[k]);
     header += "],\"data_offsets\":[" + std::to_string(off) + "," +
@@ -239,7 +294,9 @@ std::filesystem::path make_hf_init_bert(int layers, bool random_bias, uint32_t s
     for (auto d : shape) n *= d;
     std::vector<float> v(n);
     for (auto& x : v)
-      x = kind == 0 ? nd(rng) : kind == 1 ? (random_bias ? nd(rng) : 0.f) : 1.f + (random_bias ? nd(rng) : 0.f);
+      x = kind == 0   ? nd(rng)
+          : kind == 1 ? (random_bias ? nd(rng) : 0.f)
+                      : 1.f + (random_bias ? nd(rng) : 0.f);
     specs.push_back({name, shape});
     data.push_back(std::move(v));
   };
@@ -286,10 +343,10 @@ TEST(CudaModels, HfInitBertF16) {
       for (DType dt : {DType::F32, DType::F16, DType::BF16}) {
         const auto [h, p] = run_model<ClassicBert>(dir, mc.bert, b, true, dt);
         const Stats sh = compare_rows(h, h_cpu, 384), sp = compare_rows(p, p_cpu, 384);
-        std::printf("  hf-init bert layers %d %s bias %s: hidden min cos %.7f (max diff %.2e), "
-                    "pooled min cos %.7f\n",
-                    layers, rb ? "random" : "zero", dtype_name(dt), sh.min_cos, sh.max_diff,
-                    sp.min_cos);
+        std::printf(
+            "  hf-init bert layers %d %s bias %s: hidden min cos %.7f (max diff %.2e), "
+            "pooled min cos %.7f\n",
+            layers, rb ? "random" : "zero", dtype_name(dt), sh.min_cos, sh.max_diff, sp.min_cos);
         EXPECT_GE(sp.min_cos, dt == DType::F32 ? 0.99999 : 0.9995);
       }
       std::filesystem::remove_all(dir);
@@ -310,10 +367,9 @@ TEST(CudaOpsReducedPrecision, BertOpsAgreeWithF32) {
     for (auto& x : v) x = d(rng);
     return v;
   };
-  const auto x = vec(T * H, n1), w = vec(3 * H * H, n02), b = vec(3 * H, n02),
-             wi = vec(I * H, n02), xi = vec(T * I, n1), res = vec(T * H, n1), g = vec(H, n02),
-             table = vec(V * H, n02), bi = vec(I, n02), xs = vec(T * H, n02),
-             bh = vec(H, n02), beta = vec(H, n02);
+  const auto x = vec(T * H, n1), w = vec(3 * H * H, n02), b = vec(3 * H, n02), wi = vec(I * H, n02),
+             xi = vec(T * I, n1), res = vec(T * H, n1), g = vec(H, n02), table = vec(V * H, n02),
+             bi = vec(I, n02), xs = vec(T * H, n02), bh = vec(H, n02), beta = vec(H, n02);
   std::vector<int32_t> ids(T);
   for (auto& id : ids) id = static_cast<int32_t>(rng() % V);
   for (DType dt : {DType::F16, DType::BF16}) {
@@ -344,8 +400,8 @@ TEST(CudaOpsReducedPrecision, BertOpsAgreeWithF32) {
       Stats s = compare_rows(a, ref, cols);
       double maxref = 0;
       for (float r : ref) maxref = std::max(maxref, double(std::abs(r)));
-      std::printf("  %-6s %-22s min row cos %.7f  max|diff| %.3e (max|ref| %.3e)\n",
-                  dtype_name(dt), op, s.min_cos, s.max_diff, maxref);
+      std::printf("  %-6s %-22s min row cos %.7f  max|diff| %.3e (max|ref| %.3e)\n", dtype_name(dt),
+                  op, s.min_cos, s.max_diff, maxref);
       EXPECT_GE(s.min_cos, dt == DType::F16 ? 0.9999 : 0.999) << op;
     };
     for (int pass = 0; pass < 1; ++pass) {
@@ -368,7 +424,9 @@ TEST(CudaOpsReducedPrecision, BertOpsAgreeWithF32) {
         int k = 0;
         for (CudaDriver* d : {&d32, &d16}) {
           const DType t = d == &d32 ? DType::F32 : dt;
-          auto X = up(*d, x, {T, H}, t), W = up(*d, wi, {I, H}, t), B = up(*d, vec(I, n02), {I}, t);
+          // The same bias for both drivers (bi; an earlier version drew a fresh one per
+          // driver here, which made this check report a difference that was not there).
+          auto X = up(*d, x, {T, H}, t), W = up(*d, wi, {I, H}, t), B = up(*d, bi, {I}, t);
           auto Y = d->alloc(t, {T, I});
           d->linear(Y, X, W, CudaDriver::Tensor{});
           d->fused_bias_gelu(Y, B);
@@ -450,7 +508,9 @@ TEST(CudaOpsReducedPrecision, BertOpsAgreeWithF32) {
 }
 
 #else
-TEST(CudaParity, NotBuilt) { GTEST_SKIP() << "built without RIPVEC_CUDA"; }
+TEST(CudaParity, NotBuilt) {
+  GTEST_SKIP() << "built without RIPVEC_CUDA";
+}
 #endif
 
 }  // namespace

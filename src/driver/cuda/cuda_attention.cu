@@ -13,6 +13,7 @@
 
 #include "driver/cuda/cuda_common.cuh"
 #include "driver/cuda/cuda_driver.hpp"
+#include "driver/cuda/cuda_flash_mma.cuh"
 
 namespace ripvec {
 
@@ -282,6 +283,26 @@ void launch_flash(cudaStream_t st, T* out, const T* qkv, const int32_t* cu, int 
   check_launch("flash_attention_kernel");
 }
 
+template <class T, int D>
+void launch_flash_mma(cudaStream_t st, T* out, const T* qkv, const int32_t* cu, int B, int S,
+                      int nh, float scale, int half_window) {
+  namespace fl = cuda::flash;
+  const size_t smem = fl::Smem<D>::bytes;
+  static bool configured = false;  // per instantiation; the attribute is per function
+  if (!configured) {
+    cuda::check(cudaFuncSetAttribute(fl::flash_mma_kernel<T, D>,
+                                     cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     static_cast<int>(smem)),
+                "cudaFuncSetAttribute(flash_mma)");
+    configured = true;
+  }
+  dim3 grid((S + fl::kBQ - 1) / fl::kBQ, nh, B);
+  const float scale_log2 = scale * 1.4426950408889634f;
+  fl::flash_mma_kernel<T, D><<<grid, fl::kWarps * 32, smem, st>>>(out, qkv, cu, nh, scale_log2,
+                                                                   half_window);
+  check_launch("flash_mma_kernel");
+}
+
 template <int D>
 void launch_f32(cudaStream_t st, float* out, const float* qkv, const int32_t* cu, int B, int S,
                 int nh, float scale, int half_window) {
@@ -298,12 +319,16 @@ void launch_flash_attention(cudaStream_t st, CudaDriver::Tensor out, const CudaD
   if (B == 0) return;
   const int32_t* cu = db.cu_seqlens.as<int32_t>();
   if (out.dtype != qkv.dtype) throw InvalidArgument("cuda attention: out/qkv dtypes differ");
-  // $RIPVEC_CUDA_ATTN=generic forces the untiled kernel (a diagnostic for the tiled ones).
-  static const bool force_generic = [] {
+  // $RIPVEC_CUDA_ATTN=generic forces the untiled kernel, =wmma the WMMA kernel (diagnostics
+  // and comparisons for the default mma.sync kernel).
+  static const std::string attn_mode = [] {
     const char* e = std::getenv("RIPVEC_CUDA_ATTN");
-    return e && std::string(e) == "generic";
+    return std::string(e ? e : "");
   }();
-  const bool tiled = !force_generic && (d == 16 || d == 32 || d == 64 || d == 128);
+  const bool aligned = (reinterpret_cast<uintptr_t>(out.data) % 16 == 0) &&
+                       (reinterpret_cast<uintptr_t>(qkv.data) % 16 == 0);
+  const bool tiled = attn_mode != "generic" && aligned && (d == 16 || d == 32 || d == 64 || d == 128);
+  const bool use_wmma = attn_mode == "wmma";
   if (!tiled) {
     if (d <= 0 || d > kMaxGenericDim)
       throw UnsupportedError("cuda attention: head_dim " + std::to_string(d) + " (at most " +
@@ -329,11 +354,21 @@ void launch_flash_attention(cudaStream_t st, CudaDriver::Tensor out, const CudaD
   }
   auto go = [&](auto tag) {
     using T = decltype(tag);
+    if (use_wmma) {
+      switch (d) {
+        case 16: launch_flash<T, 16>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
+        case 32: launch_flash<T, 32>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
+        case 64: launch_flash<T, 64>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
+        case 128: launch_flash<T, 128>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
+        default: throw unsupported();
+      }
+      return;
+    }
     switch (d) {
-      case 16: launch_flash<T, 16>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
-      case 32: launch_flash<T, 32>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
-      case 64: launch_flash<T, 64>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
-      case 128: launch_flash<T, 128>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
+      case 16: launch_flash_mma<T, 16>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
+      case 32: launch_flash_mma<T, 32>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
+      case 64: launch_flash_mma<T, 64>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
+      case 128: launch_flash_mma<T, 128>(st, out.as<T>(), qkv.as<T>(), cu, B, S, nh, ad.scale, ad.half_window); break;
       default: throw unsupported();
     }
   };

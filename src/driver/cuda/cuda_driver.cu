@@ -10,9 +10,12 @@
 #include <cstdint>
 #include <vector>
 
+#include <cublasLt.h>
+
 #include "driver/cuda/cuda_common.cuh"
 #include "driver/cuda/cuda_driver.hpp"
 #include "driver/cuda/cuda_vec_kernels.cuh"
+#include "driver/ops.hpp"
 
 namespace ripvec {
 
@@ -22,10 +25,27 @@ using cuda::from_f;
 using cuda::Param;
 using cuda::to_f;
 
+// A cuBLASLt matmul plan for one linear-layer shape: descriptors and the heuristic's algorithm,
+// made once per (m, n, k, dtypes, alignment) and reused for every later batch of that shape.
+struct LtKey {
+  int64_t m, n, k;
+  int dt, out_dt, bias_dt;
+  uint32_t align;
+  auto operator<=>(const LtKey&) const = default;
+};
+struct LtPlan {
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  bool ok = false;  // false: the heuristic found nothing; use cublasGemmEx + add_bias
+};
+
 struct CudaDriver::Impl {
   int device = 0;
   cudaStream_t stream = nullptr;
   cublasHandle_t blas = nullptr;
+  cublasLtHandle_t lt = nullptr;
+  std::map<LtKey, LtPlan> lt_plans;
   void* blas_workspace = nullptr;
   std::vector<void*> weights;  // owned device buffers, freed at destruction
   size_t weight_bytes = 0;
@@ -99,6 +119,7 @@ class ProfScope {
 
 constexpr size_t kAlign = 256;
 constexpr size_t kBlasWorkspace = 32u << 20;
+constexpr size_t kWeightChunk = 16u << 20;  // pinned staging per weight-upload step
 
 Param param(const CudaDriver::Tensor& t) {
   return Param{t.empty() ? nullptr : t.data, static_cast<int>(t.dtype)};
@@ -495,6 +516,7 @@ CudaDriver::CudaDriver(const Options& opts) : impl_(std::make_unique<Impl>()),
   check(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking), "cudaStreamCreate");
   check(cublasCreate(&impl_->blas), "cublasCreate");
   check(cublasSetStream(impl_->blas, impl_->stream), "cublasSetStream");
+  check(cublasLtCreate(&impl_->lt), "cublasLtCreate");
   check(cudaMalloc(&impl_->blas_workspace, kBlasWorkspace), "cudaMalloc(cublas workspace)");
   check(cublasSetWorkspace(impl_->blas, impl_->blas_workspace, kBlasWorkspace),
         "cublasSetWorkspace");
@@ -528,6 +550,13 @@ CudaDriver::~CudaDriver() {
   if (impl_->host_staging) cudaFreeHost(impl_->host_staging);
   if (impl_->error_flag) cudaFree(impl_->error_flag);
   if (impl_->error_flag_host) cudaFreeHost(impl_->error_flag_host);
+  for (auto& [key, p] : impl_->lt_plans) {
+    if (p.a) cublasLtMatrixLayoutDestroy(p.a);
+    if (p.b) cublasLtMatrixLayoutDestroy(p.b);
+    if (p.c) cublasLtMatrixLayoutDestroy(p.c);
+    if (p.op) cublasLtMatmulDescDestroy(p.op);
+  }
+  if (impl_->lt) cublasLtDestroy(impl_->lt);
   if (impl_->blas) cublasDestroy(impl_->blas);
   if (impl_->stream) cudaStreamDestroy(impl_->stream);
 }
@@ -572,20 +601,35 @@ CudaDriver::Tensor CudaDriver::load_weight(const HostTensorRef& h, DType dt) {
   t.data = dev;
   if (bytes == 0) return t;
   // Upload in the source dtype, then convert on the device (one pass, no host conversion).
+  // Every copy goes through pinned staging on the driver's own stream, so the conversion
+  // kernel is ordered after the copy. (A plain cudaMemcpy from pageable memory may return
+  // before its DMA has landed, and runs on the legacy stream, which our non-blocking stream
+  // does not wait for: the conversion then read a partly stale buffer, the F16/BF16-only
+  // ClassicBert error of the previous benchmarks.)
   const size_t src_bytes = static_cast<size_t>(h.numel()) * dtype_size(h.dtype);
-  if (h.dtype == dt) {
-    check(cudaMemcpy(dev, h.data, bytes, cudaMemcpyHostToDevice), "cudaMemcpy(weight)");
-  } else {
-    void* tmp = nullptr;
-    check(cudaMalloc(&tmp, src_bytes), "cudaMalloc(weight staging)");
-    check(cudaMemcpy(tmp, h.data, src_bytes, cudaMemcpyHostToDevice), "cudaMemcpy(weight)");
+  void* src_dev = dev;
+  if (h.dtype != dt) {
+    check(cudaMalloc(&src_dev, src_bytes), "cudaMalloc(weight staging)");
+  }
+  const size_t chunk = std::min<size_t>(src_bytes, kWeightChunk);
+  char* pinned = static_cast<char*>(impl_->staging(chunk));
+  for (size_t off = 0; off < src_bytes; off += chunk) {
+    const size_t n = std::min(chunk, src_bytes - off);
+    // The staging buffer is reused: the previous chunk's copy must have left it.
+    check(cudaStreamSynchronize(impl_->stream), "weight upload sync");
+    std::memcpy(pinned, static_cast<const char*>(h.data) + off, n);
+    check(cudaMemcpyAsync(static_cast<char*>(src_dev) + off, pinned, n, cudaMemcpyHostToDevice,
+                          impl_->stream),
+          "cudaMemcpyAsync(weight)");
+  }
+  if (h.dtype != dt) {
     Tensor src = t;
-    src.data = tmp;
+    src.data = src_dev;
     src.dtype = h.dtype;
     convert(t, src);
-    check(cudaStreamSynchronize(impl_->stream), "weight convert");
-    cudaFree(tmp);
   }
+  check(cudaStreamSynchronize(impl_->stream), "weight upload");
+  if (src_dev != dev) check(cudaFree(src_dev), "cudaFree(weight staging)");
   return t;
 }
 
@@ -800,16 +844,88 @@ void CudaDriver::gemm_strided_batched(const GemmDesc& g, int64_t batch, int64_t 
         "cublasGemmStridedBatchedEx");
 }
 
+namespace {
+uint32_t alignment_of(const void* p) {
+  const auto v = reinterpret_cast<uintptr_t>(p);
+  return v == 0 ? 256u : std::min<uint32_t>(256u, static_cast<uint32_t>(v & (~v + 1)));
+}
+}  // namespace
+
+// y[m, n] = x[m, k] · W[n, k]ᵀ + bias through cuBLASLt with the bias fused into the GEMM's
+// epilogue (one pass over y instead of two). Column-major, that is D[n, m] = op_T(W) · x with
+// the bias along D's rows. Without a bias, or when cuBLASLt offers no algorithm for the shape,
+// it is cublasGemmEx and (if any) add_bias.
 void CudaDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias) {
-  GemmDesc g;
-  g.m = x.rows();
-  g.k = x.cols();
-  g.n = w.dim(0);
-  g.trans_b = true;
-  g.lda = g.k;
-  g.ldb = g.k;
-  g.ldc = g.n;
-  gemm(g, x, w, y);
+  require_same(x, w, "linear");
+  const int64_t m = x.rows(), k = x.cols(), n = w.dim(0);
+  if (m == 0 || n == 0) return;
+  const bool lt_ok = !bias.empty() && k > 0 && y.dtype == x.dtype && bias.dtype == y.dtype;
+  if (lt_ok) {
+    RIPVEC_PROF("gemm");
+    const uint32_t align = std::min({alignment_of(x.data), alignment_of(w.data),
+                                     alignment_of(y.data), alignment_of(bias.data)});
+    const LtKey key{m, n, k, static_cast<int>(x.dtype), static_cast<int>(y.dtype),
+                    static_cast<int>(bias.dtype), align};
+    auto it = impl_->lt_plans.find(key);
+    if (it == impl_->lt_plans.end()) {
+      LtPlan p;
+      const cudaDataType_t t = cuda::cuda_type(x.dtype), to = cuda::cuda_type(y.dtype);
+      check(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "LtMatmulDescCreate");
+      const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+      const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+      const int32_t bias_t = cuda::cuda_type(bias.dtype);
+      const void* bias_p = bias.data;
+      check(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)),
+            "Lt TRANSA");
+      check(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)),
+            "Lt TRANSB");
+      check(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)),
+            "Lt EPILOGUE");
+      check(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_t,
+                                           sizeof(bias_t)),
+            "Lt BIAS_DATA_TYPE");
+      check(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_p,
+                                           sizeof(bias_p)),
+            "Lt BIAS_POINTER");
+      check(cublasLtMatrixLayoutCreate(&p.a, t, k, n, k), "LtMatrixLayoutCreate(A)");
+      check(cublasLtMatrixLayoutCreate(&p.b, t, k, m, k), "LtMatrixLayoutCreate(B)");
+      check(cublasLtMatrixLayoutCreate(&p.c, to, n, m, n), "LtMatrixLayoutCreate(C)");
+      cublasLtMatmulPreference_t pref = nullptr;
+      check(cublasLtMatmulPreferenceCreate(&pref), "LtMatmulPreferenceCreate");
+      const uint64_t ws = kBlasWorkspace;
+      check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                 &ws, sizeof(ws)),
+            "Lt MAX_WORKSPACE_BYTES");
+      for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+                        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+        check(cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof(align)),
+              "Lt MIN_ALIGNMENT");
+      cublasLtMatmulHeuristicResult_t result{};
+      int found = 0;
+      const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(impl_->lt, p.op, p.a, p.b, p.c, p.c,
+                                                               pref, 1, &result, &found);
+      cublasLtMatmulPreferenceDestroy(pref);
+      p.ok = st == CUBLAS_STATUS_SUCCESS && found > 0;
+      if (p.ok) p.algo = result.algo;
+      it = impl_->lt_plans.emplace(key, p).first;
+    }
+    const LtPlan& p = it->second;
+    if (p.ok) {
+      const void* bias_p = bias.data;
+      check(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_p,
+                                           sizeof(bias_p)),
+            "Lt BIAS_POINTER");
+      const float alpha = 1.0f, beta = 0.0f;
+      check(cublasLtMatmul(impl_->lt, p.op, &alpha, w.data, p.a, x.data, p.b, &beta, y.data, p.c,
+                           y.data, p.c, &p.algo, impl_->blas_workspace, kBlasWorkspace,
+                           impl_->stream),
+            "cublasLtMatmul");
+      return;
+    }
+  }
+  gemm(ops::linear_desc(x, w), x, w, y);
   if (!bias.empty()) add_bias(y, bias);
 }
 
