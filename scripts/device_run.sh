@@ -67,6 +67,15 @@ if want sanitize; then
     --gtest_brief=1 --gtest_filter='*ClassicBertTiny*' > "$OUT/initcheck.log" 2>&1
   grep -m3 -A12 "Uninitialized" "$OUT/initcheck.log"; tail -3 "$OUT/initcheck.log"
 fi
+if want initcheck_lt; then
+  # Does initcheck see the stores of cuBLASLt's bias-epilogue kernels? The linear test checks
+  # its output both fresh and NaN-poisoned; a report against the fresh one alone means the
+  # tool misses those stores (the poisoned run proves every element is written).
+  compute-sanitizer --tool initcheck --print-limit 5 $B/tests/driver_conformance_test \
+    --gtest_brief=1 --gtest_filter='DriverConformance/5.FusedLinearAndBiasOps' > "$OUT/initcheck_lt.log" 2>&1
+  grep -E "Uninitialized|Device Frame" "$OUT/initcheck_lt.log" | sort | uniq -c | sort -rn | head -8
+  tail -3 "$OUT/initcheck_lt.log"
+fi
 if want bench; then
   PYTHONUNBUFFERED=1 python3 scripts/gpu_bench.py $B/bench/gpu_embed_bench /tmp/ripvec-bench \
     ${BENCH_ARGS:-} 2>&1 | grep -v Warning
@@ -78,7 +87,7 @@ if want attncmp; then
     m=${w%-short}; m=${m%-4096}
     pool=mean; [[ $m == bge-small ]] && pool=cls
     budget=16384; [[ $w == *4096 ]] && budget=32768
-    for mode in mma wmma; do
+    for mode in mma generic; do
       printf '%-32s %-5s ' "$w" "$mode"
       RIPVEC_CUDA_ATTN=$mode $B/bench/gpu_embed_bench --model-dir /tmp/ripvec-bench/$m \
         --ids /tmp/ripvec-bench/$w.ids --out /tmp/ripvec-bench/cmp.emb --precision f16 \

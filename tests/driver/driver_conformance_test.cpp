@@ -839,6 +839,12 @@ TYPED_TEST(DriverConformance, FusedLinearAndBiasOps) {
     ops::linear(u, y2, tx, tw, tb);
     const Tol tl = scaled(this->tol(), double(c));
     expect_close(this->down(y1), want, tl, "linear (fused)" + sz);
+    {
+      // Into a NaN-poisoned output: every element must be written.
+      auto y3 = this->up(Vec(r * out_f, NAN), {r, out_f});
+      ops::linear(d, y3, tx, tw, tb);
+      expect_close(this->down(y3), want, tl, "linear (fused, poisoned output)" + sz);
+    }
     expect_close(this->down(y2), want, tl, "linear (fallback)" + sz);
     // Without bias.
     ops::linear(d, y1, tx, tw, typename TestFixture::T{});
