@@ -1,4 +1,5 @@
 #include "driver/cpu/cpu_driver.hpp"
+#include "driver/ops.hpp"
 
 #include <cblas.h>
 
@@ -888,14 +889,7 @@ void CpuDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor&
   need_f32(op, y, "y");
   need_f32(op, x, "x");
   need_f32(op, w, "w");
-  GemmDesc g;
-  g.m = x.rows();
-  g.k = x.cols();
-  g.n = w.dim(0);
-  g.trans_b = true;
-  g.lda = g.k;
-  g.ldb = g.k;
-  g.ldc = g.n;
+  GemmDesc g = ops::linear_desc(x, w);
   CPU_CHECK(w.rank == 2 && w.dim(1) == g.k, op,
             "w " + shape_str(w) + " is not [out, in] for x " + shape_str(x));
   CPU_CHECK(y.numel() == g.m * g.n, op, "y " + shape_str(y) + " is not [R, out]");
