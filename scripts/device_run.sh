@@ -45,8 +45,9 @@ if want build; then
     -DRIPVEC_TREESITTER=OFF -DCMAKE_PREFIX_PATH="$DEPS/usr" -DBLAS_LIBRARIES="$BLAS_LIB" \
     -DOPENBLAS_CBLAS_INCLUDE="$CBLAS_INC" -DBLA_VENDOR=OpenBLAS >"$OUT/cmake.log" 2>&1 ||
     { tail -40 "$OUT/cmake.log"; exit 1; }
-  cmake --build $B -j16 --target driver_conformance_test bert_parity_test modernbert_parity_test \
-    gpu_embed_bench cuda_parity_test ripvec >"$OUT/build.log" 2>&1 ||
+  targets=${BUILD_TARGETS:-driver_conformance_test bert_parity_test modernbert_parity_test \
+    gpu_embed_bench cuda_parity_test ripvec}
+  cmake --build $B -j16 --target $targets >"$OUT/build.log" 2>&1 ||
     { grep -E "error|Error" "$OUT/build.log" | head -40; exit 1; }
   echo "build ok"
 fi
@@ -102,6 +103,38 @@ c = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 print('    min cos vs the bench run (mma kernel):', c.min())"
     done
   done
+fi
+if want overlap; then
+  # Ours only: one batch at a time (--overlap 0) against pipelined batches (embed_async), on
+  # the bench's MiniLM and ModernBERT short workloads; outputs must be bitwise equal.
+  PYTHONUNBUFFERED=1 python3 - "$B/bench/gpu_embed_bench" <<'PY' 2>&1 | grep -v Warning
+import json, os, subprocess, sys
+sys.path.insert(0, "scripts")
+import gpu_bench as g
+bench, out = sys.argv[1], "/tmp/ripvec-ovl"
+os.makedirs(out, exist_ok=True)
+for name in ["minilm-l6", "bge-small", "modernbert-embed-base"]:
+    model, d = g.build_model(name, out)
+    del model
+    seqs = g.workload("short", 2048, g.SHAPES[name]["cfg"]["vocab_size"])
+    ids = os.path.join(out, name + ".ids")
+    with open(ids, "w") as f:
+        f.write("\n".join(" ".join(map(str, s)) for s in seqs) + "\n")
+    ntok = sum(map(len, seqs))
+    embs = {}
+    for ov in ["0", "1", "0", "1"]:
+        emb = f"{out}/{name}-{ov}.emb"
+        p = subprocess.run([bench, "--model-dir", d, "--ids", ids, "--out", emb, "--precision",
+                            "f16", "--pooling", g.SHAPES[name]["pooling"], "--max-batch-tokens",
+                            "16384", "--reps", "5", "--overlap", ov], capture_output=True, text=True)
+        if p.returncode:
+            print(p.stdout, p.stderr)
+            raise SystemExit(1)
+        sec = json.loads(p.stdout.strip().splitlines()[-1])["seconds"]
+        embs[ov] = open(emb, "rb").read()
+        print(f"{name:24s} overlap {ov}: {sec:.4f} s  {ntok / sec:,.0f} tok/s")
+    print(f"{name:24s} outputs bitwise equal: {embs['0'] == embs['1']}")
+PY
 fi
 if want diag; then
   PYTHONUNBUFFERED=1 python3 scripts/gpu_diag.py $B/bench/gpu_embed_bench /tmp/ripvec-diag 2>&1 | grep -v Warning

@@ -66,7 +66,8 @@ BatchShape worst_case_shape(const BatchLimits& limits, size_t max_seq) {
 
 std::vector<float> run_batches(std::span<const std::vector<int32_t>> sequences,
                                std::span<const std::vector<int32_t>> token_types,
-                               const BatchLimits& limits, size_t dim, const BatchFn& fn) {
+                               const BatchLimits& limits, size_t dim, const BatchFn& fn,
+                               const std::function<void()>& finish) {
   if (!token_types.empty() && token_types.size() != sequences.size())
     throw InvalidArgument("run_batches: token_types count differs from sequences");
   std::vector<size_t> lengths(sequences.size());
@@ -77,19 +78,37 @@ std::vector<float> run_batches(std::span<const std::vector<int32_t>> sequences,
   }
   std::vector<float> result(sequences.size() * dim);
   std::vector<std::vector<int32_t>> ids, types;
-  std::vector<float> rows;
-  for (const auto& batch : plan_batches(lengths, limits)) {
-    ids.clear();
-    types.clear();
-    for (size_t i : batch) {
-      ids.push_back(sequences[i]);
-      if (!token_types.empty()) types.push_back(token_types[i]);
+  const auto batches = plan_batches(lengths, limits);
+  // Rows of every batch, in batch order: fn may fill them after it returns (until finish).
+  std::vector<float> rows(sequences.size() * dim, 0.0f);
+  size_t row0 = 0;
+  try {
+    for (const auto& batch : batches) {
+      ids.clear();
+      types.clear();
+      for (size_t i : batch) {
+        ids.push_back(sequences[i]);
+        if (!token_types.empty()) types.push_back(token_types[i]);
+      }
+      const BatchInputs in = build_batch_inputs(ids, types);
+      fn(in, rows.data() + row0 * dim);
+      row0 += batch.size();
     }
-    const BatchInputs in = build_batch_inputs(ids, types);
-    rows.assign(batch.size() * dim, 0.0f);
-    fn(in, rows.data());
+  } catch (...) {
+    // Deferred writes of earlier batches must land while `rows` still exists.
+    try {
+      if (finish) finish();
+    } catch (...) {
+    }
+    throw;
+  }
+  if (finish) finish();
+  row0 = 0;
+  for (const auto& batch : batches) {
     for (size_t r = 0; r < batch.size(); ++r)
-      std::memcpy(result.data() + batch[r] * dim, rows.data() + r * dim, dim * sizeof(float));
+      std::memcpy(result.data() + batch[r] * dim, rows.data() + (row0 + r) * dim,
+                  dim * sizeof(float));
+    row0 += batch.size();
   }
   return result;
 }

@@ -34,10 +34,14 @@ BatchShape worst_case_shape(const BatchLimits& limits, size_t max_seq);
 
 // Runs `fn` over the batches of `sequences` (token ids, each non-empty; `token_types` empty or
 // one per sequence). fn(batch, out) writes `dim` floats per sequence of the batch, in the
-// batch's order, to out. Returns [sequences.size(), dim] in the caller's order.
+// batch's order, to out — at once, or later: each batch gets its own `out`, valid until
+// `finish` (when given) has returned, so a device may still be computing one batch while the
+// host prepares the next (Encoder::embed_async). `batch` itself is only valid during the call.
+// Returns [sequences.size(), dim] in the caller's order.
 using BatchFn = std::function<void(const BatchInputs& batch, float* out)>;
 std::vector<float> run_batches(std::span<const std::vector<int32_t>> sequences,
                                std::span<const std::vector<int32_t>> token_types,
-                               const BatchLimits& limits, size_t dim, const BatchFn& fn);
+                               const BatchLimits& limits, size_t dim, const BatchFn& fn,
+                               const std::function<void()>& finish = {});
 
 }  // namespace ripvec

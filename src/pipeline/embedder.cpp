@@ -151,8 +151,10 @@ class EmbedderImpl final : public Embedder {
  private:
   std::vector<float> run(std::span<const std::vector<int32_t>> ids,
                          std::span<const std::vector<int32_t>> types) {
-    return run_batches(ids, types, plan_.limits, enc_->dim(),
-                       [&](const BatchInputs& b, float* out) { enc_->embed(b, out); });
+    return run_batches(
+        ids, types, plan_.limits, enc_->dim(),
+        [&](const BatchInputs& b, float* out) { enc_->embed_async(b, out); },
+        [&] { enc_->finish(); });
   }
 
   LoadPlan plan_;

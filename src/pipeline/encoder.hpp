@@ -27,6 +27,11 @@ class Encoder {
   // Sentence embeddings of one batch: out receives [B, dim] F32 rows in the batch's order,
   // pooled as configured and L2-normalized when configured.
   virtual void embed(const BatchInputs& batch, float* out) = 0;
+  // embed() that may return before `out` is written, so that the host prepares the next batch
+  // while the device computes this one: `out` is complete once finish() has returned and must
+  // stay valid until then; `batch` is only read during the call. Errors may surface at finish().
+  virtual void embed_async(const BatchInputs& batch, float* out) { embed(batch, out); }
+  virtual void finish() {}
   // Final hidden states of one batch: out receives [T, dim] F32 rows (packed layout).
   virtual void hidden_states(const BatchInputs& batch, float* out) = 0;
 };
@@ -65,6 +70,43 @@ class ArchEncoder final : public Encoder {
       Tensor pooled = model_.pooled(db, hidden, pooling_.pooling, pooling_.normalize);
       driver_->to_host(pooled, out);
     });
+  }
+
+  // Drivers with to_host_async()/wait_host_copies() (CUDA) overlap batches; others run embed().
+  static constexpr bool kAsync = requires(D & d, const Tensor& t, float* o) {
+    d.to_host_async(t, o);
+    d.wait_host_copies();
+    d.discard_host_copies();
+  };
+
+  void embed_async(const BatchInputs& batch, float* out) override {
+    if constexpr (kAsync) {
+      model_.ensure_scratch(BatchShape::of(batch));
+      const size_t mark = driver_->save();
+      try {
+        driver_->begin_batch();
+        const DeviceBatch<Tensor> db = driver_->upload_batch(batch);
+        Tensor hidden = model_.forward(db);
+        Tensor pooled = model_.pooled(db, hidden, pooling_.pooling, pooling_.normalize);
+        driver_->to_host_async(pooled, out);
+        driver_->flush_batch();
+      } catch (...) {
+        // Earlier batches' copies are dropped too: their rows are abandoned with this call.
+        try {
+          driver_->discard_host_copies();
+        } catch (...) {
+        }
+        driver_->restore(mark);
+        throw;
+      }
+      driver_->restore(mark);
+    } else {
+      embed(batch, out);
+    }
+  }
+
+  void finish() override {
+    if constexpr (kAsync) driver_->wait_host_copies();
   }
 
   void hidden_states(const BatchInputs& batch, float* out) override {

@@ -158,5 +158,52 @@ TEST(PipelineBatching, NoInputsNoCalls) {
   EXPECT_EQ(calls, 0);
 }
 
+// fn may write its rows after it returns, until finish(): the pipelined (embed_async) form.
+TEST(RunBatches, DeferredWritesLandInCallerOrder) {
+  std::vector<std::vector<int32_t>> seqs;
+  for (int i = 0; i < 23; ++i) seqs.push_back(std::vector<int32_t>(1 + (i * 7) % 13, i));
+  BatchLimits lim;
+  lim.max_tokens = 30;
+  std::vector<std::pair<float*, std::vector<int32_t>>> pending;  // out, first id of each row
+  int finishes = 0;
+  auto out = run_batches(
+      seqs, {}, lim, 2,
+      [&](const BatchInputs& b, float* rows) {
+        std::vector<int32_t> firsts;
+        for (int r = 0; r < b.batch; ++r) firsts.push_back(b.input_ids[b.cu_seqlens[r]]);
+        pending.emplace_back(rows, std::move(firsts));  // nothing written yet
+      },
+      [&] {
+        ++finishes;
+        for (auto& [rows, firsts] : pending)
+          for (size_t r = 0; r < firsts.size(); ++r) {
+            rows[2 * r] = static_cast<float>(firsts[r]);
+            rows[2 * r + 1] = -1.0f;
+          }
+      });
+  EXPECT_EQ(finishes, 1);
+  EXPECT_GT(pending.size(), 3u);
+  for (int i = 0; i < 23; ++i) {
+    EXPECT_EQ(out[2 * i], static_cast<float>(i)) << i;
+    EXPECT_EQ(out[2 * i + 1], -1.0f) << i;
+  }
+}
+
+// An error in a later batch still lets earlier deferred writes land before the rows go away.
+TEST(RunBatches, FinishRunsWhenABatchThrows) {
+  std::vector<std::vector<int32_t>> seqs(5, std::vector<int32_t>(10, 1));
+  BatchLimits lim;
+  lim.max_tokens = 10;
+  int calls = 0, finishes = 0;
+  EXPECT_THROW(run_batches(
+                   seqs, {}, lim, 1,
+                   [&](const BatchInputs&, float*) {
+                     if (++calls == 3) throw InvalidArgument("bad batch");
+                   },
+                   [&] { ++finishes; }),
+               InvalidArgument);
+  EXPECT_EQ(finishes, 1);
+}
+
 }  // namespace
 }  // namespace ripvec

@@ -51,8 +51,45 @@ struct CudaDriver::Impl {
   size_t weight_bytes = 0;
   int* error_flag = nullptr;  // set by kernels that find bad input (e.g. an id past the table)
   int* error_flag_host = nullptr;  // pinned mirror read at end_batch()/to_host()
-  void* host_staging = nullptr;  // pinned, for batch uploads and to_host
+  void* host_staging = nullptr;  // pinned, for upload() and to_host()
   size_t host_staging_bytes = 0;
+
+  // Pipelined batches: two pinned buffers for upload_batch() and two for to_host_async(), each
+  // with the event after which the device is done with it, so the host fills one while the
+  // device still reads the other (no stream-wide wait between batches).
+  struct Pinned {
+    void* p = nullptr;
+    size_t cap = 0;
+    cudaEvent_t done = nullptr;
+    bool in_use = false;  // an event has been recorded since the last wait on it
+    float* out = nullptr;  // to_host_async: where the bytes go once done
+    size_t bytes = 0;
+  };
+  Pinned batch_in[2], batch_out[2];
+  int next_in = 0, next_out = 0;
+
+  // Waits until the device is done with b and makes room for `bytes`.
+  void* reuse(Pinned& b, size_t bytes) {
+    if (b.done == nullptr)
+      check(cudaEventCreateWithFlags(&b.done, cudaEventDisableTiming), "cudaEventCreate");
+    if (b.in_use) check(cudaEventSynchronize(b.done), "pinned buffer wait");
+    b.in_use = false;
+    if (bytes > b.cap) {
+      if (b.p) check(cudaFreeHost(b.p), "cudaFreeHost");
+      b.p = nullptr;
+      b.cap = std::max(bytes, b.cap * 2);
+      check(cudaMallocHost(&b.p, b.cap), "cudaMallocHost");
+    }
+    return b.p;
+  }
+  // Finishes a pending to_host_async copy: waits for it and writes its output.
+  void complete(Pinned& b) {
+    if (!b.out) return;
+    check(cudaEventSynchronize(b.done), "to_host_async wait");
+    b.in_use = false;
+    std::memcpy(b.out, b.p, b.bytes);
+    b.out = nullptr;
+  }
 
   // Per-operation GPU time ($RIPVEC_CUDA_PROFILE=1): events around each op, summed at every
   // end_batch() and printed to stderr when the driver is destroyed.
@@ -548,6 +585,11 @@ CudaDriver::~CudaDriver() {
   if (scratch_) cudaFree(scratch_);
   if (impl_->blas_workspace) cudaFree(impl_->blas_workspace);
   if (impl_->host_staging) cudaFreeHost(impl_->host_staging);
+  for (auto* arr : {impl_->batch_in, impl_->batch_out})
+    for (int i = 0; i < 2; ++i) {
+      if (arr[i].p) cudaFreeHost(arr[i].p);
+      if (arr[i].done) cudaEventDestroy(arr[i].done);
+    }
   if (impl_->error_flag) cudaFree(impl_->error_flag);
   if (impl_->error_flag_host) cudaFreeHost(impl_->error_flag_host);
   for (auto& [key, p] : impl_->lt_plans) {
@@ -678,8 +720,9 @@ DeviceBatch<CudaDriver::Tensor> CudaDriver::upload_batch(const BatchInputs& b) {
   const int64_t T = b.total_tokens, B = b.batch, S = b.max_seq;
   const size_t n_i32 = 3 * T + B + (B + 1);
   const size_t bytes = n_i32 * 4 + static_cast<size_t>(B * S) * 4;
-  check(cudaStreamSynchronize(impl_->stream), "upload_batch sync");
-  char* st = static_cast<char*>(impl_->staging(bytes));
+  Impl::Pinned& buf = impl_->batch_in[impl_->next_in];
+  impl_->next_in ^= 1;
+  char* st = static_cast<char*>(impl_->reuse(buf, bytes));
   char* w = st;
   auto put = [&](const void* p, size_t n) {
     std::memcpy(w, p, n);
@@ -694,6 +737,8 @@ DeviceBatch<CudaDriver::Tensor> CudaDriver::upload_batch(const BatchInputs& b) {
   Tensor all = alloc(DType::I32, {static_cast<int64_t>(bytes / 4)});
   check(cudaMemcpyAsync(all.data, st, bytes, cudaMemcpyHostToDevice, impl_->stream),
         "cudaMemcpyAsync(batch)");
+  check(cudaEventRecord(buf.done, impl_->stream), "cudaEventRecord(batch upload)");
+  buf.in_use = true;
   DeviceBatch<Tensor> db;
   db.host = &b;
   int64_t off = 0;
@@ -737,6 +782,49 @@ void CudaDriver::to_host(const Tensor& t, void* out_f32) {
   restore(mark);
   raise_device_errors();
   std::memcpy(out_f32, st, n * 4);
+}
+
+void CudaDriver::to_host_async(const Tensor& t, float* out) {
+  const int64_t n = t.numel();
+  if (n == 0) return;
+  Impl::Pinned& buf = impl_->batch_out[impl_->next_out];
+  impl_->next_out ^= 1;
+  impl_->complete(buf);  // the copy made into this buffer two calls ago
+  void* dst = impl_->reuse(buf, static_cast<size_t>(n) * 4);
+  const size_t mark = save();
+  const void* src = t.data;
+  if (t.dtype != DType::F32) {
+    // Converted in scratch; the copy below is ordered before any later kernel reuses it.
+    Tensor tmp = alloc(DType::F32, {n});
+    if (t.dtype == DType::I32) {
+      i32_to_f32_kernel<<<blocks_for(n, 256), 256, 0, impl_->stream>>>(tmp.as<float>(),
+                                                                        t.as<int32_t>(), n);
+      check_launch("i32_to_f32_kernel");
+    } else {
+      convert(tmp, t);
+    }
+    src = tmp.data;
+  }
+  check(cudaMemcpyAsync(dst, src, static_cast<size_t>(n) * 4, cudaMemcpyDeviceToHost,
+                        impl_->stream),
+        "to_host_async");
+  check(cudaEventRecord(buf.done, impl_->stream), "cudaEventRecord(to_host_async)");
+  restore(mark);
+  buf.in_use = true;
+  buf.out = out;
+  buf.bytes = static_cast<size_t>(n) * 4;
+}
+
+void CudaDriver::wait_host_copies() {
+  // The older buffer first (either order is correct; this one keeps outputs in call order).
+  impl_->complete(impl_->batch_out[impl_->next_out]);
+  impl_->complete(impl_->batch_out[impl_->next_out ^ 1]);
+  end_batch();  // device errors flagged by any of the batches surface here
+}
+
+void CudaDriver::discard_host_copies() {
+  for (auto& b : impl_->batch_out) b.out = nullptr;
+  end_batch();
 }
 
 void CudaDriver::convert(Tensor out, const Tensor& in) {

@@ -63,6 +63,13 @@ class CudaDriver {
   Tensor upload(const void* host, DType dt, std::initializer_list<int64_t> dims);
   DeviceBatch<Tensor> upload_batch(const BatchInputs& b);
   void to_host(const Tensor& t, void* out_f32);
+  // Asynchronous to_host for pipelined batches: enqueues the copy of t (as F32) and returns;
+  // out (t.numel() floats) is written by the time wait_host_copies() returns. Two copies can
+  // be in flight; a third first completes the oldest. discard_host_copies() waits for the
+  // device and drops pending copies without writing their outputs (after an error).
+  void to_host_async(const Tensor& t, float* out);
+  void wait_host_copies();
+  void discard_host_copies();
   void convert(Tensor out, const Tensor& in);
   // Peak bytes of device memory held by this driver (weights + scratch).
   size_t device_bytes() const;
