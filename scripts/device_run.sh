@@ -82,28 +82,6 @@ if want bench; then
     ${BENCH_ARGS:-} 2>&1 | grep -v Warning
   cp /tmp/ripvec-bench/results.json "$OUT/" 2>/dev/null
 fi
-if want attncmp; then
-  # The same workloads (written by the bench step) with each attention kernel, ours only.
-  for w in minilm-l6-short bge-small-short modernbert-embed-base-short modernbert-embed-base-4096; do
-    m=${w%-short}; m=${m%-4096}
-    pool=mean; [[ $m == bge-small ]] && pool=cls
-    budget=16384; [[ $w == *4096 ]] && budget=32768
-    for mode in mma generic; do
-      printf '%-32s %-5s ' "$w" "$mode"
-      RIPVEC_CUDA_ATTN=$mode $B/bench/gpu_embed_bench --model-dir /tmp/ripvec-bench/$m \
-        --ids /tmp/ripvec-bench/$w.ids --out /tmp/ripvec-bench/cmp.emb --precision f16 \
-        --pooling $pool --max-batch-tokens $budget --reps 3 | cut -c1-60
-      python3 -c "
-import numpy as np, sys
-a = np.fromfile('/tmp/ripvec-bench/cmp.emb', dtype=np.float32)
-b = np.fromfile('/tmp/ripvec-bench/$w-f16.emb', dtype=np.float32)
-n = len(open('/tmp/ripvec-bench/$w.ids').read().splitlines())
-a, b = a.reshape(n, -1), b.reshape(n, -1)
-c = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-print('    min cos vs the bench run (mma kernel):', c.min())"
-    done
-  done
-fi
 if want overlap; then
   # Ours only: one batch at a time (--overlap 0) against pipelined batches (embed_async), on
   # the bench's MiniLM and ModernBERT short workloads; outputs must be bitwise equal.

@@ -65,11 +65,7 @@ class ArchEncoder final : public Encoder {
   size_t max_positions() const override { return static_cast<size_t>(model_.max_positions()); }
 
   void embed(const BatchInputs& batch, float* out) override {
-    run(batch, [&](const DeviceBatch<Tensor>& db) {
-      Tensor hidden = model_.forward(db);
-      Tensor pooled = model_.pooled(db, hidden, pooling_.pooling, pooling_.normalize);
-      driver_->to_host(pooled, out);
-    });
+    run(batch, [&](const DeviceBatch<Tensor>& db) { driver_->to_host(pooled_of(db), out); });
   }
 
   // Drivers with to_host_async()/wait_host_copies() (CUDA) overlap batches; others run embed().
@@ -81,25 +77,9 @@ class ArchEncoder final : public Encoder {
 
   void embed_async(const BatchInputs& batch, float* out) override {
     if constexpr (kAsync) {
-      model_.ensure_scratch(BatchShape::of(batch));
-      const size_t mark = driver_->save();
-      try {
-        driver_->begin_batch();
-        const DeviceBatch<Tensor> db = driver_->upload_batch(batch);
-        Tensor hidden = model_.forward(db);
-        Tensor pooled = model_.pooled(db, hidden, pooling_.pooling, pooling_.normalize);
-        driver_->to_host_async(pooled, out);
-        driver_->flush_batch();
-      } catch (...) {
-        // Earlier batches' copies are dropped too: their rows are abandoned with this call.
-        try {
-          driver_->discard_host_copies();
-        } catch (...) {
-        }
-        driver_->restore(mark);
-        throw;
-      }
-      driver_->restore(mark);
+      run(
+          batch, [&](const DeviceBatch<Tensor>& db) { driver_->to_host_async(pooled_of(db), out); },
+          /*wait=*/false);
     } else {
       embed(batch, out);
     }
@@ -117,18 +97,37 @@ class ArchEncoder final : public Encoder {
   Arch& model() { return model_; }
 
  private:
+  Tensor pooled_of(const DeviceBatch<Tensor>& db) {
+    Tensor hidden = model_.forward(db);
+    return model_.pooled(db, hidden, pooling_.pooling, pooling_.normalize);
+  }
+
+  // One batch: upload, fn, then wait for the device (wait) or only submit (pipelined).
   template <class Fn>
-  void run(const BatchInputs& batch, Fn&& fn) {
+  void run(const BatchInputs& batch, Fn&& fn, bool wait = true) {
     model_.ensure_scratch(BatchShape::of(batch));
     const size_t mark = driver_->save();
     driver_->begin_batch();
     try {
       fn(driver_->upload_batch(batch));
-      driver_->end_batch();
-    } catch (...) {
-      // Leave the driver reusable: wait for whatever was enqueued, drop the temporaries.
-      try {
+      if (wait)
         driver_->end_batch();
+      else
+        driver_->flush_batch();
+    } catch (...) {
+      // Leave the driver reusable: wait for whatever was enqueued, drop the temporaries. A
+      // pipelined call also drops earlier batches' pending copies: their rows are abandoned
+      // with the error.
+      try {
+        if constexpr (kAsync) {
+          if (!wait) {
+            driver_->discard_host_copies();
+          } else {
+            driver_->end_batch();
+          }
+        } else {
+          driver_->end_batch();
+        }
       } catch (...) {
       }
       driver_->restore(mark);

@@ -138,13 +138,14 @@ void launch_flash_attention(cudaStream_t st, CudaDriver::Tensor out, const CudaD
   const int32_t* cu = db.cu_seqlens.as<int32_t>();
   if (out.dtype != qkv.dtype) throw InvalidArgument("cuda attention: out/qkv dtypes differ");
   // $RIPVEC_CUDA_ATTN=generic forces the untiled kernel (a diagnostic for the tiled one).
-  static const std::string attn_mode = [] {
+  static const bool force_generic = [] {
     const char* e = std::getenv("RIPVEC_CUDA_ATTN");
-    return std::string(e ? e : "");
+    return e && std::string(e) == "generic";
   }();
   const bool aligned = (reinterpret_cast<uintptr_t>(out.data) % 16 == 0) &&
                        (reinterpret_cast<uintptr_t>(qkv.data) % 16 == 0);
-  const bool tiled = attn_mode != "generic" && aligned && (d == 16 || d == 32 || d == 64 || d == 128);
+  const bool tiled =
+      !force_generic && aligned && (d == 16 || d == 32 || d == 64 || d == 128);
   if (!tiled) {
     if (d <= 0 || d > kMaxGenericDim)
       throw UnsupportedError("cuda attention: head_dim " + std::to_string(d) + " (at most " +

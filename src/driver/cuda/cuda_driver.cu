@@ -45,7 +45,19 @@ struct CudaDriver::Impl {
   cudaStream_t stream = nullptr;
   cublasHandle_t blas = nullptr;
   cublasLtHandle_t lt = nullptr;
+  // Keyed by m too, which changes with nearly every batch: bounded, so a long indexing run
+  // does not accumulate descriptors (a cleared cache only costs the heuristic calls again).
   std::map<LtKey, LtPlan> lt_plans;
+  static constexpr size_t kMaxLtPlans = 512;
+  void clear_lt_plans() {
+    for (auto& [key, p] : lt_plans) {
+      if (p.a) cublasLtMatrixLayoutDestroy(p.a);
+      if (p.b) cublasLtMatrixLayoutDestroy(p.b);
+      if (p.c) cublasLtMatrixLayoutDestroy(p.c);
+      if (p.op) cublasLtMatmulDescDestroy(p.op);
+    }
+    lt_plans.clear();
+  }
   void* blas_workspace = nullptr;
   std::vector<void*> weights;  // owned device buffers, freed at destruction
   size_t weight_bytes = 0;
@@ -60,8 +72,7 @@ struct CudaDriver::Impl {
   struct Pinned {
     void* p = nullptr;
     size_t cap = 0;
-    cudaEvent_t done = nullptr;
-    bool in_use = false;  // an event has been recorded since the last wait on it
+    cudaEvent_t done = nullptr;  // waiting on it before its first record returns at once
     float* out = nullptr;  // to_host_async: where the bytes go once done
     size_t bytes = 0;
   };
@@ -72,8 +83,7 @@ struct CudaDriver::Impl {
   void* reuse(Pinned& b, size_t bytes) {
     if (b.done == nullptr)
       check(cudaEventCreateWithFlags(&b.done, cudaEventDisableTiming), "cudaEventCreate");
-    if (b.in_use) check(cudaEventSynchronize(b.done), "pinned buffer wait");
-    b.in_use = false;
+    check(cudaEventSynchronize(b.done), "pinned buffer wait");
     if (bytes > b.cap) {
       if (b.p) check(cudaFreeHost(b.p), "cudaFreeHost");
       b.p = nullptr;
@@ -86,7 +96,6 @@ struct CudaDriver::Impl {
   void complete(Pinned& b) {
     if (!b.out) return;
     check(cudaEventSynchronize(b.done), "to_host_async wait");
-    b.in_use = false;
     std::memcpy(b.out, b.p, b.bytes);
     b.out = nullptr;
   }
@@ -592,12 +601,7 @@ CudaDriver::~CudaDriver() {
     }
   if (impl_->error_flag) cudaFree(impl_->error_flag);
   if (impl_->error_flag_host) cudaFreeHost(impl_->error_flag_host);
-  for (auto& [key, p] : impl_->lt_plans) {
-    if (p.a) cublasLtMatrixLayoutDestroy(p.a);
-    if (p.b) cublasLtMatrixLayoutDestroy(p.b);
-    if (p.c) cublasLtMatrixLayoutDestroy(p.c);
-    if (p.op) cublasLtMatmulDescDestroy(p.op);
-  }
+  impl_->clear_lt_plans();
   if (impl_->lt) cublasLtDestroy(impl_->lt);
   if (impl_->blas) cublasDestroy(impl_->blas);
   if (impl_->stream) cudaStreamDestroy(impl_->stream);
@@ -738,7 +742,6 @@ DeviceBatch<CudaDriver::Tensor> CudaDriver::upload_batch(const BatchInputs& b) {
   check(cudaMemcpyAsync(all.data, st, bytes, cudaMemcpyHostToDevice, impl_->stream),
         "cudaMemcpyAsync(batch)");
   check(cudaEventRecord(buf.done, impl_->stream), "cudaEventRecord(batch upload)");
-  buf.in_use = true;
   DeviceBatch<Tensor> db;
   db.host = &b;
   int64_t off = 0;
@@ -757,22 +760,25 @@ DeviceBatch<CudaDriver::Tensor> CudaDriver::upload_batch(const BatchInputs& b) {
   return db;
 }
 
+const void* CudaDriver::f32_on_device(const Tensor& t) {
+  if (t.dtype == DType::F32) return t.data;
+  const int64_t n = t.numel();
+  Tensor tmp = alloc(DType::F32, {n});
+  if (t.dtype == DType::I32) {
+    i32_to_f32_kernel<<<blocks_for(n, 256), 256, 0, impl_->stream>>>(tmp.as<float>(),
+                                                                      t.as<int32_t>(), n);
+    check_launch("i32_to_f32_kernel");
+  } else {
+    convert(tmp, t);
+  }
+  return tmp.data;
+}
+
 void CudaDriver::to_host(const Tensor& t, void* out_f32) {
   const int64_t n = t.numel();
   if (n == 0) return;
   const size_t mark = save();
-  const void* src = t.data;
-  if (t.dtype == DType::I32) {
-    Tensor tmp = alloc(DType::F32, {n});
-    i32_to_f32_kernel<<<blocks_for(n, 256), 256, 0, impl_->stream>>>(tmp.as<float>(),
-                                                                      t.as<int32_t>(), n);
-    check_launch("i32_to_f32_kernel");
-    src = tmp.data;
-  } else if (t.dtype != DType::F32) {
-    Tensor tmp = alloc(DType::F32, {n});
-    convert(tmp, t);
-    src = tmp.data;
-  }
+  const void* src = f32_on_device(t);
   void* st = impl_->staging(n * 4);
   check(cudaMemcpyAsync(st, src, n * 4, cudaMemcpyDeviceToHost, impl_->stream), "to_host");
   check(cudaMemcpyAsync(impl_->error_flag_host, impl_->error_flag, sizeof(int),
@@ -791,26 +797,14 @@ void CudaDriver::to_host_async(const Tensor& t, float* out) {
   impl_->next_out ^= 1;
   impl_->complete(buf);  // the copy made into this buffer two calls ago
   void* dst = impl_->reuse(buf, static_cast<size_t>(n) * 4);
+  // The F32 copy lives in scratch; the copy below is ordered before any later kernel reuses it.
   const size_t mark = save();
-  const void* src = t.data;
-  if (t.dtype != DType::F32) {
-    // Converted in scratch; the copy below is ordered before any later kernel reuses it.
-    Tensor tmp = alloc(DType::F32, {n});
-    if (t.dtype == DType::I32) {
-      i32_to_f32_kernel<<<blocks_for(n, 256), 256, 0, impl_->stream>>>(tmp.as<float>(),
-                                                                        t.as<int32_t>(), n);
-      check_launch("i32_to_f32_kernel");
-    } else {
-      convert(tmp, t);
-    }
-    src = tmp.data;
-  }
+  const void* src = f32_on_device(t);
   check(cudaMemcpyAsync(dst, src, static_cast<size_t>(n) * 4, cudaMemcpyDeviceToHost,
                         impl_->stream),
         "to_host_async");
   check(cudaEventRecord(buf.done, impl_->stream), "cudaEventRecord(to_host_async)");
   restore(mark);
-  buf.in_use = true;
   buf.out = out;
   buf.bytes = static_cast<size_t>(n) * 4;
 }
@@ -956,6 +950,9 @@ void CudaDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor
                     static_cast<int>(bias.dtype), align};
     auto it = impl_->lt_plans.find(key);
     if (it == impl_->lt_plans.end()) {
+      // Safe with matmuls still queued: cuBLASLt reads descriptors at the call (PyTorch
+      // destroys its own right after cublasLtMatmul returns).
+      if (impl_->lt_plans.size() >= Impl::kMaxLtPlans) impl_->clear_lt_plans();
       LtPlan p;
       const cudaDataType_t t = cuda::cuda_type(x.dtype), to = cuda::cuda_type(y.dtype);
       check(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "LtMatmulDescCreate");

@@ -142,6 +142,9 @@ class CudaDriver {
   // Throws what a kernel flagged (bad ids) since the last check; the flag lives on the device
   // so kernels never synchronize, and it is read whenever the host waits anyway.
   void raise_device_errors();
+  // t as F32 on the device: t itself, or a converted copy in scratch (the caller brackets it
+  // with save()/restore()).
+  const void* f32_on_device(const Tensor& t);
   std::unique_ptr<Impl> impl_;
   DType activation_;
   size_t cursor_ = 0, capacity_ = 0, high_water_ = 0;
