@@ -1,0 +1,211 @@
+// The search library: one persistent, incremental index per project root, and the searches over
+// it. The CLI, the MCP server, the LSP server and any C++ program use it the same way:
+//
+//   auto embedder = std::shared_ptr<ripvec::Embedder>(ripvec::Embedder::load({}));
+//   auto index = ripvec::Index::open("src/app/handlers.py", embedder);   // finds the root
+//   index->update();                                                       // incremental
+//   for (const ripvec::Hit& h : index->search("retry with backoff", {})) ...
+//
+// What the index holds is decided once per root: every file below it that the ignore rules
+// (.gitignore, .ignore, .git/info/exclude, the global excludes) and the built-in defaults (no
+// lock files, no .git/.ripvec, size cap IndexOptions::max_file_size, text only) admit, hidden
+// files included (they are flagged and left out of searches unless SearchFilter::hidden).
+// Filters (types, globs, sub-paths, hidden, file size) select among the indexed chunks at
+// query time; they never change what is stored. Files the index does not hold (ignored files
+// under SearchFilter::no_ignore, files larger than the index's cap but within
+// SearchFilter::max_file_size) are chunked and embedded in memory for that one search and
+// ranked together with the indexed ones; nothing of them is written.
+//
+// Thread safety: every member of Index may be called from several threads at once. Searches
+// read the last committed snapshot (an immutable, memory-mapped file) and never wait for an
+// update except to share the Embedder: an Embedder runs one call at a time, so a query
+// embedding waits for the batch in flight (a fraction of a second). One update() runs at a
+// time per index and per process group (flock on the index directory); a second caller
+// blocks until the first commits, then finds nothing to do.
+//
+// Errors: IoError (cannot read the tree or write the index), IndexError (the index is corrupt
+// in a way a rebuild cannot fix, e.g. a format from a newer ripvec), InvalidArgument (bad
+// filter values: unknown type, malformed glob, top_k 0, non-finite threshold), and whatever
+// the Embedder throws. Corrupt index files are rebuilt with a warning, never served.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ripvec/embedder.hpp"
+
+namespace ripvec {
+
+// ---------------------------------------------------------------- search values
+
+enum class SearchMode { Hybrid, Semantic, Keyword };
+
+// Parses "hybrid" | "semantic" | "keyword"; throws InvalidArgument otherwise.
+SearchMode parse_search_mode(std::string_view name);
+const char* search_mode_name(SearchMode mode);
+
+// Which indexed chunks a search may return. Empty vectors mean "no restriction".
+struct SearchFilter {
+  // File types by name, as `ripvec --type-list` prints them ("py", "rust", "cpp"...).
+  std::vector<std::string> types, type_not;
+  // ripgrep glob semantics, matched against the path relative to the root: "*.rs",
+  // "src/**", "!tests/**" (a "!" glob excludes; when any positive glob is given, one must match).
+  std::vector<std::string> globs;
+  // Sub-paths relative to the root ('/' separators): a file, or a directory whose files are
+  // all included. Index::open() fills this for a PATH below the root (Index::scope()).
+  std::vector<std::string> paths;
+  bool hidden = false;     // also hidden files and files under hidden directories
+  bool no_ignore = false;  // also files the ignore rules exclude (embedded in memory, not stored)
+  // Only files of at most this many bytes. Above the index's cap: those files are embedded in
+  // memory for this search. 0 is invalid (InvalidArgument).
+  std::optional<uint64_t> max_file_size;
+};
+
+struct SearchOptions {
+  SearchMode mode = SearchMode::Hybrid;
+  size_t top_k = 10;  // at least 1
+  // Hits with Hit::score < threshold are dropped (scale: see Hit::score). Must be finite.
+  std::optional<float> threshold;
+  SearchFilter filter;
+  // Overlapping or adjacent hits in one file that belong to the same definition merge into one
+  // hit (the union of their lines, the best score).
+  bool merge_adjacent = true;
+};
+
+// One result. Owns its strings (nothing points into the index).
+struct Hit {
+  std::string path;  // relative to Index::root(), '/' separators, the file name's bytes as-is
+  int start_line = 0, end_line = 0;  // 1-based, inclusive
+  std::string symbol;    // "Client.get"; empty for windows of lines
+  std::string kind;      // "function", "method", "class", ..., "window"
+  std::string language;  // "python", "rust", ..., "text"
+  std::string content;   // the exact source lines start_line..end_line
+  // The score of the mode, always in [0, 1] for Hybrid and Keyword:
+  //  Semantic: cosine similarity of query and chunk, in [-1, 1].
+  //  Keyword:  BM25F of the chunk divided by the best BM25F of this query (the top hit is 1).
+  //  Hybrid:   the fused score in [0, 1] (1 = ranked first by both sides); see
+  //            docs/architecture.md for the fusion rule.
+  float score = 0;
+  float semantic_score = 0;  // cosine; 0 when the mode did not compute it
+  float keyword_score = 0;   // raw BM25F; 0 when the mode did not compute it or no term matched
+  int semantic_rank = -1, keyword_rank = -1;  // 0-based; -1 when absent from that ranking
+};
+
+// ---------------------------------------------------------------- index values
+
+// Progress of an update, reported from the updating thread at least every 200 ms while work
+// is under way and once at each phase change. Counts never decrease within a phase.
+struct IndexProgress {
+  enum class Phase { Scanning, Chunking, Embedding, Writing, Done };
+  Phase phase = Phase::Scanning;
+  size_t files_done = 0, files_total = 0;    // files to read and chunk (changed files only)
+  size_t chunks_done = 0, chunks_total = 0;  // chunks embedded / found so far
+  double elapsed_s = 0;                      // since update() began
+  double chunks_per_s = 0;                   // embedding rate over the last seconds
+};
+const char* index_phase_name(IndexProgress::Phase phase);
+
+struct IndexOptions {
+  // Where indexes live: empty = $RIPVEC_CACHE_DIR, else $XDG_CACHE_HOME/ripvec, else
+  // ~/.cache/ripvec. An index directory <root>/.ripvec/ is always preferred when it exists.
+  std::filesystem::path cache_dir;
+  bool repo_local = false;  // create the index in <root>/.ripvec/ instead of the cache
+  bool reindex = false;     // drop what is stored and rebuild on the next update()
+  bool follow_symlinks = false;
+  uint64_t max_file_size = 2 * 1024 * 1024;  // index cap per file, bytes (> 0)
+  unsigned threads = 0;                      // ingest threads; 0 = all cores
+  // Called from the thread running update(); must not call back into the Index.
+  std::function<void(const IndexProgress&)> progress;
+};
+
+struct UpdateStats {
+  size_t files_seen = 0, files_added = 0, files_modified = 0, files_removed = 0,
+         files_unchanged = 0;
+  size_t skipped_binary = 0, skipped_invalid_utf8 = 0, skipped_too_large = 0,
+         skipped_unreadable = 0;
+  size_t chunks_embedded = 0, chunks_total = 0, objects_collected = 0, corrupt_rebuilt = 0;
+  double walk_s = 0, chunk_s = 0, embed_s = 0, write_s = 0, total_s = 0;
+  std::vector<std::string> added, modified, removed;  // paths relative to the root
+  std::vector<std::string> warnings;                  // each names the file it is about
+};
+
+// What `ripvec index --status` / `--list` print.
+struct IndexStatus {
+  std::filesystem::path root;      // canonical project root
+  std::filesystem::path location;  // the index directory
+  std::string model_id;
+  size_t dim = 0;
+  size_t files = 0, chunks = 0;  // as of the last committed update
+  uint64_t bytes = 0;            // disk use of the index directory
+  int64_t last_update_unix = 0;  // seconds since the epoch; 0 when never updated
+  bool exists = false;           // false: nothing committed yet
+  bool read_only = false;        // the index directory cannot be written
+  // Filled by Index::status() (a stat() walk of the tree, nothing read): files added, modified
+  // or removed since the last update. list_indexes() leaves them empty.
+  std::vector<std::string> stale;
+};
+
+// ---------------------------------------------------------------- the index
+
+class Index {
+ public:
+  // Opens the index that answers for `path` (a file or a directory) with `embedder`'s model.
+  // The root is the nearest directory at or above `path` that holds a .ripvec/ index, else
+  // that already has an index of this model in the cache, else the enclosing git work tree's
+  // top, else `path` itself (its directory for a file). A `path` below the root becomes the
+  // scope: searches are restricted to it unless SearchOptions::filter.paths says otherwise.
+  // The index key covers everything that changes vectors or chunks (model id, dim, pooling,
+  // prompts, max tokens, chunker version), so indexes of two models live side by side.
+  // Nothing is read or written until update() or search(). Throws IoError when `path` does not
+  // exist.
+  static std::unique_ptr<Index> open(const std::filesystem::path& path,
+                                     std::shared_ptr<Embedder> embedder, IndexOptions opts = {});
+  virtual ~Index() = default;
+
+  virtual const std::filesystem::path& root() const = 0;      // canonical
+  virtual const std::filesystem::path& location() const = 0;  // the index directory
+  // `path` of open() relative to root() ("" when it is the root).
+  virtual const std::string& scope() const = 0;
+  virtual Embedder& embedder() const = 0;
+
+  // Brings the index up to date with the tree (walk, then read/chunk/embed what changed) and
+  // commits it atomically. Searches running meanwhile see the previous snapshot. A read-only
+  // index that is current is used as it is (a warning says it cannot be updated).
+  virtual UpdateStats update() = 0;
+
+  // Best first. Semantic and Hybrid embed the query (InputKind::Query). Without a committed
+  // index (update() never run) searches run on an empty index.
+  virtual std::vector<Hit> search(std::string_view query, const SearchOptions& opts) const = 0;
+
+  // The chunk covering `line` (1-based) of `file` (absolute or relative to root()) is the
+  // query; that chunk itself is not returned. Throws InvalidArgument when the file is not
+  // indexed or has no chunk at that line.
+  virtual std::vector<Hit> find_similar(const std::filesystem::path& file, int line,
+                                        const SearchOptions& opts) const = 0;
+
+  virtual IndexStatus status() const = 0;
+};
+
+// Searches `path` (file or directory) without any index: walk, chunk, embed in memory.
+std::vector<Hit> search_without_index(const std::filesystem::path& path, Embedder& embedder,
+                                      std::string_view query, const SearchOptions& opts,
+                                      const IndexOptions& iopts, UpdateStats* stats = nullptr);
+
+// ---------------------------------------------------------------- management
+
+// Every index under the cache directory, newest first.
+std::vector<IndexStatus> list_indexes(const std::filesystem::path& cache_dir = {});
+
+// Removes the index directories of `root` (every model) or, with root empty, every index in the
+// cache. Returns the bytes freed. Never touches anything but index directories (each is checked
+// for a ripvec manifest or lock before removal).
+uint64_t clean_indexes(const std::filesystem::path& root, const std::filesystem::path& cache_dir = {});
+
+}  // namespace ripvec
