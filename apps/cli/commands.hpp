@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "chunk/walker.hpp"
+#include "corpus/walker.hpp"
 #include "flags.hpp"
 #include "index/index.hpp"
 #include "ripvec/embedder.hpp"

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "chunk/chunker.hpp"
-#include "chunk/walker.hpp"
+#include "corpus/walker.hpp"
 #include "ripvec/embedder.hpp"
 
 namespace ripvec {
