@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "ripvec/corpus.hpp"
 #include "ripvec/error.hpp"
 
 #ifndef RIPVEC_VERSION_STRING

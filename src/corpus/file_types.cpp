@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "corpus/walker.hpp"
+#include "ripvec/corpus.hpp"
 
 namespace ripvec {
 namespace {
