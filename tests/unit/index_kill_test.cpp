@@ -17,10 +17,10 @@
 #include <random>
 #include <thread>
 
-#include "index/bm25.hpp"
 #include "chunk/chunker.hpp"
-#include "ripvec/index.hpp"
+#include "index/bm25.hpp"
 #include "ripvec/error.hpp"
+#include "ripvec/index.hpp"
 
 extern char** environ;
 

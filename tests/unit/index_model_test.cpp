@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/test_util.hpp"
 #include "chunk/chunker.hpp"
+#include "common/test_util.hpp"
 #include "ripvec/index.hpp"
 
 using namespace ripvec;
@@ -126,8 +126,7 @@ TEST_F(IndexModel, FindsByMeaningAndVectorsBelongToTheirChunks) {
       std::string content((std::istreambuf_iterator<char>(f)), {});
       std::string text;
       for (auto& ch : chunk_file(h.path, content, co))
-        if (ch.start_line == h.start_line && ch.end_line == h.end_line)
-          text = ch.embed_text;
+        if (ch.start_line == h.start_line && ch.end_line == h.end_line) text = ch.embed_text;
       ASSERT_FALSE(text.empty()) << h.path;
       auto dv = emb->embed(std::span(&text, 1), InputKind::Document);
       double dot = 0, nq = 0, nd = 0;
