@@ -288,6 +288,11 @@ void ProgressPrinter::update(const IndexProgress& p) {
       if (p.files_total > 0) text += " " + std::to_string(p.files_total) + " files";
       break;
     case Phase::Chunking:
+      if (p.chunks_done == 0 && p.chunks_total == 0) {
+        text = "chunking " + std::to_string(p.files_total) + " files";
+        break;
+      }
+      [[fallthrough]];
     case Phase::Embedding:
       text = std::string(index_phase_name(p.phase)) + " " + std::to_string(p.chunks_done) + "/" +
              std::to_string(p.chunks_total) + " chunks, files " + std::to_string(p.files_done) +
@@ -327,7 +332,22 @@ void ProgressPrinter::update(const IndexProgress& p) {
       print = true;
     }
   } else if (!phase_printed_) {
-    print = p.phase != Phase::Scanning || in_phase >= 2.0;
+    // Embedding is real work: said at once. Scanning and chunking are said only when they
+    // take a while (a re-check of touched files is not worth a line), writing only after
+    // something else was said.
+    switch (p.phase) {
+      case Phase::Scanning:
+        print = in_phase >= 2.0;
+        break;
+      case Phase::Chunking:
+        print = in_phase >= 1.0;
+        break;
+      case Phase::Writing:
+        print = printed_ || in_phase >= 1.0;
+        break;
+      default:
+        print = true;
+    }
   } else {
     print = p.elapsed_s - last_line_s_ >= 10.0;
   }

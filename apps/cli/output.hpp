@@ -64,9 +64,9 @@ void write_npy(const std::string& path, const std::vector<float>& data, size_t r
 
 // Progress of an index update on stderr.
 //  Tty:   one line redrawn in place: phase, counts, chunks/s, ETA (at most 10 redraws/s).
-//  Lines: for logs: one plain line when a phase with work starts (chunking, embedding,
-//         writing; scanning only once it has taken 2 s), one every 10 s in a long phase, and
-//         one at the end when anything was printed.
+//  Lines: for logs: one plain line when embedding starts, when scanning has taken 2 s or
+//         chunking 1 s, when writing starts after any of those; one every 10 s in a long
+//         phase; and one at the end when anything was printed (a no-op update prints nothing).
 //  Off:   nothing (-q).
 // update() may be called from the library's progress thread; calls never overlap.
 class ProgressPrinter {

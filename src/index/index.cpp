@@ -402,22 +402,31 @@ IndexStatus IndexImpl::status() const {
     have = manifest_matches(m);
   } catch (const Error&) {
   }
-  if (!have) {
-    s.exists = false;
-    s.files = s.chunks = 0;
-  }
+  // What searches see: the snapshot loaded now (0 chunks when it is missing or damaged).
+  const auto cur = current();
+  s.exists = cur->snap != nullptr;
+  s.chunks = cur->snap ? cur->snap->num_chunks() : 0;
+  if (!have) s.files = 0;
   WalkStats ws;
   std::vector<WalkedFile> walked = walk({root_}, index_walk_options(), &ws);
   drop_own_files(&walked);
   std::unordered_set<std::string> seen;
   std::vector<std::pair<std::string, char>> stale;
+  // Entries read within 2 s of their last write are stored with mtime -1 ("racily clean",
+  // re-hashed by the next update); without reading them, one counts as modified only when it
+  // was written after that update committed.
+  const int64_t committed_ns = file_mtime_ns(manifest_path());
   for (const auto& f : walked) {
     seen.insert(f.rel_path);
     auto it = have ? m.files.find(f.rel_path) : m.files.end();
-    if (it == m.files.end())
+    if (it == m.files.end()) {
       stale.emplace_back(f.rel_path, 'A');
-    else if (it->second.size != f.size || it->second.mtime_ns != f.mtime_ns)
-      stale.emplace_back(f.rel_path, 'M');
+      continue;
+    }
+    const ManifestEntry& e = it->second;
+    const bool changed = e.mtime_ns == -1 ? e.size != f.size || f.mtime_ns > committed_ns
+                                          : e.size != f.size || e.mtime_ns != f.mtime_ns;
+    if (changed) stale.emplace_back(f.rel_path, 'M');
   }
   if (have)
     for (const auto& [path, e] : m.files)
@@ -703,7 +712,7 @@ UpdateStats IndexImpl::update() {
     st.embed_s += times.embed_s;
     st.chunks_embedded += times.chunks_embedded;
   };
-  rep.start_phase(IndexProgress::Phase::Chunking);
+  rep.start_phase(IndexProgress::Phase::Chunking, tasks.size());
   run(tasks);
   for (size_t i : unchanged)
     next.files[slots[i].file->rel_path] = old.files.at(slots[i].file->rel_path);
@@ -713,7 +722,7 @@ UpdateStats IndexImpl::update() {
   if (!content_changed) {
     // Only stat data moved (touched files, racy entries re-checked, re-created objects): the
     // snapshot stays, the manifest records the new sizes and times.
-    rep.start_phase(IndexProgress::Phase::Writing);
+    rep.phase(IndexProgress::Phase::Writing);
     const auto tw = Clock::now();
     if (objects_written > 0) sync_filesystem(location_);
     next.generation = old.generation;
@@ -758,13 +767,16 @@ UpdateStats IndexImpl::update() {
       st.files_unchanged--;  // counted again by the pipeline
       redo.push_back({i, *slots[i].file});
     }
-    if (!redo.empty()) run(redo);
+    if (!redo.empty()) {
+      rep.files_total += redo.size();
+      run(redo);
+    }
   }
   st.removed = removed;
   st.files_removed = removed.size();
 
   // ---- snapshot + manifest (the commit point) ----
-  rep.start_phase(IndexProgress::Phase::Writing);
+  rep.phase(IndexProgress::Phase::Writing);
   const auto tw = Clock::now();
   if (objects_written > 0) sync_filesystem(location_);
   std::vector<SnapshotFileInput> inputs;
@@ -852,7 +864,7 @@ std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
     std::erase_if(walked, [&](const WalkedFile& wf) { return !scope.in_scope(wf.rel_path); });
   }
   MemoryCorpus corpus = ingest_in_memory(walked, embedder, w.max_file_size, &rep, &st);
-  rep.start_phase(IndexProgress::Phase::Writing);
+  rep.phase(IndexProgress::Phase::Writing);
   auto snap = memory_snapshot(corpus, static_cast<uint32_t>(embedder.dim()));
   st.chunks_total = snap->num_chunks();
   rep.phase(IndexProgress::Phase::Done);

@@ -166,8 +166,7 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     std::vector<Chunk> chunks;
     bool embed = false;
   };
-  ProgressReporter* prog = cfg.progress;
-  if (prog) prog->files_total += tasks.size();
+  ProgressReporter* prog = cfg.progress;  // the caller counted the tasks into files_total
   std::mutex mu;
   std::condition_variable cv_push, cv_pop;
   std::deque<Item> queue;
@@ -372,7 +371,7 @@ MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& em
     st->added.push_back(t.file.rel_path);
     c.objects[t.slot] = std::move(out.obj);
   };
-  if (progress) progress->start_phase(IndexProgress::Phase::Chunking);
+  if (progress) progress->start_phase(IndexProgress::Phase::Chunking, tasks.size());
   PipelineTimes times = run_pipeline(tasks, cfg);
   st->chunk_s += times.chunk_s;
   st->embed_s += times.embed_s;

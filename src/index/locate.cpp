@@ -14,7 +14,11 @@ namespace ripvec {
 namespace fs = std::filesystem;
 
 fs::path resolve_cache_dir(const fs::path& cache_dir) {
-  if (!cache_dir.empty()) return cache_dir;
+  if (!cache_dir.empty()) {
+    std::error_code ec;
+    const fs::path abs = fs::absolute(cache_dir, ec);
+    return ec ? cache_dir : abs.lexically_normal();
+  }
   if (const char* c = std::getenv("RIPVEC_CACHE_DIR"); c && *c) return fs::path(c);
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "ripvec";
   if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "ripvec";
