@@ -3,7 +3,7 @@
 // and HF `tokenizers` on the same corpus and prints them side by side.
 //
 // usage: tokenizer_bench [--corpus PATH] [--seconds S] NAME=TOKENIZER_JSON...
-// (defaults: bge-small-en-v1.5 and modernbert-base from ../shared/assets)
+// (defaults: bge-small-en-v1.5 and modernbert-base from tests/data/assets)
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -47,7 +47,7 @@ std::pair<double, size_t> time_passes(double min_seconds, F&& pass) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::filesystem::path root = std::filesystem::path(__FILE__).parent_path().parent_path();
+  const std::filesystem::path root = RIPVEC_SOURCE_DIR;
   std::string corpus_path = (root / "tests/data/tokenizer/corpus.jsonl").string();
   double seconds = 2.0;
   std::vector<std::pair<std::string, std::string>> files;
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     }
   }
   if (files.empty()) {
-    const auto assets = root.parent_path() / "shared/assets/tokenizers";
+    const auto assets = root / "tests/data/assets/tokenizers";
     files = {{"bge-small-en-v1.5", (assets / "bge-small-en-v1.5/tokenizer.json").string()},
              {"modernbert-base", (assets / "modernbert-base/tokenizer.json").string()}};
   }

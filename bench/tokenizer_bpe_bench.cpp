@@ -16,11 +16,11 @@
 #include "ripvec/tokenizer.hpp"
 
 int main(int argc, char** argv) {
-  // Defaults relative to this source file: the repo's test corpus and ../shared/assets.
-  const std::filesystem::path root = std::filesystem::path(__FILE__).parent_path().parent_path();
+  // Defaults: the repo's test corpus and the ModernBERT tokenizer (tests/data/assets).
+  const std::filesystem::path root = RIPVEC_SOURCE_DIR;
   const std::string tok_path =
       argc > 1 ? argv[1]
-               : (root / "../shared/assets/tokenizers/modernbert-base/tokenizer.json").string();
+               : (root / "tests/data/assets/tokenizers/modernbert-base/tokenizer.json").string();
   const std::string corpus_path =
       argc > 2 ? argv[2] : (root / "tests/data/tokenizer/corpus.jsonl").string();
   const int repeats = argc > 3 ? std::atoi(argv[3]) : 5;

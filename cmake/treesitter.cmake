@@ -3,7 +3,7 @@
 # definitions RIPVEC_HAVE_TREESITTER=1 and RIPVEC_TS_<LANG>=1 for each grammar built.
 #
 # Sources live in third_party/_src (git-ignored). When they are missing or older than the lock
-# file, configure runs scripts/fetch_grammars.sh (needs pip + PyPI once; later runs are offline).
+# file, configure runs scripts/fetch_grammars.sh (needs python3 and PyPI once; later runs are offline).
 # -DRIPVEC_TREESITTER=OFF builds the chunker without grammars (line windows only).
 
 option(RIPVEC_TREESITTER "Build tree-sitter grammars for code-aware chunking" ON)
@@ -29,7 +29,7 @@ if(NOT _ts_have_sha STREQUAL _ts_lock_sha)
   if(NOT _ts_rc EQUAL 0)
     message(FATAL_ERROR
       "tree-sitter sources could not be fetched (scripts/fetch_grammars.sh exited ${_ts_rc}). "
-      "Run scripts/fetch_grammars.sh by hand (it needs pip and access to PyPI once), or set "
+      "Run scripts/fetch_grammars.sh by hand (it needs python3 and access to PyPI once), or set "
       "RIPVEC_GRAMMAR_CACHE to a folder holding the sdists listed in third_party/grammars.lock, "
       "or configure with -DRIPVEC_TREESITTER=OFF to chunk by line windows only.")
   endif()

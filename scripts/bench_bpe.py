@@ -21,7 +21,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 def main():
     tok_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        ROOT, "..", "shared", "assets", "tokenizers", "modernbert-base", "tokenizer.json")
+        ROOT, "tests", "data", "assets", "tokenizers", "modernbert-base", "tokenizer.json")
     corpus = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
         ROOT, "tests", "data", "tokenizer", "corpus.jsonl")
     repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 5

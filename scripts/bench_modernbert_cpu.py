@@ -6,7 +6,7 @@ same machine, same run, same inputs, same weights, same thread count. Prints a m
       [--model-dir DIR] [--threads N] [--texts 64] [--mean 256] [--std 64] [--min 16]
       [--max 512] [--long 4096] [--iters 2] [--layer-reps 3] [--rss LEN] [--json OUT]
 
-Model: the nomic-ai/modernbert-embed-base shape (config from ../shared/assets), random weights
+Model: the nomic-ai/modernbert-embed-base shape (config from tests/data/assets), random weights
 (real ones cannot be fetched here; speed does not depend on the values). Without --model-dir a
 temporary directory gets transformers' default random init; with it (e.g. the directory of
 scripts/modernbert_full_parity.sh) its weights are used. The ModernBERT tokenizer.json is
@@ -39,8 +39,8 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-HUB_CONFIG = ROOT.parent / "shared" / "assets" / "models" / "nomic-modernbert-embed-base" / "config.json"
-TOKENIZER = ROOT.parent / "shared" / "assets" / "tokenizers" / "modernbert-base" / "tokenizer.json"
+HUB_CONFIG = ROOT / "tests" / "data" / "assets" / "models" / "nomic-modernbert-embed-base" / "config.json"
+TOKENIZER = ROOT / "tests" / "data" / "assets" / "tokenizers" / "modernbert-base" / "tokenizer.json"
 CONFIG_KEYS = ["vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                "intermediate_size", "max_position_embeddings", "local_attention",
                "global_attn_every_n_layers", "global_rope_theta", "local_rope_theta", "norm_eps",

@@ -35,7 +35,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--corpus", default=os.path.join(ROOT, "tests/data/tokenizer/corpus.jsonl"))
     args = ap.parse_args()
-    assets = os.path.join(os.path.dirname(ROOT), "shared", "assets", "tokenizers")
+    assets = os.path.join(ROOT, "tests", "data", "assets", "tokenizers")
     files = {
         "bge-small-en-v1.5": os.path.join(assets, "bge-small-en-v1.5/tokenizer.json"),
         "modernbert-base": os.path.join(assets, "modernbert-base/tokenizer.json"),

@@ -3,7 +3,7 @@
 BPE tokenizer's targeted tests (tests/unit/tokenizer_bpe_test.cpp).
 
 Each case encodes one text with one *variant* of the ModernBERT tokenizer.json
-(/work/shared/assets/tokenizers/modernbert-base/tokenizer.json). A variant is the file with a
+(tests/data/assets/tokenizers/modernbert-base/tokenizer.json). A variant is the file with a
 patch applied, so that options ModernBERT does not use (add_prefix_space, use_regex=false,
 ignore_merges, single_word / rstrip / normalized added tokens, Lowercase / NFKC / NFD normalizers, RobertaProcessing, Sequence post-processors with type ids) are checked
 against HF too. Patch semantics (the C++ test applies the same):
@@ -11,7 +11,7 @@ against HF too. Patch semantics (the C++ test applies the same):
   "added_tokens_append": [] entries appended to root["added_tokens"]
   any other key             replaces root[key]
 
-Usage: python3 scripts/gen_bpe_goldens.py [--assets /work/shared/assets]
+Usage: python3 scripts/gen_bpe_goldens.py [--assets DIR]   (default tests/data/assets)
 """
 import argparse
 import hashlib
@@ -128,7 +128,8 @@ def apply_patch(root, patch):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--assets", default="/work/shared/assets")
+    ap.add_argument("--assets", default=os.path.join(os.path.dirname(__file__), "..", "tests",
+                                                     "data", "assets"))
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data",
                                                   "tokenizer_bpe", "cases.json"))
     args = ap.parse_args()

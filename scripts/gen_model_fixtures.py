@@ -112,9 +112,9 @@ def st6_layout(model_dir):
 
 
 def tf5_modernbert():
-    src = os.path.join(ROOT, "..", "shared", "assets", "models", "modernbert-base")
+    src = os.path.join(ROOT, "tests", "data", "assets", "models", "modernbert-base")
     if not os.path.exists(os.path.join(src, "config.json")):
-        print("shared ModernBERT config absent; tf5_modernbert_config.json not regenerated",
+        print("ModernBERT-base config absent (tests/data/assets); tf5_modernbert_config.json not regenerated",
               file=sys.stderr)
         return
     cfg = transformers.ModernBertConfig.from_pretrained(src)
@@ -156,16 +156,16 @@ def configs():
                    "mlp_bias": True, "hidden_activation": "gelu_pytorch_tanh",
                    "norm_eps": 1e-6, "max_position_embeddings": 1024, "pad_token_id": 3},
                   fh, indent=2)
-    shared = os.path.join(ROOT, "..", "shared", "assets", "models")
+    assets = os.path.join(ROOT, "tests", "data", "assets", "models")
     sources = {
         "minimal_bert": os.path.join(dest, "minimal_bert.json"),
         "minimal_modernbert": os.path.join(dest, "minimal_modernbert.json"),
         "tf5_custom_modernbert": os.path.join(dest, "tf5_custom_modernbert.json"),
         "tf5_modernbert": os.path.join(OUT, "tf5_modernbert_config.json"),
         "st6_minilm": os.path.join(OUT, "st6_minilm", "config.json"),
-        "bge-small-en-v1.5": os.path.join(shared, "bge-small-en-v1.5", "config.json"),
-        "modernbert-base": os.path.join(shared, "modernbert-base", "config.json"),
-        "nomic-modernbert-embed-base": os.path.join(shared, "nomic-modernbert-embed-base",
+        "bge-small-en-v1.5": os.path.join(assets, "bge-small-en-v1.5", "config.json"),
+        "modernbert-base": os.path.join(assets, "modernbert-base", "config.json"),
+        "nomic-modernbert-embed-base": os.path.join(assets, "nomic-modernbert-embed-base",
                                                     "config.json"),
     }
     expected = {"versions": VERSIONS, "configs": {}}

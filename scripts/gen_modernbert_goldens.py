@@ -43,8 +43,8 @@ def build(kind):
                    pad_token_id=0)
         lengths = [1, 9, 40, 130]
     elif kind == "full":
-        with open(os.path.join(os.path.dirname(__file__), "..", "..", "shared", "assets", "models",
-                               "nomic-modernbert-embed-base", "config.json")) as f:
+        with open(os.path.join(os.path.dirname(__file__), "..", "tests", "data", "assets",
+                               "models", "nomic-modernbert-embed-base", "config.json")) as f:
             hub = json.load(f)
         keys = ["vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                 "intermediate_size", "max_position_embeddings", "local_attention",

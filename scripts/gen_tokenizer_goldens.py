@@ -10,7 +10,7 @@ tests/data/tokenizer/goldens/manifest.json records the tokenizers / Python versi
 of the corpus and of each tokenizer file, and the sha256 of each ids file.
 
 The no-specials path (add_special_tokens=False) is covered by the llama.cpp vectors in
-/work/shared/assets/tokenizer-vectors/.
+tests/data/assets/tokenizer-vectors/.
 
 Variants (tests/data/tokenizer/variants.json): the base tokenizer.json with some top-level keys
 replaced (added tokens with lstrip / rstrip / single_word / normalized flags, other normalizer,
@@ -26,7 +26,8 @@ the CRC-32 + length of that dump are recorded (the dumps themselves would be meg
 tests/unit/tokenizer_unicode_test.cpp rebuilds the same dumps with the C++ code. Run with
 --dump-props DIR to also write the dumps for diffing.
 
-Usage: scripts/gen_tokenizer_goldens.py [--assets ../shared/assets]
+Usage: scripts/gen_tokenizer_goldens.py [--assets DIR]   (default tests/data/assets: the files the
+  C++ tests read; another DIR must hold the same files, their sha256 goes into the manifest)
 """
 import argparse
 import glob
@@ -161,11 +162,11 @@ def unicode_props(dump_dir=None):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--assets", default=os.path.join(ROOT, "..", "shared", "assets"))
+    ap.add_argument("--assets", default=os.path.join(ROOT, "tests", "data", "assets"))
     ap.add_argument("--dump-props", default=None)
     args = ap.parse_args()
     assets = os.path.abspath(args.assets)
-    # name -> (path, path as the C++ tests find it: relative to shared assets, or "hf:minilm")
+    # name -> (path, path as the C++ tests find it: relative to tests/data/assets, or "hf:minilm")
     specs = [
         ("bge-small-en-v1.5", os.path.join(assets, "tokenizers/bge-small-en-v1.5/tokenizer.json"),
          "assets:tokenizers/bge-small-en-v1.5/tokenizer.json"),

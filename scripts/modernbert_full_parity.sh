@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # ModernBERT parity at the full modernbert-embed-base shape, on demand (too big for CI):
 #   1. scripts/gen_modernbert_goldens.py full DIR: random-initialized ModernBertModel with the
-#      config of nomic-ai/modernbert-embed-base (read from ../shared/assets relative to the repo
-#      root), its weights (~600 MB) and transformers' hidden states for lengths 1 .. 2048;
+#      config of nomic-ai/modernbert-embed-base (read from tests/data/assets), its weights (~600 MB) and transformers' hidden states for lengths 1 .. 2048;
 #   2. tests/parity/modernbert_full_slow_test.cpp against DIR (per-token cosine >= 0.99999,
 #      max |diff| <= 1e-4, each sequence alone and all of them in one mixed batch).
 #
@@ -18,9 +17,9 @@ cd "$root"
 build="${BUILD_DIR:-build/release}"
 jobs="${JOBS:-2}"
 
-cfg="$root/../shared/assets/models/nomic-modernbert-embed-base/config.json"
+cfg="$root/tests/data/assets/models/nomic-modernbert-embed-base/config.json"
 if [[ ! -f "$cfg" ]]; then
-  echo "missing $cfg (shared assets); cannot build the full-shape fixture" >&2
+  echo "missing $cfg (tests/data/assets); cannot build the full-shape fixture" >&2
   exit 1
 fi
 

@@ -3,8 +3,8 @@
 #
 #   scripts/quality_flask.sh [RIPVEC_BIN]      (default build/release/apps/cli/ripvec)
 #
-# 1. Downloads the Flask 3.0.3 sdist from PyPI (pip download --no-binary), checks its sha256,
-#    extracts it to a temporary directory.
+# 1. Downloads the Flask 3.0.3 sdist from PyPI as a plain file (scripts/fetch_pypi_sdist.py,
+#    nothing built), checks its sha256, extracts it to a temporary directory.
 # 2. Runs bench/quality/eval.py: MRR@10 / Recall@10 / Hit@1 per mode (semantic, keyword,
 #    hybrid) over bench/quality/flask_queries.json; markdown table on stdout.
 # 3. Times with hyperfine: a cold `ripvec index` (fresh cache directory each run), one warm
@@ -35,7 +35,7 @@ fi
 
 sdist="$work/flask-$FLASK_VERSION.tar.gz"
 if [[ ! -f "$sdist" ]]; then
-  pip download --quiet --no-deps --no-binary :all: --dest "$work" "flask==$FLASK_VERSION" >&2
+  python3 "$(dirname "$0")/fetch_pypi_sdist.py" "$work" "flask==$FLASK_VERSION=$FLASK_SHA256" >/dev/null
 fi
 echo "$FLASK_SHA256  $sdist" | sha256sum --check --quiet - ||
   { echo "quality_flask.sh: sha256 mismatch for $sdist" >&2; exit 2; }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the test suite (the README's test command; .ci/run calls it).
-#   scripts/test.sh          # default tier: release build, all tests but "slow", then the
+#   scripts/test.sh          # default tier: release build, all tests but "slow", the installed
+#                            # package and examples (scripts/check_install.sh), then the
 #                            # bad-input tiers (unit, fuzz, driver) again under ASan + UBSan
 #   scripts/test.sh --slow   # also the slow tier
 #   scripts/test.sh --no-asan
@@ -24,6 +25,9 @@ cmake --build build/release -j"$jobs"
 label_args=(-LE slow)
 ((slow)) && label_args=()
 (cd build/release && ctest --output-on-failure -j"$jobs" "${label_args[@]}")
+# The installed library as a consumer uses it: cmake --install into a temporary prefix, the
+# examples built against find_package(ripvec) and ripvec.pc, run on the tiny committed model.
+JOBS="$jobs" scripts/check_install.sh build/release
 
 # The CUDA driver must compile everywhere nvcc exists (sm_80 and sm_90), even without a GPU;
 # its tests then skip at run time. --no-cuda skips this tier.

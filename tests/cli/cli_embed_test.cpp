@@ -102,11 +102,10 @@ TEST(CliEmbed, NpyHasValidHeaderAndTheSameValues) {
 }
 
 // Reference: huggingface/text-embeddings-inference candle snapshot (mean-pooled, not normalized)
-// of all-MiniLM-L6-v2 for "What is Deep Learning?" (/work/shared/assets README gives provenance).
+// of all-MiniLM-L6-v2 for "What is Deep Learning?" (tests/data/assets/README.md gives provenance).
 TEST(CliEmbed, MatchesTeiReferenceVector) {
   RIPVEC_REQUIRE_PATH(default_model_dir());
-  const auto snap =
-      shared_asset("reference-embeddings/all-minilm-l6-v2/test_bert__bert_single.snap");
+  const auto snap = asset("reference-embeddings/all-minilm-l6-v2/test_bert__bert_single.snap");
   RIPVEC_REQUIRE_PATH(snap);
   std::vector<double> ref;
   for (const auto& line : split_lines(slurp(snap))) {

@@ -1,6 +1,6 @@
 // ClassicBert + pipeline against references we did not write:
 //  * sentence-transformers goldens of the real all-MiniLM-L6-v2 (scripts/gen_bert_goldens.py),
-//  * text-embeddings-inference's insta snapshots of the same model (shared assets),
+//  * text-embeddings-inference's insta snapshots of the same model (tests/data/assets),
 //  * sentence-transformers goldens of two small random BERTs (CLS pooling + query prompt, F16
 //    weights; gelu_new, "bert." names, BF16 weights, mean pooling without normalization),
 // plus batch invariance and bad-model inputs.
@@ -257,7 +257,7 @@ class TeiSnapshots : public ::testing::Test {
   void SetUp() override {
     dir_ = minilm_dir();
     RIPVEC_REQUIRE_PATH(dir_ / "model.safetensors");
-    snaps_ = test::shared_asset("reference-embeddings/all-minilm-l6-v2");
+    snaps_ = test::asset("reference-embeddings/all-minilm-l6-v2");
     RIPVEC_REQUIRE_PATH(snaps_ / "test_bert__bert_single.snap");
     tok_ = Tokenizer::from_file(dir_ / "tokenizer.json");
     cfg_ = load_model_config(dir_ / "config.json");

@@ -9,7 +9,7 @@
 // weights are the tiny committed fixture's, except that its 512-row embedding table is widened
 // at test time to the real tokenizer's 50,368 ids (rows repeated, each repetition scaled
 // differently so that distinct ids still get distinct vectors). Nothing here is committed: the
-// directory lives in a temp dir and the tokenizer is copied from ../shared/assets.
+// directory lives in a temp dir and the tokenizer is copied from tests/data/assets.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -45,7 +45,7 @@ fs::path tiny_dir() {
   return test::test_data("modernbert/tiny");
 }
 fs::path tokenizer_src() {
-  return test::shared_asset("tokenizers/modernbert-base/tokenizer.json");
+  return test::asset("tokenizers/modernbert-base/tokenizer.json");
 }
 
 class TempDir {

@@ -64,7 +64,7 @@ std::string ids_str(const std::vector<int32_t>& ids, size_t max = 40) {
 }
 
 std::filesystem::path modernbert(const char* file = "tokenizer.json") {
-  return test::shared_asset(std::string("tokenizers/modernbert-base/") + file);
+  return test::asset(std::string("tokenizers/modernbert-base/") + file);
 }
 
 // One tokenizer per file for the whole test binary: loading takes a few hundred ms.
@@ -87,7 +87,7 @@ TEST_P(BpeCorpus, MatchesHfTokenizers) {
   ASSERT_EQ(entry.at("model").get<std::string>(), "BPE");
   const std::string loc = entry.at("file").get<std::string>();
   ASSERT_EQ(loc.rfind("assets:", 0), 0u) << loc;
-  const auto path = test::shared_asset(loc.substr(7));
+  const auto path = test::asset(loc.substr(7));
   RIPVEC_REQUIRE_PATH(path);
 
   std::vector<std::string> texts;

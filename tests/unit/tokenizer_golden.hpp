@@ -67,10 +67,10 @@ inline nlohmann::json load_golden_manifest() {
   return nlohmann::json::parse(read_file_bytes(test_data("tokenizer/goldens/manifest.json")));
 }
 
-// Resolves a manifest "file" locator: "assets:<rel>" under the shared assets, or
+// Resolves a manifest "file" locator: "assets:<rel>" under tests/data/assets, or
 // "hf:sentence-transformers/all-MiniLM-L6-v2" in the HF cache (empty path when not installed).
 inline std::filesystem::path resolve_tokenizer_locator(const std::string& loc) {
-  if (loc.rfind("assets:", 0) == 0) return shared_asset(loc.substr(7));
+  if (loc.rfind("assets:", 0) == 0) return asset(loc.substr(7));
   if (loc == "hf:sentence-transformers/all-MiniLM-L6-v2") {
     const auto dir = default_model_dir();
     return dir.empty() ? std::filesystem::path("<all-MiniLM-L6-v2 not installed>/tokenizer.json")

@@ -24,7 +24,7 @@ namespace {
 using test::ids_to_string;
 
 std::filesystem::path bge_path() {
-  return test::shared_asset("tokenizers/bge-small-en-v1.5/tokenizer.json");
+  return test::asset("tokenizers/bge-small-en-v1.5/tokenizer.json");
 }
 
 std::string escape(const std::string& s, size_t max = 120) {
@@ -44,8 +44,8 @@ std::string escape(const std::string& s, size_t max = 120) {
 
 // (a) llama.cpp's test-tokenizer-0 vectors for bert-bge: encode without specials.
 TEST(TokenizerWordPiece, LlamaCppVectors) {
-  const auto inp = test::shared_asset("tokenizer-vectors/bge-small-en-v1.5.llamacpp.inp");
-  const auto out = test::shared_asset("tokenizer-vectors/bge-small-en-v1.5.llamacpp.out");
+  const auto inp = test::asset("tokenizer-vectors/bge-small-en-v1.5.llamacpp.inp");
+  const auto out = test::asset("tokenizer-vectors/bge-small-en-v1.5.llamacpp.out");
   RIPVEC_REQUIRE_PATH(inp);
   RIPVEC_REQUIRE_PATH(out);
   RIPVEC_REQUIRE_PATH(bge_path());
