@@ -202,6 +202,8 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
   plan.max_batch_tokens = opts.max_batch_tokens;
 
   auto tok = Tokenizer::from_file(plan.files.tokenizer);
+  tok->check_fits(plan.config.vocab_size(), plan.files.tokenizer.string(),
+                  plan.files.config.string());
 
   std::unique_ptr<Encoder> enc;
   Device device = opts.device;
