@@ -22,6 +22,7 @@ int run_index(const CliOptions& opts) {
       if (!fs::exists(p, ec)) throw IoError(p + ": No such file or directory");
       throw InvalidArgument(p + ": not a directory (only directories are indexed)");
     }
+    check_readable(p);
   }
   (void)walk_options(opts);  // reject bad flag values before the model load
   double load_s = 0;

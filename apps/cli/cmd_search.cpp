@@ -103,6 +103,7 @@ int run_search(const CliOptions& opts) {
     if (ec || !fs::exists(st)) throw IoError(p + ": No such file or directory");
     if (!fs::is_directory(st) && !fs::is_regular_file(st))
       throw InvalidArgument(p + ": not a file or directory");
+    check_readable(p);
     roots.push_back({p, fs::is_regular_file(st)});
   }
 

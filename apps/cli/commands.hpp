@@ -25,6 +25,9 @@ std::string model_spec(const CliOptions& opts);
 std::unique_ptr<Embedder> load_embedder(const CliOptions& opts, double* seconds = nullptr);
 // Throws InvalidArgument naming `what` (e.g. "stdin line 3") if `s` is not valid UTF-8.
 void check_utf8(std::string_view s, const std::string& what);
+// Throws IoError "PATH: <reason>" unless `path` (a file or directory the user named) can be
+// opened for reading, so that an unreadable PATH is an error (exit 2), not "no results".
+void check_readable(const std::string& path);
 // Whether progress bars go to stderr (not --quiet and stderr is a terminal).
 bool progress_enabled(const CliOptions& opts);
 
