@@ -35,10 +35,11 @@ int run_index(const CliOptions& opts) {
     report_update_warnings(st, opts.quiet);
 
     std::string out;
-    out += "index " + index->location().string() + " (root " + index->root().string() + ")\n";
-    for (const auto& f : st.added) out += "A " + f + "\n";
-    for (const auto& f : st.modified) out += "M " + f + "\n";
-    for (const auto& f : st.removed) out += "D " + f + "\n";
+    out += "index " + escape_name(index->location().string()) + " (root " +
+           escape_name(index->root().string()) + ")\n";
+    for (const auto& f : st.added) out += "A " + escape_name(f) + "\n";
+    for (const auto& f : st.modified) out += "M " + escape_name(f) + "\n";
+    for (const auto& f : st.removed) out += "D " + escape_name(f) + "\n";
     char buf[512];
     std::snprintf(buf, sizeof(buf),
                   "files: %zu seen, %zu added, %zu modified, %zu removed, %zu unchanged\n"
@@ -51,7 +52,7 @@ int run_index(const CliOptions& opts) {
                   st.skipped_too_large, st.skipped_unreadable, st.chunks_embedded, st.chunks_total,
                   st.total_s, st.walk_s, st.chunk_s, st.embed_s, st.write_s, load_s);
     out += buf;
-    std::fwrite(out.data(), 1, out.size(), stdout);
+    write_stdout(out);
     if (opts.stats)
       std::fprintf(stderr, "ripvec stats: model %s on %s, %zu objects collected, %zu rebuilt\n",
                    embedder->model_id().c_str(), embedder->device_name().c_str(),

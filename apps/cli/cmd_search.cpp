@@ -197,8 +197,8 @@ int run_search(const CliOptions& opts) {
       out += result_text(results[i], words, color);
     }
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  std::fflush(stdout);
+  write_stdout(out);
+  flush_stdout();  // results before the --stats lines
 
   if (opts.stats) {
     std::fprintf(stderr, "ripvec stats: model %s on %s, dim %zu, loaded in %.3fs\n",
