@@ -29,7 +29,7 @@ const CLI::Validator kPositiveCount(
       if (v == 0) return "must be at least 1";
       return {};
     },
-    "N>=1");
+    "");
 
 // A finite number (no nan, inf, hex floats or trailing text).
 const CLI::Validator kFiniteNumber(
@@ -43,7 +43,7 @@ const CLI::Validator kFiniteNumber(
         return "expected a finite number, got '" + s + "'";
       return {};
     },
-    "F");
+    "");
 
 // A size for --max-filesize: parse_size's syntax, more than 0 bytes.
 const CLI::Validator kPositiveSize(
@@ -56,7 +56,7 @@ const CLI::Validator kPositiveSize(
       }
       return {};
     },
-    "NUM");
+    "");
 
 const CLI::Validator kNonEmpty(
     [](std::string& s) -> std::string {
@@ -143,6 +143,7 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   app.add_option("PATH", o.paths, "Files or directories to search (default .)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("-n,--top-k", o.top_k, "Number of results (at least 1)")
+      ->type_name("N")
       ->check(kPositiveCount)
       ->capture_default_str();
   app.add_option("--mode", o.mode, "Ranking: dense vectors, BM25 keywords, or both fused")
