@@ -63,6 +63,19 @@ TEST(CliOutputEmbed, EmbedManyLinesToDevFullExits2) {
   expect_write_error(run_cli(j));
 }
 
+// The probe's case: `seq 1 200 | ripvec embed > file-on-a-full-disk` exited 0 with the output
+// cut at 64 KiB. A regular file on a "full disk" (RLIMIT_FSIZE, EFBIG) is an error.
+TEST(CliOutputEmbed, EmbedToFullDiskFileExits2) {
+  CliRun r = tiny_run({"embed"});
+  r.stdin_from_data = true;
+  for (int i = 1; i <= 200; ++i) r.stdin_data += std::to_string(i) + "\n";
+  r.fsize_limit = 16384;
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 2) << res.err;
+  EXPECT_NE(res.err.find("error writing to stdout: File too large"), std::string::npos) << res.err;
+  EXPECT_LE(res.out.size(), 16384u);
+}
+
 TEST(CliOutputEmbed, TokenizeToDevFullExits2) {
   CliRun r;
   r.args = {"tokenize", "--model", tiny_model(), "hello world"};
