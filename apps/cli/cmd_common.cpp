@@ -1,7 +1,10 @@
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 #include "commands.hpp"
 #include "ripvec/corpus.hpp"
@@ -97,6 +100,13 @@ std::unique_ptr<Embedder> load_embedder(const CliOptions& opts, double* seconds)
   if (seconds != nullptr)
     *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return e;
+}
+
+void check_readable(const std::string& path) {
+  // O_NONBLOCK: opening is only a permission probe and must not wait on anything.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw IoError(path + ": " + std::strerror(errno));
+  ::close(fd);
 }
 
 void check_utf8(std::string_view s, const std::string& what) {

@@ -78,7 +78,7 @@ int run_embed(const CliOptions& opts) {
       out += '\n';
     }
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  write_stdout(out);
   return 0;
 }
 

@@ -39,11 +39,6 @@ std::string when(int64_t unix_s) {
   return buf;
 }
 
-void put(const std::string& s) {
-  if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size() || std::fflush(stdout) != 0)
-    throw IoError("cannot write to stdout");
-}
-
 int run_list(const CliOptions& opts) {
   const auto all = list_indexes(opts.cache_dir);
   std::string out;
@@ -54,7 +49,7 @@ int run_list(const CliOptions& opts) {
            human_bytes(s.bytes) + ", updated " + when(s.last_update_unix) + "\n";
     out += "  " + s.location.string() + "\n";
   }
-  put(out);
+  write_stdout(out);
   return all.empty() ? 1 : 0;
 }
 
@@ -64,7 +59,7 @@ int run_clean(const CliOptions& opts) {
   const fs::path target =
       opts.clean_all ? fs::path() : fs::path(opts.paths.empty() ? "." : opts.paths[0]);
   const uint64_t freed = clean_indexes(target, opts.cache_dir);
-  put("removed " + human_bytes(freed) + "\n");
+  write_stdout("removed " + human_bytes(freed) + "\n");
   return 0;
 }
 
@@ -84,7 +79,7 @@ int run_status(const CliOptions& opts) {
   out += "last update: " + (s.exists ? when(s.last_update_unix) : std::string("never")) + "\n";
   out += "stale files: " + std::to_string(s.stale.size()) + "\n";
   for (const auto& f : s.stale) out += f + "\n";
-  put(out);
+  write_stdout(out);
   return 0;
 }
 
@@ -102,6 +97,7 @@ int run_index(const CliOptions& opts) {
       if (!fs::exists(p, ec)) throw IoError(p + ": No such file or directory");
       throw InvalidArgument(p + ": not a directory (only directories are indexed)");
     }
+    check_readable(p);
   }
   ProgressPrinter progress(progress_mode(opts));
   progress.note("loading model " + model_spec(opts));
@@ -115,10 +111,11 @@ int run_index(const CliOptions& opts) {
     report_update_warnings(st, opts.quiet);
 
     std::string out;
-    out += "index " + index->location().string() + " (root " + index->root().string() + ")\n";
-    for (const auto& f : st.added) out += "A " + f + "\n";
-    for (const auto& f : st.modified) out += "M " + f + "\n";
-    for (const auto& f : st.removed) out += "D " + f + "\n";
+    out += "index " + escape_name(index->location().string()) + " (root " +
+           escape_name(index->root().string()) + ")\n";
+    for (const auto& f : st.added) out += "A " + escape_name(f) + "\n";
+    for (const auto& f : st.modified) out += "M " + escape_name(f) + "\n";
+    for (const auto& f : st.removed) out += "D " + escape_name(f) + "\n";
     char buf[512];
     std::snprintf(buf, sizeof(buf),
                   "files: %zu seen, %zu added, %zu modified, %zu removed, %zu unchanged\n"
@@ -131,7 +128,7 @@ int run_index(const CliOptions& opts) {
                   st.skipped_too_large, st.skipped_unreadable, st.chunks_embedded, st.chunks_total,
                   st.total_s, st.walk_s, st.chunk_s, st.embed_s, st.write_s, load_s);
     out += buf;
-    put(out);
+    write_stdout(out);
     if (opts.stats)
       std::fprintf(stderr, "ripvec stats: model %s on %s, %zu objects collected, %zu rebuilt\n",
                    embedder->model_id().c_str(), embedder->device_name().c_str(),

@@ -108,6 +108,7 @@ int run_search(const CliOptions& opts) {
     if (ec || !fs::exists(st)) throw IoError(p + ": No such file or directory");
     if (!fs::is_directory(st) && !fs::is_regular_file(st))
       throw InvalidArgument(p + ": not a file or directory");
+    check_readable(p);
     args.push_back({p, fs::canonical(p), fs::is_regular_file(st)});
   }
   std::error_code ec;
@@ -230,8 +231,8 @@ int run_search(const CliOptions& opts) {
       }
     }
   }
-  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0)
-    throw IoError("cannot write the results to stdout");
+  write_stdout(out);
+  flush_stdout();  // results before the --stats lines
 
   if (opts.stats) {
     std::fprintf(stderr, "ripvec stats: model %s on %s, dim %zu, loaded in %.3fs\n",

@@ -27,6 +27,9 @@ std::unique_ptr<Embedder> load_embedder(const CliOptions& opts, double* seconds 
 void check_utf8(std::string_view s, const std::string& what);
 // Off with -q; Tty when stderr is a terminal; Lines otherwise.
 ProgressPrinter::Mode progress_mode(const CliOptions& opts);
+// Throws IoError "PATH: <reason>" unless `path` (a file or directory the user named) can be
+// opened for reading, so that an unreadable PATH is an error (exit 2), not "no results".
+void check_readable(const std::string& path);
 // Whether the model download may draw a progress bar (not -q and stderr is a terminal).
 bool progress_enabled(const CliOptions& opts);
 

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 
@@ -11,6 +13,57 @@
 namespace ripvec::cli {
 
 namespace {
+
+// Flag values are checked as text, before CLI11 converts them: its integer conversion accepts
+// "-1" for an unsigned option (wrapping to "all") and strtof accepts "nan" and "inf".
+
+// A count: decimal digits only, at least 1, no sign, no overflow.
+const CLI::Validator kPositiveCount(
+    [](std::string& s) -> std::string {
+      if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+        return "expected a positive whole number, got '" + s + "'";
+      errno = 0;
+      const unsigned long long v = std::strtoull(s.c_str(), nullptr, 10);
+      if (errno == ERANGE || v > std::numeric_limits<uint32_t>::max())
+        return "'" + s + "' is too large";
+      if (v == 0) return "must be at least 1";
+      return {};
+    },
+    "");
+
+// A finite number (no nan, inf, hex floats or trailing text).
+const CLI::Validator kFiniteNumber(
+    [](std::string& s) -> std::string {
+      if (s.empty() || s.find_first_not_of("0123456789+-.eE") != std::string::npos)
+        return "expected a finite number, got '" + s + "'";
+      char* end = nullptr;
+      errno = 0;
+      const double v = std::strtod(s.c_str(), &end);
+      if (end != s.c_str() + s.size() || errno == ERANGE || !std::isfinite(v))
+        return "expected a finite number, got '" + s + "'";
+      return {};
+    },
+    "");
+
+// A size for --max-filesize: parse_size's syntax, more than 0 bytes.
+const CLI::Validator kPositiveSize(
+    [](std::string& s) -> std::string {
+      try {
+        if (parse_size(s, "--max-filesize") == 0)
+          return "0 would skip every file; give a positive size";
+      } catch (const Error& e) {
+        return e.what();
+      }
+      return {};
+    },
+    "");
+
+const CLI::Validator kNonEmpty(
+    [](std::string& s) -> std::string {
+      return s.empty() ? std::string("must not be empty (leave the flag out for the default)")
+                       : std::string();
+    },
+    "");
 
 // A repeatable option that takes exactly one value per occurrence (so `-t py QUERY` does not
 // swallow QUERY as a second type).
@@ -27,7 +80,8 @@ void add_model_flags(CLI::App& app, CliOptions& o) {
   app.add_option("--model", o.model,
                  "Model: a Hugging Face id or a local directory "
                  "(default sentence-transformers/all-MiniLM-L6-v2)")
-      ->type_name("M");
+      ->type_name("M")
+      ->check(kNonEmpty);
   app.add_option("--device", o.device, "Where to run the model")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
@@ -55,9 +109,10 @@ void add_walk_flags(CLI::App& app, CliOptions& o) {
   app.add_flag("--no-ignore", o.no_ignore,
                "Also search files .gitignore/.ignore exclude (embedded for this search only)");
   app.add_option("--max-filesize", o.max_filesize,
-                 "Only search files of at most NUM bytes (suffixes K, M, G); above the index's "
-                 "2M cap, larger files are embedded for this search only")
-      ->type_name("NUM");
+                 "Only search files of at most NUM bytes (suffixes K, M, G; 0 is an error); "
+                 "above the index's 2M cap, larger files are embedded for this search only")
+      ->type_name("NUM")
+      ->check(kPositiveSize);
 }
 
 // Flags that choose where the index lives and whether it is used.
@@ -92,7 +147,10 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   app.add_option("QUERY", o.query, "What to look for, in natural language");
   app.add_option("PATH", o.paths, "Files or directories to search (default .)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app.add_option("-n,--top-k", o.top_k, "Number of results")->capture_default_str();
+  app.add_option("-n,--top-k", o.top_k, "Number of results (at least 1)")
+      ->type_name("N")
+      ->check(kPositiveCount)
+      ->capture_default_str();
   app.add_option("--mode", o.mode,
                  "Ranking: semantic (score = cosine similarity, -1..1), keyword (score = BM25F "
                  "divided by the query's best, 0..1) or hybrid (both fused by reciprocal rank "
@@ -101,8 +159,9 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
       ->capture_default_str();
   app.add_option_function<float>(
          "--threshold", [&o](const float& v) { o.threshold = v; },
-         "Drop results whose score (on the --mode's scale above) is below F")
-      ->type_name("F");
+         "Drop results whose score (on the --mode's scale above) is below F (finite)")
+      ->type_name("F")
+      ->check(kFiniteNumber);
   app.add_flag("--json", o.json, "One JSON object per result per line");
   app.add_flag("-l,--files-with-matches", o.files_with_matches,
                "Print only the paths of files with results, best first");
@@ -178,7 +237,10 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   cmds.tokenize->add_option("TEXT", o.tokenize_text, "Text to tokenize")->required();
   cmds.tokenize->add_flag("--no-special", o.tokenize_no_special,
                           "Do not add [CLS]/[SEP] (the post-processor)");
-  cmds.tokenize->add_option("--model", o.model, "Model id or directory")->type_name("M");
+  cmds.tokenize
+      ->add_option("--model", o.model, "Model id or directory (only tokenizer.json is needed)")
+      ->type_name("M")
+      ->check(kNonEmpty);
   cmds.tokenize->add_flag("--debug", o.debug, "Show where errors were raised");
   return cmds;
 }

@@ -1,5 +1,7 @@
 // `ripvec`: parse flags, dispatch to a command, map errors to exit status 2 with one line on
-// stderr ("ripvec: <message>"; --debug adds where the error was raised).
+// stderr ("ripvec: <message>"; --debug adds where the error was raised). Standard output is
+// checked to the end (close_stdout); a reader that closed the pipe ends the run quietly.
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -9,6 +11,7 @@
 #include "commands.hpp"
 #include "flags.hpp"
 #include "ripvec/corpus.hpp"
+#include "output.hpp"
 #include "ripvec/error.hpp"
 
 #ifndef RIPVEC_VERSION_STRING
@@ -42,10 +45,25 @@ std::string error_message(const ripvec::Error& e, bool debug) {
   return prefix + (debug ? e.describe() : std::string(e.what()));
 }
 
+// Ends the run: checks that everything written to stdout reached it. A write error turns
+// `status` into 2; a closed pipe keeps it (nothing more could be shown anyway).
+int finish(int status) {
+  try {
+    ripvec::cli::close_stdout();
+  } catch (const ripvec::cli::StdoutClosed&) {
+  } catch (const ripvec::Error& e) {
+    return fail(e.what());
+  }
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace ripvec::cli;
+  // EPIPE instead of death by SIGPIPE, so that a closed pipe is told apart from other write
+  // errors (it exits 0 quietly, as ripgrep does; see close_stdout).
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"ripvec: semantic code search (grep by meaning)", "ripvec"};
   app.set_version_flag("-V,--version", std::string("ripvec ") + RIPVEC_VERSION_STRING);
   CliOptions opts;
@@ -54,11 +72,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return finish(app.exit(e));
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return finish(app.exit(e));
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    return finish(app.exit(e));
   } catch (const CLI::ParseError& e) {
     return fail(std::string(e.what()) + " (see ripvec --help)");
   }
@@ -71,14 +89,16 @@ int main(int argc, char** argv) {
       for (const auto& t : ripvec::file_types()) {
         std::string line = t.name + ":";
         for (size_t i = 0; i < t.globs.size(); ++i) line += (i ? ", " : " ") + t.globs[i];
-        std::puts(line.c_str());
+        write_stdout(line + "\n");
       }
-      return 0;
+      return finish(0);
     }
-    if (cmds.index->parsed()) return run_index(opts);
-    if (cmds.embed->parsed()) return run_embed(opts);
-    if (cmds.tokenize->parsed()) return run_tokenize(opts);
-    return run_search(opts);
+    if (cmds.index->parsed()) return finish(run_index(opts));
+    if (cmds.embed->parsed()) return finish(run_embed(opts));
+    if (cmds.tokenize->parsed()) return finish(run_tokenize(opts));
+    return finish(run_search(opts));
+  } catch (const StdoutClosed&) {
+    return 0;  // the reader has all it wanted (`ripvec QUERY | head -3`)
   } catch (const ripvec::Error& e) {
     return fail(error_message(e, opts.debug));
   } catch (const std::bad_alloc&) {

@@ -3,10 +3,19 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstring>
-#include <fstream>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <random>
+#include <utility>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ripvec/error.hpp"
 
@@ -72,7 +81,19 @@ bool is_stopword(std::string_view w) {
 
 }  // namespace
 
+namespace {
+
+// JSON has no NaN/Inf (nlohmann would print null) and a NaN score is not a ranking: refuse.
+void check_score(const ResultView& r) {
+  if (!std::isfinite(r.score))
+    throw Error("result " + r.path + ":" + std::to_string(r.start_line) +
+                " has a non-finite score; refusing to print it");
+}
+
+}  // namespace
+
 std::string result_json(const ResultView& r) {
+  check_score(r);
   nlohmann::ordered_json j;
   j["path"] = r.path;
   j["start_line"] = r.start_line;
@@ -83,6 +104,62 @@ std::string result_json(const ResultView& r) {
   j["score"] = r.score;
   j["content"] = r.content;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string escape_name(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(name.data());
+  const size_t n = name.size();
+  auto hex = [&out](unsigned char c) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "\\x%02X", c);
+    out += buf;
+  };
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    if (c < 0x20 || c == 0x7f) {
+      hex(c);
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    // Length of a well-formed UTF-8 sequence at i (RFC 3629), or 0.
+    size_t len = 0;
+    if (c >= 0xC2 && c <= 0xDF)
+      len = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+      len = 3;
+    else if (c >= 0xF0 && c <= 0xF4)
+      len = 4;
+    bool ok = len != 0 && i + len <= n;
+    for (size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+    if (ok && len == 3) {
+      const unsigned cp = ((c & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6);
+      ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
+    }
+    if (ok && len == 4) {
+      const unsigned cp = ((c & 0x07) << 18) | ((p[i + 1] & 0x3F) << 12);
+      ok = cp >= 0x10000 && cp <= 0x10FFFF;
+    }
+    if (!ok) {
+      hex(c);
+      ++i;
+      continue;
+    }
+    if (len == 2 && c == 0xC2 && p[i + 1] < 0xA0) {  // C1 control U+0080..U+009F (CSI...)
+      hex(c);
+      hex(p[i + 1]);
+    } else {
+      out.append(name.substr(i, len));
+    }
+    i += len;
+  }
+  return out;
 }
 
 std::vector<std::string> highlight_words(std::string_view query) {
@@ -152,9 +229,10 @@ std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& qu
 
 std::string result_text(const ResultView& r, const std::vector<std::string>& query_words,
                         const TextOptions& opts) {
+  check_score(r);
   const bool color = opts.color;
   std::string out;
-  out += paint(r.path, kMagenta, color);
+  out += paint(escape_name(r.path), kMagenta, color);
   out += ':';
   out += paint(std::to_string(r.start_line), kGreen, color);
   out += '-';
@@ -206,9 +284,80 @@ std::string result_text(const ResultView& r, const std::vector<std::string>& que
 }
 
 std::string format_float(float v) {
+  // Embedder::embed already fails on NaN/Inf; this keeps `embed` output valid JSON regardless.
+  if (!std::isfinite(v)) throw Error("refusing to print a non-finite embedding value (NaN/Inf)");
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof(buf), v);
   return std::string(buf, res.ptr);
+}
+
+namespace {
+
+// errno of the first failed write to stdout seen here: stdio keeps only an error flag, and a
+// write made by a library (CLI11's help through std::cout) leaves errno as its only trace.
+int g_stdout_errno = 0;
+
+// A pipe whose reader has gone reports POLLERR on its write end: tells EPIPE apart when the
+// errno of the failed write is lost.
+bool stdout_reader_gone() {
+  struct pollfd p {};
+  p.fd = STDOUT_FILENO;
+  p.events = POLLOUT;
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLERR) != 0;
+}
+
+[[noreturn]] void throw_stdout_error(int err) {
+  if (err == 0) err = g_stdout_errno;
+  if (g_stdout_errno == 0) g_stdout_errno = err;
+  if (err == EPIPE || (err == 0 && stdout_reader_gone())) throw StdoutClosed();
+  throw IoError(std::string("error writing to stdout: ") +
+                (err != 0 ? std::strerror(err) : "unknown error"));
+}
+
+// write(2) until everything is written (short writes and EINTR are normal). Returns 0 or errno.
+int write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return 0;
+}
+
+// Unlinks the temporary file unless released (every error path after it was created).
+struct TempFileGuard {
+  std::string path;
+  int fd = -1;
+  ~TempFileGuard() {
+    if (fd >= 0) ::close(fd);
+    if (!path.empty()) ::unlink(path.c_str());
+  }
+};
+
+}  // namespace
+
+void write_stdout(std::string_view s) {
+  if (s.empty()) return;
+  errno = 0;
+  if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size() || std::ferror(stdout))
+    throw_stdout_error(errno);
+}
+
+void flush_stdout() {
+  errno = 0;
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw_stdout_error(errno);
+}
+
+void close_stdout() {
+  const int earlier = errno;  // a failed write just before (e.g. CLI11 printing --help)
+  errno = 0;
+  if (std::fflush(stdout) != 0) throw_stdout_error(errno);
+  if (std::ferror(stdout)) throw_stdout_error(earlier);
+  if (::close(STDOUT_FILENO) != 0 && errno != EINTR && errno != EBADF) throw_stdout_error(errno);
 }
 
 void write_npy(const std::string& path, const std::vector<float>& data, size_t rows, size_t cols) {
@@ -220,19 +369,64 @@ void write_npy(const std::string& path, const std::vector<float>& data, size_t r
   size_t total = prefix + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw IoError("cannot open '" + path + "' for writing: " + std::strerror(errno));
-  const char magic[] = "\x93NUMPY\x01\x00";
-  f.write(magic, 8);
   const uint16_t hlen = static_cast<uint16_t>(header.size());
-  const char len_le[2] = {static_cast<char>(hlen & 0xff), static_cast<char>(hlen >> 8)};
-  f.write(len_le, 2);
-  f.write(header.data(), static_cast<std::streamsize>(header.size()));
+  std::string head = std::string("\x93NUMPY\x01\x00", 8);
+  head += static_cast<char>(hlen & 0xff);
+  head += static_cast<char>(hlen >> 8);
+  head += header;
   static_assert(std::endian::native == std::endian::little, "npy writer assumes little endian");
-  f.write(reinterpret_cast<const char*>(data.data()),
-          static_cast<std::streamsize>(data.size() * sizeof(float)));
-  f.flush();
-  if (!f) throw IoError("failed writing '" + path + "': " + std::strerror(errno));
+  const char* body = reinterpret_cast<const char*>(data.data());
+  const size_t body_n = data.size() * sizeof(float);
+
+  // Special files (a terminal, /dev/stdout, a FIFO) cannot be replaced by a rename: write
+  // them in place, still checking every write.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode)) throw IoError("cannot write '" + path + "': it is a directory");
+    TempFileGuard g;  // only closes (path stays empty)
+    g.fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (g.fd < 0) throw IoError("cannot open '" + path + "' for writing: " + std::strerror(errno));
+    int err = write_all(g.fd, head.data(), head.size());
+    if (err == 0) err = write_all(g.fd, body, body_n);
+    if (err != 0) throw IoError("failed writing '" + path + "': " + std::strerror(err));
+    const int fd = std::exchange(g.fd, -1);
+    if (::close(fd) != 0 && errno != EINTR)
+      throw IoError("failed writing '" + path + "': " + std::strerror(errno));
+    return;
+  }
+
+  // Regular file: temporary file beside it (same filesystem, so rename is atomic), mode
+  // 0666 & ~umask like the file a plain open would create.
+  const std::filesystem::path dest(path);
+  const std::filesystem::path dir = dest.has_parent_path() ? dest.parent_path() : ".";
+  TempFileGuard g;
+  std::random_device rd;
+  for (int attempt = 0; g.fd < 0; ++attempt) {
+    g.path = (dir / ("." + dest.filename().string() + ".ripvec-tmp-" + std::to_string(::getpid()) +
+                     "-" + std::to_string(rd())))
+                 .string();
+    g.fd = ::open(g.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (g.fd < 0) {
+      const int err = errno;
+      g.path.clear();
+      if (err == EEXIST && attempt < 100) continue;
+      throw IoError("cannot create a temporary file in '" + dir.string() + "' for '" + path +
+                    "': " + std::strerror(err));
+    }
+  }
+  int err = write_all(g.fd, head.data(), head.size());
+  if (err == 0) err = write_all(g.fd, body, body_n);
+  if (err == 0 && ::fsync(g.fd) != 0) err = errno;
+  if (err == 0) {
+    const int fd = std::exchange(g.fd, -1);
+    if (::close(fd) != 0 && errno != EINTR) err = errno;
+  }
+  if (err != 0)
+    throw IoError("failed writing '" + path + "': " + std::strerror(err) + " (" + path +
+                  " left unchanged)");
+  if (::rename(g.path.c_str(), path.c_str()) != 0)
+    throw IoError("cannot rename the temporary file to '" + path + "': " + std::strerror(errno));
+  g.path.clear();  // renamed: nothing to unlink
 }
 
 std::string format_duration(double s) {

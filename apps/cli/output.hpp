@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,12 +56,38 @@ std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& qu
 // left out) used for highlighting.
 std::vector<std::string> highlight_words(std::string_view query);
 
+// A file name for text output: control characters (C0, DEL, C1), and bytes that are not
+// UTF-8, become \xNN, so that a name cannot move the cursor, recolor the terminal or fake a
+// result line. Everything else (a backslash too) is shown as is; --json has the exact name.
+std::string escape_name(std::string_view name);
+
 // Float formatting shared by `embed` outputs: shortest text that parses back to the same float.
 std::string format_float(float v);
 
 // Writes a NumPy v1.0 .npy file holding little-endian float32 [rows, cols], C order.
-// Throws IoError naming the path.
+// A regular (or new) file is written to a temporary file in the same directory, synced and
+// renamed over `path` only after every write succeeded: a full disk leaves `path` as it was
+// (absent or the previous file), never partial. A special file (/dev/stdout, a FIFO) is written
+// directly. Throws IoError naming the path.
 void write_npy(const std::string& path, const std::vector<float>& data, size_t rows, size_t cols);
+
+// Checked standard output. Every byte of results goes through write_stdout and the run ends
+// with close_stdout, so a write error (a full disk, /dev/full, EIO) is an error (exit 2), never
+// silently cut output. A reader that went away (EPIPE; SIGPIPE is ignored by main) throws
+// StdoutClosed, which main turns into a quiet exit 0, as ripgrep does for `rg x | head -1`.
+class StdoutClosed : public std::exception {
+ public:
+  const char* what() const noexcept override { return "stdout closed by its reader (EPIPE)"; }
+};
+// Writes all of `s` to stdout (buffered). Throws IoError("error writing to stdout: ...") or
+// StdoutClosed.
+void write_stdout(std::string_view s);
+// Flushes stdout now (results before --stats lines on stderr); throws like write_stdout.
+void flush_stdout();
+// Flushes stdout, checks its error flag and closes file descriptor 1 (close can report a
+// deferred write error, e.g. on NFS). Called once, by main, after the command; later writes to
+// stdout are lost. Throws like write_stdout.
+void close_stdout();
 
 // Progress of an index update on stderr.
 //  Tty:   one line redrawn in place: phase, counts, chunks/s, ETA (at most 10 redraws/s).

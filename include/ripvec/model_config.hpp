@@ -46,11 +46,12 @@ struct ModernBertConfig {
 
 struct ModelConfig {
   Architecture arch = Architecture::ClassicBert;
-  std::string model_type;  // as written in config.json
-  BertConfig bert;         // valid when arch == ClassicBert
+  std::string model_type;       // as written in config.json
+  BertConfig bert;              // valid when arch == ClassicBert
   ModernBertConfig modernbert;  // valid when arch == ModernBert
   int hidden_size() const;
   int max_position_embeddings() const;
+  int vocab_size() const;  // rows of the word embedding table
 };
 
 // Parses config.json. Throws ModelFormatError naming the file and the field when a required
@@ -69,9 +70,9 @@ struct SentenceTransformersConfig {
   // 1_Pooling/config.json "include_prompt": false means the prompt's tokens are left out of
   // the pooled mean (INSTRUCTOR-style models). Added by the model loader; default true.
   bool include_prompt = true;
-  bool normalize = false;  // a sentence_transformers.models.Normalize module is listed
-  std::string query_prompt;     // prepended to queries, e.g. "search_query: "
-  std::string document_prompt;  // prepended to documents
+  bool normalize = false;             // a sentence_transformers.models.Normalize module is listed
+  std::string query_prompt;           // prepended to queries, e.g. "search_query: "
+  std::string document_prompt;        // prepended to documents
   std::optional<int> max_seq_length;  // sentence_bert_config.json
 };
 

@@ -11,17 +11,20 @@ namespace ripvec {
 inline constexpr std::string_view kDefaultModelId = "sentence-transformers/all-MiniLM-L6-v2";
 
 struct ModelFiles {
-  std::string id;              // HF id ("org/name") or the directory given
-  std::filesystem::path dir;   // directory holding config.json etc.
-  std::filesystem::path config;       // config.json
-  std::filesystem::path weights;      // model.safetensors
-  std::filesystem::path tokenizer;    // tokenizer.json
+  std::string id;                   // HF id ("org/name") or the directory given
+  std::filesystem::path dir;        // directory holding config.json etc.
+  std::filesystem::path config;     // config.json
+  std::filesystem::path weights;    // model.safetensors
+  std::filesystem::path tokenizer;  // tokenizer.json
 };
 
 struct ResolveOptions {
-  bool allow_download = true;   // false: never touch the network ($HF_HUB_OFFLINE=1 too)
-  bool progress = true;         // progress bar on stderr while downloading
+  bool allow_download = true;  // false: never touch the network ($HF_HUB_OFFLINE=1 too)
+  bool progress = true;        // progress bar on stderr while downloading
   std::string revision = "main";
+  // Only tokenizer.json is required (for `ripvec tokenize`); config.json and model.safetensors
+  // are filled in when present and left empty otherwise. A download still fetches every file.
+  bool tokenizer_only = false;
 };
 
 // The hub cache root: $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub,

@@ -17,7 +17,7 @@ namespace ripvec {
 struct TensorInfo {
   std::string name;
   DType dtype = DType::F32;
-  std::vector<int64_t> shape;  // outermost first
+  std::vector<int64_t> shape;       // outermost first
   const std::byte* data = nullptr;  // inside the mapping, valid while the SafeTensors lives
   size_t nbytes = 0;
   int64_t numel() const;
@@ -48,6 +48,12 @@ class SafeTensors {
   explicit SafeTensors(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Checks that every F32/F16/BF16 tensor holds only finite values (no NaN, no +-Inf): one
+// vectorised pass over the mapped data, spread over the global thread pool. Throws
+// ModelFormatError naming the file, the tensor, the first bad element's index and its value.
+// Cost: a read of the whole file (docs/benchmarks.md, "Weight finiteness check").
+void check_finite(const SafeTensors& st);
 
 // Converts one element range to float (F32/F16/BF16 source).
 void convert_to_f32(const TensorInfo& t, float* out);

@@ -41,6 +41,18 @@ class Tokenizer {
   virtual int32_t pad_id() const = 0;
   // Specials the post-processor adds around one sequence (2 for [CLS] A [SEP]).
   virtual size_t num_special_tokens() const = 0;
+
+  // Largest id encode() can return: vocabulary, added tokens and post-processor specials.
+  virtual int32_t max_token_id() const { return static_cast<int32_t>(vocab_size()) - 1; }
+  // Why some text could fail to encode: the unknown token is needed (WordPiece: always; BPE:
+  // when some byte has no symbol) but is not in the vocabulary. Empty when every text encodes.
+  virtual std::string unk_problem() const { return {}; }
+  // Checks this tokenizer against the model it feeds: every id it can produce is below the
+  // model's `model_vocab_size` (the embedding table's rows) and unk_problem() is empty. Throws
+  // ModelFormatError naming `origin` (the tokenizer file) and `model_origin` (config.json), so a
+  // mismatch fails at load rather than on the first text that hits it.
+  void check_fits(int64_t model_vocab_size, std::string_view origin,
+                  std::string_view model_origin) const;
 };
 
 }  // namespace ripvec

@@ -242,6 +242,10 @@ int ModelConfig::hidden_size() const {
   return arch == Architecture::ModernBert ? modernbert.hidden_size : bert.hidden_size;
 }
 
+int ModelConfig::vocab_size() const {
+  return arch == Architecture::ModernBert ? modernbert.vocab_size : bert.vocab_size;
+}
+
 int ModelConfig::max_position_embeddings() const {
   return arch == Architecture::ModernBert ? modernbert.max_position_embeddings
                                           : bert.max_position_embeddings;

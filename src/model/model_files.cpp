@@ -55,9 +55,12 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   return out;
 }
 
-std::vector<std::string> missing_files(const fs::path& dir) {
+const std::vector<std::string> kTokenizerFiles = {"tokenizer.json"};
+
+std::vector<std::string> missing_files(const fs::path& dir,
+                                       const std::vector<std::string>& required = kRequiredFiles) {
   std::vector<std::string> missing;
-  for (const auto& f : kRequiredFiles) {
+  for (const auto& f : required) {
     std::error_code ec;
     if (!fs::is_regular_file(dir / f, ec)) missing.push_back(f);
   }
@@ -618,9 +621,26 @@ ModelFiles resolve_model(std::string_view spec_in, const ResolveOptions& opts) {
                                  std::string(kDefaultModelId) +
                                  ", run scripts/install_default_model.sh";
 
-  if (!spec.empty() && fs::is_directory(spec, ec)) {
-    auto missing = missing_files(spec);
-    if (missing.empty()) return make_files(spec, fs::path(spec));
+  const std::vector<std::string>& required = opts.tokenizer_only ? kTokenizerFiles : kRequiredFiles;
+  // Without the weights, `tokenize` still wants the config (to check ids against vocab_size).
+  auto finish = [&](ModelFiles m) {
+    if (opts.tokenizer_only) {
+      if (!fs::is_regular_file(m.config, ec)) m.config.clear();
+      if (!fs::is_regular_file(m.weights, ec)) m.weights.clear();
+    }
+    return m;
+  };
+
+  if (spec.empty())
+    throw InvalidArgument("empty model name (give a Hugging Face id or a model directory)");
+  // An existing path that is not a directory is a mistake to name precisely, not a Hub id.
+  if (const auto st = fs::status(spec, ec); !ec && fs::exists(st) && !fs::is_directory(st))
+    throw ModelNotFoundError("model path " + spec +
+                             " is not a directory (a model is a directory holding " +
+                             join(kRequiredFiles) + ")\n" + how_to_fix);
+  if (fs::is_directory(spec, ec)) {
+    auto missing = missing_files(spec, required);
+    if (missing.empty()) return finish(make_files(spec, fs::path(spec)));
     throw ModelNotFoundError("model directory " + spec + " is missing " + join(missing) +
                              "\n  looked in: " + fs::absolute(spec, ec).string() + "\n" +
                              how_to_fix);
@@ -651,7 +671,7 @@ ModelFiles resolve_model(std::string_view spec_in, const ResolveOptions& opts) {
       looked.push_back(dir.string() + " (absent)");
       return false;
     }
-    auto missing = missing_files(dir);
+    auto missing = missing_files(dir, required);
     if (missing.empty()) return true;
     looked.push_back(dir.string() + " (missing " + join(missing) + ")");
     if (!best || missing.size() < best->size()) best = missing;
@@ -673,7 +693,7 @@ ModelFiles resolve_model(std::string_view spec_in, const ResolveOptions& opts) {
     looked.push_back(ref_file.string() + " (absent)");
   }
   if (!ref_target.empty() && try_snapshot(snapshots / ref_target))
-    return make_files(spec, snapshots / ref_target);
+    return finish(make_files(spec, snapshots / ref_target));
 
   // 2. Any complete snapshot, newest name order for determinism. Only for the default
   // revision: a caller pinning another revision must not silently get a different one.
@@ -686,7 +706,7 @@ ModelFiles resolve_model(std::string_view spec_in, const ResolveOptions& opts) {
     if (dirs.empty() && ref_target.empty())
       looked.push_back(snapshots.string() + " (no snapshots)");
     for (const auto& d : dirs)
-      if (try_snapshot(d)) return make_files(spec, d);
+      if (try_snapshot(d)) return finish(make_files(spec, d));
   }
 
   // 3. Download.
@@ -699,8 +719,8 @@ ModelFiles resolve_model(std::string_view spec_in, const ResolveOptions& opts) {
     Downloader dl(spec, opts.revision, repo, opts.progress);
     try {
       fs::path snap = dl.run();
-      auto missing = missing_files(snap);
-      if (missing.empty()) return make_files(spec, snap);
+      auto missing = missing_files(snap, required);
+      if (missing.empty()) return finish(make_files(spec, snap));
       download_note =
           "download from " + dl.endpoint() + " left " + snap.string() + " without " + join(missing);
     } catch (const DownloadFailure& f) {
@@ -708,7 +728,7 @@ ModelFiles resolve_model(std::string_view spec_in, const ResolveOptions& opts) {
     }
   }
 
-  const std::vector<std::string> missing = best ? *best : kRequiredFiles;
+  const std::vector<std::string> missing = best ? *best : required;
   std::string msg = "model " + spec + " (revision " + opts.revision + ") not found: missing " +
                     join(missing) + "\n  looked in:";
   for (const auto& l : looked) msg += "\n    " + l;

@@ -119,10 +119,17 @@ std::string quote_name(std::string_view s) {
   return out + "\"";
 }
 
-// Maximum nesting depth of a JSON text, ignoring brackets inside strings. Stops counting
-// once `limit` is exceeded.
-int json_depth(const char* p, size_t n, int limit) {
-  int depth = 0, max_depth = 0;
+// Bracket structure of a JSON text that starts with '{', ignoring brackets inside strings.
+struct JsonScan {
+  int max_depth = 0;    // stops counting once `limit` is exceeded
+  size_t end = 0;       // offset just past the bracket closing the top-level value
+  bool closed = false;  // false: the text ends (or the limit was hit) inside the value
+};
+// Stops at the top-level value's closing bracket, so that bytes after it (the data section,
+// when the header length field is too large) are reported as such, not parsed as JSON.
+JsonScan scan_json(const char* p, size_t n, int limit) {
+  JsonScan r;
+  int depth = 0;
   bool in_string = false;
   for (size_t i = 0; i < n; ++i) {
     char c = p[i];
@@ -136,13 +143,17 @@ int json_depth(const char* p, size_t n, int limit) {
     if (c == '"')
       in_string = true;
     else if (c == '{' || c == '[') {
-      max_depth = std::max(max_depth, ++depth);
-      if (max_depth > limit) return max_depth;
+      r.max_depth = std::max(r.max_depth, ++depth);
+      if (r.max_depth > limit) return r;
     } else if (c == '}' || c == ']') {
-      --depth;
+      if (--depth == 0) {
+        r.end = i + 1;
+        r.closed = true;
+        return r;
+      }
     }
   }
-  return max_depth;
+  return r;
 }
 
 // Reads a JSON integer that must be non-negative and fit in int64 (uint64 for offsets).
@@ -230,8 +241,21 @@ void SafeTensors::Impl::parse(const std::byte* base, size_t file_size) {
 
   const char* hdr = reinterpret_cast<const char*>(base + 8);
   if (hdr[0] != '{') fail("header does not start with '{'");
-  if (json_depth(hdr, header_len, kMaxJsonDepth) > kMaxJsonDepth)
+  const JsonScan scan = scan_json(hdr, header_len, kMaxJsonDepth);
+  if (scan.max_depth > kMaxJsonDepth)
     fail("header JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  if (!scan.closed)
+    fail("header is not valid JSON: its object is not closed within the header length " +
+         std::to_string(header_len) + " (truncated, or a corrupt length field?)");
+  // Writers may pad the header with spaces; anything else after the object means the length
+  // field covers bytes that are not header (typically the data section).
+  for (size_t i = scan.end; i < header_len; ++i) {
+    const char c = hdr[i];
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+      fail("header length " + std::to_string(header_len) + " does not match the header: its " +
+           "JSON object ends after " + std::to_string(scan.end) +
+           " bytes and non-space bytes follow (a corrupt length field?)");
+  }
 
   // Duplicate tensor names would make the header ambiguous (which entry wins depends on
   // the parser); reject them like the reference implementation does.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <string>
 #include <utility>
 
@@ -60,6 +61,8 @@ std::unique_ptr<Encoder> make_encoder(std::unique_ptr<D> driver, LoadPlan& plan)
   plan.limits = limits_for<D>(plan.max_batch_tokens, num_heads_of(plan.config));
   plan.arch.limits = worst_case_shape(plan.limits, plan.max_seq);
   SafeTensors weights = SafeTensors::open(plan.files.weights);
+  // NaN/Inf weights would turn every vector into NaN: refuse them here, naming the tensor.
+  check_finite(weights);
   switch (plan.config.arch) {
     case Architecture::ClassicBert:
       return std::make_unique<ArchEncoder<D, ClassicBert<D>>>(
@@ -155,10 +158,25 @@ class EmbedderImpl final : public Embedder {
  private:
   std::vector<float> run(std::span<const std::vector<int32_t>> ids,
                          std::span<const std::vector<int32_t>> types) {
-    return run_batches(
+    std::vector<float> out = run_batches(
         ids, types, plan_.limits, enc_->dim(),
         [&](const BatchInputs& b, float* out) { enc_->embed_async(b, out); },
         [&] { enc_->finish(); });
+    check_finite_rows(out, enc_->dim());
+    return out;
+  }
+
+  // Finite weights can still overflow (F16/BF16 activations, extreme inputs). A NaN vector
+  // must not be printed as JSON or indexed as if it were a result: fail naming the input.
+  static void check_finite_rows(const std::vector<float>& v, size_t dim) {
+    uint32_t bad = 0;
+    for (float x : v) bad |= static_cast<uint32_t>(!std::isfinite(x));
+    if (bad == 0 || dim == 0) return;
+    for (size_t i = 0; i < v.size(); ++i)
+      if (!std::isfinite(v[i]))
+        throw Error("the model produced a non-finite value (NaN/Inf) in the embedding of input " +
+                    std::to_string(i / dim) +
+                    "; try --precision f32, or check the model's weights");
   }
 
   LoadPlan plan_;
@@ -188,6 +206,8 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
   plan.max_batch_tokens = opts.max_batch_tokens;
 
   auto tok = Tokenizer::from_file(plan.files.tokenizer);
+  tok->check_fits(plan.config.vocab_size(), plan.files.tokenizer.string(),
+                  plan.files.config.string());
 
   std::unique_ptr<Encoder> enc;
   Device device = opts.device;

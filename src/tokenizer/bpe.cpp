@@ -81,6 +81,15 @@ class BpeTokenizer final : public Tokenizer {
   int32_t pad_id() const override { return pad_id_; }
   size_t num_special_tokens() const override { return post_.num_special(); }
 
+  int32_t max_token_id() const override {
+    int32_t m = static_cast<int32_t>(id_to_token_.size()) - 1;
+    for (const auto& p : post_.prefix()) m = std::max(m, p.id);
+    for (const auto& p : post_.suffix()) m = std::max(m, p.id);
+    return m;
+  }
+
+  std::string unk_problem() const override { return model_.unk_problem(); }
+
  private:
   void parse_pre_tokenizer(const nlohmann::json& pt, const std::string& where) {
     const nlohmann::json* byte_level = nullptr;

@@ -165,6 +165,33 @@ BpeModel::BpeModel(const nlohmann::json& model, std::string_view origin) {
   }
 }
 
+std::string BpeModel::unk_problem() const {
+  if (unk_token_.empty() || unk_id_) return {};
+  const auto& b2u = byte_to_unicode();
+  int missing = 0, first = -1;
+  for (int byte = 0; byte < 256; ++byte) {
+    // The symbol as a word's first and only byte; with a prefix/suffix the other forms are
+    // checked too.
+    bool ok = vocab_.find(b2u[byte]) != vocab_.end();
+    if (ok && !prefix_.empty()) ok = vocab_.find(prefix_ + b2u[byte]) != vocab_.end();
+    if (ok && !suffix_.empty()) ok = vocab_.find(b2u[byte] + suffix_) != vocab_.end();
+    if (!ok && byte_fallback_) {
+      char code[8];
+      std::snprintf(code, sizeof code, "<0x%02X>", byte);
+      ok = vocab_.find(std::string_view(code)) != vocab_.end();
+    }
+    if (!ok) {
+      ++missing;
+      if (first < 0) first = byte;
+    }
+  }
+  if (missing == 0) return {};
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02X", first);
+  return "unk_token '" + unk_token_ + "' is not in the vocabulary, and " + std::to_string(missing) +
+         " byte(s) (first " + hex + ") have no symbol, so a text holding them could not be encoded";
+}
+
 // ---- encoding ----
 
 void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>* syms) const {

@@ -37,6 +37,10 @@ class BpeModel {
 
   const Vocab& vocab() const { return vocab_; }
 
+  // Non-empty when unk_token is set but not in the vocabulary while some byte has no symbol
+  // (nor a byte-fallback <0xNN> token): encoding a text holding that byte would fail.
+  std::string unk_problem() const;
+
  private:
   struct MergeValue {
     uint32_t rank;

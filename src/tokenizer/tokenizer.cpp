@@ -38,6 +38,24 @@ std::string model_type(const json& model, std::string_view origin) {
 
 }  // namespace
 
+void Tokenizer::check_fits(int64_t model_vocab_size, std::string_view origin,
+                           std::string_view model_origin) const {
+  if (const std::string why = unk_problem(); !why.empty())
+    throw ModelFormatError(std::string(origin) + ": " + why);
+  const int64_t max_id = max_token_id();
+  if (max_id >= model_vocab_size) {
+    std::string token;
+    try {
+      token = " (\"" + id_to_token(static_cast<int32_t>(max_id)) + "\")";
+    } catch (const Error&) {
+    }
+    throw ModelFormatError(std::string(origin) + ": token id " + std::to_string(max_id) + token +
+                           " is outside the model's vocabulary (vocab_size " +
+                           std::to_string(model_vocab_size) + " in " + std::string(model_origin) +
+                           "); the tokenizer does not belong to this model");
+  }
+}
+
 size_t Tokenizer::count_tokens(std::string_view text, bool add_special) const {
   return encode(text, add_special).ids.size();
 }

@@ -117,6 +117,21 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(const nlohmann
   return t;
 }
 
+int32_t WordPieceTokenizer::max_token_id() const {
+  int32_t m = static_cast<int32_t>(id_to_token_.size()) - 1;
+  for (const auto& p : post_.prefix()) m = std::max(m, p.id);
+  for (const auto& p : post_.suffix()) m = std::max(m, p.id);
+  return m;
+}
+
+std::string WordPieceTokenizer::unk_problem() const {
+  if (unk_id_ >= 0) return {};
+  // Any word without a WordPiece split (an emoji, a rare script) becomes unk_token.
+  return "unk_token '" + unk_token_ +
+         "' is not in the vocabulary, so a word the vocabulary cannot split (an emoji, "
+         "a rare character) could not be encoded";
+}
+
 std::optional<int32_t> WordPieceTokenizer::token_to_id(std::string_view token) const {
   if (auto a = added_.token_to_id(token)) return a;
   const int32_t id = vocab_.find(token);

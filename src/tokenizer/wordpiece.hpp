@@ -34,6 +34,8 @@ class WordPieceTokenizer final : public Tokenizer {
   std::string id_to_token(int32_t id) const override;
   int32_t pad_id() const override { return pad_id_; }
   size_t num_special_tokens() const override { return post_.num_special(); }
+  int32_t max_token_id() const override;
+  std::string unk_problem() const override;
 
  private:
   enum class PreTok { kNone, kBert, kWhitespaceSplit };

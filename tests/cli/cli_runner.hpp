@@ -5,7 +5,9 @@
 
 #include <fcntl.h>
 #include <pty.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +38,14 @@ struct CliRun {
   std::map<std::string, std::string> env;  // set (value) or unset (value "\x01unset")
   std::filesystem::path cwd;               // empty: inherit
   bool tty = false;  // stdout and stderr on a pseudo-terminal (captured together in `out`)
+  // Write-error cases: stdout opened on this path (e.g. /dev/full; `out` stays empty), or a
+  // pipe whose read end is already closed (EPIPE), and a file-size limit (RLIMIT_FSIZE, bytes,
+  // with SIGXFSZ ignored so writes fail with EFBIG) for the child: a full disk without root.
+  std::string stdout_path;
+  bool stdout_closed_pipe = false;
+  unsigned long long fsize_limit = 0;
+  // Runs `prefix... ripvec args...` (e.g. setpriv to drop root).
+  std::vector<std::string> prefix;
 };
 
 inline constexpr const char* kUnset = "\x01unset";
@@ -101,7 +111,8 @@ inline CliResult run_cli(const CliRun& run) {
     std::ofstream f(in_path, std::ios::binary);
     f << run.stdin_data;
   }
-  std::vector<std::string> argv_s = {RIPVEC_CLI};
+  std::vector<std::string> argv_s = run.prefix;
+  argv_s.push_back(RIPVEC_CLI);
   argv_s.insert(argv_s.end(), run.args.begin(), run.args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -128,13 +139,42 @@ inline CliResult run_cli(const CliRun& run) {
     posix_spawn_file_actions_addclose(&fa, master);
     posix_spawn_file_actions_addclose(&fa, slave);
   } else {
-    posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (run.stdout_path.empty() && !run.stdout_closed_pipe)
+      posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                       0644);
+    else if (!run.stdout_path.empty())
+      posix_spawn_file_actions_addopen(&fa, 1, run.stdout_path.c_str(), O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  }
+  int pipe_fds[2] = {-1, -1};
+  if (run.stdout_closed_pipe && !run.tty) {
+    if (::pipe(pipe_fds) != 0) {
+      ADD_FAILURE() << "pipe failed";
+      return res;
+    }
+    ::close(pipe_fds[0]);  // no reader: the child's writes fail with EPIPE / SIGPIPE
+    posix_spawn_file_actions_adddup2(&fa, pipe_fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, pipe_fds[1]);
+  }
+  // The limit and the ignored SIGXFSZ are inherited by the child; restored right after spawn.
+  struct rlimit old_fsize {};
+  ::getrlimit(RLIMIT_FSIZE, &old_fsize);
+  void (*old_xfsz)(int) = SIG_DFL;
+  if (run.fsize_limit > 0) {
+    old_xfsz = ::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit lim = old_fsize;
+    lim.rlim_cur = static_cast<rlim_t>(run.fsize_limit);
+    ::setrlimit(RLIMIT_FSIZE, &lim);
   }
   if (!run.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, run.cwd.c_str());
   pid_t pid = -1;
   int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
+  if (run.fsize_limit > 0) {
+    ::setrlimit(RLIMIT_FSIZE, &old_fsize);
+    ::signal(SIGXFSZ, old_xfsz);
+  }
+  if (pipe_fds[1] >= 0) ::close(pipe_fds[1]);
   if (rc != 0) {
     ADD_FAILURE() << "posix_spawn " << argv[0] << " failed: " << rc;
     return res;
@@ -153,7 +193,7 @@ inline CliResult run_cli(const CliRun& run) {
   waitpid(pid, &wstatus, 0);
   res.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
   if (!run.tty) {
-    res.out = slurp(out_path);
+    if (run.stdout_path.empty() && !run.stdout_closed_pipe) res.out = slurp(out_path);
     res.err = slurp(err_path);
   }
   return res;

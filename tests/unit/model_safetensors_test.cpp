@@ -317,6 +317,113 @@ TEST(SafeTensors, CorruptFilesThrowModelFormatErrorNamingFileAndTensor) {
   }
 }
 
+// Issue 10: a header length field that covers the data section too (the JSON object ends,
+// binary data follows) was reported as "nests deeper than 16 levels" when the data held brackets.
+TEST(SafeTensors, HeaderLengthCoveringDataIsReportedPrecisely) {
+  TempDir tmp;
+  const std::string hdr = R"({"t":{"dtype":"U8","shape":[8],"data_offsets":[0,8]}})";
+  const std::string data = std::string(20, '[') + "\x01\x02\x03";  // brackets in the data
+  const std::string body = hdr + data;
+  {  // length = everything after the 8-byte field
+    auto path = write(tmp.path() / "len_rest.safetensors", u64le(body.size()) + body);
+    try {
+      SafeTensors::open(path);
+      ADD_FAILURE() << "accepted a header length covering the data";
+    } catch (const ModelFormatError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("does not match the header"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("ends after " + std::to_string(hdr.size()) + " bytes"), std::string::npos)
+          << msg;
+      EXPECT_EQ(msg.find("nests deeper"), std::string::npos) << msg;
+    }
+  }
+  {  // length = the whole file size
+    const std::string file = u64le(8 + body.size()) + body;
+    auto path = write(tmp.path() / "len_file.safetensors", file);
+    try {
+      SafeTensors::open(path);
+      ADD_FAILURE() << "accepted a header length equal to the file size";
+    } catch (const ModelFormatError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("runs past the end of the file"), std::string::npos) << msg;
+    }
+  }
+  {  // padding with spaces after the object stays valid
+    std::string padded = hdr + std::string(5, ' ');
+    auto path = write(tmp.path() / "padded.safetensors",
+                      u64le(padded.size()) + padded + std::string(8, '\0'));
+    EXPECT_NO_THROW(SafeTensors::open(path));
+  }
+}
+
+// Issue 10 item 6: NaN/Inf in weights must fail at load, naming the tensor, for every dtype the
+// engine reads; finite extremes (max, subnormals, -0) pass.
+TEST(SafeTensors, NanWeightNamesTensor) {
+  TempDir tmp;
+  struct Case {
+    const char* dtype;
+    std::string bad_bytes;  // one element
+    const char* shown;      // how the value is printed
+  };
+  auto f32 = [](uint32_t bits) { return bytes_of(std::vector<uint32_t>{bits}); };
+  auto u16 = [](uint16_t bits) { return bytes_of(std::vector<uint16_t>{bits}); };
+  const std::vector<Case> cases = {
+      {"F32", f32(0x7fc00000u), "nan"}, {"F32", f32(0xff800000u), "-inf"},
+      {"F32", f32(0x7f800001u), "nan"}, {"F16", u16(0x7e00), "nan"},
+      {"F16", u16(0x7c00), "inf"},      {"BF16", u16(0x7fc0), "nan"},
+      {"BF16", u16(0xff80), "-inf"},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.dtype) + " " + c.shown);
+    const size_t esize = std::string(c.dtype) == "F32" ? 4 : 2;
+    // "a.ok" is finite; "b.bad" has the bad value at element 5000 of 9000 (past the first
+    // vectorised block), with finite extremes elsewhere.
+    std::string ok, bad;
+    for (int i = 0; i < 16; ++i) ok += esize == 4 ? f32(0x7f7fffffu) : u16(0x7bff);
+    for (int i = 0; i < 9000; ++i) {
+      if (i == 5000)
+        bad += c.bad_bytes;
+      else
+        bad += esize == 4 ? f32(i % 2 ? 0x80000000u : 0x00000001u) : u16(i % 2 ? 0x8000 : 0x0001);
+    }
+    json hdr = {
+        {"a.ok", {{"dtype", c.dtype}, {"shape", {16}}, {"data_offsets", {0, ok.size()}}}},
+        {"b.bad",
+         {{"dtype", c.dtype},
+          {"shape", {9000}},
+          {"data_offsets", {ok.size(), ok.size() + bad.size()}}}},
+    };
+    auto path = write(tmp.path() / ("nan_" + std::to_string(n++) + ".safetensors"),
+                      make_file(hdr.dump(), ok + bad));
+    SafeTensors st = SafeTensors::open(path);  // the format itself is valid
+    try {
+      check_finite(st);
+      ADD_FAILURE() << "non-finite weight accepted";
+    } catch (const ModelFormatError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("\"b.bad\""), std::string::npos) << msg;
+      EXPECT_NE(msg.find(path.string()), std::string::npos) << msg;
+      EXPECT_NE(msg.find("element 5000"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(std::string("(") + c.shown + " "), std::string::npos) << msg;
+    }
+  }
+  // All finite (including max, subnormal and -0 values): accepted.
+  std::string fine;
+  for (int i = 0; i < 5000; ++i)
+    fine += f32(i % 3 == 0 ? 0x7f7fffffu : i % 3 == 1 ? 1u : 0x80000000u);
+  json hdr = {{"w", {{"dtype", "F32"}, {"shape", {5000}}, {"data_offsets", {0, fine.size()}}}}};
+  auto path = write(tmp.path() / "finite.safetensors", make_file(hdr.dump(), fine));
+  EXPECT_NO_THROW(check_finite(SafeTensors::open(path)));
+}
+
+// The real checkpoint is finite (the check must not reject real models).
+TEST(SafeTensors, RealMiniLMCheckpointIsFinite) {
+  const auto dir = test::default_model_dir();
+  RIPVEC_REQUIRE_PATH(dir / "model.safetensors");
+  EXPECT_NO_THROW(check_finite(SafeTensors::open(dir / "model.safetensors")));
+}
+
 // Files written by the Python reference implementation; every F16 bit pattern converted by
 // torch's .float() must match bit for bit (NaN payloads included).
 TEST(SafeTensors, MatchesPythonReferenceConversions) {

@@ -1,0 +1,177 @@
+// Flag values and paths the probe of issue 10 (item 10) found mishandled: each is now a precise
+// error (exit 2) or documented behaviour. Most cases fail at parse time and load no model.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.hpp"
+#include "common/test_util.hpp"
+
+namespace ripvec::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string tiny_model() {
+  return test_data("bert/tiny_bge_cls").string();
+}
+
+CliResult run_args(std::vector<std::string> args) {
+  CliRun r;
+  r.args = std::move(args);
+  r.env["HF_HUB_OFFLINE"] = "1";
+  return run_cli(r);
+}
+
+void expect_error(const CliResult& r, const std::string& mention) {
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find(mention), std::string::npos) << r.err;
+}
+
+TEST(CliFlags, TopKNegativeOrHugeIsError2) {
+  TempDir d;
+  for (const char* n :
+       {"-1", "18446744073709551616", "18446744073709551615", "0", "1.5", "", "x"}) {
+    SCOPED_TRACE(n);
+    auto r = run_args({"-n", n, "query", d.path().string(), "--model", tiny_model()});
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("top-k"), std::string::npos) << r.err;
+    auto r2 = run_args({std::string("--top-k=") + n, "query", d.path().string()});
+    EXPECT_EQ(r2.status, 2) << r2.err;
+  }
+}
+
+TEST(CliFlags, ThresholdNanOrInfIsError2) {
+  TempDir d;
+  for (const char* t : {"nan", "NaN", "inf", "-inf", "infinity", "1e999", "0x1p3", "0.5x"}) {
+    SCOPED_TRACE(t);
+    auto r = run_args({std::string("--threshold=") + t, "query", d.path().string()});
+    expect_error(r, "finite number");
+  }
+}
+
+TEST(CliFlags, MaxFilesizeZeroIsError2) {
+  TempDir d;
+  for (const char* v : {"0", "0K", "0M"}) {
+    SCOPED_TRACE(v);
+    expect_error(run_args({"--max-filesize", v, "query", d.path().string()}), "max-filesize");
+    expect_error(run_args({"index", "--max-filesize", v, d.path().string()}), "max-filesize");
+  }
+  expect_error(run_args({"--max-filesize", "12Q", "query", d.path().string()}), "max-filesize");
+  // The help says what 0 means.
+  auto help = run_args({"--help"});
+  EXPECT_NE(help.out.find("0 is an error"), std::string::npos);
+}
+
+TEST(CliFlags, EmptyModelIsError2) {
+  TempDir d;
+  expect_error(run_args({"--model", "", "query", d.path().string()}), "--model");
+  expect_error(run_args({"embed", "--model", "", "hi"}), "must not be empty");
+  expect_error(run_args({"tokenize", "--model", "", "hi"}), "must not be empty");
+  expect_error(run_args({"index", "--model", "", d.path().string()}), "must not be empty");
+}
+
+TEST(CliFlags, RegularFileAsModelIsNotADirectory) {
+  TempDir d;
+  d.write("model.bin", "not a model");
+  const std::string file = (d / "model.bin").string();
+  auto r = run_args({"embed", "--model", file, "hi"});
+  expect_error(r, "model path " + file + " is not a directory");
+  EXPECT_EQ(r.err.find("does not exist"), std::string::npos) << r.err;
+  expect_error(run_args({"tokenize", "--model", file, "hi"}), "is not a directory");
+}
+
+// An explicit PATH that cannot be read is an error (exit 2), not "no results" (exit 1).
+TEST(CliFlags, UnreadablePathExits2) {
+  TempDir d;
+  d.write("secret.py", "def secret():\n    return 1\n");
+  fs::create_directories(d / "closed");
+  d.write("closed/inner.py", "x = 1\n");
+  ::chmod((d / "secret.py").c_str(), 0);
+  ::chmod((d / "closed").c_str(), 0);
+  CliRun base;
+  base.env["HF_HUB_OFFLINE"] = "1";
+  if (::geteuid() == 0) {
+    // root reads anything: drop to nobody for the run (the binary and model must be readable
+    // by others, which a normal checkout is).
+    RIPVEC_REQUIRE_PATH("/usr/bin/setpriv");
+    base.prefix = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    ::chmod(d.path().c_str(), 0755);
+  }
+  for (const std::string& p : {(d / "secret.py").string(), (d / "closed").string()}) {
+    SCOPED_TRACE(p);
+    CliRun r = base;
+    r.args = {"secret", p, "--no-index", "--model", tiny_model(), "--device", "cpu"};
+    auto res = run_cli(r);
+    EXPECT_EQ(res.status, 2) << res.err;
+    EXPECT_NE(res.err.find(p + ": Permission denied"), std::string::npos) << res.err;
+  }
+  CliRun idx = base;
+  idx.args = {"index",      (d / "closed").string(), "--model",
+              tiny_model(), "--cache-dir",           (d / "cache").string()};
+  auto res = run_cli(idx);
+  EXPECT_EQ(res.status, 2) << res.err;
+  EXPECT_NE(res.err.find("Permission denied"), std::string::npos) << res.err;
+  ::chmod((d / "closed").c_str(), 0755);  // so TempDir can remove it
+}
+
+// Tokenizing needs only tokenizer.json; with a config.json present, ids must fit vocab_size.
+TEST(CliFlags, TokenizeWithOnlyTokenizerFiles) {
+  TempDir d;
+  fs::copy_file(fs::path(tiny_model()) / "tokenizer.json", d / "tokenizer.json");
+  auto r = run_args({"tokenize", "--model", d.path().string(), "hello world"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  auto full = run_args({"tokenize", "--model", tiny_model(), "hello world"});
+  ASSERT_EQ(full.status, 0) << full.err;
+  EXPECT_EQ(j, nlohmann::json::parse(full.out));
+  // Still an error without tokenizer.json, naming it.
+  TempDir empty;
+  expect_error(run_args({"tokenize", "--model", empty.path().string(), "hi"}), "tokenizer.json");
+}
+
+TEST(CliFlags, TokenizeIdBeyondVocabSizeIsError2) {
+  TempDir d;
+  fs::copy_file(fs::path(tiny_model()) / "tokenizer.json", d / "tokenizer.json");
+  auto cfg = nlohmann::json::parse(slurp(fs::path(tiny_model()) / "config.json"));
+  cfg["vocab_size"] = 300;  // the tokenizer has 512 ids
+  d.write("config.json", cfg.dump());
+  expect_error(run_args({"tokenize", "--model", d.path().string(), "hello"}),
+               "outside the model's vocabulary (vocab_size 300");
+}
+
+// Text output escapes control characters in file names (they could move the cursor, recolor
+// the terminal or fake a result line); --json carries the exact name. Content is shown as is.
+TEST(CliFlags, ControlCharactersInFileNamesAreEscaped) {
+  TempDir d;
+  const std::string evil = "a\x1b[31mred\nfake.py:1-2\r.py";
+  d.write(evil, "def escaped_name_probe():\n    return 'zebra'\n");
+  CliRun r;
+  r.args = {"zebra escaped_name_probe",
+            d.path().string(),
+            "--no-index",
+            "--mode",
+            "keyword",
+            "--model",
+            tiny_model(),
+            "--device",
+            "cpu",
+            "--color",
+            "never"};
+  auto text = run_cli(r);
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_EQ(text.out.find('\x1b'), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find('\r'), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("a\\x1B[31mred\\x0Afake.py:1-2\\x0D.py:1-2"), std::string::npos)
+      << text.out;
+  r.args.push_back("--json");
+  auto json = run_cli(r);
+  ASSERT_EQ(json.status, 0) << json.err;
+  auto j = nlohmann::json::parse(split_lines(json.out).at(0));
+  EXPECT_EQ(j.at("path").get<std::string>(), (d.path() / evil).string());
+}
+
+}  // namespace
+}  // namespace ripvec::test

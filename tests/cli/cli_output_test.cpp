@@ -1,0 +1,204 @@
+// Every write to stdout is checked (issue 10, item 2): /dev/full, a pipe nobody reads, and a full
+// disk for --npy (simulated with RLIMIT_FSIZE in the child). Uses the tiny test model, so each
+// run takes a fraction of a second.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.hpp"
+#include "common/test_util.hpp"
+
+namespace ripvec::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string tiny_model() {
+  return test_data("bert/tiny_bge_cls").string();
+}
+
+CliRun tiny_run(std::vector<std::string> args) {
+  CliRun r;
+  r.args = std::move(args);
+  r.args.insert(r.args.end(), {"--model", tiny_model(), "--device", "cpu"});
+  r.env["HF_HUB_OFFLINE"] = "1";
+  return r;
+}
+
+void expect_write_error(const CliResult& r) {
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("error writing to stdout"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+}
+
+// A small repository to search and index.
+class CliOutput : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    repo_.write("src/prime.py",
+                "def is_prime(n):\n    return n > 1 and all(n % d for d in "
+                "range(2, n))\n");
+    repo_.write("src/fib.py", "def fibonacci(count):\n    seq = [0, 1]\n    return seq\n");
+  }
+  TempDir repo_, cache_;
+};
+
+TEST(CliOutputEmbed, EmbedToDevFullExits2) {
+  CliRun r = tiny_run({"embed", "hello"});
+  r.stdout_path = "/dev/full";
+  expect_write_error(run_cli(r));
+}
+
+// More than a stdio buffer of output (the probe saw output cut at 64 KiB and exit 0).
+TEST(CliOutputEmbed, EmbedManyLinesToDevFullExits2) {
+  CliRun r = tiny_run({"embed"});
+  r.stdin_from_data = true;
+  for (int i = 1; i <= 200; ++i) r.stdin_data += std::to_string(i) + "\n";
+  r.stdout_path = "/dev/full";
+  expect_write_error(run_cli(r));
+  CliRun j = tiny_run({"embed", "--json", "a", "b"});
+  j.stdout_path = "/dev/full";
+  expect_write_error(run_cli(j));
+}
+
+// The probe's case: `seq 1 200 | ripvec embed > file-on-a-full-disk` exited 0 with the output
+// cut at 64 KiB. A regular file on a "full disk" (RLIMIT_FSIZE, EFBIG) is an error.
+TEST(CliOutputEmbed, EmbedToFullDiskFileExits2) {
+  CliRun r = tiny_run({"embed"});
+  r.stdin_from_data = true;
+  for (int i = 1; i <= 200; ++i) r.stdin_data += std::to_string(i) + "\n";
+  r.fsize_limit = 16384;
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 2) << res.err;
+  EXPECT_NE(res.err.find("error writing to stdout: File too large"), std::string::npos) << res.err;
+  EXPECT_LE(res.out.size(), 16384u);
+}
+
+TEST(CliOutputEmbed, TokenizeToDevFullExits2) {
+  CliRun r;
+  r.args = {"tokenize", "--model", tiny_model(), "hello world"};
+  r.stdout_path = "/dev/full";
+  expect_write_error(run_cli(r));
+}
+
+TEST(CliOutputEmbed, HelpAndTypeListToDevFullExit2) {
+  for (auto args : {std::vector<std::string>{"--help"}, std::vector<std::string>{"--type-list"},
+                    std::vector<std::string>{"--version"}}) {
+    CliRun r;
+    r.args = args;
+    r.stdout_path = "/dev/full";
+    SCOPED_TRACE(args[0]);
+    expect_write_error(run_cli(r));
+  }
+}
+
+TEST_F(CliOutput, SearchToDevFullExits2) {
+  for (const char* fmt : {"--json", "--color=never"}) {
+    CliRun r = tiny_run({"prime number", repo_.path().string(), "--no-index", fmt});
+    r.stdout_path = "/dev/full";
+    SCOPED_TRACE(fmt);
+    expect_write_error(run_cli(r));
+  }
+}
+
+TEST_F(CliOutput, IndexReportToDevFullExits2) {
+  CliRun r = tiny_run({"index", repo_.path().string(), "--cache-dir", cache_.path().string()});
+  r.stdout_path = "/dev/full";
+  expect_write_error(run_cli(r));
+}
+
+// A reader that went away (`ripvec ... | head -0`): quiet, status 0, as ripgrep does.
+TEST_F(CliOutput, ClosedPipeExitsQuietly) {
+  CliRun e = tiny_run({"embed", "hello", "world"});
+  e.stdout_closed_pipe = true;
+  auto r = run_cli(e);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  CliRun s = tiny_run({"prime number", repo_.path().string(), "--no-index", "--json"});
+  s.stdout_closed_pipe = true;
+  r = run_cli(s);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+}
+
+std::vector<std::string> dir_names(const fs::path& d) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(d)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// A full disk during --npy: error, and no partial (or 0-byte) file; an existing file is kept.
+TEST(CliOutputNpy, NpyFullDiskLeavesNoPartialFile) {
+  TempDir out;
+  CliRun r = tiny_run({"embed", "--npy", (out / "v.npy").string()});
+  r.stdin_from_data = true;
+  for (int i = 0; i < 64; ++i) r.stdin_data += "text number " + std::to_string(i) + "\n";
+  r.fsize_limit = 8192;  // 64 x 128 floats = 32 KiB does not fit
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 2) << res.err;
+  EXPECT_NE(res.err.find("v.npy"), std::string::npos) << res.err;
+  EXPECT_NE(res.err.find("File too large"), std::string::npos) << res.err;
+  EXPECT_EQ(dir_names(out.path()), std::vector<std::string>{}) << "partial or temporary file left";
+
+  out.write("v.npy", "previous contents");
+  res = run_cli(r);
+  EXPECT_EQ(res.status, 2) << res.err;
+  EXPECT_EQ(dir_names(out.path()), std::vector<std::string>{"v.npy"});
+  EXPECT_EQ(slurp(out / "v.npy"), "previous contents");
+
+  r.fsize_limit = 0;  // room enough: the file is replaced, complete
+  res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << res.err;
+  EXPECT_EQ(dir_names(out.path()), std::vector<std::string>{"v.npy"});
+  EXPECT_EQ(fs::file_size(out / "v.npy"), 128u + 64 * 128 * 4);
+}
+
+TEST(CliOutputNpy, NpyToDevFullExits2) {
+  auto r = run_cli(tiny_run({"embed", "--npy", "/dev/full", "hello"}));
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+}
+
+TEST(CliOutputNpy, NpyIntoMissingDirectoryOrOntoDirectoryExits2) {
+  TempDir out;
+  auto r = run_cli(tiny_run({"embed", "--npy", (out / "no/such/dir/v.npy").string(), "hi"}));
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("No such file or directory"), std::string::npos) << r.err;
+  r = run_cli(tiny_run({"embed", "--npy", out.path().string(), "hi"}));
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("directory"), std::string::npos) << r.err;
+}
+
+// NaN weights: `embed --json` must not print [[nan,...]] (invalid JSON); the load fails naming
+// the tensor, and stdout stays empty.
+TEST(CliOutputEmbed, EmbedJsonWithNanWeightsExits2) {
+  TempDir m;
+  fs::copy(tiny_model(), m.path() / "model", fs::copy_options::recursive);
+  std::string st = slurp(m.path() / "model/model.safetensors");
+  uint64_t hlen = 0;
+  std::memcpy(&hlen, st.data(), 8);
+  const auto hdr = nlohmann::json::parse(st.substr(8, hlen));
+  const std::string name = "embeddings.word_embeddings.weight";
+  ASSERT_TRUE(hdr.contains(name)) << hdr.dump().substr(0, 300);
+  const size_t off = 8 + hlen + hdr[name]["data_offsets"][0].get<size_t>();
+  const uint32_t inf32 = 0x7f800000u;
+  const uint16_t inf16 = hdr[name]["dtype"] == "BF16" ? 0x7f80 : 0x7c00;
+  if (hdr[name]["dtype"] == "F32")
+    std::memcpy(st.data() + off, &inf32, 4);
+  else
+    std::memcpy(st.data() + off, &inf16, 2);
+  m.write("model/model.safetensors", st);
+  CliRun r;
+  r.args = {"embed", "--json", "--model", (m.path() / "model").string(), "--device", "cpu", "hi"};
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 2) << res.err;
+  EXPECT_EQ(res.out, "");
+  EXPECT_NE(res.err.find(name), std::string::npos) << res.err;
+  EXPECT_NE(res.err.find("non-finite"), std::string::npos) << res.err;
+}
+
+}  // namespace
+}  // namespace ripvec::test
