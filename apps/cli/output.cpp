@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -360,7 +361,19 @@ void close_stdout() {
   if (::close(STDOUT_FILENO) != 0 && errno != EINTR && errno != EBADF) throw_stdout_error(errno);
 }
 
-void write_npy(const std::string& path, const std::vector<float>& data, size_t rows, size_t cols) {
+void write_npy(const std::string& path_arg, const std::vector<float>& data, size_t rows,
+               size_t cols) {
+  // /dev/stdout, /dev/fd/N, /proc/self/fd/N name an open descriptor: write through it, in
+  // place (a rename would replace the file behind it, or put a regular file into /dev).
+  std::string path = path_arg;
+  const bool via_fd = path.rfind("/dev/", 0) == 0 || path.rfind("/proc/", 0) == 0;
+  // Through a symlink, replace its target (the link stays).
+  if (struct stat lst{}; !via_fd && ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+    if (char* real = ::realpath(path.c_str(), nullptr)) {
+      path = real;
+      std::free(real);
+    }
+  }
   // Format v1.0: magic, version, u16 header length, then an ASCII dict padded with spaces
   // and ended by '\n' so that magic + len + header is a multiple of 64 bytes.
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
@@ -381,10 +394,10 @@ void write_npy(const std::string& path, const std::vector<float>& data, size_t r
   // Special files (a terminal, /dev/stdout, a FIFO) cannot be replaced by a rename: write
   // them in place, still checking every write.
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+  if (::stat(path.c_str(), &st) == 0 && (via_fd || !S_ISREG(st.st_mode))) {
     if (S_ISDIR(st.st_mode)) throw IoError("cannot write '" + path + "': it is a directory");
     TempFileGuard g;  // only closes (path stays empty)
-    g.fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    g.fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | (S_ISREG(st.st_mode) ? O_TRUNC : 0));
     if (g.fd < 0) throw IoError("cannot open '" + path + "' for writing: " + std::strerror(errno));
     int err = write_all(g.fd, head.data(), head.size());
     if (err == 0) err = write_all(g.fd, body, body_n);

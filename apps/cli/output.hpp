@@ -67,8 +67,9 @@ std::string format_float(float v);
 // Writes a NumPy v1.0 .npy file holding little-endian float32 [rows, cols], C order.
 // A regular (or new) file is written to a temporary file in the same directory, synced and
 // renamed over `path` only after every write succeeded: a full disk leaves `path` as it was
-// (absent or the previous file), never partial. A special file (/dev/stdout, a FIFO) is written
-// directly. Throws IoError naming the path.
+// (absent or the previous file), never partial. A symlink's target is replaced (the link stays).
+// A special file (a FIFO, /dev/full) and any path under /dev or /proc (/dev/stdout names an open
+// descriptor) are written in place, every write still checked. Throws IoError naming the path.
 void write_npy(const std::string& path, const std::vector<float>& data, size_t rows, size_t cols);
 
 // Checked standard output. Every byte of results goes through write_stdout and the run ends

@@ -156,6 +156,24 @@ TEST(CliOutputNpy, NpyFullDiskLeavesNoPartialFile) {
   EXPECT_EQ(fs::file_size(out / "v.npy"), 128u + 64 * 128 * 4);
 }
 
+// Through a symlink the target is replaced and the link kept; through /dev/stdout the bytes go
+// to stdout (no regular file is put in place of the link).
+TEST(CliOutputNpy, NpyThroughSymlinkReplacesTarget) {
+  TempDir out;
+  out.write("real.npy", "old");
+  fs::create_symlink(out / "real.npy", out / "link.npy");
+  auto r = run_cli(tiny_run({"embed", "--npy", (out / "link.npy").string(), "hi"}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(out / "link.npy"));
+  EXPECT_EQ(slurp(out / "real.npy").substr(0, 6), "\x93NUMPY");
+  EXPECT_EQ(dir_names(out.path()), (std::vector<std::string>{"link.npy", "real.npy"}));
+  auto s = run_cli(tiny_run({"embed", "--npy", "/dev/stdout", "hi"}));
+  ASSERT_EQ(s.status, 0) << s.err;
+  EXPECT_EQ(s.out.substr(0, 6), "\x93NUMPY");
+  EXPECT_EQ(s.out.size(), 128u + 128 * 4);
+  EXPECT_TRUE(fs::is_symlink("/dev/stdout"));
+}
+
 TEST(CliOutputNpy, NpyToDevFullExits2) {
   auto r = run_cli(tiny_run({"embed", "--npy", "/dev/full", "hello"}));
   EXPECT_EQ(r.status, 2) << r.err;
