@@ -59,7 +59,8 @@ struct SearchFilter {
   // "src/**", "!tests/**" (a "!" glob excludes; when any positive glob is given, one must match).
   std::vector<std::string> globs;
   // Sub-paths relative to the root ('/' separators): a file, or a directory whose files are
-  // all included. Index::open() fills this for a PATH below the root (Index::scope()).
+  // all included; "" is the whole root. Empty: Index::scope() (the PATH given to open()).
+  // Hidden components of a named sub-path do not count as hidden (it was named explicitly).
   std::vector<std::string> paths;
   bool hidden = false;     // also hidden files and files under hidden directories
   bool no_ignore = false;  // also files the ignore rules exclude (embedded in memory, not stored)

@@ -270,21 +270,24 @@ std::shared_ptr<Snapshot> IndexImpl::extra_snapshot(const SearchFilter& f,
                                                     const std::vector<std::string>& paths,
                                                     const corpus::PathFilter& pf,
                                                     const Snapshot* snap) const {
-  std::unordered_set<std::string_view> indexed;
-  if (snap)
-    for (size_t i = 0; i < snap->num_files(); ++i) indexed.insert(snap->file_ref(i).path);
   const bool larger = f.max_file_size && *f.max_file_size > opts_.max_file_size;
   std::vector<fs::path> roots;
-  std::vector<fs::path> named_files;  // explicitly named files the index does not hold
+  std::vector<std::pair<std::string, fs::path>> files;  // explicitly named files
   for (const auto& p : paths) {
     const fs::path abs = p.empty() ? root_ : root_ / p;
     std::error_code ec;
-    if (fs::is_regular_file(abs, ec)) {
-      if (!indexed.count(p)) named_files.push_back(abs);
-    } else {
+    if (fs::is_regular_file(abs, ec))
+      files.emplace_back(p, abs);
+    else
       roots.push_back(abs);
-    }
   }
+  if (!f.no_ignore && !larger && files.empty()) return nullptr;  // the common case: no work
+  std::unordered_set<std::string_view> indexed;
+  if (snap)
+    for (size_t i = 0; i < snap->num_files(); ++i) indexed.insert(snap->file_ref(i).path);
+  std::vector<fs::path> named_files;  // explicitly named files the index does not hold
+  for (const auto& [rel, abs] : files)
+    if (!indexed.count(rel)) named_files.push_back(abs);
   if (paths.empty()) roots.push_back(root_);
   if (!f.no_ignore && !larger) roots.clear();
   roots.insert(roots.end(), named_files.begin(), named_files.end());

@@ -55,9 +55,10 @@ std::string_view trim(std::string_view s) {
 }
 
 bool starts_with_word(std::string_view line, std::string_view word) {
+  // Not '(' : "open(path)" or "use(x)" at the start of a line is code, not an import.
   return line.size() > word.size() && line.compare(0, word.size(), word) == 0 &&
-         (line[word.size()] == ' ' || line[word.size()] == '\t' || line[word.size()] == '(' ||
-          line[word.size()] == '"' || line[word.size()] == '<');
+         (line[word.size()] == ' ' || line[word.size()] == '\t' || line[word.size()] == '"' ||
+          line[word.size()] == '<');
 }
 
 // Lines that only pull names in or open a scope: imports, includes, package/namespace lines.

@@ -48,12 +48,12 @@ std::vector<ScoredId> top_k_dot(std::span<const float> query, const float* vecto
 // Rows must be L2-normalized (norm <= 1 + 1e-3), as the index stores them: the query-side
 // error term of the VNNI scan relies on it.
 struct QuantizedRows {
-  const int8_t* codes = nullptr;   // [n, dim] row-major
-  const float* scales = nullptr;   // [n]: row ~= scales[i] * codes[i]
-  const float* err = nullptr;      // [n]: >= ||row - scales[i] * codes[i]||_2
-  const float* exact = nullptr;    // [n, dim] float32 rows, for rescoring
-  const uint8_t* allow = nullptr;  // optional [n]: rows whose byte is 0 are not ranked
+  const int8_t* codes = nullptr;  // [n, dim] row-major
+  const float* scales = nullptr;  // [n]: row ~= scales[i] * codes[i]
+  const float* err = nullptr;     // [n]: >= ||row - scales[i] * codes[i]||_2
+  const float* exact = nullptr;   // [n, dim] float32 rows, for rescoring
   size_t n = 0, dim = 0;
+  const uint8_t* allow = nullptr;  // optional [n]: rows whose byte is 0 are not ranked
 };
 
 // Symmetric per-row int8 quantization (scale = max|x| / 127) with a rounded-up error norm.

@@ -127,6 +127,17 @@ TEST_F(CliIndex, ProgressLinesOnANonTerminalStderr) {
   EXPECT_EQ(quiet.err, "");
 }
 
+TEST_F(CliIndex, ProgressBarOnATerminal) {
+  CliRun r = run({"index", repo_.path().string()}, /*quiet=*/false);
+  r.tty = true;
+  auto res = run_cli(r);
+  ASSERT_EQ(res.status, 0) << res.out;
+  EXPECT_NE(res.out.find("loading model"), std::string::npos) << res.out;
+  EXPECT_NE(res.out.find("\r\x1b[2Kembedding "), std::string::npos) << res.out;
+  EXPECT_NE(res.out.find(" chunks, files "), std::string::npos) << res.out;
+  EXPECT_EQ(res.out.find("ripvec: embedding"), std::string::npos) << res.out;  // no log lines
+}
+
 TEST_F(CliIndex, StatusListAndClean) {
   auto none = run_cli(run({"index", "--list"}));
   EXPECT_EQ(none.status, 1);

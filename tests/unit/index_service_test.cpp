@@ -257,6 +257,8 @@ TEST_F(IndexService, ChunksWithoutContentNeverOutrankDefinitions) {
   EXPECT_TRUE(index::is_contentless("window", "#include <numbat.h>\n\n}\n};\n"));
   EXPECT_FALSE(index::is_contentless("function", "def numbat(): return 1"));
   EXPECT_FALSE(index::is_contentless("window", "x = numbat()\ny = x + 1\n"));
+  EXPECT_FALSE(index::is_contentless("window", "open(path)\nuse(x)\n"));
+  EXPECT_TRUE(index::is_contentless("window", "use std::io;\nuse numbat::Numbat;\n"));
   std::string imports;
   for (int i = 0; i < 8; ++i)
     imports += "from numbat.numbat_" + std::to_string(i) + " import numbat\n";

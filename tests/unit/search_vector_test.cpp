@@ -73,6 +73,39 @@ TEST_P(VectorLevels, TopKMatchesBruteForce) {
   }
 }
 
+// Filters act inside the scan: with an allow mask, both scans return the top k of the allowed
+// rows (not the top k of all rows, filtered afterwards).
+TEST_P(VectorLevels, AllowMaskGivesTheTopKOfAllowedRows) {
+  CapGuard g(GetParam());
+  const size_t n = 5000, dim = 64;
+  auto v = random_unit_rows(n, dim, 77);
+  std::vector<int8_t> codes(n * dim);
+  std::vector<float> scales(n), err(n);
+  quantize_rows(v.data(), n, dim, codes.data(), scales.data(), err.data());
+  std::vector<uint8_t> allow(n, 0);
+  for (size_t i = 0; i < n; i += 7) allow[i] = 1;  // 715 rows
+  QuantizedRows rows{codes.data(), scales.data(), err.data(), v.data(), n, dim};
+  rows.allow = allow.data();
+  auto q = random_unit_rows(1, dim, 78);
+  // Reference: exact scores of the allowed rows only.
+  std::vector<ScoredId> want;
+  for (size_t i = 0; i < n; i += 7)
+    want.push_back({static_cast<uint32_t>(i), dot_f32(q.data(), v.data() + i * dim, dim)});
+  std::sort(want.begin(), want.end(), better);
+  for (size_t k : {1u, 10u, 1000u}) {
+    auto a = top_k_dot_quantized(q, rows, k);
+    auto b = top_k_dot(q, v.data(), n, dim, k, allow.data());
+    const size_t expect = std::min(k, want.size());
+    ASSERT_EQ(a.size(), expect) << k;
+    ASSERT_EQ(b.size(), expect) << k;
+    for (size_t i = 0; i < expect; ++i) {
+      EXPECT_EQ(a[i].id, want[i].id) << "k " << k << " i " << i;
+      EXPECT_EQ(b[i].id, want[i].id) << "k " << k << " i " << i;
+      EXPECT_EQ(a[i].score, b[i].score);
+    }
+  }
+}
+
 TEST_P(VectorLevels, QuantizedEqualsFloatTopK) {
   CapGuard g(GetParam());
   for (size_t dim : {384u, 40u}) {
