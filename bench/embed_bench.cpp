@@ -213,10 +213,10 @@ int main(int argc, char** argv) {
     const unsigned threads = ThreadPool::global().size();
     CpuDriver probe;
     if (serve) {
-      nlohmann::json hello = {{"engine", "ripvec"}, {"isa", probe.isa_name()},
-                              {"threads", threads}, {"texts", texts.size()},
-                              {"tokens", tokens},   {"gflop", flops / 1e9},
-                              {"load_s", load_s}};
+      nlohmann::json hello = {
+          {"engine", "ripvec"},   {"isa", probe.isa_name()}, {"gemm", probe.gemm_path_name()},
+          {"threads", threads},   {"texts", texts.size()},   {"tokens", tokens},
+          {"gflop", flops / 1e9}, {"load_s", load_s}};
       std::printf("%s\n", hello.dump().c_str());
       std::fflush(stdout);
       std::string cmd;
@@ -256,6 +256,7 @@ int main(int argc, char** argv) {
     if (json_out) {
       nlohmann::json j = {{"engine", "ripvec"},
                           {"isa", probe.isa_name()},
+                          {"gemm", probe.gemm_path_name()},
                           {"threads", threads},
                           {"texts", texts.size()},
                           {"tokens", tokens},

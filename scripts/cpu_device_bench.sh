@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# CPU measurements on the device machine's host CPU (issue 13): build the CPU-only tree, run the
+# driver conformance suite (AVX-512 kernels included), the FP32 peak-FMA microbenchmark, the
+# GEMM paths on the model shapes, and ripvec against ONNX Runtime (FP32 stock, BERT-fused,
+# INT8 quantize_dynamic) on MiniLM- and bge-small-shaped models (random weights, seed 0; speed
+# does not depend on the values; the ONNX graph is checked against transformers first).
+#   scripts/cpu_device_bench.sh [build] [test] [peak] [gemm] [peers-minilm] [peers-bge] ...
+# Needs .debs/ (Debian -dev packages: nlohmann-json3-dev libutf8proc-dev libutf8proc2
+# libopenblas-dev libopenblas-pthread-dev libopenblas0-pthread libopenblas0 libgtest-dev
+# libcurl4-openssl-dev libcurl4 pkgconf pkgconf-bin libpkgconf3) and .devcarry/tok/ (the
+# MiniLM tokenizer and sentence-transformers files) carried with the call.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/ripvec-out}
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/cpu.log") 2>&1
+steps=("$@")
+[[ ${#steps[@]} -eq 0 ]] && steps=(build test peak gemm peers-minilm peers-bge)
+want() { local s; for s in "${steps[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
+THREADS=${THREADS:-2 8}
+
+echo "== $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null) $(git status --short -uno | wc -l) modified"
+lscpu | grep -E "Model name|^CPU\(s\)|Thread|Core|Socket|MHz|L1d|L2|L3"
+echo "flags: $(grep -o -E 'avx512[a-z_0-9]*|amx[a-z_0-9]*|avx_vnni' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+echo "load: $(cat /proc/loadavg)"
+
+DEPS=/tmp/ripvec-deps
+if [[ ! -d $DEPS && -d .debs ]]; then
+  mkdir -p $DEPS
+  for f in .debs/*.deb; do dpkg -x "$f" $DEPS; done
+  for pc in $DEPS/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc $DEPS/usr/share/pkgconfig/*.pc; do
+    [[ -f $pc ]] && sed -i "s|^prefix=/usr\$|prefix=$DEPS/usr|" "$pc"
+  done
+  for f in $(find $DEPS/usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -name 'lib*.so.*'); do
+    so=$(basename "$f" | sed -E 's/(\.so\.[0-9]+).*/\1/')
+    sys=$(ldconfig -p | awk -v s="$so" '$1 == s && $NF !~ /ripvec-deps/ {print $NF; exit}')
+    if [[ -n $sys ]]; then ln -sf "$sys" "$f"; fi
+  done
+fi
+command -v pkg-config >/dev/null || { export PATH=$DEPS/usr/bin:$PATH;
+  ln -sf $DEPS/usr/bin/pkgconf $DEPS/usr/bin/pkg-config; }
+export PKG_CONFIG_PATH=$DEPS/usr/lib/x86_64-linux-gnu/pkgconfig:$DEPS/usr/share/pkgconfig:${PKG_CONFIG_PATH:-}
+export LD_LIBRARY_PATH=$DEPS/usr/lib/x86_64-linux-gnu/openblas-pthread:$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+B=build/cpu
+if want build; then
+  python3 -c "import torch, onnxruntime, numpy; print('torch', torch.__version__, 'ort', onnxruntime.__version__, 'numpy', numpy.__version__)"
+  cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DRIPVEC_TREESITTER=OFF \
+    -DCMAKE_PREFIX_PATH="$DEPS/usr" \
+    -DBLAS_LIBRARIES="$DEPS/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so" \
+    -DOPENBLAS_CBLAS_INCLUDE="$DEPS/usr/include/x86_64-linux-gnu/openblas-pthread" \
+    -DBLA_VENDOR=OpenBLAS >"$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
+  cmake --build $B -j16 --target driver_conformance_test fma_peak_bench gemm_bench embed_bench \
+    >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
+  echo "build ok"
+fi
+if want test; then
+  RIPVEC_THREADS=8 $B/tests/driver_conformance_test --gtest_brief=1 2>&1 | tail -6
+fi
+if want peak; then
+  $B/bench/fma_peak_bench --threads 1,2,4,8,16 --seconds 0.3
+fi
+if want gemm; then
+  for t in $THREADS; do
+    RIPVEC_THREADS=$t $B/bench/gemm_bench --reps 3 --m ${GEMM_M:-256,1024,4096,8192}
+  done
+fi
+MODELS=/tmp/ripvec-models
+make_model() {  # name layers
+  [[ -f $MODELS/$1/model.safetensors ]] && return 0
+  mkdir -p $MODELS/$1
+  cp -r .devcarry/tok/. $MODELS/$1/
+  python3 - "$MODELS/$1" "$2" <<'PY'
+import sys, torch, transformers
+torch.manual_seed(0)
+cfg = transformers.BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=int(sys.argv[2]),
+                              num_attention_heads=12, intermediate_size=1536, hidden_act="gelu",
+                              max_position_embeddings=512, type_vocab_size=2, layer_norm_eps=1e-12)
+transformers.BertModel(cfg, add_pooling_layer=False).eval().save_pretrained(sys.argv[1])
+PY
+}
+peers() {  # name layers
+  make_model "$1" "$2"
+  for t in $THREADS; do
+    PYTHONUNBUFFERED=1 python3 scripts/bench_peer_ort.py --ripvec-bench $B/bench/embed_bench \
+      --model-dir $MODELS/$1 --label "$1-shape" --threads $t --texts ${TEXTS:-32} --batch 32 \
+      --iters ${ITERS:-3} --ripvec-env RIPVEC_CPU_GEMM=blas 2>&1 | grep -vE "Warning|WARNING|^\s*$|graph.cc"
+  done
+}
+want peers-minilm && peers minilm 6
+want peers-bge && peers bge-small 12
+echo "== done $(date -u +%FT%TZ) load: $(cat /proc/loadavg)"
