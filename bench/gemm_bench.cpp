@@ -9,7 +9,7 @@
 //   blas-1    single-threaded OpenBLAS (per-core rate).
 // Compare with bench/fma_peak_bench (the cores' peak FMA rate).
 //
-// Usage: gemm_bench [--reps R] [--m 256,1024,4096,8192] [--json]
+// Usage: gemm_bench [--reps R] [--m 256,1024,4096,8192] [--packed-only] [--json]
 //        (RIPVEC_THREADS sets the pool size, hence the BLAS threads)
 #include <cblas.h>
 
@@ -52,7 +52,7 @@ std::vector<int> parse_list(const std::string& s) {
 
 int main(int argc, char** argv) {
   int reps = 5;
-  bool json = false;
+  bool json = false, packed_only = false;
   std::vector<int> ms = {256, 1024, 4096, 8192};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
       ms = parse_list(argv[++i]);
     else if (a == "--json")
       json = true;
+    else if (a == "--packed-only")
+      packed_only = true;
     else {
       std::fprintf(stderr, "usage: gemm_bench [--reps R] [--m 256,4096] [--json]\n");
       return 2;
@@ -103,9 +105,9 @@ int main(int argc, char** argv) {
                     b.data(), s.k, 0.0f, c.data(), s.n);
       };
       openblas_set_num_threads(threads);
-      const double t_mt = best_of(blas);
+      const double t_mt = packed_only ? 0 : best_of(blas);
       openblas_set_num_threads(1);
-      const double t_one = threads == 1 ? t_mt : best_of(blas);
+      const double t_one = packed_only ? 0 : threads == 1 ? t_mt : best_of(blas);
       auto ta = make_view<CpuTag>(a.data(), DType::F32, {m, s.k});
       auto tb = make_view<CpuTag>(b.data(), DType::F32, {s.n, s.k});
       auto tc = make_view<CpuTag>(c.data(), DType::F32, {m, s.n});
@@ -117,7 +119,7 @@ int main(int argc, char** argv) {
       g.lda = s.k;
       g.ldb = s.k;
       g.ldc = s.n;
-      const double t_pool = best_of([&] { pool.gemm(g, ta, tb, tc); });
+      const double t_pool = packed_only ? 0 : best_of([&] { pool.gemm(g, ta, tb, tc); });
       HostTensorRef h;
       h.data = b.data();
       h.dtype = DType::F32;

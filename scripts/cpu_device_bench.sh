@@ -4,7 +4,8 @@
 # GEMM paths on the model shapes, and ripvec against ONNX Runtime (FP32 stock, BERT-fused,
 # INT8 quantize_dynamic) on MiniLM- and bge-small-shaped models (random weights, seed 0; speed
 # does not depend on the values; the ONNX graph is checked against transformers first).
-#   scripts/cpu_device_bench.sh [build] [test] [peak] [gemm] [peers-minilm] [peers-bge] ...
+#   scripts/cpu_device_bench.sh [build] [test] [peak] [gemm] [tune] [coretype] [scaling]
+#                               [peers-minilm] [peers-bge] ...
 # Needs .debs/ (Debian -dev packages: nlohmann-json3-dev libutf8proc-dev libutf8proc2
 # libopenblas-dev libopenblas-pthread-dev libopenblas0-pthread libopenblas0 libgtest-dev
 # libcurl4-openssl-dev libcurl4 pkgconf pkgconf-bin libpkgconf3) and .devcarry/tok/ (the
@@ -64,6 +65,16 @@ if want gemm; then
     RIPVEC_THREADS=$t $B/bench/gemm_bench --reps 3 --m ${GEMM_M:-256,1024,4096,8192}
   done
 fi
+if want tune; then  # the packed kernel's blocking: k block x row-block tiles, 2 threads, m = 4096
+  for kc in 192 256 384; do for mc in 6 12 24; do
+    echo "-- RIPVEC_CPU_GEMM_KC=$kc RIPVEC_CPU_GEMM_MC=$mc"
+    RIPVEC_CPU_GEMM_KC=$kc RIPVEC_CPU_GEMM_MC=$mc RIPVEC_THREADS=2 $B/bench/gemm_bench --reps 5 \
+      --m 4096 --packed-only | tail -n +3
+  done; done
+fi
+if want coretype; then  # OpenBLAS with the kernels its CPU detection should have picked
+  OPENBLAS_CORETYPE=SkylakeX RIPVEC_THREADS=2 $B/bench/gemm_bench --reps 3 --m 4096
+fi
 MODELS=/tmp/ripvec-models
 make_model() {  # name layers
   [[ -f $MODELS/$1/model.safetensors ]] && return 0
@@ -86,6 +97,13 @@ peers() {  # name layers
       --iters ${ITERS:-3} --ripvec-env RIPVEC_CPU_GEMM=blas 2>&1 | grep -vE "Warning|WARNING|^\s*$|graph.cc"
   done
 }
+if want scaling; then  # ripvec alone, 1..16 threads, MiniLM shape
+  make_model minilm 6
+  for t in 1 2 4 8 16; do
+    RIPVEC_THREADS=$t HF_HUB_OFFLINE=1 $B/bench/embed_bench --model $MODELS/minilm --texts 32 \
+      --iters 2 --json
+  done
+fi
 want peers-minilm && peers minilm 6
 want peers-bge && peers bge-small 12
 echo "== done $(date -u +%FT%TZ) load: $(cat /proc/loadavg)"

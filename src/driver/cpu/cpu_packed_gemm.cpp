@@ -1,6 +1,7 @@
 #include "driver/cpu/cpu_packed_gemm.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -34,17 +35,30 @@ PackedFloats pack_weight(const float* w, int64_t n, int64_t k, int nr) {
   return out;
 }
 
+namespace {
+// Blocking overrides for tuning runs (bench/gemm_bench on a new CPU): $RIPVEC_CPU_GEMM_KC
+// (largest k block, floats) and $RIPVEC_CPU_GEMM_MC (register tiles per row block). Read once;
+// 0 or unset keeps the kernel build's defaults.
+int64_t env_int(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::max<int64_t>(0, std::atoll(v)) : 0;
+}
+const int64_t kEnvKc = env_int("RIPVEC_CPU_GEMM_KC");
+const int64_t kEnvMcTiles = env_int("RIPVEC_CPU_GEMM_MC");
+}  // namespace
+
 void packed_gemm(const CpuKernels& kern, const float* packed, int64_t n, int64_t k, const float* a,
                  int64_t lda, float* c, int64_t ldc, int64_t m, const float* bias, bool accumulate,
                  bool gelu) {
   if (m <= 0 || n <= 0) return;
   const int64_t mr = kern.gemm_mr, nr = kern.gemm_nr;
   // k blocks of at most gemm_kc, as even as possible (k = 1536 -> 4 x 384 on AVX-512).
-  const int64_t kblocks = std::max<int64_t>(1, (k + kern.gemm_kc - 1) / kern.gemm_kc);
+  const int64_t kc_max = kEnvKc > 0 ? kEnvKc : kern.gemm_kc;
+  const int64_t kblocks = std::max<int64_t>(1, (k + kc_max - 1) / kc_max);
   const int64_t kc = std::max<int64_t>(1, (k + kblocks - 1) / kblocks);
   // Row blocks of 12 register tiles (144 rows on AVX-512, 72 on AVX2): the block's A rows for
   // one k block (144 x 384 floats = 216 KiB) stay in L2 while the panels stream past.
-  const int64_t mc = 12 * mr;
+  const int64_t mc = (kEnvMcTiles > 0 ? kEnvMcTiles : 12) * mr;
   const int64_t row_blocks = (m + mc - 1) / mc;
   const int64_t panels = (n + nr - 1) / nr;
   const int64_t threads = ThreadPool::global().size();
