@@ -165,8 +165,9 @@ def main():
     ap.add_argument("--skip", default="")
     ap.add_argument("--label", default=None)
     ap.add_argument("--ripvec-env", action="append", default=[],
-                    help="NAME=VALUE for an extra ripvec engine run with this environment "
-                         "(repeatable; each adds one engine, e.g. RIPVEC_CPU_GEMM=blas)")
+                    help="NAME=VALUE[,NAME=VALUE] for an extra ripvec engine run with this "
+                         "environment (repeatable; each adds one engine, e.g. "
+                         "RIPVEC_CPU_GEMM=blas)")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
@@ -275,7 +276,8 @@ def main():
         with open(corpus, "w") as f:
             json.dump(texts, f)
         variants = [("ripvec", {})] + [
-            ("ripvec " + e, dict([e.split("=", 1)])) for e in args.ripvec_env]
+            ("ripvec " + e, dict(kv.split("=", 1) for kv in e.split(",")))
+            for e in args.ripvec_env]
         for key, extra in variants:
             env = dict(os.environ, RIPVEC_THREADS=str(args.threads), HF_HUB_OFFLINE="1", **extra)
             proc = subprocess.Popen([args.ripvec_bench, "--model", str(model_dir), "--corpus",

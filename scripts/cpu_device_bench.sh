@@ -94,7 +94,8 @@ peers() {  # name layers
   for t in $THREADS; do
     PYTHONUNBUFFERED=1 python3 scripts/bench_peer_ort.py --ripvec-bench $B/bench/embed_bench \
       --model-dir $MODELS/$1 --label "$1-shape" --threads $t --texts ${TEXTS:-32} --batch 32 \
-      --iters ${ITERS:-3} --ripvec-env RIPVEC_CPU_GEMM=blas 2>&1 | grep -vE "Warning|WARNING|^\s*$|graph.cc"
+      --iters ${ITERS:-3} --ripvec-env RIPVEC_CPU_GEMM=blas \
+      ${EXTRA_RIPVEC_ENV:+--ripvec-env $EXTRA_RIPVEC_ENV} 2>&1 | grep -vE "Warning|WARNING|^\s*$|graph.cc"
   done
 }
 if want scaling; then  # ripvec alone, 1..16 threads, MiniLM shape
