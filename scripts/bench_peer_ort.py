@@ -32,7 +32,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from bench_peer_cpu import bert_flops, default_model_dir, generate_corpus  # noqa: E402
+from bench_peer_cpu import (bert_flops, default_model_dir, generate_corpus,  # noqa: E402
+                            print_engine_table)
 
 
 class Cfg:
@@ -332,13 +333,7 @@ def main():
           f"{args.iters} interleaved rounds, load average {load[0]:.2f} {load[1]:.2f} "
           f"{load[2]:.2f} on {os.cpu_count()} cpus; ORT fused ops {fused_ops}; min cosine vs "
           f"ORT fp32 {agree}")
-    print(f"{'engine':<58} {'best s':>8} {'tokens/s':>10} {'GFLOP/s':>8} {'vs ripvec':>9}")
-    base = best.get("ripvec")
-    for key, label, _ in engines:
-        t = best[key]
-        rel = f"{t / base:.2f}x" if base else "-"
-        print(f"{label:<58} {t:8.3f} {tokens / t:10.0f} {flops / t / 1e9:8.1f} {rel:>9}")
-    print("('vs ripvec': time relative to ripvec; > 1 means slower than ripvec)")
+    print_engine_table(engines, best, tokens, flops, width=58)
     for key, label, _ in engines:
         print(json.dumps({"model": name, "engine": key, "label": label, "threads": args.threads,
                           "tokens": tokens, "seconds": best[key],

@@ -25,23 +25,7 @@ lscpu | grep -E "Model name|^CPU\(s\)|Thread|Core|Socket|MHz|L1d|L2|L3"
 echo "flags: $(grep -o -E 'avx512[a-z_0-9]*|amx[a-z_0-9]*|avx_vnni' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "load: $(cat /proc/loadavg)"
 
-DEPS=/tmp/ripvec-deps
-if [[ ! -d $DEPS && -d .debs ]]; then
-  mkdir -p $DEPS
-  for f in .debs/*.deb; do dpkg -x "$f" $DEPS; done
-  for pc in $DEPS/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc $DEPS/usr/share/pkgconfig/*.pc; do
-    [[ -f $pc ]] && sed -i "s|^prefix=/usr\$|prefix=$DEPS/usr|" "$pc"
-  done
-  for f in $(find $DEPS/usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -name 'lib*.so.*'); do
-    so=$(basename "$f" | sed -E 's/(\.so\.[0-9]+).*/\1/')
-    sys=$(ldconfig -p | awk -v s="$so" '$1 == s && $NF !~ /ripvec-deps/ {print $NF; exit}')
-    if [[ -n $sys ]]; then ln -sf "$sys" "$f"; fi
-  done
-fi
-command -v pkg-config >/dev/null || { export PATH=$DEPS/usr/bin:$PATH;
-  ln -sf $DEPS/usr/bin/pkgconf $DEPS/usr/bin/pkg-config; }
-export PKG_CONFIG_PATH=$DEPS/usr/lib/x86_64-linux-gnu/pkgconfig:$DEPS/usr/share/pkgconfig:${PKG_CONFIG_PATH:-}
-export LD_LIBRARY_PATH=$DEPS/usr/lib/x86_64-linux-gnu/openblas-pthread:$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+source scripts/device_deps.sh
 B=build/cpu
 if want build; then
   python3 -c "import torch, onnxruntime, numpy; print('torch', torch.__version__, 'ort', onnxruntime.__version__, 'numpy', numpy.__version__)"
