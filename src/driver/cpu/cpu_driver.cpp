@@ -256,7 +256,9 @@ const char* CpuDriver::isa_name() const {
 }
 
 const float* CpuDriver::packed_weight(const Tensor& w, int64_t n, int64_t k) {
-  if (!packed_ || w.data == nullptr || !weights_.contains(w.data)) return nullptr;
+  // k == 0 (an empty reduction) is left to the BLAS path, which writes C = bias / 0.
+  if (!packed_ || n <= 0 || k <= 0 || w.data == nullptr || !weights_.contains(w.data))
+    return nullptr;
   const auto key = std::make_tuple(static_cast<const void*>(w.data), n, k);
   auto it = packs_.find(key);
   if (it == packs_.end())
