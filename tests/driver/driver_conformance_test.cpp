@@ -1078,7 +1078,14 @@ TEST(CpuDriverHotPath, NoHeapAllocation) {
   auto x = up(random_vec(T * H, 2), {T, H});
   auto res = up(random_vec(T * H, 3), {T, H});
   auto g = up(random_vec(H, 4), {H});
-  auto w = up(random_vec(I * H, 5), {I, H});
+  // A loaded weight, so the packed GEMM runs (its packing happens in the warm-up call).
+  const Vec wv = random_vec(I * H, 5);
+  HostTensorRef hw;
+  hw.data = wv.data();
+  hw.dtype = DType::F32;
+  hw.shape = {I, H, 0, 0};
+  hw.rank = 2;
+  auto w = d.load_weight(hw, DType::F32);
   auto b = up(random_vec(I, 6), {I});
   auto y = d.alloc(DType::F32, {T, I});
   auto out = d.alloc(DType::F32, {T, H});
@@ -1087,6 +1094,7 @@ TEST(CpuDriverHotPath, NoHeapAllocation) {
   auto run = [&] {
     for (int wdw : {-1, 5}) ops::attention(d, out, qkv, AttentionDesc{4, 32, 0.17f, wdw}, db);
     ops::linear(d, y, x, w, b);
+    ops::linear_gelu(d, y, x, w, b);
     ops::fused_bias_gelu(d, y, b);
     ops::fused_residual_layernorm(d, out, x, g, res, g, g, 1e-12f);
     d.layer_norm(x, x, g, g, 1e-12f);
