@@ -1,11 +1,16 @@
-// The SGEMM ceiling of this machine: GFLOP/s of large OpenBLAS cblas_sgemm calls with as many
-// OpenBLAS threads as ripvec's pool, for square reference shapes and the transformer shapes the
-// engine issues (x[T, in] · W[out, in]ᵀ); next to it, the same product through
-// CpuDriver::gemm (single-threaded OpenBLAS tiles on ripvec's pool, the engine's default) and
-// single-threaded OpenBLAS (per-core ceiling). The engine's share of this ceiling is reported
-// by the end-to-end benchmarks.
+// GEMM rates on this machine for the products the engine issues (y[m, out] = x[m, in] · W[out,
+// in]ᵀ, the linear layers of MiniLM / bge-small (H 384, FFN 1536) and bge-base (768, 3072)),
+// through each path the CPU driver has, at the thread count of ripvec's pool:
+//   packed    CpuDriver::linear on a loaded weight: the driver's packed-weight kernel
+//             (weights packed once, tasks on ripvec's pool) — the engine's default.
+//   blas-pool CpuDriver::gemm on an unregistered B: single-threaded OpenBLAS tiles on the pool
+//             (the engine's path before the packed kernel).
+//   blas-mt   cblas_sgemm with OpenBLAS's own threads (as many as the pool), called directly.
+//   blas-1    single-threaded OpenBLAS (per-core rate).
+// Compare with bench/fma_peak_bench (the cores' peak FMA rate).
 //
-// Usage: gemm_bench [reps]   (RIPVEC_THREADS sets the pool size, hence the BLAS threads)
+// Usage: gemm_bench [--reps R] [--m 256,1024,4096,8192] [--packed-only] [--json]
+//        (RIPVEC_THREADS sets the pool size, hence the BLAS threads)
 #include <cblas.h>
 
 #include <algorithm>
@@ -24,72 +29,116 @@ namespace {
 
 struct Shape {
   const char* what;
-  int m, n, k;
-  bool trans_b;
+  int n, k;
 };
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+std::vector<int> parse_list(const std::string& s) {
+  std::vector<int> out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    const size_t e = s.find(',', pos);
+    out.push_back(std::atoi(s.substr(pos, e - pos).c_str()));
+    if (e == std::string::npos) break;
+    pos = e + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int reps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
-  // Constructing the driver sets OpenBLAS's thread count to the pool size, as in the engine.
-  ripvec::CpuDriver driver;
-  const int threads = static_cast<int>(ripvec::ThreadPool::global().size());
+  int reps = 5;
+  bool json = false, packed_only = false;
+  std::vector<int> ms = {256, 1024, 4096, 8192};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--reps" && i + 1 < argc)
+      reps = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--m" && i + 1 < argc)
+      ms = parse_list(argv[++i]);
+    else if (a == "--json")
+      json = true;
+    else if (a == "--packed-only")
+      packed_only = true;
+    else {
+      std::fprintf(stderr, "usage: gemm_bench [--reps R] [--m 256,4096] [--json]\n");
+      return 2;
+    }
+  }
+  using namespace ripvec;
+  CpuDriver packed(cpu::Isa::kAuto, cpu::GemmPath::kPacked);
+  CpuDriver pool(cpu::Isa::kAuto, cpu::GemmPath::kBlas);
+  const int threads = static_cast<int>(ThreadPool::global().size());
   const Shape shapes[] = {
-      {"square 2048^3", 2048, 2048, 2048, false},     {"4096x1536x384", 4096, 1536, 384, false},
-      {"MiniLM qkv  T=4096", 4096, 1152, 384, true},  {"MiniLM out  T=4096", 4096, 384, 384, true},
-      {"MiniLM up   T=4096", 4096, 1536, 384, true},  {"MiniLM down T=4096", 4096, 384, 1536, true},
-      {"BERT-base up T=4096", 4096, 3072, 768, true},
+      {"qkv 384", 1152, 384}, {"out 384", 384, 384}, {"up 384", 1536, 384}, {"down 384", 384, 1536},
+      {"qkv 768", 2304, 768}, {"out 768", 768, 768}, {"up 768", 3072, 768}, {"down 768", 768, 3072},
   };
-  std::printf("sgemm ceiling: OpenBLAS %s, %d threads (pool size), kernels %s, best of %d\n",
-              openblas_get_config(), threads, driver.isa_name(), reps);
-  std::printf("%-22s %6s %6s %6s %10s %12s %12s %12s\n", "shape", "m", "n", "k", "ms(blas)",
-              "GF/s blas-mt", "GF/s driver", "GF/s 1-thr");
+  if (!json) {
+    std::printf("OpenBLAS %s; %d threads; kernels %s (%s); best of %d\n", openblas_get_config(),
+                threads, packed.isa_name(), packed.gemm_path_name(), reps);
+    std::printf("%-10s %6s %6s %6s %10s %10s %10s %10s   (GFLOP/s)\n", "shape", "m", "n", "k",
+                "packed", "blas-pool", "blas-mt", "blas-1");
+  }
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (const Shape& s : shapes) {
-    std::vector<float> a(size_t(s.m) * s.k), b(size_t(s.k) * s.n), c(size_t(s.m) * s.n);
-    for (auto& x : a) x = dist(rng);
-    for (auto& x : b) x = dist(rng);
-    const int ldb = s.trans_b ? s.k : s.n;
-    auto run = [&] {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, s.trans_b ? CblasTrans : CblasNoTrans, s.m, s.n, s.k,
-                  1.0f, a.data(), s.k, b.data(), ldb, 0.0f, c.data(), s.n);
-    };
-    auto best_of = [&](const std::function<void()>& f) {
-      f();  // warm-up: thread start, page faults
-      double best = 1e30;
-      for (int r = 0; r < reps; ++r) {
-        const double t0 = now_s();
-        f();
-        best = std::min(best, now_s() - t0);
-      }
-      return best;
-    };
-    openblas_set_num_threads(threads);
-    const double t_blas = best_of(run);
-    openblas_set_num_threads(1);
-    const double t_one = best_of(run);
-    ripvec::GemmDesc g;
-    g.m = s.m;
-    g.n = s.n;
-    g.k = s.k;
-    g.trans_b = s.trans_b;
-    g.lda = s.k;
-    g.ldb = ldb;
-    g.ldc = s.n;
-    auto ta = ripvec::make_view<ripvec::CpuTag>(a.data(), ripvec::DType::F32, {s.m, s.k});
-    auto tb = ripvec::make_view<ripvec::CpuTag>(b.data(), ripvec::DType::F32,
-                                                {s.trans_b ? s.n : s.k, ldb});
-    auto tc = ripvec::make_view<ripvec::CpuTag>(c.data(), ripvec::DType::F32, {s.m, s.n});
-    const double t_drv = best_of([&] { driver.gemm(g, ta, tb, tc); });
-    const double gflop = 2.0 * s.m * s.n * s.k * 1e-9;
-    std::printf("%-22s %6d %6d %6d %10.2f %12.1f %12.1f %12.1f\n", s.what, s.m, s.n, s.k,
-                t_blas * 1e3, gflop / t_blas, gflop / t_drv, gflop / t_one);
-  }
+  for (const Shape& s : shapes)
+    for (int m : ms) {
+      std::vector<float> a(size_t(m) * s.k), b(size_t(s.n) * s.k), c(size_t(m) * s.n);
+      for (auto& x : a) x = dist(rng);
+      for (auto& x : b) x = dist(rng);
+      auto best_of = [&](const std::function<void()>& f) {
+        f();  // warm-up: thread start, page faults, weight packing
+        double best = 1e30;
+        for (int r = 0; r < reps; ++r) {
+          const double t0 = now_s();
+          f();
+          best = std::min(best, now_s() - t0);
+        }
+        return best;
+      };
+      auto blas = [&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, s.n, s.k, 1.0f, a.data(), s.k,
+                    b.data(), s.k, 0.0f, c.data(), s.n);
+      };
+      openblas_set_num_threads(threads);
+      const double t_mt = packed_only ? 0 : best_of(blas);
+      openblas_set_num_threads(1);
+      const double t_one = packed_only ? 0 : threads == 1 ? t_mt : best_of(blas);
+      auto ta = make_view<CpuTag>(a.data(), DType::F32, {m, s.k});
+      auto tb = make_view<CpuTag>(b.data(), DType::F32, {s.n, s.k});
+      auto tc = make_view<CpuTag>(c.data(), DType::F32, {m, s.n});
+      GemmDesc g;
+      g.m = m;
+      g.n = s.n;
+      g.k = s.k;
+      g.trans_b = true;
+      g.lda = s.k;
+      g.ldb = s.k;
+      g.ldc = s.n;
+      const double t_pool = packed_only ? 0 : best_of([&] { pool.gemm(g, ta, tb, tc); });
+      HostTensorRef h;
+      h.data = b.data();
+      h.dtype = DType::F32;
+      h.shape = {s.n, s.k, 0, 0};
+      h.rank = 2;
+      auto tw = packed.load_weight(h, DType::F32);
+      const double t_packed = best_of([&] { packed.linear(tc, ta, tw, CpuDriver::Tensor{}); });
+      const double gflop = 2.0 * m * s.n * s.k * 1e-9;
+      if (json)
+        std::printf(
+            "{\"shape\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"threads\": %d, \"isa\": "
+            "\"%s\", \"packed\": %.1f, \"blas_pool\": %.1f, \"blas_mt\": %.1f, \"blas_1\": "
+            "%.1f}\n",
+            s.what, m, s.n, s.k, threads, packed.isa_name(), gflop / t_packed, gflop / t_pool,
+            gflop / t_mt, gflop / t_one);
+      else
+        std::printf("%-10s %6d %6d %6d %10.1f %10.1f %10.1f %10.1f\n", s.what, m, s.n, s.k,
+                    gflop / t_packed, gflop / t_pool, gflop / t_mt, gflop / t_one);
+      std::fflush(stdout);
+    }
   return 0;
 }

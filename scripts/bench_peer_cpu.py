@@ -63,6 +63,17 @@ def bert_flops(cfg, lens):
     return sum(L * (2.0 * S * (4 * H * H + 2 * H * I) + 4.0 * S * S * H) for S in lens)
 
 
+def print_engine_table(engines, best, tokens, flops, width=52):
+    """One row per (key, label, fn) engine: best seconds, tokens/s, GFLOP/s, time vs ripvec."""
+    print(f"{'engine':<{width}} {'best s':>8} {'tokens/s':>10} {'GFLOP/s':>8} {'vs ripvec':>9}")
+    base = best.get("ripvec")
+    for key, label, _ in engines:
+        t = best[key]
+        rel = f"{t / base:.2f}x" if base else "-"
+        print(f"{label:<{width}} {t:8.3f} {tokens / t:10.0f} {flops / t / 1e9:8.1f} {rel:>9}")
+    print("('vs ripvec': time relative to ripvec; > 1 means slower than ripvec)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ripvec-bench", default=None, help="path of the built embed_bench")
@@ -244,19 +255,13 @@ def main():
           f"{tokens} tokens (<= {args.seq} per text), batch {args.batch}, {args.threads} threads, "
           f"{flops / 1e9:.1f} GFLOP per pass, best of {args.iters} interleaved rounds, "
           f"load average {load:.1f} on {os.cpu_count()} cores")
-    print(f"{'engine':<52} {'best s':>8} {'tokens/s':>10} {'GFLOP/s':>8} {'vs ripvec':>9}")
-    base = best.get("ripvec")
-    for key, label, _ in engines:
-        t = best[key]
-        rel = f"{t / base:.2f}x" if base else "-"
-        print(f"{label:<52} {t:8.3f} {tokens / t:10.0f} {flops / t / 1e9:8.1f} {rel:>9}")
+    print_engine_table(engines, best, tokens, flops)
     if rip:
         g = flops / best["ripvec"] / 1e9
         print(f"ripvec end-to-end (tokenization included): {tokens / rip['e2e_s']:.0f} tokens/s")
         print(f"ripvec forward {g:.1f} GFLOP/s = {100 * g / rip['sgemm_ceiling_gflops']:.0f}% of "
               f"the sgemm ceiling ({rip['sgemm_ceiling_gflops']:.1f} GFLOP/s: best of the "
               f"driver's gemm on the model's linear shapes, m={args.batch * args.seq})")
-    print("('vs ripvec': time relative to ripvec; > 1 means slower than ripvec)")
 
 
 if __name__ == "__main__":

@@ -15,25 +15,7 @@ want() { local s; for s in "${steps[@]}"; do [[ $s == all || $s == "$1" ]] && re
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 nvcc --version | tail -1
 
-# Debian -dev packages carried in .debs/ (the device image has no apt access), unpacked into
-# a private prefix; system copies win where present.
-DEPS=/tmp/ripvec-deps
-if [[ -d .debs ]]; then
-  rm -rf $DEPS; mkdir -p $DEPS
-  for f in .debs/*.deb; do dpkg -x "$f" $DEPS; done
-  for pc in $DEPS/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc; do
-    sed -i "s|^prefix=/usr\$|prefix=$DEPS/usr|" "$pc"
-  done
-  # A carried runtime library whose soname the image already has becomes a link to the
-  # image's copy, so the Debian one never shadows it (python's libraries among them).
-  for f in $(find $DEPS/usr/lib/x86_64-linux-gnu -maxdepth 1 -type f -name 'lib*.so.*'); do
-    so=$(basename "$f" | sed -E 's/(\.so\.[0-9]+).*/\1/')
-    sys=$(ldconfig -p | awk -v s="$so" '$1 == s && $NF !~ /ripvec-deps/ {print $NF; exit}')
-    if [[ -n $sys ]]; then ln -sf "$sys" "$f"; fi
-  done
-fi
-export PKG_CONFIG_PATH=$DEPS/usr/lib/x86_64-linux-gnu/pkgconfig:${PKG_CONFIG_PATH:-}
-export LD_LIBRARY_PATH=$DEPS/usr/lib/x86_64-linux-gnu/openblas-pthread:$DEPS/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+source scripts/device_deps.sh  # .debs/ -> $DEPS, PKG_CONFIG_PATH, LD_LIBRARY_PATH
 BLAS_LIB=$(ls /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so 2>/dev/null ||
            ls $DEPS/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so)
 CBLAS_INC=$(dirname "$(ls /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h 2>/dev/null ||

@@ -140,8 +140,12 @@ class ClassicBert {
       d_.restore(mark);
       {
         Tensor inter = d_.alloc(dtype_, {T, I});
-        ops::linear(d_, inter, x, L.wi, Tensor{});
-        bias_activation(d_, inter, L.bi, act_);
+        if (act_ == Activation::GeluErf) {
+          ops::linear_gelu(d_, inter, x, L.wi, L.bi);  // GELU in the GEMM's epilogue
+        } else {
+          ops::linear(d_, inter, x, L.wi, Tensor{});
+          bias_activation(d_, inter, L.bi, act_);
+        }
         Tensor out = d_.alloc(dtype_, {T, H});
         ops::linear(d_, out, inter, L.wo2, Tensor{});
         ops::fused_residual_layernorm(d_, x, out, L.bo2, x, L.ln2_g, L.ln2_b, eps);

@@ -70,6 +70,19 @@ void fused_bias_gelu(D& d, typename D::Tensor x, const typename D::Tensor& bias)
   }
 }
 
+// y = gelu(x · Wᵀ + bias), exact erf GELU, bias may be empty: the first FFN projection with
+// its activation in the GEMM's epilogue where the driver has one (the output is written once).
+template <Driver D>
+void linear_gelu(D& d, typename D::Tensor y, const typename D::Tensor& x,
+                 const typename D::Tensor& w, const typename D::Tensor& bias) {
+  if constexpr (requires { d.linear_gelu(y, x, w, bias); }) {
+    d.linear_gelu(y, x, w, bias);
+  } else {
+    linear(d, y, x, w, typename D::Tensor{});
+    fused_bias_gelu(d, y, bias);
+  }
+}
+
 // out = x + bias + residual (bias may be empty); out may alias x or residual.
 template <Driver D>
 void fused_bias_residual(D& d, typename D::Tensor out, typename D::Tensor x,

@@ -68,11 +68,11 @@ Tol at_least(Tol a, Tol b) {
 
 // ---------------------------------------------------------------- backends
 
-template <cpu::Isa kIsa>
+template <cpu::Isa kIsa, cpu::GemmPath kPath = cpu::GemmPath::kAuto>
 struct CpuBackend {
   using Driver = CpuDriver;
   static bool available() { return cpu::isa_available(kIsa); }
-  static std::unique_ptr<CpuDriver> make() { return std::make_unique<CpuDriver>(kIsa); }
+  static std::unique_ptr<CpuDriver> make() { return std::make_unique<CpuDriver>(kIsa, kPath); }
   static Tol tol() { return kF32Tol; }
   static constexpr DType kAct = DType::F32;
 };
@@ -80,6 +80,8 @@ using CpuAuto = CpuBackend<cpu::Isa::kAuto>;
 using CpuScalar = CpuBackend<cpu::Isa::kScalar>;
 using CpuAvx2 = CpuBackend<cpu::Isa::kAvx2>;
 using CpuAvx512 = CpuBackend<cpu::Isa::kAvx512>;
+// Weights through OpenBLAS instead of the packed kernel (the other backends pack).
+using CpuBlas = CpuBackend<cpu::Isa::kAuto, cpu::GemmPath::kBlas>;
 
 #ifdef RIPVEC_HAVE_CUDA
 template <DType kDt>
@@ -104,7 +106,8 @@ using Backends = ::testing::Types<CpuAuto, CpuScalar, CpuAvx2, CpuAvx512
                                   ,
                                   CudaBackend, CudaF16, CudaBf16
 #endif
-                                  >;
+                                  ,
+                                  CpuBlas>;  // last, so that the CUDA instances keep 4-6
 
 // Hides a driver's fused members so that driver/ops.hpp takes its composed fallback path.
 template <class D>
@@ -974,6 +977,93 @@ TYPED_TEST(DriverConformance, Attention) {
   }
 }
 
+// The packed-weight GEMM (weights loaded with load_weight, repacked at first use) against the
+// double reference, for every kernel build this CPU has: row counts around the register tile
+// and the row block, column counts around the panel width, k across the k-block split;
+// bias / no bias, the GELU epilogue (linear_gelu), the residual-accumulating form (gemm with
+// beta = 1) and NaN-poisoned outputs (every element written). The OpenBLAS path on the same
+// data must agree too.
+TEST(CpuPackedGemm, MatchesReference) {
+  const std::vector<int64_t> ms = {1, 5, 13, 150, 301}, ns = {1, 17, 33, 389},
+                             ks = {1, 7, 384, 1000};
+  uint32_t seed = 7000;
+  for (cpu::Isa isa : {cpu::Isa::kAvx2, cpu::Isa::kAvx512}) {
+    if (!cpu::isa_available(isa)) continue;
+    CpuDriver d(isa, cpu::GemmPath::kPacked);
+    CpuDriver blas(isa, cpu::GemmPath::kBlas);
+    ASSERT_STREQ(d.gemm_path_name(), "packed") << d.isa_name();
+    ASSERT_STREQ(blas.gemm_path_name(), "openblas");
+    d.reserve_scratch(size_t{32} << 20);
+    blas.reserve_scratch(size_t{32} << 20);
+    for (int64_t n : ns)
+      for (int64_t k : ks) {
+        const Vec w = random_vec(n * k, ++seed), bias = random_vec(n, ++seed);
+        HostTensorRef h;
+        h.data = w.data();
+        h.dtype = DType::F32;
+        h.shape = {n, k, 0, 0};
+        h.rank = 2;
+        auto tw = d.load_weight(h, DType::F32);
+        auto tw_blas = blas.load_weight(h, DType::F32);
+        HostTensorRef hb = h;
+        hb.data = bias.data();
+        hb.shape = {n, 0, 0, 0};
+        hb.rank = 1;
+        auto tb = d.load_weight(hb, DType::F32);
+        for (int64_t m : ms) {
+          const std::string what = std::string(d.isa_name()) + " m=" + std::to_string(m) +
+                                   " n=" + std::to_string(n) + " k=" + std::to_string(k);
+          const Vec x = random_vec(m * k, ++seed), c0 = random_vec(m * n, ++seed);
+          Vec prod(m * n);
+          GemmDesc g{m, n, k, false, true, k, k, n, 1.0f, 0.0f};
+          ref::gemm(g, x.data(), w.data(), prod.data());
+          const Tol tl = scaled(kF32Tol, double(k));
+          const size_t mark = d.save();
+          auto tx = d.upload(x.data(), DType::F32, {m, k});
+          auto y = d.alloc(DType::F32, {m, n});
+          Vec want(m * n), got(m * n);
+          // linear with and without bias, into a poisoned output
+          for (int with_bias = 0; with_bias < 2; ++with_bias) {
+            for (int64_t i = 0; i < m * n; ++i) want[i] = prod[i] + (with_bias ? bias[i % n] : 0);
+            std::fill_n(y.as<float>(), m * n, NAN);
+            ops::linear(d, y, tx, tw, with_bias ? tb : CpuDriver::Tensor{});
+            d.to_host(y, got.data());
+            expect_close(got, want, tl,
+                         "packed linear bias=" + std::to_string(with_bias) + " " + what);
+          }
+          // GELU epilogue
+          for (int64_t i = 0; i < m * n; ++i) want[i] = ref::gelu(prod[i] + bias[i % n]);
+          std::fill_n(y.as<float>(), m * n, NAN);
+          ops::linear_gelu(d, y, tx, tw, tb);
+          d.to_host(y, got.data());
+          expect_close(got, want, tl, "packed linear_gelu " + what);
+          // residual accumulation: C += x · Wᵀ through gemm(beta = 1)
+          std::copy(c0.begin(), c0.end(), y.as<float>());
+          GemmDesc ga = g;
+          ga.beta = 1.0f;
+          d.gemm(ga, tx, tw, y);
+          for (int64_t i = 0; i < m * n; ++i) want[i] = prod[i] + c0[i];
+          d.to_host(y, got.data());
+          expect_close(got, want, tl, "packed gemm beta=1 " + what);
+          // beta = 0 overwrites a poisoned C
+          std::fill_n(y.as<float>(), m * n, NAN);
+          d.gemm(g, tx, tw, y);
+          d.to_host(y, got.data());
+          expect_close(got, prod, tl, "packed gemm beta=0 " + what);
+          d.restore(mark);
+          // The OpenBLAS path on the same weight agrees.
+          const size_t mb = blas.save();
+          auto bx = blas.upload(x.data(), DType::F32, {m, k});
+          auto by = blas.alloc(DType::F32, {m, n});
+          blas.linear(by, bx, tw_blas, CpuDriver::Tensor{});
+          blas.to_host(by, got.data());
+          expect_close(got, prod, tl, "openblas linear " + what);
+          blas.restore(mb);
+        }
+      }
+  }
+}
+
 // After a warm-up call, the CPU driver's operations run without touching the heap (the scratch
 // arena, the attention workspace and OpenBLAS's buffers are all set up beforehand).
 TEST(CpuDriverHotPath, NoHeapAllocation) {
@@ -988,7 +1078,14 @@ TEST(CpuDriverHotPath, NoHeapAllocation) {
   auto x = up(random_vec(T * H, 2), {T, H});
   auto res = up(random_vec(T * H, 3), {T, H});
   auto g = up(random_vec(H, 4), {H});
-  auto w = up(random_vec(I * H, 5), {I, H});
+  // A loaded weight, so the packed GEMM runs (its packing happens in the warm-up call).
+  const Vec wv = random_vec(I * H, 5);
+  HostTensorRef hw;
+  hw.data = wv.data();
+  hw.dtype = DType::F32;
+  hw.shape = {I, H, 0, 0};
+  hw.rank = 2;
+  auto w = d.load_weight(hw, DType::F32);
   auto b = up(random_vec(I, 6), {I});
   auto y = d.alloc(DType::F32, {T, I});
   auto out = d.alloc(DType::F32, {T, H});
@@ -997,6 +1094,7 @@ TEST(CpuDriverHotPath, NoHeapAllocation) {
   auto run = [&] {
     for (int wdw : {-1, 5}) ops::attention(d, out, qkv, AttentionDesc{4, 32, 0.17f, wdw}, db);
     ops::linear(d, y, x, w, b);
+    ops::linear_gelu(d, y, x, w, b);
     ops::fused_bias_gelu(d, y, b);
     ops::fused_residual_layernorm(d, out, x, g, res, g, g, 1e-12f);
     d.layer_norm(x, x, g, g, 1e-12f);

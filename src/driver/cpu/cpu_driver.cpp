@@ -229,8 +229,22 @@ CpuDriver::Buffer CpuDriver::allocate_aligned(size_t bytes) {
 
 CpuDriver::CpuDriver() : CpuDriver(cpu::Isa::kAuto) {}
 
-CpuDriver::CpuDriver(cpu::Isa isa) : k_(&cpu::select_kernels(isa)) {
+CpuDriver::CpuDriver(cpu::Isa isa) : CpuDriver(isa, cpu::GemmPath::kAuto) {}
+
+CpuDriver::CpuDriver(cpu::Isa isa, cpu::GemmPath path) : k_(&cpu::select_kernels(isa)) {
   init_blas_threads();
+  if (path == cpu::GemmPath::kAuto) {
+    path = cpu::GemmPath::kPacked;
+    if (const char* env = std::getenv("RIPVEC_CPU_GEMM")) {
+      const std::string s = env;
+      if (s == "blas" || s == "openblas")
+        path = cpu::GemmPath::kBlas;
+      else if (!s.empty() && s != "packed" && s != "auto")
+        throw InvalidArgument("RIPVEC_CPU_GEMM: unknown value '" + s +
+                              "' (expected packed, blas or auto)");
+    }
+  }
+  packed_ = path == cpu::GemmPath::kPacked && k_->gemm_block != nullptr;
   attn_slots_ = ThreadPool::global().size();
   attn_work_ = allocate_aligned(attn_slots_ * cpu::kAttnWorkFloats * sizeof(float));
 }
@@ -239,6 +253,17 @@ CpuDriver::~CpuDriver() = default;
 
 const char* CpuDriver::isa_name() const {
   return k_->isa;
+}
+
+const float* CpuDriver::packed_weight(const Tensor& w, int64_t n, int64_t k) {
+  // k == 0 (an empty reduction) is left to the BLAS path, which writes C = bias / 0.
+  if (!packed_ || n <= 0 || k <= 0 || w.data == nullptr || !weights_.contains(w.data))
+    return nullptr;
+  const auto key = std::make_tuple(static_cast<const void*>(w.data), n, k);
+  auto it = packs_.find(key);
+  if (it == packs_.end())
+    it = packs_.emplace(key, cpu::pack_weight(fp(w), n, k, k_->gemm_nr)).first;
+  return it->second.get();
 }
 
 Tensor CpuDriver::load_weight(const HostTensorRef& h, DType dt) {
@@ -259,6 +284,7 @@ Tensor CpuDriver::load_weight(const HostTensorRef& h, DType dt) {
   switch (h.dtype) {
     case DType::F32:
       t.data = const_cast<void*>(h.data);  // the mapping is immutable and outlives us
+      weights_.insert(t.data);
       return t;
     case DType::F16:
     case DType::BF16: {
@@ -270,6 +296,7 @@ Tensor CpuDriver::load_weight(const HostTensorRef& h, DType dt) {
         dst[i] = f16 ? cpu::half_to_float(src[i]) : cpu::bf16_to_float(src[i]);
       t.data = dst;
       owned_weights_.push_back(std::move(buf));
+      weights_.insert(t.data);
       return t;
     }
     case DType::I32:
@@ -478,6 +505,15 @@ void CpuDriver::layer_norm(Tensor out, const Tensor& x, const Tensor& gamma, con
 
 void CpuDriver::gemm(const GemmDesc& g, const Tensor& a, const Tensor& b, Tensor c) {
   check_gemm("gemm", g, 1, 0, 0, 0, a, b, c);
+  // x · Wᵀ (+ C) with W a loaded weight stored densely: the packed kernel (ModernBERT's
+  // residual-accumulating output projections come this way, with beta = 1).
+  if (!g.trans_a && g.trans_b && g.ldb == g.k && g.alpha == 1.0f &&
+      (g.beta == 0.0f || g.beta == 1.0f) && g.m > 0 && g.n > 0 && g.k > 0)
+    if (const float* pw = packed_weight(b, g.n, g.k)) {
+      cpu::packed_gemm(*k_, pw, g.n, g.k, fp(a), g.lda, fp(c), g.ldc, g.m, nullptr, g.beta == 1.0f,
+                       false);
+      return;
+    }
   sgemm(g, 1, 0, 0, 0, fp(a), fp(b), fp(c));
 }
 
@@ -884,24 +920,50 @@ void CpuDriver::unpad(Tensor out, const Tensor& in, const Tensor& cu_seqlens) {
 
 // ---------------------------------------------------------------- fused
 
-void CpuDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias) {
-  const char* op = "linear";
+namespace {
+// Validates y[R, out] = x[R, in] · w[out, in]ᵀ (+ bias[out]) and returns its GEMM.
+GemmDesc check_linear(const char* op, const Tensor& y, const Tensor& x, const Tensor& w,
+                      const Tensor& bias) {
   need_f32(op, y, "y");
   need_f32(op, x, "x");
   need_f32(op, w, "w");
-  GemmDesc g = ops::linear_desc(x, w);
+  const GemmDesc g = ops::linear_desc(x, w);
   CPU_CHECK(w.rank == 2 && w.dim(1) == g.k, op,
             "w " + shape_str(w) + " is not [out, in] for x " + shape_str(x));
   CPU_CHECK(y.numel() == g.m * g.n, op, "y " + shape_str(y) + " is not [R, out]");
   if (!bias.empty()) {
     need_f32(op, bias, "bias");
     CPU_CHECK(bias.numel() == g.n, op, "bias " + shape_str(bias) + " is not [out]");
+  }
+  check_gemm(op, g, 1, 0, 0, 0, x, w, y);
+  return g;
+}
+}  // namespace
+
+void CpuDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias) {
+  GemmDesc g = check_linear("linear", y, x, w, bias);
+  if (const float* pw = packed_weight(w, g.n, g.k)) {
+    cpu::packed_gemm(*k_, pw, g.n, g.k, fp(x), g.lda, fp(y), g.ldc, g.m,
+                     bias.empty() ? nullptr : fp(bias), false, false);
+    return;
+  }
+  if (!bias.empty()) {
     const float* b = fp(bias);
     for_rows(g.m, g.n, [&](int64_t r) { std::memcpy(fp(y) + r * g.n, b, g.n * sizeof(float)); });
     g.beta = 1.0f;
   }
-  check_gemm(op, g, 1, 0, 0, 0, x, w, y);
   sgemm(g, 1, 0, 0, 0, fp(x), fp(w), fp(y));
+}
+
+void CpuDriver::linear_gelu(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias) {
+  const GemmDesc g = check_linear("linear_gelu", y, x, w, bias);
+  if (const float* pw = packed_weight(w, g.n, g.k)) {
+    cpu::packed_gemm(*k_, pw, g.n, g.k, fp(x), g.lda, fp(y), g.ldc, g.m,
+                     bias.empty() ? nullptr : fp(bias), false, true);
+    return;
+  }
+  linear(y, x, w, Tensor{});
+  fused_bias_gelu(y, bias);
 }
 
 void CpuDriver::fused_bias_gelu(Tensor x, const Tensor& bias) {

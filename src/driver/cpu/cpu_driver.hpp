@@ -1,9 +1,13 @@
 // The CPU backend: FP32 kernels vectorized for AVX2 / AVX-512 (chosen at run time, portable
-// scalar fallback), GEMM through OpenBLAS, parallel loops on the process-wide ThreadPool.
+// scalar fallback), parallel loops on the process-wide ThreadPool. Products with a loaded
+// weight (linear layers) run the driver's own packed-weight kernel (cpu_packed_gemm.hpp:
+// weights repacked once at first use, bias and GELU in the epilogue); other products, and
+// every product of the scalar build, go through OpenBLAS.
 //
 // Threading: everything runs on ripvec's one ThreadPool. Element-wise kernels split rows,
-// attention splits (sequence, head, query block) tasks, and GEMMs are cut into tiles that each
-// call single-threaded OpenBLAS inside parallel_for. OpenBLAS's own thread pool is not used
+// attention splits (sequence, head, query block) tasks, packed GEMMs split (row block, panel
+// group) tasks, and OpenBLAS GEMMs are cut into tiles that each call single-threaded OpenBLAS
+// inside parallel_for. OpenBLAS's own thread pool is not used
 // (its idle workers busy-wait and would compete with the pool between GEMMs);
 // $RIPVEC_BLAS_THREADING=openblas instead gives OpenBLAS the pool's thread count and calls it
 // from the calling thread only (see cpu_driver.cpp).
@@ -17,10 +21,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <memory>
+#include <set>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
+#include "driver/cpu/cpu_packed_gemm.hpp"
 #include "driver/driver.hpp"
 
 namespace ripvec {
@@ -40,6 +48,8 @@ class CpuDriver {
   CpuDriver();
   // Forces an ISA (tests compare the builds); throws UnsupportedError if the CPU lacks it.
   explicit CpuDriver(cpu::Isa isa);
+  // Also forces the GEMM path for weights (kPacked with the scalar build falls back to BLAS).
+  CpuDriver(cpu::Isa isa, cpu::GemmPath path);
   ~CpuDriver();
   CpuDriver(const CpuDriver&) = delete;
   CpuDriver& operator=(const CpuDriver&) = delete;
@@ -49,6 +59,8 @@ class CpuDriver {
   bool supports_dtype(DType dt) const { return dt == DType::F32 || dt == DType::I32; }
   // "scalar", "avx2" or "avx512": the kernel build in use.
   const char* isa_name() const;
+  // "packed" or "openblas": how products with a loaded weight run.
+  const char* gemm_path_name() const { return packed_ ? "packed" : "openblas"; }
 
   void begin_batch() {}
   void end_batch() {}
@@ -57,7 +69,9 @@ class CpuDriver {
   // ---- memory ----
   // F32 (and I32 as I32) weights are zero-copy views of `h`, whose memory (the mmapped
   // safetensors file) must outlive the driver; F16/BF16 weights are converted to F32 into a
-  // driver-owned buffer. dt must be F32 (or I32 for an I32 tensor).
+  // driver-owned buffer. dt must be F32 (or I32 for an I32 tensor). The driver remembers each
+  // weight's address: a later linear()/gemm() whose B operand is that weight packs it once
+  // (into a driver-owned copy) and reuses the packing.
   Tensor load_weight(const HostTensorRef& h, DType dt);
   // Allocates the 64-byte aligned arena (no-op if already at least `bytes`). Growing it while
   // scratch tensors are live (save() != 0) throws InvalidArgument.
@@ -135,6 +149,8 @@ class CpuDriver {
   // y[R, out] = x[R, in] · w[out, in]ᵀ + bias: y is pre-filled with the bias and the GEMM
   // accumulates onto it (beta = 1), saving a pass over y.
   void linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias);
+  // y = gelu(x · wᵀ + bias) (exact erf GELU), bias may be empty.
+  void linear_gelu(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias);
   void fused_bias_gelu(Tensor x, const Tensor& bias);
   void fused_bias_residual(Tensor out, Tensor x, const Tensor& bias, const Tensor& residual);
   void fused_residual_layernorm(Tensor out, Tensor x, const Tensor& bias, const Tensor& residual,
@@ -151,6 +167,9 @@ class CpuDriver {
   };
   using Buffer = std::unique_ptr<std::byte, AlignedFree>;
   static Buffer allocate_aligned(size_t bytes);
+  // The packed copy of weight w used as [n, k], made on first use; null when the packed path
+  // is off or w was not loaded by load_weight().
+  const float* packed_weight(const Tensor& w, int64_t n, int64_t k);
 
   const cpu::CpuKernels* k_;
   Buffer arena_;
@@ -160,6 +179,9 @@ class CpuDriver {
   std::vector<Buffer> owned_weights_;
   Buffer attn_work_;  // kAttnWorkFloats floats per pool thread
   size_t attn_slots_ = 0;
+  bool packed_ = false;
+  std::set<const void*> weights_;  // data pointers returned by load_weight()
+  std::map<std::tuple<const void*, int64_t, int64_t>, cpu::PackedFloats> packs_;
 };
 
 static_assert(Driver<CpuDriver>);

@@ -5,7 +5,9 @@
 // at run time from what the CPU supports.
 #pragma once
 
+#include <array>  // cpu_gemm_impl.hpp (included by the ISA builds after their target pragma)
 #include <cstdint>
+#include <utility>
 
 namespace ripvec::cpu {
 
@@ -39,6 +41,23 @@ inline constexpr int64_t kAttnMaxHeadDim = 256;
 inline constexpr int64_t kAttnWorkFloats =
     kAttnMaxHeadDim * kAttnQBlock * 2 + kAttnKBlock * kAttnQBlock + 4 * kAttnQBlock;
 
+// One block of the packed-weight GEMM (cpu_gemm_impl.hpp): rows x panels [panel0, panel1) of
+// C[rows, n] (=|+=) A[rows, k] · Wᵀ (+ bias) (then GELU), W packed by pack_weight() into
+// panels of gemm_nr columns, k blocked by kc.
+struct GemmBlock {
+  const float* a = nullptr;  // row 0 of the block, row-major, lda floats per row
+  int64_t lda = 0;
+  const float* b = nullptr;  // packed weight (all panels)
+  int64_t n = 0, k = 0, kc = 0;
+  float* c = nullptr;  // row 0 of the block, column 0
+  int64_t ldc = 0;
+  int64_t rows = 0;
+  int64_t panel0 = 0, panel1 = 0;
+  const float* bias = nullptr;  // [n] or null
+  bool accumulate = false;      // C += product (beta = 1) instead of C = product
+  bool gelu = false;            // exact erf GELU on the result (after bias)
+};
+
 struct CpuKernels {
   const char* isa = "";
   // out = (x - mean) / sqrt(var + eps) * gamma + beta; gamma/beta may be null (1 / 0).
@@ -66,6 +85,10 @@ struct CpuKernels {
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float* y, float a, const float* x, int64_t n);  // y += a * x
   void (*attention)(const AttnArgs& a);
+  // Packed-weight GEMM (none in the scalar build: gemm_mr == 0). gemm_mr x gemm_nr is the
+  // register tile; gemm_kc the largest k block.
+  int gemm_mr = 0, gemm_nr = 0, gemm_kc = 0;
+  void (*gemm_block)(const GemmBlock& g) = nullptr;
 };
 
 const CpuKernels& kernels_scalar();

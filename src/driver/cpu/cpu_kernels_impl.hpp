@@ -499,6 +499,14 @@ void attention_k(const AttnArgs& a) {
   }
 }
 
+}  // namespace
+}  // namespace ripvec::cpu
+
+#include "driver/cpu/cpu_gemm_impl.hpp"
+
+namespace ripvec::cpu {
+namespace {
+
 template <class V>
 CpuKernels make_kernels(const char* isa) {
   CpuKernels k;
@@ -520,6 +528,20 @@ CpuKernels make_kernels(const char* isa) {
   k.dot = &dot_k<V>;
   k.axpy = &axpy_k<V>;
   k.attention = &attention_k<V>;
+  // Register tiles: AVX2 6 x 16 (12 accumulators + 2 B vectors + 1 broadcast of 16 ymm),
+  // AVX-512 12 x 32 (24 + 2 + 1 of 32 zmm). k blocks keep a panel's block (kc x NR floats)
+  // within 32-48 KiB, an L1's worth.
+  if constexpr (V::W == 8) {
+    k.gemm_mr = 6;
+    k.gemm_nr = 16;
+    k.gemm_kc = 512;
+    k.gemm_block = &gemm_block_k<V, 6, 2>;
+  } else if constexpr (V::W == 16) {
+    k.gemm_mr = 12;
+    k.gemm_nr = 32;
+    k.gemm_kc = 384;
+    k.gemm_block = &gemm_block_k<V, 12, 2>;
+  }
   return k;
 }
 

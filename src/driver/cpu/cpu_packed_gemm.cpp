@@ -1,0 +1,100 @@
+#include "driver/cpu/cpu_packed_gemm.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "util/thread_pool.hpp"
+
+namespace ripvec::cpu {
+
+void FreeFloats::operator()(float* p) const {
+  ::operator delete(p, std::align_val_t(64));
+}
+
+PackedFloats pack_weight(const float* w, int64_t n, int64_t k, int nr) {
+  const int64_t panels = (n + nr - 1) / nr;
+  const size_t floats = static_cast<size_t>(std::max<int64_t>(panels * k * nr, 16));
+  PackedFloats out(
+      static_cast<float*>(::operator new(floats * sizeof(float), std::align_val_t(64))));
+  float* dst = out.get();
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t j0 = p * nr, cols = std::min<int64_t>(nr, n - j0);
+    float* panel = dst + p * k * nr;
+    // Row-major reads of W, strided writes into the panel: once per weight, at load.
+    for (int64_t j = 0; j < nr; ++j) {
+      if (j < cols) {
+        const float* src = w + (j0 + j) * k;
+        for (int64_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = src[kk];
+      } else {
+        for (int64_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = 0.0f;
+      }
+    }
+  }
+  return out;
+}
+
+namespace {
+// Blocking overrides for tuning runs (bench/gemm_bench on a new CPU): $RIPVEC_CPU_GEMM_KC
+// (largest k block, floats) and $RIPVEC_CPU_GEMM_MC (register tiles per row block). Read once;
+// 0 or unset keeps the kernel build's defaults.
+int64_t env_int(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::max<int64_t>(0, std::atoll(v)) : 0;
+}
+const int64_t kEnvKc = env_int("RIPVEC_CPU_GEMM_KC");
+const int64_t kEnvMcTiles = env_int("RIPVEC_CPU_GEMM_MC");
+}  // namespace
+
+void packed_gemm(const CpuKernels& kern, const float* packed, int64_t n, int64_t k, const float* a,
+                 int64_t lda, float* c, int64_t ldc, int64_t m, const float* bias, bool accumulate,
+                 bool gelu) {
+  if (m <= 0 || n <= 0) return;
+  const int64_t mr = kern.gemm_mr, nr = kern.gemm_nr;
+  // k blocks of at most gemm_kc, as even as possible (k = 1536 -> 4 x 384 on AVX-512).
+  const int64_t kc_max = kEnvKc > 0 ? kEnvKc : kern.gemm_kc;
+  const int64_t kblocks = std::max<int64_t>(1, (k + kc_max - 1) / kc_max);
+  const int64_t kc = std::max<int64_t>(1, (k + kblocks - 1) / kblocks);
+  // Row blocks of 12 register tiles (144 rows on AVX-512, 72 on AVX2): the block's A rows for
+  // one k block (144 x 384 floats = 216 KiB) stay in L2 while the panels stream past.
+  const int64_t mc = (kEnvMcTiles > 0 ? kEnvMcTiles : 12) * mr;
+  const int64_t row_blocks = (m + mc - 1) / mc;
+  const int64_t panels = (n + nr - 1) / nr;
+  const int64_t threads = ThreadPool::global().size();
+  // Panel groups: all panels per task while there are enough row blocks to go around;
+  // otherwise split the columns so that there are about three tasks per thread.
+  int64_t groups = 1;
+  while (row_blocks * groups < 3 * threads && groups < panels) ++groups;
+  const int64_t per_group = (panels + groups - 1) / groups;
+  groups = (panels + per_group - 1) / per_group;
+  const int64_t tasks = row_blocks * groups;
+  auto run = [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t rb = t / groups, pg = t % groups;
+      GemmBlock g;
+      g.a = a + rb * mc * lda;
+      g.lda = lda;
+      g.b = packed;
+      g.n = n;
+      g.k = k;
+      g.kc = kc;
+      g.c = c + rb * mc * ldc;
+      g.ldc = ldc;
+      g.rows = std::min(mc, m - rb * mc);
+      g.panel0 = pg * per_group;
+      g.panel1 = std::min(panels, g.panel0 + per_group);
+      g.bias = bias;
+      g.accumulate = accumulate;
+      g.gelu = gelu;
+      kern.gemm_block(g);
+    }
+  };
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  if (threads == 1 || tasks == 1 || flops < 2e6)
+    run(0, tasks);
+  else
+    parallel_for(0, tasks, 1, [&run](int64_t lo, int64_t hi) { run(lo, hi); });
+}
+
+}  // namespace ripvec::cpu
