@@ -19,6 +19,8 @@
 #include <memory>
 #include <string>
 
+#include <unistd.h>
+
 int main(int argc, char** argv) {
   ripvec::EmbedderOptions eopts;
   eopts.resolve.allow_download = false;
@@ -57,12 +59,15 @@ int main(int argc, char** argv) {
 
     // The index shares the embedder with whoever else holds it (here: nobody).
     std::shared_ptr<ripvec::Embedder> embedder = ripvec::Embedder::load(eopts);
-    iopts.progress = [](const ripvec::IndexProgress& p) {
-      std::fprintf(stderr, "\r%-9s files %zu/%zu  chunks %zu/%zu  %.1fs",
-                   ripvec::index_phase_name(p.phase), p.files_done, p.files_total, p.chunks_done,
-                   p.chunks_total, p.elapsed_s);
-      if (p.phase == ripvec::IndexProgress::Phase::Done) std::fprintf(stderr, "\n");
-    };
+    // A one-line progress display, on a terminal only (it rewrites itself with \r).
+    if (isatty(STDERR_FILENO)) {
+      iopts.progress = [](const ripvec::IndexProgress& p) {
+        std::fprintf(stderr, "\r%-9s files %zu/%zu  chunks %zu/%zu  %.1fs",
+                     ripvec::index_phase_name(p.phase), p.files_done, p.files_total, p.chunks_done,
+                     p.chunks_total, p.elapsed_s);
+        if (p.phase == ripvec::IndexProgress::Phase::Done) std::fprintf(stderr, "\n");
+      };
+    }
     const auto index = ripvec::Index::open(path, embedder, iopts);
     const ripvec::UpdateStats stats = index->update();
     std::fprintf(stderr, "index %s: root %s, %zu chunks (%zu embedded now)\n",
