@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "protocol_commands.hpp"
 #include "ripvec/error.hpp"
 
 #ifndef RIPVEC_VERSION_STRING
@@ -49,6 +50,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("-V,--version", std::string("ripvec ") + RIPVEC_VERSION_STRING);
   CliOptions opts;
   const Commands cmds = build_cli(app, opts);
+  ProtocolOptions popts;
+  const ProtocolCommands pcmds = add_protocol_commands(app, popts);
 
   try {
     app.parse(argc, argv);
@@ -74,6 +77,7 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
+    if (int rc = run_protocol_command(pcmds, popts); rc >= 0) return rc;
     if (cmds.index->parsed()) return run_index(opts);
     if (cmds.embed->parsed()) return run_embed(opts);
     if (cmds.tokenize->parsed()) return run_tokenize(opts);

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "ripvec/embedder.hpp"
+#include "ripvec/error.hpp"
 
 namespace ripvec {
 
@@ -83,10 +84,10 @@ struct SearchOptions {
 struct Hit {
   std::string path;  // relative to Index::root(), '/' separators, the file name's bytes as-is
   int start_line = 0, end_line = 0;  // 1-based, inclusive
-  std::string symbol;    // "Client.get"; empty for windows of lines
-  std::string kind;      // "function", "method", "class", ..., "window"
-  std::string language;  // "python", "rust", ..., "text"
-  std::string content;   // the exact source lines start_line..end_line
+  std::string symbol;                // "Client.get"; empty for windows of lines
+  std::string kind;                  // "function", "method", "class", ..., "window"
+  std::string language;              // "python", "rust", ..., "text"
+  std::string content;               // the exact source lines start_line..end_line
   // The score of the mode, always in [0, 1] for Hybrid and Keyword:
   //  Semantic: cosine similarity of query and chunk, in [-1, 1].
   //  Keyword:  BM25F of the chunk divided by the best BM25F of this query (the top hit is 1).
@@ -152,6 +153,23 @@ struct IndexStatus {
   std::vector<std::string> stale;
 };
 
+// ---------------------------------------------------------------- whole-index access
+
+// A read-only view of one committed snapshot: every stored chunk and its vector, for analyses
+// over the whole index (near-duplicate detection). It keeps that snapshot mapped while alive;
+// later updates do not change it. Thread safety: all members are const and safe to share.
+class IndexSnapshot {
+ public:
+  virtual ~IndexSnapshot() = default;
+  virtual size_t size() const = 0;  // chunks
+  virtual size_t dim() const = 0;
+  // Copies chunk i's vector (dim() floats, as stored: L2-normalised when the model says so)
+  // into out. i < size().
+  virtual void vector(size_t i, float* out) const = 0;
+  // Chunk i as a Hit: path, lines, symbol, kind, language, content; the scores are 0.
+  virtual Hit chunk(size_t i) const = 0;
+};
+
 // ---------------------------------------------------------------- the index
 
 class Index {
@@ -191,6 +209,12 @@ class Index {
                                         const SearchOptions& opts) const = 0;
 
   virtual IndexStatus status() const = 0;
+
+  // The last committed snapshot (empty before the first update()). Hidden files are included;
+  // callers filter. Throws UnsupportedError from implementations that cannot expose vectors.
+  virtual std::shared_ptr<const IndexSnapshot> snapshot() const {
+    throw UnsupportedError("this index does not expose its vectors");
+  }
 };
 
 // Searches `path` (file or directory) without any index: walk, chunk, embed in memory.
@@ -206,6 +230,7 @@ std::vector<IndexStatus> list_indexes(const std::filesystem::path& cache_dir = {
 // Removes the index directories of `root` (every model) or, with root empty, every index in the
 // cache. Returns the bytes freed. Never touches anything but index directories (each is checked
 // for a ripvec manifest or lock before removal).
-uint64_t clean_indexes(const std::filesystem::path& root, const std::filesystem::path& cache_dir = {});
+uint64_t clean_indexes(const std::filesystem::path& root,
+                       const std::filesystem::path& cache_dir = {});
 
 }  // namespace ripvec
