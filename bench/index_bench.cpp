@@ -19,8 +19,9 @@
 #include <fstream>
 #include <string>
 
+#include "corpus/walker.hpp"
 #include "index/bm25.hpp"
-#include "index/index.hpp"
+#include "ripvec/index.hpp"
 #include "util/thread_pool.hpp"
 
 using namespace ripvec;
@@ -120,8 +121,8 @@ int main(int argc, char** argv) {
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     IndexOptions io;
     io.cache_dir = work / "cache";
-    io.embed_batch = batch;
-    auto idx = ProjectIndex::open(root, *emb, io);
+    (void)batch;  // the ingest pipeline embeds 64 chunks per call (src/index/ingest.hpp)
+    auto idx = Index::open(root, std::shared_ptr<Embedder>(std::move(emb)), io);
 
     std::printf(
         "\n| run          | files | chunks embedded | walk s | read+chunk s | embed s | write s | "
@@ -129,12 +130,12 @@ int main(int argc, char** argv) {
     std::printf(
         "|--------------|-------|-----------------|--------|--------------|---------|---------|----"
         "-----|----------|\n");
-    auto row = [](const char* name, const IndexUpdateStats& s) {
+    auto row = [](const char* name, const UpdateStats& s) {
       std::printf("| %-12s | %5zu | %15zu | %6.2f | %12.2f | %7.2f | %7.2f | %7.2f | %8.1f |\n",
                   name, s.files_seen, s.chunks_embedded, s.walk_s, s.chunk_s, s.embed_s, s.write_s,
                   s.total_s, s.total_s > 0 ? s.chunks_embedded / s.total_s : 0.0);
     };
-    IndexUpdateStats cold = idx->update();
+    UpdateStats cold = idx->update();
     row("cold", cold);
     row("no change", idx->update());
     if (!files.empty()) {
@@ -144,7 +145,7 @@ int main(int argc, char** argv) {
       row("1 file edit", idx->update());
     }
     std::printf("\nchunks in index: %zu; read+chunk time overlaps embedding (producer thread)\n",
-                idx->num_chunks());
+                idx->status().chunks);
     fs::remove_all(work);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "index_bench: %s\n", e.what());

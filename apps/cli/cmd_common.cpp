@@ -1,8 +1,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 
 #include "commands.hpp"
+#include "ripvec/corpus.hpp"
 #include "ripvec/error.hpp"
 
 namespace ripvec::cli {
@@ -15,6 +17,11 @@ std::string model_spec(const CliOptions& opts) {
 
 bool progress_enabled(const CliOptions& opts) {
   return !opts.quiet && isatty(STDERR_FILENO) == 1;
+}
+
+ProgressPrinter::Mode progress_mode(const CliOptions& opts) {
+  if (opts.quiet) return ProgressPrinter::Mode::Off;
+  return isatty(STDERR_FILENO) == 1 ? ProgressPrinter::Mode::Tty : ProgressPrinter::Mode::Lines;
 }
 
 EmbedderOptions embedder_options(const CliOptions& opts) {
@@ -45,17 +52,43 @@ EmbedderOptions embedder_options(const CliOptions& opts) {
   return eo;
 }
 
-WalkOptions walk_options(const CliOptions& opts) {
-  WalkOptions w;
-  w.types = opts.types;
-  w.type_not = opts.type_not;
-  w.globs = opts.globs;
-  w.hidden = opts.hidden;
-  w.no_ignore = opts.no_ignore;
-  w.follow_symlinks = opts.follow;
-  if (!opts.max_filesize.empty()) w.max_file_size = parse_size(opts.max_filesize, "--max-filesize");
-  w.threads = opts.threads;
-  return w;
+SearchFilter search_filter(const CliOptions& opts) {
+  SearchFilter f;
+  f.types = opts.types;
+  f.type_not = opts.type_not;
+  f.globs = opts.globs;
+  f.hidden = opts.hidden;
+  f.no_ignore = opts.no_ignore;
+  if (!opts.max_filesize.empty()) {
+    f.max_file_size = parse_size(opts.max_filesize, "--max-filesize");
+    if (*f.max_file_size == 0) throw InvalidArgument("--max-filesize must be at least 1 byte");
+  }
+  // Unknown type names are refused before the model is loaded.
+  for (const auto* names : {&f.types, &f.type_not})
+    for (const auto& n : *names) {
+      bool known = false;
+      for (const auto& t : file_types()) known = known || t.name == n;
+      if (!known)
+        throw InvalidArgument("unknown file type '" + n + "' (see --type-list for the known ones)");
+    }
+  return f;
+}
+
+IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress) {
+  IndexOptions io;
+  io.cache_dir = opts.cache_dir;  // empty: the library's default (RIPVEC_CACHE_DIR, XDG...)
+  io.repo_local = opts.repo_local;
+  io.reindex = opts.reindex;
+  io.follow_symlinks = opts.follow;
+  io.threads = opts.threads;
+  if (progress != nullptr && progress->mode() != ProgressPrinter::Mode::Off)
+    io.progress = [progress](const IndexProgress& p) { progress->update(p); };
+  return io;
+}
+
+void report_update_warnings(const UpdateStats& st, bool quiet) {
+  if (quiet) return;
+  for (const auto& w : st.warnings) std::fprintf(stderr, "ripvec: warning: %s\n", w.c_str());
 }
 
 std::unique_ptr<Embedder> load_embedder(const CliOptions& opts, double* seconds) {

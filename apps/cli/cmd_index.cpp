@@ -1,11 +1,12 @@
-// `ripvec index [PATH...]`: refresh the index and report the changes, git-status style.
+// `ripvec index [PATH...]`: refresh the index and report the changes, git-status style;
+// `--status [PATH]`, `--list`, `--clean [PATH|--all]` inspect and remove indexes.
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <string>
 
 #include "commands.hpp"
-#include "index/index.hpp"
 #include "output.hpp"
 #include "ripvec/error.hpp"
 
@@ -13,7 +14,86 @@ namespace ripvec::cli {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+std::string human_bytes(uint64_t b) {
+  char buf[32];
+  if (b >= (1ull << 30))
+    std::snprintf(buf, sizeof(buf), "%.1f GiB", static_cast<double>(b) / (1ull << 30));
+  else if (b >= (1ull << 20))
+    std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(b) / (1ull << 20));
+  else if (b >= 1024)
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(b) / 1024);
+  else
+    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(b));
+  return buf;
+}
+
+std::string when(int64_t unix_s) {
+  if (unix_s <= 0) return "never";
+  const std::time_t t = static_cast<std::time_t>(unix_s);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+void put(const std::string& s) {
+  if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size() || std::fflush(stdout) != 0)
+    throw IoError("cannot write to stdout");
+}
+
+int run_list(const CliOptions& opts) {
+  const auto all = list_indexes(opts.cache_dir);
+  std::string out;
+  for (const auto& s : all) {
+    out += s.root.string() + "\n";
+    out += "  model " + (s.model_id.empty() ? std::string("?") : s.model_id) + ", " +
+           std::to_string(s.files) + " files, " + std::to_string(s.chunks) + " chunks, " +
+           human_bytes(s.bytes) + ", updated " + when(s.last_update_unix) + "\n";
+    out += "  " + s.location.string() + "\n";
+  }
+  put(out);
+  return all.empty() ? 1 : 0;
+}
+
+int run_clean(const CliOptions& opts) {
+  if (opts.clean_all && !opts.paths.empty()) throw InvalidArgument("--clean --all takes no PATH");
+  if (opts.paths.size() > 1) throw InvalidArgument("--clean takes one PATH");
+  const fs::path target =
+      opts.clean_all ? fs::path() : fs::path(opts.paths.empty() ? "." : opts.paths[0]);
+  const uint64_t freed = clean_indexes(target, opts.cache_dir);
+  put("removed " + human_bytes(freed) + "\n");
+  return 0;
+}
+
+int run_status(const CliOptions& opts) {
+  if (opts.paths.size() > 1) throw InvalidArgument("--status takes one PATH");
+  std::shared_ptr<Embedder> embedder = load_embedder(opts);
+  auto index =
+      Index::open(opts.paths.empty() ? "." : opts.paths[0], embedder, index_options(opts, nullptr));
+  const IndexStatus s = index->status();
+  std::string out;
+  out += "root: " + s.root.string() + "\n";
+  out += "index: " + s.location.string() + (s.read_only ? " (read-only)" : "") + "\n";
+  out += "model: " + s.model_id + " (dim " + std::to_string(s.dim) + ")\n";
+  out += "files: " + std::to_string(s.files) + "\n";
+  out += "chunks: " + std::to_string(s.chunks) + "\n";
+  out += "size: " + human_bytes(s.bytes) + "\n";
+  out += "last update: " + (s.exists ? when(s.last_update_unix) : std::string("never")) + "\n";
+  out += "stale files: " + std::to_string(s.stale.size()) + "\n";
+  for (const auto& f : s.stale) out += f + "\n";
+  put(out);
+  return 0;
+}
+
+}  // namespace
+
 int run_index(const CliOptions& opts) {
+  if (opts.index_list) return run_list(opts);
+  if (opts.index_clean) return run_clean(opts);
+  if (opts.index_status) return run_status(opts);
   const std::vector<std::string> paths =
       opts.paths.empty() ? std::vector<std::string>{"."} : opts.paths;
   for (const auto& p : paths) {
@@ -23,13 +103,14 @@ int run_index(const CliOptions& opts) {
       throw InvalidArgument(p + ": not a directory (only directories are indexed)");
     }
   }
-  (void)walk_options(opts);  // reject bad flag values before the model load
+  ProgressPrinter progress(progress_mode(opts));
+  progress.note("loading model " + model_spec(opts));
   double load_s = 0;
-  auto embedder = load_embedder(opts, &load_s);
+  std::shared_ptr<Embedder> embedder = load_embedder(opts, &load_s);
+  progress.finish();
   for (const auto& p : paths) {
-    Progress progress(progress_enabled(opts));
-    auto index = ProjectIndex::open(p, *embedder, index_options(opts, &progress));
-    const IndexUpdateStats st = index->update();
+    auto index = Index::open(p, embedder, index_options(opts, &progress));
+    const UpdateStats st = index->update();
     progress.finish();
     report_update_warnings(st, opts.quiet);
 
@@ -50,7 +131,7 @@ int run_index(const CliOptions& opts) {
                   st.skipped_too_large, st.skipped_unreadable, st.chunks_embedded, st.chunks_total,
                   st.total_s, st.walk_s, st.chunk_s, st.embed_s, st.write_s, load_s);
     out += buf;
-    std::fwrite(out.data(), 1, out.size(), stdout);
+    put(out);
     if (opts.stats)
       std::fprintf(stderr, "ripvec stats: model %s on %s, %zu objects collected, %zu rebuilt\n",
                    embedder->model_id().c_str(), embedder->device_name().c_str(),

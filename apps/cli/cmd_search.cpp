@@ -1,16 +1,19 @@
 // The default command: `ripvec [OPTIONS] QUERY [PATH...]`.
+//
+// Each PATH is answered by the index that Index::open finds for it (its enclosing project
+// root); PATHs under one root share one index and one search (their sub-paths become the
+// filter's paths). Results of different roots are merged in one place: merge_roots().
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "commands.hpp"
-#include "index/index.hpp"
 #include "output.hpp"
 #include "ripvec/error.hpp"
 
@@ -24,64 +27,71 @@ double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-SearchMode parse_mode(const std::string& m) {
-  if (m == "hybrid") return SearchMode::Hybrid;
-  if (m == "semantic") return SearchMode::Semantic;
-  if (m == "keyword") return SearchMode::Keyword;
-  throw InvalidArgument("--mode: expected hybrid, semantic or keyword, got '" + m + "'");
+struct PathArg {
+  std::string arg;  // as typed
+  fs::path canon;   // canonical
+  bool is_file = false;
+};
+
+// A hit with the absolute path of its file.
+struct RootHit {
+  Hit hit;
+  fs::path abs;
+};
+
+// Several roots: one list by score, best first. Scores of one mode are on one scale for every
+// root (cosine; hybrid fused ranks normalised to [0, 1]; keyword BM25F divided by each root's
+// best), so the merge is by score; ties keep the order of the PATHs.
+std::vector<RootHit> merge_roots(std::vector<std::vector<RootHit>> per_root, size_t top_k) {
+  std::vector<RootHit> all;
+  for (auto& v : per_root)
+    for (auto& h : v) all.push_back(std::move(h));
+  std::stable_sort(all.begin(), all.end(),
+                   [](const RootHit& a, const RootHit& b) { return a.hit.score > b.hit.score; });
+  if (all.size() > top_k) all.resize(top_k);
+  return all;
 }
 
 // ripgrep's convention: with no PATH the paths are shown relative to the current directory;
-// with an explicit PATH they are shown under that PATH as typed.
-std::string display_path(const std::string& arg, bool arg_given, bool arg_is_file,
-                         const std::string& rel) {
-  if (arg_is_file) return arg;
-  if (!arg_given) return rel;
-  if (!arg.empty() && arg.back() == '/') return arg + rel;
-  return arg + "/" + rel;
+// with explicit PATHs they are shown under the PATH (as typed) that holds them.
+std::string display_path(const fs::path& abs, const std::vector<PathArg>& args, bool given,
+                         const fs::path& cwd) {
+  if (given) {
+    const PathArg* best = nullptr;
+    size_t best_len = 0;
+    for (const auto& a : args) {
+      const std::string c = a.canon.string(), s = abs.string();
+      const bool under = s == c || (s.size() > c.size() && s.compare(0, c.size(), c) == 0 &&
+                                    (s[c.size()] == '/' || c == "/"));
+      if (under && c.size() >= best_len) {
+        best = &a;
+        best_len = c.size();
+      }
+    }
+    if (best) {
+      if (best->is_file) return best->arg;
+      const std::string rel = abs.lexically_relative(best->canon).generic_string();
+      if (rel == "." || rel.empty()) return best->arg;
+      return best->arg.back() == '/' ? best->arg + rel : best->arg + "/" + rel;
+    }
+  }
+  const fs::path rel = abs.lexically_relative(cwd);
+  return rel.empty() ? abs.string() : rel.generic_string();
 }
 
-// A file name as a literal gitignore-syntax pattern.
-std::string glob_escape(const std::string& name) {
-  std::string out;
-  for (char c : name) {
-    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\' || c == '!' || c == '#' ||
-        c == ' ')
-      out += '\\';
-    out += c;
-  }
-  return out;
+std::string stats_line(const std::string& what, const std::string& where, const UpdateStats& st) {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf),
+                "%s (%s): %zu files seen, %zu added, %zu modified, %zu removed, "
+                "%zu chunks embedded, %zu chunks total; walk %.3fs chunk %.3fs embed %.3fs "
+                "write %.3fs update total %.3fs",
+                what.c_str(), where.c_str(), st.files_seen, st.files_added, st.files_modified,
+                st.files_removed, st.chunks_embedded, st.chunks_total, st.walk_s, st.chunk_s,
+                st.embed_s, st.write_s, st.total_s);
+  return buf;
 }
 
 }  // namespace
-
-void report_update_warnings(const IndexUpdateStats& st, bool quiet) {
-  if (quiet) return;
-  for (const auto& w : st.warnings) std::fprintf(stderr, "ripvec: warning: %s\n", w.c_str());
-}
-
-IndexOptions index_options(const CliOptions& opts, Progress* progress) {
-  IndexOptions io;
-  if (!opts.cache_dir.empty()) {
-    io.cache_dir = opts.cache_dir;
-  } else if (const char* env = std::getenv("RIPVEC_CACHE_DIR"); env != nullptr && env[0] != 0) {
-    io.cache_dir = env;
-  }
-  io.repo_local = opts.repo_local;
-  io.reindex = opts.reindex;
-  io.walk = walk_options(opts);
-  if (progress != nullptr && progress->enabled()) {
-    io.progress = [progress](const IndexProgress& p) {
-      std::string files =
-          "files " + std::to_string(p.files_done) + "/" + std::to_string(p.files_total);
-      if (p.chunks_total > 0)
-        progress->update("embedding", p.chunks_done, p.chunks_total, "chunks", files);
-      else
-        progress->update("scanning", p.files_done, p.files_total, "files");
-    };
-  }
-  return io;
-}
 
 int run_search(const CliOptions& opts) {
   const auto t_start = std::chrono::steady_clock::now();
@@ -91,113 +101,137 @@ int run_search(const CliOptions& opts) {
   if (opts.top_k == 0) throw InvalidArgument("--top-k must be at least 1");
 
   const bool paths_given = !opts.paths.empty();
-  const std::vector<std::string> paths = paths_given ? opts.paths : std::vector<std::string>{"."};
-  struct Root {
-    std::string arg;
-    bool is_file;
-  };
-  std::vector<Root> roots;
-  for (const auto& p : paths) {
+  std::vector<PathArg> args;
+  for (const auto& p : paths_given ? opts.paths : std::vector<std::string>{"."}) {
     std::error_code ec;
     const auto st = fs::status(p, ec);
     if (ec || !fs::exists(st)) throw IoError(p + ": No such file or directory");
     if (!fs::is_directory(st) && !fs::is_regular_file(st))
       throw InvalidArgument(p + ": not a file or directory");
-    roots.push_back({p, fs::is_regular_file(st)});
+    args.push_back({p, fs::canonical(p), fs::is_regular_file(st)});
   }
+  std::error_code ec;
+  const fs::path cwd = fs::current_path(ec);
 
   SearchOptions so;
-  so.mode = parse_mode(opts.mode);
-  (void)walk_options(opts);  // reject bad flag values before the model load
-
-  double load_s = 0;
-  auto embedder = load_embedder(opts, &load_s);
-
+  so.mode = parse_search_mode(opts.mode);
   so.top_k = opts.top_k;
   so.threshold = opts.threshold;
+  so.filter = search_filter(opts);  // rejects bad values before the model load
 
-  Progress progress(progress_enabled(opts));
-  std::vector<ResultView> results;
+  ProgressPrinter progress(progress_mode(opts));
+  progress.note("loading model " + model_spec(opts));
+  double load_s = 0;
+  std::shared_ptr<Embedder> embedder = load_embedder(opts, &load_s);
+  progress.finish();
+
+  std::vector<std::vector<RootHit>> per_root;
   std::vector<std::string> stat_lines;
   double search_s = 0;
-  for (const auto& root : roots) {
-    IndexOptions io = index_options(opts, &progress);
-    IndexUpdateStats st;
-    std::vector<SearchHit> hits;
-    std::string where;
-    if (root.is_file) {
-      // The index and search_in_memory take directory roots: search the file's directory with
-      // a walk narrowed to that one file (explicitly named, so hidden/ignore rules do not apply).
-      const fs::path file = fs::absolute(root.arg);
-      io.walk.globs = {"/" + glob_escape(file.filename().string())};
-      io.walk.hidden = true;
-      io.walk.no_ignore = true;
+  const IndexOptions io = index_options(opts, &progress);
+  if (!opts.use_index && !opts.reindex) {
+    for (const auto& a : args) {
+      UpdateStats st;
       const auto t0 = std::chrono::steady_clock::now();
-      hits = search_in_memory(file.parent_path(), *embedder, opts.query, so, std::move(io), &st);
+      auto hits = search_without_index(a.canon, *embedder, opts.query, so, io, &st);
       search_s += since(t0);
-      where = "in memory";
-    } else if (!opts.use_index && !opts.reindex) {
-      const auto t0 = std::chrono::steady_clock::now();
-      hits = search_in_memory(root.arg, *embedder, opts.query, so, std::move(io), &st);
-      search_s += since(t0);
-      where = "in memory";
-    } else {
-      auto index = ProjectIndex::open(root.arg, *embedder, std::move(io));
-      st = index->update();
-      const auto t0 = std::chrono::steady_clock::now();
-      hits = index->search(opts.query, so);
-      search_s += since(t0);
-      where = index->location().string();
+      progress.finish();
+      report_update_warnings(st, opts.quiet);
+      const fs::path base = a.is_file ? a.canon.parent_path() : a.canon;
+      std::vector<RootHit> v;
+      for (auto& h : hits) {
+        const fs::path abs = base / h.path;
+        v.push_back({std::move(h), abs});
+      }
+      per_root.push_back(std::move(v));
+      if (opts.stats) stat_lines.push_back(stats_line(a.arg, "in memory", st));
     }
-    progress.finish();
-    report_update_warnings(st, opts.quiet);
-    for (auto& h : hits) {
-      ResultView r;
-      r.path = display_path(root.arg, paths_given, root.is_file, h.chunk.path);
-      r.start_line = h.chunk.start_line;
-      r.end_line = h.chunk.end_line;
-      r.symbol = std::move(h.chunk.symbol);
-      r.kind = std::move(h.chunk.kind);
-      r.language = std::move(h.chunk.language);
-      r.score = h.score;
-      r.content = std::move(h.chunk.content);
-      results.push_back(std::move(r));
+  } else {
+    // One index per root; the PATHs under it become its scopes.
+    struct Group {
+      std::unique_ptr<Index> index;
+      std::vector<std::string> scopes;
+      bool whole = false;
+      std::string label;
+    };
+    std::vector<Group> groups;
+    for (const auto& a : args) {
+      auto idx = Index::open(a.canon, embedder, io);
+      const std::string scope = idx->scope();
+      auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) {
+        return g.index->location() == idx->location();
+      });
+      if (it == groups.end()) {
+        groups.push_back({std::move(idx), {}, false, a.arg});
+        it = groups.end() - 1;
+      } else {
+        it->label += " " + a.arg;
+      }
+      if (scope.empty())
+        it->whole = true;
+      else
+        it->scopes.push_back(scope);
     }
-    if (opts.stats) {
-      char buf[512];
-      std::snprintf(buf, sizeof(buf),
-                    "%s (%s): %zu files seen, %zu added, %zu modified, %zu removed, "
-                    "%zu chunks embedded, %zu chunks total; walk %.3fs chunk %.3fs embed %.3fs "
-                    "write %.3fs update total %.3fs",
-                    root.arg.c_str(), where.c_str(), st.files_seen, st.files_added,
-                    st.files_modified, st.files_removed, st.chunks_embedded, st.chunks_total,
-                    st.walk_s, st.chunk_s, st.embed_s, st.write_s, st.total_s);
-      stat_lines.emplace_back(buf);
+    for (auto& g : groups) {
+      const UpdateStats st = g.index->update();
+      progress.finish();
+      report_update_warnings(st, opts.quiet);
+      SearchOptions gso = so;
+      // The whole root, or the PATHs' sub-paths (whatever scope the index was opened with).
+      gso.filter.paths = g.whole ? std::vector<std::string>{""} : g.scopes;
+      const auto t0 = std::chrono::steady_clock::now();
+      auto hits = g.index->search(opts.query, gso);
+      search_s += since(t0);
+      std::vector<RootHit> v;
+      for (auto& h : hits) {
+        const fs::path abs = g.index->root() / h.path;
+        v.push_back({std::move(h), abs});
+      }
+      per_root.push_back(std::move(v));
+      if (opts.stats) stat_lines.push_back(stats_line(g.label, g.index->location().string(), st));
     }
   }
-
-  // Several roots: merge by score. Scores of one mode are comparable across roots for semantic
-  // (cosine) and hybrid (RRF of ranks); BM25 statistics differ per root, so keyword merging
-  // across roots is approximate.
-  if (roots.size() > 1) {
-    std::stable_sort(results.begin(), results.end(),
-                     [](const ResultView& a, const ResultView& b) { return a.score > b.score; });
-    if (results.size() > opts.top_k) results.resize(opts.top_k);
-  }
+  const std::vector<RootHit> results = merge_roots(std::move(per_root), opts.top_k);
 
   std::string out;
-  if (opts.json) {
-    for (const auto& r : results) out += result_json(r) + "\n";
+  const auto words = highlight_words(opts.query);
+  if (opts.files_with_matches) {
+    std::vector<std::string> seen;
+    for (const auto& r : results) {
+      std::string p = display_path(r.abs, args, paths_given, cwd);
+      if (std::find(seen.begin(), seen.end(), p) != seen.end()) continue;
+      out += p + "\n";
+      seen.push_back(std::move(p));
+    }
   } else {
-    const bool color = want_color(opts.color, STDOUT_FILENO);
-    const auto words = highlight_words(opts.query);
+    TextOptions to;
+    to.color = want_color(opts.color, STDOUT_FILENO);
+    to.no_content = opts.no_content;
+    to.before = opts.before_context ? opts.before_context : opts.context;
+    to.after = opts.after_context ? opts.after_context : opts.context;
     for (size_t i = 0; i < results.size(); ++i) {
-      if (i != 0) out += '\n';
-      out += result_text(results[i], words, color);
+      const Hit& h = results[i].hit;
+      ResultView r;
+      r.path = display_path(results[i].abs, args, paths_given, cwd);
+      r.start_line = h.start_line;
+      r.end_line = h.end_line;
+      r.symbol = h.symbol;
+      r.kind = h.kind;
+      r.language = h.language;
+      r.score = h.score;
+      r.content = h.content;
+      if (opts.json) {
+        out += result_json(r) + "\n";
+      } else if (opts.vimgrep) {
+        out += vimgrep_line(r, words) + "\n";
+      } else {
+        if (i != 0 && !opts.no_content) out += '\n';
+        out += result_text(r, words, to);
+      }
     }
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  std::fflush(stdout);
+  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0)
+    throw IoError("cannot write the results to stdout");
 
   if (opts.stats) {
     std::fprintf(stderr, "ripvec stats: model %s on %s, dim %zu, loaded in %.3fs\n",

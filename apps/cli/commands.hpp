@@ -1,14 +1,15 @@
 // The subcommands of `ripvec`. Each returns the process exit status (0 found / 1 nothing found)
 // and throws ripvec::Error subclasses on failure; main() maps those to status 2.
+// The CLI includes only the public headers (include/ripvec/*).
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "chunk/walker.hpp"
 #include "flags.hpp"
-#include "index/index.hpp"
+#include "output.hpp"
 #include "ripvec/embedder.hpp"
+#include "ripvec/index.hpp"
 
 namespace ripvec::cli {
 
@@ -19,19 +20,21 @@ int run_tokenize(const CliOptions& opts);
 
 // Shared between commands.
 EmbedderOptions embedder_options(const CliOptions& opts);
-WalkOptions walk_options(const CliOptions& opts);
 std::string model_spec(const CliOptions& opts);
 // Loads the model, timing it into *seconds when non-null.
 std::unique_ptr<Embedder> load_embedder(const CliOptions& opts, double* seconds = nullptr);
 // Throws InvalidArgument naming `what` (e.g. "stdin line 3") if `s` is not valid UTF-8.
 void check_utf8(std::string_view s, const std::string& what);
-// Whether progress bars go to stderr (not --quiet and stderr is a terminal).
+// Off with -q; Tty when stderr is a terminal; Lines otherwise.
+ProgressPrinter::Mode progress_mode(const CliOptions& opts);
+// Whether the model download may draw a progress bar (not -q and stderr is a terminal).
 bool progress_enabled(const CliOptions& opts);
 
-class Progress;
-// Index options from the flags; progress (may be null) receives the indexing progress.
-IndexOptions index_options(const CliOptions& opts, Progress* progress);
+// Index options from the flags; `progress` (may be null) receives the update's progress.
+IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress);
+// The query-time filter of the flags (-t/-T/-g/--hidden/--no-ignore/--max-filesize).
+SearchFilter search_filter(const CliOptions& opts);
 // Prints the update's warnings on stderr unless quiet.
-void report_update_warnings(const IndexUpdateStats& st, bool quiet);
+void report_update_warnings(const UpdateStats& st, bool quiet);
 
 }  // namespace ripvec::cli

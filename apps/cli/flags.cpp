@@ -39,21 +39,24 @@ void add_model_flags(CLI::App& app, CliOptions& o) {
   app.add_flag("--debug", o.debug, "Show where errors were raised (source file:line)");
 }
 
-// Flags that choose which files are indexed (ripgrep's names and meanings).
+// Flags that choose which files a search ranks (ripgrep's names and meanings). They filter at
+// query time: the index itself always holds every file the ignore rules admit.
 void add_walk_flags(CLI::App& app, CliOptions& o) {
   add_repeatable(app, "-t,--type", o.types, "Only search files of TYPE (repeatable; --type-list)")
       ->type_name("TYPE");
   add_repeatable(app, "-T,--type-not", o.type_not, "Do not search files of TYPE (repeatable)")
       ->type_name("TYPE");
   add_repeatable(app, "-g,--glob", o.globs,
-                 "Include/exclude files matching GLOB ('!GLOB' excludes; repeatable)")
+                 "Include/exclude files matching GLOB, relative to the index root ('!GLOB' "
+                 "excludes; repeatable)")
       ->type_name("GLOB");
   app.add_flag("--type-list", o.type_list, "Show the known file types and exit");
-  app.add_flag("--hidden", o.hidden, "Search hidden files and directories");
-  app.add_flag("--no-ignore", o.no_ignore, "Do not respect .gitignore/.ignore files");
-  app.add_flag("-L,--follow", o.follow, "Follow symbolic links");
+  app.add_flag("--hidden", o.hidden, "Search hidden files and directories too");
+  app.add_flag("--no-ignore", o.no_ignore,
+               "Also search files .gitignore/.ignore exclude (embedded for this search only)");
   app.add_option("--max-filesize", o.max_filesize,
-                 "Skip files larger than NUM (suffixes K, M, G; default 2M)")
+                 "Only search files of at most NUM bytes (suffixes K, M, G); above the index's "
+                 "2M cap, larger files are embedded for this search only")
       ->type_name("NUM");
 }
 
@@ -63,7 +66,9 @@ void add_index_flags(CLI::App& app, CliOptions& o) {
                  "Directory holding indexes (default: $RIPVEC_CACHE_DIR, else "
                  "$XDG_CACHE_HOME/ripvec or ~/.cache/ripvec)")
       ->type_name("DIR");
-  app.add_flag("--repo-local", o.repo_local, "Store the index under PATH/.ripvec");
+  app.add_flag("--repo-local", o.repo_local,
+               "Store a new index under ROOT/.ripvec (an existing .ripvec/ is always used)");
+  app.add_flag("-L,--follow", o.follow, "Follow symbolic links (changes what the index holds)");
   app.add_flag("-q,--quiet", o.quiet, "No progress output");
   app.add_flag("--stats", o.stats, "Print timings and counts on stderr");
 }
@@ -88,13 +93,34 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   app.add_option("PATH", o.paths, "Files or directories to search (default .)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("-n,--top-k", o.top_k, "Number of results")->capture_default_str();
-  app.add_option("--mode", o.mode, "Ranking: dense vectors, BM25 keywords, or both fused")
+  app.add_option("--mode", o.mode,
+                 "Ranking: semantic (score = cosine similarity, -1..1), keyword (score = BM25F "
+                 "divided by the query's best, 0..1) or hybrid (both fused by reciprocal rank "
+                 "fusion, normalised so that first in both lists = 1; score 0..1)")
       ->check(CLI::IsMember({"hybrid", "semantic", "keyword"}))
       ->capture_default_str();
   app.add_option_function<float>(
-         "--threshold", [&o](const float& v) { o.threshold = v; }, "Drop results scoring below F")
+         "--threshold", [&o](const float& v) { o.threshold = v; },
+         "Drop results whose score (on the --mode's scale above) is below F")
       ->type_name("F");
   app.add_flag("--json", o.json, "One JSON object per result per line");
+  app.add_flag("-l,--files-with-matches", o.files_with_matches,
+               "Print only the paths of files with results, best first");
+  app.add_flag("--vimgrep", o.vimgrep,
+               "One line per result: path:line:column:text of its best-matching line");
+  app.add_option_function<size_t>(
+         "-C,--context", [&o](const size_t& v) { o.context = v; },
+         "Show NUM lines around the best-matching lines of each result instead of all of it")
+      ->type_name("NUM");
+  app.add_option_function<size_t>(
+         "-A,--after-context", [&o](const size_t& v) { o.after_context = v; },
+         "Show NUM lines after the best-matching lines")
+      ->type_name("NUM");
+  app.add_option_function<size_t>(
+         "-B,--before-context", [&o](const size_t& v) { o.before_context = v; },
+         "Show NUM lines before the best-matching lines")
+      ->type_name("NUM");
+  app.add_flag("--no-content", o.no_content, "Print only the heading line of each result");
   app.add_option("--color", o.color, "When to use colors")
       ->check(CLI::IsMember({"auto", "never", "always"}))
       ->capture_default_str();
@@ -111,12 +137,25 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
 
   // ---- ripvec index ----
   cmds.index = app.add_subcommand("index", "Build or refresh the index and report what changed");
-  cmds.index->add_option("PATH", o.paths, "Directories to index (default .)")
+  cmds.index
+      ->add_option("PATH", o.paths,
+                   "Directories whose index to refresh (default .; the enclosing index "
+                   "root is found as for a search)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmds.index->add_flag("--reindex", o.reindex, "Rebuild from scratch");
+  auto* st = cmds.index->add_flag(
+      "--status", o.index_status,
+      "Show the index of PATH for this model: root, files, chunks, size, last update, stale files");
+  auto* ls = cmds.index->add_flag("--list", o.index_list,
+                                  "List every index in the cache (root, model, size)");
+  auto* cl = cmds.index->add_flag("--clean", o.index_clean,
+                                  "Remove the indexes (every model) of the project of PATH");
+  auto* all = cmds.index->add_flag("--all", o.clean_all, "With --clean: every index in the cache");
+  all->needs(cl);
+  st->excludes(ls)->excludes(cl);
+  ls->excludes(cl);
   add_index_flags(*cmds.index, o);
   add_model_flags(*cmds.index, o);
-  add_walk_flags(*cmds.index, o);
 
   // ---- ripvec embed ----
   cmds.embed = app.add_subcommand("embed",

@@ -29,6 +29,15 @@ struct CliOptions {
   bool quiet = false;
   bool debug = false;
 
+  // --- presentation ---
+  bool files_with_matches = false;  // -l
+  bool vimgrep = false;
+  bool no_content = false;
+  std::optional<size_t> context, after_context, before_context;  // -C, -A, -B
+
+  // --- index management (`ripvec index`) ---
+  bool index_status = false, index_list = false, index_clean = false, clean_all = false;
+
   // --- index storage ---
   std::string cache_dir;  // empty: the index module's default
   bool repo_local = false;

@@ -9,6 +9,7 @@
 #include "commands.hpp"
 #include "flags.hpp"
 #include "protocol_commands.hpp"
+#include "ripvec/corpus.hpp"
 #include "ripvec/error.hpp"
 
 #ifndef RIPVEC_VERSION_STRING

@@ -102,8 +102,57 @@ std::vector<std::string> highlight_words(std::string_view query) {
   return words;
 }
 
+namespace {
+
+std::vector<std::string_view> content_lines(std::string_view content) {
+  std::vector<std::string_view> lines;
+  size_t pos = 0;
+  while (pos <= content.size()) {
+    size_t nl = content.find('\n', pos);
+    size_t end = nl == std::string_view::npos ? content.size() : nl;
+    std::string_view line = content.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  return lines;
+}
+
+}  // namespace
+
+std::vector<size_t> best_lines(const ResultView& r, const std::vector<std::string>& query_words) {
+  const auto lines = content_lines(r.content);
+  std::vector<size_t> out;
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (!find_matches(lines[i], query_words).empty()) out.push_back(i);
+  if (out.empty()) {
+    size_t i = 0;
+    while (i + 1 < lines.size() && lines[i].find_first_not_of(" \t") == std::string_view::npos) ++i;
+    out.push_back(i);
+  }
+  return out;
+}
+
+std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& query_words) {
+  const auto lines = content_lines(r.content);
+  const size_t best = best_lines(r, query_words).front();
+  const std::string_view line = best < lines.size() ? lines[best] : std::string_view();
+  const auto spans = find_matches(line, query_words);
+  size_t col = 0;
+  if (!spans.empty()) {
+    col = spans.front().first;
+  } else {
+    const size_t nb = line.find_first_not_of(" \t");
+    col = nb == std::string_view::npos ? 0 : nb;
+  }
+  return r.path + ":" + std::to_string(r.start_line + static_cast<int>(best)) + ":" +
+         std::to_string(col + 1) + ":" + std::string(line);
+}
+
 std::string result_text(const ResultView& r, const std::vector<std::string>& query_words,
-                        bool color) {
+                        const TextOptions& opts) {
+  const bool color = opts.color;
   std::string out;
   out += paint(r.path, kMagenta, color);
   out += ':';
@@ -119,17 +168,30 @@ std::string result_text(const ResultView& r, const std::vector<std::string>& que
   std::snprintf(score, sizeof(score), "  score %.4f", r.score);
   out += paint(score, kDim, color);
   out += '\n';
+  if (opts.no_content) return out;
 
-  std::string_view content = r.content;
-  int lineno = r.start_line;
-  size_t pos = 0;
-  while (pos < content.size()) {
-    size_t nl = content.find('\n', pos);
-    size_t end = nl == std::string_view::npos ? content.size() : nl;
-    std::string_view line = content.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const auto lines = content_lines(r.content);
+  std::vector<bool> show(lines.size(), true);
+  if (opts.before || opts.after) {
+    const size_t before = opts.before.value_or(0), after = opts.after.value_or(0);
+    std::fill(show.begin(), show.end(), false);
+    for (size_t b : best_lines(r, query_words)) {
+      const size_t lo = b >= before ? b - before : 0;
+      const size_t hi = std::min(lines.size() - 1, b + after);
+      for (size_t i = lo; i <= hi; ++i) show[i] = true;
+    }
+  }
+  bool gap = false;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!show[i]) {
+      gap = true;
+      continue;
+    }
+    if (gap && i > 0) out += paint("--", kDim, color) + "\n";
+    gap = false;
+    const std::string_view line = lines[i];
     auto spans = find_matches(line, query_words);
-    out += paint(std::to_string(lineno), kGreen, color);
+    out += paint(std::to_string(r.start_line + static_cast<int>(i)), kGreen, color);
     out += spans.empty() ? '-' : ':';
     size_t at = 0;
     for (const auto& [b, e] : spans) {
@@ -139,9 +201,6 @@ std::string result_text(const ResultView& r, const std::vector<std::string>& que
     }
     out += line.substr(at);
     out += '\n';
-    ++lineno;
-    if (nl == std::string_view::npos) break;
-    pos = nl + 1;
   }
   return out;
 }
@@ -176,45 +235,132 @@ void write_npy(const std::string& path, const std::vector<float>& data, size_t r
   if (!f) throw IoError("failed writing '" + path + "': " + std::strerror(errno));
 }
 
-void Progress::update(std::string_view stage, uint64_t done, uint64_t total, std::string_view unit,
-                      std::string_view extra) {
-  if (!enabled_) return;
-  auto now = std::chrono::steady_clock::now();
-  if (stage != stage_) {
-    stage_ = std::string(stage);
-    stage_start_ = now;
-  } else if (done < total && now - last_draw_ < std::chrono::milliseconds(100)) {
-    return;
-  }
-  last_draw_ = now;
-  std::string line = std::string(stage);
-  if (total > 0) {
-    constexpr int kWidth = 24;
-    const double frac = std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
-    const int filled = static_cast<int>(frac * kWidth);
-    line.append(" [").append(filled, '=').append(kWidth - filled, ' ').append("] ");
-    line.append(std::to_string(done)).append("/").append(std::to_string(total));
-    line.append(" ").append(unit);
-    const double elapsed = std::chrono::duration<double>(now - stage_start_).count();
-    if (done > 0 && done < total && elapsed > 0.5) {
-      const double eta = elapsed * static_cast<double>(total - done) / static_cast<double>(done);
-      char buf[48];
-      std::snprintf(buf, sizeof(buf), "  ETA %dm%02ds", static_cast<int>(eta) / 60,
-                    static_cast<int>(eta) % 60);
-      line += buf;
-    }
-  } else if (done > 0) {
-    line.append(" ").append(std::to_string(done)).append(" ").append(unit);
-  }
-  if (!extra.empty()) line.append("  ").append(extra);
+std::string format_duration(double s) {
+  if (!(s >= 0) || s > 359999) return "?";
+  const int t = static_cast<int>(s + 0.5);
+  char buf[32];
+  if (t >= 60)
+    std::snprintf(buf, sizeof(buf), "%dm%02ds", t / 60, t % 60);
+  else
+    std::snprintf(buf, sizeof(buf), "%ds", t);
+  return buf;
+}
+
+void ProgressPrinter::draw(const std::string& text) {
+  std::string line = text;
   if (line.size() > 120) line.resize(120);
   std::fprintf(stderr, "\r\x1b[2K%s", line.c_str());
   std::fflush(stderr);
   drawn_ = true;
 }
 
-void Progress::finish() {
-  if (!enabled_ || !drawn_) return;
+void ProgressPrinter::note(std::string_view text) {
+  if (mode_ != Mode::Tty) return;
+  draw(std::string(text));
+}
+
+void ProgressPrinter::update(const IndexProgress& p) {
+  if (mode_ == Mode::Off) return;
+  using Phase = IndexProgress::Phase;
+  const int ph = static_cast<int>(p.phase);
+  const bool new_phase = ph != phase_;
+  if (new_phase) {
+    phase_ = ph;
+    phase_start_s_ = p.elapsed_s;
+    phase_printed_ = false;
+  }
+  // Estimated chunks in all: while files are still being chunked, extrapolate by files.
+  double est_total = static_cast<double>(p.chunks_total);
+  if (p.files_chunked > 0 && p.files_chunked < p.files_total)
+    est_total =
+        est_total * static_cast<double>(p.files_total) / static_cast<double>(p.files_chunked);
+  std::string eta;
+  if (p.chunks_per_s > 0 && est_total > static_cast<double>(p.chunks_done))
+    eta =
+        "ETA " + format_duration((est_total - static_cast<double>(p.chunks_done)) / p.chunks_per_s);
+  char rate[48] = "";
+  if (p.chunks_per_s > 0) std::snprintf(rate, sizeof(rate), "%.0f chunks/s", p.chunks_per_s);
+
+  std::string text;
+  switch (p.phase) {
+    case Phase::Scanning:
+      text = "scanning";
+      if (p.files_total > 0) text += " " + std::to_string(p.files_total) + " files";
+      break;
+    case Phase::Chunking:
+      if (p.chunks_done == 0 && p.chunks_total == 0) {
+        text = "chunking " + std::to_string(p.files_total) + " files";
+        break;
+      }
+      [[fallthrough]];
+    case Phase::Embedding:
+      text = std::string(index_phase_name(p.phase)) + " " + std::to_string(p.chunks_done) + "/" +
+             std::to_string(p.chunks_total) + " chunks, files " + std::to_string(p.files_done) +
+             "/" + std::to_string(p.files_total);
+      if (rate[0]) text += std::string(", ") + rate;
+      if (!eta.empty()) text += ", " + eta;
+      break;
+    case Phase::Writing:
+      text = "writing the index";
+      break;
+    case Phase::Done:
+      text = "done";
+      break;
+  }
+
+  if (mode_ == Mode::Tty) {
+    if (p.phase == Phase::Done) {
+      finish();
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!new_phase && now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
+    draw(text);
+    return;
+  }
+  // Lines.
+  const double in_phase = p.elapsed_s - phase_start_s_;
+  bool print = false;
+  if (p.phase == Phase::Done) {
+    phase_ = -1;  // a next update (another root) starts afresh
+    if (printed_) {
+      printed_ = false;
+      char buf[96];
+      std::snprintf(buf, sizeof(buf), "done in %s", format_duration(p.elapsed_s).c_str());
+      text = buf;
+      print = true;
+    }
+  } else if (!phase_printed_) {
+    // Embedding is real work: said at once. Scanning and chunking are said only when they
+    // take a while (a re-check of touched files is not worth a line), writing only after
+    // something else was said.
+    switch (p.phase) {
+      case Phase::Scanning:
+        print = in_phase >= 2.0;
+        break;
+      case Phase::Chunking:
+        print = in_phase >= 1.0;
+        break;
+      case Phase::Writing:
+        print = printed_ || in_phase >= 1.0;
+        break;
+      default:
+        print = true;
+    }
+  } else {
+    print = p.elapsed_s - last_line_s_ >= 10.0;
+  }
+  if (!print) return;
+  phase_printed_ = true;
+  printed_ = p.phase != Phase::Done;
+  last_line_s_ = p.elapsed_s;
+  std::fprintf(stderr, "ripvec: %s\n", text.c_str());
+  std::fflush(stderr);
+}
+
+void ProgressPrinter::finish() {
+  if (mode_ != Mode::Tty || !drawn_) return;
   std::fputs("\r\x1b[2K", stderr);
   std::fflush(stderr);
   drawn_ = false;

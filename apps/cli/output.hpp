@@ -1,12 +1,16 @@
-// Rendering of results (ripgrep-like text or JSON lines), embeddings, and the stderr progress bar.
+// Rendering of results (ripgrep-like text, --vimgrep, JSON lines), embeddings, and the stderr
+// progress of index updates.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "ripvec/index.hpp"
 
 namespace ripvec::cli {
 
@@ -23,12 +27,29 @@ struct ResultView {
 //  "content":..} on one line, no trailing newline. Invalid UTF-8 is replaced by U+FFFD.
 std::string result_json(const ResultView& r);
 
-// ripgrep-style block: a heading line "path:start-end  symbol (kind)  score", then every content
-// line prefixed by its line number. Lines that contain a query word use ':' after the number
-// and show the word highlighted; the other lines use '-' (ripgrep's context separator).
+// How result_text prints a result.
+struct TextOptions {
+  bool color = false;
+  bool no_content = false;  // heading only
+  // With either set: only the best-matching lines (best_lines) with this many lines of
+  // context before / after each, groups separated by "--" like ripgrep; else every line.
+  std::optional<size_t> before, after;
+};
+
+// ripgrep-style block: a heading line "path:start-end  symbol (kind)  score", then content
+// lines prefixed by their line number. Lines that contain a query word use ':' after the
+// number and show the word highlighted; the other lines use '-' (ripgrep's context separator).
 // Colors (ANSI SGR): path magenta, line numbers green, matched words bold red.
 std::string result_text(const ResultView& r, const std::vector<std::string>& query_words,
-                        bool color);
+                        const TextOptions& opts);
+
+// 0-based offsets of the lines of r.content that contain a query word; when none does, the
+// first non-blank line (the "best-matching" lines of -C/-A/-B and --vimgrep).
+std::vector<size_t> best_lines(const ResultView& r, const std::vector<std::string>& query_words);
+
+// "path:line:column:text" (1-based line and byte column) of the first best line, with the
+// column of its first query word (else of its first non-blank character). No newline.
+std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& query_words);
 
 // Lower-cased words of the query (letters/digits/_ runs of >= 3 bytes, common English words
 // left out) used for highlighting.
@@ -41,24 +62,37 @@ std::string format_float(float v);
 // Throws IoError naming the path.
 void write_npy(const std::string& path, const std::vector<float>& data, size_t rows, size_t cols);
 
-// A one-line progress bar redrawn in place on stderr. Disabled (every call a no-op) unless
-// `enabled` (the caller checks quiet and isatty(stderr)). Redraws at most ~10 times a second.
-class Progress {
+// Progress of an index update on stderr.
+//  Tty:   one line redrawn in place: phase, counts, chunks/s, ETA (at most 10 redraws/s).
+//  Lines: for logs: one plain line when embedding starts, when scanning has taken 2 s or
+//         chunking 1 s, when writing starts after any of those; one every 10 s in a long
+//         phase; and one at the end when anything was printed (a no-op update prints nothing).
+//  Off:   nothing (-q).
+// update() may be called from the library's progress thread; calls never overlap.
+class ProgressPrinter {
  public:
-  explicit Progress(bool enabled) : enabled_(enabled) {}
-  ~Progress() { finish(); }
-  // `stage` e.g. "embedding"; done/total in `unit` (e.g. "chunks"). extra: free text (files).
-  void update(std::string_view stage, uint64_t done, uint64_t total, std::string_view unit,
-              std::string_view extra = {});
-  // Clears the line.
+  enum class Mode { Off, Tty, Lines };
+  explicit ProgressPrinter(Mode mode) : mode_(mode) {}
+  ~ProgressPrinter() { finish(); }
+  // A one-off step outside an update ("loading model ..."): Tty only.
+  void note(std::string_view text);
+  void update(const IndexProgress& p);
+  // Clears the Tty line.
   void finish();
-  bool enabled() const { return enabled_; }
+  Mode mode() const { return mode_; }
 
  private:
-  bool enabled_;
+  void draw(const std::string& line);
+  Mode mode_;
   bool drawn_ = false;
-  std::string stage_;
-  std::chrono::steady_clock::time_point stage_start_{}, last_draw_{};
+  bool printed_ = false;  // Lines: something was printed for this update
+  int phase_ = -1;
+  bool phase_printed_ = false;
+  double phase_start_s_ = 0, last_line_s_ = 0;
+  std::chrono::steady_clock::time_point last_draw_{};
 };
+
+// Formats seconds as "1m05s" / "12s".
+std::string format_duration(double s);
 
 }  // namespace ripvec::cli

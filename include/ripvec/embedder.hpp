@@ -46,6 +46,10 @@ class Embedder {
   virtual std::string device_name() const = 0;  // "cpu", "cuda:0 (NVIDIA H100...)"
   virtual const Tokenizer& tokenizer() const = 0;
   virtual const std::string& prompt(InputKind kind) const = 0;
+  // What else decides the vectors of a text besides model id, dim, prompts and max length
+  // (pooling, normalisation), as text: part of an index's identity (ripvec/index.hpp), so
+  // that a change gives a fresh index instead of mixed vectors. Empty when nothing else does.
+  virtual std::string vector_config() const { return {}; }
 
   // Embeds texts with the prompt of `kind` prepended, truncated to max_seq_length().
   // Returns row-major [texts.size(), dim()] in the caller's order. Texts may be empty strings.

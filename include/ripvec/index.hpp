@@ -101,15 +101,22 @@ struct Hit {
 
 // ---------------------------------------------------------------- index values
 
-// Progress of an update, reported from the updating thread at least every 200 ms while work
-// is under way and once at each phase change. Counts never decrease within a phase.
+// Progress of an update, reported once at each phase change and at least every 200 ms while
+// work is under way. Counts never decrease within a phase.
+//   Scanning   walking the tree and comparing it with the index (files_total = files seen)
+//   Chunking   reading and chunking changed files, before the first batch is embedded
+//   Embedding  chunking continues on a producer thread while batches are embedded
+//   Writing    snapshot and manifest
+//   Done       once, at the end (also when nothing changed)
 struct IndexProgress {
   enum class Phase { Scanning, Chunking, Embedding, Writing, Done };
   Phase phase = Phase::Scanning;
-  size_t files_done = 0, files_total = 0;    // files to read and chunk (changed files only)
-  size_t chunks_done = 0, chunks_total = 0;  // chunks embedded / found so far
+  // From Chunking on, files_total counts the files to read (changed files only), files_chunked
+  // those read and chunked so far, files_done those whose chunks are all embedded.
+  size_t files_done = 0, files_chunked = 0, files_total = 0;
+  size_t chunks_done = 0, chunks_total = 0;  // chunks embedded / found by the chunker so far
   double elapsed_s = 0;                      // since update() began
-  double chunks_per_s = 0;                   // embedding rate over the last seconds
+  double chunks_per_s = 0;                   // embedding rate over the last ~3 seconds
 };
 const char* index_phase_name(IndexProgress::Phase phase);
 
@@ -122,7 +129,9 @@ struct IndexOptions {
   bool follow_symlinks = false;
   uint64_t max_file_size = 2 * 1024 * 1024;  // index cap per file, bytes (> 0)
   unsigned threads = 0;                      // ingest threads; 0 = all cores
-  // Called from the thread running update(); must not call back into the Index.
+  // Called from the thread running update() or from its progress ticker thread, never two
+  // calls at once (a 200 ms tick must not wait for an embedding batch). Must not call back
+  // into the Index.
   std::function<void(const IndexProgress&)> progress;
 };
 
@@ -149,7 +158,8 @@ struct IndexStatus {
   bool exists = false;           // false: nothing committed yet
   bool read_only = false;        // the index directory cannot be written
   // Filled by Index::status() (a stat() walk of the tree, nothing read): files added, modified
-  // or removed since the last update. list_indexes() leaves them empty.
+  // or removed since the last update, each as "A path", "M path" or "D path" (git's letters),
+  // sorted by path. list_indexes() leaves them empty.
   std::vector<std::string> stale;
 };
 
@@ -218,19 +228,30 @@ class Index {
 };
 
 // Searches `path` (file or directory) without any index: walk, chunk, embed in memory.
+// Hit::path is relative to `path` (the file's name for a file). The filter's types, globs,
+// hidden, no_ignore and max_file_size choose the files walked; its paths are relative to
+// `path`.
 std::vector<Hit> search_without_index(const std::filesystem::path& path, Embedder& embedder,
                                       std::string_view query, const SearchOptions& opts,
                                       const IndexOptions& iopts, UpdateStats* stats = nullptr);
 
 // ---------------------------------------------------------------- management
 
+// The cache directory IndexOptions::cache_dir names: `cache_dir` when not empty, else
+// $RIPVEC_CACHE_DIR, else $XDG_CACHE_HOME/ripvec, else ~/.cache/ripvec. The only place that
+// reads those variables.
+std::filesystem::path resolve_cache_dir(const std::filesystem::path& cache_dir = {});
+
 // Every index under the cache directory, newest first.
 std::vector<IndexStatus> list_indexes(const std::filesystem::path& cache_dir = {});
 
-// Removes the index directories of `root` (every model) or, with root empty, every index in the
-// cache. Returns the bytes freed. Never touches anything but index directories (each is checked
-// for a ripvec manifest or lock before removal).
-uint64_t clean_indexes(const std::filesystem::path& root,
+// Removes the index directories (every model) of the project that answers for `path`: the
+// nearest directory at or above it with a .ripvec/ folder or with indexes in the cache, else
+// `path` itself (its directory for a file); both its cache indexes and its .ripvec/ ones. With
+// `path` empty, every index in the cache. Returns the bytes freed. Never touches anything but
+// index directories (each is checked for a ripvec manifest or lock before removal). Throws
+// IoError when `path` does not exist.
+uint64_t clean_indexes(const std::filesystem::path& path,
                        const std::filesystem::path& cache_dir = {});
 
 }  // namespace ripvec

@@ -26,7 +26,7 @@
 #include <memory>
 #include <optional>
 
-#include "chunk/text_util.hpp"
+#include "util/text_util.hpp"
 #include "chunk/ts_registry.hpp"
 #include "ripvec/tokenizer.hpp"
 

@@ -48,6 +48,10 @@ struct Chunk {
   std::string embed_text;  // header (path, scope chain, signature) + content, fits max_tokens
 };
 
+// Bump whenever chunk_file() cuts or labels chunks differently for the same input: it is part
+// of an index's identity (src/index/locate.cpp), so stale chunks are never mixed with new ones.
+inline constexpr int kChunkerVersion = 1;
+
 struct ChunkOptions {
   const Tokenizer* tokenizer = nullptr;          // when set, embed_text is cut to max_tokens tokens
   size_t max_tokens = 256;                       // model limit incl. specials and prompt

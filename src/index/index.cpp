@@ -1,27 +1,70 @@
-#include "index/index.hpp"
+// The index service: ripvec::Index (ripvec/index.hpp) over the store (store.hpp), fed by the
+// ingest pipeline (ingest.hpp) and searched through rank.hpp.
+//
+// Concurrency: the committed state (mapped snapshot + the manifest's identity) is an immutable
+// State behind a shared_ptr, swapped under state_mu_; a search copies the pointer and works
+// without locks. update() runs under update_mu_ (one per Index) and the index directory's
+// flock (one per process group). The Embedder is shared: every embed call goes through
+// index::embedder_mutex(), one batch at a time, so a query waits for at most one batch.
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
-#include <cstdlib>
-#include <deque>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
-#include "index/hash.hpp"
+#include "corpus/path_filter.hpp"
+#include "corpus/walker.hpp"
+#include "index/ingest.hpp"
+#include "index/locate.hpp"
 #include "index/rank.hpp"
 #include "index/store.hpp"
-#include "index/vector_search.hpp"
 #include "ripvec/error.hpp"
+#include "ripvec/index.hpp"
 #include "util/thread_pool.hpp"
 
 namespace ripvec {
 namespace fs = std::filesystem;
 using namespace ripvec::index;
+
+SearchMode parse_search_mode(std::string_view name) {
+  if (name == "hybrid") return SearchMode::Hybrid;
+  if (name == "semantic") return SearchMode::Semantic;
+  if (name == "keyword") return SearchMode::Keyword;
+  throw InvalidArgument("search mode: expected hybrid, semantic or keyword, got '" +
+                        std::string(name) + "'");
+}
+
+const char* search_mode_name(SearchMode mode) {
+  switch (mode) {
+    case SearchMode::Hybrid:
+      return "hybrid";
+    case SearchMode::Semantic:
+      return "semantic";
+    case SearchMode::Keyword:
+      return "keyword";
+  }
+  return "hybrid";
+}
+
+const char* index_phase_name(IndexProgress::Phase phase) {
+  switch (phase) {
+    case IndexProgress::Phase::Scanning:
+      return "scanning";
+    case IndexProgress::Phase::Chunking:
+      return "chunking";
+    case IndexProgress::Phase::Embedding:
+      return "embedding";
+    case IndexProgress::Phase::Writing:
+      return "writing";
+    case IndexProgress::Phase::Done:
+      return "done";
+  }
+  return "?";
+}
 
 namespace {
 
@@ -30,464 +73,91 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-fs::path default_cache_dir() {
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "ripvec";
-  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "ripvec";
-  return fs::temp_directory_path() / "ripvec-cache";
+void validate(const SearchOptions& o) {
+  if (o.top_k == 0) throw InvalidArgument("top_k must be at least 1");
+  if (o.threshold && !std::isfinite(*o.threshold))
+    throw InvalidArgument("threshold must be a finite number");
+  if (o.filter.max_file_size && *o.filter.max_file_size == 0)
+    throw InvalidArgument("max_file_size must be at least 1 byte");
 }
 
-fs::path canonical_root(const fs::path& root) {
-  std::error_code ec;
-  fs::path c = fs::canonical(root, ec);
-  if (ec) throw IoError("cannot open project root " + root.string() + ": " + ec.message());
-  if (!fs::is_directory(c, ec))
-    throw InvalidArgument("project root " + root.string() + " is not a directory");
-  return c;
+std::vector<float> embed_query(Embedder& e, std::string_view query) {
+  const std::string q(query);
+  std::vector<float> v = embed_serialized(e, std::span<const std::string>(&q, 1), InputKind::Query);
+  if (v.size() != e.dim())
+    throw IndexError("query vector has dim " + std::to_string(v.size()) + ", expected " +
+                     std::to_string(e.dim()));
+  normalize_rows(v.data(), 1, v.size());
+  return v;
 }
 
-// Identifies everything that changes the stored vectors or chunks: a different key means a
-// different index (objects of other keys are never read).
-std::string compute_model_key(Embedder& e, const ChunkOptions& co) {
-  Sha256 h;
-  auto add = [&](std::string_view s) {
-    h.update(s);
-    h.update("\0", 1);
-  };
-  add("ripvec-index");
-  add(std::to_string(kFormatVersion));
-  add(e.model_id());
-  add(std::to_string(e.dim()));
-  add(std::to_string(e.max_seq_length()));
-  add(e.prompt(InputKind::Document));
-  add(std::to_string(co.max_tokens));
-  add(std::to_string(co.window_lines));
-  add(std::to_string(co.overlap_lines));
-  add(std::to_string(co.max_chunk_lines));
-  add(co.tokenizer ? "tok" : "notok");
-  return to_hex(h.finish()).substr(0, 32);
-}
-
-// Object id: SHA-256 over the relative path and the content, because the chunker puts the path
-// into every chunk's embedded header (and picks the language from it): the same bytes at
-// another path embed differently.
-std::string object_id(std::string_view rel_path, std::string_view content) {
-  Sha256 h;
-  h.update("ripvec-file\0", 12);
-  const uint64_t n = rel_path.size();
-  h.update(&n, sizeof(n));
-  h.update(rel_path);
-  h.update(content);
-  return to_hex(h.finish());
-}
-
-void fill_chunk_options(Embedder& e, ChunkOptions* co) {
-  // The document prompt is prepended by embed(); leave room for it.
-  size_t prompt_tokens = 0;
-  const std::string& prompt = e.prompt(InputKind::Document);
-  if (!prompt.empty()) prompt_tokens = e.tokenizer().count_tokens(prompt, false);
-  const size_t max_seq = e.max_seq_length();
-  const size_t limit = max_seq > prompt_tokens + 8 ? max_seq - prompt_tokens : max_seq;
-  if (co->tokenizer == nullptr) {
-    co->tokenizer = &e.tokenizer();
-    co->max_tokens = limit;
-  } else {
-    co->max_tokens = std::min(co->max_tokens, limit);  // a caller's tokenizer, never past the model
+// The chunks of `snap` whose files pass the filter and the size limit.
+std::vector<uint8_t> allow_mask(const Snapshot& snap, const corpus::PathFilter& pf,
+                                std::optional<uint64_t> max_size) {
+  std::vector<uint8_t> allow(snap.num_chunks(), 0);
+  for (size_t f = 0; f < snap.num_files(); ++f) {
+    const auto fr = snap.file_ref(f);
+    if (fr.n_chunks == 0) continue;
+    if (max_size && fr.size > *max_size) continue;
+    if (!pf.allows(fr.path)) continue;
+    std::fill_n(allow.begin() + fr.first_chunk, fr.n_chunks, uint8_t{1});
   }
+  return allow;
 }
 
-void normalize_rows(float* v, size_t n, size_t dim) {
-  for (size_t i = 0; i < n; ++i) {
-    float* r = v + i * dim;
-    double s = 0;
-    for (size_t j = 0; j < dim; ++j) s += double(r[j]) * r[j];
-    if (s <= 0 || !std::isfinite(s)) continue;
-    const float inv = static_cast<float>(1.0 / std::sqrt(s));
-    for (size_t j = 0; j < dim; ++j) r[j] *= inv;
-  }
+corpus::PathFilter path_filter_of(const SearchFilter& f, const std::vector<std::string>& paths) {
+  corpus::PathFilterSpec spec;
+  spec.types = f.types;
+  spec.type_not = f.type_not;
+  spec.globs = f.globs;
+  spec.paths = paths;
+  spec.hidden = f.hidden;
+  return corpus::PathFilter(spec);
 }
 
-const char* status_key(ContentStatus s) {
-  switch (s) {
-    case ContentStatus::Ok:
-      return "ok";
-    case ContentStatus::Binary:
-      return "binary";
-    case ContentStatus::InvalidUtf8:
-      return "invalid-utf8";
-    case ContentStatus::TooLarge:
-      return "too-large";
-    case ContentStatus::Unreadable:
-      return "unreadable";
-  }
-  return "unreadable";
+struct FileId {
+  uint64_t ino = 0;
+  int64_t mtime_ns = -1;
+  bool operator==(const FileId&) const = default;
+};
+FileId file_id(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return {};
+  return {static_cast<uint64_t>(st.st_ino),
+          int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
 
-void count_skip(std::string_view status, IndexUpdateStats* st) {
-  if (status == "binary")
-    st->skipped_binary++;
-  else if (status == "invalid-utf8")
-    st->skipped_invalid_utf8++;
-  else if (status == "too-large")
-    st->skipped_too_large++;
-  else
-    st->skipped_unreadable++;
-}
-
-// ---------------- the embedding pipeline ----------------
-
-struct FileTask {
-  size_t slot = 0;  // index into the caller's result array
-  WalkedFile file;
+// The committed state a search reads: immutable once published.
+struct State {
+  std::shared_ptr<Snapshot> snap;  // null: nothing committed (an empty index)
+  FileId manifest;                 // which manifest it came from
 };
 
-struct FileOutcome {
-  enum Kind { Skipped, Reused, Embedded } kind = Skipped;
-  ContentStatus status = ContentStatus::Ok;
-  std::string id;
-  std::shared_ptr<ObjectData> obj;
-};
-
-struct PipelineConfig {
-  Embedder* embedder = nullptr;
-  ChunkOptions chunk;
-  size_t batch = 64;
-  uint64_t max_file_size = 0;
-  // Producer thread: given path + content + id, returns an existing object to reuse (or null).
-  std::function<std::shared_ptr<ObjectData>(const FileTask&, const std::string& id)> reuse;
-  // Consumer thread: one call per task, in completion order.
-  std::function<void(const FileTask&, FileOutcome&&)> done;
-  std::function<void(const IndexProgress&)> progress;
-};
-
-struct PipelineTimes {
-  double chunk_s = 0, embed_s = 0;
-  size_t chunks_embedded = 0;
-};
-
-// A producer thread reads, hashes and chunks files; the calling thread embeds them in batches
-// of `batch` chunks (spanning files) through the global thread pool. The queue between them is
-// bounded so that chunk text never piles up far ahead of the embedder.
-PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineConfig& cfg) {
-  struct Item {
-    size_t task = 0;
-    FileOutcome outcome;  // final unless chunks is non-empty
-    std::vector<Chunk> chunks;
-    bool embed = false;
-  };
-  std::mutex mu;
-  std::condition_variable cv_push, cv_pop;
-  std::deque<Item> queue;
-  size_t queued_chunks = 0;
-  bool producer_done = false, abort = false;
-  std::exception_ptr producer_error;
-  std::atomic<size_t> chunks_seen{0};
-  const size_t cap_chunks = std::max<size_t>(cfg.batch * 4, 256);
-  PipelineTimes times;
-  const auto t0 = Clock::now();
-
-  std::thread producer([&] {
-    double chunk_s = 0;
-    try {
-      for (size_t t = 0; t < tasks.size(); ++t) {
-        Item it;
-        it.task = t;
-        std::string content;
-        const auto tc = Clock::now();
-        ContentStatus st = read_text_file(tasks[t].file.abs_path, cfg.max_file_size, &content);
-        it.outcome.status = st;
-        if (st == ContentStatus::Ok) {
-          it.outcome.id = object_id(tasks[t].file.rel_path, content);
-          std::shared_ptr<ObjectData> obj =
-              cfg.reuse ? cfg.reuse(tasks[t], it.outcome.id) : nullptr;
-          if (obj) {
-            it.outcome.kind = FileOutcome::Reused;
-            it.outcome.obj = std::move(obj);
-          } else {
-            it.outcome.kind = FileOutcome::Embedded;
-            it.chunks = chunk_file(tasks[t].file.rel_path, content, cfg.chunk);
-            it.embed = true;
-            chunks_seen += it.chunks.size();
-          }
-        }
-        chunk_s += seconds_since(tc);
-        std::unique_lock lk(mu);
-        cv_push.wait(lk, [&] { return abort || queued_chunks < cap_chunks; });
-        if (abort) break;
-        queued_chunks += it.chunks.size();
-        queue.push_back(std::move(it));
-        cv_pop.notify_one();
-      }
-    } catch (...) {
-      std::lock_guard lk(mu);
-      producer_error = std::current_exception();
-    }
-    std::lock_guard lk(mu);
-    producer_done = true;
-    times.chunk_s = chunk_s;
-    cv_pop.notify_one();
-  });
-
-  // Files whose chunks are being embedded, oldest first.
-  struct Pending {
-    size_t task;
-    FileOutcome outcome;
-    std::vector<Chunk> chunks;
-    size_t filled = 0;
-  };
-  std::deque<Pending> pending;
-  std::vector<std::pair<size_t, size_t>> batch_refs;  // (pending position from front, chunk)
-  size_t files_done = 0, chunks_done = 0;
-  size_t pending_base = 0;  // number of Pending popped from the front so far
-
-  auto report = [&] {
-    if (!cfg.progress) return;
-    IndexProgress p;
-    p.files_done = files_done;
-    p.files_total = tasks.size();
-    p.chunks_done = chunks_done;
-    p.chunks_total = chunks_seen.load();
-    p.elapsed_s = seconds_since(t0);
-    cfg.progress(p);
-  };
-  // Vectors land in per-file buffers as batches complete.
-  const size_t dim = cfg.embedder->dim();
-  std::unordered_map<size_t, std::vector<float>> vec_of;  // pending id -> vectors
-
-  auto embed_batch = [&](size_t count) {
-    std::vector<std::string> texts;
-    texts.reserve(count);
-    for (size_t i = 0; i < count; ++i) {
-      auto [pid, ci] = batch_refs[i];
-      const Chunk& c = pending[pid - pending_base].chunks[ci];
-      texts.push_back(c.embed_text.empty() ? c.content : c.embed_text);
-    }
-    const auto te = Clock::now();
-    std::vector<float> v = cfg.embedder->embed(texts, InputKind::Document);
-    times.embed_s += seconds_since(te);
-    if (v.size() != count * dim)
-      throw IndexError("embedder returned " + std::to_string(v.size()) + " floats for " +
-                       std::to_string(count) + " texts of dim " + std::to_string(dim));
-    normalize_rows(v.data(), count, dim);
-    for (size_t i = 0; i < count; ++i) {
-      auto [pid, ci] = batch_refs[i];
-      Pending& p = pending[pid - pending_base];
-      auto& dst = vec_of[pid];
-      if (dst.empty()) dst.resize(p.chunks.size() * dim);
-      std::copy(v.begin() + i * dim, v.begin() + (i + 1) * dim, dst.begin() + ci * dim);
-      p.filled++;
-    }
-    batch_refs.erase(batch_refs.begin(), batch_refs.begin() + count);
-    times.chunks_embedded += count;
-    chunks_done += count;
-  };
-  auto complete_front = [&] {
-    while (!pending.empty() && pending.front().filled == pending.front().chunks.size()) {
-      Pending& p = pending.front();
-      const size_t pid = pending_base;
-      if (p.outcome.kind != FileOutcome::Embedded) {  // skipped or reused: nothing to assemble
-        cfg.done(tasks[p.task], std::move(p.outcome));
-        pending.pop_front();
-        ++pending_base;
-        ++files_done;
-        report();
-        continue;
-      }
-      auto obj = std::make_shared<ObjectData>();
-      obj->vectors = std::move(vec_of[pid]);
-      vec_of.erase(pid);
-      obj->chunks.reserve(p.chunks.size());
-      for (auto& c : p.chunks) {
-        StoredChunk sc;
-        sc.start_line = c.start_line;
-        sc.end_line = c.end_line;
-        sc.symbol = std::move(c.symbol);
-        sc.kind = std::move(c.kind);
-        sc.language = std::move(c.language);
-        sc.content = std::move(c.content);
-        obj->chunks.push_back(std::move(sc));
-      }
-      p.outcome.obj = std::move(obj);
-      cfg.done(tasks[p.task], std::move(p.outcome));
-      pending.pop_front();
-      ++pending_base;
-      ++files_done;
-      report();
-    }
-  };
-
-  try {
-    for (;;) {
-      Item it;
-      bool have = false, done = false;
-      {
-        std::unique_lock lk(mu);
-        cv_pop.wait(lk, [&] { return !queue.empty() || producer_done; });
-        if (!queue.empty()) {
-          it = std::move(queue.front());
-          queue.pop_front();
-          queued_chunks -= it.chunks.size();
-          have = true;
-          cv_push.notify_one();
-        } else {
-          done = true;
-          if (producer_error) std::rethrow_exception(producer_error);
-        }
-      }
-      if (have) {
-        if (!it.embed || it.chunks.empty()) {
-          if (it.embed) it.outcome.obj = std::make_shared<ObjectData>();  // file without chunks
-          // Keep completion order simple: files ahead still embedding finish first.
-          Pending p{it.task, std::move(it.outcome), {}, 0};
-          pending.push_back(std::move(p));
-        } else {
-          const size_t pid = pending_base + pending.size();
-          for (size_t c = 0; c < it.chunks.size(); ++c) batch_refs.emplace_back(pid, c);
-          pending.push_back(Pending{it.task, std::move(it.outcome), std::move(it.chunks), 0});
-        }
-        while (batch_refs.size() >= cfg.batch) {
-          embed_batch(cfg.batch);
-          complete_front();
-        }
-        complete_front();
-      }
-      if (done) {
-        while (!batch_refs.empty()) {
-          embed_batch(std::min(cfg.batch, batch_refs.size()));
-          complete_front();
-        }
-        complete_front();
-        break;
-      }
-    }
-  } catch (...) {
-    {
-      std::lock_guard lk(mu);
-      abort = true;
-    }
-    cv_push.notify_all();
-    producer.join();
-    throw;
-  }
-  producer.join();
-  return times;
-}
-
-// ---------------- search over a snapshot ----------------
-
-std::vector<uint32_t> ids_of(const std::vector<ScoredId>& v) {
-  std::vector<uint32_t> out;
-  out.reserve(v.size());
-  for (auto& s : v) out.push_back(s.id);
-  return out;
-}
-
-std::vector<SearchHit> search_snapshot(const Snapshot& snap, Embedder& embedder,
-                                       std::string_view query, const SearchOptions& opts) {
-  const size_t n = snap.num_chunks();
-  if (n == 0 || opts.top_k == 0) return {};
-  const size_t dim = snap.dim();
-  const bool want_sem = opts.mode != SearchMode::Keyword;
-  const bool want_kw = opts.mode != SearchMode::Semantic;
-  // Hybrid fuses deeper lists than it returns so that an item ranked moderately by both
-  // sides can surface.
-  const size_t depth = opts.mode == SearchMode::Hybrid
-                           ? std::min(n, std::max<size_t>(opts.top_k * 4, 100))
-                           : std::min(n, opts.top_k);
-
-  std::vector<float> q;
-  std::vector<ScoredId> sem;
-  if (want_sem) {
-    std::string qs(query);
-    q = embedder.embed(std::span<const std::string>(&qs, 1), InputKind::Query);
-    if (q.size() != dim)
-      throw IndexError("query vector has dim " + std::to_string(q.size()) + ", index has " +
-                       std::to_string(dim));
-    normalize_rows(q.data(), 1, dim);
-    sem = top_k_dot_quantized(q, snap.quantized(), depth);
-  }
-  std::vector<float> kw_scores;
-  std::vector<ScoredId> kw;
-  if (want_kw) {
-    kw_scores.assign(n, 0.0f);
-    std::vector<uint32_t> touched;
-    snap.bm25().score(query, &kw_scores, &touched);
-    kw.reserve(touched.size());
-    for (uint32_t d : touched) kw.push_back({d, kw_scores[d]});
-    const size_t k = std::min(depth, kw.size());
-    std::partial_sort(kw.begin(), kw.begin() + k, kw.end(), better);
-    kw.resize(k);
-  }
-
-  std::vector<SearchHit> hits;
-  auto make_hit = [&](uint32_t id) {
-    SearchHit h;
-    h.chunk = snap.chunk(id);
-    return h;
-  };
-  if (opts.mode == SearchMode::Semantic) {
-    for (size_t r = 0; r < sem.size(); ++r) {
-      if (opts.threshold && sem[r].score < *opts.threshold) break;
-      SearchHit h = make_hit(sem[r].id);
-      h.score = h.semantic_score = sem[r].score;
-      h.semantic_rank = static_cast<int>(r);
-      hits.push_back(std::move(h));
-    }
-  } else if (opts.mode == SearchMode::Keyword) {
-    for (size_t r = 0; r < kw.size(); ++r) {
-      if (opts.threshold && kw[r].score < *opts.threshold) break;
-      SearchHit h = make_hit(kw[r].id);
-      h.score = h.keyword_score = kw[r].score;
-      h.keyword_rank = static_cast<int>(r);
-      hits.push_back(std::move(h));
-    }
-  } else {
-    const auto a = ids_of(sem), b = ids_of(kw);
-    auto fused = rrf_fuse(a, b);
-    for (const FusedItem& f : fused) {
-      if (hits.size() >= opts.top_k) break;
-      if (opts.threshold && f.score < *opts.threshold) break;
-      SearchHit h = make_hit(f.id);
-      h.score = f.score;
-      h.semantic_rank = f.rank_a;
-      h.keyword_rank = f.rank_b;
-      // Both component scores are reported even where the item missed that side's list.
-      h.semantic_score =
-          f.rank_a >= 0 ? sem[f.rank_a].score : dot_f32(q.data(), snap.vector(f.id), dim);
-      h.keyword_score = kw_scores[f.id];
-      hits.push_back(std::move(h));
-    }
-  }
-  return hits;
-}
-
-// ---------------- the persistent index ----------------
-
-class ProjectIndexImpl final : public ProjectIndex {
+class IndexImpl final : public Index {
  public:
-  ProjectIndexImpl(fs::path root, fs::path location, Embedder& embedder, IndexOptions opts)
-      : root_(std::move(root)),
-        location_(std::move(location)),
-        embedder_(embedder),
+  IndexImpl(Located loc, std::shared_ptr<Embedder> embedder, IndexOptions opts)
+      : root_(std::move(loc.root)),
+        location_(std::move(loc.location)),
+        scope_(std::move(loc.scope)),
+        embedder_(std::move(embedder)),
         opts_(std::move(opts)) {
-    fill_chunk_options(embedder_, &opts_.chunk);
-    model_key_ = compute_model_key(embedder_, opts_.chunk);
-    dim_ = static_cast<uint32_t>(embedder_.dim());
+    chunk_ = chunk_options_for(*embedder_);
+    model_key_ = model_key(*embedder_, chunk_);
+    dim_ = static_cast<uint32_t>(embedder_->dim());
     reindex_pending_ = opts_.reindex;
-    std::error_code ec;
-    fs::create_directories(location_ / "objects", ec);
-    if (ec)
-      throw IoError("cannot create index directory " + location_.string() + ": " + ec.message());
-    if (!reindex_pending_) load_current();
   }
 
-  IndexUpdateStats update() override;
-  std::vector<SearchHit> search(std::string_view query, const SearchOptions& opts) const override {
-    if (!snapshot_) return {};
-    return search_snapshot(*snapshot_, embedder_, query, opts);
-  }
-  size_t num_chunks() const override { return snapshot_ ? snapshot_->num_chunks() : 0; }
-  const fs::path& location() const override { return location_; }
   const fs::path& root() const override { return root_; }
+  const fs::path& location() const override { return location_; }
+  const std::string& scope() const override { return scope_; }
+  Embedder& embedder() const override { return *embedder_; }
+
+  UpdateStats update() override;
+  std::vector<Hit> search(std::string_view query, const SearchOptions& opts) const override;
+  std::vector<Hit> find_similar(const fs::path& file, int line,
+                                const SearchOptions& opts) const override;
+  IndexStatus status() const override;
+  std::shared_ptr<const IndexSnapshot> snapshot() const override;
 
  private:
   fs::path manifest_path() const { return location_ / "manifest.json"; }
@@ -497,50 +167,311 @@ class ProjectIndexImpl final : public ProjectIndex {
   }
   bool manifest_matches(const Manifest& m) const {
     return m.format == kFormatVersion && m.model_key == model_key_ && m.dim == dim_ &&
-           m.model_id == embedder_.model_id();
+           m.model_id == embedder_->model_id();
   }
   std::shared_ptr<ObjectData> load_object(const std::string& id) const {
     const fs::path p = object_path(id);
     std::string bytes = read_file(p);
     return std::make_shared<ObjectData>(decode_object(bytes, dim_, id, model_key_, p.string()));
   }
-  // Best-effort load of the committed state, without the lock (writers publish by rename).
-  void load_current();
-  void collect_garbage(const Manifest& m, IndexUpdateStats* st);
+  WalkOptions index_walk_options() const {
+    WalkOptions w;
+    w.hidden = true;  // stored, flagged, left out of searches unless asked for
+    w.no_ignore = false;
+    w.follow_symlinks = opts_.follow_symlinks;
+    w.max_file_size = opts_.max_file_size;
+    w.threads = opts_.threads;
+    return w;
+  }
+  // Drops files under the index directory (repo-local, or a cache placed inside the tree).
+  void drop_own_files(std::vector<WalkedFile>* files) const {
+    const fs::path rel = location_.lexically_relative(root_);
+    if (rel.empty() || *rel.begin() == "..") return;
+    const std::string prefix = rel.begin()->generic_string() == ".ripvec"
+                                   ? std::string(".ripvec/")
+                                   : rel.generic_string() + "/";
+    std::erase_if(*files, [&](const WalkedFile& f) { return f.rel_path.rfind(prefix, 0) == 0; });
+  }
+
+  // The committed state, (re)loaded when the manifest changed since (another process
+  // committed). Never throws for a missing or broken index: that is an empty one.
+  std::shared_ptr<const State> current() const;
+  std::shared_ptr<const State> load_state() const;
+  void publish(std::shared_ptr<const State> s) const {
+    std::lock_guard lk(state_mu_);
+    state_ = std::move(s);
+  }
+  void collect_garbage(const Manifest& m, UpdateStats* st);
+  UpdateStats use_read_only(const std::string& why, UpdateStats st);
+
+  // Search over the committed snapshot plus what the filter adds; `exclude` = a chunk of the
+  // snapshot never returned (find_similar's own chunk).
+  std::vector<Hit> search_impl(std::string_view text, std::vector<float> qvec,
+                               std::optional<uint32_t> exclude, const SearchOptions& opts,
+                               const State& st) const;
+  std::shared_ptr<Snapshot> extra_snapshot(const SearchFilter& f,
+                                           const std::vector<std::string>& paths,
+                                           const corpus::PathFilter& pf,
+                                           const Snapshot* snap) const;
 
   fs::path root_, location_;
-  Embedder& embedder_;
+  std::string scope_;
+  std::shared_ptr<Embedder> embedder_;
   IndexOptions opts_;
+  ChunkOptions chunk_;
   std::string model_key_;
   uint32_t dim_ = 0;
-  bool reindex_pending_ = false;
-  std::shared_ptr<Snapshot> snapshot_;
+  bool reindex_pending_ = false;  // under update_mu_
+  std::mutex update_mu_;
+  mutable std::mutex state_mu_;
+  mutable std::shared_ptr<const State> state_;
 };
 
-void ProjectIndexImpl::load_current() {
-  snapshot_.reset();
+// The public view of a committed snapshot (Index::snapshot): keeps the mapping alive.
+class SnapshotView final : public IndexSnapshot {
+ public:
+  SnapshotView(std::shared_ptr<Snapshot> s, uint32_t dim) : s_(std::move(s)), dim_(dim) {}
+  size_t size() const override { return s_ ? s_->num_chunks() : 0; }
+  size_t dim() const override { return dim_; }
+  void vector(size_t i, float* out) const override { std::copy_n(s_->vector(i), dim_, out); }
+  Hit chunk(size_t i) const override {
+    Chunk c = s_->chunk(i);
+    Hit h;
+    h.path = std::move(c.path);
+    h.start_line = c.start_line;
+    h.end_line = c.end_line;
+    h.symbol = std::move(c.symbol);
+    h.kind = std::move(c.kind);
+    h.language = std::move(c.language);
+    h.content = std::move(c.content);
+    return h;
+  }
+
+ private:
+  std::shared_ptr<Snapshot> s_;
+  uint32_t dim_;
+};
+
+std::shared_ptr<const IndexSnapshot> IndexImpl::snapshot() const {
+  return std::make_shared<SnapshotView>(current()->snap, dim_);
+}
+
+std::shared_ptr<const State> IndexImpl::load_state() const {
+  auto s = std::make_shared<State>();
   for (int attempt = 0; attempt < 3; ++attempt) {
+    s->manifest = file_id(manifest_path());
     Manifest m;
     try {
       m = decode_manifest(read_file(manifest_path()), manifest_path().string());
     } catch (const Error&) {
-      return;  // no index yet, or a broken one that update() will report and rebuild
+      return s;  // no index yet, or a broken one that update() reports and rebuilds
     }
-    if (!manifest_matches(m) || !m.snapshot) return;
+    if (!manifest_matches(m) || !m.snapshot) return s;
     try {
-      auto s = Snapshot::open_file(location_ / m.snapshot->name);
-      if (s->model_key() != model_key_ || s->dim() != dim_) return;
-      snapshot_ = std::move(s);
-      return;
+      auto snap = Snapshot::open_file(location_ / m.snapshot->name);
+      if (snap->model_key() != model_key_ || snap->dim() != dim_) return s;
+      s->snap = std::move(snap);
+      return s;
     } catch (const IoError&) {
       continue;  // a writer replaced the snapshot between our two reads: read the manifest again
     } catch (const IndexError&) {
-      return;
+      return s;
     }
   }
+  return s;
 }
 
-void ProjectIndexImpl::collect_garbage(const Manifest& m, IndexUpdateStats* st) {
+std::shared_ptr<const State> IndexImpl::current() const {
+  {
+    std::lock_guard lk(state_mu_);
+    if (state_ && state_->manifest == file_id(manifest_path())) return state_;
+  }
+  auto s = load_state();
+  std::lock_guard lk(state_mu_);
+  // Another thread may have published a newer state meanwhile (an update): keep the one that
+  // matches the manifest on disk now.
+  if (!state_ || !(state_->manifest == file_id(manifest_path()))) state_ = s;
+  return state_;
+}
+
+// ---------------- search ----------------
+
+std::shared_ptr<Snapshot> IndexImpl::extra_snapshot(const SearchFilter& f,
+                                                    const std::vector<std::string>& paths,
+                                                    const corpus::PathFilter& pf,
+                                                    const Snapshot* snap) const {
+  const bool larger = f.max_file_size && *f.max_file_size > opts_.max_file_size;
+  std::vector<fs::path> roots;
+  std::vector<std::pair<std::string, fs::path>> files;  // explicitly named files
+  for (const auto& p : paths) {
+    const fs::path abs = p.empty() ? root_ : root_ / p;
+    std::error_code ec;
+    if (fs::is_regular_file(abs, ec))
+      files.emplace_back(p, abs);
+    else
+      roots.push_back(abs);
+  }
+  if (!f.no_ignore && !larger && files.empty()) return nullptr;  // the common case: no work
+  std::unordered_set<std::string_view> indexed;
+  if (snap)
+    for (size_t i = 0; i < snap->num_files(); ++i) indexed.insert(snap->file_ref(i).path);
+  std::vector<fs::path> named_files;  // explicitly named files the index does not hold
+  for (const auto& [rel, abs] : files)
+    if (!indexed.count(rel)) named_files.push_back(abs);
+  if (paths.empty()) roots.push_back(root_);
+  if (!f.no_ignore && !larger) roots.clear();
+  roots.insert(roots.end(), named_files.begin(), named_files.end());
+  if (roots.empty()) return nullptr;
+
+  WalkOptions w;
+  w.hidden = f.hidden;
+  w.no_ignore = f.no_ignore;
+  w.follow_symlinks = opts_.follow_symlinks;
+  w.max_file_size = f.max_file_size.value_or(opts_.max_file_size);
+  w.threads = opts_.threads;
+  std::vector<WalkedFile> walked = walk(roots, w, nullptr);
+  std::vector<WalkedFile> extra;
+  for (auto& wf : walked) {
+    wf.rel_path = wf.abs_path.lexically_relative(root_).generic_string();
+    if (wf.rel_path.empty() || wf.rel_path.rfind("..", 0) == 0) continue;
+    if (indexed.count(wf.rel_path) || !pf.allows(wf.rel_path)) continue;
+    extra.push_back(std::move(wf));
+  }
+  drop_own_files(&extra);
+  if (extra.empty()) return nullptr;
+  UpdateStats ignored;
+  MemoryCorpus c = ingest_in_memory(extra, *embedder_, w.max_file_size, nullptr, &ignored);
+  return memory_snapshot(c, dim_);
+}
+
+std::vector<Hit> IndexImpl::search_impl(std::string_view text, std::vector<float> qvec,
+                                        std::optional<uint32_t> exclude, const SearchOptions& opts,
+                                        const State& st) const {
+  const SearchFilter& f = opts.filter;
+  std::vector<std::string> paths = f.paths;
+  if (paths.empty() && !scope_.empty()) paths.push_back(scope_);
+  const corpus::PathFilter pf = path_filter_of(f, paths);
+
+  std::vector<uint8_t> allow;
+  if (st.snap) {
+    allow = allow_mask(*st.snap, pf, f.max_file_size);
+    if (exclude && *exclude < allow.size()) allow[*exclude] = 0;
+  }
+  std::shared_ptr<Snapshot> extra = extra_snapshot(f, paths, pf, st.snap.get());
+
+  RankRequest req;
+  req.mode = opts.mode;
+  req.top_k = opts.top_k;
+  req.threshold = opts.threshold;
+  req.merge_adjacent = opts.merge_adjacent;
+  req.query_text = text;
+  if (opts.mode != SearchMode::Keyword && qvec.empty()) qvec = embed_query(*embedder_, text);
+  req.query_vec = qvec;
+  std::vector<RankSource> sources;
+  if (st.snap) sources.push_back({st.snap.get(), &allow});
+  if (extra) sources.push_back({extra.get(), nullptr});
+  return rank(sources, req);
+}
+
+std::vector<Hit> IndexImpl::search(std::string_view query, const SearchOptions& opts) const {
+  validate(opts);
+  const auto st = current();
+  return search_impl(query, {}, std::nullopt, opts, *st);
+}
+
+std::vector<Hit> IndexImpl::find_similar(const fs::path& file, int line,
+                                         const SearchOptions& opts) const {
+  validate(opts);
+  const auto st = current();
+  std::string rel;
+  if (file.is_absolute()) {
+    std::error_code ec;
+    fs::path c = fs::weakly_canonical(file, ec);
+    rel = (ec ? file : c).lexically_relative(root_).generic_string();
+  } else {
+    rel = file.lexically_normal().generic_string();
+  }
+  if (!st->snap) throw InvalidArgument(rel + " is not indexed (the index is empty)");
+  const Snapshot& snap = *st->snap;
+  std::optional<uint32_t> best;
+  for (size_t fi = 0; fi < snap.num_files(); ++fi) {
+    const auto fr = snap.file_ref(fi);
+    if (fr.path != rel) continue;
+    int best_len = 0;
+    for (uint32_t c = fr.first_chunk; c < fr.first_chunk + fr.n_chunks; ++c) {
+      const auto cr = snap.chunk_ref(c);
+      if (cr.start_line <= line && line <= cr.end_line) {
+        const int len = cr.end_line - cr.start_line;
+        if (!best || len < best_len) {
+          best = c;
+          best_len = len;
+        }
+      }
+    }
+    if (!best) throw InvalidArgument(rel + " has no indexed chunk at line " + std::to_string(line));
+    break;
+  }
+  if (!best) throw InvalidArgument(rel + " is not indexed");
+  const float* v = snap.vector(*best);
+  std::vector<float> qvec(v, v + snap.dim());
+  const std::string text(snap.chunk_ref(*best).content);
+  return search_impl(text, std::move(qvec), best, opts, *st);
+}
+
+// ---------------- status ----------------
+
+IndexStatus IndexImpl::status() const {
+  IndexStatus s;
+  std::error_code ec;
+  if (fs::exists(location_, ec)) s = status_of_location(location_);
+  s.root = root_;
+  s.location = location_;
+  s.model_id = embedder_->model_id();
+  s.dim = dim_;
+  Manifest m;
+  bool have = false;
+  try {
+    m = decode_manifest(read_file(manifest_path()), manifest_path().string());
+    have = manifest_matches(m);
+  } catch (const Error&) {
+  }
+  // What searches see: the snapshot loaded now (0 chunks when it is missing or damaged).
+  const auto cur = current();
+  s.exists = cur->snap != nullptr;
+  s.chunks = cur->snap ? cur->snap->num_chunks() : 0;
+  if (!have) s.files = 0;
+  WalkStats ws;
+  std::vector<WalkedFile> walked = walk({root_}, index_walk_options(), &ws);
+  drop_own_files(&walked);
+  std::unordered_set<std::string> seen;
+  std::vector<std::pair<std::string, char>> stale;
+  // Entries read within 2 s of their last write are stored with mtime -1 ("racily clean",
+  // re-hashed by the next update); without reading them, one counts as modified only when it
+  // was written after that update committed.
+  const int64_t committed_ns = file_mtime_ns(manifest_path());
+  for (const auto& f : walked) {
+    seen.insert(f.rel_path);
+    auto it = have ? m.files.find(f.rel_path) : m.files.end();
+    if (it == m.files.end()) {
+      stale.emplace_back(f.rel_path, 'A');
+      continue;
+    }
+    const ManifestEntry& e = it->second;
+    const bool changed = e.mtime_ns == -1 ? e.size != f.size || f.mtime_ns > committed_ns
+                                          : e.size != f.size || e.mtime_ns != f.mtime_ns;
+    if (changed) stale.emplace_back(f.rel_path, 'M');
+  }
+  if (have)
+    for (const auto& [path, e] : m.files)
+      if (!seen.count(path) && e.status == "ok") stale.emplace_back(path, 'D');
+  std::sort(stale.begin(), stale.end());
+  for (auto& [p, c] : stale) s.stale.push_back(std::string(1, c) + " " + p);
+  return s;
+}
+
+// ---------------- update ----------------
+
+void IndexImpl::collect_garbage(const Manifest& m, UpdateStats* st) {
   std::unordered_set<std::string> keep;
   for (const auto& [path, e] : m.files)
     if (e.status == "ok") keep.insert(object_path(e.id).filename().string());
@@ -574,8 +505,19 @@ void ProjectIndexImpl::collect_garbage(const Manifest& m, IndexUpdateStats* st) 
   }
 }
 
-IndexUpdateStats ProjectIndexImpl::update() {
+UpdateStats IndexImpl::use_read_only(const std::string& why, UpdateStats st) {
+  auto s = current();
+  if (!s->snap) throw IoError(why);
+  st.warnings.push_back(why + "; searching the index as it is (it cannot be updated)");
+  st.chunks_total = s->snap->num_chunks();
+  return st;
+}
+
+UpdateStats IndexImpl::update() {
+  std::lock_guard update_lock(update_mu_);
   const auto t_total = Clock::now();
+  ProgressReporter rep(opts_.progress);
+  rep.start_phase(IndexProgress::Phase::Scanning);
   // "Racily clean" (as git calls it): a file written again within the file system's timestamp
   // granularity after we read it would keep size and mtime. Entries whose mtime is this close
   // to the start of the update are recorded with mtime -1, so the next update re-hashes them.
@@ -584,12 +526,18 @@ IndexUpdateStats ProjectIndexImpl::update() {
                                 .count() -
                             2'000'000'000;
   auto racy = [&](int64_t mtime_ns) { return mtime_ns >= racy_from; };
-  IndexUpdateStats st;
+  UpdateStats st;
   std::error_code ec;
   fs::create_directories(location_ / "objects", ec);
   if (ec)
-    throw IoError("cannot create index directory " + location_.string() + ": " + ec.message());
-  FileLock lock(location_ / "lock");
+    return use_read_only(
+        "cannot create index directory " + location_.string() + ": " + ec.message(), std::move(st));
+  std::unique_ptr<FileLock> lock;
+  try {
+    lock = std::make_unique<FileLock>(location_ / "lock");
+  } catch (const IoError& e) {
+    return use_read_only(e.what(), std::move(st));
+  }
   // Temp files of writers that were killed (we hold the lock: no writer is active). Objects'
   // temp files are removed by collect_garbage().
   for (auto f = fs::directory_iterator(location_, ec); !ec && f != fs::directory_iterator();
@@ -612,7 +560,7 @@ IndexUpdateStats ProjectIndexImpl::update() {
       } else {
         st.warnings.push_back("index was built with model " + old.model_id + " (dim " +
                               std::to_string(old.dim) + ", format " + std::to_string(old.format) +
-                              "); building a fresh index for " + embedder_.model_id());
+                              "); building a fresh index for " + embedder_->model_id());
       }
     } catch (const Error& e) {
       st.warnings.push_back(std::string("index manifest unreadable, rebuilding: ") + e.what());
@@ -624,24 +572,19 @@ IndexUpdateStats ProjectIndexImpl::update() {
   // ---- walk ----
   const auto t_walk = Clock::now();
   WalkStats ws;
-  std::vector<WalkedFile> walked = walk({root_}, opts_.walk, &ws);
+  std::vector<WalkedFile> walked = walk({root_}, index_walk_options(), &ws);
   st.walk_s = seconds_since(t_walk);
   st.skipped_too_large += ws.skipped_too_large;
   st.skipped_unreadable += ws.skipped_unreadable;
   for (auto& w : ws.warnings) st.warnings.push_back(w);
-  {
-    // Never index the index (repo-local or a cache dir placed inside the project).
-    const fs::path rel = location_.lexically_relative(root_);
-    if (!rel.empty() && *rel.begin() != "..") {
-      const std::string prefix = rel.generic_string() + "/";
-      std::erase_if(walked, [&](const WalkedFile& f) { return f.rel_path.rfind(prefix, 0) == 0; });
-    }
-  }
+  drop_own_files(&walked);
   st.files_seen = walked.size();
+  rep.files_total = walked.size();
+  rep.files_done = walked.size();
 
   // ---- classify ----
   Manifest next;
-  next.model_id = embedder_.model_id();
+  next.model_id = embedder_->model_id();
   next.dim = dim_;
   next.model_key = model_key_;
   next.root = root_.string();
@@ -687,7 +630,7 @@ IndexUpdateStats ProjectIndexImpl::update() {
       if (!seen.count(path) && e.status == "ok") removed.push_back(path);
 
   // ---- fast path: nothing changed and the snapshot is intact ----
-  std::shared_ptr<Snapshot> current;
+  std::shared_ptr<Snapshot> current_snap;
   if (have_old && old.snapshot) {
     const fs::path sp = location_ / old.snapshot->name;
     try {
@@ -697,7 +640,7 @@ IndexUpdateStats ProjectIndexImpl::update() {
       if (ok && file_mtime_ns(sp) != old.snapshot->mtime_ns)
         ok = s->payload_crc() == old.snapshot->crc32c && s->verify_payload();
       if (ok)
-        current = std::move(s);
+        current_snap = std::move(s);
       else {
         st.warnings.push_back("index snapshot " + sp.string() + " is corrupt; rebuilding it");
         st.corrupt_rebuilt++;
@@ -707,7 +650,13 @@ IndexUpdateStats ProjectIndexImpl::update() {
       st.corrupt_rebuilt++;
     }
   }
-  if (current && tasks.empty() && removed.empty()) {
+  auto publish_snap = [&](std::shared_ptr<Snapshot> snap) {
+    auto s = std::make_shared<State>();
+    s->snap = std::move(snap);
+    s->manifest = file_id(manifest_path());
+    publish(std::move(s));
+  };
+  if (current_snap && tasks.empty() && removed.empty()) {
     // A writer killed after its commit (or before it, having written objects) leaves the
     // marker: finish its garbage collection now.
     if (fs::exists(gc_marker_path(), ec)) {
@@ -715,10 +664,11 @@ IndexUpdateStats ProjectIndexImpl::update() {
       fs::remove(gc_marker_path(), ec);
     }
     st.files_unchanged = unchanged.size();
-    st.chunks_total = current->num_chunks();
-    snapshot_ = std::move(current);
+    st.chunks_total = current_snap->num_chunks();
+    publish_snap(std::move(current_snap));
     reindex_pending_ = false;
     st.total_s = seconds_since(t_total);
+    rep.phase(IndexProgress::Phase::Done);
     return st;
   }
   st.files_unchanged = unchanged.size();
@@ -731,11 +681,10 @@ IndexUpdateStats ProjectIndexImpl::update() {
   size_t objects_written = 0;
   std::unordered_set<std::string> made_dirs;
   PipelineConfig cfg;
-  cfg.embedder = &embedder_;
-  cfg.chunk = opts_.chunk;
-  cfg.batch = std::max<size_t>(1, opts_.embed_batch);
-  cfg.max_file_size = opts_.walk.max_file_size;
-  cfg.progress = opts_.progress;
+  cfg.embedder = embedder_.get();
+  cfg.chunk = chunk_;
+  cfg.max_file_size = opts_.max_file_size;
+  cfg.progress = &rep;
   cfg.reuse = [&](const FileTask&, const std::string& id) -> std::shared_ptr<ObjectData> {
     if (!reuse_objects) return nullptr;
     std::error_code e2;
@@ -796,15 +745,17 @@ IndexUpdateStats ProjectIndexImpl::update() {
     st.embed_s += times.embed_s;
     st.chunks_embedded += times.chunks_embedded;
   };
+  rep.start_phase(IndexProgress::Phase::Chunking, tasks.size());
   run(tasks);
   for (size_t i : unchanged)
     next.files[slots[i].file->rel_path] = old.files.at(slots[i].file->rel_path);
 
   const bool content_changed =
-      !current || !st.added.empty() || !st.modified.empty() || !removed.empty();
+      !current_snap || !st.added.empty() || !st.modified.empty() || !removed.empty();
   if (!content_changed) {
     // Only stat data moved (touched files, racy entries re-checked, re-created objects): the
     // snapshot stays, the manifest records the new sizes and times.
+    rep.phase(IndexProgress::Phase::Writing);
     const auto tw = Clock::now();
     if (objects_written > 0) sync_filesystem(location_);
     next.generation = old.generation;
@@ -813,13 +764,14 @@ IndexUpdateStats ProjectIndexImpl::update() {
     st.write_s = write_s + seconds_since(tw);
     collect_garbage(next, &st);
     fs::remove(gc_marker_path(), ec);
-    st.chunks_total = current->num_chunks();
-    snapshot_ = std::move(current);
+    st.chunks_total = current_snap->num_chunks();
+    publish_snap(std::move(current_snap));
     reindex_pending_ = false;
     st.total_s = seconds_since(t_total);
+    rep.phase(IndexProgress::Phase::Done);
     return st;
   }
-  current.reset();
+  current_snap.reset();
 
   // ---- load (and verify) the objects of unchanged files for the new snapshot ----
   {
@@ -848,17 +800,22 @@ IndexUpdateStats ProjectIndexImpl::update() {
       st.files_unchanged--;  // counted again by the pipeline
       redo.push_back({i, *slots[i].file});
     }
-    if (!redo.empty()) run(redo);
+    if (!redo.empty()) {
+      rep.files_total += redo.size();
+      run(redo);
+    }
   }
   st.removed = removed;
   st.files_removed = removed.size();
 
   // ---- snapshot + manifest (the commit point) ----
+  rep.phase(IndexProgress::Phase::Writing);
   const auto tw = Clock::now();
   if (objects_written > 0) sync_filesystem(location_);
   std::vector<SnapshotFileInput> inputs;
   for (auto& s : slots)
-    if (s.obj) inputs.push_back({s.file->rel_path, s.obj.get()});
+    if (s.obj)
+      inputs.push_back({s.file->rel_path, s.obj.get(), s.file->size, file_flags(s.file->rel_path)});
   const std::string snap_name = "snapshot-" + std::to_string(next.generation) + ".bin";
   const fs::path snap_path = location_ / snap_name;
   SnapshotWriteResult wr;
@@ -879,77 +836,83 @@ IndexUpdateStats ProjectIndexImpl::update() {
   st.write_s = write_s;
   st.chunks_total = wr.n_chunks;
 
+  // Searches see the new snapshot from here on (the old mapping stays valid for those that
+  // hold it, even after GC unlinks its file).
+  publish_snap(Snapshot::open_file(snap_path));
   collect_garbage(next, &st);
   fs::remove(gc_marker_path(), ec);
   reindex_pending_ = false;
-  snapshot_ = Snapshot::open_file(snap_path);
   st.total_s = seconds_since(t_total);
+  rep.phase(IndexProgress::Phase::Done);
   return st;
 }
 
 }  // namespace
 
-fs::path index_location(const fs::path& root, const IndexOptions& opts) {
-  const fs::path c = canonical_root(root);
-  if (opts.repo_local) return c / ".ripvec";
-  const fs::path base = opts.cache_dir.empty() ? default_cache_dir() : opts.cache_dir;
-  return base / sha256_hex(c.string()).substr(0, 32);
+std::unique_ptr<Index> Index::open(const fs::path& path, std::shared_ptr<Embedder> embedder,
+                                   IndexOptions opts) {
+  if (!embedder) throw InvalidArgument("Index::open: no embedder");
+  if (opts.max_file_size == 0) throw InvalidArgument("IndexOptions::max_file_size must be > 0");
+  const std::string mkey = model_key(*embedder, chunk_options_for(*embedder));
+  Located loc = locate_index(path, opts.cache_dir, model_dir_name(embedder->model_id(), mkey),
+                             opts.repo_local);
+  return std::make_unique<IndexImpl>(std::move(loc), std::move(embedder), std::move(opts));
 }
 
-std::unique_ptr<ProjectIndex> ProjectIndex::open(const fs::path& root, Embedder& embedder,
-                                                 IndexOptions opts) {
-  fs::path c = canonical_root(root);
-  fs::path loc = index_location(c, opts);
-  return std::make_unique<ProjectIndexImpl>(std::move(c), std::move(loc), embedder,
-                                            std::move(opts));
-}
-
-std::vector<SearchHit> search_in_memory(const fs::path& root, Embedder& embedder,
-                                        std::string_view query, const SearchOptions& sopts,
-                                        IndexOptions iopts, IndexUpdateStats* stats) {
+std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
+                                      std::string_view query, const SearchOptions& opts,
+                                      const IndexOptions& iopts, UpdateStats* stats) {
+  validate(opts);
   const auto t_total = Clock::now();
-  IndexUpdateStats st;
-  const fs::path c = canonical_root(root);
-  fill_chunk_options(embedder, &iopts.chunk);
+  UpdateStats st;
+  std::error_code ec;
+  const fs::path c = fs::canonical(path, ec);
+  if (ec) throw IoError(path.string() + ": " + ec.message());
+  const bool is_file = !fs::is_directory(c, ec);
+  const SearchFilter& f = opts.filter;
+  WalkOptions w;
+  w.types = f.types;
+  w.type_not = f.type_not;
+  w.globs = f.globs;
+  w.hidden = f.hidden;
+  w.no_ignore = f.no_ignore;
+  w.follow_symlinks = iopts.follow_symlinks;
+  w.max_file_size = f.max_file_size.value_or(iopts.max_file_size);
+  w.threads = iopts.threads;
+  ProgressReporter rep(iopts.progress);
+  rep.start_phase(IndexProgress::Phase::Scanning);
   const auto t_walk = Clock::now();
   WalkStats ws;
-  std::vector<WalkedFile> walked = walk({c}, iopts.walk, &ws);
+  std::vector<WalkedFile> walked = walk({c}, w, &ws);
   st.walk_s = seconds_since(t_walk);
   st.files_seen = walked.size();
   st.skipped_too_large = ws.skipped_too_large;
   st.skipped_unreadable = ws.skipped_unreadable;
   st.warnings = ws.warnings;
-
-  std::vector<FileTask> tasks;
-  for (size_t i = 0; i < walked.size(); ++i) tasks.push_back({i, walked[i]});
-  std::vector<std::shared_ptr<ObjectData>> objs(walked.size());
-  PipelineConfig cfg;
-  cfg.embedder = &embedder;
-  cfg.chunk = iopts.chunk;
-  cfg.batch = std::max<size_t>(1, iopts.embed_batch);
-  cfg.max_file_size = iopts.walk.max_file_size;
-  cfg.progress = iopts.progress;
-  cfg.done = [&](const FileTask& t, FileOutcome&& out) {
-    if (out.status != ContentStatus::Ok) {
-      count_skip(status_key(out.status), &st);
-      return;
-    }
-    st.files_added++;
-    st.added.push_back(t.file.rel_path);
-    objs[t.slot] = std::move(out.obj);
-  };
-  PipelineTimes times = run_pipeline(tasks, cfg);
-  st.chunk_s = times.chunk_s;
-  st.embed_s = times.embed_s;
-  st.chunks_embedded = times.chunks_embedded;
-
-  std::vector<SnapshotFileInput> inputs;
-  for (size_t i = 0; i < walked.size(); ++i)
-    if (objs[i]) inputs.push_back({walked[i].rel_path, objs[i].get()});
-  const uint32_t dim = static_cast<uint32_t>(embedder.dim());
-  auto snap = Snapshot::from_bytes(build_snapshot_bytes(inputs, dim, "in-memory"), "in-memory");
+  if (!is_file && !f.paths.empty()) {
+    corpus::PathFilterSpec spec;
+    spec.paths = f.paths;
+    spec.hidden = true;  // the walk already applied the hidden rule
+    const corpus::PathFilter scope(spec);
+    std::erase_if(walked, [&](const WalkedFile& wf) { return !scope.in_scope(wf.rel_path); });
+  }
+  MemoryCorpus corpus = ingest_in_memory(walked, embedder, w.max_file_size, &rep, &st);
+  rep.phase(IndexProgress::Phase::Writing);
+  auto snap = memory_snapshot(corpus, static_cast<uint32_t>(embedder.dim()));
   st.chunks_total = snap->num_chunks();
-  auto hits = search_snapshot(*snap, embedder, query, sopts);
+  rep.phase(IndexProgress::Phase::Done);
+
+  RankRequest req;
+  req.mode = opts.mode;
+  req.top_k = opts.top_k;
+  req.threshold = opts.threshold;
+  req.merge_adjacent = opts.merge_adjacent;
+  req.query_text = query;
+  std::vector<float> qvec;
+  if (opts.mode != SearchMode::Keyword) qvec = embed_query(embedder, query);
+  req.query_vec = qvec;
+  const RankSource src{snap.get(), nullptr};
+  auto hits = rank(std::span<const RankSource>(&src, 1), req);
   st.total_s = seconds_since(t_total);
   if (stats) *stats = std::move(st);
   return hits;

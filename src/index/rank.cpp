@@ -1,7 +1,14 @@
 #include "index/rank.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <string>
 #include <unordered_map>
+
+#include "index/store.hpp"
+#include "index/vector_search.hpp"
+#include "ripvec/error.hpp"
 
 namespace ripvec::index {
 
@@ -34,6 +41,304 @@ std::vector<FusedItem> rrf_fuse(std::span<const uint32_t> a, std::span<const uin
     return x.id < y.id;
   });
   return out;
+}
+
+// ---------------- content check ----------------
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+bool starts_with_word(std::string_view line, std::string_view word) {
+  return line.size() > word.size() && line.compare(0, word.size(), word) == 0 &&
+         (line[word.size()] == ' ' || line[word.size()] == '\t' || line[word.size()] == '(' ||
+          line[word.size()] == '"' || line[word.size()] == '<');
+}
+
+// Lines that only pull names in or open a scope: imports, includes, package/namespace lines.
+bool is_preamble_line(std::string_view l) {
+  static constexpr std::string_view kWords[] = {
+      "import",    "from",   "#include", "#import", "use",     "using", "package",
+      "namespace", "module", "extern",   "require", "library", "open",  "#pragma"};
+  for (auto w : kWords)
+    if (starts_with_word(l, w)) return true;
+  if (l.rfind("#include", 0) == 0 || l.rfind("#pragma once", 0) == 0) return true;
+  // "const x = require('y');"
+  if (l.find("require(") != std::string_view::npos && l.find('=') != std::string_view::npos)
+    return true;
+  return false;
+}
+
+bool is_punctuation_only(std::string_view l) {
+  for (char c : l)
+    if (std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80)
+      return false;
+  return true;
+}
+
+bool is_definition_kind(std::string_view kind) {
+  static constexpr std::string_view kKinds[] = {
+      "function",  "method", "constructor", "class",  "struct", "enum",      "union",
+      "interface", "type",   "trait",       "record", "macro",  "annotation"};
+  for (auto k : kKinds)
+    if (kind == k) return true;
+  return false;
+}
+
+}  // namespace
+
+bool is_contentless(std::string_view kind, std::string_view content) {
+  const int need = is_definition_kind(kind) ? 1 : 2;
+  int substantive = 0;
+  size_t pos = 0;
+  while (pos <= content.size()) {
+    size_t nl = content.find('\n', pos);
+    if (nl == std::string_view::npos) nl = content.size();
+    const std::string_view l = trim(content.substr(pos, nl - pos));
+    if (!l.empty() && !is_punctuation_only(l) && !is_preamble_line(l)) {
+      if (++substantive >= need) return false;
+    }
+    pos = nl + 1;
+  }
+  return true;
+}
+
+// ---------------- merging ----------------
+
+namespace {
+
+std::vector<std::string_view> split_lines(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (true) {
+    size_t nl = s.find('\n', pos);
+    if (nl == std::string_view::npos) {
+      out.push_back(s.substr(pos));
+      break;
+    }
+    out.push_back(s.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  return out;
+}
+
+// a absorbs b (a is the better hit: it keeps its score, symbol, kind and ranks).
+void absorb(Hit& a, const Hit& b) {
+  const int start = std::min(a.start_line, b.start_line);
+  const int end = std::max(a.end_line, b.end_line);
+  // Line i of the union comes from whichever hit holds it (contents are exact source lines;
+  // a capped content may hold fewer lines than its range, then the other hit fills in).
+  const auto la = split_lines(a.content), lb = split_lines(b.content);
+  std::string merged;
+  for (int line = start; line <= end; ++line) {
+    const std::string_view* src = nullptr;
+    if (line >= a.start_line && static_cast<size_t>(line - a.start_line) < la.size())
+      src = &la[line - a.start_line];
+    else if (line >= b.start_line && static_cast<size_t>(line - b.start_line) < lb.size())
+      src = &lb[line - b.start_line];
+    if (src == nullptr) continue;
+    if (line != start) merged += '\n';
+    merged.append(*src);
+  }
+  a.content = std::move(merged);
+  a.start_line = start;
+  a.end_line = end;
+  a.score = std::max(a.score, b.score);
+  a.semantic_score = std::max(a.semantic_score, b.semantic_score);
+  a.keyword_score = std::max(a.keyword_score, b.keyword_score);
+  auto better_rank = [](int x, int y) { return x < 0 ? y : (y < 0 ? x : std::min(x, y)); };
+  a.semantic_rank = better_rank(a.semantic_rank, b.semantic_rank);
+  a.keyword_rank = better_rank(a.keyword_rank, b.keyword_rank);
+}
+
+bool mergeable(const Hit& a, const Hit& b) {
+  if (a.path != b.path) return false;
+  const bool overlap = a.start_line <= b.end_line && b.start_line <= a.end_line;
+  if (overlap) return true;
+  const bool touch = a.end_line + 1 == b.start_line || b.end_line + 1 == a.start_line;
+  return touch && a.symbol == b.symbol;
+}
+
+// Merges `hits[i]` with every mergeable hit, repeatedly (a union can reach further hits).
+// Returns the index of the merged hit.
+size_t merge_into_earliest(std::vector<Hit>* hits, size_t i) {
+  auto& h = *hits;
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (size_t j = 0; j < h.size(); ++j) {
+      if (j == i || !mergeable(h[i], h[j])) continue;
+      const size_t keep = std::min(i, j), drop = std::max(i, j);
+      absorb(h[keep], h[drop]);
+      h.erase(h.begin() + static_cast<std::ptrdiff_t>(drop));
+      i = keep;
+      changed = true;
+      break;
+    }
+  }
+  return i;
+}
+
+}  // namespace
+
+void merge_adjacent_hits(std::vector<Hit>* hits) {
+  for (size_t i = 0; i < hits->size(); ++i) merge_into_earliest(hits, i);
+}
+
+// ---------------- ranking ----------------
+
+namespace {
+
+struct Cand {
+  uint32_t src = 0, id = 0;
+  float score = 0;
+};
+
+uint64_t key_of(uint32_t src, uint32_t id) {
+  return (uint64_t(src) << 32) | id;
+}
+
+bool better_cand(const Cand& a, const Cand& b) {
+  if (a.score != b.score) return a.score > b.score;
+  if (a.src != b.src) return a.src < b.src;
+  return a.id < b.id;
+}
+
+}  // namespace
+
+std::vector<Hit> rank(std::span<const RankSource> sources, const RankRequest& req) {
+  if (req.top_k == 0) return {};
+  const bool want_sem = req.mode != SearchMode::Keyword;
+  const bool want_kw = req.mode != SearchMode::Semantic;
+  size_t n_total = 0;
+  for (const auto& s : sources) n_total += s.snap ? s.snap->num_chunks() : 0;
+  if (n_total == 0) return {};
+  // Deeper lists than returned: fusion needs items ranked moderately by both sides, and
+  // demotion and merging consume candidates.
+  const size_t depth = std::max<size_t>(req.top_k * 4, 100);
+
+  std::vector<Cand> sem, kw;
+  std::vector<std::vector<float>> kw_scores(sources.size());
+  if (want_sem) {
+    for (uint32_t s = 0; s < sources.size(); ++s) {
+      const Snapshot* snap = sources[s].snap;
+      if (!snap || snap->num_chunks() == 0) continue;
+      if (req.query_vec.size() != snap->dim())
+        throw IndexError("query vector has dim " + std::to_string(req.query_vec.size()) +
+                         ", index has " + std::to_string(snap->dim()));
+      QuantizedRows rows = snap->quantized();
+      if (sources[s].allow) rows.allow = sources[s].allow->data();
+      for (const ScoredId& r : top_k_dot_quantized(req.query_vec, rows, depth))
+        sem.push_back({s, r.id, r.score});
+    }
+    std::sort(sem.begin(), sem.end(), better_cand);
+    if (sem.size() > depth) sem.resize(depth);
+  }
+  float kw_best = 0;
+  if (want_kw) {
+    for (uint32_t s = 0; s < sources.size(); ++s) {
+      const Snapshot* snap = sources[s].snap;
+      if (!snap || snap->num_chunks() == 0) continue;
+      auto& scores = kw_scores[s];
+      scores.assign(snap->num_chunks(), 0.0f);
+      std::vector<uint32_t> touched;
+      snap->bm25().score(req.query_text, &scores, &touched);
+      const auto* allow = sources[s].allow;
+      for (uint32_t d : touched)
+        if ((!allow || (*allow)[d]) && scores[d] > 0) kw.push_back({s, d, scores[d]});
+    }
+    const size_t k = std::min(depth, kw.size());
+    std::partial_sort(kw.begin(), kw.begin() + static_cast<std::ptrdiff_t>(k), kw.end(),
+                      better_cand);
+    kw.resize(k);
+    if (!kw.empty()) kw_best = kw.front().score;
+  }
+
+  auto ref = [&](const Cand& c) { return sources[c.src].snap->chunk_ref(c.id); };
+  std::unordered_map<uint64_t, bool> contentless_cache;
+  auto contentless = [&](const Cand& c) {
+    auto [it, fresh] = contentless_cache.try_emplace(key_of(c.src, c.id), false);
+    if (fresh) {
+      const auto r = ref(c);
+      it->second = is_contentless(r.kind, r.content);
+    }
+    return it->second;
+  };
+  auto demote = [&](std::vector<Cand>& list) {
+    std::stable_partition(list.begin(), list.end(), [&](const Cand& c) { return !contentless(c); });
+  };
+  demote(sem);
+  demote(kw);
+
+  // The fused order, as (candidate, score, ranks).
+  struct Ordered {
+    Cand c;
+    float score = 0, sem_score = 0, kw_score = 0;
+    int sem_rank = -1, kw_rank = -1;
+  };
+  std::vector<Ordered> order;
+  if (req.mode == SearchMode::Semantic) {
+    for (size_t r = 0; r < sem.size(); ++r)
+      order.push_back({sem[r], sem[r].score, sem[r].score, 0.0f, static_cast<int>(r), -1});
+  } else if (req.mode == SearchMode::Keyword) {
+    for (size_t r = 0; r < kw.size(); ++r)
+      order.push_back({kw[r], kw[r].score / kw_best, 0.0f, kw[r].score, -1, static_cast<int>(r)});
+  } else {
+    // rrf_fuse works on dense ids: number the candidates of both lists.
+    std::unordered_map<uint64_t, uint32_t> dense;
+    std::vector<Cand> cands;
+    auto ids_of = [&](const std::vector<Cand>& list) {
+      std::vector<uint32_t> ids;
+      for (const Cand& c : list) {
+        auto [it, fresh] = dense.try_emplace(key_of(c.src, c.id), cands.size());
+        if (fresh) cands.push_back(c);
+        ids.push_back(it->second);
+      }
+      return ids;
+    };
+    const auto a = ids_of(sem), b = ids_of(kw);
+    for (const FusedItem& f : rrf_fuse(a, b)) {
+      const Cand& c = cands[f.id];
+      Ordered o{c, f.score / rrf_max(), 0.0f, 0.0f, f.rank_a, f.rank_b};
+      // Both component scores are reported even where the item missed that side's list.
+      o.sem_score = f.rank_a >= 0 ? sem[f.rank_a].score
+                                  : dot_f32(req.query_vec.data(), sources[c.src].snap->vector(c.id),
+                                            req.query_vec.size());
+      o.kw_score = kw_scores[c.src].empty() ? 0.0f : kw_scores[c.src][c.id];
+      order.push_back(o);
+    }
+    std::stable_partition(order.begin(), order.end(),
+                          [&](const Ordered& o) { return !contentless(o.c); });
+  }
+
+  std::vector<Hit> hits;
+  for (const Ordered& o : order) {
+    if (hits.size() >= req.top_k) break;
+    if (req.threshold && o.score < *req.threshold) continue;
+    const Snapshot& snap = *sources[o.c.src].snap;
+    const auto r = snap.chunk_ref(o.c.id);
+    Hit h;
+    h.path = std::string(snap.file_ref(r.file).path);
+    h.start_line = r.start_line;
+    h.end_line = r.end_line;
+    h.symbol = std::string(r.symbol);
+    h.kind = std::string(r.kind);
+    h.language = std::string(r.language);
+    h.content = std::string(r.content);
+    h.score = o.score;
+    h.semantic_score = o.sem_score;
+    h.keyword_score = o.kw_score;
+    h.semantic_rank = o.sem_rank;
+    h.keyword_rank = o.kw_rank;
+    hits.push_back(std::move(h));
+    if (req.merge_adjacent) merge_into_earliest(&hits, hits.size() - 1);
+  }
+  return hits;
 }
 
 }  // namespace ripvec::index

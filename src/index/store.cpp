@@ -135,9 +135,10 @@ struct FileRec {
   uint32_t path_len;
   uint32_t first_chunk;
   uint32_t n_chunks;
-  uint32_t reserved;
+  uint32_t flags;
+  uint64_t size;
 };
-static_assert(sizeof(FileRec) == 24);
+static_assert(sizeof(FileRec) == 32);
 
 struct ChunkRec {
   uint32_t file;
@@ -224,6 +225,8 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
     fr.path_len = static_cast<uint32_t>(f.path.size());
     fr.first_chunk = static_cast<uint32_t>(p.chunks.size());
     fr.n_chunks = static_cast<uint32_t>(f.object->chunks.size());
+    fr.flags = f.flags;
+    fr.size = f.size;
     p.files.push_back(fr);
     for (const StoredChunk& c : f.object->chunks) {
       ChunkRec cr{};
@@ -795,6 +798,27 @@ Chunk Snapshot::chunk(size_t i) const {
   out.language = std::string(str(c->lang_off, c->lang_len));
   out.content = std::string(str(c->content_off, c->content_len));
   return out;
+}
+
+Snapshot::FileRef Snapshot::file_ref(size_t file) const {
+  const SnapshotHeader& h = hdr(base_);
+  if (file >= h.n_files) throw IndexError("snapshot " + origin_ + ": bad file index");
+  const auto* f = reinterpret_cast<const FileRec*>(base_ + h.sections[kFiles].offset) + file;
+  return {str(f->path_off, f->path_len), f->first_chunk, f->n_chunks, f->flags, f->size};
+}
+
+Snapshot::ChunkRef Snapshot::chunk_ref(size_t i) const {
+  const SnapshotHeader& h = hdr(base_);
+  if (i >= h.n_chunks) throw InvalidArgument("chunk index out of range");
+  const auto* c = reinterpret_cast<const ChunkRec*>(base_ + h.sections[kChunks].offset) + i;
+  if (c->file >= h.n_files) throw IndexError("snapshot " + origin_ + ": bad file index");
+  return {c->file,
+          c->start_line,
+          c->end_line,
+          str(c->symbol_off, c->symbol_len),
+          str(c->kind_off, c->kind_len),
+          str(c->lang_off, c->lang_len),
+          str(c->content_off, c->content_len)};
 }
 
 const float* Snapshot::vectors() const {

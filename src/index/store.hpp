@@ -48,7 +48,11 @@
 
 namespace ripvec::index {
 
-inline constexpr uint32_t kFormatVersion = 1;
+// 2: FileRec carries the file's size and flags (hidden), for filters at query time.
+inline constexpr uint32_t kFormatVersion = 2;
+
+// FileRec::flags bits.
+inline constexpr uint32_t kFileHidden = 1;  // some component of the path starts with '.'
 
 // ---------- file-system primitives ----------
 
@@ -169,6 +173,8 @@ Manifest decode_manifest(std::string_view json, std::string_view origin);
 struct SnapshotFileInput {
   std::string path;
   const ObjectData* object = nullptr;
+  uint64_t size = 0;   // bytes of the file when it was read
+  uint32_t flags = 0;  // kFileHidden...
 };
 
 // Writes a snapshot of `files` (in this order) into `out`; returns the payload CRC.
@@ -204,6 +210,21 @@ class Snapshot {
   // Throws IndexError if its records point outside the file.
   Chunk chunk(size_t i) const;
   std::string_view chunk_path(size_t i) const;
+
+  // Views into the mapping (valid while the Snapshot lives). Throw IndexError when a record
+  // points outside the file.
+  struct FileRef {
+    std::string_view path;
+    uint32_t first_chunk = 0, n_chunks = 0, flags = 0;
+    uint64_t size = 0;
+  };
+  struct ChunkRef {
+    uint32_t file = 0;
+    int32_t start_line = 0, end_line = 0;
+    std::string_view symbol, kind, language, content;
+  };
+  FileRef file_ref(size_t file) const;
+  ChunkRef chunk_ref(size_t i) const;
   const float* vector(size_t i) const;
   const float* vectors() const;
   QuantizedRows quantized() const;

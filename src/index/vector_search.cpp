@@ -243,7 +243,7 @@ float dot_f32(const float* a, const float* b, size_t dim) {
 }
 
 std::vector<ScoredId> top_k_dot(std::span<const float> query, const float* vectors, size_t n,
-                                size_t dim, size_t k) {
+                                size_t dim, size_t k, const uint8_t* allow) {
   k = std::min(k, n);
   if (k == 0 || query.size() < dim) return {};
   const DotF32 dot = pick_f32();
@@ -255,7 +255,8 @@ std::vector<ScoredId> top_k_dot(std::span<const float> query, const float* vecto
       TopK top(k);
       const size_t end = std::min(n, (b + 1) * rows);
       for (size_t i = b * rows; i < end; ++i)
-        top.push({static_cast<uint32_t>(i), dot(query.data(), vectors + i * dim, dim)});
+        if (allow == nullptr || allow[i] != 0)
+          top.push({static_cast<uint32_t>(i), dot(query.data(), vectors + i * dim, dim)});
       partial[b] = std::move(top).sorted();
     }
   });
@@ -349,6 +350,7 @@ std::vector<ScoredId> top_k_dot_quantized(std::span<const float> query, const Qu
       float thr = -std::numeric_limits<float>::infinity();
       const size_t end = std::min(n, (b + 1) * brows);
       for (size_t i = b * brows; i < end; ++i) {
+        if (rows.allow != nullptr && rows.allow[i] == 0) continue;
         float approx, e;
 #ifdef RIPVEC_X86
         if (vnni) {

@@ -39,17 +39,20 @@ void set_simd_level_cap(SimdLevel cap);
 
 float dot_f32(const float* a, const float* b, size_t dim);
 
-// vectors: row-major [n, dim] float32. Returns min(k, n) hits, best first.
+// vectors: row-major [n, dim] float32. Returns min(k, n) hits, best first. allow (optional,
+// [n]): rows whose byte is 0 are left out before ranking (filters), so the result is the top k
+// of the allowed rows.
 std::vector<ScoredId> top_k_dot(std::span<const float> query, const float* vectors, size_t n,
-                                size_t dim, size_t k);
+                                size_t dim, size_t k, const uint8_t* allow = nullptr);
 
 // Rows must be L2-normalized (norm <= 1 + 1e-3), as the index stores them: the query-side
 // error term of the VNNI scan relies on it.
 struct QuantizedRows {
-  const int8_t* codes = nullptr;  // [n, dim] row-major
-  const float* scales = nullptr;  // [n]: row ~= scales[i] * codes[i]
-  const float* err = nullptr;     // [n]: >= ||row - scales[i] * codes[i]||_2
-  const float* exact = nullptr;   // [n, dim] float32 rows, for rescoring
+  const int8_t* codes = nullptr;   // [n, dim] row-major
+  const float* scales = nullptr;   // [n]: row ~= scales[i] * codes[i]
+  const float* err = nullptr;      // [n]: >= ||row - scales[i] * codes[i]||_2
+  const float* exact = nullptr;    // [n, dim] float32 rows, for rescoring
+  const uint8_t* allow = nullptr;  // optional [n]: rows whose byte is 0 are not ranked
   size_t n = 0, dim = 0;
 };
 

@@ -111,6 +111,10 @@ class EmbedderImpl final : public Embedder {
   const std::string& prompt(InputKind kind) const override {
     return prompts_[static_cast<int>(kind)];
   }
+  std::string vector_config() const override {
+    return std::string("pooling=") + (plan_.pooling.pooling == Pooling::Cls ? "cls" : "mean") +
+           ";normalize=" + (plan_.pooling.normalize ? "1" : "0");
+  }
 
   std::vector<float> embed(std::span<const std::string> texts, InputKind kind) override {
     const std::string& pre = prompt(kind);

@@ -106,6 +106,25 @@ std::string strip_comment_marker(std::string_view l) {
   return std::string(trim(l));
 }
 
+// The line without a trailing "# comment" (a '#' outside string quotes).
+std::string_view strip_hash_comment(std::string_view l) {
+  char quote = 0;
+  for (size_t i = 0; i < l.size(); ++i) {
+    char c = l[i];
+    if (quote) {
+      if (c == '\\')
+        ++i;
+      else if (c == quote)
+        quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '#') {
+      return l.substr(0, i);
+    }
+  }
+  return l;
+}
+
 // Fills name_line/column, signature and doc of a definition from its lines.
 void describe(RepoDefinition& d, const std::vector<std::string_view>& lines) {
   const bool hash = d.language == "python" || d.language == "ruby" || d.language == "bash";
@@ -125,13 +144,20 @@ void describe(RepoDefinition& d, const std::vector<std::string_view>& lines) {
   // Signature: from the name line until the body opens.
   std::string sig;
   int sig_end = d.name_line;
+  int depth = 0;
   for (int l = d.name_line; l <= last && l < d.name_line + 6; ++l) {
     std::string_view t = lines[l - 1];
     sig_end = l;
     if (d.language == "python") {
-      std::string_view s = trim(t);
+      // Up to the ':' that closes the header: brackets balanced, comments dropped.
+      std::string_view s = trim(strip_hash_comment(t));
       sig += std::string(s) + " ";
-      if (s.ends_with(":")) break;
+      for (char ch : s) depth += ch == '(' || ch == '[' ? 1 : ch == ')' || ch == ']' ? -1 : 0;
+      if (depth <= 0) {
+        size_t colon = sig.rfind(':');
+        if (colon != std::string::npos) sig.resize(colon);
+        break;
+      }
       continue;
     }
     size_t brace = t.find('{');
@@ -146,7 +172,6 @@ void describe(RepoDefinition& d, const std::vector<std::string_view>& lines) {
       break;
   }
   std::string_view sv = trim(sig);
-  if (d.language == "python" && sv.ends_with(":")) sv.remove_suffix(1);
   d.signature = squash(sv, kMaxSignature);
 
   // Doc: a Python docstring after the signature, else the comment lines directly above.

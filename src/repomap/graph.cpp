@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "chunk/walker.hpp"
+#include "corpus/walker.hpp"
 #include "repomap/extract.hpp"
 #include "repomap/resolve.hpp"
 #include "ripvec/error.hpp"

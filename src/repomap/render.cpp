@@ -124,8 +124,14 @@ std::string RepoGraph::render(size_t token_budget) const {
     while (!placed && level <= 2) {
       std::string piece;
       if (level == 0) {
-        size_t max_defs = rank_pos < 5 ? 8 : rank_pos < 15 ? 5 : 3;
-        size_t neigh = rank_pos < 5 ? 2 : rank_pos < 15 ? 1 : 0;
+        // Detail scales with the budget so that small maps still cover several files.
+        size_t max_defs = rank_pos < 5    ? std::clamp<size_t>(token_budget / 200, 2, 8)
+                          : rank_pos < 15 ? std::clamp<size_t>(token_budget / 400, 1, 5)
+                                          : std::clamp<size_t>(token_budget / 800, 1, 3);
+        size_t neigh = token_budget < 600 ? (rank_pos < 3 ? 1 : 0)
+                       : rank_pos < 5     ? 2
+                       : rank_pos < 15    ? 1
+                                          : 0;
         piece = detailed_block(*this, f, max_defs, neigh);
       } else {
         if (!compact_header) piece = "## Other files\n";

@@ -214,9 +214,11 @@ TEST_F(CliSearch, RepoLocalStoresUnderDotRipvec) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(fs::is_directory(repo_ / ".ripvec"));
   EXPECT_TRUE(fs::is_empty(cache_.path()));
-  // The index does not index itself.
-  auto again = run_cli(run({"index", "--repo-local", repo_.path()}));
-  EXPECT_EQ(again.out.find(".ripvec"), again.out.find(".ripvec (root")) << again.out;
+  // The index does not index itself, and is found again without the flag.
+  auto again = run_cli(run({"index", repo_.path()}));
+  EXPECT_EQ(again.out.find("A .ripvec"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("chunks: 0 embedded"), std::string::npos) << again.out;
+  EXPECT_TRUE(fs::is_empty(cache_.path()));
 }
 
 TEST_F(CliSearch, TypeFilterAndFileRoot) {

@@ -10,7 +10,7 @@
 #include <tuple>
 
 #include "chunk/chunker.hpp"
-#include "chunk/walker.hpp"
+#include "corpus/walker.hpp"
 #include "common/test_util.hpp"
 #include "ripvec/tokenizer.hpp"
 

@@ -1,6 +1,6 @@
 // The persistent index end to end with a deterministic stand-in embedder (TestHashEmbedder:
-// hashed bag of code terms, defined below), so that storage and incremental logic are tested
-// without the neural engine: what is re-embedded after edits, renames and deletions, model
+// hashed bag of code terms, unit/test_hash_embedder.hpp), so that storage and incremental logic are
+// tested without the neural engine: what is re-embedded after edits, renames and deletions, model
 // changes, damaged files on disk, concurrent writers, and agreement with --no-index search.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -15,101 +15,16 @@
 #include <mutex>
 #include <thread>
 
+#include "chunk/chunker.hpp"
 #include "index/bm25.hpp"
-#include "index/index.hpp"
 #include "ripvec/error.hpp"
+#include "ripvec/index.hpp"
+#include "unit/test_hash_embedder.hpp"
 
 using namespace ripvec;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Whitespace tokenizer: enough for the chunker's token budget, nothing more.
-class TestWhitespaceTokenizer final : public Tokenizer {
- public:
-  Encoding encode(std::string_view text, bool add_special, size_t max_length) const override {
-    Encoding e;
-    if (add_special) push(&e, 1, "[CLS]");
-    size_t i = 0;
-    while (i < text.size()) {
-      while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-      size_t s = i;
-      while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-      if (i > s)
-        push(&e,
-             3 + static_cast<int32_t>(std::hash<std::string_view>{}(text.substr(s, i - s)) % 1000),
-             std::string(text.substr(s, i - s)));
-    }
-    if (add_special) push(&e, 2, "[SEP]");
-    if (max_length > 0 && e.ids.size() > max_length) {
-      e.ids.resize(max_length);
-      e.type_ids.resize(max_length);
-      e.tokens.resize(max_length);
-      if (add_special) {
-        e.ids.back() = 2;
-        e.tokens.back() = "[SEP]";
-      }
-    }
-    return e;
-  }
-  size_t vocab_size() const override { return 1003; }
-  std::optional<int32_t> token_to_id(std::string_view) const override { return std::nullopt; }
-  std::string id_to_token(int32_t id) const override { return std::to_string(id); }
-  int32_t pad_id() const override { return 0; }
-  size_t num_special_tokens() const override { return 2; }
-
- private:
-  static void push(Encoding* e, int32_t id, std::string tok) {
-    e->ids.push_back(id);
-    e->type_ids.push_back(0);
-    e->tokens.push_back(std::move(tok));
-  }
-};
-
-// Deterministic embedder: each code term adds +-1 to a hashed coordinate; rows L2-normalized.
-// Texts sharing terms get high cosine, so semantic search is meaningful in tests.
-class TestHashEmbedder final : public Embedder {
- public:
-  explicit TestHashEmbedder(std::string id = "test/hash-embedder", size_t dim = 64)
-      : id_(std::move(id)), dim_(dim) {}
-  size_t dim() const override { return dim_; }
-  size_t max_seq_length() const override { return 128; }
-  const std::string& model_id() const override { return id_; }
-  std::string device_name() const override { return "test"; }
-  const Tokenizer& tokenizer() const override { return tok_; }
-  const std::string& prompt(InputKind) const override { return empty_; }
-  std::vector<float> embed(std::span<const std::string> texts, InputKind kind) override {
-    std::vector<float> out(texts.size() * dim_, 0.0f);
-    for (size_t i = 0; i < texts.size(); ++i) {
-      float* v = &out[i * dim_];
-      for (const auto& t : index::tokenize_code(texts[i])) {
-        size_t h = std::hash<std::string>{}(t);
-        v[h % dim_] += (h >> 32) & 1 ? 1.0f : -1.0f;
-      }
-      double s = 0;
-      for (size_t j = 0; j < dim_; ++j) s += double(v[j]) * v[j];
-      if (s > 0)
-        for (size_t j = 0; j < dim_; ++j) v[j] = static_cast<float>(v[j] / std::sqrt(s));
-    }
-    std::lock_guard lk(mu_);
-    if (kind == InputKind::Document)
-      documents_embedded += texts.size();
-    else
-      queries_embedded += texts.size();
-    return out;
-  }
-  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>>) override {
-    throw UnsupportedError("TestHashEmbedder::embed_tokens");
-  }
-  size_t documents_embedded = 0, queries_embedded = 0;
-
- private:
-  std::string id_;
-  size_t dim_;
-  TestWhitespaceTokenizer tok_;
-  std::string empty_;
-  std::mutex mu_;
-};
 
 // Every write gets a distinct mtime well in the past: entries whose mtime is within 2 s of an
 // update are "racily clean" and re-hashed by design, which would blur what these tests count.
@@ -168,18 +83,18 @@ class IndexIncremental : public ::testing::Test {
     o.cache_dir = cache_;
     return o;
   }
-  std::unique_ptr<ProjectIndex> open(Embedder& e, IndexOptions o) {
-    return ProjectIndex::open(root_, e, o);
+  std::unique_ptr<Index> open(Embedder& e, IndexOptions o) {
+    return Index::open(root_, borrow(e), o);
   }
-  std::unique_ptr<ProjectIndex> open(Embedder& e) { return open(e, opts()); }
+  std::unique_ptr<Index> open(Embedder& e) { return open(e, opts()); }
 
-  std::vector<std::string> top_paths(const ProjectIndex& idx, const std::string& q, SearchMode m,
+  std::vector<std::string> top_paths(const Index& idx, const std::string& q, SearchMode m,
                                      size_t k = 5) {
     SearchOptions so;
     so.mode = m;
     so.top_k = k;
     std::vector<std::string> out;
-    for (auto& h : idx.search(q, so)) out.push_back(h.chunk.path);
+    for (auto& h : idx.search(q, so)) out.push_back(h.path);
     return out;
   }
   size_t count_objects() const {
@@ -204,21 +119,21 @@ size_t chunks_of(const std::string& rel, const std::string& content, Embedder& e
 TEST_F(IndexIncremental, FirstRunThenNothingToDo) {
   TestHashEmbedder emb;
   auto idx = open(emb);
-  EXPECT_EQ(idx->num_chunks(), 0u);
+  EXPECT_EQ(idx->status().chunks, 0u);
   EXPECT_TRUE(idx->search("anything", {}).empty());
-  IndexUpdateStats s1 = idx->update();
+  UpdateStats s1 = idx->update();
   EXPECT_EQ(s1.files_seen, 5u);
   EXPECT_EQ(s1.files_added, 5u);
   EXPECT_EQ(s1.added.size(), 5u);
   EXPECT_GT(s1.chunks_embedded, 5u);
   EXPECT_EQ(s1.chunks_embedded, s1.chunks_total);
   EXPECT_EQ(emb.documents_embedded, s1.chunks_embedded);
-  EXPECT_EQ(idx->num_chunks(), s1.chunks_total);
+  EXPECT_EQ(idx->status().chunks, s1.chunks_total);
   EXPECT_EQ(count_objects(), 5u);
   EXPECT_TRUE(fs::exists(idx->location() / "manifest.json"));
-  EXPECT_EQ(idx->location().parent_path(), cache_);
+  EXPECT_EQ(idx->location().parent_path().parent_path(), cache_);
 
-  IndexUpdateStats s2 = idx->update();
+  UpdateStats s2 = idx->update();
   EXPECT_EQ(s2.chunks_embedded, 0u);
   EXPECT_EQ(s2.files_unchanged, 5u);
   EXPECT_TRUE(s2.added.empty() && s2.modified.empty() && s2.removed.empty());
@@ -227,7 +142,7 @@ TEST_F(IndexIncremental, FirstRunThenNothingToDo) {
   // A fresh process (new ProjectIndex) sees the committed index without updating.
   TestHashEmbedder emb2;
   auto again = open(emb2);
-  EXPECT_EQ(again->num_chunks(), s1.chunks_total);
+  EXPECT_EQ(again->status().chunks, s1.chunks_total);
   auto kw = top_paths(*again, "zanzibar", SearchMode::Keyword);
   ASSERT_FALSE(kw.empty());
   EXPECT_EQ(kw[0], "README.md");
@@ -243,7 +158,7 @@ TEST_F(IndexIncremental, EditOneFileReembedsOnlyIt) {
   write(root_ / "src/beta.py", new_beta);
   bump_mtime(root_ / "src/beta.py");
   const size_t before = emb.documents_embedded;
-  IndexUpdateStats s = idx->update();
+  UpdateStats s = idx->update();
   EXPECT_EQ(s.modified, std::vector<std::string>{"src/beta.py"});
   EXPECT_EQ(s.files_modified, 1u);
   EXPECT_EQ(s.files_unchanged, 4u);
@@ -261,12 +176,12 @@ TEST_F(IndexIncremental, TouchWithoutChangeEmbedsNothing) {
   auto idx = open(emb);
   idx->update();
   bump_mtime(root_ / "lib/gamma.py");
-  IndexUpdateStats s = idx->update();
+  UpdateStats s = idx->update();
   EXPECT_EQ(s.chunks_embedded, 0u);
   EXPECT_TRUE(s.modified.empty());
   EXPECT_EQ(s.files_unchanged, 5u);
   // The new mtime is recorded: the next run does not even hash the file.
-  IndexUpdateStats s2 = idx->update();
+  UpdateStats s2 = idx->update();
   EXPECT_EQ(s2.chunk_s, 0.0);
 }
 
@@ -282,7 +197,7 @@ TEST_F(IndexIncremental, TouchKeepsTheSnapshot) {
   const fs::path before = snapshot_name();
   bump_mtime(root_ / "src/alpha.py");
   bump_mtime(root_ / "README.md");
-  IndexUpdateStats s = idx->update();
+  UpdateStats s = idx->update();
   EXPECT_EQ(s.chunks_embedded, 0u);
   EXPECT_EQ(s.files_unchanged, 5u);
   EXPECT_EQ(snapshot_name(), before);  // nothing to rebuild
@@ -300,7 +215,7 @@ TEST_F(IndexIncremental, RacilyCleanFileIsRehashed) {
   idx->update();
   { std::ofstream(f, std::ios::trunc) << "def racy_version_two():\n    return 2\n"; }
   fs::last_write_time(f, mtime);  // same size, same mtime
-  IndexUpdateStats s = idx->update();
+  UpdateStats s = idx->update();
   EXPECT_EQ(s.modified, std::vector<std::string>{"src/racy.py"});
   auto kw = top_paths(*idx, "racy_version_two", SearchMode::Keyword);
   ASSERT_FALSE(kw.empty());
@@ -313,7 +228,7 @@ TEST_F(IndexIncremental, RenameAndDelete) {
   const size_t total0 = idx->update().chunks_total;
   const std::string gamma = py_file("gamma", 4);
   fs::rename(root_ / "lib/gamma.py", root_ / "lib/gamma_renamed.py");
-  IndexUpdateStats s = idx->update();
+  UpdateStats s = idx->update();
   EXPECT_EQ(s.removed, std::vector<std::string>{"lib/gamma.py"});
   EXPECT_EQ(s.added, std::vector<std::string>{"lib/gamma_renamed.py"});
   // The path is part of what is embedded (chunk headers), so the renamed file is re-embedded.
@@ -325,7 +240,7 @@ TEST_F(IndexIncremental, RenameAndDelete) {
   EXPECT_EQ(kw[0], "lib/gamma_renamed.py");
 
   fs::remove(root_ / "src/alpha.py");
-  IndexUpdateStats d = idx->update();
+  UpdateStats d = idx->update();
   EXPECT_EQ(d.removed, std::vector<std::string>{"src/alpha.py"});
   EXPECT_EQ(d.chunks_embedded, 0u);
   EXPECT_EQ(d.objects_collected, 1u);
@@ -358,29 +273,37 @@ TEST_F(IndexIncremental, RevertReusesTheOldObjectWhenStillPresent) {
   }
   write(root_ / "src/beta.py", orig);
   bump_mtime(root_ / "src/beta.py");
-  IndexUpdateStats s = idx->update();
+  UpdateStats s = idx->update();
   EXPECT_EQ(s.modified, std::vector<std::string>{"src/beta.py"});
   EXPECT_EQ(s.chunks_embedded, 0u);
 }
 
-TEST_F(IndexIncremental, DifferentModelMeansFreshIndex) {
+TEST_F(IndexIncremental, TwoModelsIndexesCoexistAndSwitchingBackEmbedsNothing) {
   TestHashEmbedder a("test/model-a"), b("test/model-b");
   auto ia = open(a);
   const size_t n = ia->update().chunks_total;
   auto ib = open(b);
-  EXPECT_EQ(ib->num_chunks(), 0u);  // never shows model-a vectors
-  IndexUpdateStats s = ib->update();
+  EXPECT_NE(ib->location(), ia->location());
+  EXPECT_EQ(ib->location().parent_path(), ia->location().parent_path());  // one root folder
+  EXPECT_EQ(ib->status().chunks, 0u);  // never shows model-a vectors
+  UpdateStats s = ib->update();
   EXPECT_EQ(s.chunks_embedded, n);
   EXPECT_EQ(s.files_added, 5u);
-  EXPECT_EQ(s.objects_collected, 5u);
-  EXPECT_FALSE(s.warnings.empty());
-  EXPECT_EQ(count_objects(), 5u);
-  // Same id, other dim: also fresh.
+  EXPECT_EQ(count_objects(), 10u);  // both models' objects stay
+  // Back to model a (a fresh process): nothing to embed.
+  TestHashEmbedder a2("test/model-a");
+  auto ia2 = open(a2);
+  EXPECT_EQ(ia2->location(), ia->location());
+  EXPECT_EQ(ia2->update().chunks_embedded, 0u);
+  EXPECT_EQ(a2.documents_embedded, 0u);
+  // Same id, other dim: another index too.
   TestHashEmbedder c("test/model-b", 32);
   auto ic = open(c);
-  EXPECT_EQ(ic->num_chunks(), 0u);
+  EXPECT_NE(ic->location(), ib->location());
+  EXPECT_EQ(ic->status().chunks, 0u);
   EXPECT_EQ(ic->update().chunks_embedded, n);
   EXPECT_EQ(ic->search("alpha", {}).size(), 10u);
+  EXPECT_EQ(list_indexes(cache_).size(), 3u);
 }
 
 TEST_F(IndexIncremental, ReindexRebuildsEverything) {
@@ -389,7 +312,7 @@ TEST_F(IndexIncremental, ReindexRebuildsEverything) {
   IndexOptions o = opts();
   o.reindex = true;
   auto idx = open(emb, o);
-  IndexUpdateStats s = idx->update();
+  UpdateStats s = idx->update();
   EXPECT_EQ(s.chunks_embedded, n);
   EXPECT_EQ(idx->update().chunks_embedded, 0u);
 }
@@ -438,7 +361,7 @@ TEST_F(IndexIncremental, CorruptOrTruncatedObjectIsRebuilt) {
   fs::resize_file(b, fs::file_size(b) - 10);
   write(root_ / "notes.txt", "plain text notes about quux handling, edited\n");
   bump_mtime(root_ / "notes.txt");
-  IndexUpdateStats s = idx->update();
+  UpdateStats s = idx->update();
   EXPECT_EQ(s.corrupt_rebuilt, 2u);
   EXPECT_EQ(s.modified, std::vector<std::string>{"notes.txt"});
   EXPECT_EQ(s.chunks_embedded,
@@ -452,7 +375,7 @@ TEST_F(IndexIncremental, CorruptOrTruncatedObjectIsRebuilt) {
   // A missing object is rebuilt as well.
   fs::remove(obj_path("lib/gamma.py").empty() ? fs::path("/nonexistent")
                                               : obj_path("lib/gamma.py"));
-  IndexUpdateStats s2 = idx->update();
+  UpdateStats s2 = idx->update();
   EXPECT_EQ(s2.chunks_embedded, chunks_of("lib/gamma.py", py_file("gamma", 4), emb));
   EXPECT_EQ(idx->update().chunks_embedded, 0u);
 }
@@ -474,7 +397,7 @@ TEST_F(IndexIncremental, CorruptOrTruncatedSnapshotIsRebuiltFromObjects) {
     f.write("\x7f\x7f\x7f\x7f", 4);
   }
   bump_mtime(sp);
-  IndexUpdateStats s = idx->update();
+  UpdateStats s = idx->update();
   EXPECT_EQ(s.corrupt_rebuilt, 1u);
   EXPECT_EQ(s.chunks_embedded, 0u);  // objects are intact: nothing to re-embed
   EXPECT_EQ(s.chunks_total, n);
@@ -483,17 +406,17 @@ TEST_F(IndexIncremental, CorruptOrTruncatedSnapshotIsRebuiltFromObjects) {
   fs::resize_file(sp, fs::file_size(sp) - 100);
   TestHashEmbedder emb2;
   auto reader = open(emb2);
-  EXPECT_EQ(reader->num_chunks(), 0u);  // refuses the damaged file instead of crashing
-  IndexUpdateStats s2 = reader->update();
+  EXPECT_EQ(reader->status().chunks, 0u);  // refuses the damaged file instead of crashing
+  UpdateStats s2 = reader->update();
   EXPECT_EQ(s2.corrupt_rebuilt, 1u);
   EXPECT_EQ(s2.chunks_embedded, 0u);
-  EXPECT_EQ(reader->num_chunks(), n);
+  EXPECT_EQ(reader->status().chunks, n);
   // Garbage manifest: rebuilt, and the stored objects are still reused.
   write(reader->location() / "manifest.json", "{ not json");
-  IndexUpdateStats s3 = reader->update();
+  UpdateStats s3 = reader->update();
   EXPECT_EQ(s3.corrupt_rebuilt, 1u);
   EXPECT_EQ(s3.chunks_embedded, 0u);
-  EXPECT_EQ(reader->num_chunks(), n);
+  EXPECT_EQ(reader->status().chunks, n);
   ASSERT_FALSE(top_paths(*reader, "zanzibar", SearchMode::Keyword).empty());
 }
 
@@ -502,7 +425,7 @@ TEST_F(IndexIncremental, ConcurrentUpdatesAreSerialized) {
   auto i1 = open(e1);
   auto i2 = open(e2);
   std::atomic<bool> go{false};
-  IndexUpdateStats s1, s2;
+  UpdateStats s1, s2;
   std::thread t1([&] {
     while (!go) {
     }
@@ -520,7 +443,7 @@ TEST_F(IndexIncremental, ConcurrentUpdatesAreSerialized) {
   EXPECT_EQ(std::min(s1.chunks_embedded, s2.chunks_embedded), 0u);
   EXPECT_EQ(std::max(s1.chunks_embedded, s2.chunks_embedded), s1.chunks_total);
   EXPECT_EQ(s1.chunks_total, s2.chunks_total);
-  EXPECT_EQ(i1->num_chunks(), i2->num_chunks());
+  EXPECT_EQ(i1->status().chunks, i2->status().chunks);
   EXPECT_EQ(count_objects(), 5u);
 }
 
@@ -529,18 +452,18 @@ TEST_F(IndexIncremental, SkippedFilesAreCountedAndNotReread) {
   write(root_ / "latin1.txt", "caf\xe9\n");
   TestHashEmbedder emb;
   auto idx = open(emb);
-  IndexUpdateStats s = idx->update();
+  UpdateStats s = idx->update();
   EXPECT_EQ(s.skipped_binary, 1u);
   EXPECT_EQ(s.skipped_invalid_utf8, 1u);
   EXPECT_EQ(s.files_added, 5u);
-  IndexUpdateStats s2 = idx->update();
+  UpdateStats s2 = idx->update();
   EXPECT_EQ(s2.skipped_binary, 1u);
   EXPECT_EQ(s2.skipped_invalid_utf8, 1u);
   EXPECT_EQ(s2.chunk_s, 0.0);  // nothing was read
   // A file that was indexed and turns binary leaves the index.
   write(root_ / "notes.txt", std::string("now\0binary", 10));
   bump_mtime(root_ / "notes.txt");
-  IndexUpdateStats s3 = idx->update();
+  UpdateStats s3 = idx->update();
   EXPECT_EQ(s3.removed, std::vector<std::string>{"notes.txt"});
   EXPECT_EQ(s3.skipped_binary, 2u);
 }
@@ -549,15 +472,14 @@ TEST_F(IndexIncremental, RepoLocalIndexDoesNotIndexItself) {
   TestHashEmbedder emb;
   IndexOptions o;
   o.repo_local = true;
-  o.walk.hidden = true;  // would see .ripvec/ if it were not excluded
-  auto idx = open(emb, o);
-  EXPECT_EQ(idx->location(), fs::canonical(root_) / ".ripvec");
-  IndexUpdateStats s = idx->update();
+  auto idx = open(emb, o);  // the index holds hidden files: it would see .ripvec/ otherwise
+  EXPECT_EQ(idx->location().parent_path(), fs::canonical(root_) / ".ripvec");
+  UpdateStats s = idx->update();
   EXPECT_EQ(s.files_seen, 5u);
-  IndexUpdateStats s2 = idx->update();
+  UpdateStats s2 = idx->update();
   EXPECT_EQ(s2.files_seen, 5u);
   EXPECT_EQ(s2.chunks_embedded, 0u);
-  EXPECT_TRUE(fs::exists(root_ / ".ripvec" / "manifest.json"));
+  EXPECT_TRUE(fs::exists(idx->location() / "manifest.json"));
 }
 
 TEST_F(IndexIncremental, SearchModesScoresAndThreshold) {
@@ -569,33 +491,34 @@ TEST_F(IndexIncremental, SearchModesScoresAndThreshold) {
   so.mode = SearchMode::Semantic;
   auto sem = idx->search("gamma_func_3 gamma step", so);
   ASSERT_EQ(sem.size(), 3u);
-  EXPECT_EQ(sem[0].chunk.path, "lib/gamma.py");
+  EXPECT_EQ(sem[0].path, "lib/gamma.py");
   EXPECT_GT(sem[0].score, 0.3f);
   EXPECT_LE(sem[0].score, 1.0001f);
   EXPECT_EQ(sem[0].score, sem[0].semantic_score);
   EXPECT_EQ(sem[0].semantic_rank, 0);
   EXPECT_EQ(sem[0].keyword_rank, -1);
   for (size_t i = 1; i < sem.size(); ++i) EXPECT_GE(sem[i - 1].score, sem[i].score);
-  EXPECT_FALSE(sem[0].chunk.content.empty());
-  EXPECT_GT(sem[0].chunk.end_line, 0);
+  EXPECT_FALSE(sem[0].content.empty());
+  EXPECT_GT(sem[0].end_line, 0);
 
   so.mode = SearchMode::Keyword;
   auto kw = idx->search("frobnicates", so);
   ASSERT_EQ(kw.size(), 1u);
-  EXPECT_EQ(kw[0].chunk.path, "README.md");
-  EXPECT_EQ(kw[0].score, kw[0].keyword_score);
-  EXPECT_GT(kw[0].score, 0.0f);
+  EXPECT_EQ(kw[0].path, "README.md");
+  EXPECT_EQ(kw[0].score, 1.0f);          // normalised by the query's best BM25F
+  EXPECT_GT(kw[0].keyword_score, 0.0f);  // the raw BM25F
 
   so.mode = SearchMode::Hybrid;
   so.top_k = 10;
   auto hy = idx->search("alpha_func_0", so);
   ASSERT_FALSE(hy.empty());
-  EXPECT_EQ(hy[0].chunk.path, "src/alpha.py");
-  EXPECT_LE(hy[0].score, 2.0f / 61 + 1e-6f);
+  EXPECT_EQ(hy[0].path, "src/alpha.py");
+  EXPECT_LE(hy[0].score, 1.0f + 1e-6f);  // normalised RRF: 1 = first in both lists
   EXPECT_NEAR(hy[0].score,
-              (hy[0].semantic_rank >= 0 ? 1.0f / (61 + hy[0].semantic_rank) : 0.0f) +
-                  (hy[0].keyword_rank >= 0 ? 1.0f / (61 + hy[0].keyword_rank) : 0.0f),
-              1e-6);
+              ((hy[0].semantic_rank >= 0 ? 1.0f / (61 + hy[0].semantic_rank) : 0.0f) +
+               (hy[0].keyword_rank >= 0 ? 1.0f / (61 + hy[0].keyword_rank) : 0.0f)) /
+                  (2.0f / 61),
+              1e-5);
   EXPECT_NE(hy[0].semantic_score, 0.0f);
 
   // Threshold applies to the reported score of the mode.
@@ -606,8 +529,8 @@ TEST_F(IndexIncremental, SearchModesScoresAndThreshold) {
   so.threshold = 1.5f;
   EXPECT_TRUE(idx->search("alpha step", so).empty());
   so.mode = SearchMode::Hybrid;
-  so.threshold = 1.0f / 62;
-  for (auto& h : idx->search("alpha step", so)) EXPECT_GE(h.score, 1.0f / 62);
+  so.threshold = 0.5f;
+  for (auto& h : idx->search("alpha step", so)) EXPECT_GE(h.score, 0.5f);
 }
 
 TEST_F(IndexIncremental, InMemorySearchMatchesPersistentIndex) {
@@ -618,16 +541,16 @@ TEST_F(IndexIncremental, InMemorySearchMatchesPersistentIndex) {
     SearchOptions so;
     so.mode = m;
     so.top_k = 8;
-    IndexUpdateStats st;
-    auto a = search_in_memory(root_, emb, "beta_func_1 step", so, opts(), &st);
+    UpdateStats st;
+    auto a = search_without_index(root_, emb, "beta_func_1 step", so, opts(), &st);
     auto b = idx->search("beta_func_1 step", so);
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) {
-      EXPECT_EQ(a[i].chunk.path, b[i].chunk.path);
-      EXPECT_EQ(a[i].chunk.start_line, b[i].chunk.start_line);
+      EXPECT_EQ(a[i].path, b[i].path);
+      EXPECT_EQ(a[i].start_line, b[i].start_line);
       EXPECT_FLOAT_EQ(a[i].score, b[i].score);
     }
-    EXPECT_EQ(st.chunks_total, idx->num_chunks());
+    EXPECT_EQ(st.chunks_total, idx->status().chunks);
     EXPECT_EQ(st.files_added, 5u);
   }
   // --no-index wrote nothing anywhere.
@@ -641,14 +564,33 @@ TEST_F(IndexIncremental, ProgressIsReported) {
   IndexOptions o = opts();
   std::vector<IndexProgress> seen;
   o.progress = [&](const IndexProgress& p) { seen.push_back(p); };
-  o.embed_batch = 2;
   auto idx = open(emb, o);
-  IndexUpdateStats s = idx->update();
+  UpdateStats s = idx->update();
   ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.front().phase, IndexProgress::Phase::Scanning);
+  EXPECT_EQ(seen.back().phase, IndexProgress::Phase::Done);
   EXPECT_EQ(seen.back().files_done, 5u);
   EXPECT_EQ(seen.back().files_total, 5u);
   EXPECT_EQ(seen.back().chunks_done, s.chunks_embedded);
-  for (size_t i = 1; i < seen.size(); ++i) EXPECT_GE(seen[i].files_done, seen[i - 1].files_done);
+  EXPECT_EQ(seen.back().chunks_total, s.chunks_embedded);
+  bool embedding = false;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    embedding |= seen[i].phase == IndexProgress::Phase::Embedding;
+    EXPECT_LE(seen[i].files_done, seen[i].files_total);
+    EXPECT_LE(seen[i].chunks_done, seen[i].chunks_total);
+    // Counts never decrease within a phase (Chunking -> Embedding -> Writing -> Done keep them).
+    if (i > 0 && seen[i].phase != IndexProgress::Phase::Scanning &&
+        seen[i - 1].phase != IndexProgress::Phase::Scanning) {
+      EXPECT_GE(seen[i].files_done, seen[i - 1].files_done);
+      EXPECT_GE(seen[i].chunks_done, seen[i - 1].chunks_done);
+    }
+  }
+  EXPECT_TRUE(embedding);
+  // Nothing to do: Scanning then Done.
+  seen.clear();
+  idx->update();
+  ASSERT_GE(seen.size(), 2u);
+  EXPECT_EQ(seen.back().phase, IndexProgress::Phase::Done);
 }
 
 // Fails once `budget` document texts have been embedded (a model error mid-update).
@@ -684,17 +626,16 @@ TEST_F(IndexIncremental, EmbedderFailureKeepsThePreviousIndex) {
   write(root_ / "src/delta.py", py_file("delta", 3));
   bump_mtime(root_ / "src/alpha.py");
   IndexOptions o = opts();
-  o.embed_batch = 2;
   FailingEmbedder failing(emb, 3);
   auto idx = open(failing, o);
   EXPECT_THROW(idx->update(), DeviceError);
   // The committed index is untouched and still answers.
-  EXPECT_EQ(idx->num_chunks(), n);
+  EXPECT_EQ(idx->status().chunks, n);
   EXPECT_FALSE(top_paths(*idx, "zanzibar", SearchMode::Keyword).empty());
   // The next run with a working model completes the job and cleans up what the failed run
   // left behind.
   auto ok = open(emb);
-  IndexUpdateStats s = ok->update();
+  UpdateStats s = ok->update();
   EXPECT_EQ(s.added, std::vector<std::string>{"src/delta.py"});
   EXPECT_EQ(s.modified, std::vector<std::string>{"src/alpha.py"});
   EXPECT_EQ(count_objects(), 6u);
@@ -704,6 +645,9 @@ TEST_F(IndexIncremental, EmbedderFailureKeepsThePreviousIndex) {
 
 TEST_F(IndexIncremental, BadRootIsAnError) {
   TestHashEmbedder emb;
-  EXPECT_THROW(ProjectIndex::open(base_ / "missing", emb, opts()), IoError);
-  EXPECT_THROW(ProjectIndex::open(root_ / "notes.txt", emb, opts()), InvalidArgument);
+  EXPECT_THROW(Index::open(base_ / "missing", borrow(emb), opts()), IoError);
+  // A file opens the index of its directory, scoped to the file.
+  auto idx = Index::open(root_ / "notes.txt", borrow(emb), opts());
+  EXPECT_EQ(idx->root(), fs::canonical(root_));
+  EXPECT_EQ(idx->scope(), "notes.txt");
 }

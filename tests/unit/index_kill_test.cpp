@@ -17,9 +17,10 @@
 #include <random>
 #include <thread>
 
+#include "chunk/chunker.hpp"
 #include "index/bm25.hpp"
-#include "index/index.hpp"
 #include "ripvec/error.hpp"
+#include "ripvec/index.hpp"
 
 extern char** environ;
 
@@ -120,9 +121,8 @@ int run_child_if_requested() {
     IndexOptions o;
     o.cache_dir = parts.at(1);
     o.reindex = parts.at(2) == "1";
-    o.embed_batch = 4;
-    auto idx = ProjectIndex::open(parts.at(0), emb, o);
-    IndexUpdateStats st = idx->update();
+    auto idx = Index::open(parts.at(0), std::shared_ptr<Embedder>(&emb, [](Embedder*) {}), o);
+    UpdateStats st = idx->update();
     if (parts.size() > 3 && parts[3] != "-") {
       std::ofstream f(parts[3]);
       f << st.chunks_embedded << "\n";
@@ -186,9 +186,9 @@ struct Repo {
   }
 };
 
-std::vector<std::pair<std::string, int>> summarize(const std::vector<SearchHit>& hits) {
+std::vector<std::pair<std::string, int>> summarize(const std::vector<Hit>& hits) {
   std::vector<std::pair<std::string, int>> out;
-  for (auto& h : hits) out.emplace_back(h.chunk.path, h.chunk.start_line);
+  for (auto& h : hits) out.emplace_back(h.path, h.start_line);
   return out;
 }
 
@@ -199,24 +199,24 @@ void check_index(const Repo& repo, const fs::path& cache, int iteration) {
   TestHashEmbedder emb;
   IndexOptions o;
   o.cache_dir = cache;
-  auto idx = ProjectIndex::open(repo.root, emb, o);
-  IndexUpdateStats st = idx->update();
+  auto idx = Index::open(repo.root, std::shared_ptr<Embedder>(&emb, [](Embedder*) {}), o);
+  UpdateStats st = idx->update();
   for (auto& w : st.warnings)
     std::fprintf(stderr, "  [iteration %d] warning: %s\n", iteration, w.c_str());
-  IndexUpdateStats mem;
+  UpdateStats mem;
   SearchOptions so;
   so.top_k = 15;
   for (SearchMode m : {SearchMode::Keyword, SearchMode::Semantic, SearchMode::Hybrid}) {
     so.mode = m;
     for (const std::string q : {"file3_fn1 transform_12", "transform_40 arg"}) {
-      auto want = search_in_memory(repo.root, emb, q, so, o, &mem);
+      auto want = search_without_index(repo.root, emb, q, so, o, &mem);
       auto got = idx->search(q, so);
       ASSERT_EQ(summarize(got), summarize(want)) << "mode " << int(m) << " query " << q;
     }
   }
-  EXPECT_EQ(idx->num_chunks(), mem.chunks_total);
+  EXPECT_EQ(idx->status().chunks, mem.chunks_total);
   EXPECT_EQ(st.files_seen, repo.files.size());
-  IndexUpdateStats again = idx->update();
+  UpdateStats again = idx->update();
   EXPECT_EQ(again.chunks_embedded, 0u);
   EXPECT_TRUE(again.added.empty() && again.modified.empty() && again.removed.empty());
   // Leftovers of the killed writer are gone; one snapshot, one object per file.
@@ -338,9 +338,9 @@ TEST_F(IndexKill, TwoProcessesUpdatingAtOnceAreSerialized) {
   TestHashEmbedder emb;
   IndexOptions o;
   o.cache_dir = cache_;
-  auto idx = ProjectIndex::open(repo_.root, emb, o);
+  auto idx = Index::open(repo_.root, std::shared_ptr<Embedder>(&emb, [](Embedder*) {}), o);
   // One process embedded everything, the other found the work done.
   EXPECT_EQ(std::min(e1, e2), 0u);
-  EXPECT_EQ(std::max(e1, e2), idx->num_chunks());
+  EXPECT_EQ(std::max(e1, e2), idx->status().chunks);
   check_index(repo_, cache_, 0);
 }

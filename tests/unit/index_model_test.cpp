@@ -8,8 +8,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "chunk/chunker.hpp"
 #include "common/test_util.hpp"
-#include "index/index.hpp"
+#include "ripvec/index.hpp"
 
 using namespace ripvec;
 namespace fs = std::filesystem;
@@ -90,14 +91,13 @@ func ReadRows(path string) ([][]string, error) {
 
 TEST_F(IndexModel, FindsByMeaningAndVectorsBelongToTheirChunks) {
   RIPVEC_REQUIRE_PATH(test::default_model_dir() / "model.safetensors");
-  auto emb = Embedder::load(model_options());
+  std::shared_ptr<Embedder> emb = Embedder::load(model_options());
   IndexOptions io;
   io.cache_dir = base_ / "cache";
-  io.embed_batch = 3;  // several batches spanning files
-  auto idx = ProjectIndex::open(root_, *emb, io);
-  IndexUpdateStats st = idx->update();
+  auto idx = Index::open(root_, emb, io);
+  UpdateStats st = idx->update();
   EXPECT_EQ(st.files_added, 5u);
-  EXPECT_EQ(st.chunks_embedded, idx->num_chunks());
+  EXPECT_EQ(st.chunks_embedded, idx->status().chunks);
 
   struct Case {
     const char* query;
@@ -110,10 +110,11 @@ TEST_F(IndexModel, FindsByMeaningAndVectorsBelongToTheirChunks) {
   SearchOptions so;
   so.mode = SearchMode::Semantic;
   so.top_k = 3;
+  so.merge_adjacent = false;  // each hit is one stored chunk, checked against the chunker
   for (const auto& c : cases) {
     auto hits = idx->search(c.query, so);
     ASSERT_FALSE(hits.empty()) << c.query;
-    EXPECT_EQ(hits[0].chunk.path, c.path) << c.query;
+    EXPECT_EQ(hits[0].path, c.path) << c.query;
     // The stored vector of each hit is the embedding of that very chunk: recompute it.
     const std::string q(c.query);
     auto qv = emb->embed(std::span(&q, 1), InputKind::Query);
@@ -121,13 +122,12 @@ TEST_F(IndexModel, FindsByMeaningAndVectorsBelongToTheirChunks) {
     co.tokenizer = &emb->tokenizer();
     co.max_tokens = emb->max_seq_length();
     for (const auto& h : hits) {
-      std::ifstream f(root_ / h.chunk.path);
+      std::ifstream f(root_ / h.path);
       std::string content((std::istreambuf_iterator<char>(f)), {});
       std::string text;
-      for (auto& ch : chunk_file(h.chunk.path, content, co))
-        if (ch.start_line == h.chunk.start_line && ch.end_line == h.chunk.end_line)
-          text = ch.embed_text;
-      ASSERT_FALSE(text.empty()) << h.chunk.path;
+      for (auto& ch : chunk_file(h.path, content, co))
+        if (ch.start_line == h.start_line && ch.end_line == h.end_line) text = ch.embed_text;
+      ASSERT_FALSE(text.empty()) << h.path;
       auto dv = emb->embed(std::span(&text, 1), InputKind::Document);
       double dot = 0, nq = 0, nd = 0;
       for (size_t j = 0; j < emb->dim(); ++j) {
@@ -135,20 +135,20 @@ TEST_F(IndexModel, FindsByMeaningAndVectorsBelongToTheirChunks) {
         nq += double(qv[j]) * qv[j];
         nd += double(dv[j]) * dv[j];
       }
-      EXPECT_NEAR(h.semantic_score, dot / std::sqrt(nq * nd), 2e-4) << h.chunk.path;
+      EXPECT_NEAR(h.semantic_score, dot / std::sqrt(nq * nd), 2e-4) << h.path;
     }
   }
   // Hybrid (the default) and keyword agree on an identifier.
   auto hy = idx->search("fetch_with_retry", SearchOptions{});
   ASSERT_FALSE(hy.empty());
-  EXPECT_EQ(hy[0].chunk.path, "net/retry.py");
+  EXPECT_EQ(hy[0].path, "net/retry.py");
 
   // Edit one file: only its chunks are embedded again.
   write(root_ / "docs/dates.md",
         "# Dates\n\nTimestamps are shown in the user's local time zone.\n");
   fs::last_write_time(root_ / "docs/dates.md",
                       fs::last_write_time(root_ / "docs/dates.md") + std::chrono::seconds(5));
-  IndexUpdateStats s2 = idx->update();
+  UpdateStats s2 = idx->update();
   EXPECT_EQ(s2.modified, std::vector<std::string>{"docs/dates.md"});
   EXPECT_EQ(s2.chunks_embedded, 1u);
   EXPECT_EQ(idx->update().chunks_embedded, 0u);
@@ -156,18 +156,18 @@ TEST_F(IndexModel, FindsByMeaningAndVectorsBelongToTheirChunks) {
 
 TEST_F(IndexModel, NoIndexSearchMatchesPersistent) {
   RIPVEC_REQUIRE_PATH(test::default_model_dir() / "model.safetensors");
-  auto emb = Embedder::load(model_options());
+  std::shared_ptr<Embedder> emb = Embedder::load(model_options());
   IndexOptions io;
   io.cache_dir = base_ / "cache";
-  auto idx = ProjectIndex::open(root_, *emb, io);
+  auto idx = Index::open(root_, emb, io);
   idx->update();
   SearchOptions so;
   so.top_k = 5;
   auto a = idx->search("hash a password", so);
-  auto b = search_in_memory(root_, *emb, "hash a password", so, io, nullptr);
+  auto b = search_without_index(root_, *emb, "hash a password", so, io, nullptr);
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_EQ(a[i].chunk.path, b[i].chunk.path);
+    EXPECT_EQ(a[i].path, b[i].path);
     EXPECT_NEAR(a[i].semantic_score, b[i].semantic_score, 1e-5);
   }
 }

@@ -1,7 +1,7 @@
 // gitignore pattern matching: a port of git's wildmatch.c semantics (including its
 // abort-early rules, which keep '*'/'**' backtracking polynomial) plus the rule-line parser of
 // git's dir.c (negation, dir-only, anchoring, escapes, trailing spaces).
-#include "chunk/gitignore.hpp"
+#include "corpus/gitignore.hpp"
 
 #include <cctype>
 

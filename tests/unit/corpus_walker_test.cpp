@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <set>
 
-#include "chunk/walker.hpp"
+#include "corpus/walker.hpp"
 #include "common/test_util.hpp"
 #include "ripvec/error.hpp"
 #include "unit/chunk_test_util.hpp"

@@ -9,8 +9,8 @@
 #include <set>
 #include <sstream>
 
-#include "chunk/gitignore.hpp"
-#include "chunk/walker.hpp"
+#include "corpus/gitignore.hpp"
+#include "corpus/walker.hpp"
 #include "common/test_util.hpp"
 #include "unit/chunk_test_util.hpp"
 

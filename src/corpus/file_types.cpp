@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "chunk/walker.hpp"
+#include "ripvec/corpus.hpp"
 
 namespace ripvec {
 namespace {

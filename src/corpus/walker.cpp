@@ -4,7 +4,7 @@
 // the thread pool (readdir + lstat dominate), then the next depth. Each folder's context (its
 // ignore rules, repository, (dev, inode) for loop detection) is immutable once built and shared
 // with its children through shared_ptr, so workers never lock.
-#include "chunk/walker.hpp"
+#include "corpus/walker.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -21,8 +21,8 @@
 #include <string_view>
 #include <unordered_set>
 
-#include "chunk/gitignore.hpp"
-#include "chunk/text_util.hpp"
+#include "corpus/gitignore.hpp"
+#include "util/text_util.hpp"
 #include "ripvec/error.hpp"
 #include "util/thread_pool.hpp"
 

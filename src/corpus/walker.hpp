@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "ripvec/corpus.hpp"
+
 namespace ripvec {
 
 struct WalkOptions {
@@ -57,13 +59,6 @@ enum class ContentStatus { Ok, Binary, InvalidUtf8, TooLarge, Unreadable };
 ContentStatus read_text_file(const std::filesystem::path& p, uint64_t max_size, std::string* out);
 const char* content_status_name(ContentStatus s);
 
-// --- additions beyond the agreed seam ---
-
-// Names of the known file types (for `--type-list`), sorted, each with its glob patterns.
-struct FileType {
-  std::string name;
-  std::vector<std::string> globs;
-};
-const std::vector<FileType>& file_types();
+// The -t/--type table (FileType, file_types()) is public: ripvec/corpus.hpp.
 
 }  // namespace ripvec

@@ -1,4 +1,4 @@
-// Small UTF-8 helpers shared by the walker and the chunker (internal to src/chunk).
+// Small UTF-8 helpers shared by the walker and the chunker.
 #pragma once
 
 #include <cstddef>

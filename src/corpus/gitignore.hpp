@@ -1,4 +1,4 @@
-// gitignore-style pattern matching (internal to src/chunk).
+// gitignore-style pattern matching (internal to src/corpus).
 //
 // Implements the pattern language of gitignore(5): '*', '?', '[...]' classes (ranges, '!'/'^'
 // negation, [:alpha:]-style names), '**' in its three positions, backslash escapes, leading '!'

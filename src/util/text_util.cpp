@@ -1,4 +1,4 @@
-#include "chunk/text_util.hpp"
+#include "util/text_util.hpp"
 
 #include <cstdint>
 #include <cstring>

@@ -1,0 +1,127 @@
+#include "corpus/path_filter.hpp"
+
+#include <algorithm>
+
+#include "ripvec/corpus.hpp"
+#include "ripvec/error.hpp"
+
+namespace ripvec::corpus {
+
+std::vector<std::string> type_globs(const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  const auto& types = file_types();
+  for (const auto& n : names) {
+    auto it =
+        std::find_if(types.begin(), types.end(), [&](const FileType& t) { return t.name == n; });
+    if (it == types.end())
+      throw InvalidArgument("unknown file type '" + n + "' (see --type-list for the known ones)");
+    out.insert(out.end(), it->globs.begin(), it->globs.end());
+  }
+  return out;
+}
+
+bool has_hidden_component(std::string_view p) {
+  size_t i = 0;
+  while (i < p.size()) {
+    if (p[i] == '.') return true;
+    const size_t slash = p.find('/', i);
+    if (slash == std::string_view::npos) break;
+    i = slash + 1;
+  }
+  return false;
+}
+
+namespace {
+
+std::string normalize_sub_path(std::string p) {
+  while (p.size() >= 2 && p.compare(0, 2, "./") == 0) p.erase(0, 2);
+  while (!p.empty() && p.back() == '/') p.pop_back();
+  if (p == ".") p.clear();
+  if (!p.empty() && p.front() == '/')
+    throw InvalidArgument("search path '" + p + "' must be relative to the index root");
+  for (size_t i = 0; i <= p.size();) {
+    size_t j = p.find('/', i);
+    if (j == std::string::npos) j = p.size();
+    const std::string_view c(p.data() + i, j - i);
+    if (!p.empty() && (c.empty() || c == "." || c == ".."))
+      throw InvalidArgument("search path '" + p + "' must not contain empty, '.' or '..' parts");
+    i = j + 1;
+  }
+  return p;
+}
+
+bool any_glob_matches(const std::vector<std::string>& globs, std::string_view name) {
+  for (const auto& g : globs)
+    if (ignore::wildmatch(g, name, true)) return true;
+  return false;
+}
+
+}  // namespace
+
+PathFilter::PathFilter(const PathFilterSpec& spec) : hidden_(spec.hidden) {
+  type_globs_ = type_globs(spec.types);
+  type_not_globs_ = type_globs(spec.type_not);
+  for (const auto& g : spec.globs) {
+    overrides_.add(g);
+    if (!g.empty() && g[0] != '!') override_whitelist_ = true;
+  }
+  for (const auto& p : spec.paths) {
+    std::string n = normalize_sub_path(p);
+    if (n.empty()) {  // the root: no restriction at all
+      paths_.clear();
+      break;
+    }
+    paths_.push_back(std::move(n));
+  }
+}
+
+size_t PathFilter::scope_prefix(std::string_view rel) const {
+  if (paths_.empty()) return 0;
+  size_t best = std::string_view::npos;
+  for (const auto& p : paths_) {
+    if (rel.size() < p.size() || rel.compare(0, p.size(), p) != 0) continue;
+    if (rel.size() == p.size() || rel[p.size()] == '/') {
+      const size_t len = rel.size() == p.size() ? p.size() : p.size() + 1;
+      if (best == std::string_view::npos || len > best) best = len;
+    }
+  }
+  return best;
+}
+
+bool PathFilter::in_scope(std::string_view rel) const {
+  return scope_prefix(rel) != std::string_view::npos;
+}
+
+bool PathFilter::allows(std::string_view rel) const {
+  const size_t from = scope_prefix(rel);
+  if (from == std::string_view::npos) return false;
+  // The file itself was named explicitly (PATH is the file): only types decide.
+  const bool named_file = from == rel.size() && !paths_.empty();
+  bool forced = false;
+  if (!named_file) {
+    size_t i = from;
+    while (i < rel.size()) {
+      size_t slash = rel.find('/', i);
+      const bool is_dir = slash != std::string_view::npos;
+      if (!is_dir) slash = rel.size();
+      const std::string_view comp = rel.substr(i, slash - i);
+      bool comp_forced = false;
+      if (!overrides_.empty()) {
+        const ignore::Match m = overrides_.match(rel.substr(0, slash), is_dir);
+        if (m == ignore::Match::Whitelist) return false;  // a "!glob" matched: excluded
+        comp_forced = m == ignore::Match::Ignore;         // a plain glob matched: admitted
+      }
+      if (!comp_forced && !hidden_ && !comp.empty() && comp[0] == '.') return false;
+      if (!is_dir) forced = comp_forced;
+      i = slash + 1;
+    }
+    if (!forced && override_whitelist_) return false;
+  }
+  const size_t slash = rel.rfind('/');
+  const std::string_view name = slash == std::string_view::npos ? rel : rel.substr(slash + 1);
+  if (!type_globs_.empty() && !any_glob_matches(type_globs_, name)) return false;
+  if (!type_not_globs_.empty() && any_glob_matches(type_not_globs_, name)) return false;
+  return true;
+}
+
+}  // namespace ripvec::corpus

@@ -1,0 +1,56 @@
+// Which files of an index a search may rank: the query-time counterpart of the walker's
+// filters (-t/-T types, -g globs, sub-paths, hidden files), applied to stored relative paths
+// without touching the file system. Same glob matcher and type table as the walker.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "corpus/gitignore.hpp"
+
+namespace ripvec::corpus {
+
+struct PathFilterSpec {
+  std::vector<std::string> types, type_not;  // file type names (ripvec/corpus.hpp)
+  std::vector<std::string> globs;            // ripgrep -g semantics, relative to the root
+  std::vector<std::string> paths;            // sub-paths relative to the root ("" = all)
+  bool hidden = false;                       // admit hidden files
+};
+
+// The globs of the named types. Throws InvalidArgument for an unknown name.
+std::vector<std::string> type_globs(const std::vector<std::string>& names);
+
+// Whether some component of `rel_path` starts with '.'.
+bool has_hidden_component(std::string_view rel_path);
+
+class PathFilter {
+ public:
+  PathFilter() = default;  // admits everything but hidden files
+  // Throws InvalidArgument for an unknown type name or an empty/malformed path.
+  explicit PathFilter(const PathFilterSpec& spec);
+
+  // rel_path: relative to the root, '/' separators. Rules, as the walker applies them to a
+  // walk rooted at the sub-path: the path must lie in one of `paths` (when any); below that
+  // sub-path, each folder and the file are matched against the globs ("!glob" excludes; a
+  // matching glob admits and skips the hidden check for that component); a component starting
+  // with '.' is refused unless `hidden`; with any positive glob the file itself must match
+  // one; then the types decide by the file name. The components of the sub-path itself were
+  // named explicitly: they are never refused as hidden.
+  bool allows(std::string_view rel_path) const;
+
+  // Whether `rel_path` lies in one of `paths` (true when there are none).
+  bool in_scope(std::string_view rel_path) const;
+
+ private:
+  // Length of the matching sub-path prefix (0 for the root), or npos when out of scope.
+  size_t scope_prefix(std::string_view rel_path) const;
+
+  std::vector<std::string> paths_;
+  std::vector<std::string> type_globs_, type_not_globs_;
+  ignore::RuleSet overrides_;
+  bool override_whitelist_ = false;
+  bool hidden_ = false;
+};
+
+}  // namespace ripvec::corpus

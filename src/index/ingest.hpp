@@ -1,0 +1,124 @@
+// Ingestion: read → chunk → embed, for the persistent index (index.cpp) and for in-memory
+// searches alike. A producer thread reads, hashes and chunks files; the calling thread embeds
+// their chunks in batches that span files and hands each file back, complete, in order.
+// Progress (phases, counts, rate) is published through ProgressReporter.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "chunk/chunker.hpp"
+#include "corpus/walker.hpp"
+#include "index/store.hpp"
+#include "ripvec/embedder.hpp"
+#include "ripvec/index.hpp"
+
+namespace ripvec::index {
+
+// An Embedder runs one call at a time (ripvec/embedder.hpp) and, on the CPU, every embedder
+// shares the process-wide thread pool: all embedding done by the index library (updates,
+// queries, in-memory searches, any Index object) goes through this one lock, held for one
+// batch at a time.
+std::mutex& embedder_mutex();
+std::vector<float> embed_serialized(Embedder& e, std::span<const std::string> texts,
+                                    InputKind kind);
+
+// Chunk options for an embedder: its tokenizer, and max_tokens = its max length minus the
+// document prompt.
+ChunkOptions chunk_options_for(Embedder& e);
+
+// Object id: SHA-256 over the relative path and the content (the chunker puts the path into
+// every chunk's embedded header, so the same bytes at another path embed differently).
+std::string object_id(std::string_view rel_path, std::string_view content);
+
+void normalize_rows(float* v, size_t n, size_t dim);
+const char* status_key(ContentStatus s);  // manifest spelling: "ok", "binary", ...
+void count_skip(std::string_view status, UpdateStats* st);
+uint32_t file_flags(std::string_view rel_path);  // kFileHidden...
+
+// Publishes IndexProgress: immediately at each phase change, and from a ticker thread every
+// 200 ms in between (calls never overlap). Counters are atomics the pipeline bumps.
+class ProgressReporter {
+ public:
+  explicit ProgressReporter(std::function<void(const IndexProgress&)> cb);
+  ~ProgressReporter();
+  ProgressReporter(const ProgressReporter&) = delete;
+  ProgressReporter& operator=(const ProgressReporter&) = delete;
+
+  // A new phase with every counter reset (files_total set), reported at once.
+  void start_phase(IndexProgress::Phase p, size_t files_total = 0);
+  // The same counters, a new phase name (Chunking -> Embedding), reported at once.
+  void phase(IndexProgress::Phase p);
+  IndexProgress::Phase current_phase() const { return phase_.load(); }
+  std::atomic<size_t> files_done{0}, files_chunked{0}, files_total{0}, chunks_done{0},
+      chunks_total{0};
+
+ private:
+  void emit();
+  std::function<void(const IndexProgress&)> cb_;
+  std::atomic<IndexProgress::Phase> phase_{IndexProgress::Phase::Scanning};
+  std::chrono::steady_clock::time_point t0_;
+  std::mutex emit_mu_;
+  std::deque<std::pair<double, size_t>> rate_window_;  // (elapsed, chunks_done), under emit_mu_
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stop_ = false;
+  std::thread ticker_;
+};
+
+struct FileTask {
+  size_t slot = 0;  // index into the caller's result array
+  WalkedFile file;
+};
+
+struct FileOutcome {
+  enum Kind { Skipped, Reused, Embedded } kind = Skipped;
+  ContentStatus status = ContentStatus::Ok;
+  std::string id;
+  std::shared_ptr<ObjectData> obj;
+};
+
+struct PipelineConfig {
+  Embedder* embedder = nullptr;
+  ChunkOptions chunk;
+  size_t batch = 64;  // chunks per embed call
+  uint64_t max_file_size = 0;
+  // Producer thread: given the task and its object id, returns an existing object to reuse.
+  std::function<std::shared_ptr<ObjectData>(const FileTask&, const std::string& id)> reuse;
+  // Calling thread: one call per task, in task order.
+  std::function<void(const FileTask&, FileOutcome&&)> done;
+  ProgressReporter* progress = nullptr;  // may be null
+};
+
+struct PipelineTimes {
+  double chunk_s = 0, embed_s = 0;
+  size_t chunks_embedded = 0;
+};
+
+PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineConfig& cfg);
+
+// Walk results → chunked, embedded objects in memory (no store), for searches without an
+// index and for the files a filtered search embeds for itself. Files are labelled with
+// rel_path; `st` receives counts, timings and warnings.
+struct MemoryCorpus {
+  std::vector<std::string> paths;
+  std::vector<uint64_t> sizes;
+  std::vector<std::shared_ptr<ObjectData>> objects;  // null for skipped files
+};
+MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& embedder,
+                              uint64_t max_file_size, ProgressReporter* progress, UpdateStats* st);
+// A snapshot of those objects (an in-memory image; nothing written).
+std::shared_ptr<Snapshot> memory_snapshot(const MemoryCorpus& c, uint32_t dim);
+
+}  // namespace ripvec::index

@@ -1,0 +1,174 @@
+#include "index/locate.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "index/hash.hpp"
+#include "index/store.hpp"
+#include "ripvec/error.hpp"
+#include "ripvec/index.hpp"
+
+namespace ripvec {
+
+namespace fs = std::filesystem;
+
+fs::path resolve_cache_dir(const fs::path& cache_dir) {
+  if (!cache_dir.empty()) {
+    std::error_code ec;
+    const fs::path abs = fs::absolute(cache_dir, ec);
+    return ec ? cache_dir : abs.lexically_normal();
+  }
+  if (const char* c = std::getenv("RIPVEC_CACHE_DIR"); c && *c) return fs::path(c);
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "ripvec";
+  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "ripvec";
+  return fs::temp_directory_path() / "ripvec-cache";
+}
+
+namespace index {
+
+std::string root_key(const fs::path& canonical_root) {
+  return sha256_hex(canonical_root.string()).substr(0, 32);
+}
+
+std::string model_key(Embedder& e, const ChunkOptions& co) {
+  Sha256 h;
+  auto add = [&](std::string_view s) {
+    h.update(s);
+    h.update("\0", 1);
+  };
+  add("ripvec-index");
+  add(std::to_string(kFormatVersion));
+  add(e.model_id());
+  add(std::to_string(e.dim()));
+  add(std::to_string(e.max_seq_length()));
+  add(e.prompt(InputKind::Document));
+  add(e.prompt(InputKind::Query));
+  add(e.vector_config());
+  add("chunker " + std::to_string(kChunkerVersion));
+  add(std::to_string(co.max_tokens));
+  add(std::to_string(co.window_lines));
+  add(std::to_string(co.overlap_lines));
+  add(std::to_string(co.max_chunk_lines));
+  add(co.tokenizer ? "tok" : "notok");
+  return to_hex(h.finish()).substr(0, 32);
+}
+
+std::string model_dir_name(std::string_view model_id, std::string_view mkey) {
+  // The last component of the id ("sentence-transformers/all-MiniLM-L6-v2" or a local
+  // directory), reduced to characters that are safe in a file name.
+  std::string_view name = model_id;
+  while (!name.empty() && name.back() == '/') name.remove_suffix(1);
+  if (const size_t slash = name.rfind('/'); slash != std::string_view::npos)
+    name = name.substr(slash + 1);
+  std::string slug;
+  for (char c : name) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    slug += ok ? c : '_';
+    if (slug.size() >= 48) break;
+  }
+  while (!slug.empty() && slug.front() == '.') slug.erase(0, 1);
+  if (slug.empty()) slug = "model";
+  return slug + "-" + std::string(mkey.substr(0, 16));
+}
+
+namespace {
+
+fs::path canonical_or_throw(const fs::path& p) {
+  std::error_code ec;
+  fs::path c = fs::canonical(p, ec);
+  if (ec) throw IoError(p.string() + ": " + ec.message());
+  return c;
+}
+
+bool exists_dir(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec);
+}
+bool exists_any(const fs::path& p) {
+  std::error_code ec;
+  return fs::exists(fs::symlink_status(p, ec));
+}
+
+template <typename F>
+const fs::path* nearest(const std::vector<fs::path>& chain, F&& pred) {
+  for (const auto& d : chain)
+    if (pred(d)) return &d;
+  return nullptr;
+}
+
+std::vector<fs::path> ancestors(const fs::path& dir) {
+  std::vector<fs::path> out;
+  for (fs::path d = dir;; d = d.parent_path()) {
+    out.push_back(d);
+    if (d == d.parent_path()) break;
+  }
+  return out;
+}
+
+std::string scope_of(const fs::path& root, const fs::path& p) {
+  if (p == root) return {};
+  return p.lexically_relative(root).generic_string();
+}
+
+}  // namespace
+
+Located locate_index(const fs::path& path, const fs::path& cache_dir, std::string_view model_dir,
+                     bool repo_local) {
+  const fs::path p = canonical_or_throw(path);
+  const fs::path dir = exists_dir(p) ? p : p.parent_path();
+  const auto chain = ancestors(dir);
+  const fs::path cache = resolve_cache_dir(cache_dir);
+  Located out;
+  if (const fs::path* d =
+          nearest(chain, [](const fs::path& d) { return exists_dir(d / ".ripvec"); })) {
+    out.root = *d;
+    out.location = *d / ".ripvec" / std::string(model_dir);
+  } else {
+    const fs::path* found = nearest(chain, [&](const fs::path& d) {
+      return exists_any(cache / root_key(d) / std::string(model_dir) / "manifest.json");
+    });
+    if (!found) found = nearest(chain, [](const fs::path& d) { return exists_any(d / ".git"); });
+    out.root = found ? *found : dir;
+    out.location = repo_local ? out.root / ".ripvec" / std::string(model_dir)
+                              : cache / root_key(out.root) / std::string(model_dir);
+  }
+  out.scope = scope_of(out.root, p);
+  return out;
+}
+
+fs::path locate_any_root(const fs::path& path, const fs::path& cache_dir) {
+  const fs::path p = canonical_or_throw(path);
+  const fs::path dir = exists_dir(p) ? p : p.parent_path();
+  const auto chain = ancestors(dir);
+  const fs::path cache = resolve_cache_dir(cache_dir);
+  if (const fs::path* d =
+          nearest(chain, [](const fs::path& d) { return exists_dir(d / ".ripvec"); }))
+    return *d;
+  if (const fs::path* d =
+          nearest(chain, [&](const fs::path& d) { return exists_dir(cache / root_key(d)); }))
+    return *d;
+  return dir;
+}
+
+bool is_index_dir(const fs::path& dir) {
+  return exists_any(dir / "manifest.json") || exists_any(dir / "lock");
+}
+
+uint64_t disk_usage(const fs::path& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it =
+           fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code e2;
+    if (it->is_regular_file(e2)) {
+      const auto sz = it->file_size(e2);
+      if (!e2) total += sz;
+    }
+  }
+  return total;
+}
+
+}  // namespace index
+}  // namespace ripvec

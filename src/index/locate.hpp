@@ -1,0 +1,50 @@
+// Index identity and where an index lives.
+//
+//   <cache>/<root key>/<model dir>/     the cache (resolve_cache_dir(), ripvec/index.hpp)
+//   <root>/.ripvec/<model dir>/         repo-local (IndexOptions::repo_local, or found)
+// root key  = 32 hex of SHA-256(canonical root path)
+// model dir = "<model name>-<16 hex of the model key>", e.g. "all-MiniLM-L6-v2-3fa2c1d0e9b84c1a"
+// model key = 32 hex of SHA-256 over everything that changes stored vectors or chunks: model
+//             id, dim, max length, prompts, Embedder::vector_config() (pooling, normalisation),
+//             the chunker's version and options. Two models' indexes of one root are siblings.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "chunk/chunker.hpp"
+#include "ripvec/embedder.hpp"
+#include "ripvec/index.hpp"
+
+namespace ripvec::index {
+
+std::string root_key(const std::filesystem::path& canonical_root);
+std::string model_key(Embedder& e, const ChunkOptions& co);
+std::string model_dir_name(std::string_view model_id, std::string_view model_key);
+
+struct Located {
+  std::filesystem::path root;      // canonical
+  std::filesystem::path location;  // index directory
+  std::string scope;               // the opened path relative to root ("" at the root)
+};
+
+// Root discovery (ripvec/index.hpp, Index::open). `path` must exist (IoError otherwise).
+Located locate_index(const std::filesystem::path& path, const std::filesystem::path& cache_dir,
+                     std::string_view model_dir, bool repo_local);
+
+// Root discovery without a model (for clean): nearest .ripvec/, else nearest root with a
+// folder in the cache, else the path (its directory for a file).
+std::filesystem::path locate_any_root(const std::filesystem::path& path,
+                                      const std::filesystem::path& cache_dir);
+
+// Whether `dir` looks like an index directory we created (manifest or lock inside).
+bool is_index_dir(const std::filesystem::path& dir);
+
+// What the manifest in the index directory `loc` says, without walking the tree (manage.cpp).
+IndexStatus status_of_location(const std::filesystem::path& loc);
+
+// Bytes used by the files below `dir` (0 when it does not exist).
+uint64_t disk_usage(const std::filesystem::path& dir);
+
+}  // namespace ripvec::index

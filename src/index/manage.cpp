@@ -1,0 +1,119 @@
+// Index management: list every index in the cache, remove a project's indexes.
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "index/locate.hpp"
+#include "index/store.hpp"
+#include "ripvec/error.hpp"
+#include "ripvec/index.hpp"
+
+namespace ripvec {
+
+namespace fs = std::filesystem;
+using namespace ripvec::index;
+
+namespace {
+
+std::vector<fs::path> subdirs(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::error_code e2;
+    if (it->is_directory(e2) && !it->is_symlink(e2)) out.push_back(it->path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+int64_t mtime_s(const fs::path& p) {
+  const int64_t ns = file_mtime_ns(p);
+  return ns < 0 ? 0 : ns / 1000000000;
+}
+
+}  // namespace
+
+namespace index {
+
+// What the manifest of the index directory `loc` says (no tree walk).
+IndexStatus status_of_location(const fs::path& loc) {
+  IndexStatus s;
+  s.location = loc;
+  const fs::path mp = loc / "manifest.json";
+  try {
+    const Manifest m = decode_manifest(read_file(mp), mp.string());
+    s.root = m.root;
+    s.model_id = m.model_id;
+    s.dim = m.dim;
+    for (const auto& [path, e] : m.files)
+      if (e.status == "ok") ++s.files;
+    s.chunks = m.snapshot ? m.snapshot->n_chunks : 0;
+    s.exists = m.snapshot.has_value();
+    s.last_update_unix = mtime_s(mp);
+  } catch (const Error&) {
+    // No manifest yet (an update never committed) or an unreadable one: still an index dir.
+  }
+  s.bytes = disk_usage(loc);
+  s.read_only = ::access(loc.c_str(), W_OK) != 0;
+  return s;
+}
+
+}  // namespace index
+
+std::vector<IndexStatus> list_indexes(const fs::path& cache_dir) {
+  const fs::path cache = resolve_cache_dir(cache_dir);
+  std::vector<IndexStatus> out;
+  for (const fs::path& root_dir : subdirs(cache)) {
+    if (is_index_dir(root_dir)) {  // layout of format 1: the index right in the root's folder
+      out.push_back(status_of_location(root_dir));
+      continue;
+    }
+    for (const fs::path& loc : subdirs(root_dir))
+      if (is_index_dir(loc)) out.push_back(status_of_location(loc));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const IndexStatus& a, const IndexStatus& b) {
+    return a.last_update_unix > b.last_update_unix;
+  });
+  return out;
+}
+
+namespace {
+
+// Removes `dir` when it is an index directory; returns the bytes freed.
+uint64_t remove_index_dir(const fs::path& dir) {
+  if (!is_index_dir(dir)) return 0;
+  const uint64_t bytes = disk_usage(dir);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (ec) throw IoError("cannot remove index " + dir.string() + ": " + ec.message());
+  return bytes;
+}
+
+// Removes the index directories inside `parent` (and `parent` itself when that leaves it
+// empty, or when it is itself an index of the old layout).
+uint64_t clean_parent(const fs::path& parent) {
+  if (is_index_dir(parent)) return remove_index_dir(parent);
+  uint64_t freed = 0;
+  for (const fs::path& d : subdirs(parent)) freed += remove_index_dir(d);
+  std::error_code ec;
+  if (fs::is_directory(parent, ec) && fs::is_empty(parent, ec)) fs::remove(parent, ec);
+  return freed;
+}
+
+}  // namespace
+
+uint64_t clean_indexes(const fs::path& path, const fs::path& cache_dir) {
+  const fs::path cache = resolve_cache_dir(cache_dir);
+  if (path.empty()) {
+    uint64_t freed = 0;
+    for (const fs::path& d : subdirs(cache)) freed += clean_parent(d);
+    return freed;
+  }
+  const fs::path root = locate_any_root(path, cache_dir);
+  uint64_t freed = clean_parent(cache / root_key(root));
+  freed += clean_parent(root / ".ripvec");
+  return freed;
+}
+
+}  // namespace ripvec

@@ -1,0 +1,195 @@
+// `ripvec` search and `ripvec index` on the index service, with a tiny random model (the
+// model does not matter here; keyword mode gives deterministic rankings): filters never
+// change the index, sub-paths and files are answered from the enclosing index, progress on a
+// non-TTY stderr, --status / --list / --clean, and the output modes -l, --vimgrep, -C.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.hpp"
+
+namespace ripvec::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kPy = R"(import os
+
+
+def read_settings(path):
+    """Load the wallaby settings file."""
+    with open(path) as f:
+        return f.read()
+
+
+def write_settings(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+)";
+
+const char* kRs = R"(/// Counts the wallaby entries.
+pub fn count_entries(items: &[u32]) -> usize {
+    items.len()
+}
+)";
+
+class CliIndex : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    repo_.write("app/settings.py", kPy);
+    repo_.write("lib/count.rs", kRs);
+    repo_.write("notes.md", "# Notes\n\nThe wallaby migration plan.\n");
+  }
+  std::string model() const { return std::string(RIPVEC_TEST_DATA) + "/bert/tiny_bge_cls"; }
+  CliRun run(std::vector<std::string> args, bool quiet = true) const {
+    CliRun r;
+    r.args = std::move(args);
+    if (quiet) r.args.push_back("-q");
+    for (const char* a : {"--device", "cpu", "--cache-dir"}) r.args.push_back(a);
+    r.args.push_back(cache_.path().string());
+    r.args.push_back("--model");
+    r.args.push_back(model());
+    r.env["HF_HUB_OFFLINE"] = "1";
+    r.env["NO_COLOR"] = kUnset;
+    r.env["RIPVEC_CACHE_DIR"] = kUnset;
+    return r;
+  }
+  static size_t embedded(const std::string& index_out) {
+    const auto at = index_out.find("chunks: ");
+    return at == std::string::npos ? size_t(-1) : std::stoul(index_out.substr(at + 8));
+  }
+
+  TempDir repo_, cache_;
+};
+
+TEST_F(CliIndex, FilteredSearchesLeaveTheIndexUntouched) {
+  auto first = run_cli(run({"index", repo_.path()}));
+  ASSERT_EQ(first.status, 0) << first.err;
+  EXPECT_GT(embedded(first.out), 0u);
+  for (std::vector<std::string> flags : {std::vector<std::string>{"-t", "py"},
+                                         {"-T", "rust"},
+                                         {"-g", "lib/**"},
+                                         {"--hidden"},
+                                         {"--no-ignore"},
+                                         {"--max-filesize", "100"},
+                                         {"--max-filesize", "1G"}}) {
+    std::vector<std::string> args = flags;
+    for (const char* a : {"--mode", "keyword", "wallaby"}) args.push_back(a);
+    args.push_back(repo_.path().string());
+    auto r = run_cli(run(args));
+    EXPECT_LE(r.status, 1) << r.err;
+  }
+  auto again = run_cli(run({"index", repo_.path()}));
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(embedded(again.out), 0u) << again.out;
+  EXPECT_NE(again.out.find("0 removed"), std::string::npos) << again.out;
+}
+
+TEST_F(CliIndex, TypeFilterRestrictsResults) {
+  auto r = run_cli(run({"--json", "--mode", "keyword", "-t", "rust", "wallaby", repo_.path()}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const auto& l : split_lines(r.out))
+    EXPECT_EQ(nlohmann::json::parse(l)["language"], "rust") << l;
+}
+
+TEST_F(CliIndex, SubDirectoryAndFileAreAnsweredFromTheEnclosingIndex) {
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  auto sub =
+      run_cli(run({"--stats", "--json", "--mode", "keyword", "wallaby", (repo_ / "app").string()}));
+  ASSERT_EQ(sub.status, 0) << sub.err;
+  EXPECT_NE(sub.err.find(" 0 chunks embedded"), std::string::npos) << sub.err;
+  for (const auto& l : split_lines(sub.out)) {
+    const std::string p = nlohmann::json::parse(l)["path"];
+    EXPECT_EQ(p.rfind((repo_ / "app").string(), 0), 0u) << p;
+  }
+  const std::string file = (repo_ / "lib/count.rs").string();
+  auto one = run_cli(run({"--stats", "--json", "--mode", "keyword", "wallaby", file}));
+  ASSERT_EQ(one.status, 0) << one.err;
+  EXPECT_NE(one.err.find(" 0 chunks embedded"), std::string::npos) << one.err;
+  for (const auto& l : split_lines(one.out)) EXPECT_EQ(nlohmann::json::parse(l)["path"], file);
+  // No second index was made.
+  auto list = run_cli(run({"index", "--list"}));
+  EXPECT_EQ(split_lines(list.out).size(), 3u) << list.out;
+}
+
+TEST_F(CliIndex, ProgressLinesOnANonTerminalStderr) {
+  auto r = run_cli(run({"index", repo_.path()}, /*quiet=*/false));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("ripvec: embedding "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ripvec: done in "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;  // plain lines, no redraws
+  // Nothing to do: nothing printed.
+  auto again = run_cli(run({"index", repo_.path()}, /*quiet=*/false));
+  EXPECT_EQ(again.err, "");
+  // -q: silent.
+  repo_.write("more.py", "def more():\n    return 1\n");
+  auto quiet = run_cli(run({"index", repo_.path()}));
+  EXPECT_EQ(quiet.err, "");
+}
+
+TEST_F(CliIndex, ProgressBarOnATerminal) {
+  CliRun r = run({"index", repo_.path().string()}, /*quiet=*/false);
+  r.tty = true;
+  auto res = run_cli(r);
+  ASSERT_EQ(res.status, 0) << res.out;
+  EXPECT_NE(res.out.find("loading model"), std::string::npos) << res.out;
+  EXPECT_NE(res.out.find("\r\x1b[2Kembedding "), std::string::npos) << res.out;
+  EXPECT_NE(res.out.find(" chunks, files "), std::string::npos) << res.out;
+  EXPECT_EQ(res.out.find("ripvec: embedding"), std::string::npos) << res.out;  // no log lines
+}
+
+TEST_F(CliIndex, StatusListAndClean) {
+  auto none = run_cli(run({"index", "--list"}));
+  EXPECT_EQ(none.status, 1);
+  EXPECT_EQ(none.out, "");
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  repo_.write("new.py", "def fresh():\n    return 1\n");
+  auto st = run_cli(run({"index", "--status", (repo_ / "app").string()}));
+  ASSERT_EQ(st.status, 0) << st.err;
+  EXPECT_NE(st.out.find("root: " + fs::canonical(repo_.path()).string() + "\n"), std::string::npos)
+      << st.out;
+  EXPECT_NE(st.out.find("files: 3\n"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("stale files: 1\nA new.py\n"), std::string::npos) << st.out;
+  auto list = run_cli(run({"index", "--list"}));
+  ASSERT_EQ(list.status, 0);
+  EXPECT_EQ(list.out.rfind(fs::canonical(repo_.path()).string() + "\n", 0), 0u) << list.out;
+  EXPECT_NE(list.out.find("tiny_bge_cls"), std::string::npos) << list.out;
+  auto clean = run_cli(run({"index", "--clean", repo_.path()}));
+  ASSERT_EQ(clean.status, 0) << clean.err;
+  EXPECT_EQ(clean.out.rfind("removed ", 0), 0u) << clean.out;
+  EXPECT_EQ(run_cli(run({"index", "--list"})).out, "");
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  EXPECT_EQ(run_cli(run({"index", "--clean", "--all"})).status, 0);
+  EXPECT_EQ(run_cli(run({"index", "--list"})).out, "");
+}
+
+TEST_F(CliIndex, FilesWithMatchesVimgrepAndContext) {
+  auto l = run_cli(run({"-l", "--mode", "keyword", "wallaby", repo_.path()}));
+  ASSERT_EQ(l.status, 0) << l.err;
+  const auto files = split_lines(l.out);
+  ASSERT_EQ(files.size(), 3u) << l.out;
+  for (const auto& f : files) EXPECT_TRUE(fs::exists(f)) << f;
+
+  auto v = run_cli(run({"--vimgrep", "--mode", "keyword", "-t", "rust", "wallaby", repo_.path()}));
+  ASSERT_EQ(v.status, 0) << v.err;
+  EXPECT_EQ(split_lines(v.out)[0],
+            (repo_ / "lib/count.rs").string() + ":1:16:/// Counts the wallaby entries.")
+      << v.out;
+
+  auto c = run_cli(
+      run({"-C", "1", "--mode", "keyword", "-t", "py", "-n", "1", "wallaby", repo_.path()}));
+  ASSERT_EQ(c.status, 0) << c.err;
+  const auto lines = split_lines(c.out);
+  ASSERT_EQ(lines.size(), 4u) << c.out;  // heading, the matching line with one line around
+  EXPECT_NE(lines[0].find("read_settings"), std::string::npos) << c.out;
+  EXPECT_EQ(lines[1], "4-def read_settings(path):");
+  EXPECT_EQ(lines[2], "5:    \"\"\"Load the wallaby settings file.\"\"\"");
+  EXPECT_EQ(lines[3], "6-    with open(path) as f:");
+
+  auto nc = run_cli(run({"--no-content", "--mode", "keyword", "wallaby", repo_.path()}));
+  ASSERT_EQ(nc.status, 0) << nc.err;
+  EXPECT_EQ(split_lines(nc.out).size(), 3u) << nc.out;
+}
+
+}  // namespace
+}  // namespace ripvec::test

@@ -1,0 +1,401 @@
+// The index as a service (ripvec/index.hpp) with the deterministic TestHashEmbedder: filters
+// at query time never change the index, sub-paths and files are answered from the enclosing
+// index, hidden / ignored / oversized files, merging and demotion of hits, find_similar,
+// status / list / clean, and searches running while an update commits.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "chunk/chunker.hpp"
+#include "index/rank.hpp"
+#include "ripvec/error.hpp"
+#include "ripvec/index.hpp"
+#include "unit/test_hash_embedder.hpp"
+
+using namespace ripvec;
+namespace fs = std::filesystem;
+
+namespace {
+
+void set_past_mtime(const fs::path& p) {
+  static int counter = 0;
+  fs::last_write_time(p, fs::file_time_type::clock::now() - std::chrono::hours(1) +
+                             std::chrono::seconds(10 * ++counter));
+}
+
+void write(const fs::path& p, const std::string& s) {
+  fs::create_directories(p.parent_path());
+  {
+    std::ofstream f(p, std::ios::binary | std::ios::trunc);
+    f << s;
+  }
+  set_past_mtime(p);
+}
+
+std::string py_file(const std::string& name, int n_funcs) {
+  std::string s;
+  for (int i = 0; i < n_funcs; ++i) {
+    s += "def " + name + "_func_" + std::to_string(i) + "(x):\n";
+    for (int l = 0; l < 12; ++l)
+      s += "    x = x + " + std::to_string(i * 100 + l) + "  # " + name + " step\n";
+    s += "    return x\n\n";
+  }
+  return s;
+}
+
+class IndexService : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = fs::temp_directory_path() /
+            ("ripvec_svc_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(base_);
+    root_ = base_ / "repo";
+    cache_ = base_ / "cache";
+    fs::create_directories(root_ / ".git");  // a work tree: .gitignore applies
+    write(root_ / ".gitignore", "build/\n");
+    write(root_ / "src/alpha.py", py_file("alpha", 3));
+    write(root_ / "src/beta.py", py_file("beta", 2));
+    write(root_ / "lib/gamma.py", py_file("gamma", 4));
+    write(root_ / "README.md",
+          "# Demo project\n\nThe zanzibar widget frobnicates configuration.\n");
+    write(root_ / ".config/secret.py", "def hidden_quokka(x):\n    return x * 2  # quokka\n");
+    write(root_ / "build/generated.py", "def generated_wombat(x):\n    return x  # wombat\n");
+  }
+  void TearDown() override { fs::remove_all(base_); }
+
+  IndexOptions opts() const {
+    IndexOptions o;
+    o.cache_dir = cache_;
+    return o;
+  }
+  std::unique_ptr<Index> open(Embedder& e, const fs::path& p) {
+    return Index::open(p, borrow(e), opts());
+  }
+  static std::set<std::string> paths_of(const std::vector<Hit>& hits) {
+    std::set<std::string> s;
+    for (const auto& h : hits) s.insert(h.path);
+    return s;
+  }
+  static SearchOptions keyword(size_t k = 20) {
+    SearchOptions so;
+    so.mode = SearchMode::Keyword;
+    so.top_k = k;
+    return so;
+  }
+
+  fs::path base_, root_, cache_;
+};
+
+}  // namespace
+
+TEST_F(IndexService, FilteredSearchesLeaveTheIndexUntouched) {
+  TestHashEmbedder emb;
+  auto idx = open(emb, root_);
+  const UpdateStats first = idx->update();
+  // The index holds hidden files (flagged), not ignored ones.
+  EXPECT_EQ(first.files_seen, 6u);  // 4 sources + .gitignore + .config/secret.py
+  SearchOptions so;
+  so.top_k = 50;
+  so.filter.types = {"py"};
+  for (const auto& h : idx->search("step zanzibar", so))
+    EXPECT_EQ(h.path.substr(h.path.size() - 3), ".py");
+  so.filter = {};
+  so.filter.globs = {"lib/**"};
+  EXPECT_EQ(paths_of(idx->search("step", so)), std::set<std::string>{"lib/gamma.py"});
+  so.filter = {};
+  so.filter.globs = {"!lib/**"};
+  EXPECT_EQ(paths_of(idx->search("step", so)).count("lib/gamma.py"), 0u);
+  so.filter = {};
+  so.filter.hidden = true;
+  so.filter.no_ignore = true;
+  so.filter.max_file_size = 1u << 30;
+  idx->search("quokka wombat", so);
+  so.filter = {};
+  so.filter.type_not = {"py"};
+  so.filter.max_file_size = 100;
+  idx->search("widget", so);
+  // A fresh Index (another process) finds nothing to do.
+  TestHashEmbedder emb2;
+  const UpdateStats again = open(emb2, root_)->update();
+  EXPECT_EQ(again.chunks_embedded, 0u);
+  EXPECT_EQ(again.files_removed, 0u);
+  EXPECT_EQ(again.chunks_total, first.chunks_total);
+  EXPECT_EQ(emb2.documents_embedded, 0u);
+}
+
+TEST_F(IndexService, FiltersActBeforeTopK) {
+  TestHashEmbedder emb;
+  auto idx = open(emb, root_);
+  idx->update();
+  SearchOptions so;
+  so.mode = SearchMode::Semantic;
+  so.top_k = 1;
+  so.filter.types = {"md"};
+  // The README is far down the unfiltered ranking for this query; filtering after top-1 would
+  // return nothing.
+  auto hits = idx->search("alpha_func_0 alpha step", so);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].path, "README.md");
+}
+
+TEST_F(IndexService, SubDirectoryAndFileAreAnsweredFromTheEnclosingIndex) {
+  TestHashEmbedder emb;
+  open(emb, root_)->update();
+  const size_t embedded = emb.documents_embedded;
+
+  auto sub = open(emb, root_ / "src");
+  EXPECT_EQ(sub->root(), fs::canonical(root_));
+  EXPECT_EQ(sub->scope(), "src");
+  EXPECT_EQ(sub->update().chunks_embedded, 0u);
+  auto hits = sub->search("step", keyword());
+  ASSERT_FALSE(hits.empty());
+  for (const auto& h : hits) EXPECT_EQ(h.path.rfind("src/", 0), 0u) << h.path;
+
+  auto file = open(emb, root_ / "lib/gamma.py");
+  EXPECT_EQ(file->scope(), "lib/gamma.py");
+  EXPECT_EQ(file->location(), sub->location());
+  EXPECT_EQ(file->update().chunks_embedded, 0u);
+  EXPECT_EQ(paths_of(file->search("step", keyword())), std::set<std::string>{"lib/gamma.py"});
+  EXPECT_EQ(emb.documents_embedded, embedded);  // nothing embedded again
+
+  // Explicit filter paths replace the scope.
+  SearchOptions so = keyword();
+  so.filter.paths = {"src/beta.py", "lib"};
+  EXPECT_EQ(paths_of(sub->search("step", so)),
+            (std::set<std::string>{"src/beta.py", "lib/gamma.py"}));
+}
+
+TEST_F(IndexService, HiddenFilesAreStoredButSearchedOnlyWhenAsked) {
+  TestHashEmbedder emb;
+  auto idx = open(emb, root_);
+  idx->update();
+  EXPECT_TRUE(idx->search("quokka", keyword()).empty());
+  SearchOptions so = keyword();
+  so.filter.hidden = true;
+  EXPECT_EQ(paths_of(idx->search("quokka", so)), std::set<std::string>{".config/secret.py"});
+  // Named explicitly, a hidden folder is searched without --hidden.
+  auto named = open(emb, root_ / ".config");
+  EXPECT_EQ(paths_of(named->search("quokka", keyword())),
+            std::set<std::string>{".config/secret.py"});
+}
+
+TEST_F(IndexService, IgnoredAndOversizedFilesAreEmbeddedForOneSearchOnly) {
+  TestHashEmbedder emb;
+  IndexOptions o = opts();
+  o.max_file_size = 1400;  // the gamma file (4 functions, ~1.6 KB) is larger
+  auto idx = Index::open(root_, borrow(emb), o);
+  const UpdateStats st = idx->update();
+  EXPECT_EQ(st.skipped_too_large, 1u);
+  EXPECT_TRUE(idx->search("wombat", keyword()).empty());
+  SearchOptions so = keyword();
+  so.filter.no_ignore = true;
+  EXPECT_EQ(paths_of(idx->search("wombat", so)), std::set<std::string>{"build/generated.py"});
+  so = keyword();
+  EXPECT_EQ(paths_of(idx->search("gamma_func_3", so)).count("lib/gamma.py"), 0u);
+  so.filter.max_file_size = 1 << 20;
+  auto big = idx->search("gamma_func_3", so);
+  ASSERT_FALSE(big.empty());
+  EXPECT_EQ(big[0].path, "lib/gamma.py");
+  // Ranked together with the indexed chunks, by the same rules.
+  so.filter.max_file_size = 100;  // below every file: nothing left
+  EXPECT_TRUE(idx->search("gamma_func_3", so).empty());
+  // Nothing of them was stored.
+  EXPECT_EQ(idx->update().chunks_embedded, 0u);
+  EXPECT_EQ(idx->status().chunks, st.chunks_total);
+}
+
+TEST_F(IndexService, MergedHitsNeverOverlap) {
+  std::string text;
+  for (int i = 0; i < 400; ++i) text += "line " + std::to_string(i) + " of the kookaburra notes\n";
+  write(root_ / "notes.txt", text);  // windows of 60 lines overlapping by 10
+  TestHashEmbedder emb;
+  auto idx = open(emb, root_);
+  idx->update();
+  for (SearchMode m : {SearchMode::Semantic, SearchMode::Keyword, SearchMode::Hybrid}) {
+    SearchOptions so;
+    so.mode = m;
+    so.top_k = 10;
+    so.merge_adjacent = false;
+    auto raw = idx->search("kookaburra notes", so);
+    bool raw_overlap = false;
+    for (size_t i = 0; i < raw.size(); ++i)
+      for (size_t j = i + 1; j < raw.size(); ++j)
+        raw_overlap |= raw[i].path == raw[j].path && raw[i].start_line <= raw[j].end_line &&
+                       raw[j].start_line <= raw[i].end_line;
+    EXPECT_TRUE(raw_overlap);  // the windows do overlap before merging
+    so.merge_adjacent = true;
+    auto hits = idx->search("kookaburra notes", so);
+    for (size_t i = 0; i < hits.size(); ++i) {
+      for (size_t j = i + 1; j < hits.size(); ++j) {
+        if (hits[i].path != hits[j].path) continue;
+        EXPECT_TRUE(hits[i].end_line < hits[j].start_line || hits[j].end_line < hits[i].start_line)
+            << hits[i].start_line << "-" << hits[i].end_line << " vs " << hits[j].start_line << "-"
+            << hits[j].end_line;
+      }
+      // The merged content is the file's exact lines.
+      if (hits[i].path == "notes.txt") {
+        std::string want;
+        for (int l = hits[i].start_line; l <= hits[i].end_line; ++l)
+          want += (l > hits[i].start_line ? "\n" : "") + std::string("line ") +
+                  std::to_string(l - 1) + " of the kookaburra notes";
+        EXPECT_EQ(hits[i].content, want);
+      }
+    }
+  }
+}
+
+TEST_F(IndexService, ChunksWithoutContentNeverOutrankDefinitions) {
+  EXPECT_TRUE(index::is_contentless("window", "import os\nimport sys\nfrom numbat import x\n"));
+  EXPECT_TRUE(index::is_contentless("namespace", "namespace numbat {\n}\n"));
+  EXPECT_TRUE(index::is_contentless("window", "#include <numbat.h>\n\n}\n};\n"));
+  EXPECT_FALSE(index::is_contentless("function", "def numbat(): return 1"));
+  EXPECT_FALSE(index::is_contentless("window", "x = numbat()\ny = x + 1\n"));
+  std::string imports;
+  for (int i = 0; i < 8; ++i)
+    imports += "from numbat.numbat_" + std::to_string(i) + " import numbat\n";
+  write(root_ / "pkg/mod.py", imports + "\n\ndef count_numbat(x):\n    return x + 1\n");
+  TestHashEmbedder emb;
+  auto idx = open(emb, root_);
+  idx->update();
+  for (SearchMode m : {SearchMode::Semantic, SearchMode::Keyword, SearchMode::Hybrid}) {
+    SearchOptions so;
+    so.mode = m;
+    auto hits = idx->search("numbat", so);
+    ASSERT_FALSE(hits.empty());
+    EXPECT_EQ(hits[0].symbol, "count_numbat") << search_mode_name(m);
+  }
+}
+
+TEST_F(IndexService, FindSimilarLeavesOutTheChunkItself) {
+  TestHashEmbedder emb;
+  auto idx = open(emb, root_);
+  idx->update();
+  SearchOptions so;
+  so.mode = SearchMode::Semantic;
+  auto hits = idx->find_similar("src/alpha.py", 3, so);
+  ASSERT_FALSE(hits.empty());
+  for (const auto& h : hits)
+    EXPECT_FALSE(h.path == "src/alpha.py" && h.start_line <= 3 && 3 <= h.end_line);
+  EXPECT_EQ(hits[0].path, "src/alpha.py");  // its sibling functions are the nearest
+  EXPECT_THROW(idx->find_similar("src/missing.py", 1, so), InvalidArgument);
+  EXPECT_THROW(idx->find_similar(root_ / "src/alpha.py", 100000, so), InvalidArgument);
+}
+
+TEST_F(IndexService, StatusListAndClean) {
+  TestHashEmbedder a("test/model-a"), b("test/model-b");
+  auto ia = open(a, root_);
+  EXPECT_FALSE(ia->status().exists);
+  ia->update();
+  open(b, root_)->update();
+  IndexStatus s = ia->status();
+  EXPECT_TRUE(s.exists);
+  EXPECT_EQ(s.root, fs::canonical(root_));
+  EXPECT_EQ(s.model_id, "test/model-a");
+  EXPECT_EQ(s.files, 6u);
+  EXPECT_GT(s.chunks, 0u);
+  EXPECT_GT(s.bytes, 0u);
+  EXPECT_GT(s.last_update_unix, 0);
+  EXPECT_TRUE(s.stale.empty());
+  write(root_ / "src/alpha.py", py_file("alpha", 1));
+  write(root_ / "src/new.py", "def fresh():\n    return 1\n");
+  fs::remove(root_ / "README.md");
+  EXPECT_EQ(ia->status().stale,
+            (std::vector<std::string>{"D README.md", "M src/alpha.py", "A src/new.py"}));
+
+  auto all = list_indexes(cache_);
+  ASSERT_EQ(all.size(), 2u);
+  for (const auto& x : all) EXPECT_EQ(x.root, fs::canonical(root_));
+  // Something that is not an index is never removed.
+  fs::create_directories(cache_ / "not-an-index" / "keep");
+  write(cache_ / "not-an-index" / "keep" / "file", "x");
+  EXPECT_GT(clean_indexes(root_ / "src", cache_), 0u);  // a sub-path finds its project
+  EXPECT_TRUE(list_indexes(cache_).empty());
+  EXPECT_TRUE(fs::exists(cache_ / "not-an-index" / "keep" / "file"));
+  ia->update();
+  EXPECT_EQ(list_indexes(cache_).size(), 1u);
+  EXPECT_GT(clean_indexes({}, cache_), 0u);
+  EXPECT_TRUE(list_indexes(cache_).empty());
+  EXPECT_TRUE(fs::exists(cache_ / "not-an-index" / "keep" / "file"));
+}
+
+TEST_F(IndexService, RepoLocalIndexIsFoundWithoutAFlag) {
+  TestHashEmbedder emb;
+  IndexOptions o = opts();
+  o.repo_local = true;
+  auto local = Index::open(root_, borrow(emb), o);
+  local->update();
+  EXPECT_EQ(local->location().parent_path(), fs::canonical(root_) / ".ripvec");
+  auto found = open(emb, root_ / "lib");  // no repo_local flag
+  EXPECT_EQ(found->location(), local->location());
+  EXPECT_EQ(found->update().chunks_embedded, 0u);
+  EXPECT_FALSE(fs::exists(cache_));
+}
+
+TEST_F(IndexService, ConcurrentSearchesDuringUpdatesSeeWholeSnapshots) {
+  TestHashEmbedder emb;
+  auto idx = open(emb, root_);
+  idx->update();
+  // Two versions of one file; every hit must be a chunk of one of them, never a mix.
+  const std::string va = py_file("alpha", 3), vb = py_file("alpha", 5);
+  std::set<std::string> valid;
+  ChunkOptions co = [&] {
+    ChunkOptions c;
+    c.tokenizer = &emb.tokenizer();
+    c.max_tokens = emb.max_seq_length();
+    return c;
+  }();
+  for (const auto* v : {&va, &vb})
+    for (const auto& c : chunk_file("src/alpha.py", *v, co)) valid.insert(c.content);
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> searches{0}, bad{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t)
+    readers.emplace_back([&] {
+      SearchOptions so;
+      so.top_k = 5;
+      so.merge_adjacent = false;
+      so.filter.paths = {"src/alpha.py"};
+      while (!stop) {
+        for (const auto& h : idx->search("alpha step", so))
+          if (!valid.count(h.content)) ++bad;
+        ++searches;
+      }
+    });
+  for (int i = 0; i < 6; ++i) {
+    write(root_ / "src/alpha.py", i % 2 ? va : vb);
+    idx->update();
+  }
+  while (searches < 10) std::this_thread::yield();
+  stop = true;
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(bad.load(), 0u);
+  EXPECT_GE(searches.load(), 10u);
+}
+
+TEST_F(IndexService, BadSearchOptionsAreInvalidArguments) {
+  TestHashEmbedder emb;
+  auto idx = open(emb, root_);
+  SearchOptions so;
+  so.top_k = 0;
+  EXPECT_THROW(idx->search("x", so), InvalidArgument);
+  so = {};
+  so.threshold = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(idx->search("x", so), InvalidArgument);
+  so = {};
+  so.filter.types = {"no-such-type"};
+  EXPECT_THROW(idx->search("x", so), InvalidArgument);
+  so = {};
+  so.filter.max_file_size = 0;
+  EXPECT_THROW(idx->search("x", so), InvalidArgument);
+  so = {};
+  so.filter.paths = {"../outside"};
+  EXPECT_THROW(idx->search("x", so), InvalidArgument);
+  EXPECT_THROW(parse_search_mode("fuzzy"), InvalidArgument);
+}
