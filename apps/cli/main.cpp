@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "protocol_commands.hpp"
 #include "ripvec/corpus.hpp"
 #include "output.hpp"
 #include "ripvec/error.hpp"
@@ -68,6 +69,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("-V,--version", std::string("ripvec ") + RIPVEC_VERSION_STRING);
   CliOptions opts;
   const Commands cmds = build_cli(app, opts);
+  ProtocolOptions popts;
+  const ProtocolCommands pcmds = add_protocol_commands(app, popts);
 
   try {
     app.parse(argc, argv);
@@ -93,6 +96,7 @@ int main(int argc, char** argv) {
       }
       return finish(0);
     }
+    if (int rc = run_protocol_command(pcmds, popts); rc >= 0) return finish(rc);
     if (cmds.index->parsed()) return finish(run_index(opts));
     if (cmds.embed->parsed()) return finish(run_embed(opts));
     if (cmds.tokenize->parsed()) return finish(run_tokenize(opts));

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "ripvec/embedder.hpp"
+#include "ripvec/error.hpp"
 
 namespace ripvec {
 
@@ -163,6 +164,23 @@ struct IndexStatus {
   std::vector<std::string> stale;
 };
 
+// ---------------------------------------------------------------- whole-index access
+
+// A read-only view of one committed snapshot: every stored chunk and its vector, for analyses
+// over the whole index (near-duplicate detection). It keeps that snapshot mapped while alive;
+// later updates do not change it. Thread safety: all members are const and safe to share.
+class IndexSnapshot {
+ public:
+  virtual ~IndexSnapshot() = default;
+  virtual size_t size() const = 0;  // chunks
+  virtual size_t dim() const = 0;
+  // Copies chunk i's vector (dim() floats, as stored: L2-normalised when the model says so)
+  // into out. i < size().
+  virtual void vector(size_t i, float* out) const = 0;
+  // Chunk i as a Hit: path, lines, symbol, kind, language, content; the scores are 0.
+  virtual Hit chunk(size_t i) const = 0;
+};
+
 // ---------------------------------------------------------------- the index
 
 class Index {
@@ -202,6 +220,12 @@ class Index {
                                         const SearchOptions& opts) const = 0;
 
   virtual IndexStatus status() const = 0;
+
+  // The last committed snapshot (empty before the first update()). Hidden files are included;
+  // callers filter. Throws UnsupportedError from implementations that cannot expose vectors.
+  virtual std::shared_ptr<const IndexSnapshot> snapshot() const {
+    throw UnsupportedError("this index does not expose its vectors");
+  }
 };
 
 // Searches `path` (file or directory) without any index: walk, chunk, embed in memory.

@@ -157,6 +157,7 @@ class IndexImpl final : public Index {
   std::vector<Hit> find_similar(const fs::path& file, int line,
                                 const SearchOptions& opts) const override;
   IndexStatus status() const override;
+  std::shared_ptr<const IndexSnapshot> snapshot() const override;
 
  private:
   fs::path manifest_path() const { return location_ / "manifest.json"; }
@@ -225,6 +226,35 @@ class IndexImpl final : public Index {
   mutable std::mutex state_mu_;
   mutable std::shared_ptr<const State> state_;
 };
+
+// The public view of a committed snapshot (Index::snapshot): keeps the mapping alive.
+class SnapshotView final : public IndexSnapshot {
+ public:
+  SnapshotView(std::shared_ptr<Snapshot> s, uint32_t dim) : s_(std::move(s)), dim_(dim) {}
+  size_t size() const override { return s_ ? s_->num_chunks() : 0; }
+  size_t dim() const override { return dim_; }
+  void vector(size_t i, float* out) const override { std::copy_n(s_->vector(i), dim_, out); }
+  Hit chunk(size_t i) const override {
+    Chunk c = s_->chunk(i);
+    Hit h;
+    h.path = std::move(c.path);
+    h.start_line = c.start_line;
+    h.end_line = c.end_line;
+    h.symbol = std::move(c.symbol);
+    h.kind = std::move(c.kind);
+    h.language = std::move(c.language);
+    h.content = std::move(c.content);
+    return h;
+  }
+
+ private:
+  std::shared_ptr<Snapshot> s_;
+  uint32_t dim_;
+};
+
+std::shared_ptr<const IndexSnapshot> IndexImpl::snapshot() const {
+  return std::make_shared<SnapshotView>(current()->snap, dim_);
+}
 
 std::shared_ptr<const State> IndexImpl::load_state() const {
   auto s = std::make_shared<State>();

@@ -1,0 +1,199 @@
+#include "jsonrpc/endpoint.hpp"
+
+#include <exception>
+#include <new>
+
+namespace ripvec::jsonrpc {
+
+Endpoint::Endpoint(ByteSource& in, ByteSink& out, Options opts)
+    : in_(in), writer_(out, opts.framing), opts_(opts) {}
+
+Endpoint::~Endpoint() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+}
+
+void Endpoint::on_request(const std::string& method, RequestHandler h, bool inline_) {
+  requests_[method] = {std::move(h), inline_};
+}
+
+void Endpoint::on_notification(const std::string& method, NotificationHandler h) {
+  notifications_[method] = std::move(h);
+}
+
+void Endpoint::respond(const json& message) {
+  writer_.write(serialize(message));
+}
+
+void Endpoint::notify(const std::string& method, json params) {
+  respond(make_notification(method, std::move(params)));
+}
+
+void Endpoint::cancel(const json& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = running_.find(id_key(id));
+  if (it != running_.end()) it->second->cancelled_ = true;
+}
+
+void Endpoint::send_request(const std::string& method, json params,
+                            std::function<void(const Message&)> on_response) {
+  json id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    id = "ripvec-" + std::to_string(next_request_id_++);
+    awaiting_[id_key(id)] = std::move(on_response);
+  }
+  respond(make_request(id, method, std::move(params)));
+}
+
+int Endpoint::run() {
+  for (unsigned i = 0; i < std::max(1u, opts_.workers); ++i)
+    workers_.emplace_back([this] { worker_loop(); });
+  FrameReader reader(in_, opts_.framing, opts_.limits);
+  std::string body, detail;
+  int rc = 0;
+  while (!stopping_ && writer_.ok()) {
+    FrameStatus st = reader.next(&body, &detail);
+    if (st == FrameStatus::Eof) break;
+    if (st == FrameStatus::Truncated || st == FrameStatus::IoError) {
+      rc = 1;
+      break;
+    }
+    if (st == FrameStatus::TooLarge) {
+      respond(make_error(nullptr, code::kInvalidRequest, "Invalid Request: " + detail));
+      continue;
+    }
+    if (st == FrameStatus::BadHeader) {
+      respond(make_error(nullptr, code::kParseError, "Parse error: " + detail));
+      continue;
+    }
+    Parsed p = parse_message(body, opts_.limits.max_depth);
+    body.clear();
+    body.shrink_to_fit();  // a 64 MiB frame should not pin its buffer for the session
+    if (p.error_response) {
+      respond(*p.error_response);
+      continue;
+    }
+    dispatch(std::move(*p.message));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+  workers_.clear();
+  if (!writer_.ok()) rc = 1;
+  return rc;
+}
+
+void Endpoint::dispatch(Message m) {
+  if (m.kind == Message::Kind::Response) {
+    std::function<void(const Message&)> cb;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = awaiting_.find(id_key(m.id));
+      if (it != awaiting_.end()) {
+        cb = std::move(it->second);
+        awaiting_.erase(it);
+      }
+    }
+    if (cb) cb(m);
+    return;  // responses to nothing we sent are ignored
+  }
+  if (m.kind == Message::Kind::Notification) {
+    auto it = notifications_.find(m.method);
+    if (it == notifications_.end()) return;
+    try {
+      it->second(m.params);
+    } catch (...) {
+      // Notifications have no response to carry an error; a bad one must not end the session.
+    }
+    return;
+  }
+  // Request.
+  if (gate_) {
+    if (auto refusal = gate_(m.method)) {
+      respond(make_error(m.id, refusal->code(), refusal->what(), refusal->data()));
+      return;
+    }
+  }
+  auto it = requests_.find(m.method);
+  if (it == requests_.end()) {
+    respond(make_error(m.id, code::kMethodNotFound, "Method not found: " + m.method));
+    return;
+  }
+  auto ctx = std::make_shared<Context>();
+  ctx->id_ = m.id;
+  ctx->params_ = std::move(m.params);
+  ctx->endpoint_ = this;
+  const std::string key = id_key(ctx->id_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_.count(key)) {
+      respond(make_error(ctx->id_, code::kInvalidRequest,
+                         "Invalid Request: id " + key + " is already in use"));
+      return;
+    }
+    if (!it->second.second && queue_.size() >= opts_.max_pending) {
+      respond(make_error(ctx->id_, code::kInternalError, "server busy: too many pending requests"));
+      return;
+    }
+    running_[key] = ctx;
+    if (!it->second.second) {
+      queue_.emplace_back(ctx, &it->second.first);
+      cv_.notify_one();
+      return;
+    }
+  }
+  run_request(ctx, it->second.first);
+}
+
+void Endpoint::run_request(const std::shared_ptr<Context>& ctx, const RequestHandler& h) {
+  json reply;
+  try {
+    json result = h(*ctx);
+    reply = make_result(ctx->id_, std::move(result));
+  } catch (const RpcError& e) {
+    reply = make_error(ctx->id_, e.code(), e.what(), e.data());
+  } catch (const std::bad_alloc&) {
+    reply = make_error(ctx->id_, code::kInternalError, "out of memory");
+  } catch (const std::exception& e) {
+    reply = make_error(ctx->id_, code::kInternalError, e.what());
+  } catch (...) {
+    reply = make_error(ctx->id_, code::kInternalError, "unknown error");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_.erase(id_key(ctx->id_));
+  }
+  if (ctx->cancelled()) {
+    if (opts_.on_cancel == OnCancel::Silent) return;
+    reply = make_error(ctx->id_, code::kRequestCancelled, "request cancelled");
+  }
+  respond(reply);
+}
+
+void Endpoint::worker_loop() {
+  for (;;) {
+    std::shared_ptr<Context> ctx;
+    const RequestHandler* h = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closing and drained
+      ctx = std::move(queue_.front().first);
+      h = queue_.front().second;
+      queue_.pop_front();
+    }
+    run_request(ctx, *h);
+  }
+}
+
+}  // namespace ripvec::jsonrpc

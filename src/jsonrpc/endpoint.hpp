@@ -1,0 +1,119 @@
+// A JSON-RPC 2.0 endpoint over one framed stream (internal to the protocol servers): reads
+// frames, answers malformed ones with the prescribed errors, dispatches requests to handlers on
+// a small pool of worker threads (so that pings, cancellations and text changes are read while a
+// long request runs), and writes responses and notifications.
+//
+// Ordering: notifications and "inline" requests run on the reader thread in arrival order, so a
+// text change always lands before the requests that follow it. Other requests run on workers and
+// may answer out of order (JSON-RPC allows it).
+//
+// Cancellation: cancel(id) marks the request; its handler sees Context::cancelled() and may stop
+// early. What a cancelled request answers is the protocol's choice (Options::on_cancel): nothing
+// (MCP) or error -32800 (LSP).
+//
+// Thread safety: notify(), cancel() and send_request() may be called from any thread, handlers
+// included. register_*() only before run().
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "jsonrpc/framing.hpp"
+#include "jsonrpc/message.hpp"
+
+namespace ripvec::jsonrpc {
+
+class Endpoint;
+
+// What a running request knows about itself.
+class Context {
+ public:
+  const json& id() const { return id_; }
+  const json& params() const { return params_; }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+  Endpoint& endpoint() const { return *endpoint_; }
+
+ private:
+  friend class Endpoint;
+  json id_, params_;
+  std::atomic<bool> cancelled_{false};
+  Endpoint* endpoint_ = nullptr;
+};
+
+class Endpoint {
+ public:
+  enum class OnCancel { Silent, ErrorResponse };
+  struct Options {
+    Framing framing = Framing::Newline;
+    Limits limits;
+    unsigned workers = 2;
+    size_t max_pending = 256;  // queued requests beyond this are refused with -32603
+    OnCancel on_cancel = OnCancel::Silent;
+  };
+  // Returns the result; throws RpcError for a protocol error (any other exception becomes
+  // -32603 with its message).
+  using RequestHandler = std::function<json(Context&)>;
+  using NotificationHandler = std::function<void(const json& params)>;
+  // Decides per request whether it may run at all (e.g. "not initialized" refusals); return
+  // nullopt to proceed, or the error to answer.
+  using Gate = std::function<std::optional<RpcError>(const std::string& method)>;
+
+  Endpoint(ByteSource& in, ByteSink& out, Options opts);
+  ~Endpoint();
+  Endpoint(const Endpoint&) = delete;
+  Endpoint& operator=(const Endpoint&) = delete;
+
+  // inline_: run on the reader thread (fast handlers that must be ordered with notifications).
+  void on_request(const std::string& method, RequestHandler h, bool inline_ = false);
+  void on_notification(const std::string& method, NotificationHandler h);
+  void set_gate(Gate g) { gate_ = std::move(g); }
+  // Unknown notifications are ignored (JSON-RPC); unknown requests get -32601.
+
+  // Reads until end of stream or stop(), then waits for the running requests. Returns 0 when the
+  // stream ended cleanly, 1 when it ended inside a frame or on a read/write error.
+  int run();
+  // Makes run() return after the frame being read (used by LSP "exit").
+  void stop() { stopping_ = true; }
+
+  void notify(const std::string& method, json params);
+  void cancel(const json& id);
+  // Sends a request to the peer; the response is passed to `on_response` (on the reader
+  // thread) or dropped when the stream ends first.
+  void send_request(const std::string& method, json params,
+                    std::function<void(const Message&)> on_response);
+  bool output_ok() const { return writer_.ok(); }
+
+ private:
+  void dispatch(Message m);
+  void run_request(const std::shared_ptr<Context>& ctx, const RequestHandler& h);
+  void respond(const json& message);
+  void worker_loop();
+  static std::string id_key(const json& id) { return id.dump(); }
+
+  ByteSource& in_;
+  FrameWriter writer_;
+  Options opts_;
+  std::map<std::string, std::pair<RequestHandler, bool>> requests_;
+  std::map<std::string, NotificationHandler> notifications_;
+  Gate gate_;
+
+  std::mutex mu_;  // guards everything below
+  std::condition_variable cv_;
+  std::deque<std::pair<std::shared_ptr<Context>, const RequestHandler*>> queue_;
+  std::map<std::string, std::shared_ptr<Context>> running_;  // by id_key
+  std::map<std::string, std::function<void(const Message&)>> awaiting_;
+  int64_t next_request_id_ = 1;
+  bool closing_ = false;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace ripvec::jsonrpc

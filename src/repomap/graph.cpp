@@ -1,0 +1,380 @@
+// Building the definition graph and ranking it (see include/ripvec/repo_map.hpp for the rules).
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "corpus/walker.hpp"
+#include "repomap/extract.hpp"
+#include "repomap/resolve.hpp"
+#include "ripvec/error.hpp"
+#include "ripvec/repo_map.hpp"
+#include "util/thread_pool.hpp"
+
+namespace ripvec {
+
+struct RepoGraphBuilder {
+  static constexpr size_t kMaxTargets = 12;  // a name defined in more places is too generic
+  static constexpr double kImportWeight = 0.5;
+
+  static double name_weight(const std::string& name, size_t defining_files) {
+    double w = 1.0;
+    bool structured = name.find('_') != std::string::npos ||
+                      std::any_of(name.begin() + 1, name.end(), [](char c) {
+                        return std::isupper(static_cast<unsigned char>(c));
+                      });
+    if (name.size() >= 8 || (structured && name.size() >= 4)) w = 2.0;
+    if (name.size() <= 2) w = 0.2;
+    if (name.starts_with("_")) w *= 0.1;
+    if (defining_files > 5) w *= 0.1;
+    return w;
+  }
+
+  static RepoGraph assemble(std::filesystem::path root, std::vector<repomap::FileFacts> facts,
+                            std::vector<std::string> warnings) {
+    RepoGraph g;
+    g.root_ = std::move(root);
+    g.warnings_ = std::move(warnings);
+    std::sort(facts.begin(), facts.end(),
+              [](const auto& a, const auto& b) { return a.path < b.path; });
+    std::vector<std::string> paths;
+    for (const auto& f : facts) paths.push_back(f.path);
+
+    // Nodes: per file, its module node then its definitions.
+    std::vector<std::vector<int>> owner(facts.size());  // per file, per line: innermost node
+    for (size_t fi = 0; fi < facts.size(); ++fi) {
+      auto& f = facts[fi];
+      RepoFile rf;
+      rf.path = f.path;
+      rf.language = f.language;
+      rf.module_node = g.defs_.size();
+      RepoDefinition mod;
+      mod.path = f.path;
+      mod.name = f.path;
+      mod.symbol = f.path;
+      mod.kind = "module";
+      mod.language = f.language;
+      mod.start_line = 1;
+      mod.end_line = std::max(1, f.line_count);
+      mod.name_line = 1;
+      g.defs_.push_back(std::move(mod));
+      for (auto& d : f.defs) {
+        rf.definitions.push_back(g.defs_.size());
+        g.defs_.push_back(std::move(d));
+      }
+      // Innermost owner per line: wider definitions first, narrower ones overwrite.
+      std::vector<size_t> order = rf.definitions;
+      std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return g.defs_[a].end_line - g.defs_[a].start_line >
+               g.defs_[b].end_line - g.defs_[b].start_line;
+      });
+      auto& own = owner[fi];
+      own.assign(static_cast<size_t>(std::max(1, f.line_count)) + 2,
+                 static_cast<int>(rf.module_node));
+      for (size_t d : order)
+        for (int l = std::max(1, g.defs_[d].start_line);
+             l <= g.defs_[d].end_line && l < static_cast<int>(own.size()); ++l)
+          own[l] = static_cast<int>(d);
+      g.files_.push_back(std::move(rf));
+    }
+
+    // Imports.
+    repomap::ImportResolver resolver(paths);
+    for (size_t fi = 0; fi < facts.size(); ++fi) {
+      std::unordered_set<size_t> seen;
+      for (const auto& imp : facts[fi].imports) {
+        auto hits = resolver.resolve(facts[fi].path, facts[fi].language, imp);
+        if (hits.empty()) {
+          g.files_[fi].unresolved_imports.push_back(imp.spec);
+          continue;
+        }
+        for (size_t h : hits)
+          if (h != fi && seen.insert(h).second) g.files_[fi].imports.push_back(h);
+      }
+    }
+
+    // Names -> definitions that can be targets.
+    std::unordered_map<std::string, std::vector<size_t>> by_name;
+    for (size_t d = 0; d < g.defs_.size(); ++d) {
+      const auto& def = g.defs_[d];
+      if (def.kind == "module" || def.kind == "impl" || def.name.empty()) continue;
+      by_name[def.name].push_back(d);
+    }
+    std::unordered_map<std::string, size_t> defining_files;
+    for (const auto& [name, ds] : by_name) {
+      std::unordered_set<std::string_view> fs;
+      for (size_t d : ds) fs.insert(g.defs_[d].path);
+      defining_files[name] = fs.size();
+    }
+    std::vector<long> file_of_def(g.defs_.size());
+    for (size_t fi = 0; fi < g.files_.size(); ++fi) {
+      file_of_def[g.files_[fi].module_node] = static_cast<long>(fi);
+      for (size_t d : g.files_[fi].definitions) file_of_def[d] = static_cast<long>(fi);
+    }
+
+    // Mentions -> edges.
+    struct Acc {
+      double unit = 0;
+      int count = 0, line = 0, column = 0;
+    };
+    std::map<std::pair<size_t, size_t>, Acc> acc;
+    for (size_t fi = 0; fi < facts.size(); ++fi) {
+      std::unordered_set<size_t> imported(g.files_[fi].imports.begin(), g.files_[fi].imports.end());
+      for (const auto& r : facts[fi].refs) {
+        if (r.name.size() > 4 && r.name.starts_with("__") && r.name.ends_with("__")) continue;
+        auto it = by_name.find(r.name);
+        if (it == by_name.end()) continue;
+        const auto& own = owner[fi];
+        size_t from = static_cast<size_t>(
+            own[std::clamp<size_t>(static_cast<size_t>(r.line), 1, own.size() - 1)]);
+        std::vector<size_t> local, via_import;
+        for (size_t d : it->second) {
+          long df = file_of_def[d];
+          if (df == static_cast<long>(fi))
+            local.push_back(d);
+          else if (imported.count(static_cast<size_t>(df)))
+            via_import.push_back(d);
+        }
+        const std::vector<size_t>& targets = !local.empty()        ? local
+                                             : !via_import.empty() ? via_import
+                                                                   : it->second;
+        if (targets.size() > kMaxTargets) continue;
+        // The mention of a definition's own name (its declaration, a recursive call) is no edge.
+        size_t n_targets = 0;
+        for (size_t t : targets) n_targets += t != from;
+        if (n_targets == 0) continue;
+        double unit = name_weight(r.name, defining_files[r.name]) / static_cast<double>(n_targets);
+        for (size_t t : targets) {
+          if (t == from) continue;
+          Acc& a = acc[{from, t}];
+          if (a.count == 0) {
+            a.line = r.line;
+            a.column = r.column;
+          }
+          a.unit = unit;
+          ++a.count;
+        }
+      }
+      for (size_t h : g.files_[fi].imports) {
+        Acc& a = acc[{g.files_[fi].module_node, g.files_[h].module_node}];
+        a.unit = std::max(a.unit, kImportWeight);
+        if (a.count == 0) a.count = 1;
+      }
+    }
+    for (const auto& [key, a] : acc) {
+      RepoEdge e;
+      e.from = key.first;
+      e.to = key.second;
+      e.count = a.count;
+      e.line = a.line;
+      e.column = a.column;
+      e.weight = a.unit * std::sqrt(static_cast<double>(a.count));
+      g.edges_.push_back(e);
+    }
+    g.in_.assign(g.defs_.size(), {});
+    g.out_.assign(g.defs_.size(), {});
+    for (size_t i = 0; i < g.edges_.size(); ++i) {
+      g.out_[g.edges_[i].from].push_back(i);
+      g.in_[g.edges_[i].to].push_back(i);
+    }
+    auto heavier = [&](size_t a, size_t b) { return g.edges_[a].weight > g.edges_[b].weight; };
+    for (auto& v : g.in_) std::sort(v.begin(), v.end(), heavier);
+    for (auto& v : g.out_) std::sort(v.begin(), v.end(), heavier);
+    g.rank({});
+    return g;
+  }
+};
+
+namespace {
+
+std::vector<repomap::FileFacts> extract_all(const std::vector<SourceText>& files) {
+  std::vector<repomap::FileFacts> facts(files.size());
+  ThreadPool::global().parallel_for(
+      0, static_cast<int64_t>(files.size()), 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i)
+          facts[i] = repomap::extract_file(files[i].path, files[i].text);
+      });
+  return facts;
+}
+
+// Weighted PageRank with teleport vector p (sums to 1); dangling mass follows p.
+std::vector<double> pagerank(size_t n, const std::vector<std::tuple<size_t, size_t, double>>& edges,
+                             const std::vector<double>& p, double damping) {
+  std::vector<double> out_w(n, 0.0);
+  for (const auto& [from, to, w] : edges) out_w[from] += w;
+  std::vector<double> r = p, next(n);
+  for (int iter = 0; iter < 100; ++iter) {
+    double dangling = 0;
+    for (size_t i = 0; i < n; ++i)
+      if (out_w[i] <= 0) dangling += r[i];
+    for (size_t i = 0; i < n; ++i) next[i] = (1 - damping) * p[i] + damping * dangling * p[i];
+    for (const auto& [from, to, w] : edges) next[to] += damping * r[from] * w / out_w[from];
+    double delta = 0;
+    for (size_t i = 0; i < n; ++i) delta += std::fabs(next[i] - r[i]);
+    r.swap(next);
+    if (delta < 1e-10) break;
+  }
+  return r;
+}
+
+}  // namespace
+
+RepoGraph RepoGraph::build(const std::filesystem::path& root, const RepoMapOptions& opts) {
+  std::error_code ec;
+  if (!std::filesystem::exists(root, ec))
+    throw IoError("repo map: " + root.string() + " does not exist");
+  std::filesystem::path canon = std::filesystem::canonical(root, ec);
+  if (ec) throw IoError("repo map: cannot resolve " + root.string() + ": " + ec.message());
+  WalkOptions wo;
+  wo.hidden = opts.hidden;
+  wo.max_file_size = opts.max_file_size;
+  wo.threads = opts.threads;
+  WalkStats ws;
+  std::vector<WalkedFile> walked = walk({canon}, wo, &ws);
+  std::vector<std::string> warnings = ws.warnings;
+  std::vector<SourceText> texts;
+  for (const WalkedFile& w : walked) {
+    if (texts.size() >= opts.max_files) {
+      warnings.push_back("repo map: stopped at " + std::to_string(opts.max_files) + " files");
+      break;
+    }
+    if (repomap::map_language(w.rel_path, "").empty()) continue;  // no grammar for it
+    std::string text;
+    ContentStatus st = read_text_file(w.abs_path, opts.max_file_size, &text);
+    if (st != ContentStatus::Ok) {
+      warnings.push_back(w.rel_path + ": skipped (" + content_status_name(st) + ")");
+      continue;
+    }
+    texts.push_back({w.rel_path, std::move(text)});
+  }
+  // A single file given as the root: its rel_path is its name, the root is its directory.
+  std::filesystem::path graph_root =
+      std::filesystem::is_directory(canon) ? canon : canon.parent_path();
+  return RepoGraphBuilder::assemble(graph_root, extract_all(texts), std::move(warnings));
+}
+
+RepoGraph RepoGraph::build_from_files(const std::vector<SourceText>& files,
+                                      const RepoMapOptions& opts) {
+  std::vector<SourceText> capped(files.begin(),
+                                 files.begin() + std::min(files.size(), opts.max_files));
+  return RepoGraphBuilder::assemble({}, extract_all(capped), {});
+}
+
+void RepoGraph::rank(const std::vector<std::string>& focus, double damping) {
+  if (!(damping > 0 && damping < 1)) throw InvalidArgument("repo map: damping must be in (0, 1)");
+  const size_t n = defs_.size();
+  focus_.clear();
+  for (auto& d : defs_) d.rank = 0;
+  for (auto& f : files_) f.rank = 0;
+  if (n == 0) return;
+  // Teleport mass per file, split over its nodes: a file does not rank higher merely for
+  // holding many definitions.
+  std::vector<double> p(n, 0.0);
+  for (const auto& f : files_) {
+    const double share =
+        1.0 / static_cast<double>(files_.size()) / static_cast<double>(f.definitions.size() + 1);
+    p[f.module_node] = share;
+    for (size_t d : f.definitions) p[d] = share;
+  }
+  std::vector<size_t> focus_nodes;
+  for (const std::string& raw : focus) {
+    std::string rel = raw;
+    std::filesystem::path fp(raw);
+    if (fp.is_absolute() && !root_.empty()) {
+      std::error_code ec;
+      auto canon = std::filesystem::weakly_canonical(fp, ec);
+      rel = std::filesystem::relative(ec ? fp : canon, root_, ec).generic_string();
+    }
+    if (rel.starts_with("./")) rel = rel.substr(2);
+    long fi = file_index(rel);
+    if (fi < 0) continue;
+    focus_.push_back(rel);
+    focus_nodes.push_back(files_[fi].module_node);
+    for (size_t d : files_[fi].definitions) focus_nodes.push_back(d);
+  }
+  if (!focus_nodes.empty()) {
+    for (auto& x : p) x *= 0.1;
+    for (size_t d : focus_nodes) p[d] += 0.9 / static_cast<double>(focus_nodes.size());
+  }
+  std::vector<std::tuple<size_t, size_t, double>> node_edges;
+  for (const auto& e : edges_) node_edges.emplace_back(e.from, e.to, e.weight);
+  std::vector<double> r = pagerank(n, node_edges, p, damping);
+  for (size_t i = 0; i < n; ++i) defs_[i].rank = r[i];
+
+  // Files rank on their own graph of cross-file references: a file whose code mostly refers to
+  // itself must not keep the mass its internal edges recirculate.
+  const size_t nf = files_.size();
+  std::vector<size_t> file_of(n);
+  for (size_t fi = 0; fi < nf; ++fi) {
+    file_of[files_[fi].module_node] = fi;
+    for (size_t d : files_[fi].definitions) file_of[d] = fi;
+  }
+  std::map<std::pair<size_t, size_t>, double> agg;
+  for (const auto& e : edges_)
+    if (file_of[e.from] != file_of[e.to]) agg[{file_of[e.from], file_of[e.to]}] += e.weight;
+  std::vector<std::tuple<size_t, size_t, double>> file_edges;
+  for (const auto& [k, w] : agg) file_edges.emplace_back(k.first, k.second, w);
+  std::vector<double> pf(nf, 1.0 / static_cast<double>(nf));
+  std::vector<size_t> focus_files;
+  for (const auto& fpath : focus_) focus_files.push_back(static_cast<size_t>(file_index(fpath)));
+  if (!focus_files.empty()) {
+    for (auto& x : pf) x *= 0.1;
+    for (size_t fi : focus_files) pf[fi] += 0.9 / static_cast<double>(focus_files.size());
+  }
+  std::vector<double> rf = pagerank(nf, file_edges, pf, damping);
+  for (size_t fi = 0; fi < nf; ++fi) files_[fi].rank = rf[fi];
+}
+
+long RepoGraph::file_index(std::string_view path) const {
+  auto it = std::lower_bound(files_.begin(), files_.end(), path,
+                             [](const RepoFile& f, std::string_view p) { return f.path < p; });
+  if (it == files_.end() || it->path != path) return -1;
+  return static_cast<long>(it - files_.begin());
+}
+
+std::vector<size_t> RepoGraph::find(std::string_view name) const {
+  std::vector<size_t> out;
+  for (size_t d = 0; d < defs_.size(); ++d)
+    if (defs_[d].kind != "module" && (defs_[d].name == name || defs_[d].symbol == name))
+      out.push_back(d);
+  std::stable_sort(out.begin(), out.end(),
+                   [&](size_t a, size_t b) { return defs_[a].rank > defs_[b].rank; });
+  return out;
+}
+
+long RepoGraph::definition_at(std::string_view path, int line) const {
+  long fi = file_index(path);
+  if (fi < 0) return -1;
+  const RepoFile& f = files_[fi];
+  long best = static_cast<long>(f.module_node);
+  int best_span = 1 << 30;
+  for (size_t d : f.definitions) {
+    const auto& def = defs_[d];
+    if (line < def.start_line || line > def.end_line) continue;
+    int span = def.end_line - def.start_line;
+    if (span < best_span) {
+      best_span = span;
+      best = static_cast<long>(d);
+    }
+  }
+  return best;
+}
+
+std::vector<size_t> RepoGraph::incoming(size_t def) const {
+  return def < in_.size() ? in_[def] : std::vector<size_t>{};
+}
+std::vector<size_t> RepoGraph::outgoing(size_t def) const {
+  return def < out_.size() ? out_[def] : std::vector<size_t>{};
+}
+
+std::vector<RepoDefinition> file_definitions(std::string_view path, std::string_view text) {
+  return repomap::extract_file(path, text).defs;
+}
+
+size_t estimate_tokens(std::string_view text) {
+  return (text.size() + 3) / 4;
+}
+
+}  // namespace ripvec

@@ -1,0 +1,662 @@
+// `ripvec lsp`: the Language Server Protocol 3.17 over stdio (Content-Length framing).
+// Full text sync; open buffers override the files on disk for outlines, symbols, definitions,
+// references and hover. documentSymbol comes from the tree-sitter definitions; workspace/symbol
+// combines names (keyword) with a semantic search of the index when it is ready; definition,
+// references, hover and the call hierarchy resolve the identifier under the cursor through the
+// repo graph (best effort: by name, preferring the same file, then imported files, then rank).
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "jsonrpc/endpoint.hpp"
+#include "ripvec/error.hpp"
+#include "ripvec/repo_map.hpp"
+#include "ripvec/server.hpp"
+#include "server/lsp_text.hpp"
+#include "server/watcher.hpp"
+#include "server/workspace.hpp"
+
+#ifndef RIPVEC_VERSION_STRING
+#define RIPVEC_VERSION_STRING "0.1.0"
+#endif
+
+namespace ripvec {
+
+namespace {
+
+namespace fs = std::filesystem;
+using jsonrpc::json;
+using jsonrpc::RpcError;
+namespace code = jsonrpc::code;
+
+constexpr size_t kMaxResults = 200;
+
+int symbol_kind(const std::string& k) {
+  static const std::map<std::string, int> kKinds = {
+      {"module", 2},      {"namespace", 3}, {"class", 5},      {"method", 6},
+      {"constructor", 9}, {"enum", 10},     {"interface", 11}, {"trait", 11},
+      {"function", 12},   {"macro", 12},    {"struct", 23},    {"union", 23},
+      {"record", 23},     {"impl", 5},      {"type", 26},      {"annotation", 11}};
+  auto it = kKinds.find(k);
+  return it == kKinds.end() ? 13 : it->second;
+}
+
+struct Buffer {
+  std::string text;
+  int version = 0;
+};
+
+class LspServer {
+ public:
+  LspServer(const ServerOptions& opts, int in_fd, int out_fd)
+      : opts_(opts), in_(in_fd), out_(out_fd), endpoint_(in_, out_, endpoint_options()) {
+    register_methods();
+  }
+
+  int run() {
+    int rc = endpoint_.run();
+    if (indexer_.joinable()) indexer_.join();
+    if (watcher_) watcher_->stop();
+    // "exit" after "shutdown" is a clean end; without shutdown LSP says exit code 1.
+    if (exit_requested_ && !shutdown_) return 1;
+    return rc;
+  }
+
+ private:
+  static jsonrpc::Endpoint::Options endpoint_options() {
+    jsonrpc::Endpoint::Options o;
+    o.framing = jsonrpc::Framing::ContentLength;
+    o.workers = 2;
+    o.on_cancel = jsonrpc::Endpoint::OnCancel::ErrorResponse;
+    return o;
+  }
+
+  void log(const std::string& level, const std::string& msg) {
+    if (opts_.debug || level == "warning" || level == "error")
+      std::fprintf(stderr, "ripvec lsp: %s: %s\n", level.c_str(), msg.c_str());
+    int type = level == "error" ? 1 : level == "warning" ? 2 : level == "info" ? 3 : 4;
+    if (initialized_ && type <= 2)
+      endpoint_.notify("window/logMessage", json{{"type", type}, {"message", msg}});
+  }
+
+  // ---- documents ----------------------------------------------------------------------------
+
+  server::Root& root() { return ws_->root(); }
+
+  std::string rel_path(const std::string& abs) {
+    return server::relative_to(fs::path(abs), root().path());
+  }
+
+  // The text of a document: the open buffer, else the file on disk ("" when unreadable).
+  std::string text_of(const std::string& uri) {
+    {
+      std::lock_guard<std::mutex> lock(buffers_mu_);
+      auto it = buffers_.find(uri);
+      if (it != buffers_.end()) return it->second.text;
+    }
+    std::string path = server::uri_to_path(uri);
+    std::ifstream f(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+
+  std::map<std::string, std::string> open_buffers() {  // rel path -> text
+    std::lock_guard<std::mutex> lock(buffers_mu_);
+    std::map<std::string, std::string> out;
+    for (const auto& [uri, b] : buffers_) out[rel_path(server::uri_to_path(uri))] = b.text;
+    return out;
+  }
+
+  static const json& params_object(jsonrpc::Context& c) {
+    if (!c.params().is_object()) throw RpcError(code::kInvalidParams, "params must be an object");
+    return c.params();
+  }
+
+  static std::string doc_uri(const json& p) {
+    if (!p.contains("textDocument") || !p["textDocument"].is_object() ||
+        !p["textDocument"].contains("uri") || !p["textDocument"]["uri"].is_string())
+      throw RpcError(code::kInvalidParams, "textDocument.uri (string) is required");
+    std::string uri = p["textDocument"]["uri"];
+    if (server::uri_to_path(uri).empty())
+      throw RpcError(code::kInvalidParams, "only file:// URIs are supported: " + uri);
+    return uri;
+  }
+
+  static std::pair<int, int> position(const json& p) {
+    if (!p.contains("position") || !p["position"].is_object() ||
+        !p["position"].value("line", json()).is_number_integer() ||
+        !p["position"].value("character", json()).is_number_integer())
+      throw RpcError(code::kInvalidParams, "position {line, character} (integers) is required");
+    int64_t line = p["position"]["line"], ch = p["position"]["character"];
+    if (line < 0 || ch < 0 || line > (1 << 30) || ch > (1 << 30))
+      throw RpcError(code::kInvalidParams, "position out of range");
+    return {static_cast<int>(line), static_cast<int>(ch)};
+  }
+
+  // ---- definitions: the graph, with open buffers overriding their files -------------------
+
+  struct Def {
+    RepoDefinition d;
+    long graph_index = -1;  // into the graph's definitions; -1 for buffer definitions
+  };
+
+  std::vector<Def> candidates(const std::string& name, const std::string& from_rel,
+                              const RepoGraph& g) {
+    auto buffers = open_buffers();
+    std::vector<Def> local, imported, other;
+    std::set<size_t> imports;
+    long fi = g.file_index(from_rel);
+    if (fi >= 0)
+      for (size_t i : g.files()[fi].imports) imports.insert(i);
+    for (size_t d : g.find(name)) {
+      const RepoDefinition& def = g.definitions()[d];
+      if (buffers.count(def.path)) continue;  // the buffer's definitions replace the file's
+      Def x{def, static_cast<long>(d)};
+      long df = g.file_index(def.path);
+      if (def.path == from_rel)
+        local.push_back(x);
+      else if (df >= 0 && imports.count(static_cast<size_t>(df)))
+        imported.push_back(x);
+      else
+        other.push_back(x);
+    }
+    for (const auto& [path, text] : buffers) {
+      for (auto& def : file_definitions(path, text)) {
+        if (def.name != name && def.symbol != name) continue;
+        (path == from_rel ? local : other).push_back({def, -1});
+      }
+    }
+    std::vector<Def> out = local;
+    out.insert(out.end(), imported.begin(), imported.end());
+    out.insert(out.end(), other.begin(), other.end());
+    return out;
+  }
+
+  json range_of(const RepoDefinition& d, const std::vector<std::string_view>& lines) {
+    int last = std::max(0, d.end_line - 1);
+    int end_char = last < static_cast<int>(lines.size())
+                       ? server::utf16_column(lines[last], lines[last].size())
+                       : 0;
+    return {{"start", {{"line", std::max(0, d.start_line - 1)}, {"character", 0}}},
+            {"end", {{"line", last}, {"character", end_char}}}};
+  }
+
+  json selection_of(const RepoDefinition& d, const std::vector<std::string_view>& lines) {
+    int l = std::max(0, d.name_line - 1);
+    int c0 = 0, c1 = 0;
+    if (l < static_cast<int>(lines.size())) {
+      c0 = server::utf16_column(lines[l], static_cast<size_t>(d.name_column));
+      c1 = server::utf16_column(lines[l], static_cast<size_t>(d.name_column) + d.name.size());
+    }
+    return {{"start", {{"line", l}, {"character", c0}}}, {"end", {{"line", l}, {"character", c1}}}};
+  }
+
+  std::string abs_uri(const std::string& rel) {
+    return server::path_to_uri((root().path() / rel).string());
+  }
+
+  json location(const RepoDefinition& d) {
+    std::string uri = abs_uri(d.path);
+    std::string text = text_of(uri);
+    auto lines = server::text_lines(text);
+    return {{"uri", uri}, {"range", selection_of(d, lines)}};
+  }
+
+  // The identifier at the cursor and the document's relative path.
+  struct Cursor {
+    std::string uri, rel, text, word;
+    int line = 0;
+    size_t byte_col = 0;
+  };
+  Cursor cursor(const json& p) {
+    Cursor c;
+    c.uri = doc_uri(p);
+    auto [line, ch] = position(p);
+    c.rel = rel_path(server::uri_to_path(c.uri));
+    c.text = text_of(c.uri);
+    auto lines = server::text_lines(c.text);
+    c.line = line;
+    if (line < static_cast<int>(lines.size())) {
+      c.byte_col = server::byte_column(lines[line], ch);
+      c.word = server::identifier_at(lines[line], c.byte_col);
+    }
+    return c;
+  }
+
+  // The innermost definition of the document covering 0-based `line` (from its current text).
+  std::optional<RepoDefinition> enclosing(const Cursor& c) {
+    std::optional<RepoDefinition> best;
+    for (auto& d : file_definitions(c.rel, c.text))
+      if (c.line + 1 >= d.start_line && c.line + 1 <= d.end_line &&
+          (!best || d.end_line - d.start_line <= best->end_line - best->start_line))
+        best = d;
+    return best;
+  }
+
+  // ---- call hierarchy items ------------------------------------------------------------------
+
+  json item(const RepoGraph& g, size_t d) {
+    const RepoDefinition& def = g.definitions()[d];
+    std::string uri = abs_uri(def.path);
+    auto text = text_of(uri);
+    auto lines = server::text_lines(text);
+    bool module = def.kind == "module";
+    json it = {{"name", module ? def.path : def.symbol},
+               {"kind", module ? 1 : symbol_kind(def.kind)},
+               {"uri", uri},
+               {"range", range_of(def, lines)},
+               {"selectionRange", module ? range_of(def, lines) : selection_of(def, lines)},
+               {"data", {{"path", def.path}, {"symbol", def.symbol}, {"line", def.start_line}}}};
+    if (!def.signature.empty()) it["detail"] = def.signature;
+    return it;
+  }
+
+  long item_node(const RepoGraph& g, const json& p) {
+    if (!p.contains("item") || !p["item"].is_object())
+      throw RpcError(code::kInvalidParams, "item (CallHierarchyItem) is required");
+    const json& it = p["item"];
+    std::string path, symbol;
+    int line = 0;
+    if (it.contains("data") && it["data"].is_object()) {
+      path = it["data"].value("path", "");
+      symbol = it["data"].value("symbol", "");
+      line = it["data"].value("line", 0);
+    } else if (it.contains("uri") && it["uri"].is_string()) {
+      path = rel_path(server::uri_to_path(it["uri"].get<std::string>()));
+      symbol = it.value("name", "");
+    }
+    long fi = g.file_index(path);
+    if (fi < 0) return -1;
+    const RepoFile& f = g.files()[fi];
+    if (symbol == path) return static_cast<long>(f.module_node);
+    long best = -1;
+    for (size_t d : f.definitions)
+      if (g.definitions()[d].symbol == symbol &&
+          (best < 0 || std::abs(g.definitions()[d].start_line - line) <
+                           std::abs(g.definitions()[best].start_line - line)))
+        best = static_cast<long>(d);
+    return best;
+  }
+
+  json mention_range(const RepoGraph& g, const RepoEdge& e) {
+    const RepoDefinition& from = g.definitions()[e.from];
+    auto text = text_of(abs_uri(from.path));
+    auto lines = server::text_lines(text);
+    int l = std::max(0, e.line - 1);
+    const std::string& name = g.definitions()[e.to].name;
+    int c0 = 0, c1 = 0;
+    if (l < static_cast<int>(lines.size())) {
+      c0 = server::utf16_column(lines[l], static_cast<size_t>(e.column));
+      c1 = server::utf16_column(lines[l], static_cast<size_t>(e.column) + name.size());
+    }
+    return {{"start", {{"line", l}, {"character", c0}}}, {"end", {{"line", l}, {"character", c1}}}};
+  }
+
+  // ---- methods -------------------------------------------------------------------------------
+
+  void register_methods() {
+    endpoint_.set_gate([this](const std::string& method) -> std::optional<RpcError> {
+      if (opts_.debug) std::fprintf(stderr, "ripvec lsp: <- %s\n", method.c_str());
+      if (shutdown_ && method != "exit")
+        return RpcError(code::kInvalidRequest, "server is shutting down");
+      if (!ws_ && method != "initialize")
+        return RpcError(code::kServerNotInitialized, "server not initialized");
+      return std::nullopt;
+    });
+
+    endpoint_.on_request(
+        "initialize",
+        [this](jsonrpc::Context& c) {
+          if (ws_) throw RpcError(code::kInvalidRequest, "initialize was already received");
+          const json& p = params_object(c);
+          ServerOptions so = opts_;
+          if (so.roots.empty()) {
+            if (p.contains("workspaceFolders") && p["workspaceFolders"].is_array())
+              for (const auto& f : p["workspaceFolders"])
+                if (f.is_object() && f.contains("uri") && f["uri"].is_string())
+                  so.roots.emplace_back(server::uri_to_path(f["uri"].get<std::string>()));
+            if (so.roots.empty() && p.contains("rootUri") && p["rootUri"].is_string())
+              so.roots.emplace_back(server::uri_to_path(p["rootUri"].get<std::string>()));
+            if (so.roots.empty() && p.contains("rootPath") && p["rootPath"].is_string())
+              so.roots.emplace_back(p["rootPath"].get<std::string>());
+          }
+          try {
+            ws_ = std::make_unique<server::Workspace>(
+                so, [this](const std::string& l, const std::string& m) { log(l, m); });
+          } catch (const std::exception& e) {
+            throw RpcError(code::kInvalidParams, std::string("initialize: ") + e.what());
+          }
+          return json{{"capabilities",
+                       {{"positionEncoding", "utf-16"},
+                        {"textDocumentSync", {{"openClose", true}, {"change", 1}}},
+                        {"documentSymbolProvider", true},
+                        {"workspaceSymbolProvider", true},
+                        {"definitionProvider", true},
+                        {"referencesProvider", true},
+                        {"hoverProvider", true},
+                        {"callHierarchyProvider", true}}},
+                      {"serverInfo", {{"name", "ripvec"}, {"version", RIPVEC_VERSION_STRING}}}};
+        },
+        true);
+    endpoint_.on_notification("initialized", [this](const json&) {
+      initialized_ = true;
+      ws_->preload();
+      // Index in the background so that semantic workspace symbols become available.
+      if (indexer_.joinable()) return;
+      indexer_ = std::thread([this] {
+        try {
+          root().ensure_indexed(nullptr);
+          if (opts_.watch && !watcher_) {
+            watcher_ = std::make_unique<server::Watcher>(*ws_, opts_.watch_debounce_s);
+            watcher_->start();
+          }
+        } catch (const std::exception& e) {
+          log("warning", std::string("indexing failed: ") + e.what());
+        }
+      });
+    });
+    endpoint_.on_request(
+        "shutdown",
+        [this](jsonrpc::Context&) {
+          shutdown_ = true;
+          return json(nullptr);
+        },
+        true);
+    endpoint_.on_notification("exit", [this](const json&) {
+      exit_requested_ = true;
+      endpoint_.stop();
+    });
+    endpoint_.on_notification("$/cancelRequest", [this](const json& p) {
+      if (p.is_object() && p.contains("id")) endpoint_.cancel(p["id"]);
+    });
+    endpoint_.on_notification("$/setTrace", [](const json&) {});
+
+    endpoint_.on_notification("textDocument/didOpen", [this](const json& p) {
+      if (!p.is_object() || !p.contains("textDocument")) return;
+      const json& td = p["textDocument"];
+      if (!td.is_object() || !td.value("uri", json()).is_string() ||
+          !td.value("text", json()).is_string())
+        return;
+      std::lock_guard<std::mutex> lock(buffers_mu_);
+      buffers_[td["uri"]] = {td["text"], td.value("version", 0)};
+    });
+    endpoint_.on_notification("textDocument/didChange", [this](const json& p) {
+      if (!p.is_object() || !p.contains("textDocument") || !p.contains("contentChanges")) return;
+      const json& td = p["textDocument"];
+      const json& changes = p["contentChanges"];
+      if (!td.is_object() || !td.value("uri", json()).is_string() || !changes.is_array()) return;
+      std::lock_guard<std::mutex> lock(buffers_mu_);
+      // Full sync: each change carries the whole text; the last one wins.
+      for (const auto& ch : changes)
+        if (ch.is_object() && ch.value("text", json()).is_string() && !ch.contains("range"))
+          buffers_[td["uri"]] = {ch["text"], td.value("version", 0)};
+    });
+    endpoint_.on_notification("textDocument/didClose", [this](const json& p) {
+      if (!p.is_object() || !p.contains("textDocument") || !p["textDocument"].is_object()) return;
+      std::lock_guard<std::mutex> lock(buffers_mu_);
+      buffers_.erase(p["textDocument"].value("uri", ""));
+    });
+    endpoint_.on_notification("textDocument/didSave", [](const json&) {});
+
+    endpoint_.on_request("textDocument/documentSymbol", [this](jsonrpc::Context& c) {
+      const json& p = params_object(c);
+      std::string uri = doc_uri(p);
+      std::string text = text_of(uri);
+      std::string rel = rel_path(server::uri_to_path(uri));
+      auto lines = server::text_lines(text);
+      auto defs = file_definitions(rel, text);
+      // Nest by scope: a definition goes under the closest earlier one whose symbol prefixes it.
+      json out = json::array();
+      auto make = [&](const RepoDefinition& d) {
+        json s = {{"name", d.name},
+                  {"kind", symbol_kind(d.kind)},
+                  {"range", range_of(d, lines)},
+                  {"selectionRange", selection_of(d, lines)},
+                  {"children", json::array()}};
+        if (!d.signature.empty()) s["detail"] = d.signature;
+        return s;
+      };
+      // Build a tree of indices first.
+      std::vector<int> parent(defs.size(), -1);
+      for (size_t i = 0; i < defs.size(); ++i)
+        for (int j = static_cast<int>(i) - 1; j >= 0; --j)
+          if (defs[i].symbol.starts_with(defs[j].symbol + ".") &&
+              defs[i].start_line >= defs[j].start_line && defs[i].end_line <= defs[j].end_line) {
+            parent[i] = j;
+            break;
+          }
+      std::vector<json> nodes;
+      for (const auto& d : defs) nodes.push_back(make(d));
+      for (int i = static_cast<int>(defs.size()) - 1; i >= 0; --i) {
+        if (parent[i] < 0) continue;
+        auto& ch = nodes[parent[i]]["children"];
+        ch.insert(ch.begin(), std::move(nodes[i]));
+      }
+      for (size_t i = 0; i < defs.size(); ++i)
+        if (parent[i] < 0) out.push_back(std::move(nodes[i]));
+      return out;
+    });
+
+    endpoint_.on_request("workspace/symbol", [this](jsonrpc::Context& c) {
+      const json& p = params_object(c);
+      std::string query = p.value("query", "");
+      if (query.size() > 1024) throw RpcError(code::kInvalidParams, "query longer than 1024 bytes");
+      std::string q = lower(query);
+      auto g = root().graph();
+      std::lock_guard<std::mutex> lock(root().graph_mutex());
+      auto buffers = open_buffers();
+      struct Sym {
+        RepoDefinition d;
+        double score;
+      };
+      std::vector<Sym> syms;
+      auto consider = [&](const RepoDefinition& d) {
+        if (d.kind == "module") return;
+        std::string name = lower(d.name), symbol = lower(d.symbol);
+        double s = -1;
+        if (q.empty())
+          s = 1;
+        else if (name == q)
+          s = 4;
+        else if (name.starts_with(q))
+          s = 3;
+        else if (symbol.find(q) != std::string::npos)
+          s = 2;
+        else if (subsequence(q, symbol))
+          s = 1;
+        if (s > 0) syms.push_back({d, s + d.rank});
+      };
+      for (const auto& d : g->definitions())
+        if (!buffers.count(d.path)) consider(d);
+      for (const auto& [path, text] : buffers)
+        for (const auto& d : file_definitions(path, text)) consider(d);
+      std::stable_sort(syms.begin(), syms.end(),
+                       [](const Sym& a, const Sym& b) { return a.score > b.score; });
+      json out = json::array();
+      std::set<std::string> seen;
+      auto add = [&](const RepoDefinition& d) {
+        std::string key = d.path + ":" + std::to_string(d.start_line) + ":" + d.symbol;
+        if (!seen.insert(key).second || out.size() >= kMaxResults) return;
+        json s = {{"name", d.symbol}, {"kind", symbol_kind(d.kind)}, {"location", location(d)}};
+        size_t dot = d.symbol.rfind('.');
+        if (dot != std::string::npos) s["containerName"] = d.symbol.substr(0, dot);
+        out.push_back(std::move(s));
+      };
+      for (size_t i = 0; i < syms.size() && i < 100; ++i) add(syms[i].d);
+      // Semantic matches from the index, once it is built (never block the editor on indexing).
+      if (!query.empty() && root().indexed()) {
+        try {
+          SearchOptions so;
+          so.top_k = 20;
+          so.filter.type_not = {"md", "rst", "txt"};
+          for (const Hit& h : root().index()->search(query, so)) {
+            if (h.symbol.empty() || buffers.count(h.path)) continue;
+            long di = g->definition_at(h.path, h.start_line);
+            if (di < 0 || g->definitions()[di].kind == "module") continue;
+            add(g->definitions()[di]);
+          }
+        } catch (const std::exception& e) {
+          log("warning", std::string("workspace/symbol: semantic search failed: ") + e.what());
+        }
+      }
+      return out;
+    });
+
+    endpoint_.on_request("textDocument/definition", [this](jsonrpc::Context& c) {
+      Cursor cur = cursor(params_object(c));
+      if (cur.word.empty()) return json(nullptr);
+      auto g = root().graph();
+      std::lock_guard<std::mutex> lock(root().graph_mutex());
+      json out = json::array();
+      for (const Def& d : candidates(cur.word, cur.rel, *g)) {
+        out.push_back(location(d.d));
+        if (out.size() >= 20) break;
+      }
+      return out.empty() ? json(nullptr) : out;
+    });
+
+    endpoint_.on_request("textDocument/references", [this](jsonrpc::Context& c) {
+      const json& p = params_object(c);
+      Cursor cur = cursor(p);
+      if (cur.word.empty()) return json(nullptr);
+      bool include_decl = p.contains("context") && p["context"].is_object() &&
+                          p["context"].value("includeDeclaration", false);
+      auto g = root().graph();
+      std::lock_guard<std::mutex> lock(root().graph_mutex());
+      auto targets = candidates(cur.word, cur.rel, *g);
+      // Files that mention the name: graph edges into the targets, plus this document.
+      std::set<std::string> files{cur.rel};
+      std::set<std::pair<std::string, int>> decls;
+      for (const Def& t : targets) {
+        decls.insert({t.d.path, t.d.name_line});
+        if (t.graph_index >= 0)
+          for (size_t e : g->incoming(static_cast<size_t>(t.graph_index)))
+            files.insert(g->definitions()[g->edges()[e].from].path);
+        files.insert(t.d.path);
+      }
+      json out = json::array();
+      for (const auto& f : files) {
+        std::string uri = abs_uri(f);
+        std::string text = text_of(uri);
+        auto lines = server::text_lines(text);
+        for (size_t l = 0; l < lines.size() && out.size() < 1000; ++l) {
+          std::string_view line = lines[l];
+          for (size_t pos = line.find(cur.word); pos != std::string_view::npos;
+               pos = line.find(cur.word, pos + 1)) {
+            size_t start = 0;
+            if (server::identifier_at(line, pos, &start) != cur.word || start != pos) continue;
+            if (!include_decl && decls.count({f, static_cast<int>(l) + 1})) continue;
+            int c0 = server::utf16_column(line, pos);
+            int c1 = server::utf16_column(line, pos + cur.word.size());
+            out.push_back({{"uri", uri},
+                           {"range",
+                            {{"start", {{"line", l}, {"character", c0}}},
+                             {"end", {{"line", l}, {"character", c1}}}}}});
+          }
+        }
+      }
+      return out;
+    });
+
+    endpoint_.on_request("textDocument/hover", [this](jsonrpc::Context& c) {
+      Cursor cur = cursor(params_object(c));
+      std::optional<RepoDefinition> def;
+      if (!cur.word.empty()) {
+        auto g = root().graph();
+        std::lock_guard<std::mutex> lock(root().graph_mutex());
+        auto cands = candidates(cur.word, cur.rel, *g);
+        if (!cands.empty()) def = cands.front().d;
+      }
+      if (!def) def = enclosing(cur);
+      if (!def) return json(nullptr);
+      std::string lang = def->language;
+      std::string md =
+          "```" + lang + "\n" + (def->signature.empty() ? def->symbol : def->signature) + "\n```\n";
+      md += "*" + def->kind + "* `" + def->symbol + "` — " + def->path + ":" +
+            std::to_string(def->name_line) + "\n";
+      if (!def->doc.empty()) md += "\n" + def->doc + "\n";
+      return json{{"contents", {{"kind", "markdown"}, {"value", md}}}};
+    });
+
+    endpoint_.on_request("textDocument/prepareCallHierarchy", [this](jsonrpc::Context& c) {
+      Cursor cur = cursor(params_object(c));
+      auto g = root().graph();
+      std::lock_guard<std::mutex> lock(root().graph_mutex());
+      long node = -1;
+      if (!cur.word.empty())
+        for (const Def& d : candidates(cur.word, cur.rel, *g))
+          if (d.graph_index >= 0) {
+            node = d.graph_index;
+            break;
+          }
+      if (node < 0) node = g->definition_at(cur.rel, cur.line + 1);
+      if (node < 0) return json(nullptr);
+      return json::array({item(*g, static_cast<size_t>(node))});
+    });
+    endpoint_.on_request("callHierarchy/incomingCalls", [this](jsonrpc::Context& c) {
+      auto g = root().graph();
+      std::lock_guard<std::mutex> lock(root().graph_mutex());
+      long node = item_node(*g, params_object(c));
+      if (node < 0) return json(nullptr);
+      json out = json::array();
+      for (size_t e : g->incoming(static_cast<size_t>(node))) {
+        const RepoEdge& edge = g->edges()[e];
+        if (edge.line == 0) continue;  // an import, not a call
+        out.push_back({{"from", item(*g, edge.from)}, {"fromRanges", {mention_range(*g, edge)}}});
+        if (out.size() >= kMaxResults) break;
+      }
+      return out;
+    });
+    endpoint_.on_request("callHierarchy/outgoingCalls", [this](jsonrpc::Context& c) {
+      auto g = root().graph();
+      std::lock_guard<std::mutex> lock(root().graph_mutex());
+      long node = item_node(*g, params_object(c));
+      if (node < 0) return json(nullptr);
+      json out = json::array();
+      for (size_t e : g->outgoing(static_cast<size_t>(node))) {
+        const RepoEdge& edge = g->edges()[e];
+        if (edge.line == 0) continue;
+        out.push_back({{"to", item(*g, edge.to)}, {"fromRanges", {mention_range(*g, edge)}}});
+        if (out.size() >= kMaxResults) break;
+      }
+      return out;
+    });
+  }
+
+  static std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }
+  static bool subsequence(const std::string& q, const std::string& s) {
+    size_t i = 0;
+    for (char c : s)
+      if (i < q.size() && c == q[i]) ++i;
+    return i == q.size();
+  }
+
+  ServerOptions opts_;
+  jsonrpc::FdSource in_;
+  jsonrpc::FdSink out_;
+  jsonrpc::Endpoint endpoint_;
+  std::unique_ptr<server::Workspace> ws_;
+  std::unique_ptr<server::Watcher> watcher_;
+  std::thread indexer_;  // the first update, in the background after "initialized"
+  std::mutex buffers_mu_;
+  std::map<std::string, Buffer> buffers_;
+  std::atomic<bool> initialized_{false}, shutdown_{false}, exit_requested_{false};
+};
+
+}  // namespace
+
+int serve_lsp(const ServerOptions& opts, int in_fd, int out_fd) {
+  std::signal(SIGPIPE, SIG_IGN);
+  LspServer server(opts, in_fd, out_fd);
+  return server.run();
+}
+
+}  // namespace ripvec

@@ -1,0 +1,25 @@
+// Text helpers for the LSP server (internal to src/server): file URIs, UTF-16 positions (LSP's
+// default encoding) against UTF-8 lines, and the identifier under a cursor.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ripvec::server {
+
+// "file:///a%20b/c.py" -> "/a b/c.py"; "" when not a file URI.
+std::string uri_to_path(std::string_view uri);
+// "/a b/c.py" -> "file:///a%20b/c.py"
+std::string path_to_uri(std::string_view path);
+
+// Lines of text without their terminators ("\n" or "\r\n").
+std::vector<std::string_view> text_lines(std::string_view text);
+// UTF-16 code units of line[0, byte_col).
+int utf16_column(std::string_view line, size_t byte_col);
+// Byte offset in line of UTF-16 column `col` (clamped to the line).
+size_t byte_column(std::string_view line, int col);
+// The identifier (letters, digits, '_', '$', non-ASCII) around byte column `col` of `line`, or "".
+std::string identifier_at(std::string_view line, size_t col, size_t* start = nullptr);
+
+}  // namespace ripvec::server

@@ -1,0 +1,171 @@
+#include "server/watcher.hpp"
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+namespace ripvec::server {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr uint32_t kMask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM |
+                           IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB;
+
+bool skip_dir(const std::string& name) {
+  return name.empty() || name[0] == '.' || name == "node_modules" || name == "__pycache__";
+}
+
+}  // namespace
+
+Watcher::Watcher(Workspace& ws, double debounce_s, size_t max_dirs, double scan_interval_s)
+    : ws_(ws), debounce_s_(debounce_s), scan_interval_s_(scan_interval_s), max_dirs_(max_dirs) {}
+
+Watcher::~Watcher() {
+  stop();
+}
+
+void Watcher::start() {
+  fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd_ < 0) {
+    polling_ = true;
+    ws_.log("warning", std::string("file watcher: inotify unavailable (") + std::strerror(errno) +
+                           "); scanning every " + std::to_string(int(scan_interval_s_)) + " s");
+  }
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Watcher::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+bool Watcher::add_watch(Root* root, const std::string& dir) {
+  if (polling_) return false;
+  if (watches_.size() >= max_dirs_) {
+    polling_ = true;
+    ws_.log("warning", "file watcher: more than " + std::to_string(max_dirs_) +
+                           " directories; falling back to periodic scans");
+    return false;
+  }
+  int wd = inotify_add_watch(fd_, dir.c_str(), kMask | IN_ONLYDIR);
+  if (wd < 0) {
+    if (errno == ENOSPC || errno == ENOMEM) {
+      polling_ = true;
+      ws_.log("warning",
+              "file watcher: inotify watch limit reached (fs.inotify.max_user_watches);"
+              " falling back to periodic scans");
+    }
+    return false;
+  }
+  watches_[wd] = {root, dir};
+  return true;
+}
+
+void Watcher::watch_tree(Root* root, const std::string& top) {
+  if (!add_watch(root, top)) return;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(top, fs::directory_options::skip_permission_denied, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    if (stop_ || polling_) return;
+    std::error_code e2;
+    if (!it->is_directory(e2) || it->is_symlink(e2)) continue;
+    if (skip_dir(it->path().filename().string())) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (!add_watch(root, it->path().string())) it.disable_recursion_pending();
+  }
+}
+
+void Watcher::loop() {
+  std::map<Root*, Clock::time_point> dirty;  // root -> last event
+  Clock::time_point last_scan = Clock::now();
+  std::vector<char> buf(64 * 1024);
+  while (!stop_) {
+    // Start watching roots once they have an index (the first search or reindex builds it).
+    for (Root* r : ws_.roots()) {
+      if (watched_roots_.count(r) || !r->indexed()) continue;
+      watched_roots_[r] = true;
+      if (!polling_) watch_tree(r, r->path().string());
+    }
+    if (!polling_ && fd_ >= 0) {
+      pollfd p{fd_, POLLIN, 0};
+      int n = ::poll(&p, 1, 250);
+      if (n > 0) {
+        for (;;) {
+          ssize_t len = ::read(fd_, buf.data(), buf.size());
+          if (len <= 0) break;
+          for (ssize_t off = 0; off < len;) {
+            auto* ev = reinterpret_cast<inotify_event*>(buf.data() + off);
+            off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+            if (ev->mask & IN_Q_OVERFLOW) {
+              for (auto& [r, on] : watched_roots_) dirty[r] = Clock::now();
+              continue;
+            }
+            auto w = watches_.find(ev->wd);
+            if (w == watches_.end()) continue;
+            Root* root = w->second.first;
+            std::string name = ev->len ? std::string(ev->name) : std::string();
+            if (!name.empty() && name[0] == '.' && name != ".gitignore" && name != ".ignore")
+              continue;  // editor swap files, .git, .ripvec
+            if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && !skip_dir(name))
+              watch_tree(root, w->second.second + "/" + name);
+            if (ev->mask & IN_IGNORED) {
+              watches_.erase(w);
+              continue;
+            }
+            dirty[root] = Clock::now();
+          }
+        }
+      }
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      if (Clock::now() - last_scan >= std::chrono::duration<double>(scan_interval_s_)) {
+        last_scan = Clock::now();
+        for (auto& [r, on] : watched_roots_) {
+          try {
+            if (!r->index()->status().stale.empty())
+              dirty[r] = Clock::now() - std::chrono::hours(1);
+          } catch (const std::exception& e) {
+            ws_.log("warning", std::string("file watcher: scan failed: ") + e.what());
+          }
+        }
+      }
+    }
+    // Debounced updates.
+    for (auto it = dirty.begin(); it != dirty.end();) {
+      if (Clock::now() - it->second < std::chrono::duration<double>(debounce_s_)) {
+        ++it;
+        continue;
+      }
+      Root* r = it->first;
+      it = dirty.erase(it);
+      try {
+        UpdateStats st = r->update(nullptr);
+        ++updates_;
+        if (!st.added.empty() || !st.modified.empty() || !st.removed.empty())
+          ws_.log("info", "index of " + r->path().string() +
+                              " updated: " + std::to_string(st.added.size()) + " added, " +
+                              std::to_string(st.modified.size()) + " modified, " +
+                              std::to_string(st.removed.size()) + " removed");
+      } catch (const std::exception& e) {
+        ws_.log("warning",
+                "file watcher: update of " + r->path().string() + " failed: " + e.what());
+      }
+    }
+  }
+}
+
+}  // namespace ripvec::server

@@ -1,0 +1,198 @@
+#include "server/workspace.hpp"
+
+#include "ripvec/error.hpp"
+
+namespace ripvec::server {
+
+namespace fs = std::filesystem;
+
+std::string relative_to(const fs::path& p, const fs::path& root) {
+  std::error_code ec;
+  fs::path rel = fs::relative(p, root, ec);
+  std::string s = rel.generic_string();
+  if (ec || s.empty() || s.starts_with("..")) return p.generic_string();
+  return s == "." ? std::string() : s;
+}
+
+// ---------------------------------------------------------------- Root
+
+std::shared_ptr<Index> Root::index() {
+  std::lock_guard<std::mutex> lock(index_mu_);
+  if (!index_) {
+    IndexOptions io = ws_.options().index;
+    io.progress = [this](const IndexProgress& p) {
+      std::lock_guard<std::mutex> l(progress_mu_);
+      if (progress_) progress_(p);
+    };
+    index_ = Index::open(path_, ws_.embedder(), io);
+  }
+  return index_;
+}
+
+UpdateStats Root::update(const ProgressFn& progress, bool full) {
+  std::lock_guard<std::mutex> lock(update_mu_);
+  updating_ = true;
+  struct Reset {
+    Root* r;
+    ~Reset() {
+      std::lock_guard<std::mutex> l(r->progress_mu_);
+      r->progress_ = nullptr;
+      r->updating_ = false;
+    }
+  } reset{this};
+  {
+    std::lock_guard<std::mutex> l(progress_mu_);
+    progress_ = progress;
+  }
+  std::shared_ptr<Index> idx;
+  if (full) {
+    // A rebuild opens a second Index that drops what is stored; searches finish on the old one.
+    IndexOptions io = ws_.options().index;
+    io.reindex = true;
+    io.progress = [this](const IndexProgress& p) {
+      std::lock_guard<std::mutex> l(progress_mu_);
+      if (progress_) progress_(p);
+    };
+    idx = Index::open(path_, ws_.embedder(), io);
+  } else {
+    idx = index();
+  }
+  UpdateStats st;
+  try {
+    st = idx->update();
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> l(stats_mu_);
+    last_error_ = e.what();
+    throw;
+  }
+  if (full) {
+    std::lock_guard<std::mutex> l(index_mu_);
+    index_ = idx;
+  }
+  if (!st.added.empty() || !st.modified.empty() || !st.removed.empty() || full) ++generation_;
+  indexed_ = true;
+  {
+    std::lock_guard<std::mutex> l(stats_mu_);
+    last_stats_ = st;
+    last_error_.clear();
+  }
+  for (const auto& w : st.warnings) ws_.log("warning", w);
+  return st;
+}
+
+void Root::ensure_indexed(const ProgressFn& progress) {
+  if (indexed_) return;
+  update(progress);
+}
+
+std::shared_ptr<RepoGraph> Root::graph() {
+  std::lock_guard<std::mutex> lock(graph_mu_);
+  const int64_t gen = generation_;
+  if (!graph_ || graph_generation_ != gen) {
+    auto g = std::make_shared<RepoGraph>(RepoGraph::build(path_));
+    graph_ = std::move(g);
+    graph_generation_ = gen;
+  }
+  return graph_;
+}
+
+UpdateStats Root::last_update() const {
+  std::lock_guard<std::mutex> l(stats_mu_);
+  return last_stats_;
+}
+
+std::string Root::last_error() const {
+  std::lock_guard<std::mutex> l(stats_mu_);
+  return last_error_;
+}
+
+// ---------------------------------------------------------------- Workspace
+
+Workspace::Workspace(ServerOptions opts, LogFn log) : opts_(std::move(opts)), log_(std::move(log)) {
+  if (opts_.roots.empty()) opts_.roots.push_back(fs::current_path());
+  for (const auto& r : opts_.roots) {
+    std::error_code ec;
+    fs::path canon = fs::canonical(r, ec);
+    if (ec || !fs::is_directory(canon, ec))
+      throw IoError(r.string() + ": not a directory" + (ec ? " (" + ec.message() + ")" : ""));
+    roots_.push_back(std::unique_ptr<Root>(new Root(*this, canon)));
+  }
+}
+
+Workspace::~Workspace() {
+  if (preload_thread_.joinable()) preload_thread_.join();
+}
+
+void Workspace::preload() {
+  std::lock_guard<std::mutex> lock(model_mu_);
+  if (embedder_ || loading_ || preload_thread_.joinable()) return;
+  preload_thread_ = std::thread([this] {
+    try {
+      embedder();
+    } catch (const std::exception& e) {
+      log("error", std::string("model load failed: ") + e.what());
+    }
+  });
+}
+
+std::shared_ptr<Embedder> Workspace::embedder() {
+  std::unique_lock<std::mutex> lock(model_mu_);
+  model_cv_.wait(lock, [&] { return !loading_; });
+  if (embedder_) return embedder_;
+  if (!load_error_.empty()) throw ModelNotFoundError(load_error_);
+  loading_ = true;
+  lock.unlock();
+  std::shared_ptr<Embedder> e;
+  std::string err;
+  try {
+    e = std::shared_ptr<Embedder>(Embedder::load(opts_.embedder));
+  } catch (const std::exception& ex) {
+    err = ex.what();
+  }
+  lock.lock();
+  loading_ = false;
+  if (e) {
+    embedder_ = e;
+    embedder_ready_ = true;
+    log("info", "model " + e->model_id() + " loaded on " + e->device_name());
+  } else {
+    load_error_ = err.empty() ? "model load failed" : err;
+  }
+  model_cv_.notify_all();
+  if (!embedder_) throw ModelNotFoundError(load_error_);
+  return embedder_;
+}
+
+Root& Workspace::root(const std::string& hint) {
+  std::lock_guard<std::mutex> lock(roots_mu_);
+  if (hint.empty()) return *roots_.front();
+  fs::path p(hint);
+  if (p.is_relative()) p = roots_.front()->path() / p;
+  std::error_code ec;
+  fs::path canon = fs::weakly_canonical(p, ec);
+  if (ec || !fs::exists(canon, ec)) throw InvalidArgument("root " + hint + " does not exist");
+  // The deepest served root that holds it.
+  Root* best = nullptr;
+  for (auto& r : roots_) {
+    std::string rel = relative_to(canon, r->path());
+    bool below = rel.empty() || !fs::path(rel).is_absolute();
+    if (below && (!best || r->path().string().size() > best->path().string().size()))
+      best = r.get();
+  }
+  if (best) return *best;
+  if (!fs::is_directory(canon, ec)) throw InvalidArgument("root " + hint + " is not a directory");
+  if (roots_.size() >= opts_.max_roots)
+    throw InvalidArgument("too many roots open (" + std::to_string(opts_.max_roots) + ")");
+  roots_.push_back(std::unique_ptr<Root>(new Root(*this, canon)));
+  log("info", "serving a new root: " + canon.string());
+  return *roots_.back();
+}
+
+std::vector<Root*> Workspace::roots() {
+  std::lock_guard<std::mutex> lock(roots_mu_);
+  std::vector<Root*> out;
+  for (auto& r : roots_) out.push_back(r.get());
+  return out;
+}
+
+}  // namespace ripvec::server

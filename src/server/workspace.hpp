@@ -1,0 +1,113 @@
+// What the MCP and LSP servers share (internal to src/server): the model, loaded once; the
+// project roots being served, each with its Index kept open and its repo graph cached until the
+// index changes. Uses only the public API (include/ripvec/).
+//
+// Thread safety: every member may be called from several request threads at once.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ripvec/embedder.hpp"
+#include "ripvec/index.hpp"
+#include "ripvec/repo_map.hpp"
+#include "ripvec/server.hpp"
+
+namespace ripvec::server {
+
+// level: "debug", "info", "warning", "error" (syslog names as MCP uses them).
+using LogFn = std::function<void(const std::string& level, const std::string& message)>;
+using ProgressFn = std::function<void(const IndexProgress&)>;
+
+class Workspace;
+
+class Root {
+ public:
+  const std::filesystem::path& path() const { return path_; }  // canonical, as served
+  // The index, opened on first use (loads the model). Shared so that a full rebuild can swap it
+  // while searches finish on the old one.
+  std::shared_ptr<Index> index();
+  // Brings the index up to date, sending progress to `progress` (may be empty). One at a time.
+  UpdateStats update(const ProgressFn& progress, bool full = false);
+  // update() once per session before the first search, unless already done.
+  void ensure_indexed(const ProgressFn& progress);
+  bool updating() const { return updating_; }
+  bool indexed() const { return indexed_; }  // an update ran in this session
+  // The repo graph of the tree, rebuilt when an update changed files since the last build.
+  // Callers lock graph_mutex() around rank()/render() (they mutate ranks).
+  std::shared_ptr<RepoGraph> graph();
+  std::mutex& graph_mutex() { return graph_use_mu_; }
+  // Stats of the last update, "" / zero before one.
+  UpdateStats last_update() const;
+  std::string last_error() const;
+  int64_t generation() const { return generation_; }
+  // Marks the graph stale (the watcher saw changes).
+  void invalidate() { ++generation_; }
+
+ private:
+  friend class Workspace;
+  Root(Workspace& ws, std::filesystem::path p) : ws_(ws), path_(std::move(p)) {}
+  Workspace& ws_;
+  std::filesystem::path path_;
+  std::mutex index_mu_;
+  std::shared_ptr<Index> index_;
+  std::mutex progress_mu_;
+  ProgressFn progress_;  // listener of the update in flight
+  std::mutex update_mu_;
+  std::atomic<bool> updating_{false}, indexed_{false};
+  std::atomic<int64_t> generation_{0};
+  std::mutex graph_mu_, graph_use_mu_;
+  std::shared_ptr<RepoGraph> graph_;
+  int64_t graph_generation_ = -1;
+  mutable std::mutex stats_mu_;
+  UpdateStats last_stats_;
+  std::string last_error_;
+};
+
+class Workspace {
+ public:
+  Workspace(ServerOptions opts, LogFn log);
+  ~Workspace();
+
+  // Starts loading the model in the background so that the first query does not wait for it.
+  void preload();
+  // The model; loads it on first use (waits for a preload in flight). Throws what
+  // Embedder::load throws, on every call after a failed load.
+  std::shared_ptr<Embedder> embedder();
+  bool embedder_ready() const { return embedder_ready_; }
+
+  // The served root holding `hint` (a directory or file; relative paths are taken against the
+  // first root), or the first root when hint is empty. A directory below no served root is
+  // opened as a new root (up to ServerOptions::max_roots). Throws InvalidArgument / IoError.
+  Root& root(const std::string& hint = {});
+  std::vector<Root*> roots();
+  const ServerOptions& options() const { return opts_; }
+  void log(const std::string& level, const std::string& message) const {
+    if (log_) log_(level, message);
+  }
+
+ private:
+  ServerOptions opts_;
+  LogFn log_;
+  std::mutex roots_mu_;
+  std::vector<std::unique_ptr<Root>> roots_;
+  std::mutex model_mu_;
+  std::condition_variable model_cv_;
+  bool loading_ = false;
+  std::atomic<bool> embedder_ready_{false};
+  std::shared_ptr<Embedder> embedder_;
+  std::string load_error_;
+  std::thread preload_thread_;
+};
+
+// "a/b.py" relative to root, '/' separators; the input itself when it is not below root.
+std::string relative_to(const std::filesystem::path& p, const std::filesystem::path& root);
+
+}  // namespace ripvec::server

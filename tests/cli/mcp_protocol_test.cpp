@@ -1,0 +1,112 @@
+// `ripvec mcp` on raw, hostile input (no SDK): garbage, deep nesting, batches, huge lines, requests
+// before initialize, wrong params, a truncated last message. Every request gets its JSON-RPC
+// error, the server never crashes or hangs, and it ends cleanly when stdin closes.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.hpp"
+#include "common/test_util.hpp"
+
+namespace ripvec::test {
+namespace {
+
+using nlohmann::json;
+
+std::vector<json> replies(const std::string& out) {
+  std::vector<json> v;
+  for (const auto& l : split_lines(out))
+    if (!l.empty()) v.push_back(json::parse(l));
+  return v;
+}
+
+const json* by_id(const std::vector<json>& v, const json& id) {
+  for (const auto& m : v)
+    if (m.contains("id") && m["id"] == id) return &m;
+  return nullptr;
+}
+
+TEST(McpProtocol, HostileInputGetsErrorsAndNeverCrashes) {
+  TempDir repo, cache;
+  repo.write("a.py", "def f():\n    return 1\n");
+  std::string in;
+  in += "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}\n";  // before initialize
+  in += "this is not json\n";
+  in += std::string(100000, '[') + "\n";
+  in += "[{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}]\n";
+  in += "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"initialize\",\"params\":{}}\n";
+  in +=
+      "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+      "\"1999-01-01\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"0\"}}}\n";
+  in += "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
+  in += "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"no/such/method\"}\n";
+  in += "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":[1,2]}\n";
+  in += "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"nope\"}}\n";
+  in +=
+      "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":"
+      "\"search_code\",\"arguments\":{\"query\":42}}}\n";
+  in +=
+      "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"logging/setLevel\",\"params\":{\"level\":"
+      "\"loud\"}}\n";
+  in +=
+      "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"resources/read\",\"params\":{\"uri\":"
+      "\"ripvec://nope\"}}\n";
+  in += "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"ping\",\"params\":{\"n\":1e99999}}\n";
+  in += "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"ping\"}\n";
+  in += "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"tools/list\"}\n";
+  in += "{\"jsonrpc\":\"2.0\",\"id\":14,\"method\":\"ping\"";  // truncated, no newline
+
+  CliRun r;
+  r.args = {
+      "mcp",         "--no-watch",          "--root",  repo.path().string(), "--device", "cpu",
+      "--cache-dir", cache.path().string(), "--model", "/nonexistent/model"};
+  r.stdin_data = in;
+  r.stdin_from_data = true;
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies(res.out);
+
+  ASSERT_TRUE(by_id(v, 1));
+  EXPECT_EQ((*by_id(v, 1))["error"]["code"], -32600);  // not initialized
+  int parse_errors = 0, invalid = 0;
+  for (const auto& m : v)
+    if (m["id"].is_null() && m.contains("error")) {
+      parse_errors += m["error"]["code"] == -32700;
+      invalid += m["error"]["code"] == -32600;
+    }
+  EXPECT_EQ(parse_errors, 4);  // garbage, deep nesting, 1e99999, the truncated last line
+  EXPECT_EQ(invalid, 1);       // the batch
+  EXPECT_EQ((*by_id(v, 3))["error"]["code"], -32602);  // initialize without protocolVersion
+  // An unknown version is answered with the newest one the server speaks.
+  EXPECT_EQ((*by_id(v, 4))["result"]["protocolVersion"], "2025-11-25");
+  EXPECT_EQ((*by_id(v, 5))["error"]["code"], -32601);
+  EXPECT_EQ((*by_id(v, 6))["error"]["code"], -32602);
+  EXPECT_EQ((*by_id(v, 7))["error"]["code"], -32602);
+  EXPECT_EQ((*by_id(v, 8))["result"]["isError"], true);
+  EXPECT_NE((*by_id(v, 8))["result"]["content"][0]["text"].get<std::string>().find("query"),
+            std::string::npos);
+  EXPECT_EQ((*by_id(v, 9))["error"]["code"], -32602);
+  EXPECT_EQ((*by_id(v, 10))["error"]["code"], -32002);
+  EXPECT_EQ((*by_id(v, 12))["result"], json::object());
+  EXPECT_EQ((*by_id(v, 13))["result"]["tools"].size(), 7u);
+}
+
+TEST(McpProtocol, OversizedLineIsRefusedWithoutBuffering) {
+  TempDir repo;
+  std::string in = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"pad\":\"" +
+                   std::string(65u << 20, 'x') + "\"}}\n" +
+                   "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n";
+  CliRun r;
+  r.args = {"mcp", "--no-watch", "--root", repo.path().string(), "--model", "/nonexistent/model"};
+  r.stdin_data = in;
+  r.stdin_from_data = true;
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies(res.out);
+  ASSERT_EQ(v.size(), 2u) << res.out.substr(0, 500);
+  EXPECT_EQ(v[0]["error"]["code"], -32600);
+  EXPECT_EQ(v[1]["id"], 2);
+}
+
+}  // namespace
+}  // namespace ripvec::test

@@ -1,0 +1,113 @@
+// `ripvec mcp` driven by the official MCP Python SDK (tests/cli/mcp_sdk_client.py): initialize,
+// tools/list with every schema validated by jsonschema, every tool called on a real tree,
+// resources, ping, logging, argument errors, and the file watcher. Skips with a message when the
+// SDK (pip install mcp jsonschema) or the default model is missing.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+
+#include "cli/cli_runner.hpp"
+#include "common/test_util.hpp"
+
+namespace ripvec::test {
+namespace {
+
+const char* kPrimes = R"(def is_prime(n):
+    """Return True when n has no divisor other than 1 and itself."""
+    if n < 2:
+        return False
+    for d in range(2, int(n ** 0.5) + 1):
+        if n % d == 0:
+            return False
+    return True
+
+
+def fibonacci(count):
+    """The first `count` Fibonacci numbers."""
+    seq = [0, 1]
+    while len(seq) < count:
+        seq.append(seq[-1] + seq[-2])
+    return seq[:count]
+)";
+
+const char* kDownload = R"(import urllib.request
+
+from math_utils import is_prime
+
+
+def download_file(url, destination):
+    """Fetch a URL over HTTP and save the body to a local file."""
+    with urllib.request.urlopen(url) as response, open(destination, "wb") as out:
+        out.write(response.read())
+)";
+
+const char* kRust = R"(use std::collections::HashMap;
+
+/// Splits `key=value` lines into a map, skipping comments.
+pub fn parse_settings(text: &str) -> HashMap<String, String> {
+    let mut map = HashMap::new();
+    for line in text.lines() {
+        if line.starts_with('#') { continue; }
+        if let Some((k, v)) = line.split_once('=') {
+            map.insert(k.trim().to_string(), v.trim().to_string());
+        }
+    }
+    map
+}
+)";
+
+const char* kReadme = R"(# mathkit
+
+A small collection of number utilities.
+
+## Installation
+
+Install the package with pip: `pip install mathkit`, then import `math_utils`.
+
+## License
+
+MIT.
+)";
+
+std::string run_capture(const std::string& cmd, int* status) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) {
+    *status = -1;
+    return out;
+  }
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  int st = ::pclose(p);
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+TEST(McpSdk, OfficialPythonClientCallsEveryTool) {
+  RIPVEC_REQUIRE_PATH(default_model_dir());
+  int st = 0;
+  run_capture("python3 -c 'import mcp, jsonschema'", &st);
+  if (st != 0) GTEST_SKIP() << "the MCP Python SDK is not installed (pip install mcp jsonschema)";
+  TempDir repo, cache;
+  repo.write("math_utils.py", kPrimes);
+  // A copy of is_prime kept in another file (what find_duplicates is for).
+  const std::string primes = kPrimes;
+  repo.write("legacy/primes_copy.py", primes.substr(0, primes.find("\n\n\ndef fibonacci") + 1));
+  repo.write("net/fetch.py", kDownload);
+  repo.write("src/settings.rs", kRust);
+  repo.write("README.md", kReadme);
+  const std::string script = std::string(RIPVEC_SOURCE_DIR) + "/tests/cli/mcp_sdk_client.py";
+  std::string out =
+      run_capture("python3 '" + script + "' '" + RIPVEC_CLI + "' '" + default_model_dir().string() +
+                      "' '" + cache.path().string() + "' '" + repo.path().string() + "'",
+                  &st);
+  std::printf("%s", out.c_str());
+  ASSERT_NE(st, 77) << out;
+  EXPECT_EQ(st, 0) << out;
+  EXPECT_NE(out.find("all checks passed"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ripvec::test

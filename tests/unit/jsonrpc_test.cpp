@@ -1,0 +1,300 @@
+// The JSON-RPC 2.0 layer: framing (newline and Content-Length), strict message validation,
+// the error codes of the specification, and the bounds that keep garbage from crashing or
+// hanging a server.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "jsonrpc/endpoint.hpp"
+#include "jsonrpc/framing.hpp"
+#include "jsonrpc/message.hpp"
+
+using namespace ripvec::jsonrpc;
+
+namespace {
+
+std::vector<std::pair<FrameStatus, std::string>> frames(const std::string& data, Framing f,
+                                                        Limits lim = {}) {
+  StringSource src(data);
+  FrameReader r(src, f, lim);
+  std::vector<std::pair<FrameStatus, std::string>> out;
+  for (int guard = 0; guard < 1000; ++guard) {
+    std::string body;
+    FrameStatus s = r.next(&body);
+    out.emplace_back(s, body);
+    if (s == FrameStatus::Eof) break;
+  }
+  return out;
+}
+
+int error_code(const Parsed& p) {
+  if (!p.error_response) return 0;
+  return (*p.error_response)["error"]["code"].get<int>();
+}
+
+// Runs an endpoint with an echo method over `input`, returns the parsed output messages.
+std::vector<json> run_endpoint(const std::string& input, Framing f, Limits lim = {}) {
+  StringSource in(input);
+  StringSink out;
+  Endpoint::Options o;
+  o.framing = f;
+  o.limits = lim;
+  Endpoint ep(in, out, o);
+  ep.on_request("echo", [](Context& c) { return c.params(); });
+  ep.on_request("boom", [](Context&) -> json { throw std::runtime_error("kaput"); });
+  ep.on_request("bad_params", [](Context&) -> json {
+    throw RpcError(code::kInvalidParams, "Invalid params: x must be a number");
+  });
+  ep.run();
+  std::vector<json> msgs;
+  StringSource back(out.data());
+  FrameReader r(back, f);
+  std::string body;
+  while (r.next(&body) == FrameStatus::Ok) msgs.push_back(json::parse(body));
+  return msgs;
+}
+
+const json* find_id(const std::vector<json>& msgs, const json& id) {
+  for (const auto& m : msgs)
+    if (m.contains("id") && m["id"] == id) return &m;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST(JsonRpcFraming, NewlineSplitsAndSkipsBlankLines) {
+  auto f = frames("{\"a\":1}\n\n  \r\n{\"b\":2}\r\n{\"c\":3}", Framing::Newline);
+  ASSERT_EQ(f.size(), 4u);
+  EXPECT_EQ(f[0].second, "{\"a\":1}");
+  EXPECT_EQ(f[1].second, "{\"b\":2}");
+  EXPECT_EQ(f[2].second, "{\"c\":3}");  // last line without its newline
+  EXPECT_EQ(f[3].first, FrameStatus::Eof);
+}
+
+TEST(JsonRpcFraming, NewlineTooLongLineIsSkippedAndStreamContinues) {
+  Limits lim;
+  lim.max_message_bytes = 16;
+  auto f = frames(std::string(100000, 'x') + "\n{\"ok\":1}\n", Framing::Newline, lim);
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(f[0].first, FrameStatus::TooLarge);
+  EXPECT_EQ(f[1].first, FrameStatus::Ok);
+  EXPECT_EQ(f[1].second, "{\"ok\":1}");
+}
+
+TEST(JsonRpcFraming, ContentLengthBasic) {
+  std::string a = "{\"x\":1}", b = "{\"y\":\"\xC3\xA9\"}";
+  auto f = frames("Content-Length: " + std::to_string(a.size()) + "\r\n\r\n" + a +
+                      "content-length:" + std::to_string(b.size()) +
+                      "\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n" + b,
+                  Framing::ContentLength);
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(f[0].second, a);
+  EXPECT_EQ(f[1].second, b);
+  EXPECT_EQ(f[2].first, FrameStatus::Eof);
+}
+
+TEST(JsonRpcFraming, ContentLengthMissingOrGarbageHeader) {
+  auto f = frames("Content-Type: x\r\n\r\n", Framing::ContentLength);
+  EXPECT_EQ(f[0].first, FrameStatus::BadHeader);
+  f = frames("Content-Length: 12abc\r\n\r\n{}", Framing::ContentLength);
+  EXPECT_EQ(f[0].first, FrameStatus::BadHeader);
+  f = frames("Content-Length: -5\r\n\r\n", Framing::ContentLength);
+  EXPECT_EQ(f[0].first, FrameStatus::BadHeader);
+  // A 25-digit length does not overflow into something small.
+  f = frames("Content-Length: 9999999999999999999999999\r\n\r\n{}", Framing::ContentLength);
+  EXPECT_EQ(f[0].first, FrameStatus::BadHeader);
+}
+
+TEST(JsonRpcFraming, ContentLengthHugeLengthIsSkippedWithoutBuffering) {
+  Limits lim;
+  lim.max_message_bytes = 10;
+  std::string big(1000, 'z');
+  auto f = frames("Content-Length: 1000\r\n\r\n" + big + "Content-Length: 2\r\n\r\n{}",
+                  Framing::ContentLength, lim);
+  ASSERT_GE(f.size(), 2u);
+  EXPECT_EQ(f[0].first, FrameStatus::TooLarge);
+  EXPECT_EQ(f[1].first, FrameStatus::Ok);
+  EXPECT_EQ(f[1].second, "{}");
+}
+
+TEST(JsonRpcFraming, ContentLengthTruncatedBodyAndHeader) {
+  auto f = frames("Content-Length: 100\r\n\r\n{\"a\":", Framing::ContentLength);
+  EXPECT_EQ(f[0].first, FrameStatus::Truncated);
+  EXPECT_EQ(f[1].first, FrameStatus::Eof);
+  f = frames("Content-Len", Framing::ContentLength);
+  EXPECT_EQ(f[0].first, FrameStatus::Truncated);
+}
+
+TEST(JsonRpcFraming, ContentLengthOverlongHeaderLine) {
+  Limits lim;
+  lim.max_header_bytes = 64;
+  auto f = frames("X-Junk: " + std::string(100000, 'j') + "\r\nContent-Length: 2\r\n\r\n{}",
+                  Framing::ContentLength, lim);
+  EXPECT_EQ(f[0].first, FrameStatus::BadHeader);
+}
+
+TEST(JsonRpcMessage, ErrorCodes) {
+  EXPECT_EQ(error_code(parse_message("{not json")), code::kParseError);
+  EXPECT_EQ(error_code(parse_message("")), code::kParseError);
+  EXPECT_EQ(error_code(parse_message("{\"jsonrpc\":\"2.0\",\"method\":\"x\"} trailing")),
+            code::kParseError);
+  EXPECT_EQ(error_code(parse_message("\"\xff\xfe\"")), code::kParseError);  // invalid UTF-8
+  EXPECT_EQ(error_code(parse_message("42")), code::kInvalidRequest);
+  EXPECT_EQ(error_code(parse_message("[]")), code::kInvalidRequest);
+  EXPECT_EQ(error_code(parse_message("[{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"id\":1}]")),
+            code::kInvalidRequest);
+  EXPECT_EQ(error_code(parse_message("{\"method\":\"a\",\"id\":1}")), code::kInvalidRequest);
+  EXPECT_EQ(error_code(parse_message("{\"jsonrpc\":\"1.0\",\"method\":\"a\",\"id\":1}")),
+            code::kInvalidRequest);
+  EXPECT_EQ(error_code(parse_message("{\"jsonrpc\":\"2.0\",\"method\":5,\"id\":1}")),
+            code::kInvalidRequest);
+  EXPECT_EQ(error_code(parse_message("{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"id\":{}}")),
+            code::kInvalidRequest);
+  EXPECT_EQ(error_code(parse_message("{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"params\":3}")),
+            code::kInvalidRequest);
+  EXPECT_EQ(error_code(parse_message("{\"jsonrpc\":\"2.0\",\"id\":1}")), code::kInvalidRequest);
+  // The id of an invalid request is echoed when it could be read.
+  auto p = parse_message("{\"jsonrpc\":\"2.0\",\"method\":7,\"id\":\"abc\"}");
+  EXPECT_EQ((*p.error_response)["id"], "abc");
+
+  auto ok = parse_message("{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"id\":7,\"params\":{}}");
+  ASSERT_TRUE(ok.message);
+  EXPECT_EQ(ok.message->kind, Message::Kind::Request);
+  auto n = parse_message("{\"jsonrpc\":\"2.0\",\"method\":\"m\"}");
+  ASSERT_TRUE(n.message);
+  EXPECT_EQ(n.message->kind, Message::Kind::Notification);
+  auto r = parse_message("{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":null}");
+  ASSERT_TRUE(r.message);
+  EXPECT_EQ(r.message->kind, Message::Kind::Response);
+}
+
+TEST(JsonRpcMessage, HugeNumbersAreParseErrorsOrValues) {
+  // 1e99999 overflows a double: nlohmann refuses it (parse error), never UB.
+  EXPECT_EQ(
+      error_code(parse_message("{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"params\":[1e99999]}")),
+      code::kParseError);
+  // A 400-digit integer becomes a double or a parse error, never a crash.
+  auto p = parse_message("{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"params\":[" +
+                         std::string(400, '9') + "]}");
+  EXPECT_TRUE(p.message || error_code(p) == code::kParseError);
+}
+
+TEST(JsonRpcMessage, DeepNestingIsRejectedBeforeParsing) {
+  std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+  EXPECT_EQ(error_code(parse_message(deep)), code::kParseError);
+  std::string deep_obj;
+  for (int i = 0; i < 200000; ++i) deep_obj += "{\"a\":";
+  deep_obj += "1" + std::string(200000, '}');
+  EXPECT_EQ(error_code(parse_message(deep_obj)), code::kParseError);
+  // Brackets inside strings do not count.
+  std::string in_string = "{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"params\":{\"s\":\"" +
+                          std::string(10000, '[') + "\\\"\"}}";
+  EXPECT_TRUE(parse_message(in_string).message);
+}
+
+TEST(JsonRpcEndpoint, AnswersEveryErrorClassAndKeepsGoing) {
+  std::string in =
+      "{garbage\n"
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"nope\"}\n"
+      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"echo\",\"params\":{\"v\":[1,2]}}\n"
+      "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"boom\"}\n"
+      "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"bad_params\"}\n"
+      "{\"jsonrpc\":\"2.0\",\"method\":\"unknown/notification\"}\n"
+      "[1,2]\n" +
+      std::string(200, '[') + "\n" + "{\"jsonrpc\":\"2.0\",\"id\":\"last\",\"method\":\"echo\"}\n";
+  auto out = run_endpoint(in, Framing::Newline);
+  int parse_errors = 0, invalid = 0;
+  for (const auto& m : out)
+    if (m["id"].is_null()) {
+      int c = m["error"]["code"];
+      parse_errors += c == code::kParseError;
+      invalid += c == code::kInvalidRequest;
+    }
+  EXPECT_EQ(parse_errors, 2);  // "{garbage" and the deep nesting
+  EXPECT_EQ(invalid, 1);       // the batch
+  ASSERT_TRUE(find_id(out, 1));
+  EXPECT_EQ((*find_id(out, 1))["error"]["code"], code::kMethodNotFound);
+  ASSERT_TRUE(find_id(out, 2));
+  EXPECT_EQ((*find_id(out, 2))["result"]["v"], json::array({1, 2}));
+  ASSERT_TRUE(find_id(out, 3));
+  EXPECT_EQ((*find_id(out, 3))["error"]["code"], code::kInternalError);
+  ASSERT_TRUE(find_id(out, 4));
+  EXPECT_EQ((*find_id(out, 4))["error"]["code"], code::kInvalidParams);
+  ASSERT_TRUE(find_id(out, "last"));
+  EXPECT_EQ(out.size(), 8u);  // nothing for the notification
+}
+
+TEST(JsonRpcEndpoint, ContentLengthFramingErrorsGetResponses) {
+  std::string good = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"echo\",\"params\":[1]}";
+  std::string in = "Content-Length: abc\r\n\r\n" + std::string("Content-Length: 3\r\n\r\n{x}") +
+                   "Content-Length: " + std::to_string(good.size()) + "\r\n\r\n" + good;
+  auto out = run_endpoint(in, Framing::ContentLength);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0]["error"]["code"], code::kParseError);
+  EXPECT_EQ(out[1]["error"]["code"], code::kParseError);
+  EXPECT_EQ((*find_id(out, 9))["result"], json::array({1}));
+}
+
+TEST(JsonRpcEndpoint, TruncatedStreamEndsRunWithStatusOne) {
+  StringSource in("Content-Length: 50\r\n\r\n{\"jsonrpc\"");
+  StringSink out;
+  Endpoint::Options o;
+  o.framing = Framing::ContentLength;
+  Endpoint ep(in, out, o);
+  EXPECT_EQ(ep.run(), 1);
+}
+
+TEST(JsonRpcEndpoint, DuplicateIdWhileRunningIsRefused) {
+  // Two requests with one id: the second arrives while the first still runs on a worker.
+  std::string in =
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"slow\"}\n"
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"slow\"}\n";
+  StringSource src(in);
+  StringSink out;
+  Endpoint ep(src, out, {});
+  std::atomic<int> calls{0};
+  ep.on_request("slow", [&](Context&) {
+    ++calls;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return json("done");
+  });
+  ep.run();
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_NE(out.data().find("already in use"), std::string::npos);
+}
+
+TEST(JsonRpcEndpoint, CancelledRequestIsSilentOrErrorByPolicy) {
+  for (auto policy : {Endpoint::OnCancel::Silent, Endpoint::OnCancel::ErrorResponse}) {
+    std::string in =
+        "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"wait\"}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":{\"id\":5}}\n";
+    StringSource src(in);
+    StringSink out;
+    Endpoint::Options o;
+    o.on_cancel = policy;
+    Endpoint ep(src, out, o);
+    ep.on_request("wait", [](Context& c) {
+      for (int i = 0; i < 500 && !c.cancelled(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      return json(c.cancelled() ? "saw cancel" : "timeout");
+    });
+    ep.on_notification("cancel", [&](const json& p) { ep.cancel(p["id"]); });
+    ep.run();
+    if (policy == Endpoint::OnCancel::Silent) {
+      EXPECT_EQ(out.data(), "");
+    } else {
+      auto m = json::parse(out.data());
+      EXPECT_EQ(m["error"]["code"], code::kRequestCancelled);
+    }
+  }
+}
+
+TEST(JsonRpcMessage, SerializeReplacesInvalidUtf8) {
+  json j = {{"s", std::string("a\xff"
+                              "b\n")}};
+  std::string s = serialize(j);
+  EXPECT_EQ(s.find('\n'), std::string::npos);
+  EXPECT_NE(s.find("\\n"), std::string::npos);
+  EXPECT_NE(s.find("\xEF\xBF\xBD"), std::string::npos);
+}

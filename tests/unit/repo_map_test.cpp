@@ -1,0 +1,215 @@
+// The repo map: definitions, import resolution and cross-file edges per language, PageRank on
+// real code (Flask 3.0.3's package, tests/data/repomap/flask), focus personalisation, and the
+// token budget of the rendering.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ripvec/repo_map.hpp"
+
+using namespace ripvec;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kFlask = fs::path(RIPVEC_TEST_DATA) / "repomap" / "flask";
+
+std::vector<std::string> files_by_rank(const RepoGraph& g) {
+  std::vector<const RepoFile*> fs;
+  for (const auto& f : g.files()) fs.push_back(&f);
+  std::stable_sort(fs.begin(), fs.end(), [](auto a, auto b) { return a->rank > b->rank; });
+  std::vector<std::string> out;
+  for (auto f : fs) out.push_back(f->path);
+  return out;
+}
+
+size_t position(const std::vector<std::string>& v, const std::string& s) {
+  return static_cast<size_t>(std::find(v.begin(), v.end(), s) - v.begin());
+}
+
+bool has_edge(const RepoGraph& g, const std::string& from_path, const std::string& to_symbol) {
+  for (const auto& e : g.edges()) {
+    const auto& a = g.definitions()[e.from];
+    const auto& b = g.definitions()[e.to];
+    if (a.path == from_path && b.symbol == to_symbol && b.path != from_path) return true;
+  }
+  return false;
+}
+
+bool imports(const RepoGraph& g, const std::string& from, const std::string& to) {
+  long fi = g.file_index(from), ti = g.file_index(to);
+  if (fi < 0 || ti < 0) return false;
+  const auto& imp = g.files()[fi].imports;
+  return std::find(imp.begin(), imp.end(), static_cast<size_t>(ti)) != imp.end();
+}
+
+}  // namespace
+
+TEST(RepoMap, FlaskTopFilesAreTheOnesMaintainersName) {
+  RepoGraph g = RepoGraph::build(kFlask);
+  ASSERT_GE(g.files().size(), 20u);
+  auto order = files_by_rank(g);
+  std::string top;
+  for (size_t i = 0; i < 10 && i < order.size(); ++i) top += order[i] + " ";
+  // The application object, the blueprint machinery, the contexts and the helpers.
+  // (Measured order: sansio/app, wrappers, sansio/scaffold, app, ctx, sessions, helpers, ...)
+  for (const char* f :
+       {"app.py", "sansio/app.py", "ctx.py", "helpers.py", "sansio/scaffold.py", "wrappers.py"})
+    EXPECT_LT(position(order, f), 8u) << f << " not in the top 8: " << top;
+  // Blueprints are mostly used by applications, not by Flask itself: upper half of 25 files.
+  EXPECT_LT(std::min(position(order, "blueprints.py"), position(order, "sansio/blueprints.py")),
+            order.size() / 2 + 4)
+      << top;
+  // Leaf modules nobody builds on rank below the core.
+  EXPECT_GT(position(order, "__main__.py"), position(order, "app.py"));
+  EXPECT_GT(position(order, "debughelpers.py"), position(order, "ctx.py"));
+}
+
+TEST(RepoMap, FlaskImportsAndCallsResolve) {
+  RepoGraph g = RepoGraph::build(kFlask);
+  EXPECT_TRUE(imports(g, "app.py", "ctx.py"));         // from .ctx import AppContext
+  EXPECT_TRUE(imports(g, "app.py", "sansio/app.py"));  // from .sansio.app import App
+  EXPECT_TRUE(imports(g, "json/provider.py", "sansio/app.py") ||
+              imports(g, "json/__init__.py", "globals.py"));
+  EXPECT_TRUE(has_edge(g, "app.py", "AppContext"));  // Flask.app_context() builds one
+  EXPECT_TRUE(has_edge(g, "app.py", "App"));         // class Flask(App)
+  auto flask = g.find("Flask");
+  ASSERT_FALSE(flask.empty());
+  const RepoDefinition& d = g.definitions()[flask[0]];
+  EXPECT_EQ(d.path, "app.py");
+  EXPECT_EQ(d.kind, "class");
+  EXPECT_EQ(d.signature, "class Flask(App)");
+  EXPECT_GT(d.end_line - d.start_line, 500);  // the class spans its methods
+  EXPECT_FALSE(g.incoming(flask[0]).empty());
+}
+
+TEST(RepoMap, RenderFitsEveryBudget) {
+  RepoGraph g = RepoGraph::build(kFlask);
+  for (size_t budget : {16, 100, 300, 1000, 1500, 4000, 20000}) {
+    std::string md = g.render(budget);
+    EXPECT_LE(estimate_tokens(md), budget) << "budget " << budget;
+    EXPECT_FALSE(md.empty());
+  }
+  std::string md = g.render(1500);
+  EXPECT_NE(md.find("## app.py"), std::string::npos) << md;
+  EXPECT_NE(md.find("class Flask(App)"), std::string::npos) << md;
+  EXPECT_NE(md.find("used by:"), std::string::npos) << md;
+  // A bigger budget shows more.
+  EXPECT_GT(g.render(4000).size(), md.size());
+}
+
+TEST(RepoMap, FocusPersonalisesTheRanking) {
+  RepoGraph g = RepoGraph::build(kFlask);
+  auto plain = files_by_rank(g);
+  size_t before = position(plain, "logging.py");
+  g.rank({"logging.py"});
+  auto focused = files_by_rank(g);
+  EXPECT_LT(position(focused, "logging.py"), 3u);
+  EXPECT_LT(position(focused, "logging.py"), before);
+  EXPECT_NE(g.render(500).find("focused on logging.py"), std::string::npos);
+  g.rank({"no/such/file.py"});  // unknown focus: uniform again
+  EXPECT_EQ(files_by_rank(g), plain);
+}
+
+TEST(RepoMap, EveryLanguageResolvesImportsAndCrossFileCalls) {
+  std::vector<SourceText> files = {
+      {"py/pkg/util.py", "def normalize_name(x):\n    return x.lower()\n"},
+      {"py/pkg/main.py",
+       "from .util import normalize_name\n\ndef run():\n    return normalize_name('A')\n"},
+      {"js/lib/math.js", "export function addNumbers(a, b) { return a + b; }\n"},
+      {"js/app.js",
+       "import { addNumbers } from './lib/math';\nfunction go() { return addNumbers(1, 2); }\n"},
+      {"ts/src/store.ts", "export class KeyStore {\n  get(k: string): string { return k; }\n}\n"},
+      {"ts/src/index.ts",
+       "import { KeyStore } from './store';\nexport function makeStore(): KeyStore { return new "
+       "KeyStore(); }\n"},
+      {"go/internal/geom/area.go",
+       "package geom\n\nfunc PolygonArea(n int) int {\n\treturn n * 2\n}\n"},
+      {"go/cmd/main.go",
+       "package main\n\nimport \"example.com/m/internal/geom\"\n\nfunc main() {\n\t_ = "
+       "geom.PolygonArea(3)\n}\n"},
+      {"rust/src/parser.rs", "pub fn parse_header(s: &str) -> usize {\n    s.len()\n}\n"},
+      {"rust/src/lib.rs",
+       "mod parser;\nuse crate::parser::parse_header;\n\npub fn entry() -> usize {\n    "
+       "parse_header(\"x\")\n}\n"},
+      {"java/src/com/acme/Ledger.java",
+       "package com.acme;\npublic class Ledger {\n  public int balanceOf(String a) { return 0; "
+       "}\n}\n"},
+      {"java/src/com/acme/app/Main.java",
+       "package com.acme.app;\nimport com.acme.Ledger;\npublic class Main {\n  int run() { return "
+       "new Ledger().balanceOf(\"a\"); }\n}\n"},
+      {"c/include/ring.h", "int ring_push(int v);\n"},
+      {"c/src/ring.c", "#include \"../include/ring.h\"\nint ring_push(int v) { return v; }\n"},
+      {"c/src/main.c", "#include \"ring.h\"\nint main(void) { return ring_push(1); }\n"},
+      {"cpp/src/graph.hpp",
+       "namespace g {\nclass Graph {\n public:\n  int shortestPath(int a);\n};\n}  // namespace "
+       "g\n"},
+      {"cpp/src/main.cpp",
+       "#include \"graph.hpp\"\nint main() { g::Graph gr; return gr.shortestPath(1); }\n"},
+      {"ruby/lib/billing.rb", "module Billing\n  def self.invoice_total(x)\n    x\n  end\nend\n"},
+      {"ruby/app.rb", "require_relative 'lib/billing'\nputs Billing.invoice_total(3)\n"},
+  };
+  RepoGraph g = RepoGraph::build_from_files(files);
+  EXPECT_TRUE(imports(g, "py/pkg/main.py", "py/pkg/util.py"));
+  EXPECT_TRUE(has_edge(g, "py/pkg/main.py", "normalize_name"));
+  EXPECT_TRUE(imports(g, "js/app.js", "js/lib/math.js"));
+  EXPECT_TRUE(has_edge(g, "js/app.js", "addNumbers"));
+  EXPECT_TRUE(imports(g, "ts/src/index.ts", "ts/src/store.ts"));
+  EXPECT_TRUE(has_edge(g, "ts/src/index.ts", "KeyStore"));
+  EXPECT_TRUE(imports(g, "go/cmd/main.go", "go/internal/geom/area.go"));
+  EXPECT_TRUE(has_edge(g, "go/cmd/main.go", "PolygonArea"));
+  EXPECT_TRUE(imports(g, "rust/src/lib.rs", "rust/src/parser.rs"));
+  EXPECT_TRUE(has_edge(g, "rust/src/lib.rs", "parse_header"));
+  EXPECT_TRUE(imports(g, "java/src/com/acme/app/Main.java", "java/src/com/acme/Ledger.java"));
+  EXPECT_TRUE(has_edge(g, "java/src/com/acme/app/Main.java", "Ledger.balanceOf"));
+  EXPECT_TRUE(imports(g, "c/src/ring.c", "c/include/ring.h"));
+  EXPECT_TRUE(imports(g, "c/src/main.c", "c/include/ring.h"));
+  EXPECT_TRUE(has_edge(g, "c/src/main.c", "ring_push"));
+  EXPECT_TRUE(imports(g, "cpp/src/main.cpp", "cpp/src/graph.hpp"));
+  EXPECT_TRUE(has_edge(g, "cpp/src/main.cpp", "g.Graph"));
+  EXPECT_TRUE(imports(g, "ruby/app.rb", "ruby/lib/billing.rb"));
+  EXPECT_TRUE(has_edge(g, "ruby/app.rb", "Billing.invoice_total"));
+}
+
+TEST(RepoMap, FileDefinitionsHaveNamesSignaturesAndDocs) {
+  auto defs = file_definitions("m.py",
+                               "import os\n\n"
+                               "class Greeter:\n"
+                               "    \"\"\"Says hello.\"\"\"\n\n"
+                               "    @staticmethod\n"
+                               "    def greet(name: str,\n"
+                               "              loud: bool = False) -> str:\n"
+                               "        \"\"\"Return a greeting for name.\n\n        More.\"\"\"\n"
+                               "        return name\n");
+  ASSERT_EQ(defs.size(), 2u);
+  EXPECT_EQ(defs[0].symbol, "Greeter");
+  EXPECT_EQ(defs[0].doc, "Says hello.");
+  EXPECT_EQ(defs[0].end_line, 12);
+  EXPECT_EQ(defs[1].symbol, "Greeter.greet");
+  EXPECT_EQ(defs[1].kind, "method");
+  EXPECT_EQ(defs[1].name_line, 7);
+  EXPECT_EQ(defs[1].name_column, 8);
+  EXPECT_EQ(defs[1].signature, "def greet(name: str, loud: bool = False) -> str");
+  EXPECT_EQ(defs[1].doc, "Return a greeting for name.");
+  auto c = file_definitions("x.c", "/* Adds. */\nint add(int a, int b) {\n  return a + b;\n}\n");
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].signature, "int add(int a, int b)");
+  EXPECT_EQ(c[0].doc, "Adds.");
+}
+
+TEST(RepoMap, GarbageAndDeepNestingDoNotCrash) {
+  std::mt19937 rng(7);
+  std::string junk;
+  for (int i = 0; i < 20000; ++i) junk.push_back(static_cast<char>(rng() % 96 + 32));
+  std::string deep = "x = " + std::string(50000, '[') + std::string(50000, ']') + "\n";
+  RepoGraph g = RepoGraph::build_from_files(
+      {{"a.py", junk}, {"b.py", deep}, {"c.js", "function (((("}, {"d.rs", ""}});
+  EXPECT_EQ(g.files().size(), 4u);
+  EXPECT_LE(estimate_tokens(g.render(200)), 200u);
+}
