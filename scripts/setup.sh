@@ -28,6 +28,13 @@ fi
 # Tree-sitter runtime and grammars, from pinned PyPI sdists (hash-checked).
 if [[ -x scripts/fetch_grammars.sh ]]; then scripts/fetch_grammars.sh; fi
 
+# The official MCP Python SDK (and jsonschema): the client that tests/cli/mcp_sdk_test drives
+# `ripvec mcp` with. Pinned: the version the protocol tests were written against.
+if ! python3 -c "import mcp, jsonschema" 2>/dev/null; then
+  echo "setup: installing the MCP Python SDK (mcp==2.3.0, jsonschema)" >&2
+  python3 -m pip install --quiet "mcp==2.3.0" jsonschema
+fi
+
 # The default model, sentence-transformers/all-MiniLM-L6-v2, into ~/.cache/huggingface/hub.
 scripts/install_default_model.sh
 
