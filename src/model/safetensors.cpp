@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "ripvec/error.hpp"
+#include "util/json_depth.hpp"
 
 namespace ripvec {
 
@@ -119,32 +120,6 @@ std::string quote_name(std::string_view s) {
   return out + "\"";
 }
 
-// Maximum nesting depth of a JSON text, ignoring brackets inside strings. Stops counting
-// once `limit` is exceeded.
-int json_depth(const char* p, size_t n, int limit) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < n; ++i) {
-    char c = p[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if (c == '"')
-      in_string = true;
-    else if (c == '{' || c == '[') {
-      max_depth = std::max(max_depth, ++depth);
-      if (max_depth > limit) return max_depth;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return max_depth;
-}
-
 // Reads a JSON integer that must be non-negative and fit in int64 (uint64 for offsets).
 bool get_u64(const json& v, uint64_t& out) {
   if (v.is_number_unsigned()) {
@@ -230,7 +205,7 @@ void SafeTensors::Impl::parse(const std::byte* base, size_t file_size) {
 
   const char* hdr = reinterpret_cast<const char*>(base + 8);
   if (hdr[0] != '{') fail("header does not start with '{'");
-  if (json_depth(hdr, header_len, kMaxJsonDepth) > kMaxJsonDepth)
+  if (json_nesting_depth(std::string_view(hdr, header_len), kMaxJsonDepth) > kMaxJsonDepth)
     fail("header JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
 
   // Duplicate tensor names would make the header ambiguous (which entry wins depends on
