@@ -6,6 +6,8 @@
 #   scripts/fuzz.sh --jobs 2                # two targets at a time
 #   scripts/fuzz.sh --runs 1000000 tokenize # stop after that many executions instead
 #   scripts/fuzz.sh --no-run                # build only
+#   scripts/fuzz.sh --no-build tokenize     # run what build/fuzz holds
+# Inputs in fuzz/regressions/<target>/ (past findings too large to be seeds) run first.
 # New inputs the fuzzer finds go to build/fuzz/corpus/<target> (not committed). A finding
 # (crash, sanitizer report, timeout, leak, failed FUZZ_CHECK) is saved under
 # build/fuzz/findings/<target>/ and makes the script exit 1; reproduce it with
@@ -14,14 +16,15 @@
 # missing, as scripts/setup.sh does for the rest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=30; runs=-1; jobs=1; run=1; targets=()
+seconds=30; runs=-1; jobs=1; run=1; build=1; targets=()
 while (($#)); do
   case "$1" in
     --seconds) seconds="$2"; shift ;;
     --runs) runs="$2"; seconds=0; shift ;;
     --jobs) jobs="$2"; shift ;;
     --no-run) run=0 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1") ;;
   esac
@@ -29,8 +32,8 @@ while (($#)); do
 done
 
 CLANG_VERSION=16
-if ! command -v clang++-$CLANG_VERSION >/dev/null 2>&1 ||
-   ! dpkg-query -W -f='${Status}' libclang-rt-$CLANG_VERSION-dev 2>/dev/null | grep -q "install ok installed"; then
+if ((build)) && { ! command -v clang++-$CLANG_VERSION >/dev/null 2>&1 ||
+   ! dpkg-query -W -f='${Status}' libclang-rt-$CLANG_VERSION-dev 2>/dev/null | grep -q "install ok installed"; }; then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   echo "fuzz.sh: installing clang-$CLANG_VERSION libclang-rt-$CLANG_VERSION-dev" >&2
   $SUDO apt-get update -qq
@@ -45,15 +48,17 @@ for t in "${targets[@]}"; do
   [[ -f fuzz/${t}_fuzz.cpp ]] || { echo "fuzz.sh: no target $t (fuzz/${t}_fuzz.cpp)" >&2; exit 2; }
 done
 
-launcher=()
-command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-# -O1 with line tables (readable stacks), assertions on: libstdc++'s bounds checks turn a quiet
-# out-of-range operator[] into a finding.
-CC=clang-$CLANG_VERSION CXX=clang++-$CLANG_VERSION cmake -S . -B build/fuzz -DRIPVEC_LIBFUZZER=ON \
-  -DRIPVEC_TESTS=OFF -DRIPVEC_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -D_GLIBCXX_ASSERTIONS" \
-  -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" "${launcher[@]}" >/dev/null
-cmake --build build/fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
+if ((build)); then
+  launcher=()
+  command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # -O1 with line tables (readable stacks), assertions on: libstdc++'s bounds checks turn a quiet
+  # out-of-range operator[] into a finding.
+  CC=clang-$CLANG_VERSION CXX=clang++-$CLANG_VERSION cmake -S . -B build/fuzz -DRIPVEC_LIBFUZZER=ON \
+    -DRIPVEC_TESTS=OFF -DRIPVEC_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -D_GLIBCXX_ASSERTIONS" \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" "${launcher[@]}" >/dev/null
+  cmake --build build/fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
+fi
 ((run)) || exit 0
 
 dict_for() {
@@ -72,6 +77,16 @@ run_one() {
   ((runs > 0)) && args+=(-runs="$runs")
   local d; d=$(dict_for "$t"); [[ -n "$d" ]] && args+=(-dict="$d")
   local rc=0
+  # Inputs that once failed (too large for the seed corpus, where they would raise max_len):
+  # each must now run clean.
+  if compgen -G "fuzz/regressions/$t/*" >/dev/null; then
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      "build/fuzz/fuzz/fuzz_$t" fuzz/regressions/"$t"/* >"$log.regressions" 2>&1 || {
+      echo "fuzz $t: a regression input fails again; see $log.regressions" >&2
+      echo 1 >"build/fuzz/logs/$t.rc"
+      return 1
+    }
+  fi
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     "build/fuzz/fuzz/fuzz_$t" "${args[@]}" "$work" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
   # "#N DONE cov: C ft: F corp: ..." and stat::average_exec_per_sec: one summary line.
