@@ -1089,6 +1089,10 @@ std::vector<Chunk> chunk_file(std::string_view rel_path, std::string_view conten
       emit_text_windows(c2, 0, lines.count() - 1, std::string());
     }
   }
+  // Token fitting splits a window into smaller ones that can start after the next overlapping
+  // window does: restore the promised order.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Chunk& a, const Chunk& b) { return a.start_line < b.start_line; });
   return out;
 }
 
