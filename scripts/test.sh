@@ -6,14 +6,16 @@
 #   scripts/test.sh --slow   # also the slow tier
 #   scripts/test.sh --no-asan
 #   scripts/test.sh --no-cuda   # skip compiling the CUDA driver (done whenever nvcc exists)
+#   scripts/test.sh --no-fuzz   # skip the libFuzzer tier (scripts/fuzz.sh, 20 s per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-slow=0; asan=1; cuda=1
+slow=0; asan=1; cuda=1; fuzz=1
 for a in "$@"; do
   case "$a" in
     --slow) slow=1 ;;
     --no-asan) asan=0 ;;
     --no-cuda) cuda=0 ;;
+    --no-fuzz) fuzz=0 ;;
     *) echo "test.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -44,4 +46,11 @@ if ((asan)); then
   cmake --build build/asan -j"$jobs"
   (cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
      ctest --output-on-failure -j"$jobs" -L "unit|fuzz|driver" -LE slow)
+fi
+
+# libFuzzer targets (clang, ASan + UBSan), each from its committed seeds for a short budget:
+# catches a regression that the seeds or a few seconds of mutation reach. Long runs: see
+# docs/reliability.md ("Fuzzing") and scripts/fuzz.sh --seconds.
+if ((fuzz)); then
+  scripts/fuzz.sh --seconds 20 --jobs "$jobs"
 fi

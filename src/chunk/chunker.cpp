@@ -109,12 +109,15 @@ bool blank(std::string_view l) {
   return trim(l).empty();
 }
 
-// A line with some letter or digit that is not just a closing keyword.
+// A line with some letter or digit that is not just a closing keyword. Any non-ASCII character
+// counts as a letter: code and prose written in other scripts (identifiers like 変数) must not
+// leave a file without chunks.
 bool meaningful(std::string_view l) {
   l = trim(l);
   if (l == "end" || l == "fi" || l == "done" || l == "esac") return false;
   for (char c : l)
-    if (std::isalnum(static_cast<unsigned char>(c))) return true;
+    if (std::isalnum(static_cast<unsigned char>(c)) || static_cast<unsigned char>(c) >= 0x80)
+      return true;
   return false;
 }
 
@@ -1086,6 +1089,10 @@ std::vector<Chunk> chunk_file(std::string_view rel_path, std::string_view conten
       emit_text_windows(c2, 0, lines.count() - 1, std::string());
     }
   }
+  // Token fitting splits a window into smaller ones that can start after the next overlapping
+  // window does: restore the promised order.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Chunk& a, const Chunk& b) { return a.start_line < b.start_line; });
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ripvec/error.hpp"
+#include "util/json_depth.hpp"
 
 namespace ripvec {
 
@@ -36,8 +37,12 @@ json read_json(const fs::path& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   if (f.bad()) throw IoError("cannot read " + path.string());
+  const std::string text = ss.str();
+  if (json_nesting_depth(text, kMaxJsonNesting) > kMaxJsonNesting)
+    throw ModelFormatError("malformed JSON in " + path.string() + ": nested deeper than " +
+                           std::to_string(kMaxJsonNesting) + " levels");
   try {
-    return json::parse(ss.str());
+    return json::parse(text);
   } catch (const json::exception& e) {
     throw ModelFormatError("malformed JSON in " + path.string() + ": " + e.what());
   }

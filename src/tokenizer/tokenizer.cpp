@@ -10,6 +10,7 @@
 #include "ripvec/error.hpp"
 #include "tokenizer/bpe.hpp"
 #include "tokenizer/wordpiece.hpp"
+#include "util/json_depth.hpp"
 
 namespace ripvec {
 namespace {
@@ -71,6 +72,9 @@ std::unique_ptr<Tokenizer> Tokenizer::from_file(const std::filesystem::path& tok
 
 std::unique_ptr<Tokenizer> Tokenizer::from_json(std::string_view json_text,
                                                 std::string_view origin) {
+  if (json_nesting_depth(json_text, kMaxJsonNesting) > kMaxJsonNesting)
+    throw ModelFormatError(std::string(origin) + ": malformed JSON: nested deeper than " +
+                           std::to_string(kMaxJsonNesting) + " levels");
   json root;
   try {
     root = json::parse(json_text.begin(), json_text.end());

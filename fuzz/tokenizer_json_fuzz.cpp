@@ -1,0 +1,31 @@
+// libFuzzer target: tokenizer.json text (WordPiece or byte-level BPE). Accepts
+// Tokenizer::from_json succeeding with a tokenizer that encodes sample texts consistently, or a
+// ModelFormatError / UnsupportedError / InvalidArgument.
+#include "tokenizer_check.hpp"
+
+using namespace ripvec;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::unique_ptr<Tokenizer> tok;
+  try {
+    tok = Tokenizer::from_json(fuzz::as_text(data, size), "fuzz.json");
+  } catch (const ModelFormatError&) {
+    return 0;
+  } catch (const UnsupportedError&) {
+    return 0;
+  } catch (const InvalidArgument&) {
+    return 0;
+  }
+  FUZZ_CHECK(tok != nullptr);
+  (void)tok->pad_id();
+  for (std::string_view text :
+       {"", "Hello, world!", "  naïve café\tdéjà vu\n", "foo_bar(baz) -> 42;", "日本語 😀 [MASK]",
+        "[CLS] [SEP] <|endoftext|> don't"})
+    fuzz::check_encode(*tok, text, false);
+  for (int32_t id : {0, 1, 100, 2047}) {
+    if (static_cast<size_t>(id) >= tok->vocab_size()) continue;
+    const std::string t = tok->id_to_token(id);
+    if (auto back = tok->token_to_id(t)) FUZZ_CHECK(static_cast<size_t>(*back) < tok->vocab_size());
+  }
+  return 0;
+}
