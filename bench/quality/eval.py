@@ -84,12 +84,12 @@ def answers(path: str, start: int, end: int, label: dict) -> bool:
     return False
 
 
-def score(ranked: list[tuple[str, int, int]], labels: list[dict]) -> dict:
+def score(ranked: list[tuple[str, int, int, float]], labels: list[dict]) -> dict:
     ranked = ranked[:K]
     first = None
     found: set[int] = set()
     dcg = 0.0
-    for rank, (p, s, e) in enumerate(ranked, 1):
+    for rank, (p, s, e, _) in enumerate(ranked, 1):
         hit = [i for i, lab in enumerate(labels) if answers(p, s, e, lab)]
         if hit and first is None:
             first = rank
@@ -99,7 +99,7 @@ def score(ranked: list[tuple[str, int, int]], labels: list[dict]) -> dict:
             found.add(new[0])
     idcg = sum(1.0 / math.log2(r + 1) for r in range(1, min(len(labels), K) + 1))
     return {"first": first, "rr": 1.0 / first if first else 0.0,
-            "recall": sum(1 for i, lab in enumerate(labels) if any(answers(p, s, e, lab) for p, s, e in ranked)) / len(labels),
+            "recall": sum(1 for i, lab in enumerate(labels) if any(answers(p, s, e, lab) for p, s, e, _ in ranked)) / len(labels),
             "ndcg": dcg / idcg}
 
 
@@ -140,7 +140,7 @@ class BM25:
             for t in c:
                 self.post[t].append(i)
 
-    def search(self, query: str) -> list[tuple[str, int, int]]:
+    def search(self, query: str, depth: int = K) -> list[tuple[str, int, int, float]]:
         scores: dict[int, float] = defaultdict(float)
         for t in set(code_tokens(query)):
             idf = self.idf.get(t)
@@ -149,8 +149,8 @@ class BM25:
             for i in self.post[t]:
                 f = self.tf[i][t]
                 scores[i] += idf * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * self.len[i] / self.avg))
-        top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:K]
-        return [(self.docs[i]["path"], self.docs[i]["start"], self.docs[i]["end"]) for i, _ in top]
+        top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]
+        return [(self.docs[i]["path"], self.docs[i]["start"], self.docs[i]["end"], sc) for i, sc in top]
 
 
 # ---------------------------------------------------------------- ripvec
@@ -164,8 +164,9 @@ def ripvec_index(ripvec: str, tree: Path, cache: Path) -> dict:
     return {"seconds": round(time.monotonic() - t0, 1), "stats": proc.stderr.strip()[-400:]}
 
 
-def ripvec_search(ripvec: str, tree: Path, cache: Path, query: str, mode: str) -> list[tuple[str, int, int]]:
-    cmd = [ripvec, "--json", "-n", str(K), "--mode", mode, "-q", "--cache-dir", str(cache), "--", query]
+def ripvec_search(ripvec: str, tree: Path, cache: Path, query: str, mode: str,
+                  depth: int = K) -> list[tuple[str, int, int, float]]:
+    cmd = [ripvec, "--json", "-n", str(depth), "--mode", mode, "-q", "--cache-dir", str(cache), "--", query]
     proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True)
     if proc.returncode == 1:
         return []
@@ -176,7 +177,7 @@ def ripvec_search(ripvec: str, tree: Path, cache: Path, query: str, mode: str) -
         if line.strip():
             h = json.loads(line)
             p = h["path"][2:] if h["path"].startswith("./") else h["path"]
-            out.append((p, int(h["start_line"]), int(h["end_line"])))
+            out.append((p, int(h["start_line"]), int(h["end_line"]), float(h.get("score", 0.0))))
     return out
 
 
@@ -217,6 +218,8 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", default=["keyword", "semantic", "hybrid", "bm25"])
     ap.add_argument("--csn-per-corpus", type=int, default=0, help="cap the automatic queries per corpus (0: all)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--depth", type=int, default=K,
+                    help="results kept per query and mode (scored on the first 10; more for fusion studies)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     work = args.work.resolve()
@@ -237,22 +240,24 @@ def main() -> None:
         t0 = time.monotonic()
         jobs = [(q, m) for q in g["queries"] for m in ripvec_modes]
         with cf.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            futs = {pool.submit(ripvec_search, ripvec, tree, cache, q["query"], m): (q["id"], m) for q, m in jobs}
+            futs = {pool.submit(ripvec_search, ripvec, tree, cache, q["query"], m, args.depth): (q["id"], m) for q, m in jobs}
             ranked = {futs[f]: f.result() for f in cf.as_completed(futs)}
         for q in g["queries"]:
             rec = {"id": q["id"], "kind": q.get("kind", "meaning"), "split": split_half(q["id"]),
                    "query": q["query"], "scores": {}, "top": {}}
             for m in args.modes:
-                r = bm25.search(q["query"]) if m == "bm25" else ranked[(q["id"], m)]
+                r = bm25.search(q["query"], args.depth) if m == "bm25" else ranked[(q["id"], m)]
                 rec["scores"][m] = score(r, q["answers"])
-                rec["top"][m] = [f"{p}:{s}-{e}" for p, s, e in r[:3]]
+                # The whole ranked list (path, first, last line, score), for offline fusion studies.
+                rec["top"][m] = [[p, s, e, round(sc, 6)] for p, s, e, sc in r]
             info["queries"].append(rec)
         info["search_seconds"] = round(time.monotonic() - t0, 1)
         results["groups"].append(info)
+        # Written after every tree so that an interrupted run keeps what it measured.
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1))
         print(f"eval.py: {g['set']} {g['name']}: {len(g['queries'])} queries, "
               f"index {info.get('index', {}).get('seconds', '-')}s, search {info['search_seconds']}s", file=sys.stderr)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
