@@ -46,12 +46,14 @@ def convex(lists: list[list], alpha: float) -> list:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results")
+    ap.add_argument("results", nargs="+", help="one or more results files (groups are pooled)")
     ap.add_argument("--kind", default="meaning")
     ap.add_argument("--set", default="labelled")
     ap.add_argument("--answers", default="", help="queries dir or csn dir to reload labels (default: bench/quality/queries)")
     args = ap.parse_args()
-    res = json.loads(Path(args.results).read_text())
+    res = json.loads(Path(args.results[0]).read_text())
+    for extra in args.results[1:]:
+        res["groups"].extend(json.loads(Path(extra).read_text())["groups"])
     here = Path(__file__).resolve().parent
     import eval as ev  # for label resolution
     work = Path(res.get("work", here.parent.parent / "build" / "quality"))
@@ -72,7 +74,7 @@ def main() -> None:
             if q["kind"] == args.kind:
                 rows.append((g["language"], q["split"], q["top"], qs[q["id"]]["answers"]))
 
-    rules = {"ripvec hybrid": [None], "RRF k": [1, 5, 10, 20, 30, 60, 100],
+    rules = {"ripvec hybrid": [None], "RRF k 60 (simulated, checks the simulation)": [60], "RRF k": [1, 5, 10, 20, 30, 60, 100],
              "RRF semantic weight (k 60)": [0.5, 1.0, 1.5, 2.0, 3.0],
              "convex alpha (semantic)": [0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
              "RRF semantic + BM25 functions k": [5, 10, 30, 60]}
@@ -81,7 +83,7 @@ def main() -> None:
         kw, se = top.get("keyword", []), top.get("semantic", [])
         if rule == "ripvec hybrid":
             return top["hybrid"]
-        if rule == "RRF k":
+        if rule.startswith("RRF k"):
             return rrf([kw, se], [1, 1], p)
         if rule == "RRF semantic weight (k 60)":
             return rrf([kw, se], [1, p], 60)

@@ -39,10 +39,12 @@ def table(rows: dict[str, list[dict]], modes: list[str], metric_names=("rr", "re
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results")
+    ap.add_argument("results", nargs="+", help="one or more results files (groups are pooled)")
     ap.add_argument("--details", action="store_true")
     args = ap.parse_args()
-    res = json.loads(open(args.results).read())
+    res = json.loads(open(args.results[0]).read())
+    for extra in args.results[1:]:
+        res["groups"].extend(json.loads(open(extra).read())["groups"])
     modes = [m for m in ORDER if m in res["modes"]]
     lines = []
     for kind, title in (("meaning", "Hand-labelled meaning queries"),
