@@ -161,7 +161,8 @@ def ripvec_index(ripvec: str, tree: Path, cache: Path) -> dict:
                           capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"eval.py: ripvec index {tree} failed ({proc.returncode}): {proc.stderr.strip()}")
-    return {"seconds": round(time.monotonic() - t0, 1), "stats": proc.stderr.strip()[-400:]}
+    stats = [ln for ln in proc.stderr.splitlines() if ln.startswith(("files:", "chunks:", "time:"))]
+    return {"seconds": round(time.monotonic() - t0, 1), "stats": stats}
 
 
 def ripvec_search(ripvec: str, tree: Path, cache: Path, query: str, mode: str,
