@@ -11,7 +11,8 @@
 # 5. report.py: markdown tables on stdout.
 # --quick: at most 25 automatic queries per code base (hand-labelled sets stay whole).
 # Environment: QUALITY_WORK=DIR (default build/quality), JOBS=N parallel ripvec processes (2),
-# KEEP_CACHE=1 reuses the index cache of a previous run instead of starting cold.
+# KEEP_CACHE=1 reuses the index cache of a previous run instead of starting cold,
+# CORPORA="flask gin" limits the run to those code bases (default: all of corpora.json).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,8 +32,9 @@ if [[ ! -x "$venv/bin/python" ]] || ! cmp -s "$here/requirements.txt" "$venv/req
 fi
 py="$venv/bin/python"
 
-names=$("$py" -c "import json;print(' '.join(e['name'] for e in json.load(open('$here/corpora.json'))['corpora']))")
-"$py" "$here/fetch_corpora.py" --work "$work" >/dev/null
+names="${CORPORA:-$("$py" -c "import json;print(' '.join(e['name'] for e in json.load(open('$here/corpora.json'))['corpora']))")}"
+# shellcheck disable=SC2086
+"$py" "$here/fetch_corpora.py" --work "$work" $names >/dev/null
 # shellcheck disable=SC2086
 "$py" "$here/make_csn.py" --work "$work" $names
 
@@ -42,7 +44,7 @@ out="$work/results/$stamp.json"
 cap=0
 [[ $quick == 1 ]] && cap=25
 "$py" "$here/eval.py" --work "$work" --ripvec "$ripvec" --jobs "${JOBS:-2}" \
-  --csn-per-corpus "$cap" --out "$out"
+  --csn-per-corpus "$cap" --corpora $names --out "$out"
 echo "## ripvec retrieval quality ($stamp, $("$ripvec" --version), commit $(git -C "$repo" rev-parse --short HEAD), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
 echo
 "$py" "$here/report.py" "$out"
