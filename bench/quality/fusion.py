@@ -13,6 +13,7 @@ half, per language, next to ripvec's own hybrid mode and the better of its two i
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 from collections import defaultdict
@@ -44,6 +45,12 @@ def convex(lists: list[list], alpha: float) -> list:
     return [list(key) + [s] for key, s in sorted(acc.items(), key=lambda kv: -kv[1])]
 
 
+def load(path: str) -> dict:
+    """A results file, plain or gzip-compressed (.gz, as committed under results/)."""
+    with (gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)) as f:
+        return json.load(f)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", nargs="+", help="one or more results files (groups are pooled)")
@@ -51,9 +58,9 @@ def main() -> None:
     ap.add_argument("--set", default="labelled")
     ap.add_argument("--answers", default="", help="queries dir or csn dir to reload labels (default: bench/quality/queries)")
     args = ap.parse_args()
-    res = json.loads(Path(args.results[0]).read_text())
+    res = load(args.results[0])
     for extra in args.results[1:]:
-        res["groups"].extend(json.loads(Path(extra).read_text())["groups"])
+        res["groups"].extend(load(extra)["groups"])
     here = Path(__file__).resolve().parent
     import eval as ev  # for label resolution
     work = Path(res.get("work", here.parent.parent / "build" / "quality"))

@@ -11,6 +11,7 @@ first relevant rank per labelled query and mode.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 from collections import defaultdict
 
@@ -37,14 +38,20 @@ def table(rows: dict[str, list[dict]], modes: list[str], metric_names=("rr", "re
     return out
 
 
+def load(path: str) -> dict:
+    """A results file, plain or gzip-compressed (.gz, as committed under results/)."""
+    with (gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)) as f:
+        return json.load(f)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", nargs="+", help="one or more results files (groups are pooled)")
     ap.add_argument("--details", action="store_true")
     args = ap.parse_args()
-    res = json.loads(open(args.results[0]).read())
+    res = load(args.results[0])
     for extra in args.results[1:]:
-        res["groups"].extend(json.loads(open(extra).read())["groups"])
+        res["groups"].extend(load(extra)["groups"])
     modes = [m for m in ORDER if m in res["modes"]]
     lines = []
     for kind, title in (("meaning", "Hand-labelled meaning queries"),
