@@ -1,170 +1,264 @@
 #!/usr/bin/env python3
-"""Retrieval quality of `ripvec` on a labelled corpus (default: Flask, see flask_queries.json).
+"""Retrieval quality of `ripvec` on pinned code bases (see README.md for the protocol).
 
-For every query and every mode it runs
-    ripvec --json -n K --mode MODE -q QUERY          (cwd = the corpus root)
-and scores the ranked hits against the labelled answers:
+    eval.py --work DIR --ripvec BIN [--sets labelled csn] [--corpora NAME ...]
+            [--modes keyword semantic hybrid bm25] [--csn-per-corpus N] [--jobs J]
+            [--out results.json]
 
-  * a hit answers a label when it is in the same file and either its symbol equals the label's
-    Python qualified name, or at least half of the hit's lines lie inside the labelled
-    definition (decorators included), so that pieces of a long definition split into windows
-    count, while a whole-class or whole-file chunk that merely contains it does not;
-  * MRR@K: mean over queries of 1 / rank of the first hit answering any label (0 if none);
-  * Recall@K: mean over queries of the fraction of labels answered by some hit in the top K;
-  * Hit@1: fraction of queries whose first hit answers a label.
+Query sets:
+  labelled  queries/NAME.json, hand-written (kind "meaning" or "identifier"), scored on the
+            fetched tree WORK/corpora/NAME;
+  csn       WORK/csn/NAME.json from make_csn.py (kind "csn"), scored on the stripped tree
+            WORK/csn/NAME, where the answers' docstrings are blanked.
 
-Labels are resolved against the source with `ast` first, so a label naming a symbol that does
-not exist aborts the run instead of silently scoring zero.
+Modes: keyword, semantic, hybrid run `ripvec --json -n 10 --mode M -q --cache-dir WORK/cache
+-- QUERY` with the tree as working directory (the tree is indexed once first, timed); bm25 is
+the baseline computed here: Okapi BM25 (k1 1.2, b 0.75) over whole definitions found by
+tree-sitter (defs.py), with a code tokenizer that keeps each identifier and its camelCase /
+snake_case / digit parts, lower-cased, and drops a short English stop-word list.
 
-Usage: eval.py --ripvec BIN --root FLASK_DIR [--queries flask_queries.json] [--modes ...]
-       [-n 10] [--extra='FLAGS'] [--details] [--json-out FILE]
+Scoring (K = 10): a ranked item answers a label when it is in the labelled file and at least
+half of its lines lie inside the labelled definition (doc comment and decorators included) or
+line range. MRR@K: 1/rank of the first item answering any label. Recall@K: fraction of labels
+answered in the top K. nDCG@K: binary gain 1 for the first item answering each still-unanswered
+label, ideal = all labels at the top. Every query falls in the "tune" or "held-out" half by the
+parity of the first byte of sha256(id); results are reported for both.
 """
 from __future__ import annotations
 
 import argparse
-import ast
+import concurrent.futures as cf
+import hashlib
 import json
-import shlex
+import math
+import os
+import re
 import subprocess
 import sys
 import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import defs as defs_mod  # noqa: E402
 
-def definition_ranges(path: Path) -> dict[str, list[tuple[int, int]]]:
-    """Qualified name ("Class.method", "func") -> [(first_line, last_line)], 1-based inclusive."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    out: dict[str, list[tuple[int, int]]] = {}
-
-    def visit(node: ast.AST, prefix: str) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                name = prefix + child.name
-                first = min([child.lineno] + [d.lineno for d in child.decorator_list])
-                out.setdefault(name, []).append((first, child.end_lineno or child.lineno))
-                visit(child, name + ".")
-
-    visit(tree, "")
-    return out
+K = 10
+STOP = set("a an the of to in on for and or is are be by with as at from that this it its into "
+           "when which what where how do does if not no all any each than then there these those "
+           "was were will can should would may".split())
 
 
-def resolve_labels(root: Path, queries: list[dict]) -> None:
-    cache: dict[str, dict[str, list[tuple[int, int]]]] = {}
+def split_half(qid: str) -> str:
+    return "held-out" if hashlib.sha256(qid.encode()).digest()[0] % 2 else "tune"
+
+
+# ---------------------------------------------------------------- labels and matching
+
+def resolve(tree: Path, queries: list[dict]) -> None:
+    """Attach `ranges` [(first, last)] to every answer; a label that does not resolve aborts."""
+    cache: dict[str, list[dict]] = {}
     for q in queries:
         for a in q["answers"]:
-            p = root / a["path"]
-            if not p.is_file():
-                sys.exit(f"eval.py: query {q['id']}: labelled file {a['path']} not in {root}")
+            if not (tree / a["path"]).is_file():
+                sys.exit(f"eval.py: {q['id']}: labelled file {a['path']} not in {tree}")
+            if "lines" in a:
+                a["ranges"] = [tuple(a["lines"])]
+                continue
             if a["path"] not in cache:
-                cache[a["path"]] = definition_ranges(p)
-            ranges = cache[a["path"]].get(a["symbol"])
-            if not ranges:
-                sys.exit(f"eval.py: query {q['id']}: no definition {a['symbol']} in {a['path']}")
-            a["ranges"] = ranges
+                cache[a["path"]] = defs_mod.definitions(tree, a["path"])
+            rs = [(d["start"], d["end"]) for d in cache[a["path"]] if d["name"] == a["symbol"]]
+            if not rs:
+                sys.exit(f"eval.py: {q['id']}: no definition {a['symbol']} in {a['path']}")
+            a["ranges"] = rs
 
 
-def answers(hit: dict, label: dict) -> bool:
-    if hit["path"] != label["path"]:
+def answers(path: str, start: int, end: int, label: dict) -> bool:
+    if path != label["path"]:
         return False
-    if hit.get("symbol") == label["symbol"]:
-        return True
-    hs, he = int(hit["start_line"]), int(hit["end_line"])
-    length = he - hs + 1
+    length = end - start + 1
     for ls, le in label["ranges"]:
-        overlap = min(he, le) - max(hs, ls) + 1
+        overlap = min(end, le) - max(start, ls) + 1
         if overlap > 0 and 2 * overlap >= length:
             return True
     return False
 
 
-def run_query(ripvec: str, root: Path, query: str, mode: str, k: int, extra: list[str]) -> list[dict]:
-    cmd = [ripvec, "--json", "-n", str(k), "--mode", mode, "-q", *extra, "--", query]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+def score(ranked: list[tuple[str, int, int, float]], labels: list[dict]) -> dict:
+    ranked = ranked[:K]
+    first = None
+    found: set[int] = set()
+    dcg = 0.0
+    for rank, (p, s, e, _) in enumerate(ranked, 1):
+        hit = [i for i, lab in enumerate(labels) if answers(p, s, e, lab)]
+        if hit and first is None:
+            first = rank
+        new = [i for i in hit if i not in found]
+        if new:
+            dcg += 1.0 / math.log2(rank + 1)
+            found.add(new[0])
+    idcg = sum(1.0 / math.log2(r + 1) for r in range(1, min(len(labels), K) + 1))
+    return {"first": first, "rr": 1.0 / first if first else 0.0,
+            "recall": sum(1 for i, lab in enumerate(labels) if any(answers(p, s, e, lab) for p, s, e, _ in ranked)) / len(labels),
+            "ndcg": dcg / idcg}
+
+
+# ---------------------------------------------------------------- BM25 baseline
+
+def code_tokens(text: str) -> list[str]:
+    out = []
+    for word in re.findall(r"[A-Za-z0-9_]+", text):
+        parts = [p for p in re.split(r"_+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])", word) if p]
+        whole = word.lower().strip("_")
+        toks = {p.lower() for p in parts}
+        if whole:
+            toks.add(whole)
+        out.extend(t for t in toks if t not in STOP)
+    return out
+
+
+class BM25:
+    def __init__(self, tree: Path, k1: float = 1.2, b: float = 0.75):
+        self.docs = defs_mod.tree_definitions(tree)
+        self.k1, self.b = k1, b
+        self.tf: list[Counter] = []
+        df: Counter = Counter()
+        lines_cache: dict[str, list[str]] = {}
+        for d in self.docs:
+            if d["path"] not in lines_cache:
+                lines_cache[d["path"]] = (tree / d["path"]).read_text(encoding="utf-8", errors="replace").split("\n")
+            text = "\n".join(lines_cache[d["path"]][d["start"] - 1:d["end"]])
+            c = Counter(code_tokens(text))
+            self.tf.append(c)
+            df.update(c.keys())
+        n = len(self.docs)
+        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        self.len = [sum(c.values()) for c in self.tf]
+        self.avg = sum(self.len) / max(1, n)
+        self.post: dict[str, list[int]] = defaultdict(list)
+        for i, c in enumerate(self.tf):
+            for t in c:
+                self.post[t].append(i)
+
+    def search(self, query: str, depth: int = K) -> list[tuple[str, int, int, float]]:
+        scores: dict[int, float] = defaultdict(float)
+        for t in set(code_tokens(query)):
+            idf = self.idf.get(t)
+            if idf is None:
+                continue
+            for i in self.post[t]:
+                f = self.tf[i][t]
+                scores[i] += idf * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * self.len[i] / self.avg))
+        top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:depth]
+        return [(self.docs[i]["path"], self.docs[i]["start"], self.docs[i]["end"], sc) for i, sc in top]
+
+
+# ---------------------------------------------------------------- ripvec
+
+def ripvec_index(ripvec: str, tree: Path, cache: Path) -> dict:
+    t0 = time.monotonic()
+    proc = subprocess.run([ripvec, "index", "--stats", "--cache-dir", str(cache), "."], cwd=tree,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"eval.py: ripvec index {tree} failed ({proc.returncode}): {proc.stderr.strip()}")
+    stats = [ln for ln in proc.stderr.splitlines() if ln.startswith(("files:", "chunks:", "time:"))]
+    return {"seconds": round(time.monotonic() - t0, 1), "stats": stats}
+
+
+def ripvec_search(ripvec: str, tree: Path, cache: Path, query: str, mode: str,
+                  depth: int = K) -> list[tuple[str, int, int, float]]:
+    cmd = [ripvec, "--json", "-n", str(depth), "--mode", mode, "-q", "--cache-dir", str(cache), "--", query]
+    proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True)
     if proc.returncode == 1:
         return []
     if proc.returncode != 0:
-        sys.exit(f"eval.py: {' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()}")
-    hits = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-    for h in hits:  # ripvec prints paths relative to the cwd; normalise "./x" just in case
-        if h["path"].startswith("./"):
-            h["path"] = h["path"][2:]
-    return hits
+        raise RuntimeError(f"{' '.join(cmd)} (cwd {tree}) failed ({proc.returncode}): {proc.stderr.strip()}")
+    out = []
+    for line in proc.stdout.splitlines():
+        if line.strip():
+            h = json.loads(line)
+            p = h["path"][2:] if h["path"].startswith("./") else h["path"]
+            out.append((p, int(h["start_line"]), int(h["end_line"]), float(h.get("score", 0.0))))
+    return out
 
 
-def score(hits: list[dict], labels: list[dict], k: int) -> tuple[float, float, int | None]:
-    hits = hits[:k]
-    first = None
-    for rank, h in enumerate(hits, 1):
-        if any(answers(h, lab) for lab in labels):
-            first = rank
-            break
-    found = sum(1 for lab in labels if any(answers(h, lab) for h in hits))
-    return (1.0 / first if first else 0.0), found / len(labels), first
+# ---------------------------------------------------------------- driver
+
+def load_sets(work: Path, sets: list[str], names: list[str], csn_cap: int) -> list[dict]:
+    """[{name, set, language, tree, corpus, queries}]"""
+    manifest = json.loads((HERE / "corpora.json").read_text())["corpora"]
+    out = []
+    for e in manifest:
+        if names and e["name"] not in names:
+            continue
+        if "labelled" in sets and e["role"].startswith("labelled"):
+            data = json.loads((HERE / "queries" / f"{e['name']}.json").read_text())
+            if data["corpus"]["sha256"] != e["sha256"]:
+                sys.exit(f"eval.py: queries/{e['name']}.json were written for another version of the corpus")
+            out.append({"name": e["name"], "set": "labelled", "language": e["language"],
+                        "tree": work / "corpora" / e["name"], "queries": data["queries"]})
+        if "csn" in sets:
+            p = work / "csn" / f"{e['name']}.json"
+            if not p.is_file():
+                sys.exit(f"eval.py: {p} missing (run make_csn.py)")
+            data = json.loads(p.read_text())
+            qs = data["queries"]
+            if csn_cap:
+                qs = sorted(qs, key=lambda q: hashlib.sha256(q["id"].encode()).hexdigest())[:csn_cap]
+            out.append({"name": e["name"], "set": "csn", "language": e["language"],
+                        "tree": work / data["tree"], "queries": qs})
+    return out
 
 
 def main() -> None:
-    here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ripvec", required=True, help="path of the ripvec binary")
-    ap.add_argument("--root", required=True, type=Path, help="corpus root (extracted sdist)")
-    ap.add_argument("--queries", type=Path, default=here / "flask_queries.json")
-    ap.add_argument("--modes", nargs="+", default=["semantic", "keyword", "hybrid"])
-    ap.add_argument("-n", type=int, default=10, help="K of MRR@K / Recall@K")
-    ap.add_argument("--extra", default="",
-                    help="extra ripvec flags, one shell-quoted string (use --extra='--cache-dir D')")
-    ap.add_argument("--details", action="store_true", help="print the first relevant rank per query")
-    ap.add_argument("--json-out", type=Path, help="write per-query results here")
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--ripvec", required=True)
+    ap.add_argument("--sets", nargs="+", default=["labelled", "csn"], choices=["labelled", "csn"])
+    ap.add_argument("--corpora", nargs="*", default=[])
+    ap.add_argument("--modes", nargs="+", default=["keyword", "semantic", "hybrid", "bm25"])
+    ap.add_argument("--csn-per-corpus", type=int, default=0, help="cap the automatic queries per corpus (0: all)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--depth", type=int, default=K,
+                    help="results kept per query and mode (scored on the first 10; more for fusion studies)")
+    ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-
-    root = args.root.resolve()
-    data = json.loads(args.queries.read_text())
-    queries = data["queries"]
-    resolve_labels(root, queries)
+    work = args.work.resolve()
     ripvec = str(Path(args.ripvec).resolve())
-    args.extra = shlex.split(args.extra)
+    cache = work / "cache"
+    groups = load_sets(work, args.sets, args.corpora, args.csn_per_corpus)
 
-    # Build the index once up front so that the per-query runs measure search, not indexing.
-    t0 = time.monotonic()
-    proc = subprocess.run([ripvec, "index", "-q", *args.extra, "."], cwd=root,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"eval.py: ripvec index failed ({proc.returncode}): {proc.stderr.strip()}")
-    index_s = time.monotonic() - t0
-
-    rows = []
-    per_query: dict[int, dict] = {q["id"]: {"query": q["query"], "first_rank": {}} for q in queries}
-    for mode in args.modes:
-        mrr = rec = hit1 = 0.0
+    results = {"ripvec": ripvec, "version": subprocess.run([ripvec, "--version"], capture_output=True, text=True).stdout.strip(),
+               "k": K, "modes": args.modes, "groups": []}
+    for g in groups:
+        tree = g["tree"]
+        resolve(tree, g["queries"])
+        info = {"name": g["name"], "set": g["set"], "language": g["language"], "queries": []}
+        ripvec_modes = [m for m in args.modes if m != "bm25"]
+        if ripvec_modes:
+            info["index"] = ripvec_index(ripvec, tree, cache)
+        bm25 = BM25(tree) if "bm25" in args.modes else None
         t0 = time.monotonic()
-        for q in queries:
-            hits = run_query(ripvec, root, q["query"], mode, args.n, args.extra)
-            rr, r, first = score(hits, q["answers"], args.n)
-            mrr += rr
-            rec += r
-            hit1 += 1.0 if first == 1 else 0.0
-            per_query[q["id"]]["first_rank"][mode] = first
-            per_query[q["id"]].setdefault("top", {})[mode] = [
-                f"{h['path']}:{h['start_line']}-{h['end_line']} {h.get('symbol', '')}" for h in hits[:3]]
-        n = len(queries)
-        rows.append((mode, mrr / n, rec / n, hit1 / n, (time.monotonic() - t0) / n))
-
-    corpus = data.get("corpus", {})
-    print(f"Corpus: {corpus.get('name', '?')} {corpus.get('version', '')} ({len(queries)} queries), "
-          f"K = {args.n}; index build/refresh {index_s:.1f}s")
-    print()
-    print(f"| mode | MRR@{args.n} | Recall@{args.n} | Hit@1 | s/query (process) |")
-    print("|---|---|---|---|---|")
-    for mode, mrr, rec, h1, spq in rows:
-        print(f"| {mode} | {mrr:.3f} | {rec:.3f} | {h1:.3f} | {spq:.2f} |")
-    if args.details:
-        print()
-        print("| id | query | " + " | ".join(args.modes) + " |")
-        print("|---|---|" + "---|" * len(args.modes))
-        for qid, info in per_query.items():
-            ranks = [str(info["first_rank"].get(m) or "-") for m in args.modes]
-            print(f"| {qid} | {info['query']} | " + " | ".join(ranks) + " |")
-    if args.json_out:
-        args.json_out.write_text(json.dumps({"summary": rows, "queries": per_query}, indent=1))
+        jobs = [(q, m) for q in g["queries"] for m in ripvec_modes]
+        with cf.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            futs = {pool.submit(ripvec_search, ripvec, tree, cache, q["query"], m, args.depth): (q["id"], m) for q, m in jobs}
+            ranked = {futs[f]: f.result() for f in cf.as_completed(futs)}
+        for q in g["queries"]:
+            rec = {"id": q["id"], "kind": q.get("kind", "meaning"), "split": split_half(q["id"]),
+                   "query": q["query"], "scores": {}, "top": {}}
+            for m in args.modes:
+                r = bm25.search(q["query"], args.depth) if m == "bm25" else ranked[(q["id"], m)]
+                rec["scores"][m] = score(r, q["answers"])
+                # The whole ranked list (path, first, last line, score), for offline fusion studies.
+                rec["top"][m] = [[p, s, e, round(sc, 6)] for p, s, e, sc in r]
+            info["queries"].append(rec)
+        info["search_seconds"] = round(time.monotonic() - t0, 1)
+        results["groups"].append(info)
+        # Written after every tree so that an interrupted run keeps what it measured.
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1))
+        print(f"eval.py: {g['set']} {g['name']}: {len(g['queries'])} queries, "
+              f"index {info.get('index', {}).get('seconds', '-')}s, search {info['search_seconds']}s", file=sys.stderr)
 
 
 if __name__ == "__main__":
