@@ -654,6 +654,7 @@ UpdateStats IndexImpl::update() {
   cfg.embedder = embedder_.get();
   cfg.chunk = chunk_;
   cfg.max_file_size = opts_.max_file_size;
+  cfg.threads = opts_.threads;
   cfg.progress = &rep;
   cfg.reuse = [&](const FileTask&, const std::string& id) -> std::shared_ptr<ObjectData> {
     if (!reuse_objects) return nullptr;
