@@ -194,7 +194,13 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   };
   ProgressReporter* prog = cfg.progress;  // the caller counted the tasks into files_total
   const size_t n = tasks.size();
-  const size_t window = std::max<size_t>(cfg.window_chunks, 1);
+  const bool cuda = cfg.embedder->device_name().starts_with("cuda");
+  const size_t window = std::max<size_t>(cfg.window_chunks ? cfg.window_chunks
+                                         : cuda            ? 4096
+                                                           : 1024,
+                                         1);
+  // The first window is smaller so that the embedder starts early (chunking overlaps it).
+  size_t cut = std::max<size_t>(window / 8, 1);
   const unsigned nthreads = static_cast<unsigned>(std::min<size_t>(ingest_threads(cfg), n));
   std::vector<Item> items(n);
   std::vector<uint8_t> ready(n, 0);
@@ -382,7 +388,12 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       const size_t nc = it.embed ? it.chunks.size() : 0;
       pending.push_back(Pending{t, std::move(it.outcome), std::move(it.chunks), {}, 0});
       pending_chunks += nc;
-      if (pending_chunks >= window || pending_chunks == 0) flush();  // 0: nothing to embed
+      if (pending_chunks == 0) {
+        flush();  // nothing waits for the embedder: hand the files back now
+      } else if (pending_chunks >= cut) {
+        flush();
+        cut = window;
+      }
     }
     flush();
   } catch (...) {

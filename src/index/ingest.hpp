@@ -101,8 +101,9 @@ struct PipelineConfig {
   // whose forward pass uses the pool meanwhile.
   unsigned threads = 0;
   // Chunks gathered (whole files, in task order) before they are sorted by length and
-  // embedded; also how far the ingest threads may run ahead.
-  size_t window_chunks = 4096;
+  // embedded (the first window is an eighth of it, to start the embedder early); also how far
+  // the ingest threads may run ahead. 0: 1024 on the CPU, 4096 on CUDA.
+  size_t window_chunks = 0;
   // Padded tokens per embed call (one lock hold); 0: 16384 on the CPU, 65536 on CUDA.
   size_t group_tokens = 0;
   uint64_t max_file_size = 0;
