@@ -155,7 +155,8 @@ TEST_F(IndexIngest, WindowsHandFilesBackInOrderWithTheirOwnVectors) {
         for (size_t c = 0; c < want.size(); ++c) {
           const std::vector<std::vector<int32_t>> ids{
               emb.tokenize(want[c].embed_text, InputKind::Document)};
-          const std::vector<float> v = emb.embed_tokens(ids);
+          std::vector<float> v = emb.embed_tokens(ids);
+          index::normalize_rows(v.data(), 1, emb.dim());  // the pipeline's one pass
           ASSERT_EQ(0, std::memcmp(v.data(), out.obj->vectors.data() + c * emb.dim(),
                                    emb.dim() * sizeof(float)))
               << t.file.rel_path << " chunk " << c;
