@@ -1,7 +1,15 @@
-// `ripvec embed`: texts from arguments, or one per line on stdin, to vectors.
+// `ripvec embed`: texts from arguments, or one per line on stdin, to vectors. Texts are
+// tokenized on every core (Embedder::tokenize is thread-safe) and the ids embedded; on a GPU
+// the next block of texts is tokenized while the device runs the current one.
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <cstring>
+#include <exception>
 #include <iostream>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "commands.hpp"
@@ -35,6 +43,86 @@ void print_row(std::string& out, const float* row, size_t dim) {
   out += ']';
 }
 
+// ids[i] = e.tokenize(texts[i], kind) for i in [lo, hi), on `threads` threads.
+void tokenize_range(const Embedder& e, const std::vector<std::string>& texts, InputKind kind,
+                    size_t lo, size_t hi, unsigned threads,
+                    std::vector<std::vector<int32_t>>& ids) {
+  constexpr size_t kGrain = 64;
+  std::atomic<size_t> next{lo};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  auto work = [&] {
+    for (;;) {
+      const size_t a = next.fetch_add(kGrain);
+      if (a >= hi) return;
+      for (size_t i = a; i < std::min(hi, a + kGrain); ++i) {
+        try {
+          ids[i] = e.tokenize(texts[i], kind);
+        } catch (const std::exception& ex) {
+          std::lock_guard lk(error_mu);
+          if (!error)
+            error = std::make_exception_ptr(
+                InvalidArgument("text " + std::to_string(i + 1) + ": " + ex.what()));
+          next = hi;
+          return;
+        }
+      }
+    }
+  };
+  threads = static_cast<unsigned>(
+      std::clamp<size_t>((hi - lo + kGrain - 1) / kGrain, 1, std::max(threads, 1u)));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+// Embeds texts as embed() would (same ids, one batch plan per block). On the CPU one block:
+// the forward pass uses every core, so tokenizing first is the faster order and the vectors
+// are those of embed(texts). On a GPU, blocks of kBlock texts: block b+1 is tokenized on the
+// host cores while block b runs on the device.
+std::vector<float> embed_texts(Embedder& e, const std::vector<std::string>& texts, InputKind kind) {
+  constexpr size_t kBlock = 8192;
+  const size_t n = texts.size(), dim = e.dim();
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::vector<int32_t>> ids(n);
+  if (!e.device_name().starts_with("cuda") || n <= kBlock) {
+    tokenize_range(e, texts, kind, 0, n, cores, ids);
+    return e.embed_tokens(ids);
+  }
+  std::vector<float> out(n * dim);
+  tokenize_range(e, texts, kind, 0, kBlock, cores, ids);
+  for (size_t lo = 0; lo < n; lo += kBlock) {
+    const size_t hi = std::min(n, lo + kBlock), next_hi = std::min(n, hi + kBlock);
+    std::exception_ptr error;
+    std::thread next;
+    if (hi < n)
+      next = std::thread([&] {
+        try {
+          tokenize_range(e, texts, kind, hi, next_hi, std::max(1u, cores - 1), ids);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      });
+    std::vector<float> v;
+    try {
+      v = e.embed_tokens(std::span(ids).subspan(lo, hi - lo));
+    } catch (...) {
+      if (next.joinable()) next.join();
+      throw;
+    }
+    if (next.joinable()) next.join();
+    if (error) std::rethrow_exception(error);
+    if (v.size() != (hi - lo) * dim)
+      throw Error("embedder returned " + std::to_string(v.size()) + " floats for " +
+                  std::to_string(hi - lo) + " texts of dim " + std::to_string(dim));
+    std::memcpy(out.data() + lo * dim, v.data(), v.size() * sizeof(float));
+    for (size_t i = lo; i < hi; ++i) std::vector<int32_t>().swap(ids[i]);
+  }
+  return out;
+}
+
 }  // namespace
 
 int run_embed(const CliOptions& opts) {
@@ -53,7 +141,7 @@ int run_embed(const CliOptions& opts) {
   const InputKind kind = opts.embed_query      ? InputKind::Query
                          : opts.embed_document ? InputKind::Document
                                                : InputKind::Raw;
-  const std::vector<float> vecs = embedder->embed(texts, kind);
+  const std::vector<float> vecs = embed_texts(*embedder, texts, kind);
   const size_t dim = embedder->dim();
   if (vecs.size() != texts.size() * dim)
     throw Error("embedder returned " + std::to_string(vecs.size()) + " floats for " +

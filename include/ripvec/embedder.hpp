@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ripvec/model_files.hpp"
@@ -50,6 +51,16 @@ class Embedder {
   // (pooling, normalisation), as text: part of an index's identity (ripvec/index.hpp), so
   // that a change gives a fresh index instead of mixed vectors. Empty when nothing else does.
   virtual std::string vector_config() const { return {}; }
+  // Whether embed()/embed_tokens() already return L2-normalised rows (the model's pooling
+  // normalises): a caller that needs unit vectors normalises only when this is false.
+  virtual bool normalizes() const { return false; }
+
+  // The token ids embed() feeds the model for `text`: the prompt of `kind` prepended, specials
+  // added, truncated to max_seq_length(). embed_tokens({tokenize(t, k)}) equals embed({t}, k)
+  // bitwise for the same batch (tests/unit/pipeline_tokenize_test.cpp), so callers may
+  // tokenize on their own threads and hand the ids over. Const and thread-safe. Throws
+  // InvalidArgument when the text yields no tokens.
+  std::vector<int32_t> tokenize(std::string_view text, InputKind kind) const;
 
   // Embeds texts with the prompt of `kind` prepended, truncated to max_seq_length().
   // Returns row-major [texts.size(), dim()] in the caller's order. Texts may be empty strings.

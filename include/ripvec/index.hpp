@@ -105,8 +105,8 @@ struct Hit {
 // Progress of an update, reported once at each phase change and at least every 200 ms while
 // work is under way. Counts never decrease within a phase.
 //   Scanning   walking the tree and comparing it with the index (files_total = files seen)
-//   Chunking   reading and chunking changed files, before the first batch is embedded
-//   Embedding  chunking continues on a producer thread while batches are embedded
+//   Chunking   reading, chunking and tokenizing changed files, before the first batch is embedded
+//   Embedding  ingest threads keep reading and chunking while batches are embedded
 //   Writing    snapshot and manifest
 //   Done       once, at the end (also when nothing changed)
 struct IndexProgress {

@@ -26,9 +26,9 @@
 #include <memory>
 #include <optional>
 
-#include "util/text_util.hpp"
 #include "chunk/ts_registry.hpp"
 #include "ripvec/tokenizer.hpp"
+#include "util/text_util.hpp"
 
 #ifdef RIPVEC_HAVE_TREESITTER
 #include <tree_sitter/api.h>
@@ -210,7 +210,7 @@ size_t count_tokens(const Tokenizer& tok, std::string_view s, bool specials) {
 // Pushes one chunk. may_overflow: the caller could not make it fit by choosing lines (a single
 // line longer than the budget), so embed_text is cut to the longest prefix that fits.
 void push_chunk(const Ctx& c, const Piece& p, int s, int e, std::string header, std::string content,
-                bool may_overflow) {
+                bool may_overflow, std::vector<int32_t> ids = {}) {
   Chunk ch;
   ch.path = std::string(c.path);
   ch.start_line = s + 1;
@@ -239,6 +239,17 @@ void push_chunk(const Ctx& c, const Piece& p, int s, int e, std::string header, 
         hi = mid - 1;
     }
     ch.embed_text.resize(lo == 0 ? 0 : cuts[lo - 1]);
+  }
+  if (!ids.empty()) {
+    ch.ids = std::move(ids);
+  } else if (c.opts->encode) {
+    // A failure here must not change the cut (chunk_file falls back to windows on tokenizer
+    // errors): leave ids empty, and the caller's own tokenization reports the problem.
+    try {
+      ch.ids = c.opts->encode(ch.embed_text.empty() ? ch.content : ch.embed_text);
+    } catch (const std::exception&) {
+      ch.ids.clear();
+    }
   }
   c.out->push_back(std::move(ch));
 }
@@ -288,7 +299,17 @@ void emit_fitted(const Ctx& c, const Piece& p, int s, int e) {
   std::string hdr = header_for(c, p, s);
   std::string content = capped_content(c.lines->range(s, e));
   const Tokenizer* tok = c.opts->tokenizer;
-  if (!tok || count_tokens(*tok, hdr + content, true) <= token_budget(*c.opts)) {
+  if (tok && c.opts->encode_is_plain && !hdr.empty()) {
+    // The ids counted here are the ids the embedder runs (no prompt, within max_seq): keep them.
+    Encoding enc = tok->encode(hdr + content, /*add_special=*/true);
+    if (enc.ids.size() <= token_budget(*c.opts)) {
+      bool plain = enc.ids.size() <= c.opts->max_tokens;
+      for (int32_t t : enc.type_ids) plain = plain && t == 0;
+      push_chunk(c, p, s, e, std::move(hdr), std::move(content), false,
+                 plain ? std::move(enc.ids) : std::vector<int32_t>{});
+      return;
+    }
+  } else if (!tok || count_tokens(*tok, hdr + content, true) <= token_budget(*c.opts)) {
     push_chunk(c, p, s, e, std::move(hdr), std::move(content), false);
     return;
   }

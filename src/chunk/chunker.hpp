@@ -30,6 +30,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +48,9 @@ struct Chunk {
   std::string language;  // "python", "rust", ..., "text"
   std::string content;   // the exact source lines of the chunk
   std::string embed_text;  // header (path, scope chain, signature) + content, fits max_tokens
+  // ChunkOptions::encode(embed_text) when encode is set (the ids the embedder runs); empty
+  // when it is not set or failed on this text.
+  std::vector<int32_t> ids;
 };
 
 // Bump whenever chunk_file() cuts or labels chunks differently for the same input: it is part
@@ -57,6 +62,13 @@ struct ChunkOptions {
   size_t max_tokens = 256;                       // model limit incl. specials and prompt
   size_t window_lines = 60, overlap_lines = 10;  // fallback sliding windows
   size_t max_chunk_lines = 150;                  // longer definitions are split into windows
+  // When set, every chunk carries encode(embed_text) in Chunk::ids (Embedder::tokenize with the
+  // document prompt), so the text is tokenized once for cutting and embedding. Called from the
+  // thread running chunk_file; must be thread-safe. It never changes where chunks are cut.
+  std::function<std::vector<int32_t>(std::string_view)> encode;
+  // encode(t) == tokenizer->encode(t, true).ids whenever that has at most max_tokens ids (no
+  // prompt, no truncation): the ids counted to fit the budget are then reused as they are.
+  bool encode_is_plain = false;
 };
 
 // Language from the file name/extension ("" if not code we know; still chunked as text).

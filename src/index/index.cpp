@@ -87,7 +87,7 @@ std::vector<float> embed_query(Embedder& e, std::string_view query) {
   if (v.size() != e.dim())
     throw IndexError("query vector has dim " + std::to_string(v.size()) + ", expected " +
                      std::to_string(e.dim()));
-  normalize_rows(v.data(), 1, v.size());
+  if (!e.normalizes()) normalize_rows(v.data(), 1, v.size());  // one pass: the model's or ours
   return v;
 }
 
@@ -684,6 +684,7 @@ UpdateStats IndexImpl::update() {
   cfg.embedder = embedder_.get();
   cfg.chunk = chunk_;
   cfg.max_file_size = opts_.max_file_size;
+  cfg.threads = opts_.threads;
   cfg.progress = &rep;
   cfg.reuse = [&](const FileTask&, const std::string& id) -> std::shared_ptr<ObjectData> {
     if (!reuse_objects) return nullptr;

@@ -30,6 +30,7 @@ std::vector<float> embed_serialized(Embedder& e, std::span<const std::string> te
 
 ChunkOptions chunk_options_for(Embedder& e) {
   ChunkOptions co;
+  co.encode = [&e](std::string_view text) { return e.tokenize(text, InputKind::Document); };
   // The document prompt is prepended by embed(); leave room for it.
   size_t prompt_tokens = 0;
   const std::string& prompt = e.prompt(InputKind::Document);
@@ -37,6 +38,7 @@ ChunkOptions chunk_options_for(Embedder& e) {
   const size_t max_seq = e.max_seq_length();
   co.tokenizer = &e.tokenizer();
   co.max_tokens = max_seq > prompt_tokens + 8 ? max_seq - prompt_tokens : max_seq;
+  co.encode_is_plain = prompt.empty() && co.max_tokens <= max_seq;
   return co;
 }
 
@@ -159,31 +161,77 @@ void ProgressReporter::emit() {
 
 // ---------------- the pipeline ----------------
 
+namespace {
+
+unsigned ingest_threads(const PipelineConfig& cfg) {
+  unsigned n = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
+  // On the CPU the embedder's forward pass runs on the pool over every core while the next
+  // files are chunked; leaving it one core is the faster split on 2 cores (docs/benchmarks.md,
+  // "Ingest (issue 9)"). An explicit thread count is taken as given.
+  if (cfg.threads == 0 && n > 1 && !cfg.embedder->device_name().starts_with("cuda")) n -= 1;
+  return n;
+}
+
+size_t group_tokens_for(const PipelineConfig& cfg) {
+  if (cfg.group_tokens) return cfg.group_tokens;
+  // One embed call holds the embedder lock (searches wait behind it): about one forward pass
+  // of the default budget on the CPU, a few pipelined batches on a GPU.
+  return cfg.embedder->device_name().starts_with("cuda") ? 65536 : 16384;
+}
+
+}  // namespace
+
+std::vector<float> embed_tokens_serialized(Embedder& e, std::span<const std::vector<int32_t>> ids) {
+  std::lock_guard lk(embedder_mutex());
+  return e.embed_tokens(ids);
+}
+
 PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineConfig& cfg) {
   struct Item {
-    size_t task = 0;
     FileOutcome outcome;  // final unless chunks is non-empty
     std::vector<Chunk> chunks;
     bool embed = false;
   };
   ProgressReporter* prog = cfg.progress;  // the caller counted the tasks into files_total
+  const size_t n = tasks.size();
+  const bool cuda = cfg.embedder->device_name().starts_with("cuda");
+  const size_t window = std::max<size_t>(cfg.window_chunks ? cfg.window_chunks
+                                         : cuda            ? 4096
+                                                           : 1024,
+                                         1);
+  // The first window is smaller so that the embedder starts early (chunking overlaps it).
+  size_t cut = std::max<size_t>(window / 8, 1);
+  const unsigned nthreads = static_cast<unsigned>(std::min<size_t>(ingest_threads(cfg), n));
+  std::vector<Item> items(n);
+  std::vector<uint8_t> ready(n, 0);
   std::mutex mu;
-  std::condition_variable cv_push, cv_pop;
-  std::deque<Item> queue;
-  size_t queued_chunks = 0;
-  bool producer_done = false, abort = false;
-  std::exception_ptr producer_error;
-  const size_t cap_chunks = std::max<size_t>(cfg.batch * 4, 256);
+  std::condition_variable cv_ready, cv_space;
+  size_t next_task = 0, consumed = 0, ahead_chunks = 0;  // under mu
+  bool abort = false;
+  std::exception_ptr worker_error;
+  std::atomic<int64_t> chunk_ns{0};
   PipelineTimes times;
+  Embedder& emb = *cfg.embedder;
 
-  std::thread producer([&] {
-    double chunk_s = 0;
+  // Workers: read, hash, reuse or chunk + tokenize one file at a time, in any order; each
+  // file's result depends on that file alone, so timing never changes what is produced. They
+  // run at most one window of chunks (and 4096 files) ahead of the embedding.
+  auto work = [&] {
     try {
-      for (size_t t = 0; t < tasks.size(); ++t) {
-        Item it;
-        it.task = t;
-        std::string content;
+      for (;;) {
+        size_t t;
+        {
+          std::unique_lock lk(mu);
+          cv_space.wait(lk, [&] {
+            return abort || next_task >= n ||
+                   (ahead_chunks < window && next_task < consumed + 4096);
+          });
+          if (abort || next_task >= n) return;
+          t = next_task++;
+        }
         const auto tc = Clock::now();
+        Item it;
+        std::string content;
         ContentStatus st = read_text_file(tasks[t].file.abs_path, cfg.max_file_size, &content);
         it.outcome.status = st;
         if (st == ContentStatus::Ok) {
@@ -196,151 +244,164 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
           } else {
             it.outcome.kind = FileOutcome::Embedded;
             it.chunks = chunk_file(tasks[t].file.rel_path, content, cfg.chunk);
+            for (Chunk& c : it.chunks)
+              if (c.ids.empty())  // no encode in the options, or it failed: report it here
+                c.ids = emb.tokenize(c.embed_text.empty() ? c.content : c.embed_text,
+                                     InputKind::Document);
             it.embed = true;
             if (prog) prog->chunks_total += it.chunks.size();
           }
         }
         if (prog) prog->files_chunked++;
-        chunk_s += seconds_since(tc);
-        std::unique_lock lk(mu);
-        cv_push.wait(lk, [&] { return abort || queued_chunks < cap_chunks; });
-        if (abort) break;
-        queued_chunks += it.chunks.size();
-        queue.push_back(std::move(it));
-        cv_pop.notify_one();
+        chunk_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - tc).count();
+        std::lock_guard lk(mu);
+        ahead_chunks += it.chunks.size();
+        items[t] = std::move(it);
+        ready[t] = 1;
+        cv_ready.notify_all();
       }
     } catch (...) {
       std::lock_guard lk(mu);
-      producer_error = std::current_exception();
-    }
-    std::lock_guard lk(mu);
-    producer_done = true;
-    times.chunk_s = chunk_s;
-    cv_pop.notify_one();
-  });
-
-  // Files whose chunks are being embedded, oldest first.
-  struct Pending {
-    size_t task;
-    FileOutcome outcome;
-    std::vector<Chunk> chunks;
-    size_t filled = 0;
-  };
-  std::deque<Pending> pending;
-  std::vector<std::pair<size_t, size_t>> batch_refs;  // (pending id, chunk)
-  size_t pending_base = 0;  // number of Pending popped from the front so far
-  const size_t dim = cfg.embedder->dim();
-  std::unordered_map<size_t, std::vector<float>> vec_of;  // pending id -> vectors
-
-  auto embed_batch = [&](size_t count) {
-    std::vector<std::string> texts;
-    texts.reserve(count);
-    for (size_t i = 0; i < count; ++i) {
-      auto [pid, ci] = batch_refs[i];
-      const Chunk& c = pending[pid - pending_base].chunks[ci];
-      texts.push_back(c.embed_text.empty() ? c.content : c.embed_text);
-    }
-    if (prog) prog->phase(IndexProgress::Phase::Embedding);
-    const auto te = Clock::now();
-    std::vector<float> v = embed_serialized(*cfg.embedder, texts, InputKind::Document);
-    times.embed_s += seconds_since(te);
-    if (v.size() != count * dim)
-      throw IndexError("embedder returned " + std::to_string(v.size()) + " floats for " +
-                       std::to_string(count) + " texts of dim " + std::to_string(dim));
-    normalize_rows(v.data(), count, dim);
-    for (size_t i = 0; i < count; ++i) {
-      auto [pid, ci] = batch_refs[i];
-      Pending& p = pending[pid - pending_base];
-      auto& dst = vec_of[pid];
-      if (dst.empty()) dst.resize(p.chunks.size() * dim);
-      std::copy(v.begin() + i * dim, v.begin() + (i + 1) * dim, dst.begin() + ci * dim);
-      p.filled++;
-    }
-    batch_refs.erase(batch_refs.begin(), batch_refs.begin() + count);
-    times.chunks_embedded += count;
-    if (prog) prog->chunks_done += count;
-  };
-  auto complete_front = [&] {
-    while (!pending.empty() && pending.front().filled == pending.front().chunks.size()) {
-      Pending& p = pending.front();
-      const size_t pid = pending_base;
-      if (p.outcome.kind == FileOutcome::Embedded) {
-        auto obj = std::make_shared<ObjectData>();
-        obj->vectors = std::move(vec_of[pid]);
-        vec_of.erase(pid);
-        obj->chunks.reserve(p.chunks.size());
-        for (auto& c : p.chunks) {
-          StoredChunk sc;
-          sc.start_line = c.start_line;
-          sc.end_line = c.end_line;
-          sc.symbol = std::move(c.symbol);
-          sc.kind = std::move(c.kind);
-          sc.language = std::move(c.language);
-          sc.content = std::move(c.content);
-          obj->chunks.push_back(std::move(sc));
-        }
-        p.outcome.obj = std::move(obj);
-      }
-      cfg.done(tasks[p.task], std::move(p.outcome));
-      pending.pop_front();
-      ++pending_base;
-      if (prog) prog->files_done++;
+      if (!worker_error) worker_error = std::current_exception();
+      abort = true;
+      cv_ready.notify_all();
+      cv_space.notify_all();
     }
   };
-
-  try {
-    for (;;) {
-      Item it;
-      bool have = false, done = false;
-      {
-        std::unique_lock lk(mu);
-        cv_pop.wait(lk, [&] { return !queue.empty() || producer_done; });
-        if (!queue.empty()) {
-          it = std::move(queue.front());
-          queue.pop_front();
-          queued_chunks -= it.chunks.size();
-          have = true;
-          cv_push.notify_one();
-        } else {
-          done = true;
-          if (producer_error) std::rethrow_exception(producer_error);
-        }
-      }
-      if (have) {
-        if (!it.embed || it.chunks.empty()) {
-          if (it.embed) it.outcome.obj = std::make_shared<ObjectData>();  // file without chunks
-          // Keep completion order simple: files ahead still embedding finish first.
-          pending.push_back(Pending{it.task, std::move(it.outcome), {}, 0});
-        } else {
-          const size_t pid = pending_base + pending.size();
-          for (size_t c = 0; c < it.chunks.size(); ++c) batch_refs.emplace_back(pid, c);
-          pending.push_back(Pending{it.task, std::move(it.outcome), std::move(it.chunks), 0});
-        }
-        while (batch_refs.size() >= cfg.batch) {
-          embed_batch(cfg.batch);
-          complete_front();
-        }
-        complete_front();
-      }
-      if (done) {
-        while (!batch_refs.empty()) {
-          embed_batch(std::min(cfg.batch, batch_refs.size()));
-          complete_front();
-        }
-        complete_front();
-        break;
-      }
-    }
-  } catch (...) {
+  std::vector<std::thread> workers;
+  auto stop_workers = [&] {
     {
       std::lock_guard lk(mu);
       abort = true;
     }
-    cv_push.notify_all();
-    producer.join();
+    cv_space.notify_all();
+    for (auto& w : workers) w.join();
+    workers.clear();
+  };
+
+  // The window: files in task order whose chunks are being embedded. Its chunks are sorted by
+  // length and cut into groups of about group_tokens padded tokens, one embed call each, so the
+  // embedder's batch planner sees runs of similar lengths from the whole window. Window cuts
+  // depend only on the tasks and their chunk counts: the same input gives the same batches.
+  struct Pending {
+    size_t task;
+    FileOutcome outcome;
+    std::vector<Chunk> chunks;
+    std::vector<float> vectors;
+    size_t filled = 0;
+  };
+  std::deque<Pending> pending;
+  size_t pending_chunks = 0;
+  const size_t dim = emb.dim();
+  const size_t group_tokens = group_tokens_for(cfg);
+  const bool normalize = !emb.normalizes();
+
+  // Hands one file back (its chunks all embedded, or none to embed).
+  auto finish_file = [&](Pending& p) {
+    if (p.outcome.kind == FileOutcome::Embedded) {
+      auto obj = std::make_shared<ObjectData>();
+      obj->vectors = std::move(p.vectors);
+      obj->chunks.reserve(p.chunks.size());
+      for (auto& c : p.chunks) {
+        StoredChunk sc;
+        sc.start_line = c.start_line;
+        sc.end_line = c.end_line;
+        sc.symbol = std::move(c.symbol);
+        sc.kind = std::move(c.kind);
+        sc.language = std::move(c.language);
+        sc.content = std::move(c.content);
+        obj->chunks.push_back(std::move(sc));
+      }
+      p.outcome.obj = std::move(obj);
+    }
+    cfg.done(tasks[p.task], std::move(p.outcome));
+    if (prog) prog->files_done++;
+  };
+  auto flush = [&] {
+    std::vector<std::pair<size_t, size_t>> refs;  // (pending index, chunk)
+    refs.reserve(pending_chunks);
+    for (size_t f = 0; f < pending.size(); ++f)
+      for (size_t c = 0; c < pending[f].chunks.size(); ++c) refs.emplace_back(f, c);
+    auto len = [&](const std::pair<size_t, size_t>& r) {
+      return pending[r.first].chunks[r.second].ids.size();
+    };
+    std::stable_sort(refs.begin(), refs.end(),
+                     [&](const auto& a, const auto& b) { return len(a) > len(b); });
+    std::vector<std::vector<int32_t>> ids;
+    size_t i = 0, completed = 0;
+    while (i < refs.size()) {
+      // Longest first: the group's padded size is its first length times its count.
+      const size_t first = std::max<size_t>(len(refs[i]), 1);
+      const size_t count = std::clamp<size_t>(group_tokens / first, 1, refs.size() - i);
+      ids.clear();
+      for (size_t k = i; k < i + count; ++k) {
+        auto [f, c] = refs[k];
+        ids.push_back(std::move(pending[f].chunks[c].ids));
+      }
+      if (prog) prog->phase(IndexProgress::Phase::Embedding);
+      const auto te = Clock::now();
+      std::vector<float> v = embed_tokens_serialized(emb, ids);
+      times.embed_s += seconds_since(te);
+      if (v.size() != count * dim)
+        throw IndexError("embedder returned " + std::to_string(v.size()) + " floats for " +
+                         std::to_string(count) + " texts of dim " + std::to_string(dim));
+      if (normalize) normalize_rows(v.data(), count, dim);
+      for (size_t k = 0; k < count; ++k) {
+        auto [f, c] = refs[i + k];
+        Pending& p = pending[f];
+        if (p.vectors.empty()) p.vectors.resize(p.chunks.size() * dim);
+        std::copy(v.begin() + k * dim, v.begin() + (k + 1) * dim, p.vectors.begin() + c * dim);
+        p.filled++;
+      }
+      i += count;
+      times.chunks_embedded += count;
+      if (prog) prog->chunks_done += count;
+      // Files are handed back in task order as soon as they are complete (progress counts of
+      // files and chunks move together); they leave `pending` after the window, so the
+      // indices in refs stay valid.
+      while (completed < pending.size() &&
+             pending[completed].filled == pending[completed].chunks.size())
+        finish_file(pending[completed++]);
+    }
+    while (completed < pending.size()) finish_file(pending[completed++]);
+    pending.clear();
+    pending_chunks = 0;
+  };
+
+  try {
+    workers.reserve(nthreads);
+    for (unsigned w = 0; w < nthreads; ++w) workers.emplace_back(work);
+    for (size_t t = 0; t < n; ++t) {
+      Item it;
+      {
+        std::unique_lock lk(mu);
+        cv_ready.wait(lk, [&] { return ready[t] || worker_error; });
+        if (!ready[t]) std::rethrow_exception(worker_error);
+        it = std::move(items[t]);
+        ready[t] = 0;
+        ahead_chunks -= it.chunks.size();
+        ++consumed;
+      }
+      cv_space.notify_all();
+      if (it.embed && it.chunks.empty())
+        it.outcome.obj = std::make_shared<ObjectData>();  // a file without chunks
+      const size_t nc = it.embed ? it.chunks.size() : 0;
+      pending.push_back(Pending{t, std::move(it.outcome), std::move(it.chunks), {}, 0});
+      pending_chunks += nc;
+      if (pending_chunks == 0) {
+        flush();  // nothing waits for the embedder: hand the files back now
+      } else if (pending_chunks >= cut) {
+        flush();
+        cut = window;
+      }
+    }
+    flush();
+  } catch (...) {
+    stop_workers();
     throw;
   }
-  producer.join();
+  stop_workers();
+  times.chunk_s = static_cast<double>(chunk_ns.load()) * 1e-9;
   return times;
 }
 

@@ -1,6 +1,9 @@
-// Ingestion: read → chunk → embed, for the persistent index (index.cpp) and for in-memory
-// searches alike. A producer thread reads, hashes and chunks files; the calling thread embeds
-// their chunks in batches that span files and hands each file back, complete, in order.
+// Ingestion: read → chunk → tokenize → embed, for the persistent index (index.cpp) and for
+// in-memory searches alike. Ingest threads read, hash, chunk and tokenize files (tokenized
+// once: the ids the chunker counted travel with the chunk); the calling thread gathers a
+// window of chunks across files, sorts it by length, embeds it in token-budget groups and
+// hands each file back, complete, in task order. The output depends only on the input, never
+// on the number of threads or their timing.
 // Progress (phases, counts, rate) is published through ProgressReporter.
 #pragma once
 
@@ -33,9 +36,11 @@ namespace ripvec::index {
 std::mutex& embedder_mutex();
 std::vector<float> embed_serialized(Embedder& e, std::span<const std::string> texts,
                                     InputKind kind);
+std::vector<float> embed_tokens_serialized(Embedder& e, std::span<const std::vector<int32_t>> ids);
 
-// Chunk options for an embedder: its tokenizer, and max_tokens = its max length minus the
-// document prompt.
+// Chunk options for an embedder: its tokenizer, max_tokens = its max length minus the
+// document prompt, and encode = Embedder::tokenize(·, Document), so chunks carry the ids the
+// embedder runs (the Embedder must outlive the options).
 ChunkOptions chunk_options_for(Embedder& e);
 
 // Object id: SHA-256 over the relative path and the content (the chunker puts the path into
@@ -92,9 +97,18 @@ struct FileOutcome {
 struct PipelineConfig {
   Embedder* embedder = nullptr;
   ChunkOptions chunk;
-  size_t batch = 64;  // chunks per embed call
+  // Ingest threads (read, hash, chunk, tokenize); 0: all cores, less one on the CPU device,
+  // whose forward pass uses the pool meanwhile.
+  unsigned threads = 0;
+  // Chunks gathered (whole files, in task order) before they are sorted by length and
+  // embedded (the first window is an eighth of it, to start the embedder early); also how far
+  // the ingest threads may run ahead. 0: 1024 on the CPU, 4096 on CUDA.
+  size_t window_chunks = 0;
+  // Padded tokens per embed call (one lock hold); 0: 16384 on the CPU, 65536 on CUDA.
+  size_t group_tokens = 0;
   uint64_t max_file_size = 0;
-  // Producer thread: given the task and its object id, returns an existing object to reuse.
+  // Ingest threads, concurrently: given the task and its object id, returns an existing
+  // object to reuse. Must be thread-safe.
   std::function<std::shared_ptr<ObjectData>(const FileTask&, const std::string& id)> reuse;
   // Calling thread: one call per task, in task order.
   std::function<void(const FileTask&, FileOutcome&&)> done;
@@ -102,7 +116,8 @@ struct PipelineConfig {
 };
 
 struct PipelineTimes {
-  double chunk_s = 0, embed_s = 0;
+  double chunk_s = 0;  // summed over the ingest threads (read, hash, chunk, tokenize)
+  double embed_s = 0;
   size_t chunks_embedded = 0;
 };
 

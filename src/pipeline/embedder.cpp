@@ -114,33 +114,21 @@ class EmbedderImpl final : public Embedder {
   const std::string& prompt(InputKind kind) const override {
     return prompts_[static_cast<int>(kind)];
   }
+  bool normalizes() const override { return plan_.pooling.normalize; }
   std::string vector_config() const override {
     return std::string("pooling=") + (plan_.pooling.pooling == Pooling::Cls ? "cls" : "mean") +
            ";normalize=" + (plan_.pooling.normalize ? "1" : "0");
   }
 
   std::vector<float> embed(std::span<const std::string> texts, InputKind kind) override {
-    const std::string& pre = prompt(kind);
-    std::vector<std::vector<int32_t>> ids(texts.size()), types(texts.size());
+    std::vector<std::vector<int32_t>> ids(texts.size());
     // Tokenizer::encode is const and thread-safe; tokenizing on the pool keeps it a small
-    // share of the run. It never overlaps the forward pass, so the pool is free.
+    // share of the run. It never overlaps the forward pass, so the pool is free. Single
+    // sequences have type ids 0 throughout, which is what run() gives token-only input.
     parallel_for(0, static_cast<int64_t>(texts.size()), 16, [&](int64_t lo, int64_t hi) {
-      std::string buf;
-      for (int64_t i = lo; i < hi; ++i) {
-        const std::string* text = &texts[i];
-        if (!pre.empty()) {
-          buf.assign(pre).append(texts[i]);
-          text = &buf;
-        }
-        Encoding e = tok_->encode(*text, /*add_special=*/true, plan_.max_seq);
-        ids[i] = std::move(e.ids);
-        types[i] = std::move(e.type_ids);
-        if (types[i].size() != ids[i].size()) types[i].assign(ids[i].size(), 0);
-        if (ids[i].empty())
-          throw InvalidArgument("tokenizer produced no tokens for text " + std::to_string(i));
-      }
+      for (int64_t i = lo; i < hi; ++i) ids[i] = tokenize(texts[i], kind);
     });
-    return run(ids, types);
+    return run(ids, {});
   }
 
   std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
@@ -187,6 +175,23 @@ class EmbedderImpl final : public Embedder {
 };
 
 }  // namespace
+
+std::vector<int32_t> Embedder::tokenize(std::string_view text, InputKind kind) const {
+  const std::string& pre = prompt(kind);
+  Encoding e;
+  if (pre.empty()) {
+    e = tokenizer().encode(text, /*add_special=*/true, max_seq_length());
+  } else {
+    std::string buf;
+    buf.reserve(pre.size() + text.size());
+    buf.assign(pre).append(text);
+    e = tokenizer().encode(buf, /*add_special=*/true, max_seq_length());
+  }
+  if (e.ids.empty()) throw InvalidArgument("tokenizer produced no tokens for a text");
+  for (int32_t t : e.type_ids)
+    if (t != 0) throw UnsupportedError("tokenizer gives a single text non-zero token type ids");
+  return std::move(e.ids);
+}
 
 std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
   LoadPlan plan;

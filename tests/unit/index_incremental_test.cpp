@@ -611,6 +611,8 @@ class FailingEmbedder final : public Embedder {
     return inner_.embed(texts, kind);
   }
   std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
+    if (ids.size() > budget_) throw DeviceError("simulated failure");  // documents come as ids
+    budget_ -= ids.size();
     return inner_.embed_tokens(ids);
   }
 

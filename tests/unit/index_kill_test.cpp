@@ -89,8 +89,18 @@ class TestHashEmbedder final : public Embedder {
     }
     return out;
   }
-  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>>) override {
-    throw UnsupportedError("TestHashEmbedder::embed_tokens");
+  // Documents arrive tokenized from the index pipeline; this tokenizer keeps only the word
+  // count, so a document's vector is a function of its length (deterministic, never zero).
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
+    if (sleep_us_ > 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(sleep_us_ * ids.size()));
+    std::vector<float> out(ids.size() * dim(), 0.0f);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const size_t n = ids[i].size();
+      out[i * dim() + n % dim()] += 0.8f;
+      out[i * dim() + (n * 7 + 1) % dim()] += 0.6f;
+    }
+    return out;
   }
 
  private:

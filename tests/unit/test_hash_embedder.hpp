@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "index/bm25.hpp"
@@ -19,7 +20,8 @@
 namespace ripvec {
 namespace {
 
-// Whitespace tokenizer: enough for the chunker's token budget, nothing more.
+// Whitespace tokenizer: enough for the chunker's token budget, nothing more. Ids are interned
+// words (3, 4, ... in order of first use), so decode() gives the words back for embed_tokens.
 class TestWhitespaceTokenizer final : public Tokenizer {
  public:
   Encoding encode(std::string_view text, bool add_special, size_t max_length) const override {
@@ -30,10 +32,7 @@ class TestWhitespaceTokenizer final : public Tokenizer {
       while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
       size_t s = i;
       while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-      if (i > s)
-        push(&e,
-             3 + static_cast<int32_t>(std::hash<std::string_view>{}(text.substr(s, i - s)) % 1000),
-             std::string(text.substr(s, i - s)));
+      if (i > s) push(&e, intern(text.substr(s, i - s)), std::string(text.substr(s, i - s)));
     }
     if (add_special) push(&e, 2, "[SEP]");
     if (max_length > 0 && e.ids.size() > max_length) {
@@ -52,8 +51,28 @@ class TestWhitespaceTokenizer final : public Tokenizer {
   std::string id_to_token(int32_t id) const override { return std::to_string(id); }
   int32_t pad_id() const override { return 0; }
   size_t num_special_tokens() const override { return 2; }
+  // The words of ids, joined by spaces (specials dropped).
+  std::string decode(const std::vector<int32_t>& ids) const {
+    std::lock_guard lk(mu_);
+    std::string out;
+    for (int32_t id : ids) {
+      if (id < 3 || static_cast<size_t>(id - 3) >= words_.size()) continue;
+      if (!out.empty()) out += ' ';
+      out += words_[static_cast<size_t>(id - 3)];
+    }
+    return out;
+  }
 
  private:
+  int32_t intern(std::string_view w) const {
+    std::lock_guard lk(mu_);
+    auto [it, added] = ids_.try_emplace(std::string(w), static_cast<int32_t>(3 + words_.size()));
+    if (added) words_.emplace_back(w);
+    return it->second;
+  }
+  mutable std::mutex mu_;
+  mutable std::unordered_map<std::string, int32_t> ids_;
+  mutable std::vector<std::string> words_;
   static void push(Encoding* e, int32_t id, std::string tok) {
     e->ids.push_back(id);
     e->type_ids.push_back(0);
@@ -93,8 +112,12 @@ class TestHashEmbedder final : public Embedder {
       queries_embedded += texts.size();
     return out;
   }
-  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>>) override {
-    throw UnsupportedError("TestHashEmbedder::embed_tokens");
+  // Documents arrive tokenized from the index pipeline: embeds the words the ids stand for.
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
+    std::vector<std::string> texts;
+    texts.reserve(ids.size());
+    for (const auto& s : ids) texts.push_back(tok_.decode(s));
+    return embed(texts, InputKind::Document);
   }
   size_t documents_embedded = 0, queries_embedded = 0;
 
