@@ -94,7 +94,9 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   app.add_option_function<float>(
          "--threshold", [&o](const float& v) { o.threshold = v; }, "Drop results scoring below F")
       ->type_name("F");
-  app.add_flag("--json", o.json, "One JSON object per result per line");
+  app.add_flag("--json", o.json,
+               "One JSON object per result per line. A path that is not UTF-8 is shown with "
+               "U+FFFD for its bad bytes, and \"path_b64\" holds its exact bytes (base64)");
   app.add_option("--color", o.color, "When to use colors")
       ->check(CLI::IsMember({"auto", "never", "always"}))
       ->capture_default_str();

@@ -8,7 +8,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "chunk/text_util.hpp"
 #include "ripvec/error.hpp"
+#include "util/base64.hpp"
 
 namespace ripvec::cli {
 
@@ -74,7 +76,8 @@ bool is_stopword(std::string_view w) {
 
 std::string result_json(const ResultView& r) {
   nlohmann::ordered_json j;
-  j["path"] = r.path;
+  j["path"] = r.path;  // a name that is not UTF-8: U+FFFD for its bad bytes (dump below)...
+  if (!text::valid_utf8(r.path)) j["path_b64"] = base64_encode(r.path);  // ...and its bytes
   j["start_line"] = r.start_line;
   j["end_line"] = r.end_line;
   j["symbol"] = r.symbol;

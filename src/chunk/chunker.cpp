@@ -189,7 +189,12 @@ struct Ctx {
 std::string make_header(const Ctx& c, const std::string& scope, const std::string& signature,
                         const std::string& members) {
   std::string h = "// path: ";
-  h.append(c.path);
+  // File names are bytes: the header (tokenized, embedded) shows a name that is not UTF-8
+  // with U+FFFD in place of the bad bytes; Chunk::path keeps the bytes.
+  if (text::valid_utf8(c.path))
+    h.append(c.path);
+  else
+    h += text::sanitize_utf8(c.path);
   h.push_back('\n');
   if (!scope.empty()) h += "// scope: " + scope + "\n";
   if (!signature.empty()) h += "// signature: " + signature + "\n";

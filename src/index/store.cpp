@@ -12,8 +12,10 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "chunk/text_util.hpp"
 #include "index/hash.hpp"
 #include "ripvec/error.hpp"
+#include "util/base64.hpp"
 #include "util/thread_pool.hpp"
 
 namespace ripvec::index {
@@ -573,13 +575,33 @@ ObjectData decode_object(std::string_view bytes, uint32_t dim, std::string_view 
 
 // ---------------- manifest ----------------
 
+namespace {
+// JSON strings are Unicode; file names are bytes. A name that is not UTF-8 is stored as NUL +
+// "b64:" + base64 of its bytes: no file name contains NUL, so the form cannot collide with a
+// real name, and it round-trips exactly (a lossy U+FFFD key would make two names one entry and
+// the file look new on every update).
+constexpr std::string_view kBytesKeyPrefix{"\0b64:", 5};
+
+std::string path_to_json(const std::string& path) {
+  if (text::valid_utf8(path)) return path;
+  return std::string(kBytesKeyPrefix) + base64_encode(path);
+}
+
+std::string path_from_json(const std::string& key, const std::string& origin) {
+  if (key.rfind(kBytesKeyPrefix, 0) != 0) return key;
+  auto bytes = base64_decode(std::string_view(key).substr(kBytesKeyPrefix.size()));
+  if (!bytes) throw IndexError("manifest " + origin + ": bad byte-string path");
+  return *bytes;
+}
+}  // namespace
+
 std::string encode_manifest(const Manifest& m) {
   nlohmann::json j;
   j["format"] = m.format;
   j["model_id"] = m.model_id;
   j["dim"] = m.dim;
   j["model_key"] = m.model_key;
-  j["root"] = m.root;
+  j["root"] = path_to_json(m.root);
   j["generation"] = m.generation;
   if (m.snapshot) {
     j["snapshot"] = {{"name", m.snapshot->name},
@@ -590,14 +612,14 @@ std::string encode_manifest(const Manifest& m) {
   }
   nlohmann::json files = nlohmann::json::object();
   for (const auto& [path, e] : m.files) {
-    files[path] = {{"size", e.size},
-                   {"mtime_ns", e.mtime_ns},
-                   {"id", e.id},
-                   {"status", e.status},
-                   {"chunks", e.chunks}};
+    files[path_to_json(path)] = {{"size", e.size},
+                                 {"mtime_ns", e.mtime_ns},
+                                 {"id", e.id},
+                                 {"status", e.status},
+                                 {"chunks", e.chunks}};
   }
   j["files"] = std::move(files);
-  // Invalid UTF-8 in a path must not make the manifest unwritable.
+  // Paths are escaped above; the model id comes from a config file and is replaced if odd.
   return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -610,7 +632,7 @@ Manifest decode_manifest(std::string_view json, std::string_view origin) {
     m.model_id = j.at("model_id").get<std::string>();
     m.dim = j.at("dim").get<uint32_t>();
     m.model_key = j.at("model_key").get<std::string>();
-    m.root = j.value("root", "");
+    m.root = path_from_json(j.value("root", ""), o);
     m.generation = j.at("generation").get<uint64_t>();
     if (j.contains("snapshot")) {
       const auto& s = j["snapshot"];
@@ -633,7 +655,7 @@ Manifest decode_manifest(std::string_view json, std::string_view origin) {
       me.chunks = e.at("chunks").get<uint32_t>();
       if (me.status == "ok" && me.id.size() != 64)
         throw IndexError("manifest " + o + ": bad object id for " + path);
-      m.files.emplace(path, std::move(me));
+      m.files.emplace(path_from_json(path, o), std::move(me));
     }
     return m;
   } catch (const nlohmann::json::exception& e) {

@@ -14,6 +14,8 @@
 //   status is "ok" for indexed files, else the reason it is skipped ("binary", "invalid-utf8",
 //   ...) so that skipped files are not re-read until they change. mtime_ns is -1 for a file
 //   whose mtime was within 2 s of the update that read it ("racily clean": re-hashed next time).
+//   A path (file key or root) that is not valid UTF-8 is written as "\u0000b64:<base64 of the
+//   bytes>" (no file name contains NUL, so this cannot collide) and decoded back exactly.
 //
 // Object file (little endian):
 //   ObjectHeader (136 bytes: magic "RVOBJ\0\0\1", version, dim, n_chunks, payload_crc32c,
