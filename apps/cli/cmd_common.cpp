@@ -53,6 +53,7 @@ WalkOptions walk_options(const CliOptions& opts) {
   w.hidden = opts.hidden;
   w.no_ignore = opts.no_ignore;
   w.follow_symlinks = opts.follow;
+  w.one_file_system = opts.one_file_system;
   if (!opts.max_filesize.empty()) w.max_file_size = parse_size(opts.max_filesize, "--max-filesize");
   w.threads = opts.threads;
   return w;

@@ -51,7 +51,11 @@ void add_walk_flags(CLI::App& app, CliOptions& o) {
   app.add_flag("--type-list", o.type_list, "Show the known file types and exit");
   app.add_flag("--hidden", o.hidden, "Search hidden files and directories");
   app.add_flag("--no-ignore", o.no_ignore, "Do not respect .gitignore/.ignore files");
-  app.add_flag("-L,--follow", o.follow, "Follow symbolic links");
+  app.add_flag("-L,--follow", o.follow,
+               "Follow symbolic links (never into /proc, /sys, /dev or other pseudo file "
+               "systems)");
+  app.add_flag("--one-file-system", o.one_file_system,
+               "Do not cross file system boundaries (mount points, or links with -L)");
   app.add_option("--max-filesize", o.max_filesize,
                  "Skip files larger than NUM (suffixes K, M, G; default 2M)")
       ->type_name("NUM");
