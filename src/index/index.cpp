@@ -482,6 +482,7 @@ class ProjectIndexImpl final : public ProjectIndex {
 
   IndexUpdateStats update() override;
   std::vector<SearchHit> search(std::string_view query, const SearchOptions& opts) const override {
+    if (!snapshot_ && !load_error_.empty()) throw IndexError(load_error_);
     if (!snapshot_) return {};
     return search_snapshot(*snapshot_, embedder_, query, opts);
   }
@@ -515,6 +516,7 @@ class ProjectIndexImpl final : public ProjectIndex {
   uint32_t dim_ = 0;
   bool reindex_pending_ = false;
   std::shared_ptr<Snapshot> snapshot_;
+  std::string load_error_;  // why the committed snapshot cannot be served (damaged)
 };
 
 void ProjectIndexImpl::load_current() {
@@ -531,10 +533,14 @@ void ProjectIndexImpl::load_current() {
       auto s = Snapshot::open_file(location_ / m.snapshot->name);
       if (s->model_key() != model_key_ || s->dim() != dim_) return;
       snapshot_ = std::move(s);
+      load_error_.clear();
       return;
     } catch (const IoError&) {
       continue;  // a writer replaced the snapshot between our two reads: read the manifest again
-    } catch (const IndexError&) {
+    } catch (const IndexError& e) {
+      // Never served; update() rebuilds it. A search before that says so.
+      load_error_ = std::string(e.what()) + "; run `ripvec index " + root_.string() +
+                    "` to rebuild the index from its stored objects";
       return;
     }
   }
@@ -691,11 +697,13 @@ IndexUpdateStats ProjectIndexImpl::update() {
   if (have_old && old.snapshot) {
     const fs::path sp = location_ / old.snapshot->name;
     try {
-      auto s = Snapshot::open_file(sp);
-      bool ok = s->model_key() == model_key_ && s->dim() == dim_ &&
-                s->num_chunks() == old.snapshot->n_chunks && s->file_size() == old.snapshot->size;
-      if (ok && file_mtime_ns(sp) != old.snapshot->mtime_ns)
-        ok = s->payload_crc() == old.snapshot->crc32c && s->verify_payload();
+      // Opening verifies every section's checksum; the snapshot load_current() opened (and so
+      // verified) is reused when it is still the committed file.
+      auto s = snapshot_ && snapshot_->is_current(sp) ? snapshot_ : Snapshot::open_file(sp);
+      const bool ok = s->model_key() == model_key_ && s->dim() == dim_ &&
+                      s->num_chunks() == old.snapshot->n_chunks &&
+                      s->file_size() == old.snapshot->size &&
+                      s->payload_crc() == old.snapshot->crc32c;
       if (ok)
         current = std::move(s);
       else {
@@ -717,6 +725,7 @@ IndexUpdateStats ProjectIndexImpl::update() {
     st.files_unchanged = unchanged.size();
     st.chunks_total = current->num_chunks();
     snapshot_ = std::move(current);
+    load_error_.clear();
     reindex_pending_ = false;
     st.total_s = seconds_since(t_total);
     return st;
@@ -815,6 +824,7 @@ IndexUpdateStats ProjectIndexImpl::update() {
     fs::remove(gc_marker_path(), ec);
     st.chunks_total = current->num_chunks();
     snapshot_ = std::move(current);
+    load_error_.clear();
     reindex_pending_ = false;
     st.total_s = seconds_since(t_total);
     return st;
@@ -883,6 +893,7 @@ IndexUpdateStats ProjectIndexImpl::update() {
   fs::remove(gc_marker_path(), ec);
   reindex_pending_ = false;
   snapshot_ = Snapshot::open_file(snap_path);
+  load_error_.clear();
   st.total_s = seconds_since(t_total);
   return st;
 }

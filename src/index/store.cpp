@@ -29,6 +29,53 @@ std::string errno_text() {
 
 std::atomic<uint64_t> g_tmp_counter{0};
 
+const char* file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISCHR(m) || S_ISBLK(m)) return "a device";
+  return "not a regular file";
+}
+
+// Index files are opened never through a symlink (O_NOFOLLOW), never blocking in open() (a
+// FIFO put in place of a file would wait for a writer forever), and only a regular file is
+// accepted (a device such as /dev/zero never ends). Anything else is a damaged index:
+// IndexError, which makes update() rebuild. IoError when the file cannot be opened at all.
+constexpr int kIndexOpenFlags = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+
+[[noreturn]] void throw_open_error(const fs::path& path, int e) {
+  if (e == ELOOP) throw IndexError(path.string() + " is a symbolic link, not an index file");
+  if (e == ENXIO) throw IndexError(path.string() + " is not a regular file");
+  throw IoError("cannot open " + path.string() + ": " + std::strerror(e));
+}
+
+// Takes an fd opened with kIndexOpenFlags: fills *st, requires a regular file, clears
+// O_NONBLOCK. Closes fd and throws otherwise.
+int checked_index_fd(int fd, const fs::path& path, struct stat* st) {
+  if (::fstat(fd, st) != 0) {
+    const int e = errno;
+    ::close(fd);
+    throw IoError("cannot stat " + path.string() + ": " + std::strerror(e));
+  }
+  if (!S_ISREG(st->st_mode)) {
+    ::close(fd);
+    throw IndexError(path.string() + " is " + file_kind(st->st_mode) + ", not an index file");
+  }
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0 || ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    const int e = errno;
+    ::close(fd);
+    throw IoError("cannot use " + path.string() + ": " + std::strerror(e));
+  }
+  return fd;
+}
+
+int open_index_file(const fs::path& path, int flags, struct stat* st) {
+  const int fd = ::open(path.c_str(), flags | kIndexOpenFlags, 0644);
+  if (fd < 0) throw_open_error(path, errno);
+  return checked_index_fd(fd, path, st);
+}
+
 void fsync_dir(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;  // best effort: some file systems refuse directory fds
@@ -113,9 +160,16 @@ enum Section : int {
   kNumSections
 };
 
+const char* const kSectionNames[kNumSections] = {"strings", "files",        "chunks",
+                                                 "vectors", "int8 vectors", "scales",
+                                                 "errors",  "terms",        "postings"};
+
 struct SectionRec {
   uint64_t offset, size;
+  uint32_t crc;  // CRC-32C of the section's bytes (padding excluded)
+  uint32_t reserved;
 };
+static_assert(sizeof(SectionRec) == 24);
 
 struct SnapshotHeader {
   char magic[8];
@@ -127,9 +181,10 @@ struct SnapshotHeader {
   SectionRec sections[kNumSections];
   uint32_t payload_crc;
   uint32_t header_crc;
-  uint8_t reserved[16];
+  uint8_t reserved[8];
 };
-static_assert(sizeof(SnapshotHeader) == 256);
+static_assert(sizeof(SnapshotHeader) == 320);
+static_assert(sizeof(SnapshotHeader) % 64 == 0);
 constexpr char kSnapshotMagic[8] = {'R', 'V', 'S', 'N', 'A', 'P', 0, 1};
 
 struct FileRec {
@@ -271,7 +326,7 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
 
   SnapshotHeader& h = p.header;
   std::memcpy(h.magic, kSnapshotMagic, 8);
-  h.version = kFormatVersion;
+  h.version = kSnapshotVersion;
   h.dim = dim;
   h.n_files = p.files.size();
   h.n_chunks = n;
@@ -301,38 +356,50 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
 // their offsets; returns the payload CRC and fills in the header's CRC fields.
 template <typename Sink>
 uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files, Sink&& sink) {
-  uint32_t crc = 0;
+  uint32_t crc = 0, section_crc = 0;
   uint64_t pos = sizeof(SnapshotHeader);
   static const char kZeros[kAlign] = {};
-  auto put = [&](const void* d, size_t n) {
+  auto put = [&](const void* d, size_t n, bool section) {
     if (n == 0) return;
     crc = crc32c(d, n, crc);
+    if (section) section_crc = crc32c(d, n, section_crc);
     sink(d, n);
     pos += n;
   };
-  auto pad_to = [&](uint64_t target) {
-    if (target < pos) throw IndexError("snapshot layout error (internal)");
-    put(kZeros, target - pos);
+  auto& S = p.header.sections;
+  auto begin = [&](Section s) {
+    if (S[s].offset < pos) throw IndexError("snapshot layout error (internal)");
+    put(kZeros, S[s].offset - pos, false);
+    section_crc = 0;
   };
-  const auto& S = p.header.sections;
-  pad_to(S[kStrings].offset);
-  put(p.strings.data(), p.strings.size());
-  pad_to(S[kFiles].offset);
-  put(p.files.data(), p.files.size() * sizeof(FileRec));
-  pad_to(S[kChunks].offset);
-  put(p.chunks.data(), p.chunks.size() * sizeof(ChunkRec));
-  pad_to(S[kVecF32].offset);
-  for (auto& f : files) put(f.object->vectors.data(), f.object->vectors.size() * 4);
-  pad_to(S[kVecI8].offset);
-  put(p.codes.data(), p.codes.size());
-  pad_to(S[kScales].offset);
-  put(p.scales.data(), p.scales.size() * 4);
-  pad_to(S[kErr].offset);
-  put(p.err.data(), p.err.size() * 4);
-  pad_to(S[kTerms].offset);
-  put(p.terms.data(), p.terms.size() * sizeof(TermRec));
-  pad_to(S[kPostings].offset);
-  put(p.postings.data(), p.postings.size() * sizeof(Posting));
+  auto end = [&](Section s) { S[s].crc = section_crc; };
+  begin(kStrings);
+  put(p.strings.data(), p.strings.size(), true);
+  end(kStrings);
+  begin(kFiles);
+  put(p.files.data(), p.files.size() * sizeof(FileRec), true);
+  end(kFiles);
+  begin(kChunks);
+  put(p.chunks.data(), p.chunks.size() * sizeof(ChunkRec), true);
+  end(kChunks);
+  begin(kVecF32);
+  for (auto& f : files) put(f.object->vectors.data(), f.object->vectors.size() * 4, true);
+  end(kVecF32);
+  begin(kVecI8);
+  put(p.codes.data(), p.codes.size(), true);
+  end(kVecI8);
+  begin(kScales);
+  put(p.scales.data(), p.scales.size() * 4, true);
+  end(kScales);
+  begin(kErr);
+  put(p.err.data(), p.err.size() * 4, true);
+  end(kErr);
+  begin(kTerms);
+  put(p.terms.data(), p.terms.size() * sizeof(TermRec), true);
+  end(kTerms);
+  begin(kPostings);
+  put(p.postings.data(), p.postings.size() * sizeof(Posting), true);
+  end(kPostings);
   if (pos != p.header.file_size) throw IndexError("snapshot layout error (internal)");
   p.header.payload_crc = crc;
   p.header.header_crc = header_crc_of(p.header);
@@ -458,15 +525,11 @@ FileLock::~FileLock() {
 }
 
 std::shared_ptr<MappedFile> MappedFile::open(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw IoError("cannot open " + path.string() + ": " + errno_text());
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw IoError("cannot stat " + path.string() + ": " + std::strerror(e));
-  }
+  const int fd = open_index_file(path, O_RDONLY, &st);
   std::shared_ptr<MappedFile> m(new MappedFile());
+  m->dev_ = st.st_dev;
+  m->ino_ = st.st_ino;
   m->size_ = static_cast<size_t>(st.st_size);
   m->mtime_ns_ = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   if (m->size_ > 0) {
@@ -480,6 +543,14 @@ std::shared_ptr<MappedFile> MappedFile::open(const fs::path& path) {
   }
   ::close(fd);
   return m;
+}
+
+bool MappedFile::is_current(const fs::path& path) const {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  return uint64_t(st.st_dev) == dev_ && uint64_t(st.st_ino) == ino_ &&
+         uint64_t(st.st_size) == size_ &&
+         int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec == mtime_ns_;
 }
 
 MappedFile::~MappedFile() {
@@ -709,6 +780,10 @@ const SnapshotHeader& hdr(const uint8_t* base) {
 }
 }  // namespace
 
+bool Snapshot::is_current(const fs::path& path) const {
+  return map_ && map_->is_current(path);
+}
+
 std::shared_ptr<Snapshot> Snapshot::open_file(const fs::path& path) {
   std::shared_ptr<Snapshot> s(new Snapshot());
   s->map_ = MappedFile::open(path);
@@ -736,7 +811,9 @@ void Snapshot::validate(std::string_view origin) {
   const SnapshotHeader& h = hdr(base_);
   if (std::memcmp(h.magic, kSnapshotMagic, 8) != 0) throw bad("bad magic");
   if (h.header_crc != header_crc_of(h)) throw bad("header checksum mismatch");
-  if (h.version != kFormatVersion) throw bad("format version " + std::to_string(h.version));
+  if (h.version != kSnapshotVersion)
+    throw bad("format version " + std::to_string(h.version) + ", this ripvec reads " +
+              std::to_string(kSnapshotVersion));
   if (h.file_size != size_)
     throw bad("header says " + std::to_string(h.file_size) + " bytes, file has " +
               std::to_string(size_) + " (truncated?)");
@@ -760,6 +837,19 @@ void Snapshot::validate(std::string_view origin) {
         r.size > size_ - r.offset)
       throw bad("section " + std::to_string(s) + " lies outside the file");
   }
+  // Every byte a query reads is covered by its section's checksum: a flipped bit anywhere in
+  // them is caught here, before anything is served (one CRC-32C pass over the file; see
+  // docs/reliability.md for the cost). Sections are checked in parallel.
+  std::atomic<int> failed{-1};
+  parallel_for(0, kNumSections, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t sct = lo; sct < hi; ++sct) {
+      const SectionRec& r = h.sections[sct];
+      if (crc32c(base_ + r.offset, r.size) != r.crc) failed = static_cast<int>(sct);
+    }
+  });
+  if (failed >= 0)
+    throw bad(std::string("checksum mismatch in the ") + kSectionNames[failed] +
+              " section (the file is damaged)");
   const auto* files = reinterpret_cast<const FileRec*>(base_ + h.sections[kFiles].offset);
   for (uint64_t i = 0; i < h.n_files; ++i) {
     if (uint64_t(files[i].first_chunk) + files[i].n_chunks > n)

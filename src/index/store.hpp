@@ -23,15 +23,19 @@
 //   payload: per chunk: i32 start_line, i32 end_line, then 4 strings (u32 length + bytes):
 //            symbol, kind, language, content; then float32 vectors [n_chunks, dim].
 //
-// Snapshot file: SnapshotHeader (256 bytes) then sections, each 64-byte aligned:
+// Snapshot file (version kSnapshotVersion): SnapshotHeader (320 bytes: magic "RVSNAP\0\1",
+// version, dim, counts, file size, model key, per section {offset, size, crc32c}, payload_crc,
+// header_crc) then sections, each 64-byte aligned:
 //   strings  (blob all string fields point into)   files    FileRec[n_files]
 //   chunks   ChunkRec[n_chunks]                    vec_f32  float[n_chunks][dim]
 //   vec_i8   int8[n_chunks][dim]                   scales   float[n_chunks]
 //   err      float[n_chunks]                       terms    TermRec[n_terms] (sorted)
 //   postings Posting[n_postings]
-// header_crc covers the header, payload_crc everything after it; queries check the header,
-// the section bounds and every string reference, updates also check payload_crc when the
-// file's size or mtime differs from the manifest's record.
+// header_crc covers the header (and so the section checksums), each section's crc32c its bytes,
+// payload_crc everything after the header (padding included). Opening a snapshot checks the
+// header, the section bounds, every section's checksum and every file record: a damaged
+// snapshot is never served; update() rebuilds it from the objects. A snapshot of another
+// version (e.g. 1, without section checksums) is rebuilt the same way.
 #pragma once
 
 #include <cstdint>
@@ -50,7 +54,8 @@
 
 namespace ripvec::index {
 
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 1;    // manifest and objects
+inline constexpr uint32_t kSnapshotVersion = 2;  // 2: a CRC-32C per section
 
 // ---------- file-system primitives ----------
 
@@ -97,6 +102,7 @@ class FileLock {
 };
 
 // Read-only mapping of a whole file (MAP_SHARED; fine to keep after the file is unlinked).
+// Opened like read_file (regular files only, no symlink, no blocking).
 class MappedFile {
  public:
   static std::shared_ptr<MappedFile> open(const std::filesystem::path& path);  // IoError
@@ -104,12 +110,15 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   int64_t mtime_ns() const { return mtime_ns_; }
+  // Whether `path` names this very file now (same device, inode, size and mtime).
+  bool is_current(const std::filesystem::path& path) const;
 
  private:
   MappedFile() = default;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   int64_t mtime_ns_ = 0;
+  uint64_t dev_ = 0, ino_ = 0;
 };
 
 int64_t file_mtime_ns(const std::filesystem::path& p);  // -1 when it cannot be stat'ed
@@ -188,8 +197,8 @@ std::string build_snapshot_bytes(std::span<const SnapshotFileInput> files, uint3
 
 class Snapshot {
  public:
-  // Validates header, sizes and section bounds (not the payload checksum).
-  // Throws IndexError naming the origin.
+  // Validates header, sizes, section bounds and section checksums (reads the whole file once).
+  // Throws IndexError naming the origin and the damaged section.
   static std::shared_ptr<Snapshot> open_file(const std::filesystem::path& path);
   static std::shared_ptr<Snapshot> from_bytes(std::string bytes, std::string origin);
 
@@ -198,6 +207,8 @@ class Snapshot {
   size_t num_files() const;
   std::string_view model_key() const;
   uint64_t file_size() const { return size_; }
+  // Whether `path` is still the file this snapshot was opened from (not replaced since).
+  bool is_current(const std::filesystem::path& path) const;
   // Recomputes the payload CRC and compares it with the header's (reads everything).
   bool verify_payload() const;
   uint32_t payload_crc() const;

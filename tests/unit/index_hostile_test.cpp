@@ -1,0 +1,128 @@
+// Damaged and hostile index directories (issue 10): bit rot in the snapshot (item 4). With the deterministic stand-in embedder of
+// index_test_util.hpp, so that only storage is under test.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "index/index.hpp"
+#include "index/store.hpp"
+#include "ripvec/error.hpp"
+#include "unit/index_test_util.hpp"
+
+using namespace ripvec;
+using ripvec::test::TestHashEmbedder;
+namespace fs = std::filesystem;
+
+namespace {
+
+void write(const fs::path& p, const std::string& s) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << s;
+  // Well in the past: not "racily clean", so nothing is re-read by design.
+  fs::last_write_time(p, fs::file_time_type::clock::now() - std::chrono::hours(1));
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// A test that hangs is killed (and so fails) instead of blocking the suite.
+struct Watchdog {
+  explicit Watchdog(unsigned seconds) { ::alarm(seconds); }
+  ~Watchdog() { ::alarm(0); }
+};
+
+class IndexHostile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = fs::temp_directory_path() /
+            ("ripvec_hostile_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(base_);
+    root_ = base_ / "repo";
+    cache_ = base_ / "cache";
+    write(root_ / "src/alpha.py", "def alpha_retry(x):\n    return backoff(x) + 1\n");
+    write(root_ / "src/beta.py", "def beta_parse(text):\n    return text.split(',')\n");
+    write(root_ / "README.md", "# Demo\n\nThe zanzibar widget frobnicates configuration.\n");
+    write(root_ / "config.js", "export const timeout = 30; // quux handling\n");
+  }
+  void TearDown() override { fs::remove_all(base_); }
+
+  std::unique_ptr<ProjectIndex> open() {
+    IndexOptions o;
+    o.cache_dir = cache_;
+    return ProjectIndex::open(root_, emb_, o);
+  }
+  fs::path location() const {
+    IndexOptions o;
+    o.cache_dir = cache_;
+    return index_location(root_, o);
+  }
+  fs::path snapshot_path() const {
+    auto m = index::decode_manifest(slurp(location() / "manifest.json"), "t");
+    return location() / m.snapshot->name;
+  }
+  std::string results(const ProjectIndex& idx) { return test::search_summary(idx); }
+
+  TestHashEmbedder emb_;
+  fs::path base_, root_, cache_;
+};
+
+// Issue 10, item 4: flipping one byte of the snapshot (size and mtime kept) made queries
+// return other files' chunks under wrong paths, or fail until --reindex while `ripvec index`
+// said "unchanged". Every 37th byte is flipped in turn: each query must return exactly the
+// original results or fail with IndexError saying what to run, and the next update() must
+// bring the original results back.
+TEST_F(IndexHostile, SnapshotBitFlipsAreNeverServed) {
+  { open()->update(); }
+  const std::string want = results(*open());
+  const fs::path snap = snapshot_path();
+  const std::string good = slurp(snap);
+  size_t detected = 0, harmless = 0;
+  for (size_t pos = 0; pos < good.size(); pos += 37) {
+    SCOPED_TRACE("byte " + std::to_string(pos));
+    const fs::path cur = snapshot_path();
+    struct stat before {};
+    ASSERT_EQ(::stat(cur.c_str(), &before), 0);
+    {
+      std::fstream f(cur, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(pos));
+      f.put(static_cast<char>(good[pos] ^ 0x5A));
+    }
+    const struct timespec times[2] = {before.st_atim, before.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, cur.c_str(), times, 0), 0);  // size and mtime kept
+
+    bool failed = false;
+    try {
+      auto idx = open();
+      EXPECT_EQ(results(*idx), want);
+    } catch (const IndexError& e) {
+      failed = true;
+      EXPECT_NE(std::string(e.what()).find("ripvec index"), std::string::npos) << e.what();
+    }
+    auto idx = open();
+    auto st = idx->update();
+    EXPECT_EQ(st.corrupt_rebuilt > 0, failed) << "update and query disagree about the damage";
+    EXPECT_EQ(results(*idx), want);
+    if (failed) {
+      ++detected;
+      EXPECT_EQ(slurp(snapshot_path()), good);  // rebuilt byte for byte
+    } else {
+      ++harmless;  // padding between sections: flip it back
+      std::fstream f(snapshot_path(), std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(pos));
+      f.put(good[pos]);
+    }
+  }
+  EXPECT_GT(detected, 0u);
+  std::printf("flips: %zu detected, %zu in padding (results unchanged)\n", detected, harmless);
+}
+
+}  // namespace

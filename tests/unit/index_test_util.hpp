@@ -1,0 +1,129 @@
+// Stand-ins for the index tests: a whitespace tokenizer and a deterministic embedder (hashed bag
+// of code terms), so that storage and incremental logic are tested without the neural engine.
+#pragma once
+
+#include <cctype>
+#include <cmath>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "index/bm25.hpp"
+#include "index/index.hpp"
+#include "ripvec/embedder.hpp"
+#include "ripvec/error.hpp"
+#include "ripvec/tokenizer.hpp"
+
+namespace ripvec::test {
+
+using namespace ripvec;
+
+// Whitespace tokenizer: enough for the chunker's token budget, nothing more.
+class TestWhitespaceTokenizer final : public Tokenizer {
+ public:
+  Encoding encode(std::string_view text, bool add_special, size_t max_length) const override {
+    Encoding e;
+    if (add_special) push(&e, 1, "[CLS]");
+    size_t i = 0;
+    while (i < text.size()) {
+      while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+      size_t s = i;
+      while (i < text.size() && !std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+      if (i > s)
+        push(&e,
+             3 + static_cast<int32_t>(std::hash<std::string_view>{}(text.substr(s, i - s)) % 1000),
+             std::string(text.substr(s, i - s)));
+    }
+    if (add_special) push(&e, 2, "[SEP]");
+    if (max_length > 0 && e.ids.size() > max_length) {
+      e.ids.resize(max_length);
+      e.type_ids.resize(max_length);
+      e.tokens.resize(max_length);
+      if (add_special) {
+        e.ids.back() = 2;
+        e.tokens.back() = "[SEP]";
+      }
+    }
+    return e;
+  }
+  size_t vocab_size() const override { return 1003; }
+  std::optional<int32_t> token_to_id(std::string_view) const override { return std::nullopt; }
+  std::string id_to_token(int32_t id) const override { return std::to_string(id); }
+  int32_t pad_id() const override { return 0; }
+  size_t num_special_tokens() const override { return 2; }
+
+ private:
+  static void push(Encoding* e, int32_t id, std::string tok) {
+    e->ids.push_back(id);
+    e->type_ids.push_back(0);
+    e->tokens.push_back(std::move(tok));
+  }
+};
+
+// Deterministic embedder: each code term adds +-1 to a hashed coordinate; rows L2-normalized.
+// Texts sharing terms get high cosine, so semantic search is meaningful in tests.
+class TestHashEmbedder final : public Embedder {
+ public:
+  explicit TestHashEmbedder(std::string id = "test/hash-embedder", size_t dim = 64)
+      : id_(std::move(id)), dim_(dim) {}
+  size_t dim() const override { return dim_; }
+  size_t max_seq_length() const override { return 128; }
+  const std::string& model_id() const override { return id_; }
+  std::string device_name() const override { return "test"; }
+  const Tokenizer& tokenizer() const override { return tok_; }
+  const std::string& prompt(InputKind) const override { return empty_; }
+  std::vector<float> embed(std::span<const std::string> texts, InputKind kind) override {
+    std::vector<float> out(texts.size() * dim_, 0.0f);
+    for (size_t i = 0; i < texts.size(); ++i) {
+      float* v = &out[i * dim_];
+      for (const auto& t : index::tokenize_code(texts[i])) {
+        size_t h = std::hash<std::string>{}(t);
+        v[h % dim_] += (h >> 32) & 1 ? 1.0f : -1.0f;
+      }
+      double s = 0;
+      for (size_t j = 0; j < dim_; ++j) s += double(v[j]) * v[j];
+      if (s > 0)
+        for (size_t j = 0; j < dim_; ++j) v[j] = static_cast<float>(v[j] / std::sqrt(s));
+    }
+    std::lock_guard lk(mu_);
+    if (kind == InputKind::Document)
+      documents_embedded += texts.size();
+    else
+      queries_embedded += texts.size();
+    return out;
+  }
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>>) override {
+    throw UnsupportedError("TestHashEmbedder::embed_tokens");
+  }
+  size_t documents_embedded = 0, queries_embedded = 0;
+
+ private:
+  std::string id_;
+  size_t dim_;
+  TestWhitespaceTokenizer tok_;
+  std::string empty_;
+  std::mutex mu_;
+};
+
+// What three queries over the small trees of the index tests return (one per mode), as
+// comparable text: paths, lines, contents and scores.
+inline std::string search_summary(const ProjectIndex& idx) {
+  std::string out;
+  for (auto [mode, q] : {std::pair{SearchMode::Keyword, "quux handling"},
+                         std::pair{SearchMode::Semantic, "zanzibar widget"},
+                         std::pair{SearchMode::Hybrid, "retry backoff parse"}}) {
+    SearchOptions so;
+    so.mode = mode;
+    so.top_k = 4;
+    for (const auto& h : idx.search(q, so))
+      out += h.chunk.path + ":" + std::to_string(h.chunk.start_line) + "-" +
+             std::to_string(h.chunk.end_line) + " " + h.chunk.content + " " +
+             std::to_string(h.score) + "\n";
+    out += "--\n";
+  }
+  return out;
+}
+
+}  // namespace ripvec::test
