@@ -524,7 +524,7 @@ void ProjectIndexImpl::load_current() {
   for (int attempt = 0; attempt < 3; ++attempt) {
     Manifest m;
     try {
-      m = decode_manifest(read_file(manifest_path()), manifest_path().string());
+      m = decode_manifest(read_file(manifest_path(), kMaxManifestBytes), manifest_path().string());
     } catch (const Error&) {
       return;  // no index yet, or a broken one that update() will report and rebuild
     }
@@ -612,7 +612,8 @@ IndexUpdateStats ProjectIndexImpl::update() {
   bool have_old = false;
   if (!reindex_pending_ && fs::exists(manifest_path(), ec)) {
     try {
-      old = decode_manifest(read_file(manifest_path()), manifest_path().string());
+      old =
+          decode_manifest(read_file(manifest_path(), kMaxManifestBytes), manifest_path().string());
       if (manifest_matches(old)) {
         have_old = true;
       } else {

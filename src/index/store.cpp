@@ -470,25 +470,33 @@ void atomic_write_file(const fs::path& path, std::string_view bytes, bool sync) 
   f.commit(sync);
 }
 
-std::string read_file(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw IoError("cannot open " + path.string() + ": " + errno_text());
-  std::string out;
+std::string read_file(const fs::path& path, uint64_t max_bytes) {
   struct stat st {};
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t r = ::read(fd, buf, sizeof(buf));
+  const int fd = open_index_file(path, O_RDONLY, &st);
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size > max_bytes) {
+    ::close(fd);
+    throw IndexError(path.string() + " is " + std::to_string(size) +
+                     " bytes, more than an index file of its kind may hold (" +
+                     std::to_string(max_bytes) + ")");
+  }
+  // Exactly the size fstat reported: a file growing meanwhile is cut there (and then fails
+  // its checks), so the read is bounded whatever happens to the file.
+  std::string out(static_cast<size_t>(size), '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t r = ::read(fd, out.data() + got, out.size() - got);
     if (r < 0) {
       if (errno == EINTR) continue;
-      int e = errno;
+      const int e = errno;
       ::close(fd);
       throw IoError("cannot read " + path.string() + ": " + std::strerror(e));
     }
     if (r == 0) break;
-    out.append(buf, static_cast<size_t>(r));
+    got += static_cast<size_t>(r);
   }
   ::close(fd);
+  out.resize(got);
   return out;
 }
 

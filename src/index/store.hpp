@@ -81,7 +81,13 @@ class AtomicFile {
 };
 
 void atomic_write_file(const std::filesystem::path& path, std::string_view bytes, bool sync = true);
-std::string read_file(const std::filesystem::path& path);  // throws IoError
+// Index files are opened without following a symlink and without blocking, and must be regular
+// files; reads are bounded by `max_bytes` (the most an index file of that kind may hold).
+// Throws IoError when the file cannot be opened or read, IndexError when it is a symlink, a
+// FIFO, a device, ... or larger than max_bytes (a damaged index: update() rebuilds it).
+inline constexpr uint64_t kMaxManifestBytes = uint64_t(256) << 20;
+inline constexpr uint64_t kMaxObjectBytes = uint64_t(1) << 30;
+std::string read_file(const std::filesystem::path& path, uint64_t max_bytes = kMaxObjectBytes);
 // Flushes the file system holding `dir` (one syncfs instead of an fsync per object).
 void sync_filesystem(const std::filesystem::path& dir);
 // Names of temp files AtomicFile leaves behind when killed (removed by the next writer).

@@ -1,4 +1,5 @@
-// Damaged and hostile index directories (issue 10): bit rot in the snapshot (item 4). With the deterministic stand-in embedder of
+// Damaged and hostile index directories (issue 10, items 3 and 4): special files in place of
+// index files, and bit rot in the snapshot. With the deterministic stand-in embedder of
 // index_test_util.hpp, so that only storage is under test.
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -74,6 +75,76 @@ class IndexHostile : public ::testing::Test {
   TestHashEmbedder emb_;
   fs::path base_, root_, cache_;
 };
+
+// Issue 10, item 3: a FIFO in place of manifest.json blocked forever in open().
+TEST_F(IndexHostile, FifoInPlaceOfManifestIsRebuilt) {
+  Watchdog dog(60);
+  { open()->update(); }
+  const std::string want = results(*open());
+  fs::remove(location() / "manifest.json");
+  ASSERT_EQ(::mkfifo((location() / "manifest.json").c_str(), 0644), 0);
+  auto idx = open();  // reads the manifest: must not block
+  auto st = idx->update();
+  EXPECT_GE(st.corrupt_rebuilt, 1u);
+  ASSERT_FALSE(st.warnings.empty());
+  EXPECT_NE(st.warnings[0].find("FIFO"), std::string::npos) << st.warnings[0];
+  EXPECT_EQ(results(*idx), want);
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(location() / "manifest.json")));
+}
+
+// Issue 10, item 3: a FIFO in place of snapshot-1.bin blocked forever in open().
+TEST_F(IndexHostile, FifoInPlaceOfSnapshotIsRebuilt) {
+  Watchdog dog(60);
+  { open()->update(); }
+  const std::string want = results(*open());
+  const fs::path snap = snapshot_path();
+  fs::remove(snap);
+  ASSERT_EQ(::mkfifo(snap.c_str(), 0644), 0);
+  auto idx = open();
+  EXPECT_THROW(idx->search("quux", {}), IndexError);  // never served, never blocks
+  auto st = idx->update();
+  EXPECT_GE(st.corrupt_rebuilt, 1u);
+  EXPECT_EQ(results(*idx), want);
+  EXPECT_FALSE(fs::exists(snap));  // the FIFO was collected with the old generation
+}
+
+// Issue 10, item 3: manifest.json as a symlink to /dev/zero read until memory ran out. The
+// same for the snapshot and an object; a FIFO object and an oversized manifest too.
+TEST_F(IndexHostile, SymlinkToDevZeroIsNeverRead) {
+  Watchdog dog(60);
+  { open()->update(); }
+  const std::string want = results(*open());
+  for (const char* which : {"manifest", "snapshot", "object"}) {
+    SCOPED_TRACE(which);
+    fs::path victim;
+    if (std::string(which) == "manifest") victim = location() / "manifest.json";
+    if (std::string(which) == "snapshot") victim = snapshot_path();
+    if (std::string(which) == "object")
+      for (auto& e : fs::recursive_directory_iterator(location() / "objects"))
+        if (e.path().extension() == ".obj") victim = e.path();
+    ASSERT_FALSE(victim.empty());
+    fs::remove(victim);
+    fs::create_symlink("/dev/zero", victim);
+    // Objects are read only to build a new snapshot: make one necessary.
+    if (std::string(which) == "object") write(root_ / "extra.py", "def extra():\n    return 2\n");
+    auto idx = open();
+    auto st = idx->update();
+    EXPECT_GE(st.corrupt_rebuilt, 1u);
+    if (std::string(which) != "object") EXPECT_EQ(results(*idx), want);
+    EXPECT_FALSE(fs::is_symlink(victim));
+  }
+  // A FIFO object: loading it (for the next snapshot) must not block either.
+  fs::path obj;
+  for (auto& e : fs::recursive_directory_iterator(location() / "objects"))
+    if (e.path().extension() == ".obj") obj = e.path();
+  fs::remove(obj);
+  ASSERT_EQ(::mkfifo(obj.c_str(), 0644), 0);
+  write(root_ / "new.py", "def fresh():\n    return 1\n");  // forces a new snapshot
+  auto st = open()->update();
+  EXPECT_GE(st.corrupt_rebuilt, 1u);
+  // A manifest larger than any manifest may be is refused before it is read.
+  EXPECT_THROW(index::read_file(location() / "manifest.json", 16), IndexError);
+}
 
 // Issue 10, item 4: flipping one byte of the snapshot (size and mtime kept) made queries
 // return other files' chunks under wrong paths, or fail until --reindex while `ripvec index`
