@@ -1,5 +1,8 @@
 #include "index/index.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -505,6 +508,12 @@ class ProjectIndexImpl final : public ProjectIndex {
     std::string bytes = read_file(p);
     return std::make_shared<ObjectData>(decode_object(bytes, dim_, id, model_key_, p.string()));
   }
+  // Whether `f` still has the content of object `id` (read and hashed).
+  bool same_content(const WalkedFile& f, const std::string& id) const {
+    std::string content;
+    return read_text_file(f.abs_path, opts_.walk.max_file_size, &content) == ContentStatus::Ok &&
+           object_id(f.rel_path, content) == id;
+  }
   // Best-effort load of the committed state, without the lock (writers publish by rename).
   void load_current();
   void collect_garbage(const Manifest& m, IndexUpdateStats* st);
@@ -595,11 +604,14 @@ IndexUpdateStats ProjectIndexImpl::update() {
   fs::create_directories(location_ / "objects", ec);
   if (ec)
     throw IoError("cannot create index directory " + location_.string() + ": " + ec.message());
-  FileLock lock(location_ / "lock");
+  // A cache we cannot write (read-only file system, another user's files) is used as it is.
+  FileLock lock(location_ / "lock", /*allow_read_only=*/true);
+  const bool read_only =
+      !lock.exclusive() || ::faccessat(AT_FDCWD, location_.c_str(), W_OK, AT_EACCESS) != 0;
   // Temp files of writers that were killed (we hold the lock: no writer is active). Objects'
   // temp files are removed by collect_garbage().
-  for (auto f = fs::directory_iterator(location_, ec); !ec && f != fs::directory_iterator();
-       f.increment(ec)) {
+  for (auto f = fs::directory_iterator(location_, ec);
+       !read_only && !ec && f != fs::directory_iterator(); f.increment(ec)) {
     if (is_temp_file_name(f->path().filename().string())) {
       std::error_code e2;
       fs::remove(f->path(), e2);
@@ -672,7 +684,12 @@ IndexUpdateStats ProjectIndexImpl::update() {
       auto it = old.files.find(f.rel_path);
       if (it != old.files.end()) e = &it->second;
     }
-    if (e && e->size == f.size && e->mtime_ns == f.mtime_ns) {
+    // Read-only, an entry whose mtime was not trusted ("racily clean", -1) or changed is
+    // compared by content: it cannot be re-embedded anyway.
+    const bool same =
+        e && e->size == f.size &&
+        (e->mtime_ns == f.mtime_ns || (read_only && e->status == "ok" && same_content(f, e->id)));
+    if (same) {
       if (e->status != "ok") {
         next.files[f.rel_path] = *e;  // skipped before, unchanged since: do not re-read
         count_skip(e->status, &st);
@@ -715,6 +732,28 @@ IndexUpdateStats ProjectIndexImpl::update() {
       st.warnings.push_back(std::string("index snapshot unusable, rebuilding it: ") + e.what());
       st.corrupt_rebuilt++;
     }
+  }
+  if (read_only) {
+    if (!current)
+      throw IoError("index " + location_.string() + " cannot be written and holds no usable " +
+                    "index (" + (st.warnings.empty() ? "nothing committed" : st.warnings.back()) +
+                    "); search with --no-index, or give a writable --cache-dir");
+    st.warnings.clear();  // the "rebuilding" ones cannot happen
+    const size_t stale = tasks.size() + removed.size();
+    if (stale == 0)
+      st.warnings.push_back("index " + location_.string() +
+                            " is read-only: searching it as it is (it cannot be updated)");
+    else
+      st.warnings.push_back("index " + location_.string() + " is read-only and out of date (" +
+                            std::to_string(stale) +
+                            " files changed since its last update): searching it as it is, "
+                            "without those changes (--no-index searches the files as they are)");
+    st.files_unchanged = unchanged.size();
+    st.chunks_total = current->num_chunks();
+    snapshot_ = std::move(current);
+    load_error_.clear();
+    st.total_s = seconds_since(t_total);
+    return st;
   }
   if (current && tasks.empty() && removed.empty()) {
     // A writer killed after its commit (or before it, having written objects) leaves the

@@ -514,13 +514,39 @@ bool is_temp_file_name(std::string_view name) {
   return name.find(".tmp.") != std::string_view::npos;
 }
 
-FileLock::FileLock(const fs::path& path) {
-  fd_ = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw IoError("cannot open lock file " + path.string() + ": " + errno_text());
-  while (::flock(fd_, LOCK_EX) != 0) {
+FileLock::FileLock(const fs::path& path, bool allow_read_only) {
+  struct stat st {};
+  int lock_op = LOCK_EX;
+  int fd = ::open(path.c_str(), O_CREAT | O_RDWR | kIndexOpenFlags, 0644);
+  const int err = errno;
+  if (fd < 0 && allow_read_only && (err == EACCES || err == EPERM || err == EROFS)) {
+    // A cache we may not write: a shared lock still waits for a writer to commit. Without a
+    // lock file to open, readers rely on the manifest being replaced atomically.
+    fd = ::open(path.c_str(), O_RDONLY | kIndexOpenFlags);
+    if (fd < 0) return;
+    lock_op = LOCK_SH;
+  } else if (fd < 0) {
+    try {
+      throw_open_error(path, err);
+    } catch (const IndexError& e) {
+      // Not ours to delete: another process may be about to lock what it opened there.
+      throw IoError(std::string("cannot use the lock file: ") + e.what() + "; remove it");
+    } catch (const IoError& e) {
+      throw IoError(std::string("cannot open lock file: ") + e.what());
+    }
+  }
+  try {
+    fd_ = checked_index_fd(fd, path, &st);
+  } catch (const Error& e) {
+    throw IoError(std::string("cannot use the lock file: ") + e.what() + "; remove it");
+  }
+  exclusive_ = lock_op == LOCK_EX;
+  while (::flock(fd_, lock_op) != 0) {
     if (errno == EINTR) continue;
-    int e = errno;
+    const int e = errno;
     ::close(fd_);
+    fd_ = -1;
+    if (!exclusive_) return;  // read-only: reading without the lock is still consistent
     throw IoError("cannot lock " + path.string() + ": " + std::strerror(e));
   }
 }

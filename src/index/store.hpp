@@ -93,18 +93,24 @@ void sync_filesystem(const std::filesystem::path& dir);
 // Names of temp files AtomicFile leaves behind when killed (removed by the next writer).
 bool is_temp_file_name(std::string_view name);
 
-// Exclusive advisory lock (flock) on `path`, created if needed; blocks until granted.
-// flock locks belong to the open file description, so two threads of one process exclude
-// each other too.
+// Advisory lock (flock) on `path`, created if needed; blocks until granted. Exclusive, unless
+// allow_read_only and the lock file cannot be opened for writing (EACCES, EPERM, EROFS: a
+// read-only cache): then a shared lock on a read-only descriptor (it still waits for a writer
+// to commit), or no lock when even that is impossible (readers rely on the atomic manifest
+// rename); exclusive() says which. flock locks belong to the open file description, so two
+// threads of one process exclude each other too. Throws IoError when `path` is a symlink,
+// FIFO, device... ("remove it") or cannot be opened and read-only use was not allowed.
 class FileLock {
  public:
-  explicit FileLock(const std::filesystem::path& path);
+  explicit FileLock(const std::filesystem::path& path, bool allow_read_only = false);
   ~FileLock();
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
+  bool exclusive() const { return exclusive_; }
 
  private:
   int fd_ = -1;
+  bool exclusive_ = false;
 };
 
 // Read-only mapping of a whole file (MAP_SHARED; fine to keep after the file is unlinked).

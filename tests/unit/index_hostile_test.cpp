@@ -146,6 +146,20 @@ TEST_F(IndexHostile, SymlinkToDevZeroIsNeverRead) {
   EXPECT_THROW(index::read_file(location() / "manifest.json", 16), IndexError);
 }
 
+// A lock file that is not a regular file is an error naming it (it is not ours to delete).
+TEST_F(IndexHostile, FifoLockFileIsAClearError) {
+  Watchdog dog(60);
+  fs::create_directories(location());
+  ASSERT_EQ(::mkfifo((location() / "lock").c_str(), 0644), 0);
+  try {
+    open()->update();
+    FAIL() << "expected IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("lock"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("remove it"), std::string::npos) << e.what();
+  }
+}
+
 // Issue 10, item 4: flipping one byte of the snapshot (size and mtime kept) made queries
 // return other files' chunks under wrong paths, or fail until --reindex while `ripvec index`
 // said "unchanged". Every 37th byte is flipped in turn: each query must return exactly the
