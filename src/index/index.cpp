@@ -645,6 +645,12 @@ IndexUpdateStats ProjectIndexImpl::update() {
   WalkStats ws;
   std::vector<WalkedFile> walked = walk({root_}, opts_.walk, &ws);
   st.walk_s = seconds_since(t_walk);
+  // A cut walk would make every file it did not reach look deleted: leave the index as it is.
+  if (ws.truncated)
+    throw IoError(
+        "the walk of " + root_.string() + " stopped at its limits (" +
+        (ws.warnings.empty() ? std::string("too many folders or files") : ws.warnings.back()) +
+        "); the index was not changed");
   st.skipped_too_large += ws.skipped_too_large;
   st.skipped_unreadable += ws.skipped_unreadable;
   for (auto& w : ws.warnings) st.warnings.push_back(w);

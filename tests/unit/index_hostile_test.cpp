@@ -160,6 +160,19 @@ TEST_F(IndexHostile, FifoLockFileIsAClearError) {
   }
 }
 
+// A walk cut short by its memory bound (issue 10, item 8) must not make the files it did not
+// reach look deleted: the update fails and the committed index stays as it was.
+TEST_F(IndexHostile, TruncatedWalkLeavesTheIndexAlone) {
+  { open()->update(); }
+  const std::string want = results(*open());
+  IndexOptions o;
+  o.cache_dir = cache_;
+  o.walk.max_dirs = 1;  // the root only: src/ is not reached
+  auto idx = ProjectIndex::open(root_, emb_, o);
+  EXPECT_THROW(idx->update(), IoError);
+  EXPECT_EQ(results(*open()), want);
+}
+
 // Issue 10, item 4: flipping one byte of the snapshot (size and mtime kept) made queries
 // return other files' chunks under wrong paths, or fail until --reindex while `ripvec index`
 // said "unchanged". Every 37th byte is flipped in turn: each query must return exactly the
