@@ -123,11 +123,19 @@ struct IndexOptions {
   // Where indexes live: empty = $RIPVEC_CACHE_DIR, else $XDG_CACHE_HOME/ripvec, else
   // ~/.cache/ripvec. An index directory <root>/.ripvec/ is always preferred when it exists.
   std::filesystem::path cache_dir;
-  bool repo_local = false;  // create the index in <root>/.ripvec/ instead of the cache
-  bool reindex = false;     // drop what is stored and rebuild on the next update()
-  bool follow_symlinks = false;
+  bool repo_local = false;       // create the index in <root>/.ripvec/ instead of the cache
+  bool reindex = false;          // drop what is stored and rebuild on the next update()
+  bool follow_symlinks = false;  // never into /proc, /sys, /dev or other pseudo file systems
+  // Stay on the root's file system: neither mount points nor followed links lead to another
+  // one (ripgrep's --one-file-system). Like follow_symlinks, it changes what the index holds.
+  bool one_file_system = false;
   uint64_t max_file_size = 2 * 1024 * 1024;  // index cap per file, bytes (> 0)
-  unsigned threads = 0;                      // ingest threads; 0 = all cores
+  // Memory bound of a walk: it stops after this many folders or files. update() then fails
+  // (IoError) and leaves the committed index as it was (the files not reached are not
+  // "deleted"); search_without_index() searches what was reached, with a warning.
+  size_t max_walk_dirs = 1'000'000;
+  size_t max_walk_files = 5'000'000;
+  unsigned threads = 0;  // ingest threads; 0 = all cores
   // Called from the thread running update() or from its progress ticker thread, never two
   // calls at once (a 200 ms tick must not wait for an embedding batch). Must not call back
   // into the Index.

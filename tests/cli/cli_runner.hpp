@@ -205,6 +205,21 @@ inline CliResult run_cli(std::vector<std::string> args) {
   return run_cli(r);
 }
 
+// `ripvec ARGS` with `model` on the CPU, the index cache in `cache`, no progress output
+// (-q), offline, NO_COLOR unset.
+inline CliRun model_run(std::vector<std::string> args, const std::filesystem::path& cache,
+                        const std::filesystem::path& model) {
+  CliRun r;
+  r.args = std::move(args);
+  for (const char* a : {"-q", "--device", "cpu", "--cache-dir"}) r.args.push_back(a);
+  r.args.push_back(cache.string());
+  r.args.push_back("--model");
+  r.args.push_back(model.string());
+  r.env["HF_HUB_OFFLINE"] = "1";
+  r.env["NO_COLOR"] = kUnset;
+  return r;
+}
+
 inline bool has_escape(const std::string& s) {
   return s.find('\x1b') != std::string::npos;
 }
