@@ -68,6 +68,13 @@ class IndexReadOnly : public ::testing::Test {
     for (const auto& w : st.warnings) r += "warning: " + w + "\n";
     return r;
   }
+  // The index directory (<cache>/<root key>/<model>-<key>/): the one folder holding a lock file.
+  fs::path location() const {
+    for (auto& e : fs::recursive_directory_iterator(cache_))
+      if (e.path().filename() == "lock") return e.path().parent_path();
+    ADD_FAILURE() << "no index directory under " << cache_;
+    return cache_;
+  }
   std::string as_reader(int* code) {
     return test::in_child(
         ::geteuid() == 0 ? 65534 : -1, [&] { return use_index(); }, code);
@@ -83,7 +90,8 @@ TEST_F(IndexReadOnly, ReadOnlyCacheIsSearchedAsItIs) {
   ASSERT_EQ(code, 0) << built;
   ASSERT_EQ(built.find("warning"), std::string::npos) << built;
   const std::string want = built;  // the searches, no warnings
-  chmod_tree(cache_, false);       // chmod -R a-w
+  const fs::path loc = location();
+  chmod_tree(cache_, false);  // chmod -R a-w
 
   // Lock file present: a shared lock on a read-only descriptor.
   std::string got = as_reader(&code);
@@ -94,8 +102,7 @@ TEST_F(IndexReadOnly, ReadOnlyCacheIsSearchedAsItIs) {
             std::string::npos)
       << got;
   // Nothing was written.
-  EXPECT_FALSE(
-      fs::exists(cache_ / fs::directory_iterator(cache_)->path().filename() / "gc-pending"));
+  EXPECT_FALSE(fs::exists(loc / "gc-pending"));
 
   // The tree changed since: still searched as it is, and the warning says it is out of date.
   write("src/alpha.py", "def alpha_retry(x):\n    return backoff(x) + 2\n");
@@ -106,7 +113,6 @@ TEST_F(IndexReadOnly, ReadOnlyCacheIsSearchedAsItIs) {
 
   // No lock file at all (and none can be created): a lock-free read of the committed state.
   write("src/alpha.py", "def alpha_retry(x):\n    return backoff(x) + 1\n");
-  const fs::path loc = fs::directory_iterator(cache_)->path();
   chmod_tree(cache_, true);
   fs::remove(loc / "lock");
   chmod_tree(cache_, false);
@@ -122,7 +128,8 @@ TEST_F(IndexReadOnly, ReadOnlyCacheWithoutIndexIsAClearError) {
   const std::string built = test::in_child(
       -1, [&] { return use_index(); }, &code);
   ASSERT_EQ(code, 0) << built;
-  const fs::path loc = fs::directory_iterator(cache_)->path();
+  const fs::path loc = location();
+  ASSERT_TRUE(fs::exists(loc / "manifest.json"));
   fs::remove(loc / "manifest.json");
   chmod_tree(cache_, false);
   const std::string got = as_reader(&code);
