@@ -195,11 +195,16 @@ class Index {
 
   // Brings the index up to date with the tree (walk, then read/chunk/embed what changed) and
   // commits it atomically. Searches running meanwhile see the previous snapshot. A read-only
-  // index that is current is used as it is (a warning says it cannot be updated).
+  // index is used as it is, with a warning that it cannot be updated (saying how many files
+  // changed since, if any); one without a usable index is an IoError naming --no-index. A
+  // damaged snapshot is rebuilt from the stored objects (a warning says so). A walk cut short
+  // by max_walk_dirs/max_walk_files throws IoError and leaves the committed index as it was.
   virtual UpdateStats update() = 0;
 
   // Best first. Semantic and Hybrid embed the query (InputKind::Query). Without a committed
-  // index (update() never run) searches run on an empty index.
+  // index (update() never run) searches run on an empty index. A committed snapshot that fails
+  // its checks (checksums, bounds) is never served: IndexError saying to run `ripvec index
+  // <root>` (update() rebuilds it).
   virtual std::vector<Hit> search(std::string_view query, const SearchOptions& opts) const = 0;
 
   // The chunk covering `line` (1-based) of `file` (absolute or relative to root()) is the
