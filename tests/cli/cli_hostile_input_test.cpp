@@ -21,11 +21,6 @@ class CliHostile : public ::testing::Test {
   CliRun run(std::vector<std::string> args) const {
     return model_run(std::move(args), cache_.path(), default_model_dir());
   }
-  static std::vector<nlohmann::json> parse_lines(const std::string& out) {
-    std::vector<nlohmann::json> v;
-    for (const auto& l : split_lines(out)) v.push_back(nlohmann::json::parse(l));
-    return v;
-  }
 
   TempDir repo_, cache_;
 };
@@ -55,7 +50,7 @@ TEST_F(CliHostile, NonUtf8FileNameDoesNotBreakTheTree) {
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = run_cli(run(args));
     ASSERT_EQ(r.status, 0) << r.err;
-    auto hits = parse_lines(r.out);
+    auto hits = json_lines(r.out);
     ASSERT_FALSE(hits.empty());
     EXPECT_EQ(hits[0]["path"], t.string() + "/ok.py");
     EXPECT_FALSE(hits[0].contains("path_b64"));  // only for names that are not UTF-8
@@ -67,7 +62,7 @@ TEST_F(CliHostile, NonUtf8FileNameDoesNotBreakTheTree) {
         run_cli(run({"--json", "--mode", "keyword", "-n", "5", "x=1", t.string(), index_flag}));
     ASSERT_EQ(r.status, 0) << r.err;
     bool found = false;
-    for (const auto& h : parse_lines(r.out)) {
+    for (const auto& h : json_lines(r.out)) {
       if (!h.contains("path_b64")) continue;
       found = true;
       EXPECT_EQ(h["path"], t.string() + "/bad\xEF\xBF\xBDname.py");
@@ -94,7 +89,7 @@ TEST_F(CliHostile, MinifiedFileTailIsSearchable) {
     auto r = run_cli(
         run({"--json", "--mode", "keyword", "zzuniqueword", repo_.path().string(), index_flag}));
     ASSERT_EQ(r.status, 0) << index_flag << ": " << r.err;
-    auto hits = parse_lines(r.out);
+    auto hits = json_lines(r.out);
     ASSERT_FALSE(hits.empty());
     EXPECT_NE(hits[0]["content"].get<std::string>().find("zzuniqueword"), std::string::npos);
     EXPECT_EQ(hits[0]["start_line"], 1);

@@ -22,6 +22,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 extern char** environ;
 
 namespace ripvec::test {
@@ -230,6 +232,13 @@ inline std::vector<std::string> split_lines(const std::string& s) {
   std::string l;
   while (std::getline(in, l)) lines.push_back(l);
   return lines;
+}
+
+// One JSON value per line of `out` (`--json` search output).
+inline std::vector<nlohmann::json> json_lines(const std::string& out) {
+  std::vector<nlohmann::json> v;
+  for (const auto& l : split_lines(out)) v.push_back(nlohmann::json::parse(l));
+  return v;
 }
 
 }  // namespace ripvec::test

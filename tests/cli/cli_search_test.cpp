@@ -67,11 +67,7 @@ class CliSearch : public ::testing::Test {
   CliRun run(std::vector<std::string> args) const {
     return model_run(std::move(args), cache_.path(), default_model_dir());
   }
-  static std::vector<nlohmann::json> parse_lines(const std::string& out) {
-    std::vector<nlohmann::json> v;
-    for (const auto& l : split_lines(out)) v.push_back(nlohmann::json::parse(l));
-    return v;
-  }
+  static std::vector<nlohmann::json> parse_lines(const std::string& out) { return json_lines(out); }
 
   TempDir repo_, cache_;
 };
