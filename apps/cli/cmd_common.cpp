@@ -83,6 +83,7 @@ IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress) {
   io.repo_local = opts.repo_local;
   io.reindex = opts.reindex;
   io.follow_symlinks = opts.follow;
+  io.one_file_system = opts.one_file_system;
   io.threads = opts.threads;
   if (progress != nullptr && progress->mode() != ProgressPrinter::Mode::Off)
     io.progress = [progress](const IndexProgress& p) { progress->update(p); };

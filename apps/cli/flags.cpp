@@ -123,7 +123,12 @@ void add_index_flags(CLI::App& app, CliOptions& o) {
       ->type_name("DIR");
   app.add_flag("--repo-local", o.repo_local,
                "Store a new index under ROOT/.ripvec (an existing .ripvec/ is always used)");
-  app.add_flag("-L,--follow", o.follow, "Follow symbolic links (changes what the index holds)");
+  app.add_flag("-L,--follow", o.follow,
+               "Follow symbolic links (changes what the index holds; never into /proc, /sys, "
+               "/dev or other pseudo file systems)");
+  app.add_flag("--one-file-system", o.one_file_system,
+               "Do not cross file system boundaries (mount points, or links with -L; changes "
+               "what the index holds)");
   app.add_flag("-q,--quiet", o.quiet, "No progress output");
   app.add_flag("--stats", o.stats, "Print timings and counts on stderr");
 }
@@ -162,7 +167,9 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
          "Drop results whose score (on the --mode's scale above) is below F (finite)")
       ->type_name("F")
       ->check(kFiniteNumber);
-  app.add_flag("--json", o.json, "One JSON object per result per line");
+  app.add_flag("--json", o.json,
+               "One JSON object per result per line. A path that is not UTF-8 is shown with "
+               "U+FFFD for its bad bytes, and \"path_b64\" holds its exact bytes (base64)");
   app.add_flag("-l,--files-with-matches", o.files_with_matches,
                "Print only the paths of files with results, best first");
   app.add_flag("--vimgrep", o.vimgrep,

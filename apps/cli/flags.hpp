@@ -49,7 +49,7 @@ struct CliOptions {
 
   // --- walking ---
   std::vector<std::string> types, type_not, globs;
-  bool hidden = false, no_ignore = false, follow = false;
+  bool hidden = false, no_ignore = false, follow = false, one_file_system = false;
   bool type_list = false;
   std::string max_filesize;  // "2M", "500K", "123" (bytes)
   unsigned threads = 0;

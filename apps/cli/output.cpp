@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ripvec/bytes.hpp"
 #include "ripvec/error.hpp"
 
 namespace ripvec::cli {
@@ -96,7 +97,8 @@ void check_score(const ResultView& r) {
 std::string result_json(const ResultView& r) {
   check_score(r);
   nlohmann::ordered_json j;
-  j["path"] = r.path;
+  j["path"] = r.path;  // a name that is not UTF-8: U+FFFD for its bad bytes (dump below)...
+  if (!is_valid_utf8(r.path)) j["path_b64"] = base64_encode(r.path);  // ...and its bytes
   j["start_line"] = r.start_line;
   j["end_line"] = r.end_line;
   j["symbol"] = r.symbol;

@@ -125,11 +125,19 @@ struct IndexOptions {
   // Where indexes live: empty = $RIPVEC_CACHE_DIR, else $XDG_CACHE_HOME/ripvec, else
   // ~/.cache/ripvec. An index directory <root>/.ripvec/ is always preferred when it exists.
   std::filesystem::path cache_dir;
-  bool repo_local = false;  // create the index in <root>/.ripvec/ instead of the cache
-  bool reindex = false;     // drop what is stored and rebuild on the next update()
-  bool follow_symlinks = false;
+  bool repo_local = false;       // create the index in <root>/.ripvec/ instead of the cache
+  bool reindex = false;          // drop what is stored and rebuild on the next update()
+  bool follow_symlinks = false;  // never into /proc, /sys, /dev or other pseudo file systems
+  // Stay on the root's file system: neither mount points nor followed links lead to another
+  // one (ripgrep's --one-file-system). Like follow_symlinks, it changes what the index holds.
+  bool one_file_system = false;
   uint64_t max_file_size = 2 * 1024 * 1024;  // index cap per file, bytes (> 0)
-  unsigned threads = 0;                      // ingest threads; 0 = all cores
+  // Memory bound of a walk: it stops after this many folders or files. update() then fails
+  // (IoError) and leaves the committed index as it was (the files not reached are not
+  // "deleted"); search_without_index() searches what was reached, with a warning.
+  size_t max_walk_dirs = 1'000'000;
+  size_t max_walk_files = 5'000'000;
+  unsigned threads = 0;  // ingest threads; 0 = all cores
   // Called from the thread running update() or from its progress ticker thread, never two
   // calls at once (a 200 ms tick must not wait for an embedding batch). Must not call back
   // into the Index.
@@ -206,11 +214,16 @@ class Index {
 
   // Brings the index up to date with the tree (walk, then read/chunk/embed what changed) and
   // commits it atomically. Searches running meanwhile see the previous snapshot. A read-only
-  // index that is current is used as it is (a warning says it cannot be updated).
+  // index is used as it is, with a warning that it cannot be updated (saying how many files
+  // changed since, if any); one without a usable index is an IoError naming --no-index. A
+  // damaged snapshot is rebuilt from the stored objects (a warning says so). A walk cut short
+  // by max_walk_dirs/max_walk_files throws IoError and leaves the committed index as it was.
   virtual UpdateStats update() = 0;
 
   // Best first. Semantic and Hybrid embed the query (InputKind::Query). Without a committed
-  // index (update() never run) searches run on an empty index.
+  // index (update() never run) searches run on an empty index. A committed snapshot that fails
+  // its checks (checksums, bounds) is never served: IndexError saying to run `ripvec index
+  // <root>` (update() rebuilds it).
   virtual std::vector<Hit> search(std::string_view query, const SearchOptions& opts) const = 0;
 
   // The chunk covering `line` (1-based) of `file` (absolute or relative to root()) is the

@@ -37,8 +37,11 @@
 namespace ripvec {
 namespace {
 
-constexpr size_t kMaxChunkBytes = 16 * 1024;  // content cap (minified one-line files)
-constexpr int kMinGapLines = 3;               // meaningful lines for a gap to become a chunk
+// Longest chunk content. Longer stretches are split (whole lines first, then byte windows of a
+// single longer line, e.g. minified code) so that the chunks still cover every byte.
+constexpr size_t kMaxChunkBytes = 16 * 1024;
+constexpr size_t kWordCutSearch = 256;  // how far back a line window looks for a non-word byte
+constexpr int kMinGapLines = 3;         // meaningful lines for a gap to become a chunk
 constexpr uint32_t kParseTimeoutMs = 5000;
 constexpr int kMaxDepth = 200;  // recursion guard for absurdly nested trees
 constexpr size_t kMaxSignatureChars = 200;
@@ -181,22 +184,25 @@ struct Ctx {
   const Lines* lines;
   const ChunkOptions* opts;
   std::vector<Chunk>* out;
+  // Rows longer than kMaxChunkBytes already emitted as byte windows: several definitions on
+  // one minified line would otherwise each repeat all of its windows.
+  std::vector<char>* long_rows_done = nullptr;
 };
 
 std::string make_header(const Ctx& c, const std::string& scope, const std::string& signature,
                         const std::string& members) {
   std::string h = "// path: ";
-  h.append(c.path);
+  // File names are bytes: the header (tokenized, embedded) shows a name that is not UTF-8
+  // with U+FFFD in place of the bad bytes; Chunk::path keeps the bytes.
+  if (text::valid_utf8(c.path))
+    h.append(c.path);
+  else
+    h += text::sanitize_utf8(c.path);
   h.push_back('\n');
   if (!scope.empty()) h += "// scope: " + scope + "\n";
   if (!signature.empty()) h += "// signature: " + signature + "\n";
   if (!members.empty()) h += "// members: " + members + "\n";
   return h;
-}
-
-std::string capped_content(std::string_view s) {
-  if (s.size() <= kMaxChunkBytes) return std::string(s);
-  return std::string(s.substr(0, text::utf8_floor(s, kMaxChunkBytes)));
 }
 
 size_t token_budget(const ChunkOptions& o) {
@@ -281,10 +287,10 @@ void emit_token_windows(const Ctx& c, const Piece& p, int s, int e) {
       used += per_line[end - s];
     }
     // Per-line sums are exact for WordPiece; verify (BPE merges can differ) and shrink.
-    std::string content = capped_content(L.range(start, end));
+    std::string content(L.range(start, end));
     while (end > start && count_tokens(tok, hdr + content, true) > budget) {
       --end;
-      content = capped_content(L.range(start, end));
+      content = std::string(L.range(start, end));
     }
     push_chunk(c, p, start, end, hdr, std::move(content), end == start);
     if (end >= e) break;
@@ -294,10 +300,79 @@ void emit_token_windows(const Ctx& c, const Piece& p, int s, int e) {
   }
 }
 
-// Emits rows [s, e] of a piece as one chunk if it fits, else as token-sized windows.
+bool word_byte(char ch) {
+  const auto u = static_cast<unsigned char>(ch);
+  return std::isalnum(u) || u == '_' || u >= 0x80;
+}
+
+// One line longer than kMaxChunkBytes (minified code, data on one line): consecutive byte
+// windows of at most kMaxChunkBytes that cover it, each cut after a non-word byte when one lies
+// within kWordCutSearch bytes of the cap (so keyword search sees whole words), else on a code
+// point boundary. Each window is a chunk of that one line; embed_text is cut to the budget.
+void emit_line_windows(const Ctx& c, const Piece& p, int row) {
+  if (c.long_rows_done != nullptr) {
+    if ((*c.long_rows_done)[row]) return;
+    (*c.long_rows_done)[row] = 1;
+  }
+  const std::string_view line = c.lines->line(row);
+  const std::string hdr = header_for(c, p, row);
+  size_t pos = 0;
+  while (pos < line.size()) {
+    size_t end = line.size();
+    if (end - pos > kMaxChunkBytes) {
+      end = pos + text::utf8_floor(line.substr(pos), kMaxChunkBytes);
+      for (size_t k = end; k > pos + 1 && k + kWordCutSearch > end; --k) {
+        if (!word_byte(line[k - 1])) {
+          end = k;
+          break;
+        }
+      }
+    }
+    push_chunk(c, p, row, row, hdr, std::string(line.substr(pos, end - pos)), true);
+    pos = end;
+  }
+}
+
+void emit_fitted(const Ctx& c, const Piece& p, int s, int e);
+
+// Rows [s, e] longer than kMaxChunkBytes: groups of whole lines within the cap; a line longer
+// than the cap on its own becomes byte windows. Groups of blank lines only are dropped.
+void emit_byte_bounded(const Ctx& c, const Piece& p, int s, int e) {
+  if (s == e) {
+    emit_line_windows(c, p, s);
+    return;
+  }
+  int gs = s;
+  size_t bytes = 0;
+  bool any = false;
+  auto flush = [&](int ge) {
+    if (any) emit_fitted(c, p, gs, ge);
+  };
+  for (int r = s; r <= e; ++r) {
+    const std::string_view l = c.lines->line(r);
+    const size_t len = l.size() + (r > gs ? 1 : 0);  // '\n' joins lines within a group
+    if (r > gs && bytes + len > kMaxChunkBytes) {
+      flush(r - 1);
+      gs = r;
+      bytes = l.size();
+      any = !blank(l);
+      continue;
+    }
+    bytes += len;
+    any = any || !blank(l);
+  }
+  flush(e);
+}
+
+// Emits rows [s, e] of a piece as one chunk if it fits, else as token-sized windows; more than
+// kMaxChunkBytes go through emit_byte_bounded first.
 void emit_fitted(const Ctx& c, const Piece& p, int s, int e) {
+  if (c.lines->range(s, e).size() > kMaxChunkBytes) {
+    emit_byte_bounded(c, p, s, e);
+    return;
+  }
   std::string hdr = header_for(c, p, s);
-  std::string content = capped_content(c.lines->range(s, e));
+  std::string content(c.lines->range(s, e));
   const Tokenizer* tok = c.opts->tokenizer;
   if (tok && c.opts->encode_is_plain && !hdr.empty()) {
     // The ids counted here are the ids the embedder runs (no prompt, within max_seq): keep them.
@@ -1086,27 +1161,32 @@ std::vector<Chunk> chunk_file(std::string_view rel_path, std::string_view conten
 
   std::string language = detect_language(rel_path);
   if (language == "c" && looks_like_cpp(content)) language = "cpp";
-  Ctx c{rel_path, language.empty() ? "text" : language, &lines, &opts, &out};
+  std::vector<char> long_rows_done(static_cast<size_t>(lines.count()), 0);
+  Ctx c{rel_path, language.empty() ? "text" : language, &lines, &opts, &out, &long_rows_done};
+  auto restart = [&] {  // drop what a failed attempt emitted
+    out.clear();
+    std::fill(long_rows_done.begin(), long_rows_done.end(), 0);
+  };
   const Lang lang = lang_of(language);
   bool done = false;
   if (lang != Lang::Unknown) {
     try {
       done = chunk_with_tree(c, lang, content);
     } catch (const std::exception&) {
-      out.clear();  // fall back to windows below; odd content must never abort indexing
+      restart();  // fall back to windows below; odd content must never abort indexing
       done = false;
     }
   }
   if (!done) {
-    out.clear();
+    restart();
     try {
       emit_text_windows(c, 0, lines.count() - 1, std::string());
     } catch (const std::exception&) {
       // A tokenizer failure: keep windows without token fitting.
-      out.clear();
+      restart();
       ChunkOptions plain = opts;
       plain.tokenizer = nullptr;
-      Ctx c2{rel_path, c.language, &lines, &plain, &out};
+      Ctx c2{rel_path, c.language, &lines, &plain, &out, &long_rows_done};
       emit_text_windows(c2, 0, lines.count() - 1, std::string());
     }
   }

@@ -22,10 +22,14 @@
 //    definition's symbol and kind, and their header carries its signature.
 //  * text files, unknown languages and files tree-sitter cannot parse in 5 s: windows of
 //    window_lines with overlap_lines, language "text" (or the language name on parse failure).
-// content is the exact source lines (no trailing newline), capped at 16 KiB on a code-point
-// boundary for minified one-line files; invalid UTF-8 is replaced by U+FFFD first.
+// content is the exact source lines (no trailing newline), at most 16 KiB: a longer stretch is
+// split into groups of whole lines, and one line longer than that (minified code) into byte
+// windows cut on code-point boundaries (after a non-word byte where one is near), each a chunk
+// of that line; together the chunks cover every byte, so keyword search finds a word anywhere.
+// Invalid UTF-8 is replaced by U+FFFD first.
 // embed_text = "// path: <rel_path>\n" ["// scope: <chain>\n"] ["// signature: <sig>\n"]
-// ["// members: <names>\n"] + content.
+// ["// members: <names>\n"] + content. A rel_path that is not UTF-8 appears in the header with
+// U+FFFD for its invalid bytes; Chunk::path keeps the raw bytes.
 // chunk_file is thread-safe (one tree-sitter parser per thread and language).
 #pragma once
 
@@ -55,7 +59,9 @@ struct Chunk {
 
 // Bump whenever chunk_file() cuts or labels chunks differently for the same input: it is part
 // of an index's identity (src/index/locate.cpp), so stale chunks are never mixed with new ones.
-inline constexpr int kChunkerVersion = 1;
+// 2: stretches over 16 KiB split into whole lines / byte windows (nothing dropped); a path that
+// is not UTF-8 shown with U+FFFD in the header.
+inline constexpr int kChunkerVersion = 2;
 
 struct ChunkOptions {
   const Tokenizer* tokenizer = nullptr;          // when set, embed_text is cut to max_tokens tokens

@@ -8,8 +8,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+
+#include <climits>
 
 #include <algorithm>
 #include <cerrno>
@@ -103,6 +107,7 @@ struct DirCtx {
   std::string rel;  // relative to the walk root, "" for the root
   dev_t dev = 0;
   ino_t ino = 0;
+  dev_t root_dev = 0;                  // the walk root's file system
   bool in_walk = true;                 // false for the ancestors above the root (rules only)
   std::shared_ptr<const Layer> layer;  // null when the folder has no ignore files
   std::shared_ptr<const Repo> repo;
@@ -283,6 +288,57 @@ int64_t mtime_ns(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
+// Why `path` lies on a pseudo file system (nullptr when it does not): kernel interfaces whose
+// trees never end (/proc/self/root leads back to /), whose files block on read (/proc/kmsg) or
+// are devices. devtmpfs reports tmpfs's magic, so /dev is also recognised by its real path.
+const char* pseudo_fs_name(const std::string& path) {
+  struct statfs sf;
+  if (::statfs(path.c_str(), &sf) == 0) {
+    switch (static_cast<unsigned long>(sf.f_type)) {
+      case PROC_SUPER_MAGIC:
+        return "proc";
+      case SYSFS_MAGIC:
+        return "sysfs";
+      case DEVPTS_SUPER_MAGIC:
+        return "devpts";
+      case DEBUGFS_MAGIC:
+        return "debugfs";
+      case TRACEFS_MAGIC:
+        return "tracefs";
+      case SECURITYFS_MAGIC:
+        return "securityfs";
+      case CGROUP_SUPER_MAGIC:
+      case CGROUP2_SUPER_MAGIC:
+        return "cgroup";
+      case BPF_FS_MAGIC:
+        return "bpf";
+      case PSTOREFS_MAGIC:
+        return "pstore";
+      case 0x62656570:  // configfs
+        return "configfs";
+      case 0x65735543:  // fusectl
+        return "fusectl";
+      case 0x19800202:  // mqueue
+        return "mqueue";
+      case 0x42494e4d:  // binfmt_misc
+        return "binfmt_misc";
+      case NSFS_MAGIC:
+        return "nsfs";
+      default:
+        break;
+    }
+  }
+  char real[PATH_MAX];
+  if (::realpath(path.c_str(), real) != nullptr) {
+    const std::string_view r = real;
+    for (std::string_view top : {"/proc", "/sys", "/dev"})
+      if (r == top ||
+          (r.size() > top.size() && r.substr(0, top.size()) == top && r[top.size()] == '/'))
+        return top == "/dev" ? "/dev" : top == "/sys" ? "sysfs" : "proc";
+  }
+  return nullptr;
+}
+
 bool is_ancestor_loop(const DirCtx& parent, dev_t dev, ino_t ino) {
   for (const DirCtx* d = &parent; d && d->in_walk; d = d->parent.get())
     if (d->dev == dev && d->ino == ino) return true;
@@ -340,6 +396,19 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
     const bool is_dir = S_ISDIR(tst.st_mode);
     if (!is_dir && !S_ISREG(tst.st_mode)) continue;  // FIFOs, sockets, devices
     if (is_dir && is_never_entered(name)) continue;
+    // Leaving the root's file system (a mount point, or a followed link).
+    if (tst.st_dev != ctx->root_dev) {
+      if (opts.one_file_system) {
+        ++st.skipped_other_fs;
+        continue;
+      }
+      if (const char* fs_name = pseudo_fs_name(abs)) {
+        ++st.skipped_other_fs;
+        warn(st, "not entering " + abs + ": it is on the " + fs_name +
+                     " pseudo file system (never searched)");
+        continue;
+      }
+    }
 
     // -g globs win over everything else (ripgrep's overrides).
     bool forced = false;
@@ -374,6 +443,7 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
       child->rel = rel;
       child->dev = tst.st_dev;
       child->ino = tst.st_ino;
+      child->root_dev = ctx->root_dev;
       child->repo = ctx->repo;
       out.pending.push_back(std::move(child));
       continue;
@@ -424,6 +494,7 @@ void merge_stats(WalkStats& into, WalkStats&& from) {
   into.skipped_too_large += from.skipped_too_large;
   into.skipped_unreadable += from.skipped_unreadable;
   into.skipped_symlink_loop += from.skipped_symlink_loop;
+  into.skipped_other_fs += from.skipped_other_fs;
   into.filtered += from.filtered;
   for (auto& w : from.warnings) into.warnings.push_back(std::move(w));
 }
@@ -513,6 +584,7 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
       ctx->abs = abs_s;
       ctx->dev = st.st_dev;
       ctx->ino = st.st_ino;
+      ctx->root_dev = st.st_dev;
       frontier.push_back(std::move(ctx));
     } else if (S_ISREG(st.st_mode)) {
       // An explicitly named file is always taken, like ripgrep; only size and access apply.
@@ -533,7 +605,21 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
     }
   }
 
+  size_t dirs_read = 0;
   while (!frontier.empty()) {
+    // The memory bound: a followed link can make a tree look endless (links to ancestors of
+    // other branches multiply paths); stop, and say so, rather than exhaust memory.
+    if (dirs_read + frontier.size() > opts.max_dirs || files.size() > opts.max_files) {
+      stats.truncated = true;
+      const size_t room = opts.max_dirs > dirs_read ? opts.max_dirs - dirs_read : 0;
+      frontier.resize(files.size() > opts.max_files ? 0 : std::min(room, frontier.size()));
+      warn(stats, "walk stopped after " + std::to_string(dirs_read + frontier.size()) +
+                      " folders and " + std::to_string(files.size()) + " files (limits " +
+                      std::to_string(opts.max_dirs) + " and " + std::to_string(opts.max_files) +
+                      "); the rest of the tree is not searched");
+      if (frontier.empty()) break;
+    }
+    dirs_read += frontier.size();
     std::vector<DirResult> results(frontier.size());
     auto body = [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
@@ -560,6 +646,7 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
       merge_stats(stats, std::move(r.stats));
     }
     frontier = std::move(next);
+    if (stats.truncated) break;  // the levels below were cut off
   }
 
   std::sort(files.begin(), files.end(), [](const WalkedFile& a, const WalkedFile& b) {

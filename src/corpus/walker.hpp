@@ -18,6 +18,15 @@ struct WalkOptions {
   bool hidden = false;                // include hidden files/dirs
   bool no_ignore = false;             // ignore .gitignore/.ignore/excludes
   bool follow_symlinks = false;
+  // Stay on the file system of each root: neither symlinks (with follow_symlinks) nor mount
+  // points lead to another one (ripgrep's --one-file-system). Without it, pseudo file systems
+  // (/proc, /sys, /dev and the kernel's other virtual ones) are still never entered from a root
+  // outside them, by a mount point or by a followed link.
+  bool one_file_system = false;
+  // Memory bound: the walk stops (with a warning, WalkStats::truncated) after this many folders
+  // or files.
+  size_t max_dirs = 1'000'000;
+  size_t max_files = 5'000'000;
   uint64_t max_file_size = 2 * 1024 * 1024;  // bytes; larger files skipped with a warning
   unsigned threads = 0;                      // 0 = all cores
 };
@@ -32,6 +41,8 @@ struct WalkedFile {
 struct WalkStats {
   size_t files = 0, dirs = 0, ignored = 0, skipped_hidden = 0, skipped_lock = 0,
          skipped_too_large = 0, skipped_unreadable = 0, skipped_symlink_loop = 0;
+  size_t skipped_other_fs = 0;        // pseudo file systems, and other ones under one_file_system
+  bool truncated = false;             // max_dirs or max_files was reached: the list is incomplete
   size_t filtered = 0;                // files left out by -t/-T/-g (not counted in `ignored`)
   std::vector<std::string> warnings;  // human-readable, one per problem
 };
@@ -39,7 +50,8 @@ struct WalkStats {
 // Walks roots (dirs or files) respecting .gitignore (incl. nested ones and negations),
 // .ignore, .git/info/exclude, core.excludesFile / $XDG_CONFIG_HOME/git/ignore; skips hidden
 // entries and lock files (Cargo.lock, package-lock.json, yarn.lock, poetry.lock, ...) by default;
-// never follows symlink loops; files that vanish/are unreadable become warnings. Sorted by
+// never follows symlink loops nor enters pseudo file systems (see one_file_system); files that
+// vanish/are unreadable become warnings. Sorted by
 // rel_path. A root given as a file is returned whatever the ignore rules, hidden/lock checks, types
 // and globs say (like ripgrep, an explicitly named file is always searched); only the size cap and
 // readability apply; its rel_path is its file name. ".git" and ".ripvec" folders are never

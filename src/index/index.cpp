@@ -6,6 +6,7 @@
 // without locks. update() runs under update_mu_ (one per Index) and the index directory's
 // flock (one per process group). The Embedder is shared: every embed call goes through
 // index::embedder_mutex(), one batch at a time, so a query waits for at most one batch.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -129,8 +130,9 @@ FileId file_id(const fs::path& p) {
 
 // The committed state a search reads: immutable once published.
 struct State {
-  std::shared_ptr<Snapshot> snap;  // null: nothing committed (an empty index)
+  std::shared_ptr<Snapshot> snap;  // null: nothing committed (an empty index), or damaged
   FileId manifest;                 // which manifest it came from
+  std::string error;  // why the committed snapshot cannot be served (damaged); empty if none
 };
 
 class IndexImpl final : public Index {
@@ -171,14 +173,23 @@ class IndexImpl final : public Index {
   }
   std::shared_ptr<ObjectData> load_object(const std::string& id) const {
     const fs::path p = object_path(id);
-    std::string bytes = read_file(p);
+    std::string bytes = read_file(p, kMaxObjectBytes);
     return std::make_shared<ObjectData>(decode_object(bytes, dim_, id, model_key_, p.string()));
+  }
+  // Whether `f` still has the content of object `id` (read and hashed).
+  bool same_content(const WalkedFile& f, const std::string& id) const {
+    std::string content;
+    return read_text_file(f.abs_path, opts_.max_file_size, &content) == ContentStatus::Ok &&
+           object_id(f.rel_path, content) == id;
   }
   WalkOptions index_walk_options() const {
     WalkOptions w;
     w.hidden = true;  // stored, flagged, left out of searches unless asked for
     w.no_ignore = false;
     w.follow_symlinks = opts_.follow_symlinks;
+    w.one_file_system = opts_.one_file_system;
+    w.max_dirs = opts_.max_walk_dirs;
+    w.max_files = opts_.max_walk_files;
     w.max_file_size = opts_.max_file_size;
     w.threads = opts_.threads;
     return w;
@@ -262,7 +273,7 @@ std::shared_ptr<const State> IndexImpl::load_state() const {
     s->manifest = file_id(manifest_path());
     Manifest m;
     try {
-      m = decode_manifest(read_file(manifest_path()), manifest_path().string());
+      m = decode_manifest(read_file(manifest_path(), kMaxManifestBytes), manifest_path().string());
     } catch (const Error&) {
       return s;  // no index yet, or a broken one that update() reports and rebuilds
     }
@@ -274,7 +285,10 @@ std::shared_ptr<const State> IndexImpl::load_state() const {
       return s;
     } catch (const IoError&) {
       continue;  // a writer replaced the snapshot between our two reads: read the manifest again
-    } catch (const IndexError&) {
+    } catch (const IndexError& e) {
+      // Never served; update() rebuilds it. A search before that says so.
+      s->error = std::string(e.what()) + "; run `ripvec index " + root_.string() +
+                 "` to rebuild the index from its stored objects";
       return s;
     }
   }
@@ -327,6 +341,9 @@ std::shared_ptr<Snapshot> IndexImpl::extra_snapshot(const SearchFilter& f,
   w.hidden = f.hidden;
   w.no_ignore = f.no_ignore;
   w.follow_symlinks = opts_.follow_symlinks;
+  w.one_file_system = opts_.one_file_system;
+  w.max_dirs = opts_.max_walk_dirs;
+  w.max_files = opts_.max_walk_files;
   w.max_file_size = f.max_file_size.value_or(opts_.max_file_size);
   w.threads = opts_.threads;
   std::vector<WalkedFile> walked = walk(roots, w, nullptr);
@@ -376,6 +393,7 @@ std::vector<Hit> IndexImpl::search_impl(std::string_view text, std::vector<float
 std::vector<Hit> IndexImpl::search(std::string_view query, const SearchOptions& opts) const {
   validate(opts);
   const auto st = current();
+  if (!st->snap && !st->error.empty()) throw IndexError(st->error);
   return search_impl(query, {}, std::nullopt, opts, *st);
 }
 
@@ -391,6 +409,7 @@ std::vector<Hit> IndexImpl::find_similar(const fs::path& file, int line,
   } else {
     rel = file.lexically_normal().generic_string();
   }
+  if (!st->snap && !st->error.empty()) throw IndexError(st->error);
   if (!st->snap) throw InvalidArgument(rel + " is not indexed (the index is empty)");
   const Snapshot& snap = *st->snap;
   std::optional<uint32_t> best;
@@ -431,7 +450,7 @@ IndexStatus IndexImpl::status() const {
   Manifest m;
   bool have = false;
   try {
-    m = decode_manifest(read_file(manifest_path()), manifest_path().string());
+    m = decode_manifest(read_file(manifest_path(), kMaxManifestBytes), manifest_path().string());
     have = manifest_matches(m);
   } catch (const Error&) {
   }
@@ -532,16 +551,16 @@ UpdateStats IndexImpl::update() {
   if (ec)
     return use_read_only(
         "cannot create index directory " + location_.string() + ": " + ec.message(), std::move(st));
-  std::unique_ptr<FileLock> lock;
-  try {
-    lock = std::make_unique<FileLock>(location_ / "lock");
-  } catch (const IoError& e) {
-    return use_read_only(e.what(), std::move(st));
-  }
+  // A cache we cannot write (read-only file system, another user's files) is used as it is,
+  // under a shared lock or none (FileLock). A lock file that is a FIFO, a symlink... is an
+  // error naming it: not ours to delete.
+  FileLock lock(location_ / "lock", /*allow_read_only=*/true);
+  const bool read_only =
+      !lock.exclusive() || ::faccessat(AT_FDCWD, location_.c_str(), W_OK, AT_EACCESS) != 0;
   // Temp files of writers that were killed (we hold the lock: no writer is active). Objects'
   // temp files are removed by collect_garbage().
-  for (auto f = fs::directory_iterator(location_, ec); !ec && f != fs::directory_iterator();
-       f.increment(ec)) {
+  for (auto f = fs::directory_iterator(location_, ec);
+       !read_only && !ec && f != fs::directory_iterator(); f.increment(ec)) {
     if (is_temp_file_name(f->path().filename().string())) {
       std::error_code e2;
       fs::remove(f->path(), e2);
@@ -554,7 +573,8 @@ UpdateStats IndexImpl::update() {
   bool have_old = false;
   if (!reindex_pending_ && fs::exists(manifest_path(), ec)) {
     try {
-      old = decode_manifest(read_file(manifest_path()), manifest_path().string());
+      old =
+          decode_manifest(read_file(manifest_path(), kMaxManifestBytes), manifest_path().string());
       if (manifest_matches(old)) {
         have_old = true;
       } else {
@@ -574,6 +594,12 @@ UpdateStats IndexImpl::update() {
   WalkStats ws;
   std::vector<WalkedFile> walked = walk({root_}, index_walk_options(), &ws);
   st.walk_s = seconds_since(t_walk);
+  // A cut walk would make every file it did not reach look deleted: leave the index as it is.
+  if (ws.truncated)
+    throw IoError(
+        "the walk of " + root_.string() + " stopped at its limits (" +
+        (ws.warnings.empty() ? std::string("too many folders or files") : ws.warnings.back()) +
+        "); the index was not changed");
   st.skipped_too_large += ws.skipped_too_large;
   st.skipped_unreadable += ws.skipped_unreadable;
   for (auto& w : ws.warnings) st.warnings.push_back(w);
@@ -608,7 +634,12 @@ UpdateStats IndexImpl::update() {
       auto it = old.files.find(f.rel_path);
       if (it != old.files.end()) e = &it->second;
     }
-    if (e && e->size == f.size && e->mtime_ns == f.mtime_ns) {
+    // Read-only, an entry whose mtime was not trusted ("racily clean", -1) or changed is
+    // compared by content: it cannot be re-embedded anyway.
+    const bool same =
+        e && e->size == f.size &&
+        (e->mtime_ns == f.mtime_ns || (read_only && e->status == "ok" && same_content(f, e->id)));
+    if (same) {
       if (e->status != "ok") {
         next.files[f.rel_path] = *e;  // skipped before, unchanged since: do not re-read
         count_skip(e->status, &st);
@@ -634,11 +665,18 @@ UpdateStats IndexImpl::update() {
   if (have_old && old.snapshot) {
     const fs::path sp = location_ / old.snapshot->name;
     try {
-      auto s = Snapshot::open_file(sp);
-      bool ok = s->model_key() == model_key_ && s->dim() == dim_ &&
-                s->num_chunks() == old.snapshot->n_chunks && s->file_size() == old.snapshot->size;
-      if (ok && file_mtime_ns(sp) != old.snapshot->mtime_ns)
-        ok = s->payload_crc() == old.snapshot->crc32c && s->verify_payload();
+      // Opening verifies every section's checksum; the snapshot searches already opened (and
+      // so verified) is reused when it is still the committed file.
+      std::shared_ptr<Snapshot> loaded;
+      {
+        std::lock_guard lk(state_mu_);
+        if (state_) loaded = state_->snap;
+      }
+      auto s = loaded && loaded->is_current(sp) ? loaded : Snapshot::open_file(sp);
+      const bool ok = s->model_key() == model_key_ && s->dim() == dim_ &&
+                      s->num_chunks() == old.snapshot->n_chunks &&
+                      s->file_size() == old.snapshot->size &&
+                      s->payload_crc() == old.snapshot->crc32c;
       if (ok)
         current_snap = std::move(s);
       else {
@@ -656,6 +694,28 @@ UpdateStats IndexImpl::update() {
     s->manifest = file_id(manifest_path());
     publish(std::move(s));
   };
+  if (read_only) {
+    if (!current_snap)
+      throw IoError("index " + location_.string() + " cannot be written and holds no usable " +
+                    "index (" + (st.warnings.empty() ? "nothing committed" : st.warnings.back()) +
+                    "); search with --no-index, or give a writable --cache-dir");
+    st.warnings.clear();  // the "rebuilding" ones cannot happen
+    const size_t stale = tasks.size() + removed.size();
+    if (stale == 0)
+      st.warnings.push_back("index " + location_.string() +
+                            " is read-only: searching it as it is (it cannot be updated)");
+    else
+      st.warnings.push_back("index " + location_.string() + " is read-only and out of date (" +
+                            std::to_string(stale) +
+                            " files changed since its last update): searching it as it is, "
+                            "without those changes (--no-index searches the files as they are)");
+    st.files_unchanged = unchanged.size();
+    st.chunks_total = current_snap->num_chunks();
+    publish_snap(std::move(current_snap));
+    st.total_s = seconds_since(t_total);
+    rep.phase(IndexProgress::Phase::Done);
+    return st;
+  }
   if (current_snap && tasks.empty() && removed.empty()) {
     // A writer killed after its commit (or before it, having written objects) leaves the
     // marker: finish its garbage collection now.
@@ -878,6 +938,9 @@ std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
   w.hidden = f.hidden;
   w.no_ignore = f.no_ignore;
   w.follow_symlinks = iopts.follow_symlinks;
+  w.one_file_system = iopts.one_file_system;
+  w.max_dirs = iopts.max_walk_dirs;
+  w.max_files = iopts.max_walk_files;
   w.max_file_size = f.max_file_size.value_or(iopts.max_file_size);
   w.threads = iopts.threads;
   ProgressReporter rep(iopts.progress);

@@ -42,7 +42,7 @@ IndexStatus status_of_location(const fs::path& loc) {
   s.location = loc;
   const fs::path mp = loc / "manifest.json";
   try {
-    const Manifest m = decode_manifest(read_file(mp), mp.string());
+    const Manifest m = decode_manifest(read_file(mp, kMaxManifestBytes), mp.string());
     s.root = m.root;
     s.model_id = m.model_id;
     s.dim = m.dim;

@@ -13,7 +13,9 @@
 #include <unordered_map>
 
 #include "index/hash.hpp"
+#include "ripvec/bytes.hpp"
 #include "ripvec/error.hpp"
+#include "util/text_util.hpp"
 #include "util/thread_pool.hpp"
 
 namespace ripvec::index {
@@ -26,6 +28,53 @@ std::string errno_text() {
 }
 
 std::atomic<uint64_t> g_tmp_counter{0};
+
+const char* file_kind(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a FIFO";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISCHR(m) || S_ISBLK(m)) return "a device";
+  return "not a regular file";
+}
+
+// Index files are opened never through a symlink (O_NOFOLLOW), never blocking in open() (a
+// FIFO put in place of a file would wait for a writer forever), and only a regular file is
+// accepted (a device such as /dev/zero never ends). Anything else is a damaged index:
+// IndexError, which makes update() rebuild. IoError when the file cannot be opened at all.
+constexpr int kIndexOpenFlags = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+
+[[noreturn]] void throw_open_error(const fs::path& path, int e) {
+  if (e == ELOOP) throw IndexError(path.string() + " is a symbolic link, not an index file");
+  if (e == ENXIO) throw IndexError(path.string() + " is not a regular file");
+  throw IoError("cannot open " + path.string() + ": " + std::strerror(e));
+}
+
+// Takes an fd opened with kIndexOpenFlags: fills *st, requires a regular file, clears
+// O_NONBLOCK. Closes fd and throws otherwise.
+int checked_index_fd(int fd, const fs::path& path, struct stat* st) {
+  if (::fstat(fd, st) != 0) {
+    const int e = errno;
+    ::close(fd);
+    throw IoError("cannot stat " + path.string() + ": " + std::strerror(e));
+  }
+  if (!S_ISREG(st->st_mode)) {
+    ::close(fd);
+    throw IndexError(path.string() + " is " + file_kind(st->st_mode) + ", not an index file");
+  }
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0 || ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    const int e = errno;
+    ::close(fd);
+    throw IoError("cannot use " + path.string() + ": " + std::strerror(e));
+  }
+  return fd;
+}
+
+int open_index_file(const fs::path& path, int flags, struct stat* st) {
+  const int fd = ::open(path.c_str(), flags | kIndexOpenFlags, 0644);
+  if (fd < 0) throw_open_error(path, errno);
+  return checked_index_fd(fd, path, st);
+}
 
 void fsync_dir(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -111,9 +160,16 @@ enum Section : int {
   kNumSections
 };
 
+const char* const kSectionNames[kNumSections] = {"strings", "files",        "chunks",
+                                                 "vectors", "int8 vectors", "scales",
+                                                 "errors",  "terms",        "postings"};
+
 struct SectionRec {
   uint64_t offset, size;
+  uint32_t crc;  // CRC-32C of the section's bytes (padding excluded)
+  uint32_t reserved;
 };
+static_assert(sizeof(SectionRec) == 24);
 
 struct SnapshotHeader {
   char magic[8];
@@ -125,9 +181,10 @@ struct SnapshotHeader {
   SectionRec sections[kNumSections];
   uint32_t payload_crc;
   uint32_t header_crc;
-  uint8_t reserved[16];
+  uint8_t reserved[8];
 };
-static_assert(sizeof(SnapshotHeader) == 256);
+static_assert(sizeof(SnapshotHeader) == 320);
+static_assert(sizeof(SnapshotHeader) % 64 == 0);
 constexpr char kSnapshotMagic[8] = {'R', 'V', 'S', 'N', 'A', 'P', 0, 1};
 
 struct FileRec {
@@ -272,7 +329,7 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
 
   SnapshotHeader& h = p.header;
   std::memcpy(h.magic, kSnapshotMagic, 8);
-  h.version = kFormatVersion;
+  h.version = kSnapshotVersion;
   h.dim = dim;
   h.n_files = p.files.size();
   h.n_chunks = n;
@@ -302,38 +359,39 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
 // their offsets; returns the payload CRC and fills in the header's CRC fields.
 template <typename Sink>
 uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files, Sink&& sink) {
-  uint32_t crc = 0;
+  uint32_t crc = 0, section_crc = 0;
   uint64_t pos = sizeof(SnapshotHeader);
   static const char kZeros[kAlign] = {};
-  auto put = [&](const void* d, size_t n) {
+  auto put = [&](const void* d, size_t n, bool section) {
     if (n == 0) return;
     crc = crc32c(d, n, crc);
+    if (section) section_crc = crc32c(d, n, section_crc);
     sink(d, n);
     pos += n;
   };
-  auto pad_to = [&](uint64_t target) {
-    if (target < pos) throw IndexError("snapshot layout error (internal)");
-    put(kZeros, target - pos);
+  auto& S = p.header.sections;
+  auto begin = [&](Section s) {
+    if (S[s].offset < pos) throw IndexError("snapshot layout error (internal)");
+    put(kZeros, S[s].offset - pos, false);
+    section_crc = 0;
   };
-  const auto& S = p.header.sections;
-  pad_to(S[kStrings].offset);
-  put(p.strings.data(), p.strings.size());
-  pad_to(S[kFiles].offset);
-  put(p.files.data(), p.files.size() * sizeof(FileRec));
-  pad_to(S[kChunks].offset);
-  put(p.chunks.data(), p.chunks.size() * sizeof(ChunkRec));
-  pad_to(S[kVecF32].offset);
-  for (auto& f : files) put(f.object->vectors.data(), f.object->vectors.size() * 4);
-  pad_to(S[kVecI8].offset);
-  put(p.codes.data(), p.codes.size());
-  pad_to(S[kScales].offset);
-  put(p.scales.data(), p.scales.size() * 4);
-  pad_to(S[kErr].offset);
-  put(p.err.data(), p.err.size() * 4);
-  pad_to(S[kTerms].offset);
-  put(p.terms.data(), p.terms.size() * sizeof(TermRec));
-  pad_to(S[kPostings].offset);
-  put(p.postings.data(), p.postings.size() * sizeof(Posting));
+  auto end = [&](Section s) { S[s].crc = section_crc; };
+  auto section = [&](Section s, const void* d, size_t n) {
+    begin(s);
+    put(d, n, true);
+    end(s);
+  };
+  section(kStrings, p.strings.data(), p.strings.size());
+  section(kFiles, p.files.data(), p.files.size() * sizeof(FileRec));
+  section(kChunks, p.chunks.data(), p.chunks.size() * sizeof(ChunkRec));
+  begin(kVecF32);  // streamed from the objects
+  for (auto& f : files) put(f.object->vectors.data(), f.object->vectors.size() * 4, true);
+  end(kVecF32);
+  section(kVecI8, p.codes.data(), p.codes.size());
+  section(kScales, p.scales.data(), p.scales.size() * 4);
+  section(kErr, p.err.data(), p.err.size() * 4);
+  section(kTerms, p.terms.data(), p.terms.size() * sizeof(TermRec));
+  section(kPostings, p.postings.data(), p.postings.size() * sizeof(Posting));
   if (pos != p.header.file_size) throw IndexError("snapshot layout error (internal)");
   p.header.payload_crc = crc;
   p.header.header_crc = header_crc_of(p.header);
@@ -404,25 +462,33 @@ void atomic_write_file(const fs::path& path, std::string_view bytes, bool sync) 
   f.commit(sync);
 }
 
-std::string read_file(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw IoError("cannot open " + path.string() + ": " + errno_text());
-  std::string out;
+std::string read_file(const fs::path& path, uint64_t max_bytes) {
   struct stat st {};
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t r = ::read(fd, buf, sizeof(buf));
+  const int fd = open_index_file(path, O_RDONLY, &st);
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size > max_bytes) {
+    ::close(fd);
+    throw IndexError(path.string() + " is " + std::to_string(size) +
+                     " bytes, more than an index file of its kind may hold (" +
+                     std::to_string(max_bytes) + ")");
+  }
+  // Exactly the size fstat reported: a file growing meanwhile is cut there (and then fails
+  // its checks), so the read is bounded whatever happens to the file.
+  std::string out(static_cast<size_t>(size), '\0');
+  size_t got = 0;
+  while (got < out.size()) {
+    const ssize_t r = ::read(fd, out.data() + got, out.size() - got);
     if (r < 0) {
       if (errno == EINTR) continue;
-      int e = errno;
+      const int e = errno;
       ::close(fd);
       throw IoError("cannot read " + path.string() + ": " + std::strerror(e));
     }
     if (r == 0) break;
-    out.append(buf, static_cast<size_t>(r));
+    got += static_cast<size_t>(r);
   }
   ::close(fd);
+  out.resize(got);
   return out;
 }
 
@@ -440,13 +506,39 @@ bool is_temp_file_name(std::string_view name) {
   return name.find(".tmp.") != std::string_view::npos;
 }
 
-FileLock::FileLock(const fs::path& path) {
-  fd_ = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw IoError("cannot open lock file " + path.string() + ": " + errno_text());
-  while (::flock(fd_, LOCK_EX) != 0) {
+FileLock::FileLock(const fs::path& path, bool allow_read_only) {
+  struct stat st {};
+  int lock_op = LOCK_EX;
+  int fd = ::open(path.c_str(), O_CREAT | O_RDWR | kIndexOpenFlags, 0644);
+  const int err = errno;
+  if (fd < 0 && allow_read_only && (err == EACCES || err == EPERM || err == EROFS)) {
+    // A cache we may not write: a shared lock still waits for a writer to commit. Without a
+    // lock file to open, readers rely on the manifest being replaced atomically.
+    fd = ::open(path.c_str(), O_RDONLY | kIndexOpenFlags);
+    if (fd < 0) return;
+    lock_op = LOCK_SH;
+  } else if (fd < 0) {
+    try {
+      throw_open_error(path, err);
+    } catch (const IndexError& e) {
+      // Not ours to delete: another process may be about to lock what it opened there.
+      throw IoError(std::string("cannot use the lock file: ") + e.what() + "; remove it");
+    } catch (const IoError& e) {
+      throw IoError(std::string("cannot open lock file: ") + e.what());
+    }
+  }
+  try {
+    fd_ = checked_index_fd(fd, path, &st);
+  } catch (const Error& e) {
+    throw IoError(std::string("cannot use the lock file: ") + e.what() + "; remove it");
+  }
+  exclusive_ = lock_op == LOCK_EX;
+  while (::flock(fd_, lock_op) != 0) {
     if (errno == EINTR) continue;
-    int e = errno;
+    const int e = errno;
     ::close(fd_);
+    fd_ = -1;
+    if (!exclusive_) return;  // read-only: reading without the lock is still consistent
     throw IoError("cannot lock " + path.string() + ": " + std::strerror(e));
   }
 }
@@ -459,15 +551,11 @@ FileLock::~FileLock() {
 }
 
 std::shared_ptr<MappedFile> MappedFile::open(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw IoError("cannot open " + path.string() + ": " + errno_text());
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw IoError("cannot stat " + path.string() + ": " + std::strerror(e));
-  }
+  const int fd = open_index_file(path, O_RDONLY, &st);
   std::shared_ptr<MappedFile> m(new MappedFile());
+  m->dev_ = st.st_dev;
+  m->ino_ = st.st_ino;
   m->size_ = static_cast<size_t>(st.st_size);
   m->mtime_ns_ = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   if (m->size_ > 0) {
@@ -481,6 +569,14 @@ std::shared_ptr<MappedFile> MappedFile::open(const fs::path& path) {
   }
   ::close(fd);
   return m;
+}
+
+bool MappedFile::is_current(const fs::path& path) const {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  return uint64_t(st.st_dev) == dev_ && uint64_t(st.st_ino) == ino_ &&
+         uint64_t(st.st_size) == size_ &&
+         int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec == mtime_ns_;
 }
 
 MappedFile::~MappedFile() {
@@ -576,13 +672,33 @@ ObjectData decode_object(std::string_view bytes, uint32_t dim, std::string_view 
 
 // ---------------- manifest ----------------
 
+namespace {
+// JSON strings are Unicode; file names are bytes. A name that is not UTF-8 is stored as NUL +
+// "b64:" + base64 of its bytes: no file name contains NUL, so the form cannot collide with a
+// real name, and it round-trips exactly (a lossy U+FFFD key would make two names one entry and
+// the file look new on every update).
+constexpr std::string_view kBytesKeyPrefix{"\0b64:", 5};
+
+std::string path_to_json(const std::string& path) {
+  if (text::valid_utf8(path)) return path;
+  return std::string(kBytesKeyPrefix) + base64_encode(path);
+}
+
+std::string path_from_json(const std::string& key, const std::string& origin) {
+  if (key.rfind(kBytesKeyPrefix, 0) != 0) return key;
+  auto bytes = base64_decode(std::string_view(key).substr(kBytesKeyPrefix.size()));
+  if (!bytes) throw IndexError("manifest " + origin + ": bad byte-string path");
+  return *bytes;
+}
+}  // namespace
+
 std::string encode_manifest(const Manifest& m) {
   nlohmann::json j;
   j["format"] = m.format;
   j["model_id"] = m.model_id;
   j["dim"] = m.dim;
   j["model_key"] = m.model_key;
-  j["root"] = m.root;
+  j["root"] = path_to_json(m.root);
   j["generation"] = m.generation;
   if (m.snapshot) {
     j["snapshot"] = {{"name", m.snapshot->name},
@@ -593,14 +709,14 @@ std::string encode_manifest(const Manifest& m) {
   }
   nlohmann::json files = nlohmann::json::object();
   for (const auto& [path, e] : m.files) {
-    files[path] = {{"size", e.size},
-                   {"mtime_ns", e.mtime_ns},
-                   {"id", e.id},
-                   {"status", e.status},
-                   {"chunks", e.chunks}};
+    files[path_to_json(path)] = {{"size", e.size},
+                                 {"mtime_ns", e.mtime_ns},
+                                 {"id", e.id},
+                                 {"status", e.status},
+                                 {"chunks", e.chunks}};
   }
   j["files"] = std::move(files);
-  // Invalid UTF-8 in a path must not make the manifest unwritable.
+  // Paths are escaped above; the model id comes from a config file and is replaced if odd.
   return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -613,7 +729,7 @@ Manifest decode_manifest(std::string_view json, std::string_view origin) {
     m.model_id = j.at("model_id").get<std::string>();
     m.dim = j.at("dim").get<uint32_t>();
     m.model_key = j.at("model_key").get<std::string>();
-    m.root = j.value("root", "");
+    m.root = path_from_json(j.value("root", ""), o);
     m.generation = j.at("generation").get<uint64_t>();
     if (j.contains("snapshot")) {
       const auto& s = j["snapshot"];
@@ -636,7 +752,7 @@ Manifest decode_manifest(std::string_view json, std::string_view origin) {
       me.chunks = e.at("chunks").get<uint32_t>();
       if (me.status == "ok" && me.id.size() != 64)
         throw IndexError("manifest " + o + ": bad object id for " + path);
-      m.files.emplace(path, std::move(me));
+      m.files.emplace(path_from_json(path, o), std::move(me));
     }
     return m;
   } catch (const nlohmann::json::exception& e) {
@@ -690,6 +806,10 @@ const SnapshotHeader& hdr(const uint8_t* base) {
 }
 }  // namespace
 
+bool Snapshot::is_current(const fs::path& path) const {
+  return map_ && map_->is_current(path);
+}
+
 std::shared_ptr<Snapshot> Snapshot::open_file(const fs::path& path) {
   std::shared_ptr<Snapshot> s(new Snapshot());
   s->map_ = MappedFile::open(path);
@@ -717,7 +837,9 @@ void Snapshot::validate(std::string_view origin) {
   const SnapshotHeader& h = hdr(base_);
   if (std::memcmp(h.magic, kSnapshotMagic, 8) != 0) throw bad("bad magic");
   if (h.header_crc != header_crc_of(h)) throw bad("header checksum mismatch");
-  if (h.version != kFormatVersion) throw bad("format version " + std::to_string(h.version));
+  if (h.version != kSnapshotVersion)
+    throw bad("format version " + std::to_string(h.version) + ", this ripvec reads " +
+              std::to_string(kSnapshotVersion));
   if (h.file_size != size_)
     throw bad("header says " + std::to_string(h.file_size) + " bytes, file has " +
               std::to_string(size_) + " (truncated?)");
@@ -741,6 +863,19 @@ void Snapshot::validate(std::string_view origin) {
         r.size > size_ - r.offset)
       throw bad("section " + std::to_string(s) + " lies outside the file");
   }
+  // Every byte a query reads is covered by its section's checksum: a flipped bit anywhere in
+  // them is caught here, before anything is served (one CRC-32C pass over the file; see
+  // docs/reliability.md for the cost). Sections are checked in parallel.
+  std::atomic<int> failed{-1};
+  parallel_for(0, kNumSections, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t sct = lo; sct < hi; ++sct) {
+      const SectionRec& r = h.sections[sct];
+      if (crc32c(base_ + r.offset, r.size) != r.crc) failed = static_cast<int>(sct);
+    }
+  });
+  if (failed >= 0)
+    throw bad(std::string("checksum mismatch in the ") + kSectionNames[failed] +
+              " section (the file is damaged)");
   const auto* files = reinterpret_cast<const FileRec*>(base_ + h.sections[kFiles].offset);
   for (uint64_t i = 0; i < h.n_files; ++i) {
     if (uint64_t(files[i].first_chunk) + files[i].n_chunks > n)

@@ -2,34 +2,48 @@
 //
 // <location>/
 //   lock                         flock(LOCK_EX) held by the one process updating the index
+//                                (LOCK_SH by a reader of an index it may not write)
 //   manifest.json                the commit point (written last, atomically)
 //   objects/ab/<id>-<mkey>.obj   one per indexed file version (id = SHA-256 of path + content)
 //   snapshot-<generation>.bin    all chunks, vectors and keyword postings, mmapped by queries
 //
-// manifest.json:
-//   {"format":1, "model_id":..., "dim":384, "model_key":"<32 hex>", "root":"/abs/root",
+// manifest.json (format kFormatVersion):
+//   {"format":2, "model_id":..., "dim":384, "model_key":"<32 hex>", "root":"/abs/root",
 //    "generation":7,
 //    "snapshot":{"name":"snapshot-7.bin","size":N,"mtime_ns":T,"crc32c":C,"n_chunks":K},
 //    "files":{"src/a.py":{"size":N,"mtime_ns":T,"id":"<64 hex>","status":"ok","chunks":3}, ...}}
 //   status is "ok" for indexed files, else the reason it is skipped ("binary", "invalid-utf8",
 //   ...) so that skipped files are not re-read until they change. mtime_ns is -1 for a file
 //   whose mtime was within 2 s of the update that read it ("racily clean": re-hashed next time).
+//   A path (file key or root) that is not valid UTF-8 is written as "\u0000b64:<base64 of the
+//   bytes>" (no file name contains NUL, so this cannot collide) and decoded back exactly.
+//   At most kMaxManifestBytes.
 //
-// Object file (little endian):
+// Object file (little endian, version kFormatVersion):
 //   ObjectHeader (136 bytes: magic "RVOBJ\0\0\1", version, dim, n_chunks, payload_crc32c,
 //                 payload_len, id (64 hex), model key (32 hex), header_crc32c, reserved)
 //   payload: per chunk: i32 start_line, i32 end_line, then 4 strings (u32 length + bytes):
 //            symbol, kind, language, content; then float32 vectors [n_chunks, dim].
 //
-// Snapshot file: SnapshotHeader (256 bytes) then sections, each 64-byte aligned:
+// Snapshot file (little endian, version kSnapshotVersion = 2): SnapshotHeader (320 bytes:
+// magic "RVSNAP\0\1", u32 version, u32 dim, u64 n_files, n_chunks, n_terms, n_postings,
+// u64 file size, model key (32 hex), per section {u64 offset, u64 size, u32 crc32c,
+// u32 reserved} in the order below, u32 payload_crc, u32 header_crc, 8 reserved bytes) then
+// the sections, each 64-byte aligned (zero padding between them):
 //   strings  (blob all string fields point into)   files    FileRec[n_files]
 //   chunks   ChunkRec[n_chunks]                    vec_f32  float[n_chunks][dim]
 //   vec_i8   int8[n_chunks][dim]                   scales   float[n_chunks]
 //   err      float[n_chunks]                       terms    TermRec[n_terms] (sorted)
 //   postings Posting[n_postings]
-// header_crc covers the header, payload_crc everything after it; queries check the header,
-// the section bounds and every string reference, updates also check payload_crc when the
-// file's size or mtime differs from the manifest's record.
+// FileRec (32 bytes): u64 path_off, u32 path_len, u32 first_chunk, u32 n_chunks, u32 flags
+// (kFileHidden...), u64 size (the file's bytes when it was read). ChunkRec (56 bytes): file,
+// start/end line, symbol, content, kind and language as (offset, length) into strings.
+// header_crc covers the header (and so the section checksums), each section's crc32c its bytes
+// (padding excluded), payload_crc everything after the header (padding included). Opening a
+// snapshot checks the header, the section bounds, every section's checksum and every file
+// record: a damaged snapshot is never served; update() rebuilds it from the objects. A snapshot
+// of another version (1: 24-byte FileRec, 256-byte header without section checksums) is
+// rebuilt the same way.
 #pragma once
 
 #include <cstdint>
@@ -48,8 +62,13 @@
 
 namespace ripvec::index {
 
-// 2: FileRec carries the file's size and flags (hidden), for filters at query time.
+// Manifest and object format; part of the index key (locate.cpp), so an index of another
+// format lives in another directory. 2: released together with snapshot version 2 (and the
+// manifest's byte-string paths below).
 inline constexpr uint32_t kFormatVersion = 2;
+// Snapshot layout. 2: FileRec carries the file's size and flags (hidden), for filters at query
+// time, and every section has a CRC-32C in the header, verified when the snapshot is mapped.
+inline constexpr uint32_t kSnapshotVersion = 2;
 
 // FileRec::flags bits.
 inline constexpr uint32_t kFileHidden = 1;  // some component of the path starts with '.'
@@ -78,27 +97,40 @@ class AtomicFile {
 };
 
 void atomic_write_file(const std::filesystem::path& path, std::string_view bytes, bool sync = true);
-std::string read_file(const std::filesystem::path& path);  // throws IoError
+// Index files are opened without following a symlink and without blocking, and must be regular
+// files; reads are bounded by `max_bytes` (the most an index file of that kind may hold).
+// Throws IoError when the file cannot be opened or read, IndexError when it is a symlink, a
+// FIFO, a device, ... or larger than max_bytes (a damaged index: update() rebuilds it).
+inline constexpr uint64_t kMaxManifestBytes = uint64_t(256) << 20;
+inline constexpr uint64_t kMaxObjectBytes = uint64_t(1) << 30;
+std::string read_file(const std::filesystem::path& path, uint64_t max_bytes = kMaxObjectBytes);
 // Flushes the file system holding `dir` (one syncfs instead of an fsync per object).
 void sync_filesystem(const std::filesystem::path& dir);
 // Names of temp files AtomicFile leaves behind when killed (removed by the next writer).
 bool is_temp_file_name(std::string_view name);
 
-// Exclusive advisory lock (flock) on `path`, created if needed; blocks until granted.
-// flock locks belong to the open file description, so two threads of one process exclude
-// each other too.
+// Advisory lock (flock) on `path`, created if needed; blocks until granted. Exclusive, unless
+// allow_read_only and the lock file cannot be opened for writing (EACCES, EPERM, EROFS: a
+// read-only cache): then a shared lock on a read-only descriptor (it still waits for a writer
+// to commit), or no lock when even that is impossible (readers rely on the atomic manifest
+// rename); exclusive() says which. flock locks belong to the open file description, so two
+// threads of one process exclude each other too. Throws IoError when `path` is a symlink,
+// FIFO, device... ("remove it") or cannot be opened and read-only use was not allowed.
 class FileLock {
  public:
-  explicit FileLock(const std::filesystem::path& path);
+  explicit FileLock(const std::filesystem::path& path, bool allow_read_only = false);
   ~FileLock();
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
+  bool exclusive() const { return exclusive_; }
 
  private:
   int fd_ = -1;
+  bool exclusive_ = false;
 };
 
 // Read-only mapping of a whole file (MAP_SHARED; fine to keep after the file is unlinked).
+// Opened like read_file (regular files only, no symlink, no blocking).
 class MappedFile {
  public:
   static std::shared_ptr<MappedFile> open(const std::filesystem::path& path);  // IoError
@@ -106,12 +138,15 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   int64_t mtime_ns() const { return mtime_ns_; }
+  // Whether `path` names this very file now (same device, inode, size and mtime).
+  bool is_current(const std::filesystem::path& path) const;
 
  private:
   MappedFile() = default;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   int64_t mtime_ns_ = 0;
+  uint64_t dev_ = 0, ino_ = 0;
 };
 
 int64_t file_mtime_ns(const std::filesystem::path& p);  // -1 when it cannot be stat'ed
@@ -192,8 +227,8 @@ std::string build_snapshot_bytes(std::span<const SnapshotFileInput> files, uint3
 
 class Snapshot {
  public:
-  // Validates header, sizes and section bounds (not the payload checksum).
-  // Throws IndexError naming the origin.
+  // Validates header, sizes, section bounds and section checksums (reads the whole file once).
+  // Throws IndexError naming the origin and the damaged section.
   static std::shared_ptr<Snapshot> open_file(const std::filesystem::path& path);
   static std::shared_ptr<Snapshot> from_bytes(std::string bytes, std::string origin);
 
@@ -202,6 +237,8 @@ class Snapshot {
   size_t num_files() const;
   std::string_view model_key() const;
   uint64_t file_size() const { return size_; }
+  // Whether `path` is still the file this snapshot was opened from (not replaced since).
+  bool is_current(const std::filesystem::path& path) const;
   // Recomputes the payload CRC and compares it with the header's (reads everything).
   bool verify_payload() const;
   uint32_t payload_crc() const;

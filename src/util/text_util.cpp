@@ -1,5 +1,7 @@
 #include "util/text_util.hpp"
 
+#include "ripvec/bytes.hpp"
+
 #include <cstdint>
 #include <cstring>
 
@@ -81,3 +83,9 @@ size_t utf8_floor(std::string_view s, size_t n) {
 }
 
 }  // namespace ripvec::text
+
+namespace ripvec {
+bool is_valid_utf8(std::string_view s) {
+  return text::valid_utf8(s);
+}
+}  // namespace ripvec

@@ -22,6 +22,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 extern char** environ;
 
 namespace ripvec::test {
@@ -205,6 +207,21 @@ inline CliResult run_cli(std::vector<std::string> args) {
   return run_cli(r);
 }
 
+// `ripvec ARGS` with `model` on the CPU, the index cache in `cache`, no progress output
+// (-q), offline, NO_COLOR unset.
+inline CliRun model_run(std::vector<std::string> args, const std::filesystem::path& cache,
+                        const std::filesystem::path& model) {
+  CliRun r;
+  r.args = std::move(args);
+  for (const char* a : {"-q", "--device", "cpu", "--cache-dir"}) r.args.push_back(a);
+  r.args.push_back(cache.string());
+  r.args.push_back("--model");
+  r.args.push_back(model.string());
+  r.env["HF_HUB_OFFLINE"] = "1";
+  r.env["NO_COLOR"] = kUnset;
+  return r;
+}
+
 inline bool has_escape(const std::string& s) {
   return s.find('\x1b') != std::string::npos;
 }
@@ -215,6 +232,13 @@ inline std::vector<std::string> split_lines(const std::string& s) {
   std::string l;
   while (std::getline(in, l)) lines.push_back(l);
   return lines;
+}
+
+// One JSON value per line of `out` (`--json` search output).
+inline std::vector<nlohmann::json> json_lines(const std::string& out) {
+  std::vector<nlohmann::json> v;
+  for (const auto& l : split_lines(out)) v.push_back(nlohmann::json::parse(l));
+  return v;
 }
 
 }  // namespace ripvec::test

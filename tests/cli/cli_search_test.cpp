@@ -65,21 +65,9 @@ class CliSearch : public ::testing::Test {
 
   // ripvec with the test model, CPU, an isolated cache, no progress output.
   CliRun run(std::vector<std::string> args) const {
-    CliRun r;
-    r.args = std::move(args);
-    for (const char* a : {"-q", "--device", "cpu", "--cache-dir"}) r.args.push_back(a);
-    r.args.push_back(cache_.path().string());
-    r.args.push_back("--model");
-    r.args.push_back(default_model_dir().string());
-    r.env["HF_HUB_OFFLINE"] = "1";
-    r.env["NO_COLOR"] = kUnset;
-    return r;
+    return model_run(std::move(args), cache_.path(), default_model_dir());
   }
-  static std::vector<nlohmann::json> parse_lines(const std::string& out) {
-    std::vector<nlohmann::json> v;
-    for (const auto& l : split_lines(out)) v.push_back(nlohmann::json::parse(l));
-    return v;
-  }
+  static std::vector<nlohmann::json> parse_lines(const std::string& out) { return json_lines(out); }
 
   TempDir repo_, cache_;
 };

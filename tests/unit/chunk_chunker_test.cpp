@@ -72,9 +72,11 @@ void check_invariants(const std::string& path, const std::string& src,
       if (l > c.start_line) expect += "\n";
       expect += lines[l - 1];
     }
-    // Content is capped at 16 KiB (minified files); otherwise exactly the source lines.
+    // Content is at most 16 KiB: a longer line (minified files) comes as byte windows of it;
+    // otherwise exactly the source lines.
     if (expect.size() > 16 * 1024) {
-      EXPECT_TRUE(c.content.size() <= 16 * 1024 && expect.rfind(c.content, 0) == 0)
+      EXPECT_TRUE(c.start_line == c.end_line && c.content.size() <= 16 * 1024 &&
+                  expect.find(c.content) != std::string::npos)
           << path << ":" << c.start_line << "-" << c.end_line;
     } else {
       EXPECT_TRUE(c.content == expect)
@@ -373,11 +375,65 @@ TEST(ChunkChunker, EmbedTextFitsTheTokenLimitWithMiniLM) {
   o.tokenizer = tok.get();
   auto big = chunk_file("big.py", long_python_function(400), o);
   EXPECT_GT(big.size(), 10u);
-  // The minified line is one chunk whose content is capped and whose embed_text was cut.
+  // The 24 KB minified line is byte windows of at most 16 KiB that together are the line;
+  // each window's embed_text was cut to the token budget.
   auto mini = chunk_file("minified.js", minified(), o);
-  ASSERT_EQ(mini.size(), 1u);
-  EXPECT_LE(mini[0].content.size(), 16u * 1024);
-  EXPECT_LT(mini[0].embed_text.size(), mini[0].content.size());
+  ASSERT_EQ(mini.size(), 2u);
+  std::string joined;
+  for (const auto& c : mini) {
+    EXPECT_LE(c.content.size(), 16u * 1024);
+    EXPECT_LT(c.embed_text.size(), c.content.size());
+    joined += c.content;
+  }
+  EXPECT_TRUE(joined + "\n" == minified());  // (not EXPECT_EQ: no 24 KB diff in the log)
+}
+
+// Issue 10, item 5: a 100 KB one-line min.js ending in "zzuniqueword" lost everything after its
+// first 16 KB. The windows must cover the whole line, in order, with no word cut in two.
+TEST(ChunkChunker, MinifiedFileTailIsNotLost) {
+  std::string src;
+  for (int i = 0; src.size() < 100 * 1024; ++i)
+    src += "function f" + std::to_string(i) + "(a,b){return a+b*" + std::to_string(i) + "};";
+  src += "var zzuniqueword=1;";
+  ChunkOptions o;  // no tokenizer: keyword search and --no-index see the same chunks
+  for (const std::string& text : {src, src + "\n"}) {
+    auto chunks = chunk_file("min.js", text, o);
+    ASSERT_GE(chunks.size(), 7u);
+    ASSERT_LE(chunks.size(), 8u);  // one set of windows, not one per function on the line
+    std::string joined;
+    for (const auto& c : chunks) {
+      EXPECT_EQ(c.start_line, 1);
+      EXPECT_EQ(c.end_line, 1);
+      EXPECT_LE(c.content.size(), 16u * 1024);
+      joined += c.content;
+    }
+    EXPECT_TRUE(joined == src) << "windows do not add up to the line: " << joined.size() << " of "
+                               << src.size() << " bytes";
+    EXPECT_NE(chunks.back().content.find("zzuniqueword"), std::string::npos);
+    // Cuts fall after a non-word byte, so no identifier is split across two chunks.
+    for (size_t i = 0; i + 1 < chunks.size(); ++i) {
+      const char last = chunks[i].content.back();
+      EXPECT_FALSE(std::isalnum(static_cast<unsigned char>(last)) || last == '_')
+          << "chunk " << i << " ends inside a word";
+    }
+  }
+}
+
+// Lines of 1 KB: a 60-line window is 60 KB. It used to be cut to its first 16 lines, and the
+// next window started at line 51, so lines 17-50 were in no chunk at all.
+TEST(ChunkChunker, WindowsOfLongLinesKeepEveryLine) {
+  std::string src;
+  for (int l = 1; l <= 200; ++l)
+    src += "line" + std::to_string(l) + " " + std::string(1000, 'x') + "\n";
+  ChunkOptions o;
+  auto chunks = chunk_file("long_lines.txt", src, o);
+  check_invariants("long_lines.txt", src, chunks);
+  std::vector<char> seen(201, 0);
+  for (const auto& c : chunks) {
+    EXPECT_LE(c.content.size(), 16u * 1024);
+    for (int l = c.start_line; l <= c.end_line; ++l) seen[l] = 1;
+  }
+  for (int l = 1; l <= 200; ++l) EXPECT_TRUE(seen[l]) << "line " << l << " is in no chunk";
 }
 
 TEST(ChunkChunker, OddInputNeverThrows) {

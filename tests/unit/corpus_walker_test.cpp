@@ -1,15 +1,20 @@
 // The file walker: ignore files, hidden and lock files, types, globs, size cap, symlinks,
 // unreadable entries, and read_text_file's content checks.
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <fstream>
 #include <set>
 
-#include "corpus/walker.hpp"
+#include "common/child_process.hpp"
 #include "common/test_util.hpp"
+#include "corpus/walker.hpp"
 #include "ripvec/error.hpp"
 #include "unit/chunk_test_util.hpp"
 
@@ -204,6 +209,87 @@ TEST(ChunkWalker, SymlinkLoopsAreDetected) {
   EXPECT_EQ(st.warnings.size(), 2u);
 }
 
+// Issue 10, item 8: `-L` with a symlink to /proc walked the whole file system (through
+// /proc/<pid>/root and /proc/<pid>/cwd) until memory ran out (3.4 GB). Pseudo file systems are
+// never entered from a root outside them, even with -L; the walk ends at once with a warning.
+TEST(ChunkWalker, FollowedLinkToProcIsNotWalked) {
+  ScratchDir d;
+  d.write("src/ok.py");
+  for (const auto& [target, name] : {std::pair{"/proc", "to_proc"},
+                                     {"/sys", "to_sys"},
+                                     {"/dev", "to_dev"},
+                                     {"/proc/self", "to_self"}})
+    if (std::filesystem::exists(target))
+      std::filesystem::create_directory_symlink(target, d.path() / name);
+  std::filesystem::create_symlink("/proc/self/status", d.path() / "status.txt");
+  WalkOptions o;
+  o.follow_symlinks = true;
+  WalkStats st;
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(walk_rels(d.path(), o, &st), (V{"src/ok.py"}));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_GE(st.skipped_other_fs, 2u);
+  bool named = false;
+  for (const auto& w : st.warnings)
+    named = named || w.find("pseudo file system") != std::string::npos;
+  EXPECT_TRUE(named);
+  EXPECT_FALSE(st.truncated);
+}
+
+// --one-file-system: neither a mount point inside the tree nor a followed link leads to another
+// file system. The other file system is a tmpfs mounted in a private mount namespace by a
+// forked child (needs CAP_SYS_ADMIN: skipped where that is refused).
+TEST(ChunkWalker, OneFileSystemStaysOnTheRootsDevice) {
+  ScratchDir d;
+  d.write("ok.py");
+  d.mkdir("mnt");
+  d.mkdir("elsewhere");
+  std::filesystem::create_directory_symlink(d.path() / "elsewhere", d.path() / "link");
+  int code = 0;
+  const std::string r = test::in_child(
+      -1,
+      [&]() -> std::string {
+        if (::unshare(CLONE_NEWNS) != 0 ||
+            ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+          ::_exit(test::kChildCannotDrop);
+        for (const char* m : {"mnt", "elsewhere"})
+          if (::mount("none", (d.path() / m).c_str(), "tmpfs", 0, nullptr) != 0)
+            ::_exit(test::kChildCannotDrop);
+        std::ofstream(d.path() / "mnt/inner.py") << "x\n";
+        std::ofstream(d.path() / "elsewhere/far.py") << "x\n";
+        std::string out;
+        for (bool ofs : {false, true}) {
+          WalkOptions o;
+          o.threads = 1;  // a forked child has no pool workers
+          o.follow_symlinks = true;
+          o.one_file_system = ofs;
+          WalkStats st;
+          for (const auto& f : walk_rels(d.path(), o, &st)) out += f + ",";
+          out += "|" + std::to_string(st.skipped_other_fs) + ";";
+        }
+        return out;
+      },
+      &code);
+  if (code == test::kChildCannotDrop) GTEST_SKIP() << "cannot mount a tmpfs in a private namespace";
+  ASSERT_EQ(code, 0) << r;
+  // Without the flag both are searched (tmpfs is no pseudo file system); with it neither.
+  EXPECT_EQ(r, "elsewhere/far.py,link/far.py,mnt/inner.py,ok.py,|0;ok.py,|3;");
+}
+
+// The walk's memory is bounded: past max_dirs folders it stops with a warning.
+TEST(ChunkWalker, WalkStopsAtTheFolderLimit) {
+  ScratchDir d;
+  for (int i = 0; i < 30; ++i) d.write("d" + std::to_string(i) + "/f.py");
+  WalkOptions o;
+  o.max_dirs = 11;  // the root and 10 of its folders
+  WalkStats st;
+  auto files = walk_rels(d.path(), o, &st);
+  EXPECT_EQ(files.size(), 10u);
+  EXPECT_TRUE(st.truncated);
+  ASSERT_FALSE(st.warnings.empty());
+  EXPECT_NE(st.warnings.back().find("walk stopped"), std::string::npos);
+}
+
 TEST(ChunkWalker, BrokenSymlinkBecomesAWarning) {
   ScratchDir d;
   d.write("ok.py");
@@ -237,28 +323,9 @@ bool walk_unprivileged(const std::filesystem::path& root, std::string* result) {
     *result = summarize();
     return true;
   }
-  int fds[2];
-  if (::pipe(fds) != 0) return false;
-  const pid_t pid = ::fork();
-  if (pid < 0) return false;
-  if (pid == 0) {
-    ::close(fds[0]);
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(77);
-    const std::string r = summarize();
-    const ssize_t w = ::write(fds[1], r.data(), r.size());
-    ::_exit(w == static_cast<ssize_t>(r.size()) ? 0 : 1);
-  }
-  ::close(fds[1]);
-  std::string r;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) r.append(buf, static_cast<size_t>(n));
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return false;
-  *result = r;
-  return true;
+  int code = 0;
+  *result = test::in_child(65534, summarize, &code);
+  return code == 0;
 }
 
 TEST(ChunkWalker, UnreadableEntriesBecomeWarnings) {

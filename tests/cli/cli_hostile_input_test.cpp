@@ -1,0 +1,100 @@
+// Hostile trees and index directories found by a probe of the release binary (issue 10), each
+// reproduced as the issue states it, end to end through `ripvec` with the real default model.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_runner.hpp"
+#include "common/test_util.hpp"
+#include "ripvec/bytes.hpp"
+
+namespace ripvec::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CliHostile : public ::testing::Test {
+ protected:
+  void SetUp() override { RIPVEC_REQUIRE_PATH(default_model_dir()); }
+
+  // ripvec with the test model, CPU, an isolated cache, no progress output.
+  CliRun run(std::vector<std::string> args) const {
+    return model_run(std::move(args), cache_.path(), default_model_dir());
+  }
+
+  TempDir repo_, cache_;
+};
+
+// Issue 10, item 1: `mkdir t; printf 'def ok():\n return "needle"\n' > t/ok.py;
+// printf 'x=1\n' > "$(printf 't/bad\xffname.py')"; ripvec index t` exited 2 with "input text is
+// not valid UTF-8 (byte 12: 0xFF)" and every search of t failed, --no-index included.
+TEST_F(CliHostile, NonUtf8FileNameDoesNotBreakTheTree) {
+  const fs::path t = repo_ / "t";
+  repo_.write("t/ok.py", "def ok():\n return \"needle\"\n");
+  repo_.write("t/bad\xffname.py", "x=1\n");
+
+  auto idx = run_cli(run({"index", t.string()}));
+  ASSERT_EQ(idx.status, 0) << idx.err;
+  EXPECT_NE(idx.out.find("A ok.py"), std::string::npos) << idx.out;
+  // Text output escapes the byte that is not UTF-8 (docs/reliability.md, "Outputs").
+  EXPECT_NE(idx.out.find("A bad\\xFFname.py"), std::string::npos) << idx.out;
+  // The manifest keeps the name's bytes: a second run finds nothing new.
+  auto again = run_cli(run({"index", t.string()}));
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_NE(again.out.find("0 added, 0 modified, 0 removed, 2 unchanged"), std::string::npos)
+      << again.out;
+
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{}, {"--mode", "keyword"}, {"--no-index"}}) {
+    std::vector<std::string> args = {"--json", "needle", t.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run_cli(run(args));
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto hits = json_lines(r.out);
+    ASSERT_FALSE(hits.empty());
+    EXPECT_EQ(hits[0]["path"], t.string() + "/ok.py");
+    EXPECT_FALSE(hits[0].contains("path_b64"));  // only for names that are not UTF-8
+  }
+
+  // The odd name itself is found, shown with U+FFFD, and its exact bytes are in path_b64.
+  for (const char* index_flag : {"--index", "--no-index"}) {
+    auto r =
+        run_cli(run({"--json", "--mode", "keyword", "-n", "5", "x=1", t.string(), index_flag}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    bool found = false;
+    for (const auto& h : json_lines(r.out)) {
+      if (!h.contains("path_b64")) continue;
+      found = true;
+      EXPECT_EQ(h["path"], t.string() + "/bad\xEF\xBF\xBDname.py");
+      // Decoded with the RFC 4648 decoder that util_base64_test checks against the RFC's
+      // vectors; the bytes must be the name's, exactly.
+      auto bytes = base64_decode(h["path_b64"].get<std::string>());
+      ASSERT_TRUE(bytes.has_value());
+      EXPECT_EQ(*bytes, t.string() + "/bad\xffname.py");
+      EXPECT_EQ(h["content"], "x=1");
+    }
+    EXPECT_TRUE(found) << index_flag << ": " << r.out;
+  }
+}
+
+// Issue 10, item 5: a 100 KB one-line min.js ending in `zzuniqueword` kept only its first
+// 16 KB, so keyword search and --no-index found nothing.
+TEST_F(CliHostile, MinifiedFileTailIsSearchable) {
+  std::string src;
+  for (int i = 0; src.size() < 100 * 1024; ++i)
+    src += "function f" + std::to_string(i) + "(a,b){return a+b*" + std::to_string(i) + "};";
+  src += "var zzuniqueword=1;\n";
+  repo_.write("min.js", src);
+  for (const char* index_flag : {"--index", "--no-index"}) {
+    auto r = run_cli(
+        run({"--json", "--mode", "keyword", "zzuniqueword", repo_.path().string(), index_flag}));
+    ASSERT_EQ(r.status, 0) << index_flag << ": " << r.err;
+    auto hits = json_lines(r.out);
+    ASSERT_FALSE(hits.empty());
+    EXPECT_NE(hits[0]["content"].get<std::string>().find("zzuniqueword"), std::string::npos);
+    EXPECT_EQ(hits[0]["start_line"], 1);
+  }
+}
+
+}  // namespace
+}  // namespace ripvec::test

@@ -1,0 +1,57 @@
+// Runs a piece of a test in a forked child, optionally as another user: permission bits do not
+// bind root, so tests of "permission denied" paths drop to uid/gid 65534 ("nobody") there.
+// A forked child has no thread-pool workers: what it runs must not need the global pool unless
+// the parent never started it.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <exception>
+#include <functional>
+#include <string>
+
+namespace ripvec::test {
+
+inline constexpr int kChildCannotDrop = 77;  // exit code: setgid/setuid refused
+
+// Returns what fn returned in the child; *code is the child's exit code: 0, kChildCannotDrop,
+// 3 when fn threw (the text is then "exception: <what>"), or 128 + signal.
+inline std::string in_child(int uid, const std::function<std::string()>& fn, int* code) {
+  int fds[2];
+  if (::pipe(fds) != 0) {
+    *code = -1;
+    return "pipe failed";
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    *code = -1;
+    return "fork failed";
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    if (uid >= 0 && (::setgid(uid) != 0 || ::setuid(uid) != 0)) ::_exit(kChildCannotDrop);
+    std::string r;
+    int rc = 0;
+    try {
+      r = fn();
+    } catch (const std::exception& e) {
+      r = std::string("exception: ") + e.what();
+      rc = 3;
+    }
+    const ssize_t w = ::write(fds[1], r.data(), r.size());
+    ::_exit(w == static_cast<ssize_t>(r.size()) ? rc : 1);
+  }
+  ::close(fds[1]);
+  std::string r;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) r.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  *code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+}  // namespace ripvec::test

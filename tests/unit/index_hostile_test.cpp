@@ -1,0 +1,221 @@
+// Damaged and hostile index directories (issue 10, items 3 and 4): special files in place of
+// index files, and bit rot in the snapshot. With the deterministic stand-in embedder
+// (test_hash_embedder.hpp), so that only storage is under test.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "index/store.hpp"
+#include "ripvec/error.hpp"
+#include "ripvec/index.hpp"
+#include "unit/index_test_util.hpp"
+
+using namespace ripvec;
+namespace fs = std::filesystem;
+
+namespace {
+
+void write(const fs::path& p, const std::string& s) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << s;
+  // Well in the past: not "racily clean", so nothing is re-read by design.
+  fs::last_write_time(p, fs::file_time_type::clock::now() - std::chrono::hours(1));
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), {});
+}
+
+// A test that hangs is killed (and so fails) instead of blocking the suite.
+struct Watchdog {
+  explicit Watchdog(unsigned seconds) { ::alarm(seconds); }
+  ~Watchdog() { ::alarm(0); }
+};
+
+class IndexHostile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_ = fs::temp_directory_path() /
+            ("ripvec_hostile_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(base_);
+    root_ = base_ / "repo";
+    cache_ = base_ / "cache";
+    write(root_ / "src/alpha.py", "def alpha_retry(x):\n    return backoff(x) + 1\n");
+    write(root_ / "src/beta.py", "def beta_parse(text):\n    return text.split(',')\n");
+    write(root_ / "README.md", "# Demo\n\nThe zanzibar widget frobnicates configuration.\n");
+    write(root_ / "config.js", "export const timeout = 30; // quux handling\n");
+  }
+  void TearDown() override { fs::remove_all(base_); }
+
+  std::unique_ptr<Index> open() {
+    IndexOptions o;
+    o.cache_dir = cache_;
+    return Index::open(root_, borrow(emb_), o);
+  }
+  fs::path location() { return open()->location(); }
+  fs::path snapshot_path() {
+    auto m = index::decode_manifest(slurp(location() / "manifest.json"), "t");
+    return location() / m.snapshot->name;
+  }
+  std::string results(const Index& idx) { return test::search_summary(idx); }
+
+  TestHashEmbedder emb_;
+  fs::path base_, root_, cache_;
+};
+
+// Issue 10, item 3: a FIFO in place of manifest.json blocked forever in open().
+TEST_F(IndexHostile, FifoInPlaceOfManifestIsRebuilt) {
+  Watchdog dog(60);
+  { open()->update(); }
+  const std::string want = results(*open());
+  fs::remove(location() / "manifest.json");
+  ASSERT_EQ(::mkfifo((location() / "manifest.json").c_str(), 0644), 0);
+  auto idx = open();  // reads the manifest: must not block
+  auto st = idx->update();
+  EXPECT_GE(st.corrupt_rebuilt, 1u);
+  ASSERT_FALSE(st.warnings.empty());
+  EXPECT_NE(st.warnings[0].find("FIFO"), std::string::npos) << st.warnings[0];
+  EXPECT_EQ(results(*idx), want);
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(location() / "manifest.json")));
+}
+
+// Issue 10, item 3: a FIFO in place of snapshot-1.bin blocked forever in open().
+TEST_F(IndexHostile, FifoInPlaceOfSnapshotIsRebuilt) {
+  Watchdog dog(60);
+  { open()->update(); }
+  const std::string want = results(*open());
+  const fs::path snap = snapshot_path();
+  fs::remove(snap);
+  ASSERT_EQ(::mkfifo(snap.c_str(), 0644), 0);
+  auto idx = open();
+  EXPECT_THROW(idx->search("quux", {}), IndexError);  // never served, never blocks
+  auto st = idx->update();
+  EXPECT_GE(st.corrupt_rebuilt, 1u);
+  EXPECT_EQ(results(*idx), want);
+  EXPECT_FALSE(fs::exists(snap));  // the FIFO was collected with the old generation
+}
+
+// Issue 10, item 3: manifest.json as a symlink to /dev/zero read until memory ran out. The
+// same for the snapshot and an object; a FIFO object and an oversized manifest too.
+TEST_F(IndexHostile, SymlinkToDevZeroIsNeverRead) {
+  Watchdog dog(60);
+  { open()->update(); }
+  const std::string want = results(*open());
+  for (const char* which : {"manifest", "snapshot", "object"}) {
+    SCOPED_TRACE(which);
+    fs::path victim;
+    if (std::string(which) == "manifest") victim = location() / "manifest.json";
+    if (std::string(which) == "snapshot") victim = snapshot_path();
+    if (std::string(which) == "object")
+      for (auto& e : fs::recursive_directory_iterator(location() / "objects"))
+        if (e.path().extension() == ".obj") victim = e.path();
+    ASSERT_FALSE(victim.empty());
+    fs::remove(victim);
+    fs::create_symlink("/dev/zero", victim);
+    // Objects are read only to build a new snapshot: make one necessary.
+    if (std::string(which) == "object") write(root_ / "extra.py", "def extra():\n    return 2\n");
+    auto idx = open();
+    auto st = idx->update();
+    EXPECT_GE(st.corrupt_rebuilt, 1u);
+    if (std::string(which) != "object") EXPECT_EQ(results(*idx), want);
+    EXPECT_FALSE(fs::is_symlink(victim));
+  }
+  // A FIFO object: loading it (for the next snapshot) must not block either.
+  fs::path obj;
+  for (auto& e : fs::recursive_directory_iterator(location() / "objects"))
+    if (e.path().extension() == ".obj") obj = e.path();
+  fs::remove(obj);
+  ASSERT_EQ(::mkfifo(obj.c_str(), 0644), 0);
+  write(root_ / "new.py", "def fresh():\n    return 1\n");  // forces a new snapshot
+  auto st = open()->update();
+  EXPECT_GE(st.corrupt_rebuilt, 1u);
+  // A manifest larger than any manifest may be is refused before it is read.
+  EXPECT_THROW(index::read_file(location() / "manifest.json", 16), IndexError);
+}
+
+// A lock file that is not a regular file is an error naming it (it is not ours to delete).
+TEST_F(IndexHostile, FifoLockFileIsAClearError) {
+  Watchdog dog(60);
+  fs::create_directories(location());
+  ASSERT_EQ(::mkfifo((location() / "lock").c_str(), 0644), 0);
+  try {
+    open()->update();
+    FAIL() << "expected IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("lock"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("remove it"), std::string::npos) << e.what();
+  }
+}
+
+// A walk cut short by its memory bound (issue 10, item 8) must not make the files it did not
+// reach look deleted: the update fails and the committed index stays as it was.
+TEST_F(IndexHostile, TruncatedWalkLeavesTheIndexAlone) {
+  { open()->update(); }
+  const std::string want = results(*open());
+  IndexOptions o;
+  o.cache_dir = cache_;
+  o.max_walk_dirs = 1;  // the root only: src/ is not reached
+  auto idx = Index::open(root_, borrow(emb_), o);
+  EXPECT_THROW(idx->update(), IoError);
+  EXPECT_EQ(results(*open()), want);
+}
+
+// Issue 10, item 4: flipping one byte of the snapshot (size and mtime kept) made queries
+// return other files' chunks under wrong paths, or fail until --reindex while `ripvec index`
+// said "unchanged". Every 37th byte is flipped in turn: each query must return exactly the
+// original results or fail with IndexError saying what to run, and the next update() must
+// bring the original results back.
+TEST_F(IndexHostile, SnapshotBitFlipsAreNeverServed) {
+  { open()->update(); }
+  const std::string want = results(*open());
+  const fs::path snap = snapshot_path();
+  const std::string good = slurp(snap);
+  size_t detected = 0, harmless = 0;
+  for (size_t pos = 0; pos < good.size(); pos += 37) {
+    SCOPED_TRACE("byte " + std::to_string(pos));
+    const fs::path cur = snapshot_path();
+    struct stat before {};
+    ASSERT_EQ(::stat(cur.c_str(), &before), 0);
+    {
+      std::fstream f(cur, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(pos));
+      f.put(static_cast<char>(good[pos] ^ 0x5A));
+    }
+    const struct timespec times[2] = {before.st_atim, before.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, cur.c_str(), times, 0), 0);  // size and mtime kept
+
+    bool failed = false;
+    try {
+      auto idx = open();
+      EXPECT_EQ(results(*idx), want);
+    } catch (const IndexError& e) {
+      failed = true;
+      EXPECT_NE(std::string(e.what()).find("ripvec index"), std::string::npos) << e.what();
+    }
+    auto idx = open();
+    auto st = idx->update();
+    EXPECT_EQ(st.corrupt_rebuilt > 0, failed) << "update and query disagree about the damage";
+    EXPECT_EQ(results(*idx), want);
+    if (failed) {
+      ++detected;
+      EXPECT_EQ(slurp(snapshot_path()), good);  // rebuilt byte for byte
+    } else {
+      ++harmless;  // padding between sections: flip it back
+      std::fstream f(snapshot_path(), std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(pos));
+      f.put(good[pos]);
+    }
+  }
+  EXPECT_GT(detected, 0u);
+  std::printf("flips: %zu detected, %zu in padding (results unchanged)\n", detected, harmless);
+}
+
+}  // namespace
