@@ -194,6 +194,9 @@ int main(int argc, char** argv) {
     opts.max_seq_length = seq;
     opts.max_batch_tokens = batch * seq;  // B sequences of S tokens per forward pass
     opts.resolve.progress = false;
+    // $RIPVEC_BENCH_PRECISION=int8 times Precision::Int8 (bench_peer_ort.py --ripvec-env).
+    if (const char* p = std::getenv("RIPVEC_BENCH_PRECISION"); p && std::string(p) == "int8")
+      opts.precision = Precision::Int8;
     const auto t_load = Clock::now();
     auto e = Embedder::load(opts);
     const double load_s = seconds_since(t_load);

@@ -34,12 +34,13 @@ if want build; then
     -DBLAS_LIBRARIES="$DEPS/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so" \
     -DOPENBLAS_CBLAS_INCLUDE="$DEPS/usr/include/x86_64-linux-gnu/openblas-pthread" \
     -DBLA_VENDOR=OpenBLAS >"$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
-  cmake --build $B -j16 --target driver_conformance_test fma_peak_bench gemm_bench embed_bench \
+  cmake --build $B -j16 --target driver_conformance_test int8_gemm_test fma_peak_bench gemm_bench embed_bench \
     >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
   echo "build ok"
 fi
 if want test; then
   RIPVEC_THREADS=8 $B/tests/driver_conformance_test --gtest_brief=1 2>&1 | tail -6
+  RIPVEC_THREADS=8 $B/tests/int8_gemm_test --gtest_brief=1 2>&1 | tail -6
 fi
 if want peak; then
   $B/bench/fma_peak_bench --threads 1,2,4,8,16 --seconds 0.3

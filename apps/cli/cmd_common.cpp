@@ -45,11 +45,13 @@ EmbedderOptions embedder_options(const CliOptions& opts) {
     eo.precision = Precision::F16;
   } else if (opts.precision == "bf16") {
     eo.precision = Precision::BF16;
+  } else if (opts.precision == "int8") {
+    eo.precision = Precision::Int8;
   } else if (opts.precision == "auto") {
     eo.precision = Precision::Auto;
   } else {
-    throw InvalidArgument("--precision: expected auto, f32, f16 or bf16, got '" + opts.precision +
-                          "'");
+    throw InvalidArgument("--precision: expected auto, f32, f16, bf16 or int8, got '" +
+                          opts.precision + "'");
   }
   eo.resolve.progress = progress_enabled(opts);
   return eo;

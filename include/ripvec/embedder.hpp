@@ -22,7 +22,10 @@ namespace ripvec {
 
 enum class InputKind { Query, Document, Raw };  // which sentence-transformers prompt to prepend
 enum class Device { Auto, Cpu, Cuda };
-enum class Precision { Auto, F32, F16, BF16 };  // Auto: F32 on CPU, F16 on CUDA
+// Auto: F32 on CPU, F16 on CUDA. Int8 (CPU only): linear layers dynamically quantized to INT8
+// (per-channel weight scales, per-token activation scales, int32 accumulation); layer norm,
+// softmax, GELU, attention and pooling stay FP32.
+enum class Precision { Auto, F32, F16, BF16, Int8 };
 
 struct EmbedderOptions {
   std::string model = std::string(kDefaultModelId);

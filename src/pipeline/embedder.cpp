@@ -88,6 +88,7 @@ DType cpu_dtype(Precision p) {
   switch (p) {
     case Precision::Auto:
     case Precision::F32:
+    case Precision::Int8:  // FP32 activations; the linear layers quantize on the fly
       return DType::F32;
     case Precision::F16:
       return DType::F16;
@@ -219,6 +220,8 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
   if (device == Device::Auto) device = cuda_device_count() > 0 ? Device::Cuda : Device::Cpu;
   switch (device) {
     case Device::Cuda: {
+      if (opts.precision == Precision::Int8)
+        throw UnsupportedError("--precision int8 runs on the cpu only (use --device cpu)");
 #ifdef RIPVEC_HAVE_CUDA
       if (CudaDriver::device_count() == 0)
         throw DeviceError("--device cuda: no CUDA device is available on this machine");
@@ -241,6 +244,7 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
     case Device::Auto:
     case Device::Cpu: {
       auto driver = std::make_unique<CpuDriver>();
+      if (opts.precision == Precision::Int8) driver->set_int8(true);
       plan.arch.dtype = cpu_dtype(opts.precision);
       if (!driver->supports_dtype(plan.arch.dtype))
         throw UnsupportedError(std::string("the cpu driver does not support precision ") +

@@ -189,6 +189,21 @@ TEST(BertParity, MiniLmMatchesSentenceTransformers) {
   check_goldens(*e, Goldens::load("minilm_goldens"), 0.99999, 1e-4);
 }
 
+// Precision::Int8 (dynamically quantized linear layers, the CPU's widest INT8 kernels) against
+// the FP32 sentence-transformers goldens. Issue 13's bar is cosine >= 0.999 per text; this
+// scheme (per-token activation scales, per-channel weight scales) reaches min 0.9814 over the
+// 209 texts on the real MiniLM (AVX2 and scalar identical; keeping any one or two layer kinds
+// in FP32 only lifts it to 0.985-0.991), so it is not the default. The bound below guards that
+// measured level against regressions; it does not claim the issue's bar.
+TEST(BertParity, MiniLmInt8CosineFloor) {
+  const fs::path dir = minilm_dir();
+  RIPVEC_REQUIRE_PATH(dir / "model.safetensors");
+  EmbedderOptions o = local_options(dir);
+  o.precision = Precision::Int8;
+  auto e = Embedder::load(o);
+  check_goldens(*e, Goldens::load("minilm_goldens"), 0.978, 0.05);
+}
+
 TEST(BertParity, SameTextAloneOrInMixedBatch) {
   const fs::path dir = minilm_dir();
   RIPVEC_REQUIRE_PATH(dir / "model.safetensors");

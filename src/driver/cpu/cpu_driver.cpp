@@ -266,6 +266,34 @@ const float* CpuDriver::packed_weight(const Tensor& w, int64_t n, int64_t k) {
   return it->second.get();
 }
 
+void CpuDriver::set_int8(bool on, cpu::Int8Isa isa) {
+  int8_ = on;
+  if (on) {
+    const cpu::Int8Isa pick = cpu::select_int8_isa(isa);
+    if (pick != int8_isa_) qpacks_.clear();
+    int8_isa_ = pick;
+    // $RIPVEC_CPU_INT8_FP32=qkv,out,up,down keeps those layer kinds in FP32 (accuracy study).
+    if (const char* env = std::getenv("RIPVEC_CPU_INT8_FP32")) {
+      const std::string s = env;
+      int8_keep_ = (s.find("qkv") != std::string::npos ? 1u : 0u) |
+                   (s.find("out") != std::string::npos ? 2u : 0u) |
+                   (s.find("up") != std::string::npos ? 4u : 0u) |
+                   (s.find("down") != std::string::npos ? 8u : 0u);
+    }
+  }
+}
+
+const cpu::Int8Weight* CpuDriver::int8_weight(const Tensor& w, int64_t n, int64_t k, bool gelu) {
+  if (!int8_ || n <= 0 || k <= 0 || w.data == nullptr || !weights_.contains(w.data)) return nullptr;
+  const unsigned kind = gelu ? 4u : k > n ? 8u : n == 3 * k ? 1u : 2u;
+  if (int8_keep_ & kind) return nullptr;
+  const auto key = std::make_tuple(static_cast<const void*>(w.data), n, k);
+  auto it = qpacks_.find(key);
+  if (it == qpacks_.end())
+    it = qpacks_.emplace(key, cpu::quantize_weight(fp(w), n, k, int8_isa_)).first;
+  return &it->second;
+}
+
 Tensor CpuDriver::load_weight(const HostTensorRef& h, DType dt) {
   Tensor t;
   t.rank = h.rank;
@@ -942,6 +970,11 @@ GemmDesc check_linear(const char* op, const Tensor& y, const Tensor& x, const Te
 
 void CpuDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias) {
   GemmDesc g = check_linear("linear", y, x, w, bias);
+  if (const cpu::Int8Weight* qw = int8_weight(w, g.n, g.k, false)) {
+    cpu::int8_linear(*qw, fp(x), g.lda, fp(y), g.ldc, g.m, bias.empty() ? nullptr : fp(bias),
+                     nullptr, qscratch_);
+    return;
+  }
   if (const float* pw = packed_weight(w, g.n, g.k)) {
     cpu::packed_gemm(*k_, pw, g.n, g.k, fp(x), g.lda, fp(y), g.ldc, g.m,
                      bias.empty() ? nullptr : fp(bias), false, false);
@@ -957,6 +990,11 @@ void CpuDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor&
 
 void CpuDriver::linear_gelu(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias) {
   const GemmDesc g = check_linear("linear_gelu", y, x, w, bias);
+  if (const cpu::Int8Weight* qw = int8_weight(w, g.n, g.k, true)) {
+    cpu::int8_linear(*qw, fp(x), g.lda, fp(y), g.ldc, g.m, bias.empty() ? nullptr : fp(bias),
+                     k_->gelu, qscratch_);
+    return;
+  }
   if (const float* pw = packed_weight(w, g.n, g.k)) {
     cpu::packed_gemm(*k_, pw, g.n, g.k, fp(x), g.lda, fp(y), g.ldc, g.m,
                      bias.empty() ? nullptr : fp(bias), false, true);

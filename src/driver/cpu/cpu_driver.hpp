@@ -28,6 +28,7 @@
 #include <tuple>
 #include <vector>
 
+#include "driver/cpu/cpu_int8_gemm.hpp"
 #include "driver/cpu/cpu_packed_gemm.hpp"
 #include "driver/driver.hpp"
 
@@ -61,6 +62,14 @@ class CpuDriver {
   const char* isa_name() const;
   // "packed" or "openblas": how products with a loaded weight run.
   const char* gemm_path_name() const { return packed_ ? "packed" : "openblas"; }
+
+  // INT8 dynamic quantization of the linear layers (linear(), linear_gelu() with a loaded
+  // weight; cpu_int8_gemm.hpp): weights quantized once per output channel at first use,
+  // activations per row and call, int32 accumulation, bias/GELU/everything else in FP32.
+  // Off by default (exact FP32). isa kAuto picks VNNI / AVX2 / scalar from the CPU.
+  void set_int8(bool on, cpu::Int8Isa isa = cpu::Int8Isa::kAuto);
+  bool int8() const { return int8_; }
+  const char* int8_isa_name() const { return cpu::int8_isa_name(int8_isa_); }
 
   void begin_batch() {}
   void end_batch() {}
@@ -170,6 +179,10 @@ class CpuDriver {
   // The packed copy of weight w used as [n, k], made on first use; null when the packed path
   // is off or w was not loaded by load_weight().
   const float* packed_weight(const Tensor& w, int64_t n, int64_t k);
+  // The INT8 copy of weight w as [n, k]; null when INT8 is off or w was not loaded.
+  // gelu: the product feeds GELU (the FFN's up projection). Layers kept in FP32 (int8_keep_)
+  // get null.
+  const cpu::Int8Weight* int8_weight(const Tensor& w, int64_t n, int64_t k, bool gelu);
 
   const cpu::CpuKernels* k_;
   Buffer arena_;
@@ -182,6 +195,13 @@ class CpuDriver {
   bool packed_ = false;
   std::set<const void*> weights_;  // data pointers returned by load_weight()
   std::map<std::tuple<const void*, int64_t, int64_t>, cpu::PackedFloats> packs_;
+  bool int8_ = false;
+  cpu::Int8Isa int8_isa_ = cpu::Int8Isa::kScalar;
+  std::map<std::tuple<const void*, int64_t, int64_t>, cpu::Int8Weight> qpacks_;
+  cpu::Int8Scratch qscratch_;
+  // Layer kinds kept in FP32 under INT8, by shape: bit 0 qkv (n = 3k), 1 attention output
+  // (n = k), 2 FFN up (GELU), 3 FFN down (k > n).
+  unsigned int8_keep_ = 0;
 };
 
 static_assert(Driver<CpuDriver>);
