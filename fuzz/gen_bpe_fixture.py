@@ -4,7 +4,7 @@ its first 2,000 merges (every byte-level symbol kept, ids renumbered densely, al
 normalizer, pre-tokenizer and post-processor unchanged), so the libFuzzer `tokenize` target
 can exercise the real BPE pipeline from a file small enough to commit.
 
-  python3 fuzz/gen_bpe_fixture.py ../shared/assets/tokenizers/modernbert-base/tokenizer.json
+  python3 fuzz/gen_bpe_fixture.py tests/data/assets/tokenizers/modernbert-base/tokenizer.json
 """
 import json
 import sys
