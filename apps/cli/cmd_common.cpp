@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "commands.hpp"
+#include "output.hpp"
 #include "ripvec/corpus.hpp"
 #include "ripvec/error.hpp"
 
@@ -94,7 +95,10 @@ IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress) {
 
 void report_update_warnings(const UpdateStats& st, bool quiet) {
   if (quiet) return;
-  for (const auto& w : st.warnings) std::fprintf(stderr, "ripvec: warning: %s\n", w.c_str());
+  // Warnings name files: escaped like file names on stdout, so that a name cannot move the
+  // cursor, recolor the terminal or fake a line.
+  for (const auto& w : st.warnings)
+    std::fprintf(stderr, "ripvec: warning: %s\n", escape_name(w).c_str());
 }
 
 std::unique_ptr<Embedder> load_embedder(const CliOptions& opts, double* seconds) {

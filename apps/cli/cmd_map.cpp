@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "output.hpp"
 #include "protocol_commands.hpp"
 #include "ripvec/error.hpp"
 #include "ripvec/repo_map.hpp"
@@ -41,7 +42,8 @@ int run_map(const ProtocolOptions& o) {
   } else {
     out = g.render(o.tokens);
   }
-  for (const auto& w : g.warnings()) std::fprintf(stderr, "ripvec: warning: %s\n", w.c_str());
+  for (const auto& w : g.warnings())
+    std::fprintf(stderr, "ripvec: warning: %s\n", escape_name(w).c_str());
   if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0)
     throw IoError("cannot write to stdout");
   return g.files().empty() ? 1 : 0;

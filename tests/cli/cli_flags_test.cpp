@@ -173,5 +173,23 @@ TEST(CliFlags, ControlCharactersInFileNamesAreEscaped) {
   EXPECT_EQ(j.at("path").get<std::string>(), (d.path() / evil).string());
 }
 
+// Warnings on stderr name files too: a broken symlink whose name holds an escape sequence and a
+// newline must not reach the terminal raw.
+TEST(CliFlags, ControlCharactersInWarningsAreEscaped) {
+  TempDir d;
+  d.write("ok.py", "def warning_probe():\n    return 'zebra'\n");
+  const std::string evil = "b\x1b[31mroken\nlink";
+  ASSERT_EQ(::symlink("does-not-exist", (d.path() / evil).c_str()), 0);
+  CliRun r;
+  r.args = {
+      "zebra warning_probe", d.path().string(), "--no-index", "--mode",  "keyword", "-L", "--model",
+      tiny_model(),          "--device",        "cpu",        "--color", "never"};
+  auto res = run_cli(r);
+  ASSERT_EQ(res.status, 0) << res.err;
+  EXPECT_NE(res.err.find("warning"), std::string::npos) << res.err;
+  EXPECT_EQ(res.err.find('\x1b'), std::string::npos) << res.err;
+  EXPECT_NE(res.err.find("b\\x1B[31mroken\\x0Alink"), std::string::npos) << res.err;
+}
+
 }  // namespace
 }  // namespace ripvec::test
