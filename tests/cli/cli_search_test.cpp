@@ -5,30 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_runner.hpp"
+#include "cli/fixture_sources.hpp"
 #include "common/test_util.hpp"
 
 namespace ripvec::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-const char* kPrimes = R"(def is_prime(n):
-    """Return True when n has no divisor other than 1 and itself."""
-    if n < 2:
-        return False
-    for d in range(2, int(n ** 0.5) + 1):
-        if n % d == 0:
-            return False
-    return True
-
-
-def fibonacci(count):
-    """The first `count` Fibonacci numbers."""
-    seq = [0, 1]
-    while len(seq) < count:
-        seq.append(seq[-1] + seq[-2])
-    return seq[:count]
-)";
 
 const char* kDownload = R"(import urllib.request
 
@@ -37,21 +20,6 @@ def download_file(url, destination):
     """Fetch a URL over HTTP and save the body to a local file."""
     with urllib.request.urlopen(url) as response, open(destination, "wb") as out:
         out.write(response.read())
-)";
-
-const char* kRust = R"(use std::collections::HashMap;
-
-/// Splits `key=value` lines into a map, skipping comments.
-pub fn parse_settings(text: &str) -> HashMap<String, String> {
-    let mut map = HashMap::new();
-    for line in text.lines() {
-        if line.starts_with('#') { continue; }
-        if let Some((k, v)) = line.split_once('=') {
-            map.insert(k.trim().to_string(), v.trim().to_string());
-        }
-    }
-    map
-}
 )";
 
 class CliSearch : public ::testing::Test {
