@@ -4,7 +4,7 @@
 // text as a raw wildmatch pattern against every path. Must never crash or hang (git's
 // abort-early rules keep '*' / '**' backtracking polynomial); a pattern without wildcards or
 // escapes matches exactly the equal text.
-#include "chunk/gitignore.hpp"
+#include "corpus/gitignore.hpp"
 #include "fuzz_util.hpp"
 
 using namespace ripvec;

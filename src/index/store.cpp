@@ -1,5 +1,8 @@
 #include "index/store.hpp"
 
+#include <limits>
+#include <type_traits>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -720,36 +723,66 @@ std::string encode_manifest(const Manifest& m) {
   return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+namespace {
+
+// A manifest integer of type T: an integer JSON number within T's range. nlohmann's get<T>()
+// converts a float or an out-of-range number with a C++ cast (undefined behaviour for, e.g.,
+// 1.8e20 into uint32_t), so the type and the range are checked first.
+template <class T>
+T manifest_int(const nlohmann::json& v, const char* field, const std::string& origin) {
+  auto bad = [&] {
+    return IndexError("manifest " + origin + ": \"" + field + "\" is not an integer in range");
+  };
+  if (!v.is_number_integer()) throw bad();
+  if (v.is_number_unsigned()) {
+    const uint64_t x = v.get<uint64_t>();
+    if (x > static_cast<uint64_t>(std::numeric_limits<T>::max())) throw bad();
+    return static_cast<T>(x);
+  }
+  const int64_t x = v.get<int64_t>();
+  if constexpr (std::is_unsigned_v<T>) {
+    if (x < 0 || static_cast<uint64_t>(x) > static_cast<uint64_t>(std::numeric_limits<T>::max()))
+      throw bad();
+  } else {
+    if (x < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+        x > static_cast<int64_t>(std::numeric_limits<T>::max()))
+      throw bad();
+  }
+  return static_cast<T>(x);
+}
+
+}  // namespace
+
 Manifest decode_manifest(std::string_view json, std::string_view origin) {
   const std::string o(origin);
   try {
     auto j = nlohmann::json::parse(json);
     Manifest m;
-    m.format = j.at("format").get<uint32_t>();
+    m.format = manifest_int<uint32_t>(j.at("format"), "format", o);
     m.model_id = j.at("model_id").get<std::string>();
-    m.dim = j.at("dim").get<uint32_t>();
+    m.dim = manifest_int<uint32_t>(j.at("dim"), "dim", o);
     m.model_key = j.at("model_key").get<std::string>();
     m.root = path_from_json(j.value("root", ""), o);
-    m.generation = j.at("generation").get<uint64_t>();
+    m.generation = manifest_int<uint64_t>(j.at("generation"), "generation", o);
     if (j.contains("snapshot")) {
       const auto& s = j["snapshot"];
       SnapshotRecord r;
       r.name = s.at("name").get<std::string>();
-      r.size = s.at("size").get<uint64_t>();
-      r.mtime_ns = s.at("mtime_ns").get<int64_t>();
-      r.crc32c = s.at("crc32c").get<uint32_t>();
-      r.n_chunks = s.at("n_chunks").get<uint64_t>();
+      r.size = manifest_int<uint64_t>(s.at("size"), "size", o);
+      r.mtime_ns = manifest_int<int64_t>(s.at("mtime_ns"), "mtime_ns", o);
+      r.crc32c = manifest_int<uint32_t>(s.at("crc32c"), "crc32c", o);
+      r.n_chunks = manifest_int<uint64_t>(s.at("n_chunks"), "n_chunks", o);
       if (r.name.empty() || r.name.find('/') != std::string::npos)
         throw IndexError("manifest " + o + ": bad snapshot name");
       m.snapshot = r;
     }
     for (const auto& [path, e] : j.at("files").items()) {
       ManifestEntry me;
-      me.size = e.at("size").get<uint64_t>();
-      me.mtime_ns = e.at("mtime_ns").get<int64_t>();
+      me.size = manifest_int<uint64_t>(e.at("size"), "size", o);
+      me.mtime_ns = manifest_int<int64_t>(e.at("mtime_ns"), "mtime_ns", o);
       me.id = e.at("id").get<std::string>();
       me.status = e.at("status").get<std::string>();
-      me.chunks = e.at("chunks").get<uint32_t>();
+      me.chunks = manifest_int<uint32_t>(e.at("chunks"), "chunks", o);
       if (me.status == "ok" && me.id.size() != 64)
         throw IndexError("manifest " + o + ": bad object id for " + path);
       m.files.emplace(path_from_json(path, o), std::move(me));

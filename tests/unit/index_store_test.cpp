@@ -121,6 +121,34 @@ TEST(IndexStore, ManifestRoundTripAndMalformed) {
                IndexError);
 }
 
+// Found by fuzz_store_manifest: "format": 1.8e20 (a float past uint32_t) reached nlohmann's
+// get<uint32_t>(), a cast with undefined behaviour. Every integer field is now type- and
+// range-checked: the manifest is malformed (rebuilt), never misread.
+TEST(IndexStore, ManifestNumberOutOfRangeIsMalformed) {
+  auto with = [](const std::string& field, const std::string& value) {
+    std::string j = R"({"format":2,"model_id":"x","dim":384,"model_key":"k","generation":1,)"
+                    R"("snapshot":{"name":"s.bin","size":1,"mtime_ns":-5,"crc32c":7,"n_chunks":1},)"
+                    R"("files":{"a.py":{"size":1,"mtime_ns":2,"id":"","status":"binary","chunks":0}}})";
+    const std::string key = "\"" + field + "\":";
+    const size_t at = j.find(key) + key.size();
+    const size_t end = j.find_first_of(",}", at);
+    return j.substr(0, at) + value + j.substr(end);
+  };
+  EXPECT_NO_THROW(decode_manifest(with("format", "2"), "m"));
+  EXPECT_EQ(decode_manifest(with("mtime_ns", "-5"), "m").snapshot->mtime_ns, -5);
+  for (const auto& [field, value] :
+       std::vector<std::pair<std::string, std::string>>{{"format", "184467440737095516161"},
+                                                        {"format", "1.5"},
+                                                        {"format", "4294967296"},
+                                                        {"dim", "-1"},
+                                                        {"generation", "-3"},
+                                                        {"crc32c", "1e10"},
+                                                        {"n_chunks", "true"},
+                                                        {"chunks", "4294967296"},
+                                                        {"mtime_ns", "9223372036854775808"}})
+    EXPECT_THROW(decode_manifest(with(field, value), "m"), IndexError) << field << "=" << value;
+}
+
 TEST(IndexStore, SnapshotRoundTrip) {
   const fs::path dir = temp_dir("snap");
   const uint32_t dim = 24;
