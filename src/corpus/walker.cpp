@@ -26,6 +26,7 @@
 #include <unordered_set>
 
 #include "corpus/gitignore.hpp"
+#include "corpus/path_filter.hpp"
 #include "util/text_util.hpp"
 #include "ripvec/error.hpp"
 #include "util/thread_pool.hpp"
@@ -499,19 +500,6 @@ void merge_stats(WalkStats& into, WalkStats&& from) {
   for (auto& w : from.warnings) into.warnings.push_back(std::move(w));
 }
 
-std::vector<std::string> globs_for_types(const std::vector<std::string>& names) {
-  std::vector<std::string> out;
-  for (const auto& n : names) {
-    const auto& types = file_types();
-    auto it =
-        std::find_if(types.begin(), types.end(), [&](const FileType& t) { return t.name == n; });
-    if (it == types.end())
-      throw InvalidArgument("unknown file type '" + n + "' (see --type-list for the known ones)");
-    out.insert(out.end(), it->globs.begin(), it->globs.end());
-  }
-  return out;
-}
-
 // The chain of folders above a root (outermost first), for ignore files in parent folders:
 // .ignore from every ancestor, .gitignore/.git info from ancestors inside the same repository.
 std::shared_ptr<const DirCtx> ancestors_of(const fs::path& root_abs, const Globals& g) {
@@ -540,8 +528,8 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
                              WalkStats* stats_out) {
   Globals g;
   g.opts = &opts;
-  g.type_globs = globs_for_types(opts.types);
-  g.type_not_globs = globs_for_types(opts.type_not);
+  g.type_globs = corpus::type_globs(opts.types);
+  g.type_not_globs = corpus::type_globs(opts.type_not);
   for (const auto& gl : opts.globs) g.overrides.add(gl);
   // A plain glob is a whitelist: "Ignore" in gitignore terms; see read_dir.
   for (const auto& gl : opts.globs)
