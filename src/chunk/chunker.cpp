@@ -53,29 +53,8 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string_view trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return s.substr(b, e - b);
-}
-
-// Collapses runs of whitespace to one space and cuts at max chars (UTF-8 safe).
-std::string squash(std::string_view s, size_t max) {
-  std::string out;
-  bool space = false;
-  for (char c : trim(s)) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      space = true;
-      continue;
-    }
-    if (space && !out.empty()) out.push_back(' ');
-    space = false;
-    out.push_back(c);
-  }
-  if (out.size() > max) out.resize(text::utf8_floor(out, max));
-  return out;
-}
+using text::squash;
+using text::trim;
 
 // ---- lines ---------------------------------------------------------------------------------
 

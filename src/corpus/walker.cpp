@@ -27,8 +27,8 @@
 
 #include "corpus/gitignore.hpp"
 #include "corpus/path_filter.hpp"
-#include "util/text_util.hpp"
 #include "ripvec/error.hpp"
+#include "util/text_util.hpp"
 #include "util/thread_pool.hpp"
 
 namespace ripvec {

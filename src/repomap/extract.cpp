@@ -10,6 +10,7 @@
 
 #include "chunk/chunker.hpp"
 #include "chunk/ts_registry.hpp"
+#include "util/text_util.hpp"
 
 #ifdef RIPVEC_HAVE_TREESITTER
 #include <tree_sitter/api.h>
@@ -30,30 +31,13 @@ bool looks_like_cpp(std::string_view s) {
   return false;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using text::trim;
 
+// A signature squashed to `max` bytes, marked "…" when cut.
 std::string squash(std::string_view s, size_t max) {
-  std::string out;
-  bool space = false;
-  for (char c : trim(s)) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      space = true;
-      continue;
-    }
-    if (space && !out.empty()) out.push_back(' ');
-    space = false;
-    out.push_back(c);
-  }
-  if (out.size() > max) {
-    size_t cut = max;
-    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
-    out.resize(cut);
-    out += "…";
-  }
+  bool cut = false;
+  std::string out = text::squash(s, max, &cut);
+  if (cut) out += "…";
   return out;
 }
 

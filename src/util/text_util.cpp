@@ -2,6 +2,7 @@
 
 #include "ripvec/bytes.hpp"
 
+#include <cctype>
 #include <cstdint>
 #include <cstring>
 
@@ -80,6 +81,30 @@ size_t utf8_floor(std::string_view s, size_t n) {
   if (n >= s.size()) return s.size();
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
   return n;
+}
+
+std::string_view trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+std::string squash(std::string_view s, size_t max, bool* cut) {
+  std::string out;
+  bool space = false;
+  for (char c : trim(s)) {
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      space = true;
+      continue;
+    }
+    if (space && !out.empty()) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+  }
+  if (cut) *cut = out.size() > max;
+  if (out.size() > max) out.resize(utf8_floor(out, max));
+  return out;
 }
 
 }  // namespace ripvec::text
