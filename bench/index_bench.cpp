@@ -1,6 +1,7 @@
 // Cold and incremental indexing time with the real embedder.
 //
-//   index_bench [--model SPEC] [--threads N] [--max-files N] [--storage-only] SOURCE_DIR
+//   index_bench [--model SPEC] [--device cpu|cuda|auto] [--threads N] [--max-files N]
+//               [--storage-only] [--pure-embed] [--dump-texts FILE] [--dump-ids FILE] SOURCE_DIR
 //
 // --threads N sets the ingest threads (IndexOptions::threads; default 0 = all cores, one
 // less on the CPU device). --storage-only replaces the neural forward pass by a cheap hashed
@@ -11,6 +12,14 @@
 // Copies SOURCE_DIR's walkable files (ripgrep rules) into a temp directory, indexes the copy
 // into a fresh cache (cold), re-runs update() with nothing changed, then edits one file and
 // updates again. Prints the stage times of each run.
+//
+// --pure-embed: after the runs, chunks the same files again (untimed, all cores) and times one
+// Embedder::embed_tokens call over every chunk's ids: the engine's own time for exactly the
+// chunks of the cold run, with nothing else in the way (the whole set sorted by length and
+// batched under the token budget). The cold run's wall time over this is the ingest overhead
+// (issue 9: at most 1.2x on the GPU). --dump-texts / --dump-ids write those chunks' embed texts
+// (one per line, newlines as spaces: the input of `ripvec embed`) and their ids (one sequence
+// per line, the input of gpu_embed_bench --ids), for the CLI-vs-engine comparison.
 #include <unistd.h>
 
 #include <chrono>
@@ -20,7 +29,9 @@
 #include <fstream>
 #include <string>
 
+#include "chunk/chunker.hpp"
 #include "corpus/walker.hpp"
+#include "index/ingest.hpp"
 #include "index/bm25.hpp"
 #include "ripvec/index.hpp"
 #include "util/thread_pool.hpp"
@@ -76,13 +87,37 @@ class StorageOnlyEmbedder final : public Embedder {
 
 }  // namespace
 
+constexpr const char* kUsage =
+    "usage: index_bench [--model SPEC] [--device cpu|cuda|auto] [--threads N] [--max-files N]\n"
+    "                   [--storage-only] [--pure-embed] [--dump-texts F] [--dump-ids F] DIR\n";
+
+// Chunks every file under root the way the index does (ids carried) on the global pool.
+std::vector<Chunk> chunk_tree(const std::vector<WalkedFile>& files, const fs::path& root,
+                              Embedder& emb) {
+  const ChunkOptions co = index::chunk_options_for(emb);
+  std::vector<std::vector<Chunk>> per(files.size());
+  parallel_for(0, static_cast<int64_t>(files.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      std::ifstream in(root / files[i].rel_path, std::ios::binary);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      per[i] = chunk_file(files[i].rel_path, text, co);
+    }
+  });
+  std::vector<Chunk> all;
+  for (auto& v : per)
+    for (auto& c : v)
+      if (!c.ids.empty()) all.push_back(std::move(c));
+  return all;
+}
+
 int main(int argc, char** argv) {
   EmbedderOptions eo;
   eo.resolve.allow_download = false;
   eo.resolve.progress = false;
   size_t max_files = 0;
   unsigned threads = 0;
-  bool storage_only = false;
+  bool storage_only = false, pure_embed = false;
+  std::string dump_texts, dump_ids;
   fs::path src;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -94,19 +129,29 @@ int main(int argc, char** argv) {
       max_files = std::stoul(argv[++i]);
     else if (a == "--storage-only")
       storage_only = true;
+    else if (a == "--pure-embed")
+      pure_embed = true;
+    else if (a == "--dump-texts" && i + 1 < argc)
+      dump_texts = argv[++i];
+    else if (a == "--dump-ids" && i + 1 < argc)
+      dump_ids = argv[++i];
+    else if (a == "--device" && i + 1 < argc) {
+      const std::string d = argv[++i];
+      eo.device = d == "cuda" ? Device::Cuda : d == "cpu" ? Device::Cpu : Device::Auto;
+    }
     else if (!a.empty() && a[0] != '-')
       src = a;
     else {
       std::fprintf(
           stderr,
-          "usage: index_bench [--model SPEC] [--threads N] [--max-files N] [--storage-only] DIR\n");
+          kUsage);
       return 2;
     }
   }
   if (src.empty()) {
     std::fprintf(
         stderr,
-        "usage: index_bench [--model SPEC] [--threads N] [--max-files N] [--storage-only] DIR\n");
+        kUsage);
     return 2;
   }
   try {
@@ -134,7 +179,8 @@ int main(int argc, char** argv) {
     IndexOptions io;
     io.cache_dir = work / "cache";
     io.threads = threads;
-    auto idx = Index::open(root, std::shared_ptr<Embedder>(std::move(emb)), io);
+    std::shared_ptr<Embedder> shared(std::move(emb));
+    auto idx = Index::open(root, shared, io);
 
     std::printf(
         "\n| run          | files | chunks embedded | walk s | read+chunk s | embed s | write s | "
@@ -160,6 +206,57 @@ int main(int argc, char** argv) {
         "\nchunks in index: %zu; read+chunk s is summed over the ingest threads (%u; 0 = "
         "auto) and overlaps embedding\n",
         idx->status().chunks, threads);
+    if (pure_embed || !dump_texts.empty() || !dump_ids.empty()) {
+      std::vector<Chunk> chunks = chunk_tree(files, root, *shared);
+      std::vector<std::vector<int32_t>> ids;
+      ids.reserve(chunks.size());
+      size_t tokens = 0;
+      for (auto& c : chunks) {
+        tokens += c.ids.size();
+        ids.push_back(c.ids);
+      }
+      // The CLI comparison's input: each chunk's embed text on one line (newlines as spaces),
+      // and the ids `ripvec embed --document` runs for that line.
+      std::vector<std::string> lines(chunks.size());
+      std::vector<std::vector<int32_t>> line_ids(chunks.size());
+      parallel_for(0, static_cast<int64_t>(chunks.size()), 64, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          lines[i] = chunks[i].embed_text;
+          for (char& ch : lines[i])
+            if (ch == '\n' || ch == '\r') ch = ' ';
+          if (!dump_ids.empty()) line_ids[i] = shared->tokenize(lines[i], InputKind::Document);
+        }
+      });
+      if (!dump_texts.empty()) {
+        std::ofstream f(dump_texts, std::ios::binary);
+        for (auto& t : lines) f << t << '\n';
+        if (!f) throw std::runtime_error("cannot write " + dump_texts);
+      }
+      if (!dump_ids.empty()) {
+        std::ofstream f(dump_ids, std::ios::binary);
+        size_t n = 0;
+        for (auto& s : line_ids) {
+          for (size_t j = 0; j < s.size(); ++j) f << (j ? " " : "") << s[j];
+          f << '\n';
+          n += s.size();
+        }
+        if (!f) throw std::runtime_error("cannot write " + dump_ids);
+        std::printf("dumped %zu texts, %zu tokens (as `ripvec embed --document` runs them)\n",
+                    line_ids.size(), n);
+      }
+      if (pure_embed) {
+        shared->embed_tokens(std::span(ids).first(std::min<size_t>(ids.size(), 64)));  // warm
+        const auto p0 = std::chrono::steady_clock::now();
+        const std::vector<float> v = shared->embed_tokens(ids);
+        const double pe =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - p0).count();
+        std::printf(
+            "\npure embedding of the same %zu chunks (%zu tokens, one embed_tokens call): "
+            "%.2f s, %.0f chunks/s, %.0f tok/s; cold index wall / pure embedding = %.2fx\n",
+            ids.size(), tokens, pe, ids.size() / pe, tokens / pe, cold.total_s / pe);
+        if (v.size() != ids.size() * shared->dim()) throw std::runtime_error("bad output size");
+      }
+    }
     fs::remove_all(work);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "index_bench: %s\n", e.what());

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Issue 9's GPU figures in one device call: cold index of a whole real repository against the
+# pure embedding time of the same chunks (bench/index_bench --pure-embed), and `ripvec embed`
+# through the CLI against the engine benchmark (bench/gpu_embed_bench) on the same texts, for a
+# bge-small-shaped and a ModernBERT-shaped model (random weights: scripts/make_random_model.py).
+#
+#   scripts/device_index_bench.sh CARRY_DIR [build] [bench] [cpu]
+#
+# CARRY_DIR (carried to the device, git-ignored) holds ts_src.tar.xz (third_party/_src: the
+# tree-sitter runtime and grammars, made by `tar -C third_party -cJf ts_src.tar.xz _src/grammars
+# _src/tree-sitter _src/.lock-sha256 _src/VERSIONS`) and Django-5.0.9.tar.gz (PyPI sdist, sha256
+# 6333870d342329b60174da3a60dbd302e533f3b0bb0971516750e974a99b5a39), the repository indexed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+CARRY=$1; shift
+OUT=${OUT:-/tmp/ripvec-out}
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/index_bench.log") 2>&1
+steps=("$@")
+[[ ${#steps[@]} -eq 0 ]] && steps=(build bench)
+want() { local s; for s in "${steps[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
+B=build/device
+if want build; then
+  if [[ ! -f third_party/_src/.lock-sha256 ]]; then
+    mkdir -p third_party && tar -C third_party -xJf "$CARRY/ts_src.tar.xz" || exit 1
+  fi
+  source scripts/device_deps.sh
+  BLAS_LIB=$(ls /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so 2>/dev/null ||
+             ls $DEPS/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so)
+  CBLAS_INC=$(dirname "$(ls /usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h 2>/dev/null ||
+                         ls $DEPS/usr/include/x86_64-linux-gnu/openblas-pthread/cblas.h)")
+  cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DRIPVEC_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DCMAKE_PREFIX_PATH="$DEPS/usr" -DBLAS_LIBRARIES="$BLAS_LIB" \
+    -DOPENBLAS_CBLAS_INCLUDE="$CBLAS_INC" -DBLA_VENDOR=OpenBLAS >"$OUT/cmake.log" 2>&1 ||
+    { tail -40 "$OUT/cmake.log"; exit 1; }
+  cmake --build $B -j16 --target ripvec index_bench gpu_embed_bench query_bench >"$OUT/build.log" 2>&1 ||
+    { grep -E "error|Error" "$OUT/build.log" | head -40; exit 1; }
+  echo "build ok"
+fi
+source scripts/device_deps.sh
+W=/tmp/ripvec-ib
+mkdir -p $W
+if [[ ! -d $W/Django-5.0.9 ]]; then tar -C $W -xzf "$CARRY/Django-5.0.9.tar.gz" || exit 1; fi
+if want bench; then
+  nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+  lscpu | grep -E "Model name|^CPU\(s\)"
+  for m in bge-small modernbert-embed; do
+    [[ -d $W/$m ]] || python3 scripts/make_random_model.py $m $W/$m 2>&1 | grep -v Warning
+    pool=$([[ $m == bge-small ]] && echo cls || echo mean)
+    echo "=== $m: cold index of Django 5.0.9 (whole sdist) vs pure embedding ==="
+    timeout 300 $B/bench/index_bench --model $W/$m --device cuda --pure-embed \
+      --dump-texts $W/$m.texts --dump-ids $W/$m.ids $W/Django-5.0.9
+    echo "=== $m: ripvec embed (CLI, --npy) vs gpu_embed_bench on the same texts ==="
+    TIMEFORMAT="ripvec embed of one text (start-up: model load, CUDA init): %R s"
+    time $B/apps/cli/ripvec embed --model $W/$m --device cuda --precision f16 --document \
+      --npy $W/$m.one.npy hello
+    for rep in 1 2; do
+      TIMEFORMAT="ripvec embed of $(wc -l < $W/$m.texts) texts, wall %R s (rep $rep)"
+      time timeout 200 $B/apps/cli/ripvec embed \
+        --model $W/$m --device cuda --precision f16 --document --npy $W/$m.npy < $W/$m.texts
+      timeout 200 $B/bench/gpu_embed_bench --model-dir $W/$m --ids $W/$m.ids --out $W/$m.f32 \
+        --precision f16 --pooling $pool --max-batch-tokens 16384 --reps 3 | sed "s/^/engine: /"
+    done
+  done
+fi
+if want cpu; then
+  echo "=== CPU (2 cores of the Intel host): warm query on a ~20k-chunk index ==="
+  for n in 20000 100000; do
+    taskset -c 0,1 $B/bench/query_bench --chunks $n --queries 200
+  done
+fi
