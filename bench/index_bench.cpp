@@ -31,8 +31,8 @@
 
 #include "chunk/chunker.hpp"
 #include "corpus/walker.hpp"
-#include "index/ingest.hpp"
 #include "index/bm25.hpp"
+#include "index/ingest.hpp"
 #include "ripvec/index.hpp"
 #include "util/thread_pool.hpp"
 
@@ -91,16 +91,17 @@ constexpr const char* kUsage =
     "usage: index_bench [--model SPEC] [--device cpu|cuda|auto] [--threads N] [--max-files N]\n"
     "                   [--storage-only] [--pure-embed] [--dump-texts F] [--dump-ids F] DIR\n";
 
-// Chunks every file under root the way the index does (ids carried) on the global pool.
+// Chunks every file under root the way the index does (same admission: text files within the
+// index's size cap; ids carried) on the global pool.
 std::vector<Chunk> chunk_tree(const std::vector<WalkedFile>& files, const fs::path& root,
-                              Embedder& emb) {
+                              Embedder& emb, uint64_t max_file_size) {
   const ChunkOptions co = index::chunk_options_for(emb);
   std::vector<std::vector<Chunk>> per(files.size());
   parallel_for(0, static_cast<int64_t>(files.size()), 1, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
-      std::ifstream in(root / files[i].rel_path, std::ios::binary);
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      per[i] = chunk_file(files[i].rel_path, text, co);
+      std::string text;
+      if (read_text_file(root / files[i].rel_path, max_file_size, &text) == ContentStatus::Ok)
+        per[i] = chunk_file(files[i].rel_path, text, co);
     }
   });
   std::vector<Chunk> all;
@@ -138,20 +139,15 @@ int main(int argc, char** argv) {
     else if (a == "--device" && i + 1 < argc) {
       const std::string d = argv[++i];
       eo.device = d == "cuda" ? Device::Cuda : d == "cpu" ? Device::Cpu : Device::Auto;
-    }
-    else if (!a.empty() && a[0] != '-')
+    } else if (!a.empty() && a[0] != '-')
       src = a;
     else {
-      std::fprintf(
-          stderr,
-          kUsage);
+      std::fprintf(stderr, kUsage);
       return 2;
     }
   }
   if (src.empty()) {
-    std::fprintf(
-        stderr,
-        kUsage);
+    std::fprintf(stderr, kUsage);
     return 2;
   }
   try {
@@ -207,7 +203,7 @@ int main(int argc, char** argv) {
         "auto) and overlaps embedding\n",
         idx->status().chunks, threads);
     if (pure_embed || !dump_texts.empty() || !dump_ids.empty()) {
-      std::vector<Chunk> chunks = chunk_tree(files, root, *shared);
+      std::vector<Chunk> chunks = chunk_tree(files, root, *shared, io.max_file_size);
       std::vector<std::vector<int32_t>> ids;
       ids.reserve(chunks.size());
       size_t tokens = 0;

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <iostream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -20,17 +19,29 @@ namespace ripvec::cli {
 
 namespace {
 
+// Reads stdin in large blocks: std::getline on std::cin (synchronised with stdio) costs
+// about 0.1 s per MB, as long as embedding the texts on a GPU (docs/benchmarks.md, issue 9).
 std::vector<std::string> read_stdin_lines() {
+  std::string all;
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    const size_t got = std::fread(buf.data(), 1, buf.size(), stdin);
+    all.append(buf.data(), got);
+    if (got < buf.size()) break;
+  }
+  if (std::ferror(stdin)) throw IoError("error reading stdin");
   std::vector<std::string> lines;
-  std::string line;
   size_t lineno = 0;
-  while (std::getline(std::cin, line)) {
+  for (size_t pos = 0; pos < all.size();) {
+    size_t end = all.find('\n', pos);
+    if (end == std::string::npos) end = all.size();
+    std::string line = all.substr(pos, end - pos);
+    pos = end + 1;
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF input
     check_utf8(line, "stdin line " + std::to_string(lineno));
     lines.push_back(std::move(line));
   }
-  if (std::cin.bad()) throw IoError("error reading stdin");
   return lines;
 }
 

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -872,7 +873,16 @@ UpdateStats IndexImpl::update() {
   // ---- snapshot + manifest (the commit point) ----
   rep.phase(IndexProgress::Phase::Writing);
   const auto tw = Clock::now();
-  if (objects_written > 0) sync_filesystem(location_);
+  // The new objects must be durable before the manifest names them; flushing them runs beside
+  // building and writing the snapshot (which syncs its own file), joined before the commit.
+  std::thread object_sync;
+  if (objects_written > 0) object_sync = std::thread([this] { sync_filesystem(location_); });
+  struct JoinSync {
+    std::thread& t;
+    ~JoinSync() {
+      if (t.joinable()) t.join();
+    }
+  } join_sync{object_sync};
   std::vector<SnapshotFileInput> inputs;
   for (auto& s : slots)
     if (s.obj)
@@ -892,6 +902,7 @@ UpdateStats IndexImpl::update() {
   rec.crc32c = wr.payload_crc;
   rec.n_chunks = wr.n_chunks;
   next.snapshot = rec;
+  if (object_sync.joinable()) object_sync.join();
   atomic_write_file(manifest_path(), encode_manifest(next), /*sync=*/true);
   write_s += seconds_since(tw);
   st.write_s = write_s;

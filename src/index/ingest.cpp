@@ -296,7 +296,9 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   const size_t group_tokens = group_tokens_for(cfg);
   const bool normalize = !emb.normalizes();
 
-  // Hands one file back (its chunks all embedded, or none to embed).
+  // Hands one file back (its chunks all embedded, or none to embed): builds its object and
+  // calls cfg.done. This runs on the finisher thread, in task order, so that encoding and
+  // writing objects (the index's done) never leave the embedder idle between groups.
   auto finish_file = [&](Pending& p) {
     if (p.outcome.kind == FileOutcome::Embedded) {
       auto obj = std::make_shared<ObjectData>();
@@ -316,6 +318,46 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     }
     cfg.done(tasks[p.task], std::move(p.outcome));
     if (prog) prog->files_done++;
+  };
+  std::mutex fin_mu;
+  std::condition_variable fin_cv;
+  std::deque<Pending> fin_queue;  // under fin_mu
+  bool fin_closing = false;       // under fin_mu
+  std::exception_ptr fin_error;   // under fin_mu
+  std::thread finisher([&] {
+    for (;;) {
+      Pending p;
+      {
+        std::unique_lock lk(fin_mu);
+        fin_cv.wait(lk, [&] { return fin_closing || !fin_queue.empty(); });
+        if (fin_queue.empty() || fin_error) return;
+        p = std::move(fin_queue.front());
+        fin_queue.pop_front();
+      }
+      try {
+        finish_file(p);
+      } catch (...) {
+        std::lock_guard lk(fin_mu);
+        fin_error = std::current_exception();
+        return;
+      }
+    }
+  });
+  auto hand_back = [&](Pending&& p) {
+    std::lock_guard lk(fin_mu);
+    if (fin_error) std::rethrow_exception(fin_error);
+    fin_queue.push_back(std::move(p));
+    fin_cv.notify_one();
+  };
+  // Waits until every file handed back is done; rethrows the finisher's error.
+  auto join_finisher = [&] {
+    {
+      std::lock_guard lk(fin_mu);
+      fin_closing = true;
+    }
+    fin_cv.notify_one();
+    if (finisher.joinable()) finisher.join();
+    if (fin_error) std::rethrow_exception(fin_error);
   };
   auto flush = [&] {
     std::vector<std::pair<size_t, size_t>> refs;  // (pending index, chunk)
@@ -361,9 +403,9 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       // indices in refs stay valid.
       while (completed < pending.size() &&
              pending[completed].filled == pending[completed].chunks.size())
-        finish_file(pending[completed++]);
+        hand_back(std::move(pending[completed++]));
     }
-    while (completed < pending.size()) finish_file(pending[completed++]);
+    while (completed < pending.size()) hand_back(std::move(pending[completed++]));
     pending.clear();
     pending_chunks = 0;
   };
@@ -398,9 +440,17 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     flush();
   } catch (...) {
     stop_workers();
+    {
+      std::lock_guard lk(fin_mu);
+      fin_queue.clear();  // the update fails: nothing more is handed back
+      fin_closing = true;
+    }
+    fin_cv.notify_one();
+    finisher.join();
     throw;
   }
   stop_workers();
+  join_finisher();
   times.chunk_s = static_cast<double>(chunk_ns.load()) * 1e-9;
   return times;
 }
