@@ -148,7 +148,10 @@ Bm25Postings build_bm25(std::span<const Bm25Doc> docs, const Bm25Params& p) {
     std::vector<std::array<uint32_t, kNumFields>> doc_len;
   };
   const size_t n = docs.size();
-  const size_t per_block = std::max<size_t>(256, n / (ThreadPool::global().size() * 8) + 1);
+  // Two blocks per thread: enough to balance phase 1, and few, since phase 2 merges every
+  // block's dictionary serially (with 8 per thread it dominated the snapshot write on 16
+  // cores: docs/benchmarks.md, "Ingest (issue 9)").
+  const size_t per_block = std::max<size_t>(256, n / (ThreadPool::global().size() * 2) + 1);
   const size_t nblocks = (n + per_block - 1) / per_block;
   std::vector<Block> blocks(nblocks);
   parallel_for(0, static_cast<int64_t>(nblocks), 1, [&](int64_t lo, int64_t hi) {
