@@ -61,7 +61,8 @@ file(STRINGS ${_ts_rt}/include/tree_sitter/api.h _ts_abi_min
 string(REGEX REPLACE ".* ([0-9]+)$" "\\1" _ts_abi "${_ts_abi}")
 string(REGEX REPLACE ".* ([0-9]+)$" "\\1" _ts_abi_min "${_ts_abi_min}")
 
-set(_ts_langs python javascript typescript tsx go rust java c cpp ruby bash)
+set(_ts_langs python javascript typescript tsx go rust java c cpp ruby bash
+  kotlin swift scala csharp php hcl markdown json toml xml)
 set(_ts_abis "")
 foreach(lang IN LISTS _ts_langs)
   set(dir ${_ts_src}/grammars/${lang}/src)
