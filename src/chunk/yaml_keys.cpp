@@ -146,7 +146,8 @@ std::vector<TopKey> top_level_keys(const std::vector<std::string_view>& lines) {
     open = -1;
   };
   for (int r = 0; r < n; ++r) {
-    const std::string_view l = lines[r];
+    std::string_view l = lines[r];
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);  // CRLF files
     if (st.open()) {  // continuation of a quoted scalar or flow collection
       scan(l, 0, st);
       continue;

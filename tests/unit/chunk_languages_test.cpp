@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -239,6 +240,62 @@ TEST(ChunkLanguages, YamlKeysMatchPyYaml) {
     for (const Row& r : chunk_rows(rel, "yaml"))
       if (std::get<1>(r) == "key") got.push_back(r);
     EXPECT_EQ(got, want) << rel;
+  }
+}
+
+TEST(ChunkLanguages, YamlCrlfKeys) {
+  std::vector<Row> got;
+  for (const Chunk& c : chunk_file("a.yml", "a: 1\r\nb:\r\n  - x\r\n", {}))
+    got.emplace_back(c.symbol, c.kind, c.start_line, c.end_line);
+  EXPECT_EQ(got, (std::vector<Row>{{"a", "key", 1, 1}, {"b", "key", 2, 3}}));
+}
+
+// Odd input never throws; in configuration and documents (YAML, TOML, Markdown, HCL) every line
+// with a letter or digit stays in some chunk, whatever the parse made of it.
+TEST(ChunkLanguages, OddInputStillCoversEveryLine) {
+  const std::pair<const char*, std::string> cases[] = {
+      {"a.yaml", "key: \"never closed\nnext: 1\n"},                 // quote runs to the end
+      {"b.yaml", "[a,\nb: c\n"},                                    // flow never closed
+      {"c.yaml", "- just\n- a list\n"},                             // no keys at all
+      {"d.json", std::string(5000, '[') + std::string(5000, ']')},  // deep nesting
+      {"e.json", "{\"a\": 1,, \"b\": }\n"},                         // syntax errors
+      {"f.toml", "[unterminated\nx = \n"},
+      {"g.md", "#\n##\n```\nnever closed\n"},
+      {"h.xml", "<a><b></a>\n<c/>\ntext\n"},
+      {"i.tf", "resource \"x\" {\n"},
+      {"j.kt", "class {\nfun (\n"},
+      {"k.cs", "namespace ;\nclass C { void M( }\n"},
+      {"l.php", "<?php function ( { class\n"},
+      {"m.swift", "extension { func }\n"},
+      {"n.scala", "object { def = }\n"},
+  };
+  for (const auto& [name, src] : cases) {
+    std::vector<Chunk> chunks;
+    ASSERT_NO_THROW(chunks = chunk_file(name, src, {})) << name;
+    std::vector<std::string> lines;
+    std::stringstream ss(src);
+    for (std::string l; std::getline(ss, l);) lines.push_back(l);
+    for (const Chunk& c : chunks) {  // content is exactly its lines (at most 16 KiB each here)
+      ASSERT_TRUE(c.start_line >= 1 && c.start_line <= c.end_line &&
+                  c.end_line <= static_cast<int>(lines.size()))
+          << name;
+      std::string want;
+      for (int l = c.start_line; l <= c.end_line; ++l)
+        want += (l > c.start_line ? "\n" : "") + lines[l - 1];
+      if (want.size() <= 16 * 1024) EXPECT_EQ(c.content, want) << name;
+    }
+    const std::string lang = detect_language(name);
+    if (lang != "yaml" && lang != "toml" && lang != "markdown" && lang != "hcl") continue;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      if (std::none_of(lines[i].begin(), lines[i].end(),
+                       [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)); }))
+        continue;
+      bool covered = false;
+      for (const Chunk& c : chunks)
+        covered = covered || (c.start_line <= static_cast<int>(i) + 1 &&
+                              static_cast<int>(i) + 1 <= c.end_line);
+      EXPECT_TRUE(covered) << name << ": line " << i + 1 << " in no chunk";
+    }
   }
 }
 
