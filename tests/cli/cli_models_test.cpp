@@ -92,5 +92,19 @@ TEST(CliModels, EmptyCacheSaysHowToInstallAndExitsOne) {
   EXPECT_NE(r.out.find("no models installed"), std::string::npos) << r.out;
 }
 
+TEST(CliModels, WriteErrorExitsTwo) {
+  TempDir t;
+  install(t / "hub", "BAAI/bge-small-en-v1.5", "aaaa");
+  for (const char* json : {"", "--json"}) {
+    CliRun r;
+    r.args = {"models", "--cache-dir", (t / "idx").string()};
+    if (*json) r.args.push_back(json);
+    r.env["HF_HUB_CACHE"] = (t / "hub").string();
+    r.stdout_path = "/dev/full";
+    const CliResult res = run_cli(r);
+    EXPECT_EQ(res.status, 2) << json << res.err;
+  }
+}
+
 }  // namespace
 }  // namespace ripvec::test
