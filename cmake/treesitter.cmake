@@ -61,7 +61,10 @@ file(STRINGS ${_ts_rt}/include/tree_sitter/api.h _ts_abi_min
 string(REGEX REPLACE ".* ([0-9]+)$" "\\1" _ts_abi "${_ts_abi}")
 string(REGEX REPLACE ".* ([0-9]+)$" "\\1" _ts_abi_min "${_ts_abi_min}")
 
-set(_ts_langs python javascript typescript tsx go rust java c cpp ruby bash)
+set(RIPVEC_TS_LANGUAGES python javascript typescript tsx go rust java c cpp ruby bash
+  kotlin swift scala csharp php hcl markdown json toml xml CACHE STRING
+  "tree-sitter grammars to build (a subset saves build time and binary size; files of the others are chunked by line windows)")
+set(_ts_langs ${RIPVEC_TS_LANGUAGES})
 set(_ts_abis "")
 foreach(lang IN LISTS _ts_langs)
   set(dir ${_ts_src}/grammars/${lang}/src)

@@ -13,9 +13,10 @@
 using namespace ripvec;
 
 namespace {
-constexpr const char* kNames[] = {"a.py", "a.js",   "a.ts",     "a.tsx", "a.go",
-                                  "a.rs", "A.java", "a.c",      "a.cpp", "a.rb",
-                                  "a.sh", "a.h",    "notes.md", "a.txt", "Makefile"};
+constexpr const char* kNames[] = {
+    "a.py", "a.js",  "a.ts", "a.tsx",    "a.go",   "a.rs",     "A.java", "a.c",     "a.cpp",
+    "a.rb", "a.sh",  "a.h",  "notes.md", "a.txt",  "Makefile", "a.kt",   "a.swift", "a.scala",
+    "A.cs", "a.php", "a.tf", "a.json",   "a.yaml", "a.toml",   "pom.xml"};
 
 // Mirrors the chunker's rule (src/chunk/chunker.cpp, meaningful()): a line counts when it has a
 // letter, digit or non-ASCII character and is not just a closing keyword of sh/ruby.

@@ -51,33 +51,43 @@ if ! listing="$(python3 "$root/scripts/fetch_pypi_sdist.py" "$cache" "${specs[@]
   exit 1
 fi
 while read -r key path; do archive[$key]="$path"; done <<<"$listing"
-# Only now that every archive is here: replace the extracted sources.
+# Only now that every archive is here: replace the extracted sources. Each archive is unpacked
+# once (one tar pass over the members the lock names), then the rows are copied in lock order,
+# so a later row may add files inside an earlier row's tree (C#'s headers).
 rm -f "$src/.lock-sha256"
 rm -rf "$src/tree-sitter" "$src/grammars"
-declare -A done_archive=()
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+declare -A unpacked=()
+for i in "${!names[@]}"; do
+  key="${pkgs[$i]}==${vers[$i]}"
+  [[ -n "${unpacked[$key]:-}" ]] && continue
+  file="${archive[$key]}"
+  top="$(basename "$file" .tar.gz)"  # an sdist's single top-level folder
+  unpacked[$key]="$tmp/$i/$top"
+  # Members of this archive, less those inside another member (tar would miss them twice).
+  members=()
+  for j in "${!names[@]}"; do
+    [[ "${pkgs[$j]}==${vers[$j]}" == "$key" ]] || continue
+    inside=0
+    for k in "${!names[@]}"; do
+      [[ $k != "$j" && "${pkgs[$k]}==${vers[$k]}" == "$key" && "${inners[$j]}" == "${inners[$k]}"/* ]] &&
+        inside=1
+    done
+    [[ $inside == 0 ]] && members+=("$top/${inners[$j]}")
+  done
+  mkdir -p "$tmp/$i"
+  # --touch: fresh mtimes, so that builds notice sources that changed with the lock file.
+  tar xzf "$file" --touch -C "$tmp/$i" "${members[@]}"
+done
 : >"$src/VERSIONS.new"
 for i in "${!names[@]}"; do
   key="${pkgs[$i]}==${vers[$i]}"
-  [[ -n "${done_archive[$key]:-}" ]] && continue
-  done_archive[$key]=1
-  file="${archive[$key]}"
-  top="$(basename "$file" .tar.gz)"  # an sdist's single top-level folder
-  members=()
-  for j in "${!names[@]}"; do
-    [[ "${pkgs[$j]}==${vers[$j]}" == "$key" ]] && members+=("$top/${inners[$j]}")
-  done
-  tmp="$(mktemp -d)"
-  # --touch: fresh mtimes, so that builds notice sources that changed with the lock file.
-  tar xzf "$file" --touch -C "$tmp" "${members[@]}"
-  for j in "${!names[@]}"; do
-    [[ "${pkgs[$j]}==${vers[$j]}" == "$key" ]] || continue
-    mkdir -p "$(dirname "$src/${dests[$j]}")"
-    rm -rf "${src:?}/${dests[$j]}"
-    mv "$tmp/$top/${inners[$j]}" "$src/${dests[$j]}"
-    echo "${names[$j]} ${pkgs[$j]} ${vers[$j]}" >>"$src/VERSIONS.new"
-    echo "fetch_grammars: ${names[$j]} <- ${pkgs[$j]} ${vers[$j]} (${inners[$j]})"
-  done
-  rm -rf "$tmp"
+  mkdir -p "$(dirname "$src/${dests[$i]}")"
+  rm -rf "${src:?}/${dests[$i]}"
+  cp -r "${unpacked[$key]}/${inners[$i]}" "$src/${dests[$i]}"
+  echo "${names[$i]} ${pkgs[$i]} ${vers[$i]}" >>"$src/VERSIONS.new"
+  echo "fetch_grammars: ${names[$i]} <- ${pkgs[$i]} ${vers[$i]} (${inners[$i]})"
 done
 mv "$src/VERSIONS.new" "$src/VERSIONS"
 echo "$lock_sha" >"$src/.lock-sha256"

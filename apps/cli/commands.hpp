@@ -17,6 +17,7 @@ int run_search(const CliOptions& opts);
 int run_index(const CliOptions& opts);
 int run_embed(const CliOptions& opts);
 int run_tokenize(const CliOptions& opts);
+int run_models(const CliOptions& opts);
 
 // Shared between commands.
 EmbedderOptions embedder_options(const CliOptions& opts);

@@ -146,6 +146,7 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
       "  ripvec index [OPTIONS] [PATH...]   build or refresh the index\n"
       "  ripvec embed [OPTIONS] [TEXT...]   print embeddings (texts from stdin if none)\n"
       "  ripvec tokenize [OPTIONS] TEXT     print token ids and tokens as JSON\n"
+      "  ripvec models [OPTIONS]            list installed models and recommend one\n"
       "A query equal to a command name needs `--` first: ripvec -- index src/\n"
       "Exit status: 0 results found, 1 none found, 2 error.");
 
@@ -250,6 +251,17 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
       ->type_name("M")
       ->check(kNonEmpty);
   cmds.tokenize->add_flag("--debug", o.debug, "Show where errors were raised");
+
+  // ---- ripvec models ----
+  cmds.models = app.add_subcommand(
+      "models",
+      "List the models installed here (Hugging Face cache, model directories the "
+      "indexes were built with) with dim, max tokens, pooling, size; recommend one");
+  cmds.models->add_flag("--json", o.models_json, "One JSON object per model per line");
+  cmds.models
+      ->add_option("--cache-dir", o.cache_dir, "Index directory whose model directories to list")
+      ->type_name("DIR");
+  cmds.models->add_flag("--debug", o.debug, "Show where errors were raised");
   return cmds;
 }
 

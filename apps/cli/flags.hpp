@@ -63,12 +63,16 @@ struct CliOptions {
   // --- tokenize ---
   std::string tokenize_text;
   bool tokenize_no_special = false;
+
+  // --- models ---
+  bool models_json = false;
 };
 
 struct Commands {
   CLI::App* index = nullptr;
   CLI::App* embed = nullptr;
   CLI::App* tokenize = nullptr;
+  CLI::App* models = nullptr;
 };
 
 // Declares all flags and subcommands on `app`, binding them to `opts`.

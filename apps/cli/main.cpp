@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
     if (cmds.index->parsed()) return finish(run_index(opts));
     if (cmds.embed->parsed()) return finish(run_embed(opts));
     if (cmds.tokenize->parsed()) return finish(run_tokenize(opts));
+    if (cmds.models->parsed()) return finish(run_models(opts));
     return finish(run_search(opts));
   } catch (const StdoutClosed&) {
     return 0;  // the reader has all it wanted (`ripvec QUERY | head -3`)

@@ -83,6 +83,9 @@ class StdoutClosed : public std::exception {
 // Writes all of `s` to stdout (buffered). Throws IoError("error writing to stdout: ...") or
 // StdoutClosed.
 void write_stdout(std::string_view s);
+
+// "1.5 MiB": sizes for people (binary units).
+std::string human_bytes(uint64_t b);
 // Flushes stdout now (results before --stats lines on stderr); throws like write_stdout.
 void flush_stdout();
 // Flushes stdout, checks its error flag and closes file descriptor 1 (close can report a

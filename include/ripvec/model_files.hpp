@@ -1,6 +1,7 @@
 // Locating a model: a local directory, a Hugging Face cache snapshot, or a Hub download.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -36,5 +37,22 @@ std::filesystem::path hf_hub_cache_dir();
 // files), then downloads into that cache layout. Throws ModelNotFoundError listing exactly
 // which files are missing and every place looked.
 ModelFiles resolve_model(std::string_view spec, const ResolveOptions& opts = {});
+
+// A model found on this machine without any download: what `ripvec models` lists.
+struct InstalledModel {
+  std::string id;             // "org/name" for a hub cache entry, else the directory
+  std::filesystem::path dir;  // holds config.json, model.safetensors, tokenizer.json
+  std::string source;         // "hf-cache" or "directory"
+  uint64_t weight_bytes = 0;  // size of model.safetensors
+};
+
+// Every complete model (config.json, model.safetensors and tokenizer.json present) in the hub
+// cache (hf_hub_cache_dir(): per repository the snapshot refs/main names, else the first
+// complete one by name) and in `dirs` (model directories the caller knows of, e.g. those its
+// indexes were built with; incomplete or missing ones are skipped). Sorted by id, no duplicates
+// (same directory). Reads only directory entries and file sizes; never throws on unreadable
+// entries (they are skipped).
+std::vector<InstalledModel> list_installed_models(
+    const std::vector<std::filesystem::path>& dirs = {});
 
 }  // namespace ripvec

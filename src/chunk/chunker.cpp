@@ -27,6 +27,7 @@
 #include <optional>
 
 #include "chunk/ts_registry.hpp"
+#include "chunk/yaml_keys.hpp"
 #include "ripvec/tokenizer.hpp"
 #include "util/text_util.hpp"
 
@@ -117,26 +118,59 @@ enum class Lang {
   C,
   Cpp,
   Ruby,
-  Bash
+  Bash,
+  Kotlin,
+  Swift,
+  Scala,
+  CSharp,
+  Php,
+  Hcl,
+  // Documents and data: sections, top-level keys, tables, elements.
+  Markdown,
+  Json,
+  Yaml,  // no grammar: yaml_keys.cpp scans the top-level keys
+  Toml,
+  Xml
 };
 
 Lang lang_of(std::string_view name) {
-  if (name == "python") return Lang::Python;
-  if (name == "javascript") return Lang::JavaScript;
-  if (name == "typescript") return Lang::TypeScript;
-  if (name == "tsx") return Lang::Tsx;
-  if (name == "go") return Lang::Go;
-  if (name == "rust") return Lang::Rust;
-  if (name == "java") return Lang::Java;
-  if (name == "c") return Lang::C;
-  if (name == "cpp") return Lang::Cpp;
-  if (name == "ruby") return Lang::Ruby;
-  if (name == "bash") return Lang::Bash;
+  static const std::pair<const char*, Lang> kNames[] = {
+      {"python", Lang::Python},
+      {"javascript", Lang::JavaScript},
+      {"typescript", Lang::TypeScript},
+      {"tsx", Lang::Tsx},
+      {"go", Lang::Go},
+      {"rust", Lang::Rust},
+      {"java", Lang::Java},
+      {"c", Lang::C},
+      {"cpp", Lang::Cpp},
+      {"ruby", Lang::Ruby},
+      {"bash", Lang::Bash},
+      {"kotlin", Lang::Kotlin},
+      {"swift", Lang::Swift},
+      {"scala", Lang::Scala},
+      {"csharp", Lang::CSharp},
+      {"php", Lang::Php},
+      {"hcl", Lang::Hcl},
+      {"markdown", Lang::Markdown},
+      {"json", Lang::Json},
+      {"yaml", Lang::Yaml},
+      {"toml", Lang::Toml},
+      {"xml", Lang::Xml},
+  };
+  for (const auto& [n, l] : kNames)
+    if (name == n) return l;
   return Lang::Unknown;
 }
 
 bool hash_comments(Lang l) {
-  return l == Lang::Python || l == Lang::Ruby || l == Lang::Bash;
+  return l == Lang::Python || l == Lang::Ruby || l == Lang::Bash || l == Lang::Toml ||
+         l == Lang::Yaml;
+}
+
+// Markup and data: no doc comments climbed in the C family's way ("* item" is a list bullet).
+bool is_document(Lang l) {
+  return l == Lang::Markdown || l == Lang::Json || l == Lang::Xml;
 }
 
 // Does a C header look like C++? (.h is shared by both; the C grammar chokes on classes.)
@@ -411,6 +445,126 @@ void emit_text_windows(const Ctx& c, int s, int e, const std::string& scope) {
   }
 }
 
+// ---- definitions -> chunks ---------------------------------------------------------------
+
+struct Def {
+  int start = 0, end = 0;  // rows
+  int sig_row = 0;
+  std::string kind, name, scope, signature;
+  bool container = false;
+  int parent = -1;
+  std::vector<int> children;
+};
+
+// Turns the definitions into pieces (plus gap windows) and emits them.
+// small_gaps: keep uncovered stretches of any size (prose before a document's first heading,
+// comments between configuration keys), not only those of kMinGapLines meaningful lines.
+void emit_from_defs(const Ctx& c, std::vector<Def>& defs, bool small_gaps) {
+  const Lines& L = *c.lines;
+  const int n = L.count();
+  std::vector<Piece> pieces;
+  std::vector<char> covered(static_cast<size_t>(n), 0);
+  auto cover = [&](int s, int e) {
+    for (int r = std::max(s, 0); r <= e && r < n; ++r) covered[r] = 1;
+  };
+  for (const Def& d : defs) {
+    Piece p;
+    p.symbol = d.scope;
+    p.scope = d.scope;
+    p.kind = d.kind;
+    p.signature = d.signature;
+    p.sig_row = d.sig_row;
+    p.start = d.start;
+    if (d.container && !d.children.empty()) {
+      int first = d.end + 1;
+      std::string members;
+      for (int ci : d.children) {
+        first = std::min(first, defs[ci].start);
+        const std::string& nm = defs[ci].name;
+        if (members.size() + nm.size() + 2 > kMaxMembersChars) {
+          members += ", ...";
+          break;
+        }
+        if (!members.empty()) members += ", ";
+        members += nm;
+      }
+      if (first <= d.start) continue;  // a child starts on the header line: children suffice
+      p.end = first - 1;
+      // Trailing blank lines belong to nobody.
+      while (p.end > p.start && blank(L.line(p.end))) --p.end;
+      p.members = std::move(members);
+    } else {
+      p.end = d.end;
+    }
+    if (p.end >= n) p.end = n - 1;
+    while (p.end > p.start && blank(L.line(p.end))) --p.end;
+    if (p.start > p.end) continue;
+    cover(p.start, p.end);
+    pieces.push_back(std::move(p));
+  }
+
+  // Owner of each row: innermost container (defs are in pre-order, so children overwrite).
+  std::vector<int> owner(static_cast<size_t>(n), -1);
+  for (size_t i = 0; i < defs.size(); ++i) {
+    if (!defs[i].container) continue;
+    for (int r = std::max(defs[i].start, 0); r <= defs[i].end && r < n; ++r)
+      owner[r] = static_cast<int>(i);
+  }
+  const int min_gap = defs.empty() || small_gaps ? 1 : kMinGapLines;
+  for (int r = 0; r < n;) {
+    if (covered[r]) {
+      ++r;
+      continue;
+    }
+    int e = r;
+    while (e + 1 < n && !covered[e + 1] && owner[e + 1] == owner[r]) ++e;
+    int s = r;
+    r = e + 1;
+    while (s <= e && blank(L.line(s))) ++s;
+    while (e >= s && blank(L.line(e))) --e;
+    if (s > e) continue;
+    int m = 0;
+    for (int k = s; k <= e && m < min_gap; ++k) m += meaningful(L.line(k)) ? 1 : 0;
+    if (m < min_gap) continue;
+    Piece p;
+    p.start = s;
+    p.end = e;
+    p.kind = "window";
+    p.scope = owner[s] >= 0 ? defs[owner[s]].scope : std::string();
+    pieces.push_back(std::move(p));
+  }
+
+  std::stable_sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) {
+    return a.start != b.start ? a.start < b.start : a.end < b.end;
+  });
+  for (const Piece& p : pieces) {
+    if (p.kind == "window")
+      emit_text_windows(c, p.start, p.end, p.scope);
+    else
+      emit_piece(c, p);
+  }
+}
+
+// YAML: the top-level keys (yaml_keys.cpp) are the definitions; everything else is windows.
+void chunk_yaml(const Ctx& c) {
+  std::vector<std::string_view> rows;
+  rows.reserve(static_cast<size_t>(c.lines->count()));
+  for (int r = 0; r < c.lines->count(); ++r) rows.push_back(c.lines->line(r));
+  std::vector<Def> defs;
+  for (yaml::TopKey& k : yaml::top_level_keys(rows)) {
+    Def d;
+    d.start = k.start;
+    d.end = k.end;
+    d.sig_row = k.key_row;
+    d.kind = "key";
+    d.name = k.name.empty() ? "(anonymous)" : std::move(k.name);
+    d.scope = d.name;
+    d.signature = squash(rows[static_cast<size_t>(k.key_row)], kMaxSignatureChars);
+    defs.push_back(std::move(d));
+  }
+  emit_from_defs(c, defs, /*small_gaps=*/true);
+}
+
 #ifdef RIPVEC_HAVE_TREESITTER
 
 // ---- tree-sitter helpers --------------------------------------------------------------------
@@ -450,21 +604,44 @@ void for_each_named_child(TSNode n, F&& fn) {
   ts_tree_cursor_delete(&cur);
 }
 
+// First named child whose type is one of types (grammars without field names: Kotlin).
+TSNode child_of_type(TSNode n, std::initializer_list<std::string_view> types) {
+  TSNode found{};
+  bool have = false;
+  for_each_named_child(n, [&](TSNode ch) {
+    if (have) return;
+    const std::string_view t = type_of(ch);
+    for (std::string_view want : types)
+      if (t == want) {
+        found = ch;
+        have = true;
+        return;
+      }
+  });
+  return found;
+}
+
+// Does n have an anonymous child token of this type ("interface" in "interface Foo {...}")?
+bool has_token(TSNode n, std::string_view tok) {
+  const uint32_t k = ts_node_child_count(n);
+  for (uint32_t i = 0; i < k; ++i) {
+    TSNode ch = ts_node_child(n, i);
+    if (!ts_node_is_named(ch) && type_of(ch) == tok) return true;
+  }
+  return false;
+}
+
+bool parent_is(TSNode n, std::string_view type) {
+  TSNode p = ts_node_parent(n);
+  return !null(p) && type_of(p) == type;
+}
+
 struct DefInfo {
   std::string kind, name;
   bool container = false;
   TSNode range{};  // the node whose rows the chunk spans (export/template/decorator wrapper)
   TSNode inner{};  // the definition itself (signature is taken from it)
   TSNode body{};   // where nested definitions are searched (containers)
-};
-
-struct Def {
-  int start = 0, end = 0;  // rows
-  int sig_row = 0;
-  std::string kind, name, scope, signature;
-  bool container = false;
-  int parent = -1;
-  std::vector<int> children;
 };
 
 class TreeChunker {
@@ -848,10 +1025,243 @@ class TreeChunker {
         }
         return std::nullopt;
 
+      case Lang::Kotlin:
+        return classify_kotlin(n, t, enc, d);
+      case Lang::Swift:
+        return classify_swift(n, t, enc, d);
+      case Lang::Scala:
+        return classify_scala(n, t, enc, d);
+      case Lang::CSharp:
+        return classify_csharp(n, t, enc, d);
+      case Lang::Php:
+        return classify_php(n, t, enc, d);
+      case Lang::Hcl:
+      case Lang::Markdown:
+      case Lang::Json:
+      case Lang::Toml:
+      case Lang::Xml:
+        return classify_document(n, t, d);
+
+      case Lang::Yaml:  // no grammar (yaml_keys.cpp)
       case Lang::Unknown:
         return std::nullopt;
     }
     return std::nullopt;
+  }
+
+  // Kotlin (fwcd grammar: no field names; the name is the first identifier child).
+  std::optional<DefInfo> classify_kotlin(TSNode n, std::string_view t, const Def* enc,
+                                         DefInfo d) const {
+    if (t == "class_declaration" || t == "object_declaration" || t == "companion_object") {
+      d.body = child_of_type(n, {"class_body", "enum_class_body"});
+      d.kind = t != "class_declaration"                        ? "object"
+               : has_token(n, "interface")                     ? "interface"
+               : type_of_or_empty(d.body) == "enum_class_body" ? "enum"
+                                                               : "class";
+      TSNode name = child_of_type(n, {"type_identifier", "simple_identifier"});
+      d.name = null(name) ? (t == "companion_object" ? "Companion" : "") : clean_name(text(name));
+      d.container = !null(d.body);
+      return d;
+    }
+    if (t == "function_declaration") {
+      if (null(child_of_type(n, {"function_body"}))) return std::nullopt;  // abstract
+      d.kind = is_type_container(enc) ? "method" : "function";
+      TSNode name = child_of_type(n, {"simple_identifier"});
+      d.name = null(name) ? "" : clean_name(text(name));
+      return d;
+    }
+    if (t == "secondary_constructor") {
+      d.kind = "constructor";
+      d.name = "constructor";
+      return d;
+    }
+    if (t == "type_alias") {
+      d.kind = "type";
+      TSNode name = child_of_type(n, {"type_identifier"});
+      d.name = null(name) ? "" : clean_name(text(name));
+      return d;
+    }
+    return std::nullopt;
+  }
+
+  // Grammars with "name" and "body" fields: one row per definition node.
+  struct NodeRule {
+    const char* type;
+    const char* kind;  // nullptr: "method" inside a type, else "function"
+    unsigned flags;
+    const char* name = nullptr;  // fixed name ("init"); "~" prefixes the name field
+  };
+  static constexpr unsigned kContainer = 1;  // members get their own chunks
+  static constexpr unsigned kNeedsBody = 2;  // without a body: a declaration, not a definition
+
+  std::optional<DefInfo> classify_by_rules(TSNode n, std::string_view t, const Def* enc, DefInfo d,
+                                           std::initializer_list<NodeRule> rules) const {
+    for (const NodeRule& r : rules) {
+      if (t != r.type) continue;
+      d.body = field(n, "body");
+      if ((r.flags & kNeedsBody) && null(d.body) &&
+          null(child_of_type(n, {"arrow_expression_clause"})))
+        return std::nullopt;  // abstract / interface member / "namespace Foo;": part of what holds
+                              // it
+      d.kind = r.kind ? r.kind : is_type_container(enc) ? "method" : "function";
+      d.name = r.name == nullptr  ? name_field(n)
+               : r.name[0] == '~' ? "~" + name_field(n)
+                                  : std::string(r.name);
+      d.container = (r.flags & kContainer) && !null(d.body);
+      return d;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<DefInfo> classify_swift(TSNode n, std::string_view t, const Def* enc,
+                                        DefInfo d) const {
+    if (t == "class_declaration") {  // class, struct, enum, extension, actor
+      TSNode dk = field(n, "declaration_kind");
+      const std::string_view k = null(dk) ? std::string_view() : text(dk);
+      auto r = classify_by_rules(n, t, enc, d, {{"class_declaration", "class", kContainer}});
+      if (r && (k == "struct" || k == "enum" || k == "extension")) r->kind = std::string(k);
+      return r;
+    }
+    return classify_by_rules(n, t, enc, d,
+                             {{"protocol_declaration", "interface", kContainer},
+                              {"function_declaration", nullptr, 0},
+                              {"init_declaration", "constructor", 0, "init"},
+                              {"deinit_declaration", "method", 0, "deinit"},
+                              {"subscript_declaration", "method", 0, "subscript"},
+                              {"typealias_declaration", "type", 0}});
+  }
+
+  std::optional<DefInfo> classify_scala(TSNode n, std::string_view t, const Def* enc,
+                                        DefInfo d) const {
+    return classify_by_rules(n, t, enc, d,
+                             {{"class_definition", "class", kContainer},
+                              {"object_definition", "object", kContainer},
+                              {"trait_definition", "trait", kContainer},
+                              {"enum_definition", "enum", 0},
+                              {"extension_definition", "extension", kContainer, "extension"},
+                              {"function_definition", nullptr, 0},
+                              {"type_definition", "type", 0}});
+  }
+
+  std::optional<DefInfo> classify_csharp(TSNode n, std::string_view t, const Def* enc,
+                                         DefInfo d) const {
+    return classify_by_rules(n, t, enc, d,
+                             {{"namespace_declaration", "namespace", kContainer | kNeedsBody},
+                              {"class_declaration", "class", kContainer},
+                              {"struct_declaration", "struct", kContainer},
+                              {"interface_declaration", "interface", kContainer},
+                              {"record_declaration", "record", kContainer},
+                              {"record_struct_declaration", "record", kContainer},
+                              {"enum_declaration", "enum", 0},
+                              {"method_declaration", nullptr, kNeedsBody},
+                              {"operator_declaration", nullptr, kNeedsBody, "operator"},
+                              {"conversion_operator_declaration", nullptr, kNeedsBody, "operator"},
+                              {"destructor_declaration", nullptr, kNeedsBody, "~"},
+                              {"constructor_declaration", "constructor", kNeedsBody},
+                              {"delegate_declaration", "type", 0}});
+  }
+
+  std::optional<DefInfo> classify_php(TSNode n, std::string_view t, const Def* enc,
+                                      DefInfo d) const {
+    return classify_by_rules(n, t, enc, d,
+                             {{"namespace_definition", "namespace", kContainer | kNeedsBody},
+                              {"class_declaration", "class", kContainer},
+                              {"interface_declaration", "interface", kContainer},
+                              {"trait_declaration", "trait", kContainer},
+                              {"enum_declaration", "enum", kContainer},
+                              {"function_definition", "function", 0},
+                              {"method_declaration", nullptr, kNeedsBody}});
+  }
+
+  // Configuration, data and documents: what a reader looks up by name.
+  //  HCL: top-level blocks ("resource.aws_instance.web") and attributes;
+  //  Markdown: sections by heading, nested by level; JSON: the root object's keys;
+  //  TOML: tables and the top-level keys before them; XML: the root element and its children.
+  std::optional<DefInfo> classify_document(TSNode n, std::string_view t, DefInfo d) const {
+    switch (lang_) {
+      case Lang::Hcl:
+        if (t == "block" && parent_is(n, "body") && parent_is(ts_node_parent(n), "config_file")) {
+          d.kind = "block";
+          for_each_named_child(n, [&](TSNode ch) {
+            const std::string_view ct = type_of(ch);
+            if (ct != "identifier" && ct != "string_lit") return;
+            std::string part(text(ch));
+            if (ct == "string_lit" && part.size() >= 2) part = part.substr(1, part.size() - 2);
+            if (!d.name.empty()) d.name += ".";
+            d.name += clean_name(part);
+          });
+          return d;
+        }
+        if (t == "attribute" && parent_is(n, "body") &&
+            parent_is(ts_node_parent(n), "config_file")) {
+          d.kind = "key";
+          TSNode name = child_of_type(n, {"identifier"});
+          d.name = null(name) ? "" : clean_name(text(name));
+          return d;
+        }
+        return std::nullopt;
+      case Lang::Markdown: {
+        if (t != "section") return std::nullopt;
+        TSNode h = child_of_type(n, {"atx_heading", "setext_heading"});
+        if (null(h)) return std::nullopt;  // text before the first heading
+        TSNode content = field(h, "heading_content");
+        d.kind = "section";
+        d.name = null(content) ? "" : squash(text(content), kMaxSignatureChars);
+        d.inner = h;
+        d.range = n;
+        d.body = n;
+        d.container = true;
+        return d;
+      }
+      case Lang::Json: {
+        if (t != "pair" || !parent_is(n, "object") || !parent_is(ts_node_parent(n), "document"))
+          return std::nullopt;
+        d.kind = "key";
+        d.name = unquote(field(n, "key"));
+        return d;
+      }
+      case Lang::Toml:
+        if (t == "table" || t == "table_array_element") {
+          d.kind = "table";
+          TSNode key = child_of_type(n, {"bare_key", "dotted_key", "quoted_key"});
+          d.name = null(key) ? "" : std::string(text(key));
+          return d;
+        }
+        if (t == "pair" && parent_is(n, "document")) {
+          d.kind = "key";
+          TSNode key = child_of_type(n, {"bare_key", "dotted_key", "quoted_key"});
+          d.name = null(key) ? "" : std::string(text(key));
+          return d;
+        }
+        return std::nullopt;
+      case Lang::Xml: {
+        if (t != "element") return std::nullopt;
+        TSNode tag = child_of_type(n, {"STag", "EmptyElemTag"});
+        TSNode name = null(tag) ? tag : child_of_type(tag, {"Name"});
+        d.kind = "element";
+        d.name = null(name) ? "" : std::string(text(name));
+        d.inner = null(tag) ? n : tag;
+        if (parent_is(n, "document")) {  // the root: its children get their own chunks
+          d.container = true;
+          d.body = child_of_type(n, {"content"});
+        }
+        return d;
+      }
+      default:
+        return std::nullopt;
+    }
+  }
+
+  static std::string_view type_of_or_empty(TSNode n) {
+    return null(n) ? std::string_view() : type_of(n);
+  }
+
+  // A JSON string's text without its quotes (escapes kept as written).
+  std::string unquote(TSNode n) const {
+    if (null(n)) return {};
+    std::string_view s = text(n);
+    if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+    return std::string(s.substr(0, text::utf8_floor(s, 120)));
   }
 
   // Signature: the definition's text up to its body, whitespace squashed.
@@ -880,16 +1290,20 @@ class TreeChunker {
     }
     if (l.substr(0, 2) == "//" || l.substr(0, 2) == "/*" || l[0] == '*') return true;
     if (lang_ == Lang::Rust && l.substr(0, 2) == "#[") return true;
+    if ((lang_ == Lang::Php || lang_ == Lang::Hcl) && l[0] == '#') return true;
     if ((lang_ == Lang::Java || lang_ == Lang::TypeScript || lang_ == Lang::Tsx ||
-         lang_ == Lang::JavaScript) &&
+         lang_ == Lang::JavaScript || lang_ == Lang::Kotlin || lang_ == Lang::Swift ||
+         lang_ == Lang::Scala) &&
         l[0] == '@')
       return true;
+    if (lang_ == Lang::CSharp && l[0] == '[') return true;  // [Attribute]
     return false;
   }
 
   // Extends a definition's first row over the doc comments / attributes right above it, never
   // past floor (the last row owned by something before it).
   int extend_up(int start, int floor) const {
+    if (is_document(lang_)) return start;
     int r = start;
     while (r - 1 > floor) {
       const std::string_view l = trim(lines_.line(r - 1));
@@ -929,6 +1343,13 @@ class TreeChunker {
       const int own_start = first_row(info->range);
       d.start = extend_up(own_start, floor);
       d.end = std::max(own_start, last_row(info->range));
+      // A leaf's node can swallow trailing blank lines (a Markdown section, a TOML table) and,
+      // in TOML, the comments that introduce the next table: leave those to what follows.
+      if (!info->container)
+        while (d.end > own_start &&
+               (blank(lines_.line(d.end)) ||
+                (lang_ == Lang::Toml && trim(lines_.line(d.end)).starts_with("#"))))
+          --d.end;
       d.sig_row = first_row(info->inner);
       d.kind = info->kind;
       d.name = info->name.empty() ? "(anonymous)" : info->name;
@@ -953,92 +1374,6 @@ class TreeChunker {
   std::vector<Def> defs_;
 };
 
-// Turns the definitions into pieces (plus gap windows) and emits them.
-void emit_from_defs(const Ctx& c, std::vector<Def>& defs) {
-  const Lines& L = *c.lines;
-  const int n = L.count();
-  std::vector<Piece> pieces;
-  std::vector<char> covered(static_cast<size_t>(n), 0);
-  auto cover = [&](int s, int e) {
-    for (int r = std::max(s, 0); r <= e && r < n; ++r) covered[r] = 1;
-  };
-  for (const Def& d : defs) {
-    Piece p;
-    p.symbol = d.scope;
-    p.scope = d.scope;
-    p.kind = d.kind;
-    p.signature = d.signature;
-    p.sig_row = d.sig_row;
-    p.start = d.start;
-    if (d.container && !d.children.empty()) {
-      int first = d.end + 1;
-      std::string members;
-      for (int ci : d.children) {
-        first = std::min(first, defs[ci].start);
-        const std::string& nm = defs[ci].name;
-        if (members.size() + nm.size() + 2 > kMaxMembersChars) {
-          members += ", ...";
-          break;
-        }
-        if (!members.empty()) members += ", ";
-        members += nm;
-      }
-      if (first <= d.start) continue;  // a child starts on the header line: children suffice
-      p.end = first - 1;
-      // Trailing blank lines belong to nobody.
-      while (p.end > p.start && blank(L.line(p.end))) --p.end;
-      p.members = std::move(members);
-    } else {
-      p.end = d.end;
-    }
-    if (p.end >= n) p.end = n - 1;
-    if (p.start > p.end) continue;
-    cover(p.start, p.end);
-    pieces.push_back(std::move(p));
-  }
-
-  // Owner of each row: innermost container (defs are in pre-order, so children overwrite).
-  std::vector<int> owner(static_cast<size_t>(n), -1);
-  for (size_t i = 0; i < defs.size(); ++i) {
-    if (!defs[i].container) continue;
-    for (int r = std::max(defs[i].start, 0); r <= defs[i].end && r < n; ++r)
-      owner[r] = static_cast<int>(i);
-  }
-  const int min_gap = defs.empty() ? 1 : kMinGapLines;
-  for (int r = 0; r < n;) {
-    if (covered[r]) {
-      ++r;
-      continue;
-    }
-    int e = r;
-    while (e + 1 < n && !covered[e + 1] && owner[e + 1] == owner[r]) ++e;
-    int s = r;
-    r = e + 1;
-    while (s <= e && blank(L.line(s))) ++s;
-    while (e >= s && blank(L.line(e))) --e;
-    if (s > e) continue;
-    int m = 0;
-    for (int k = s; k <= e && m < min_gap; ++k) m += meaningful(L.line(k)) ? 1 : 0;
-    if (m < min_gap) continue;
-    Piece p;
-    p.start = s;
-    p.end = e;
-    p.kind = "window";
-    p.scope = owner[s] >= 0 ? defs[owner[s]].scope : std::string();
-    pieces.push_back(std::move(p));
-  }
-
-  std::stable_sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) {
-    return a.start != b.start ? a.start < b.start : a.end < b.end;
-  });
-  for (const Piece& p : pieces) {
-    if (p.kind == "window")
-      emit_text_windows(c, p.start, p.end, p.scope);
-    else
-      emit_piece(c, p);
-  }
-}
-
 // Returns false when there is no usable tree (no grammar, timeout): the caller uses windows.
 bool chunk_with_tree(const Ctx& c, Lang lang, std::string_view content) {
   TSTree* tree = ts::parse(c.language, content, kParseTimeoutMs);
@@ -1046,7 +1381,7 @@ bool chunk_with_tree(const Ctx& c, Lang lang, std::string_view content) {
   std::unique_ptr<TSTree, void (*)(TSTree*)> guard(tree, ts_tree_delete);
   TreeChunker tc(lang, content, *c.lines);
   tc.collect(ts_tree_root_node(tree));
-  emit_from_defs(c, tc.defs());
+  emit_from_defs(c, tc.defs(), lang == Lang::Markdown || lang == Lang::Toml || lang == Lang::Hcl);
   return true;
 }
 
@@ -1067,6 +1402,7 @@ std::string detect_language(std::string_view rel_path) {
   if (name == "Rakefile" || name == "Gemfile" || name == "Guardfile" || name == "Vagrantfile" ||
       name == "Podfile" || name == "config.ru")
     return "ruby";
+  if (name == "Cargo.lock" || name == "Pipfile" || name == "poetry.lock") return "toml";
   if (name == ".bashrc" || name == ".bash_profile" || name == ".profile" || name == ".zshrc" ||
       name == ".bash_aliases" || name == "PKGBUILD")
     return "bash";
@@ -1116,6 +1452,46 @@ std::string detect_language(std::string_view rel_path) {
       {"zsh", "bash"},
       {"ksh", "bash"},
       {"bats", "bash"},
+      {"kt", "kotlin"},
+      {"kts", "kotlin"},
+      {"swift", "swift"},
+      {"scala", "scala"},
+      {"sc", "scala"},
+      {"sbt", "scala"},
+      {"cs", "csharp"},
+      {"php", "php"},
+      {"phtml", "php"},
+      {"php3", "php"},
+      {"php4", "php"},
+      {"php5", "php"},
+      {"tf", "hcl"},
+      {"tfvars", "hcl"},
+      {"hcl", "hcl"},
+      {"nomad", "hcl"},
+      {"md", "markdown"},
+      {"markdown", "markdown"},
+      {"mdown", "markdown"},
+      {"mkd", "markdown"},
+      {"mkdn", "markdown"},
+      {"json", "json"},
+      {"geojson", "json"},
+      {"yaml", "yaml"},
+      {"yml", "yaml"},
+      {"toml", "toml"},
+      {"xml", "xml"},
+      {"xsd", "xml"},
+      {"xsl", "xml"},
+      {"xslt", "xml"},
+      {"pom", "xml"},
+      {"csproj", "xml"},
+      {"vbproj", "xml"},
+      {"fsproj", "xml"},
+      {"props", "xml"},
+      {"targets", "xml"},
+      {"plist", "xml"},
+      {"svg", "xml"},
+      {"xaml", "xml"},
+      {"wsdl", "xml"},
   };
   for (const auto& [e, lang] : kExt)
     if (ext == e) return lang;
@@ -1150,7 +1526,12 @@ std::vector<Chunk> chunk_file(std::string_view rel_path, std::string_view conten
   bool done = false;
   if (lang != Lang::Unknown) {
     try {
-      done = chunk_with_tree(c, lang, content);
+      if (lang == Lang::Yaml) {
+        chunk_yaml(c);
+        done = true;
+      } else {
+        done = chunk_with_tree(c, lang, content);
+      }
     } catch (const std::exception&) {
       restart();  // fall back to windows below; odd content must never abort indexing
       done = false;

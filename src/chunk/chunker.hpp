@@ -8,7 +8,13 @@
 //    chain joined with '.' ("Client.get", "geo.Polygon.area", Go "Store.Get" from the receiver,
 //    C++ "ns::f" becomes "ns.f"); kind is one of "function", "method", "constructor", "class",
 //    "struct", "enum", "union", "interface", "type", "trait", "impl", "module", "namespace",
-//    "record", "annotation", "macro".
+//    "record", "annotation", "macro", "object" (Kotlin/Scala), "extension" (Swift/Scala).
+//  * configuration, data and documents, by structure: Markdown sections by heading (kind
+//    "section", nested like classes, symbol "Install.From source"); the root object's keys in
+//    JSON and the top-level keys of each YAML document ("key"); TOML tables ("table") and the
+//    keys before the first one ("key"); HCL top-level blocks ("block", "resource.aws_s3.logs")
+//    and attributes ("key"); XML: the root element ("element", a container) and each of its
+//    child elements.
 //  * a container (class, impl, trait, module, namespace...) whose body holds definitions gets a
 //    chunk of only its lines before the first of them (declaration, docstring, leading fields);
 //    the members then have their own chunks, and the container's embed_text lists their names
@@ -61,7 +67,9 @@ struct Chunk {
 // of an index's identity (src/index/locate.cpp), so stale chunks are never mixed with new ones.
 // 2: stretches over 16 KiB split into whole lines / byte windows (nothing dropped); a path that
 // is not UTF-8 shown with U+FFFD in the header.
-inline constexpr int kChunkerVersion = 2;
+// 3: Kotlin, Swift, Scala, C#, PHP, HCL definitions; Markdown sections, JSON/YAML/TOML top-level
+// keys and tables, XML elements (these files were line windows before).
+inline constexpr int kChunkerVersion = 3;
 
 struct ChunkOptions {
   const Tokenizer* tokenizer = nullptr;          // when set, embed_text is cut to max_tokens tokens

@@ -8,26 +8,8 @@
 #include <tree_sitter/api.h>
 
 extern "C" {
-#ifdef RIPVEC_TS_PYTHON
-const TSLanguage* tree_sitter_python(void);
-#endif
-#ifdef RIPVEC_TS_JAVASCRIPT
-const TSLanguage* tree_sitter_javascript(void);
-#endif
-#ifdef RIPVEC_TS_TYPESCRIPT
-const TSLanguage* tree_sitter_typescript(void);
-#endif
-#ifdef RIPVEC_TS_TSX
-const TSLanguage* tree_sitter_tsx(void);
-#endif
-#ifdef RIPVEC_TS_GO
-const TSLanguage* tree_sitter_go(void);
-#endif
-#ifdef RIPVEC_TS_RUST
-const TSLanguage* tree_sitter_rust(void);
-#endif
-#ifdef RIPVEC_TS_JAVA
-const TSLanguage* tree_sitter_java(void);
+#ifdef RIPVEC_TS_BASH
+const TSLanguage* tree_sitter_bash(void);
 #endif
 #ifdef RIPVEC_TS_C
 const TSLanguage* tree_sitter_c(void);
@@ -35,11 +17,59 @@ const TSLanguage* tree_sitter_c(void);
 #ifdef RIPVEC_TS_CPP
 const TSLanguage* tree_sitter_cpp(void);
 #endif
+#ifdef RIPVEC_TS_CSHARP
+const TSLanguage* tree_sitter_c_sharp(void);
+#endif
+#ifdef RIPVEC_TS_GO
+const TSLanguage* tree_sitter_go(void);
+#endif
+#ifdef RIPVEC_TS_HCL
+const TSLanguage* tree_sitter_hcl(void);
+#endif
+#ifdef RIPVEC_TS_JAVA
+const TSLanguage* tree_sitter_java(void);
+#endif
+#ifdef RIPVEC_TS_JAVASCRIPT
+const TSLanguage* tree_sitter_javascript(void);
+#endif
+#ifdef RIPVEC_TS_JSON
+const TSLanguage* tree_sitter_json(void);
+#endif
+#ifdef RIPVEC_TS_KOTLIN
+const TSLanguage* tree_sitter_kotlin(void);
+#endif
+#ifdef RIPVEC_TS_MARKDOWN
+const TSLanguage* tree_sitter_markdown(void);
+#endif
+#ifdef RIPVEC_TS_PHP
+const TSLanguage* tree_sitter_php(void);
+#endif
+#ifdef RIPVEC_TS_PYTHON
+const TSLanguage* tree_sitter_python(void);
+#endif
 #ifdef RIPVEC_TS_RUBY
 const TSLanguage* tree_sitter_ruby(void);
 #endif
-#ifdef RIPVEC_TS_BASH
-const TSLanguage* tree_sitter_bash(void);
+#ifdef RIPVEC_TS_RUST
+const TSLanguage* tree_sitter_rust(void);
+#endif
+#ifdef RIPVEC_TS_SCALA
+const TSLanguage* tree_sitter_scala(void);
+#endif
+#ifdef RIPVEC_TS_SWIFT
+const TSLanguage* tree_sitter_swift(void);
+#endif
+#ifdef RIPVEC_TS_TOML
+const TSLanguage* tree_sitter_toml(void);
+#endif
+#ifdef RIPVEC_TS_TSX
+const TSLanguage* tree_sitter_tsx(void);
+#endif
+#ifdef RIPVEC_TS_TYPESCRIPT
+const TSLanguage* tree_sitter_typescript(void);
+#endif
+#ifdef RIPVEC_TS_XML
+const TSLanguage* tree_sitter_xml(void);
 #endif
 }
 #endif
@@ -64,14 +94,32 @@ constexpr Entry kGrammars[] = {
 #ifdef RIPVEC_TS_CPP
     {"cpp", tree_sitter_cpp},
 #endif
+#ifdef RIPVEC_TS_CSHARP
+    {"csharp", tree_sitter_c_sharp},
+#endif
 #ifdef RIPVEC_TS_GO
     {"go", tree_sitter_go},
+#endif
+#ifdef RIPVEC_TS_HCL
+    {"hcl", tree_sitter_hcl},
 #endif
 #ifdef RIPVEC_TS_JAVA
     {"java", tree_sitter_java},
 #endif
 #ifdef RIPVEC_TS_JAVASCRIPT
     {"javascript", tree_sitter_javascript},
+#endif
+#ifdef RIPVEC_TS_JSON
+    {"json", tree_sitter_json},
+#endif
+#ifdef RIPVEC_TS_KOTLIN
+    {"kotlin", tree_sitter_kotlin},
+#endif
+#ifdef RIPVEC_TS_MARKDOWN
+    {"markdown", tree_sitter_markdown},
+#endif
+#ifdef RIPVEC_TS_PHP
+    {"php", tree_sitter_php},
 #endif
 #ifdef RIPVEC_TS_PYTHON
     {"python", tree_sitter_python},
@@ -82,11 +130,23 @@ constexpr Entry kGrammars[] = {
 #ifdef RIPVEC_TS_RUST
     {"rust", tree_sitter_rust},
 #endif
+#ifdef RIPVEC_TS_SCALA
+    {"scala", tree_sitter_scala},
+#endif
+#ifdef RIPVEC_TS_SWIFT
+    {"swift", tree_sitter_swift},
+#endif
+#ifdef RIPVEC_TS_TOML
+    {"toml", tree_sitter_toml},
+#endif
 #ifdef RIPVEC_TS_TSX
     {"tsx", tree_sitter_tsx},
 #endif
 #ifdef RIPVEC_TS_TYPESCRIPT
     {"typescript", tree_sitter_typescript},
+#endif
+#ifdef RIPVEC_TS_XML
+    {"xml", tree_sitter_xml},
 #endif
 };
 constexpr size_t kCount = sizeof(kGrammars) / sizeof(kGrammars[0]);

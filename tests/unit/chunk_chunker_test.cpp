@@ -10,8 +10,8 @@
 #include <tuple>
 
 #include "chunk/chunker.hpp"
-#include "corpus/walker.hpp"
 #include "common/test_util.hpp"
+#include "corpus/walker.hpp"
 #include "ripvec/tokenizer.hpp"
 
 namespace ripvec {
@@ -135,7 +135,7 @@ TEST(ChunkChunker, DetectLanguage) {
   EXPECT_EQ(detect_language("Rakefile"), "ruby");
   EXPECT_EQ(detect_language("deploy.sh"), "bash");
   EXPECT_EQ(detect_language("home/.bashrc"), "bash");
-  EXPECT_EQ(detect_language("README.md"), "");
+  EXPECT_EQ(detect_language("README.md"), "markdown");  // sections by heading
   EXPECT_EQ(detect_language("notes.txt"), "");
   EXPECT_EQ(detect_language("Makefile"), "");
   EXPECT_EQ(detect_language(".hidden"), "");
@@ -272,9 +272,11 @@ TEST(ChunkChunker, Bash) {
 }
 
 TEST(ChunkChunker, TextFilesUseWindows) {
+  // Markdown is cut by heading (chunk_languages_test); "## Setup" nests in "# Notes".
   auto md = chunk_fixture("notes.md");
-  EXPECT_EQ(rows(md), (std::vector<Row>{{"", "window", 1, 7}}));
-  EXPECT_EQ(md[0].language, "text");
+  EXPECT_EQ(rows(md),
+            (std::vector<Row>{{"Notes", "section", 1, 3}, {"Notes.Setup", "section", 5, 7}}));
+  EXPECT_EQ(md[0].language, "markdown");
 
   std::string txt;
   for (int i = 1; i <= 200; ++i) txt += "line " + std::to_string(i) + "\n";

@@ -1,0 +1,110 @@
+// `ripvec models`: lists the complete models of a Hugging Face cache (refs/main first) and the
+// model directories the indexes were built with, describes each from its own files (dim, max
+// tokens, pooling), and recommends one. The cache is built in a temp dir from the tiny BGE-style
+// fixture (tests/data/bert/tiny_bge_cls: CLS pooling, max_seq_length 128).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/cli_runner.hpp"
+#include "common/test_util.hpp"
+
+namespace ripvec::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Puts the fixture into CACHE/models--ORG--NAME/snapshots/REV (refs/main -> REV).
+void install(const fs::path& cache, const std::string& id, const std::string& rev,
+             bool with_ref = true) {
+  std::string folder = "models--" + id;
+  folder.replace(folder.find('/'), 1, "--");
+  const fs::path snap = cache / folder / "snapshots" / rev;
+  fs::create_directories(snap);
+  fs::copy(test_data("bert/tiny_bge_cls"), snap, fs::copy_options::recursive);
+  if (with_ref) {
+    fs::create_directories(cache / folder / "refs");
+    std::ofstream(cache / folder / "refs" / "main") << rev;
+  }
+}
+
+CliResult models(const TempDir& t, std::vector<std::string> extra = {}) {
+  CliRun r;
+  r.args = {"models", "--cache-dir", (t / "idx").string()};
+  r.args.insert(r.args.end(), extra.begin(), extra.end());
+  r.env["HF_HUB_CACHE"] = (t / "hub").string();
+  return run_cli(r);
+}
+
+TEST(CliModels, ListsCompleteModelsAndRecommendsByPreference) {
+  TempDir t;
+  install(t / "hub", "BAAI/bge-small-en-v1.5", "aaaa");
+  install(t / "hub", "sentence-transformers/all-MiniLM-L6-v2", "bbbb", /*with_ref=*/false);
+  // Incomplete: no weights. Not listed.
+  fs::create_directories(t / "hub/models--x--partial/snapshots/cccc");
+  std::ofstream(t / "hub/models--x--partial/snapshots/cccc/config.json") << "{}";
+  // Complete but not a model ripvec can run: listed with the reason, never recommended.
+  install(t / "hub", "a/broken", "dddd");
+  std::ofstream(t / "hub/models--a--broken/snapshots/dddd/config.json")
+      << R"({"model_type":"gpt2"})";
+
+  const CliResult r = models(t);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("BAAI/bge-small-en-v1.5"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sentence-transformers/all-MiniLM-L6-v2"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("x/partial"), std::string::npos) << r.out;
+  const size_t broken = r.out.find("a/broken ");
+  ASSERT_NE(broken, std::string::npos) << r.out;
+  const std::string line = r.out.substr(broken, r.out.find('\n', broken) - broken);
+  EXPECT_NE(line.find("cannot load:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("recommended: BAAI/bge-small-en-v1.5\n"), std::string::npos) << r.out;
+
+  const CliResult j = models(t, {"--json"});
+  ASSERT_EQ(j.status, 0) << j.err;
+  std::istringstream lines(j.out);
+  int n = 0, recommended = 0;
+  for (std::string line; std::getline(lines, line); ++n) {
+    const auto o = nlohmann::json::parse(line);
+    if (o["id"] == "a/broken") {
+      EXPECT_TRUE(o.contains("error"));
+      continue;
+    }
+    EXPECT_EQ(o["dim"], 128);         // config.json hidden_size
+    EXPECT_EQ(o["max_tokens"], 128);  // sentence_bert_config.json max_seq_length
+    EXPECT_EQ(o["pooling"], "cls");   // 1_Pooling/config.json
+    EXPECT_EQ(o["source"], "hf-cache");
+    EXPECT_EQ(o["bytes"], fs::file_size(test_data("bert/tiny_bge_cls/model.safetensors")));
+    if (o["recommended"] == true) {
+      ++recommended;
+      EXPECT_EQ(o["id"], "BAAI/bge-small-en-v1.5");
+      EXPECT_FALSE(o["why"].get<std::string>().empty());
+    }
+  }
+  EXPECT_EQ(n, 3);
+  EXPECT_EQ(recommended, 1);
+}
+
+TEST(CliModels, EmptyCacheSaysHowToInstallAndExitsOne) {
+  TempDir t;
+  const CliResult r = models(t);
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.out.find("no models installed"), std::string::npos) << r.out;
+}
+
+TEST(CliModels, WriteErrorExitsTwo) {
+  TempDir t;
+  install(t / "hub", "BAAI/bge-small-en-v1.5", "aaaa");
+  for (const char* json : {"", "--json"}) {
+    CliRun r;
+    r.args = {"models", "--cache-dir", (t / "idx").string()};
+    if (*json) r.args.push_back(json);
+    r.env["HF_HUB_CACHE"] = (t / "hub").string();
+    r.stdout_path = "/dev/full";
+    const CliResult res = run_cli(r);
+    EXPECT_EQ(res.status, 2) << json << res.err;
+  }
+}
+
+}  // namespace
+}  // namespace ripvec::test
