@@ -26,6 +26,14 @@ namespace {
 
 // ---------------------------------------------------------------- math
 
+// c[0] r^(N-1) + c[1] r^(N-2) + ... + c[N-1] (Horner).
+template <class V, size_t N>
+inline typename V::R vhorner(typename V::R r, const float (&c)[N]) {
+  typename V::R p = V::set1(c[0]);
+  for (size_t i = 1; i < N; ++i) p = V::fmadd(p, r, V::set1(c[i]));
+  return p;
+}
+
 // e^x. SIMD: Cephes-style range reduction and degree-6 polynomial (about 1 ulp); inputs below
 // -87.3 (including -inf) give exactly 0, inputs above 88 saturate at e^88.
 template <class V>
@@ -40,12 +48,8 @@ inline typename V::R vexp(typename V::R x) {
     const R fx = V::round(V::mul(xc, V::set1(1.44269504088896341f)));
     R r = V::fnmadd(fx, V::set1(0.693359375f), xc);
     r = V::fnmadd(fx, V::set1(-2.12194440e-4f), r);
-    R y = V::set1(1.9875691500e-4f);
-    y = V::fmadd(y, r, V::set1(1.3981999507e-3f));
-    y = V::fmadd(y, r, V::set1(8.3334519073e-3f));
-    y = V::fmadd(y, r, V::set1(4.1665795894e-2f));
-    y = V::fmadd(y, r, V::set1(1.6666665459e-1f));
-    y = V::fmadd(y, r, V::set1(5.0000001201e-1f));
+    R y = vhorner<V>(r, {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f,
+                         1.6666665459e-1f, 5.0000001201e-1f});
     y = V::fmadd(y, V::mul(r, r), V::add(r, V::set1(1.0f)));
     y = V::mul(y, V::pow2n(fx));
     return V::blend_lt(x, lo, V::zero(), y);
@@ -66,12 +70,9 @@ inline typename V::R vexp2(typename V::R x) {
     const R xc = V::max(x, lo);
     const R fx = V::round(xc);
     const R r = V::sub(xc, fx);
-    R p = V::fmadd(V::set1(1.535336188319500e-4f), r, V::set1(1.339887440266574e-3f));
-    p = V::fmadd(p, r, V::set1(9.618437357674640e-3f));
-    p = V::fmadd(p, r, V::set1(5.550332471162809e-2f));
-    p = V::fmadd(p, r, V::set1(2.402264791363012e-1f));
-    p = V::fmadd(p, r, V::set1(6.931472028550421e-1f));
-    p = V::fmadd(p, r, V::set1(1.0f));
+    const R p =
+        vhorner<V>(r, {1.535336188319500e-4f, 1.339887440266574e-3f, 9.618437357674640e-3f,
+                       5.550332471162809e-2f, 2.402264791363012e-1f, 6.931472028550421e-1f, 1.0f});
     return V::blend_lt(x, lo, V::zero(), V::mul(p, V::pow2n(fx)));
   }
 }
