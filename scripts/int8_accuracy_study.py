@@ -10,7 +10,9 @@ driver does); "gN": one scale per row and group of N input channels;
 Composite schemes, fields joined by "_": "wX" weights (wch per output channel, wgN per output
 channel and group of N input channels, wnone FP32), "aX" activations (atok per row, agN per row
 and group of N, anone FP32), "oN" the N input channels of largest |x| over the rows kept in FP32
-(LLM.int8-style decomposition; the rest quantized), "fKINDS" layer kinds kept in FP32 (letters:
+(LLM.int8-style decomposition; the rest quantized; with "sfull" the weights keep the scales of
+their whole rows, as when the columns are chosen per call), "pN" the same with the N columns of
+W of largest max |w| (static, chosen at load), "fKINDS" layer kinds kept in FP32 (letters:
 q qkv, a attention output, u FFN up, d FFN down), "lLIST" layers (0-5) kept in FP32.
 E.g. wg32_ag32 (both grouped by 32 along k), wch_atok_o8, wch_atok_fd.
   python3 scripts/int8_accuracy_study.py [--texts 60] [--schemes token,g64,g32,wg32_ag32]
@@ -45,9 +47,9 @@ def parse(scheme):
     scheme = LEGACY.get(scheme, scheme)
     if scheme[0] == "g" and scheme[1:].isdigit():
         scheme = "wch_a" + scheme
-    f = {"w": "ch", "a": "tok", "o": 0, "f": "", "l": ""}
+    f = {"w": "ch", "a": "tok", "o": 0, "p": 0, "f": "", "l": "", "s": ""}
     for part in scheme.split("_"):
-        f[part[0]] = int(part[1:]) if part[0] == "o" else part[1:]
+        f[part[0]] = int(part[1:]) if part[0] in "op" else part[1:]
     return f
 
 def qgroup(x, spec):
@@ -60,13 +62,20 @@ def linear(x, w, b, scheme, kind="", layer=-1):
         f = parse(scheme)
         if kind in f["f"] or str(layer) in f["l"]:
             return x @ w.T + b
-        if f["o"] > 0:  # outlier input channels in FP32, the rest quantized
-            cols = np.argsort(-np.abs(x).max(axis=0))[: f["o"]]
+        if f["o"] > 0 or f["p"] > 0:  # outlier input channels in FP32, the rest quantized
+            if f["p"] > 0:  # static: the columns of W with the largest max |w|
+                cols = np.argsort(-np.abs(w).max(axis=0))[: f["p"]]
+            else:  # dynamic: the columns of x with the largest max |x| over the rows
+                cols = np.argsort(-np.abs(x).max(axis=0))[: f["o"]]
             keep = np.zeros(x.shape[1], bool)
             keep[cols] = True
             y = x[:, keep] @ w[:, keep].T
-            xr, wr = np.where(keep, 0, x), np.where(keep, 0, w)
-            return y + qgroup(xr, f["a"]) @ qgroup(wr, f["w"]).T + b
+            xr = np.where(keep, 0, x)
+            # sfull: weights quantized once over their whole rows (what a driver can do when the
+            # outlier columns are chosen per call), else over the non-outlier columns only.
+            wr = np.where(keep, 0, qgroup(w, f["w"])) if f["s"] == "full" else \
+                qgroup(np.where(keep, 0, w), f["w"])
+            return y + qgroup(xr, f["a"]) @ wr.T + b
         w, x = qgroup(w, f["w"]), qgroup(x, f["a"])
     return x @ w.T + b
 
