@@ -12,7 +12,8 @@ channel and group of N input channels, wnone FP32), "aX" activations (atok per r
 and group of N, anone FP32), "oN" the N input channels of largest |x| over the rows kept in FP32
 (LLM.int8-style decomposition; the rest quantized; with "sfull" the weights keep the scales of
 their whole rows, as when the columns are chosen per call), "pN" the same with the N columns of
-W of largest max |w| (static, chosen at load), "fKINDS" layer kinds kept in FP32 (letters:
+W of largest max |w| (static, chosen at load), "rN" each row's own N entries of largest |x|
+in FP32 (a sparse FP32 correction; weights keep whole-row scales; batch-independent), "fKINDS" layer kinds kept in FP32 (letters:
 q qkv, a attention output, u FFN up, d FFN down), "lLIST" layers (0-5) kept in FP32.
 E.g. wg32_ag32 (both grouped by 32 along k), wch_atok_o8, wch_atok_fd.
   python3 scripts/int8_accuracy_study.py [--texts 60] [--schemes token,g64,g32,wg32_ag32]
@@ -47,9 +48,9 @@ def parse(scheme):
     scheme = LEGACY.get(scheme, scheme)
     if scheme[0] == "g" and scheme[1:].isdigit():
         scheme = "wch_a" + scheme
-    f = {"w": "ch", "a": "tok", "o": 0, "p": 0, "f": "", "l": "", "s": ""}
+    f = {"w": "ch", "a": "tok", "o": 0, "p": 0, "r": 0, "f": "", "l": "", "s": ""}
     for part in scheme.split("_"):
-        f[part[0]] = int(part[1:]) if part[0] in "op" else part[1:]
+        f[part[0]] = int(part[1:]) if part[0] in "opr" else part[1:]
     return f
 
 def qgroup(x, spec):
@@ -62,6 +63,12 @@ def linear(x, w, b, scheme, kind="", layer=-1):
         f = parse(scheme)
         if kind in f["f"] or str(layer) in f["l"]:
             return x @ w.T + b
+        if f["r"] > 0:  # per row: its N entries of largest |x| in FP32 (batch-independent)
+            idx = np.argsort(-np.abs(x), axis=1)[:, : f["r"]]
+            keep = np.zeros(x.shape, bool)
+            np.put_along_axis(keep, idx, True, axis=1)
+            xr = np.where(keep, 0, x)
+            return (x - xr) @ w.T + qgroup(xr, f["a"]) @ qgroup(w, f["w"]).T + b
         if f["o"] > 0 or f["p"] > 0:  # outlier input channels in FP32, the rest quantized
             if f["p"] > 0:  # static: the columns of W with the largest max |w|
                 cols = np.argsort(-np.abs(w).max(axis=0))[: f["p"]]
