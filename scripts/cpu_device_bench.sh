@@ -5,7 +5,10 @@
 # INT8 quantize_dynamic) on MiniLM- and bge-small-shaped models (random weights, seed 0; speed
 # does not depend on the values; the ONNX graph is checked against transformers first).
 #   scripts/cpu_device_bench.sh [build] [test] [peak] [gemm] [tune] [coretype] [scaling]
-#                               [peers-minilm] [peers-bge] ...
+#                               [share] [peers-minilm] [peers-bge] ...
+# share: per thread count in $THREADS, ROUNDS (default 3) interleaved rounds of the FP32 peak
+# FMA rate, one MiniLM layer op by op (cpu_ops_bench --layer: GEMM share of the layer's time)
+# and the MiniLM-shaped forward (embed_bench), printing the forward's % of that round's peak.
 # Needs .debs/ (Debian -dev packages: nlohmann-json3-dev libutf8proc-dev libutf8proc2
 # libopenblas-dev libopenblas-pthread-dev libopenblas0-pthread libopenblas0 libgtest-dev
 # libcurl4-openssl-dev libcurl4 pkgconf pkgconf-bin libpkgconf3) and .devcarry/tok/ (the
@@ -35,6 +38,7 @@ if want build; then
     -DOPENBLAS_CBLAS_INCLUDE="$DEPS/usr/include/x86_64-linux-gnu/openblas-pthread" \
     -DBLA_VENDOR=OpenBLAS >"$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
   cmake --build $B -j16 --target driver_conformance_test int8_gemm_test fma_peak_bench gemm_bench embed_bench \
+    cpu_ops_bench \
     >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
   echo "build ok"
 fi
@@ -88,6 +92,21 @@ if want scaling; then  # ripvec alone, 1..16 threads, MiniLM shape
   for t in 1 2 4 8 16; do
     RIPVEC_THREADS=$t HF_HUB_OFFLINE=1 $B/bench/embed_bench --model $MODELS/minilm --texts 32 \
       --iters 2 --json
+  done
+fi
+if want share; then  # GEMM share of a layer and the forward's % of the peak FMA rate
+  make_model minilm 6
+  for t in $THREADS; do
+    for r in $(seq "${ROUNDS:-3}"); do
+      peak=$($B/bench/fma_peak_bench --threads "$t" --seconds 0.3 |
+        awk '/ threads:/ { if ($4 + 0 > best) best = $4 + 0 } END { print best }')
+      RIPVEC_THREADS=$t $B/bench/cpu_ops_bench 32 256 --layer --reps 5 | tail -10
+      fwd=$(RIPVEC_THREADS=$t HF_HUB_OFFLINE=1 $B/bench/embed_bench --model $MODELS/minilm \
+        --texts 32 --iters 3 --json | python3 -c "import json,sys; print(json.load(sys.stdin)['gflops'])")
+      awk -v t="$t" -v r="$r" -v p="$peak" -v f="$fwd" 'BEGIN {
+        printf "share: threads %s round %s: peak FMA %.1f GFLOP/s, forward %.1f GFLOP/s = %.0f%% of peak\n",
+          t, r, p, f, 100 * f / p }'
+    done
   done
 fi
 want peers-minilm && peers minilm 6

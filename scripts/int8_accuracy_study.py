@@ -7,7 +7,16 @@ scales, symmetric activation scales, rint), against the same forward in FP32, ov
 of tests/data/bert/minilm_goldens.json. Scheme "token": one activation scale per row (what the
 driver does); "gN": one scale per row and group of N input channels;
 "wonly" / "aonly": only the weights / only the activations (per token) quantized.
-  python3 scripts/int8_accuracy_study.py [--texts 60] [--schemes token,g64,g32]
+Composite schemes, fields joined by "_": "wX" weights (wch per output channel, wgN per output
+channel and group of N input channels, wnone FP32), "aX" activations (atok per row, agN per row
+and group of N, anone FP32), "oN" the N input channels of largest |x| over the rows kept in FP32
+(LLM.int8-style decomposition; the rest quantized; with "sfull" the weights keep the scales of
+their whole rows, as when the columns are chosen per call), "pN" the same with the N columns of
+W of largest max |w| (static, chosen at load), "rN" each row's own N entries of largest |x|
+in FP32 (a sparse FP32 correction; weights keep whole-row scales; batch-independent), "fKINDS" layer kinds kept in FP32 (letters:
+q qkv, a attention output, u FFN up, d FFN down), "lLIST" layers (0-5) kept in FP32.
+E.g. wg32_ag32 (both grouped by 32 along k), wch_atok_o8, wch_atok_fd.
+  python3 scripts/int8_accuracy_study.py [--texts 60] [--schemes token,g64,g32,wg32_ag32]
 """
 import argparse, glob, json, math, os
 import numpy as np
@@ -33,19 +42,58 @@ def qrows(x, group):
     xg = x.reshape(r, k // group, group)
     return qrows(xg, None).reshape(r, k)
 
-def linear(x, w, b, scheme):
+LEGACY = {"token": "wch_atok", "aonly": "wnone_atok", "wonly": "wch_anone"}
+
+def parse(scheme):
+    scheme = LEGACY.get(scheme, scheme)
+    if scheme[0] == "g" and scheme[1:].isdigit():
+        scheme = "wch_a" + scheme
+    f = {"w": "ch", "a": "tok", "o": 0, "p": 0, "r": 0, "f": "", "l": "", "s": ""}
+    for part in scheme.split("_"):
+        f[part[0]] = int(part[1:]) if part[0] in "opr" else part[1:]
+    return f
+
+def qgroup(x, spec):
+    if spec == "none":
+        return x
+    return qrows(x, None if spec in ("ch", "tok") else int(spec[1:]))
+
+def linear(x, w, b, scheme, kind="", layer=-1):
     if scheme is not None:
-        if scheme != "aonly":
-            w = qrows(w, None)
-        if scheme != "wonly":
-            x = qrows(x, None if scheme in ("token", "aonly") else int(scheme[1:]))
+        f = parse(scheme)
+        if kind in f["f"] or str(layer) in f["l"]:
+            return x @ w.T + b
+        if f["r"] > 0:  # per row: its N entries of largest |x| in FP32 (batch-independent)
+            idx = np.argsort(-np.abs(x), axis=1)[:, : f["r"]]
+            keep = np.zeros(x.shape, bool)
+            np.put_along_axis(keep, idx, True, axis=1)
+            xr = np.where(keep, 0, x)
+            return (x - xr) @ w.T + qgroup(xr, f["a"]) @ qgroup(w, f["w"]).T + b
+        if f["o"] > 0 or f["p"] > 0:  # outlier input channels in FP32, the rest quantized
+            if f["p"] > 0:  # static: the columns of W with the largest max |w|
+                cols = np.argsort(-np.abs(w).max(axis=0))[: f["p"]]
+            else:  # dynamic: the columns of x with the largest max |x| over the rows
+                cols = np.argsort(-np.abs(x).max(axis=0))[: f["o"]]
+            keep = np.zeros(x.shape[1], bool)
+            keep[cols] = True
+            y = x[:, keep] @ w[:, keep].T
+            xr = np.where(keep, 0, x)
+            # sfull: weights quantized once over their whole rows (what a driver can do when the
+            # outlier columns are chosen per call), else over the non-outlier columns only.
+            wr = np.where(keep, 0, qgroup(w, f["w"])) if f["s"] == "full" else \
+                qgroup(np.where(keep, 0, w), f["w"])
+            return y + qgroup(xr, f["a"]) @ wr.T + b
+        w, x = qgroup(w, f["w"]), qgroup(x, f["a"])
     return x @ w.T + b
 
 def ln(x, gname):
     m = x.mean(-1, keepdims=True); v = ((x - m) ** 2).mean(-1, keepdims=True)
     return (x - m) / np.sqrt(v + 1e-12) * W[gname + ".weight"] + W[gname + ".bias"]
 
-erf = np.vectorize(math.erf)
+try:
+    from scipy.special import erf
+except ImportError:
+    erf = np.vectorize(math.erf)
 def gelu(x):
     return 0.5 * x * (1 + erf(x / math.sqrt(2)))
 
@@ -56,17 +104,17 @@ def embed(ids, scheme):
     x = ln(x, "embeddings.LayerNorm")
     for l in range(6):
         p = f"encoder.layer.{l}."
-        q = linear(x, W[p + "attention.self.query.weight"], W[p + "attention.self.query.bias"], scheme)
-        k = linear(x, W[p + "attention.self.key.weight"], W[p + "attention.self.key.bias"], scheme)
-        v = linear(x, W[p + "attention.self.value.weight"], W[p + "attention.self.value.bias"], scheme)
+        q = linear(x, W[p + "attention.self.query.weight"], W[p + "attention.self.query.bias"], scheme, "q", l)
+        k = linear(x, W[p + "attention.self.key.weight"], W[p + "attention.self.key.bias"], scheme, "q", l)
+        v = linear(x, W[p + "attention.self.value.weight"], W[p + "attention.self.value.bias"], scheme, "q", l)
         q, k, v = (a.reshape(t, 12, 32).transpose(1, 0, 2) for a in (q, k, v))
         s = q @ k.transpose(0, 2, 1) / math.sqrt(32)
         s = np.exp(s - s.max(-1, keepdims=True)); s /= s.sum(-1, keepdims=True)
         ctx = (s @ v).transpose(1, 0, 2).reshape(t, 384)
-        a = linear(ctx, W[p + "attention.output.dense.weight"], W[p + "attention.output.dense.bias"], scheme)
+        a = linear(ctx, W[p + "attention.output.dense.weight"], W[p + "attention.output.dense.bias"], scheme, "a", l)
         x = ln(a + x, p + "attention.output.LayerNorm")
-        h = gelu(linear(x, W[p + "intermediate.dense.weight"], W[p + "intermediate.dense.bias"], scheme))
-        o = linear(h, W[p + "output.dense.weight"], W[p + "output.dense.bias"], scheme)
+        h = gelu(linear(x, W[p + "intermediate.dense.weight"], W[p + "intermediate.dense.bias"], scheme, "u", l))
+        o = linear(h, W[p + "output.dense.weight"], W[p + "output.dense.bias"], scheme, "d", l)
         x = ln(o + x, p + "output.LayerNorm")
     e = x.mean(0)
     return e / np.linalg.norm(e)

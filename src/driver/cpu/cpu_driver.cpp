@@ -1072,20 +1072,39 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
   CPU_CHECK(qkv.rows() >= h.total_tokens, op, "qkv has fewer rows than the batch has tokens");
   CPU_CHECK(out.cols() == H && out.rows() >= h.total_tokens, op,
             "out " + shape_str(out) + " is not [T, H]");
-  // Tasks are (sequence, head, query block) over the longest sequence; blocks past a shorter
-  // sequence's end are skipped at once. Threads pull tasks from an atomic counter, each using
-  // its own workspace slot (one parallel_for chunk per slot).
+  // Tasks are (sequence, head, chunk of query blocks) over the longest sequence: whole
+  // sequences while there are enough (sequence, head) pairs to keep every thread busy (the
+  // contiguous K/V copy of a task is then made once per head), split into query chunks
+  // otherwise. Chunks past a shorter sequence's end are skipped at once. Threads pull tasks from
+  // an atomic counter, each using its own workspace slot (one parallel_for chunk per slot).
   const int64_t qblocks = (h.max_seq + cpu::kAttnQBlock - 1) / cpu::kAttnQBlock;
-  const int64_t tasks = static_cast<int64_t>(h.batch) * nh * qblocks;
+  const int64_t pairs = static_cast<int64_t>(h.batch) * nh;
+  const int64_t threads = static_cast<int64_t>(attn_slots_);
+  int64_t split = 1;
+  while (split < qblocks && pairs * split < 4 * threads) ++split;
+  const int64_t per = (qblocks + split - 1) / split;
+  split = qblocks == 0 ? 0 : (qblocks + per - 1) / per;
+  const int64_t tasks = pairs * split;
   if (tasks == 0) return;
+  const int64_t kv_floats = (cpu::attn_kv_floats(h.max_seq, per * cpu::kAttnQBlock, ad.half_window,
+                                                 static_cast<int>(hd)) +
+                             15) /
+                            16 * 16;
+  if (kv_floats > attn_kv_slot_floats_) {
+    attn_kv_ = allocate_aligned(attn_slots_ * static_cast<size_t>(kv_floats) * sizeof(float));
+    attn_kv_slot_floats_ = kv_floats;
+  }
   std::atomic<int64_t> next{0};
   const float* base = fp(qkv);
   float* obase = fp(out);
   auto* work = reinterpret_cast<float*>(attn_work_.get());
-  const int64_t slots = std::min<int64_t>(static_cast<int64_t>(attn_slots_), tasks);
+  auto* kv = reinterpret_cast<float*>(attn_kv_.get());
+  const int64_t slots = std::min<int64_t>(threads, tasks);
+  const int64_t kv_stride = attn_kv_slot_floats_;
   pfor(0, slots, 1, [&](int64_t lo, int64_t) {
     cpu::AttnArgs a;
     a.work = work + lo * cpu::kAttnWorkFloats;
+    a.kv = kv + lo * kv_stride;
     a.ld = 3 * H;
     a.ldo = H;
     a.head_dim = static_cast<int>(hd);
@@ -1094,12 +1113,12 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
     for (;;) {
       const int64_t t = next.fetch_add(1, std::memory_order_relaxed);
       if (t >= tasks) break;
-      const int64_t b = t / (nh * qblocks), rem = t % (nh * qblocks);
-      const int64_t hh = rem / qblocks, qb = rem % qblocks;
+      const int64_t b = t / (nh * split), rem = t % (nh * split);
+      const int64_t hh = rem / split, ch = rem % split;
       const int64_t len = h.seq_lengths[b];
-      a.q_begin = qb * cpu::kAttnQBlock;
+      a.q_begin = ch * per * cpu::kAttnQBlock;
       if (a.q_begin >= len) continue;
-      a.q_end = std::min<int64_t>(len, a.q_begin + cpu::kAttnQBlock);
+      a.q_end = std::min<int64_t>(len, a.q_begin + per * cpu::kAttnQBlock);
       a.len = len;
       const int64_t row0 = h.cu_seqlens[b];
       a.q = base + row0 * 3 * H + hh * hd;

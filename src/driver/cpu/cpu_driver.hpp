@@ -165,8 +165,9 @@ class CpuDriver {
   void fused_residual_layernorm(Tensor out, Tensor x, const Tensor& bias, const Tensor& residual,
                                 const Tensor& gamma, const Tensor& beta, float eps);
   // Flash-style attention straight from packed qkv[T, 3H] into out[T, H]: no padding, no S×S
-  // buffer; parallel over (sequence, head, block of 32 queries). Uses a per-thread workspace
-  // allocated at construction, so it never allocates. head_dim <= 256.
+  // buffer; parallel over (sequence, head, chunk of 32-query blocks). Uses per-thread
+  // workspaces: a fixed one allocated at construction and a K/V copy of 2 · keys · head_dim
+  // floats that grows only when a call has longer sequences than any before. head_dim <= 256.
   void attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad,
                  const DeviceBatch<Tensor>& db);
 
@@ -191,6 +192,10 @@ class CpuDriver {
   size_t high_water_ = 0;
   std::vector<Buffer> owned_weights_;
   Buffer attn_work_;  // kAttnWorkFloats floats per pool thread
+  // attn_kv_slot_floats_ floats per pool thread: the K/V copies of attention(), grown on the
+  // first call that needs more (the longest sequence so far).
+  Buffer attn_kv_;
+  int64_t attn_kv_slot_floats_ = 0;
   size_t attn_slots_ = 0;
   bool packed_ = false;
   std::set<const void*> weights_;  // data pointers returned by load_weight()

@@ -5,6 +5,7 @@
 // at run time from what the CPU supports.
 #pragma once
 
+#include <algorithm>
 #include <array>  // cpu_gemm_impl.hpp (included by the ISA builds after their target pragma)
 #include <cstdint>
 #include <utility>
@@ -13,10 +14,11 @@ namespace ripvec::cpu {
 
 enum class Isa { kAuto, kScalar, kAvx2, kAvx512 };
 
-// Fused attention over one (sequence, head, block of query rows).
+// Fused attention over one (sequence, head, range of query rows).
 // q, k, v point at token 0 of the sequence for this head (e.g. q = qkv + row0 * ld + h * hd);
 // consecutive tokens are `ld` floats apart. out points at token 0 of the sequence for this
-// head, rows `ldo` floats apart. Query rows [q_begin, q_end) of the sequence are computed.
+// head, rows `ldo` floats apart. Query rows [q_begin, q_end) of the sequence are computed, in
+// blocks of kAttnQBlock.
 struct AttnArgs {
   const float* q = nullptr;
   const float* k = nullptr;
@@ -30,6 +32,9 @@ struct AttnArgs {
   float scale = 1.0f;
   int half_window = -1;   // -1: every key of the sequence; w >= 0: keys with |i - j| <= w
   float* work = nullptr;  // kAttnWorkFloats floats, 64-byte aligned, owned by one thread
+  // attn_kv_floats(...) floats, 64-byte aligned, owned by one thread: the contiguous copy of
+  // the Q, K and V rows the query range needs.
+  float* kv = nullptr;
 };
 
 // Query rows per attention task, keys per inner block, and the largest head size handled.
@@ -40,6 +45,13 @@ inline constexpr int64_t kAttnMaxHeadDim = 256;
 // running max / sum / correction [Qb] each.
 inline constexpr int64_t kAttnWorkFloats =
     kAttnMaxHeadDim * kAttnQBlock * 2 + kAttnKBlock * kAttnQBlock + 4 * kAttnQBlock;
+// Floats of AttnArgs::kv enough for any range of at most `rows` query rows of a sequence of
+// at most max_len tokens.
+inline int64_t attn_kv_floats(int64_t max_len, int64_t rows, int half_window, int head_dim) {
+  int64_t keys = max_len;
+  if (half_window >= 0) keys = std::min<int64_t>(max_len, rows + 2 * int64_t{half_window});
+  return (2 * std::max<int64_t>(keys, 0) + rows) * head_dim;
+}
 
 // One block of the packed-weight GEMM (cpu_gemm_impl.hpp): rows x panels [panel0, panel1) of
 // C[rows, n] (=|+=) A[rows, k] · Wᵀ (+ bias) (then GELU), W packed by pack_weight() into

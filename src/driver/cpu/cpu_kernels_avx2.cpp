@@ -22,7 +22,7 @@ struct V8 {
   using R = __m256;
   static constexpr int W = 8;
   static constexpr bool kScalar = false;
-  static constexpr int kJB = 2, kCB = 2;
+  static constexpr int kJB = 3, kCB = 3;
   static R zero() { return _mm256_setzero_ps(); }
   static R set1(float x) { return _mm256_set1_ps(x); }
   static R load(const float* p) { return _mm256_loadu_ps(p); }

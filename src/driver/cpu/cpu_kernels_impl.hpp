@@ -26,6 +26,14 @@ namespace {
 
 // ---------------------------------------------------------------- math
 
+// c[0] r^(N-1) + c[1] r^(N-2) + ... + c[N-1] (Horner).
+template <class V, size_t N>
+inline typename V::R vhorner(typename V::R r, const float (&c)[N]) {
+  typename V::R p = V::set1(c[0]);
+  for (size_t i = 1; i < N; ++i) p = V::fmadd(p, r, V::set1(c[i]));
+  return p;
+}
+
 // e^x. SIMD: Cephes-style range reduction and degree-6 polynomial (about 1 ulp); inputs below
 // -87.3 (including -inf) give exactly 0, inputs above 88 saturate at e^88.
 template <class V>
@@ -40,15 +48,32 @@ inline typename V::R vexp(typename V::R x) {
     const R fx = V::round(V::mul(xc, V::set1(1.44269504088896341f)));
     R r = V::fnmadd(fx, V::set1(0.693359375f), xc);
     r = V::fnmadd(fx, V::set1(-2.12194440e-4f), r);
-    R y = V::set1(1.9875691500e-4f);
-    y = V::fmadd(y, r, V::set1(1.3981999507e-3f));
-    y = V::fmadd(y, r, V::set1(8.3334519073e-3f));
-    y = V::fmadd(y, r, V::set1(4.1665795894e-2f));
-    y = V::fmadd(y, r, V::set1(1.6666665459e-1f));
-    y = V::fmadd(y, r, V::set1(5.0000001201e-1f));
+    R y = vhorner<V>(r, {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f,
+                         1.6666665459e-1f, 5.0000001201e-1f});
     y = V::fmadd(y, V::mul(r, r), V::add(r, V::set1(1.0f)));
     y = V::mul(y, V::pow2n(fx));
     return V::blend_lt(x, lo, V::zero(), y);
+  }
+}
+
+// 2^x. SIMD: round-to-nearest split, Cephes exp2f's degree-6 polynomial on [-0.5, 0.5]
+// (about 2 ulp); inputs below -126 (including -inf) give exactly 0, above 127 saturate at 2^127.
+// Cheaper than vexp (no ln 2 range reduction): the attention kernel works in log2 units.
+template <class V>
+inline typename V::R vexp2(typename V::R x) {
+  if constexpr (V::kScalar) {
+    return std::exp2(x);
+  } else {
+    using R = typename V::R;
+    const R lo = V::set1(-126.0f);
+    x = V::min(x, V::set1(127.0f));
+    const R xc = V::max(x, lo);
+    const R fx = V::round(xc);
+    const R r = V::sub(xc, fx);
+    const R p =
+        vhorner<V>(r, {1.535336188319500e-4f, 1.339887440266574e-3f, 9.618437357674640e-3f,
+                       5.550332471162809e-2f, 2.402264791363012e-1f, 6.931472028550421e-1f, 1.0f});
+    return V::blend_lt(x, lo, V::zero(), V::mul(p, V::pow2n(fx)));
   }
 }
 
@@ -340,21 +365,103 @@ void softmax_k(float* x, int64_t n, float scale, const float* mask, int64_t lo, 
 
 // ---------------------------------------------------------------- attention
 
-// Flash-style attention for one block of query rows: keys are visited in blocks of kAttnKBlock
-// with an online (running max / running sum) softmax, so memory is independent of the
-// sequence length. Scores and the output accumulator are kept transposed ([key][query] and
-// [dim][query]) so every inner loop is a broadcast-FMA vectorized over query rows, with no
-// horizontal reductions and no transposes inside the key loop.
+// Register tiles of the attention kernel (kAttnQBlock queries = NV vectors along the lanes):
+// acc[i][n] = init(i, n) + sum over t < steps of x[i * xi + t * xt] (broadcast) *
+// y[t * Qb + n * W] (the query vectors), J x NV accumulators in registers; then fin(i, n, acc).
+template <class V, int J, class Init, class Fin>
+inline void attn_tile(const float* x, int64_t xi, int64_t xt, const float* y, int64_t steps,
+                      Init init, Fin fin) {
+  constexpr int64_t W = V::W, Qb = kAttnQBlock;
+  constexpr int NV = static_cast<int>(Qb / W);
+  typename V::R acc[J][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < J; ++i)
+#pragma GCC unroll 16
+    for (int n = 0; n < NV; ++n) acc[i][n] = init(i, n);
+  for (int64_t t = 0; t < steps; ++t) {
+#pragma GCC unroll 16
+    for (int i = 0; i < J; ++i) {
+      const typename V::R xb = V::set1(x[i * xi + t * xt]);
+#pragma GCC unroll 16
+      for (int n = 0; n < NV; ++n) acc[i][n] = V::fmadd(xb, V::load(y + t * Qb + n * W), acc[i][n]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < J; ++i)
+#pragma GCC unroll 16
+    for (int n = 0; n < NV; ++n) fin(i, n, acc[i][n]);
+}
+
+// QK: J keys x NV query vectors of scores s (rows of Qb floats) over hd, k from the packed K
+// rows (hd floats per key); bmax keeps the running max of every query over the keys.
+template <class V, int J>
+inline void attn_qk_tile(const float* qt, const float* kj, int64_t hd, float* s,
+                         typename V::R* bmax) {
+  using R = typename V::R;
+  attn_tile<V, J>(
+      kj, hd, 1, qt, hd, [](int, int) { return V::zero(); },
+      [&](int i, int n, R v) {
+        V::store(s + i * kAttnQBlock + n * V::W, v);
+        bmax[n] = V::max(bmax[n], v);
+      });
+}
+
+// The last nk - j (< J + 1) keys of a block as one smaller tile.
+template <class V, int J>
+inline void attn_qk_rest(const float* qt, const float* kp, int64_t hd, float* s, int64_t nk,
+                         int64_t j, typename V::R* bmax) {
+  if constexpr (J > 0) {
+    if (nk - j >= J) {
+      attn_qk_tile<V, J>(qt, kp + j * hd, hd, s + j * kAttnQBlock, bmax);
+      return;
+    }
+    attn_qk_rest<V, J - 1>(qt, kp, hd, s, nk, j, bmax);
+  }
+}
+
+// PV: C dims x NV query vectors of accᵀ (rows of Qb floats, rescaled by corr first), summed
+// over the block's nk keys: v from the packed V rows (hd floats per key).
+template <class V, int C>
+inline void attn_pv_tile(const float* p, const float* vc, int64_t hd, int64_t nk, const float* corr,
+                         float* acc) {
+  using R = typename V::R;
+  constexpr int64_t Qb = kAttnQBlock, W = V::W;
+  attn_tile<V, C>(
+      vc, 1, hd, p, nk,
+      [&](int i, int n) { return V::mul(V::load(acc + i * Qb + n * W), V::load(corr + n * W)); },
+      [&](int i, int n, R v) { V::store(acc + i * Qb + n * W, v); });
+}
+
+template <class V, int C>
+inline void attn_pv_rest(const float* p, const float* vp, int64_t hd, int64_t nk, const float* corr,
+                         float* acc, int64_t c) {
+  if constexpr (C > 0) {
+    if (hd - c >= C) {
+      attn_pv_tile<V, C>(p, vp + c, hd, nk, corr, acc + c * kAttnQBlock);
+      c += C;
+    }
+    attn_pv_rest<V, C - 1>(p, vp, hd, nk, corr, acc, c);
+  }
+}
+
+// Flash-style attention for one block of at most kAttnQBlock query rows [q0, q1) against the
+// keys [k_begin, k_end) of the sequence, whose Q, K and V rows were packed contiguously (hd
+// floats per row; query q0 at qpack's row 0, key k_base at kpack's / vpack's) by attention_k. Keys
+// are visited in blocks of kAttnKBlock with an online (running max / running sum) softmax, so
+// memory is independent of the sequence length. Scores and the output accumulator are kept
+// transposed ([key][query] and [dim][query]) so every inner loop is a broadcast-FMA vectorized over
+// query rows, with no horizontal reductions and no transposes inside the key loop.
 template <class V>
-void attention_k(const AttnArgs& a) {
+void attention_block_k(const AttnArgs& a, int64_t q0, int64_t q1, const float* qpack,
+                       const float* kpack, const float* vpack, int64_t k_base) {
   using R = typename V::R;
   constexpr int64_t W = V::W;
   constexpr int64_t Qb = kAttnQBlock, Kb = kAttnKBlock;
   constexpr int NV = static_cast<int>(Qb / W);
   constexpr int JB = V::kJB, CB = V::kCB;
   static_assert(Qb % W == 0);
-  const int64_t hd = a.head_dim, ld = a.ld;
-  const int64_t nq = a.q_end - a.q_begin;
+  const int64_t hd = a.head_dim;
+  const int64_t nq = q1 - q0;
   float* qt = a.work;                      // [hd][Qb]
   float* acc = qt + kAttnMaxHeadDim * Qb;  // [hd][Qb]
   float* s = acc + kAttnMaxHeadDim * Qb;   // [Kb][Qb]
@@ -362,15 +469,21 @@ void attention_k(const AttnArgs& a) {
   float* l = m + Qb;                       // [Qb] running sum
   float* corr = l + Qb;                    // [Qb] rescale of this key block
 
+  // Qᵀ (qpack rows were pre-multiplied by the softmax scale and log2(e): one multiply per
+  // query element instead of one per score).
   for (int64_t r = 0; r < Qb; ++r) {
     if (r < nq) {
-      const float* src = a.q + (a.q_begin + r) * ld;
+      const float* src = qpack + r * hd;
       for (int64_t c = 0; c < hd; ++c) qt[c * Qb + r] = src[c];
     } else {
       for (int64_t c = 0; c < hd; ++c) qt[c * Qb + r] = 0.0f;
     }
   }
   for (int64_t i = 0; i < hd * Qb; i += W) V::store(acc + i, V::zero());
+  // The output rows are written at the end: start fetching their lines now (out, like qkv,
+  // is larger than the caches).
+  for (int64_t r = 0; r < nq; ++r)
+    for (int64_t c = 0; c < hd; c += 16) __builtin_prefetch(a.out + (q0 + r) * a.ldo + c, 1, 0);
   for (int n = 0; n < NV; ++n) {
     V::store(m + n * W, V::set1(kMaskedScore));
     V::store(l + n * W, V::zero());
@@ -379,124 +492,126 @@ void attention_k(const AttnArgs& a) {
   int64_t k_begin = 0, k_end = a.len;
   const bool local = a.half_window >= 0;
   if (local) {
-    k_begin = std::max<int64_t>(0, a.q_begin - a.half_window);
-    k_end = std::min<int64_t>(a.len, a.q_end + a.half_window);
+    k_begin = std::max<int64_t>(0, q0 - a.half_window);
+    k_end = std::min<int64_t>(a.len, q1 + a.half_window);
   }
-  const R vscale = V::set1(a.scale);
   const R vneg = V::set1(kMaskedScore);
   const R vwin = V::set1(static_cast<float>(a.half_window));
 
   for (int64_t j0 = k_begin; j0 < k_end; j0 += Kb) {
     const int64_t nk = std::min(Kb, k_end - j0);
-    const float* kp = a.k + j0 * ld;
-    // 1. s[j][r] = scale * q_r . k_j
+    const float* kp = kpack + (j0 - k_base) * hd;
+    // 1. s[j][r] = q_r . k_j (scale already in q), and the block's max per query.
+    R bmax[NV];
+    for (int n = 0; n < NV; ++n) bmax[n] = V::set1(-INFINITY);
     int64_t j = 0;
-    for (; j + JB <= nk; j += JB) {
-      R sc[JB][NV];
-#pragma GCC unroll 16
-      for (int jb = 0; jb < JB; ++jb)
-#pragma GCC unroll 16
-        for (int n = 0; n < NV; ++n) sc[jb][n] = V::zero();
-      for (int64_t c = 0; c < hd; ++c) {
-        R qv[NV];
-#pragma GCC unroll 16
-        for (int n = 0; n < NV; ++n) qv[n] = V::load(qt + c * Qb + n * W);
-#pragma GCC unroll 16
-        for (int jb = 0; jb < JB; ++jb) {
-          const R kb = V::set1(kp[(j + jb) * ld + c]);
-#pragma GCC unroll 16
-          for (int n = 0; n < NV; ++n) sc[jb][n] = V::fmadd(kb, qv[n], sc[jb][n]);
-        }
-      }
-#pragma GCC unroll 16
-      for (int jb = 0; jb < JB; ++jb)
-#pragma GCC unroll 16
-        for (int n = 0; n < NV; ++n) V::store(s + (j + jb) * Qb + n * W, V::mul(sc[jb][n], vscale));
-    }
-    for (; j < nk; ++j) {
-      R sc[NV];
-      for (int n = 0; n < NV; ++n) sc[n] = V::zero();
-      for (int64_t c = 0; c < hd; ++c) {
-        const R kb = V::set1(kp[j * ld + c]);
-        for (int n = 0; n < NV; ++n) sc[n] = V::fmadd(kb, V::load(qt + c * Qb + n * W), sc[n]);
-      }
-      for (int n = 0; n < NV; ++n) V::store(s + j * Qb + n * W, V::mul(sc[n], vscale));
-    }
+    for (; j + JB <= nk; j += JB) attn_qk_tile<V, JB>(qt, kp + j * hd, hd, s + j * Qb, bmax);
+    attn_qk_rest<V, JB - 1>(qt, kp, hd, s, nk, j, bmax);
     // Sliding window: keys with |i - j| > w are masked (skipped when every key of the block
     // is within the window of every real query of the block).
-    const bool block_inside =
-        j0 + nk - 1 - a.q_begin <= a.half_window && a.q_end - 1 - j0 <= a.half_window;
+    const bool block_inside = j0 + nk - 1 - q0 <= a.half_window && q1 - 1 - j0 <= a.half_window;
     if (local && !block_inside) {
+      for (int n = 0; n < NV; ++n) bmax[n] = V::set1(-INFINITY);
       for (j = 0; j < nk; ++j) {
         for (int n = 0; n < NV; ++n) {
-          const R qi = V::add(V::iota(), V::set1(static_cast<float>(a.q_begin + n * W)));
+          const R qi = V::add(V::iota(), V::set1(static_cast<float>(q0 + n * W)));
           const R dist = V::abs(V::sub(V::set1(static_cast<float>(j0 + j)), qi));
           float* sp = s + j * Qb + n * W;
-          V::store(sp, V::blend_gt(dist, vwin, vneg, V::load(sp)));
+          const R y = V::blend_gt(dist, vwin, vneg, V::load(sp));
+          V::store(sp, y);
+          bmax[n] = V::max(bmax[n], y);
         }
       }
     }
     // 2. Online softmax: new running max, rescale factor, probabilities in place of scores.
     for (int n = 0; n < NV; ++n) {
-      R mx = V::load(s + n * W);
-      for (j = 1; j < nk; ++j) mx = V::max(mx, V::load(s + j * Qb + n * W));
       const R mold = V::load(m + n * W);
-      const R mnew = V::max(mold, mx);
-      const R cr = vexp<V>(V::sub(mold, mnew));
-      R sum = V::zero();
-      for (j = 0; j < nk; ++j) {
+      const R mnew = V::max(mold, bmax[n]);
+      const R cr = vexp2<V>(V::sub(mold, mnew));
+      R sum0 = V::zero(), sum1 = V::zero();
+      j = 0;
+      for (; j + 2 <= nk; j += 2) {
         float* sp = s + j * Qb + n * W;
-        const R p = vexp<V>(V::sub(V::load(sp), mnew));
-        V::store(sp, p);
-        sum = V::add(sum, p);
+        const R p0 = vexp2<V>(V::sub(V::load(sp), mnew));
+        const R p1 = vexp2<V>(V::sub(V::load(sp + Qb), mnew));
+        V::store(sp, p0);
+        V::store(sp + Qb, p1);
+        sum0 = V::add(sum0, p0);
+        sum1 = V::add(sum1, p1);
       }
-      V::store(l + n * W, V::fmadd(V::load(l + n * W), cr, sum));
+      if (j < nk) {
+        float* sp = s + j * Qb + n * W;
+        const R p = vexp2<V>(V::sub(V::load(sp), mnew));
+        V::store(sp, p);
+        sum0 = V::add(sum0, p);
+      }
+      V::store(l + n * W, V::fmadd(V::load(l + n * W), cr, V::add(sum0, sum1)));
       V::store(m + n * W, mnew);
       V::store(corr + n * W, cr);
     }
     // 3. accᵀ[c][r] = accᵀ[c][r] * corr[r] + sum_j v_j[c] * p[j][r]
-    const float* vp = a.v + j0 * ld;
+    const float* vp = vpack + (j0 - k_base) * hd;
     int64_t c = 0;
-    for (; c + CB <= hd; c += CB) {
-      R o[CB][NV];
-#pragma GCC unroll 16
-      for (int cb = 0; cb < CB; ++cb)
-#pragma GCC unroll 16
-        for (int n = 0; n < NV; ++n)
-          o[cb][n] = V::mul(V::load(acc + (c + cb) * Qb + n * W), V::load(corr + n * W));
-      for (j = 0; j < nk; ++j) {
-        R p[NV];
-#pragma GCC unroll 16
-        for (int n = 0; n < NV; ++n) p[n] = V::load(s + j * Qb + n * W);
-#pragma GCC unroll 16
-        for (int cb = 0; cb < CB; ++cb) {
-          const R vb = V::set1(vp[j * ld + c + cb]);
-#pragma GCC unroll 16
-          for (int n = 0; n < NV; ++n) o[cb][n] = V::fmadd(vb, p[n], o[cb][n]);
-        }
-      }
-#pragma GCC unroll 16
-      for (int cb = 0; cb < CB; ++cb)
-#pragma GCC unroll 16
-        for (int n = 0; n < NV; ++n) V::store(acc + (c + cb) * Qb + n * W, o[cb][n]);
-    }
-    for (; c < hd; ++c) {
-      R o[NV];
-      for (int n = 0; n < NV; ++n)
-        o[n] = V::mul(V::load(acc + c * Qb + n * W), V::load(corr + n * W));
-      for (j = 0; j < nk; ++j) {
-        const R vb = V::set1(vp[j * ld + c]);
-        for (int n = 0; n < NV; ++n) o[n] = V::fmadd(vb, V::load(s + j * Qb + n * W), o[n]);
-      }
-      for (int n = 0; n < NV; ++n) V::store(acc + c * Qb + n * W, o[n]);
-    }
+    for (; c + CB <= hd; c += CB) attn_pv_tile<V, CB>(s, vp + c, hd, nk, corr, acc + c * Qb);
+    attn_pv_rest<V, CB - 1>(s, vp, hd, nk, corr, acc, c);
   }
   // 4. out[r][c] = accᵀ[c][r] / l[r]
+  for (int n = 0; n < NV; ++n) V::store(l + n * W, V::div(V::set1(1.0f), V::load(l + n * W)));
   for (int64_t r = 0; r < nq; ++r) {
-    const float inv = 1.0f / l[r];
-    float* dst = a.out + (a.q_begin + r) * a.ldo;
+    const float inv = l[r];
+    float* dst = a.out + (q0 + r) * a.ldo;
     for (int64_t c = 0; c < hd; ++c) dst[c] = acc[c * Qb + r] * inv;
   }
+}
+
+// All query blocks of rows [q_begin, q_end) of one (sequence, head): the Q, K and V rows they
+// need are first copied into contiguous per-thread buffers (a.kv), reused by every query
+// block of the task. In qkv they sit 3·H floats apart — for MiniLM 4,608 bytes, a multiple of
+// 512, so a block of 64 keys maps onto 16 of an L1's 64 sets — and qkv, just written by the
+// QKV projection, is far larger than the caches: read in place, every row was a cache miss
+// the hardware prefetchers do not see coming (one 128-byte slice per 4.6 KB row). The copy
+// prefetches rows ahead, so those misses overlap.
+template <class V>
+void attention_k(const AttnArgs& a) {
+  const int64_t hd = a.head_dim, ld = a.ld;
+  int64_t k_begin = 0, k_end = a.len;
+  if (a.half_window >= 0) {
+    k_begin = std::max<int64_t>(0, a.q_begin - a.half_window);
+    k_end = std::min<int64_t>(a.len, a.q_end + a.half_window);
+  }
+  const int64_t nk = std::max<int64_t>(0, k_end - k_begin);
+  float* kpack = a.kv;
+  float* vpack = kpack + nk * hd;
+  // Rows [q_begin, q_end), times a.scale · log2(e): the scores come out in log2 units, so the
+  // softmax's exponentials are 2^x (vexp2), a cheaper polynomial than e^x.
+  float* qpack = vpack + nk * hd;
+  constexpr int64_t kAhead = 8;  // rows prefetched ahead of the copy
+  const int64_t lines = (hd + 15) / 16;
+  const float qscale = a.scale * 1.44269504088896341f;
+  const auto vscale = V::set1(qscale);
+  for (int64_t j = 0; j < nk; ++j) {
+    const int64_t t = k_begin + j;
+    if (j + kAhead < nk) {
+      for (int64_t i = 0; i < lines; ++i) {
+        __builtin_prefetch(a.k + (t + kAhead) * ld + i * 16, 0, 0);
+        __builtin_prefetch(a.v + (t + kAhead) * ld + i * 16, 0, 0);
+        if (t + kAhead >= a.q_begin && t + kAhead < a.q_end)
+          __builtin_prefetch(a.q + (t + kAhead) * ld + i * 16, 0, 0);
+      }
+    }
+    std::memcpy(kpack + j * hd, a.k + t * ld, hd * sizeof(float));
+    std::memcpy(vpack + j * hd, a.v + t * ld, hd * sizeof(float));
+    if (t >= a.q_begin && t < a.q_end) {
+      const float* src = a.q + t * ld;
+      float* dst = qpack + (t - a.q_begin) * hd;
+      int64_t c = 0;
+      for (; c + V::W <= hd; c += V::W) V::store(dst + c, V::mul(V::load(src + c), vscale));
+      for (; c < hd; ++c) dst[c] = src[c] * qscale;
+    }
+  }
+  for (int64_t q0 = a.q_begin; q0 < a.q_end; q0 += kAttnQBlock)
+    attention_block_k<V>(a, q0, std::min(a.q_end, q0 + kAttnQBlock), qpack + (q0 - a.q_begin) * hd,
+                         kpack, vpack, k_begin);
 }
 
 }  // namespace
