@@ -44,7 +44,7 @@ if [[ ! -d $W/Django-5.0.9 ]]; then tar -C $W -xzf "$CARRY/Django-5.0.9.tar.gz" 
 if want bench; then
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
   lscpu | grep -E "Model name|^CPU\(s\)"
-  for m in bge-small modernbert-embed; do
+  for m in ${MODELS:-bge-small modernbert-embed}; do
     [[ -d $W/$m ]] || python3 scripts/make_random_model.py $m $W/$m 2>&1 | grep -v Warning
     pool=$([[ $m == bge-small ]] && echo cls || echo mean)
     echo "=== $m: cold index of Django 5.0.9 (whole sdist) vs pure embedding ==="
