@@ -272,6 +272,8 @@ class McpServer {
     server::ToolResult r;
     try {
       r = tool->run(args, call);
+    } catch (const CancelledError&) {
+      throw;  // the endpoint sends nothing for a cancelled request
     } catch (const std::bad_alloc&) {
       r.is_error = true;
       r.text = name + " failed: out of memory";
