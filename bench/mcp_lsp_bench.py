@@ -8,7 +8,7 @@
 The first MCP search opens (and, in a fresh cache, builds) the index; it is reported
 separately. Then every query of the set runs in each mode (hybrid, semantic, keyword, interleaved
 query by query) and the client-side round trip of tools/call is timed: model loaded, index open.
-LSP: documentSymbol, workspace/symbol and definition over up to 50 of the tree's Python files.
+LSP: documentSymbol, workspace/symbol and definition over up to 50 of the tree's source files.
 Prints the machine, the client versions and a Markdown table for docs/benchmarks.md.
 """
 import argparse
@@ -243,7 +243,9 @@ def bench_lsp(args):
     c.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
     files = []
     for d, _, fs in os.walk(root):
-        files += [os.path.join(d, f) for f in fs if f.endswith(".py")]
+        files += [os.path.join(d, f) for f in fs
+                  if f.endswith((".py", ".go", ".rs", ".js", ".ts", ".java", ".c", ".cpp", ".hpp",
+                                 ".h", ".rb"))]
     files = sorted(files)[:: max(1, len(files) // 50)][:50]
     t0 = time.perf_counter()
     c.request("workspace/symbol", {"query": "x"})  # builds the graph once
