@@ -5,7 +5,8 @@ Usage: mcp_kill_client.py RIPVEC MODEL_DIR CACHE_DIR TREE
 
 Round 1: the `reindex` tool embeds 160 new files; the server is killed (SIGKILL) while it
 embeds them. Round 2: the file watcher picks up 160 more files; the server is killed while that
-update runs. After each kill, the CLI on the same root and cache (`ripvec index`, then keyword
+update runs. Round 3: the client closes stdin while the watcher updates 320 more files; the
+server must cancel that update and exit, leaving them uncommitted. After each kill, the CLI on the same root and cache (`ripvec index`, then keyword
 and semantic searches) must work and answer correctly: every file is found, nothing is missing
 or duplicated. Exit status 0 = every check passed, 1 = failure.
 """
@@ -94,7 +95,8 @@ def main(ripvec, model, cache, tree):
     t, m = c.wait_for(lambda m: m.get("method") == "notifications/progress" and
                       m["params"].get("message", "").startswith("Embedding"), 300)
     check(m is not None, "round 1: reindex reaches the Embedding phase")
-    time.sleep(0.5)
+    # At once: the notification precedes the first embedding call, so the update cannot have
+    # finished (a delay would let it finish on an idle machine).
     kill(c)
     check(not any(m and m.get("id") == 3 for _, m in c.msgs), "round 1: killed before it finished")
     verify(ripvec, model, cache, tree, N + 1, "round 1")
@@ -116,6 +118,30 @@ def main(ripvec, model, cache, tree):
     time.sleep(1.0)
     kill(c)
     verify(ripvec, model, cache, tree, 2 * N + 1, "round 2")
+
+    # Round 3: the client goes away (stdin closed) while the watcher updates: the server stops
+    # the update at its next embedding call and exits without committing it.
+    c = start(ripvec, model, cache, tree, watch=True)
+    r = c.request(2, "tools/call", {"name": "search_code", "arguments": {"query": "squares"}})
+    add_files(tree, 2 * N, 4 * N)
+    seen_update = False
+    t0 = time.monotonic()
+    i = 10
+    while time.monotonic() - t0 < 120 and not seen_update:
+        r = c.request(i, "tools/call", {"name": "index_status", "arguments": {}}, 60)
+        i += 1
+        seen_update = bool(r) and r["result"]["structuredContent"]["roots"][0]["updating"]
+        time.sleep(0.1)
+    check(seen_update, "round 3: the watcher starts an update")
+    t0 = time.monotonic()
+    c.p.stdin.close()
+    c.p.wait(timeout=300)
+    exit_s = time.monotonic() - t0
+    rc, out, err = cli(ripvec, model, cache, "index", "--status", tree)
+    stale = next((int(l.split()[2]) for l in out.splitlines() if l.startswith("stale files:")), -1)
+    check(c.p.returncode == 0 and stale == 2 * N,
+          f"round 3: the server exits {exit_s:.1f}s after stdin closes (status "
+          f"{c.p.returncode}) without finishing the update ({stale} of {2 * N} files left stale)")
     return finish()
 
 
