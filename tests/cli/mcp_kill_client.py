@@ -74,6 +74,19 @@ def start(ripvec, model, cache, tree, watch):
     return c
 
 
+def wait_for_update(c):
+    """Polls index_status until the watcher's update runs (True) or 120 s pass (False)."""
+    t0 = time.monotonic()
+    i = 10
+    while time.monotonic() - t0 < 120:
+        r = c.request(i, "tools/call", {"name": "index_status", "arguments": {}}, 60)
+        i += 1
+        if r and r["result"]["structuredContent"]["roots"][0]["updating"]:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def kill(c):
     os.kill(c.p.pid, signal.SIGKILL)
     c.p.wait(timeout=60)
@@ -106,14 +119,7 @@ def main(ripvec, model, cache, tree):
     r = c.request(2, "tools/call", {"name": "search_code", "arguments": {"query": "squares"}})
     check(r and not r["result"]["isError"], "round 2: the server opens the repaired index")
     add_files(tree, N, 2 * N)
-    seen_update = False
-    t0 = time.monotonic()
-    i = 10
-    while time.monotonic() - t0 < 120 and not seen_update:
-        r = c.request(i, "tools/call", {"name": "index_status", "arguments": {}}, 60)
-        i += 1
-        seen_update = bool(r) and r["result"]["structuredContent"]["roots"][0]["updating"]
-        time.sleep(0.1)
+    seen_update = wait_for_update(c)
     check(seen_update, "round 2: the watcher starts an update")
     time.sleep(1.0)
     kill(c)
@@ -124,14 +130,7 @@ def main(ripvec, model, cache, tree):
     c = start(ripvec, model, cache, tree, watch=True)
     r = c.request(2, "tools/call", {"name": "search_code", "arguments": {"query": "squares"}})
     add_files(tree, 2 * N, 4 * N)
-    seen_update = False
-    t0 = time.monotonic()
-    i = 10
-    while time.monotonic() - t0 < 120 and not seen_update:
-        r = c.request(i, "tools/call", {"name": "index_status", "arguments": {}}, 60)
-        i += 1
-        seen_update = bool(r) and r["result"]["structuredContent"]["roots"][0]["updating"]
-        time.sleep(0.1)
+    seen_update = wait_for_update(c)
     check(seen_update, "round 3: the watcher starts an update")
     t0 = time.monotonic()
     c.p.stdin.close()
