@@ -45,6 +45,9 @@ RIPVEC_DECLARE_ERROR(InvalidArgument);
 RIPVEC_DECLARE_ERROR(ModelNotFoundError);
 // The on-disk index is corrupt or from an incompatible version.
 RIPVEC_DECLARE_ERROR(IndexError);
+// The caller cancelled the operation (IndexOptions::cancelled, SearchOptions::cancelled,
+// RepoMapOptions::cancelled); nothing it would have committed was committed.
+RIPVEC_DECLARE_ERROR(CancelledError);
 
 #undef RIPVEC_DECLARE_ERROR
 

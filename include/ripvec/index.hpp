@@ -79,6 +79,10 @@ struct SearchOptions {
   // Overlapping or adjacent hits in one file that belong to the same definition merge into one
   // hit (the union of their lines, the best score).
   bool merge_adjacent = true;
+  // Polled between the steps of the search (before and after the query embedding, before
+  // ranking, between the batches of files embedded for this search); when it returns true the
+  // search throws CancelledError. Called on the searching thread; may be empty.
+  std::function<bool()> cancelled;
 };
 
 // One result. Owns its strings (nothing points into the index).
@@ -142,6 +146,11 @@ struct IndexOptions {
   // calls at once (a 200 ms tick must not wait for an embedding batch). Must not call back
   // into the Index.
   std::function<void(const IndexProgress&)> progress;
+  // Polled by update() after the walk, before each embedding batch and before the commit; when
+  // it returns true, update() throws CancelledError and the committed index stays as it was
+  // (objects already written are reused by the next update, as after a kill). Once the commit
+  // has begun it is not polled. Called on the thread running update(); may be empty.
+  std::function<bool()> cancelled;
 };
 
 struct UpdateStats {

@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,9 @@ struct RepoMapOptions {
   uint64_t max_file_size = 1024 * 1024;  // larger files are left out of the graph
   bool hidden = false;                   // include hidden files and directories
   unsigned threads = 0;                  // parsing threads; 0 = the shared pool
+  // Polled by build() while it reads and parses files; true makes build() throw
+  // CancelledError. May be called from the parsing threads at once: must be thread-safe.
+  std::function<bool()> cancelled;
 };
 
 // One file's text, e.g. an unsaved editor buffer, for RepoGraph::build_from_files and

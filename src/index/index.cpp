@@ -223,8 +223,8 @@ class IndexImpl final : public Index {
                                const State& st) const;
   std::shared_ptr<Snapshot> extra_snapshot(const SearchFilter& f,
                                            const std::vector<std::string>& paths,
-                                           const corpus::PathFilter& pf,
-                                           const Snapshot* snap) const;
+                                           const corpus::PathFilter& pf, const Snapshot* snap,
+                                           const std::function<bool()>& cancelled) const;
 
   fs::path root_, location_;
   std::string scope_;
@@ -314,7 +314,8 @@ std::shared_ptr<const State> IndexImpl::current() const {
 std::shared_ptr<Snapshot> IndexImpl::extra_snapshot(const SearchFilter& f,
                                                     const std::vector<std::string>& paths,
                                                     const corpus::PathFilter& pf,
-                                                    const Snapshot* snap) const {
+                                                    const Snapshot* snap,
+                                                    const std::function<bool()>& cancelled) const {
   const bool larger = f.max_file_size && *f.max_file_size > opts_.max_file_size;
   std::vector<fs::path> roots;
   std::vector<std::pair<std::string, fs::path>> files;  // explicitly named files
@@ -358,7 +359,8 @@ std::shared_ptr<Snapshot> IndexImpl::extra_snapshot(const SearchFilter& f,
   drop_own_files(&extra);
   if (extra.empty()) return nullptr;
   UpdateStats ignored;
-  MemoryCorpus c = ingest_in_memory(extra, *embedder_, w.max_file_size, nullptr, &ignored);
+  MemoryCorpus c =
+      ingest_in_memory(extra, *embedder_, w.max_file_size, nullptr, &ignored, cancelled);
   return memory_snapshot(c, dim_);
 }
 
@@ -375,7 +377,11 @@ std::vector<Hit> IndexImpl::search_impl(std::string_view text, std::vector<float
     allow = allow_mask(*st.snap, pf, f.max_file_size);
     if (exclude && *exclude < allow.size()) allow[*exclude] = 0;
   }
-  std::shared_ptr<Snapshot> extra = extra_snapshot(f, paths, pf, st.snap.get());
+  auto check_cancel = [&] {
+    if (opts.cancelled && opts.cancelled()) throw CancelledError("search cancelled");
+  };
+  check_cancel();
+  std::shared_ptr<Snapshot> extra = extra_snapshot(f, paths, pf, st.snap.get(), opts.cancelled);
 
   RankRequest req;
   req.mode = opts.mode;
@@ -383,7 +389,11 @@ std::vector<Hit> IndexImpl::search_impl(std::string_view text, std::vector<float
   req.threshold = opts.threshold;
   req.merge_adjacent = opts.merge_adjacent;
   req.query_text = text;
-  if (opts.mode != SearchMode::Keyword && qvec.empty()) qvec = embed_query(*embedder_, text);
+  if (opts.mode != SearchMode::Keyword && qvec.empty()) {
+    check_cancel();  // the embedding may wait for an update's batch
+    qvec = embed_query(*embedder_, text);
+  }
+  check_cancel();
   req.query_vec = qvec;
   std::vector<RankSource> sources;
   if (st.snap) sources.push_back({st.snap.get(), &allow});
@@ -605,6 +615,7 @@ UpdateStats IndexImpl::update() {
   st.skipped_unreadable += ws.skipped_unreadable;
   for (auto& w : ws.warnings) st.warnings.push_back(w);
   drop_own_files(&walked);
+  if (opts_.cancelled && opts_.cancelled()) throw CancelledError("index update cancelled");
   st.files_seen = walked.size();
   rep.files_total = walked.size();
   rep.files_done = walked.size();
@@ -747,6 +758,7 @@ UpdateStats IndexImpl::update() {
   cfg.max_file_size = opts_.max_file_size;
   cfg.threads = opts_.threads;
   cfg.progress = &rep;
+  cfg.cancelled = opts_.cancelled;
   cfg.reuse = [&](const FileTask&, const std::string& id) -> std::shared_ptr<ObjectData> {
     if (!reuse_objects) return nullptr;
     std::error_code e2;
@@ -869,6 +881,8 @@ UpdateStats IndexImpl::update() {
   }
   st.removed = removed;
   st.files_removed = removed.size();
+  // The last point to stop: past it the snapshot and manifest are written.
+  if (opts_.cancelled && opts_.cancelled()) throw CancelledError("index update cancelled");
 
   // ---- snapshot + manifest (the commit point) ----
   rep.phase(IndexProgress::Phase::Writing);

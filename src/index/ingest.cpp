@@ -381,6 +381,7 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
         auto [f, c] = refs[k];
         ids.push_back(std::move(pending[f].chunks[c].ids));
       }
+      if (cfg.cancelled && cfg.cancelled()) throw CancelledError("indexing cancelled");
       if (prog) prog->phase(IndexProgress::Phase::Embedding);
       const auto te = Clock::now();
       std::vector<float> v = embed_tokens_serialized(emb, ids);
@@ -457,7 +458,8 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
 }
 
 MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& embedder,
-                              uint64_t max_file_size, ProgressReporter* progress, UpdateStats* st) {
+                              uint64_t max_file_size, ProgressReporter* progress, UpdateStats* st,
+                              std::function<bool()> cancelled) {
   MemoryCorpus c;
   c.paths.resize(files.size());
   c.sizes.resize(files.size());
@@ -474,6 +476,7 @@ MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& em
   cfg.chunk = chunk_options_for(embedder);
   cfg.max_file_size = max_file_size;
   cfg.progress = progress;
+  cfg.cancelled = std::move(cancelled);
   cfg.done = [&](const FileTask& t, FileOutcome&& out) {
     if (out.status != ContentStatus::Ok) {
       count_skip(status_key(out.status), st);

@@ -113,6 +113,9 @@ struct PipelineConfig {
   // Calling thread: one call per task, in task order.
   std::function<void(const FileTask&, FileOutcome&&)> done;
   ProgressReporter* progress = nullptr;  // may be null
+  // Calling thread, before each embed call: true stops the pipeline with CancelledError (the
+  // ingest threads are joined first; files already handed to `done` stay handed).
+  std::function<bool()> cancelled;
 };
 
 struct PipelineTimes {
@@ -132,7 +135,8 @@ struct MemoryCorpus {
   std::vector<std::shared_ptr<ObjectData>> objects;  // null for skipped files
 };
 MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& embedder,
-                              uint64_t max_file_size, ProgressReporter* progress, UpdateStats* st);
+                              uint64_t max_file_size, ProgressReporter* progress, UpdateStats* st,
+                              std::function<bool()> cancelled = {});
 // A snapshot of those objects (an in-memory image; nothing written).
 std::shared_ptr<Snapshot> memory_snapshot(const MemoryCorpus& c, uint32_t dim);
 

@@ -1,6 +1,8 @@
 // Building the definition graph and ranking it (see include/ripvec/repo_map.hpp for the rules).
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <tuple>
 #include <unordered_map>
@@ -189,13 +191,21 @@ struct RepoGraphBuilder {
 
 namespace {
 
-std::vector<repomap::FileFacts> extract_all(const std::vector<SourceText>& files) {
+std::vector<repomap::FileFacts> extract_all(const std::vector<SourceText>& files,
+                                            const std::function<bool()>& cancelled) {
   std::vector<repomap::FileFacts> facts(files.size());
+  std::atomic<bool> stop{false};
   ThreadPool::global().parallel_for(
       0, static_cast<int64_t>(files.size()), 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i)
+        for (int64_t i = lo; i < hi && !stop.load(std::memory_order_relaxed); ++i) {
+          if (cancelled && cancelled()) {
+            stop = true;  // not thrown here: the pool's other tasks finish their file first
+            break;
+          }
           facts[i] = repomap::extract_file(files[i].path, files[i].text);
+        }
       });
+  if (stop) throw CancelledError("repo map cancelled");
   return facts;
 }
 
@@ -241,6 +251,7 @@ RepoGraph RepoGraph::build(const std::filesystem::path& root, const RepoMapOptio
       break;
     }
     if (repomap::map_language(w.rel_path, "").empty()) continue;  // no grammar for it
+    if (opts.cancelled && opts.cancelled()) throw CancelledError("repo map cancelled");
     std::string text;
     ContentStatus st = read_text_file(w.abs_path, opts.max_file_size, &text);
     if (st != ContentStatus::Ok) {
@@ -252,14 +263,15 @@ RepoGraph RepoGraph::build(const std::filesystem::path& root, const RepoMapOptio
   // A single file given as the root: its rel_path is its name, the root is its directory.
   std::filesystem::path graph_root =
       std::filesystem::is_directory(canon) ? canon : canon.parent_path();
-  return RepoGraphBuilder::assemble(graph_root, extract_all(texts), std::move(warnings));
+  return RepoGraphBuilder::assemble(graph_root, extract_all(texts, opts.cancelled),
+                                    std::move(warnings));
 }
 
 RepoGraph RepoGraph::build_from_files(const std::vector<SourceText>& files,
                                       const RepoMapOptions& opts) {
   std::vector<SourceText> capped(files.begin(),
                                  files.begin() + std::min(files.size(), opts.max_files));
-  return RepoGraphBuilder::assemble({}, extract_all(capped), {});
+  return RepoGraphBuilder::assemble({}, extract_all(capped, opts.cancelled), {});
 }
 
 void RepoGraph::rank(const std::vector<std::string>& focus, double damping) {

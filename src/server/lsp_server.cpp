@@ -447,7 +447,7 @@ class LspServer {
       std::string query = p.value("query", "");
       if (query.size() > 1024) throw RpcError(code::kInvalidParams, "query longer than 1024 bytes");
       std::string q = lower(query);
-      auto g = root().graph();
+      auto g = root().graph([&c] { return c.cancelled(); });
       std::lock_guard<std::mutex> lock(root().graph_mutex());
       auto buffers = open_buffers();
       struct Sym {
@@ -494,12 +494,15 @@ class LspServer {
           SearchOptions so;
           so.top_k = 20;
           so.filter.type_not = {"md", "rst", "txt"};
+          so.cancelled = [&c] { return c.cancelled(); };
           for (const Hit& h : root().index()->search(query, so)) {
             if (h.symbol.empty() || buffers.count(h.path)) continue;
             long di = g->definition_at(h.path, h.start_line);
             if (di < 0 || g->definitions()[di].kind == "module") continue;
             add(g->definitions()[di]);
           }
+        } catch (const CancelledError&) {
+          throw;  // answered -32800 by the endpoint
         } catch (const std::exception& e) {
           log("warning", std::string("workspace/symbol: semantic search failed: ") + e.what());
         }
@@ -510,7 +513,7 @@ class LspServer {
     endpoint_.on_request("textDocument/definition", [this](jsonrpc::Context& c) {
       Cursor cur = cursor(params_object(c));
       if (cur.word.empty()) return json(nullptr);
-      auto g = root().graph();
+      auto g = root().graph([&c] { return c.cancelled(); });
       std::lock_guard<std::mutex> lock(root().graph_mutex());
       json out = json::array();
       for (const Def& d : candidates(cur.word, cur.rel, *g)) {
@@ -526,7 +529,7 @@ class LspServer {
       if (cur.word.empty()) return json(nullptr);
       bool include_decl = p.contains("context") && p["context"].is_object() &&
                           p["context"].value("includeDeclaration", false);
-      auto g = root().graph();
+      auto g = root().graph([&c] { return c.cancelled(); });
       std::lock_guard<std::mutex> lock(root().graph_mutex());
       auto targets = candidates(cur.word, cur.rel, *g);
       // Files that mention the name: graph edges into the targets, plus this document.
@@ -567,7 +570,7 @@ class LspServer {
       Cursor cur = cursor(params_object(c));
       std::optional<RepoDefinition> def;
       if (!cur.word.empty()) {
-        auto g = root().graph();
+        auto g = root().graph([&c] { return c.cancelled(); });
         std::lock_guard<std::mutex> lock(root().graph_mutex());
         auto cands = candidates(cur.word, cur.rel, *g);
         if (!cands.empty()) def = cands.front().d;
@@ -585,7 +588,7 @@ class LspServer {
 
     endpoint_.on_request("textDocument/prepareCallHierarchy", [this](jsonrpc::Context& c) {
       Cursor cur = cursor(params_object(c));
-      auto g = root().graph();
+      auto g = root().graph([&c] { return c.cancelled(); });
       std::lock_guard<std::mutex> lock(root().graph_mutex());
       long node = -1;
       if (!cur.word.empty())
@@ -599,7 +602,7 @@ class LspServer {
       return json::array({item(*g, static_cast<size_t>(node))});
     });
     endpoint_.on_request("callHierarchy/incomingCalls", [this](jsonrpc::Context& c) {
-      auto g = root().graph();
+      auto g = root().graph([&c] { return c.cancelled(); });
       std::lock_guard<std::mutex> lock(root().graph_mutex());
       long node = item_node(*g, params_object(c));
       if (node < 0) return json(nullptr);
@@ -613,7 +616,7 @@ class LspServer {
       return out;
     });
     endpoint_.on_request("callHierarchy/outgoingCalls", [this](jsonrpc::Context& c) {
-      auto g = root().graph();
+      auto g = root().graph([&c] { return c.cancelled(); });
       std::lock_guard<std::mutex> lock(root().graph_mutex());
       long node = item_node(*g, params_object(c));
       if (node < 0) return json(nullptr);

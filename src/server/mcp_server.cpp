@@ -4,6 +4,7 @@
 // worker threads, so ping and notifications/cancelled are answered while a tool runs; a
 // cancelled request gets no response (MCP). Indexing sends notifications/progress to requests
 // that carry _meta.progressToken.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 
@@ -270,8 +271,11 @@ class McpServer {
     json args = p.contains("arguments") ? p["arguments"] : json::object();
     server::ToolCall call{ws_, progress_for(c), [&c] { return c.cancelled(); }};
     server::ToolResult r;
+    const auto t0 = std::chrono::steady_clock::now();
     try {
       r = tool->run(args, call);
+    } catch (const CancelledError&) {
+      throw;  // the endpoint sends nothing for a cancelled request
     } catch (const std::bad_alloc&) {
       r.is_error = true;
       r.text = name + " failed: out of memory";
@@ -281,6 +285,10 @@ class McpServer {
     }
     json result = {{"content", {{{"type", "text"}, {"text", r.text}}}}, {"isError", r.is_error}};
     if (!r.is_error && !r.structured.is_null()) result["structuredContent"] = r.structured;
+    if (debug_)  // where a request's time goes: the tool itself vs transport and client
+      std::fprintf(stderr, "ripvec mcp: %s ran %.2f ms\n", name.c_str(),
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                       .count());
     if (r.is_error) log("warning", r.text);
     return result;
   }

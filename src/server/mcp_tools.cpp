@@ -193,7 +193,8 @@ ToolResult run_search(const json& a, ToolCall& call, bool prose, const json& sch
       so.filter.type_not = kProseTypes;
   }
   Root& root = call.ws.root(args.str("root", false, kMaxPathBytes));
-  root.ensure_indexed(progress_of(call));
+  root.ensure_indexed(progress_of(call), call.cancelled);
+  so.cancelled = call.cancelled;
   auto index = root.index();
   std::vector<Hit> hits = index->search(query, so);
   return hits_result(hits, index->root().string(), "'" + query + "'");
@@ -210,7 +211,8 @@ ToolResult run_find_similar(const json& a, ToolCall& call, const json& schema) {
   std::string root_hint = args.str("root", false, kMaxPathBytes);
   if (root_hint.empty() && fs::path(file).is_absolute()) root_hint = file;
   Root& root = call.ws.root(root_hint);
-  root.ensure_indexed(progress_of(call));
+  root.ensure_indexed(progress_of(call), call.cancelled);
+  so.cancelled = call.cancelled;
   auto index = root.index();
   std::vector<Hit> hits = index->find_similar(file, line, so);
   return hits_result(hits, index->root().string(),
@@ -222,7 +224,7 @@ ToolResult run_find_duplicates(const json& a, ToolCall& call, const json& schema
   const double threshold = args.number("threshold", 0.85, -1.0, 1.0);
   const int max_pairs = args.integer("max_pairs", 20, 1, kMaxPairs);
   Root& root = call.ws.root(args.str("root", false, kMaxPathBytes));
-  root.ensure_indexed(progress_of(call));
+  root.ensure_indexed(progress_of(call), call.cancelled);
   auto index = root.index();
   auto snap = index->snapshot();
   // Hidden files are indexed but not searched by default; duplicates follow the same rule.
@@ -257,7 +259,7 @@ ToolResult run_repo_map(const json& a, ToolCall& call, const json& schema) {
   std::string root = args.str("root", false, kMaxPathBytes);
   if (root.empty() && !focus.empty() && fs::path(focus).is_absolute()) root = focus;
   ToolResult r;
-  r.text = repo_map_markdown(call.ws, root, focus, static_cast<size_t>(budget));
+  r.text = repo_map_markdown(call.ws, root, focus, static_cast<size_t>(budget), call.cancelled);
   return r;
 }
 
@@ -274,7 +276,7 @@ ToolResult run_reindex(const json& a, ToolCall& call, const json& schema) {
   Args args(a, schema);
   const bool full = args.boolean("full", false);
   Root& root = call.ws.root(args.str("root", false, kMaxPathBytes));
-  UpdateStats st = root.update(progress_of(call), full);
+  UpdateStats st = root.update(progress_of(call), full, call.cancelled);
   ToolResult r;
   char buf[512];
   std::snprintf(buf, sizeof(buf),
@@ -415,9 +417,9 @@ const Tool* find_tool(const std::string& name) {
 }
 
 std::string repo_map_markdown(Workspace& ws, const std::string& root_hint, const std::string& focus,
-                              size_t token_budget) {
+                              size_t token_budget, const CancelFn& cancelled) {
   Root& root = ws.root(root_hint);
-  auto graph = root.graph();
+  auto graph = root.graph(cancelled);
   std::lock_guard<std::mutex> lock(root.graph_mutex());
   std::vector<std::string> f;
   if (!focus.empty()) {

@@ -39,7 +39,7 @@ const Tool* find_tool(const std::string& name);
 // The Markdown and JSON of `get_repo_map` / resource ripvec://repo-map and of `index_status` /
 // resource ripvec://status (shared by tools and resources).
 std::string repo_map_markdown(Workspace& ws, const std::string& root, const std::string& focus,
-                              size_t token_budget);
+                              size_t token_budget, const CancelFn& cancelled = {});
 json status_json(Workspace& ws, const std::string& root);
 std::string status_markdown(const json& status);
 

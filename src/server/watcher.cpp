@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "ripvec/error.hpp"
+
 namespace ripvec::server {
 
 namespace fs = std::filesystem;
@@ -153,13 +155,17 @@ void Watcher::loop() {
       Root* r = it->first;
       it = dirty.erase(it);
       try {
-        UpdateStats st = r->update(nullptr);
+        // stop() cancels an update in flight: a server whose client went away exits at the next
+        // embedding call instead of finishing a large update nobody will search.
+        UpdateStats st = r->update(nullptr, false, [this] { return stop_.load(); });
         ++updates_;
         if (!st.added.empty() || !st.modified.empty() || !st.removed.empty())
           ws_.log("info", "index of " + r->path().string() +
                               " updated: " + std::to_string(st.added.size()) + " added, " +
                               std::to_string(st.modified.size()) + " modified, " +
                               std::to_string(st.removed.size()) + " removed");
+      } catch (const CancelledError&) {
+        return;  // stopping
       } catch (const std::exception& e) {
         ws_.log("warning",
                 "file watcher: update of " + r->path().string() + " failed: " + e.what());

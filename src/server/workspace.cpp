@@ -24,25 +24,34 @@ std::shared_ptr<Index> Root::index() {
       std::lock_guard<std::mutex> l(progress_mu_);
       if (progress_) progress_(p);
     };
+    io.cancelled = [this] {
+      std::lock_guard<std::mutex> l(progress_mu_);
+      return cancel_ && cancel_();
+    };
     index_ = Index::open(path_, ws_.embedder(), io);
   }
   return index_;
 }
 
-UpdateStats Root::update(const ProgressFn& progress, bool full) {
-  std::lock_guard<std::mutex> lock(update_mu_);
+UpdateStats Root::update(const ProgressFn& progress, bool full, const CancelFn& cancelled) {
+  // Waiting for another request's update stays cancellable.
+  std::unique_lock<std::timed_mutex> lock(update_mu_, std::defer_lock);
+  while (!lock.try_lock_for(std::chrono::milliseconds(50)))
+    if (cancelled && cancelled()) throw CancelledError("index update cancelled");
   updating_ = true;
   struct Reset {
     Root* r;
     ~Reset() {
       std::lock_guard<std::mutex> l(r->progress_mu_);
       r->progress_ = nullptr;
+      r->cancel_ = nullptr;
       r->updating_ = false;
     }
   } reset{this};
   {
     std::lock_guard<std::mutex> l(progress_mu_);
     progress_ = progress;
+    cancel_ = cancelled;
   }
   std::shared_ptr<Index> idx;
   if (full) {
@@ -53,6 +62,10 @@ UpdateStats Root::update(const ProgressFn& progress, bool full) {
       std::lock_guard<std::mutex> l(progress_mu_);
       if (progress_) progress_(p);
     };
+    io.cancelled = [this] {
+      std::lock_guard<std::mutex> l(progress_mu_);
+      return cancel_ && cancel_();
+    };
     idx = Index::open(path_, ws_.embedder(), io);
   } else {
     idx = index();
@@ -60,6 +73,8 @@ UpdateStats Root::update(const ProgressFn& progress, bool full) {
   UpdateStats st;
   try {
     st = idx->update();
+  } catch (const CancelledError&) {
+    throw;  // not a failure of the index: index_status keeps the last real error
   } catch (const std::exception& e) {
     std::lock_guard<std::mutex> l(stats_mu_);
     last_error_ = e.what();
@@ -80,16 +95,18 @@ UpdateStats Root::update(const ProgressFn& progress, bool full) {
   return st;
 }
 
-void Root::ensure_indexed(const ProgressFn& progress) {
+void Root::ensure_indexed(const ProgressFn& progress, const CancelFn& cancelled) {
   if (indexed_) return;
-  update(progress);
+  update(progress, false, cancelled);
 }
 
-std::shared_ptr<RepoGraph> Root::graph() {
+std::shared_ptr<RepoGraph> Root::graph(const CancelFn& cancelled) {
   std::lock_guard<std::mutex> lock(graph_mu_);
   const int64_t gen = generation_;
   if (!graph_ || graph_generation_ != gen) {
-    auto g = std::make_shared<RepoGraph>(RepoGraph::build(path_));
+    RepoMapOptions ro;
+    ro.cancelled = cancelled;
+    auto g = std::make_shared<RepoGraph>(RepoGraph::build(path_, ro));
     graph_ = std::move(g);
     graph_generation_ = gen;
   }

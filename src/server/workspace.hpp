@@ -25,6 +25,8 @@ namespace ripvec::server {
 // level: "debug", "info", "warning", "error" (syslog names as MCP uses them).
 using LogFn = std::function<void(const std::string& level, const std::string& message)>;
 using ProgressFn = std::function<void(const IndexProgress&)>;
+// True once the request that started the work was cancelled (may be empty).
+using CancelFn = std::function<bool()>;
 
 class Workspace;
 
@@ -35,14 +37,17 @@ class Root {
   // while searches finish on the old one.
   std::shared_ptr<Index> index();
   // Brings the index up to date, sending progress to `progress` (may be empty). One at a time.
-  UpdateStats update(const ProgressFn& progress, bool full = false);
+  // `cancelled` stops it (CancelledError) and leaves the committed index as it was; a caller
+  // waiting for the lock then runs its own update.
+  UpdateStats update(const ProgressFn& progress, bool full = false, const CancelFn& cancelled = {});
   // update() once per session before the first search, unless already done.
-  void ensure_indexed(const ProgressFn& progress);
+  void ensure_indexed(const ProgressFn& progress, const CancelFn& cancelled = {});
   bool updating() const { return updating_; }
   bool indexed() const { return indexed_; }  // an update ran in this session
   // The repo graph of the tree, rebuilt when an update changed files since the last build.
-  // Callers lock graph_mutex() around rank()/render() (they mutate ranks).
-  std::shared_ptr<RepoGraph> graph();
+  // Callers lock graph_mutex() around rank()/render() (they mutate ranks). `cancelled` stops a
+  // build in progress (CancelledError); the next call builds it again.
+  std::shared_ptr<RepoGraph> graph(const CancelFn& cancelled = {});
   std::mutex& graph_mutex() { return graph_use_mu_; }
   // Stats of the last update, "" / zero before one.
   UpdateStats last_update() const;
@@ -60,7 +65,8 @@ class Root {
   std::shared_ptr<Index> index_;
   std::mutex progress_mu_;
   ProgressFn progress_;  // listener of the update in flight
-  std::mutex update_mu_;
+  CancelFn cancel_;      // cancellation of the request running the update in flight
+  std::timed_mutex update_mu_;
   std::atomic<bool> updating_{false}, indexed_{false};
   std::atomic<int64_t> generation_{0};
   std::mutex graph_mu_, graph_use_mu_;

@@ -64,6 +64,32 @@ TEST(LspNeovim, BuiltinClientGetsSymbolsDefinitionsHoverAndCalls) {
   EXPECT_NE(lines.find("ok   incomingCalls"), std::string::npos) << lines;
 }
 
+// Neovim's client cancels a workspace/symbol that is building the repo graph of 2,500 files.
+TEST(LspNeovim, CancelRequestStopsTheGraphBuild) {
+  if (std::system("nvim --version > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "nvim is not installed (apt-get install neovim)";
+  TempDir repo, out;
+  for (int i = 0; i < 2500; ++i) {
+    std::string body;
+    for (int k = 0; k < 8; ++k)
+      body += "def f" + std::to_string(i) + "_" + std::to_string(k) + "(x):\n    return f" +
+              std::to_string((i * 7 + k) % 2500) + "_" + std::to_string(k) + "(x) + g" +
+              std::to_string(k) + "(x)\n\n\n";
+    repo.write("p" + std::to_string(i / 100) + "/m" + std::to_string(i) + ".py", body);
+  }
+  const std::string script = std::string(RIPVEC_SOURCE_DIR) + "/tests/cli/nvim_lsp_cancel.lua";
+  const std::string result = (out.path() / "result.txt").string();
+  std::string cmd = "RIPVEC='" + std::string(RIPVEC_CLI) + "' TREE='" + repo.path().string() +
+                    "' OUT='" + result + "' timeout 300 nvim --headless --clean -c 'luafile " +
+                    script + "' > /dev/null 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::string lines = slurp(result);
+  std::printf("%s", lines.c_str());
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(lines.find("FAIL"), std::string::npos) << lines;
+  EXPECT_NE(lines.find("ok   the cancel stopped"), std::string::npos) << lines;
+}
+
 TEST(LspProtocol, FramingErrorsAndLifecycle) {
   TempDir repo;
   repo.write("a.py", "def f():\n    return 1\n");

@@ -15,6 +15,9 @@ import os
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from client_checks import check, finish  # noqa: E402
+
 try:
     import jsonschema
     from mcp import ClientSession, StdioServerParameters
@@ -26,13 +29,6 @@ except ImportError as e:  # pragma: no cover - environment without the SDK
 
 EXPECTED_TOOLS = {"search_code", "search_text", "find_similar", "find_duplicates",
                   "get_repo_map", "index_status", "reindex"}
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def text_of(result):
@@ -250,11 +246,7 @@ async def main(ripvec, model_dir, cache_dir, tree):
             check(any(getattr(l, "level", "") == "info" for l in logs),
                   f"log notifications received ({len(logs)})")
 
-    if failures:
-        print(f"{len(failures)} checks failed")
-        return 1
-    print("all checks passed")
-    return 0
+    return finish()
 
 
 if __name__ == "__main__":

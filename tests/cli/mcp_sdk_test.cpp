@@ -9,6 +9,7 @@
 
 #include "cli/cli_runner.hpp"
 #include "cli/fixture_sources.hpp"
+#include "cli/python_client.hpp"
 #include "common/test_util.hpp"
 
 namespace ripvec::test {
@@ -38,21 +39,6 @@ Install the package with pip: `pip install mathkit`, then import `math_utils`.
 MIT.
 )";
 
-std::string run_capture(const std::string& cmd, int* status) {
-  std::string out;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) {
-    *status = -1;
-    return out;
-  }
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  int st = ::pclose(p);
-  *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
-
 TEST(McpSdk, OfficialPythonClientCallsEveryTool) {
   RIPVEC_REQUIRE_PATH(default_model_dir());
   int st = 0;
@@ -66,12 +52,8 @@ TEST(McpSdk, OfficialPythonClientCallsEveryTool) {
   repo.write("net/fetch.py", kDownload);
   repo.write("src/settings.rs", kRust);
   repo.write("README.md", kReadme);
-  const std::string script = std::string(RIPVEC_SOURCE_DIR) + "/tests/cli/mcp_sdk_client.py";
   std::string out =
-      run_capture("python3 '" + script + "' '" + RIPVEC_CLI + "' '" + default_model_dir().string() +
-                      "' '" + cache.path().string() + "' '" + repo.path().string() + "'",
-                  &st);
-  std::printf("%s", out.c_str());
+      run_python_client("mcp_sdk_client.py", cache.path().string(), repo.path().string(), &st);
   ASSERT_NE(st, 77) << out;
   EXPECT_EQ(st, 0) << out;
   EXPECT_NE(out.find("all checks passed"), std::string::npos);

@@ -401,3 +401,34 @@ TEST_F(IndexService, BadSearchOptionsAreInvalidArguments) {
   EXPECT_THROW(idx->search("x", so), InvalidArgument);
   EXPECT_THROW(parse_search_mode("fuzzy"), InvalidArgument);
 }
+
+// IndexOptions::cancelled stops an update before it commits (the committed index keeps serving
+// what it held); SearchOptions::cancelled stops a search. What the MCP/LSP cancellations use.
+TEST_F(IndexService, CancelledUpdateCommitsNothingAndCancelledSearchThrows) {
+  TestHashEmbedder emb;
+  std::atomic<int> polls{0}, cancel_after{1 << 30};
+  IndexOptions o = opts();
+  o.cancelled = [&] { return ++polls > cancel_after; };
+  auto idx = Index::open(root_, borrow(emb), o);
+  idx->update();
+  const size_t chunks = idx->status().chunks;
+  write(root_ / "src/delta.py", py_file("delta", 5));
+  polls = 0;
+  cancel_after = 1;  // the check after the walk passes, the one before the first embedding stops
+  EXPECT_THROW(idx->update(), CancelledError);
+  EXPECT_EQ(polls.load(), 2);
+  EXPECT_EQ(idx->status().chunks, chunks);
+  EXPECT_TRUE(paths_of(idx->search("delta_func_3", keyword())).count("src/delta.py") == 0);
+  cancel_after = 1 << 30;
+  UpdateStats st = idx->update();
+  EXPECT_EQ(st.added, std::vector<std::string>{"src/delta.py"});
+  EXPECT_TRUE(paths_of(idx->search("delta_func_3", keyword())).count("src/delta.py") == 1);
+
+  for (SearchMode m : {SearchMode::Keyword, SearchMode::Semantic, SearchMode::Hybrid}) {
+    SearchOptions so;
+    so.mode = m;
+    so.cancelled = [] { return true; };
+    EXPECT_THROW(idx->search("delta", so), CancelledError);
+    EXPECT_THROW(idx->find_similar("src/alpha.py", 3, so), CancelledError);
+  }
+}
