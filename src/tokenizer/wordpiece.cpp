@@ -55,7 +55,6 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(const nlohmann
     }
   }
 
-  int32_t max_id = -1;
   t->vocab_.reserve(vocab->size());
   for (auto it = vocab->begin(); it != vocab->end(); ++it) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
@@ -65,7 +64,6 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(const nlohmann
     const std::string& tok = it.key();
     if (utf8_invalid_offset(tok) != tok.size()) bad(origin, "vocab entry is not valid UTF-8");
     t->vocab_.insert(tok, id, /*overwrite=*/true);
-    max_id = std::max(max_id, id);
     t->max_word_bytes_ = std::max(t->max_word_bytes_, tok.size());
     if (tok.size() >= t->prefix_.size() && tok.compare(0, t->prefix_.size(), t->prefix_) == 0) {
       t->continuation_.insert(std::string_view(tok).substr(t->prefix_.size()), id, true);
@@ -91,18 +89,15 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(const nlohmann
   }
 
   auto added = parse_added_tokens(root.value("added_tokens", json()), origin);
-  assign_hf_added_token_ids(added, t->vocab_.size(),
-                            [&](std::string_view s) { return t->vocab_.find(s); });
-  size_t added_outside_vocab = 0;
-  for (const auto& a : added) {
-    max_id = std::max(max_id, a.id);
-    if (!t->vocab_.contains(a.content)) ++added_outside_vocab;
-  }
-  t->vocab_size_ = t->vocab_.size() + added_outside_vocab;
-  t->id_to_token_.assign(static_cast<size_t>(max_id + 1), std::string());
-  t->vocab_.for_each([&](std::string_view k, int32_t v) { t->id_to_token_[v] = std::string(k); });
-  for (const auto& a : added) t->id_to_token_[a.id] = a.content;
+  assign_hf_added_token_ids(
+      added, t->vocab_.size(), [&](std::string_view s) { return t->vocab_.find(s); }, origin);
   t->added_ = AddedTokenSplitter(std::move(added), t->normalizer_.get());
+  // The splitter's tokens exclude empty contents, which HF ignores (no id, no vocabulary entry).
+  std::vector<std::pair<int32_t, std::string_view>> entries;
+  entries.reserve(t->vocab_.size() + t->added_.tokens().size());
+  t->vocab_.for_each([&](std::string_view k, int32_t v) { entries.emplace_back(v, k); });
+  for (const auto& a : t->added_.tokens()) entries.emplace_back(a.id, a.content);
+  t->id_to_token_ = IdTokenTable(std::move(entries));
 
   t->post_ = PostProcessor::from_json(root.value("post_processor", json()), origin);
 
@@ -118,7 +113,7 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(const nlohmann
 }
 
 int32_t WordPieceTokenizer::max_token_id() const {
-  int32_t m = static_cast<int32_t>(id_to_token_.size()) - 1;
+  int32_t m = id_to_token_.max_id();
   for (const auto& p : post_.prefix()) m = std::max(m, p.id);
   for (const auto& p : post_.suffix()) m = std::max(m, p.id);
   return m;
@@ -140,11 +135,12 @@ std::optional<int32_t> WordPieceTokenizer::token_to_id(std::string_view token) c
 }
 
 std::string WordPieceTokenizer::id_to_token(int32_t id) const {
-  if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size()) {
-    throw InvalidArgument("token id " + std::to_string(id) + " is outside the vocabulary of " +
+  const std::string* t = id_to_token_.find(id);
+  if (t == nullptr) {
+    throw InvalidArgument("token id " + std::to_string(id) + " is not in the vocabulary of " +
                           origin_);
   }
-  return id_to_token_[id];
+  return *t;
 }
 
 template <class Emit>
@@ -261,7 +257,8 @@ Encoding WordPieceTokenizer::encode(std::string_view text, bool add_special,
   Encoding enc;
   run(text, budget, [&](int32_t id) { enc.ids.push_back(id); });
   enc.tokens.reserve(enc.ids.size() + post_.num_special());
-  for (int32_t id : enc.ids) enc.tokens.push_back(id_to_token_[id]);
+  // Every id run() emits names a token: a vocabulary or added-token id.
+  for (int32_t id : enc.ids) enc.tokens.push_back(*id_to_token_.find(id));
   post_.apply(enc, add_special);
   return enc;
 }
