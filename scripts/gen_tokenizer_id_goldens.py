@@ -6,7 +6,8 @@ Each case is a WordPiece or byte-level BPE tokenizer whose ids a real file never
 the vocabulary, the empty string as a token, ids far from the entry count, added tokens whose
 "id" fields disagree with the ids HF gives them (in the vocabulary or not, duplicated, empty).
 Recorded per case: the file, token_to_id of every string it names (and one absent), id_to_token
-of every id up to the largest + 2 (null for a hole), and the ids of a few texts without specials.
+of every id up to the largest + 2 (null for a hole), and the ids and token strings of a few texts
+without specials.
 ripvec's vocab_size() is the id space (largest id + 1), not HF's get_vocab_size (distinct
 strings), so that number is recorded only for reference.
 
@@ -78,7 +79,8 @@ def case(rng, kind):
             "hf_vocab_size": tok.get_vocab_size(True),
             "token_to_id": [[n, tok.token_to_id(n)] for n in names],
             "id_to_token": [[i, tok.id_to_token(i)] for i in probe],
-            "encode": [[t, tok.encode(t, add_special_tokens=False).ids] for t in TEXTS]}
+            "encode": [[t, e.ids, e.tokens] for t in TEXTS
+                       for e in [tok.encode(t, add_special_tokens=False)]]}
 
 
 def main():

@@ -8,6 +8,7 @@
 #include "tokenizer/bpe.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,12 +60,15 @@ class BpeTokenizer final : public Tokenizer {
 
   Encoding encode(std::string_view text, bool add_special, size_t max_length) const override {
     Encoding enc;
-    encode_body(text, &enc.ids);
+    std::vector<uint8_t> added;
+    encode_body(text, &enc.ids, &added);
     const size_t keep = post_.content_budget(add_special, max_length);
     if (enc.ids.size() > keep) enc.ids.resize(keep);
     enc.tokens.reserve(enc.ids.size() + post_.num_special());
-    // Every id encode_body emits names a token: a vocabulary or added-token id.
-    for (int32_t id : enc.ids) enc.tokens.push_back(*id_to_token_.find(id));
+    // Token strings as HF gives them: the vocabulary's string for a model id, the content for an
+    // added token (they differ only where a file gives an added token a vocabulary id).
+    for (size_t i = 0; i < enc.ids.size(); ++i)
+      enc.tokens.push_back(*(added[i] ? id_to_token_ : model_tokens_).find(enc.ids[i]));
     post_.apply(enc, add_special);
     // HF's TemplateProcessing gives the sequence its template type id even when the specials are
     // not added (tok::PostProcessor::apply leaves zeros there).
@@ -138,6 +142,7 @@ class BpeTokenizer final : public Tokenizer {
     std::vector<std::pair<int32_t, std::string_view>> entries;
     entries.reserve(model_.vocab().size() + added_.tokens().size());
     for (const auto& [tok, id] : model_.vocab()) entries.emplace_back(id, tok);
+    model_tokens_ = tok::IdTokenTable(entries);
     for (const auto& t : added_.tokens()) entries.emplace_back(t.id, t.content);
     id_to_token_ = tok::IdTokenTable(std::move(entries));
   }
@@ -179,7 +184,10 @@ class BpeTokenizer final : public Tokenizer {
     for (const auto& [b, e] : words) model_.tokenize_bytes(piece.substr(b, e - b), ids);
   }
 
-  void encode_body(std::string_view text, std::vector<int32_t>* ids) const {
+  // Appends the ids of `text` (no specials); `added`, when given, gets 1 for each added-token id
+  // and 0 for each model id, in step with `ids`.
+  void encode_body(std::string_view text, std::vector<int32_t>* ids,
+                   std::vector<uint8_t>* added = nullptr) const {
     tok::require_valid_utf8(text);
     thread_local std::string normalized;
     thread_local std::vector<tok::AddedTokenSplitter::Segment> segments;
@@ -193,6 +201,7 @@ class BpeTokenizer final : public Tokenizer {
       } else {
         encode_plain(norm.substr(seg.begin, seg.end - seg.begin), ids);
       }
+      if (added != nullptr) added->resize(ids->size(), seg.id >= 0 ? 1 : 0);
     }
   }
 
@@ -202,7 +211,8 @@ class BpeTokenizer final : public Tokenizer {
   tok::PostProcessor post_;
   bool add_prefix_space_ = true;
   bool use_regex_ = true;
-  tok::IdTokenTable id_to_token_;
+  tok::IdTokenTable id_to_token_;   // vocabulary and added tokens (id_to_token)
+  tok::IdTokenTable model_tokens_;  // vocabulary only (token strings of model ids in encode)
   int32_t pad_id_ = 0;
 };
 

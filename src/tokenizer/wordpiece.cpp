@@ -96,6 +96,7 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(const nlohmann
   std::vector<std::pair<int32_t, std::string_view>> entries;
   entries.reserve(t->vocab_.size() + t->added_.tokens().size());
   t->vocab_.for_each([&](std::string_view k, int32_t v) { entries.emplace_back(v, k); });
+  t->model_tokens_ = IdTokenTable(entries);
   for (const auto& a : t->added_.tokens()) entries.emplace_back(a.id, a.content);
   t->id_to_token_ = IdTokenTable(std::move(entries));
 
@@ -204,9 +205,10 @@ void WordPieceTokenizer::run(std::string_view text, size_t limit, Emit&& emit) c
   }
   // Ids past `limit` are dropped and the scan stops at the next word boundary.
   size_t produced = 0;
-  auto sink = [&](int32_t id) {
+  // `added`: the id is an added token's (its string is the token's content), else the model's.
+  auto sink = [&](int32_t id, bool added = false) {
     if (produced < limit) {
-      emit(id);
+      emit(id, added);
       ++produced;
     }
   };
@@ -214,7 +216,7 @@ void WordPieceTokenizer::run(std::string_view text, size_t limit, Emit&& emit) c
     for (const auto& seg : segments) {
       if (produced >= limit) break;
       if (seg.id >= 0) {
-        sink(seg.id);
+        sink(seg.id, true);
         continue;
       }
       const std::string_view piece(normalized.data() + seg.begin, seg.end - seg.begin);
@@ -255,17 +257,20 @@ Encoding WordPieceTokenizer::encode(std::string_view text, bool add_special,
                                     size_t max_length) const {
   const size_t budget = post_.content_budget(add_special, max_length);
   Encoding enc;
-  run(text, budget, [&](int32_t id) { enc.ids.push_back(id); });
-  enc.tokens.reserve(enc.ids.size() + post_.num_special());
-  // Every id run() emits names a token: a vocabulary or added-token id.
-  for (int32_t id : enc.ids) enc.tokens.push_back(*id_to_token_.find(id));
+  enc.tokens.reserve(post_.num_special());
+  // Token strings as HF gives them: the vocabulary's string for a model id, the content for an
+  // added token (they differ only where a file gives an added token a vocabulary id).
+  run(text, budget, [&](int32_t id, bool added) {
+    enc.ids.push_back(id);
+    enc.tokens.push_back(*(added ? id_to_token_ : model_tokens_).find(id));
+  });
   post_.apply(enc, add_special);
   return enc;
 }
 
 size_t WordPieceTokenizer::count_tokens(std::string_view text, bool add_special) const {
   size_t n = 0;
-  run(text, std::numeric_limits<size_t>::max(), [&](int32_t) { ++n; });
+  run(text, std::numeric_limits<size_t>::max(), [&](int32_t, bool) { ++n; });
   return n + (add_special ? post_.num_special() : 0);
 }
 

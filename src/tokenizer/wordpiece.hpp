@@ -54,7 +54,8 @@ class WordPieceTokenizer final : public Tokenizer {
   StringIdMap continuation_;  // tokens that start with the prefix, prefix removed
   size_t max_word_bytes_ = 0;
   size_t max_cont_bytes_ = 0;
-  IdTokenTable id_to_token_;
+  IdTokenTable id_to_token_;   // vocabulary and added tokens (id_to_token)
+  IdTokenTable model_tokens_;  // vocabulary only (token strings of model ids in encode)
   int32_t unk_id_ = -1;
   std::string unk_token_;
   std::string prefix_;
