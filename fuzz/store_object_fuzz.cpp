@@ -13,6 +13,8 @@ using namespace ripvec;
 using namespace ripvec::index;
 
 namespace {
+// A format change must update the offsets below and the seeds (fuzz_gen_store_seeds).
+static_assert(kFormatVersion == 2, "check the header offsets below and regenerate the seeds");
 // Offsets of ObjectHeader (src/index/store.hpp documents the layout; 136 bytes).
 constexpr size_t kHeader = 136, kDim = 12, kPayloadCrc = 20, kId = 32, kKey = 96, kHeaderCrc = 128;
 

@@ -1,8 +1,9 @@
 // libFuzzer target: a snapshot file of the index (snapshot-<generation>.bin). The target
-// rewrites the header checksum (and the payload checksum) before opening, so that mutations
-// reach the section and record validation instead of stopping at a CRC mismatch. Accepts
-// Snapshot::from_bytes succeeding with accessors that stay inside the file (chunks, paths,
-// vectors, quantized rows, BM25 postings; exact and quantized top-k search), or an IndexError.
+// rewrites every section checksum, the payload checksum and the header checksum before opening,
+// so that mutations reach the section and record validation instead of stopping at a CRC
+// mismatch. Accepts Snapshot::from_bytes succeeding with accessors that stay inside the file
+// (chunks, paths, vectors, quantized rows, BM25 postings; exact and quantized top-k search), or
+// an IndexError.
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -15,20 +16,37 @@ using namespace ripvec;
 using namespace ripvec::index;
 
 namespace {
-// Offsets of SnapshotHeader (256 bytes; see src/index/store.hpp).
-constexpr size_t kHeader = 256, kPayloadCrc = 232, kHeaderCrc = 236;
+// Offsets of SnapshotHeader, format 2 (320 bytes; see src/index/store.hpp): 9 section records
+// {u64 offset, u64 size, u32 crc32c, u32 reserved} from byte 88, then the payload and header
+// CRCs. A format change must update them (with the seeds: fuzz_gen_store_seeds): with stale
+// offsets every input fails the header check and the target fuzzes nothing.
+static_assert(kSnapshotVersion == 2, "update the header offsets below and regenerate the seeds");
+constexpr size_t kHeader = 320, kSections = 88, kNumSections = 9, kSectionRec = 24;
+constexpr size_t kPayloadCrc = 304, kHeaderCrc = 308;
 constexpr size_t kMaxChunksVisited = 4096;
+
+void reseal(std::string& bytes) {
+  if (bytes.size() < kHeader) return;
+  for (size_t i = 0; i < kNumSections; ++i) {
+    char* rec = bytes.data() + kSections + i * kSectionRec;
+    uint64_t off, len;
+    std::memcpy(&off, rec, 8);
+    std::memcpy(&len, rec + 8, 8);
+    if (off > bytes.size() || len > bytes.size() - off) continue;
+    const uint32_t crc = crc32c(bytes.data() + off, len);
+    std::memcpy(rec + 16, &crc, 4);
+  }
+  const uint32_t pcrc = crc32c(bytes.data() + kHeader, bytes.size() - kHeader);
+  std::memcpy(bytes.data() + kPayloadCrc, &pcrc, 4);
+  std::memset(bytes.data() + kHeaderCrc, 0, 4);
+  const uint32_t hcrc = crc32c(bytes.data(), kHeader);
+  std::memcpy(bytes.data() + kHeaderCrc, &hcrc, 4);
+}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string bytes(reinterpret_cast<const char*>(data), size);
-  if (bytes.size() >= kHeader) {
-    const uint32_t pcrc = crc32c(bytes.data() + kHeader, bytes.size() - kHeader);
-    std::memcpy(bytes.data() + kPayloadCrc, &pcrc, 4);
-    std::memset(bytes.data() + kHeaderCrc, 0, 4);
-    const uint32_t hcrc = crc32c(bytes.data(), kHeader);
-    std::memcpy(bytes.data() + kHeaderCrc, &hcrc, 4);
-  }
+  reseal(bytes);
   std::shared_ptr<Snapshot> s;
   try {
     s = Snapshot::from_bytes(std::move(bytes), "snapshot-fuzz.bin");

@@ -37,6 +37,9 @@ inline bool check_encode(const Tokenizer& tok, std::string_view text, bool fixtu
     FUZZ_CHECK(tok.id_to_token(e.ids[i]) == e.tokens[i]);
   }
   const Encoding plain = tok.encode(text, false);
+  // Ids for text (vocabulary and added tokens, no specials) are below vocab_size(), the id space,
+  // for any tokenizer file.
+  for (int32_t id : plain.ids) FUZZ_CHECK(id >= 0 && static_cast<size_t>(id) < tok.vocab_size());
   FUZZ_CHECK(plain.ids.size() + tok.num_special_tokens() == e.ids.size());
   FUZZ_CHECK(tok.count_tokens(text, false) == plain.ids.size());
   for (size_t max_len : {tok.num_special_tokens() + 1, tok.num_special_tokens() + 7}) {

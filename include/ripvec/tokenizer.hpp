@@ -35,15 +35,25 @@ class Tokenizer {
   // Number of ids encode() would return (no truncation), without building token strings.
   virtual size_t count_tokens(std::string_view text, bool add_special = true) const;
 
+  // The id space of the vocabulary and the added tokens: their largest id + 1, so every id that
+  // token_to_id returns, id_to_token accepts or encode emits for text is below it (the
+  // post-processor's specials can lie beyond it: see max_token_id). For a file whose ids are
+  // contiguous (every real one) this equals HF `get_vocab_size(with_added_tokens=True)`; for one
+  // with holes HF counts distinct token strings instead, which is not a bound on the ids.
   virtual size_t vocab_size() const = 0;
+  // The id of a vocabulary or added token (added tokens first, as HF), or nullopt.
   virtual std::optional<int32_t> token_to_id(std::string_view token) const = 0;
+  // The token of an id below vocab_size(); throws InvalidArgument for any other id and for a
+  // hole in the id space (an id naming no token; HF returns None there).
   virtual std::string id_to_token(int32_t id) const = 0;
   virtual int32_t pad_id() const = 0;
   // Specials the post-processor adds around one sequence (2 for [CLS] A [SEP]).
   virtual size_t num_special_tokens() const = 0;
 
   // Largest id encode() can return: vocabulary, added tokens and post-processor specials.
-  virtual int32_t max_token_id() const { return static_cast<int32_t>(vocab_size()) - 1; }
+  virtual int32_t max_token_id() const {
+    return static_cast<int32_t>(static_cast<int64_t>(vocab_size()) - 1);
+  }
   // Why some text could fail to encode: the unknown token is needed (WordPiece: always; BPE:
   // when some byte has no symbol) but is not in the vocabulary. Empty when every text encodes.
   virtual std::string unk_problem() const { return {}; }

@@ -42,6 +42,11 @@ bool starts_with_word(std::string_view s, size_t pos) {
 
 }  // namespace
 
+void throw_added_id_overflow(std::string_view content, int64_t id, std::string_view origin) {
+  bad(origin, "token '" + std::string(content) + "' would get id " + std::to_string(id) +
+                  ", past the largest supported id " + std::to_string(INT32_MAX));
+}
+
 std::vector<AddedToken> parse_added_tokens(const nlohmann::json& added_tokens,
                                            std::string_view origin) {
   std::vector<AddedToken> out;
@@ -111,13 +116,19 @@ size_t AddedTokenSplitter::Trie::longest_at(std::string_view s, size_t pos, int3
 
 AddedTokenSplitter::AddedTokenSplitter(std::vector<AddedToken> tokens, const Normalizer* normalizer)
     : normalizer_(normalizer) {
-  for (auto& t : tokens) {
-    if (t.content.empty()) continue;
-    tokens_.push_back(std::move(t));
+  // HF keeps one token per id (its added_tokens_map_r; a later token with the same id replaces
+  // the earlier one, flags included) and builds its match patterns from those, while every
+  // content keeps its id for token_to_id (added_tokens_map).
+  std::unordered_map<int32_t, size_t> last;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i].content.empty()) continue;
+    by_content_.emplace(tokens[i].content, tokens[i].id);
+    last[tokens[i].id] = i;
   }
-  for (size_t i = 0; i < tokens_.size(); ++i) {
-    by_content_.emplace(tokens_[i].content, tokens_[i].id);
-    by_id_.emplace(tokens_[i].id, i);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i].content.empty() || last[tokens[i].id] != i) continue;
+    by_id_.emplace(tokens[i].id, tokens_.size());
+    tokens_.push_back(std::move(tokens[i]));
   }
   // HF orders the patterns special tokens first, then the others (order matters only for
   // duplicate patterns).

@@ -36,38 +36,37 @@ struct AddedToken {
   bool special = false;
 };
 
+[[noreturn]] void throw_added_id_overflow(std::string_view content, int64_t id,
+                                          std::string_view origin);
+
 // Parses the "added_tokens" array (null/absent -> empty). Throws ModelFormatError naming origin.
 std::vector<AddedToken> parse_added_tokens(const nlohmann::json& added_tokens,
                                            std::string_view origin);
 
-// Gives each added token the id HF `tokenizers` uses, which ignores the "id" written in the file:
-// the model vocabulary's id when the content is in it (model_lookup returns >= 0), else the id of
-// an earlier added token with the same content, else a fresh id: model_vocab_size for the first
-// one, then one past the largest added id (HF AddedVocabulary::add_tokens). Real files agree with
-// their "id" fields; this matters only for hand-edited ones.
+// Gives each added token the id HF `tokenizers` (0.23) uses, which ignores the "id" written in the
+// file: the id of an earlier added token with the same content, else the model vocabulary's id
+// (model_lookup returns >= 0), else the next fresh id: model_vocab_size (the number of vocabulary
+// entries), then +1 per fresh token in file order (HF AddedVocabulary::add_tokens, one call for
+// the whole list at load). Real files agree with their "id" fields; this matters only for
+// hand-edited ones. Tokens with empty content are left alone (HF ignores them;
+// AddedTokenSplitter drops them). Throws ModelFormatError naming origin when a fresh id would
+// pass INT32_MAX (HF's ids are u32, ripvec's int32).
 template <class ModelLookup>
 void assign_hf_added_token_ids(std::vector<AddedToken>& tokens, size_t model_vocab_size,
-                               ModelLookup&& model_lookup) {
-  std::vector<std::pair<std::string_view, int32_t>> seen;
-  int64_t max_added = -1;
+                               ModelLookup&& model_lookup, std::string_view origin) {
+  std::unordered_map<std::string_view, int32_t> seen;
+  auto next_fresh = static_cast<int64_t>(model_vocab_size);
   for (AddedToken& t : tokens) {
     if (t.content.empty()) continue;
-    int32_t id = -1;
-    for (const auto& [content, sid] : seen)
-      if (content == t.content) id = sid;
+    int64_t id = -1;
+    if (auto it = seen.find(t.content); it != seen.end()) id = it->second;
     if (id < 0) id = model_lookup(std::string_view(t.content));
     if (id < 0) {
-      if (max_added < 0)
-        id = static_cast<int32_t>(model_vocab_size);
-      else
-        id = static_cast<int32_t>(max_added >= static_cast<int64_t>(model_vocab_size) ||
-                                          model_vocab_size == 0
-                                      ? max_added + 1
-                                      : static_cast<int64_t>(model_vocab_size));
+      if (next_fresh > INT32_MAX) throw_added_id_overflow(t.content, next_fresh, origin);
+      id = next_fresh++;
     }
-    t.id = id;
-    seen.emplace_back(t.content, id);
-    max_added = std::max<int64_t>(max_added, id);
+    t.id = static_cast<int32_t>(id);
+    seen.emplace(t.content, t.id);
   }
 }
 
@@ -84,7 +83,8 @@ class AddedTokenSplitter {
 
   AddedTokenSplitter() = default;
   // `normalizer` (may be null) normalizes the normalized=true patterns here and the text pieces in
-  // extract_and_normalize; it must outlive this object. Tokens with empty content are ignored.
+  // extract_and_normalize; it must outlive this object. Tokens with empty content are ignored;
+  // of tokens sharing an id (after assign_hf_added_token_ids) the last one is kept, as in HF.
   AddedTokenSplitter(std::vector<AddedToken> tokens, const Normalizer* normalizer);
 
   // Splits `text` (valid UTF-8) into segments in text order; empty pieces are dropped (as HF
@@ -92,6 +92,7 @@ class AddedTokenSplitter {
   void extract_and_normalize(std::string_view text, std::string& normalized,
                              std::vector<Segment>& segments) const;
 
+  // One token per id (see the constructor).
   const std::vector<AddedToken>& tokens() const { return tokens_; }
   bool empty() const { return tokens_.empty(); }
   std::optional<int32_t> token_to_id(std::string_view content) const;

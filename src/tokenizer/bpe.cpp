@@ -8,8 +8,8 @@
 #include "tokenizer/bpe.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -18,6 +18,7 @@
 #include "tokenizer/bpe_model.hpp"
 #include "tokenizer/bpe_pretokenizer.hpp"
 #include "tokenizer/bpe_text.hpp"
+#include "tokenizer/id_table.hpp"
 #include "tokenizer/post_processor.hpp"
 #include "tokenizer/utf8.hpp"
 
@@ -28,13 +29,27 @@ namespace {
 using bpe_detail::BpeModel;
 using bpe_detail::BpeNormalizer;
 
+// The added tokens with the ids HF gives them (the model's id for a string in its vocabulary,
+// else a fresh one past it), as for WordPiece.
+std::vector<tok::AddedToken> hf_added_tokens(const nlohmann::json& root, const BpeModel& model,
+                                             std::string_view origin) {
+  auto added = tok::parse_added_tokens(root.value("added_tokens", nlohmann::json()), origin);
+  tok::assign_hf_added_token_ids(
+      added, model.vocab().size(),
+      [&](std::string_view s) {
+        auto it = model.vocab().find(s);
+        return it == model.vocab().end() ? -1 : it->second;
+      },
+      origin);
+  return added;
+}
+
 class BpeTokenizer final : public Tokenizer {
  public:
   BpeTokenizer(const nlohmann::json& root, std::string_view origin)
       : model_(root.at("model"), origin),
         normalizer_(root.contains("normalizer") ? root["normalizer"] : nlohmann::json(), origin),
-        added_(tok::parse_added_tokens(root.value("added_tokens", nlohmann::json()), origin),
-               normalizer_.empty() ? nullptr : &normalizer_),
+        added_(hf_added_tokens(root, model_, origin), normalizer_.empty() ? nullptr : &normalizer_),
         post_(tok::PostProcessor::from_json(
             root.contains("post_processor") ? root["post_processor"] : nlohmann::json(), origin)) {
     parse_pre_tokenizer(root.contains("pre_tokenizer") ? root["pre_tokenizer"] : nlohmann::json(),
@@ -45,11 +60,15 @@ class BpeTokenizer final : public Tokenizer {
 
   Encoding encode(std::string_view text, bool add_special, size_t max_length) const override {
     Encoding enc;
-    encode_body(text, &enc.ids);
+    std::vector<uint8_t> added;
+    encode_body(text, &enc.ids, &added);
     const size_t keep = post_.content_budget(add_special, max_length);
     if (enc.ids.size() > keep) enc.ids.resize(keep);
     enc.tokens.reserve(enc.ids.size() + post_.num_special());
-    for (int32_t id : enc.ids) enc.tokens.push_back(id_to_token_[static_cast<size_t>(id)]);
+    // Token strings as HF gives them: the vocabulary's string for a model id, the content for an
+    // added token (they differ only where a file gives an added token a vocabulary id).
+    for (size_t i = 0; i < enc.ids.size(); ++i)
+      enc.tokens.push_back(*(added[i] ? id_to_token_ : model_tokens_).find(enc.ids[i]));
     post_.apply(enc, add_special);
     // HF's TemplateProcessing gives the sequence its template type id even when the specials are
     // not added (tok::PostProcessor::apply leaves zeros there).
@@ -63,7 +82,8 @@ class BpeTokenizer final : public Tokenizer {
     return ids.size() + (add_special ? post_.num_special() : 0);
   }
 
-  size_t vocab_size() const override { return vocab_size_; }
+  // The id space (see Tokenizer::vocab_size).
+  size_t vocab_size() const override { return id_to_token_.id_space(); }
 
   std::optional<int32_t> token_to_id(std::string_view token) const override {
     if (auto id = added_.token_to_id(token)) return id;
@@ -72,17 +92,18 @@ class BpeTokenizer final : public Tokenizer {
   }
 
   std::string id_to_token(int32_t id) const override {
-    if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size() || !has_id_[id]) {
+    const std::string* t = id_to_token_.find(id);
+    if (t == nullptr) {
       throw InvalidArgument("token id " + std::to_string(id) + " is not in the vocabulary");
     }
-    return id_to_token_[static_cast<size_t>(id)];
+    return *t;
   }
 
   int32_t pad_id() const override { return pad_id_; }
   size_t num_special_tokens() const override { return post_.num_special(); }
 
   int32_t max_token_id() const override {
-    int32_t m = static_cast<int32_t>(id_to_token_.size()) - 1;
+    int32_t m = id_to_token_.max_id();
     for (const auto& p : post_.prefix()) m = std::max(m, p.id);
     for (const auto& p : post_.suffix()) m = std::max(m, p.id);
     return m;
@@ -118,23 +139,12 @@ class BpeTokenizer final : public Tokenizer {
   }
 
   void build_id_table() {
-    size_t size = 0;
-    for (const auto& [tok, id] : model_.vocab()) size = std::max(size, static_cast<size_t>(id) + 1);
-    for (const auto& t : added_.tokens()) size = std::max(size, static_cast<size_t>(t.id) + 1);
-    id_to_token_.assign(size, std::string());
-    has_id_.assign(size, false);
-    for (const auto& [tok, id] : model_.vocab()) {
-      id_to_token_[id] = tok;
-      has_id_[id] = true;
-    }
-    // Like HF get_vocab_size(with_added_tokens=true): distinct token strings.
-    std::unordered_set<std::string_view> extra;
-    for (const auto& t : added_.tokens()) {
-      id_to_token_[t.id] = t.content;
-      has_id_[t.id] = true;
-      if (model_.vocab().find(t.content) == model_.vocab().end()) extra.insert(t.content);
-    }
-    vocab_size_ = model_.vocab().size() + extra.size();
+    std::vector<std::pair<int32_t, std::string_view>> entries;
+    entries.reserve(model_.vocab().size() + added_.tokens().size());
+    for (const auto& [tok, id] : model_.vocab()) entries.emplace_back(id, tok);
+    model_tokens_ = tok::IdTokenTable(entries);
+    for (const auto& t : added_.tokens()) entries.emplace_back(t.id, t.content);
+    id_to_token_ = tok::IdTokenTable(std::move(entries));
   }
 
   void parse_pad(const nlohmann::json& root, const std::string& where) {
@@ -174,7 +184,10 @@ class BpeTokenizer final : public Tokenizer {
     for (const auto& [b, e] : words) model_.tokenize_bytes(piece.substr(b, e - b), ids);
   }
 
-  void encode_body(std::string_view text, std::vector<int32_t>* ids) const {
+  // Appends the ids of `text` (no specials); `added`, when given, gets 1 for each added-token id
+  // and 0 for each model id, in step with `ids`.
+  void encode_body(std::string_view text, std::vector<int32_t>* ids,
+                   std::vector<uint8_t>* added = nullptr) const {
     tok::require_valid_utf8(text);
     thread_local std::string normalized;
     thread_local std::vector<tok::AddedTokenSplitter::Segment> segments;
@@ -188,6 +201,7 @@ class BpeTokenizer final : public Tokenizer {
       } else {
         encode_plain(norm.substr(seg.begin, seg.end - seg.begin), ids);
       }
+      if (added != nullptr) added->resize(ids->size(), seg.id >= 0 ? 1 : 0);
     }
   }
 
@@ -197,9 +211,8 @@ class BpeTokenizer final : public Tokenizer {
   tok::PostProcessor post_;
   bool add_prefix_space_ = true;
   bool use_regex_ = true;
-  std::vector<std::string> id_to_token_;
-  std::vector<bool> has_id_;
-  size_t vocab_size_ = 0;
+  tok::IdTokenTable id_to_token_;   // vocabulary and added tokens (id_to_token)
+  tok::IdTokenTable model_tokens_;  // vocabulary only (token strings of model ids in encode)
   int32_t pad_id_ = 0;
 };
 

@@ -55,7 +55,6 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(const nlohmann
     }
   }
 
-  int32_t max_id = -1;
   t->vocab_.reserve(vocab->size());
   for (auto it = vocab->begin(); it != vocab->end(); ++it) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
@@ -65,7 +64,6 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(const nlohmann
     const std::string& tok = it.key();
     if (utf8_invalid_offset(tok) != tok.size()) bad(origin, "vocab entry is not valid UTF-8");
     t->vocab_.insert(tok, id, /*overwrite=*/true);
-    max_id = std::max(max_id, id);
     t->max_word_bytes_ = std::max(t->max_word_bytes_, tok.size());
     if (tok.size() >= t->prefix_.size() && tok.compare(0, t->prefix_.size(), t->prefix_) == 0) {
       t->continuation_.insert(std::string_view(tok).substr(t->prefix_.size()), id, true);
@@ -91,18 +89,16 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(const nlohmann
   }
 
   auto added = parse_added_tokens(root.value("added_tokens", json()), origin);
-  assign_hf_added_token_ids(added, t->vocab_.size(),
-                            [&](std::string_view s) { return t->vocab_.find(s); });
-  size_t added_outside_vocab = 0;
-  for (const auto& a : added) {
-    max_id = std::max(max_id, a.id);
-    if (!t->vocab_.contains(a.content)) ++added_outside_vocab;
-  }
-  t->vocab_size_ = t->vocab_.size() + added_outside_vocab;
-  t->id_to_token_.assign(static_cast<size_t>(max_id + 1), std::string());
-  t->vocab_.for_each([&](std::string_view k, int32_t v) { t->id_to_token_[v] = std::string(k); });
-  for (const auto& a : added) t->id_to_token_[a.id] = a.content;
+  assign_hf_added_token_ids(
+      added, t->vocab_.size(), [&](std::string_view s) { return t->vocab_.find(s); }, origin);
   t->added_ = AddedTokenSplitter(std::move(added), t->normalizer_.get());
+  // The splitter's tokens exclude empty contents, which HF ignores (no id, no vocabulary entry).
+  std::vector<std::pair<int32_t, std::string_view>> entries;
+  entries.reserve(t->vocab_.size() + t->added_.tokens().size());
+  t->vocab_.for_each([&](std::string_view k, int32_t v) { entries.emplace_back(v, k); });
+  t->model_tokens_ = IdTokenTable(entries);
+  for (const auto& a : t->added_.tokens()) entries.emplace_back(a.id, a.content);
+  t->id_to_token_ = IdTokenTable(std::move(entries));
 
   t->post_ = PostProcessor::from_json(root.value("post_processor", json()), origin);
 
@@ -118,7 +114,7 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(const nlohmann
 }
 
 int32_t WordPieceTokenizer::max_token_id() const {
-  int32_t m = static_cast<int32_t>(id_to_token_.size()) - 1;
+  int32_t m = id_to_token_.max_id();
   for (const auto& p : post_.prefix()) m = std::max(m, p.id);
   for (const auto& p : post_.suffix()) m = std::max(m, p.id);
   return m;
@@ -140,11 +136,12 @@ std::optional<int32_t> WordPieceTokenizer::token_to_id(std::string_view token) c
 }
 
 std::string WordPieceTokenizer::id_to_token(int32_t id) const {
-  if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size()) {
-    throw InvalidArgument("token id " + std::to_string(id) + " is outside the vocabulary of " +
+  const std::string* t = id_to_token_.find(id);
+  if (t == nullptr) {
+    throw InvalidArgument("token id " + std::to_string(id) + " is not in the vocabulary of " +
                           origin_);
   }
-  return id_to_token_[id];
+  return *t;
 }
 
 template <class Emit>
@@ -208,9 +205,10 @@ void WordPieceTokenizer::run(std::string_view text, size_t limit, Emit&& emit) c
   }
   // Ids past `limit` are dropped and the scan stops at the next word boundary.
   size_t produced = 0;
-  auto sink = [&](int32_t id) {
+  // `added`: the id is an added token's (its string is the token's content), else the model's.
+  auto sink = [&](int32_t id, bool added = false) {
     if (produced < limit) {
-      emit(id);
+      emit(id, added);
       ++produced;
     }
   };
@@ -218,7 +216,7 @@ void WordPieceTokenizer::run(std::string_view text, size_t limit, Emit&& emit) c
     for (const auto& seg : segments) {
       if (produced >= limit) break;
       if (seg.id >= 0) {
-        sink(seg.id);
+        sink(seg.id, true);
         continue;
       }
       const std::string_view piece(normalized.data() + seg.begin, seg.end - seg.begin);
@@ -259,16 +257,20 @@ Encoding WordPieceTokenizer::encode(std::string_view text, bool add_special,
                                     size_t max_length) const {
   const size_t budget = post_.content_budget(add_special, max_length);
   Encoding enc;
-  run(text, budget, [&](int32_t id) { enc.ids.push_back(id); });
-  enc.tokens.reserve(enc.ids.size() + post_.num_special());
-  for (int32_t id : enc.ids) enc.tokens.push_back(id_to_token_[id]);
+  enc.tokens.reserve(post_.num_special());
+  // Token strings as HF gives them: the vocabulary's string for a model id, the content for an
+  // added token (they differ only where a file gives an added token a vocabulary id).
+  run(text, budget, [&](int32_t id, bool added) {
+    enc.ids.push_back(id);
+    enc.tokens.push_back(*(added ? id_to_token_ : model_tokens_).find(id));
+  });
   post_.apply(enc, add_special);
   return enc;
 }
 
 size_t WordPieceTokenizer::count_tokens(std::string_view text, bool add_special) const {
   size_t n = 0;
-  run(text, std::numeric_limits<size_t>::max(), [&](int32_t) { ++n; });
+  run(text, std::numeric_limits<size_t>::max(), [&](int32_t, bool) { ++n; });
   return n + (add_special ? post_.num_special() : 0);
 }
 

@@ -12,6 +12,7 @@
 
 #include "ripvec/tokenizer.hpp"
 #include "tokenizer/added_tokens.hpp"
+#include "tokenizer/id_table.hpp"
 #include "tokenizer/normalizer.hpp"
 #include "tokenizer/post_processor.hpp"
 #include "tokenizer/string_map.hpp"
@@ -29,7 +30,7 @@ class WordPieceTokenizer final : public Tokenizer {
                   size_t max_length = 0) const override;
   size_t count_tokens(std::string_view text, bool add_special = true) const override;
 
-  size_t vocab_size() const override { return vocab_size_; }
+  size_t vocab_size() const override { return id_to_token_.id_space(); }
   std::optional<int32_t> token_to_id(std::string_view token) const override;
   std::string id_to_token(int32_t id) const override;
   int32_t pad_id() const override { return pad_id_; }
@@ -53,8 +54,8 @@ class WordPieceTokenizer final : public Tokenizer {
   StringIdMap continuation_;  // tokens that start with the prefix, prefix removed
   size_t max_word_bytes_ = 0;
   size_t max_cont_bytes_ = 0;
-  std::vector<std::string> id_to_token_;
-  size_t vocab_size_ = 0;
+  IdTokenTable id_to_token_;   // vocabulary and added tokens (id_to_token)
+  IdTokenTable model_tokens_;  // vocabulary only (token strings of model ids in encode)
   int32_t unk_id_ = -1;
   std::string unk_token_;
   std::string prefix_;

@@ -25,6 +25,7 @@
 #include "ripvec/error.hpp"
 #include "ripvec/tokenizer.hpp"
 #include "tokenizer/bpe.hpp"
+#include "unit/tokenizer_golden.hpp"
 
 namespace ripvec {
 namespace {
@@ -412,6 +413,39 @@ TEST(TokenizerBpe, UnknownBytes) {
   auto tok = make_bpe_tokenizer(missing, "missing-unk.json");
   EXPECT_EQ(tok->encode("ab").ids, (std::vector<int32_t>{3}));
   EXPECT_THROW(tok->encode("ax"), InvalidArgument);
+}
+
+// Fuzz finding (tokenizer_json, input fuzz/regressions/tokenizer_json/
+// token_to_id_beyond_vocab_size), byte-level BPE side: holes in the vocabulary, the empty string
+// as a token, added tokens whose file ids disagree with HF's. vocab_size() is the id space and
+// holes are refused; added tokens get HF's ids (fresh ones numbered from the model vocabulary's
+// entry count, 7 and 8 here, not the file's 6 and 2); an empty added token is ignored. Ids,
+// tokens and encodings checked with HF tokenizers 0.23.3 on this JSON (Tokenizer.from_str, with
+// the fields HF requires added); HF's get_vocab_size(True) is 9 (distinct strings).
+TEST(TokenizerBpe, TokenToIdNeverBeyondVocabSize) {
+  auto j = tiny_bpe();
+  j["model"]["vocab"] =
+      nlohmann::json::parse(R"({"a": 0, "b": 1, "Ġ": 2, "ab": 3, "Ġa": 4, "Ġab": 40, "": 300})");
+  j["added_tokens"] = nlohmann::json::parse(R"([
+    {"id": 6, "content": "<s>", "normalized": false, "special": true},
+    {"id": 70, "content": "", "normalized": false, "special": true},
+    {"id": 2, "content": "<pad>", "normalized": false, "special": true}])");
+  auto tok = make_bpe_tokenizer(j, "holes.json");
+  EXPECT_EQ(tok->vocab_size(), 301u);
+  for (int32_t hole : {5, 6, 39, 70, 299, 301, -1})
+    EXPECT_THROW(tok->id_to_token(hole), InvalidArgument) << hole;
+  EXPECT_EQ(tok->id_to_token(7), "<s>");
+  EXPECT_EQ(tok->id_to_token(8), "<pad>");
+  EXPECT_EQ(tok->id_to_token(40), "Ġab");
+  EXPECT_EQ(tok->id_to_token(300), "");
+  EXPECT_EQ(tok->token_to_id(""), 300);
+  EXPECT_EQ(tok->token_to_id("<s>"), 7);
+  EXPECT_EQ(tok->token_to_id("<pad>"), 8);
+  EXPECT_EQ(test::count_round_trip_ids(*tok), 9u);  // HF's get_vocab(True) entries
+  const auto enc = tok->encode("ab ab<s>ba<pad>");
+  EXPECT_EQ(enc.ids, (std::vector<int32_t>{3, 2, 3, 7, 1, 0, 8}));
+  EXPECT_EQ(enc.tokens, (std::vector<std::string>{"ab", "Ġ", "ab", "<s>", "b", "a", "<pad>"}));
+  EXPECT_EQ(tok->max_token_id(), 300);
 }
 
 TEST(TokenizerBpe, InvalidUtf8IsInvalidArgument) {

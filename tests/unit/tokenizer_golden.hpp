@@ -1,6 +1,7 @@
 // Readers for the tokenizer parity corpus and the HF `tokenizers` goldens under
 // tests/data/tokenizer/ (written by scripts/tokenizer_corpus.py and
-// scripts/gen_tokenizer_goldens.py). Shared by the WordPiece and BPE parity tests.
+// scripts/gen_tokenizer_goldens.py), and the id round-trip check. Shared by the WordPiece and BPE
+// tests.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -14,6 +15,8 @@
 #include <vector>
 
 #include "common/test_util.hpp"
+#include "ripvec/error.hpp"
+#include "ripvec/tokenizer.hpp"
 
 namespace ripvec::test {
 
@@ -84,6 +87,26 @@ inline std::string ids_to_string(const std::vector<int32_t>& ids, size_t max = 4
   for (size_t i = 0; i < ids.size() && i < max; ++i) s += (i ? " " : "") + std::to_string(ids[i]);
   if (ids.size() > max) s += " ... (" + std::to_string(ids.size()) + " ids)";
   return s;
+}
+
+// Every id below vocab_size() is a hole (id_to_token throws InvalidArgument) or names a token
+// that token_to_id maps back to that id. Returns how many ids name a token.
+inline size_t count_round_trip_ids(const Tokenizer& tok) {
+  size_t named = 0;
+  for (int64_t id = 0; id < static_cast<int64_t>(tok.vocab_size()); ++id) {
+    std::string t;
+    try {
+      t = tok.id_to_token(static_cast<int32_t>(id));
+    } catch (const InvalidArgument&) {
+      continue;
+    }
+    const auto back = tok.token_to_id(t);
+    if (!back || *back != id)
+      throw std::runtime_error("id " + std::to_string(id) + " -> \"" + t + "\" -> " +
+                               (back ? std::to_string(*back) : std::string("none")));
+    ++named;
+  }
+  return named;
 }
 
 }  // namespace ripvec::test

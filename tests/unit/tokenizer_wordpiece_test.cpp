@@ -242,6 +242,93 @@ TEST(TokenizerWordPiece, VocabularyAccessors) {
   EXPECT_EQ(tok->count_tokens(""), 2u);
 }
 
+// Fuzz finding (tokenizer_json, input fuzz/regressions/tokenizer_json/
+// token_to_id_beyond_vocab_size): a vocabulary with holes (ids naming no token) and the empty
+// string as a token. vocab_size() counted token strings (HF get_vocab_size's rule), so
+// token_to_id(id_to_token(100)) gave 393 >= vocab_size() (the hole at 100 read as ""). Now
+// vocab_size() is the id space, holes are refused by id_to_token, and an added token with empty
+// content is ignored. Ids, tokens and encodings checked with HF tokenizers 0.23.3 on this JSON
+// (Tokenizer.from_str); HF's get_vocab_size(True) is 10 here (distinct strings), not an id bound.
+TEST(TokenizerWordPiece, TokenToIdNeverBeyondVocabSize) {
+  const char* json = R"({"added_tokens": [
+    {"id": 0, "content": "[PAD]", "single_word": false, "lstrip": false, "rstrip": false,
+     "normalized": false, "special": true},
+    {"id": 1, "content": "[UNK]", "single_word": false, "lstrip": false, "rstrip": false,
+     "normalized": false, "special": true},
+    {"id": 2, "content": "[CLS]", "single_word": false, "lstrip": false, "rstrip": false,
+     "normalized": false, "special": true},
+    {"id": 3, "content": "[SEP]", "single_word": false, "lstrip": false, "rstrip": false,
+     "normalized": false, "special": true},
+    {"id": 4, "content": "[MASK]", "single_word": false, "lstrip": false, "rstrip": false,
+     "normalized": false, "special": true},
+    {"id": 9, "content": "", "single_word": false, "lstrip": false, "rstrip": false,
+     "normalized": false, "special": true}],
+   "normalizer": null,
+   "pre_tokenizer": {"type": "BertPreTokenizer"},
+   "post_processor": {"type": "RobertaProcessing", "sep": ["[SEP]", 102], "cls": ["[CLS]", 101],
+                      "trim_offsets": true, "add_prefix_space": false},
+   "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+             "max_input_chars_per_word": 100,
+             "vocab": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "a": 5, "b": 6, "": 393,
+                       "[unused451]": 451, "[unused511]": 511}}})";
+  auto tok = Tokenizer::from_json(json, "holes.json");
+  EXPECT_EQ(tok->vocab_size(), 512u);
+  // HF id_to_token: None at 4, 8, 10, 100, 512; [MASK] (not in the vocabulary) gets 9, the
+  // model vocabulary's size; the empty added token (file id 9) is ignored.
+  for (int32_t hole : {4, 8, 10, 100, 392, 512, -1})
+    EXPECT_THROW(tok->id_to_token(hole), InvalidArgument) << hole;
+  EXPECT_EQ(tok->id_to_token(9), "[MASK]");
+  EXPECT_EQ(tok->id_to_token(393), "");
+  EXPECT_EQ(tok->id_to_token(511), "[unused511]");
+  EXPECT_EQ(tok->token_to_id(""), 393);
+  EXPECT_EQ(tok->token_to_id("[MASK]"), 9);
+  // HF's get_vocab(True) has 10 entries; "" and [MASK] are among them.
+  EXPECT_EQ(test::count_round_trip_ids(*tok), 10u);
+  const auto enc = tok->encode("a [MASK] b c");
+  EXPECT_EQ(enc.ids, (std::vector<int32_t>{101, 5, 9, 6, 1, 102}));
+  EXPECT_EQ(enc.tokens, (std::vector<std::string>{"[CLS]", "a", "[MASK]", "b", "[UNK]", "[SEP]"}));
+  // The post-processor's specials (101, 102) are holes of this vocabulary, as HF allows; a model
+  // load checks them (Tokenizer::check_fits through max_token_id).
+  EXPECT_EQ(tok->max_token_id(), 511);
+}
+
+// Ids are what the file says (HF accepts any u32): a vocabulary of three tokens whose largest id
+// is 2,000,000,000 loads without allocating that id space (the fuzzer's 2 GB malloc limit would
+// report it). Ids, tokens and encodings checked with HF tokenizers 0.23.3 on the same JSON.
+TEST(TokenizerWordPiece, SparseHugeIdsLoadWithoutAllocatingTheIdSpace) {
+  auto tok = Tokenizer::from_json(
+      R"({"pre_tokenizer": {"type": "WhitespaceSplit"}, "model": {"type": "WordPiece",
+          "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1, "c": 2000000000}}})",
+      "sparse.json");
+  EXPECT_EQ(tok->vocab_size(), 2000000001u);
+  EXPECT_EQ(tok->id_to_token(2000000000), "c");
+  EXPECT_THROW(tok->id_to_token(2), InvalidArgument);
+  EXPECT_THROW(tok->id_to_token(1999999999), InvalidArgument);
+  EXPECT_EQ(tok->encode("a c x").ids, (std::vector<int32_t>{1, 2000000000, 0}));
+  // HF (0.23) numbers fresh added tokens from the model vocabulary's entry count in file order,
+  // whatever ids the vocabulary holds: "<x>" gets 2 although "a" is 2147483647, and "x", "y" get
+  // 3 and 4 although "b" (7) is added in between. Checked with HF on the same JSON.
+  auto added = Tokenizer::from_json(
+      R"({"model": {"type": "WordPiece", "unk_token": "[UNK]",
+          "vocab": {"[UNK]": 0, "a": 2147483647}},
+          "added_tokens": [{"id": 2147483647, "content": "a", "special": true},
+                           {"id": 5, "content": "<x>", "special": true}]})",
+      "max.json");
+  EXPECT_EQ(added->token_to_id("<x>"), 2);
+  EXPECT_EQ(added->vocab_size(), 2147483648u);
+  auto order = Tokenizer::from_json(
+      R"({"model": {"type": "WordPiece", "unk_token": "[UNK]",
+          "vocab": {"[UNK]": 0, "a": 1, "b": 7}},
+          "added_tokens": [{"id": 3, "content": "x", "special": true},
+                           {"id": 2, "content": "b", "special": true},
+                           {"id": 3, "content": "y", "special": true}]})",
+      "order.json");
+  EXPECT_EQ(order->token_to_id("x"), 3);
+  EXPECT_EQ(order->token_to_id("b"), 7);
+  EXPECT_EQ(order->token_to_id("y"), 4);
+  EXPECT_EQ(order->vocab_size(), 8u);
+}
+
 // (d) typed errors, never a crash.
 TEST(TokenizerWordPiece, MalformedJsonIsModelFormatError) {
   EXPECT_THROW(Tokenizer::from_json("{", "bad.json"), ModelFormatError);
