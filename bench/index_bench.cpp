@@ -1,6 +1,7 @@
 // Cold and incremental indexing time with the real embedder.
 //
 //   index_bench [--model SPEC] [--threads N] [--max-files N] [--storage-only] SOURCE_DIR
+//   index_bench --storage-only --in-place CACHE_DIR SOURCE_DIR
 //
 // --threads N sets the ingest threads (IndexOptions::threads; default 0 = all cores, one
 // less on the CPU device). --storage-only replaces the neural forward pass by a cheap hashed
@@ -11,6 +12,10 @@
 // Copies SOURCE_DIR's walkable files (ripgrep rules) into a temp directory, indexes the copy
 // into a fresh cache (cold), re-runs update() with nothing changed, then edits one file and
 // updates again. Prints the stage times of each run.
+//
+// --in-place CACHE_DIR indexes SOURCE_DIR itself into CACHE_DIR once and keeps it (no copy, no
+// timing table): with --storage-only it gives the exact chunks and keyword postings of a tree
+// in seconds, for ranking studies that bring their own vectors (bench/quality/rank_study.py).
 #include <unistd.h>
 
 #include <chrono>
@@ -83,7 +88,7 @@ int main(int argc, char** argv) {
   size_t max_files = 0;
   unsigned threads = 0;
   bool storage_only = false;
-  fs::path src;
+  fs::path src, in_place;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--model" && i + 1 < argc)
@@ -94,6 +99,8 @@ int main(int argc, char** argv) {
       max_files = std::stoul(argv[++i]);
     else if (a == "--storage-only")
       storage_only = true;
+    else if (a == "--in-place" && i + 1 < argc)
+      in_place = argv[++i];
     else if (!a.empty() && a[0] != '-')
       src = a;
     else {
@@ -110,6 +117,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    if (!in_place.empty()) {
+      std::unique_ptr<Embedder> emb = Embedder::load(eo);
+      if (storage_only) emb = std::make_unique<StorageOnlyEmbedder>(std::move(emb));
+      IndexOptions io;
+      io.cache_dir = in_place;
+      io.threads = threads;
+      auto idx = Index::open(src, std::shared_ptr<Embedder>(std::move(emb)), io);
+      const UpdateStats st = idx->update();
+      std::printf("%s: %zu chunks in %s\n", src.c_str(), st.chunks_total, idx->location().c_str());
+      return 0;
+    }
     const fs::path work =
         fs::temp_directory_path() / ("ripvec_index_bench_" + std::to_string(::getpid()));
     fs::remove_all(work);
