@@ -537,6 +537,29 @@ TEST_F(IndexIncremental, SearchModesScoresAndThreshold) {
   for (auto& h : idx->search("alpha step", so)) EXPECT_GE(h.score, 0.5f);
 }
 
+TEST_F(IndexIncremental, HybridOrderAndScoresDoNotDependOnTopK) {
+  // Fusion normalises each side over a fixed candidate depth: -n 3 is a prefix of -n 20 with
+  // the same scores (issue 12: the candidate depth used to follow -n).
+  TestHashEmbedder emb;
+  auto idx = open(emb);
+  idx->update();
+  for (const char* q : {"alpha step", "beta_func_1"}) {
+    SearchOptions so;
+    so.merge_adjacent = false;
+    so.top_k = 3;
+    auto few = idx->search(q, so);
+    so.top_k = 20;
+    auto many = idx->search(q, so);
+    ASSERT_FALSE(few.empty()) << q;
+    ASSERT_LE(few.size(), many.size()) << q;
+    for (size_t i = 0; i < few.size(); ++i) {
+      EXPECT_EQ(few[i].path, many[i].path) << q << " #" << i;
+      EXPECT_EQ(few[i].start_line, many[i].start_line) << q << " #" << i;
+      EXPECT_EQ(few[i].score, many[i].score) << q << " #" << i;
+    }
+  }
+}
+
 TEST_F(IndexIncremental, InMemorySearchMatchesPersistentIndex) {
   TestHashEmbedder emb;
   auto idx = open(emb);
