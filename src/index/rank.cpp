@@ -288,6 +288,10 @@ std::vector<Hit> rank(std::span<const RankSource> sources, const RankRequest& re
     if (sem.size() > depth) sem.resize(depth);
   }
   float kw_best = 0;
+  // An identifier is written exactly: no other forms of its words (stemming would let a chunk
+  // full of "normalized" outrank the definition of cmark_strbuf_normalize_whitespace).
+  Bm25Params kw_params;
+  kw_params.stem = !looks_like_identifier(req.query_text);
   if (want_kw) {
     for (uint32_t s = 0; s < sources.size(); ++s) {
       const Snapshot* snap = sources[s].snap;
@@ -295,7 +299,7 @@ std::vector<Hit> rank(std::span<const RankSource> sources, const RankRequest& re
       auto& scores = kw_scores[s];
       scores.assign(snap->num_chunks(), 0.0f);
       std::vector<uint32_t> touched;
-      snap->bm25().score(req.query_text, &scores, &touched);
+      snap->bm25(kw_params).score(req.query_text, &scores, &touched);
       const auto* allow = sources[s].allow;
       for (uint32_t d : touched) {
         if (is_prose_language(snap->chunk_ref(d).language)) scores[d] *= kProseKeywordWeight;

@@ -51,6 +51,8 @@ inline constexpr float kIdentifierSemanticWeight = 0.2f;
 // "retry with backoff", "HTTP" are not. Surrounding backquotes and blanks are ignored.
 bool looks_like_identifier(std::string_view query);
 
+// Such queries are also matched without stemming on the keyword side (an identifier is written
+// exactly).
 // The hybrid semantic weight alpha for this query (see the fusion rule above).
 float semantic_weight(std::string_view query);
 
