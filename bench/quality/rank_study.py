@@ -370,7 +370,9 @@ def main() -> None:
                     continue
                 split = ev.split_half(q["id"])
                 sem = sem_all[:, qi]
-                kw = kwi.scores(q["query"], cfg.get("w", (3.0, 1.5, 1.0, 1.0)), cfg.get("k1", 1.2), cfg.get("b", 0.75),
+                # As rank.cpp: identifier-like queries are matched without stemming.
+                kwq = kw_index(d, False, cfg.get("docfield", False)) if identifier_like(q["query"]) else kwi
+                kw = kwq.scores(q["query"], cfg.get("w", (3.0, 1.5, 1.0, 1.0)), cfg.get("k1", 1.2), cfg.get("b", 0.75),
                                 cfg.get("stop", False))
                 if cfg.get("docpen", 1.0) != 1.0:
                     kw = kw * np.where(is_doc, cfg["docpen"], 1.0)
@@ -440,7 +442,9 @@ def main() -> None:
         print(" | ".join(line), flush=True)
 
     studies = {
-        "base": [("ripvec today (rrf 60)", {"rule": "rrf", "alpha": 0.5, "w": (3, 1.5, 1, 1)})],
+        "base": [("ripvec before issue 12 (rrf 60)", {"rule": "rrf", "alpha": 0.5, "w": (3, 1.5, 1, 1)}),
+                 ("shipped (rank.hpp)", {"alpha": 0.6, "ident_alpha": 0.2, "depth": 100, "stop": True,
+                                         "stem": True, "docpen": 0.5})],
     }
     exec_cfgs = json.loads(args.study) if args.study.startswith("[") else None
     if exec_cfgs:

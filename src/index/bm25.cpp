@@ -354,8 +354,9 @@ void Bm25View::score(std::string_view query, std::vector<float>* scores,
     forms.clear();
     if (p_.stem && is_stemmable(key)) {
       // Every indexed form t with stem_light(t) == key starts with key, or with key minus its
-      // last letter when that is the 'i' of a 'y' ("retri" <- "retry"): scan that prefix.
-      const std::string_view prefix = key.size() > 1 && key.back() == 'i'
+      // last letter when that is the 'i' of a 'y' ("retri" <- "retry"; only in keys of 4+
+      // letters): scan that prefix.
+      const std::string_view prefix = key.size() >= 4 && key.back() == 'i'
                                           ? std::string_view(key).substr(0, key.size() - 1)
                                           : std::string_view(key);
       for (size_t i = lower_bound(prefix); i < s_.num_terms; ++i) {
