@@ -2,6 +2,7 @@
 //
 //   index_bench [--model SPEC] [--device cpu|cuda|auto] [--threads N] [--max-files N]
 //               [--storage-only] [--pure-embed] [--dump-texts FILE] [--dump-ids FILE] SOURCE_DIR
+//   index_bench --storage-only --in-place CACHE_DIR SOURCE_DIR
 //
 // --threads N sets the ingest threads (IndexOptions::threads; default 0 = all cores, one
 // less on the CPU device). --storage-only replaces the neural forward pass by a cheap hashed
@@ -20,6 +21,10 @@
 // (issue 9: at most 1.2x on the GPU). --dump-texts / --dump-ids write those chunks' embed texts
 // (one per line, newlines as spaces: the input of `ripvec embed`) and their ids (one sequence
 // per line, the input of gpu_embed_bench --ids), for the CLI-vs-engine comparison.
+//
+// --in-place CACHE_DIR indexes SOURCE_DIR itself into CACHE_DIR once and keeps it (no copy, no
+// timing table): with --storage-only it gives the exact chunks and keyword postings of a tree
+// in seconds, for ranking studies that bring their own vectors (bench/quality/rank_study.py).
 #include <unistd.h>
 
 #include <chrono>
@@ -89,7 +94,8 @@ class StorageOnlyEmbedder final : public Embedder {
 
 constexpr const char* kUsage =
     "usage: index_bench [--model SPEC] [--device cpu|cuda|auto] [--threads N] [--max-files N]\n"
-    "                   [--storage-only] [--pure-embed] [--dump-texts F] [--dump-ids F] DIR\n";
+    "                   [--storage-only] [--pure-embed] [--dump-texts F] [--dump-ids F] DIR\n"
+    "       index_bench --storage-only --in-place CACHE_DIR DIR\n";
 
 // Chunks every file under root the way the index does (same admission: text files within the
 // index's size cap; ids carried) on the global pool.
@@ -119,7 +125,7 @@ int main(int argc, char** argv) {
   unsigned threads = 0;
   bool storage_only = false, pure_embed = false;
   std::string dump_texts, dump_ids;
-  fs::path src;
+  fs::path src, in_place;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--model" && i + 1 < argc)
@@ -139,7 +145,9 @@ int main(int argc, char** argv) {
     else if (a == "--device" && i + 1 < argc) {
       const std::string d = argv[++i];
       eo.device = d == "cuda" ? Device::Cuda : d == "cpu" ? Device::Cpu : Device::Auto;
-    } else if (!a.empty() && a[0] != '-')
+    } else if (a == "--in-place" && i + 1 < argc)
+      in_place = argv[++i];
+    else if (!a.empty() && a[0] != '-')
       src = a;
     else {
       std::fprintf(stderr, kUsage);
@@ -151,6 +159,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    if (!in_place.empty()) {
+      std::unique_ptr<Embedder> emb = Embedder::load(eo);
+      if (storage_only) emb = std::make_unique<StorageOnlyEmbedder>(std::move(emb));
+      IndexOptions io;
+      io.cache_dir = in_place;
+      io.threads = threads;
+      auto idx = Index::open(src, std::shared_ptr<Embedder>(std::move(emb)), io);
+      const UpdateStats st = idx->update();
+      std::printf("%s: %zu chunks in %s\n", src.c_str(), st.chunks_total, idx->location().c_str());
+      return 0;
+    }
     const fs::path work =
         fs::temp_directory_path() / ("ripvec_index_bench_" + std::to_string(::getpid()));
     fs::remove_all(work);

@@ -160,8 +160,10 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
       ->capture_default_str();
   app.add_option("--mode", o.mode,
                  "Ranking: semantic (score = cosine similarity, -1..1), keyword (score = BM25F "
-                 "divided by the query's best, 0..1) or hybrid (both fused by reciprocal rank "
-                 "fusion, normalised so that first in both lists = 1; score 0..1)")
+                 "divided by the query's best, 0..1) or hybrid (score 0..1: 0.6 x the cosine "
+                 "and 0.4 x the BM25F, each scaled to 0..1 between the worst and best of the "
+                 "query's top 100 on that side; 0.2 / 0.8 for a query that looks like an "
+                 "identifier or a path; 1 = best on both sides)")
       ->check(CLI::IsMember({"hybrid", "semantic", "keyword"}))
       ->capture_default_str();
   app.add_option_function<float>(

@@ -155,7 +155,18 @@ class BM25:
 
 # ---------------------------------------------------------------- ripvec
 
+def outside_git(tree: Path) -> None:
+    """ripvec's root discovery takes the enclosing git work tree's top as the root: a corpus under
+    a checkout (e.g. build/quality in this repository, git-ignored) would index the repository,
+    not the corpus. Refuse with the fix instead of measuring the wrong tree."""
+    for d in [tree.resolve(), *tree.resolve().parents]:
+        if (d / ".git").exists():
+            sys.exit(f"eval.py: {tree} is inside the git work tree {d}: ripvec would index {d} instead; "
+                     "set QUALITY_WORK (run.sh) / --work to a directory outside any git work tree")
+
+
 def ripvec_index(ripvec: str, tree: Path, cache: Path) -> dict:
+    outside_git(tree)
     t0 = time.monotonic()
     proc = subprocess.run([ripvec, "index", "--stats", "--cache-dir", str(cache), "."], cwd=tree,
                           capture_output=True, text=True)

@@ -10,7 +10,7 @@ client into WORK/downloads/ (kept between runs):
     find it; a version Debian has since replaced is a clear error, not a silent substitute)
 checks its sha256 against the manifest (a mismatch aborts), and copies the `include` subtrees of
 `root` minus `exclude` into WORK/corpora/NAME/. A corpus directory whose stamp file matches the
-manifest entry is left as it is. WORK defaults to build/quality in the repository.
+manifest entry is left as it is. WORK defaults to build/quality in the repository (run.sh passes its own, outside any git work tree).
 """
 from __future__ import annotations
 

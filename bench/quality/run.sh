@@ -3,14 +3,15 @@
 #
 #   bench/quality/run.sh [--quick] [RIPVEC_BIN]     (default build/release/apps/cli/ripvec)
 #
-# 1. build/quality/venv with bench/quality/requirements.txt (tree-sitter grammars, from PyPI);
+# 1. WORK/venv with bench/quality/requirements.txt (tree-sitter grammars, from PyPI);
 # 2. fetch_corpora.py: pinned code bases (PyPI sdists, Debian packages), sha256-checked;
 # 3. make_csn.py: the automatic docstring query set and its stripped trees;
 # 4. eval.py: index every tree (cold cache dir), score keyword / semantic / hybrid through the
-#    ripvec CLI and the plain-BM25 baseline; results JSON in build/quality/results/;
+#    ripvec CLI and the plain-BM25 baseline; results JSON in WORK/results/;
 # 5. report.py: markdown tables on stdout.
 # --quick: at most 25 automatic queries per code base (hand-labelled sets stay whole).
-# Environment: QUALITY_WORK=DIR (default build/quality), JOBS=N parallel ripvec processes (2),
+# Environment: QUALITY_WORK=DIR (default ${TMPDIR:-/tmp}/ripvec-quality: it must lie outside any
+# git work tree, or ripvec's root discovery indexes the enclosing repository), JOBS=N parallel ripvec processes (2),
 # KEEP_CACHE=1 reuses the index cache of a previous run instead of starting cold,
 # CORPORA="flask gin" limits the run to those code bases (default: all of corpora.json).
 set -euo pipefail
@@ -21,7 +22,7 @@ quick=0
 if [[ "${1:-}" == "--quick" ]]; then quick=1; shift; fi
 ripvec="$(realpath "${1:-$repo/build/release/apps/cli/ripvec}")"
 [[ -x "$ripvec" ]] || { echo "run.sh: no ripvec binary at $ripvec (build it first)" >&2; exit 2; }
-work="${QUALITY_WORK:-$repo/build/quality}"
+work="${QUALITY_WORK:-${TMPDIR:-/tmp}/ripvec-quality}"
 mkdir -p "$work"
 
 venv="$work/venv"

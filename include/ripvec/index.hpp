@@ -96,11 +96,15 @@ struct Hit {
   // The score of the mode, always in [0, 1] for Hybrid and Keyword:
   //  Semantic: cosine similarity of query and chunk, in [-1, 1].
   //  Keyword:  BM25F of the chunk divided by the best BM25F of this query (the top hit is 1).
-  //  Hybrid:   the fused score in [0, 1] (1 = ranked first by both sides); see
-  //            docs/architecture.md for the fusion rule.
+  //  Hybrid:   alpha * s + (1 - alpha) * k in [0, 1], where s and k are the cosine and the
+  //            BM25F min-max scaled to [0, 1] over the query's best 100 chunks of each side
+  //            (clamped), alpha = 0.6, or 0.2 when the query looks like an identifier or a
+  //            path (1 = best on both sides). The scale does not depend on top_k.
   float score = 0;
   float semantic_score = 0;  // cosine; 0 when the mode did not compute it
-  float keyword_score = 0;   // raw BM25F; 0 when the mode did not compute it or no term matched
+  // BM25F (halved for prose: plain text, Markdown); 0 when the mode did not compute it or no
+  // term matched.
+  float keyword_score = 0;
   int semantic_rank = -1, keyword_rank = -1;  // 0-based; -1 when absent from that ranking
 };
 

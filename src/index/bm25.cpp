@@ -117,6 +117,64 @@ std::vector<std::string> tokenize_code(std::string_view text) {
   return out;
 }
 
+namespace {
+
+bool is_vowel(char c) {
+  return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y';
+}
+bool has_vowel(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), is_vowel);
+}
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// A query term whose indexed forms may differ from it by stem_light: lowercase letters only.
+bool is_stemmable(std::string_view w) {
+  return !w.empty() && std::all_of(w.begin(), w.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+}
+
+}  // namespace
+
+std::string stem_light(std::string_view word) {
+  std::string w(word);
+  if (w.size() <= 3 || !is_stemmable(w)) return w;
+  if (ends_with(w, "ies") && w.size() > 4) {
+    w.resize(w.size() - 2);  // entries -> entri
+  } else if (ends_with(w, "sses") || ends_with(w, "ches") || ends_with(w, "shes") ||
+             ends_with(w, "xes") || ends_with(w, "zes")) {
+    w.resize(w.size() - 2);  // classes -> class, matches -> match
+  } else if (w.back() == 's' && !ends_with(w, "ss") && !ends_with(w, "us") && !ends_with(w, "is")) {
+    w.pop_back();  // handlers -> handler
+  }
+  auto strip = [&](std::string_view suffix) {
+    if (!ends_with(w, suffix)) return false;
+    const std::string_view rest = std::string_view(w).substr(0, w.size() - suffix.size());
+    if (rest.size() < 3 || !has_vowel(rest)) return false;
+    w.resize(rest.size());
+    // stopped -> stopp -> stop; but call-ed, pass-ed, buzz-ed keep their double letter.
+    const size_t n = w.size();
+    if (w[n - 1] == w[n - 2] && !is_vowel(w[n - 1]) && w[n - 1] != 'l' && w[n - 1] != 's' &&
+        w[n - 1] != 'z')
+      w.pop_back();
+    return true;
+  };
+  if (!strip("ing")) strip("ed");
+  if (w.size() > 3 && w.back() == 'e') w.pop_back();    // handle -> handl (= handl-ed, handl-ing)
+  if (w.size() > 3 && w.back() == 'y') w.back() = 'i';  // retry -> retri (= retri-es)
+  return w;
+}
+
+bool is_stop_word(std::string_view t) {
+  static constexpr std::string_view kStop[] = {
+      "a",     "an",  "the",  "of",   "to",    "in",     "on",    "for",  "and",   "or",
+      "is",    "are", "be",   "by",   "with",  "as",     "at",    "from", "that",  "this",
+      "it",    "its", "into", "when", "which", "what",   "where", "how",  "do",    "does",
+      "if",    "not", "no",   "all",  "any",   "each",   "than",  "then", "there", "these",
+      "those", "was", "were", "will", "can",   "should", "would", "may"};
+  return std::find(std::begin(kStop), std::end(kStop), t) != std::end(kStop);
+}
+
 float bm25_idf(size_t num_docs, size_t df) {
   const double n = static_cast<double>(num_docs), d = static_cast<double>(df);
   return static_cast<float>(std::log(1.0 + (n - d + 0.5) / (d + 0.5)));
@@ -267,26 +325,74 @@ Bm25View Bm25View::of(const Bm25Postings& bp, Bm25Params p) {
 void Bm25View::score(std::string_view query, std::vector<float>* scores,
                      std::vector<uint32_t>* touched) const {
   std::vector<std::string> q = tokenize_code(query);
+  if (p_.drop_stop_words &&
+      std::any_of(q.begin(), q.end(), [](const std::string& t) { return !is_stop_word(t); }))
+    std::erase_if(q, [](const std::string& t) { return is_stop_word(t); });
+  // One key per distinct term, or per distinct stem when stemming.
+  if (p_.stem)
+    for (auto& t : q) t = stem_light(t);
   std::sort(q.begin(), q.end());
   q.erase(std::unique(q.begin(), q.end()), q.end());
-  for (const auto& term : q) {
+
+  auto lower_bound = [&](std::string_view t) {
     size_t lo = 0, hi = s_.num_terms;
-    while (lo < hi) {  // lower_bound over the sorted dictionary
+    while (lo < hi) {  // over the sorted dictionary
       size_t mid = lo + (hi - lo) / 2;
-      if (s_.term_at(s_.ctx, mid) < term)
+      if (s_.term_at(s_.ctx, mid) < t)
         lo = mid + 1;
       else
         hi = mid;
     }
-    if (lo == s_.num_terms || s_.term_at(s_.ctx, lo) != term) continue;
-    auto posts = s_.postings_of(s_.ctx, lo);
-    const float idf = bm25_idf(s_.num_docs, posts.size());
-    for (const Posting& po : posts) {
-      if (po.doc >= scores->size()) continue;  // defensive: never index past the caller's array
-      float& s = (*scores)[po.doc];
-      if (s == 0.0f) touched->push_back(po.doc);
-      s += bm25_term_score(idf, po.tfw, p_);
+    return lo;
+  };
+  auto add = [&](uint32_t doc, float v) {
+    if (doc >= scores->size()) return;  // defensive: never index past the caller's array
+    float& s = (*scores)[doc];
+    if (s == 0.0f) touched->push_back(doc);
+    s += v;
+  };
+  std::vector<std::span<const Posting>> forms;
+  std::vector<Posting> merged;
+  for (const auto& key : q) {
+    forms.clear();
+    if (p_.stem && is_stemmable(key)) {
+      // Every indexed form t with stem_light(t) == key starts with key, or with key minus its
+      // last letter when that is the 'i' of a 'y' ("retri" <- "retry"; only in keys of 4+
+      // letters): scan that prefix.
+      const std::string_view prefix = key.size() >= 4 && key.back() == 'i'
+                                          ? std::string_view(key).substr(0, key.size() - 1)
+                                          : std::string_view(key);
+      for (size_t i = lower_bound(prefix); i < s_.num_terms; ++i) {
+        const std::string_view t = s_.term_at(s_.ctx, i);
+        if (t.substr(0, prefix.size()) != prefix) break;
+        if (stem_light(t) == key) forms.push_back(s_.postings_of(s_.ctx, i));
+      }
+    } else {
+      const size_t i = lower_bound(key);
+      if (i < s_.num_terms && s_.term_at(s_.ctx, i) == key)
+        forms.push_back(s_.postings_of(s_.ctx, i));
     }
+    if (forms.empty()) continue;
+    if (forms.size() == 1) {
+      const float idf = bm25_idf(s_.num_docs, forms[0].size());
+      for (const Posting& po : forms[0]) add(po.doc, bm25_term_score(idf, po.tfw, p_));
+      continue;
+    }
+    // Several forms: one pseudo term frequency per document (their sum), one idf over the union.
+    merged.clear();
+    for (auto f : forms) merged.insert(merged.end(), f.begin(), f.end());
+    std::sort(merged.begin(), merged.end(),
+              [](const Posting& a, const Posting& b) { return a.doc < b.doc; });
+    size_t out = 0;
+    for (size_t i = 0; i < merged.size(); ++i) {
+      if (out > 0 && merged[out - 1].doc == merged[i].doc)
+        merged[out - 1].tfw += merged[i].tfw;
+      else
+        merged[out++] = merged[i];
+    }
+    merged.resize(out);
+    const float idf = bm25_idf(s_.num_docs, merged.size());
+    for (const Posting& po : merged) add(po.doc, bm25_term_score(idf, po.tfw, p_));
   }
 }
 

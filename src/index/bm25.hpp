@@ -1,5 +1,10 @@
 // Keyword side of search: a code-aware tokenizer and BM25F scoring over three fields
-// (symbol name, path, body) with per-field length normalization.
+// (symbol name, path, body) with per-field length normalization. Queries drop English stop
+// words (when other terms remain) and match every indexed form of a word that has the same
+// light stem (stem_light): "handling" finds handle, handled, handlers. The index stores the
+// terms as written; stems are resolved at query time over the sorted term dictionary, which
+// scores exactly as if the index had stored stems (a document's BM25F pseudo term frequency is
+// linear in its per-field counts), so a change of stemmer needs no rebuild.
 #pragma once
 
 #include <cstddef>
@@ -21,12 +26,29 @@ std::vector<std::string> tokenize_code(std::string_view text);
 // Appends to `out` instead of returning (hot loop of index building).
 void tokenize_code(std::string_view text, std::vector<std::string>* out);
 
+// Light English stemmer for the words of prose and split identifiers (lowercase ASCII letters
+// only; anything else, and words of 3 letters or fewer, is returned as is): plurals
+// ("entries" -> entri, "classes" -> class, "handlers" -> handler), then -ing / -ed when a vowel
+// remains in 3+ letters before it ("parsing" -> pars, "stopped" -> stop, but "string" and
+// "need" stay), then a final 'e' ("handle" -> handl) and 'y' -> 'i' ("retry" -> retri). Not a
+// linguistic stemmer: it only has to map the forms of one word to one key; measured on
+// bench/quality (docs/benchmarks.md).
+std::string stem_light(std::string_view word);
+
+// The 48-word English stop list of the quality harness's BM25 baseline ("the", "of", "how",
+// "when", ...). Query terms only: the index keeps every word.
+bool is_stop_word(std::string_view term);
+
 struct Bm25Params {
   float k1 = 1.2f;
   float b = 0.75f;
   float w_symbol = 3.0f;  // a query term naming the definition weighs most
   float w_path = 1.5f;
   float w_body = 1.0f;
+  // Query side (index unaffected): match all indexed forms with the query word's stem_light,
+  // and drop stop words from a query that has other terms.
+  bool stem = true;
+  bool drop_stop_words = true;
 };
 
 enum Bm25Field : int { kFieldSymbol = 0, kFieldPath = 1, kFieldBody = 2, kNumFields = 3 };
@@ -80,7 +102,9 @@ class Bm25View {
 
   // Adds each document's BM25F score for `query` into scores[doc] (scores sized num_docs,
   // zero-initialized by the caller) and appends newly touched docs to `touched`.
-  // Repeated query terms count once.
+  // Repeated query terms (and terms with the same stem) count once. With stemming, the indexed
+  // terms that share a query term's stem act as one term: per document their pseudo term
+  // frequencies add up, and its idf counts the documents holding any of them.
   void score(std::string_view query, std::vector<float>* scores,
              std::vector<uint32_t>* touched) const;
 

@@ -12,35 +12,82 @@
 
 namespace ripvec::index {
 
-std::vector<FusedItem> rrf_fuse(std::span<const uint32_t> a, std::span<const uint32_t> b, float k) {
-  std::unordered_map<uint32_t, size_t> pos;
-  std::vector<FusedItem> out;
-  auto add = [&](std::span<const uint32_t> list, bool first) {
-    for (size_t r = 0; r < list.size(); ++r) {
-      auto [it, fresh] = pos.try_emplace(list[r], out.size());
-      if (fresh) out.push_back({list[r], 0.0f, -1, -1});
-      FusedItem& f = out[it->second];
-      int& slot = first ? f.rank_a : f.rank_b;
-      if (slot < 0) slot = static_cast<int>(r);
-    }
-  };
-  add(a, true);
-  add(b, false);
-  for (auto& f : out) {
-    // Summed in a fixed order so equal rank pairs give bit-identical scores.
-    f.score = rrf_term(f.rank_a, k) + rrf_term(f.rank_b, k);
+// ---------------- fusion ----------------
+
+MinMax MinMax::of(std::span<const float> list_scores) {
+  MinMax m;
+  if (list_scores.empty()) return m;
+  m.empty = false;
+  m.lo = m.hi = list_scores[0];
+  for (float v : list_scores) {
+    m.lo = std::min(m.lo, v);
+    m.hi = std::max(m.hi, v);
   }
-  auto best_rank = [](const FusedItem& f) {
-    int x = f.rank_a < 0 ? INT32_MAX : f.rank_a, y = f.rank_b < 0 ? INT32_MAX : f.rank_b;
-    return std::min(x, y);
-  };
-  std::sort(out.begin(), out.end(), [&](const FusedItem& x, const FusedItem& y) {
-    if (x.score != y.score) return x.score > y.score;
-    int bx = best_rank(x), by = best_rank(y);
-    if (bx != by) return bx < by;
-    return x.id < y.id;
-  });
-  return out;
+  return m;
+}
+
+namespace {
+
+bool is_ident_start(unsigned char c) {
+  return std::isalpha(c) || c == '_' || c == '$';
+}
+bool is_ident_char(unsigned char c) {
+  return std::isalnum(c) || c == '_' || c == '$';
+}
+
+}  // namespace
+
+bool looks_like_identifier(std::string_view q) {
+  auto blank = [](char c) { return std::isspace(static_cast<unsigned char>(c)) || c == '`'; };
+  while (!q.empty() && blank(q.front())) q.remove_prefix(1);
+  while (!q.empty() && blank(q.back())) q.remove_suffix(1);
+  if (q.empty()) return false;
+  for (char c : q)
+    if (std::isspace(static_cast<unsigned char>(c))) return false;
+  if (q.find('/') != std::string_view::npos || q.find('\\') != std::string_view::npos)
+    return true;  // a path
+  bool compound = false;
+  if (q.size() > 2 && q.substr(q.size() - 2) == "()") {
+    q.remove_suffix(2);
+    compound = true;
+  }
+  // Segments of identifier characters joined by '::', '.', '->' or '#'.
+  size_t i = 0;
+  while (true) {
+    if (i >= q.size() || !is_ident_start(static_cast<unsigned char>(q[i]))) return false;
+    const size_t start = i;
+    while (i < q.size() && is_ident_char(static_cast<unsigned char>(q[i]))) ++i;
+    const std::string_view seg = q.substr(start, i - start);
+    for (size_t k = 1; k < seg.size(); ++k) {
+      const auto p = static_cast<unsigned char>(seg[k - 1]), c = static_cast<unsigned char>(seg[k]);
+      if ((std::islower(p) && std::isupper(c)) || (std::isalpha(p) && std::isdigit(c)) ||
+          (std::isdigit(p) && std::isalpha(c)))
+        compound = true;  // camelCase, utf8, sha256sum
+    }
+    const size_t a = seg.find_first_not_of('_'), b = seg.find_last_not_of('_');
+    if (a != std::string_view::npos && seg.substr(a, b - a + 1).find('_') != std::string_view::npos)
+      compound = true;  // snake_case (a leading or trailing '_' alone is not)
+    if (i == q.size()) break;
+    size_t sep = 0;
+    if (q.compare(i, 2, "::") == 0 || q.compare(i, 2, "->") == 0)
+      sep = 2;
+    else if (q[i] == '.' || q[i] == '#')
+      sep = 1;
+    else
+      return false;
+    i += sep;
+    compound = true;  // qualified: Client.get, std::move
+  }
+  return compound;
+}
+
+float semantic_weight(std::string_view query) {
+  return looks_like_identifier(query) ? kIdentifierSemanticWeight : kSemanticWeight;
+}
+
+bool is_prose_language(std::string_view language) {
+  return language == "text" || language == "markdown" || language == "rst" ||
+         language == "restructuredtext" || language == "asciidoc" || language == "org";
 }
 
 // ---------------- content check ----------------
@@ -220,8 +267,8 @@ std::vector<Hit> rank(std::span<const RankSource> sources, const RankRequest& re
   for (const auto& s : sources) n_total += s.snap ? s.snap->num_chunks() : 0;
   if (n_total == 0) return {};
   // Deeper lists than returned: fusion needs items ranked moderately by both sides, and
-  // demotion and merging consume candidates.
-  const size_t depth = std::max<size_t>(req.top_k * 4, 100);
+  // demotion and merging consume candidates (see kFusionDepth).
+  const size_t depth = std::max(kFusionDepth, req.top_k * 4);
 
   std::vector<Cand> sem, kw;
   std::vector<std::vector<float>> kw_scores(sources.size());
@@ -241,6 +288,10 @@ std::vector<Hit> rank(std::span<const RankSource> sources, const RankRequest& re
     if (sem.size() > depth) sem.resize(depth);
   }
   float kw_best = 0;
+  // An identifier is written exactly: no other forms of its words (stemming would let a chunk
+  // full of "normalized" outrank the definition of cmark_strbuf_normalize_whitespace).
+  Bm25Params kw_params;
+  kw_params.stem = !looks_like_identifier(req.query_text);
   if (want_kw) {
     for (uint32_t s = 0; s < sources.size(); ++s) {
       const Snapshot* snap = sources[s].snap;
@@ -248,10 +299,12 @@ std::vector<Hit> rank(std::span<const RankSource> sources, const RankRequest& re
       auto& scores = kw_scores[s];
       scores.assign(snap->num_chunks(), 0.0f);
       std::vector<uint32_t> touched;
-      snap->bm25().score(req.query_text, &scores, &touched);
+      snap->bm25(kw_params).score(req.query_text, &scores, &touched);
       const auto* allow = sources[s].allow;
-      for (uint32_t d : touched)
+      for (uint32_t d : touched) {
+        if (is_prose_language(snap->chunk_ref(d).language)) scores[d] *= kProseKeywordWeight;
         if ((!allow || (*allow)[d]) && scores[d] > 0) kw.push_back({s, d, scores[d]});
+      }
     }
     const size_t k = std::min(depth, kw.size());
     std::partial_sort(kw.begin(), kw.begin() + static_cast<std::ptrdiff_t>(k), kw.end(),
@@ -290,31 +343,51 @@ std::vector<Hit> rank(std::span<const RankSource> sources, const RankRequest& re
     for (size_t r = 0; r < kw.size(); ++r)
       order.push_back({kw[r], kw[r].score / kw_best, 0.0f, kw[r].score, -1, static_cast<int>(r)});
   } else {
-    // rrf_fuse works on dense ids: number the candidates of both lists.
-    std::unordered_map<uint64_t, uint32_t> dense;
-    std::vector<Cand> cands;
-    auto ids_of = [&](const std::vector<Cand>& list) {
-      std::vector<uint32_t> ids;
-      for (const Cand& c : list) {
-        auto [it, fresh] = dense.try_emplace(key_of(c.src, c.id), cands.size());
-        if (fresh) cands.push_back(c);
-        ids.push_back(it->second);
-      }
-      return ids;
+    // Convex fusion (rank.hpp): each side normalised by the min and max of its first
+    // kFusionDepth candidates; every candidate of either list is scored on both sides.
+    auto norm_of = [](const std::vector<Cand>& list) {
+      std::vector<float> v;
+      for (size_t r = 0; r < list.size() && r < kFusionDepth; ++r) v.push_back(list[r].score);
+      return MinMax::of(v);
     };
-    const auto a = ids_of(sem), b = ids_of(kw);
-    for (const FusedItem& f : rrf_fuse(a, b)) {
-      const Cand& c = cands[f.id];
-      Ordered o{c, f.score / rrf_max(), 0.0f, 0.0f, f.rank_a, f.rank_b};
-      // Both component scores are reported even where the item missed that side's list.
-      o.sem_score = f.rank_a >= 0 ? sem[f.rank_a].score
-                                  : dot_f32(req.query_vec.data(), sources[c.src].snap->vector(c.id),
-                                            req.query_vec.size());
-      o.kw_score = kw_scores[c.src].empty() ? 0.0f : kw_scores[c.src][c.id];
-      order.push_back(o);
-    }
-    std::stable_partition(order.begin(), order.end(),
-                          [&](const Ordered& o) { return !contentless(o.c); });
+    // Demotion reordered the lists: the norms come from the best scores, not the first items.
+    auto by_score = [](std::vector<Cand> list) {
+      std::sort(list.begin(), list.end(), better_cand);
+      return list;
+    };
+    const MinMax sem_norm = norm_of(by_score(sem)), kw_norm = norm_of(by_score(kw));
+    const float alpha = semantic_weight(req.query_text);
+    std::unordered_map<uint64_t, size_t> pos;
+    auto add = [&](const Cand& c, bool semantic_side, int r) {
+      auto [it, fresh] = pos.try_emplace(key_of(c.src, c.id), order.size());
+      if (fresh) {
+        Ordered o{c, 0.0f, 0.0f, 0.0f, -1, -1};
+        o.sem_score = semantic_side
+                          ? c.score
+                          : dot_f32(req.query_vec.data(), sources[c.src].snap->vector(c.id),
+                                    req.query_vec.size());
+        o.kw_score = kw_scores[c.src].empty() ? 0.0f : kw_scores[c.src][c.id];
+        o.score = convex_fuse(o.sem_score, o.kw_score, sem_norm, kw_norm, alpha);
+        order.push_back(o);
+      }
+      Ordered& o = order[it->second];
+      (semantic_side ? o.sem_rank : o.kw_rank) = r;
+    };
+    for (size_t r = 0; r < sem.size(); ++r) add(sem[r], true, static_cast<int>(r));
+    for (size_t r = 0; r < kw.size(); ++r) add(kw[r], false, static_cast<int>(r));
+    auto best_rank = [](const Ordered& o) {
+      const int x = o.sem_rank < 0 ? INT32_MAX : o.sem_rank;
+      const int y = o.kw_rank < 0 ? INT32_MAX : o.kw_rank;
+      return std::min(x, y);
+    };
+    std::sort(order.begin(), order.end(), [&](const Ordered& x, const Ordered& y) {
+      const bool cx = contentless(x.c), cy = contentless(y.c);
+      if (cx != cy) return cy;  // chunks without content of their own last
+      if (x.score != y.score) return x.score > y.score;
+      const int bx = best_rank(x), by = best_rank(y);
+      if (bx != by) return bx < by;
+      return better_cand({x.c.src, x.c.id, 0.0f}, {y.c.src, y.c.id, 0.0f});
+    });
   }
 
   std::vector<Hit> hits;

@@ -3,10 +3,16 @@
 // and, for a filtered search, an in-memory snapshot of files the index does not hold), each
 // with a per-chunk allow mask so that filters act before top-k, never after.
 //
-// Fusion: reciprocal rank fusion (Cormack et al., SIGIR 2009),
-//   rrf(d) = sum over lists containing d of 1 / (k + rank(d) + 1),   rank 0-based, k = 60,
-// reported normalised to [0, 1] by its maximum 2 / (k + 1) (first in both lists = 1).
-// Only ranks matter, so cosine and BM25 need no common scale.
+// Fusion (hybrid mode): a convex combination of the two scores, each min-max normalised over
+// its own candidate list (the best kFusionDepth chunks of that side, whatever -n is):
+//   hybrid(d) = alpha * clamp01((cos(d) - cos_min) / (cos_max - cos_min))
+//             + (1 - alpha) * clamp01((bm25(d) - bm25_min) / (bm25_max - bm25_min))
+// over the union of both lists; a candidate missing from one list still gets that side's real
+// score (clamped at 0 below the list's minimum). So the hybrid score is in [0, 1], 1 = the best
+// of both sides. alpha (the semantic weight) is kSemanticWeight for questions and
+// kIdentifierSemanticWeight for queries that look like identifiers or paths
+// (looks_like_identifier). Measured on bench/quality (docs/benchmarks.md, "Ranking"): it beats
+// reciprocal rank fusion (k = 60, the previous rule) on every language of the harness.
 #pragma once
 
 #include <cstddef>
@@ -22,25 +28,55 @@ namespace ripvec::index {
 
 class Snapshot;
 
-inline constexpr float kRrfK = 60.0f;
+// Candidates per side: max(kFusionDepth, 4 * top_k) (demotion and merging consume some). The
+// min-max normalisation of fusion uses the first kFusionDepth of each side only, and a fused
+// score depends only on the chunk's own two scores, so for top_k <= kFusionDepth / 4 the order
+// does not depend on top_k (-n 10 is a prefix of -n 25).
+inline constexpr size_t kFusionDepth = 100;
+// Keyword scores of chunks in prose languages (plain text, Markdown, reStructuredText...) are
+// multiplied by this: documentation repeats a question's words without being the code that
+// answers it (measured on bench/quality: docs/benchmarks.md, "Ranking").
+inline constexpr float kProseKeywordWeight = 0.5f;
+bool is_prose_language(std::string_view language);
+// Weight of the semantic side in hybrid fusion: natural-language queries, and queries that look
+// like an identifier or a path (keyword-heavy). Tuned on the tune half of bench/quality.
+inline constexpr float kSemanticWeight = 0.6f;
+inline constexpr float kIdentifierSemanticWeight = 0.2f;
 
-struct FusedItem {
-  uint32_t id = 0;
-  float score = 0;
-  int rank_a = -1, rank_b = -1;  // 0-based position in each input list, -1 if absent
+// True for a query that is one identifier or path rather than a question: no whitespace, and
+// either a path (contains '/' or '\\'), or an identifier ([A-Za-z_$][A-Za-z0-9_$]*, optionally
+// qualified by '::', '.', '->' or '#', optionally ending in "()") that is compound: it contains
+// '_' inside, a lower-to-upper case change (camelCase), a letter next to a digit, a qualifier,
+// or "()". "parseConfig", "foo_bar", "Client.get", "std::move", "src/app.py" are; "session",
+// "retry with backoff", "HTTP" are not. Surrounding backquotes and blanks are ignored.
+bool looks_like_identifier(std::string_view query);
+
+// Such queries are also matched without stemming on the keyword side (an identifier is written
+// exactly).
+// The hybrid semantic weight alpha for this query (see the fusion rule above).
+float semantic_weight(std::string_view query);
+
+// One side's scores mapped to [0, 1] by the min and max of its candidate list (values outside
+// are clamped). A list whose scores are all equal maps every score >= that value to 1; an
+// empty list (e.g. no query term in the index) maps everything to 0.
+struct MinMax {
+  bool empty = true;
+  float lo = 0, hi = 0;
+  // Over the scores of a list (any order).
+  static MinMax of(std::span<const float> list_scores);
+  float operator()(float v) const {
+    if (empty) return 0.0f;
+    if (!(hi > lo)) return v >= hi ? 1.0f : 0.0f;
+    const float x = (v - lo) / (hi - lo);
+    return x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x);
+  }
 };
 
-// a, b: ids best first (duplicates inside one list: the first occurrence counts).
-// Returns the union, best first: higher RRF, then the better single rank, then lower id.
-std::vector<FusedItem> rrf_fuse(std::span<const uint32_t> a, std::span<const uint32_t> b,
-                                float k = kRrfK);
-
-inline float rrf_term(int rank, float k = kRrfK) {
-  return rank < 0 ? 0.0f : 1.0f / (k + static_cast<float>(rank) + 1.0f);
-}
-// The largest fused value (first in both lists): hybrid scores are divided by it.
-inline float rrf_max(float k = kRrfK) {
-  return 2.0f / (k + 1.0f);
+// The hybrid score of a chunk with raw scores sem (cosine) and kw (BM25F):
+// alpha * sem_norm(sem) + (1 - alpha) * kw_norm(kw), in [0, 1] for alpha in [0, 1].
+inline float convex_fuse(float sem, float kw, const MinMax& sem_norm, const MinMax& kw_norm,
+                         float alpha) {
+  return alpha * sem_norm(sem) + (1.0f - alpha) * kw_norm(kw);
 }
 
 // A chunk "without content of its own": fewer than 2 lines that are not blank, not imports /

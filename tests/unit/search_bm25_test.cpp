@@ -109,3 +109,81 @@ TEST(SearchBm25, ScoresMatchDirectFormula) {
   EXPECT_NEAR(s[0], expect, 1e-5);
   EXPECT_EQ(s[1], 0.0f);
 }
+
+TEST(SearchBm25Stem, FormsOfOneWordShareAStem) {
+  auto same = [](std::vector<std::string> words) {
+    for (const auto& w : words) EXPECT_EQ(stem_light(w), stem_light(words[0])) << w;
+  };
+  same({"handle", "handles", "handled", "handling"});
+  same({"parse", "parses", "parsed", "parsing"});
+  same({"entry", "entries"});
+  same({"retry", "retries", "retried", "retrying"});
+  same({"stop", "stops", "stopped", "stopping"});
+  same({"class", "classes"});
+  same({"match", "matches", "matched", "matching"});
+  same({"cookie", "cookies"});
+  same({"redirect", "redirects", "redirected", "redirecting"});
+  EXPECT_EQ(stem_light("handlers"), "handler");
+  // Left alone: short words, non-letters, and -ing / -ed without a vowel before them.
+  EXPECT_EQ(stem_light("get"), "get");
+  EXPECT_EQ(stem_light("string"), "string");
+  EXPECT_EQ(stem_light("need"), "need");
+  EXPECT_EQ(stem_light("utf8"), "utf8");
+  EXPECT_EQ(stem_light("foo_bar"), "foo_bar");
+  EXPECT_EQ(stem_light("status"), "status");
+  EXPECT_EQ(stem_light("process"), "process");
+  EXPECT_EQ(stem_light("called"), "call");
+  EXPECT_NE(stem_light("string"), stem_light("str"));
+}
+
+TEST(SearchBm25Stem, StopWords) {
+  EXPECT_TRUE(is_stop_word("the"));
+  EXPECT_TRUE(is_stop_word("where"));
+  EXPECT_FALSE(is_stop_word("session"));
+  EXPECT_FALSE(is_stop_word("The"));  // terms are lowercase by then
+}
+
+TEST(SearchBm25Stem, QueryMatchesOtherFormsLikeAStemmedIndex) {
+  // Query "handling timeouts" finds "handle"/"timeout" forms; the conflated forms score as one
+  // term: the same as a body that holds the query's stem twice in one form.
+  std::vector<Bm25Doc> docs = {{"", "", "handle timeout"},
+                               {"", "", "handles handled"},
+                               {"", "", "unrelated words"},
+                               {"", "", "handle handle"}};
+  Bm25Postings bp = build_bm25(docs);
+  Bm25View v = Bm25View::of(bp);
+  std::vector<float> s(4, 0.0f);
+  std::vector<uint32_t> touched;
+  v.score("handling timeouts", &s, &touched);
+  EXPECT_GT(s[0], 0.0f);
+  EXPECT_GT(s[1], 0.0f);
+  EXPECT_EQ(s[2], 0.0f);
+  EXPECT_NEAR(s[1], s[3], 1e-6);  // two forms of one stem == one form twice
+  // idf over the union: 3 of 4 documents hold some form of "handle".
+  Bm25Params p;
+  const float tfw = 2.0f / (1 - p.b + p.b * 2.0f / 2.0f);
+  EXPECT_NEAR(s[3], bm25_idf(4, 3) * tfw * (p.k1 + 1) / (p.k1 + tfw), 1e-5);
+  // Without stemming, "handling" matches nothing.
+  Bm25Params exact;
+  exact.stem = false;
+  std::fill(s.begin(), s.end(), 0.0f);
+  touched.clear();
+  Bm25View::of(bp, exact).score("handling", &s, &touched);
+  EXPECT_TRUE(touched.empty());
+}
+
+TEST(SearchBm25Stem, StopWordsDroppedOnlyWhenOtherTermsRemain) {
+  std::vector<Bm25Doc> docs = {{"", "", "where the session is"}, {"", "", "session store"}};
+  Bm25Postings bp = build_bm25(docs);
+  Bm25View v = Bm25View::of(bp);
+  std::vector<float> s(2, 0.0f);
+  std::vector<uint32_t> touched;
+  v.score("where is the session", &s, &touched);
+  // Only "session" counts: both documents hold it once; the shorter one scores higher.
+  EXPECT_GT(s[1], s[0]);
+  std::fill(s.begin(), s.end(), 0.0f);
+  touched.clear();
+  v.score("where is the", &s, &touched);  // nothing but stop words: they are kept
+  EXPECT_GT(s[0], 0.0f);
+  EXPECT_EQ(s[1], 0.0f);
+}

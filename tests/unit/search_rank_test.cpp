@@ -6,51 +6,64 @@
 
 using namespace ripvec::index;
 
-TEST(SearchRank, RrfHandComputed) {
-  std::vector<uint32_t> sem = {10, 20, 30};
-  std::vector<uint32_t> kw = {30, 40};
-  auto f = rrf_fuse(sem, kw);
-  ASSERT_EQ(f.size(), 4u);
-  // 30: 1/63 + 1/61 ; 10: 1/61 ; 40: 1/62 ; 20: 1/62
-  EXPECT_EQ(f[0].id, 30u);
-  EXPECT_NEAR(f[0].score, 1.0f / 63 + 1.0f / 61, 1e-7);
-  EXPECT_EQ(f[0].rank_a, 2);
-  EXPECT_EQ(f[0].rank_b, 0);
-  EXPECT_EQ(f[1].id, 10u);
-  EXPECT_NEAR(f[1].score, 1.0f / 61, 1e-7);
-  EXPECT_EQ(f[1].rank_b, -1);
-  // 20 and 40 tie at 1/62 with the same best rank (1 vs 1): lower id first.
-  EXPECT_EQ(f[2].id, 20u);
-  EXPECT_EQ(f[3].id, 40u);
-  EXPECT_EQ(f[3].rank_a, -1);
-  EXPECT_EQ(f[3].rank_b, 1);
+TEST(SearchRank, MinMaxNormalisesAndClamps) {
+  const std::vector<float> list = {0.8f, 0.4f, 0.6f};
+  const MinMax m = MinMax::of(list);
+  EXPECT_FALSE(m.empty);
+  EXPECT_FLOAT_EQ(m(0.8f), 1.0f);
+  EXPECT_FLOAT_EQ(m(0.4f), 0.0f);
+  EXPECT_NEAR(m(0.6f), 0.5f, 1e-6);
+  EXPECT_FLOAT_EQ(m(0.9f), 1.0f);  // a candidate of the other list scoring above this one's best
+  EXPECT_FLOAT_EQ(m(0.1f), 0.0f);  // or below its last
+  // One candidate (or all equal): at or above it is 1, below is 0.
+  const std::vector<float> one = {2.5f};
+  EXPECT_FLOAT_EQ(MinMax::of(one)(2.5f), 1.0f);
+  EXPECT_FLOAT_EQ(MinMax::of(one)(0.0f), 0.0f);
+  // No candidates (no query term in the index): that side adds nothing.
+  const MinMax none = MinMax::of({});
+  EXPECT_TRUE(none.empty);
+  EXPECT_FLOAT_EQ(none(0.0f), 0.0f);
+  EXPECT_FLOAT_EQ(none(5.0f), 0.0f);
 }
 
-TEST(SearchRank, EmptyAndOneSided) {
-  EXPECT_TRUE(rrf_fuse({}, {}).empty());
-  std::vector<uint32_t> a = {5, 6, 7};
-  auto f = rrf_fuse(a, {});
-  ASSERT_EQ(f.size(), 3u);
-  for (size_t i = 0; i < 3; ++i) {
-    EXPECT_EQ(f[i].id, a[i]);
-    EXPECT_EQ(f[i].rank_a, static_cast<int>(i));
-  }
+TEST(SearchRank, ConvexFusionHandComputed) {
+  const std::vector<float> sem = {0.70f, 0.50f, 0.30f}, kw = {12.0f, 4.0f, 2.0f};
+  const MinMax sn = MinMax::of(sem), kn = MinMax::of(kw);
+  // sem 0.5 -> 0.5, kw 12 -> 1: 0.7 * 0.5 + 0.3 * 1
+  EXPECT_NEAR(convex_fuse(0.50f, 12.0f, sn, kn, 0.7f), 0.35f + 0.3f, 1e-6);
+  // First on both sides: 1, the top of the scale.
+  EXPECT_FLOAT_EQ(convex_fuse(0.70f, 12.0f, sn, kn, 0.7f), 1.0f);
+  // Last on both: 0.
+  EXPECT_FLOAT_EQ(convex_fuse(0.30f, 2.0f, sn, kn, 0.7f), 0.0f);
+  // alpha moves the weight: a keyword-only match wins at alpha 0.2, loses at 0.7 to a
+  // semantic-only one of the same normalised strength.
+  EXPECT_GT(convex_fuse(0.30f, 12.0f, sn, kn, 0.2f), convex_fuse(0.70f, 2.0f, sn, kn, 0.2f));
+  EXPECT_LT(convex_fuse(0.30f, 12.0f, sn, kn, 0.7f), convex_fuse(0.70f, 2.0f, sn, kn, 0.7f));
+  // Always within [0, 1], whatever the raw scores.
+  for (float s : {-1.0f, 0.0f, 0.5f, 1.0f})
+    for (float k : {0.0f, 3.0f, 100.0f}) {
+      const float f = convex_fuse(s, k, sn, kn, 0.7f);
+      EXPECT_GE(f, 0.0f);
+      EXPECT_LE(f, 1.0f);
+    }
 }
 
-TEST(SearchRank, AgreementBeatsOneTopRank) {
-  // Ranked 2nd by both beats 1st by one side only: 2/62 > 1/61.
-  std::vector<uint32_t> a = {1, 2}, b = {3, 2};
-  auto f = rrf_fuse(a, b);
-  EXPECT_EQ(f[0].id, 2u);
-  EXPECT_NEAR(f[0].score, 2.0f / 62, 1e-7);
-  EXPECT_LE(f[0].score, 2.0f / 61);  // the documented maximum
+TEST(SearchRank, IdentifierQueriesAreRecognised) {
+  for (const char* q : {"parseConfig", "foo_bar", "Client.get", "std::move", "src/app.py",
+                        "handle_close_bracket", "ShouldBindBodyWith", "utf8", "`toFlatObject`",
+                        "  read_chunk_size ", "obj->field", "run()", "lib\\util.c", "__foo_bar"})
+    EXPECT_TRUE(looks_like_identifier(q)) << q;
+  for (const char* q : {"session", "retry with backoff", "HTTP", "", "   ", "__init__", "_private",
+                        "parse config", "3.14", "e.g.", "what is foo_bar", "a-b", "x.", ".x"})
+    EXPECT_FALSE(looks_like_identifier(q)) << q;
+  EXPECT_EQ(semantic_weight("parseConfig"), kIdentifierSemanticWeight);
+  EXPECT_EQ(semantic_weight("where are timeouts enforced"), kSemanticWeight);
+  EXPECT_LT(kIdentifierSemanticWeight, 0.5f);  // keyword-heavy
 }
 
-TEST(SearchRank, DuplicateInOneListCountsOnce) {
-  std::vector<uint32_t> a = {1, 1, 2};
-  auto f = rrf_fuse(a, {});
-  ASSERT_EQ(f.size(), 2u);
-  EXPECT_EQ(f[0].rank_a, 0);
-  EXPECT_NEAR(f[0].score, 1.0f / 61, 1e-7);
-  EXPECT_EQ(f[1].rank_a, 2);
+TEST(SearchRank, ProseLanguages) {
+  EXPECT_TRUE(is_prose_language("text"));
+  EXPECT_TRUE(is_prose_language("markdown"));
+  EXPECT_FALSE(is_prose_language("python"));
+  EXPECT_FALSE(is_prose_language("yaml"));
 }

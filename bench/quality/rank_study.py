@@ -1,0 +1,461 @@
+#!/usr/bin/env python3
+"""Offline ranking study over ripvec's own index: tune keyword and fusion choices in seconds.
+
+    rank_study.py --work DIR --ripvec BIN [--corpora NAME ...] [--set labelled|csn]
+
+Reads each tree's committed snapshot from WORK/cache (chunks with their path, symbol, kind,
+language, content and float32 vectors: exactly what ripvec ranks), embeds the queries once with
+`ripvec embed --query` (the model's query prompt applied, as searches do), and re-implements in
+NumPy/Python the ranking of src/index/rank.cpp and bm25.cpp with switches for each candidate
+change: identifier splitting variants, light stemming, field weights, a doc-comment field, the
+fusion rule and its weight, identifier-query detection. Every configuration is scored exactly as
+eval.py scores ripvec (first 10 items, same label matching), parameters are picked on the tune
+half and reported on the held-out half. The choices it finds are then implemented in C++ and
+measured end to end with run.sh / eval.py; this file is the study, not the measurement.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import re
+import struct
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import eval as ev  # noqa: E402
+
+K = 10
+SECTIONS = ["strings", "files", "chunks", "vec_f32", "vec_i8", "scales", "err", "terms", "postings"]
+
+
+# ---------------------------------------------------------------- snapshot reader
+
+def find_index(cache: Path, tree: Path) -> Path:
+    root = str(tree.resolve())
+    for m in cache.glob("*/*/manifest.json") if not list(cache.glob("*/manifest.json")) else cache.glob("*/manifest.json"):
+        j = json.loads(m.read_text())
+        if j.get("root") == root:
+            return m.parent
+    for m in cache.rglob("manifest.json"):
+        j = json.loads(m.read_text())
+        if j.get("root") == root:
+            return m.parent
+    sys.exit(f"rank_study.py: no index of {root} under {cache} (run ripvec index first)")
+
+
+def read_snapshot(index_dir: Path) -> tuple[list[dict], np.ndarray]:
+    man = json.loads((index_dir / "manifest.json").read_text())
+    raw = (index_dir / man["snapshot"]["name"]).read_bytes()
+    magic, version, dim, n_files, n_chunks, n_terms, n_post, fsize = struct.unpack_from("<8sIIQQQQQ", raw, 0)
+    off = 8 + 4 + 4 + 8 * 5 + 32
+    sec = {}
+    for name in SECTIONS:
+        o, s, _crc, _r = struct.unpack_from("<QQII", raw, off)
+        sec[name] = (o, s)
+        off += 24
+    so, ss = sec["strings"]
+    strings = raw[so:so + ss]
+
+    def st(o, n):
+        return strings[o:o + n].decode("utf-8", errors="replace")
+    fo, _ = sec["files"]
+    files = []
+    for i in range(n_files):
+        p_off, p_len, first, cnt, flags, size = struct.unpack_from("<QIIIIQ", raw, fo + 32 * i)
+        files.append(st(p_off, p_len))
+    co, _ = sec["chunks"]
+    chunks = []
+    for i in range(n_chunks):
+        f, sl, el, sym_len, sym_off, c_off, c_len, k_len, l_len, k_off, l_off = struct.unpack_from(
+            "<IiiIQQIHHQQ", raw, co + 56 * i)
+        chunks.append({"path": files[f], "start": sl, "end": el, "symbol": st(sym_off, sym_len),
+                       "kind": st(k_off, k_len), "lang": st(l_off, l_len), "content": st(c_off, c_len)})
+    vo, vs = sec["vec_f32"]
+    vecs = np.frombuffer(raw[vo:vo + vs], dtype=np.float32).reshape(n_chunks, dim)
+    return chunks, vecs
+
+
+# ---------------------------------------------------------------- tokenizer (bm25.cpp)
+
+RUN = re.compile(r"[A-Za-z0-9_\x80-\U0010ffff]+(?:-[A-Za-z0-9_\x80-\U0010ffff]+)*")
+HUMP = re.compile(r"(?<=[0-9])(?=[^0-9])|(?<=[^0-9])(?=[0-9])|(?<=[a-z\x80-\U0010ffff])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z\x80-\U0010ffff])")
+
+
+def stem(w: str) -> str:
+    """stem_light of src/index/bm25.cpp (same rules, same order)."""
+    if len(w) <= 3 or not re.fullmatch(r"[a-z]+", w):
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-2]
+    elif w.endswith(("sses", "ches", "shes", "xes", "zes")):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+
+    def strip(w: str, suf: str):
+        if not w.endswith(suf):
+            return None
+        rest = w[:-len(suf)]
+        if len(rest) < 3 or not any(c in "aeiouy" for c in rest):
+            return None
+        if rest[-1] == rest[-2] and rest[-1] not in "aeiouylsz":
+            rest = rest[:-1]
+        return rest
+    r = strip(w, "ing")
+    if r is None:
+        r = strip(w, "ed")
+    if r is not None:
+        w = r
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    if len(w) > 3 and w.endswith("y"):
+        w = w[:-1] + "i"
+    return w
+
+
+def terms(text: str, do_stem: bool = False) -> list[str]:
+    out = []
+    for m in RUN.finditer(text):
+        run = m.group(0)
+        whole = run.lower()
+        if len(whole) <= 64:
+            out.append(stem(whole) if do_stem else whole)
+        parts = []
+        for seg in re.split(r"[_-]", run):
+            if seg:
+                parts.extend(p for p in HUMP.split(seg) if p)
+        if len(parts) == 1 and len(parts[0]) == len(run):
+            continue
+        for p in parts:
+            if len(p) <= 64:
+                pl = p.lower()
+                out.append(stem(pl) if do_stem else pl)
+    return out
+
+
+# ---------------------------------------------------------------- BM25F
+
+STOP = set(ev.STOP)
+COMMENT = re.compile(r"^\s*(#|//|/\*|\*|\"\"\"|''')")
+
+
+def split_doc(content: str) -> tuple[str, str]:
+    """(comment/docstring lines, code lines) by a line heuristic."""
+    doc, code = [], []
+    in_py_doc = False
+    for line in content.split("\n"):
+        s = line.strip()
+        if in_py_doc:
+            doc.append(line)
+            if s.endswith(('"""', "'''")):
+                in_py_doc = False
+            continue
+        if s.startswith(('"""', "'''")):
+            doc.append(line)
+            if not (len(s) >= 6 and s.endswith(s[:3])):
+                in_py_doc = True
+            continue
+        (doc if COMMENT.match(line) else code).append(line)
+    return "\n".join(doc), "\n".join(code)
+
+
+class Keyword:
+    FIELDS = ("symbol", "path", "doc", "body")
+
+    def __init__(self, chunks: list[dict], do_stem: bool, split_docs: bool):
+        self.n = len(chunks)
+        self.tf: list[dict[str, list[int]]] = []
+        lens = np.zeros((self.n, 4))
+        df: Counter = Counter()
+        for i, c in enumerate(chunks):
+            if split_docs:
+                d, b = split_doc(c["content"])
+            else:
+                d, b = "", c["content"]
+            fields = [c["symbol"], c["path"], d, b]
+            tfd: dict[str, list[int]] = {}
+            for f, text in enumerate(fields):
+                ts = terms(text, do_stem)
+                lens[i, f] = len(ts)
+                for t in ts:
+                    tfd.setdefault(t, [0, 0, 0, 0])[f] += 1
+            self.tf.append(tfd)
+            df.update(tfd.keys())
+        self.lens = lens
+        self.avg = lens.mean(axis=0)
+        self.df = df
+        self.post: dict[str, list[int]] = defaultdict(list)
+        for i, tfd in enumerate(self.tf):
+            for t in tfd:
+                self.post[t].append(i)
+        self.do_stem = do_stem
+
+    def scores(self, query: str, w: tuple, k1: float = 1.2, b: float = 0.75,
+               stop: bool = False) -> np.ndarray:
+        s = np.zeros(self.n)
+        qt = terms(query, False)
+        if stop and any(t not in STOP for t in qt):
+            qt = [t for t in qt if t not in STOP]
+        qt = sorted({stem(t) if self.do_stem else t for t in qt})
+        for t in qt:
+            p = self.post.get(t)
+            if not p:
+                continue
+            idf = math.log(1 + (self.n - len(p) + 0.5) / (len(p) + 0.5))
+            for d in p:
+                tf = self.tf[d][t]
+                tfw = 0.0
+                for f in range(4):
+                    if tf[f]:
+                        norm = 1 - b + b * self.lens[d, f] / self.avg[f] if self.avg[f] > 0 else 1
+                        tfw += w[f] * tf[f] / norm
+                s[d] += idf * tfw * (k1 + 1) / (k1 + tfw)
+        return s
+
+
+# ---------------------------------------------------------------- rank.cpp pieces
+
+PREAMBLE = ("import", "from", "#include", "#import", "use", "using", "package", "namespace", "module",
+            "extern", "require", "library", "open", "#pragma")
+DEF_KINDS = {"function", "method", "constructor", "class", "struct", "enum", "union", "interface", "type",
+             "trait", "record", "macro", "annotation"}
+
+
+def contentless(kind: str, content: str) -> bool:
+    need = 1 if kind in DEF_KINDS else 2
+    n = 0
+    for line in content.split("\n"):
+        s = line.strip()
+        if not s or all(not (ch.isalnum() or ord(ch) >= 0x80) for ch in s):
+            continue
+        pre = any(s.startswith(w) and len(s) > len(w) and s[len(w)] in " \t\"<" for w in PREAMBLE)
+        pre = pre or s.startswith("#include") or s.startswith("#pragma once") or ("require(" in s and "=" in s)
+        if pre:
+            continue
+        n += 1
+        if n >= need:
+            return False
+    return True
+
+
+def merge(order: list[int], chunks: list[dict], k: int = K) -> list[tuple[str, int, int, float]]:
+    hits: list[list] = []  # [path, start, end, symbol]
+    for i in order:
+        if len(hits) >= k:
+            break
+        c = chunks[i]
+        h = [c["path"], c["start"], c["end"], c["symbol"]]
+        hits.append(h)
+        idx = len(hits) - 1
+        changed = True
+        while changed:
+            changed = False
+            for j in range(len(hits)):
+                if j == idx:
+                    continue
+                a, o = hits[idx], hits[j]
+                if a[0] != o[0]:
+                    continue
+                overlap = a[1] <= o[2] and o[1] <= a[2]
+                touch = (a[2] + 1 == o[1] or o[2] + 1 == a[1]) and a[3] == o[3]
+                if overlap or touch:
+                    keep, drop = min(idx, j), max(idx, j)
+                    hits[keep] = [hits[keep][0], min(a[1], o[1]), max(a[2], o[2]), hits[keep][3]]
+                    del hits[drop]
+                    idx = keep
+                    changed = True
+                    break
+    return [(h[0], h[1], h[2], 0.0) for h in hits]
+
+
+IDENT = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:::|\.|->|#)[A-Za-z_$][\w$]*)*(?:\(\))?$")
+
+
+def identifier_like(q: str) -> bool:
+    q = q.strip().strip("`")
+    if not q or any(ch.isspace() for ch in q):
+        return False
+    if "/" in q or "\\" in q:
+        return True  # a path
+    if not IDENT.match(q):
+        return False
+    core = re.sub(r"(::|\.|->|#|\(\))", "", q)
+    return ("_" in core.strip("_") or re.search(r"[a-z][A-Z]", core) is not None
+            or re.search(r"[A-Za-z][0-9]|[0-9][A-Za-z]", core) is not None
+            or any(sep in q for sep in ("::", ".", "->", "#", "()")))
+
+
+# ---------------------------------------------------------------- study
+
+def ev_load(path: str) -> dict:
+    import gzip
+    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
+        return json.load(f)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--ripvec", required=True)
+    ap.add_argument("--corpora", nargs="*", default=["flask", "gin", "cmark-gfm", "axios", "ureq"])
+    ap.add_argument("--set", default="labelled", choices=["labelled", "csn"])
+    ap.add_argument("--study", default="all")
+    ap.add_argument("--cache", default="cache", help="index cache under WORK (cache-hashed: chunks only)")
+    ap.add_argument("--sem-from", default="", help="semantic top lists from an eval.py results file "
+                    "(for an index with stand-in vectors): listed chunks get their cosine, others less")
+    args = ap.parse_args()
+    work = args.work.resolve()
+    groups = ev.load_sets(work, [args.set], args.corpora, 0)
+    data = []
+    for g in groups:
+        ev.resolve(g["tree"], g["queries"])
+        chunks, vecs = read_snapshot(find_index(work / args.cache, g["tree"]))
+        qtexts = [q["query"] for q in g["queries"]]
+        cache = work / "study" / f"{g['set']}-{g['name']}-q.npy"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        key = hashlib.sha256("\n".join(qtexts).encode()).hexdigest()
+        keyf = cache.with_suffix(".key")
+        if not cache.is_file() or not keyf.is_file() or keyf.read_text() != key:
+            subprocess.run([args.ripvec, "embed", "--query", "--npy", str(cache)], input="\n".join(qtexts) + "\n",
+                           text=True, check=True)
+            keyf.write_text(key)
+        qv = np.load(cache)
+        if args.sem_from:
+            old = {q["id"]: q for og in ev_load(args.sem_from)["groups"] if og["name"] == g["name"]
+                   and og["set"] == g["set"] for q in og["queries"]}
+            by_path = defaultdict(list)
+            for i, c in enumerate(chunks):
+                by_path[c["path"]].append(i)
+            sem = np.zeros((len(chunks), len(qtexts)), dtype=np.float32)
+            for qi, q in enumerate(g["queries"]):
+                lst = old[q["id"]]["top"]["semantic"]
+                sem[:, qi] = min(x[3] for x in lst) - 0.01
+                for p, s0, e0, sc in reversed(lst):
+                    best = max(by_path.get(p, []), default=None,
+                               key=lambda i: min(e0, chunks[i]["end"]) - max(s0, chunks[i]["start"]))
+                    if best is not None and min(e0, chunks[best]["end"]) >= max(s0, chunks[best]["start"]):
+                        sem[best, qi] = max(sem[best, qi], sc)
+            vecs, qv = sem, np.eye(len(qtexts), dtype=np.float32)
+        cl = np.array([contentless(c["kind"], c["content"]) for c in chunks])
+        data.append({"g": g, "chunks": chunks, "vecs": vecs, "qv": qv, "contentless": cl, "kw": {}})
+        print(f"{g['name']}: {len(chunks)} chunks, {len(qtexts)} queries", file=sys.stderr)
+
+    def kw_index(d, do_stem, split_docs):
+        key = (do_stem, split_docs)
+        if key not in d["kw"]:
+            d["kw"][key] = Keyword(d["chunks"], do_stem, split_docs)
+        return d["kw"][key]
+
+    # Per query cached inputs: semantic scores (full), keyword scores per config.
+    def evaluate(cfg: dict, kinds=("meaning",)) -> dict:
+        """Returns {(lang, split, kind): [rr...]} for the modes 'keyword', 'semantic', 'hybrid'."""
+        res: dict = defaultdict(list)
+        depth = cfg.get("depth", 100)
+        for d in data:
+            kwi = kw_index(d, cfg.get("stem", False), cfg.get("docfield", False))
+            sem_all = d["vecs"] @ d["qv"].T  # [n, q]
+            is_doc = np.array([c["lang"] in ("markdown", "text", "rst", "restructuredtext") or
+                               c["path"].endswith((".rst", ".md", ".txt")) for c in d["chunks"]])
+            for qi, q in enumerate(d["g"]["queries"]):
+                kind = q.get("kind", "meaning")
+                if kind not in kinds and not (kinds == ("all",)):
+                    continue
+                split = ev.split_half(q["id"])
+                sem = sem_all[:, qi]
+                # As rank.cpp: identifier-like queries are matched without stemming.
+                kwq = kw_index(d, False, cfg.get("docfield", False)) if identifier_like(q["query"]) else kwi
+                kw = kwq.scores(q["query"], cfg.get("w", (3.0, 1.5, 1.0, 1.0)), cfg.get("k1", 1.2), cfg.get("b", 0.75),
+                                cfg.get("stop", False))
+                if cfg.get("docpen", 1.0) != 1.0:
+                    kw = kw * np.where(is_doc, cfg["docpen"], 1.0)
+                cl = d["contentless"]
+
+                def ordered(scores: np.ndarray, mask_pos=True) -> list[int]:
+                    idx = np.argsort(-scores, kind="stable")
+                    if mask_pos:
+                        idx = idx[scores[idx] > 0]
+                    idx = idx[:depth]
+                    return [int(i) for i in idx if not cl[i]] + [int(i) for i in idx if cl[i]]
+                sem_list = ordered(sem, False)
+                kw_list = ordered(kw)
+                alpha = cfg.get("alpha", 0.7)
+                if identifier_like(q["query"]) and cfg.get("ident_alpha") is not None:
+                    alpha = cfg["ident_alpha"]
+                rule = cfg.get("rule", "convex")
+                fused: dict[int, float] = defaultdict(float)
+                if rule == "rrf":
+                    kk = cfg.get("rrf_k", 60)
+                    for r, i in enumerate(sem_list):
+                        fused[i] += alpha * 2 / (kk + r + 1)
+                    for r, i in enumerate(kw_list):
+                        fused[i] += (1 - alpha) * 2 / (kk + r + 1)
+                else:
+                    s_hi, s_lo = sem[sem_list[0]] if sem_list else 1, min(sem[i] for i in sem_list) if sem_list else 0
+                    if cfg.get("sem_norm") == "max":
+                        s_hi = max(sem[i] for i in sem_list); s_lo = cfg.get("sem_floor", 0.0)
+                    else:
+                        s_hi = max(sem[i] for i in sem_list)
+                    k_hi = max((kw[i] for i in kw_list), default=0.0)
+                    k_lo = min((kw[i] for i in kw_list), default=0.0) if cfg.get("kw_norm", "minmax") == "minmax" else 0.0
+                    cands = set(sem_list) | set(kw_list)
+                    both = cfg.get("both", True)
+                    for i in cands:
+                        sv = sem[i] if (both or i in set(sem_list)) else s_lo
+                        kv = kw[i] if (both or i in set(kw_list)) else k_lo
+                        sn = min(1.0, max(0.0, (sv - s_lo) / (s_hi - s_lo))) if s_hi > s_lo else 1.0
+                        kn = min(1.0, max(0.0, (kv - k_lo) / (k_hi - k_lo))) if k_hi > k_lo else (1.0 if k_hi > 0 and kv > 0 else 0.0)
+                        fused[i] = alpha * sn + (1 - alpha) * kn
+                hy = sorted(fused, key=lambda i: (cl[i], -fused[i], i))
+                for mode, lst in (("semantic", sem_list), ("keyword", kw_list), ("hybrid", hy)):
+                    r = ev.score(merge(lst, d["chunks"]), q["answers"])["rr"]
+                    res[(d["g"]["language"], split, kind, mode)].append(r)
+        return res
+
+    def summary(res: dict, split: str, mode: str, kind="meaning") -> tuple[float, dict]:
+        langs = sorted({k[0] for k in res})
+        per = {}
+        allv = []
+        for l in langs:
+            v = res.get((l, split, kind, mode), [])
+            per[l] = sum(v) / len(v) if v else float("nan")
+            allv += v
+        return (sum(allv) / len(allv) if allv else float("nan")), per
+
+    def show(name: str, cfg: dict):
+        res = evaluate(cfg, kinds=("meaning", "identifier"))
+        line = [name]
+        for split in ("tune", "held-out"):
+            for mode in ("keyword", "semantic", "hybrid"):
+                a, per = summary(res, split, mode)
+                line.append(f"{split[:4]} {mode[:3]} {a:.3f} [" + " ".join(f"{v:.2f}" for v in per.values()) + "]")
+        ids = [r for k, v in res.items() if k[2] == "identifier" and k[3] == "hybrid" for r in v]
+        idk = [r for k, v in res.items() if k[2] == "identifier" and k[3] == "keyword" for r in v]
+        line.append(f"ident hyb {sum(ids) / max(1, len(ids)):.3f} kw {sum(idk) / max(1, len(idk)):.3f}")
+        print(" | ".join(line), flush=True)
+
+    studies = {
+        "base": [("ripvec before issue 12 (rrf 60)", {"rule": "rrf", "alpha": 0.5, "w": (3, 1.5, 1, 1)}),
+                 ("shipped (rank.hpp)", {"alpha": 0.6, "ident_alpha": 0.2, "depth": 100, "stop": True,
+                                         "stem": True, "docpen": 0.5})],
+    }
+    exec_cfgs = json.loads(args.study) if args.study.startswith("[") else None
+    if exec_cfgs:
+        for name, cfg in exec_cfgs:
+            if "w" in cfg:
+                cfg["w"] = tuple(cfg["w"])
+            show(name, cfg)
+    else:
+        for name, cfg in studies["base"]:
+            show(name, cfg)
+
+
+if __name__ == "__main__":
+    main()
