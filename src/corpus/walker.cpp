@@ -652,6 +652,40 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
 
 // ---------------------------------------------------------------------------------------------
 
+bool ignored_below(const fs::path& root, const fs::path& path) {
+  const fs::path rel = path.lexically_relative(root);
+  if (rel.empty() || *rel.begin() == "..") return false;
+  WalkOptions opts;
+  Globals g;
+  g.opts = &opts;
+  const std::string gpath = global_excludes_path();
+  bool ok = false;
+  std::string text = gpath.empty() ? "" : read_small_file(gpath, &ok);
+  if (ok) g.global_excludes = RuleSet::parse(text, gpath);
+  auto dir_ctx = [&](const fs::path& dir, std::shared_ptr<const DirCtx> parent) {
+    auto d = std::make_shared<DirCtx>();
+    d->parent = parent;
+    d->abs = dir.string();
+    load_layer(*d, g, parent ? parent->repo : nullptr, nullptr);
+    return std::shared_ptr<const DirCtx>(std::move(d));
+  };
+  std::shared_ptr<const DirCtx> ctx = dir_ctx(root, ancestors_of(root, g));
+  fs::path cur = root;
+  for (auto it = rel.begin(); it != rel.end(); ++it) {
+    const std::string name = it->string();
+    if (name.empty() || name == ".") continue;
+    const fs::path child = cur / name;
+    std::error_code ec;
+    const bool is_dir = std::next(it) != rel.end() || fs::is_directory(child, ec);
+    if (is_never_entered(name)) return true;
+    if (ignore_match(*ctx, child.string(), is_dir, g) == Match::Ignore) return true;
+    if (!is_dir) break;
+    cur = child;
+    ctx = dir_ctx(cur, ctx);
+  }
+  return false;
+}
+
 ContentStatus read_text_file(const fs::path& p, uint64_t max_size, std::string* out) {
   const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ContentStatus::Unreadable;

@@ -64,6 +64,13 @@ struct WalkStats {
 std::vector<WalkedFile> walk(const std::vector<std::filesystem::path>& roots,
                              const WalkOptions& opts, WalkStats* stats);
 
+// Whether `path` (a directory or file at or below `root`; absolute, lexically normal) is left
+// out of a walk of `root` by the ignore files (.ignore, .gitignore, .git/info/exclude, the
+// global excludes file, with ripgrep's precedence) or lies in a folder that is never entered
+// (.git, .ripvec...). Hidden components do not count (a named path is searched, hidden or not).
+// Index roots use it: an enclosing root whose walk would leave `path` out cannot answer it.
+bool ignored_below(const std::filesystem::path& root, const std::filesystem::path& path);
+
 enum class ContentStatus { Ok, Binary, InvalidUtf8, TooLarge, Unreadable };
 
 // Reads a file as UTF-8 text: Binary if it has a NUL byte in the first 8 KiB (or anywhere),

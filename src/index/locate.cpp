@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "corpus/walker.hpp"
 #include "index/hash.hpp"
 #include "index/store.hpp"
 #include "ripvec/error.hpp"
@@ -129,6 +130,10 @@ Located locate_index(const fs::path& path, const fs::path& cache_dir, std::strin
       return exists_any(cache / root_key(d) / std::string(model_dir) / "manifest.json");
     });
     if (!found) found = nearest(chain, [](const fs::path& d) { return exists_any(d / ".git"); });
+    // A directory the enclosing root's ignore rules leave out (a build/ folder, a vendored tree
+    // in .gitignore) is not in that root's index: it becomes a root of its own, so that naming
+    // it indexes it (ripgrep searches a named path whatever the ignore files say).
+    if (found && *found != p && exists_dir(p) && ignored_below(*found, p)) found = nullptr;
     out.root = found ? *found : dir;
     out.location = repo_local ? out.root / ".ripvec" / std::string(model_dir)
                               : cache / root_key(out.root) / std::string(model_dir);

@@ -172,6 +172,26 @@ TEST_F(IndexService, SubDirectoryAndFileAreAnsweredFromTheEnclosingIndex) {
             (std::set<std::string>{"src/beta.py", "lib/gamma.py"}));
 }
 
+// `ripvec index build-dev/corpus` inside a work tree whose .gitignore has build*/ indexed the
+// enclosing repository (without the named folder) instead of the folder: a directory that the
+// enclosing root's ignore rules leave out is a root of its own.
+TEST_F(IndexService, IgnoredDirectoryNamedAsPathIsIndexedAsItsOwnRoot) {
+  write(root_ / "build/nested/tool.py", "def ignored_capybara(x):\n    return x  # capybara\n");
+  TestHashEmbedder emb;
+  auto idx = open(emb, root_ / "build");
+  EXPECT_EQ(idx->root(), fs::canonical(root_ / "build"));
+  EXPECT_EQ(idx->scope(), "");
+  const UpdateStats st = idx->update();
+  EXPECT_EQ(st.files_added, 2u);  // generated.py and nested/tool.py, nothing of the repository
+  EXPECT_EQ(paths_of(idx->search("capybara", keyword())), std::set<std::string>{"nested/tool.py"});
+  // A sub-folder of the ignored one is answered from that index.
+  auto nested = open(emb, root_ / "build/nested");
+  EXPECT_EQ(nested->root(), fs::canonical(root_ / "build"));
+  EXPECT_EQ(nested->update().chunks_embedded, 0u);
+  // Folders the rules admit still belong to the repository's index.
+  EXPECT_EQ(open(emb, root_ / "src")->root(), fs::canonical(root_));
+}
+
 TEST_F(IndexService, HiddenFilesAreStoredButSearchedOnlyWhenAsked) {
   TestHashEmbedder emb;
   auto idx = open(emb, root_);
