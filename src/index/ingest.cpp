@@ -442,9 +442,11 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     flush();
   } catch (...) {
     stop_workers();
+    // Files already embedded are still handed back (their objects are written, so a cancelled
+    // or failed update leaves that work for the next one to reuse); the finisher stops at its
+    // own first error.
     {
       std::lock_guard lk(fin_mu);
-      fin_queue.clear();  // the update fails: nothing more is handed back
       fin_closing = true;
     }
     fin_cv.notify_one();
