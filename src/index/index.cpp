@@ -986,7 +986,7 @@ std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
     std::erase_if(walked, [&](const WalkedFile& wf) { return !scope.in_scope(wf.rel_path); });
   }
   MemoryCorpus corpus = ingest_in_memory(walked, embedder, w.max_file_size, &rep, &st);
-  rep.phase(IndexProgress::Phase::Writing);
+  // No Writing phase: nothing is stored (the progress line would say "writing the index").
   auto snap = memory_snapshot(corpus, static_cast<uint32_t>(embedder.dim()));
   st.chunks_total = snap->num_chunks();
   rep.phase(IndexProgress::Phase::Done);

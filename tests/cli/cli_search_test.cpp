@@ -165,6 +165,16 @@ TEST_F(CliSearch, NoIndexLeavesNothingOnDisk) {
   EXPECT_FALSE(fs::exists(repo_ / ".ripvec"));
 }
 
+// `ripvec --no-index` printed "writing the index" on a non-TTY stderr though nothing is stored.
+TEST_F(CliSearch, NoIndexProgressNeverSaysItWritesTheIndex) {
+  CliRun c = run({"--no-index", "-n", "1", "prime", repo_.path()});
+  std::erase(c.args, std::string("-q"));  // progress on: stderr is not a TTY, one line a phase
+  auto r = run_cli(c);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("embedding"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("writing"), std::string::npos) << r.err;
+}
+
 TEST_F(CliSearch, RepoLocalStoresUnderDotRipvec) {
   auto r = run_cli(run({"--repo-local", "-n", "1", "prime", repo_.path()}));
   ASSERT_EQ(r.status, 0) << r.err;
