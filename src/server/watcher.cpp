@@ -101,6 +101,9 @@ void Watcher::loop() {
       if (watched_roots_.count(r) || !r->indexed()) continue;
       watched_roots_[r] = true;
       if (!polling_) watch_tree(r, r->path().string());
+      // Changes made between the index's last update and the watches above raised no event:
+      // one update after the debounce catches them (it only stats files when nothing changed).
+      dirty[r] = Clock::now();
     }
     if (!polling_ && fd_ >= 0) {
       pollfd p{fd_, POLLIN, 0};

@@ -112,6 +112,23 @@ async def main(ripvec, model_dir, cache_dir, tree):
             print(f"     first search (indexing) {time.time() - t0:.2f}s, "
                   f"{len(progress)} progress notifications", flush=True)
             check(not r.is_error, "search_code succeeds: " + text_of(r)[:200])
+            # Written at once, before the watcher has set its watches on the new index: no
+            # inotify event for it (the watcher missed such changes; it now updates once after
+            # setting them). Regression check: watcher_catches_changes_before_its_watches.
+            with open(os.path.join(tree, "early_edit.py"), "w") as f:
+                f.write("def zebra_unique_early(x):\n    return x + 7\n")
+            t0 = time.time()
+            found = False
+            while time.time() - t0 < 30 and not found:
+                r2 = await s.call_tool("search_code", {"query": "zebra_unique_early",
+                                                       "mode": "keyword", "top_k": 1})
+                res2 = (r2.structured_content or {}).get("results", [])
+                found = bool(res2) and res2[0]["symbol"] == "zebra_unique_early"
+                if not found:
+                    await asyncio.sleep(0.5)
+            check(found, "watcher: a file written right after the first search (before the "
+                  f"watches were set) is searchable after {time.time() - t0:.1f}s")
+
             res = (r.structured_content or {}).get("results", [])
             # The original and its copy in legacy/ are the two best answers.
             check(len(res) >= 2 and {(x["path"], x["symbol"]) for x in res[:2]} ==
