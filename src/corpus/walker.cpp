@@ -500,6 +500,17 @@ void merge_stats(WalkStats& into, WalkStats&& from) {
   for (auto& w : from.warnings) into.warnings.push_back(std::move(w));
 }
 
+// A folder whose ignore files only supply rules (not walked): its layer on top of `parent`'s.
+std::shared_ptr<const DirCtx> rules_ctx(std::shared_ptr<const DirCtx> parent, std::string abs,
+                                        const Globals& g) {
+  auto d = std::make_shared<DirCtx>();
+  d->abs = std::move(abs);
+  d->in_walk = false;
+  load_layer(*d, g, parent ? parent->repo : nullptr, nullptr);
+  d->parent = std::move(parent);
+  return d;
+}
+
 // The chain of folders above a root (outermost first), for ignore files in parent folders:
 // .ignore from every ancestor, .gitignore/.git info from ancestors inside the same repository.
 std::shared_ptr<const DirCtx> ancestors_of(const fs::path& root_abs, const Globals& g) {
@@ -509,17 +520,17 @@ std::shared_ptr<const DirCtx> ancestors_of(const fs::path& root_abs, const Globa
     if (p == p.parent_path()) break;
   }
   std::shared_ptr<const DirCtx> parent;
-  std::shared_ptr<const Repo> repo;
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-    auto d = std::make_shared<DirCtx>();
-    d->parent = parent;
-    d->abs = it->string();
-    d->in_walk = false;
-    load_layer(*d, g, repo, nullptr);
-    repo = d->repo;
-    parent = d;
-  }
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+    parent = rules_ctx(std::move(parent), it->string(), g);
   return parent;
+}
+
+// core.excludesFile's rules (empty when there is none or it cannot be read).
+RuleSet global_excludes() {
+  const std::string gpath = global_excludes_path();
+  bool ok = false;
+  std::string text = gpath.empty() ? "" : read_small_file(gpath, &ok);
+  return ok ? RuleSet::parse(text, gpath) : RuleSet();
 }
 
 }  // namespace
@@ -535,12 +546,7 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
   for (const auto& gl : opts.globs)
     if (!gl.empty() && gl[0] != '!') g.override_whitelist = true;
   WalkStats stats;
-  if (!opts.no_ignore) {
-    const std::string gpath = global_excludes_path();
-    bool ok = false;
-    std::string text = gpath.empty() ? "" : read_small_file(gpath, &ok);
-    if (ok) g.global_excludes = RuleSet::parse(text, gpath);
-  }
+  if (!opts.no_ignore) g.global_excludes = global_excludes();
 
   std::unique_ptr<ThreadPool> own_pool;
   ThreadPool* pool = &ThreadPool::global();
@@ -658,18 +664,8 @@ bool ignored_below(const fs::path& root, const fs::path& path) {
   WalkOptions opts;
   Globals g;
   g.opts = &opts;
-  const std::string gpath = global_excludes_path();
-  bool ok = false;
-  std::string text = gpath.empty() ? "" : read_small_file(gpath, &ok);
-  if (ok) g.global_excludes = RuleSet::parse(text, gpath);
-  auto dir_ctx = [&](const fs::path& dir, std::shared_ptr<const DirCtx> parent) {
-    auto d = std::make_shared<DirCtx>();
-    d->parent = parent;
-    d->abs = dir.string();
-    load_layer(*d, g, parent ? parent->repo : nullptr, nullptr);
-    return std::shared_ptr<const DirCtx>(std::move(d));
-  };
-  std::shared_ptr<const DirCtx> ctx = dir_ctx(root, ancestors_of(root, g));
+  g.global_excludes = global_excludes();
+  std::shared_ptr<const DirCtx> ctx = rules_ctx(ancestors_of(root, g), root.string(), g);
   fs::path cur = root;
   for (auto it = rel.begin(); it != rel.end(); ++it) {
     const std::string name = it->string();
@@ -681,7 +677,7 @@ bool ignored_below(const fs::path& root, const fs::path& path) {
     if (ignore_match(*ctx, child.string(), is_dir, g) == Match::Ignore) return true;
     if (!is_dir) break;
     cur = child;
-    ctx = dir_ctx(cur, ctx);
+    ctx = rules_ctx(ctx, cur.string(), g);
   }
   return false;
 }

@@ -350,15 +350,16 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     fin_queue.push_back(std::move(p));
     fin_cv.notify_one();
   };
-  // Waits until every file handed back is done; rethrows the finisher's error.
-  auto join_finisher = [&] {
+  // Waits until the finisher has handed back every queued file (or stopped at its own first
+  // error). Files already embedded are handed back on every path, so a cancelled or failed
+  // update still writes their objects for the next update to reuse.
+  auto close_finisher = [&] {
     {
       std::lock_guard lk(fin_mu);
       fin_closing = true;
     }
     fin_cv.notify_one();
     if (finisher.joinable()) finisher.join();
-    if (fin_error) std::rethrow_exception(fin_error);
   };
   auto flush = [&] {
     std::vector<std::pair<size_t, size_t>> refs;  // (pending index, chunk)
@@ -442,19 +443,12 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     flush();
   } catch (...) {
     stop_workers();
-    // Files already embedded are still handed back (their objects are written, so a cancelled
-    // or failed update leaves that work for the next one to reuse); the finisher stops at its
-    // own first error.
-    {
-      std::lock_guard lk(fin_mu);
-      fin_closing = true;
-    }
-    fin_cv.notify_one();
-    finisher.join();
+    close_finisher();
     throw;
   }
   stop_workers();
-  join_finisher();
+  close_finisher();
+  if (fin_error) std::rethrow_exception(fin_error);
   times.chunk_s = static_cast<double>(chunk_ns.load()) * 1e-9;
   return times;
 }

@@ -133,7 +133,7 @@ Located locate_index(const fs::path& path, const fs::path& cache_dir, std::strin
     // A directory the enclosing root's ignore rules leave out (a build/ folder, a vendored tree
     // in .gitignore) is not in that root's index: it becomes a root of its own, so that naming
     // it indexes it (ripgrep searches a named path whatever the ignore files say).
-    if (found && *found != p && exists_dir(p) && ignored_below(*found, p)) found = nullptr;
+    if (found && *found != p && dir == p && ignored_below(*found, p)) found = nullptr;
     out.root = found ? *found : dir;
     out.location = repo_local ? out.root / ".ripvec" / std::string(model_dir)
                               : cache / root_key(out.root) / std::string(model_dir);
