@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "driver/cpu/cpu_gemm_tasks.hpp"
 #include "ripvec/error.hpp"
 #include "util/thread_pool.hpp"
 
@@ -384,16 +385,11 @@ void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int
   // Row blocks of 4 register tiles; panel groups so that small m still spreads over the pool.
   const int64_t mr = mr_of(w.isa);
   const int64_t mc = 4 * mr;
-  const int64_t row_blocks = (m + mc - 1) / mc;
-  const int64_t panels = (w.n + w.nr - 1) / w.nr;
-  int64_t groups = 1;
-  while (row_blocks * groups < 3 * threads && groups < panels) ++groups;
-  const int64_t per_group = (panels + groups - 1) / groups;
-  groups = (panels + per_group - 1) / per_group;
-  const int64_t tasks = row_blocks * groups;
+  const GemmTasks split(m, mc, (w.n + w.nr - 1) / w.nr, threads);
+  const int64_t tasks = split.count;
   auto run = [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
-      const int64_t rb = t / groups, pg = t % groups;
+      const int64_t rb = split.row_block(t);
       Block b;
       b.w = &w;
       b.act = act + rb * mc * kp * static_cast<int64_t>(elem);
@@ -402,8 +398,8 @@ void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int
       b.y = y + rb * mc * ldc;
       b.ldc = ldc;
       b.rows = std::min(mc, m - rb * mc);
-      b.p0 = pg * per_group;
-      b.p1 = std::min(panels, b.p0 + per_group);
+      b.p0 = split.panel0(t);
+      b.p1 = split.panel1(t);
       b.bias = bias;
       switch (w.isa) {
 #if defined(__x86_64__)

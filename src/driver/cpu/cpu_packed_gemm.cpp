@@ -5,6 +5,7 @@
 #include <cstring>
 #include <new>
 
+#include "driver/cpu/cpu_gemm_tasks.hpp"
 #include "util/thread_pool.hpp"
 
 namespace ripvec::cpu {
@@ -59,19 +60,12 @@ void packed_gemm(const CpuKernels& kern, const float* packed, int64_t n, int64_t
   // Row blocks of 12 register tiles (144 rows on AVX-512, 72 on AVX2): the block's A rows for
   // one k block (144 x 384 floats = 216 KiB) stay in L2 while the panels stream past.
   const int64_t mc = (kEnvMcTiles > 0 ? kEnvMcTiles : 12) * mr;
-  const int64_t row_blocks = (m + mc - 1) / mc;
-  const int64_t panels = (n + nr - 1) / nr;
   const int64_t threads = ThreadPool::global().size();
-  // Panel groups: all panels per task while there are enough row blocks to go around;
-  // otherwise split the columns so that there are about three tasks per thread.
-  int64_t groups = 1;
-  while (row_blocks * groups < 3 * threads && groups < panels) ++groups;
-  const int64_t per_group = (panels + groups - 1) / groups;
-  groups = (panels + per_group - 1) / per_group;
-  const int64_t tasks = row_blocks * groups;
+  const GemmTasks split(m, mc, (n + nr - 1) / nr, threads);
+  const int64_t tasks = split.count;
   auto run = [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
-      const int64_t rb = t / groups, pg = t % groups;
+      const int64_t rb = split.row_block(t);
       GemmBlock g;
       g.a = a + rb * mc * lda;
       g.lda = lda;
@@ -82,8 +76,8 @@ void packed_gemm(const CpuKernels& kern, const float* packed, int64_t n, int64_t
       g.c = c + rb * mc * ldc;
       g.ldc = ldc;
       g.rows = std::min(mc, m - rb * mc);
-      g.panel0 = pg * per_group;
-      g.panel1 = std::min(panels, g.panel0 + per_group);
+      g.panel0 = split.panel0(t);
+      g.panel1 = split.panel1(t);
       g.bias = bias;
       g.accumulate = accumulate;
       g.gelu = gelu;
