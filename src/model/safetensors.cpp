@@ -430,7 +430,9 @@ SafeTensors SafeTensors::open(const std::filesystem::path& path) {
     impl->fail("file is " + std::to_string(size) +
                " bytes, too small for the 8-byte header length");
   }
-  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  // MAP_POPULATE: the finite check and the first forward pass read every byte; one populate
+  // call maps the cached pages far faster than ~22,000 separate page faults (90 MB model).
+  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   int err = errno;
   ::close(fd);  // the mapping keeps the file alive
   if (p == MAP_FAILED)

@@ -46,8 +46,9 @@ std::vector<tok::AddedToken> hf_added_tokens(const nlohmann::json& root, const B
 
 class BpeTokenizer final : public Tokenizer {
  public:
-  BpeTokenizer(const nlohmann::json& root, std::string_view origin)
-      : model_(root.at("model"), origin),
+  BpeTokenizer(const nlohmann::json& root, std::string_view origin,
+               const tok::VocabEntries* scanned)
+      : model_(root.at("model"), origin, scanned),
         normalizer_(root.contains("normalizer") ? root["normalizer"] : nlohmann::json(), origin),
         added_(hf_added_tokens(root, model_, origin), normalizer_.empty() ? nullptr : &normalizer_),
         post_(tok::PostProcessor::from_json(
@@ -218,7 +219,8 @@ class BpeTokenizer final : public Tokenizer {
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> make_bpe_tokenizer(const nlohmann::json& root, std::string_view origin) {
+std::unique_ptr<Tokenizer> make_bpe_tokenizer(const nlohmann::json& root, std::string_view origin,
+                                              const tok::VocabEntries* scanned) {
   if (!root.is_object() || !root.contains("model") || !root["model"].is_object()) {
     throw ModelFormatError(std::string(origin) + ": missing \"model\" object");
   }
@@ -229,7 +231,7 @@ std::unique_ptr<Tokenizer> make_bpe_tokenizer(const nlohmann::json& root, std::s
                            ", expected \"BPE\"");
   }
   try {
-    return std::make_unique<BpeTokenizer>(root, origin);
+    return std::make_unique<BpeTokenizer>(root, origin, scanned);
   } catch (const nlohmann::json::exception& e) {
     throw ModelFormatError(std::string(origin) + ": malformed BPE tokenizer: " + e.what());
   }

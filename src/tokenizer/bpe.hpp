@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/vocab_scan.hpp"
+
 #include "ripvec/tokenizer.hpp"
 
 namespace ripvec {
@@ -17,6 +19,7 @@ namespace ripvec {
 // UnsupportedError for components this implementation does not cover: pre-tokenizers other than
 // ByteLevel, normalizers other than NFC/NFD/NFKC/NFKD/Lowercase/Sequence, BPE dropout.
 // tokenizer.json's own "truncation" / "padding" sections are ignored (callers pass max_length).
-std::unique_ptr<Tokenizer> make_bpe_tokenizer(const nlohmann::json& root, std::string_view origin);
+std::unique_ptr<Tokenizer> make_bpe_tokenizer(const nlohmann::json& root, std::string_view origin,
+                                              const tok::VocabEntries* scanned = nullptr);
 
 }  // namespace ripvec

@@ -80,20 +80,26 @@ bool optional_bool(const nlohmann::json& model, const char* key, const std::stri
 
 }  // namespace
 
-BpeModel::BpeModel(const nlohmann::json& model, std::string_view origin) {
+BpeModel::BpeModel(const nlohmann::json& model, std::string_view origin,
+                   const tok::VocabEntries* scanned) {
   const std::string where = std::string(origin) + ": model";
   if (!model.contains("vocab") || !model["vocab"].is_object()) {
     throw ModelFormatError(where + ".vocab must be an object of token -> id");
   }
   const auto& vocab = model["vocab"];
-  vocab_.reserve(vocab.size());
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
-        it.value().get<int64_t>() > INT32_MAX) {
-      throw ModelFormatError(where + ".vocab[\"" + it.key() +
-                             "\"] must be a non-negative integer id");
+  if (scanned) {
+    vocab_.reserve(scanned->size());
+    for (const auto& [tok, id] : *scanned) vocab_[tok] = id;
+  } else {
+    vocab_.reserve(vocab.size());
+    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+      if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
+          it.value().get<int64_t>() > INT32_MAX) {
+        throw ModelFormatError(where + ".vocab[\"" + it.key() +
+                               "\"] must be a non-negative integer id");
+      }
+      vocab_[it.key()] = static_cast<int32_t>(it.value().get<int64_t>());
     }
-    vocab_[it.key()] = static_cast<int32_t>(it.value().get<int64_t>());
   }
 
   if (model.contains("dropout") && !model["dropout"].is_null()) {

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tokenizer/string_map.hpp"
+#include "tokenizer/vocab_scan.hpp"
 
 namespace ripvec::bpe_detail {
 
@@ -29,7 +30,9 @@ class BpeModel {
   // model: tokenizer.json's "model" object (type "BPE"). Throws ModelFormatError on a malformed
   // vocab or merges (either "a b" strings or ["a", "b"] pairs), merges naming tokens outside the
   // vocabulary, or unsupported options (dropout).
-  BpeModel(const nlohmann::json& model, std::string_view origin);
+  // `scanned`: model.vocab as read by tok::split_vocab() (then model["vocab"] is {}), or null.
+  BpeModel(const nlohmann::json& model, std::string_view origin,
+           const tok::VocabEntries* scanned = nullptr);
 
   // Appends the ids of one pre-tokenized word, given as its raw bytes (before the byte-level
   // mapping, which is applied here).

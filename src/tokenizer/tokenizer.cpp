@@ -4,11 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include "ripvec/error.hpp"
 #include "tokenizer/bpe.hpp"
+#include "tokenizer/vocab_scan.hpp"
 #include "tokenizer/wordpiece.hpp"
 #include "util/json_depth.hpp"
 
@@ -75,9 +77,14 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json(std::string_view json_text,
   if (json_nesting_depth(json_text, kMaxJsonNesting) > kMaxJsonNesting)
     throw ModelFormatError(std::string(origin) + ": malformed JSON: nested deeper than " +
                            std::to_string(kMaxJsonNesting) + " levels");
+  // The vocabulary (most of the file) is read by a scanner instead of the DOM when it can be
+  // (tokenizer/vocab_scan.hpp); otherwise the whole document goes through nlohmann::json.
+  std::optional<tok::SplitVocab> split = tok::split_vocab(json_text);
+  const std::string_view dom_text = split ? std::string_view(split->rest) : json_text;
+  const tok::VocabEntries* scanned = split ? &split->entries : nullptr;
   json root;
   try {
-    root = json::parse(json_text.begin(), json_text.end());
+    root = json::parse(dom_text.begin(), dom_text.end());
   } catch (const json::exception& e) {
     throw ModelFormatError(std::string(origin) + ": malformed JSON: " + e.what());
   }
@@ -87,10 +94,10 @@ std::unique_ptr<Tokenizer> Tokenizer::from_json(std::string_view json_text,
     throw ModelFormatError(std::string(origin) + ": missing object 'model'");
   const std::string type = model_type(*model, origin);
   try {
-    if (type == "WordPiece") return tok::WordPieceTokenizer::from_json(root, origin);
+    if (type == "WordPiece") return tok::WordPieceTokenizer::from_json(root, origin, scanned);
     if (type == "BPE") {
       // BPE dispatch
-      return make_bpe_tokenizer(root, origin);
+      return make_bpe_tokenizer(root, origin, scanned);
     }
   } catch (const json::exception& e) {
     // Wrong-typed fields that the loaders read with .at()/.get<>() surface here.

@@ -38,7 +38,8 @@ Scratch& scratch() {
 }  // namespace
 
 std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(const nlohmann::json& root,
-                                                                  std::string_view origin) {
+                                                                  std::string_view origin,
+                                                                  const VocabEntries* scanned) {
   std::unique_ptr<WordPieceTokenizer> t(new WordPieceTokenizer());
   t->origin_ = std::string(origin);
   const json& model = root.at("model");
@@ -55,19 +56,25 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(const nlohmann
     }
   }
 
-  t->vocab_.reserve(vocab->size());
-  for (auto it = vocab->begin(); it != vocab->end(); ++it) {
-    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
-        it.value().get<int64_t>() > INT32_MAX)
-      bad(origin, "vocab entry '" + it.key() + "' has no valid id");
-    const auto id = static_cast<int32_t>(it.value().get<int64_t>());
-    const std::string& tok = it.key();
+  auto add = [&](const std::string& tok, int32_t id) {
     if (utf8_invalid_offset(tok) != tok.size()) bad(origin, "vocab entry is not valid UTF-8");
     t->vocab_.insert(tok, id, /*overwrite=*/true);
     t->max_word_bytes_ = std::max(t->max_word_bytes_, tok.size());
     if (tok.size() >= t->prefix_.size() && tok.compare(0, t->prefix_.size(), t->prefix_) == 0) {
       t->continuation_.insert(std::string_view(tok).substr(t->prefix_.size()), id, true);
       t->max_cont_bytes_ = std::max(t->max_cont_bytes_, tok.size() - t->prefix_.size());
+    }
+  };
+  if (scanned) {
+    t->vocab_.reserve(scanned->size());
+    for (const auto& [tok, id] : *scanned) add(tok, id);
+  } else {
+    t->vocab_.reserve(vocab->size());
+    for (auto it = vocab->begin(); it != vocab->end(); ++it) {
+      if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
+          it.value().get<int64_t>() > INT32_MAX)
+        bad(origin, "vocab entry '" + it.key() + "' has no valid id");
+      add(it.key(), static_cast<int32_t>(it.value().get<int64_t>()));
     }
   }
   t->unk_id_ = t->vocab_.find(t->unk_token_);

@@ -16,15 +16,18 @@
 #include "tokenizer/normalizer.hpp"
 #include "tokenizer/post_processor.hpp"
 #include "tokenizer/string_map.hpp"
+#include "tokenizer/vocab_scan.hpp"
 
 namespace ripvec::tok {
 
 class WordPieceTokenizer final : public Tokenizer {
  public:
-  // `root` is the whole tokenizer.json document; its "model" must be WordPiece.
+  // `root` is the whole tokenizer.json document; its "model" must be WordPiece. `scanned`, when
+  // not null, is model.vocab as read by split_vocab() (root's own model.vocab is then {}).
   // Throws ModelFormatError / UnsupportedError naming `origin`.
   static std::unique_ptr<WordPieceTokenizer> from_json(const nlohmann::json& root,
-                                                       std::string_view origin);
+                                                       std::string_view origin,
+                                                       const VocabEntries* scanned = nullptr);
 
   Encoding encode(std::string_view text, bool add_special = true,
                   size_t max_length = 0) const override;

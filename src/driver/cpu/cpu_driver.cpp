@@ -255,14 +255,16 @@ const char* CpuDriver::isa_name() const {
   return k_->isa;
 }
 
-const float* CpuDriver::packed_weight(const Tensor& w, int64_t n, int64_t k) {
+const float* CpuDriver::packed_weight(const Tensor& w, int64_t n, int64_t k, int64_t m) {
   // k == 0 (an empty reduction) is left to the BLAS path, which writes C = bias / 0.
   if (!packed_ || n <= 0 || k <= 0 || w.data == nullptr || !weights_.contains(w.data))
     return nullptr;
   const auto key = std::make_tuple(static_cast<const void*>(w.data), n, k);
   auto it = packs_.find(key);
-  if (it == packs_.end())
+  if (it == packs_.end()) {
+    if (m < kPackMinRows && used_unpacked_.insert(key).second) return nullptr;
     it = packs_.emplace(key, cpu::pack_weight(fp(w), n, k, k_->gemm_nr)).first;
+  }
   return it->second.get();
 }
 
@@ -537,7 +539,7 @@ void CpuDriver::gemm(const GemmDesc& g, const Tensor& a, const Tensor& b, Tensor
   // residual-accumulating output projections come this way, with beta = 1).
   if (!g.trans_a && g.trans_b && g.ldb == g.k && g.alpha == 1.0f &&
       (g.beta == 0.0f || g.beta == 1.0f) && g.m > 0 && g.n > 0 && g.k > 0)
-    if (const float* pw = packed_weight(b, g.n, g.k)) {
+    if (const float* pw = packed_weight(b, g.n, g.k, g.m)) {
       cpu::packed_gemm(*k_, pw, g.n, g.k, fp(a), g.lda, fp(c), g.ldc, g.m, nullptr, g.beta == 1.0f,
                        false);
       return;
@@ -975,7 +977,7 @@ void CpuDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor&
                      nullptr, qscratch_);
     return;
   }
-  if (const float* pw = packed_weight(w, g.n, g.k)) {
+  if (const float* pw = packed_weight(w, g.n, g.k, g.m)) {
     cpu::packed_gemm(*k_, pw, g.n, g.k, fp(x), g.lda, fp(y), g.ldc, g.m,
                      bias.empty() ? nullptr : fp(bias), false, false);
     return;
@@ -995,7 +997,7 @@ void CpuDriver::linear_gelu(Tensor y, const Tensor& x, const Tensor& w, const Te
                      k_->gelu, qscratch_);
     return;
   }
-  if (const float* pw = packed_weight(w, g.n, g.k)) {
+  if (const float* pw = packed_weight(w, g.n, g.k, g.m)) {
     cpu::packed_gemm(*k_, pw, g.n, g.k, fp(x), g.lda, fp(y), g.ldc, g.m,
                      bias.empty() ? nullptr : fp(bias), false, true);
     return;

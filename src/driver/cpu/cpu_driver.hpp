@@ -177,9 +177,14 @@ class CpuDriver {
   };
   using Buffer = std::unique_ptr<std::byte, AlignedFree>;
   static Buffer allocate_aligned(size_t bytes);
-  // The packed copy of weight w used as [n, k], made on first use; null when the packed path
-  // is off or w was not loaded by load_weight().
-  const float* packed_weight(const Tensor& w, int64_t n, int64_t k);
+  // The packed copy of weight w used as [n, k], made on the first product with at least
+  // kPackMinRows rows or the second product of any size; null when the packed path is off, w
+  // was not loaded by load_weight(), or this is w's first product and it has fewer rows (m).
+  // Packing copies the whole weight (about 20-30 ms for MiniLM's 90 MB): a CLI search embeds
+  // one query of a few tokens and nothing else, which is faster on the unpacked weight, while
+  // a server packs on its second query and keeps the faster kernel.
+  const float* packed_weight(const Tensor& w, int64_t n, int64_t k, int64_t m);
+  static constexpr int64_t kPackMinRows = 64;
   // The INT8 copy of weight w as [n, k]; null when INT8 is off or w was not loaded.
   // gelu: the product feeds GELU (the FFN's up projection). Layers kept in FP32 (int8_keep_)
   // get null.
@@ -200,6 +205,7 @@ class CpuDriver {
   bool packed_ = false;
   std::set<const void*> weights_;  // data pointers returned by load_weight()
   std::map<std::tuple<const void*, int64_t, int64_t>, cpu::PackedFloats> packs_;
+  std::set<std::tuple<const void*, int64_t, int64_t>> used_unpacked_;  // see packed_weight()
   bool int8_ = false;
   cpu::Int8Isa int8_isa_ = cpu::Int8Isa::kScalar;
   std::map<std::tuple<const void*, int64_t, int64_t>, cpu::Int8Weight> qpacks_;
