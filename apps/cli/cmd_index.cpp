@@ -89,7 +89,9 @@ int run_index(const CliOptions& opts) {
   ProgressPrinter progress(progress_mode(opts));
   progress.note("loading model " + model_spec(opts));
   double load_s = 0;
-  std::shared_ptr<Embedder> embedder = load_embedder(opts, &load_s);
+  // The weights load while the index is found, walked and checked (a warm query's start-up
+  // is mostly those two): the first embed waits for them.
+  std::shared_ptr<Embedder> embedder = load_embedder(opts, &load_s, /*background=*/true);
   progress.finish();
   for (const auto& p : paths) {
     auto index = Index::open(p, embedder, index_options(opts, &progress));

@@ -123,7 +123,9 @@ int run_search(const CliOptions& opts) {
   ProgressPrinter progress(progress_mode(opts));
   progress.note("loading model " + model_spec(opts));
   double load_s = 0;
-  std::shared_ptr<Embedder> embedder = load_embedder(opts, &load_s);
+  // The weights load while the index is found, walked and checked (a warm query's start-up
+  // is mostly those two): the first embed waits for them.
+  std::shared_ptr<Embedder> embedder = load_embedder(opts, &load_s, /*background=*/true);
   progress.finish();
 
   std::vector<std::vector<RootHit>> per_root;

@@ -10,9 +10,9 @@
 
 #include "commands.hpp"
 #include "flags.hpp"
+#include "output.hpp"
 #include "protocol_commands.hpp"
 #include "ripvec/corpus.hpp"
-#include "output.hpp"
 #include "ripvec/error.hpp"
 
 #ifndef RIPVEC_VERSION_STRING

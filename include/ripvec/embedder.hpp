@@ -34,6 +34,12 @@ struct EmbedderOptions {
   size_t max_batch_tokens = 16384;  // token budget of one forward pass
   size_t max_seq_length = 0;        // 0: the model's (sentence_bert_config or config.json)
   ResolveOptions resolve;
+  // CPU only: load() returns once the model is resolved and its configs and tokenizer are read,
+  // and maps, checks and hands the weights to the driver on a thread of its own, so that a
+  // caller's other start-up work (walking and checking an index) overlaps it. The first
+  // embed()/embed_tokens() waits for it and throws what loading the weights threw
+  // (ModelFormatError for NaN weights, ...), and so does every later call. Ignored for CUDA.
+  bool load_weights_in_background = false;
 };
 
 class Embedder {

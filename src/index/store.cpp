@@ -562,7 +562,9 @@ std::shared_ptr<MappedFile> MappedFile::open(const fs::path& path) {
   m->size_ = static_cast<size_t>(st.st_size);
   m->mtime_ns_ = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   if (m->size_ > 0) {
-    void* p = ::mmap(nullptr, m->size_, PROT_READ, MAP_SHARED, fd, 0);
+    // MAP_POPULATE: opening a snapshot checks every byte's CRC; one populate call maps the
+    // cached pages far faster than a page fault per 4 KiB (70 MB for 21k chunks).
+    void* p = ::mmap(nullptr, m->size_, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (p == MAP_FAILED) {
       int e = errno;
       ::close(fd);
@@ -898,14 +900,37 @@ void Snapshot::validate(std::string_view origin) {
   }
   // Every byte a query reads is covered by its section's checksum: a flipped bit anywhere in
   // them is caught here, before anything is served (one CRC-32C pass over the file; see
-  // docs/reliability.md for the cost). Sections are checked in parallel.
-  std::atomic<int> failed{-1};
-  parallel_for(0, kNumSections, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t sct = lo; sct < hi; ++sct) {
-      const SectionRec& r = h.sections[sct];
-      if (crc32c(base_ + r.offset, r.size) != r.crc) failed = static_cast<int>(sct);
-    }
+  // docs/reliability.md for the cost). The sections are cut into blocks of kCrcBlock bytes
+  // checked in parallel (the vectors are half the file: one task per section left a 2-core
+  // CLI query waiting on one core) and each section's block CRCs combined.
+  constexpr uint64_t kCrcBlock = uint64_t{1} << 20;
+  struct Block {
+    int section;
+    uint64_t offset, size;
+    uint32_t crc;
+  };
+  std::vector<Block> blocks;
+  for (int sct = 0; sct < kNumSections; ++sct) {
+    const SectionRec& r = h.sections[sct];
+    uint64_t off = 0;
+    do {
+      const uint64_t len = std::min(kCrcBlock, r.size - off);
+      blocks.push_back({sct, r.offset + off, len, 0});
+      off += len;
+    } while (off < r.size);
+  }
+  parallel_for(0, static_cast<int64_t>(blocks.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; ++b)
+      blocks[b].crc = crc32c(base_ + blocks[b].offset, blocks[b].size);
   });
+  int failed = -1;
+  for (size_t b = 0; b < blocks.size();) {
+    const int sct = blocks[b].section;
+    uint32_t crc = blocks[b].crc;
+    for (++b; b < blocks.size() && blocks[b].section == sct; ++b)
+      crc = crc32c_combine(crc, blocks[b].crc, blocks[b].size);
+    if (crc != h.sections[sct].crc && failed < 0) failed = sct;
+  }
   if (failed >= 0)
     throw bad(std::string("checksum mismatch in the ") + kSectionNames[failed] +
               " section (the file is damaged)");

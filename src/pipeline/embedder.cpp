@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <exception>
+#include <future>
 #include <string>
 #include <utility>
 
@@ -57,9 +59,15 @@ int num_heads_of(const ModelConfig& c) {
 // Builds the (architecture x driver) pair. New architectures add one branch here; new drivers
 // call this with their driver type.
 template <Driver D>
-std::unique_ptr<Encoder> make_encoder(std::unique_ptr<D> driver, LoadPlan& plan) {
+void plan_limits(LoadPlan& plan) {
   plan.limits = limits_for<D>(plan.max_batch_tokens, num_heads_of(plan.config));
   plan.arch.limits = worst_case_shape(plan.limits, plan.max_seq);
+}
+
+// Reads plan only (plan_limits<D> set its limits before), so that it can run on the loader
+// thread of load_weights_in_background while the plan is read elsewhere.
+template <Driver D>
+std::unique_ptr<Encoder> make_encoder(std::unique_ptr<D> driver, const LoadPlan& plan) {
   SafeTensors weights = SafeTensors::open(plan.files.weights);
   // NaN/Inf weights would turn every vector into NaN: refuse them here, naming the tensor.
   check_finite(weights);
@@ -100,17 +108,37 @@ DType cpu_dtype(Precision p) {
 
 class EmbedderImpl final : public Embedder {
  public:
-  EmbedderImpl(LoadPlan plan, std::unique_ptr<Tokenizer> tok, std::unique_ptr<Encoder> enc)
-      : plan_(std::move(plan)), tok_(std::move(tok)), enc_(std::move(enc)) {
+  // `enc` is the loaded encoder, or null with `pending` the background load (CPU only) that
+  // gives it; `device` names the device until then.
+  EmbedderImpl(LoadPlan plan, std::unique_ptr<Tokenizer> tok, std::unique_ptr<Encoder> enc,
+               std::future<std::unique_ptr<Encoder>> pending = {}, std::string device = {})
+      : plan_(std::move(plan)),
+        tok_(std::move(tok)),
+        enc_(std::move(enc)),
+        pending_(std::move(pending)),
+        device_(std::move(device)) {
     prompts_[static_cast<int>(InputKind::Query)] = plan_.st.query_prompt;
     prompts_[static_cast<int>(InputKind::Document)] = plan_.st.document_prompt;
     id_ = plan_.files.id;
+    dim_ = enc_ ? enc_->dim() : static_cast<size_t>(plan_.config.hidden_size());
+    if (enc_) device_ = enc_->device_name();
+  }
+  ~EmbedderImpl() override {
+    if (pending_.valid()) pending_.wait();  // the loader thread reads plan_
   }
 
-  size_t dim() const override { return enc_->dim(); }
+  // Starts make_encoder on a thread of its own (load_weights_in_background).
+  template <Driver D>
+  void start_loading(std::unique_ptr<D> driver) {
+    pending_ = std::async(std::launch::async, [this, d = std::move(driver)]() mutable {
+      return std::unique_ptr<Encoder>(make_encoder(std::move(d), plan_));
+    });
+  }
+
+  size_t dim() const override { return dim_; }
   size_t max_seq_length() const override { return plan_.max_seq; }
   const std::string& model_id() const override { return id_; }
-  std::string device_name() const override { return enc_->device_name(); }
+  std::string device_name() const override { return device_; }
   const Tokenizer& tokenizer() const override { return *tok_; }
   const std::string& prompt(InputKind kind) const override {
     return prompts_[static_cast<int>(kind)];
@@ -145,13 +173,31 @@ class EmbedderImpl final : public Embedder {
   }
 
  private:
+  // The encoder, after waiting for the background load; rethrows its error on every call.
+  Encoder& encoder() {
+    if (!enc_) {
+      if (load_error_) std::rethrow_exception(load_error_);
+      try {
+        enc_ = pending_.get();
+      } catch (...) {
+        load_error_ = std::current_exception();
+        throw;
+      }
+      if (enc_->dim() != dim_)
+        throw ModelFormatError("model " + id_ + ": the encoder's width " +
+                               std::to_string(enc_->dim()) + " differs from config.json's " +
+                               std::to_string(dim_));
+    }
+    return *enc_;
+  }
+
   std::vector<float> run(std::span<const std::vector<int32_t>> ids,
                          std::span<const std::vector<int32_t>> types) {
+    Encoder& enc = encoder();
     std::vector<float> out = run_batches(
-        ids, types, plan_.limits, enc_->dim(),
-        [&](const BatchInputs& b, float* out) { enc_->embed_async(b, out); },
-        [&] { enc_->finish(); });
-    check_finite_rows(out, enc_->dim());
+        ids, types, plan_.limits, dim_,
+        [&](const BatchInputs& b, float* out) { enc.embed_async(b, out); }, [&] { enc.finish(); });
+    check_finite_rows(out, dim_);
     return out;
   }
 
@@ -171,6 +217,10 @@ class EmbedderImpl final : public Embedder {
   LoadPlan plan_;
   std::unique_ptr<Tokenizer> tok_;
   std::unique_ptr<Encoder> enc_;
+  std::future<std::unique_ptr<Encoder>> pending_;
+  std::exception_ptr load_error_;
+  std::string device_;
+  size_t dim_ = 0;
   std::array<std::string, 3> prompts_;
   std::string id_;
 };
@@ -233,6 +283,7 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
       // shapes with random weights it matches PyTorch FP32 to cosine >= 0.99999 per text
       // (docs/benchmarks.md, scripts/gpu_bench.py; CudaModels.* in cuda_parity_test).
       plan.arch.dtype = co.activation;
+      plan_limits<CudaDriver>(plan);
       enc = make_encoder(std::make_unique<CudaDriver>(co), plan);
       break;
 #else
@@ -249,6 +300,15 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
       if (!driver->supports_dtype(plan.arch.dtype))
         throw UnsupportedError(std::string("the cpu driver does not support precision ") +
                                dtype_name(plan.arch.dtype));
+      plan_limits<CpuDriver>(plan);
+      if (opts.load_weights_in_background) {
+        // The EmbedderImpl owns the plan the loader thread reads, and waits for the thread.
+        const std::string device(driver->name());
+        auto impl = std::make_unique<EmbedderImpl>(std::move(plan), std::move(tok), nullptr,
+                                                   std::future<std::unique_ptr<Encoder>>{}, device);
+        impl->start_loading(std::move(driver));
+        return impl;
+      }
       enc = make_encoder(std::move(driver), plan);
       break;
     }

@@ -4,6 +4,7 @@
 
 #include <random>
 #include <string>
+#include <vector>
 
 #include "index/hash.hpp"
 
@@ -73,4 +74,19 @@ TEST(IndexHash, PathsAgreeOnRandomData) {
     EXPECT_EQ(a, sha256_hex(d)) << len;
     EXPECT_EQ(ca, crc32c(d.data(), d.size())) << len;
   }
+}
+
+TEST(Crc32c, CombineEqualsTheCrcOfTheConcatenation) {
+  std::mt19937 rng(7);
+  std::vector<uint8_t> buf(1 << 20);
+  for (auto& b : buf) b = static_cast<uint8_t>(rng());
+  for (size_t cut : {size_t{0}, size_t{1}, size_t{7}, size_t{4096}, size_t{333333}, buf.size()}) {
+    const uint32_t a = crc32c(buf.data(), cut);
+    const uint32_t b = crc32c(buf.data() + cut, buf.size() - cut);
+    EXPECT_EQ(crc32c_combine(a, b, buf.size() - cut), crc32c(buf.data(), buf.size())) << cut;
+  }
+  // Three parts, as Snapshot::validate combines its blocks.
+  const uint32_t p1 = crc32c(buf.data(), 1000), p2 = crc32c(buf.data() + 1000, 2000),
+                 p3 = crc32c(buf.data() + 3000, 5000);
+  EXPECT_EQ(crc32c_combine(crc32c_combine(p1, p2, 2000), p3, 5000), crc32c(buf.data(), 8000));
 }
