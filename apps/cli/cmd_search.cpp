@@ -178,7 +178,12 @@ int run_search(const CliOptions& opts) {
     for (auto& g : groups) {
       const UpdateStats st = g.index->update();
       progress.finish();
-      report_update_warnings(st, opts.quiet);
+      // The walk meets the same skipped files (too large, binary...) on every search: their
+      // warnings are printed when the index changes (its first build, edits) and by every
+      // `ripvec index`, not again on each query of an unchanged tree.
+      const bool changed =
+          st.files_added + st.files_modified + st.files_removed + st.corrupt_rebuilt > 0;
+      if (changed || opts.stats) report_update_warnings(st, opts.quiet);
       SearchOptions gso = so;
       // The whole root, or the PATHs' sub-paths (whatever scope the index was opened with).
       gso.filter.paths = g.whole ? std::vector<std::string>{""} : g.scopes;

@@ -2,6 +2,8 @@
 // default model: exit codes, JSON schema, display paths, colors, index bookkeeping.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_runner.hpp"
@@ -200,6 +202,33 @@ TEST_F(CliSearch, TypeFilterAndFileRoot) {
   r = run_cli(run({"-t", "no-such-type", "prime", repo_.path()}));
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.err.rfind("ripvec: ", 0), 0u) << r.err;
+}
+
+// A file the walk skips (here: over the index's 2 MiB size limit) is warned about when the index
+// changes and by `ripvec index`, not again on every search of an unchanged tree (the README's own
+// repository has two such files: each query printed the same two lines).
+TEST_F(CliSearch, SkippedFileWarningsAreNotRepeatedOnEverySearch) {
+  repo_.write("big.py", "x = 1\n" + std::string(3 << 20, '#') + "\n");
+  // Without -q (model_run passes it): warnings are what this test is about.
+  auto run_loud = [&](std::vector<std::string> a) {
+    CliRun r = run(std::move(a));
+    r.args.erase(std::find(r.args.begin(), r.args.end(), "-q"));
+    return r;
+  };
+  const std::vector<std::string> args = {"--mode", "keyword", "prime", repo_.path()};
+  auto first = run_cli(run_loud(args));
+  ASSERT_EQ(first.status, 0) << first.err;
+  EXPECT_NE(first.err.find("big.py"), std::string::npos) << first.err;
+  auto again = run_cli(run_loud(args));
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(again.err.find("big.py"), std::string::npos) << again.err;
+  auto idx = run_cli(run_loud({"index", repo_.path()}));
+  ASSERT_EQ(idx.status, 0) << idx.err;
+  EXPECT_NE(idx.err.find("big.py"), std::string::npos) << idx.err;
+  repo_.write("net/more.py", "def more():\n    return 1\n");
+  auto changed = run_cli(run_loud(args));
+  ASSERT_EQ(changed.status, 0) << changed.err;
+  EXPECT_NE(changed.err.find("big.py"), std::string::npos) << changed.err;
 }
 
 TEST_F(CliSearch, StatsGoToStderr) {
