@@ -977,6 +977,42 @@ TYPED_TEST(DriverConformance, Attention) {
   }
 }
 
+// A one-off product of a few rows (a CLI query: ~10 tokens through each weight once) runs on the
+// weight as stored instead of packing it (a 90 MB copy for MiniLM); the second product, or a
+// first one of >= 64 rows, packs. linear_gelu's fallback used to ask twice and pack at once.
+TEST(CpuPackedGemm, OneSmallProductDoesNotPack) {
+  CpuDriver d(cpu::Isa::kAuto, cpu::GemmPath::kPacked);
+  if (std::string(d.gemm_path_name()) != "packed") GTEST_SKIP() << "no packed kernel here";
+  d.reserve_scratch(size_t{8} << 20);
+  const int64_t n = 48, k = 32;
+  const Vec w = random_vec(n * k, 1), bias = random_vec(n, 2), x = random_vec(128 * k, 3);
+  HostTensorRef h;
+  h.data = w.data();
+  h.dtype = DType::F32;
+  h.shape = {n, k, 0, 0};
+  h.rank = 2;
+  auto tw = d.load_weight(h, DType::F32);
+  HostTensorRef hb = h;
+  hb.data = bias.data();
+  hb.shape = {n, 0, 0, 0};
+  hb.rank = 1;
+  auto tb = d.load_weight(hb, DType::F32);
+  auto y = d.alloc(DType::F32, {8, n});
+  auto small = d.upload(x.data(), DType::F32, {8, k});
+  ops::linear_gelu(d, y, small, tw, tb);
+  EXPECT_EQ(d.packed_weight_count(), 0u) << "linear_gelu of 8 rows packed its weight";
+  ops::linear_gelu(d, y, small, tw, tb);
+  EXPECT_EQ(d.packed_weight_count(), 1u) << "the second product packs";
+
+  CpuDriver big_first(cpu::Isa::kAuto, cpu::GemmPath::kPacked);
+  big_first.reserve_scratch(size_t{8} << 20);
+  auto tw2 = big_first.load_weight(h, DType::F32);
+  auto y2 = big_first.alloc(DType::F32, {128, n});
+  auto big = big_first.upload(x.data(), DType::F32, {128, k});
+  ops::linear(big_first, y2, big, tw2, CpuDriver::Tensor{});
+  EXPECT_EQ(big_first.packed_weight_count(), 1u) << "a first product of 128 rows packs";
+}
+
 // The packed-weight GEMM (weights loaded with load_weight, repacked at first use) against the
 // double reference, for every kernel build this CPU has: row counts around the register tile
 // and the row block, column counts around the panel width, k across the k-block split;

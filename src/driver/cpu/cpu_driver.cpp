@@ -982,6 +982,11 @@ void CpuDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor&
                      bias.empty() ? nullptr : fp(bias), false, false);
     return;
   }
+  blas_linear(g, y, x, w, bias);
+}
+
+void CpuDriver::blas_linear(GemmDesc g, Tensor y, const Tensor& x, const Tensor& w,
+                            const Tensor& bias) {
   if (!bias.empty()) {
     const float* b = fp(bias);
     for_rows(g.m, g.n, [&](int64_t r) { std::memcpy(fp(y) + r * g.n, b, g.n * sizeof(float)); });
@@ -1002,7 +1007,8 @@ void CpuDriver::linear_gelu(Tensor y, const Tensor& x, const Tensor& w, const Te
                      bias.empty() ? nullptr : fp(bias), false, true);
     return;
   }
-  linear(y, x, w, Tensor{});
+  // Not linear(): it would ask packed_weight() again and pack on this first use.
+  blas_linear(g, y, x, w, Tensor{});
   fused_bias_gelu(y, bias);
 }
 

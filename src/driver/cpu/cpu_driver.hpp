@@ -62,6 +62,8 @@ class CpuDriver {
   const char* isa_name() const;
   // "packed" or "openblas": how products with a loaded weight run.
   const char* gemm_path_name() const { return packed_ ? "packed" : "openblas"; }
+  // Weights packed so far (see packed_weight(): not on the first product of < 64 rows).
+  size_t packed_weight_count() const { return packs_.size(); }
 
   // INT8 dynamic quantization of the linear layers (linear(), linear_gelu() with a loaded
   // weight; cpu_int8_gemm.hpp): weights quantized once per output channel at first use,
@@ -185,6 +187,8 @@ class CpuDriver {
   // a server packs on its second query and keeps the faster kernel.
   const float* packed_weight(const Tensor& w, int64_t n, int64_t k, int64_t m);
   static constexpr int64_t kPackMinRows = 64;
+  // y = x · wᵀ (+ bias) through BLAS on the weight as stored.
+  void blas_linear(GemmDesc g, Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias);
   // The INT8 copy of weight w as [n, k]; null when INT8 is off or w was not loaded.
   // gelu: the product feeds GELU (the FFN's up projection). Layers kept in FP32 (int8_keep_)
   // get null.
