@@ -977,6 +977,16 @@ TYPED_TEST(DriverConformance, Attention) {
   }
 }
 
+// A host view of an F32 weight [n, k] (k == 0: a vector [n]), as a model file gives it.
+HostTensorRef host_f32(const Vec& v, int64_t n, int64_t k = 0) {
+  HostTensorRef h;
+  h.data = v.data();
+  h.dtype = DType::F32;
+  h.shape = {n, k, 0, 0};
+  h.rank = k == 0 ? 1 : 2;
+  return h;
+}
+
 // A one-off product of a few rows (a CLI query: ~10 tokens through each weight once) runs on the
 // weight as stored instead of packing it (a 90 MB copy for MiniLM); the second product, or a
 // first one of >= 64 rows, packs. linear_gelu's fallback used to ask twice and pack at once.
@@ -986,17 +996,9 @@ TEST(CpuPackedGemm, OneSmallProductDoesNotPack) {
   d.reserve_scratch(size_t{8} << 20);
   const int64_t n = 48, k = 32;
   const Vec w = random_vec(n * k, 1), bias = random_vec(n, 2), x = random_vec(128 * k, 3);
-  HostTensorRef h;
-  h.data = w.data();
-  h.dtype = DType::F32;
-  h.shape = {n, k, 0, 0};
-  h.rank = 2;
+  const HostTensorRef h = host_f32(w, n, k);
   auto tw = d.load_weight(h, DType::F32);
-  HostTensorRef hb = h;
-  hb.data = bias.data();
-  hb.shape = {n, 0, 0, 0};
-  hb.rank = 1;
-  auto tb = d.load_weight(hb, DType::F32);
+  auto tb = d.load_weight(host_f32(bias, n), DType::F32);
   auto y = d.alloc(DType::F32, {8, n});
   auto small = d.upload(x.data(), DType::F32, {8, k});
   ops::linear_gelu(d, y, small, tw, tb);
@@ -1034,18 +1036,10 @@ TEST(CpuPackedGemm, MatchesReference) {
     for (int64_t n : ns)
       for (int64_t k : ks) {
         const Vec w = random_vec(n * k, ++seed), bias = random_vec(n, ++seed);
-        HostTensorRef h;
-        h.data = w.data();
-        h.dtype = DType::F32;
-        h.shape = {n, k, 0, 0};
-        h.rank = 2;
+        const HostTensorRef h = host_f32(w, n, k);
         auto tw = d.load_weight(h, DType::F32);
         auto tw_blas = blas.load_weight(h, DType::F32);
-        HostTensorRef hb = h;
-        hb.data = bias.data();
-        hb.shape = {n, 0, 0, 0};
-        hb.rank = 1;
-        auto tb = d.load_weight(hb, DType::F32);
+        auto tb = d.load_weight(host_f32(bias, n), DType::F32);
         for (int64_t m : ms) {
           const std::string what = std::string(d.isa_name()) + " m=" + std::to_string(m) +
                                    " n=" + std::to_string(n) + " k=" + std::to_string(k);
