@@ -101,10 +101,11 @@ void report_update_warnings(const UpdateStats& st, bool quiet) {
     std::fprintf(stderr, "ripvec: warning: %s\n", escape_name(w).c_str());
 }
 
-std::unique_ptr<Embedder> load_embedder(const CliOptions& opts, double* seconds, bool background) {
+std::unique_ptr<Embedder> load_embedder(const CliOptions& opts, double* seconds,
+                                        WeightLoading weights) {
   const auto t0 = std::chrono::steady_clock::now();
   EmbedderOptions eo = embedder_options(opts);
-  eo.load_weights_in_background = background;
+  eo.weights = weights;
   auto e = Embedder::load(eo);
   if (seconds != nullptr)
     *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -91,7 +91,7 @@ int run_index(const CliOptions& opts) {
   double load_s = 0;
   // The weights load while the index is found, walked and checked (a warm query's start-up
   // is mostly those two): the first embed waits for them.
-  std::shared_ptr<Embedder> embedder = load_embedder(opts, &load_s, /*background=*/true);
+  std::shared_ptr<Embedder> embedder = load_embedder(opts, &load_s, WeightLoading::Background);
   progress.finish();
   for (const auto& p : paths) {
     auto index = Index::open(p, embedder, index_options(opts, &progress));

@@ -124,8 +124,11 @@ int run_search(const CliOptions& opts) {
   progress.note("loading model " + model_spec(opts));
   double load_s = 0;
   // The weights load while the index is found, walked and checked (a warm query's start-up
-  // is mostly those two): the first embed waits for them.
-  std::shared_ptr<Embedder> embedder = load_embedder(opts, &load_s, /*background=*/true);
+  // is mostly those two): the first embed waits for them. A keyword search loads them only if
+  // the update has files to embed.
+  std::shared_ptr<Embedder> embedder = load_embedder(
+      opts, &load_s,
+      so.mode == SearchMode::Keyword ? WeightLoading::OnFirstUse : WeightLoading::Background);
   progress.finish();
 
   std::vector<std::vector<RootHit>> per_root;

@@ -22,11 +22,10 @@ int run_models(const CliOptions& opts);
 // Shared between commands.
 EmbedderOptions embedder_options(const CliOptions& opts);
 std::string model_spec(const CliOptions& opts);
-// Loads the model, timing it into *seconds when non-null. background: the weights load on a
-// thread of their own while the caller goes on (EmbedderOptions::load_weights_in_background);
-// errors then come from the first embed.
+// Loads the model, timing it into *seconds when non-null. `weights`: when the weights load
+// (EmbedderOptions::weights); other than AtLoad, errors come from the first embed.
 std::unique_ptr<Embedder> load_embedder(const CliOptions& opts, double* seconds = nullptr,
-                                        bool background = false);
+                                        WeightLoading weights = WeightLoading::AtLoad);
 // Throws InvalidArgument naming `what` (e.g. "stdin line 3") if `s` is not valid UTF-8.
 void check_utf8(std::string_view s, const std::string& what);
 // Off with -q; Tty when stderr is a terminal; Lines otherwise.

@@ -27,6 +27,8 @@ enum class Device { Auto, Cpu, Cuda };
 // softmax, GELU, attention and pooling stay FP32.
 enum class Precision { Auto, F32, F16, BF16, Int8 };
 
+enum class WeightLoading { AtLoad, Background, OnFirstUse };
+
 struct EmbedderOptions {
   std::string model = std::string(kDefaultModelId);
   Device device = Device::Auto;
@@ -34,12 +36,15 @@ struct EmbedderOptions {
   size_t max_batch_tokens = 16384;  // token budget of one forward pass
   size_t max_seq_length = 0;        // 0: the model's (sentence_bert_config or config.json)
   ResolveOptions resolve;
-  // CPU only: load() returns once the model is resolved and its configs and tokenizer are read,
-  // and maps, checks and hands the weights to the driver on a thread of its own, so that a
-  // caller's other start-up work (walking and checking an index) overlaps it. The first
-  // embed()/embed_tokens() waits for it and throws what loading the weights threw
-  // (ModelFormatError for NaN weights, ...), and so does every later call. Ignored for CUDA.
-  bool load_weights_in_background = false;
+  // When the weights are mapped, checked and handed to the driver (CPU only; CUDA loads them
+  // in load()). AtLoad: in load(), which throws what that throws (ModelFormatError for NaN
+  // weights, ...). Background: load() returns once the model is resolved and its configs and
+  // tokenizer are read, and a thread of its own loads the weights, so that a caller's other
+  // start-up work (walking and checking an index) overlaps it. OnFirstUse: the first embed
+  // loads them (a keyword search of an unchanged index never does). With Background and
+  // OnFirstUse the first embed()/embed_tokens() waits for the weights and throws what loading
+  // them threw, and so does every later call.
+  WeightLoading weights = WeightLoading::AtLoad;
 };
 
 class Embedder {

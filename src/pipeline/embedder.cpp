@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <exception>
 #include <future>
@@ -124,13 +125,17 @@ class EmbedderImpl final : public Embedder {
     if (enc_) device_ = enc_->device_name();
   }
   ~EmbedderImpl() override {
-    if (pending_.valid()) pending_.wait();  // the loader thread reads plan_
+    // The loader thread reads plan_; a deferred load that never ran is dropped unrun.
+    if (pending_.valid() &&
+        pending_.wait_for(std::chrono::seconds(0)) != std::future_status::deferred)
+      pending_.wait();
   }
 
-  // Starts make_encoder on a thread of its own (load_weights_in_background).
+  // Starts make_encoder on a thread of its own (async: WeightLoading::Background) or leaves it
+  // to the first embed (deferred: OnFirstUse).
   template <Driver D>
-  void start_loading(std::unique_ptr<D> driver) {
-    pending_ = std::async(std::launch::async, [this, d = std::move(driver)]() mutable {
+  void start_loading(std::unique_ptr<D> driver, std::launch when) {
+    pending_ = std::async(when, [this, d = std::move(driver)]() mutable {
       return std::unique_ptr<Encoder>(make_encoder(std::move(d), plan_));
     });
   }
@@ -301,12 +306,14 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
         throw UnsupportedError(std::string("the cpu driver does not support precision ") +
                                dtype_name(plan.arch.dtype));
       plan_limits<CpuDriver>(plan);
-      if (opts.load_weights_in_background) {
+      if (opts.weights != WeightLoading::AtLoad) {
         // The EmbedderImpl owns the plan the loader thread reads, and waits for the thread.
         const std::string device(driver->name());
         auto impl = std::make_unique<EmbedderImpl>(std::move(plan), std::move(tok), nullptr,
                                                    std::future<std::unique_ptr<Encoder>>{}, device);
-        impl->start_loading(std::move(driver));
+        impl->start_loading(std::move(driver), opts.weights == WeightLoading::Background
+                                                   ? std::launch::async
+                                                   : std::launch::deferred);
         return impl;
       }
       enc = make_encoder(std::move(driver), plan);

@@ -59,12 +59,12 @@ class ModelCopy {
   fs::path dir_;
 };
 
-std::unique_ptr<Embedder> load(const fs::path& dir, bool background = false) {
+std::unique_ptr<Embedder> load(const fs::path& dir, WeightLoading weights = WeightLoading::AtLoad) {
   EmbedderOptions o;
   o.model = dir.string();
   o.device = Device::Cpu;
   o.resolve.allow_download = false;
-  o.load_weights_in_background = background;
+  o.weights = weights;
   return Embedder::load(o);
 }
 
@@ -180,33 +180,38 @@ TEST(ModelChecks, NanWeightFailsAtLoadNamingTensor) {
   EXPECT_NE(msg.find("element 37"), std::string::npos) << msg;
 }
 
-// With the weights loaded in the background (the CLI's mode), the same error comes from the
-// first embed, and again from every later one: nothing is ever embedded with NaN weights.
+// With the weights loaded in the background or on first use (the CLI's modes), the same error
+// comes from the first embed, and again from every later one: nothing is ever embedded with NaN
+// weights.
 TEST(ModelChecks, NanWeightLoadedInBackgroundFailsEveryEmbedNamingTensor) {
   ModelCopy m;
   const std::string name = put_nan_in_a_weight(m);
-  std::unique_ptr<Embedder> e = load(m.dir(), /*background=*/true);
-  ASSERT_TRUE(e);
-  const std::vector<std::string> texts = {"hello world"};
-  for (int round = 0; round < 2; ++round) {
-    const std::string msg = format_error([&] { e->embed(texts, InputKind::Document); });
-    EXPECT_NE(msg.find("\"" + name + "\""), std::string::npos) << msg;
-    EXPECT_NE(msg.find("element 37"), std::string::npos) << msg;
+  for (WeightLoading when : {WeightLoading::Background, WeightLoading::OnFirstUse}) {
+    std::unique_ptr<Embedder> e = load(m.dir(), when);
+    ASSERT_TRUE(e);
+    const std::vector<std::string> texts = {"hello world"};
+    for (int round = 0; round < 2; ++round) {
+      const std::string msg = format_error([&] { e->embed(texts, InputKind::Document); });
+      EXPECT_NE(msg.find("\"" + name + "\""), std::string::npos) << msg;
+      EXPECT_NE(msg.find("element 37"), std::string::npos) << msg;
+    }
   }
 }
 
-// Loaded in the background or not, the vectors are the same bits; an embedder destroyed
-// before its weights are used waits for its loader.
+// Loaded at load(), in the background or on first use, the vectors are the same bits; an embedder
+// destroyed before its weights are used waits for its loader.
 TEST(ModelChecks, BackgroundLoadGivesTheSameVectors) {
   ModelCopy m;
   const std::vector<std::string> texts = {"hello world", "retry with exponential backoff", ""};
-  auto now = load(m.dir());
-  auto later = load(m.dir(), /*background=*/true);
-  EXPECT_EQ(later->dim(), now->dim());
-  EXPECT_EQ(later->device_name(), now->device_name());
-  EXPECT_EQ(later->embed(texts, InputKind::Query), now->embed(texts, InputKind::Query));
-  auto unused = load(m.dir(), /*background=*/true);
-  unused.reset();
+  for (WeightLoading when : {WeightLoading::Background, WeightLoading::OnFirstUse}) {
+    auto now = load(m.dir());  // fresh: a driver packs its weights on their second use
+    auto later = load(m.dir(), when);
+    EXPECT_EQ(later->dim(), now->dim());
+    EXPECT_EQ(later->device_name(), now->device_name());
+    EXPECT_EQ(later->embed(texts, InputKind::Query), now->embed(texts, InputKind::Query));
+    auto unused = load(m.dir(), when);
+    unused.reset();
+  }
 }
 
 // Byte-level BPE: the unknown token matters only when some byte has no symbol.
