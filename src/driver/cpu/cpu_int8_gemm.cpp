@@ -45,7 +45,7 @@ bool isa_ok(Int8Isa isa) {
 }
 
 int nr_of(Int8Isa isa) {
-  return isa == Int8Isa::kAvx512Vnni ? 16 : 8;
+  return isa == Int8Isa::kScalar ? 8 : 16;
 }
 int mr_of(Int8Isa isa) {
   return isa == Int8Isa::kAvx512Vnni ? 12 : isa == Int8Isa::kAvx2 ? 6 : 4;
@@ -240,59 +240,82 @@ void block_scalar(const Block& b) {
 }
 
 #if defined(__x86_64__)
-// AVX2: NR = 8 channels, MR rows. Per pair of k: the panel's 16 bytes (8 channels x 2 k)
-// widen to s16; a row's 2 s16 activations are broadcast and vpmaddwd leaves one int32 per
-// channel. Per group of 32 k the int32 sums are dequantized into the float accumulators.
+// AVX2: NR = 16 channels, MR rows. Per pair of k: the panel's 32 bytes (16 channels x 2 k)
+// widen to two s16 vectors (channels 0-7, 8-15); a row's 2 s16 activations are broadcast and
+// vpmaddwd leaves one int32 per channel. Per group of 32 k the int32 sums are dequantized into
+// the float accumulators, which live in f (L1) so that the 12 int32 accumulators, the two
+// weight vectors and the broadcast fit the 16 registers.
 template <int MR>
 __attribute__((target("avx2,fma"))) void tile_avx2(const int16_t* a, int64_t kp, int64_t G,
                                                    const int8_t* panel, const float* sa,
-                                                   const float* sw, const float* bias8,
+                                                   const float* sw, const float* bias16,
                                                    const int32_t* ocol, const float* oval,
                                                    const float* wt, int64_t ldwt, float* y,
                                                    int64_t ldc, int64_t cols) {
-  __m256 f[MR];
-  const __m256 vb = _mm256_load_ps(bias8);
-  for (int r = 0; r < MR; ++r) f[r] = vb;
+  alignas(32) float f[MR][16];
+  const __m256 b0 = _mm256_loadu_ps(bias16), b1 = _mm256_loadu_ps(bias16 + 8);
+  for (int r = 0; r < MR; ++r) {
+    _mm256_store_ps(f[r], b0);
+    _mm256_store_ps(f[r] + 8, b1);
+  }
   for (int64_t g = 0; g < G; ++g) {
-    __m256i acc[MR];
-    for (int r = 0; r < MR; ++r) acc[r] = _mm256_setzero_si256();
-    const int8_t* pg = panel + g * kG * 8;
-    const int16_t* ag = a + g * kG;
+    const int16_t* ar[MR];
+    for (int r = 0; r < MR; ++r) ar[r] = a + r * kp + g * kG;
+    __m256i acc0[MR], acc1[MR];
+    for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm256_setzero_si256();
+    const int8_t* pg = panel + g * kG * 16;
 #pragma GCC unroll 16
     for (int s = 0; s < kG / 2; ++s) {
-      const __m256i wv =
-          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pg + s * 16)));
+      const __m256i w0 =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pg + s * 32)));
+      const __m256i w1 =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pg + s * 32 + 16)));
 #pragma GCC unroll 16
       for (int r = 0; r < MR; ++r) {
         int32_t av;
-        std::memcpy(&av, ag + r * kp + 2 * s, 4);
-        acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_set1_epi32(av), wv));
+        std::memcpy(&av, ar[r] + 2 * s, 4);
+        const __m256i va = _mm256_set1_epi32(av);
+        acc0[r] = _mm256_add_epi32(acc0[r], _mm256_madd_epi16(va, w0));
+        acc1[r] = _mm256_add_epi32(acc1[r], _mm256_madd_epi16(va, w1));
+        // Integer adds are associative: without this GCC turns the chains into trees of
+        // madd results kept on the stack (spills on every step).
+        asm("" : "+x"(acc0[r]), "+x"(acc1[r]));
       }
     }
-    const __m256 vsw = _mm256_loadu_ps(sw + g * 8);
+    const __m256 sw0 = _mm256_loadu_ps(sw + g * 16), sw1 = _mm256_loadu_ps(sw + g * 16 + 8);
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r)
-      f[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r]),
-                             _mm256_mul_ps(_mm256_set1_ps(sa[r * G + g]), vsw), f[r]);
+    for (int r = 0; r < MR; ++r) {
+      const __m256 vs = _mm256_set1_ps(sa[r * G + g]);
+      _mm256_store_ps(f[r], _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc0[r]), _mm256_mul_ps(vs, sw0),
+                                            _mm256_load_ps(f[r])));
+      _mm256_store_ps(f[r] + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc1[r]), _mm256_mul_ps(vs, sw1),
+                                                _mm256_load_ps(f[r] + 8)));
+    }
   }
-#pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
-    for (int o = 0; o < kO; ++o)
-      f[r] = _mm256_fmadd_ps(_mm256_set1_ps(oval[r * kO + o]),
-                             _mm256_loadu_ps(wt + ocol[r * kO + o] * ldwt), f[r]);
-    if (cols == 8) {
-      _mm256_storeu_ps(y + r * ldc, f[r]);
+    __m256 f0 = _mm256_load_ps(f[r]), f1 = _mm256_load_ps(f[r] + 8);
+    for (int o = 0; o < kO; ++o) {
+      const __m256 v = _mm256_set1_ps(oval[r * kO + o]);
+      const float* w = wt + ocol[r * kO + o] * ldwt;
+      f0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w), f0);
+      f1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w + 8), f1);
+    }
+    if (cols == 16) {
+      _mm256_storeu_ps(y + r * ldc, f0);
+      _mm256_storeu_ps(y + r * ldc + 8, f1);
     } else {
-      alignas(32) float t[8];
-      _mm256_store_ps(t, f[r]);
+      alignas(32) float t[16];
+      _mm256_store_ps(t, f0);
+      _mm256_store_ps(t + 8, f1);
       std::memcpy(y + r * ldc, t, cols * sizeof(float));
     }
   }
 }
 
 // AVX-512 VNNI: NR = 16 channels (one zmm of 4 k each), MR rows; vpdpbusd of a row's 4 u8
-// activations (broadcast) with the panel's 64 s8 bytes; per group of 32 k the +128 offset is
-// removed with the group's column sums and the sums dequantized into the float accumulators.
+// activations (broadcast) with the panel's 64 s8 bytes. Per group of 32 k the accumulators
+// start at minus the group's column sums (128 * sum of the codes: the u8 offset) and are then
+// dequantized into the float accumulators (12 + 12 + 4 of the 32 zmm registers).
 template <int MR>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"))) void tile_vnni(
     const uint8_t* a, int64_t kp, int64_t G, const int8_t* panel, const float* sa, const float* sw,
@@ -302,25 +325,28 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"))) void ti
   const __m512 vb = _mm512_loadu_ps(bias16);
   for (int r = 0; r < MR; ++r) f[r] = vb;
   for (int64_t g = 0; g < G; ++g) {
+    const uint8_t* ar[MR];
+    for (int r = 0; r < MR; ++r) ar[r] = a + r * kp + g * kG;
+    const __m512i neg =
+        _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(colsum + g * 16));
     __m512i acc[MR];
-    for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_si512();
+    for (int r = 0; r < MR; ++r) acc[r] = neg;
     const int8_t* pg = panel + g * kG * 16;
-    const uint8_t* ag = a + g * kG;
 #pragma GCC unroll 8
     for (int s = 0; s < kG / 4; ++s) {
       const __m512i wv = _mm512_loadu_si512(pg + s * 64);
 #pragma GCC unroll 16
       for (int r = 0; r < MR; ++r) {
         int32_t av;
-        std::memcpy(&av, ag + r * kp + 4 * s, 4);
+        std::memcpy(&av, ar[r] + 4 * s, 4);
         acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(av), wv);
+        asm("" : "+v"(acc[r]));  // keep the chains as chains (see tile_avx2)
       }
     }
     const __m512 vsw = _mm512_loadu_ps(sw + g * 16);
-    const __m512i vc = _mm512_loadu_si512(colsum + g * 16);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r)
-      f[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], vc)),
+      f[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r]),
                              _mm512_mul_ps(_mm512_set1_ps(sa[r * G + g]), vsw), f[r]);
   }
   const __mmask16 mask = cols >= 16 ? __mmask16(0xffff) : __mmask16((1u << cols) - 1u);
@@ -363,11 +389,11 @@ void block_avx2(const Block& b) {
   for (int64_t p = b.p0; p < b.p1; ++p) {
     const int8_t* panel = w.packed.data() + p * w.kp * w.nr;
     const int64_t col0 = p * w.nr, cols = std::min<int64_t>(w.nr, w.n - col0);
-    alignas(32) float bias8[8];
-    panel_bias(b, col0, cols, bias8, 8);
+    alignas(32) float bias16[16];
+    panel_bias(b, col0, cols, bias16, 16);
     for (int64_t i = 0; i < b.rows; i += 6) {
       const int64_t mr = std::min<int64_t>(6, b.rows - i);
-      kTiles[mr](act + i * w.kp, w.kp, G, panel, b.sa + i * G, w.scale.data() + p * G * 8, bias8,
+      kTiles[mr](act + i * w.kp, w.kp, G, panel, b.sa + i * G, w.scale.data() + p * G * 16, bias16,
                  b.ocol + i * kO, b.oval + i * kO, w.wt.data() + col0, w.n_pad,
                  b.y + i * b.ldc + col0, b.ldc, cols);
     }

@@ -23,7 +23,7 @@
 // depends on the other rows of the call (the batch):
 //  * kScalar: plain loops; weights packed in quads of k (nr = 8);
 //  * kAvx2: activations widened to s16, weights s8 -> s16 in pairs of k, vpmaddwd (one int32
-//    lane per output channel, no saturation possible), 6 x 8 register tiles;
+//    lane per output channel, no saturation possible), 6 x 16 register tiles;
 //  * kAvx512Vnni: vpdpbusd on u8 activations (q + 128) and s8 weights in quads of k, 12 x 16
 //    tiles, the +128 offset removed per group through 128 * sum of the group's weight codes.
 // Weights are packed into panels of nr output channels: within a panel, for each unit of u k
