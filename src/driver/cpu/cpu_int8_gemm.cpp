@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -118,20 +119,34 @@ void quant_row_scalar(const float* x, int64_t k, int64_t kp, float* buf, int8_t*
 }
 
 #if defined(__x86_64__)
-// Same selection as find_outliers_scalar: blocks of 8 with no |x| above the current 4th are
-// skipped, the others offered in column order.
+// Same selection as find_outliers_scalar, in two passes. The 8 lane maxima of |x| over the
+// row's blocks of 8 are 8 distinct entries, so the 4th largest of them, t, is at most the
+// row's 4th largest |x|: every outlier has |x| >= t. The second pass offers only those
+// candidates, in column order, which gives the same 4 as offering every entry (the result is
+// the first 4 of a stable sort by |x|, and all of them are offered). NaN never enters the
+// lane maxima (max_ps returns its second operand when either is NaN) nor the candidates.
 __attribute__((target("avx2,fma"))) Outliers find_outliers_avx2(const float* x, int64_t k) {
-  Outliers o;
+  if (k < 64) return find_outliers_scalar(x, k);
   const __m256 sign = _mm256_set1_ps(-0.0f);
-  int64_t i = 0;
-  for (; i + 8 <= k; i += 8) {
+  __m256 m = _mm256_setzero_ps();
+  const int64_t k8 = k / 8 * 8;
+  for (int64_t i = 0; i < k8; i += 8)
+    m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)), m);
+  alignas(32) float lane[8];
+  _mm256_store_ps(lane, m);
+  std::nth_element(lane, lane + kO - 1, lane + 8, std::greater<float>());
+  const __m256 t = _mm256_set1_ps(lane[kO - 1]);
+  Outliers o;
+  for (int64_t i = 0; i < k8; i += 8) {
     const __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i));
-    const int hit = _mm256_movemask_ps(_mm256_cmp_ps(a, _mm256_set1_ps(o.mag[kO - 1]), _CMP_GT_OQ));
-    if (hit == 0) continue;
-    for (int j = 0; j < 8; ++j)
-      if (hit & (1 << j)) o.offer(x[i + j], static_cast<int32_t>(i + j));
+    int hit = _mm256_movemask_ps(_mm256_cmp_ps(a, t, _CMP_GE_OQ));
+    while (hit != 0) {
+      const int j = __builtin_ctz(static_cast<unsigned>(hit));
+      hit &= hit - 1;
+      o.offer(x[i + j], static_cast<int32_t>(i + j));
+    }
   }
-  for (; i < k; ++i) o.offer(x[i], static_cast<int32_t>(i));
+  for (int64_t i = k8; i < k; ++i) o.offer(x[i], static_cast<int32_t>(i));
   return o;
 }
 
