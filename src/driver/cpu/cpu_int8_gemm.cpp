@@ -84,10 +84,8 @@ struct Outliers {
     col[i] = c;
     val[i] = v;
   }
-  // x' = x with the outliers zeroed, into buf[0, kp) (zero beyond k); outliers to out_*.
-  void finish(const float* x, int64_t k, int64_t kp, float* buf, int32_t* out_col,
-              float* out_val) const {
-    std::memcpy(buf, x, static_cast<size_t>(k) * sizeof(float));
+  // buf[0, k) holds x: x' = x with the outliers zeroed (and zeros up to kp); outliers to out_*.
+  void finish(int64_t k, int64_t kp, float* buf, int32_t* out_col, float* out_val) const {
     std::fill(buf + k, buf + kp, 0.0f);
     for (int i = 0; i < kO; ++i) {
       if (mag[i] >= 0.0f) buf[col[i]] = 0.0f;
@@ -97,7 +95,9 @@ struct Outliers {
   }
 };
 
-Outliers find_outliers_scalar(const float* x, int64_t k) {
+// Also copies x[0, k) to buf.
+Outliers find_outliers_scalar(const float* x, int64_t k, float* buf) {
+  std::memcpy(buf, x, static_cast<size_t>(k) * sizeof(float));
   Outliers o;
   for (int64_t i = 0; i < k; ++i) o.offer(x[i], static_cast<int32_t>(i));
   return o;
@@ -106,7 +106,7 @@ Outliers find_outliers_scalar(const float* x, int64_t k) {
 // Per row: outliers, then groups of x' quantized into q (kp codes) with scales sa[groups].
 void quant_row_scalar(const float* x, int64_t k, int64_t kp, float* buf, int8_t* q, float* sa,
                       int32_t* oc, float* ov) {
-  find_outliers_scalar(x, k).finish(x, k, kp, buf, oc, ov);
+  find_outliers_scalar(x, k, buf).finish(k, kp, buf, oc, ov);
   for (int64_t g = 0; g < kp / kG; ++g) {
     const float* b = buf + g * kG;
     float amax = 0.0f;
@@ -125,13 +125,20 @@ void quant_row_scalar(const float* x, int64_t k, int64_t kp, float* buf, int8_t*
 // candidates, in column order, which gives the same 4 as offering every entry (the result is
 // the first 4 of a stable sort by |x|, and all of them are offered). NaN never enters the
 // lane maxima (max_ps returns its second operand when either is NaN) nor the candidates.
-__attribute__((target("avx2,fma"))) Outliers find_outliers_avx2(const float* x, int64_t k) {
-  if (k < 64) return find_outliers_scalar(x, k);
+// The first pass also copies x to buf (x is read once; the second pass reads buf from L1).
+__attribute__((target("avx2,fma"))) Outliers find_outliers_avx2(const float* x, int64_t k,
+                                                                float* buf) {
+  if (k < 64) return find_outliers_scalar(x, k, buf);
   const __m256 sign = _mm256_set1_ps(-0.0f);
   __m256 m = _mm256_setzero_ps();
   const int64_t k8 = k / 8 * 8;
-  for (int64_t i = 0; i < k8; i += 8)
-    m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)), m);
+  for (int64_t i = 0; i < k8; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    _mm256_storeu_ps(buf + i, v);
+    m = _mm256_max_ps(_mm256_andnot_ps(sign, v), m);
+  }
+  for (int64_t i = k8; i < k; ++i) buf[i] = x[i];
+  x = buf;
   alignas(32) float lane[8];
   _mm256_store_ps(lane, m);
   std::nth_element(lane, lane + kO - 1, lane + 8, std::greater<float>());
@@ -180,7 +187,7 @@ __attribute__((target("avx2,fma"))) inline GroupCodes group_codes_avx2(const flo
 __attribute__((target("avx2,fma"))) void quant_row_avx2(const float* x, int64_t k, int64_t kp,
                                                         float* buf, int16_t* q, float* sa,
                                                         int32_t* oc, float* ov) {
-  find_outliers_avx2(x, k).finish(x, k, kp, buf, oc, ov);
+  find_outliers_avx2(x, k, buf).finish(k, kp, buf, oc, ov);
   for (int64_t g = 0; g < kp / kG; ++g) {
     const GroupCodes c = group_codes_avx2(buf + g * kG);
     // packs works per 128-bit lane: permute back to column order.
@@ -196,7 +203,7 @@ __attribute__((target("avx2,fma"))) void quant_row_avx2(const float* x, int64_t 
 __attribute__((target("avx2,fma"))) void quant_row_u8(const float* x, int64_t k, int64_t kp,
                                                       float* buf, uint8_t* q, float* sa,
                                                       int32_t* oc, float* ov) {
-  find_outliers_avx2(x, k).finish(x, k, kp, buf, oc, ov);
+  find_outliers_avx2(x, k, buf).finish(k, kp, buf, oc, ov);
   const __m256i off = _mm256_set1_epi8(static_cast<char>(0x80));
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (int64_t g = 0; g < kp / kG; ++g) {
