@@ -503,26 +503,33 @@ Int8Weight quantize_weight(const float* w, int64_t n, int64_t k, Int8Isa isa) {
   q.scale.assign(static_cast<size_t>(panels * G * nr), 0.0f);
   if (isa == Int8Isa::kAvx512Vnni) q.colsum.assign(q.scale.size(), 0);
   q.wt.assign(static_cast<size_t>(k * q.n_pad), 0.0f);
-  for (int64_t j = 0; j < n; ++j) {
-    const float* row = w + j * k;
-    const int64_t p = j / nr, jj = j % nr;
-    int8_t* panel = q.packed.data() + p * q.kp * nr;
-    for (int64_t g = 0; g < G; ++g) {
-      const int64_t lo = g * kG, hi = std::min(k, lo + kG);
-      float amax = 0.0f;
-      for (int64_t kk = lo; kk < hi; ++kk) amax = std::max(amax, std::fabs(row[kk]));
-      const float inv = row_inv(amax);
-      int32_t sum = 0;
-      for (int64_t kk = lo; kk < hi; ++kk) {
-        const float v = std::clamp(std::nearbyint(row[kk] * inv), -127.0f, 127.0f);
-        panel[(kk / u) * nr * u + jj * u + kk % u] = static_cast<int8_t>(v);
-        sum += static_cast<int32_t>(v);
+  // Once per weight, at first use: panels in parallel (each writes only its own bytes, and its
+  // nr columns of the transposed copy).
+  auto quant_panels = [&](int64_t p0, int64_t p1) {
+    for (int64_t j = p0 * nr; j < std::min(n, p1 * nr); ++j) {
+      const float* row = w + j * k;
+      const int64_t p = j / nr, jj = j % nr;
+      int8_t* panel = q.packed.data() + p * q.kp * nr;
+      for (int64_t g = 0; g < G; ++g) {
+        const int64_t lo = g * kG, hi = std::min(k, lo + kG);
+        float amax = 0.0f;
+        for (int64_t kk = lo; kk < hi; ++kk) amax = std::max(amax, std::fabs(row[kk]));
+        const float inv = row_inv(amax);
+        int32_t sum = 0;
+        for (int64_t kk = lo; kk < hi; ++kk) {
+          const float v = std::clamp(std::nearbyint(row[kk] * inv), -127.0f, 127.0f);
+          panel[(kk / u) * nr * u + jj * u + kk % u] = static_cast<int8_t>(v);
+          sum += static_cast<int32_t>(v);
+        }
+        q.scale[(p * G + g) * nr + jj] = amax / 127.0f;
+        if (!q.colsum.empty()) q.colsum[(p * G + g) * nr + jj] = 128 * sum;
       }
-      q.scale[(p * G + g) * nr + jj] = amax / 127.0f;
-      if (!q.colsum.empty()) q.colsum[(p * G + g) * nr + jj] = 128 * sum;
     }
-    for (int64_t kk = 0; kk < k; ++kk) q.wt[kk * q.n_pad + j] = row[kk];
-  }
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int64_t j = p0 * nr; j < std::min(n, p1 * nr); ++j)
+        q.wt[kk * q.n_pad + j] = w[j * k + kk];
+  };
+  parallel_for(0, panels, 1, quant_panels);
   return q;
 }
 
