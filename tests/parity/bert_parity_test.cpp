@@ -209,10 +209,14 @@ TEST(BertParity, MiniLmInt8CosineFloor) {
   check_goldens(*e, Goldens::load("minilm_goldens"), 0.999, 0.01);
 }
 
-TEST(BertParity, SameTextAloneOrInMixedBatch) {
+// A text's vector does not depend on its neighbours in a batch (FP32, and INT8, whose
+// activation scales and outliers are per row).
+void same_text_alone_or_in_mixed_batch(Precision precision) {
   const fs::path dir = minilm_dir();
   RIPVEC_REQUIRE_PATH(dir / "model.safetensors");
-  auto e = Embedder::load(local_options(dir));
+  EmbedderOptions opts = local_options(dir);
+  opts.precision = precision;
+  auto e = Embedder::load(opts);
   const Goldens g = Goldens::load("minilm_goldens");
   // A mixed batch: short and long texts together, so each runs beside padding-sized
   // neighbours; three probes of different lengths.
@@ -225,12 +229,19 @@ TEST(BertParity, SameTextAloneOrInMixedBatch) {
     EXPECT_GE(c, 0.999999) << "text " << p;
   }
   // A budget so small that every text is its own batch gives the same vectors too.
-  auto opts = local_options(dir);
   opts.max_batch_tokens = 1;
   auto single = Embedder::load(opts);
   const auto one_by_one = single->embed(mixed, InputKind::Raw);
   const RowStats s = compare_rows(one_by_one, all, e->dim());
   EXPECT_GE(s.min_cos, 0.999999);
+}
+
+TEST(BertParity, SameTextAloneOrInMixedBatch) {
+  same_text_alone_or_in_mixed_batch(Precision::F32);
+}
+
+TEST(BertParity, SameTextAloneOrInMixedBatchInt8) {
+  same_text_alone_or_in_mixed_batch(Precision::Int8);
 }
 
 TEST(BertParity, EmptyAndWhitespaceTexts) {
