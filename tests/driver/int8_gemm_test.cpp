@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -227,6 +228,36 @@ TEST(Int8Gemm, OutlierTiesTakeTheLowerColumns) {
   for (size_t i = 0; i < other.size(); ++i)
     diff = std::max<double>(diff, std::fabs(ys[0][i] - other[i]));
   EXPECT_GT(diff, 1e-3);
+}
+
+// A NaN in a row makes that row's outputs NaN (as FP32 would), so the embedder's finiteness
+// check refuses it; the other rows are untouched.
+TEST(Int8Gemm, NanInARowGivesNanRow) {
+  const int64_t m = 4, n = 20, k = 100;
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(m * k), w(n * k), bias(n);
+  for (auto& v : x) v = nd(rng);
+  for (auto& v : w) v = nd(rng);
+  for (auto& v : bias) v = nd(rng);
+  std::vector<float> clean = x;
+  x[1 * k + 50] = std::numeric_limits<float>::quiet_NaN();   // SIMD body
+  x[3 * k + 99] = -std::numeric_limits<float>::quiet_NaN();  // tail
+  clean[1 * k + 50] = clean[3 * k + 99] = 0.0f;
+  for (Int8Isa isa : available()) {
+    const Int8Weight qw = quantize_weight(w.data(), n, k, isa);
+    Int8Scratch s;
+    std::vector<float> y(m * n), yc(m * n);
+    int8_linear(qw, x.data(), k, y.data(), n, m, bias.data(), nullptr, s);
+    int8_linear(qw, clean.data(), k, yc.data(), n, m, bias.data(), nullptr, s);
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        if (r == 1 || r == 3)
+          EXPECT_TRUE(std::isnan(y[r * n + j])) << int8_isa_name(isa) << " " << r << "," << j;
+        else
+          EXPECT_EQ(y[r * n + j], yc[r * n + j]) << int8_isa_name(isa) << " " << r << "," << j;
+      }
+  }
 }
 
 // A row's result does not depend on the other rows of the call (tiles, tasks, tails).

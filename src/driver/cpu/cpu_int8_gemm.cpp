@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -66,10 +67,14 @@ inline float row_inv(float amax) {
 
 // The row's kO outliers, kept sorted by |x| descending (lower column first among equals:
 // only a strictly larger |x| moves ahead). Unused slots: column 0, value 0, |x| -1.
+// A NaN in the row is never an outlier nor quantized (its code would be undefined): it is
+// zeroed, and the first outlier value becomes NaN, so the row's outputs are NaN as in FP32 and
+// the embedder's finiteness check refuses them instead of serving a wrong vector.
 struct Outliers {
   float mag[kO] = {-1.0f, -1.0f, -1.0f, -1.0f};
   int32_t col[kO] = {};
   float val[kO] = {};
+  bool nan = false;
 
   void offer(float v, int32_t c) {
     const float a = std::fabs(v);
@@ -92,6 +97,11 @@ struct Outliers {
       out_col[i] = col[i];
       out_val[i] = val[i];
     }
+    if (nan) {
+      for (int64_t i = 0; i < k; ++i)
+        if (std::isnan(buf[i])) buf[i] = 0.0f;
+      out_val[0] = std::numeric_limits<float>::quiet_NaN();
+    }
   }
 };
 
@@ -99,7 +109,10 @@ struct Outliers {
 Outliers find_outliers_scalar(const float* x, int64_t k, float* buf) {
   std::memcpy(buf, x, static_cast<size_t>(k) * sizeof(float));
   Outliers o;
-  for (int64_t i = 0; i < k; ++i) o.offer(x[i], static_cast<int32_t>(i));
+  for (int64_t i = 0; i < k; ++i) {
+    o.nan |= std::isnan(x[i]);
+    o.offer(x[i], static_cast<int32_t>(i));
+  }
   return o;
 }
 
@@ -130,20 +143,25 @@ __attribute__((target("avx2,fma"))) Outliers find_outliers_avx2(const float* x, 
                                                                 float* buf) {
   if (k < 64) return find_outliers_scalar(x, k, buf);
   const __m256 sign = _mm256_set1_ps(-0.0f);
-  __m256 m = _mm256_setzero_ps();
+  __m256 m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
   const int64_t k8 = k / 8 * 8;
   for (int64_t i = 0; i < k8; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
     _mm256_storeu_ps(buf + i, v);
     m = _mm256_max_ps(_mm256_andnot_ps(sign, v), m);
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
   }
-  for (int64_t i = k8; i < k; ++i) buf[i] = x[i];
+  Outliers o;
+  o.nan = _mm256_movemask_ps(bad) != 0;
+  for (int64_t i = k8; i < k; ++i) {
+    buf[i] = x[i];
+    o.nan |= std::isnan(x[i]);
+  }
   x = buf;
   alignas(32) float lane[8];
   _mm256_store_ps(lane, m);
   std::nth_element(lane, lane + kO - 1, lane + 8, std::greater<float>());
   const __m256 t = _mm256_set1_ps(lane[kO - 1]);
-  Outliers o;
   for (int64_t i = 0; i < k8; i += 8) {
     const __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i));
     int hit = _mm256_movemask_ps(_mm256_cmp_ps(a, t, _CMP_GE_OQ));
