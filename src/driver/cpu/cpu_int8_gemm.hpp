@@ -1,8 +1,8 @@
 // Internal to the CPU driver: dynamically quantized INT8 linear layers (Precision::Int8).
 //
 // Scheme "g32r4" (docs/benchmarks.md, INT8 section: the only batch-independent scheme of the
-// accuracy study that keeps the real MiniLM at cosine >= 0.999 against FP32). With G = k / 32
-// groups of 32 input channels (the last one zero-padded) and kGroup = 32:
+// accuracy study that keeps the real MiniLM at cosine >= 0.999 against FP32). With
+// G = ceil(k / 32) groups of 32 input channels (the last one zero-padded):
 //  * W is quantized once (at first use) per output channel and group:
 //      sw[j, g] = max|W[j, 32g .. 32g+31]| / 127,
 //      q(W)[j, c] = clamp(rint(W[j, c] * (127 / max|W[j, group of c]|)), -127, 127)
@@ -17,7 +17,8 @@
 //      y = fma(float(acc[r, j, g]), sa[r, g] * sw[j, g], y),
 //    then for the 4 outliers (c_i, x_i) in the order above
 //      y = fma(x_i, W[j, c_i], y)          (W from a k-major FP32 copy made with q(W)),
-//    then exact GELU when asked.
+//    then exact GELU when asked. A row of x holding a NaN gives a row of NaN (the NaN is
+//    zeroed before quantization and the first outlier value set to NaN), as FP32 would.
 // Every ISA performs exactly these float operations in this order on the same integers, so the
 // outputs of all builds are bit-identical (int8_gemm_test checks it) and a row's result never
 // depends on the other rows of the call (the batch):
