@@ -194,9 +194,19 @@ int main(int argc, char** argv) {
     opts.max_seq_length = seq;
     opts.max_batch_tokens = batch * seq;  // B sequences of S tokens per forward pass
     opts.resolve.progress = false;
-    // $RIPVEC_BENCH_PRECISION=int8 times Precision::Int8 (bench_peer_ort.py --ripvec-env).
-    if (const char* p = std::getenv("RIPVEC_BENCH_PRECISION"); p && std::string(p) == "int8")
-      opts.precision = Precision::Int8;
+    // $RIPVEC_BENCH_PRECISION=f32 (default: exact FP32 even where Auto would pick INT8), int8
+    // or auto (bench_peer_ort.py --ripvec-env).
+    opts.precision = Precision::F32;
+    if (const char* p = std::getenv("RIPVEC_BENCH_PRECISION"); p && *p) {
+      const std::string v = p;
+      if (v == "int8")
+        opts.precision = Precision::Int8;
+      else if (v == "auto")
+        opts.precision = Precision::Auto;
+      else if (v != "f32")
+        throw InvalidArgument("RIPVEC_BENCH_PRECISION: expected f32, int8 or auto, got '" + v +
+                              "'");
+    }
     const auto t_load = Clock::now();
     auto e = Embedder::load(opts);
     const double load_s = seconds_since(t_load);
@@ -217,9 +227,9 @@ int main(int argc, char** argv) {
     CpuDriver probe;
     if (serve) {
       nlohmann::json hello = {
-          {"engine", "ripvec"},   {"isa", probe.isa_name()}, {"gemm", probe.gemm_path_name()},
-          {"threads", threads},   {"texts", texts.size()},   {"tokens", tokens},
-          {"gflop", flops / 1e9}, {"load_s", load_s}};
+          {"engine", "ripvec"},         {"isa", probe.isa_name()}, {"gemm", probe.gemm_path_name()},
+          {"device", e->device_name()}, {"threads", threads},      {"texts", texts.size()},
+          {"tokens", tokens},           {"gflop", flops / 1e9},    {"load_s", load_s}};
       std::printf("%s\n", hello.dump().c_str());
       std::fflush(stdout);
       std::string cmd;
@@ -260,6 +270,7 @@ int main(int argc, char** argv) {
       nlohmann::json j = {{"engine", "ripvec"},
                           {"isa", probe.isa_name()},
                           {"gemm", probe.gemm_path_name()},
+                          {"device", e->device_name()},
                           {"threads", threads},
                           {"texts", texts.size()},
                           {"tokens", tokens},
@@ -274,9 +285,10 @@ int main(int argc, char** argv) {
                           {"load_s", load_s}};
       std::printf("%s\n", j.dump().c_str());
     } else {
-      std::printf("model %s, %zu texts, %zu tokens, batch %zu, %u threads, isa %s, load %.2f s\n",
-                  e->model_id().c_str(), texts.size(), tokens, batch, threads, probe.isa_name(),
-                  load_s);
+      std::printf(
+          "model %s on %s, %zu texts, %zu tokens, batch %zu, %u threads, isa %s, load %.2f s\n",
+          e->model_id().c_str(), e->device_name().c_str(), texts.size(), tokens, batch, threads,
+          probe.isa_name(), load_s);
       std::printf("forward (embed_tokens): %.3f s  %.0f tokens/s  %.1f GFLOP/s\n", best_model,
                   tokens / best_model, gflops);
       std::printf("end-to-end (embed):     %.3f s  %.0f tokens/s\n", best_e2e, tokens / best_e2e);

@@ -7,6 +7,8 @@
 //             (the engine's path before the packed kernel).
 //   blas-mt   cblas_sgemm with OpenBLAS's own threads (as many as the pool), called directly.
 //   blas-1    single-threaded OpenBLAS (per-core rate).
+//   int8      CpuDriver::linear with INT8 on (cpu_int8_gemm: activation quantization, outlier
+//             correction and dequantization included; "GFLOP/s" counts 2·m·n·k as for FP32).
 // Compare with bench/fma_peak_bench (the cores' peak FMA rate).
 //
 // Usage: gemm_bench [--reps R] [--m 256,1024,4096,8192] [--packed-only] [--json]
@@ -72,16 +74,19 @@ int main(int argc, char** argv) {
   using namespace ripvec;
   CpuDriver packed(cpu::Isa::kAuto, cpu::GemmPath::kPacked);
   CpuDriver pool(cpu::Isa::kAuto, cpu::GemmPath::kBlas);
+  CpuDriver int8(cpu::Isa::kAuto, cpu::GemmPath::kPacked);
+  int8.set_int8(true);
   const int threads = static_cast<int>(ThreadPool::global().size());
   const Shape shapes[] = {
       {"qkv 384", 1152, 384}, {"out 384", 384, 384}, {"up 384", 1536, 384}, {"down 384", 384, 1536},
       {"qkv 768", 2304, 768}, {"out 768", 768, 768}, {"up 768", 3072, 768}, {"down 768", 768, 3072},
   };
   if (!json) {
-    std::printf("OpenBLAS %s; %d threads; kernels %s (%s); best of %d\n", openblas_get_config(),
-                threads, packed.isa_name(), packed.gemm_path_name(), reps);
-    std::printf("%-10s %6s %6s %6s %10s %10s %10s %10s   (GFLOP/s)\n", "shape", "m", "n", "k",
-                "packed", "blas-pool", "blas-mt", "blas-1");
+    std::printf("OpenBLAS %s; %d threads; kernels %s (%s), int8 %s; best of %d\n",
+                openblas_get_config(), threads, packed.isa_name(), packed.gemm_path_name(),
+                int8.int8_isa_name(), reps);
+    std::printf("%-10s %6s %6s %6s %10s %10s %10s %10s %10s   (GFLOP/s)\n", "shape", "m", "n", "k",
+                "packed", "blas-pool", "blas-mt", "blas-1", "int8");
   }
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
@@ -127,17 +132,19 @@ int main(int argc, char** argv) {
       h.rank = 2;
       auto tw = packed.load_weight(h, DType::F32);
       const double t_packed = best_of([&] { packed.linear(tc, ta, tw, CpuDriver::Tensor{}); });
+      auto tq = int8.load_weight(h, DType::F32);
+      const double t_int8 = best_of([&] { int8.linear(tc, ta, tq, CpuDriver::Tensor{}); });
       const double gflop = 2.0 * m * s.n * s.k * 1e-9;
       if (json)
         std::printf(
             "{\"shape\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"threads\": %d, \"isa\": "
             "\"%s\", \"packed\": %.1f, \"blas_pool\": %.1f, \"blas_mt\": %.1f, \"blas_1\": "
-            "%.1f}\n",
+            "%.1f, \"int8\": %.1f, \"int8_isa\": \"%s\"}\n",
             s.what, m, s.n, s.k, threads, packed.isa_name(), gflop / t_packed, gflop / t_pool,
-            gflop / t_mt, gflop / t_one);
+            gflop / t_mt, gflop / t_one, gflop / t_int8, int8.int8_isa_name());
       else
-        std::printf("%-10s %6d %6d %6d %10.1f %10.1f %10.1f %10.1f\n", s.what, m, s.n, s.k,
-                    gflop / t_packed, gflop / t_pool, gflop / t_mt, gflop / t_one);
+        std::printf("%-10s %6d %6d %6d %10.1f %10.1f %10.1f %10.1f %10.1f\n", s.what, m, s.n, s.k,
+                    gflop / t_packed, gflop / t_pool, gflop / t_mt, gflop / t_one, gflop / t_int8);
       std::fflush(stdout);
     }
   return 0;

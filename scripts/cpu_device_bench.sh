@@ -9,6 +9,10 @@
 # share: per thread count in $THREADS, ROUNDS (default 3) interleaved rounds of the FP32 peak
 # FMA rate, one MiniLM layer op by op (cpu_ops_bench --layer: GEMM share of the layer's time)
 # and the MiniLM-shaped forward (embed_bench), printing the forward's % of that round's peak.
+# test: the driver conformance suite, int8_gemm_test (the VNNI kernel bit for bit against the
+# scalar one and a reference from the formulas), and the INT8 parity tests (tiny BERTs and
+# ModernBERTs against their FP32 goldens, Precision::Auto picking INT8 on a VNNI CPU; the real
+# MiniLM test runs only when RIPVEC_TEST_MODEL_DIR names a copy of it, else it is skipped).
 # Needs .debs/ (Debian -dev packages: nlohmann-json3-dev libutf8proc-dev libutf8proc2
 # libopenblas-dev libopenblas-pthread-dev libopenblas0-pthread libopenblas0 libgtest-dev
 # libcurl4-openssl-dev libcurl4 pkgconf pkgconf-bin libpkgconf3) and .devcarry/tok/ (the
@@ -38,13 +42,17 @@ if want build; then
     -DOPENBLAS_CBLAS_INCLUDE="$DEPS/usr/include/x86_64-linux-gnu/openblas-pthread" \
     -DBLA_VENDOR=OpenBLAS >"$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
   cmake --build $B -j16 --target driver_conformance_test int8_gemm_test fma_peak_bench gemm_bench embed_bench \
-    cpu_ops_bench \
+    cpu_ops_bench bert_parity_test modernbert_parity_test \
     >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
   echo "build ok"
 fi
 if want test; then
   RIPVEC_THREADS=8 $B/tests/driver_conformance_test --gtest_brief=1 2>&1 | tail -6
   RIPVEC_THREADS=8 $B/tests/int8_gemm_test --gtest_brief=1 2>&1 | tail -6
+  RIPVEC_THREADS=8 $B/tests/bert_parity_test --gtest_filter='*Int8*:*AutoPrecision*' 2>&1 |
+    grep -E "texts end-to-end|OK|FAILED|SKIPPED|PASSED|Failure|Expected|actual"
+  RIPVEC_THREADS=8 $B/tests/modernbert_parity_test --gtest_filter='*Int8*' 2>&1 |
+    grep -E "int8|OK|FAILED|PASSED|Failure|Expected|actual"
 fi
 if want peak; then
   $B/bench/fma_peak_bench --threads 1,2,4,8,16 --seconds 0.3

@@ -5,7 +5,8 @@
 // root key  = 32 hex of SHA-256(canonical root path)
 // model dir = "<model name>-<16 hex of the model key>", e.g. "all-MiniLM-L6-v2-3fa2c1d0e9b84c1a"
 // model key = 32 hex of SHA-256 over everything that changes stored vectors or chunks: model
-//             id, dim, max length, prompts, Embedder::vector_config() (pooling, normalisation),
+//             id, dim, max length, prompts, Embedder::vector_config() (pooling, normalisation,
+//             INT8 linear layers: an INT8 index is a sibling of the FP32 one, never mixed),
 //             the chunker's version and options. Two models' indexes of one root are siblings.
 #pragma once
 

@@ -41,6 +41,7 @@ struct LoadPlan {
   BatchLimits limits;
   ArchOptions arch;
   PoolingSpec pooling;
+  bool int8 = false;  // CPU linear layers in INT8 (explicit, or Auto on a CPU where it pays)
 };
 
 template <Driver D>
@@ -143,15 +144,20 @@ class EmbedderImpl final : public Embedder {
   size_t dim() const override { return dim_; }
   size_t max_seq_length() const override { return plan_.max_seq; }
   const std::string& model_id() const override { return id_; }
-  std::string device_name() const override { return device_; }
+  std::string device_name() const override { return device_ + (plan_.int8 ? " (int8)" : ""); }
   const Tokenizer& tokenizer() const override { return *tok_; }
   const std::string& prompt(InputKind kind) const override {
     return prompts_[static_cast<int>(kind)];
   }
   bool normalizes() const override { return plan_.pooling.normalize; }
+  // INT8 vectors differ from FP32 ones (cosine ~0.9995), so they are part of the identity: an
+  // index built with one is never updated or searched with the other. FP32 adds nothing, so
+  // the FP32 indexes made before INT8 existed keep their key. All INT8 kernels compute the
+  // same bits, so the ISA is not part of it; the scheme's name is (a new scheme, a new key).
   std::string vector_config() const override {
     return std::string("pooling=") + (plan_.pooling.pooling == Pooling::Cls ? "cls" : "mean") +
-           ";normalize=" + (plan_.pooling.normalize ? "1" : "0");
+           ";normalize=" + (plan_.pooling.normalize ? "1" : "0") +
+           (plan_.int8 ? ";linear=int8-g32r4" : "");
   }
 
   std::vector<float> embed(std::span<const std::string> texts, InputKind kind) override {
@@ -300,7 +306,11 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
     case Device::Auto:
     case Device::Cpu: {
       auto driver = std::make_unique<CpuDriver>();
-      if (opts.precision == Precision::Int8) driver->set_int8(true);
+      // Auto: INT8 where it is accurate (cosine >= 0.999 against FP32 on the goldens, all
+      // kernels) and expected faster than FP32 (AVX-512 VNNI); FP32 elsewhere.
+      plan.int8 = opts.precision == Precision::Int8 ||
+                  (opts.precision == Precision::Auto && cpu::int8_faster_than_f32());
+      if (plan.int8) driver->set_int8(true);
       plan.arch.dtype = cpu_dtype(opts.precision);
       if (!driver->supports_dtype(plan.arch.dtype))
         throw UnsupportedError(std::string("the cpu driver does not support precision ") +

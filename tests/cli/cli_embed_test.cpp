@@ -127,6 +127,29 @@ TEST(CliEmbed, MatchesTeiReferenceVector) {
   EXPECT_GT(dot / std::sqrt(nr * nv), 0.999);
 }
 
+// --precision f32 and int8 both work on the CPU, and their vectors agree to the INT8 bar
+// (cosine >= 0.999) without being the same vectors.
+TEST(CliEmbed, PrecisionInt8AgreesWithF32) {
+  RIPVEC_REQUIRE_PATH(default_model_dir());
+  const std::vector<std::string> texts{"What is Deep Learning?", "int main() { return 0; }",
+                                       "retry an http request with exponential backoff"};
+  std::vector<std::vector<std::vector<float>>> out;
+  for (const char* p : {"f32", "int8"}) {
+    std::vector<std::string> args{"embed", "--precision", p};
+    args.insert(args.end(), texts.begin(), texts.end());
+    auto r = run_cli(model_run(args));
+    ASSERT_EQ(r.status, 0) << p << ": " << r.err;
+    out.push_back(parse_rows(r.out));
+    ASSERT_EQ(out.back().size(), texts.size()) << p;
+  }
+  EXPECT_NE(out[0], out[1]);
+  for (size_t t = 0; t < texts.size(); ++t) {
+    double dot = 0;
+    for (size_t i = 0; i < 384; ++i) dot += double(out[0][t][i]) * out[1][t][i];
+    EXPECT_GT(dot / (norm(out[0][t]) * norm(out[1][t])), 0.999) << texts[t];
+  }
+}
+
 // Expected ids from HF `tokenizers` 0.23.3 on the same tokenizer.json (padding disabled):
 //   t = tokenizers.Tokenizer.from_file(".../all-MiniLM-L6-v2/.../tokenizer.json"); t.no_padding()
 //   t.encode(text).ids  /  t.encode(text, add_special_tokens=False).ids

@@ -53,6 +53,7 @@ std::vector<float> read_f32(const fs::path& p) {
 struct RowStats {
   double min_cos = 1.0;
   double max_diff = 0.0;
+  double mean_cos = 1.0;
   size_t worst_row = 0;
 };
 
@@ -71,8 +72,10 @@ RowStats compare_rows(const std::vector<float>& got, const std::vector<float>& w
   RowStats s;
   EXPECT_EQ(got.size(), want.size());
   const size_t rows = std::min(got.size(), want.size()) / dim;
+  double sum = 0;
   for (size_t r = 0; r < rows; ++r) {
     const double c = cosine(&got[r * dim], &want[r * dim], dim);
+    sum += c;
     if (c < s.min_cos) {
       s.min_cos = c;
       s.worst_row = r;
@@ -80,6 +83,7 @@ RowStats compare_rows(const std::vector<float>& got, const std::vector<float>& w
     for (size_t i = 0; i < dim; ++i)
       s.max_diff = std::max(s.max_diff, double(std::fabs(got[r * dim + i] - want[r * dim + i])));
   }
+  if (rows > 0) s.mean_cos = sum / double(rows);
   return s;
 }
 
@@ -125,6 +129,8 @@ EmbedderOptions local_options(const fs::path& dir) {
   EmbedderOptions o;
   o.model = dir.string();
   o.device = Device::Cpu;
+  // Exact FP32: Auto is INT8 on AVX-512 VNNI CPUs, and these bounds are FP32's.
+  o.precision = Precision::F32;
   o.resolve.allow_download = false;
   o.resolve.progress = false;
   return o;
@@ -156,9 +162,10 @@ void check_goldens(Embedder& e, const Goldens& g, double min_cos, double max_dif
     const auto got = e.embed(g.texts, kind_of(k.name));
     const RowStats s = compare_rows(got, k.emb, g.dim);
     std::printf(
-        "[%s] %zu texts end-to-end: min cosine %.9f (1 - cos = %.2g, text %zu), "
+        "[%s] %zu texts end-to-end: min cosine %.9f (1 - cos = %.2g, text %zu), mean %.9f, "
         "max |diff| %.3g\n",
-        k.name.c_str(), g.texts.size(), s.min_cos, 1.0 - s.min_cos, s.worst_row, s.max_diff);
+        k.name.c_str(), g.texts.size(), s.min_cos, 1.0 - s.min_cos, s.worst_row, s.mean_cos,
+        s.max_diff);
     EXPECT_GE(s.min_cos, min_cos) << "worst text " << s.worst_row << ": "
                                   << g.texts[s.worst_row].substr(0, 80);
     EXPECT_LE(s.max_diff, max_diff);
@@ -189,25 +196,27 @@ TEST(BertParity, MiniLmMatchesSentenceTransformers) {
   check_goldens(*e, Goldens::load("minilm_goldens"), 0.99999, 1e-4);
 }
 
-// Precision::Int8 (dynamically quantized linear layers, the CPU's widest INT8 kernels) against
-// the FP32 sentence-transformers goldens. Issue 13's bar is cosine >= 0.999 per text; this
-// scheme (per-token activation scales, per-channel weight scales) reaches min 0.9814 over the
-// 209 texts on the real MiniLM (AVX2 and scalar identical; keeping any one or two layer kinds
-// in FP32 only lifts it to 0.985-0.991), so it is not the default. The bound below guards that
-// measured level against regressions; it does not claim the issue's bar.
+// Precision::Int8 (dynamically quantized linear layers, the CPU's widest INT8 kernels, scheme
+// g32r4 of cpu_int8_gemm.hpp) against the FP32 sentence-transformers goldens: issue 13's bar,
+// cosine >= 0.999 for every text (all ISAs compute the same bits, so the AVX2 or scalar run
+// here stands for the VNNI one).
 TEST(BertParity, MiniLmInt8CosineFloor) {
   const fs::path dir = minilm_dir();
   RIPVEC_REQUIRE_PATH(dir / "model.safetensors");
   EmbedderOptions o = local_options(dir);
   o.precision = Precision::Int8;
   auto e = Embedder::load(o);
-  check_goldens(*e, Goldens::load("minilm_goldens"), 0.978, 0.05);
+  check_goldens(*e, Goldens::load("minilm_goldens"), 0.999, 0.01);
 }
 
-TEST(BertParity, SameTextAloneOrInMixedBatch) {
+// A text's vector does not depend on its neighbours in a batch (FP32, and INT8, whose
+// activation scales and outliers are per row).
+void same_text_alone_or_in_mixed_batch(Precision precision) {
   const fs::path dir = minilm_dir();
   RIPVEC_REQUIRE_PATH(dir / "model.safetensors");
-  auto e = Embedder::load(local_options(dir));
+  EmbedderOptions opts = local_options(dir);
+  opts.precision = precision;
+  auto e = Embedder::load(opts);
   const Goldens g = Goldens::load("minilm_goldens");
   // A mixed batch: short and long texts together, so each runs beside padding-sized
   // neighbours; three probes of different lengths.
@@ -220,12 +229,19 @@ TEST(BertParity, SameTextAloneOrInMixedBatch) {
     EXPECT_GE(c, 0.999999) << "text " << p;
   }
   // A budget so small that every text is its own batch gives the same vectors too.
-  auto opts = local_options(dir);
   opts.max_batch_tokens = 1;
   auto single = Embedder::load(opts);
   const auto one_by_one = single->embed(mixed, InputKind::Raw);
   const RowStats s = compare_rows(one_by_one, all, e->dim());
   EXPECT_GE(s.min_cos, 0.999999);
+}
+
+TEST(BertParity, SameTextAloneOrInMixedBatch) {
+  same_text_alone_or_in_mixed_batch(Precision::F32);
+}
+
+TEST(BertParity, SameTextAloneOrInMixedBatchInt8) {
+  same_text_alone_or_in_mixed_batch(Precision::Int8);
 }
 
 TEST(BertParity, EmptyAndWhitespaceTexts) {
@@ -381,6 +397,49 @@ TEST(BertParity, TinyBgeLayoutClsPoolingWithQueryPrompt) {
 TEST(BertParity, TinyGeluNewBertPrefixMeanNoNormalize) {
   auto e = Embedder::load(local_options(test::test_data("bert/tiny_gelu_new")));
   check_goldens(*e, Goldens::load("tiny_gelu_new_goldens"), 0.99999, 1e-4);
+}
+
+// INT8 on the small random BERTs (F16 and BF16 weights, converted at load, then quantized):
+// against the sentence-transformers FP32 goldens. Measured: min cosine 0.99989 (CLS, query
+// prompt, max |diff| 0.005) and 0.99992 (mean pooling without normalization: max |diff| 0.046
+// on vectors of norm ~9).
+TEST(BertParity, TinyBertsInt8) {
+  const struct {
+    const char* name;
+    double max_diff;
+  } models[] = {{"tiny_bge_cls", 0.01}, {"tiny_gelu_new", 0.1}};
+  for (const auto& m : models) {
+    SCOPED_TRACE(m.name);
+    EmbedderOptions o = local_options(test::test_data(std::string("bert/") + m.name));
+    o.precision = Precision::Int8;
+    auto e = Embedder::load(o);
+    check_goldens(*e, Goldens::load(std::string(m.name) + "_goldens"), 0.9995, m.max_diff);
+  }
+}
+
+// Precision::Auto on the CPU: INT8 exactly where the CPU has the kernel that beats FP32
+// (AVX-512 VNNI), FP32 elsewhere; F32 always exact FP32. The choice shows in device_name()
+// and, for INT8, in vector_config() (the index identity).
+TEST(BertParity, AutoPrecisionPicksInt8OnlyWhereFaster) {
+  const fs::path dir = test::test_data("bert/tiny_bge_cls");
+  EmbedderOptions o = local_options(dir);
+  o.precision = Precision::Auto;
+  auto a = Embedder::load(o);
+  o.precision = Precision::F32;
+  auto f = Embedder::load(o);
+  o.precision = Precision::Int8;
+  auto q = Embedder::load(o);
+  const bool fast = cpu::int8_faster_than_f32();
+  EXPECT_EQ(a->vector_config(), fast ? q->vector_config() : f->vector_config());
+  EXPECT_EQ(a->device_name(), fast ? "cpu (int8)" : "cpu");
+  EXPECT_EQ(f->device_name(), "cpu");
+  EXPECT_EQ(q->device_name(), "cpu (int8)");
+  EXPECT_NE(f->vector_config(), q->vector_config());
+  const std::vector<std::string> t{"int8 or not"};
+  const auto va = a->embed(t, InputKind::Raw), vf = f->embed(t, InputKind::Raw),
+             vq = q->embed(t, InputKind::Raw);
+  EXPECT_EQ(va, fast ? vq : vf);
+  EXPECT_NE(vf, vq);
 }
 
 // ---- bad models and inputs ---------------------------------------------------------------

@@ -24,6 +24,7 @@ void check_family(const std::string& name) {
   EmbedderOptions o;
   o.model = dir.string();
   o.device = Device::Cpu;
+  o.precision = Precision::F32;  // Auto is INT8 on AVX-512 VNNI CPUs; these bounds are FP32's
   o.resolve.allow_download = false;
   o.resolve.progress = false;
   auto e = Embedder::load(o);

@@ -207,6 +207,7 @@ class ModernBertE2E : public ::testing::Test {
     EmbedderOptions o;
     o.model = dir_.path().string();
     o.device = Device::Cpu;
+    o.precision = Precision::F32;  // Auto is INT8 on AVX-512 VNNI CPUs; bounds are FP32's
     o.resolve.allow_download = false;
     o.max_seq_length = max_seq;
     return Embedder::load(o);

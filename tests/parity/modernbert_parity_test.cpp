@@ -66,17 +66,23 @@ struct Compare {
   }
 };
 
+// INT8 bounds (per token hidden state and pooled vector). Measured on both fixtures: min
+// cosine 0.999997 (hidden and pooled), max |diff| 7.6e-3 (hidden), 1.2e-3 (pooled).
+constexpr double kInt8Cos = 0.9999, kInt8Diff = 0.02;
+
 class ModernBertParity : public ::testing::TestWithParam<const char*> {};
 
 // Runs `groups` of sequence indices as batches and compares every token's hidden state and
 // every pooled vector with the goldens.
+// int8: the driver's INT8 linear layers (Precision::Int8) instead of FP32.
 void run_groups(const std::filesystem::path& dir, const std::vector<std::vector<int>>& groups,
-                double cos_bound, double diff_bound) {
+                double cos_bound, double diff_bound, bool int8 = false) {
   Golden g = load_golden(dir);
   ModelConfig mc = load_model_config(dir / "config.json");
   ASSERT_EQ(mc.arch, Architecture::ModernBert);
   SafeTensors st = SafeTensors::open(dir / "model.safetensors");
   CpuDriver d;
+  if (int8) d.set_int8(true);
   ModernBert<CpuDriver> model(d, st, mc.modernbert, ArchOptions{});
   const int H = g.hidden_size;
   Compare hid, pool;
@@ -102,11 +108,15 @@ void run_groups(const std::filesystem::path& dir, const std::vector<std::vector<
     }
   }
   EXPECT_GE(hid.min_cos, cos_bound) << "hidden-state cosine";
+  if (int8) {
+    EXPECT_GT(hid.max_diff, 1e-5) << "INT8 did not change the result: did it run?";
+  }
   EXPECT_LE(hid.max_diff, diff_bound) << "hidden-state max |diff|";
   EXPECT_GE(pool.min_cos, cos_bound) << "pooled cosine";
   EXPECT_LE(pool.max_diff, diff_bound) << "pooled max |diff|";
-  std::printf("  %s: hidden min cos %.8f max diff %.2e; pooled min cos %.8f max diff %.2e\n",
-              dir.filename().c_str(), hid.min_cos, hid.max_diff, pool.min_cos, pool.max_diff);
+  std::printf("  %s%s: hidden min cos %.8f max diff %.2e; pooled min cos %.8f max diff %.2e\n",
+              dir.filename().c_str(), int8 ? " (int8)" : "", hid.min_cos, hid.max_diff,
+              pool.min_cos, pool.max_diff);
 }
 
 TEST_P(ModernBertParity, EachSequenceAlone) {
@@ -128,6 +138,20 @@ TEST_P(ModernBertParity, MixedBatches) {
   std::vector<int> odd, even;
   for (int i = 0; i < n; ++i) (i % 2 ? odd : even).push_back(i);
   run_groups(dir, {all, reversed, odd, even}, 0.99999, 1e-4);
+}
+
+// INT8 linear layers (cpu_int8_gemm.hpp) against the same transformers FP32 goldens, alone and
+// in mixed batches (the scheme is batch-independent, so both give the same bits).
+TEST_P(ModernBertParity, Int8AloneAndMixed) {
+  const auto dir = test::test_data(std::string("modernbert/") + GetParam());
+  RIPVEC_REQUIRE_PATH(dir / "model.safetensors");
+  const int n = static_cast<int>(load_golden(dir).ids.size());
+  std::vector<std::vector<int>> alone;
+  for (int i = 0; i < n; ++i) alone.push_back({i});
+  std::vector<int> all(n);
+  std::iota(all.begin(), all.end(), 0);
+  run_groups(dir, alone, kInt8Cos, kInt8Diff, true);
+  run_groups(dir, {all, std::vector<int>(all.rbegin(), all.rend())}, kInt8Cos, kInt8Diff, true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ModernBertParity, ::testing::Values("tiny", "tiny_bias"));

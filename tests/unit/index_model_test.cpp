@@ -171,3 +171,34 @@ TEST_F(IndexModel, NoIndexSearchMatchesPersistent) {
     EXPECT_NEAR(a[i].semantic_score, b[i].semantic_score, 1e-5);
   }
 }
+
+// INT8 vectors are part of the index identity (Embedder::vector_config): an index built with
+// FP32 vectors is never updated or searched with INT8 ones (nor the reverse). Opening the
+// root with an INT8 embedder gives a sibling index that embeds everything itself, and the
+// FP32 index stays as it was.
+TEST_F(IndexModel, Int8IndexIsSeparateFromF32) {
+  RIPVEC_REQUIRE_PATH(test::default_model_dir() / "model.safetensors");
+  EmbedderOptions fo = model_options();
+  fo.precision = Precision::F32;
+  EmbedderOptions qo = model_options();
+  qo.precision = Precision::Int8;
+  std::shared_ptr<Embedder> f32 = Embedder::load(fo), int8 = Embedder::load(qo);
+  EXPECT_EQ(f32->vector_config().find("int8"), std::string::npos);
+  EXPECT_NE(int8->vector_config().find("int8"), std::string::npos);
+  IndexOptions io;
+  io.cache_dir = base_ / "cache";
+  auto a = Index::open(root_, f32, io);
+  EXPECT_EQ(a->update().files_added, 5u);
+  auto b = Index::open(root_, int8, io);
+  EXPECT_NE(a->location(), b->location());
+  const UpdateStats sb = b->update();
+  EXPECT_EQ(sb.files_added, 5u);
+  EXPECT_EQ(sb.chunks_embedded, b->status().chunks);
+  SearchOptions so;
+  so.mode = SearchMode::Semantic;
+  auto hits = b->search("multiply two matrices", so);
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0].path, "math/matrix.rs");
+  // The FP32 index is untouched: reopened with FP32, nothing to embed.
+  EXPECT_EQ(Index::open(root_, f32, io)->update().chunks_embedded, 0u);
+}

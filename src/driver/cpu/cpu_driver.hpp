@@ -66,9 +66,10 @@ class CpuDriver {
   size_t packed_weight_count() const { return packs_.size(); }
 
   // INT8 dynamic quantization of the linear layers (linear(), linear_gelu() with a loaded
-  // weight; cpu_int8_gemm.hpp): weights quantized once per output channel at first use,
-  // activations per row and call, int32 accumulation, bias/GELU/everything else in FP32.
-  // Off by default (exact FP32). isa kAuto picks VNNI / AVX2 / scalar from the CPU.
+  // weight; cpu_int8_gemm.hpp, scheme g32r4): weights quantized once per (output channel, 32
+  // inputs) at first use, activations per (row, 32 inputs) and call with each row's 4 largest
+  // |x| in FP32, int32 sums per group, bias/GELU/everything else in FP32. Off by default in the
+  // driver (exact FP32; Embedder::load turns it on). isa kAuto picks VNNI / AVX2 / scalar.
   void set_int8(bool on, cpu::Int8Isa isa = cpu::Int8Isa::kAuto);
   bool int8() const { return int8_; }
   const char* int8_isa_name() const { return cpu::int8_isa_name(int8_isa_); }

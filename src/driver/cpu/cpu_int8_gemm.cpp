@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -20,6 +22,9 @@
 namespace ripvec::cpu {
 
 namespace {
+
+constexpr int64_t kG = kInt8Group;
+constexpr int kO = kInt8Outliers;
 
 bool isa_ok(Int8Isa isa) {
   switch (isa) {
@@ -42,10 +47,14 @@ bool isa_ok(Int8Isa isa) {
 }
 
 int nr_of(Int8Isa isa) {
-  return isa == Int8Isa::kAvx512Vnni ? 16 : 8;
+  return isa == Int8Isa::kScalar ? 8 : 16;
 }
 int mr_of(Int8Isa isa) {
   return isa == Int8Isa::kAvx512Vnni ? 12 : isa == Int8Isa::kAvx2 ? 6 : 4;
+}
+// k per unit of the packed layout: vpmaddwd takes pairs, vpdpbusd (and the scalar) quads.
+int unit_of(Int8Isa isa) {
+  return isa == Int8Isa::kAvx2 ? 2 : 4;
 }
 
 // ---------------------------------------------------------------- activation quantization
@@ -56,80 +65,187 @@ inline float row_inv(float amax) {
   return amax > 0.0f ? 127.0f / amax : 0.0f;
 }
 
-float quant_row_scalar(const float* x, int64_t k, int64_t kp, int8_t* q) {
-  float amax = 0.0f;
-  for (int64_t i = 0; i < k; ++i) amax = std::max(amax, std::fabs(x[i]));
-  const float inv = row_inv(amax);
-  for (int64_t i = 0; i < k; ++i) {
-    const float v = std::nearbyint(x[i] * inv);
-    q[i] = static_cast<int8_t>(std::clamp(v, -127.0f, 127.0f));
+// The row's kO outliers, kept sorted by |x| descending (lower column first among equals:
+// only a strictly larger |x| moves ahead). Unused slots: column 0, value 0, |x| -1.
+// A NaN in the row is never an outlier nor quantized (its code would be undefined): it is
+// zeroed, and the first outlier value becomes NaN, so the row's outputs are NaN as in FP32 and
+// the embedder's finiteness check refuses them instead of serving a wrong vector.
+struct Outliers {
+  float mag[kO] = {-1.0f, -1.0f, -1.0f, -1.0f};
+  int32_t col[kO] = {};
+  float val[kO] = {};
+  bool nan = false;
+
+  void offer(float v, int32_t c) {
+    const float a = std::fabs(v);
+    if (!(a > mag[kO - 1])) return;
+    int i = kO - 1;
+    for (; i > 0 && a > mag[i - 1]; --i) {
+      mag[i] = mag[i - 1];
+      col[i] = col[i - 1];
+      val[i] = val[i - 1];
+    }
+    mag[i] = a;
+    col[i] = c;
+    val[i] = v;
   }
-  for (int64_t i = k; i < kp; ++i) q[i] = 0;
-  return amax / 127.0f;
+  // buf[0, k) holds x: x' = x with the outliers zeroed (and zeros up to kp); outliers to out_*.
+  void finish(int64_t k, int64_t kp, float* buf, int32_t* out_col, float* out_val) const {
+    std::fill(buf + k, buf + kp, 0.0f);
+    for (int i = 0; i < kO; ++i) {
+      if (mag[i] >= 0.0f) buf[col[i]] = 0.0f;
+      out_col[i] = col[i];
+      out_val[i] = val[i];
+    }
+    if (nan) {
+      for (int64_t i = 0; i < k; ++i)
+        if (std::isnan(buf[i])) buf[i] = 0.0f;
+      out_val[0] = std::numeric_limits<float>::quiet_NaN();
+    }
+  }
+};
+
+// Also copies x[0, k) to buf.
+Outliers find_outliers_scalar(const float* x, int64_t k, float* buf) {
+  std::memcpy(buf, x, static_cast<size_t>(k) * sizeof(float));
+  Outliers o;
+  for (int64_t i = 0; i < k; ++i) {
+    o.nan |= std::isnan(x[i]);
+    o.offer(x[i], static_cast<int32_t>(i));
+  }
+  return o;
+}
+
+// Per row: outliers, then groups of x' quantized into q (kp codes) with scales sa[groups].
+void quant_row_scalar(const float* x, int64_t k, int64_t kp, float* buf, int8_t* q, float* sa,
+                      int32_t* oc, float* ov) {
+  find_outliers_scalar(x, k, buf).finish(k, kp, buf, oc, ov);
+  for (int64_t g = 0; g < kp / kG; ++g) {
+    const float* b = buf + g * kG;
+    float amax = 0.0f;
+    for (int64_t i = 0; i < kG; ++i) amax = std::max(amax, std::fabs(b[i]));
+    const float inv = row_inv(amax);
+    for (int64_t i = 0; i < kG; ++i)
+      q[g * kG + i] = static_cast<int8_t>(std::clamp(std::nearbyint(b[i] * inv), -127.0f, 127.0f));
+    sa[g] = amax / 127.0f;
+  }
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) float row_amax_avx2(const float* x, int64_t k) {
+// Same selection as find_outliers_scalar, in two passes. The 8 lane maxima of |x| over the
+// row's blocks of 8 are 8 distinct entries, so the 4th largest of them, t, is at most the
+// row's 4th largest |x|: every outlier has |x| >= t. The second pass offers only those
+// candidates, in column order, which gives the same 4 as offering every entry (the result is
+// the first 4 of a stable sort by |x|, and all of them are offered). NaN never enters the
+// lane maxima (max_ps returns its second operand when either is NaN) nor the candidates.
+// The first pass also copies x to buf (x is read once; the second pass reads buf from L1).
+__attribute__((target("avx2,fma"))) Outliers find_outliers_avx2(const float* x, int64_t k,
+                                                                float* buf) {
+  if (k < 64) return find_outliers_scalar(x, k, buf);
   const __m256 sign = _mm256_set1_ps(-0.0f);
-  __m256 m = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= k; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
-  alignas(32) float t[8];
-  _mm256_store_ps(t, m);
-  float amax = 0.0f;
-  for (float v : t) amax = std::max(amax, v);
-  for (; i < k; ++i) amax = std::max(amax, std::fabs(x[i]));
-  return amax;
+  __m256 m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+  const int64_t k8 = k / 8 * 8;
+  for (int64_t i = 0; i < k8; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    _mm256_storeu_ps(buf + i, v);
+    m = _mm256_max_ps(_mm256_andnot_ps(sign, v), m);
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  }
+  Outliers o;
+  o.nan = _mm256_movemask_ps(bad) != 0;
+  for (int64_t i = k8; i < k; ++i) {
+    buf[i] = x[i];
+    o.nan |= std::isnan(x[i]);
+  }
+  x = buf;
+  alignas(32) float lane[8];
+  _mm256_store_ps(lane, m);
+  std::nth_element(lane, lane + kO - 1, lane + 8, std::greater<float>());
+  const __m256 t = _mm256_set1_ps(lane[kO - 1]);
+  for (int64_t i = 0; i < k8; i += 8) {
+    const __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i));
+    int hit = _mm256_movemask_ps(_mm256_cmp_ps(a, t, _CMP_GE_OQ));
+    while (hit != 0) {
+      const int j = __builtin_ctz(static_cast<unsigned>(hit));
+      hit &= hit - 1;
+      o.offer(x[i + j], static_cast<int32_t>(i + j));
+    }
+  }
+  for (int64_t i = k8; i < k; ++i) o.offer(x[i], static_cast<int32_t>(i));
+  return o;
 }
 
-__attribute__((target("avx2,fma"))) float quant_row_avx2(const float* x, int64_t k, int64_t kp,
-                                                         int16_t* q) {
-  const float amax = row_amax_avx2(x, k);
-  const float inv = row_inv(amax);
-  const __m256 vi = _mm256_set1_ps(inv);
-  int64_t i = 0;
-  for (; i + 8 <= k; i += 8) {
-    const __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), vi));
-    const __m128i p = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), p);
-  }
-  for (; i < k; ++i) q[i] = static_cast<int16_t>(std::nearbyint(x[i] * inv));
-  for (; i < kp; ++i) q[i] = 0;
-  return amax / 127.0f;
+// The group's |x| max (32 floats) and the products x * (127 / max) as rounded int32 lanes.
+struct GroupCodes {
+  __m256i v[4];
+  float amax;
+};
+
+__attribute__((target("avx2,fma"))) inline GroupCodes group_codes_avx2(const float* b) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 x0 = _mm256_loadu_ps(b), x1 = _mm256_loadu_ps(b + 8);
+  const __m256 x2 = _mm256_loadu_ps(b + 16), x3 = _mm256_loadu_ps(b + 24);
+  __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, x0), _mm256_andnot_ps(sign, x1)),
+                           _mm256_max_ps(_mm256_andnot_ps(sign, x2), _mm256_andnot_ps(sign, x3)));
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_movehdup_ps(h));
+  GroupCodes c;
+  c.amax = _mm_cvtss_f32(h);
+  const __m256 vi = _mm256_set1_ps(row_inv(c.amax));
+  // |x * inv| <= 127 (rounded), so no clamp is needed: the same codes as the scalar's clamp.
+  c.v[0] = _mm256_cvtps_epi32(_mm256_mul_ps(x0, vi));
+  c.v[1] = _mm256_cvtps_epi32(_mm256_mul_ps(x1, vi));
+  c.v[2] = _mm256_cvtps_epi32(_mm256_mul_ps(x2, vi));
+  c.v[3] = _mm256_cvtps_epi32(_mm256_mul_ps(x3, vi));
+  return c;
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"))) float quant_row_vnni(const float* x,
-                                                                                   int64_t k,
-                                                                                   int64_t kp,
-                                                                                   uint8_t* q) {
-  const float amax = row_amax_avx2(x, k);
-  const float inv = row_inv(amax);
-  const __m512 vi = _mm512_set1_ps(inv);
-  const __m128i off = _mm_set1_epi8(static_cast<char>(0x80));
-  int64_t i = 0;
-  for (; i + 16 <= k; i += 16) {
-    const __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), vi));
-    const __m128i b = _mm_xor_si128(_mm512_cvtsepi32_epi8(v), off);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), b);
+// AVX2: codes as int16.
+__attribute__((target("avx2,fma"))) void quant_row_avx2(const float* x, int64_t k, int64_t kp,
+                                                        float* buf, int16_t* q, float* sa,
+                                                        int32_t* oc, float* ov) {
+  find_outliers_avx2(x, k, buf).finish(k, kp, buf, oc, ov);
+  for (int64_t g = 0; g < kp / kG; ++g) {
+    const GroupCodes c = group_codes_avx2(buf + g * kG);
+    // packs works per 128-bit lane: permute back to column order.
+    const __m256i p0 = _mm256_permute4x64_epi64(_mm256_packs_epi32(c.v[0], c.v[1]), 0xD8);
+    const __m256i p1 = _mm256_permute4x64_epi64(_mm256_packs_epi32(c.v[2], c.v[3]), 0xD8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + g * kG), p0);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + g * kG + 16), p1);
+    sa[g] = c.amax / 127.0f;
   }
-  for (; i < k; ++i) {
-    const float v = std::clamp(std::nearbyint(x[i] * inv), -127.0f, 127.0f);
-    q[i] = static_cast<uint8_t>(static_cast<int>(v) + 128);
+}
+
+// VNNI: codes + 128 as uint8 (the +128 is removed in the kernel through the column sums).
+__attribute__((target("avx2,fma"))) void quant_row_u8(const float* x, int64_t k, int64_t kp,
+                                                      float* buf, uint8_t* q, float* sa,
+                                                      int32_t* oc, float* ov) {
+  find_outliers_avx2(x, k, buf).finish(k, kp, buf, oc, ov);
+  const __m256i off = _mm256_set1_epi8(static_cast<char>(0x80));
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int64_t g = 0; g < kp / kG; ++g) {
+    const GroupCodes c = group_codes_avx2(buf + g * kG);
+    const __m256i w0 = _mm256_packs_epi32(c.v[0], c.v[1]);
+    const __m256i w1 = _mm256_packs_epi32(c.v[2], c.v[3]);
+    // Two lane-wise packs leave 4-byte blocks in the order 0 2 4 6 1 3 5 7: undo it.
+    const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(w0, w1), order);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + g * kG), _mm256_xor_si256(b, off));
+    sa[g] = c.amax / 127.0f;
   }
-  for (; i < kp; ++i) q[i] = 128;
-  return amax / 127.0f;
 }
 #endif
 
 // ---------------------------------------------------------------- micro-kernels
 
-// One block: rows [0, rows) of the quantized activations (act, row stride lda elements) x
+// One block: rows [0, rows) of the quantized activations (act, row stride kp elements) x
 // panels [p0, p1) of the weight; writes y rows (ldc) with the dequantized result.
 struct Block {
   const Int8Weight* w;
   const void* act;
-  int64_t lda;
-  const float* sa;
+  const float* sa;      // [rows][groups]
+  const int32_t* ocol;  // [rows][kO]
+  const float* oval;
   float* y;
   int64_t ldc;
   int64_t rows;
@@ -139,103 +255,156 @@ struct Block {
 
 void block_scalar(const Block& b) {
   const Int8Weight& w = *b.w;
+  const int64_t G = w.groups, nr = w.nr;
   const auto* act = static_cast<const int8_t*>(b.act);
   for (int64_t p = b.p0; p < b.p1; ++p) {
-    const int8_t* panel = w.packed.data() + p * w.kp * w.nr;
-    const int64_t col0 = p * w.nr, cols = std::min<int64_t>(w.nr, w.n - col0);
+    const int8_t* panel = w.packed.data() + p * w.kp * nr;
+    const float* sw = w.scale.data() + p * G * nr;
+    const int64_t col0 = p * nr, cols = std::min<int64_t>(nr, w.n - col0);
     for (int64_t r = 0; r < b.rows; ++r) {
-      const int8_t* a = act + r * b.lda;
+      const int8_t* a = act + r * w.kp;
       for (int64_t j = 0; j < cols; ++j) {
-        int32_t acc = 0;
-        for (int64_t kk = 0; kk < w.kp; ++kk)
-          acc += int32_t(a[kk]) * int32_t(panel[(kk / 4) * w.nr * 4 + j * 4 + kk % 4]);
-        const int64_t c = col0 + j;
-        b.y[r * b.ldc + c] =
-            std::fma(static_cast<float>(acc), b.sa[r] * w.scale[c], b.bias ? b.bias[c] : 0.0f);
+        float y = b.bias ? b.bias[col0 + j] : 0.0f;
+        for (int64_t g = 0; g < G; ++g) {
+          int32_t acc = 0;
+          for (int64_t kk = g * kG; kk < (g + 1) * kG; ++kk)
+            acc += int32_t(a[kk]) * int32_t(panel[(kk / 4) * nr * 4 + j * 4 + kk % 4]);
+          y = std::fma(static_cast<float>(acc), b.sa[r * G + g] * sw[g * nr + j], y);
+        }
+        for (int o = 0; o < kO; ++o)
+          y = std::fma(b.oval[r * kO + o], w.wt[b.ocol[r * kO + o] * w.n_pad + col0 + j], y);
+        b.y[r * b.ldc + col0 + j] = y;
       }
     }
   }
 }
 
 #if defined(__x86_64__)
-// AVX2: NR = 8 channels, MR rows. Per group of 4 k: the panel's 32 bytes widen to two s16
-// vectors (channels 0-3 and 4-7, 4 k each); a row's 4 s16 activations are broadcast and
-// vpmaddwd sums pairs into int32 (two lanes per channel, folded by hadd at the end).
+// AVX2: NR = 16 channels, MR rows. Per pair of k: the panel's 32 bytes (16 channels x 2 k)
+// widen to two s16 vectors (channels 0-7, 8-15); a row's 2 s16 activations are broadcast and
+// vpmaddwd leaves one int32 per channel. Per group of 32 k the int32 sums are dequantized into
+// the float accumulators, which live in f (L1) so that the 12 int32 accumulators, the two
+// weight vectors and the broadcast fit the 16 registers.
 template <int MR>
-__attribute__((target("avx2,fma"))) void tile_avx2(const int16_t* a, int64_t lda,
-                                                   const int8_t* panel, int64_t kp, const float* sa,
-                                                   const float* sw, const float* bias, float* y,
+__attribute__((target("avx2,fma"))) void tile_avx2(const int16_t* a, int64_t kp, int64_t G,
+                                                   const int8_t* panel, const float* sa,
+                                                   const float* sw, const float* bias16,
+                                                   const int32_t* ocol, const float* oval,
+                                                   const float* wt, int64_t ldwt, float* y,
                                                    int64_t ldc, int64_t cols) {
-  __m256i acc[MR][2];
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-  for (int64_t g = 0; g < kp / 4; ++g) {
-    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + g * 32));
-    const __m256i b0 = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(raw));
-    const __m256i b1 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(raw, 1));
+  alignas(32) float f[MR][16];
+  const __m256 b0 = _mm256_loadu_ps(bias16), b1 = _mm256_loadu_ps(bias16 + 8);
+  for (int r = 0; r < MR; ++r) {
+    _mm256_store_ps(f[r], b0);
+    _mm256_store_ps(f[r] + 8, b1);
+  }
+  for (int64_t g = 0; g < G; ++g) {
+    const int16_t* ar[MR];
+    for (int r = 0; r < MR; ++r) ar[r] = a + r * kp + g * kG;
+    __m256i acc0[MR], acc1[MR];
+    for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm256_setzero_si256();
+    const int8_t* pg = panel + g * kG * 16;
+#pragma GCC unroll 16
+    for (int s = 0; s < kG / 2; ++s) {
+      const __m256i w0 =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pg + s * 32)));
+      const __m256i w1 =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pg + s * 32 + 16)));
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) {
+        int32_t av;
+        std::memcpy(&av, ar[r] + 2 * s, 4);
+        const __m256i va = _mm256_set1_epi32(av);
+        acc0[r] = _mm256_add_epi32(acc0[r], _mm256_madd_epi16(va, w0));
+        acc1[r] = _mm256_add_epi32(acc1[r], _mm256_madd_epi16(va, w1));
+        // Integer adds are associative: without this GCC turns the chains into trees of
+        // madd results kept on the stack (spills on every step).
+        asm("" : "+x"(acc0[r]), "+x"(acc1[r]));
+      }
+    }
+    const __m256 sw0 = _mm256_loadu_ps(sw + g * 16), sw1 = _mm256_loadu_ps(sw + g * 16 + 8);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
-      int64_t av;
-      std::memcpy(&av, a + r * lda + g * 4, 8);
-      const __m256i va = _mm256_set1_epi64x(av);
-      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(va, b0));
-      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(va, b1));
+      const __m256 vs = _mm256_set1_ps(sa[r * G + g]);
+      _mm256_store_ps(f[r], _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc0[r]), _mm256_mul_ps(vs, sw0),
+                                            _mm256_load_ps(f[r])));
+      _mm256_store_ps(f[r] + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc1[r]), _mm256_mul_ps(vs, sw1),
+                                                _mm256_load_ps(f[r] + 8)));
     }
   }
-  const bool full = cols == 8;
-  alignas(32) float sw8[8] = {}, bias8[8] = {};
-  std::memcpy(sw8, sw, cols * sizeof(float));
-  if (bias) std::memcpy(bias8, bias, cols * sizeof(float));
-  const __m256 vsw = _mm256_load_ps(sw8), vb = _mm256_load_ps(bias8);
-#pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
-    const __m256i h = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[r][0], acc[r][1]), 0xD8);
-    const __m256 v =
-        _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), _mm256_mul_ps(_mm256_set1_ps(sa[r]), vsw), vb);
-    if (full) {
-      _mm256_storeu_ps(y + r * ldc, v);
+    __m256 f0 = _mm256_load_ps(f[r]), f1 = _mm256_load_ps(f[r] + 8);
+    for (int o = 0; o < kO; ++o) {
+      const __m256 v = _mm256_set1_ps(oval[r * kO + o]);
+      const float* w = wt + ocol[r * kO + o] * ldwt;
+      f0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w), f0);
+      f1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w + 8), f1);
+    }
+    if (cols == 16) {
+      _mm256_storeu_ps(y + r * ldc, f0);
+      _mm256_storeu_ps(y + r * ldc + 8, f1);
     } else {
-      alignas(32) float t[8];
-      _mm256_store_ps(t, v);
+      alignas(32) float t[16];
+      _mm256_store_ps(t, f0);
+      _mm256_store_ps(t + 8, f1);
       std::memcpy(y + r * ldc, t, cols * sizeof(float));
     }
   }
 }
 
 // AVX-512 VNNI: NR = 16 channels (one zmm of 4 k each), MR rows; vpdpbusd of a row's 4 u8
-// activations (broadcast) with the panel's 64 s8 bytes; the +128 offset is removed with the
-// weight's column sums.
+// activations (broadcast) with the panel's 64 s8 bytes. Per group of 32 k the accumulators
+// start at minus the group's column sums (128 * sum of the codes: the u8 offset) and are then
+// dequantized into the float accumulators (12 + 12 + 4 of the 32 zmm registers).
 template <int MR>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"))) void tile_vnni(
-    const uint8_t* a, int64_t lda, const int8_t* panel, int64_t kp, const float* sa,
-    const float* sw, const float* bias, const int32_t* colsum, float* y, int64_t ldc,
-    int64_t cols) {
-  __m512i acc[MR];
-  for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_si512();
-  for (int64_t g = 0; g < kp / 4; ++g) {
-    const __m512i vb = _mm512_loadu_si512(panel + g * 64);
+    const uint8_t* a, int64_t kp, int64_t G, const int8_t* panel, const float* sa, const float* sw,
+    const int32_t* colsum, const float* bias16, const int32_t* ocol, const float* oval,
+    const float* wt, int64_t ldwt, float* y, int64_t ldc, int64_t cols) {
+  __m512 f[MR];
+  const __m512 vb = _mm512_loadu_ps(bias16);
+  for (int r = 0; r < MR; ++r) f[r] = vb;
+  for (int64_t g = 0; g < G; ++g) {
+    const uint8_t* ar[MR];
+    for (int r = 0; r < MR; ++r) ar[r] = a + r * kp + g * kG;
+    const __m512i neg =
+        _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(colsum + g * 16));
+    __m512i acc[MR];
+    for (int r = 0; r < MR; ++r) acc[r] = neg;
+    const int8_t* pg = panel + g * kG * 16;
+#pragma GCC unroll 8
+    for (int s = 0; s < kG / 4; ++s) {
+      const __m512i wv = _mm512_loadu_si512(pg + s * 64);
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
-      int32_t av;
-      std::memcpy(&av, a + r * lda + g * 4, 4);
-      acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(av), vb);
+      for (int r = 0; r < MR; ++r) {
+        int32_t av;
+        std::memcpy(&av, ar[r] + 4 * s, 4);
+        acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(av), wv);
+        asm("" : "+v"(acc[r]));  // keep the chains as chains (see tile_avx2)
+      }
     }
+    const __m512 vsw = _mm512_loadu_ps(sw + g * 16);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+      f[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r]),
+                             _mm512_mul_ps(_mm512_set1_ps(sa[r * G + g]), vsw), f[r]);
   }
   const __mmask16 mask = cols >= 16 ? __mmask16(0xffff) : __mmask16((1u << cols) - 1u);
-  const __m512 vsw = _mm512_maskz_loadu_ps(mask, sw);
-  const __m512 vb = bias ? _mm512_maskz_loadu_ps(mask, bias) : _mm512_setzero_ps();
-  const __m512i vc = _mm512_maskz_loadu_epi32(mask, colsum);
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
-    const __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], vc)),
-                                     _mm512_mul_ps(_mm512_set1_ps(sa[r]), vsw), vb);
-    _mm512_mask_storeu_ps(y + r * ldc, mask, v);
+    for (int o = 0; o < kO; ++o)
+      f[r] = _mm512_fmadd_ps(_mm512_set1_ps(oval[r * kO + o]),
+                             _mm512_loadu_ps(wt + ocol[r * kO + o] * ldwt), f[r]);
+    _mm512_mask_storeu_ps(y + r * ldc, mask, f[r]);
   }
 }
 
-using Avx2Tile = void (*)(const int16_t*, int64_t, const int8_t*, int64_t, const float*,
-                          const float*, const float*, float*, int64_t, int64_t);
-using VnniTile = void (*)(const uint8_t*, int64_t, const int8_t*, int64_t, const float*,
-                          const float*, const float*, const int32_t*, float*, int64_t, int64_t);
+using Avx2Tile = void (*)(const int16_t*, int64_t, int64_t, const int8_t*, const float*,
+                          const float*, const float*, const int32_t*, const float*, const float*,
+                          int64_t, float*, int64_t, int64_t);
+using VnniTile = void (*)(const uint8_t*, int64_t, int64_t, const int8_t*, const float*,
+                          const float*, const int32_t*, const float*, const int32_t*, const float*,
+                          const float*, int64_t, float*, int64_t, int64_t);
 
 template <int... R>
 constexpr std::array<Avx2Tile, sizeof...(R) + 1> avx2_table(std::integer_sequence<int, R...>) {
@@ -246,17 +415,27 @@ constexpr std::array<VnniTile, sizeof...(R) + 1> vnni_table(std::integer_sequenc
   return {nullptr, &tile_vnni<R + 1>...};
 }
 
+// The panel's bias (zeros without bias or beyond n), nr floats.
+void panel_bias(const Block& b, int64_t col0, int64_t cols, float* out, int nr) {
+  std::fill(out, out + nr, 0.0f);
+  if (b.bias) std::memcpy(out, b.bias + col0, cols * sizeof(float));
+}
+
 void block_avx2(const Block& b) {
   static constexpr auto kTiles = avx2_table(std::make_integer_sequence<int, 6>{});
   const Int8Weight& w = *b.w;
+  const int64_t G = w.groups;
   const auto* act = static_cast<const int16_t*>(b.act);
   for (int64_t p = b.p0; p < b.p1; ++p) {
     const int8_t* panel = w.packed.data() + p * w.kp * w.nr;
     const int64_t col0 = p * w.nr, cols = std::min<int64_t>(w.nr, w.n - col0);
+    alignas(32) float bias16[16];
+    panel_bias(b, col0, cols, bias16, 16);
     for (int64_t i = 0; i < b.rows; i += 6) {
       const int64_t mr = std::min<int64_t>(6, b.rows - i);
-      kTiles[mr](act + i * b.lda, b.lda, panel, w.kp, b.sa + i, w.scale.data() + col0,
-                 b.bias ? b.bias + col0 : nullptr, b.y + i * b.ldc + col0, b.ldc, cols);
+      kTiles[mr](act + i * w.kp, w.kp, G, panel, b.sa + i * G, w.scale.data() + p * G * 16, bias16,
+                 b.ocol + i * kO, b.oval + i * kO, w.wt.data() + col0, w.n_pad,
+                 b.y + i * b.ldc + col0, b.ldc, cols);
     }
   }
 }
@@ -264,15 +443,18 @@ void block_avx2(const Block& b) {
 void block_vnni(const Block& b) {
   static constexpr auto kTiles = vnni_table(std::make_integer_sequence<int, 12>{});
   const Int8Weight& w = *b.w;
+  const int64_t G = w.groups;
   const auto* act = static_cast<const uint8_t*>(b.act);
   for (int64_t p = b.p0; p < b.p1; ++p) {
     const int8_t* panel = w.packed.data() + p * w.kp * w.nr;
     const int64_t col0 = p * w.nr, cols = std::min<int64_t>(w.nr, w.n - col0);
+    alignas(64) float bias16[16];
+    panel_bias(b, col0, cols, bias16, 16);
     for (int64_t i = 0; i < b.rows; i += 12) {
       const int64_t mr = std::min<int64_t>(12, b.rows - i);
-      kTiles[mr](act + i * b.lda, b.lda, panel, w.kp, b.sa + i, w.scale.data() + col0,
-                 b.bias ? b.bias + col0 : nullptr, w.colsum.data() + col0, b.y + i * b.ldc + col0,
-                 b.ldc, cols);
+      kTiles[mr](act + i * w.kp, w.kp, G, panel, b.sa + i * G, w.scale.data() + p * G * 16,
+                 w.colsum.data() + p * G * 16, bias16, b.ocol + i * kO, b.oval + i * kO,
+                 w.wt.data() + col0, w.n_pad, b.y + i * b.ldc + col0, b.ldc, cols);
     }
   }
 }
@@ -306,6 +488,10 @@ Int8Isa select_int8_isa(Int8Isa want) {
   return want;
 }
 
+bool int8_faster_than_f32() {
+  return isa_ok(Int8Isa::kAvx512Vnni);
+}
+
 const char* int8_isa_name(Int8Isa isa) {
   switch (isa) {
     case Int8Isa::kAvx2:
@@ -325,54 +511,81 @@ Int8Weight quantize_weight(const float* w, int64_t n, int64_t k, Int8Isa isa) {
   q.isa = isa;
   q.n = n;
   q.k = k;
-  q.kp = (k + 3) / 4 * 4;
+  q.groups = (k + kG - 1) / kG;
+  q.kp = q.groups * kG;
   q.nr = nr_of(isa);
-  const int64_t panels = (n + q.nr - 1) / q.nr;
-  q.packed.assign(static_cast<size_t>(panels * q.kp * q.nr), 0);
-  q.scale.assign(static_cast<size_t>(panels * q.nr), 0.0f);
-  q.colsum.assign(static_cast<size_t>(panels * q.nr), 0);
-  for (int64_t j = 0; j < n; ++j) {
-    const float* row = w + j * k;
-    float amax = 0.0f;
-    for (int64_t kk = 0; kk < k; ++kk) amax = std::max(amax, std::fabs(row[kk]));
-    const float inv = row_inv(amax);
-    q.scale[j] = amax / 127.0f;
-    int8_t* panel = q.packed.data() + (j / q.nr) * q.kp * q.nr;
-    const int64_t jj = j % q.nr;
-    int32_t sum = 0;
-    for (int64_t kk = 0; kk < k; ++kk) {
-      const float v = std::clamp(std::nearbyint(row[kk] * inv), -127.0f, 127.0f);
-      panel[(kk / 4) * q.nr * 4 + jj * 4 + kk % 4] = static_cast<int8_t>(v);
-      sum += static_cast<int32_t>(v);
+  const int64_t u = unit_of(isa), nr = q.nr, G = q.groups;
+  const int64_t panels = (n + nr - 1) / nr;
+  q.n_pad = panels * nr;
+  q.packed.assign(static_cast<size_t>(panels * q.kp * nr), 0);
+  q.scale.assign(static_cast<size_t>(panels * G * nr), 0.0f);
+  if (isa == Int8Isa::kAvx512Vnni) q.colsum.assign(q.scale.size(), 0);
+  q.wt.assign(static_cast<size_t>(k * q.n_pad), 0.0f);
+  // Once per weight, at first use: panels in parallel (each writes only its own bytes, and its
+  // nr columns of the transposed copy).
+  auto quant_panels = [&](int64_t p0, int64_t p1) {
+    for (int64_t j = p0 * nr; j < std::min(n, p1 * nr); ++j) {
+      const float* row = w + j * k;
+      const int64_t p = j / nr, jj = j % nr;
+      int8_t* panel = q.packed.data() + p * q.kp * nr;
+      for (int64_t g = 0; g < G; ++g) {
+        const int64_t lo = g * kG, hi = std::min(k, lo + kG);
+        float amax = 0.0f;
+        for (int64_t kk = lo; kk < hi; ++kk) amax = std::max(amax, std::fabs(row[kk]));
+        const float inv = row_inv(amax);
+        int32_t sum = 0;
+        for (int64_t kk = lo; kk < hi; ++kk) {
+          const float v = std::clamp(std::nearbyint(row[kk] * inv), -127.0f, 127.0f);
+          panel[(kk / u) * nr * u + jj * u + kk % u] = static_cast<int8_t>(v);
+          sum += static_cast<int32_t>(v);
+        }
+        q.scale[(p * G + g) * nr + jj] = amax / 127.0f;
+        if (!q.colsum.empty()) q.colsum[(p * G + g) * nr + jj] = 128 * sum;
+      }
     }
-    q.colsum[j] = 128 * sum;
-  }
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int64_t j = p0 * nr; j < std::min(n, p1 * nr); ++j)
+        q.wt[kk * q.n_pad + j] = w[j * k + kk];
+  };
+  parallel_for(0, panels, 1, quant_panels);
   return q;
 }
 
 void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int64_t ldc, int64_t m,
                  const float* bias, void (*gelu)(float*, int64_t), Int8Scratch& s) {
   if (m <= 0 || w.n <= 0) return;
-  const int64_t kp = w.kp;
+  const int64_t kp = w.kp, G = w.groups;
   const size_t elem = w.isa == Int8Isa::kAvx2 ? 2 : 1;
   if (s.act.size() < static_cast<size_t>(m * kp) * elem)
     s.act.resize(static_cast<size_t>(m * kp) * elem);
-  if (s.scale.size() < static_cast<size_t>(m)) s.scale.resize(static_cast<size_t>(m));
+  if (s.scale.size() < static_cast<size_t>(m * G)) s.scale.resize(static_cast<size_t>(m * G));
+  if (s.out_col.size() < static_cast<size_t>(m * kO)) {
+    s.out_col.resize(static_cast<size_t>(m * kO));
+    s.out_val.resize(static_cast<size_t>(m * kO));
+  }
   int8_t* act = s.act.data();
   float* sa = s.scale.data();
+  int32_t* oc = s.out_col.data();
+  float* ov = s.out_val.data();
   auto quant = [&](int64_t lo, int64_t hi) {
+    thread_local std::vector<float> buf;
+    if (buf.size() < static_cast<size_t>(kp)) buf.resize(static_cast<size_t>(kp));
     for (int64_t r = lo; r < hi; ++r) {
+      const float* xr = x + r * lda;
       switch (w.isa) {
 #if defined(__x86_64__)
         case Int8Isa::kAvx2:
-          sa[r] = quant_row_avx2(x + r * lda, w.k, kp, reinterpret_cast<int16_t*>(act) + r * kp);
+          quant_row_avx2(xr, w.k, kp, buf.data(), reinterpret_cast<int16_t*>(act) + r * kp,
+                         sa + r * G, oc + r * kO, ov + r * kO);
           break;
         case Int8Isa::kAvx512Vnni:
-          sa[r] = quant_row_vnni(x + r * lda, w.k, kp, reinterpret_cast<uint8_t*>(act) + r * kp);
+          quant_row_u8(xr, w.k, kp, buf.data(), reinterpret_cast<uint8_t*>(act) + r * kp,
+                       sa + r * G, oc + r * kO, ov + r * kO);
           break;
 #endif
         default:
-          sa[r] = quant_row_scalar(x + r * lda, w.k, kp, act + r * kp);
+          quant_row_scalar(xr, w.k, kp, buf.data(), act + r * kp, sa + r * G, oc + r * kO,
+                           ov + r * kO);
       }
     }
   };
@@ -385,19 +598,20 @@ void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int
   // Row blocks of 4 register tiles; panel groups so that small m still spreads over the pool.
   const int64_t mr = mr_of(w.isa);
   const int64_t mc = 4 * mr;
-  const GemmTasks split(m, mc, (w.n + w.nr - 1) / w.nr, threads);
+  const GemmTasks split(m, mc, w.n_pad / w.nr, threads);
   const int64_t tasks = split.count;
   auto run = [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
-      const int64_t rb = split.row_block(t);
+      const int64_t rb = split.row_block(t), r0 = rb * mc;
       Block b;
       b.w = &w;
-      b.act = act + rb * mc * kp * static_cast<int64_t>(elem);
-      b.lda = kp;
-      b.sa = sa + rb * mc;
-      b.y = y + rb * mc * ldc;
+      b.act = act + r0 * kp * static_cast<int64_t>(elem);
+      b.sa = sa + r0 * G;
+      b.ocol = oc + r0 * kO;
+      b.oval = ov + r0 * kO;
+      b.y = y + r0 * ldc;
       b.ldc = ldc;
-      b.rows = std::min(mc, m - rb * mc);
+      b.rows = std::min(mc, m - r0);
       b.p0 = split.panel0(t);
       b.p1 = split.panel1(t);
       b.bias = bias;

@@ -1,19 +1,36 @@
 // Internal to the CPU driver: dynamically quantized INT8 linear layers (Precision::Int8).
 //
-// y[m, n] = dequant(q(x)[m, k] · q(W)[n, k]ᵀ) + bias (then GELU), where
-//  * W is quantized once (at first use) per output channel: sw[j] = max|W[j, :]| / 127,
-//    q(W)[j, kk] = rint(W[j, kk] * (127 / max|W[j, :]|)) in [-127, 127];
-//  * x is quantized per call, per row (token): sa[r] = max|x[r, :]| / 127, same rounding;
-//  * products accumulate exactly in int32 (|acc| <= k * 127 * 255 < 2^31 for k <= 66,000);
-//  * y[r, j] = float(acc[r, j]) * (sa[r] * sw[j]) + bias[j], then exact GELU when asked.
-// Every ISA computes the same int32 accumulators (bit-identical outputs up to the order of
-// the final float multiply-add), so the scalar build is the reference of the SIMD builds:
-//  * kScalar: plain loops;
-//  * kAvx2: activations widened to s16, weights s8 -> s16, vpmaddwd (no saturation possible);
-//  * kAvx512Vnni: vpdpbusd on u8 activations (x + 128) and s8 weights, with the +128 offset
-//    removed through the weight's column sums.
-// Weights are packed into panels of nr output channels: for each group of 4 k, nr x 4 bytes
-// (channel-major), k padded with zeros to a multiple of 4.
+// Scheme "g32r4" (docs/benchmarks.md, INT8 section: the only batch-independent scheme of the
+// accuracy study that keeps the real MiniLM at cosine >= 0.999 against FP32). With
+// G = ceil(k / 32) groups of 32 input channels (the last one zero-padded):
+//  * W is quantized once (at first use) per output channel and group:
+//      sw[j, g] = max|W[j, 32g .. 32g+31]| / 127,
+//      q(W)[j, c] = clamp(rint(W[j, c] * (127 / max|W[j, group of c]|)), -127, 127)
+//    (a group that is all zero has scale 0 and codes 0);
+//  * every row r of x keeps its kOutliers = 4 entries of largest |x| in FP32: they are taken in
+//    the order |x| descending, lower column first among equal |x| (a row with fewer than 4
+//    nonzeros takes zeros, which add nothing; k < 4 takes all k). Those entries are zeroed in
+//    x', the rest is quantized per row and group like W: sa[r, g], q(x')[r, c];
+//  * acc[r, j, g] = sum over the group of q(x')[r, c] * q(W)[j, c], exact in int32
+//    (|acc| <= 32 * 127 * 255 < 2^24, so float(acc) is exact too);
+//  * y[r, j] = bias[j] (0 without bias), then for g = 0 .. G-1 in order
+//      y = fma(float(acc[r, j, g]), sa[r, g] * sw[j, g], y),
+//    then for the 4 outliers (c_i, x_i) in the order above
+//      y = fma(x_i, W[j, c_i], y)          (W from a k-major FP32 copy made with q(W)),
+//    then exact GELU when asked. A row of x holding a NaN gives a row of NaN (the NaN is
+//    zeroed before quantization and the first outlier value set to NaN), as FP32 would.
+// Every ISA performs exactly these float operations in this order on the same integers, so the
+// outputs of all builds are bit-identical (int8_gemm_test checks it) and a row's result never
+// depends on the other rows of the call (the batch):
+//  * kScalar: plain loops; weights packed in quads of k (nr = 8);
+//  * kAvx2: activations widened to s16, weights s8 -> s16 in pairs of k, vpmaddwd (one int32
+//    lane per output channel, no saturation possible), 6 x 16 register tiles;
+//  * kAvx512Vnni: vpdpbusd on u8 activations (q + 128) and s8 weights in quads of k, 12 x 16
+//    tiles, the +128 offset removed per group through 128 * sum of the group's weight codes.
+// Weights are packed into panels of nr output channels: within a panel, for each unit of u k
+// (u = 2 for kAvx2, 4 otherwise), nr x u bytes, channel-major; k padded with zeros to kp, a
+// multiple of 32. Scales (and VNNI column sums) per panel: [G][nr]. The FP32 copy is
+// [k][n_pad] with n_pad = panels * nr (zero columns beyond n).
 #pragma once
 
 #include <cstdint>
@@ -22,34 +39,44 @@
 
 namespace ripvec::cpu {
 
+inline constexpr int64_t kInt8Group = 32;
+inline constexpr int kInt8Outliers = 4;
+
 enum class Int8Isa { kAuto, kScalar, kAvx2, kAvx512Vnni };
 
 // kAuto: the widest this CPU has ($RIPVEC_CPU_INT8=scalar|avx2|vnni overrides). Throws
 // UnsupportedError for a requested ISA the CPU lacks.
 Int8Isa select_int8_isa(Int8Isa want);
 const char* int8_isa_name(Int8Isa isa);
+// Whether this CPU has an INT8 kernel expected to beat the FP32 path (AVX-512 VNNI: 64
+// multiply-adds per instruction against FP32's 16). The AVX2 kernel does about as many
+// multiply-adds per instruction as FP32 FMA, so AVX2-only CPUs stay on FP32 by default.
+bool int8_faster_than_f32();
 
 struct Int8Weight {
   Int8Isa isa = Int8Isa::kScalar;
-  int64_t n = 0, k = 0, kp = 0;  // kp: k rounded up to a multiple of 4
+  int64_t n = 0, k = 0, kp = 0, groups = 0, n_pad = 0;  // kp = groups * kInt8Group
   int nr = 0;
-  std::vector<int8_t> packed;   // ceil(n / nr) panels of kp * nr bytes
-  std::vector<float> scale;     // sw[n]
-  std::vector<int32_t> colsum;  // 128 * sum_k q(W)[j, k] (the u8 offset of the VNNI path)
+  std::vector<int8_t> packed;   // n_pad / nr panels of kp * nr bytes
+  std::vector<float> scale;     // sw: n_pad / nr panels of [groups][nr]
+  std::vector<int32_t> colsum;  // kAvx512Vnni: 128 * sum of the group's codes, as scale
+  std::vector<float> wt;        // W transposed, [k][n_pad] (the outlier columns)
 };
 
 // W[n, k] row-major -> quantized, packed for isa.
 Int8Weight quantize_weight(const float* w, int64_t n, int64_t k, Int8Isa isa);
 
-// Per-row scale and quantized values of x[m, k] (lda) as the kernels of isa want them;
-// grown on demand, reused across calls (one driver = one thread at a time).
+// Per call: the quantized activations as the kernels of isa want them, their scales and each
+// row's outliers; grown on demand, reused across calls (one driver = one thread at a time).
 struct Int8Scratch {
-  std::vector<int8_t> act;  // m * kp * (2 for kAvx2: int16) bytes
-  std::vector<float> scale;
+  std::vector<int8_t> act;   // m * kp * (2 for kAvx2: int16) bytes
+  std::vector<float> scale;  // m * groups
+  std::vector<int32_t> out_col;
+  std::vector<float> out_val;  // m * kInt8Outliers each
 };
 
-// y[m, n] (ldc) = dequant(...) + bias (nullable), then exact GELU via gelu(row, n) when not
-// null. Runs on the global pool.
+// y[m, n] (ldc) = the scheme above with bias (nullable), then exact GELU via gelu(row, n)
+// when not null. x[m, k] (lda) is not modified. Runs on the global pool.
 void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int64_t ldc, int64_t m,
                  const float* bias, void (*gelu)(float*, int64_t), Int8Scratch& s);
 
