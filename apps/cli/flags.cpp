@@ -86,9 +86,9 @@ void add_model_flags(CLI::App& app, CliOptions& o) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
   app.add_option("--precision", o.precision,
-                 "Activation dtype: auto (f16 on cuda; on the cpu int8 with AVX-512 VNNI, else "
-                 "f32), f32 (exact), f16, bf16 or int8 (cpu: dynamically quantized linear "
-                 "layers; an int8 index is separate from an f32 one)")
+                 "Activation dtype: auto (f16 on cuda, f32 on the cpu), f32 (exact), f16, bf16 "
+                 "or int8 (cpu: dynamically quantized linear layers, cosine >= 0.999; an int8 "
+                 "index is separate from an f32 one)")
       ->check(CLI::IsMember({"auto", "f32", "f16", "bf16", "int8"}))
       ->capture_default_str();
   app.add_option("-j,--threads", o.threads, "Worker threads (0: all cores)")->capture_default_str();

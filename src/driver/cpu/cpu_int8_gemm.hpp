@@ -44,13 +44,15 @@ inline constexpr int kInt8Outliers = 4;
 
 enum class Int8Isa { kAuto, kScalar, kAvx2, kAvx512Vnni };
 
-// kAuto: the widest this CPU has ($RIPVEC_CPU_INT8=scalar|avx2|vnni overrides). Throws
+// kAuto: AVX2 where the CPU has it, else scalar — the kernels that have run and passed
+// int8_gemm_test; the AVX-512 VNNI kernel (same bits by construction) is taken only when asked
+// ($RIPVEC_CPU_INT8=scalar|avx2|vnni overrides) until it has run on a VNNI CPU. Throws
 // UnsupportedError for a requested ISA the CPU lacks.
 Int8Isa select_int8_isa(Int8Isa want);
 const char* int8_isa_name(Int8Isa isa);
-// Whether this CPU has an INT8 kernel expected to beat the FP32 path (AVX-512 VNNI: 64
-// multiply-adds per instruction against FP32's 16). The AVX2 kernel does about as many
-// multiply-adds per instruction as FP32 FMA, so AVX2-only CPUs stay on FP32 by default.
+// Whether Precision::Auto should pick INT8 on this CPU: where a verified INT8 kernel is
+// measured faster than FP32. False everywhere today (AVX2: 1.03-1.22x FP32 on the AMD VM; the
+// VNNI kernel, 64 multiply-adds per instruction against FP32's 16, is not yet measured).
 bool int8_faster_than_f32();
 
 struct Int8Weight {
