@@ -245,7 +245,10 @@ int run_search(const CliOptions& opts) {
   flush_stdout();  // results before the --stats lines
 
   if (opts.stats) {
-    std::fprintf(stderr, "ripvec stats: model %s on %s, dim %zu, loaded in %.3fs\n",
+    // On the CPU the weights load behind the update (EmbedderOptions::weights): this is the
+    // configs and tokenizer; a search waits for the weights inside "search".
+    std::fprintf(stderr,
+                 "ripvec stats: model %s on %s, dim %zu, configs and tokenizer loaded in %.3fs\n",
                  embedder->model_id().c_str(), embedder->device_name().c_str(), embedder->dim(),
                  load_s);
     for (const auto& l : stat_lines) std::fprintf(stderr, "ripvec stats: %s\n", l.c_str());
