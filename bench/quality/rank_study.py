@@ -450,6 +450,14 @@ def variant_vectors(work: Path, ripvec: str, name: str, chunks: list[dict], vari
     return np.load(out), stats
 
 
+TEST_PATH = re.compile(r"(^|/)(tests?|testing|__tests__|spec)/|(^|/)test_[^/]*$|_test\.[a-z]+$|\.(test|spec)\.[jt]sx?$|(^|/)conftest\.py$")
+
+def mentions_tests(query: str) -> bool:
+    """rank.cpp's mentions_tests: a word (split at anything but letters and digits) test, tests,
+    testing, spec or specs, any case."""
+    return any(w in ("test", "tests", "testing", "spec", "specs") for w in re.split(r"[^a-z0-9]+", query.lower()))
+
+
 # ---------------------------------------------------------------- study
 
 def ev_load(path: str) -> dict:
@@ -573,6 +581,11 @@ def main() -> None:
                     kbest = np.zeros(len(kw))
                     np.maximum.at(kbest, d["groups"], kw)
                     kw = kbest[d["groups"]]
+                if cfg.get("testpen_kw") is not None and not mentions_tests(q["query"]) and \
+                        not (cfg.get("testpen_ident_exempt") and identifier_like(q["query"])):
+                    if "is_test" not in d:
+                        d["is_test"] = np.array([bool(TEST_PATH.search(c["path"])) for c in d["chunks"]])
+                    kw = kw * np.where(d["is_test"], cfg["testpen_kw"], 1.0)
                 if cfg.get("docpen", 1.0) != 1.0:
                     kw = kw * np.where(is_doc, cfg["docpen"], 1.0)
                 cl = d["contentless"]
@@ -637,10 +650,23 @@ def main() -> None:
                         rk_ = {i: r for r, i in enumerate(kw_list)}
                         for i in cands:
                             fused[i] = alpha * (1 - rs_.get(i, depth) / depth) + (1 - alpha) * (1 - rk_.get(i, depth) / depth)
+                if cfg.get("testpen") is not None and not re.search(r"\b(tests?|testing|spec|specs)\b", q["query"], re.I):
+                    if "is_test" not in d:
+                        d["is_test"] = np.array([bool(TEST_PATH.search(c["path"])) for c in d["chunks"]])
+                    for i in fused:
+                        if d["is_test"][i]:
+                            fused[i] *= cfg["testpen"]
                 hy = sorted(fused, key=lambda i: (cl[i], -fused[i], i))
                 for mode, lst in (("semantic", sem_list), ("keyword", kw_list), ("hybrid", hy)):
                     r = ev.score(merge(lst, d["chunks"]), q["answers"])["rr"]
                     res[(d["g"]["language"], split, kind, mode)].append(r)
+                if cfg.get("dump") and split == cfg["dump"] and kind == "meaning":
+                    rr = {m: ev.score(merge(l, d["chunks"]), q["answers"])["rr"] for m, l in
+                          (("sem", sem_list), ("kw", kw_list), ("hyb", hy))}
+                    top = merge(hy, d["chunks"])[:3]
+                    print(f"DUMP {q['id']:14s} bm25 {d['bm25'][qi]:.2f} " + " ".join(f"{m} {v:.2f}" for m, v in rr.items())
+                          + f" | {q['query'][:70]} | ans {[(a['path'], a.get('symbol')) for a in q['answers']]}"
+                          + f" | top {[(t[0], t[1], t[2]) for t in top]}")
         return res
 
     def summary(res: dict, split: str, mode: str, kind="meaning") -> tuple[float, dict]:
