@@ -737,6 +737,12 @@ def main() -> None:
             d["head_vecs"] = hv
             d["has_head"] = np.array([bool(embed_text(c, args.head)) for c in d["chunks"]])
             print(f"head {d['g']['name']}: {st}", file=sys.stderr)
+    if args.text and exec_cfgs:  # one variant's vectors under the given configurations
+        for d in data:
+            d["vecs"], _ = variant_vectors(work, args.ripvec, d["g"]["name"], d["chunks"], args.text)
+        for name, cfg in exec_cfgs:
+            (brief if args.brief else show)(name, cfg)
+        return
     if args.text:
         shipped = studies["base"][1][1]
         for variant in args.text.split(","):
