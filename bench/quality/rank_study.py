@@ -78,6 +78,14 @@ def read_snapshot(index_dir: Path) -> tuple[list[dict], np.ndarray]:
             "<IiiIQQIHHQQ", raw, co + 56 * i)
         chunks.append({"path": files[f], "start": sl, "end": el, "symbol": st(sym_off, sym_len),
                        "kind": st(k_off, k_len), "lang": st(l_off, l_len), "content": st(c_off, c_len)})
+    first: dict = {}
+    for i, c in enumerate(chunks):  # a definition's first piece (a long one is cut into windows)
+        if c["kind"] != "window" and c["symbol"]:
+            k = (c["path"], c["symbol"], c["kind"])
+            if k not in first or c["start"] < chunks[first[k]]["start"]:
+                first[k] = i
+    for i in first.values():
+        chunks[i]["first_piece"] = True
     vo, vs = sec["vec_f32"]
     vecs = np.frombuffer(raw[vo:vo + vs], dtype=np.float32).reshape(n_chunks, dim)
     return chunks, vecs
@@ -293,6 +301,163 @@ def identifier_like(q: str) -> bool:
             or any(sep in q for sep in ("::", ".", "->", "#", "()")))
 
 
+# ---------------------------------------------------------------- what is embedded (issue 12 item 2)
+
+DOC_LINE = re.compile(r"^\s*(#(?!!)|//|/\*|\*|@|#\[)")
+
+
+def squash(s: str, cap: int = 200) -> str:
+    out = " ".join(s.split())
+    return out[:cap]
+
+
+def signature_guess(c: dict) -> str:
+    """The chunker's "// signature:" line for a definition chunk that starts with doc lines (its
+    header repeats the signature when the chunk does not start on the signature row)."""
+    if c["kind"] == "window" or not c["symbol"]:
+        return ""
+    lines = c["content"].split("\n")
+    if not lines or not DOC_LINE.match(lines[0]):
+        return ""
+    in_block = False
+    for ln in lines:
+        t = ln.strip()
+        if in_block:
+            if "*/" in t:
+                in_block = False
+            continue
+        if t.startswith("/*") and "*/" not in t:
+            in_block = True
+            continue
+        if not t or DOC_LINE.match(ln):
+            continue
+        s = squash(t)
+        while s and s[-1] in "{: ":
+            s = s[:-1]
+        return s
+    return ""
+
+
+def ident_words(s: str) -> str:
+    """Identifier parts as lower-case words: "Flask.make_response" -> "flask make response"."""
+    out = []
+    for m in RUN.finditer(s):
+        for seg in re.split(r"[_-]", m.group(0)):
+            out.extend(p.lower() for p in HUMP.split(seg) if p)
+    return " ".join(out)
+
+
+IDENT_RUN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_+[A-Za-z0-9]+)+|[a-z]+[A-Z][A-Za-z0-9]*|[A-Z]+[a-z]+[A-Z][A-Za-z0-9]*")
+
+
+def split_identifiers(text: str) -> str:
+    """camelCase / snake_case identifiers of a text written as separate words."""
+    return IDENT_RUN.sub(lambda m: ident_words(m.group(0)), text)
+
+
+def head_lines(c: dict, max_lines: int = 12) -> list[str]:
+    """The lines a reader looks at first: leading doc comments / decorators, the signature, and a
+    Python docstring right after it (at most max_lines)."""
+    lines = c["content"].split("\n")
+    out, i, in_block = [], 0, False
+    while i < len(lines):
+        t = lines[i].strip()
+        if in_block:
+            out.append(lines[i])
+            in_block = "*/" not in t
+            i += 1
+            continue
+        if t.startswith("/*"):
+            out.append(lines[i])
+            in_block = "*/" not in t[2:]
+            i += 1
+            continue
+        if not t or DOC_LINE.match(lines[i]):
+            out.append(lines[i])
+            i += 1
+            continue
+        break
+    if i < len(lines):
+        out.append(lines[i])  # the signature
+        i += 1
+    if c["lang"] == "python":
+        while i < len(lines) and not lines[i].strip():
+            i += 1
+        q3 = ('"' * 3, "'" * 3)
+        if i < len(lines) and lines[i].strip().lstrip("rbuRBU").startswith(q3):
+            q = q3[0] if q3[0] in lines[i] else q3[1]
+            closed = lines[i].count(q) >= 2
+            out.append(lines[i])
+            i += 1
+            while not closed and i < len(lines):
+                out.append(lines[i])
+                closed = q in lines[i]
+                i += 1
+    return [ln for ln in out if ln.strip()][:max_lines]
+
+
+def embed_text(c: dict, variant: str) -> str:
+    """Reconstructs the chunker's embed_text (variant "cur") or a candidate replacement."""
+    path, sym, kind = c["path"], c["symbol"], c["kind"]
+    sig = signature_guess(c)
+    body = c["content"]
+    if variant == "none":
+        return body
+    cur = "// path: " + path + "\n" + ("// scope: " + sym + "\n" if sym else "") + (
+        "// signature: " + sig + "\n" if sig else "")
+    if variant == "cur":
+        return cur + body
+    if variant == "words":  # the current header plus the symbol's words
+        return cur + ("// name: " + ident_words(sym) + "\n" if sym else "") + body
+    if variant == "splitbody":  # current header, identifiers of the body split into words
+        return cur + split_identifiers(body)
+    if variant == "wordsplit":
+        return cur + ("// name: " + ident_words(sym) + "\n" if sym else "") + split_identifiers(body)
+    if variant == "head":  # a second, short text per definition: header, doc comment, signature
+        return (cur + "\n".join(head_lines(c))) if c.get("first_piece") else ""
+    if variant == "headwords":
+        return (cur + ("// name: " + ident_words(sym) + "\n" if sym else "") + "\n".join(head_lines(c))) \
+            if c.get("first_piece") else ""
+    what = "" if kind == "window" else kind + " " + ident_words(sym)
+    if variant == "nl":  # one plain line: path, kind and the symbol's words
+        return path + (" · " + what if what else "") + (" · " + sig if sig else "") + "\n" + body
+    if variant == "nlsplit":
+        return path + (" · " + what if what else "") + (" · " + sig if sig else "") + "\n" + split_identifiers(body)
+    if variant == "nlsym":  # plain line with the symbol as written and its words
+        return path + (" · " + kind + " " + sym + " (" + ident_words(sym) + ")" if sym and kind != "window" else "") + (
+            " · " + sig if sig else "") + "\n" + body
+    raise SystemExit(f"unknown text variant {variant}")
+
+
+def variant_vectors(work: Path, ripvec: str, name: str, chunks: list[dict], variant: str) -> tuple[np.ndarray, dict]:
+    """Embeds every chunk's text of a variant with `ripvec embed` (newlines become blanks: the
+    WordPiece normaliser of MiniLM treats both as whitespace, so the ids are the same); cached."""
+    texts = [embed_text(c, variant).replace("\r", " ").replace("\n", " ") for c in chunks]
+    key = hashlib.sha256(("\x00".join(texts)).encode()).hexdigest()[:16]
+    out = work / "study" / f"text-{name}-{variant}-{key}.npy"
+    stats = {}
+    try:
+        from tokenizers import Tokenizer as HfTok
+        tj = next(Path.home().glob(".cache/huggingface/hub/models--sentence-transformers--all-MiniLM-L6-v2/snapshots/*/tokenizer.json"))
+        tok = HfTok.from_file(str(tj))
+        tok.no_truncation()
+        lens = [len(e.ids) for e in tok.encode_batch(texts)]
+        stats = {"tokens": sum(min(n, 256) for n in lens), "over": sum(n > 256 for n in lens), "n": len(lens)}
+    except Exception as ex:  # noqa: BLE001 (token counts are informative only)
+        print(f"(no token counts: {ex})", file=sys.stderr)
+    if not out.is_file():
+        subprocess.run(["nice", ripvec, "embed", "--npy", str(out)], input="\n".join(texts) + "\n", text=True, check=True)
+    return np.load(out), stats
+
+
+TEST_PATH = re.compile(r"(^|/)(tests?|testing|__tests__|spec)/|(^|/)test_[^/]*$|_test\.[a-z]+$|\.(test|spec)\.[jt]sx?$|(^|/)conftest\.py$")
+
+def mentions_tests(query: str) -> bool:
+    """rank.cpp's mentions_tests: a word (split at anything but letters and digits) test, tests,
+    testing, spec or specs, any case."""
+    return any(w in ("test", "tests", "testing", "spec", "specs") for w in re.split(r"[^a-z0-9]+", query.lower()))
+
+
 # ---------------------------------------------------------------- study
 
 def ev_load(path: str) -> dict:
@@ -309,6 +474,12 @@ def main() -> None:
     ap.add_argument("--set", default="labelled", choices=["labelled", "csn"])
     ap.add_argument("--study", default="all")
     ap.add_argument("--cache", default="cache", help="index cache under WORK (cache-hashed: chunks only)")
+    ap.add_argument("--brief", action="store_true", help="one line per --study config: hybrid per language and "
+                    "its margins over BM25 and over max(semantic, keyword)")
+    ap.add_argument("--head", default="", help="text variant embedded as a second vector per definition "
+                    "(head, headwords); configs mix it in with \"head\": w or \"max\"")
+    ap.add_argument("--text", default="", help="comma-separated chunk text variants to re-embed and "
+                    "score with the shipped ranking (embed_text(): cur, none, words, nl, ...)")
     ap.add_argument("--sem-from", default="", help="semantic top lists from an eval.py results file "
                     "(for an index with stand-in vectors): listed chunks get their cosine, others less")
     args = ap.parse_args()
@@ -345,7 +516,9 @@ def main() -> None:
                         sem[best, qi] = max(sem[best, qi], sc)
             vecs, qv = sem, np.eye(len(qtexts), dtype=np.float32)
         cl = np.array([contentless(c["kind"], c["content"]) for c in chunks])
-        data.append({"g": g, "chunks": chunks, "vecs": vecs, "qv": qv, "contentless": cl, "kw": {}})
+        bm = ev.BM25(g["tree"])
+        bm25_rr = [ev.score(bm.search(q["query"]), q["answers"])["rr"] for q in g["queries"]]
+        data.append({"g": g, "chunks": chunks, "vecs": vecs, "vecs0": vecs, "bm25": bm25_rr, "qv": qv, "contentless": cl, "kw": {}})
         print(f"{g['name']}: {len(chunks)} chunks, {len(qtexts)} queries", file=sys.stderr)
 
     def kw_index(d, do_stem, split_docs):
@@ -366,14 +539,53 @@ def main() -> None:
                                c["path"].endswith((".rst", ".md", ".txt")) for c in d["chunks"]])
             for qi, q in enumerate(d["g"]["queries"]):
                 kind = q.get("kind", "meaning")
+                if kind == "csn":
+                    kind = "meaning"  # scored like meaning queries
                 if kind not in kinds and not (kinds == ("all",)):
                     continue
                 split = ev.split_half(q["id"])
+                res[(d["g"]["language"], split, kind, "bm25")].append(d["bm25"][qi])
                 sem = sem_all[:, qi]
+                if cfg.get("defagg"):
+                    # Issue 12 item 5: a definition cut into several chunks re-scored as a whole:
+                    # "max" gives every piece the best piece's cosine (multi-vector max-sim),
+                    # "mean" averages each piece's cosine with that of the pieces' mean vector.
+                    if "groups" not in d:
+                        gid: dict = {}
+                        grp = np.arange(len(d["chunks"]))
+                        for i, c in enumerate(d["chunks"]):
+                            if c["kind"] != "window" and c["symbol"]:
+                                grp[i] = gid.setdefault((c["path"], c["symbol"], c["kind"]), i)
+                        d["groups"] = grp
+                        mv = np.zeros_like(d["vecs"])
+                        np.add.at(mv, grp, d["vecs"])
+                        mv /= np.linalg.norm(mv, axis=1, keepdims=True) + 1e-12
+                        d["group_vecs"] = mv
+                    grp = d["groups"]
+                    if cfg["defagg"] == "max":
+                        best = np.full(len(sem), -1.0)
+                        np.maximum.at(best, grp, sem)
+                        sem = best[grp]
+                    else:
+                        sem = 0.5 * sem + 0.5 * (d["group_vecs"] @ d["qv"][qi])[grp]
+                if cfg.get("head") is not None and "head_vecs" in d:
+                    h = d["head_vecs"] @ d["qv"][qi]
+                    has = d["has_head"]
+                    w = cfg["head"]
+                    sem = np.where(has, np.maximum(sem, h) if w == "max" else (1 - w) * sem + w * h, sem)
                 # As rank.cpp: identifier-like queries are matched without stemming.
                 kwq = kw_index(d, False, cfg.get("docfield", False)) if identifier_like(q["query"]) else kwi
                 kw = kwq.scores(q["query"], cfg.get("w", (3.0, 1.5, 1.0, 1.0)), cfg.get("k1", 1.2), cfg.get("b", 0.75),
                                 cfg.get("stop", False))
+                if cfg.get("kwagg"):
+                    kbest = np.zeros(len(kw))
+                    np.maximum.at(kbest, d["groups"], kw)
+                    kw = kbest[d["groups"]]
+                if cfg.get("testpen_kw") is not None and not mentions_tests(q["query"]) and \
+                        not (cfg.get("testpen_ident_exempt") and identifier_like(q["query"])):
+                    if "is_test" not in d:
+                        d["is_test"] = np.array([bool(TEST_PATH.search(c["path"])) for c in d["chunks"]])
+                    kw = kw * np.where(d["is_test"], cfg["testpen_kw"], 1.0)
                 if cfg.get("docpen", 1.0) != 1.0:
                     kw = kw * np.where(is_doc, cfg["docpen"], 1.0)
                 cl = d["contentless"]
@@ -391,13 +603,19 @@ def main() -> None:
                     alpha = cfg["ident_alpha"]
                 rule = cfg.get("rule", "convex")
                 fused: dict[int, float] = defaultdict(float)
+                if cfg.get("alpha_by_kw") and kw_list:
+                    # keyword weight scaled by how many query terms the best keyword hit matched
+                    qts = {t for t in terms(q["query"]) if t not in STOP}
+                    best = kwq.tf[kw_list[0]]
+                    frac = sum(1 for t in qts if (stem(t) if kwq.do_stem else t) in best) / max(1, len(qts))
+                    alpha = 1 - (1 - alpha) * min(1.0, frac / cfg["alpha_by_kw"])
                 if rule == "rrf":
                     kk = cfg.get("rrf_k", 60)
                     for r, i in enumerate(sem_list):
                         fused[i] += alpha * 2 / (kk + r + 1)
                     for r, i in enumerate(kw_list):
                         fused[i] += (1 - alpha) * 2 / (kk + r + 1)
-                else:
+                elif rule == "convex":
                     s_hi, s_lo = sem[sem_list[0]] if sem_list else 1, min(sem[i] for i in sem_list) if sem_list else 0
                     if cfg.get("sem_norm") == "max":
                         s_hi = max(sem[i] for i in sem_list); s_lo = cfg.get("sem_floor", 0.0)
@@ -413,10 +631,42 @@ def main() -> None:
                         sn = min(1.0, max(0.0, (sv - s_lo) / (s_hi - s_lo))) if s_hi > s_lo else 1.0
                         kn = min(1.0, max(0.0, (kv - k_lo) / (k_hi - k_lo))) if k_hi > k_lo else (1.0 if k_hi > 0 and kv > 0 else 0.0)
                         fused[i] = alpha * sn + (1 - alpha) * kn
+                elif rule in ("zscore", "rankconvex"):
+                    cands = set(sem_list) | set(kw_list)
+                    if rule == "zscore":
+                        # Each side standardised over its own list (mean, std); a candidate
+                        # missing from a list counts as that list's minimum.
+                        def z(vals, lst, score):
+                            a = np.array([score[i] for i in lst], dtype=np.float64)
+                            if len(a) == 0:
+                                return lambda i: 0.0
+                            mu, sd, lo = a.mean(), a.std() or 1.0, a.min()
+                            return lambda i: (max(score[i], lo) - mu) / sd
+                        zs, zk = z(None, sem_list, sem), z(None, kw_list, kw)
+                        for i in cands:
+                            fused[i] = alpha * zs(i) + (1 - alpha) * zk(i)
+                    else:
+                        rs_ = {i: r for r, i in enumerate(sem_list)}
+                        rk_ = {i: r for r, i in enumerate(kw_list)}
+                        for i in cands:
+                            fused[i] = alpha * (1 - rs_.get(i, depth) / depth) + (1 - alpha) * (1 - rk_.get(i, depth) / depth)
+                if cfg.get("testpen") is not None and not re.search(r"\b(tests?|testing|spec|specs)\b", q["query"], re.I):
+                    if "is_test" not in d:
+                        d["is_test"] = np.array([bool(TEST_PATH.search(c["path"])) for c in d["chunks"]])
+                    for i in fused:
+                        if d["is_test"][i]:
+                            fused[i] *= cfg["testpen"]
                 hy = sorted(fused, key=lambda i: (cl[i], -fused[i], i))
                 for mode, lst in (("semantic", sem_list), ("keyword", kw_list), ("hybrid", hy)):
                     r = ev.score(merge(lst, d["chunks"]), q["answers"])["rr"]
                     res[(d["g"]["language"], split, kind, mode)].append(r)
+                if cfg.get("dump") and split == cfg["dump"] and kind == "meaning":
+                    rr = {m: ev.score(merge(l, d["chunks"]), q["answers"])["rr"] for m, l in
+                          (("sem", sem_list), ("kw", kw_list), ("hyb", hy))}
+                    top = merge(hy, d["chunks"])[:3]
+                    print(f"DUMP {q['id']:14s} bm25 {d['bm25'][qi]:.2f} " + " ".join(f"{m} {v:.2f}" for m, v in rr.items())
+                          + f" | {q['query'][:70]} | ans {[(a['path'], a.get('symbol')) for a in q['answers']]}"
+                          + f" | top {[(t[0], t[1], t[2]) for t in top]}")
         return res
 
     def summary(res: dict, split: str, mode: str, kind="meaning") -> tuple[float, dict]:
@@ -433,7 +683,7 @@ def main() -> None:
         res = evaluate(cfg, kinds=("meaning", "identifier"))
         line = [name]
         for split in ("tune", "held-out"):
-            for mode in ("keyword", "semantic", "hybrid"):
+            for mode in ("bm25", "keyword", "semantic", "hybrid"):
                 a, per = summary(res, split, mode)
                 line.append(f"{split[:4]} {mode[:3]} {a:.3f} [" + " ".join(f"{v:.2f}" for v in per.values()) + "]")
         ids = [r for k, v in res.items() if k[2] == "identifier" and k[3] == "hybrid" for r in v]
@@ -441,17 +691,77 @@ def main() -> None:
         line.append(f"ident hyb {sum(ids) / max(1, len(ids)):.3f} kw {sum(idk) / max(1, len(idk)):.3f}")
         print(" | ".join(line), flush=True)
 
+    ref_res: list = []
+
+    def brief(name: str, cfg: dict):
+        """One line per config: hybrid MRR@10 per language, its margin over BM25 (whole
+        functions) and over the better of semantic / keyword, tune and held-out."""
+        res = evaluate(cfg, kinds=("meaning", "identifier"))
+        out = [f"{name:34s}"]
+        for split in ("tune", "held-out"):
+            a, hy = summary(res, split, "hybrid")
+            _, bm = summary(res, split, "bm25")
+            _, se = summary(res, split, "semantic")
+            _, kw = summary(res, split, "keyword")
+            out.append(f"{split[:4]} {a:.3f} hyb[" + " ".join(f"{hy[l]:.3f}" for l in hy) + "] -bm25[" +
+                       " ".join(f"{hy[l] - bm[l]:+.2f}" for l in hy) + "] -max(s,k)[" +
+                       " ".join(f"{hy[l] - max(se[l], kw[l]):+.2f}" for l in hy) + "]")
+        ids = [r for k, v in res.items() if k[2] == "identifier" and k[3] == "hybrid" for r in v]
+        out.append(f"id {sum(ids) / max(1, len(ids)):.3f}")
+        if ref_res:
+            # paired bootstrap (2,000 resamples) of the hybrid MRR@10 difference against the
+            # first config, over the meaning queries of each half
+            rng = np.random.default_rng(12)
+            for split in ("tune", "held-out"):
+                keys = sorted(k for k in res if k[1] == split and k[2] == "meaning" and k[3] == "hybrid")
+                a = np.array([r for k in keys for r in res[k]])
+                b = np.array([r for k in keys for r in ref_res[0][k]])
+                idx = rng.integers(0, len(a), size=(2000, len(a)))
+                diff = (a[idx] - b[idx]).mean(axis=1)
+                lo, hi = np.percentile(diff, [2.5, 97.5])
+                out.append(f"{split[:4]} d {a.mean() - b.mean():+.3f} [{lo:+.3f} {hi:+.3f}] "
+                           f"{int((a > b).sum())}/{int((a < b).sum())}")
+        else:
+            ref_res.append(res)
+        print(" | ".join(out), flush=True)
+
     studies = {
         "base": [("ripvec before issue 12 (rrf 60)", {"rule": "rrf", "alpha": 0.5, "w": (3, 1.5, 1, 1)}),
                  ("shipped (rank.hpp)", {"alpha": 0.6, "ident_alpha": 0.2, "depth": 100, "stop": True,
                                          "stem": True, "docpen": 0.5})],
     }
     exec_cfgs = json.loads(args.study) if args.study.startswith("[") else None
+    if args.head:
+        for d in data:
+            hv, st = variant_vectors(work, args.ripvec, d["g"]["name"], d["chunks"], args.head)
+            d["head_vecs"] = hv
+            d["has_head"] = np.array([bool(embed_text(c, args.head)) for c in d["chunks"]])
+            print(f"head {d['g']['name']}: {st}", file=sys.stderr)
+    if args.text and exec_cfgs:  # one variant's vectors under the given configurations
+        for d in data:
+            d["vecs"], _ = variant_vectors(work, args.ripvec, d["g"]["name"], d["chunks"], args.text)
+        for name, cfg in exec_cfgs:
+            (brief if args.brief else show)(name, cfg)
+        return
+    if args.text:
+        shipped = studies["base"][1][1]
+        for variant in args.text.split(","):
+            tot = {"tokens": 0, "over": 0, "n": 0}
+            for d in data:
+                d["vecs"], st = variant_vectors(work, args.ripvec, d["g"]["name"], d["chunks"], variant)
+                for k in tot:
+                    tot[k] += st.get(k, 0)
+                cos = (d["vecs"] * d["vecs0"]).sum(1)
+                print(f"  {d['g']['name']} {variant}: cos to index {np.median(cos):.4f} median, "
+                      f"{(cos > 0.999).mean():.2f} same", file=sys.stderr)
+            print(f"{variant}: {tot['tokens']} tokens for {tot['n']} chunks, {tot['over']} over 256", flush=True)
+            show(f"text {variant}", shipped)
+        return
     if exec_cfgs:
         for name, cfg in exec_cfgs:
             if "w" in cfg:
                 cfg["w"] = tuple(cfg["w"])
-            show(name, cfg)
+            (brief if args.brief else show)(name, cfg)
     else:
         for name, cfg in studies["base"]:
             show(name, cfg)

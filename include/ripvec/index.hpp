@@ -102,8 +102,8 @@ struct Hit {
   //            path (1 = best on both sides). The scale does not depend on top_k.
   float score = 0;
   float semantic_score = 0;  // cosine; 0 when the mode did not compute it
-  // BM25F (halved for prose: plain text, Markdown); 0 when the mode did not compute it or no
-  // term matched.
+  // BM25F (halved for prose: plain text, Markdown; halved for test files unless the query has
+  // the word test(s)/testing/spec(s)); 0 when the mode did not compute it or no term matched.
   float keyword_score = 0;
   int semantic_rank = -1, keyword_rank = -1;  // 0-based; -1 when absent from that ranking
 };

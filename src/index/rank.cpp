@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 
@@ -88,6 +89,56 @@ float semantic_weight(std::string_view query) {
 bool is_prose_language(std::string_view language) {
   return language == "text" || language == "markdown" || language == "rst" ||
          language == "restructuredtext" || language == "asciidoc" || language == "org";
+}
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+bool is_test_path(std::string_view path) {
+  static constexpr std::string_view kDirs[] = {"test", "tests", "testing", "__tests__", "spec"};
+  std::string_view name = path;
+  for (size_t slash; (slash = name.find('/')) != std::string_view::npos;) {
+    const std::string_view dir = name.substr(0, slash);
+    for (auto d : kDirs)
+      if (dir == d) return true;
+    name.remove_prefix(slash + 1);
+  }
+  if (name.starts_with("test_") || name == "conftest.py") return true;
+  const size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return false;
+  const std::string_view stem = name.substr(0, dot), ext = name.substr(dot + 1);
+  if (ends_with(stem, "_test")) return true;  // gin_test.go, parser_test.c
+  if (ext == "js" || ext == "jsx" || ext == "ts" || ext == "tsx" || ext == "mjs" || ext == "cjs")
+    return ends_with(stem, ".test") || ends_with(stem, ".spec");
+  return false;
+}
+
+bool mentions_tests(std::string_view query) {
+  static constexpr std::string_view kWords[] = {"test", "tests", "testing", "spec", "specs"};
+  size_t i = 0;
+  while (i < query.size()) {
+    while (i < query.size() && !std::isalnum(static_cast<unsigned char>(query[i]))) ++i;
+    const size_t b = i;
+    while (i < query.size() && std::isalnum(static_cast<unsigned char>(query[i]))) ++i;
+    const std::string_view w = query.substr(b, i - b);
+    for (auto k : kWords)
+      if (iequals(w, k)) return true;
+  }
+  return false;
 }
 
 // ---------------- content check ----------------
@@ -292,6 +343,7 @@ std::vector<Hit> rank(std::span<const RankSource> sources, const RankRequest& re
   // full of "normalized" outrank the definition of cmark_strbuf_normalize_whitespace).
   Bm25Params kw_params;
   kw_params.stem = !looks_like_identifier(req.query_text);
+  const bool demote_tests = !mentions_tests(req.query_text);
   if (want_kw) {
     for (uint32_t s = 0; s < sources.size(); ++s) {
       const Snapshot* snap = sources[s].snap;
@@ -301,8 +353,19 @@ std::vector<Hit> rank(std::span<const RankSource> sources, const RankRequest& re
       std::vector<uint32_t> touched;
       snap->bm25(kw_params).score(req.query_text, &scores, &touched);
       const auto* allow = sources[s].allow;
+      // Test files by file (a file's chunks are contiguous, so the last answer is reused).
+      uint32_t test_file = UINT32_MAX;
+      bool test_file_is_test = false;
       for (uint32_t d : touched) {
-        if (is_prose_language(snap->chunk_ref(d).language)) scores[d] *= kProseKeywordWeight;
+        const auto r = snap->chunk_ref(d);
+        if (is_prose_language(r.language)) scores[d] *= kProseKeywordWeight;
+        if (demote_tests) {
+          if (r.file != test_file) {
+            test_file = r.file;
+            test_file_is_test = is_test_path(snap->file_ref(r.file).path);
+          }
+          if (test_file_is_test) scores[d] *= kTestKeywordWeight;
+        }
         if ((!allow || (*allow)[d]) && scores[d] > 0) kw.push_back({s, d, scores[d]});
       }
     }

@@ -38,6 +38,19 @@ inline constexpr size_t kFusionDepth = 100;
 // answers it (measured on bench/quality: docs/benchmarks.md, "Ranking").
 inline constexpr float kProseKeywordWeight = 0.5f;
 bool is_prose_language(std::string_view language);
+// Keyword scores of chunks in test files (is_test_path) are multiplied by this unless the query
+// asks for tests (mentions_tests): tests repeat the words of the code they exercise, and on
+// bench/quality they took places above the definition asked for (docs/benchmarks.md, "Test
+// files"). Only the keyword side: a test that answers by meaning still ranks by its cosine.
+inline constexpr float kTestKeywordWeight = 0.5f;
+// True for a path (relative to the index root, '/' separators) of a test file: a directory
+// named test, tests, testing, __tests__ or spec on the way; a file named test_*, conftest.py,
+// *_test.<ext> (Go, C, Python...), or *.test.<ext> / *.spec.<ext> (JavaScript, TypeScript).
+bool is_test_path(std::string_view path);
+// True when the query has the word test, tests, testing, spec or specs (any case; words are
+// split at every character that is not an ASCII letter or digit, so "test_parse" has it and
+// "TestParse" does not).
+bool mentions_tests(std::string_view query);
 // Weight of the semantic side in hybrid fusion: natural-language queries, and queries that look
 // like an identifier or a path (keyword-heavy). Tuned on the tune half of bench/quality.
 inline constexpr float kSemanticWeight = 0.6f;

@@ -295,6 +295,30 @@ TEST_F(IndexService, ChunksWithoutContentNeverOutrankDefinitions) {
   }
 }
 
+// Tests repeat the words of the code they exercise: on the keyword side a test file counts
+// kTestKeywordWeight, unless the query asks for tests.
+TEST_F(IndexService, TestFilesRankBelowTheCodeTheyExercise) {
+  write(root_ / "src/settings.py",
+        "def apply_settings(x):\n    # frobnicate the numbat before use\n    return x\n");
+  write(root_ / "tests/test_settings.py",
+        "def check_apply(x):\n    # frobnicate numbat, frobnicate numbat again\n"
+        "    assert frobnicate(numbat(x)) == numbat(frobnicate(x))\n");
+  TestHashEmbedder emb;
+  auto idx = open(emb, root_);
+  idx->update();
+  auto hits = idx->search("frobnicate the numbat", keyword());
+  ASSERT_GE(hits.size(), 2u);
+  EXPECT_EQ(hits[0].path, "src/settings.py");
+  EXPECT_EQ(hits[1].path, "tests/test_settings.py");
+  // Without the weight the test would lead: it has the words more often (checked here, so that
+  // this test fails if the weight stops applying).
+  EXPECT_GT(hits[1].score / index::kTestKeywordWeight, hits[0].score);
+  // A query that asks for tests ranks them by their words alone ("specs" is in no chunk).
+  hits = idx->search("frobnicate the numbat specs", keyword());
+  ASSERT_GE(hits.size(), 2u);
+  EXPECT_EQ(hits[0].path, "tests/test_settings.py");
+}
+
 TEST_F(IndexService, FindSimilarLeavesOutTheChunkItself) {
   TestHashEmbedder emb;
   auto idx = open(emb, root_);

@@ -67,3 +67,24 @@ TEST(SearchRank, ProseLanguages) {
   EXPECT_FALSE(is_prose_language("python"));
   EXPECT_FALSE(is_prose_language("yaml"));
 }
+
+TEST(SearchRank, TestPaths) {
+  for (const char* p :
+       {"tests/test_config.py", "src/test/redirect.rs", "gin_test.go", "pkg/render/render_test.go",
+        "lib/__tests__/a.js", "spec/helper.rb", "src/parser.test.ts", "web/app.spec.jsx",
+        "test_cli.py", "conftest.py", "a/testing/util.py", "src/blocks_test.c"})
+    EXPECT_TRUE(is_test_path(p)) << p;
+  for (const char* p : {"src/flask/testing.py", "src/unit.rs", "gin.go", "lib/contest/a.py",
+                        "latest/x.py", "src/attest.c", "tests.py", "src/testutils.py", "x.test",
+                        "src/app.spec.rb", "testdata_loader.go", "protest/main.go", ""})
+    EXPECT_FALSE(is_test_path(p)) << p;
+}
+
+TEST(SearchRank, QueriesThatAskForTests) {
+  for (const char* q : {"test for redirects", "which Tests cover timeouts", "testing helpers",
+                        "spec of the parser", "test_parse_url", "unit-test fixtures"})
+    EXPECT_TRUE(mentions_tests(q)) << q;
+  for (const char* q : {"where are request timeouts enforced", "TestParse", "attest the latest",
+                        "contest", "", "retests"})
+    EXPECT_FALSE(mentions_tests(q)) << q;
+}
