@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <set>
+#include <string>
 
 #include "commands.hpp"
 #include "output.hpp"
@@ -93,12 +95,15 @@ IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress) {
   return io;
 }
 
-void report_update_warnings(const UpdateStats& st, bool quiet) {
+void report_update_warnings(const UpdateStats& st, bool quiet, bool entries) {
   if (quiet) return;
   // Warnings name files: escaped like file names on stdout, so that a name cannot move the
   // cursor, recolor the terminal or fake a line.
+  const std::set<std::string> skip =
+      entries ? std::set<std::string>{}
+              : std::set<std::string>(st.entry_warnings.begin(), st.entry_warnings.end());
   for (const auto& w : st.warnings)
-    std::fprintf(stderr, "ripvec: warning: %s\n", escape_name(w).c_str());
+    if (!skip.contains(w)) std::fprintf(stderr, "ripvec: warning: %s\n", escape_name(w).c_str());
 }
 
 std::unique_ptr<Embedder> load_embedder(const CliOptions& opts, double* seconds,

@@ -181,12 +181,14 @@ int run_search(const CliOptions& opts) {
     for (auto& g : groups) {
       const UpdateStats st = g.index->update();
       progress.finish();
-      // The walk meets the same skipped files (too large, binary...) on every search: their
-      // warnings are printed when the index changes (its first build, edits) and by every
-      // `ripvec index`, not again on each query of an unchanged tree.
+      // The walk meets the same skipped entries (too large, unreadable...) on every search:
+      // their warnings are printed when the index changes (its first build, edits), by every
+      // `ripvec index` and with --stats, not again on each query of an unchanged tree. The
+      // other warnings (a read-only or damaged index, a folder the walk could not read) are
+      // printed every time.
       const bool changed =
           st.files_added + st.files_modified + st.files_removed + st.corrupt_rebuilt > 0;
-      if (changed || opts.stats) report_update_warnings(st, opts.quiet);
+      report_update_warnings(st, opts.quiet, changed || opts.stats);
       SearchOptions gso = so;
       // The whole root, or the PATHs' sub-paths (whatever scope the index was opened with).
       gso.filter.paths = g.whole ? std::vector<std::string>{""} : g.scopes;
@@ -247,10 +249,9 @@ int run_search(const CliOptions& opts) {
   if (opts.stats) {
     // On the CPU the weights load behind the update (EmbedderOptions::weights): this is the
     // configs and tokenizer; a search waits for the weights inside "search".
-    std::fprintf(stderr,
-                 "ripvec stats: model %s on %s, dim %zu, configs and tokenizer loaded in %.3fs\n",
-                 embedder->model_id().c_str(), embedder->device_name().c_str(), embedder->dim(),
-                 load_s);
+    std::fprintf(
+        stderr, "ripvec stats: model %s on %s, dim %zu, configs and tokenizer loaded in %.3fs\n",
+        embedder->model_id().c_str(), embedder->device_name().c_str(), embedder->dim(), load_s);
     for (const auto& l : stat_lines) std::fprintf(stderr, "ripvec stats: %s\n", l.c_str());
     std::fprintf(stderr, "ripvec stats: mode %s, %zu results, search %.3fs, total %.3fs\n",
                  opts.mode.c_str(), results.size(), search_s, since(t_start));

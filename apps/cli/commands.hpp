@@ -41,6 +41,9 @@ IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress);
 // The query-time filter of the flags (-t/-T/-g/--hidden/--no-ignore/--max-filesize).
 SearchFilter search_filter(const CliOptions& opts);
 // Prints the update's warnings on stderr unless quiet.
-void report_update_warnings(const UpdateStats& st, bool quiet);
+// Prints st's warnings on stderr (nothing with quiet). entries = false leaves out the warnings
+// about single skipped entries (UpdateStats::entry_warnings), which every search of an
+// unchanged tree would repeat.
+void report_update_warnings(const UpdateStats& st, bool quiet, bool entries = true);
 
 }  // namespace ripvec::cli

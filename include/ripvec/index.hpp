@@ -166,6 +166,11 @@ struct UpdateStats {
   double walk_s = 0, chunk_s = 0, embed_s = 0, write_s = 0, total_s = 0;
   std::vector<std::string> added, modified, removed;  // paths relative to the root
   std::vector<std::string> warnings;                  // each names the file it is about
+  // The subset of `warnings` about one entry the walk skipped (unreadable, too large, a broken
+  // symlink, a special file): an update of an unchanged tree repeats them, so a front end may
+  // show them only when the index changed. The others (a folder it could not read, a read-only
+  // or damaged index) are news every time.
+  std::vector<std::string> entry_warnings;
 };
 
 // What `ripvec index --status` / `--list` print.

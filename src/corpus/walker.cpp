@@ -213,6 +213,12 @@ void warn(WalkStats& st, std::string msg) {
   st.warnings.push_back(std::move(msg));
 }
 
+// A warning about one skipped entry (WalkStats::entry_warnings).
+void warn_entry(WalkStats& st, std::string msg) {
+  st.entry_warnings.push_back(msg);
+  st.warnings.push_back(std::move(msg));
+}
+
 // Loads a folder's ignore files into a Layer (null if it has none) and its repository.
 void load_layer(DirCtx& ctx, const Globals& g, const std::shared_ptr<const Repo>& parent_repo,
                 WalkStats* st) {
@@ -244,7 +250,7 @@ void load_layer(DirCtx& ctx, const Globals& g, const std::shared_ptr<const Repo>
     if (!ok) {
       // A missing ignore file is the norm; an unreadable one changes what is searched.
       if (err != ENOENT && err != ENOTDIR && st)
-        warn(*st, "cannot read " + p + ": " + std::strerror(err));
+        warn_entry(*st, "cannot read " + p + ": " + std::strerror(err));
       continue;
     }
     RuleSet rs = RuleSet::parse(text, p);
@@ -381,8 +387,8 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
     struct stat lst;
     if (::fstatat(dfd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0) {
       ++st.skipped_unreadable;
-      warn(st, (errno == ENOENT ? "vanished during the walk: " : "cannot stat ") + abs +
-                   (errno == ENOENT ? "" : std::string(": ") + std::strerror(errno)));
+      warn_entry(st, (errno == ENOENT ? "vanished during the walk: " : "cannot stat ") + abs +
+                         (errno == ENOENT ? "" : std::string(": ") + std::strerror(errno)));
       continue;
     }
     struct stat tst = lst;
@@ -390,7 +396,7 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
       if (!opts.follow_symlinks) continue;
       if (::fstatat(dfd, name.c_str(), &tst, 0) != 0) {
         ++st.skipped_unreadable;
-        warn(st, "broken symlink " + abs + ": " + std::strerror(errno));
+        warn_entry(st, "broken symlink " + abs + ": " + std::strerror(errno));
         continue;
       }
     }
@@ -435,7 +441,8 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
     if (is_dir) {
       if (opts.follow_symlinks && is_ancestor_loop(*ctx, tst.st_dev, tst.st_ino)) {
         ++st.skipped_symlink_loop;
-        warn(st, "symlink loop: " + abs + " leads back to one of its parent folders; skipped");
+        warn_entry(st,
+                   "symlink loop: " + abs + " leads back to one of its parent folders; skipped");
         continue;
       }
       auto child = std::make_shared<DirCtx>();
@@ -470,14 +477,14 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
     }
     if (::faccessat(dfd, name.c_str(), R_OK, 0) != 0) {
       ++st.skipped_unreadable;
-      warn(st, "cannot read " + abs + ": " + std::strerror(errno));
+      warn_entry(st, "cannot read " + abs + ": " + std::strerror(errno));
       continue;
     }
     const uint64_t size = static_cast<uint64_t>(tst.st_size);
     if (opts.max_file_size > 0 && size > opts.max_file_size) {
       ++st.skipped_too_large;
-      warn(st, "skipping " + abs + ": " + std::to_string(size) + " bytes exceeds the " +
-                   std::to_string(opts.max_file_size) + "-byte size limit");
+      warn_entry(st, "skipping " + abs + ": " + std::to_string(size) + " bytes exceeds the " +
+                         std::to_string(opts.max_file_size) + "-byte size limit");
       continue;
     }
     out.files.push_back(WalkedFile{fs::path(abs), rel, size, mtime_ns(tst)});
@@ -498,6 +505,7 @@ void merge_stats(WalkStats& into, WalkStats&& from) {
   into.skipped_other_fs += from.skipped_other_fs;
   into.filtered += from.filtered;
   for (auto& w : from.warnings) into.warnings.push_back(std::move(w));
+  for (auto& w : from.entry_warnings) into.entry_warnings.push_back(std::move(w));
 }
 
 // A folder whose ignore files only supply rules (not walked): its layer on top of `parent`'s.
@@ -584,18 +592,18 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
       // An explicitly named file is always taken, like ripgrep; only size and access apply.
       if (::access(abs_s.c_str(), R_OK) != 0) {
         ++stats.skipped_unreadable;
-        warn(stats, "cannot read " + abs_s + ": " + std::strerror(errno));
+        warn_entry(stats, "cannot read " + abs_s + ": " + std::strerror(errno));
       } else if (opts.max_file_size > 0 && static_cast<uint64_t>(st.st_size) > opts.max_file_size) {
         ++stats.skipped_too_large;
-        warn(stats, "skipping " + abs_s + ": " + std::to_string(st.st_size) +
-                        " bytes exceeds the " + std::to_string(opts.max_file_size) +
-                        "-byte size limit");
+        warn_entry(stats, "skipping " + abs_s + ": " + std::to_string(st.st_size) +
+                              " bytes exceeds the " + std::to_string(opts.max_file_size) +
+                              "-byte size limit");
       } else {
         files.push_back(WalkedFile{abs, abs.filename().string(), static_cast<uint64_t>(st.st_size),
                                    mtime_ns(st)});
       }
     } else {
-      warn(stats, "skipping " + abs_s + ": not a regular file or directory");
+      warn_entry(stats, "skipping " + abs_s + ": not a regular file or directory");
     }
   }
 

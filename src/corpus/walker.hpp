@@ -45,6 +45,10 @@ struct WalkStats {
   bool truncated = false;             // max_dirs or max_files was reached: the list is incomplete
   size_t filtered = 0;                // files left out by -t/-T/-g (not counted in `ignored`)
   std::vector<std::string> warnings;  // human-readable, one per problem
+  // The warnings (also in `warnings`) about one entry the walk skipped — unreadable, too large,
+  // a broken symlink, a symlink loop, a special file — which every walk of an unchanged tree
+  // meets again; the rest are about the walk itself (a folder it could not read, its limits).
+  std::vector<std::string> entry_warnings;
 };
 
 // Walks roots (dirs or files) respecting .gitignore (incl. nested ones and negations),

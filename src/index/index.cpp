@@ -614,6 +614,7 @@ UpdateStats IndexImpl::update() {
   st.skipped_too_large += ws.skipped_too_large;
   st.skipped_unreadable += ws.skipped_unreadable;
   for (auto& w : ws.warnings) st.warnings.push_back(w);
+  st.entry_warnings = ws.entry_warnings;
   drop_own_files(&walked);
   if (opts_.cancelled && opts_.cancelled()) throw CancelledError("index update cancelled");
   st.files_seen = walked.size();
@@ -978,6 +979,7 @@ std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
   st.skipped_too_large = ws.skipped_too_large;
   st.skipped_unreadable = ws.skipped_unreadable;
   st.warnings = ws.warnings;
+  st.entry_warnings = ws.entry_warnings;
   if (!is_file && !f.paths.empty()) {
     corpus::PathFilterSpec spec;
     spec.paths = f.paths;

@@ -194,10 +194,13 @@ class EmbedderImpl final : public Embedder {
         load_error_ = std::current_exception();
         throw;
       }
-      if (enc_->dim() != dim_)
-        throw ModelFormatError("model " + id_ + ": the encoder's width " +
-                               std::to_string(enc_->dim()) + " differs from config.json's " +
-                               std::to_string(dim_));
+      if (enc_->dim() != dim_) {  // every later call must throw too, never run with dim_
+        load_error_ = std::make_exception_ptr(ModelFormatError(
+            "model " + id_ + ": the encoder's width " + std::to_string(enc_->dim()) +
+            " differs from config.json's " + std::to_string(dim_)));
+        enc_.reset();
+        std::rethrow_exception(load_error_);
+      }
     }
     return *enc_;
   }

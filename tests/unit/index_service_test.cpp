@@ -3,7 +3,9 @@
 // index, hidden / ignored / oversized files, merging and demotion of hits, find_similar,
 // status / list / clean, and searches running while an update commits.
 #include <gtest/gtest.h>
+
 #include <unistd.h>
+#include <algorithm>
 
 #include <atomic>
 #include <chrono>
@@ -190,6 +192,40 @@ TEST_F(IndexService, IgnoredDirectoryNamedAsPathIsIndexedAsItsOwnRoot) {
   EXPECT_EQ(nested->update().chunks_embedded, 0u);
   // Folders the rules admit still belong to the repository's index.
   EXPECT_EQ(open(emb, root_ / "src")->root(), fs::canonical(root_));
+}
+
+// A skipped entry's warning is in entry_warnings (front ends may show it only when the index
+// changed); a warning about the index itself never is (the review found a read-only index's
+// "out of date" warning hidden along with the repeated skip warnings).
+TEST_F(IndexService, EntryWarningsHoldOnlyWarningsAboutSkippedEntries) {
+  write(root_ / "src/huge.py", "x = 1\n" + std::string(40000, '#') + "\n");
+  TestHashEmbedder emb;
+  IndexOptions o = opts();
+  o.max_file_size = 20000;
+  auto idx = Index::open(root_, borrow(emb), o);
+  UpdateStats st = idx->update();
+  ASSERT_EQ(st.entry_warnings.size(), 1u) << ::testing::PrintToString(st.entry_warnings);
+  EXPECT_NE(st.entry_warnings[0].find("huge.py"), std::string::npos) << st.entry_warnings[0];
+  EXPECT_EQ(std::count(st.warnings.begin(), st.warnings.end(), st.entry_warnings[0]), 1);
+  st = idx->update();  // unchanged: the same skip is met again
+  EXPECT_EQ(st.entry_warnings.size(), 1u);
+  // A damaged snapshot: the "rebuilding" warning is about the index, not an entry.
+  for (auto& e : fs::recursive_directory_iterator(cache_))
+    if (e.path().filename().string().rfind("snapshot", 0) == 0) {
+      std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(200);
+      f.put('\x5a');
+    }
+  auto again = Index::open(root_, borrow(emb), o);
+  st = again->update();
+  size_t about_snapshot = 0;
+  for (const auto& w : st.warnings)
+    if (w.find("snapshot") != std::string::npos) {
+      ++about_snapshot;
+      EXPECT_EQ(std::count(st.entry_warnings.begin(), st.entry_warnings.end(), w), 0) << w;
+    }
+  EXPECT_EQ(about_snapshot, 1u) << ::testing::PrintToString(st.warnings);
+  EXPECT_EQ(st.entry_warnings.size(), 1u) << ::testing::PrintToString(st.entry_warnings);
 }
 
 TEST_F(IndexService, HiddenFilesAreStoredButSearchedOnlyWhenAsked) {
