@@ -759,6 +759,8 @@ UpdateStats IndexImpl::update() {
   cfg.threads = opts_.threads;
   cfg.progress = &rep;
   cfg.cancelled = opts_.cancelled;
+  Bm25Dictionary dict;  // the new snapshot's terms, merged file by file while embedding runs
+  cfg.bm25_dict = &dict;
   cfg.reuse = [&](const FileTask&, const std::string& id) -> std::shared_ptr<ObjectData> {
     if (!reuse_objects) return nullptr;
     std::error_code e2;
@@ -906,7 +908,7 @@ UpdateStats IndexImpl::update() {
   SnapshotWriteResult wr;
   {
     AtomicFile out(snap_path);
-    wr = write_snapshot(out, inputs, dim_, model_key_);
+    wr = write_snapshot(out, inputs, dim_, model_key_, &dict);
     out.commit(true);
   }
   SnapshotRecord rec;

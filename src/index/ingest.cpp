@@ -191,6 +191,7 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   struct Item {
     FileOutcome outcome;  // final unless chunks is non-empty
     std::vector<Chunk> chunks;
+    std::shared_ptr<SnapshotPrep> prep;  // set for files to embed
     bool embed = false;
   };
   ProgressReporter* prog = cfg.progress;  // the caller counted the tasks into files_total
@@ -250,6 +251,10 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
                 c.ids = emb.tokenize(c.embed_text.empty() ? c.content : c.embed_text,
                                      InputKind::Document);
             it.embed = true;
+            // The file's keyword terms, for the snapshot, made here while the embedder runs.
+            it.prep = std::make_shared<SnapshotPrep>();
+            it.prep->path = tasks[t].file.rel_path;
+            it.prep->terms = snapshot_terms(it.prep->path, std::span<const Chunk>(it.chunks));
             if (prog) prog->chunks_total += it.chunks.size();
           }
         }
@@ -288,6 +293,7 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     size_t task;
     FileOutcome outcome;
     std::vector<Chunk> chunks;
+    std::shared_ptr<SnapshotPrep> prep;
     std::vector<float> vectors;
     size_t filled = 0;
   };
@@ -314,6 +320,17 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
         sc.language = std::move(c.language);
         sc.content = std::move(c.content);
         obj->chunks.push_back(std::move(sc));
+      }
+      // The rest of what the file adds to the snapshot: its int8 codes, and its terms merged
+      // into the build's dictionary (one thread: this one).
+      if (p.prep) {
+        prepare_codes(*obj, static_cast<uint32_t>(dim), p.prep.get());
+        if (cfg.bm25_dict) {
+          p.prep->term_ids = cfg.bm25_dict->add(p.prep->terms);
+          p.prep->dict_id = cfg.bm25_dict->id();
+          p.prep->terms.terms = {};  // the dictionary holds them now
+        }
+        obj->prep = std::move(p.prep);
       }
       p.outcome.obj = std::move(obj);
     }
@@ -431,7 +448,8 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       if (it.embed && it.chunks.empty())
         it.outcome.obj = std::make_shared<ObjectData>();  // a file without chunks
       const size_t nc = it.embed ? it.chunks.size() : 0;
-      pending.push_back(Pending{t, std::move(it.outcome), std::move(it.chunks), {}, 0});
+      pending.push_back(
+          Pending{t, std::move(it.outcome), std::move(it.chunks), std::move(it.prep), {}, 0});
       pending_chunks += nc;
       if (pending_chunks == 0) {
         flush();  // nothing waits for the embedder: hand the files back now
@@ -473,6 +491,7 @@ MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& em
   cfg.max_file_size = max_file_size;
   cfg.progress = progress;
   cfg.cancelled = std::move(cancelled);
+  cfg.bm25_dict = c.dict.get();
   cfg.done = [&](const FileTask& t, FileOutcome&& out) {
     if (out.status != ContentStatus::Ok) {
       count_skip(status_key(out.status), st);
@@ -495,7 +514,8 @@ std::shared_ptr<Snapshot> memory_snapshot(const MemoryCorpus& c, uint32_t dim) {
   for (size_t i = 0; i < c.objects.size(); ++i)
     if (c.objects[i])
       inputs.push_back({c.paths[i], c.objects[i].get(), c.sizes[i], file_flags(c.paths[i])});
-  return Snapshot::from_bytes(build_snapshot_bytes(inputs, dim, "in-memory"), "in-memory");
+  return Snapshot::from_bytes(build_snapshot_bytes(inputs, dim, "in-memory", c.dict.get()),
+                              "in-memory");
 }
 
 }  // namespace ripvec::index

@@ -113,6 +113,11 @@ struct PipelineConfig {
   // Calling thread: one call per task, in task order.
   std::function<void(const FileTask&, FileOutcome&&)> done;
   ProgressReporter* progress = nullptr;  // may be null
+  // The dictionary the snapshot of these files will be built with (write_snapshot's dict):
+  // each embedded file's terms are merged into it on the finisher thread, before `done`.
+  // May be null; used by that one thread, so the caller must not touch it until run_pipeline
+  // returns.
+  Bm25Dictionary* bm25_dict = nullptr;
   // Calling thread, before each embed call: true stops the pipeline with CancelledError (the
   // ingest threads are joined first; files already handed to `done` stay handed).
   std::function<bool()> cancelled;
@@ -133,11 +138,13 @@ struct MemoryCorpus {
   std::vector<std::string> paths;
   std::vector<uint64_t> sizes;
   std::vector<std::shared_ptr<ObjectData>> objects;  // null for skipped files
+  std::unique_ptr<Bm25Dictionary> dict = std::make_unique<Bm25Dictionary>();  // their terms
 };
 MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& embedder,
                               uint64_t max_file_size, ProgressReporter* progress, UpdateStats* st,
                               std::function<bool()> cancelled = {});
-// A snapshot of those objects (an in-memory image; nothing written).
+// A snapshot of those objects (an in-memory image; nothing written). It merges into c.dict:
+// one call per corpus at a time.
 std::shared_ptr<Snapshot> memory_snapshot(const MemoryCorpus& c, uint32_t dim);
 
 }  // namespace ripvec::index

@@ -245,8 +245,74 @@ struct SnapshotParts {
   SnapshotHeader header{};
 };
 
+// The snapshot's postings from the files' term lists: each file's prep where it holds terms
+// made for this path and chunk count (already merged into `dict` when its ids say so); the
+// other files are tokenized here, consecutive ones together in blocks of about two per thread
+// (their dictionaries are merged serially).
+Bm25Postings merge_terms(std::span<const SnapshotFileInput> files, Bm25Dictionary* dict) {
+  Bm25Dictionary local;
+  Bm25Dictionary& d = dict ? *dict : local;
+  auto usable = [&](const SnapshotFileInput& f) -> const SnapshotPrep* {
+    const SnapshotPrep* pr = f.object->prep.get();
+    if (!pr || pr->path != f.path || pr->terms.num_docs() != f.object->chunks.size())
+      return nullptr;
+    const bool merged = pr->dict_id == d.id();
+    const bool whole = !pr->terms.terms.empty() || pr->terms.entry_term.empty();
+    return merged || whole ? pr : nullptr;
+  };
+  size_t missing = 0;
+  for (const auto& f : files)
+    if (!usable(f)) missing += f.object->chunks.size();
+  const size_t per_block = std::max<size_t>(256, missing / (ThreadPool::global().size() * 2) + 1);
+  // The plan, in file order: a prep, or a slice of documents to tokenize (slices never cross a
+  // prep, so documents keep their order).
+  struct Step {
+    const SnapshotPrep* prep = nullptr;
+    size_t slice = 0;
+  };
+  std::vector<Step> steps;
+  std::vector<Bm25Doc> docs;
+  docs.reserve(missing);
+  std::vector<std::pair<size_t, size_t>> slices;  // [first, last) into docs
+  size_t open_slice = SIZE_MAX;
+  for (const auto& f : files) {
+    if (const SnapshotPrep* pr = usable(f)) {
+      steps.push_back({pr, 0});
+      open_slice = SIZE_MAX;
+      continue;
+    }
+    for (const StoredChunk& c : f.object->chunks) {
+      if (open_slice == SIZE_MAX ||
+          slices[open_slice].second - slices[open_slice].first >= per_block) {
+        open_slice = slices.size();
+        slices.push_back({docs.size(), docs.size()});
+        steps.push_back({nullptr, open_slice});
+      }
+      docs.push_back({c.symbol, f.path, c.content});
+      slices[open_slice].second++;
+    }
+  }
+  std::vector<Bm25Block> made(slices.size());
+  parallel_for(0, static_cast<int64_t>(slices.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo; s < hi; ++s)
+      made[s] =
+          bm25_block(std::span(docs).subspan(slices[s].first, slices[s].second - slices[s].first));
+  });
+  std::vector<Bm25BlockRef> refs;
+  refs.reserve(steps.size());
+  for (const Step& st : steps) {
+    if (!st.prep) {
+      refs.push_back({&made[st.slice], nullptr});
+      continue;
+    }
+    const bool merged = st.prep->dict_id == d.id();
+    refs.push_back({&st.prep->terms, merged ? &st.prep->term_ids : nullptr});
+  }
+  return build_bm25(refs, d);
+}
+
 SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim,
-                          std::string_view model_key) {
+                          std::string_view model_key, Bm25Dictionary* dict) {
   SnapshotParts p;
   // Paths, kinds and languages repeat: stored once. Symbols and contents are appended as-is.
   struct TransparentHash {
@@ -276,8 +342,6 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
   if (n > UINT32_MAX) throw IndexError("index too large: more than 2^32 chunks");
   p.files.reserve(files.size());
   p.chunks.reserve(n);
-  std::vector<Bm25Doc> docs;
-  docs.reserve(n);
   for (size_t fi = 0; fi < files.size(); ++fi) {
     const auto& f = files[fi];
     FileRec fr{};
@@ -303,11 +367,10 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
       cr.content_len = static_cast<uint32_t>(c.content.size());
       p.strings.append(c.content);
       p.chunks.push_back(cr);
-      docs.push_back({c.symbol, f.path, c.content});
     }
   }
 
-  Bm25Postings bp = build_bm25(docs);
+  Bm25Postings bp = merge_terms(files, dict);
   p.terms.resize(bp.terms.size());
   for (size_t t = 0; t < bp.terms.size(); ++t) {
     p.terms[t].str_off = p.strings.size();
@@ -318,6 +381,7 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
   }
   p.postings = std::move(bp.postings);
 
+  // int8 codes: copied from the preps that have them, made for the other files.
   p.codes.resize(n * dim);
   p.scales.resize(n);
   p.err.resize(n);
@@ -325,11 +389,18 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
     for (int64_t fi = lo; fi < hi; ++fi) {
       const size_t first = p.files[fi].first_chunk, cnt = p.files[fi].n_chunks;
       if (cnt == 0) continue;
+      const SnapshotPrep* pr = files[fi].object->prep.get();
+      if (pr && pr->codes.size() == cnt * dim && pr->scales.size() == cnt &&
+          pr->err.size() == cnt) {
+        std::memcpy(p.codes.data() + first * dim, pr->codes.data(), cnt * dim);
+        std::memcpy(p.scales.data() + first, pr->scales.data(), cnt * 4);
+        std::memcpy(p.err.data() + first, pr->err.data(), cnt * 4);
+        continue;
+      }
       quantize_rows(files[fi].object->vectors.data(), cnt, dim, p.codes.data() + first * dim,
                     p.scales.data() + first, p.err.data() + first);
     }
   });
-
   SnapshotHeader& h = p.header;
   std::memcpy(h.magic, kSnapshotMagic, 8);
   h.version = kSnapshotVersion;
@@ -795,9 +866,21 @@ Manifest decode_manifest(std::string_view json, std::string_view origin) {
 
 // ---------------- snapshot ----------------
 
+void prepare_codes(const ObjectData& obj, uint32_t dim, SnapshotPrep* prep) {
+  const size_t n = obj.chunks.size();
+  if (obj.vectors.size() != n * dim)
+    throw IndexError("prepare_codes: vector count does not match chunks");
+  prep->codes.resize(n * dim);
+  prep->scales.resize(n);
+  prep->err.resize(n);
+  if (n > 0)
+    quantize_rows(obj.vectors.data(), n, dim, prep->codes.data(), prep->scales.data(),
+                  prep->err.data());
+}
+
 SnapshotWriteResult write_snapshot(AtomicFile& out, std::span<const SnapshotFileInput> files,
-                                   uint32_t dim, std::string_view model_key) {
-  SnapshotParts p = build_parts(files, dim, model_key);
+                                   uint32_t dim, std::string_view model_key, Bm25Dictionary* dict) {
+  SnapshotParts p = build_parts(files, dim, model_key, dict);
   const SnapshotHeader zero{};
   out.write(&zero, sizeof(zero));
   // Buffer small writes: vectors come one object at a time.
@@ -823,8 +906,8 @@ SnapshotWriteResult write_snapshot(AtomicFile& out, std::span<const SnapshotFile
 }
 
 std::string build_snapshot_bytes(std::span<const SnapshotFileInput> files, uint32_t dim,
-                                 std::string_view model_key) {
-  SnapshotParts p = build_parts(files, dim, model_key);
+                                 std::string_view model_key, Bm25Dictionary* dict) {
+  SnapshotParts p = build_parts(files, dim, model_key, dict);
   std::string out(sizeof(SnapshotHeader), '\0');
   out.reserve(p.header.file_size);
   emit_parts(p, files,

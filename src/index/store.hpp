@@ -158,10 +158,40 @@ struct StoredChunk {
   std::string symbol, kind, language, content;
 };
 
+// What one file adds to a snapshot besides its object's bytes: its chunks' keyword terms and
+// the int8 codes of its vectors. The ingest pipeline makes them once per file while the
+// embedder runs (the terms on the ingest threads, the dictionary merge and the codes on the
+// finisher: index/ingest.cpp), so that after the last vector only the merge into postings and
+// the write remain. Never stored: an object read from disk has none, and the snapshot build
+// makes whatever is missing or was made for another path, chunk count or dictionary.
+struct SnapshotPrep {
+  std::string path;                // the path `terms` were made for (the BM25 path field)
+  Bm25Block terms;                 // one document per chunk: symbol, path, content
+  uint64_t dict_id = 0;            // the Bm25Dictionary that term_ids belong to; 0: none
+  std::vector<uint32_t> term_ids;  // terms' ids in that dictionary
+  std::vector<int8_t> codes;       // [n_chunks, dim] (quantize_rows); empty: not made
+  std::vector<float> scales, err;  // [n_chunks]
+};
+
 struct ObjectData {
   std::vector<StoredChunk> chunks;
   std::vector<float> vectors;  // [chunks.size(), dim], L2-normalized
+  // Derived, not encoded (see SnapshotPrep); null for objects read from disk. Written only
+  // before the object is shared (the pipeline hands objects back complete).
+  std::shared_ptr<SnapshotPrep> prep;
 };
+
+// The keyword terms of a file's chunks (symbol, path, content per chunk), as the snapshot
+// build indexes them.
+template <class ChunkT>
+Bm25Block snapshot_terms(std::string_view path, std::span<const ChunkT> chunks) {
+  std::vector<Bm25Doc> docs;
+  docs.reserve(chunks.size());
+  for (const ChunkT& c : chunks) docs.push_back({c.symbol, path, c.content});
+  return bm25_block(docs);
+}
+// Fills prep's codes, scales and err from obj.vectors ([n, dim]).
+void prepare_codes(const ObjectData& obj, uint32_t dim, SnapshotPrep* prep);
 
 std::string encode_object(const ObjectData& obj, uint32_t dim, std::string_view id_hex,
                           std::string_view model_key);
@@ -219,11 +249,15 @@ struct SnapshotWriteResult {
   uint32_t payload_crc = 0;
   uint64_t n_chunks = 0;
 };
+// `dict` is the dictionary the files' preps were merged into (null: none); terms not merged
+// into it are merged now, and it may gain terms (not thread-safe: one build at a time).
+// The bytes do not depend on which preps were made beforehand.
 SnapshotWriteResult write_snapshot(AtomicFile& out, std::span<const SnapshotFileInput> files,
-                                   uint32_t dim, std::string_view model_key);
+                                   uint32_t dim, std::string_view model_key,
+                                   Bm25Dictionary* dict = nullptr);
 // Same into memory (search_in_memory); the string is the whole file image.
 std::string build_snapshot_bytes(std::span<const SnapshotFileInput> files, uint32_t dim,
-                                 std::string_view model_key);
+                                 std::string_view model_key, Bm25Dictionary* dict = nullptr);
 
 class Snapshot {
  public:

@@ -187,3 +187,51 @@ TEST(SearchBm25Stem, StopWordsDroppedOnlyWhenOtherTermsRemain) {
   EXPECT_GT(s[0], 0.0f);
   EXPECT_EQ(s[1], 0.0f);
 }
+
+// Postings do not depend on how documents are cut into blocks, in which order blocks join the
+// dictionary, or on terms of the dictionary that no block of the build holds.
+TEST(SearchBm25, BlocksMergedInAnyOrderGiveTheSamePostings) {
+  std::vector<Bm25Doc> docs = {
+      {"parseConfig", "src/config.py", "def parseConfig(path): return load(path)"},
+      {"", "src/config.py", "retry-backoff HTTPServer utf8 größe"},
+      {"render", "src/view.py", "def render(): pass  # render the config"},
+      {"", "docs/notes.md", "we parse the config once; config config"},
+      {"", "", ""},
+      {"x", "a/b_c-d.txt", "alpha beta alpha"},
+  };
+  const Bm25Postings ref = build_bm25(docs);
+  auto same = [&](const Bm25Postings& b) {
+    EXPECT_EQ(b.num_docs, ref.num_docs);
+    EXPECT_EQ(b.terms, ref.terms);
+    EXPECT_EQ(b.offsets, ref.offsets);
+    ASSERT_EQ(b.postings.size(), ref.postings.size());
+    for (size_t i = 0; i < b.postings.size(); ++i) {
+      EXPECT_EQ(b.postings[i].doc, ref.postings[i].doc) << i;
+      EXPECT_EQ(b.postings[i].tfw, ref.postings[i].tfw) << i;
+    }
+  };
+  const std::vector<std::vector<size_t>> cuts = {{0, 6}, {0, 1, 2, 3, 4, 5, 6}, {0, 2, 5, 6}};
+  for (const auto& cut : cuts) {
+    std::vector<Bm25Block> blocks;
+    for (size_t i = 0; i + 1 < cut.size(); ++i)
+      blocks.push_back(bm25_block(std::span(docs).subspan(cut[i], cut[i + 1] - cut[i])));
+    // Merged up front in reverse order, after a block that is not part of the build.
+    Bm25Dictionary dict;
+    const std::vector<Bm25Doc> other = {{"zzz", "q.py", "zanzibar onlyhere"}};
+    dict.add(bm25_block(other));
+    std::vector<std::vector<uint32_t>> ids(blocks.size());
+    for (size_t i = blocks.size(); i-- > 0;) ids[i] = dict.add(blocks[i]);
+    std::vector<Bm25BlockRef> refs;
+    for (size_t i = 0; i < blocks.size(); ++i) refs.push_back({&blocks[i], &ids[i]});
+    same(build_bm25(refs, dict));
+    // Half merged before, half during the build.
+    Bm25Dictionary dict2;
+    std::vector<Bm25BlockRef> refs2;
+    std::vector<std::vector<uint32_t>> ids2(blocks.size());
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      if (i % 2 == 1) ids2[i] = dict2.add(blocks[i]);
+      refs2.push_back({&blocks[i], i % 2 == 1 ? &ids2[i] : nullptr});
+    }
+    same(build_bm25(refs2, dict2));
+  }
+}
