@@ -245,6 +245,52 @@ uint32_t crc32c(const void* data, size_t n, uint32_t crc) {
   return crc32c_portable(p, n, crc);
 }
 
+namespace {
+
+// Polynomial arithmetic modulo the (reflected) CRC-32C polynomial, the scheme of zlib's
+// crc32_combine: a CRC is advanced over len_b zero bytes by multiplying it with x^(8 len_b).
+constexpr uint32_t kCrc32cPoly = 0x82F63B78u;
+
+uint32_t mult_mod_p(uint32_t a, uint32_t b) {
+  uint32_t m = 1u << 31, p = 0;
+  for (;;) {
+    if (a & m) {
+      p ^= b;
+      if ((a & (m - 1)) == 0) break;
+    }
+    m >>= 1;
+    b = (b & 1) ? (b >> 1) ^ kCrc32cPoly : b >> 1;
+  }
+  return p;
+}
+
+struct X2nTable {
+  uint32_t t[32];  // x^(2^k) mod p
+  X2nTable() {
+    uint32_t p = 1u << 30;  // x^1
+    t[0] = p;
+    for (int k = 1; k < 32; ++k) t[k] = p = mult_mod_p(p, p);
+  }
+};
+
+// x^(n * 2^k) mod p
+uint32_t x2n_mod_p(uint64_t n, unsigned k) {
+  static const X2nTable tab;
+  uint32_t p = 1u << 31;  // x^0
+  while (n) {
+    if (n & 1) p = mult_mod_p(tab.t[k & 31], p);
+    n >>= 1;
+    ++k;
+  }
+  return p;
+}
+
+}  // namespace
+
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b) {
+  return mult_mod_p(x2n_mod_p(len_b, 3), crc_a) ^ crc_b;
+}
+
 void set_portable_hashes_for_testing(bool portable) {
   g_portable.store(portable);
 }

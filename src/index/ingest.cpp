@@ -201,8 +201,14 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
                                          : cuda            ? 4096
                                                            : 1024,
                                          1);
-  // The first window is smaller so that the embedder starts early (chunking overlaps it).
-  size_t cut = std::max<size_t>(window / 8, 1);
+  // The first window is a sixteenth of the full one so that the embedder starts early, and
+  // each next one doubles until the full size: chunking overlaps the embedding from the start
+  // (a jump from the first window to the full one left a GPU waiting for the chunk stage).
+  // The last one is embedded in parts of that first size, so that the finisher hands back the
+  // earlier parts' files while the later parts embed: after the last vector only the files of
+  // the last part remain to be written.
+  const size_t first_cut = std::max<size_t>(window / 16, 1);
+  size_t cut = first_cut;
   const unsigned nthreads = static_cast<unsigned>(std::min<size_t>(ingest_threads(cfg), n));
   std::vector<Item> items(n);
   std::vector<uint8_t> ready(n, 0);
@@ -378,10 +384,10 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     fin_cv.notify_one();
     if (finisher.joinable()) finisher.join();
   };
-  auto flush = [&] {
+  // Embeds the chunks of the first `nfiles` pending files and hands those files back.
+  auto flush = [&](size_t nfiles) {
     std::vector<std::pair<size_t, size_t>> refs;  // (pending index, chunk)
-    refs.reserve(pending_chunks);
-    for (size_t f = 0; f < pending.size(); ++f)
+    for (size_t f = 0; f < nfiles; ++f)
       for (size_t c = 0; c < pending[f].chunks.size(); ++c) refs.emplace_back(f, c);
     auto len = [&](const std::pair<size_t, size_t>& r) {
       return pending[r.first].chunks[r.second].ids.size();
@@ -421,13 +427,12 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       // Files are handed back in task order as soon as they are complete (progress counts of
       // files and chunks move together); they leave `pending` after the window, so the
       // indices in refs stay valid.
-      while (completed < pending.size() &&
-             pending[completed].filled == pending[completed].chunks.size())
+      while (completed < nfiles && pending[completed].filled == pending[completed].chunks.size())
         hand_back(std::move(pending[completed++]));
     }
-    while (completed < pending.size()) hand_back(std::move(pending[completed++]));
-    pending.clear();
-    pending_chunks = 0;
+    while (completed < nfiles) hand_back(std::move(pending[completed++]));
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(nfiles));
+    pending_chunks -= refs.size();
   };
 
   try {
@@ -452,13 +457,17 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
           Pending{t, std::move(it.outcome), std::move(it.chunks), std::move(it.prep), {}, 0});
       pending_chunks += nc;
       if (pending_chunks == 0) {
-        flush();  // nothing waits for the embedder: hand the files back now
+        flush(pending.size());  // nothing waits for the embedder: hand the files back now
       } else if (pending_chunks >= cut) {
-        flush();
-        cut = window;
+        flush(pending.size());
+        cut = std::min(window, cut * 2);
       }
     }
-    flush();
+    while (!pending.empty()) {  // the last window, in parts of first_cut chunks
+      size_t files = 0, chunks = 0;
+      while (files < pending.size() && chunks < first_cut) chunks += pending[files++].chunks.size();
+      flush(files);
+    }
   } catch (...) {
     stop_workers();
     close_finisher();

@@ -101,8 +101,10 @@ struct PipelineConfig {
   // whose forward pass uses the pool meanwhile.
   unsigned threads = 0;
   // Chunks gathered (whole files, in task order) before they are sorted by length and
-  // embedded (the first window is an eighth of it, to start the embedder early); also how far
-  // the ingest threads may run ahead. 0: 1024 on the CPU, 4096 on CUDA.
+  // embedded (the first window is a sixteenth of it, to start the embedder early, and the next
+  // ones double up to it; the last one is embedded in parts of a sixteenth, so that few files
+  // are left to hand back after the last vector); also how far the ingest threads may run
+  // ahead. 0: 1024 on the CPU, 4096 on CUDA.
   size_t window_chunks = 0;
   // Padded tokens per embed call (one lock hold); 0: 16384 on the CPU, 65536 on CUDA.
   size_t group_tokens = 0;

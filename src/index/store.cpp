@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <unordered_map>
 
 #include "index/hash.hpp"
@@ -429,44 +430,91 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
   return p;
 }
 
-// Streams the parts (and the objects' vectors) through `sink(data, n)`, padding sections to
-// their offsets; returns the payload CRC and fills in the header's CRC fields.
+// Streams the parts (and the objects' vectors) through `sink(data, n)` on a writer thread,
+// padding sections to their offsets, while the pool computes the checksums: pieces of about
+// 4 MiB in parallel, combined into each section's CRC and the payload CRC (one pass over the
+// bytes, not one per checksum). Fills in the header's CRC fields and returns the payload CRC.
 template <typename Sink>
 uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files, Sink&& sink) {
-  uint32_t crc = 0, section_crc = 0;
-  uint64_t pos = sizeof(SnapshotHeader);
+  struct Piece {
+    const void* data;
+    size_t n;
+    int section;  // -1: padding between sections (in the payload CRC only)
+  };
+  constexpr size_t kPiece = size_t(4) << 20;
   static const char kZeros[kAlign] = {};
-  auto put = [&](const void* d, size_t n, bool section) {
-    if (n == 0) return;
-    crc = crc32c(d, n, crc);
-    if (section) section_crc = crc32c(d, n, section_crc);
-    sink(d, n);
+  std::vector<Piece> pieces;
+  uint64_t pos = sizeof(SnapshotHeader);
+  auto put = [&](const void* d, size_t n, int section) {
+    for (size_t off = 0; off < n; off += kPiece)  // long arrays: several pieces
+      pieces.push_back({static_cast<const char*>(d) + off, std::min(kPiece, n - off), section});
     pos += n;
   };
   auto& S = p.header.sections;
   auto begin = [&](Section s) {
     if (S[s].offset < pos) throw IndexError("snapshot layout error (internal)");
-    put(kZeros, S[s].offset - pos, false);
-    section_crc = 0;
+    put(kZeros, S[s].offset - pos, -1);
   };
-  auto end = [&](Section s) { S[s].crc = section_crc; };
   auto section = [&](Section s, const void* d, size_t n) {
     begin(s);
-    put(d, n, true);
-    end(s);
+    put(d, n, s);
   };
   section(kStrings, p.strings.data(), p.strings.size());
   section(kFiles, p.files.data(), p.files.size() * sizeof(FileRec));
   section(kChunks, p.chunks.data(), p.chunks.size() * sizeof(ChunkRec));
   begin(kVecF32);  // streamed from the objects
-  for (auto& f : files) put(f.object->vectors.data(), f.object->vectors.size() * 4, true);
-  end(kVecF32);
+  for (auto& f : files) put(f.object->vectors.data(), f.object->vectors.size() * 4, kVecF32);
   section(kVecI8, p.codes.data(), p.codes.size());
   section(kScales, p.scales.data(), p.scales.size() * 4);
   section(kErr, p.err.data(), p.err.size() * 4);
   section(kTerms, p.terms.data(), p.terms.size() * sizeof(TermRec));
   section(kPostings, p.postings.data(), p.postings.size() * sizeof(Posting));
   if (pos != p.header.file_size) throw IndexError("snapshot layout error (internal)");
+
+  // Checksum tasks: runs of consecutive pieces of one section, about kPiece bytes each.
+  struct Task {
+    size_t first, last;  // pieces
+    uint64_t n = 0;
+    uint32_t crc = 0;
+  };
+  std::vector<Task> tasks;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (pieces[i].n == 0) continue;
+    if (tasks.empty() || pieces[tasks.back().last - 1].section != pieces[i].section ||
+        tasks.back().n + pieces[i].n > kPiece)
+      tasks.push_back({i, i});
+    tasks.back().last = i + 1;
+    tasks.back().n += pieces[i].n;
+  }
+  std::exception_ptr write_error;
+  std::thread writer([&] {
+    try {
+      for (const Piece& pc : pieces)
+        if (pc.n > 0) sink(pc.data, pc.n);
+    } catch (...) {
+      write_error = std::current_exception();
+    }
+  });
+  try {
+    parallel_for(0, static_cast<int64_t>(tasks.size()), 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t)
+        for (size_t i = tasks[t].first; i < tasks[t].last; ++i)
+          tasks[t].crc = crc32c(pieces[i].data, pieces[i].n, tasks[t].crc);
+    });
+  } catch (...) {
+    writer.join();
+    throw;
+  }
+  writer.join();
+  if (write_error) std::rethrow_exception(write_error);
+  uint32_t crc = 0;
+  uint32_t section_crc[kNumSections] = {};
+  for (const Task& t : tasks) {
+    crc = crc32c_combine(crc, t.crc, t.n);
+    const int s = pieces[t.first].section;
+    if (s >= 0) section_crc[s] = crc32c_combine(section_crc[s], t.crc, t.n);
+  }
+  for (int s = 0; s < kNumSections; ++s) S[s].crc = section_crc[s];
   p.header.payload_crc = crc;
   p.header.header_crc = header_crc_of(p.header);
   return crc;
@@ -981,14 +1029,29 @@ void Snapshot::validate(std::string_view origin) {
   }
   // Every byte a query reads is covered by its section's checksum: a flipped bit anywhere in
   // them is caught here, before anything is served (one CRC-32C pass over the file; see
-  // docs/reliability.md for the cost). Sections are checked in parallel.
-  std::atomic<int> failed{-1};
-  parallel_for(0, kNumSections, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t sct = lo; sct < hi; ++sct) {
-      const SectionRec& r = h.sections[sct];
-      if (crc32c(base_ + r.offset, r.size) != r.crc) failed = static_cast<int>(sct);
+  // docs/reliability.md for the cost). Pieces of about 4 MiB are checked in parallel and their
+  // CRCs combined per section.
+  constexpr uint64_t kPiece = uint64_t(4) << 20;
+  std::vector<std::pair<int, uint64_t>> pieces;  // (section, offset within it)
+  for (int sct = 0; sct < kNumSections; ++sct)
+    for (uint64_t off = 0; off < h.sections[sct].size; off += kPiece) pieces.emplace_back(sct, off);
+  std::vector<uint32_t> piece_crc(pieces.size());
+  parallel_for(0, static_cast<int64_t>(pieces.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const SectionRec& r = h.sections[pieces[i].first];
+      const uint64_t off = pieces[i].second;
+      piece_crc[i] = crc32c(base_ + r.offset + off, std::min(kPiece, r.size - off));
     }
   });
+  uint32_t got[kNumSections] = {};
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const SectionRec& r = h.sections[pieces[i].first];
+    got[pieces[i].first] = crc32c_combine(got[pieces[i].first], piece_crc[i],
+                                          std::min(kPiece, r.size - pieces[i].second));
+  }
+  int failed = -1;
+  for (int sct = 0; sct < kNumSections && failed < 0; ++sct)
+    if (got[sct] != h.sections[sct].crc) failed = sct;
   if (failed >= 0)
     throw bad(std::string("checksum mismatch in the ") + kSectionNames[failed] +
               " section (the file is damaged)");
