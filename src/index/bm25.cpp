@@ -292,44 +292,81 @@ Bm25Postings build_bm25(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& di
       for (int f = 0; f < kNumFields; ++f) avglen[f] += static_cast<float>(l[f]);
   for (float& a : avglen) a = n > 0 ? a / static_cast<float>(n) : 0;
 
-  // Document frequency of each dictionary term among these blocks; terms of the dictionary
-  // that none of them holds (merged for a file that is not in this build) get no entry.
+  // The blocks in `parts` runs of about equal entry counts, counted and filled in parallel (a
+  // counting sort: each run's postings of a term follow the previous runs', so documents stay
+  // in increasing order within each term).
+  size_t total_entries = 0;
+  for (const auto& r : blocks) total_entries += r.block->entry_term.size();
+  const size_t parts = std::clamp<size_t>(total_entries / 65536, 1, ThreadPool::global().size());
+  std::vector<size_t> run_begin{0};  // block index where each run starts
+  std::vector<uint32_t> run_doc{0};  // its first document
+  {
+    size_t acc = 0;
+    uint32_t doc = 0;
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      acc += blocks[b].block->entry_term.size();
+      doc += static_cast<uint32_t>(blocks[b].block->num_docs());
+      if (acc * parts >= total_entries * run_begin.size() && run_begin.size() < parts &&
+          b + 1 < blocks.size()) {
+        run_begin.push_back(b + 1);
+        run_doc.push_back(doc);
+      }
+    }
+    run_begin.push_back(blocks.size());
+  }
+  const size_t runs = run_begin.size() - 1;
+  // Document frequency of each dictionary term per run; terms of the dictionary that no block
+  // holds (merged for a file that is not in this build) get no entry.
+  std::vector<std::vector<uint64_t>> run_count(runs, std::vector<uint64_t>(dict.size(), 0));
+  parallel_for(0, static_cast<int64_t>(runs), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r)
+      for (size_t b = run_begin[r]; b < run_begin[r + 1]; ++b)
+        for (uint32_t t : blocks[b].block->entry_term) run_count[r][(*ids[b])[t]]++;
+  });
   std::vector<uint64_t> count(dict.size(), 0);
-  for (size_t b = 0; b < blocks.size(); ++b)
-    for (uint32_t t : blocks[b].block->entry_term) count[(*ids[b])[t]]++;
+  for (const auto& rc : run_count)
+    for (size_t i = 0; i < rc.size(); ++i) count[i] += rc[i];
   std::vector<uint32_t> order;
   order.reserve(dict.size());
   for (uint32_t i = 0; i < dict.size(); ++i)
     if (count[i] > 0) order.push_back(i);
   std::sort(order.begin(), order.end(),
             [&](uint32_t a, uint32_t b) { return dict.term(a) < dict.term(b); });
-  std::vector<uint32_t> rank(dict.size(), 0);
   Bm25Postings out;
   out.num_docs = n;
   out.terms.reserve(order.size());
   out.offsets.assign(order.size() + 1, 0);
   for (uint32_t r = 0; r < order.size(); ++r) {
-    rank[order[r]] = r;
     out.terms.emplace_back(dict.term(order[r]));
     out.offsets[r + 1] = out.offsets[r] + count[order[r]];
   }
-  // Postings: documents come in increasing order within each term.
-  out.postings.resize(out.offsets.back());
-  std::vector<uint64_t> fill(out.offsets.begin(), out.offsets.end() - 1);
-  uint32_t doc = 0;
-  for (size_t b = 0; b < blocks.size(); ++b) {
-    const Bm25Block& bl = *blocks[b].block;
-    const std::vector<uint32_t>& g = *ids[b];
-    uint64_t e = 0;
-    for (size_t d = 0; d < bl.num_docs(); ++d, ++doc) {
-      const auto& len = bl.doc_len[d];
-      for (; e < bl.doc_end[d]; ++e) {
-        const uint32_t r = rank[g[bl.entry_term[e]]];
-        out.postings[fill[r]++] = {doc,
-                                   bm25_weighted_tf(bl.entry_tf[e].data(), len.data(), avglen, p)};
-      }
+  // Each run's first slot per term (reusing its counts, indexed by dictionary id).
+  for (uint32_t r = 0; r < order.size(); ++r) {
+    uint64_t at = out.offsets[r];
+    for (auto& rc : run_count) {
+      const uint64_t c = rc[order[r]];
+      rc[order[r]] = at;
+      at += c;
     }
   }
+  out.postings.resize(out.offsets.back());
+  parallel_for(0, static_cast<int64_t>(runs), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      std::vector<uint64_t>& fill = run_count[r];
+      uint32_t doc = run_doc[r];
+      for (size_t b = run_begin[r]; b < run_begin[r + 1]; ++b) {
+        const Bm25Block& bl = *blocks[b].block;
+        const std::vector<uint32_t>& g = *ids[b];
+        uint64_t e = 0;
+        for (size_t d = 0; d < bl.num_docs(); ++d, ++doc) {
+          const auto& len = bl.doc_len[d];
+          for (; e < bl.doc_end[d]; ++e)
+            out.postings[fill[g[bl.entry_term[e]]]++] = {
+                doc, bm25_weighted_tf(bl.entry_tf[e].data(), len.data(), avglen, p)};
+        }
+      }
+    }
+  });
   return out;
 }
 

@@ -234,12 +234,28 @@ uint32_t header_crc_of(ObjectHeader h) {
   return crc32c(&h, sizeof(h));
 }
 
+struct InternHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 // Everything the snapshot holds, except the float vectors which are streamed from objects.
+// The string table is a list of pieces (views into the objects, the interned strings and the
+// terms below), written in order without being copied into one buffer first. Moving the parts
+// keeps those views valid (map nodes and vector elements stay where they are); never copy it.
 struct SnapshotParts {
-  std::string strings;
+  std::vector<std::string_view> strings;
+  uint64_t strings_size = 0;
+  std::unordered_map<std::string, uint64_t, InternHash, std::equal_to<>> interned;
+  std::vector<std::string> term_strings;
   std::vector<FileRec> files;
   std::vector<ChunkRec> chunks;
-  std::vector<int8_t> codes;
+  struct FileCodes {
+    const int8_t* codes = nullptr;  // [n_chunks, dim]
+    const float *scales = nullptr, *err = nullptr;
+  };
+  std::vector<FileCodes> file_codes;  // per file: its prep's arrays, or into the ones below
+  std::vector<int8_t> codes;          // of the files without prepared codes
   std::vector<float> scales, err;
   std::vector<TermRec> terms;
   std::vector<Posting> postings;
@@ -315,24 +331,19 @@ Bm25Postings merge_terms(std::span<const SnapshotFileInput> files, Bm25Dictionar
 SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim,
                           std::string_view model_key, Bm25Dictionary* dict) {
   SnapshotParts p;
-  // Paths, kinds and languages repeat: stored once. Symbols and contents are appended as-is.
-  struct TransparentHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, uint64_t, TransparentHash, std::equal_to<>> interned;
-  auto intern = [&](std::string_view s) -> uint64_t {
-    auto it = interned.find(s);
-    if (it != interned.end()) return it->second;
-    uint64_t off = p.strings.size();
-    p.strings.append(s);
-    interned.emplace(std::string(s), off);
-    return off;
-  };
+  // Paths, kinds and languages repeat: stored once. Symbols and contents are appended as-is
+  // (views into the objects, which outlive the write).
   auto append = [&](std::string_view s) -> uint64_t {
-    uint64_t off = p.strings.size();
-    p.strings.append(s);
+    const uint64_t off = p.strings_size;
+    if (!s.empty()) p.strings.push_back(s);
+    p.strings_size += s.size();
     return off;
+  };
+  auto intern = [&](std::string_view s) -> uint64_t {
+    auto it = p.interned.find(s);
+    if (it != p.interned.end()) return it->second;
+    auto added = p.interned.emplace(std::string(s), p.strings_size).first;
+    return append(added->first);  // the map's nodes (and so their keys) never move
   };
   size_t n = 0;
   for (auto& f : files) {
@@ -364,42 +375,52 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
       cr.kind_len = static_cast<uint16_t>(std::min<size_t>(c.kind.size(), 0xFFFF));
       cr.lang_off = intern(c.language.substr(0, 0xFFFF));
       cr.lang_len = static_cast<uint16_t>(std::min<size_t>(c.language.size(), 0xFFFF));
-      cr.content_off = p.strings.size();
       cr.content_len = static_cast<uint32_t>(c.content.size());
-      p.strings.append(c.content);
+      cr.content_off = append(c.content);
       p.chunks.push_back(cr);
     }
   }
 
   Bm25Postings bp = merge_terms(files, dict);
-  p.terms.resize(bp.terms.size());
-  for (size_t t = 0; t < bp.terms.size(); ++t) {
-    p.terms[t].str_off = p.strings.size();
-    p.terms[t].str_len = static_cast<uint32_t>(bp.terms[t].size());
-    p.strings.append(bp.terms[t]);
+  p.term_strings = std::move(bp.terms);
+  p.terms.resize(p.term_strings.size());
+  for (size_t t = 0; t < p.term_strings.size(); ++t) {
+    p.terms[t].str_len = static_cast<uint32_t>(p.term_strings[t].size());
+    p.terms[t].str_off = append(p.term_strings[t]);
     p.terms[t].post_begin = bp.offsets[t];
     p.terms[t].post_end = bp.offsets[t + 1];
   }
   p.postings = std::move(bp.postings);
 
-  // int8 codes: copied from the preps that have them, made for the other files.
-  p.codes.resize(n * dim);
-  p.scales.resize(n);
-  p.err.resize(n);
-  parallel_for(0, static_cast<int64_t>(files.size()), 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t fi = lo; fi < hi; ++fi) {
-      const size_t first = p.files[fi].first_chunk, cnt = p.files[fi].n_chunks;
-      if (cnt == 0) continue;
-      const SnapshotPrep* pr = files[fi].object->prep.get();
-      if (pr && pr->codes.size() == cnt * dim && pr->scales.size() == cnt &&
-          pr->err.size() == cnt) {
-        std::memcpy(p.codes.data() + first * dim, pr->codes.data(), cnt * dim);
-        std::memcpy(p.scales.data() + first, pr->scales.data(), cnt * 4);
-        std::memcpy(p.err.data() + first, pr->err.data(), cnt * 4);
-        continue;
-      }
-      quantize_rows(files[fi].object->vectors.data(), cnt, dim, p.codes.data() + first * dim,
-                    p.scales.data() + first, p.err.data() + first);
+  // int8 codes: the preps' where they were made (written from there), quantized here into
+  // p.codes for the other files.
+  p.file_codes.assign(files.size(), {});
+  std::vector<size_t> fallback;  // files quantized here
+  size_t missing = 0;
+  for (size_t fi = 0; fi < files.size(); ++fi) {
+    const size_t cnt = p.files[fi].n_chunks;
+    const SnapshotPrep* pr = files[fi].object->prep.get();
+    if (pr && pr->codes.size() == cnt * dim && pr->scales.size() == cnt && pr->err.size() == cnt)
+      p.file_codes[fi] = {pr->codes.data(), pr->scales.data(), pr->err.data()};
+    else if (cnt > 0) {
+      fallback.push_back(fi);
+      missing += cnt;
+    }
+  }
+  p.codes.resize(missing * dim);
+  p.scales.resize(missing);
+  p.err.resize(missing);
+  std::vector<size_t> fallback_at(fallback.size());  // first row in p.codes
+  for (size_t i = 0, at = 0; i < fallback.size(); at += p.files[fallback[i]].n_chunks, ++i) {
+    fallback_at[i] = at;
+    p.file_codes[fallback[i]] = {p.codes.data() + at * dim, p.scales.data() + at,
+                                 p.err.data() + at};
+  }
+  parallel_for(0, static_cast<int64_t>(fallback.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const size_t fi = fallback[i], at = fallback_at[i];
+      quantize_rows(files[fi].object->vectors.data(), p.files[fi].n_chunks, dim,
+                    p.codes.data() + at * dim, p.scales.data() + at, p.err.data() + at);
     }
   });
   SnapshotHeader& h = p.header;
@@ -411,7 +432,7 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
   h.n_terms = p.terms.size();
   h.n_postings = p.postings.size();
   put_fixed(h.model_key, sizeof(h.model_key), model_key);
-  const uint64_t sizes[kNumSections] = {p.strings.size(),
+  const uint64_t sizes[kNumSections] = {p.strings_size,
                                         p.files.size() * sizeof(FileRec),
                                         p.chunks.size() * sizeof(ChunkRec),
                                         uint64_t(n) * dim * 4,
@@ -459,14 +480,22 @@ uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files, 
     begin(s);
     put(d, n, s);
   };
-  section(kStrings, p.strings.data(), p.strings.size());
+  begin(kStrings);
+  for (std::string_view piece : p.strings) put(piece.data(), piece.size(), kStrings);
   section(kFiles, p.files.data(), p.files.size() * sizeof(FileRec));
   section(kChunks, p.chunks.data(), p.chunks.size() * sizeof(ChunkRec));
   begin(kVecF32);  // streamed from the objects
   for (auto& f : files) put(f.object->vectors.data(), f.object->vectors.size() * 4, kVecF32);
-  section(kVecI8, p.codes.data(), p.codes.size());
-  section(kScales, p.scales.data(), p.scales.size() * 4);
-  section(kErr, p.err.data(), p.err.size() * 4);
+  const uint32_t dim = p.header.dim;
+  begin(kVecI8);
+  for (size_t fi = 0; fi < files.size(); ++fi)
+    put(p.file_codes[fi].codes, size_t(p.files[fi].n_chunks) * dim, kVecI8);
+  begin(kScales);
+  for (size_t fi = 0; fi < files.size(); ++fi)
+    put(p.file_codes[fi].scales, size_t(p.files[fi].n_chunks) * 4, kScales);
+  begin(kErr);
+  for (size_t fi = 0; fi < files.size(); ++fi)
+    put(p.file_codes[fi].err, size_t(p.files[fi].n_chunks) * 4, kErr);
   section(kTerms, p.terms.data(), p.terms.size() * sizeof(TermRec));
   section(kPostings, p.postings.data(), p.postings.size() * sizeof(Posting));
   if (pos != p.header.file_size) throw IndexError("snapshot layout error (internal)");
@@ -578,9 +607,19 @@ void AtomicFile::commit(bool sync) {
   if (sync) fsync_dir(path_.parent_path());
 }
 
+void AtomicFile::start_writeback() {
+#ifdef __linux__
+  if (offset_ > writeback_from_)
+    ::sync_file_range(fd_, static_cast<off_t>(writeback_from_),
+                      static_cast<off_t>(offset_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
+#endif
+  writeback_from_ = offset_;
+}
+
 void atomic_write_file(const fs::path& path, std::string_view bytes, bool sync) {
   AtomicFile f(path);
   f.write(bytes.data(), bytes.size());
+  if (!sync) f.start_writeback();
   f.commit(sync);
 }
 
@@ -934,16 +973,25 @@ SnapshotWriteResult write_snapshot(AtomicFile& out, std::span<const SnapshotFile
   // Buffer small writes: vectors come one object at a time.
   std::string buf;
   buf.reserve(1 << 20);
+  uint64_t written_back = 0;
+  // Write-back starts every 8 MiB, so that the commit's fsync waits only for the last ones.
+  auto flush = [&](const void* d, size_t n) {
+    out.write(d, n);
+    if (out.offset() >= written_back + (8 << 20)) {
+      out.start_writeback();
+      written_back = out.offset();
+    }
+  };
   auto sink = [&](const void* d, size_t n) {
     if (n >= (1 << 20)) {
-      out.write(buf.data(), buf.size());
+      flush(buf.data(), buf.size());
       buf.clear();
-      out.write(d, n);
+      flush(d, n);
       return;
     }
     buf.append(static_cast<const char*>(d), n);
     if (buf.size() >= (1 << 20)) {
-      out.write(buf.data(), buf.size());
+      flush(buf.data(), buf.size());
       buf.clear();
     }
   };

@@ -86,6 +86,10 @@ class AtomicFile {
   void write(const void* data, size_t n);
   void pwrite(const void* data, size_t n, uint64_t offset);
   uint64_t offset() const { return offset_; }
+  // Starts the write-back of what was written since the last call, without waiting (Linux
+  // sync_file_range), so that the fsync of commit() or a later syncfs has less left to wait
+  // for. Best effort: errors are the fsync's to report.
+  void start_writeback();
   // fsync (when `sync`) + rename + fsync of the directory (when `sync`).
   void commit(bool sync = true);
 
@@ -93,9 +97,11 @@ class AtomicFile {
   std::filesystem::path path_, tmp_;
   int fd_ = -1;
   uint64_t offset_ = 0;
+  uint64_t writeback_from_ = 0;
   bool committed_ = false;
 };
 
+// Without `sync`, the write-back starts at once (start_writeback) but is not waited for.
 void atomic_write_file(const std::filesystem::path& path, std::string_view bytes, bool sync = true);
 // Index files are opened without following a symlink and without blocking, and must be regular
 // files; reads are bounded by `max_bytes` (the most an index file of that kind may hold).

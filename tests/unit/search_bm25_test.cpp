@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -234,4 +236,55 @@ TEST(SearchBm25, BlocksMergedInAnyOrderGiveTheSamePostings) {
     }
     same(build_bm25(refs2, dict2));
   }
+}
+
+// A build large enough to be counted and filled in parallel runs equals the postings computed
+// the obvious way (per document: tokenize_code per field, counts, lengths; per term: the
+// documents in order with bm25_weighted_tf).
+TEST(SearchBm25, LargeBuildEqualsDirectComputation) {
+  std::mt19937 rng(3);
+  std::vector<std::string> words;
+  for (int i = 0; i < 4000; ++i) words.push_back("w" + std::to_string(rng() % 20000) + "x");
+  std::vector<std::string> bodies(4000), paths(4000), symbols(4000);
+  std::vector<Bm25Doc> docs;
+  for (size_t d = 0; d < bodies.size(); ++d) {
+    for (int k = 0; k < 60; ++k) bodies[d] += words[rng() % words.size()] + " ";
+    paths[d] = "src/mod" + std::to_string(d / 7) + "/file_" + std::to_string(d / 3) + ".py";
+    symbols[d] = d % 3 ? "fnName" + std::to_string(d % 50) : "";
+    docs.push_back({symbols[d], paths[d], bodies[d]});
+  }
+  const Bm25Postings got = build_bm25(docs);
+  std::vector<std::array<uint32_t, kNumFields>> len(docs.size());
+  std::vector<std::map<std::string, std::array<uint32_t, kNumFields>>> tf(docs.size());
+  float avg[kNumFields] = {0, 0, 0};
+  for (size_t d = 0; d < docs.size(); ++d) {
+    const std::string_view f[kNumFields] = {docs[d].symbol, docs[d].path, docs[d].body};
+    for (int k = 0; k < kNumFields; ++k) {
+      for (const auto& t : tokenize_code(f[k])) {
+        tf[d][t][k]++;
+        len[d][k]++;
+      }
+    }
+    for (int k = 0; k < kNumFields; ++k) avg[k] += static_cast<float>(len[d][k]);
+  }
+  for (float& a : avg) a /= static_cast<float>(docs.size());
+  std::map<std::string, std::vector<Posting>> want;
+  for (size_t d = 0; d < docs.size(); ++d)
+    for (const auto& [t, c] : tf[d])
+      want[t].push_back(
+          {static_cast<uint32_t>(d), bm25_weighted_tf(c.data(), len[d].data(), avg, {})});
+  ASSERT_EQ(got.terms.size(), want.size());
+  size_t i = 0, total = 0;
+  for (const auto& [t, ps] : want) {
+    ASSERT_EQ(got.terms[i], t);
+    ASSERT_EQ(got.offsets[i + 1] - got.offsets[i], ps.size()) << t;
+    for (size_t k = 0; k < ps.size(); ++k) {
+      const Posting& g = got.postings[got.offsets[i] + k];
+      ASSERT_EQ(g.doc, ps[k].doc) << t;
+      ASSERT_EQ(g.tfw, ps[k].tfw) << t;
+    }
+    total += ps.size();
+    ++i;
+  }
+  EXPECT_GT(total, 200000u);  // enough entries for several runs
 }
