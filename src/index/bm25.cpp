@@ -330,8 +330,24 @@ Bm25Postings build_bm25(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& di
   order.reserve(dict.size());
   for (uint32_t i = 0; i < dict.size(); ++i)
     if (count[i] > 0) order.push_back(i);
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return dict.term(a) < dict.term(b); });
+  // Sorted by term: by the first 8 bytes as one big-endian integer (terms hold no NUL, so
+  // zero padding keeps the order), the whole term only among those with the same 8 bytes: a
+  // sort of integers in cache, not of strings scattered over the heap.
+  {
+    std::vector<std::pair<uint64_t, uint32_t>> keyed(order.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+      const std::string_view t = dict.term(order[i]);
+      uint64_t k = 0;
+      for (size_t j = 0; j < 8; ++j)
+        k = k << 8 | (j < t.size() ? static_cast<unsigned char>(t[j]) : 0u);
+      keyed[i] = {k, order[i]};
+    }
+    std::sort(keyed.begin(), keyed.end(), [&](const auto& a, const auto& b) {
+      if (a.first != b.first) return a.first < b.first;
+      return dict.term(a.second) < dict.term(b.second);
+    });
+    for (size_t i = 0; i < order.size(); ++i) order[i] = keyed[i].second;
+  }
   Bm25Postings out;
   out.num_docs = n;
   out.terms.reserve(order.size());

@@ -244,7 +244,14 @@ TEST(SearchBm25, BlocksMergedInAnyOrderGiveTheSamePostings) {
 TEST(SearchBm25, LargeBuildEqualsDirectComputation) {
   std::mt19937 rng(3);
   std::vector<std::string> words;
-  for (int i = 0; i < 4000; ++i) words.push_back("w" + std::to_string(rng() % 20000) + "x");
+  // Terms that share their first 8 bytes (sorted by more than a prefix) and non-ASCII ones.
+  for (int i = 0; i < 4000; ++i) {
+    const std::string n = std::to_string(rng() % 20000);
+    words.push_back(i % 4 == 0   ? "longcommonprefix" + n + "x"
+                    : i % 4 == 1 ? "w" + n + "x"
+                    : i % 4 == 2 ? "gr\xc3\xb6\xc3\x9f" + n + "e"
+                                 : "grz" + n + "e");
+  }
   std::vector<std::string> bodies(4000), paths(4000), symbols(4000);
   std::vector<Bm25Doc> docs;
   for (size_t d = 0; d < bodies.size(); ++d) {
