@@ -262,15 +262,17 @@ std::vector<uint32_t> Bm25Dictionary::add(const Bm25Block& b) {
   return ids;
 }
 
-Bm25Postings build_bm25(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& dict,
-                        const Bm25Params& p) {
+Bm25Build::Bm25Build(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& dict,
+                     const Bm25Params& p)
+    : blocks_(blocks), dict_(dict), p_(p) {
   // Blocks not merged yet join the dictionary now (serially: it is one map).
-  std::vector<std::vector<uint32_t>> merged_now;
-  std::vector<const std::vector<uint32_t>*> ids(blocks.size());
+  ids_.resize(blocks.size());
+  auto& ids = ids_;
+  auto& merged_now = merged_now_;
   size_t late = 0;
   for (const auto& r : blocks) late += r.ids == nullptr;
   merged_now.reserve(late);
-  size_t n = 0;
+  size_t& n = n_;
   for (size_t b = 0; b < blocks.size(); ++b) {
     const Bm25Block& bl = *blocks[b].block;
     if (blocks[b].ids == nullptr) {
@@ -286,11 +288,11 @@ Bm25Postings build_bm25(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& di
     n += bl.num_docs();
   }
 
-  float avglen[kNumFields] = {0, 0, 0};
+  float* avglen = avglen_;
   for (const auto& r : blocks)
     for (auto& l : r.block->doc_len)
       for (int f = 0; f < kNumFields; ++f) avglen[f] += static_cast<float>(l[f]);
-  for (float& a : avglen) a = n > 0 ? a / static_cast<float>(n) : 0;
+  for (float& a : avglen_) a = n > 0 ? a / static_cast<float>(n) : 0;
 
   // The blocks in `parts` runs of about equal entry counts, counted and filled in parallel (a
   // counting sort: each run's postings of a term follow the previous runs', so documents stay
@@ -298,8 +300,10 @@ Bm25Postings build_bm25(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& di
   size_t total_entries = 0;
   for (const auto& r : blocks) total_entries += r.block->entry_term.size();
   const size_t parts = std::clamp<size_t>(total_entries / 65536, 1, ThreadPool::global().size());
-  std::vector<size_t> run_begin{0};  // block index where each run starts
-  std::vector<uint32_t> run_doc{0};  // its first document
+  auto& run_begin = run_begin_;  // block index where each run starts
+  auto& run_doc = run_doc_;      // its first document
+  run_begin = {0};
+  run_doc = {0};
   {
     size_t acc = 0;
     uint32_t doc = 0;
@@ -317,19 +321,40 @@ Bm25Postings build_bm25(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& di
   const size_t runs = run_begin.size() - 1;
   // Document frequency of each dictionary term per run; terms of the dictionary that no block
   // holds (merged for a file that is not in this build) get no entry.
-  std::vector<std::vector<uint64_t>> run_count(runs, std::vector<uint64_t>(dict.size(), 0));
+  auto& run_count = run_count_;
+  run_count.assign(runs, std::vector<uint64_t>(dict.size(), 0));
   parallel_for(0, static_cast<int64_t>(runs), 1, [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r)
       for (size_t b = run_begin[r]; b < run_begin[r + 1]; ++b)
         for (uint32_t t : blocks[b].block->entry_term) run_count[r][(*ids[b])[t]]++;
   });
-  std::vector<uint64_t> count(dict.size(), 0);
+  auto& count = count_;
+  count.assign(dict.size(), 0);
   for (const auto& rc : run_count)
     for (size_t i = 0; i < rc.size(); ++i) count[i] += rc[i];
-  std::vector<uint32_t> order;
+  auto& order = order_;
   order.reserve(dict.size());
-  for (uint32_t i = 0; i < dict.size(); ++i)
-    if (count[i] > 0) order.push_back(i);
+  for (uint32_t i = 0; i < dict.size(); ++i) {
+    if (count[i] == 0) continue;
+    order.push_back(i);
+    term_bytes_ += dict.term(i).size();
+    num_postings_ += count[i];
+  }
+}
+
+Bm25Postings Bm25Build::finish() {
+  auto& order = order_;
+  auto& count = count_;
+  auto& run_count = run_count_;
+  auto& dict = dict_;
+  const auto& run_begin = run_begin_;
+  const auto& run_doc = run_doc_;
+  const auto& ids = ids_;
+  const auto blocks = blocks_;
+  const float* avglen = avglen_;
+  const Bm25Params& p = p_;
+  const size_t runs = run_begin.size() - 1;
+  const size_t n = n_;
   // Sorted by term: by the first 8 bytes as one big-endian integer (terms hold no NUL, so
   // zero padding keeps the order), the whole term only among those with the same 8 bytes: a
   // sort of integers in cache, not of strings scattered over the heap.
@@ -384,6 +409,11 @@ Bm25Postings build_bm25(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& di
     }
   });
   return out;
+}
+
+Bm25Postings build_bm25(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& dict,
+                        const Bm25Params& p) {
+  return Bm25Build(blocks, dict, p).finish();
 }
 
 Bm25Postings build_bm25(std::span<const Bm25Doc> docs, const Bm25Params& p) {

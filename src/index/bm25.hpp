@@ -136,6 +136,33 @@ struct Bm25BlockRef {
 // does not depend on how the documents were cut into blocks.
 Bm25Postings build_bm25(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& dict,
                         const Bm25Params& p = {});
+// build_bm25 in two steps, for a caller that lays the postings out before they are filled
+// (the snapshot writer): the constructor merges what is left to merge and counts (the sizes
+// are known then), finish() sorts the terms and fills the postings. `blocks`, their ids and
+// `dict` must outlive it; finish() once.
+class Bm25Build {
+ public:
+  Bm25Build(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& dict, const Bm25Params& p = {});
+  size_t num_terms() const { return order_.size(); }
+  uint64_t num_postings() const { return num_postings_; }
+  uint64_t term_bytes() const { return term_bytes_; }  // the terms' lengths, summed
+  Bm25Postings finish();
+
+ private:
+  std::span<const Bm25BlockRef> blocks_;
+  Bm25Dictionary& dict_;
+  Bm25Params p_;
+  std::vector<std::vector<uint32_t>> merged_now_;
+  std::vector<const std::vector<uint32_t>*> ids_;
+  size_t n_ = 0;
+  float avglen_[kNumFields] = {0, 0, 0};
+  std::vector<size_t> run_begin_;
+  std::vector<uint32_t> run_doc_;
+  std::vector<std::vector<uint64_t>> run_count_;
+  std::vector<uint64_t> count_;
+  std::vector<uint32_t> order_;  // dictionary ids of the terms present (unsorted until finish)
+  uint64_t term_bytes_ = 0, num_postings_ = 0;
+};
 // Tokenizes every document (blocks in parallel on the global pool) and builds the postings.
 Bm25Postings build_bm25(std::span<const Bm25Doc> docs, const Bm25Params& p = {});
 

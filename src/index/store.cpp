@@ -11,8 +11,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -260,15 +263,25 @@ struct SnapshotParts {
   std::vector<TermRec> terms;
   std::vector<Posting> postings;
   SnapshotHeader header{};
+  std::unique_ptr<struct TermsPlan> bm25;  // counted: sizes known, postings not filled yet
 };
 
 // The snapshot's postings from the files' term lists: each file's prep where it holds terms
 // made for this path and chunk count (already merged into `dict` when its ids say so); the
 // other files are tokenized here, consecutive ones together in blocks of about two per thread
 // (their dictionaries are merged serially).
-Bm25Postings merge_terms(std::span<const SnapshotFileInput> files, Bm25Dictionary* dict) {
-  Bm25Dictionary local;
-  Bm25Dictionary& d = dict ? *dict : local;
+struct TermsPlan {
+  Bm25Dictionary local;  // when the caller gave none
+  std::vector<Bm25Doc> docs;
+  std::vector<Bm25Block> made;
+  std::vector<Bm25BlockRef> refs;
+  std::optional<Bm25Build> build;
+};
+
+std::unique_ptr<TermsPlan> merge_terms(std::span<const SnapshotFileInput> files,
+                                       Bm25Dictionary* dict) {
+  auto plan = std::make_unique<TermsPlan>();
+  Bm25Dictionary& d = dict ? *dict : plan->local;
   auto usable = [&](const SnapshotFileInput& f) -> const SnapshotPrep* {
     const SnapshotPrep* pr = f.object->prep.get();
     if (!pr || pr->path != f.path || pr->terms.num_docs() != f.object->chunks.size())
@@ -288,7 +301,7 @@ Bm25Postings merge_terms(std::span<const SnapshotFileInput> files, Bm25Dictionar
     size_t slice = 0;
   };
   std::vector<Step> steps;
-  std::vector<Bm25Doc> docs;
+  std::vector<Bm25Doc>& docs = plan->docs;
   docs.reserve(missing);
   std::vector<std::pair<size_t, size_t>> slices;  // [first, last) into docs
   size_t open_slice = SIZE_MAX;
@@ -309,13 +322,14 @@ Bm25Postings merge_terms(std::span<const SnapshotFileInput> files, Bm25Dictionar
       slices[open_slice].second++;
     }
   }
-  std::vector<Bm25Block> made(slices.size());
+  std::vector<Bm25Block>& made = plan->made;
+  made.resize(slices.size());
   parallel_for(0, static_cast<int64_t>(slices.size()), 1, [&](int64_t lo, int64_t hi) {
     for (int64_t s = lo; s < hi; ++s)
       made[s] =
           bm25_block(std::span(docs).subspan(slices[s].first, slices[s].second - slices[s].first));
   });
-  std::vector<Bm25BlockRef> refs;
+  std::vector<Bm25BlockRef>& refs = plan->refs;
   refs.reserve(steps.size());
   for (const Step& st : steps) {
     if (!st.prep) {
@@ -325,7 +339,8 @@ Bm25Postings merge_terms(std::span<const SnapshotFileInput> files, Bm25Dictionar
     const bool merged = st.prep->dict_id == d.id();
     refs.push_back({&st.prep->terms, merged ? &st.prep->term_ids : nullptr});
   }
-  return build_bm25(refs, d);
+  plan->build.emplace(refs, d);
+  return plan;
 }
 
 SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim,
@@ -381,16 +396,10 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
     }
   }
 
-  Bm25Postings bp = merge_terms(files, dict);
-  p.term_strings = std::move(bp.terms);
-  p.terms.resize(p.term_strings.size());
-  for (size_t t = 0; t < p.term_strings.size(); ++t) {
-    p.terms[t].str_len = static_cast<uint32_t>(p.term_strings[t].size());
-    p.terms[t].str_off = append(p.term_strings[t]);
-    p.terms[t].post_begin = bp.offsets[t];
-    p.terms[t].post_end = bp.offsets[t + 1];
-  }
-  p.postings = std::move(bp.postings);
+  // Keyword terms: counted now (the layout needs their sizes), filled by finish_terms while
+  // the rest is written.
+  p.bm25 = merge_terms(files, dict);
+  const Bm25Build& bb = *p.bm25->build;
 
   // int8 codes: the preps' where they were made (written from there), quantized here into
   // p.codes for the other files.
@@ -429,18 +438,18 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
   h.dim = dim;
   h.n_files = p.files.size();
   h.n_chunks = n;
-  h.n_terms = p.terms.size();
-  h.n_postings = p.postings.size();
+  h.n_terms = bb.num_terms();
+  h.n_postings = bb.num_postings();
   put_fixed(h.model_key, sizeof(h.model_key), model_key);
-  const uint64_t sizes[kNumSections] = {p.strings_size,
+  const uint64_t sizes[kNumSections] = {p.strings_size + bb.term_bytes(),
                                         p.files.size() * sizeof(FileRec),
                                         p.chunks.size() * sizeof(ChunkRec),
                                         uint64_t(n) * dim * 4,
                                         uint64_t(n) * dim,
                                         uint64_t(n) * 4,
                                         uint64_t(n) * 4,
-                                        p.terms.size() * sizeof(TermRec),
-                                        p.postings.size() * sizeof(Posting)};
+                                        h.n_terms * sizeof(TermRec),
+                                        h.n_postings * sizeof(Posting)};
   uint64_t off = sizeof(SnapshotHeader);
   for (int s = 0; s < kNumSections; ++s) {
     off = align_up(off);
@@ -451,42 +460,70 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
   return p;
 }
 
-// Streams the parts (and the objects' vectors) through `sink(data, n)` on a writer thread,
-// padding sections to their offsets, while the pool computes the checksums: pieces of about
-// 4 MiB in parallel, combined into each section's CRC and the payload CRC (one pass over the
-// bytes, not one per checksum). Fills in the header's CRC fields and returns the payload CRC.
+// The postings (sorted terms, filled lists) and the term strings at the end of the string
+// table, which the layout already counted.
+void finish_terms(SnapshotParts& p) {
+  Bm25Postings bp = p.bm25->build->finish();
+  if (bp.terms.size() != p.header.n_terms || bp.postings.size() != p.header.n_postings)
+    throw IndexError("snapshot layout error (internal: term counts)");
+  p.term_strings = std::move(bp.terms);
+  p.terms.resize(p.term_strings.size());
+  uint64_t off = p.strings_size;
+  for (size_t t = 0; t < p.term_strings.size(); ++t) {
+    p.terms[t].str_off = off;
+    p.terms[t].str_len = static_cast<uint32_t>(p.term_strings[t].size());
+    p.terms[t].post_begin = bp.offsets[t];
+    p.terms[t].post_end = bp.offsets[t + 1];
+    off += p.term_strings[t].size();
+  }
+  p.postings = std::move(bp.postings);
+}
+
+// Writes the parts (and the objects' vectors) through `sink(offset, data, n)` on a writer
+// thread: first everything the layout placed already (string contents, file and chunk records,
+// vectors, int8 codes), while the pool sorts the terms and fills the postings (finish_terms),
+// then those. The checksums are computed once, in pieces of about 4 MiB on the pool, and
+// combined into each section's CRC and the payload CRC. Fills in the header's CRC fields and
+// returns the payload CRC.
 template <typename Sink>
 uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files, Sink&& sink) {
   struct Piece {
     const void* data;
     size_t n;
     int section;  // -1: padding between sections (in the payload CRC only)
+    uint64_t off;
   };
   constexpr size_t kPiece = size_t(4) << 20;
   static const char kZeros[kAlign] = {};
-  std::vector<Piece> pieces;
+  auto& S = p.header.sections;
   uint64_t pos = sizeof(SnapshotHeader);
+  // Pieces in file order, in segments: 0 before the term strings, 1 the term strings, 2 up to
+  // the term records, 3 those, 4 the padding before the postings, 5 the postings. Segments 1,
+  // 3 and 5 exist only once finish_terms has run.
+  std::vector<Piece> seg[6];
+  int cur = 0;
   auto put = [&](const void* d, size_t n, int section) {
     for (size_t off = 0; off < n; off += kPiece)  // long arrays: several pieces
-      pieces.push_back({static_cast<const char*>(d) + off, std::min(kPiece, n - off), section});
+      seg[cur].push_back(
+          {static_cast<const char*>(d) + off, std::min(kPiece, n - off), section, pos + off});
     pos += n;
   };
-  auto& S = p.header.sections;
   auto begin = [&](Section s) {
     if (S[s].offset < pos) throw IndexError("snapshot layout error (internal)");
     put(kZeros, S[s].offset - pos, -1);
   };
-  auto section = [&](Section s, const void* d, size_t n) {
-    begin(s);
-    put(d, n, s);
-  };
+  const uint32_t dim = p.header.dim;
   begin(kStrings);
   for (std::string_view piece : p.strings) put(piece.data(), piece.size(), kStrings);
-  section(kFiles, p.files.data(), p.files.size() * sizeof(FileRec));
-  section(kChunks, p.chunks.data(), p.chunks.size() * sizeof(ChunkRec));
-  begin(kVecF32);  // streamed from the objects
+  const uint64_t term_strings_at = pos;
+  pos += S[kStrings].offset + S[kStrings].size - pos;  // segment 1
+  cur = 2;
+  begin(kFiles);
+  put(p.files.data(), p.files.size() * sizeof(FileRec), kFiles);
+  begin(kChunks);
+  put(p.chunks.data(), p.chunks.size() * sizeof(ChunkRec), kChunks);
+  begin(kVecF32);  // from the objects
   for (auto& f : files) put(f.object->vectors.data(), f.object->vectors.size() * 4, kVecF32);
-  const uint32_t dim = p.header.dim;
   begin(kVecI8);
   for (size_t fi = 0; fi < files.size(); ++fi)
     put(p.file_codes[fi].codes, size_t(p.files[fi].n_chunks) * dim, kVecI8);
@@ -496,39 +533,83 @@ uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files, 
   begin(kErr);
   for (size_t fi = 0; fi < files.size(); ++fi)
     put(p.file_codes[fi].err, size_t(p.files[fi].n_chunks) * 4, kErr);
-  section(kTerms, p.terms.data(), p.terms.size() * sizeof(TermRec));
-  section(kPostings, p.postings.data(), p.postings.size() * sizeof(Posting));
-  if (pos != p.header.file_size) throw IndexError("snapshot layout error (internal)");
+  begin(kTerms);
+  pos += S[kTerms].size;  // segment 3
+  cur = 4;
+  begin(kPostings);
+  if (pos + S[kPostings].size != p.header.file_size)
+    throw IndexError("snapshot layout error (internal)");
 
-  // Checksum tasks: runs of consecutive pieces of one section, about kPiece bytes each.
-  struct Task {
-    size_t first, last;  // pieces
-    uint64_t n = 0;
-    uint32_t crc = 0;
-  };
-  std::vector<Task> tasks;
-  for (size_t i = 0; i < pieces.size(); ++i) {
-    if (pieces[i].n == 0) continue;
-    if (tasks.empty() || pieces[tasks.back().last - 1].section != pieces[i].section ||
-        tasks.back().n + pieces[i].n > kPiece)
-      tasks.push_back({i, i});
-    tasks.back().last = i + 1;
-    tasks.back().n += pieces[i].n;
-  }
+  // The writer: segments 0, 2 and 4 at once, the others when they are ready.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool terms_ready = false, abort = false;
   std::exception_ptr write_error;
   std::thread writer([&] {
     try {
-      for (const Piece& pc : pieces)
-        if (pc.n > 0) sink(pc.data, pc.n);
+      for (int g : {0, 2, 4})
+        for (const Piece& pc : seg[g]) sink(pc.off, pc.data, pc.n);
+      {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return terms_ready || abort; });
+        if (abort) return;
+      }
+      for (int g : {1, 3, 5})
+        for (const Piece& pc : seg[g]) sink(pc.off, pc.data, pc.n);
     } catch (...) {
       write_error = std::current_exception();
     }
   });
   try {
+    finish_terms(p);
+    pos = term_strings_at;
+    cur = 1;
+    for (const std::string& t : p.term_strings) put(t.data(), t.size(), kStrings);
+    pos = S[kTerms].offset;
+    cur = 3;
+    put(p.terms.data(), p.terms.size() * sizeof(TermRec), kTerms);
+    pos = S[kPostings].offset;
+    cur = 5;
+    put(p.postings.data(), p.postings.size() * sizeof(Posting), kPostings);
+  } catch (...) {
+    {
+      std::lock_guard lk(mu);
+      abort = true;
+    }
+    cv.notify_all();
+    writer.join();
+    throw;
+  }
+  {
+    std::lock_guard lk(mu);
+    terms_ready = true;
+  }
+  cv.notify_all();
+
+  // Checksum tasks over the pieces in file order: runs of consecutive pieces of one section,
+  // about kPiece bytes each, computed in parallel while the writer writes.
+  std::vector<const Piece*> ordered;
+  for (const auto& g : seg)
+    for (const Piece& pc : g) ordered.push_back(&pc);
+  struct Task {
+    size_t first, last;  // into ordered
+    uint64_t n = 0;
+    uint32_t crc = 0;
+  };
+  std::vector<Task> tasks;
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    if (ordered[i]->n == 0) continue;
+    if (tasks.empty() || ordered[tasks.back().last - 1]->section != ordered[i]->section ||
+        tasks.back().n + ordered[i]->n > kPiece)
+      tasks.push_back({i, i});
+    tasks.back().last = i + 1;
+    tasks.back().n += ordered[i]->n;
+  }
+  try {
     parallel_for(0, static_cast<int64_t>(tasks.size()), 1, [&](int64_t lo, int64_t hi) {
       for (int64_t t = lo; t < hi; ++t)
         for (size_t i = tasks[t].first; i < tasks[t].last; ++i)
-          tasks[t].crc = crc32c(pieces[i].data, pieces[i].n, tasks[t].crc);
+          tasks[t].crc = crc32c(ordered[i]->data, ordered[i]->n, tasks[t].crc);
     });
   } catch (...) {
     writer.join();
@@ -538,11 +619,15 @@ uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files, 
   if (write_error) std::rethrow_exception(write_error);
   uint32_t crc = 0;
   uint32_t section_crc[kNumSections] = {};
+  uint64_t covered = 0;
   for (const Task& t : tasks) {
     crc = crc32c_combine(crc, t.crc, t.n);
-    const int s = pieces[t.first].section;
+    covered += t.n;
+    const int s = ordered[t.first]->section;
     if (s >= 0) section_crc[s] = crc32c_combine(section_crc[s], t.crc, t.n);
   }
+  if (covered != p.header.file_size - sizeof(SnapshotHeader))
+    throw IndexError("snapshot layout error (internal: pieces do not cover the file)");
   for (int s = 0; s < kNumSections; ++s) S[s].crc = section_crc[s];
   p.header.payload_crc = crc;
   p.header.header_crc = header_crc_of(p.header);
@@ -614,6 +699,14 @@ void AtomicFile::start_writeback() {
                       static_cast<off_t>(offset_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
 #endif
   writeback_from_ = offset_;
+}
+
+void AtomicFile::start_writeback(uint64_t offset, uint64_t n) {
+#ifdef __linux__
+  if (n > 0)
+    ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(n),
+                      SYNC_FILE_RANGE_WRITE);
+#endif
 }
 
 void atomic_write_file(const fs::path& path, std::string_view bytes, bool sync) {
@@ -968,35 +1061,45 @@ void prepare_codes(const ObjectData& obj, uint32_t dim, SnapshotPrep* prep) {
 SnapshotWriteResult write_snapshot(AtomicFile& out, std::span<const SnapshotFileInput> files,
                                    uint32_t dim, std::string_view model_key, Bm25Dictionary* dict) {
   SnapshotParts p = build_parts(files, dim, model_key, dict);
-  const SnapshotHeader zero{};
-  out.write(&zero, sizeof(zero));
-  // Buffer small writes: vectors come one object at a time.
+  // Pieces come at their offsets: contiguous runs are gathered into writes of about 1 MiB
+  // (vectors come one object at a time), and the write-back of every 8 MiB written starts at
+  // once, so that the commit's fsync waits only for the last ones.
   std::string buf;
   buf.reserve(1 << 20);
-  uint64_t written_back = 0;
-  // Write-back starts every 8 MiB, so that the commit's fsync waits only for the last ones.
-  auto flush = [&](const void* d, size_t n) {
-    out.write(d, n);
-    if (out.offset() >= written_back + (8 << 20)) {
-      out.start_writeback();
-      written_back = out.offset();
+  uint64_t buf_at = 0, since_writeback = 0;
+  auto write_at = [&](uint64_t off, const void* d, size_t n) {
+    out.pwrite(d, n, off);
+    out.start_writeback(off, n);
+  };
+  auto flush = [&] {
+    if (buf.empty()) return;
+    out.pwrite(buf.data(), buf.size(), buf_at);
+    since_writeback += buf.size();
+    buf_at += buf.size();
+    buf.clear();
+    if (since_writeback >= (8u << 20)) {
+      out.start_writeback(buf_at - since_writeback, since_writeback);
+      since_writeback = 0;
     }
   };
-  auto sink = [&](const void* d, size_t n) {
+  auto sink = [&](uint64_t off, const void* d, size_t n) {
+    if (off != buf_at + buf.size()) {
+      flush();
+      if (since_writeback > 0) out.start_writeback(buf_at - since_writeback, since_writeback);
+      since_writeback = 0;
+      buf_at = off;
+    }
     if (n >= (1 << 20)) {
-      flush(buf.data(), buf.size());
-      buf.clear();
-      flush(d, n);
+      flush();
+      write_at(off, d, n);
+      buf_at = off + n;
       return;
     }
     buf.append(static_cast<const char*>(d), n);
-    if (buf.size() >= (1 << 20)) {
-      flush(buf.data(), buf.size());
-      buf.clear();
-    }
+    if (buf.size() >= (1 << 20)) flush();
   };
-  uint32_t crc = emit_parts(p, files, sink);
-  out.write(buf.data(), buf.size());
+  const uint32_t crc = emit_parts(p, files, sink);
+  flush();
   out.pwrite(&p.header, sizeof(p.header), 0);
   return {p.header.file_size, crc, p.header.n_chunks};
 }
@@ -1004,10 +1107,9 @@ SnapshotWriteResult write_snapshot(AtomicFile& out, std::span<const SnapshotFile
 std::string build_snapshot_bytes(std::span<const SnapshotFileInput> files, uint32_t dim,
                                  std::string_view model_key, Bm25Dictionary* dict) {
   SnapshotParts p = build_parts(files, dim, model_key, dict);
-  std::string out(sizeof(SnapshotHeader), '\0');
-  out.reserve(p.header.file_size);
+  std::string out(p.header.file_size, '\0');
   emit_parts(p, files,
-             [&](const void* d, size_t n) { out.append(static_cast<const char*>(d), n); });
+             [&](uint64_t off, const void* d, size_t n) { std::memcpy(out.data() + off, d, n); });
   std::memcpy(out.data(), &p.header, sizeof(p.header));
   return out;
 }

@@ -90,6 +90,9 @@ class AtomicFile {
   // sync_file_range), so that the fsync of commit() or a later syncfs has less left to wait
   // for. Best effort: errors are the fsync's to report.
   void start_writeback();
+  // The same for `n` bytes at `offset` (written with pwrite); does not move start_writeback()'s
+  // position.
+  void start_writeback(uint64_t offset, uint64_t n);
   // fsync (when `sync`) + rename + fsync of the directory (when `sync`).
   void commit(bool sync = true);
 
