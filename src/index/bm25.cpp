@@ -259,7 +259,38 @@ std::vector<uint32_t> Bm25Dictionary::add(const Bm25Block& b) {
     if (fresh) terms_.push_back(&it->first);
     ids[i] = it->second;
   }
+  const size_t unsorted = terms_.size() - sorted_.size();
+  if (unsorted >= std::max<size_t>(4096, sorted_.size() / 4)) presort();
   return ids;
+}
+
+void Bm25Dictionary::presort() {
+  const size_t first = sorted_.size();
+  if (first == terms_.size()) return;
+  // The new ids by term: by the first 8 bytes as one big-endian integer (terms hold no NUL,
+  // so zero padding keeps the order), the whole term only among those with the same 8 bytes:
+  // a sort of integers in cache, not of strings scattered over the heap. Then one merge.
+  std::vector<std::pair<uint64_t, uint32_t>> keyed(terms_.size() - first);
+  for (size_t i = 0; i < keyed.size(); ++i) {
+    const auto id = static_cast<uint32_t>(first + i);
+    const std::string_view t = term(id);
+    uint64_t k = 0;
+    for (size_t j = 0; j < 8; ++j)
+      k = k << 8 | (j < t.size() ? static_cast<unsigned char>(t[j]) : 0u);
+    keyed[i] = {k, id};
+  }
+  std::sort(keyed.begin(), keyed.end(), [&](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    return term(a.second) < term(b.second);
+  });
+  for (const auto& k : keyed) sorted_.push_back(k.second);
+  std::inplace_merge(sorted_.begin(), sorted_.begin() + static_cast<std::ptrdiff_t>(first),
+                     sorted_.end(), [&](uint32_t a, uint32_t b) { return term(a) < term(b); });
+}
+
+const std::vector<uint32_t>& Bm25Dictionary::sorted() {
+  presort();
+  return sorted_;
 }
 
 Bm25Build::Bm25Build(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& dict,
@@ -355,24 +386,10 @@ Bm25Postings Bm25Build::finish() {
   const Bm25Params& p = p_;
   const size_t runs = run_begin.size() - 1;
   const size_t n = n_;
-  // Sorted by term: by the first 8 bytes as one big-endian integer (terms hold no NUL, so
-  // zero padding keeps the order), the whole term only among those with the same 8 bytes: a
-  // sort of integers in cache, not of strings scattered over the heap.
-  {
-    std::vector<std::pair<uint64_t, uint32_t>> keyed(order.size());
-    for (size_t i = 0; i < order.size(); ++i) {
-      const std::string_view t = dict.term(order[i]);
-      uint64_t k = 0;
-      for (size_t j = 0; j < 8; ++j)
-        k = k << 8 | (j < t.size() ? static_cast<unsigned char>(t[j]) : 0u);
-      keyed[i] = {k, order[i]};
-    }
-    std::sort(keyed.begin(), keyed.end(), [&](const auto& a, const auto& b) {
-      if (a.first != b.first) return a.first < b.first;
-      return dict.term(a.second) < dict.term(b.second);
-    });
-    for (size_t i = 0; i < order.size(); ++i) order[i] = keyed[i].second;
-  }
+  // The present terms in term order: the dictionary's order (mostly sorted while it grew).
+  order.clear();
+  for (uint32_t id : dict.sorted())
+    if (count[id] > 0) order.push_back(id);
   Bm25Postings out;
   out.num_docs = n;
   out.terms.reserve(order.size());

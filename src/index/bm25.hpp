@@ -110,18 +110,25 @@ class Bm25Dictionary {
  public:
   Bm25Dictionary();
   // The block's local ids as ids of this dictionary (new terms are added).
+  // Every add() that leaves more than a quarter (at least 4096) of the terms unsorted sorts
+  // those and merges them into the sorted order, so that sorting is spread over the adds
+  // (the index's finisher thread, while embedding runs) instead of waiting for the build.
   std::vector<uint32_t> add(const Bm25Block& b);
   size_t size() const { return terms_.size(); }
   uint64_t id() const { return id_; }
   std::string_view term(uint32_t i) const { return *terms_[i]; }
+  // Every id, in term order (sorts what is left to sort).
+  const std::vector<uint32_t>& sorted();
 
  private:
+  void presort();
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> ids_;
   std::vector<const std::string*> terms_;  // id -> key in ids_ (node addresses are stable)
+  std::vector<uint32_t> sorted_;           // ids 0 .. sorted_.size()-1, in term order
   uint64_t id_;
 };
 

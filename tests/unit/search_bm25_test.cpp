@@ -295,3 +295,26 @@ TEST(SearchBm25, LargeBuildEqualsDirectComputation) {
   }
   EXPECT_GT(total, 200000u);  // enough entries for several runs
 }
+
+// The dictionary's order, sorted piecewise as it grows (merges of sorted batches), is the
+// order of its terms as strings (shared 8-byte prefixes, non-ASCII bytes, one-letter terms).
+TEST(SearchBm25, DictionarySortedWhileGrowingEqualsOneSort) {
+  std::mt19937 rng(9);
+  Bm25Dictionary dict;
+  std::vector<std::string> all;
+  for (int b = 0; b < 40; ++b) {
+    std::string body;
+    for (int k = 0; k < 700; ++k) {
+      const std::string n = std::to_string(rng() % 100000);
+      body += (k % 3 == 0 ? "prefixsh" + n : k % 3 == 1 ? "\xc3\xa9t\xc3\xa9" + n : "t" + n) + "q ";
+    }
+    dict.add(bm25_block(std::vector<Bm25Doc>{{"", "", body}}));
+    if (b == 20) dict.sorted();  // a full sort in the middle, then more merges
+  }
+  for (uint32_t i = 0; i < dict.size(); ++i) all.emplace_back(dict.term(i));
+  std::sort(all.begin(), all.end());
+  const auto& order = dict.sorted();
+  ASSERT_EQ(order.size(), all.size());
+  ASSERT_GT(all.size(), 20000u);  // several merges of 4096+ new terms
+  for (size_t i = 0; i < order.size(); ++i) ASSERT_EQ(dict.term(order[i]), all[i]) << i;
+}
