@@ -22,6 +22,12 @@
 // (one per line, newlines as spaces: the input of `ripvec embed`) and their ids (one sequence
 // per line, the input of gpu_embed_bench --ids), for the CLI-vs-engine comparison.
 //
+// Pipeline overhead of the cold run (issue 9): "start" is the time from update() to the first
+// embed call (walk, classification, chunking of the first window), "tail" the time from the
+// return of the last embed call to the return of update() (the last files' objects, the
+// snapshot build and write, fsyncs, manifest commit, reopening the snapshot, GC); both are
+// taken by a wrapper around the embedder.
+//
 // --in-place CACHE_DIR indexes SOURCE_DIR itself into CACHE_DIR once and keeps it (no copy, no
 // timing table): with --storage-only it gives the exact chunks and keyword postings of a tree
 // in seconds, for ranking studies that bring their own vectors (bench/quality/rank_study.py).
@@ -88,6 +94,41 @@ class StorageOnlyEmbedder final : public Embedder {
  private:
   std::unique_ptr<Embedder> real_;
   std::string id_;
+};
+
+// Forwards everything to another embedder and records when the first embed_tokens call began
+// and when the last one returned (the index's embedding calls, one lock hold each).
+class TimedEmbedder final : public Embedder {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit TimedEmbedder(std::unique_ptr<Embedder> inner) : in_(std::move(inner)) {}
+  size_t dim() const override { return in_->dim(); }
+  size_t max_seq_length() const override { return in_->max_seq_length(); }
+  const std::string& model_id() const override { return in_->model_id(); }
+  std::string device_name() const override { return in_->device_name(); }
+  const Tokenizer& tokenizer() const override { return in_->tokenizer(); }
+  const std::string& prompt(InputKind k) const override { return in_->prompt(k); }
+  std::string vector_config() const override { return in_->vector_config(); }
+  bool normalizes() const override { return in_->normalizes(); }
+  std::vector<float> embed(std::span<const std::string> texts, InputKind k) override {
+    return in_->embed(texts, k);
+  }
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
+    const auto t = Clock::now();
+    if (calls_++ == 0) first_call_ = t;
+    auto v = in_->embed_tokens(ids);
+    last_return_ = Clock::now();
+    return v;
+  }
+  void reset() { calls_ = 0; }
+  size_t calls() const { return calls_; }
+  Clock::time_point first_call() const { return first_call_; }
+  Clock::time_point last_return() const { return last_return_; }
+
+ private:
+  std::unique_ptr<Embedder> in_;
+  size_t calls_ = 0;
+  Clock::time_point first_call_, last_return_;
 };
 
 }  // namespace
@@ -194,7 +235,9 @@ int main(int argc, char** argv) {
     IndexOptions io;
     io.cache_dir = work / "cache";
     io.threads = threads;
-    std::shared_ptr<Embedder> shared(std::move(emb));
+    auto timed_owner = std::make_unique<TimedEmbedder>(std::move(emb));
+    TimedEmbedder* timed = timed_owner.get();
+    std::shared_ptr<Embedder> shared(std::move(timed_owner));
     auto idx = Index::open(root, shared, io);
 
     std::printf(
@@ -208,7 +251,13 @@ int main(int argc, char** argv) {
                   name, s.files_seen, s.chunks_embedded, s.walk_s, s.chunk_s, s.embed_s, s.write_s,
                   s.total_s, s.total_s > 0 ? s.chunks_embedded / s.total_s : 0.0);
     };
+    timed->reset();
+    const auto c0 = std::chrono::steady_clock::now();
     UpdateStats cold = idx->update();
+    const auto c1 = std::chrono::steady_clock::now();
+    const size_t cold_calls = timed->calls();
+    const auto first_call = timed->first_call(), last_return = timed->last_return();
+    auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
     row("cold", cold);
     row("no change", idx->update());
     if (!files.empty()) {
@@ -221,6 +270,11 @@ int main(int argc, char** argv) {
         "\nchunks in index: %zu; read+chunk s is summed over the ingest threads (%u; 0 = "
         "auto) and overlaps embedding\n",
         idx->status().chunks, threads);
+    if (cold_calls > 0)
+      std::printf(
+          "cold pipeline: start (update() to the first embed call) %.3f s; tail (last embed "
+          "call returned to update() returned) %.3f s; %zu embed calls in %.3f s between\n",
+          secs(c0, first_call), secs(last_return, c1), cold_calls, secs(first_call, last_return));
     if (pure_embed || !dump_texts.empty() || !dump_ids.empty()) {
       std::vector<Chunk> chunks = chunk_tree(files, root, *shared, io.max_file_size);
       std::vector<std::vector<int32_t>> ids;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "util/thread_pool.hpp"
@@ -193,118 +195,263 @@ float bm25_weighted_tf(const uint32_t tf[kNumFields], const uint32_t len[kNumFie
   return s;
 }
 
-Bm25Postings build_bm25(std::span<const Bm25Doc> docs, const Bm25Params& p) {
-  // Phase 1 (parallel, per block of documents): terms get block-local ids from a block
-  // dictionary; each document becomes (term, tf per field) entries via an integer sort.
-  struct Block {
-    size_t first = 0, last = 0;
-    TermDict dict;
-    std::vector<std::string_view> terms;  // local id -> term (keys of dict, stable)
-    std::vector<uint64_t> doc_end;        // per doc: end index into the entries
-    std::vector<uint32_t> entry_term;
-    std::vector<std::array<uint32_t, kNumFields>> entry_tf;
-    std::vector<std::array<uint32_t, kNumFields>> doc_len;
+Bm25Block bm25_block(std::span<const Bm25Doc> docs) {
+  Bm25Block bl;
+  TermDict dict;
+  auto id_of = [&](std::string_view t) {
+    auto it = dict.find(t);
+    if (it != dict.end()) return it->second;
+    const auto id = static_cast<uint32_t>(bl.terms.size());
+    bl.terms.emplace_back(t);
+    dict.emplace(std::string(t), id);
+    return id;
   };
-  const size_t n = docs.size();
-  // Two blocks per thread: enough to balance phase 1, and few, since phase 2 merges every
-  // block's dictionary serially (with 8 per thread it dominated the snapshot write on 16
-  // cores: docs/benchmarks.md, "Ingest (issue 9)").
-  const size_t per_block = std::max<size_t>(256, n / (ThreadPool::global().size() * 2) + 1);
-  const size_t nblocks = (n + per_block - 1) / per_block;
-  std::vector<Block> blocks(nblocks);
-  parallel_for(0, static_cast<int64_t>(nblocks), 1, [&](int64_t lo, int64_t hi) {
-    std::vector<uint64_t> keyed;  // local id << 2 | field
-    for (int64_t b = lo; b < hi; ++b) {
-      Block& bl = blocks[b];
-      bl.first = static_cast<size_t>(b) * per_block;
-      bl.last = std::min(n, bl.first + per_block);
-      for (size_t d = bl.first; d < bl.last; ++d) {
-        keyed.clear();
-        std::array<uint32_t, kNumFields> len{0, 0, 0};
-        const std::string_view fields[kNumFields] = {docs[d].symbol, docs[d].path, docs[d].body};
-        for (int f = 0; f < kNumFields; ++f) {
-          for_each_term(fields[f], [&](std::string_view t) {
-            uint32_t id;
-            auto it = bl.dict.find(t);
-            if (it == bl.dict.end()) {
-              id = static_cast<uint32_t>(bl.terms.size());
-              bl.terms.push_back(bl.dict.emplace(std::string(t), id).first->first);
-            } else {
-              id = it->second;
-            }
-            keyed.push_back(uint64_t(id) << 2 | uint64_t(f));
-            len[f]++;
-          });
-        }
-        std::sort(keyed.begin(), keyed.end());
-        for (size_t i = 0; i < keyed.size(); ++i) {
-          const auto id = static_cast<uint32_t>(keyed[i] >> 2);
-          if (i == 0 || (keyed[i - 1] >> 2) != id) {
-            bl.entry_term.push_back(id);
-            bl.entry_tf.push_back({0, 0, 0});
-          }
-          bl.entry_tf.back()[keyed[i] & 3]++;
-        }
-        bl.doc_end.push_back(bl.entry_term.size());
-        bl.doc_len.push_back(len);
-      }
+  std::vector<uint64_t> keyed;       // local id << 2 | field
+  std::vector<uint64_t> path_keyed;  // the path field's keys of the previous document
+  std::string_view last_path;
+  bool have_path = false;
+  for (size_t d = 0; d < docs.size(); ++d) {
+    keyed.clear();
+    std::array<uint32_t, kNumFields> len{0, 0, 0};
+    auto field = [&](int f, std::string_view text, std::vector<uint64_t>* out) {
+      for_each_term(text, [&](std::string_view t) {
+        out->push_back(uint64_t(id_of(t)) << 2 | uint64_t(f));
+        len[f]++;
+      });
+    };
+    field(kFieldSymbol, docs[d].symbol, &keyed);
+    if (!have_path || docs[d].path != last_path) {
+      path_keyed.clear();
+      const uint32_t before = len[kFieldPath];
+      field(kFieldPath, docs[d].path, &path_keyed);
+      len[kFieldPath] = before;
+      last_path = docs[d].path;
+      have_path = true;
     }
-  });
-
-  float avglen[kNumFields] = {0, 0, 0};
-  for (auto& bl : blocks)
-    for (auto& l : bl.doc_len)
-      for (int f = 0; f < kNumFields; ++f) avglen[f] += static_cast<float>(l[f]);
-  for (float& a : avglen) a = n > 0 ? a / static_cast<float>(n) : 0;
-
-  // Phase 2: one global dictionary over the blocks' distinct terms (far fewer than tokens).
-  std::unordered_map<std::string_view, uint32_t> global;
-  std::vector<std::string_view> gterm;
-  std::vector<uint64_t> count;
-  std::vector<std::vector<uint32_t>> local_to_global(nblocks);
-  for (size_t b = 0; b < nblocks; ++b) {
-    const Block& bl = blocks[b];
-    local_to_global[b].resize(bl.terms.size());
-    for (size_t i = 0; i < bl.terms.size(); ++i) {
-      auto [it, fresh] = global.try_emplace(bl.terms[i], static_cast<uint32_t>(gterm.size()));
-      if (fresh) {
-        gterm.push_back(bl.terms[i]);
-        count.push_back(0);
+    keyed.insert(keyed.end(), path_keyed.begin(), path_keyed.end());
+    len[kFieldPath] = static_cast<uint32_t>(path_keyed.size());
+    field(kFieldBody, docs[d].body, &keyed);
+    std::sort(keyed.begin(), keyed.end());
+    for (size_t i = 0; i < keyed.size(); ++i) {
+      const auto id = static_cast<uint32_t>(keyed[i] >> 2);
+      if (i == 0 || (keyed[i - 1] >> 2) != id) {
+        bl.entry_term.push_back(id);
+        bl.entry_tf.push_back({0, 0, 0});
       }
-      local_to_global[b][i] = it->second;
+      bl.entry_tf.back()[keyed[i] & 3]++;
     }
-    for (uint32_t t : bl.entry_term) count[local_to_global[b][t]]++;
+    bl.doc_end.push_back(static_cast<uint32_t>(bl.entry_term.size()));
+    bl.doc_len.push_back(len);
   }
-  std::vector<uint32_t> order(gterm.size());
-  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return gterm[a] < gterm[b]; });
-  std::vector<uint32_t> rank(order.size());
+  return bl;
+}
+
+namespace {
+std::atomic<uint64_t> g_dictionary_ids{0};
+}  // namespace
+
+Bm25Dictionary::Bm25Dictionary() : id_(++g_dictionary_ids) {}
+
+std::vector<uint32_t> Bm25Dictionary::add(const Bm25Block& b) {
+  std::vector<uint32_t> ids(b.terms.size());
+  for (size_t i = 0; i < b.terms.size(); ++i) {
+    auto [it, fresh] = ids_.try_emplace(b.terms[i], static_cast<uint32_t>(terms_.size()));
+    if (fresh) terms_.push_back(&it->first);
+    ids[i] = it->second;
+  }
+  const size_t unsorted = terms_.size() - sorted_.size();
+  if (unsorted >= std::max<size_t>(4096, sorted_.size() / 4)) presort();
+  return ids;
+}
+
+void Bm25Dictionary::presort() {
+  const size_t first = sorted_.size();
+  if (first == terms_.size()) return;
+  // The new ids by term: by the first 8 bytes as one big-endian integer (terms hold no NUL,
+  // so zero padding keeps the order), the whole term only among those with the same 8 bytes:
+  // a sort of integers in cache, not of strings scattered over the heap. Then one merge.
+  std::vector<std::pair<uint64_t, uint32_t>> keyed(terms_.size() - first);
+  for (size_t i = 0; i < keyed.size(); ++i) {
+    const auto id = static_cast<uint32_t>(first + i);
+    const std::string_view t = term(id);
+    uint64_t k = 0;
+    for (size_t j = 0; j < 8; ++j)
+      k = k << 8 | (j < t.size() ? static_cast<unsigned char>(t[j]) : 0u);
+    keyed[i] = {k, id};
+  }
+  std::sort(keyed.begin(), keyed.end(), [&](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    return term(a.second) < term(b.second);
+  });
+  for (const auto& k : keyed) sorted_.push_back(k.second);
+  std::inplace_merge(sorted_.begin(), sorted_.begin() + static_cast<std::ptrdiff_t>(first),
+                     sorted_.end(), [&](uint32_t a, uint32_t b) { return term(a) < term(b); });
+}
+
+const std::vector<uint32_t>& Bm25Dictionary::sorted() {
+  presort();
+  return sorted_;
+}
+
+Bm25Build::Bm25Build(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& dict,
+                     const Bm25Params& p)
+    : blocks_(blocks), dict_(dict), p_(p) {
+  // Blocks not merged yet join the dictionary now (serially: it is one map).
+  ids_.resize(blocks.size());
+  auto& ids = ids_;
+  auto& merged_now = merged_now_;
+  size_t late = 0;
+  for (const auto& r : blocks) late += r.ids == nullptr;
+  merged_now.reserve(late);
+  size_t& n = n_;
+  for (size_t b = 0; b < blocks.size(); ++b) {
+    const Bm25Block& bl = *blocks[b].block;
+    if (blocks[b].ids == nullptr) {
+      if (bl.terms.empty() && !bl.entry_term.empty())
+        throw std::logic_error("build_bm25: a block without its terms and without term ids");
+      merged_now.push_back(dict.add(bl));
+      ids[b] = &merged_now.back();
+    } else {
+      ids[b] = blocks[b].ids;
+    }
+    if (ids[b]->size() != bl.terms.size() && !bl.terms.empty())
+      throw std::logic_error("build_bm25: term ids do not match the block");
+    n += bl.num_docs();
+  }
+
+  float* avglen = avglen_;
+  for (const auto& r : blocks)
+    for (auto& l : r.block->doc_len)
+      for (int f = 0; f < kNumFields; ++f) avglen[f] += static_cast<float>(l[f]);
+  for (float& a : avglen_) a = n > 0 ? a / static_cast<float>(n) : 0;
+
+  // The blocks in `parts` runs of about equal entry counts, counted and filled in parallel (a
+  // counting sort: each run's postings of a term follow the previous runs', so documents stay
+  // in increasing order within each term).
+  size_t total_entries = 0;
+  for (const auto& r : blocks) total_entries += r.block->entry_term.size();
+  const size_t parts = std::clamp<size_t>(total_entries / 65536, 1, ThreadPool::global().size());
+  auto& run_begin = run_begin_;  // block index where each run starts
+  auto& run_doc = run_doc_;      // its first document
+  run_begin = {0};
+  run_doc = {0};
+  {
+    size_t acc = 0;
+    uint32_t doc = 0;
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      acc += blocks[b].block->entry_term.size();
+      doc += static_cast<uint32_t>(blocks[b].block->num_docs());
+      if (acc * parts >= total_entries * run_begin.size() && run_begin.size() < parts &&
+          b + 1 < blocks.size()) {
+        run_begin.push_back(b + 1);
+        run_doc.push_back(doc);
+      }
+    }
+    run_begin.push_back(blocks.size());
+  }
+  const size_t runs = run_begin.size() - 1;
+  // Document frequency of each dictionary term per run; terms of the dictionary that no block
+  // holds (merged for a file that is not in this build) get no entry.
+  auto& run_count = run_count_;
+  run_count.assign(runs, std::vector<uint64_t>(dict.size(), 0));
+  parallel_for(0, static_cast<int64_t>(runs), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r)
+      for (size_t b = run_begin[r]; b < run_begin[r + 1]; ++b)
+        for (uint32_t t : blocks[b].block->entry_term) run_count[r][(*ids[b])[t]]++;
+  });
+  auto& count = count_;
+  count.assign(dict.size(), 0);
+  for (const auto& rc : run_count)
+    for (size_t i = 0; i < rc.size(); ++i) count[i] += rc[i];
+  auto& order = order_;
+  order.reserve(dict.size());
+  for (uint32_t i = 0; i < dict.size(); ++i) {
+    if (count[i] == 0) continue;
+    order.push_back(i);
+    term_bytes_ += dict.term(i).size();
+    num_postings_ += count[i];
+  }
+}
+
+Bm25Postings Bm25Build::finish() {
+  auto& order = order_;
+  auto& count = count_;
+  auto& run_count = run_count_;
+  auto& dict = dict_;
+  const auto& run_begin = run_begin_;
+  const auto& run_doc = run_doc_;
+  const auto& ids = ids_;
+  const auto blocks = blocks_;
+  const float* avglen = avglen_;
+  const Bm25Params& p = p_;
+  const size_t runs = run_begin.size() - 1;
+  const size_t n = n_;
+  // The present terms in term order: the dictionary's order (mostly sorted while it grew).
+  order.clear();
+  for (uint32_t id : dict.sorted())
+    if (count[id] > 0) order.push_back(id);
   Bm25Postings out;
   out.num_docs = n;
   out.terms.reserve(order.size());
   out.offsets.assign(order.size() + 1, 0);
   for (uint32_t r = 0; r < order.size(); ++r) {
-    rank[order[r]] = r;
-    out.terms.emplace_back(gterm[order[r]]);
+    out.terms.emplace_back(dict.term(order[r]));
     out.offsets[r + 1] = out.offsets[r] + count[order[r]];
   }
-  // Phase 3: postings; documents come in increasing order within each term.
-  out.postings.resize(out.offsets.back());
-  std::vector<uint64_t> fill(out.offsets.begin(), out.offsets.end() - 1);
-  for (size_t b = 0; b < nblocks; ++b) {
-    const Block& bl = blocks[b];
-    uint64_t e = 0;
-    for (size_t d = bl.first; d < bl.last; ++d) {
-      const auto& len = bl.doc_len[d - bl.first];
-      for (; e < bl.doc_end[d - bl.first]; ++e) {
-        const uint32_t r = rank[local_to_global[b][bl.entry_term[e]]];
-        out.postings[fill[r]++] = {static_cast<uint32_t>(d),
-                                   bm25_weighted_tf(bl.entry_tf[e].data(), len.data(), avglen, p)};
-      }
+  // Each run's first slot per term (reusing its counts, indexed by dictionary id).
+  for (uint32_t r = 0; r < order.size(); ++r) {
+    uint64_t at = out.offsets[r];
+    for (auto& rc : run_count) {
+      const uint64_t c = rc[order[r]];
+      rc[order[r]] = at;
+      at += c;
     }
   }
+  out.postings.resize(out.offsets.back());
+  parallel_for(0, static_cast<int64_t>(runs), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      std::vector<uint64_t>& fill = run_count[r];
+      uint32_t doc = run_doc[r];
+      for (size_t b = run_begin[r]; b < run_begin[r + 1]; ++b) {
+        const Bm25Block& bl = *blocks[b].block;
+        const std::vector<uint32_t>& g = *ids[b];
+        uint64_t e = 0;
+        for (size_t d = 0; d < bl.num_docs(); ++d, ++doc) {
+          const auto& len = bl.doc_len[d];
+          for (; e < bl.doc_end[d]; ++e)
+            out.postings[fill[g[bl.entry_term[e]]]++] = {
+                doc, bm25_weighted_tf(bl.entry_tf[e].data(), len.data(), avglen, p)};
+        }
+      }
+    }
+  });
   return out;
+}
+
+Bm25Postings build_bm25(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& dict,
+                        const Bm25Params& p) {
+  return Bm25Build(blocks, dict, p).finish();
+}
+
+Bm25Postings build_bm25(std::span<const Bm25Doc> docs, const Bm25Params& p) {
+  // Two blocks per thread: enough to balance the tokenizing, and few, since their dictionaries
+  // are merged serially (with 8 per thread that merge dominated the snapshot write on 16
+  // cores: docs/benchmarks.md, "Ingest (issue 9)").
+  const size_t n = docs.size();
+  const size_t per_block = std::max<size_t>(256, n / (ThreadPool::global().size() * 2) + 1);
+  const size_t nblocks = (n + per_block - 1) / per_block;
+  std::vector<Bm25Block> blocks(nblocks);
+  parallel_for(0, static_cast<int64_t>(nblocks), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; ++b) {
+      const size_t first = static_cast<size_t>(b) * per_block;
+      blocks[b] = bm25_block(docs.subspan(first, std::min(n, first + per_block) - first));
+    }
+  });
+  std::vector<Bm25BlockRef> refs;
+  refs.reserve(nblocks);
+  for (const auto& bl : blocks) refs.push_back({&bl, nullptr});
+  Bm25Dictionary dict;
+  return build_bm25(refs, dict, p);
 }
 
 Bm25View Bm25View::of(const Bm25Postings& bp, Bm25Params p) {

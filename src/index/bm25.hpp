@@ -7,11 +7,13 @@
 // linear in its per-field counts), so a change of stemmer needs no rebuild.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace ripvec::index {
@@ -84,7 +86,91 @@ struct Bm25Postings {
   size_t num_docs = 0;
 };
 
-// Tokenizes every document (in parallel on the global pool) and builds the postings.
+// The terms of a run of documents (one file's chunks, or a slice of a larger build) under a
+// dictionary of its own: what tokenizing costs, done once per document wherever it is cheapest
+// (the index does it on its ingest threads while the embedder runs), merged into postings later
+// (build_bm25). Depends only on the documents, never on other blocks.
+struct Bm25Block {
+  std::vector<std::string> terms;    // local id -> term, in first-seen order
+  std::vector<uint32_t> entry_term;  // per (document, distinct term), documents in order
+  std::vector<std::array<uint32_t, kNumFields>> entry_tf;  // that term's count per field
+  std::vector<uint32_t> doc_end;                           // per document: end of its entries
+  std::vector<std::array<uint32_t, kNumFields>> doc_len;   // per document: terms per field
+  size_t num_docs() const { return doc_len.size(); }
+};
+// Tokenizes `docs` (on the calling thread) into one block. A document whose path equals the
+// previous one's reuses its path terms (the chunks of one file share it).
+Bm25Block bm25_block(std::span<const Bm25Doc> docs);
+
+// Global term ids over the blocks added to it, so that the merge of a block's dictionary can
+// run when the block is made (the index does it on its finisher thread, file by file) rather
+// than when the postings are built. Not thread-safe: one thread at a time. Each dictionary has
+// a process-unique id(), so merged ids are never used with another dictionary.
+class Bm25Dictionary {
+ public:
+  Bm25Dictionary();
+  // The block's local ids as ids of this dictionary (new terms are added).
+  // Every add() that leaves more than a quarter (at least 4096) of the terms unsorted sorts
+  // those and merges them into the sorted order, so that sorting is spread over the adds
+  // (the index's finisher thread, while embedding runs) instead of waiting for the build.
+  std::vector<uint32_t> add(const Bm25Block& b);
+  size_t size() const { return terms_.size(); }
+  uint64_t id() const { return id_; }
+  std::string_view term(uint32_t i) const { return *terms_[i]; }
+  // Every id, in term order (sorts what is left to sort).
+  const std::vector<uint32_t>& sorted();
+
+ private:
+  void presort();
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> ids_;
+  std::vector<const std::string*> terms_;  // id -> key in ids_ (node addresses are stable)
+  std::vector<uint32_t> sorted_;           // ids 0 .. sorted_.size()-1, in term order
+  uint64_t id_;
+};
+
+// One block of a build, in document order: `ids` are its terms in the dictionary passed to
+// build_bm25 (from Bm25Dictionary::add), or null to merge the block now.
+struct Bm25BlockRef {
+  const Bm25Block* block = nullptr;
+  const std::vector<uint32_t>* ids = nullptr;
+};
+// The postings of the blocks' documents, numbered in block order. What is left once every
+// document is tokenized and merged: a count, a sort of the dictionary and a fill. The result
+// does not depend on how the documents were cut into blocks.
+Bm25Postings build_bm25(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& dict,
+                        const Bm25Params& p = {});
+// build_bm25 in two steps, for a caller that lays the postings out before they are filled
+// (the snapshot writer): the constructor merges what is left to merge and counts (the sizes
+// are known then), finish() sorts the terms and fills the postings. `blocks`, their ids and
+// `dict` must outlive it; finish() once.
+class Bm25Build {
+ public:
+  Bm25Build(std::span<const Bm25BlockRef> blocks, Bm25Dictionary& dict, const Bm25Params& p = {});
+  size_t num_terms() const { return order_.size(); }
+  uint64_t num_postings() const { return num_postings_; }
+  uint64_t term_bytes() const { return term_bytes_; }  // the terms' lengths, summed
+  Bm25Postings finish();
+
+ private:
+  std::span<const Bm25BlockRef> blocks_;
+  Bm25Dictionary& dict_;
+  Bm25Params p_;
+  std::vector<std::vector<uint32_t>> merged_now_;
+  std::vector<const std::vector<uint32_t>*> ids_;
+  size_t n_ = 0;
+  float avglen_[kNumFields] = {0, 0, 0};
+  std::vector<size_t> run_begin_;
+  std::vector<uint32_t> run_doc_;
+  std::vector<std::vector<uint64_t>> run_count_;
+  std::vector<uint64_t> count_;
+  std::vector<uint32_t> order_;  // dictionary ids of the terms present (unsorted until finish)
+  uint64_t term_bytes_ = 0, num_postings_ = 0;
+};
+// Tokenizes every document (blocks in parallel on the global pool) and builds the postings.
 Bm25Postings build_bm25(std::span<const Bm25Doc> docs, const Bm25Params& p = {});
 
 // Read-only view over postings (in memory or in a mapped snapshot).

@@ -247,40 +247,48 @@ uint32_t crc32c(const void* data, size_t n, uint32_t crc) {
 
 namespace {
 
-// Multiplication of a 32-bit vector by a 32x32 matrix over GF(2) (column i = mat[i]).
-uint32_t gf2_times(const uint32_t* mat, uint32_t vec) {
-  uint32_t sum = 0;
-  for (int i = 0; vec != 0; ++i, vec >>= 1)
-    if (vec & 1) sum ^= mat[i];
-  return sum;
+// Polynomial arithmetic modulo the (reflected) CRC-32C polynomial, the scheme of zlib's
+// crc32_combine: a CRC is advanced over len_b zero bytes by multiplying it with x^(8 len_b).
+constexpr uint32_t kCrc32cPoly = 0x82F63B78u;
+
+uint32_t mult_mod_p(uint32_t a, uint32_t b) {
+  uint32_t m = 1u << 31, p = 0;
+  for (;;) {
+    if (a & m) {
+      p ^= b;
+      if ((a & (m - 1)) == 0) break;
+    }
+    m >>= 1;
+    b = (b & 1) ? (b >> 1) ^ kCrc32cPoly : b >> 1;
+  }
+  return p;
 }
 
-void gf2_square(uint32_t* out, const uint32_t* mat) {
-  for (int i = 0; i < 32; ++i) out[i] = gf2_times(mat, mat[i]);
+struct X2nTable {
+  uint32_t t[32];  // x^(2^k) mod p
+  X2nTable() {
+    uint32_t p = 1u << 30;  // x^1
+    t[0] = p;
+    for (int k = 1; k < 32; ++k) t[k] = p = mult_mod_p(p, p);
+  }
+};
+
+// x^(n * 2^k) mod p
+uint32_t x2n_mod_p(uint64_t n, unsigned k) {
+  static const X2nTable tab;
+  uint32_t p = 1u << 31;  // x^0
+  while (n) {
+    if (n & 1) p = mult_mod_p(tab.t[k & 31], p);
+    n >>= 1;
+    ++k;
+  }
+  return p;
 }
 
 }  // namespace
 
 uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b) {
-  if (len_b == 0) return crc_a;
-  // Appending len_b zero bytes to A advances its CRC register by the operator "one zero bit"
-  // raised to 8 * len_b; the pre/post inversions cancel out, so crc(A || B) = shifted(A) ^ B.
-  uint32_t odd[32], even[32];
-  odd[0] = 0x82F63B78u;  // one zero bit (reflected Castagnoli polynomial)
-  for (int i = 1; i < 32; ++i) odd[i] = 1u << (i - 1);
-  gf2_square(even, odd);  // two zero bits
-  gf2_square(odd, even);  // four zero bits
-  do {  // each step squares the operator: 8 bits, 16 bits, ... and applies it where len_b's bit is
-        // set
-    gf2_square(even, odd);
-    if (len_b & 1) crc_a = gf2_times(even, crc_a);
-    len_b >>= 1;
-    if (len_b == 0) break;
-    gf2_square(odd, even);
-    if (len_b & 1) crc_a = gf2_times(odd, crc_a);
-    len_b >>= 1;
-  } while (len_b != 0);
-  return crc_a ^ crc_b;
+  return mult_mod_p(x2n_mod_p(len_b, 3), crc_a) ^ crc_b;
 }
 
 void set_portable_hashes_for_testing(bool portable) {

@@ -37,8 +37,8 @@ std::string sha256_hex(std::string_view data);
 // CRC-32C (Castagnoli), as in iSCSI / ext4: crc32c("123456789") == 0xE3069283.
 // `crc` is the value returned by a previous call (0 to start).
 uint32_t crc32c(const void* data, size_t n, uint32_t crc = 0);
-// The CRC-32C of A followed by B from crc32c(A), crc32c(B) and B's length, in O(log len_b)
-// (so that parts of a large buffer can be checked on several threads).
+// The CRC-32C of A followed by B from crc32c(A), crc32c(B) and B's length, in O(log len_b):
+// CRCs of pieces computed in parallel combine into the CRC of the whole.
 uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 
 // For tests: force the portable code paths even where the CPU offers SHA-NI / SSE4.2.

@@ -213,7 +213,9 @@ class IndexImpl final : public Index {
     std::lock_guard lk(state_mu_);
     state_ = std::move(s);
   }
-  void collect_garbage(const Manifest& m, UpdateStats* st);
+  // Removes objects `m` does not name (unless `objects` is false: the caller knows every
+  // object there is one it named), older snapshots and temp files.
+  void collect_garbage(const Manifest& m, UpdateStats* st, bool objects = true);
   UpdateStats use_read_only(const std::string& why, UpdateStats st);
 
   // Search over the committed snapshot plus what the filter adds; `exclude` = a chunk of the
@@ -501,12 +503,14 @@ IndexStatus IndexImpl::status() const {
 
 // ---------------- update ----------------
 
-void IndexImpl::collect_garbage(const Manifest& m, UpdateStats* st) {
+void IndexImpl::collect_garbage(const Manifest& m, UpdateStats* st, bool objects) {
   std::unordered_set<std::string> keep;
-  for (const auto& [path, e] : m.files)
-    if (e.status == "ok") keep.insert(object_path(e.id).filename().string());
+  if (objects)
+    for (const auto& [path, e] : m.files)
+      if (e.status == "ok") keep.insert(object_path(e.id).filename().string());
   std::error_code ec;
-  for (auto dir = fs::directory_iterator(location_ / "objects", ec);
+  for (auto dir = objects ? fs::directory_iterator(location_ / "objects", ec)
+                          : fs::directory_iterator();
        !ec && dir != fs::directory_iterator(); dir.increment(ec)) {
     if (!dir->is_directory()) continue;
     std::error_code ec2;
@@ -747,6 +751,9 @@ UpdateStats IndexImpl::update() {
   st.files_unchanged = unchanged.size();
 
   // From here on objects may be written that only a completed commit + GC accounts for.
+  // Without an objects folder now (a first index), every object there at the commit is one
+  // this update wrote and named: the commit's garbage collection need not list them.
+  const bool had_objects = fs::exists(location_ / "objects", ec);
   atomic_write_file(gc_marker_path(), "", /*sync=*/false);
 
   // ---- chunk + embed what changed ----
@@ -760,6 +767,8 @@ UpdateStats IndexImpl::update() {
   cfg.threads = opts_.threads;
   cfg.progress = &rep;
   cfg.cancelled = opts_.cancelled;
+  Bm25Dictionary dict;  // the new snapshot's terms, merged file by file while embedding runs
+  cfg.bm25_dict = &dict;
   cfg.reuse = [&](const FileTask&, const std::string& id) -> std::shared_ptr<ObjectData> {
     if (!reuse_objects) return nullptr;
     std::error_code e2;
@@ -907,7 +916,7 @@ UpdateStats IndexImpl::update() {
   SnapshotWriteResult wr;
   {
     AtomicFile out(snap_path);
-    wr = write_snapshot(out, inputs, dim_, model_key_);
+    wr = write_snapshot(out, inputs, dim_, model_key_, &dict);
     out.commit(true);
   }
   SnapshotRecord rec;
@@ -926,7 +935,7 @@ UpdateStats IndexImpl::update() {
   // Searches see the new snapshot from here on (the old mapping stays valid for those that
   // hold it, even after GC unlinks its file).
   publish_snap(Snapshot::open_file(snap_path));
-  collect_garbage(next, &st);
+  collect_garbage(next, &st, /*objects=*/had_objects);
   fs::remove(gc_marker_path(), ec);
   reindex_pending_ = false;
   st.total_s = seconds_since(t_total);

@@ -191,6 +191,7 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   struct Item {
     FileOutcome outcome;  // final unless chunks is non-empty
     std::vector<Chunk> chunks;
+    std::shared_ptr<SnapshotPrep> prep;  // set for files to embed
     bool embed = false;
   };
   ProgressReporter* prog = cfg.progress;  // the caller counted the tasks into files_total
@@ -200,8 +201,14 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
                                          : cuda            ? 4096
                                                            : 1024,
                                          1);
-  // The first window is smaller so that the embedder starts early (chunking overlaps it).
-  size_t cut = std::max<size_t>(window / 8, 1);
+  // The first window is a sixteenth of the full one so that the embedder starts early, and
+  // each next one doubles until the full size: chunking overlaps the embedding from the start
+  // (a jump from the first window to the full one left a GPU waiting for the chunk stage).
+  // The last one is embedded in parts of that first size, so that the finisher hands back the
+  // earlier parts' files while the later parts embed: after the last vector only the files of
+  // the last part remain to be written.
+  const size_t first_cut = std::max<size_t>(window / 16, 1);
+  size_t cut = first_cut;
   const unsigned nthreads = static_cast<unsigned>(std::min<size_t>(ingest_threads(cfg), n));
   std::vector<Item> items(n);
   std::vector<uint8_t> ready(n, 0);
@@ -250,6 +257,10 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
                 c.ids = emb.tokenize(c.embed_text.empty() ? c.content : c.embed_text,
                                      InputKind::Document);
             it.embed = true;
+            // The file's keyword terms, for the snapshot, made here while the embedder runs.
+            it.prep = std::make_shared<SnapshotPrep>();
+            it.prep->path = tasks[t].file.rel_path;
+            it.prep->terms = snapshot_terms(it.prep->path, std::span<const Chunk>(it.chunks));
             if (prog) prog->chunks_total += it.chunks.size();
           }
         }
@@ -288,6 +299,7 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     size_t task;
     FileOutcome outcome;
     std::vector<Chunk> chunks;
+    std::shared_ptr<SnapshotPrep> prep;
     std::vector<float> vectors;
     size_t filled = 0;
   };
@@ -314,6 +326,17 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
         sc.language = std::move(c.language);
         sc.content = std::move(c.content);
         obj->chunks.push_back(std::move(sc));
+      }
+      // The rest of what the file adds to the snapshot: its int8 codes, and its terms merged
+      // into the build's dictionary (one thread: this one).
+      if (p.prep) {
+        prepare_codes(*obj, static_cast<uint32_t>(dim), p.prep.get());
+        if (cfg.bm25_dict) {
+          p.prep->term_ids = cfg.bm25_dict->add(p.prep->terms);
+          p.prep->dict_id = cfg.bm25_dict->id();
+          p.prep->terms.terms = {};  // the dictionary holds them now
+        }
+        obj->prep = std::move(p.prep);
       }
       p.outcome.obj = std::move(obj);
     }
@@ -361,10 +384,10 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     fin_cv.notify_one();
     if (finisher.joinable()) finisher.join();
   };
-  auto flush = [&] {
+  // Embeds the chunks of the first `nfiles` pending files and hands those files back.
+  auto flush = [&](size_t nfiles) {
     std::vector<std::pair<size_t, size_t>> refs;  // (pending index, chunk)
-    refs.reserve(pending_chunks);
-    for (size_t f = 0; f < pending.size(); ++f)
+    for (size_t f = 0; f < nfiles; ++f)
       for (size_t c = 0; c < pending[f].chunks.size(); ++c) refs.emplace_back(f, c);
     auto len = [&](const std::pair<size_t, size_t>& r) {
       return pending[r.first].chunks[r.second].ids.size();
@@ -404,13 +427,12 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       // Files are handed back in task order as soon as they are complete (progress counts of
       // files and chunks move together); they leave `pending` after the window, so the
       // indices in refs stay valid.
-      while (completed < pending.size() &&
-             pending[completed].filled == pending[completed].chunks.size())
+      while (completed < nfiles && pending[completed].filled == pending[completed].chunks.size())
         hand_back(std::move(pending[completed++]));
     }
-    while (completed < pending.size()) hand_back(std::move(pending[completed++]));
-    pending.clear();
-    pending_chunks = 0;
+    while (completed < nfiles) hand_back(std::move(pending[completed++]));
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(nfiles));
+    pending_chunks -= refs.size();
   };
 
   try {
@@ -431,16 +453,21 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       if (it.embed && it.chunks.empty())
         it.outcome.obj = std::make_shared<ObjectData>();  // a file without chunks
       const size_t nc = it.embed ? it.chunks.size() : 0;
-      pending.push_back(Pending{t, std::move(it.outcome), std::move(it.chunks), {}, 0});
+      pending.push_back(
+          Pending{t, std::move(it.outcome), std::move(it.chunks), std::move(it.prep), {}, 0});
       pending_chunks += nc;
       if (pending_chunks == 0) {
-        flush();  // nothing waits for the embedder: hand the files back now
+        flush(pending.size());  // nothing waits for the embedder: hand the files back now
       } else if (pending_chunks >= cut) {
-        flush();
-        cut = window;
+        flush(pending.size());
+        cut = std::min(window, cut * 2);
       }
     }
-    flush();
+    while (!pending.empty()) {  // the last window, in parts of first_cut chunks
+      size_t files = 0, chunks = 0;
+      while (files < pending.size() && chunks < first_cut) chunks += pending[files++].chunks.size();
+      flush(files);
+    }
   } catch (...) {
     stop_workers();
     close_finisher();
@@ -473,6 +500,7 @@ MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& em
   cfg.max_file_size = max_file_size;
   cfg.progress = progress;
   cfg.cancelled = std::move(cancelled);
+  cfg.bm25_dict = c.dict.get();
   cfg.done = [&](const FileTask& t, FileOutcome&& out) {
     if (out.status != ContentStatus::Ok) {
       count_skip(status_key(out.status), st);
@@ -495,7 +523,8 @@ std::shared_ptr<Snapshot> memory_snapshot(const MemoryCorpus& c, uint32_t dim) {
   for (size_t i = 0; i < c.objects.size(); ++i)
     if (c.objects[i])
       inputs.push_back({c.paths[i], c.objects[i].get(), c.sizes[i], file_flags(c.paths[i])});
-  return Snapshot::from_bytes(build_snapshot_bytes(inputs, dim, "in-memory"), "in-memory");
+  return Snapshot::from_bytes(build_snapshot_bytes(inputs, dim, "in-memory", c.dict.get()),
+                              "in-memory");
 }
 
 }  // namespace ripvec::index

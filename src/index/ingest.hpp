@@ -101,8 +101,10 @@ struct PipelineConfig {
   // whose forward pass uses the pool meanwhile.
   unsigned threads = 0;
   // Chunks gathered (whole files, in task order) before they are sorted by length and
-  // embedded (the first window is an eighth of it, to start the embedder early); also how far
-  // the ingest threads may run ahead. 0: 1024 on the CPU, 4096 on CUDA.
+  // embedded (the first window is a sixteenth of it, to start the embedder early, and the next
+  // ones double up to it; the last one is embedded in parts of a sixteenth, so that few files
+  // are left to hand back after the last vector); also how far the ingest threads may run
+  // ahead. 0: 1024 on the CPU, 4096 on CUDA.
   size_t window_chunks = 0;
   // Padded tokens per embed call (one lock hold); 0: 16384 on the CPU, 65536 on CUDA.
   size_t group_tokens = 0;
@@ -113,6 +115,11 @@ struct PipelineConfig {
   // Calling thread: one call per task, in task order.
   std::function<void(const FileTask&, FileOutcome&&)> done;
   ProgressReporter* progress = nullptr;  // may be null
+  // The dictionary the snapshot of these files will be built with (write_snapshot's dict):
+  // each embedded file's terms are merged into it on the finisher thread, before `done`.
+  // May be null; used by that one thread, so the caller must not touch it until run_pipeline
+  // returns.
+  Bm25Dictionary* bm25_dict = nullptr;
   // Calling thread, before each embed call: true stops the pipeline with CancelledError (the
   // ingest threads are joined first; files already handed to `done` stay handed).
   std::function<bool()> cancelled;
@@ -133,11 +140,13 @@ struct MemoryCorpus {
   std::vector<std::string> paths;
   std::vector<uint64_t> sizes;
   std::vector<std::shared_ptr<ObjectData>> objects;  // null for skipped files
+  std::unique_ptr<Bm25Dictionary> dict = std::make_unique<Bm25Dictionary>();  // their terms
 };
 MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& embedder,
                               uint64_t max_file_size, ProgressReporter* progress, UpdateStats* st,
                               std::function<bool()> cancelled = {});
-// A snapshot of those objects (an in-memory image; nothing written).
+// A snapshot of those objects (an in-memory image; nothing written). It merges into c.dict:
+// one call per corpus at a time.
 std::shared_ptr<Snapshot> memory_snapshot(const MemoryCorpus& c, uint32_t dim);
 
 }  // namespace ripvec::index

@@ -11,8 +11,12 @@
 
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include "index/hash.hpp"
@@ -233,39 +237,128 @@ uint32_t header_crc_of(ObjectHeader h) {
   return crc32c(&h, sizeof(h));
 }
 
+struct InternHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 // Everything the snapshot holds, except the float vectors which are streamed from objects.
+// The string table is a list of pieces (views into the objects, the interned strings and the
+// terms below), written in order without being copied into one buffer first. Moving the parts
+// keeps those views valid (map nodes and vector elements stay where they are); never copy it.
 struct SnapshotParts {
-  std::string strings;
+  std::vector<std::string_view> strings;
+  uint64_t strings_size = 0;
+  std::unordered_map<std::string, uint64_t, InternHash, std::equal_to<>> interned;
+  std::vector<std::string> term_strings;
   std::vector<FileRec> files;
   std::vector<ChunkRec> chunks;
-  std::vector<int8_t> codes;
+  struct FileCodes {
+    const int8_t* codes = nullptr;  // [n_chunks, dim]
+    const float *scales = nullptr, *err = nullptr;
+  };
+  std::vector<FileCodes> file_codes;  // per file: its prep's arrays, or into the ones below
+  std::vector<int8_t> codes;          // of the files without prepared codes
   std::vector<float> scales, err;
   std::vector<TermRec> terms;
   std::vector<Posting> postings;
   SnapshotHeader header{};
+  std::unique_ptr<struct TermsPlan> bm25;  // counted: sizes known, postings not filled yet
 };
 
+// The snapshot's postings from the files' term lists: each file's prep where it holds terms
+// made for this path and chunk count (already merged into `dict` when its ids say so); the
+// other files are tokenized here, consecutive ones together in blocks of about two per thread
+// (their dictionaries are merged serially).
+struct TermsPlan {
+  Bm25Dictionary local;  // when the caller gave none
+  std::vector<Bm25Doc> docs;
+  std::vector<Bm25Block> made;
+  std::vector<Bm25BlockRef> refs;
+  std::optional<Bm25Build> build;
+};
+
+std::unique_ptr<TermsPlan> merge_terms(std::span<const SnapshotFileInput> files,
+                                       Bm25Dictionary* dict) {
+  auto plan = std::make_unique<TermsPlan>();
+  Bm25Dictionary& d = dict ? *dict : plan->local;
+  auto usable = [&](const SnapshotFileInput& f) -> const SnapshotPrep* {
+    const SnapshotPrep* pr = f.object->prep.get();
+    if (!pr || pr->path != f.path || pr->terms.num_docs() != f.object->chunks.size())
+      return nullptr;
+    const bool merged = pr->dict_id == d.id();
+    const bool whole = !pr->terms.terms.empty() || pr->terms.entry_term.empty();
+    return merged || whole ? pr : nullptr;
+  };
+  size_t missing = 0;
+  for (const auto& f : files)
+    if (!usable(f)) missing += f.object->chunks.size();
+  const size_t per_block = std::max<size_t>(256, missing / (ThreadPool::global().size() * 2) + 1);
+  // The plan, in file order: a prep, or a slice of documents to tokenize (slices never cross a
+  // prep, so documents keep their order).
+  struct Step {
+    const SnapshotPrep* prep = nullptr;
+    size_t slice = 0;
+  };
+  std::vector<Step> steps;
+  std::vector<Bm25Doc>& docs = plan->docs;
+  docs.reserve(missing);
+  std::vector<std::pair<size_t, size_t>> slices;  // [first, last) into docs
+  size_t open_slice = SIZE_MAX;
+  for (const auto& f : files) {
+    if (const SnapshotPrep* pr = usable(f)) {
+      steps.push_back({pr, 0});
+      open_slice = SIZE_MAX;
+      continue;
+    }
+    for (const StoredChunk& c : f.object->chunks) {
+      if (open_slice == SIZE_MAX ||
+          slices[open_slice].second - slices[open_slice].first >= per_block) {
+        open_slice = slices.size();
+        slices.push_back({docs.size(), docs.size()});
+        steps.push_back({nullptr, open_slice});
+      }
+      docs.push_back({c.symbol, f.path, c.content});
+      slices[open_slice].second++;
+    }
+  }
+  std::vector<Bm25Block>& made = plan->made;
+  made.resize(slices.size());
+  parallel_for(0, static_cast<int64_t>(slices.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo; s < hi; ++s)
+      made[s] =
+          bm25_block(std::span(docs).subspan(slices[s].first, slices[s].second - slices[s].first));
+  });
+  std::vector<Bm25BlockRef>& refs = plan->refs;
+  refs.reserve(steps.size());
+  for (const Step& st : steps) {
+    if (!st.prep) {
+      refs.push_back({&made[st.slice], nullptr});
+      continue;
+    }
+    const bool merged = st.prep->dict_id == d.id();
+    refs.push_back({&st.prep->terms, merged ? &st.prep->term_ids : nullptr});
+  }
+  plan->build.emplace(refs, d);
+  return plan;
+}
+
 SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim,
-                          std::string_view model_key) {
+                          std::string_view model_key, Bm25Dictionary* dict) {
   SnapshotParts p;
-  // Paths, kinds and languages repeat: stored once. Symbols and contents are appended as-is.
-  struct TransparentHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  std::unordered_map<std::string, uint64_t, TransparentHash, std::equal_to<>> interned;
-  auto intern = [&](std::string_view s) -> uint64_t {
-    auto it = interned.find(s);
-    if (it != interned.end()) return it->second;
-    uint64_t off = p.strings.size();
-    p.strings.append(s);
-    interned.emplace(std::string(s), off);
-    return off;
-  };
+  // Paths, kinds and languages repeat: stored once. Symbols and contents are appended as-is
+  // (views into the objects, which outlive the write).
   auto append = [&](std::string_view s) -> uint64_t {
-    uint64_t off = p.strings.size();
-    p.strings.append(s);
+    const uint64_t off = p.strings_size;
+    if (!s.empty()) p.strings.push_back(s);
+    p.strings_size += s.size();
     return off;
+  };
+  auto intern = [&](std::string_view s) -> uint64_t {
+    auto it = p.interned.find(s);
+    if (it != p.interned.end()) return it->second;
+    auto added = p.interned.emplace(std::string(s), p.strings_size).first;
+    return append(added->first);  // the map's nodes (and so their keys) never move
   };
   size_t n = 0;
   for (auto& f : files) {
@@ -276,8 +369,6 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
   if (n > UINT32_MAX) throw IndexError("index too large: more than 2^32 chunks");
   p.files.reserve(files.size());
   p.chunks.reserve(n);
-  std::vector<Bm25Doc> docs;
-  docs.reserve(n);
   for (size_t fi = 0; fi < files.size(); ++fi) {
     const auto& f = files[fi];
     FileRec fr{};
@@ -299,55 +390,66 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
       cr.kind_len = static_cast<uint16_t>(std::min<size_t>(c.kind.size(), 0xFFFF));
       cr.lang_off = intern(c.language.substr(0, 0xFFFF));
       cr.lang_len = static_cast<uint16_t>(std::min<size_t>(c.language.size(), 0xFFFF));
-      cr.content_off = p.strings.size();
       cr.content_len = static_cast<uint32_t>(c.content.size());
-      p.strings.append(c.content);
+      cr.content_off = append(c.content);
       p.chunks.push_back(cr);
-      docs.push_back({c.symbol, f.path, c.content});
     }
   }
 
-  Bm25Postings bp = build_bm25(docs);
-  p.terms.resize(bp.terms.size());
-  for (size_t t = 0; t < bp.terms.size(); ++t) {
-    p.terms[t].str_off = p.strings.size();
-    p.terms[t].str_len = static_cast<uint32_t>(bp.terms[t].size());
-    p.strings.append(bp.terms[t]);
-    p.terms[t].post_begin = bp.offsets[t];
-    p.terms[t].post_end = bp.offsets[t + 1];
-  }
-  p.postings = std::move(bp.postings);
+  // Keyword terms: counted now (the layout needs their sizes), filled by finish_terms while
+  // the rest is written.
+  p.bm25 = merge_terms(files, dict);
+  const Bm25Build& bb = *p.bm25->build;
 
-  p.codes.resize(n * dim);
-  p.scales.resize(n);
-  p.err.resize(n);
-  parallel_for(0, static_cast<int64_t>(files.size()), 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t fi = lo; fi < hi; ++fi) {
-      const size_t first = p.files[fi].first_chunk, cnt = p.files[fi].n_chunks;
-      if (cnt == 0) continue;
-      quantize_rows(files[fi].object->vectors.data(), cnt, dim, p.codes.data() + first * dim,
-                    p.scales.data() + first, p.err.data() + first);
+  // int8 codes: the preps' where they were made (written from there), quantized here into
+  // p.codes for the other files.
+  p.file_codes.assign(files.size(), {});
+  std::vector<size_t> fallback;  // files quantized here
+  size_t missing = 0;
+  for (size_t fi = 0; fi < files.size(); ++fi) {
+    const size_t cnt = p.files[fi].n_chunks;
+    const SnapshotPrep* pr = files[fi].object->prep.get();
+    if (pr && pr->codes.size() == cnt * dim && pr->scales.size() == cnt && pr->err.size() == cnt)
+      p.file_codes[fi] = {pr->codes.data(), pr->scales.data(), pr->err.data()};
+    else if (cnt > 0) {
+      fallback.push_back(fi);
+      missing += cnt;
+    }
+  }
+  p.codes.resize(missing * dim);
+  p.scales.resize(missing);
+  p.err.resize(missing);
+  std::vector<size_t> fallback_at(fallback.size());  // first row in p.codes
+  for (size_t i = 0, at = 0; i < fallback.size(); at += p.files[fallback[i]].n_chunks, ++i) {
+    fallback_at[i] = at;
+    p.file_codes[fallback[i]] = {p.codes.data() + at * dim, p.scales.data() + at,
+                                 p.err.data() + at};
+  }
+  parallel_for(0, static_cast<int64_t>(fallback.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const size_t fi = fallback[i], at = fallback_at[i];
+      quantize_rows(files[fi].object->vectors.data(), p.files[fi].n_chunks, dim,
+                    p.codes.data() + at * dim, p.scales.data() + at, p.err.data() + at);
     }
   });
-
   SnapshotHeader& h = p.header;
   std::memcpy(h.magic, kSnapshotMagic, 8);
   h.version = kSnapshotVersion;
   h.dim = dim;
   h.n_files = p.files.size();
   h.n_chunks = n;
-  h.n_terms = p.terms.size();
-  h.n_postings = p.postings.size();
+  h.n_terms = bb.num_terms();
+  h.n_postings = bb.num_postings();
   put_fixed(h.model_key, sizeof(h.model_key), model_key);
-  const uint64_t sizes[kNumSections] = {p.strings.size(),
+  const uint64_t sizes[kNumSections] = {p.strings_size + bb.term_bytes(),
                                         p.files.size() * sizeof(FileRec),
                                         p.chunks.size() * sizeof(ChunkRec),
                                         uint64_t(n) * dim * 4,
                                         uint64_t(n) * dim,
                                         uint64_t(n) * 4,
                                         uint64_t(n) * 4,
-                                        p.terms.size() * sizeof(TermRec),
-                                        p.postings.size() * sizeof(Posting)};
+                                        h.n_terms * sizeof(TermRec),
+                                        h.n_postings * sizeof(Posting)};
   uint64_t off = sizeof(SnapshotHeader);
   for (int s = 0; s < kNumSections; ++s) {
     off = align_up(off);
@@ -358,44 +460,175 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
   return p;
 }
 
-// Streams the parts (and the objects' vectors) through `sink(data, n)`, padding sections to
-// their offsets; returns the payload CRC and fills in the header's CRC fields.
+// The postings (sorted terms, filled lists) and the term strings at the end of the string
+// table, which the layout already counted.
+void finish_terms(SnapshotParts& p) {
+  Bm25Postings bp = p.bm25->build->finish();
+  if (bp.terms.size() != p.header.n_terms || bp.postings.size() != p.header.n_postings)
+    throw IndexError("snapshot layout error (internal: term counts)");
+  p.term_strings = std::move(bp.terms);
+  p.terms.resize(p.term_strings.size());
+  uint64_t off = p.strings_size;
+  for (size_t t = 0; t < p.term_strings.size(); ++t) {
+    p.terms[t].str_off = off;
+    p.terms[t].str_len = static_cast<uint32_t>(p.term_strings[t].size());
+    p.terms[t].post_begin = bp.offsets[t];
+    p.terms[t].post_end = bp.offsets[t + 1];
+    off += p.term_strings[t].size();
+  }
+  p.postings = std::move(bp.postings);
+}
+
+// Writes the parts (and the objects' vectors) through `sink(offset, data, n)` on a writer
+// thread: first everything the layout placed already (string contents, file and chunk records,
+// vectors, int8 codes), while the pool sorts the terms and fills the postings (finish_terms),
+// then those. The checksums are computed once, in pieces of about 4 MiB on the pool, and
+// combined into each section's CRC and the payload CRC. Fills in the header's CRC fields and
+// returns the payload CRC.
 template <typename Sink>
 uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files, Sink&& sink) {
-  uint32_t crc = 0, section_crc = 0;
-  uint64_t pos = sizeof(SnapshotHeader);
+  struct Piece {
+    const void* data;
+    size_t n;
+    int section;  // -1: padding between sections (in the payload CRC only)
+    uint64_t off;
+  };
+  constexpr size_t kPiece = size_t(4) << 20;
   static const char kZeros[kAlign] = {};
-  auto put = [&](const void* d, size_t n, bool section) {
-    if (n == 0) return;
-    crc = crc32c(d, n, crc);
-    if (section) section_crc = crc32c(d, n, section_crc);
-    sink(d, n);
+  auto& S = p.header.sections;
+  uint64_t pos = sizeof(SnapshotHeader);
+  // Pieces in file order, in segments: 0 before the term strings, 1 the term strings, 2 up to
+  // the term records, 3 those, 4 the padding before the postings, 5 the postings. Segments 1,
+  // 3 and 5 exist only once finish_terms has run.
+  std::vector<Piece> seg[6];
+  int cur = 0;
+  auto put = [&](const void* d, size_t n, int section) {
+    for (size_t off = 0; off < n; off += kPiece)  // long arrays: several pieces
+      seg[cur].push_back(
+          {static_cast<const char*>(d) + off, std::min(kPiece, n - off), section, pos + off});
     pos += n;
   };
-  auto& S = p.header.sections;
   auto begin = [&](Section s) {
     if (S[s].offset < pos) throw IndexError("snapshot layout error (internal)");
-    put(kZeros, S[s].offset - pos, false);
-    section_crc = 0;
+    put(kZeros, S[s].offset - pos, -1);
   };
-  auto end = [&](Section s) { S[s].crc = section_crc; };
-  auto section = [&](Section s, const void* d, size_t n) {
-    begin(s);
-    put(d, n, true);
-    end(s);
+  const uint32_t dim = p.header.dim;
+  begin(kStrings);
+  for (std::string_view piece : p.strings) put(piece.data(), piece.size(), kStrings);
+  const uint64_t term_strings_at = pos;
+  pos += S[kStrings].offset + S[kStrings].size - pos;  // segment 1
+  cur = 2;
+  begin(kFiles);
+  put(p.files.data(), p.files.size() * sizeof(FileRec), kFiles);
+  begin(kChunks);
+  put(p.chunks.data(), p.chunks.size() * sizeof(ChunkRec), kChunks);
+  begin(kVecF32);  // from the objects
+  for (auto& f : files) put(f.object->vectors.data(), f.object->vectors.size() * 4, kVecF32);
+  begin(kVecI8);
+  for (size_t fi = 0; fi < files.size(); ++fi)
+    put(p.file_codes[fi].codes, size_t(p.files[fi].n_chunks) * dim, kVecI8);
+  begin(kScales);
+  for (size_t fi = 0; fi < files.size(); ++fi)
+    put(p.file_codes[fi].scales, size_t(p.files[fi].n_chunks) * 4, kScales);
+  begin(kErr);
+  for (size_t fi = 0; fi < files.size(); ++fi)
+    put(p.file_codes[fi].err, size_t(p.files[fi].n_chunks) * 4, kErr);
+  begin(kTerms);
+  pos += S[kTerms].size;  // segment 3
+  cur = 4;
+  begin(kPostings);
+  if (pos + S[kPostings].size != p.header.file_size)
+    throw IndexError("snapshot layout error (internal)");
+
+  // The writer: segments 0, 2 and 4 at once, the others when they are ready.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool terms_ready = false, abort = false;
+  std::exception_ptr write_error;
+  std::thread writer([&] {
+    try {
+      for (int g : {0, 2, 4})
+        for (const Piece& pc : seg[g]) sink(pc.off, pc.data, pc.n);
+      {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return terms_ready || abort; });
+        if (abort) return;
+      }
+      for (int g : {1, 3, 5})
+        for (const Piece& pc : seg[g]) sink(pc.off, pc.data, pc.n);
+    } catch (...) {
+      write_error = std::current_exception();
+    }
+  });
+  try {
+    finish_terms(p);
+    pos = term_strings_at;
+    cur = 1;
+    for (const std::string& t : p.term_strings) put(t.data(), t.size(), kStrings);
+    pos = S[kTerms].offset;
+    cur = 3;
+    put(p.terms.data(), p.terms.size() * sizeof(TermRec), kTerms);
+    pos = S[kPostings].offset;
+    cur = 5;
+    put(p.postings.data(), p.postings.size() * sizeof(Posting), kPostings);
+  } catch (...) {
+    {
+      std::lock_guard lk(mu);
+      abort = true;
+    }
+    cv.notify_all();
+    writer.join();
+    throw;
+  }
+  {
+    std::lock_guard lk(mu);
+    terms_ready = true;
+  }
+  cv.notify_all();
+
+  // Checksum tasks over the pieces in file order: runs of consecutive pieces of one section,
+  // about kPiece bytes each, computed in parallel while the writer writes.
+  std::vector<const Piece*> ordered;
+  for (const auto& g : seg)
+    for (const Piece& pc : g) ordered.push_back(&pc);
+  struct Task {
+    size_t first, last;  // into ordered
+    uint64_t n = 0;
+    uint32_t crc = 0;
   };
-  section(kStrings, p.strings.data(), p.strings.size());
-  section(kFiles, p.files.data(), p.files.size() * sizeof(FileRec));
-  section(kChunks, p.chunks.data(), p.chunks.size() * sizeof(ChunkRec));
-  begin(kVecF32);  // streamed from the objects
-  for (auto& f : files) put(f.object->vectors.data(), f.object->vectors.size() * 4, true);
-  end(kVecF32);
-  section(kVecI8, p.codes.data(), p.codes.size());
-  section(kScales, p.scales.data(), p.scales.size() * 4);
-  section(kErr, p.err.data(), p.err.size() * 4);
-  section(kTerms, p.terms.data(), p.terms.size() * sizeof(TermRec));
-  section(kPostings, p.postings.data(), p.postings.size() * sizeof(Posting));
-  if (pos != p.header.file_size) throw IndexError("snapshot layout error (internal)");
+  std::vector<Task> tasks;
+  for (size_t i = 0; i < ordered.size(); ++i) {
+    if (ordered[i]->n == 0) continue;
+    if (tasks.empty() || ordered[tasks.back().last - 1]->section != ordered[i]->section ||
+        tasks.back().n + ordered[i]->n > kPiece)
+      tasks.push_back({i, i});
+    tasks.back().last = i + 1;
+    tasks.back().n += ordered[i]->n;
+  }
+  try {
+    parallel_for(0, static_cast<int64_t>(tasks.size()), 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t)
+        for (size_t i = tasks[t].first; i < tasks[t].last; ++i)
+          tasks[t].crc = crc32c(ordered[i]->data, ordered[i]->n, tasks[t].crc);
+    });
+  } catch (...) {
+    writer.join();
+    throw;
+  }
+  writer.join();
+  if (write_error) std::rethrow_exception(write_error);
+  uint32_t crc = 0;
+  uint32_t section_crc[kNumSections] = {};
+  uint64_t covered = 0;
+  for (const Task& t : tasks) {
+    crc = crc32c_combine(crc, t.crc, t.n);
+    covered += t.n;
+    const int s = ordered[t.first]->section;
+    if (s >= 0) section_crc[s] = crc32c_combine(section_crc[s], t.crc, t.n);
+  }
+  if (covered != p.header.file_size - sizeof(SnapshotHeader))
+    throw IndexError("snapshot layout error (internal: pieces do not cover the file)");
+  for (int s = 0; s < kNumSections; ++s) S[s].crc = section_crc[s];
   p.header.payload_crc = crc;
   p.header.header_crc = header_crc_of(p.header);
   return crc;
@@ -459,9 +692,27 @@ void AtomicFile::commit(bool sync) {
   if (sync) fsync_dir(path_.parent_path());
 }
 
+void AtomicFile::start_writeback() {
+#ifdef __linux__
+  if (offset_ > writeback_from_)
+    ::sync_file_range(fd_, static_cast<off_t>(writeback_from_),
+                      static_cast<off_t>(offset_ - writeback_from_), SYNC_FILE_RANGE_WRITE);
+#endif
+  writeback_from_ = offset_;
+}
+
+void AtomicFile::start_writeback(uint64_t offset, uint64_t n) {
+#ifdef __linux__
+  if (n > 0)
+    ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(n),
+                      SYNC_FILE_RANGE_WRITE);
+#endif
+}
+
 void atomic_write_file(const fs::path& path, std::string_view bytes, bool sync) {
   AtomicFile f(path);
   f.write(bytes.data(), bytes.size());
+  if (!sync) f.start_writeback();
   f.commit(sync);
 }
 
@@ -797,40 +1048,70 @@ Manifest decode_manifest(std::string_view json, std::string_view origin) {
 
 // ---------------- snapshot ----------------
 
+void prepare_codes(const ObjectData& obj, uint32_t dim, SnapshotPrep* prep) {
+  const size_t n = obj.chunks.size();
+  if (obj.vectors.size() != n * dim)
+    throw IndexError("prepare_codes: vector count does not match chunks");
+  prep->codes.resize(n * dim);
+  prep->scales.resize(n);
+  prep->err.resize(n);
+  if (n > 0)
+    quantize_rows(obj.vectors.data(), n, dim, prep->codes.data(), prep->scales.data(),
+                  prep->err.data());
+}
+
 SnapshotWriteResult write_snapshot(AtomicFile& out, std::span<const SnapshotFileInput> files,
-                                   uint32_t dim, std::string_view model_key) {
-  SnapshotParts p = build_parts(files, dim, model_key);
-  const SnapshotHeader zero{};
-  out.write(&zero, sizeof(zero));
-  // Buffer small writes: vectors come one object at a time.
+                                   uint32_t dim, std::string_view model_key, Bm25Dictionary* dict) {
+  SnapshotParts p = build_parts(files, dim, model_key, dict);
+  // Pieces come at their offsets: contiguous runs are gathered into writes of about 1 MiB
+  // (vectors come one object at a time), and the write-back of every 8 MiB written starts at
+  // once, so that the commit's fsync waits only for the last ones.
   std::string buf;
   buf.reserve(1 << 20);
-  auto sink = [&](const void* d, size_t n) {
+  uint64_t buf_at = 0, since_writeback = 0;
+  auto write_at = [&](uint64_t off, const void* d, size_t n) {
+    out.pwrite(d, n, off);
+    out.start_writeback(off, n);
+  };
+  auto flush = [&] {
+    if (buf.empty()) return;
+    out.pwrite(buf.data(), buf.size(), buf_at);
+    since_writeback += buf.size();
+    buf_at += buf.size();
+    buf.clear();
+    if (since_writeback >= (8u << 20)) {
+      out.start_writeback(buf_at - since_writeback, since_writeback);
+      since_writeback = 0;
+    }
+  };
+  auto sink = [&](uint64_t off, const void* d, size_t n) {
+    if (off != buf_at + buf.size()) {
+      flush();
+      if (since_writeback > 0) out.start_writeback(buf_at - since_writeback, since_writeback);
+      since_writeback = 0;
+      buf_at = off;
+    }
     if (n >= (1 << 20)) {
-      out.write(buf.data(), buf.size());
-      buf.clear();
-      out.write(d, n);
+      flush();
+      write_at(off, d, n);
+      buf_at = off + n;
       return;
     }
     buf.append(static_cast<const char*>(d), n);
-    if (buf.size() >= (1 << 20)) {
-      out.write(buf.data(), buf.size());
-      buf.clear();
-    }
+    if (buf.size() >= (1 << 20)) flush();
   };
-  uint32_t crc = emit_parts(p, files, sink);
-  out.write(buf.data(), buf.size());
+  const uint32_t crc = emit_parts(p, files, sink);
+  flush();
   out.pwrite(&p.header, sizeof(p.header), 0);
   return {p.header.file_size, crc, p.header.n_chunks};
 }
 
 std::string build_snapshot_bytes(std::span<const SnapshotFileInput> files, uint32_t dim,
-                                 std::string_view model_key) {
-  SnapshotParts p = build_parts(files, dim, model_key);
-  std::string out(sizeof(SnapshotHeader), '\0');
-  out.reserve(p.header.file_size);
+                                 std::string_view model_key, Bm25Dictionary* dict) {
+  SnapshotParts p = build_parts(files, dim, model_key, dict);
+  std::string out(p.header.file_size, '\0');
   emit_parts(p, files,
-             [&](const void* d, size_t n) { out.append(static_cast<const char*>(d), n); });
+             [&](uint64_t off, const void* d, size_t n) { std::memcpy(out.data() + off, d, n); });
   std::memcpy(out.data(), &p.header, sizeof(p.header));
   return out;
 }
@@ -900,37 +1181,29 @@ void Snapshot::validate(std::string_view origin) {
   }
   // Every byte a query reads is covered by its section's checksum: a flipped bit anywhere in
   // them is caught here, before anything is served (one CRC-32C pass over the file; see
-  // docs/reliability.md for the cost). The sections are cut into blocks of kCrcBlock bytes
-  // checked in parallel (the vectors are half the file: one task per section left a 2-core
-  // CLI query waiting on one core) and each section's block CRCs combined.
-  constexpr uint64_t kCrcBlock = uint64_t{1} << 20;
-  struct Block {
-    int section;
-    uint64_t offset, size;
-    uint32_t crc;
-  };
-  std::vector<Block> blocks;
-  for (int sct = 0; sct < kNumSections; ++sct) {
-    const SectionRec& r = h.sections[sct];
-    uint64_t off = 0;
-    do {
-      const uint64_t len = std::min(kCrcBlock, r.size - off);
-      blocks.push_back({sct, r.offset + off, len, 0});
-      off += len;
-    } while (off < r.size);
-  }
-  parallel_for(0, static_cast<int64_t>(blocks.size()), 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t b = lo; b < hi; ++b)
-      blocks[b].crc = crc32c(base_ + blocks[b].offset, blocks[b].size);
+  // docs/reliability.md for the cost). Pieces of about 4 MiB are checked in parallel and their
+  // CRCs combined per section.
+  constexpr uint64_t kPiece = uint64_t(4) << 20;
+  std::vector<std::pair<int, uint64_t>> pieces;  // (section, offset within it)
+  for (int sct = 0; sct < kNumSections; ++sct)
+    for (uint64_t off = 0; off < h.sections[sct].size; off += kPiece) pieces.emplace_back(sct, off);
+  std::vector<uint32_t> piece_crc(pieces.size());
+  parallel_for(0, static_cast<int64_t>(pieces.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const SectionRec& r = h.sections[pieces[i].first];
+      const uint64_t off = pieces[i].second;
+      piece_crc[i] = crc32c(base_ + r.offset + off, std::min(kPiece, r.size - off));
+    }
   });
-  int failed = -1;
-  for (size_t b = 0; b < blocks.size();) {
-    const int sct = blocks[b].section;
-    uint32_t crc = blocks[b].crc;
-    for (++b; b < blocks.size() && blocks[b].section == sct; ++b)
-      crc = crc32c_combine(crc, blocks[b].crc, blocks[b].size);
-    if (crc != h.sections[sct].crc && failed < 0) failed = sct;
+  uint32_t got[kNumSections] = {};
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const SectionRec& r = h.sections[pieces[i].first];
+    got[pieces[i].first] = crc32c_combine(got[pieces[i].first], piece_crc[i],
+                                          std::min(kPiece, r.size - pieces[i].second));
   }
+  int failed = -1;
+  for (int sct = 0; sct < kNumSections && failed < 0; ++sct)
+    if (got[sct] != h.sections[sct].crc) failed = sct;
   if (failed >= 0)
     throw bad(std::string("checksum mismatch in the ") + kSectionNames[failed] +
               " section (the file is damaged)");

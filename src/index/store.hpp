@@ -86,6 +86,13 @@ class AtomicFile {
   void write(const void* data, size_t n);
   void pwrite(const void* data, size_t n, uint64_t offset);
   uint64_t offset() const { return offset_; }
+  // Starts the write-back of what was written since the last call, without waiting (Linux
+  // sync_file_range), so that the fsync of commit() or a later syncfs has less left to wait
+  // for. Best effort: errors are the fsync's to report.
+  void start_writeback();
+  // The same for `n` bytes at `offset` (written with pwrite); does not move start_writeback()'s
+  // position.
+  void start_writeback(uint64_t offset, uint64_t n);
   // fsync (when `sync`) + rename + fsync of the directory (when `sync`).
   void commit(bool sync = true);
 
@@ -93,9 +100,11 @@ class AtomicFile {
   std::filesystem::path path_, tmp_;
   int fd_ = -1;
   uint64_t offset_ = 0;
+  uint64_t writeback_from_ = 0;
   bool committed_ = false;
 };
 
+// Without `sync`, the write-back starts at once (start_writeback) but is not waited for.
 void atomic_write_file(const std::filesystem::path& path, std::string_view bytes, bool sync = true);
 // Index files are opened without following a symlink and without blocking, and must be regular
 // files; reads are bounded by `max_bytes` (the most an index file of that kind may hold).
@@ -158,10 +167,40 @@ struct StoredChunk {
   std::string symbol, kind, language, content;
 };
 
+// What one file adds to a snapshot besides its object's bytes: its chunks' keyword terms and
+// the int8 codes of its vectors. The ingest pipeline makes them once per file while the
+// embedder runs (the terms on the ingest threads, the dictionary merge and the codes on the
+// finisher: index/ingest.cpp), so that after the last vector only the merge into postings and
+// the write remain. Never stored: an object read from disk has none, and the snapshot build
+// makes whatever is missing or was made for another path, chunk count or dictionary.
+struct SnapshotPrep {
+  std::string path;                // the path `terms` were made for (the BM25 path field)
+  Bm25Block terms;                 // one document per chunk: symbol, path, content
+  uint64_t dict_id = 0;            // the Bm25Dictionary that term_ids belong to; 0: none
+  std::vector<uint32_t> term_ids;  // terms' ids in that dictionary
+  std::vector<int8_t> codes;       // [n_chunks, dim] (quantize_rows); empty: not made
+  std::vector<float> scales, err;  // [n_chunks]
+};
+
 struct ObjectData {
   std::vector<StoredChunk> chunks;
   std::vector<float> vectors;  // [chunks.size(), dim], L2-normalized
+  // Derived, not encoded (see SnapshotPrep); null for objects read from disk. Written only
+  // before the object is shared (the pipeline hands objects back complete).
+  std::shared_ptr<SnapshotPrep> prep;
 };
+
+// The keyword terms of a file's chunks (symbol, path, content per chunk), as the snapshot
+// build indexes them.
+template <class ChunkT>
+Bm25Block snapshot_terms(std::string_view path, std::span<const ChunkT> chunks) {
+  std::vector<Bm25Doc> docs;
+  docs.reserve(chunks.size());
+  for (const ChunkT& c : chunks) docs.push_back({c.symbol, path, c.content});
+  return bm25_block(docs);
+}
+// Fills prep's codes, scales and err from obj.vectors ([n, dim]).
+void prepare_codes(const ObjectData& obj, uint32_t dim, SnapshotPrep* prep);
 
 std::string encode_object(const ObjectData& obj, uint32_t dim, std::string_view id_hex,
                           std::string_view model_key);
@@ -219,11 +258,15 @@ struct SnapshotWriteResult {
   uint32_t payload_crc = 0;
   uint64_t n_chunks = 0;
 };
+// `dict` is the dictionary the files' preps were merged into (null: none); terms not merged
+// into it are merged now, and it may gain terms (not thread-safe: one build at a time).
+// The bytes do not depend on which preps were made beforehand.
 SnapshotWriteResult write_snapshot(AtomicFile& out, std::span<const SnapshotFileInput> files,
-                                   uint32_t dim, std::string_view model_key);
+                                   uint32_t dim, std::string_view model_key,
+                                   Bm25Dictionary* dict = nullptr);
 // Same into memory (search_in_memory); the string is the whole file image.
 std::string build_snapshot_bytes(std::span<const SnapshotFileInput> files, uint32_t dim,
-                                 std::string_view model_key);
+                                 std::string_view model_key, Bm25Dictionary* dict = nullptr);
 
 class Snapshot {
  public:

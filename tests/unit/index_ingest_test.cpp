@@ -124,6 +124,34 @@ TEST_F(IndexIngest, OneThreadAndManyThreadsGiveTheSameBytes) {
   EXPECT_TRUE(one == many);
 }
 
+// The snapshot's keyword terms and int8 codes are made per file while embedding runs (and
+// merged into the update's dictionary); an update that mixes them with unchanged objects read
+// from disk (edits, an added file, a removal, a file turned binary) writes the very bytes of a
+// cold index of the resulting tree, where every file was prepared.
+TEST_F(IndexIngest, IncrementalSnapshotEqualsColdRebuild) {
+  auto emb = std::make_shared<TestHashEmbedder>();
+  IndexOptions io;
+  io.cache_dir = base_ / "cache_inc";
+  auto idx = Index::open(root_, emb, io);
+  idx->update();
+  write(root_ / "app/mod2.py", "def renamed_handler(request):\n    return 'HTTPServer utf8'\n");
+  write(root_ / "app/new_file.py", "class RetryBackoff:\n    pass\n");
+  fs::remove(root_ / "app/mod4.py");
+  write(root_ / "README.md", std::string("\0\1binary now", 13));
+  for (const char* f : {"app/mod2.py", "app/new_file.py", "README.md"})
+    fs::last_write_time(root_ / f, fs::last_write_time(root_ / f) + std::chrono::seconds(3));
+  const UpdateStats st = idx->update();
+  EXPECT_EQ(st.files_removed, 2u);  // mod4.py, and README.md (binary)
+  EXPECT_EQ(st.files_added, 1u);
+  EXPECT_EQ(st.files_modified, 1u);
+  io.cache_dir = base_ / "cache_cold";
+  Index::open(root_, emb, io)->update();
+  const auto inc = index_files(base_ / "cache_inc");
+  const auto cold = index_files(base_ / "cache_cold");
+  ASSERT_TRUE(cold.count("snapshot"));
+  EXPECT_TRUE(inc.at("snapshot") == cold.at("snapshot"));
+}
+
 // The pipeline itself, with small windows so that many windows and groups are cut: every file
 // comes back once, in task order, each chunk with the vector of its own text (the hashed
 // embedder gives a text the same vector in any batch), whatever the thread count.

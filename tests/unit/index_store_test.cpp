@@ -126,9 +126,10 @@ TEST(IndexStore, ManifestRoundTripAndMalformed) {
 // range-checked: the manifest is malformed (rebuilt), never misread.
 TEST(IndexStore, ManifestNumberOutOfRangeIsMalformed) {
   auto with = [](const std::string& field, const std::string& value) {
-    std::string j = R"({"format":2,"model_id":"x","dim":384,"model_key":"k","generation":1,)"
-                    R"("snapshot":{"name":"s.bin","size":1,"mtime_ns":-5,"crc32c":7,"n_chunks":1},)"
-                    R"("files":{"a.py":{"size":1,"mtime_ns":2,"id":"","status":"binary","chunks":0}}})";
+    std::string j =
+        R"({"format":2,"model_id":"x","dim":384,"model_key":"k","generation":1,)"
+        R"("snapshot":{"name":"s.bin","size":1,"mtime_ns":-5,"crc32c":7,"n_chunks":1},)"
+        R"("files":{"a.py":{"size":1,"mtime_ns":2,"id":"","status":"binary","chunks":0}}})";
     const std::string key = "\"" + field + "\":";
     const size_t at = j.find(key) + key.size();
     const size_t end = j.find_first_of(",}", at);
@@ -227,6 +228,132 @@ TEST(IndexStore, SnapshotDamageDetected) {
     }
   }
   EXPECT_GT(caught, 25u);
+}
+
+// What the ingest pipeline makes per file while the embedder runs (terms on an ingest thread;
+// codes and the dictionary merge on the finisher), for `path`.
+void prepare_like_the_pipeline(ObjectData* o, const std::string& path, uint32_t dim,
+                               Bm25Dictionary* dict) {
+  auto prep = std::make_shared<SnapshotPrep>();
+  prep->path = path;
+  prep->terms = snapshot_terms(path, std::span<const StoredChunk>(o->chunks));
+  prepare_codes(*o, dim, prep.get());
+  if (dict) {
+    prep->term_ids = dict->add(prep->terms);
+    prep->dict_id = dict->id();
+    prep->terms.terms = {};
+  }
+  o->prep = std::move(prep);
+}
+
+// Snapshot bytes never depend on what was prepared beforehand: every mix of files with and
+// without preps, preps merged into the build's dictionary or another one, a dictionary that
+// also holds terms of files no longer in the snapshot (an update's removals), preps made for
+// another path (a renamed object) or stale ones (another chunk count) gives the bytes of the
+// plain build.
+TEST(IndexStore, PreparedSnapshotEqualsPlainBuild) {
+  const uint32_t dim = 24;
+  std::vector<ObjectData> objs;
+  for (uint32_t i = 0; i < 7; ++i) objs.push_back(make_object(i % 4, dim, 40 + i));
+  objs[2].chunks[0].content = "HTTPServer parse_config retry-backoff Größe utf8";
+  objs[3].chunks[1].symbol = "";
+  const std::vector<std::string> paths = {
+      "a.py",     "src/b.py",  "src/b2.py",        "docs/Read-Me.md",
+      "x/y/z.rs", "empty.txt", "src/HTTPServer.cc"};
+  auto inputs = [&] {
+    std::vector<SnapshotFileInput> in;
+    for (size_t i = 0; i < objs.size(); ++i) in.push_back({paths[i], &objs[i], 100 + i, 0});
+    return in;
+  };
+  const std::string plain = build_snapshot_bytes(inputs(), dim, kKey);
+  ASSERT_GT(plain.size(), 320u);
+
+  // All prepared and merged into the build's dictionary, which also holds a removed file's
+  // terms (merged first, so every id shifts).
+  {
+    Bm25Dictionary dict;
+    ObjectData gone = make_object(3, dim, 99);
+    gone.chunks[0].content = "zanzibar quux only here";
+    prepare_like_the_pipeline(&gone, "removed.py", dim, &dict);
+    for (size_t i = 0; i < objs.size(); ++i)
+      prepare_like_the_pipeline(&objs[i], paths[i], dim, &dict);
+    EXPECT_EQ(build_snapshot_bytes(inputs(), dim, kKey, &dict), plain);
+    // The same preps with no dictionary, or another one: terms are made again from the objects.
+    EXPECT_EQ(build_snapshot_bytes(inputs(), dim, kKey), plain);
+    Bm25Dictionary other;
+    EXPECT_EQ(build_snapshot_bytes(inputs(), dim, kKey, &other), plain);
+  }
+  // Every other file prepared (unchanged objects read from disk have none), unmerged preps
+  // among merged ones, a prep made for another path, a stale prep with too few chunks.
+  {
+    Bm25Dictionary dict;
+    for (size_t i = 0; i < objs.size(); ++i) {
+      objs[i].prep.reset();
+      if (i % 2 == 0) prepare_like_the_pipeline(&objs[i], paths[i], dim, &dict);
+    }
+    prepare_like_the_pipeline(&objs[1], paths[1], dim, nullptr);  // terms kept, not merged
+    prepare_like_the_pipeline(&objs[3], "renamed.md", dim, &dict);
+    ObjectData shorter = objs[5];
+    shorter.chunks.resize(shorter.chunks.size() > 0 ? shorter.chunks.size() - 1 : 0);
+    shorter.vectors.resize(shorter.chunks.size() * dim);
+    prepare_like_the_pipeline(&shorter, paths[5], dim, &dict);
+    objs[5].prep = shorter.prep;
+    EXPECT_EQ(build_snapshot_bytes(inputs(), dim, kKey, &dict), plain);
+  }
+  // Written through write_snapshot, too.
+  const fs::path dir = temp_dir("prep");
+  {
+    AtomicFile f(dir / "s.bin");
+    Bm25Dictionary dict;
+    for (size_t i = 0; i < objs.size(); ++i)
+      prepare_like_the_pipeline(&objs[i], paths[i], dim, &dict);
+    write_snapshot(f, inputs(), dim, kKey, &dict);
+    f.commit(false);
+  }
+  std::ifstream f(dir / "s.bin", std::ios::binary);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(f)), {}), plain);
+  fs::remove_all(dir);
+}
+
+// A snapshot large enough that the writer meets every case: an object's vectors over 1 MiB
+// (written directly), sections over 4 MiB (checksummed in several pieces, combined), runs of
+// small pieces gathered in the buffer, and the term strings, records and postings written
+// after the rest. The file equals the in-memory image, opens (every section checksum) and its
+// payload CRC matches one pass over the bytes.
+TEST(IndexStore, LargeSnapshotWrittenInPiecesRoundTrips) {
+  const uint32_t dim = 384;
+  std::vector<ObjectData> objs;
+  objs.push_back(make_object(3000, dim, 7));  // 4.6 MB of vectors
+  for (uint32_t i = 0; i < 40; ++i) objs.push_back(make_object(1 + i % 5, dim, 100 + i));
+  for (size_t c = 0; c < objs[0].chunks.size(); ++c)
+    objs[0].chunks[c].content +=
+        std::string(1500, static_cast<char>('a' + c % 26)) + " word" + std::to_string(c);
+  std::vector<SnapshotFileInput> in;
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < objs.size(); ++i)
+    paths.push_back("dir" + std::to_string(i % 3) + "/f" + std::to_string(i) + ".py");
+  for (size_t i = 0; i < objs.size(); ++i) in.push_back({paths[i], &objs[i], 10 + i, 0});
+  const std::string mem = build_snapshot_bytes(in, dim, kKey);
+  ASSERT_GT(mem.size(), size_t(10) << 20);
+  const fs::path dir = temp_dir("large");
+  SnapshotWriteResult wr;
+  {
+    AtomicFile f(dir / "s.bin");
+    Bm25Dictionary dict;
+    wr = write_snapshot(f, in, dim, kKey, &dict);
+    f.commit(false);
+  }
+  std::ifstream f(dir / "s.bin", std::ios::binary);
+  EXPECT_TRUE(std::string((std::istreambuf_iterator<char>(f)), {}) == mem);
+  auto snap = Snapshot::open_file(dir / "s.bin");
+  EXPECT_TRUE(snap->verify_payload());
+  EXPECT_EQ(snap->payload_crc(), wr.payload_crc);
+  EXPECT_EQ(snap->num_chunks(), 3000u + 120u);
+  std::vector<float> sc(snap->num_chunks(), 0.0f);
+  std::vector<uint32_t> touched;
+  snap->bm25().score("word2999", &sc, &touched);  // word2999 (only there), word, 2999
+  EXPECT_EQ(std::max_element(sc.begin(), sc.end()) - sc.begin(), 2999);
+  fs::remove_all(dir);
 }
 
 TEST(IndexStore, AtomicFileLeavesNothingUncommitted) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -186,4 +188,133 @@ TEST(SearchBm25Stem, StopWordsDroppedOnlyWhenOtherTermsRemain) {
   v.score("where is the", &s, &touched);  // nothing but stop words: they are kept
   EXPECT_GT(s[0], 0.0f);
   EXPECT_EQ(s[1], 0.0f);
+}
+
+// Postings do not depend on how documents are cut into blocks, in which order blocks join the
+// dictionary, or on terms of the dictionary that no block of the build holds.
+TEST(SearchBm25, BlocksMergedInAnyOrderGiveTheSamePostings) {
+  std::vector<Bm25Doc> docs = {
+      {"parseConfig", "src/config.py", "def parseConfig(path): return load(path)"},
+      {"", "src/config.py", "retry-backoff HTTPServer utf8 größe"},
+      {"render", "src/view.py", "def render(): pass  # render the config"},
+      {"", "docs/notes.md", "we parse the config once; config config"},
+      {"", "", ""},
+      {"x", "a/b_c-d.txt", "alpha beta alpha"},
+  };
+  const Bm25Postings ref = build_bm25(docs);
+  auto same = [&](const Bm25Postings& b) {
+    EXPECT_EQ(b.num_docs, ref.num_docs);
+    EXPECT_EQ(b.terms, ref.terms);
+    EXPECT_EQ(b.offsets, ref.offsets);
+    ASSERT_EQ(b.postings.size(), ref.postings.size());
+    for (size_t i = 0; i < b.postings.size(); ++i) {
+      EXPECT_EQ(b.postings[i].doc, ref.postings[i].doc) << i;
+      EXPECT_EQ(b.postings[i].tfw, ref.postings[i].tfw) << i;
+    }
+  };
+  const std::vector<std::vector<size_t>> cuts = {{0, 6}, {0, 1, 2, 3, 4, 5, 6}, {0, 2, 5, 6}};
+  for (const auto& cut : cuts) {
+    std::vector<Bm25Block> blocks;
+    for (size_t i = 0; i + 1 < cut.size(); ++i)
+      blocks.push_back(bm25_block(std::span(docs).subspan(cut[i], cut[i + 1] - cut[i])));
+    // Merged up front in reverse order, after a block that is not part of the build.
+    Bm25Dictionary dict;
+    const std::vector<Bm25Doc> other = {{"zzz", "q.py", "zanzibar onlyhere"}};
+    dict.add(bm25_block(other));
+    std::vector<std::vector<uint32_t>> ids(blocks.size());
+    for (size_t i = blocks.size(); i-- > 0;) ids[i] = dict.add(blocks[i]);
+    std::vector<Bm25BlockRef> refs;
+    for (size_t i = 0; i < blocks.size(); ++i) refs.push_back({&blocks[i], &ids[i]});
+    same(build_bm25(refs, dict));
+    // Half merged before, half during the build.
+    Bm25Dictionary dict2;
+    std::vector<Bm25BlockRef> refs2;
+    std::vector<std::vector<uint32_t>> ids2(blocks.size());
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      if (i % 2 == 1) ids2[i] = dict2.add(blocks[i]);
+      refs2.push_back({&blocks[i], i % 2 == 1 ? &ids2[i] : nullptr});
+    }
+    same(build_bm25(refs2, dict2));
+  }
+}
+
+// A build large enough to be counted and filled in parallel runs equals the postings computed
+// the obvious way (per document: tokenize_code per field, counts, lengths; per term: the
+// documents in order with bm25_weighted_tf).
+TEST(SearchBm25, LargeBuildEqualsDirectComputation) {
+  std::mt19937 rng(3);
+  std::vector<std::string> words;
+  // Terms that share their first 8 bytes (sorted by more than a prefix) and non-ASCII ones.
+  for (int i = 0; i < 4000; ++i) {
+    const std::string n = std::to_string(rng() % 20000);
+    words.push_back(i % 4 == 0   ? "longcommonprefix" + n + "x"
+                    : i % 4 == 1 ? "w" + n + "x"
+                    : i % 4 == 2 ? "gr\xc3\xb6\xc3\x9f" + n + "e"
+                                 : "grz" + n + "e");
+  }
+  std::vector<std::string> bodies(4000), paths(4000), symbols(4000);
+  std::vector<Bm25Doc> docs;
+  for (size_t d = 0; d < bodies.size(); ++d) {
+    for (int k = 0; k < 60; ++k) bodies[d] += words[rng() % words.size()] + " ";
+    paths[d] = "src/mod" + std::to_string(d / 7) + "/file_" + std::to_string(d / 3) + ".py";
+    symbols[d] = d % 3 ? "fnName" + std::to_string(d % 50) : "";
+    docs.push_back({symbols[d], paths[d], bodies[d]});
+  }
+  const Bm25Postings got = build_bm25(docs);
+  std::vector<std::array<uint32_t, kNumFields>> len(docs.size());
+  std::vector<std::map<std::string, std::array<uint32_t, kNumFields>>> tf(docs.size());
+  float avg[kNumFields] = {0, 0, 0};
+  for (size_t d = 0; d < docs.size(); ++d) {
+    const std::string_view f[kNumFields] = {docs[d].symbol, docs[d].path, docs[d].body};
+    for (int k = 0; k < kNumFields; ++k) {
+      for (const auto& t : tokenize_code(f[k])) {
+        tf[d][t][k]++;
+        len[d][k]++;
+      }
+    }
+    for (int k = 0; k < kNumFields; ++k) avg[k] += static_cast<float>(len[d][k]);
+  }
+  for (float& a : avg) a /= static_cast<float>(docs.size());
+  std::map<std::string, std::vector<Posting>> want;
+  for (size_t d = 0; d < docs.size(); ++d)
+    for (const auto& [t, c] : tf[d])
+      want[t].push_back(
+          {static_cast<uint32_t>(d), bm25_weighted_tf(c.data(), len[d].data(), avg, {})});
+  ASSERT_EQ(got.terms.size(), want.size());
+  size_t i = 0, total = 0;
+  for (const auto& [t, ps] : want) {
+    ASSERT_EQ(got.terms[i], t);
+    ASSERT_EQ(got.offsets[i + 1] - got.offsets[i], ps.size()) << t;
+    for (size_t k = 0; k < ps.size(); ++k) {
+      const Posting& g = got.postings[got.offsets[i] + k];
+      ASSERT_EQ(g.doc, ps[k].doc) << t;
+      ASSERT_EQ(g.tfw, ps[k].tfw) << t;
+    }
+    total += ps.size();
+    ++i;
+  }
+  EXPECT_GT(total, 200000u);  // enough entries for several runs
+}
+
+// The dictionary's order, sorted piecewise as it grows (merges of sorted batches), is the
+// order of its terms as strings (shared 8-byte prefixes, non-ASCII bytes, one-letter terms).
+TEST(SearchBm25, DictionarySortedWhileGrowingEqualsOneSort) {
+  std::mt19937 rng(9);
+  Bm25Dictionary dict;
+  std::vector<std::string> all;
+  for (int b = 0; b < 40; ++b) {
+    std::string body;
+    for (int k = 0; k < 700; ++k) {
+      const std::string n = std::to_string(rng() % 100000);
+      body += (k % 3 == 0 ? "prefixsh" + n : k % 3 == 1 ? "\xc3\xa9t\xc3\xa9" + n : "t" + n) + "q ";
+    }
+    dict.add(bm25_block(std::vector<Bm25Doc>{{"", "", body}}));
+    if (b == 20) dict.sorted();  // a full sort in the middle, then more merges
+  }
+  for (uint32_t i = 0; i < dict.size(); ++i) all.emplace_back(dict.term(i));
+  std::sort(all.begin(), all.end());
+  const auto& order = dict.sorted();
+  ASSERT_EQ(order.size(), all.size());
+  ASSERT_GT(all.size(), 20000u);  // several merges of 4096+ new terms
+  for (size_t i = 0; i < order.size(); ++i) ASSERT_EQ(dict.term(order[i]), all[i]) << i;
 }
