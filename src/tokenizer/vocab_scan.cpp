@@ -31,6 +31,20 @@ class Scanner {
     return p_ != e_ && *p_ == c;
   }
 
+  // An object: '{', then for each member its key (decoded) and ':', after which
+  // member(key) must read the value; ',' between members, '}' at the end.
+  template <class F>
+  bool object(F&& member) {
+    if (!eat('{')) return false;
+    if (eat('}')) return true;
+    std::string key;
+    while (true) {
+      if (!string(&key) || !eat(':') || !member(key)) return false;
+      if (eat('}')) return true;
+      if (!eat(',')) return false;
+    }
+  }
+
   // A string, decoded into *out (or only skipped when out is null).
   bool string(std::string* out) {
     ws();
@@ -184,17 +198,12 @@ class Scanner {
 
 // Reads the vocabulary object at the scanner (just before its '{') into entries.
 bool read_vocab(Scanner& s, VocabEntries& entries) {
-  if (!s.eat('{')) return false;
-  if (s.eat('}')) return true;
-  std::string key;
-  while (true) {
+  return s.object([&](const std::string& key) {
     int32_t id = 0;
-    if (!s.string(&key) || !s.eat(':') || !s.id(&id)) return false;
-    if (utf8_invalid_offset(key) != key.size()) return false;
+    if (!s.id(&id) || utf8_invalid_offset(key) != key.size()) return false;
     entries.emplace_back(key, id);
-    if (s.eat('}')) return true;
-    if (!s.eat(',')) return false;
-  }
+    return true;
+  });
 }
 
 }  // namespace
@@ -204,42 +213,22 @@ std::optional<SplitVocab> split_vocab(std::string_view text) {
   SplitVocab out;
   size_t vocab_begin = 0, vocab_end = 0;
   bool seen_model = false, seen_vocab = false;
-  std::string key;
-  if (!s.eat('{')) return std::nullopt;
-  if (!s.peek('}')) {
-    while (true) {
-      if (!s.string(&key) || !s.eat(':')) return std::nullopt;
-      if (key == "model") {
-        if (seen_model || !s.eat('{')) return std::nullopt;
-        seen_model = true;
-        if (!s.eat('}')) {
-          while (true) {
-            if (!s.string(&key) || !s.eat(':')) return std::nullopt;
-            if (key == "vocab") {
-              if (seen_vocab || !s.peek('{')) return std::nullopt;
-              seen_vocab = true;
-              vocab_begin = s.pos();
-              if (!read_vocab(s, out.entries)) return std::nullopt;
-              vocab_end = s.pos();
-            } else if (!s.skip_value(2)) {
-              return std::nullopt;
-            }
-            if (s.eat('}')) break;
-            if (!s.eat(',')) return std::nullopt;
-          }
-        }
-      } else if (!s.skip_value(1)) {
-        return std::nullopt;
-      }
-      if (s.eat('}')) break;
-      if (!s.eat(',')) return std::nullopt;
-    }
-  } else {
-    s.eat('}');
-  }
-  if (!s.at_end() || !seen_vocab) return std::nullopt;
+  const bool ok = s.object([&](const std::string& key) {
+    if (key != "model") return s.skip_value(1);
+    if (seen_model) return false;
+    seen_model = true;
+    return s.object([&](const std::string& member) {
+      if (member != "vocab") return s.skip_value(2);
+      if (seen_vocab || !s.peek('{')) return false;
+      seen_vocab = true;
+      vocab_begin = s.pos();
+      if (!read_vocab(s, out.entries)) return false;
+      vocab_end = s.pos();
+      return true;
+    });
+  });
+  if (!ok || !s.at_end() || !seen_vocab) return std::nullopt;
 
-  // The DOM's order: keys sorted bytewise, the last of duplicate keys kept.
   // Each key to its last id (the DOM's rule) is all a loader takes from the entries when no
   // id repeats: it inserts them into maps with overwrite, so the order cannot matter and file
   // order is kept. Repeated ids are resolved in the loaders' id tables by order, so then the
