@@ -44,6 +44,14 @@ std::vector<int64_t> outliers(const float* x, int64_t k) {
   return idx;
 }
 
+// n values drawn from N(0, scale^2) by rng (consecutive calls continue its sequence).
+std::vector<float> normal(std::mt19937& rng, int64_t n, float scale = 1.0f) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& e : v) e = scale * nd(rng);
+  return v;
+}
+
 std::vector<float> reference(const std::vector<float>& x, const std::vector<float>& w,
                              const std::vector<float>& bias, int64_t m, int64_t n, int64_t k) {
   const int64_t groups = (k + kGroup - 1) / kGroup;
@@ -136,11 +144,8 @@ void check(const std::vector<float>& x, const std::vector<float>& w, const std::
 
 void check_shape(int64_t m, int64_t n, int64_t k, float outlier) {
   std::mt19937 rng(static_cast<unsigned>(m * 131 + n * 7 + k));
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(m * k)), w(static_cast<size_t>(n * k)), bias(n);
-  for (auto& v : x) v = nd(rng);
-  for (auto& v : w) v = 0.05f * nd(rng);
-  for (auto& v : bias) v = 0.1f * nd(rng);
+  std::vector<float> x = normal(rng, m * k), w = normal(rng, n * k, 0.05f),
+                     bias = normal(rng, n, 0.1f);
   if (outlier != 0.0f && k > 3)
     for (int64_t r = 0; r < m; ++r) x[r * k + 3] = outlier;  // a BERT-like outlier channel
   check(x, w, bias, m, n, k);
@@ -161,11 +166,8 @@ TEST(Int8Gemm, MatchesReferenceOnRaggedShapes) {
 
 TEST(Int8Gemm, NoBias) {
   std::mt19937 rng(3);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
   const int64_t m = 7, n = 19, k = 45;
-  std::vector<float> x(m * k), w(n * k);
-  for (auto& v : x) v = nd(rng);
-  for (auto& v : w) v = nd(rng);
+  const std::vector<float> x = normal(rng, m * k), w = normal(rng, n * k);
   check(x, w, {}, m, n, k);
 }
 
@@ -209,10 +211,8 @@ TEST(Int8Gemm, RowsWithFewNonzerosAreExact) {
 TEST(Int8Gemm, OutlierTiesTakeTheLowerColumns) {
   const int64_t m = 3, n = 16, k = 96;
   std::mt19937 rng(7);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> x(m * k), w(n * k), bias(n, 0.0f);
-  for (auto& v : w) v = nd(rng);
-  for (auto& v : x) v = 0.01f * nd(rng);
+  const std::vector<float> w = normal(rng, n * k), bias(n, 0.0f);
+  std::vector<float> x = normal(rng, m * k, 0.01f);
   for (int64_t r = 0; r < m; ++r) {
     const int64_t cols[] = {70, 2, 40, 7, 33};  // 5 ties: 2, 7, 33, 40 taken, 70 quantized
     for (int i = 0; i < 5; ++i) x[r * k + cols[i]] = (i + r) % 2 ? -5.0f : 5.0f;
@@ -235,11 +235,8 @@ TEST(Int8Gemm, OutlierTiesTakeTheLowerColumns) {
 TEST(Int8Gemm, NanInARowGivesNanRow) {
   const int64_t m = 4, n = 20, k = 100;
   std::mt19937 rng(13);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> x(m * k), w(n * k), bias(n);
-  for (auto& v : x) v = nd(rng);
-  for (auto& v : w) v = nd(rng);
-  for (auto& v : bias) v = nd(rng);
+  std::vector<float> x = normal(rng, m * k);
+  const std::vector<float> w = normal(rng, n * k), bias = normal(rng, n);
   std::vector<float> clean = x;
   x[1 * k + 50] = std::numeric_limits<float>::quiet_NaN();   // SIMD body
   x[3 * k + 99] = -std::numeric_limits<float>::quiet_NaN();  // tail
@@ -264,11 +261,7 @@ TEST(Int8Gemm, NanInARowGivesNanRow) {
 TEST(Int8Gemm, RowsIndependentOfTheBatch) {
   const int64_t m = 41, n = 70, k = 200;
   std::mt19937 rng(9);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> x(m * k), w(n * k), bias(n);
-  for (auto& v : x) v = nd(rng);
-  for (auto& v : w) v = nd(rng);
-  for (auto& v : bias) v = nd(rng);
+  const std::vector<float> x = normal(rng, m * k), w = normal(rng, n * k), bias = normal(rng, n);
   for (Int8Isa isa : available()) {
     const Int8Weight qw = quantize_weight(w.data(), n, k, isa);
     Int8Scratch s;
@@ -286,10 +279,8 @@ TEST(Int8Gemm, RowsIndependentOfTheBatch) {
 TEST(Int8Gemm, CloseToFp32) {
   const int64_t m = 16, n = 64, k = 384;
   std::mt19937 rng(5);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> x(m * k), w(n * k), bias(n, 0.0f), y(m * n);
-  for (auto& v : x) v = nd(rng);
-  for (auto& v : w) v = nd(rng);
+  const std::vector<float> x = normal(rng, m * k), w = normal(rng, n * k);
+  std::vector<float> bias(n, 0.0f), y(m * n);
   const Int8Weight qw = quantize_weight(w.data(), n, k, select_int8_isa(Int8Isa::kAuto));
   Int8Scratch s;
   int8_linear(qw, x.data(), k, y.data(), n, m, bias.data(), nullptr, s);
