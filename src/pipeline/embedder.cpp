@@ -110,14 +110,13 @@ DType cpu_dtype(Precision p) {
 
 class EmbedderImpl final : public Embedder {
  public:
-  // `enc` is the loaded encoder, or null with `pending` the background load (CPU only) that
-  // gives it; `device` names the device until then.
+  // `enc` is the loaded encoder, or null until start_loading() gives it (CPU only); `device`
+  // names the device then.
   EmbedderImpl(LoadPlan plan, std::unique_ptr<Tokenizer> tok, std::unique_ptr<Encoder> enc,
-               std::future<std::unique_ptr<Encoder>> pending = {}, std::string device = {})
+               std::string device = {})
       : plan_(std::move(plan)),
         tok_(std::move(tok)),
         enc_(std::move(enc)),
-        pending_(std::move(pending)),
         device_(std::move(device)) {
     prompts_[static_cast<int>(InputKind::Query)] = plan_.st.query_prompt;
     prompts_[static_cast<int>(InputKind::Document)] = plan_.st.document_prompt;
@@ -322,8 +321,8 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
       if (opts.weights != WeightLoading::AtLoad) {
         // The EmbedderImpl owns the plan the loader thread reads, and waits for the thread.
         const std::string device(driver->name());
-        auto impl = std::make_unique<EmbedderImpl>(std::move(plan), std::move(tok), nullptr,
-                                                   std::future<std::unique_ptr<Encoder>>{}, device);
+        auto impl =
+            std::make_unique<EmbedderImpl>(std::move(plan), std::move(tok), nullptr, device);
         impl->start_loading(std::move(driver), opts.weights == WeightLoading::Background
                                                    ? std::launch::async
                                                    : std::launch::deferred);
