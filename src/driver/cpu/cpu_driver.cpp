@@ -101,6 +101,21 @@ void for_rows(int64_t rows, int64_t cols, F&& f) {
 //    calling thread, never from inside parallel_for. Kept for comparison (bench/gemm_bench).
 bool g_blas_pool_mode = true;
 
+}  // namespace
+}  // namespace ripvec
+
+// OpenBLAS's pthread build starts its worker threads when the library is loaded, and each one
+// busy-waits (sched_yield) for up to 2^28 cycles, about 0.1 s, before it sleeps. In pool mode
+// those workers never get a job, yet they take a core for the first 0.1 s of every process: a
+// one-shot `ripvec QUERY` on 2 cores spent 0.05-0.08 s of its ~0.08 s in their sched_yield.
+// blas_thread_shutdown_ (exported by the pthread build, not declared in cblas.h) joins them;
+// weak, because OpenBLAS's serial and OpenMP builds do not have it. With one thread OpenBLAS
+// never starts them again.
+extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
+
+namespace ripvec {
+namespace {
+
 void init_blas_threads() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -111,6 +126,7 @@ void init_blas_threads() {
                             "' (expected pool or openblas)");
     g_blas_pool_mode = mode != "openblas";
     openblas_set_num_threads(g_blas_pool_mode ? 1 : static_cast<int>(ThreadPool::global().size()));
+    if (g_blas_pool_mode && blas_thread_shutdown_ != nullptr) blas_thread_shutdown_();
   });
 }
 
