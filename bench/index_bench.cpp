@@ -78,7 +78,8 @@ class StorageOnlyEmbedder final : public Embedder {
     return out;
   }
   // The index pipeline embeds ids: the same hashed bag, over token ids.
-  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
+  using Embedder::embed_tokens;
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids, InputKind) override {
     const size_t d = dim();
     std::vector<float> out(ids.size() * d, 0.0f);
     for (size_t i = 0; i < ids.size(); ++i) {
@@ -113,10 +114,12 @@ class TimedEmbedder final : public Embedder {
   std::vector<float> embed(std::span<const std::string> texts, InputKind k) override {
     return in_->embed(texts, k);
   }
-  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
+  using Embedder::embed_tokens;
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids,
+                                  InputKind kind) override {
     const auto t = Clock::now();
     if (calls_++ == 0) first_call_ = t;
-    auto v = in_->embed_tokens(ids);
+    auto v = in_->embed_tokens(ids, kind);
     last_return_ = Clock::now();
     return v;
   }

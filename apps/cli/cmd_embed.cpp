@@ -100,7 +100,7 @@ std::vector<float> embed_texts(Embedder& e, const std::vector<std::string>& text
   std::vector<std::vector<int32_t>> ids(n);
   if (!e.device_name().starts_with("cuda") || n <= kBlock) {
     tokenize_range(e, texts, kind, 0, n, cores, ids);
-    return e.embed_tokens(ids);
+    return e.embed_tokens(ids, kind);
   }
   std::vector<float> out(n * dim);
   tokenize_range(e, texts, kind, 0, kBlock, cores, ids);
@@ -118,7 +118,7 @@ std::vector<float> embed_texts(Embedder& e, const std::vector<std::string>& text
       });
     std::vector<float> v;
     try {
-      v = e.embed_tokens(std::span(ids).subspan(lo, hi - lo));
+      v = e.embed_tokens(std::span(ids).subspan(lo, hi - lo), kind);
     } catch (...) {
       if (next.joinable()) next.join();
       throw;

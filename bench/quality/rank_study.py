@@ -38,15 +38,17 @@ SECTIONS = ["strings", "files", "chunks", "vec_f32", "vec_i8", "scales", "err", 
 
 # ---------------------------------------------------------------- snapshot reader
 
-def find_index(cache: Path, tree: Path) -> Path:
+def find_index(cache: Path, tree: Path, key: str = "") -> Path:
+    """The index of tree under cache; key (a model_key prefix) picks one of several (an FP32 and
+    an INT8 index of the same tree sit side by side)."""
     root = str(tree.resolve())
     for m in cache.glob("*/*/manifest.json") if not list(cache.glob("*/manifest.json")) else cache.glob("*/manifest.json"):
         j = json.loads(m.read_text())
-        if j.get("root") == root:
+        if j.get("root") == root and j.get("model_key", "").startswith(key):
             return m.parent
     for m in cache.rglob("manifest.json"):
         j = json.loads(m.read_text())
-        if j.get("root") == root:
+        if j.get("root") == root and j.get("model_key", "").startswith(key):
             return m.parent
     sys.exit(f"rank_study.py: no index of {root} under {cache} (run ripvec index first)")
 
@@ -474,6 +476,10 @@ def main() -> None:
     ap.add_argument("--set", default="labelled", choices=["labelled", "csn"])
     ap.add_argument("--study", default="all")
     ap.add_argument("--cache", default="cache", help="index cache under WORK (cache-hashed: chunks only)")
+    ap.add_argument("--key", default="", help="model_key prefix of the index to read (ripvec index --status "
+                    "prints it), when a tree has several (FP32 and INT8)")
+    ap.add_argument("--qtag", default="", help="tag of the query-vector cache (a different --ripvec, for "
+                    "example one that embeds with --precision int8, needs its own)")
     ap.add_argument("--brief", action="store_true", help="one line per --study config: hybrid per language and "
                     "its margins over BM25 and over max(semantic, keyword)")
     ap.add_argument("--head", default="", help="text variant embedded as a second vector per definition "
@@ -488,9 +494,9 @@ def main() -> None:
     data = []
     for g in groups:
         ev.resolve(g["tree"], g["queries"])
-        chunks, vecs = read_snapshot(find_index(work / args.cache, g["tree"]))
+        chunks, vecs = read_snapshot(find_index(work / args.cache, g["tree"], args.key))
         qtexts = [q["query"] for q in g["queries"]]
-        cache = work / "study" / f"{g['set']}-{g['name']}-q.npy"
+        cache = work / "study" / f"{g['set']}-{g['name']}-q{args.qtag}.npy"
         cache.parent.mkdir(parents=True, exist_ok=True)
         key = hashlib.sha256("\n".join(qtexts).encode()).hexdigest()
         keyf = cache.with_suffix(".key")

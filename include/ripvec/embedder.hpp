@@ -22,8 +22,11 @@ namespace ripvec {
 
 enum class InputKind { Query, Document, Raw };  // which sentence-transformers prompt to prepend
 enum class Device { Auto, Cpu, Cuda };
-// Auto: F16 on CUDA; on the CPU Int8 where a verified INT8 kernel is measured faster than FP32
-// (cpu::int8_faster_than_f32: nowhere yet, so F32). F32 is exact FP32 everywhere. Int8 (CPU only): linear layers dynamically quantized
+// Auto: F16 on CUDA; on the CPU, for BERT-family models, Int8 documents where a verified INT8
+// kernel is measured faster than the FP32 one (CPUs with AVX2 and without AVX-512, ~1.2x), with
+// queries (InputKind::Query) still embedded in FP32; F32 elsewhere. device_name() and
+// vector_config() say which was chosen. F32 is exact FP32 everywhere. Int8 (CPU only, documents
+// and queries): linear layers dynamically quantized
 // to INT8 (scales per row / output channel and group of 32 inputs, int32 sums per group, each
 // row's 4 largest |x| in FP32; cosine >= 0.999 against FP32 on the real MiniLM goldens);
 // layer norm, softmax, GELU, attention and pooling stay FP32. INT8 vectors are part of an
@@ -74,7 +77,7 @@ class Embedder {
   virtual bool normalizes() const { return false; }
 
   // The token ids embed() feeds the model for `text`: the prompt of `kind` prepended, specials
-  // added, truncated to max_seq_length(). embed_tokens({tokenize(t, k)}) equals embed({t}, k)
+  // added, truncated to max_seq_length(). embed_tokens({tokenize(t, k)}, k) equals embed({t}, k)
   // bitwise for the same batch (tests/unit/pipeline_tokenize_test.cpp), so callers may
   // tokenize on their own threads and hand the ids over. Const and thread-safe. Throws
   // InvalidArgument when the text yields no tokens.
@@ -83,8 +86,15 @@ class Embedder {
   // Embeds texts with the prompt of `kind` prepended, truncated to max_seq_length().
   // Returns row-major [texts.size(), dim()] in the caller's order. Texts may be empty strings.
   virtual std::vector<float> embed(std::span<const std::string> texts, InputKind kind) = 0;
-  // Same for already tokenized sequences (specials included, each non-empty).
-  virtual std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) = 0;
+  // Same for already tokenized sequences (specials included, each non-empty). `kind` says what
+  // they are (their prompt is already in the ids): under Precision::Auto queries may run in a
+  // higher precision than documents (see Precision).
+  virtual std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids,
+                                          InputKind kind) = 0;
+  // Documents (the index's case).
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) {
+    return embed_tokens(ids, InputKind::Document);
+  }
 };
 
 }  // namespace ripvec

@@ -42,6 +42,11 @@ struct LoadPlan {
   ArchOptions arch;
   PoolingSpec pooling;
   bool int8 = false;  // CPU linear layers in INT8 (explicit, or Auto on a CPU where it pays)
+  // Queries too (explicit --precision int8 only). Under Auto a query is embedded in FP32: one
+  // short text gains nothing from INT8, and a one-query process would otherwise quantize every
+  // weight (~60 ms of CPU for MiniLM). FP32 queries against INT8 documents rank as INT8 ones do
+  // (quality harness: held-out hybrid MRR@10 0.722 either way, docs/benchmarks.md).
+  bool int8_queries = false;
 };
 
 template <Driver D>
@@ -167,10 +172,11 @@ class EmbedderImpl final : public Embedder {
     parallel_for(0, static_cast<int64_t>(texts.size()), 16, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) ids[i] = tokenize(texts[i], kind);
     });
-    return run(ids, {});
+    return run(ids, {}, exact_for(kind));
   }
 
-  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids,
+                                  InputKind kind) override {
     for (size_t i = 0; i < ids.size(); ++i) {
       if (ids[i].empty())
         throw InvalidArgument("embed_tokens: sequence " + std::to_string(i) + " is empty");
@@ -179,10 +185,15 @@ class EmbedderImpl final : public Embedder {
                               std::to_string(ids[i].size()) + " tokens, more than max_seq_length " +
                               std::to_string(plan_.max_seq));
     }
-    return run(ids, {});
+    return run(ids, {}, exact_for(kind));
   }
 
  private:
+  // Whether a text of this kind runs in the full precision (LoadPlan::int8_queries).
+  bool exact_for(InputKind kind) const {
+    return kind == InputKind::Query && plan_.int8 && !plan_.int8_queries;
+  }
+
   // The encoder, after waiting for the background load; rethrows its error on every call.
   Encoder& encoder() {
     if (!enc_) {
@@ -204,12 +215,23 @@ class EmbedderImpl final : public Embedder {
     return *enc_;
   }
 
+  // exact: the full precision for this call (FP32 queries beside INT8 documents, see
+  // LoadPlan::int8_queries).
   std::vector<float> run(std::span<const std::vector<int32_t>> ids,
-                         std::span<const std::vector<int32_t>> types) {
+                         std::span<const std::vector<int32_t>> types, bool exact = false) {
     Encoder& enc = encoder();
-    std::vector<float> out = run_batches(
-        ids, types, plan_.limits, dim_,
-        [&](const BatchInputs& b, float* out) { enc.embed_async(b, out); }, [&] { enc.finish(); });
+    if (exact) enc.set_exact(true);
+    std::vector<float> out;
+    try {
+      out = run_batches(
+          ids, types, plan_.limits, dim_,
+          [&](const BatchInputs& b, float* out) { enc.embed_async(b, out); },
+          [&] { enc.finish(); });
+    } catch (...) {
+      if (exact) enc.set_exact(false);
+      throw;
+    }
+    if (exact) enc.set_exact(false);
     check_finite_rows(out, dim_);
     return out;
   }
@@ -308,10 +330,15 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
     case Device::Auto:
     case Device::Cpu: {
       auto driver = std::make_unique<CpuDriver>();
-      // Auto: INT8 where it is accurate (cosine >= 0.999 against FP32 on the goldens, all
-      // kernels) and expected faster than FP32 (AVX-512 VNNI); FP32 elsewhere.
-      plan.int8 = opts.precision == Precision::Int8 ||
-                  (opts.precision == Precision::Auto && cpu::int8_faster_than_f32());
+      // Auto: INT8 where it is accurate and measured faster than FP32 (cpu::int8_faster_than_f32:
+      // AVX2-only CPUs), FP32 elsewhere. Accurate means cosine >= 0.999 against FP32 on the
+      // real MiniLM's goldens and MRR@10 within 0.01 on the quality harness: evidence about a
+      // real BERT's outlier channels, so Auto takes INT8 for BERT-family models only (ModernBERT
+      // has passed on random weights alone; --precision int8 asks for it).
+      plan.int8_queries = opts.precision == Precision::Int8;
+      plan.int8 =
+          plan.int8_queries || (opts.precision == Precision::Auto && cpu::int8_faster_than_f32() &&
+                                plan.config.arch == Architecture::ClassicBert);
       if (plan.int8) driver->set_int8(true);
       plan.arch.dtype = cpu_dtype(opts.precision);
       if (!driver->supports_dtype(plan.arch.dtype))

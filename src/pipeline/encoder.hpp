@@ -34,6 +34,9 @@ class Encoder {
   virtual void finish() {}
   // Final hidden states of one batch: out receives [T, dim] F32 rows (packed layout).
   virtual void hidden_states(const BatchInputs& batch, float* out) = 0;
+  // Drivers with reduced-precision linear layers (the CPU's INT8): exact = true runs the calls
+  // that follow in the full precision until exact = false. A no-op elsewhere.
+  virtual void set_exact(bool exact) { (void)exact; }
 };
 
 struct PoolingSpec {
@@ -91,6 +94,10 @@ class ArchEncoder final : public Encoder {
 
   void hidden_states(const BatchInputs& batch, float* out) override {
     run(batch, [&](const DeviceBatch<Tensor>& db) { driver_->to_host(model_.forward(db), out); });
+  }
+
+  void set_exact(bool exact) override {
+    if constexpr (requires(D & d) { d.set_int8_paused(true); }) driver_->set_int8_paused(exact);
   }
 
   D& driver() { return *driver_; }

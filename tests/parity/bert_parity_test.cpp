@@ -417,9 +417,10 @@ TEST(BertParity, TinyBertsInt8) {
   }
 }
 
-// Precision::Auto on the CPU: INT8 exactly where the CPU has the kernel that beats FP32
-// (AVX-512 VNNI), FP32 elsewhere; F32 always exact FP32. The choice shows in device_name()
-// and, for INT8, in vector_config() (the index identity).
+// Precision::Auto on the CPU: INT8 documents exactly where the CPU's INT8 kernel beats its FP32
+// one (AVX2 without AVX-512), FP32 elsewhere; F32 always exact FP32. The choice shows in
+// device_name() and, for INT8, in vector_config() (the index identity). Under Auto, queries are
+// FP32 even where documents are INT8 (a one-query process never quantizes the weights).
 TEST(BertParity, AutoPrecisionPicksInt8OnlyWhereFaster) {
   const fs::path dir = test::test_data("bert/tiny_bge_cls");
   EmbedderOptions o = local_options(dir);
@@ -440,6 +441,22 @@ TEST(BertParity, AutoPrecisionPicksInt8OnlyWhereFaster) {
              vq = q->embed(t, InputKind::Raw);
   EXPECT_EQ(va, fast ? vq : vf);
   EXPECT_NE(vf, vq);
+  // Queries (tiny_bge_cls has a query prompt): Auto's are FP32's, an explicit Int8's are not.
+  // FP32 against FP32 may differ in the last bits (a weight is packed on its second product).
+  const std::vector<std::string> queries{"where is the cache flushed", "int8 or not"};
+  const auto qa = a->embed(queries, InputKind::Query), qf = f->embed(queries, InputKind::Query),
+             qq = q->embed(queries, InputKind::Query);
+  const size_t dim = a->dim();
+  for (size_t i = 0; i < queries.size(); ++i) {
+    SCOPED_TRACE("query " + std::to_string(i));
+    const double auto_vs_f32 = cosine(&qa[i * dim], &qf[i * dim], dim);
+    const double int8_vs_f32 = cosine(&qq[i * dim], &qf[i * dim], dim);
+    EXPECT_GE(auto_vs_f32, 0.9999999);
+    EXPECT_NE(std::vector<float>(qq.begin() + i * dim, qq.begin() + (i + 1) * dim),
+              std::vector<float>(qf.begin() + i * dim, qf.begin() + (i + 1) * dim));
+    EXPECT_LT(1.0 - auto_vs_f32, (1.0 - int8_vs_f32) / 10)
+        << "Auto's query is as far from FP32 as an INT8 one";
+  }
 }
 
 // ---- bad models and inputs ---------------------------------------------------------------

@@ -637,10 +637,12 @@ class FailingEmbedder final : public Embedder {
     }
     return inner_.embed(texts, kind);
   }
-  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
+  using Embedder::embed_tokens;
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids,
+                                  InputKind kind) override {
     if (ids.size() > budget_) throw DeviceError("simulated failure");  // documents come as ids
     budget_ -= ids.size();
-    return inner_.embed_tokens(ids);
+    return inner_.embed_tokens(ids, kind);
   }
 
  private:

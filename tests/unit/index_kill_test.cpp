@@ -91,7 +91,8 @@ class TestHashEmbedder final : public Embedder {
   }
   // Documents arrive tokenized from the index pipeline; this tokenizer keeps only the word
   // count, so a document's vector is a function of its length (deterministic, never zero).
-  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
+  using Embedder::embed_tokens;
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids, InputKind) override {
     if (sleep_us_ > 0)
       std::this_thread::sleep_for(std::chrono::microseconds(sleep_us_ * ids.size()));
     std::vector<float> out(ids.size() * dim(), 0.0f);

@@ -49,9 +49,9 @@ TEST(PipelineTokenize, EmbedTokensOfTokenizeEqualsEmbedBitwise) {
     std::vector<std::vector<int32_t>> ids;
     for (const auto& t : texts) ids.push_back(e->tokenize(t, kind));
     EXPECT_EQ(ids[3].size(), e->max_seq_length());  // the long text is truncated
-    EXPECT_TRUE(bitwise_equal(e->embed_tokens(ids), e->embed(texts, kind)));
+    EXPECT_TRUE(bitwise_equal(e->embed_tokens(ids, kind), e->embed(texts, kind)));
     // One text at a time too (a batch of one).
-    EXPECT_TRUE(bitwise_equal(e->embed_tokens(std::span(ids).subspan(0, 1)),
+    EXPECT_TRUE(bitwise_equal(e->embed_tokens(std::span(ids).subspan(0, 1), kind),
                               e->embed(std::span(texts).subspan(0, 1), kind)));
   }
 }

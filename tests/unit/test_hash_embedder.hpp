@@ -113,11 +113,13 @@ class TestHashEmbedder final : public Embedder {
     return out;
   }
   // Documents arrive tokenized from the index pipeline: embeds the words the ids stand for.
-  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) override {
+  using Embedder::embed_tokens;
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids,
+                                  InputKind kind) override {
     std::vector<std::string> texts;
     texts.reserve(ids.size());
     for (const auto& s : ids) texts.push_back(tok_.decode(s));
-    return embed(texts, InputKind::Document);
+    return embed(texts, kind);
   }
   size_t documents_embedded = 0, queries_embedded = 0;
 

@@ -302,7 +302,8 @@ void CpuDriver::set_int8(bool on, cpu::Int8Isa isa) {
 }
 
 const cpu::Int8Weight* CpuDriver::int8_weight(const Tensor& w, int64_t n, int64_t k, bool gelu) {
-  if (!int8_ || n <= 0 || k <= 0 || w.data == nullptr || !weights_.contains(w.data)) return nullptr;
+  if (!int8_ || int8_paused_ || n <= 0 || k <= 0 || w.data == nullptr || !weights_.contains(w.data))
+    return nullptr;
   const unsigned kind = gelu ? 4u : k > n ? 8u : n == 3 * k ? 1u : 2u;
   if (int8_keep_ & kind) return nullptr;
   const auto key = std::make_tuple(static_cast<const void*>(w.data), n, k);

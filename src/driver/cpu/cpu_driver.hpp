@@ -72,6 +72,10 @@ class CpuDriver {
   // driver (exact FP32; Embedder::load turns it on). isa kAuto picks VNNI / AVX2 / scalar.
   void set_int8(bool on, cpu::Int8Isa isa = cpu::Int8Isa::kAuto);
   bool int8() const { return int8_; }
+  // With INT8 on, paused = true runs the following products in exact FP32 (the quantized
+  // weights are kept, none are made) until unpaused: Embedder::load's Auto precision embeds
+  // queries this way, so a one-query process never quantizes the weights.
+  void set_int8_paused(bool paused) { int8_paused_ = paused; }
   const char* int8_isa_name() const { return cpu::int8_isa_name(int8_isa_); }
 
   void begin_batch() {}
@@ -212,6 +216,7 @@ class CpuDriver {
   std::map<std::tuple<const void*, int64_t, int64_t>, cpu::PackedFloats> packs_;
   std::set<std::tuple<const void*, int64_t, int64_t>> used_unpacked_;  // see packed_weight()
   bool int8_ = false;
+  bool int8_paused_ = false;
   cpu::Int8Isa int8_isa_ = cpu::Int8Isa::kScalar;
   std::map<std::tuple<const void*, int64_t, int64_t>, cpu::Int8Weight> qpacks_;
   cpu::Int8Scratch qscratch_;

@@ -51,8 +51,12 @@ enum class Int8Isa { kAuto, kScalar, kAvx2, kAvx512Vnni };
 Int8Isa select_int8_isa(Int8Isa want);
 const char* int8_isa_name(Int8Isa isa);
 // Whether Precision::Auto should pick INT8 on this CPU: where a verified INT8 kernel is
-// measured faster than FP32. False everywhere today (AVX2: 1.03-1.22x FP32 on the AMD VM; the
-// VNNI kernel, 64 multiply-adds per instruction against FP32's 16, is not yet measured).
+// measured faster than the FP32 kernels the CPU would run. True where both are AVX2's (no
+// AVX-512: the INT8 AVX2 kernel is 1.19-1.21x the FP32 one on a quiet AMD VM, cold index and
+// forward; docs/benchmarks.md). False where FP32 runs AVX-512 (the AVX2 INT8 kernel would be
+// slower) and until the VNNI kernel, 64 multiply-adds per instruction against FP32's 16, has
+// been measured; false on the scalar kernels. $RIPVEC_CPU_ISA / $RIPVEC_CPU_INT8 are honoured
+// (the kernels Auto would actually run are compared).
 bool int8_faster_than_f32();
 
 struct Int8Weight {
