@@ -14,7 +14,8 @@ and group of N, anone FP32), "oN" the N input channels of largest |x| over the r
 their whole rows, as when the columns are chosen per call), "pN" the same with the N columns of
 W of largest max |w| (static, chosen at load), "rN" each row's own N entries of largest |x|
 in FP32 (a sparse FP32 correction; weights keep whole-row scales; batch-independent), "fKINDS" layer kinds kept in FP32 (letters:
-q qkv, a attention output, u FFN up, d FFN down), "lLIST" layers (0-5) kept in FP32.
+q qkv, a attention output, u FFN up, d FFN down), "lLIST" layers (0-5) kept in FP32, "mwN" / "maN" weight / activation codes in [-N, N]
+(default 127; 63 is 7 bits, what a vpmaddubsw kernel needs to never saturate).
 E.g. wg32_ag32 (both grouped by 32 along k), wch_atok_o8, wch_atok_fd.
   python3 scripts/int8_accuracy_study.py [--texts 60] [--schemes token,g64,g32,wg32_ag32]
 """
@@ -33,14 +34,14 @@ W = {k.removeprefix("bert."): v.astype(np.float32) for k, v in W.items()}
 g = json.load(open(os.path.join(os.path.dirname(__file__), "../tests/data/bert/minilm_goldens.json")))
 ids_all = g["kinds"][0]["ids"][: args.texts]
 
-def qrows(x, group):
+def qrows(x, group, qmax=127):
     if group is None:
         amax = np.abs(x).max(axis=-1, keepdims=True)
-        inv = np.where(amax > 0, 127.0 / np.maximum(amax, 1e-30), 0).astype(np.float32)
-        return np.clip(np.rint(x * inv), -127, 127) * (amax / 127.0)
+        inv = np.where(amax > 0, qmax / np.maximum(amax, 1e-30), 0).astype(np.float32)
+        return np.clip(np.rint(x * inv), -qmax, qmax) * (amax / qmax)
     r, k = x.shape
     xg = x.reshape(r, k // group, group)
-    return qrows(xg, None).reshape(r, k)
+    return qrows(xg, None, qmax).reshape(r, k)
 
 LEGACY = {"token": "wch_atok", "aonly": "wnone_atok", "wonly": "wch_anone"}
 
@@ -48,15 +49,19 @@ def parse(scheme):
     scheme = LEGACY.get(scheme, scheme)
     if scheme[0] == "g" and scheme[1:].isdigit():
         scheme = "wch_a" + scheme
-    f = {"w": "ch", "a": "tok", "o": 0, "p": 0, "r": 0, "f": "", "l": "", "s": ""}
+    f = {"w": "ch", "a": "tok", "o": 0, "p": 0, "r": 0, "f": "", "l": "", "s": "", "mw": 127,
+         "ma": 127}
     for part in scheme.split("_"):
-        f[part[0]] = int(part[1:]) if part[0] in "opr" else part[1:]
+        if part[0] == "m":  # mwN / maN: weight / activation codes in [-N, N] (127: 8 bits)
+            f[part[:2]] = int(part[2:])
+        else:
+            f[part[0]] = int(part[1:]) if part[0] in "opr" else part[1:]
     return f
 
-def qgroup(x, spec):
+def qgroup(x, spec, qmax=127):
     if spec == "none":
         return x
-    return qrows(x, None if spec in ("ch", "tok") else int(spec[1:]))
+    return qrows(x, None if spec in ("ch", "tok") else int(spec[1:]), qmax)
 
 def linear(x, w, b, scheme, kind="", layer=-1):
     if scheme is not None:
@@ -68,7 +73,7 @@ def linear(x, w, b, scheme, kind="", layer=-1):
             keep = np.zeros(x.shape, bool)
             np.put_along_axis(keep, idx, True, axis=1)
             xr = np.where(keep, 0, x)
-            return (x - xr) @ w.T + qgroup(xr, f["a"]) @ qgroup(w, f["w"]).T + b
+            return (x - xr) @ w.T + qgroup(xr, f["a"], f["ma"]) @ qgroup(w, f["w"], f["mw"]).T + b
         if f["o"] > 0 or f["p"] > 0:  # outlier input channels in FP32, the rest quantized
             if f["p"] > 0:  # static: the columns of W with the largest max |w|
                 cols = np.argsort(-np.abs(w).max(axis=0))[: f["p"]]
@@ -83,7 +88,7 @@ def linear(x, w, b, scheme, kind="", layer=-1):
             wr = np.where(keep, 0, qgroup(w, f["w"])) if f["s"] == "full" else \
                 qgroup(np.where(keep, 0, w), f["w"])
             return y + qgroup(xr, f["a"]) @ wr.T + b
-        w, x = qgroup(w, f["w"]), qgroup(x, f["a"])
+        w, x = qgroup(w, f["w"], f["mw"]), qgroup(x, f["a"], f["ma"])
     return x @ w.T + b
 
 def ln(x, gname):
