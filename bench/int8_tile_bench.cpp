@@ -18,47 +18,35 @@ alignas(64) int16_t W16[512 * 16];  // k-pair-major: per pair 32 int16 (16 ch x 
 alignas(64) uint8_t A8[6][512];
 alignas(64) int8_t W8[512 * 16];  // per 4k: 64 bytes (16 ch x 4k)
 constexpr int K = 512;
-__attribute__((noinline, target("avx2,fma"))) __m256i wd(int reps) {
-  __m256i tot = _mm256_setzero_si256();
-  for (int rep = 0; rep < reps; ++rep) {
-    __m256i a0[6], a1[6];
-    for (int r = 0; r < 6; ++r) a0[r] = a1[r] = _mm256_setzero_si256();
-#pragma GCC unroll 4
-    for (int s = 0; s < K / 2; ++s) {
-      const __m256i w0 = _mm256_load_si256((const __m256i*)(W16 + s * 32));
-      const __m256i w1 = _mm256_load_si256((const __m256i*)(W16 + s * 32 + 16));
-#pragma GCC unroll 6
-      for (int r = 0; r < 6; ++r) {
-        int32_t av;
-        std::memcpy(&av, &A16[r][2 * s], 4);
-        const __m256i va = _mm256_set1_epi32(av);
-        a0[r] = _mm256_add_epi32(a0[r], _mm256_madd_epi16(va, w0));
-        a1[r] = _mm256_add_epi32(a1[r], _mm256_madd_epi16(va, w1));
-        asm("" : "+x"(a0[r]), "+x"(a1[r]));
-      }
-    }
-    for (int r = 0; r < 6; ++r) tot = _mm256_add_epi32(tot, _mm256_add_epi32(a0[r], a1[r]));
-  }
-  return tot;
-}
-__attribute__((noinline, target("avx2,fma"))) __m256i ub(int reps) {
-  __m256i tot = _mm256_setzero_si256();
+// Both integer tiles read 64 weight bytes and a row's 4 activation bytes per step: 2 k of s16
+// (vpmaddwd) or 4 k of u8 x s8 (vpmaddubsw, then vpmaddwd by ones to int32).
+template <bool kU8>
+__attribute__((noinline, target("avx2,fma"))) __m256i int_tile(int reps) {
+  const auto* w = reinterpret_cast<const uint8_t*>(kU8 ? static_cast<const void*>(W8) : W16);
+  const auto* a = reinterpret_cast<const uint8_t*>(kU8 ? static_cast<const void*>(A8) : A16);
+  constexpr int64_t kRowBytes = kU8 ? K : 2 * K, kSteps = kU8 ? K / 4 : K / 2;
   const __m256i ones = _mm256_set1_epi16(1);
+  __m256i tot = _mm256_setzero_si256();
   for (int rep = 0; rep < reps; ++rep) {
     __m256i a0[6], a1[6];
     for (int r = 0; r < 6; ++r) a0[r] = a1[r] = _mm256_setzero_si256();
 #pragma GCC unroll 4
-    for (int s = 0; s < K / 4; ++s) {
-      const __m256i w0 = _mm256_load_si256((const __m256i*)(W8 + s * 64));
-      const __m256i w1 = _mm256_load_si256((const __m256i*)(W8 + s * 64 + 32));
+    for (int64_t s = 0; s < kSteps; ++s) {
+      const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + s * 64));
+      const __m256i w1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + s * 64 + 32));
 #pragma GCC unroll 6
       for (int r = 0; r < 6; ++r) {
         int32_t av;
-        std::memcpy(&av, &A8[r][4 * s], 4);
+        std::memcpy(&av, a + r * kRowBytes + 4 * s, 4);
         const __m256i va = _mm256_set1_epi32(av);
-        a0[r] = _mm256_add_epi32(a0[r], _mm256_madd_epi16(_mm256_maddubs_epi16(va, w0), ones));
-        a1[r] = _mm256_add_epi32(a1[r], _mm256_madd_epi16(_mm256_maddubs_epi16(va, w1), ones));
-        asm("" : "+x"(a0[r]), "+x"(a1[r]));
+        if constexpr (kU8) {
+          a0[r] = _mm256_add_epi32(a0[r], _mm256_madd_epi16(_mm256_maddubs_epi16(va, w0), ones));
+          a1[r] = _mm256_add_epi32(a1[r], _mm256_madd_epi16(_mm256_maddubs_epi16(va, w1), ones));
+        } else {
+          a0[r] = _mm256_add_epi32(a0[r], _mm256_madd_epi16(va, w0));
+          a1[r] = _mm256_add_epi32(a1[r], _mm256_madd_epi16(va, w1));
+        }
+        asm("" : "+x"(a0[r]), "+x"(a1[r]));  // keep the add chains (see cpu_int8_gemm.cpp)
       }
     }
     for (int r = 0; r < 6; ++r) tot = _mm256_add_epi32(tot, _mm256_add_epi32(a0[r], a1[r]));
@@ -91,9 +79,9 @@ __attribute__((target("avx2,fma"))) void run(int reps) {
     auto t0 = C::now();
     volatile __m256 f = fp(reps, AF, WF);
     auto t1 = C::now();
-    volatile __m256i x = wd(reps);
+    volatile __m256i x = int_tile<false>(reps);
     auto t2 = C::now();
-    volatile __m256i y = ub(reps);
+    volatile __m256i y = int_tile<true>(reps);
     auto t3 = C::now();
     (void)f, (void)x, (void)y;
     const double macs = double(reps) * K * 6 * 16;
