@@ -32,6 +32,7 @@ int run_list(const CliOptions& opts) {
   for (const auto& s : all) {
     out += s.root.string() + "\n";
     out += "  model " + (s.model_id.empty() ? std::string("?") : s.model_id) + ", " +
+           (s.vectors.find("linear=int8") != std::string::npos ? "int8 vectors, " : "") +
            std::to_string(s.files) + " files, " + std::to_string(s.chunks) + " chunks, " +
            human_bytes(s.bytes) + ", updated " + when(s.last_update_unix) + "\n";
     out += "  " + s.location.string() + "\n";
@@ -60,6 +61,7 @@ int run_status(const CliOptions& opts) {
   out += "root: " + s.root.string() + "\n";
   out += "index: " + s.location.string() + (s.read_only ? " (read-only)" : "") + "\n";
   out += "model: " + s.model_id + " (dim " + std::to_string(s.dim) + ")\n";
+  if (!s.vectors.empty()) out += "vectors: " + s.vectors + "\n";
   out += "files: " + std::to_string(s.files) + "\n";
   out += "chunks: " + std::to_string(s.chunks) + "\n";
   out += "size: " + human_bytes(s.bytes) + "\n";

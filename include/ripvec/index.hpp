@@ -179,6 +179,9 @@ struct IndexStatus {
   std::filesystem::path location;  // the index directory
   std::string model_id;
   size_t dim = 0;
+  // What else shapes the vectors (Embedder::vector_config(): pooling, normalisation, INT8 linear
+  // layers), as text; list_indexes() leaves it empty for indexes written before it was stored.
+  std::string vectors;
   size_t files = 0, chunks = 0;  // as of the last committed update
   uint64_t bytes = 0;            // disk use of the index directory
   int64_t last_update_unix = 0;  // seconds since the epoch; 0 when never updated

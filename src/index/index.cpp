@@ -460,6 +460,7 @@ IndexStatus IndexImpl::status() const {
   s.location = location_;
   s.model_id = embedder_->model_id();
   s.dim = dim_;
+  s.vectors = embedder_->vector_config();
   Manifest m;
   bool have = false;
   try {
@@ -630,6 +631,7 @@ UpdateStats IndexImpl::update() {
   next.model_id = embedder_->model_id();
   next.dim = dim_;
   next.model_key = model_key_;
+  next.vectors = embedder_->vector_config();
   next.root = root_.string();
   next.generation = have_old ? old.generation + 1 : 1;
 

@@ -46,6 +46,7 @@ IndexStatus status_of_location(const fs::path& loc) {
     s.root = m.root;
     s.model_id = m.model_id;
     s.dim = m.dim;
+    s.vectors = m.vectors;
     for (const auto& [path, e] : m.files)
       if (e.status == "ok") ++s.files;
     s.chunks = m.snapshot ? m.snapshot->n_chunks : 0;

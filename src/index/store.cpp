@@ -954,6 +954,7 @@ std::string encode_manifest(const Manifest& m) {
   j["model_id"] = m.model_id;
   j["dim"] = m.dim;
   j["model_key"] = m.model_key;
+  if (!m.vectors.empty()) j["vectors"] = m.vectors;
   j["root"] = path_to_json(m.root);
   j["generation"] = m.generation;
   if (m.snapshot) {
@@ -1015,6 +1016,7 @@ Manifest decode_manifest(std::string_view json, std::string_view origin) {
     m.model_id = j.at("model_id").get<std::string>();
     m.dim = manifest_int<uint32_t>(j.at("dim"), "dim", o);
     m.model_key = j.at("model_key").get<std::string>();
+    if (j.contains("vectors")) m.vectors = j["vectors"].get<std::string>();
     m.root = path_from_json(j.value("root", ""), o);
     m.generation = manifest_int<uint64_t>(j.at("generation"), "generation", o);
     if (j.contains("snapshot")) {

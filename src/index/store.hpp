@@ -232,6 +232,10 @@ struct Manifest {
   std::string model_id;
   uint32_t dim = 0;
   std::string model_key;
+  // Embedder::vector_config() of the stored vectors, for people (`index --status/--list`: an
+  // INT8 and an FP32 index of one tree); model_key is what identifies. Empty in manifests
+  // written before it existed.
+  std::string vectors;
   std::string root;
   uint64_t generation = 0;
   std::optional<SnapshotRecord> snapshot;

@@ -201,4 +201,12 @@ TEST_F(IndexModel, Int8IndexIsSeparateFromF32) {
   EXPECT_EQ(hits[0].path, "math/matrix.rs");
   // The FP32 index is untouched: reopened with FP32, nothing to embed.
   EXPECT_EQ(Index::open(root_, f32, io)->update().chunks_embedded, 0u);
+  // Status and the cache listing tell the two apart (the manifest stores vector_config).
+  EXPECT_EQ(b->status().vectors, int8->vector_config());
+  EXPECT_EQ(a->status().vectors, f32->vector_config());
+  const std::vector<IndexStatus> all = list_indexes(io.cache_dir);
+  ASSERT_EQ(all.size(), 2u);
+  for (const IndexStatus& s : all)
+    EXPECT_EQ(s.vectors,
+              s.location == b->location() ? int8->vector_config() : f32->vector_config());
 }
