@@ -126,6 +126,10 @@ struct IndexProgress {
   size_t chunks_done = 0, chunks_total = 0;  // chunks embedded / found by the chunker so far
   double elapsed_s = 0;                      // since update() began
   double chunks_per_s = 0;                   // embedding rate over the last ~3 seconds
+  // Embedding rate since the phase's first Embedding report: chunks_done / (elapsed_s - that
+  // report's elapsed_s); 0 before. Batches are sorted by length, so the recent rate swings with
+  // the chunks' length (2x on a real tree); an estimate of the time left should use this one.
+  double chunks_per_s_mean = 0;
 };
 const char* index_phase_name(IndexProgress::Phase phase);
 

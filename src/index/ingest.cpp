@@ -129,6 +129,7 @@ void ProgressReporter::start_phase(IndexProgress::Phase p, size_t total) {
     chunks_done = 0;
     chunks_total = 0;
     rate_window_.clear();
+    embed_t0_ = -1;
   }
   emit();
 }
@@ -156,6 +157,9 @@ void ProgressReporter::emit() {
   const auto& [t_old, c_old] = rate_window_.front();
   if (p.elapsed_s - t_old > 0.05 && p.chunks_done >= c_old)
     p.chunks_per_s = static_cast<double>(p.chunks_done - c_old) / (p.elapsed_s - t_old);
+  if (p.phase == IndexProgress::Phase::Embedding && embed_t0_ < 0) embed_t0_ = p.elapsed_s;
+  if (embed_t0_ >= 0 && p.chunks_done > 0 && p.elapsed_s > embed_t0_)
+    p.chunks_per_s_mean = static_cast<double>(p.chunks_done) / (p.elapsed_s - embed_t0_);
   cb_(p);
 }
 

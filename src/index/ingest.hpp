@@ -76,6 +76,7 @@ class ProgressReporter {
   std::chrono::steady_clock::time_point t0_;
   std::mutex emit_mu_;
   std::deque<std::pair<double, size_t>> rate_window_;  // (elapsed, chunks_done), under emit_mu_
+  double embed_t0_ = -1;  // elapsed_s of the first Embedding report of the phase (-1: none yet)
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stop_ = false;

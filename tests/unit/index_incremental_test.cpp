@@ -613,6 +613,20 @@ TEST_F(IndexIncremental, ProgressIsReported) {
     }
   }
   EXPECT_TRUE(embedding);
+  // The mean rate is chunks_done over the time since the first Embedding report (what the
+  // CLI's ETA divides by: the recent rate swings with the chunks' length).
+  double t0 = -1;
+  for (const IndexProgress& p : seen) {
+    if (p.phase == IndexProgress::Phase::Embedding && t0 < 0) t0 = p.elapsed_s;
+    if (p.chunks_per_s_mean > 0) {
+      ASSERT_GE(t0, 0);
+      EXPECT_NEAR(p.chunks_per_s_mean, static_cast<double>(p.chunks_done) / (p.elapsed_s - t0),
+                  1e-9 * p.chunks_per_s_mean);
+    } else if (t0 >= 0 && p.chunks_done > 0 && p.elapsed_s > t0 &&
+               p.phase != IndexProgress::Phase::Scanning) {
+      ADD_FAILURE() << "no mean rate at " << p.chunks_done << " chunks";
+    }
+  }
   // Nothing to do: Scanning then Done.
   seen.clear();
   idx->update();
