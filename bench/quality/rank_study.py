@@ -552,6 +552,12 @@ def main() -> None:
                 split = ev.split_half(q["id"])
                 res[(d["g"]["language"], split, kind, "bm25")].append(d["bm25"][qi])
                 sem = sem_all[:, qi]
+                if cfg.get("prf"):
+                    # Pseudo-relevance feedback (Rocchio on the query vector): the query moved
+                    # toward the mean of its prf_k nearest chunks, weight prf, renormalised.
+                    top = np.argsort(-sem, kind="stable")[:cfg.get("prf_k", 3)]
+                    qn = d["qv"][qi] + cfg["prf"] * d["vecs"][top].mean(axis=0)
+                    sem = d["vecs"] @ (qn / np.linalg.norm(qn))
                 if cfg.get("defagg"):
                     # Issue 12 item 5: a definition cut into several chunks re-scored as a whole:
                     # "max" gives every piece the best piece's cosine (multi-vector max-sim),
