@@ -61,6 +61,15 @@ if want bench; then
       timeout 200 $B/bench/gpu_embed_bench --model-dir $W/$m --ids $W/$m.ids --out $W/$m.f32 \
         --precision f16 --pooling $pool --max-batch-tokens 16384 --reps 3 | sed "s/^/engine: /"
     done
+    # The CLI's vectors against the engine's for the same ids (F16: batches differ, so close,
+    # not bitwise): every row must agree.
+    python3 - $W/$m.npy $W/$m.f32 <<'PY'
+import sys, numpy as np
+a = np.load(sys.argv[1]); b = np.fromfile(sys.argv[2], dtype=np.float32).reshape(a.shape)
+cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-30)
+print(f"ripvec embed vs engine vectors: {len(a)} rows, min cosine {cos.min():.6f}, "
+      f"rows < 0.999: {(cos < 0.999).sum()}")
+PY
   done
 fi
 if want cpu; then

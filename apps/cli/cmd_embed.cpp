@@ -3,10 +3,13 @@
 // the next block of texts is tokenized while the device runs the current one.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -89,10 +92,14 @@ void tokenize_range(const Embedder& e, const std::vector<std::string>& texts, In
   if (error) std::rethrow_exception(error);
 }
 
-// Embeds texts as embed() would (same ids, one batch plan per block). On the CPU one block:
-// the forward pass uses every core, so tokenizing first is the faster order and the vectors
-// are those of embed(texts). On a GPU, blocks of kBlock texts: block b+1 is tokenized on the
-// host cores while block b runs on the device.
+// Embeds texts as embed() would (the same ids). The weights load in the background
+// (WeightLoading::Background) while the texts are tokenized. On the CPU one call: the forward
+// pass uses every core, so tokenizing everything first is the faster order, and the vectors are
+// those of embed(texts). On a GPU a producer thread tokenizes blocks of kBlock texts on the
+// other cores while the device runs, and each call embeds everything tokenized so far (at
+// least a block): where tokenizing outpaces the model's start-up, as on a many-core host, the
+// first call takes all the texts, as the engine benchmark's one call does; elsewhere the calls
+// follow the tokenizer block by block. Calls never overlap on the device.
 std::vector<float> embed_texts(Embedder& e, const std::vector<std::string>& texts, InputKind kind) {
   constexpr size_t kBlock = 8192;
   const size_t n = texts.size(), dim = e.dim();
@@ -102,35 +109,64 @@ std::vector<float> embed_texts(Embedder& e, const std::vector<std::string>& text
     tokenize_range(e, texts, kind, 0, n, cores, ids);
     return e.embed_tokens(ids, kind);
   }
-  std::vector<float> out(n * dim);
-  tokenize_range(e, texts, kind, 0, kBlock, cores, ids);
-  for (size_t lo = 0; lo < n; lo += kBlock) {
-    const size_t hi = std::min(n, lo + kBlock), next_hi = std::min(n, hi + kBlock);
-    std::exception_ptr error;
-    std::thread next;
-    if (hi < n)
-      next = std::thread([&] {
-        try {
-          tokenize_range(e, texts, kind, hi, next_hi, std::max(1u, cores - 1), ids);
-        } catch (...) {
-          error = std::current_exception();
-        }
-      });
-    std::vector<float> v;
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t ready = 0;  // ids[0, ready) are tokenized (guarded by mu)
+  bool stop = false;
+  std::exception_ptr error;
+  std::thread producer([&] {
     try {
-      v = e.embed_tokens(std::span(ids).subspan(lo, hi - lo), kind);
+      for (size_t lo = 0; lo < n; lo += kBlock) {
+        {
+          std::lock_guard lk(mu);
+          if (stop) return;
+        }
+        const size_t hi = std::min(n, lo + kBlock);
+        tokenize_range(e, texts, kind, lo, hi, std::max(1u, cores - 1), ids);
+        std::lock_guard lk(mu);
+        ready = hi;
+        cv.notify_one();
+      }
     } catch (...) {
-      if (next.joinable()) next.join();
-      throw;
+      std::lock_guard lk(mu);
+      error = std::current_exception();
+      cv.notify_one();
     }
-    if (next.joinable()) next.join();
-    if (error) std::rethrow_exception(error);
-    if (v.size() != (hi - lo) * dim)
-      throw Error("embedder returned " + std::to_string(v.size()) + " floats for " +
-                  std::to_string(hi - lo) + " texts of dim " + std::to_string(dim));
-    std::memcpy(out.data() + lo * dim, v.data(), v.size() * sizeof(float));
-    for (size_t i = lo; i < hi; ++i) std::vector<int32_t>().swap(ids[i]);
+  });
+  auto finish = [&] {
+    {
+      std::lock_guard lk(mu);
+      stop = true;
+    }
+    producer.join();
+  };
+  std::vector<float> out(n * dim);
+  try {
+    for (size_t done = 0; done < n;) {
+      size_t hi = 0;
+      {
+        std::unique_lock lk(mu);
+        // At least a block (or the rest), and before the first call the loaded weights (polled:
+        // the loader does not signal): until then the tokenizer keeps adding texts to the call.
+        const size_t want = std::min(n, done + kBlock);
+        while (!error && (ready < want || (done == 0 && ready < n && !e.weights_ready())))
+          cv.wait_for(lk, std::chrono::milliseconds(2));
+        if (error) std::rethrow_exception(error);
+        hi = ready;
+      }
+      const std::vector<float> v = e.embed_tokens(std::span(ids).subspan(done, hi - done), kind);
+      if (v.size() != (hi - done) * dim)
+        throw Error("embedder returned " + std::to_string(v.size()) + " floats for " +
+                    std::to_string(hi - done) + " texts of dim " + std::to_string(dim));
+      std::memcpy(out.data() + done * dim, v.data(), v.size() * sizeof(float));
+      for (size_t i = done; i < hi; ++i) std::vector<int32_t>().swap(ids[i]);
+      done = hi;
+    }
+  } catch (...) {
+    finish();
+    throw;
   }
+  finish();
   return out;
 }
 
@@ -148,7 +184,8 @@ int run_embed(const CliOptions& opts) {
   if (texts.empty())
     throw InvalidArgument("no input texts (give TEXT arguments or lines on stdin)");
 
-  auto embedder = load_embedder(opts);
+  // The weights load while the texts are tokenized (embed_texts).
+  auto embedder = load_embedder(opts, nullptr, WeightLoading::Background);
   const InputKind kind = opts.embed_query      ? InputKind::Query
                          : opts.embed_document ? InputKind::Document
                                                : InputKind::Raw;

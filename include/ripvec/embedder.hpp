@@ -42,12 +42,12 @@ struct EmbedderOptions {
   size_t max_batch_tokens = 16384;  // token budget of one forward pass
   size_t max_seq_length = 0;        // 0: the model's (sentence_bert_config or config.json)
   ResolveOptions resolve;
-  // When the weights are mapped, checked and handed to the driver (CPU only; CUDA loads them
-  // in load()). AtLoad: in load(), which throws what that throws (ModelFormatError for NaN
-  // weights, ...). Background: load() returns once the model is resolved and its configs and
-  // tokenizer are read, and a thread of its own loads the weights, so that a caller's other
-  // start-up work (walking and checking an index) overlaps it. OnFirstUse: the first embed
-  // loads them (a keyword search of an unchanged index never does). With Background and
+  // When the weights are mapped, checked and handed to the driver (on CUDA with the device's
+  // start-up: context, cuBLAS, uploads). AtLoad: in load(), which throws what that throws
+  // (ModelFormatError for NaN weights, ...). Background: load() returns once the model is resolved
+  // and its configs and tokenizer are read, and a thread of its own loads the weights, so that a
+  // caller's other start-up work (walking and checking an index) overlaps it. OnFirstUse: the first
+  // embed loads them (a keyword search of an unchanged index never does). With Background and
   // OnFirstUse the first embed()/embed_tokens() waits for the weights and throws what loading
   // them threw, and so does every later call.
   WeightLoading weights = WeightLoading::AtLoad;
@@ -72,6 +72,11 @@ class Embedder {
   // (ripvec/index.hpp), so that a change gives a fresh index instead of mixed vectors. Empty when
   // nothing else does.
   virtual std::string vector_config() const { return {}; }
+  // Whether the weights are loaded (or their loading has failed), so that embed() starts
+  // without waiting: always true with WeightLoading::AtLoad; with Background, once the loader
+  // thread is done; with OnFirstUse, after the first embed. Non-blocking and thread-safe: a
+  // caller can tokenize (or walk) until then and hand everything over in one call.
+  virtual bool weights_ready() const { return true; }
   // Whether embed()/embed_tokens() already return L2-normalised rows (the model's pooling
   // normalises): a caller that needs unit vectors normalises only when this is false.
   virtual bool normalizes() const { return false; }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -127,7 +128,10 @@ class EmbedderImpl final : public Embedder {
     prompts_[static_cast<int>(InputKind::Document)] = plan_.st.document_prompt;
     id_ = plan_.files.id;
     dim_ = enc_ ? enc_->dim() : static_cast<size_t>(plan_.config.hidden_size());
-    if (enc_) device_ = enc_->device_name();
+    if (enc_) {
+      device_ = enc_->device_name();
+      loaded_ = true;
+    }
   }
   ~EmbedderImpl() override {
     // The loader thread reads plan_; a deferred load that never ran is dropped unrun.
@@ -136,14 +140,22 @@ class EmbedderImpl final : public Embedder {
       pending_.wait();
   }
 
-  // Starts make_encoder on a thread of its own (async: WeightLoading::Background) or leaves it
-  // to the first embed (deferred: OnFirstUse).
-  template <Driver D>
-  void start_loading(std::unique_ptr<D> driver, std::launch when) {
-    pending_ = std::async(when, [this, d = std::move(driver)]() mutable {
-      return std::unique_ptr<Encoder>(make_encoder(std::move(d), plan_));
+  // Starts make_driver() and make_encoder on a thread of its own (async:
+  // WeightLoading::Background) or leaves them to the first embed (deferred: OnFirstUse). The
+  // driver is made there too: a CUDA driver's construction is the CUDA context and cuBLAS
+  // start-up (a few hundred ms), which the caller's tokenizing or walking then overlaps.
+  template <class MakeDriver>
+  void start_loading(MakeDriver make_driver, std::launch when) {
+    pending_ = std::async(when, [this, make = std::move(make_driver)]() mutable {
+      struct Done {  // set on return and on throw: weights_ready() never waits forever
+        std::atomic<bool>& flag;
+        ~Done() { flag.store(true, std::memory_order_release); }
+      } done{loaded_};
+      return std::unique_ptr<Encoder>(make_encoder(make(), plan_));
     });
   }
+
+  bool weights_ready() const override { return loaded_.load(std::memory_order_acquire); }
 
   size_t dim() const override { return dim_; }
   size_t max_seq_length() const override { return plan_.max_seq; }
@@ -253,6 +265,7 @@ class EmbedderImpl final : public Embedder {
   std::unique_ptr<Tokenizer> tok_;
   std::unique_ptr<Encoder> enc_;
   std::future<std::unique_ptr<Encoder>> pending_;
+  std::atomic<bool> loaded_{false};  // the loader thread has finished (loaded or failed)
   std::exception_ptr load_error_;
   std::string device_;
   size_t dim_ = 0;
@@ -319,6 +332,14 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
       // (docs/benchmarks.md, scripts/gpu_bench.py; CudaModels.* in cuda_parity_test).
       plan.arch.dtype = co.activation;
       plan_limits<CudaDriver>(plan);
+      if (opts.weights != WeightLoading::AtLoad) {
+        auto impl = std::make_unique<EmbedderImpl>(std::move(plan), std::move(tok), nullptr,
+                                                   std::string("cuda"));
+        impl->start_loading(
+            [co] { return std::make_unique<CudaDriver>(co); },
+            opts.weights == WeightLoading::Background ? std::launch::async : std::launch::deferred);
+        return impl;
+      }
       enc = make_encoder(std::make_unique<CudaDriver>(co), plan);
       break;
 #else
@@ -350,9 +371,9 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
         const std::string device(driver->name());
         auto impl =
             std::make_unique<EmbedderImpl>(std::move(plan), std::move(tok), nullptr, device);
-        impl->start_loading(std::move(driver), opts.weights == WeightLoading::Background
-                                                   ? std::launch::async
-                                                   : std::launch::deferred);
+        impl->start_loading(
+            [d = std::move(driver)]() mutable { return std::move(d); },
+            opts.weights == WeightLoading::Background ? std::launch::async : std::launch::deferred);
         return impl;
       }
       enc = make_encoder(std::move(driver), plan);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/test_util.hpp"
@@ -180,6 +182,16 @@ TEST(ModelChecks, NanWeightFailsAtLoadNamingTensor) {
   EXPECT_NE(msg.find("element 37"), std::string::npos) << msg;
 }
 
+// Polls Embedder::weights_ready() for up to 60 s.
+bool becomes_ready(const Embedder& e) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!e.weights_ready()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 // With the weights loaded in the background or on first use (the CLI's modes), the same error
 // comes from the first embed, and again from every later one: nothing is ever embedded with NaN
 // weights.
@@ -189,6 +201,9 @@ TEST(ModelChecks, NanWeightLoadedInBackgroundFailsEveryEmbedNamingTensor) {
   for (WeightLoading when : {WeightLoading::Background, WeightLoading::OnFirstUse}) {
     std::unique_ptr<Embedder> e = load(m.dir(), when);
     ASSERT_TRUE(e);
+    // A failed background load still ends the wait (a caller polling weights_ready() before
+    // its first embed must not poll forever).
+    if (when == WeightLoading::Background) EXPECT_TRUE(becomes_ready(*e));
     const std::vector<std::string> texts = {"hello world"};
     for (int round = 0; round < 2; ++round) {
       const std::string msg = format_error([&] { e->embed(texts, InputKind::Document); });
@@ -206,9 +221,15 @@ TEST(ModelChecks, BackgroundLoadGivesTheSameVectors) {
   for (WeightLoading when : {WeightLoading::Background, WeightLoading::OnFirstUse}) {
     auto now = load(m.dir());  // fresh: a driver packs its weights on their second use
     auto later = load(m.dir(), when);
+    EXPECT_TRUE(now->weights_ready());
+    if (when == WeightLoading::OnFirstUse)
+      EXPECT_FALSE(later->weights_ready());  // nothing loads until the first embed
+    else
+      EXPECT_TRUE(becomes_ready(*later));  // the loader thread finishes on its own
     EXPECT_EQ(later->dim(), now->dim());
     EXPECT_EQ(later->device_name(), now->device_name());
     EXPECT_EQ(later->embed(texts, InputKind::Query), now->embed(texts, InputKind::Query));
+    EXPECT_TRUE(later->weights_ready());
     auto unused = load(m.dir(), when);
     unused.reset();
   }
