@@ -147,13 +147,30 @@ std::vector<Chunk> chunk_tree(const std::vector<WalkedFile>& files, const fs::pa
                               Embedder& emb, uint64_t max_file_size) {
   const ChunkOptions co = index::chunk_options_for(emb);
   std::vector<std::vector<Chunk>> per(files.size());
+  std::vector<double> secs(files.size());
   parallel_for(0, static_cast<int64_t>(files.size()), 1, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
       std::string text;
       if (read_text_file(root / files[i].rel_path, max_file_size, &text) == ContentStatus::Ok)
         per[i] = chunk_file(files[i].rel_path, text, co);
+      secs[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
   });
+  // The files that take one ingest thread longest (read + chunk + tokenize): the pipeline hands
+  // files to the embedder in order, so one slow file can hold a window back.
+  std::vector<size_t> order(files.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  const size_t show = std::min<size_t>(order.size(), 8);
+  std::partial_sort(order.begin(), order.begin() + show, order.end(),
+                    [&](size_t a, size_t b) { return secs[a] > secs[b]; });
+  double total = 0;
+  for (double x : secs) total += x;
+  std::printf("chunking: %.2f s summed over %zu files; slowest:", total, files.size());
+  for (size_t k = 0; k < show; ++k)
+    std::printf(" %s %.3f s (%zu chunks);", files[order[k]].rel_path.c_str(), secs[order[k]],
+                per[order[k]].size());
+  std::printf("\n");
   std::vector<Chunk> all;
   for (auto& v : per)
     for (auto& c : v)
@@ -278,6 +295,10 @@ int main(int argc, char** argv) {
           "cold pipeline: start (update() to the first embed call) %.3f s; tail (last embed "
           "call returned to update() returned) %.3f s; %zu embed calls in %.3f s between\n",
           secs(c0, first_call), secs(last_return, c1), cold_calls, secs(first_call, last_return));
+    std::printf(
+        "embedding thread (cold): in embed calls %.3f s, waiting for the next file in order %.3f "
+        "s, its own work between calls %.3f s\n",
+        cold.embed_s, cold.chunk_wait_s, cold.embed_gap_s);
     if (pure_embed || !dump_texts.empty() || !dump_ids.empty()) {
       std::vector<Chunk> chunks = chunk_tree(files, root, *shared, io.max_file_size);
       std::vector<std::vector<int32_t>> ids;

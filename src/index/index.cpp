@@ -829,6 +829,8 @@ UpdateStats IndexImpl::update() {
     PipelineTimes times = run_pipeline(work, cfg);
     st.chunk_s += times.chunk_s;
     st.embed_s += times.embed_s;
+    st.chunk_wait_s += times.chunk_wait_s;
+    st.embed_gap_s += times.embed_gap_s;
     st.chunks_embedded += times.chunks_embedded;
   };
   rep.start_phase(IndexProgress::Phase::Chunking, tasks.size());

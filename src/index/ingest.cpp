@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <optional>
 #include <unordered_map>
 
 #include "corpus/path_filter.hpp"
@@ -176,6 +178,18 @@ unsigned ingest_threads(const PipelineConfig& cfg) {
   return n;
 }
 
+// Files started before their turn (run_pipeline): those of at least kEarlyBytes, the
+// kEarlyFiles largest. $RIPVEC_INGEST_EARLY=0 turns it off (for A/B measurements).
+constexpr uint64_t kEarlyBytes = 64 * 1024;
+constexpr size_t kEarlyFiles = 64;
+bool early_files_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("RIPVEC_INGEST_EARLY");
+    return v == nullptr || std::string_view(v) != "0";
+  }();
+  return on;
+}
+
 size_t group_tokens_for(const PipelineConfig& cfg) {
   if (cfg.group_tokens) return cfg.group_tokens;
   // One embed call holds the embedder lock (searches wait behind it): about one forward pass
@@ -214,6 +228,22 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   const size_t first_cut = std::max<size_t>(window / 16, 1);
   size_t cut = first_cut;
   const unsigned nthreads = static_cast<unsigned>(std::min<size_t>(ingest_threads(cfg), n));
+  // Files are embedded in task order, so one file that takes a thread long to chunk (a 500 KB
+  // SVG: half a second) stops the embedder until it is done, however far the other threads are
+  // ahead. The largest files (size is the proxy) are therefore started first, out of order;
+  // the embedding still takes every file in task order, so the windows and batches are the
+  // same. They do not count against the run-ahead bound (there are at most kEarlyFiles).
+  std::vector<size_t> early;
+  std::vector<uint8_t> is_early(n, 0);
+  if (nthreads > 1 && early_files_enabled()) {
+    for (size_t t = 0; t < n; ++t)
+      if (tasks[t].file.size >= kEarlyBytes) early.push_back(t);
+    std::stable_sort(early.begin(), early.end(),
+                     [&](size_t a, size_t b) { return tasks[a].file.size > tasks[b].file.size; });
+    if (early.size() > kEarlyFiles) early.resize(kEarlyFiles);
+    for (size_t t : early) is_early[t] = 1;
+  }
+  size_t next_early = 0;  // under mu
   std::vector<Item> items(n);
   std::vector<uint8_t> ready(n, 0);
   std::mutex mu;
@@ -235,11 +265,17 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
         {
           std::unique_lock lk(mu);
           cv_space.wait(lk, [&] {
-            return abort || next_task >= n ||
+            return abort || next_early < early.size() || next_task >= n ||
                    (ahead_chunks < window && next_task < consumed + 4096);
           });
-          if (abort || next_task >= n) return;
-          t = next_task++;
+          if (abort) return;
+          if (next_early < early.size()) {
+            t = early[next_early++];
+          } else {
+            while (next_task < n && is_early[next_task]) ++next_task;  // started already
+            if (next_task >= n) return;
+            t = next_task++;
+          }
         }
         const auto tc = Clock::now();
         Item it;
@@ -271,7 +307,7 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
         if (prog) prog->files_chunked++;
         chunk_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - tc).count();
         std::lock_guard lk(mu);
-        ahead_chunks += it.chunks.size();
+        if (!is_early[t]) ahead_chunks += it.chunks.size();
         items[t] = std::move(it);
         ready[t] = 1;
         cv_ready.notify_all();
@@ -312,6 +348,9 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   const size_t dim = emb.dim();
   const size_t group_tokens = group_tokens_for(cfg);
   const bool normalize = !emb.normalizes();
+  // The embedding thread's time between two embed calls, and within it the waits for files.
+  std::optional<Clock::time_point> returned;
+  double between_s = 0;
 
   // Hands one file back (its chunks all embedded, or none to embed): builds its object and
   // calls cfg.done. This runs on the finisher thread, in task order, so that encoding and
@@ -412,8 +451,10 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       if (cfg.cancelled && cfg.cancelled()) throw CancelledError("indexing cancelled");
       if (prog) prog->phase(IndexProgress::Phase::Embedding);
       const auto te = Clock::now();
+      if (returned) between_s += std::chrono::duration<double>(te - *returned).count();
       std::vector<float> v = embed_tokens_serialized(emb, ids);
       times.embed_s += seconds_since(te);
+      returned = Clock::now();
       if (v.size() != count * dim)
         throw IndexError("embedder returned " + std::to_string(v.size()) + " floats for " +
                          std::to_string(count) + " texts of dim " + std::to_string(dim));
@@ -446,11 +487,15 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       Item it;
       {
         std::unique_lock lk(mu);
-        cv_ready.wait(lk, [&] { return ready[t] || worker_error; });
+        if (!ready[t] && !worker_error) {
+          const auto tw = Clock::now();
+          cv_ready.wait(lk, [&] { return ready[t] || worker_error; });
+          if (returned) times.chunk_wait_s += seconds_since(tw);
+        }
         if (!ready[t]) std::rethrow_exception(worker_error);
         it = std::move(items[t]);
         ready[t] = 0;
-        ahead_chunks -= it.chunks.size();
+        if (!is_early[t]) ahead_chunks -= it.chunks.size();
         ++consumed;
       }
       cv_space.notify_all();
@@ -481,6 +526,7 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   close_finisher();
   if (fin_error) std::rethrow_exception(fin_error);
   times.chunk_s = static_cast<double>(chunk_ns.load()) * 1e-9;
+  times.embed_gap_s = std::max(0.0, between_s - times.chunk_wait_s);
   return times;
 }
 
@@ -518,6 +564,8 @@ MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& em
   PipelineTimes times = run_pipeline(tasks, cfg);
   st->chunk_s += times.chunk_s;
   st->embed_s += times.embed_s;
+  st->chunk_wait_s += times.chunk_wait_s;
+  st->embed_gap_s += times.embed_gap_s;
   st->chunks_embedded += times.chunks_embedded;
   return c;
 }

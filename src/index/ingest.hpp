@@ -129,6 +129,8 @@ struct PipelineConfig {
 struct PipelineTimes {
   double chunk_s = 0;  // summed over the ingest threads (read, hash, chunk, tokenize)
   double embed_s = 0;
+  double chunk_wait_s = 0;  // the embedding thread waiting for the next file in order
+  double embed_gap_s = 0;   // the embedding thread's own work between embed calls
   size_t chunks_embedded = 0;
 };
 

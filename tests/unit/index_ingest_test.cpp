@@ -156,6 +156,16 @@ TEST_F(IndexIngest, IncrementalSnapshotEqualsColdRebuild) {
 // comes back once, in task order, each chunk with the vector of its own text (the hashed
 // embedder gives a text the same vector in any batch), whatever the thread count.
 TEST_F(IndexIngest, WindowsHandFilesBackInOrderWithTheirOwnVectors) {
+  // Two files large enough to be started before their turn (run_pipeline's early files), in
+  // the middle of the walk order: the hand-back order and the vectors must not change.
+  std::string big_py, big_txt;
+  for (int i = 0; big_py.size() < 100 * 1024; ++i)
+    big_py += "def step_" + std::to_string(i) + "(x):\n    return x * " + std::to_string(i) +
+              " + len(str(x))\n\n";
+  for (int i = 0; big_txt.size() < 80 * 1024; ++i)
+    big_txt += "line " + std::to_string(i) + " of a large plain text file\n";
+  write(root_ / "app/large_module.py", big_py);
+  write(root_ / "docs/large_notes.txt", big_txt);
   TestHashEmbedder emb;
   std::vector<index::FileTask> tasks;
   WalkStats ws;
