@@ -352,10 +352,10 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
     case Device::Cpu: {
       auto driver = std::make_unique<CpuDriver>();
       // Auto: INT8 where it is accurate and measured faster than FP32 (cpu::int8_faster_than_f32:
-      // AVX2-only CPUs), FP32 elsewhere. Accurate means cosine >= 0.999 against FP32 on the
-      // real MiniLM's goldens and MRR@10 within 0.01 on the quality harness: evidence about a
-      // real BERT's outlier channels, so Auto takes INT8 for BERT-family models only (ModernBERT
-      // has passed on random weights alone; --precision int8 asks for it).
+      // AVX2-only CPUs and AVX-512 VNNI ones), FP32 elsewhere. Accurate means cosine >= 0.999
+      // against FP32 on the real MiniLM's goldens and MRR@10 within 0.01 on the quality harness:
+      // evidence about a real BERT's outlier channels, so Auto takes INT8 for BERT-family models
+      // only (ModernBERT has passed on random weights alone; --precision int8 asks for it).
       plan.int8_queries = opts.precision == Precision::Int8;
       plan.int8 =
           plan.int8_queries || (opts.precision == Precision::Auto && cpu::int8_faster_than_f32() &&

@@ -44,18 +44,18 @@ inline constexpr int kInt8Outliers = 4;
 
 enum class Int8Isa { kAuto, kScalar, kAvx2, kAvx512Vnni };
 
-// kAuto: AVX2 where the CPU has it, else scalar — the kernels that have run and passed
-// int8_gemm_test; the AVX-512 VNNI kernel (same bits by construction) is taken only when asked
-// ($RIPVEC_CPU_INT8=scalar|avx2|vnni overrides) until it has run on a VNNI CPU. Throws
-// UnsupportedError for a requested ISA the CPU lacks.
+// kAuto: AVX-512 VNNI where the CPU has it, else AVX2, else scalar — all three have run and
+// passed int8_gemm_test (bit-identical; VNNI on the Intel host, 2026-12-05)
+// ($RIPVEC_CPU_INT8=scalar|avx2|vnni overrides). Throws UnsupportedError for a requested ISA
+// the CPU lacks.
 Int8Isa select_int8_isa(Int8Isa want);
 const char* int8_isa_name(Int8Isa isa);
 // Whether Precision::Auto should pick INT8 on this CPU: where a verified INT8 kernel is
 // measured faster than the FP32 kernels the CPU would run. True where both are AVX2's (no
 // AVX-512: the INT8 AVX2 kernel is 1.19-1.21x the FP32 one on a quiet AMD VM, cold index and
-// forward; docs/benchmarks.md). False where FP32 runs AVX-512 (the AVX2 INT8 kernel would be
-// slower) and until the VNNI kernel, 64 multiply-adds per instruction against FP32's 16, has
-// been measured; false on the scalar kernels. $RIPVEC_CPU_ISA / $RIPVEC_CPU_INT8 are honoured
+// forward) and where the INT8 kernel is VNNI's (1.14-1.39x the AVX-512 FP32 forward on the
+// Intel host; docs/benchmarks.md). False where FP32 runs AVX-512 and INT8 would be AVX2's (no
+// VNNI: slower), and on the scalar kernels. $RIPVEC_CPU_ISA / $RIPVEC_CPU_INT8 are honoured
 // (the kernels Auto would actually run are compared).
 bool int8_faster_than_f32();
 
