@@ -230,9 +230,10 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   const unsigned nthreads = static_cast<unsigned>(std::min<size_t>(ingest_threads(cfg), n));
   // Files are embedded in task order, so one file that takes a thread long to chunk (a 500 KB
   // SVG: half a second) stops the embedder until it is done, however far the other threads are
-  // ahead. The largest files (size is the proxy) are therefore started first, out of order;
-  // the embedding still takes every file in task order, so the windows and batches are the
-  // same. They do not count against the run-ahead bound (there are at most kEarlyFiles).
+  // ahead (0.7-0.8 s of a 4.8 s cold index of Django on the H200). The largest files (size is
+  // the proxy) are therefore started out of order, largest first, by the threads the run-ahead
+  // bound holds back; the embedding still takes every file in task order, so the windows and
+  // batches are the same. They do not count against the bound (there are at most kEarlyFiles).
   std::vector<size_t> early;
   std::vector<uint8_t> is_early(n, 0);
   if (nthreads > 1 && early_files_enabled()) {
@@ -264,18 +265,22 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
         size_t t;
         {
           std::unique_lock lk(mu);
+          // In order while the run-ahead bound allows (the first window comes first); a thread
+          // the bound holds back starts the next large file instead.
+          auto in_order = [&] {
+            while (next_task < n && is_early[next_task]) ++next_task;  // taken out of order
+            return next_task < n && ahead_chunks < window && next_task < consumed + 4096;
+          };
           cv_space.wait(lk, [&] {
-            return abort || next_early < early.size() || next_task >= n ||
-                   (ahead_chunks < window && next_task < consumed + 4096);
+            return abort || in_order() || next_early < early.size() || next_task >= n;
           });
           if (abort) return;
-          if (next_early < early.size()) {
-            t = early[next_early++];
-          } else {
-            while (next_task < n && is_early[next_task]) ++next_task;  // started already
-            if (next_task >= n) return;
+          if (in_order())
             t = next_task++;
-          }
+          else if (next_early < early.size())
+            t = early[next_early++];
+          else
+            return;  // nothing left to start
         }
         const auto tc = Clock::now();
         Item it;
