@@ -87,7 +87,8 @@ void add_model_flags(CLI::App& app, CliOptions& o) {
       ->capture_default_str();
   app.add_option("--precision", o.precision,
                  "Activation dtype: auto (f16 on cuda; on the cpu int8 documents and f32 queries "
-                 "where int8 is faster, avx2 without avx-512, else f32), f32 (exact), f16, bf16 "
+                 "where int8 is faster: avx2 without avx-512, or avx-512 vnni; else f32), f32 "
+                 "(exact), f16, bf16 "
                  "or int8 (cpu: dynamically quantized linear layers, cosine >= 0.999; an int8 "
                  "index is separate from an f32 one)")
       ->check(CLI::IsMember({"auto", "f32", "f16", "bf16", "int8"}))
