@@ -192,6 +192,12 @@ bool early_files_enabled() {
 
 size_t group_tokens_for(const PipelineConfig& cfg) {
   if (cfg.group_tokens) return cfg.group_tokens;
+  // $RIPVEC_GROUP_TOKENS overrides the default below (for A/B measurements).
+  static const size_t env = [] {
+    const char* v = std::getenv("RIPVEC_GROUP_TOKENS");
+    return v ? static_cast<size_t>(std::strtoull(v, nullptr, 10)) : size_t{0};
+  }();
+  if (env > 0) return env;
   // One embed call holds the embedder lock (searches wait behind it): about one forward pass
   // of the default budget on the CPU; on a GPU 16 pipelined batches (~50-200 ms), since the
   // device drains between calls (65536 tokens cost bge-small 15% of its speed on the H200).
