@@ -4,7 +4,7 @@
 # through the CLI against the engine benchmark (bench/gpu_embed_bench) on the same texts, for a
 # bge-small-shaped and a ModernBERT-shaped model (random weights: scripts/make_random_model.py).
 #
-#   scripts/device_index_bench.sh CARRY_DIR [build] [bench] [cpu]
+#   [BUILD_TARGETS=...] [MODELS=...] scripts/device_index_bench.sh CARRY_DIR [build] [bench] [cpu]
 #
 # CARRY_DIR (carried to the device, git-ignored) holds ts_src.tar.xz (third_party/_src: the
 # tree-sitter runtime and grammars, made by `tar -C third_party -cJf ts_src.tar.xz _src/grammars
@@ -33,7 +33,8 @@ if want build; then
     -DCMAKE_PREFIX_PATH="$DEPS/usr" -DBLAS_LIBRARIES="$BLAS_LIB" \
     -DOPENBLAS_CBLAS_INCLUDE="$CBLAS_INC" -DBLA_VENDOR=OpenBLAS >"$OUT/cmake.log" 2>&1 ||
     { tail -40 "$OUT/cmake.log"; exit 1; }
-  cmake --build $B -j16 --target ripvec index_bench gpu_embed_bench query_bench >"$OUT/build.log" 2>&1 ||
+  cmake --build $B -j16 --target ${BUILD_TARGETS:-ripvec index_bench gpu_embed_bench query_bench} \
+    >"$OUT/build.log" 2>&1 ||
     { grep -E "error|Error" "$OUT/build.log" | head -40; exit 1; }
   echo "build ok"
 fi
