@@ -216,6 +216,11 @@ class IndexImpl final : public Index {
   // Removes objects `m` does not name (unless `objects` is false: the caller knows every
   // object there is one it named), older snapshots and temp files.
   void collect_garbage(const Manifest& m, UpdateStats* st, bool objects = true);
+  // Throws IoError naming the first symlink among the folders the index writes and deletes
+  // in: its directory, objects/ and objects' subfolders. A repository can ship its own
+  // .ripvec/; with objects/ linked to a home folder, garbage collection emptied every
+  // subfolder of it. The index never follows a link there and never removes one (not ours).
+  void refuse_symlinks() const;
   UpdateStats use_read_only(const std::string& why, UpdateStats st);
 
   // Search over the committed snapshot plus what the filter adds; `exclude` = a chunk of the
@@ -504,6 +509,23 @@ IndexStatus IndexImpl::status() const {
 
 // ---------------- update ----------------
 
+void IndexImpl::refuse_symlinks() const {
+  auto refuse = [](const fs::path& p) {
+    std::error_code ec;
+    if (fs::is_symlink(fs::symlink_status(p, ec)))
+      throw IoError(p.string() +
+                    " is a symbolic link: an index never writes or deletes through one; remove it");
+  };
+  refuse(location_);
+  refuse(location_ / "objects");
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(location_ / "objects", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code ec2;
+    if (it->is_symlink(ec2)) refuse(it->path());
+  }
+}
+
 void IndexImpl::collect_garbage(const Manifest& m, UpdateStats* st, bool objects) {
   std::unordered_set<std::string> keep;
   if (objects)
@@ -513,7 +535,7 @@ void IndexImpl::collect_garbage(const Manifest& m, UpdateStats* st, bool objects
   for (auto dir = objects ? fs::directory_iterator(location_ / "objects", ec)
                           : fs::directory_iterator();
        !ec && dir != fs::directory_iterator(); dir.increment(ec)) {
-    if (!dir->is_directory()) continue;
+    if (dir->is_symlink() || !dir->is_directory()) continue;  // refuse_symlinks() said so
     std::error_code ec2;
     bool empty = true;
     for (auto f = fs::directory_iterator(dir->path(), ec2); !ec2 && f != fs::directory_iterator();
@@ -563,6 +585,7 @@ UpdateStats IndexImpl::update() {
   auto racy = [&](int64_t mtime_ns) { return mtime_ns >= racy_from; };
   UpdateStats st;
   std::error_code ec;
+  refuse_symlinks();
   fs::create_directories(location_ / "objects", ec);
   if (ec)
     return use_read_only(
