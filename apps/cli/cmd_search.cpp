@@ -97,6 +97,9 @@ int run_search(const CliOptions& opts) {
   const auto t_start = std::chrono::steady_clock::now();
   if (opts.query.empty())
     throw InvalidArgument("no query given (usage: ripvec [OPTIONS] QUERY [PATH...]; see --help)");
+  // Only white space embeds to the bare [CLS] [SEP] and matches no word: ranked noise.
+  if (opts.query.find_first_not_of(" \t\n\r\f\v") == std::string::npos)
+    throw InvalidArgument("the query is only white space: nothing to look for");
   check_utf8(opts.query, "QUERY");
   if (opts.top_k == 0) throw InvalidArgument("--top-k must be at least 1");
 

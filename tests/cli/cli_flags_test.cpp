@@ -52,6 +52,80 @@ TEST(CliFlags, ThresholdNanOrInfIsError2) {
   }
 }
 
+// Probe 2026-12-05: 1e39 passed the finite check, became inf as a float and failed only after
+// the index update ("threshold must be a finite number", about a finite number). Now a
+// parse-time error: nothing is indexed.
+TEST(CliFlags, ThresholdBeyondFloatRangeIsError2BeforeIndexing) {
+  TempDir d;
+  d.write("a.py", "def f():\n    return 1\n");
+  for (const char* t : {"1e39", "-3.5e38", "1e300"}) {
+    SCOPED_TRACE(t);
+    auto r = run_args({std::string("--threshold=") + t, "query", d.path().string(), "--model",
+                       tiny_model(), "--cache-dir", (d / "cache").string()});
+    expect_error(r, "out of range");
+    EXPECT_FALSE(fs::exists(d / "cache"));
+  }
+  // Values a float holds are thresholds like any other (nothing scores above 1e38).
+  auto r = run_args({"--threshold=1e38", "-q", "query", d.path().string(), "--model", tiny_model(),
+                     "--cache-dir", (d / "cache").string()});
+  EXPECT_EQ(r.status, 1) << r.err;
+}
+
+// Probe 2026-12-05: -C/-A/-B took "-1" as 2^64-1 (the whole result, silently) and any
+// number of digits; ripgrep refuses both.
+TEST(CliFlags, ContextNegativeOrHugeIsError2) {
+  TempDir d;
+  for (const char* flag : {"-C", "-A", "-B", "--context", "--after-context"})
+    for (const char* v : {"-1", "99999999999999999999", "4294967296", "1.5", "nan", ""}) {
+      SCOPED_TRACE(std::string(flag) + " " + v);
+      expect_error(run_args({flag, v, "query", d.path().string()}), "context");
+    }
+  // 0 is a count like any other (only the best-matching lines).
+  d.write("a.py", "def alpha():\n    return 1\n");
+  auto r = run_args(
+      {"-C", "0", "alpha", d.path().string(), "--no-index", "--model", tiny_model(), "-q"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// Probe 2026-12-05: `--json -l` printed plain paths to a reader expecting JSON lines, and
+// `--json --vimgrep` / `-l --vimgrep` silently ignored one of the two. One output format.
+TEST(CliFlags, JsonWithFilesWithMatchesOrVimgrepIsError2) {
+  TempDir d;
+  for (const auto& [a, b] :
+       std::vector<std::pair<std::string, std::string>>{{"--json", "-l"},
+                                                        {"--json", "--files-with-matches"},
+                                                        {"--json", "--vimgrep"},
+                                                        {"-l", "--vimgrep"}}) {
+    SCOPED_TRACE(a + " " + b);
+    expect_error(run_args({a, b, "query", d.path().string()}), "excludes");
+    expect_error(run_args({b, a, "query", d.path().string()}), "excludes");
+  }
+}
+
+// Probe 2026-12-05: "--max-filesize: --max-filesize: not a size: '1.5M'".
+TEST(CliFlags, MaxFilesizeErrorNamesTheFlagOnce) {
+  TempDir d;
+  for (const char* v : {"1.5M", "99999999999999999999G", "5T", "-5"}) {
+    SCOPED_TRACE(v);
+    auto r = run_args({"--max-filesize", v, "query", d.path().string()});
+    expect_error(r, "--max-filesize");
+    EXPECT_EQ(r.err.find("--max-filesize", r.err.find("--max-filesize") + 1), std::string::npos)
+        << r.err;
+  }
+}
+
+// Probe 2026-12-05: "" was an error but "   " ranked every chunk against the bare [CLS] [SEP]
+// (top score 0.6 on the hybrid scale for a query with no word in it).
+TEST(CliFlags, WhitespaceOnlyQueryIsError2) {
+  TempDir d;
+  d.write("a.py", "def f():\n    return 1\n");
+  for (const char* q : {" ", "   ", "\t\n", " \r\n "}) {
+    SCOPED_TRACE(q);
+    expect_error(run_args({"--no-index", "--model", tiny_model(), q, d.path().string()}),
+                 "white space");
+  }
+}
+
 TEST(CliFlags, MaxFilesizeZeroIsError2) {
   TempDir d;
   for (const char* v : {"0", "0K", "0M"}) {
