@@ -691,7 +691,9 @@ bool ignored_below(const fs::path& root, const fs::path& path) {
 }
 
 ContentStatus read_text_file(const fs::path& p, uint64_t max_size, std::string* out) {
-  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (one put in place of a file after the walk, or named by an LSP
+  // client) would wait for a writer; fstat then refuses anything but a regular file.
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return ContentStatus::Unreadable;
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
