@@ -295,9 +295,11 @@ int64_t mtime_ns(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-// Why `path` lies on a pseudo file system (nullptr when it does not): kernel interfaces whose
-// trees never end (/proc/self/root leads back to /), whose files block on read (/proc/kmsg) or
-// are devices. devtmpfs reports tmpfs's magic, so /dev is also recognised by its real path.
+}  // namespace
+
+// Kernel interfaces whose trees never end (/proc/self/root leads back to /), whose files block
+// on read (/proc/kmsg) or are devices. devtmpfs reports tmpfs's magic, so /dev is also
+// recognised by its real path.
 const char* pseudo_fs_name(const std::string& path) {
   struct statfs sf;
   if (::statfs(path.c_str(), &sf) == 0) {
@@ -345,6 +347,8 @@ const char* pseudo_fs_name(const std::string& path) {
   }
   return nullptr;
 }
+
+namespace {
 
 bool is_ancestor_loop(const DirCtx& parent, dev_t dev, ino_t ino) {
   for (const DirCtx* d = &parent; d && d->in_walk; d = d->parent.get())
@@ -576,6 +580,13 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
     if (::stat(abs_s.c_str(), &st) != 0) {
       ++stats.skipped_unreadable;
       warn(stats, "cannot open " + root.string() + ": " + std::strerror(errno));
+      continue;
+    }
+    // Named, too: /proc/self holds the environment (secrets an index would keep on disk).
+    if (const char* fs_name = pseudo_fs_name(abs_s)) {
+      ++stats.skipped_other_fs;
+      warn(stats, "not searching " + abs_s + ": it is on the " + fs_name +
+                      " pseudo file system (never searched)");
       continue;
     }
     if (S_ISDIR(st.st_mode)) {

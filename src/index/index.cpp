@@ -989,6 +989,7 @@ std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
   std::error_code ec;
   const fs::path c = fs::canonical(path, ec);
   if (ec) throw IoError(path.string() + ": " + ec.message());
+  refuse_pseudo_fs(path, c);
   const bool is_file = !fs::is_directory(c, ec);
   const SearchFilter& f = opts.filter;
   WalkOptions w;

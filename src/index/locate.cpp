@@ -114,9 +114,16 @@ std::string scope_of(const fs::path& root, const fs::path& p) {
 
 }  // namespace
 
+void refuse_pseudo_fs(const fs::path& given, const fs::path& canonical) {
+  if (const char* fs_name = pseudo_fs_name(canonical.string()))
+    throw IoError(given.string() + ": on the " + fs_name +
+                  " pseudo file system, which is never indexed or searched");
+}
+
 Located locate_index(const fs::path& path, const fs::path& cache_dir, std::string_view model_dir,
                      bool repo_local) {
   const fs::path p = canonical_or_throw(path);
+  refuse_pseudo_fs(path, p);
   const fs::path dir = exists_dir(p) ? p : p.parent_path();
   const auto chain = ancestors(dir);
   const fs::path cache = resolve_cache_dir(cache_dir);

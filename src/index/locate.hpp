@@ -30,7 +30,13 @@ struct Located {
   std::string scope;               // the opened path relative to root ("" at the root)
 };
 
-// Root discovery (ripvec/index.hpp, Index::open). `path` must exist (IoError otherwise).
+// Throws IoError when `canonical` (the canonical form of the PATH `given`) lies on a pseudo
+// file system (/proc, /sys, /dev...): never indexed or searched, named or not. /proc/self
+// holds the process environment, which an index would keep on disk.
+void refuse_pseudo_fs(const std::filesystem::path& given, const std::filesystem::path& canonical);
+
+// Root discovery (ripvec/index.hpp, Index::open). `path` must exist (IoError otherwise) and
+// not lie on a pseudo file system (refuse_pseudo_fs).
 Located locate_index(const std::filesystem::path& path, const std::filesystem::path& cache_dir,
                      std::string_view model_dir, bool repo_local);
 

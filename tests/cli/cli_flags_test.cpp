@@ -191,6 +191,31 @@ TEST(CliFlags, UnreadablePathExits2) {
   ::chmod((d / "closed").c_str(), 0755);  // so TempDir can remove it
 }
 
+// Probe 2026-12-05: a PATH on a pseudo file system was walked and indexed when named (only
+// reaching one from another root was refused): `ripvec QUERY /proc/self` kept the process's
+// files in the cache and embedded 2,000 chunks of kernel tables. Now an error, for search (with
+// and without the index) and `ripvec index`, and nothing is written to the cache.
+TEST(CliFlags, PseudoFileSystemPathIsError2) {
+  TempDir d;
+  for (const std::string p : {"/proc/self/status", "/proc/self/fdinfo", "/dev", "/sys/kernel/mm"}) {
+    if (!fs::exists(p)) continue;
+    SCOPED_TRACE(p);
+    const std::string cache = (d / "cache").string();
+    expect_error(run_args({"-q", "query", p, "--model", tiny_model(), "--device", "cpu",
+                           "--cache-dir", cache}),
+                 "pseudo file system");
+    expect_error(
+        run_args({"-q", "--no-index", "query", p, "--model", tiny_model(), "--device", "cpu"}),
+        "pseudo file system");
+    // (`ripvec index FILE` is refused earlier: only directories are indexed.)
+    if (fs::is_directory(p))
+      expect_error(run_args({"index", "-q", p, "--model", tiny_model(), "--device", "cpu",
+                             "--cache-dir", cache}),
+                   "pseudo file system");
+    EXPECT_FALSE(fs::exists(cache)) << "something was indexed";
+  }
+}
+
 // Tokenizing needs only tokenizer.json; with a config.json present, ids must fit vocab_size.
 TEST(CliFlags, TokenizeWithOnlyTokenizerFiles) {
   TempDir d;

@@ -236,6 +236,26 @@ TEST(ChunkWalker, FollowedLinkToProcIsNotWalked) {
   EXPECT_FALSE(st.truncated);
 }
 
+// Probe 2026-12-05: a root on a pseudo file system, named rather than reached, was walked
+// (/proc/self: its environment and kernel tables). It is skipped with a warning naming it,
+// beside a normal root that is still walked.
+TEST(ChunkWalker, NamedRootOnPseudoFileSystemIsNotWalked) {
+  ScratchDir d;
+  d.write("src/ok.py");
+  std::vector<std::filesystem::path> roots = {d.path()};
+  for (const char* p : {"/proc/self", "/proc/self/status", "/sys/kernel/mm", "/dev"})
+    if (std::filesystem::exists(p)) roots.push_back(p);
+  ASSERT_GT(roots.size(), 1u);
+  WalkStats st;
+  const auto files = walk(roots, WalkOptions{}, &st);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].rel_path, "src/ok.py");
+  EXPECT_EQ(st.skipped_other_fs, roots.size() - 1);
+  size_t named = 0;
+  for (const auto& w : st.warnings) named += w.find("pseudo file system") != std::string::npos;
+  EXPECT_EQ(named, roots.size() - 1);
+}
+
 // --one-file-system: neither a mount point inside the tree nor a followed link leads to another
 // file system. The other file system is a tmpfs mounted in a private mount namespace by a
 // forked child (needs CAP_SYS_ADMIN: skipped where that is refused).
