@@ -37,6 +37,17 @@ const CLI::Validator kPositiveCount(
 const CLI::Validator kLineCount(
     [](std::string& s) { return check_count(s, 0, "a whole number of lines (0 or more)"); }, "");
 
+// Worker threads: 0 (all cores) to 1024, the thread pool's bound (ThreadPool::kMaxThreads);
+// `-j 100000` spent the user's process limit (no fork succeeded on the machine) and hung.
+const CLI::Validator kThreadCount(
+    [](std::string& s) {
+      std::string e = check_count(s, 0, "a whole number of threads (0: all cores)");
+      if (e.empty() && std::strtoull(s.c_str(), nullptr, 10) > 1024)
+        e = "'" + s + "' is too many threads (at most 1024)";
+      return e;
+    },
+    "");
+
 // A finite number (no nan, inf, hex floats or trailing text) that a float holds: the option is
 // a float, and 1e39 became inf after this check, failing only after the index update with
 // "threshold must be a finite number".
@@ -102,7 +113,9 @@ void add_model_flags(CLI::App& app, CliOptions& o) {
                  "index is separate from an f32 one)")
       ->check(CLI::IsMember({"auto", "f32", "f16", "bf16", "int8"}))
       ->capture_default_str();
-  app.add_option("-j,--threads", o.threads, "Worker threads (0: all cores)")->capture_default_str();
+  app.add_option("-j,--threads", o.threads, "Worker threads (0: all cores; at most 1024)")
+      ->check(kThreadCount)
+      ->capture_default_str();
   app.add_flag("--debug", o.debug, "Show where errors were raised (source file:line)");
 }
 

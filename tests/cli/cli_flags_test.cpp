@@ -216,6 +216,25 @@ TEST(CliFlags, PseudoFileSystemPathIsError2) {
   }
 }
 
+// Probe 2026-12-05: `-j 100000` started threads until the user's process limit was spent
+// (every fork on the machine failed) and never finished. At most 1024, checked at parse time.
+TEST(CliFlags, ThreadsBeyondTheBoundIsError2) {
+  TempDir d;
+  // First a count whose run would stay harmless if the check were missing.
+  expect_error(run_args({"-j", "5000", "query", d.path().string(), "--model", "/nonexistent/m"}),
+               "too many threads");
+  for (const char* v : {"100000", "4294967295", "4294967296", "-1", "1.5", ""}) {
+    SCOPED_TRACE(v);
+    expect_error(run_args({"-j", v, "query", d.path().string(), "--model", "/nonexistent/m"}),
+                 "threads");
+    expect_error(run_args({"embed", "-j", v, "hi", "--model", "/nonexistent/m"}), "threads");
+  }
+  d.write("a.py", "def alpha():\n    return 1\n");
+  auto r = run_args({"-j", "64", "-q", "--no-index", "alpha", d.path().string(), "--model",
+                     tiny_model(), "--device", "cpu"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 // Tokenizing needs only tokenizer.json; with a config.json present, ids must fit vocab_size.
 TEST(CliFlags, TokenizeWithOnlyTokenizerFiles) {
   TempDir d;
