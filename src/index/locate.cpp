@@ -164,7 +164,30 @@ fs::path locate_any_root(const fs::path& path, const fs::path& cache_dir) {
 }
 
 bool is_index_dir(const fs::path& dir) {
-  return exists_any(dir / "manifest.json") || exists_any(dir / "lock");
+  std::error_code ec;
+  bool any = false;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    const std::string n = it->path().filename().string();
+    std::error_code e2;
+    const bool ours =
+        n == "lock" || n == "manifest.json" || n == "gc-pending" || is_temp_file_name(n) ||
+        (n == "objects" && !it->is_symlink(e2) && it->is_directory(e2)) ||
+        (n.rfind("snapshot-", 0) == 0 && n.size() > 13 && n.compare(n.size() - 4, 4, ".bin") == 0);
+    if (!ours) return false;
+    any = true;
+  }
+  if (ec || !any) return false;
+  // The lock an index creates is empty (flock writes nothing); else a manifest of ours.
+  const fs::path lock = dir / "lock";
+  if (fs::is_regular_file(fs::symlink_status(lock, ec)) && fs::file_size(lock, ec) == 0 && !ec)
+    return true;
+  try {
+    decode_manifest(read_file(dir / "manifest.json", kMaxManifestBytes), "");
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 uint64_t disk_usage(const fs::path& dir) {

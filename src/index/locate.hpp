@@ -45,7 +45,11 @@ Located locate_index(const std::filesystem::path& path, const std::filesystem::p
 std::filesystem::path locate_any_root(const std::filesystem::path& path,
                                       const std::filesystem::path& cache_dir);
 
-// Whether `dir` looks like an index directory we created (manifest or lock inside).
+// Whether `dir` is an index directory we created: it holds only the names an index writes
+// (lock, manifest.json, gc-pending, objects/, snapshot-*.bin, temp files) and an empty lock
+// file or a manifest that decodes. `--clean` removes such a folder whole; a lock or a
+// manifest.json alone used to be enough, and `ripvec index --clean --all --cache-dir ~`
+// deleted every project folder with a manifest.json.
 bool is_index_dir(const std::filesystem::path& dir);
 
 // What the manifest in the index directory `loc` says, without walking the tree (manage.cpp).

@@ -4,6 +4,8 @@
 // non-TTY stderr, --status / --list / --clean, and the output modes -l, --vimgrep, -C.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_runner.hpp"
@@ -161,6 +163,38 @@ TEST_F(CliIndex, StatusListAndClean) {
   ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
   EXPECT_EQ(run_cli(run({"index", "--clean", "--all"})).status, 0);
   EXPECT_EQ(run_cli(run({"index", "--list"})).out, "");
+}
+
+// Probe 2026-12-05: a folder counted as an index when it held a file named `lock` or
+// `manifest.json`, so `ripvec index --clean --all --cache-dir ~` (or RIPVEC_CACHE_DIR=$HOME)
+// deleted every project with a web manifest, whole, and --list listed them. Only folders
+// holding nothing but what an index writes, with an empty lock or a ripvec manifest, count.
+TEST_F(CliIndex, CleanAllNeverRemovesFoldersThatAreNotIndexes) {
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  const fs::path c = cache_.path();
+  auto put = [&](const std::string& rel, const std::string& text) {
+    fs::create_directories((c / rel).parent_path());
+    std::ofstream(c / rel, std::ios::binary) << text;
+  };
+  put("webapp/manifest.json", R"({"name": "My PWA", "start_url": "/"})");
+  put("webapp/app.js", "console.log(1)\n");
+  put("lonely/manifest.json", R"({"name": "only a manifest"})");
+  put("proj/sub/lock", "pid 4242\n");
+  put("proj/sub/notes.txt", "years of work\n");
+  put("lockfile/lock", "pid 4242\n");
+  put("proj/empty-lock-and-more/lock", "");
+  put("proj/empty-lock-and-more/thesis.tex", "\\documentclass{article}\n");
+  auto list = run_cli(run({"index", "--list"}));
+  ASSERT_EQ(list.status, 0) << list.err;
+  for (const char* d : {"webapp", "lonely", "proj", "lockfile"})
+    EXPECT_EQ(list.out.find(c.string() + "/" + d), std::string::npos) << list.out;
+  auto clean = run_cli(run({"index", "--clean", "--all"}));
+  ASSERT_EQ(clean.status, 0) << clean.err;
+  for (const char* f :
+       {"webapp/manifest.json", "webapp/app.js", "lonely/manifest.json", "proj/sub/lock",
+        "proj/sub/notes.txt", "lockfile/lock", "proj/empty-lock-and-more/thesis.tex"})
+    EXPECT_TRUE(fs::exists(c / f)) << f << " was removed";
+  EXPECT_EQ(run_cli(run({"index", "--list"})).out, "");  // the real index is gone
 }
 
 TEST_F(CliIndex, FilesWithMatchesVimgrepAndContext) {
