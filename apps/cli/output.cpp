@@ -355,6 +355,18 @@ void flush_stdout() {
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw_stdout_error(errno);
 }
 
+void guard_standard_descriptors() {
+  // In order: open() takes the lowest free number, so each lands on the one that is missing.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    const int got = ::open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+    if (got != fd && got >= 0) {  // cannot happen (lower ones are open); never keep a stray fd
+      ::dup2(got, fd);
+      ::close(got);
+    }
+  }
+}
+
 void close_stdout() {
   const int earlier = errno;  // a failed write just before (e.g. CLI11 printing --help)
   errno = 0;
