@@ -112,7 +112,10 @@ int run_search(const CliOptions& opts) {
     if (!fs::is_directory(st) && !fs::is_regular_file(st))
       throw InvalidArgument(p + ": not a file or directory");
     check_readable(p);
-    args.push_back({p, fs::canonical(p), fs::is_regular_file(st)});
+    // A current directory that was deleted still has a status, but no path.
+    fs::path canon = fs::canonical(p, ec);
+    if (ec) throw IoError(p + ": " + ec.message());
+    args.push_back({p, std::move(canon), fs::is_regular_file(st)});
   }
   std::error_code ec;
   const fs::path cwd = fs::current_path(ec);
