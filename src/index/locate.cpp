@@ -1,5 +1,6 @@
 #include "index/locate.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -23,7 +24,20 @@ fs::path resolve_cache_dir(const fs::path& cache_dir) {
   if (const char* c = std::getenv("RIPVEC_CACHE_DIR"); c && *c) return fs::path(c);
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "ripvec";
   if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "ripvec";
-  return fs::temp_directory_path() / "ripvec-cache";
+  // No home (a service, a cron job): a folder of our own in the shared temp directory. Its name
+  // is predictable, so another user could have made it first (or a symlink by that name) to
+  // serve us their index or collect ours: it must be a real folder owned by us.
+  std::error_code ec;
+  const fs::path tmp = fs::temp_directory_path(ec);
+  const fs::path dir =
+      (ec ? fs::path("/tmp") : tmp) / ("ripvec-cache-" + std::to_string(::getuid()));
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) == 0 &&
+      (!S_ISDIR(st.st_mode) || st.st_uid != ::getuid() || (st.st_mode & S_IWOTH) != 0))
+    throw IoError(dir.string() +
+                  " (the cache without $HOME) is not a folder of this user's that others cannot "
+                  "write; set RIPVEC_CACHE_DIR or pass --cache-dir");
+  return dir;
 }
 
 namespace index {

@@ -3,6 +3,7 @@
 // change the index, sub-paths and files are answered from the enclosing index, progress on a
 // non-TTY stderr, --status / --list / --clean, and the output modes -l, --vimgrep, -C.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -195,6 +196,48 @@ TEST_F(CliIndex, CleanAllNeverRemovesFoldersThatAreNotIndexes) {
         "proj/sub/notes.txt", "lockfile/lock", "proj/empty-lock-and-more/thesis.tex"})
     EXPECT_TRUE(fs::exists(c / f)) << f << " was removed";
   EXPECT_EQ(run_cli(run({"index", "--list"})).out, "");  // the real index is gone
+}
+
+// Probe 2026-12-05: without $HOME (a service, a cron job) the cache was <temp>/ripvec-cache,
+// the same folder for every user: whoever made it first served their index to the others and
+// could collect theirs. It is now <temp>/ripvec-cache-<uid>, and when it exists it must be a
+// folder of this user's that only it can write (not a symlink, not another user's).
+TEST_F(CliIndex, CacheWithoutHomeIsPerUserAndMustBeOurs) {
+  TempDir tmp;
+  auto index_without_home = [&] {
+    CliRun r;
+    r.args = {"index", "-q", repo_.path().string(), "--device", "cpu", "--model", model()};
+    r.env["HF_HUB_OFFLINE"] = "1";
+    for (const char* v : {"HOME", "XDG_CACHE_HOME", "RIPVEC_CACHE_DIR"}) r.env[v] = kUnset;
+    r.env["TMPDIR"] = tmp.path().string();
+    return run_cli(r);
+  };
+  const fs::path ours = tmp / ("ripvec-cache-" + std::to_string(::getuid()));
+  auto r = index_without_home();
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_directory(ours));
+  EXPECT_FALSE(fs::exists(tmp / "ripvec-cache"));
+
+  fs::remove_all(ours);
+  fs::create_directories(tmp / "elsewhere");
+  fs::create_directory_symlink(tmp / "elsewhere", ours);
+  r = index_without_home();
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("RIPVEC_CACHE_DIR"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(tmp / "elsewhere"));
+
+  fs::remove(ours);
+  fs::create_directories(ours);
+  fs::permissions(ours, fs::perms::all);  // world-writable: anyone could swap the index
+  r = index_without_home();
+  EXPECT_EQ(r.status, 2) << r.err;
+  if (::geteuid() == 0) {  // another user's folder
+    fs::permissions(ours, fs::perms::owner_all);
+    ASSERT_EQ(::chown(ours.c_str(), 65534, 65534), 0);
+    r = index_without_home();
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_TRUE(fs::is_empty(ours));
+  }
 }
 
 TEST_F(CliIndex, FilesWithMatchesVimgrepAndContext) {
