@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -804,6 +805,7 @@ UpdateStats IndexImpl::update() {
       return nullptr;  // a bad object is simply rewritten
     }
   };
+  std::vector<size_t> touched;  // slots read again whose content is what the manifest says
   cfg.done = [&](const FileTask& t, FileOutcome&& out) {
     const WalkedFile& f = *slots[t.slot].file;
     const ManifestEntry* e = nullptr;
@@ -841,6 +843,7 @@ UpdateStats IndexImpl::update() {
       st.modified.push_back(f.rel_path);
     } else {
       st.files_unchanged++;  // touched, or its object had to be re-created: same content
+      touched.push_back(t.slot);
     }
     slots[t.slot].obj = std::move(out.obj);
     slots[t.slot].id = out.id;
@@ -859,8 +862,36 @@ UpdateStats IndexImpl::update() {
   for (size_t i : unchanged)
     next.files[slots[i].file->rel_path] = old.files.at(slots[i].file->rel_path);
 
-  const bool content_changed =
-      !current_snap || !st.added.empty() || !st.modified.empty() || !removed.empty();
+  // Files read again whose content is what the manifest names ("touched", or re-created
+  // objects): the snapshot is kept only if it holds exactly their objects' chunks and vectors.
+  // A repository can ship its own .ripvec/ whose snapshot shows text that is in neither the
+  // objects nor the files (an instruction planted in a docstring); it was served until
+  // --reindex. The objects themselves were checked against the files (ingest.cpp).
+  auto snapshot_holds = [&](const Snapshot& snap) {
+    if (touched.empty()) return true;
+    std::unordered_map<std::string_view, size_t> file_of;
+    for (size_t f = 0; f < snap.num_files(); ++f) file_of.emplace(snap.file_ref(f).path, f);
+    for (size_t slot : touched) {
+      const ObjectData& obj = *slots[slot].obj;
+      const auto it = file_of.find(slots[slot].file->rel_path);
+      if (it == file_of.end()) return false;
+      const Snapshot::FileRef fr = snap.file_ref(it->second);
+      if (fr.n_chunks != obj.chunks.size() || obj.vectors.size() != obj.chunks.size() * dim_)
+        return false;
+      for (size_t k = 0; k < obj.chunks.size(); ++k) {
+        const Snapshot::ChunkRef c = snap.chunk_ref(fr.first_chunk + k);
+        const StoredChunk& o = obj.chunks[k];
+        if (c.content != o.content || c.symbol != o.symbol || c.start_line != o.start_line ||
+            c.end_line != o.end_line ||
+            std::memcmp(snap.vector(fr.first_chunk + k), obj.vectors.data() + k * dim_,
+                        dim_ * sizeof(float)) != 0)
+          return false;
+      }
+    }
+    return true;
+  };
+  const bool content_changed = !current_snap || !st.added.empty() || !st.modified.empty() ||
+                               !removed.empty() || !snapshot_holds(*current_snap);
   if (!content_changed) {
     // Only stat data moved (touched files, racy entries re-checked, re-created objects): the
     // snapshot stays, the manifest records the new sizes and times.
