@@ -553,7 +553,10 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
   g.opts = &opts;
   g.type_globs = corpus::type_globs(opts.types);
   g.type_not_globs = corpus::type_globs(opts.type_not);
-  for (const auto& gl : opts.globs) g.overrides.add(gl);
+  for (const auto& gl : opts.globs) {
+    corpus::check_glob(gl);
+    g.overrides.add(gl);
+  }
   // A plain glob is a whitelist: "Ignore" in gitignore terms; see read_dir.
   for (const auto& gl : opts.globs)
     if (!gl.empty() && gl[0] != '!') g.override_whitelist = true;

@@ -235,6 +235,30 @@ TEST(CliFlags, ThreadsBeyondTheBoundIsError2) {
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
+// Probe 2026-12-05: `-g '[[['` (a '[' never closed) matched nothing, since git's wildmatch
+// gives up on such a pattern, and the search said "no results" (exit 1). ripgrep refuses it;
+// so do we, with and without the index. Closed classes and escaped brackets still work.
+TEST(CliFlags, UnclosedBracketGlobIsError2) {
+  TempDir d;
+  d.write("a.py", "def alpha():\n    return 1\n");
+  const std::string cache = (d / "cache").string();
+  for (const char* g : {"[[[", "*.[py", "src/[!", "[]"}) {
+    SCOPED_TRACE(g);
+    expect_error(run_args({"-q", "-g", g, "alpha", d.path().string(), "--model", tiny_model(),
+                           "--device", "cpu", "--cache-dir", cache}),
+                 "never closed");
+    expect_error(run_args({"-q", "--no-index", "-g", g, "alpha", d.path().string(), "--model",
+                           tiny_model(), "--device", "cpu"}),
+                 "never closed");
+  }
+  for (const char* g : {"*.[p]y", "[]a].py", "[!b].py", "\\[x", "a.py", "!*.md"}) {
+    SCOPED_TRACE(g);
+    auto r = run_args({"-q", "--mode", "keyword", "-g", g, "alpha", d.path().string(), "--model",
+                       tiny_model(), "--device", "cpu", "--cache-dir", cache});
+    EXPECT_NE(r.status, 2) << r.err;
+  }
+}
+
 // Tokenizing needs only tokenizer.json; with a config.json present, ids must fit vocab_size.
 TEST(CliFlags, TokenizeWithOnlyTokenizerFiles) {
   TempDir d;
