@@ -272,7 +272,9 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
       cmds.embed->add_flag("--document", o.embed_document, "Prepend the model's document prompt");
   q->excludes(d);
   auto* j = cmds.embed->add_flag("--json", o.embed_json, "Print one JSON array of arrays");
-  cmds.embed->add_option("--npy", o.npy_path, "Write float32 [N, dim] .npy to FILE")
+  cmds.embed
+      ->add_option("--npy", o.npy_path,
+                   "Write float32 [N, dim] .npy to FILE (- for standard output)")
       ->type_name("FILE")
       ->excludes(j);
   add_model_flags(*cmds.embed, o);

@@ -379,7 +379,8 @@ void write_npy(const std::string& path_arg, const std::vector<float>& data, size
                size_t cols) {
   // /dev/stdout, /dev/fd/N, /proc/self/fd/N name an open descriptor: write through it, in
   // place (a rename would replace the file behind it, or put a regular file into /dev).
-  std::string path = path_arg;
+  // "-" is standard output, as for most tools (it made a file named "-" in the current folder).
+  std::string path = path_arg == "-" ? std::string("/dev/stdout") : path_arg;
   const bool via_fd = path.rfind("/dev/", 0) == 0 || path.rfind("/proc/", 0) == 0;
   // Through a symlink, replace its target (the link stays).
   if (struct stat lst{}; !via_fd && ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {

@@ -239,6 +239,18 @@ TEST(CliOutputNpy, NpyThroughSymlinkReplacesTarget) {
   EXPECT_TRUE(fs::is_symlink("/dev/stdout"));
 }
 
+// Probe 2026-12-05: `--npy -` wrote a file named "-" in the current folder; "-" is standard
+// output, as for most tools.
+TEST(CliOutputNpy, NpyDashIsStandardOutput) {
+  TempDir d;
+  CliRun e = tiny_run({"embed", "--npy", "-", "hello", "world"});
+  e.cwd = d.path();
+  auto r = run_cli(e);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind(std::string("\x93NUMPY", 6), 0), 0u);
+  EXPECT_FALSE(fs::exists(d / "-"));
+}
+
 TEST(CliOutputNpy, NpyToDevFullExits2) {
   auto r = run_cli(tiny_run({"embed", "--npy", "/dev/full", "hello"}));
   EXPECT_EQ(r.status, 2) << r.err;
