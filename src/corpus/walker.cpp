@@ -63,12 +63,25 @@ bool is_never_entered(std::string_view name) {
   return name == ".git" || name == ".hg" || name == ".svn" || name == ".ripvec";
 }
 
-// Reads a whole (small) file; on failure ok = false and *err (if given) = errno.
+// Ignore files larger than git's own cap for them are not read (git warns and skips too).
+constexpr off_t kMaxIgnoreFileBytes = off_t(100) << 20;
+
+// The whole of a small regular file (.ignore, .gitignore, info/exclude, a .git file, git
+// config). Opened without blocking and refused unless regular and at most 100 MiB: a
+// repository can commit .gitignore as a symlink to /dev/zero (read until memory ran out: 4.5 GB
+// in 20 s), and a FIFO in its place hung the walk. *err: errno, EINVAL when not a regular file,
+// EFBIG when too large.
 std::string read_small_file(const std::string& path, bool* ok, int* err = nullptr) {
   *ok = false;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (err) *err = errno;
+    return {};
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxIgnoreFileBytes) {
+    if (err) *err = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+    ::close(fd);
     return {};
   }
   std::string out;
@@ -83,6 +96,11 @@ std::string read_small_file(const std::string& path, bool* ok, int* err = nullpt
     }
     if (r == 0) break;
     out.append(buf, static_cast<size_t>(r));
+    if (out.size() > static_cast<size_t>(kMaxIgnoreFileBytes)) {  // grew since fstat
+      if (err) *err = EFBIG;
+      ::close(fd);
+      return {};
+    }
   }
   ::close(fd);
   *ok = true;
@@ -250,7 +268,9 @@ void load_layer(DirCtx& ctx, const Globals& g, const std::shared_ptr<const Repo>
     if (!ok) {
       // A missing ignore file is the norm; an unreadable one changes what is searched.
       if (err != ENOENT && err != ENOTDIR && st)
-        warn_entry(*st, "cannot read " + p + ": " + std::strerror(err));
+        warn_entry(*st, "cannot read " + p + ": " +
+                            (err == EINVAL ? std::string("not a regular file (never read)")
+                                           : std::string(std::strerror(err))));
       continue;
     }
     RuleSet rs = RuleSet::parse(text, p);
