@@ -97,6 +97,9 @@ int run_search(const CliOptions& opts) {
   const auto t_start = std::chrono::steady_clock::now();
   if (opts.query.empty())
     throw InvalidArgument("no query given (usage: ripvec [OPTIONS] QUERY [PATH...]; see --help)");
+  // Only white space embeds to the bare [CLS] [SEP] and matches no word: ranked noise.
+  if (opts.query.find_first_not_of(" \t\n\r\f\v") == std::string::npos)
+    throw InvalidArgument("the query is only white space: nothing to look for");
   check_utf8(opts.query, "QUERY");
   if (opts.top_k == 0) throw InvalidArgument("--top-k must be at least 1");
 
@@ -109,7 +112,10 @@ int run_search(const CliOptions& opts) {
     if (!fs::is_directory(st) && !fs::is_regular_file(st))
       throw InvalidArgument(p + ": not a file or directory");
     check_readable(p);
-    args.push_back({p, fs::canonical(p), fs::is_regular_file(st)});
+    // A current directory that was deleted still has a status, but no path.
+    fs::path canon = fs::canonical(p, ec);
+    if (ec) throw IoError(p + ": " + ec.message());
+    args.push_back({p, std::move(canon), fs::is_regular_file(st)});
   }
   std::error_code ec;
   const fs::path cwd = fs::current_path(ec);

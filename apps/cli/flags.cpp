@@ -17,21 +17,40 @@ namespace {
 // Flag values are checked as text, before CLI11 converts them: its integer conversion accepts
 // "-1" for an unsigned option (wrapping to "all") and strtof accepts "nan" and "inf".
 
-// A count: decimal digits only, at least 1, no sign, no overflow.
+// A count: decimal digits only, no sign, no overflow, at most 2^32-1, at least `min`.
+std::string check_count(const std::string& s, unsigned min, const char* expected) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+    return std::string("expected ") + expected + ", got '" + s + "'";
+  errno = 0;
+  const unsigned long long v = std::strtoull(s.c_str(), nullptr, 10);
+  if (errno == ERANGE || v > std::numeric_limits<uint32_t>::max())
+    return "'" + s + "' is too large";
+  if (v < min) return "must be at least " + std::to_string(min);
+  return {};
+}
+
 const CLI::Validator kPositiveCount(
-    [](std::string& s) -> std::string {
-      if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
-        return "expected a positive whole number, got '" + s + "'";
-      errno = 0;
-      const unsigned long long v = std::strtoull(s.c_str(), nullptr, 10);
-      if (errno == ERANGE || v > std::numeric_limits<uint32_t>::max())
-        return "'" + s + "' is too large";
-      if (v == 0) return "must be at least 1";
-      return {};
+    [](std::string& s) { return check_count(s, 1, "a positive whole number"); }, "");
+
+// A number of context lines, 0 allowed (CLI11 alone took "-1" as 2^64-1, the whole result,
+// and 99999999999999999999 as well).
+const CLI::Validator kLineCount(
+    [](std::string& s) { return check_count(s, 0, "a whole number of lines (0 or more)"); }, "");
+
+// Worker threads: 0 (all cores) to 1024, the thread pool's bound (ThreadPool::kMaxThreads);
+// `-j 100000` spent the user's process limit (no fork succeeded on the machine) and hung.
+const CLI::Validator kThreadCount(
+    [](std::string& s) {
+      std::string e = check_count(s, 0, "a whole number of threads (0: all cores)");
+      if (e.empty() && std::strtoull(s.c_str(), nullptr, 10) > 1024)
+        e = "'" + s + "' is too many threads (at most 1024)";
+      return e;
     },
     "");
 
-// A finite number (no nan, inf, hex floats or trailing text).
+// A finite number (no nan, inf, hex floats or trailing text) that a float holds: the option is
+// a float, and 1e39 became inf after this check, failing only after the index update with
+// "threshold must be a finite number".
 const CLI::Validator kFiniteNumber(
     [](std::string& s) -> std::string {
       if (s.empty() || s.find_first_not_of("0123456789+-.eE") != std::string::npos)
@@ -41,6 +60,8 @@ const CLI::Validator kFiniteNumber(
       const double v = std::strtod(s.c_str(), &end);
       if (end != s.c_str() + s.size() || errno == ERANGE || !std::isfinite(v))
         return "expected a finite number, got '" + s + "'";
+      if (std::fabs(v) > std::numeric_limits<float>::max())
+        return "'" + s + "' is out of range (scores lie between -1 and 1)";
       return {};
     },
     "");
@@ -49,7 +70,7 @@ const CLI::Validator kFiniteNumber(
 const CLI::Validator kPositiveSize(
     [](std::string& s) -> std::string {
       try {
-        if (parse_size(s, "--max-filesize") == 0)
+        if (parse_size(s, nullptr) == 0)  // CLI11 names the flag
           return "0 would skip every file; give a positive size";
       } catch (const Error& e) {
         return e.what();
@@ -93,7 +114,9 @@ void add_model_flags(CLI::App& app, CliOptions& o) {
                  "index is separate from an f32 one)")
       ->check(CLI::IsMember({"auto", "f32", "f16", "bf16", "int8"}))
       ->capture_default_str();
-  app.add_option("-j,--threads", o.threads, "Worker threads (0: all cores)")->capture_default_str();
+  app.add_option("-j,--threads", o.threads, "Worker threads (0: all cores; at most 1024)")
+      ->check(kThreadCount)
+      ->capture_default_str();
   app.add_flag("--debug", o.debug, "Show where errors were raised (source file:line)");
 }
 
@@ -174,25 +197,34 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
          "Drop results whose score (on the --mode's scale above) is below F (finite)")
       ->type_name("F")
       ->check(kFiniteNumber);
-  app.add_flag("--json", o.json,
-               "One JSON object per result per line. A path that is not UTF-8 is shown with "
-               "U+FFFD for its bad bytes, and \"path_b64\" holds its exact bytes (base64)");
-  app.add_flag("-l,--files-with-matches", o.files_with_matches,
-               "Print only the paths of files with results, best first");
-  app.add_flag("--vimgrep", o.vimgrep,
-               "One line per result: path:line:column:text of its best-matching line");
+  auto* json =
+      app.add_flag("--json", o.json,
+                   "One JSON object per result per line. A path that is not UTF-8 is shown with "
+                   "U+FFFD for its bad bytes, and \"path_b64\" holds its exact bytes (base64)");
+  auto* files = app.add_flag("-l,--files-with-matches", o.files_with_matches,
+                             "Print only the paths of files with results, best first");
+  auto* vimgrep =
+      app.add_flag("--vimgrep", o.vimgrep,
+                   "One line per result: path:line:column:text of its best-matching line");
+  // One output format: `--json -l` printed plain paths to a reader expecting JSON (ripgrep
+  // refuses --json with -l too).
+  json->excludes(files)->excludes(vimgrep);
+  files->excludes(vimgrep);
   app.add_option_function<size_t>(
          "-C,--context", [&o](const size_t& v) { o.context = v; },
          "Show NUM lines around the best-matching lines of each result instead of all of it")
-      ->type_name("NUM");
+      ->type_name("NUM")
+      ->check(kLineCount);
   app.add_option_function<size_t>(
          "-A,--after-context", [&o](const size_t& v) { o.after_context = v; },
          "Show NUM lines after the best-matching lines")
-      ->type_name("NUM");
+      ->type_name("NUM")
+      ->check(kLineCount);
   app.add_option_function<size_t>(
          "-B,--before-context", [&o](const size_t& v) { o.before_context = v; },
          "Show NUM lines before the best-matching lines")
-      ->type_name("NUM");
+      ->type_name("NUM")
+      ->check(kLineCount);
   app.add_flag("--no-content", o.no_content, "Print only the heading line of each result");
   app.add_option("--color", o.color, "When to use colors")
       ->check(CLI::IsMember({"auto", "never", "always"}))
@@ -241,7 +273,9 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
       cmds.embed->add_flag("--document", o.embed_document, "Prepend the model's document prompt");
   q->excludes(d);
   auto* j = cmds.embed->add_flag("--json", o.embed_json, "Print one JSON array of arrays");
-  cmds.embed->add_option("--npy", o.npy_path, "Write float32 [N, dim] .npy to FILE")
+  cmds.embed
+      ->add_option("--npy", o.npy_path,
+                   "Write float32 [N, dim] .npy to FILE (- for standard output)")
       ->type_name("FILE")
       ->excludes(j);
   add_model_flags(*cmds.embed, o);
@@ -270,14 +304,14 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   return cmds;
 }
 
-uint64_t parse_size(const std::string& text, const char* flag) {
+uint64_t parse_size(const std::string& text, const char* flag_name) {
+  const std::string flag = flag_name ? std::string(flag_name) + ": " : std::string();
   size_t i = 0;
   while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  if (i == 0) throw InvalidArgument(std::string(flag) + ": not a size: '" + text + "'");
+  if (i == 0) throw InvalidArgument(flag + "not a size: '" + text + "'");
   uint64_t mult = 1;
   if (i < text.size()) {
-    if (i + 1 != text.size())
-      throw InvalidArgument(std::string(flag) + ": not a size: '" + text + "'");
+    if (i + 1 != text.size()) throw InvalidArgument(flag + "not a size: '" + text + "'");
     switch (std::toupper(static_cast<unsigned char>(text[i]))) {
       case 'K':
         mult = 1ull << 10;
@@ -289,14 +323,14 @@ uint64_t parse_size(const std::string& text, const char* flag) {
         mult = 1ull << 30;
         break;
       default:
-        throw InvalidArgument(std::string(flag) + ": unknown size suffix in '" + text + "'");
+        throw InvalidArgument(flag + "unknown size suffix in '" + text + "'");
     }
   }
   const std::string digits = text.substr(0, i);
   errno = 0;
   unsigned long long n = std::strtoull(digits.c_str(), nullptr, 10);
   if (errno == ERANGE || n > std::numeric_limits<uint64_t>::max() / mult)
-    throw InvalidArgument(std::string(flag) + ": size too large: '" + text + "'");
+    throw InvalidArgument(flag + "size too large: '" + text + "'");
   return n * mult;
 }
 

@@ -78,7 +78,8 @@ struct Commands {
 // Declares all flags and subcommands on `app`, binding them to `opts`.
 Commands build_cli(CLI::App& app, CliOptions& opts);
 
-// "2M" -> 2097152. Throws InvalidArgument naming the flag on a malformed size.
+// "2M" -> 2097152. Throws InvalidArgument on a malformed size, naming `flag` (null: the
+// message does not name it, for a CLI11 validator, which prefixes the flag itself).
 uint64_t parse_size(const std::string& text, const char* flag);
 
 // Resolves --color against the environment: NO_COLOR set (non-empty) or a non-TTY `fd` turns

@@ -62,6 +62,7 @@ int finish(int status) {
 
 int main(int argc, char** argv) {
   using namespace ripvec::cli;
+  guard_standard_descriptors();  // before anything opens a file
   // EPIPE instead of death by SIGPIPE, so that a closed pipe is told apart from other write
   // errors (it exits 0 quietly, as ripgrep does; see close_stdout).
   std::signal(SIGPIPE, SIG_IGN);

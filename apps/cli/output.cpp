@@ -355,6 +355,18 @@ void flush_stdout() {
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) throw_stdout_error(errno);
 }
 
+void guard_standard_descriptors() {
+  // In order: open() takes the lowest free number, so each lands on the one that is missing.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    const int got = ::open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+    if (got != fd && got >= 0) {  // cannot happen (lower ones are open); never keep a stray fd
+      ::dup2(got, fd);
+      ::close(got);
+    }
+  }
+}
+
 void close_stdout() {
   const int earlier = errno;  // a failed write just before (e.g. CLI11 printing --help)
   errno = 0;
@@ -367,7 +379,8 @@ void write_npy(const std::string& path_arg, const std::vector<float>& data, size
                size_t cols) {
   // /dev/stdout, /dev/fd/N, /proc/self/fd/N name an open descriptor: write through it, in
   // place (a rename would replace the file behind it, or put a regular file into /dev).
-  std::string path = path_arg;
+  // "-" is standard output, as for most tools (it made a file named "-" in the current folder).
+  std::string path = path_arg == "-" ? std::string("/dev/stdout") : path_arg;
   const bool via_fd = path.rfind("/dev/", 0) == 0 || path.rfind("/proc/", 0) == 0;
   // Through a symlink, replace its target (the link stays).
   if (struct stat lst{}; !via_fd && ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {

@@ -86,6 +86,13 @@ void write_stdout(std::string_view s);
 
 // "1.5 MiB": sizes for people (binary units).
 std::string human_bytes(uint64_t b);
+// Opens /dev/null on each of the descriptors 0, 1 and 2 that is closed (`ripvec ... 2>&-`),
+// the wrong way round (stdin write-only, stdout and stderr read-only), so that using one still
+// fails with EBADF as if it were closed ("error writing to stdout: Bad file descriptor"), while
+// the files ripvec opens can no longer take those numbers: progress lines written by one
+// thread landed in the object, manifest or snapshot another thread had just opened as fd 2,
+// and a server's replies could go into whatever file became fd 1. Called first thing in main.
+void guard_standard_descriptors();
 // Flushes stdout now (results before --stats lines on stderr); throws like write_stdout.
 void flush_stdout();
 // Flushes stdout, checks its error flag and closes file descriptor 1 (close can report a

@@ -282,8 +282,10 @@ std::vector<Hit> search_without_index(const std::filesystem::path& path, Embedde
 // ---------------------------------------------------------------- management
 
 // The cache directory IndexOptions::cache_dir names: `cache_dir` when not empty, else
-// $RIPVEC_CACHE_DIR, else $XDG_CACHE_HOME/ripvec, else ~/.cache/ripvec. The only place that
-// reads those variables.
+// $RIPVEC_CACHE_DIR, else $XDG_CACHE_HOME/ripvec, else ~/.cache/ripvec, else (no $HOME)
+// <temp dir>/ripvec-cache-<uid>, which must then be a folder of this user's that others cannot
+// write, when it exists (IoError otherwise: another user could have made it first). The only
+// place that reads those variables.
 std::filesystem::path resolve_cache_dir(const std::filesystem::path& cache_dir = {});
 
 // Every index under the cache directory, newest first.

@@ -58,10 +58,29 @@ bool any_glob_matches(const std::vector<std::string>& globs, std::string_view na
 
 }  // namespace
 
+void check_glob(std::string_view glob) {
+  for (size_t i = 0; i < glob.size(); ++i) {
+    if (glob[i] == '\\') {
+      ++i;  // an escaped character
+      continue;
+    }
+    if (glob[i] != '[') continue;
+    size_t j = i + 1;
+    if (j < glob.size() && (glob[j] == '!' || glob[j] == '^')) ++j;
+    if (j < glob.size() && glob[j] == ']') ++j;  // a ']' first is a member of the class
+    while (j < glob.size() && glob[j] != ']') j += glob[j] == '\\' ? 2 : 1;
+    if (j >= glob.size())
+      throw InvalidArgument("glob '" + std::string(glob) +
+                            "': '[' is never closed (write \\[ for a literal bracket)");
+    i = j;
+  }
+}
+
 PathFilter::PathFilter(const PathFilterSpec& spec) : hidden_(spec.hidden) {
   type_globs_ = type_globs(spec.types);
   type_not_globs_ = type_globs(spec.type_not);
   for (const auto& g : spec.globs) {
+    check_glob(g);
     overrides_.add(g);
     if (!g.empty() && g[0] != '!') override_whitelist_ = true;
   }

@@ -21,6 +21,11 @@ struct PathFilterSpec {
 // The globs of the named types. Throws InvalidArgument for an unknown name.
 std::vector<std::string> type_globs(const std::vector<std::string>& names);
 
+// Throws InvalidArgument naming a -g glob whose '[' is never closed: git's wildmatch gives up
+// on such a pattern, so it matched nothing and the search found nothing, silently (ripgrep
+// refuses it too). "\\[" is a literal bracket.
+void check_glob(std::string_view glob);
+
 // Whether some component of `rel_path` starts with '.'.
 bool has_hidden_component(std::string_view rel_path);
 

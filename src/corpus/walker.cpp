@@ -63,12 +63,25 @@ bool is_never_entered(std::string_view name) {
   return name == ".git" || name == ".hg" || name == ".svn" || name == ".ripvec";
 }
 
-// Reads a whole (small) file; on failure ok = false and *err (if given) = errno.
+// Ignore files larger than git's own cap for them are not read (git warns and skips too).
+constexpr off_t kMaxIgnoreFileBytes = off_t(100) << 20;
+
+// The whole of a small regular file (.ignore, .gitignore, info/exclude, a .git file, git
+// config). Opened without blocking and refused unless regular and at most 100 MiB: a
+// repository can commit .gitignore as a symlink to /dev/zero (read until memory ran out: 4.5 GB
+// in 20 s), and a FIFO in its place hung the walk. *err: errno, EINVAL when not a regular file,
+// EFBIG when too large.
 std::string read_small_file(const std::string& path, bool* ok, int* err = nullptr) {
   *ok = false;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (err) *err = errno;
+    return {};
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxIgnoreFileBytes) {
+    if (err) *err = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+    ::close(fd);
     return {};
   }
   std::string out;
@@ -83,6 +96,11 @@ std::string read_small_file(const std::string& path, bool* ok, int* err = nullpt
     }
     if (r == 0) break;
     out.append(buf, static_cast<size_t>(r));
+    if (out.size() > static_cast<size_t>(kMaxIgnoreFileBytes)) {  // grew since fstat
+      if (err) *err = EFBIG;
+      ::close(fd);
+      return {};
+    }
   }
   ::close(fd);
   *ok = true;
@@ -250,7 +268,9 @@ void load_layer(DirCtx& ctx, const Globals& g, const std::shared_ptr<const Repo>
     if (!ok) {
       // A missing ignore file is the norm; an unreadable one changes what is searched.
       if (err != ENOENT && err != ENOTDIR && st)
-        warn_entry(*st, "cannot read " + p + ": " + std::strerror(err));
+        warn_entry(*st, "cannot read " + p + ": " +
+                            (err == EINVAL ? std::string("not a regular file (never read)")
+                                           : std::string(std::strerror(err))));
       continue;
     }
     RuleSet rs = RuleSet::parse(text, p);
@@ -295,9 +315,11 @@ int64_t mtime_ns(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-// Why `path` lies on a pseudo file system (nullptr when it does not): kernel interfaces whose
-// trees never end (/proc/self/root leads back to /), whose files block on read (/proc/kmsg) or
-// are devices. devtmpfs reports tmpfs's magic, so /dev is also recognised by its real path.
+}  // namespace
+
+// Kernel interfaces whose trees never end (/proc/self/root leads back to /), whose files block
+// on read (/proc/kmsg) or are devices. devtmpfs reports tmpfs's magic, so /dev is also
+// recognised by its real path.
 const char* pseudo_fs_name(const std::string& path) {
   struct statfs sf;
   if (::statfs(path.c_str(), &sf) == 0) {
@@ -345,6 +367,8 @@ const char* pseudo_fs_name(const std::string& path) {
   }
   return nullptr;
 }
+
+namespace {
 
 bool is_ancestor_loop(const DirCtx& parent, dev_t dev, ino_t ino) {
   for (const DirCtx* d = &parent; d && d->in_walk; d = d->parent.get())
@@ -549,7 +573,10 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
   g.opts = &opts;
   g.type_globs = corpus::type_globs(opts.types);
   g.type_not_globs = corpus::type_globs(opts.type_not);
-  for (const auto& gl : opts.globs) g.overrides.add(gl);
+  for (const auto& gl : opts.globs) {
+    corpus::check_glob(gl);
+    g.overrides.add(gl);
+  }
   // A plain glob is a whitelist: "Ignore" in gitignore terms; see read_dir.
   for (const auto& gl : opts.globs)
     if (!gl.empty() && gl[0] != '!') g.override_whitelist = true;
@@ -576,6 +603,13 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
     if (::stat(abs_s.c_str(), &st) != 0) {
       ++stats.skipped_unreadable;
       warn(stats, "cannot open " + root.string() + ": " + std::strerror(errno));
+      continue;
+    }
+    // Named, too: /proc/self holds the environment (secrets an index would keep on disk).
+    if (const char* fs_name = pseudo_fs_name(abs_s)) {
+      ++stats.skipped_other_fs;
+      warn(stats, "not searching " + abs_s + ": it is on the " + fs_name +
+                      " pseudo file system (never searched)");
       continue;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -691,7 +725,9 @@ bool ignored_below(const fs::path& root, const fs::path& path) {
 }
 
 ContentStatus read_text_file(const fs::path& p, uint64_t max_size, std::string* out) {
-  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (one put in place of a file after the walk, or named by an LSP
+  // client) would wait for a writer; fstat then refuses anything but a regular file.
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return ContentStatus::Unreadable;
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

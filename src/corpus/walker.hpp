@@ -75,6 +75,10 @@ std::vector<WalkedFile> walk(const std::vector<std::filesystem::path>& roots,
 // Index roots use it: an enclosing root whose walk would leave `path` out cannot answer it.
 bool ignored_below(const std::filesystem::path& root, const std::filesystem::path& path);
 
+// Why `path` lies on a pseudo file system: its name ("proc", "sysfs", "/dev", ...), or nullptr
+// when it does not. Such paths are never walked, searched or indexed, named or reached.
+const char* pseudo_fs_name(const std::string& path);
+
 enum class ContentStatus { Ok, Binary, InvalidUtf8, TooLarge, Unreadable };
 
 // Reads a file as UTF-8 text: Binary if it has a NUL byte in the first 8 KiB (or anywhere),

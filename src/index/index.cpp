@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -216,6 +217,11 @@ class IndexImpl final : public Index {
   // Removes objects `m` does not name (unless `objects` is false: the caller knows every
   // object there is one it named), older snapshots and temp files.
   void collect_garbage(const Manifest& m, UpdateStats* st, bool objects = true);
+  // Throws IoError naming the first symlink among the folders the index writes and deletes
+  // in: its directory, objects/ and objects' subfolders. A repository can ship its own
+  // .ripvec/; with objects/ linked to a home folder, garbage collection emptied every
+  // subfolder of it. The index never follows a link there and never removes one (not ours).
+  void refuse_symlinks() const;
   UpdateStats use_read_only(const std::string& why, UpdateStats st);
 
   // Search over the committed snapshot plus what the filter adds; `exclude` = a chunk of the
@@ -504,6 +510,23 @@ IndexStatus IndexImpl::status() const {
 
 // ---------------- update ----------------
 
+void IndexImpl::refuse_symlinks() const {
+  auto refuse = [](const fs::path& p) {
+    std::error_code ec;
+    if (fs::is_symlink(fs::symlink_status(p, ec)))
+      throw IoError(p.string() +
+                    " is a symbolic link: an index never writes or deletes through one; remove it");
+  };
+  refuse(location_);
+  refuse(location_ / "objects");
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(location_ / "objects", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code ec2;
+    if (it->is_symlink(ec2)) refuse(it->path());
+  }
+}
+
 void IndexImpl::collect_garbage(const Manifest& m, UpdateStats* st, bool objects) {
   std::unordered_set<std::string> keep;
   if (objects)
@@ -513,7 +536,7 @@ void IndexImpl::collect_garbage(const Manifest& m, UpdateStats* st, bool objects
   for (auto dir = objects ? fs::directory_iterator(location_ / "objects", ec)
                           : fs::directory_iterator();
        !ec && dir != fs::directory_iterator(); dir.increment(ec)) {
-    if (!dir->is_directory()) continue;
+    if (dir->is_symlink() || !dir->is_directory()) continue;  // refuse_symlinks() said so
     std::error_code ec2;
     bool empty = true;
     for (auto f = fs::directory_iterator(dir->path(), ec2); !ec2 && f != fs::directory_iterator();
@@ -563,6 +586,7 @@ UpdateStats IndexImpl::update() {
   auto racy = [&](int64_t mtime_ns) { return mtime_ns >= racy_from; };
   UpdateStats st;
   std::error_code ec;
+  refuse_symlinks();
   fs::create_directories(location_ / "objects", ec);
   if (ec)
     return use_read_only(
@@ -781,6 +805,7 @@ UpdateStats IndexImpl::update() {
       return nullptr;  // a bad object is simply rewritten
     }
   };
+  std::vector<size_t> touched;  // slots read again whose content is what the manifest says
   cfg.done = [&](const FileTask& t, FileOutcome&& out) {
     const WalkedFile& f = *slots[t.slot].file;
     const ManifestEntry* e = nullptr;
@@ -818,6 +843,7 @@ UpdateStats IndexImpl::update() {
       st.modified.push_back(f.rel_path);
     } else {
       st.files_unchanged++;  // touched, or its object had to be re-created: same content
+      touched.push_back(t.slot);
     }
     slots[t.slot].obj = std::move(out.obj);
     slots[t.slot].id = out.id;
@@ -838,8 +864,36 @@ UpdateStats IndexImpl::update() {
   for (size_t i : unchanged)
     next.files[slots[i].file->rel_path] = old.files.at(slots[i].file->rel_path);
 
-  const bool content_changed =
-      !current_snap || !st.added.empty() || !st.modified.empty() || !removed.empty();
+  // Files read again whose content is what the manifest names ("touched", or re-created
+  // objects): the snapshot is kept only if it holds exactly their objects' chunks and vectors.
+  // A repository can ship its own .ripvec/ whose snapshot shows text that is in neither the
+  // objects nor the files (an instruction planted in a docstring); it was served until
+  // --reindex. The objects themselves were checked against the files (ingest.cpp).
+  auto snapshot_holds = [&](const Snapshot& snap) {
+    if (touched.empty()) return true;
+    std::unordered_map<std::string_view, size_t> file_of;
+    for (size_t f = 0; f < snap.num_files(); ++f) file_of.emplace(snap.file_ref(f).path, f);
+    for (size_t slot : touched) {
+      const ObjectData& obj = *slots[slot].obj;
+      const auto it = file_of.find(slots[slot].file->rel_path);
+      if (it == file_of.end()) return false;
+      const Snapshot::FileRef fr = snap.file_ref(it->second);
+      if (fr.n_chunks != obj.chunks.size() || obj.vectors.size() != obj.chunks.size() * dim_)
+        return false;
+      for (size_t k = 0; k < obj.chunks.size(); ++k) {
+        const Snapshot::ChunkRef c = snap.chunk_ref(fr.first_chunk + k);
+        const StoredChunk& o = obj.chunks[k];
+        if (c.content != o.content || c.symbol != o.symbol || c.start_line != o.start_line ||
+            c.end_line != o.end_line ||
+            std::memcmp(snap.vector(fr.first_chunk + k), obj.vectors.data() + k * dim_,
+                        dim_ * sizeof(float)) != 0)
+          return false;
+      }
+    }
+    return true;
+  };
+  const bool content_changed = !current_snap || !st.added.empty() || !st.modified.empty() ||
+                               !removed.empty() || !snapshot_holds(*current_snap);
   if (!content_changed) {
     // Only stat data moved (touched files, racy entries re-checked, re-created objects): the
     // snapshot stays, the manifest records the new sizes and times.
@@ -968,6 +1022,7 @@ std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
   std::error_code ec;
   const fs::path c = fs::canonical(path, ec);
   if (ec) throw IoError(path.string() + ": " + ec.message());
+  refuse_pseudo_fs(path, c);
   const bool is_file = !fs::is_directory(c, ec);
   const SearchFilter& f = opts.filter;
   WalkOptions w;

@@ -54,6 +54,12 @@ std::string object_id(std::string_view rel_path, std::string_view content) {
   return to_hex(h.finish());
 }
 
+bool object_matches_content(const ObjectData& obj, std::string_view content) {
+  for (const StoredChunk& c : obj.chunks)
+    if (content.find(c.content) == std::string_view::npos) return false;
+  return true;
+}
+
 void normalize_rows(float* v, size_t n, size_t dim) {
   for (size_t i = 0; i < n; ++i) {
     float* r = v + i * dim;
@@ -297,6 +303,10 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
           it.outcome.id = object_id(tasks[t].file.rel_path, content);
           std::shared_ptr<ObjectData> obj =
               cfg.reuse ? cfg.reuse(tasks[t], it.outcome.id) : nullptr;
+          // An object is named by the hash of its file's content, but its chunk texts are not
+          // covered by that name: a repository can ship a .ripvec/ whose object for the right
+          // id holds other text. Every chunk must be a piece of the file, or it is re-made.
+          if (obj && !object_matches_content(*obj, content)) obj = nullptr;
           if (obj) {
             it.outcome.kind = FileOutcome::Reused;
             it.outcome.obj = std::move(obj);

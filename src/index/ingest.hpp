@@ -47,6 +47,11 @@ ChunkOptions chunk_options_for(Embedder& e);
 // every chunk's embedded header, so the same bytes at another path embed differently).
 std::string object_id(std::string_view rel_path, std::string_view content);
 
+// Whether every chunk text of `obj` occurs in `content` (the file it claims to hold). Cheap: a
+// search per chunk in a file of at most the size cap. Vectors are not checked (that would mean
+// embedding again): a hostile object can still rank its file oddly, not show other text.
+bool object_matches_content(const ObjectData& obj, std::string_view content);
+
 void normalize_rows(float* v, size_t n, size_t dim);
 const char* status_key(ContentStatus s);  // manifest spelling: "ok", "binary", ...
 void count_skip(std::string_view status, UpdateStats* st);
@@ -112,6 +117,7 @@ struct PipelineConfig {
   uint64_t max_file_size = 0;
   // Ingest threads, concurrently: given the task and its object id, returns an existing
   // object to reuse. Must be thread-safe.
+  // A returned object is used only if object_matches_content() holds for the file's content.
   std::function<std::shared_ptr<ObjectData>(const FileTask&, const std::string& id)> reuse;
   // Calling thread: one call per task, in task order.
   std::function<void(const FileTask&, FileOutcome&&)> done;

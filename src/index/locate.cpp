@@ -1,5 +1,6 @@
 #include "index/locate.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -23,7 +24,20 @@ fs::path resolve_cache_dir(const fs::path& cache_dir) {
   if (const char* c = std::getenv("RIPVEC_CACHE_DIR"); c && *c) return fs::path(c);
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "ripvec";
   if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "ripvec";
-  return fs::temp_directory_path() / "ripvec-cache";
+  // No home (a service, a cron job): a folder of our own in the shared temp directory. Its name
+  // is predictable, so another user could have made it first (or a symlink by that name) to
+  // serve us their index or collect ours: it must be a real folder owned by us.
+  std::error_code ec;
+  const fs::path tmp = fs::temp_directory_path(ec);
+  const fs::path dir =
+      (ec ? fs::path("/tmp") : tmp) / ("ripvec-cache-" + std::to_string(::getuid()));
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) == 0 &&
+      (!S_ISDIR(st.st_mode) || st.st_uid != ::getuid() || (st.st_mode & S_IWOTH) != 0))
+    throw IoError(dir.string() +
+                  " (the cache without $HOME) is not a folder of this user's that others cannot "
+                  "write; set RIPVEC_CACHE_DIR or pass --cache-dir");
+  return dir;
 }
 
 namespace index {
@@ -114,9 +128,16 @@ std::string scope_of(const fs::path& root, const fs::path& p) {
 
 }  // namespace
 
+void refuse_pseudo_fs(const fs::path& given, const fs::path& canonical) {
+  if (const char* fs_name = pseudo_fs_name(canonical.string()))
+    throw IoError(given.string() + ": on the " + fs_name +
+                  " pseudo file system, which is never indexed or searched");
+}
+
 Located locate_index(const fs::path& path, const fs::path& cache_dir, std::string_view model_dir,
                      bool repo_local) {
   const fs::path p = canonical_or_throw(path);
+  refuse_pseudo_fs(path, p);
   const fs::path dir = exists_dir(p) ? p : p.parent_path();
   const auto chain = ancestors(dir);
   const fs::path cache = resolve_cache_dir(cache_dir);
@@ -157,7 +178,30 @@ fs::path locate_any_root(const fs::path& path, const fs::path& cache_dir) {
 }
 
 bool is_index_dir(const fs::path& dir) {
-  return exists_any(dir / "manifest.json") || exists_any(dir / "lock");
+  std::error_code ec;
+  bool any = false;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    const std::string n = it->path().filename().string();
+    std::error_code e2;
+    const bool ours =
+        n == "lock" || n == "manifest.json" || n == "gc-pending" || is_temp_file_name(n) ||
+        (n == "objects" && !it->is_symlink(e2) && it->is_directory(e2)) ||
+        (n.rfind("snapshot-", 0) == 0 && n.size() > 13 && n.compare(n.size() - 4, 4, ".bin") == 0);
+    if (!ours) return false;
+    any = true;
+  }
+  if (ec || !any) return false;
+  // The lock an index creates is empty (flock writes nothing); else a manifest of ours.
+  const fs::path lock = dir / "lock";
+  if (fs::is_regular_file(fs::symlink_status(lock, ec)) && fs::file_size(lock, ec) == 0 && !ec)
+    return true;
+  try {
+    decode_manifest(read_file(dir / "manifest.json", kMaxManifestBytes), "");
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 uint64_t disk_usage(const fs::path& dir) {

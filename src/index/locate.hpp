@@ -30,7 +30,13 @@ struct Located {
   std::string scope;               // the opened path relative to root ("" at the root)
 };
 
-// Root discovery (ripvec/index.hpp, Index::open). `path` must exist (IoError otherwise).
+// Throws IoError when `canonical` (the canonical form of the PATH `given`) lies on a pseudo
+// file system (/proc, /sys, /dev...): never indexed or searched, named or not. /proc/self
+// holds the process environment, which an index would keep on disk.
+void refuse_pseudo_fs(const std::filesystem::path& given, const std::filesystem::path& canonical);
+
+// Root discovery (ripvec/index.hpp, Index::open). `path` must exist (IoError otherwise) and
+// not lie on a pseudo file system (refuse_pseudo_fs).
 Located locate_index(const std::filesystem::path& path, const std::filesystem::path& cache_dir,
                      std::string_view model_dir, bool repo_local);
 
@@ -39,7 +45,11 @@ Located locate_index(const std::filesystem::path& path, const std::filesystem::p
 std::filesystem::path locate_any_root(const std::filesystem::path& path,
                                       const std::filesystem::path& cache_dir);
 
-// Whether `dir` looks like an index directory we created (manifest or lock inside).
+// Whether `dir` is an index directory we created: it holds only the names an index writes
+// (lock, manifest.json, gc-pending, objects/, snapshot-*.bin, temp files) and an empty lock
+// file or a manifest that decodes. `--clean` removes such a folder whole; a lock or a
+// manifest.json alone used to be enough, and `ripvec index --clean --all --cache-dir ~`
+// deleted every project folder with a manifest.json.
 bool is_index_dir(const std::filesystem::path& dir);
 
 // What the manifest in the index directory `loc` says, without walking the tree (manage.cpp).

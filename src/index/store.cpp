@@ -1038,7 +1038,12 @@ Manifest decode_manifest(std::string_view json, std::string_view origin) {
       me.id = e.at("id").get<std::string>();
       me.status = e.at("status").get<std::string>();
       me.chunks = manifest_int<uint32_t>(e.at("chunks"), "chunks", o);
-      if (me.status == "ok" && me.id.size() != 64)
+      // The id names a file under objects/: 64 lowercase hex digits (sha256), or empty for
+      // a skipped file. Anything else ("../..." from a hostile repo-local index) would be a
+      // path outside the index.
+      const bool hex =
+          me.id.size() == 64 && me.id.find_first_not_of("0123456789abcdef") == std::string::npos;
+      if (me.status == "ok" ? !hex : !(hex || me.id.empty()))
         throw IndexError("manifest " + o + ": bad object id for " + path);
       m.files.emplace(path_from_json(path, o), std::move(me));
     }

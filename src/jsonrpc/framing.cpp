@@ -25,6 +25,14 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
+// Where "Content-Length:" (any case) starts in `line`, or npos.
+size_t find_content_length(std::string_view line) {
+  constexpr std::string_view kName = "content-length:";
+  for (size_t i = 0; i + kName.size() <= line.size(); ++i)
+    if (iequals(line.substr(i, kName.size()), kName)) return i;
+  return std::string_view::npos;
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -208,9 +216,23 @@ FrameStatus FrameReader::next_content_length(std::string* body, std::string* det
     std::string_view name =
         colon == std::string::npos ? std::string_view{} : std::string_view(line).substr(0, colon);
     if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char)) {
-      bad = true;
-      if (why.empty()) why = "not a header line: '" + line.substr(0, 40) + "'";
-      continue;
+      // Resynchronising after a frame whose length was unknown ("Content-Length: +84") or too
+      // short: the rest of its body runs into the next frame's first header line
+      // ('{...}Content-Length: 81'). The next frame starts at that header; what came before
+      // belongs to the broken frame (already answered) and is dropped. Without this, every
+      // later frame was eaten the same way and the session was lost.
+      if (const size_t at = find_content_length(line); at != std::string::npos && at > 0) {
+        line.erase(0, at);
+        bad = have_length = false;
+        why.clear();
+        headers = 1;
+        colon = line.find(':');
+        name = std::string_view(line).substr(0, colon);
+      } else {
+        bad = true;
+        if (why.empty()) why = "not a header line: '" + line.substr(0, 40) + "'";
+        continue;
+      }
     }
     std::string_view value = trim(std::string_view(line).substr(colon + 1));
     if (iequals(name, "Content-Length")) {

@@ -1,8 +1,8 @@
 // list_installed_models: the hub cache and known model directories, read-only.
 #include <algorithm>
-#include <fstream>
 
 #include "ripvec/model_files.hpp"
+#include "util/file_read.hpp"
 
 namespace ripvec {
 namespace {
@@ -31,14 +31,6 @@ std::string repo_id(const std::string& folder) {
   return rest.substr(0, sep) + "/" + rest.substr(sep + 2);
 }
 
-std::string read_ref(const fs::path& p) {
-  std::ifstream f(p);
-  std::string s;
-  std::getline(f, s);
-  while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 }  // namespace
 
 std::vector<InstalledModel> list_installed_models(const std::vector<fs::path>& dirs) {
@@ -51,7 +43,7 @@ std::vector<InstalledModel> list_installed_models(const std::vector<fs::path>& d
       if (!name.starts_with("models--") || !e.is_directory(ec)) continue;
       const fs::path snapshots = e.path() / "snapshots";
       fs::path pick;
-      const std::string ref = read_ref(e.path() / "refs" / "main");
+      const std::string ref = read_first_line(e.path() / "refs" / "main");
       if (!ref.empty() && ref.find('/') == std::string::npos && complete(snapshots / ref))
         pick = snapshots / ref;
       if (pick.empty() && fs::is_directory(snapshots, ec)) {

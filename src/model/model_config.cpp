@@ -4,13 +4,12 @@
 #include "ripvec/model_config.hpp"
 
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <vector>
 
 #include "ripvec/error.hpp"
+#include "util/file_read.hpp"
 #include "util/json_depth.hpp"
 
 namespace ripvec {
@@ -31,13 +30,11 @@ std::string type_name(const json& v) {
   return "value";
 }
 
+// config.json and the sentence-transformers files are a few KB.
+constexpr uint64_t kMaxConfigBytes = uint64_t(64) << 20;
+
 json read_json(const fs::path& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw IoError("cannot open " + path.string());
-  std::stringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw IoError("cannot read " + path.string());
-  const std::string text = ss.str();
+  const std::string text = read_small_file(path, kMaxConfigBytes);
   if (json_nesting_depth(text, kMaxJsonNesting) > kMaxJsonNesting)
     throw ModelFormatError("malformed JSON in " + path.string() + ": nested deeper than " +
                            std::to_string(kMaxJsonNesting) + " levels");

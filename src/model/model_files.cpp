@@ -20,6 +20,7 @@
 #include <optional>
 
 #include "ripvec/error.hpp"
+#include "util/file_read.hpp"
 
 namespace ripvec {
 
@@ -118,14 +119,6 @@ bool is_commit_hash(const std::string& s) {
 bool valid_snapshot_name(const std::string& s) {
   return !s.empty() && s != "." && s != ".." && s.size() <= 255 &&
          s.find('/') == std::string::npos && s.find('\0') == std::string::npos;
-}
-
-std::string read_ref(const fs::path& ref_file) {
-  std::ifstream f(ref_file);
-  std::string rev;
-  std::getline(f, rev);
-  while (!rev.empty() && std::isspace(static_cast<unsigned char>(rev.back()))) rev.pop_back();
-  return rev;
 }
 
 void write_file_atomic(const fs::path& path, const std::string& content) {
@@ -682,7 +675,7 @@ ModelFiles resolve_model(std::string_view spec_in, const ResolveOptions& opts) {
   const fs::path ref_file = repo / "refs" / opts.revision;
   std::string ref_target;
   if (fs::is_regular_file(ref_file, ec)) {
-    ref_target = read_ref(ref_file);
+    ref_target = read_first_line(ref_file);
     if (!valid_snapshot_name(ref_target)) {
       looked.push_back(ref_file.string() + " (names an invalid snapshot \"" + ref_target + "\")");
       ref_target.clear();

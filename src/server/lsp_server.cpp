@@ -7,11 +7,10 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
+#include "corpus/walker.hpp"
 #include "jsonrpc/endpoint.hpp"
 #include "ripvec/error.hpp"
 #include "ripvec/repo_map.hpp"
@@ -34,6 +33,8 @@ using jsonrpc::RpcError;
 namespace code = jsonrpc::code;
 
 constexpr size_t kMaxResults = 200;
+// The most of a file on disk a request reads (an open buffer is bounded by the 64 MiB message).
+constexpr uint64_t kMaxDocumentBytes = uint64_t(64) << 20;
 
 int symbol_kind(const std::string& k) {
   static const std::map<std::string, int> kKinds = {
@@ -98,11 +99,12 @@ class LspServer {
       auto it = buffers_.find(uri);
       if (it != buffers_.end()) return it->second.text;
     }
-    std::string path = server::uri_to_path(uri);
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
+    // A regular file only, bounded, opened without blocking: a URI naming /dev/zero or a FIFO
+    // hung the request forever, and with it the server's exit after `shutdown`.
+    std::string text;
+    if (read_text_file(server::uri_to_path(uri), kMaxDocumentBytes, &text) != ContentStatus::Ok)
+      return {};
+    return text;
   }
 
   std::map<std::string, std::string> open_buffers() {  // rel path -> text

@@ -126,7 +126,7 @@ std::string Root::last_error() const {
 // ---------------------------------------------------------------- Workspace
 
 Workspace::Workspace(ServerOptions opts, LogFn log) : opts_(std::move(opts)), log_(std::move(log)) {
-  if (opts_.roots.empty()) opts_.roots.push_back(fs::current_path());
+  if (opts_.roots.empty()) opts_.roots.push_back(".");  // checked below like any root
   for (const auto& r : opts_.roots) {
     std::error_code ec;
     fs::path canon = fs::canonical(r, ec);

@@ -3,15 +3,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include "ripvec/error.hpp"
 #include "tokenizer/bpe.hpp"
 #include "tokenizer/vocab_scan.hpp"
 #include "tokenizer/wordpiece.hpp"
+#include "util/file_read.hpp"
 #include "util/json_depth.hpp"
 
 namespace ripvec {
@@ -64,12 +63,9 @@ size_t Tokenizer::count_tokens(std::string_view text, bool add_special) const {
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::from_file(const std::filesystem::path& tokenizer_json) {
-  std::ifstream in(tokenizer_json, std::ios::binary);
-  if (!in) throw IoError("cannot open tokenizer file " + tokenizer_json.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw IoError("cannot read tokenizer file " + tokenizer_json.string());
-  return from_json(ss.str(), tokenizer_json.string());
+  // Real ones are at most a few tens of MB (XLM-R's: 17 MB).
+  constexpr uint64_t kMaxTokenizerBytes = uint64_t(1) << 30;
+  return from_json(read_small_file(tokenizer_json, kMaxTokenizerBytes), tokenizer_json.string());
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::from_json(std::string_view json_text,

@@ -22,6 +22,7 @@ unsigned default_threads() {
 
 ThreadPool::ThreadPool(unsigned threads) {
   if (threads == 0) threads = default_threads();
+  threads = std::min(threads, kMaxThreads);
   for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 

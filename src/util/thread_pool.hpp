@@ -13,7 +13,10 @@ namespace ripvec {
 
 class ThreadPool {
  public:
-  // threads == 0 means std::thread::hardware_concurrency() (or $RIPVEC_THREADS).
+  // threads == 0 means std::thread::hardware_concurrency() (or $RIPVEC_THREADS). At most
+  // kMaxThreads: `-j 100000` started threads until the user's process limit was spent (every
+  // fork on the machine failed) and never finished.
+  static constexpr unsigned kMaxThreads = 1024;
   explicit ThreadPool(unsigned threads = 0);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;

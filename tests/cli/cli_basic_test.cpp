@@ -80,6 +80,29 @@ TEST(CliBasic, MissingPathIsError2) {
   EXPECT_NE(r.err.find("/nonexistent/ripvec/path"), std::string::npos) << r.err;
 }
 
+// Probe 2026-12-05: run from a current directory that was deleted, a search said "ripvec:
+// internal error: filesystem error: cannot make canonical path" and `ripvec mcp` "internal
+// error: ... cannot get current path". Both are now the plain error for a missing PATH.
+TEST(CliBasic, DeletedCurrentDirectoryIsAClearError) {
+  TempDir d;
+  const std::string gone = (d / "gone").string();
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"query", "--cache-dir", (d / "cache").string()},
+        {"--no-index", "query"},
+        {"mcp", "--no-watch", "--cache-dir", (d / "cache").string()}}) {
+    SCOPED_TRACE(args[0]);
+    CliRun r;
+    // mkdir, enter, remove it, then run ripvec there.
+    r.prefix = {"/bin/sh", "-c", "mkdir \"$0\" && cd \"$0\" && rmdir \"$0\" && exec \"$@\"", gone};
+    r.args = std::move(args);
+    r.args.insert(r.args.end(), {"--model", "/nonexistent/model"});
+    auto res = run_cli(r);
+    EXPECT_EQ(res.status, 2) << res.err;
+    EXPECT_EQ(res.err.find("internal error"), std::string::npos) << res.err;
+    EXPECT_NE(res.err.find("No such file or directory"), std::string::npos) << res.err;
+  }
+}
+
 TEST(CliBasic, DebugAddsRaiseSite) {
   auto r = run_cli({"--debug", "anything", "/nonexistent/ripvec/path"});
   EXPECT_EQ(r.status, 2);

@@ -52,6 +52,80 @@ TEST(CliFlags, ThresholdNanOrInfIsError2) {
   }
 }
 
+// Probe 2026-12-05: 1e39 passed the finite check, became inf as a float and failed only after
+// the index update ("threshold must be a finite number", about a finite number). Now a
+// parse-time error: nothing is indexed.
+TEST(CliFlags, ThresholdBeyondFloatRangeIsError2BeforeIndexing) {
+  TempDir d;
+  d.write("a.py", "def f():\n    return 1\n");
+  for (const char* t : {"1e39", "-3.5e38", "1e300"}) {
+    SCOPED_TRACE(t);
+    auto r = run_args({std::string("--threshold=") + t, "query", d.path().string(), "--model",
+                       tiny_model(), "--cache-dir", (d / "cache").string()});
+    expect_error(r, "out of range");
+    EXPECT_FALSE(fs::exists(d / "cache"));
+  }
+  // Values a float holds are thresholds like any other (nothing scores above 1e38).
+  auto r = run_args({"--threshold=1e38", "-q", "query", d.path().string(), "--model", tiny_model(),
+                     "--cache-dir", (d / "cache").string()});
+  EXPECT_EQ(r.status, 1) << r.err;
+}
+
+// Probe 2026-12-05: -C/-A/-B took "-1" as 2^64-1 (the whole result, silently) and any
+// number of digits; ripgrep refuses both.
+TEST(CliFlags, ContextNegativeOrHugeIsError2) {
+  TempDir d;
+  for (const char* flag : {"-C", "-A", "-B", "--context", "--after-context"})
+    for (const char* v : {"-1", "99999999999999999999", "4294967296", "1.5", "nan", ""}) {
+      SCOPED_TRACE(std::string(flag) + " " + v);
+      expect_error(run_args({flag, v, "query", d.path().string()}), "context");
+    }
+  // 0 is a count like any other (only the best-matching lines).
+  d.write("a.py", "def alpha():\n    return 1\n");
+  auto r = run_args(
+      {"-C", "0", "alpha", d.path().string(), "--no-index", "--model", tiny_model(), "-q"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// Probe 2026-12-05: `--json -l` printed plain paths to a reader expecting JSON lines, and
+// `--json --vimgrep` / `-l --vimgrep` silently ignored one of the two. One output format.
+TEST(CliFlags, JsonWithFilesWithMatchesOrVimgrepIsError2) {
+  TempDir d;
+  for (const auto& [a, b] :
+       std::vector<std::pair<std::string, std::string>>{{"--json", "-l"},
+                                                        {"--json", "--files-with-matches"},
+                                                        {"--json", "--vimgrep"},
+                                                        {"-l", "--vimgrep"}}) {
+    SCOPED_TRACE(a + " " + b);
+    expect_error(run_args({a, b, "query", d.path().string()}), "excludes");
+    expect_error(run_args({b, a, "query", d.path().string()}), "excludes");
+  }
+}
+
+// Probe 2026-12-05: "--max-filesize: --max-filesize: not a size: '1.5M'".
+TEST(CliFlags, MaxFilesizeErrorNamesTheFlagOnce) {
+  TempDir d;
+  for (const char* v : {"1.5M", "99999999999999999999G", "5T", "-5"}) {
+    SCOPED_TRACE(v);
+    auto r = run_args({"--max-filesize", v, "query", d.path().string()});
+    expect_error(r, "--max-filesize");
+    EXPECT_EQ(r.err.find("--max-filesize", r.err.find("--max-filesize") + 1), std::string::npos)
+        << r.err;
+  }
+}
+
+// Probe 2026-12-05: "" was an error but "   " ranked every chunk against the bare [CLS] [SEP]
+// (top score 0.6 on the hybrid scale for a query with no word in it).
+TEST(CliFlags, WhitespaceOnlyQueryIsError2) {
+  TempDir d;
+  d.write("a.py", "def f():\n    return 1\n");
+  for (const char* q : {" ", "   ", "\t\n", " \r\n "}) {
+    SCOPED_TRACE(q);
+    expect_error(run_args({"--no-index", "--model", tiny_model(), q, d.path().string()}),
+                 "white space");
+  }
+}
+
 TEST(CliFlags, MaxFilesizeZeroIsError2) {
   TempDir d;
   for (const char* v : {"0", "0K", "0M"}) {
@@ -115,6 +189,74 @@ TEST(CliFlags, UnreadablePathExits2) {
   EXPECT_EQ(res.status, 2) << res.err;
   EXPECT_NE(res.err.find("Permission denied"), std::string::npos) << res.err;
   ::chmod((d / "closed").c_str(), 0755);  // so TempDir can remove it
+}
+
+// Probe 2026-12-05: a PATH on a pseudo file system was walked and indexed when named (only
+// reaching one from another root was refused): `ripvec QUERY /proc/self` kept the process's
+// files in the cache and embedded 2,000 chunks of kernel tables. Now an error, for search (with
+// and without the index) and `ripvec index`, and nothing is written to the cache.
+TEST(CliFlags, PseudoFileSystemPathIsError2) {
+  TempDir d;
+  for (const std::string p : {"/proc/self/status", "/proc/self/fdinfo", "/dev", "/sys/kernel/mm"}) {
+    if (!fs::exists(p)) continue;
+    SCOPED_TRACE(p);
+    const std::string cache = (d / "cache").string();
+    expect_error(run_args({"-q", "query", p, "--model", tiny_model(), "--device", "cpu",
+                           "--cache-dir", cache}),
+                 "pseudo file system");
+    expect_error(
+        run_args({"-q", "--no-index", "query", p, "--model", tiny_model(), "--device", "cpu"}),
+        "pseudo file system");
+    // (`ripvec index FILE` is refused earlier: only directories are indexed.)
+    if (fs::is_directory(p))
+      expect_error(run_args({"index", "-q", p, "--model", tiny_model(), "--device", "cpu",
+                             "--cache-dir", cache}),
+                   "pseudo file system");
+    EXPECT_FALSE(fs::exists(cache)) << "something was indexed";
+  }
+}
+
+// Probe 2026-12-05: `-j 100000` started threads until the user's process limit was spent
+// (every fork on the machine failed) and never finished. At most 1024, checked at parse time.
+TEST(CliFlags, ThreadsBeyondTheBoundIsError2) {
+  TempDir d;
+  // First a count whose run would stay harmless if the check were missing.
+  expect_error(run_args({"-j", "5000", "query", d.path().string(), "--model", "/nonexistent/m"}),
+               "too many threads");
+  for (const char* v : {"100000", "4294967295", "4294967296", "-1", "1.5", ""}) {
+    SCOPED_TRACE(v);
+    expect_error(run_args({"-j", v, "query", d.path().string(), "--model", "/nonexistent/m"}),
+                 "threads");
+    expect_error(run_args({"embed", "-j", v, "hi", "--model", "/nonexistent/m"}), "threads");
+  }
+  d.write("a.py", "def alpha():\n    return 1\n");
+  auto r = run_args({"-j", "64", "-q", "--no-index", "alpha", d.path().string(), "--model",
+                     tiny_model(), "--device", "cpu"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// Probe 2026-12-05: `-g '[[['` (a '[' never closed) matched nothing, since git's wildmatch
+// gives up on such a pattern, and the search said "no results" (exit 1). ripgrep refuses it;
+// so do we, with and without the index. Closed classes and escaped brackets still work.
+TEST(CliFlags, UnclosedBracketGlobIsError2) {
+  TempDir d;
+  d.write("a.py", "def alpha():\n    return 1\n");
+  const std::string cache = (d / "cache").string();
+  for (const char* g : {"[[[", "*.[py", "src/[!", "[]"}) {
+    SCOPED_TRACE(g);
+    expect_error(run_args({"-q", "-g", g, "alpha", d.path().string(), "--model", tiny_model(),
+                           "--device", "cpu", "--cache-dir", cache}),
+                 "never closed");
+    expect_error(run_args({"-q", "--no-index", "-g", g, "alpha", d.path().string(), "--model",
+                           tiny_model(), "--device", "cpu"}),
+                 "never closed");
+  }
+  for (const char* g : {"*.[p]y", "[]a].py", "[!b].py", "\\[x", "a.py", "!*.md"}) {
+    SCOPED_TRACE(g);
+    auto r = run_args({"-q", "--mode", "keyword", "-g", g, "alpha", d.path().string(), "--model",
+                       tiny_model(), "--device", "cpu", "--cache-dir", cache});
+    EXPECT_NE(r.status, 2) << r.err;
+  }
 }
 
 // Tokenizing needs only tokenizer.json; with a config.json present, ids must fit vocab_size.

@@ -3,6 +3,9 @@
 // change the index, sub-paths and files are answered from the enclosing index, progress on a
 // non-TTY stderr, --status / --list / --clean, and the output modes -l, --vimgrep, -C.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -161,6 +164,80 @@ TEST_F(CliIndex, StatusListAndClean) {
   ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
   EXPECT_EQ(run_cli(run({"index", "--clean", "--all"})).status, 0);
   EXPECT_EQ(run_cli(run({"index", "--list"})).out, "");
+}
+
+// Probe 2026-12-05: a folder counted as an index when it held a file named `lock` or
+// `manifest.json`, so `ripvec index --clean --all --cache-dir ~` (or RIPVEC_CACHE_DIR=$HOME)
+// deleted every project with a web manifest, whole, and --list listed them. Only folders
+// holding nothing but what an index writes, with an empty lock or a ripvec manifest, count.
+TEST_F(CliIndex, CleanAllNeverRemovesFoldersThatAreNotIndexes) {
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  const fs::path c = cache_.path();
+  auto put = [&](const std::string& rel, const std::string& text) {
+    fs::create_directories((c / rel).parent_path());
+    std::ofstream(c / rel, std::ios::binary) << text;
+  };
+  put("webapp/manifest.json", R"({"name": "My PWA", "start_url": "/"})");
+  put("webapp/app.js", "console.log(1)\n");
+  put("lonely/manifest.json", R"({"name": "only a manifest"})");
+  put("proj/sub/lock", "pid 4242\n");
+  put("proj/sub/notes.txt", "years of work\n");
+  put("lockfile/lock", "pid 4242\n");
+  put("proj/empty-lock-and-more/lock", "");
+  put("proj/empty-lock-and-more/thesis.tex", "\\documentclass{article}\n");
+  auto list = run_cli(run({"index", "--list"}));
+  ASSERT_EQ(list.status, 0) << list.err;
+  for (const char* d : {"webapp", "lonely", "proj", "lockfile"})
+    EXPECT_EQ(list.out.find(c.string() + "/" + d), std::string::npos) << list.out;
+  auto clean = run_cli(run({"index", "--clean", "--all"}));
+  ASSERT_EQ(clean.status, 0) << clean.err;
+  for (const char* f :
+       {"webapp/manifest.json", "webapp/app.js", "lonely/manifest.json", "proj/sub/lock",
+        "proj/sub/notes.txt", "lockfile/lock", "proj/empty-lock-and-more/thesis.tex"})
+    EXPECT_TRUE(fs::exists(c / f)) << f << " was removed";
+  EXPECT_EQ(run_cli(run({"index", "--list"})).out, "");  // the real index is gone
+}
+
+// Probe 2026-12-05: without $HOME (a service, a cron job) the cache was <temp>/ripvec-cache,
+// the same folder for every user: whoever made it first served their index to the others and
+// could collect theirs. It is now <temp>/ripvec-cache-<uid>, and when it exists it must be a
+// folder of this user's that only it can write (not a symlink, not another user's).
+TEST_F(CliIndex, CacheWithoutHomeIsPerUserAndMustBeOurs) {
+  TempDir tmp;
+  auto index_without_home = [&] {
+    CliRun r;
+    r.args = {"index", "-q", repo_.path().string(), "--device", "cpu", "--model", model()};
+    r.env["HF_HUB_OFFLINE"] = "1";
+    for (const char* v : {"HOME", "XDG_CACHE_HOME", "RIPVEC_CACHE_DIR"}) r.env[v] = kUnset;
+    r.env["TMPDIR"] = tmp.path().string();
+    return run_cli(r);
+  };
+  const fs::path ours = tmp / ("ripvec-cache-" + std::to_string(::getuid()));
+  auto r = index_without_home();
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_directory(ours));
+  EXPECT_FALSE(fs::exists(tmp / "ripvec-cache"));
+
+  fs::remove_all(ours);
+  fs::create_directories(tmp / "elsewhere");
+  fs::create_directory_symlink(tmp / "elsewhere", ours);
+  r = index_without_home();
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("RIPVEC_CACHE_DIR"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(tmp / "elsewhere"));
+
+  fs::remove(ours);
+  fs::create_directories(ours);
+  fs::permissions(ours, fs::perms::all);  // world-writable: anyone could swap the index
+  r = index_without_home();
+  EXPECT_EQ(r.status, 2) << r.err;
+  if (::geteuid() == 0) {  // another user's folder
+    fs::permissions(ours, fs::perms::owner_all);
+    ASSERT_EQ(::chown(ours.c_str(), 65534, 65534), 0);
+    r = index_without_home();
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_TRUE(fs::is_empty(ours));
+  }
 }
 
 TEST_F(CliIndex, FilesWithMatchesVimgrepAndContext) {

@@ -3,6 +3,7 @@
 // tokens, pooling), and recommends one. The cache is built in a temp dir from the tiny BGE-style
 // fixture (tests/data/bert/tiny_bge_cls: CLS pooling, max_seq_length 128).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -83,6 +84,24 @@ TEST(CliModels, ListsCompleteModelsAndRecommendsByPreference) {
   }
   EXPECT_EQ(n, 3);
   EXPECT_EQ(recommended, 1);
+}
+
+// Probe 2026-12-05: a FIFO as a model's refs/main in the Hugging Face cache made `ripvec
+// models` wait forever in open(). The ref is now read only from a regular file, without
+// blocking; the model is still listed (its snapshot is found without the ref).
+TEST(CliModels, FifoAsRefsMainDoesNotHang) {
+  RIPVEC_REQUIRE_PATH("/usr/bin/timeout");
+  TempDir t;
+  install(t / "hub", "org/piped", "abc", /*with_ref=*/false);
+  fs::create_directories(t / "hub" / "models--org--piped" / "refs");
+  ASSERT_EQ(::mkfifo((t / "hub" / "models--org--piped" / "refs" / "main").c_str(), 0644), 0);
+  CliRun r;
+  r.prefix = {"/usr/bin/timeout", "-s", "KILL", "60"};
+  r.args = {"models", "--cache-dir", (t / "idx").string()};
+  r.env["HF_HUB_CACHE"] = (t / "hub").string();
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << res.err;
+  EXPECT_NE(res.out.find("org/piped"), std::string::npos) << res.out;
 }
 
 TEST(CliModels, EmptyCacheSaysHowToInstallAndExitsOne) {

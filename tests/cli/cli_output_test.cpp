@@ -2,6 +2,8 @@
 // disk for --npy (simulated with RLIMIT_FSIZE in the child). Uses the tiny test model, so each
 // run takes a fraction of a second.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -125,6 +127,67 @@ TEST_F(CliOutput, ClosedPipeExitsQuietly) {
   EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
 }
 
+// Probe 2026-12-05: with stderr closed (`ripvec index 2>&-`) the objects, the manifest and the
+// snapshot the index opened took descriptor 2 while another thread still printed progress to
+// it (strace: objects written as fd 2 between "embedding" and "writing the index" lines); with
+// stdout closed, a server's replies could go into whatever file became fd 1. Closed standard
+// descriptors are now held by /dev/null from the start, opened so that using them still fails
+// with EBADF. Checked on a live `ripvec lsp` (waiting on its stdin) through /proc.
+TEST(CliOutputEmbed, ClosedStandardDescriptorsAreNeverReused) {
+  int in[2];
+  ASSERT_EQ(::pipe(in), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(in[0], 0);
+    ::close(in[0]);
+    ::close(in[1]);
+    ::close(1);
+    ::close(2);
+    ::execl(RIPVEC_CLI, RIPVEC_CLI, "lsp", "--no-watch", "--model", "/nonexistent/model",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  auto link = [&](int fd) {
+    char buf[4096];
+    const std::string p = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+    const ssize_t n = ::readlink(p.c_str(), buf, sizeof buf);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  };
+  std::string fd1, fd2;
+  for (int i = 0; i < 300 && (fd1 != "/dev/null" || fd2 != "/dev/null"); ++i) {
+    ::usleep(10000);  // the server starts, then waits for its first message
+    fd1 = link(1);
+    fd2 = link(2);
+  }
+  ::close(in[1]);  // end of input: the server exits
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_EQ(fd1, "/dev/null");
+  EXPECT_EQ(fd2, "/dev/null");
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+
+  // Writing to a closed stdout is still the error it was; a closed stderr loses only messages.
+  TempDir d;
+  d.write("a.py", "def alpha():\n    return 1\n");
+  CliRun closed_out = tiny_run({"-q", "--no-index", "alpha", d.path().string()});
+  closed_out.prefix = {"/bin/sh", "-c", "exec \"$0\" \"$@\" >&-"};
+  auto r = run_cli(closed_out);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("error writing to stdout: Bad file descriptor"), std::string::npos) << r.err;
+  CliRun closed_err = tiny_run({"--no-index", "alpha", d.path().string()});
+  closed_err.prefix = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&-"};
+  r = run_cli(closed_err);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("alpha"), std::string::npos) << r.out;
+  CliRun closed_in = tiny_run({"embed"});
+  closed_in.prefix = {"/bin/sh", "-c", "exec \"$0\" \"$@\" <&-"};
+  r = run_cli(closed_in);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("stdin"), std::string::npos) << r.err;
+}
+
 std::vector<std::string> dir_names(const fs::path& d) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(d)) names.push_back(e.path().filename().string());
@@ -174,6 +237,18 @@ TEST(CliOutputNpy, NpyThroughSymlinkReplacesTarget) {
   EXPECT_EQ(s.out.substr(0, 6), "\x93NUMPY");
   EXPECT_EQ(s.out.size(), 128u + 128 * 4);
   EXPECT_TRUE(fs::is_symlink("/dev/stdout"));
+}
+
+// Probe 2026-12-05: `--npy -` wrote a file named "-" in the current folder; "-" is standard
+// output, as for most tools.
+TEST(CliOutputNpy, NpyDashIsStandardOutput) {
+  TempDir d;
+  CliRun e = tiny_run({"embed", "--npy", "-", "hello", "world"});
+  e.cwd = d.path();
+  auto r = run_cli(e);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind(std::string("\x93NUMPY", 6), 0), 0u);
+  EXPECT_FALSE(fs::exists(d / "-"));
 }
 
 TEST(CliOutputNpy, NpyToDevFullExits2) {

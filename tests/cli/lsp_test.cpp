@@ -2,9 +2,11 @@
 // document symbols, workspace symbols, definition, hover, references, call hierarchy and unsaved
 // buffers on a real tree; and raw Content-Length framing errors without a client.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -149,6 +151,57 @@ TEST(LspProtocol, FramingErrorsAndLifecycle) {
   EXPECT_EQ(by_id(6)["error"]["code"], -32601);
   EXPECT_TRUE(by_id(7)["result"].is_null());
   EXPECT_EQ(by_id(8)["error"]["code"], -32600);  // after shutdown
+}
+
+// Probe 2026-12-05: documentSymbol on file:///dev/zero read forever, on a FIFO blocked in
+// open(); either request never got an answer and the server never exited, even after
+// shutdown and exit. Files on disk are now read only when regular, bounded, without blocking.
+TEST(LspProtocol, DocumentOnDevZeroOrFifoDoesNotHang) {
+  TempDir repo;
+  repo.write("a.py", "def f():\n    return 1\n");
+  const std::string fifo = (repo / "pipe.py").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  auto symbols = [](int id, const std::string& path) {
+    return frame(
+        R"({"jsonrpc":"2.0","id":)" + std::to_string(id) +
+        R"(,"method":"textDocument/documentSymbol","params":{"textDocument":{"uri":"file://)" +
+        path + R"("}}})");
+  };
+  std::string in;
+  in += frame(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"rootUri":"file://)" +
+              repo.path().string() + R"(","capabilities":{}}})");
+  in += frame(R"({"jsonrpc":"2.0","method":"initialized","params":{}})");
+  in += symbols(2, "/dev/zero");
+  in += symbols(3, fifo);
+  in += symbols(4, (repo / "a.py").string());
+  in += frame(R"({"jsonrpc":"2.0","id":5,"method":"shutdown"})");
+  in += frame(R"({"jsonrpc":"2.0","method":"exit"})");
+  CliRun r;
+  // A hang is a failure (status 137), not a stuck test run.
+  RIPVEC_REQUIRE_PATH("/usr/bin/timeout");
+  r.prefix = {"/usr/bin/timeout", "-s", "KILL", "60"};
+  r.args = {"lsp", "--no-watch", "--model", "/nonexistent/model"};
+  r.stdin_data = in;
+  r.stdin_from_data = true;
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << res.err;
+  std::map<int, json> by_id;
+  std::string s = res.out;
+  for (size_t p = 0; (p = s.find("Content-Length: ", p)) != std::string::npos;) {
+    const size_t e = s.find("\r\n\r\n", p);
+    ASSERT_NE(e, std::string::npos);
+    const size_t n = std::stoul(s.substr(p + 16, e - p - 16));
+    const json m = json::parse(s.substr(e + 4, n));
+    if (m.contains("id") && m["id"].is_number_integer()) by_id[m["id"].get<int>()] = m;
+    p = e + 4 + n;
+  }
+  for (int id : {2, 3}) {
+    ASSERT_TRUE(by_id.count(id)) << "no answer to request " << id;
+    EXPECT_EQ(by_id[id]["result"], json::array()) << by_id[id];
+  }
+  ASSERT_TRUE(by_id.count(4));
+  EXPECT_EQ(by_id[4]["result"][0]["name"], "f");
+  EXPECT_TRUE(by_id.count(5));
 }
 
 }  // namespace

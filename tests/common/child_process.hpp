@@ -4,11 +4,15 @@
 // the parent never started it.
 #pragma once
 
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <exception>
+#include <filesystem>
 #include <functional>
+#include <stdexcept>
 #include <string>
 
 namespace ripvec::test {
@@ -52,6 +56,32 @@ inline std::string in_child(int uid, const std::function<std::string()>& fn, int
   ::waitpid(pid, &status, 0);
   *code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+// in_child (as the same user) for code that might block or read without end: the child gets
+// SIGALRM after `seconds` and may map at most `max_bytes`, so that a regression fails the test
+// (*code 142, or a bad_alloc) instead of stalling it or swapping the machine.
+inline std::string in_bounded_child(const std::function<std::string()>& fn, int* code,
+                                    unsigned seconds = 10, rlim_t max_bytes = rlim_t(1) << 30) {
+  return in_child(
+      -1,
+      [&] {
+        ::alarm(seconds);
+        const struct rlimit lim = {max_bytes, max_bytes};
+        ::setrlimit(RLIMIT_AS, &lim);
+        return fn();
+      },
+      code);
+}
+
+// The two hostile stand-ins for a file ripvec reads: a FIFO (open() waits for a writer) or a
+// symlink to /dev/zero (never ends).
+inline void plant_fifo_or_dev_zero(const std::filesystem::path& p, bool fifo) {
+  if (fifo) {
+    if (::mkfifo(p.c_str(), 0644) != 0) throw std::runtime_error("mkfifo " + p.string());
+  } else {
+    std::filesystem::create_symlink("/dev/zero", p);
+  }
 }
 
 }  // namespace ripvec::test

@@ -236,6 +236,59 @@ TEST(ChunkWalker, FollowedLinkToProcIsNotWalked) {
   EXPECT_FALSE(st.truncated);
 }
 
+// Probe 2026-12-05: a root on a pseudo file system, named rather than reached, was walked
+// (/proc/self: its environment and kernel tables). It is skipped with a warning naming it,
+// beside a normal root that is still walked.
+TEST(ChunkWalker, NamedRootOnPseudoFileSystemIsNotWalked) {
+  ScratchDir d;
+  d.write("src/ok.py");
+  std::vector<std::filesystem::path> roots = {d.path()};
+  for (const char* p : {"/proc/self", "/proc/self/status", "/sys/kernel/mm", "/dev"})
+    if (std::filesystem::exists(p)) roots.push_back(p);
+  ASSERT_GT(roots.size(), 1u);
+  WalkStats st;
+  const auto files = walk(roots, WalkOptions{}, &st);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].rel_path, "src/ok.py");
+  EXPECT_EQ(st.skipped_other_fs, roots.size() - 1);
+  size_t named = 0;
+  for (const auto& w : st.warnings) named += w.find("pseudo file system") != std::string::npos;
+  EXPECT_EQ(named, roots.size() - 1);
+}
+
+// Probe 2026-12-05: a repository can commit .gitignore as a symlink to /dev/zero (the walk
+// read it until memory ran out: 4.5 GB in 20 s), and a FIFO in place of .gitignore, .ignore or
+// .git/info/exclude hung the walk. Ignore files are read only when regular (and at most
+// 100 MiB, git's cap); otherwise a warning names them. Each case walks in a forked child under
+// a 10-second alarm and a 1 GiB address-space limit, so a regression fails instead of hanging.
+TEST(ChunkWalker, HostileIgnoreFilesNeverHangOrExhaustMemory) {
+  for (const std::string rel : {".gitignore", ".ignore", ".git/info/exclude"})
+    for (const bool fifo : {true, false}) {
+      SCOPED_TRACE(rel + (fifo ? " as a FIFO" : " as a symlink to /dev/zero"));
+      ScratchDir d;
+      d.write("src/ok.py");
+      std::filesystem::create_directories((d.path() / rel).parent_path());
+      const auto p = d.path() / rel;
+      test::plant_fifo_or_dev_zero(p, fifo);
+      int code = -1;
+      const std::string got = test::in_bounded_child(
+          [&]() -> std::string {
+            WalkOptions o;
+            o.threads = 1;  // a forked child has no pool workers
+            WalkStats st;
+            std::string out;
+            for (const auto& r : walk_rels(d.path(), o, &st)) out += r + "\n";
+            for (const auto& w : st.warnings) out += "warning: " + w + "\n";
+            return out;
+          },
+          &code);
+      EXPECT_EQ(code, 0) << "the walk hung or ran out of memory: " << got;
+      EXPECT_EQ(got.rfind("src/ok.py\n", 0), 0u) << got;
+      if (rel != ".git/info/exclude")  // (git's own files are read quietly)
+        EXPECT_NE(got.find("not a regular file"), std::string::npos) << got;
+    }
+}
+
 // --one-file-system: neither a mount point inside the tree nor a followed link leads to another
 // file system. The other file system is a tmpfs mounted in a private mount namespace by a
 // forked child (needs CAP_SYS_ADMIN: skipped where that is refused).

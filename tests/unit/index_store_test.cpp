@@ -150,6 +150,29 @@ TEST(IndexStore, ManifestNumberOutOfRangeIsMalformed) {
     EXPECT_THROW(decode_manifest(with(field, value), "m"), IndexError) << field << "=" << value;
 }
 
+// An object id names a file under objects/: one that is not 64 lowercase hex digits (a hostile
+// repo-local .ripvec/ with "../../..." ids) made the index read, and delete as corrupt, a file
+// outside the index directory. Such a manifest is malformed (rebuilt), never followed.
+TEST(IndexStore, ManifestObjectIdThatIsNotHexIsMalformed) {
+  auto with_id = [](const std::string& id, const std::string& status) {
+    return R"({"format":2,"model_id":"x","dim":384,"model_key":"k","generation":1,)"
+           R"("files":{"a.py":{"size":1,"mtime_ns":2,"id":")" +
+           id + R"(","status":")" + status + R"(","chunks":0}}})";
+  };
+  const std::string good(64, 'a');
+  EXPECT_NO_THROW(decode_manifest(with_id(good, "ok"), "m"));
+  EXPECT_NO_THROW(decode_manifest(with_id("", "binary"), "m"));
+  const std::string dots = "../../../../../../../../../../tmp/victim/";
+  for (const auto& [id, status] : std::vector<std::pair<std::string, std::string>>{
+           {dots + std::string(64 - dots.size(), 'v'), "ok"},
+           {dots + std::string(64 - dots.size(), 'v'), "binary"},
+           {std::string(63, 'a') + "/", "ok"},
+           {std::string(64, 'A'), "ok"},
+           {std::string(64, 'g'), "ok"},
+           {"", "ok"}})
+    EXPECT_THROW(decode_manifest(with_id(id, status), "m"), IndexError) << id << " " << status;
+}
+
 TEST(IndexStore, SnapshotRoundTrip) {
   const fs::path dir = temp_dir("snap");
   const uint32_t dim = 24;

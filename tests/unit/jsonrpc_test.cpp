@@ -106,6 +106,37 @@ TEST(JsonRpcFraming, ContentLengthMissingOrGarbageHeader) {
   EXPECT_EQ(f[0].first, FrameStatus::BadHeader);
 }
 
+// Probe 2026-12-05: after a frame whose body length was unknown ("Content-Length: +84", "0x54")
+// or too short (0), the rest of its body ran into the next header line and every later frame
+// was eaten the same way: `shutdown` never arrived and the LSP session ended with status 2.
+// The reader now resynchronises at the next "Content-Length:" and the stream goes on.
+TEST(JsonRpcFraming, ContentLengthStreamResynchronisesAfterABrokenFrame) {
+  const std::string a = R"({"id":1})", b = R"({"id":2})", c = R"({"id":3})";
+  auto frame = [](const std::string& body) {
+    return "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  for (const std::string bad_header :
+       {"Content-Length: +8\r\n\r\n", "Content-Length: 0x8\r\n\r\n", "Content-Length: 0\r\n\r\n",
+        "Content-Length: 3\r\n\r\n", "Content-Type: x\r\n\r\n", "Content-Length: 8\r\n\r\n\r\n"}) {
+    SCOPED_TRACE(bad_header);
+    auto f =
+        frames(frame(a) + bad_header + "{\"id\":9}" + frame(b) + frame(c), Framing::ContentLength);
+    std::vector<std::string> ok;
+    for (const auto& [st, body] : f)
+      if (st == FrameStatus::Ok) ok.push_back(body);
+    ASSERT_GE(ok.size(), 3u) << "frames after the broken one were lost";
+    EXPECT_EQ(ok.front(), a);
+    EXPECT_EQ(ok[ok.size() - 2], b);
+    EXPECT_EQ(ok.back(), c);
+    EXPECT_EQ(f.back().first, FrameStatus::Eof);
+  }
+  // The tail of a body before the first header of the stream, too.
+  auto f = frames(R"("tail"}])" + frame(b), Framing::ContentLength);
+  ASSERT_GE(f.size(), 1u);
+  EXPECT_EQ(f[0].first, FrameStatus::Ok);
+  EXPECT_EQ(f[0].second, b);
+}
+
 TEST(JsonRpcFraming, ContentLengthHugeLengthIsSkippedWithoutBuffering) {
   Limits lim;
   lim.max_message_bytes = 10;

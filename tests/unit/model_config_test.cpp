@@ -2,14 +2,17 @@
 // sentence-transformers themselves (tests/data/model/configs/expected.json and st6_minilm/,
 // written by scripts/gen_model_fixtures.py), plus the real configs in tests/data/assets and the
 // installed all-MiniLM-L6-v2.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/child_process.hpp"
 #include "common/test_util.hpp"
 #include "ripvec/error.hpp"
 #include "ripvec/model_config.hpp"
+#include "ripvec/tokenizer.hpp"
 
 namespace ripvec {
 namespace {
@@ -341,6 +344,43 @@ TEST(SentenceTransformersConfig, PoolingModes) {
       EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
     }
   }
+}
+
+// Probe 2026-12-05: a FIFO in place of modules.json, sentence_bert_config.json or
+// config_sentence_transformers.json blocked the load forever, and a symlink to /dev/zero was read
+// until memory ran out (4.6 GB in 20 s); the same for tokenizer.json through Tokenizer::from_file.
+// Each case runs in a forked child under a 10-second alarm and a 1 GiB address-space limit, so a
+// hang or a runaway read is a failure, not a stuck or swapping machine.
+TEST(SentenceTransformersConfig, FifoOrDevZeroInPlaceOfAFileIsAnErrorNotAHang) {
+  for (const std::string file :
+       {"modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
+        "config.json", "tokenizer.json"})
+    for (const bool fifo : {true, false}) {
+      SCOPED_TRACE(file + (fifo ? " as a FIFO" : " as a symlink to /dev/zero"));
+      TempDir tmp;
+      tmp.write("config.json", R"({"model_type": "bert"})");
+      const fs::path p = tmp.path() / file;
+      fs::remove(p);
+      test::plant_fifo_or_dev_zero(p, fifo);
+      int code = -1;
+      const std::string what = test::in_bounded_child(
+          [&]() -> std::string {
+            try {
+              if (file == "tokenizer.json")
+                Tokenizer::from_file(p);
+              else if (file == "config.json")
+                load_model_config(tmp.path() / "config.json");
+              else
+                load_sentence_transformers_config(tmp.path());
+              return "accepted";
+            } catch (const Error& e) {
+              return e.what();
+            }
+          },
+          &code);
+      EXPECT_EQ(code, 0) << "the child hung, ran out of memory or threw: " << what;
+      EXPECT_NE(what.find(p.string() + " is not a regular file"), std::string::npos) << what;
+    }
 }
 
 TEST(SentenceTransformersConfig, MalformedAndUnsupportedFiles) {
