@@ -34,7 +34,8 @@ int run_list(const CliOptions& opts) {
     out += "  model " + (s.model_id.empty() ? std::string("?") : s.model_id) + ", " +
            (s.vectors.find("linear=int8") != std::string::npos ? "int8 vectors, " : "") +
            std::to_string(s.files) + " files, " + std::to_string(s.chunks) + " chunks, " +
-           human_bytes(s.bytes) + ", updated " + when(s.last_update_unix) + "\n";
+           human_bytes(s.bytes) + ", updated " + when(s.last_update_unix) +
+           (s.problem.empty() ? "" : ", damaged: " + s.problem) + "\n";
     out += "  " + s.location.string() + "\n";
   }
   write_stdout(out);
@@ -67,6 +68,7 @@ int run_status(const CliOptions& opts) {
   out += "size: " + human_bytes(s.bytes) + "\n";
   out += "last update: " + (s.exists ? when(s.last_update_unix) : std::string("never")) + "\n";
   out += "stale files: " + std::to_string(s.stale.size()) + "\n";
+  if (!s.problem.empty()) out += "problem: " + s.problem + " (the next update rebuilds it)\n";
   for (const auto& f : s.stale) out += f + "\n";
   write_stdout(out);
   return 0;

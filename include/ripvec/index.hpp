@@ -196,6 +196,11 @@ struct IndexStatus {
   int64_t last_update_unix = 0;  // seconds since the epoch; 0 when never updated
   bool exists = false;           // false: nothing committed yet
   bool read_only = false;        // the index directory cannot be written
+  // Empty when the index is sound as far as its manifest tells; else what is wrong, for people
+  // ("the manifest is damaged: ...", "the snapshot ... is missing or has another size"): the
+  // counts above are then those of what searches can use (0 when nothing), and the next
+  // update rebuilds what is damaged.
+  std::string problem;
   // Filled by Index::status() (a stat() walk of the tree, nothing read): files added, modified
   // or removed since the last update, each as "A path", "M path" or "D path" (git's letters),
   // sorted by path. list_indexes() leaves them empty.

@@ -478,6 +478,8 @@ IndexStatus IndexImpl::status() const {
   const auto cur = current();
   s.exists = cur->snap != nullptr;
   s.chunks = cur->snap ? cur->snap->num_chunks() : 0;
+  if (s.problem.empty() && have && m.snapshot && !cur->snap)
+    s.problem = "the snapshot " + m.snapshot->name + " could not be opened (damaged or missing)";
   if (!have) s.files = 0;
   WalkStats ws;
   std::vector<WalkedFile> walked = walk({root_}, index_walk_options(), &ws);

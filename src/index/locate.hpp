@@ -52,8 +52,15 @@ std::filesystem::path locate_any_root(const std::filesystem::path& path,
 // deleted every project folder with a manifest.json.
 bool is_index_dir(const std::filesystem::path& dir);
 
-// What the manifest in the index directory `loc` says, without walking the tree (manage.cpp).
+// What the manifest in the index directory `loc` says, without walking the tree (manage.cpp);
+// IndexStatus::problem names a damaged manifest or a snapshot that does not match it.
 IndexStatus status_of_location(const std::filesystem::path& loc);
+
+struct SnapshotRecord;
+// Empty when the snapshot file `rec` names exists in `loc` with the recorded size and can hold
+// rec.n_chunks chunks of `dim` int8 codes; else what is wrong, for people (manage.cpp).
+std::string snapshot_record_problem(const std::filesystem::path& loc, const SnapshotRecord& rec,
+                                    uint32_t dim);
 
 // Bytes used by the files below `dir` (0 when it does not exist).
 uint64_t disk_usage(const std::filesystem::path& dir);

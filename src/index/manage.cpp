@@ -36,24 +36,46 @@ int64_t mtime_s(const fs::path& p) {
 
 namespace index {
 
+std::string snapshot_record_problem(const fs::path& loc, const SnapshotRecord& rec, uint32_t dim) {
+  std::error_code ec;
+  const fs::path sp = loc / rec.name;
+  const auto st = fs::symlink_status(sp, ec);
+  const uint64_t size = fs::is_regular_file(st) ? fs::file_size(sp, ec) : 0;
+  if (!fs::is_regular_file(st) || ec || size != rec.size)
+    return "the snapshot " + rec.name + " is missing or has another size than the manifest says";
+  // Every chunk stores at least its int8 codes (dim bytes): a count beyond what the file can
+  // hold is a damaged manifest, not an index of that size.
+  if (dim == 0 || rec.n_chunks > size / dim)
+    return "the manifest's chunk count (" + std::to_string(rec.n_chunks) +
+           ") does not fit its snapshot (" + std::to_string(size) + " bytes)";
+  return {};
+}
+
 // What the manifest of the index directory `loc` says (no tree walk).
 IndexStatus status_of_location(const fs::path& loc) {
   IndexStatus s;
   s.location = loc;
   const fs::path mp = loc / "manifest.json";
-  try {
-    const Manifest m = decode_manifest(read_file(mp, kMaxManifestBytes), mp.string());
-    s.root = m.root;
-    s.model_id = m.model_id;
-    s.dim = m.dim;
-    s.vectors = m.vectors;
-    for (const auto& [path, e] : m.files)
-      if (e.status == "ok") ++s.files;
-    s.chunks = m.snapshot ? m.snapshot->n_chunks : 0;
-    s.exists = m.snapshot.has_value();
-    s.last_update_unix = mtime_s(mp);
-  } catch (const Error&) {
-    // No manifest yet (an update never committed) or an unreadable one: still an index dir.
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(mp, ec))) {  // none yet: an update never committed
+    try {
+      const Manifest m = decode_manifest(read_file(mp, kMaxManifestBytes), mp.string());
+      s.root = m.root;
+      s.model_id = m.model_id;
+      s.dim = m.dim;
+      s.vectors = m.vectors;
+      for (const auto& [path, e] : m.files)
+        if (e.status == "ok") ++s.files;
+      s.last_update_unix = mtime_s(mp);
+      if (m.snapshot) {
+        s.problem = snapshot_record_problem(loc, *m.snapshot, m.dim);
+        s.exists = s.problem.empty();
+        s.chunks = s.exists ? m.snapshot->n_chunks : 0;
+      }
+    } catch (const Error& e) {
+      s.problem = std::string("the manifest is damaged: ") + e.what();
+      s.files = 0;
+    }
   }
   s.bytes = disk_usage(loc);
   s.read_only = ::access(loc.c_str(), W_OK) != 0;

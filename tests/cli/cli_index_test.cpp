@@ -166,6 +166,39 @@ TEST_F(CliIndex, StatusListAndClean) {
   EXPECT_EQ(run_cli(run({"index", "--list"})).out, "");
 }
 
+// Probe 2026-12-05: `--status` on an index whose manifest is garbage said "files: 0, last
+// update: never" as if nothing were wrong, and `--list` printed a manifest's chunk count
+// unchecked (18446744073709551615 chunks). Both now name the damage; the next update repairs
+// it and the problem goes away.
+TEST_F(CliIndex, StatusAndListNameADamagedManifest) {
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  fs::path manifest;
+  for (const auto& e : fs::recursive_directory_iterator(cache_.path()))
+    if (e.path().filename() == "manifest.json") manifest = e.path();
+  ASSERT_FALSE(manifest.empty());
+  nlohmann::json m;
+  std::ifstream(manifest) >> m;
+  m["snapshot"]["n_chunks"] = 18446744073709551615ull;
+  std::ofstream(manifest, std::ios::trunc) << m.dump();
+  auto list = run_cli(run({"index", "--list"}));
+  ASSERT_EQ(list.status, 0) << list.err;
+  EXPECT_NE(list.out.find("damaged: the manifest's chunk count (18446744073709551615)"),
+            std::string::npos)
+      << list.out;
+  EXPECT_EQ(list.out.find(" 18446744073709551615 chunks"), std::string::npos) << list.out;
+  std::ofstream(manifest, std::ios::trunc) << "{garbage";
+  auto st = run_cli(run({"index", "--status", repo_.path()}));
+  ASSERT_EQ(st.status, 0) << st.err;
+  EXPECT_NE(st.out.find("problem: the manifest is damaged: "), std::string::npos) << st.out;
+  list = run_cli(run({"index", "--list"}));
+  EXPECT_NE(list.out.find("damaged: the manifest is damaged"), std::string::npos) << list.out;
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);  // rebuilds
+  st = run_cli(run({"index", "--status", repo_.path()}));
+  EXPECT_EQ(st.out.find("problem:"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("files: 3\n"), std::string::npos) << st.out;
+  EXPECT_EQ(run_cli(run({"index", "--list"})).out.find("damaged"), std::string::npos);
+}
+
 // Probe 2026-12-05: a folder counted as an index when it held a file named `lock` or
 // `manifest.json`, so `ripvec index --clean --all --cache-dir ~` (or RIPVEC_CACHE_DIR=$HOME)
 // deleted every project with a web manifest, whole, and --list listed them. Only folders
