@@ -2,7 +2,10 @@
 // independent register-only FMA chains (no memory traffic), for AVX2 (8 lanes) and, where the
 // CPU has it, AVX-512 (16 lanes), at each thread count asked for. This is the denominator of
 // "forward pass at X% of peak" in docs/benchmarks.md: it is what the silicon can do, not what
-// any GEMM of ours reaches.
+// any GEMM of ours reaches. Where the CPU has them, the reduced-precision dot products are
+// measured the same way: AVX-512 VNNI `vpdpbusd` (64 u8 x s8 multiply-adds per instruction,
+// counted as 2 ops each: the INT8 ceiling) and AVX512_BF16 `vdpbf16ps` (32 bf16 pairs: the
+// BF16 ceiling), so that the precision a kernel uses is chosen on the silicon's numbers.
 //
 //   fma_peak_bench [--threads 1,2,8] [--seconds 0.5] [--reps 3] [--json]
 //
@@ -49,6 +52,33 @@ __attribute__((target("avx512f"), noinline)) float fma_avx512(int64_t iters) {
   for (int64_t it = 0; it < iters; ++it) {
 #pragma GCC unroll 24
     for (int i = 0; i < 24; ++i) a[i] = _mm512_fmadd_ps(a[i], m, c);
+  }
+  __m512 s = a[0];
+  for (int i = 1; i < 24; ++i) s = _mm512_add_ps(s, a[i]);
+  return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx512f,avx512vnni"), noinline)) float vnni_avx512(int64_t iters) {
+  __m512i a[24];
+  for (int i = 0; i < 24; ++i) a[i] = _mm512_set1_epi32(i);
+  const __m512i u = _mm512_set1_epi8(3), w = _mm512_set1_epi8(-2);
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 24
+    for (int i = 0; i < 24; ++i) a[i] = _mm512_dpbusd_epi32(a[i], u, w);
+  }
+  __m512i s = a[0];
+  for (int i = 1; i < 24; ++i) s = _mm512_add_epi32(s, a[i]);
+  return static_cast<float>(_mm512_reduce_add_epi32(s));
+}
+
+__attribute__((target("avx512f,avx512bf16"), noinline)) float bf16_avx512(int64_t iters) {
+  __m512 a[24];
+  for (int i = 0; i < 24; ++i) a[i] = _mm512_set1_ps(1.0f + i * 1e-3f);
+  // bf16 1.0 and 1e-7 (0x33d7): the sums stay finite for any run length.
+  const __m512bh m = (__m512bh)_mm512_set1_epi16(0x3f80), c = (__m512bh)_mm512_set1_epi16(0x33d7);
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 24
+    for (int i = 0; i < 24; ++i) a[i] = _mm512_dpbf16_ps(a[i], m, c);
   }
   __m512 s = a[0];
   for (int i = 1; i < 24; ++i) s = _mm512_add_ps(s, a[i]);
@@ -121,9 +151,14 @@ int main(int argc, char** argv) {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     kernels.push_back({"avx2", 2.0 * 8 * 12, fma_avx2});
   if (__builtin_cpu_supports("avx512f")) kernels.push_back({"avx512", 2.0 * 16 * 24, fma_avx512});
+  if (__builtin_cpu_supports("avx512vnni"))
+    kernels.push_back({"vnni-i8", 2.0 * 64 * 24, vnni_avx512});
+  if (__builtin_cpu_supports("avx512bf16")) kernels.push_back({"bf16", 2.0 * 32 * 24, bf16_avx512});
   if (!json)
-    std::printf("FP32 peak FMA, %u hardware threads, best of %d\n",
-                std::thread::hardware_concurrency(), reps);
+    std::printf(
+        "peak multiply-add rate (FP32 FMA; vnni-i8/bf16: INT8/BF16 dot products, 2 ops "
+        "per product), %u hardware threads, best of %d\n",
+        std::thread::hardware_concurrency(), reps);
   for (const Kernel& k : kernels) {
     // Calibrate the iteration count on one thread so that each run lasts about `seconds`.
     int64_t iters = 1 << 16;
