@@ -156,6 +156,27 @@ TEST(Int8Gemm, MatchesReferenceOnModelShapes) {
   check_shape(50, 1152, 384, 0.0f);
   check_shape(29, 384, 1536, 0.0f);
   check_shape(13, 768, 1152, 30.0f);  // ModernBERT's FFN down: k = 1152
+  // Many row blocks: each task quantizes its own rows and prefetches the next block's.
+  check_shape(1000, 40, 100, 0.0f);
+  check_shape(300, 33, 1536, 30.0f);
+}
+
+// Rows of x at a stride larger than k (a slice of a wider tensor), over many row blocks: the
+// same bits as the contiguous copy, on every ISA.
+TEST(Int8Gemm, StridedRowsAcrossBlocks) {
+  const int64_t m = 500, n = 50, k = 96, lda = k + 3;
+  std::mt19937 rng(21);
+  const std::vector<float> x = normal(rng, m * k), w = normal(rng, n * k), bias = normal(rng, n);
+  std::vector<float> xs(static_cast<size_t>(m * lda), 1e30f);  // the gaps must never be read
+  for (int64_t r = 0; r < m; ++r) std::memcpy(&xs[r * lda], &x[r * k], k * sizeof(float));
+  for (Int8Isa isa : available()) {
+    const Int8Weight qw = quantize_weight(w.data(), n, k, isa);
+    Int8Scratch s;
+    std::vector<float> a(m * n), b(m * n);
+    int8_linear(qw, x.data(), k, a.data(), n, m, bias.data(), nullptr, s);
+    int8_linear(qw, xs.data(), lda, b.data(), n, m, bias.data(), nullptr, s);
+    for (int64_t i = 0; i < m * n; ++i) ASSERT_EQ(a[i], b[i]) << int8_isa_name(isa) << " " << i;
+  }
 }
 
 TEST(Int8Gemm, MatchesReferenceOnRaggedShapes) {
