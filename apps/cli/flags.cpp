@@ -265,7 +265,8 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   // ---- ripvec embed ----
   cmds.embed = app.add_subcommand("embed",
                                   "Print embeddings of texts (one per line on stdin "
-                                  "when no TEXT is given)");
+                                  "when no TEXT is given; stdin is embedded in blocks of "
+                                  "8192 lines, each printed as soon as it is done)");
   cmds.embed->add_option("TEXT", o.embed_texts, "Texts to embed")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   auto* q = cmds.embed->add_flag("--query", o.embed_query, "Prepend the model's query prompt");
@@ -275,7 +276,10 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   auto* j = cmds.embed->add_flag("--json", o.embed_json, "Print one JSON array of arrays");
   cmds.embed
       ->add_option("--npy", o.npy_path,
-                   "Write float32 [N, dim] .npy to FILE (- for standard output)")
+                   "Write float32 [N, dim] .npy to FILE (- for standard output). A regular "
+                   "FILE gets the rows as they come and its header last; standard output, "
+                   "a FIFO or a device cannot seek back to the header, so there the vectors "
+                   "(not the texts) are kept in memory until the input ends")
       ->type_name("FILE")
       ->excludes(j);
   add_model_flags(*cmds.embed, o);
