@@ -33,8 +33,16 @@ ProtocolCommands add_protocol_commands(CLI::App& app, ProtocolOptions& o) {
   cmds.map = app.add_subcommand(
       "map", "Print a ranked map of the repository's definitions (PageRank over references)");
   cmds.map->add_option("path", o.map_path, "Directory to map (default .)")->type_name("PATH");
-  cmds.map->add_option("--focus", o.focus, "Personalise the ranking to FILE (repeatable)")
-      ->type_name("FILE");
+  // One FILE per --focus: taking every value that follows swallowed PATH (`--focus a.py src`
+  // mapped the current directory).
+  cmds.map
+      ->add_option("--focus", o.focus,
+                   "Personalise the ranking to FILE, relative to PATH (repeatable; a FILE "
+                   "that is not in the map is an error)")
+      ->type_name("FILE")
+      ->allow_extra_args(false)
+      ->type_size(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmds.map->add_option("--tokens", o.tokens, "Token budget of the map (1 token ~ 4 bytes)")
       ->check(CLI::Range(size_t{16}, size_t{1} << 24))
       ->capture_default_str();

@@ -106,16 +106,12 @@ int run_search(const CliOptions& opts) {
   const bool paths_given = !opts.paths.empty();
   std::vector<PathArg> args;
   for (const auto& p : paths_given ? opts.paths : std::vector<std::string>{"."}) {
-    std::error_code ec;
-    const auto st = fs::status(p, ec);
-    if (ec || !fs::exists(st)) throw IoError(p + ": No such file or directory");
-    if (!fs::is_directory(st) && !fs::is_regular_file(st))
-      throw InvalidArgument(p + ": not a file or directory");
-    check_readable(p);
+    const bool is_file = check_path_argument(p);
     // A current directory that was deleted still has a status, but no path.
+    std::error_code ec;
     fs::path canon = fs::canonical(p, ec);
     if (ec) throw IoError(p + ": " + ec.message());
-    args.push_back({p, std::move(canon), fs::is_regular_file(st)});
+    args.push_back({p, std::move(canon), is_file});
   }
   std::error_code ec;
   const fs::path cwd = fs::current_path(ec);

@@ -333,5 +333,92 @@ TEST(CliFlags, ControlCharactersInWarningsAreEscaped) {
   EXPECT_NE(res.err.find("b\\x1B[31mroken\\x0Alink"), std::string::npos) << res.err;
 }
 
+// `ripvec map` follows the exit statuses of a search (probe 2026-12-05): 0 a map with files,
+// 1 none (nothing in a language with a grammar), 2 an error. It exited 1 with an empty map for
+// an unreadable PATH, a PATH on a pseudo file system and a device, and 0 for a --focus that
+// named no file (the ranking silently ignored it).
+class CliMap : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    d_.write("src/a.py", "def alpha():\n    return beta()\n\n\ndef beta():\n    return 1\n");
+    d_.write("notes/readme.txt", "no grammar for this\n");
+  }
+  std::string path(const std::string& rel = "") const {
+    return rel.empty() ? d_.path().string() : (d_ / rel).string();
+  }
+  TempDir d_;
+};
+
+TEST_F(CliMap, FilesExit0AndATreeWithoutCodeExits1) {
+  auto r = run_args({"map", path()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("alpha"), std::string::npos) << r.out;
+  r = run_args({"map", "--json", path()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["files"].size(), 1u) << r.out;
+  fs::create_directories(d_ / "empty");
+  for (const std::string& p : {path("empty"), path("notes")}) {
+    r = run_args({"map", p});
+    EXPECT_EQ(r.status, 1) << p << ": " << r.err;
+    EXPECT_EQ(r.err, "") << p;
+  }
+}
+
+TEST_F(CliMap, MissingSpecialOrPseudoFileSystemPathIsError2) {
+  expect_error(run_args({"map", path("nosuch")}), path("nosuch") + ": No such file or directory");
+  expect_error(run_args({"map", "/dev/null"}), "/dev/null: not a file or directory");
+  for (const char* p : {"/proc/self", "/sys/kernel/mm"}) {
+    if (!fs::exists(p)) continue;
+    expect_error(run_args({"map", p}), std::string(p) + ": on the");
+  }
+}
+
+TEST_F(CliMap, UnreadablePathIsError2) {
+  fs::create_directories(d_ / "closed");
+  d_.write("closed/b.py", "def b():\n    return 2\n");
+  d_.write("secret.py", "def secret():\n    return 3\n");
+  ::chmod(path("closed").c_str(), 0);
+  ::chmod(path("secret.py").c_str(), 0);
+  CliRun base;
+  if (::geteuid() == 0) {  // root reads anything: run as nobody (see UnreadablePathExits2)
+    RIPVEC_REQUIRE_PATH("/usr/bin/setpriv");
+    base.prefix = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    ::chmod(d_.path().c_str(), 0755);
+  }
+  for (const std::string& p : {path("closed"), path("secret.py")}) {
+    CliRun r = base;
+    r.args = {"map", p};
+    expect_error(run_cli(r), p + ": Permission denied");
+  }
+  ::chmod(path("closed").c_str(), 0755);  // so TempDir can remove it
+}
+
+TEST_F(CliMap, FocusOnNoFileOfTheMapIsError2) {
+  for (const std::string& f : {std::string("src/nosuch.py"), std::string("notes/readme.txt"),
+                               std::string("a.py"), path("src/../../elsewhere.py")}) {
+    SCOPED_TRACE(f);
+    expect_error(run_args({"map", "--focus", f, path()}),
+                 "--focus " + f + ": not a file of the map");
+  }
+  // Relative to PATH, or absolute; repeated.
+  auto r = run_args({"map", "--focus", "src/a.py", "--focus", path("src/a.py"), path()});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// `--focus` took every value after it: `--focus src/a.py PATH` mapped the current directory
+// with PATH as a second focus.
+TEST_F(CliMap, FocusTakesOneFilePerFlag) {
+  TempDir cwd;  // nothing to map here
+  CliRun r;
+  r.args = {"map", "--json", "--focus", "src/a.py", path()};
+  r.cwd = cwd.path();
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << res.err;
+  const auto j = nlohmann::json::parse(res.out);
+  EXPECT_EQ(j["root"], fs::canonical(d_.path()).string());
+  ASSERT_EQ(j["files"].size(), 1u);
+  EXPECT_EQ(j["files"][0]["path"], "src/a.py");
+}
+
 }  // namespace
 }  // namespace ripvec::test
