@@ -210,17 +210,18 @@ int run_search(const CliOptions& opts) {
 
   std::string out;
   const auto words = highlight_words(opts.query);
+  const bool color = want_color(opts.color, STDOUT_FILENO);
   if (opts.files_with_matches) {
     std::vector<std::string> seen;
     for (const auto& r : results) {
       std::string p = display_path(r.abs, args, paths_given, cwd);
       if (std::find(seen.begin(), seen.end(), p) != seen.end()) continue;
-      out += p + "\n";
+      out += path_text(p, color) + "\n";
       seen.push_back(std::move(p));
     }
   } else {
     TextOptions to;
-    to.color = want_color(opts.color, STDOUT_FILENO);
+    to.color = color;
     to.no_content = opts.no_content;
     to.before = opts.before_context ? opts.before_context : opts.context;
     to.after = opts.after_context ? opts.after_context : opts.context;
@@ -238,7 +239,7 @@ int run_search(const CliOptions& opts) {
       if (opts.json) {
         out += result_json(r) + "\n";
       } else if (opts.vimgrep) {
-        out += vimgrep_line(r, words) + "\n";
+        out += vimgrep_line(r, words, color) + "\n";
       } else {
         if (i != 0 && !opts.no_content) out += '\n';
         out += result_text(r, words, to);

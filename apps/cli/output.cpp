@@ -199,6 +199,20 @@ std::vector<std::string_view> content_lines(std::string_view content) {
   return lines;
 }
 
+// `line` with the byte ranges `spans` (sorted, disjoint) in the match color.
+std::string highlight(std::string_view line, const std::vector<std::pair<size_t, size_t>>& spans,
+                      bool color) {
+  std::string out;
+  size_t at = 0;
+  for (const auto& [b, e] : spans) {
+    out += line.substr(at, b - at);
+    out += paint(line.substr(b, e - b), kBoldRed, color);
+    at = e;
+  }
+  out += line.substr(at);
+  return out;
+}
+
 }  // namespace
 
 std::vector<size_t> best_lines(const ResultView& r, const std::vector<std::string>& query_words) {
@@ -214,7 +228,12 @@ std::vector<size_t> best_lines(const ResultView& r, const std::vector<std::strin
   return out;
 }
 
-std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& query_words) {
+std::string path_text(std::string_view path, bool color) {
+  return paint(path, kMagenta, color);
+}
+
+std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& query_words,
+                         bool color) {
   const auto lines = content_lines(r.content);
   const size_t best = best_lines(r, query_words).front();
   const std::string_view line = best < lines.size() ? lines[best] : std::string_view();
@@ -226,8 +245,11 @@ std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& qu
     const size_t nb = line.find_first_not_of(" \t");
     col = nb == std::string_view::npos ? 0 : nb;
   }
-  return r.path + ":" + std::to_string(r.start_line + static_cast<int>(best)) + ":" +
-         std::to_string(col + 1) + ":" + std::string(line);
+  std::string out = path_text(r.path, color) + ":" +
+                    paint(std::to_string(r.start_line + static_cast<int>(best)), kGreen, color) +
+                    ":" + std::to_string(col + 1) + ":";
+  out += highlight(line, spans, color);
+  return out;
 }
 
 std::string result_text(const ResultView& r, const std::vector<std::string>& query_words,
@@ -235,7 +257,7 @@ std::string result_text(const ResultView& r, const std::vector<std::string>& que
   check_score(r);
   const bool color = opts.color;
   std::string out;
-  out += paint(escape_name(r.path), kMagenta, color);
+  out += path_text(escape_name(r.path), color);
   out += ':';
   out += paint(std::to_string(r.start_line), kGreen, color);
   out += '-';
@@ -274,13 +296,7 @@ std::string result_text(const ResultView& r, const std::vector<std::string>& que
     auto spans = find_matches(line, query_words);
     out += paint(std::to_string(r.start_line + static_cast<int>(i)), kGreen, color);
     out += spans.empty() ? '-' : ':';
-    size_t at = 0;
-    for (const auto& [b, e] : spans) {
-      out += line.substr(at, b - at);
-      out += paint(line.substr(b, e - b), kBoldRed, color);
-      at = e;
-    }
-    out += line.substr(at);
+    out += highlight(line, spans, color);
     out += '\n';
   }
   return out;

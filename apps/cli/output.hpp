@@ -49,8 +49,14 @@ std::string result_text(const ResultView& r, const std::vector<std::string>& que
 std::vector<size_t> best_lines(const ResultView& r, const std::vector<std::string>& query_words);
 
 // "path:line:column:text" (1-based line and byte column) of the first best line, with the
-// column of its first query word (else of its first non-blank character). No newline.
-std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& query_words);
+// column of its first query word (else of its first non-blank character). No newline. With
+// color, as ripgrep's --vimgrep: the path as in result_text, the line number green, the query
+// words bold red; the column plain.
+std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& query_words,
+                         bool color = false);
+
+// A path of -l/--files-with-matches: with color, the path color of result_text (magenta).
+std::string path_text(std::string_view path, bool color);
 
 // Lower-cased words of the query (letters/digits/_ runs of >= 3 bytes, common English words
 // left out) used for highlighting.

@@ -193,6 +193,41 @@ TEST(CliOutputEmbed, ClosedStandardDescriptorsAreNeverReused) {
   EXPECT_NE(r.err.find("stdin"), std::string::npos) << r.err;
 }
 
+// Probe 2026-12-05: `--color always` colored the normal output but not -l or --vimgrep, which
+// ripgrep colors (the path in both; in --vimgrep also the line number and the match). Now the
+// same path color (magenta) as a result heading; never with --color never, nor with NO_COLOR
+// on a terminal; and no color when stdout is not a terminal (the plain bytes as before).
+TEST_F(CliOutput, FilesWithMatchesAndVimgrepAreColoredLikeResults) {
+  const std::string path = (repo_ / "src/fib.py").string();
+  auto run = [&](std::vector<std::string> flags, bool tty = false, bool no_color = false) {
+    std::vector<std::string> args{"-q", "--no-index", "-n", "1"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {"fibonacci sequence", repo_.path().string()});
+    CliRun r = tiny_run(args);
+    r.tty = tty;
+    r.env["NO_COLOR"] = no_color ? "1" : kUnset;
+    auto res = run_cli(r);
+    EXPECT_EQ(res.status, 0) << res.err;
+    // A terminal turns "\n" into "\r\n".
+    res.out.erase(std::remove(res.out.begin(), res.out.end(), '\r'), res.out.end());
+    return res.out;
+  };
+  const std::string magenta = "\x1b[35m" + path + "\x1b[0m";
+  EXPECT_EQ(run({"-l", "--color", "always"}), magenta + "\n");
+  EXPECT_EQ(run({"-l"}), path + "\n");
+  EXPECT_EQ(run({"-l"}, true), magenta + "\n");
+  EXPECT_EQ(run({"-l"}, true, true), path + "\n");
+  EXPECT_EQ(run({"-l", "--color", "never"}, true), path + "\n");
+
+  const std::string colored = run({"--vimgrep", "--color", "always"});
+  EXPECT_EQ(colored.rfind(magenta + ":\x1b[32m1\x1b[0m:5:def ", 0), 0u) << colored;
+  EXPECT_NE(colored.find("\x1b[1;31mfibonacci\x1b[0m"), std::string::npos) << colored;
+  EXPECT_EQ(run({"--vimgrep"}), path + ":1:5:def fibonacci(count):\n");
+  EXPECT_EQ(run({"--vimgrep"}, true), colored);
+  EXPECT_FALSE(has_escape(run({"--vimgrep"}, true, true)));
+  EXPECT_FALSE(has_escape(run({"--vimgrep", "--color", "never"}, true)));
+}
+
 std::vector<std::string> dir_names(const fs::path& d) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(d)) names.push_back(e.path().filename().string());
