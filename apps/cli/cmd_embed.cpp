@@ -297,9 +297,14 @@ void embed_stream(Embedder& e, TextSource& source, std::vector<std::string> firs
       {
         std::unique_lock lk(mu);
         // Before the first call the loaded weights (polled: the loader does not signal).
-        while (!done &&
-               (queue.empty() || (first_call && queue.size() < kMaxQueued && !e.weights_ready())))
-          cv.wait_for(lk, std::chrono::milliseconds(2));
+        for (;;) {
+          const bool loading = first_call && !e.weights_ready();
+          if (done || (!queue.empty() && (!loading || queue.size() == kMaxQueued))) break;
+          if (loading)
+            cv.wait_for(lk, std::chrono::milliseconds(2));
+          else
+            cv.wait(lk);
+        }
         if (queue.empty()) {
           if (error) std::rethrow_exception(error);
           break;  // done
