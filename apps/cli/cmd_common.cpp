@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <set>
 #include <string>
 
@@ -122,6 +123,16 @@ void check_readable(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw IoError(path + ": " + std::strerror(errno));
   ::close(fd);
+}
+
+bool check_path_argument(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) throw IoError(path + ": No such file or directory");
+  if (!std::filesystem::is_directory(st) && !std::filesystem::is_regular_file(st))
+    throw InvalidArgument(path + ": not a file or directory");
+  check_readable(path);
+  return std::filesystem::is_regular_file(st);
 }
 
 void check_utf8(std::string_view s, const std::string& what) {

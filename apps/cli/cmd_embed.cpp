@@ -1,14 +1,23 @@
-// `ripvec embed`: texts from arguments, or one per line on stdin, to vectors. Texts are
-// tokenized on every core (Embedder::tokenize is thread-safe) and the ids embedded; on a GPU
-// the next block of texts is tokenized while the device runs the current one.
+// `ripvec embed`: texts from arguments, or one per line on stdin, to vectors, block by block.
+// A reader thread reads a block of texts (kBlockTexts lines or about kBlockBytes of text),
+// checks it and tokenizes it on every core (Embedder::tokenize is thread-safe) while the
+// caller embeds the blocks before it and writes their rows, so that an endless stdin
+// (`yes | ripvec embed`) is embedded in bounded memory and its first vectors come out at once.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <cstring>
+#include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -22,31 +31,126 @@ namespace ripvec::cli {
 
 namespace {
 
-// Reads stdin in large blocks: std::getline on std::cin (synchronised with stdio) costs
-// about 0.1 s per MB, as long as embedding the texts on a GPU (docs/benchmarks.md, issue 9).
-std::vector<std::string> read_stdin_lines() {
-  std::string all;
-  std::vector<char> buf(1 << 20);
-  for (;;) {
-    const size_t got = std::fread(buf.data(), 1, buf.size(), stdin);
-    all.append(buf.data(), got);
-    if (got < buf.size()) break;
+// A block: as many texts as the GPU path tokenized ahead before, and a byte bound for long lines.
+constexpr size_t kBlockTexts = 8192;
+constexpr size_t kBlockBytes = size_t{8} << 20;
+// Blocks tokenized ahead of the embedder; one embedding call takes all of them (on a GPU, one
+// call over many texts is faster than several calls).
+constexpr size_t kMaxQueued = 8;
+
+// Thrown inside the reader when the caller stops it (an error downstream).
+struct ReadStopped {};
+
+// Where texts come from, one block at a time.
+class TextSource {
+ public:
+  virtual ~TextSource() = default;
+  // Replaces `texts` by the next block; false when there is none (then `texts` is empty).
+  virtual bool next(std::vector<std::string>& texts) = 0;
+  // Makes a next() that waits for input throw ReadStopped (from another thread).
+  virtual void stop() {}
+};
+
+class ArgumentSource final : public TextSource {
+ public:
+  explicit ArgumentSource(const std::vector<std::string>& args) : args_(args) {
+    for (size_t i = 0; i < args_.size(); ++i)
+      check_utf8(args_[i], "argument " + std::to_string(i + 1));
   }
-  if (std::ferror(stdin)) throw IoError("error reading stdin");
-  std::vector<std::string> lines;
-  size_t lineno = 0;
-  for (size_t pos = 0; pos < all.size();) {
-    size_t end = all.find('\n', pos);
-    if (end == std::string::npos) end = all.size();
-    std::string line = all.substr(pos, end - pos);
-    pos = end + 1;
-    ++lineno;
-    if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF input
-    check_utf8(line, "stdin line " + std::to_string(lineno));
-    lines.push_back(std::move(line));
+  bool next(std::vector<std::string>& texts) override {
+    texts.clear();
+    const size_t hi = std::min(args_.size(), pos_ + kBlockTexts);
+    texts.assign(args_.begin() + static_cast<ptrdiff_t>(pos_),
+                 args_.begin() + static_cast<ptrdiff_t>(hi));
+    pos_ = hi;
+    return !texts.empty();
   }
-  return lines;
-}
+
+ private:
+  const std::vector<std::string>& args_;
+  size_t pos_ = 0;
+};
+
+// Lines of stdin ('\n', a CRLF's '\r' dropped; a last line without '\n' counts, an empty end
+// does not), read with read(2) in 1 MiB pieces: std::getline on std::cin (synchronised with
+// stdio) costs about 0.1 s per MB, as long as embedding the texts on a GPU (docs/benchmarks.md,
+// issue 9), and fread would wait for a whole buffer of a slow pipe. poll() also watches a
+// pipe of our own, so that stop() ends a read that waits for input.
+class StdinSource final : public TextSource {
+ public:
+  StdinSource() {
+    if (::pipe2(wake_, O_CLOEXEC) != 0) throw IoError(std::string("pipe: ") + std::strerror(errno));
+  }
+  ~StdinSource() override {
+    ::close(wake_[0]);
+    ::close(wake_[1]);
+  }
+  void stop() override {
+    const char c = 0;
+    [[maybe_unused]] const ssize_t w = ::write(wake_[1], &c, 1);  // one byte; the pipe is empty
+  }
+  bool next(std::vector<std::string>& texts) override {
+    texts.clear();
+    size_t bytes = 0;
+    while (texts.size() < kBlockTexts && bytes < kBlockBytes) {
+      size_t nl = buf_.find('\n', pos_);
+      while (nl == std::string::npos && !eof_) {
+        const size_t seen = buf_.size() - pos_;  // of this line, searched already
+        fill();                                  // (moves the line to the front)
+        nl = buf_.find('\n', seen);
+      }
+      if (nl == std::string::npos) {  // end of input
+        if (pos_ == buf_.size()) break;
+        nl = buf_.size();
+      }
+      std::string line = buf_.substr(pos_, nl - pos_);
+      pos_ = std::min(nl + 1, buf_.size());
+      ++lineno_;
+      if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF input
+      check_utf8(line, "stdin line " + std::to_string(lineno_));
+      bytes += line.size();
+      texts.push_back(std::move(line));
+    }
+    return !texts.empty();
+  }
+
+ private:
+  // Appends what stdin has (at least a byte, or sets eof_), dropping the lines already taken.
+  void fill() {
+    if (pos_ > 0) {
+      buf_.erase(0, pos_);
+      pos_ = 0;
+    }
+    for (;;) {
+      pollfd p[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+      if (::poll(p, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        throw IoError(std::string("error reading stdin: ") + std::strerror(errno));
+      }
+      if (p[1].revents != 0) throw ReadStopped{};
+      if (p[0].revents == 0) continue;
+      const size_t old = buf_.size();
+      buf_.resize(old + kPiece);
+      const ssize_t got = ::read(STDIN_FILENO, buf_.data() + old, kPiece);
+      const int err = errno;
+      buf_.resize(old + static_cast<size_t>(std::max<ssize_t>(got, 0)));
+      if (got > 0) return;
+      if (got == 0) {
+        eof_ = true;
+        return;
+      }
+      if (err == EINTR || err == EAGAIN) continue;
+      throw IoError(std::string("error reading stdin: ") + std::strerror(err));
+    }
+  }
+
+  static constexpr size_t kPiece = size_t{1} << 20;
+  std::string buf_;
+  size_t pos_ = 0;
+  bool eof_ = false;
+  size_t lineno_ = 0;
+  int wake_[2] = {-1, -1};
+};
 
 void print_row(std::string& out, const float* row, size_t dim) {
   out += '[';
@@ -57,34 +161,76 @@ void print_row(std::string& out, const float* row, size_t dim) {
   out += ']';
 }
 
-// ids[i] = e.tokenize(texts[i], kind) for i in [lo, hi), on `threads` threads.
-void tokenize_range(const Embedder& e, const std::vector<std::string>& texts, InputKind kind,
-                    size_t lo, size_t hi, unsigned threads,
-                    std::vector<std::vector<int32_t>>& ids) {
+// Where the rows go: lines of JSON arrays, one JSON array of arrays, or a .npy file.
+class RowSink {
+ public:
+  RowSink(const CliOptions& opts, size_t dim) : json_(opts.embed_json), dim_(dim) {
+    if (!opts.npy_path.empty()) npy_.emplace(opts.npy_path, dim);
+  }
+  void write(const float* rows, size_t n) {
+    if (npy_) {
+      npy_->append(rows, n);
+      return;
+    }
+    // Formatted a slice at a time: a call's rows as text are ~12 bytes a value.
+    constexpr size_t kSlice = 1024;
+    std::string out;
+    for (size_t lo = 0; lo < n; lo += kSlice) {
+      out.clear();
+      for (size_t i = lo; i < std::min(n, lo + kSlice); ++i) {
+        if (json_) out += rows_ == 0 && i == 0 ? '[' : ',';
+        print_row(out, rows + i * dim_, dim_);
+        if (!json_) out += '\n';
+      }
+      write_stdout(out);
+    }
+    rows_ += n;
+    flush_stdout();  // each call's rows as soon as they are embedded
+  }
+  void finish() {
+    if (npy_)
+      npy_->finish();
+    else if (json_)
+      write_stdout("]\n");
+  }
+
+ private:
+  bool json_;
+  size_t dim_;
+  size_t rows_ = 0;
+  std::optional<NpyWriter> npy_;
+};
+
+// ids[i] = e.tokenize(texts[i], kind) for every text, on `threads` threads; errors name the
+// text by its number in the whole input (first + i + 1).
+void tokenize_block(const Embedder& e, const std::vector<std::string>& texts, InputKind kind,
+                    size_t first, unsigned threads, std::vector<std::vector<int32_t>>& ids) {
   constexpr size_t kGrain = 64;
-  std::atomic<size_t> next{lo};
+  const size_t n = texts.size();
+  ids.resize(n);
+  std::atomic<size_t> next{0};
   std::exception_ptr error;
   std::mutex error_mu;
   auto work = [&] {
     for (;;) {
       const size_t a = next.fetch_add(kGrain);
-      if (a >= hi) return;
-      for (size_t i = a; i < std::min(hi, a + kGrain); ++i) {
+      if (a >= n) return;
+      for (size_t i = a; i < std::min(n, a + kGrain); ++i) {
         try {
           ids[i] = e.tokenize(texts[i], kind);
         } catch (const std::exception& ex) {
           std::lock_guard lk(error_mu);
           if (!error)
             error = std::make_exception_ptr(
-                InvalidArgument("text " + std::to_string(i + 1) + ": " + ex.what()));
-          next = hi;
+                InvalidArgument("text " + std::to_string(first + i + 1) + ": " + ex.what()));
+          next = n;
           return;
         }
       }
     }
   };
   threads = static_cast<unsigned>(
-      std::clamp<size_t>((hi - lo + kGrain - 1) / kGrain, 1, std::max(threads, 1u)));
+      std::clamp<size_t>((n + kGrain - 1) / kGrain, 1, std::max(threads, 1u)));
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
   work();
@@ -92,129 +238,117 @@ void tokenize_range(const Embedder& e, const std::vector<std::string>& texts, In
   if (error) std::rethrow_exception(error);
 }
 
-// Embeds texts as embed() would (the same ids). The weights load in the background
-// (WeightLoading::Background) while the texts are tokenized. On the CPU one call: the forward
-// pass uses every core, so tokenizing everything first is the faster order, and the vectors are
-// those of embed(texts). On a GPU a producer thread tokenizes blocks of kBlock texts on the
-// other cores while the device runs, and each call embeds everything tokenized so far (at
-// least a block): where tokenizing outpaces the model's start-up, as on a many-core host, the
-// first call takes all the texts, as the engine benchmark's one call does; elsewhere the calls
-// follow the tokenizer block by block. Calls never overlap on the device.
-std::vector<float> embed_texts(Embedder& e, const std::vector<std::string>& texts, InputKind kind) {
-  constexpr size_t kBlock = 8192;
-  const size_t n = texts.size(), dim = e.dim();
+// Embeds every text of `source` (starting with `first`, already read) and hands the rows to
+// `sink` in input order, as embed() would (the same ids). A reader thread reads, checks and
+// tokenizes the blocks, at most kMaxQueued ahead (bounded memory); each embedding call takes
+// every block tokenized so far. The weights load in the background (WeightLoading::Background):
+// until they are ready the first call waits and the reader keeps adding blocks to it, so that
+// an input of up to kMaxQueued blocks is one call, as before on the CPU (and on a GPU where
+// tokenizing outpaces the start-up). On a GPU the reader leaves a core to the host side of the
+// device's work. Calls never overlap on the device. A failure in block k (a read error, a line
+// that is not UTF-8, a text without tokens) ends the run after the rows of the blocks before it.
+void embed_stream(Embedder& e, TextSource& source, std::vector<std::string> first, InputKind kind,
+                  RowSink& sink) {
+  const size_t dim = e.dim();
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::vector<int32_t>> ids(n);
-  if (!e.device_name().starts_with("cuda") || n <= kBlock) {
-    tokenize_range(e, texts, kind, 0, n, cores, ids);
-    return e.embed_tokens(ids, kind);
-  }
+  const unsigned threads = e.device_name().starts_with("cuda") ? std::max(1u, cores - 1) : cores;
   std::mutex mu;
   std::condition_variable cv;
-  size_t ready = 0;  // ids[0, ready) are tokenized (guarded by mu)
-  bool stop = false;
+  std::deque<std::vector<std::vector<int32_t>>> queue;  // tokenized blocks (guarded by mu)
+  bool done = false, stop = false;
   std::exception_ptr error;
-  std::thread producer([&] {
+  std::thread reader([&, texts = std::move(first)]() mutable {
+    size_t count = 0;  // texts tokenized before this block
     try {
-      for (size_t lo = 0; lo < n; lo += kBlock) {
+      for (;;) {
+        std::vector<std::vector<int32_t>> ids;
+        tokenize_block(e, texts, kind, count, threads, ids);
+        count += texts.size();
         {
-          std::lock_guard lk(mu);
+          std::unique_lock lk(mu);
+          cv.wait(lk, [&] { return stop || queue.size() < kMaxQueued; });
           if (stop) return;
+          queue.push_back(std::move(ids));
+          cv.notify_all();
         }
-        const size_t hi = std::min(n, lo + kBlock);
-        tokenize_range(e, texts, kind, lo, hi, std::max(1u, cores - 1), ids);
-        std::lock_guard lk(mu);
-        ready = hi;
-        cv.notify_one();
+        if (!source.next(texts)) break;  // without the lock: this may wait for input
       }
+    } catch (const ReadStopped&) {
     } catch (...) {
       std::lock_guard lk(mu);
       error = std::current_exception();
-      cv.notify_one();
     }
+    std::lock_guard lk(mu);
+    done = true;
+    cv.notify_all();
   });
   auto finish = [&] {
     {
       std::lock_guard lk(mu);
       stop = true;
+      cv.notify_all();
     }
-    producer.join();
+    source.stop();
+    reader.join();
   };
-  std::vector<float> out(n * dim);
   try {
-    for (size_t done = 0; done < n;) {
-      size_t hi = 0;
+    for (bool first_call = true;; first_call = false) {
+      std::vector<std::vector<int32_t>> ids;
       {
         std::unique_lock lk(mu);
-        // At least a block (or the rest), and before the first call the loaded weights (polled:
-        // the loader does not signal): until then the tokenizer keeps adding texts to the call.
-        const size_t want = std::min(n, done + kBlock);
-        while (!error && (ready < want || (done == 0 && ready < n && !e.weights_ready())))
-          cv.wait_for(lk, std::chrono::milliseconds(2));
-        if (error) std::rethrow_exception(error);
-        hi = ready;
+        // Before the first call the loaded weights (polled: the loader does not signal).
+        for (;;) {
+          const bool loading = first_call && !e.weights_ready();
+          if (done || (!queue.empty() && (!loading || queue.size() == kMaxQueued))) break;
+          if (loading)
+            cv.wait_for(lk, std::chrono::milliseconds(2));
+          else
+            cv.wait(lk);
+        }
+        if (queue.empty()) {
+          if (error) std::rethrow_exception(error);
+          break;  // done
+        }
+        for (auto& block : queue)
+          for (auto& v : block) ids.push_back(std::move(v));
+        queue.clear();
+        cv.notify_all();
       }
-      const std::vector<float> v = e.embed_tokens(std::span(ids).subspan(done, hi - done), kind);
-      if (v.size() != (hi - done) * dim)
+      const std::vector<float> v = e.embed_tokens(ids, kind);
+      if (v.size() != ids.size() * dim)
         throw Error("embedder returned " + std::to_string(v.size()) + " floats for " +
-                    std::to_string(hi - done) + " texts of dim " + std::to_string(dim));
-      std::memcpy(out.data() + done * dim, v.data(), v.size() * sizeof(float));
-      for (size_t i = done; i < hi; ++i) std::vector<int32_t>().swap(ids[i]);
-      done = hi;
+                    std::to_string(ids.size()) + " texts of dim " + std::to_string(dim));
+      sink.write(v.data(), ids.size());
     }
   } catch (...) {
     finish();
     throw;
   }
   finish();
-  return out;
 }
 
 }  // namespace
 
 int run_embed(const CliOptions& opts) {
-  std::vector<std::string> texts;
-  if (!opts.embed_texts.empty()) {
-    texts = opts.embed_texts;
-    for (size_t i = 0; i < texts.size(); ++i)
-      check_utf8(texts[i], "argument " + std::to_string(i + 1));
-  } else {
-    texts = read_stdin_lines();
-  }
-  if (texts.empty())
+  std::unique_ptr<TextSource> source;
+  if (!opts.embed_texts.empty())
+    source = std::make_unique<ArgumentSource>(opts.embed_texts);
+  else
+    source = std::make_unique<StdinSource>();
+  // The first block is read and checked before the model loads: no input, or a first line
+  // that is not UTF-8, fails without loading anything.
+  std::vector<std::string> first;
+  if (!source->next(first))
     throw InvalidArgument("no input texts (give TEXT arguments or lines on stdin)");
 
-  // The weights load while the texts are tokenized (embed_texts).
+  // The weights load while the first blocks are tokenized (embed_stream).
   auto embedder = load_embedder(opts, nullptr, WeightLoading::Background);
   const InputKind kind = opts.embed_query      ? InputKind::Query
                          : opts.embed_document ? InputKind::Document
                                                : InputKind::Raw;
-  const std::vector<float> vecs = embed_texts(*embedder, texts, kind);
-  const size_t dim = embedder->dim();
-  if (vecs.size() != texts.size() * dim)
-    throw Error("embedder returned " + std::to_string(vecs.size()) + " floats for " +
-                std::to_string(texts.size()) + " texts of dim " + std::to_string(dim));
-
-  if (!opts.npy_path.empty()) {
-    write_npy(opts.npy_path, vecs, texts.size(), dim);
-    return 0;
-  }
-  std::string out;
-  out.reserve(vecs.size() * 12);
-  if (opts.embed_json) {
-    out += '[';
-    for (size_t i = 0; i < texts.size(); ++i) {
-      if (i != 0) out += ',';
-      print_row(out, vecs.data() + i * dim, dim);
-    }
-    out += "]\n";
-  } else {
-    for (size_t i = 0; i < texts.size(); ++i) {
-      print_row(out, vecs.data() + i * dim, dim);
-      out += '\n';
-    }
-  }
-  write_stdout(out);
+  RowSink sink(opts, embedder->dim());
+  embed_stream(*embedder, *source, std::move(first), kind, sink);
+  sink.finish();
   return 0;
 }
 

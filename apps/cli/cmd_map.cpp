@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "commands.hpp"
 #include "output.hpp"
 #include "protocol_commands.hpp"
 #include "ripvec/error.hpp"
@@ -12,8 +13,17 @@
 namespace ripvec::cli {
 
 int run_map(const ProtocolOptions& o) {
-  RepoGraph g = RepoGraph::build(o.map_path);
-  g.rank(o.focus);
+  // The exit statuses of a search (0 results, 1 none, 2 error): PATH is checked as a search
+  // checks it, so that a missing, special or unreadable PATH is an error, not an empty map (1).
+  const std::string& p = o.map_path;
+  check_path_argument(p);
+  RepoGraph g = RepoGraph::build(p);
+  // A --focus that names no file of the map would rank it as if no focus were given.
+  if (const auto unknown = g.rank(o.focus); !unknown.empty())
+    throw InvalidArgument("--focus " + escape_name(unknown.front()) +
+                          ": not a file of the map (a path relative to " + escape_name(p) +
+                          ", or absolute, of a file in a language with a grammar that the "
+                          "ignore rules admit)");
   std::string out;
   if (o.json) {
     nlohmann::json files = nlohmann::json::array();

@@ -1,6 +1,8 @@
 // Flags of `ripvec map`, `ripvec mcp` and `ripvec lsp`.
 #include "protocol_commands.hpp"
 
+#include "flags.hpp"
+
 namespace ripvec::cli {
 
 namespace {
@@ -8,11 +10,13 @@ namespace {
 void add_server_flags(CLI::App& c, ProtocolOptions& o) {
   c.add_option("--root", o.roots,
                "Project root to serve (repeatable; default: the current directory)")
-      ->type_name("DIR");
+      ->type_name("DIR")
+      ->check(kNonEmpty);
   c.add_option("--model", o.model,
                "Model: a Hugging Face id or a local directory "
                "(default sentence-transformers/all-MiniLM-L6-v2)")
-      ->type_name("M");
+      ->type_name("M")
+      ->check(kNonEmpty);
   c.add_option("--device", o.device, "Where to run the model")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
@@ -20,7 +24,8 @@ void add_server_flags(CLI::App& c, ProtocolOptions& o) {
       ->check(CLI::IsMember({"auto", "f32", "f16", "bf16"}))
       ->capture_default_str();
   c.add_option("--cache-dir", o.cache_dir, "Where indexes live (default ~/.cache/ripvec)")
-      ->type_name("DIR");
+      ->type_name("DIR")
+      ->check(kNonEmpty);
   c.add_flag("--repo-local", o.repo_local, "Keep the index in <root>/.ripvec/");
   c.add_flag("--no-watch", o.no_watch, "Do not watch the tree for changes");
   c.add_flag("--debug", o.debug, "Log every request on stderr");
@@ -33,8 +38,17 @@ ProtocolCommands add_protocol_commands(CLI::App& app, ProtocolOptions& o) {
   cmds.map = app.add_subcommand(
       "map", "Print a ranked map of the repository's definitions (PageRank over references)");
   cmds.map->add_option("path", o.map_path, "Directory to map (default .)")->type_name("PATH");
-  cmds.map->add_option("--focus", o.focus, "Personalise the ranking to FILE (repeatable)")
-      ->type_name("FILE");
+  // One FILE per --focus: taking every value that follows swallowed PATH (`--focus a.py src`
+  // mapped the current directory).
+  cmds.map
+      ->add_option("--focus", o.focus,
+                   "Personalise the ranking to FILE, relative to PATH (repeatable; a FILE "
+                   "that is not in the map is an error)")
+      ->type_name("FILE")
+      ->check(kNonEmpty)
+      ->allow_extra_args(false)
+      ->type_size(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmds.map->add_option("--tokens", o.tokens, "Token budget of the map (1 token ~ 4 bytes)")
       ->check(CLI::Range(size_t{16}, size_t{1} << 24))
       ->capture_default_str();

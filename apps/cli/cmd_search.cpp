@@ -106,16 +106,12 @@ int run_search(const CliOptions& opts) {
   const bool paths_given = !opts.paths.empty();
   std::vector<PathArg> args;
   for (const auto& p : paths_given ? opts.paths : std::vector<std::string>{"."}) {
-    std::error_code ec;
-    const auto st = fs::status(p, ec);
-    if (ec || !fs::exists(st)) throw IoError(p + ": No such file or directory");
-    if (!fs::is_directory(st) && !fs::is_regular_file(st))
-      throw InvalidArgument(p + ": not a file or directory");
-    check_readable(p);
+    const bool is_file = check_path_argument(p);
     // A current directory that was deleted still has a status, but no path.
+    std::error_code ec;
     fs::path canon = fs::canonical(p, ec);
     if (ec) throw IoError(p + ": " + ec.message());
-    args.push_back({p, std::move(canon), fs::is_regular_file(st)});
+    args.push_back({p, std::move(canon), is_file});
   }
   std::error_code ec;
   const fs::path cwd = fs::current_path(ec);
@@ -214,17 +210,18 @@ int run_search(const CliOptions& opts) {
 
   std::string out;
   const auto words = highlight_words(opts.query);
+  const bool color = want_color(opts.color, STDOUT_FILENO);
   if (opts.files_with_matches) {
     std::vector<std::string> seen;
     for (const auto& r : results) {
       std::string p = display_path(r.abs, args, paths_given, cwd);
       if (std::find(seen.begin(), seen.end(), p) != seen.end()) continue;
-      out += p + "\n";
+      out += path_text(p, color) + "\n";
       seen.push_back(std::move(p));
     }
   } else {
     TextOptions to;
-    to.color = want_color(opts.color, STDOUT_FILENO);
+    to.color = color;
     to.no_content = opts.no_content;
     to.before = opts.before_context ? opts.before_context : opts.context;
     to.after = opts.after_context ? opts.after_context : opts.context;
@@ -242,7 +239,7 @@ int run_search(const CliOptions& opts) {
       if (opts.json) {
         out += result_json(r) + "\n";
       } else if (opts.vimgrep) {
-        out += vimgrep_line(r, words) + "\n";
+        out += vimgrep_line(r, words, color) + "\n";
       } else {
         if (i != 0 && !opts.no_content) out += '\n';
         out += result_text(r, words, to);

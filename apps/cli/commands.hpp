@@ -33,6 +33,10 @@ ProgressPrinter::Mode progress_mode(const CliOptions& opts);
 // Throws IoError "PATH: <reason>" unless `path` (a file or directory the user named) can be
 // opened for reading, so that an unreadable PATH is an error (exit 2), not "no results".
 void check_readable(const std::string& path);
+// Checks a file or directory the user named as PATH (search, `ripvec map`): it exists (else
+// IoError "PATH: No such file or directory"), is a regular file or a directory (else
+// InvalidArgument), and can be read (check_readable). Returns whether it is a regular file.
+bool check_path_argument(const std::string& path);
 // Whether the model download may draw a progress bar (not -q and stderr is a terminal).
 bool progress_enabled(const CliOptions& opts);
 

@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <limits>
+#include <set>
 
 #include "ripvec/error.hpp"
 
@@ -79,13 +82,6 @@ const CLI::Validator kPositiveSize(
     },
     "");
 
-const CLI::Validator kNonEmpty(
-    [](std::string& s) -> std::string {
-      return s.empty() ? std::string("must not be empty (leave the flag out for the default)")
-                       : std::string();
-    },
-    "");
-
 // A repeatable option that takes exactly one value per occurrence (so `-t py QUERY` does not
 // swallow QUERY as a second type).
 CLI::Option* add_repeatable(CLI::App& app, const std::string& names, std::vector<std::string>& v,
@@ -147,7 +143,8 @@ void add_index_flags(CLI::App& app, CliOptions& o) {
   app.add_option("--cache-dir", o.cache_dir,
                  "Directory holding indexes (default: $RIPVEC_CACHE_DIR, else "
                  "$XDG_CACHE_HOME/ripvec or ~/.cache/ripvec)")
-      ->type_name("DIR");
+      ->type_name("DIR")
+      ->check(kNonEmpty);
   app.add_flag("--repo-local", o.repo_local,
                "Store a new index under ROOT/.ripvec (an existing .ripvec/ is always used)");
   app.add_flag("-L,--follow", o.follow,
@@ -161,6 +158,15 @@ void add_index_flags(CLI::App& app, CliOptions& o) {
 }
 
 }  // namespace
+
+// An empty value of a flag that names a model, a folder or a file: "--cache-dir ''" (an unset
+// variable in a script) silently meant the default cache, "--npy ''" printed text instead.
+const CLI::Validator kNonEmpty(
+    [](std::string& s) -> std::string {
+      return s.empty() ? std::string("must not be empty (leave the flag out for the default)")
+                       : std::string();
+    },
+    "");
 
 Commands build_cli(CLI::App& app, CliOptions& o) {
   Commands cmds;
@@ -265,7 +271,8 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   // ---- ripvec embed ----
   cmds.embed = app.add_subcommand("embed",
                                   "Print embeddings of texts (one per line on stdin "
-                                  "when no TEXT is given)");
+                                  "when no TEXT is given; stdin is embedded in blocks of "
+                                  "8192 lines, each printed as soon as it is done)");
   cmds.embed->add_option("TEXT", o.embed_texts, "Texts to embed")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   auto* q = cmds.embed->add_flag("--query", o.embed_query, "Prepend the model's query prompt");
@@ -275,8 +282,12 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   auto* j = cmds.embed->add_flag("--json", o.embed_json, "Print one JSON array of arrays");
   cmds.embed
       ->add_option("--npy", o.npy_path,
-                   "Write float32 [N, dim] .npy to FILE (- for standard output)")
+                   "Write float32 [N, dim] .npy to FILE (- for standard output). A regular "
+                   "FILE gets the rows as they come and its header last; standard output, "
+                   "a FIFO or a device cannot seek back to the header, so there the vectors "
+                   "(not the texts) are kept in memory until the input ends")
       ->type_name("FILE")
+      ->check(kNonEmpty)
       ->excludes(j);
   add_model_flags(*cmds.embed, o);
 
@@ -299,9 +310,37 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   cmds.models->add_flag("--json", o.models_json, "One JSON object per model per line");
   cmds.models
       ->add_option("--cache-dir", o.cache_dir, "Index directory whose model directories to list")
-      ->type_name("DIR");
+      ->type_name("DIR")
+      ->check(kNonEmpty);
   cmds.models->add_flag("--debug", o.debug, "Show where errors were raised");
   return cmds;
+}
+
+std::vector<std::string> parse_order_args(const CLI::App& app, int argc, const char* const* argv) {
+  std::set<std::string> takes_value;  // "--name=" of the options that take a value
+  std::vector<const CLI::App*> apps{&app};
+  for (size_t i = 0; i < apps.size(); ++i) {
+    for (const CLI::Option* op : apps[i]->get_options())
+      if (!op->get_positional() && op->get_items_expected_max() > 0)
+        for (const std::string& name : op->get_lnames()) takes_value.insert("--" + name + "=");
+    for (const CLI::App* sub : apps[i]->get_subcommands(std::function<bool(const CLI::App*)>()))
+      apps.push_back(sub);
+  }
+  std::vector<std::string> args;
+  bool options_end = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    options_end = options_end || a == "--";
+    if (!options_end && takes_value.count(a) != 0) {
+      a.pop_back();
+      args.push_back(std::move(a));
+      args.emplace_back();
+    } else {
+      args.push_back(std::move(a));
+    }
+  }
+  std::reverse(args.begin(), args.end());
+  return args;
 }
 
 uint64_t parse_size(const std::string& text, const char* flag_name) {

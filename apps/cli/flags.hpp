@@ -75,6 +75,17 @@ struct Commands {
   CLI::App* models = nullptr;
 };
 
+// Refuses an empty value ("must not be empty"; CLI11 names the flag): for flags that name a
+// model, a folder or a file, where "" would otherwise silently mean the default.
+extern const CLI::Validator kNonEmpty;
+
+// The arguments after argv[0], in CLI11's order for App::parse (last first), with every
+// "--name=" of an option of `app` or its subcommands that takes a value split into "--name" and
+// "" (before a "--"). CLI11 reads "--name=" as "--name" and takes the NEXT argument as the value:
+// `--cache-dir="$DIR"` with DIR unset made the query the cache folder (and the current folder
+// the search path). Split, the option gets its empty value and its check refuses it.
+std::vector<std::string> parse_order_args(const CLI::App& app, int argc, const char* const* argv);
+
 // Declares all flags and subcommands on `app`, binding them to `opts`.
 Commands build_cli(CLI::App& app, CliOptions& opts);
 

@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   const ProtocolCommands pcmds = add_protocol_commands(app, popts);
 
   try {
-    app.parse(argc, argv);
+    app.parse(parse_order_args(app, argc, argv));
   } catch (const CLI::CallForHelp& e) {
     return finish(app.exit(e));
   } catch (const CLI::CallForAllHelp& e) {

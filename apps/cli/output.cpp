@@ -199,6 +199,20 @@ std::vector<std::string_view> content_lines(std::string_view content) {
   return lines;
 }
 
+// `line` with the byte ranges `spans` (sorted, disjoint) in the match color.
+std::string highlight(std::string_view line, const std::vector<std::pair<size_t, size_t>>& spans,
+                      bool color) {
+  std::string out;
+  size_t at = 0;
+  for (const auto& [b, e] : spans) {
+    out += line.substr(at, b - at);
+    out += paint(line.substr(b, e - b), kBoldRed, color);
+    at = e;
+  }
+  out += line.substr(at);
+  return out;
+}
+
 }  // namespace
 
 std::vector<size_t> best_lines(const ResultView& r, const std::vector<std::string>& query_words) {
@@ -214,7 +228,12 @@ std::vector<size_t> best_lines(const ResultView& r, const std::vector<std::strin
   return out;
 }
 
-std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& query_words) {
+std::string path_text(std::string_view path, bool color) {
+  return paint(path, kMagenta, color);
+}
+
+std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& query_words,
+                         bool color) {
   const auto lines = content_lines(r.content);
   const size_t best = best_lines(r, query_words).front();
   const std::string_view line = best < lines.size() ? lines[best] : std::string_view();
@@ -226,8 +245,11 @@ std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& qu
     const size_t nb = line.find_first_not_of(" \t");
     col = nb == std::string_view::npos ? 0 : nb;
   }
-  return r.path + ":" + std::to_string(r.start_line + static_cast<int>(best)) + ":" +
-         std::to_string(col + 1) + ":" + std::string(line);
+  std::string out = path_text(r.path, color) + ":" +
+                    paint(std::to_string(r.start_line + static_cast<int>(best)), kGreen, color) +
+                    ":" + std::to_string(col + 1) + ":";
+  out += highlight(line, spans, color);
+  return out;
 }
 
 std::string result_text(const ResultView& r, const std::vector<std::string>& query_words,
@@ -235,7 +257,7 @@ std::string result_text(const ResultView& r, const std::vector<std::string>& que
   check_score(r);
   const bool color = opts.color;
   std::string out;
-  out += paint(escape_name(r.path), kMagenta, color);
+  out += path_text(escape_name(r.path), color);
   out += ':';
   out += paint(std::to_string(r.start_line), kGreen, color);
   out += '-';
@@ -274,13 +296,7 @@ std::string result_text(const ResultView& r, const std::vector<std::string>& que
     auto spans = find_matches(line, query_words);
     out += paint(std::to_string(r.start_line + static_cast<int>(i)), kGreen, color);
     out += spans.empty() ? '-' : ':';
-    size_t at = 0;
-    for (const auto& [b, e] : spans) {
-      out += line.substr(at, b - at);
-      out += paint(line.substr(b, e - b), kBoldRed, color);
-      at = e;
-    }
-    out += line.substr(at);
+    out += highlight(line, spans, color);
     out += '\n';
   }
   return out;
@@ -331,15 +347,19 @@ int write_all(int fd, const char* p, size_t n) {
   return 0;
 }
 
-// Unlinks the temporary file unless released (every error path after it was created).
-struct TempFileGuard {
-  std::string path;
-  int fd = -1;
-  ~TempFileGuard() {
-    if (fd >= 0) ::close(fd);
-    if (!path.empty()) ::unlink(path.c_str());
+int pwrite_all(int fd, const char* p, size_t n, off_t at) {
+  while (n > 0) {
+    const ssize_t w = ::pwrite(fd, p, n, at);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    at += w;
   }
-};
+  return 0;
+}
 
 }  // namespace
 
@@ -375,26 +395,19 @@ void close_stdout() {
   if (::close(STDOUT_FILENO) != 0 && errno != EINTR && errno != EBADF) throw_stdout_error(errno);
 }
 
-void write_npy(const std::string& path_arg, const std::vector<float>& data, size_t rows,
-               size_t cols) {
-  // /dev/stdout, /dev/fd/N, /proc/self/fd/N name an open descriptor: write through it, in
-  // place (a rename would replace the file behind it, or put a regular file into /dev).
-  // "-" is standard output, as for most tools (it made a file named "-" in the current folder).
-  std::string path = path_arg == "-" ? std::string("/dev/stdout") : path_arg;
-  const bool via_fd = path.rfind("/dev/", 0) == 0 || path.rfind("/proc/", 0) == 0;
-  // Through a symlink, replace its target (the link stays).
-  if (struct stat lst{}; !via_fd && ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
-    if (char* real = ::realpath(path.c_str(), nullptr)) {
-      path = real;
-      std::free(real);
-    }
-  }
-  // Format v1.0: magic, version, u16 header length, then an ASCII dict padded with spaces
-  // and ended by '\n' so that magic + len + header is a multiple of 64 bytes.
+namespace {
+
+// Format v1.0: magic, version, u16 header length, then an ASCII dict padded with spaces and
+// ended by '\n' so that magic + len + header is a multiple of 64 bytes. Every shape a size_t
+// can hold (at most 20 digits a side) pads to the same 128 bytes, so the header of a file
+// written while rows still arrive can be replaced in place by the one with the final count.
+constexpr size_t kNpyHeadSize = 128;
+
+std::string npy_head(size_t rows, size_t cols) {
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
                        std::to_string(rows) + ", " + std::to_string(cols) + "), }";
   const size_t prefix = 6 + 2 + 2;
-  size_t total = prefix + header.size() + 1;
+  const size_t total = prefix + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
   const uint16_t hlen = static_cast<uint16_t>(header.size());
@@ -402,59 +415,108 @@ void write_npy(const std::string& path_arg, const std::vector<float>& data, size
   head += static_cast<char>(hlen & 0xff);
   head += static_cast<char>(hlen >> 8);
   head += header;
-  static_assert(std::endian::native == std::endian::little, "npy writer assumes little endian");
-  const char* body = reinterpret_cast<const char*>(data.data());
-  const size_t body_n = data.size() * sizeof(float);
+  if (head.size() != kNpyHeadSize)
+    throw Error("npy header of " + std::to_string(head.size()) + " bytes");
+  return head;
+}
 
-  // Special files (a terminal, /dev/stdout, a FIFO) cannot be replaced by a rename: write
-  // them in place, still checking every write.
+}  // namespace
+
+NpyWriter::NpyWriter(const std::string& path_arg, size_t cols) : cols_(cols) {
+  // /dev/stdout, /dev/fd/N, /proc/self/fd/N name an open descriptor: write through it, in
+  // place (a rename would replace the file behind it, or put a regular file into /dev).
+  // "-" is standard output, as for most tools (it made a file named "-" in the current folder).
+  path_ = path_arg == "-" ? std::string("/dev/stdout") : path_arg;
+  const bool via_fd = path_.rfind("/dev/", 0) == 0 || path_.rfind("/proc/", 0) == 0;
+  // Through a symlink, replace its target (the link stays).
+  if (struct stat lst{}; !via_fd && ::lstat(path_.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+    if (char* real = ::realpath(path_.c_str(), nullptr)) {
+      path_ = real;
+      std::free(real);
+    }
+  }
+  static_assert(std::endian::native == std::endian::little, "npy writer assumes little endian");
+
+  // Special files (a terminal, /dev/stdout, a FIFO) cannot be replaced by a rename, and may not
+  // seek: they are written in place at finish(), every write checked, from rows kept until then.
   struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && (via_fd || !S_ISREG(st.st_mode))) {
-    if (S_ISDIR(st.st_mode)) throw IoError("cannot write '" + path + "': it is a directory");
-    TempFileGuard g;  // only closes (path stays empty)
-    g.fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | (S_ISREG(st.st_mode) ? O_TRUNC : 0));
-    if (g.fd < 0) throw IoError("cannot open '" + path + "' for writing: " + std::strerror(errno));
-    int err = write_all(g.fd, head.data(), head.size());
-    if (err == 0) err = write_all(g.fd, body, body_n);
-    if (err != 0) throw IoError("failed writing '" + path + "': " + std::strerror(err));
-    const int fd = std::exchange(g.fd, -1);
-    if (::close(fd) != 0 && errno != EINTR)
-      throw IoError("failed writing '" + path + "': " + std::strerror(errno));
+  if (::stat(path_.c_str(), &st) == 0 && (via_fd || !S_ISREG(st.st_mode))) {
+    if (S_ISDIR(st.st_mode)) throw IoError("cannot write '" + path_ + "': it is a directory");
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC | (S_ISREG(st.st_mode) ? O_TRUNC : 0));
+    if (fd_ < 0) throw IoError("cannot open '" + path_ + "' for writing: " + std::strerror(errno));
+    in_place_ = true;
     return;
   }
 
   // Regular file: temporary file beside it (same filesystem, so rename is atomic), mode
-  // 0666 & ~umask like the file a plain open would create.
-  const std::filesystem::path dest(path);
+  // 0666 & ~umask like the file a plain open would create. Rows go to it as they come, after a
+  // header of the final size; finish() writes the real header over it.
+  const std::filesystem::path dest(path_);
   const std::filesystem::path dir = dest.has_parent_path() ? dest.parent_path() : ".";
-  TempFileGuard g;
   std::random_device rd;
-  for (int attempt = 0; g.fd < 0; ++attempt) {
-    g.path = (dir / ("." + dest.filename().string() + ".ripvec-tmp-" + std::to_string(::getpid()) +
-                     "-" + std::to_string(rd())))
-                 .string();
-    g.fd = ::open(g.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (g.fd < 0) {
+  for (int attempt = 0; fd_ < 0; ++attempt) {
+    std::string name = ".";  // (built in steps: gcc 12 -Wrestrict misfires on "." + string)
+    name += dest.filename().string();
+    name += ".ripvec-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
+    tmp_path_ = (dir / name).string();
+    fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd_ < 0) {
       const int err = errno;
-      g.path.clear();
+      tmp_path_.clear();
       if (err == EEXIST && attempt < 100) continue;
-      throw IoError("cannot create a temporary file in '" + dir.string() + "' for '" + path +
+      throw IoError("cannot create a temporary file in '" + dir.string() + "' for '" + path_ +
                     "': " + std::strerror(err));
     }
   }
-  int err = write_all(g.fd, head.data(), head.size());
-  if (err == 0) err = write_all(g.fd, body, body_n);
-  if (err == 0 && ::fsync(g.fd) != 0) err = errno;
+  const std::string head = npy_head(0, cols_);
+  check(write_all(fd_, head.data(), head.size()));
+}
+
+NpyWriter::~NpyWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!tmp_path_.empty()) ::unlink(tmp_path_.c_str());
+}
+
+void NpyWriter::check(int err) const {
+  if (err == 0) return;
+  if (in_place_) throw IoError("failed writing '" + path_ + "': " + std::strerror(err));
+  throw IoError("failed writing '" + path_ + "': " + std::strerror(err) + " (" + path_ +
+                " left unchanged)");
+}
+
+void NpyWriter::append(const float* rows, size_t n) {
+  if (fd_ < 0) throw Error("NpyWriter::append after finish()");
+  if (in_place_)
+    kept_.insert(kept_.end(), rows, rows + n * cols_);
+  else
+    check(write_all(fd_, reinterpret_cast<const char*>(rows), n * cols_ * sizeof(float)));
+  rows_ += n;
+}
+
+void NpyWriter::finish() {
+  if (fd_ < 0) throw Error("NpyWriter::finish called twice");
+  const std::string head = npy_head(rows_, cols_);
+  if (in_place_) {
+    int err = write_all(fd_, head.data(), head.size());
+    if (err == 0)
+      err =
+          write_all(fd_, reinterpret_cast<const char*>(kept_.data()), kept_.size() * sizeof(float));
+    check(err);
+    std::vector<float>().swap(kept_);
+    const int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0 && errno != EINTR) check(errno);
+    return;
+  }
+  int err = pwrite_all(fd_, head.data(), head.size(), 0);
+  if (err == 0 && ::fsync(fd_) != 0) err = errno;
   if (err == 0) {
-    const int fd = std::exchange(g.fd, -1);
+    const int fd = std::exchange(fd_, -1);
     if (::close(fd) != 0 && errno != EINTR) err = errno;
   }
-  if (err != 0)
-    throw IoError("failed writing '" + path + "': " + std::strerror(err) + " (" + path +
-                  " left unchanged)");
-  if (::rename(g.path.c_str(), path.c_str()) != 0)
-    throw IoError("cannot rename the temporary file to '" + path + "': " + std::strerror(errno));
-  g.path.clear();  // renamed: nothing to unlink
+  check(err);
+  if (::rename(tmp_path_.c_str(), path_.c_str()) != 0)
+    throw IoError("cannot rename the temporary file to '" + path_ + "': " + std::strerror(errno));
+  tmp_path_.clear();  // renamed: nothing to unlink
 }
 
 std::string format_duration(double s) {

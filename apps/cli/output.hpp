@@ -49,8 +49,14 @@ std::string result_text(const ResultView& r, const std::vector<std::string>& que
 std::vector<size_t> best_lines(const ResultView& r, const std::vector<std::string>& query_words);
 
 // "path:line:column:text" (1-based line and byte column) of the first best line, with the
-// column of its first query word (else of its first non-blank character). No newline.
-std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& query_words);
+// column of its first query word (else of its first non-blank character). No newline. With
+// color, as ripgrep's --vimgrep: the path as in result_text, the line number green, the query
+// words bold red; the column plain.
+std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& query_words,
+                         bool color = false);
+
+// A path of -l/--files-with-matches: with color, the path color of result_text (magenta).
+std::string path_text(std::string_view path, bool color);
 
 // Lower-cased words of the query (letters/digits/_ runs of >= 3 bytes, common English words
 // left out) used for highlighting.
@@ -64,13 +70,34 @@ std::string escape_name(std::string_view name);
 // Float formatting shared by `embed` outputs: shortest text that parses back to the same float.
 std::string format_float(float v);
 
-// Writes a NumPy v1.0 .npy file holding little-endian float32 [rows, cols], C order.
-// A regular (or new) file is written to a temporary file in the same directory, synced and
-// renamed over `path` only after every write succeeded: a full disk leaves `path` as it was
-// (absent or the previous file), never partial. A symlink's target is replaced (the link stays).
-// A special file (a FIFO, /dev/full) and any path under /dev or /proc (/dev/stdout names an open
-// descriptor) are written in place, every write still checked. Throws IoError naming the path.
-void write_npy(const std::string& path, const std::vector<float>& data, size_t rows, size_t cols);
+// Writes a NumPy v1.0 .npy file of little-endian float32 [rows, cols], C order, as rows arrive
+// (`ripvec embed` of an endless stdin). The header is always 128 bytes: every shape pads to it.
+// A regular (or new) file: the rows go to a temporary file in the same directory, after a
+// header of that size; finish() writes the header with the final row count over it (pwrite at
+// 0), syncs, closes and renames the file over `path` only after every write succeeded, so a full
+// disk leaves `path` as it was (absent or the previous file), never partial. A symlink's target
+// is replaced (the link stays). A special file (a FIFO, /dev/full), "-" (standard output) and
+// any path under /dev or /proc (/dev/stdout names an open descriptor) are written in place, at
+// finish(): such a file may not seek back to the header, so the rows are kept in memory until
+// then (4 x cols bytes a row; the texts are not kept). Every write is checked; errors are
+// IoError naming the path. Destroyed without finish() (an error), the temporary file goes.
+class NpyWriter {
+ public:
+  NpyWriter(const std::string& path, size_t cols);
+  ~NpyWriter();
+  NpyWriter(const NpyWriter&) = delete;
+  NpyWriter& operator=(const NpyWriter&) = delete;
+  void append(const float* rows, size_t n);
+  void finish();
+
+ private:
+  void check(int err) const;
+  std::string path_, tmp_path_;
+  size_t cols_, rows_ = 0;
+  int fd_ = -1;
+  bool in_place_ = false;
+  std::vector<float> kept_;  // in place: the rows until finish()
+};
 
 // Checked standard output. Every byte of results goes through write_stdout and the run ends
 // with close_stdout, so a write error (a full disk, /dev/full, EIO) is an error (exit 2), never

@@ -21,8 +21,9 @@
 //
 // Thread safety: a built RepoGraph is immutable except for rank(); concurrent const calls are
 // safe, rank() must not run concurrently with anything else on the same graph.
-// Errors: IoError when the root cannot be read; unreadable or unparsable files are skipped
-// (named in warnings()), never fatal.
+// Errors: IoError when the root cannot be read or lies on a pseudo file system (/proc, /sys,
+// /dev...: never walked, as for an index); unreadable or unparsable files are skipped (named in
+// warnings()), never fatal.
 #pragma once
 
 #include <cstddef>
@@ -92,8 +93,9 @@ class RepoGraph {
                                     const RepoMapOptions& opts = {});
 
   // Personalised PageRank (damping in (0, 1)); focus paths are relative to the root (or absolute
-  // below it); unknown focus paths are ignored (an empty focus is uniform).
-  void rank(const std::vector<std::string>& focus = {}, double damping = 0.85);
+  // below it); unknown focus paths are ignored (an empty focus is uniform) and returned, as
+  // given, so that a caller can report them (`ripvec map --focus` refuses them).
+  std::vector<std::string> rank(const std::vector<std::string>& focus = {}, double damping = 0.85);
 
   // Markdown within token_budget tokens (estimated as bytes / 4, rounded up): the top-ranked
   // files with the signatures of their main definitions and their main callers and callees,

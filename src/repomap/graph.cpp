@@ -237,6 +237,11 @@ RepoGraph RepoGraph::build(const std::filesystem::path& root, const RepoMapOptio
     throw IoError("repo map: " + root.string() + " does not exist");
   std::filesystem::path canon = std::filesystem::canonical(root, ec);
   if (ec) throw IoError("repo map: cannot resolve " + root.string() + ": " + ec.message());
+  // As a named index PATH (locate_index): the walker would skip it with a warning, leaving an
+  // empty map that looks like a tree without code.
+  if (const char* fs_name = pseudo_fs_name(canon.string()))
+    throw IoError(root.string() + ": on the " + fs_name +
+                  " pseudo file system, which is never indexed or searched");
   WalkOptions wo;
   wo.hidden = opts.hidden;
   wo.max_file_size = opts.max_file_size;
@@ -274,13 +279,14 @@ RepoGraph RepoGraph::build_from_files(const std::vector<SourceText>& files,
   return RepoGraphBuilder::assemble({}, extract_all(capped, opts.cancelled), {});
 }
 
-void RepoGraph::rank(const std::vector<std::string>& focus, double damping) {
+std::vector<std::string> RepoGraph::rank(const std::vector<std::string>& focus, double damping) {
   if (!(damping > 0 && damping < 1)) throw InvalidArgument("repo map: damping must be in (0, 1)");
   const size_t n = defs_.size();
   focus_.clear();
   for (auto& d : defs_) d.rank = 0;
   for (auto& f : files_) f.rank = 0;
-  if (n == 0) return;
+  std::vector<std::string> unknown;
+  if (n == 0) return focus;  // no file: every focus path is unknown
   // Teleport mass per file, split over its nodes: a file does not rank higher merely for
   // holding many definitions.
   std::vector<double> p(n, 0.0);
@@ -301,7 +307,10 @@ void RepoGraph::rank(const std::vector<std::string>& focus, double damping) {
     }
     if (rel.starts_with("./")) rel = rel.substr(2);
     long fi = file_index(rel);
-    if (fi < 0) continue;
+    if (fi < 0) {
+      unknown.push_back(raw);
+      continue;
+    }
     focus_.push_back(rel);
     focus_nodes.push_back(files_[fi].module_node);
     for (size_t d : files_[fi].definitions) focus_nodes.push_back(d);
@@ -337,6 +346,7 @@ void RepoGraph::rank(const std::vector<std::string>& focus, double damping) {
   }
   std::vector<double> rf = pagerank(nf, file_edges, pf, damping);
   for (size_t fi = 0; fi < nf; ++fi) files_[fi].rank = rf[fi];
+  return unknown;
 }
 
 long RepoGraph::file_index(std::string_view path) const {

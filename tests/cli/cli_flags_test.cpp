@@ -333,5 +333,159 @@ TEST(CliFlags, ControlCharactersInWarningsAreEscaped) {
   EXPECT_NE(res.err.find("b\\x1B[31mroken\\x0Alink"), std::string::npos) << res.err;
 }
 
+// Probe 2026-12-05: `--cache-dir ""` silently used the default cache (`--npy ""` printed text
+// to stdout, `mcp --model ""` served the default model). A flag naming a folder, a file or a
+// model refuses an empty value: exit 2 naming the flag, nothing run.
+TEST(CliFlags, EmptyCacheDirIsError2) {
+  TempDir d;
+  const std::string p = d.path().string();
+  // The default cache of these runs is a folder of the test's (a run that took "" for the
+  // default, as before, writes, lists or cleans there, never in the user's cache).
+  const fs::path default_cache = d / "default-cache";
+  fs::create_directories(default_cache);
+  auto run = [&](std::vector<std::string> args) {
+    CliRun r;
+    r.args = std::move(args);
+    r.env["HF_HUB_OFFLINE"] = "1";
+    r.env["RIPVEC_CACHE_DIR"] = default_cache.string();
+    return run_cli(r);
+  };
+  const std::vector<std::vector<std::string>> cases = {
+      {"-q", "--cache-dir", "", "query", p, "--model", tiny_model()},
+      {"index", "--cache-dir", "", p, "--model", tiny_model()},
+      {"index", "--status", "--cache-dir", "", p, "--model", tiny_model()},
+      {"index", "--list", "--cache-dir", ""},
+      {"index", "--clean", "--all", "--cache-dir", ""},
+      {"models", "--cache-dir", ""},
+      {"mcp", "--cache-dir", ""},
+      {"lsp", "--cache-dir", ""}};
+  for (const auto& args : cases) {
+    SCOPED_TRACE(args[0] + " " + args[1]);
+    expect_error(run(args), "--cache-dir: must not be empty");
+  }
+  expect_error(run({"embed", "--npy", "", "hi", "--model", tiny_model()}),
+               "--npy: must not be empty");
+  for (const char* cmd : {"mcp", "lsp"}) {
+    expect_error(run({cmd, "--root", ""}), "--root: must not be empty");
+    expect_error(run({cmd, "--model", ""}), "--model: must not be empty");
+  }
+  expect_error(run({"map", "--focus", "", p}), "--focus: must not be empty");
+  EXPECT_TRUE(fs::is_empty(default_cache)) << "something was indexed";
+}
+
+// CLI11 read `--cache-dir=` (nothing after '=', as `--cache-dir="$DIR"` with DIR unset gives)
+// as `--cache-dir` and took the next argument as its value: the query became the cache folder
+// and the search ran on the current folder. The empty value is now the flag's own, and refused.
+TEST(CliFlags, EmptyValueAfterEqualsIsNotTheNextArgument) {
+  TempDir d;
+  d.write("a.py", "def alpha():\n    return 1\n");
+  CliRun r;
+  r.args = {"-q", "--cache-dir=", "alpha", d.path().string(), "--model", tiny_model()};
+  r.cwd = d.path();
+  r.env["HF_HUB_OFFLINE"] = "1";
+  r.env["RIPVEC_CACHE_DIR"] = (d / "default-cache").string();
+  expect_error(run_cli(r), "--cache-dir: must not be empty");
+  EXPECT_FALSE(fs::exists(d / "alpha")) << "the query was taken as the cache folder";
+  expect_error(run_args({"--model=", "-q", "--no-index", "alpha", d.path().string()}),
+               "--model: must not be empty");
+  expect_error(run_args({"embed", "--npy=", "hi", "--model", tiny_model()}),
+               "--npy: must not be empty");
+  // A flag without a value keeps its meaning, and after `--` nothing is split.
+  auto ok = run_args({"-q", "--no-index", "--json=", "--top-k=1", "alpha", d.path().string(),
+                      "--model=" + tiny_model(), "--device", "cpu"});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_EQ(json_lines(ok.out).size(), 1u) << ok.out;
+  auto after = run_args(
+      {"-q", "--no-index", "--model", tiny_model(), "--", "--cache-dir=", d.path().string()});
+  EXPECT_NE(after.status, 2) << after.err;  // a query "--cache-dir=": no hit or a hit
+}
+
+// `ripvec map` follows the exit statuses of a search (probe 2026-12-05): 0 a map with files,
+// 1 none (nothing in a language with a grammar), 2 an error. It exited 1 with an empty map for
+// an unreadable PATH, a PATH on a pseudo file system and a device, and 0 for a --focus that
+// named no file (the ranking silently ignored it).
+class CliMap : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    d_.write("src/a.py", "def alpha():\n    return beta()\n\n\ndef beta():\n    return 1\n");
+    d_.write("notes/readme.txt", "no grammar for this\n");
+  }
+  std::string path(const std::string& rel = "") const {
+    return rel.empty() ? d_.path().string() : (d_ / rel).string();
+  }
+  TempDir d_;
+};
+
+TEST_F(CliMap, FilesExit0AndATreeWithoutCodeExits1) {
+  auto r = run_args({"map", path()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("alpha"), std::string::npos) << r.out;
+  r = run_args({"map", "--json", path()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["files"].size(), 1u) << r.out;
+  fs::create_directories(d_ / "empty");
+  for (const std::string& p : {path("empty"), path("notes")}) {
+    r = run_args({"map", p});
+    EXPECT_EQ(r.status, 1) << p << ": " << r.err;
+    EXPECT_EQ(r.err, "") << p;
+  }
+}
+
+TEST_F(CliMap, MissingSpecialOrPseudoFileSystemPathIsError2) {
+  expect_error(run_args({"map", path("nosuch")}), path("nosuch") + ": No such file or directory");
+  expect_error(run_args({"map", "/dev/null"}), "/dev/null: not a file or directory");
+  for (const char* p : {"/proc/self", "/sys/kernel/mm"}) {
+    if (!fs::exists(p)) continue;
+    expect_error(run_args({"map", p}), std::string(p) + ": on the");
+  }
+}
+
+TEST_F(CliMap, UnreadablePathIsError2) {
+  fs::create_directories(d_ / "closed");
+  d_.write("closed/b.py", "def b():\n    return 2\n");
+  d_.write("secret.py", "def secret():\n    return 3\n");
+  ::chmod(path("closed").c_str(), 0);
+  ::chmod(path("secret.py").c_str(), 0);
+  CliRun base;
+  if (::geteuid() == 0) {  // root reads anything: run as nobody (see UnreadablePathExits2)
+    RIPVEC_REQUIRE_PATH("/usr/bin/setpriv");
+    base.prefix = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+    ::chmod(d_.path().c_str(), 0755);
+  }
+  for (const std::string& p : {path("closed"), path("secret.py")}) {
+    CliRun r = base;
+    r.args = {"map", p};
+    expect_error(run_cli(r), p + ": Permission denied");
+  }
+  ::chmod(path("closed").c_str(), 0755);  // so TempDir can remove it
+}
+
+TEST_F(CliMap, FocusOnNoFileOfTheMapIsError2) {
+  for (const std::string& f : {std::string("src/nosuch.py"), std::string("notes/readme.txt"),
+                               std::string("a.py"), path("src/../../elsewhere.py")}) {
+    SCOPED_TRACE(f);
+    expect_error(run_args({"map", "--focus", f, path()}),
+                 "--focus " + f + ": not a file of the map");
+  }
+  // Relative to PATH, or absolute; repeated.
+  auto r = run_args({"map", "--focus", "src/a.py", "--focus", path("src/a.py"), path()});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// `--focus` took every value after it: `--focus src/a.py PATH` mapped the current directory
+// with PATH as a second focus.
+TEST_F(CliMap, FocusTakesOneFilePerFlag) {
+  TempDir cwd;  // nothing to map here
+  CliRun r;
+  r.args = {"map", "--json", "--focus", "src/a.py", path()};
+  r.cwd = cwd.path();
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << res.err;
+  const auto j = nlohmann::json::parse(res.out);
+  EXPECT_EQ(j["root"], fs::canonical(d_.path()).string());
+  ASSERT_EQ(j["files"].size(), 1u);
+  EXPECT_EQ(j["files"][0]["path"], "src/a.py");
+}
+
 }  // namespace
 }  // namespace ripvec::test

@@ -1,11 +1,16 @@
 // Every write to stdout is checked (issue 10, item 2): /dev/full, a pipe nobody reads, and a full
 // disk for --npy (simulated with RLIMIT_FSIZE in the child). Uses the tiny test model, so each
 // run takes a fraction of a second.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -188,6 +193,41 @@ TEST(CliOutputEmbed, ClosedStandardDescriptorsAreNeverReused) {
   EXPECT_NE(r.err.find("stdin"), std::string::npos) << r.err;
 }
 
+// Probe 2026-12-05: `--color always` colored the normal output but not -l or --vimgrep, which
+// ripgrep colors (the path in both; in --vimgrep also the line number and the match). Now the
+// same path color (magenta) as a result heading; never with --color never, nor with NO_COLOR
+// on a terminal; and no color when stdout is not a terminal (the plain bytes as before).
+TEST_F(CliOutput, FilesWithMatchesAndVimgrepAreColoredLikeResults) {
+  const std::string path = (repo_ / "src/fib.py").string();
+  auto run = [&](std::vector<std::string> flags, bool tty = false, bool no_color = false) {
+    std::vector<std::string> args{"-q", "--no-index", "-n", "1"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {"fibonacci sequence", repo_.path().string()});
+    CliRun r = tiny_run(args);
+    r.tty = tty;
+    r.env["NO_COLOR"] = no_color ? "1" : kUnset;
+    auto res = run_cli(r);
+    EXPECT_EQ(res.status, 0) << res.err;
+    // A terminal turns "\n" into "\r\n".
+    res.out.erase(std::remove(res.out.begin(), res.out.end(), '\r'), res.out.end());
+    return res.out;
+  };
+  const std::string magenta = "\x1b[35m" + path + "\x1b[0m";
+  EXPECT_EQ(run({"-l", "--color", "always"}), magenta + "\n");
+  EXPECT_EQ(run({"-l"}), path + "\n");
+  EXPECT_EQ(run({"-l"}, true), magenta + "\n");
+  EXPECT_EQ(run({"-l"}, true, true), path + "\n");
+  EXPECT_EQ(run({"-l", "--color", "never"}, true), path + "\n");
+
+  const std::string colored = run({"--vimgrep", "--color", "always"});
+  EXPECT_EQ(colored.rfind(magenta + ":\x1b[32m1\x1b[0m:5:def ", 0), 0u) << colored;
+  EXPECT_NE(colored.find("\x1b[1;31mfibonacci\x1b[0m"), std::string::npos) << colored;
+  EXPECT_EQ(run({"--vimgrep"}), path + ":1:5:def fibonacci(count):\n");
+  EXPECT_EQ(run({"--vimgrep"}, true), colored);
+  EXPECT_FALSE(has_escape(run({"--vimgrep"}, true, true)));
+  EXPECT_FALSE(has_escape(run({"--vimgrep", "--color", "never"}, true)));
+}
+
 std::vector<std::string> dir_names(const fs::path& d) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(d)) names.push_back(e.path().filename().string());
@@ -265,6 +305,147 @@ TEST(CliOutputNpy, NpyIntoMissingDirectoryOrOntoDirectoryExits2) {
   r = run_cli(tiny_run({"embed", "--npy", out.path().string(), "hi"}));
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("directory"), std::string::npos) << r.err;
+}
+
+// `ripvec embed ARGS` with stdin and stdout on pipes the test holds: `input` is written to stdin,
+// which stays open until stdout has shown a whole line or `wait_s` passed; then stdin is closed
+// and the rest of stdout read. `before_close` is what stdout showed while stdin was still open.
+struct PipedEmbed {
+  int status = -1;
+  std::string before_close, out;
+};
+
+PipedEmbed embed_through_pipes(const std::vector<std::string>& args, const std::string& input,
+                               double wait_s) {
+  PipedEmbed res;
+  int in[2], out[2];
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe failed";
+    return res;
+  }
+  SpawnArgs sa(tiny_run(args));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, sa.argv[0], &fa, nullptr, sa.argv.data(), sa.envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(in[0]);
+  ::close(out[1]);
+  if (rc != 0) {
+    ::close(in[1]);
+    ::close(out[0]);
+    ADD_FAILURE() << "posix_spawn failed: " << rc;
+    return res;
+  }
+  // Write the input while reading stdout (the child's output may exceed a pipe buffer); a child
+  // that exits early makes the write fail with EPIPE, not kill the test.
+  void (*old_pipe)(int) = ::signal(SIGPIPE, SIG_IGN);
+  size_t written = 0;
+  bool in_open = true;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string got;
+  char buf[65536];
+  for (;;) {
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (in_open && written == input.size() &&
+        (got.find('\n') != std::string::npos || waited > wait_s)) {
+      res.before_close = got;
+      ::close(in[1]);
+      in_open = false;
+    }
+    pollfd p[2] = {{out[0], POLLIN, 0}, {in_open ? in[1] : -1, POLLOUT, 0}};
+    if (written == input.size()) p[1].fd = -1;
+    if (::poll(p, 2, 100) < 0 && errno != EINTR) break;
+    if (p[1].revents & (POLLOUT | POLLERR)) {
+      const ssize_t w =
+          ::write(in[1], input.data() + written, std::min<size_t>(input.size() - written, 4096));
+      if (w <= 0) break;
+      written += static_cast<size_t>(w);
+    }
+    if (p[0].revents & (POLLIN | POLLHUP)) {
+      const ssize_t n = ::read(out[0], buf, sizeof buf);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+  }
+  if (in_open) ::close(in[1]);
+  ::close(out[0]);
+  ::signal(SIGPIPE, old_pipe);
+  int wstatus = 0;
+  ::waitpid(pid, &wstatus, 0);
+  res.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  res.out = std::move(got);
+  return res;
+}
+
+// Probe 2026-12-05: `yes | ripvec embed` read all of stdin before embedding anything: its
+// memory grew without bound and it never printed a line. Stdin is now embedded block by block
+// (8,192 lines): the first vectors come out while stdin is still open, and the output is the
+// same as for the whole input at once.
+TEST(CliOutputEmbed, YesPipedIntoEmbedPrintsBeforeStdinCloses) {
+  std::string input;
+  for (int i = 0; i < 20000; ++i) input += "y\n";
+  const auto r = embed_through_pipes({"embed"}, input, 30);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.before_close.find('\n'), std::string::npos)
+      << "nothing printed while stdin was open (" << r.before_close.size() << " bytes)";
+  const auto lines = split_lines(r.out);
+  ASSERT_EQ(lines.size(), 20000u);
+  EXPECT_EQ(lines.front(), lines.back());
+  EXPECT_EQ(nlohmann::json::parse(lines.front()).size(), 128u);
+}
+
+// The blocks of a long stdin make the rows of one call over the whole input, in input order, in
+// every format: lines, --json, --npy FILE (its header written last, with the row count) and
+// --npy - (rows kept until the end: a pipe cannot be rewound to patch the header). The texts
+// repeat every 1,000 lines, so a row out of place across blocks shows.
+TEST(CliOutputNpy, StdinOfManyBlocksGivesTheSameRowsInEveryFormat) {
+  std::string input;
+  for (int i = 0; i < 20000; ++i)
+    input +=
+        "text " + std::to_string(i % 1000 * 7919 % 1009) + (i % 1000 % 3 ? " and more\n" : "\n");
+  CliRun lines_run = tiny_run({"embed"});
+  lines_run.stdin_from_data = true;
+  lines_run.stdin_data = input;
+  const auto lines = run_cli(lines_run);
+  ASSERT_EQ(lines.status, 0) << lines.err;
+  const auto rows = split_lines(lines.out);
+  ASSERT_EQ(rows.size(), 20000u);
+  for (size_t i = 1000; i < rows.size(); ++i) ASSERT_EQ(rows[i], rows[i % 1000]) << i;
+  EXPECT_NE(rows[0], rows[1]);
+  CliRun json_run = lines_run;
+  json_run.args.insert(json_run.args.begin() + 1, "--json");
+  const auto json = run_cli(json_run);
+  ASSERT_EQ(json.status, 0) << json.err;
+  std::string expect_json = "[";
+  for (size_t i = 0; i < rows.size(); ++i) expect_json += (i ? "," : "") + rows[i];
+  EXPECT_TRUE(json.out == expect_json + "]\n") << "--json differs from the lines";
+
+  TempDir d;
+  CliRun npy_run = lines_run;
+  npy_run.args.insert(npy_run.args.begin() + 1, {"--npy", (d / "v.npy").string()});
+  const auto npy = run_cli(npy_run);
+  ASSERT_EQ(npy.status, 0) << npy.err;
+  EXPECT_EQ(npy.out, "");
+  CliRun dash_run = lines_run;
+  dash_run.args.insert(dash_run.args.begin() + 1, {"--npy", "-"});
+  const auto dash = run_cli(dash_run);
+  ASSERT_EQ(dash.status, 0) << dash.err;
+  const std::string file = slurp(d / "v.npy");
+  EXPECT_TRUE(file == dash.out) << "--npy FILE and --npy - differ";
+  ASSERT_EQ(file.size(), 128u + rows.size() * 128 * 4);
+  EXPECT_NE(file.substr(0, 128).find("'shape': (20000, 128), }"), std::string::npos)
+      << file.substr(0, 128);
+  EXPECT_EQ(file[127], '\n');
+  for (size_t i : {size_t{0}, size_t{8191}, size_t{8192}, size_t{19999}}) {
+    std::vector<float> row(128);
+    std::memcpy(row.data(), file.data() + 128 + i * 128 * 4, 128 * 4);
+    EXPECT_EQ(row, nlohmann::json::parse(rows[i]).get<std::vector<float>>()) << i;
+  }
+  EXPECT_EQ(dir_names(d.path()), std::vector<std::string>{"v.npy"});
 }
 
 // NaN weights: `embed --json` must not print [[nan,...]] (invalid JSON); the load fails naming

@@ -105,6 +105,23 @@ inline std::vector<std::string> child_env(const std::map<std::string, std::strin
   return out;
 }
 
+// argv and envp for posix_spawn of `prefix... ripvec args...` with run.env applied (the strings
+// live as long as this object).
+struct SpawnArgs {
+  explicit SpawnArgs(const CliRun& run) : argv_s(run.prefix), env_s(child_env(run.env)) {
+    argv_s.push_back(RIPVEC_CLI);
+    argv_s.insert(argv_s.end(), run.args.begin(), run.args.end());
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
+  SpawnArgs(const SpawnArgs&) = delete;
+  SpawnArgs& operator=(const SpawnArgs&) = delete;
+  std::vector<std::string> argv_s, env_s;
+  std::vector<char*> argv, envp;
+};
+
 inline CliResult run_cli(const CliRun& run) {
   CliResult res;
   TempDir io;
@@ -113,16 +130,7 @@ inline CliResult run_cli(const CliRun& run) {
     std::ofstream f(in_path, std::ios::binary);
     f << run.stdin_data;
   }
-  std::vector<std::string> argv_s = run.prefix;
-  argv_s.push_back(RIPVEC_CLI);
-  argv_s.insert(argv_s.end(), run.args.begin(), run.args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  auto env_s = child_env(run.env);
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  SpawnArgs sa(run);
 
   int master = -1, slave = -1;
   if (run.tty && openpty(&master, &slave, nullptr, nullptr, nullptr) != 0) {
@@ -170,7 +178,7 @@ inline CliResult run_cli(const CliRun& run) {
   }
   if (!run.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, run.cwd.c_str());
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+  int rc = posix_spawn(&pid, sa.argv[0], &fa, nullptr, sa.argv.data(), sa.envp.data());
   posix_spawn_file_actions_destroy(&fa);
   if (run.fsize_limit > 0) {
     ::setrlimit(RLIMIT_FSIZE, &old_fsize);
@@ -178,7 +186,7 @@ inline CliResult run_cli(const CliRun& run) {
   }
   if (pipe_fds[1] >= 0) ::close(pipe_fds[1]);
   if (rc != 0) {
-    ADD_FAILURE() << "posix_spawn " << argv[0] << " failed: " << rc;
+    ADD_FAILURE() << "posix_spawn " << sa.argv[0] << " failed: " << rc;
     return res;
   }
   if (run.tty) {

@@ -108,13 +108,15 @@ TEST(RepoMap, FocusPersonalisesTheRanking) {
   RepoGraph g = RepoGraph::build(kFlask);
   auto plain = files_by_rank(g);
   size_t before = position(plain, "logging.py");
-  g.rank({"logging.py"});
+  EXPECT_EQ(g.rank({"logging.py"}), std::vector<std::string>{});
   auto focused = files_by_rank(g);
   EXPECT_LT(position(focused, "logging.py"), 3u);
   EXPECT_LT(position(focused, "logging.py"), before);
   EXPECT_NE(g.render(500).find("focused on logging.py"), std::string::npos);
-  g.rank({"no/such/file.py"});  // unknown focus: uniform again
+  // Unknown focus: uniform again, and named back to the caller (`ripvec map --focus`).
+  EXPECT_EQ(g.rank({"no/such/file.py"}), std::vector<std::string>{"no/such/file.py"});
   EXPECT_EQ(files_by_rank(g), plain);
+  EXPECT_EQ(RepoGraph::build_from_files({}).rank({"a.py"}), std::vector<std::string>{"a.py"});
 }
 
 TEST(RepoMap, EveryLanguageResolvesImportsAndCrossFileCalls) {
