@@ -13,6 +13,9 @@
 // started (a barrier); the rate is total FLOPs (2 per lane per FMA) over the wall time of the
 // slowest thread, best of --reps. Threads are not pinned: the OS places them, as it places
 // ripvec's pool. Thread counts above the core count are still measured (they show sharing).
+// GCC 12's avx512fintrin.h trips -W(maybe-)uninitialized on its own _mm512_undefined_ps().
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include <algorithm>

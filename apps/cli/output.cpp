@@ -229,7 +229,7 @@ std::vector<size_t> best_lines(const ResultView& r, const std::vector<std::strin
 }
 
 std::string path_text(std::string_view path, bool color) {
-  return paint(path, kMagenta, color);
+  return paint(escape_name(path), kMagenta, color);
 }
 
 std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& query_words,
@@ -257,7 +257,7 @@ std::string result_text(const ResultView& r, const std::vector<std::string>& que
   check_score(r);
   const bool color = opts.color;
   std::string out;
-  out += path_text(escape_name(r.path), color);
+  out += path_text(r.path, color);
   out += ':';
   out += paint(std::to_string(r.start_line), kGreen, color);
   out += '-';

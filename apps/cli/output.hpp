@@ -55,7 +55,8 @@ std::vector<size_t> best_lines(const ResultView& r, const std::vector<std::strin
 std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& query_words,
                          bool color = false);
 
-// A path of -l/--files-with-matches: with color, the path color of result_text (magenta).
+// A path as every text output shows it (result heading, -l, --vimgrep): escaped (escape_name),
+// with color in the path color of result_text (magenta).
 std::string path_text(std::string_view path, bool color);
 
 // Lower-cased words of the query (letters/digits/_ runs of >= 3 bytes, common English words

@@ -286,22 +286,28 @@ TEST(CliFlags, TokenizeIdBeyondVocabSizeIsError2) {
 
 // Text output escapes control characters in file names (they could move the cursor, recolor
 // the terminal or fake a result line); --json carries the exact name. Content is shown as is.
+// A keyword search of d for the probe function of the escaping tests, plus `extra`.
+std::vector<std::string> escaped_name_probe_args(const TempDir& d,
+                                                 std::initializer_list<std::string> extra) {
+  std::vector<std::string> a = {"zebra escaped_name_probe",
+                                d.path().string(),
+                                "--no-index",
+                                "--mode",
+                                "keyword",
+                                "--model",
+                                tiny_model(),
+                                "--device",
+                                "cpu"};
+  a.insert(a.end(), extra);
+  return a;
+}
+
 TEST(CliFlags, ControlCharactersInFileNamesAreEscaped) {
   TempDir d;
   const std::string evil = "a\x1b[31mred\nfake.py:1-2\r.py";
   d.write(evil, "def escaped_name_probe():\n    return 'zebra'\n");
   CliRun r;
-  r.args = {"zebra escaped_name_probe",
-            d.path().string(),
-            "--no-index",
-            "--mode",
-            "keyword",
-            "--model",
-            tiny_model(),
-            "--device",
-            "cpu",
-            "--color",
-            "never"};
+  r.args = escaped_name_probe_args(d, {"--color", "never"});
   auto text = run_cli(r);
   ASSERT_EQ(text.status, 0) << text.err;
   EXPECT_EQ(text.out.find('\x1b'), std::string::npos) << text.out;
@@ -313,6 +319,26 @@ TEST(CliFlags, ControlCharactersInFileNamesAreEscaped) {
   ASSERT_EQ(json.status, 0) << json.err;
   auto j = nlohmann::json::parse(split_lines(json.out).at(0));
   EXPECT_EQ(j.at("path").get<std::string>(), (d.path() / evil).string());
+}
+
+// -l and --vimgrep print the path too: the same escaping as the result heading, with and without
+// color.
+TEST(CliFlags, ControlCharactersInFileNamesAreEscapedInListAndVimgrep) {
+  TempDir d;
+  const std::string evil = "a\x1b[31mred\nfake.py:1-2\r.py";
+  d.write(evil, "def escaped_name_probe():\n    return 'zebra'\n");
+  for (const char* flag : {"-l", "--vimgrep"})
+    for (const char* color : {"never", "always"}) {
+      CliRun r;
+      r.args = escaped_name_probe_args(d, {flag, "--color", color});
+      auto res = run_cli(r);
+      ASSERT_EQ(res.status, 0) << flag << " " << res.err;
+      EXPECT_EQ(res.out.find("\x1b[31mred"), std::string::npos) << flag << " " << res.out;
+      EXPECT_EQ(res.out.find('\r'), std::string::npos) << flag << " " << res.out;
+      EXPECT_NE(res.out.find("a\\x1B[31mred\\x0Afake.py:1-2\\x0D.py"), std::string::npos)
+          << flag << " " << res.out;
+      EXPECT_EQ(split_lines(res.out).size(), 1u) << flag << " " << res.out;
+    }
 }
 
 // Warnings on stderr name files too: a broken symlink whose name holds an escape sequence and a
