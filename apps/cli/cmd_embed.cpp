@@ -96,7 +96,12 @@ class StdinSource final : public TextSource {
       size_t nl = buf_.find('\n', pos_);
       while (nl == std::string::npos && !eof_) {
         const size_t seen = buf_.size() - pos_;  // of this line, searched already
-        fill();                                  // (moves the line to the front)
+        // One text is truncated to the model's few hundred tokens anyway: a line this long is
+        // not a text but a stream without newlines, which would otherwise grow without bound.
+        if (seen > kMaxLineBytes)
+          throw InvalidArgument("stdin line " + std::to_string(lineno_ + 1) +
+                                " is longer than 64 MiB (one text per line)");
+        fill();  // (moves the line to the front)
         nl = buf_.find('\n', seen);
       }
       if (nl == std::string::npos) {  // end of input
@@ -145,6 +150,7 @@ class StdinSource final : public TextSource {
   }
 
   static constexpr size_t kPiece = size_t{1} << 20;
+  static constexpr size_t kMaxLineBytes = size_t{64} << 20;
   std::string buf_;
   size_t pos_ = 0;
   bool eof_ = false;

@@ -398,6 +398,19 @@ TEST(CliOutputEmbed, YesPipedIntoEmbedPrintsBeforeStdinCloses) {
   EXPECT_EQ(nlohmann::json::parse(lines.front()).size(), 128u);
 }
 
+// A stream without newlines is not one text: past 64 MiB the line is refused (exit 2, naming
+// the line; rows of the blocks before it are printed first) instead of growing in memory.
+TEST(CliOutputEmbed, EndlessLineIsAnErrorNotUnboundedMemory) {
+  std::string input = "first\n";
+  input += std::string((size_t{64} << 20) + (size_t{2} << 20), 'x');
+  CliRun r = tiny_run({"embed"});
+  r.stdin_from_data = true;
+  r.stdin_data = std::move(input);
+  const auto res = run_cli(r);
+  EXPECT_EQ(res.status, 2) << res.err;
+  EXPECT_NE(res.err.find("stdin line 2 is longer than 64 MiB"), std::string::npos) << res.err;
+}
+
 // The blocks of a long stdin make the rows of one call over the whole input, in input order, in
 // every format: lines, --json, --npy FILE (its header written last, with the row count) and
 // --npy - (rows kept until the end: a pipe cannot be rewound to patch the header). The texts
