@@ -126,7 +126,8 @@ void add_walk_flags(CLI::App& app, CliOptions& o) {
   add_repeatable(app, "-g,--glob", o.globs,
                  "Include/exclude files matching GLOB, relative to the index root ('!GLOB' "
                  "excludes; repeatable)")
-      ->type_name("GLOB");
+      ->type_name("GLOB")
+      ->check(kNonEmpty);  // '' (an unset variable) was ignored: every file searched
   app.add_flag("--type-list", o.type_list, "Show the known file types and exit");
   app.add_flag("--hidden", o.hidden, "Search hidden files and directories too");
   app.add_flag("--no-ignore", o.no_ignore,

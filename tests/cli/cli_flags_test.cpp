@@ -396,6 +396,8 @@ TEST(CliFlags, EmptyCacheDirIsError2) {
     expect_error(run({cmd, "--model", ""}), "--model: must not be empty");
   }
   expect_error(run({"map", "--focus", "", p}), "--focus: must not be empty");
+  expect_error(run({"-g", "", "query", p, "--no-index", "--model", tiny_model()}),
+               "--glob: must not be empty");
   EXPECT_TRUE(fs::is_empty(default_cache)) << "something was indexed";
 }
 
