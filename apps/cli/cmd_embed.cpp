@@ -94,6 +94,9 @@ class StdinSource final : public TextSource {
     size_t bytes = 0;
     while (texts.size() < kBlockTexts && bytes < kBlockBytes) {
       size_t nl = buf_.find('\n', pos_);
+      // A producer that pauses (`tail -f log | ripvec embed`) gets the lines it has sent: a
+      // block goes out when stdin has nothing more for 50 ms, instead of after 8,192 lines.
+      if (nl == std::string::npos && !eof_ && !texts.empty() && !readable_within(50)) break;
       while (nl == std::string::npos && !eof_) {
         const size_t seen = buf_.size() - pos_;  // of this line, searched already
         // One text is truncated to the model's few hundred tokens anyway: a line this long is
@@ -120,6 +123,18 @@ class StdinSource final : public TextSource {
   }
 
  private:
+  // Whether stdin has input (or its end) within ms milliseconds; stop() ends the wait too.
+  bool readable_within(int ms) {
+    for (;;) {
+      pollfd p[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+      const int n = ::poll(p, 2, ms);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw IoError(std::string("error reading stdin: ") + std::strerror(errno));
+      if (p[1].revents != 0) throw ReadStopped{};
+      return n > 0;
+    }
+  }
+
   // Appends what stdin has (at least a byte, or sets eof_), dropping the lines already taken.
   void fill() {
     if (pos_ > 0) {

@@ -30,13 +30,15 @@ int run_list(const CliOptions& opts) {
   const auto all = list_indexes(opts.cache_dir);
   std::string out;
   for (const auto& s : all) {
-    out += s.root.string() + "\n";
-    out += "  model " + (s.model_id.empty() ? std::string("?") : s.model_id) + ", " +
+    // Names from the file system and the manifest: escaped as every text output (a root
+    // folder named with an escape sequence must not reach the terminal raw).
+    out += escape_name(s.root.string()) + "\n";
+    out += "  model " + (s.model_id.empty() ? std::string("?") : escape_name(s.model_id)) + ", " +
            (s.vectors.find("linear=int8") != std::string::npos ? "int8 vectors, " : "") +
            std::to_string(s.files) + " files, " + std::to_string(s.chunks) + " chunks, " +
            human_bytes(s.bytes) + ", updated " + when(s.last_update_unix) +
-           (s.problem.empty() ? "" : ", damaged: " + s.problem) + "\n";
-    out += "  " + s.location.string() + "\n";
+           (s.problem.empty() ? "" : ", damaged: " + escape_name(s.problem)) + "\n";
+    out += "  " + escape_name(s.location.string()) + "\n";
   }
   write_stdout(out);
   return all.empty() ? 1 : 0;
@@ -59,17 +61,18 @@ int run_status(const CliOptions& opts) {
       Index::open(opts.paths.empty() ? "." : opts.paths[0], embedder, index_options(opts, nullptr));
   const IndexStatus s = index->status();
   std::string out;
-  out += "root: " + s.root.string() + "\n";
-  out += "index: " + s.location.string() + (s.read_only ? " (read-only)" : "") + "\n";
-  out += "model: " + s.model_id + " (dim " + std::to_string(s.dim) + ")\n";
-  if (!s.vectors.empty()) out += "vectors: " + s.vectors + "\n";
+  out += "root: " + escape_name(s.root.string()) + "\n";  // (escaped as in run_list)
+  out += "index: " + escape_name(s.location.string()) + (s.read_only ? " (read-only)" : "") + "\n";
+  out += "model: " + escape_name(s.model_id) + " (dim " + std::to_string(s.dim) + ")\n";
+  if (!s.vectors.empty()) out += "vectors: " + escape_name(s.vectors) + "\n";
   out += "files: " + std::to_string(s.files) + "\n";
   out += "chunks: " + std::to_string(s.chunks) + "\n";
   out += "size: " + human_bytes(s.bytes) + "\n";
   out += "last update: " + (s.exists ? when(s.last_update_unix) : std::string("never")) + "\n";
   out += "stale files: " + std::to_string(s.stale.size()) + "\n";
-  if (!s.problem.empty()) out += "problem: " + s.problem + " (the next update rebuilds it)\n";
-  for (const auto& f : s.stale) out += f + "\n";
+  if (!s.problem.empty())
+    out += "problem: " + escape_name(s.problem) + " (the next update rebuilds it)\n";
+  for (const auto& f : s.stale) out += escape_name(f) + "\n";
   write_stdout(out);
   return 0;
 }

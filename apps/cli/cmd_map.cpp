@@ -1,12 +1,16 @@
 // `ripvec map [PATH] [--focus FILE] [--tokens N] [--json]`: the ranked repo map on stdout.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "output.hpp"
 #include "protocol_commands.hpp"
+#include "ripvec/bytes.hpp"
 #include "ripvec/error.hpp"
 #include "ripvec/repo_map.hpp"
 
@@ -18,12 +22,28 @@ int run_map(const ProtocolOptions& o) {
   const std::string& p = o.map_path;
   check_path_argument(p);
   RepoGraph g = RepoGraph::build(p);
+  // Focus paths are taken as the user spells them: "sub/../a.py" and "sub//b.py" are the map's
+  // "a.py" and "sub/b.py"; one that climbs out of PATH ("../r/a.py") is taken from the current
+  // folder, as a shell would.
+  std::vector<std::string> focus;
+  for (const std::string& f : o.focus) {
+    const std::filesystem::path fp(f);
+    const std::filesystem::path n = fp.lexically_normal();
+    const bool climbs = !n.empty() && *n.begin() == "..";
+    focus.push_back(fp.is_absolute() || !climbs
+                        ? n.string()
+                        : std::filesystem::absolute(fp).lexically_normal().string());
+  }
   // A --focus that names no file of the map would rank it as if no focus were given.
-  if (const auto unknown = g.rank(o.focus); !unknown.empty())
-    throw InvalidArgument("--focus " + escape_name(unknown.front()) +
+  if (const auto unknown = g.rank(focus); !unknown.empty()) {
+    // Named as the user spelled it.
+    const auto at = std::find(focus.begin(), focus.end(), unknown.front()) - focus.begin();
+    const std::string& given = at < static_cast<long>(o.focus.size()) ? o.focus[at] : focus[at];
+    throw InvalidArgument("--focus " + escape_name(given) +
                           ": not a file of the map (a path relative to " + escape_name(p) +
                           ", or absolute, of a file in a language with a grammar that the "
                           "ignore rules admit)");
+  }
   std::string out;
   if (o.json) {
     nlohmann::json files = nlohmann::json::array();
@@ -38,24 +58,27 @@ int run_map(const ProtocolOptions& o) {
                         {"signature", def.signature},
                         {"rank", def.rank}});
       }
-      files.push_back({{"path", f.path},
-                       {"language", f.language},
-                       {"rank", f.rank},
-                       {"definitions", std::move(defs)}});
+      nlohmann::json file = {{"path", f.path},
+                             {"language", f.language},
+                             {"rank", f.rank},
+                             {"definitions", std::move(defs)}};
+      // A name that is not UTF-8 shows U+FFFD in "path" (below): its exact bytes, as search's.
+      if (!is_valid_utf8(f.path)) file["path_b64"] = base64_encode(f.path);
+      files.push_back(std::move(file));
     }
     std::stable_sort(files.begin(), files.end(), [](const auto& a, const auto& b) {
       return a["rank"].template get<double>() > b["rank"].template get<double>();
     });
-    out = nlohmann::json{{"root", g.root().string()}, {"files", std::move(files)}}.dump(
-              -1, ' ', false, nlohmann::json::error_handler_t::replace) +
-          "\n";
+    nlohmann::json doc = {{"root", g.root().string()}, {"files", std::move(files)}};
+    if (!is_valid_utf8(g.root().string())) doc["root_b64"] = base64_encode(g.root().string());
+    out = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   } else {
-    out = g.render(o.tokens);
+    // File names escaped as in every text output (a name can hold an escape sequence).
+    out = g.render(o.tokens, [](std::string_view n) { return escape_name(n); });
   }
   for (const auto& w : g.warnings())
     std::fprintf(stderr, "ripvec: warning: %s\n", escape_name(w).c_str());
-  if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0)
-    throw IoError("cannot write to stdout");
+  write_stdout(out);  // checked: "error writing to stdout: <reason>"; a closed pipe ends quietly
   return g.files().empty() ? 1 : 0;
 }
 

@@ -116,6 +116,17 @@ void add_model_flags(CLI::App& app, CliOptions& o) {
   app.add_flag("--debug", o.debug, "Show where errors were raised (source file:line)");
 }
 
+// '' (an unset variable in a script) and '!' (an exclude of nothing) were ignored: every file
+// was searched, as if no -g had been given.
+const CLI::Validator kNonEmptyGlob(
+    [](std::string& s) -> std::string {
+      return s.empty() || s == "!" ? std::string(
+                                         "must not be empty (leave the flag out to "
+                                         "search every file)")
+                                   : std::string();
+    },
+    "");
+
 // Flags that choose which files a search ranks (ripgrep's names and meanings). They filter at
 // query time: the index itself always holds every file the ignore rules admit.
 void add_walk_flags(CLI::App& app, CliOptions& o) {
@@ -127,7 +138,7 @@ void add_walk_flags(CLI::App& app, CliOptions& o) {
                  "Include/exclude files matching GLOB, relative to the index root ('!GLOB' "
                  "excludes; repeatable)")
       ->type_name("GLOB")
-      ->check(kNonEmpty);  // '' (an unset variable) was ignored: every file searched
+      ->check(kNonEmptyGlob);
   app.add_flag("--type-list", o.type_list, "Show the known file types and exit");
   app.add_flag("--hidden", o.hidden, "Search hidden files and directories too");
   app.add_flag("--no-ignore", o.no_ignore,

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -422,35 +423,110 @@ std::string npy_head(size_t rows, size_t cols) {
 
 }  // namespace
 
-NpyWriter::NpyWriter(const std::string& path_arg, size_t cols) : cols_(cols) {
-  // /dev/stdout, /dev/fd/N, /proc/self/fd/N name an open descriptor: write through it, in
-  // place (a rename would replace the file behind it, or put a regular file into /dev).
-  // "-" is standard output, as for most tools (it made a file named "-" in the current folder).
-  path_ = path_arg == "-" ? std::string("/dev/stdout") : path_arg;
-  const bool via_fd = path_.rfind("/dev/", 0) == 0 || path_.rfind("/proc/", 0) == 0;
-  // Through a symlink, replace its target (the link stays).
-  if (struct stat lst{}; !via_fd && ::lstat(path_.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
-    if (char* real = ::realpath(path_.c_str(), nullptr)) {
-      path_ = real;
-      std::free(real);
+namespace {
+
+// The temporary .npy of the run, removed if SIGINT, SIGTERM or SIGHUP ends it (a killed `yes |
+// ripvec embed --npy F` left a file that grew to gigabytes). One writer at a time per process.
+char g_npy_tmp[4096];
+volatile std::sig_atomic_t g_npy_tmp_set = 0;
+
+extern "C" void npy_tmp_on_signal(int sig) {
+  if (g_npy_tmp_set) ::unlink(g_npy_tmp);  // async-signal-safe
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+constexpr int kNpyCleanupSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+void npy_tmp_guard(const std::string& path) {
+  if (path.empty()) {
+    g_npy_tmp_set = 0;
+    for (int sig : kNpyCleanupSignals) std::signal(sig, SIG_DFL);
+    return;
+  }
+  if (path.size() >= sizeof g_npy_tmp) return;  // (not reachable: PATH_MAX)
+  std::memcpy(g_npy_tmp, path.c_str(), path.size() + 1);
+  g_npy_tmp_set = 1;
+  for (int sig : kNpyCleanupSignals) std::signal(sig, npy_tmp_on_signal);
+}
+
+// The descriptor that /dev/stdout, /dev/stderr, /dev/fd/N or /proc/self/fd/N names, or -1.
+int named_descriptor(const std::string& p) {
+  if (p == "/dev/stdout") return 1;
+  if (p == "/dev/stderr") return 2;
+  for (const char* prefix : {"/dev/fd/", "/proc/self/fd/"}) {
+    const std::string_view pre(prefix);
+    if (p.size() > pre.size() && p.compare(0, pre.size(), pre) == 0) {
+      int fd = -1;
+      const char* b = p.data() + pre.size();
+      const auto [end, ec] = std::from_chars(b, p.data() + p.size(), fd);
+      if (ec == std::errc() && end == p.data() + p.size() && fd >= 0) return fd;
     }
   }
-  static_assert(std::endian::native == std::endian::little, "npy writer assumes little endian");
+  return -1;
+}
 
-  // Special files (a terminal, /dev/stdout, a FIFO) cannot be replaced by a rename, and may not
+// A symlink's final target, even when it does not exist yet (realpath fails then): the link
+// stays and its target is written. At most 40 links, as the kernel.
+std::string resolve_links(std::string p) {
+  for (int i = 0; i < 40; ++i) {
+    struct stat lst {};
+    if (::lstat(p.c_str(), &lst) != 0 || !S_ISLNK(lst.st_mode)) return p;
+    std::string target(4096, '\0');
+    const ssize_t n = ::readlink(p.c_str(), target.data(), target.size());
+    if (n < 0 || static_cast<size_t>(n) >= target.size()) return p;
+    target.resize(static_cast<size_t>(n));
+    const std::filesystem::path t(target);
+    p = t.is_absolute() ? target : (std::filesystem::path(p).parent_path() / t).string();
+  }
+  throw IoError("cannot write '" + p + "': too many levels of symbolic links");
+}
+
+}  // namespace
+
+NpyWriter::NpyWriter(const std::string& path_arg, size_t cols) : cols_(cols) {
+  static_assert(std::endian::native == std::endian::little, "npy writer assumes little endian");
+  // "-" and /dev/stdout (/dev/fd/1, /proc/self/fd/1) are standard output, written through the
+  // checked stdout of every other output (its offset kept: `>> file` appends; a closed stdout
+  // or a full disk is an error, a reader that left a quiet end). Reopening /dev/stdout
+  // truncated the file it was redirected to, with what was in it. Other named descriptors are
+  // written through a duplicate of that descriptor.
+  path_ = path_arg == "-" ? std::string("/dev/stdout") : path_arg;
+  const int named = named_descriptor(path_);
+  if (named == 1) {
+    to_stdout_ = true;
+    in_place_ = true;
+    return;
+  }
+  if (named >= 0) {
+    fd_ = ::fcntl(named, F_DUPFD_CLOEXEC, 3);
+    if (fd_ < 0) throw IoError("cannot write '" + path_ + "': " + std::strerror(errno));
+    in_place_ = true;
+    return;
+  }
+  path_ = resolve_links(path_);
+  const bool pseudo = path_.rfind("/dev/", 0) == 0 || path_.rfind("/proc/", 0) == 0;
+
+  // Special files (a terminal, /dev/full, a FIFO) cannot be replaced by a rename, and may not
   // seek: they are written in place at finish(), every write checked, from rows kept until then.
   struct stat st {};
-  if (::stat(path_.c_str(), &st) == 0 && (via_fd || !S_ISREG(st.st_mode))) {
-    if (S_ISDIR(st.st_mode)) throw IoError("cannot write '" + path_ + "': it is a directory");
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC | (S_ISREG(st.st_mode) ? O_TRUNC : 0));
+  const bool exists = ::stat(path_.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode))
+    throw IoError("cannot write '" + path_ + "': it is a directory");
+  if (exists && pseudo && S_ISREG(st.st_mode))
+    throw IoError("cannot write '" + path_ +
+                  "': it names a regular file through a pseudo file system; give its path");
+  if (exists && !S_ISREG(st.st_mode)) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd_ < 0) throw IoError("cannot open '" + path_ + "' for writing: " + std::strerror(errno));
     in_place_ = true;
     return;
   }
 
   // Regular file: temporary file beside it (same filesystem, so rename is atomic), mode
-  // 0666 & ~umask like the file a plain open would create. Rows go to it as they come, after a
-  // header of the final size; finish() writes the real header over it.
+  // 0666 & ~umask like the file a plain open would create, or the mode of the file it replaces
+  // (a private file stays private). Rows go to it as they come, after a header of the final
+  // size; finish() writes the real header over it.
   const std::filesystem::path dest(path_);
   const std::filesystem::path dir = dest.has_parent_path() ? dest.parent_path() : ".";
   std::random_device rd;
@@ -459,7 +535,8 @@ NpyWriter::NpyWriter(const std::string& path_arg, size_t cols) : cols_(cols) {
     name += dest.filename().string();
     name += ".ripvec-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
     tmp_path_ = (dir / name).string();
-    fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                 exists ? (st.st_mode & 0777) : 0666);
     if (fd_ < 0) {
       const int err = errno;
       tmp_path_.clear();
@@ -468,13 +545,19 @@ NpyWriter::NpyWriter(const std::string& path_arg, size_t cols) : cols_(cols) {
                     "': " + std::strerror(err));
     }
   }
+  npy_tmp_guard(tmp_path_);
+  // open() applied the umask: give the replaced file's mode exactly (set-id bits dropped).
+  if (exists && ::fchmod(fd_, st.st_mode & 0777) != 0) check(errno);
   const std::string head = npy_head(0, cols_);
   check(write_all(fd_, head.data(), head.size()));
 }
 
 NpyWriter::~NpyWriter() {
   if (fd_ >= 0) ::close(fd_);
-  if (!tmp_path_.empty()) ::unlink(tmp_path_.c_str());
+  if (!tmp_path_.empty()) {
+    ::unlink(tmp_path_.c_str());
+    npy_tmp_guard({});
+  }
 }
 
 void NpyWriter::check(int err) const {
@@ -485,7 +568,7 @@ void NpyWriter::check(int err) const {
 }
 
 void NpyWriter::append(const float* rows, size_t n) {
-  if (fd_ < 0) throw Error("NpyWriter::append after finish()");
+  if (done_) throw Error("NpyWriter::append after finish()");
   if (in_place_)
     kept_.insert(kept_.end(), rows, rows + n * cols_);
   else
@@ -494,8 +577,16 @@ void NpyWriter::append(const float* rows, size_t n) {
 }
 
 void NpyWriter::finish() {
-  if (fd_ < 0) throw Error("NpyWriter::finish called twice");
+  if (done_) throw Error("NpyWriter::finish called twice");
+  done_ = true;
   const std::string head = npy_head(rows_, cols_);
+  if (to_stdout_) {
+    write_stdout(head);
+    write_stdout(std::string_view(reinterpret_cast<const char*>(kept_.data()),
+                                  kept_.size() * sizeof(float)));
+    std::vector<float>().swap(kept_);
+    return;
+  }
   if (in_place_) {
     int err = write_all(fd_, head.data(), head.size());
     if (err == 0)
@@ -517,6 +608,7 @@ void NpyWriter::finish() {
   if (::rename(tmp_path_.c_str(), path_.c_str()) != 0)
     throw IoError("cannot rename the temporary file to '" + path_ + "': " + std::strerror(errno));
   tmp_path_.clear();  // renamed: nothing to unlink
+  npy_tmp_guard({});
 }
 
 std::string format_duration(double s) {

@@ -77,11 +77,15 @@ std::string format_float(float v);
 // header of that size; finish() writes the header with the final row count over it (pwrite at
 // 0), syncs, closes and renames the file over `path` only after every write succeeded, so a full
 // disk leaves `path` as it was (absent or the previous file), never partial. A symlink's target
-// is replaced (the link stays). A special file (a FIFO, /dev/full), "-" (standard output) and
-// any path under /dev or /proc (/dev/stdout names an open descriptor) are written in place, at
+// is replaced (the link stays, even when the target does not exist yet), and a replaced file's
+// mode is kept. A special file (a FIFO, /dev/full), "-" and /dev/stdout (standard output,
+// through write_stdout: its offset kept, EPIPE a quiet StdoutClosed) and other named
+// descriptors (/dev/fd/N, /proc/self/fd/N: through a duplicate of N) are written in place, at
 // finish(): such a file may not seek back to the header, so the rows are kept in memory until
-// then (4 x cols bytes a row; the texts are not kept). Every write is checked; errors are
-// IoError naming the path. Destroyed without finish() (an error), the temporary file goes.
+// then (4 x cols bytes a row; the texts are not kept). A regular file named through /dev or
+// /proc otherwise is refused (it cannot be replaced safely). Every write is checked; errors
+// are IoError naming the path. Destroyed without finish() (an error), or ended by SIGINT,
+// SIGTERM or SIGHUP, the temporary file goes.
 class NpyWriter {
  public:
   NpyWriter(const std::string& path, size_t cols);
@@ -97,6 +101,8 @@ class NpyWriter {
   size_t cols_, rows_ = 0;
   int fd_ = -1;
   bool in_place_ = false;
+  bool to_stdout_ = false;  // "-" or /dev/stdout: through write_stdout
+  bool done_ = false;
   std::vector<float> kept_;  // in place: the rows until finish()
 };
 

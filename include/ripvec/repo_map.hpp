@@ -99,8 +99,11 @@ class RepoGraph {
 
   // Markdown within token_budget tokens (estimated as bytes / 4, rounded up): the top-ranked
   // files with the signatures of their main definitions and their main callers and callees,
-  // then files with only their main names, then paths only, as the budget allows.
-  std::string render(size_t token_budget = 1500) const;
+  // then files with only their main names, then paths only, as the budget allows. `name`, when
+  // given, formats every file name and the root's (a terminal front end escapes control
+  // characters; the default shows the bytes as they are).
+  using NameFormat = std::string (*)(std::string_view);
+  std::string render(size_t token_budget = 1500, NameFormat name = nullptr) const;
 
   const std::filesystem::path& root() const { return root_; }
   const std::vector<RepoFile>& files() const { return files_; }

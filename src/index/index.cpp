@@ -687,7 +687,7 @@ UpdateStats IndexImpl::update() {
     if (same) {
       if (e->status != "ok") {
         next.files[f.rel_path] = *e;  // skipped before, unchanged since: do not re-read
-        count_skip(e->status, &st);
+        count_skip(e->status, f.abs_path, &st);
         continue;
       }
       if (fs::exists(object_path(e->id), ec)) {
@@ -820,7 +820,7 @@ UpdateStats IndexImpl::update() {
     me.mtime_ns = racy(f.mtime_ns) ? -1 : f.mtime_ns;
     me.status = status_key(out.status);
     if (out.status != ContentStatus::Ok) {
-      count_skip(me.status, &st);
+      count_skip(me.status, f.abs_path, &st);
       if (e && e->status == "ok") removed.push_back(f.rel_path);
       next.files[f.rel_path] = me;
       return;

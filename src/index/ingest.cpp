@@ -95,15 +95,24 @@ const char* status_key(ContentStatus s) {
   return "unreadable";
 }
 
-void count_skip(std::string_view status, UpdateStats* st) {
-  if (status == "binary")
+void count_skip(std::string_view status, const std::filesystem::path& abs_path, UpdateStats* st) {
+  std::string why;
+  if (status == "binary") {
     st->skipped_binary++;
-  else if (status == "invalid-utf8")
+    why = "binary file";
+  } else if (status == "invalid-utf8") {
     st->skipped_invalid_utf8++;
-  else if (status == "too-large")
-    st->skipped_too_large++;
-  else
+    why = "not valid UTF-8";
+  } else if (status == "too-large") {
+    st->skipped_too_large++;  // (grew past the cap after the walk, which warns for the rest)
+    why = "larger than the size cap";
+  } else {
     st->skipped_unreadable++;
+    why = "unreadable";
+  }
+  std::string msg = "skipping " + abs_path.string() + ": " + why;
+  st->entry_warnings.push_back(msg);
+  st->warnings.push_back(std::move(msg));
 }
 
 uint32_t file_flags(std::string_view rel_path) {
@@ -582,7 +591,7 @@ MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& em
   cfg.bm25_dict = c.dict.get();
   cfg.done = [&](const FileTask& t, FileOutcome&& out) {
     if (out.status != ContentStatus::Ok) {
-      count_skip(status_key(out.status), st);
+      count_skip(status_key(out.status), t.file.abs_path, st);
       return;
     }
     st->files_added++;

@@ -54,7 +54,10 @@ bool object_matches_content(const ObjectData& obj, std::string_view content);
 
 void normalize_rows(float* v, size_t n, size_t dim);
 const char* status_key(ContentStatus s);  // manifest spelling: "ok", "binary", ...
-void count_skip(std::string_view status, UpdateStats* st);
+// Counts a file skipped for its content (status_key spelling) and adds a warning naming it to
+// st->warnings and st->entry_warnings ("skipping PATH: binary file", ...), as the walk does for
+// the entries it skips: the user sees which files are not searched, not only how many.
+void count_skip(std::string_view status, const std::filesystem::path& abs_path, UpdateStats* st);
 uint32_t file_flags(std::string_view rel_path);  // kFileHidden...
 
 // Publishes IndexProgress: immediately at each phase change, and from a ticker thread every

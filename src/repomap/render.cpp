@@ -16,17 +16,23 @@ std::string base_name(const std::string& p) {
   return s == std::string::npos ? p : p.substr(s + 1);
 }
 
+// A file name as render() shows it: through the caller's NameFormat, or as it is.
+struct Names {
+  RepoGraph::NameFormat fmt;
+  std::string operator()(const std::string& p) const { return fmt ? fmt(p) : p; }
+};
+
 // "symbol (file)" for a node seen from `here` (the file is omitted when it is the same).
-std::string node_label(const RepoGraph& g, size_t d, const std::string& here) {
+std::string node_label(const RepoGraph& g, size_t d, const std::string& here, Names names) {
   const RepoDefinition& def = g.definitions()[d];
   std::string label = def.kind == "module" ? "top level" : def.symbol;
-  if (def.path != here) label += " (" + base_name(def.path) + ")";
+  if (def.path != here) label += " (" + names(base_name(def.path)) + ")";
   return label;
 }
 
 // Up to `max` distinct labels of the other ends of `edges`, skipping same-file nodes.
 std::string neighbours(const RepoGraph& g, const std::vector<size_t>& edges, bool callers,
-                       const std::string& here, size_t max) {
+                       const std::string& here, size_t max, Names names) {
   std::string out;
   std::set<std::string> seen;
   for (size_t e : edges) {
@@ -34,7 +40,7 @@ std::string neighbours(const RepoGraph& g, const std::vector<size_t>& edges, boo
     size_t other = callers ? edge.from : edge.to;
     if (g.definitions()[other].path == here) continue;
     if (g.definitions()[other].kind == "module" && !callers) continue;
-    std::string label = node_label(g, other, here);
+    std::string label = node_label(g, other, here, names);
     if (!seen.insert(label).second) continue;
     if (!out.empty()) out += ", ";
     out += label;
@@ -52,8 +58,8 @@ std::vector<size_t> ranked_defs(const RepoGraph& g, const RepoFile& f) {
 }
 
 std::string detailed_block(const RepoGraph& g, const RepoFile& f, size_t max_defs,
-                           size_t with_neighbours) {
-  std::string s = "## " + f.path + "\n";
+                           size_t with_neighbours, Names names) {
+  std::string s = "## " + names(f.path) + "\n";
   std::vector<size_t> ds = ranked_defs(g, f);
   if (ds.size() > max_defs) ds.resize(max_defs);
   // Source order reads better once chosen.
@@ -65,8 +71,8 @@ std::string detailed_block(const RepoGraph& g, const RepoFile& f, size_t max_def
     s += "- `" + sig + "` L" + std::to_string(def.name_line);
     size_t pos = static_cast<size_t>(std::find(ds.begin(), ds.end(), d) - ds.begin());
     if (pos < with_neighbours) {
-      std::string in = neighbours(g, g.incoming(d), true, f.path, 3);
-      std::string out = neighbours(g, g.outgoing(d), false, f.path, 3);
+      std::string in = neighbours(g, g.incoming(d), true, f.path, 3, names);
+      std::string out = neighbours(g, g.outgoing(d), false, f.path, 3, names);
       if (!in.empty()) s += " — used by: " + in;
       if (!out.empty()) s += (in.empty() ? " — uses: " : "; uses: ") + out;
     }
@@ -77,8 +83,8 @@ std::string detailed_block(const RepoGraph& g, const RepoFile& f, size_t max_def
   return s + "\n";
 }
 
-std::string compact_line(const RepoGraph& g, const RepoFile& f) {
-  std::string s = "- " + f.path;
+std::string compact_line(const RepoGraph& g, const RepoFile& f, Names names) {
+  std::string s = "- " + names(f.path);
   std::vector<size_t> ds = ranked_defs(g, f);
   if (!ds.empty()) s += ":";
   for (size_t i = 0; i < ds.size() && i < 6; ++i)
@@ -89,26 +95,29 @@ std::string compact_line(const RepoGraph& g, const RepoFile& f) {
 
 }  // namespace
 
-std::string RepoGraph::render(size_t token_budget) const {
+std::string RepoGraph::render(size_t token_budget, NameFormat name) const {
+  const Names names{name};
   std::vector<size_t> order(files_.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return files_[a].rank > files_[b].rank; });
   size_t n_defs = defs_.size() - files_.size();
-  std::string root_name = root_.empty() ? std::string("(in memory)") : root_.filename().string();
+  std::string root_name =
+      root_.empty() ? std::string("(in memory)") : names(root_.filename().string());
   std::string out = "# Repo map: " + root_name + " (" + std::to_string(files_.size()) + " files, " +
                     std::to_string(n_defs) + " definitions)\n";
   out += "Files ranked by PageRank over the definition graph";
   if (!focus_.empty()) {
     out += ", focused on ";
-    for (size_t i = 0; i < focus_.size(); ++i) out += (i ? ", " : "") + focus_[i];
+    for (size_t i = 0; i < focus_.size(); ++i) out += (i ? ", " : "") + names(focus_[i]);
   }
   out += ". L = 1-based line.\n\n";
   const size_t budget_bytes = token_budget * 4;
-  if (out.size() > budget_bytes) {
-    size_t cut = budget_bytes;
+  if (out.size() > budget_bytes) {  // the header alone is over: cut it, ending the line
+    size_t cut = budget_bytes > 0 ? budget_bytes - 1 : 0;
     while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
     out.resize(cut);
+    out += '\n';
     return out;
   }
   constexpr size_t kTrailerReserve = 48;  // "(N more files not shown)"
@@ -132,10 +141,10 @@ std::string RepoGraph::render(size_t token_budget) const {
                        : rank_pos < 5     ? 2
                        : rank_pos < 15    ? 1
                                           : 0;
-        piece = detailed_block(*this, f, max_defs, neigh);
+        piece = detailed_block(*this, f, max_defs, neigh, names);
       } else {
         if (!compact_header) piece = "## Other files\n";
-        piece += level == 1 ? compact_line(*this, f) : "- " + f.path + "\n";
+        piece += level == 1 ? compact_line(*this, f, names) : "- " + names(f.path) + "\n";
       }
       if (fits(piece)) {
         out += piece;

@@ -7,6 +7,7 @@
 
 #include "cli/cli_runner.hpp"
 #include "common/test_util.hpp"
+#include "ripvec/bytes.hpp"
 
 namespace ripvec::test {
 namespace {
@@ -396,8 +397,9 @@ TEST(CliFlags, EmptyCacheDirIsError2) {
     expect_error(run({cmd, "--model", ""}), "--model: must not be empty");
   }
   expect_error(run({"map", "--focus", "", p}), "--focus: must not be empty");
-  expect_error(run({"-g", "", "query", p, "--no-index", "--model", tiny_model()}),
-               "--glob: must not be empty");
+  for (const char* glob : {"", "!"})
+    expect_error(run({"-g", glob, "query", p, "--no-index", "--model", tiny_model()}),
+                 "--glob: must not be empty");
   EXPECT_TRUE(fs::is_empty(default_cache)) << "something was indexed";
 }
 
@@ -513,6 +515,48 @@ TEST_F(CliMap, FocusTakesOneFilePerFlag) {
   EXPECT_EQ(j["root"], fs::canonical(d_.path()).string());
   ASSERT_EQ(j["files"].size(), 1u);
   EXPECT_EQ(j["files"][0]["path"], "src/a.py");
+}
+
+// Probe 2026-12-05 (second round): focus paths spelled with "..", "//" or from the current
+// folder were refused although they name a file of the map.
+TEST_F(CliMap, FocusPathsAreNormalised) {
+  for (const std::string& f :
+       {std::string("src/../src/a.py"), std::string("src//a.py"), std::string("./src/./a.py")}) {
+    auto r = run_args({"map", "--focus", f, path()});
+    EXPECT_EQ(r.status, 0) << f << ": " << r.err;
+  }
+  CliRun r;  // from inside PATH, climbing out and back in
+  r.args = {"map", "--focus", "../" + d_.path().filename().string() + "/src/a.py", "."};
+  r.cwd = d_.path();
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << res.err;
+}
+
+// The map printed file and folder names raw (an escape sequence reached the terminal, a newline
+// split a heading); text output escapes them as search does, --json keeps the exact bytes of a
+// name that is not UTF-8 in "path_b64". A budget smaller than the header ends with a newline.
+TEST_F(CliMap, NamesAreEscapedAndJsonKeepsTheirBytes) {
+  d_.write("e\x1b[31mX.py", "def gamma():\n    return alpha()\n");
+  d_.write("bad\xff.py", "def delta():\n    return 4\n");
+  auto r = run_args({"map", path()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("e\\x1B[31mX.py"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bad\\xFF.py"), std::string::npos) << r.out;
+  r = run_args({"map", "--json", path()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  bool found = false;
+  const auto j = nlohmann::json::parse(r.out);
+  for (const auto& f : j["files"])
+    if (f.contains("path_b64")) {
+      found = true;
+      EXPECT_EQ(f["path_b64"], base64_encode("bad\xff.py"));
+    }
+  EXPECT_TRUE(found) << r.out;
+  r = run_args({"map", "--tokens", "16", path()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.back(), '\n');
 }
 
 }  // namespace

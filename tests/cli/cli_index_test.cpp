@@ -199,6 +199,23 @@ TEST_F(CliIndex, StatusAndListNameADamagedManifest) {
   EXPECT_EQ(run_cli(run({"index", "--list"})).out.find("damaged"), std::string::npos);
 }
 
+// Probe 2026-12-05 (second round): --status and --list printed the root raw (an escape sequence
+// in a folder name reached the terminal); the index report already escaped it.
+TEST_F(CliIndex, StatusAndListEscapeTheRoot) {
+  TempDir parent;
+  const fs::path root = parent / "root\x1b[2J";
+  fs::create_directories(root);
+  std::ofstream(root / "a.py") << "def a():\n    return 1\n";
+  ASSERT_EQ(run_cli(run({"index", root.string()})).status, 0);
+  for (const auto& args : {std::vector<std::string>{"index", "--status", root.string()},
+                           std::vector<std::string>{"index", "--list"}}) {
+    auto r = run_cli(run(args));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("root\\x1B[2J"), std::string::npos) << r.out;
+  }
+}
+
 // Probe 2026-12-05: a folder counted as an index when it held a file named `lock` or
 // `manifest.json`, so `ripvec index --clean --all --cache-dir ~` (or RIPVEC_CACHE_DIR=$HOME)
 // deleted every project with a web manifest, whole, and --list listed them. Only folders

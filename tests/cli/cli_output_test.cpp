@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli/cli_runner.hpp"
 #include "common/test_util.hpp"
@@ -291,6 +292,99 @@ TEST(CliOutputNpy, NpyDashIsStandardOutput) {
   EXPECT_FALSE(fs::exists(d / "-"));
 }
 
+// Probe 2026-12-05 (second round): `--npy -` reopened /dev/stdout, truncating the file stdout
+// was redirected to (`>> log` lost what it held) and ignoring a closed stdout or a reader that
+// left. Standard output is now written through the checked stdout of every other output.
+CliRun through_shell(CliRun r, const std::string& redirect) {
+  r.prefix = {"/bin/bash", "-c", "set -o pipefail; \"$@\" " + redirect, "sh"};
+  return r;
+}
+
+TEST(CliOutputNpy, DashAppendsToTheFileStdoutWasRedirectedTo) {
+  TempDir d;
+  d.write("log", "precious\n");
+  const auto r = run_cli(through_shell(tiny_run({"embed", "--npy", "-", "hello"}),
+                                       ">> '" + (d / "log").string() + "'"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string got = slurp(d / "log");
+  EXPECT_EQ(got.substr(0, 9), "precious\n");
+  EXPECT_EQ(got.substr(9, 6), "\x93NUMPY");
+  EXPECT_EQ(got.size(), 9u + 128u + 128 * 4);
+}
+
+TEST(CliOutputNpy, DashWithClosedStdoutIsAnErrorAndAClosedPipeIsNot) {
+  const auto closed = run_cli(through_shell(tiny_run({"embed", "--npy", "-", "hello"}), ">&-"));
+  EXPECT_EQ(closed.status, 2) << closed.err;
+  EXPECT_NE(closed.err.find("error writing to stdout"), std::string::npos) << closed.err;
+  std::string input;
+  for (int i = 0; i < 3000; ++i) input += "line " + std::to_string(i) + "\n";
+  CliRun r = through_shell(tiny_run({"embed", "--npy", "-"}), "| head -c 20 >/dev/null");
+  r.stdin_from_data = true;
+  r.stdin_data = input;
+  const auto piped = run_cli(r);
+  EXPECT_EQ(piped.status, 0) << piped.err;
+  EXPECT_EQ(piped.err, "");
+}
+
+// A file replaced by --npy keeps its mode (a private file stayed private only by luck of the
+// umask before: it became 0644).
+TEST(CliOutputNpy, ReplacedFileKeepsItsMode) {
+  TempDir d;
+  d.write("v.npy", "old");
+  fs::permissions(d / "v.npy", fs::perms::owner_read | fs::perms::owner_write);
+  const auto r = run_cli(tiny_run({"embed", "--npy", (d / "v.npy").string(), "hi"}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(fs::status(d / "v.npy").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(slurp(d / "v.npy").substr(0, 6), "\x93NUMPY");
+}
+
+// Through a link whose target does not exist yet, the target is written and the link kept
+// (the link was replaced by a regular file).
+TEST(CliOutputNpy, DanglingSymlinkKeepsTheLinkAndWritesItsTarget) {
+  TempDir d;
+  fs::create_symlink("target.npy", d / "link.npy");
+  const auto r = run_cli(tiny_run({"embed", "--npy", (d / "link.npy").string(), "hi"}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(d / "link.npy")));
+  EXPECT_EQ(slurp(d / "target.npy").substr(0, 6), "\x93NUMPY");
+}
+
+// Killed while rows stream into the temporary file (an endless stdin), ripvec removes it: it
+// stayed behind, and `yes | ripvec embed --npy F` left gigabytes.
+TEST(CliOutputNpy, SignalRemovesTheTemporaryFile) {
+  TempDir d;
+  int in[2];
+  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
+  SpawnArgs sa(tiny_run({"embed", "--npy", (d / "v.npy").string()}));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, sa.argv[0], &fa, nullptr, sa.argv.data(), sa.envp.data()), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(in[0]);
+  std::string block;
+  for (int i = 0; i < 9000; ++i) block += "text " + std::to_string(i) + "\n";
+  ASSERT_EQ(::write(in[1], block.data(), std::min<size_t>(block.size(), 60000)), 60000);
+  // Wait (at most 30 s) for the temporary file, then for rows in it (past the 128-byte header).
+  bool seen = false;
+  for (int i = 0; i < 300 && !seen; ++i) {
+    for (const auto& e : fs::directory_iterator(d.path()))
+      if (e.path().filename().string().find(".ripvec-tmp-") != std::string::npos &&
+          fs::file_size(e.path()) > 128)
+        seen = true;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(seen) << "no temporary file with rows appeared";
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(in[1]);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << status;
+  EXPECT_EQ(dir_names(d.path()), std::vector<std::string>{}) << "left behind";
+}
+
 TEST(CliOutputNpy, NpyToDevFullExits2) {
   auto r = run_cli(tiny_run({"embed", "--npy", "/dev/full", "hello"}));
   EXPECT_EQ(r.status, 2) << r.err;
@@ -396,6 +490,16 @@ TEST(CliOutputEmbed, YesPipedIntoEmbedPrintsBeforeStdinCloses) {
   ASSERT_EQ(lines.size(), 20000u);
   EXPECT_EQ(lines.front(), lines.back());
   EXPECT_EQ(nlohmann::json::parse(lines.front()).size(), 128u);
+}
+
+// Probe 2026-12-05: a producer that pauses (`tail -f log | ripvec embed`) got nothing until 8,192
+// lines had come. The lines it sent are embedded once stdin stays quiet for a moment.
+TEST(CliOutputEmbed, PausedProducerGetsItsRowsBeforeMoreInput) {
+  const auto r = embed_through_pipes({"embed"}, "first\nsecond\nthird\n", 20);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.before_close.find('\n'), std::string::npos)
+      << "rows held back while stdin stayed open (waited 20 s)";
+  EXPECT_EQ(split_lines(r.out).size(), 3u);
 }
 
 // A stream without newlines is not one text: past 64 MiB the line is refused (exit 2, naming

@@ -231,6 +231,26 @@ TEST_F(CliSearch, SkippedFileWarningsAreNotRepeatedOnEverySearch) {
   EXPECT_NE(changed.err.find("big.py"), std::string::npos) << changed.err;
 }
 
+// Probe 2026-12-05 (second round): binary and not-UTF-8 files were only counted ("skipped: 1
+// binary, 1 invalid UTF-8"); like the entries the walk skips, each is a warning naming it.
+TEST_F(CliSearch, BinaryAndInvalidUtf8FilesAreNamedInWarnings) {
+  repo_.write("blob.py", std::string("x = 1\0y", 7));
+  repo_.write("latin1.py", "s = 'caf\xe9'\n");
+  auto run_loud = [&](std::vector<std::string> a) {
+    CliRun r = run(std::move(a));
+    r.args.erase(std::find(r.args.begin(), r.args.end(), "-q"));
+    return r;
+  };
+  auto idx = run_cli(run_loud({"index", repo_.path()}));
+  ASSERT_EQ(idx.status, 0) << idx.err;
+  EXPECT_NE(idx.err.find("blob.py: binary file"), std::string::npos) << idx.err;
+  EXPECT_NE(idx.err.find("latin1.py: not valid UTF-8"), std::string::npos) << idx.err;
+  auto again = run_cli(run_loud({"index", repo_.path()}));  // unchanged: still named by index
+  EXPECT_NE(again.err.find("blob.py: binary file"), std::string::npos) << again.err;
+  auto fresh = run_cli(run_loud({"--no-index", "--mode", "keyword", "prime", repo_.path()}));
+  EXPECT_NE(fresh.err.find("latin1.py: not valid UTF-8"), std::string::npos) << fresh.err;
+}
+
 TEST_F(CliSearch, StatsGoToStderr) {
   auto r = run_cli(run({"--json", "--stats", "-n", "1", "prime", repo_.path()}));
   ASSERT_EQ(r.status, 0) << r.err;
