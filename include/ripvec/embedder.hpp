@@ -39,8 +39,11 @@ struct EmbedderOptions {
   std::string model = std::string(kDefaultModelId);
   Device device = Device::Auto;
   Precision precision = Precision::Auto;
-  size_t max_batch_tokens = 16384;  // token budget of one forward pass
-  size_t max_seq_length = 0;        // 0: the model's (sentence_bert_config or config.json)
+  // Token budget of one forward pass; 0: the device's (CPU 4,096: the activations of a 16,384-
+  // token pass outgrow the caches and its GEMMs run 5-10% slower; CUDA 16,384).
+  // $RIPVEC_BATCH_TOKENS overrides 0 (for A/B measurements).
+  size_t max_batch_tokens = 0;
+  size_t max_seq_length = 0;  // 0: the model's (sentence_bert_config or config.json)
   ResolveOptions resolve;
   // When the weights are mapped, checked and handed to the driver (on CUDA with the device's
   // start-up: context, cuBLAS, uploads). AtLoad: in load(), which throws what that throws
