@@ -20,6 +20,15 @@ for a in "$@"; do
   esac
 done
 scripts/setup.sh --no-build
+# The real LSP client of tests/cli/lsp_test (Neovim's built-in one, headless): without it those
+# tests skip, so a fresh machine would not check the LSP server against a client we did not write.
+if ! command -v nvim >/dev/null 2>&1; then
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  echo "test.sh: installing neovim (the LSP client of lsp_test)" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq neovim >/dev/null
+fi
 jobs=$(nproc)
 
 cmake --preset release >/dev/null
