@@ -437,17 +437,27 @@ extern "C" void npy_tmp_on_signal(int sig) {
 }
 
 constexpr int kNpyCleanupSignals[] = {SIGINT, SIGTERM, SIGHUP};
+bool g_npy_handled[3] = {false, false, false};  // whose disposition we replaced
 
+// Installs the handler for the signals whose disposition is the default (an ignored one, as
+// under nohup, stays ignored), or, with an empty path, puts those back to the default.
 void npy_tmp_guard(const std::string& path) {
   if (path.empty()) {
     g_npy_tmp_set = 0;
-    for (int sig : kNpyCleanupSignals) std::signal(sig, SIG_DFL);
+    for (int i = 0; i < 3; ++i)
+      if (std::exchange(g_npy_handled[i], false)) std::signal(kNpyCleanupSignals[i], SIG_DFL);
     return;
   }
   if (path.size() >= sizeof g_npy_tmp) return;  // (not reachable: PATH_MAX)
   std::memcpy(g_npy_tmp, path.c_str(), path.size() + 1);
   g_npy_tmp_set = 1;
-  for (int sig : kNpyCleanupSignals) std::signal(sig, npy_tmp_on_signal);
+  for (int i = 0; i < 3; ++i) {
+    struct sigaction old {};
+    if (::sigaction(kNpyCleanupSignals[i], nullptr, &old) != 0 || old.sa_handler != SIG_DFL)
+      continue;
+    std::signal(kNpyCleanupSignals[i], npy_tmp_on_signal);
+    g_npy_handled[i] = true;
+  }
 }
 
 // The descriptor that /dev/stdout, /dev/stderr, /dev/fd/N or /proc/self/fd/N names, or -1.
