@@ -123,7 +123,8 @@ class StdinSource final : public TextSource {
   }
 
  private:
-  // Whether stdin has input (or its end) within ms milliseconds; stop() ends the wait too.
+  // Whether stdin has input (or its end) within ms milliseconds (-1: waits until it has);
+  // stop() ends the wait with ReadStopped.
   bool readable_within(int ms) {
     for (;;) {
       pollfd p[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_[0], POLLIN, 0}};
@@ -142,13 +143,7 @@ class StdinSource final : public TextSource {
       pos_ = 0;
     }
     for (;;) {
-      pollfd p[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-      if (::poll(p, 2, -1) < 0) {
-        if (errno == EINTR) continue;
-        throw IoError(std::string("error reading stdin: ") + std::strerror(errno));
-      }
-      if (p[1].revents != 0) throw ReadStopped{};
-      if (p[0].revents == 0) continue;
+      if (!readable_within(-1)) continue;
       const size_t old = buf_.size();
       buf_.resize(old + kPiece);
       const ssize_t got = ::read(STDIN_FILENO, buf_.data() + old, kPiece);

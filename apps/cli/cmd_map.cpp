@@ -36,9 +36,9 @@ int run_map(const ProtocolOptions& o) {
   }
   // A --focus that names no file of the map would rank it as if no focus were given.
   if (const auto unknown = g.rank(focus); !unknown.empty()) {
-    // Named as the user spelled it.
-    const auto at = std::find(focus.begin(), focus.end(), unknown.front()) - focus.begin();
-    const std::string& given = at < static_cast<long>(o.focus.size()) ? o.focus[at] : focus[at];
+    // Named as the user spelled it (focus[i] is o.focus[i] normalised).
+    const std::string& given =
+        o.focus[std::find(focus.begin(), focus.end(), unknown.front()) - focus.begin()];
     throw InvalidArgument("--focus " + escape_name(given) +
                           ": not a file of the map (a path relative to " + escape_name(p) +
                           ", or absolute, of a file in a language with a grammar that the "

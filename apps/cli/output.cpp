@@ -334,30 +334,18 @@ bool stdout_reader_gone() {
                 (err != 0 ? std::strerror(err) : "unknown error"));
 }
 
-// write(2) until everything is written (short writes and EINTR are normal). Returns 0 or errno.
-int write_all(int fd, const char* p, size_t n) {
+// write(2) — pwrite(2) at offset `at` when at >= 0 — until everything is written (short writes
+// and EINTR are normal). Returns 0 or errno.
+int write_all(int fd, const char* p, size_t n, off_t at = -1) {
   while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
+    const ssize_t w = at >= 0 ? ::pwrite(fd, p, n, at) : ::write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       return errno;
     }
     p += w;
     n -= static_cast<size_t>(w);
-  }
-  return 0;
-}
-
-int pwrite_all(int fd, const char* p, size_t n, off_t at) {
-  while (n > 0) {
-    const ssize_t w = ::pwrite(fd, p, n, at);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-    at += w;
+    if (at >= 0) at += w;
   }
   return 0;
 }
@@ -480,14 +468,11 @@ int named_descriptor(const std::string& p) {
 // stays and its target is written. At most 40 links, as the kernel.
 std::string resolve_links(std::string p) {
   for (int i = 0; i < 40; ++i) {
-    struct stat lst {};
-    if (::lstat(p.c_str(), &lst) != 0 || !S_ISLNK(lst.st_mode)) return p;
-    std::string target(4096, '\0');
-    const ssize_t n = ::readlink(p.c_str(), target.data(), target.size());
-    if (n < 0 || static_cast<size_t>(n) >= target.size()) return p;
-    target.resize(static_cast<size_t>(n));
-    const std::filesystem::path t(target);
-    p = t.is_absolute() ? target : (std::filesystem::path(p).parent_path() / t).string();
+    std::error_code ec;
+    if (!std::filesystem::is_symlink(std::filesystem::symlink_status(p, ec))) return p;
+    const std::filesystem::path t = std::filesystem::read_symlink(p, ec);
+    if (ec) return p;
+    p = t.is_absolute() ? t.string() : (std::filesystem::path(p).parent_path() / t).string();
   }
   throw IoError("cannot write '" + p + "': too many levels of symbolic links");
 }
@@ -608,7 +593,7 @@ void NpyWriter::finish() {
     if (::close(fd) != 0 && errno != EINTR) check(errno);
     return;
   }
-  int err = pwrite_all(fd_, head.data(), head.size(), 0);
+  int err = write_all(fd_, head.data(), head.size(), 0);
   if (err == 0 && ::fsync(fd_) != 0) err = errno;
   if (err == 0) {
     const int fd = std::exchange(fd_, -1);

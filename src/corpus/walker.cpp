@@ -28,6 +28,7 @@
 #include "corpus/gitignore.hpp"
 #include "corpus/path_filter.hpp"
 #include "ripvec/error.hpp"
+#include "util/file_read.hpp"
 #include "util/text_util.hpp"
 #include "util/thread_pool.hpp"
 
@@ -64,46 +65,18 @@ bool is_never_entered(std::string_view name) {
 }
 
 // Ignore files larger than git's own cap for them are not read (git warns and skips too).
-constexpr off_t kMaxIgnoreFileBytes = off_t(100) << 20;
+constexpr uint64_t kMaxIgnoreFileBytes = uint64_t(100) << 20;
 
 // The whole of a small regular file (.ignore, .gitignore, info/exclude, a .git file, git
-// config). Opened without blocking and refused unless regular and at most 100 MiB: a
-// repository can commit .gitignore as a symlink to /dev/zero (read until memory ran out: 4.5 GB
-// in 20 s), and a FIFO in its place hung the walk. *err: errno, EINVAL when not a regular file,
-// EFBIG when too large.
-std::string read_small_file(const std::string& path, bool* ok, int* err = nullptr) {
-  *ok = false;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    if (err) *err = errno;
-    return {};
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxIgnoreFileBytes) {
-    if (err) *err = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-    ::close(fd);
-    return {};
-  }
+// config), through util's bounded reader: opened without blocking and refused unless regular and
+// at most 100 MiB: a repository can commit .gitignore as a symlink to /dev/zero (read until
+// memory ran out: 4.5 GB in 20 s), and a FIFO in its place hung the walk. *err: errno, EINVAL
+// when not a regular file, EFBIG when too large.
+std::string read_ignore_file(const std::string& path, bool* ok, int* err = nullptr) {
   std::string out;
-  char buf[16384];
-  while (true) {
-    const ssize_t r = ::read(fd, buf, sizeof buf);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      if (err) *err = errno;
-      ::close(fd);
-      return {};
-    }
-    if (r == 0) break;
-    out.append(buf, static_cast<size_t>(r));
-    if (out.size() > static_cast<size_t>(kMaxIgnoreFileBytes)) {  // grew since fstat
-      if (err) *err = EFBIG;
-      ::close(fd);
-      return {};
-    }
-  }
-  ::close(fd);
-  *ok = true;
+  const int e = try_read_small_file(path, kMaxIgnoreFileBytes, &out).err;
+  *ok = e == 0;
+  if (err) *err = e;
   return out;
 }
 
@@ -153,7 +126,7 @@ std::string git_dir_of(const std::string& dot_git) {
   if (::stat(dot_git.c_str(), &st) != 0) return {};
   if (S_ISDIR(st.st_mode)) return dot_git;
   bool ok = false;
-  std::string text = read_small_file(dot_git, &ok);
+  std::string text = read_ignore_file(dot_git, &ok);
   if (!ok || text.rfind("gitdir:", 0) != 0) return {};
   std::string p = text.substr(7);
   while (!p.empty() && (p.back() == '\n' || p.back() == '\r' || p.back() == ' ')) p.pop_back();
@@ -183,7 +156,7 @@ std::string global_excludes_path() {
   std::string value;
   for (const auto& cfg : configs) {
     bool ok = false;
-    std::string text = read_small_file(cfg, &ok);
+    std::string text = read_ignore_file(cfg, &ok);
     if (!ok) continue;
     std::istringstream in(text);
     std::string line;
@@ -251,7 +224,7 @@ void load_layer(DirCtx& ctx, const Globals& g, const std::shared_ptr<const Repo>
     const std::string gd = git_dir_of(dot_git);
     if (!gd.empty()) {
       bool ok = false;
-      std::string text = read_small_file(join(gd, "info/exclude"), &ok);
+      std::string text = read_ignore_file(join(gd, "info/exclude"), &ok);
       if (ok) repo->exclude = RuleSet::parse(text, join(gd, "info/exclude"));
     }
     ctx.repo = repo;
@@ -264,7 +237,7 @@ void load_layer(DirCtx& ctx, const Globals& g, const std::shared_ptr<const Repo>
     const std::string p = join(ctx.abs, name);
     bool ok = false;
     int err = 0;
-    std::string text = read_small_file(p, &ok, &err);
+    std::string text = read_ignore_file(p, &ok, &err);
     if (!ok) {
       // A missing ignore file is the norm; an unreadable one changes what is searched.
       if (err != ENOENT && err != ENOTDIR && st)
@@ -561,7 +534,7 @@ std::shared_ptr<const DirCtx> ancestors_of(const fs::path& root_abs, const Globa
 RuleSet global_excludes() {
   const std::string gpath = global_excludes_path();
   bool ok = false;
-  std::string text = gpath.empty() ? "" : read_small_file(gpath, &ok);
+  std::string text = gpath.empty() ? "" : read_ignore_file(gpath, &ok);
   return ok ? RuleSet::parse(text, gpath) : RuleSet();
 }
 

@@ -12,6 +12,7 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "driver/cpu/cpu_int8_gemm.hpp"
@@ -122,6 +123,19 @@ std::vector<std::vector<float>> run_all(const std::vector<float>& x, const std::
   return ys;
 }
 
+// One ISA's INT8 product (bias, no GELU) of two m x k inputs with row strides lda1 and lda2 by
+// the same quantized weight and scratch: [m, n] each.
+std::pair<std::vector<float>, std::vector<float>> linear_pair(
+    Int8Isa isa, const std::vector<float>& w, const std::vector<float>& bias, int64_t m, int64_t n,
+    int64_t k, const float* x1, int64_t lda1, const float* x2, int64_t lda2) {
+  const Int8Weight qw = quantize_weight(w.data(), n, k, isa);
+  Int8Scratch s;
+  std::vector<float> y1(m * n), y2(m * n);
+  int8_linear(qw, x1, lda1, y1.data(), n, m, bias.data(), nullptr, s);
+  int8_linear(qw, x2, lda2, y2.data(), n, m, bias.data(), nullptr, s);
+  return {std::move(y1), std::move(y2)};
+}
+
 void check(const std::vector<float>& x, const std::vector<float>& w, const std::vector<float>& bias,
            int64_t m, int64_t n, int64_t k) {
   const auto want = reference(x, w, bias, m, n, k);
@@ -170,11 +184,7 @@ TEST(Int8Gemm, StridedRowsAcrossBlocks) {
   std::vector<float> xs(static_cast<size_t>(m * lda), 1e30f);  // the gaps must never be read
   for (int64_t r = 0; r < m; ++r) std::memcpy(&xs[r * lda], &x[r * k], k * sizeof(float));
   for (Int8Isa isa : available()) {
-    const Int8Weight qw = quantize_weight(w.data(), n, k, isa);
-    Int8Scratch s;
-    std::vector<float> a(m * n), b(m * n);
-    int8_linear(qw, x.data(), k, a.data(), n, m, bias.data(), nullptr, s);
-    int8_linear(qw, xs.data(), lda, b.data(), n, m, bias.data(), nullptr, s);
+    const auto [a, b] = linear_pair(isa, w, bias, m, n, k, x.data(), k, xs.data(), lda);
     for (int64_t i = 0; i < m * n; ++i) ASSERT_EQ(a[i], b[i]) << int8_isa_name(isa) << " " << i;
   }
 }
@@ -263,11 +273,7 @@ TEST(Int8Gemm, NanInARowGivesNanRow) {
   x[3 * k + 99] = -std::numeric_limits<float>::quiet_NaN();  // tail
   clean[1 * k + 50] = clean[3 * k + 99] = 0.0f;
   for (Int8Isa isa : available()) {
-    const Int8Weight qw = quantize_weight(w.data(), n, k, isa);
-    Int8Scratch s;
-    std::vector<float> y(m * n), yc(m * n);
-    int8_linear(qw, x.data(), k, y.data(), n, m, bias.data(), nullptr, s);
-    int8_linear(qw, clean.data(), k, yc.data(), n, m, bias.data(), nullptr, s);
+    const auto [y, yc] = linear_pair(isa, w, bias, m, n, k, x.data(), k, clean.data(), k);
     for (int64_t r = 0; r < m; ++r)
       for (int64_t j = 0; j < n; ++j) {
         if (r == 1 || r == 3)
