@@ -4,10 +4,11 @@
 // output linear + residual layer norm, linear + GELU, linear + residual layer norm) timed op by
 // op with the widest ISA, and the share of the layer's time spent in the four GEMMs.
 //
-// Usage: cpu_ops_bench [batch] [seq] [--layer] [--reps N]
+// Usage: cpu_ops_bench [batch] [seq] [--layer] [--int8 | --bf16] [--reps N]
 //   batch x seq: the token count (defaults 8 x 384; MiniLM-L6: H=384, 12 heads, FFN 1536)
 //   --layer: only the layer breakdown; --int8: its linear layers in INT8 (CpuDriver::set_int8,
-//   the kernel Auto picks; activation quantization included in each GEMM's time);
+//   the kernel Auto picks; activation quantization included in each GEMM's time); --bf16: in
+//   BF16 (CpuDriver::set_bf16: AMX where the CPU has it, else the emulated kernel);
 //   --reps: layer repetitions (default 9). Each op's time is
 //   the median over the repetitions, which run op after op (interleaved), so that load on a
 //   shared machine slows every op alike.
@@ -124,13 +125,14 @@ double median(std::vector<double> v) {
 
 // One encoder layer op by op (widest ISA, the driver's default GEMM path), median per op.
 void layer_breakdown(const ripvec::BatchInputs& bi, std::mt19937& rng, int H, int nh, int hd, int I,
-                     int reps, bool int8) {
+                     int reps, bool int8, bool bf16) {
   using namespace ripvec;
   using Clock = std::chrono::steady_clock;
   const int64_t T = bi.total_tokens;
   CpuDriver d;
   d.reserve_scratch(size_t{1} << 30);
   if (int8) d.set_int8(true);
+  if (bf16) d.set_bf16(true);
   std::normal_distribution<float> dist(0.0f, 0.05f);
   std::vector<std::vector<float>> host;
   auto weight = [&](int64_t n, int64_t k) {
@@ -192,7 +194,11 @@ void layer_breakdown(const ripvec::BatchInputs& bi, std::mt19937& rng, int H, in
     }
   }
   std::printf("\nlayer breakdown (isa %s, GEMM %s, median of %d interleaved repetitions)\n",
-              d.isa_name(), int8 ? d.int8_isa_name() : d.gemm_path_name(), reps);
+              d.isa_name(),
+              bf16   ? d.bf16_isa_name()
+              : int8 ? d.int8_isa_name()
+                     : d.gemm_path_name(),
+              reps);
   std::printf("%-30s %10s %10s %8s\n", "op", "ms", "GFLOP/s", "share");
   double total = 0, gemm = 0, flops = 0;
   std::vector<double> med(ops.size());
@@ -214,19 +220,22 @@ void layer_breakdown(const ripvec::BatchInputs& bi, std::mt19937& rng, int H, in
 int main(int argc, char** argv) {
   using namespace ripvec;
   int B = 8, S = 384, reps = 9, positional = 0;
-  bool layer_only = false, int8 = false;
+  bool layer_only = false, int8 = false, bf16 = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--layer") {
       layer_only = true;
     } else if (a == "--int8") {
       int8 = true;
+    } else if (a == "--bf16") {
+      bf16 = true;
     } else if (a == "--reps" && i + 1 < argc) {
       reps = std::max(1, std::atoi(argv[++i]));
     } else if (positional < 2 && std::atoi(a.c_str()) > 0) {
       (positional++ == 0 ? B : S) = std::atoi(a.c_str());
     } else {
-      std::fprintf(stderr, "usage: cpu_ops_bench [batch] [seq] [--layer] [--int8] [--reps N]\n");
+      std::fprintf(stderr,
+                   "usage: cpu_ops_bench [batch] [seq] [--layer] [--int8 | --bf16] [--reps N]\n");
       return 2;
     }
   }
@@ -238,6 +247,6 @@ int main(int argc, char** argv) {
   std::printf("cpu_ops_bench: B=%d S=%d T=%lld, H=%d nh=%d hd=%d, %u threads\n", B, S,
               static_cast<long long>(T), H, nh, hd, ThreadPool::global().size());
   if (!layer_only) op_table(bi, rng, H, nh, hd, I);
-  layer_breakdown(bi, rng, H, nh, hd, I, reps, int8);
+  layer_breakdown(bi, rng, H, nh, hd, I, reps, int8, bf16);
   return 0;
 }

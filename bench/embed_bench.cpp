@@ -194,18 +194,20 @@ int main(int argc, char** argv) {
     opts.max_seq_length = seq;
     opts.max_batch_tokens = batch * seq;  // B sequences of S tokens per forward pass
     opts.resolve.progress = false;
-    // $RIPVEC_BENCH_PRECISION=f32 (default: exact FP32 even where Auto would pick INT8), int8
-    // or auto (bench_peer_ort.py --ripvec-env).
+    // $RIPVEC_BENCH_PRECISION=f32 (default: exact FP32 even where Auto would pick INT8), int8,
+    // bf16 or auto (bench_peer_ort.py --ripvec-env).
     opts.precision = Precision::F32;
     if (const char* p = std::getenv("RIPVEC_BENCH_PRECISION"); p && *p) {
       const std::string v = p;
       if (v == "int8")
         opts.precision = Precision::Int8;
+      else if (v == "bf16")
+        opts.precision = Precision::BF16;
       else if (v == "auto")
         opts.precision = Precision::Auto;
       else if (v != "f32")
-        throw InvalidArgument("RIPVEC_BENCH_PRECISION: expected f32, int8 or auto, got '" + v +
-                              "'");
+        throw InvalidArgument("RIPVEC_BENCH_PRECISION: expected f32, int8, bf16 or auto, got '" +
+                              v + "'");
     }
     const auto t_load = Clock::now();
     auto e = Embedder::load(opts);

@@ -33,7 +33,7 @@ echo "flags: $(grep -o -E 'avx512[a-z_0-9]*|amx[a-z_0-9]*|avx_vnni' /proc/cpuinf
 echo "load: $(cat /proc/loadavg)"
 
 source scripts/device_deps.sh
-B=build/cpu
+B=${CPU_BUILD:-build/cpu}  # CPU_BUILD=build/device: the CUDA tree's build (its CPU driver)
 if want build; then
   python3 -c "import torch, onnxruntime, numpy; print('torch', torch.__version__, 'ort', onnxruntime.__version__, 'numpy', numpy.__version__)"
   cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DRIPVEC_TREESITTER=OFF \
@@ -91,8 +91,8 @@ peers() {  # name layers
   for t in $THREADS; do
     PYTHONUNBUFFERED=1 python3 scripts/bench_peer_ort.py --ripvec-bench $B/bench/embed_bench \
       --model-dir $MODELS/$1 --label "$1-shape" --threads $t --texts ${TEXTS:-32} --batch 32 \
-      --iters ${ITERS:-3} --ripvec-env RIPVEC_CPU_GEMM=blas \
-      ${EXTRA_RIPVEC_ENV:+--ripvec-env $EXTRA_RIPVEC_ENV} 2>&1 | grep -vE "Warning|WARNING|^\s*$|graph.cc"
+      --iters ${ITERS:-3} $(for e in ${PEER_ENVS-RIPVEC_CPU_GEMM=blas} $EXTRA_RIPVEC_ENV; do
+        echo --ripvec-env "$e"; done) 2>&1 | grep -vE "Warning|WARNING|^\s*$|graph.cc"
   done
 }
 if want scaling; then  # ripvec alone, 1..16 threads, MiniLM shape
@@ -115,6 +115,16 @@ if want share; then  # GEMM share of a layer and the forward's % of the peak FMA
         printf "share: threads %s round %s: peak FMA %.1f GFLOP/s, forward %.1f GFLOP/s = %.0f%% of peak\n",
           t, r, p, f, 100 * f / p }'
     done
+  done
+fi
+if want bf16; then  # BF16 linear layers: AMX against the emulated kernel and the formula
+  RIPVEC_THREADS=8 $B/tests/bf16_gemm_test --gtest_brief=1 2>&1 | tail -4
+  RIPVEC_THREADS=8 $B/tests/bert_parity_test --gtest_filter='*Bf16*:*AutoPrecision*' 2>&1 |
+    grep -E "texts end-to-end|OK|FAILED|SKIPPED|PASSED|Failure|Expected|actual"
+  RIPVEC_THREADS=8 $B/tests/modernbert_parity_test --gtest_filter='*Bf16*' 2>&1 |
+    grep -E "bf16|OK|FAILED|PASSED|Failure|Expected|actual"
+  for t in $THREADS; do
+    RIPVEC_THREADS=$t $B/bench/cpu_ops_bench 32 256 --layer --reps 5 --bf16 | tail -8
   done
 fi
 want peers-minilm && peers minilm 6

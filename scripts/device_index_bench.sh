@@ -5,6 +5,7 @@
 # bge-small-shaped and a ModernBERT-shaped model (random weights: scripts/make_random_model.py).
 #
 #   [BUILD_TARGETS=...] [MODELS=...] scripts/device_index_bench.sh CARRY_DIR [build] [bench] [cpu]
+#                                                               [ab] [startup]
 #
 # CARRY_DIR (carried to the device, git-ignored) holds ts_src.tar.xz (third_party/_src: the
 # tree-sitter runtime and grammars, made by `tar -C third_party -cJf ts_src.tar.xz _src/grammars
@@ -77,5 +78,42 @@ if want cpu; then
   echo "=== CPU (2 cores of the Intel host): warm query on a ~20k-chunk index ==="
   for n in 20000 100000; do
     taskset -c 0,1 $B/bench/query_bench --chunks $n --queries 200
+  done
+fi
+if want ab; then
+  # Cold index of the bge-small shape under each embed-group / window size in $AB_CONFIGS
+  # (GROUP_TOKENS/WINDOW_CHUNKS pairs), interleaved over $AB_ROUNDS rounds, GPU warmed first
+  # (index_bench --warm) as the pure-embedding baseline is.
+  m=${AB_MODEL:-bge-small}
+  [[ -d $W/$m ]] || python3 scripts/make_random_model.py $m $W/$m 2>&1 | grep -v Warning
+  for r in $(seq ${AB_ROUNDS:-2}); do
+    for cfg in ${AB_CONFIGS:-262144/4096 1048576/4096 1048576/16384}; do
+      echo "== $m round $r: group ${cfg%/*} tokens, window ${cfg#*/} chunks"
+      RIPVEC_GROUP_TOKENS=${cfg%/*} RIPVEC_WINDOW_CHUNKS=${cfg#*/} timeout 120 \
+        $B/bench/index_bench --model $W/$m --device cuda --warm $W/Django-5.0.9 |
+        grep -E "^\| cold|cold pipeline|embedding thread"
+    done
+  done
+fi
+if want startup; then
+  # Where `ripvec embed`'s start-up goes: the process alone, the model on the CPU, the model on
+  # the GPU, and a bare CUDA context (driver API through ctypes).
+  m=${AB_MODEL:-bge-small}
+  ldd $B/apps/cli/ripvec | grep -E "cu|nv" | sed 's/ (0x.*//'
+  for rep in 1 2 3; do
+    TIMEFORMAT="ripvec --version: %R s"; time $B/apps/cli/ripvec --version >/dev/null
+    TIMEFORMAT="embed one text, cpu: %R s"
+    time $B/apps/cli/ripvec embed --model $W/$m --device cpu --npy /tmp/one.npy hello
+    TIMEFORMAT="embed one text, cuda: %R s"
+    time $B/apps/cli/ripvec embed --model $W/$m --device cuda --precision f16 --npy /tmp/one.npy hello
+    python3 - <<'PY'
+import ctypes, time
+t0 = time.perf_counter(); c = ctypes.CDLL("libcuda.so.1"); t1 = time.perf_counter()
+assert c.cuInit(0) == 0; t2 = time.perf_counter()
+dev = ctypes.c_int(); c.cuDeviceGet(ctypes.byref(dev), 0); ctx = ctypes.c_void_p()
+assert c.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), dev) == 0; c.cuCtxSetCurrent(ctx)
+p = ctypes.c_void_p(); c.cuMemAlloc_v2(ctypes.byref(p), ctypes.c_size_t(1 << 20)); t3 = time.perf_counter()
+print(f"bare CUDA: dlopen {t1-t0:.3f} s, cuInit {t2-t1:.3f} s, primary context + first alloc {t3-t2:.3f} s")
+PY
   done
 fi

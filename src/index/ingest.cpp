@@ -213,13 +213,15 @@ bool early_files_enabled() {
   return on;
 }
 
+// A positive size from the environment, or 0 (for A/B measurements of the defaults below).
+size_t env_size(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? static_cast<size_t>(std::strtoull(v, nullptr, 10)) : size_t{0};
+}
+
 size_t group_tokens_for(const PipelineConfig& cfg) {
   if (cfg.group_tokens) return cfg.group_tokens;
-  // $RIPVEC_GROUP_TOKENS overrides the default below (for A/B measurements).
-  static const size_t env = [] {
-    const char* v = std::getenv("RIPVEC_GROUP_TOKENS");
-    return v ? static_cast<size_t>(std::strtoull(v, nullptr, 10)) : size_t{0};
-  }();
+  static const size_t env = env_size("RIPVEC_GROUP_TOKENS");
   if (env > 0) return env;
   // One embed call holds the embedder lock (searches wait behind it): about one forward pass
   // of the default budget on the CPU; on a GPU 16 pipelined batches (~50-200 ms), since the
@@ -244,7 +246,9 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   ProgressReporter* prog = cfg.progress;  // the caller counted the tasks into files_total
   const size_t n = tasks.size();
   const bool cuda = cfg.embedder->device_name().starts_with("cuda");
+  static const size_t env_window = env_size("RIPVEC_WINDOW_CHUNKS");
   const size_t window = std::max<size_t>(cfg.window_chunks ? cfg.window_chunks
+                                         : env_window      ? env_window
                                          : cuda            ? 4096
                                                            : 1024,
                                          1);

@@ -43,12 +43,13 @@ struct LoadPlan {
   BatchLimits limits;
   ArchOptions arch;
   PoolingSpec pooling;
-  bool int8 = false;  // CPU linear layers in INT8 (explicit, or Auto on a CPU where it pays)
-  // Queries too (explicit --precision int8 only). Under Auto a query is embedded in FP32: one
-  // short text gains nothing from INT8, and a one-query process would otherwise quantize every
-  // weight (~60 ms of CPU for MiniLM). FP32 queries against INT8 documents rank as INT8 ones do
+  // CPU linear layers in INT8 or BF16 (explicit, or Auto on a CPU where it pays).
+  enum class Linear { F32, Int8, Bf16 } linear = Linear::F32;
+  // Queries too (explicit --precision int8|bf16 only). Under Auto a query is embedded in FP32:
+  // one short text gains nothing, and a one-query process would otherwise convert every weight
+  // (~60 ms of CPU for MiniLM). FP32 queries against INT8 documents rank as INT8 ones do
   // (quality harness: held-out hybrid MRR@10 0.722 either way, docs/benchmarks.md).
-  bool int8_queries = false;
+  bool reduced_queries = false;
 };
 
 template <Driver D>
@@ -106,11 +107,10 @@ DType cpu_dtype(Precision p) {
     case Precision::Auto:
     case Precision::F32:
     case Precision::Int8:  // FP32 activations; the linear layers quantize on the fly
+    case Precision::BF16:  // FP32 activations; the linear layers take BF16 operands
       return DType::F32;
     case Precision::F16:
       return DType::F16;
-    case Precision::BF16:
-      return DType::BF16;
   }
   return DType::F32;
 }
@@ -161,20 +161,27 @@ class EmbedderImpl final : public Embedder {
   size_t dim() const override { return dim_; }
   size_t max_seq_length() const override { return plan_.max_seq; }
   const std::string& model_id() const override { return id_; }
-  std::string device_name() const override { return device_ + (plan_.int8 ? " (int8)" : ""); }
+  std::string device_name() const override {
+    return device_ + (plan_.linear == LoadPlan::Linear::Int8   ? " (int8)"
+                      : plan_.linear == LoadPlan::Linear::Bf16 ? " (bf16)"
+                                                               : "");
+  }
   const Tokenizer& tokenizer() const override { return *tok_; }
   const std::string& prompt(InputKind kind) const override {
     return prompts_[static_cast<int>(kind)];
   }
   bool normalizes() const override { return plan_.pooling.normalize; }
-  // INT8 vectors differ from FP32 ones (cosine ~0.9995), so they are part of the identity: an
-  // index built with one is never updated or searched with the other. FP32 adds nothing, so
-  // the FP32 indexes made before INT8 existed keep their key. All INT8 kernels compute the
-  // same bits, so the ISA is not part of it; the scheme's name is (a new scheme, a new key).
+  // INT8 and BF16 vectors differ from FP32 ones (cosine ~0.9995), so they are part of the
+  // identity: an index built with one is never updated or searched with the other. FP32 adds
+  // nothing, so the FP32 indexes made before INT8 existed keep their key. All INT8 kernels
+  // compute the same bits, so the ISA is not part of it; the scheme's name is (a new scheme, a
+  // new key). The BF16 kernels differ only in FP32 sum order, like FP32 ones across ISAs.
   std::string vector_config() const override {
     return std::string("pooling=") + (plan_.pooling.pooling == Pooling::Cls ? "cls" : "mean") +
            ";normalize=" + (plan_.pooling.normalize ? "1" : "0") +
-           (plan_.int8 ? ";linear=int8-g32r4" : "");
+           (plan_.linear == LoadPlan::Linear::Int8   ? ";linear=int8-g32r4"
+            : plan_.linear == LoadPlan::Linear::Bf16 ? ";linear=bf16"
+                                                     : "");
   }
 
   std::vector<float> embed(std::span<const std::string> texts, InputKind kind) override {
@@ -202,9 +209,10 @@ class EmbedderImpl final : public Embedder {
   }
 
  private:
-  // Whether a text of this kind runs in the full precision (LoadPlan::int8_queries).
+  // Whether a text of this kind runs in the full precision (LoadPlan::reduced_queries).
   bool exact_for(InputKind kind) const {
-    return kind == InputKind::Query && plan_.int8 && !plan_.int8_queries;
+    return kind == InputKind::Query && plan_.linear != LoadPlan::Linear::F32 &&
+           !plan_.reduced_queries;
   }
 
   // The encoder, after waiting for the background load; rethrows its error on every call.
@@ -229,7 +237,7 @@ class EmbedderImpl final : public Embedder {
   }
 
   // exact: the full precision for this call (FP32 queries beside INT8 documents, see
-  // LoadPlan::int8_queries).
+  // LoadPlan::reduced_queries).
   std::vector<float> run(std::span<const std::vector<int32_t>> ids,
                          std::span<const std::vector<int32_t>> types, bool exact = false) {
     Encoder& enc = encoder();
@@ -366,16 +374,24 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
     case Device::Auto:
     case Device::Cpu: {
       auto driver = std::make_unique<CpuDriver>();
-      // Auto: INT8 where it is accurate and measured faster than FP32 (cpu::int8_faster_than_f32:
-      // AVX2-only CPUs and AVX-512 VNNI ones), FP32 elsewhere. Accurate means cosine >= 0.999
-      // against FP32 on the real MiniLM's goldens and MRR@10 within 0.01 on the quality harness:
-      // evidence about a real BERT's outlier channels, so Auto takes INT8 for BERT-family models
-      // only (ModernBERT has passed on random weights alone; --precision int8 asks for it).
-      plan.int8_queries = opts.precision == Precision::Int8;
-      plan.int8 =
-          plan.int8_queries || (opts.precision == Precision::Auto && cpu::int8_faster_than_f32() &&
-                                plan.config.arch == Architecture::ClassicBert);
-      if (plan.int8) driver->set_int8(true);
+      // Auto: BF16 where the CPU runs AMX-BF16 (cpu::bf16_faster_than_f32), else INT8 where it
+      // is accurate and measured faster than FP32 (cpu::int8_faster_than_f32: AVX2-only CPUs and
+      // AVX-512 VNNI ones), FP32 elsewhere. Accurate means cosine >= 0.999 against FP32 on the
+      // real MiniLM's goldens and MRR@10 within 0.01 on the quality harness: evidence about a
+      // real BERT's outlier channels, so Auto takes INT8 for BERT-family models only (ModernBERT
+      // has passed on random weights alone; --precision int8 asks for it). BF16 keeps 8 bits of
+      // every value, outliers included, and passes on both architectures.
+      using Linear = LoadPlan::Linear;
+      plan.reduced_queries = opts.precision == Precision::Int8 || opts.precision == Precision::BF16;
+      if (opts.precision == Precision::BF16 ||
+          (opts.precision == Precision::Auto && cpu::bf16_faster_than_f32()))
+        plan.linear = Linear::Bf16;
+      else if (opts.precision == Precision::Int8 ||
+               (opts.precision == Precision::Auto && cpu::int8_faster_than_f32() &&
+                plan.config.arch == Architecture::ClassicBert))
+        plan.linear = Linear::Int8;
+      if (plan.linear == Linear::Bf16) driver->set_bf16(true);
+      if (plan.linear == Linear::Int8) driver->set_int8(true);
       plan.arch.dtype = cpu_dtype(opts.precision);
       if (!driver->supports_dtype(plan.arch.dtype))
         throw UnsupportedError(std::string("the cpu driver does not support precision ") +

@@ -97,7 +97,8 @@ class ArchEncoder final : public Encoder {
   }
 
   void set_exact(bool exact) override {
-    if constexpr (requires(D & d) { d.set_int8_paused(true); }) driver_->set_int8_paused(exact);
+    if constexpr (requires(D & d) { d.set_reduced_paused(true); })
+      driver_->set_reduced_paused(exact);
   }
 
   D& driver() { return *driver_; }

@@ -197,16 +197,27 @@ TEST(BertParity, MiniLmMatchesSentenceTransformers) {
 }
 
 // Precision::Int8 (dynamically quantized linear layers, the CPU's widest INT8 kernels, scheme
-// g32r4 of cpu_int8_gemm.hpp) against the FP32 sentence-transformers goldens: issue 13's bar,
-// cosine >= 0.999 for every text (all ISAs compute the same bits, so the AVX2 or scalar run
-// here stands for the VNNI one).
-TEST(BertParity, MiniLmInt8CosineFloor) {
+// g32r4 of cpu_int8_gemm.hpp) and Precision::BF16 (linear layers on BF16-rounded operands with
+// FP32 sums: the emulated kernel here, AMX where the CPU has it, the same products summed in
+// another order) against the FP32 sentence-transformers goldens: issue 13's bar, cosine >=
+// 0.999 for every text (all INT8 ISAs compute the same bits, so the AVX2 or scalar run here
+// stands for the VNNI one). Measured: INT8 min 0.99954, BF16 min 0.99995.
+void minilm_cosine_floor(Precision precision, const char* device) {
   const fs::path dir = minilm_dir();
   RIPVEC_REQUIRE_PATH(dir / "model.safetensors");
   EmbedderOptions o = local_options(dir);
-  o.precision = Precision::Int8;
+  o.precision = precision;
   auto e = Embedder::load(o);
+  EXPECT_EQ(e->device_name(), device);
   check_goldens(*e, Goldens::load("minilm_goldens"), 0.999, 0.01);
+}
+
+TEST(BertParity, MiniLmInt8CosineFloor) {
+  minilm_cosine_floor(Precision::Int8, "cpu (int8)");
+}
+
+TEST(BertParity, MiniLmBf16CosineFloor) {
+  minilm_cosine_floor(Precision::BF16, "cpu (bf16)");
 }
 
 // A text's vector does not depend on its neighbours in a batch (FP32, and INT8, whose
@@ -242,6 +253,10 @@ TEST(BertParity, SameTextAloneOrInMixedBatch) {
 
 TEST(BertParity, SameTextAloneOrInMixedBatchInt8) {
   same_text_alone_or_in_mixed_batch(Precision::Int8);
+}
+
+TEST(BertParity, SameTextAloneOrInMixedBatchBf16) {
+  same_text_alone_or_in_mixed_batch(Precision::BF16);
 }
 
 TEST(BertParity, EmptyAndWhitespaceTexts) {
@@ -399,11 +414,11 @@ TEST(BertParity, TinyGeluNewBertPrefixMeanNoNormalize) {
   check_goldens(*e, Goldens::load("tiny_gelu_new_goldens"), 0.99999, 1e-4);
 }
 
-// INT8 on the small random BERTs (F16 and BF16 weights, converted at load, then quantized):
-// against the sentence-transformers FP32 goldens. Measured: min cosine 0.99989 (CLS, query
-// prompt, max |diff| 0.005) and 0.99992 (mean pooling without normalization: max |diff| 0.046
-// on vectors of norm ~9).
-TEST(BertParity, TinyBertsInt8) {
+// INT8 (and BF16) on the small random BERTs (F16 and BF16 weights, converted at load, then
+// quantized or rounded): against the sentence-transformers FP32 goldens. Measured INT8: min
+// cosine 0.99989 (CLS, query prompt, max |diff| 0.005) and 0.99992 (mean pooling without
+// normalization: max |diff| 0.046 on vectors of norm ~9); BF16: 0.999985 and 0.999992.
+void tiny_berts_against_f32_goldens(Precision precision) {
   const struct {
     const char* name;
     double max_diff;
@@ -411,37 +426,49 @@ TEST(BertParity, TinyBertsInt8) {
   for (const auto& m : models) {
     SCOPED_TRACE(m.name);
     EmbedderOptions o = local_options(test::test_data(std::string("bert/") + m.name));
-    o.precision = Precision::Int8;
+    o.precision = precision;
     auto e = Embedder::load(o);
     check_goldens(*e, Goldens::load(std::string(m.name) + "_goldens"), 0.9995, m.max_diff);
   }
 }
 
-// Precision::Auto on the CPU: INT8 documents exactly where the CPU's INT8 kernel beats its FP32
-// one (AVX2 without AVX-512), FP32 elsewhere; F32 always exact FP32. The choice shows in
-// device_name() and, for INT8, in vector_config() (the index identity). Under Auto, queries are
-// FP32 even where documents are INT8 (a one-query process never quantizes the weights).
-TEST(BertParity, AutoPrecisionPicksInt8OnlyWhereFaster) {
+TEST(BertParity, TinyBertsInt8) {
+  tiny_berts_against_f32_goldens(Precision::Int8);
+}
+
+TEST(BertParity, TinyBertsBf16) {
+  tiny_berts_against_f32_goldens(Precision::BF16);
+}
+
+// Precision::Auto on the CPU: BF16 documents where the CPU runs AMX-BF16, else INT8 documents
+// exactly where the CPU's INT8 kernel beats its FP32 one (AVX2 without AVX-512, AVX-512 VNNI),
+// FP32 elsewhere; F32 always exact FP32. The choice shows in device_name() and, for INT8 and
+// BF16, in vector_config() (the index identity). Under Auto, queries are FP32 even where
+// documents are not (a one-query process never converts the weights).
+TEST(BertParity, AutoPrecisionPicksReducedOnlyWhereFaster) {
   const fs::path dir = test::test_data("bert/tiny_bge_cls");
   EmbedderOptions o = local_options(dir);
   o.precision = Precision::Auto;
   auto a = Embedder::load(o);
   o.precision = Precision::F32;
   auto f = Embedder::load(o);
-  o.precision = Precision::Int8;
+  const bool amx = cpu::bf16_faster_than_f32();
+  const bool fast = amx || cpu::int8_faster_than_f32();
+  o.precision = amx ? Precision::BF16 : Precision::Int8;
   auto q = Embedder::load(o);
-  const bool fast = cpu::int8_faster_than_f32();
+  const std::string reduced = amx ? "cpu (bf16)" : "cpu (int8)";
   EXPECT_EQ(a->vector_config(), fast ? q->vector_config() : f->vector_config());
-  EXPECT_EQ(a->device_name(), fast ? "cpu (int8)" : "cpu");
+  EXPECT_EQ(a->device_name(), fast ? reduced : "cpu");
   EXPECT_EQ(f->device_name(), "cpu");
-  EXPECT_EQ(q->device_name(), "cpu (int8)");
+  EXPECT_EQ(q->device_name(), reduced);
   EXPECT_NE(f->vector_config(), q->vector_config());
   const std::vector<std::string> t{"int8 or not"};
   const auto va = a->embed(t, InputKind::Raw), vf = f->embed(t, InputKind::Raw),
              vq = q->embed(t, InputKind::Raw);
   EXPECT_EQ(va, fast ? vq : vf);
   EXPECT_NE(vf, vq);
-  // Queries (tiny_bge_cls has a query prompt): Auto's are FP32's, an explicit Int8's are not.
+  // Queries (tiny_bge_cls has a query prompt): Auto's are FP32's, an explicit Int8's or BF16's
+  // are not.
   // FP32 against FP32 may differ in the last bits (a weight is packed on its second product).
   const std::vector<std::string> queries{"where is the cache flushed", "int8 or not"};
   const auto qa = a->embed(queries, InputKind::Query), qf = f->embed(queries, InputKind::Query),
@@ -455,7 +482,7 @@ TEST(BertParity, AutoPrecisionPicksInt8OnlyWhereFaster) {
     EXPECT_NE(std::vector<float>(qq.begin() + i * dim, qq.begin() + (i + 1) * dim),
               std::vector<float>(qf.begin() + i * dim, qf.begin() + (i + 1) * dim));
     EXPECT_LT(1.0 - auto_vs_f32, (1.0 - int8_vs_f32) / 10)
-        << "Auto's query is as far from FP32 as an INT8 one";
+        << "Auto's query is as far from FP32 as a reduced-precision one";
   }
 }
 

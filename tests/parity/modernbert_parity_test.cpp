@@ -66,23 +66,26 @@ struct Compare {
   }
 };
 
-// INT8 bounds (per token hidden state and pooled vector). Measured on both fixtures: min
-// cosine 0.999997 (hidden and pooled), max |diff| 7.6e-3 (hidden), 1.2e-3 (pooled).
+// INT8 and BF16 bounds (per token hidden state and pooled vector). Measured on both fixtures:
+// INT8 min cosine 0.999997 (hidden and pooled), max |diff| 7.6e-3 (hidden), 1.2e-3 (pooled).
 constexpr double kInt8Cos = 0.9999, kInt8Diff = 0.02;
+
+// The driver's linear layers: FP32, INT8 (Precision::Int8) or BF16 (Precision::BF16).
+enum class Linear { kF32, kInt8, kBf16 };
 
 class ModernBertParity : public ::testing::TestWithParam<const char*> {};
 
 // Runs `groups` of sequence indices as batches and compares every token's hidden state and
 // every pooled vector with the goldens.
-// int8: the driver's INT8 linear layers (Precision::Int8) instead of FP32.
 void run_groups(const std::filesystem::path& dir, const std::vector<std::vector<int>>& groups,
-                double cos_bound, double diff_bound, bool int8 = false) {
+                double cos_bound, double diff_bound, Linear linear = Linear::kF32) {
   Golden g = load_golden(dir);
   ModelConfig mc = load_model_config(dir / "config.json");
   ASSERT_EQ(mc.arch, Architecture::ModernBert);
   SafeTensors st = SafeTensors::open(dir / "model.safetensors");
   CpuDriver d;
-  if (int8) d.set_int8(true);
+  if (linear == Linear::kInt8) d.set_int8(true);
+  if (linear == Linear::kBf16) d.set_bf16(true);
   ModernBert<CpuDriver> model(d, st, mc.modernbert, ArchOptions{});
   const int H = g.hidden_size;
   Compare hid, pool;
@@ -108,15 +111,18 @@ void run_groups(const std::filesystem::path& dir, const std::vector<std::vector<
     }
   }
   EXPECT_GE(hid.min_cos, cos_bound) << "hidden-state cosine";
-  if (int8) {
-    EXPECT_GT(hid.max_diff, 1e-5) << "INT8 did not change the result: did it run?";
+  if (linear != Linear::kF32) {
+    EXPECT_GT(hid.max_diff, 1e-5) << "INT8/BF16 did not change the result: did it run?";
   }
   EXPECT_LE(hid.max_diff, diff_bound) << "hidden-state max |diff|";
   EXPECT_GE(pool.min_cos, cos_bound) << "pooled cosine";
   EXPECT_LE(pool.max_diff, diff_bound) << "pooled max |diff|";
   std::printf("  %s%s: hidden min cos %.8f max diff %.2e; pooled min cos %.8f max diff %.2e\n",
-              dir.filename().c_str(), int8 ? " (int8)" : "", hid.min_cos, hid.max_diff,
-              pool.min_cos, pool.max_diff);
+              dir.filename().c_str(),
+              linear == Linear::kInt8   ? " (int8)"
+              : linear == Linear::kBf16 ? " (bf16)"
+                                        : "",
+              hid.min_cos, hid.max_diff, pool.min_cos, pool.max_diff);
 }
 
 TEST_P(ModernBertParity, EachSequenceAlone) {
@@ -140,18 +146,27 @@ TEST_P(ModernBertParity, MixedBatches) {
   run_groups(dir, {all, reversed, odd, even}, 0.99999, 1e-4);
 }
 
-// INT8 linear layers (cpu_int8_gemm.hpp) against the same transformers FP32 goldens, alone and
-// in mixed batches (the scheme is batch-independent, so both give the same bits).
-TEST_P(ModernBertParity, Int8AloneAndMixed) {
-  const auto dir = test::test_data(std::string("modernbert/") + GetParam());
+// INT8 (cpu_int8_gemm.hpp) or BF16 (cpu_bf16_gemm.hpp) linear layers against the same
+// transformers FP32 goldens, alone and in mixed batches (both are batch-independent, so both
+// give the same bits).
+void reduced_alone_and_mixed(const char* fixture, Linear linear) {
+  const auto dir = test::test_data(std::string("modernbert/") + fixture);
   RIPVEC_REQUIRE_PATH(dir / "model.safetensors");
   const int n = static_cast<int>(load_golden(dir).ids.size());
   std::vector<std::vector<int>> alone;
   for (int i = 0; i < n; ++i) alone.push_back({i});
   std::vector<int> all(n);
   std::iota(all.begin(), all.end(), 0);
-  run_groups(dir, alone, kInt8Cos, kInt8Diff, true);
-  run_groups(dir, {all, std::vector<int>(all.rbegin(), all.rend())}, kInt8Cos, kInt8Diff, true);
+  run_groups(dir, alone, kInt8Cos, kInt8Diff, linear);
+  run_groups(dir, {all, std::vector<int>(all.rbegin(), all.rend())}, kInt8Cos, kInt8Diff, linear);
+}
+
+TEST_P(ModernBertParity, Int8AloneAndMixed) {
+  reduced_alone_and_mixed(GetParam(), Linear::kInt8);
+}
+
+TEST_P(ModernBertParity, Bf16AloneAndMixed) {
+  reduced_alone_and_mixed(GetParam(), Linear::kBf16);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, ModernBertParity, ::testing::Values("tiny", "tiny_bias"));

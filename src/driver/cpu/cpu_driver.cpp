@@ -301,8 +301,29 @@ void CpuDriver::set_int8(bool on, cpu::Int8Isa isa) {
   }
 }
 
+void CpuDriver::set_bf16(bool on, cpu::Bf16Isa isa) {
+  bf16_ = on;
+  if (on) {
+    const cpu::Bf16Isa pick = cpu::select_bf16_isa(isa);
+    if (pick != bf16_isa_) bpacks_.clear();
+    bf16_isa_ = pick;
+  }
+}
+
+const cpu::Bf16Weight* CpuDriver::bf16_weight(const Tensor& w, int64_t n, int64_t k) {
+  if (!bf16_ || reduced_paused_ || n <= 0 || k <= 0 || w.data == nullptr ||
+      !weights_.contains(w.data))
+    return nullptr;
+  const auto key = std::make_tuple(static_cast<const void*>(w.data), n, k);
+  auto it = bpacks_.find(key);
+  if (it == bpacks_.end())
+    it = bpacks_.emplace(key, cpu::pack_bf16_weight(*k_, fp(w), n, k, bf16_isa_)).first;
+  return &it->second;
+}
+
 const cpu::Int8Weight* CpuDriver::int8_weight(const Tensor& w, int64_t n, int64_t k, bool gelu) {
-  if (!int8_ || int8_paused_ || n <= 0 || k <= 0 || w.data == nullptr || !weights_.contains(w.data))
+  if (!int8_ || reduced_paused_ || n <= 0 || k <= 0 || w.data == nullptr ||
+      !weights_.contains(w.data))
     return nullptr;
   const unsigned kind = gelu ? 4u : k > n ? 8u : n == 3 * k ? 1u : 2u;
   if (int8_keep_ & kind) return nullptr;
@@ -989,6 +1010,11 @@ GemmDesc check_linear(const char* op, const Tensor& y, const Tensor& x, const Te
 
 void CpuDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias) {
   GemmDesc g = check_linear("linear", y, x, w, bias);
+  if (const cpu::Bf16Weight* bw = bf16_weight(w, g.n, g.k)) {
+    cpu::bf16_linear(*k_, *bw, fp(x), g.lda, fp(y), g.ldc, g.m, bias.empty() ? nullptr : fp(bias),
+                     false, bscratch_);
+    return;
+  }
   if (const cpu::Int8Weight* qw = int8_weight(w, g.n, g.k, false)) {
     cpu::int8_linear(*qw, fp(x), g.lda, fp(y), g.ldc, g.m, bias.empty() ? nullptr : fp(bias),
                      nullptr, qscratch_);
@@ -1014,6 +1040,11 @@ void CpuDriver::blas_linear(GemmDesc g, Tensor y, const Tensor& x, const Tensor&
 
 void CpuDriver::linear_gelu(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias) {
   const GemmDesc g = check_linear("linear_gelu", y, x, w, bias);
+  if (const cpu::Bf16Weight* bw = bf16_weight(w, g.n, g.k)) {
+    cpu::bf16_linear(*k_, *bw, fp(x), g.lda, fp(y), g.ldc, g.m, bias.empty() ? nullptr : fp(bias),
+                     true, bscratch_);
+    return;
+  }
   if (const cpu::Int8Weight* qw = int8_weight(w, g.n, g.k, true)) {
     cpu::int8_linear(*qw, fp(x), g.lda, fp(y), g.ldc, g.m, bias.empty() ? nullptr : fp(bias),
                      k_->gelu, qscratch_);

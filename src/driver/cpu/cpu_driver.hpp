@@ -28,6 +28,7 @@
 #include <tuple>
 #include <vector>
 
+#include "driver/cpu/cpu_bf16_gemm.hpp"
 #include "driver/cpu/cpu_int8_gemm.hpp"
 #include "driver/cpu/cpu_packed_gemm.hpp"
 #include "driver/driver.hpp"
@@ -72,10 +73,17 @@ class CpuDriver {
   // driver (exact FP32; Embedder::load turns it on). isa kAuto picks VNNI / AVX2 / scalar.
   void set_int8(bool on, cpu::Int8Isa isa = cpu::Int8Isa::kAuto);
   bool int8() const { return int8_; }
-  // With INT8 on, paused = true runs the following products in exact FP32 (the quantized
-  // weights are kept, none are made) until unpaused: Embedder::load's Auto precision embeds
-  // queries this way, so a one-query process never quantizes the weights.
-  void set_int8_paused(bool paused) { int8_paused_ = paused; }
+  // BF16 linear layers (cpu_bf16_gemm.hpp): weights rounded and packed once at first use,
+  // activations converted per call, FP32 sums, bias/GELU/everything else in FP32. Off by
+  // default; isa kAuto picks AMX-BF16 where the CPU runs it, else the emulated kernel (the
+  // accuracy reference: slower than FP32). Takes precedence over INT8 when both are on.
+  void set_bf16(bool on, cpu::Bf16Isa isa = cpu::Bf16Isa::kAuto);
+  bool bf16() const { return bf16_; }
+  const char* bf16_isa_name() const { return cpu::bf16_isa_name(bf16_isa_); }
+  // With INT8 or BF16 on, paused = true runs the following products in exact FP32 (the
+  // converted weights are kept, none are made) until unpaused: Embedder::load's Auto precision
+  // embeds queries this way, so a one-query process never converts the weights.
+  void set_reduced_paused(bool paused) { reduced_paused_ = paused; }
   const char* int8_isa_name() const { return cpu::int8_isa_name(int8_isa_); }
 
   void begin_batch() {}
@@ -198,6 +206,8 @@ class CpuDriver {
   // gelu: the product feeds GELU (the FFN's up projection). Layers kept in FP32 (int8_keep_)
   // get null.
   const cpu::Int8Weight* int8_weight(const Tensor& w, int64_t n, int64_t k, bool gelu);
+  // The BF16 copy of weight w; null when BF16 is off (or paused) or w was not loaded.
+  const cpu::Bf16Weight* bf16_weight(const Tensor& w, int64_t n, int64_t k);
 
   const cpu::CpuKernels* k_;
   Buffer arena_;
@@ -216,7 +226,11 @@ class CpuDriver {
   std::map<std::tuple<const void*, int64_t, int64_t>, cpu::PackedFloats> packs_;
   std::set<std::tuple<const void*, int64_t, int64_t>> used_unpacked_;  // see packed_weight()
   bool int8_ = false;
-  bool int8_paused_ = false;
+  bool reduced_paused_ = false;
+  bool bf16_ = false;
+  cpu::Bf16Isa bf16_isa_ = cpu::Bf16Isa::kEmulated;
+  std::map<std::tuple<const void*, int64_t, int64_t>, cpu::Bf16Weight> bpacks_;
+  cpu::Bf16Scratch bscratch_;
   cpu::Int8Isa int8_isa_ = cpu::Int8Isa::kScalar;
   std::map<std::tuple<const void*, int64_t, int64_t>, cpu::Int8Weight> qpacks_;
   cpu::Int8Scratch qscratch_;

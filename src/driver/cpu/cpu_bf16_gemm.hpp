@@ -1,0 +1,73 @@
+// Internal to the CPU driver: linear layers with BF16 operands and FP32 sums (Precision::BF16
+// on the CPU; the rest of the forward pass stays FP32).
+//
+//   y[r, j] = bias[j] + sum over c of bf16(x[r, c]) * bf16(W[j, c]),  then exact GELU if asked
+//
+// bf16(v) rounds an FP32 to 8 mantissa bits, to nearest even, with a subnormal input taken as
+// zero (keeping its sign) and a NaN kept a quiet NaN: what VCVTNE2PS2BF16 does. The product of
+// two BF16 values is exact in FP32, so the kernels differ only in the order and FP32 rounding
+// of their sums (|difference| within a few FP32 ulps of sum |products|; bf16_gemm_test), and a
+// row's result never depends on the other rows of the call. Kernels:
+//  * kEmulated: the operands rounded to BF16 values kept in FP32 and run through the FP32
+//    packed kernel (any CPU; slower than FP32 by the rounding pass: the accuracy reference,
+//    used by the tests and the accuracy studies, never picked by Precision::Auto);
+//  * kAmx: AMX-BF16 tiles (TDPBF16PS): 32 x 32 output blocks of four 16 x 16 FP32 tiles, k in
+//    steps of 32; the weights packed once in the tiles' pair layout, the activations converted
+//    per call (VCVTNE2PS2BF16). Needs AMX-TILE, AMX-BF16, AVX512-BF16 and the kernel's leave
+//    to use the tile state (Linux arch_prctl ARCH_REQ_XCOMP_PERM), asked for once per process.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "driver/cpu/cpu_kernels.hpp"
+#include "driver/cpu/cpu_packed_gemm.hpp"
+
+namespace ripvec::cpu {
+
+enum class Bf16Isa { kAuto, kEmulated, kAmx };
+
+// Whether this CPU and OS run the AMX-BF16 kernel (CPUID, XCR0 and the tile-data permission,
+// requested here the first time). Thread-safe; the answer is computed once.
+bool amx_bf16_available();
+// kAuto: kAmx where available, else kEmulated ($RIPVEC_CPU_BF16=emulated|amx overrides).
+// Throws UnsupportedError for kAmx on a CPU without it.
+Bf16Isa select_bf16_isa(Bf16Isa want);
+const char* bf16_isa_name(Bf16Isa isa);
+// Whether Precision::Auto should run documents in BF16: where the AMX kernel runs (measured
+// faster than FP32 there: docs/benchmarks.md); never on the emulated kernel.
+bool bf16_faster_than_f32();
+
+// bf16(v) as defined above, as the FP32 value it represents.
+float bf16_round(float v);
+
+struct Bf16Weight {
+  Bf16Isa isa = Bf16Isa::kEmulated;
+  int64_t n = 0, k = 0;
+  // kAmx: k padded to kp (a multiple of 32) and n to n_pad (a multiple of 32); n_pad / 32
+  // panels of kp * 32 values: for each step of 32 k, two 16 x 16 pair tiles (channels 0-15,
+  // then 16-31), element [kk][j][e] = bf16(W[32 p + j][32 s + 2 kk + e]) (zeros beyond n, k).
+  int64_t kp = 0, n_pad = 0;
+  std::vector<uint16_t> packed;
+  // kEmulated: pack_weight(bf16-rounded W, n, k, gemm_nr) for the FP32 packed kernel, or the
+  // rounded W itself ([n][k]) where the kernel build has none (scalar).
+  PackedFloats emulated;
+  std::vector<float> rounded;
+};
+
+// W[n, k] row-major -> rounded and packed for isa (kAuto is resolved by select_bf16_isa).
+Bf16Weight pack_bf16_weight(const CpuKernels& kern, const float* w, int64_t n, int64_t k,
+                            Bf16Isa isa);
+
+// Per call: the converted activations; grown on demand and reused (one driver = one thread).
+struct Bf16Scratch {
+  std::vector<uint16_t> act;   // kAmx: ceil(m / 32) * 32 rows of kp values
+  std::vector<float> act_f32;  // kEmulated: m rows of k rounded values
+};
+
+// y[m, n] (ldc) = the formula above with bias (nullable), then exact GELU when gelu. x[m, k]
+// (lda) is not modified. Runs on the global pool.
+void bf16_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, int64_t lda, float* y,
+                 int64_t ldc, int64_t m, const float* bias, bool gelu, Bf16Scratch& s);
+
+}  // namespace ripvec::cpu

@@ -1,0 +1,204 @@
+// BF16 linear layers of the CPU driver (cpu_bf16_gemm.hpp): the rounding against its definition,
+// every kernel available on this CPU (the emulated one always, AMX-BF16 where the CPU and OS
+// run it) against a reference written here from the formula (double sums of the rounded
+// operands' products), row by row against one-row calls (batch independence), and the driver's
+// linear()/linear_gelu() in BF16 against FP32.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "driver/cpu/cpu_bf16_gemm.hpp"
+#include "driver/cpu/cpu_driver.hpp"
+#include "driver/cpu/cpu_kernels.hpp"
+
+namespace ripvec::cpu {
+namespace {
+
+std::vector<float> normal(std::mt19937& rng, int64_t n, float scale = 1.0f) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& e : v) e = scale * nd(rng);
+  return v;
+}
+
+// bf16 by its definition, through doubles: the nearest value with 8 significant bits (ties to
+// the even one), subnormal inputs as signed zero, NaN quiet.
+float bf16_by_definition(float v) {
+  if (std::isnan(v)) return std::numeric_limits<float>::quiet_NaN();
+  if (std::fpclassify(v) == FP_SUBNORMAL) return std::signbit(v) ? -0.0f : 0.0f;
+  if (v == 0.0f || std::isinf(v)) return v;
+  int e = 0;
+  const double f = std::frexp(static_cast<double>(v), &e);  // v = f * 2^e, 0.5 <= |f| < 1
+  const double scaled = std::ldexp(f, 8);                   // 8 significant bits
+  const double r = std::nearbyint(scaled);                  // ties to even (default mode)
+  const double out = std::ldexp(r, e - 8);
+  return out > std::numeric_limits<float>::max()    ? std::numeric_limits<float>::infinity()
+         : out < -std::numeric_limits<float>::max() ? -std::numeric_limits<float>::infinity()
+                                                    : static_cast<float>(out);
+}
+
+std::vector<Bf16Isa> kernels() {
+  std::vector<Bf16Isa> v{Bf16Isa::kEmulated};
+  if (amx_bf16_available()) v.push_back(Bf16Isa::kAmx);
+  return v;
+}
+
+// y = bias + sum bf16(x) bf16(W) in double, and the bound each output may differ by: a few
+// FP32 ulps of sum |products| (the kernels sum in FP32, in orders of their own).
+void reference(const std::vector<float>& x, const std::vector<float>& w, const float* bias,
+               int64_t m, int64_t n, int64_t k, std::vector<double>& y, std::vector<double>& tol) {
+  y.assign(static_cast<size_t>(m * n), 0.0);
+  tol.assign(static_cast<size_t>(m * n), 0.0);
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = bias ? bias[j] : 0.0, a = bias ? std::fabs(bias[j]) : 0.0;
+      for (int64_t c = 0; c < k; ++c) {
+        const double p = static_cast<double>(bf16_round(x[r * k + c])) * bf16_round(w[j * k + c]);
+        s += p;
+        a += std::fabs(p);
+      }
+      y[r * n + j] = s;
+      tol[r * n + j] = 4.0 * std::numeric_limits<float>::epsilon() * a * std::log2(k + 2.0) + 1e-30;
+    }
+}
+
+TEST(Bf16Round, MatchesDefinition) {
+  std::mt19937 rng(1);
+  std::vector<float> v = normal(rng, 20000, 3.0f);
+  for (uint32_t bits :
+       {0x3f800000u, 0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu, 0xff7fffffu, 0x00000001u,
+        0x80400000u, 0x00800000u, 0x7f800000u, 0xff800000u, 0x80000000u, 0x3f7fffffu, 0x47ffffffu})
+    v.push_back(std::bit_cast<float>(bits));
+  std::uniform_int_distribution<uint32_t> any;
+  for (int i = 0; i < 20000; ++i) v.push_back(std::bit_cast<float>(any(rng)));
+  for (float f : v) {
+    const float got = bf16_round(f), want = bf16_by_definition(f);
+    SCOPED_TRACE(std::to_string(std::bit_cast<uint32_t>(f)));
+    EXPECT_EQ(std::bit_cast<uint32_t>(got) & 0xffffu, 0u);
+    if (std::isnan(f)) {
+      EXPECT_TRUE(std::isnan(got));
+    } else {
+      EXPECT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want));
+    }
+  }
+}
+
+TEST(Bf16Gemm, EveryKernelMatchesTheFormula) {
+  const CpuKernels& kern = select_kernels(Isa::kAuto);
+  std::mt19937 rng(7);
+  const int64_t shapes[][3] = {{1, 1, 1},       {5, 17, 31},     {33, 40, 64},  {64, 384, 384},
+                               {200, 96, 1536}, {37, 1152, 384}, {130, 33, 100}};
+  for (Bf16Isa isa : kernels()) {
+    for (const auto& sh : shapes) {
+      const int64_t m = sh[0], n = sh[1], k = sh[2];
+      for (int variant = 0; variant < 2; ++variant) {
+        const bool with_bias = variant == 0, gelu = variant == 1;
+        SCOPED_TRACE(std::string(bf16_isa_name(isa)) + " m=" + std::to_string(m) + " n=" +
+                     std::to_string(n) + " k=" + std::to_string(k) + (gelu ? " gelu" : " bias"));
+        const auto x = normal(rng, m * k), w = normal(rng, n * k, 0.05f), b = normal(rng, n);
+        const Bf16Weight bw = pack_bf16_weight(kern, w.data(), n, k, isa);
+        ASSERT_EQ(bw.isa, isa);
+        Bf16Scratch s;
+        // ldc > n with a sentinel beyond n: nothing may be written there.
+        const int64_t ldc = n + 3;
+        std::vector<float> y(static_cast<size_t>(m * ldc), -7.0f);
+        bf16_linear(kern, bw, x.data(), k, y.data(), ldc, m, with_bias ? b.data() : nullptr, gelu,
+                    s);
+        std::vector<double> ref, tol;
+        reference(x, w, with_bias ? b.data() : nullptr, m, n, k, ref, tol);
+        for (int64_t r = 0; r < m; ++r) {
+          for (int64_t j = 0; j < n; ++j) {
+            double want = ref[r * n + j];
+            if (gelu) want = 0.5 * want * (1.0 + std::erf(want / std::sqrt(2.0)));
+            ASSERT_NEAR(y[r * ldc + j], want, tol[r * n + j] + 1e-6 * std::fabs(want))
+                << r << "," << j;
+          }
+          for (int64_t j = n; j < ldc; ++j) ASSERT_EQ(y[r * ldc + j], -7.0f) << "wrote past n";
+        }
+      }
+    }
+  }
+}
+
+// A row's result does not depend on the other rows of the call; strided x (lda > k) is read in
+// place; a NaN in one row stays in that row.
+TEST(Bf16Gemm, RowsAreIndependentAndStridesHonoured) {
+  const CpuKernels& kern = select_kernels(Isa::kAuto);
+  std::mt19937 rng(11);
+  const int64_t m = 77, n = 96, k = 384, lda = k + 9;
+  std::vector<float> x = normal(rng, m * lda);
+  x[5 * lda + 17] = std::numeric_limits<float>::quiet_NaN();
+  const auto w = normal(rng, n * k, 0.05f), b = normal(rng, n);
+  for (Bf16Isa isa : kernels()) {
+    SCOPED_TRACE(bf16_isa_name(isa));
+    const Bf16Weight bw = pack_bf16_weight(kern, w.data(), n, k, isa);
+    Bf16Scratch s;
+    std::vector<float> all(static_cast<size_t>(m * n));
+    bf16_linear(kern, bw, x.data(), lda, all.data(), n, m, b.data(), false, s);
+    for (int64_t r = 0; r < m; ++r) {
+      std::vector<float> one(static_cast<size_t>(n));
+      bf16_linear(kern, bw, x.data() + r * lda, lda, one.data(), n, 1, b.data(), false, s);
+      for (int64_t j = 0; j < n; ++j) {
+        if (r == 5) {
+          ASSERT_TRUE(std::isnan(all[r * n + j])) << j;
+        } else {
+          ASSERT_EQ(one[j], all[r * n + j]) << "row " << r << " col " << j;
+        }
+      }
+    }
+  }
+}
+
+// The driver's linear layers with BF16 on: close to FP32 (cosine per row), and paused runs are
+// exact FP32 again.
+TEST(Bf16Gemm, DriverLinearCloseToF32AndPauseIsExact) {
+  std::mt19937 rng(3);
+  const int64_t m = 96, n = 384, k = 384;
+  const auto x = normal(rng, m * k), w = normal(rng, n * k, 0.05f), b = normal(rng, n, 0.1f);
+  CpuDriver d;
+  d.reserve_scratch(64 << 20);
+  auto host = [](const std::vector<float>& v, std::vector<int64_t> shape) {
+    HostTensorRef h;
+    h.rank = static_cast<int>(shape.size());
+    for (size_t i = 0; i < shape.size(); ++i) h.shape[i] = shape[i];
+    h.dtype = DType::F32;
+    h.data = v.data();
+    return h;
+  };
+  using Tensor = CpuDriver::Tensor;
+  const Tensor tw = d.load_weight(host(w, {n, k}), DType::F32);
+  const Tensor tb = d.load_weight(host(b, {n}), DType::F32);
+  Tensor tx = d.alloc(DType::F32, {m, k});
+  std::memcpy(tx.data, x.data(), x.size() * sizeof(float));
+  Tensor f32 = d.alloc(DType::F32, {m, n}), bf = d.alloc(DType::F32, {m, n}),
+         paused = d.alloc(DType::F32, {m, n});
+  d.linear_gelu(f32, tx, tw, tb);
+  d.set_bf16(true);
+  d.linear_gelu(bf, tx, tw, tb);
+  d.set_reduced_paused(true);
+  d.linear_gelu(paused, tx, tw, tb);
+  d.set_reduced_paused(false);
+  const float* a = static_cast<const float*>(f32.data);
+  const float* q = static_cast<const float*>(bf.data);
+  const float* p = static_cast<const float*>(paused.data);
+  for (int64_t r = 0; r < m; ++r) {
+    double dot = 0, na = 0, nq = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      dot += double(a[r * n + j]) * q[r * n + j];
+      na += double(a[r * n + j]) * a[r * n + j];
+      nq += double(q[r * n + j]) * q[r * n + j];
+      ASSERT_EQ(p[r * n + j], a[r * n + j]) << "paused is not FP32";
+    }
+    EXPECT_GE(dot / std::sqrt(na * nq), 0.9999) << "row " << r << " (" << d.bf16_isa_name() << ")";
+  }
+}
+
+}  // namespace
+}  // namespace ripvec::cpu
