@@ -137,9 +137,9 @@ class TimedEmbedder final : public Embedder {
 }  // namespace
 
 constexpr const char* kUsage =
-    "usage: index_bench [--model SPEC] [--device cpu|cuda|auto] [--threads N] [--max-files N]\n"
-    "                   [--storage-only] [--pure-embed] [--warm] [--dump-texts F] [--dump-ids F] "
-    "DIR\n"
+    "usage: index_bench [--model SPEC] [--device cpu|cuda|auto] [--precision P] [--threads N]\n"
+    "                   [--max-files N] [--storage-only] [--pure-embed] [--warm]\n"
+    "                   [--dump-texts F] [--dump-ids F] DIR\n"
     "       index_bench --storage-only --in-place CACHE_DIR DIR\n";
 
 // Chunks every file under root the way the index does (same admission: text files within the
@@ -206,7 +206,14 @@ int main(int argc, char** argv) {
       dump_texts = argv[++i];
     else if (a == "--dump-ids" && i + 1 < argc)
       dump_ids = argv[++i];
-    else if (a == "--device" && i + 1 < argc) {
+    else if (a == "--precision" && i + 1 < argc) {
+      const std::string v = argv[++i];
+      eo.precision = v == "f32"    ? Precision::F32
+                     : v == "f16"  ? Precision::F16
+                     : v == "bf16" ? Precision::BF16
+                     : v == "int8" ? Precision::Int8
+                                   : Precision::Auto;
+    } else if (a == "--device" && i + 1 < argc) {
       const std::string d = argv[++i];
       eo.device = d == "cuda" ? Device::Cuda : d == "cpu" ? Device::Cpu : Device::Auto;
     } else if (a == "--in-place" && i + 1 < argc)

@@ -5,7 +5,7 @@
 # INT8 quantize_dynamic) on MiniLM- and bge-small-shaped models (random weights, seed 0; speed
 # does not depend on the values; the ONNX graph is checked against transformers first).
 #   scripts/cpu_device_bench.sh [build] [test] [peak] [gemm] [tune] [coretype] [scaling]
-#                               [share] [peers-minilm] [peers-bge] ...
+#                               [share] [bf16] [cold] [peers-minilm] [peers-bge] ...
 # share: per thread count in $THREADS, ROUNDS (default 3) interleaved rounds of the FP32 peak
 # FMA rate, one MiniLM layer op by op (cpu_ops_bench --layer: GEMM share of the layer's time)
 # and the MiniLM-shaped forward (embed_bench), printing the forward's % of that round's peak.
@@ -118,6 +118,7 @@ if want share; then  # GEMM share of a layer and the forward's % of the peak FMA
   done
 fi
 if want bf16; then  # BF16 linear layers: AMX against the emulated kernel and the formula
+  export RIPVEC_CPU_BF16=${RIPVEC_CPU_BF16:-amx}  # the AMX kernel, also where Auto would not take it
   RIPVEC_THREADS=8 $B/tests/bf16_gemm_test --gtest_brief=1 2>&1 | tail -4
   RIPVEC_THREADS=8 $B/tests/bert_parity_test --gtest_filter='*Bf16*:*AutoPrecision*' 2>&1 |
     grep -E "texts end-to-end|OK|FAILED|SKIPPED|PASSED|Failure|Expected|actual"
@@ -125,6 +126,17 @@ if want bf16; then  # BF16 linear layers: AMX against the emulated kernel and th
     grep -E "bf16|OK|FAILED|PASSED|Failure|Expected|actual"
   for t in $THREADS; do
     RIPVEC_THREADS=$t $B/bench/cpu_ops_bench 32 256 --layer --reps 5 --bf16 | tail -8
+  done
+fi
+if want cold; then  # cold index of a real tree on 2 cores: --precision f32 against int8 and bf16
+  make_model minilm 6
+  for r in 1 2; do
+    for p in ${COLD_PRECISIONS:-f32 int8 bf16}; do
+      echo "-- round $r, --precision $p"
+      RIPVEC_THREADS=2 taskset -c 0,1 $B/bench/index_bench --model $MODELS/minilm --device cpu \
+        --precision $p --max-files ${COLD_FILES:-300} ${COLD_TREE:?a directory to index} |
+        grep -E "^\| cold|^model"
+    done
   done
 fi
 want peers-minilm && peers minilm 6
