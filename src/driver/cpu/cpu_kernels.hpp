@@ -98,8 +98,9 @@ struct CpuKernels {
   void (*axpy)(float* y, float a, const float* x, int64_t n);  // y += a * x
   void (*attention)(const AttnArgs& a);
   // Packed-weight GEMM (none in the scalar build: gemm_mr == 0). gemm_mr x gemm_nr is the
-  // register tile; gemm_kc the largest k block.
-  int gemm_mr = 0, gemm_nr = 0, gemm_kc = 0;
+  // register tile; gemm_kc the largest k block; gemm_mc_tiles register tiles make a row block
+  // (one pool task's rows).
+  int gemm_mr = 0, gemm_nr = 0, gemm_kc = 0, gemm_mc_tiles = 12;
   void (*gemm_block)(const GemmBlock& g) = nullptr;
 };
 

@@ -57,9 +57,9 @@ void packed_gemm(const CpuKernels& kern, const float* packed, int64_t n, int64_t
   const int64_t kc_max = kEnvKc > 0 ? kEnvKc : kern.gemm_kc;
   const int64_t kblocks = std::max<int64_t>(1, (k + kc_max - 1) / kc_max);
   const int64_t kc = std::max<int64_t>(1, (k + kblocks - 1) / kblocks);
-  // Row blocks of 12 register tiles (144 rows on AVX-512, 72 on AVX2): the block's A rows for
-  // one k block (144 x 384 floats = 216 KiB) stay in L2 while the panels stream past.
-  const int64_t mc = (kEnvMcTiles > 0 ? kEnvMcTiles : 12) * mr;
+  // Row blocks of gemm_mc_tiles register tiles (48 rows on AVX-512, 72 on AVX2): the block's A
+  // rows for one k block stay in L2 while the panels stream past.
+  const int64_t mc = (kEnvMcTiles > 0 ? kEnvMcTiles : kern.gemm_mc_tiles) * mr;
   const int64_t threads = ThreadPool::global().size();
   const GemmTasks split(m, mc, (n + nr - 1) / nr, threads);
   const int64_t tasks = split.count;
