@@ -127,14 +127,14 @@ TEST(CliEmbed, MatchesTeiReferenceVector) {
   EXPECT_GT(dot / std::sqrt(nr * nv), 0.999);
 }
 
-// --precision f32 and int8 both work on the CPU, and their vectors agree to the INT8 bar
-// (cosine >= 0.999) without being the same vectors.
-TEST(CliEmbed, PrecisionInt8AgreesWithF32) {
+// --precision f32, int8 and bf16 all work on the CPU, and the reduced ones' vectors agree with
+// f32's to their bar (cosine >= 0.999 for int8, 0.9999 for bf16) without being the same vectors.
+void reduced_agrees_with_f32(const char* precision, double min_cos) {
   RIPVEC_REQUIRE_PATH(default_model_dir());
   const std::vector<std::string> texts{"What is Deep Learning?", "int main() { return 0; }",
                                        "retry an http request with exponential backoff"};
   std::vector<std::vector<std::vector<float>>> out;
-  for (const char* p : {"f32", "int8"}) {
+  for (const char* p : {"f32", precision}) {
     std::vector<std::string> args{"embed", "--precision", p};
     args.insert(args.end(), texts.begin(), texts.end());
     auto r = run_cli(model_run(args));
@@ -146,8 +146,16 @@ TEST(CliEmbed, PrecisionInt8AgreesWithF32) {
   for (size_t t = 0; t < texts.size(); ++t) {
     double dot = 0;
     for (size_t i = 0; i < 384; ++i) dot += double(out[0][t][i]) * out[1][t][i];
-    EXPECT_GT(dot / (norm(out[0][t]) * norm(out[1][t])), 0.999) << texts[t];
+    EXPECT_GT(dot / (norm(out[0][t]) * norm(out[1][t])), min_cos) << texts[t];
   }
+}
+
+TEST(CliEmbed, PrecisionInt8AgreesWithF32) {
+  reduced_agrees_with_f32("int8", 0.999);
+}
+
+TEST(CliEmbed, PrecisionBf16AgreesWithF32) {
+  reduced_agrees_with_f32("bf16", 0.9999);
 }
 
 // Expected ids from HF `tokenizers` 0.23.3 on the same tokenizer.json (padding disabled):
