@@ -17,6 +17,7 @@
 #include "driver/cpu/cpu_bf16_gemm.hpp"
 #include "driver/cpu/cpu_driver.hpp"
 #include "driver/cpu/cpu_kernels.hpp"
+#include "ripvec/error.hpp"
 
 namespace ripvec::cpu {
 namespace {
@@ -198,6 +199,20 @@ TEST(Bf16Gemm, DriverLinearCloseToF32AndPauseIsExact) {
     }
     EXPECT_GE(dot / std::sqrt(na * nq), 0.9999) << "row " << r << " (" << d.bf16_isa_name() << ")";
   }
+}
+
+// Asking for AMX where the CPU (or OS) has none is a clear error, never a crash (#UD) or a
+// silent fallback; Auto then stays on the emulated kernel and is not Auto's choice.
+TEST(Bf16Gemm, AmxOnACpuWithoutItIsAClearError) {
+  if (amx_bf16_available()) GTEST_SKIP() << "this CPU runs AMX-BF16";
+  try {
+    select_bf16_isa(Bf16Isa::kAmx);
+    FAIL() << "no error";
+  } catch (const UnsupportedError& e) {
+    EXPECT_NE(std::string(e.what()).find("AMX-BF16"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(select_bf16_isa(Bf16Isa::kAuto), Bf16Isa::kEmulated);
+  EXPECT_FALSE(bf16_faster_than_f32());
 }
 
 }  // namespace

@@ -84,6 +84,7 @@ func ReadRows(path string) ([][]string, error) {
           "before they are shown to users.\n");
   }
   void TearDown() override { fs::remove_all(base_); }
+  void reduced_index_is_separate(Precision precision, const char* tag);
   fs::path base_, root_;
 };
 
@@ -176,20 +177,22 @@ TEST_F(IndexModel, NoIndexSearchMatchesPersistent) {
 // FP32 vectors is never updated or searched with INT8 ones (nor the reverse). Opening the
 // root with an INT8 embedder gives a sibling index that embeds everything itself, and the
 // FP32 index stays as it was.
-TEST_F(IndexModel, Int8IndexIsSeparateFromF32) {
+// An index of reduced-precision vectors (INT8 or CPU BF16: `tag` in vector_config) is kept
+// apart from the FP32 one and never updated with FP32 vectors.
+void IndexModel::reduced_index_is_separate(Precision precision, const char* tag) {
   RIPVEC_REQUIRE_PATH(test::default_model_dir() / "model.safetensors");
   EmbedderOptions fo = model_options();
   fo.precision = Precision::F32;
   EmbedderOptions qo = model_options();
-  qo.precision = Precision::Int8;
-  std::shared_ptr<Embedder> f32 = Embedder::load(fo), int8 = Embedder::load(qo);
-  EXPECT_EQ(f32->vector_config().find("int8"), std::string::npos);
-  EXPECT_NE(int8->vector_config().find("int8"), std::string::npos);
+  qo.precision = precision;
+  std::shared_ptr<Embedder> f32 = Embedder::load(fo), reduced = Embedder::load(qo);
+  EXPECT_EQ(f32->vector_config().find(tag), std::string::npos);
+  EXPECT_NE(reduced->vector_config().find(tag), std::string::npos);
   IndexOptions io;
   io.cache_dir = base_ / "cache";
   auto a = Index::open(root_, f32, io);
   EXPECT_EQ(a->update().files_added, 5u);
-  auto b = Index::open(root_, int8, io);
+  auto b = Index::open(root_, reduced, io);
   EXPECT_NE(a->location(), b->location());
   const UpdateStats sb = b->update();
   EXPECT_EQ(sb.files_added, 5u);
@@ -202,11 +205,19 @@ TEST_F(IndexModel, Int8IndexIsSeparateFromF32) {
   // The FP32 index is untouched: reopened with FP32, nothing to embed.
   EXPECT_EQ(Index::open(root_, f32, io)->update().chunks_embedded, 0u);
   // Status and the cache listing tell the two apart (the manifest stores vector_config).
-  EXPECT_EQ(b->status().vectors, int8->vector_config());
+  EXPECT_EQ(b->status().vectors, reduced->vector_config());
   EXPECT_EQ(a->status().vectors, f32->vector_config());
   const std::vector<IndexStatus> all = list_indexes(io.cache_dir);
   ASSERT_EQ(all.size(), 2u);
   for (const IndexStatus& s : all)
     EXPECT_EQ(s.vectors,
-              s.location == b->location() ? int8->vector_config() : f32->vector_config());
+              s.location == b->location() ? reduced->vector_config() : f32->vector_config());
+}
+
+TEST_F(IndexModel, Int8IndexIsSeparateFromF32) {
+  reduced_index_is_separate(Precision::Int8, "int8");
+}
+
+TEST_F(IndexModel, Bf16IndexIsSeparateFromF32) {
+  reduced_index_is_separate(Precision::BF16, "bf16");
 }
