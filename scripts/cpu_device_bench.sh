@@ -41,7 +41,8 @@ if want build; then
     -DBLAS_LIBRARIES="$DEPS/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so" \
     -DOPENBLAS_CBLAS_INCLUDE="$DEPS/usr/include/x86_64-linux-gnu/openblas-pthread" \
     -DBLA_VENDOR=OpenBLAS >"$OUT/cmake.log" 2>&1 || { tail -30 "$OUT/cmake.log"; exit 1; }
-  cmake --build $B -j16 --target driver_conformance_test int8_gemm_test fma_peak_bench gemm_bench embed_bench \
+  cmake --build $B -j16 --target driver_conformance_test int8_gemm_test bf16_gemm_test fma_peak_bench \
+    gemm_bench embed_bench index_bench \
     cpu_ops_bench bert_parity_test modernbert_parity_test \
     >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
   echo "build ok"
