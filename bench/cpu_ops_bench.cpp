@@ -8,7 +8,7 @@
 //   batch x seq: the token count (defaults 8 x 384; MiniLM-L6: H=384, 12 heads, FFN 1536)
 //   --layer: only the layer breakdown; --int8: its linear layers in INT8 (CpuDriver::set_int8,
 //   the kernel Auto picks; activation quantization included in each GEMM's time); --bf16: in
-//   BF16 (CpuDriver::set_bf16: AMX where the CPU has it, else the emulated kernel);
+//   BF16 (CpuDriver::set_bf16: the emulated kernel, AMX with $RIPVEC_CPU_BF16=amx);
 //   --reps: layer repetitions (default 9). Each op's time is
 //   the median over the repetitions, which run op after op (interleaved), so that load on a
 //   shared machine slows every op alike.

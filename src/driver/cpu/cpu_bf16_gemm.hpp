@@ -6,7 +6,7 @@
 // bf16(v) rounds an FP32 to 8 mantissa bits, to nearest even, with a subnormal input taken as
 // zero (keeping its sign) and a NaN kept a quiet NaN: what VCVTNE2PS2BF16 does. The product of
 // two BF16 values is exact in FP32, so the kernels differ only in the order and FP32 rounding
-// of their sums (|difference| within a few FP32 ulps of sum |products|; bf16_gemm_test), and a
+// of their sums (bf16_gemm_test bounds the difference by 4 eps log2(k + 2) sum |products|), and a
 // row's result never depends on the other rows of the call. Kernels:
 //  * kEmulated: the operands rounded to BF16 values kept in FP32 and run through the FP32
 //    packed kernel (any CPU; slower than FP32 by the rounding pass: the accuracy reference,
@@ -30,12 +30,14 @@ enum class Bf16Isa { kAuto, kEmulated, kAmx };
 // Whether this CPU and OS run the AMX-BF16 kernel (CPUID, XCR0 and the tile-data permission,
 // requested here the first time). Thread-safe; the answer is computed once.
 bool amx_bf16_available();
-// kAuto: kAmx where available, else kEmulated ($RIPVEC_CPU_BF16=emulated|amx overrides).
-// Throws UnsupportedError for kAmx on a CPU without it.
+// kAuto: kEmulated until the AMX kernel has been verified on an AMX CPU ($RIPVEC_CPU_BF16=
+// emulated|amx overrides; amx is the only way to the AMX kernel today). Throws
+// UnsupportedError for kAmx on a CPU without it.
 Bf16Isa select_bf16_isa(Bf16Isa want);
 const char* bf16_isa_name(Bf16Isa isa);
-// Whether Precision::Auto should run documents in BF16: where the AMX kernel runs (measured
-// faster than FP32 there: docs/benchmarks.md); never on the emulated kernel.
+// Whether Precision::Auto should run documents in BF16: only where select_bf16_isa(kAuto) gives
+// the AMX kernel (today: $RIPVEC_CPU_BF16=amx on an AMX CPU; its speed is not yet measured),
+// never on the emulated kernel.
 bool bf16_faster_than_f32();
 
 // bf16(v) as defined above, as the FP32 value it represents.

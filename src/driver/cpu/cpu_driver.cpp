@@ -302,12 +302,12 @@ void CpuDriver::set_int8(bool on, cpu::Int8Isa isa) {
 }
 
 void CpuDriver::set_bf16(bool on, cpu::Bf16Isa isa) {
-  bf16_ = on;
   if (on) {
-    const cpu::Bf16Isa pick = cpu::select_bf16_isa(isa);
+    const cpu::Bf16Isa pick = cpu::select_bf16_isa(isa);  // may throw: leave the driver as it was
     if (pick != bf16_isa_) bpacks_.clear();
     bf16_isa_ = pick;
   }
+  bf16_ = on;
 }
 
 const cpu::Bf16Weight* CpuDriver::bf16_weight(const Tensor& w, int64_t n, int64_t k) {
