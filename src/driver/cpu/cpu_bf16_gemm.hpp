@@ -40,7 +40,8 @@ const char* bf16_isa_name(Bf16Isa isa);
 // never on the emulated kernel.
 bool bf16_faster_than_f32();
 
-// bf16(v) as defined above, as the FP32 value it represents.
+// bf16(v) as defined above: its bits, and the FP32 value it represents.
+uint16_t bf16_bits(float v);
 float bf16_round(float v);
 
 struct Bf16Weight {

@@ -1,0 +1,185 @@
+// Internal to cpu_bf16_gemm.cpp: the AMX-BF16 kernel (cpu_bf16_gemm.hpp), in a header of its
+// own so that tests/driver/bf16_amx_sim_test.cpp can compile the same code against an emulation
+// of the tile instructions written from Intel's documented semantics (it defines the _tile_*
+// names before including this file) and check the tile configuration, the pair layout of the
+// packed weights and the block bookkeeping on any CPU. Everything here has internal linkage:
+// each including translation unit gets its own copy. Needs <immintrin.h> (x86-64 only).
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+
+#include "driver/cpu/cpu_bf16_gemm.hpp"
+#include "driver/cpu/cpu_gemm_tasks.hpp"
+#include "util/thread_pool.hpp"
+
+namespace ripvec::cpu {
+namespace {
+
+constexpr int64_t kStep = 32;       // k per tile step (32 BF16 = one 64-byte tile row)
+constexpr int64_t kPanel = 32;      // output channels per packed panel (two 16-column tiles)
+constexpr int64_t kRowBlock = 128;  // rows of one pool task (four 32-row register blocks)
+
+#define RIPVEC_AMX_TARGET \
+  __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
+
+// The palette-1 tile configuration: tiles 0-3 hold 16 x 16 FP32 sums, 4-5 the activations
+// (16 rows x 32 BF16), 6-7 the weights (16 pair rows x 16 channels x 2).
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+const TileConfig& tile_config() {
+  static const TileConfig cfg = [] {
+    TileConfig c;
+    for (int t = 0; t < 8; ++t) {
+      c.colsb[t] = 64;
+      c.rows[t] = 16;
+    }
+    return c;
+  }();
+  return cfg;
+}
+
+// x[r, 0..k) -> bf16 in dst[0..kp) (zeros beyond k), as bf16_bits does element by element.
+RIPVEC_AMX_TARGET void convert_row_amx(const float* x, int64_t k, int64_t kp, uint16_t* dst) {
+  int64_t c = 0;
+  for (; c + 32 <= k; c += 32) {
+    const __m512 lo = _mm512_loadu_ps(x + c), hi = _mm512_loadu_ps(x + c + 16);
+    _mm512_storeu_si512(dst + c, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+  }
+  for (; c < k; ++c) dst[c] = bf16_bits(x[c]);
+  for (; c < kp; ++c) dst[c] = 0;
+}
+
+struct AmxBlock {
+  const Bf16Weight* w;
+  const uint16_t* act;  // the task's first row; rows padded to a multiple of 32
+  float* y;
+  int64_t ldc, rows;  // rows of y to write
+  int64_t p0, p1;     // panels of 32 channels
+  const float* bias;
+  void (*gelu)(float*, int64_t);
+};
+
+RIPVEC_AMX_TARGET void block_amx(const AmxBlock& b) {
+  const Bf16Weight& w = *b.w;
+  const int64_t kp = w.kp, steps = kp / kStep, stride = kp * 2;
+  _tile_loadconfig(&tile_config());
+  alignas(64) float sums[32][32];
+  for (int64_t p = b.p0; p < b.p1; ++p) {
+    const uint16_t* panel = w.packed.data() + p * kp * kPanel;
+    const int64_t col0 = p * kPanel, cols = std::min<int64_t>(kPanel, w.n - col0);
+    for (int64_t r = 0; r < b.rows; r += 32) {
+      const uint16_t* a0 = b.act + r * kp;
+      const uint16_t* a1 = a0 + 16 * kp;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int64_t s = 0; s < steps; ++s) {
+        const uint16_t* bt = panel + s * 1024;
+        _tile_loadd(4, a0 + s * kStep, stride);
+        _tile_loadd(5, a1 + s * kStep, stride);
+        _tile_loadd(6, bt, 64);
+        _tile_loadd(7, bt + 512, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+      }
+      _tile_stored(0, &sums[0][0], 128);
+      _tile_stored(1, &sums[0][16], 128);
+      _tile_stored(2, &sums[16][0], 128);
+      _tile_stored(3, &sums[16][16], 128);
+      const int64_t rows = std::min<int64_t>(32, b.rows - r);
+      const __mmask16 m0 = static_cast<__mmask16>(cols >= 16 ? 0xffff : (1u << cols) - 1);
+      const __mmask16 m1 = static_cast<__mmask16>(cols >= 32   ? 0xffff
+                                                  : cols <= 16 ? 0
+                                                               : (1u << (cols - 16)) - 1);
+      const __m512 bias0 = b.bias ? _mm512_maskz_loadu_ps(m0, b.bias + col0) : _mm512_setzero_ps();
+      const __m512 bias1 =
+          b.bias ? _mm512_maskz_loadu_ps(m1, b.bias + col0 + 16) : _mm512_setzero_ps();
+      for (int64_t i = 0; i < rows; ++i) {
+        float* yr = b.y + (r + i) * b.ldc + col0;
+        _mm512_mask_storeu_ps(yr, m0, _mm512_add_ps(_mm512_load_ps(&sums[i][0]), bias0));
+        _mm512_mask_storeu_ps(yr + 16, m1, _mm512_add_ps(_mm512_load_ps(&sums[i][16]), bias1));
+        if (b.gelu) b.gelu(yr, cols);
+      }
+    }
+  }
+  _tile_release();
+}
+
+// The packed panels of Bf16Weight for the AMX kernel (kp, n_pad, packed; layout in
+// cpu_bf16_gemm.hpp).
+void pack_amx(Bf16Weight& q, const float* w, int64_t n, int64_t k) {
+  q.kp = (k + kStep - 1) / kStep * kStep;
+  q.n_pad = (n + kPanel - 1) / kPanel * kPanel;
+  q.packed.assign(static_cast<size_t>(q.n_pad * q.kp), 0);
+  const int64_t kp = q.kp;
+  parallel_for(0, q.n_pad / kPanel, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      uint16_t* panel = q.packed.data() + p * kp * kPanel;
+      for (int64_t jj = 0; jj < kPanel && p * kPanel + jj < n; ++jj) {
+        const float* row = w + (p * kPanel + jj) * k;
+        // Tile (jj / 16) of each step; within it pair row kk, column jj % 16, element e.
+        for (int64_t c = 0; c < k; ++c) {
+          const int64_t s = c / kStep, kk = (c % kStep) / 2, e = c % 2;
+          panel[s * 1024 + (jj / 16) * 512 + kk * 32 + (jj % 16) * 2 + e] = bf16_bits(row[c]);
+        }
+      }
+    }
+  });
+}
+
+// y[m, n] (ldc) = bias + bf16(x) bf16(W) (then GELU via gelu when not null) on the pool.
+void amx_linear(const Bf16Weight& w, const float* x, int64_t lda, float* y, int64_t ldc, int64_t m,
+                const float* bias, void (*gelu)(float*, int64_t), Bf16Scratch& s) {
+  const int64_t k = w.k, n = w.n;
+  const int64_t threads = ThreadPool::global().size();
+  const int64_t kp = w.kp, m_pad = (m + 31) / 32 * 32;
+  if (s.act.size() < static_cast<size_t>(m_pad * kp)) s.act.resize(static_cast<size_t>(m_pad * kp));
+  uint16_t* act = s.act.data();
+  std::memset(act + m * kp, 0, static_cast<size_t>((m_pad - m) * kp) * sizeof(uint16_t));
+  auto convert = [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) convert_row_amx(x + r * lda, k, kp, act + r * kp);
+  };
+  if (threads == 1 || m * k < 32768)
+    convert(0, m);
+  else
+    parallel_for(0, m, 16, convert);
+  const GemmTasks split(m, kRowBlock, w.n_pad / kPanel, threads);
+  auto run = [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t r0 = split.row_block(t) * kRowBlock;
+      AmxBlock b{&w,
+                 act + r0 * kp,
+                 y + r0 * ldc,
+                 ldc,
+                 std::min(kRowBlock, m - r0),
+                 split.panel0(t),
+                 split.panel1(t),
+                 bias,
+                 gelu};
+      block_amx(b);
+    }
+  };
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  if (threads == 1 || split.count == 1 || flops < 2e6)
+    run(0, split.count);
+  else
+    parallel_for(0, split.count, 1, run);
+}
+
+}  // namespace
+}  // namespace ripvec::cpu

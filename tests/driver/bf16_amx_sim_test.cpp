@@ -1,0 +1,180 @@
+// The AMX-BF16 kernel of the CPU driver (cpu_bf16_amx_impl.hpp) compiled against an emulation
+// of the tile instructions, written here from the pseudo-code of Intel's SDM (LDTILECFG,
+// TILELOADD, TILESTORED, TILEZERO, TDPBF16PS, TILERELEASE), so that its tile configuration,
+// the pair layout of its packed weights, its A/B/C tile bookkeeping and its edge masks are
+// checked on every CPU with AVX512-BF16 (the conversion instruction is real), not only on one
+// with AMX. The emulation refuses what the hardware would fault on or compute wrongly: a tile
+// used before a configuration is loaded in that thread, a palette other than 1, non-zero
+// reserved bytes, tiles beyond 8, and shapes that do not match (K of A against the rows of B,
+// N of B against the width of C, the rows of A against those of C).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace amx_sim {
+
+struct Config {
+  uint8_t palette, start_row, reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+static_assert(sizeof(Config) == 64);
+
+inline thread_local bool configured = false;
+inline thread_local Config config;
+inline thread_local uint8_t tiles[8][16][64];
+
+[[noreturn]] inline void fault(const char* what) {
+  throw std::logic_error(std::string("AMX emulation: ") + what);
+}
+inline void load_config(const void* p) {
+  std::memcpy(&config, p, sizeof config);
+  if (config.palette != 1) fault("palette is not 1");
+  for (uint8_t b : config.reserved)
+    if (b != 0) fault("reserved bytes are not zero");
+  for (int t = 0; t < 16; ++t) {
+    if (t >= 8 && (config.colsb[t] != 0 || config.rows[t] != 0)) fault("tile 8-15 configured");
+    if (config.colsb[t] > 64 || config.rows[t] > 16) fault("tile larger than 16 x 64 bytes");
+  }
+  configured = true;
+  std::memset(tiles, 0, sizeof tiles);
+}
+inline void check(int t) {
+  if (!configured) fault("tile used before LDTILECFG in this thread");
+  if (t < 0 || t >= 8 || config.rows[t] == 0 || config.colsb[t] == 0) fault("tile not configured");
+}
+inline void load(int t, const void* base, long stride) {
+  check(t);
+  for (int r = 0; r < config.rows[t]; ++r)
+    std::memcpy(tiles[t][r], static_cast<const char*>(base) + r * stride, config.colsb[t]);
+}
+inline void store(int t, void* base, long stride) {
+  check(t);
+  for (int r = 0; r < config.rows[t]; ++r)
+    std::memcpy(static_cast<char*>(base) + r * stride, tiles[t][r], config.colsb[t]);
+}
+inline void zero(int t) {
+  check(t);
+  std::memset(tiles[t], 0, sizeof tiles[t]);
+}
+inline float widen(uint16_t b) {
+  const uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+// TDPBF16PS: C[m][n] += A[m][2k] B[k][2n] + A[m][2k+1] B[k][2n+1] over k < colsb(A) / 4.
+inline void dot(int c, int a, int b) {
+  check(c);
+  check(a);
+  check(b);
+  if (config.colsb[a] / 4 != config.rows[b]) fault("K of A differs from the rows of B");
+  if (config.colsb[c] != config.colsb[b]) fault("N of C differs from N of B");
+  if (config.rows[c] != config.rows[a]) fault("M of C differs from M of A");
+  for (int m = 0; m < config.rows[c]; ++m) {
+    auto* cr = reinterpret_cast<float*>(tiles[c][m]);
+    const auto* ar = reinterpret_cast<const uint16_t*>(tiles[a][m]);
+    for (int k = 0; k < config.colsb[a] / 4; ++k) {
+      const auto* br = reinterpret_cast<const uint16_t*>(tiles[b][k]);
+      for (int n = 0; n < config.colsb[c] / 4; ++n) {
+        cr[n] += widen(ar[2 * k]) * widen(br[2 * n]);
+        cr[n] += widen(ar[2 * k + 1]) * widen(br[2 * n + 1]);
+      }
+    }
+  }
+}
+
+}  // namespace amx_sim
+
+#undef _tile_loadd
+#undef _tile_stored
+#undef _tile_zero
+#undef _tile_dpbf16ps
+#define _tile_loadconfig(p) amx_sim::load_config(p)
+#define _tile_release() (amx_sim::configured = false)
+#define _tile_loadd(t, base, stride) amx_sim::load(t, base, stride)
+#define _tile_stored(t, base, stride) amx_sim::store(t, base, stride)
+#define _tile_zero(t) amx_sim::zero(t)
+#define _tile_dpbf16ps(c, a, b) amx_sim::dot(c, a, b)
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "driver/cpu/cpu_bf16_amx_impl.hpp"
+#include "driver/cpu/cpu_kernels.hpp"
+
+namespace ripvec::cpu {
+namespace {
+
+bool cpu_converts_bf16() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+}
+
+// The AMX kernel on the emulated tiles against the emulated-FP32 kernel (the same products,
+// summed in another order): within 4 eps log2(k + 2) of sum |products|, nothing written past
+// n, a NaN row kept in its row; single-threaded and on the pool.
+TEST(Bf16AmxSim, AmxKernelMatchesTheEmulatedKernel) {
+  if (!cpu_converts_bf16()) GTEST_SKIP() << "needs AVX512-BF16 for the conversion";
+  const CpuKernels& kern = select_kernels(Isa::kAuto);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t shapes[][3] = {{1, 1, 1},       {5, 17, 31},    {33, 40, 64},    {64, 384, 384},
+                               {200, 96, 1536}, {130, 33, 100}, {300, 1152, 384}};
+  for (const auto& sh : shapes) {
+    const int64_t m = sh[0], n = sh[1], k = sh[2], lda = k + 3, ldc = n + 5;
+    for (const bool gelu : {false, true}) {
+      SCOPED_TRACE("m=" + std::to_string(m) + " n=" + std::to_string(n) +
+                   " k=" + std::to_string(k) + (gelu ? " gelu" : ""));
+      std::vector<float> x(static_cast<size_t>(m * lda)), w(static_cast<size_t>(n * k)),
+          bias(static_cast<size_t>(n));
+      for (auto& v : x) v = nd(rng);
+      for (auto& v : w) v = 0.05f * nd(rng);
+      for (auto& v : bias) v = nd(rng);
+      if (m > 3) x[3 * lda + k / 2] = std::numeric_limits<float>::quiet_NaN();
+      Bf16Weight amx;
+      amx.isa = Bf16Isa::kAmx;
+      amx.n = n;
+      amx.k = k;
+      pack_amx(amx, w.data(), n, k);
+      const Bf16Weight ref = pack_bf16_weight(kern, w.data(), n, k, Bf16Isa::kEmulated);
+      Bf16Scratch s1, s2;
+      std::vector<float> y(static_cast<size_t>(m * ldc), -7.0f), want(y.size(), -7.0f);
+      amx_linear(amx, x.data(), lda, y.data(), ldc, m, bias.data(), gelu ? kern.gelu : nullptr, s1);
+      bf16_linear(kern, ref, x.data(), lda, want.data(), ldc, m, bias.data(), gelu, s2);
+      for (int64_t r = 0; r < m; ++r) {
+        double mag = 0;  // sum |products| of the row's largest output, a bound for all
+        for (int64_t c = 0; c < k; ++c) mag += std::fabs(bf16_round(x[r * lda + c]));
+        const double tol =
+            4.0 * std::numeric_limits<float>::epsilon() * std::log2(k + 2.0) * (mag * 0.25 + 4.0) +
+            1e-6;
+        for (int64_t j = 0; j < n; ++j) {
+          const float a = y[r * ldc + j], b = want[r * ldc + j];
+          if (r == 3 && m > 3) {
+            ASSERT_TRUE(std::isnan(a)) << j;
+          } else {
+            ASSERT_NEAR(a, b, tol + 1e-6 * std::fabs(b)) << r << "," << j;
+          }
+        }
+        for (int64_t j = n; j < ldc; ++j) ASSERT_EQ(y[r * ldc + j], -7.0f) << "wrote past n";
+      }
+    }
+  }
+}
+
+// A tile used without a configuration is caught by the emulation (the test can fail).
+TEST(Bf16AmxSim, EmulationRefusesUnconfiguredTiles) {
+  amx_sim::configured = false;
+  EXPECT_THROW(amx_sim::zero(0), std::logic_error);
+}
+
+}  // namespace
+}  // namespace ripvec::cpu
