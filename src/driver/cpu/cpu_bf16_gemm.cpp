@@ -10,6 +10,7 @@
 #include <string>
 
 #include "driver/cpu/cpu_gemm_tasks.hpp"
+#include "driver/cpu/cpu_isa_env.hpp"
 #include "ripvec/error.hpp"
 #include "util/thread_pool.hpp"
 
@@ -90,18 +91,9 @@ bool amx_bf16_available() {
 }
 
 Bf16Isa select_bf16_isa(Bf16Isa want) {
-  if (want == Bf16Isa::kAuto) {
-    if (const char* env = std::getenv("RIPVEC_CPU_BF16")) {
-      const std::string s = env;
-      if (s == "emulated")
-        want = Bf16Isa::kEmulated;
-      else if (s == "amx")
-        want = Bf16Isa::kAmx;
-      else if (!s.empty() && s != "auto")
-        throw InvalidArgument("RIPVEC_CPU_BF16: unknown value '" + s +
-                              "' (expected emulated, amx or auto)");
-    }
-  }
+  if (want == Bf16Isa::kAuto)
+    want = env_choice("RIPVEC_CPU_BF16", Bf16Isa::kAuto,
+                      {{"emulated", Bf16Isa::kEmulated}, {"amx", Bf16Isa::kAmx}});
   // Not yet run on an AMX CPU: kAuto stays on the emulated kernel until bf16_gemm_test has
   // passed there ($RIPVEC_CPU_BF16=amx asks for it).
   if (want == Bf16Isa::kAuto) return Bf16Isa::kEmulated;

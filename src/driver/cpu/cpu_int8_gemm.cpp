@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "driver/cpu/cpu_gemm_tasks.hpp"
+#include "driver/cpu/cpu_isa_env.hpp"
 #include "ripvec/error.hpp"
 #include "util/thread_pool.hpp"
 
@@ -465,20 +466,10 @@ void block_vnni(const Block& b) {
 }  // namespace
 
 Int8Isa select_int8_isa(Int8Isa want) {
-  if (want == Int8Isa::kAuto) {
-    if (const char* env = std::getenv("RIPVEC_CPU_INT8")) {
-      const std::string s = env;
-      if (s == "scalar")
-        want = Int8Isa::kScalar;
-      else if (s == "avx2")
-        want = Int8Isa::kAvx2;
-      else if (s == "vnni")
-        want = Int8Isa::kAvx512Vnni;
-      else if (!s.empty() && s != "auto")
-        throw InvalidArgument("RIPVEC_CPU_INT8: unknown value '" + s +
-                              "' (expected scalar, avx2, vnni or auto)");
-    }
-  }
+  if (want == Int8Isa::kAuto)
+    want = env_choice(
+        "RIPVEC_CPU_INT8", Int8Isa::kAuto,
+        {{"scalar", Int8Isa::kScalar}, {"avx2", Int8Isa::kAvx2}, {"vnni", Int8Isa::kAvx512Vnni}});
   if (want == Int8Isa::kAuto) {
     // VNNI where the CPU has it: int8_gemm_test's bitwise check against the scalar kernel
     // passed on the Intel host (AVX-512 VNNI, 2026-12-05), and it is 1.14-1.39x the AVX-512

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "driver/cpu/cpu_isa_env.hpp"
 #include "ripvec/error.hpp"
 
 namespace ripvec::cpu {
@@ -28,20 +29,9 @@ bool isa_available(Isa isa) {
 }
 
 const CpuKernels& select_kernels(Isa isa) {
-  if (isa == Isa::kAuto) {
-    if (const char* env = std::getenv("RIPVEC_CPU_ISA")) {
-      const std::string s = env;
-      if (s == "scalar")
-        isa = Isa::kScalar;
-      else if (s == "avx2")
-        isa = Isa::kAvx2;
-      else if (s == "avx512")
-        isa = Isa::kAvx512;
-      else if (!s.empty() && s != "auto")
-        throw InvalidArgument("RIPVEC_CPU_ISA: unknown value '" + s +
-                              "' (expected scalar, avx2, avx512 or auto)");
-    }
-  }
+  if (isa == Isa::kAuto)
+    isa = env_choice("RIPVEC_CPU_ISA", Isa::kAuto,
+                     {{"scalar", Isa::kScalar}, {"avx2", Isa::kAvx2}, {"avx512", Isa::kAvx512}});
   if (isa == Isa::kAuto) {
     if (isa_available(Isa::kAvx512)) return kernels_avx512();
     if (isa_available(Isa::kAvx2)) return kernels_avx2();
