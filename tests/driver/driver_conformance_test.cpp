@@ -1095,9 +1095,12 @@ TEST(CpuPackedGemm, MatchesReference) {
 }
 
 // After a warm-up call, the CPU driver's operations run without touching the heap (the scratch
-// arena, the attention workspace and OpenBLAS's buffers are all set up beforehand).
-TEST(CpuDriverHotPath, NoHeapAllocation) {
+// arena, the attention workspace and OpenBLAS's buffers are all set up beforehand), with the
+// linear layers in FP32, INT8 and BF16 (their converted weights and scratch made in the warm-up).
+void no_heap_allocation(int linear_mode) {
   CpuDriver d;
+  if (linear_mode == 1) d.set_int8(true);
+  if (linear_mode == 2) d.set_bf16(true);
   d.reserve_scratch(size_t{64} << 20);
   const BatchInputs bi = make_batch({1, 7, 33, 17, 100}, 1200);
   const int64_t T = bi.total_tokens, nh = 4, hd = 32, H = nh * hd, I = 2 * H;
@@ -1135,6 +1138,18 @@ TEST(CpuDriverHotPath, NoHeapAllocation) {
   const long before = g_heap_allocs.load();
   run();
   EXPECT_EQ(g_heap_allocs.load() - before, 0) << "heap allocations on the hot path";
+}
+
+TEST(CpuDriverHotPath, NoHeapAllocation) {
+  no_heap_allocation(0);
+}
+
+TEST(CpuDriverHotPath, NoHeapAllocationInt8) {
+  no_heap_allocation(1);
+}
+
+TEST(CpuDriverHotPath, NoHeapAllocationBf16) {
+  no_heap_allocation(2);
 }
 
 }  // namespace

@@ -154,10 +154,7 @@ void amx_linear(const Bf16Weight& w, const float* x, int64_t lda, float* y, int6
   auto convert = [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) convert_row_amx(x + r * lda, k, kp, act + r * kp);
   };
-  if (threads == 1 || m * k < 32768)
-    convert(0, m);
-  else
-    parallel_for(0, m, 16, convert);
+  run_tasks(m, 16, m * k < 32768, convert);
   const GemmTasks split(m, kRowBlock, w.n_pad / kPanel, threads);
   auto run = [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
@@ -175,10 +172,7 @@ void amx_linear(const Bf16Weight& w, const float* x, int64_t lda, float* y, int6
     }
   };
   const double flops = 2.0 * double(m) * double(n) * double(k);
-  if (threads == 1 || split.count == 1 || flops < 2e6)
-    run(0, split.count);
-  else
-    parallel_for(0, split.count, 1, run);
+  run_tasks(split.count, 1, flops < 2e6, run);
 }
 
 }  // namespace

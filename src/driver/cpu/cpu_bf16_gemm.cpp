@@ -154,16 +154,17 @@ void bf16_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, in
   if (w.isa == Bf16Isa::kEmulated) {
     if (s.act_f32.size() < static_cast<size_t>(m * k)) s.act_f32.resize(static_cast<size_t>(m * k));
     float* a = s.act_f32.data();
-    parallel_for(0, m, 16, [&](int64_t lo, int64_t hi) {
+    auto round_rows = [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; ++r)
         for (int64_t c = 0; c < k; ++c) a[r * k + c] = bf16_round(x[r * lda + c]);
-    });
+    };
+    run_tasks(m, 16, false, round_rows);
     if (w.emulated) {
       packed_gemm(kern, w.emulated.get(), n, k, a, k, y, ldc, m, bias, false, gelu);
       return;
     }
     // Scalar kernel build: plain sums in k order.
-    parallel_for(0, m, 4, [&](int64_t lo, int64_t hi) {
+    auto rows = [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; ++r) {
         for (int64_t j = 0; j < n; ++j) {
           float acc = 0.0f;
@@ -172,7 +173,8 @@ void bf16_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, in
         }
         if (gelu) kern.gelu(y + r * ldc, n);
       }
-    });
+    };
+    run_tasks(m, 4, false, rows);
     return;
   }
 #if defined(__x86_64__)

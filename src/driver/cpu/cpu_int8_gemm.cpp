@@ -593,10 +593,7 @@ void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int
     }
   };
   const int64_t threads = ThreadPool::global().size();
-  if (threads == 1 || m * w.k < 32768)
-    quant(0, m);
-  else
-    parallel_for(0, m, 16, [&quant](int64_t lo, int64_t hi) { quant(lo, hi); });
+  run_tasks(m, 16, m * w.k < 32768, quant);
 
   // Row blocks of 4 register tiles; panel groups so that small m still spreads over the pool.
   const int64_t mr = mr_of(w.isa);
@@ -637,10 +634,7 @@ void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int
     }
   };
   const double ops = 2.0 * double(m) * double(w.n) * double(w.k);
-  if (threads == 1 || tasks == 1 || ops < 2e6)
-    run(0, tasks);
-  else
-    parallel_for(0, tasks, 1, [&run](int64_t lo, int64_t hi) { run(lo, hi); });
+  run_tasks(tasks, 1, ops < 2e6, run);
 }
 
 }  // namespace ripvec::cpu

@@ -85,10 +85,7 @@ void packed_gemm(const CpuKernels& kern, const float* packed, int64_t n, int64_t
     }
   };
   const double flops = 2.0 * double(m) * double(n) * double(k);
-  if (threads == 1 || tasks == 1 || flops < 2e6)
-    run(0, tasks);
-  else
-    parallel_for(0, tasks, 1, [&run](int64_t lo, int64_t hi) { run(lo, hi); });
+  run_tasks(tasks, 1, flops < 2e6, run);
 }
 
 }  // namespace ripvec::cpu
