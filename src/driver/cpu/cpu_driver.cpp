@@ -271,15 +271,20 @@ const char* CpuDriver::isa_name() const {
   return k_->isa;
 }
 
-const float* CpuDriver::packed_weight(const Tensor& w, int64_t n, int64_t k, int64_t m) {
+std::optional<CpuDriver::WeightKey> CpuDriver::loaded_key(const Tensor& w, int64_t n,
+                                                          int64_t k) const {
   // k == 0 (an empty reduction) is left to the BLAS path, which writes C = bias / 0.
-  if (!packed_ || n <= 0 || k <= 0 || w.data == nullptr || !weights_.contains(w.data))
-    return nullptr;
-  const auto key = std::make_tuple(static_cast<const void*>(w.data), n, k);
-  auto it = packs_.find(key);
+  if (n <= 0 || k <= 0 || w.data == nullptr || !weights_.contains(w.data)) return std::nullopt;
+  return WeightKey{w.data, n, k};
+}
+
+const float* CpuDriver::packed_weight(const Tensor& w, int64_t n, int64_t k, int64_t m) {
+  const auto key = packed_ ? loaded_key(w, n, k) : std::nullopt;
+  if (!key) return nullptr;
+  auto it = packs_.find(*key);
   if (it == packs_.end()) {
-    if (m < kPackMinRows && used_unpacked_.insert(key).second) return nullptr;
-    it = packs_.emplace(key, cpu::pack_weight(fp(w), n, k, k_->gemm_nr)).first;
+    if (m < kPackMinRows && used_unpacked_.insert(*key).second) return nullptr;
+    it = packs_.emplace(*key, cpu::pack_weight(fp(w), n, k, k_->gemm_nr)).first;
   }
   return it->second.get();
 }
@@ -311,26 +316,22 @@ void CpuDriver::set_bf16(bool on, cpu::Bf16Isa isa) {
 }
 
 const cpu::Bf16Weight* CpuDriver::bf16_weight(const Tensor& w, int64_t n, int64_t k) {
-  if (!bf16_ || reduced_paused_ || n <= 0 || k <= 0 || w.data == nullptr ||
-      !weights_.contains(w.data))
-    return nullptr;
-  const auto key = std::make_tuple(static_cast<const void*>(w.data), n, k);
-  auto it = bpacks_.find(key);
+  const auto key = bf16_ && !reduced_paused_ ? loaded_key(w, n, k) : std::nullopt;
+  if (!key) return nullptr;
+  auto it = bpacks_.find(*key);
   if (it == bpacks_.end())
-    it = bpacks_.emplace(key, cpu::pack_bf16_weight(*k_, fp(w), n, k, bf16_isa_)).first;
+    it = bpacks_.emplace(*key, cpu::pack_bf16_weight(*k_, fp(w), n, k, bf16_isa_)).first;
   return &it->second;
 }
 
 const cpu::Int8Weight* CpuDriver::int8_weight(const Tensor& w, int64_t n, int64_t k, bool gelu) {
-  if (!int8_ || reduced_paused_ || n <= 0 || k <= 0 || w.data == nullptr ||
-      !weights_.contains(w.data))
-    return nullptr;
+  const auto key = int8_ && !reduced_paused_ ? loaded_key(w, n, k) : std::nullopt;
+  if (!key) return nullptr;
   const unsigned kind = gelu ? 4u : k > n ? 8u : n == 3 * k ? 1u : 2u;
   if (int8_keep_ & kind) return nullptr;
-  const auto key = std::make_tuple(static_cast<const void*>(w.data), n, k);
-  auto it = qpacks_.find(key);
+  auto it = qpacks_.find(*key);
   if (it == qpacks_.end())
-    it = qpacks_.emplace(key, cpu::quantize_weight(fp(w), n, k, int8_isa_)).first;
+    it = qpacks_.emplace(*key, cpu::quantize_weight(fp(w), n, k, int8_isa_)).first;
   return &it->second;
 }
 

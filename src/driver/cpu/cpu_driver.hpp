@@ -23,6 +23,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <tuple>
@@ -201,6 +202,11 @@ class CpuDriver {
   // one query of a few tokens and nothing else, which is faster on the unpacked weight, while
   // a server packs on its second query and keeps the faster kernel.
   const float* packed_weight(const Tensor& w, int64_t n, int64_t k, int64_t m);
+  // A weight's converted copies (packed FP32, INT8, BF16) are cached under (data, n, k).
+  using WeightKey = std::tuple<const void*, int64_t, int64_t>;
+  // The key of w used as [n, k] when it is a weight load_weight() returned and n, k > 0; else
+  // nullopt (the product then runs on the weight as stored).
+  std::optional<WeightKey> loaded_key(const Tensor& w, int64_t n, int64_t k) const;
   static constexpr int64_t kPackMinRows = 64;
   // y = x · wᵀ (+ bias) through BLAS on the weight as stored.
   void blas_linear(GemmDesc g, Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias);
@@ -225,16 +231,16 @@ class CpuDriver {
   size_t attn_slots_ = 0;
   bool packed_ = false;
   std::set<const void*> weights_;  // data pointers returned by load_weight()
-  std::map<std::tuple<const void*, int64_t, int64_t>, cpu::PackedFloats> packs_;
-  std::set<std::tuple<const void*, int64_t, int64_t>> used_unpacked_;  // see packed_weight()
+  std::map<WeightKey, cpu::PackedFloats> packs_;
+  std::set<WeightKey> used_unpacked_;  // see packed_weight()
   bool int8_ = false;
   bool reduced_paused_ = false;
   bool bf16_ = false;
   cpu::Bf16Isa bf16_isa_ = cpu::Bf16Isa::kEmulated;
-  std::map<std::tuple<const void*, int64_t, int64_t>, cpu::Bf16Weight> bpacks_;
+  std::map<WeightKey, cpu::Bf16Weight> bpacks_;
   cpu::Bf16Scratch bscratch_;
   cpu::Int8Isa int8_isa_ = cpu::Int8Isa::kScalar;
-  std::map<std::tuple<const void*, int64_t, int64_t>, cpu::Int8Weight> qpacks_;
+  std::map<WeightKey, cpu::Int8Weight> qpacks_;
   cpu::Int8Scratch qscratch_;
   // Layer kinds kept in FP32 under INT8, by shape: bit 0 qkv (n = 3k), 1 attention output
   // (n = k), 2 FFN up (GELU), 3 FFN down (k > n).
