@@ -199,15 +199,11 @@ int main(int argc, char** argv) {
     opts.precision = Precision::F32;
     if (const char* p = std::getenv("RIPVEC_BENCH_PRECISION"); p && *p) {
       const std::string v = p;
-      if (v == "int8")
-        opts.precision = Precision::Int8;
-      else if (v == "bf16")
-        opts.precision = Precision::BF16;
-      else if (v == "auto")
-        opts.precision = Precision::Auto;
-      else if (v != "f32")
+      const std::optional<Precision> named = precision_from_name(v);
+      if (!named || *named == Precision::F16)  // (the CPU forward has no F16)
         throw InvalidArgument("RIPVEC_BENCH_PRECISION: expected f32, int8, bf16 or auto, got '" +
                               v + "'");
+      opts.precision = *named;
     }
     const auto t_load = Clock::now();
     auto e = Embedder::load(opts);

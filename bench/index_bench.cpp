@@ -207,12 +207,12 @@ int main(int argc, char** argv) {
     else if (a == "--dump-ids" && i + 1 < argc)
       dump_ids = argv[++i];
     else if (a == "--precision" && i + 1 < argc) {
-      const std::string v = argv[++i];
-      eo.precision = v == "f32"    ? Precision::F32
-                     : v == "f16"  ? Precision::F16
-                     : v == "bf16" ? Precision::BF16
-                     : v == "int8" ? Precision::Int8
-                                   : Precision::Auto;
+      const std::optional<Precision> named = precision_from_name(argv[++i]);
+      if (!named) {
+        std::fprintf(stderr, kUsage);
+        return 2;
+      }
+      eo.precision = *named;
     } else if (a == "--device" && i + 1 < argc) {
       const std::string d = argv[++i];
       eo.device = d == "cuda" ? Device::Cuda : d == "cpu" ? Device::Cpu : Device::Auto;

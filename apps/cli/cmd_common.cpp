@@ -43,20 +43,11 @@ EmbedderOptions embedder_options(const CliOptions& opts) {
   } else {
     throw InvalidArgument("--device: expected auto, cpu or cuda, got '" + opts.device + "'");
   }
-  if (opts.precision == "f32") {
-    eo.precision = Precision::F32;
-  } else if (opts.precision == "f16") {
-    eo.precision = Precision::F16;
-  } else if (opts.precision == "bf16") {
-    eo.precision = Precision::BF16;
-  } else if (opts.precision == "int8") {
-    eo.precision = Precision::Int8;
-  } else if (opts.precision == "auto") {
-    eo.precision = Precision::Auto;
-  } else {
+  const std::optional<Precision> precision = precision_from_name(opts.precision);
+  if (!precision)
     throw InvalidArgument("--precision: expected auto, f32, f16, bf16 or int8, got '" +
                           opts.precision + "'");
-  }
+  eo.precision = *precision;
   eo.resolve.progress = progress_enabled(opts);
   return eo;
 }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -36,6 +37,9 @@ enum class Device { Auto, Cpu, Cuda };
 // taken. INT8 and CPU BF16 vectors are part of an index's identity (vector_config()): never
 // mixed with FP32 ones.
 enum class Precision { Auto, F32, F16, BF16, Int8 };
+// The Precision spelled "auto", "f32", "f16", "bf16" or "int8" (the CLI's --precision values);
+// nullopt for any other text. Pure; thread-safe.
+std::optional<Precision> precision_from_name(std::string_view name);
 
 enum class WeightLoading { AtLoad, Background, OnFirstUse };
 

@@ -284,6 +284,15 @@ class EmbedderImpl final : public Embedder {
 
 }  // namespace
 
+std::optional<Precision> precision_from_name(std::string_view name) {
+  if (name == "auto") return Precision::Auto;
+  if (name == "f32") return Precision::F32;
+  if (name == "f16") return Precision::F16;
+  if (name == "bf16") return Precision::BF16;
+  if (name == "int8") return Precision::Int8;
+  return std::nullopt;
+}
+
 std::vector<int32_t> Embedder::tokenize(std::string_view text, InputKind kind) const {
   const std::string& pre = prompt(kind);
   Encoding e;
