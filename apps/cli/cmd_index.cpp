@@ -26,6 +26,16 @@ std::string when(int64_t unix_s) {
   return buf;
 }
 
+// "int8" or "bf16" for an index of reduced-precision vectors (the manifest's vector_config holds
+// "linear=int8-g32r4" or "linear=bf16"), else empty: --list tells such an index from the FP32
+// one of the same root and model.
+std::string reduced_vectors(const std::string& vectors) {
+  const size_t at = vectors.find("linear=");
+  if (at == std::string::npos) return {};
+  const size_t from = at + 7, end = vectors.find_first_of("-;", from);
+  return vectors.substr(from, end == std::string::npos ? std::string::npos : end - from);
+}
+
 int run_list(const CliOptions& opts) {
   const auto all = list_indexes(opts.cache_dir);
   std::string out;
@@ -33,10 +43,11 @@ int run_list(const CliOptions& opts) {
     // Names from the file system and the manifest: escaped as every text output (a root
     // folder named with an escape sequence must not reach the terminal raw).
     out += escape_name(s.root.string()) + "\n";
+    const std::string reduced = reduced_vectors(s.vectors);
     out += "  model " + (s.model_id.empty() ? std::string("?") : escape_name(s.model_id)) + ", " +
-           (s.vectors.find("linear=int8") != std::string::npos ? "int8 vectors, " : "") +
-           std::to_string(s.files) + " files, " + std::to_string(s.chunks) + " chunks, " +
-           human_bytes(s.bytes) + ", updated " + when(s.last_update_unix) +
+           (reduced.empty() ? "" : escape_name(reduced) + " vectors, ") + std::to_string(s.files) +
+           " files, " + std::to_string(s.chunks) + " chunks, " + human_bytes(s.bytes) +
+           ", updated " + when(s.last_update_unix) +
            (s.problem.empty() ? "" : ", damaged: " + escape_name(s.problem)) + "\n";
     out += "  " + escape_name(s.location.string()) + "\n";
   }

@@ -166,6 +166,18 @@ TEST_F(CliIndex, StatusListAndClean) {
   EXPECT_EQ(run_cli(run({"index", "--list"})).out, "");
 }
 
+// An FP32, an INT8 and a BF16 index of one root and model are three indexes, and --list tells
+// them apart (the BF16 one was listed like the FP32 one).
+TEST_F(CliIndex, ListNamesReducedPrecisionIndexes) {
+  for (const char* p : {"f32", "int8", "bf16"})
+    ASSERT_EQ(run_cli(run({"index", "--precision", p, repo_.path()})).status, 0) << p;
+  auto list = run_cli(run({"index", "--list"}));
+  ASSERT_EQ(list.status, 0) << list.err;
+  EXPECT_EQ(split_lines(list.out).size(), 9u) << list.out;
+  EXPECT_NE(list.out.find(", int8 vectors, "), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find(", bf16 vectors, "), std::string::npos) << list.out;
+}
+
 // Probe 2026-12-05: `--status` on an index whose manifest is garbage said "files: 0, last
 // update: never" as if nothing were wrong, and `--list` printed a manifest's chunk count
 // unchecked (18446744073709551615 chunks). Both now name the damage; the next update repairs
