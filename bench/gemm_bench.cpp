@@ -25,32 +25,10 @@
 #include <vector>
 
 #include "driver/cpu/cpu_driver.hpp"
+#include "gemm_shapes.hpp"
 #include "util/thread_pool.hpp"
 
-namespace {
-
-struct Shape {
-  const char* what;
-  int n, k;
-};
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> out;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    const size_t e = s.find(',', pos);
-    out.push_back(std::atoi(s.substr(pos, e - pos).c_str()));
-    if (e == std::string::npos) break;
-    pos = e + 1;
-  }
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int main(int argc, char** argv) {
   int reps = 5;
@@ -61,7 +39,7 @@ int main(int argc, char** argv) {
     if (a == "--reps" && i + 1 < argc)
       reps = std::max(1, std::atoi(argv[++i]));
     else if (a == "--m" && i + 1 < argc)
-      ms = parse_list(argv[++i]);
+      ms = ripvec::bench::parse_int_list(argv[++i]);
     else if (a == "--json")
       json = true;
     else if (a == "--packed-only")
@@ -77,10 +55,6 @@ int main(int argc, char** argv) {
   CpuDriver int8(cpu::Isa::kAuto, cpu::GemmPath::kPacked);
   int8.set_int8(true);
   const int threads = static_cast<int>(ThreadPool::global().size());
-  const Shape shapes[] = {
-      {"qkv 384", 1152, 384}, {"out 384", 384, 384}, {"up 384", 1536, 384}, {"down 384", 384, 1536},
-      {"qkv 768", 2304, 768}, {"out 768", 768, 768}, {"up 768", 3072, 768}, {"down 768", 768, 3072},
-  };
   if (!json) {
     std::printf("OpenBLAS %s; %d threads; kernels %s (%s), int8 %s; best of %d\n",
                 openblas_get_config(), threads, packed.isa_name(), packed.gemm_path_name(),
@@ -90,20 +64,13 @@ int main(int argc, char** argv) {
   }
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (const Shape& s : shapes)
+  for (const ripvec::bench::GemmShape& s : ripvec::bench::kGemmShapes)
     for (int m : ms) {
       std::vector<float> a(size_t(m) * s.k), b(size_t(s.n) * s.k), c(size_t(m) * s.n);
       for (auto& x : a) x = dist(rng);
       for (auto& x : b) x = dist(rng);
       auto best_of = [&](const std::function<void()>& f) {
-        f();  // warm-up: thread start, page faults, weight packing
-        double best = 1e30;
-        for (int r = 0; r < reps; ++r) {
-          const double t0 = now_s();
-          f();
-          best = std::min(best, now_s() - t0);
-        }
-        return best;
+        return ripvec::bench::best_of(reps, f);
       };
       auto blas = [&] {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, s.n, s.k, 1.0f, a.data(), s.k,
