@@ -5,7 +5,7 @@
 # INT8 quantize_dynamic) on MiniLM- and bge-small-shaped models (random weights, seed 0; speed
 # does not depend on the values; the ONNX graph is checked against transformers first).
 #   scripts/cpu_device_bench.sh [build] [test] [peak] [gemm] [tune] [coretype] [scaling]
-#                               [share] [bf16] [cold] [peers-minilm] [peers-bge] ...
+#                               [share] [bf16] [libs] [cold] [peers-minilm] [peers-bge] ...
 # share: per thread count in $THREADS, ROUNDS (default 3) interleaved rounds of the FP32 peak
 # FMA rate, one MiniLM layer op by op (cpu_ops_bench --layer: GEMM share of the layer's time)
 # and the MiniLM-shaped forward (embed_bench), printing the forward's % of that round's peak.
@@ -13,6 +13,9 @@
 # scalar one and a reference from the formulas), and the INT8 parity tests (tiny BERTs and
 # ModernBERTs against their FP32 goldens, Precision::Auto picking INT8 on a VNNI CPU; the real
 # MiniLM test runs only when RIPVEC_TEST_MODEL_DIR names a copy of it, else it is skipped).
+# libs: lib_gemm_bench (oneDNN f32 / s8 / bf16 and BLIS against our FP32 / INT8 / BF16 kernels on
+# the model shapes) per thread count in $THREADS; needs libdnnl2 libdnnl-dev libblis4-openmp
+# libblis-openmp-dev among the carried debs (the build skips the bench without them).
 # Needs .debs/ (Debian -dev packages: nlohmann-json3-dev libutf8proc-dev libutf8proc2
 # libopenblas-dev libopenblas-pthread-dev libopenblas0-pthread libopenblas0 libgtest-dev
 # libcurl4-openssl-dev libcurl4 pkgconf pkgconf-bin libpkgconf3) and .devcarry/tok/ (the
@@ -45,6 +48,8 @@ if want build; then
     gemm_bench embed_bench index_bench \
     cpu_ops_bench bert_parity_test modernbert_parity_test \
     >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
+  cmake --build $B -j16 --target lib_gemm_bench >>"$OUT/build.log" 2>&1 ||
+    echo "lib_gemm_bench not built (oneDNN / BLIS debs not carried?)"
   echo "build ok"
 fi
 if want test; then
@@ -127,6 +132,12 @@ if want bf16; then  # BF16 linear layers: AMX against the emulated kernel and th
     grep -E "bf16|OK|FAILED|PASSED|Failure|Expected|actual"
   for t in $THREADS; do
     RIPVEC_THREADS=$t $B/bench/cpu_ops_bench 32 256 --layer --reps 5 --bf16 | tail -8
+  done
+fi
+if want libs; then
+  for t in $THREADS; do
+    RIPVEC_THREADS=$t LD_LIBRARY_PATH=$DEPS/usr/lib/x86_64-linux-gnu/blis-openmp:$LD_LIBRARY_PATH \
+      $B/bench/lib_gemm_bench --reps 3 --m ${GEMM_M:-1024,8192}
   done
 fi
 if want cold; then  # cold index of a real tree on 2 cores: --precision f32 against int8 and bf16
