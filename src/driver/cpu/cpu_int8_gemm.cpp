@@ -28,6 +28,11 @@ namespace {
 
 constexpr int64_t kG = kInt8Group;
 constexpr int kO = kInt8Outliers;
+// Rows of a VNNI register tile. The VNNI kernel's activations (and their group scales) are
+// stored tile by tile, interleaved (quant_row_u8), so that one pointer and constant offsets
+// reach every row of a tile: with a pointer per row, GCC ran out of general registers and
+// reloaded them from the stack between the vpdpbusd (1/3 of the VNNI peak).
+constexpr int64_t kVnniMr = 12;
 
 bool isa_ok(Int8Isa isa) {
   switch (isa) {
@@ -53,7 +58,7 @@ int nr_of(Int8Isa isa) {
   return isa == Int8Isa::kScalar ? 8 : 16;
 }
 int mr_of(Int8Isa isa) {
-  return isa == Int8Isa::kAvx512Vnni ? 12 : isa == Int8Isa::kAvx2 ? 6 : 4;
+  return isa == Int8Isa::kAvx512Vnni ? static_cast<int>(kVnniMr) : isa == Int8Isa::kAvx2 ? 6 : 4;
 }
 // k per unit of the packed layout: vpmaddwd takes pairs, vpdpbusd (and the scalar) quads.
 int unit_of(Int8Isa isa) {
@@ -220,21 +225,28 @@ __attribute__((target("avx2,fma"))) void quant_row_avx2(const float* x, int64_t 
   }
 }
 
-// VNNI: codes + 128 as uint8 (the +128 is removed in the kernel through the column sums).
+// VNNI: codes + 128 as uint8 (the +128 is removed in the kernel through the column sums), in
+// the row tiles' interleaved layout (kVnniMr rows per tile; per quad of k the tile's rows' 4
+// bytes side by side): row i of its tile writes its quad s at q[s * 4 * kVnniMr + 4 * i], which
+// the caller's q points at for i, and its group scales at sa[g * kVnniMr].
 __attribute__((target("avx2,fma"))) void quant_row_u8(const float* x, int64_t k, int64_t kp,
                                                       float* buf, uint8_t* q, float* sa,
                                                       int32_t* oc, float* ov) {
   find_outliers_avx2(x, k, buf).finish(k, kp, buf, oc, ov);
   const __m256i off = _mm256_set1_epi8(static_cast<char>(0x80));
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  constexpr int64_t kQuad = 4 * kVnniMr;  // bytes between a row's quads
   for (int64_t g = 0; g < kp / kG; ++g) {
     const GroupCodes c = group_codes_avx2(buf + g * kG);
     const __m256i w0 = _mm256_packs_epi32(c.v[0], c.v[1]);
     const __m256i w1 = _mm256_packs_epi32(c.v[2], c.v[3]);
     // Two lane-wise packs leave 4-byte blocks in the order 0 2 4 6 1 3 5 7: undo it.
     const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(w0, w1), order);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + g * kG), _mm256_xor_si256(b, off));
-    sa[g] = c.amax / 127.0f;
+    alignas(32) uint32_t quads[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(quads), _mm256_xor_si256(b, off));
+    uint8_t* qg = q + g * (kG / 4) * kQuad;
+    for (int i = 0; i < 8; ++i) std::memcpy(qg + i * kQuad, &quads[i], 4);
+    sa[g * kVnniMr] = c.amax / 127.0f;
   }
 }
 #endif
@@ -275,7 +287,7 @@ void block_scalar(const Block& b) {
           y = std::fma(static_cast<float>(acc), b.sa[r * G + g] * sw[g * nr + j], y);
         }
         for (int o = 0; o < kO; ++o)
-          y = std::fma(b.oval[r * kO + o], w.wt[b.ocol[r * kO + o] * w.n_pad + col0 + j], y);
+          y = std::fma(b.oval[r * kO + o], w.wt[(p * w.k + b.ocol[r * kO + o]) * nr + j], y);
         b.y[r * b.ldc + col0 + j] = y;
       }
     }
@@ -355,42 +367,81 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const int16_t* a, int64_t kp,
   }
 }
 
+// One group (32 k) of a whole 12-row VNNI tile: acc[r] += the u8 x s8 products of row r's
+// quads (ag, interleaved) with the panel's 16 channels (pg), in assembly. From intrinsics GCC
+// kept the 12 chains only with an empty asm barrier per step, and then rotated them through
+// other registers: ~80 register moves per 96 vpdpbusd, on the same two ports (the whole tile
+// ran at 45% of the VNNI peak in L1; 60% like this).
+static_assert(kVnniMr == 12, "group_vnni_asm is written for 12 rows (48-byte quads)");
+#define RIPVEC_DP(s, r, t)                           \
+  "vpbroadcastd " #s "*48+" #r "*4(%[ag]), %%zmm" #t \
+  "\n\t"                                             \
+  "vpdpbusd %%zmm31, %%zmm" #t ", %[a" #r "]\n\t"
+#define RIPVEC_STEP(s)                                                                    \
+  "vmovdqu64 " #s "*64(%[pg]), %%zmm31\n\t" RIPVEC_DP(s, 0, 30) RIPVEC_DP(s, 1, 29)       \
+      RIPVEC_DP(s, 2, 30) RIPVEC_DP(s, 3, 29) RIPVEC_DP(s, 4, 30) RIPVEC_DP(s, 5, 29)     \
+          RIPVEC_DP(s, 6, 30) RIPVEC_DP(s, 7, 29) RIPVEC_DP(s, 8, 30) RIPVEC_DP(s, 9, 29) \
+              RIPVEC_DP(s, 10, 30) RIPVEC_DP(s, 11, 29)
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"), always_inline)) inline void
+group_vnni_asm(const uint8_t* ag, const int8_t* pg, __m512i* acc) {
+  __m512i a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5], a6 = acc[6],
+          a7 = acc[7], a8 = acc[8], a9 = acc[9], a10 = acc[10], a11 = acc[11];
+  asm(RIPVEC_STEP(0) RIPVEC_STEP(1) RIPVEC_STEP(2) RIPVEC_STEP(3) RIPVEC_STEP(4) RIPVEC_STEP(5)
+          RIPVEC_STEP(6) RIPVEC_STEP(7)
+      : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [a4] "+v"(a4), [a5] "+v"(a5),
+        [a6] "+v"(a6), [a7] "+v"(a7), [a8] "+v"(a8), [a9] "+v"(a9), [a10] "+v"(a10), [a11] "+v"(a11)
+      : [ag] "r"(ag), [pg] "r"(pg), "m"(*(const uint8_t(*)[8 * 48]) ag),
+        "m"(*(const int8_t(*)[8 * 64]) pg)
+      : "xmm29", "xmm30", "xmm31");
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5;
+  acc[6] = a6, acc[7] = a7, acc[8] = a8, acc[9] = a9, acc[10] = a10, acc[11] = a11;
+}
+#undef RIPVEC_STEP
+#undef RIPVEC_DP
+
 // AVX-512 VNNI: NR = 16 channels (one zmm of 4 k each), MR rows; vpdpbusd of a row's 4 u8
 // activations (broadcast) with the panel's 64 s8 bytes. Per group of 32 k the accumulators
 // start at minus the group's column sums (128 * sum of the codes: the u8 offset) and are then
-// dequantized into the float accumulators (12 + 12 + 4 of the 32 zmm registers).
+// dequantized into the float accumulators (12 + 12 + 4 of the 32 zmm registers). a and sa are
+// the tile's interleaved activations and scales (quant_row_u8): row r's quad s at
+// a[(s * kVnniMr + r) * 4], its scale of group g at sa[g * kVnniMr + r].
 template <int MR>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"))) void tile_vnni(
-    const uint8_t* a, int64_t kp, int64_t G, const int8_t* panel, const float* sa, const float* sw,
+    const uint8_t* a, int64_t G, const int8_t* panel, const float* sa, const float* sw,
     const int32_t* colsum, const float* bias16, const int32_t* ocol, const float* oval,
     const float* wt, int64_t ldwt, float* y, int64_t ldc, int64_t cols) {
+  constexpr int64_t kQuad = 4 * kVnniMr;
   __m512 f[MR];
   const __m512 vb = _mm512_loadu_ps(bias16);
   for (int r = 0; r < MR; ++r) f[r] = vb;
   for (int64_t g = 0; g < G; ++g) {
-    const uint8_t* ar[MR];
-    for (int r = 0; r < MR; ++r) ar[r] = a + r * kp + g * kG;
+    const uint8_t* ag = a + g * (kG / 4) * kQuad;
     const __m512i neg =
         _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(colsum + g * 16));
     __m512i acc[MR];
     for (int r = 0; r < MR; ++r) acc[r] = neg;
     const int8_t* pg = panel + g * kG * 16;
+    if constexpr (MR == kVnniMr) {
+      group_vnni_asm(ag, pg, acc);
+    } else {
 #pragma GCC unroll 8
-    for (int s = 0; s < kG / 4; ++s) {
-      const __m512i wv = _mm512_loadu_si512(pg + s * 64);
+      for (int s = 0; s < kG / 4; ++s) {
+        const __m512i wv = _mm512_loadu_si512(pg + s * 64);
 #pragma GCC unroll 16
-      for (int r = 0; r < MR; ++r) {
-        int32_t av;
-        std::memcpy(&av, ar[r] + 4 * s, 4);
-        acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(av), wv);
-        asm("" : "+v"(acc[r]));  // keep the chains as chains (see tile_avx2)
+        for (int r = 0; r < MR; ++r) {
+          int32_t av;
+          std::memcpy(&av, ag + s * kQuad + 4 * r, 4);
+          acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(av), wv);
+          asm("" : "+v"(acc[r]));  // keep the chains as chains (see tile_avx2)
+        }
       }
     }
     const __m512 vsw = _mm512_loadu_ps(sw + g * 16);
+    const float* sg = sa + g * kVnniMr;
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r)
-      f[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r]),
-                             _mm512_mul_ps(_mm512_set1_ps(sa[r * G + g]), vsw), f[r]);
+      f[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r]), _mm512_mul_ps(_mm512_set1_ps(sg[r]), vsw),
+                             f[r]);
   }
   const __mmask16 mask = cols >= 16 ? __mmask16(0xffff) : __mmask16((1u << cols) - 1u);
 #pragma GCC unroll 16
@@ -405,9 +456,9 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"))) void ti
 using Avx2Tile = void (*)(const int16_t*, int64_t, int64_t, const int8_t*, const float*,
                           const float*, const float*, const int32_t*, const float*, const float*,
                           int64_t, float*, int64_t, int64_t);
-using VnniTile = void (*)(const uint8_t*, int64_t, int64_t, const int8_t*, const float*,
-                          const float*, const int32_t*, const float*, const int32_t*, const float*,
-                          const float*, int64_t, float*, int64_t, int64_t);
+using VnniTile = void (*)(const uint8_t*, int64_t, const int8_t*, const float*, const float*,
+                          const int32_t*, const float*, const int32_t*, const float*, const float*,
+                          int64_t, float*, int64_t, int64_t);
 
 template <int... R>
 constexpr std::array<Avx2Tile, sizeof...(R) + 1> avx2_table(std::integer_sequence<int, R...>) {
@@ -418,10 +469,16 @@ constexpr std::array<VnniTile, sizeof...(R) + 1> vnni_table(std::integer_sequenc
   return {nullptr, &tile_vnni<R + 1>...};
 }
 
-// The panel's bias (zeros without bias or beyond n), nr floats.
-void panel_bias(const Block& b, int64_t col0, int64_t cols, float* out, int nr) {
-  std::fill(out, out + nr, 0.0f);
-  if (b.bias) std::memcpy(out, b.bias + col0, cols * sizeof(float));
+// The panel's bias, 16 floats (zeros without bias or beyond n): the bias itself where the panel
+// is whole, else a copy in tmp. (Loading 64 bytes that a few smaller stores have just written
+// cannot be forwarded from the store buffer: a copy for every panel stalled each tile's start.)
+const float* panel_bias16(const Block& b, int64_t col0, int64_t cols, float* tmp) {
+  alignas(64) static const float kZeros[16] = {};
+  if (b.bias == nullptr) return kZeros;
+  if (cols == 16) return b.bias + col0;
+  std::fill(tmp, tmp + 16, 0.0f);
+  std::memcpy(tmp, b.bias + col0, cols * sizeof(float));
+  return tmp;
 }
 
 void block_avx2(const Block& b) {
@@ -432,32 +489,34 @@ void block_avx2(const Block& b) {
   for (int64_t p = b.p0; p < b.p1; ++p) {
     const int8_t* panel = w.packed.data() + p * w.kp * w.nr;
     const int64_t col0 = p * w.nr, cols = std::min<int64_t>(w.nr, w.n - col0);
-    alignas(32) float bias16[16];
-    panel_bias(b, col0, cols, bias16, 16);
+    alignas(64) float tmp[16];
+    const float* bias16 = panel_bias16(b, col0, cols, tmp);
     for (int64_t i = 0; i < b.rows; i += 6) {
       const int64_t mr = std::min<int64_t>(6, b.rows - i);
       kTiles[mr](act + i * w.kp, w.kp, G, panel, b.sa + i * G, w.scale.data() + p * G * 16, bias16,
-                 b.ocol + i * kO, b.oval + i * kO, w.wt.data() + col0, w.n_pad,
+                 b.ocol + i * kO, b.oval + i * kO, w.wt.data() + p * w.k * 16, 16,
                  b.y + i * b.ldc + col0, b.ldc, cols);
     }
   }
 }
 
 void block_vnni(const Block& b) {
-  static constexpr auto kTiles = vnni_table(std::make_integer_sequence<int, 12>{});
+  static constexpr auto kTiles = vnni_table(std::make_integer_sequence<int, kVnniMr>{});
   const Int8Weight& w = *b.w;
   const int64_t G = w.groups;
   const auto* act = static_cast<const uint8_t*>(b.act);
   for (int64_t p = b.p0; p < b.p1; ++p) {
     const int8_t* panel = w.packed.data() + p * w.kp * w.nr;
     const int64_t col0 = p * w.nr, cols = std::min<int64_t>(w.nr, w.n - col0);
-    alignas(64) float bias16[16];
-    panel_bias(b, col0, cols, bias16, 16);
-    for (int64_t i = 0; i < b.rows; i += 12) {
-      const int64_t mr = std::min<int64_t>(12, b.rows - i);
-      kTiles[mr](act + i * w.kp, w.kp, G, panel, b.sa + i * G, w.scale.data() + p * G * 16,
+    alignas(64) float tmp[16];
+    const float* bias16 = panel_bias16(b, col0, cols, tmp);
+    // Tile i's interleaved activations and scales start where row i's would in a row-major
+    // layout (a tile holds kVnniMr rows), as do the block's (b.act, b.sa: row r0 of the call).
+    for (int64_t i = 0; i < b.rows; i += kVnniMr) {
+      const int64_t mr = std::min<int64_t>(kVnniMr, b.rows - i);
+      kTiles[mr](act + i * w.kp, G, panel, b.sa + i * G, w.scale.data() + p * G * 16,
                  w.colsum.data() + p * G * 16, bias16, b.ocol + i * kO, b.oval + i * kO,
-                 w.wt.data() + col0, w.n_pad, b.y + i * b.ldc + col0, b.ldc, cols);
+                 w.wt.data() + p * w.k * 16, 16, b.y + i * b.ldc + col0, b.ldc, cols);
     }
   }
 }
@@ -523,7 +582,7 @@ Int8Weight quantize_weight(const float* w, int64_t n, int64_t k, Int8Isa isa) {
   q.packed.assign(static_cast<size_t>(panels * q.kp * nr), 0);
   q.scale.assign(static_cast<size_t>(panels * G * nr), 0.0f);
   if (isa == Int8Isa::kAvx512Vnni) q.colsum.assign(q.scale.size(), 0);
-  q.wt.assign(static_cast<size_t>(k * q.n_pad), 0.0f);
+  q.wt.assign(static_cast<size_t>(panels * k * nr), 0.0f);
   // Once per weight, at first use: panels in parallel (each writes only its own bytes, and its
   // nr columns of the transposed copy).
   auto quant_panels = [&](int64_t p0, int64_t p1) {
@@ -546,9 +605,8 @@ Int8Weight quantize_weight(const float* w, int64_t n, int64_t k, Int8Isa isa) {
         if (!q.colsum.empty()) q.colsum[(p * G + g) * nr + jj] = 128 * sum;
       }
     }
-    for (int64_t kk = 0; kk < k; ++kk)
-      for (int64_t j = p0 * nr; j < std::min(n, p1 * nr); ++j)
-        q.wt[kk * q.n_pad + j] = w[j * k + kk];
+    for (int64_t j = p0 * nr; j < std::min(n, p1 * nr); ++j)
+      for (int64_t kk = 0; kk < k; ++kk) q.wt[((j / nr) * k + kk) * nr + j % nr] = w[j * k + kk];
   };
   parallel_for(0, panels, 1, quant_panels);
   return q;
@@ -559,9 +617,12 @@ void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int
   if (m <= 0 || w.n <= 0) return;
   const int64_t kp = w.kp, G = w.groups;
   const size_t elem = w.isa == Int8Isa::kAvx2 ? 2 : 1;
-  if (s.act.size() < static_cast<size_t>(m * kp) * elem)
-    s.act.resize(static_cast<size_t>(m * kp) * elem);
-  if (s.scale.size() < static_cast<size_t>(m * G)) s.scale.resize(static_cast<size_t>(m * G));
+  // VNNI: whole row tiles (the last one's missing rows are never read).
+  const int64_t m_tiles = (m + kVnniMr - 1) / kVnniMr * kVnniMr;
+  if (s.act.size() < static_cast<size_t>(m_tiles * kp) * elem)
+    s.act.resize(static_cast<size_t>(m_tiles * kp) * elem);
+  if (s.scale.size() < static_cast<size_t>(m_tiles * G))
+    s.scale.resize(static_cast<size_t>(m_tiles * G));
   if (s.out_col.size() < static_cast<size_t>(m * kO)) {
     s.out_col.resize(static_cast<size_t>(m * kO));
     s.out_val.resize(static_cast<size_t>(m * kO));
@@ -582,8 +643,9 @@ void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int
                          sa + r * G, oc + r * kO, ov + r * kO);
           break;
         case Int8Isa::kAvx512Vnni:
-          quant_row_u8(xr, w.k, kp, buf.data(), reinterpret_cast<uint8_t*>(act) + r * kp,
-                       sa + r * G, oc + r * kO, ov + r * kO);
+          quant_row_u8(xr, w.k, kp, buf.data(),
+                       reinterpret_cast<uint8_t*>(act) + (r - r % kVnniMr) * kp + r % kVnniMr * 4,
+                       sa + (r - r % kVnniMr) * G + r % kVnniMr, oc + r * kO, ov + r * kO);
           break;
 #endif
         default:

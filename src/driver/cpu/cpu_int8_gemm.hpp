@@ -16,7 +16,7 @@
 //  * y[r, j] = bias[j] (0 without bias), then for g = 0 .. G-1 in order
 //      y = fma(float(acc[r, j, g]), sa[r, g] * sw[j, g], y),
 //    then for the 4 outliers (c_i, x_i) in the order above
-//      y = fma(x_i, W[j, c_i], y)          (W from a k-major FP32 copy made with q(W)),
+//      y = fma(x_i, W[j, c_i], y)          (W from an FP32 copy made with q(W)),
 //    then exact GELU when asked. A row of x holding a NaN gives a row of NaN (the NaN is
 //    zeroed before quantization and the first outlier value set to NaN), as FP32 would.
 // Every ISA performs exactly these float operations in this order on the same integers, so the
@@ -29,8 +29,9 @@
 //    tiles, the +128 offset removed per group through 128 * sum of the group's weight codes.
 // Weights are packed into panels of nr output channels: within a panel, for each unit of u k
 // (u = 2 for kAvx2, 4 otherwise), nr x u bytes, channel-major; k padded with zeros to kp, a
-// multiple of 32. Scales (and VNNI column sums) per panel: [G][nr]. The FP32 copy is
-// [k][n_pad] with n_pad = panels * nr (zero columns beyond n).
+// multiple of 32. Scales (and VNNI column sums) per panel: [G][nr]. The FP32 copy is panel by
+// panel, [panels][k][nr] (zero columns beyond n): the outliers of a tile's rows read one panel's
+// k x nr floats, a few pages, where a [k][n] copy put every column of k in a page of its own.
 #pragma once
 
 #include <cstdint>
@@ -66,7 +67,7 @@ struct Int8Weight {
   std::vector<int8_t> packed;   // n_pad / nr panels of kp * nr bytes
   std::vector<float> scale;     // sw: n_pad / nr panels of [groups][nr]
   std::vector<int32_t> colsum;  // kAvx512Vnni: 128 * sum of the group's codes, as scale
-  std::vector<float> wt;        // W transposed, [k][n_pad] (the outlier columns)
+  std::vector<float> wt;        // W by panel, [n_pad / nr][k][nr] (the outlier columns)
 };
 
 // W[n, k] row-major -> quantized, packed for isa.
