@@ -196,6 +196,17 @@ int main(int argc, char** argv) {
           err = std::max(err, std::abs(c[i] - ref[i]));
         }
         err_of[col] = err / mx;
+        if (std::getenv("LIB_GEMM_DEBUG") && err / mx > 0.1) {
+          for (size_t i = 0; i < c.size(); ++i)
+            if (std::abs(c[i] - ref[i]) > 0.1f * mx) {
+              const size_t r = i / s.n, j = i % s.n;
+              double d = 0;
+              for (int q = 0; q < s.k; ++q) d += double(a[r * s.k + q]) * b[j * s.k + q];
+              std::fprintf(stderr, "col %d: y[%zu, %zu] = %g, ours-f32 %g, double %g\n", col, r, j,
+                           c[i], ref[i], d);
+              break;
+            }
+        }
       };
       {
         auto w = f32.load_weight(h, DType::F32);

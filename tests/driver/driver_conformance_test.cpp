@@ -1152,5 +1152,57 @@ TEST(CpuDriverHotPath, NoHeapAllocationBf16) {
   no_heap_allocation(2);
 }
 
+// A weight loaded again at the same address (its memory freed and reused for another weight of
+// the same shape, as lib_gemm_bench did) was multiplied with the packing of the old contents:
+// every precision's cached copy is dropped when the address is loaded again.
+void reloaded_weight_is_repacked(int linear_mode) {
+  CpuDriver d;
+  if (linear_mode == 1) d.set_int8(true);
+  if (linear_mode == 2) d.set_bf16(true);
+  d.reserve_scratch(size_t{16} << 20);
+  const int64_t m = 96, n = 64, k = 128;  // m >= kPackMinRows: packed on first use
+  const Vec xv = random_vec(m * k, 1);
+  Vec wv = random_vec(n * k, 2);
+  HostTensorRef hw;
+  hw.data = wv.data();
+  hw.dtype = DType::F32;
+  hw.shape = {n, k, 0, 0};
+  hw.rank = 2;
+  auto x = d.upload(xv.data(), DType::F32, {m, k});
+  auto y = d.alloc(DType::F32, {m, n});
+  auto product = [&] {
+    auto w = d.load_weight(hw, DType::F32);
+    ops::linear(d, y, x, w, CpuDriver::Tensor{});
+    Vec out(static_cast<size_t>(m * n));
+    d.to_host(y, out.data());
+    return out;
+  };
+  (void)product();
+  const Vec next = random_vec(n * k, 3);
+  std::copy(next.begin(), next.end(), wv.begin());  // new contents at the same address
+  const Vec got = product();
+  float worst = 0, scale = 0;
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      double want = 0;
+      for (int64_t c = 0; c < k; ++c) want += double(xv[r * k + c]) * wv[j * k + c];
+      worst = std::max(worst, std::abs(got[r * n + j] - static_cast<float>(want)));
+      scale = std::max(scale, std::abs(static_cast<float>(want)));
+    }
+  EXPECT_LT(worst, 0.02f * scale) << "the product used the weight's old contents";
+}
+
+TEST(CpuDriverWeights, ReloadedWeightIsRepacked) {
+  reloaded_weight_is_repacked(0);
+}
+
+TEST(CpuDriverWeights, ReloadedWeightIsRepackedInt8) {
+  reloaded_weight_is_repacked(1);
+}
+
+TEST(CpuDriverWeights, ReloadedWeightIsRepackedBf16) {
+  reloaded_weight_is_repacked(2);
+}
+
 }  // namespace
 }  // namespace ripvec

@@ -278,6 +278,14 @@ std::optional<CpuDriver::WeightKey> CpuDriver::loaded_key(const Tensor& w, int64
   return WeightKey{w.data, n, k};
 }
 
+void CpuDriver::forget_packings(const void* data) {
+  auto of = [data](const auto& entry) { return std::get<0>(entry.first) == data; };
+  std::erase_if(packs_, of);
+  std::erase_if(bpacks_, of);
+  std::erase_if(qpacks_, of);
+  std::erase_if(used_unpacked_, [data](const WeightKey& key) { return std::get<0>(key) == data; });
+}
+
 const float* CpuDriver::packed_weight(const Tensor& w, int64_t n, int64_t k, int64_t m) {
   const auto key = packed_ ? loaded_key(w, n, k) : std::nullopt;
   if (!key) return nullptr;
@@ -353,7 +361,9 @@ Tensor CpuDriver::load_weight(const HostTensorRef& h, DType dt) {
   switch (h.dtype) {
     case DType::F32:
       t.data = const_cast<void*>(h.data);  // the mapping is immutable and outlives us
-      weights_.insert(t.data);
+      // Loading an address again means "these are the weights now": packings made from what
+      // lay there before (a freed weight whose memory was reused for another) must go.
+      if (!weights_.insert(t.data).second) forget_packings(t.data);
       return t;
     case DType::F16:
     case DType::BF16: {

@@ -98,7 +98,8 @@ class CpuDriver {
   // safetensors file) must outlive the driver; F16/BF16 weights are converted to F32 into a
   // driver-owned buffer. dt must be F32 (or I32 for an I32 tensor). The driver remembers each
   // weight's address: a later linear()/gemm() whose B operand is that weight packs it once
-  // (into a driver-owned copy) and reuses the packing.
+  // (into a driver-owned copy) and reuses the packing. Loading an address again drops the
+  // packings made from it (new contents at a reused address are packed afresh).
   Tensor load_weight(const HostTensorRef& h, DType dt);
   // Allocates the 64-byte aligned arena (no-op if already at least `bytes`). Growing it while
   // scratch tensors are live (save() != 0) throws InvalidArgument.
@@ -207,6 +208,8 @@ class CpuDriver {
   // The key of w used as [n, k] when it is a weight load_weight() returned and n, k > 0; else
   // nullopt (the product then runs on the weight as stored).
   std::optional<WeightKey> loaded_key(const Tensor& w, int64_t n, int64_t k) const;
+  // Drops every packing (FP32, INT8, BF16) made from the weight at data.
+  void forget_packings(const void* data);
   static constexpr int64_t kPackMinRows = 64;
   // y = x · wᵀ (+ bias) through BLAS on the weight as stored.
   void blas_linear(GemmDesc g, Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias);
