@@ -28,8 +28,6 @@
 #include "gemm_shapes.hpp"
 #include "util/thread_pool.hpp"
 
-namespace {}  // namespace
-
 int main(int argc, char** argv) {
   int reps = 5;
   bool json = false, packed_only = false;

@@ -10,7 +10,9 @@
 //              to BF16 inside the timed call)
 //   dnnl-f32   oneDNN matmul, f32, weights reordered once into the layout it asks for (tag any)
 //   dnnl-int8  oneDNN matmul s8 x s8 -> f32 with per-channel output scales, plus the f32 -> s8
-//              reorder of x (one per-tensor scale, as ONNX Runtime's dynamic quantization has)
+//              reorder of x with one per-tensor scale (ONNX Runtime's granularity), but a fixed
+//              scale (x lies in [-1, 1)): no pass over x for its range and no zero point, which
+//              ORT's dynamic quantization pays, so this column is a lower bound on that cost
 //   dnnl-bf16  oneDNN matmul bf16 x bf16 -> f32, plus the f32 -> bf16 reorder of x
 //   blis-f32   BLIS bli_sgemm (its own threads, as many as the pool)
 // oneDNN here is Debian's libdnnl (OpenMP runtime: its threads are a second pool beside ours,
@@ -23,12 +25,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "driver/cpu/cpu_driver.hpp"

@@ -375,7 +375,8 @@ Tensor CpuDriver::load_weight(const HostTensorRef& h, DType dt) {
         dst[i] = f16 ? cpu::half_to_float(src[i]) : cpu::bf16_to_float(src[i]);
       t.data = dst;
       owned_weights_.push_back(std::move(buf));
-      weights_.insert(t.data);
+      // A new buffer may land where a caller's freed F32 weight was packed.
+      if (!weights_.insert(t.data).second) forget_packings(t.data);
       return t;
     }
     case DType::I32:

@@ -95,11 +95,12 @@ class CpuDriver {
 
   // ---- memory ----
   // F32 (and I32 as I32) weights are zero-copy views of `h`, whose memory (the mmapped
-  // safetensors file) must outlive the driver; F16/BF16 weights are converted to F32 into a
-  // driver-owned buffer. dt must be F32 (or I32 for an I32 tensor). The driver remembers each
-  // weight's address: a later linear()/gemm() whose B operand is that weight packs it once
-  // (into a driver-owned copy) and reuses the packing. Loading an address again drops the
-  // packings made from it (new contents at a reused address are packed afresh).
+  // safetensors file) must stay valid and unchanged while the driver uses the weight; F16/BF16
+  // weights are converted to F32 into a driver-owned buffer. dt must be F32 (or I32 for an I32
+  // tensor). The driver remembers each weight's address: a later linear()/gemm() whose B
+  // operand is that weight packs it once (into a driver-owned copy) and reuses the packing for
+  // the driver's lifetime. Loading an address again drops the packings made from it, so new
+  // contents at a reused address (a freed weight's memory) are packed afresh.
   Tensor load_weight(const HostTensorRef& h, DType dt);
   // Allocates the 64-byte aligned arena (no-op if already at least `bytes`). Growing it while
   // scratch tensors are live (save() != 0) throws InvalidArgument.

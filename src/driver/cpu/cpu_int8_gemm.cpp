@@ -253,12 +253,14 @@ __attribute__((target("avx2,fma"))) void quant_row_u8(const float* x, int64_t k,
 
 // ---------------------------------------------------------------- micro-kernels
 
-// One block: rows [0, rows) of the quantized activations (act, row stride kp elements) x
-// panels [p0, p1) of the weight; writes y rows (ldc) with the dequantized result.
+// One block: rows [0, rows) of the quantized activations x panels [p0, p1) of the weight;
+// writes y rows (ldc) with the dequantized result. act and sa: row r at act + r * kp elements,
+// sa + r * groups (scalar, AVX2); VNNI: tile by tile, interleaved (quant_row_u8), each tile
+// where its first row would be.
 struct Block {
   const Int8Weight* w;
   const void* act;
-  const float* sa;      // [rows][groups]
+  const float* sa;      // [rows][groups] (VNNI: [tiles][groups][kVnniMr])
   const int32_t* ocol;  // [rows][kO]
   const float* oval;
   float* y;
@@ -655,7 +657,9 @@ void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int
     }
   };
   const int64_t threads = ThreadPool::global().size();
-  run_tasks(m, 16, m * w.k < 32768, quant);
+  // VNNI: rows in whole pairs of tiles per task, so that no two threads write one tile's
+  // interleaved lines (no race either way: each row has its own bytes; this avoids sharing).
+  run_tasks(m, w.isa == Int8Isa::kAvx512Vnni ? 2 * kVnniMr : 16, m * w.k < 32768, quant);
 
   // Row blocks of 4 register tiles; panel groups so that small m still spreads over the pool.
   const int64_t mr = mr_of(w.isa);

@@ -26,7 +26,8 @@
 //  * kAvx2: activations widened to s16, weights s8 -> s16 in pairs of k, vpmaddwd (one int32
 //    lane per output channel, no saturation possible), 6 x 16 register tiles;
 //  * kAvx512Vnni: vpdpbusd on u8 activations (q + 128) and s8 weights in quads of k, 12 x 16
-//    tiles, the +128 offset removed per group through 128 * sum of the group's weight codes.
+//    tiles, the +128 offset removed per group through 128 * sum of the group's weight codes;
+//    activations and their scales stored interleaved per 12-row tile.
 // Weights are packed into panels of nr output channels: within a panel, for each unit of u k
 // (u = 2 for kAvx2, 4 otherwise), nr x u bytes, channel-major; k padded with zeros to kp, a
 // multiple of 32. Scales (and VNNI column sums) per panel: [G][nr]. The FP32 copy is panel by
@@ -76,8 +77,10 @@ Int8Weight quantize_weight(const float* w, int64_t n, int64_t k, Int8Isa isa);
 // Per call: the quantized activations as the kernels of isa want them, their scales and each
 // row's outliers; grown on demand, reused across calls (one driver = one thread at a time).
 struct Int8Scratch {
-  std::vector<int8_t> act;   // m * kp * (2 for kAvx2: int16) bytes
-  std::vector<float> scale;  // m * groups
+  // m rounded up to whole 12-row tiles (the VNNI layout, interleaved per tile) * kp
+  // * (2 for kAvx2: int16) bytes, and as many rows of groups scales.
+  std::vector<int8_t> act;
+  std::vector<float> scale;
   std::vector<int32_t> out_col;
   std::vector<float> out_val;  // m * kInt8Outliers each
 };
