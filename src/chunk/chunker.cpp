@@ -6,7 +6,9 @@
 //  * Every leaf definition (function, method, struct, enum, type alias...) becomes one chunk of
 //    its exact lines, extended upwards over the doc comments / attributes / decorators directly
 //    above it. Nested definitions of a container get their own chunks with the scope chain
-//    ("Client.get"); functions nested in functions stay inside their parent's chunk.
+//    ("Client.get"). Functions nested in a function stay inside their parent's chunk, unless
+//    the parent is long (kNestedSplitLines): then those of kNestedMinLines or more get chunks
+//    of their own and the parent is treated as a container (header chunk + windows).
 //  * A container with nested definitions yields a "header" chunk covering only its lines before
 //    the first nested definition (declaration, docstring, leading fields); its embed_text also
 //    lists the member names, so the class is findable without duplicating the method bodies.
@@ -43,6 +45,10 @@ namespace {
 constexpr size_t kMaxChunkBytes = 16 * 1024;
 constexpr size_t kWordCutSearch = 256;  // how far back a line window looks for a non-word byte
 constexpr int kMinGapLines = 3;         // meaningful lines for a gap to become a chunk
+// A function of at least kNestedSplitLines lines (more than a 256-token chunk holds) gives the
+// functions defined inside it of at least kNestedMinLines lines chunks of their own.
+constexpr int kNestedSplitLines = 40;
+constexpr int kNestedMinLines = 5;
 constexpr uint32_t kParseTimeoutMs = 5000;
 constexpr int kMaxDepth = 200;  // recursion guard for absurdly nested trees
 constexpr size_t kMaxSignatureChars = 200;
@@ -711,7 +717,11 @@ class TreeChunker {
   }
 
   static bool is_type_container(const Def* enc) {
-    return enc && enc->container && enc->kind != "namespace" && enc->kind != "module";
+    return enc && enc->container && enc->kind != "namespace" && enc->kind != "module" &&
+           !is_function_kind(enc->kind);
+  }
+  static bool is_function_kind(std::string_view kind) {
+    return kind == "function" || kind == "method";
   }
 
   std::optional<DefInfo> classify(TSNode n, const Def* enc) const {
@@ -797,6 +807,24 @@ class TreeChunker {
             return std::nullopt;
           d.kind = "method";
           d.name = name_field(n, t == "field_definition" ? "property" : "name");
+          return d;
+        }
+        // `request.onerror = function handleError() {...}`, `{ toJSON: function () {...} }`:
+        // named by the assigned target / the key.
+        if (t == "assignment_expression" || t == "pair") {
+          TSNode v = field(n, "right");
+          TSNode k = field(n, "left");
+          if (t == "pair") {
+            v = field(n, "value");
+            k = field(n, "key");
+          }
+          if (null(v) || null(k)) return std::nullopt;
+          const std::string_view vt = type_of(v);
+          if (vt != "arrow_function" && vt != "function_expression" && vt != "function" &&
+              vt != "generator_function")
+            return std::nullopt;
+          d.kind = "function";
+          d.name = squash(text(k), kMaxSignatureChars);
           return d;
         }
         if (t == "lexical_declaration" || t == "variable_declaration") {
@@ -1343,6 +1371,11 @@ class TreeChunker {
       const int own_start = first_row(info->range);
       d.start = extend_up(own_start, floor);
       d.end = std::max(own_start, last_row(info->range));
+      if (parent >= 0 && is_function_kind(defs_[parent].kind) &&
+          d.end - d.start + 1 < kNestedMinLines) {
+        floor = std::max(floor, d.end);  // a one-liner callback stays in its function's lines
+        return;
+      }
       // A leaf's node can swallow trailing blank lines (a Markdown section, a TOML table) and,
       // in TOML, the comments that introduce the next table: leave those to what follows.
       if (!info->container)
@@ -1363,6 +1396,13 @@ class TreeChunker {
       if (info->container) {
         TSNode body = null(info->body) ? info->inner : info->body;
         visit(body, idx, depth + 1);
+      } else if (is_function_kind(defs_[idx].kind) &&
+                 defs_[idx].end - defs_[idx].start + 1 >= kNestedSplitLines) {
+        // A function too long for one chunk is cut anyway: cut it where its structure allows,
+        // giving the functions defined inside it (handlers, callbacks, helpers) chunks of their
+        // own; the rest of its lines become its header and windows, as for a class.
+        visit(info->inner, idx, depth + 1);
+        if (!defs_[idx].children.empty()) defs_[idx].container = true;
       }
       floor = std::max(floor, defs_[idx].end);
     });

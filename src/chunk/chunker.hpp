@@ -69,7 +69,9 @@ struct Chunk {
 // is not UTF-8 shown with U+FFFD in the header.
 // 3: Kotlin, Swift, Scala, C#, PHP, HCL definitions; Markdown sections, JSON/YAML/TOML top-level
 // keys and tables, XML elements (these files were line windows before).
-inline constexpr int kChunkerVersion = 3;
+// 4: a function of 40+ lines gives the functions defined in it (5+ lines) chunks of their own;
+// JavaScript/TypeScript assignments and object keys whose value is a function are definitions.
+inline constexpr int kChunkerVersion = 4;
 
 struct ChunkOptions {
   const Tokenizer* tokenizer = nullptr;          // when set, embed_text is cut to max_tokens tokens

@@ -320,6 +320,71 @@ TEST(ChunkChunker, LongDefinitionsAreSplitIntoWindows) {
   EXPECT_EQ(covered_to, 405);
 }
 
+// A function too long for one chunk gives the functions defined inside it chunks of their own
+// (chunker version 4): the quality harness's XHR handlers (`request.onerror = function ...`)
+// sat inside windows of the adapter that answered no question about them.
+TEST(ChunkChunker, LongFunctionsGiveNestedFunctionsTheirOwnChunks) {
+  std::string js =
+      "function xhrAdapter(config) {\n"                              // 1
+      "  return new Promise(function dispatch(resolve, reject) {\n"  // 2
+      "    let request = new XMLHttpRequest();\n";                   // 3
+  for (int i = 4; i <= 30; ++i)
+    js += "    request.setRequestHeader('h" + std::to_string(i) + "', 1);\n";
+  js +=
+      "    request.onerror = function handleError() {\n"  // 31
+      "      reject(new Error('Network Error'));\n"
+      "      request = null;\n"
+      "      cleanup();\n"
+      "    };\n"                                          // 35
+      "    request.ontimeout = () => reject(config);\n";  // 36: a one-liner stays inside
+  for (int i = 37; i <= 48; ++i) js += "    send(request, " + std::to_string(i) + ");\n";
+  js +=
+      "  });\n"  // 49
+      "}\n"      // 50
+      "\n"
+      "inherits(AxiosError, Error, {\n"  // 52
+      "  toJSON: function toJSON() {\n"  // 53
+      "    return {\n"
+      "      message: this.message,\n"
+      "    };\n"
+      "  }\n"  // 57
+      "});\n";
+  auto c = chunk_file("xhr.js", js, {});
+  check_invariants("xhr.js", js, c);
+  EXPECT_EQ(rows(c), (std::vector<Row>{
+                         {"xhrAdapter", "function", 1, 30},  // header: up to the handler
+                         {"xhrAdapter.request.onerror", "function", 31, 35},
+                         {"", "window", 36, 50},  // the rest of the adapter (scope xhrAdapter)
+                         {"toJSON", "function", 53, 57},  // an object key's function
+                     }))
+      << "got " << c.size() << " chunks";
+
+  // Python: the same for a nested def; a short function keeps its nested def inside.
+  std::string py =
+      "def outer(x):\n"      // 1
+      "    def inner(y):\n"  // 2
+      "        y = y + 1\n"
+      "        y = y * 2\n"
+      "        y = y - 3\n"
+      "        return y\n";  // 6
+  for (int i = 7; i <= 45; ++i) py += "    x = inner(x) + " + std::to_string(i) + "\n";
+  py +=
+      "\n\ndef small(x):\n"  // 48
+      "    def helper(y):\n"
+      "        y = y + 1\n"
+      "        y = y * 2\n"
+      "        return y\n"
+      "    return helper(x)\n";  // 53
+  auto p = chunk_file("nest.py", py, {});
+  check_invariants("nest.py", py, p);
+  EXPECT_EQ(rows(p), (std::vector<Row>{
+                         {"outer", "function", 1, 1},
+                         {"outer.inner", "function", 2, 6},
+                         {"", "window", 7, 45},
+                         {"small", "function", 48, 53},
+                     }));
+}
+
 // One 60 KB line of many short tokens.
 std::string minified() {
   std::string s = "var a=[";
