@@ -102,14 +102,14 @@ void add_model_flags(CLI::App& app, CliOptions& o) {
   app.add_option("--device", o.device, "Where to run the model")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
-  app.add_option(
-         "--precision", o.precision,
-         "Activation dtype: auto (f16 on cuda; on the cpu int8 documents and f32 queries "
-         "where int8 is faster: avx2 without avx-512, or avx-512 vnni; else f32), f32 "
-         "(exact), f16, bf16 (cuda: bf16 activations; cpu: linear layers on bf16 "
-         "operands with f32 sums; an exact emulation, slower than f32 until the AMX "
-         "kernel is verified) or int8 (cpu: dynamically quantized linear layers, cosine >= 0.999); "
-         "int8 and cpu bf16 indexes are separate from f32 ones")
+  app.add_option("--precision", o.precision,
+                 "Activation dtype: auto (f16 on cuda; on the cpu f32 queries and bf16 documents "
+                 "where the cpu has amx, else int8 documents where int8 is faster: avx2 without "
+                 "avx-512, or avx-512 vnni; else f32), f32 (exact), f16, bf16 (cuda: bf16 "
+                 "activations; cpu: linear layers on bf16 operands with f32 sums, amx tiles where "
+                 "present, else an exact emulation slower than f32) or int8 (cpu: dynamically "
+                 "quantized linear layers, cosine >= 0.999); "
+                 "int8 and cpu bf16 indexes are separate from f32 ones")
       ->check(CLI::IsMember({"auto", "f32", "f16", "bf16", "int8"}))
       ->capture_default_str();
   app.add_option("-j,--threads", o.threads, "Worker threads (0: all cores; at most 1024)")

@@ -23,19 +23,19 @@ namespace ripvec {
 
 enum class InputKind { Query, Document, Raw };  // which sentence-transformers prompt to prepend
 enum class Device { Auto, Cpu, Cuda };
-// Auto: F16 on CUDA; on the CPU, for BERT-family models, Int8 documents where a verified INT8
-// kernel is measured faster than the FP32 one (AVX2-only CPUs, AVX-512 VNNI ones), with queries
-// (InputKind::Query) still embedded in FP32; F32 elsewhere (BF16 documents where the CPU runs
-// the AMX-BF16 kernel, once that kernel is verified: see cpu_bf16_gemm.hpp). device_name() and
-// vector_config() say which was chosen. F32 is exact FP32 everywhere. Int8 (CPU only, documents
+// Auto: F16 on CUDA; on the CPU BF16 documents where the CPU runs the AMX-BF16 kernel (both
+// architectures), else, for BERT-family models, Int8 documents where a verified INT8 kernel is
+// measured faster than the FP32 one (AVX2-only CPUs, AVX-512 VNNI ones), with queries
+// (InputKind::Query) still embedded in FP32; F32 elsewhere. device_name() and vector_config()
+// say which was chosen. F32 is exact FP32 everywhere. Int8 (CPU only, documents
 // and queries): linear layers dynamically quantized to INT8 (scales per row / output channel and
 // group of 32 inputs, int32 sums per group, each row's 4 largest |x| in FP32; cosine >= 0.999
 // against FP32 on the real MiniLM goldens); layer norm, softmax, GELU, attention and pooling stay
 // FP32. BF16: on CUDA, BF16 activations; on the CPU (documents and queries), the linear layers'
 // two operands rounded to BF16 with FP32 sums (cosine 0.99995 on the MiniLM goldens), everything
-// else FP32: an exact emulation on the FP32 kernels (slower than F32) unless the AMX kernel is
-// taken. INT8 and CPU BF16 vectors are part of an index's identity (vector_config()): never
-// mixed with FP32 ones.
+// else FP32: AMX tiles where the CPU has them, else an exact emulation on the FP32 kernels
+// (slower than F32). INT8 and CPU BF16 vectors are part of an index's identity (vector_config()):
+// never mixed with FP32 ones.
 enum class Precision { Auto, F32, F16, BF16, Int8 };
 // The Precision spelled "auto", "f32", "f16", "bf16" or "int8" (the CLI's --precision values);
 // nullopt for any other text. Pure; thread-safe.

@@ -383,8 +383,8 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
     case Device::Auto:
     case Device::Cpu: {
       auto driver = std::make_unique<CpuDriver>();
-      // Auto: BF16 where the AMX-BF16 kernel would run (cpu::bf16_faster_than_f32: today only
-      // with $RIPVEC_CPU_BF16=amx, until that kernel is verified on an AMX CPU), else INT8 where it
+      // Auto: BF16 where the AMX-BF16 kernel runs (cpu::bf16_faster_than_f32: verified on AMX
+      // silicon, where it is the fastest CPU mode: docs/benchmarks.md), else INT8 where it
       // is accurate and measured faster than FP32 (cpu::int8_faster_than_f32: AVX2-only CPUs and
       // AVX-512 VNNI ones), FP32 elsewhere. Accurate means cosine >= 0.999 against FP32 on the
       // real MiniLM's goldens and MRR@10 within 0.01 on the quality harness: evidence about a

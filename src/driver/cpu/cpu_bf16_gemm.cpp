@@ -94,9 +94,12 @@ Bf16Isa select_bf16_isa(Bf16Isa want) {
   if (want == Bf16Isa::kAuto)
     want = env_choice("RIPVEC_CPU_BF16", Bf16Isa::kAuto,
                       {{"emulated", Bf16Isa::kEmulated}, {"amx", Bf16Isa::kAmx}});
-  // Not yet run on an AMX CPU: kAuto stays on the emulated kernel until bf16_gemm_test has
-  // passed there ($RIPVEC_CPU_BF16=amx asks for it).
-  if (want == Bf16Isa::kAuto) return Bf16Isa::kEmulated;
+  // AMX where the CPU and OS run it: bf16_gemm_test (every kernel against the formula, rows
+  // independent, the driver's products close to FP32) and the BF16 parity tests passed on AMX
+  // silicon (the device host's Xeon, 2026-12-05), where it is the fastest CPU mode measured
+  // (docs/benchmarks.md, "BF16 linear layers"); elsewhere the emulation (the accuracy reference,
+  // slower than FP32, never Auto's choice).
+  if (want == Bf16Isa::kAuto) return amx_bf16_available() ? Bf16Isa::kAmx : Bf16Isa::kEmulated;
   if (want == Bf16Isa::kAmx && !amx_bf16_available())
     throw UnsupportedError(
         "cpu driver: this CPU (or its OS) does not run AMX-BF16 (Intel Xeon Sapphire Rapids "

@@ -76,8 +76,9 @@ class CpuDriver {
   bool int8() const { return int8_; }
   // BF16 linear layers (cpu_bf16_gemm.hpp): weights rounded and packed once at first use,
   // activations converted per call, FP32 sums, bias/GELU/everything else in FP32. Off by
-  // default; isa kAuto is select_bf16_isa's (the emulated kernel, the accuracy reference and
-  // slower than FP32, unless $RIPVEC_CPU_BF16=amx). Takes precedence over INT8 when both are on.
+  // default; isa kAuto is select_bf16_isa's (AMX tiles where the CPU has them, else the
+  // emulated kernel: the accuracy reference, slower than FP32). Takes precedence over INT8
+  // when both are on.
   // Applies to linear() and linear_gelu() with a loaded weight, as INT8 does; gemm() (ModernBERT's
   // residual-accumulating output projections) stays FP32.
   void set_bf16(bool on, cpu::Bf16Isa isa = cpu::Bf16Isa::kAuto);
