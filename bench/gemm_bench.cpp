@@ -61,26 +61,23 @@ int main(int argc, char** argv) {
                 "packed", "blas-pool", "blas-mt", "blas-1", "int8");
   }
   std::mt19937 rng(1);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (const ripvec::bench::GemmShape& s : ripvec::bench::kGemmShapes)
     for (int m : ms) {
-      std::vector<float> a(size_t(m) * s.k), b(size_t(s.n) * s.k), c(size_t(m) * s.n);
-      for (auto& x : a) x = dist(rng);
-      for (auto& x : b) x = dist(rng);
+      ripvec::bench::GemmCase op(s, m, rng);
       auto best_of = [&](const std::function<void()>& f) {
         return ripvec::bench::best_of(reps, f);
       };
       auto blas = [&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, s.n, s.k, 1.0f, a.data(), s.k,
-                    b.data(), s.k, 0.0f, c.data(), s.n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, s.n, s.k, 1.0f, op.x.data(), s.k,
+                    op.w.data(), s.k, 0.0f, op.y.data(), s.n);
       };
       openblas_set_num_threads(threads);
       const double t_mt = packed_only ? 0 : best_of(blas);
       openblas_set_num_threads(1);
       const double t_one = packed_only ? 0 : threads == 1 ? t_mt : best_of(blas);
-      auto ta = make_view<CpuTag>(a.data(), DType::F32, {m, s.k});
-      auto tb = make_view<CpuTag>(b.data(), DType::F32, {s.n, s.k});
-      auto tc = make_view<CpuTag>(c.data(), DType::F32, {m, s.n});
+      auto ta = make_view<CpuTag>(op.x.data(), DType::F32, {m, s.k});
+      auto tb = make_view<CpuTag>(op.w.data(), DType::F32, {s.n, s.k});
+      auto tc = make_view<CpuTag>(op.y.data(), DType::F32, {m, s.n});
       GemmDesc g;
       g.m = m;
       g.n = s.n;
@@ -90,11 +87,7 @@ int main(int argc, char** argv) {
       g.ldb = s.k;
       g.ldc = s.n;
       const double t_pool = packed_only ? 0 : best_of([&] { pool.gemm(g, ta, tb, tc); });
-      HostTensorRef h;
-      h.data = b.data();
-      h.dtype = DType::F32;
-      h.shape = {s.n, s.k, 0, 0};
-      h.rank = 2;
+      const HostTensorRef h = op.weight();
       auto tw = packed.load_weight(h, DType::F32);
       const double t_packed = best_of([&] { packed.linear(tc, ta, tw, CpuDriver::Tensor{}); });
       auto tq = int8.load_weight(h, DType::F32);

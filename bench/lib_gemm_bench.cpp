@@ -173,41 +173,34 @@ int main(int argc, char** argv) {
   // err: each column's (from ours-int8 on) largest |y - y_f32| over max |y_f32|: the INT8 and
   // BF16 columns differ by their rounding (1e-3 .. 1e-2); a broken path shows as O(1).
   std::mt19937 rng(1);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (const ripvec::bench::GemmShape& s : ripvec::bench::kGemmShapes)
     for (int m : ms) {
-      std::vector<float> a(size_t(m) * s.k), b(size_t(s.n) * s.k), c(size_t(m) * s.n);
-      for (auto& x : a) x = dist(rng);
-      for (auto& x : b) x = dist(rng);
+      ripvec::bench::GemmCase op(s, m, rng);
       auto best_of = [&](const std::function<void()>& f) {
         return ripvec::bench::best_of(reps, f);
       };
-      auto ta = make_view<CpuTag>(a.data(), DType::F32, {m, s.k});
-      auto tc = make_view<CpuTag>(c.data(), DType::F32, {m, s.n});
-      HostTensorRef h;
-      h.data = b.data();
-      h.dtype = DType::F32;
-      h.shape = {s.n, s.k, 0, 0};
-      h.rank = 2;
+      auto ta = make_view<CpuTag>(op.x.data(), DType::F32, {m, s.k});
+      auto tc = make_view<CpuTag>(op.y.data(), DType::F32, {m, s.n});
+      const HostTensorRef h = op.weight();
       double t[7];
       std::vector<float> ref;
       float err_of[7] = {};  // each column's largest |y - y_f32| over max |y_f32|
       int col = 0;
       auto check = [&] {
         float mx = 0, err = 0;
-        for (size_t i = 0; i < c.size(); ++i) {
+        for (size_t i = 0; i < op.y.size(); ++i) {
           mx = std::max(mx, std::abs(ref[i]));
-          err = std::max(err, std::abs(c[i] - ref[i]));
+          err = std::max(err, std::abs(op.y[i] - ref[i]));
         }
         err_of[col] = err / mx;
         if (std::getenv("LIB_GEMM_DEBUG") && err / mx > 0.1) {
-          for (size_t i = 0; i < c.size(); ++i)
-            if (std::abs(c[i] - ref[i]) > 0.1f * mx) {
+          for (size_t i = 0; i < op.y.size(); ++i)
+            if (std::abs(op.y[i] - ref[i]) > 0.1f * mx) {
               const size_t r = i / s.n, j = i % s.n;
               double d = 0;
-              for (int q = 0; q < s.k; ++q) d += double(a[r * s.k + q]) * b[j * s.k + q];
+              for (int q = 0; q < s.k; ++q) d += double(op.x[r * s.k + q]) * op.w[j * s.k + q];
               std::fprintf(stderr, "col %d: y[%zu, %zu] = %g, ours-f32 %g, double %g\n", col, r, j,
-                           c[i], ref[i], d);
+                           op.y[i], ref[i], d);
               break;
             }
         }
@@ -215,7 +208,7 @@ int main(int argc, char** argv) {
       {
         auto w = f32.load_weight(h, DType::F32);
         t[0] = best_of([&] { f32.linear(tc, ta, w, CpuDriver::Tensor{}); });
-        ref = c;
+        ref = op.y;
       }
       {
         auto w = int8.load_weight(h, DType::F32);
@@ -232,15 +225,16 @@ int main(int argc, char** argv) {
       const std::pair<dt, dt> kinds[] = {
           {dt::f32, dt::f32}, {dt::s8, dt::s8}, {dt::bf16, dt::bf16}};
       for (int i = 0; i < 3; ++i) {
-        DnnlLinear d(m, s.n, s.k, a.data(), b.data(), c.data(), kinds[i].first, kinds[i].second);
+        DnnlLinear d(m, s.n, s.k, op.x.data(), op.w.data(), op.y.data(), kinds[i].first,
+                     kinds[i].second);
         t[3 + i] = best_of([&] { d.run(); });
         col = 3 + i;
         check();
       }
       t[6] = best_of([&] {
         float one = 1.0f, zero = 0.0f;
-        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, m, s.n, s.k, &one, a.data(), s.k, 1, b.data(),
-                  s.k, 1, &zero, c.data(), s.n, 1);
+        bli_sgemm(BLIS_NO_TRANSPOSE, BLIS_TRANSPOSE, m, s.n, s.k, &one, op.x.data(), s.k, 1,
+                  op.w.data(), s.k, 1, &zero, op.y.data(), s.n, 1);
       });
       col = 6;
       check();

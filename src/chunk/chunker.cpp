@@ -723,6 +723,11 @@ class TreeChunker {
   static bool is_function_kind(std::string_view kind) {
     return kind == "function" || kind == "method";
   }
+  // JS/TS node types of a function value (`x = () => ...`, `{ k: function () {...} }`).
+  static bool is_js_function_value(std::string_view t) {
+    return t == "arrow_function" || t == "function_expression" || t == "function" ||
+           t == "generator_function";
+  }
 
   std::optional<DefInfo> classify(TSNode n, const Def* enc) const {
     const std::string_view t = type_of(n);
@@ -761,8 +766,7 @@ class TreeChunker {
             TSNode v = field(n, "value");  // export default <expression>
             if (null(v)) return std::nullopt;
             const std::string_view vt = type_of(v);
-            if (vt == "arrow_function" || vt == "function_expression" || vt == "function" ||
-                vt == "generator_function") {
+            if (is_js_function_value(vt)) {
               d.kind = "function";
               d.name = "default";
               d.inner = v;
@@ -819,10 +823,7 @@ class TreeChunker {
             k = field(n, "key");
           }
           if (null(v) || null(k)) return std::nullopt;
-          const std::string_view vt = type_of(v);
-          if (vt != "arrow_function" && vt != "function_expression" && vt != "function" &&
-              vt != "generator_function")
-            return std::nullopt;
+          if (!is_js_function_value(type_of(v))) return std::nullopt;
           d.kind = "function";
           d.name = squash(text(k), kMaxSignatureChars);
           return d;
@@ -838,8 +839,7 @@ class TreeChunker {
             r.range = n;
             r.inner = n;
             r.name = name_field(decl);
-            if (vt == "arrow_function" || vt == "function_expression" || vt == "function" ||
-                vt == "generator_function") {
+            if (is_js_function_value(vt)) {
               r.kind = "function";
               found = r;
             } else if (vt == "class") {

@@ -29,9 +29,9 @@ namespace {
 constexpr int64_t kG = kInt8Group;
 constexpr int kO = kInt8Outliers;
 // Rows of a VNNI register tile. The VNNI kernel's activations (and their group scales) are
-// stored tile by tile, interleaved (quant_row_u8), so that one pointer and constant offsets
-// reach every row of a tile: with a pointer per row, GCC ran out of general registers and
-// reloaded them from the stack between the vpdpbusd (1/3 of the VNNI peak).
+// stored tile by tile, interleaved (quant_row_u8), so that one base pointer and constant
+// offsets reach every row of a tile: what lets group_vnni_asm address all 12 rows with one
+// register (with a pointer per row, GCC also kept reloading the pointers from the stack).
 constexpr int64_t kVnniMr = 12;
 
 bool isa_ok(Int8Isa isa) {
@@ -253,6 +253,11 @@ __attribute__((target("avx2,fma"))) void quant_row_u8(const float* x, int64_t k,
 
 // ---------------------------------------------------------------- micro-kernels
 
+// Panel p's FP32 copy of W ([k][nr] floats: the outlier columns' weights, row stride nr).
+const float* panel_wt(const Int8Weight& w, int64_t p) {
+  return w.wt.data() + p * w.k * w.nr;
+}
+
 // One block: rows [0, rows) of the quantized activations x panels [p0, p1) of the weight;
 // writes y rows (ldc) with the dequantized result. act and sa: row r at act + r * kp elements,
 // sa + r * groups (scalar, AVX2); VNNI: tile by tile, interleaved (quant_row_u8), each tile
@@ -289,7 +294,7 @@ void block_scalar(const Block& b) {
           y = std::fma(static_cast<float>(acc), b.sa[r * G + g] * sw[g * nr + j], y);
         }
         for (int o = 0; o < kO; ++o)
-          y = std::fma(b.oval[r * kO + o], w.wt[(p * w.k + b.ocol[r * kO + o]) * nr + j], y);
+          y = std::fma(b.oval[r * kO + o], panel_wt(w, p)[b.ocol[r * kO + o] * nr + j], y);
         b.y[r * b.ldc + col0 + j] = y;
       }
     }
@@ -496,8 +501,8 @@ void block_avx2(const Block& b) {
     for (int64_t i = 0; i < b.rows; i += 6) {
       const int64_t mr = std::min<int64_t>(6, b.rows - i);
       kTiles[mr](act + i * w.kp, w.kp, G, panel, b.sa + i * G, w.scale.data() + p * G * 16, bias16,
-                 b.ocol + i * kO, b.oval + i * kO, w.wt.data() + p * w.k * 16, 16,
-                 b.y + i * b.ldc + col0, b.ldc, cols);
+                 b.ocol + i * kO, b.oval + i * kO, panel_wt(w, p), w.nr, b.y + i * b.ldc + col0,
+                 b.ldc, cols);
     }
   }
 }
@@ -518,7 +523,7 @@ void block_vnni(const Block& b) {
       const int64_t mr = std::min<int64_t>(kVnniMr, b.rows - i);
       kTiles[mr](act + i * w.kp, G, panel, b.sa + i * G, w.scale.data() + p * G * 16,
                  w.colsum.data() + p * G * 16, bias16, b.ocol + i * kO, b.oval + i * kO,
-                 w.wt.data() + p * w.k * 16, 16, b.y + i * b.ldc + col0, b.ldc, cols);
+                 panel_wt(w, p), w.nr, b.y + i * b.ldc + col0, b.ldc, cols);
     }
   }
 }
@@ -586,7 +591,7 @@ Int8Weight quantize_weight(const float* w, int64_t n, int64_t k, Int8Isa isa) {
   if (isa == Int8Isa::kAvx512Vnni) q.colsum.assign(q.scale.size(), 0);
   q.wt.assign(static_cast<size_t>(panels * k * nr), 0.0f);
   // Once per weight, at first use: panels in parallel (each writes only its own bytes, and its
-  // nr columns of the transposed copy).
+  // panel of the FP32 copy).
   auto quant_panels = [&](int64_t p0, int64_t p1) {
     for (int64_t j = p0 * nr; j < std::min(n, p1 * nr); ++j) {
       const float* row = w + j * k;
@@ -606,9 +611,9 @@ Int8Weight quantize_weight(const float* w, int64_t n, int64_t k, Int8Isa isa) {
         q.scale[(p * G + g) * nr + jj] = amax / 127.0f;
         if (!q.colsum.empty()) q.colsum[(p * G + g) * nr + jj] = 128 * sum;
       }
+      float* wt = q.wt.data() + p * k * nr;  // this panel's FP32 copy, as panel_wt reads it
+      for (int64_t kk = 0; kk < k; ++kk) wt[kk * nr + jj] = row[kk];
     }
-    for (int64_t j = p0 * nr; j < std::min(n, p1 * nr); ++j)
-      for (int64_t kk = 0; kk < k; ++kk) q.wt[((j / nr) * k + kk) * nr + j % nr] = w[j * k + kk];
   };
   parallel_for(0, panels, 1, quant_panels);
   return q;
