@@ -533,6 +533,17 @@ def main() -> None:
             d["kw"][key] = Keyword(d["chunks"], do_stem, split_docs)
         return d["kw"][key]
 
+    def groups_of(d):
+        """d["groups"][i]: the first chunk of chunk i's definition (path, symbol, kind)."""
+        if "groups" in d:
+            return
+        gid: dict = {}
+        grp = np.arange(len(d["chunks"]))
+        for i, c in enumerate(d["chunks"]):
+            if c["kind"] != "window" and c["symbol"]:
+                grp[i] = gid.setdefault((c["path"], c["symbol"], c["kind"]), i)
+        d["groups"] = grp
+
     # Per query cached inputs: semantic scores (full), keyword scores per config.
     def evaluate(cfg: dict, kinds=("meaning",)) -> dict:
         """Returns {(lang, split, kind): [rr...]} for the modes 'keyword', 'semantic', 'hybrid'."""
@@ -558,17 +569,14 @@ def main() -> None:
                     top = np.argsort(-sem, kind="stable")[:cfg.get("prf_k", 3)]
                     qn = d["qv"][qi] + cfg["prf"] * d["vecs"][top].mean(axis=0)
                     sem = d["vecs"] @ (qn / np.linalg.norm(qn))
+                if cfg.get("defagg") or cfg.get("kwagg"):
+                    groups_of(d)
                 if cfg.get("defagg"):
                     # Issue 12 item 5: a definition cut into several chunks re-scored as a whole:
                     # "max" gives every piece the best piece's cosine (multi-vector max-sim),
                     # "mean" averages each piece's cosine with that of the pieces' mean vector.
-                    if "groups" not in d:
-                        gid: dict = {}
-                        grp = np.arange(len(d["chunks"]))
-                        for i, c in enumerate(d["chunks"]):
-                            if c["kind"] != "window" and c["symbol"]:
-                                grp[i] = gid.setdefault((c["path"], c["symbol"], c["kind"]), i)
-                        d["groups"] = grp
+                    if "group_vecs" not in d:
+                        grp = d["groups"]
                         mv = np.zeros_like(d["vecs"])
                         np.add.at(mv, grp, d["vecs"])
                         mv /= np.linalg.norm(mv, axis=1, keepdims=True) + 1e-12
@@ -589,6 +597,27 @@ def main() -> None:
                 kwq = kw_index(d, False, cfg.get("docfield", False)) if identifier_like(q["query"]) else kwi
                 kw = kwq.scores(q["query"], cfg.get("w", (3.0, 1.5, 1.0, 1.0)), cfg.get("k1", 1.2), cfg.get("b", 0.75),
                                 cfg.get("stop", False))
+                if cfg.get("kwdef"):
+                    # A definition cut into several chunks scored by BM25 as one document (the
+                    # baseline's view: its pieces' text concatenated); each piece gets
+                    # max(own, whole) ("max") or the whole's score ("whole").
+                    groups_of(d)
+                    ck = ("def", kwq.do_stem)
+                    if ck not in d["kw"]:
+                        merged: dict = {}
+                        for i, c in enumerate(d["chunks"]):
+                            g0 = int(d["groups"][i])
+                            if g0 not in merged:
+                                merged[g0] = dict(c)
+                            elif i != g0:
+                                merged[g0]["content"] += "\n" + c["content"]
+                        keys = sorted(merged)
+                        d["kw"][ck] = (Keyword([merged[k] for k in keys], kwq.do_stem, False),
+                                       np.array([keys.index(int(g0)) for g0 in d["groups"]]))
+                    kdef, slot = d["kw"][ck]
+                    whole = kdef.scores(q["query"], cfg.get("w", (3.0, 1.5, 1.0, 1.0)), cfg.get("k1", 1.2),
+                                        cfg.get("b", 0.75), cfg.get("stop", False))[slot]
+                    kw = np.maximum(kw, whole) if cfg["kwdef"] == "max" else whole
                 if cfg.get("kwagg"):
                     kbest = np.zeros(len(kw))
                     np.maximum.at(kbest, d["groups"], kw)
