@@ -8,7 +8,7 @@ namespace ripvec::cli {
 ServerOptions server_options(const ProtocolOptions& o);
 
 int run_lsp(const ProtocolOptions& o) {
-  return serve_lsp(server_options(o)) == 0 ? 0 : 2;
+  return serve_lsp(server_options(o));  // 0, 1 (exit without shutdown, as LSP says) or 2
 }
 
 }  // namespace ripvec::cli

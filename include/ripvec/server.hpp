@@ -32,7 +32,9 @@ struct ServerOptions {
 // given file descriptors. Logs go to the client (notifications/message) and to stderr.
 int serve_mcp(const ServerOptions& opts, int in_fd = 0, int out_fd = 1);
 
-// Serves LSP 3.17 (Content-Length framed JSON-RPC) on the given file descriptors.
+// Serves LSP 3.17 (Content-Length framed JSON-RPC) on the given file descriptors. Returns 0 at a
+// clean end ("exit" after "shutdown", or the end of input), 1 for "exit" without "shutdown" (the
+// code LSP prescribes), 2 when the stream broke (inside a frame, a read or write error).
 int serve_lsp(const ServerOptions& opts, int in_fd = 0, int out_fd = 1);
 
 }  // namespace ripvec

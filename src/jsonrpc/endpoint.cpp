@@ -1,12 +1,13 @@
 #include "jsonrpc/endpoint.hpp"
 
+#include <chrono>
 #include <exception>
 #include <new>
 
 namespace ripvec::jsonrpc {
 
 Endpoint::Endpoint(ByteSource& in, ByteSink& out, Options opts)
-    : in_(in), writer_(out, opts.framing), opts_(opts) {}
+    : in_(in), out_(out), writer_(out, opts.framing), opts_(opts) {}
 
 Endpoint::~Endpoint() {
   {
@@ -73,19 +74,31 @@ int Endpoint::run() {
       continue;
     }
     Parsed p = parse_message(body, opts_.limits.max_depth);
+    const size_t bytes = body.size();
     body.clear();
     body.shrink_to_fit();  // a 64 MiB frame should not pin its buffer for the session
     if (p.error_response) {
       respond(*p.error_response);
       continue;
     }
-    dispatch(std::move(*p.message));
+    dispatch(std::move(*p.message), bytes);
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     closing_ = true;
+    cv_.notify_all();
+    // Requests received before the end still answer, unless nobody can read them any more: a
+    // client that died left its long requests (a full reindex) running for minutes.
+    while (!running_.empty()) {
+      if (done_cv_.wait_for(lock, std::chrono::milliseconds(100)) == std::cv_status::timeout &&
+          (out_.peer_gone() || !writer_.ok())) {
+        lock.unlock();
+        cancel_all();
+        lock.lock();
+        break;
+      }
+    }
   }
-  cv_.notify_all();
   for (auto& t : workers_)
     if (t.joinable()) t.join();
   workers_.clear();
@@ -93,7 +106,12 @@ int Endpoint::run() {
   return rc;
 }
 
-void Endpoint::dispatch(Message m) {
+void Endpoint::cancel_all() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [key, ctx] : running_) ctx->cancelled_ = true;
+}
+
+void Endpoint::dispatch(Message m, size_t bytes) {
   if (m.kind == Message::Kind::Response) {
     std::function<void(const Message&)> cb;
     {
@@ -141,13 +159,15 @@ void Endpoint::dispatch(Message m) {
                          "Invalid Request: id " + key + " is already in use"));
       return;
     }
-    if (!it->second.second && queue_.size() >= opts_.max_pending) {
+    if (!it->second.second &&
+        (queue_.size() >= opts_.max_pending || queued_bytes_ + bytes > opts_.max_pending_bytes)) {
       respond(make_error(ctx->id_, code::kInternalError, "server busy: too many pending requests"));
       return;
     }
     running_[key] = ctx;
     if (!it->second.second) {
-      queue_.emplace_back(ctx, &it->second.first);
+      queue_.push_back({ctx, &it->second.first, bytes});
+      queued_bytes_ += bytes;
       cv_.notify_one();
       return;
     }
@@ -158,6 +178,8 @@ void Endpoint::dispatch(Message m) {
 void Endpoint::run_request(const std::shared_ptr<Context>& ctx, const RequestHandler& h) {
   json reply;
   try {
+    // A request cancelled while it waited in the queue does not start.
+    if (ctx->cancelled()) throw RpcError(code::kRequestCancelled, "request cancelled");
     json result = h(*ctx);
     reply = make_result(ctx->id_, std::move(result));
   } catch (const RpcError& e) {
@@ -173,6 +195,7 @@ void Endpoint::run_request(const std::shared_ptr<Context>& ctx, const RequestHan
     std::lock_guard<std::mutex> lock(mu_);
     running_.erase(id_key(ctx->id_));
   }
+  done_cv_.notify_all();
   if (ctx->cancelled()) {
     if (opts_.on_cancel == OnCancel::Silent) return;
     reply = make_error(ctx->id_, code::kRequestCancelled, "request cancelled");
@@ -188,8 +211,9 @@ void Endpoint::worker_loop() {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
       if (queue_.empty()) return;  // closing and drained
-      ctx = std::move(queue_.front().first);
-      h = queue_.front().second;
+      ctx = std::move(queue_.front().ctx);
+      h = queue_.front().handler;
+      queued_bytes_ -= queue_.front().bytes;
       queue_.pop_front();
     }
     run_request(ctx, *h);

@@ -39,6 +39,11 @@ class Context {
   const json& id() const { return id_; }
   const json& params() const { return params_; }
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+  // Throws when cancelled (the endpoint then answers as Options::on_cancel says): for handlers
+  // that loop.
+  void check_cancelled() const {
+    if (cancelled()) throw RpcError(code::kRequestCancelled, "request cancelled");
+  }
   Endpoint& endpoint() const { return *endpoint_; }
 
  private:
@@ -56,6 +61,9 @@ class Endpoint {
     Limits limits;
     unsigned workers = 2;
     size_t max_pending = 256;  // queued requests beyond this are refused with -32603
+    // ... and so are those whose message would take the queued messages' bytes beyond this
+    // (256 requests of up to 64 MiB each could hold 16 GiB while the workers are busy).
+    size_t max_pending_bytes = size_t(256) << 20;
     OnCancel on_cancel = OnCancel::Silent;
   };
   // Returns the result; throws RpcError for a protocol error (any other exception becomes
@@ -77,8 +85,11 @@ class Endpoint {
   void set_gate(Gate g) { gate_ = std::move(g); }
   // Unknown notifications are ignored (JSON-RPC); unknown requests get -32601.
 
-  // Reads until end of stream or stop(), then waits for the running requests. Returns 0 when the
-  // stream ended cleanly, 1 when it ended inside a frame or on a read/write error.
+  // Reads until end of stream or stop(), then finishes the requests already received: they
+  // still run and answer (a client may close its side and read on), but all of them are
+  // cancelled as soon as the output's reader is gone (ByteSink::peer_gone: the client died).
+  // Returns 0 when the stream ended cleanly, 1 when it ended inside a frame or on a read/write
+  // error.
   int run();
   // Makes run() return after the frame being read (used by LSP "exit").
   void stop() { stopping_ = true; }
@@ -92,13 +103,15 @@ class Endpoint {
   bool output_ok() const { return writer_.ok(); }
 
  private:
-  void dispatch(Message m);
+  void dispatch(Message m, size_t bytes);
   void run_request(const std::shared_ptr<Context>& ctx, const RequestHandler& h);
   void respond(const json& message);
   void worker_loop();
+  void cancel_all();
   static std::string id_key(const json& id) { return id.dump(); }
 
   ByteSource& in_;
+  ByteSink& out_;
   FrameWriter writer_;
   Options opts_;
   std::map<std::string, std::pair<RequestHandler, bool>> requests_;
@@ -107,7 +120,14 @@ class Endpoint {
 
   std::mutex mu_;  // guards everything below
   std::condition_variable cv_;
-  std::deque<std::pair<std::shared_ptr<Context>, const RequestHandler*>> queue_;
+  std::condition_variable done_cv_;  // a request finished
+  struct Queued {
+    std::shared_ptr<Context> ctx;
+    const RequestHandler* handler;
+    size_t bytes;  // the message's size, counted in queued_bytes_
+  };
+  std::deque<Queued> queue_;
+  size_t queued_bytes_ = 0;
   std::map<std::string, std::shared_ptr<Context>> running_;  // by id_key
   std::map<std::string, std::function<void(const Message&)>> awaiting_;
   int64_t next_request_id_ = 1;

@@ -1,5 +1,7 @@
 #include "jsonrpc/framing.hpp"
 
+#include <poll.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,6 +61,11 @@ bool FdSink::write_all(std::string_view bytes) {
     bytes.remove_prefix(static_cast<size_t>(w));
   }
   return true;
+}
+
+bool FdSink::peer_gone() {
+  pollfd p{fd_, POLLOUT, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
 }
 
 ssize_t StringSource::read(char* buf, size_t n) {

@@ -42,6 +42,9 @@ class ByteSink {
  public:
   virtual ~ByteSink() = default;
   virtual bool write_all(std::string_view bytes) = 0;
+  // True when the reader is known to be gone without writing (a pipe whose read end closed):
+  // lets a server stop work nobody will read. Default: never known.
+  virtual bool peer_gone() { return false; }
 };
 
 class FdSource final : public ByteSource {
@@ -57,6 +60,7 @@ class FdSink final : public ByteSink {
  public:
   explicit FdSink(int fd) : fd_(fd) {}
   bool write_all(std::string_view bytes) override;  // retries EINTR and short writes
+  bool peer_gone() override;                        // poll(): POLLERR or POLLHUP on fd
 
  private:
   int fd_;

@@ -101,6 +101,10 @@ size_t byte_column(std::string_view line, int col) {
   return std::min(i, line.size());
 }
 
+bool is_identifier_byte(char c) {
+  return ident_char(static_cast<unsigned char>(c));
+}
+
 std::string identifier_at(std::string_view line, size_t col, size_t* start) {
   if (col > line.size()) col = line.size();
   size_t b = col, e = col;

@@ -19,6 +19,9 @@ std::vector<std::string_view> text_lines(std::string_view text);
 int utf16_column(std::string_view line, size_t byte_col);
 // Byte offset in line of UTF-16 column `col` (clamped to the line).
 size_t byte_column(std::string_view line, int col);
+// True for a byte that can be part of an identifier: an ASCII letter or digit, '_', '$', or any
+// byte of a non-ASCII character.
+bool is_identifier_byte(char c);
 // The identifier (letters, digits, '_', '$', non-ASCII) around byte column `col` of `line`, or "".
 std::string identifier_at(std::string_view line, size_t col, size_t* start = nullptr);
 

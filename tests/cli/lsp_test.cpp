@@ -204,5 +204,173 @@ TEST(LspProtocol, DocumentOnDevZeroOrFifoDoesNotHang) {
   EXPECT_TRUE(by_id.count(5));
 }
 
+// The framed replies of a session, by integer id (notifications and id-less errors left out).
+std::map<int, json> replies_by_id(const std::string& s) {
+  std::map<int, json> by_id;
+  for (size_t p = 0; (p = s.find("Content-Length: ", p)) != std::string::npos;) {
+    const size_t e = s.find("\r\n\r\n", p);
+    if (e == std::string::npos) break;
+    const size_t n = std::stoul(s.substr(p + 16, e - p - 16));
+    const json m = json::parse(s.substr(e + 4, n));
+    if (m.contains("id") && m["id"].is_number_integer()) by_id[m["id"].get<int>()] = m;
+    p = e + 4 + n;
+  }
+  return by_id;
+}
+
+std::string request(int id, const std::string& method, json params = json::object()) {
+  return frame(
+      json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}}
+          .dump());
+}
+std::string notification(const std::string& method, json params = json::object()) {
+  return frame(json{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}}.dump());
+}
+std::string initialize(int id, const std::filesystem::path& root) {
+  return request(id, "initialize",
+                 {{"rootUri", "file://" + root.string()}, {"capabilities", json::object()}});
+}
+json doc(const std::string& uri) {
+  return {{"textDocument", {{"uri", uri}}}};
+}
+std::string did_open(const std::string& uri, const std::string& text, json version = 1) {
+  return notification("textDocument/didOpen",
+                      {{"textDocument", {{"uri", uri}, {"version", version}, {"text", text}}}});
+}
+
+// Runs `ripvec lsp` on: `before`, initialize (id 1) and initialized on `root`, `body`, shutdown
+// (id 99) and exit.
+CliResult run_session(const std::filesystem::path& root, const std::string& body,
+                      const std::string& before = "") {
+  CliRun r;
+  if (std::filesystem::exists("/usr/bin/timeout"))  // a hang is a failure (status 137)
+    r.prefix = {"/usr/bin/timeout", "-s", "KILL", "120"};
+  r.args = {"lsp", "--no-watch", "--model", "/nonexistent/model"};
+  r.stdin_data = before + initialize(1, root) + notification("initialized") + body +
+                 request(99, "shutdown") + notification("exit");
+  r.stdin_from_data = true;
+  return run_cli(r);
+}
+
+// Probe 2026-12-05: "initialized" before a successful "initialize" (first, or after one that
+// failed) crashed the server (SIGSEGV on the missing workspace). Notifications before
+// initialize are dropped (LSP 3.17), and the session goes on.
+TEST(LspProtocol, InitializedBeforeInitializeIsDropped) {
+  TempDir repo;
+  repo.write("a.py", "def f():\n    return 1\n");
+  const std::string before = notification("initialized") +
+                             did_open("file:///x.py", "def g(): pass\n") +
+                             initialize(2, repo / "missing") + notification("initialized");
+  auto res = run_session(
+      repo.path(),
+      request(3, "textDocument/documentSymbol", doc("file://" + (repo / "a.py").string())), before);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  EXPECT_TRUE(v[2].contains("error")) << v[2];  // no such root
+  EXPECT_TRUE(v[1]["result"].contains("capabilities")) << v[1];
+  EXPECT_EQ(v[3]["result"][0]["name"], "f") << v[3];
+  EXPECT_TRUE(v.count(99));
+}
+
+// Probe 2026-12-05: "exit" without "shutdown" ended with status 2; LSP prescribes 1.
+TEST(LspProtocol, ExitWithoutShutdownExits1) {
+  TempDir repo;
+  repo.write("a.py", "def f():\n    return 1\n");
+  CliRun r;
+  r.args = {"lsp", "--no-watch", "--model", "/nonexistent/model"};
+  r.stdin_data = initialize(1, repo.path()) + notification("exit");
+  r.stdin_from_data = true;
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 1) << res.err;
+}
+
+// Probe 2026-12-05: references on a minified line with 40,000 mentions took 14 s (each mention
+// rescanned the line for its UTF-16 column) and returned all of them past the 1,000 cap; a
+// cancel was honoured only at the end. Now capped, linear and cancellable; columns are UTF-16.
+TEST(LspProtocol, ReferencesOnAMinifiedLineAreCappedAndLinear) {
+  TempDir repo;
+  repo.write("a.py", "def f():\n    return 1\n");
+  std::string big = "xx = 1\n";
+  for (int i = 0; i < 200000; ++i) big += "xx,";
+  big += "\n";
+  const std::string uni = "xx = 1\nyy = [\"\xF0\x9F\x98\x80\", xx, \"\xC3\xA9\", xx, xxx, axx]\n";
+  auto refs = [](int id, const std::string& uri) {
+    json p = doc(uri);
+    p["position"] = {{"line", 0}, {"character", 0}};
+    p["context"] = {{"includeDeclaration", false}};
+    return request(id, "textDocument/references", p);
+  };
+  const std::string u1 = "file://" + (repo / "big.py").string();
+  const std::string u2 = "file://" + (repo / "uni.py").string();
+  auto res =
+      run_session(repo.path(), did_open(u1, big) + did_open(u2, uni) + refs(2, u1) + refs(3, u2));
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  ASSERT_TRUE(v[2]["result"].is_array()) << v[2];
+  EXPECT_EQ(v[2]["result"].size(), 1000u);
+  // (A module-level assignment is not a definition of the repo map: line 0 is a mention.)
+  EXPECT_EQ(v[2]["result"][2]["range"]["start"], (json{{"line", 1}, {"character", 3}}));
+  EXPECT_EQ(v[2]["result"][2]["range"]["end"], (json{{"line", 1}, {"character", 5}}));
+  const json& r = v[3]["result"];
+  ASSERT_EQ(r.size(), 3u) << r;  // not xxx, not axx
+  EXPECT_EQ(r[1]["range"]["start"], (json{{"line", 1}, {"character", 12}}));
+  EXPECT_EQ(r[1]["range"]["end"], (json{{"line", 1}, {"character", 14}}));
+  EXPECT_EQ(r[2]["range"]["start"], (json{{"line", 1}, {"character", 21}}));
+  EXPECT_EQ(r[2]["range"]["end"], (json{{"line", 1}, {"character", 23}}));
+}
+
+// Probe 2026-12-05: parameters of the wrong type inside params (workspace/symbol "query": 5,
+// references "includeDeclaration": "yes", a call hierarchy item's data.path 5 / data.line "x")
+// were answered -32603 with the JSON library's message; they are invalid params (-32602).
+// didOpen with a non-integer version dropped the buffer silently.
+TEST(LspProtocol, WrongTypedParamsAreInvalidParams) {
+  TempDir repo;
+  repo.write("a.py", "def f():\n    return 1\n");
+  const std::string a = "file://" + (repo / "a.py").string();
+  json refs = doc(a);
+  refs["position"] = {{"line", 0}, {"character", 4}};
+  refs["context"] = {{"includeDeclaration", "yes"}};
+  std::string body = request(2, "workspace/symbol", {{"query", 5}});
+  body += request(3, "textDocument/references", refs);
+  body += request(4, "callHierarchy/incomingCalls",
+                  {{"item", {{"name", "f"}, {"data", {{"path", 5}}}}}});
+  body += request(5, "callHierarchy/incomingCalls",
+                  {{"item", {{"name", "f"}, {"data", {{"path", "a.py"}, {"line", "x"}}}}}});
+  body += did_open(a, "def g():\n    return 2\n", "seven");
+  body += request(6, "textDocument/documentSymbol", doc(a));
+  auto res = run_session(repo.path(), body);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  for (int id : {2, 3, 4, 5}) EXPECT_EQ(v[id]["error"]["code"], -32602) << v[id];
+  EXPECT_EQ(v[6]["result"][0]["name"], "g") << v[6];  // the buffer, not the file
+}
+
+// Probe 2026-12-05: a buffer with old Mac line ends ("\r" alone) had every definition on line
+// 0 (LSP counts "\n", "\r\n" and "\r" as line ends). Nesting (a method under its class, a
+// function after the class at the top level) comes from one pass over the definitions.
+TEST(LspProtocol, LoneCarriageReturnsEndLines) {
+  TempDir repo;
+  repo.write("a.py", "def f():\n    return 1\n");
+  const std::string a = "file://" + (repo / "m.py").string();
+  const std::string text =
+      "class K:\r    def m(self):\r        return 1\r\rdef alpha():\r    return 1\r\rdef "
+      "beta():\r    return alpha()\r";
+  auto res = run_session(repo.path(),
+                         did_open(a, text) + request(2, "textDocument/documentSymbol", doc(a)));
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  const json& syms = v[2]["result"];
+  ASSERT_EQ(syms.size(), 3u) << syms;
+  EXPECT_EQ(syms[0]["name"], "K");
+  ASSERT_EQ(syms[0]["children"].size(), 1u);
+  EXPECT_EQ(syms[0]["children"][0]["name"], "m");
+  EXPECT_EQ(syms[0]["children"][0]["selectionRange"]["start"],
+            (json{{"line", 1}, {"character", 8}}));
+  EXPECT_EQ(syms[1]["name"], "alpha");
+  EXPECT_EQ(syms[1]["selectionRange"]["start"], (json{{"line", 4}, {"character", 4}}));
+  EXPECT_EQ(syms[2]["name"], "beta");
+  EXPECT_EQ(syms[2]["selectionRange"]["start"], (json{{"line", 7}, {"character", 4}}));
+}
+
 }  // namespace
 }  // namespace ripvec::test

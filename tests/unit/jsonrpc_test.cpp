@@ -3,7 +3,13 @@
 // hanging a server.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "jsonrpc/endpoint.hpp"
@@ -319,6 +325,87 @@ TEST(JsonRpcEndpoint, CancelledRequestIsSilentOrErrorByPolicy) {
       EXPECT_EQ(m["error"]["code"], code::kRequestCancelled);
     }
   }
+}
+
+// Probe 2026-12-05: a client that died (its end of our output closed) left a full reindex it
+// had asked for running to the end (37 s); the request is now cancelled once the output's
+// reader is gone, and run() returns.
+TEST(JsonRpcEndpoint, RequestsAreCancelledWhenTheOutputReaderIsGone) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::close(fds[0]);  // the client is gone
+  std::signal(SIGPIPE, SIG_IGN);
+  StringSource src("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"long\"}\n");
+  FdSink out(fds[1]);
+  Endpoint ep(src, out, {});
+  std::atomic<bool> saw_cancel{false};
+  ep.on_request("long", [&](Context& c) {
+    for (int i = 0; i < 3000 && !c.cancelled(); ++i)  // 30 s unless cancelled
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    saw_cancel = c.cancelled();
+    return json("done");
+  });
+  ep.run();
+  ::close(fds[1]);
+  EXPECT_TRUE(saw_cancel.load());
+}
+
+// ... while a client that only closed its side (a script piping requests in) still gets every
+// answer.
+TEST(JsonRpcEndpoint, RequestsStillAnswerAfterTheEndOfInput) {
+  StringSource src(
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"slow\"}\n"
+      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"slow\"}\n"
+      "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"slow\"}\n");
+  StringSink out;
+  Endpoint::Options o;
+  o.workers = 1;
+  Endpoint ep(src, out, o);
+  ep.on_request("slow", [](Context& c) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    return json(c.cancelled() ? "cancelled" : "done");
+  });
+  ep.run();
+  EXPECT_EQ(out.data(),
+            "{\"id\":1,\"jsonrpc\":\"2.0\",\"result\":\"done\"}\n"
+            "{\"id\":2,\"jsonrpc\":\"2.0\",\"result\":\"done\"}\n"
+            "{\"id\":3,\"jsonrpc\":\"2.0\",\"result\":\"done\"}\n");
+}
+
+// Probe 2026-12-05: 40 queued tool calls of 20 MB each took the MCP server from 215 MB to
+// 1 GB (the bound was 256 requests of up to 64 MiB); queued messages are now bounded in bytes.
+TEST(JsonRpcEndpoint, QueuedRequestsAreBoundedInBytes) {
+  const std::string big(3000, 'x');
+  std::string in;
+  for (int i = 1; i <= 6; ++i)
+    in += "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(i) +
+          ",\"method\":\"slow\",\"params\":{\"q\":\"" + big + "\"}}\n";
+  StringSource src(in);
+  StringSink out;
+  Endpoint::Options o;
+  o.workers = 1;
+  o.max_pending_bytes = 10000;  // three of these messages
+  Endpoint ep(src, out, o);
+  std::atomic<int> calls{0};
+  ep.on_request("slow", [&](Context&) {
+    ++calls;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return json("done");
+  });
+  ep.run();
+  int busy = 0, done = 0;
+  StringSource back(out.data());
+  FrameReader r(back, Framing::Newline);
+  std::string body;
+  while (r.next(&body) == FrameStatus::Ok) {
+    const json m = json::parse(body);
+    busy += m.contains("error") &&
+            m["error"]["message"].get<std::string>().find("busy") != std::string::npos;
+    done += m.contains("result");
+  }
+  EXPECT_EQ(busy + done, 6);
+  EXPECT_GE(busy, 2);  // the first may already run; at most three wait
+  EXPECT_EQ(done, calls.load());
 }
 
 TEST(JsonRpcMessage, SerializeReplacesInvalidUtf8) {
