@@ -286,6 +286,11 @@ std::vector<Hit> search_without_index(const std::filesystem::path& path, Embedde
 
 // ---------------------------------------------------------------- management
 
+// Throws IoError when `path` (which must exist: IoError otherwise) lies on a pseudo file
+// system (/proc, /sys, /dev...), which is never walked, searched or indexed (Index::open and
+// search_without_index refuse it the same way). For servers that check a root before keeping it.
+void refuse_pseudo_file_system(const std::filesystem::path& path);
+
 // The cache directory IndexOptions::cache_dir names: `cache_dir` when not empty, else
 // $RIPVEC_CACHE_DIR, else $XDG_CACHE_HOME/ripvec, else ~/.cache/ripvec, else (no $HOME)
 // <temp dir>/ripvec-cache-<uid>, which must then be a folder of this user's that others cannot

@@ -134,6 +134,14 @@ void refuse_pseudo_fs(const fs::path& given, const fs::path& canonical) {
                   " pseudo file system, which is never indexed or searched");
 }
 
+}  // namespace index
+
+void refuse_pseudo_file_system(const fs::path& path) {
+  index::refuse_pseudo_fs(path, index::canonical_or_throw(path));
+}
+
+namespace index {
+
 Located locate_index(const fs::path& path, const fs::path& cache_dir, std::string_view model_dir,
                      bool repo_local) {
   const fs::path p = canonical_or_throw(path);

@@ -1,6 +1,7 @@
 #include "server/workspace.hpp"
 
 #include "ripvec/error.hpp"
+#include "ripvec/index.hpp"
 
 namespace ripvec::server {
 
@@ -198,6 +199,13 @@ Root& Workspace::root(const std::string& hint) {
   }
   if (best) return *best;
   if (!fs::is_directory(canon, ec)) throw InvalidArgument("root " + hint + " is not a directory");
+  // Refused before it is kept: /proc/self, /dev... were refused only when indexed, and stayed
+  // in index_status, taking slots of max_roots (hostile probe 2026-12-05).
+  try {
+    refuse_pseudo_file_system(canon);
+  } catch (const Error& e) {
+    throw InvalidArgument("root " + hint + ": " + e.what());
+  }
   if (roots_.size() >= opts_.max_roots)
     throw InvalidArgument("too many roots open (" + std::to_string(opts_.max_roots) + ")");
   roots_.push_back(std::unique_ptr<Root>(new Root(*this, canon)));

@@ -108,5 +108,52 @@ TEST(McpProtocol, OversizedLineIsRefusedWithoutBuffering) {
   EXPECT_EQ(v[1]["id"], 2);
 }
 
+// Probe 2026-12-05: a root on a pseudo file system (/proc/self, /dev) was refused only when
+// indexed, and stayed registered: listed by index_status and taking one of the 16 root slots,
+// so that a client could use them all up. It is now refused before it is kept.
+TEST(McpProtocol, PseudoFileSystemRootsAreNotKept) {
+  TempDir repo, other, cache;
+  repo.write("a.py", "def f():\n    return 1\n");
+  other.write("b.py", "def g():\n    return 2\n");
+  auto call = [](int id, const json& args) {
+    return json{{"jsonrpc", "2.0"},
+                {"id", id},
+                {"method", "tools/call"},
+                {"params", {{"name", "index_status"}, {"arguments", args}}}}
+               .dump() +
+           "\n";
+  };
+  std::string in =
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+      "\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"0\"}}}\n"
+      "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
+  for (int i = 0; i < 20; ++i) in += call(10 + i, {{"root", i % 2 ? "/proc/self" : "/dev/shm"}});
+  in += call(100, {{"root", other.path().string()}});
+  in += call(101, json::object());
+  CliRun r;
+  r.args = {"mcp",         "--no-watch",          "--root",  repo.path().string(),
+            "--cache-dir", cache.path().string(), "--model", "/nonexistent/model"};
+  r.stdin_data = in;
+  r.stdin_from_data = true;
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies(res.out);
+  for (int i = 0; i < 20; ++i) {
+    const json* m = by_id(v, 10 + i);
+    ASSERT_TRUE(m) << "no answer to " << 10 + i;
+    EXPECT_EQ((*m)["result"]["isError"], true) << *m;
+    EXPECT_NE((*m)["result"]["content"][0]["text"].get<std::string>().find("pseudo file system"),
+              std::string::npos)
+        << *m;
+  }
+  ASSERT_TRUE(by_id(v, 100));
+  EXPECT_NE((*by_id(v, 100))["result"]["isError"], true) << *by_id(v, 100);  // a slot was left
+  ASSERT_TRUE(by_id(v, 101));
+  const std::string all = (*by_id(v, 101))["result"]["content"][0]["text"].get<std::string>();
+  EXPECT_EQ(all.find("/proc"), std::string::npos) << all;
+  EXPECT_EQ(all.find("/dev"), std::string::npos) << all;
+  EXPECT_NE(all.find(other.path().string()), std::string::npos) << all;
+}
+
 }  // namespace
 }  // namespace ripvec::test
