@@ -26,6 +26,17 @@ const json* by_id(const std::vector<json>& v, const json& id) {
   return nullptr;
 }
 
+// `ripvec mcp` serving `repo` on the CPU, without a model, on input `in` (then end of input).
+CliResult run_mcp(const TempDir& repo, const TempDir& cache, const std::string& in) {
+  CliRun r;
+  r.args = {
+      "mcp",         "--no-watch",          "--root",  repo.path().string(), "--device", "cpu",
+      "--cache-dir", cache.path().string(), "--model", "/nonexistent/model"};
+  r.stdin_data = in;
+  r.stdin_from_data = true;
+  return run_cli(r);
+}
+
 TEST(McpProtocol, HostileInputGetsErrorsAndNeverCrashes) {
   TempDir repo, cache;
   repo.write("a.py", "def f():\n    return 1\n");
@@ -56,13 +67,7 @@ TEST(McpProtocol, HostileInputGetsErrorsAndNeverCrashes) {
   in += "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"tools/list\"}\n";
   in += "{\"jsonrpc\":\"2.0\",\"id\":14,\"method\":\"ping\"";  // truncated, no newline
 
-  CliRun r;
-  r.args = {
-      "mcp",         "--no-watch",          "--root",  repo.path().string(), "--device", "cpu",
-      "--cache-dir", cache.path().string(), "--model", "/nonexistent/model"};
-  r.stdin_data = in;
-  r.stdin_from_data = true;
-  auto res = run_cli(r);
+  auto res = run_mcp(repo, cache, in);
   EXPECT_EQ(res.status, 0) << res.err;
   auto v = replies(res.out);
 
@@ -130,12 +135,7 @@ TEST(McpProtocol, PseudoFileSystemRootsAreNotKept) {
   for (int i = 0; i < 20; ++i) in += call(10 + i, {{"root", i % 2 ? "/proc/self" : "/dev/shm"}});
   in += call(100, {{"root", other.path().string()}});
   in += call(101, json::object());
-  CliRun r;
-  r.args = {"mcp",         "--no-watch",          "--root",  repo.path().string(),
-            "--cache-dir", cache.path().string(), "--model", "/nonexistent/model"};
-  r.stdin_data = in;
-  r.stdin_from_data = true;
-  auto res = run_cli(r);
+  auto res = run_mcp(repo, cache, in);
   EXPECT_EQ(res.status, 0) << res.err;
   auto v = replies(res.out);
   for (int i = 0; i < 20; ++i) {
