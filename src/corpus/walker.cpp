@@ -288,6 +288,15 @@ int64_t mtime_ns(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
+WalkedFile walked_file(fs::path abs, std::string rel, const struct stat& st) {
+  return WalkedFile{std::move(abs),
+                    std::move(rel),
+                    static_cast<uint64_t>(st.st_size),
+                    mtime_ns(st),
+                    static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec,
+                    static_cast<uint64_t>(st.st_ino)};
+}
+
 }  // namespace
 
 // Kernel interfaces whose trees never end (/proc/self/root leads back to /), whose files block
@@ -484,7 +493,7 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
                          std::to_string(opts.max_file_size) + "-byte size limit");
       continue;
     }
-    out.files.push_back(WalkedFile{fs::path(abs), rel, size, mtime_ns(tst)});
+    out.files.push_back(walked_file(fs::path(abs), rel, tst));
   }
   ::closedir(dir);
   return out;
@@ -606,8 +615,7 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
                               " bytes exceeds the " + std::to_string(opts.max_file_size) +
                               "-byte size limit");
       } else {
-        files.push_back(WalkedFile{abs, abs.filename().string(), static_cast<uint64_t>(st.st_size),
-                                   mtime_ns(st)});
+        files.push_back(walked_file(abs, abs.filename().string(), st));
       }
     } else {
       warn_entry(stats, "skipping " + abs_s + ": not a regular file or directory");

@@ -36,6 +36,11 @@ struct WalkedFile {
   std::string rel_path;  // relative to its root, '/' separators
   uint64_t size = 0;
   int64_t mtime_ns = 0;
+  // With size and mtime, what tells an index that a file may have changed (as git's stat check):
+  // extracting an archive, `cp -p` or `rsync -a` can give a new content the old size and mtime,
+  // never the old inode change time.
+  int64_t ctime_ns = 0;
+  uint64_t ino = 0;
 };
 
 struct WalkStats {

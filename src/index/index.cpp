@@ -118,6 +118,14 @@ corpus::PathFilter path_filter_of(const SearchFilter& f, const std::vector<std::
   return corpus::PathFilter(spec);
 }
 
+// A file whose size, mtime, inode change time and inode number are those its entry recorded is
+// not read again (git's stat check). The mtime alone let an extracted archive (or `cp -p`,
+// `rsync -a`) put new content under an old size and mtime, and the index served the old text.
+// An entry from before ctime and inode were recorded has them 0: read again once.
+bool stat_unchanged(const ManifestEntry& e, const WalkedFile& f) {
+  return e.size == f.size && e.mtime_ns == f.mtime_ns && e.ctime_ns == f.ctime_ns && e.ino == f.ino;
+}
+
 struct FileId {
   uint64_t ino = 0;
   int64_t mtime_ns = -1;
@@ -498,8 +506,13 @@ IndexStatus IndexImpl::status() const {
       continue;
     }
     const ManifestEntry& e = it->second;
-    const bool changed = e.mtime_ns == -1 ? e.size != f.size || f.mtime_ns > committed_ns
-                                          : e.size != f.size || e.mtime_ns != f.mtime_ns;
+    // (An entry without ctime and inode, from an older manifest, is read again by the next
+    // update but not called stale here: it most likely did not change.)
+    const bool known = e.ino != 0 || e.ctime_ns != 0;
+    const bool changed = e.mtime_ns == -1
+                             ? e.size != f.size || f.mtime_ns > committed_ns
+                             : !(e.size == f.size && e.mtime_ns == f.mtime_ns &&
+                                 (!known || (e.ino == f.ino && e.ctime_ns == f.ctime_ns)));
     if (changed) stale.emplace_back(f.rel_path, 'M');
   }
   if (have)
@@ -585,7 +598,7 @@ UpdateStats IndexImpl::update() {
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count() -
                             2'000'000'000;
-  auto racy = [&](int64_t mtime_ns) { return mtime_ns >= racy_from; };
+  auto racy = [&](const WalkedFile& f) { return f.mtime_ns >= racy_from; };
   UpdateStats st;
   std::error_code ec;
   refuse_symlinks();
@@ -683,7 +696,7 @@ UpdateStats IndexImpl::update() {
     // compared by content: it cannot be re-embedded anyway.
     const bool same =
         e && e->size == f.size &&
-        (e->mtime_ns == f.mtime_ns || (read_only && e->status == "ok" && same_content(f, e->id)));
+        (stat_unchanged(*e, f) || (read_only && e->status == "ok" && same_content(f, e->id)));
     if (same) {
       if (e->status != "ok") {
         next.files[f.rel_path] = *e;  // skipped before, unchanged since: do not re-read
@@ -817,7 +830,9 @@ UpdateStats IndexImpl::update() {
     }
     ManifestEntry me;
     me.size = f.size;
-    me.mtime_ns = racy(f.mtime_ns) ? -1 : f.mtime_ns;
+    me.mtime_ns = racy(f) ? -1 : f.mtime_ns;
+    me.ctime_ns = f.ctime_ns;
+    me.ino = f.ino;
     me.status = status_key(out.status);
     if (out.status != ContentStatus::Ok) {
       count_skip(me.status, f.abs_path, &st);

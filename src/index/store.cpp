@@ -966,11 +966,9 @@ std::string encode_manifest(const Manifest& m) {
   }
   nlohmann::json files = nlohmann::json::object();
   for (const auto& [path, e] : m.files) {
-    files[path_to_json(path)] = {{"size", e.size},
-                                 {"mtime_ns", e.mtime_ns},
-                                 {"id", e.id},
-                                 {"status", e.status},
-                                 {"chunks", e.chunks}};
+    files[path_to_json(path)] = {
+        {"size", e.size}, {"mtime_ns", e.mtime_ns}, {"ctime_ns", e.ctime_ns}, {"ino", e.ino},
+        {"id", e.id},     {"status", e.status},     {"chunks", e.chunks}};
   }
   j["files"] = std::move(files);
   // Paths are escaped above; the model id comes from a config file and is replaced if odd.
@@ -1035,6 +1033,8 @@ Manifest decode_manifest(std::string_view json, std::string_view origin) {
       ManifestEntry me;
       me.size = manifest_int<uint64_t>(e.at("size"), "size", o);
       me.mtime_ns = manifest_int<int64_t>(e.at("mtime_ns"), "mtime_ns", o);
+      if (e.contains("ctime_ns")) me.ctime_ns = manifest_int<int64_t>(e["ctime_ns"], "ctime_ns", o);
+      if (e.contains("ino")) me.ino = manifest_int<uint64_t>(e["ino"], "ino", o);
       me.id = e.at("id").get<std::string>();
       me.status = e.at("status").get<std::string>();
       me.chunks = manifest_int<uint32_t>(e.at("chunks"), "chunks", o);

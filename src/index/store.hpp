@@ -11,7 +11,8 @@
 //   {"format":2, "model_id":..., "dim":384, "model_key":"<32 hex>", "root":"/abs/root",
 //    "generation":7,
 //    "snapshot":{"name":"snapshot-7.bin","size":N,"mtime_ns":T,"crc32c":C,"n_chunks":K},
-//    "files":{"src/a.py":{"size":N,"mtime_ns":T,"id":"<64 hex>","status":"ok","chunks":3}, ...}}
+//    "files":{"src/a.py":{"size":N,"mtime_ns":T,"ctime_ns":C,"ino":I,"id":"<64 hex>",
+//                         "status":"ok","chunks":3}, ...}}
 //   status is "ok" for indexed files, else the reason it is skipped ("binary", "invalid-utf8",
 //   ...) so that skipped files are not re-read until they change. mtime_ns is -1 for a file
 //   whose mtime was within 2 s of the update that read it ("racily clean": re-hashed next time).
@@ -214,6 +215,10 @@ ObjectData decode_object(std::string_view bytes, uint32_t dim, std::string_view 
 struct ManifestEntry {
   uint64_t size = 0;
   int64_t mtime_ns = 0;
+  // The inode change time and inode number the file had (0 and 0: not recorded, a manifest
+  // from before they were; such an entry's file is read again once).
+  int64_t ctime_ns = 0;
+  uint64_t ino = 0;
   std::string id;      // object id (hex SHA-256 of path and content); empty when skipped
   std::string status;  // "ok" or why the file is not indexed
   uint32_t chunks = 0;

@@ -223,6 +223,41 @@ TEST_F(IndexIncremental, RacilyCleanFileIsRehashed) {
   EXPECT_EQ(kw[0], "src/racy.py");
 }
 
+// Probe 2026-12-05: a file replaced by one of the same size and mtime (an extracted archive,
+// `cp -p`, `rsync -a`, reproducible builds that give every file one mtime) was "unchanged": the
+// index served the old text and status said nothing was stale. The inode change time and inode
+// number are compared too (git's stat check).
+TEST_F(IndexIncremental, SameSizeAndMtimeButNewContentIsReread) {
+  TestHashEmbedder emb;
+  auto idx = open(emb);
+  const fs::path f = root_ / "src/archived.py";
+  write(f, "def archived_version_one():\n    return 1\n");
+  const auto mtime = fs::last_write_time(f);
+  idx->update();
+  // As `tar x` does: a new file (new inode) with the old size and mtime.
+  fs::remove(f);
+  write(f, "def archived_version_two():\n    return 2\n");
+  fs::last_write_time(f, mtime);
+  IndexStatus before = idx->status();
+  EXPECT_EQ(before.stale, std::vector<std::string>{"M src/archived.py"});
+  UpdateStats s = idx->update();
+  EXPECT_EQ(s.modified, std::vector<std::string>{"src/archived.py"});
+  auto kw = top_paths(*idx, "archived_version_two", SearchMode::Keyword);
+  ASSERT_FALSE(kw.empty());
+  EXPECT_EQ(kw[0], "src/archived.py");
+  // In place (same inode), mtime put back (`touch -r`): the change time still moved.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  { std::ofstream(f, std::ios::in | std::ios::out) << "def archived_version_six"; }
+  fs::last_write_time(f, mtime);
+  s = idx->update();
+  EXPECT_EQ(s.modified, std::vector<std::string>{"src/archived.py"});
+  kw = top_paths(*idx, "archived_version_six", SearchMode::Keyword);
+  ASSERT_FALSE(kw.empty());
+  EXPECT_EQ(kw[0], "src/archived.py");
+  // Nothing changed since: not even read.
+  EXPECT_EQ(idx->update().chunk_s, 0.0);
+}
+
 TEST_F(IndexIncremental, RenameAndDelete) {
   TestHashEmbedder emb;
   auto idx = open(emb);

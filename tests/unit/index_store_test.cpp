@@ -97,8 +97,8 @@ TEST(IndexStore, ManifestRoundTripAndMalformed) {
   m.root = "/tmp/x";
   m.generation = 42;
   m.snapshot = SnapshotRecord{"snapshot-42.bin", 1234, 5678, 0xdeadbeef, 17};
-  m.files["src/a.py"] = {10, 20, kId, "ok", 3};
-  m.files["img.png"] = {99, 30, "", "binary", 0};
+  m.files["src/a.py"] = {10, 20, 21, 7, kId, "ok", 3};
+  m.files["img.png"] = {99, 30, 31, 8, "", "binary", 0};
   Manifest d = decode_manifest(encode_manifest(m), "m");
   EXPECT_EQ(d.model_id, m.model_id);
   EXPECT_EQ(d.dim, 384u);
@@ -109,7 +109,18 @@ TEST(IndexStore, ManifestRoundTripAndMalformed) {
   ASSERT_EQ(d.files.size(), 2u);
   EXPECT_EQ(d.files["src/a.py"].id, kId);
   EXPECT_EQ(d.files["src/a.py"].chunks, 3u);
+  EXPECT_EQ(d.files["src/a.py"].ctime_ns, 21);
+  EXPECT_EQ(d.files["src/a.py"].ino, 7u);
   EXPECT_EQ(d.files["img.png"].status, "binary");
+  // A manifest from before ctime and inode were recorded: both read as 0 (file read again).
+  std::string old = encode_manifest(m);
+  for (const char* key : {"\"ctime_ns\"", "\"ino\""})
+    for (size_t p; (p = old.find(key)) != std::string::npos;)
+      old.erase(p, old.find(',', p) - p + 1);
+  Manifest o = decode_manifest(old, "m");
+  EXPECT_EQ(o.files["src/a.py"].ctime_ns, 0);
+  EXPECT_EQ(o.files["src/a.py"].ino, 0u);
+  EXPECT_EQ(o.files["src/a.py"].mtime_ns, 20);
 
   const std::string text = encode_manifest(m);
   EXPECT_THROW(decode_manifest(text.substr(0, text.size() / 2), "m"), IndexError);
