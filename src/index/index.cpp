@@ -612,6 +612,8 @@ UpdateStats IndexImpl::update() {
   FileLock lock(location_ / "lock", /*allow_read_only=*/true);
   const bool read_only =
       !lock.exclusive() || ::faccessat(AT_FDCWD, location_.c_str(), W_OK, AT_EACCESS) != 0;
+  // A clean that ran while we waited for the lock removed the folders (the lock is a new one).
+  if (!read_only) fs::create_directories(location_ / "objects", ec);
   // Temp files of writers that were killed (we hold the lock: no writer is active). Objects'
   // temp files are removed by collect_garbage().
   for (auto f = fs::directory_iterator(location_, ec);

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "index/locate.hpp"
 #include "index/store.hpp"
@@ -103,11 +104,27 @@ std::vector<IndexStatus> list_indexes(const fs::path& cache_dir) {
 
 namespace {
 
-// Removes `dir` when it is an index directory; returns the bytes freed.
-uint64_t remove_index_dir(const fs::path& dir) {
+// Removes `dir` when it is an index directory that no update holds; returns the bytes freed.
+// One being updated (its lock held by another process) is kept and named in `busy`: removing
+// it under the writer failed that update mid-write, or, between its open and its lock, let
+// two writers run at once (hostile probe 2026-12-05). The lock is held while removing.
+uint64_t remove_index_dir(const fs::path& dir, std::vector<std::string>* busy) {
   if (!is_index_dir(dir)) return 0;
-  const uint64_t bytes = disk_usage(dir);
+  std::optional<FileLock> lock;
+  const fs::path lock_path = dir / "lock";
   std::error_code ec;
+  if (fs::is_regular_file(fs::symlink_status(lock_path, ec))) {
+    try {
+      lock.emplace(lock_path, /*allow_read_only=*/true, /*wait=*/false);
+    } catch (const Error&) {
+      // not a lock anyone can hold: the folder goes as it is
+    }
+    if (lock && !lock->held() && ::access(lock_path.c_str(), W_OK) == 0) {
+      busy->push_back(dir.string());
+      return 0;
+    }
+  }
+  const uint64_t bytes = disk_usage(dir);
   fs::remove_all(dir, ec);
   if (ec) throw IoError("cannot remove index " + dir.string() + ": " + ec.message());
   return bytes;
@@ -115,10 +132,10 @@ uint64_t remove_index_dir(const fs::path& dir) {
 
 // Removes the index directories inside `parent` (and `parent` itself when that leaves it
 // empty, or when it is itself an index of the old layout).
-uint64_t clean_parent(const fs::path& parent) {
-  if (is_index_dir(parent)) return remove_index_dir(parent);
+uint64_t clean_parent(const fs::path& parent, std::vector<std::string>* busy) {
+  if (is_index_dir(parent)) return remove_index_dir(parent, busy);
   uint64_t freed = 0;
-  for (const fs::path& d : subdirs(parent)) freed += remove_index_dir(d);
+  for (const fs::path& d : subdirs(parent)) freed += remove_index_dir(d, busy);
   std::error_code ec;
   if (fs::is_directory(parent, ec) && fs::is_empty(parent, ec)) fs::remove(parent, ec);
   return freed;
@@ -128,14 +145,22 @@ uint64_t clean_parent(const fs::path& parent) {
 
 uint64_t clean_indexes(const fs::path& path, const fs::path& cache_dir) {
   const fs::path cache = resolve_cache_dir(cache_dir);
+  std::vector<std::string> busy;
+  uint64_t freed = 0;
   if (path.empty()) {
-    uint64_t freed = 0;
-    for (const fs::path& d : subdirs(cache)) freed += clean_parent(d);
-    return freed;
+    for (const fs::path& d : subdirs(cache)) freed += clean_parent(d, &busy);
+  } else {
+    const fs::path root = locate_any_root(path, cache_dir);
+    freed += clean_parent(cache / root_key(root), &busy);
+    freed += clean_parent(root / ".ripvec", &busy);
   }
-  const fs::path root = locate_any_root(path, cache_dir);
-  uint64_t freed = clean_parent(cache / root_key(root));
-  freed += clean_parent(root / ".ripvec");
+  if (!busy.empty()) {
+    std::string list;
+    for (const auto& b : busy) list += (list.empty() ? "" : ", ") + b;
+    throw IoError("kept " + std::to_string(busy.size()) +
+                  " index(es) another process is updating (try again when it is done): " + list +
+                  (freed > 0 ? "; the others were removed" : ""));
+  }
   return freed;
 }
 

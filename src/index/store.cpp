@@ -760,8 +760,27 @@ bool is_temp_file_name(std::string_view name) {
   return name.find(".tmp.") != std::string_view::npos;
 }
 
-FileLock::FileLock(const fs::path& path, bool allow_read_only) {
-  struct stat st {};
+FileLock::FileLock(const fs::path& path, bool allow_read_only, bool wait) {
+  // A lock file removed (`ripvec index --clean`) or replaced while we waited for it locks
+  // nothing any more: lock the one the path names now (its folder made again if it went too).
+  for (int attempt = 0;; ++attempt) {
+    struct stat st {};
+    if (!lock_once(path, allow_read_only, wait, &st) || fd_ < 0) return;
+    struct stat now {};
+    if (::stat(path.c_str(), &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino)
+      return;
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+    fd_ = -1;
+    exclusive_ = false;
+    if (attempt >= 100)
+      throw IoError("cannot lock " + path.string() + ": the lock file keeps being removed");
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+  }
+}
+
+bool FileLock::lock_once(const fs::path& path, bool allow_read_only, bool wait, struct stat* st) {
   int lock_op = LOCK_EX;
   int fd = ::open(path.c_str(), O_CREAT | O_RDWR | kIndexOpenFlags, 0644);
   const int err = errno;
@@ -769,7 +788,7 @@ FileLock::FileLock(const fs::path& path, bool allow_read_only) {
     // A cache we may not write: a shared lock still waits for a writer to commit. Without a
     // lock file to open, readers rely on the manifest being replaced atomically.
     fd = ::open(path.c_str(), O_RDONLY | kIndexOpenFlags);
-    if (fd < 0) return;
+    if (fd < 0) return false;
     lock_op = LOCK_SH;
   } else if (fd < 0) {
     try {
@@ -782,19 +801,24 @@ FileLock::FileLock(const fs::path& path, bool allow_read_only) {
     }
   }
   try {
-    fd_ = checked_index_fd(fd, path, &st);
+    fd_ = checked_index_fd(fd, path, st);
   } catch (const Error& e) {
     throw IoError(std::string("cannot use the lock file: ") + e.what() + "; remove it");
   }
   exclusive_ = lock_op == LOCK_EX;
-  while (::flock(fd_, lock_op) != 0) {
+  while (::flock(fd_, lock_op | (wait ? 0 : LOCK_NB)) != 0) {
     if (errno == EINTR) continue;
     const int e = errno;
     ::close(fd_);
     fd_ = -1;
-    if (!exclusive_) return;  // read-only: reading without the lock is still consistent
+    if (!wait && e == EWOULDBLOCK) {
+      exclusive_ = false;
+      return false;  // held by another process
+    }
+    if (!exclusive_) return false;  // read-only: reading without the lock is still consistent
     throw IoError("cannot lock " + path.string() + ": " + std::strerror(e));
   }
+  return true;
 }
 
 FileLock::~FileLock() {

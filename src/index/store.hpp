@@ -58,6 +58,8 @@
 #include <vector>
 
 #include "chunk/chunker.hpp"
+
+struct stat;
 #include "index/bm25.hpp"
 #include "index/vector_search.hpp"
 
@@ -126,15 +128,23 @@ bool is_temp_file_name(std::string_view name);
 // rename); exclusive() says which. flock locks belong to the open file description, so two
 // threads of one process exclude each other too. Throws IoError when `path` is a symlink,
 // FIFO, device... ("remove it") or cannot be opened and read-only use was not allowed.
+// A lock file that was removed or replaced while we waited (`ripvec index --clean`) is not
+// kept: the one the path names then is locked (its folder made again when it went too). With
+// wait false, a lock another process holds is not waited for: held() is false.
 class FileLock {
  public:
-  explicit FileLock(const std::filesystem::path& path, bool allow_read_only = false);
+  explicit FileLock(const std::filesystem::path& path, bool allow_read_only = false,
+                    bool wait = true);
   ~FileLock();
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
   bool exclusive() const { return exclusive_; }
+  bool held() const { return fd_ >= 0; }
 
  private:
+  // One open + flock; false when no lock was taken (read-only without one, or not waiting).
+  bool lock_once(const std::filesystem::path& path, bool allow_read_only, bool wait,
+                 struct ::stat* st);
   int fd_ = -1;
   bool exclusive_ = false;
 };

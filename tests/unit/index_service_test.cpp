@@ -16,6 +16,7 @@
 
 #include "chunk/chunker.hpp"
 #include "index/rank.hpp"
+#include "index/store.hpp"
 #include "ripvec/error.hpp"
 #include "ripvec/index.hpp"
 #include "unit/test_hash_embedder.hpp"
@@ -405,6 +406,63 @@ TEST_F(IndexService, StatusListAndClean) {
   EXPECT_GT(clean_indexes({}, cache_), 0u);
   EXPECT_TRUE(list_indexes(cache_).empty());
   EXPECT_TRUE(fs::exists(cache_ / "not-an-index" / "keep" / "file"));
+}
+
+// Probe 2026-12-05: `ripvec index --clean` removed an index another process was updating (the
+// update failed mid-write: "cannot create .../objects/...tmp: No such file"), and removed the
+// lock file another update had just opened, so that the next one ran beside it. An index whose
+// lock is held is kept and named; the others go.
+TEST_F(IndexService, CleanKeepsAnIndexBeingUpdated) {
+  TestHashEmbedder a("test/model-a"), b("test/model-b");
+  auto ia = open(a, root_);
+  ia->update();
+  open(b, root_)->update();
+  ASSERT_EQ(list_indexes(cache_).size(), 2u);
+  {
+    index::FileLock writer(ia->location() / "lock");  // an update in progress
+    try {
+      clean_indexes(root_, cache_);
+      ADD_FAILURE() << "clean removed an index whose lock is held";
+    } catch (const IoError& e) {
+      EXPECT_NE(std::string(e.what()).find(ia->location().string()), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("the others were removed"), std::string::npos);
+    }
+    auto left = list_indexes(cache_);
+    ASSERT_EQ(left.size(), 1u);
+    EXPECT_EQ(left[0].model_id, "test/model-a");
+  }
+  EXPECT_GT(clean_indexes(root_, cache_), 0u);  // not held any more
+  EXPECT_TRUE(list_indexes(cache_).empty());
+}
+
+// ... and a lock file removed while an update waited for it is not the update's lock: the
+// waiter locks the file the path names afterwards (made again), which excludes the next one.
+TEST_F(IndexService, LockRemovedWhileWaitingIsTakenAgain) {
+  const fs::path dir = base_ / "idx", lock = dir / "lock";
+  fs::create_directories(dir);
+  auto holder = std::make_unique<index::FileLock>(lock);
+  std::atomic<bool> locked{false};
+  std::thread waiter([&] {
+    index::FileLock l(lock);
+    locked = true;
+    while (locked) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(locked.load());
+  fs::remove_all(dir);  // a clean, holding the lock
+  holder.reset();
+  for (int i = 0; i < 400 && !locked; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(locked.load());
+  EXPECT_TRUE(fs::exists(lock));
+  {
+    index::FileLock other(lock, false, /*wait=*/false);
+    EXPECT_FALSE(other.held());  // the waiter holds the lock the path names
+  }
+  locked = false;
+  waiter.join();
+  index::FileLock after(lock, false, /*wait=*/false);
+  EXPECT_TRUE(after.held());
 }
 
 TEST_F(IndexService, RepoLocalIndexIsFoundWithoutAFlag) {
