@@ -194,7 +194,9 @@ struct Piece {
   std::string symbol, kind, scope;
   std::string signature;  // shown in the header of windows that do not start at sig_row
   int sig_row = -1;
-  std::string members;  // container header chunks: names of nested definitions
+  std::string members;      // container header chunks: names of nested definitions
+  mutable int emitted = 0;  // chunks emitted for it so far (Chunk::continued)
+  int def_end = -1;         // last row of the whole definition (Chunk::def_end_line)
 };
 
 struct Ctx {
@@ -242,6 +244,8 @@ void push_chunk(const Ctx& c, const Piece& p, int s, int e, std::string header, 
   ch.end_line = e + 1;
   ch.symbol = p.symbol;
   ch.kind = p.kind;
+  ch.continued = p.kind != "window" && p.emitted++ > 0;
+  ch.def_end_line = p.def_end >= 0 ? p.def_end + 1 : 0;
   ch.language = c.language;
   ch.embed_text = std::move(header);
   ch.embed_text += content;
@@ -481,6 +485,7 @@ void emit_from_defs(const Ctx& c, std::vector<Def>& defs, bool small_gaps) {
     p.signature = d.signature;
     p.sig_row = d.sig_row;
     p.start = d.start;
+    p.def_end = d.end;
     if (d.container && !d.children.empty()) {
       int first = d.end + 1;
       std::string members;
@@ -504,6 +509,8 @@ void emit_from_defs(const Ctx& c, std::vector<Def>& defs, bool small_gaps) {
     }
     if (p.end >= n) p.end = n - 1;
     while (p.end > p.start && blank(L.line(p.end))) --p.end;
+    p.def_end = std::max(p.end, std::min(p.def_end, n - 1));
+    while (p.def_end > p.end && blank(L.line(p.def_end))) --p.def_end;
     if (p.start > p.end) continue;
     cover(p.start, p.end);
     pieces.push_back(std::move(p));

@@ -57,6 +57,13 @@ struct Chunk {
   std::string kind;      // "function", "method", "class", "struct", "impl", "module", "window", ...
   std::string language;  // "python", "rust", ..., "text"
   std::string content;   // the exact source lines of the chunk
+  // A later piece of the definition the chunk before it began (a definition cut into windows,
+  // or at 16 KiB): same symbol and kind, not a definition of its own. Not part of the index.
+  bool continued = false;
+  // The last line (1-based) of the whole definition the chunk belongs to: past end_line for a
+  // container's header chunk (a class, a long function cut around its nested functions) and the
+  // first pieces of a cut definition; 0 for windows. Not part of the index.
+  int def_end_line = 0;
   std::string embed_text;  // header (path, scope chain, signature) + content, fits max_tokens
   // ChunkOptions::encode(embed_text) when encode is set (the ids the embedder runs); empty
   // when it is not set or failed on this text.

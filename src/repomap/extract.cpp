@@ -387,6 +387,12 @@ FileFacts extract_file(std::string_view path, std::string_view text) {
   std::vector<Chunk> chunks = chunk_file(path, text, copts);
   for (const Chunk& c : chunks) {
     if (c.kind == "window" || c.symbol.empty()) continue;
+    // A definition over 16 KiB comes in several chunks: one definition (they were listed as
+    // several, the later ones with a line of the body as signature).
+    if (c.continued && !f.defs.empty() && f.defs.back().symbol == c.symbol) {
+      f.defs.back().end_line = std::max(f.defs.back().end_line, c.end_line);
+      continue;
+    }
     RepoDefinition d;
     d.path = f.path;
     d.symbol = c.symbol;
@@ -395,7 +401,7 @@ FileFacts extract_file(std::string_view path, std::string_view text) {
     d.kind = c.kind;
     d.language = f.language;
     d.start_line = c.start_line;
-    d.end_line = c.end_line;
+    d.end_line = std::max(c.end_line, c.def_end_line);
     f.defs.push_back(std::move(d));
   }
   // Container header chunks stop at the first member; the definition spans its members.

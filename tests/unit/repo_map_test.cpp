@@ -205,6 +205,47 @@ TEST(RepoMap, FileDefinitionsHaveNamesSignaturesAndDocs) {
   EXPECT_EQ(c[0].doc, "Adds.");
 }
 
+// Probe 2026-12-05: a function over 16 KiB (the chunker's cap) was listed as several
+// definitions, the later ones with a line of its body as signature (a 40 KB one-line function
+// twice at L1), and a function of 40+ lines with nested functions ended before the first of them.
+// One definition each, over all its lines.
+TEST(RepoMap, LongDefinitionsAreOneDefinitionOverAllTheirLines) {
+  std::string big = "def big_function(x):\n";
+  for (int i = 0; i < 2000; ++i)
+    big +=
+        "    value_" + std::to_string(i) + " = compute_something(x, " + std::to_string(i) + ")\n";
+  big += "    return x\n\ndef small():\n    return big_function(1)\n";
+  auto defs = file_definitions("a.py", big);
+  ASSERT_EQ(defs.size(), 2u);
+  EXPECT_EQ(defs[0].symbol, "big_function");
+  EXPECT_EQ(defs[0].start_line, 1);
+  EXPECT_EQ(defs[0].end_line, 2002);
+  EXPECT_EQ(defs[0].signature, "def big_function(x)");
+  EXPECT_EQ(defs[1].symbol, "small");
+
+  std::string line = "function minified(a){var s=0;";
+  while (line.size() < 40000) line += "s=s+a*" + std::to_string(line.size()) + ";";
+  line += "return s}\n";
+  auto js = file_definitions("m.js", line);
+  ASSERT_EQ(js.size(), 1u);
+  EXPECT_EQ(js[0].symbol, "minified");
+
+  std::string outer = "def outer(x):\n";
+  for (int i = 0; i < 30; ++i) outer += "    y" + std::to_string(i) + " = x + 1\n";
+  outer += "    def inner(z):\n";
+  for (int i = 0; i < 6; ++i) outer += "        z = z * 2\n";
+  outer += "        return z\n";
+  for (int i = 0; i < 20; ++i) outer += "    w" + std::to_string(i) + " = inner(1)\n";
+  outer += "    return x\n";
+  auto nested = file_definitions("b.py", outer);
+  ASSERT_EQ(nested.size(), 2u);
+  EXPECT_EQ(nested[0].symbol, "outer");
+  EXPECT_EQ(nested[0].end_line, 60);
+  EXPECT_EQ(nested[1].symbol, "outer.inner");
+  EXPECT_EQ(nested[1].start_line, 32);
+  EXPECT_EQ(nested[1].end_line, 39);
+}
+
 TEST(RepoMap, GarbageAndDeepNestingDoNotCrash) {
   std::mt19937 rng(7);
   std::string junk;
