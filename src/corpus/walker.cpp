@@ -490,7 +490,7 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
     if (opts.max_file_size > 0 && size > opts.max_file_size) {
       ++st.skipped_too_large;
       warn_entry(st, "skipping " + abs + ": " + std::to_string(size) + " bytes exceeds the " +
-                         std::to_string(opts.max_file_size) + "-byte size limit");
+                         std::to_string(opts.max_file_size) + "-byte " + opts.size_limit_name);
       continue;
     }
     out.files.push_back(walked_file(fs::path(abs), rel, tst));
@@ -613,7 +613,7 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
         ++stats.skipped_too_large;
         warn_entry(stats, "skipping " + abs_s + ": " + std::to_string(st.st_size) +
                               " bytes exceeds the " + std::to_string(opts.max_file_size) +
-                              "-byte size limit");
+                              "-byte " + opts.size_limit_name);
       } else {
         files.push_back(walked_file(abs, abs.filename().string(), st));
       }

@@ -28,7 +28,9 @@ struct WalkOptions {
   size_t max_dirs = 1'000'000;
   size_t max_files = 5'000'000;
   uint64_t max_file_size = 2 * 1024 * 1024;  // bytes; larger files skipped with a warning
-  unsigned threads = 0;                      // 0 = all cores
+  // Appended to that warning: what the size limit is (the index's, a search's).
+  std::string size_limit_name = "size limit";
+  unsigned threads = 0;  // 0 = all cores
 };
 
 struct WalkedFile {

@@ -201,6 +201,11 @@ class IndexImpl final : public Index {
     w.max_dirs = opts_.max_walk_dirs;
     w.max_files = opts_.max_walk_files;
     w.max_file_size = opts_.max_file_size;
+    // A search whose --max-filesize is larger embeds such a file for itself: "skipping" alone
+    // read as if that search had left it out too.
+    w.size_limit_name =
+        "size limit of the index (not indexed; --max-filesize above it embeds "
+        "the file for one search)";
     w.threads = opts_.threads;
     return w;
   }

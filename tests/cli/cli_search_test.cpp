@@ -231,6 +231,22 @@ TEST_F(CliSearch, SkippedFileWarningsAreNotRepeatedOnEverySearch) {
   EXPECT_NE(changed.err.find("big.py"), std::string::npos) << changed.err;
 }
 
+// Probe 2026-12-05: with --max-filesize above the index's 2 MiB cap, a larger file was found
+// (embedded for that search) while the same run warned "skipping big.js: ... exceeds the
+// 2097152-byte size limit". The warning now says what was skipped: the index, not the search.
+TEST_F(CliSearch, FileOverTheIndexCapFoundWithMaxFilesizeIsNotCalledSkipped) {
+  repo_.write("big.py", "x = 1\n" + std::string(3 << 20, '#') + "\ndef zztailword():\n    pass\n");
+  CliRun r =
+      run({"--mode", "keyword", "--max-filesize", "4M", "-n", "1", "zztailword", repo_.path()});
+  r.args.erase(std::find(r.args.begin(), r.args.end(), "-q"));
+  auto res = run_cli(r);
+  ASSERT_EQ(res.status, 0) << res.err;
+  EXPECT_NE(res.out.find("big.py"), std::string::npos) << res.out;
+  EXPECT_NE(res.err.find("not indexed; --max-filesize above it embeds the file for one search"),
+            std::string::npos)
+      << res.err;
+}
+
 // Probe 2026-12-05 (second round): binary and not-UTF-8 files were only counted ("skipped: 1
 // binary, 1 invalid UTF-8"); like the entries the walk skips, each is a warning naming it.
 TEST_F(CliSearch, BinaryAndInvalidUtf8FilesAreNamedInWarnings) {
