@@ -121,9 +121,14 @@ corpus::PathFilter path_filter_of(const SearchFilter& f, const std::vector<std::
 // A file whose size, mtime, inode change time and inode number are those its entry recorded is
 // not read again (git's stat check). The mtime alone let an extracted archive (or `cp -p`,
 // `rsync -a`) put new content under an old size and mtime, and the index served the old text.
-// An entry from before ctime and inode were recorded has them 0: read again once.
-bool stat_unchanged(const ManifestEntry& e, const WalkedFile& f) {
-  return e.size == f.size && e.mtime_ns == f.mtime_ns && e.ctime_ns == f.ctime_ns && e.ino == f.ino;
+// An entry from before ctime and inode were recorded has them 0: its file is read again once
+// by a writer, which records them; where nothing can be recorded (a read-only cache, status)
+// size and mtime decide, as they did (else every search of a read-only cache re-read every
+// file, and its skipped files counted as changed forever).
+bool stat_unchanged(const ManifestEntry& e, const WalkedFile& f, bool trust_unrecorded) {
+  if (e.size != f.size || e.mtime_ns != f.mtime_ns) return false;
+  if (e.ino == 0 && e.ctime_ns == 0) return trust_unrecorded;
+  return e.ctime_ns == f.ctime_ns && e.ino == f.ino;
 }
 
 struct FileId {
@@ -513,11 +518,8 @@ IndexStatus IndexImpl::status() const {
     const ManifestEntry& e = it->second;
     // (An entry without ctime and inode, from an older manifest, is read again by the next
     // update but not called stale here: it most likely did not change.)
-    const bool known = e.ino != 0 || e.ctime_ns != 0;
-    const bool changed = e.mtime_ns == -1
-                             ? e.size != f.size || f.mtime_ns > committed_ns
-                             : !(e.size == f.size && e.mtime_ns == f.mtime_ns &&
-                                 (!known || (e.ino == f.ino && e.ctime_ns == f.ctime_ns)));
+    const bool changed = e.mtime_ns == -1 ? e.size != f.size || f.mtime_ns > committed_ns
+                                          : !stat_unchanged(e, f, /*trust_unrecorded=*/true);
     if (changed) stale.emplace_back(f.rel_path, 'M');
   }
   if (have)
@@ -701,9 +703,9 @@ UpdateStats IndexImpl::update() {
     }
     // Read-only, an entry whose mtime was not trusted ("racily clean", -1) or changed is
     // compared by content: it cannot be re-embedded anyway.
-    const bool same =
-        e && e->size == f.size &&
-        (stat_unchanged(*e, f) || (read_only && e->status == "ok" && same_content(f, e->id)));
+    const bool same = e && e->size == f.size &&
+                      (stat_unchanged(*e, f, /*trust_unrecorded=*/read_only) ||
+                       (read_only && e->status == "ok" && same_content(f, e->id)));
     if (same) {
       if (e->status != "ok") {
         next.files[f.rel_path] = *e;  // skipped before, unchanged since: do not re-read

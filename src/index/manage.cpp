@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 
 #include "index/locate.hpp"
@@ -125,7 +126,17 @@ uint64_t remove_index_dir(const fs::path& dir, std::vector<std::string>* busy) {
     }
   }
   const uint64_t bytes = disk_usage(dir);
-  fs::remove_all(dir, ec);
+  // Moved out of the way first, under the lock: removing in place unlinked the lock file long
+  // before the objects, and an update starting meanwhile created a new lock file there, locked
+  // it at once and ran while its folder was being deleted. Now such an update finds no folder
+  // and makes a new one (FileLock).
+  static std::atomic<unsigned> counter{0};
+  const fs::path doomed =
+      dir.parent_path() / ("." + dir.filename().string() + ".removing." +
+                           std::to_string(::getpid()) + "." + std::to_string(counter++));
+  fs::rename(dir, doomed, ec);
+  if (ec) throw IoError("cannot remove index " + dir.string() + ": " + ec.message());
+  fs::remove_all(doomed, ec);
   if (ec) throw IoError("cannot remove index " + dir.string() + ": " + ec.message());
   return bytes;
 }

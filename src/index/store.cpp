@@ -762,17 +762,24 @@ bool is_temp_file_name(std::string_view name) {
 
 FileLock::FileLock(const fs::path& path, bool allow_read_only, bool wait) {
   // A lock file removed (`ripvec index --clean`) or replaced while we waited for it locks
-  // nothing any more: lock the one the path names now (its folder made again if it went too).
+  // nothing any more, and a folder removed before we opened it has no lock file to open: lock
+  // the file the path names now, the folder made again when it went.
   for (int attempt = 0;; ++attempt) {
-    struct stat st {};
-    if (!lock_once(path, allow_read_only, wait, &st) || fd_ < 0) return;
-    struct stat now {};
-    if (::stat(path.c_str(), &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino)
-      return;
-    ::flock(fd_, LOCK_UN);
-    ::close(fd_);
-    fd_ = -1;
-    exclusive_ = false;
+    uint64_t dev = 0, ino = 0;
+    bool gone = false;
+    const bool locked = lock_once(path, allow_read_only, wait, &dev, &ino, &gone);
+    if (!gone) {
+      if (!locked || fd_ < 0) return;
+      struct stat now {};
+      if (::lstat(path.c_str(), &now) != 0 ? errno != ENOENT
+                                           : (static_cast<uint64_t>(now.st_dev) == dev &&
+                                              static_cast<uint64_t>(now.st_ino) == ino))
+        return;  // still the file the path names (or it cannot be told: keep the lock)
+      ::flock(fd_, LOCK_UN);
+      ::close(fd_);
+      fd_ = -1;
+      exclusive_ = false;
+    }
     if (attempt >= 100)
       throw IoError("cannot lock " + path.string() + ": the lock file keeps being removed");
     std::error_code ec;
@@ -780,10 +787,15 @@ FileLock::FileLock(const fs::path& path, bool allow_read_only, bool wait) {
   }
 }
 
-bool FileLock::lock_once(const fs::path& path, bool allow_read_only, bool wait, struct stat* st) {
+bool FileLock::lock_once(const fs::path& path, bool allow_read_only, bool wait, uint64_t* dev,
+                         uint64_t* ino, bool* gone) {
   int lock_op = LOCK_EX;
   int fd = ::open(path.c_str(), O_CREAT | O_RDWR | kIndexOpenFlags, 0644);
   const int err = errno;
+  if (fd < 0 && err == ENOENT) {
+    *gone = true;
+    return false;
+  }
   if (fd < 0 && allow_read_only && (err == EACCES || err == EPERM || err == EROFS)) {
     // A cache we may not write: a shared lock still waits for a writer to commit. Without a
     // lock file to open, readers rely on the manifest being replaced atomically.
@@ -800,11 +812,14 @@ bool FileLock::lock_once(const fs::path& path, bool allow_read_only, bool wait, 
       throw IoError(std::string("cannot open lock file: ") + e.what());
     }
   }
+  struct stat st {};
   try {
-    fd_ = checked_index_fd(fd, path, st);
+    fd_ = checked_index_fd(fd, path, &st);
   } catch (const Error& e) {
     throw IoError(std::string("cannot use the lock file: ") + e.what() + "; remove it");
   }
+  *dev = static_cast<uint64_t>(st.st_dev);
+  *ino = static_cast<uint64_t>(st.st_ino);
   exclusive_ = lock_op == LOCK_EX;
   while (::flock(fd_, lock_op | (wait ? 0 : LOCK_NB)) != 0) {
     if (errno == EINTR) continue;

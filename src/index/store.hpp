@@ -58,8 +58,6 @@
 #include <vector>
 
 #include "chunk/chunker.hpp"
-
-struct stat;
 #include "index/bm25.hpp"
 #include "index/vector_search.hpp"
 
@@ -142,9 +140,11 @@ class FileLock {
   bool held() const { return fd_ >= 0; }
 
  private:
-  // One open + flock; false when no lock was taken (read-only without one, or not waiting).
-  bool lock_once(const std::filesystem::path& path, bool allow_read_only, bool wait,
-                 struct ::stat* st);
+  // One open + flock; false when no lock was taken (read-only without one, not waiting, or
+  // the folder is gone: *gone). Sets *dev, *ino to the opened file's. Throws as the
+  // constructor says.
+  bool lock_once(const std::filesystem::path& path, bool allow_read_only, bool wait, uint64_t* dev,
+                 uint64_t* ino, bool* gone);
   int fd_ = -1;
   bool exclusive_ = false;
 };

@@ -90,8 +90,8 @@ int Endpoint::run() {
     // Requests received before the end still answer, unless nobody can read them any more: a
     // client that died left its long requests (a full reindex) running for minutes.
     while (!running_.empty()) {
-      if (done_cv_.wait_for(lock, std::chrono::milliseconds(100)) == std::cv_status::timeout &&
-          (out_.peer_gone() || !writer_.ok())) {
+      done_cv_.wait_for(lock, std::chrono::milliseconds(100));
+      if (!running_.empty() && (out_.peer_gone() || !writer_.ok())) {
         lock.unlock();
         cancel_all();
         lock.lock();

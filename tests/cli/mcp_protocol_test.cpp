@@ -132,7 +132,8 @@ TEST(McpProtocol, PseudoFileSystemRootsAreNotKept) {
       "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
       "\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"0\"}}}\n"
       "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
-  for (int i = 0; i < 20; ++i) in += call(10 + i, {{"root", i % 2 ? "/proc/self" : "/dev/shm"}});
+  for (int i = 0; i < 20; ++i)
+    in += call(10 + i, {{"root", i % 2 ? "/proc/self" : "/proc/self/fd"}});
   in += call(100, {{"root", other.path().string()}});
   in += call(101, json::object());
   auto res = run_mcp(repo, cache, in);
@@ -151,7 +152,6 @@ TEST(McpProtocol, PseudoFileSystemRootsAreNotKept) {
   ASSERT_TRUE(by_id(v, 101));
   const std::string all = (*by_id(v, 101))["result"]["content"][0]["text"].get<std::string>();
   EXPECT_EQ(all.find("/proc"), std::string::npos) << all;
-  EXPECT_EQ(all.find("/dev"), std::string::npos) << all;
   EXPECT_NE(all.find(other.path().string()), std::string::npos) << all;
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -474,6 +475,35 @@ TEST(ChunkReadText, Statuses) {
 
   EXPECT_STREQ(content_status_name(ContentStatus::Binary), "binary");
   EXPECT_STREQ(content_status_name(ContentStatus::InvalidUtf8), "invalid UTF-8");
+}
+
+// Probe 2026-12-05: a 1.5 GB file of NUL bytes under --max-filesize 2G was read whole (3.2 GB
+// resident) before being called binary. The file is read in pieces, each checked as it comes:
+// a (sparse) 512 MiB file of NUL bytes is known binary without growing the reader by more than
+// a few MiB (measured in a child process, whose peak starts low).
+TEST(ChunkReadText, LargeBinaryFileIsKnownFromItsFirstPiece) {
+  ScratchDir d;
+  const std::filesystem::path big = d.path() / "zeros.py";
+  { std::ofstream(big) << ""; }
+  ASSERT_EQ(::truncate(big.c_str(), off_t(512) << 20), 0);
+  int code = 0;
+  const std::string r = test::in_child(
+      -1,
+      [&] {
+        struct rusage before {
+        }, after{};
+        ::getrusage(RUSAGE_SELF, &before);
+        std::string out;
+        const ContentStatus st = read_text_file(big, uint64_t(1) << 31, &out);
+        ::getrusage(RUSAGE_SELF, &after);
+        return std::string(content_status_name(st)) + " " +
+               std::to_string((after.ru_maxrss - before.ru_maxrss) / 1024);  // MiB
+      },
+      &code);
+  ASSERT_EQ(code, 0) << r;
+  const size_t space = r.find(' ');
+  EXPECT_EQ(r.substr(0, space), "binary") << r;
+  EXPECT_LT(std::stol(r.substr(space + 1)), 64) << "MiB grown: " << r;
 }
 
 }  // namespace
