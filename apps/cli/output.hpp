@@ -13,6 +13,8 @@
 
 #include "ripvec/index.hpp"
 
+#include "ripvec/corpus.hpp"
+
 namespace ripvec::cli {
 
 // One search result as shown to the user; `path` is already the display path.
@@ -63,10 +65,8 @@ std::string path_text(std::string_view path, bool color);
 // left out) used for highlighting.
 std::vector<std::string> highlight_words(std::string_view query);
 
-// A file name for text output: control characters (C0, DEL, C1), and bytes that are not
-// UTF-8, become \xNN, so that a name cannot move the cursor, recolor the terminal or fake a
-// result line. Everything else (a backslash too) is shown as is; --json has the exact name.
-std::string escape_name(std::string_view name);
+// escape_name (ripvec/corpus.hpp): file names in text output.
+using ripvec::escape_name;
 
 // Float formatting shared by `embed` outputs: shortest text that parses back to the same float.
 std::string format_float(float v);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ripvec {
@@ -15,5 +16,12 @@ struct FileType {
 
 // Every known type, sorted by name. Thread-safe (built once).
 const std::vector<FileType>& file_types();
+
+// A file name for text output (the CLI's results and warnings, the MCP and LSP servers' text):
+// control characters (C0, DEL, C1), and bytes that are not UTF-8, become \xNN, so that a name
+// cannot move the cursor, recolor the terminal, or fake a result line or a Markdown section
+// that a reader (a person, an agent) would take for ripvec's. Everything else (a backslash too)
+// is shown as is; JSON outputs carry the exact name. Thread-safe.
+std::string escape_name(std::string_view name);
 
 }  // namespace ripvec

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "ripvec/corpus.hpp"
+
 namespace ripvec::server {
 
 using json = nlohmann::json;
@@ -37,9 +39,11 @@ json hit_json(const Hit& h, const std::string& root) {
 std::string hit_markdown(const Hit& h, size_t rank) {
   char score[32];
   std::snprintf(score, sizeof(score), "%.3f", h.score);
-  std::string s = "### " + std::to_string(rank) + ". " + h.path + ":" +
+  // Names are escaped (escape_name): a file named "x.py:1-2 · ... score 0.990\n```python\n..."
+  // faked a whole result, planted text included, for the agent reading this (probe 2026-12-05).
+  std::string s = "### " + std::to_string(rank) + ". " + escape_name(h.path) + ":" +
                   std::to_string(h.start_line) + "-" + std::to_string(h.end_line);
-  if (!h.symbol.empty()) s += " · `" + h.symbol + "`";
+  if (!h.symbol.empty()) s += " · `" + escape_name(h.symbol) + "`";
   s += " (" + h.kind + ", " + h.language + ") · score " + score + "\n";
   const std::string fence = fence_for(h.content);
   std::string lang = h.language == "text" ? "" : h.language;

@@ -12,6 +12,7 @@
 
 #include "corpus/walker.hpp"
 #include "jsonrpc/endpoint.hpp"
+#include "ripvec/corpus.hpp"
 #include "ripvec/error.hpp"
 #include "ripvec/repo_map.hpp"
 #include "ripvec/server.hpp"
@@ -658,8 +659,8 @@ class LspServer {
       std::string lang = def->language;
       std::string md =
           "```" + lang + "\n" + (def->signature.empty() ? def->symbol : def->signature) + "\n```\n";
-      md += "*" + def->kind + "* `" + def->symbol + "` — " + def->path + ":" +
-            std::to_string(def->name_line) + "\n";
+      md += "*" + def->kind + "* `" + escape_name(def->symbol) + "` — " + escape_name(def->path) +
+            ":" + std::to_string(def->name_line) + "\n";
       if (!def->doc.empty()) md += "\n" + def->doc + "\n";
       return json{{"contents", {{"kind", "markdown"}, {"value", md}}}};
     });

@@ -286,9 +286,9 @@ class McpServer {
     json result = {{"content", {{{"type", "text"}, {"text", r.text}}}}, {"isError", r.is_error}};
     if (!r.is_error && !r.structured.is_null()) result["structuredContent"] = r.structured;
     if (debug_)  // where a request's time goes: the tool itself vs transport and client
-      std::fprintf(stderr, "ripvec mcp: %s ran %.2f ms\n", name.c_str(),
-                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                       .count());
+      std::fprintf(
+          stderr, "ripvec mcp: %s ran %.2f ms\n", name.c_str(),
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     if (r.is_error) log("warning", r.text);
     return result;
   }

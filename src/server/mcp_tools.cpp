@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "ripvec/corpus.hpp"
 #include "ripvec/error.hpp"
 #include "server/duplicates.hpp"
 #include "server/hit_format.hpp"
@@ -167,10 +168,11 @@ ToolResult hits_result(const std::vector<Hit>& hits, const std::string& root,
   for (const Hit& h : hits) results.push_back(hit_json(h, root));
   r.structured = {{"results", std::move(results)}, {"root", root}, {"query", what}};
   if (hits.empty()) {
-    r.text = "No results for " + what + " in " + root + ".\n";
+    r.text = "No results for " + what + " in " + escape_name(root) + ".\n";
     return r;
   }
-  r.text = std::to_string(hits.size()) + " results for " + what + " in " + root + "\n\n";
+  r.text =
+      std::to_string(hits.size()) + " results for " + what + " in " + escape_name(root) + "\n\n";
   for (size_t i = 0; i < hits.size(); ++i) r.text += hit_markdown(hits[i], i + 1);
   return r;
 }
@@ -239,7 +241,7 @@ ToolResult run_find_duplicates(const json& a, ToolCall& call, const json& schema
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.2f", threshold);
   r.text = std::to_string(pairs.size()) + " pairs of chunks with similarity >= " + buf + " in " +
-           root_s + " (" + std::to_string(snap->size()) + " chunks compared)\n\n";
+           escape_name(root_s) + " (" + std::to_string(snap->size()) + " chunks compared)\n\n";
   for (size_t i = 0; i < pairs.size(); ++i) {
     const auto& p = pairs[i];
     out.push_back(
@@ -282,11 +284,11 @@ ToolResult run_reindex(const json& a, ToolCall& call, const json& schema) {
   std::snprintf(buf, sizeof(buf),
                 "%s %s: %zu files seen, %zu added, %zu modified, %zu removed, %zu unchanged; "
                 "%zu chunks embedded, %zu total; %.2f s\n",
-                full ? "Rebuilt" : "Updated", root.path().string().c_str(), st.files_seen,
-                st.files_added, st.files_modified, st.files_removed, st.files_unchanged,
-                st.chunks_embedded, st.chunks_total, st.total_s);
+                full ? "Rebuilt" : "Updated", escape_name(root.path().string()).c_str(),
+                st.files_seen, st.files_added, st.files_modified, st.files_removed,
+                st.files_unchanged, st.chunks_embedded, st.chunks_total, st.total_s);
   r.text = buf;
-  for (const auto& w : st.warnings) r.text += "warning: " + w + "\n";
+  for (const auto& w : st.warnings) r.text += "warning: " + escape_name(w) + "\n";
   r.structured = {{"root", root.path().string()},
                   {"files_seen", st.files_seen},
                   {"added", st.added},
@@ -431,7 +433,7 @@ std::string repo_map_markdown(Workspace& ws, const std::string& root_hint, const
     f.push_back(rel);
   }
   graph->rank(f);
-  return graph->render(token_budget);
+  return graph->render(token_budget, &escape_name);
 }
 
 json status_json(Workspace& ws, const std::string& root_hint) {
@@ -473,12 +475,12 @@ json status_json(Workspace& ws, const std::string& root_hint) {
 std::string status_markdown(const json& status) {
   std::string s;
   for (const auto& r : status["roots"]) {
-    s += "## " + r["root"].get<std::string>() + "\n";
+    s += "## " + escape_name(r["root"].get<std::string>()) + "\n";
     if (r.contains("error")) {
-      s += "- error: " + r["error"].get<std::string>() + "\n";
+      s += "- error: " + escape_name(r["error"].get<std::string>()) + "\n";
       continue;
     }
-    s += "- index: " + r.value("location", std::string()) + "\n";
+    s += "- index: " + escape_name(r.value("location", std::string())) + "\n";
     s += "- model: " + r.value("model", std::string()) + " (dim " +
          std::to_string(r.value("dim", 0)) + ")\n";
     if (!r.value("exists", false)) {
@@ -495,7 +497,7 @@ std::string status_markdown(const json& status) {
     }
     if (r.value("updating", false)) s += "- an update is running\n";
     if (r.contains("last_error"))
-      s += "- last update failed: " + r["last_error"].get<std::string>() + "\n";
+      s += "- last update failed: " + escape_name(r["last_error"].get<std::string>()) + "\n";
   }
   return s;
 }
