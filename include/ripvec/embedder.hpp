@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <span>
@@ -83,6 +84,11 @@ class Embedder {
   // (ripvec/index.hpp), so that a change gives a fresh index instead of mixed vectors. Empty when
   // nothing else does.
   virtual std::string vector_config() const { return {}; }
+  // The files whose content decides the vectors (weights, tokenizer, config): an index's
+  // identity includes their content (size and CRC-32C), so that a model whose weights changed
+  // in place (fine-tuned again, re-downloaded, edited) gets a fresh index instead of being
+  // searched against vectors of the old weights. Empty when there are none (test embedders).
+  virtual std::vector<std::filesystem::path> identity_files() const { return {}; }
   // Whether the weights are loaded (or their loading has failed), so that embed() starts
   // without waiting: always true with WeightLoading::AtLoad; with Background, once the loader
   // thread is done; with OnFirstUse, after the first embed. Non-blocking and thread-safe: a

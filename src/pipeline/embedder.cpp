@@ -184,6 +184,13 @@ class EmbedderImpl final : public Embedder {
                                                      : "");
   }
 
+  std::vector<std::filesystem::path> identity_files() const override {
+    std::vector<std::filesystem::path> out;
+    for (const auto& f : {plan_.files.config, plan_.files.weights, plan_.files.tokenizer})
+      if (!f.empty()) out.push_back(f);
+    return out;
+  }
+
   std::vector<float> embed(std::span<const std::string> texts, InputKind kind) override {
     std::vector<std::vector<int32_t>> ids(texts.size());
     // Tokenizer::encode is const and thread-safe; tokenizing on the pool keeps it a small

@@ -473,6 +473,29 @@ TEST_F(IndexService, LockRemovedWhileWaitingIsTakenAgain) {
   EXPECT_TRUE(fs::exists(lock));
 }
 
+// Probe 2026-12-05: a model whose weights changed in place (same id, same shapes) kept its
+// index: searches compared the new weights' query vectors with the old weights' documents
+// (cosines near 0, exit 0, no warning). The content of the model's files (size and CRC-32C) is
+// part of the index key: another index, built afresh; the same content (copied with its
+// times, or touched) finds the same index.
+TEST_F(IndexService, ChangedModelWeightsGetAFreshIndex) {
+  const fs::path weights = base_ / "model" / "model.safetensors";
+  write(weights, std::string(3u << 20, 'a'));  // three 1 MiB pieces
+  TestHashEmbedder e("test/model-w");
+  e.set_identity_files({weights});
+  auto first = open(e, root_);
+  first->update();
+  const fs::path loc = first->location();
+  set_past_mtime(weights);  // touched: same content
+  EXPECT_EQ(open(e, root_)->location(), loc);
+  std::string changed(3u << 20, 'a');
+  changed[(2u << 20) + 5] = 'b';  // one byte of the last piece, same size
+  write(weights, changed);
+  auto second = open(e, root_);
+  EXPECT_NE(second->location(), loc);
+  EXPECT_FALSE(second->status().exists);  // a fresh index, not the old vectors
+}
+
 TEST_F(IndexService, RepoLocalIndexIsFoundWithoutAFlag) {
   TestHashEmbedder emb;
   IndexOptions o = opts();

@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -92,6 +93,9 @@ class TestHashEmbedder final : public Embedder {
   std::string device_name() const override { return "test"; }
   const Tokenizer& tokenizer() const override { return tok_; }
   const std::string& prompt(InputKind) const override { return empty_; }
+  // Files standing for a model's weights (their content is part of the index key).
+  std::vector<std::filesystem::path> identity_files() const override { return files_; }
+  void set_identity_files(std::vector<std::filesystem::path> f) { files_ = std::move(f); }
   std::vector<float> embed(std::span<const std::string> texts, InputKind kind) override {
     std::vector<float> out(texts.size() * dim_, 0.0f);
     for (size_t i = 0; i < texts.size(); ++i) {
@@ -124,6 +128,7 @@ class TestHashEmbedder final : public Embedder {
   size_t documents_embedded = 0, queries_embedded = 0;
 
  private:
+  std::vector<std::filesystem::path> files_;
   std::string id_;
   size_t dim_;
   TestWhitespaceTokenizer tok_;
