@@ -325,7 +325,12 @@ std::shared_ptr<const State> IndexImpl::load_state() const {
 std::shared_ptr<const State> IndexImpl::current() const {
   {
     std::lock_guard lk(state_mu_);
-    if (state_ && state_->manifest == file_id(manifest_path())) return state_;
+    const FileId now = file_id(manifest_path());
+    if (state_ && state_->manifest == now) return state_;
+    // The manifest is gone (`ripvec index --clean` from another process): the snapshot this
+    // process last saw committed stays readable (mapped) and is served until an update makes a
+    // new one. Loading "no index" here answered "no results" for an index just built.
+    if (state_ && state_->snap && now.ino == 0 && now.mtime_ns == -1) return state_;
   }
   auto s = load_state();
   std::lock_guard lk(state_mu_);
@@ -658,6 +663,16 @@ UpdateStats IndexImpl::update() {
   WalkStats ws;
   std::vector<WalkedFile> walked = walk({root_}, index_walk_options(), &ws);
   st.walk_s = seconds_since(t_walk);
+  // A root that is gone (renamed, deleted, unmounted: the walk could not open it) would make
+  // every file look deleted: an empty index was committed, and the file watcher of a server
+  // then served nothing until a full rebuild (hostile probe 2026-12-05). Fail instead.
+  {
+    std::error_code rec;
+    if (!fs::is_directory(root_, rec))
+      throw IoError(root_.string() + ": " +
+                    (rec ? rec.message() : std::string("not a directory any more")) +
+                    "; the index was not changed");
+  }
   // A cut walk would make every file it did not reach look deleted: leave the index as it is.
   if (ws.truncated)
     throw IoError(

@@ -105,6 +105,16 @@ void Watcher::loop() {
       // one update after the debounce catches them (it only stats files when nothing changed).
       dirty[r] = Clock::now();
     }
+    for (auto it = lost_.begin(); it != lost_.end();) {
+      std::error_code ec;
+      if (polling_ || !fs::is_directory((*it)->path(), ec)) {
+        ++it;
+        continue;
+      }
+      watch_tree(*it, (*it)->path().string());
+      dirty[*it] = Clock::now();
+      it = lost_.erase(it);
+    }
     if (!polling_ && fd_ >= 0) {
       pollfd p{fd_, POLLIN, 0};
       int n = ::poll(&p, 1, 250);
@@ -128,6 +138,7 @@ void Watcher::loop() {
             if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && !skip_dir(name))
               watch_tree(root, w->second.second + "/" + name);
             if (ev->mask & IN_IGNORED) {
+              if (w->second.second == root->path().string()) lost_.insert(root);
               watches_.erase(w);
               continue;
             }

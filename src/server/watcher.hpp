@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -40,6 +41,9 @@ class Watcher {
   bool polling_ = false;                                  // inotify unavailable or over its limits
   std::map<int, std::pair<Root*, std::string>> watches_;  // wd -> (root, dir)
   std::map<Root*, bool> watched_roots_;
+  // Roots whose own folder's watch went (deleted, or replaced by a new folder): watched again
+  // as soon as the folder exists (they kept no watch and were never updated again).
+  std::set<Root*> lost_;
   std::atomic<bool> stop_{false};
   std::atomic<size_t> updates_{0};
   std::thread thread_;

@@ -258,6 +258,27 @@ TEST_F(IndexIncremental, SameSizeAndMtimeButNewContentIsReread) {
   EXPECT_EQ(idx->update().chunk_s, 0.0);
 }
 
+// Probe 2026-12-05: a root renamed away for a moment (or deleted and made again) made the
+// watcher's update walk nothing and commit an empty index, which the server then served. An
+// update whose root is gone fails and leaves the committed index as it was.
+TEST_F(IndexIncremental, RootThatIsGoneLeavesTheIndexAlone) {
+  TestHashEmbedder emb;
+  auto idx = open(emb);
+  const size_t chunks = idx->update().chunks_total;
+  ASSERT_GT(chunks, 0u);
+  const fs::path away = base_ / "away";
+  fs::rename(root_, away);
+  EXPECT_THROW(idx->update(), IoError);
+  fs::rename(away, root_);
+  EXPECT_EQ(idx->status().chunks, chunks);
+  auto kw = top_paths(*idx, "gamma_func_2", SearchMode::Keyword);
+  ASSERT_FALSE(kw.empty());
+  EXPECT_EQ(kw[0], "lib/gamma.py");
+  UpdateStats again = idx->update();
+  EXPECT_EQ(again.chunks_embedded, 0u);
+  EXPECT_TRUE(again.removed.empty());
+}
+
 TEST_F(IndexIncremental, RenameAndDelete) {
   TestHashEmbedder emb;
   auto idx = open(emb);

@@ -496,6 +496,24 @@ TEST_F(IndexService, ChangedModelWeightsGetAFreshIndex) {
   EXPECT_FALSE(second->status().exists);  // a fresh index, not the old vectors
 }
 
+// Probe 2026-12-05: a search running while `ripvec index --clean` removed the index answered
+// "no results" for the index its own update had just built (the manifest re-checked after the
+// update was gone), and a server kept answering "no results" after an outside clean. The
+// snapshot this process last saw committed is served until an update makes a new one.
+TEST_F(IndexService, CleanedIndexKeepsServingItsLastSnapshot) {
+  TestHashEmbedder a("test/model-a");
+  auto idx = open(a, root_);
+  idx->update();
+  ASSERT_FALSE(idx->search("gamma_func_1", keyword()).empty());
+  EXPECT_GT(clean_indexes(root_, cache_), 0u);
+  auto hits = idx->search("gamma_func_1", keyword());
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0].path, "lib/gamma.py");
+  idx->update();  // builds it again
+  EXPECT_TRUE(idx->status().exists);
+  EXPECT_FALSE(idx->search("gamma_func_1", keyword()).empty());
+}
+
 TEST_F(IndexService, RepoLocalIndexIsFoundWithoutAFlag) {
   TestHashEmbedder emb;
   IndexOptions o = opts();
