@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -610,7 +611,11 @@ UpdateStats IndexImpl::update() {
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count() -
                             2'000'000'000;
-  auto racy = [&](const WalkedFile& f) { return f.mtime_ns >= racy_from; };
+  // An mtime far in the future (a file from a machine with a wrong clock, `touch -d 2100`)
+  // is not racy: a later write sets it to now, which differs. Recorded as -1 it was read again
+  // by every update and called stale by every status, forever (hostile probe 2026-12-05).
+  int64_t racy_to = std::numeric_limits<int64_t>::max();  // 2 s after the walk, set below
+  auto racy = [&](const WalkedFile& f) { return f.mtime_ns >= racy_from && f.mtime_ns <= racy_to; };
   UpdateStats st;
   std::error_code ec;
   refuse_symlinks();
@@ -663,6 +668,10 @@ UpdateStats IndexImpl::update() {
   WalkStats ws;
   std::vector<WalkedFile> walked = walk({root_}, index_walk_options(), &ws);
   st.walk_s = seconds_since(t_walk);
+  racy_to = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count() +
+            2'000'000'000;
   // A root that is gone (renamed, deleted, unmounted: the walk could not open it) would make
   // every file look deleted: an empty index was committed, and the file watcher of a server
   // then served nothing until a full rebuild (hostile probe 2026-12-05). Fail instead.

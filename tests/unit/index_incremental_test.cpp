@@ -279,6 +279,22 @@ TEST_F(IndexIncremental, RootThatIsGoneLeavesTheIndexAlone) {
   EXPECT_TRUE(again.removed.empty());
 }
 
+// Probe 2026-12-05: a file whose mtime is in the future (`touch -d 2100-01-01`) was recorded
+// as "racily clean" (mtime -1): every update read it again and `--status` called it stale
+// forever.
+TEST_F(IndexIncremental, FutureMtimeIsNotStaleForever) {
+  TestHashEmbedder emb;
+  auto idx = open(emb);
+  const fs::path f = root_ / "src/future.py";
+  write(f, "def from_the_future():\n    return 2100\n");
+  fs::last_write_time(f, fs::file_time_type::clock::now() + std::chrono::hours(24 * 365 * 50));
+  idx->update();
+  EXPECT_TRUE(idx->status().stale.empty()) << idx->status().stale.front();
+  UpdateStats again = idx->update();
+  EXPECT_EQ(again.chunk_s, 0.0);  // not even read
+  EXPECT_TRUE(again.modified.empty());
+}
+
 TEST_F(IndexIncremental, RenameAndDelete) {
   TestHashEmbedder emb;
   auto idx = open(emb);
