@@ -55,6 +55,39 @@ void Endpoint::send_request(const std::string& method, json params,
 int Endpoint::run() {
   for (unsigned i = 0; i < std::max(1u, opts_.workers); ++i)
     workers_.emplace_back([this] { worker_loop(); });
+  // A client that died while its end of our input stays open (a wrapper shell, an inherited
+  // descriptor) sends no end of input: the output's reader being gone ends the session too,
+  // cancelling what runs (probe 2026-12-05: a server sat in read() for minutes after its
+  // reply could not be written, a full reindex running to the end for nobody).
+  std::mutex wd_mu;
+  std::condition_variable wd_cv;
+  bool reading = true;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(wd_mu);
+    while (reading) {
+      wd_cv.wait_for(lock, std::chrono::milliseconds(100));
+      if (reading && out_.peer_gone()) {
+        cancel_all();
+        stopping_ = true;
+        in_.interrupt();
+        return;
+      }
+    }
+  });
+  struct JoinWatchdog {
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& reading;
+    std::thread& t;
+    ~JoinWatchdog() {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        reading = false;
+      }
+      cv.notify_all();
+      t.join();
+    }
+  } join_watchdog{wd_mu, wd_cv, reading, watchdog};
   FrameReader reader(in_, opts_.framing, opts_.limits);
   std::string body, detail;
   int rc = 0;

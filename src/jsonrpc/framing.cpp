@@ -45,6 +45,10 @@ std::string_view trim(std::string_view s) {
 
 ssize_t FdSource::read(char* buf, size_t n) {
   for (;;) {
+    if (interrupted_) return 0;
+    pollfd p{fd_, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 100);
+    if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
     ssize_t r = ::read(fd_, buf, n);
     if (r < 0 && errno == EINTR) continue;
     return r;

@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,9 @@ class ByteSource {
  public:
   virtual ~ByteSource() = default;
   virtual ssize_t read(char* buf, size_t n) = 0;
+  // Makes a read() that waits for input, and every later one, return 0 (end of stream) soon
+  // (FdSource: within 100 ms). Thread-safe. Default: nothing (a source that never waits).
+  virtual void interrupt() {}
 };
 
 // Where bytes go. write_all() returns false when the peer is gone or the write failed.
@@ -50,10 +54,12 @@ class ByteSink {
 class FdSource final : public ByteSource {
  public:
   explicit FdSource(int fd) : fd_(fd) {}
-  ssize_t read(char* buf, size_t n) override;  // retries EINTR
+  ssize_t read(char* buf, size_t n) override;  // retries EINTR; waits in poll() slices
+  void interrupt() override { interrupted_ = true; }
 
  private:
   int fd_;
+  std::atomic<bool> interrupted_{false};
 };
 
 class FdSink final : public ByteSink {

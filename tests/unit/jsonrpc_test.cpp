@@ -408,6 +408,44 @@ TEST(JsonRpcEndpoint, QueuedRequestsAreBoundedInBytes) {
   EXPECT_EQ(done, calls.load());
 }
 
+// Probe 2026-12-05 (second round): a client that died while another process kept its end of
+// our input open sent no end of input; the server sat in read() for minutes (its reply could
+// not be written) and a long request ran to the end. The output's reader being gone ends the
+// session and cancels what runs, with the input still open.
+TEST(JsonRpcEndpoint, SessionEndsWhenTheOutputReaderIsGoneWhileInputStaysOpen) {
+  int in[2], out[2];
+  ASSERT_EQ(::pipe(in), 0);
+  ASSERT_EQ(::pipe(out), 0);
+  std::signal(SIGPIPE, SIG_IGN);
+  const std::string req = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"long\"}\n";
+  ASSERT_EQ(::write(in[1], req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  FdSource src(in[0]);
+  FdSink sink(out[1]);
+  Endpoint ep(src, sink, {});
+  std::atomic<bool> saw_cancel{false}, started{false};
+  ep.on_request("long", [&](Context& c) {
+    started = true;
+    for (int i = 0; i < 3000 && !c.cancelled(); ++i)  // 30 s unless cancelled
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    saw_cancel = c.cancelled();
+    return json("done");
+  });
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    ep.run();
+    done = true;
+  });
+  while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::close(out[0]);  // the client dies; in[1] stays open (held elsewhere)
+  for (int i = 0; i < 200 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(done.load()) << "the session did not end within 10 s";
+  ::close(in[1]);  // lets a run() that did not end return, so the test can finish
+  t.join();
+  EXPECT_TRUE(saw_cancel.load());
+  ::close(in[0]);
+  ::close(out[1]);
+}
+
 TEST(JsonRpcMessage, SerializeReplacesInvalidUtf8) {
   json j = {{"s", std::string("a\xff"
                               "b\n")}};
