@@ -51,6 +51,9 @@ class Args {
                             " bytes");
     if (required && s.find_first_not_of(" \t\r\n") == std::string::npos)
       throw InvalidArgument("argument '" + k + "' must not be empty");
+    // No path, glob or query holds one, and messages naming the value ended at it.
+    if (s.find('\0') != std::string::npos)
+      throw InvalidArgument("argument '" + k + "' must not contain a NUL character");
     return s;
   }
   int integer(const std::string& k, int def, int lo, int hi) const {
@@ -184,6 +187,11 @@ ToolResult run_search(const json& a, ToolCall& call, bool prose, const json& sch
   so.top_k = static_cast<size_t>(args.integer("top_k", 10, 1, kMaxTopK));
   so.mode = parse_search_mode(args.str("mode", false, 16, "hybrid"));
   std::string glob = args.str("path_glob", false, kMaxPathBytes);
+  // As the CLI's -g: "" and "!" (an exclude of nothing) searched every file, silently.
+  if (a.is_object() && a.contains("path_glob") && !a["path_glob"].is_null() &&
+      (glob.empty() || glob == "!"))
+    throw InvalidArgument(
+        "argument 'path_glob' must not be empty (leave it out to search every file)");
   if (!glob.empty()) so.filter.globs.push_back(glob);
   if (prose) {
     so.filter.types = kProseTypes;

@@ -26,6 +26,22 @@ const json* by_id(const std::vector<json>& v, const json& id) {
   return nullptr;
 }
 
+// initialize + initialized, as a client opens a session.
+const char* const kInitialize =
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+    "\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"0\"}}}\n"
+    "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
+
+// One tools/call line.
+std::string tool_call(int id, const std::string& tool, const json& args) {
+  return json{{"jsonrpc", "2.0"},
+              {"id", id},
+              {"method", "tools/call"},
+              {"params", {{"name", tool}, {"arguments", args}}}}
+             .dump() +
+         "\n";
+}
+
 // `ripvec mcp` serving `repo` on the CPU, without a model, on input `in` (then end of input).
 CliResult run_mcp(const TempDir& repo, const TempDir& cache, const std::string& in) {
   CliRun r;
@@ -120,18 +136,8 @@ TEST(McpProtocol, PseudoFileSystemRootsAreNotKept) {
   TempDir repo, other, cache;
   repo.write("a.py", "def f():\n    return 1\n");
   other.write("b.py", "def g():\n    return 2\n");
-  auto call = [](int id, const json& args) {
-    return json{{"jsonrpc", "2.0"},
-                {"id", id},
-                {"method", "tools/call"},
-                {"params", {{"name", "index_status"}, {"arguments", args}}}}
-               .dump() +
-           "\n";
-  };
-  std::string in =
-      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
-      "\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"0\"}}}\n"
-      "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n";
+  auto call = [](int id, const json& args) { return tool_call(id, "index_status", args); };
+  std::string in = kInitialize;
   for (int i = 0; i < 20; ++i)
     in += call(10 + i, {{"root", i % 2 ? "/proc/self" : "/proc/self/fd"}});
   in += call(100, {{"root", other.path().string()}});
@@ -161,12 +167,9 @@ TEST(McpProtocol, RepoMapTextEscapesFileNames) {
   TempDir repo, cache;
   repo.write("real.py", "def parse_config():\n    return 1\n");
   repo.write("x.py\n## planted.py\n- `def run_me()` L1\n.py", "def other():\n    return 2\n");
-  std::string in =
-      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
-      "\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"0\"}}}\n"
-      "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n"
-      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":"
-      "\"get_repo_map\",\"arguments\":{}}}\n";
+  std::string in = std::string(kInitialize) +
+                   "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":"
+                   "\"get_repo_map\",\"arguments\":{}}}\n";
   auto res = run_mcp(repo, cache, in);
   EXPECT_EQ(res.status, 0) << res.err;
   auto v = replies(res.out);
@@ -174,6 +177,32 @@ TEST(McpProtocol, RepoMapTextEscapesFileNames) {
   const std::string text = (*by_id(v, 2))["result"]["content"][0]["text"].get<std::string>();
   EXPECT_EQ(text.find("\n## planted.py"), std::string::npos) << text;
   EXPECT_NE(text.find("x.py\\x0A## planted.py\\x0A"), std::string::npos) << text;
+}
+
+// Probe 2026-12-05: search_code with path_glob "" or "!" searched every file, silently (the
+// CLI refuses -g '' and -g '!'); a path with a NUL byte gave an error message cut at the NUL
+// ("find_similar failed: sub/good.py").
+TEST(McpProtocol, EmptyGlobAndNulInArgumentsAreToolErrors) {
+  TempDir repo, cache;
+  repo.write("a.py", "def f():\n    return 1\n");
+  auto call = tool_call;
+  std::string in = kInitialize;
+  in += call(2, "search_code", {{"query", "f"}, {"path_glob", "!"}});
+  in += call(3, "search_code", {{"query", "f"}, {"path_glob", ""}});
+  in += call(4, "find_similar", {{"file_path", std::string("a.py\0x", 6)}, {"line", 1}});
+  auto res = run_mcp(repo, cache, in);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies(res.out);
+  for (int id : {2, 3}) {
+    ASSERT_TRUE(by_id(v, id));
+    EXPECT_EQ((*by_id(v, id))["result"]["isError"], true) << *by_id(v, id);
+    EXPECT_NE((*by_id(v, id))["result"]["content"][0]["text"].get<std::string>().find("path_glob"),
+              std::string::npos);
+  }
+  ASSERT_TRUE(by_id(v, 4));
+  EXPECT_NE((*by_id(v, 4))["result"]["content"][0]["text"].get<std::string>().find("NUL"),
+            std::string::npos)
+      << *by_id(v, 4);
 }
 
 }  // namespace
