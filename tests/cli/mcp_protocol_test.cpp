@@ -179,6 +179,24 @@ TEST(McpProtocol, RepoMapTextEscapesFileNames) {
   EXPECT_NE(text.find("x.py\\x0A## planted.py\\x0A"), std::string::npos) << text;
 }
 
+// Probe 2026-12-05: get_repo_map's focus_file "./real.py" or "real.py/" was "not a source file"
+// (`ripvec map --focus` takes both).
+TEST(McpProtocol, RepoMapFocusFileIsNormalised) {
+  TempDir repo, cache;
+  repo.write("real.py", "def parse_config():\n    return 1\n");
+  repo.write("other.py", "def other():\n    return 2\n");
+  std::string in = kInitialize;
+  in += tool_call(2, "get_repo_map", {{"focus_file", "./real.py"}});
+  in += tool_call(3, "get_repo_map", {{"focus_file", "real.py/"}});
+  auto res = run_mcp(repo, cache, in);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies(res.out);
+  for (int id : {2, 3}) {
+    ASSERT_TRUE(by_id(v, id));
+    EXPECT_NE((*by_id(v, id))["result"]["isError"], true) << *by_id(v, id);
+  }
+}
+
 // Probe 2026-12-05: search_code with path_glob "" or "!" searched every file, silently (the
 // CLI refuses -g '' and -g '!'); a path with a NUL byte gave an error message cut at the NUL
 // ("find_similar failed: sub/good.py").
