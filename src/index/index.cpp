@@ -160,7 +160,7 @@ class IndexImpl final : public Index {
         embedder_(std::move(embedder)),
         opts_(std::move(opts)) {
     chunk_ = chunk_options_for(*embedder_);
-    model_key_ = model_key(*embedder_, chunk_);
+    model_key_ = model_key(*embedder_, chunk_, resolve_cache_dir(opts_.cache_dir));
     dim_ = static_cast<uint32_t>(embedder_->dim());
     reindex_pending_ = opts_.reindex;
   }
@@ -611,11 +611,16 @@ UpdateStats IndexImpl::update() {
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count() -
                             2'000'000'000;
-  // An mtime far in the future (a file from a machine with a wrong clock, `touch -d 2100`)
-  // is not racy: a later write sets it to now, which differs. Recorded as -1 it was read again
-  // by every update and called stale by every status, forever (hostile probe 2026-12-05).
-  int64_t racy_to = std::numeric_limits<int64_t>::max();  // 2 s after the walk, set below
-  auto racy = [&](const WalkedFile& f) { return f.mtime_ns >= racy_from && f.mtime_ns <= racy_to; };
+  // An mtime far in the future (more than a day: a file from a machine with a wrong clock,
+  // `touch -d 2100`) is not racy: a later write sets it to now, which differs. Recorded as -1 it
+  // was read again by every update and called stale by every status, forever (hostile probe
+  // 2026-12-05). A few seconds ahead (a file server's clock) stays racy: that is when a second
+  // write in the same tick keeps the mtime.
+  constexpr int64_t kDayNs = int64_t(86400) * 1'000'000'000;
+  int64_t racy_to = std::numeric_limits<int64_t>::max() - kDayNs;  // the walk's end, below
+  auto racy = [&](const WalkedFile& f) {
+    return f.mtime_ns >= racy_from && f.mtime_ns <= racy_to + kDayNs;
+  };
   UpdateStats st;
   std::error_code ec;
   refuse_symlinks();
@@ -681,6 +686,9 @@ UpdateStats IndexImpl::update() {
       throw IoError(root_.string() + ": " +
                     (rec ? rec.message() : std::string("not a directory any more")) +
                     "; the index was not changed");
+    // ... and so would a root the walk could not read (`chmod 000`).
+    if (::access(root_.c_str(), R_OK | X_OK) != 0)
+      throw IoError(root_.string() + ": " + std::strerror(errno) + "; the index was not changed");
   }
   // A cut walk would make every file it did not reach look deleted: leave the index as it is.
   if (ws.truncated)
@@ -1057,7 +1065,8 @@ std::unique_ptr<Index> Index::open(const fs::path& path, std::shared_ptr<Embedde
                                    IndexOptions opts) {
   if (!embedder) throw InvalidArgument("Index::open: no embedder");
   if (opts.max_file_size == 0) throw InvalidArgument("IndexOptions::max_file_size must be > 0");
-  const std::string mkey = model_key(*embedder, chunk_options_for(*embedder));
+  const std::string mkey =
+      model_key(*embedder, chunk_options_for(*embedder), resolve_cache_dir(opts.cache_dir));
   Located loc = locate_index(path, opts.cache_dir, model_dir_name(embedder->model_id(), mkey),
                              opts.repo_local);
   return std::make_unique<IndexImpl>(std::move(loc), std::move(embedder), std::move(opts));

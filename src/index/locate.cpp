@@ -1,11 +1,15 @@
 #include "index/locate.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,44 +57,91 @@ std::string root_key(const fs::path& canonical_root) {
   return sha256_hex(canonical_root.string()).substr(0, 32);
 }
 
-// A model file's content as part of the key: its size and CRC-32C (1 MiB pieces on the pool,
-// combined: ~10 ms for all-MiniLM-L6-v2's 90 MB on 2 cores), computed once per process for a
-// given (path, size, mtime, inode). Content, not mtime: a repository's shipped .ripvec/ index
-// must keep matching the same model on another machine.
-std::string file_fingerprint(const fs::path& path) {
+// A model file's content as part of the key: its size and CRC-32C (1 MiB pieces read on the
+// pool and combined: ~10-15 ms for all-MiniLM-L6-v2's 90 MB on 2 cores). Content, not times: a
+// repository's shipped .ripvec/ index must keep matching the same model on another machine.
+// Remembered per file state (path, device, inode, size, mtime, ctime) in this process and in
+// `<cache>/fingerprints/`, so that a command (a keyword search never reads the weights) pays
+// a stat, not a read of the weights. Read with pread, not mapped: a file truncated meanwhile is
+// an error, not SIGBUS.
+std::string file_fingerprint(const fs::path& path, const fs::path& cache_dir) {
   std::error_code ec;
   const fs::path p = fs::canonical(path, ec);  // the hub cache links snapshots to blobs
   struct stat st {};
   if (ec || ::stat(p.c_str(), &st) != 0) return "missing";
-  const std::string id = p.string() + '\0' + std::to_string(st.st_size) + '\0' +
-                         std::to_string(st.st_mtim.tv_sec) + '.' +
-                         std::to_string(st.st_mtim.tv_nsec) + '\0' + std::to_string(st.st_ino);
+  if (!S_ISREG(st.st_mode)) throw IoError(p.string() + ": not a regular file");
+  const std::string id =
+      p.string() + '\0' + std::to_string(st.st_dev) + '\0' + std::to_string(st.st_ino) + '\0' +
+      std::to_string(st.st_size) + '\0' + std::to_string(st.st_mtim.tv_sec) + '.' +
+      std::to_string(st.st_mtim.tv_nsec) + '\0' + std::to_string(st.st_ctim.tv_sec) + '.' +
+      std::to_string(st.st_ctim.tv_nsec);
   static std::mutex mu;
-  static std::map<std::string, std::string> cache;
+  static std::map<std::string, std::string> memo;
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (auto it = cache.find(id); it != cache.end()) return it->second;
+    if (auto it = memo.find(id); it != memo.end()) return it->second;
   }
-  const std::shared_ptr<MappedFile> m = MappedFile::open(p);
-  constexpr size_t kPiece = size_t(1) << 20;
-  const size_t n = m->size(), pieces = (n + kPiece - 1) / kPiece;
-  std::vector<uint32_t> crc(pieces);
-  parallel_for(0, static_cast<int64_t>(pieces), 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i)
-      crc[i] = crc32c(m->data() + i * kPiece, std::min(kPiece, n - i * kPiece));
-  });
-  uint32_t all = 0;
-  for (size_t i = 0; i < pieces; ++i)
-    all = crc32c_combine(all, crc[i], std::min(kPiece, n - i * kPiece));
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%08x", all);
-  const std::string fp = std::to_string(n) + ":" + buf;
+  const fs::path stored =
+      cache_dir.empty() ? fs::path() : cache_dir / "fingerprints" / sha256_hex(id).substr(0, 32);
+  std::string fp;
+  if (!stored.empty()) {
+    std::ifstream in(stored);
+    std::getline(in, fp);
+    if (fp.empty() || fp.size() > 40 || fp.find(':') == std::string::npos) fp.clear();
+  }
+  if (fp.empty()) {
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) throw IoError(p.string() + ": " + std::strerror(errno));
+    struct Close {
+      int fd;
+      ~Close() { ::close(fd); }
+    } close_fd{fd};
+    constexpr size_t kPiece = size_t(1) << 20;
+    const size_t n = static_cast<size_t>(st.st_size), pieces = (n + kPiece - 1) / kPiece;
+    std::vector<uint32_t> crc(pieces);
+    std::atomic<bool> short_read{false};
+    parallel_for(0, static_cast<int64_t>(pieces), 1, [&](int64_t lo, int64_t hi) {
+      std::vector<char> buf(kPiece);
+      for (int64_t i = lo; i < hi; ++i) {
+        const size_t len = std::min(kPiece, n - i * kPiece);
+        size_t got = 0;
+        while (got < len) {
+          const ssize_t r = ::pread(fd, buf.data() + got, len - got, off_t(i * kPiece + got));
+          if (r < 0 && errno == EINTR) continue;
+          if (r <= 0) break;
+          got += static_cast<size_t>(r);
+        }
+        if (got < len) short_read = true;
+        crc[i] = crc32c(buf.data(), got);
+      }
+    });
+    if (short_read) throw IoError(p.string() + ": changed while it was read");
+    uint32_t all = 0;
+    for (size_t i = 0; i < pieces; ++i)
+      all = crc32c_combine(all, crc[i], std::min(kPiece, n - i * kPiece));
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%08x", all);
+    fp = std::to_string(n) + ":" + buf;
+    // Best effort: a cache we cannot write only costs the read again. Only in a cache that
+    // holds indexes already: a refused command, or one whose index is repo-local (.ripvec/),
+    // leaves no cache folder and no file in an empty one.
+    if (!stored.empty() && fs::is_directory(cache_dir, ec) && !fs::is_empty(cache_dir, ec)) {
+      fs::create_directory(stored.parent_path(), ec);
+      const fs::path tmp = stored.string() + ".tmp." + std::to_string(::getpid());
+      {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << fp << "\n";
+      }
+      fs::rename(tmp, stored, ec);
+      if (ec) fs::remove(tmp, ec);
+    }
+  }
   std::lock_guard<std::mutex> lock(mu);
-  cache[id] = fp;
+  memo[id] = fp;
   return fp;
 }
 
-std::string model_key(Embedder& e, const ChunkOptions& co) {
+std::string model_key(Embedder& e, const ChunkOptions& co, const fs::path& cache_dir) {
   Sha256 h;
   auto add = [&](std::string_view s) {
     h.update(s);
@@ -106,7 +157,7 @@ std::string model_key(Embedder& e, const ChunkOptions& co) {
   add(e.vector_config());
   // Only when the embedder names its files, so that keys made before this have not changed
   // for embedders that name none.
-  for (const auto& f : e.identity_files()) add("file " + file_fingerprint(f));
+  for (const auto& f : e.identity_files()) add("file " + file_fingerprint(f, cache_dir));
   add("chunker " + std::to_string(kChunkerVersion));
   add(std::to_string(co.max_tokens));
   add(std::to_string(co.window_lines));

@@ -21,7 +21,10 @@
 namespace ripvec::index {
 
 std::string root_key(const std::filesystem::path& canonical_root);
-std::string model_key(Embedder& e, const ChunkOptions& co);
+// cache_dir (resolved): where model files' fingerprints are remembered (`fingerprints/`); empty:
+// only in this process.
+std::string model_key(Embedder& e, const ChunkOptions& co,
+                      const std::filesystem::path& cache_dir = {});
 std::string model_dir_name(std::string_view model_id, std::string_view model_key);
 
 struct Located {

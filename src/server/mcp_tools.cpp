@@ -288,14 +288,13 @@ ToolResult run_reindex(const json& a, ToolCall& call, const json& schema) {
   Root& root = call.ws.root(args.str("root", false, kMaxPathBytes));
   UpdateStats st = root.update(progress_of(call), full, call.cancelled);
   ToolResult r;
-  char buf[512];
+  char buf[512];  // the counts; the root (escaped: up to 4 times its bytes) goes in as a string
   std::snprintf(buf, sizeof(buf),
-                "%s %s: %zu files seen, %zu added, %zu modified, %zu removed, %zu unchanged; "
+                ": %zu files seen, %zu added, %zu modified, %zu removed, %zu unchanged; "
                 "%zu chunks embedded, %zu total; %.2f s\n",
-                full ? "Rebuilt" : "Updated", escape_name(root.path().string()).c_str(),
                 st.files_seen, st.files_added, st.files_modified, st.files_removed,
                 st.files_unchanged, st.chunks_embedded, st.chunks_total, st.total_s);
-  r.text = buf;
+  r.text = std::string(full ? "Rebuilt " : "Updated ") + escape_name(root.path().string()) + buf;
   for (const auto& w : st.warnings) r.text += "warning: " + escape_name(w) + "\n";
   r.structured = {{"root", root.path().string()},
                   {"files_seen", st.files_seen},

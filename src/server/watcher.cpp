@@ -142,6 +142,21 @@ void Watcher::loop() {
               watches_.erase(w);
               continue;
             }
+            // The root's own folder renamed away: its watches follow it to the new name. Drop
+            // them, and watch whatever folder has the root's path again (a fresh checkout moved
+            // in, or the same one moved back).
+            if ((ev->mask & IN_MOVE_SELF) && w->second.second == root->path().string()) {
+              for (auto it = watches_.begin(); it != watches_.end();) {
+                if (it->second.first == root) {
+                  ::inotify_rm_watch(fd_, it->first);
+                  it = watches_.erase(it);
+                } else {
+                  ++it;
+                }
+              }
+              lost_.insert(root);
+              continue;
+            }
             dirty[root] = Clock::now();
           }
         }
