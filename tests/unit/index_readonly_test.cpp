@@ -153,6 +153,28 @@ TEST_F(IndexReadOnly, OlderManifestInAReadOnlyCacheIsNotOutOfDate) {
   EXPECT_NE(got.find("is read-only: searching it as it is"), std::string::npos) << got;
 }
 
+// Review 2026-12-05: a root the walk cannot read (`chmod 000`) made the update walk nothing and
+// commit an empty index, as a missing root did. It fails, and the index keeps its chunks.
+TEST_F(IndexReadOnly, UnreadableRootLeavesTheIndexAlone) {
+  int code = 0;
+  const std::string built = test::in_child(
+      -1, [&] { return use_index(); }, &code);
+  ASSERT_EQ(code, 0) << built;
+  // The cache writable by the reader, the root not readable by it.
+  for (auto& e : fs::recursive_directory_iterator(cache_))
+    ::chmod(e.path().c_str(), e.is_directory() ? 0777 : 0666);
+  ::chmod(cache_.c_str(), 0777);
+  ::chmod(root_.c_str(), 0000);
+  std::string got = as_reader(&code);
+  ::chmod(root_.c_str(), 0755);
+  if (code == test::kChildCannotDrop) GTEST_SKIP() << "cannot drop privileges to uid 65534";
+  EXPECT_NE(code, 0) << got;  // the update threw
+  const std::string again = test::in_child(
+      -1, [&] { return use_index(); }, &code);
+  ASSERT_EQ(code, 0) << again;
+  EXPECT_EQ(again, built);  // the same searches: nothing was removed
+}
+
 // A read-only cache without a usable index is an error that says what to do instead.
 TEST_F(IndexReadOnly, ReadOnlyCacheWithoutIndexIsAClearError) {
   int code = 0;
