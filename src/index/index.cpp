@@ -73,6 +73,13 @@ const char* index_phase_name(IndexProgress::Phase phase) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// Wall-clock time in ns since the epoch, the scale of file times.
+int64_t wall_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -153,14 +160,17 @@ struct State {
 
 class IndexImpl final : public Index {
  public:
-  IndexImpl(Located loc, std::shared_ptr<Embedder> embedder, IndexOptions opts)
+  // model_key: model_key(*embedder, chunk_options_for(*embedder), cache), as Index::open made it
+  // to find the location (it reads or fingerprints the model's files: made once).
+  IndexImpl(Located loc, std::shared_ptr<Embedder> embedder, IndexOptions opts,
+            std::string model_key)
       : root_(std::move(loc.root)),
         location_(std::move(loc.location)),
         scope_(std::move(loc.scope)),
         embedder_(std::move(embedder)),
         opts_(std::move(opts)) {
     chunk_ = chunk_options_for(*embedder_);
-    model_key_ = model_key(*embedder_, chunk_, resolve_cache_dir(opts_.cache_dir));
+    model_key_ = std::move(model_key);
     dim_ = static_cast<uint32_t>(embedder_->dim());
     reindex_pending_ = opts_.reindex;
   }
@@ -331,7 +341,7 @@ std::shared_ptr<const State> IndexImpl::current() const {
     // The manifest is gone (`ripvec index --clean` from another process): the snapshot this
     // process last saw committed stays readable (mapped) and is served until an update makes a
     // new one. Loading "no index" here answered "no results" for an index just built.
-    if (state_ && state_->snap && now.ino == 0 && now.mtime_ns == -1) return state_;
+    if (state_ && state_->snap && now == FileId{}) return state_;
   }
   auto s = load_state();
   std::lock_guard lk(state_mu_);
@@ -607,10 +617,7 @@ UpdateStats IndexImpl::update() {
   // "Racily clean" (as git calls it): a file written again within the file system's timestamp
   // granularity after we read it would keep size and mtime. Entries whose mtime is this close
   // to the start of the update are recorded with mtime -1, so the next update re-hashes them.
-  const int64_t racy_from = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count() -
-                            2'000'000'000;
+  const int64_t racy_from = wall_now_ns() - 2'000'000'000;
   // An mtime far in the future (more than a day: a file from a machine with a wrong clock,
   // `touch -d 2100`) is not racy: a later write sets it to now, which differs. Recorded as -1 it
   // was read again by every update and called stale by every status, forever (hostile probe
@@ -673,10 +680,7 @@ UpdateStats IndexImpl::update() {
   WalkStats ws;
   std::vector<WalkedFile> walked = walk({root_}, index_walk_options(), &ws);
   st.walk_s = seconds_since(t_walk);
-  racy_to = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count() +
-            2'000'000'000;
+  racy_to = wall_now_ns() + 2'000'000'000;
   // A root that is gone (renamed, deleted, unmounted: the walk could not open it) would make
   // every file look deleted: an empty index was committed, and the file watcher of a server
   // then served nothing until a full rebuild (hostile probe 2026-12-05). Fail instead.
@@ -1069,7 +1073,7 @@ std::unique_ptr<Index> Index::open(const fs::path& path, std::shared_ptr<Embedde
       model_key(*embedder, chunk_options_for(*embedder), resolve_cache_dir(opts.cache_dir));
   Located loc = locate_index(path, opts.cache_dir, model_dir_name(embedder->model_id(), mkey),
                              opts.repo_local);
-  return std::make_unique<IndexImpl>(std::move(loc), std::move(embedder), std::move(opts));
+  return std::make_unique<IndexImpl>(std::move(loc), std::move(embedder), std::move(opts), mkey);
 }
 
 std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,

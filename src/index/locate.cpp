@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -85,8 +84,12 @@ std::string file_fingerprint(const fs::path& path, const fs::path& cache_dir) {
       cache_dir.empty() ? fs::path() : cache_dir / "fingerprints" / sha256_hex(id).substr(0, 32);
   std::string fp;
   if (!stored.empty()) {
-    std::ifstream in(stored);
-    std::getline(in, fp);
+    try {
+      fp = read_file(stored, 64);  // a regular file, no symlink, bounded
+    } catch (const Error&) {
+      // none yet, or unusable: computed again below
+    }
+    if (!fp.empty() && fp.back() == '\n') fp.pop_back();
     if (fp.empty() || fp.size() > 40 || fp.find(':') == std::string::npos) fp.clear();
   }
   if (fp.empty()) {
@@ -127,13 +130,11 @@ std::string file_fingerprint(const fs::path& path, const fs::path& cache_dir) {
     // leaves no cache folder and no file in an empty one.
     if (!stored.empty() && fs::is_directory(cache_dir, ec) && !fs::is_empty(cache_dir, ec)) {
       fs::create_directory(stored.parent_path(), ec);
-      const fs::path tmp = stored.string() + ".tmp." + std::to_string(::getpid());
-      {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << fp << "\n";
+      try {
+        atomic_write_file(stored, fp + "\n", /*sync=*/false);
+      } catch (const Error&) {
+        // read again next time
       }
-      fs::rename(tmp, stored, ec);
-      if (ec) fs::remove(tmp, ec);
     }
   }
   std::lock_guard<std::mutex> lock(mu);
