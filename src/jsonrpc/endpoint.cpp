@@ -55,39 +55,39 @@ void Endpoint::send_request(const std::string& method, json params,
 int Endpoint::run() {
   for (unsigned i = 0; i < std::max(1u, opts_.workers); ++i)
     workers_.emplace_back([this] { worker_loop(); });
-  // A client that died while its end of our input stays open (a wrapper shell, an inherited
-  // descriptor) sends no end of input: the output's reader being gone ends the session too,
-  // cancelling what runs (probe 2026-12-05: a server sat in read() for minutes after its
-  // reply could not be written, a full reindex running to the end for nobody).
+  // Nobody can read our answers any more (the output's reader is gone, or a write failed):
+  // every request received is cancelled and reading ends, even while another process keeps
+  // the client's end of our input open (a wrapper shell, an inherited descriptor), and through
+  // the drain below, each tick again for one dispatched since (probe 2026-12-05: a server sat
+  // in read() for minutes, a full reindex running to the end for nobody).
   std::mutex wd_mu;
   std::condition_variable wd_cv;
-  bool reading = true;
+  bool serving = true;
   std::thread watchdog([&] {
     std::unique_lock<std::mutex> lock(wd_mu);
-    while (reading) {
+    while (serving) {
       wd_cv.wait_for(lock, std::chrono::milliseconds(100));
-      if (reading && out_.peer_gone()) {
+      if (serving && (out_.peer_gone() || !writer_.ok())) {
         cancel_all();
         stopping_ = true;
         in_.interrupt();
-        return;
       }
     }
   });
   struct JoinWatchdog {
     std::mutex& mu;
     std::condition_variable& cv;
-    bool& reading;
+    bool& serving;
     std::thread& t;
     ~JoinWatchdog() {
       {
         std::lock_guard<std::mutex> lock(mu);
-        reading = false;
+        serving = false;
       }
       cv.notify_all();
       t.join();
     }
-  } join_watchdog{wd_mu, wd_cv, reading, watchdog};
+  } join_watchdog{wd_mu, wd_cv, serving, watchdog};
   FrameReader reader(in_, opts_.framing, opts_.limits);
   std::string body, detail;
   int rc = 0;
@@ -120,17 +120,9 @@ int Endpoint::run() {
     std::unique_lock<std::mutex> lock(mu_);
     closing_ = true;
     cv_.notify_all();
-    // Requests received before the end still answer, unless nobody can read them any more: a
-    // client that died left its long requests (a full reindex) running for minutes.
-    while (!running_.empty()) {
-      done_cv_.wait_for(lock, std::chrono::milliseconds(100));
-      if (!running_.empty() && (out_.peer_gone() || !writer_.ok())) {
-        lock.unlock();
-        cancel_all();
-        lock.lock();
-        break;
-      }
-    }
+    // Requests received before the end still answer (a client may close its side and read
+    // on); the watchdog cancels them when nobody can read them any more.
+    done_cv_.wait(lock, [&] { return running_.empty(); });
   }
   for (auto& t : workers_)
     if (t.joinable()) t.join();
