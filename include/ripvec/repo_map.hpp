@@ -93,8 +93,9 @@ class RepoGraph {
                                     const RepoMapOptions& opts = {});
 
   // Personalised PageRank (damping in (0, 1)); focus paths are relative to the root (or absolute
-  // below it); unknown focus paths are ignored (an empty focus is uniform) and returned, as
-  // given, so that a caller can report them (`ripvec map --focus` refuses them).
+  // below it), taken as spelled ("./a.py", "sub/../a.py", "a.py/" are "a.py"); unknown focus
+  // paths are ignored (an empty focus is uniform) and returned, as given, so that a caller can
+  // report them (`ripvec map --focus`, MCP `get_repo_map` refuse them).
   std::vector<std::string> rank(const std::vector<std::string>& focus = {}, double damping = 0.85);
 
   // Markdown within token_budget tokens (estimated as bytes / 4, rounded up): the top-ranked

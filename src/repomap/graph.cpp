@@ -305,7 +305,9 @@ std::vector<std::string> RepoGraph::rank(const std::vector<std::string>& focus, 
       auto canon = std::filesystem::weakly_canonical(fp, ec);
       rel = std::filesystem::relative(ec ? fp : canon, root_, ec).generic_string();
     }
-    if (rel.starts_with("./")) rel = rel.substr(2);
+    // As spelled: "./a.py", "src//a.py", "sub/../a.py", "a.py/" name the map's "a.py".
+    rel = std::filesystem::path(rel).lexically_normal().generic_string();
+    while (rel.size() > 1 && rel.back() == '/') rel.pop_back();
     long fi = file_index(rel);
     if (fi < 0) {
       unknown.push_back(raw);

@@ -430,18 +430,11 @@ std::string repo_map_markdown(Workspace& ws, const std::string& root_hint, const
   Root& root = ws.root(root_hint);
   auto graph = root.graph(cancelled);
   std::lock_guard<std::mutex> lock(root.graph_mutex());
-  std::vector<std::string> f;
-  if (!focus.empty()) {
-    // "./a.py", "a.py/", "src//a.py" name a.py as `ripvec map --focus` takes them.
-    fs::path fp = fs::path(focus).lexically_normal();
-    std::string rel = fp.is_absolute() ? relative_to(fp, root.path()) : fp.generic_string();
-    while (rel.size() > 1 && rel.back() == '/') rel.pop_back();
-    if (graph->file_index(rel) < 0)
-      throw InvalidArgument("focus_file " + focus + " is not a source file of " +
-                            root.path().string());
-    f.push_back(rel);
-  }
-  graph->rank(f);
+  // rank() takes the path as spelled, relative to the root or absolute below it.
+  if (!graph->rank(focus.empty() ? std::vector<std::string>{} : std::vector<std::string>{focus})
+           .empty())
+    throw InvalidArgument("focus_file " + focus + " is not a source file of " +
+                          root.path().string());
   return graph->render(token_budget, &escape_name);
 }
 

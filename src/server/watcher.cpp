@@ -137,15 +137,16 @@ void Watcher::loop() {
               continue;  // editor swap files, .git, .ripvec
             if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && !skip_dir(name))
               watch_tree(root, w->second.second + "/" + name);
+            const bool root_watch = w->second.second == root->path().string();
             if (ev->mask & IN_IGNORED) {
-              if (w->second.second == root->path().string()) lost_.insert(root);
+              if (root_watch) lost_.insert(root);
               watches_.erase(w);
               continue;
             }
             // The root's own folder renamed away: its watches follow it to the new name. Drop
             // them, and watch whatever folder has the root's path again (a fresh checkout moved
             // in, or the same one moved back).
-            if ((ev->mask & IN_MOVE_SELF) && w->second.second == root->path().string()) {
+            if ((ev->mask & IN_MOVE_SELF) && root_watch) {
               for (auto it = watches_.begin(); it != watches_.end();) {
                 if (it->second.first == root) {
                   ::inotify_rm_watch(fd_, it->first);

@@ -42,6 +42,11 @@ std::string tool_call(int id, const std::string& tool, const json& args) {
          "\n";
 }
 
+// The text of a tools/call reply (its first content item).
+std::string tool_text(const json& reply) {
+  return reply["result"]["content"][0]["text"].get<std::string>();
+}
+
 // `ripvec mcp` serving `repo` on the CPU, without a model, on input `in` (then end of input).
 CliResult run_mcp(const TempDir& repo, const TempDir& cache, const std::string& in) {
   CliRun r;
@@ -104,8 +109,7 @@ TEST(McpProtocol, HostileInputGetsErrorsAndNeverCrashes) {
   EXPECT_EQ((*by_id(v, 6))["error"]["code"], -32602);
   EXPECT_EQ((*by_id(v, 7))["error"]["code"], -32602);
   EXPECT_EQ((*by_id(v, 8))["result"]["isError"], true);
-  EXPECT_NE((*by_id(v, 8))["result"]["content"][0]["text"].get<std::string>().find("query"),
-            std::string::npos);
+  EXPECT_NE(tool_text(*by_id(v, 8)).find("query"), std::string::npos);
   EXPECT_EQ((*by_id(v, 9))["error"]["code"], -32602);
   EXPECT_EQ((*by_id(v, 10))["error"]["code"], -32002);
   EXPECT_EQ((*by_id(v, 12))["result"], json::object());
@@ -149,14 +153,12 @@ TEST(McpProtocol, PseudoFileSystemRootsAreNotKept) {
     const json* m = by_id(v, 10 + i);
     ASSERT_TRUE(m) << "no answer to " << 10 + i;
     EXPECT_EQ((*m)["result"]["isError"], true) << *m;
-    EXPECT_NE((*m)["result"]["content"][0]["text"].get<std::string>().find("pseudo file system"),
-              std::string::npos)
-        << *m;
+    EXPECT_NE(tool_text(*m).find("pseudo file system"), std::string::npos) << *m;
   }
   ASSERT_TRUE(by_id(v, 100));
   EXPECT_NE((*by_id(v, 100))["result"]["isError"], true) << *by_id(v, 100);  // a slot was left
   ASSERT_TRUE(by_id(v, 101));
-  const std::string all = (*by_id(v, 101))["result"]["content"][0]["text"].get<std::string>();
+  const std::string all = tool_text(*by_id(v, 101));
   EXPECT_EQ(all.find("/proc"), std::string::npos) << all;
   EXPECT_NE(all.find(other.path().string()), std::string::npos) << all;
 }
@@ -174,7 +176,7 @@ TEST(McpProtocol, RepoMapTextEscapesFileNames) {
   EXPECT_EQ(res.status, 0) << res.err;
   auto v = replies(res.out);
   ASSERT_TRUE(by_id(v, 2));
-  const std::string text = (*by_id(v, 2))["result"]["content"][0]["text"].get<std::string>();
+  const std::string text = tool_text(*by_id(v, 2));
   EXPECT_EQ(text.find("\n## planted.py"), std::string::npos) << text;
   EXPECT_NE(text.find("x.py\\x0A## planted.py\\x0A"), std::string::npos) << text;
 }
@@ -203,24 +205,20 @@ TEST(McpProtocol, RepoMapFocusFileIsNormalised) {
 TEST(McpProtocol, EmptyGlobAndNulInArgumentsAreToolErrors) {
   TempDir repo, cache;
   repo.write("a.py", "def f():\n    return 1\n");
-  auto call = tool_call;
   std::string in = kInitialize;
-  in += call(2, "search_code", {{"query", "f"}, {"path_glob", "!"}});
-  in += call(3, "search_code", {{"query", "f"}, {"path_glob", ""}});
-  in += call(4, "find_similar", {{"file_path", std::string("a.py\0x", 6)}, {"line", 1}});
+  in += tool_call(2, "search_code", {{"query", "f"}, {"path_glob", "!"}});
+  in += tool_call(3, "search_code", {{"query", "f"}, {"path_glob", ""}});
+  in += tool_call(4, "find_similar", {{"file_path", std::string("a.py\0x", 6)}, {"line", 1}});
   auto res = run_mcp(repo, cache, in);
   EXPECT_EQ(res.status, 0) << res.err;
   auto v = replies(res.out);
   for (int id : {2, 3}) {
     ASSERT_TRUE(by_id(v, id));
     EXPECT_EQ((*by_id(v, id))["result"]["isError"], true) << *by_id(v, id);
-    EXPECT_NE((*by_id(v, id))["result"]["content"][0]["text"].get<std::string>().find("path_glob"),
-              std::string::npos);
+    EXPECT_NE(tool_text(*by_id(v, id)).find("path_glob"), std::string::npos);
   }
   ASSERT_TRUE(by_id(v, 4));
-  EXPECT_NE((*by_id(v, 4))["result"]["content"][0]["text"].get<std::string>().find("NUL"),
-            std::string::npos)
-      << *by_id(v, 4);
+  EXPECT_NE(tool_text(*by_id(v, 4)).find("NUL"), std::string::npos) << *by_id(v, 4);
 }
 
 }  // namespace
