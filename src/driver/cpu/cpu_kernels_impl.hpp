@@ -452,76 +452,42 @@ void round_bf16_k(float* x, int64_t n) {
   if (i < n) V::storen(x + i, V::round_bf16(V::loadn(x + i, n - i, 0.0f)), n - i);
 }
 
-// Steps 1b-2 of attention_block_k below for one block of nk keys (from j0) of the query rows
-// [q0, q1): s[j][r] holds the scores (log2 units, kAttnQBlock queries per key row) and bmax[n]
-// their max per query vector. Keys outside the sliding window (half_window >= 0) become
-// kMaskedScore; then the online softmax: running max m, rescale corr = 2^(m - mnew), running
-// sum l, and s = 2^(s - mnew) (rounded to BF16 when bf16: the sum adds the unrounded values).
+// AttnRowsArgs (cpu_kernels.hpp): the softmax steps of attention_block_k below for a block of
+// row-major scores, with the same masks, exponentials and rounding.
 template <class V>
-inline void attn_block_softmax(float* s, int64_t nk, int64_t q0, int64_t q1, int64_t j0,
-                               int half_window, typename V::R* bmax, float* m, float* l,
-                               float* corr, bool bf16) {
+void attn_softmax_rows_k(const AttnRowsArgs& a) {
   using R = typename V::R;
-  constexpr int64_t W = V::W, Qb = kAttnQBlock;
-  constexpr int NV = static_cast<int>(Qb / W);
+  constexpr int64_t W = V::W;
   const R vneg = V::set1(kMaskedScore);
-  const R vwin = V::set1(static_cast<float>(half_window));
-  const bool local = half_window >= 0;
-  // Sliding window: keys with |i - j| > w are masked (skipped when every key of the block
-  // is within the window of every real query of the block).
-  const bool block_inside = j0 + nk - 1 - q0 <= half_window && q1 - 1 - j0 <= half_window;
-  if (local && !block_inside) {
-    for (int n = 0; n < NV; ++n) bmax[n] = V::set1(-INFINITY);
-    for (int64_t j = 0; j < nk; ++j) {
-      for (int n = 0; n < NV; ++n) {
-        const R qi = V::add(V::iota(), V::set1(static_cast<float>(q0 + n * W)));
-        const R dist = V::abs(V::sub(V::set1(static_cast<float>(j0 + j)), qi));
-        float* sp = s + j * Qb + n * W;
-        const R y = V::blend_gt(dist, vwin, vneg, V::load(sp));
-        V::store(sp, y);
-        bmax[n] = V::max(bmax[n], y);
+  const R vwin = V::set1(static_cast<float>(a.half_window));
+  for (int64_t r = 0; r < a.rows; ++r) {
+    float* sr = a.s + r * a.lds;
+    const R qi = V::set1(static_cast<float>(a.q0 + r));
+    R bmax = V::set1(-INFINITY);
+    for (int64_t c = 0; c < a.n; c += W) {
+      R x = V::loadn(sr + c, a.n - c, -INFINITY);
+      if (a.half_window >= 0) {
+        const R dist = V::abs(V::sub(V::add(V::iota(), V::set1(static_cast<float>(a.j0 + c))), qi));
+        x = V::blend_gt(dist, vwin, vneg, x);
+        V::storen(sr + c, x, a.n - c);
       }
+      bmax = V::max(bmax, x);
     }
+    const float mold = a.m[r];
+    const float mnew = std::max(mold, V::hmax(bmax));
+    const float cr = V::hmax(vexp2<V>(V::set1(mold - mnew)));
+    const R vm = V::set1(mnew);
+    R sum = V::zero();
+    for (int64_t c = 0; c < a.n; c += W) {
+      const R p = vexp2<V>(V::sub(V::loadn(sr + c, a.n - c, -INFINITY), vm));
+      sum = V::add(sum, p);
+      V::storen(sr + c, V::round_bf16(p), a.n - c);
+    }
+    for (int64_t c = a.n; c < a.npad; ++c) sr[c] = 0.0f;
+    a.l[r] = std::fma(a.l[r], cr, V::hsum(sum));
+    a.m[r] = mnew;
+    a.corr[r] = cr;
   }
-  // 2. Online softmax: new running max, rescale factor, probabilities in place of scores.
-  for (int n = 0; n < NV; ++n) {
-    const R mold = V::load(m + n * W);
-    const R mnew = V::max(mold, bmax[n]);
-    const R cr = vexp2<V>(V::sub(mold, mnew));
-    R sum0 = V::zero(), sum1 = V::zero();
-    int64_t j = 0;
-    for (; j + 2 <= nk; j += 2) {
-      float* sp = s + j * Qb + n * W;
-      const R p0 = vexp2<V>(V::sub(V::load(sp), mnew));
-      const R p1 = vexp2<V>(V::sub(V::load(sp + Qb), mnew));
-      V::store(sp, bf16 ? V::round_bf16(p0) : p0);
-      V::store(sp + Qb, bf16 ? V::round_bf16(p1) : p1);
-      sum0 = V::add(sum0, p0);
-      sum1 = V::add(sum1, p1);
-    }
-    if (j < nk) {
-      float* sp = s + j * Qb + n * W;
-      const R p = vexp2<V>(V::sub(V::load(sp), mnew));
-      V::store(sp, bf16 ? V::round_bf16(p) : p);
-      sum0 = V::add(sum0, p);
-    }
-    V::store(l + n * W, V::fmadd(V::load(l + n * W), cr, V::add(sum0, sum1)));
-    V::store(m + n * W, mnew);
-    V::store(corr + n * W, cr);
-  }
-}
-
-// AttnBlockArgs (cpu_kernels.hpp): attn_block_softmax on scores whose max it finds itself.
-template <class V>
-void attn_softmax_block_k(const AttnBlockArgs& a) {
-  using R = typename V::R;
-  constexpr int64_t W = V::W, Qb = kAttnQBlock;
-  constexpr int NV = static_cast<int>(Qb / W);
-  R bmax[NV];
-  for (int n = 0; n < NV; ++n) bmax[n] = V::set1(-INFINITY);
-  for (int64_t j = 0; j < a.nk; ++j)
-    for (int n = 0; n < NV; ++n) bmax[n] = V::max(bmax[n], V::load(a.s + j * Qb + n * W));
-  attn_block_softmax<V>(a.s, a.nk, a.q0, a.q1, a.j0, a.half_window, bmax, a.m, a.l, a.corr, a.bf16);
 }
 
 // Flash-style attention for one block of at most kAttnQBlock query rows [q0, q1) against the
@@ -575,6 +541,8 @@ void attention_block_k(const AttnArgs& a, int64_t q0, int64_t q1, const float* q
     k_begin = std::max<int64_t>(0, q0 - a.half_window);
     k_end = std::min<int64_t>(a.len, q1 + a.half_window);
   }
+  const R vneg = V::set1(kMaskedScore);
+  const R vwin = V::set1(static_cast<float>(a.half_window));
   const bool bf16 = a.bf16;
 
   for (int64_t j0 = k_begin; j0 < k_end; j0 += Kb) {
@@ -586,7 +554,48 @@ void attention_block_k(const AttnArgs& a, int64_t q0, int64_t q1, const float* q
     int64_t j = 0;
     for (; j + JB <= nk; j += JB) attn_qk_tile<V, JB>(qt, kp + j * hd, hd, s + j * Qb, bmax);
     attn_qk_rest<V, JB - 1>(qt, kp, hd, s, nk, j, bmax);
-    attn_block_softmax<V>(s, nk, q0, q1, j0, a.half_window, bmax, m, l, corr, bf16);
+    // Sliding window: keys with |i - j| > w are masked (skipped when every key of the block
+    // is within the window of every real query of the block).
+    const bool block_inside = j0 + nk - 1 - q0 <= a.half_window && q1 - 1 - j0 <= a.half_window;
+    if (local && !block_inside) {
+      for (int n = 0; n < NV; ++n) bmax[n] = V::set1(-INFINITY);
+      for (j = 0; j < nk; ++j) {
+        for (int n = 0; n < NV; ++n) {
+          const R qi = V::add(V::iota(), V::set1(static_cast<float>(q0 + n * W)));
+          const R dist = V::abs(V::sub(V::set1(static_cast<float>(j0 + j)), qi));
+          float* sp = s + j * Qb + n * W;
+          const R y = V::blend_gt(dist, vwin, vneg, V::load(sp));
+          V::store(sp, y);
+          bmax[n] = V::max(bmax[n], y);
+        }
+      }
+    }
+    // 2. Online softmax: new running max, rescale factor, probabilities in place of scores.
+    for (int n = 0; n < NV; ++n) {
+      const R mold = V::load(m + n * W);
+      const R mnew = V::max(mold, bmax[n]);
+      const R cr = vexp2<V>(V::sub(mold, mnew));
+      R sum0 = V::zero(), sum1 = V::zero();
+      j = 0;
+      for (; j + 2 <= nk; j += 2) {
+        float* sp = s + j * Qb + n * W;
+        const R p0 = vexp2<V>(V::sub(V::load(sp), mnew));
+        const R p1 = vexp2<V>(V::sub(V::load(sp + Qb), mnew));
+        V::store(sp, bf16 ? V::round_bf16(p0) : p0);
+        V::store(sp + Qb, bf16 ? V::round_bf16(p1) : p1);
+        sum0 = V::add(sum0, p0);
+        sum1 = V::add(sum1, p1);
+      }
+      if (j < nk) {
+        float* sp = s + j * Qb + n * W;
+        const R p = vexp2<V>(V::sub(V::load(sp), mnew));
+        V::store(sp, bf16 ? V::round_bf16(p) : p);
+        sum0 = V::add(sum0, p);
+      }
+      V::store(l + n * W, V::fmadd(V::load(l + n * W), cr, V::add(sum0, sum1)));
+      V::store(m + n * W, mnew);
+      V::store(corr + n * W, cr);
+    }
     // 3. accᵀ[c][r] = accᵀ[c][r] * corr[r] + sum_j v_j[c] * p[j][r]
     const float* vp = vpack + (j0 - k_base) * hd;
     int64_t c = 0;
@@ -686,7 +695,7 @@ CpuKernels make_kernels(const char* isa) {
   k.dot = &dot_k<V>;
   k.axpy = &axpy_k<V>;
   k.attention = &attention_k<V>;
-  k.attn_softmax_block = &attn_softmax_block_k<V>;
+  k.attn_softmax_rows = &attn_softmax_rows_k<V>;
   k.round_bf16 = &round_bf16_k<V>;
   // Register tiles: AVX2 6 x 16 (12 accumulators + 2 B vectors + 1 broadcast of 16 ymm),
   // AVX-512 12 x 32 (24 + 2 + 1 of 32 zmm). k blocks keep a panel's block (kc x NR floats)
