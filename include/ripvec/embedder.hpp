@@ -33,9 +33,9 @@ enum class Device { Auto, Cpu, Cuda };
 // group of 32 inputs, int32 sums per group, each row's 4 largest |x| in FP32; cosine >= 0.999
 // against FP32 on the real MiniLM goldens); layer norm, softmax, GELU, attention and pooling stay
 // FP32. BF16: on CUDA, BF16 activations; on the CPU (documents and queries), the linear layers'
-// two operands and attention's q, k, v and probabilities rounded to BF16 with FP32 sums (cosine
-// 0.99995 on the MiniLM goldens), layer norm, GELU and pooling FP32: AMX tiles where the CPU has
-// them, else an exact emulation on the FP32 kernels (slower than F32). INT8 and CPU BF16 vectors are part of an index's identity (vector_config()):
+// two operands rounded to BF16 with FP32 sums (cosine 0.99995 on the MiniLM goldens), everything
+// else FP32: AMX tiles where the CPU has them, else an exact emulation on the FP32 kernels
+// (slower than F32). INT8 and CPU BF16 vectors are part of an index's identity (vector_config()):
 // never mixed with FP32 ones.
 enum class Precision { Auto, F32, F16, BF16, Int8 };
 // The Precision spelled "auto", "f32", "f16", "bf16" or "int8" (the CLI's --precision values);

@@ -175,13 +175,12 @@ class EmbedderImpl final : public Embedder {
   // identity: an index built with one is never updated or searched with the other. FP32 adds
   // nothing, so the FP32 indexes made before INT8 existed keep their key. All INT8 kernels
   // compute the same bits, so the ISA is not part of it; the scheme's name is (a new scheme, a
-  // new key). The BF16 kernels differ only in FP32 sum order, like FP32 ones across ISAs; BF16
-  // attention (since the AMX attention kernel) changed BF16 vectors, so it is named.
+  // new key). The BF16 kernels differ only in FP32 sum order, like FP32 ones across ISAs.
   std::string vector_config() const override {
     return std::string("pooling=") + (plan_.pooling.pooling == Pooling::Cls ? "cls" : "mean") +
            ";normalize=" + (plan_.pooling.normalize ? "1" : "0") +
            (plan_.linear == LoadPlan::Linear::Int8   ? ";linear=int8-g32r4"
-            : plan_.linear == LoadPlan::Linear::Bf16 ? ";linear=bf16;attention=bf16"
+            : plan_.linear == LoadPlan::Linear::Bf16 ? ";linear=bf16"
                                                      : "");
   }
 

@@ -109,7 +109,6 @@ inline void dot(int c, int a, int b) {
 #include <vector>
 
 #include "driver/cpu/cpu_bf16_amx_impl.hpp"
-#include "driver/cpu/cpu_bf16_attn_amx_impl.hpp"
 #include "driver/cpu/cpu_kernels.hpp"
 
 namespace ripvec::cpu {
@@ -168,106 +167,6 @@ TEST(Bf16AmxSim, AmxKernelMatchesTheEmulatedKernel) {
         for (int64_t j = n; j < ldc; ++j) ASSERT_EQ(y[r * ldc + j], -7.0f) << "wrote past n";
       }
     }
-  }
-}
-
-// 64-byte aligned floats (the kernels' workspaces), freed with the vector's owner.
-struct Aligned {
-  explicit Aligned(size_t bytes)
-      : p(static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64))) {}
-  ~Aligned() { std::free(p); }
-  Aligned(const Aligned&) = delete;
-  Aligned& operator=(const Aligned&) = delete;
-  float* p;
-};
-
-// One (sequence, head) of attention over a random qkv [len, 3 * hd] (one head), rows
-// [q_begin, q_end): the FP32 kernel of the kernel table (with bf16 or not) or the AMX kernel on
-// the emulated tiles. Rows outside the range keep their sentinel.
-std::vector<float> one_head(const CpuKernels& kern, const std::vector<float>& qkv, int64_t len,
-                            int hd, int half_window, int64_t q_begin, int64_t q_end, bool bf16,
-                            bool amx) {
-  const int64_t ld = 3 * hd;
-  std::vector<float> out(static_cast<size_t>(len * hd), -7.0f);
-  AttnArgs a;
-  a.q = qkv.data();
-  a.k = a.q + hd;
-  a.v = a.q + 2 * hd;
-  a.ld = ld;
-  a.out = out.data();
-  a.ldo = hd;
-  a.len = len;
-  a.q_begin = q_begin;
-  a.q_end = q_end;
-  a.head_dim = hd;
-  a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  a.half_window = half_window;
-  a.bf16 = bf16;
-  Aligned work(kAttnWorkFloats * sizeof(float));
-  Aligned kv(attn_kv_floats(len, q_end - q_begin, half_window, hd) * sizeof(float));
-  Aligned ws(amx_attn_layout(amx_attn_keys(len, half_window), q_end - q_begin, hd).bytes);
-  a.work = work.p;
-  a.kv = kv.p;
-  if (amx)
-    attention_amx_k(a, kern, ws.p);
-  else
-    kern.attention(a);
-  return out;
-}
-
-// The AMX attention on the emulated tiles against the FP32 kernel with AttnArgs::bf16 (the same
-// function, summed in another order): global and sliding-window attention, sequences shorter
-// and longer than a key block, head sizes of one, two and a padded step of 32, a query range
-// that starts inside the sequence. And both against plain FP32 attention: BF16 operands move
-// the output by about 2^-8 of its size, no more.
-TEST(Bf16AmxSim, AttentionMatchesTheEmulatedKernel) {
-  if (!cpu_converts_bf16()) GTEST_SKIP() << "needs AVX512-BF16 for the conversion";
-  const CpuKernels& kern = select_kernels(Isa::kAuto);
-  std::mt19937 rng(11);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  struct Case {
-    int64_t len;
-    int hd, half_window;
-    int64_t q_begin, q_end;
-  };
-  const Case cases[] = {{1, 32, -1, 0, 1},      {37, 32, -1, 0, 37},    {256, 32, -1, 0, 256},
-                        {300, 64, -1, 96, 300}, {300, 64, 64, 0, 300},  {130, 48, 5, 64, 130},
-                        {513, 32, -1, 0, 513},  {200, 64, 64, 32, 160}, {64, 256, -1, 0, 64}};
-  for (const Case& c : cases) {
-    SCOPED_TRACE("len=" + std::to_string(c.len) + " hd=" + std::to_string(c.hd) +
-                 " w=" + std::to_string(c.half_window) + " rows " + std::to_string(c.q_begin) +
-                 ".." + std::to_string(c.q_end));
-    std::vector<float> qkv(static_cast<size_t>(c.len * 3 * c.hd));
-    for (auto& v : qkv) v = 1.5f * nd(rng);
-    const auto amx =
-        one_head(kern, qkv, c.len, c.hd, c.half_window, c.q_begin, c.q_end, true, true);
-    const auto emu =
-        one_head(kern, qkv, c.len, c.hd, c.half_window, c.q_begin, c.q_end, true, false);
-    const auto f32 =
-        one_head(kern, qkv, c.len, c.hd, c.half_window, c.q_begin, c.q_end, false, false);
-    double worst = 0, sum = 0, worst_f32 = 0;
-    for (int64_t r = 0; r < c.len; ++r) {
-      for (int64_t d = 0; d < c.hd; ++d) {
-        const size_t i = static_cast<size_t>(r * c.hd + d);
-        if (r < c.q_begin || r >= c.q_end) {
-          ASSERT_EQ(amx[i], -7.0f) << "wrote outside the query rows: " << r;
-          continue;
-        }
-        ASSERT_TRUE(std::isfinite(amx[i])) << r << "," << d;
-        worst = std::max(worst, double(std::fabs(amx[i] - emu[i])));
-        sum += std::fabs(amx[i] - emu[i]);
-        worst_f32 = std::max(worst_f32, double(std::fabs(amx[i] - f32[i])));
-      }
-    }
-    const double mean = sum / double((c.q_end - c.q_begin) * c.hd);
-    // A score summed in another order can move one probability across a BF16 rounding
-    // boundary (one step of 2^-8 of it); everything else agrees to FP32 rounding.
-    EXPECT_LT(worst, 1e-2) << "mean " << mean;
-    EXPECT_LT(mean, 1e-6);
-    EXPECT_LT(worst_f32, 0.1);
-    EXPECT_GT(worst_f32, 0.0) << "BF16 operands should differ from FP32 somewhere";
-    std::printf("  len %lld hd %d w %d: amx vs emulated max %.2e mean %.2e; vs fp32 max %.2e\n",
-                static_cast<long long>(c.len), c.hd, c.half_window, worst, mean, worst_f32);
   }
 }
 

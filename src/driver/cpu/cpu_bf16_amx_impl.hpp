@@ -61,36 +61,6 @@ RIPVEC_AMX_TARGET void convert_row_amx(const float* x, int64_t k, int64_t kp, ui
   for (; c < kp; ++c) dst[c] = 0;
 }
 
-// Tiles 0-3 = A · B for 32 rows x 32 columns over `steps` steps of 32 k, then stored FP32 to c
-// (rows ldc bytes apart; tile 0 rows 0-15 / columns 0-15, 1 columns 16-31, 2 and 3 rows 16-31).
-// A's rows 0-15 start at a0, 16-31 at a1 (rows lda bytes apart), step s at + s * a_step values;
-// B's pair tile for columns 0-15 of step s at b + s * b_step, for columns 16-31 b_next further.
-// Tiles 4-5 hold A, 6-7 B; the configuration must be loaded.
-RIPVEC_AMX_TARGET inline void amx_2x2(const uint16_t* a0, const uint16_t* a1, int64_t a_step,
-                                      int64_t lda, const uint16_t* b, int64_t b_step,
-                                      int64_t b_next, int64_t steps, float* c, int64_t ldc) {
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
-  for (int64_t s = 0; s < steps; ++s) {
-    const uint16_t* bt = b + s * b_step;
-    _tile_loadd(4, a0 + s * a_step, lda);
-    _tile_loadd(5, a1 + s * a_step, lda);
-    _tile_loadd(6, bt, 64);
-    _tile_loadd(7, bt + b_next, 64);
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(1, 4, 7);
-    _tile_dpbf16ps(2, 5, 6);
-    _tile_dpbf16ps(3, 5, 7);
-  }
-  const int64_t rows16 = 16 * (ldc / static_cast<int64_t>(sizeof(float)));
-  _tile_stored(0, c, ldc);
-  _tile_stored(1, c + 16, ldc);
-  _tile_stored(2, c + rows16, ldc);
-  _tile_stored(3, c + rows16 + 16, ldc);
-}
-
 struct AmxBlock {
   const Bf16Weight* w;
   const uint16_t* act;  // the task's first row; rows padded to a multiple of 32
@@ -111,7 +81,26 @@ RIPVEC_AMX_TARGET void block_amx(const AmxBlock& b) {
     const int64_t col0 = p * kPanel, cols = std::min<int64_t>(kPanel, w.n - col0);
     for (int64_t r = 0; r < b.rows; r += 32) {
       const uint16_t* a0 = b.act + r * kp;
-      amx_2x2(a0, a0 + 16 * kp, kStep, stride, panel, 1024, 512, steps, &sums[0][0], 128);
+      const uint16_t* a1 = a0 + 16 * kp;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int64_t s = 0; s < steps; ++s) {
+        const uint16_t* bt = panel + s * 1024;
+        _tile_loadd(4, a0 + s * kStep, stride);
+        _tile_loadd(5, a1 + s * kStep, stride);
+        _tile_loadd(6, bt, 64);
+        _tile_loadd(7, bt + 512, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+      }
+      _tile_stored(0, &sums[0][0], 128);
+      _tile_stored(1, &sums[0][16], 128);
+      _tile_stored(2, &sums[16][0], 128);
+      _tile_stored(3, &sums[16][16], 128);
       const int64_t rows = std::min<int64_t>(32, b.rows - r);
       const __mmask16 m0 = static_cast<__mmask16>(cols >= 16 ? 0xffff : (1u << cols) - 1);
       const __mmask16 m1 = static_cast<__mmask16>(cols >= 32   ? 0xffff
@@ -133,7 +122,7 @@ RIPVEC_AMX_TARGET void block_amx(const AmxBlock& b) {
 
 // The packed panels of Bf16Weight for the AMX kernel (kp, n_pad, packed; layout in
 // cpu_bf16_gemm.hpp).
-[[maybe_unused]] void pack_amx(Bf16Weight& q, const float* w, int64_t n, int64_t k) {
+void pack_amx(Bf16Weight& q, const float* w, int64_t n, int64_t k) {
   q.kp = (k + kStep - 1) / kStep * kStep;
   q.n_pad = (n + kPanel - 1) / kPanel * kPanel;
   q.packed.assign(static_cast<size_t>(q.n_pad * q.kp), 0);
@@ -154,9 +143,8 @@ RIPVEC_AMX_TARGET void block_amx(const AmxBlock& b) {
 }
 
 // y[m, n] (ldc) = bias + bf16(x) bf16(W) (then GELU via gelu when not null) on the pool.
-[[maybe_unused]] void amx_linear(const Bf16Weight& w, const float* x, int64_t lda, float* y,
-                                 int64_t ldc, int64_t m, const float* bias,
-                                 void (*gelu)(float*, int64_t), Bf16Scratch& s) {
+void amx_linear(const Bf16Weight& w, const float* x, int64_t lda, float* y, int64_t ldc, int64_t m,
+                const float* bias, void (*gelu)(float*, int64_t), Bf16Scratch& s) {
   const int64_t k = w.k, n = w.n;
   const int64_t threads = ThreadPool::global().size();
   const int64_t kp = w.kp, m_pad = (m + 31) / 32 * 32;

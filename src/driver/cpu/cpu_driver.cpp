@@ -1162,20 +1162,6 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
     attn_kv_ = allocate_aligned(attn_slots_ * static_cast<size_t>(kv_floats) * sizeof(float));
     attn_kv_slot_floats_ = kv_floats;
   }
-  // BF16 (not paused for queries): the same function with BF16 operands; on AMX its products
-  // run on tiles (cpu_bf16_attention.hpp), elsewhere the kernel above rounds its copies.
-  const bool bf16 = bf16_ && !reduced_paused_;
-  const bool amx = bf16 && bf16_isa_ == cpu::Bf16Isa::kAmx;
-  if (amx) {
-    const size_t bytes = (cpu::attention_amx_bytes(h.max_seq, per * cpu::kAttnQBlock,
-                                                   ad.half_window, static_cast<int>(hd)) +
-                          63) /
-                         64 * 64;
-    if (bytes > attn_amx_slot_bytes_) {
-      attn_amx_ = allocate_aligned(attn_slots_ * bytes);
-      attn_amx_slot_bytes_ = bytes;
-    }
-  }
   std::atomic<int64_t> next{0};
   const float* base = fp(qkv);
   float* obase = fp(out);
@@ -1192,8 +1178,6 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
     a.head_dim = static_cast<int>(hd);
     a.scale = ad.scale;
     a.half_window = ad.half_window;
-    a.bf16 = bf16;
-    void* amx_ws = amx ? attn_amx_.get() + static_cast<size_t>(lo) * attn_amx_slot_bytes_ : nullptr;
     for (;;) {
       const int64_t t = next.fetch_add(1, std::memory_order_relaxed);
       if (t >= tasks) break;
@@ -1209,10 +1193,7 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
       a.k = a.q + H;
       a.v = a.q + 2 * H;
       a.out = obase + row0 * H + hh * hd;
-      if (amx)
-        cpu::attention_amx(a, *k_, amx_ws);
-      else
-        k_->attention(a);
+      k_->attention(a);
     }
   });
 }

@@ -29,7 +29,6 @@
 #include <tuple>
 #include <vector>
 
-#include "driver/cpu/cpu_bf16_attention.hpp"
 #include "driver/cpu/cpu_bf16_gemm.hpp"
 #include "driver/cpu/cpu_int8_gemm.hpp"
 #include "driver/cpu/cpu_packed_gemm.hpp"
@@ -234,9 +233,6 @@ class CpuDriver {
   // first call that needs more (the longest sequence so far).
   Buffer attn_kv_;
   int64_t attn_kv_slot_floats_ = 0;
-  // attn_amx_slot_bytes_ per pool thread: the AMX BF16 attention's workspace, grown likewise.
-  Buffer attn_amx_;
-  size_t attn_amx_slot_bytes_ = 0;
   size_t attn_slots_ = 0;
   bool packed_ = false;
   std::set<const void*> weights_;  // data pointers returned by load_weight()

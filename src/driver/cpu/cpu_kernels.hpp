@@ -35,28 +35,6 @@ struct AttnArgs {
   // attn_kv_floats(...) floats, 64-byte aligned, owned by one thread: the contiguous copy of
   // the Q, K and V rows the query range needs.
   float* kv = nullptr;
-  // BF16 attention (Precision::BF16): scale * log2(e) * q, k and v are rounded to BF16
-  // (bf16_round, cpu_bf16_gemm.hpp) and so is every probability before it multiplies v (the
-  // running sum adds the unrounded ones); products exact, sums FP32. Keys are visited in the
-  // same blocks of kAttnKBlock as in FP32, so the AMX kernel (cpu_bf16_attention.hpp) computes
-  // the same function up to the order of its FP32 sums.
-  bool bf16 = false;
-};
-
-// One online-softmax step of the AMX BF16 attention over a block of scores kept row-major
-// (query r at s + r * lds, key j0 + c at column c, already in log2 units): keys with
-// |q0 + r - (j0 + c)| > half_window (when >= 0) become kMaskedScore, then per row
-// mnew = max(m, max_c s), corr = 2^(m - mnew), p = 2^(s - mnew), l = l * corr + sum p, m = mnew,
-// and s[r][c] = bf16_round(p) for c < n, 0 for c in [n, npad) — the FP32 kernel's steps for a
-// key block with AttnArgs::bf16, row by row.
-struct AttnRowsArgs {
-  float* s = nullptr;
-  int64_t lds = 0, rows = 0, n = 0, npad = 0;
-  int64_t q0 = 0, j0 = 0;
-  int half_window = -1;
-  float* m = nullptr;     // [rows] running max
-  float* l = nullptr;     // [rows] running sum
-  float* corr = nullptr;  // [rows] out: the rescale of this block
 };
 
 // Query rows per attention task, keys per inner block, and the largest head size handled.
@@ -119,8 +97,6 @@ struct CpuKernels {
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float* y, float a, const float* x, int64_t n);  // y += a * x
   void (*attention)(const AttnArgs& a);
-  void (*attn_softmax_rows)(const AttnRowsArgs& a);
-  void (*round_bf16)(float* x, int64_t n);  // x[i] = bf16_round(x[i]) (cpu_bf16_gemm.hpp)
   // Packed-weight GEMM (none in the scalar build: gemm_mr == 0). gemm_mr x gemm_nr is the
   // register tile; gemm_kc the largest k block; gemm_mc_tiles register tiles make a row block
   // (one pool task's rows).

@@ -70,19 +70,6 @@ struct V8 {
     return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_GT_OQ));
   }
   static R iota() { return _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7); }
-  // bf16_round (cpu_bf16_gemm.hpp) in integer lanes: DAZ, NaN kept quiet, to nearest even.
-  static R round_bf16(R x) {
-    const __m256i u = _mm256_castps_si256(x);
-    const __m256i expo = _mm256_and_si256(u, _mm256_set1_epi32(0x7f800000));
-    const __m256i daz = _mm256_cmpeq_epi32(expo, _mm256_setzero_si256());
-    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
-                                           _mm256_set1_epi32(0x7f800000));
-    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-    __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb));
-    r = _mm256_blendv_epi8(r, _mm256_or_si256(u, _mm256_set1_epi32(0x00400000)), nan);
-    r = _mm256_blendv_epi8(r, _mm256_and_si256(u, _mm256_set1_epi32(INT32_MIN)), daz);
-    return _mm256_castsi256_ps(_mm256_and_si256(r, _mm256_set1_epi32(-65536)));
-  }
 };
 
 }  // namespace

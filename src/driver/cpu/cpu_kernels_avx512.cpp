@@ -62,19 +62,6 @@ struct V16 {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), y, x);
   }
   static R iota() { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
-  // bf16_round (cpu_bf16_gemm.hpp) in integer lanes: DAZ, NaN kept quiet, to nearest even.
-  static R round_bf16(R x) {
-    const __m512i u = _mm512_castps_si512(x);
-    const __m512i expo = _mm512_and_si512(u, _mm512_set1_epi32(0x7f800000));
-    const __mmask16 daz = _mm512_cmpeq_epi32_mask(expo, _mm512_setzero_si512());
-    const __mmask16 nan = _mm512_cmpgt_epi32_mask(
-        _mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
-    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), lsb));
-    r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(u, _mm512_set1_epi32(0x00400000)));
-    r = _mm512_mask_mov_epi32(r, daz, _mm512_and_si512(u, _mm512_set1_epi32(INT32_MIN)));
-    return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32(-65536)));
-  }
 };
 
 }  // namespace

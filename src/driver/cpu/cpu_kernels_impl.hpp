@@ -444,52 +444,6 @@ inline void attn_pv_rest(const float* p, const float* vp, int64_t hd, int64_t nk
   }
 }
 
-// x[i] = bf16_round(x[i]) for i < n.
-template <class V>
-void round_bf16_k(float* x, int64_t n) {
-  int64_t i = 0;
-  for (; i + V::W <= n; i += V::W) V::store(x + i, V::round_bf16(V::load(x + i)));
-  if (i < n) V::storen(x + i, V::round_bf16(V::loadn(x + i, n - i, 0.0f)), n - i);
-}
-
-// AttnRowsArgs (cpu_kernels.hpp): the softmax steps of attention_block_k below for a block of
-// row-major scores, with the same masks, exponentials and rounding.
-template <class V>
-void attn_softmax_rows_k(const AttnRowsArgs& a) {
-  using R = typename V::R;
-  constexpr int64_t W = V::W;
-  const R vneg = V::set1(kMaskedScore);
-  const R vwin = V::set1(static_cast<float>(a.half_window));
-  for (int64_t r = 0; r < a.rows; ++r) {
-    float* sr = a.s + r * a.lds;
-    const R qi = V::set1(static_cast<float>(a.q0 + r));
-    R bmax = V::set1(-INFINITY);
-    for (int64_t c = 0; c < a.n; c += W) {
-      R x = V::loadn(sr + c, a.n - c, -INFINITY);
-      if (a.half_window >= 0) {
-        const R dist = V::abs(V::sub(V::add(V::iota(), V::set1(static_cast<float>(a.j0 + c))), qi));
-        x = V::blend_gt(dist, vwin, vneg, x);
-        V::storen(sr + c, x, a.n - c);
-      }
-      bmax = V::max(bmax, x);
-    }
-    const float mold = a.m[r];
-    const float mnew = std::max(mold, V::hmax(bmax));
-    const float cr = V::hmax(vexp2<V>(V::set1(mold - mnew)));
-    const R vm = V::set1(mnew);
-    R sum = V::zero();
-    for (int64_t c = 0; c < a.n; c += W) {
-      const R p = vexp2<V>(V::sub(V::loadn(sr + c, a.n - c, -INFINITY), vm));
-      sum = V::add(sum, p);
-      V::storen(sr + c, V::round_bf16(p), a.n - c);
-    }
-    for (int64_t c = a.n; c < a.npad; ++c) sr[c] = 0.0f;
-    a.l[r] = std::fma(a.l[r], cr, V::hsum(sum));
-    a.m[r] = mnew;
-    a.corr[r] = cr;
-  }
-}
-
 // Flash-style attention for one block of at most kAttnQBlock query rows [q0, q1) against the
 // keys [k_begin, k_end) of the sequence, whose Q, K and V rows were packed contiguously (hd
 // floats per row; query q0 at qpack's row 0, key k_base at kpack's / vpack's) by attention_k. Keys
@@ -543,7 +497,6 @@ void attention_block_k(const AttnArgs& a, int64_t q0, int64_t q1, const float* q
   }
   const R vneg = V::set1(kMaskedScore);
   const R vwin = V::set1(static_cast<float>(a.half_window));
-  const bool bf16 = a.bf16;
 
   for (int64_t j0 = k_begin; j0 < k_end; j0 += Kb) {
     const int64_t nk = std::min(Kb, k_end - j0);
@@ -581,15 +534,15 @@ void attention_block_k(const AttnArgs& a, int64_t q0, int64_t q1, const float* q
         float* sp = s + j * Qb + n * W;
         const R p0 = vexp2<V>(V::sub(V::load(sp), mnew));
         const R p1 = vexp2<V>(V::sub(V::load(sp + Qb), mnew));
-        V::store(sp, bf16 ? V::round_bf16(p0) : p0);
-        V::store(sp + Qb, bf16 ? V::round_bf16(p1) : p1);
+        V::store(sp, p0);
+        V::store(sp + Qb, p1);
         sum0 = V::add(sum0, p0);
         sum1 = V::add(sum1, p1);
       }
       if (j < nk) {
         float* sp = s + j * Qb + n * W;
         const R p = vexp2<V>(V::sub(V::load(sp), mnew));
-        V::store(sp, bf16 ? V::round_bf16(p) : p);
+        V::store(sp, p);
         sum0 = V::add(sum0, p);
       }
       V::store(l + n * W, V::fmadd(V::load(l + n * W), cr, V::add(sum0, sum1)));
@@ -648,17 +601,12 @@ void attention_k(const AttnArgs& a) {
     }
     std::memcpy(kpack + j * hd, a.k + t * ld, hd * sizeof(float));
     std::memcpy(vpack + j * hd, a.v + t * ld, hd * sizeof(float));
-    if (a.bf16) {
-      round_bf16_k<V>(kpack + j * hd, hd);
-      round_bf16_k<V>(vpack + j * hd, hd);
-    }
     if (t >= a.q_begin && t < a.q_end) {
       const float* src = a.q + t * ld;
       float* dst = qpack + (t - a.q_begin) * hd;
       int64_t c = 0;
       for (; c + V::W <= hd; c += V::W) V::store(dst + c, V::mul(V::load(src + c), vscale));
       for (; c < hd; ++c) dst[c] = src[c] * qscale;
-      if (a.bf16) round_bf16_k<V>(dst, hd);
     }
   }
   for (int64_t q0 = a.q_begin; q0 < a.q_end; q0 += kAttnQBlock)
@@ -695,8 +643,6 @@ CpuKernels make_kernels(const char* isa) {
   k.dot = &dot_k<V>;
   k.axpy = &axpy_k<V>;
   k.attention = &attention_k<V>;
-  k.attn_softmax_rows = &attn_softmax_rows_k<V>;
-  k.round_bf16 = &round_bf16_k<V>;
   // Register tiles: AVX2 6 x 16 (12 accumulators + 2 B vectors + 1 broadcast of 16 ymm),
   // AVX-512 12 x 32 (24 + 2 + 1 of 32 zmm). k blocks keep a panel's block (kc x NR floats)
   // within 32-48 KiB, an L1's worth.

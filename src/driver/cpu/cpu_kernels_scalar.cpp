@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstdint>
 
-#include "driver/cpu/cpu_bf16_gemm.hpp"
 #include "driver/cpu/cpu_kernels.hpp"
 
 namespace ripvec::cpu {
@@ -38,7 +37,6 @@ struct V1 {
   static R blend_lt(R a, R b, R x, R y) { return a < b ? x : y; }
   static R blend_gt(R a, R b, R x, R y) { return a > b ? x : y; }
   static R iota() { return 0.0f; }
-  static R round_bf16(R x) { return bf16_round(x); }
 };
 
 }  // namespace
