@@ -113,7 +113,7 @@ if want share; then  # GEMM share of a layer and the forward's % of the peak FMA
   for t in $THREADS; do
     for r in $(seq "${ROUNDS:-3}"); do
       peak=$($B/bench/fma_peak_bench --threads "$t" --seconds 0.3 |
-        awk '/ threads:/ { if ($4 + 0 > best) best = $4 + 0 } END { print best }')
+        awk '$1 == "avx512" && / threads:/ { print $4 + 0 }')  # the FP32 FMA line
       RIPVEC_THREADS=$t $B/bench/cpu_ops_bench 32 256 --layer --reps 5 | tail -10
       fwd=$(RIPVEC_THREADS=$t HF_HUB_OFFLINE=1 $B/bench/embed_bench --model $MODELS/minilm \
         --texts 32 --iters 3 --json | python3 -c "import json,sys; print(json.load(sys.stdin)['gflops'])")
