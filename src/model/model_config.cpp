@@ -306,7 +306,9 @@ void parse_pooling(const fs::path& modules, const fs::path& file, SentenceTransf
       f.fail("pooling_mode", "must be a string or an array, got " + type_name(*pm));
     }
   } else {
-    // Legacy boolean keys; none set means mean pooling (sentence-transformers' rule).
+    // Legacy boolean keys. None of them written means mean pooling (sentence-transformers' default
+    // for pooling_mode_mean_tokens); written and all false selects nothing, which
+    // sentence-transformers cannot run (an empty concatenation): an error, not a guess.
     static const std::pair<const char*, const char*> kLegacy[] = {
         {"pooling_mode_cls_token", "cls"},
         {"pooling_mode_max_tokens", "max"},
@@ -315,8 +317,14 @@ void parse_pooling(const fs::path& modules, const fs::path& file, SentenceTransf
         {"pooling_mode_weightedmean_tokens", "weightedmean"},
         {"pooling_mode_lasttoken", "lasttoken"},
     };
-    for (auto [key, mode] : kLegacy)
+    bool written = false;
+    for (auto [key, mode] : kLegacy) {
+      written = written || f.find(key) != nullptr;
       if (f.opt_bool(key, false)) modes.push_back(mode);
+    }
+    if (modes.empty() && written)
+      throw ModelFormatError(file.string() +
+                             ": selects no pooling mode (every pooling_mode_* key is false)");
     if (modes.empty()) modes.push_back("mean");
   }
   if (modes.size() != 1) {

@@ -346,6 +346,25 @@ TEST(SentenceTransformersConfig, PoolingModes) {
   }
 }
 
+// Known since the 2026-12-05 probe: a Pooling config whose pooling_mode_* keys are all false
+// was read as mean pooling, which sentence-transformers cannot run (it concatenates no output):
+// vectors from a model its own library refuses. Now a ModelFormatError naming the file.
+TEST(SentenceTransformersConfig, PoolingConfigThatSelectsNoModeIsAnError) {
+  TempDir tmp;
+  tmp.write("modules.json", kModulesPoolOnly);
+  auto file = tmp.write("1_Pooling/config.json",
+                        R"({"word_embedding_dimension": 8, "pooling_mode_cls_token": false,
+                            "pooling_mode_mean_tokens": false, "pooling_mode_max_tokens": false})");
+  try {
+    load_sentence_transformers_config(tmp.path());
+    ADD_FAILURE() << "accepted";
+  } catch (const ModelFormatError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("selects no pooling mode"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
+  }
+}
+
 // Probe 2026-12-05: a FIFO in place of modules.json, sentence_bert_config.json or
 // config_sentence_transformers.json blocked the load forever, and a symlink to /dev/zero was read
 // until memory ran out (4.6 GB in 20 s); the same for tokenizer.json through Tokenizer::from_file.
