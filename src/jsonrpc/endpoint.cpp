@@ -116,12 +116,14 @@ int Endpoint::run() {
     }
     dispatch(std::move(*p.message), bytes);
   }
+  if (cancel_on_stop_) cancel_all();
   {
     std::unique_lock<std::mutex> lock(mu_);
     closing_ = true;
     cv_.notify_all();
     // Requests received before the end still answer (a client may close its side and read
-    // on); the watchdog cancels them when nobody can read them any more.
+    // on), unless stop(true) cancelled them; the watchdog cancels them when nobody can read
+    // them any more.
     done_cv_.wait(lock, [&] { return running_.empty(); });
   }
   for (auto& t : workers_)
@@ -129,6 +131,11 @@ int Endpoint::run() {
   workers_.clear();
   if (!writer_.ok()) rc = 1;
   return rc;
+}
+
+void Endpoint::wait_for_other_requests() {
+  std::unique_lock<std::mutex> lock(mu_);
+  done_cv_.wait(lock, [&] { return running_.size() <= 1; });  // 1: the caller's own request
 }
 
 void Endpoint::cancel_all() {

@@ -91,8 +91,19 @@ class Endpoint {
   // Returns 0 when the stream ended cleanly, 1 when it ended inside a frame or on a read/write
   // error.
   int run();
-  // Makes run() return after the frame being read (used by LSP "exit").
-  void stop() { stopping_ = true; }
+  // Makes run() return after the frame being read; with cancel_running, every request received
+  // is cancelled first (LSP "exit": the client asked the process to end, so nothing it sent
+  // before is worth finishing; each answers RequestCancelled at its next cancellation point).
+  void stop(bool cancel_running = false) {
+    if (cancel_running) cancel_on_stop_ = true;
+    stopping_ = true;
+  }
+
+  // From an inline request handler: waits until every other request received so far has
+  // answered (LSP "shutdown": what came before it is answered first, so that "exit", which
+  // cancels what still runs, finds nothing). Requests are cancellable as ever; the watchdog
+  // cancels them all when nobody reads our answers, which ends the wait too.
+  void wait_for_other_requests();
 
   void notify(const std::string& method, json params);
   void cancel(const json& id);
@@ -134,6 +145,7 @@ class Endpoint {
   bool closing_ = false;
   std::vector<std::thread> workers_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> cancel_on_stop_{false};
 };
 
 }  // namespace ripvec::jsonrpc

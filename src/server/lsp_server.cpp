@@ -409,12 +409,14 @@ class LspServer {
         "shutdown",
         [this](jsonrpc::Context&) {
           shutdown_ = true;
+          // The requests before it answer first; "exit" then cancels anything still running.
+          endpoint_.wait_for_other_requests();
           return json(nullptr);
         },
         true);
     endpoint_.on_notification("exit", [this](const json&) {
       exit_requested_ = true;
-      endpoint_.stop();
+      endpoint_.stop(/*cancel_running=*/true);
     });
     on_notification("$/cancelRequest", [this](const json& p) {
       if (p.is_object() && p.contains("id")) endpoint_.cancel(p["id"]);

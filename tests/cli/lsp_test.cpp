@@ -272,6 +272,44 @@ TEST(LspProtocol, InitializedBeforeInitializeIsDropped) {
   EXPECT_TRUE(v.count(99));
 }
 
+// Known since the 2026-12-05 probe: after "exit" the server still ran every request it had
+// received to the end (a workspace/symbol building the graph of a large repository for
+// seconds, for a client that had asked the process to end). "exit" now cancels them: each
+// answers RequestCancelled at its next cancellation point, and the process ends. "shutdown"
+// first answers what came before it (the pipelined sessions of the tests above rely on it).
+TEST(LspProtocol, ExitCancelsRunningRequests) {
+  TempDir repo;
+  for (int i = 0; i < 2500; ++i) {
+    std::string body;
+    for (int k = 0; k < 8; ++k)
+      body += "def f" + std::to_string(i) + "_" + std::to_string(k) + "(x):\n    return f" +
+              std::to_string((i * 7 + k) % 2500) + "_" + std::to_string(k) + "(x)\n\n\n";
+    repo.write("p" + std::to_string(i / 100) + "/m" + std::to_string(i) + ".py", body);
+  }
+  const std::string symbols = request(2, "workspace/symbol", {{"query", "f12_3"}});
+  for (const bool shutdown_first : {false, true}) {
+    SCOPED_TRACE(shutdown_first ? "shutdown, then exit" : "exit alone");
+    CliRun r;
+    if (std::filesystem::exists("/usr/bin/timeout"))
+      r.prefix = {"/usr/bin/timeout", "-s", "KILL", "120"};
+    r.args = {"lsp", "--no-watch", "--model", "/nonexistent/model"};
+    r.stdin_data = initialize(1, repo.path()) + notification("initialized") + symbols +
+                   (shutdown_first ? request(99, "shutdown") : "") + notification("exit");
+    r.stdin_from_data = true;
+    auto res = run_cli(r);
+    EXPECT_EQ(res.status, shutdown_first ? 0 : 1) << res.err;
+    auto v = replies_by_id(res.out);
+    ASSERT_TRUE(v.count(2)) << res.out;
+    if (shutdown_first) {  // answered before the shutdown's reply
+      EXPECT_TRUE(v[2]["result"].is_array()) << v[2].dump().substr(0, 200);
+      EXPECT_TRUE(v.count(99));
+    } else {
+      EXPECT_EQ(v[2].value("error", json::object()).value("code", 0), -32800)
+          << "the request ran to the end after exit: " << v[2].dump().substr(0, 200);
+    }
+  }
+}
+
 // Probe 2026-12-05: "exit" without "shutdown" ended with status 2; LSP prescribes 1.
 TEST(LspProtocol, ExitWithoutShutdownExits1) {
   TempDir repo;
