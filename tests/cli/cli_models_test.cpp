@@ -86,6 +86,32 @@ TEST(CliModels, ListsCompleteModelsAndRecommendsByPreference) {
   EXPECT_EQ(recommended, 1);
 }
 
+// Known since the 2026-12-05 probe: a model whose config.json is another size's than its
+// weights (copied over, edited) was listed as fine and recommended; it failed only when
+// loaded. The weights' header must hold the config's [vocab_size, hidden_size] table; a
+// truncated weights file is named too.
+TEST(CliModels, ConfigThatDoesNotMatchTheWeightsIsNotRecommended) {
+  TempDir t;
+  install(t / "hub", "BAAI/bge-small-en-v1.5", "aaaa");
+  auto cfg = nlohmann::json::parse(slurp(test_data("bert/tiny_bge_cls/config.json")));
+  cfg["hidden_size"] = cfg["hidden_size"].get<int>() * 2;
+  std::ofstream(t / "hub/models--BAAI--bge-small-en-v1.5/snapshots/aaaa/config.json") << cfg.dump();
+  install(t / "hub", "thenlper/gte-small", "bbbb");
+  fs::resize_file(t / "hub/models--thenlper--gte-small/snapshots/bbbb/model.safetensors", 100);
+  install(t / "hub", "intfloat/e5-small-v2", "cccc");  // intact: the one recommended
+
+  const CliResult r = models(t);
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* id : {"BAAI/bge-small-en-v1.5 ", "thenlper/gte-small "}) {
+    const size_t at = r.out.find(id);
+    ASSERT_NE(at, std::string::npos) << r.out;
+    const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+    EXPECT_NE(line.find("cannot load:"), std::string::npos) << line;
+  }
+  EXPECT_NE(r.out.find("does not match config.json"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("recommended: intfloat/e5-small-v2\n"), std::string::npos) << r.out;
+}
+
 // Probe 2026-12-05: a FIFO as a model's refs/main in the Hugging Face cache made `ripvec
 // models` wait forever in open(). The ref is now read only from a regular file, without
 // blocking; the model is still listed (its snapshot is found without the ref).
