@@ -120,7 +120,10 @@ uint64_t remove_index_dir(const fs::path& dir, std::vector<std::string>* busy) {
     } catch (const Error&) {
       // not a lock anyone can hold: the folder goes as it is
     }
-    if (lock && !lock->held() && ::access(lock_path.c_str(), W_OK) == 0) {
+    // Held by another process, whether this one may write the cache or only read it (the
+    // test was access(W_OK) on the lock file, which sent a reader's clean on to a removal
+    // that failed with "permission denied" instead of naming the update).
+    if (lock && lock->contended()) {
       busy->push_back(dir.string());
       return 0;
     }

@@ -828,6 +828,7 @@ bool FileLock::lock_once(const fs::path& path, bool allow_read_only, bool wait, 
     fd_ = -1;
     if (!wait && e == EWOULDBLOCK) {
       exclusive_ = false;
+      contended_ = true;
       return false;  // held by another process
     }
     if (!exclusive_) return false;  // read-only: reading without the lock is still consistent

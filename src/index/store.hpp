@@ -138,6 +138,9 @@ class FileLock {
   FileLock& operator=(const FileLock&) = delete;
   bool exclusive() const { return exclusive_; }
   bool held() const { return fd_ >= 0; }
+  // Not held because another process holds the lock (wait = false only): an update is under
+  // way, also in a cache this process may only read.
+  bool contended() const { return contended_; }
 
  private:
   // One open + flock; false when no lock was taken (read-only without one, not waiting, or
@@ -147,6 +150,7 @@ class FileLock {
                  uint64_t* ino, bool* gone);
   int fd_ = -1;
   bool exclusive_ = false;
+  bool contended_ = false;
 };
 
 // Read-only mapping of a whole file (MAP_SHARED; fine to keep after the file is unlinked).

@@ -4,6 +4,7 @@
 // status / list / clean, and searches running while an update commits.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
 
@@ -433,6 +434,38 @@ TEST_F(IndexService, CleanKeepsAnIndexBeingUpdated) {
   }
   EXPECT_GT(clean_indexes(root_, cache_), 0u);  // not held any more
   EXPECT_TRUE(list_indexes(cache_).empty());
+}
+
+// Known since the 2026-12-05 probe: --clean told "another process holds the lock" from "this
+// cache is read-only" by access(W_OK) on the lock file. A user who may only read the cache,
+// cleaning while its owner updates, was sent on to a removal that failed with "permission
+// denied" instead of being told an update is under way. The lock's own answer (EWOULDBLOCK on
+// the shared lock a reader takes) now decides.
+TEST_F(IndexService, CleanByAReaderNamesTheUpdateUnderWay) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the clean as another user";
+  TestHashEmbedder a("test/model-a");
+  auto ia = open(a, root_);
+  ia->update();
+  index::FileLock writer(ia->location() / "lock");  // an update in progress
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // the reader: uid 65534 may read the cache, not write it
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+    try {
+      clean_indexes(root_, cache_);
+      ::_exit(4);
+    } catch (const IoError& e) {
+      ::_exit(std::string(e.what()).find("another process is updating") != std::string::npos ? 0
+                                                                                             : 5);
+    } catch (...) {
+      ::_exit(6);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "3: no setuid, 4: no error, 5: another error, 6: other";
+  EXPECT_EQ(list_indexes(cache_).size(), 1u);
 }
 
 // ... and a lock file removed while an update waited for it is not the update's lock: the
