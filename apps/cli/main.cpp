@@ -66,6 +66,10 @@ int main(int argc, char** argv) {
   // EPIPE instead of death by SIGPIPE, so that a closed pipe is told apart from other write
   // errors (it exits 0 quietly, as ripgrep does; see close_stdout).
   std::signal(SIGPIPE, SIG_IGN);
+  // EFBIG instead of death by SIGXFSZ past a file-size limit (`ulimit -f`): the write error is
+  // reported (exit 2 naming the file) and a temporary --npy file removed; the signal killed the
+  // process (status 153) and left the temporary file behind (hostile probe 2026-12-05).
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"ripvec: semantic code search (grep by meaning)", "ripvec"};
   app.set_version_flag("-V,--version", std::string("ripvec ") + RIPVEC_VERSION_STRING);
   CliOptions opts;

@@ -392,11 +392,12 @@ void npy_tmp_guard(const std::string& path) {
   }
 }
 
-// The descriptor that /dev/stdout, /dev/stderr, /dev/fd/N or /proc/self/fd/N names, or -1.
+// The descriptor that /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N or
+// /proc/thread-self/fd/N names, or -1.
 int named_descriptor(const std::string& p) {
   if (p == "/dev/stdout") return 1;
   if (p == "/dev/stderr") return 2;
-  for (const char* prefix : {"/dev/fd/", "/proc/self/fd/"}) {
+  for (const char* prefix : {"/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/"}) {
     const std::string_view pre(prefix);
     if (p.size() > pre.size() && p.compare(0, pre.size(), pre) == 0) {
       int fd = -1;
@@ -409,9 +410,14 @@ int named_descriptor(const std::string& p) {
 }
 
 // A symlink's final target, even when it does not exist yet (realpath fails then): the link
-// stays and its target is written. At most 40 links, as the kernel.
+// stays and its target is written. At most 40 links, as the kernel. Resolving stops at /dev/
+// and /proc/: their links are the kernel's (/dev/stdout -> /proc/self/fd/1 -> the file stdout
+// was redirected to), and following them turned a link to /dev/stdout, or
+// /proc/thread-self/fd/1, into that file's own path, which was then replaced with what it held
+// (hostile probe 2026-12-05, third round).
 std::string resolve_links(std::string p) {
   for (int i = 0; i < 40; ++i) {
+    if (p.rfind("/dev/", 0) == 0 || p.rfind("/proc/", 0) == 0) return p;
     std::error_code ec;
     if (!std::filesystem::is_symlink(std::filesystem::symlink_status(p, ec))) return p;
     const std::filesystem::path t = std::filesystem::read_symlink(p, ec);
@@ -430,7 +436,7 @@ NpyWriter::NpyWriter(const std::string& path_arg, size_t cols) : cols_(cols) {
   // or a full disk is an error, a reader that left a quiet end). Reopening /dev/stdout
   // truncated the file it was redirected to, with what was in it. Other named descriptors are
   // written through a duplicate of that descriptor.
-  path_ = path_arg == "-" ? std::string("/dev/stdout") : path_arg;
+  path_ = resolve_links(path_arg == "-" ? std::string("/dev/stdout") : path_arg);
   const int named = named_descriptor(path_);
   if (named == 1) {
     to_stdout_ = true;
@@ -443,7 +449,6 @@ NpyWriter::NpyWriter(const std::string& path_arg, size_t cols) : cols_(cols) {
     in_place_ = true;
     return;
   }
-  path_ = resolve_links(path_);
   const bool pseudo = path_.rfind("/dev/", 0) == 0 || path_.rfind("/proc/", 0) == 0;
 
   // Special files (a terminal, /dev/full, a FIFO) cannot be replaced by a rename, and may not

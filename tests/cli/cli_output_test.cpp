@@ -312,6 +312,33 @@ TEST(CliOutputNpy, DashAppendsToTheFileStdoutWasRedirectedTo) {
   EXPECT_EQ(got.size(), 9u + 128u + 128 * 4);
 }
 
+// Hostile probe 2026-12-05, third round: a link to /dev/stdout, or /proc/thread-self/fd/1, was
+// resolved through the kernel's own links to the file stdout was redirected to, which --npy
+// then replaced (`>> log` lost what log held; exit 0); /dev/stdin replaced the file stdin read.
+// Links are followed only up to /dev/ and /proc/: a named descriptor is written in place, a
+// regular file named through them is refused.
+TEST(CliOutputNpy, LinksToStdoutOrStdinNeverReplaceTheirFile) {
+  TempDir d;
+  fs::create_symlink("/dev/stdout", d / "to-stdout");
+  for (const std::string target :
+       {(d / "to-stdout").string(), std::string("/proc/thread-self/fd/1")}) {
+    SCOPED_TRACE(target);
+    d.write("log", "precious\n");
+    const auto r = run_cli(through_shell(tiny_run({"embed", "--npy", target, "hello"}),
+                                         ">> '" + (d / "log").string() + "'"));
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::string got = slurp(d / "log");
+    EXPECT_EQ(got.substr(0, 9), "precious\n");
+    EXPECT_EQ(got.substr(9, 6), "\x93NUMPY");
+  }
+  d.write("in.txt", "a\nb\n");
+  const auto r = run_cli(through_shell(tiny_run({"embed", "--npy", "/dev/stdin", "x"}),
+                                       "< '" + (d / "in.txt").string() + "'"));
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("pseudo file system"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(d / "in.txt"), "a\nb\n");
+}
+
 TEST(CliOutputNpy, DashWithClosedStdoutIsAnErrorAndAClosedPipeIsNot) {
   const auto closed = run_cli(through_shell(tiny_run({"embed", "--npy", "-", "hello"}), ">&-"));
   EXPECT_EQ(closed.status, 2) << closed.err;

@@ -166,7 +166,16 @@ inline CliResult run_cli(const CliRun& run) {
     posix_spawn_file_actions_adddup2(&fa, pipe_fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, pipe_fds[1]);
   }
-  // The limit and the ignored SIGXFSZ are inherited by the child; restored right after spawn.
+  // The limit is inherited by the child and restored right after spawn; this process ignores
+  // SIGXFSZ meanwhile, the child starts with the default action (death), as from a shell with
+  // `ulimit -f`: ripvec must ignore it itself (it ignored SIGXFSZ here, which hid the death).
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t xfsz;
+  sigemptyset(&xfsz);
+  sigaddset(&xfsz, SIGXFSZ);
+  posix_spawnattr_setsigdefault(&attr, &xfsz);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
   struct rlimit old_fsize {};
   ::getrlimit(RLIMIT_FSIZE, &old_fsize);
   void (*old_xfsz)(int) = SIG_DFL;
@@ -178,8 +187,9 @@ inline CliResult run_cli(const CliRun& run) {
   }
   if (!run.cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, run.cwd.c_str());
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, sa.argv[0], &fa, nullptr, sa.argv.data(), sa.envp.data());
+  int rc = posix_spawn(&pid, sa.argv[0], &fa, &attr, sa.argv.data(), sa.envp.data());
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
   if (run.fsize_limit > 0) {
     ::setrlimit(RLIMIT_FSIZE, &old_fsize);
     ::signal(SIGXFSZ, old_xfsz);
