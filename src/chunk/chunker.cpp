@@ -194,6 +194,7 @@ struct Piece {
   std::string symbol, kind, scope;
   std::string signature;  // shown in the header of windows that do not start at sig_row
   int sig_row = -1;
+  int sig_col = 0;          // byte column of the definition's node on sig_row (Chunk::sig_col)
   std::string members;      // container header chunks: names of nested definitions
   mutable int emitted = 0;  // chunks emitted for it so far (Chunk::continued)
   int def_end = -1;         // last row of the whole definition (Chunk::def_end_line)
@@ -246,6 +247,10 @@ void push_chunk(const Ctx& c, const Piece& p, int s, int e, std::string header, 
   ch.kind = p.kind;
   ch.continued = p.kind != "window" && p.emitted++ > 0;
   ch.def_end_line = p.def_end >= 0 ? p.def_end + 1 : 0;
+  if (p.kind != "window" && p.sig_row >= 0) {
+    ch.sig_line = p.sig_row + 1;
+    ch.sig_col = p.sig_col;
+  }
   ch.language = c.language;
   ch.embed_text = std::move(header);
   ch.embed_text += content;
@@ -459,7 +464,7 @@ void emit_text_windows(const Ctx& c, int s, int e, const std::string& scope) {
 
 struct Def {
   int start = 0, end = 0;  // rows
-  int sig_row = 0;
+  int sig_row = 0, sig_col = 0;
   std::string kind, name, scope, signature;
   bool container = false;
   int parent = -1;
@@ -484,6 +489,7 @@ void emit_from_defs(const Ctx& c, std::vector<Def>& defs, bool small_gaps) {
     p.kind = d.kind;
     p.signature = d.signature;
     p.sig_row = d.sig_row;
+    p.sig_col = d.sig_col;
     p.start = d.start;
     p.def_end = d.end;
     if (d.container && !d.children.empty()) {
@@ -1391,6 +1397,7 @@ class TreeChunker {
                 (lang_ == Lang::Toml && trim(lines_.line(d.end)).starts_with("#"))))
           --d.end;
       d.sig_row = first_row(info->inner);
+      d.sig_col = static_cast<int>(ts_node_start_point(info->inner).column);
       d.kind = info->kind;
       d.name = info->name.empty() ? "(anonymous)" : info->name;
       d.container = info->container;

@@ -64,6 +64,11 @@ struct Chunk {
   // container's header chunk (a class, a long function cut around its nested functions) and the
   // first pieces of a cut definition; 0 for windows. Not part of the index.
   int def_end_line = 0;
+  // Where the definition's syntax node starts: its line (1-based; past start_line when doc
+  // comments were taken in above it) and byte column on that line, so that several definitions
+  // on one line (minified code) are told apart; 0 and 0 for windows and for definitions found
+  // without a syntax tree. Not part of the index.
+  int sig_line = 0, sig_col = 0;
   std::string embed_text;  // header (path, scope chain, signature) + content, fits max_tokens
   // ChunkOptions::encode(embed_text) when encode is set (the ids the embedder runs); empty
   // when it is not set or failed on this text.

@@ -109,13 +109,30 @@ std::string_view strip_hash_comment(std::string_view l) {
   return l;
 }
 
+// Where a definition's syntax node starts (Chunk::sig_line, sig_col), given only for one that
+// shares its line with an earlier definition (minified code): the name and the signature are
+// read from there, not from the line's start, which belongs to the definitions before it.
+struct OwnStart {
+  int line = 0, col = 0;
+};
+
 // Fills name_line/column, signature and doc of a definition from its lines.
-void describe(RepoDefinition& d, const std::vector<std::string_view>& lines) {
+void describe(RepoDefinition& d, const std::vector<std::string_view>& lines, OwnStart own) {
   const bool hash = d.language == "python" || d.language == "ruby" || d.language == "bash";
   const int first = std::max(1, d.start_line), last = std::min<int>(d.end_line, lines.size());
   d.name_line = first;
   d.name_column = 0;
-  for (int l = first; l <= last; ++l) {
+  size_t from = 0;  // byte of the name line where the signature starts
+  if (own.col > 0 && own.line >= 1 && own.line <= static_cast<int>(lines.size()) &&
+      static_cast<size_t>(own.col) < lines[own.line - 1].size()) {
+    const size_t col = find_word(lines[own.line - 1].substr(static_cast<size_t>(own.col)), d.name);
+    if (col != std::string_view::npos) {
+      d.name_line = own.line;
+      d.name_column = own.col + static_cast<int>(col);
+      from = static_cast<size_t>(own.col);
+    }
+  }
+  for (int l = first; l <= last && from == 0; ++l) {
     std::string_view t = trim(lines[l - 1]);
     if (t.starts_with("@") || t.starts_with("#[") || is_comment_line(t, hash)) continue;
     size_t col = find_word(lines[l - 1], d.name);
@@ -130,7 +147,7 @@ void describe(RepoDefinition& d, const std::vector<std::string_view>& lines) {
   int sig_end = d.name_line;
   int depth = 0;
   for (int l = d.name_line; l <= last && l < d.name_line + 6; ++l) {
-    std::string_view t = lines[l - 1];
+    std::string_view t = lines[l - 1].substr(l == d.name_line ? from : 0);
     sig_end = l;
     if (d.language == "python") {
       // Up to the ':' that closes the header: brackets balanced, comments dropped.
@@ -374,6 +391,17 @@ std::string map_language(std::string_view path, std::string_view text) {
 }
 
 FileFacts extract_file(std::string_view path, std::string_view text) {
+  // A lone "\r" ends a line, as in LSP and editors; the parsers count "\n" only. It becomes
+  // "\n" (same length: every offset kept): files with old Mac line ends had every definition on
+  // line 1, with the first line's text as each signature, and lost their references (hostile
+  // probe 2026-12-05, third round; the LSP server already read its buffers so).
+  std::string normalized;
+  for (size_t i = text.find('\r'); i != std::string_view::npos; i = text.find('\r', i + 1)) {
+    if (i + 1 < text.size() && text[i + 1] == '\n') continue;
+    if (normalized.empty()) normalized.assign(text);
+    normalized[i] = '\n';
+  }
+  if (!normalized.empty()) text = normalized;
   FileFacts f;
   f.path = std::string(path);
   f.language = map_language(path, text);
@@ -385,6 +413,8 @@ FileFacts extract_file(std::string_view path, std::string_view text) {
   copts.max_chunk_lines = 1u << 30;  // whole definitions, never split into windows
   copts.window_lines = 1u << 30;
   std::vector<Chunk> chunks = chunk_file(path, text, copts);
+  std::vector<OwnStart> own;  // per definition, for describe()
+  int prev_line = 0;          // sig_line of the definition before
   for (const Chunk& c : chunks) {
     if (c.kind == "window" || c.symbol.empty()) continue;
     // A definition over 16 KiB comes in several chunks: one definition (they were listed as
@@ -393,6 +423,9 @@ FileFacts extract_file(std::string_view path, std::string_view text) {
       f.defs.back().end_line = std::max(f.defs.back().end_line, c.end_line);
       continue;
     }
+    own.push_back(c.sig_line == prev_line && c.sig_col > 0 ? OwnStart{c.sig_line, c.sig_col}
+                                                           : OwnStart{});
+    prev_line = c.sig_line;
     RepoDefinition d;
     d.path = f.path;
     d.symbol = c.symbol;
@@ -414,7 +447,7 @@ FileFacts extract_file(std::string_view path, std::string_view text) {
     for (size_t j = i + 1; j < f.defs.size() && f.defs[j].symbol.starts_with(prefix); ++j)
       d.end_line = std::max(d.end_line, f.defs[j].end_line);
   }
-  for (RepoDefinition& d : f.defs) describe(d, lines);
+  for (size_t i = 0; i < f.defs.size(); ++i) describe(f.defs[i], lines, own[i]);
 
 #ifdef RIPVEC_HAVE_TREESITTER
   TSTree* tree = ts::parse(f.language, text, kParseTimeoutMs);

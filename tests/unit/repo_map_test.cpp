@@ -209,6 +209,49 @@ TEST(RepoMap, FileDefinitionsHaveNamesSignaturesAndDocs) {
 // definitions, the later ones with a line of its body as signature (a 40 KB one-line function
 // twice at L1), and a function of 40+ lines with nested functions ended before the first of them.
 // One definition each, over all its lines.
+// Hostile probe 2026-12-05, third round: definitions that share a line (minified code) all got
+// the line's first signature ("function a()" for a, b and c) and a name column found at the
+// first mention of the name (inside a's body), so LSP hover and documentSymbol showed a's
+// header for b and c. Each now reads its own name and header from where its syntax node starts.
+TEST(RepoMap, DefinitionsSharingALineHaveTheirOwnSignatures) {
+  const std::string js =
+      "function a(){return b()};function b(){return 1};function c(){return a()}\n";
+  auto defs = file_definitions("m.js", js);
+  ASSERT_EQ(defs.size(), 3u);
+  const char* want[] = {"function a()", "function b()", "function c()"};
+  for (size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(defs[i].symbol);
+    EXPECT_EQ(defs[i].signature, want[i]);
+    EXPECT_EQ(defs[i].name_line, 1);
+    EXPECT_EQ(js.substr(static_cast<size_t>(defs[i].name_column), 1), defs[i].symbol);
+    EXPECT_EQ(js.substr(static_cast<size_t>(defs[i].name_column) - 9, 9), "function ");
+  }
+  auto c =
+      file_definitions("m.c", "int a(){return b();} int b(){return 1;} int c(){return a();}\n");
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[1].signature, "int b()");
+  EXPECT_EQ(c[2].signature, "int c()");
+}
+
+// Hostile probe 2026-12-05, third round: a file with lone-CR line ends (old Mac) was one line to
+// the map: both definitions on L1 with the same signature, the call between them lost. A lone
+// "\r" now ends a line, as it does in LSP and editors (and in the LSP server's buffers).
+TEST(RepoMap, LoneCarriageReturnsEndLines) {
+  auto defs = file_definitions("cr.py", "def c():\r    return 1\rdef d():\r    return c()\r");
+  ASSERT_EQ(defs.size(), 2u);
+  EXPECT_EQ(defs[0].symbol, "c");
+  EXPECT_EQ(defs[0].start_line, 1);
+  EXPECT_EQ(defs[0].signature, "def c()");
+  EXPECT_EQ(defs[1].symbol, "d");
+  EXPECT_EQ(defs[1].start_line, 3);
+  EXPECT_EQ(defs[1].signature, "def d()");
+  // CRLF stays one line end.
+  auto crlf =
+      file_definitions("w.py", "def e():\r\n    return 1\r\ndef g():\r\n    return e()\r\n");
+  ASSERT_EQ(crlf.size(), 2u);
+  EXPECT_EQ(crlf[1].start_line, 3);
+}
+
 TEST(RepoMap, LongDefinitionsAreOneDefinitionOverAllTheirLines) {
   std::string big = "def big_function(x):\n";
   for (int i = 0; i < 2000; ++i)
