@@ -133,9 +133,28 @@ int Endpoint::run() {
   return rc;
 }
 
-void Endpoint::wait_for_other_requests() {
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return running_.size() <= 1; });  // 1: the caller's own request
+bool Endpoint::answers_waiting() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !waiting_.empty();
+}
+
+std::optional<json> Endpoint::final_reply(const Context& ctx, json reply) const {
+  if (!ctx.cancelled()) return reply;
+  if (opts_.on_cancel == OnCancel::Silent) return std::nullopt;
+  return make_error(ctx.id_, code::kRequestCancelled, "request cancelled");
+}
+
+void Endpoint::flush_waiting() {
+  std::vector<std::pair<std::shared_ptr<Context>, json>> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (waiting_.empty() || running_.size() > waiting_.size()) return;
+    ready.swap(waiting_);
+    for (const auto& [ctx, reply] : ready) running_.erase(id_key(ctx->id_));
+  }
+  done_cv_.notify_all();
+  for (auto& [ctx, reply] : ready)
+    if (auto r = final_reply(*ctx, std::move(reply))) respond(*r);
 }
 
 void Endpoint::cancel_all() {
@@ -223,16 +242,21 @@ void Endpoint::run_request(const std::shared_ptr<Context>& ctx, const RequestHan
   } catch (...) {
     reply = make_error(ctx->id_, code::kInternalError, "unknown error");
   }
+  if (ctx->after_others_) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      waiting_.emplace_back(ctx, std::move(reply));
+    }
+    flush_waiting();
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     running_.erase(id_key(ctx->id_));
   }
   done_cv_.notify_all();
-  if (ctx->cancelled()) {
-    if (opts_.on_cancel == OnCancel::Silent) return;
-    reply = make_error(ctx->id_, code::kRequestCancelled, "request cancelled");
-  }
-  respond(reply);
+  if (auto r = final_reply(*ctx, std::move(reply))) respond(*r);
+  flush_waiting();  // after this answer: one waiting for it goes out behind it
 }
 
 void Endpoint::worker_loop() {

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,11 +46,16 @@ class Context {
     if (cancelled()) throw RpcError(code::kRequestCancelled, "request cancelled");
   }
   Endpoint& endpoint() const { return *endpoint_; }
+  // The handler's answer goes out only once every other request received has answered (LSP
+  // "shutdown": what came before it is answered first). The reader goes on meanwhile, so
+  // cancellations and "exit" are still read.
+  void answer_after_others() { after_others_ = true; }
 
  private:
   friend class Endpoint;
   json id_, params_;
   std::atomic<bool> cancelled_{false};
+  bool after_others_ = false;
   Endpoint* endpoint_ = nullptr;
 };
 
@@ -99,11 +105,8 @@ class Endpoint {
     stopping_ = true;
   }
 
-  // From an inline request handler: waits until every other request received so far has
-  // answered (LSP "shutdown": what came before it is answered first, so that "exit", which
-  // cancels what still runs, finds nothing). Requests are cancellable as ever; the watchdog
-  // cancels them all when nobody reads our answers, which ends the wait too.
-  void wait_for_other_requests();
+  // Whether an answer waits for the other requests (Context::answer_after_others).
+  bool answers_waiting() const;
 
   void notify(const std::string& method, json params);
   void cancel(const json& id);
@@ -116,6 +119,11 @@ class Endpoint {
  private:
   void dispatch(Message m, size_t bytes);
   void run_request(const std::shared_ptr<Context>& ctx, const RequestHandler& h);
+  // The reply a finished request sends: `reply`, or the cancellation policy's when cancelled
+  // (nullopt: nothing).
+  std::optional<json> final_reply(const Context& ctx, json reply) const;
+  // Sends the answers that wait for the other requests once no other request runs.
+  void flush_waiting();
   void respond(const json& message);
   void worker_loop();
   void cancel_all();
@@ -129,7 +137,7 @@ class Endpoint {
   std::map<std::string, NotificationHandler> notifications_;
   Gate gate_;
 
-  std::mutex mu_;  // guards everything below
+  mutable std::mutex mu_;  // guards everything below
   std::condition_variable cv_;
   std::condition_variable done_cv_;  // a request finished
   struct Queued {
@@ -140,6 +148,8 @@ class Endpoint {
   std::deque<Queued> queue_;
   size_t queued_bytes_ = 0;
   std::map<std::string, std::shared_ptr<Context>> running_;  // by id_key
+  // Answered requests whose reply waits for the others (still in running_ until it is sent).
+  std::vector<std::pair<std::shared_ptr<Context>, json>> waiting_;
   std::map<std::string, std::function<void(const Message&)>> awaiting_;
   int64_t next_request_id_ = 1;
   bool closing_ = false;

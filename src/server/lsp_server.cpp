@@ -407,16 +407,20 @@ class LspServer {
     });
     endpoint_.on_request(
         "shutdown",
-        [this](jsonrpc::Context&) {
+        [this](jsonrpc::Context& ctx) {
           shutdown_ = true;
-          // The requests before it answer first; "exit" then cancels anything still running.
-          endpoint_.wait_for_other_requests();
+          // Answered after the requests before it (the reader goes on: their cancellations
+          // and "exit" are still read).
+          ctx.answer_after_others();
           return json(nullptr);
         },
         true);
     endpoint_.on_notification("exit", [this](const json&) {
       exit_requested_ = true;
-      endpoint_.stop(/*cancel_running=*/true);
+      // Without a shutdown still waiting to answer, nothing the client sent is worth
+      // finishing: what runs is cancelled. With one (a client that sent shutdown and exit
+      // together), the requests before it answer, then the shutdown, then the process ends.
+      endpoint_.stop(/*cancel_running=*/!endpoint_.answers_waiting());
     });
     on_notification("$/cancelRequest", [this](const json& p) {
       if (p.is_object() && p.contains("id")) endpoint_.cancel(p["id"]);
