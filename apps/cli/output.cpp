@@ -460,6 +460,11 @@ NpyWriter::NpyWriter(const std::string& path_arg, size_t cols) : cols_(cols) {
   if (exists && pseudo && S_ISREG(st.st_mode))
     throw IoError("cannot write '" + path_ +
                   "': it names a regular file through a pseudo file system; give its path");
+  // A file we may not write is not ours to replace: a shell's `> FILE` fails on it, and the
+  // rename below would have replaced a read-only file in a folder we may write (hostile probe
+  // 2026-12-05, third round: a root-owned 0444 file became nobody's).
+  if (exists && S_ISREG(st.st_mode) && ::access(path_.c_str(), W_OK) != 0)
+    throw IoError("cannot write '" + path_ + "': " + std::strerror(errno));
   if (exists && !S_ISREG(st.st_mode)) {
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd_ < 0) throw IoError("cannot open '" + path_ + "' for writing: " + std::strerror(errno));

@@ -339,6 +339,27 @@ TEST(CliOutputNpy, LinksToStdoutOrStdinNeverReplaceTheirFile) {
   EXPECT_EQ(slurp(d / "in.txt"), "a\nb\n");
 }
 
+// Hostile probe 2026-12-05, third round: as another user, --npy replaced a read-only file (root's,
+// 0444) in a folder anyone may write, by rename; a shell's `> FILE` fails there. Now the same
+// "Permission denied", exit 2, the file as it was.
+TEST(CliOutputNpy, ReadOnlyFileIsNotReplaced) {
+  if (::geteuid() != 0 || !fs::exists("/usr/bin/setpriv"))
+    GTEST_SKIP() << "needs root and setpriv to run as another user";
+  TempDir d;
+  fs::permissions(d.path(), fs::perms::all | fs::perms::sticky_bit);
+  d.write("ro.npy", "keep");
+  fs::permissions(d / "ro.npy",
+                  fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  CliRun r = tiny_run({"embed", "--npy", (d / "ro.npy").string(), "hi"});
+  r.prefix = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"};
+  const auto res = run_cli(r);
+  EXPECT_EQ(res.status, 2) << res.err;
+  EXPECT_NE(res.err.find("cannot write '" + (d / "ro.npy").string() + "': Permission denied"),
+            std::string::npos)
+      << res.err;
+  EXPECT_EQ(slurp(d / "ro.npy"), "keep");
+}
+
 TEST(CliOutputNpy, DashWithClosedStdoutIsAnErrorAndAClosedPipeIsNot) {
   const auto closed = run_cli(through_shell(tiny_run({"embed", "--npy", "-", "hello"}), ">&-"));
   EXPECT_EQ(closed.status, 2) << closed.err;
