@@ -104,12 +104,18 @@ std::string RepoGraph::render(size_t token_budget, NameFormat name) const {
   size_t n_defs = defs_.size() - files_.size();
   std::string root_name =
       root_.empty() ? std::string("(in memory)") : names(root_.filename().string());
-  std::string out = "# Repo map: " + root_name + " (" + std::to_string(files_.size()) + " files, " +
-                    std::to_string(n_defs) + " definitions)\n";
+  auto count = [](size_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  std::string out = "# Repo map: " + root_name + " (" + count(files_.size(), "file", "files") +
+                    ", " + count(n_defs, "definition", "definitions") + ")\n";
   out += "Files ranked by PageRank over the definition graph";
   if (!focus_.empty()) {
     out += ", focused on ";
-    for (size_t i = 0; i < focus_.size(); ++i) out += (i ? ", " : "") + names(focus_[i]);
+    for (size_t i = 0; i < focus_.size(); ++i)  // (a file named twice is listed once)
+      if (std::find(focus_.begin(), focus_.begin() + static_cast<ptrdiff_t>(i), focus_[i]) ==
+          focus_.begin() + static_cast<ptrdiff_t>(i))
+        out += (out.ends_with("focused on ") ? "" : ", ") + names(focus_[i]);
   }
   out += ". L = 1-based line.\n\n";
   const size_t budget_bytes = token_budget * 4;

@@ -119,6 +119,16 @@ TEST(RepoMap, FocusPersonalisesTheRanking) {
   EXPECT_EQ(RepoGraph::build_from_files({}).rank({"a.py"}), std::vector<std::string>{"a.py"});
 }
 
+// Hostile probe 2026-12-05, third round (cosmetic): the header said "1 files", and a focus named
+// twice ("./a.py" and "a.py") was listed twice.
+TEST(RepoMap, HeaderCountsAndFocusReadWell) {
+  RepoGraph g = RepoGraph::build_from_files({{"a.py", "def f():\n    return 1\n"}});
+  EXPECT_EQ(g.rank({"./a.py", "a.py"}), std::vector<std::string>{});
+  const std::string map = g.render(500);
+  EXPECT_NE(map.find("(1 file, 1 definition)"), std::string::npos) << map;
+  EXPECT_NE(map.find("focused on a.py."), std::string::npos) << map;
+}
+
 TEST(RepoMap, EveryLanguageResolvesImportsAndCrossFileCalls) {
   std::vector<SourceText> files = {
       {"py/pkg/util.py", "def normalize_name(x):\n    return x.lower()\n"},
