@@ -148,7 +148,7 @@ void Endpoint::flush_waiting() {
   std::vector<std::pair<std::shared_ptr<Context>, json>> ready;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (waiting_.empty() || running_.size() > waiting_.size()) return;
+    if (waiting_.empty() || running_.size() > waiting_.size() || answering_ > 0) return;
     ready.swap(waiting_);
     for (const auto& [ctx, reply] : ready) running_.erase(id_key(ctx->id_));
   }
@@ -251,12 +251,28 @@ void Endpoint::run_request(const std::shared_ptr<Context>& ctx, const RequestHan
     return;
   }
   {
+    // Out of running_ before the answer is written (a client may reuse the id as soon as it
+    // reads it), but counted in answering_ until it is: an answer waiting for the others goes
+    // out behind this one, never before it.
     std::lock_guard<std::mutex> lock(mu_);
     running_.erase(id_key(ctx->id_));
+    ++answering_;
   }
   done_cv_.notify_all();
+  struct Answered {  // also when writing throws: a waiting answer must not wait for ever
+    Endpoint& e;
+    ~Answered() {
+      {
+        std::lock_guard<std::mutex> lock(e.mu_);
+        --e.answering_;
+      }
+      try {
+        e.flush_waiting();
+      } catch (...) {  // (out of memory building a reply: the session ends on its own)
+      }
+    }
+  } answered{*this};
   if (auto r = final_reply(*ctx, std::move(reply))) respond(*r);
-  flush_waiting();  // after this answer: one waiting for it goes out behind it
 }
 
 void Endpoint::worker_loop() {

@@ -150,6 +150,7 @@ class Endpoint {
   std::map<std::string, std::shared_ptr<Context>> running_;  // by id_key
   // Answered requests whose reply waits for the others (still in running_ until it is sent).
   std::vector<std::pair<std::shared_ptr<Context>, json>> waiting_;
+  int answering_ = 0;  // requests out of running_ whose answer is being written
   std::map<std::string, std::function<void(const Message&)>> awaiting_;
   int64_t next_request_id_ = 1;
   bool closing_ = false;
