@@ -122,6 +122,10 @@ std::string RepoGraph::render(size_t token_budget, NameFormat name) const {
   if (out.size() > budget_bytes) {  // the header alone is over: cut it, ending the line
     size_t cut = budget_bytes > 0 ? budget_bytes - 1 : 0;
     while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+    // At a word's end where one is in the last 24 bytes (it ended mid-word: "PageRan").
+    if (const size_t sp = out.rfind(' ', cut);
+        sp != std::string::npos && sp + 24 >= cut && sp > 0 && out[cut] != ' ')
+      cut = sp;
     out.resize(cut);
     out += '\n';
     return out;

@@ -95,6 +95,15 @@ TEST(RepoMap, RenderFitsEveryBudget) {
     std::string md = g.render(budget);
     EXPECT_LE(estimate_tokens(md), budget) << "budget " << budget;
     EXPECT_FALSE(md.empty());
+    EXPECT_EQ(md.back(), '\n') << "budget " << budget;
+  }
+  // A header cut by a tiny budget ends at a word's end (it ended "PageRan"; probe, third round).
+  for (size_t budget : {16, 17, 18, 19, 20, 21, 22}) {
+    const std::string md = g.render(budget);
+    const std::string full = g.render(100000);
+    const size_t end = md.size() - 1;  // the final newline
+    EXPECT_TRUE(full[end] == ' ' || full[end] == '\n' || full[end] == '.' || full[end] == ',')
+        << "budget " << budget << " cut mid-word: " << md;
   }
   std::string md = g.render(1500);
   EXPECT_NE(md.find("## app.py"), std::string::npos) << md;
