@@ -391,17 +391,15 @@ std::string map_language(std::string_view path, std::string_view text) {
 }
 
 FileFacts extract_file(std::string_view path, std::string_view text) {
-  // A lone "\r" ends a line, as in LSP and editors; the parsers count "\n" only. It becomes
-  // "\n" (same length: every offset kept): files with old Mac line ends had every definition on
-  // line 1, with the first line's text as each signature, and lost their references (hostile
-  // probe 2026-12-05, third round; the LSP server already read its buffers so).
+  // A lone "\r" ends a line, as in LSP and editors (text::lone_cr_to_lf): files with old Mac
+  // line ends had every definition on line 1, with the first line's text as each signature, and
+  // lost their references (hostile probe 2026-12-05, third round). Copied only when there is a
+  // "\r" at all.
   std::string normalized;
-  for (size_t i = text.find('\r'); i != std::string_view::npos; i = text.find('\r', i + 1)) {
-    if (i + 1 < text.size() && text[i + 1] == '\n') continue;
-    if (normalized.empty()) normalized.assign(text);
-    normalized[i] = '\n';
+  if (text.find('\r') != std::string_view::npos) {
+    normalized = text::lone_cr_to_lf(std::string(text));
+    text = normalized;
   }
-  if (!normalized.empty()) text = normalized;
   FileFacts f;
   f.path = std::string(path);
   f.language = map_language(path, text);

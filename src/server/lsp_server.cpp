@@ -19,6 +19,7 @@
 #include "server/lsp_text.hpp"
 #include "server/watcher.hpp"
 #include "server/workspace.hpp"
+#include "util/text_util.hpp"
 
 #ifndef RIPVEC_VERSION_STRING
 #define RIPVEC_VERSION_STRING "0.1.0"
@@ -110,16 +111,9 @@ class LspServer {
     std::string text;
     if (read_text_file(server::uri_to_path(uri), kMaxDocumentBytes, &text) != ContentStatus::Ok)
       return {};
-    return normalize_line_ends(std::move(text));
-  }
-
-  // LSP ends lines at "\n", "\r\n" and a lone "\r"; the parsers behind documentSymbol and
-  // definitions count "\n" only. A lone "\r" becomes "\n" (same length, so every offset is
-  // kept): a file with old Mac line ends had all its definitions on line 0.
-  static std::string normalize_line_ends(std::string text) {
-    for (size_t i = text.find('\r'); i != std::string::npos; i = text.find('\r', i + 1))
-      if (i + 1 == text.size() || text[i + 1] != '\n') text[i] = '\n';
-    return text;
+    // LSP ends lines at a lone "\r" too, the parsers at "\n" only: every buffer goes through
+    // text::lone_cr_to_lf (offsets kept; old Mac files had all their definitions on line 0).
+    return text::lone_cr_to_lf(std::move(text));
   }
 
   std::map<std::string, std::string> open_buffers() {  // rel path -> text
@@ -434,7 +428,7 @@ class LspServer {
           !td.value("text", json()).is_string())
         return;
       std::lock_guard<std::mutex> lock(buffers_mu_);
-      buffers_[td["uri"]] = {normalize_line_ends(td["text"]), version_of(td)};
+      buffers_[td["uri"]] = {text::lone_cr_to_lf(td["text"]), version_of(td)};
     });
     on_notification("textDocument/didChange", [this](const json& p) {
       if (!p.is_object() || !p.contains("textDocument") || !p.contains("contentChanges")) return;
@@ -445,7 +439,7 @@ class LspServer {
       // Full sync: each change carries the whole text; the last one wins.
       for (const auto& ch : changes)
         if (ch.is_object() && ch.value("text", json()).is_string() && !ch.contains("range"))
-          buffers_[td["uri"]] = {normalize_line_ends(ch["text"]), version_of(td)};
+          buffers_[td["uri"]] = {text::lone_cr_to_lf(ch["text"]), version_of(td)};
     });
     on_notification("textDocument/didClose", [this](const json& p) {
       if (!p.is_object() || !p.contains("textDocument") || !p["textDocument"].is_object()) return;

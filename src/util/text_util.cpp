@@ -107,6 +107,12 @@ std::string squash(std::string_view s, size_t max, bool* cut) {
   return out;
 }
 
+std::string lone_cr_to_lf(std::string s) {
+  for (size_t i = s.find('\r'); i != std::string::npos; i = s.find('\r', i + 1))
+    if (i + 1 == s.size() || s[i + 1] != '\n') s[i] = '\n';
+  return s;
+}
+
 }  // namespace ripvec::text
 
 namespace ripvec {

@@ -1,4 +1,4 @@
-// Small UTF-8 helpers shared by the walker and the chunker.
+// Small text helpers shared by the walker, the chunker, the repo map and the LSP server.
 #pragma once
 
 #include <cstddef>
@@ -22,5 +22,10 @@ std::string_view trim(std::string_view s);
 // s trimmed, with every run of whitespace collapsed to one space, cut to at most `max` bytes on
 // a code-point boundary (s assumed valid UTF-8). *cut (when given) says whether it was cut.
 std::string squash(std::string_view s, size_t max, bool* cut = nullptr);
+
+// s with every lone '\r' (one not followed by '\n') made '\n': the same length, so every
+// offset is kept. LSP and editors end a line there; tree-sitter and the line splitters count
+// '\n' only (a file with old Mac line ends was one line to them).
+std::string lone_cr_to_lf(std::string s);
 
 }  // namespace ripvec::text
