@@ -247,7 +247,7 @@ void push_chunk(const Ctx& c, const Piece& p, int s, int e, std::string header, 
   ch.kind = p.kind;
   ch.continued = p.kind != "window" && p.emitted++ > 0;
   ch.def_end_line = p.def_end >= 0 ? p.def_end + 1 : 0;
-  if (p.kind != "window" && p.sig_row >= 0) {
+  if (p.sig_row >= 0) {  // a definition's piece (windows have none)
     ch.sig_line = p.sig_row + 1;
     ch.sig_col = p.sig_col;
   }

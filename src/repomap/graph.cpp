@@ -313,6 +313,8 @@ std::vector<std::string> RepoGraph::rank(const std::vector<std::string>& focus, 
       unknown.push_back(raw);
       continue;
     }
+    // A file named twice ("./a.py" and "a.py") is one focus: listed once, weighted once.
+    if (std::find(focus_.begin(), focus_.end(), rel) != focus_.end()) continue;
     focus_.push_back(rel);
     focus_nodes.push_back(files_[fi].module_node);
     for (size_t d : files_[fi].definitions) focus_nodes.push_back(d);

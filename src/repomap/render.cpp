@@ -112,10 +112,7 @@ std::string RepoGraph::render(size_t token_budget, NameFormat name) const {
   out += "Files ranked by PageRank over the definition graph";
   if (!focus_.empty()) {
     out += ", focused on ";
-    for (size_t i = 0; i < focus_.size(); ++i)  // (a file named twice is listed once)
-      if (std::find(focus_.begin(), focus_.begin() + static_cast<ptrdiff_t>(i), focus_[i]) ==
-          focus_.begin() + static_cast<ptrdiff_t>(i))
-        out += (out.ends_with("focused on ") ? "" : ", ") + names(focus_[i]);
+    for (size_t i = 0; i < focus_.size(); ++i) out += (i ? ", " : "") + names(focus_[i]);
   }
   out += ". L = 1-based line.\n\n";
   const size_t budget_bytes = token_budget * 4;

@@ -136,6 +136,18 @@ TEST(RepoMap, HeaderCountsAndFocusReadWell) {
   const std::string map = g.render(500);
   EXPECT_NE(map.find("(1 file, 1 definition)"), std::string::npos) << map;
   EXPECT_NE(map.find("focused on a.py."), std::string::npos) << map;
+  // ... and weighted once: the ranks are those of naming it once.
+  RepoGraph two = RepoGraph::build_from_files(
+      {{"a.py", "def f():\n    return g()\n"}, {"b.py", "def g():\n    return 1\n"}});
+  auto ranks = [&] {
+    std::vector<double> r;
+    for (const auto& d : two.definitions()) r.push_back(d.rank);
+    return r;
+  };
+  two.rank({"a.py", "b.py"});
+  const auto once = ranks();
+  two.rank({"./a.py", "a.py", "b.py"});
+  EXPECT_EQ(ranks(), once);
 }
 
 TEST(RepoMap, EveryLanguageResolvesImportsAndCrossFileCalls) {
