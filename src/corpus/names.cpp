@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "ripvec/corpus.hpp"
+#include "util/text_util.hpp"
 
 namespace ripvec {
 
@@ -24,30 +25,8 @@ std::string escape_name(std::string_view name) {
       ++i;
       continue;
     }
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
-      continue;
-    }
-    // Length of a well-formed UTF-8 sequence at i (RFC 3629), or 0.
-    size_t len = 0;
-    if (c >= 0xC2 && c <= 0xDF)
-      len = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-      len = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-      len = 4;
-    bool ok = len != 0 && i + len <= n;
-    for (size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
-    if (ok && len == 3) {
-      const unsigned cp = ((c & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6);
-      ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
-    }
-    if (ok && len == 4) {
-      const unsigned cp = ((c & 0x07) << 18) | ((p[i + 1] & 0x3F) << 12);
-      ok = cp >= 0x10000 && cp <= 0x10FFFF;
-    }
-    if (!ok) {
+    const size_t len = text::utf8_sequence_length(name, i);  // 1 for ASCII
+    if (len == 0) {
       hex(c);
       ++i;
       continue;

@@ -40,6 +40,11 @@ size_t seq_len(const unsigned char* p, const unsigned char* end) {
 
 }  // namespace
 
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  return seq_len(p + i, p + s.size());
+}
+
 bool valid_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();

@@ -10,6 +10,10 @@ namespace ripvec::text {
 // Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing above U+10FFFF.
 bool valid_utf8(std::string_view s);
 
+// Length (1..4) of the strict UTF-8 sequence that starts at s[i] (i < s.size()), or 0 when the
+// bytes there are not one.
+size_t utf8_sequence_length(std::string_view s, size_t i);
+
 // Copy of s with every invalid sequence replaced by U+FFFD (one per maximal invalid prefix).
 std::string sanitize_utf8(std::string_view s);
 
