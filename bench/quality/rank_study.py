@@ -640,6 +640,8 @@ def main() -> None:
                 sem_list = ordered(sem, False)
                 kw_list = ordered(kw)
                 alpha = cfg.get("alpha", 0.7)
+                if cfg.get("alpha_lang"):
+                    alpha = cfg["alpha_lang"].get(d["g"]["language"], alpha)
                 if identifier_like(q["query"]) and cfg.get("ident_alpha") is not None:
                     alpha = cfg["ident_alpha"]
                 rule = cfg.get("rule", "convex")
@@ -691,6 +693,17 @@ def main() -> None:
                         rk_ = {i: r for r, i in enumerate(kw_list)}
                         for i in cands:
                             fused[i] = alpha * (1 - rs_.get(i, depth) / depth) + (1 - alpha) * (1 - rk_.get(i, depth) / depth)
+                if cfg.get("cover"):
+                    # Query-term coverage: the idf-weighted share of the query's distinct terms
+                    # (stop words dropped, stemmed as the keyword side) that occur anywhere in the
+                    # candidate (symbol, path or body), added with weight cover to the fused score.
+                    qts = sorted({(stem(t) if kwq.do_stem else t) for t in terms(q["query"])
+                                  if t not in STOP} or {(stem(t) if kwq.do_stem else t) for t in terms(q["query"])})
+                    idf = {t: math.log(1 + (kwq.n - len(kwq.post.get(t, ())) + 0.5) / (len(kwq.post.get(t, ())) + 0.5))
+                           for t in qts}
+                    tot = sum(idf.values()) or 1.0
+                    for i in fused:
+                        fused[i] += cfg["cover"] * sum(idf[t] for t in qts if t in kwq.tf[i]) / tot
                 if cfg.get("testpen") is not None and not re.search(r"\b(tests?|testing|spec|specs)\b", q["query"], re.I):
                     if "is_test" not in d:
                         d["is_test"] = np.array([bool(TEST_PATH.search(c["path"])) for c in d["chunks"]])
