@@ -164,6 +164,7 @@ struct IndexOptions {
 struct UpdateStats {
   size_t files_seen = 0, files_added = 0, files_modified = 0, files_removed = 0,
          files_unchanged = 0;
+  // skipped_unreadable also counts FIFOs, sockets and devices (each named in `warnings`).
   size_t skipped_binary = 0, skipped_invalid_utf8 = 0, skipped_too_large = 0,
          skipped_unreadable = 0;
   size_t chunks_embedded = 0, chunks_total = 0, objects_collected = 0, corrupt_rebuilt = 0;

@@ -407,7 +407,15 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
       }
     }
     const bool is_dir = S_ISDIR(tst.st_mode);
-    if (!is_dir && !S_ISREG(tst.st_mode)) continue;  // FIFOs, sockets, devices
+    // FIFOs, sockets and devices go through the rules like files (an ignored one is not
+    // mentioned), then are skipped with a warning naming them: they were skipped in silence
+    // (hostile probe 2026-12-05), against "a skip with a warning naming the file".
+    const char* special = is_dir || S_ISREG(tst.st_mode) ? nullptr
+                          : S_ISFIFO(tst.st_mode)        ? "a FIFO"
+                          : S_ISSOCK(tst.st_mode)        ? "a socket"
+                          : S_ISCHR(tst.st_mode)         ? "a character device"
+                          : S_ISBLK(tst.st_mode)         ? "a block device"
+                                                         : "not a regular file";
     if (is_dir && is_never_entered(name)) continue;
     // Leaving the root's file system (a mount point, or a followed link).
     if (tst.st_dev != ctx->root_dev) {
@@ -479,6 +487,11 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
     }
     if (!g.type_not_globs.empty() && type_match(g.type_not_globs, name)) {
       ++st.filtered;
+      continue;
+    }
+    if (special != nullptr) {
+      ++st.skipped_unreadable;
+      warn_entry(st, "skipping " + abs + ": " + special + ", not a regular file");
       continue;
     }
     if (::faccessat(dfd, name.c_str(), R_OK, 0) != 0) {

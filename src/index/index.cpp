@@ -225,14 +225,32 @@ class IndexImpl final : public Index {
     w.threads = opts_.threads;
     return w;
   }
-  // Drops files under the index directory (repo-local, or a cache placed inside the tree).
+  // Drops files under the index's own folders: a repo-local .ripvec/, or the whole cache when
+  // it was placed inside the tree (<cache>/<root key>/<model>/ is the location). Only the
+  // location was dropped, so the cache's fingerprints/ and other models' or roots' indexes were
+  // indexed as text (hostile probe 2026-12-05). A cache that is the root itself drops this
+  // root's folder and fingerprints/.
   void drop_own_files(std::vector<WalkedFile>* files) const {
     const fs::path rel = location_.lexically_relative(root_);
     if (rel.empty() || *rel.begin() == "..") return;
-    const std::string prefix = rel.begin()->generic_string() == ".ripvec"
-                                   ? std::string(".ripvec/")
-                                   : rel.generic_string() + "/";
-    std::erase_if(*files, [&](const WalkedFile& f) { return f.rel_path.rfind(prefix, 0) == 0; });
+    std::vector<std::string> prefixes;
+    if (rel.begin()->generic_string() == ".ripvec") {
+      prefixes.push_back(".ripvec/");
+    } else {
+      const fs::path cache = location_.parent_path().parent_path().lexically_relative(root_);
+      if (cache.empty() || cache == ".") {
+        prefixes.push_back(location_.parent_path().lexically_relative(root_).generic_string() +
+                           "/");
+        prefixes.push_back("fingerprints/");
+      } else {
+        prefixes.push_back(cache.generic_string() + "/");
+      }
+    }
+    std::erase_if(*files, [&](const WalkedFile& f) {
+      for (const auto& p : prefixes)
+        if (f.rel_path.rfind(p, 0) == 0) return true;
+      return false;
+    });
   }
 
   // The committed state, (re)loaded when the manifest changed since (another process
@@ -603,7 +621,7 @@ void IndexImpl::collect_garbage(const Manifest& m, UpdateStats* st, bool objects
 
 UpdateStats IndexImpl::use_read_only(const std::string& why, UpdateStats st) {
   auto s = current();
-  if (!s->snap) throw IoError(why);
+  if (!s->snap) throw IoError(why + "; search with --no-index, or give a writable --cache-dir");
   st.warnings.push_back(why + "; searching the index as it is (it cannot be updated)");
   st.chunks_total = s->snap->num_chunks();
   return st;
@@ -631,7 +649,7 @@ UpdateStats IndexImpl::update() {
   UpdateStats st;
   std::error_code ec;
   refuse_symlinks();
-  fs::create_directories(location_ / "objects", ec);
+  create_private_directories(location_ / "objects", ec);
   if (ec)
     return use_read_only(
         "cannot create index directory " + location_.string() + ": " + ec.message(), std::move(st));
@@ -642,7 +660,7 @@ UpdateStats IndexImpl::update() {
   const bool read_only =
       !lock.exclusive() || ::faccessat(AT_FDCWD, location_.c_str(), W_OK, AT_EACCESS) != 0;
   // A clean that ran while we waited for the lock removed the folders (the lock is a new one).
-  if (!read_only) fs::create_directories(location_ / "objects", ec);
+  if (!read_only) create_private_directories(location_ / "objects", ec);
   // Temp files of writers that were killed (we hold the lock: no writer is active). Objects'
   // temp files are removed by collect_garbage().
   for (auto f = fs::directory_iterator(location_, ec);
@@ -890,7 +908,13 @@ UpdateStats IndexImpl::update() {
     if (out.kind == FileOutcome::Embedded) {
       const auto tw = Clock::now();
       const std::string sub = out.id.substr(0, 2);
-      if (made_dirs.insert(sub).second) fs::create_directories(location_ / "objects" / sub);
+      if (made_dirs.insert(sub).second) {
+        std::error_code dir_ec;
+        create_private_directories(location_ / "objects" / sub, dir_ec);
+        if (dir_ec)
+          throw IoError("cannot create " + (location_ / "objects" / sub).string() + ": " +
+                        dir_ec.message());
+      }
       atomic_write_file(object_path(out.id), encode_object(*out.obj, dim_, out.id, model_key_),
                         /*sync=*/false);
       write_s += seconds_since(tw);

@@ -25,15 +25,32 @@ namespace ripvec {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// A cache path that exists must be a folder (a symlink to one is fine): a regular file given as
+// --cache-dir made `index --status` report an empty index under it and `--clean --all` remove
+// "0 B", both with exit 0 (hostile probe 2026-12-05).
+fs::path must_be_folder(fs::path dir) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(dir, ec);
+  if (!ec && fs::exists(st) && !fs::is_directory(st))
+    throw IoError(dir.string() + " (the index cache) is not a directory");
+  return dir;
+}
+
+}  // namespace
+
 fs::path resolve_cache_dir(const fs::path& cache_dir) {
   if (!cache_dir.empty()) {
     std::error_code ec;
     const fs::path abs = fs::absolute(cache_dir, ec);
-    return ec ? cache_dir : abs.lexically_normal();
+    return must_be_folder(ec ? cache_dir : abs.lexically_normal());
   }
-  if (const char* c = std::getenv("RIPVEC_CACHE_DIR"); c && *c) return fs::path(c);
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "ripvec";
-  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "ripvec";
+  if (const char* c = std::getenv("RIPVEC_CACHE_DIR"); c && *c) return must_be_folder(c);
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    return must_be_folder(fs::path(x) / "ripvec");
+  if (const char* h = std::getenv("HOME"); h && *h)
+    return must_be_folder(fs::path(h) / ".cache" / "ripvec");
   // No home (a service, a cron job): a folder of our own in the shared temp directory. Its name
   // is predictable, so another user could have made it first (or a symlink by that name) to
   // serve us their index or collect ours: it must be a real folder owned by us.
@@ -129,7 +146,7 @@ std::string file_fingerprint(const fs::path& path, const fs::path& cache_dir) {
     // holds indexes already: a refused command, or one whose index is repo-local (.ripvec/),
     // leaves no cache folder and no file in an empty one.
     if (!stored.empty() && fs::is_directory(cache_dir, ec) && !fs::is_empty(cache_dir, ec)) {
-      fs::create_directory(stored.parent_path(), ec);
+      create_private_directories(stored.parent_path(), ec);
       try {
         atomic_write_file(stored, fp + "\n", /*sync=*/false);
       } catch (const Error&) {

@@ -746,6 +746,18 @@ std::string read_file(const fs::path& path, uint64_t max_bytes) {
   return out;
 }
 
+void create_private_directories(const fs::path& dir, std::error_code& ec) {
+  ec.clear();
+  fs::path at;
+  for (const auto& part : dir) {
+    at /= part;
+    if (::mkdir(at.c_str(), 0700) == 0 || errno == EEXIST) continue;
+    ec = std::error_code(errno, std::generic_category());
+    return;
+  }
+  if (!fs::is_directory(dir, ec) && !ec) ec = std::make_error_code(std::errc::not_a_directory);
+}
+
 void sync_filesystem(const fs::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
@@ -783,7 +795,7 @@ FileLock::FileLock(const fs::path& path, bool allow_read_only, bool wait) {
     if (attempt >= 100)
       throw IoError("cannot lock " + path.string() + ": the lock file keeps being removed");
     std::error_code ec;
-    fs::create_directories(path.parent_path(), ec);
+    create_private_directories(path.parent_path(), ec);
   }
 }
 

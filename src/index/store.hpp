@@ -116,6 +116,11 @@ inline constexpr uint64_t kMaxObjectBytes = uint64_t(1) << 30;
 std::string read_file(const std::filesystem::path& path, uint64_t max_bytes = kMaxObjectBytes);
 // Flushes the file system holding `dir` (one syncfs instead of an fsync per object).
 void sync_filesystem(const std::filesystem::path& dir);
+// create_directories, each folder it makes mode 0700 (existing ones are left as they are): an
+// index holds the text of every file it read, so other users must not reach it, whatever the
+// files' own modes (a 0600 .env was readable through the 0644 snapshot in 0755 folders:
+// hostile probe 2026-12-05). The XDG base directory rule for cache folders says the same.
+void create_private_directories(const std::filesystem::path& dir, std::error_code& ec);
 // Names of temp files AtomicFile leaves behind when killed (removed by the next writer).
 bool is_temp_file_name(std::string_view name);
 

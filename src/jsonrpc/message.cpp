@@ -87,6 +87,11 @@ Parsed parse_message(std::string_view text, size_t max_depth) {
     if (j.contains("result") || j.contains("error"))
       return reject(id, code::kInvalidRequest,
                     "Invalid Request: a request cannot carry result or error");
+    // MCP and LSP both say a request's id is a string or an integer, never null (JSON-RPC only
+    // discourages it): a null id was answered as a request (hostile probe 2026-12-05).
+    if (has_id && id.is_null())
+      return reject(nullptr, code::kInvalidRequest,
+                    "Invalid Request: a request id must not be null");
     m.method = method->get<std::string>();
     auto params = j.find("params");
     if (params != j.end()) {

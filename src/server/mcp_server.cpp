@@ -142,6 +142,10 @@ class McpServer {
     endpoint_.on_request(
         "initialize",
         [this](jsonrpc::Context& c) {
+          // The lifecycle has one initialization: a second one mid-session was answered as the
+          // first (hostile probe 2026-12-05).
+          if (initialize_answered_)
+            throw RpcError(code::kInvalidRequest, "initialize: the session is already initialized");
           const json& p = params_object(c);
           if (!p.contains("protocolVersion") || !p["protocolVersion"].is_string())
             throw RpcError(code::kInvalidParams,

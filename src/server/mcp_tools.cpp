@@ -202,10 +202,12 @@ ToolResult run_search(const json& a, ToolCall& call, bool prose, const json& sch
     else
       so.filter.type_not = kProseTypes;
   }
-  Root& root = call.ws.root(args.str("root", false, kMaxPathBytes));
+  fs::path named;
+  Root& root = call.ws.root(args.str("root", false, kMaxPathBytes), &named);
   root.ensure_indexed(progress_of(call), call.cancelled);
   so.cancelled = call.cancelled;
   auto index = root.index();
+  so.filter.paths = search_scope(named, root, *index);
   std::vector<Hit> hits = index->search(query, so);
   return hits_result(hits, index->root().string(), "'" + query + "'");
 }
@@ -219,11 +221,15 @@ ToolResult run_find_similar(const json& a, ToolCall& call, const json& schema) {
   so.top_k = static_cast<size_t>(args.integer("top_k", 10, 1, kMaxTopK));
   so.mode = SearchMode::Semantic;
   std::string root_hint = args.str("root", false, kMaxPathBytes);
-  if (root_hint.empty() && fs::path(file).is_absolute()) root_hint = file;
-  Root& root = call.ws.root(root_hint);
+  const bool root_named = !root_hint.empty();
+  if (!root_named && fs::path(file).is_absolute()) root_hint = file;
+  fs::path named;
+  Root& root = call.ws.root(root_hint, &named);
   root.ensure_indexed(progress_of(call), call.cancelled);
   so.cancelled = call.cancelled;
   auto index = root.index();
+  // A root the client named restricts the similar chunks to it; the file's own path does not.
+  if (root_named) so.filter.paths = search_scope(named, root, *index);
   std::vector<Hit> hits = index->find_similar(file, line, so);
   return hits_result(hits, index->root().string(),
                      "code similar to " + file + ":" + std::to_string(line));

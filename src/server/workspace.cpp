@@ -15,6 +15,14 @@ std::string relative_to(const fs::path& p, const fs::path& root) {
   return s == "." ? std::string() : s;
 }
 
+std::vector<std::string> search_scope(const fs::path& resolved, const Root& root,
+                                      const Index& index) {
+  if (resolved.empty() || resolved == root.path()) return {};
+  // A root named below a bigger served root (ws/projB under ws) was answered from the bigger
+  // root's whole index, projA's files included (hostile probe 2026-12-05).
+  return {relative_to(resolved, index.root())};
+}
+
 // ---------------------------------------------------------------- Root
 
 std::shared_ptr<Index> Root::index() {
@@ -181,14 +189,26 @@ std::shared_ptr<Embedder> Workspace::embedder() {
   return embedder_;
 }
 
-Root& Workspace::root(const std::string& hint) {
+Root& Workspace::root(const std::string& hint, fs::path* resolved) {
   std::lock_guard<std::mutex> lock(roots_mu_);
+  if (resolved) resolved->clear();
   if (hint.empty()) return *roots_.front();
   fs::path p(hint);
   if (p.is_relative()) p = roots_.front()->path() / p;
   std::error_code ec;
   fs::path canon = fs::weakly_canonical(p, ec);
   if (ec || !fs::exists(canon, ec)) throw InvalidArgument("root " + hint + " does not exist");
+  // Checked before any served root is asked: /dev/null below a served "/" waited for that root's
+  // whole-disk update instead of being refused (hostile probe 2026-12-05).
+  const bool dir = fs::is_directory(canon, ec);
+  if (!dir && !fs::is_regular_file(canon, ec))
+    throw InvalidArgument("root " + hint + " is not a directory or a regular file");
+  try {
+    refuse_pseudo_file_system(canon);
+  } catch (const Error& e) {
+    throw InvalidArgument("root " + hint + ": " + e.what());
+  }
+  if (resolved) *resolved = canon;
   // The deepest served root that holds it.
   Root* best = nullptr;
   for (auto& r : roots_) {
@@ -198,18 +218,13 @@ Root& Workspace::root(const std::string& hint) {
       best = r.get();
   }
   if (best) return *best;
-  if (!fs::is_directory(canon, ec)) throw InvalidArgument("root " + hint + " is not a directory");
-  // Refused before it is kept: /proc/self, /dev... were refused only when indexed, and stayed
-  // in index_status, taking slots of max_roots (hostile probe 2026-12-05).
-  try {
-    refuse_pseudo_file_system(canon);
-  } catch (const Error& e) {
-    throw InvalidArgument("root " + hint + ": " + e.what());
-  }
+  // A file below no served root: its folder is the new root (Index::open finds the project's
+  // own root above it), not "root ... is not a directory".
+  const fs::path dir_path = dir ? canon : canon.parent_path();
   if (roots_.size() >= opts_.max_roots)
     throw InvalidArgument("too many roots open (" + std::to_string(opts_.max_roots) + ")");
-  roots_.push_back(std::unique_ptr<Root>(new Root(*this, canon)));
-  log("info", "serving a new root: " + canon.string());
+  roots_.push_back(std::unique_ptr<Root>(new Root(*this, dir_path)));
+  log("info", "serving a new root: " + dir_path.string());
   return *roots_.back();
 }
 

@@ -89,10 +89,14 @@ class Workspace {
   std::shared_ptr<Embedder> embedder();
   bool embedder_ready() const { return embedder_ready_; }
 
-  // The served root holding `hint` (a directory or file; relative paths are taken against the
-  // first root), or the first root when hint is empty. A directory below no served root is
-  // opened as a new root (up to ServerOptions::max_roots). Throws InvalidArgument / IoError.
-  Root& root(const std::string& hint = {});
+  // The served root holding `hint` (a directory or regular file; relative paths are taken
+  // against the first root), or the first root when hint is empty. A path below no served root
+  // is opened as a new root (a file: its folder), up to ServerOptions::max_roots. `resolved`
+  // (may be null) receives the canonical hint ("" when empty): a hint below the root it was
+  // given must restrict what is answered to itself (search_scope). Throws InvalidArgument for
+  // a hint that does not exist, is not a directory or regular file, or lies in /proc, /sys or
+  // /dev; IoError.
+  Root& root(const std::string& hint = {}, std::filesystem::path* resolved = nullptr);
   std::vector<Root*> roots();
   const ServerOptions& options() const { return opts_; }
   void log(const std::string& level, const std::string& message) const {
@@ -112,6 +116,12 @@ class Workspace {
   std::string load_error_;
   std::thread preload_thread_;
 };
+
+// The sub-path of index's root that a tool call named with `resolved` (Workspace::root), for
+// SearchFilter::paths: empty when the call named no path or the served root itself (the
+// index's own scope then applies).
+std::vector<std::string> search_scope(const std::filesystem::path& resolved, const Root& root,
+                                      const Index& index);
 
 // "a/b.py" relative to root, '/' separators; the input itself when it is not below root.
 std::string relative_to(const std::filesystem::path& p, const std::filesystem::path& root);

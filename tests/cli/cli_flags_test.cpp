@@ -403,6 +403,33 @@ TEST(CliFlags, EmptyCacheDirIsError2) {
   EXPECT_TRUE(fs::is_empty(default_cache)) << "something was indexed";
 }
 
+// Hostile probe 2026-12-05: a regular file as --cache-dir was an empty index under it for
+// `index --status` (exit 0), nothing for `--list` (exit 1) and "removed 0 B" for `--clean --all`
+// (exit 0); only a search failed. Each now exits 2 naming the file.
+TEST(CliFlags, RegularFileAsCacheDirIsError2) {
+  TempDir d;
+  const std::string p = d.path().string();
+  const std::string file = (d / "cachefile").string();
+  d.write("cachefile", "x\n");
+  d.write("a.py", "def f():\n    return 1\n");
+  auto run = [&](std::vector<std::string> args) {
+    CliRun r;
+    r.args = std::move(args);
+    r.env["HF_HUB_OFFLINE"] = "1";
+    return run_cli(r);
+  };
+  const std::vector<std::vector<std::string>> cases = {
+      {"index", "--status", "--cache-dir", file, p, "--model", tiny_model()},
+      {"index", "--list", "--cache-dir", file},
+      {"index", "--clean", "--all", "--cache-dir", file},
+      {"index", "--cache-dir", file, p, "--model", tiny_model()},
+      {"-q", "--cache-dir", file, "query", p, "--model", tiny_model()}};
+  for (const auto& args : cases) {
+    SCOPED_TRACE(args[0] + " " + args[1]);
+    expect_error(run(args), file + " (the index cache) is not a directory");
+  }
+}
+
 // CLI11 read `--cache-dir=` (nothing after '=', as `--cache-dir="$DIR"` with DIR unset gives)
 // as `--cache-dir` and took the next argument as its value: the query became the cache folder
 // and the search ran on the current folder. The empty value is now the flag's own, and refused.

@@ -2,6 +2,9 @@
 // before initialize, wrong params, a truncated last message. Every request gets its JSON-RPC
 // error, the server never crashes or hangs, and it ends cleanly when stdin closes.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
@@ -219,6 +222,88 @@ TEST(McpProtocol, EmptyGlobAndNulInArgumentsAreToolErrors) {
   }
   ASSERT_TRUE(by_id(v, 4));
   EXPECT_NE(tool_text(*by_id(v, 4)).find("NUL"), std::string::npos) << *by_id(v, 4);
+}
+
+// Hostile probe 2026-12-05: a `root` below a root an earlier call had opened was answered from
+// that bigger root's whole index (a search for ws/projB returned projA's files, and the answer
+// depended on the order of the calls); a FIFO below it waited for that root's update instead of
+// being refused; an absolute file_path outside the served roots was taken as the root ("is not
+// a directory"). Now the named path restricts the results, is checked first, and a file's folder
+// is opened.
+TEST(McpProtocol, RootBelowAnOpenRootAnswersOnlyFromIt) {
+  const auto model = default_model_dir();
+  RIPVEC_REQUIRE_PATH(model);
+  TempDir served, ws, cache;
+  served.write("s.py", "def served():\n    return 0\n");
+  ws.write(
+      "projA/retry.py",
+      "def retry_with_backoff(op, attempts):\n    \"\"\"Retry op with exponential backoff.\"\"\"\n"
+      "    for i in range(attempts):\n        try:\n            return op()\n"
+      "        except Exception:\n            sleep(2 ** i)\n");
+  ws.write("projB/b.py",
+           "def retry_forever(op):\n    \"\"\"Retry the operation forever with backoff.\"\"\"\n"
+           "    while True:\n        return op()\n");
+  ws.write("projB/c.py", "def parse_header(line):\n    return line.split(':', 1)\n");
+  const std::string fifo = (ws.path() / "projB" / "pipe").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  const std::string root_ws = ws.path().string(), root_b = (ws.path() / "projB").string();
+  std::string in = kInitialize;
+  in += tool_call(2, "search_code", {{"query", "retry backoff"}, {"root", root_ws}});
+  in += tool_call(3, "search_code", {{"query", "retry backoff"}, {"root", root_b}});
+  in += tool_call(4, "search_code",
+                  {{"query", "retry backoff"}, {"root", root_b + "/c.py"}, {"mode", "keyword"}});
+  in += tool_call(5, "search_code", {{"query", "retry"}, {"root", fifo}});
+  in += tool_call(6, "find_similar", {{"file_path", root_b + "/b.py"}, {"line", 1}});
+  CliRun r;
+  r.args = {"mcp",      "--no-watch",  "--root",      served.path().string(),
+            "--device", "cpu",         "--cache-dir", cache.path().string(),
+            "--model",  model.string()};
+  r.stdin_data = in;
+  r.stdin_from_data = true;
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies(res.out);
+  auto paths = [&](int id) {
+    std::vector<std::string> out;
+    const json* m = by_id(v, id);
+    if (m == nullptr || !m->contains("result") || !(*m)["result"].contains("structuredContent"))
+      return out;
+    for (const auto& h : (*m)["result"]["structuredContent"]["results"])
+      out.push_back(h["path"].get<std::string>());
+    return out;
+  };
+  const auto all = paths(2);
+  EXPECT_NE(std::find(all.begin(), all.end(), "projA/retry.py"), all.end()) << res.out;
+  const auto b = paths(3);
+  ASSERT_FALSE(b.empty()) << res.out;
+  for (const auto& p : b) EXPECT_TRUE(p.starts_with("projB/")) << p;
+  const auto c = paths(4);
+  for (const auto& p : c) EXPECT_EQ(p, "projB/c.py");
+  ASSERT_TRUE(by_id(v, 5));
+  EXPECT_EQ((*by_id(v, 5))["result"]["isError"], true) << *by_id(v, 5);
+  EXPECT_NE(tool_text(*by_id(v, 5)).find("not a directory or a regular file"), std::string::npos);
+  ASSERT_TRUE(by_id(v, 6));
+  EXPECT_NE((*by_id(v, 6))["result"]["isError"], true) << *by_id(v, 6);
+}
+
+// Hostile probe 2026-12-05: a second initialize mid-session was answered as the first.
+TEST(McpProtocol, SecondInitializeIsRefused) {
+  TempDir repo, cache;
+  repo.write("a.py", "def f():\n    return 1\n");
+  std::string in = std::string(kInitialize) +
+                   "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\",\"params\":{"
+                   "\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{"
+                   "\"name\":\"t\",\"version\":\"0\"}}}\n"
+                   "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}\n";
+  auto res = run_mcp(repo, cache, in);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies(res.out);
+  ASSERT_TRUE(by_id(v, 1));
+  EXPECT_TRUE((*by_id(v, 1)).contains("result"));
+  ASSERT_TRUE(by_id(v, 2));
+  EXPECT_EQ((*by_id(v, 2))["error"]["code"], -32600) << *by_id(v, 2);
+  ASSERT_TRUE(by_id(v, 3));
+  EXPECT_TRUE((*by_id(v, 3)).contains("result")) << "the session goes on";
 }
 
 }  // namespace

@@ -4,12 +4,15 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <set>
 
@@ -355,6 +358,41 @@ TEST(ChunkWalker, BrokenSymlinkBecomesAWarning) {
   EXPECT_EQ(st.skipped_unreadable, 1u);
   ASSERT_EQ(st.warnings.size(), 1u);
   EXPECT_NE(st.warnings[0].find("dangling.py"), std::string::npos);
+}
+
+// Hostile probe 2026-12-05: FIFOs, sockets and device nodes in the tree (and, with -L, a link
+// to /dev/zero) were skipped in silence. Each is now skipped with a warning naming it, counted
+// as unreadable; an ignored one is not mentioned.
+TEST(ChunkWalker, SpecialFilesAreSkippedWithAWarningNamingThem) {
+  ScratchDir d;
+  make_repo(d);
+  d.write("ok.py");
+  d.write(".gitignore", "ignored.fifo\n");
+  ASSERT_EQ(::mkfifo((d.path() / "pipe.py").c_str(), 0644), 0);
+  ASSERT_EQ(::mkfifo((d.path() / "ignored.fifo").c_str(), 0644), 0);
+  const int sock = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string sp = (d.path() / "sock.py").string();
+  ASSERT_LT(sp.size(), sizeof(addr.sun_path));
+  std::memcpy(addr.sun_path, sp.c_str(), sp.size() + 1);
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ::close(sock);
+  // A link to /dev/zero is refused by the pseudo-file-system rule, with its own warning.
+  std::filesystem::create_symlink("/dev/zero", d.path() / "zero.py");
+  WalkOptions o;
+  o.follow_symlinks = true;
+  WalkStats st;
+  EXPECT_EQ(walk_rels(d.path(), o, &st), (V{"ok.py"}));
+  std::string all;
+  for (const auto& w : st.warnings) all += w + "\n";
+  EXPECT_EQ(st.skipped_unreadable, 2u) << all;
+  EXPECT_EQ(st.entry_warnings.size(), 2u) << all;
+  EXPECT_NE(all.find("pipe.py: a FIFO, not a regular file"), std::string::npos) << all;
+  EXPECT_NE(all.find("sock.py: a socket, not a regular file"), std::string::npos) << all;
+  EXPECT_NE(all.find("zero.py: it is on the /dev pseudo file system"), std::string::npos) << all;
+  EXPECT_EQ(all.find("ignored.fifo"), std::string::npos) << all;
 }
 
 // Walks d with permission bits in force. As root (where they are not), the walk runs in a

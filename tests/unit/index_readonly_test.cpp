@@ -191,4 +191,17 @@ TEST_F(IndexReadOnly, ReadOnlyCacheWithoutIndexIsAClearError) {
   EXPECT_NE(got.find("--no-index"), std::string::npos) << got;
 }
 
+// Hostile probe 2026-12-05: a read-only cache folder with no index in it said only "cannot
+// create index directory ...: Permission denied", without the way out the promise names.
+TEST_F(IndexReadOnly, ReadOnlyEmptyCacheSaysWhatToDo) {
+  fs::create_directories(cache_);
+  chmod_tree(cache_, false);
+  int code = 0;
+  const std::string got = as_reader(&code);
+  if (code == test::kChildCannotDrop) GTEST_SKIP() << "cannot drop privileges to uid 65534";
+  EXPECT_EQ(code, 3) << got;
+  EXPECT_NE(got.find("cannot create index directory"), std::string::npos) << got;
+  EXPECT_NE(got.find("--no-index"), std::string::npos) << got;
+}
+
 }  // namespace

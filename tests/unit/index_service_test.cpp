@@ -3,6 +3,7 @@
 // index, hidden / ignored / oversized files, merging and demotion of hits, find_similar,
 // status / list / clean, and searches running while an update commits.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -446,6 +447,15 @@ TEST_F(IndexService, CleanByAReaderNamesTheUpdateUnderWay) {
   TestHashEmbedder a("test/model-a");
   auto ia = open(a, root_);
   ia->update();
+  // Index folders are private (IndexFoldersAreClosedToOtherUsers): a cache shared with readers
+  // is one its owner opened to them.
+  for (const auto& e : fs::recursive_directory_iterator(cache_))
+    fs::permissions(e.path(),
+                    e.is_directory() ? fs::perms::group_read | fs::perms::group_exec |
+                                           fs::perms::others_read | fs::perms::others_exec
+                                     : fs::perms::group_read | fs::perms::others_read,
+                    fs::perm_options::add);
+  fs::permissions(cache_, fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
   index::FileLock writer(ia->location() / "lock");  // an update in progress
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
@@ -558,6 +568,54 @@ TEST_F(IndexService, RepoLocalIndexIsFoundWithoutAFlag) {
   EXPECT_EQ(found->location(), local->location());
   EXPECT_EQ(found->update().chunks_embedded, 0u);
   EXPECT_FALSE(fs::exists(cache_));
+}
+
+// Hostile probe 2026-12-05: a 0600 .env was copied into 0644 index files in 0755 folders, so
+// every user of the machine could read it there. The folders an index creates are 0700 (in the
+// cache and in a repository's .ripvec/), whatever the umask lets through beyond that.
+TEST_F(IndexService, IndexFoldersAreClosedToOtherUsers) {
+  TestHashEmbedder emb;
+  write(root_ / ".env", "AWS_SECRET_KEY=hunter2\n");
+  fs::permissions(root_ / ".env", fs::perms::owner_read | fs::perms::owner_write);
+  const mode_t old_mask = ::umask(022);
+  for (bool repo_local : {false, true}) {
+    SCOPED_TRACE(repo_local ? "repo-local" : "cache");
+    IndexOptions o = opts();
+    o.repo_local = repo_local;
+    auto idx = Index::open(root_, borrow(emb), o);
+    idx->update();
+    // Every folder from the first one the index made down to its objects' folders.
+    const fs::path top = repo_local ? fs::canonical(root_) / ".ripvec" : cache_;
+    std::vector<fs::path> dirs = {top};
+    for (auto it = fs::recursive_directory_iterator(top); it != fs::recursive_directory_iterator();
+         ++it)
+      if (it->is_directory()) dirs.push_back(it->path());
+    ASSERT_GT(dirs.size(), 3u);
+    for (const auto& d : dirs) {
+      const auto p = fs::status(d).permissions();
+      EXPECT_EQ(p & (fs::perms::group_all | fs::perms::others_all), fs::perms::none) << d;
+    }
+  }
+  ::umask(old_mask);
+}
+
+// Hostile probe 2026-12-05: with --cache-dir inside the tree, the index's own folder was left
+// out of the walk but the rest of the cache was not: its fingerprints/ (and any other model's
+// index there) were indexed as text. The whole cache is left out now.
+TEST_F(IndexService, CacheInsideTheTreeIsNeverIndexed) {
+  TestHashEmbedder a("test/model-a"), b("test/model-b");
+  IndexOptions o = opts();
+  o.cache_dir = root_ / "cachedir";
+  for (int round = 0; round < 2; ++round) {  // the second round sees the first one's cache
+    for (TestHashEmbedder* e : {&a, &b}) {
+      auto idx = Index::open(root_, borrow(*e), o);
+      idx->update();
+      auto snap = idx->snapshot();
+      for (size_t i = 0; i < snap->size(); ++i)
+        EXPECT_FALSE(snap->chunk(i).path.starts_with("cachedir/")) << snap->chunk(i).path;
+    }
+  }
+  EXPECT_TRUE(fs::exists(root_ / "cachedir"));
 }
 
 TEST_F(IndexService, ConcurrentSearchesDuringUpdatesSeeWholeSnapshots) {

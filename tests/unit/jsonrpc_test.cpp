@@ -206,6 +206,20 @@ TEST(JsonRpcMessage, ErrorCodes) {
   EXPECT_EQ(r.message->kind, Message::Kind::Response);
 }
 
+// Hostile probe 2026-12-05: a request with "id": null was answered as a request; MCP and LSP
+// both require a string or integer id. A response may still carry a null id (an error about
+// a request whose id could not be read).
+TEST(JsonRpcMessage, RequestWithNullIdIsInvalid) {
+  auto p = parse_message("{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":null}");
+  ASSERT_FALSE(p.message);
+  EXPECT_EQ(error_code(p), code::kInvalidRequest);
+  EXPECT_TRUE((*p.error_response)["id"].is_null());
+  auto r = parse_message(
+      "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"x\"}}");
+  ASSERT_TRUE(r.message);
+  EXPECT_EQ(r.message->kind, Message::Kind::Response);
+}
+
 TEST(JsonRpcMessage, HugeNumbersAreParseErrorsOrValues) {
   // 1e99999 overflows a double: nlohmann refuses it (parse error), never UB.
   EXPECT_EQ(
