@@ -42,7 +42,10 @@ int run_list(const CliOptions& opts) {
   for (const auto& s : all) {
     // Names from the file system and the manifest: escaped as every text output (a root
     // folder named with an escape sequence must not reach the terminal raw).
-    out += escape_name(s.root.string()) + "\n";
+    // A damaged manifest names no root: say so rather than print an empty line.
+    out += (s.root.empty() ? std::string("(root unknown: the manifest is damaged)")
+                           : escape_name(s.root.string())) +
+           "\n";
     const std::string reduced = reduced_vectors(s.vectors);
     out += "  model " + (s.model_id.empty() ? std::string("?") : escape_name(s.model_id)) + ", " +
            (reduced.empty() ? "" : escape_name(reduced) + " vectors, ") + std::to_string(s.files) +
@@ -79,7 +82,12 @@ int run_status(const CliOptions& opts) {
   out += "files: " + std::to_string(s.files) + "\n";
   out += "chunks: " + std::to_string(s.chunks) + "\n";
   out += "size: " + human_bytes(s.bytes) + "\n";
-  out += "last update: " + (s.exists ? when(s.last_update_unix) : std::string("never")) + "\n";
+  // As --list: the time of the last commit, also when its snapshot is damaged now (the problem
+  // line says so); "never" only when nothing was committed. --status said "never" and --list
+  // the date for one index (hostile probe 2026-12-05).
+  out +=
+      "last update: " + (s.last_update_unix > 0 ? when(s.last_update_unix) : std::string("never")) +
+      "\n";
   out += "stale files: " + std::to_string(s.stale.size()) + "\n";
   if (!s.problem.empty())
     out += "problem: " + escape_name(s.problem) + " (the next update rebuilds it)\n";

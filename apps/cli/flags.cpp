@@ -61,9 +61,13 @@ const CLI::Validator kFiniteNumber(
       char* end = nullptr;
       errno = 0;
       const double v = std::strtod(s.c_str(), &end);
-      if (end != s.c_str() + s.size() || errno == ERANGE || !std::isfinite(v))
+      // 1e-400 underflows to (about) 0 and 1e400 overflows: both are finite numbers, and said
+      // "expected a finite number" (hostile probe 2026-12-05). The tiny one is a threshold like
+      // 0; the huge one is out of range like 1e39.
+      const bool overflow = errno == ERANGE && std::fabs(v) > 1.0;
+      if (end != s.c_str() + s.size() || (!overflow && !std::isfinite(v)))
         return "expected a finite number, got '" + s + "'";
-      if (std::fabs(v) > std::numeric_limits<float>::max())
+      if (overflow || std::fabs(v) > std::numeric_limits<float>::max())
         return "'" + s + "' is out of range (scores lie between -1 and 1)";
       return {};
     },

@@ -363,10 +363,20 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
   DirResult out;
   WalkStats& st = out.stats;
   const WalkOptions& opts = *g.opts;
+  // One warning per folder that cannot be read or entered, about that folder (an entry warning,
+  // so a search of an unchanged tree does not repeat it): a folder without search permission
+  // gave one for each ignore file it might hold and one per entry that could not be stat'ed,
+  // and an unreadable folder was named again on every search (hostile probe 2026-12-05).
   DIR* dir = ::opendir(ctx_mut->abs.c_str());
+  int err = dir ? 0 : errno;
+  if (dir && ::access(ctx_mut->abs.c_str(), X_OK) != 0 && errno == EACCES) {
+    err = EACCES;
+    ::closedir(dir);
+    dir = nullptr;
+  }
   if (!dir) {
     ++st.skipped_unreadable;
-    warn(st, "cannot read directory " + ctx_mut->abs + ": " + std::strerror(errno));
+    warn_entry(st, "cannot read directory " + ctx_mut->abs + ": " + std::strerror(err));
     return out;
   }
   load_layer(*ctx_mut, g, ctx_mut->repo, &st);

@@ -28,6 +28,20 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Why a place in the model cache cannot be used, for the "looked in" list: "absent" only when
+// it is; a cache of another user's said "(absent)" for files that are there but may not be
+// read (hostile probe 2026-12-05).
+std::string why_unusable(const std::filesystem::path& p, bool want_dir) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0)
+    return errno == ENOENT || errno == ENOTDIR
+               ? "absent"
+               : std::string("cannot be read: ") + std::strerror(errno);
+  if (want_dir && !S_ISDIR(st.st_mode)) return "not a directory";
+  if (!want_dir && !S_ISREG(st.st_mode)) return "not a regular file";
+  return "cannot be read: " + std::string(std::strerror(EACCES));
+}
+
 const std::vector<std::string> kRequiredFiles = {"config.json", "model.safetensors",
                                                  "tokenizer.json"};
 // Fetched alongside when downloading; a 404 for any of them is normal.
@@ -661,7 +675,7 @@ ModelFiles resolve_model(std::string_view spec_in, const ResolveOptions& opts) {
   std::optional<std::vector<std::string>> best;  // missing files of the closest candidate
   auto try_snapshot = [&](const fs::path& dir) -> bool {
     if (!fs::is_directory(dir, ec)) {
-      looked.push_back(dir.string() + " (absent)");
+      looked.push_back(dir.string() + " (" + why_unusable(dir, true) + ")");
       return false;
     }
     auto missing = missing_files(dir, required);
@@ -683,7 +697,7 @@ ModelFiles resolve_model(std::string_view spec_in, const ResolveOptions& opts) {
   } else if (is_commit_hash(opts.revision)) {
     ref_target = opts.revision;
   } else {
-    looked.push_back(ref_file.string() + " (absent)");
+    looked.push_back(ref_file.string() + " (" + why_unusable(ref_file, false) + ")");
   }
   if (!ref_target.empty() && try_snapshot(snapshots / ref_target))
     return finish(make_files(spec, snapshots / ref_target));
@@ -697,7 +711,10 @@ ModelFiles resolve_model(std::string_view spec_in, const ResolveOptions& opts) {
         if (e.is_directory(ec) && e.path().filename() != ref_target) dirs.push_back(e.path());
     std::sort(dirs.begin(), dirs.end());
     if (dirs.empty() && ref_target.empty())
-      looked.push_back(snapshots.string() + " (no snapshots)");
+      looked.push_back(snapshots.string() + " (" +
+                       (fs::is_directory(snapshots, ec) ? std::string("no snapshots")
+                                                        : why_unusable(snapshots, true)) +
+                       ")");
     for (const auto& d : dirs)
       if (try_snapshot(d)) return finish(make_files(spec, d));
   }

@@ -211,6 +211,30 @@ TEST_F(CliIndex, StatusAndListNameADamagedManifest) {
   EXPECT_EQ(run_cli(run({"index", "--list"})).out.find("damaged"), std::string::npos);
 }
 
+// Hostile probe 2026-12-05, fourth round: with the manifest damaged, --list printed an empty
+// line for the root; with the snapshot cut short, --status said "last update: never" where
+// --list gave the date. Both say the same now.
+TEST_F(CliIndex, StatusAndListAgreeOnADamagedIndex) {
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  fs::path manifest, snapshot;
+  for (const auto& e : fs::recursive_directory_iterator(cache_.path())) {
+    if (e.path().filename() == "manifest.json") manifest = e.path();
+    if (e.path().filename().string().starts_with("snapshot-")) snapshot = e.path();
+  }
+  ASSERT_FALSE(manifest.empty());
+  ASSERT_FALSE(snapshot.empty());
+  fs::resize_file(snapshot, 100);
+  auto st = run_cli(run({"index", "--status", repo_.path()}));
+  ASSERT_EQ(st.status, 0) << st.err;
+  EXPECT_EQ(st.out.find("last update: never"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("problem: "), std::string::npos) << st.out;
+  auto list = run_cli(run({"index", "--list"}));
+  EXPECT_NE(list.out.find("damaged: "), std::string::npos) << list.out;
+  std::ofstream(manifest, std::ios::trunc) << "{garbage";
+  list = run_cli(run({"index", "--list"}));
+  EXPECT_EQ(list.out.rfind("(root unknown: the manifest is damaged)\n", 0), 0u) << list.out;
+}
+
 // Probe 2026-12-05 (second round): --status and --list printed the root raw (an escape sequence
 // in a folder name reached the terminal); the index report already escaped it.
 TEST_F(CliIndex, StatusAndListEscapeTheRoot) {

@@ -435,6 +435,25 @@ TEST(ChunkWalker, UnreadableEntriesBecomeWarnings) {
   EXPECT_EQ(r, "ok.py,|2|2|unreadable");
 }
 
+// Hostile probe 2026-12-05: a folder that may be listed but not entered (mode 0644) gave a
+// warning for each ignore file it might hold and one per entry that could not be stat'ed (none
+// of them real findings); it is one warning about the folder now.
+TEST(ChunkWalker, FolderWithoutSearchPermissionIsOneWarning) {
+  ScratchDir d;
+  ::chmod(d.path().c_str(), 0755);
+  ::chmod(d.write("ok.py").c_str(), 0644);
+  ::chmod(d.write("secret.py").c_str(), 0644);
+  auto nx = d.mkdir("noexec");
+  d.write("noexec/b.py");
+  d.write("noexec/c.py");
+  ::chmod(nx.c_str(), 0644);
+  std::string r;
+  const bool ran = walk_unprivileged(d.path(), &r);
+  ::chmod(nx.c_str(), 0755);  // so that the scratch folder can be removed
+  if (!ran) GTEST_SKIP() << "cannot drop privileges to test this";
+  EXPECT_EQ(r, "ok.py,secret.py,|1|1|ok");
+}
+
 TEST(ChunkWalker, FileRootsAreAlwaysTaken) {
   ScratchDir d;
   make_repo(d);

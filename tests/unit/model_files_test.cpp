@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "common/child_process.hpp"
 #include "common/test_util.hpp"
 #include "ripvec/error.hpp"
 #include "ripvec/model_files.hpp"
@@ -360,6 +361,41 @@ TEST_F(ModelFilesTest, OfflineErrorListsMissingFilesPlacesAndFix) {
         resolve_model("org/tiny-model", bad);
       }(),
       InvalidArgument);
+}
+
+// Hostile probe 2026-12-05: a model cache this user may not read (another user's HOME) was
+// listed as "refs/main (absent)" and "snapshots (no snapshots)", though both were there.
+TEST_F(ModelFilesTest, UnreadableCacheIsNotCalledAbsent) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to read the cache as another user";
+  fs::path repo = cache_ / "models--org--tiny-model";
+  write_all(repo / "refs" / "main", "abc");
+  write_all(repo / "snapshots" / "abc" / "config.json", "{}");
+  ::chmod(repo.c_str(), 0700);
+  for (fs::path p = cache_; p != p.root_path(); p = p.parent_path()) {
+    if (p == repo) continue;
+    if (p == fs::temp_directory_path()) break;
+    ::chmod(p.c_str(), 0755);  // the child reaches the cache, not the model's folder
+  }
+  int code = 0;
+  const std::string msg = test::in_child(
+      65534,
+      [&] {
+        ResolveOptions o = quiet();
+        o.allow_download = false;
+        try {
+          resolve_model("org/tiny-model", o);
+        } catch (const ModelNotFoundError& e) {
+          return std::string(e.what());
+        }
+        return std::string("resolved");
+      },
+      &code);
+  ::chmod(repo.c_str(), 0755);
+  if (code == test::kChildCannotDrop) GTEST_SKIP() << "cannot drop privileges to uid 65534";
+  ASSERT_EQ(code, 0) << msg;
+  EXPECT_EQ(msg.find("(absent)"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("(no snapshots)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("refs/main (cannot be read: Permission denied)"), std::string::npos) << msg;
 }
 
 TEST_F(ModelFilesTest, DownloadsIntoCacheLayout) {
