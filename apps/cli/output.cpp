@@ -177,6 +177,40 @@ std::string path_text(std::string_view path, bool color) {
   return paint(escape_name(path), kMagenta, color);
 }
 
+size_t line_start_column(const std::filesystem::path& path, int line, std::string_view first) {
+  if (line < 1 || first.empty()) return 0;
+  // A window is at most 16 KiB of a line over 16 KiB; the file is read up to that line only.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return 0;
+  }
+  std::string text;
+  int at = 1;
+  char buf[1 << 16];
+  bool done = false;
+  while (!done) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n && !done; ++i) {
+      if (buf[i] == '\n') {
+        if (at == line) done = true;
+        ++at;
+      } else if (at == line) {
+        text.push_back(buf[i]);
+      }
+    }
+    if (text.size() > (size_t{64} << 20)) break;  // not a line a chunk was cut from
+  }
+  ::close(fd);
+  if (at < line) return 0;
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  const size_t pos = text.find(first);
+  return pos == std::string::npos ? 0 : pos;
+}
+
 std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& query_words,
                          bool color) {
   const auto lines = content_lines(r.content);
@@ -190,6 +224,7 @@ std::string vimgrep_line(const ResultView& r, const std::vector<std::string>& qu
     const size_t nb = line.find_first_not_of(" \t");
     col = nb == std::string_view::npos ? 0 : nb;
   }
+  if (best == 0) col += r.first_column;  // a window starting inside its line
   std::string out = path_text(r.path, color) + ":" +
                     paint(std::to_string(r.start_line + static_cast<int>(best)), kGreen, color) +
                     ":" + std::to_string(col + 1) + ":";

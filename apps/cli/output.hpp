@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ struct ResultView {
   std::string symbol, kind, language;
   double score = 0.0;
   std::string content;  // the chunk's exact source lines
+  // Byte offset in its file line where the content's first line starts: 0 but for a window of a
+  // line longer than 16 KiB (minified code), which begins inside the line (line_start_column).
+  size_t first_column = 0;
 };
 
 // {"path":..,"start_line":..,"end_line":..,"symbol":..,"kind":..,"language":..,"score":..,
@@ -49,6 +53,12 @@ std::string result_text(const ResultView& r, const std::vector<std::string>& que
 // 0-based offsets of the lines of r.content that contain a query word; when none does, the
 // first non-blank line (the "best-matching" lines of -C/-A/-B and --vimgrep).
 std::vector<size_t> best_lines(const ResultView& r, const std::vector<std::string>& query_words);
+
+// Where `first` (a chunk's first content line) starts in line `line` (1-based) of the file at
+// `path`: 0 when it is the whole line, when the file cannot be read, or when the line no longer
+// holds it (the file changed, or invalid UTF-8 the index shows as U+FFFD). Only single-line
+// chunks can start inside a line (the byte windows of one long line); they alone are looked up.
+size_t line_start_column(const std::filesystem::path& path, int line, std::string_view first);
 
 // "path:line:column:text" (1-based line and byte column) of the first best line, with the
 // column of its first query word (else of its first non-blank character). No newline. With

@@ -96,5 +96,23 @@ TEST_F(CliHostile, MinifiedFileTailIsSearchable) {
   }
 }
 
+// Known since 2026-12-05 (hostile probe, third round): a line longer than 16 KiB is cut into
+// byte windows, and --vimgrep counted the column from the window's start (8233 for a word at
+// byte 41000 of the line). It counts from the line's start now.
+TEST_F(CliHostile, VimgrepColumnOfALongLineCountsFromTheLineStart) {
+  std::string src;
+  for (int i = 0; src.size() < 40 * 1024; ++i)
+    src += "function f" + std::to_string(i) + "(a,b){return a+b*" + std::to_string(i) + "};";
+  const size_t at = src.size() + 4;  // "var " then the word
+  src += "var zzuniqueword=1;";
+  for (int i = 0; src.size() < 60 * 1024; ++i)
+    src += "function g" + std::to_string(i) + "(a,b){return a-b*" + std::to_string(i) + "};";
+  repo_.write("min.js", src + "\n");
+  auto r = run_cli(run({"--vimgrep", "--mode", "keyword", "zzuniqueword", repo_.path().string()}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string want = ":1:" + std::to_string(at + 1) + ":";
+  EXPECT_NE(r.out.find(want), std::string::npos) << r.out.substr(0, 200);
+}
+
 }  // namespace
 }  // namespace ripvec::test
