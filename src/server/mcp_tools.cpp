@@ -197,6 +197,10 @@ ToolResult run_search(const json& a, ToolCall& call, bool prose, const json& sch
     so.filter.types = kProseTypes;
   } else {
     std::string lang = args.str("language", false, 64);
+    // As path_glob: "" is refused, not read as "every language" (hostile probe 2026-12-05).
+    if (a.is_object() && a.contains("language") && !a["language"].is_null() && lang.empty())
+      throw InvalidArgument(
+          "argument 'language' must not be empty (leave it out to search every language)");
     if (!lang.empty())
       so.filter.types.push_back(type_for_language(lang));
     else

@@ -204,7 +204,8 @@ TEST(McpProtocol, RepoMapFocusFileIsNormalised) {
 
 // Probe 2026-12-05: search_code with path_glob "" or "!" searched every file, silently (the
 // CLI refuses -g '' and -g '!'); a path with a NUL byte gave an error message cut at the NUL
-// ("find_similar failed: sub/good.py").
+// ("find_similar failed: sub/good.py"); language "" was "every language" while path_glob ""
+// was refused (fourth round).
 TEST(McpProtocol, EmptyGlobAndNulInArgumentsAreToolErrors) {
   TempDir repo, cache;
   repo.write("a.py", "def f():\n    return 1\n");
@@ -212,6 +213,7 @@ TEST(McpProtocol, EmptyGlobAndNulInArgumentsAreToolErrors) {
   in += tool_call(2, "search_code", {{"query", "f"}, {"path_glob", "!"}});
   in += tool_call(3, "search_code", {{"query", "f"}, {"path_glob", ""}});
   in += tool_call(4, "find_similar", {{"file_path", std::string("a.py\0x", 6)}, {"line", 1}});
+  in += tool_call(5, "search_code", {{"query", "f"}, {"language", ""}});  // probe, 4th round
   auto res = run_mcp(repo, cache, in);
   EXPECT_EQ(res.status, 0) << res.err;
   auto v = replies(res.out);
@@ -222,6 +224,9 @@ TEST(McpProtocol, EmptyGlobAndNulInArgumentsAreToolErrors) {
   }
   ASSERT_TRUE(by_id(v, 4));
   EXPECT_NE(tool_text(*by_id(v, 4)).find("NUL"), std::string::npos) << *by_id(v, 4);
+  ASSERT_TRUE(by_id(v, 5));
+  EXPECT_EQ((*by_id(v, 5))["result"]["isError"], true) << *by_id(v, 5);
+  EXPECT_NE(tool_text(*by_id(v, 5)).find("'language' must not be empty"), std::string::npos);
 }
 
 // Hostile probe 2026-12-05: a `root` below a root an earlier call had opened was answered from
