@@ -150,27 +150,30 @@ int run_models(const CliOptions& opts) {
     return rows.empty() ? 1 : 0;
   }
   if (rows.empty()) {
-    write_stdout("no models installed in " + hf_hub_cache_dir().string() +
+    write_stdout("no models installed in " + escape_name(hf_hub_cache_dir().string()) +
                  " (install the default with scripts/install_default_model.sh, or pass --model "
                  "DIR to index with a model directory)\n");
     return 1;
   }
+  // Model ids are folder names and paths: escaped as every name in text output (a folder named
+  // with ESC[2J cleared the terminal, one with a newline broke the table: hostile probe
+  // 2026-12-05, fifth round). --json keeps them as they are.
   size_t w = 5;
-  for (const Row& r : rows) w = std::max(w, r.m.id.size());
+  for (const Row& r : rows) w = std::max(w, escape_name(r.m.id).size());
   std::string out =
       pad("MODEL", w) + "  TYPE        DIM  MAX TOKENS  POOLING     SIZE       SOURCE\n";
   for (const Row& r : rows) {
-    out += pad(r.m.id, w) + "  ";
+    out += pad(escape_name(r.m.id), w) + "  ";
     if (!r.error.empty()) {
-      out += "cannot load: " + r.error + "\n";
+      out += "cannot load: " + escape_name(r.error) + "\n";
       continue;
     }
     out += pad(r.arch, 10) + "  " + pad(std::to_string(*r.dim), 3) + "  " +
            pad(std::to_string(*r.max_tokens), 10) + "  " +
            pad(r.pooling + (r.normalize ? "+norm" : ""), 10) + "  " +
-           pad(human_bytes(r.m.weight_bytes), 9) + "  " + r.m.source + "\n";
+           pad(human_bytes(r.m.weight_bytes), 9) + "  " + escape_name(r.m.source) + "\n";
   }
-  if (best) out += "\nrecommended: " + best->m.id + "\n  why: " + why + "\n";
+  if (best) out += "\nrecommended: " + escape_name(best->m.id) + "\n  why: " + why + "\n";
   write_stdout(out);
   return 0;
 }

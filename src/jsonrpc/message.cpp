@@ -94,7 +94,10 @@ Parsed parse_message(std::string_view text, size_t max_depth) {
                     "Invalid Request: a request id must not be null");
     m.method = method->get<std::string>();
     auto params = j.find("params");
-    if (params != j.end()) {
+    // "params": null is taken as no params: JSON-RPC wants them left out, but clients send null
+    // for shutdown and exit, and refusing the exit left the server running (hostile probe
+    // 2026-12-05, fifth round).
+    if (params != j.end() && !params->is_null()) {
       if (!params->is_object() && !params->is_array())
         return reject(id, code::kInvalidRequest,
                       "Invalid Request: params must be an object or an array");

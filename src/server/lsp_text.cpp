@@ -39,7 +39,11 @@ std::string uri_to_path(std::string_view uri) {
   std::string out;
   for (size_t i = 0; i < uri.size(); ++i) {
     if (uri[i] == '%' && i + 2 < uri.size() + 0 && hex(uri[i + 1]) >= 0 && hex(uri[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(uri[i + 1]) * 16 + hex(uri[i + 2])));
+      const char c = static_cast<char>(hex(uri[i + 1]) * 16 + hex(uri[i + 2]));
+      // No file name holds NUL: "util.py%00.txt" was cut at it and answered as util.py (hostile
+      // probe 2026-12-05, fifth round). Not a local file.
+      if (c == '\0') return {};
+      out.push_back(c);
       i += 2;
     } else if (uri[i] == '?' || uri[i] == '#') {
       break;

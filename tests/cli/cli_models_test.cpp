@@ -112,6 +112,22 @@ TEST(CliModels, ConfigThatDoesNotMatchTheWeightsIsNotRecommended) {
   EXPECT_NE(r.out.find("recommended: intfloat/e5-small-v2\n"), std::string::npos) << r.out;
 }
 
+// Hostile probe 2026-12-05, fifth round: a model folder named with an escape sequence or a
+// newline reached the terminal raw (ESC[2J cleared the screen, a newline broke the table and the
+// "recommended:" line). Ids are escaped as every name in text output; --json keeps the bytes.
+TEST(CliModels, ModelIdsAreEscaped) {
+  TempDir t;
+  install(t / "hub", "org/evil\x1b[2Jx\nNEWLINE", "aaaa");
+  const CliResult r = models(t);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("org/evil\\x1B[2Jx\\x0ANEWLINE "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("recommended: org/evil\\x1B[2Jx\\x0ANEWLINE\n"), std::string::npos) << r.out;
+  const CliResult j = models(t, {"--json"});
+  ASSERT_EQ(j.status, 0) << j.err;
+  EXPECT_EQ(nlohmann::json::parse(j.out)["id"], "org/evil\x1b[2Jx\nNEWLINE");
+}
+
 // Probe 2026-12-05: a FIFO as a model's refs/main in the Hugging Face cache made `ripvec
 // models` wait forever in open(). The ref is now read only from a regular file, without
 // blocking; the model is still listed (its snapshot is found without the ref).

@@ -399,6 +399,31 @@ TEST(LspProtocol, WrongTypedParamsAreInvalidParams) {
   EXPECT_EQ(v[6]["result"][0]["name"], "g") << v[6];  // the buffer, not the file
 }
 
+// Hostile probe 2026-12-05, fifth round: "util.py%00.txt" was cut at the NUL and answered with
+// util.py's symbols (no file name holds NUL: it is not a local file, -32602 as other such URIs),
+// and shutdown / exit with "params": null were refused (-32600), which left the server running.
+TEST(LspProtocol, NulInAFileUriAndNullParams) {
+  TempDir repo;
+  repo.write("util.py", "def parse_config():\n    return 1\n");
+  const std::string nul = "file://" + (repo / "util.py").string() + "%00.txt";
+  std::string body = request(2, "textDocument/documentSymbol", doc(nul));
+  body += request(3, "textDocument/documentSymbol", doc("file://" + (repo / "util.py").string()));
+  CliRun r;
+  if (std::filesystem::exists("/usr/bin/timeout"))
+    r.prefix = {"/usr/bin/timeout", "-s", "KILL", "60"};
+  r.args = {"lsp", "--no-watch", "--model", "/nonexistent/model"};
+  r.stdin_data = initialize(1, repo.path()) + notification("initialized") + body +
+                 frame(R"({"jsonrpc":"2.0","id":99,"method":"shutdown","params":null})") +
+                 frame(R"({"jsonrpc":"2.0","method":"exit","params":null})");
+  r.stdin_from_data = true;
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << "exit with params null must end the session: " << res.err;
+  auto v = replies_by_id(res.out);
+  EXPECT_EQ(v[2]["error"]["code"], -32602) << v[2];
+  EXPECT_EQ(v[3]["result"][0]["name"], "parse_config") << v[3];
+  EXPECT_TRUE(v[99].contains("result")) << v[99];
+}
+
 // Probe 2026-12-05: a buffer with old Mac line ends ("\r" alone) had every definition on line
 // 0 (LSP counts "\n", "\r\n" and "\r" as line ends). Nesting (a method under its class, a
 // function after the class at the top level) comes from one pass over the definitions.
