@@ -126,7 +126,14 @@ void Watcher::loop() {
             auto* ev = reinterpret_cast<inotify_event*>(buf.data() + off);
             off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
             if (ev->mask & IN_Q_OVERFLOW) {
-              for (auto& [r, on] : watched_roots_) dirty[r] = Clock::now();
+              // Events were dropped, among them possibly the creation of folders, which then
+              // had no watch and never raised an event again (a file added there stayed out of
+              // the index: hostile probe 2026-12-05, fifth round). Walk every root again:
+              // watches already set keep their descriptors, new folders get theirs.
+              for (auto& [r, on] : watched_roots_) {
+                if (!polling_) watch_tree(r, r->path().string());
+                dirty[r] = Clock::now();
+              }
               continue;
             }
             auto w = watches_.find(ev->wd);

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "cli/cli_runner.hpp"
@@ -87,6 +89,55 @@ TEST(ServerWatcher, RootDeletedAndMadeAgainIsWatchedAgain) {
   EXPECT_TRUE(eventually([&] { return keyword_hits(*s.r, "beta_wombat") == 1; }))
       << "the new root folder was not watched again";
   EXPECT_EQ(keyword_hits(*s.r, "alpha_quokka"), 1u);
+}
+
+// Hostile probe 2026-12-05, fifth round: when the inotify queue overflowed (the watcher's thread
+// busy in an update while a tree changed fast), a folder made meanwhile never got a watch, and a
+// file added in it later stayed out of the index. The overflow is made real here: an update held
+// open by this test keeps the watcher's thread waiting while more events than the kernel queues
+// arrive; afterwards the new folder must be watched.
+TEST(ServerWatcher, FolderMadeDuringAQueueOverflowIsWatched) {
+  RIPVEC_REQUIRE_PATH(test::default_model_dir() / "model.safetensors");
+  size_t max_events = 16384;
+  if (std::ifstream f("/proc/sys/fs/inotify/max_queued_events"); f) f >> max_events;
+  if (max_events > (size_t{1} << 20)) GTEST_SKIP() << "inotify queue too large to overflow here";
+  Served s;
+  ASSERT_TRUE(s.watching());
+  // Hold the root's update: the watcher's own update (after the change below) waits for it.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, release = false;
+  std::thread holder([&] {
+    s.r->update([&](const IndexProgress&) {
+      std::unique_lock<std::mutex> lock(mu);
+      entered = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+    });
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return entered; }));
+  }
+  write(s.root / "c.py", "def gamma():\n    return 3\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the watcher is now waiting
+  // Two files in turn (the kernel merges an event equal to the one before it), then the folder.
+  for (size_t i = 0; i < max_events + 2000; ++i)
+    write(s.root / (i % 2 ? "m1.txt" : "m2.txt"), std::to_string(i));
+  fs::create_directories(s.root / "late");
+  for (size_t i = 0; i < 200; ++i) write(s.root / (i % 2 ? "m1.txt" : "m2.txt"), "x");
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  holder.join();
+  // Let the watcher read the overflow and settle, then add a file in the new folder.
+  EXPECT_TRUE(eventually([&] { return keyword_hits(*s.r, "gamma") == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  write(s.root / "late" / "new.py", "def latetok_function():\n    return 4\n");
+  EXPECT_TRUE(eventually([&] { return keyword_hits(*s.r, "latetok_function") == 1; }))
+      << "the folder made during the overflow is not watched";
 }
 
 // Review 2026-12-05: a root renamed away (its watches follow the folder) with a fresh folder
