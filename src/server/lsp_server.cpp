@@ -53,6 +53,7 @@ int symbol_kind(const std::string& k) {
 struct Buffer {
   std::string text;
   int version = 0;
+  std::string uri;  // as the client spelled it (answers about the document use it)
 };
 
 class LspServer {
@@ -99,11 +100,25 @@ class LspServer {
     return server::relative_to(fs::path(abs), root().path());
   }
 
+  // A document's path as the server knows files: decoded, `..` resolved, symlinks followed (the
+  // root is canonical). Buffers are kept under it, not under the URI as the client spelled it:
+  // a client that opened the workspace through a symlink (macOS's /tmp), or encoded a path
+  // otherwise than path_to_uri (`+`, `@` left as they are, lowercase %xx), had its unsaved
+  // buffers missed, so definitions pointed at the file on disk and references found nothing
+  // (hostile probe 2026-12-05, fifth round).
+  static std::string path_of(const std::string& uri) {
+    const std::string raw = server::uri_to_path(uri);
+    if (raw.empty()) return raw;
+    std::error_code ec;
+    const fs::path canon = fs::weakly_canonical(fs::path(raw), ec);
+    return ec ? fs::path(raw).lexically_normal().string() : canon.string();
+  }
+
   // The text of a document: the open buffer, else the file on disk ("" when unreadable).
   std::string text_of(const std::string& uri) {
     {
       std::lock_guard<std::mutex> lock(buffers_mu_);
-      auto it = buffers_.find(uri);
+      auto it = buffers_.find(path_of(uri));
       if (it != buffers_.end()) return it->second.text;
     }
     // A regular file only, bounded, opened without blocking: a URI naming /dev/zero or a FIFO
@@ -119,7 +134,7 @@ class LspServer {
   std::map<std::string, std::string> open_buffers() {  // rel path -> text
     std::lock_guard<std::mutex> lock(buffers_mu_);
     std::map<std::string, std::string> out;
-    for (const auto& [uri, b] : buffers_) out[rel_path(server::uri_to_path(uri))] = b.text;
+    for (const auto& [path, b] : buffers_) out[rel_path(path)] = b.text;
     return out;
   }
 
@@ -207,8 +222,15 @@ class LspServer {
     return {{"start", {{"line", l}, {"character", c0}}}, {"end", {{"line", l}, {"character", c1}}}};
   }
 
+  // The URI of a file of the root: the one the client opened it with, when it did.
   std::string abs_uri(const std::string& rel) {
-    return server::path_to_uri((root().path() / rel).string());
+    const std::string path = (root().path() / rel).string();
+    {
+      std::lock_guard<std::mutex> lock(buffers_mu_);
+      auto it = buffers_.find(path);
+      if (it != buffers_.end()) return it->second.uri;
+    }
+    return server::path_to_uri(path);
   }
 
   json location(const RepoDefinition& d) {
@@ -228,7 +250,7 @@ class LspServer {
     Cursor c;
     c.uri = doc_uri(p);
     auto [line, ch] = position(p);
-    c.rel = rel_path(server::uri_to_path(c.uri));
+    c.rel = rel_path(path_of(c.uri));
     c.text = text_of(c.uri);
     auto lines = server::text_lines(c.text);
     c.line = line;
@@ -289,7 +311,7 @@ class LspServer {
         line = static_cast<int>(std::clamp<int64_t>(d["line"].get<int64_t>(), 0, 1 << 30));
       }
     } else if (it.contains("uri") && it["uri"].is_string()) {
-      path = rel_path(server::uri_to_path(it["uri"].get<std::string>()));
+      path = rel_path(path_of(it["uri"].get<std::string>()));
       symbol = str(it, "name");
     }
     long fi = g.file_index(path);
@@ -427,25 +449,30 @@ class LspServer {
       if (!td.is_object() || !td.value("uri", json()).is_string() ||
           !td.value("text", json()).is_string())
         return;
+      const std::string path = path_of(td["uri"]);
+      if (path.empty()) return;
       std::lock_guard<std::mutex> lock(buffers_mu_);
-      buffers_[td["uri"]] = {text::lone_cr_to_lf(td["text"]), version_of(td)};
+      buffers_[path] = {text::lone_cr_to_lf(td["text"]), version_of(td), td["uri"]};
     });
     on_notification("textDocument/didChange", [this](const json& p) {
       if (!p.is_object() || !p.contains("textDocument") || !p.contains("contentChanges")) return;
       const json& td = p["textDocument"];
       const json& changes = p["contentChanges"];
       if (!td.is_object() || !td.value("uri", json()).is_string() || !changes.is_array()) return;
+      const std::string path = path_of(td["uri"]);
+      if (path.empty()) return;
       std::lock_guard<std::mutex> lock(buffers_mu_);
       // Full sync: each change carries the whole text; the last one wins.
       for (const auto& ch : changes)
         if (ch.is_object() && ch.value("text", json()).is_string() && !ch.contains("range"))
-          buffers_[td["uri"]] = {text::lone_cr_to_lf(ch["text"]), version_of(td)};
+          buffers_[path] = {text::lone_cr_to_lf(ch["text"]), version_of(td), td["uri"]};
     });
     on_notification("textDocument/didClose", [this](const json& p) {
       if (!p.is_object() || !p.contains("textDocument") || !p["textDocument"].is_object()) return;
       std::lock_guard<std::mutex> lock(buffers_mu_);
       const json& td = p["textDocument"];
-      if (td.contains("uri") && td["uri"].is_string()) buffers_.erase(td["uri"].get<std::string>());
+      if (td.contains("uri") && td["uri"].is_string())
+        buffers_.erase(path_of(td["uri"].get<std::string>()));
     });
     on_notification("textDocument/didSave", [](const json&) {});
 
@@ -453,7 +480,7 @@ class LspServer {
       const json& p = params_object(c);
       std::string uri = doc_uri(p);
       std::string text = text_of(uri);
-      std::string rel = rel_path(server::uri_to_path(uri));
+      std::string rel = rel_path(path_of(uri));
       auto lines = server::text_lines(text);
       auto defs = file_definitions(rel, text);
       // Nest by scope: a definition goes under the closest earlier one whose symbol prefixes it.

@@ -424,6 +424,44 @@ TEST(LspProtocol, NulInAFileUriAndNullParams) {
   EXPECT_TRUE(v[99].contains("result")) << v[99];
 }
 
+// Hostile probe 2026-12-05, fifth round: buffers were kept under the URI as the client spelled
+// it, and answers were built from the canonical path, so a workspace opened through a symlink
+// (macOS's /tmp) or a path encoded otherwise (`+`, `@` left as they are) had its unsaved edits
+// missed: the definition pointed at the file on disk (33:0, past its end) and references were
+// empty. Buffers are found by the canonical path; answers use the client's URI.
+TEST(LspProtocol, BufferIsFoundWhateverTheClientsSpellingOfItsUri) {
+  TempDir base;
+  const std::string util = "import os\n\n\ndef parse_config(path):\n    return 1\n";
+  const std::string main_py =
+      "from util import parse_config\n\n\ndef run():\n    cfg = parse_config(\"a\")\n";
+  base.write("real+x@y/src/util.py", util);
+  base.write("real+x@y/src/main.py", main_py);
+  std::filesystem::create_directory_symlink(base / "real+x@y", base / "link");
+  const std::string edited_util =
+      std::string(30, '\n') + "import os\n\n\ndef parse_renamed(path):\n";
+  const std::string edited_main =
+      "from util import parse_renamed\n\n\ndef run():\n    cfg = parse_renamed(\"a\")\n";
+  for (const std::string dir : {"link", "real+x@y"}) {
+    SCOPED_TRACE(dir);
+    const std::string u = "file://" + (base / dir).string() + "/src/";  // '+', '@' unencoded
+    std::string body = did_open(u + "util.py", edited_util) + did_open(u + "main.py", edited_main);
+    json at = doc(u + "main.py");
+    at["position"] = {{"line", 4}, {"character", 12}};
+    body += request(2, "textDocument/definition", at);
+    at["context"] = {{"includeDeclaration", true}};
+    body += request(3, "textDocument/references", at);
+    auto res = run_session(base / dir, body);
+    EXPECT_EQ(res.status, 0) << res.err;
+    auto v = replies_by_id(res.out);
+    ASSERT_TRUE(v[2]["result"].is_array() && v[2]["result"].size() == 1) << v[2];
+    EXPECT_EQ(v[2]["result"][0]["uri"], u + "util.py");
+    EXPECT_EQ(v[2]["result"][0]["range"]["start"], (json{{"line", 33}, {"character", 4}}));
+    EXPECT_EQ(v[2]["result"][0]["range"]["end"], (json{{"line", 33}, {"character", 17}}));
+    ASSERT_TRUE(v[3]["result"].is_array()) << v[3];
+    EXPECT_EQ(v[3]["result"].size(), 3u) << v[3];
+  }
+}
+
 // Probe 2026-12-05: a buffer with old Mac line ends ("\r" alone) had every definition on line
 // 0 (LSP counts "\n", "\r\n" and "\r" as line ends). Nesting (a method under its class, a
 // function after the class at the top level) comes from one pass over the definitions.
