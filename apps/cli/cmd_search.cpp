@@ -236,13 +236,14 @@ int run_search(const CliOptions& opts) {
       r.language = h.language;
       r.score = h.score;
       r.content = h.content;
+      // A window of a long line: its place in the line, for --json's start_column and the
+      // --vimgrep column (the chunk does not record it; known defect until 2026-12-05).
+      if ((opts.json || opts.vimgrep) && h.start_line == h.end_line &&
+          h.content.find('\n') == std::string::npos)
+        r.first_column = line_start_column(results[i].abs, h.start_line, h.content);
       if (opts.json) {
         out += result_json(r) + "\n";
       } else if (opts.vimgrep) {
-        // The column of a window of a long line counts from the line's start, not the window's
-        // (known defect until 2026-12-05: the chunk does not record where it starts).
-        if (h.start_line == h.end_line && h.content.find('\n') == std::string::npos)
-          r.first_column = line_start_column(results[i].abs, h.start_line, h.content);
         out += vimgrep_line(r, words, color) + "\n";
       } else {
         if (i != 0 && !opts.no_content) out += '\n';

@@ -102,6 +102,9 @@ std::string result_json(const ResultView& r) {
   if (!is_valid_utf8(r.path)) j["path_b64"] = base64_encode(r.path);  // ...and its bytes
   j["start_line"] = r.start_line;
   j["end_line"] = r.end_line;
+  // A byte window of a line over 16 KiB starts inside its line: where (0 otherwise), so that
+  // `content` can be placed in the file (hostile probe 2026-12-05, fifth round).
+  j["start_column"] = r.first_column;
   j["symbol"] = r.symbol;
   j["kind"] = r.kind;
   j["language"] = r.language;

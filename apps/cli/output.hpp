@@ -30,8 +30,9 @@ struct ResultView {
   size_t first_column = 0;
 };
 
-// {"path":..,"start_line":..,"end_line":..,"symbol":..,"kind":..,"language":..,"score":..,
-//  "content":..} on one line, no trailing newline. Invalid UTF-8 is replaced by U+FFFD.
+// {"path":..,"start_line":..,"end_line":..,"start_column":..,"symbol":..,"kind":..,"language":..,
+//  "score":..,"content":..} on one line, no trailing newline (start_column: first_column, a byte
+// offset). Invalid UTF-8 is replaced by U+FFFD.
 std::string result_json(const ResultView& r);
 
 // How result_text prints a result.

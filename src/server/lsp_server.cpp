@@ -461,11 +461,22 @@ class LspServer {
       if (!td.is_object() || !td.value("uri", json()).is_string() || !changes.is_array()) return;
       const std::string path = path_of(td["uri"]);
       if (path.empty()) return;
-      std::lock_guard<std::mutex> lock(buffers_mu_);
-      // Full sync: each change carries the whole text; the last one wins.
-      for (const auto& ch : changes)
-        if (ch.is_object() && ch.value("text", json()).is_string() && !ch.contains("range"))
-          buffers_[path] = {text::lone_cr_to_lf(ch["text"]), version_of(td), td["uri"]};
+      bool partial = false;
+      {
+        std::lock_guard<std::mutex> lock(buffers_mu_);
+        // Full sync: each change carries the whole text; the last one wins.
+        for (const auto& ch : changes) {
+          if (ch.is_object() && ch.contains("range")) partial = true;
+          if (ch.is_object() && ch.value("text", json()).is_string() && !ch.contains("range"))
+            buffers_[path] = {text::lone_cr_to_lf(ch["text"]), version_of(td), td["uri"]};
+        }
+      }
+      // The server asks for full sync (change: 1); a range edit is ignored, and the client is
+      // told so instead of answers silently drifting from its buffer (hostile probe 2026-12-05).
+      if (partial)
+        log("warning",
+            "textDocument/didChange with a range ignored (this server takes whole "
+            "documents: textDocumentSync.change = 1)");
     });
     on_notification("textDocument/didClose", [this](const json& p) {
       if (!p.is_object() || !p.contains("textDocument") || !p["textDocument"].is_object()) return;

@@ -112,6 +112,16 @@ TEST_F(CliHostile, VimgrepColumnOfALongLineCountsFromTheLineStart) {
   ASSERT_EQ(r.status, 0) << r.err;
   const std::string want = ":1:" + std::to_string(at + 1) + ":";
   EXPECT_NE(r.out.find(want), std::string::npos) << r.out.substr(0, 200);
+  // --json says where the window starts in its line (fifth round): content is the line's bytes
+  // from start_column on.
+  auto j = run_cli(run({"--json", "--mode", "keyword", "zzuniqueword", repo_.path().string()}));
+  ASSERT_EQ(j.status, 0) << j.err;
+  auto hits = json_lines(j.out);
+  ASSERT_FALSE(hits.empty());
+  const size_t col = hits[0]["start_column"].get<size_t>();
+  const std::string content = hits[0]["content"].get<std::string>();
+  EXPECT_GT(col, 0u);
+  EXPECT_EQ(src.substr(col, content.size()), content);
 }
 
 }  // namespace

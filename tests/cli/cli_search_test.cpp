@@ -50,9 +50,10 @@ TEST_F(CliSearch, JsonLinesHaveTheSchemaAndRankTheAnswerFirst) {
   ASSERT_LE(hits.size(), 3u);
   for (const auto& h : hits) {
     ASSERT_TRUE(h.is_object());
-    EXPECT_EQ(h.size(), 8u) << h.dump();
+    EXPECT_EQ(h.size(), 9u) << h.dump();
     EXPECT_TRUE(h.at("path").is_string());
     EXPECT_TRUE(h.at("start_line").is_number_integer());
+    EXPECT_EQ(h.at("start_column"), 0) << "whole lines";
     EXPECT_TRUE(h.at("end_line").is_number_integer());
     EXPECT_LE(h.at("start_line").get<int>(), h.at("end_line").get<int>());
     EXPECT_GE(h.at("start_line").get<int>(), 1);

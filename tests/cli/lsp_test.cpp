@@ -460,6 +460,19 @@ TEST(LspProtocol, BufferIsFoundWhateverTheClientsSpellingOfItsUri) {
     ASSERT_TRUE(v[3]["result"].is_array()) << v[3];
     EXPECT_EQ(v[3]["result"].size(), 3u) << v[3];
   }
+  // A range edit (the server asked for full sync) is ignored with a window/logMessage warning,
+  // not silently (fifth round).
+  const std::string u = "file://" + (base / "link").string() + "/src/util.py";
+  std::string body = did_open(u, util);
+  body +=
+      notification("textDocument/didChange",
+                   {{"textDocument", {{"uri", u}, {"version", 2}}},
+                    {"contentChanges", json::array({{{"range",
+                                                      {{"start", {{"line", 0}, {"character", 0}}},
+                                                       {"end", {{"line", 0}, {"character", 0}}}}},
+                                                     {"text", "x"}}})}});
+  auto res = run_session(base / "link", body);
+  EXPECT_NE(res.out.find("didChange with a range ignored"), std::string::npos) << res.out;
 }
 
 // Probe 2026-12-05: a buffer with old Mac line ends ("\r" alone) had every definition on line
