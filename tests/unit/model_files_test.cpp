@@ -398,6 +398,20 @@ TEST_F(ModelFilesTest, UnreadableCacheIsNotCalledAbsent) {
   EXPECT_NE(msg.find("refs/main (cannot be read: Permission denied)"), std::string::npos) << msg;
 }
 
+// Hostile probe 2026-12-05, fifth round: config.json as a folder, or model.safetensors as a
+// link to /dev/zero, was reported "missing".
+TEST_F(ModelFilesTest, FileThatIsThereButNotRegularIsNamedSo) {
+  const fs::path dir = work_ / "odd-model";
+  fs::create_directories(dir / "config.json");
+  write_all(dir / "tokenizer.json", "{}");
+  fs::create_symlink("/dev/zero", dir / "model.safetensors");
+  ResolveOptions o = quiet();
+  o.allow_download = false;
+  const std::string msg = expect_not_found(dir.string(), o);
+  EXPECT_NE(msg.find("config.json (not a regular file)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("model.safetensors (not a regular file)"), std::string::npos) << msg;
+}
+
 TEST_F(ModelFilesTest, DownloadsIntoCacheLayout) {
   SERVER_OR_SKIP(server);
   ::setenv("HF_TOKEN", "test-token-not-a-secret", 1);
