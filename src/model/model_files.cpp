@@ -650,6 +650,15 @@ ModelFiles resolve_model(std::string_view spec_in, const ResolveOptions& opts) {
     throw ModelNotFoundError("model path " + spec +
                              " is not a directory (a model is a directory holding " +
                              join(kRequiredFiles) + ")\n" + how_to_fix);
+  // A link that cannot be followed (a loop, another user's folder in the way): said so, not
+  // "does not exist" (hostile probe 2026-12-05, fifth round).
+  {
+    struct stat lst {
+    }, st{};
+    if (::lstat(spec.c_str(), &lst) == 0 && ::stat(spec.c_str(), &st) != 0 && errno != ENOENT)
+      throw ModelNotFoundError("model path " + spec + " cannot be used: " + std::strerror(errno) +
+                               "\n" + how_to_fix);
+  }
   if (fs::is_directory(spec, ec)) {
     auto missing = missing_files(spec, required);
     if (missing.empty()) return finish(make_files(spec, fs::path(spec)));

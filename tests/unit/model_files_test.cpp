@@ -410,6 +410,12 @@ TEST_F(ModelFilesTest, FileThatIsThereButNotRegularIsNamedSo) {
   const std::string msg = expect_not_found(dir.string(), o);
   EXPECT_NE(msg.find("config.json (not a regular file)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("model.safetensors (not a regular file)"), std::string::npos) << msg;
+  // A symlink loop as the model path "does not exist" before; now it names the loop.
+  fs::create_symlink(work_ / "loop-b", work_ / "loop-a");
+  fs::create_symlink(work_ / "loop-a", work_ / "loop-b");
+  const std::string loop = expect_not_found((work_ / "loop-a").string(), o);
+  EXPECT_NE(loop.find("cannot be used: Too many levels of symbolic links"), std::string::npos)
+      << loop;
 }
 
 TEST_F(ModelFilesTest, DownloadsIntoCacheLayout) {
