@@ -78,11 +78,10 @@ std::vector<std::string> missing_files(const fs::path& dir,
   for (const auto& f : required) {
     std::error_code ec;
     if (fs::is_regular_file(dir / f, ec)) continue;
-    // There, but a folder, a device or a link to one: said so, not "missing" (hostile probe
-    // 2026-12-05, fifth round).
-    std::error_code ec2;
-    const bool there = fs::exists(fs::symlink_status(dir / f, ec2));
-    missing.push_back(there ? f + " (not a regular file)" : f);
+    // There, but a folder, a device or a link to one, or out of reach: said so, not "missing"
+    // (hostile probe 2026-12-05, fifth round).
+    const std::string why = why_unusable(dir / f, /*want_dir=*/false);
+    missing.push_back(why == "absent" ? f : f + " (" + why + ")");
   }
   return missing;
 }

@@ -50,12 +50,14 @@ std::string tool_text(const json& reply) {
   return reply["result"]["content"][0]["text"].get<std::string>();
 }
 
-// `ripvec mcp` serving `repo` on the CPU, without a model, on input `in` (then end of input).
-CliResult run_mcp(const TempDir& repo, const TempDir& cache, const std::string& in) {
+// `ripvec mcp` serving `repo` on the CPU, on input `in` (then end of input); without a model
+// unless `model` names one.
+CliResult run_mcp(const TempDir& repo, const TempDir& cache, const std::string& in,
+                  const std::string& model = "/nonexistent/model") {
   CliRun r;
-  r.args = {
-      "mcp",         "--no-watch",          "--root",  repo.path().string(), "--device", "cpu",
-      "--cache-dir", cache.path().string(), "--model", "/nonexistent/model"};
+  r.args = {"mcp",      "--no-watch", "--root",      repo.path().string(),
+            "--device", "cpu",        "--cache-dir", cache.path().string(),
+            "--model",  model};
   r.stdin_data = in;
   r.stdin_from_data = true;
   return run_cli(r);
@@ -259,13 +261,7 @@ TEST(McpProtocol, RootBelowAnOpenRootAnswersOnlyFromIt) {
                   {{"query", "retry backoff"}, {"root", root_b + "/c.py"}, {"mode", "keyword"}});
   in += tool_call(5, "search_code", {{"query", "retry"}, {"root", fifo}});
   in += tool_call(6, "find_similar", {{"file_path", root_b + "/b.py"}, {"line", 1}});
-  CliRun r;
-  r.args = {"mcp",      "--no-watch",  "--root",      served.path().string(),
-            "--device", "cpu",         "--cache-dir", cache.path().string(),
-            "--model",  model.string()};
-  r.stdin_data = in;
-  r.stdin_from_data = true;
-  auto res = run_cli(r);
+  auto res = run_mcp(served, cache, in, model.string());
   EXPECT_EQ(res.status, 0) << res.err;
   auto v = replies(res.out);
   auto paths = [&](int id) {
