@@ -390,7 +390,7 @@ std::string map_language(std::string_view path, std::string_view text) {
   return {};
 }
 
-FileFacts extract_file(std::string_view path, std::string_view text) {
+FileFacts extract_file(std::string_view path, std::string_view text, bool with_refs) {
   // A lone "\r" ends a line, as in LSP and editors (text::lone_cr_to_lf): files with old Mac
   // line ends had every definition on line 1, with the first line's text as each signature, and
   // lost their references (hostile probe 2026-12-05, third round). Copied only when there is a
@@ -448,6 +448,7 @@ FileFacts extract_file(std::string_view path, std::string_view text) {
   for (size_t i = 0; i < f.defs.size(); ++i) describe(f.defs[i], lines, own[i]);
 
 #ifdef RIPVEC_HAVE_TREESITTER
+  if (!with_refs) return f;
   TSTree* tree = ts::parse(f.language, text, kParseTimeoutMs);
   if (!tree) return f;
   std::unique_ptr<TSTree, void (*)(TSTree*)> guard(tree, ts_tree_delete);

@@ -34,6 +34,9 @@ struct FileFacts {
 // "cpp".
 std::string map_language(std::string_view path, std::string_view text);
 
-FileFacts extract_file(std::string_view path, std::string_view text);
+// with_refs false: definitions only (an editor's outline); refs stay empty and the file is
+// not parsed a second time for them (a file tree-sitter gives up on cost the chunker's parse
+// timeout and then this one's).
+FileFacts extract_file(std::string_view path, std::string_view text, bool with_refs = true);
 
 }  // namespace ripvec::repomap

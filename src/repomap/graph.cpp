@@ -396,7 +396,7 @@ std::vector<size_t> RepoGraph::outgoing(size_t def) const {
 }
 
 std::vector<RepoDefinition> file_definitions(std::string_view path, std::string_view text) {
-  return repomap::extract_file(path, text).defs;
+  return repomap::extract_file(path, text, /*with_refs=*/false).defs;
 }
 
 size_t estimate_tokens(std::string_view text) {

@@ -5,9 +5,12 @@
 // references, hover and the call hierarchy resolve the identifier under the cursor through the
 // repo graph (best effort: by name, preferring the same file, then imported files, then rank).
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <future>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "corpus/walker.hpp"
@@ -131,6 +134,50 @@ class LspServer {
     return text::lone_cr_to_lf(std::move(text));
   }
 
+  // The definitions of a document (file_definitions), kept per path while its text stays the
+  // same: workspace/symbol and definition lookups ask for every open buffer's, and a document
+  // tree-sitter gives up on costs the chunker's whole parse timeout (5 s) each time (a 50 MB
+  // buffer: ~10 s per request, an empty outline each time; hostile probe 2026-12-05, fifth
+  // round). Each text is outlined once: a request that asks while another makes it waits for
+  // that one. An outline that took over a second is reported once, naming the file.
+  std::shared_ptr<const std::vector<RepoDefinition>> outline(const std::string& rel,
+                                                             const std::string& text) {
+    using Defs = std::shared_ptr<const std::vector<RepoDefinition>>;
+    std::promise<Defs> made;
+    {
+      std::unique_lock<std::mutex> lock(outlines_mu_);
+      auto it = outlines_.find(rel);
+      if (it != outlines_.end() && it->second.text == text) {
+        std::shared_future<Defs> kept = it->second.defs;
+        lock.unlock();
+        return kept.get();  // made, or being made by another request: once per text
+      }
+      if (outlines_.size() >= kMaxOutlines && it == outlines_.end()) outlines_.clear();
+      outlines_[rel] = Outline{text, made.get_future().share()};
+    }
+    try {
+      const auto t0 = std::chrono::steady_clock::now();
+      Defs defs = std::make_shared<const std::vector<RepoDefinition>>(file_definitions(rel, text));
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (s >= 1.0) {
+        char buf[96];
+        std::snprintf(buf, sizeof(buf), " took %.1f s (%.1f MB, %zu definitions)", s,
+                      static_cast<double>(text.size()) / 1e6, defs->size());
+        log("warning", "outline of " + rel + buf +
+                           (defs->empty() ? ": tree-sitter found no structure in time" : "") +
+                           "; it is kept until the document changes");
+      }
+      made.set_value(defs);
+      return defs;
+    } catch (...) {
+      made.set_exception(std::current_exception());
+      std::lock_guard<std::mutex> lock(outlines_mu_);
+      auto it = outlines_.find(rel);
+      if (it != outlines_.end() && it->second.text == text) outlines_.erase(it);
+      throw;
+    }
+  }
+
   std::map<std::string, std::string> open_buffers() {  // rel path -> text
     std::lock_guard<std::mutex> lock(buffers_mu_);
     std::map<std::string, std::string> out;
@@ -192,7 +239,7 @@ class LspServer {
         other.push_back(x);
     }
     for (const auto& [path, text] : buffers) {
-      for (auto& def : file_definitions(path, text)) {
+      for (const auto& def : *outline(path, text)) {
         if (def.name != name && def.symbol != name) continue;
         (path == from_rel ? local : other).push_back({def, -1});
       }
@@ -264,7 +311,7 @@ class LspServer {
   // The innermost definition of the document covering 0-based `line` (from its current text).
   std::optional<RepoDefinition> enclosing(const Cursor& c) {
     std::optional<RepoDefinition> best;
-    for (auto& d : file_definitions(c.rel, c.text))
+    for (const auto& d : *outline(c.rel, c.text))
       if (c.line + 1 >= d.start_line && c.line + 1 <= d.end_line &&
           (!best || d.end_line - d.start_line <= best->end_line - best->start_line))
         best = d;
@@ -493,7 +540,8 @@ class LspServer {
       std::string text = text_of(uri);
       std::string rel = rel_path(path_of(uri));
       auto lines = server::text_lines(text);
-      auto defs = file_definitions(rel, text);
+      const auto defs_kept = outline(rel, text);
+      const std::vector<RepoDefinition>& defs = *defs_kept;
       // Nest by scope: a definition goes under the closest earlier one whose symbol prefixes it.
       json out = json::array();
       auto make = [&](const RepoDefinition& d) {
@@ -574,7 +622,7 @@ class LspServer {
       for (const auto& d : g->definitions())
         if (!buffers.count(d.path)) consider(d);
       for (const auto& [path, text] : buffers)
-        for (const auto& d : file_definitions(path, text)) consider(d);
+        for (const auto& d : *outline(path, text)) consider(d);
       std::stable_sort(syms.begin(), syms.end(),
                        [](const Sym& a, const Sym& b) { return a.score > b.score; });
       json out = json::array();
@@ -768,6 +816,13 @@ class LspServer {
   std::thread indexer_;  // the first update, in the background after "initialized"
   std::mutex buffers_mu_;
   std::map<std::string, Buffer> buffers_;
+  struct Outline {
+    std::string text;  // what defs were made from
+    std::shared_future<std::shared_ptr<const std::vector<RepoDefinition>>> defs;
+  };
+  static constexpr size_t kMaxOutlines = 64;
+  std::mutex outlines_mu_;
+  std::map<std::string, Outline> outlines_;  // by relative path
   std::atomic<bool> initialized_{false}, shutdown_{false}, exit_requested_{false}, stopping_{false};
 };
 

@@ -424,6 +424,42 @@ TEST(LspProtocol, NulInAFileUriAndNullParams) {
   EXPECT_TRUE(v[99].contains("result")) << v[99];
 }
 
+// Hostile probe 2026-12-05, fifth round: a buffer tree-sitter gives up on (here 20 MB of
+// Python: its 5 s parse timeout passes) was parsed again by every request that needed its
+// definitions, twice each (the chunker's parse, then one for references no outline uses):
+// ~10 s per documentSymbol, an empty outline each time, and nothing said why. Now each text is
+// outlined once (requests that ask meanwhile wait for it) and the slow outline is named in one
+// warning, on stderr and to the client.
+TEST(LspProtocol, DocumentTreeSitterGivesUpOnIsOutlinedOnceAndNamed) {
+  TempDir repo;
+  repo.write("big.py", "def tiny():\n    return 1\n");
+  std::string text;
+  for (int i = 0; text.size() < (size_t{20} << 20); ++i)
+    text += "def f" + std::to_string(i) + "(x):\n    return x + 1\n\n";
+  const std::string uri = "file://" + (repo / "big.py").string();
+  std::string body = did_open(uri, text);
+  for (int id = 2; id <= 5; ++id) body += request(id, "textDocument/documentSymbol", doc(uri));
+  body += request(6, "workspace/symbol", {{"query", "f1"}});
+  const auto res = run_session(repo.path(), body);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  for (int id = 2; id <= 5; ++id) {
+    ASSERT_TRUE(v[id].contains("result")) << v[id];
+    EXPECT_EQ(v[id]["result"], v[2]["result"]) << id;
+  }
+  EXPECT_TRUE(v[6].contains("result")) << v[6];
+  size_t warnings = 0;
+  for (size_t p = 0; (p = res.err.find("outline of big.py took", p)) != std::string::npos; ++p)
+    ++warnings;
+  if (v[2]["result"].empty()) {  // tree-sitter gave up: the case of the probe
+    EXPECT_EQ(warnings, 1u) << res.err;
+    EXPECT_NE(res.out.find("outline of big.py took"), std::string::npos)
+        << "the client is told too (window/logMessage)";
+  } else {  // a machine fast enough to parse it in time: then at most one warning
+    EXPECT_LE(warnings, 1u) << res.err;
+  }
+}
+
 // Hostile probe 2026-12-05, fifth round: buffers were kept under the URI as the client spelled
 // it, and answers were built from the canonical path, so a workspace opened through a symlink
 // (macOS's /tmp) or a path encoded otherwise (`+`, `@` left as they are) had its unsaved edits
