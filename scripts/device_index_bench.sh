@@ -5,7 +5,7 @@
 # bge-small-shaped and a ModernBERT-shaped model (random weights: scripts/make_random_model.py).
 #
 #   [BUILD_TARGETS=...] [MODELS=...] scripts/device_index_bench.sh CARRY_DIR [build] [bench] [cpu]
-#                                                               [ab] [startup]
+#                                                               [ab] [startup] [cliab] [big]
 #
 # CARRY_DIR (carried to the device, git-ignored) holds ts_src.tar.xz (third_party/_src: the
 # tree-sitter runtime and grammars, made by `tar -C third_party -cJf ts_src.tar.xz _src/grammars
@@ -116,4 +116,34 @@ p = ctypes.c_void_p(); c.cuMemAlloc_v2(ctypes.byref(p), ctypes.c_size_t(1 << 20)
 print(f"bare CUDA: dlopen {t1-t0:.3f} s, cuInit {t2-t1:.3f} s, primary context + first alloc {t3-t2:.3f} s")
 PY
   done
+fi
+if want cliab; then
+  # `ripvec embed` of the bench step's texts with the start-up work of 2026-12-06 (CUDA driver
+  # started when the model starts loading, rows written on a thread of their own with early
+  # write-back, no CUDA teardown at exit) against the same binary without it, interleaved.
+  m=${AB_MODEL:-bge-small}
+  for r in 1 2 3; do
+    for cfg in "" "RIPVEC_CUDA_EARLY=0 RIPVEC_EXIT_TEARDOWN=1 RIPVEC_NPY_WRITEBACK=0"; do
+      TIMEFORMAT="round $r [${cfg:-default}] one text %R s"
+      time env $cfg $B/apps/cli/ripvec embed --model $W/$m --device cuda --precision f16 \
+        --document --npy /tmp/one.npy hello
+      TIMEFORMAT="round $r [${cfg:-default}] $(wc -l < $W/$m.texts) texts %R s"
+      time env $cfg $B/apps/cli/ripvec embed --model $W/$m --device cuda --precision f16 \
+        --document --npy $W/$m.npy < $W/$m.texts
+    done
+  done
+fi
+if want big; then
+  # Throughput on a larger input: the bench step's texts four times over, CLI against engine.
+  m=${AB_MODEL:-bge-small}
+  pool=$([[ $m == bge-small ]] && echo cls || echo mean)
+  for k in 1 2 3 4; do cat $W/$m.texts; done > $W/$m.texts4
+  for k in 1 2 3 4; do cat $W/$m.ids; done > $W/$m.ids4 2>/dev/null
+  for rep in 1 2; do
+    TIMEFORMAT="ripvec embed of $(wc -l < $W/$m.texts4) texts (4x), wall %R s (rep $rep)"
+    time $B/apps/cli/ripvec embed --model $W/$m --device cuda --precision f16 --document \
+      --npy $W/$m.npy4 < $W/$m.texts4
+  done
+  timeout 300 $B/bench/gpu_embed_bench --model-dir $W/$m --ids $W/$m.ids4 --out $W/$m.f32_4 \
+    --precision f16 --pooling $pool --max-batch-tokens 16384 --reps 2 | sed "s/^/engine 4x: /"
 fi

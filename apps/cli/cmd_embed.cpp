@@ -307,6 +307,48 @@ void embed_stream(Embedder& e, TextSource& source, std::vector<std::string> firs
     source.stop();
     reader.join();
   };
+  // The rows go out on a writer thread of their own, in call order, so that the next call
+  // starts while the previous one's rows are written (a GPU otherwise idles while ~100 MB of
+  // .npy are written and synced). At most kMaxWriting calls' rows wait for it.
+  constexpr size_t kMaxWriting = 2;
+  std::mutex wmu;
+  std::condition_variable wcv;
+  std::deque<std::pair<std::vector<float>, size_t>> writing;  // under wmu
+  bool wclosed = false;                                       // under wmu
+  std::exception_ptr werror;                                  // under wmu
+  std::thread writer([&] {
+    for (;;) {
+      std::pair<std::vector<float>, size_t> rows;
+      {
+        std::unique_lock lk(wmu);
+        wcv.wait(lk, [&] { return wclosed || !writing.empty(); });
+        if (writing.empty()) return;
+        rows = std::move(writing.front());
+      }
+      try {
+        sink.write(rows.first.data(), rows.second);
+      } catch (...) {
+        std::lock_guard lk(wmu);
+        werror = std::current_exception();
+        writing.clear();
+        wcv.notify_all();
+        return;
+      }
+      std::lock_guard lk(wmu);
+      writing.pop_front();
+      wcv.notify_all();
+    }
+  });
+  // Writes what was handed over, then rethrows the writer's error, if any.
+  auto close_writer = [&] {
+    {
+      std::lock_guard lk(wmu);
+      wclosed = true;
+      wcv.notify_all();
+    }
+    writer.join();
+    if (werror) std::rethrow_exception(werror);
+  };
   try {
     for (bool first_call = true;; first_call = false) {
       std::vector<std::vector<int32_t>> ids;
@@ -322,7 +364,11 @@ void embed_stream(Embedder& e, TextSource& source, std::vector<std::string> firs
             cv.wait(lk);
         }
         if (queue.empty()) {
-          if (error) std::rethrow_exception(error);
+          if (error) {
+            lk.unlock();
+            close_writer();  // the rows of the blocks before the failed one
+            std::rethrow_exception(error);
+          }
           break;  // done
         }
         for (auto& block : queue)
@@ -330,13 +376,24 @@ void embed_stream(Embedder& e, TextSource& source, std::vector<std::string> firs
         queue.clear();
         cv.notify_all();
       }
-      const std::vector<float> v = e.embed_tokens(ids, kind);
+      std::vector<float> v = e.embed_tokens(ids, kind);
       if (v.size() != ids.size() * dim)
         throw Error("embedder returned " + std::to_string(v.size()) + " floats for " +
                     std::to_string(ids.size()) + " texts of dim " + std::to_string(dim));
-      sink.write(v.data(), ids.size());
+      std::unique_lock lk(wmu);
+      wcv.wait(lk, [&] { return werror || writing.size() < kMaxWriting; });
+      if (werror) std::rethrow_exception(werror);
+      writing.emplace_back(std::move(v), ids.size());
+      wcv.notify_all();
     }
+    close_writer();
   } catch (...) {
+    {
+      std::lock_guard lk(wmu);
+      wclosed = true;
+      wcv.notify_all();
+    }
+    if (writer.joinable()) writer.join();
     finish();
     throw;
   }
@@ -365,6 +422,7 @@ int run_embed(const CliOptions& opts) {
   RowSink sink(opts, embedder->dim());
   embed_stream(*embedder, *source, std::move(first), kind, sink);
   sink.finish();
+  embedder.reset();
   return 0;
 }
 

@@ -55,6 +55,14 @@ int finish(int status) {
   } catch (const ripvec::Error& e) {
     return fail(e.what());
   }
+  // Everything is written and closed: skip the CUDA runtime's teardown (cuda_was_used).
+  if (ripvec::cli::cuda_was_used()) {
+    const char* keep = std::getenv("RIPVEC_EXIT_TEARDOWN");
+    if (keep == nullptr || std::string(keep) != "1") {
+      std::fflush(nullptr);
+      std::_Exit(status);
+    }
+  }
   return status;
 }
 

@@ -558,8 +558,19 @@ void NpyWriter::append(const float* rows, size_t n) {
   if (done_) throw Error("NpyWriter::append after finish()");
   if (in_place_)
     kept_.insert(kept_.end(), rows, rows + n * cols_);
-  else
+  else {
     check(write_all(fd_, reinterpret_cast<const char*>(rows), n * cols_ * sizeof(float)));
+    // The rows' write-back starts now, so that finish()'s fsync waits only for the last ones.
+    static const bool early_wb = [] {
+      const char* v = std::getenv("RIPVEC_NPY_WRITEBACK");
+      return v == nullptr || *v != '0';
+    }();
+    if (early_wb) {
+      const off_t end = ::lseek(fd_, 0, SEEK_CUR);
+      const off_t len = static_cast<off_t>(n * cols_ * sizeof(float));
+      if (end >= len) ::sync_file_range(fd_, end - len, len, SYNC_FILE_RANGE_WRITE);
+    }
+  }
   rows_ += n;
 }
 

@@ -102,6 +102,59 @@ int cuda_device_count() {
 #endif
 }
 
+#ifdef RIPVEC_HAVE_CUDA
+CudaDriver::Options cuda_options(Precision p) {
+  CudaDriver::Options co;
+  co.activation = p == Precision::F32    ? DType::F32
+                  : p == Precision::BF16 ? DType::BF16
+                                         : DType::F16;
+  return co;
+}
+#endif
+
+// The CUDA device count and driver (context, stream, cuBLAS handles: 0.3-0.5 s, most of it the
+// CUDA driver's own initialisation), started on a thread of their own when load() begins, so
+// that they overlap resolving the model files and parsing the tokenizer instead of following
+// them. Only where the device can be CUDA (Cuda, or Auto in a CUDA build).
+struct EarlyCuda {
+  std::shared_future<int> count;  // invalid: not started (then ask cuda_device_count())
+#ifdef RIPVEC_HAVE_CUDA
+  std::future<std::unique_ptr<CudaDriver>> driver;  // null driver when count is 0
+#endif
+  int device_count() {
+    return count.valid() ? count.get() : cuda_device_count();
+  }
+};
+
+EarlyCuda start_early_cuda([[maybe_unused]] const EmbedderOptions& opts) {
+  EarlyCuda e;
+#ifdef RIPVEC_HAVE_CUDA
+  static const bool enabled = [] {
+    const char* v = std::getenv("RIPVEC_CUDA_EARLY");
+    return v == nullptr || *v != '0';
+  }();
+  if (!enabled || (opts.device != Device::Cuda && opts.device != Device::Auto) ||
+      opts.precision == Precision::Int8)
+    return e;
+  auto count = std::make_shared<std::promise<int>>();
+  e.count = count->get_future().share();
+  e.driver =
+      std::async(std::launch::async,
+                 [count, co = cuda_options(opts.precision)]() -> std::unique_ptr<CudaDriver> {
+                   int n = 0;
+                   try {
+                     n = CudaDriver::device_count();
+                   } catch (...) {
+                   }
+                   count->set_value(n);
+                   if (n == 0) return nullptr;
+                   auto d = std::make_unique<CudaDriver>(co);
+                   return d;
+                 });
+#endif
+  return e;
+}
+
 DType cpu_dtype(Precision p) {
   switch (p) {
     case Precision::Auto:
@@ -318,6 +371,7 @@ std::vector<int32_t> Embedder::tokenize(std::string_view text, InputKind kind) c
 }
 
 std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
+  EarlyCuda early = start_early_cuda(opts);
   LoadPlan plan;
   plan.files = resolve_model(opts.model, opts.resolve);
   plan.config = load_model_config(plan.files.config);
@@ -340,7 +394,7 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
 
   std::unique_ptr<Encoder> enc;
   Device device = opts.device;
-  if (device == Device::Auto) device = cuda_device_count() > 0 ? Device::Cuda : Device::Cpu;
+  if (device == Device::Auto) device = early.device_count() > 0 ? Device::Cuda : Device::Cpu;
   if (plan.max_batch_tokens == 0) {
     // Per device (docs/benchmarks.md, "Forward-pass token budget on the CPU"): on the CPU
     // 4,096-token passes keep a layer's activations near the caches (+2-7% over 8,192, FP32 and
@@ -360,12 +414,14 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
       if (opts.precision == Precision::Int8)
         throw UnsupportedError("--precision int8 runs on the cpu only (use --device cpu)");
 #ifdef RIPVEC_HAVE_CUDA
-      if (CudaDriver::device_count() == 0)
+      if (early.device_count() == 0)
         throw DeviceError("--device cuda: no CUDA device is available on this machine");
-      CudaDriver::Options co;
-      co.activation = opts.precision == Precision::F32    ? DType::F32
-                      : opts.precision == Precision::BF16 ? DType::BF16
-                                                          : DType::F16;
+      const CudaDriver::Options co = cuda_options(opts.precision);
+      // The driver started early, or one made now (RIPVEC_CUDA_EARLY=0).
+      auto make_driver = [co, f = std::move(early.driver)]() mutable {
+        std::unique_ptr<CudaDriver> d = f.valid() ? f.get() : nullptr;
+        return d ? std::move(d) : std::make_unique<CudaDriver>(co);
+      };
       // Auto precision is F16 (FP32 accumulation) for both architectures: on the full real
       // shapes with random weights it matches PyTorch FP32 to cosine >= 0.99999 per text
       // (docs/benchmarks.md, scripts/gpu_bench.py; CudaModels.* in cuda_parity_test).
@@ -374,12 +430,12 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
       if (opts.weights != WeightLoading::AtLoad) {
         auto impl = std::make_unique<EmbedderImpl>(std::move(plan), std::move(tok), nullptr,
                                                    std::string("cuda"));
-        impl->start_loading(
-            [co] { return std::make_unique<CudaDriver>(co); },
-            opts.weights == WeightLoading::Background ? std::launch::async : std::launch::deferred);
+        impl->start_loading(std::move(make_driver), opts.weights == WeightLoading::Background
+                                                        ? std::launch::async
+                                                        : std::launch::deferred);
         return impl;
       }
-      enc = make_encoder(std::make_unique<CudaDriver>(co), plan);
+      enc = make_encoder(make_driver(), plan);
       break;
 #else
       throw DeviceError(
