@@ -7,7 +7,13 @@
 DEPS=/tmp/ripvec-deps
 if [[ -d .debs && ! -d $DEPS ]]; then
   mkdir -p $DEPS
-  for f in .debs/*.deb; do dpkg -x "$f" $DEPS; done
+  for f in .debs/*.deb; do
+    # An image with its own nlohmann/json (3.11.3 on the 2026-12-06 image) keeps it: headers of
+    # two versions in one build gave objects of two ABIs (json_abi_v3_11_2 / v3_11_3) that did
+    # not link.
+    [[ $f == *nlohmann-json3-dev* && -f /usr/include/nlohmann/json.hpp ]] && continue
+    dpkg -x "$f" $DEPS
+  done
   for pc in $DEPS/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc $DEPS/usr/share/pkgconfig/*.pc; do
     [[ -f $pc ]] && sed -i "s|^prefix=/usr\$|prefix=$DEPS/usr|" "$pc"
   done
