@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "commands.hpp"
@@ -91,6 +92,7 @@ class StdinSource final : public TextSource {
   }
   bool next(std::vector<std::string>& texts) override {
     texts.clear();
+    if (pending_error_) std::rethrow_exception(std::exchange(pending_error_, nullptr));
     size_t bytes = 0;
     while (texts.size() < kBlockTexts && bytes < kBlockBytes) {
       size_t nl = buf_.find('\n', pos_);
@@ -115,7 +117,15 @@ class StdinSource final : public TextSource {
       pos_ = std::min(nl + 1, buf_.size());
       ++lineno_;
       if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF input
-      check_utf8(line, "stdin line " + std::to_string(lineno_));
+      // A line that is not UTF-8 ends the input; the lines before it in this block are still
+      // embedded and written first (they were dropped with the block; hostile probe 2026-12-06).
+      try {
+        check_utf8(line, "stdin line " + std::to_string(lineno_));
+      } catch (...) {
+        if (texts.empty()) throw;
+        pending_error_ = std::current_exception();
+        break;
+      }
       bytes += line.size();
       texts.push_back(std::move(line));
     }
@@ -165,6 +175,7 @@ class StdinSource final : public TextSource {
   size_t pos_ = 0;
   bool eof_ = false;
   size_t lineno_ = 0;
+  std::exception_ptr pending_error_;  // thrown by the next call to next()
   int wake_[2] = {-1, -1};
 };
 
@@ -261,8 +272,9 @@ void tokenize_block(const Embedder& e, const std::vector<std::string>& texts, In
 // until they are ready the first call waits and the reader keeps adding blocks to it, so that
 // an input of up to kMaxQueued blocks is one call, as before on the CPU (and on a GPU where
 // tokenizing outpaces the start-up). On a GPU the reader leaves a core to the host side of the
-// device's work. Calls never overlap on the device. A failure in block k (a read error, a line
-// that is not UTF-8, a text without tokens) ends the run after the rows of the blocks before it.
+// device's work. Calls never overlap on the device. A failure in block k (a read error, a text
+// without tokens) ends the run after the rows of the blocks before it; a line that is not UTF-8
+// ends its block, so the run ends after the rows of every line before it.
 void embed_stream(Embedder& e, TextSource& source, std::vector<std::string> first, InputKind kind,
                   RowSink& sink) {
   const size_t dim = e.dim();
@@ -351,6 +363,10 @@ void embed_stream(Embedder& e, TextSource& source, std::vector<std::string> firs
   };
   try {
     for (bool first_call = true;; first_call = false) {
+      {  // a writer that failed (a reader that left) ends the run before another call
+        std::lock_guard lk(wmu);
+        if (werror) std::rethrow_exception(werror);
+      }
       std::vector<std::vector<int32_t>> ids;
       {
         std::unique_lock lk(mu);

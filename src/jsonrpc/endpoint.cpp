@@ -95,6 +95,9 @@ int Endpoint::run() {
     FrameStatus st = reader.next(&body, &detail);
     if (st == FrameStatus::Eof) break;
     if (st == FrameStatus::Truncated || st == FrameStatus::IoError) {
+      end_error_ = st == FrameStatus::IoError ? "error reading the input"
+                   : detail.empty()           ? "end of stream inside a message"
+                                              : detail;
       rc = 1;
       break;
     }
@@ -129,7 +132,11 @@ int Endpoint::run() {
   for (auto& t : workers_)
     if (t.joinable()) t.join();
   workers_.clear();
-  if (!writer_.ok()) rc = 1;
+  if (!writer_.ok()) {
+    const std::string why = writer_.error();
+    end_error_ = "error writing the output" + (why.empty() ? std::string() : ": " + why);
+    rc = 1;
+  }
   return rc;
 }
 

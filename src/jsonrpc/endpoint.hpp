@@ -115,6 +115,9 @@ class Endpoint {
   void send_request(const std::string& method, json params,
                     std::function<void(const Message&)> on_response);
   bool output_ok() const { return writer_.ok(); }
+  // After run() returned 1: why, in words ("end of stream inside a body (5 of 10 bytes
+  // missing)", "error writing the output: No space left on device").
+  const std::string& end_error() const { return end_error_; }
 
  private:
   void dispatch(Message m, size_t bytes);
@@ -132,6 +135,7 @@ class Endpoint {
   ByteSource& in_;
   ByteSink& out_;
   FrameWriter writer_;
+  std::string end_error_;  // set by run() when it returns 1
   Options opts_;
   std::map<std::string, std::pair<RequestHandler, bool>> requests_;
   std::map<std::string, NotificationHandler> notifications_;

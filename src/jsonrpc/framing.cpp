@@ -60,11 +60,16 @@ bool FdSink::write_all(std::string_view bytes) {
     ssize_t w = ::write(fd_, bytes.data(), bytes.size());
     if (w < 0) {
       if (errno == EINTR) continue;
+      err_ = errno;
       return false;
     }
     bytes.remove_prefix(static_cast<size_t>(w));
   }
   return true;
+}
+
+std::string FdSink::error() const {
+  return err_ != 0 ? std::string(std::strerror(err_)) : std::string();
 }
 
 bool FdSink::peer_gone() {
@@ -316,6 +321,11 @@ bool FrameWriter::write(std::string_view body) {
 bool FrameWriter::ok() const {
   std::lock_guard<std::mutex> lock(mu_);
   return ok_;
+}
+
+std::string FrameWriter::error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ok_ ? std::string() : sink_.error();
 }
 
 }  // namespace ripvec::jsonrpc

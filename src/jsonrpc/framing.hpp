@@ -49,6 +49,8 @@ class ByteSink {
   // True when the reader is known to be gone without writing (a pipe whose read end closed):
   // lets a server stop work nobody will read. Default: never known.
   virtual bool peer_gone() { return false; }
+  // Why the last write_all failed, in words ("" when unknown).
+  virtual std::string error() const { return {}; }
 };
 
 class FdSource final : public ByteSource {
@@ -67,9 +69,11 @@ class FdSink final : public ByteSink {
   explicit FdSink(int fd) : fd_(fd) {}
   bool write_all(std::string_view bytes) override;  // retries EINTR and short writes
   bool peer_gone() override;                        // poll(): POLLERR or POLLHUP on fd
+  std::string error() const override;               // strerror of the failed write
 
  private:
   int fd_;
+  int err_ = 0;
 };
 
 class StringSource final : public ByteSource {
@@ -136,6 +140,7 @@ class FrameWriter {
   FrameWriter(ByteSink& sink, Framing framing) : sink_(sink), framing_(framing) {}
   bool write(std::string_view body);
   bool ok() const;
+  std::string error() const;  // the sink's error once a write failed, else ""
 
  private:
   ByteSink& sink_;

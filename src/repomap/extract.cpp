@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstring>
 #include <memory>
+#include <set>
 
 #include "chunk/chunker.hpp"
 #include "chunk/ts_registry.hpp"
@@ -411,8 +412,9 @@ FileFacts extract_file(std::string_view path, std::string_view text, bool with_r
   copts.max_chunk_lines = 1u << 30;  // whole definitions, never split into windows
   copts.window_lines = 1u << 30;
   std::vector<Chunk> chunks = chunk_file(path, text, copts);
-  std::vector<OwnStart> own;  // per definition, for describe()
-  int prev_line = 0;          // sig_line of the definition before
+  std::vector<OwnStart> own;                // per definition, for describe()
+  int prev_line = 0;                        // sig_line of the definition before
+  std::set<std::string, std::less<>> seen;  // symbols of the definitions before
   for (const Chunk& c : chunks) {
     if (c.kind == "window" || c.symbol.empty()) continue;
     // A definition over 16 KiB comes in several chunks: one definition (they were listed as
@@ -421,13 +423,21 @@ FileFacts extract_file(std::string_view path, std::string_view text, bool with_r
       f.defs.back().end_line = std::max(f.defs.back().end_line, c.end_line);
       continue;
     }
-    own.push_back(c.sig_line == prev_line && c.sig_col > 0 ? OwnStart{c.sig_line, c.sig_col}
-                                                           : OwnStart{});
+    // Where the definition's own text starts, when something else's precedes it on its line:
+    // the definition before it (minified code), or its container's header, which has no chunk
+    // of its own when the first member starts on the header line (`class K { m(a){...} }`:
+    // K.m read "class K" as its signature; hostile probe 2026-12-05, fifth round).
+    const size_t dot = c.symbol.rfind('.');
+    const bool parent_unseen =
+        dot != std::string::npos && !seen.count(std::string_view(c.symbol).substr(0, dot));
+    own.push_back((c.sig_line == prev_line || parent_unseen) && c.sig_col > 0
+                      ? OwnStart{c.sig_line, c.sig_col}
+                      : OwnStart{});
     prev_line = c.sig_line;
+    seen.insert(c.symbol);
     RepoDefinition d;
     d.path = f.path;
     d.symbol = c.symbol;
-    size_t dot = c.symbol.rfind('.');
     d.name = dot == std::string::npos ? c.symbol : c.symbol.substr(dot + 1);
     d.kind = c.kind;
     d.language = f.language;

@@ -57,6 +57,9 @@ struct Buffer {
   std::string text;
   int version = 0;
   std::string uri;  // as the client spelled it (answers about the document use it)
+  // Every URI the client has this file open under (a symlink and its target are one file):
+  // the buffer goes when the last of them is closed.
+  std::set<std::string> uris;
 };
 
 class LspServer {
@@ -71,6 +74,9 @@ class LspServer {
   // read or write error).
   int run() {
     int rc = endpoint_.run();
+    // A stream that broke says how, on stderr (the client cannot be told any more).
+    if (rc != 0 && !endpoint_.end_error().empty())
+      std::fprintf(stderr, "ripvec lsp: error: %s\n", endpoint_.end_error().c_str());
     stopping_ = true;  // the first index in the background stops at its next embedding call
     if (indexer_.joinable()) indexer_.join();
     if (watcher_) watcher_->stop();
@@ -148,12 +154,13 @@ class LspServer {
       std::unique_lock<std::mutex> lock(outlines_mu_);
       auto it = outlines_.find(rel);
       if (it != outlines_.end() && it->second.text == text) {
+        it->second.used = ++outline_clock_;
         std::shared_future<Defs> kept = it->second.defs;
         lock.unlock();
         return kept.get();  // made, or being made by another request: once per text
       }
-      if (outlines_.size() >= kMaxOutlines && it == outlines_.end()) outlines_.clear();
-      outlines_[rel] = Outline{text, made.get_future().share()};
+      if (it == outlines_.end() && outlines_.size() >= kMaxOutlines) evict_one_outline();
+      outlines_[rel] = Outline{text, made.get_future().share(), ++outline_clock_};
     }
     try {
       const auto t0 = std::chrono::steady_clock::now();
@@ -176,6 +183,27 @@ class LspServer {
       if (it != outlines_.end() && it->second.text == text) outlines_.erase(it);
       throw;
     }
+  }
+
+  // Makes room in outlines_ (outlines_mu_ held): drops the least recently used outline that is
+  // made and not of an open buffer. Open buffers' outlines stay (as many as the client has
+  // open): clearing the whole cache when full made a client with 65 buffers open outline every
+  // one of them again in every workspace/symbol and definition request, a 20 MB one for ~6 s
+  // each time (hostile probe 2026-12-06).
+  void evict_one_outline() {
+    std::set<std::string> open;
+    {
+      std::lock_guard<std::mutex> lock(buffers_mu_);
+      for (const auto& [path, b] : buffers_) open.insert(rel_path(path));
+    }
+    auto victim = outlines_.end();
+    for (auto it = outlines_.begin(); it != outlines_.end(); ++it) {
+      if (open.count(it->first) ||
+          it->second.defs.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+        continue;
+      if (victim == outlines_.end() || it->second.used < victim->second.used) victim = it;
+    }
+    if (victim != outlines_.end()) outlines_.erase(victim);
   }
 
   std::map<std::string, std::string> open_buffers() {  // rel path -> text
@@ -499,7 +527,11 @@ class LspServer {
       const std::string path = path_of(td["uri"]);
       if (path.empty()) return;
       std::lock_guard<std::mutex> lock(buffers_mu_);
-      buffers_[path] = {text::lone_cr_to_lf(td["text"]), version_of(td), td["uri"]};
+      Buffer& b = buffers_[path];
+      b.text = text::lone_cr_to_lf(td["text"]);
+      b.version = version_of(td);
+      b.uri = td["uri"];
+      b.uris.insert(b.uri);
     });
     on_notification("textDocument/didChange", [this](const json& p) {
       if (!p.is_object() || !p.contains("textDocument") || !p.contains("contentChanges")) return;
@@ -527,10 +559,25 @@ class LspServer {
     });
     on_notification("textDocument/didClose", [this](const json& p) {
       if (!p.is_object() || !p.contains("textDocument") || !p["textDocument"].is_object()) return;
-      std::lock_guard<std::mutex> lock(buffers_mu_);
       const json& td = p["textDocument"];
-      if (td.contains("uri") && td["uri"].is_string())
-        buffers_.erase(path_of(td["uri"].get<std::string>()));
+      if (!td.contains("uri") || !td["uri"].is_string()) return;
+      const std::string uri = td["uri"];
+      const std::string path = path_of(uri);
+      {
+        std::lock_guard<std::mutex> lock(buffers_mu_);
+        auto it = buffers_.find(path);
+        if (it == buffers_.end()) return;
+        // Closing one of two URIs of a file kept the other's unsaved text away from every
+        // answer (hostile probe 2026-12-06).
+        it->second.uris.erase(uri);
+        if (!it->second.uris.empty()) {
+          if (it->second.uri == uri) it->second.uri = *it->second.uris.begin();
+          return;
+        }
+        buffers_.erase(it);
+      }
+      std::lock_guard<std::mutex> lock(outlines_mu_);
+      outlines_.erase(rel_path(path));
     });
     on_notification("textDocument/didSave", [](const json&) {});
 
@@ -819,7 +866,9 @@ class LspServer {
   struct Outline {
     std::string text;  // what defs were made from
     std::shared_future<std::shared_ptr<const std::vector<RepoDefinition>>> defs;
+    uint64_t used = 0;  // outline_clock_ at the last use
   };
+  uint64_t outline_clock_ = 0;  // under outlines_mu_
   static constexpr size_t kMaxOutlines = 64;
   std::mutex outlines_mu_;
   std::map<std::string, Outline> outlines_;  // by relative path

@@ -71,6 +71,8 @@ class McpServer {
       watcher_->start();
     }
     int rc = endpoint_.run();
+    if (rc != 0 && !endpoint_.end_error().empty())
+      std::fprintf(stderr, "ripvec mcp: error: %s\n", endpoint_.end_error().c_str());
     if (watcher_) watcher_->stop();
     return rc;
   }

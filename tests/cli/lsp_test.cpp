@@ -437,9 +437,17 @@ TEST(LspProtocol, DocumentTreeSitterGivesUpOnIsOutlinedOnceAndNamed) {
   for (int i = 0; text.size() < (size_t{20} << 20); ++i)
     text += "def f" + std::to_string(i) + "(x):\n    return x + 1\n\n";
   const std::string uri = "file://" + (repo / "big.py").string();
-  std::string body = did_open(uri, text);
+  // More open buffers than the cache's bound for files that are not open (64): a full cache
+  // was cleared, so every workspace/symbol outlined the big buffer again (probe 2026-12-06).
+  std::string body;
+  for (int i = 0; i < 70; ++i)
+    body += did_open("file://" + (repo / ("s" + std::to_string(i) + ".py")).string(),
+                     "def small" + std::to_string(i) + "():\n    return 1\n");
+  body += did_open(uri, text);
   for (int id = 2; id <= 5; ++id) body += request(id, "textDocument/documentSymbol", doc(uri));
   body += request(6, "workspace/symbol", {{"query", "f1"}});
+  body += request(7, "workspace/symbol", {{"query", "small"}});
+  body += request(8, "workspace/symbol", {{"query", "f2"}});
   const auto res = run_session(repo.path(), body);
   EXPECT_EQ(res.status, 0) << res.err;
   auto v = replies_by_id(res.out);
@@ -448,6 +456,8 @@ TEST(LspProtocol, DocumentTreeSitterGivesUpOnIsOutlinedOnceAndNamed) {
     EXPECT_EQ(v[id]["result"], v[2]["result"]) << id;
   }
   EXPECT_TRUE(v[6].contains("result")) << v[6];
+  EXPECT_EQ(v[7]["result"].size(), 70u) << v[7];
+  EXPECT_TRUE(v[8].contains("result")) << v[8];
   size_t warnings = 0;
   for (size_t p = 0; (p = res.err.find("outline of big.py took", p)) != std::string::npos; ++p)
     ++warnings;
@@ -458,6 +468,49 @@ TEST(LspProtocol, DocumentTreeSitterGivesUpOnIsOutlinedOnceAndNamed) {
   } else {  // a machine fast enough to parse it in time: then at most one warning
     EXPECT_LE(warnings, 1u) << res.err;
   }
+}
+
+// Hostile probe 2026-12-06: a stream that broke (input ending inside a frame, output that
+// cannot be written) ended the session with status 2 and nothing on stderr; now one line says
+// what broke.
+TEST(LspProtocol, BrokenStreamIsNamedOnStderr) {
+  TempDir repo;
+  CliRun r;
+  r.args = {"lsp", "--no-watch", "--model", "/nonexistent/model"};
+  r.stdin_data = initialize(1, repo.path()) + "Content-Length: 10\r\n\r\n{\"a\":";
+  r.stdin_from_data = true;
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 2);
+  EXPECT_NE(res.err.find("ripvec lsp: error: end of stream inside a body (5 of 10 bytes"),
+            std::string::npos)
+      << res.err;
+  r.stdin_data = initialize(1, repo.path());
+  r.stdout_path = "/dev/full";
+  res = run_cli(r);
+  EXPECT_EQ(res.status, 2);
+  EXPECT_NE(res.err.find("ripvec lsp: error: error writing the output: No space left on device"),
+            std::string::npos)
+      << res.err;
+}
+
+// Hostile probe 2026-12-06: a file open under two URIs (its folder and a symlink to it) is one
+// buffer; closing one URI dropped it, so answers about the other, still open with unsaved text,
+// came from the file on disk. The buffer now stays until its last URI is closed.
+TEST(LspProtocol, ClosingOneOfTwoUrisOfAFileKeepsItsBuffer) {
+  TempDir base;
+  base.write("real/m.py", "def disk_fn():\n    pass\n");
+  std::filesystem::create_directory_symlink(base / "real", base / "link");
+  const std::string real = "file://" + (base / "real/m.py").string();
+  const std::string link = "file://" + (base / "link/m.py").string();
+  std::string body = did_open(real, "def via_real():\n    pass\n") +
+                     did_open(link, "def via_link():\n    pass\n") +
+                     notification("textDocument/didClose", doc(link)) +
+                     request(2, "textDocument/documentSymbol", doc(real));
+  const auto res = run_session(base / "real", body);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  ASSERT_EQ(v[2]["result"].size(), 1u) << v[2];
+  EXPECT_EQ(v[2]["result"][0]["name"], "via_link") << "the open buffer's text (the last opened)";
 }
 
 // Hostile probe 2026-12-05, fifth round: buffers were kept under the URI as the client spelled

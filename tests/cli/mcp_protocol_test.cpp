@@ -121,6 +121,26 @@ TEST(McpProtocol, HostileInputGetsErrorsAndNeverCrashes) {
   EXPECT_EQ((*by_id(v, 13))["result"]["tools"].size(), 7u);
 }
 
+// Hostile probe 2026-12-06: output that cannot be written ended the session with status 2 and
+// nothing on stderr but the model's warning; now one line says what broke.
+TEST(McpProtocol, UnwritableOutputIsNamedOnStderr) {
+  TempDir repo, cache;
+  CliRun r;
+  r.args = {"mcp",         "--no-watch",          "--root",  repo.path().string(),
+            "--cache-dir", cache.path().string(), "--model", "/nonexistent/model"};
+  r.stdin_data =
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",)"
+      R"("capabilities":{},"clientInfo":{"name":"t","version":"1"}}})"
+      "\n";
+  r.stdin_from_data = true;
+  r.stdout_path = "/dev/full";
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 2);
+  EXPECT_NE(res.err.find("ripvec mcp: error: error writing the output: No space left on device"),
+            std::string::npos)
+      << res.err;
+}
+
 TEST(McpProtocol, OversizedLineIsRefusedWithoutBuffering) {
   TempDir repo;
   std::string in = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"pad\":\"" +

@@ -264,6 +264,24 @@ TEST(RepoMap, DefinitionsSharingALineHaveTheirOwnSignatures) {
   EXPECT_EQ(c[2].signature, "int c()");
 }
 
+// Hostile probe 2026-12-05, fifth round: a class whose first member starts on its header line
+// has no chunk of its own (its members suffice), so the first member was the first definition
+// on that line and read the line from its start: K.m's signature (LSP detail, hover) was
+// "class K". Members whose container has no definition start where their own node does.
+TEST(RepoMap, MemberOnItsClassHeaderLineHasItsOwnSignature) {
+  const std::string js =
+      "function alpha(x){return x}\nclass K { m(a){return a} n(b){return b} }\n"
+      "class P { q(c){\n  return c}\n  r(d){return d} }\n";
+  auto defs = file_definitions("m.js", js);
+  std::map<std::string, std::string> sig;
+  for (const auto& d : defs) sig[d.symbol] = d.signature;
+  EXPECT_EQ(sig["K.m"], "m(a)");
+  EXPECT_EQ(sig["K.n"], "n(b)");
+  EXPECT_EQ(sig["P.q"], "q(c)");
+  EXPECT_EQ(sig["P.r"], "r(d)");
+  EXPECT_EQ(sig["alpha"], "function alpha(x)");
+}
+
 // Hostile probe 2026-12-05, third round: a file with lone-CR line ends (old Mac) was one line to
 // the map: both definitions on L1 with the same signature, the call between them lost. A lone
 // "\r" now ends a line, as it does in LSP and editors (and in the LSP server's buffers).
