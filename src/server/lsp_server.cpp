@@ -62,6 +62,9 @@ struct Buffer {
   std::set<std::string> uris;
 };
 
+// The request the calling thread serves (LspServer::on_request), or null.
+thread_local jsonrpc::Context* tls_request = nullptr;
+
 class LspServer {
  public:
   LspServer(const ServerOptions& opts, int in_fd, int out_fd)
@@ -157,7 +160,11 @@ class LspServer {
         it->second.used = ++outline_clock_;
         std::shared_future<Defs> kept = it->second.defs;
         lock.unlock();
-        return kept.get();  // made, or being made by another request: once per text
+        // Made, or being made by another request: once per text. A request cancelled while it
+        // waits ends then (a 20 MB outline held it, and its cancellation, for 5 s).
+        while (kept.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready)
+          if (tls_request != nullptr) tls_request->check_cancelled();
+        return kept.get();
       }
       if (it == outlines_.end() && outlines_.size() >= kMaxOutlines) evict_one_outline();
       outlines_[rel] = Outline{text, made.get_future().share(), ++outline_clock_};
@@ -421,6 +428,22 @@ class LspServer {
   // Every notification but "exit" is dropped until "initialize" has succeeded (LSP 3.17:
   // "Notifications should be dropped, except for the exit notification"): "initialized" first
   // crashed the server on the missing workspace.
+  // Every request runs with its context in tls_request, so that a wait deep inside (outline())
+  // can end when the request is cancelled.
+  void on_request(const std::string& method, jsonrpc::Endpoint::RequestHandler h,
+                  bool inline_ = false) {
+    endpoint_.on_request(
+        method,
+        [h = std::move(h)](jsonrpc::Context& c) {
+          struct Scope {
+            explicit Scope(jsonrpc::Context* c) { tls_request = c; }
+            ~Scope() { tls_request = nullptr; }
+          } scope(&c);
+          return h(c);
+        },
+        inline_);
+  }
+
   void on_notification(const std::string& method, jsonrpc::Endpoint::NotificationHandler h) {
     endpoint_.on_notification(method, [this, h = std::move(h)](const json& p) {
       if (ws_) h(p);
@@ -443,7 +466,7 @@ class LspServer {
       return std::nullopt;
     });
 
-    endpoint_.on_request(
+    on_request(
         "initialize",
         [this](jsonrpc::Context& c) {
           if (ws_) throw RpcError(code::kInvalidRequest, "initialize was already received");
@@ -496,7 +519,7 @@ class LspServer {
         }
       });
     });
-    endpoint_.on_request(
+    on_request(
         "shutdown",
         [this](jsonrpc::Context& ctx) {
           shutdown_ = true;
@@ -581,7 +604,7 @@ class LspServer {
     });
     on_notification("textDocument/didSave", [](const json&) {});
 
-    endpoint_.on_request("textDocument/documentSymbol", [this](jsonrpc::Context& c) {
+    on_request("textDocument/documentSymbol", [this](jsonrpc::Context& c) {
       const json& p = params_object(c);
       std::string uri = doc_uri(p);
       std::string text = text_of(uri);
@@ -635,7 +658,7 @@ class LspServer {
       return out;
     });
 
-    endpoint_.on_request("workspace/symbol", [this](jsonrpc::Context& c) {
+    on_request("workspace/symbol", [this](jsonrpc::Context& c) {
       const json& p = params_object(c);
       if (p.contains("query") && !p["query"].is_string())
         throw RpcError(code::kInvalidParams, "query must be a string");
@@ -705,7 +728,7 @@ class LspServer {
       return out;
     });
 
-    endpoint_.on_request("textDocument/definition", [this](jsonrpc::Context& c) {
+    on_request("textDocument/definition", [this](jsonrpc::Context& c) {
       Cursor cur = cursor(params_object(c));
       if (cur.word.empty()) return json(nullptr);
       auto g = root().graph([&c] { return c.cancelled(); });
@@ -718,7 +741,7 @@ class LspServer {
       return out.empty() ? json(nullptr) : out;
     });
 
-    endpoint_.on_request("textDocument/references", [this](jsonrpc::Context& c) {
+    on_request("textDocument/references", [this](jsonrpc::Context& c) {
       const json& p = params_object(c);
       Cursor cur = cursor(p);
       if (cur.word.empty()) return json(nullptr);
@@ -778,7 +801,7 @@ class LspServer {
       return out;
     });
 
-    endpoint_.on_request("textDocument/hover", [this](jsonrpc::Context& c) {
+    on_request("textDocument/hover", [this](jsonrpc::Context& c) {
       Cursor cur = cursor(params_object(c));
       std::optional<RepoDefinition> def;
       if (!cur.word.empty()) {
@@ -798,7 +821,7 @@ class LspServer {
       return json{{"contents", {{"kind", "markdown"}, {"value", md}}}};
     });
 
-    endpoint_.on_request("textDocument/prepareCallHierarchy", [this](jsonrpc::Context& c) {
+    on_request("textDocument/prepareCallHierarchy", [this](jsonrpc::Context& c) {
       Cursor cur = cursor(params_object(c));
       auto g = root().graph([&c] { return c.cancelled(); });
       std::lock_guard<std::mutex> lock(root().graph_mutex());
@@ -813,7 +836,7 @@ class LspServer {
       if (node < 0) return json(nullptr);
       return json::array({item(*g, static_cast<size_t>(node))});
     });
-    endpoint_.on_request("callHierarchy/incomingCalls", [this](jsonrpc::Context& c) {
+    on_request("callHierarchy/incomingCalls", [this](jsonrpc::Context& c) {
       auto g = root().graph([&c] { return c.cancelled(); });
       std::lock_guard<std::mutex> lock(root().graph_mutex());
       long node = item_node(*g, params_object(c));
@@ -827,7 +850,7 @@ class LspServer {
       }
       return out;
     });
-    endpoint_.on_request("callHierarchy/outgoingCalls", [this](jsonrpc::Context& c) {
+    on_request("callHierarchy/outgoingCalls", [this](jsonrpc::Context& c) {
       auto g = root().graph([&c] { return c.cancelled(); });
       std::lock_guard<std::mutex> lock(root().graph_mutex());
       long node = item_node(*g, params_object(c));

@@ -445,16 +445,24 @@ TEST(LspProtocol, DocumentTreeSitterGivesUpOnIsOutlinedOnceAndNamed) {
                      "def small" + std::to_string(i) + "():\n    return 1\n");
   body += did_open(uri, text);
   for (int id = 2; id <= 5; ++id) body += request(id, "textDocument/documentSymbol", doc(uri));
+  // Request 3 waits for request 2's outline; cancelled, it ends at once, not when the outline
+  // is made (both workers were held for 5 s; probe 2026-12-06).
+  // (A 4 MB didOpen first: reading it keeps the cancel back until request 3 waits.)
+  body += did_open("file://" + (repo / "pad.txt").string(), std::string(4 << 20, 'x')) +
+          notification("$/cancelRequest", {{"id", 3}});
   body += request(6, "workspace/symbol", {{"query", "f1"}});
   body += request(7, "workspace/symbol", {{"query", "small"}});
   body += request(8, "workspace/symbol", {{"query", "f2"}});
   const auto res = run_session(repo.path(), body);
   EXPECT_EQ(res.status, 0) << res.err;
   auto v = replies_by_id(res.out);
-  for (int id = 2; id <= 5; ++id) {
+  for (int id : {2, 4, 5}) {
     ASSERT_TRUE(v[id].contains("result")) << v[id];
     EXPECT_EQ(v[id]["result"], v[2]["result"]) << id;
   }
+  EXPECT_EQ(v[3]["error"]["code"], -32800) << v[3];
+  EXPECT_LT(res.out.find(R"("id":3)"), res.out.find(R"("id":2)"))
+      << "the cancelled request answers before the outline it waited for is made";
   EXPECT_TRUE(v[6].contains("result")) << v[6];
   EXPECT_EQ(v[7]["result"].size(), 70u) << v[7];
   EXPECT_TRUE(v[8].contains("result")) << v[8];
