@@ -351,14 +351,18 @@ void embed_stream(Embedder& e, TextSource& source, std::vector<std::string> firs
       wcv.notify_all();
     }
   });
-  // Writes what was handed over, then rethrows the writer's error, if any.
-  auto close_writer = [&] {
+  // Lets the writer write what was handed over and waits for it.
+  auto stop_writer = [&] {
     {
       std::lock_guard lk(wmu);
       wclosed = true;
       wcv.notify_all();
     }
-    writer.join();
+    if (writer.joinable()) writer.join();
+  };
+  // The same, then rethrows the writer's error, if any.
+  auto close_writer = [&] {
+    stop_writer();
     if (werror) std::rethrow_exception(werror);
   };
   try {
@@ -404,12 +408,7 @@ void embed_stream(Embedder& e, TextSource& source, std::vector<std::string> firs
     }
     close_writer();
   } catch (...) {
-    {
-      std::lock_guard lk(wmu);
-      wclosed = true;
-      wcv.notify_all();
-    }
-    if (writer.joinable()) writer.join();
+    stop_writer();
     finish();
     throw;
   }

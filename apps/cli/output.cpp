@@ -565,11 +565,9 @@ void NpyWriter::append(const float* rows, size_t n) {
       const char* v = std::getenv("RIPVEC_NPY_WRITEBACK");
       return v == nullptr || *v != '0';
     }();
-    if (early_wb) {
-      const off_t end = ::lseek(fd_, 0, SEEK_CUR);
-      const off_t len = static_cast<off_t>(n * cols_ * sizeof(float));
-      if (end >= len) ::sync_file_range(fd_, end - len, len, SYNC_FILE_RANGE_WRITE);
-    }
+    if (early_wb)  // these rows lie after the header and the rows_ before them
+      ::sync_file_range(fd_, static_cast<off_t>(kNpyHeadSize + rows_ * cols_ * sizeof(float)),
+                        static_cast<off_t>(n * cols_ * sizeof(float)), SYNC_FILE_RANGE_WRITE);
   }
   rows_ += n;
 }

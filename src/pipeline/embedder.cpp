@@ -148,8 +148,7 @@ EarlyCuda start_early_cuda([[maybe_unused]] const EmbedderOptions& opts) {
                    }
                    count->set_value(n);
                    if (n == 0) return nullptr;
-                   auto d = std::make_unique<CudaDriver>(co);
-                   return d;
+                   return std::make_unique<CudaDriver>(co);
                  });
 #endif
   return e;

@@ -143,6 +143,18 @@ class LspServer {
     return text::lone_cr_to_lf(std::move(text));
   }
 
+  // A buffer's new text from `uri` (didOpen, didChange; buffers_mu_ held). The URIs it is open
+  // under are kept: a didChange that rebuilt the buffer emptied them, so closing one of two
+  // URIs after an edit dropped the buffer the other still had open.
+  void set_buffer(const std::string& path, const std::string& uri, const std::string& text,
+                  int version) {
+    Buffer& b = buffers_[path];
+    b.text = text::lone_cr_to_lf(text);
+    b.version = version;
+    b.uri = uri;
+    b.uris.insert(uri);
+  }
+
   // The definitions of a document (file_definitions), kept per path while its text stays the
   // same: workspace/symbol and definition lookups ask for every open buffer's, and a document
   // tree-sitter gives up on costs the chunker's whole parse timeout (5 s) each time (a 50 MB
@@ -425,9 +437,6 @@ class LspServer {
 
   // ---- methods -------------------------------------------------------------------------------
 
-  // Every notification but "exit" is dropped until "initialize" has succeeded (LSP 3.17:
-  // "Notifications should be dropped, except for the exit notification"): "initialized" first
-  // crashed the server on the missing workspace.
   // Every request runs with its context in tls_request, so that a wait deep inside (outline())
   // can end when the request is cancelled.
   void on_request(const std::string& method, jsonrpc::Endpoint::RequestHandler h,
@@ -444,6 +453,9 @@ class LspServer {
         inline_);
   }
 
+  // Every notification but "exit" is dropped until "initialize" has succeeded (LSP 3.17:
+  // "Notifications should be dropped, except for the exit notification"): "initialized" first
+  // crashed the server on the missing workspace.
   void on_notification(const std::string& method, jsonrpc::Endpoint::NotificationHandler h) {
     endpoint_.on_notification(method, [this, h = std::move(h)](const json& p) {
       if (ws_) h(p);
@@ -550,11 +562,7 @@ class LspServer {
       const std::string path = path_of(td["uri"]);
       if (path.empty()) return;
       std::lock_guard<std::mutex> lock(buffers_mu_);
-      Buffer& b = buffers_[path];
-      b.text = text::lone_cr_to_lf(td["text"]);
-      b.version = version_of(td);
-      b.uri = td["uri"];
-      b.uris.insert(b.uri);
+      set_buffer(path, td["uri"], td["text"], version_of(td));
     });
     on_notification("textDocument/didChange", [this](const json& p) {
       if (!p.is_object() || !p.contains("textDocument") || !p.contains("contentChanges")) return;
@@ -570,7 +578,7 @@ class LspServer {
         for (const auto& ch : changes) {
           if (ch.is_object() && ch.contains("range")) partial = true;
           if (ch.is_object() && ch.value("text", json()).is_string() && !ch.contains("range"))
-            buffers_[path] = {text::lone_cr_to_lf(ch["text"]), version_of(td), td["uri"]};
+            set_buffer(path, td["uri"], ch["text"], version_of(td));
         }
       }
       // The server asks for full sync (change: 1); a range edit is ignored, and the client is

@@ -510,15 +510,20 @@ TEST(LspProtocol, ClosingOneOfTwoUrisOfAFileKeepsItsBuffer) {
   std::filesystem::create_directory_symlink(base / "real", base / "link");
   const std::string real = "file://" + (base / "real/m.py").string();
   const std::string link = "file://" + (base / "link/m.py").string();
+  // An edit in between must not forget that both URIs hold the file open.
+  json change = doc(real);
+  change["textDocument"]["version"] = 2;
+  change["contentChanges"] = json::array({{{"text", "def via_edit():\n    pass\n"}}});
   std::string body = did_open(real, "def via_real():\n    pass\n") +
                      did_open(link, "def via_link():\n    pass\n") +
+                     notification("textDocument/didChange", change) +
                      notification("textDocument/didClose", doc(link)) +
                      request(2, "textDocument/documentSymbol", doc(real));
   const auto res = run_session(base / "real", body);
   EXPECT_EQ(res.status, 0) << res.err;
   auto v = replies_by_id(res.out);
   ASSERT_EQ(v[2]["result"].size(), 1u) << v[2];
-  EXPECT_EQ(v[2]["result"][0]["name"], "via_link") << "the open buffer's text (the last opened)";
+  EXPECT_EQ(v[2]["result"][0]["name"], "via_edit") << "the open buffer's text (the last edit)";
 }
 
 // Hostile probe 2026-12-05, fifth round: buffers were kept under the URI as the client spelled
