@@ -123,6 +123,20 @@ class TimedEmbedder final : public Embedder {
     last_return_ = Clock::now();
     return v;
   }
+  // The index's ingest runs its groups here: a group taken counts as a call, its rows handed
+  // out as its return.
+  void embed_token_groups(const TokenGroupSource& next, const TokenGroupSink& done) override {
+    in_->embed_token_groups(
+        [&](std::vector<std::vector<int32_t>>& ids, bool wait) {
+          if (!next(ids, wait)) return false;
+          if (calls_++ == 0) first_call_ = Clock::now();
+          return true;
+        },
+        [&](std::vector<float>&& rows) {
+          done(std::move(rows));
+          last_return_ = Clock::now();
+        });
+  }
   void reset() { calls_ = 0; }
   size_t calls() const { return calls_; }
   Clock::time_point first_call() const { return first_call_; }
@@ -312,9 +326,9 @@ int main(int argc, char** argv) {
           "call returned to update() returned) %.3f s; %zu embed calls in %.3f s between\n",
           secs(c0, first_call), secs(last_return, c1), cold_calls, secs(first_call, last_return));
     std::printf(
-        "embedding thread (cold): in embed calls %.3f s, waiting for the next file in order %.3f "
-        "s, its own work between calls %.3f s\n",
-        cold.embed_s, cold.chunk_wait_s, cold.embed_gap_s);
+        "embedding thread (cold): running groups %.3f s, waiting for a group %.3f s; the "
+        "window thread waiting for the next file in order %.3f s\n",
+        cold.embed_s, cold.embed_gap_s, cold.chunk_wait_s);
     if (pure_embed || !dump_texts.empty() || !dump_ids.empty()) {
       std::vector<Chunk> chunks = chunk_tree(files, root, *shared, io.max_file_size);
       std::vector<std::vector<int32_t>> ids;

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -117,6 +118,25 @@ class Embedder {
   std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids) {
     return embed_tokens(ids, InputKind::Document);
   }
+
+  // A run of embed_tokens(group, Document) calls, one group after another, with the device
+  // kept busy between them (an index's ingest): on a GPU the next group is submitted before
+  // the previous group's rows are handed out, so the device does not drain at every group.
+  // Each group's rows equal what embed_tokens() returns for it.
+  //   next(ids, wait): fills `ids` (empty on entry; each sequence non-empty, at most
+  //     max_seq_length() tokens) with the next group and returns true. With wait = false it
+  //     may return false when no group is ready yet (the groups in flight are finished and
+  //     handed out, then next is called with wait = true); with wait = true false ends the
+  //     run. A group may be empty (its rows are empty).
+  //   done(rows): row-major [group size, dim()] in the group's order, once per group, in group
+  //     order, never before the whole group is computed.
+  // Both are called on the calling thread. One call at a time per embedder, like every embed
+  // call. Errors: InvalidArgument for a bad sequence (naming it), the device's errors, and
+  // whatever next or done throws end the run (groups not yet handed out are dropped) and are
+  // rethrown. The default runs embed_tokens() per group.
+  using TokenGroupSource = std::function<bool(std::vector<std::vector<int32_t>>& ids, bool wait)>;
+  using TokenGroupSink = std::function<void(std::vector<float>&& rows)>;
+  virtual void embed_token_groups(const TokenGroupSource& next, const TokenGroupSink& done);
 };
 
 }  // namespace ripvec

@@ -169,10 +169,10 @@ struct UpdateStats {
          skipped_unreadable = 0;
   size_t chunks_embedded = 0, chunks_total = 0, objects_collected = 0, corrupt_rebuilt = 0;
   double walk_s = 0, chunk_s = 0, embed_s = 0, write_s = 0, total_s = 0;
-  // Seconds the embedding stage waited for the chunk stage (files are embedded in walk order,
-  // so a slow file holds the next window back) and spent between its embed calls otherwise
-  // (sorting a window, storing vectors, handing files to the writer): with embed_s, where the
-  // wall time of the pipeline went on the embedding thread.
+  // Seconds the thread that gathers windows waited for the chunk stage (files are embedded in
+  // walk order, so a slow file holds the next window back), and seconds the embedding thread
+  // waited for the next group with nothing to compute (the device idle between groups): with
+  // embed_s (the embedding thread's time running groups), where the pipeline's wall time went.
   double chunk_wait_s = 0, embed_gap_s = 0;
   std::vector<std::string> added, modified, removed;  // paths relative to the root
   std::vector<std::string> warnings;                  // each names the file it is about

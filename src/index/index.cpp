@@ -5,7 +5,8 @@
 // State behind a shared_ptr, swapped under state_mu_; a search copies the pointer and works
 // without locks. update() runs under update_mu_ (one per Index) and the index directory's
 // flock (one per process group). The Embedder is shared: every embed call goes through
-// index::embedder_mutex(), one batch at a time, so a query waits for at most one batch.
+// index::embedder_mutex(); an update's run of groups yields it between two groups to a query
+// that waits, so a query waits for at most one group.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -24,9 +24,21 @@ std::mutex& embedder_mutex() {
   return mu;
 }
 
+std::atomic<int>& embedder_waiters() {
+  static std::atomic<int> n{0};
+  return n;
+}
+
+std::unique_lock<std::mutex> lock_embedder() {
+  embedder_waiters()++;
+  std::unique_lock lk(embedder_mutex());
+  embedder_waiters()--;
+  return lk;
+}
+
 std::vector<float> embed_serialized(Embedder& e, std::span<const std::string> texts,
                                     InputKind kind) {
-  std::lock_guard lk(embedder_mutex());
+  const auto lk = lock_embedder();
   return e.embed(texts, kind);
 }
 
@@ -234,7 +246,7 @@ size_t group_tokens_for(const PipelineConfig& cfg) {
 }  // namespace
 
 std::vector<float> embed_tokens_serialized(Embedder& e, std::span<const std::vector<int32_t>> ids) {
-  std::lock_guard lk(embedder_mutex());
+  const auto lk = lock_embedder();
   return e.embed_tokens(ids);
 }
 
@@ -376,9 +388,9 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   };
 
   // The window: files in task order whose chunks are being embedded. Its chunks are sorted by
-  // length and cut into groups of about group_tokens padded tokens, one embed call each, so the
-  // embedder's batch planner sees runs of similar lengths from the whole window. Window cuts
-  // depend only on the tasks and their chunk counts: the same input gives the same batches.
+  // length and cut into groups of about group_tokens padded tokens, so the embedder's batch
+  // planner sees runs of similar lengths from the whole window. Window cuts depend only on the
+  // tasks and their chunk counts: the same input gives the same groups and batches.
   struct Pending {
     size_t task;
     FileOutcome outcome;
@@ -387,18 +399,28 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     std::vector<float> vectors;
     size_t filled = 0;
   };
+  struct Window {
+    std::vector<Pending> files;
+    size_t handed = 0;  // files handed back so far (in order)
+  };
+  // One embed group: chunks (file, chunk) of one window, their ids moved out of the chunks.
+  // The last group of a window (or the one empty group of a window with nothing to embed)
+  // hands its remaining files back.
+  struct Group {
+    std::shared_ptr<Window> window;
+    std::vector<std::pair<uint32_t, uint32_t>> refs;
+    std::vector<std::vector<int32_t>> ids;
+    bool last = false;
+  };
   std::deque<Pending> pending;
   size_t pending_chunks = 0;
   const size_t dim = emb.dim();
   const size_t group_tokens = group_tokens_for(cfg);
   const bool normalize = !emb.normalizes();
-  // The embedding thread's time between two embed calls, and within it the waits for files.
-  std::optional<Clock::time_point> returned;
-  double between_s = 0;
 
   // Hands one file back (its chunks all embedded, or none to embed): builds its object and
   // calls cfg.done. This runs on the finisher thread, in task order, so that encoding and
-  // writing objects (the index's done) never leave the embedder idle between groups.
+  // writing objects (the index's done) never keep the embedding thread from the device.
   auto finish_file = [&](Pending& p) {
     if (p.outcome.kind == FileOutcome::Embedded) {
       auto obj = std::make_shared<ObjectData>();
@@ -471,57 +493,180 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     fin_cv.notify_one();
     if (finisher.joinable()) finisher.join();
   };
-  // Embeds the chunks of the first `nfiles` pending files and hands those files back.
-  auto flush = [&](size_t nfiles) {
-    std::vector<std::pair<size_t, size_t>> refs;  // (pending index, chunk)
-    for (size_t f = 0; f < nfiles; ++f)
-      for (size_t c = 0; c < pending[f].chunks.size(); ++c) refs.emplace_back(f, c);
-    auto len = [&](const std::pair<size_t, size_t>& r) {
-      return pending[r.first].chunks[r.second].ids.size();
+
+  // The embedding thread runs the groups through Embedder::embed_token_groups, so that a GPU
+  // computes the next group while the rows of the last one are stored (one drain per run, not
+  // per group: 40 drains cost a cold GPU index of Django 0.15-0.3 s). This thread cuts the
+  // windows into groups and queues them, at most about one window ahead of the device.
+  std::mutex q_mu;
+  std::condition_variable q_cv;     // a group queued, the queue closed, or an abort
+  std::condition_variable q_space;  // a group's rows handed out, or the embedding thread ended
+  std::deque<Group> queue;          // under q_mu
+  std::deque<Group> in_flight;      // the embedding thread's: groups given to the embedder
+  size_t queued_chunks = 0;         // under q_mu: chunks queued or in flight
+  bool q_closed = false, q_abort = false;  // under q_mu
+  std::exception_ptr embed_error;          // under q_mu
+  double embed_wait_s = 0;                 // the embedding thread waiting for a group
+  bool any_group = false;                  // the embedding thread's: a group was taken
+  size_t run_groups = 0;                   // the embedding thread's: taken in the current run
+  bool embed_done = false;                 // under q_mu: the embedding thread has ended
+  bool enqueued_any = false;               // this thread's
+  auto take_group = [&](std::vector<std::vector<int32_t>>& ids, bool wait) {
+    std::unique_lock lk(q_mu);
+    const auto tw = Clock::now();
+    for (;;) {
+      if (q_abort) return false;  // the groups in flight are still stored
+      // Another caller waiting for the embedder (a search, another update's run) gets it
+      // between groups; a run takes at least one group when one is queued, so that two runs
+      // that wait for each other still both move on.
+      if (embedder_waiters().load() > 0 && (run_groups > 0 || queue.empty())) return false;
+      if (!queue.empty()) break;
+      if (q_closed || !wait) return false;
+      q_cv.wait_for(lk, std::chrono::milliseconds(10));
+    }
+    if (wait && any_group) embed_wait_s += seconds_since(tw);
+    Group g = std::move(queue.front());
+    queue.pop_front();
+    lk.unlock();
+    any_group = true;
+    ++run_groups;
+    if (prog && !g.ids.empty()) prog->phase(IndexProgress::Phase::Embedding);
+    ids = std::move(g.ids);
+    in_flight.push_back(std::move(g));
+    return true;
+  };
+  auto store_rows = [&](std::vector<float>&& v) {
+    Group g = std::move(in_flight.front());
+    in_flight.pop_front();
+    const size_t count = g.refs.size();
+    if (v.size() != count * dim)
+      throw IndexError("embedder returned " + std::to_string(v.size()) + " floats for " +
+                       std::to_string(count) + " texts of dim " + std::to_string(dim));
+    if (normalize) normalize_rows(v.data(), count, dim);
+    Window& w = *g.window;
+    for (size_t k = 0; k < count; ++k) {
+      Pending& p = w.files[g.refs[k].first];
+      if (p.vectors.empty()) p.vectors.resize(p.chunks.size() * dim);
+      std::copy(v.begin() + k * dim, v.begin() + (k + 1) * dim,
+                p.vectors.begin() + size_t{g.refs[k].second} * dim);
+      p.filled++;
+    }
+    times.chunks_embedded += count;
+    if (prog) prog->chunks_done += count;
+    // Files are handed back in task order as soon as they are complete (progress counts of
+    // files and chunks move together); the window's last group hands back the rest.
+    while (w.handed < w.files.size() &&
+           (g.last || w.files[w.handed].filled == w.files[w.handed].chunks.size()))
+      hand_back(std::move(w.files[w.handed++]));
+    {
+      std::lock_guard lk(q_mu);
+      queued_chunks -= count;
+    }
+    q_space.notify_all();
+  };
+  std::thread embedder_thread([&] {
+    try {
+      for (;;) {
+        {
+          std::unique_lock lk(q_mu);
+          if (q_abort || (q_closed && queue.empty())) break;
+        }
+        {
+          // Let a waiting search take the embedder first (it counts itself until it holds
+          // the lock), then run groups until the queue closes or another search waits.
+          while (embedder_waiters().load() > 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          const auto lk = lock_embedder();  // counted: another update waiting gets a turn too
+          const auto te = Clock::now();
+          const double wait0 = embed_wait_s;
+          run_groups = 0;
+          emb.embed_token_groups(take_group, store_rows);
+          times.embed_s += seconds_since(te) - (embed_wait_s - wait0);
+        }
+      }
+    } catch (...) {
+      std::lock_guard lk(q_mu);
+      embed_error = std::current_exception();
+      q_abort = true;
+    }
+    {
+      std::lock_guard lk(q_mu);
+      embed_done = true;
+    }
+    q_space.notify_all();
+  });
+  // Stops the embedding thread: after the queued groups (closing; the cancel callback is
+  // polled meanwhile) or at once (abort). The groups in flight are stored either way and their
+  // files handed back.
+  auto stop_embedder = [&](bool abort) {
+    std::unique_lock lk(q_mu);
+    q_closed = true;
+    if (abort) q_abort = true;
+    q_cv.notify_all();
+    bool cancel = false;
+    while (!embed_done && !q_abort) {
+      q_space.wait_for(lk, std::chrono::milliseconds(50));
+      if (!embed_done && cfg.cancelled && cfg.cancelled()) {
+        q_abort = cancel = true;
+        q_cv.notify_all();
+      }
+    }
+    lk.unlock();
+    if (embedder_thread.joinable()) embedder_thread.join();
+    if (cancel) throw CancelledError("indexing cancelled");
+  };
+  // Queues the chunks of the first `nfiles` pending files as groups, longest first.
+  auto enqueue = [&](size_t nfiles) {
+    auto w = std::make_shared<Window>();
+    w->files.reserve(nfiles);
+    for (size_t f = 0; f < nfiles; ++f) w->files.push_back(std::move(pending[f]));
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(nfiles));
+    std::vector<std::pair<uint32_t, uint32_t>> refs;  // (file in window, chunk)
+    for (size_t f = 0; f < w->files.size(); ++f)
+      for (size_t c = 0; c < w->files[f].chunks.size(); ++c)
+        refs.emplace_back(static_cast<uint32_t>(f), static_cast<uint32_t>(c));
+    pending_chunks -= refs.size();
+    auto len = [&](const std::pair<uint32_t, uint32_t>& r) {
+      return w->files[r.first].chunks[r.second].ids.size();
     };
     std::stable_sort(refs.begin(), refs.end(),
                      [&](const auto& a, const auto& b) { return len(a) > len(b); });
-    std::vector<std::vector<int32_t>> ids;
-    size_t i = 0, completed = 0;
-    while (i < refs.size()) {
-      // Longest first: the group's padded size is its first length times its count.
-      const size_t first = std::max<size_t>(len(refs[i]), 1);
-      const size_t count = std::clamp<size_t>(group_tokens / first, 1, refs.size() - i);
-      ids.clear();
-      for (size_t k = i; k < i + count; ++k) {
-        auto [f, c] = refs[k];
-        ids.push_back(std::move(pending[f].chunks[c].ids));
+    std::vector<Group> groups;
+    size_t i = 0;
+    do {  // a window with nothing to embed still gets one (empty) group to hand it back
+      Group g;
+      g.window = w;
+      if (i < refs.size()) {
+        // Longest first: the group's padded size is its first length times its count.
+        const size_t first = std::max<size_t>(len(refs[i]), 1);
+        const size_t count = std::clamp<size_t>(group_tokens / first, 1, refs.size() - i);
+        g.refs.assign(refs.begin() + static_cast<std::ptrdiff_t>(i),
+                      refs.begin() + static_cast<std::ptrdiff_t>(i + count));
+        for (auto [f, c] : g.refs) g.ids.push_back(std::move(w->files[f].chunks[c].ids));
+        i += count;
       }
+      g.last = i >= refs.size();
+      groups.push_back(std::move(g));
+    } while (i < refs.size());
+    for (Group& g : groups) {
       if (cfg.cancelled && cfg.cancelled()) throw CancelledError("indexing cancelled");
-      if (prog) prog->phase(IndexProgress::Phase::Embedding);
-      const auto te = Clock::now();
-      if (returned) between_s += std::chrono::duration<double>(te - *returned).count();
-      std::vector<float> v = embed_tokens_serialized(emb, ids);
-      times.embed_s += seconds_since(te);
-      returned = Clock::now();
-      if (v.size() != count * dim)
-        throw IndexError("embedder returned " + std::to_string(v.size()) + " floats for " +
-                         std::to_string(count) + " texts of dim " + std::to_string(dim));
-      if (normalize) normalize_rows(v.data(), count, dim);
-      for (size_t k = 0; k < count; ++k) {
-        auto [f, c] = refs[i + k];
-        Pending& p = pending[f];
-        if (p.vectors.empty()) p.vectors.resize(p.chunks.size() * dim);
-        std::copy(v.begin() + k * dim, v.begin() + (k + 1) * dim, p.vectors.begin() + c * dim);
-        p.filled++;
+      std::unique_lock lk(q_mu);
+      // At most about one window queued ahead of the device (the ingest threads run another
+      // window ahead of this thread); the cancel callback is polled meanwhile.
+      while (!q_abort && !queue.empty() && queued_chunks >= window) {
+        q_space.wait_for(lk, std::chrono::milliseconds(50));
+        if (cfg.cancelled && cfg.cancelled()) throw CancelledError("indexing cancelled");
       }
-      i += count;
-      times.chunks_embedded += count;
-      if (prog) prog->chunks_done += count;
-      // Files are handed back in task order as soon as they are complete (progress counts of
-      // files and chunks move together); they leave `pending` after the window, so the
-      // indices in refs stay valid.
-      while (completed < nfiles && pending[completed].filled == pending[completed].chunks.size())
-        hand_back(std::move(pending[completed++]));
+      if (q_abort)
+        std::rethrow_exception(embed_error
+                                   ? embed_error
+                                   : std::make_exception_ptr(CancelledError("indexing stopped")));
+      queued_chunks += g.refs.size();
+      queue.push_back(std::move(g));
+      enqueued_any = true;
+      lk.unlock();
+      q_cv.notify_one();
     }
-    while (completed < nfiles) hand_back(std::move(pending[completed++]));
-    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(nfiles));
-    pending_chunks -= refs.size();
   };
 
   try {
@@ -534,7 +679,7 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
         if (!ready[t] && !worker_error) {
           const auto tw = Clock::now();
           cv_ready.wait(lk, [&] { return ready[t] || worker_error; });
-          if (returned) times.chunk_wait_s += seconds_since(tw);
+          if (enqueued_any) times.chunk_wait_s += seconds_since(tw);
         }
         if (!ready[t]) std::rethrow_exception(worker_error);
         it = std::move(items[t]);
@@ -550,27 +695,30 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
           Pending{t, std::move(it.outcome), std::move(it.chunks), std::move(it.prep), {}, 0});
       pending_chunks += nc;
       if (pending_chunks == 0) {
-        flush(pending.size());  // nothing waits for the embedder: hand the files back now
+        enqueue(pending.size());  // nothing to embed: handed back after the groups before it
       } else if (pending_chunks >= cut) {
-        flush(pending.size());
+        enqueue(pending.size());
         cut = std::min(window, cut * 2);
       }
     }
     while (!pending.empty()) {  // the last window, in parts of first_cut chunks
       size_t files = 0, chunks = 0;
       while (files < pending.size() && chunks < first_cut) chunks += pending[files++].chunks.size();
-      flush(files);
+      enqueue(files);
     }
+    stop_workers();
+    stop_embedder(/*abort=*/false);
   } catch (...) {
     stop_workers();
+    stop_embedder(/*abort=*/true);
     close_finisher();
     throw;
   }
-  stop_workers();
   close_finisher();
+  if (embed_error) std::rethrow_exception(embed_error);
   if (fin_error) std::rethrow_exception(fin_error);
   times.chunk_s = static_cast<double>(chunk_ns.load()) * 1e-9;
-  times.embed_gap_s = std::max(0.0, between_s - times.chunk_wait_s);
+  times.embed_gap_s = embed_wait_s;
   return times;
 }
 

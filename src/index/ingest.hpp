@@ -32,8 +32,12 @@ namespace ripvec::index {
 // An Embedder runs one call at a time (ripvec/embedder.hpp) and, on the CPU, every embedder
 // shares the process-wide thread pool: all embedding done by the index library (updates,
 // queries, in-memory searches, any Index object) goes through this one lock, held for one
-// batch at a time.
+// call at a time (an ingest's run of groups gives it up between groups when a search waits).
 std::mutex& embedder_mutex();
+// Threads waiting for embedder_mutex() in lock_embedder() (a run of groups that holds it,
+// run_pipeline's, yields between groups while this is non-zero), and the way to take it.
+std::atomic<int>& embedder_waiters();
+std::unique_lock<std::mutex> lock_embedder();
 std::vector<float> embed_serialized(Embedder& e, std::span<const std::string> texts,
                                     InputKind kind);
 std::vector<float> embed_tokens_serialized(Embedder& e, std::span<const std::vector<int32_t>> ids);

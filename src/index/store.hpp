@@ -289,9 +289,15 @@ struct SnapshotWriteResult {
 // `dict` is the dictionary the files' preps were merged into (null: none); terms not merged
 // into it are merged now, and it may gain terms (not thread-safe: one build at a time).
 // The bytes do not depend on which preps were made beforehand.
+// Writer threads: `writers` (0: a quarter of the cores, 2 to 4), each given a contiguous
+// range of at least `min_writer_bytes`; the file's bytes do not depend on either.
+struct SnapshotWriters {
+  unsigned writers = 0;
+  size_t min_writer_bytes = size_t(16) << 20;
+};
 SnapshotWriteResult write_snapshot(AtomicFile& out, std::span<const SnapshotFileInput> files,
                                    uint32_t dim, std::string_view model_key,
-                                   Bm25Dictionary* dict = nullptr);
+                                   Bm25Dictionary* dict = nullptr, SnapshotWriters w = {});
 // Same into memory (search_in_memory); the string is the whole file image.
 std::string build_snapshot_bytes(std::span<const SnapshotFileInput> files, uint32_t dim,
                                  std::string_view model_key, Bm25Dictionary* dict = nullptr);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -64,10 +65,18 @@ BatchShape worst_case_shape(const BatchLimits& limits, size_t max_seq) {
   return s;
 }
 
-std::vector<float> run_batches(std::span<const std::vector<int32_t>> sequences,
-                               std::span<const std::vector<int32_t>> token_types,
-                               const BatchLimits& limits, size_t dim, const BatchFn& fn,
-                               const std::function<void()>& finish) {
+namespace {
+
+// One group's batches as submitted: rows in batch order, written by fn until complete.
+struct Submitted {
+  std::vector<std::vector<size_t>> batches;
+  std::vector<float> rows;
+  size_t n = 0;
+  uint64_t last_call = 0;  // count of fn calls made when its last one returned
+};
+
+std::vector<size_t> lengths_of(std::span<const std::vector<int32_t>> sequences,
+                               std::span<const std::vector<int32_t>> token_types) {
   if (!token_types.empty() && token_types.size() != sequences.size())
     throw InvalidArgument("run_batches: token_types count differs from sequences");
   std::vector<size_t> lengths(sequences.size());
@@ -76,41 +85,118 @@ std::vector<float> run_batches(std::span<const std::vector<int32_t>> sequences,
       throw InvalidArgument("sequence " + std::to_string(i) + " has no tokens");
     lengths[i] = sequences[i].size();
   }
-  std::vector<float> result(sequences.size() * dim);
+  return lengths;
+}
+
+// Plans the sequences into batches and calls fn on each, into g.rows (which must stay where
+// it is until the rows are complete); after_call() after each call.
+void submit(std::span<const std::vector<int32_t>> sequences,
+            std::span<const std::vector<int32_t>> token_types, std::span<const size_t> lengths,
+            const BatchLimits& limits, size_t dim, const BatchFn& fn, Submitted& g, uint64_t& calls,
+            const std::function<void()>& after_call) {
+  g.n = sequences.size();
+  g.last_call = calls;
+  g.batches = plan_batches(lengths, limits);
+  g.rows.assign(sequences.size() * dim, 0.0f);
   std::vector<std::vector<int32_t>> ids, types;
-  const auto batches = plan_batches(lengths, limits);
-  // Rows of every batch, in batch order: fn may fill them after it returns (until finish).
-  std::vector<float> rows(sequences.size() * dim, 0.0f);
   size_t row0 = 0;
-  try {
-    for (const auto& batch : batches) {
-      ids.clear();
-      types.clear();
-      for (size_t i : batch) {
-        ids.push_back(sequences[i]);
-        if (!token_types.empty()) types.push_back(token_types[i]);
-      }
-      const BatchInputs in = build_batch_inputs(ids, types);
-      fn(in, rows.data() + row0 * dim);
-      row0 += batch.size();
+  for (const auto& batch : g.batches) {
+    ids.clear();
+    types.clear();
+    for (size_t i : batch) {
+      ids.push_back(sequences[i]);
+      if (!token_types.empty()) types.push_back(token_types[i]);
     }
-  } catch (...) {
-    // Deferred writes of earlier batches must land while `rows` still exists.
-    try {
-      if (finish) finish();
-    } catch (...) {
-    }
-    throw;
+    const BatchInputs in = build_batch_inputs(ids, types);
+    fn(in, g.rows.data() + row0 * dim);
+    row0 += batch.size();
+    g.last_call = ++calls;
+    if (after_call) after_call();
   }
-  if (finish) finish();
-  row0 = 0;
-  for (const auto& batch : batches) {
+}
+
+// The complete rows of g in the order its sequences were given.
+std::vector<float> in_caller_order(const Submitted& g, size_t dim) {
+  std::vector<float> result(g.n * dim);
+  size_t row0 = 0;
+  for (const auto& batch : g.batches) {
     for (size_t r = 0; r < batch.size(); ++r)
-      std::memcpy(result.data() + batch[r] * dim, rows.data() + (row0 + r) * dim,
+      std::memcpy(result.data() + batch[r] * dim, g.rows.data() + (row0 + r) * dim,
                   dim * sizeof(float));
     row0 += batch.size();
   }
   return result;
+}
+
+void finish_quietly(const std::function<void()>& finish) {
+  try {
+    if (finish) finish();
+  } catch (...) {
+  }
+}
+
+}  // namespace
+
+std::vector<float> run_batches(std::span<const std::vector<int32_t>> sequences,
+                               std::span<const std::vector<int32_t>> token_types,
+                               const BatchLimits& limits, size_t dim, const BatchFn& fn,
+                               const std::function<void()>& finish) {
+  const std::vector<size_t> lengths = lengths_of(sequences, token_types);
+  Submitted g;
+  uint64_t calls = 0;
+  try {
+    submit(sequences, token_types, lengths, limits, dim, fn, g, calls, {});
+  } catch (...) {
+    finish_quietly(finish);  // deferred writes of earlier batches land while g.rows exists
+    throw;
+  }
+  if (finish) finish();
+  return in_caller_order(g, dim);
+}
+
+void run_batch_groups(const GroupSource& next, const BatchLimits& limits, size_t dim, size_t depth,
+                      const BatchFn& fn, const std::function<void()>& finish,
+                      const GroupSink& done) {
+  std::deque<Submitted> q;  // submitted and not handed out, oldest first (stable addresses)
+  bool submitting = false;  // q.back() is still being submitted
+  uint64_t calls = 0;
+  auto hand_out_complete = [&] {
+    while (q.size() > (submitting ? 1u : 0u) && calls - q.front().last_call >= depth) {
+      const Submitted g = std::move(q.front());
+      q.pop_front();
+      done(in_caller_order(g, dim));
+    }
+  };
+  auto hand_out_all = [&] {
+    if (q.empty()) return;
+    if (finish) finish();
+    while (!q.empty()) {
+      const Submitted g = std::move(q.front());
+      q.pop_front();
+      done(in_caller_order(g, dim));
+    }
+  };
+  std::vector<std::vector<int32_t>> seqs;
+  try {
+    for (;;) {
+      seqs.clear();
+      if (!next(seqs, false)) {
+        hand_out_all();  // nothing to submit: the device drains, the rows go out meanwhile
+        seqs.clear();
+        if (!next(seqs, true)) break;
+      }
+      const std::vector<size_t> lengths = lengths_of(seqs, {});
+      q.emplace_back();
+      submitting = true;
+      submit(seqs, {}, lengths, limits, dim, fn, q.back(), calls, hand_out_complete);
+      submitting = false;
+      hand_out_complete();
+    }
+    hand_out_all();
+  } catch (...) {
+    finish_quietly(finish);  // rows still being written land while q exists
+    throw;
+  }
 }
 
 }  // namespace ripvec

@@ -44,4 +44,26 @@ std::vector<float> run_batches(std::span<const std::vector<int32_t>> sequences,
                                const BatchLimits& limits, size_t dim, const BatchFn& fn,
                                const std::function<void()>& finish = {});
 
+// Groups of sequences run one after another through one device that is kept busy across them
+// (an index's windows): group k+1's first batches are submitted before group k's rows are
+// handed out, so the device does not wait for the host between groups while `next` has one
+// ready. Each group is batched on its own (plan_batches over its sequences), exactly as
+// run_batches would batch it, so its rows do not depend on its neighbours.
+//   next(seqs, wait): fills `seqs` (cleared by the caller's run; each sequence non-empty) with
+//     the next group and returns true. With wait = false it may return false when none is ready
+//     yet: the groups in flight are then finished and handed out, and next is called again with
+//     wait = true, where false ends the run.
+//   fn(batch, out): as in run_batches. The rows of a call are complete once `depth` later calls
+//     of fn have returned, or once finish() has returned (depth 0: when fn returns;
+//     Encoder::async_depth()).
+//   done(rows): [group size, dim] in the group's order; once per group, in group order, on the
+//     calling thread, never before every row of the group is complete.
+// Errors: whatever next, fn, finish or done throws ends the run after finish() (groups not yet
+// handed out are dropped) and is rethrown.
+using GroupSource = std::function<bool(std::vector<std::vector<int32_t>>& seqs, bool wait)>;
+using GroupSink = std::function<void(std::vector<float>&& rows)>;
+void run_batch_groups(const GroupSource& next, const BatchLimits& limits, size_t dim, size_t depth,
+                      const BatchFn& fn, const std::function<void()>& finish,
+                      const GroupSink& done);
+
 }  // namespace ripvec

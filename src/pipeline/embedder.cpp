@@ -256,15 +256,24 @@ class EmbedderImpl final : public Embedder {
 
   std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids,
                                   InputKind kind) override {
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (ids[i].empty())
-        throw InvalidArgument("embed_tokens: sequence " + std::to_string(i) + " is empty");
-      if (ids[i].size() > plan_.max_seq)
-        throw InvalidArgument("embed_tokens: sequence " + std::to_string(i) + " has " +
-                              std::to_string(ids[i].size()) + " tokens, more than max_seq_length " +
-                              std::to_string(plan_.max_seq));
-    }
+    check_token_ids(ids, "embed_tokens");
     return run(ids, {}, exact_for(kind));
+  }
+
+  void embed_token_groups(const TokenGroupSource& next, const TokenGroupSink& done) override {
+    Encoder& enc = encoder();
+    run_batch_groups(
+        [&](std::vector<std::vector<int32_t>>& ids, bool wait) {
+          if (!next(ids, wait)) return false;
+          check_token_ids(ids, "embed_token_groups");
+          return true;
+        },
+        plan_.limits, dim_, enc.async_depth(),
+        [&](const BatchInputs& b, float* out) { enc.embed_async(b, out); }, [&] { enc.finish(); },
+        [&](std::vector<float>&& rows) {
+          check_finite_rows(rows, dim_);
+          done(std::move(rows));
+        });
   }
 
  private:
@@ -316,6 +325,26 @@ class EmbedderImpl final : public Embedder {
     return out;
   }
 
+  // Sequences the model can run: non-empty, within max_seq_length, ids inside the vocabulary
+  // (checked here, so that a group's rows are never handed out before a device kernel could
+  // report an id past the table: run_batch_groups hands rows out without a device sync).
+  void check_token_ids(std::span<const std::vector<int32_t>> ids, const char* what) const {
+    const int64_t vocab = plan_.config.vocab_size();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i].empty())
+        throw InvalidArgument(std::string(what) + ": sequence " + std::to_string(i) + " is empty");
+      if (ids[i].size() > plan_.max_seq)
+        throw InvalidArgument(std::string(what) + ": sequence " + std::to_string(i) + " has " +
+                              std::to_string(ids[i].size()) + " tokens, more than max_seq_length " +
+                              std::to_string(plan_.max_seq));
+      for (int32_t t : ids[i])
+        if (t < 0 || t >= vocab)
+          throw InvalidArgument(std::string(what) + ": sequence " + std::to_string(i) +
+                                " has token id " + std::to_string(t) +
+                                ", outside the model's vocabulary (" + std::to_string(vocab) + ")");
+    }
+  }
+
   // Finite weights can still overflow (F16/BF16 activations, extreme inputs). A NaN vector
   // must not be printed as JSON or indexed as if it were a result: fail naming the input.
   static void check_finite_rows(const std::vector<float>& v, size_t dim) {
@@ -350,6 +379,15 @@ std::optional<Precision> precision_from_name(std::string_view name) {
   if (name == "bf16") return Precision::BF16;
   if (name == "int8") return Precision::Int8;
   return std::nullopt;
+}
+
+void Embedder::embed_token_groups(const TokenGroupSource& next, const TokenGroupSink& done) {
+  std::vector<std::vector<int32_t>> ids;
+  for (;;) {
+    ids.clear();
+    if (!next(ids, true)) return;
+    done(ids.empty() ? std::vector<float>{} : embed_tokens(ids, InputKind::Document));
+  }
 }
 
 std::vector<int32_t> Embedder::tokenize(std::string_view text, InputKind kind) const {

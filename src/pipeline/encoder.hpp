@@ -32,6 +32,11 @@ class Encoder {
   // stay valid until then; `batch` is only read during the call. Errors may surface at finish().
   virtual void embed_async(const BatchInputs& batch, float* out) { embed(batch, out); }
   virtual void finish() {}
+  // How many later embed_async() calls complete an earlier call's `out` without finish(): the
+  // rows of call n are written once call n + async_depth() has returned (0: when embed_async
+  // returns). Lets a caller hand out one group's rows while the device computes the next
+  // (run_batch_groups).
+  virtual size_t async_depth() const { return 0; }
   // Final hidden states of one batch: out receives [T, dim] F32 rows (packed layout).
   virtual void hidden_states(const BatchInputs& batch, float* out) = 0;
   // Drivers with reduced-precision linear layers (the CPU's INT8): exact = true runs the calls
@@ -76,6 +81,7 @@ class ArchEncoder final : public Encoder {
     d.to_host_async(t, o);
     d.wait_host_copies();
     d.discard_host_copies();
+    D::kHostCopiesInFlight;
   };
 
   void embed_async(const BatchInputs& batch, float* out) override {
@@ -90,6 +96,11 @@ class ArchEncoder final : public Encoder {
 
   void finish() override {
     if constexpr (kAsync) driver_->wait_host_copies();
+  }
+
+  size_t async_depth() const override {
+    if constexpr (kAsync) return D::kHostCopiesInFlight;
+    return 0;
   }
 
   void hidden_states(const BatchInputs& batch, float* out) override {

@@ -659,6 +659,92 @@ TEST_F(IndexService, ConcurrentSearchesDuringUpdatesSeeWholeSnapshots) {
   EXPECT_GE(searches.load(), 10u);
 }
 
+// An embedder whose document calls take a while (a device busy with a large group).
+class SlowDocumentEmbedder final : public Embedder {
+ public:
+  explicit SlowDocumentEmbedder(Embedder& in) : in_(in) {}
+  size_t dim() const override { return in_.dim(); }
+  size_t max_seq_length() const override { return in_.max_seq_length(); }
+  const std::string& model_id() const override { return in_.model_id(); }
+  std::string device_name() const override { return in_.device_name(); }
+  const Tokenizer& tokenizer() const override { return in_.tokenizer(); }
+  const std::string& prompt(InputKind k) const override { return in_.prompt(k); }
+  std::vector<float> embed(std::span<const std::string> texts, InputKind k) override {
+    return in_.embed(texts, k);
+  }
+  using Embedder::embed_tokens;
+  std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids, InputKind k) override {
+    if (k == InputKind::Document) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(40));
+      const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+      int64_t expected = 0;
+      first_at.compare_exchange_strong(expected, now);
+      last_at = now;
+      ++groups;
+    }
+    return in_.embed_tokens(ids, k);
+  }
+  std::atomic<int> groups{0};
+  std::atomic<int64_t> first_at{0}, last_at{0};  // steady_clock ticks of the first/last group
+
+ private:
+  Embedder& in_;
+};
+
+// The ingest runs its groups as one run through the embedder (embed_token_groups) and holds
+// the embedder for it; a search that arrives meanwhile gets the embedder between two groups,
+// not after the whole update (~1.5 s here).
+TEST_F(IndexService, SearchDuringAnUpdateWaitsForOneGroupNotTheUpdate) {
+  for (int f = 0; f < 150; ++f)
+    write(root_ / ("many/m" + std::to_string(f) + ".py"), py_file("m" + std::to_string(f), 12));
+  TestHashEmbedder inner;
+  SlowDocumentEmbedder emb(inner);
+  auto idx = open(emb, root_);
+  std::atomic<bool> updating{true};
+  std::thread up([&] {
+    idx->update();
+    updating = false;
+  });
+  while (emb.groups.load() < 3 && updating)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_TRUE(updating.load()) << "the update ended before the search could start";
+  SearchOptions so;
+  so.mode = SearchMode::Semantic;
+  const int groups_before = emb.groups.load();
+  const auto t0 = std::chrono::steady_clock::now();
+  idx->search("alpha step", so);
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int groups_meanwhile = emb.groups.load() - groups_before;
+  const bool still_updating = updating.load();
+  up.join();
+  EXPECT_TRUE(still_updating) << "the search waited for the whole update";
+  EXPECT_LE(groups_meanwhile, 2) << "the search waited " << waited << " s";
+  EXPECT_GE(emb.groups.load(), groups_before + 5);  // the update went on after it
+}
+
+// Two updates at once (two roots, as an MCP server with two workspaces has) take turns with
+// the embedder group by group: the second does not wait for the whole first one.
+TEST_F(IndexService, TwoUpdatesAtOnceTakeTurnsWithTheEmbedder) {
+  for (int f = 0; f < 100; ++f) {
+    write(base_ / "one" / ".git" / "HEAD", "x");
+    write(base_ / "two" / ".git" / "HEAD", "x");
+    write(base_ / ("one/m" + std::to_string(f) + ".py"), py_file("a" + std::to_string(f), 12));
+    write(base_ / ("two/m" + std::to_string(f) + ".py"), py_file("b" + std::to_string(f), 12));
+  }
+  TestHashEmbedder inner;
+  SlowDocumentEmbedder e1(inner), e2(inner);
+  auto i1 = open(e1, base_ / "one");
+  auto i2 = open(e2, base_ / "two");
+  std::thread t1([&] { i1->update(); });
+  while (e1.groups.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  i2->update();
+  t1.join();
+  EXPECT_GT(e1.groups.load(), 10);
+  EXPECT_LT(e2.first_at.load(), e1.last_at.load())
+      << "the second update embedded nothing until the first one's last group";
+}
+
 TEST_F(IndexService, BadSearchOptionsAreInvalidArguments) {
   TestHashEmbedder emb;
   auto idx = open(emb, root_);

@@ -184,6 +184,33 @@ TEST(IndexStore, ManifestObjectIdThatIsNotHexIsMalformed) {
     EXPECT_THROW(decode_manifest(with_id(id, status), "m"), IndexError) << id << " " << status;
 }
 
+// The snapshot file is written by several threads at once (contiguous ranges, each its own
+// buffered sink): the bytes are the same for any number of them, and equal the memory image.
+TEST(IndexStore, SnapshotBytesDoNotDependOnWriterThreads) {
+  const fs::path dir = temp_dir("snapw");
+  const uint32_t dim = 64;
+  std::vector<ObjectData> objs;
+  for (int i = 0; i < 40; ++i) objs.push_back(make_object(i % 7, dim, 10 + i));
+  std::vector<SnapshotFileInput> in;
+  for (int i = 0; i < 40; ++i)
+    in.push_back({"src/f" + std::to_string(i) + ".py", &objs[static_cast<size_t>(i)]});
+  const std::string mem = build_snapshot_bytes(in, dim, kKey);
+  for (unsigned writers : {1u, 2u, 3u, 7u}) {
+    const fs::path p = dir / ("snapshot-" + std::to_string(writers) + ".bin");
+    {
+      AtomicFile f(p);
+      // Ranges of at least 1 KiB, so that a small snapshot is cut into several.
+      write_snapshot(f, in, dim, kKey, nullptr, SnapshotWriters{writers, 1024});
+      f.commit(false);
+    }
+    std::ifstream f(p, std::ios::binary);
+    const std::string disk((std::istreambuf_iterator<char>(f)), {});
+    EXPECT_EQ(disk, mem) << writers << " writers";
+    EXPECT_TRUE(Snapshot::open_file(p)->verify_payload());
+  }
+  fs::remove_all(dir);
+}
+
 TEST(IndexStore, SnapshotRoundTrip) {
   const fs::path dir = temp_dir("snap");
   const uint32_t dim = 24;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <deque>
 #include <numeric>
 #include <random>
 #include <set>
@@ -203,6 +204,129 @@ TEST(RunBatches, FinishRunsWhenABatchThrows) {
                    [&] { ++finishes; }),
                InvalidArgument);
   EXPECT_EQ(finishes, 1);
+}
+
+// A device whose rows land late, like the CUDA driver's to_host_async: at most two copies in
+// flight, a third call completes the oldest, finish() completes all. Rows are (first id, -1).
+struct LateDevice {
+  std::deque<std::pair<float*, std::vector<int32_t>>> pending;
+  int calls = 0, finishes = 0;
+  void land(const std::pair<float*, std::vector<int32_t>>& p) {
+    for (size_t r = 0; r < p.second.size(); ++r) {
+      p.first[2 * r] = static_cast<float>(p.second[r]);
+      p.first[2 * r + 1] = -1.0f;
+    }
+  }
+  void fn(const BatchInputs& b, float* rows) {
+    ++calls;
+    if (pending.size() == 2) {
+      land(pending.front());
+      pending.pop_front();
+    }
+    std::vector<int32_t> firsts;
+    for (int r = 0; r < b.batch; ++r) firsts.push_back(b.input_ids[b.cu_seqlens[r]]);
+    pending.emplace_back(rows, std::move(firsts));
+  }
+  void finish() {
+    ++finishes;
+    for (auto& p : pending) land(p);
+    pending.clear();
+  }
+};
+
+std::vector<std::vector<std::vector<int32_t>>> numbered_groups(size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::vector<std::vector<int32_t>>> groups(n);
+  int32_t id = 0;
+  for (auto& g : groups) {
+    const size_t count = rng() % 9;  // some groups empty
+    for (size_t i = 0; i < count; ++i) g.push_back(std::vector<int32_t>(1 + rng() % 12, id++));
+  }
+  return groups;
+}
+
+// Every group's rows are complete and in its own order when handed out, groups in order; the
+// device is drained once, at the end, when next always has a group ready: group k+1 is
+// submitted before group k is handed out (a drain per group cost a cold GPU index 40 drains).
+TEST(RunBatchGroups, RowsCompleteInOrderWithOneDrain) {
+  for (unsigned seed : {1u, 2u, 3u}) {
+    const auto groups = numbered_groups(12, seed);
+    BatchLimits lim;
+    lim.max_tokens = 24;
+    LateDevice dev;
+    size_t next = 0;
+    std::vector<int> submitted_before_done;  // fn calls made when each group was handed out
+    std::vector<std::vector<float>> got;
+    run_batch_groups(
+        [&](std::vector<std::vector<int32_t>>& seqs, bool) {
+          if (next == groups.size()) return false;
+          seqs = groups[next++];
+          return true;
+        },
+        lim, 2, 2, [&](const BatchInputs& b, float* rows) { dev.fn(b, rows); },
+        [&] { dev.finish(); },
+        [&](std::vector<float>&& rows) {
+          submitted_before_done.push_back(dev.calls);
+          got.push_back(std::move(rows));
+        });
+    ASSERT_EQ(got.size(), groups.size());
+    EXPECT_EQ(dev.finishes, 1) << "the device was drained between groups";
+    for (size_t g = 0; g < groups.size(); ++g) {
+      ASSERT_EQ(got[g].size(), 2 * groups[g].size());
+      for (size_t i = 0; i < groups[g].size(); ++i) {
+        EXPECT_EQ(got[g][2 * i], static_cast<float>(groups[g][i][0])) << g << "/" << i;
+        EXPECT_EQ(got[g][2 * i + 1], -1.0f) << g << "/" << i;
+      }
+    }
+    // Handing out never waited for the device while later batches could still be submitted.
+    EXPECT_LT(submitted_before_done.front(), dev.calls);
+  }
+}
+
+// next(wait = false) returning false drains the device and hands out what is in flight before
+// next is asked again with wait = true (a producer that is behind gets the rows meanwhile).
+TEST(RunBatchGroups, NotReadyHandsOutWhatIsInFlight) {
+  const std::vector<std::vector<std::vector<int32_t>>> groups = {
+      {{1, 1}, {2}}, {{3, 3, 3}}, {{4}, {5, 5}}};
+  LateDevice dev;
+  size_t next = 0;
+  size_t handed = 0;
+  std::vector<size_t> handed_when_waiting;
+  run_batch_groups(
+      [&](std::vector<std::vector<int32_t>>& seqs, bool wait) {
+        if (!wait) return false;  // never ready without waiting
+        handed_when_waiting.push_back(handed);
+        if (next == groups.size()) return false;
+        seqs = groups[next++];
+        return true;
+      },
+      BatchLimits{}, 2, 2, [&](const BatchInputs& b, float* rows) { dev.fn(b, rows); },
+      [&] { dev.finish(); }, [&](std::vector<float>&&) { ++handed; });
+  EXPECT_EQ(handed, groups.size());
+  EXPECT_EQ(handed_when_waiting, (std::vector<size_t>{0, 1, 2, 3}));
+}
+
+// An error in a later group: the earlier group was handed out or dropped, never handed out
+// incomplete; the deferred writes land (finish) before the rows go away; the error surfaces.
+TEST(RunBatchGroups, ErrorEndsTheRunAfterFinish) {
+  LateDevice dev;
+  int groups_given = 0;
+  std::vector<std::vector<float>> got;
+  EXPECT_THROW(run_batch_groups(
+                   [&](std::vector<std::vector<int32_t>>& seqs, bool) {
+                     seqs = {{++groups_given}};
+                     return true;
+                   },
+                   BatchLimits{}, 2, 2,
+                   [&](const BatchInputs& b, float* rows) {
+                     if (dev.calls == 4) throw InvalidArgument("bad batch");
+                     dev.fn(b, rows);
+                   },
+                   [&] { dev.finish(); },
+                   [&](std::vector<float>&& rows) { got.push_back(std::move(rows)); }),
+               InvalidArgument);
+  EXPECT_EQ(dev.finishes, 1);
+  for (size_t g = 0; g < got.size(); ++g) EXPECT_EQ(got[g][0], static_cast<float>(g + 1));
 }
 
 }  // namespace

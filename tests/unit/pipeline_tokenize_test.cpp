@@ -97,3 +97,56 @@ TEST(PipelineTokenize, ChunkIdsAreTheIdsTheEmbedderRuns) {
     EXPECT_TRUE(again[i].ids.empty());
   }
 }
+
+// embed_token_groups (the index's ingest) gives each group the rows embed_tokens gives it, in
+// group order, empty groups included; a sequence the model cannot run is refused naming it,
+// before anything runs (an id past the table is checked on the host: a GPU kernel would only
+// report it at the run's end, after earlier groups' rows were handed out).
+TEST(PipelineTokenize, TokenGroupsEqualEmbedTokensPerGroup) {
+  RIPVEC_REQUIRE_PATH(test::default_model_dir() / "model.safetensors");
+  auto e = Embedder::load(model_options());
+  const auto texts = sample_texts();
+  std::vector<std::vector<std::vector<int32_t>>> groups(4);
+  for (size_t i = 0; i < texts.size(); ++i)
+    groups[i % 3].push_back(e->tokenize(texts[i], InputKind::Document));
+  // groups[3] stays empty
+  size_t next = 0;
+  std::vector<std::vector<float>> got;
+  e->embed_token_groups(
+      [&](std::vector<std::vector<int32_t>>& ids, bool wait) {
+        if (next == groups.size()) return false;
+        if (!wait && next == 1) return false;  // "not ready yet" once
+        ids = groups[next++];
+        return true;
+      },
+      [&](std::vector<float>&& rows) { got.push_back(std::move(rows)); });
+  ASSERT_EQ(got.size(), groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (groups[g].empty()) {
+      EXPECT_TRUE(got[g].empty());
+      continue;
+    }
+    EXPECT_TRUE(bitwise_equal(got[g], e->embed_tokens(groups[g]))) << "group " << g;
+  }
+
+  std::vector<std::vector<int32_t>> bad = {e->tokenize("fine", InputKind::Document),
+                                           {101, 999999, 102}};
+  int handed = 0;
+  bool given = false;
+  try {
+    e->embed_token_groups(
+        [&](std::vector<std::vector<int32_t>>& ids, bool) {
+          if (given) return false;
+          given = true;
+          ids = bad;
+          return true;
+        },
+        [&](std::vector<float>&&) { ++handed; });
+    ADD_FAILURE() << "an id past the vocabulary was run";
+  } catch (const InvalidArgument& err) {
+    EXPECT_NE(std::string(err.what()).find("sequence 1 has token id 999999"), std::string::npos)
+        << err.what();
+  }
+  EXPECT_EQ(handed, 0);
+  EXPECT_THROW(e->embed_tokens(bad), InvalidArgument);
+}

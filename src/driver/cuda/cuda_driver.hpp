@@ -68,6 +68,7 @@ class CudaDriver {
   // be in flight; a third first completes the oldest. discard_host_copies() waits for the
   // device and drops pending copies without writing their outputs (after an error).
   void to_host_async(const Tensor& t, float* out);
+  static constexpr size_t kHostCopiesInFlight = 2;  // a copy is complete two calls later
   void wait_host_copies();
   void discard_host_copies();
   void convert(Tensor out, const Tensor& in);
