@@ -30,10 +30,11 @@ std::atomic<int>& embedder_waiters() {
 }
 
 std::unique_lock<std::mutex> lock_embedder() {
-  embedder_waiters()++;
-  std::unique_lock lk(embedder_mutex());
-  embedder_waiters()--;
-  return lk;
+  struct Counted {  // counted until the lock is held, or lock() threw
+    Counted() { embedder_waiters()++; }
+    ~Counted() { embedder_waiters()--; }
+  } counted;
+  return std::unique_lock(embedder_mutex());
 }
 
 std::vector<float> embed_serialized(Embedder& e, std::span<const std::string> texts,
@@ -507,6 +508,7 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   bool q_closed = false, q_abort = false;  // under q_mu
   std::exception_ptr embed_error;          // under q_mu
   double embed_wait_s = 0;                 // the embedding thread waiting for a group
+  double run_wait_s = 0;                   // all its waits inside runs (embed_s excludes them)
   bool any_group = false;                  // the embedding thread's: a group was taken
   size_t run_groups = 0;                   // the embedding thread's: taken in the current run
   bool embed_done = false;                 // under q_mu: the embedding thread has ended
@@ -523,11 +525,13 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       if (!queue.empty()) break;
       if (q_closed || !wait) return false;
       q_cv.wait_for(lk, std::chrono::milliseconds(10));
+      run_wait_s += seconds_since(tw);
     }
     if (wait && any_group) embed_wait_s += seconds_since(tw);
     Group g = std::move(queue.front());
     queue.pop_front();
     lk.unlock();
+    q_space.notify_all();  // the window thread may queue the next group
     any_group = true;
     ++run_groups;
     if (prog && !g.ids.empty()) prog->phase(IndexProgress::Phase::Embedding);
@@ -564,25 +568,42 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     }
     q_space.notify_all();
   };
-  std::thread embedder_thread([&] {
+  auto embedding = [&] {
     try {
       for (;;) {
         {
+          // The embedder is taken only for a group with chunks: an update that embeds
+          // nothing (reused objects, skipped files) never waits for the weights or holds the
+          // lock; windows with nothing to embed go back here, in order, when none is in flight.
           std::unique_lock lk(q_mu);
+          q_cv.wait(lk, [&] { return q_abort || q_closed || !queue.empty(); });
+          while (!q_abort && !queue.empty() && queue.front().ids.empty()) {
+            in_flight.push_back(std::move(queue.front()));
+            queue.pop_front();
+            lk.unlock();
+            q_space.notify_all();
+            store_rows({});
+            lk.lock();
+          }
           if (q_abort || (q_closed && queue.empty())) break;
+          if (queue.empty()) continue;
         }
-        {
-          // Let a waiting search take the embedder first (it counts itself until it holds
-          // the lock), then run groups until the queue closes or another search waits.
-          while (embedder_waiters().load() > 0)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-          const auto lk = lock_embedder();  // counted: another update waiting gets a turn too
-          const auto te = Clock::now();
-          const double wait0 = embed_wait_s;
-          run_groups = 0;
-          emb.embed_token_groups(take_group, store_rows);
-          times.embed_s += seconds_since(te) - (embed_wait_s - wait0);
+        // Let a waiting caller (a search, another update) take the embedder first: it counts
+        // itself until it holds the lock (a bounded wait: steady searches must not stall the
+        // update). Then run groups until the queue closes or another caller waits.
+        for (int spins = 0; spins < 20 && embedder_waiters().load() > 0; ++spins) {
+          {
+            std::lock_guard lk(q_mu);
+            if (q_abort) break;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
+        const auto lk = lock_embedder();  // counted: another update waiting gets a turn too
+        const auto te = Clock::now();
+        const double wait0 = run_wait_s;
+        run_groups = 0;
+        emb.embed_token_groups(take_group, store_rows);
+        times.embed_s += seconds_since(te) - (run_wait_s - wait0);
       }
     } catch (...) {
       std::lock_guard lk(q_mu);
@@ -594,7 +615,14 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       embed_done = true;
     }
     q_space.notify_all();
-  });
+  };
+  std::thread embedder_thread;
+  try {
+    embedder_thread = std::thread(embedding);
+  } catch (...) {
+    close_finisher();
+    throw;
+  }
   // Stops the embedding thread: after the queued groups (closing; the cancel callback is
   // polled meanwhile) or at once (abort). The groups in flight are stored either way and their
   // files handed back.
@@ -678,7 +706,10 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
         std::unique_lock lk(mu);
         if (!ready[t] && !worker_error) {
           const auto tw = Clock::now();
-          cv_ready.wait(lk, [&] { return ready[t] || worker_error; });
+          // Polls the cancel callback: the embedding thread may be idle meanwhile.
+          while (!cv_ready.wait_for(lk, std::chrono::milliseconds(50),
+                                    [&] { return ready[t] || worker_error; }))
+            if (cfg.cancelled && cfg.cancelled()) throw CancelledError("indexing cancelled");
           if (enqueued_any) times.chunk_wait_s += seconds_since(tw);
         }
         if (!ready[t]) std::rethrow_exception(worker_error);

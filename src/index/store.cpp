@@ -583,7 +583,13 @@ uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files,
       }
     };
     std::vector<std::thread> extra;
-    for (size_t r = 1; r < ranges.size(); ++r) extra.emplace_back(run, r);
+    try {
+      for (size_t r = 1; r < ranges.size(); ++r) extra.emplace_back(run, r);
+    } catch (...) {  // no thread to be had: join the ones started, write the rest here
+      for (auto& t : extra) t.join();
+      for (size_t r = extra.size() + 1; r < ranges.size(); ++r) run(r);
+      extra.clear();
+    }
     run(0);
     for (auto& t : extra) t.join();
     for (auto& e : errors)

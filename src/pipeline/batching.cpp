@@ -177,13 +177,26 @@ void run_batch_groups(const GroupSource& next, const BatchLimits& limits, size_t
     }
   };
   std::vector<std::vector<int32_t>> seqs;
+  // An error of `next` (a bad sequence, a stopped producer) comes before anything of its group
+  // is submitted: the groups in flight are computed and handed out first.
+  auto next_or_hand_out = [&](bool wait) {
+    try {
+      return next(seqs, wait);
+    } catch (...) {
+      try {
+        hand_out_all();
+      } catch (...) {
+      }
+      throw;
+    }
+  };
   try {
     for (;;) {
       seqs.clear();
-      if (!next(seqs, false)) {
+      if (!next_or_hand_out(false)) {
         hand_out_all();  // nothing to submit: the device drains, the rows go out meanwhile
         seqs.clear();
-        if (!next(seqs, true)) break;
+        if (!next_or_hand_out(true)) break;
       }
       const std::vector<size_t> lengths = lengths_of(seqs, {});
       q.emplace_back();

@@ -58,8 +58,9 @@ std::vector<float> run_batches(std::span<const std::vector<int32_t>> sequences,
 //     Encoder::async_depth()).
 //   done(rows): [group size, dim] in the group's order; once per group, in group order, on the
 //     calling thread, never before every row of the group is complete.
-// Errors: whatever next, fn, finish or done throws ends the run after finish() (groups not yet
-// handed out are dropped) and is rethrown.
+// Errors: whatever next, fn, finish or done throws ends the run after finish() and is rethrown;
+// groups not yet handed out are dropped, except on an error of `next`, which comes before its
+// group is submitted: the groups in flight are handed out first.
 using GroupSource = std::function<bool(std::vector<std::vector<int32_t>>& seqs, bool wait)>;
 using GroupSink = std::function<void(std::vector<float>&& rows)>;
 void run_batch_groups(const GroupSource& next, const BatchLimits& limits, size_t dim, size_t depth,

@@ -730,6 +730,14 @@ class FailingEmbedder final : public Embedder {
     budget_ -= ids.size();
     return inner_.embed_tokens(ids, kind);
   }
+  // An index's groups. With no budget at all the run fails at once, as the real embedder's
+  // run does when its weights could not be loaded (its first step waits for them).
+  void embed_token_groups(const TokenGroupSource& next, const TokenGroupSink& done) override {
+    ++runs;
+    if (budget_ == 0) throw DeviceError("simulated failure: weights cannot be loaded");
+    Embedder::embed_token_groups(next, done);
+  }
+  int runs = 0;
 
  private:
   TestHashEmbedder& inner_;
@@ -758,6 +766,35 @@ TEST_F(IndexIncremental, EmbedderFailureKeepsThePreviousIndex) {
   EXPECT_EQ(count_objects(), 6u);
   EXPECT_FALSE(fs::exists(ok->location() / "gc-pending"));
   EXPECT_EQ(ok->update().chunks_embedded, 0u);
+}
+
+// An update with nothing to embed (touched files whose objects are reused, a skipped binary
+// file, a removed file, the snapshot rebuilt from objects) never takes the embedder: a keyword
+// search loads the weights only when the update has files to embed, and a model that cannot
+// load does not fail it. The streamed ingest's first version started a run at once, whose
+// first step waits for the weights (review of 8c98554).
+TEST_F(IndexIncremental, UpdateThatEmbedsNothingNeverTakesTheEmbedder) {
+  TestHashEmbedder emb;
+  const size_t n = open(emb)->update().chunks_total;
+  bump_mtime(root_ / "src/alpha.py");
+  write(root_ / "data.bin", std::string("\x00\x01\x02binary", 9));
+  FailingEmbedder broken(emb, 0);  // as a model whose weights cannot load
+  {
+    auto idx = open(broken);
+    UpdateStats s = idx->update();
+    EXPECT_EQ(s.chunks_embedded, 0u);
+    EXPECT_EQ(s.chunks_total, n);
+  }
+  fs::remove(root_ / "src/beta.py");
+  for (const auto& e : fs::directory_iterator(open(emb)->location()))
+    if (e.path().filename().string().starts_with("snapshot-")) fs::remove(e.path());
+  {
+    auto idx = open(broken);
+    UpdateStats s = idx->update();
+    EXPECT_EQ(s.chunks_embedded, 0u);
+    EXPECT_EQ(s.files_removed, 1u);
+  }
+  EXPECT_EQ(broken.runs, 0);
 }
 
 TEST_F(IndexIncremental, BadRootIsAnError) {

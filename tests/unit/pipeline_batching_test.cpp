@@ -329,5 +329,29 @@ TEST(RunBatchGroups, ErrorEndsTheRunAfterFinish) {
   for (size_t g = 0; g < got.size(); ++g) EXPECT_EQ(got[g][0], static_cast<float>(g + 1));
 }
 
+// An error of `next` (a bad sequence in group 3, say) comes before its group is submitted: the
+// groups already in flight are finished and handed out, then the error surfaces (the first
+// version dropped them, and an index re-embedded their files next time).
+TEST(RunBatchGroups, ErrorOfNextHandsOutTheGroupsInFlightFirst) {
+  LateDevice dev;
+  int given = 0;
+  std::vector<std::vector<float>> got;
+  EXPECT_THROW(run_batch_groups(
+                   [&](std::vector<std::vector<int32_t>>& seqs, bool) {
+                     if (++given == 3) throw InvalidArgument("bad sequence in group 3");
+                     seqs = {{given * 10}, {given * 10 + 1, 7}};
+                     return true;
+                   },
+                   BatchLimits{}, 2, 2, [&](const BatchInputs& b, float* rows) { dev.fn(b, rows); },
+                   [&] { dev.finish(); },
+                   [&](std::vector<float>&& rows) { got.push_back(std::move(rows)); }),
+               InvalidArgument);
+  ASSERT_EQ(got.size(), 2u);
+  for (size_t g = 0; g < 2; ++g) {
+    EXPECT_EQ(got[g][0], static_cast<float>(10 * (g + 1)));
+    EXPECT_EQ(got[g][2], static_cast<float>(10 * (g + 1) + 1));
+  }
+}
+
 }  // namespace
 }  // namespace ripvec

@@ -1,13 +1,13 @@
 // CudaDriver: memory, GEMMs (cuBLAS, F32 accumulation) and the element-wise / row kernels.
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <tuple>
-#include <initializer_list>
-#include <cstdint>
 #include <vector>
 
 #include <cublasLt.h>
@@ -61,9 +61,9 @@ struct CudaDriver::Impl {
   void* blas_workspace = nullptr;
   std::vector<void*> weights;  // owned device buffers, freed at destruction
   size_t weight_bytes = 0;
-  int* error_flag = nullptr;  // set by kernels that find bad input (e.g. an id past the table)
+  int* error_flag = nullptr;       // set by kernels that find bad input (e.g. an id past the table)
   int* error_flag_host = nullptr;  // pinned mirror read at end_batch()/to_host()
-  void* host_staging = nullptr;  // pinned, for upload() and to_host()
+  void* host_staging = nullptr;    // pinned, for upload() and to_host()
   size_t host_staging_bytes = 0;
 
   // Pipelined batches: two pinned buffers for upload_batch() and two for to_host_async(), each
@@ -73,7 +73,7 @@ struct CudaDriver::Impl {
     void* p = nullptr;
     size_t cap = 0;
     cudaEvent_t done = nullptr;  // waiting on it before its first record returns at once
-    float* out = nullptr;  // to_host_async: where the bytes go once done
+    float* out = nullptr;        // to_host_async: where the bytes go once done
     size_t bytes = 0;
   };
   Pinned batch_in[2], batch_out[2];
@@ -143,8 +143,8 @@ struct CudaDriver::Impl {
 namespace {
 class ProfScope {
  public:
-  ProfScope(CudaDriver::Impl* impl, const char* name) : impl_(impl->profile ? impl : nullptr),
-                                                        name_(name) {
+  ProfScope(CudaDriver::Impl* impl, const char* name)
+      : impl_(impl->profile ? impl : nullptr), name_(name) {
     if (!impl_) return;
     start_ = impl_->event();
     cudaEventRecord(start_, impl_->stream);
@@ -209,10 +209,14 @@ __global__ void embedding_kernel(T* out, Param table, const int32_t* ids, int64_
 enum class Act { None, Gelu, GeluTanh, Silu };
 __device__ __forceinline__ float apply_act(Act a, float x) {
   switch (a) {
-    case Act::Gelu: return cuda::gelu_erf(x);
-    case Act::GeluTanh: return cuda::gelu_tanh_f(x);
-    case Act::Silu: return cuda::silu_f(x);
-    default: return x;
+    case Act::Gelu:
+      return cuda::gelu_erf(x);
+    case Act::GeluTanh:
+      return cuda::gelu_tanh_f(x);
+    case Act::Silu:
+      return cuda::silu_f(x);
+    default:
+      return x;
   }
 }
 
@@ -360,8 +364,7 @@ __global__ void banded_softmax_kernel(T* scores, int64_t len, int64_t W, int hal
   float s = 0.f;
   for (int64_t w = threadIdx.x; w < W; w += kThreads) s += __expf(val(w) - mx);
   s = block_sum<kThreads>(s, red);
-  for (int64_t w = threadIdx.x; w < W; w += kThreads)
-    row[w] = from_f<T>(__expf(val(w) - mx) / s);
+  for (int64_t w = threadIdx.x; w < W; w += kThreads) row[w] = from_f<T>(__expf(val(w) - mx) / s);
 }
 
 __global__ void build_mask_kernel(float* mask, const int32_t* lens, int64_t B, int64_t S) {
@@ -374,7 +377,10 @@ __device__ __forceinline__ int seq_of_row(const int32_t* cu, int B, int64_t row)
   int lo = 0, hi = B - 1;
   while (lo < hi) {
     int mid = (lo + hi + 1) / 2;
-    if (cu[mid] <= row) lo = mid; else hi = mid - 1;
+    if (cu[mid] <= row)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   return lo;
 }
@@ -437,8 +443,8 @@ __global__ void unpad_kernel(T* out, const T* in, const int32_t* cu, int B, int6
 
 // Banded scores[h, i, w] = q_i . k_{i-half+w} for one sequence at rows [row0, row0+len).
 template <class T>
-__global__ void banded_qk_kernel(float* scores, const T* qkv, int64_t row0, int64_t len,
-                                 int64_t nh, int64_t d, int half) {
+__global__ void banded_qk_kernel(float* scores, const T* qkv, int64_t row0, int64_t len, int64_t nh,
+                                 int64_t d, int half) {
   const int64_t W = 2 * half + 1, H = nh * d;
   for (int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; idx < nh * len * W;
        idx += (int64_t)gridDim.x * blockDim.x) {
@@ -515,7 +521,9 @@ __global__ void l2_kernel(T* x, int64_t cols) {
   for (int64_t c = threadIdx.x; c < cols; c += kThreads) row[c] = from_f<T>(to_f(row[c]) * inv);
 }
 
-bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+bool aligned16(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) & 15u) == 0;
+}
 // The vectorized kernels take 8 elements per thread, 16-byte aligned, 32-bit indices.
 bool vec_ok(int64_t n, int64_t cols, std::initializer_list<const void*> ptrs) {
   if (n <= 0 || cols % 8 != 0 || n / 8 >= (int64_t(1) << 31)) return false;
@@ -523,7 +531,9 @@ bool vec_ok(int64_t n, int64_t cols, std::initializer_list<const void*> ptrs) {
     if (p && !aligned16(p)) return false;
   return true;
 }
-cuda::VAct vact_of(int a) { return static_cast<cuda::VAct>(a); }
+cuda::VAct vact_of(int a) {
+  return static_cast<cuda::VAct>(a);
+}
 
 void require_same(const CudaDriver::Tensor& a, const CudaDriver::Tensor& b, const char* op) {
   if (a.dtype != b.dtype)
@@ -546,12 +556,12 @@ int CudaDriver::device_count() {
 std::string CudaDriver::device_description(int device) {
   cudaDeviceProp p{};
   check(cudaGetDeviceProperties(&p, device), "cudaGetDeviceProperties");
-  return std::string(p.name) + " (sm_" + std::to_string(p.major) + std::to_string(p.minor) +
-         ", " + std::to_string(p.totalGlobalMem >> 30) + " GiB)";
+  return std::string(p.name) + " (sm_" + std::to_string(p.major) + std::to_string(p.minor) + ", " +
+         std::to_string(p.totalGlobalMem >> 30) + " GiB)";
 }
 
-CudaDriver::CudaDriver(const Options& opts) : impl_(std::make_unique<Impl>()),
-                                              activation_(opts.activation) {
+CudaDriver::CudaDriver(const Options& opts)
+    : impl_(std::make_unique<Impl>()), activation_(opts.activation) {
   if (device_count() <= opts.device)
     throw DeviceError("no CUDA device " + std::to_string(opts.device) + " (found " +
                       std::to_string(device_count()) + ")");
@@ -627,7 +637,9 @@ void CudaDriver::raise_device_errors() {
   check(cudaMemsetAsync(impl_->error_flag, 0, sizeof(int), impl_->stream), "reset error flag");
   throw InvalidArgument("cuda driver: token id outside the embedding table");
 }
-void CudaDriver::flush_batch() { check(cudaGetLastError(), "flush_batch"); }
+void CudaDriver::flush_batch() {
+  check(cudaGetLastError(), "flush_batch");
+}
 
 size_t CudaDriver::device_bytes() const {
   return impl_->weight_bytes + capacity_ + kBlasWorkspace;
@@ -695,9 +707,9 @@ CudaDriver::Tensor CudaDriver::alloc(DType dt, std::initializer_list<int64_t> di
   for (int64_t d : dims) t.shape[t.rank++] = d;
   const size_t bytes = (t.bytes() + kAlign - 1) / kAlign * kAlign;
   if (cursor_ + bytes > capacity_)
-    throw DeviceError("cuda driver: scratch arena exhausted: requested " +
-                      std::to_string(bytes) + " bytes, " + std::to_string(capacity_ - cursor_) +
-                      " of " + std::to_string(capacity_) + " left (reserve_scratch too small)");
+    throw DeviceError("cuda driver: scratch arena exhausted: requested " + std::to_string(bytes) +
+                      " bytes, " + std::to_string(capacity_ - cursor_) + " of " +
+                      std::to_string(capacity_) + " left (reserve_scratch too small)");
   t.data = scratch_ + cursor_;
   cursor_ += bytes;
   high_water_ = std::max(high_water_, cursor_);
@@ -766,7 +778,7 @@ const void* CudaDriver::f32_on_device(const Tensor& t) {
   Tensor tmp = alloc(DType::F32, {n});
   if (t.dtype == DType::I32) {
     i32_to_f32_kernel<<<blocks_for(n, 256), 256, 0, impl_->stream>>>(tmp.as<float>(),
-                                                                      t.as<int32_t>(), n);
+                                                                     t.as<int32_t>(), n);
     check_launch("i32_to_f32_kernel");
   } else {
     convert(tmp, t);
@@ -800,9 +812,9 @@ void CudaDriver::to_host_async(const Tensor& t, float* out) {
   // The F32 copy lives in scratch; the copy below is ordered before any later kernel reuses it.
   const size_t mark = save();
   const void* src = f32_on_device(t);
-  check(cudaMemcpyAsync(dst, src, static_cast<size_t>(n) * 4, cudaMemcpyDeviceToHost,
-                        impl_->stream),
-        "to_host_async");
+  check(
+      cudaMemcpyAsync(dst, src, static_cast<size_t>(n) * 4, cudaMemcpyDeviceToHost, impl_->stream),
+      "to_host_async");
   check(cudaEventRecord(buf.done, impl_->stream), "cudaEventRecord(to_host_async)");
   restore(mark);
   buf.out = out;
@@ -810,9 +822,16 @@ void CudaDriver::to_host_async(const Tensor& t, float* out) {
 }
 
 void CudaDriver::wait_host_copies() {
-  // The older buffer first (either order is correct; this one keeps outputs in call order).
-  impl_->complete(impl_->batch_out[impl_->next_out]);
-  impl_->complete(impl_->batch_out[impl_->next_out ^ 1]);
+  try {
+    // The older buffer first (either order is correct; this one keeps outputs in call order).
+    impl_->complete(impl_->batch_out[impl_->next_out]);
+    impl_->complete(impl_->batch_out[impl_->next_out ^ 1]);
+  } catch (...) {
+    // A failed wait (a sticky device error) leaves no copy pointing at outputs the caller is
+    // about to free: a later to_host_async would write into them.
+    for (auto& b : impl_->batch_out) b.out = nullptr;
+    throw;
+  }
   end_batch();  // device errors flagged by any of the batches surface here
 }
 
@@ -831,9 +850,9 @@ void CudaDriver::convert(Tensor out, const Tensor& in) {
     return;
   }
   RIPVEC_DISPATCH_FLOAT(out.dtype, To, RIPVEC_DISPATCH_FLOAT(in.dtype, Ti, {
-    convert_kernel<To, Ti><<<blocks_for(n, 256), 256, 0, impl_->stream>>>(
-        out.as<To>(), in.as<Ti>(), n);
-  }));
+                          convert_kernel<To, Ti><<<blocks_for(n, 256), 256, 0, impl_->stream>>>(
+                              out.as<To>(), in.as<Ti>(), n);
+                        }));
   check_launch("convert_kernel");
 }
 
@@ -853,8 +872,7 @@ void CudaDriver::add_embeddings(Tensor x, const Tensor& table, const Tensor& ids
   const int64_t rows = ids.numel(), H = table.cols();
   RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
     embedding_kernel<T><<<blocks_for(rows * H, 256), 256, 0, impl_->stream>>>(
-        x.as<T>(), param(table), ids.as<int32_t>(), rows, H, table.dim(0), true,
-        impl_->error_flag);
+        x.as<T>(), param(table), ids.as<int32_t>(), rows, H, table.dim(0), true, impl_->error_flag);
   });
   check_launch("embedding_kernel(add)");
 }
@@ -874,21 +892,25 @@ void CudaDriver::fused_residual_layernorm(Tensor out, Tensor x, const Tensor& bi
   const int64_t rows = x.rows(), cols = x.cols();
   if (rows == 0) return;
   if (cols <= 1024 && rows < (int64_t(1) << 31) &&
-      vec_ok(rows * cols, cols, {out.data, x.data, residual.data, gamma.data, beta.data, bias.data})) {
+      vec_ok(rows * cols, cols,
+             {out.data, x.data, residual.data, gamma.data, beta.data, bias.data})) {
     const uint32_t warps_per_block = 8;
     const uint32_t blocks = static_cast<uint32_t>((rows + warps_per_block - 1) / warps_per_block);
     RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
-      auto args = std::make_tuple(out.as<T>(), x.as<T>(), param(bias),
-                                  residual.empty() ? nullptr : residual.as<T>(), param(gamma),
-                                  param(beta), static_cast<uint32_t>(rows),
-                                  static_cast<uint32_t>(cols), eps);
+      auto args = std::make_tuple(
+          out.as<T>(), x.as<T>(), param(bias), residual.empty() ? nullptr : residual.as<T>(),
+          param(gamma), param(beta), static_cast<uint32_t>(rows), static_cast<uint32_t>(cols), eps);
       auto launch = [&](auto kernel) {
-        std::apply([&](auto... a) { kernel<<<blocks, warps_per_block * 32, 0, impl_->stream>>>(a...); },
-                   args);
+        std::apply(
+            [&](auto... a) { kernel<<<blocks, warps_per_block * 32, 0, impl_->stream>>>(a...); },
+            args);
       };
-      if (cols <= 256) launch(cuda::layer_norm_warp<T, 1>);
-      else if (cols <= 512) launch(cuda::layer_norm_warp<T, 2>);
-      else launch(cuda::layer_norm_warp<T, 4>);
+      if (cols <= 256)
+        launch(cuda::layer_norm_warp<T, 1>);
+      else if (cols <= 512)
+        launch(cuda::layer_norm_warp<T, 2>);
+      else
+        launch(cuda::layer_norm_warp<T, 4>);
     });
     check_launch("layer_norm_warp");
     return;
@@ -946,8 +968,13 @@ void CudaDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor
     RIPVEC_PROF("gemm");
     const uint32_t align = std::min({alignment_of(x.data), alignment_of(w.data),
                                      alignment_of(y.data), alignment_of(bias.data)});
-    const LtKey key{m, n, k, static_cast<int>(x.dtype), static_cast<int>(y.dtype),
-                    static_cast<int>(bias.dtype), align};
+    const LtKey key{m,
+                    n,
+                    k,
+                    static_cast<int>(x.dtype),
+                    static_cast<int>(y.dtype),
+                    static_cast<int>(bias.dtype),
+                    align};
     auto it = impl_->lt_plans.find(key);
     if (it == impl_->lt_plans.end()) {
       // Safe with matmuls still queued: cuBLASLt reads descriptors at the call (PyTorch
@@ -981,10 +1008,9 @@ void CudaDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor
       check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                  &ws, sizeof(ws)),
             "Lt MAX_WORKSPACE_BYTES");
-      for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
-                        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-                        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
-                        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
+      for (auto attr :
+           {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+            CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
         check(cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof(align)),
               "Lt MIN_ALIGNMENT");
       cublasLtMatmulHeuristicResult_t result{};
@@ -1045,8 +1071,8 @@ void CudaDriver::qkv_split(Tensor q, Tensor k, Tensor v, const Tensor& qkv,
   const int64_t n = B * num_heads * S * d;
   RIPVEC_DISPATCH_FLOAT(qkv.dtype, T, {
     qkv_split_kernel<T><<<blocks_for(n, 256), 256, 0, impl_->stream>>>(
-        q.as<T>(), k.as<T>(), v.as<T>(), qkv.as<T>(), db.cu_seqlens.as<int32_t>(), B, S,
-        num_heads, d);
+        q.as<T>(), k.as<T>(), v.as<T>(), qkv.as<T>(), db.cu_seqlens.as<int32_t>(), B, S, num_heads,
+        d);
   });
   check_launch("qkv_split_kernel");
 }
@@ -1056,8 +1082,7 @@ void CudaDriver::attn_reshape(Tensor out, const Tensor& ctx, const DeviceBatch<T
   const int64_t T_ = out.rows();
   RIPVEC_DISPATCH_FLOAT(out.dtype, T, {
     attn_reshape_kernel<T><<<blocks_for(T_ * nh * d, 256), 256, 0, impl_->stream>>>(
-        out.as<T>(), ctx.as<T>(), db.cu_seqlens.as<int32_t>(), static_cast<int>(B), T_, S, nh,
-        d);
+        out.as<T>(), ctx.as<T>(), db.cu_seqlens.as<int32_t>(), static_cast<int>(B), T_, S, nh, d);
   });
   check_launch("attn_reshape_kernel");
 }
@@ -1079,8 +1104,8 @@ void CudaDriver::banded_softmax(Tensor scores, const AttentionDesc& ad) {
   if (rows == 0) return;
   constexpr int kThreads = 128;
   RIPVEC_DISPATCH_FLOAT(scores.dtype, T, {
-    banded_softmax_kernel<T, kThreads><<<rows, kThreads, 0, impl_->stream>>>(
-        scores.as<T>(), len, W, ad.half_window, ad.scale);
+    banded_softmax_kernel<T, kThreads>
+        <<<rows, kThreads, 0, impl_->stream>>>(scores.as<T>(), len, W, ad.half_window, ad.scale);
   });
   check_launch("banded_softmax_kernel");
 }
@@ -1107,8 +1132,8 @@ void CudaDriver::rope(Tensor qkv, const Tensor& positions, const Tensor& cos, co
     const uint32_t nthreads = static_cast<uint32_t>(T_) * heads2 * half8;
     RIPVEC_DISPATCH_FLOAT(qkv.dtype, T, {
       cuda::rope_vec<T><<<(nthreads + 255) / 256, 256, 0, impl_->stream>>>(
-          qkv.as<T>(), positions.as<int32_t>(), cos.as<float>(), sin.as<float>(), nthreads,
-          heads2, half8, head_dim);
+          qkv.as<T>(), positions.as<int32_t>(), cos.as<float>(), sin.as<float>(), nthreads, heads2,
+          half8, head_dim);
     });
     check_launch("rope_vec");
     return;
@@ -1122,32 +1147,40 @@ void CudaDriver::rope(Tensor qkv, const Tensor& positions, const Tensor& cos, co
 }
 
 // ====================================================================== activations
-#define RIPVEC_BIAS_ACT(x, bias, act)                                                      \
-  do {                                                                                     \
-    RIPVEC_PROF("bias_act");                                                               \
-    const int64_t rows_ = (x).rows(), cols_ = (x).cols();                                  \
-    if (rows_ * cols_ == 0) return;                                                        \
-    if (vec_ok(rows_ * cols_, cols_, {(x).data, (bias).data})) {                           \
-      const uint32_t n8_ = static_cast<uint32_t>(rows_ * cols_ / 8);                       \
-      RIPVEC_DISPATCH_FLOAT((x).dtype, T, {                                                \
-        cuda::bias_act_vec<T><<<(n8_ + 255) / 256, 256, 0, impl_->stream>>>(               \
-            (x).as<T>(), param(bias), n8_, static_cast<uint32_t>(cols_ / 8),               \
-            vact_of(static_cast<int>(act)));                                               \
-      });                                                                                  \
-      check_launch("bias_act_vec");                                                        \
-      return;                                                                              \
-    }                                                                                      \
-    RIPVEC_DISPATCH_FLOAT((x).dtype, T, {                                                  \
-      bias_act_kernel<T><<<blocks_for(rows_ * cols_, 256), 256, 0, impl_->stream>>>(       \
-          (x).as<T>(), param(bias), rows_, cols_, act);                                    \
-    });                                                                                    \
-    check_launch("bias_act_kernel");                                                       \
+#define RIPVEC_BIAS_ACT(x, bias, act)                                               \
+  do {                                                                              \
+    RIPVEC_PROF("bias_act");                                                        \
+    const int64_t rows_ = (x).rows(), cols_ = (x).cols();                           \
+    if (rows_ * cols_ == 0) return;                                                 \
+    if (vec_ok(rows_ * cols_, cols_, {(x).data, (bias).data})) {                    \
+      const uint32_t n8_ = static_cast<uint32_t>(rows_ * cols_ / 8);                \
+      RIPVEC_DISPATCH_FLOAT((x).dtype, T, {                                         \
+        cuda::bias_act_vec<T><<<(n8_ + 255) / 256, 256, 0, impl_->stream>>>(        \
+            (x).as<T>(), param(bias), n8_, static_cast<uint32_t>(cols_ / 8),        \
+            vact_of(static_cast<int>(act)));                                        \
+      });                                                                           \
+      check_launch("bias_act_vec");                                                 \
+      return;                                                                       \
+    }                                                                               \
+    RIPVEC_DISPATCH_FLOAT((x).dtype, T, {                                           \
+      bias_act_kernel<T><<<blocks_for(rows_* cols_, 256), 256, 0, impl_->stream>>>( \
+          (x).as<T>(), param(bias), rows_, cols_, act);                             \
+    });                                                                             \
+    check_launch("bias_act_kernel");                                                \
   } while (0)
 
-void CudaDriver::gelu(Tensor x) { RIPVEC_BIAS_ACT(x, Tensor{}, Act::Gelu); }
-void CudaDriver::gelu_tanh(Tensor x) { RIPVEC_BIAS_ACT(x, Tensor{}, Act::GeluTanh); }
-void CudaDriver::silu(Tensor x) { RIPVEC_BIAS_ACT(x, Tensor{}, Act::Silu); }
-void CudaDriver::add_bias(Tensor x, const Tensor& bias) { RIPVEC_BIAS_ACT(x, bias, Act::None); }
+void CudaDriver::gelu(Tensor x) {
+  RIPVEC_BIAS_ACT(x, Tensor{}, Act::Gelu);
+}
+void CudaDriver::gelu_tanh(Tensor x) {
+  RIPVEC_BIAS_ACT(x, Tensor{}, Act::GeluTanh);
+}
+void CudaDriver::silu(Tensor x) {
+  RIPVEC_BIAS_ACT(x, Tensor{}, Act::Silu);
+}
+void CudaDriver::add_bias(Tensor x, const Tensor& bias) {
+  RIPVEC_BIAS_ACT(x, bias, Act::None);
+}
 void CudaDriver::fused_bias_gelu(Tensor x, const Tensor& bias) {
   RIPVEC_BIAS_ACT(x, bias, Act::Gelu);
 }
@@ -1167,8 +1200,8 @@ static void launch_gated(cudaStream_t st, CudaDriver::Tensor out, CudaDriver::Te
     return;
   }
   RIPVEC_DISPATCH_FLOAT(in.dtype, T, {
-    gated_kernel<T><<<blocks_for(rows * I, 256), 256, 0, st>>>(
-        out.as<T>(), second.as<T>(), in.as<T>(), rows, I, act, split);
+    gated_kernel<T><<<blocks_for(rows * I, 256), 256, 0, st>>>(out.as<T>(), second.as<T>(),
+                                                               in.as<T>(), rows, I, act, split);
   });
   check_launch("gated_kernel");
 }
@@ -1216,9 +1249,9 @@ static void launch_pool(cudaStream_t st, CudaDriver::Tensor out, const CudaDrive
   const int64_t B = out.dim(0), H = hidden.cols();
   if (B == 0) return;
   RIPVEC_DISPATCH_FLOAT(out.dtype, To, RIPVEC_DISPATCH_FLOAT(hidden.dtype, Ti, {
-    pool_kernel<To, Ti><<<B, 256, 0, st>>>(out.as<To>(), hidden.as<Ti>(), cu.as<int32_t>(), H,
-                                           mean);
-  }));
+                          pool_kernel<To, Ti><<<B, 256, 0, st>>>(out.as<To>(), hidden.as<Ti>(),
+                                                                 cu.as<int32_t>(), H, mean);
+                        }));
   check_launch("pool_kernel");
 }
 void CudaDriver::cls_pool(Tensor out, const Tensor& hidden, const Tensor& cu_seqlens) {
@@ -1231,9 +1264,8 @@ void CudaDriver::l2_normalize(Tensor x) {
   RIPVEC_PROF("pool_l2");
   const int64_t rows = x.rows(), cols = x.cols();
   if (rows == 0) return;
-  RIPVEC_DISPATCH_FLOAT(x.dtype, T, {
-    l2_kernel<T, 256><<<rows, 256, 0, impl_->stream>>>(x.as<T>(), cols);
-  });
+  RIPVEC_DISPATCH_FLOAT(x.dtype, T,
+                        { l2_kernel<T, 256><<<rows, 256, 0, impl_->stream>>>(x.as<T>(), cols); });
   check_launch("l2_kernel");
 }
 void CudaDriver::pad(Tensor out, const Tensor& in, const Tensor& cu_seqlens, int max_seq) {
