@@ -7,6 +7,7 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <system_error>
 
 #include "commands.hpp"
 #include "flags.hpp"
@@ -121,6 +122,13 @@ int main(int argc, char** argv) {
     return fail(error_message(e, opts.debug));
   } catch (const std::bad_alloc&) {
     return fail("out of memory");
+  } catch (const std::system_error& e) {
+    // std::thread's failure to start one: name the limit, not an "internal error".
+    if (e.code() == std::errc::resource_unavailable_try_again)
+      return fail(std::string("cannot start a thread: ") + e.what() +
+                  " (the limit on processes or threads is reached: `ulimit -u`, a container's "
+                  "pids limit; --threads N starts fewer)");
+    return fail(std::string("internal error: ") + e.what());
   } catch (const std::exception& e) {
     return fail(std::string("internal error: ") + e.what());
   }

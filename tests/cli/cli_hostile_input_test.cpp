@@ -79,6 +79,44 @@ TEST_F(CliHostile, NonUtf8FileNameDoesNotBreakTheTree) {
 
 // Issue 10, item 5: a 100 KB one-line min.js ending in `zzuniqueword` kept only its first
 // 16 KB, so keyword search and --no-index found nothing.
+// A process that cannot start a thread (a container's or cgroup's cap on tasks) ends with an
+// error (exit 2), never an abort: the streamed ingest made its embedding thread outside its
+// error handling while another thread was running, and std::terminate ended 4 of 12 runs under
+// pids.max 3-6 with exit 134 (hostile probe 2026-12-06). Needs a writable cgroup-v1 pids
+// hierarchy (root); skipped elsewhere.
+TEST_F(CliHostile, ThreadThatCannotStartIsAnErrorNotAnAbort) {
+  const fs::path pids = "/sys/fs/cgroup/pids";
+  const fs::path cg = pids / ("ripvec_test_" + std::to_string(::getpid()));
+  std::error_code ec;
+  if (!fs::exists(pids / "cgroup.procs") || !fs::create_directory(cg, ec) || ec)
+    GTEST_SKIP() << "no writable cgroup-v1 pids hierarchy";
+  struct RemoveCgroup {
+    fs::path p;
+    ~RemoveCgroup() { ::rmdir(p.c_str()); }
+  } remove_cgroup{cg};
+  for (int f = 0; f < 12; ++f)
+    repo_.write("t/m" + std::to_string(f) + ".py",
+                "def f" + std::to_string(f) + "(x):\n    return x + " + std::to_string(f) + "\n");
+  int runs = 0;
+  for (int max : {3, 4, 5, 6})
+    for (int rep = 0; rep < 3; ++rep) {
+      { std::ofstream(cg / "pids.max") << max << "\n"; }
+      TempDir cache;  // every run has files to embed
+      CliRun r =
+          model_run({"index", "-q", (repo_ / "t").string()}, cache.path(), default_model_dir());
+      r.prefix = {"/bin/sh", "-c",
+                  "echo $$ > " + (cg / "cgroup.procs").string() + " && exec \"$@\"", "sh"};
+      const CliResult res = run_cli(r);
+      ++runs;
+      EXPECT_TRUE(res.status == 0 || res.status == 2)
+          << "pids.max " << max << ": status " << res.status << "\n"
+          << res.err;
+      if (res.status == 2) EXPECT_NE(res.err.find("ripvec: "), std::string::npos) << res.err;
+      EXPECT_EQ(res.err.find("internal error"), std::string::npos) << res.err;
+    }
+  EXPECT_EQ(runs, 12);
+}
+
 TEST_F(CliHostile, MinifiedFileTailIsSearchable) {
   std::string src;
   for (int i = 0; src.size() < 100 * 1024; ++i)
