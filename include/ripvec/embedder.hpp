@@ -132,8 +132,9 @@ class Embedder {
   //     order, never before the whole group is computed.
   // Both are called on the calling thread. One call at a time per embedder, like every embed
   // call. Errors: InvalidArgument for a bad sequence (naming it), the device's errors, and
-  // whatever next or done throws end the run (groups not yet handed out are dropped) and are
-  // rethrown. The default runs embed_tokens() per group.
+  // whatever next or done throws end the run and are rethrown; groups not yet handed out are
+  // dropped, except on an error of next or a bad sequence (before its group runs): the groups
+  // in flight are handed out first. The default runs embed_tokens() per group.
   using TokenGroupSource = std::function<bool(std::vector<std::vector<int32_t>>& ids, bool wait)>;
   using TokenGroupSink = std::function<void(std::vector<float>&& rows)>;
   virtual void embed_token_groups(const TokenGroupSource& next, const TokenGroupSink& done);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <optional>
 #include <unordered_map>
 
 #include "corpus/path_filter.hpp"
@@ -245,11 +244,6 @@ size_t group_tokens_for(const PipelineConfig& cfg) {
 }
 
 }  // namespace
-
-std::vector<float> embed_tokens_serialized(Embedder& e, std::span<const std::vector<int32_t>> ids) {
-  const auto lk = lock_embedder();
-  return e.embed_tokens(ids);
-}
 
 PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineConfig& cfg) {
   struct Item {
@@ -515,7 +509,7 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   bool enqueued_any = false;               // this thread's
   auto take_group = [&](std::vector<std::vector<int32_t>>& ids, bool wait) {
     std::unique_lock lk(q_mu);
-    const auto tw = Clock::now();
+    double waited = 0;
     for (;;) {
       if (q_abort) return false;  // the groups in flight are still stored
       // Another caller waiting for the embedder (a search, another update's run) gets it
@@ -524,10 +518,13 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       if (embedder_waiters().load() > 0 && (run_groups > 0 || queue.empty())) return false;
       if (!queue.empty()) break;
       if (q_closed || !wait) return false;
+      const auto tw = Clock::now();
       q_cv.wait_for(lk, std::chrono::milliseconds(10));
-      run_wait_s += seconds_since(tw);
+      const double w = seconds_since(tw);
+      run_wait_s += w;
+      waited += w;
     }
-    if (wait && any_group) embed_wait_s += seconds_since(tw);
+    if (wait && any_group) embed_wait_s += waited;
     Group g = std::move(queue.front());
     queue.pop_front();
     lk.unlock();

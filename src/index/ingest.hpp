@@ -40,7 +40,6 @@ std::atomic<int>& embedder_waiters();
 std::unique_lock<std::mutex> lock_embedder();
 std::vector<float> embed_serialized(Embedder& e, std::span<const std::string> texts,
                                     InputKind kind);
-std::vector<float> embed_tokens_serialized(Embedder& e, std::span<const std::vector<int32_t>> ids);
 
 // Chunk options for an embedder: its tokenizer, max_tokens = its max length minus the
 // document prompt, and encode = Embedder::tokenize(·, Document), so chunks carry the ids the

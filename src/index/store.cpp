@@ -1177,13 +1177,11 @@ class FileSink {
   explicit FileSink(AtomicFile& out) : out_(out) { buf_.reserve(1 << 20); }
   void operator()(uint64_t off, const void* d, size_t n) {
     if (off != buf_at_ + buf_.size()) {
-      flush_buffer();
-      start_writeback();
+      flush();
       buf_at_ = off;
     }
     if (n >= (1 << 20)) {
-      flush_buffer();
-      start_writeback();
+      flush();
       out_.pwrite(d, n, off);
       out_.start_writeback(off, n);
       buf_at_ = off + n;

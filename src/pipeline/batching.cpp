@@ -160,17 +160,11 @@ void run_batch_groups(const GroupSource& next, const BatchLimits& limits, size_t
   std::deque<Submitted> q;  // submitted and not handed out, oldest first (stable addresses)
   bool submitting = false;  // q.back() is still being submitted
   uint64_t calls = 0;
-  auto hand_out_complete = [&] {
-    while (q.size() > (submitting ? 1u : 0u) && calls - q.front().last_call >= depth) {
-      const Submitted g = std::move(q.front());
-      q.pop_front();
-      done(in_caller_order(g, dim));
-    }
-  };
-  auto hand_out_all = [&] {
-    if (q.empty()) return;
-    if (finish) finish();
-    while (!q.empty()) {
+  // Hands out the groups whose rows are complete, oldest first; all = true finishes the
+  // device's work first, so every group is.
+  auto hand_out = [&](bool all) {
+    if (all && !q.empty() && finish) finish();
+    while (q.size() > (submitting ? 1u : 0u) && (all || calls - q.front().last_call >= depth)) {
       const Submitted g = std::move(q.front());
       q.pop_front();
       done(in_caller_order(g, dim));
@@ -180,11 +174,12 @@ void run_batch_groups(const GroupSource& next, const BatchLimits& limits, size_t
   // An error of `next` (a bad sequence, a stopped producer) comes before anything of its group
   // is submitted: the groups in flight are computed and handed out first.
   auto next_or_hand_out = [&](bool wait) {
+    seqs.clear();
     try {
       return next(seqs, wait);
     } catch (...) {
       try {
-        hand_out_all();
+        hand_out(true);
       } catch (...) {
       }
       throw;
@@ -192,20 +187,18 @@ void run_batch_groups(const GroupSource& next, const BatchLimits& limits, size_t
   };
   try {
     for (;;) {
-      seqs.clear();
       if (!next_or_hand_out(false)) {
-        hand_out_all();  // nothing to submit: the device drains, the rows go out meanwhile
-        seqs.clear();
+        hand_out(true);  // nothing to submit: the device drains, the rows go out meanwhile
         if (!next_or_hand_out(true)) break;
       }
       const std::vector<size_t> lengths = lengths_of(seqs, {});
       q.emplace_back();
       submitting = true;
-      submit(seqs, {}, lengths, limits, dim, fn, q.back(), calls, hand_out_complete);
+      submit(seqs, {}, lengths, limits, dim, fn, q.back(), calls, [&] { hand_out(false); });
       submitting = false;
-      hand_out_complete();
+      hand_out(false);
     }
-    hand_out_all();
+    hand_out(true);
   } catch (...) {
     finish_quietly(finish);  // rows still being written land while q exists
     throw;
