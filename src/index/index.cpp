@@ -17,7 +17,6 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -886,22 +885,7 @@ UpdateStats IndexImpl::update() {
     }
   };
   std::vector<size_t> touched;  // slots read again whose content is what the manifest says
-  // No usable snapshot (a first index, or a rebuild) and every file goes through the pipeline:
-  // the files come back in snapshot order and a new snapshot is certain, so its vectors are
-  // written while the rest embeds (SnapshotVectorStream); the commit writes the other half.
-  const std::string snap_name = "snapshot-" + std::to_string(next.generation) + ".bin";
-  const fs::path snap_path = location_ / snap_name;
-  std::optional<AtomicFile> snap_out;
-  std::optional<SnapshotVectorStream> ahead;
-  if (!current_snap && unchanged.empty() && !tasks.empty()) {
-    snap_out.emplace(snap_path);
-    ahead.emplace(*snap_out, dim_);
-  }
-  size_t last_slot = 0;
-  bool in_order = true;
   cfg.done = [&](const FileTask& t, FileOutcome&& out) {
-    if (t.slot < last_slot) in_order = false;
-    last_slot = t.slot;
     const WalkedFile& f = *slots[t.slot].file;
     const ManifestEntry* e = nullptr;
     if (have_old) {
@@ -948,7 +932,6 @@ UpdateStats IndexImpl::update() {
       st.files_unchanged++;  // touched, or its object had to be re-created: same content
       touched.push_back(t.slot);
     }
-    if (ahead && in_order) ahead->append(*out.obj);
     slots[t.slot].obj = std::move(out.obj);
     slots[t.slot].id = out.id;
     next.files[f.rel_path] = me;
@@ -1073,11 +1056,14 @@ UpdateStats IndexImpl::update() {
   for (auto& s : slots)
     if (s.obj)
       inputs.push_back({s.file->rel_path, s.obj.get(), s.file->size, file_flags(s.file->rel_path)});
+  const std::string snap_name = "snapshot-" + std::to_string(next.generation) + ".bin";
+  const fs::path snap_path = location_ / snap_name;
   SnapshotWriteResult wr;
-  if (!snap_out) snap_out.emplace(snap_path);
-  wr = write_snapshot(*snap_out, inputs, dim_, model_key_, &dict, {},
-                      ahead && in_order ? &*ahead : nullptr);
-  snap_out->commit(true);
+  {
+    AtomicFile out(snap_path);
+    wr = write_snapshot(out, inputs, dim_, model_key_, &dict);
+    out.commit(true);
+  }
   SnapshotRecord rec;
   rec.name = snap_name;
   rec.size = wr.size;

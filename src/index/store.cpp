@@ -450,17 +450,12 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
                                         uint64_t(n) * 4,
                                         h.n_terms * sizeof(TermRec),
                                         h.n_postings * sizeof(Posting)};
-  // The FP32 vectors right after the header (where a SnapshotVectorStream writes them while
-  // the files are embedded: SnapshotVectorStream::offset()), then the others in section order.
   uint64_t off = sizeof(SnapshotHeader);
-  auto place = [&](int s) {
+  for (int s = 0; s < kNumSections; ++s) {
     off = align_up(off);
     h.sections[s] = {off, sizes[s]};
     off += sizes[s];
-  };
-  place(kVecF32);
-  for (int s = 0; s < kNumSections; ++s)
-    if (s != kVecF32) place(s);
+  }
   h.file_size = off;
   return p;
 }
@@ -492,18 +487,14 @@ void finish_terms(SnapshotParts& p) {
 // (at least min_writer_bytes), one thread and one sink each (snapshot_writers). The checksums are
 // computed once, in pieces of about 4 MiB on the pool, and combined into each section's CRC and the
 // payload CRC. Fills in the header's CRC fields and returns the payload CRC.
-// With `ahead`, the vectors section is in the file already (build_parts' vectors_first): it is
-// neither written nor read again, its CRC is the stream's.
 template <typename MakeSink>
 uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files,
-                    MakeSink&& make_sink, SnapshotWriters writers,
-                    const SnapshotVectorStream* ahead = nullptr) {
+                    MakeSink&& make_sink, SnapshotWriters writers) {
   struct Piece {
-    const void* data;  // null: written ahead, with CRC `crc`
+    const void* data;
     size_t n;
     int section;  // -1: padding between sections (in the payload CRC only)
     uint64_t off;
-    uint32_t crc = 0;
   };
   constexpr size_t kPiece = size_t(4) << 20;
   static const char kZeros[kAlign] = {};
@@ -525,17 +516,6 @@ uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files,
     put(kZeros, S[s].offset - pos, -1);
   };
   const uint32_t dim = p.header.dim;
-  begin(kVecF32);
-  if (S[kVecF32].offset != SnapshotVectorStream::offset())
-    throw IndexError("snapshot layout error (internal: vectors)");
-  if (ahead) {
-    if (S[kVecF32].size != ahead->bytes())
-      throw IndexError("snapshot layout error (internal: vectors written ahead)");
-    seg[0].push_back({nullptr, ahead->bytes(), kVecF32, pos, ahead->crc()});
-    pos += ahead->bytes();
-  } else {  // from the objects
-    for (auto& f : files) put(f.object->vectors.data(), f.object->vectors.size() * 4, kVecF32);
-  }
   begin(kStrings);
   for (std::string_view piece : p.strings) put(piece.data(), piece.size(), kStrings);
   const uint64_t term_strings_at = pos;
@@ -545,6 +525,8 @@ uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files,
   put(p.files.data(), p.files.size() * sizeof(FileRec), kFiles);
   begin(kChunks);
   put(p.chunks.data(), p.chunks.size() * sizeof(ChunkRec), kChunks);
+  begin(kVecF32);  // from the objects
+  for (auto& f : files) put(f.object->vectors.data(), f.object->vectors.size() * 4, kVecF32);
   begin(kVecI8);
   for (size_t fi = 0; fi < files.size(); ++fi)
     put(p.file_codes[fi].codes, size_t(p.files[fi].n_chunks) * dim, kVecI8);
@@ -573,7 +555,6 @@ uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files,
     uint64_t total = 0;
     for (int g : gs)
       for (const Piece& pc : seg[g]) {
-        if (!pc.data) continue;  // written ahead
         list.push_back(&pc);
         total += pc.n;
       }
@@ -595,7 +576,7 @@ uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files,
       try {
         auto sink = make_sink();
         for (size_t i = ranges[r].first; i < ranges[r].second; ++i)
-          if (list[i]->data) sink(list[i]->off, list[i]->data, list[i]->n);
+          sink(list[i]->off, list[i]->data, list[i]->n);
         sink.flush();
       } catch (...) {
         errors[r] = std::current_exception();
@@ -666,10 +647,8 @@ uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files,
   std::vector<Task> tasks;
   for (size_t i = 0; i < ordered.size(); ++i) {
     if (ordered[i]->n == 0) continue;
-    // A piece written ahead is a task of its own (its CRC is known).
     if (tasks.empty() || ordered[tasks.back().last - 1]->section != ordered[i]->section ||
-        tasks.back().n + ordered[i]->n > kPiece || !ordered[i]->data ||
-        !ordered[tasks.back().last - 1]->data)
+        tasks.back().n + ordered[i]->n > kPiece)
       tasks.push_back({i, i});
     tasks.back().last = i + 1;
     tasks.back().n += ordered[i]->n;
@@ -678,8 +657,7 @@ uint32_t emit_parts(SnapshotParts& p, std::span<const SnapshotFileInput> files,
     parallel_for(0, static_cast<int64_t>(tasks.size()), 1, [&](int64_t lo, int64_t hi) {
       for (int64_t t = lo; t < hi; ++t)
         for (size_t i = tasks[t].first; i < tasks[t].last; ++i)
-          tasks[t].crc = ordered[i]->data ? crc32c(ordered[i]->data, ordered[i]->n, tasks[t].crc)
-                                          : ordered[i]->crc;
+          tasks[t].crc = crc32c(ordered[i]->data, ordered[i]->n, tasks[t].crc);
     });
   } catch (...) {
     writer.join();
@@ -1243,47 +1221,13 @@ unsigned snapshot_writers() {
 
 }  // namespace
 
-SnapshotVectorStream::SnapshotVectorStream(AtomicFile& out, uint32_t dim) : out_(out), dim_(dim) {}
-
-uint64_t SnapshotVectorStream::offset() {
-  return align_up(sizeof(SnapshotHeader));
-}
-
-void SnapshotVectorStream::append(const ObjectData& obj) {
-  const size_t n = obj.vectors.size() * sizeof(float);
-  // A malformed object (build_parts refuses it) is never taken as written ahead.
-  objects_.push_back(obj.vectors.size() == obj.chunks.size() * dim_ ? &obj : nullptr);
-  if (n == 0) return;
-  const uint64_t at = offset() + bytes_;
-  out_.pwrite(obj.vectors.data(), n, at);
-  crc_ = crc32c(obj.vectors.data(), n, crc_);
-  bytes_ += n;
-  // Write-back in runs of 8 MiB, as the snapshot's own writers do (FileSink).
-  since_writeback_ += n;
-  if (since_writeback_ >= (8u << 20)) {
-    out_.start_writeback(offset() + bytes_ - since_writeback_, since_writeback_);
-    since_writeback_ = 0;
-  }
-}
-
-bool SnapshotVectorStream::holds(std::span<const SnapshotFileInput> files) const {
-  if (files.size() != objects_.size()) return false;
-  uint64_t n = 0;
-  for (size_t i = 0; i < files.size(); ++i) {
-    if (files[i].object != objects_[i]) return false;
-    n += files[i].object->vectors.size() * sizeof(float);
-  }
-  return n == bytes_;
-}
-
 SnapshotWriteResult write_snapshot(AtomicFile& out, std::span<const SnapshotFileInput> files,
                                    uint32_t dim, std::string_view model_key, Bm25Dictionary* dict,
-                                   SnapshotWriters w, const SnapshotVectorStream* ahead) {
-  if (ahead && !ahead->holds(files)) ahead = nullptr;  // all written here, over its bytes
+                                   SnapshotWriters w) {
   SnapshotParts p = build_parts(files, dim, model_key, dict);
   if (w.writers == 0) w.writers = snapshot_writers();
   const uint32_t crc = emit_parts(
-      p, files, [&] { return FileSink(out); }, w, ahead);
+      p, files, [&] { return FileSink(out); }, w);
   out.pwrite(&p.header, sizeof(p.header), 0);
   return {p.header.file_size, crc, p.header.n_chunks};
 }

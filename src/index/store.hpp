@@ -295,43 +295,9 @@ struct SnapshotWriters {
   unsigned writers = 0;
   size_t min_writer_bytes = size_t(16) << 20;
 };
-
-// The FP32 vectors of the next snapshot, written while its files are still being embedded (a
-// cold index: about half of a snapshot's bytes are these vectors, and written at the commit
-// they were most of its write). Each file's vectors are appended in snapshot order right after
-// the header of the snapshot's temp file, their write-back started, their CRC-32C summed.
-// write_snapshot places the vectors section there when the stream holds exactly the vectors of
-// its files, in their order; otherwise it lays the file out as usual, overwriting every byte
-// the stream wrote (the result is a valid snapshot either way). One thread appends; `out`
-// must outlive the stream. Errors: IoError from the writes.
-class SnapshotVectorStream {
- public:
-  SnapshotVectorStream(AtomicFile& out, uint32_t dim);
-  SnapshotVectorStream(const SnapshotVectorStream&) = delete;
-  SnapshotVectorStream& operator=(const SnapshotVectorStream&) = delete;
-  // obj's vectors (chunks x dim floats) after those of the files appended before; obj must
-  // outlive the stream and keep its vectors unchanged.
-  void append(const ObjectData& obj);
-  // Whether the vectors appended are exactly those of `files`, in their order.
-  bool holds(std::span<const SnapshotFileInput> files) const;
-  uint64_t bytes() const { return bytes_; }
-  uint32_t crc() const { return crc_; }
-  // Where the section starts in the file (right after the header).
-  static uint64_t offset();
-
- private:
-  AtomicFile& out_;
-  uint32_t dim_;
-  std::vector<const ObjectData*> objects_;
-  uint64_t bytes_ = 0, since_writeback_ = 0;
-  uint32_t crc_ = 0;
-};
-
-// `ahead`: the vectors already written into `out` (null: none); used when it holds(files).
 SnapshotWriteResult write_snapshot(AtomicFile& out, std::span<const SnapshotFileInput> files,
                                    uint32_t dim, std::string_view model_key,
-                                   Bm25Dictionary* dict = nullptr, SnapshotWriters w = {},
-                                   const SnapshotVectorStream* ahead = nullptr);
+                                   Bm25Dictionary* dict = nullptr, SnapshotWriters w = {});
 // Same into memory (search_in_memory); the string is the whole file image.
 std::string build_snapshot_bytes(std::span<const SnapshotFileInput> files, uint32_t dim,
                                  std::string_view model_key, Bm25Dictionary* dict = nullptr);

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -151,48 +150,6 @@ TEST_F(IndexIngest, IncrementalSnapshotEqualsColdRebuild) {
   const auto cold = index_files(base_ / "cache_cold");
   ASSERT_TRUE(cold.count("snapshot"));
   EXPECT_TRUE(inc.at("snapshot") == cold.at("snapshot"));
-}
-
-// A first index writes the snapshot's vectors while the files are still being embedded
-// (SnapshotVectorStream), not all at the commit: at the update's last cancellation point,
-// just before the commit, its temp file already holds every vector (before, it was created
-// after that point). The committed snapshot is the one IncrementalSnapshotEqualsColdRebuild
-// compares byte for byte with an incremental update's.
-TEST_F(IndexIngest, FirstIndexWritesTheSnapshotVectorsWhileEmbedding) {
-  for (int f = 0; f < 40; ++f) {
-    std::string go = "package extra\n\n";
-    for (int i = 0; i < 4; ++i)
-      go += "func Worker" + std::to_string(f) + "x" + std::to_string(i) +
-            "(n int) int {\n\treturn n * " + std::to_string(i + f) + "\n}\n\n";
-    write(root_ / ("extra/w" + std::to_string(f) + ".go"), go);
-  }
-  auto emb = std::make_shared<TestHashEmbedder>();
-  IndexOptions io;
-  io.cache_dir = base_ / "cache_ahead";
-  io.threads = 2;
-  std::atomic<uintmax_t> seen{0};  // the snapshot temp file's size at the last poll
-  io.cancelled = [&] {
-    std::error_code ec;
-    uintmax_t now = 0;
-    for (const auto& de : fs::recursive_directory_iterator(io.cache_dir, ec)) {
-      const std::string name = de.path().filename().string();
-      if (name.starts_with("snapshot-") && name.find(".tmp.") != std::string::npos)
-        now = std::max(now, fs::file_size(de.path(), ec));
-    }
-    seen = now;
-    return false;
-  };
-  auto idx = Index::open(root_, emb, io);
-  const UpdateStats st = idx->update();
-  EXPECT_GT(st.chunks_embedded, 150u);
-  EXPECT_GE(seen.load(), 320u + st.chunks_embedded * emb->dim() * sizeof(float))
-      << "the vectors were not in the snapshot's temp file before the commit";
-  // A search answers from the committed file (its checksums verified when it is opened).
-  SearchOptions so;
-  so.mode = SearchMode::Keyword;
-  const auto hits = idx->search("Worker17x3", so);
-  ASSERT_FALSE(hits.empty());
-  EXPECT_EQ(hits.front().path, "extra/w17.go");
 }
 
 // The pipeline itself, with small windows so that many windows and groups are cut: every file

@@ -211,67 +211,6 @@ TEST(IndexStore, SnapshotBytesDoNotDependOnWriterThreads) {
   fs::remove_all(dir);
 }
 
-// A first index writes the snapshot's vectors while the files are embedded
-// (SnapshotVectorStream) into their section, right after the header, and the commit writes
-// the rest: the file is byte for byte the snapshot written at once. A stream that does not hold
-// exactly the files' vectors, in their order, is not used (the commit writes every byte).
-TEST(IndexStore, VectorsWrittenAheadGiveTheSameSnapshot) {
-  const fs::path dir = temp_dir("ahead");
-  const uint32_t dim = 48;
-  std::vector<ObjectData> objs;
-  for (int i = 0; i < 30; ++i) objs.push_back(make_object(i % 5, dim, 40 + i));
-  objs.push_back(make_object(400, dim, 99));  // 77 KB of vectors: several write-back runs
-  std::vector<SnapshotFileInput> in;
-  for (size_t i = 0; i < objs.size(); ++i)
-    in.push_back({"pkg/m" + std::to_string(i) + ".py", &objs[i], 100 + i, 0});
-  const std::string plain = build_snapshot_bytes(in, dim, kKey);
-  auto write = [&](const fs::path& p, const std::vector<const ObjectData*>& streamed) {
-    AtomicFile f(p);
-    SnapshotVectorStream ahead(f, dim);
-    for (const ObjectData* o : streamed) ahead.append(*o);
-    const SnapshotWriteResult wr =
-        write_snapshot(f, in, dim, kKey, nullptr, SnapshotWriters{3, 1024}, &ahead);
-    f.commit(false);
-    return wr;
-  };
-  auto read = [](const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(f)), {});
-  };
-  std::vector<const ObjectData*> order;
-  for (const auto& o : objs) order.push_back(&o);
-
-  const SnapshotWriteResult wr = write(dir / "ahead.bin", order);
-  const std::string disk = read(dir / "ahead.bin");
-  EXPECT_EQ(disk.size(), wr.size);
-  std::string vectors;
-  for (const auto& o : objs)
-    vectors.append(reinterpret_cast<const char*>(o.vectors.data()), o.vectors.size() * 4);
-  ASSERT_GE(disk.size(), SnapshotVectorStream::offset() + vectors.size());
-  EXPECT_TRUE(disk.compare(SnapshotVectorStream::offset(), vectors.size(), vectors) == 0)
-      << "the vectors section is not the one written ahead";
-  EXPECT_TRUE(disk == plain);
-  auto a = Snapshot::open_file(dir / "ahead.bin");  // every section's CRC checked
-  EXPECT_TRUE(a->verify_payload());
-  EXPECT_EQ(a->payload_crc(), wr.payload_crc);
-  EXPECT_EQ(a->num_chunks(), 10u * 6u + 400u);
-  EXPECT_EQ(
-      std::memcmp(a->vector(a->num_chunks() - 1), objs.back().vectors.data() + 399 * dim, dim * 4),
-      0);
-
-  // Streams that do not match the files: another order, one file short, one too many.
-  std::vector<const ObjectData*> swapped = order, shorter = order, longer = order;
-  std::swap(swapped[3], swapped[4]);
-  shorter.pop_back();
-  longer.push_back(&objs[2]);
-  for (const auto* s : {&swapped, &shorter, &longer}) {
-    write(dir / "other.bin", *s);
-    EXPECT_TRUE(read(dir / "other.bin") == plain);
-    EXPECT_TRUE(Snapshot::open_file(dir / "other.bin")->verify_payload());
-  }
-  fs::remove_all(dir);
-}
-
 TEST(IndexStore, SnapshotRoundTrip) {
   const fs::path dir = temp_dir("snap");
   const uint32_t dim = 24;
