@@ -856,9 +856,15 @@ UpdateStats IndexImpl::update() {
   st.files_unchanged = unchanged.size();
 
   // From here on objects may be written that only a completed commit + GC accounts for.
-  // Without an objects folder now (a first index), every object there at the commit is one
-  // this update wrote and named: the commit's garbage collection need not list them.
-  const bool had_objects = fs::exists(location_ / "objects", ec);
+  // With no object stored now (a first index: the folder made above is empty), every object
+  // there at the commit is one this update wrote and named: the commit's garbage collection
+  // need not list them. (It tested whether the folder existed, which it always does by now, so
+  // every first index listed the objects it had just written: 17-28 ms of a Django index.)
+  const bool had_objects = [&] {
+    std::error_code e2;
+    const fs::directory_iterator it(location_ / "objects", e2);
+    return e2 || it != fs::directory_iterator();  // unreadable: list it, as before
+  }();
   atomic_write_file(gc_marker_path(), "", /*sync=*/false);
 
   // ---- chunk + embed what changed ----

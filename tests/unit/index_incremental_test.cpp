@@ -172,6 +172,32 @@ TEST_F(IndexIncremental, EditOneFileReembedsOnlyIt) {
   EXPECT_EQ(kw[0], "src/beta.py");
 }
 
+// A first index skips listing the objects folder in its garbage collection only when the
+// folder held nothing before it: the objects of a first index killed before its commit (no
+// manifest, no snapshot) are still there for the next first index, and those no longer named
+// (a file edited in between) are collected by it.
+TEST_F(IndexIncremental, ObjectsOfAKilledFirstIndexAreCollectedByTheNext) {
+  TestHashEmbedder emb;
+  fs::path loc;
+  {
+    auto idx = open(emb);
+    idx->update();
+    loc = idx->location();
+  }
+  ASSERT_EQ(count_objects(), 5u);
+  // What a first index killed between its objects and its commit leaves behind.
+  fs::remove(loc / "manifest.json");
+  for (auto& e : fs::directory_iterator(loc))
+    if (e.path().filename().string().starts_with("snapshot-")) fs::remove(e.path());
+  write(root_ / "src/beta.py", py_file("beta", 2) + "def late_edit():\n    return 2\n");
+  bump_mtime(root_ / "src/beta.py");
+  auto idx = open(emb);
+  const UpdateStats s = idx->update();
+  EXPECT_EQ(s.files_added, 5u);
+  EXPECT_EQ(s.objects_collected, 1u);  // beta.py's object from before the edit
+  EXPECT_EQ(count_objects(), 5u);
+}
+
 TEST_F(IndexIncremental, TouchWithoutChangeEmbedsNothing) {
   TestHashEmbedder emb;
   auto idx = open(emb);
