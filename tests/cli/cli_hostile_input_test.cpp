@@ -77,8 +77,6 @@ TEST_F(CliHostile, NonUtf8FileNameDoesNotBreakTheTree) {
   }
 }
 
-// Issue 10, item 5: a 100 KB one-line min.js ending in `zzuniqueword` kept only its first
-// 16 KB, so keyword search and --no-index found nothing.
 // A process that cannot start a thread (a container's or cgroup's cap on tasks) ends with an
 // error (exit 2), never an abort: the streamed ingest made its embedding thread outside its
 // error handling while another thread was running, and std::terminate ended 4 of 12 runs under
@@ -117,6 +115,8 @@ TEST_F(CliHostile, ThreadThatCannotStartIsAnErrorNotAnAbort) {
   EXPECT_EQ(runs, 12);
 }
 
+// Issue 10, item 5: a 100 KB one-line min.js ending in `zzuniqueword` kept only its first
+// 16 KB, so keyword search and --no-index found nothing.
 TEST_F(CliHostile, MinifiedFileTailIsSearchable) {
   std::string src;
   for (int i = 0; src.size() < 100 * 1024; ++i)
