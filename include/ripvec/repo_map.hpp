@@ -135,8 +135,12 @@ class RepoGraph {
 };
 
 // The definitions of one file, in source order (no module node, no ranks): what an editor's
-// outline shows. Empty for languages without a grammar.
-std::vector<RepoDefinition> file_definitions(std::string_view path, std::string_view text);
+// outline shows. Empty for languages without a grammar, and when tree-sitter gives up on the
+// text (its 5 s parse timeout). `cancelled`, when set, is polled from the calling thread while
+// the text is parsed (an outline of a 20 MB buffer runs seconds); true makes it throw
+// CancelledError within milliseconds. Thread-safe: each thread parses with its own parsers.
+std::vector<RepoDefinition> file_definitions(std::string_view path, std::string_view text,
+                                             const std::function<bool()>& cancelled = {});
 
 // The approximate token count used by render(): bytes / 4, rounded up.
 size_t estimate_tokens(std::string_view text);

@@ -76,6 +76,18 @@ const TSLanguage* tree_sitter_xml(void);
 
 namespace ripvec::ts {
 
+namespace {
+thread_local const std::function<bool()>* tls_cancelled = nullptr;  // the innermost CancelScope
+}  // namespace
+
+CancelScope::CancelScope(const std::function<bool()>* cancelled) : outer_(tls_cancelled) {
+  tls_cancelled = cancelled != nullptr && *cancelled ? cancelled : nullptr;
+}
+
+CancelScope::~CancelScope() {
+  tls_cancelled = outer_;
+}
+
 #ifdef RIPVEC_HAVE_TREESITTER
 namespace {
 
@@ -172,12 +184,14 @@ struct ParserCache {
 };
 
 struct Deadline {
-  std::chrono::steady_clock::time_point until;
+  std::chrono::steady_clock::time_point until;  // max(): none
+  const std::function<bool()>* cancelled;       // the thread's CancelScope, or null
 };
 
 bool past_deadline(TSParseState* state) {
   const auto* d = static_cast<const Deadline*>(state->payload);
-  return std::chrono::steady_clock::now() > d->until;  // true cancels the parse
+  // true stops the parse
+  return std::chrono::steady_clock::now() > d->until || (d->cancelled && (*d->cancelled)());
 }
 
 }  // namespace
@@ -209,7 +223,7 @@ TSTree* parse(std::string_view lang, std::string_view text, uint32_t timeout_ms)
       return nullptr;
     }
   }
-  if (timeout_ms == 0)
+  if (timeout_ms == 0 && tls_cancelled == nullptr)
     return ts_parser_parse_string(p, nullptr, text.data(), static_cast<uint32_t>(text.size()));
   struct Src {
     std::string_view text;
@@ -226,7 +240,10 @@ TSTree* parse(std::string_view lang, std::string_view text, uint32_t timeout_ms)
     return s->text.data() + byte;
   };
   input.encoding = TSInputEncodingUTF8;
-  Deadline dl{std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms)};
+  Deadline dl{timeout_ms == 0
+                  ? std::chrono::steady_clock::time_point::max()
+                  : std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms),
+              tls_cancelled};
   TSParseOptions opts{};
   opts.payload = &dl;
   opts.progress_callback = past_deadline;

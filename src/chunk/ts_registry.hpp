@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,7 +22,25 @@ std::vector<std::string> languages();
 
 // Parses text with the calling thread's parser for that language. Returns null if the language
 // is unknown, the text is larger than 4 GiB, or parsing ran past timeout_ms (0 = no limit).
-// The caller owns the tree (ts_tree_delete).
+// The caller owns the tree (ts_tree_delete). Also null when the calling thread's CancelScope
+// says so.
 TSTree* parse(std::string_view lang, std::string_view text, uint32_t timeout_ms);
+
+// While alive, parse() on this thread also gives up (returns null, as past its timeout) once
+// `cancelled` returns true; `cancelled` is polled from tree-sitter's progress callback, every
+// few thousand parse steps. For callers several calls above the parse (an editor's outline:
+// file_definitions -> extract_file -> chunk_file -> parse), which otherwise learnt of a
+// cancellation only after the parse's 5 s timeout. Scopes nest (the innermost one is asked);
+// `cancelled` must outlive the scope. Not copyable; one thread's object.
+class CancelScope {
+ public:
+  explicit CancelScope(const std::function<bool()>* cancelled);  // null or empty: no check
+  ~CancelScope();
+  CancelScope(const CancelScope&) = delete;
+  CancelScope& operator=(const CancelScope&) = delete;
+
+ private:
+  const std::function<bool()>* outer_;
+};
 
 }  // namespace ripvec::ts

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "chunk/ts_registry.hpp"
 #include "corpus/walker.hpp"
 #include "repomap/extract.hpp"
 #include "repomap/resolve.hpp"
@@ -197,6 +198,7 @@ std::vector<repomap::FileFacts> extract_all(const std::vector<SourceText>& files
   std::atomic<bool> stop{false};
   ThreadPool::global().parallel_for(
       0, static_cast<int64_t>(files.size()), 1, [&](int64_t lo, int64_t hi) {
+        ts::CancelScope scope(&cancelled);  // a large file's parse stops too, not only between
         for (int64_t i = lo; i < hi && !stop.load(std::memory_order_relaxed); ++i) {
           if (cancelled && cancelled()) {
             stop = true;  // not thrown here: the pool's other tasks finish their file first
@@ -205,7 +207,9 @@ std::vector<repomap::FileFacts> extract_all(const std::vector<SourceText>& files
           facts[i] = repomap::extract_file(files[i].path, files[i].text);
         }
       });
-  if (stop) throw CancelledError("repo map cancelled");
+  // Asked again: a parse the check stopped in a thread's last file leaves facts that look like
+  // a file tree-sitter gave up on, with no later file to notice.
+  if (stop || (cancelled && cancelled())) throw CancelledError("repo map cancelled");
   return facts;
 }
 
@@ -395,8 +399,16 @@ std::vector<size_t> RepoGraph::outgoing(size_t def) const {
   return def < out_.size() ? out_[def] : std::vector<size_t>{};
 }
 
-std::vector<RepoDefinition> file_definitions(std::string_view path, std::string_view text) {
-  return repomap::extract_file(path, text, /*with_refs=*/false).defs;
+std::vector<RepoDefinition> file_definitions(std::string_view path, std::string_view text,
+                                             const std::function<bool()>& cancelled) {
+  std::vector<RepoDefinition> defs;
+  {
+    ts::CancelScope scope(&cancelled);
+    defs = repomap::extract_file(path, text, /*with_refs=*/false).defs;
+  }
+  // A parse stopped by the check looks like one tree-sitter gave up on: asked again here.
+  if (cancelled && cancelled()) throw CancelledError("outline cancelled");
+  return defs;
 }
 
 size_t estimate_tokens(std::string_view text) {

@@ -88,6 +88,8 @@ class LspServer {
   }
 
  private:
+  using OutlineDefs = std::shared_ptr<const std::vector<RepoDefinition>>;
+
   static jsonrpc::Endpoint::Options endpoint_options() {
     jsonrpc::Endpoint::Options o;
     o.framing = jsonrpc::Framing::ContentLength;
@@ -161,29 +163,50 @@ class LspServer {
   // buffer: ~10 s per request, an empty outline each time; hostile probe 2026-12-05, fifth
   // round). Each text is outlined once: a request that asks while another makes it waits for
   // that one. An outline that took over a second is reported once, naming the file.
-  std::shared_ptr<const std::vector<RepoDefinition>> outline(const std::string& rel,
-                                                             const std::string& text) {
-    using Defs = std::shared_ptr<const std::vector<RepoDefinition>>;
-    std::promise<Defs> made;
-    {
-      std::unique_lock<std::mutex> lock(outlines_mu_);
-      auto it = outlines_.find(rel);
-      if (it != outlines_.end() && it->second.text == text) {
-        it->second.used = ++outline_clock_;
-        std::shared_future<Defs> kept = it->second.defs;
-        lock.unlock();
-        // Made, or being made by another request: once per text. A request cancelled while it
-        // waits ends then (a 20 MB outline held it, and its cancellation, for 5 s).
-        while (kept.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready)
-          if (tls_request != nullptr) tls_request->check_cancelled();
-        return kept.get();
+  // Cancellation ends a request within milliseconds whether it waits or makes the outline: the
+  // maker's parse stops (file_definitions' check), and the requests that waited for it, not
+  // cancelled themselves, make it again (a cancelled maker held its answer for the 5 s parse,
+  // and so did the cancellation of a request that lost the race to be the maker; CI
+  // 2026-12-06).
+  OutlineDefs outline(const std::string& rel, const std::string& text) {
+    for (;;) {
+      std::shared_future<OutlineDefs> kept;
+      std::promise<OutlineDefs> made;
+      {
+        std::lock_guard<std::mutex> lock(outlines_mu_);
+        auto it = outlines_.find(rel);
+        if (it != outlines_.end() && it->second.text == text) {
+          it->second.used = ++outline_clock_;
+          kept = it->second.defs;
+        } else {
+          if (it == outlines_.end() && outlines_.size() >= kMaxOutlines) evict_one_outline();
+          outlines_[rel] = Outline{text, made.get_future().share(), ++outline_clock_};
+        }
       }
-      if (it == outlines_.end() && outlines_.size() >= kMaxOutlines) evict_one_outline();
-      outlines_[rel] = Outline{text, made.get_future().share(), ++outline_clock_};
+      if (!kept.valid()) return make_outline(rel, text, made);
+      // Made, or being made by another request: once per text.
+      while (kept.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready)
+        if (tls_request != nullptr) tls_request->check_cancelled();
+      try {
+        return kept.get();
+      } catch (const CancelledError&) {
+        // Its maker was cancelled and dropped the entry: this request makes it (or waits for
+        // whoever entered it first).
+        if (tls_request != nullptr) tls_request->check_cancelled();
+      }
     }
+  }
+
+  // outline()'s making of the outline it entered in outlines_ with `made`'s future.
+  OutlineDefs make_outline(const std::string& rel, const std::string& text,
+                           std::promise<OutlineDefs>& made) {
     try {
+      const jsonrpc::Context* req = tls_request;
+      std::function<bool()> cancelled;
+      if (req != nullptr) cancelled = [req] { return req->cancelled(); };
       const auto t0 = std::chrono::steady_clock::now();
-      Defs defs = std::make_shared<const std::vector<RepoDefinition>>(file_definitions(rel, text));
+      auto defs = std::make_shared<const std::vector<RepoDefinition>>(
+          file_definitions(rel, text, cancelled));
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (s >= 1.0) {
         char buf[96];
@@ -196,10 +219,12 @@ class LspServer {
       made.set_value(defs);
       return defs;
     } catch (...) {
-      made.set_exception(std::current_exception());
-      std::lock_guard<std::mutex> lock(outlines_mu_);
-      auto it = outlines_.find(rel);
-      if (it != outlines_.end() && it->second.text == text) outlines_.erase(it);
+      {
+        std::lock_guard<std::mutex> lock(outlines_mu_);
+        auto it = outlines_.find(rel);
+        if (it != outlines_.end() && it->second.text == text) outlines_.erase(it);
+      }
+      made.set_exception(std::current_exception());  // after the erase: a waiter retries anew
       throw;
     }
   }
@@ -896,7 +921,7 @@ class LspServer {
   std::map<std::string, Buffer> buffers_;
   struct Outline {
     std::string text;  // what defs were made from
-    std::shared_future<std::shared_ptr<const std::vector<RepoDefinition>>> defs;
+    std::shared_future<OutlineDefs> defs;
     uint64_t used = 0;  // outline_clock_ at the last use
   };
   uint64_t outline_clock_ = 0;  // under outlines_mu_

@@ -478,6 +478,36 @@ TEST(LspProtocol, DocumentTreeSitterGivesUpOnIsOutlinedOnceAndNamed) {
   }
 }
 
+// CI 2026-12-06: the test above failed when request 3 won the race to make the outline: a
+// cancelled maker parsed on for the whole 5 s and answered after the request that waited for
+// it. The maker's parse now stops at the cancellation; the waiter makes the outline itself.
+TEST(LspProtocol, CancelledMakerOfAnOutlineAnswersBeforeItIsMade) {
+  TempDir repo;
+  std::string text;
+  for (int i = 0; text.size() < (size_t{20} << 20); ++i)
+    text += "def f" + std::to_string(i) + "(x):\n    return x + 1\n\n";
+  const std::string uri = "file://" + (repo / "big.py").string();
+  const auto pad = [&](const char* name) {  // reading it gives the requests before time to start
+    return did_open("file://" + (repo / name).string(), std::string(8 << 20, 'x'));
+  };
+  const std::string body = did_open(uri, text) +
+                           request(2, "textDocument/documentSymbol", doc(uri)) + pad("pad1.txt") +
+                           request(3, "textDocument/documentSymbol", doc(uri)) + pad("pad2.txt") +
+                           notification("$/cancelRequest", {{"id", 2}});
+  const auto res = run_session(repo.path(), body);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  EXPECT_EQ(v[2]["error"]["code"], -32800) << v[2];
+  EXPECT_TRUE(v[3].contains("result")) << v[3];
+  // Made once, by request 3, after request 2 answered (a 20 MB outline takes over a second
+  // on any machine, so it is reported).
+  const size_t warned = res.out.find("outline of big.py took");
+  ASSERT_NE(warned, std::string::npos) << res.err;
+  EXPECT_LT(res.out.find(R"("id":2)"), warned) << "request 2 answered after the outline was made";
+  EXPECT_EQ(res.err.find("outline of big.py took"), res.err.rfind("outline of big.py took"))
+      << res.err;
+}
+
 // Hostile probe 2026-12-06: a stream that broke (input ending inside a frame, output that
 // cannot be written) ended the session with status 2 and nothing on stderr; now one line says
 // what broke.

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -11,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "ripvec/error.hpp"
 #include "ripvec/repo_map.hpp"
 
 using namespace ripvec;
@@ -299,6 +302,28 @@ TEST(RepoMap, LoneCarriageReturnsEndLines) {
       file_definitions("w.py", "def e():\r\n    return 1\r\ndef g():\r\n    return e()\r\n");
   ASSERT_EQ(crlf.size(), 2u);
   EXPECT_EQ(crlf[1].start_line, 3);
+}
+
+// CI 2026-12-06: an editor's cancelled outline of a 20 MB buffer parsed on for tree-sitter's
+// whole 5 s timeout, and the LSP request that made it answered its cancellation only then.
+// The check is polled during the parse itself, which stops within milliseconds.
+TEST(RepoMap, CancelledOutlineStopsItsParse) {
+  std::string text;
+  for (int i = 0; text.size() < (size_t{8} << 20); ++i)
+    text += "def f" + std::to_string(i) + "(x):\n    return x + 1\n\n";
+  std::atomic<int> asked{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(file_definitions("big.py", text, [&] { return ++asked > 3; }), CancelledError);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GT(asked.load(), 3) << "asked during the parse, not only after it";
+  EXPECT_LT(s, 2.0) << "the parse ran on after the cancellation";
+  // A check that stays false changes nothing.
+  const std::string small = "def a():\n    return 1\n\nclass B:\n    def c(self):\n        pass\n";
+  const auto plain = file_definitions("s.py", small);
+  const auto checked = file_definitions("s.py", small, [] { return false; });
+  ASSERT_EQ(checked.size(), plain.size());
+  ASSERT_EQ(plain.size(), 3u);
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_EQ(checked[i].symbol, plain[i].symbol);
 }
 
 TEST(RepoMap, LongDefinitionsAreOneDefinitionOverAllTheirLines) {
