@@ -41,8 +41,10 @@ struct RepoMapOptions {
   uint64_t max_file_size = 1024 * 1024;  // larger files are left out of the graph
   bool hidden = false;                   // include hidden files and directories
   unsigned threads = 0;                  // parsing threads; 0 = the shared pool
-  // Polled by build() while it reads and parses files; true makes build() throw
-  // CancelledError. May be called from the parsing threads at once: must be thread-safe.
+  // Polled by build() while it reads and parses files, also inside each file's parse (every
+  // few hundred parse steps: it must be cheap); true makes build() throw CancelledError. May
+  // be called from the parsing threads at once: must be thread-safe. One that throws inside a
+  // parse counts as true there.
   std::function<bool()> cancelled;
 };
 
@@ -136,9 +138,12 @@ class RepoGraph {
 
 // The definitions of one file, in source order (no module node, no ranks): what an editor's
 // outline shows. Empty for languages without a grammar, and when tree-sitter gives up on the
-// text (its 5 s parse timeout). `cancelled`, when set, is polled from the calling thread while
-// the text is parsed (an outline of a 20 MB buffer runs seconds); true makes it throw
-// CancelledError within milliseconds. Thread-safe: each thread parses with its own parsers.
+// text (its 5 s parse timeout). `cancelled`, when set, is polled from the calling thread every
+// few hundred parse steps while the text is parsed (an outline of a 20 MB buffer runs
+// seconds), so it must be cheap; true (or an exception from it) stops the parse within
+// milliseconds and makes this throw CancelledError. A parse that completed is not undone: the
+// rest (a few ms per MB) runs to the end and returns the definitions. Thread-safe: each thread
+// parses with its own parsers.
 std::vector<RepoDefinition> file_definitions(std::string_view path, std::string_view text,
                                              const std::function<bool()>& cancelled = {});
 

@@ -77,15 +77,33 @@ const TSLanguage* tree_sitter_xml(void);
 namespace ripvec::ts {
 
 namespace {
-thread_local const std::function<bool()>* tls_cancelled = nullptr;  // the innermost CancelScope
+thread_local CancelScope* tls_scope = nullptr;  // the innermost CancelScope with a check
 }  // namespace
 
-CancelScope::CancelScope(const std::function<bool()>* cancelled) : outer_(tls_cancelled) {
-  tls_cancelled = cancelled != nullptr && *cancelled ? cancelled : nullptr;
+// The progress callback's side of a CancelScope.
+struct CancelAccess {
+  // True when the scope's check says stop (or throws: an exception must not unwind through
+  // tree-sitter's C parse loop, which would skip the parser's reset); remembered in stopped().
+  static bool ask(CancelScope* s) noexcept {
+    bool stop = true;
+    try {
+      stop = (*s->check_)();
+    } catch (...) {
+    }
+    if (stop) s->stopped_ = true;
+    return stop;
+  }
+};
+
+CancelScope::CancelScope(const std::function<bool()>* cancelled) : outer_(tls_scope) {
+  if (cancelled != nullptr && *cancelled) {
+    check_ = cancelled;
+    tls_scope = this;
+  }
 }
 
 CancelScope::~CancelScope() {
-  tls_cancelled = outer_;
+  if (check_ != nullptr) tls_scope = outer_;
 }
 
 #ifdef RIPVEC_HAVE_TREESITTER
@@ -185,13 +203,14 @@ struct ParserCache {
 
 struct Deadline {
   std::chrono::steady_clock::time_point until;  // max(): none
-  const std::function<bool()>* cancelled;       // the thread's CancelScope, or null
+  CancelScope* scope;                           // the thread's CancelScope, or null
 };
 
 bool past_deadline(TSParseState* state) {
   const auto* d = static_cast<const Deadline*>(state->payload);
   // true stops the parse
-  return std::chrono::steady_clock::now() > d->until || (d->cancelled && (*d->cancelled)());
+  return std::chrono::steady_clock::now() > d->until ||
+         (d->scope != nullptr && CancelAccess::ask(d->scope));
 }
 
 }  // namespace
@@ -223,7 +242,7 @@ TSTree* parse(std::string_view lang, std::string_view text, uint32_t timeout_ms)
       return nullptr;
     }
   }
-  if (timeout_ms == 0 && tls_cancelled == nullptr)
+  if (timeout_ms == 0 && tls_scope == nullptr)
     return ts_parser_parse_string(p, nullptr, text.data(), static_cast<uint32_t>(text.size()));
   struct Src {
     std::string_view text;
@@ -243,7 +262,7 @@ TSTree* parse(std::string_view lang, std::string_view text, uint32_t timeout_ms)
   Deadline dl{timeout_ms == 0
                   ? std::chrono::steady_clock::time_point::max()
                   : std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms),
-              tls_cancelled};
+              tls_scope};
   TSParseOptions opts{};
   opts.payload = &dl;
   opts.progress_callback = past_deadline;

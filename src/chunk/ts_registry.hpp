@@ -27,20 +27,27 @@ std::vector<std::string> languages();
 TSTree* parse(std::string_view lang, std::string_view text, uint32_t timeout_ms);
 
 // While alive, parse() on this thread also gives up (returns null, as past its timeout) once
-// `cancelled` returns true; `cancelled` is polled from tree-sitter's progress callback, every
-// few thousand parse steps. For callers several calls above the parse (an editor's outline:
+// `cancelled` returns true or throws; `cancelled` is polled from tree-sitter's progress
+// callback, every few hundred parse steps, so it must be cheap (and thread-safe where several
+// threads share it). For callers several calls above the parse (an editor's outline:
 // file_definitions -> extract_file -> chunk_file -> parse), which otherwise learnt of a
-// cancellation only after the parse's 5 s timeout. Scopes nest (the innermost one is asked);
-// `cancelled` must outlive the scope. Not copyable; one thread's object.
+// cancellation only after the parse's 5 s timeout. stopped() tells whether a parse gave up
+// because of it (a parse that completed before the check turned true did not). A scope with no
+// check leaves the enclosing scope in force; `cancelled` must outlive the scope. Not copyable;
+// one thread's object.
 class CancelScope {
  public:
   explicit CancelScope(const std::function<bool()>* cancelled);  // null or empty: no check
   ~CancelScope();
   CancelScope(const CancelScope&) = delete;
   CancelScope& operator=(const CancelScope&) = delete;
+  bool stopped() const { return stopped_; }
 
  private:
-  const std::function<bool()>* outer_;
+  friend struct CancelAccess;
+  const std::function<bool()>* check_ = nullptr;
+  CancelScope* outer_ = nullptr;
+  bool stopped_ = false;
 };
 
 }  // namespace ripvec::ts

@@ -205,11 +205,13 @@ std::vector<repomap::FileFacts> extract_all(const std::vector<SourceText>& files
             break;
           }
           facts[i] = repomap::extract_file(files[i].path, files[i].text);
+          if (scope.stopped()) {
+            stop = true;  // this file's facts are those of a parse cut short
+            break;
+          }
         }
       });
-  // Asked again: a parse the check stopped in a thread's last file leaves facts that look like
-  // a file tree-sitter gave up on, with no later file to notice.
-  if (stop || (cancelled && cancelled())) throw CancelledError("repo map cancelled");
+  if (stop) throw CancelledError("repo map cancelled");
   return facts;
 }
 
@@ -401,13 +403,11 @@ std::vector<size_t> RepoGraph::outgoing(size_t def) const {
 
 std::vector<RepoDefinition> file_definitions(std::string_view path, std::string_view text,
                                              const std::function<bool()>& cancelled) {
-  std::vector<RepoDefinition> defs;
-  {
-    ts::CancelScope scope(&cancelled);
-    defs = repomap::extract_file(path, text, /*with_refs=*/false).defs;
-  }
-  // A parse stopped by the check looks like one tree-sitter gave up on: asked again here.
-  if (cancelled && cancelled()) throw CancelledError("outline cancelled");
+  ts::CancelScope scope(&cancelled);
+  std::vector<RepoDefinition> defs = repomap::extract_file(path, text, /*with_refs=*/false).defs;
+  // A parse the check stopped looks like one tree-sitter gave up on; one that completed before
+  // the check turned true is kept (an outline others may wait for).
+  if (scope.stopped()) throw CancelledError("outline cancelled");
   return defs;
 }
 

@@ -172,6 +172,7 @@ class LspServer {
     for (;;) {
       std::shared_future<OutlineDefs> kept;
       std::promise<OutlineDefs> made;
+      uint64_t entry = 0;
       {
         std::lock_guard<std::mutex> lock(outlines_mu_);
         auto it = outlines_.find(rel);
@@ -180,10 +181,11 @@ class LspServer {
           kept = it->second.defs;
         } else {
           if (it == outlines_.end() && outlines_.size() >= kMaxOutlines) evict_one_outline();
-          outlines_[rel] = Outline{text, made.get_future().share(), ++outline_clock_};
+          entry = ++outline_clock_;
+          outlines_[rel] = Outline{text, made.get_future().share(), entry, entry};
         }
       }
-      if (!kept.valid()) return make_outline(rel, text, made);
+      if (!kept.valid()) return make_outline(rel, text, made, entry);
       // Made, or being made by another request: once per text.
       while (kept.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready)
         if (tls_request != nullptr) tls_request->check_cancelled();
@@ -197,9 +199,9 @@ class LspServer {
     }
   }
 
-  // outline()'s making of the outline it entered in outlines_ with `made`'s future.
+  // outline()'s making of the outline it entered in outlines_ as `entry`, with `made`'s future.
   OutlineDefs make_outline(const std::string& rel, const std::string& text,
-                           std::promise<OutlineDefs>& made) {
+                           std::promise<OutlineDefs>& made, uint64_t entry) {
     try {
       const jsonrpc::Context* req = tls_request;
       std::function<bool()> cancelled;
@@ -221,8 +223,10 @@ class LspServer {
     } catch (...) {
       {
         std::lock_guard<std::mutex> lock(outlines_mu_);
+        // Its own entry only: a didClose, or an edit and its undo, may have put another one
+        // for the same text there meanwhile.
         auto it = outlines_.find(rel);
-        if (it != outlines_.end() && it->second.text == text) outlines_.erase(it);
+        if (it != outlines_.end() && it->second.entry == entry) outlines_.erase(it);
       }
       made.set_exception(std::current_exception());  // after the erase: a waiter retries anew
       throw;
@@ -922,7 +926,8 @@ class LspServer {
   struct Outline {
     std::string text;  // what defs were made from
     std::shared_future<OutlineDefs> defs;
-    uint64_t used = 0;  // outline_clock_ at the last use
+    uint64_t used = 0;   // outline_clock_ at the last use
+    uint64_t entry = 0;  // outline_clock_ when entered: which request's making it is
   };
   uint64_t outline_clock_ = 0;  // under outlines_mu_
   static constexpr size_t kMaxOutlines = 64;

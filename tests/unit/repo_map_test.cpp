@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -317,6 +318,10 @@ TEST(RepoMap, CancelledOutlineStopsItsParse) {
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_GT(asked.load(), 3) << "asked during the parse, not only after it";
   EXPECT_LT(s, 2.0) << "the parse ran on after the cancellation";
+  // A check that throws stops the parse the same way (the exception must not unwind through
+  // tree-sitter's C code); the same thread's next parse starts afresh.
+  EXPECT_THROW(file_definitions("big.py", text, []() -> bool { throw std::runtime_error("x"); }),
+               CancelledError);
   // A check that stays false changes nothing.
   const std::string small = "def a():\n    return 1\n\nclass B:\n    def c(self):\n        pass\n";
   const auto plain = file_definitions("s.py", small);
