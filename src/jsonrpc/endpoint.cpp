@@ -206,6 +206,7 @@ void Endpoint::dispatch(Message m, size_t bytes) {
     return;
   }
   auto ctx = std::make_shared<Context>();
+  if (stamper_) ctx->stamp_ = stamper_();
   ctx->id_ = m.id;
   ctx->params_ = std::move(m.params);
   ctx->endpoint_ = this;

@@ -50,10 +50,14 @@ class Context {
   // "shutdown": what came before it is answered first). The reader goes on meanwhile, so
   // cancellations and "exit" are still read.
   void answer_after_others() { after_others_ = true; }
+  // What the endpoint's stamper returned when the request was read (0 without one): on the
+  // reader thread, so it orders the request among the notifications around it.
+  uint64_t stamp() const { return stamp_; }
 
  private:
   friend class Endpoint;
   json id_, params_;
+  uint64_t stamp_ = 0;
   std::atomic<bool> cancelled_{false};
   bool after_others_ = false;
   Endpoint* endpoint_ = nullptr;
@@ -89,6 +93,9 @@ class Endpoint {
   void on_request(const std::string& method, RequestHandler h, bool inline_ = false);
   void on_notification(const std::string& method, NotificationHandler h);
   void set_gate(Gate g) { gate_ = std::move(g); }
+  // Called on the reader thread for each request as it is read; its value is the request's
+  // Context::stamp() (LSP: the document state the request was sent against).
+  void set_stamper(std::function<uint64_t()> f) { stamper_ = std::move(f); }
   // Unknown notifications are ignored (JSON-RPC); unknown requests get -32601.
 
   // Reads until end of stream or stop(), then finishes the requests already received: they
@@ -140,6 +147,7 @@ class Endpoint {
   std::map<std::string, std::pair<RequestHandler, bool>> requests_;
   std::map<std::string, NotificationHandler> notifications_;
   Gate gate_;
+  std::function<uint64_t()> stamper_;
 
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable cv_;

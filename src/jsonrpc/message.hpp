@@ -25,6 +25,7 @@ inline constexpr int kInternalError = -32603;
 inline constexpr int kServerNotInitialized = -32002;  // LSP
 inline constexpr int kResourceNotFound = -32002;      // MCP resources/read
 inline constexpr int kRequestCancelled = -32800;      // LSP
+inline constexpr int kContentModified = -32801;       // LSP
 }  // namespace code
 
 // Thrown by method handlers; becomes the error response of that request.

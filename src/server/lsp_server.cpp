@@ -5,6 +5,7 @@
 // references, hover and the call hierarchy resolve the identifier under the cursor through the
 // repo graph (best effort: by name, preferring the same file, then imported files, then rank).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -60,10 +61,14 @@ struct Buffer {
   // Every URI the client has this file open under (a symlink and its target are one file):
   // the buffer goes when the last of them is closed.
   std::set<std::string> uris;
+  uint64_t changed = 0;  // LspServer::doc_epoch_ at the last didOpen/didChange
 };
 
 // The request the calling thread serves (LspServer::on_request), or null.
 thread_local jsonrpc::Context* tls_request = nullptr;
+// The versions of documents its answer was computed from (path -> LspServer::doc_epoch_ of
+// the text read: its last change, or its closing for a text read from disk), or null.
+thread_local std::map<std::string, uint64_t>* tls_read = nullptr;
 
 class LspServer {
  public:
@@ -131,8 +136,10 @@ class LspServer {
   // The text of a document: the open buffer, else the file on disk ("" when unreadable).
   std::string text_of(const std::string& uri) {
     {
+      const std::string path = path_of(uri);
       std::lock_guard<std::mutex> lock(buffers_mu_);
-      auto it = buffers_.find(path_of(uri));
+      auto it = buffers_.find(path);
+      if (tls_read != nullptr) note_read(path, it);
       if (it != buffers_.end()) return it->second.text;
     }
     // A regular file only, bounded, opened without blocking: a URI naming /dev/zero or a FIFO
@@ -155,6 +162,21 @@ class LspServer {
     b.version = version;
     b.uri = uri;
     b.uris.insert(uri);
+    b.changed = ++doc_epoch_;
+  }
+
+  // An answer computed from a version of a document newer than the request (opened, edited or
+  // closed after the request was read) is about another text than the one the client asked
+  // about: the client sent the request against what it had then. LSP's ContentModified
+  // (-32801) says so, and the client asks again. An answer made from the versions current when
+  // the request was read stands, whatever changed since. A definition request followed at once
+  // by an edit that moved the code answered null (the cursor's line in the new text) or mixed
+  // the two versions (hostile probe 2026-12-06: 17 of 20 answers wrong).
+  void check_versions(const std::map<std::string, uint64_t>& read, uint64_t stamp) {
+    for (const auto& [path, at] : read)
+      if (at > stamp)
+        throw RpcError(code::kContentModified, "content modified: " + rel_path(path) +
+                                                   " changed after the request was sent");
   }
 
   // The definitions of a document (file_definitions), kept per path while its text stays the
@@ -257,8 +279,29 @@ class LspServer {
   std::map<std::string, std::string> open_buffers() {  // rel path -> text
     std::lock_guard<std::mutex> lock(buffers_mu_);
     std::map<std::string, std::string> out;
-    for (const auto& [path, b] : buffers_) out[rel_path(path)] = b.text;
+    for (auto it = buffers_.begin(); it != buffers_.end(); ++it) {
+      if (tls_read != nullptr) note_read(it->first, it);
+      out[rel_path(it->first)] = it->second.text;
+    }
+    // What is not open is read from the disk: a buffer closed after the request was sent is
+    // missing from this set too.
+    if (tls_read != nullptr)
+      for (const auto& [path, at] : closed_at_)
+        if (!buffers_.count(path)) note_read(path, buffers_.end());
     return out;
+  }
+
+  // Records in tls_read which version of `path` the request read (buffers_mu_ held; `it` its
+  // buffer or buffers_.end()).
+  void note_read(const std::string& path, std::map<std::string, Buffer>::const_iterator it) {
+    uint64_t at = 0;
+    if (it != buffers_.end()) {
+      at = it->second.changed;
+    } else if (auto c = closed_at_.find(path); c != closed_at_.end()) {
+      at = c->second;
+    }
+    uint64_t& seen = (*tls_read)[path];
+    seen = std::max(seen, at);
   }
 
   static const json& params_object(jsonrpc::Context& c) {
@@ -315,7 +358,12 @@ class LspServer {
         other.push_back(x);
     }
     for (const auto& [path, text] : buffers) {
-      for (const auto& def : *outline(path, text)) {
+      // Held here: `for (x : *outline(...))` let the shared_ptr die before the loop (C++20
+      // extends the life of the reference's object, not of the temporary it came from), and a
+      // didClose that dropped the cache entry freed the definitions under the loop (hostile
+      // probe 2026-12-06: std::length_error copying a freed RepoDefinition).
+      const auto defs = outline(path, text);
+      for (const auto& def : *defs) {
         if (def.name != name && def.symbol != name) continue;
         (path == from_rel ? local : other).push_back({def, -1});
       }
@@ -387,7 +435,8 @@ class LspServer {
   // The innermost definition of the document covering 0-based `line` (from its current text).
   std::optional<RepoDefinition> enclosing(const Cursor& c) {
     std::optional<RepoDefinition> best;
-    for (const auto& d : *outline(c.rel, c.text))
+    const auto defs = outline(c.rel, c.text);  // held: see candidates()
+    for (const auto& d : *defs)
       if (c.line + 1 >= d.start_line && c.line + 1 <= d.end_line &&
           (!best || d.end_line - d.start_line <= best->end_line - best->start_line))
         best = d;
@@ -472,12 +521,31 @@ class LspServer {
                   bool inline_ = false) {
     endpoint_.on_request(
         method,
-        [h = std::move(h)](jsonrpc::Context& c) {
+        [this, h = std::move(h)](jsonrpc::Context& c) {
+          std::map<std::string, uint64_t> read;
           struct Scope {
-            explicit Scope(jsonrpc::Context* c) { tls_request = c; }
-            ~Scope() { tls_request = nullptr; }
-          } scope(&c);
-          return h(c);
+            Scope(jsonrpc::Context* c, std::map<std::string, uint64_t>* read) {
+              tls_request = c;
+              tls_read = read;
+            }
+            ~Scope() {
+              tls_request = nullptr;
+              tls_read = nullptr;
+            }
+          } scope(&c, &read);
+          json answer;
+          try {
+            answer = h(c);
+          } catch (const RpcError&) {
+            throw;  // about the request itself (invalid params, cancelled), not a version
+          } catch (...) {
+            // An error that came of reading a newer version (a position past the end of the
+            // new text) is that version's: ContentModified, as for an answer.
+            check_versions(read, c.stamp());
+            throw;
+          }
+          check_versions(read, c.stamp());
+          return answer;
         },
         inline_);
   }
@@ -498,6 +566,7 @@ class LspServer {
   }
 
   void register_methods() {
+    endpoint_.set_stamper([this] { return doc_epoch_.load(); });
     endpoint_.set_gate([this](const std::string& method) -> std::optional<RpcError> {
       if (opts_.debug) std::fprintf(stderr, "ripvec lsp: <- %s\n", method.c_str());
       if (shutdown_ && method != "exit")
@@ -635,6 +704,7 @@ class LspServer {
           return;
         }
         buffers_.erase(it);
+        closed_at_[path] = ++doc_epoch_;
       }
       std::lock_guard<std::mutex> lock(outlines_mu_);
       outlines_.erase(rel_path(path));
@@ -728,8 +798,10 @@ class LspServer {
       };
       for (const auto& d : g->definitions())
         if (!buffers.count(d.path)) consider(d);
-      for (const auto& [path, text] : buffers)
-        for (const auto& d : *outline(path, text)) consider(d);
+      for (const auto& [path, text] : buffers) {
+        const auto defs = outline(path, text);  // held: see candidates()
+        for (const auto& d : *defs) consider(d);
+      }
       std::stable_sort(syms.begin(), syms.end(),
                        [](const Sym& a, const Sym& b) { return a.score > b.score; });
       json out = json::array();
@@ -923,6 +995,10 @@ class LspServer {
   std::thread indexer_;  // the first update, in the background after "initialized"
   std::mutex buffers_mu_;
   std::map<std::string, Buffer> buffers_;
+  // Counts document changes (written on the reader thread under buffers_mu_, read by the
+  // endpoint's stamper): each request is stamped with it as it is read.
+  std::atomic<uint64_t> doc_epoch_{0};
+  std::map<std::string, uint64_t> closed_at_;  // path -> doc_epoch_ when its buffer was closed
   struct Outline {
     std::string text;  // what defs were made from
     std::shared_future<OutlineDefs> defs;

@@ -10,7 +10,7 @@ Usage: cancel_client.py RIPVEC MODEL_DIR CACHE_DIR WORKDIR
    the chunks the cancelled one had not finished (the objects it wrote are reused).
 2. MCP, raw protocol: a cancelled `reindex full=true` gets no response at all (MCP), later
    requests are answered.
-3. LSP, raw protocol: a `workspace/symbol` that builds the repo graph of 2500 files is cancelled
+3. LSP, raw protocol: a `workspace/symbol` that builds the repo graph of 8000 files is cancelled
    ($/cancelRequest); it answers -32800 (RequestCancelled) well before an uncancelled build of
    the same graph finishes.
 Exit status 0 = every check passed; 77 = the SDK is not installed (the test skips); 1 = failure.
@@ -138,9 +138,11 @@ def mcp_raw_part(ripvec, model, cache, tree):
 
 
 def lsp_raw_part(ripvec, tree):
-    # 2500 files whose functions call each other: a graph that takes a while to build.
-    for i in range(2500):
-        body = "".join(f"def f{i}_{k}(x):\n    return f{(i * 7 + k) % 2500}_{k}(x) + g{k}(x)\n\n"
+    # 8000 files whose functions call each other: a graph that takes a while to build (with
+    # 2500 a whole build took 0.3-0.6 s on 2 cores, and one that ended before the cancel, sent
+    # 0.3 s after the request, failed the check below on a loaded machine; 2026-12-06).
+    for i in range(8000):
+        body = "".join(f"def f{i}_{k}(x):\n    return f{(i * 7 + k) % 8000}_{k}(x) + g{k}(x)\n\n"
                        for k in range(8))
         write(os.path.join(tree, f"p{i // 100}", f"m{i}.py"), body)
     c = Raw([ripvec, "lsp", "--no-watch", "--model", "/nonexistent/model"], framed=True)
