@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <tuple>
 
 #include "corpus/walker.hpp"
 #include "jsonrpc/endpoint.hpp"
@@ -374,6 +375,18 @@ class LspServer {
     return out;
   }
 
+  // The graph's node of a definition taken from an open buffer (candidates() gives those with
+  // graph_index -1): the same file and symbol, else -1 (a definition the saved file lacks).
+  // prepareCallHierarchy on an open document took the first candidate that had a node, which
+  // was another file's function of that name or, with none, the function around the cursor
+  // (hostile probe 2026-12-06: `main` for the `helper(` it calls).
+  static long graph_node_of(const RepoGraph& g, const RepoDefinition& d) {
+    for (size_t i : g.find(d.name))
+      if (g.definitions()[i].path == d.path && g.definitions()[i].symbol == d.symbol)
+        return static_cast<long>(i);
+    return -1;
+  }
+
   json range_of(const RepoDefinition& d, const std::vector<std::string_view>& lines) {
     int last = std::max(0, d.end_line - 1);
     int end_char = last < static_cast<int>(lines.size())
@@ -499,18 +512,53 @@ class LspServer {
     return best;
   }
 
-  json mention_range(const RepoGraph& g, const RepoEdge& e) {
+  // Every call site of e.to's name inside e.from (the call hierarchy's fromRanges), as many as
+  // the graph counted (at most kMaxCallSites): whole-word mentions within the caller's lines,
+  // the callee's own name left out (recursion). The graph keeps one site per edge, its first:
+  // a caller with two calls showed one (hostile probe 2026-12-06). That first site alone when
+  // the text no longer has the mentions where the graph saw them.
+  json mention_ranges(const RepoGraph& g, const RepoEdge& e) {
+    static constexpr size_t kMaxCallSites = 100;
     const RepoDefinition& from = g.definitions()[e.from];
+    const RepoDefinition& to = g.definitions()[e.to];
     auto text = text_of(abs_uri(from.path));
     auto lines = server::text_lines(text);
-    int l = std::max(0, e.line - 1);
-    const std::string& name = g.definitions()[e.to].name;
-    int c0 = 0, c1 = 0;
-    if (l < static_cast<int>(lines.size())) {
-      c0 = server::utf16_column(lines[l], static_cast<size_t>(e.column));
-      c1 = server::utf16_column(lines[l], static_cast<size_t>(e.column) + name.size());
+    const std::string& name = to.name;
+    auto range = [&](int l, size_t byte) {
+      const int c0 = server::utf16_column(lines[l], byte);
+      const int c1 = server::utf16_column(lines[l], byte + name.size());
+      return json{{"start", {{"line", l}, {"character", c0}}},
+                  {"end", {{"line", l}, {"character", c1}}}};
+    };
+    json out = json::array();
+    const size_t want = std::min<size_t>(std::max(e.count, 1), kMaxCallSites);
+    const int first = std::max(1, from.start_line), last = from.end_line;
+    for (int l = first - 1; l < last && l < static_cast<int>(lines.size()) && out.size() < want;
+         ++l) {
+      std::string_view line = lines[l];
+      if (name.empty()) break;
+      for (size_t pos = line.find(name); pos != std::string_view::npos && out.size() < want;
+           pos = line.find(name, pos + name.size())) {
+        const size_t end = pos + name.size();
+        if ((pos > 0 && server::is_identifier_byte(line[pos - 1])) ||
+            (end < line.size() && server::is_identifier_byte(line[end])))
+          continue;
+        if (from.path == to.path && l + 1 == to.name_line &&
+            pos == static_cast<size_t>(to.name_column))
+          continue;  // the callee's own name, not a call
+        out.push_back(range(l, pos));
+      }
     }
-    return {{"start", {{"line", l}, {"character", c0}}}, {"end", {{"line", l}, {"character", c1}}}};
+    const bool has_first = std::any_of(
+        out.begin(), out.end(), [&](const json& r) { return r["start"]["line"] == e.line - 1; });
+    if (!has_first) {
+      const int l = std::max(0, e.line - 1);
+      out = json::array({l < static_cast<int>(lines.size())
+                             ? range(l, static_cast<size_t>(e.column))
+                             : json{{"start", {{"line", l}, {"character", 0}}},
+                                    {"end", {{"line", l}, {"character", 0}}}}});
+    }
+    return out;
   }
 
   // ---- methods -------------------------------------------------------------------------------
@@ -867,9 +915,12 @@ class LspServer {
       auto targets = candidates(cur.word, cur.rel, *g);
       // Files that mention the name: graph edges into the targets, plus this document.
       std::set<std::string> files{cur.rel};
-      std::set<std::pair<std::string, int>> decls;
+      // The declarations' names: (path, line, byte column). Only the name itself is left out
+      // without includeDeclaration; a whole line was (a recursive call on the declaration's
+      // line, `fn fact(n) { ... fact(n - 1) }`, was missing; hostile probe 2026-12-06).
+      std::set<std::tuple<std::string, int, size_t>> decls;
       for (const Def& t : targets) {
-        decls.insert({t.d.path, t.d.name_line});
+        decls.insert({t.d.path, t.d.name_line, static_cast<size_t>(t.d.name_column)});
         if (t.graph_index >= 0)
           for (size_t e : g->incoming(static_cast<size_t>(t.graph_index)))
             files.insert(g->definitions()[g->edges()[e].from].path);
@@ -895,7 +946,7 @@ class LspServer {
             const size_t end = pos + cur.word.size();
             const bool ends = end == line.size() || !server::is_identifier_byte(line[end]);
             if (!starts || !ends) continue;
-            if (!include_decl && decls.count({f, static_cast<int>(l) + 1})) continue;
+            if (!include_decl && decls.count({f, static_cast<int>(l) + 1, pos})) continue;
             col += server::utf16_column(line.substr(at), pos - at);
             const int c0 = col;
             col += server::utf16_column(line.substr(pos), cur.word.size());
@@ -937,10 +988,7 @@ class LspServer {
       long node = -1;
       if (!cur.word.empty())
         for (const Def& d : candidates(cur.word, cur.rel, *g))
-          if (d.graph_index >= 0) {
-            node = d.graph_index;
-            break;
-          }
+          if ((node = d.graph_index >= 0 ? d.graph_index : graph_node_of(*g, d.d)) >= 0) break;
       if (node < 0) node = g->definition_at(cur.rel, cur.line + 1);
       if (node < 0) return json(nullptr);
       return json::array({item(*g, static_cast<size_t>(node))});
@@ -954,7 +1002,7 @@ class LspServer {
       for (size_t e : g->incoming(static_cast<size_t>(node))) {
         const RepoEdge& edge = g->edges()[e];
         if (edge.line == 0) continue;  // an import, not a call
-        out.push_back({{"from", item(*g, edge.from)}, {"fromRanges", {mention_range(*g, edge)}}});
+        out.push_back({{"from", item(*g, edge.from)}, {"fromRanges", mention_ranges(*g, edge)}});
         if (out.size() >= kMaxResults) break;
       }
       return out;
@@ -968,7 +1016,7 @@ class LspServer {
       for (size_t e : g->outgoing(static_cast<size_t>(node))) {
         const RepoEdge& edge = g->edges()[e];
         if (edge.line == 0) continue;
-        out.push_back({{"to", item(*g, edge.to)}, {"fromRanges", {mention_range(*g, edge)}}});
+        out.push_back({{"to", item(*g, edge.to)}, {"fromRanges", mention_ranges(*g, edge)}});
         if (out.size() >= kMaxResults) break;
       }
       return out;

@@ -340,6 +340,72 @@ TEST(LspProtocol, ExitWithoutShutdownExits1) {
   EXPECT_EQ(res.status, 1) << res.err;
 }
 
+// Hostile probe 2026-12-06: prepareCallHierarchy on an open document (editors always open it)
+// gave the function around the cursor (`main` for the `helper(` it calls): the buffer's
+// definitions had no graph node. And fromRanges held one call site per caller, the first.
+TEST(LspProtocol, CallHierarchyOnAnOpenDocumentHasEveryCallSite) {
+  TempDir repo;
+  const std::string text =
+      "def helper():\n    return 1\n\n\ndef main():\n    a = helper()\n    b = helper()\n"
+      "    return a + b\n";
+  repo.write("app.py", text);
+  const std::string u = "file://" + (repo / "app.py").string();
+  json at = doc(u);
+  at["position"] = {{"line", 5}, {"character", 9}};
+  auto item = [](const char* symbol, int line) {
+    return json{
+        {"item",
+         {{"name", symbol}, {"data", {{"path", "app.py"}, {"symbol", symbol}, {"line", line}}}}}};
+  };
+  auto res = run_session(repo.path(),
+                         did_open(u, text) + request(2, "textDocument/prepareCallHierarchy", at) +
+                             request(3, "callHierarchy/incomingCalls", item("helper", 1)) +
+                             request(4, "callHierarchy/outgoingCalls", item("main", 5)));
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  ASSERT_TRUE(v[2]["result"].is_array()) << v[2];
+  EXPECT_EQ(v[2]["result"][0]["name"], "helper") << v[2];
+  const json sites = json::array(
+      {{{"start", {{"line", 5}, {"character", 8}}}, {"end", {{"line", 5}, {"character", 14}}}},
+       {{"start", {{"line", 6}, {"character", 8}}}, {"end", {{"line", 6}, {"character", 14}}}}});
+  ASSERT_EQ(v[3]["result"].size(), 1u) << v[3];
+  EXPECT_EQ(v[3]["result"][0]["from"]["name"], "main") << v[3];
+  EXPECT_EQ(v[3]["result"][0]["fromRanges"], sites) << v[3];
+  ASSERT_EQ(v[4]["result"].size(), 1u) << v[4];
+  EXPECT_EQ(v[4]["result"][0]["fromRanges"], sites) << v[4];
+}
+
+// Hostile probe 2026-12-06: references without the declaration left out every mention on the
+// declaration's line, so a recursive call there was missing. Only the name itself is left out.
+TEST(LspProtocol, ReferencesWithoutTheDeclarationKeepACallOnItsLine) {
+  TempDir repo;
+  repo.write("r.rs",
+             "fn fact(n: u64) -> u64 { if n == 0 { 1 } else { n * fact(n - 1) } }\n"
+             "\n"
+             "fn main() {\n"
+             "    let x = fact(5);\n"
+             "}\n");
+  const std::string u = "file://" + (repo / "r.rs").string();
+  auto refs = [&](int id, bool decl) {
+    json p = doc(u);
+    p["position"] = {{"line", 3}, {"character", 14}};
+    p["context"] = {{"includeDeclaration", decl}};
+    return request(id, "textDocument/references", p);
+  };
+  auto res = run_session(repo.path(), refs(2, false) + refs(3, true));
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  auto starts = [](const json& r) {
+    std::vector<json> out;
+    for (const auto& x : r) out.push_back(x["range"]["start"]);
+    return out;
+  };
+  const json decl = {{"line", 0}, {"character", 3}}, rec = {{"line", 0}, {"character", 52}},
+             call = {{"line", 3}, {"character", 12}};
+  EXPECT_EQ(starts(v[2]["result"]), (std::vector<json>{rec, call})) << v[2];
+  EXPECT_EQ(starts(v[3]["result"]), (std::vector<json>{decl, rec, call})) << v[3];
+}
+
 // Probe 2026-12-05: references on a minified line with 40,000 mentions took 14 s (each mention
 // rescanned the line for its UTF-16 column) and returned all of them past the 1,000 cap; a
 // cancel was honoured only at the end. Now capped, linear and cancellable; columns are UTF-16.
