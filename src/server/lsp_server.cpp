@@ -666,14 +666,21 @@ class LspServer {
       indexer_ = std::thread([this] {
         try {
           root().ensure_indexed(nullptr, [this] { return stopping_.load(); });
-          if (opts_.watch && !watcher_) {
-            watcher_ = std::make_unique<server::Watcher>(*ws_, opts_.watch_debounce_s);
-            watcher_->start();
-          }
         } catch (const CancelledError&) {
-          // the server is ending: the update is left for the next session
+          return;  // the server is ending: the update is left for the next session
         } catch (const std::exception& e) {
           log("warning", std::string("indexing failed: ") + e.what());
+        }
+        // Watched even when the first index failed (no model): the repo graph of symbols,
+        // definitions and calls follows the files on disk without an index. It stayed as it
+        // was at the start for the whole session (hostile probe 2026-12-06).
+        if (opts_.watch && !watcher_ && !stopping_) {
+          try {
+            watcher_ = std::make_unique<server::Watcher>(*ws_, opts_.watch_debounce_s);
+            watcher_->start();
+          } catch (const std::exception& e) {
+            log("warning", std::string("file watcher: ") + e.what());
+          }
         }
       });
     });

@@ -93,12 +93,15 @@ void Watcher::watch_tree(Root* root, const std::string& top) {
 
 void Watcher::loop() {
   std::map<Root*, Clock::time_point> dirty;  // root -> last event
+  std::map<Root*, std::string> failed;       // root -> why its last update failed
   Clock::time_point last_scan = Clock::now();
   std::vector<char> buf(64 * 1024);
   while (!stop_) {
-    // Start watching roots once they have an index (the first search or reindex builds it).
+    // Start watching roots once they have an index (the first search or reindex builds it),
+    // or an update of theirs was tried and failed (no model: the repo graph still follows the
+    // files, through the invalidation below).
     for (Root* r : ws_.roots()) {
-      if (watched_roots_.count(r) || !r->indexed()) continue;
+      if (watched_roots_.count(r) || !(r->indexed() || r->tried())) continue;
       watched_roots_[r] = true;
       if (!polling_) watch_tree(r, r->path().string());
       // Changes made between the index's last update and the watches above raised no event:
@@ -191,11 +194,16 @@ void Watcher::loop() {
       }
       Root* r = it->first;
       it = dirty.erase(it);
+      // The files changed: the repo graph is built again on its next use, whether or not the
+      // index update below succeeds (without a model it fails each time, and the graph of an
+      // LSP session stayed as it was at the start; hostile probe 2026-12-06).
+      r->invalidate();
       try {
         // stop() cancels an update in flight: a server whose client went away exits at the next
         // embedding call instead of finishing a large update nobody will search.
         UpdateStats st = r->update(nullptr, false, [this] { return stop_.load(); });
         ++updates_;
+        failed.erase(r);
         if (!st.added.empty() || !st.modified.empty() || !st.removed.empty())
           ws_.log("info", "index of " + r->path().string() +
                               " updated: " + std::to_string(st.added.size()) + " added, " +
@@ -204,8 +212,12 @@ void Watcher::loop() {
       } catch (const CancelledError&) {
         return;  // stopping
       } catch (const std::exception& e) {
-        ws_.log("warning",
-                "file watcher: update of " + r->path().string() + " failed: " + e.what());
+        // Once per cause: the same failure at every change (no model) is said once.
+        std::string why = e.what();
+        if (failed[r] != why)
+          ws_.log("warning", "file watcher: update of " + r->path().string() + " failed: " + why +
+                                 " (said once until it changes)");
+        failed[r] = std::move(why);
       }
     }
   }

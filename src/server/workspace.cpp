@@ -48,6 +48,7 @@ UpdateStats Root::update(const ProgressFn& progress, bool full, const CancelFn& 
   while (!lock.try_lock_for(std::chrono::milliseconds(50)))
     if (cancelled && cancelled()) throw CancelledError("index update cancelled");
   updating_ = true;
+  tried_ = true;
   struct Reset {
     Root* r;
     ~Reset() {

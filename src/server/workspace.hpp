@@ -44,6 +44,9 @@ class Root {
   void ensure_indexed(const ProgressFn& progress, const CancelFn& cancelled = {});
   bool updating() const { return updating_; }
   bool indexed() const { return indexed_; }  // an update ran in this session
+  // An update was tried in this session, whether or not it succeeded (the file watcher
+  // watches such a root: its repo graph follows the disk even while updates fail).
+  bool tried() const { return tried_; }
   // The repo graph of the tree, rebuilt when an update changed files since the last build.
   // Callers lock graph_mutex() around rank()/render() (they mutate ranks). `cancelled` stops a
   // build in progress (CancelledError); the next call builds it again.
@@ -67,7 +70,7 @@ class Root {
   ProgressFn progress_;  // listener of the update in flight
   CancelFn cancel_;      // cancellation of the request running the update in flight
   std::timed_mutex update_mu_;
-  std::atomic<bool> updating_{false}, indexed_{false};
+  std::atomic<bool> updating_{false}, indexed_{false}, tried_{false};
   std::atomic<int64_t> generation_{0};
   std::mutex graph_mu_, graph_use_mu_;
   std::shared_ptr<RepoGraph> graph_;

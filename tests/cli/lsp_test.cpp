@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/cli_runner.hpp"
+#include "cli/python_client.hpp"
 #include "common/test_util.hpp"
 
 namespace ripvec::test {
@@ -373,6 +374,19 @@ TEST(LspProtocol, CallHierarchyOnAnOpenDocumentHasEveryCallSite) {
   EXPECT_EQ(v[3]["result"][0]["fromRanges"], sites) << v[3];
   ASSERT_EQ(v[4]["result"].size(), 1u) << v[4];
   EXPECT_EQ(v[4]["result"][0]["fromRanges"], sites) << v[4];
+}
+
+// Hostile probe 2026-12-06: without a model every index update fails, and the watcher watched
+// only roots whose update had succeeded while the graph was rebuilt only after one: edits on
+// disk never reached definitions or workspace symbols. tests/cli/lsp_watch_client.py edits a
+// file and adds one during a live session.
+TEST(LspProtocol, GraphFollowsTheDiskWithoutAModel) {
+  TempDir work, cache;
+  int st = 0;
+  const std::string out =
+      run_python_client("lsp_watch_client.py", cache.path().string(), work.path().string(), &st);
+  EXPECT_EQ(st, 0) << out;
+  EXPECT_NE(out.find("all checks passed"), std::string::npos) << out;
 }
 
 // Hostile probe 2026-12-06: references without the declaration left out every mention on the
