@@ -119,6 +119,7 @@ int run_index(const CliOptions& opts) {
   // is mostly those two): the first embed waits for them.
   std::shared_ptr<Embedder> embedder = load_embedder(opts, &load_s, WeightLoading::Background);
   progress.finish();
+  std::string not_updated;  // read-only indexes left out of date
   for (const auto& p : paths) {
     auto index = Index::open(p, embedder, index_options(opts, &progress));
     const UpdateStats st = index->update();
@@ -148,7 +149,16 @@ int run_index(const CliOptions& opts) {
       std::fprintf(stderr, "ripvec stats: model %s on %s, %zu objects collected, %zu rebuilt\n",
                    embedder->model_id().c_str(), embedder->device_name().c_str(),
                    st.objects_collected, st.corrupt_rebuilt);
+    if (st.files_left_stale > 0)
+      not_updated += (not_updated.empty() ? "" : "; ") + escape_name(index->location().string()) +
+                     " (" + std::to_string(st.files_left_stale) + " changed files)";
   }
+  // `ripvec index` is asked to bring the index up to date: a read-only one that could not be
+  // is a failure, not "0 added, 0 modified" and exit 0 (hostile probe 2026-12-06). A search
+  // of such an index goes on with the warning.
+  if (!not_updated.empty())
+    throw IoError("cannot update read-only index " + not_updated +
+                  ": give a writable --cache-dir, or ask its owner to update it");
   return 0;
 }
 

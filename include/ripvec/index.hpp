@@ -168,6 +168,9 @@ struct UpdateStats {
   size_t skipped_binary = 0, skipped_invalid_utf8 = 0, skipped_too_large = 0,
          skipped_unreadable = 0;
   size_t chunks_embedded = 0, chunks_total = 0, objects_collected = 0, corrupt_rebuilt = 0;
+  // A read-only index (it cannot be written): the files changed since its last update, which
+  // it could not take in (it serves searches as it is, with a warning).
+  size_t files_left_stale = 0;
   double walk_s = 0, chunk_s = 0, embed_s = 0, write_s = 0, total_s = 0;
   // Seconds the thread that gathers windows waited for the chunk stage (files are embedded in
   // walk order, so a slow file holds the next window back), and seconds the embedding thread
@@ -305,9 +308,10 @@ std::vector<IndexStatus> list_indexes(const std::filesystem::path& cache_dir = {
 // Removes the index directories (every model) of the project that answers for `path`: the
 // nearest directory at or above it with a .ripvec/ folder or with indexes in the cache, else
 // `path` itself (its directory for a file); both its cache indexes and its .ripvec/ ones. With
-// `path` empty, every index in the cache. Returns the bytes freed. Never touches anything but
-// index directories (each is checked for a ripvec manifest or lock before removal). Throws
-// IoError when `path` does not exist.
+// `path` empty, every index in the cache. A `path` that no longer exists is taken as the root
+// of a deleted project, as list_indexes() names it: its cache indexes are removed (IoError when
+// the cache has none). Returns the bytes freed. Never touches anything but index directories
+// (each is checked for a ripvec manifest or lock before removal).
 uint64_t clean_indexes(const std::filesystem::path& path,
                        const std::filesystem::path& cache_dir = {});
 

@@ -832,6 +832,7 @@ UpdateStats IndexImpl::update() {
                             " files changed since its last update): searching it as it is, "
                             "without those changes (--no-index searches the files as they are)");
     st.files_unchanged = unchanged.size();
+    st.files_left_stale = stale;
     st.chunks_total = current_snap->num_chunks();
     publish_snap(std::move(current_snap));
     st.total_s = seconds_since(t_total);

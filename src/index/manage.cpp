@@ -163,6 +163,16 @@ uint64_t clean_indexes(const fs::path& path, const fs::path& cache_dir) {
   uint64_t freed = 0;
   if (path.empty()) {
     for (const fs::path& d : subdirs(cache)) freed += clean_parent(d, &busy);
+  } else if (std::error_code ec; !fs::exists(fs::symlink_status(path, ec))) {
+    // A project deleted since it was indexed: its cache indexes go by the root as --list
+    // prints it. Only `--clean --all` could remove them (hostile probe 2026-12-06).
+    fs::path root = fs::absolute(path, ec).lexically_normal();
+    if (root.filename().empty()) root = root.parent_path();  // "/a/b/" -> "/a/b"
+    const fs::path dir = cache / root_key(root);
+    if (!fs::is_directory(dir, ec))
+      throw IoError(path.string() + ": no such file or directory, and no index of that root in " +
+                    cache.string());
+    freed += clean_parent(dir, &busy);
   } else {
     const fs::path root = locate_any_root(path, cache_dir);
     freed += clean_parent(cache / root_key(root), &busy);

@@ -166,6 +166,30 @@ TEST_F(CliIndex, StatusListAndClean) {
   EXPECT_EQ(run_cli(run({"index", "--list"})).out, "");
 }
 
+// Hostile probe 2026-12-06: the index of a project deleted since could be removed only by
+// `--clean --all` (every index): `--clean ROOT` with the root --list printed failed "No such
+// file or directory". Now it removes that root's indexes; a missing path with no index is
+// still an error.
+TEST_F(CliIndex, CleanOfADeletedProjectByItsListedRoot) {
+  TempDir gone;
+  gone.write("g.py", "def gone():\n    return 1\n");
+  ASSERT_EQ(run_cli(run({"index", gone.path()})).status, 0);
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  const std::string root = fs::canonical(gone.path()).string();
+  fs::remove_all(gone.path());
+  auto list = run_cli(run({"index", "--list"}));
+  ASSERT_NE(list.out.find(root + "\n"), std::string::npos) << list.out;
+  auto clean = run_cli(run({"index", "--clean", root + "/"}));
+  ASSERT_EQ(clean.status, 0) << clean.err;
+  EXPECT_EQ(clean.out.rfind("removed ", 0), 0u) << clean.out;
+  list = run_cli(run({"index", "--list"}));
+  EXPECT_EQ(list.out.find(root + "\n"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find(fs::canonical(repo_.path()).string()), std::string::npos) << list.out;
+  auto again = run_cli(run({"index", "--clean", root}));
+  EXPECT_EQ(again.status, 2) << again.out;
+  EXPECT_NE(again.err.find("no index of that root"), std::string::npos) << again.err;
+}
+
 // An FP32, an INT8 and a BF16 index of one root and model are three indexes, and --list tells
 // them apart (the BF16 one was listed like the FP32 one).
 TEST_F(CliIndex, ListNamesReducedPrecisionIndexes) {

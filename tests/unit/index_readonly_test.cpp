@@ -67,6 +67,7 @@ class IndexReadOnly : public ::testing::Test {
     auto st = idx->update();
     std::string r = test::search_summary(*idx);
     for (const auto& w : st.warnings) r += "warning: " + w + "\n";
+    if (st.files_left_stale > 0) r += "left stale: " + std::to_string(st.files_left_stale) + "\n";
     return r;
   }
   // The index directory (<cache>/<root key>/<model>-<key>/): the one folder holding a lock file.
@@ -111,6 +112,9 @@ TEST_F(IndexReadOnly, ReadOnlyCacheIsSearchedAsItIs) {
   ASSERT_EQ(code, 0) << got;
   EXPECT_EQ(got.substr(0, want.size()), want);
   EXPECT_NE(got.find("read-only and out of date (1 files changed"), std::string::npos) << got;
+  // ... and says how many files it left out, so that `ripvec index` fails on it instead of
+  // reporting "0 added, 0 modified" with exit 0 (hostile probe 2026-12-06).
+  EXPECT_NE(got.find("left stale: 1\n"), std::string::npos) << got;
 
   // No lock file at all (and none can be created): a lock-free read of the committed state.
   write("src/alpha.py", "def alpha_retry(x):\n    return backoff(x) + 1\n");
