@@ -247,7 +247,7 @@ std::string unquote(std::string_view s) {
 bool is_identifier_type(std::string_view t) {
   return t == "identifier" || t == "type_identifier" || t == "field_identifier" ||
          t == "property_identifier" || t == "shorthand_property_identifier" || t == "constant" ||
-         t == "namespace_identifier" || t == "simple_identifier";
+         t == "namespace_identifier" || t == "simple_identifier" || t == "name";
 }
 
 // Imports declared by node `n` (any language), appended to out.
@@ -373,8 +373,13 @@ void walk_tree(TSNode root, const std::string& lang, std::string_view src, FileF
 
 #endif  // RIPVEC_HAVE_TREESITTER
 
-const char* const kMapLanguages[] = {"python", "javascript", "typescript", "tsx",  "go",  "rust",
-                                     "java",   "c",          "cpp",        "ruby", "bash"};
+// The chunker's code languages (issue 12 item 7 added the last five): their definitions come
+// from the chunker and their references from the identifier leaves (walk_tree), so an editor's
+// outline, definitions and calls work for them too; before, a Kotlin document had an empty
+// outline (hostile probe 2026-12-06). PHP's identifiers are `name` nodes (is_identifier_type).
+const char* const kMapLanguages[] = {"python", "javascript", "typescript", "tsx",  "go",   "rust",
+                                     "java",   "c",          "cpp",        "ruby", "bash", "kotlin",
+                                     "swift",  "scala",      "csharp",     "php"};
 
 bool is_container_kind(std::string_view k) {
   return k == "class" || k == "struct" || k == "interface" || k == "trait" || k == "impl" ||

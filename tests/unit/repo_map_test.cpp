@@ -331,6 +331,52 @@ TEST(RepoMap, CancelledOutlineStopsItsParse) {
   for (size_t i = 0; i < plain.size(); ++i) EXPECT_EQ(checked[i].symbol, plain[i].symbol);
 }
 
+// Hostile probe 2026-12-06: the chunker handles Kotlin, Swift, Scala, C# and PHP (issue 12 item
+// 7) but the repo map did not, so an editor's outline of a Kotlin document was empty and its
+// definitions, calls and workspace symbols were never found.
+TEST(RepoMap, ChunkerLanguagesHaveOutlinesAndReferences) {
+  struct Case {
+    const char* path;
+    const char* text;
+    std::vector<std::string> symbols;
+  };
+  const Case cases[] = {
+      {"m.kt",
+       "class Greeter(val name: String) {\n    fun greet(): String {\n        return shout(name)\n"
+       "    }\n}\n\nfun shout(s: String): String {\n    return s.uppercase()\n}\n",
+       {"Greeter", "Greeter.greet", "shout"}},
+      {"m.swift",
+       "class Greeter {\n    func greet() -> String {\n        return shout(\"hi\")\n    }\n}\n\n"
+       "func shout(_ s: String) -> String {\n    return s.uppercased()\n}\n",
+       {"Greeter", "Greeter.greet", "shout"}},
+      {"m.scala",
+       "class Greeter {\n  def greet(): String = {\n    shout(\"hi\")\n  }\n}\n\n"
+       "object Util {\n  def shout(s: String): String = s.toUpperCase\n}\n",
+       {"Greeter", "Greeter.greet", "Util", "Util.shout"}},
+      {"m.cs",
+       "class Greeter {\n    public string Greet() {\n        return Shout(\"hi\");\n    }\n"
+       "    static string Shout(string s) {\n        return s.ToUpper();\n    }\n}\n",
+       {"Greeter", "Greeter.Greet", "Greeter.Shout"}},
+      {"m.php",
+       "<?php\nclass Greeter {\n    public function greet() {\n        return shout(\"hi\");\n"
+       "    }\n}\n\nfunction shout($s) {\n    return strtoupper($s);\n}\n",
+       {"Greeter", "Greeter.greet", "shout"}},
+  };
+  for (const Case& c : cases) {
+    const auto defs = file_definitions(c.path, c.text);
+    std::vector<std::string> got;
+    for (const auto& d : defs) got.push_back(d.symbol);
+    EXPECT_EQ(got, c.symbols) << c.path;
+    // The call of the other definition is a reference: the graph links the two.
+    const RepoGraph g = RepoGraph::build_from_files({{c.path, c.text}});
+    bool linked = false;
+    for (const auto& e : g.edges())
+      linked |= g.definitions()[e.to].name == (std::string(c.path) == "m.cs" ? "Shout" : "shout") &&
+                e.line > 0;
+    EXPECT_TRUE(linked) << c.path << ": the call is not an edge of the graph";
+  }
+}
+
 TEST(RepoMap, LongDefinitionsAreOneDefinitionOverAllTheirLines) {
   std::string big = "def big_function(x):\n";
   for (int i = 0; i < 2000; ++i)
