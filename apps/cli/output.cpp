@@ -668,9 +668,12 @@ void ProgressPrinter::update(const IndexProgress& p) {
       }
       [[fallthrough]];
     case Phase::Embedding:
+      // While files are still being chunked the chunk total is what was found so far: "+"
+      // says so (a non-TTY line read "embedding 0/280 chunks" and the run embedded 320;
+      // hostile probe 2026-12-06).
       text = std::string(index_phase_name(p.phase)) + " " + std::to_string(p.chunks_done) + "/" +
-             std::to_string(p.chunks_total) + " chunks, files " + std::to_string(p.files_done) +
-             "/" + std::to_string(p.files_total);
+             std::to_string(p.chunks_total) + (p.files_chunked < p.files_total ? "+" : "") +
+             " chunks, files " + std::to_string(p.files_done) + "/" + std::to_string(p.files_total);
       if (rate[0]) text += std::string(", ") + rate;
       if (!eta.empty()) text += ", " + eta;
       break;

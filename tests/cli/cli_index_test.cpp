@@ -130,6 +130,42 @@ TEST_F(CliIndex, ProgressLinesOnANonTerminalStderr) {
   EXPECT_EQ(quiet.err, "");
 }
 
+// Hostile probe 2026-12-06: a progress line's chunk total is what the chunker found so far
+// while files are still being chunked ("embedding 0/280 chunks", then 320 embedded). Such a
+// total now ends in "+"; a total without it is the run's.
+TEST_F(CliIndex, ProgressChunkTotalIsMarkedWhileFilesAreStillChunked) {
+  for (int i = 0; i < 300; ++i) {
+    std::string body;
+    for (int k = 0; k < 6; ++k)
+      body += "def f" + std::to_string(i) + "_" + std::to_string(k) + "(x):\n    return x * " +
+              std::to_string(k) + "\n\n\n";
+    repo_.write("many/m" + std::to_string(i) + ".py", body);
+  }
+  auto r = run_cli(run({"index", repo_.path()}, /*quiet=*/false));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const size_t at = r.out.find(" embedded, ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const size_t total = std::stoul(r.out.substr(at + 11));  // "chunks: N embedded, M total"
+  int lines = 0;
+  for (const auto& l : split_lines(r.err)) {
+    const size_t e = l.find("ripvec: embedding ");
+    if (e == std::string::npos) continue;
+    ++lines;
+    const size_t slash = l.find('/', e);
+    const size_t end = l.find(" chunks", slash);
+    ASSERT_TRUE(slash != std::string::npos && end != std::string::npos) << l;
+    std::string denom = l.substr(slash + 1, end - slash - 1);
+    const bool lower_bound = !denom.empty() && denom.back() == '+';
+    if (lower_bound) denom.pop_back();
+    const size_t shown = std::stoul(denom);
+    if (lower_bound)
+      EXPECT_LE(shown, total) << l;
+    else
+      EXPECT_EQ(shown, total) << l << " (a total without '+' must be the run's)";
+  }
+  EXPECT_GE(lines, 1) << r.err;
+}
+
 TEST_F(CliIndex, ProgressBarOnATerminal) {
   CliRun r = run({"index", repo_.path().string()}, /*quiet=*/false);
   r.tty = true;
