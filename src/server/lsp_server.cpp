@@ -536,13 +536,9 @@ class LspServer {
     for (int l = first - 1; l < last && l < static_cast<int>(lines.size()) && out.size() < want;
          ++l) {
       std::string_view line = lines[l];
-      if (name.empty()) break;
-      for (size_t pos = line.find(name); pos != std::string_view::npos && out.size() < want;
-           pos = line.find(name, pos + name.size())) {
-        const size_t end = pos + name.size();
-        if ((pos > 0 && server::is_identifier_byte(line[pos - 1])) ||
-            (end < line.size() && server::is_identifier_byte(line[end])))
-          continue;
+      for (size_t pos = server::find_word(line, name);
+           pos != std::string_view::npos && out.size() < want;
+           pos = server::find_word(line, name, pos + name.size())) {
         if (from.path == to.path && l + 1 == to.name_line &&
             pos == static_cast<size_t>(to.name_column))
           continue;  // the callee's own name, not a call
@@ -946,13 +942,10 @@ class LspServer {
           std::string_view line = lines[l];
           size_t at = 0;  // byte offset whose UTF-16 column is col
           int col = 0;
-          for (size_t pos = line.find(cur.word);
+          for (size_t pos = server::find_word(line, cur.word);
                pos != std::string_view::npos && out.size() < kMaxReferences;
-               pos = line.find(cur.word, pos + cur.word.size())) {
-            const bool starts = pos == 0 || !server::is_identifier_byte(line[pos - 1]);
+               pos = server::find_word(line, cur.word, pos + cur.word.size())) {
             const size_t end = pos + cur.word.size();
-            const bool ends = end == line.size() || !server::is_identifier_byte(line[end]);
-            if (!starts || !ends) continue;
             if (!include_decl && decls.count({f, static_cast<int>(l) + 1, pos})) continue;
             col += server::utf16_column(line.substr(at), pos - at);
             const int c0 = col;

@@ -109,6 +109,17 @@ bool is_identifier_byte(char c) {
   return ident_char(static_cast<unsigned char>(c));
 }
 
+size_t find_word(std::string_view line, std::string_view word, size_t from) {
+  if (word.empty()) return std::string_view::npos;
+  for (size_t p = line.find(word, from); p != std::string_view::npos; p = line.find(word, p + 1)) {
+    const size_t end = p + word.size();
+    if ((p == 0 || !is_identifier_byte(line[p - 1])) &&
+        (end == line.size() || !is_identifier_byte(line[end])))
+      return p;
+  }
+  return std::string_view::npos;
+}
+
 std::string identifier_at(std::string_view line, size_t col, size_t* start) {
   if (col > line.size()) col = line.size();
   size_t b = col, e = col;

@@ -24,5 +24,8 @@ size_t byte_column(std::string_view line, int col);
 bool is_identifier_byte(char c);
 // The identifier (letters, digits, '_', '$', non-ASCII) around byte column `col` of `line`, or "".
 std::string identifier_at(std::string_view line, size_t col, size_t* start = nullptr);
+// Byte offset of the first whole-word occurrence of `word` in `line` at or after `from` (no
+// identifier byte right before or after it), or npos; npos for an empty word.
+size_t find_word(std::string_view line, std::string_view word, size_t from = 0);
 
 }  // namespace ripvec::server

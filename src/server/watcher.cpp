@@ -101,7 +101,7 @@ void Watcher::loop() {
     // or an update of theirs was tried and failed (no model: the repo graph still follows the
     // files, through the invalidation below).
     for (Root* r : ws_.roots()) {
-      if (watched_roots_.count(r) || !(r->indexed() || r->tried())) continue;
+      if (watched_roots_.count(r) || !r->tried()) continue;  // tried: indexed, or failed
       watched_roots_[r] = true;
       if (!polling_) watch_tree(r, r->path().string());
       // Changes made between the index's last update and the watches above raised no event:

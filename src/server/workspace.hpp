@@ -44,8 +44,9 @@ class Root {
   void ensure_indexed(const ProgressFn& progress, const CancelFn& cancelled = {});
   bool updating() const { return updating_; }
   bool indexed() const { return indexed_; }  // an update ran in this session
-  // An update was tried in this session, whether or not it succeeded (the file watcher
-  // watches such a root: its repo graph follows the disk even while updates fail).
+  // An update was tried in this session, whether or not it succeeded (indexed() implies it;
+  // the file watcher watches such a root: its repo graph follows the disk even while updates
+  // fail).
   bool tried() const { return tried_; }
   // The repo graph of the tree, rebuilt when an update changed files since the last build.
   // Callers lock graph_mutex() around rank()/render() (they mutate ranks). `cancelled` stops a
