@@ -505,8 +505,9 @@ void emit_from_defs(const Ctx& c, std::vector<Def>& defs, bool small_gaps) {
         if (!members.empty()) members += ", ";
         members += nm;
       }
-      if (first <= d.start) continue;  // a child starts on the header line: children suffice
-      p.end = first - 1;
+      if (first <= d.start && !c.opts->every_definition)
+        continue;  // a child starts on the header line: its chunk has the header's text
+      p.end = std::max(first - 1, d.start);
       // Trailing blank lines belong to nobody.
       while (p.end > p.start && blank(L.line(p.end))) --p.end;
       p.members = std::move(members);

@@ -97,6 +97,12 @@ struct ChunkOptions {
   // encode(t) == tokenizer->encode(t, true).ids whenever that has at most max_tokens ids (no
   // prompt, no truncation): the ids counted to fit the budget are then reused as they are.
   bool encode_is_plain = false;
+  // A container (class, module, impl, ...) whose first member starts on its header line
+  // (`class Box { v = 0; get() {...} }`, Ruby one-liners) gets a piece of that one line too, so
+  // that every definition has a chunk of its own (the repo map lists definitions from chunks).
+  // Off for the index: the members' chunks carry the container's scope and the header's text,
+  // and the line would be embedded twice. It never changes where the other chunks are cut.
+  bool every_definition = false;
 };
 
 // Language from the file name/extension ("" if not code we know; still chunked as text).

@@ -416,6 +416,7 @@ FileFacts extract_file(std::string_view path, std::string_view text, bool with_r
   ChunkOptions copts;
   copts.max_chunk_lines = 1u << 30;  // whole definitions, never split into windows
   copts.window_lines = 1u << 30;
+  copts.every_definition = true;
   std::vector<Chunk> chunks = chunk_file(path, text, copts);
   std::vector<OwnStart> own;                // per definition, for describe()
   int prev_line = 0;                        // sig_line of the definition before
@@ -429,9 +430,9 @@ FileFacts extract_file(std::string_view path, std::string_view text, bool with_r
       continue;
     }
     // Where the definition's own text starts, when something else's precedes it on its line:
-    // the definition before it (minified code), or its container's header, which has no chunk
-    // of its own when the first member starts on the header line (`class K { m(a){...} }`:
-    // K.m read "class K" as its signature; hostile probe 2026-12-05, fifth round).
+    // the definition before it (minified code, or its container's one-line header piece:
+    // `class K { m(a){...} }` read "class K" as K.m's signature; hostile probe 2026-12-05),
+    // or a container that has no definition here.
     const size_t dot = c.symbol.rfind('.');
     const bool parent_unseen =
         dot != std::string::npos && !seen.count(std::string_view(c.symbol).substr(0, dot));

@@ -10,10 +10,12 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "chunk/chunker.hpp"
 #include "ripvec/error.hpp"
 #include "ripvec/repo_map.hpp"
 
@@ -284,6 +286,35 @@ TEST(RepoMap, MemberOnItsClassHeaderLineHasItsOwnSignature) {
   EXPECT_EQ(sig["P.q"], "q(c)");
   EXPECT_EQ(sig["P.r"], "r(d)");
   EXPECT_EQ(sig["alpha"], "function alpha(x)");
+}
+
+// Hostile probe 2026-12-06: a class whose first member starts on its header line had no
+// definition of its own (the chunker leaves its header to the members' chunks), so the outline,
+// go-to-definition and workspace symbols did not know `Box` at all; Ruby one-liners the same.
+TEST(RepoMap, ClassWhoseFirstMemberIsOnItsHeaderLineIsADefinition) {
+  auto js = file_definitions("box.js",
+                             "class Box { val = 0; get() { return this.val } }\n"
+                             "const b = new Box();\n");
+  std::map<std::string, RepoDefinition> by;
+  for (const auto& d : js) by[d.symbol] = d;
+  ASSERT_TRUE(by.count("Box")) << "no definition of Box";
+  EXPECT_EQ(by["Box"].kind, "class");
+  EXPECT_EQ(by["Box"].start_line, 1);
+  EXPECT_EQ(by["Box"].end_line, 1);
+  EXPECT_EQ(by["Box"].name_column, 6);
+  EXPECT_EQ(by["Box"].signature, "class Box");
+  ASSERT_TRUE(by.count("Box.get"));
+  EXPECT_EQ(by["Box.get"].signature, "get()");
+  auto rb = file_definitions(
+      "k.rb", "class Kennel; def bark; 1; end; end\nmodule M; def self.f; end; end\n");
+  std::set<std::string> names;
+  for (const auto& d : rb) names.insert(d.symbol);
+  EXPECT_TRUE(names.count("Kennel")) << "no definition of Kennel";
+  EXPECT_TRUE(names.count("M")) << "no definition of M";
+  // The index's chunks are unchanged: the header line is embedded once, with its member.
+  ChunkOptions plain;
+  auto chunks = chunk_file("box.js", "class Box { val = 0; get() { return this.val } }\n", plain);
+  for (const auto& c : chunks) EXPECT_NE(c.symbol, "Box");
 }
 
 // Hostile probe 2026-12-05, third round: a file with lone-CR line ends (old Mac) was one line to
