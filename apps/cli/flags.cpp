@@ -142,7 +142,7 @@ void add_walk_flags(CLI::App& app, CliOptions& o) {
       ->type_name("TYPE");
   add_repeatable(app, "-g,--glob", o.globs,
                  "Include/exclude files matching GLOB, relative to the index root ('!GLOB' "
-                 "excludes; repeatable)")
+                 "excludes; '{a,b}' alternates; repeatable)")
       ->type_name("GLOB")
       ->check(kNonEmptyGlob);
   app.add_flag("--type-list", o.type_list, "Show the known file types and exit");

@@ -76,14 +76,92 @@ void check_glob(std::string_view glob) {
   }
 }
 
+namespace {
+
+constexpr size_t kMaxGlobExpansion = 1024;  // patterns one -g glob may expand to
+
+// End of the bracket class opening at glob[i] ('['), or npos; as check_glob reads it.
+size_t class_end(std::string_view glob, size_t i) {
+  size_t j = i + 1;
+  if (j < glob.size() && (glob[j] == '!' || glob[j] == '^')) ++j;
+  if (j < glob.size() && glob[j] == ']') ++j;
+  while (j < glob.size() && glob[j] != ']') j += glob[j] == '\\' ? 2 : 1;
+  return j < glob.size() ? j : std::string_view::npos;
+}
+
+[[noreturn]] void bad_braces(std::string_view whole, const char* why) {
+  throw InvalidArgument("glob '" + std::string(whole) + "': " + why +
+                        " (write \\{ or \\} for a literal brace)");
+}
+
+// Appends the expansions of `g` (no leading '!') to out.
+void expand_into(std::string_view whole, std::string_view g, std::vector<std::string>& out) {
+  // The first '{' outside a bracket class, and its '}' at the same depth.
+  size_t open = std::string_view::npos, close = std::string_view::npos;
+  std::vector<size_t> commas;  // top-level commas of that group
+  int depth = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const char ch = g[i];
+    if (ch == '\\') {
+      ++i;
+    } else if (ch == '[') {
+      const size_t e = class_end(g, i);
+      if (e == std::string_view::npos) break;  // check_glob names it below
+      i = e;
+    } else if (ch == '{') {
+      if (depth++ == 0 && open == std::string_view::npos) open = i;
+    } else if (ch == '}') {
+      if (depth == 0) bad_braces(whole, "'}' without a '{'");
+      if (--depth == 0 && close == std::string_view::npos) close = i;
+    } else if (ch == ',' && depth == 1 && close == std::string_view::npos) {
+      commas.push_back(i);
+    }
+  }
+  if (depth > 0) bad_braces(whole, "'{' is never closed");
+  if (open == std::string_view::npos) {
+    check_glob(g);
+    if (out.size() >= kMaxGlobExpansion)
+      throw InvalidArgument("glob '" + std::string(whole) + "' expands to more than " +
+                            std::to_string(kMaxGlobExpansion) + " patterns");
+    out.emplace_back(g);
+    return;
+  }
+  const std::string_view head = g.substr(0, open), tail = g.substr(close + 1);
+  size_t from = open + 1;
+  commas.push_back(close);
+  for (size_t c : commas) {
+    std::string alt;
+    alt.reserve(head.size() + (c - from) + tail.size());
+    alt.append(head).append(g.substr(from, c - from)).append(tail);
+    expand_into(whole, alt, out);
+    from = c + 1;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> expand_glob(std::string_view glob) {
+  const bool negated = !glob.empty() && glob[0] == '!';
+  // Each group is a level of recursion: a hostile glob (an MCP argument) of thousands of groups
+  // would otherwise run the stack out before the expansion bound is reached.
+  if (std::count(glob.begin(), glob.end(), '{') > 64)
+    throw InvalidArgument("glob '" + std::string(glob.substr(0, 80)) +
+                          "...' has more than 64 '{' groups");
+  std::vector<std::string> out;
+  expand_into(glob, negated ? glob.substr(1) : glob, out);
+  if (negated)
+    for (auto& p : out) p.insert(p.begin(), '!');
+  return out;
+}
+
 PathFilter::PathFilter(const PathFilterSpec& spec) : hidden_(spec.hidden) {
   type_globs_ = type_globs(spec.types);
   type_not_globs_ = type_globs(spec.type_not);
-  for (const auto& g : spec.globs) {
-    check_glob(g);
-    overrides_.add(g);
-    if (!g.empty() && g[0] != '!') override_whitelist_ = true;
-  }
+  for (const auto& glob : spec.globs)
+    for (const auto& g : expand_glob(glob)) {
+      overrides_.add(g);
+      if (!g.empty() && g[0] != '!') override_whitelist_ = true;
+    }
   for (const auto& p : spec.paths) {
     std::string n = normalize_sub_path(p);
     if (n.empty()) {  // the root: no restriction at all

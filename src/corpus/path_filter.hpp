@@ -26,6 +26,13 @@ std::vector<std::string> type_globs(const std::vector<std::string>& names);
 // refuses it too). "\\[" is a literal bracket.
 void check_glob(std::string_view glob);
 
+// A -g glob as the patterns git's wildmatch reads: `{a,b}` alternation (ripgrep's and every
+// shell's, which wildmatch lacks: `*.{rs,py}` matched a file named that literally) expanded,
+// nested groups included, a leading "!" kept on each; "\\{" is a literal brace. Each result
+// passes check_glob. Throws InvalidArgument for a '{' never closed, a '}' never opened, more
+// than 64 groups or more than 1,024 patterns.
+std::vector<std::string> expand_glob(std::string_view glob);
+
 // Whether some component of `rel_path` starts with '.'.
 bool has_hidden_component(std::string_view rel_path);
 

@@ -578,13 +578,12 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
   g.opts = &opts;
   g.type_globs = corpus::type_globs(opts.types);
   g.type_not_globs = corpus::type_globs(opts.type_not);
-  for (const auto& gl : opts.globs) {
-    corpus::check_glob(gl);
-    g.overrides.add(gl);
-  }
-  // A plain glob is a whitelist: "Ignore" in gitignore terms; see read_dir.
-  for (const auto& gl : opts.globs)
-    if (!gl.empty() && gl[0] != '!') g.override_whitelist = true;
+  for (const auto& glob : opts.globs)
+    for (const auto& gl : corpus::expand_glob(glob)) {
+      g.overrides.add(gl);
+      // A plain glob is a whitelist: "Ignore" in gitignore terms; see read_dir.
+      if (!gl.empty() && gl[0] != '!') g.override_whitelist = true;
+    }
   WalkStats stats;
   if (!opts.no_ignore) g.global_excludes = global_excludes();
 

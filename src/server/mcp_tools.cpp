@@ -129,7 +129,8 @@ json search_input_schema(bool prose) {
       {"path_glob",
        {{"type", "string"},
         {"maxLength", kMaxPathBytes},
-        {"description", "Only files matching this glob, relative to the root (e.g. 'src/**')"}}},
+        {"description",
+         "Only files matching this glob, relative to the root (e.g. 'src/**', '*.{c,h}')"}}},
       {"root", root_prop()}};
   if (!prose)
     props["language"] = {{"type", "string"},

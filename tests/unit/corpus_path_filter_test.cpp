@@ -88,3 +88,35 @@ TEST(CorpusPathFilter, SubPathsAndExplicitNames) {
     EXPECT_THROW(PathFilter{s}, InvalidArgument) << bad;
   }
 }
+
+// Hostile probe 2026-12-06: `-g '*.{rs,py}'` (ripgrep's and every shell's alternation) was a
+// literal brace to git's wildmatch, so it matched nothing and the search found nothing, with
+// no warning. Braces expand (nested too, "!" kept); "\{" is a literal brace.
+TEST(CorpusPathFilter, BraceAlternationInGlobs) {
+  EXPECT_EQ(corpus::expand_glob("*.{rs,py}"), (std::vector<std::string>{"*.rs", "*.py"}));
+  EXPECT_EQ(corpus::expand_glob("!{a,b{c,d}}/x"),
+            (std::vector<std::string>{"!a/x", "!bc/x", "!bd/x"}));
+  EXPECT_EQ(corpus::expand_glob("src/*.c"), (std::vector<std::string>{"src/*.c"}));
+  EXPECT_EQ(corpus::expand_glob("a\\{b,c\\}"), (std::vector<std::string>{"a\\{b,c\\}"}));
+  EXPECT_EQ(corpus::expand_glob("[{]x{1,}"), (std::vector<std::string>{"[{]x1", "[{]x"}));
+  PathFilterSpec s;
+  s.globs = {"*.{rs,py}"};
+  PathFilter f(s);
+  EXPECT_TRUE(f.allows("src/lib.rs"));
+  EXPECT_TRUE(f.allows("a/b.py"));
+  EXPECT_FALSE(f.allows("a/b.go"));
+  s.globs = {"!*.{rs,py}"};
+  PathFilter g(s);
+  EXPECT_FALSE(g.allows("src/lib.rs"));
+  EXPECT_TRUE(g.allows("a/b.go"));
+  for (const char* bad : {"*.{rs,py", "*.rs}", "{a,b}[x"}) {
+    s.globs = {bad};
+    EXPECT_THROW(PathFilter{s}, InvalidArgument) << bad;
+  }
+  s.globs = {std::string(200, '{') + std::string(200, '}')};
+  EXPECT_THROW(PathFilter{s}, InvalidArgument);
+  std::string many;
+  for (int i = 0; i < 11; ++i) many += "{a,b}";
+  s.globs = {many};  // 2,048 patterns
+  EXPECT_THROW(PathFilter{s}, InvalidArgument);
+}
