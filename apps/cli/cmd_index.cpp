@@ -63,8 +63,15 @@ int run_clean(const CliOptions& opts) {
   if (opts.paths.size() > 1) throw InvalidArgument("--clean takes one PATH");
   const fs::path target =
       opts.clean_all ? fs::path() : fs::path(opts.paths.empty() ? "." : opts.paths[0]);
-  const uint64_t freed = clean_indexes(target, opts.cache_dir);
+  std::vector<fs::path> kept;
+  const uint64_t freed = clean_indexes(target, opts.cache_dir, &kept);
   write_stdout("removed " + human_bytes(freed) + "\n");
+  // Files ripvec did not write, found in an index folder: never deleted, but named, so that
+  // a folder left behind is explained.
+  if (!opts.quiet)
+    for (const auto& k : kept)
+      std::fprintf(stderr, "ripvec: warning: kept %s (not written by ripvec)\n",
+                   escape_name(k.string()).c_str());
   return 0;
 }
 

@@ -311,8 +311,11 @@ std::vector<IndexStatus> list_indexes(const std::filesystem::path& cache_dir = {
 // `path` empty, every index in the cache. A `path` that no longer exists is taken as the root
 // of a deleted project, as list_indexes() names it: its cache indexes are removed (IoError when
 // the cache has none). Returns the bytes freed. Never touches anything but index directories
-// (each is checked for a ripvec manifest or lock before removal).
+// (each is checked for a ripvec manifest or lock before removal) and, in them, only the files
+// an index writes: any other file found in one stays, with its folder, and is named in `kept`
+// (when given; cleared first), for the caller to tell the user.
 uint64_t clean_indexes(const std::filesystem::path& path,
-                       const std::filesystem::path& cache_dir = {});
+                       const std::filesystem::path& cache_dir = {},
+                       std::vector<std::filesystem::path>* kept = nullptr);
 
 }  // namespace ripvec

@@ -301,9 +301,10 @@ fs::path locate_any_root(const fs::path& path, const fs::path& cache_dir) {
   return dir;
 }
 
-bool is_index_dir(const fs::path& dir) {
+bool is_index_dir(const fs::path& dir, std::vector<fs::path>* foreign) {
   std::error_code ec;
   bool any = false;
+  if (foreign) foreign->clear();
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
     const std::string n = it->path().filename().string();
@@ -312,13 +313,21 @@ bool is_index_dir(const fs::path& dir) {
         n == "lock" || n == "manifest.json" || n == "gc-pending" || is_temp_file_name(n) ||
         (n == "objects" && !it->is_symlink(e2) && it->is_directory(e2)) ||
         (n.rfind("snapshot-", 0) == 0 && n.size() > 13 && n.compare(n.size() - 4, 4, ".bin") == 0);
-    if (!ours) return false;
+    if (!ours) {
+      if (!foreign) return false;
+      foreign->push_back(it->path());
+      continue;
+    }
     any = true;
   }
   if (ec || !any) return false;
-  // The lock an index creates is empty (flock writes nothing); else a manifest of ours.
+  if (foreign) std::sort(foreign->begin(), foreign->end());
+  // The lock an index creates is empty (flock writes nothing); else a manifest of ours. With
+  // foreign files beside them only a manifest of ours tells: an empty `lock` and an `objects/`
+  // folder in someone's folder (`--cache-dir ~`) must not be taken for an index's.
   const fs::path lock = dir / "lock";
-  if (fs::is_regular_file(fs::symlink_status(lock, ec)) && fs::file_size(lock, ec) == 0 && !ec)
+  if ((!foreign || foreign->empty()) && fs::is_regular_file(fs::symlink_status(lock, ec)) &&
+      fs::file_size(lock, ec) == 0 && !ec)
     return true;
   try {
     decode_manifest(read_file(dir / "manifest.json", kMaxManifestBytes), "");

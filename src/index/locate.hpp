@@ -53,7 +53,13 @@ std::filesystem::path locate_any_root(const std::filesystem::path& path,
 // file or a manifest that decodes. `--clean` removes such a folder whole; a lock or a
 // manifest.json alone used to be enough, and `ripvec index --clean --all --cache-dir ~`
 // deleted every project folder with a manifest.json.
-bool is_index_dir(const std::filesystem::path& dir);
+// With `foreign` given, names an index does not write (a `.DS_Store`, a note left there) are
+// listed in it instead of disqualifying the folder, which must then hold a manifest of ours
+// (an empty lock is not enough beside strangers); such a folder is listed by --list and emptied of
+// the index's own files by --clean, which keeps the foreign ones (a stray file hid the index from
+// both; hostile probe 2026-12-06).
+bool is_index_dir(const std::filesystem::path& dir,
+                  std::vector<std::filesystem::path>* foreign = nullptr);
 
 // What the manifest in the index directory `loc` says, without walking the tree (manage.cpp);
 // IndexStatus::problem names a damaged manifest or a snapshot that does not match it.

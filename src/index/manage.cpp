@@ -90,12 +90,13 @@ std::vector<IndexStatus> list_indexes(const fs::path& cache_dir) {
   const fs::path cache = resolve_cache_dir(cache_dir);
   std::vector<IndexStatus> out;
   for (const fs::path& root_dir : subdirs(cache)) {
-    if (is_index_dir(root_dir)) {  // layout of format 1: the index right in the root's folder
+    std::vector<fs::path> foreign;           // tolerated: --clean keeps them (is_index_dir)
+    if (is_index_dir(root_dir, &foreign)) {  // layout of format 1: the index in the root's folder
       out.push_back(status_of_location(root_dir));
       continue;
     }
     for (const fs::path& loc : subdirs(root_dir))
-      if (is_index_dir(loc)) out.push_back(status_of_location(loc));
+      if (is_index_dir(loc, &foreign)) out.push_back(status_of_location(loc));
   }
   std::stable_sort(out.begin(), out.end(), [](const IndexStatus& a, const IndexStatus& b) {
     return a.last_update_unix > b.last_update_unix;
@@ -109,8 +110,12 @@ namespace {
 // One being updated (its lock held by another process) is kept and named in `busy`: removing
 // it under the writer failed that update mid-write, or, between its open and its lock, let
 // two writers run at once (hostile probe 2026-12-05). The lock is held while removing.
-uint64_t remove_index_dir(const fs::path& dir, std::vector<std::string>* busy) {
-  if (!is_index_dir(dir)) return 0;
+// Files an index does not write (`foreign`) stay where they are, with the folder; the index's
+// own entries go (kept lists the foreign ones).
+uint64_t remove_index_dir(const fs::path& dir, std::vector<std::string>* busy,
+                          std::vector<fs::path>* kept) {
+  std::vector<fs::path> foreign;
+  if (!is_index_dir(dir, &foreign)) return 0;
   std::optional<FileLock> lock;
   const fs::path lock_path = dir / "lock";
   std::error_code ec;
@@ -128,28 +133,62 @@ uint64_t remove_index_dir(const fs::path& dir, std::vector<std::string>* busy) {
       return 0;
     }
   }
-  const uint64_t bytes = disk_usage(dir);
   // Moved out of the way first, under the lock: removing in place unlinked the lock file long
   // before the objects, and an update starting meanwhile created a new lock file there, locked
   // it at once and ran while its folder was being deleted. Now such an update finds no folder
-  // and makes a new one (FileLock).
+  // (or, with foreign files, no lock file) and makes a new one (FileLock).
   static std::atomic<unsigned> counter{0};
   const fs::path doomed =
       dir.parent_path() / ("." + dir.filename().string() + ".removing." +
                            std::to_string(::getpid()) + "." + std::to_string(counter++));
-  fs::rename(dir, doomed, ec);
-  if (ec) throw IoError("cannot remove index " + dir.string() + ": " + ec.message());
+  auto fail = [&] { throw IoError("cannot remove index " + dir.string() + ": " + ec.message()); };
+  uint64_t bytes = 0;
+  if (foreign.empty()) {
+    bytes = disk_usage(dir);
+    fs::rename(dir, doomed, ec);
+    if (ec) fail();
+  } else {
+    // The index's own entries move into `doomed`, the lock last (while it is held).
+    const uint64_t all = disk_usage(dir);
+    uint64_t theirs = 0;
+    for (const fs::path& f : foreign) {
+      std::error_code e2;
+      const auto st = fs::symlink_status(f, e2);
+      theirs += fs::is_directory(st)      ? disk_usage(f)
+                : fs::is_regular_file(st) ? fs::file_size(f, e2)
+                                          : 0;
+    }
+    bytes = all > theirs ? all - theirs : 0;
+    fs::create_directory(doomed, ec);
+    if (ec) fail();
+    std::vector<fs::path> ours;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec))
+      if (!std::binary_search(foreign.begin(), foreign.end(), it->path()) &&
+          it->path().filename() != "lock")
+        ours.push_back(it->path());
+    if (ec) fail();
+    ours.push_back(dir / "lock");
+    for (const fs::path& p : ours) {
+      fs::rename(p, doomed / p.filename(), ec);
+      if (ec && ec != std::errc::no_such_file_or_directory) fail();
+      ec.clear();
+    }
+    kept->insert(kept->end(), foreign.begin(), foreign.end());
+  }
   fs::remove_all(doomed, ec);
-  if (ec) throw IoError("cannot remove index " + dir.string() + ": " + ec.message());
+  if (ec) fail();
   return bytes;
 }
 
 // Removes the index directories inside `parent` (and `parent` itself when that leaves it
 // empty, or when it is itself an index of the old layout).
-uint64_t clean_parent(const fs::path& parent, std::vector<std::string>* busy) {
-  if (is_index_dir(parent)) return remove_index_dir(parent, busy);
+uint64_t clean_parent(const fs::path& parent, std::vector<std::string>* busy,
+                      std::vector<fs::path>* kept) {
+  std::vector<fs::path> foreign;
+  if (is_index_dir(parent, &foreign)) return remove_index_dir(parent, busy, kept);
   uint64_t freed = 0;
-  for (const fs::path& d : subdirs(parent)) freed += remove_index_dir(d, busy);
+  for (const fs::path& d : subdirs(parent)) freed += remove_index_dir(d, busy, kept);
   std::error_code ec;
   if (fs::is_directory(parent, ec) && fs::is_empty(parent, ec)) fs::remove(parent, ec);
   return freed;
@@ -157,12 +196,16 @@ uint64_t clean_parent(const fs::path& parent, std::vector<std::string>* busy) {
 
 }  // namespace
 
-uint64_t clean_indexes(const fs::path& path, const fs::path& cache_dir) {
+uint64_t clean_indexes(const fs::path& path, const fs::path& cache_dir,
+                       std::vector<fs::path>* kept) {
   const fs::path cache = resolve_cache_dir(cache_dir);
   std::vector<std::string> busy;
+  std::vector<fs::path> kept_here;
+  if (!kept) kept = &kept_here;
+  kept->clear();
   uint64_t freed = 0;
   if (path.empty()) {
-    for (const fs::path& d : subdirs(cache)) freed += clean_parent(d, &busy);
+    for (const fs::path& d : subdirs(cache)) freed += clean_parent(d, &busy, kept);
   } else if (std::error_code ec; !fs::exists(fs::symlink_status(path, ec))) {
     // A project deleted since it was indexed: its cache indexes go by the root as --list
     // prints it. Only `--clean --all` could remove them (hostile probe 2026-12-06).
@@ -172,11 +215,11 @@ uint64_t clean_indexes(const fs::path& path, const fs::path& cache_dir) {
     if (!fs::is_directory(dir, ec))
       throw IoError(path.string() + ": no such file or directory, and no index of that root in " +
                     cache.string());
-    freed += clean_parent(dir, &busy);
+    freed += clean_parent(dir, &busy, kept);
   } else {
     const fs::path root = locate_any_root(path, cache_dir);
-    freed += clean_parent(cache / root_key(root), &busy);
-    freed += clean_parent(root / ".ripvec", &busy);
+    freed += clean_parent(cache / root_key(root), &busy, kept);
+    freed += clean_parent(root / ".ripvec", &busy, kept);
   }
   if (!busy.empty()) {
     std::string list;

@@ -414,6 +414,37 @@ TEST_F(IndexService, StatusListAndClean) {
 // update failed mid-write: "cannot create .../objects/...tmp: No such file"), and removed the
 // lock file another update had just opened, so that the next one ran beside it. An index whose
 // lock is held is kept and named; the others go.
+// Hostile probe 2026-12-06: a file ripvec did not write in an index folder (a `.DS_Store`, a
+// note) made the folder "not an index": --list did not show it and --clean said "removed 0 B".
+// It is listed, and --clean removes the index's own files and keeps the stranger, naming it.
+TEST_F(IndexService, StrayFileInAnIndexFolderIsListedAndKeptByClean) {
+  TestHashEmbedder a("test/model-a");
+  auto ia = open(a, root_);
+  ia->update();
+  auto all = list_indexes(cache_);
+  ASSERT_EQ(all.size(), 1u);
+  const fs::path loc = all[0].location;
+  write(loc / ".DS_Store", "finder");
+  fs::create_directories(loc / "notes");
+  write(loc / "notes" / "todo.txt", "mine");
+  all = list_indexes(cache_);
+  ASSERT_EQ(all.size(), 1u) << "an index with a stray file is not listed";
+  EXPECT_EQ(all[0].location, loc);
+  EXPECT_GT(all[0].chunks, 0u);
+  std::vector<fs::path> kept;
+  EXPECT_GT(clean_indexes(root_, cache_, &kept), 0u);
+  EXPECT_EQ(kept, (std::vector<fs::path>{loc / ".DS_Store", loc / "notes"}));
+  EXPECT_TRUE(list_indexes(cache_).empty());
+  EXPECT_TRUE(fs::exists(loc / ".DS_Store"));
+  EXPECT_TRUE(fs::exists(loc / "notes" / "todo.txt"));
+  for (const char* ours : {"manifest.json", "objects", "lock"})
+    EXPECT_FALSE(fs::exists(loc / ours)) << ours;
+  // The project indexes again into the same folder, strays and all.
+  EXPECT_GT(open(a, root_)->update().chunks_embedded, 0u);
+  ASSERT_EQ(list_indexes(cache_).size(), 1u);
+  EXPECT_EQ(list_indexes(cache_)[0].location, loc);
+}
+
 TEST_F(IndexService, CleanKeepsAnIndexBeingUpdated) {
   TestHashEmbedder a("test/model-a"), b("test/model-b");
   auto ia = open(a, root_);
