@@ -34,10 +34,27 @@ bool looks_like_cpp(std::string_view s) {
 
 using text::trim;
 
-// A signature squashed to `max` bytes, marked "…" when cut.
+// A signature (or doc) squashed to `max` bytes, marked "…" when cut. Control characters (C0
+// other than white space, DEL, C1) become U+FFFD: a signature is read from the source and shown
+// as text by `ripvec map`, the MCP repo map and LSP hovers, where an ESC from the file moved
+// the cursor or recoloured the terminal (hostile probe 2026-12-06).
 std::string squash(std::string_view s, size_t max) {
   bool cut = false;
-  std::string out = text::squash(s, max, &cut);
+  std::string raw = text::squash(s, max, &cut);
+  std::string out;
+  out.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const auto b = static_cast<unsigned char>(raw[i]);
+    const bool c1 = b == 0xC2 && i + 1 < raw.size() &&
+                    static_cast<unsigned char>(raw[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(raw[i + 1]) <= 0x9F;
+    if (b < 0x20 || b == 0x7F || c1) {
+      out += "\xEF\xBF\xBD";
+      i += c1 ? 1 : 0;
+    } else {
+      out.push_back(raw[i]);
+    }
+  }
   if (cut) out += "…";
   return out;
 }

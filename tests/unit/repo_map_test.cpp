@@ -317,6 +317,29 @@ TEST(RepoMap, ClassWhoseFirstMemberIsOnItsHeaderLineIsADefinition) {
   for (const auto& c : chunks) EXPECT_NE(c.symbol, "Box");
 }
 
+// Hostile probe 2026-12-06: control bytes in a source line (an ESC sequence, a C1 CSI) reached
+// `ripvec map`'s text, the MCP repo map and LSP hovers raw in signatures and docs.
+TEST(RepoMap, ControlBytesInSignaturesAndDocsAreReplaced) {
+  const std::string js =
+      "// doc \x1b[2J cleared\nfunction f\x1b[31m(a) { return a }\n"
+      "function g(b /* \xc2\x9b"
+      "2J */) { return b }\n";
+  auto defs = file_definitions("ctl.js", js);
+  ASSERT_EQ(defs.size(), 2u);
+  for (const auto& d : defs) {
+    for (const std::string* t : {&d.signature, &d.doc})
+      for (size_t i = 0; i < t->size(); ++i) {
+        const auto b = static_cast<unsigned char>((*t)[i]);
+        EXPECT_FALSE(b < 0x20 || b == 0x7f) << d.symbol << ": " << *t;
+        EXPECT_FALSE(b == 0xc2 && i + 1 < t->size() &&
+                     static_cast<unsigned char>((*t)[i + 1]) < 0xa0)
+            << d.symbol << ": " << *t;
+      }
+  }
+  EXPECT_EQ(defs[0].doc, "doc \xEF\xBF\xBD[2J cleared");
+  EXPECT_EQ(defs[0].signature, "function f\xEF\xBF\xBD[31m(a)");
+}
+
 // Hostile probe 2026-12-05, third round: a file with lone-CR line ends (old Mac) was one line to
 // the map: both definitions on L1 with the same signature, the call between them lost. A lone
 // "\r" now ends a line, as it does in LSP and editors (and in the LSP server's buffers).
