@@ -137,23 +137,24 @@ int run_search(const CliOptions& opts) {
   std::vector<std::string> stat_lines;
   double search_s = 0;
   const IndexOptions io = index_options(opts, &progress);
-  if (!opts.use_index && !opts.reindex) {
-    for (const auto& a : args) {
-      UpdateStats st;
-      const auto t0 = std::chrono::steady_clock::now();
-      auto hits = search_without_index(a.canon, *embedder, opts.query, so, io, &st);
-      search_s += since(t0);
-      progress.finish();
-      report_update_warnings(st, opts.quiet);
-      const fs::path base = a.is_file ? a.canon.parent_path() : a.canon;
-      std::vector<RootHit> v;
-      for (auto& h : hits) {
-        const fs::path abs = base / h.path;
-        v.push_back({std::move(h), abs});
-      }
-      per_root.push_back(std::move(v));
-      if (opts.stats) stat_lines.push_back(stats_line(a.arg, "in memory", st));
+  auto search_in_memory = [&](const PathArg& a) {
+    UpdateStats st;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto hits = search_without_index(a.canon, *embedder, opts.query, so, io, &st);
+    search_s += since(t0);
+    progress.finish();
+    report_update_warnings(st, opts.quiet);
+    const fs::path base = a.is_file ? a.canon.parent_path() : a.canon;
+    std::vector<RootHit> v;
+    for (auto& h : hits) {
+      const fs::path abs = base / h.path;
+      v.push_back({std::move(h), abs});
     }
+    per_root.push_back(std::move(v));
+    if (opts.stats) stat_lines.push_back(stats_line(a.arg, "in memory", st));
+  };
+  if (!opts.use_index && !opts.reindex) {
+    for (const auto& a : args) search_in_memory(a);
   } else {
     // One index per root; the PATHs under it become its scopes.
     struct Group {
@@ -165,6 +166,17 @@ int run_search(const CliOptions& opts) {
     std::vector<Group> groups;
     for (const auto& a : args) {
       auto idx = Index::open(a.canon, embedder, io);
+      // A keyword search needs no vectors: a tree never indexed is searched without the model
+      // (it embedded the whole tree first: minutes on a CPU; hostile probe 2026-12-06).
+      if (so.mode == SearchMode::Keyword && !opts.reindex && !idx->has_snapshot()) {
+        if (!opts.quiet)
+          std::fprintf(stderr,
+                       "ripvec: no index of %s yet: keyword search without one (`ripvec index` "
+                       "builds it)\n",
+                       escape_name(idx->root().string()).c_str());
+        search_in_memory(a);
+        continue;
+      }
       const std::string scope = idx->scope();
       auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) {
         return g.index->location() == idx->location();

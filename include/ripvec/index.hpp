@@ -278,12 +278,18 @@ class Index {
   virtual std::shared_ptr<const IndexSnapshot> snapshot() const {
     throw UnsupportedError("this index does not expose its vectors");
   }
+  // Whether an update() of this model's index has committed a snapshot here (its manifest is
+  // read; nothing is walked, nothing is loaded). A keyword search of a tree without one can run
+  // without the model (search_without_index) instead of embedding the whole tree first.
+  // Thread-safe.
+  virtual bool has_snapshot() const { return true; }
 };
 
 // Searches `path` (file or directory) without any index: walk, chunk, embed in memory.
 // Hit::path is relative to `path` (the file's name for a file). The filter's types, globs,
 // hidden, no_ignore and max_file_size choose the files walked; its paths are relative to
-// `path`.
+// `path`. SearchMode::Keyword embeds nothing: the chunks' keyword terms alone rank them, and
+// `embedder` gives only its chunking (tokenizer, token budget; the weights are never loaded).
 std::vector<Hit> search_without_index(const std::filesystem::path& path, Embedder& embedder,
                                       std::string_view query, const SearchOptions& opts,
                                       const IndexOptions& iopts, UpdateStats* stats = nullptr);

@@ -187,6 +187,15 @@ class IndexImpl final : public Index {
                                 const SearchOptions& opts) const override;
   IndexStatus status() const override;
   std::shared_ptr<const IndexSnapshot> snapshot() const override;
+  bool has_snapshot() const override {
+    try {
+      const Manifest m =
+          decode_manifest(read_file(manifest_path(), kMaxManifestBytes), manifest_path().string());
+      return manifest_matches(m) && m.snapshot.has_value();
+    } catch (const Error&) {
+      return false;  // none yet, or one the next update() rebuilds
+    }
+  }
 
  private:
   fs::path manifest_path() const { return location_ / "manifest.json"; }
@@ -1147,7 +1156,8 @@ std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
     const corpus::PathFilter scope(spec);
     std::erase_if(walked, [&](const WalkedFile& wf) { return !scope.in_scope(wf.rel_path); });
   }
-  MemoryCorpus corpus = ingest_in_memory(walked, embedder, w.max_file_size, &rep, &st);
+  const bool embed = opts.mode != SearchMode::Keyword;
+  MemoryCorpus corpus = ingest_in_memory(walked, embedder, w.max_file_size, &rep, &st, {}, embed);
   // No Writing phase: nothing is stored (the progress line would say "writing the index").
   auto snap = memory_snapshot(corpus, static_cast<uint32_t>(embedder.dim()));
   st.chunks_total = snap->num_chunks();

@@ -8,6 +8,7 @@
 #include "corpus/path_filter.hpp"
 #include "index/hash.hpp"
 #include "ripvec/error.hpp"
+#include "util/thread_pool.hpp"
 
 namespace ripvec::index {
 
@@ -752,11 +753,57 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
 
 MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& embedder,
                               uint64_t max_file_size, ProgressReporter* progress, UpdateStats* st,
-                              std::function<bool()> cancelled) {
+                              std::function<bool()> cancelled, bool embed) {
   MemoryCorpus c;
   c.paths.resize(files.size());
   c.sizes.resize(files.size());
   c.objects.resize(files.size());
+  if (!embed) {
+    for (size_t i = 0; i < files.size(); ++i) {
+      c.paths[i] = files[i].rel_path;
+      c.sizes[i] = files[i].size;
+    }
+    ChunkOptions co = chunk_options_for(embedder);
+    co.encode = {};  // cut by the tokenizer's count, keep no ids
+    const size_t dim = embedder.dim();
+    std::vector<ContentStatus> status(files.size(), ContentStatus::Ok);
+    std::atomic<size_t> chunks{0};
+    if (progress) progress->start_phase(IndexProgress::Phase::Chunking, files.size());
+    const auto t0 = std::chrono::steady_clock::now();
+    parallel_for(0, static_cast<int64_t>(files.size()), 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        if (cancelled && cancelled()) return;
+        std::string content;
+        status[i] = read_text_file(files[i].abs_path, max_file_size, &content);
+        if (status[i] != ContentStatus::Ok) continue;
+        auto obj = std::make_shared<ObjectData>();
+        for (Chunk& ch : chunk_file(files[i].rel_path, content, co)) {
+          StoredChunk sc;
+          sc.start_line = ch.start_line;
+          sc.end_line = ch.end_line;
+          sc.symbol = std::move(ch.symbol);
+          sc.kind = std::move(ch.kind);
+          sc.language = std::move(ch.language);
+          sc.content = std::move(ch.content);
+          obj->chunks.push_back(std::move(sc));
+        }
+        obj->vectors.assign(obj->chunks.size() * dim, 0.0f);
+        chunks += obj->chunks.size();
+        c.objects[i] = std::move(obj);
+      }
+    });
+    if (cancelled && cancelled()) throw CancelledError("search cancelled");
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (status[i] != ContentStatus::Ok) {
+        count_skip(status_key(status[i]), files[i].abs_path, st);
+        continue;
+      }
+      st->files_added++;
+      st->added.push_back(files[i].rel_path);
+    }
+    st->chunk_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return c;
+  }
   std::vector<FileTask> tasks;
   tasks.reserve(files.size());
   for (size_t i = 0; i < files.size(); ++i) {

@@ -157,9 +157,11 @@ struct MemoryCorpus {
   std::vector<std::shared_ptr<ObjectData>> objects;  // null for skipped files
   std::unique_ptr<Bm25Dictionary> dict = std::make_unique<Bm25Dictionary>();  // their terms
 };
+// embed = false: the files are read and chunked on the pool, nothing is tokenized or embedded
+// (the vectors are zeros; for keyword ranking only), and the embedder's weights stay unloaded.
 MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& embedder,
                               uint64_t max_file_size, ProgressReporter* progress, UpdateStats* st,
-                              std::function<bool()> cancelled = {});
+                              std::function<bool()> cancelled = {}, bool embed = true);
 // A snapshot of those objects (an in-memory image; nothing written). It merges into c.dict:
 // one call per corpus at a time.
 std::shared_ptr<Snapshot> memory_snapshot(const MemoryCorpus& c, uint32_t dim);

@@ -43,7 +43,8 @@ class CliIndex : public ::testing::Test {
     repo_.write("lib/count.rs", kRs);
     repo_.write("notes.md", "# Notes\n\nThe wallaby migration plan.\n");
   }
-  std::string model() const { return std::string(RIPVEC_TEST_DATA) + "/bert/tiny_bge_cls"; }
+  std::string model() const { return model_dir().string(); }
+  static fs::path model_dir() { return fs::path(RIPVEC_TEST_DATA) / "bert/tiny_bge_cls"; }
   CliRun run(std::vector<std::string> args, bool quiet = true) const {
     CliRun r;
     r.args = std::move(args);
@@ -64,6 +65,38 @@ class CliIndex : public ::testing::Test {
 
   TempDir repo_, cache_;
 };
+
+// Hostile probe 2026-12-06: `--mode keyword` on a tree never indexed embedded every chunk
+// first (minutes on a CPU for a large tree) although a keyword search uses no vector. It now
+// searches the files without the index and without the model's weights, says so, and writes
+// nothing. The model here has broken weights: loading them fails any search that embeds.
+TEST_F(CliIndex, KeywordSearchOfAnUnindexedTreeLoadsNoWeights) {
+  TempDir model;
+  for (const auto& e : fs::directory_iterator(model_dir()))
+    fs::copy(e.path(), model.path() / e.path().filename(), fs::copy_options::recursive);
+  fs::remove(model.path() / "model.safetensors");
+  model.write("model.safetensors", "these are not weights");
+  auto with = [&](std::vector<std::string> args, bool quiet) {
+    CliRun r = run(std::move(args), quiet);
+    r.args.back() = model.path().string();  // --model's value
+    return r;
+  };
+  auto k = run_cli(with({"--mode", "keyword", "--json", "wallaby entries", repo_.path()}, false));
+  ASSERT_EQ(k.status, 0) << k.err;
+  EXPECT_NE(k.out.find("lib/count.rs"), std::string::npos) << k.out;
+  EXPECT_NE(k.err.find("keyword search without one"), std::string::npos) << k.err;
+  auto list = run_cli(with({"index", "--list"}, true));
+  EXPECT_EQ(list.status, 1) << "an index was written: " << list.out;
+  // The weights are broken indeed: a search that embeds fails.
+  auto s = run_cli(with({"--mode", "semantic", "wallaby entries", repo_.path()}, true));
+  EXPECT_EQ(s.status, 2) << s.out;
+  // Once the tree is indexed (a sound model), keyword searches use the index and say nothing.
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  auto i = run_cli(run({"--mode", "keyword", "wallaby entries", repo_.path()}, false));
+  ASSERT_EQ(i.status, 0) << i.err;
+  EXPECT_EQ(i.err.find("without one"), std::string::npos) << i.err;
+  EXPECT_NE(i.out.find("count.rs"), std::string::npos) << i.out;
+}
 
 TEST_F(CliIndex, FilteredSearchesLeaveTheIndexUntouched) {
   auto first = run_cli(run({"index", repo_.path()}));

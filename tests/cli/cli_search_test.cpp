@@ -216,7 +216,8 @@ TEST_F(CliSearch, SkippedFileWarningsAreNotRepeatedOnEverySearch) {
     r.args.erase(std::find(r.args.begin(), r.args.end(), "-q"));
     return r;
   };
-  const std::vector<std::string> args = {"--mode", "keyword", "prime", repo_.path()};
+  // Hybrid: a keyword search of a tree never indexed searches it without the index.
+  const std::vector<std::string> args = {"--mode", "hybrid", "prime", repo_.path()};
   auto first = run_cli(run_loud(args));
   ASSERT_EQ(first.status, 0) << first.err;
   EXPECT_NE(first.err.find("big.py"), std::string::npos) << first.err;
@@ -237,8 +238,11 @@ TEST_F(CliSearch, SkippedFileWarningsAreNotRepeatedOnEverySearch) {
 // 2097152-byte size limit". The warning now says what was skipped: the index, not the search.
 TEST_F(CliSearch, FileOverTheIndexCapFoundWithMaxFilesizeIsNotCalledSkipped) {
   repo_.write("big.py", "x = 1\n" + std::string(3 << 20, '#') + "\ndef zztailword():\n    pass\n");
-  CliRun r =
-      run({"--mode", "keyword", "--max-filesize", "4M", "-n", "1", "zztailword", repo_.path()});
+  // The search uses the index (a keyword search of a tree never indexed does without); --stats
+  // prints the warnings of an unchanged index.
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  CliRun r = run({"--mode", "keyword", "--stats", "--max-filesize", "4M", "-n", "1", "zztailword",
+                  repo_.path()});
   r.args.erase(std::find(r.args.begin(), r.args.end(), "-q"));
   auto res = run_cli(r);
   ASSERT_EQ(res.status, 0) << res.err;
