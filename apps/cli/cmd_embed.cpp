@@ -38,6 +38,8 @@ constexpr size_t kBlockBytes = size_t{8} << 20;
 // Blocks tokenized ahead of the embedder; one embedding call takes all of them (on a GPU, one
 // call over many texts is faster than several calls).
 constexpr size_t kMaxQueued = 8;
+// Texts per embedding call on the CPU (embed_stream).
+constexpr size_t kCpuCallTexts = 1024;
 
 // Thrown inside the reader when the caller stops it (an error downstream).
 struct ReadStopped {};
@@ -267,11 +269,12 @@ void tokenize_block(const Embedder& e, const std::vector<std::string>& texts, In
 
 // Embeds every text of `source` (starting with `first`, already read) and hands the rows to
 // `sink` in input order, as embed() would (the same ids). A reader thread reads, checks and
-// tokenizes the blocks, at most kMaxQueued ahead (bounded memory); each embedding call takes
-// every block tokenized so far. The weights load in the background (WeightLoading::Background):
-// until they are ready the first call waits and the reader keeps adding blocks to it, so that
-// an input of up to kMaxQueued blocks is one call, as before on the CPU (and on a GPU where
-// tokenizing outpaces the start-up). On a GPU the reader leaves a core to the host side of the
+// tokenizes the blocks, at most kMaxQueued ahead (bounded memory); on a GPU each embedding call
+// takes every block tokenized so far, on the CPU at most kCpuCallTexts texts (so that a stream's
+// first rows come out within seconds). The weights load in the background
+// (WeightLoading::Background): until they are ready the first call waits and the reader keeps
+// adding blocks to it, so that on a GPU where tokenizing outpaces the start-up an input of up
+// to kMaxQueued blocks is one call. On a GPU the reader leaves a core to the host side of the
 // device's work. Calls never overlap on the device. A failure in block k (a read error, a text
 // without tokens) ends the run after the rows of the blocks before it; a line that is not UTF-8
 // ends its block, so the run ends after the rows of every line before it.
@@ -279,7 +282,8 @@ void embed_stream(Embedder& e, TextSource& source, std::vector<std::string> firs
                   RowSink& sink) {
   const size_t dim = e.dim();
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const unsigned threads = e.device_name().starts_with("cuda") ? std::max(1u, cores - 1) : cores;
+  const bool on_gpu = e.device_name().starts_with("cuda");
+  const unsigned threads = on_gpu ? std::max(1u, cores - 1) : cores;
   std::mutex mu;
   std::condition_variable cv;
   std::deque<std::vector<std::vector<int32_t>>> queue;  // tokenized blocks (guarded by mu)
@@ -391,9 +395,25 @@ void embed_stream(Embedder& e, TextSource& source, std::vector<std::string> firs
           }
           break;  // done
         }
-        for (auto& block : queue)
-          for (auto& v : block) ids.push_back(std::move(v));
-        queue.clear();
+        if (on_gpu) {
+          for (auto& block : queue)
+            for (auto& v : block) ids.push_back(std::move(v));
+          queue.clear();
+        } else {
+          // On the CPU a call takes at most kCpuCallTexts texts: a call is seconds to minutes
+          // there, and one over every queued block (up to 65,536 texts) held back the first
+          // rows of a stream for minutes. More texts per call gain nothing on the CPU once its
+          // token-budget batches are full and length-sorted.
+          while (!queue.empty() && ids.size() < kCpuCallTexts) {
+            auto& block = queue.front();
+            const size_t take = std::min(block.size(), kCpuCallTexts - ids.size());
+            for (size_t i = 0; i < take; ++i) ids.push_back(std::move(block[i]));
+            if (take == block.size())
+              queue.pop_front();
+            else
+              block.erase(block.begin(), block.begin() + static_cast<ptrdiff_t>(take));
+          }
+        }
         cv.notify_all();
       }
       std::vector<float> v = e.embed_tokens(ids, kind);

@@ -550,6 +550,72 @@ TEST(CliOutputEmbed, PausedProducerGetsItsRowsBeforeMoreInput) {
   EXPECT_EQ(split_lines(r.out).size(), 3u);
 }
 
+// Probe 2026-12-06: on the CPU each embedding call took every block tokenized so far (up to
+// 65,536 texts), so a long stream's first rows came after a whole block of 8,192 texts: a
+// minute and more with the default model on 2 cores. A CPU call takes at most 1,024 texts.
+// 9,000 texts of about 60 tokens with the default model: the first row must come within 30 s
+// (about 8 s on 2 idle cores; the first 8,192 texts take over a minute).
+TEST(CliOutputEmbed, FirstRowsOfALongStreamComeWithinSeconds) {
+  RIPVEC_REQUIRE_PATH(default_model_dir());
+  std::string input;
+  for (int i = 0; i < 9000; ++i) {
+    input += "line " + std::to_string(i) + ":";
+    for (int w = 0; w < 40; ++w) input += " word" + std::to_string((i * 7 + w) % 997);
+    input += "\n";
+  }
+  CliRun run;
+  run.args = {"embed", "--model", default_model_dir().string(), "--device", "cpu"};
+  run.env["HF_HUB_OFFLINE"] = "1";
+  SpawnArgs sa(run);
+  int in[2], out[2];
+  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, sa.argv[0], &fa, nullptr, sa.argv.data(), sa.envp.data()), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(in[0]);
+  ::close(out[1]);
+  void (*old_pipe)(int) = ::signal(SIGPIPE, SIG_IGN);
+  const auto t0 = std::chrono::steady_clock::now();
+  size_t written = 0;
+  std::string got;
+  char buf[65536];
+  double first_row_s = -1;
+  // stdin stays open: the rows must come from what was sent, not from its end.
+  while (first_row_s < 0) {
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (waited > 30) break;
+    pollfd p[2] = {{out[0], POLLIN, 0}, {written < input.size() ? in[1] : -1, POLLOUT, 0}};
+    if (::poll(p, 2, 100) < 0 && errno != EINTR) break;
+    if (p[1].revents & POLLOUT) {
+      const ssize_t w =
+          ::write(in[1], input.data() + written, std::min<size_t>(input.size() - written, 65536));
+      if (w <= 0) break;
+      written += static_cast<size_t>(w);
+    }
+    if (p[0].revents & (POLLIN | POLLHUP)) {
+      const ssize_t n = ::read(out[0], buf, sizeof buf);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+      if (got.find('\n') != std::string::npos)
+        first_row_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+  }
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(in[1]);
+  ::close(out[0]);
+  ::signal(SIGPIPE, old_pipe);
+  EXPECT_GE(first_row_s, 0) << "no row within 30 s (" << written << " bytes of input sent)";
+  if (first_row_s >= 0) std::printf("first row after %.1f s\n", first_row_s);
+}
+
 // A stream without newlines is not one text: past 64 MiB the line is refused (exit 2, naming
 // the line; rows of the blocks before it are printed first) instead of growing in memory.
 TEST(CliOutputEmbed, EndlessLineIsAnErrorNotUnboundedMemory) {
