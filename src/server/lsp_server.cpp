@@ -70,6 +70,22 @@ thread_local jsonrpc::Context* tls_request = nullptr;
 // The versions of documents its answer was computed from (path -> LspServer::doc_epoch_ of
 // the text read: its last change, or its closing for a text read from disk), or null.
 thread_local std::map<std::string, uint64_t>* tls_read = nullptr;
+// The served root the calling thread's request is about (the workspace folder holding its
+// document), or null for the first root. Every relative path the server handles (graph,
+// outlines' definitions, locations) is relative to it.
+thread_local server::Root* tls_root = nullptr;
+
+// Sets tls_root for a scope (null: the first root) and restores the one before.
+class RootScope {
+ public:
+  explicit RootScope(server::Root* r) : before_(tls_root) { tls_root = r; }
+  ~RootScope() { tls_root = before_; }
+  RootScope(const RootScope&) = delete;
+  RootScope& operator=(const RootScope&) = delete;
+
+ private:
+  server::Root* before_;
+};
 
 class LspServer {
  public:
@@ -114,7 +130,41 @@ class LspServer {
 
   // ---- documents ----------------------------------------------------------------------------
 
-  server::Root& root() { return ws_->root(); }
+  // The root of the request being served (tls_root), else the first workspace folder.
+  server::Root& root() { return tls_root != nullptr ? *tls_root : ws_->root(); }
+
+  // The served root (workspace folder) holding the canonical path `abs`: the innermost one,
+  // for nested folders; null when none does (the first root then answers, as for one folder).
+  // A second workspace folder was ignored: definitions, symbols and calls of its files came
+  // from the first folder's graph, and found nothing (hostile probe 2026-12-06).
+  server::Root* served_root_of(const std::string& abs) {
+    if (!ws_ || abs.empty()) return nullptr;
+    server::Root* best = nullptr;
+    size_t best_len = 0;
+    for (server::Root* r : ws_->roots()) {
+      const std::string rp = r->path().string();
+      const bool below = abs.size() >= rp.size() && abs.compare(0, rp.size(), rp) == 0 &&
+                         (abs.size() == rp.size() || abs[rp.size()] == '/' || rp == "/");
+      if (below && (best == nullptr || rp.size() > best_len)) {
+        best = r;
+        best_len = rp.size();
+      }
+    }
+    return best;
+  }
+
+  // The root a request's params are about: its textDocument's, or its call hierarchy item's.
+  server::Root* root_of_params(const json& p) {
+    if (!p.is_object()) return nullptr;
+    const json* uri = nullptr;
+    if (auto td = p.find("textDocument"); td != p.end() && td->is_object())
+      if (auto u = td->find("uri"); u != td->end() && u->is_string()) uri = &*u;
+    if (uri == nullptr)
+      if (auto it = p.find("item"); it != p.end() && it->is_object())
+        if (auto u = it->find("uri"); u != it->end() && u->is_string()) uri = &*u;
+    if (uri == nullptr) return nullptr;
+    return served_root_of(path_of(uri->get<std::string>()));
+  }
 
   std::string rel_path(const std::string& abs) {
     return server::relative_to(fs::path(abs), root().path());
@@ -192,23 +242,25 @@ class LspServer {
   // and so did the cancellation of a request that lost the race to be the maker; CI
   // 2026-12-06).
   OutlineDefs outline(const std::string& rel, const std::string& text) {
+    // Keyed by the absolute path: two workspace folders may each have a "src/main.rs".
+    const std::string key = (root().path() / rel).string();
     for (;;) {
       std::shared_future<OutlineDefs> kept;
       std::promise<OutlineDefs> made;
       uint64_t entry = 0;
       {
         std::lock_guard<std::mutex> lock(outlines_mu_);
-        auto it = outlines_.find(rel);
+        auto it = outlines_.find(key);
         if (it != outlines_.end() && it->second.text == text) {
           it->second.used = ++outline_clock_;
           kept = it->second.defs;
         } else {
           if (it == outlines_.end() && outlines_.size() >= kMaxOutlines) evict_one_outline();
           entry = ++outline_clock_;
-          outlines_[rel] = Outline{text, made.get_future().share(), entry, entry};
+          outlines_[key] = Outline{text, made.get_future().share(), entry, entry};
         }
       }
-      if (!kept.valid()) return make_outline(rel, text, made, entry);
+      if (!kept.valid()) return make_outline(key, rel, text, made, entry);
       // Made, or being made by another request: once per text.
       while (kept.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready)
         if (tls_request != nullptr) tls_request->check_cancelled();
@@ -223,7 +275,7 @@ class LspServer {
   }
 
   // outline()'s making of the outline it entered in outlines_ as `entry`, with `made`'s future.
-  OutlineDefs make_outline(const std::string& rel, const std::string& text,
+  OutlineDefs make_outline(const std::string& key, const std::string& rel, const std::string& text,
                            std::promise<OutlineDefs>& made, uint64_t entry) {
     try {
       const jsonrpc::Context* req = tls_request;
@@ -248,7 +300,7 @@ class LspServer {
         std::lock_guard<std::mutex> lock(outlines_mu_);
         // Its own entry only: a didClose, or an edit and its undo, may have put another one
         // for the same text there meanwhile.
-        auto it = outlines_.find(rel);
+        auto it = outlines_.find(key);
         if (it != outlines_.end() && it->second.entry == entry) outlines_.erase(it);
       }
       made.set_exception(std::current_exception());  // after the erase: a waiter retries anew
@@ -265,7 +317,7 @@ class LspServer {
     std::set<std::string> open;
     {
       std::lock_guard<std::mutex> lock(buffers_mu_);
-      for (const auto& [path, b] : buffers_) open.insert(rel_path(path));
+      for (const auto& [path, b] : buffers_) open.insert(path);
     }
     auto victim = outlines_.end();
     for (auto it = outlines_.begin(); it != outlines_.end(); ++it) {
@@ -277,15 +329,21 @@ class LspServer {
     if (victim != outlines_.end()) outlines_.erase(victim);
   }
 
-  std::map<std::string, std::string> open_buffers() {  // rel path -> text
+  std::map<std::string, std::string> open_buffers() {  // rel path (to root()) -> text
+    std::map<std::string, std::string> out;
+    for (auto& [path, text] : open_buffers_by_path()) out[rel_path(path)] = std::move(text);
+    return out;
+  }
+
+  // The open buffers by absolute path. What is not open is read from the disk: a buffer
+  // closed after the request was sent is missing from this set too (noted in tls_read).
+  std::map<std::string, std::string> open_buffers_by_path() {
     std::lock_guard<std::mutex> lock(buffers_mu_);
     std::map<std::string, std::string> out;
     for (auto it = buffers_.begin(); it != buffers_.end(); ++it) {
       if (tls_read != nullptr) note_read(it->first, it);
-      out[rel_path(it->first)] = it->second.text;
+      out[it->first] = it->second.text;
     }
-    // What is not open is read from the disk: a buffer closed after the request was sent is
-    // missing from this set too.
     if (tls_read != nullptr)
       for (const auto& [path, at] : closed_at_)
         if (!buffers_.count(path)) note_read(path, buffers_.end());
@@ -567,6 +625,7 @@ class LspServer {
         method,
         [this, h = std::move(h)](jsonrpc::Context& c) {
           std::map<std::string, uint64_t> read;
+          RootScope root_scope(root_of_params(c.params()));
           struct Scope {
             Scope(jsonrpc::Context* c, std::map<std::string, uint64_t>* read) {
               tls_request = c;
@@ -660,12 +719,15 @@ class LspServer {
       // Index in the background so that semantic workspace symbols become available.
       if (indexer_.joinable()) return;
       indexer_ = std::thread([this] {
-        try {
-          root().ensure_indexed(nullptr, [this] { return stopping_.load(); });
-        } catch (const CancelledError&) {
-          return;  // the server is ending: the update is left for the next session
-        } catch (const std::exception& e) {
-          log("warning", std::string("indexing failed: ") + e.what());
+        // Each workspace folder in turn (its semantic symbols; the watcher follows it).
+        for (server::Root* r : ws_->roots()) {
+          try {
+            r->ensure_indexed(nullptr, [this] { return stopping_.load(); });
+          } catch (const CancelledError&) {
+            return;  // the server is ending: the update is left for the next session
+          } catch (const std::exception& e) {
+            log("warning", "indexing failed (" + r->path().string() + "): " + e.what());
+          }
         }
         // Watched even when the first index failed (no model): the repo graph of symbols,
         // definitions and calls follows the files on disk without an index. It stayed as it
@@ -758,7 +820,7 @@ class LspServer {
         closed_at_[path] = ++doc_epoch_;
       }
       std::lock_guard<std::mutex> lock(outlines_mu_);
-      outlines_.erase(rel_path(path));
+      outlines_.erase(path);
     });
     on_notification("textDocument/didSave", [](const json&) {});
 
@@ -823,15 +885,15 @@ class LspServer {
       std::string query = p.value("query", "");
       if (query.size() > 1024) throw RpcError(code::kInvalidParams, "query longer than 1024 bytes");
       std::string q = lower(query);
-      auto g = root().graph([&c] { return c.cancelled(); });
-      std::lock_guard<std::mutex> lock(root().graph_mutex());
-      auto buffers = open_buffers();
+      // Every workspace folder's symbols: each folder's graph, the open buffers in place of
+      // their files, each definition with the root its path is relative to.
       struct Sym {
         RepoDefinition d;
         double score;
+        server::Root* root;
       };
       std::vector<Sym> syms;
-      auto consider = [&](const RepoDefinition& d) {
+      auto consider = [&](const RepoDefinition& d, server::Root* r) {
         if (d.kind == "module") return;
         std::string name = lower(d.name), symbol = lower(d.symbol);
         double s = -1;
@@ -845,39 +907,58 @@ class LspServer {
           s = 2;
         else if (subsequence(q, symbol))
           s = 1;
-        if (s > 0) syms.push_back({d, s + d.rank});
+        if (s > 0) syms.push_back({d, s + d.rank, r});
       };
-      for (const auto& d : g->definitions())
-        if (!buffers.count(d.path)) consider(d);
-      for (const auto& [path, text] : buffers) {
-        const auto defs = outline(path, text);  // held: see candidates()
-        for (const auto& d : *defs) consider(d);
+      std::set<std::string> open_paths;  // absolute
+      for (const auto& [path, text] : open_buffers_by_path()) {
+        open_paths.insert(path);
+        server::Root* r = served_root_of(path);
+        RootScope in(r);
+        const auto defs = outline(rel_path(path), text);  // held: see candidates()
+        for (const auto& d : *defs) consider(d, r);
+      }
+      std::vector<server::Root*> roots = ws_->roots();
+      std::map<server::Root*, std::shared_ptr<RepoGraph>> graphs;
+      for (server::Root* r : roots) {
+        RootScope in(r);
+        auto g = root().graph([&c] { return c.cancelled(); });
+        graphs[r] = g;
+        std::lock_guard<std::mutex> lock(root().graph_mutex());
+        for (const auto& d : g->definitions())
+          if (!open_paths.count((r->path() / d.path).string())) consider(d, r);
       }
       std::stable_sort(syms.begin(), syms.end(),
                        [](const Sym& a, const Sym& b) { return a.score > b.score; });
       json out = json::array();
       std::set<std::string> seen;
-      auto add = [&](const RepoDefinition& d) {
-        std::string key = d.path + ":" + std::to_string(d.start_line) + ":" + d.symbol;
+      auto add = [&](const RepoDefinition& d, server::Root* r) {
+        RootScope in(r);
+        std::string key =
+            (root().path() / d.path).string() + ":" + std::to_string(d.start_line) + ":" + d.symbol;
         if (!seen.insert(key).second || out.size() >= kMaxResults) return;
         json s = {{"name", d.symbol}, {"kind", symbol_kind(d.kind)}, {"location", location(d)}};
         size_t dot = d.symbol.rfind('.');
         if (dot != std::string::npos) s["containerName"] = d.symbol.substr(0, dot);
         out.push_back(std::move(s));
       };
-      for (size_t i = 0; i < syms.size() && i < 100; ++i) add(syms[i].d);
-      // Semantic matches from the index, once it is built (never block the editor on indexing).
-      if (!query.empty() && root().indexed()) {
+      for (size_t i = 0; i < syms.size() && i < 100; ++i) add(syms[i].d, syms[i].root);
+      // Semantic matches from each folder's index, once it is built (never block the editor on
+      // indexing).
+      for (server::Root* r : roots) {
+        RootScope in(r);
+        if (query.empty() || !root().indexed()) continue;
         try {
           SearchOptions so;
           so.top_k = 20;
           so.filter.type_not = {"md", "rst", "txt"};
           so.cancelled = [&c] { return c.cancelled(); };
+          const auto& g = graphs[r];
+          std::lock_guard<std::mutex> lock(root().graph_mutex());
           for (const Hit& h : root().index()->search(query, so)) {
-            if (h.symbol.empty() || buffers.count(h.path)) continue;
+            if (h.symbol.empty() || open_paths.count((r->path() / h.path).string())) continue;
             long di = g->definition_at(h.path, h.start_line);
             if (di < 0 || g->definitions()[di].kind == "module") continue;
-            add(g->definitions()[di]);
+            add(g->definitions()[di], r);
           }
         } catch (const CancelledError&) {
           throw;  // answered -32800 by the endpoint
@@ -1056,7 +1137,7 @@ class LspServer {
   uint64_t outline_clock_ = 0;  // under outlines_mu_
   static constexpr size_t kMaxOutlines = 64;
   std::mutex outlines_mu_;
-  std::map<std::string, Outline> outlines_;  // by relative path
+  std::map<std::string, Outline> outlines_;  // by absolute path
   std::atomic<bool> initialized_{false}, shutdown_{false}, exit_requested_{false}, stopping_{false};
 };
 

@@ -420,6 +420,62 @@ TEST(LspProtocol, ReferencesWithoutTheDeclarationKeepACallOnItsLine) {
   EXPECT_EQ(starts(v[3]["result"]), (std::vector<json>{decl, rec, call})) << v[3];
 }
 
+// Hostile probe 2026-12-06: a second workspace folder was ignored: definitions, workspace
+// symbols and calls of its files were looked up in the first folder's graph and found nothing.
+// Each request is answered from the folder holding its document; workspace/symbol searches
+// every folder; two folders' files with the same relative path stay apart.
+TEST(LspProtocol, SecondWorkspaceFolderHasDefinitionsAndSymbols) {
+  TempDir top;
+  top.write("alpha/util.py", "def alpha_only():\n    return 1\n");
+  top.write("beta/lib.py", "def helper_beta(x):\n    return x + 1\n");
+  top.write("beta/main.py",
+            "from lib import helper_beta\n\n\ndef run():\n    return helper_beta(2)\n");
+  top.write("beta/util.py", "def beta_util():\n    return 2\n");
+  const std::string a = "file://" + (top / "alpha").string();
+  const std::string b = "file://" + (top / "beta").string();
+  json init = {{"rootUri", a},
+               {"workspaceFolders",
+                json::array({{{"uri", a}, {"name", "alpha"}}, {{"uri", b}, {"name", "beta"}}})},
+               {"capabilities", json::object()}};
+  json def = doc(b + "/main.py");
+  def["position"] = {{"line", 4}, {"character", 13}};
+  json call = doc(b + "/main.py");
+  call["position"] = {{"line", 4}, {"character", 13}};
+  CliRun r;
+  if (std::filesystem::exists("/usr/bin/timeout"))
+    r.prefix = {"/usr/bin/timeout", "-s", "KILL", "120"};
+  r.args = {"lsp", "--no-watch", "--model", "/nonexistent/model"};
+  r.stdin_data = request(1, "initialize", init) + notification("initialized") +
+                 request(2, "textDocument/definition", def) +
+                 request(3, "workspace/symbol", {{"query", "helper_beta"}}) +
+                 request(4, "workspace/symbol", {{"query", "alpha_only"}}) +
+                 request(5, "textDocument/documentSymbol", doc(a + "/util.py")) +
+                 request(6, "textDocument/documentSymbol", doc(b + "/util.py")) +
+                 request(7, "textDocument/prepareCallHierarchy", call) + request(99, "shutdown") +
+                 notification("exit");
+  r.stdin_from_data = true;
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  ASSERT_TRUE(v[2]["result"].is_array()) << v[2];
+  ASSERT_EQ(v[2]["result"].size(), 1u) << v[2];
+  EXPECT_EQ(v[2]["result"][0]["uri"], b + "/lib.py");
+  EXPECT_EQ(v[2]["result"][0]["range"]["start"]["line"], 0);
+  ASSERT_TRUE(v[3]["result"].is_array()) << v[3];
+  ASSERT_FALSE(v[3]["result"].empty()) << v[3];
+  EXPECT_EQ(v[3]["result"][0]["name"], "helper_beta");
+  EXPECT_EQ(v[3]["result"][0]["location"]["uri"], b + "/lib.py");
+  ASSERT_FALSE(v[4]["result"].empty()) << v[4];
+  EXPECT_EQ(v[4]["result"][0]["location"]["uri"], a + "/util.py");
+  ASSERT_EQ(v[5]["result"].size(), 1u) << v[5];
+  EXPECT_EQ(v[5]["result"][0]["name"], "alpha_only");
+  ASSERT_EQ(v[6]["result"].size(), 1u) << v[6];
+  EXPECT_EQ(v[6]["result"][0]["name"], "beta_util");
+  ASSERT_TRUE(v[7]["result"].is_array()) << v[7];
+  EXPECT_EQ(v[7]["result"][0]["name"], "helper_beta");
+  EXPECT_EQ(v[7]["result"][0]["uri"], b + "/lib.py");
+}
+
 // Probe 2026-12-05: references on a minified line with 40,000 mentions took 14 s (each mention
 // rescanned the line for its UTF-16 column) and returned all of them past the 1,000 cap; a
 // cancel was honoured only at the end. Now capped, linear and cancellable; columns are UTF-16.

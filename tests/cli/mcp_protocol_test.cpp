@@ -295,11 +295,19 @@ TEST(McpProtocol, RootBelowAnOpenRootAnswersOnlyFromIt) {
   };
   const auto all = paths(2);
   EXPECT_NE(std::find(all.begin(), all.end(), "projA/retry.py"), all.end()) << res.out;
+  // Paths are relative to the root that answered: ws ("projB/b.py") when call 2 opened it
+  // first, else projB itself ("b.py"; the two calls run at once on two workers, in either
+  // order: this test failed under load in 2026-12-06's local run). projA's files never.
+  auto in_b = [](const std::string& p, std::initializer_list<const char*> names) {
+    for (const char* n : names)
+      if (p == n || p == std::string("projB/") + n) return true;
+    return false;
+  };
   const auto b = paths(3);
   ASSERT_FALSE(b.empty()) << res.out;
-  for (const auto& p : b) EXPECT_TRUE(p.starts_with("projB/")) << p;
+  for (const auto& p : b) EXPECT_TRUE(in_b(p, {"b.py", "c.py"})) << p;
   const auto c = paths(4);
-  for (const auto& p : c) EXPECT_EQ(p, "projB/c.py");
+  for (const auto& p : c) EXPECT_TRUE(in_b(p, {"c.py"})) << p;
   ASSERT_TRUE(by_id(v, 5));
   EXPECT_EQ((*by_id(v, 5))["result"]["isError"], true) << *by_id(v, 5);
   EXPECT_NE(tool_text(*by_id(v, 5)).find("not a directory or a regular file"), std::string::npos);
