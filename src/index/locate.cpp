@@ -301,40 +301,104 @@ fs::path locate_any_root(const fs::path& path, const fs::path& cache_dir) {
   return dir;
 }
 
+namespace {
+
+bool lower_hex(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
+// The kind of an entry (not following a symlink): a regular file, a real directory, or other.
+enum class EntryKind { File, Dir, Other };
+EntryKind kind_of(const fs::directory_entry& e) {
+  std::error_code ec;
+  const auto st = e.symlink_status(ec);
+  if (ec) return EntryKind::Other;
+  if (fs::is_regular_file(st)) return EntryKind::File;
+  if (fs::is_directory(st)) return EntryKind::Dir;
+  return EntryKind::Other;
+}
+
+// "<64 hex>-<hex key>.obj", or its temporary file: what objects/<2 hex>/ holds.
+bool is_object_file_name(std::string_view n) {
+  if (is_temp_file_name(n)) n = n.substr(0, n.rfind(".tmp."));
+  if (!n.ends_with(".obj")) return false;
+  n.remove_suffix(4);
+  const size_t dash = n.find('-');
+  return dash != std::string_view::npos && lower_hex(n.substr(0, dash)) &&
+         lower_hex(n.substr(dash + 1));
+}
+
+// Whether a top-level entry of an index directory is one an index writes, by name and type.
+bool is_own_top_entry(const fs::directory_entry& e) {
+  const std::string n = e.path().filename().string();
+  const EntryKind k = kind_of(e);
+  if (n == "objects") return k == EntryKind::Dir;
+  if (k != EntryKind::File) return false;
+  if (n == "lock" || n == "manifest.json" || n == "gc-pending" || is_temp_file_name(n)) return true;
+  // snapshot-<generation>.bin
+  if (!n.starts_with("snapshot-") || !n.ends_with(".bin") || n.size() <= 13) return false;
+  const std::string_view g = std::string_view(n).substr(9, n.size() - 13);
+  return std::all_of(g.begin(), g.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+bool is_own_object_entry(const fs::directory_entry& e, int depth) {
+  const std::string n = e.path().filename().string();
+  if (depth == 0) return kind_of(e) == EntryKind::Dir && n.size() == 2 && lower_hex(n);
+  return kind_of(e) == EntryKind::File && is_object_file_name(n);
+}
+
 bool is_index_dir(const fs::path& dir, std::vector<fs::path>* foreign) {
   std::error_code ec;
-  bool any = false;
-  if (foreign) foreign->clear();
+  bool any = false, has_objects = false;
+  std::vector<fs::path> strangers;
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
-    const std::string n = it->path().filename().string();
-    std::error_code e2;
-    const bool ours =
-        n == "lock" || n == "manifest.json" || n == "gc-pending" || is_temp_file_name(n) ||
-        (n == "objects" && !it->is_symlink(e2) && it->is_directory(e2)) ||
-        (n.rfind("snapshot-", 0) == 0 && n.size() > 13 && n.compare(n.size() - 4, 4, ".bin") == 0);
-    if (!ours) {
+    if (!is_own_top_entry(*it)) {
       if (!foreign) return false;
-      foreign->push_back(it->path());
+      strangers.push_back(it->path());
       continue;
     }
     any = true;
+    if (it->path().filename() != "objects") continue;
+    has_objects = true;
+    // objects/<2 hex>/<id>-<key>.obj: anything else in there is someone else's too.
+    std::error_code e2;
+    for (auto sub = fs::directory_iterator(it->path(), e2); !e2 && sub != fs::directory_iterator();
+         sub.increment(e2)) {
+      if (!is_own_object_entry(*sub, 0)) {
+        if (!foreign) return false;
+        strangers.push_back(sub->path());
+        continue;
+      }
+      std::error_code e3;
+      for (auto f = fs::directory_iterator(sub->path(), e3); !e3 && f != fs::directory_iterator();
+           f.increment(e3))
+        if (!is_own_object_entry(*f, 1)) {
+          if (!foreign) return false;
+          strangers.push_back(f->path());
+        }
+      if (e3) return false;
+    }
+    if (e2) return false;
   }
   if (ec || !any) return false;
-  if (foreign) std::sort(foreign->begin(), foreign->end());
-  // The lock an index creates is empty (flock writes nothing); else a manifest of ours. With
-  // foreign files beside them only a manifest of ours tells: an empty `lock` and an `objects/`
-  // folder in someone's folder (`--cache-dir ~`) must not be taken for an index's.
-  const fs::path lock = dir / "lock";
-  if ((!foreign || foreign->empty()) && fs::is_regular_file(fs::symlink_status(lock, ec)) &&
-      fs::file_size(lock, ec) == 0 && !ec)
-    return true;
+  std::sort(strangers.begin(), strangers.end());
+  if (foreign) *foreign = strangers;
+  // A manifest of ours says so. Without one (an update killed before its first commit): an
+  // empty lock (flock writes nothing) and an objects/ folder of object files alone, nothing
+  // else: a `lock` and an `objects/` in someone's folder (`--cache-dir ~`) are not an index.
   try {
     decode_manifest(read_file(dir / "manifest.json", kMaxManifestBytes), "");
     return true;
   } catch (const Error&) {
-    return false;
   }
+  const fs::path lock = dir / "lock";
+  return strangers.empty() && has_objects && fs::is_regular_file(fs::symlink_status(lock, ec)) &&
+         fs::file_size(lock, ec) == 0 && !ec;
 }
 
 uint64_t disk_usage(const fs::path& dir) {

@@ -48,18 +48,24 @@ Located locate_index(const std::filesystem::path& path, const std::filesystem::p
 std::filesystem::path locate_any_root(const std::filesystem::path& path,
                                       const std::filesystem::path& cache_dir);
 
-// Whether `dir` is an index directory we created: it holds only the names an index writes
-// (lock, manifest.json, gc-pending, objects/, snapshot-*.bin, temp files) and an empty lock
-// file or a manifest that decodes. `--clean` removes such a folder whole; a lock or a
-// manifest.json alone used to be enough, and `ripvec index --clean --all --cache-dir ~`
-// deleted every project folder with a manifest.json.
-// With `foreign` given, names an index does not write (a `.DS_Store`, a note left there) are
-// listed in it instead of disqualifying the folder, which must then hold a manifest of ours
-// (an empty lock is not enough beside strangers); such a folder is listed by --list and emptied of
-// the index's own files by --clean, which keeps the foreign ones (a stray file hid the index from
-// both; hostile probe 2026-12-06).
+// Whether `dir` is an index directory we created: it holds only the names an index writes,
+// each of its type (regular files lock, manifest.json, gc-pending, snapshot-<n>.bin, temp files
+// "<name>.tmp.<pid>.<n>"; a real folder objects/ of two-hex-digit folders of object files),
+// and a manifest that decodes or, without one (an update killed before its first commit), an
+// empty lock file and objects/. `--clean` removes such a folder whole. A lock or a
+// manifest.json alone used to be enough (`ripvec index --clean --all --cache-dir ~` deleted
+// every project folder with a manifest.json), then a lock and an objects/ folder of anything,
+// or a folder named like a snapshot (hostile probes 2026-12-05, 2026-12-06).
+// With `foreign` given, entries an index does not write (a `.DS_Store`, a note, a file dropped
+// into objects/) are listed in it instead of disqualifying the folder, which must then hold a
+// manifest of ours; such a folder is listed by --list and emptied of the index's own entries
+// by --clean, which keeps the foreign ones (a stray file hid the index from both).
 bool is_index_dir(const std::filesystem::path& dir,
                   std::vector<std::filesystem::path>* foreign = nullptr);
+// Whether an entry of objects/ (depth 0: a folder named by two hex digits, not a symlink) or of
+// one of its folders (depth 1: a regular file "<hex id>-<hex key>.obj" or its temporary file)
+// is one an index writes.
+bool is_own_object_entry(const std::filesystem::directory_entry& e, int depth);
 
 // What the manifest in the index directory `loc` says, without walking the tree (manage.cpp);
 // IndexStatus::problem names a damaged manifest or a snapshot that does not match it.

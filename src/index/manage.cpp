@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <optional>
 
 #include "index/locate.hpp"
@@ -148,7 +149,8 @@ uint64_t remove_index_dir(const fs::path& dir, std::vector<std::string>* busy,
     fs::rename(dir, doomed, ec);
     if (ec) fail();
   } else {
-    // The index's own entries move into `doomed`, the lock last (while it is held).
+    // The index's own entries move into `doomed`, the lock last (while it is held); a folder
+    // holding foreign entries (objects/, objects/<xx>/) is entered and only its own entries go.
     const uint64_t all = disk_usage(dir);
     uint64_t theirs = 0;
     for (const fs::path& f : foreign) {
@@ -159,21 +161,41 @@ uint64_t remove_index_dir(const fs::path& dir, std::vector<std::string>* busy,
                                           : 0;
     }
     bytes = all > theirs ? all - theirs : 0;
-    fs::create_directory(doomed, ec);
-    if (ec) fail();
-    std::vector<fs::path> ours;
-    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
-         it.increment(ec))
-      if (!std::binary_search(foreign.begin(), foreign.end(), it->path()) &&
-          it->path().filename() != "lock")
-        ours.push_back(it->path());
-    if (ec) fail();
-    ours.push_back(dir / "lock");
-    for (const fs::path& p : ours) {
-      fs::rename(p, doomed / p.filename(), ec);
+    auto holds_foreign = [&](const fs::path& p) {
+      const std::string prefix = p.string() + "/";
+      return std::any_of(foreign.begin(), foreign.end(),
+                         [&](const fs::path& f) { return f.string().starts_with(prefix); });
+    };
+    auto move = [&](const fs::path& from, const fs::path& to) {
+      fs::rename(from, to, ec);
       if (ec && ec != std::errc::no_such_file_or_directory) fail();
       ec.clear();
-    }
+    };
+    // Moves the entries of `from` that `own` admits into `to` (made), recursing into those that
+    // hold foreign entries.
+    std::function<void(const fs::path&, const fs::path&, int)> move_own =
+        [&](const fs::path& from, const fs::path& to, int depth) {
+          fs::create_directory(to, ec);
+          if (ec) fail();
+          std::vector<fs::directory_entry> entries;
+          for (auto it = fs::directory_iterator(from, ec); !ec && it != fs::directory_iterator();
+               it.increment(ec))
+            entries.push_back(*it);
+          if (ec) fail();
+          for (const auto& e : entries) {
+            const fs::path name = e.path().filename();
+            const bool own =
+                depth < 0 ? std::find(foreign.begin(), foreign.end(), e.path()) == foreign.end()
+                          : is_own_object_entry(e, depth);
+            if (!own || (depth < 0 && name == "lock")) continue;
+            if (holds_foreign(e.path()))
+              move_own(e.path(), to / name, depth < 0 ? 0 : depth + 1);
+            else
+              move(e.path(), to / name);
+          }
+        };
+    move_own(dir, doomed, -1);
+    move(dir / "lock", doomed / "lock");
     kept->insert(kept->end(), foreign.begin(), foreign.end());
   }
   fs::remove_all(doomed, ec);
@@ -188,9 +210,19 @@ uint64_t clean_parent(const fs::path& parent, std::vector<std::string>* busy,
   std::vector<fs::path> foreign;
   if (is_index_dir(parent, &foreign)) return remove_index_dir(parent, busy, kept);
   uint64_t freed = 0;
-  for (const fs::path& d : subdirs(parent)) freed += remove_index_dir(d, busy, kept);
+  bool removed = false;
+  for (const fs::path& d : subdirs(parent)) {
+    const size_t before = kept->size();
+    std::error_code e2;
+    const bool was = is_index_dir(d, &foreign);
+    freed += remove_index_dir(d, busy, kept);
+    removed = removed || (was && !fs::exists(d, e2)) || kept->size() > before;
+  }
+  // The root's folder goes when removing its indexes emptied it; an empty folder that held no
+  // index is not ours to remove (`--clean --all --cache-dir ~` removed every empty folder of ~;
+  // hostile probe 2026-12-06).
   std::error_code ec;
-  if (fs::is_directory(parent, ec) && fs::is_empty(parent, ec)) fs::remove(parent, ec);
+  if (removed && fs::is_directory(parent, ec) && fs::is_empty(parent, ec)) fs::remove(parent, ec);
   return freed;
 }
 

@@ -817,7 +817,17 @@ void sync_filesystem(const fs::path& dir) {
 }
 
 bool is_temp_file_name(std::string_view name) {
-  return name.find(".tmp.") != std::string_view::npos;
+  // "<name>.tmp.<pid>.<counter>" (AtomicFile), exactly: "report.tmp.docx" is someone's file.
+  const size_t at = name.rfind(".tmp.");
+  if (at == std::string_view::npos || at == 0) return false;
+  const std::string_view tail = name.substr(at + 5);
+  const size_t dot = tail.find('.');
+  auto digits = [](std::string_view d) {
+    return !d.empty() &&
+           std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  return dot != std::string_view::npos && digits(tail.substr(0, dot)) &&
+         digits(tail.substr(dot + 1));
 }
 
 FileLock::FileLock(const fs::path& path, bool allow_read_only, bool wait) {

@@ -445,6 +445,44 @@ TEST_F(IndexService, StrayFileInAnIndexFolderIsListedAndKeptByClean) {
   EXPECT_EQ(list_indexes(cache_)[0].location, loc);
 }
 
+// Hostile probe 2026-12-06 (second round): --clean removed what it did not write: an empty
+// folder of the cache folder (`--cache-dir ~`: every empty folder of ~), a folder with an empty
+// `lock` and an `objects/` folder of anything, and in a real index entries named like its own
+// but of another type or form (a folder `snapshot-mine.bin/`, `report.tmp.docx`, a file dropped
+// into objects/). Only what an index writes, by name and type, goes.
+TEST_F(IndexService, CleanNeverRemovesWhatAnIndexDoesNotWrite) {
+  fs::create_directories(cache_ / "EmptyPlaceholder");
+  write(cache_ / "backup" / "lock", "");
+  write(cache_ / "backup" / "objects" / "blob1", "mine");
+  TestHashEmbedder a("test/model-a");
+  open(a, root_)->update();
+  auto all = list_indexes(cache_);
+  ASSERT_EQ(all.size(), 1u);  // not "backup"
+  const fs::path loc = all[0].location;
+  write(loc / "snapshot-mine.bin" / "sub" / "data", "mine");
+  write(loc / "report.tmp.docx", "mine");
+  write(loc / "objects" / "README.user", "mine");
+  fs::path some_objects;
+  for (const auto& e : fs::directory_iterator(loc / "objects"))
+    if (e.is_directory()) some_objects = e.path();
+  ASSERT_FALSE(some_objects.empty());
+  write(some_objects / "notes.txt", "mine");
+  std::vector<fs::path> kept;
+  EXPECT_GT(clean_indexes({}, cache_, &kept), 0u);
+  for (const fs::path& p :
+       {cache_ / "EmptyPlaceholder", cache_ / "backup" / "lock",
+        cache_ / "backup" / "objects" / "blob1", loc / "snapshot-mine.bin" / "sub" / "data",
+        loc / "report.tmp.docx", loc / "objects" / "README.user", some_objects / "notes.txt"})
+    EXPECT_TRUE(fs::exists(p)) << p << " was removed";
+  EXPECT_EQ(kept.size(), 4u);
+  for (const char* ours : {"manifest.json", "lock"}) EXPECT_FALSE(fs::exists(loc / ours)) << ours;
+  size_t obj_files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(loc / "objects"))
+    obj_files += e.path().extension() == ".obj" ? 1 : 0;
+  EXPECT_EQ(obj_files, 0u);
+  EXPECT_TRUE(list_indexes(cache_).empty());
+}
+
 TEST_F(IndexService, CleanKeepsAnIndexBeingUpdated) {
   TestHashEmbedder a("test/model-a"), b("test/model-b");
   auto ia = open(a, root_);
