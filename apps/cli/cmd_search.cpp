@@ -137,14 +137,20 @@ int run_search(const CliOptions& opts) {
   std::vector<std::string> stat_lines;
   double search_s = 0;
   const IndexOptions io = index_options(opts, &progress);
-  auto search_in_memory = [&](const PathArg& a) {
+  // Searches without an index: `a` itself, or (root given) the tree of `root` restricted to
+  // `scope`, so that -g globs are anchored at the root as with the index.
+  auto search_in_memory = [&](const PathArg& a, const fs::path& root = {},
+                              const std::string& scope = {}) {
     UpdateStats st;
     const auto t0 = std::chrono::steady_clock::now();
-    auto hits = search_without_index(a.canon, *embedder, opts.query, so, io, &st);
+    SearchOptions mso = so;
+    if (!root.empty() && !scope.empty()) mso.filter.paths = {scope};
+    auto hits =
+        search_without_index(root.empty() ? a.canon : root, *embedder, opts.query, mso, io, &st);
     search_s += since(t0);
     progress.finish();
     report_update_warnings(st, opts.quiet);
-    const fs::path base = a.is_file ? a.canon.parent_path() : a.canon;
+    const fs::path base = !root.empty() ? root : a.is_file ? a.canon.parent_path() : a.canon;
     std::vector<RootHit> v;
     for (auto& h : hits) {
       const fs::path abs = base / h.path;
@@ -174,7 +180,7 @@ int run_search(const CliOptions& opts) {
                        "ripvec: no index of %s yet: keyword search without one (`ripvec index` "
                        "builds it)\n",
                        escape_name(idx->root().string()).c_str());
-        search_in_memory(a);
+        search_in_memory(a, idx->root(), idx->scope());
         continue;
       }
       const std::string scope = idx->scope();

@@ -98,6 +98,30 @@ TEST_F(CliIndex, KeywordSearchOfAnUnindexedTreeLoadsNoWeights) {
   EXPECT_NE(i.out.find("count.rs"), std::string::npos) << i.out;
 }
 
+// Hostile probe 2026-12-06 (second round): the keyword search of a tree never indexed walked
+// the PATH given, so `-g` was anchored there (`-g 'src/*.c' src` found nothing, `-g 'sub/*.c'`
+// did), and after `ripvec index` at the project root, as documented: the same command gave
+// other files. It is anchored at the root either way.
+TEST_F(CliIndex, KeywordSearchWithoutAnIndexAnchorsGlobsAtTheRoot) {
+  TempDir t;
+  fs::create_directories(t.path() / ".git");
+  t.write("src/a.c", "int zebra_a(void) { return 1; }\n");
+  t.write("src/sub/c.c", "int zebra_c(void) { return 2; }\n");
+  auto files = [&](const std::string& glob) {
+    auto r = run_cli(run(
+        {"--mode", "keyword", "-l", "-g", glob, "zebra_a zebra_c", (t.path() / "src").string()}));
+    return std::make_pair(r.status, r.out);
+  };
+  for (int indexed = 0; indexed < 2; ++indexed) {
+    if (indexed) ASSERT_EQ(run_cli(run({"index", t.path().string()})).status, 0);
+    auto [st, out] = files("src/*.c");
+    EXPECT_EQ(st, 0) << "indexed " << indexed << ": " << out;
+    EXPECT_NE(out.find("a.c"), std::string::npos) << out;
+    EXPECT_EQ(out.find("c.c"), std::string::npos) << out;
+    EXPECT_EQ(files("sub/*.c").first, 1) << "indexed " << indexed;
+  }
+}
+
 TEST_F(CliIndex, FilteredSearchesLeaveTheIndexUntouched) {
   auto first = run_cli(run({"index", repo_.path()}));
   ASSERT_EQ(first.status, 0) << first.err;
