@@ -61,7 +61,12 @@ bool any_glob_matches(const std::vector<std::string>& globs, std::string_view na
 void check_glob(std::string_view glob) {
   for (size_t i = 0; i < glob.size(); ++i) {
     if (glob[i] == '\\') {
-      ++i;  // an escaped character
+      // An escaped character; a lone '\\' at the end escapes nothing, and wildmatch then
+      // matched nothing, silently (ripgrep: "dangling '\\'").
+      if (i + 1 == glob.size())
+        throw InvalidArgument("glob '" + std::string(glob) +
+                              "' ends with a lone '\\' (write \\\\ for a backslash)");
+      ++i;
       continue;
     }
     if (glob[i] != '[') continue;
@@ -119,7 +124,16 @@ void expand_into(std::string_view whole, std::string_view g, std::vector<std::st
   }
   if (depth > 0) bad_braces(whole, "'{' is never closed");
   if (open == std::string_view::npos) {
-    check_glob(g);
+    try {
+      check_glob(g);
+    } catch (const InvalidArgument& e) {  // named as the user wrote it, not as expanded
+      std::string msg = e.what();
+      const std::string was = "glob '" + std::string(g) + "'";
+      if (msg.starts_with(was)) msg = "glob '" + std::string(whole) + "'" + msg.substr(was.size());
+      throw InvalidArgument(msg);
+    }
+    if (g.empty())  // `{}`, `{,}`: a pattern of nothing would restrict nothing, silently
+      throw InvalidArgument("glob '" + std::string(whole) + "' has an empty alternative");
     if (out.size() >= kMaxGlobExpansion)
       throw InvalidArgument("glob '" + std::string(whole) + "' expands to more than " +
                             std::to_string(kMaxGlobExpansion) + " patterns");
@@ -147,6 +161,9 @@ std::vector<std::string> expand_glob(std::string_view glob) {
   if (std::count(glob.begin(), glob.end(), '{') > 64)
     throw InvalidArgument("glob '" + std::string(glob.substr(0, 80)) +
                           "...' has more than 64 '{' groups");
+  // wildmatch backtracks over each '*': thousands of them (`**/` repeated) took minutes.
+  if (std::count(glob.begin(), glob.end(), '*') > 64)
+    throw InvalidArgument("glob '" + std::string(glob.substr(0, 80)) + "...' has more than 64 '*'");
   std::vector<std::string> out;
   expand_into(glob, negated ? glob.substr(1) : glob, out);
   if (negated)

@@ -120,3 +120,28 @@ TEST(CorpusPathFilter, BraceAlternationInGlobs) {
   s.globs = {many};  // 2,048 patterns
   EXPECT_THROW(PathFilter{s}, InvalidArgument);
 }
+
+// Hostile probe 2026-12-06 (second round): `-g '{}'` / `'{,}'` restricted nothing (every file
+// searched, exit 0) while `-g ''` is refused; a trailing '\' matched nothing, silently; an error
+// named the expanded alternative ("glob 'a['") instead of the glob typed; 3,000 `**/` ran for
+// minutes in wildmatch's backtracking.
+TEST(CorpusPathFilter, EmptyAlternativeDanglingBackslashAndStarFloodAreErrors) {
+  for (const char* bad : {"{}", "{,}", "!{}", "!{,}", "src\\", "\\"}) {
+    PathFilterSpec s;
+    s.globs = {bad};
+    EXPECT_THROW(PathFilter{s}, InvalidArgument) << bad;
+  }
+  try {
+    corpus::expand_glob("{a,b}[");
+    ADD_FAILURE() << "no error";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("glob '{a,b}['"), std::string::npos) << e.what();
+  }
+  std::string flood;
+  for (int i = 0; i < 3000; ++i) flood += "**/";
+  PathFilterSpec s;
+  s.globs = {flood + "*.c"};
+  EXPECT_THROW(PathFilter{s}, InvalidArgument);
+  EXPECT_EQ(corpus::expand_glob("*.{,c}"), (std::vector<std::string>{"*.", "*.c"}));
+  EXPECT_EQ(corpus::expand_glob("a\\\\"), (std::vector<std::string>{"a\\\\"}));
+}
