@@ -220,7 +220,18 @@ class RowSink {
     if (npy_)
       npy_->finish();
     else if (json_)
+      write_stdout(rows_ == 0 ? "[]\n" : "]\n");
+  }
+  // A run that fails after some rows (a line that is not UTF-8, a read error): the --json array
+  // of the rows written so far is closed, so that stdout stays one JSON document (it ended
+  // without its ']'; hostile probe 2026-12-06). Lines and .npy need nothing (the .npy file is
+  // not made). Never throws: the run's own error is the one to report.
+  void close_after_error() noexcept {
+    if (!json_ || npy_ || rows_ == 0) return;
+    try {
       write_stdout("]\n");
+    } catch (...) {
+    }
   }
 
  private:
@@ -455,7 +466,12 @@ int run_embed(const CliOptions& opts) {
                          : opts.embed_document ? InputKind::Document
                                                : InputKind::Raw;
   RowSink sink(opts, embedder->dim());
-  embed_stream(*embedder, *source, std::move(first), kind, sink);
+  try {
+    embed_stream(*embedder, *source, std::move(first), kind, sink);
+  } catch (...) {
+    sink.close_after_error();
+    throw;
+  }
   sink.finish();
   embedder.reset();
   return 0;

@@ -616,6 +616,23 @@ TEST(CliOutputEmbed, FirstRowsOfALongStreamComeWithinSeconds) {
   if (first_row_s >= 0) std::printf("first row after %.1f s\n", first_row_s);
 }
 
+// Hostile probe 2026-12-06: `embed --json` stopped by a line that is not UTF-8 printed the
+// rows before it but never the array's closing ']': stdout was not JSON. It is closed.
+TEST(CliOutputEmbed, JsonArrayIsClosedWhenABadLineEndsTheRun) {
+  std::string input;
+  for (int i = 0; i < 1500; ++i)
+    input += i == 1200 ? "bad \xff\n" : "ok " + std::to_string(i) + "\n";
+  CliRun r = tiny_run({"embed", "--json"});
+  r.stdin_data = input;
+  r.stdin_from_data = true;
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 2) << res.err;
+  EXPECT_NE(res.err.find("stdin line 1201"), std::string::npos) << res.err;
+  nlohmann::json rows;
+  ASSERT_NO_THROW(rows = nlohmann::json::parse(res.out)) << res.out.substr(res.out.size() - 200);
+  EXPECT_EQ(rows.size(), 1200u);
+}
+
 // A stream without newlines is not one text: past 64 MiB the line is refused (exit 2, naming
 // the line; rows of the blocks before it are printed first) instead of growing in memory.
 TEST(CliOutputEmbed, EndlessLineIsAnErrorNotUnboundedMemory) {
