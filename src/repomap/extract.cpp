@@ -37,7 +37,9 @@ using text::trim;
 // A signature (or doc) squashed to `max` bytes, marked "…" when cut. Control characters (C0
 // other than white space, DEL, C1) become U+FFFD: a signature is read from the source and shown
 // as text by `ripvec map`, the MCP repo map and LSP hovers, where an ESC from the file moved
-// the cursor or recoloured the terminal (hostile probe 2026-12-06).
+// the cursor or recoloured the terminal (hostile probe 2026-12-06). So do the characters that
+// reorder or break the text shown around them: bidirectional controls (U+061C, U+200E/F,
+// U+202A-E, U+2066-9; "Trojan Source") and the line and paragraph separators U+2028/9.
 std::string squash(std::string_view s, size_t max) {
   bool cut = false;
   std::string raw = text::squash(s, max, &cut);
@@ -45,12 +47,18 @@ std::string squash(std::string_view s, size_t max) {
   out.reserve(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) {
     const auto b = static_cast<unsigned char>(raw[i]);
-    const bool c1 = b == 0xC2 && i + 1 < raw.size() &&
-                    static_cast<unsigned char>(raw[i + 1]) >= 0x80 &&
-                    static_cast<unsigned char>(raw[i + 1]) <= 0x9F;
-    if (b < 0x20 || b == 0x7F || c1) {
+    auto at = [&](size_t k) { return k < raw.size() ? static_cast<unsigned char>(raw[k]) : 0; };
+    size_t skip = 0;  // further bytes of a character replaced
+    if (b == 0xC2 && at(i + 1) >= 0x80 && at(i + 1) <= 0x9F) skip = 1;  // C1
+    if (b == 0xD8 && at(i + 1) == 0x9C) skip = 1;                       // U+061C
+    if (b == 0xE2 && at(i + 1) == 0x80 &&
+        ((at(i + 2) >= 0x8E && at(i + 2) <= 0x8F) || (at(i + 2) >= 0xA8 && at(i + 2) <= 0xAE)))
+      skip = 2;  // U+200E/F, U+2028/9, U+202A-E
+    if (b == 0xE2 && at(i + 1) == 0x81 && at(i + 2) >= 0xA6 && at(i + 2) <= 0xA9)
+      skip = 2;  // U+2066-9
+    if (b < 0x20 || b == 0x7F || skip > 0) {
       out += "\xEF\xBF\xBD";
-      i += c1 ? 1 : 0;
+      i += skip;
     } else {
       out.push_back(raw[i]);
     }
@@ -189,6 +197,33 @@ void describe(RepoDefinition& d, const std::vector<std::string_view>& lines, Own
     if (s.ends_with(";") || s.ends_with(")") || d.language == "ruby" || s.ends_with("=>") ||
         s.ends_with("=") || d.kind == "type")
       break;
+  }
+  // Ruby one-liners (`class K; def a; end; end`, `def c = 1; end`): the header ends at the
+  // first ';' outside brackets and quotes, not with the line.
+  if (d.language == "ruby") {
+    int nest = 0;
+    char quote = 0;
+    for (size_t k = 0; k < sig.size(); ++k) {
+      const char ch = sig[k];
+      if (quote) {
+        if (ch == '\\')
+          ++k;
+        else if (ch == quote)
+          quote = 0;
+      } else if (ch == '"' || ch == '\'') {
+        quote = ch;
+      } else if (ch == '(' || ch == '[' || ch == '{') {
+        ++nest;
+      } else if (ch == ')' || ch == ']' || ch == '}') {
+        --nest;
+      } else if (ch == ';' && nest <= 0) {
+        sig.resize(k);
+        break;
+      } else if (ch == '#' && nest <= 0) {
+        sig.resize(k);  // a comment
+        break;
+      }
+    }
   }
   std::string_view sv = trim(sig);
   d.signature = squash(sv, kMaxSignature);

@@ -78,8 +78,10 @@ std::string detailed_block(const RepoGraph& g, const RepoFile& f, size_t max_def
     }
     s += "\n";
   }
-  if (f.definitions.size() > ds.size())
-    s += "- … " + std::to_string(f.definitions.size() - ds.size()) + " more definitions\n";
+  if (f.definitions.size() > ds.size()) {
+    const size_t more = f.definitions.size() - ds.size();
+    s += "- … " + std::to_string(more) + (more == 1 ? " more definition\n" : " more definitions\n");
+  }
   return s + "\n";
 }
 

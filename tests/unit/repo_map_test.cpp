@@ -340,6 +340,31 @@ TEST(RepoMap, ControlBytesInSignaturesAndDocsAreReplaced) {
   EXPECT_EQ(defs[0].signature, "function f\xEF\xBF\xBD[31m(a)");
 }
 
+// Hostile probe 2026-12-06 (second round): Ruby one-line definitions had the rest of the line
+// as their signature (`class K; def a; end; end`), and bidirectional controls and line
+// separators passed through signatures raw.
+TEST(RepoMap, RubyOneLinersAndBidiControlsInSignatures) {
+  auto rb =
+      file_definitions("a.rb",
+                       "class K; def a; end; end\nmodule M; class N; def b; 1; end; end; end\n"
+                       "class L < K; def c = 1; end\ndef d(x = \";\") # note\n  x\nend\n");
+  std::map<std::string, std::string> sig;
+  for (const auto& d : rb) sig[d.symbol] = d.signature;
+  EXPECT_EQ(sig["K"], "class K");
+  EXPECT_EQ(sig["K.a"], "def a");
+  EXPECT_EQ(sig["M"], "module M");
+  EXPECT_EQ(sig["M.N"], "class N");
+  EXPECT_EQ(sig["M.N.b"], "def b");
+  EXPECT_EQ(sig["L"], "class L < K");
+  EXPECT_EQ(sig["L.c"], "def c = 1");
+  EXPECT_EQ(sig["d"], "def d(x = \";\")");
+  auto py = file_definitions("b.py",
+                             "def c1(a=\"\xE2\x80\xAE"
+                             "x\xE2\x80\xA8y\xE2\x81\xA6\"):\n    return a\n");
+  ASSERT_EQ(py.size(), 1u);
+  EXPECT_EQ(py[0].signature, "def c1(a=\"\xEF\xBF\xBDx\xEF\xBF\xBDy\xEF\xBF\xBD\")");
+}
+
 // Hostile probe 2026-12-05, third round: a file with lone-CR line ends (old Mac) was one line to
 // the map: both definitions on L1 with the same signature, the call between them lost. A lone
 // "\r" now ends a line, as it does in LSP and editors (and in the LSP server's buffers).
