@@ -97,6 +97,20 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return fail(std::string(e.what()) + " (see ripvec --help)");
   }
+  // `ripvec --json map .`, `ripvec --model M mcp`: a search flag before `map`, `mcp` or `lsp`
+  // belongs to the search, which does not run; the command ran without it, silently (hostile
+  // probe 2026-12-06). Only -j/--threads and --debug apply to every command.
+  for (const CLI::App* sub : {pcmds.map, pcmds.mcp, pcmds.lsp}) {
+    if (sub == nullptr || !sub->parsed()) continue;
+    for (const CLI::Option* o : app.get_options()) {
+      if (o->count() == 0 || !o->nonpositional()) continue;
+      const std::string name = o->get_name();
+      if (name == "--threads" || name == "-j" || name == "--debug") continue;
+      const std::string cmd = sub->get_name();
+      return fail(name + " before `" + cmd + "` is a flag of the search, not of `" + cmd +
+                  "` (flags of `" + cmd + "` go after it; see ripvec " + cmd + " --help)");
+    }
+  }
 
   // The shared thread pool reads $RIPVEC_THREADS when first used.
   if (opts.threads > 0) setenv("RIPVEC_THREADS", std::to_string(opts.threads).c_str(), 1);

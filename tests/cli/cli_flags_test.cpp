@@ -44,6 +44,26 @@ TEST(CliFlags, TopKNegativeOrHugeIsError2) {
   }
 }
 
+// Hostile probe 2026-12-06: a search flag before `map`, `mcp` or `lsp` (`ripvec --json map .`,
+// `ripvec -g '{' map .`, `ripvec --model M mcp`) was parsed for the search, which does not run,
+// and the command ran without it, silently. It is an error naming the flag; -j/--threads and
+// --debug apply to every command.
+TEST(CliFlags, SearchFlagBeforeAProtocolCommandIsError2) {
+  TempDir d;
+  d.write("a.py", "def f():\n    return 1\n");
+  const std::string p = d.path().string();
+  expect_error(run_args({"--json", "map", p}), "--json before `map`");
+  expect_error(run_args({"-g", "{", "map", p}), "--glob before `map`");
+  expect_error(run_args({"-t", "py", "map", p}), "--type before `map`");
+  CliRun r;
+  r.args = {"--model", "/nonexistent", "mcp"};
+  r.env["HF_HUB_OFFLINE"] = "1";
+  expect_error(run_cli(r), "--model before `mcp`");
+  auto ok = run_args({"-j", "1", "map", "--json", p});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_EQ(ok.out.front(), '{') << ok.out;
+}
+
 TEST(CliFlags, ThresholdNanOrInfIsError2) {
   TempDir d;
   for (const char* t : {"nan", "NaN", "inf", "-inf", "infinity", "0x1p3", "0.5x"}) {
