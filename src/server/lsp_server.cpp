@@ -160,8 +160,16 @@ class LspServer {
     if (auto td = p.find("textDocument"); td != p.end() && td->is_object())
       if (auto u = td->find("uri"); u != td->end() && u->is_string()) uri = &*u;
     if (uri == nullptr)
-      if (auto it = p.find("item"); it != p.end() && it->is_object())
+      if (auto it = p.find("item"); it != p.end() && it->is_object()) {
+        // The folder that made the item: its data.path is relative to it (a nested folder's
+        // file is in two folders; the item's URI picked the inner one, and "B/lib.py" was
+        // looked up there; hostile probe 2026-12-06).
+        if (auto d = it->find("data"); d != it->end() && d->is_object())
+          if (auto r = d->find("root"); r != d->end() && r->is_string())
+            for (server::Root* cand : ws_->roots())
+              if (cand->path().string() == r->get<std::string>()) return cand;
         if (auto u = it->find("uri"); u != it->end() && u->is_string()) uri = &*u;
+      }
     if (uri == nullptr) return nullptr;
     return served_root_of(path_of(uri->get<std::string>()));
   }
@@ -242,8 +250,11 @@ class LspServer {
   // and so did the cancellation of a request that lost the race to be the maker; CI
   // 2026-12-06).
   OutlineDefs outline(const std::string& rel, const std::string& text) {
-    // Keyed by the absolute path: two workspace folders may each have a "src/main.rs".
-    const std::string key = (root().path() / rel).string();
+    // Keyed by the folder and the path in it: the definitions carry paths relative to the
+    // folder that made them (a nested folder's file is "B/lib.py" to the outer folder and
+    // "lib.py" to its own), and two folders may each have a "src/main.rs".
+    const std::string key = root().path().string() + '\n' + rel;
+    const std::string abs = (root().path() / rel).string();
     for (;;) {
       std::shared_future<OutlineDefs> kept;
       std::promise<OutlineDefs> made;
@@ -257,7 +268,7 @@ class LspServer {
         } else {
           if (it == outlines_.end() && outlines_.size() >= kMaxOutlines) evict_one_outline();
           entry = ++outline_clock_;
-          outlines_[key] = Outline{text, made.get_future().share(), entry, entry};
+          outlines_[key] = Outline{text, made.get_future().share(), entry, entry, abs};
         }
       }
       if (!kept.valid()) return make_outline(key, rel, text, made, entry);
@@ -321,7 +332,7 @@ class LspServer {
     }
     auto victim = outlines_.end();
     for (auto it = outlines_.begin(); it != outlines_.end(); ++it) {
-      if (open.count(it->first) ||
+      if (open.count(it->second.path) ||
           it->second.defs.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
         continue;
       if (victim == outlines_.end() || it->second.used < victim->second.used) victim = it;
@@ -329,9 +340,19 @@ class LspServer {
     if (victim != outlines_.end()) outlines_.erase(victim);
   }
 
-  std::map<std::string, std::string> open_buffers() {  // rel path (to root()) -> text
+  // The open buffers below root()'s folder (rel path -> text; a nested folder's are below the
+  // outer one too), and, for the first folder, those in no folder: another folder's unsaved
+  // files answered this folder's definitions and references, first (hostile probe 2026-12-06).
+  std::map<std::string, std::string> open_buffers() {
     std::map<std::string, std::string> out;
-    for (auto& [path, text] : open_buffers_by_path()) out[rel_path(path)] = std::move(text);
+    server::Root* here = &root();
+    const bool first = ws_ && here == &ws_->root();
+    for (auto& [path, text] : open_buffers_by_path()) {
+      std::string rel = rel_path(path);
+      const bool below = !rel.empty() && rel.front() != '/';
+      if (below || (first && served_root_of(path) == nullptr))
+        out[std::move(rel)] = std::move(text);
+    }
     return out;
   }
 
@@ -422,9 +443,13 @@ class LspServer {
       // didClose that dropped the cache entry freed the definitions under the loop (hostile
       // probe 2026-12-06: std::length_error copying a freed RepoDefinition).
       const auto defs = outline(path, text);
+      const long df = g.file_index(path);
+      const bool imported_file = df >= 0 && imports.count(static_cast<size_t>(df)) > 0;
       for (const auto& def : *defs) {
         if (def.name != name && def.symbol != name) continue;
-        (path == from_rel ? local : other).push_back({def, -1});
+        // An open file ranks as its file would (an imported one before the others: opening
+        // util.py put other.py's `helper` first; hostile probe 2026-12-06).
+        (path == from_rel ? local : imported_file ? imported : other).push_back({def, -1});
       }
     }
     std::vector<Def> out = local;
@@ -527,7 +552,11 @@ class LspServer {
                {"uri", uri},
                {"range", range_of(def, lines)},
                {"selectionRange", module ? range_of(def, lines) : selection_of(def, lines)},
-               {"data", {{"path", def.path}, {"symbol", def.symbol}, {"line", def.start_line}}}};
+               {"data",
+                {{"path", def.path},
+                 {"symbol", def.symbol},
+                 {"line", def.start_line},
+                 {"root", root().path().string()}}}};
     if (!def.signature.empty()) it["detail"] = def.signature;
     return it;
   }
@@ -685,16 +714,32 @@ class LspServer {
           if (ws_) throw RpcError(code::kInvalidRequest, "initialize was already received");
           const json& p = params_object(c);
           ServerOptions so = opts_;
+          std::vector<std::string> skipped;  // workspace folders that cannot be served
           if (so.roots.empty()) {
+            // A folder that is not a local directory (gone, `vscode-vfs://`) is skipped with a
+            // warning: it failed initialize, and the whole session with it (hostile probe
+            // 2026-12-06).
             if (p.contains("workspaceFolders") && p["workspaceFolders"].is_array())
               for (const auto& f : p["workspaceFolders"])
-                if (f.is_object() && f.contains("uri") && f["uri"].is_string())
-                  so.roots.emplace_back(server::uri_to_path(f["uri"].get<std::string>()));
+                if (f.is_object() && f.contains("uri") && f["uri"].is_string()) {
+                  const std::string uri = f["uri"].get<std::string>();
+                  const std::string path = server::uri_to_path(uri);
+                  std::error_code ec;
+                  if (!path.empty() && fs::is_directory(path, ec))
+                    so.roots.emplace_back(path);
+                  else
+                    skipped.push_back(uri);
+                }
             if (so.roots.empty() && p.contains("rootUri") && p["rootUri"].is_string())
               so.roots.emplace_back(server::uri_to_path(p["rootUri"].get<std::string>()));
             if (so.roots.empty() && p.contains("rootPath") && p["rootPath"].is_string())
               so.roots.emplace_back(p["rootPath"].get<std::string>());
+            if (so.roots.empty() && !skipped.empty())  // not the current directory instead
+              throw RpcError(code::kInvalidParams,
+                             "initialize: no workspace folder is a local directory (" +
+                                 skipped.front() + ", ...)");
           }
+          skipped_folders_ = std::move(skipped);
           try {
             ws_ = std::make_unique<server::Workspace>(
                 so, [this](const std::string& l, const std::string& m) { log(l, m); });
@@ -715,6 +760,8 @@ class LspServer {
         true);
     on_notification("initialized", [this](const json&) {
       initialized_ = true;
+      for (const auto& uri : skipped_folders_)
+        log("warning", "workspace folder " + uri + " is not a local directory: not served");
       ws_->preload();
       // Index in the background so that semantic workspace symbols become available.
       if (indexer_.joinable()) return;
@@ -820,7 +867,7 @@ class LspServer {
         closed_at_[path] = ++doc_epoch_;
       }
       std::lock_guard<std::mutex> lock(outlines_mu_);
-      outlines_.erase(path);
+      std::erase_if(outlines_, [&](const auto& kv) { return kv.second.path == path; });
     });
     on_notification("textDocument/didSave", [](const json&) {});
 
@@ -1005,8 +1052,11 @@ class LspServer {
       std::set<std::tuple<std::string, int, size_t>> decls;
       for (const Def& t : targets) {
         decls.insert({t.d.path, t.d.name_line, static_cast<size_t>(t.d.name_column)});
-        if (t.graph_index >= 0)
-          for (size_t e : g->incoming(static_cast<size_t>(t.graph_index)))
+        // A definition from an open buffer has the callers of its file's node: opening a file
+        // without editing it made its references [] (hostile probe 2026-12-06).
+        const long node = t.graph_index >= 0 ? t.graph_index : graph_node_of(*g, t.d);
+        if (node >= 0)
+          for (size_t e : g->incoming(static_cast<size_t>(node)))
             files.insert(g->definitions()[g->edges()[e].from].path);
         files.insert(t.d.path);
       }
@@ -1133,12 +1183,14 @@ class LspServer {
     std::shared_future<OutlineDefs> defs;
     uint64_t used = 0;   // outline_clock_ at the last use
     uint64_t entry = 0;  // outline_clock_ when entered: which request's making it is
+    std::string path;    // the document's absolute path
   };
   uint64_t outline_clock_ = 0;  // under outlines_mu_
   static constexpr size_t kMaxOutlines = 64;
   std::mutex outlines_mu_;
-  std::map<std::string, Outline> outlines_;  // by absolute path
+  std::map<std::string, Outline> outlines_;  // by folder + '\n' + path relative to it
   std::atomic<bool> initialized_{false}, shutdown_{false}, exit_requested_{false}, stopping_{false};
+  std::vector<std::string> skipped_folders_;  // initialize's folders not served (logged once)
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "cli/cli_runner.hpp"
@@ -474,6 +475,118 @@ TEST(LspProtocol, SecondWorkspaceFolderHasDefinitionsAndSymbols) {
   ASSERT_TRUE(v[7]["result"].is_array()) << v[7];
   EXPECT_EQ(v[7]["result"][0]["name"], "helper_beta");
   EXPECT_EQ(v[7]["result"][0]["uri"], b + "/lib.py");
+}
+
+// Hostile probe 2026-12-06 (second round) of workspace folders: a nested folder's file was
+// outlined once for both folders, with the paths of the first (definitions pointed at
+// A/B/B/lib.py); another folder's open buffer answered first; a call hierarchy item made in the
+// outer folder was looked up in the inner one (incomingCalls null); a folder that is not a
+// local directory failed initialize and the session.
+TEST(LspProtocol, NestedFoldersOpenBuffersAndBadFoldersAreAnsweredRight) {
+  TempDir top;
+  top.write("A/B/lib.py", "def inner():\n    return 1\n\n\ndef user_b():\n    return inner()\n");
+  top.write("A/app.py", "from B.lib import inner\n\n\ndef outer():\n    return inner()\n");
+  top.write("C/util.py", "def helper():\n    return 3\n");
+  top.write("C/main.py", "from util import helper\nhelper()\n");
+  top.write("D/util.py", "\n\n\ndef helper():\n    return 4\n");
+  const std::string a = "file://" + (top / "A").string(), b = a + "/B";
+  const std::string c = "file://" + (top / "C").string(), d = "file://" + (top / "D").string();
+  json folders = json::array();
+  for (const std::string& u : {a, b, c, d, std::string("file://") + (top / "gone").string(),
+                               std::string("vscode-vfs://github/x/y")})
+    folders.push_back({{"uri", u}, {"name", u}});
+  json init = {{"rootUri", a}, {"workspaceFolders", folders}, {"capabilities", json::object()}};
+  auto at = [](const std::string& uri, int line, int ch) {
+    json p = doc(uri);
+    p["position"] = {{"line", line}, {"character", ch}};
+    return p;
+  };
+  const std::string lib = b + "/lib.py";
+  const std::string shifted =
+      "\n\ndef inner():\n    return 1\n\n\ndef user_b():\n    return inner()\n";
+  CliRun r;
+  if (std::filesystem::exists("/usr/bin/timeout"))
+    r.prefix = {"/usr/bin/timeout", "-s", "KILL", "120"};
+  r.args = {"lsp", "--no-watch", "--model", "/nonexistent/model"};
+  // The call hierarchy item before any buffer is open (a request sent before a didOpen may
+  // read the buffer: ContentModified).
+  CliRun r0 = r;
+  r0.stdin_data = request(1, "initialize", init) + notification("initialized") +
+                  request(2, "textDocument/prepareCallHierarchy", at(a + "/app.py", 4, 12)) +
+                  request(99, "shutdown") + notification("exit");
+  r0.stdin_from_data = true;
+  auto v0 = replies_by_id(run_cli(r0).out);
+  r.stdin_data = request(1, "initialize", init) + notification("initialized") +
+                 did_open(lib, shifted) +
+                 did_open(d + "/util.py", "\n\n\ndef helper():\n    return 4\n") +
+                 request(3, "textDocument/definition", at(a + "/app.py", 4, 12)) +
+                 request(4, "textDocument/definition", at(lib, 7, 12)) +
+                 request(5, "textDocument/definition", at(c + "/main.py", 1, 2)) +
+                 request(99, "shutdown") + notification("exit");
+  r.stdin_from_data = true;
+  auto res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  ASSERT_TRUE(v[1].contains("result")) << v[1];
+  ASSERT_TRUE(v0[2]["result"].is_array()) << v0[2];
+  const json item = v0[2]["result"][0];
+  EXPECT_EQ(item["uri"], lib);
+  // The item goes back to the folder that made it (incomingCalls: outer and user_b).
+  CliRun r2 = r;
+  r2.stdin_data = request(1, "initialize", init) + notification("initialized") +
+                  request(2, "callHierarchy/incomingCalls", {{"item", item}}) +
+                  request(99, "shutdown") + notification("exit");
+  auto res2 = run_cli(r2);
+  auto v2 = replies_by_id(res2.out);
+  ASSERT_TRUE(v2[2]["result"].is_array()) << v2[2];
+  std::set<std::string> callers;
+  for (const auto& x : v2[2]["result"]) callers.insert(x["from"]["name"].get<std::string>());
+  EXPECT_TRUE(callers.count("outer") && callers.count("user_b")) << v2[2];
+  // The open (shifted) lib.py answers from both folders, at its own path.
+  for (int id : {3, 4}) {
+    ASSERT_TRUE(v[id]["result"].is_array()) << v[id];
+    ASSERT_EQ(v[id]["result"].size(), 1u) << v[id];
+    EXPECT_EQ(v[id]["result"][0]["uri"], lib) << v[id];
+    EXPECT_EQ(v[id]["result"][0]["range"]["start"], (json{{"line", 2}, {"character", 4}})) << v[id];
+  }
+  // D's open util.py is not C's.
+  ASSERT_TRUE(v[5]["result"].is_array()) << v[5];
+  ASSERT_EQ(v[5]["result"].size(), 1u) << v[5];
+  EXPECT_EQ(v[5]["result"][0]["uri"], c + "/util.py");
+}
+
+// Hostile probe 2026-12-06 (second round), one folder: opening a file without editing it made
+// its references [] (a buffer's definition had no graph node, so its callers were not
+// followed) and moved it behind another file's definition of the name (hover named other.py).
+TEST(LspProtocol, OpeningAFileWithoutEditingItChangesNoAnswer) {
+  TempDir repo;
+  repo.write("util.py", "def helper():\n    return 1\n");
+  repo.write("other.py", "def helper():\n    return 2\n");
+  repo.write("main.py", "from util import helper\n\n\ndef m():\n    return helper()\n");
+  const std::string u = "file://" + (repo / "util.py").string();
+  const std::string m = "file://" + (repo / "main.py").string();
+  auto ask = [&](int base) {
+    json refs = doc(u);
+    refs["position"] = {{"line", 0}, {"character", 5}};
+    refs["context"] = {{"includeDeclaration", false}};
+    json def = doc(m);
+    def["position"] = {{"line", 4}, {"character", 12}};
+    return request(base, "textDocument/references", refs) +
+           request(base + 1, "textDocument/definition", def);
+  };
+  // Two sessions: a request sent before the didOpen may read the buffer (ContentModified).
+  auto closed = run_session(repo.path(), ask(2));
+  auto opened = run_session(repo.path(), did_open(u, "def helper():\n    return 1\n") + ask(4));
+  EXPECT_EQ(closed.status, 0) << closed.err;
+  EXPECT_EQ(opened.status, 0) << opened.err;
+  auto v = replies_by_id(closed.out);
+  for (auto& [id, reply] : replies_by_id(opened.out)) v[id] = reply;
+  ASSERT_TRUE(v[2]["result"].is_array()) << v[2];
+  EXPECT_EQ(v[2]["result"].size(), 2u) << v[2];
+  EXPECT_EQ(v[4]["result"], v[2]["result"]);
+  ASSERT_TRUE(v[3]["result"].is_array()) << v[3];
+  EXPECT_EQ(v[3]["result"][0]["uri"], u) << v[3];
+  EXPECT_EQ(v[5]["result"], v[3]["result"]);
 }
 
 // Probe 2026-12-05: references on a minified line with 40,000 mentions took 14 s (each mention
