@@ -497,6 +497,11 @@ class LspServer {
       auto it = buffers_.find(path);
       if (it != buffers_.end()) return it->second.uri;
     }
+    // Spelt under the folder as the client named it: a folder opened through a symlink (macOS's
+    // /tmp) got URIs of the link's target, and the editor a second buffer of the same file
+    // (hostile probe 2026-12-06).
+    if (auto c = client_root_.find(root().path().string()); c != client_root_.end())
+      return server::path_to_uri((c->second / rel).string());
     return server::path_to_uri(path);
   }
 
@@ -745,6 +750,15 @@ class LspServer {
                 so, [this](const std::string& l, const std::string& m) { log(l, m); });
           } catch (const std::exception& e) {
             throw RpcError(code::kInvalidParams, std::string("initialize: ") + e.what());
+          }
+          for (const auto& given : so.roots) {
+            std::error_code ec;
+            const fs::path abs = fs::absolute(given, ec).lexically_normal();
+            const fs::path canon = fs::canonical(given, ec);
+            if (!ec && abs != canon && !abs.empty())
+              client_root_.emplace(canon.string(), abs.string().ends_with('/') && abs != "/"
+                                                       ? abs.parent_path()
+                                                       : abs);
           }
           return json{{"capabilities",
                        {{"positionEncoding", "utf-16"},
@@ -1191,6 +1205,9 @@ class LspServer {
   std::map<std::string, Outline> outlines_;  // by folder + '\n' + path relative to it
   std::atomic<bool> initialized_{false}, shutdown_{false}, exit_requested_{false}, stopping_{false};
   std::vector<std::string> skipped_folders_;  // initialize's folders not served (logged once)
+  // Served root (canonical) -> the path the client named it by, where they differ (a link);
+  // written by initialize only, before any other request.
+  std::map<std::string, fs::path> client_root_;
 };
 
 }  // namespace

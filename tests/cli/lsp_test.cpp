@@ -555,6 +555,26 @@ TEST(LspProtocol, NestedFoldersOpenBuffersAndBadFoldersAreAnsweredRight) {
   EXPECT_EQ(v[5]["result"][0]["uri"], c + "/util.py");
 }
 
+// Hostile probe 2026-12-06 (second round): a folder opened through a symlink (macOS's /tmp is
+// one) got definitions and references under the link's target, and the editor a second buffer
+// of the same file. URIs are spelt under the folder as the client named it.
+TEST(LspProtocol, FolderOpenedThroughASymlinkKeepsItsSpelling) {
+  TempDir top;
+  top.write("real/r.py", "def fr():\n    return 1\n\n\nx = fr()\n");
+  std::filesystem::create_directory_symlink(top / "real", top / "link");
+  const std::string link = "file://" + (top / "link").string();
+  json def = doc(link + "/r.py");
+  def["position"] = {{"line", 4}, {"character", 5}};
+  auto res = run_session(top / "link", request(2, "textDocument/definition", def) +
+                                           request(3, "workspace/symbol", {{"query", "fr"}}));
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  ASSERT_TRUE(v[2]["result"].is_array()) << v[2];
+  EXPECT_EQ(v[2]["result"][0]["uri"], link + "/r.py");
+  ASSERT_TRUE(v[3]["result"].is_array()) << v[3];
+  EXPECT_EQ(v[3]["result"][0]["location"]["uri"], link + "/r.py");
+}
+
 // Hostile probe 2026-12-06 (second round), one folder: opening a file without editing it made
 // its references [] (a buffer's definition had no graph node, so its callers were not
 // followed) and moved it behind another file's definition of the name (hover named other.py).
