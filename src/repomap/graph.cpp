@@ -117,7 +117,17 @@ struct RepoGraphBuilder {
       for (size_t d : g.files_[fi].definitions) file_of_def[d] = static_cast<long>(fi);
     }
 
-    // Mentions -> edges.
+    // Mentions -> edges, within a language family only: a Go method's `g` was an edge to a
+    // Java and a C++ definition named g (hostile probe 2026-12-06). C and C++ call each other,
+    // so do the JavaScript dialects and the JVM languages.
+    auto family = [](std::string_view lang) -> std::string_view {
+      if (lang == "c" || lang == "cpp") return "c";
+      if (lang == "javascript" || lang == "typescript" || lang == "tsx") return "js";
+      if (lang == "java" || lang == "kotlin" || lang == "scala") return "jvm";
+      return lang;
+    };
+    std::vector<std::string_view> family_of_def(g.defs_.size());
+    for (size_t d = 0; d < g.defs_.size(); ++d) family_of_def[d] = family(g.defs_[d].language);
     struct Acc {
       double unit = 0;
       int count = 0, line = 0, column = 0;
@@ -125,6 +135,7 @@ struct RepoGraphBuilder {
     std::map<std::pair<size_t, size_t>, Acc> acc;
     for (size_t fi = 0; fi < facts.size(); ++fi) {
       std::unordered_set<size_t> imported(g.files_[fi].imports.begin(), g.files_[fi].imports.end());
+      const std::string_view here = family(facts[fi].language);
       for (const auto& r : facts[fi].refs) {
         if (r.name.size() > 4 && r.name.starts_with("__") && r.name.ends_with("__")) continue;
         auto it = by_name.find(r.name);
@@ -132,8 +143,10 @@ struct RepoGraphBuilder {
         const auto& own = owner[fi];
         size_t from = static_cast<size_t>(
             own[std::clamp<size_t>(static_cast<size_t>(r.line), 1, own.size() - 1)]);
-        std::vector<size_t> local, via_import;
+        std::vector<size_t> local, via_import, same_family;
         for (size_t d : it->second) {
+          if (family_of_def[d] != here) continue;
+          same_family.push_back(d);
           long df = file_of_def[d];
           if (df == static_cast<long>(fi))
             local.push_back(d);
@@ -142,7 +155,8 @@ struct RepoGraphBuilder {
         }
         const std::vector<size_t>& targets = !local.empty()        ? local
                                              : !via_import.empty() ? via_import
-                                                                   : it->second;
+                                                                   : same_family;
+        if (targets.empty()) continue;
         if (targets.size() > kMaxTargets) continue;
         // The mention of a definition's own name (its declaration, a recursive call) is no edge.
         size_t n_targets = 0;

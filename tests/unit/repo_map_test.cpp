@@ -156,6 +156,26 @@ TEST(RepoMap, HeaderCountsAndFocusReadWell) {
   EXPECT_EQ(ranks(), once);
 }
 
+// Hostile probe 2026-12-06 (second round): a name linked files of any languages: a Go method
+// calling `g` "used" a Java and a C++ definition named g. Edges stay within a language family
+// (C with C++, the JavaScript dialects, the JVM languages).
+TEST(RepoMap, CallsLinkOnlyWithinALanguageFamily) {
+  RepoGraph g = RepoGraph::build_from_files({
+      {"a.go", "package a\n\nfunc Run() int {\n\treturn shared_name()\n}\n"},
+      {"b.java", "class B {\n  static int shared_name() { return 1; }\n}\n"},
+      {"c.cpp", "int shared_name() { return 2; }\n"},
+      {"d.c", "int caller(void) { return shared_name(); }\n"},
+      {"e.ts", "export function usesJs() { return helperJs(); }\n"},
+      {"f.js", "export function helperJs() { return 3; }\n"},
+  });
+  std::set<std::pair<std::string, std::string>> edges;
+  for (const auto& e : g.edges())
+    edges.insert({g.definitions()[e.from].path, g.definitions()[e.to].path});
+  for (const auto& [from, to] : edges) EXPECT_NE(from, "a.go") << "a.go -> " << to;
+  EXPECT_TRUE(edges.count({"d.c", "c.cpp"}));
+  EXPECT_TRUE(edges.count({"e.ts", "f.js"}));
+}
+
 TEST(RepoMap, EveryLanguageResolvesImportsAndCrossFileCalls) {
   std::vector<SourceText> files = {
       {"py/pkg/util.py", "def normalize_name(x):\n    return x.lower()\n"},
