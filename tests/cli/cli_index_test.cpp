@@ -113,7 +113,9 @@ TEST_F(CliIndex, KeywordSearchWithoutAnIndexAnchorsGlobsAtTheRoot) {
     return std::make_pair(r.status, r.out);
   };
   for (int indexed = 0; indexed < 2; ++indexed) {
-    if (indexed) ASSERT_EQ(run_cli(run({"index", t.path().string()})).status, 0);
+    if (indexed) {
+      ASSERT_EQ(run_cli(run({"index", t.path().string()})).status, 0);
+    }
     auto [st, out] = files("src/*.c");
     EXPECT_EQ(st, 0) << "indexed " << indexed << ": " << out;
     EXPECT_NE(out.find("a.c"), std::string::npos) << out;
