@@ -198,6 +198,18 @@ void describe(RepoDefinition& d, const std::vector<std::string_view>& lines, Own
         s.ends_with("=") || d.kind == "type")
       break;
   }
+  // A C/C++ typedef names its type after the body (`typedef struct { ... } TD;`): the name
+  // line alone read "} TD;". The header line and the name line, the body elided.
+  if ((d.language == "c" || d.language == "cpp") && d.name_line > first) {
+    const std::string_view name_line = trim(lines[d.name_line - 1]);
+    const std::string_view head = trim(lines[first - 1]);
+    if (name_line.starts_with("}") && head.starts_with("typedef")) {
+      std::string_view h = head.substr(0, head.find('{'));
+      std::string_view tail = trim(name_line.substr(1));
+      while (!tail.empty() && (tail.back() == ';' || tail.back() == ' ')) tail.remove_suffix(1);
+      sig = std::string(trim(h)) + " { … } " + std::string(tail);
+    }
+  }
   // Ruby one-liners (`class K; def a; end; end`, `def c = 1; end`): the header ends at the
   // first ';' outside brackets and quotes, not with the line.
   if (d.language == "ruby") {

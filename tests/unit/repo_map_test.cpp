@@ -156,6 +156,17 @@ TEST(RepoMap, HeaderCountsAndFocusReadWell) {
   EXPECT_EQ(ranks(), once);
 }
 
+// Hostile probe 2026-12-06 (second round): a C typedef's signature was its last line, "} TD;".
+TEST(RepoMap, CTypedefSignatureNamesTheType) {
+  auto defs = file_definitions("t.c",
+                               "typedef struct {\n  int a;\n} TD;\n\ntypedef struct node {\n  "
+                               "struct node* next;\n} Node;\n");
+  std::map<std::string, std::string> sig;
+  for (const auto& d : defs) sig[d.symbol] = d.signature;
+  EXPECT_EQ(sig["TD"], "typedef struct { … } TD");
+  EXPECT_EQ(sig["Node"], "typedef struct node { … } Node");
+}
+
 // Hostile probe 2026-12-06 (second round): a name linked files of any languages: a Go method
 // calling `g` "used" a Java and a C++ definition named g. Edges stay within a language family
 // (C with C++, the JavaScript dialects, the JVM languages).
