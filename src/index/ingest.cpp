@@ -205,6 +205,23 @@ void ProgressReporter::emit() {
 
 namespace {
 
+// What the object (and the snapshot) keep of a file's chunks, moved out of them.
+std::vector<StoredChunk> stored_chunks(std::vector<Chunk>& chunks) {
+  std::vector<StoredChunk> out;
+  out.reserve(chunks.size());
+  for (Chunk& c : chunks) {
+    StoredChunk sc;
+    sc.start_line = c.start_line;
+    sc.end_line = c.end_line;
+    sc.symbol = std::move(c.symbol);
+    sc.kind = std::move(c.kind);
+    sc.language = std::move(c.language);
+    sc.content = std::move(c.content);
+    out.push_back(std::move(sc));
+  }
+  return out;
+}
+
 unsigned ingest_threads(const PipelineConfig& cfg) {
   unsigned n = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
   // On the CPU the embedder's forward pass runs on the pool over every core while the next
@@ -421,17 +438,7 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     if (p.outcome.kind == FileOutcome::Embedded) {
       auto obj = std::make_shared<ObjectData>();
       obj->vectors = std::move(p.vectors);
-      obj->chunks.reserve(p.chunks.size());
-      for (auto& c : p.chunks) {
-        StoredChunk sc;
-        sc.start_line = c.start_line;
-        sc.end_line = c.end_line;
-        sc.symbol = std::move(c.symbol);
-        sc.kind = std::move(c.kind);
-        sc.language = std::move(c.language);
-        sc.content = std::move(c.content);
-        obj->chunks.push_back(std::move(sc));
-      }
+      obj->chunks = stored_chunks(p.chunks);
       // The rest of what the file adds to the snapshot: its int8 codes, and its terms merged
       // into the build's dictionary (one thread: this one).
       if (p.prep) {
@@ -758,17 +765,27 @@ MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& em
   c.paths.resize(files.size());
   c.sizes.resize(files.size());
   c.objects.resize(files.size());
-  if (!embed) {
-    for (size_t i = 0; i < files.size(); ++i) {
-      c.paths[i] = files[i].rel_path;
-      c.sizes[i] = files[i].size;
+  for (size_t i = 0; i < files.size(); ++i) {
+    c.paths[i] = files[i].rel_path;
+    c.sizes[i] = files[i].size;
+  }
+  // One file's outcome, in file order: its object, or a skip counted and named.
+  auto take = [&](size_t i, ContentStatus status, std::shared_ptr<ObjectData> obj) {
+    if (status != ContentStatus::Ok) {
+      count_skip(status_key(status), files[i].abs_path, st);
+      return;
     }
+    st->files_added++;
+    st->added.push_back(files[i].rel_path);
+    c.objects[i] = std::move(obj);
+  };
+  if (progress) progress->start_phase(IndexProgress::Phase::Chunking, files.size());
+  if (!embed) {
     ChunkOptions co = chunk_options_for(embedder);
     co.encode = {};  // cut by the tokenizer's count, keep no ids
     const size_t dim = embedder.dim();
     std::vector<ContentStatus> status(files.size(), ContentStatus::Ok);
-    std::atomic<size_t> chunks{0};
-    if (progress) progress->start_phase(IndexProgress::Phase::Chunking, files.size());
+    std::vector<std::shared_ptr<ObjectData>> objects(files.size());
     const auto t0 = std::chrono::steady_clock::now();
     parallel_for(0, static_cast<int64_t>(files.size()), 1, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
@@ -777,40 +794,20 @@ MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& em
         status[i] = read_text_file(files[i].abs_path, max_file_size, &content);
         if (status[i] != ContentStatus::Ok) continue;
         auto obj = std::make_shared<ObjectData>();
-        for (Chunk& ch : chunk_file(files[i].rel_path, content, co)) {
-          StoredChunk sc;
-          sc.start_line = ch.start_line;
-          sc.end_line = ch.end_line;
-          sc.symbol = std::move(ch.symbol);
-          sc.kind = std::move(ch.kind);
-          sc.language = std::move(ch.language);
-          sc.content = std::move(ch.content);
-          obj->chunks.push_back(std::move(sc));
-        }
+        std::vector<Chunk> chunks = chunk_file(files[i].rel_path, content, co);
+        obj->chunks = stored_chunks(chunks);
         obj->vectors.assign(obj->chunks.size() * dim, 0.0f);
-        chunks += obj->chunks.size();
-        c.objects[i] = std::move(obj);
+        objects[i] = std::move(obj);
       }
     });
     if (cancelled && cancelled()) throw CancelledError("search cancelled");
-    for (size_t i = 0; i < files.size(); ++i) {
-      if (status[i] != ContentStatus::Ok) {
-        count_skip(status_key(status[i]), files[i].abs_path, st);
-        continue;
-      }
-      st->files_added++;
-      st->added.push_back(files[i].rel_path);
-    }
+    for (size_t i = 0; i < files.size(); ++i) take(i, status[i], std::move(objects[i]));
     st->chunk_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return c;
   }
   std::vector<FileTask> tasks;
   tasks.reserve(files.size());
-  for (size_t i = 0; i < files.size(); ++i) {
-    tasks.push_back({i, files[i]});
-    c.paths[i] = files[i].rel_path;
-    c.sizes[i] = files[i].size;
-  }
+  for (size_t i = 0; i < files.size(); ++i) tasks.push_back({i, files[i]});
   PipelineConfig cfg;
   cfg.embedder = &embedder;
   cfg.chunk = chunk_options_for(embedder);
@@ -819,15 +816,8 @@ MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& em
   cfg.cancelled = std::move(cancelled);
   cfg.bm25_dict = c.dict.get();
   cfg.done = [&](const FileTask& t, FileOutcome&& out) {
-    if (out.status != ContentStatus::Ok) {
-      count_skip(status_key(out.status), t.file.abs_path, st);
-      return;
-    }
-    st->files_added++;
-    st->added.push_back(t.file.rel_path);
-    c.objects[t.slot] = std::move(out.obj);
+    take(t.slot, out.status, std::move(out.obj));
   };
-  if (progress) progress->start_phase(IndexProgress::Phase::Chunking, tasks.size());
   PipelineTimes times = run_pipeline(tasks, cfg);
   st->chunk_s += times.chunk_s;
   st->embed_s += times.embed_s;
