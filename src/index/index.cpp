@@ -157,6 +157,9 @@ struct State {
   std::shared_ptr<Snapshot> snap;  // null: nothing committed (an empty index), or damaged
   FileId manifest;                 // which manifest it came from
   std::string error;  // why the committed snapshot cannot be served (damaged); empty if none
+  // The manifest decoded, is this index's, and names a snapshot (which may still be damaged:
+  // then snap is null and update() rebuilds it).
+  bool committed = false;
 };
 
 class IndexImpl final : public Index {
@@ -187,14 +190,13 @@ class IndexImpl final : public Index {
                                 const SearchOptions& opts) const override;
   IndexStatus status() const override;
   std::shared_ptr<const IndexSnapshot> snapshot() const override;
+  // From the state searches load (current(): the manifest decoded once per version of it, the
+  // snapshot opened once, and update() reuses it), not a decode of its own: a keyword search
+  // of an indexed tree read a large manifest once more. The state current() keeps after a
+  // `--clean` from another process is not committed here.
   bool has_snapshot() const override {
-    try {
-      const Manifest m =
-          decode_manifest(read_file(manifest_path(), kMaxManifestBytes), manifest_path().string());
-      return manifest_matches(m) && m.snapshot.has_value();
-    } catch (const Error&) {
-      return false;  // none yet, or one the next update() rebuilds
-    }
+    const auto s = current();
+    return s->committed && s->manifest == file_id(manifest_path());
   }
 
  private:
@@ -344,6 +346,7 @@ std::shared_ptr<const State> IndexImpl::load_state() const {
       return s;  // no index yet, or a broken one that update() reports and rebuilds
     }
     if (!manifest_matches(m) || !m.snapshot) return s;
+    s->committed = true;
     try {
       auto snap = Snapshot::open_file(location_ / m.snapshot->name);
       if (snap->model_key() != model_key_ || snap->dim() != dim_) return s;
@@ -821,6 +824,7 @@ UpdateStats IndexImpl::update() {
   }
   auto publish_snap = [&](std::shared_ptr<Snapshot> snap) {
     auto s = std::make_shared<State>();
+    s->committed = snap != nullptr;
     s->snap = std::move(snap);
     s->manifest = file_id(manifest_path());
     publish(std::move(s));
