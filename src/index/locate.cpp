@@ -336,11 +336,8 @@ bool is_own_top_entry(const fs::directory_entry& e) {
   const EntryKind k = kind_of(e);
   if (n == "objects") return k == EntryKind::Dir;
   if (k != EntryKind::File) return false;
-  if (n == "lock" || n == "manifest.json" || n == "gc-pending" || is_temp_file_name(n)) return true;
-  // snapshot-<generation>.bin
-  if (!n.starts_with("snapshot-") || !n.ends_with(".bin") || n.size() <= 13) return false;
-  const std::string_view g = std::string_view(n).substr(9, n.size() - 13);
-  return std::all_of(g.begin(), g.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return n == "lock" || n == "manifest.json" || n == "gc-pending" || is_temp_file_name(n) ||
+         is_snapshot_file_name(n);
 }
 
 }  // namespace

@@ -112,11 +112,14 @@ namespace {
 // it under the writer failed that update mid-write, or, between its open and its lock, let
 // two writers run at once (hostile probe 2026-12-05). The lock is held while removing.
 // Files an index does not write (`foreign`) stay where they are, with the folder; the index's
-// own entries go (kept lists the foreign ones).
+// own entries go (kept lists the foreign ones). *is_index (when given) says whether `dir` was
+// an index, removed or kept busy.
 uint64_t remove_index_dir(const fs::path& dir, std::vector<std::string>* busy,
-                          std::vector<fs::path>* kept) {
+                          std::vector<fs::path>* kept, bool* is_index = nullptr) {
   std::vector<fs::path> foreign;
-  if (!is_index_dir(dir, &foreign)) return 0;
+  const bool index = is_index_dir(dir, &foreign);
+  if (is_index) *is_index = index;
+  if (!index) return 0;
   std::optional<FileLock> lock;
   const fs::path lock_path = dir / "lock";
   std::error_code ec;
@@ -207,22 +210,21 @@ uint64_t remove_index_dir(const fs::path& dir, std::vector<std::string>* busy,
 // empty, or when it is itself an index of the old layout).
 uint64_t clean_parent(const fs::path& parent, std::vector<std::string>* busy,
                       std::vector<fs::path>* kept) {
-  std::vector<fs::path> foreign;
-  if (is_index_dir(parent, &foreign)) return remove_index_dir(parent, busy, kept);
+  bool index = false;
+  const uint64_t own = remove_index_dir(parent, busy, kept, &index);
+  if (index) return own;
   uint64_t freed = 0;
-  bool removed = false;
+  bool held_index = false;
   for (const fs::path& d : subdirs(parent)) {
-    const size_t before = kept->size();
-    std::error_code e2;
-    const bool was = is_index_dir(d, &foreign);
-    freed += remove_index_dir(d, busy, kept);
-    removed = removed || (was && !fs::exists(d, e2)) || kept->size() > before;
+    freed += remove_index_dir(d, busy, kept, &index);
+    held_index = held_index || index;
   }
-  // The root's folder goes when removing its indexes emptied it; an empty folder that held no
-  // index is not ours to remove (`--clean --all --cache-dir ~` removed every empty folder of ~;
-  // hostile probe 2026-12-06).
+  // The root's folder goes when removing its indexes emptied it (one kept busy, or its foreign
+  // files, leave it not empty); an empty folder that held no index is not ours to remove (`--clean
+  // --all --cache-dir ~` removed every empty folder of ~; hostile probe 2026-12-06).
   std::error_code ec;
-  if (removed && fs::is_directory(parent, ec) && fs::is_empty(parent, ec)) fs::remove(parent, ec);
+  if (held_index && fs::is_directory(parent, ec) && fs::is_empty(parent, ec))
+    fs::remove(parent, ec);
   return freed;
 }
 

@@ -816,18 +816,27 @@ void sync_filesystem(const fs::path& dir) {
   ::close(fd);
 }
 
+namespace {
+bool decimal(std::string_view d) {
+  return !d.empty() && std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+}  // namespace
+
 bool is_temp_file_name(std::string_view name) {
-  // "<name>.tmp.<pid>.<counter>" (AtomicFile), exactly: "report.tmp.docx" is someone's file.
+  // Exactly AtomicFile's form: "report.tmp.docx" is someone's file.
   const size_t at = name.rfind(".tmp.");
   if (at == std::string_view::npos || at == 0) return false;
   const std::string_view tail = name.substr(at + 5);
   const size_t dot = tail.find('.');
-  auto digits = [](std::string_view d) {
-    return !d.empty() &&
-           std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
-  };
-  return dot != std::string_view::npos && digits(tail.substr(0, dot)) &&
-         digits(tail.substr(dot + 1));
+  return dot != std::string_view::npos && decimal(tail.substr(0, dot)) &&
+         decimal(tail.substr(dot + 1));
+}
+
+bool is_snapshot_file_name(std::string_view name) {
+  constexpr std::string_view kPrefix = "snapshot-", kSuffix = ".bin";
+  return name.starts_with(kPrefix) && name.ends_with(kSuffix) &&
+         name.size() > kPrefix.size() + kSuffix.size() &&
+         decimal(name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size()));
 }
 
 FileLock::FileLock(const fs::path& path, bool allow_read_only, bool wait) {

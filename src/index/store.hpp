@@ -121,8 +121,11 @@ void sync_filesystem(const std::filesystem::path& dir);
 // files' own modes (a 0600 .env was readable through the 0644 snapshot in 0755 folders:
 // hostile probe 2026-12-05). The XDG base directory rule for cache folders says the same.
 void create_private_directories(const std::filesystem::path& dir, std::error_code& ec);
-// Names of temp files AtomicFile leaves behind when killed (removed by the next writer).
+// Names of temp files AtomicFile leaves behind when killed (removed by the next writer):
+// "<name>.tmp.<pid>.<counter>" exactly.
 bool is_temp_file_name(std::string_view name);
+// Names of snapshot files: "snapshot-<generation>.bin".
+bool is_snapshot_file_name(std::string_view name);
 
 // Advisory lock (flock) on `path`, created if needed; blocks until granted. Exclusive, unless
 // allow_read_only and the lock file cannot be opened for writing (EACCES, EPERM, EROFS: a
