@@ -138,19 +138,7 @@ class LspServer {
   // A second workspace folder was ignored: definitions, symbols and calls of its files came
   // from the first folder's graph, and found nothing (hostile probe 2026-12-06).
   server::Root* served_root_of(const std::string& abs) {
-    if (!ws_ || abs.empty()) return nullptr;
-    server::Root* best = nullptr;
-    size_t best_len = 0;
-    for (server::Root* r : ws_->roots()) {
-      const std::string rp = r->path().string();
-      const bool below = abs.size() >= rp.size() && abs.compare(0, rp.size(), rp) == 0 &&
-                         (abs.size() == rp.size() || abs[rp.size()] == '/' || rp == "/");
-      if (below && (best == nullptr || rp.size() > best_len)) {
-        best = r;
-        best_len = rp.size();
-      }
-    }
-    return best;
+    return ws_ && !abs.empty() ? ws_->holding(abs) : nullptr;
   }
 
   // The root a request's params are about: its textDocument's, or its call hierarchy item's.

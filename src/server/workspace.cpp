@@ -210,15 +210,7 @@ Root& Workspace::root(const std::string& hint, fs::path* resolved) {
     throw InvalidArgument("root " + hint + ": " + e.what());
   }
   if (resolved) *resolved = canon;
-  // The deepest served root that holds it.
-  Root* best = nullptr;
-  for (auto& r : roots_) {
-    std::string rel = relative_to(canon, r->path());
-    bool below = rel.empty() || !fs::path(rel).is_absolute();
-    if (below && (!best || r->path().string().size() > best->path().string().size()))
-      best = r.get();
-  }
-  if (best) return *best;
+  if (Root* best = holding_locked(canon)) return *best;
   // A file below no served root: its folder is the new root (Index::open finds the project's
   // own root above it), not "root ... is not a directory".
   const fs::path dir_path = dir ? canon : canon.parent_path();
@@ -227,6 +219,23 @@ Root& Workspace::root(const std::string& hint, fs::path* resolved) {
   roots_.push_back(std::unique_ptr<Root>(new Root(*this, dir_path)));
   log("info", "serving a new root: " + dir_path.string());
   return *roots_.back();
+}
+
+Root* Workspace::holding(const fs::path& canonical) {
+  std::lock_guard<std::mutex> lock(roots_mu_);
+  return holding_locked(canonical);
+}
+
+Root* Workspace::holding_locked(const fs::path& canonical) const {
+  const std::string abs = canonical.string();
+  Root* best = nullptr;
+  for (const auto& r : roots_) {
+    const std::string rp = r->path().string();
+    const bool below = abs.compare(0, rp.size(), rp) == 0 &&
+                       (abs.size() == rp.size() || abs[rp.size()] == '/' || rp == "/");
+    if (below && (!best || rp.size() > best->path().string().size())) best = r.get();
+  }
+  return best;
 }
 
 std::vector<Root*> Workspace::roots() {

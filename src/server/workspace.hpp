@@ -101,6 +101,9 @@ class Workspace {
   // a hint that does not exist, is not a directory or regular file, or lies in /proc, /sys or
   // /dev; IoError.
   Root& root(const std::string& hint = {}, std::filesystem::path* resolved = nullptr);
+  // The deepest served root holding the canonical path `canonical` (itself or below it), or
+  // null; opens nothing.
+  Root* holding(const std::filesystem::path& canonical);
   std::vector<Root*> roots();
   const ServerOptions& options() const { return opts_; }
   void log(const std::string& level, const std::string& message) const {
@@ -112,6 +115,7 @@ class Workspace {
   LogFn log_;
   std::mutex roots_mu_;
   std::vector<std::unique_ptr<Root>> roots_;
+  Root* holding_locked(const std::filesystem::path& canonical) const;  // roots_mu_ held
   std::mutex model_mu_;
   std::condition_variable model_cv_;
   bool loading_ = false;
