@@ -56,6 +56,16 @@ bool any_glob_matches(const std::vector<std::string>& globs, std::string_view na
   return false;
 }
 
+// End (its ']') of the bracket class opening at glob[i] ('['), or npos when it is never
+// closed; a ']' first is a member of the class.
+size_t class_end(std::string_view glob, size_t i) {
+  size_t j = i + 1;
+  if (j < glob.size() && (glob[j] == '!' || glob[j] == '^')) ++j;
+  if (j < glob.size() && glob[j] == ']') ++j;
+  while (j < glob.size() && glob[j] != ']') j += glob[j] == '\\' ? 2 : 1;
+  return j < glob.size() ? j : std::string_view::npos;
+}
+
 }  // namespace
 
 void check_glob(std::string_view glob) {
@@ -70,29 +80,16 @@ void check_glob(std::string_view glob) {
       continue;
     }
     if (glob[i] != '[') continue;
-    size_t j = i + 1;
-    if (j < glob.size() && (glob[j] == '!' || glob[j] == '^')) ++j;
-    if (j < glob.size() && glob[j] == ']') ++j;  // a ']' first is a member of the class
-    while (j < glob.size() && glob[j] != ']') j += glob[j] == '\\' ? 2 : 1;
-    if (j >= glob.size())
+    i = class_end(glob, i);
+    if (i == std::string_view::npos)
       throw InvalidArgument("glob '" + std::string(glob) +
                             "': '[' is never closed (write \\[ for a literal bracket)");
-    i = j;
   }
 }
 
 namespace {
 
 constexpr size_t kMaxGlobExpansion = 1024;  // patterns one -g glob may expand to
-
-// End of the bracket class opening at glob[i] ('['), or npos; as check_glob reads it.
-size_t class_end(std::string_view glob, size_t i) {
-  size_t j = i + 1;
-  if (j < glob.size() && (glob[j] == '!' || glob[j] == '^')) ++j;
-  if (j < glob.size() && glob[j] == ']') ++j;
-  while (j < glob.size() && glob[j] != ']') j += glob[j] == '\\' ? 2 : 1;
-  return j < glob.size() ? j : std::string_view::npos;
-}
 
 [[noreturn]] void bad_braces(std::string_view whole, const char* why) {
   throw InvalidArgument("glob '" + std::string(whole) + "': " + why +

@@ -116,11 +116,13 @@ std::string strip_comment_marker(std::string_view l) {
   return std::string(trim(l));
 }
 
-// The line without a trailing "# comment" (a '#' outside string quotes).
-std::string_view strip_hash_comment(std::string_view l) {
+// Where the first byte of `stops` lies outside string quotes (and, with `nested`, outside (),
+// [] and {}), or npos.
+size_t find_unquoted(std::string_view l, std::string_view stops, bool nested) {
   char quote = 0;
+  int nest = 0;
   for (size_t i = 0; i < l.size(); ++i) {
-    char c = l[i];
+    const char c = l[i];
     if (quote) {
       if (c == '\\')
         ++i;
@@ -128,11 +130,20 @@ std::string_view strip_hash_comment(std::string_view l) {
         quote = 0;
     } else if (c == '"' || c == '\'') {
       quote = c;
-    } else if (c == '#') {
-      return l.substr(0, i);
+    } else if (nested && (c == '(' || c == '[' || c == '{')) {
+      ++nest;
+    } else if (nested && (c == ')' || c == ']' || c == '}')) {
+      --nest;
+    } else if (nest <= 0 && stops.find(c) != std::string_view::npos) {
+      return i;
     }
   }
-  return l;
+  return std::string_view::npos;
+}
+
+// The line without a trailing "# comment" (a '#' outside string quotes).
+std::string_view strip_hash_comment(std::string_view l) {
+  return l.substr(0, find_unquoted(l, "#", false));
 }
 
 // Where a definition's syntax node starts (Chunk::sig_line, sig_col), given only for one that
@@ -212,31 +223,8 @@ void describe(RepoDefinition& d, const std::vector<std::string_view>& lines, Own
   }
   // Ruby one-liners (`class K; def a; end; end`, `def c = 1; end`): the header ends at the
   // first ';' outside brackets and quotes, not with the line.
-  if (d.language == "ruby") {
-    int nest = 0;
-    char quote = 0;
-    for (size_t k = 0; k < sig.size(); ++k) {
-      const char ch = sig[k];
-      if (quote) {
-        if (ch == '\\')
-          ++k;
-        else if (ch == quote)
-          quote = 0;
-      } else if (ch == '"' || ch == '\'') {
-        quote = ch;
-      } else if (ch == '(' || ch == '[' || ch == '{') {
-        ++nest;
-      } else if (ch == ')' || ch == ']' || ch == '}') {
-        --nest;
-      } else if (ch == ';' && nest <= 0) {
-        sig.resize(k);
-        break;
-      } else if (ch == '#' && nest <= 0) {
-        sig.resize(k);  // a comment
-        break;
-      }
-    }
-  }
+  if (d.language == "ruby")
+    if (const size_t k = find_unquoted(sig, ";#", true); k != std::string::npos) sig.resize(k);
   std::string_view sv = trim(sig);
   d.signature = squash(sv, kMaxSignature);
 
