@@ -139,17 +139,21 @@ int run_index(const CliOptions& opts) {
     for (const auto& f : st.added) out += "A " + escape_name(f) + "\n";
     for (const auto& f : st.modified) out += "M " + escape_name(f) + "\n";
     for (const auto& f : st.removed) out += "D " + escape_name(f) + "\n";
-    char buf[512];
+    // Chunks of edited files whose text did not change keep their vectors.
+    const std::string kept = st.chunks_reused == 0 ? std::string()
+                                                   : " (" + std::to_string(st.chunks_reused) +
+                                                         " kept from edited files)";
+    char buf[640];
     std::snprintf(buf, sizeof(buf),
                   "files: %zu seen, %zu added, %zu modified, %zu removed, %zu unchanged\n"
                   "skipped: %zu binary, %zu invalid UTF-8, %zu too large, %zu unreadable\n"
-                  "chunks: %zu embedded, %zu total\n"
+                  "chunks: %zu embedded, %zu total%s\n"
                   "time: %.3fs (walk %.3fs, chunk %.3fs, embed %.3fs, write %.3fs; "
                   "model load %.3fs)\n",
                   st.files_seen, st.files_added, st.files_modified, st.files_removed,
                   st.files_unchanged, st.skipped_binary, st.skipped_invalid_utf8,
                   st.skipped_too_large, st.skipped_unreadable, st.chunks_embedded, st.chunks_total,
-                  st.total_s, st.walk_s, st.chunk_s, st.embed_s, st.write_s, load_s);
+                  kept.c_str(), st.total_s, st.walk_s, st.chunk_s, st.embed_s, st.write_s, load_s);
     out += buf;
     write_stdout(out);
     if (opts.stats)

@@ -168,6 +168,9 @@ struct UpdateStats {
   size_t skipped_binary = 0, skipped_invalid_utf8 = 0, skipped_too_large = 0,
          skipped_unreadable = 0;
   size_t chunks_embedded = 0, chunks_total = 0, objects_collected = 0, corrupt_rebuilt = 0;
+  // Chunks of modified files whose text did not change: their vectors were kept from the
+  // file's previous version instead of embedded again (not counted in chunks_embedded).
+  size_t chunks_reused = 0;
   // A read-only index (it cannot be written): the files changed since its last update, which
   // it could not take in (it serves searches as it is, with a warning).
   size_t files_left_stale = 0;

@@ -901,6 +901,19 @@ UpdateStats IndexImpl::update() {
       return nullptr;  // a bad object is simply rewritten
     }
   };
+  // The object of a modified file's previous version: its chunks that did not change keep
+  // their vectors (an edit re-embeds what it changed). Named by the committed manifest, so it
+  // is there unless damaged (then everything is embedded, as before).
+  cfg.previous = [&](const FileTask& t) -> std::shared_ptr<const ObjectData> {
+    if (!have_old) return nullptr;
+    const auto it = old.files.find(t.file.rel_path);
+    if (it == old.files.end() || it->second.status != "ok" || it->second.id.empty()) return nullptr;
+    try {
+      return load_object(it->second.id);
+    } catch (const Error&) {
+      return nullptr;
+    }
+  };
   std::vector<size_t> touched;  // slots read again whose content is what the manifest says
   cfg.done = [&](const FileTask& t, FileOutcome&& out) {
     const WalkedFile& f = *slots[t.slot].file;
@@ -962,6 +975,7 @@ UpdateStats IndexImpl::update() {
     st.chunk_wait_s += times.chunk_wait_s;
     st.embed_gap_s += times.embed_gap_s;
     st.chunks_embedded += times.chunks_embedded;
+    st.chunks_reused += times.chunks_reused;
   };
   rep.start_phase(IndexProgress::Phase::Chunking, tasks.size());
   run(tasks);

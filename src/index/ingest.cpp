@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <unordered_map>
 
 #include "corpus/path_filter.hpp"
@@ -269,6 +270,12 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     std::vector<Chunk> chunks;
     std::shared_ptr<SnapshotPrep> prep;  // set for files to embed
     bool embed = false;
+    // For files to embed: each chunk's text key, and the vectors kept from the file's previous
+    // version ([chunks, dim], rows where kept[c]; empty when none was kept).
+    std::vector<ChunkTextKey> keys;
+    std::vector<float> vectors;
+    std::vector<uint8_t> kept;
+    size_t n_kept = 0;
   };
   ProgressReporter* prog = cfg.progress;  // the caller counted the tasks into files_total
   const size_t n = tasks.size();
@@ -315,6 +322,32 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   std::atomic<int64_t> chunk_ns{0};
   PipelineTimes times;
   Embedder& emb = *cfg.embedder;
+
+  const size_t dim = emb.dim();
+  // The chunks' text keys, and the vectors of the previous version's chunks with the same key
+  // (their ids are dropped: nothing to embed).
+  auto keep_previous_vectors = [&](const FileTask& task, Item& it) {
+    it.keys.reserve(it.chunks.size());
+    for (const Chunk& c : it.chunks) it.keys.push_back(chunk_text_key(c.ids));
+    const std::shared_ptr<const ObjectData> prev = cfg.previous ? cfg.previous(task) : nullptr;
+    if (!prev || prev->keys.size() != prev->chunks.size() ||
+        prev->vectors.size() != prev->chunks.size() * dim)
+      return;
+    std::map<ChunkTextKey, size_t> row;
+    for (size_t r = 0; r < prev->keys.size(); ++r) row.emplace(prev->keys[r], r);
+    it.kept.assign(it.chunks.size(), 0);
+    for (size_t c = 0; c < it.chunks.size(); ++c) {
+      const auto found = row.find(it.keys[c]);
+      if (found == row.end()) continue;
+      if (it.vectors.empty()) it.vectors.resize(it.chunks.size() * dim);
+      std::copy_n(prev->vectors.begin() + static_cast<std::ptrdiff_t>(found->second * dim), dim,
+                  it.vectors.begin() + static_cast<std::ptrdiff_t>(c * dim));
+      it.kept[c] = 1;
+      it.chunks[c].ids = {};
+      ++it.n_kept;
+    }
+    if (it.n_kept == 0) it.kept.clear();
+  };
 
   // Workers: read, hash, reuse or chunk + tokenize one file at a time, in any order; each
   // file's result depends on that file alone, so timing never changes what is produced. They
@@ -365,12 +398,13 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
               if (c.ids.empty())  // no encode in the options, or it failed: report it here
                 c.ids = emb.tokenize(c.embed_text.empty() ? c.content : c.embed_text,
                                      InputKind::Document);
+            keep_previous_vectors(tasks[t], it);
             it.embed = true;
             // The file's keyword terms, for the snapshot, made here while the embedder runs.
             it.prep = std::make_shared<SnapshotPrep>();
             it.prep->path = tasks[t].file.rel_path;
             it.prep->terms = snapshot_terms(it.prep->path, std::span<const Chunk>(it.chunks));
-            if (prog) prog->chunks_total += it.chunks.size();
+            if (prog) prog->chunks_total += it.chunks.size() - it.n_kept;
           }
         }
         if (prog) prog->files_chunked++;
@@ -409,8 +443,10 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     FileOutcome outcome;
     std::vector<Chunk> chunks;
     std::shared_ptr<SnapshotPrep> prep;
+    std::vector<ChunkTextKey> keys;
     std::vector<float> vectors;
-    size_t filled = 0;
+    std::vector<uint8_t> kept;  // rows of vectors kept from the previous version (or empty)
+    size_t filled = 0;          // rows of vectors set (kept or embedded)
   };
   struct Window {
     std::vector<Pending> files;
@@ -427,7 +463,6 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   };
   std::deque<Pending> pending;
   size_t pending_chunks = 0;
-  const size_t dim = emb.dim();
   const size_t group_tokens = group_tokens_for(cfg);
   const bool normalize = !emb.normalizes();
 
@@ -439,6 +474,7 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       auto obj = std::make_shared<ObjectData>();
       obj->vectors = std::move(p.vectors);
       obj->chunks = stored_chunks(p.chunks);
+      obj->keys = std::move(p.keys);
       // The rest of what the file adds to the snapshot: its int8 codes, and its terms merged
       // into the build's dictionary (one thread: this one).
       if (p.prep) {
@@ -654,10 +690,13 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
     w->files.reserve(nfiles);
     for (size_t f = 0; f < nfiles; ++f) w->files.push_back(std::move(pending[f]));
     pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(nfiles));
-    std::vector<std::pair<uint32_t, uint32_t>> refs;  // (file in window, chunk)
-    for (size_t f = 0; f < w->files.size(); ++f)
+    std::vector<std::pair<uint32_t, uint32_t>> refs;  // (file in window, chunk) to embed
+    for (size_t f = 0; f < w->files.size(); ++f) {
+      const std::vector<uint8_t>& kept = w->files[f].kept;
       for (size_t c = 0; c < w->files[f].chunks.size(); ++c)
-        refs.emplace_back(static_cast<uint32_t>(f), static_cast<uint32_t>(c));
+        if (kept.empty() || !kept[c])
+          refs.emplace_back(static_cast<uint32_t>(f), static_cast<uint32_t>(c));
+    }
     pending_chunks -= refs.size();
     auto len = [&](const std::pair<uint32_t, uint32_t>& r) {
       return w->files[r.first].chunks[r.second].ids.size();
@@ -726,9 +765,11 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       cv_space.notify_all();
       if (it.embed && it.chunks.empty())
         it.outcome.obj = std::make_shared<ObjectData>();  // a file without chunks
-      const size_t nc = it.embed ? it.chunks.size() : 0;
-      pending.push_back(
-          Pending{t, std::move(it.outcome), std::move(it.chunks), std::move(it.prep), {}, 0});
+      const size_t nc = it.embed ? it.chunks.size() - it.n_kept : 0;
+      times.chunks_reused += it.n_kept;
+      pending.push_back(Pending{t, std::move(it.outcome), std::move(it.chunks), std::move(it.prep),
+                                std::move(it.keys), std::move(it.vectors), std::move(it.kept),
+                                it.n_kept});
       pending_chunks += nc;
       if (pending_chunks == 0) {
         enqueue(pending.size());  // nothing to embed: handed back after the groups before it
@@ -737,9 +778,12 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
         cut = std::min(window, cut * 2);
       }
     }
-    while (!pending.empty()) {  // the last window, in parts of first_cut chunks
+    while (!pending.empty()) {  // the last window, in parts of first_cut chunks to embed
       size_t files = 0, chunks = 0;
-      while (files < pending.size() && chunks < first_cut) chunks += pending[files++].chunks.size();
+      while (files < pending.size() && chunks < first_cut) {
+        chunks += pending[files].chunks.size() - pending[files].filled;
+        ++files;
+      }
       enqueue(files);
     }
     stop_workers();

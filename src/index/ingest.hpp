@@ -125,6 +125,12 @@ struct PipelineConfig {
   // object to reuse. Must be thread-safe.
   // A returned object is used only if object_matches_content() holds for the file's content.
   std::function<std::shared_ptr<ObjectData>(const FileTask&, const std::string& id)> reuse;
+  // Ingest threads, concurrently, for a file that is chunked (not reused whole): the object of
+  // the file's previous version at this path, or null. Each new chunk whose text key
+  // (chunk_text_key of its ids) is one of that object's keeps its vector instead of being
+  // embedded again: an edit re-embeds the chunks it changed, not the whole file. Must be
+  // thread-safe; may be empty.
+  std::function<std::shared_ptr<const ObjectData>(const FileTask&)> previous;
   // Calling thread: one call per task, in task order.
   std::function<void(const FileTask&, FileOutcome&&)> done;
   ProgressReporter* progress = nullptr;  // may be null
@@ -144,6 +150,7 @@ struct PipelineTimes {
   double chunk_wait_s = 0;  // the embedding thread waiting for the next file in order
   double embed_gap_s = 0;   // the embedding thread's own work between embed calls
   size_t chunks_embedded = 0;
+  size_t chunks_reused = 0;  // vectors kept from the files' previous versions (`previous`)
 };
 
 PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineConfig& cfg);

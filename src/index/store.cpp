@@ -980,9 +980,16 @@ std::string encode_object(const ObjectData& obj, uint32_t dim, std::string_view 
     put_str(&payload, c.content);
   }
   payload.append(reinterpret_cast<const char*>(obj.vectors.data()), obj.vectors.size() * 4);
+  if (!obj.keys.empty() && obj.keys.size() != obj.chunks.size())
+    throw InvalidArgument("encode_object: keys do not match chunks");
+  // Version 3 always carries keys; an object without them (none were made) is written as
+  // version 2, which says so.
+  const bool keyed = !obj.keys.empty() || obj.chunks.empty();
+  for (const ChunkTextKey& k : obj.keys)
+    payload.append(reinterpret_cast<const char*>(k.data()), k.size());
   ObjectHeader h{};
   std::memcpy(h.magic, kObjectMagic, 8);
-  h.version = kFormatVersion;
+  h.version = keyed ? kObjectVersion : 2;
   h.dim = dim;
   h.n_chunks = static_cast<uint32_t>(obj.chunks.size());
   h.payload_len = payload.size();
@@ -1006,7 +1013,7 @@ ObjectData decode_object(std::string_view bytes, uint32_t dim, std::string_view 
   if (std::memcmp(h.magic, kObjectMagic, 8) != 0) throw IndexError("object " + o + ": bad magic");
   if (h.header_crc != header_crc_of(h))
     throw IndexError("object " + o + ": header checksum mismatch");
-  if (h.version != kFormatVersion)
+  if (h.version != 2 && h.version != kObjectVersion)
     throw IndexError("object " + o + ": format version " + std::to_string(h.version));
   if (h.dim != dim)
     throw IndexError("object " + o + ": dim " + std::to_string(h.dim) + ", expected " +
@@ -1038,11 +1045,29 @@ ObjectData decode_object(std::string_view bytes, uint32_t dim, std::string_view 
     c.content = r.str();
   }
   const size_t vbytes = size_t(h.n_chunks) * dim * 4;
-  if (payload.size() - r.pos != vbytes)
+  const size_t kbytes = h.version >= 3 ? size_t(h.n_chunks) * sizeof(ChunkTextKey) : 0;
+  if (payload.size() - r.pos != vbytes + kbytes)
     throw IndexError("object " + o + ": vector section has the wrong size");
   obj.vectors.resize(size_t(h.n_chunks) * dim);
   if (vbytes > 0) std::memcpy(obj.vectors.data(), payload.data() + r.pos, vbytes);
+  if (kbytes > 0) {
+    obj.keys.resize(h.n_chunks);
+    std::memcpy(obj.keys.data(), payload.data() + r.pos + vbytes, kbytes);
+  }
   return obj;
+}
+
+ChunkTextKey chunk_text_key(std::span<const int32_t> ids) {
+  Sha256 h;
+  h.update("ripvec-chunk-ids\0", 17);
+  const uint64_t n = ids.size();
+  h.update(&n, sizeof(n));
+  // Little endian, as every stored integer (the index is not portable to big-endian hosts).
+  h.update(ids.data(), ids.size() * sizeof(int32_t));
+  const std::array<uint8_t, 32> d = h.finish();
+  ChunkTextKey k;
+  std::memcpy(k.data(), d.data(), k.size());
+  return k;
 }
 
 // ---------------- manifest ----------------

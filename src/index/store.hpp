@@ -20,11 +20,14 @@
 //   bytes>" (no file name contains NUL, so this cannot collide) and decoded back exactly.
 //   At most kMaxManifestBytes.
 //
-// Object file (little endian, version kFormatVersion):
+// Object file (little endian, version kObjectVersion; version 2 is still read):
 //   ObjectHeader (136 bytes: magic "RVOBJ\0\0\1", version, dim, n_chunks, payload_crc32c,
 //                 payload_len, id (64 hex), model key (32 hex), header_crc32c, reserved)
 //   payload: per chunk: i32 start_line, i32 end_line, then 4 strings (u32 length + bytes):
-//            symbol, kind, language, content; then float32 vectors [n_chunks, dim].
+//            symbol, kind, language, content; then float32 vectors [n_chunks, dim]; then
+//            (version 3) the chunks' text keys, 16 bytes each [n_chunks] (chunk_text_key:
+//            what the next version of the file looks up to keep a vector instead of
+//            embedding its chunk again). A version-2 object has no keys.
 //
 // Snapshot file (little endian, version kSnapshotVersion = 2): SnapshotHeader (320 bytes:
 // magic "RVSNAP\0\1", u32 version, u32 dim, u64 n_files, n_chunks, n_terms, n_postings,
@@ -47,6 +50,7 @@
 // rebuilt the same way.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -67,6 +71,11 @@ namespace ripvec::index {
 // format lives in another directory. 2: released together with snapshot version 2 (and the
 // manifest's byte-string paths below).
 inline constexpr uint32_t kFormatVersion = 2;
+// The object file's own version (ObjectHeader::version). 3: the chunks' text keys after the
+// vectors. Not part of the index key: an index keeps its objects of version 2, which are read
+// as they are (no keys), and writes version 3 for each file it embeds from then on. (A ripvec
+// from before reads a version-3 object as damaged and embeds its file again.)
+inline constexpr uint32_t kObjectVersion = 3;
 // Snapshot layout. 2: FileRec carries the file's size and flags (hidden), for filters at query
 // time, and every section has a CRC-32C in the header, verified when the snapshot is mapped.
 inline constexpr uint32_t kSnapshotVersion = 2;
@@ -205,9 +214,18 @@ struct SnapshotPrep {
   std::vector<float> scales, err;  // [n_chunks]
 };
 
+// What a chunk's vector is a function of: its token ids (the embedded text, prompt included,
+// as the model runs it), under one index's model key. SHA-256 of a tag and the ids, first 16
+// bytes: two different texts of one file never share a key in practice (2^-128 per pair).
+using ChunkTextKey = std::array<uint8_t, 16>;
+ChunkTextKey chunk_text_key(std::span<const int32_t> ids);
+
 struct ObjectData {
   std::vector<StoredChunk> chunks;
   std::vector<float> vectors;  // [chunks.size(), dim], L2-normalized
+  // [chunks.size()] chunk_text_key of each chunk, or empty (an object of version 2, or one
+  // whose chunks were not all tokenized). Written and read with the object.
+  std::vector<ChunkTextKey> keys;
   // Derived, not encoded (see SnapshotPrep); null for objects read from disk. Written only
   // before the object is shared (the pipeline hands objects back complete).
   std::shared_ptr<SnapshotPrep> prep;

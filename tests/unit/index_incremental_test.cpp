@@ -163,13 +163,63 @@ TEST_F(IndexIncremental, EditOneFileReembedsOnlyIt) {
   EXPECT_EQ(s.modified, std::vector<std::string>{"src/beta.py"});
   EXPECT_EQ(s.files_modified, 1u);
   EXPECT_EQ(s.files_unchanged, 4u);
-  EXPECT_EQ(s.chunks_embedded, chunks_of("src/beta.py", new_beta, emb));
+  // beta's first two functions are as they were: their vectors are kept.
+  EXPECT_EQ(s.chunks_reused, 2u);
+  EXPECT_EQ(s.chunks_embedded + s.chunks_reused, chunks_of("src/beta.py", new_beta, emb));
   EXPECT_EQ(emb.documents_embedded - before, s.chunks_embedded);
   EXPECT_EQ(s.objects_collected, 1u);  // the old version of beta.py
   EXPECT_EQ(count_objects(), 5u);
   auto kw = top_paths(*idx, "brand_new_helper", SearchMode::Keyword);
   ASSERT_FALSE(kw.empty());
   EXPECT_EQ(kw[0], "src/beta.py");
+}
+
+// Editing one function of a file re-embeds that function's chunk only: the file's other
+// chunks have the same text (so the same token ids) as in its previous version, whose object
+// gives their vectors. The index then answers exactly as one built from scratch.
+TEST_F(IndexIncremental, EditingOneFunctionReembedsOnlyItsChunk) {
+  write(root_ / "lib/gamma.py", py_file("gamma", 6));
+  TestHashEmbedder emb;
+  auto idx = open(emb);
+  idx->update();
+  std::string gamma = py_file("gamma", 6);
+  const std::string from = "x = x + 305  # gamma step", to = "x = x * 305  # gamma scaled step";
+  ASSERT_NE(gamma.find(from), std::string::npos);
+  gamma.replace(gamma.find(from), from.size(), to);
+  write(root_ / "lib/gamma.py", gamma);
+  const size_t before = emb.documents_embedded;
+  UpdateStats s = idx->update();
+  EXPECT_EQ(s.modified, std::vector<std::string>{"lib/gamma.py"});
+  EXPECT_EQ(s.chunks_embedded, 1u);
+  EXPECT_EQ(s.chunks_reused, 5u);
+  EXPECT_EQ(emb.documents_embedded - before, 1u);
+
+  // The same answers, scores included, as a first index of the edited tree.
+  TestHashEmbedder fresh_emb;
+  IndexOptions o = opts();
+  o.cache_dir = base_ / "fresh-cache";
+  auto fresh = open(fresh_emb, o);
+  EXPECT_EQ(fresh->update().chunks_embedded, s.chunks_total);
+  for (const char* q : {"gamma scaled step", "gamma_func_2", "alpha step", "zanzibar widget"}) {
+    for (SearchMode m : {SearchMode::Semantic, SearchMode::Hybrid}) {
+      SearchOptions so;
+      so.mode = m;
+      so.top_k = 50;
+      const auto a = idx->search(q, so), b = fresh->search(q, so);
+      ASSERT_EQ(a.size(), b.size()) << q;
+      for (size_t i = 0; i < a.size(); ++i) {
+        EXPECT_EQ(a[i].path, b[i].path) << q << " " << i;
+        EXPECT_EQ(a[i].start_line, b[i].start_line) << q << " " << i;
+        EXPECT_EQ(a[i].score, b[i].score) << q << " " << i;
+      }
+    }
+  }
+  // An edit that changes every chunk's text (here: the path in each header, by a rename) keeps
+  // nothing.
+  fs::rename(root_ / "lib/gamma.py", root_ / "lib/gamma2.py");
+  UpdateStats r = idx->update();
+  EXPECT_EQ(r.chunks_reused, 0u);
+  EXPECT_EQ(r.chunks_embedded, 6u);
 }
 
 // A first index skips listing the objects folder in its garbage collection only when the
@@ -364,7 +414,10 @@ TEST_F(IndexIncremental, RevertReusesTheOldObjectWhenStillPresent) {
   const std::string orig = py_file("beta", 2);
   write(root_ / "src/beta.py", orig + "\n# tweak\n");
   bump_mtime(root_ / "src/beta.py");
-  EXPECT_GT(idx->update().chunks_embedded, 0u);
+  // (A comment after the last function changes no chunk's text: every vector is kept.)
+  const UpdateStats tweaked = idx->update();
+  EXPECT_EQ(tweaked.files_modified, 1u);
+  EXPECT_GT(tweaked.chunks_embedded + tweaked.chunks_reused, 0u);
   for (auto& o : objs) {
     if (fs::exists(o)) continue;
     fs::create_directories(o.parent_path());  // GC removes emptied object folders

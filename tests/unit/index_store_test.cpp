@@ -47,6 +47,9 @@ ObjectData make_object(size_t n, size_t dim, uint32_t seed) {
       s += x * x;
     }
     for (auto& x : v) o.vectors.push_back(static_cast<float>(x / std::sqrt(s)));
+    const std::vector<int32_t> ids = {101, static_cast<int32_t>(seed), static_cast<int32_t>(i),
+                                      102};
+    o.keys.push_back(chunk_text_key(ids));
   }
   return o;
 }
@@ -68,8 +71,37 @@ TEST(IndexStore, ObjectRoundTrip) {
     EXPECT_EQ(d.chunks[i].start_line, o.chunks[i].start_line);
     EXPECT_EQ(d.chunks[i].end_line, o.chunks[i].end_line);
   }
+  EXPECT_EQ(d.keys, o.keys);
   // Zero chunks is a valid object (an empty file).
   EXPECT_TRUE(decode_object(encode_object({}, 16, kId, kKey), 16, kId, kKey, "x").chunks.empty());
+}
+
+// Objects written before the chunks' text keys (version 2) are read as they are, without keys
+// (their files' next edit embeds every chunk); an object made without keys is written so.
+// Keys that do not match the chunks are refused.
+TEST(IndexStore, ObjectWithoutTextKeysIsVersion2AndStillRead) {
+  ObjectData o = make_object(4, 8, 3);
+  const std::string keyed = encode_object(o, 8, kId, kKey);
+  o.keys.clear();
+  const std::string plain = encode_object(o, 8, kId, kKey);
+  uint32_t version = 0;
+  std::memcpy(&version, plain.data() + 8, 4);
+  EXPECT_EQ(version, 2u);
+  std::memcpy(&version, keyed.data() + 8, 4);
+  EXPECT_EQ(version, kObjectVersion);
+  EXPECT_EQ(keyed.size(), plain.size() + 4 * sizeof(ChunkTextKey));
+  const ObjectData d = decode_object(plain, 8, kId, kKey, "v2");
+  EXPECT_TRUE(d.keys.empty());
+  EXPECT_EQ(d.vectors, o.vectors);
+  ASSERT_EQ(d.chunks.size(), 4u);
+  EXPECT_EQ(d.chunks[3].content, o.chunks[3].content);
+  o.keys.resize(3);
+  EXPECT_THROW(encode_object(o, 8, kId, kKey), InvalidArgument);
+  // The key is the ids' alone, and tells ids apart.
+  const std::vector<int32_t> a = {1, 2, 3}, b = {1, 2, 4}, c = {1, 2};
+  EXPECT_EQ(chunk_text_key(a), chunk_text_key(std::vector<int32_t>{1, 2, 3}));
+  EXPECT_NE(chunk_text_key(a), chunk_text_key(b));
+  EXPECT_NE(chunk_text_key(a), chunk_text_key(c));
 }
 
 TEST(IndexStore, ObjectDamageDetected) {
