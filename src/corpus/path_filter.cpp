@@ -50,12 +50,6 @@ std::string normalize_sub_path(std::string p) {
   return p;
 }
 
-bool any_glob_matches(const std::vector<std::string>& globs, std::string_view name) {
-  for (const auto& g : globs)
-    if (ignore::wildmatch(g, name, true)) return true;
-  return false;
-}
-
 // End (its ']') of the bracket class opening at glob[i] ('['), or npos when it is never
 // closed; a ']' first is a member of the class.
 size_t class_end(std::string_view glob, size_t i) {
@@ -67,6 +61,12 @@ size_t class_end(std::string_view glob, size_t i) {
 }
 
 }  // namespace
+
+bool any_glob_matches(const std::vector<std::string>& globs, std::string_view name) {
+  for (const auto& g : globs)
+    if (ignore::wildmatch(g, name, true)) return true;
+  return false;
+}
 
 void check_glob(std::string_view glob) {
   for (size_t i = 0; i < glob.size(); ++i) {

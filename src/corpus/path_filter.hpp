@@ -36,6 +36,10 @@ std::vector<std::string> expand_glob(std::string_view glob);
 // Whether some component of `rel_path` starts with '.'.
 bool has_hidden_component(std::string_view rel_path);
 
+// Whether `name` (a file name, for -t/-T type globs) matches one of `globs` (wildmatch, case
+// sensitive): the walk's type check and PathFilter's are this one test.
+bool any_glob_matches(const std::vector<std::string>& globs, std::string_view name);
+
 class PathFilter {
  public:
   PathFilter() = default;  // admits everything but hidden files

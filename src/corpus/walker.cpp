@@ -278,12 +278,6 @@ Match ignore_match(const DirCtx& ctx, const std::string& abs, bool is_dir, const
   return g.global_excludes.match(rel, is_dir);
 }
 
-bool type_match(const std::vector<std::string>& globs, std::string_view name) {
-  for (const auto& gl : globs)
-    if (ignore::wildmatch(gl, name, true)) return true;
-  return false;
-}
-
 int64_t mtime_ns(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
@@ -491,11 +485,11 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
         continue;
       }
     }
-    if (!g.type_globs.empty() && !type_match(g.type_globs, name)) {
+    if (!g.type_globs.empty() && !corpus::any_glob_matches(g.type_globs, name)) {
       ++st.filtered;
       continue;
     }
-    if (!g.type_not_globs.empty() && type_match(g.type_not_globs, name)) {
+    if (!g.type_not_globs.empty() && corpus::any_glob_matches(g.type_not_globs, name)) {
       ++st.filtered;
       continue;
     }
