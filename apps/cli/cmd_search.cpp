@@ -81,13 +81,14 @@ std::string display_path(const fs::path& abs, const std::vector<PathArg>& args, 
 
 std::string stats_line(const std::string& what, const std::string& where, const UpdateStats& st) {
   char buf[512];
-  std::snprintf(buf, sizeof(buf),
-                "%s (%s): %zu files seen, %zu added, %zu modified, %zu removed, "
-                "%zu chunks embedded, %zu chunks total; walk %.3fs chunk %.3fs embed %.3fs "
-                "write %.3fs update total %.3fs",
-                what.c_str(), where.c_str(), st.files_seen, st.files_added, st.files_modified,
-                st.files_removed, st.chunks_embedded, st.chunks_total, st.walk_s, st.chunk_s,
-                st.embed_s, st.write_s, st.total_s);
+  std::snprintf(
+      buf, sizeof(buf),
+      "%s (%s): %zu files seen, %zu added, %zu modified, %zu removed, "
+      "%zu chunks embedded, %zu kept, %zu chunks total; walk %.3fs chunk %.3fs embed %.3fs "
+      "write %.3fs update total %.3fs",
+      what.c_str(), where.c_str(), st.files_seen, st.files_added, st.files_modified,
+      st.files_removed, st.chunks_embedded, st.chunks_reused, st.chunks_total, st.walk_s,
+      st.chunk_s, st.embed_s, st.write_s, st.total_s);
   return buf;
 }
 

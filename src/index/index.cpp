@@ -903,11 +903,16 @@ UpdateStats IndexImpl::update() {
   };
   // The object of a modified file's previous version: its chunks that did not change keep
   // their vectors (an edit re-embeds what it changed). Named by the committed manifest, so it
-  // is there unless damaged (then everything is embedded, as before).
-  cfg.previous = [&](const FileTask& t) -> std::shared_ptr<const ObjectData> {
+  // is there unless damaged (then everything is embedded, as before). A file whose content is
+  // what the manifest names gets none: its object was just refused (its text is not the
+  // file's: a damaged or planted object), so none of its vectors is trusted either.
+  cfg.previous = [&](const FileTask& t,
+                     const std::string& id) -> std::shared_ptr<const ObjectData> {
     if (!have_old) return nullptr;
     const auto it = old.files.find(t.file.rel_path);
-    if (it == old.files.end() || it->second.status != "ok" || it->second.id.empty()) return nullptr;
+    if (it == old.files.end() || it->second.status != "ok" || it->second.id.empty() ||
+        it->second.id == id)
+      return nullptr;
     try {
       return load_object(it->second.id);
     } catch (const Error&) {

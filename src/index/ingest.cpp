@@ -329,7 +329,8 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
   auto keep_previous_vectors = [&](const FileTask& task, Item& it) {
     it.keys.reserve(it.chunks.size());
     for (const Chunk& c : it.chunks) it.keys.push_back(chunk_text_key(c.ids));
-    const std::shared_ptr<const ObjectData> prev = cfg.previous ? cfg.previous(task) : nullptr;
+    const std::shared_ptr<const ObjectData> prev =
+        cfg.previous ? cfg.previous(task, it.outcome.id) : nullptr;
     if (!prev || prev->keys.size() != prev->chunks.size() ||
         prev->vectors.size() != prev->chunks.size() * dim)
       return;

@@ -125,12 +125,13 @@ struct PipelineConfig {
   // object to reuse. Must be thread-safe.
   // A returned object is used only if object_matches_content() holds for the file's content.
   std::function<std::shared_ptr<ObjectData>(const FileTask&, const std::string& id)> reuse;
-  // Ingest threads, concurrently, for a file that is chunked (not reused whole): the object of
-  // the file's previous version at this path, or null. Each new chunk whose text key
-  // (chunk_text_key of its ids) is one of that object's keeps its vector instead of being
-  // embedded again: an edit re-embeds the chunks it changed, not the whole file. Must be
-  // thread-safe; may be empty.
-  std::function<std::shared_ptr<const ObjectData>(const FileTask&)> previous;
+  // Ingest threads, concurrently, for a file that is chunked (not reused whole), given its new
+  // object id: the object of the file's previous version at this path, or null. Each new chunk
+  // whose text key (chunk_text_key of its ids) is one of that object's keeps its vector instead
+  // of being embedded again: an edit re-embeds the chunks it changed, not the whole file. Null
+  // when the previous version has this very id (its object was just refused, or is missing).
+  // Must be thread-safe; may be empty.
+  std::function<std::shared_ptr<const ObjectData>(const FileTask&, const std::string& id)> previous;
   // Calling thread: one call per task, in task order.
   std::function<void(const FileTask&, FileOutcome&&)> done;
   ProgressReporter* progress = nullptr;  // may be null

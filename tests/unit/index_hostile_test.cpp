@@ -336,6 +336,44 @@ TEST_F(IndexHostile, PlantedSnapshotOrObjectTextIsNeverServed) {
 
 // A walk cut short by its memory bound (issue 10, item 8) must not make the files it did not
 // reach look deleted: the update fails and the committed index stays as it was.
+// Hostile probe 2026-12-06 (chunk reuse): an object whose text was altered (checksums
+// fixed) is refused for its file, which is chunked again; it was then still taken as the
+// file's "previous version" and lent every vector ("0 modified ... 82 kept from edited files").
+// Now nothing of it is kept: every chunk is embedded again.
+TEST_F(IndexHostile, ObjectThatFailsTheContentCheckLendsNoVectors) {
+  const std::string text =
+      "def alpha_retry(x):\n    return backoff(x) + 1\n\n\n"
+      "def alpha_again(y):\n    return backoff(y) * 2\n";
+  write(root_ / "src/alpha.py", text);
+  fs::path loc;
+  {
+    auto idx = open();
+    idx->update();
+    loc = idx->location();
+  }
+  const auto m = index::decode_manifest(slurp(loc / "manifest.json"), "t");
+  const std::string id = m.files.at("src/alpha.py").id;
+  fs::path obj_path;
+  for (auto& e : fs::recursive_directory_iterator(loc / "objects"))
+    if (e.path().filename().string().rfind(id, 0) == 0) obj_path = e.path();
+  ASSERT_FALSE(obj_path.empty());
+  const std::string key = obj_path.filename().string().substr(65, 32);
+  auto obj = index::decode_object(slurp(obj_path), static_cast<uint32_t>(emb_.dim()), id, key, "t");
+  ASSERT_EQ(obj.chunks.size(), 2u);
+  ASSERT_EQ(obj.keys.size(), 2u);
+  obj.chunks[0].content.replace(0, 3, "DEF");  // no longer a piece of the file
+  std::ofstream(obj_path, std::ios::binary | std::ios::trunc)
+      << index::encode_object(obj, static_cast<uint32_t>(emb_.dim()), id, key);
+  write(root_ / "src/alpha.py", text);  // same content, new mtime: read again
+  auto idx = open();
+  const UpdateStats s = idx->update();
+  EXPECT_EQ(s.files_modified, 0u);
+  EXPECT_EQ(s.chunks_reused, 0u);
+  EXPECT_EQ(s.chunks_embedded, 2u);
+  for (const auto& h : idx->search("alpha retry backoff", {}))
+    EXPECT_EQ(h.content.find("DEF"), std::string::npos) << h.content;
+}
+
 TEST_F(IndexHostile, TruncatedWalkLeavesTheIndexAlone) {
   { open()->update(); }
   const std::string want = results(*open());
