@@ -68,6 +68,12 @@ class IndexHostile : public ::testing::Test {
   }
   fs::path snapshot_path_of(const index::Manifest& m) { return location() / m.snapshot->name; }
   std::string results(const Index& idx) { return test::search_summary(idx); }
+  // The object file of object id `id` in the index at `loc` (empty when there is none).
+  static fs::path object_file(const fs::path& loc, const std::string& id) {
+    for (auto& e : fs::recursive_directory_iterator(loc / "objects"))
+      if (e.path().filename().string().rfind(id, 0) == 0) return e.path();
+    return {};
+  }
 
   TestHashEmbedder emb_;
   fs::path base_, root_, cache_;
@@ -285,9 +291,7 @@ TEST_F(IndexHostile, PlantedSnapshotOrObjectTextIsNeverServed) {
     std::string manifest = slurp(loc / "manifest.json");
     const auto m = index::decode_manifest(manifest, "t");
     const std::string id_planted = m.files.at("src/alpha.py").id;
-    fs::path planted_obj;
-    for (auto& e : fs::recursive_directory_iterator(loc / "objects"))
-      if (e.path().filename().string().rfind(id_planted, 0) == 0) planted_obj = e.path();
+    const fs::path planted_obj = object_file(loc, id_planted);
     ASSERT_FALSE(planted_obj.empty());
     const std::string key = planted_obj.filename().string().substr(65, 32);
     const fs::path benign_obj =
@@ -353,9 +357,7 @@ TEST_F(IndexHostile, ObjectThatFailsTheContentCheckLendsNoVectors) {
   }
   const auto m = index::decode_manifest(slurp(loc / "manifest.json"), "t");
   const std::string id = m.files.at("src/alpha.py").id;
-  fs::path obj_path;
-  for (auto& e : fs::recursive_directory_iterator(loc / "objects"))
-    if (e.path().filename().string().rfind(id, 0) == 0) obj_path = e.path();
+  const fs::path obj_path = object_file(loc, id);
   ASSERT_FALSE(obj_path.empty());
   const std::string key = obj_path.filename().string().substr(65, 32);
   auto obj = index::decode_object(slurp(obj_path), static_cast<uint32_t>(emb_.dim()), id, key, "t");
