@@ -263,6 +263,9 @@ CpuDriver::CpuDriver(cpu::Isa isa, cpu::GemmPath path) : k_(&cpu::select_kernels
   packed_ = path == cpu::GemmPath::kPacked && k_->gemm_block != nullptr;
   attn_slots_ = ThreadPool::global().size();
   attn_work_ = allocate_aligned(attn_slots_ * cpu::kAttnWorkFloats * sizeof(float));
+  // $RIPVEC_CPU_ATTN=bf16: the BF16 attention under reduced precision (measurement switch).
+  if (const char* env = std::getenv("RIPVEC_CPU_ATTN"))
+    attn_bf16_ = std::string_view(env) == "bf16" && cpu::attention_bf16_available();
 }
 
 CpuDriver::~CpuDriver() = default;
@@ -1162,6 +1165,9 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
     attn_kv_ = allocate_aligned(attn_slots_ * static_cast<size_t>(kv_floats) * sizeof(float));
     attn_kv_slot_floats_ = kv_floats;
   }
+  // Reduced precision (INT8 or BF16 linear layers, not paused) takes the BF16 attention where
+  // it is on (attn_bf16_).
+  const bool bf16_attn = attn_bf16_ && (int8_ || bf16_) && !reduced_paused_ && hd % 2 == 0;
   std::atomic<int64_t> next{0};
   const float* base = fp(qkv);
   float* obase = fp(out);
@@ -1193,7 +1199,10 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
       a.k = a.q + H;
       a.v = a.q + 2 * H;
       a.out = obase + row0 * H + hh * hd;
-      k_->attention(a);
+      if (bf16_attn)
+        cpu::attention_bf16(a);
+      else
+        k_->attention(a);
     }
   });
 }

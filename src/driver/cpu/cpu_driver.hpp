@@ -250,6 +250,8 @@ class CpuDriver {
   // Layer kinds kept in FP32 under INT8, by shape: bit 0 qkv (n = 3k), 1 attention output
   // (n = k), 2 FFN up (GELU), 3 FFN down (k > n).
   unsigned int8_keep_ = 0;
+  // Attention with BF16 products under reduced precision (cpu::attention_bf16).
+  bool attn_bf16_ = false;
 };
 
 static_assert(Driver<CpuDriver>);

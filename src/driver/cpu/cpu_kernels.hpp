@@ -104,6 +104,13 @@ struct CpuKernels {
   void (*gemm_block)(const GemmBlock& g) = nullptr;
 };
 
+// The attention with BF16 products and FP32 sums and softmax (cpu_kernels_avx512bf16.cpp):
+// q·scale, k, v and the probabilities rounded to BF16 (nearest even), Q·Kᵀ and P·V by
+// VDPBF16PS. Only where attention_bf16_available() (AVX-512 F, BW and BF16) and for an even
+// head_dim; same arguments and workspaces as CpuKernels::attention.
+void attention_bf16(const AttnArgs& a);
+bool attention_bf16_available();
+
 const CpuKernels& kernels_scalar();
 const CpuKernels& kernels_avx2();
 const CpuKernels& kernels_avx512();
