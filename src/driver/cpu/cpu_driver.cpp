@@ -263,9 +263,6 @@ CpuDriver::CpuDriver(cpu::Isa isa, cpu::GemmPath path) : k_(&cpu::select_kernels
   packed_ = path == cpu::GemmPath::kPacked && k_->gemm_block != nullptr;
   attn_slots_ = ThreadPool::global().size();
   attn_work_ = allocate_aligned(attn_slots_ * cpu::kAttnWorkFloats * sizeof(float));
-  // $RIPVEC_CPU_ATTN=bf16: the BF16 attention under reduced precision (measurement switch).
-  if (const char* env = std::getenv("RIPVEC_CPU_ATTN"))
-    attn_bf16_ = std::string_view(env) == "bf16" && cpu::attention_bf16_available();
 }
 
 CpuDriver::~CpuDriver() = default;
@@ -315,6 +312,12 @@ void CpuDriver::set_int8(bool on, cpu::Int8Isa isa) {
                    (s.find("down") != std::string::npos ? 8u : 0u);
     }
   }
+}
+
+void CpuDriver::set_attention_bf16(bool on) {
+  if (on && !cpu::attention_bf16_available())
+    throw UnsupportedError("cpu driver: BF16 attention needs AVX512-BF16, which this CPU lacks");
+  attn_bf16_ = on;
 }
 
 void CpuDriver::set_bf16(bool on, cpu::Bf16Isa isa) {

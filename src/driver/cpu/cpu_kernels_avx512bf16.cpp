@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <type_traits>
 
 #include "driver/batch.hpp"
@@ -66,10 +68,20 @@ struct Bf16Ops {
   }
 
   static void pack_queries(const float* qpack, int64_t nq, int64_t hd, uint32_t* qp) {
-    for (int64_t t = 0; t < hd; t += 2)
-      for (int64_t r = 0; r < Qb; ++r)
-        qp[t / 2 * Qb + r] =
-            r < nq ? pair_bits(qpack[r * hd + t], t + 1 < hd ? qpack[r * hd + t + 1] : 0.0f) : 0u;
+    // A row rounded to BF16 is its pair words in order; they are stored down a column.
+    const int64_t h32 = hd / 32 * 32;
+    for (int64_t r = 0; r < Qb; ++r) {
+      const float* q = qpack + r * hd;
+      alignas(64) uint32_t w[16];
+      for (int64_t c = 0; c < h32; c += 32) {
+        if (r < nq)
+          _mm512_store_si512(w, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(
+                                    _mm512_loadu_ps(q + c + 16), _mm512_loadu_ps(q + c))));
+        for (int64_t t = 0; t < 16; ++t) qp[(c / 2 + t) * Qb + r] = r < nq ? w[t] : 0u;
+      }
+      for (int64_t c = h32; c < hd; c += 2)
+        qp[c / 2 * Qb + r] = r < nq ? pair_bits(q[c], c + 1 < hd ? q[c + 1] : 0.0f) : 0u;
+    }
   }
 
   static void pack_kv(const float* k, const float* v, int64_t ld, int64_t nk, int64_t hd,
@@ -179,6 +191,15 @@ bool attention_bf16_available() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512bf16");
 }
+bool attention_bf16_pays() {
+  static const bool pays = [] {
+    if (!attention_bf16_available()) return false;
+    if (const char* env = std::getenv("RIPVEC_CPU_ATTN"); env != nullptr && *env != '\0')
+      return std::string_view(env) == "bf16";
+    return __builtin_cpu_is("amd") != 0;
+  }();
+  return pays;
+}
 }  // namespace ripvec::cpu
 
 #else
@@ -187,6 +208,9 @@ void attention_bf16(const AttnArgs& a) {
   kernels_scalar().attention(a);
 }
 bool attention_bf16_available() {
+  return false;
+}
+bool attention_bf16_pays() {
   return false;
 }
 }  // namespace ripvec::cpu
