@@ -9,6 +9,7 @@
 //   --layer: only the layer breakdown; --int8: its linear layers in INT8 (CpuDriver::set_int8,
 //   the kernel Auto picks; activation quantization included in each GEMM's time); --bf16: in
 //   BF16 (CpuDriver::set_bf16: the emulated kernel, AMX with $RIPVEC_CPU_BF16=amx);
+//   --int8 and --bf16 take the BF16 attention where cpu::attention_bf16_pays();
 //   --reps: layer repetitions (default 9). Each op's time is
 //   the median over the repetitions, which run op after op (interleaved), so that load on a
 //   shared machine slows every op alike.
@@ -133,6 +134,9 @@ void layer_breakdown(const ripvec::BatchInputs& bi, std::mt19937& rng, int H, in
   d.reserve_scratch(size_t{1} << 30);
   if (int8) d.set_int8(true);
   if (bf16) d.set_bf16(true);
+  // As Embedder::load: attention's products in BF16 under reduced precision where that pays
+  // ($RIPVEC_CPU_ATTN=f32|bf16 to compare).
+  if (int8 || bf16) d.set_attention_bf16(ripvec::cpu::attention_bf16_pays());
   std::normal_distribution<float> dist(0.0f, 0.05f);
   std::vector<std::vector<float>> host;
   auto weight = [&](int64_t n, int64_t k) {

@@ -50,6 +50,9 @@ struct LoadPlan {
   // (~60 ms of CPU for MiniLM). FP32 queries against INT8 documents rank as INT8 ones do
   // (quality harness: held-out hybrid MRR@10 0.722 either way, docs/benchmarks.md).
   bool reduced_queries = false;
+  // CPU attention with BF16 products under INT8/BF16 linear layers (CpuDriver::
+  // set_attention_bf16, where cpu::attention_bf16_pays()).
+  bool bf16_attention = false;
 };
 
 template <Driver D>
@@ -64,6 +67,11 @@ BatchLimits limits_for(size_t max_batch_tokens, int num_heads) {
 int num_heads_of(const ModelConfig& c) {
   return c.arch == Architecture::ModernBert ? c.modernbert.num_attention_heads
                                             : c.bert.num_attention_heads;
+}
+
+int head_dim_of(const ModelConfig& c) {
+  const int heads = num_heads_of(c);
+  return heads > 0 ? c.hidden_size() / heads : 0;
 }
 
 // Builds the (architecture x driver) pair. New architectures add one branch here; new drivers
@@ -233,7 +241,8 @@ class EmbedderImpl final : public Embedder {
            ";normalize=" + (plan_.pooling.normalize ? "1" : "0") +
            (plan_.linear == LoadPlan::Linear::Int8   ? ";linear=int8-g32r4"
             : plan_.linear == LoadPlan::Linear::Bf16 ? ";linear=bf16"
-                                                     : "");
+                                                     : "") +
+           (plan_.bf16_attention ? ";attention=bf16" : "");
   }
 
   std::vector<std::filesystem::path> identity_files() const override {
@@ -502,6 +511,11 @@ std::unique_ptr<Embedder> Embedder::load(const EmbedderOptions& opts) {
         plan.linear = Linear::Int8;
       if (plan.linear == Linear::Bf16) driver->set_bf16(true);
       if (plan.linear == Linear::Int8) driver->set_int8(true);
+      // With reduced linear layers, attention's products in BF16 too where that pays (AMD
+      // AVX512-BF16: the MiniLM layer 1.1x faster; real MiniLM's INT8 goldens still >= 0.999).
+      plan.bf16_attention = plan.linear != Linear::F32 && cpu::attention_bf16_pays() &&
+                            head_dim_of(plan.config) % 2 == 0;
+      driver->set_attention_bf16(plan.bf16_attention);
       plan.arch.dtype = cpu_dtype(opts.precision);
       if (!driver->supports_dtype(plan.arch.dtype))
         throw UnsupportedError(std::string("the cpu driver does not support precision ") +

@@ -462,6 +462,11 @@ TEST(BertParity, AutoPrecisionPicksReducedOnlyWhereFaster) {
   EXPECT_EQ(f->device_name(), "cpu");
   EXPECT_EQ(q->device_name(), reduced);
   EXPECT_NE(f->vector_config(), q->vector_config());
+  // Reduced precision takes the BF16 attention exactly where it pays, and says so in the
+  // identity; FP32 never does.
+  EXPECT_EQ(q->vector_config().find(";attention=bf16") != std::string::npos,
+            cpu::attention_bf16_pays());
+  EXPECT_EQ(f->vector_config().find("attention"), std::string::npos);
   const std::vector<std::string> t{"int8 or not"};
   const auto va = a->embed(t, InputKind::Raw), vf = f->embed(t, InputKind::Raw),
              vq = q->embed(t, InputKind::Raw);

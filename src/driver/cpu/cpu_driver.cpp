@@ -314,6 +314,12 @@ void CpuDriver::set_int8(bool on, cpu::Int8Isa isa) {
   }
 }
 
+void CpuDriver::set_attention_bf16(bool on) {
+  if (on && !cpu::attention_bf16_available())
+    throw UnsupportedError("cpu driver: BF16 attention needs AVX512-BF16, which this CPU lacks");
+  attn_bf16_ = on;
+}
+
 void CpuDriver::set_bf16(bool on, cpu::Bf16Isa isa) {
   if (on) {
     const cpu::Bf16Isa pick = cpu::select_bf16_isa(isa);  // may throw: leave the driver as it was
@@ -1162,6 +1168,9 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
     attn_kv_ = allocate_aligned(attn_slots_ * static_cast<size_t>(kv_floats) * sizeof(float));
     attn_kv_slot_floats_ = kv_floats;
   }
+  // Reduced precision (INT8 or BF16 linear layers, not paused) takes the BF16 attention where
+  // it is on (attn_bf16_).
+  const bool bf16_attn = attn_bf16_ && (int8_ || bf16_) && !reduced_paused_ && hd % 2 == 0;
   std::atomic<int64_t> next{0};
   const float* base = fp(qkv);
   float* obase = fp(out);
@@ -1193,7 +1202,10 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
       a.k = a.q + H;
       a.v = a.q + 2 * H;
       a.out = obase + row0 * H + hh * hd;
-      k_->attention(a);
+      if (bf16_attn)
+        cpu::attention_bf16(a);
+      else
+        k_->attention(a);
     }
   });
 }

@@ -82,6 +82,11 @@ class CpuDriver {
   // Applies to linear() and linear_gelu() with a loaded weight, as INT8 does; gemm() (ModernBERT's
   // residual-accumulating output projections) stays FP32.
   void set_bf16(bool on, cpu::Bf16Isa isa = cpu::Bf16Isa::kAuto);
+  // With INT8 or BF16 linear layers on (and not paused), attention() takes the kernel with BF16
+  // products (cpu::attention_bf16; heads of even size). Off by default; Embedder::load turns it
+  // on where cpu::attention_bf16_pays(). Throws UnsupportedError where AVX512-BF16 is missing.
+  void set_attention_bf16(bool on);
+  bool attention_bf16() const { return attn_bf16_; }
   bool bf16() const { return bf16_; }
   const char* bf16_isa_name() const { return cpu::bf16_isa_name(bf16_isa_); }
   // With INT8 or BF16 on, paused = true runs the following products in exact FP32 (the
@@ -250,6 +255,8 @@ class CpuDriver {
   // Layer kinds kept in FP32 under INT8, by shape: bit 0 qkv (n = 3k), 1 attention output
   // (n = k), 2 FFN up (GELU), 3 FFN down (k > n).
   unsigned int8_keep_ = 0;
+  // Attention with BF16 products under reduced precision (cpu::attention_bf16).
+  bool attn_bf16_ = false;
 };
 
 static_assert(Driver<CpuDriver>);

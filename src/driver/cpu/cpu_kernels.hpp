@@ -104,6 +104,19 @@ struct CpuKernels {
   void (*gemm_block)(const GemmBlock& g) = nullptr;
 };
 
+// The attention with BF16 products and FP32 sums and softmax (cpu_kernels_avx512bf16.cpp):
+// q·scale, k, v and the probabilities rounded to BF16 (nearest even), Q·Kᵀ and P·V by
+// VDPBF16PS. Only where attention_bf16_available() (AVX-512 F, BW and BF16) and for an even
+// head_dim; same arguments and workspaces as CpuKernels::attention.
+void attention_bf16(const AttnArgs& a);
+bool attention_bf16_available();
+// Whether reduced precision should take attention_bf16: where it is available and VDPBF16PS
+// runs at twice the FP32 FMA's flops, which AMD's AVX512-BF16 cores do (Zen 4: 456 against 230
+// GFLOP/s on 2 cores, fma_peak_bench) and the Intel ones measured do not (the development VM's
+// at half its FMA instruction rate: no gain; Xeons with AMX take the AMX BF16 path instead).
+// $RIPVEC_CPU_ATTN=f32 turns it off, =bf16 on wherever available (measurements).
+bool attention_bf16_pays();
+
 const CpuKernels& kernels_scalar();
 const CpuKernels& kernels_avx2();
 const CpuKernels& kernels_avx512();

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "driver/batch.hpp"
 #include "driver/cpu/cpu_kernels.hpp"
@@ -451,10 +452,16 @@ inline void attn_pv_rest(const float* p, const float* vp, int64_t hd, int64_t nk
 // memory is independent of the sequence length. Scores and the output accumulator are kept
 // transposed ([key][query] and [dim][query]) so every inner loop is a broadcast-FMA vectorized over
 // query rows, with no horizontal reductions and no transposes inside the key loop.
-template <class V>
+//
+// B = void: FP32 products. Otherwise B (one of the AVX-512 BF16 build) gives the products in
+// BF16 with FP32 sums (B::qk_tile, B::pv_tile): kpack is then K's rows rounded to BF16
+// ([keys][hd] uint16) and vpack V as pairs of consecutive keys ([keys / 2][hd] words, key 2p in
+// the low half), both from key k_base on (an even offset from every block's first key).
+template <class V, class B = void>
 void attention_block_k(const AttnArgs& a, int64_t q0, int64_t q1, const float* qpack,
-                       const float* kpack, const float* vpack, int64_t k_base) {
+                       const void* kpack, const void* vpack, int64_t k_base) {
   using R = typename V::R;
+  constexpr bool kBf16 = !std::is_void_v<B>;
   constexpr int64_t W = V::W;
   constexpr int64_t Qb = kAttnQBlock, Kb = kAttnKBlock;
   constexpr int NV = static_cast<int>(Qb / W);
@@ -462,7 +469,7 @@ void attention_block_k(const AttnArgs& a, int64_t q0, int64_t q1, const float* q
   static_assert(Qb % W == 0);
   const int64_t hd = a.head_dim;
   const int64_t nq = q1 - q0;
-  float* qt = a.work;                      // [hd][Qb]
+  float* qt = a.work;                      // [hd][Qb]; BF16: [hd / 2][Qb] pairs, then P's pairs
   float* acc = qt + kAttnMaxHeadDim * Qb;  // [hd][Qb]
   float* s = acc + kAttnMaxHeadDim * Qb;   // [Kb][Qb]
   float* m = s + Kb * Qb;                  // [Qb] running max
@@ -471,12 +478,16 @@ void attention_block_k(const AttnArgs& a, int64_t q0, int64_t q1, const float* q
 
   // Qᵀ (qpack rows were pre-multiplied by the softmax scale and log2(e): one multiply per
   // query element instead of one per score).
-  for (int64_t r = 0; r < Qb; ++r) {
-    if (r < nq) {
-      const float* src = qpack + r * hd;
-      for (int64_t c = 0; c < hd; ++c) qt[c * Qb + r] = src[c];
-    } else {
-      for (int64_t c = 0; c < hd; ++c) qt[c * Qb + r] = 0.0f;
+  if constexpr (kBf16) {
+    B::pack_queries(qpack, nq, hd, reinterpret_cast<uint32_t*>(qt));
+  } else {
+    for (int64_t r = 0; r < Qb; ++r) {
+      if (r < nq) {
+        const float* src = qpack + r * hd;
+        for (int64_t c = 0; c < hd; ++c) qt[c * Qb + r] = src[c];
+      } else {
+        for (int64_t c = 0; c < hd; ++c) qt[c * Qb + r] = 0.0f;
+      }
     }
   }
   for (int64_t i = 0; i < hd * Qb; i += W) V::store(acc + i, V::zero());
@@ -494,19 +505,26 @@ void attention_block_k(const AttnArgs& a, int64_t q0, int64_t q1, const float* q
   if (local) {
     k_begin = std::max<int64_t>(0, q0 - a.half_window);
     k_end = std::min<int64_t>(a.len, q1 + a.half_window);
+    // BF16: blocks start at an even offset from k_base (V's pairs); the key added is masked.
+    if constexpr (kBf16) k_begin -= (k_begin - k_base) & 1;
   }
   const R vneg = V::set1(kMaskedScore);
   const R vwin = V::set1(static_cast<float>(a.half_window));
 
   for (int64_t j0 = k_begin; j0 < k_end; j0 += Kb) {
     const int64_t nk = std::min(Kb, k_end - j0);
-    const float* kp = kpack + (j0 - k_base) * hd;
     // 1. s[j][r] = q_r . k_j (scale already in q), and the block's max per query.
     R bmax[NV];
     for (int n = 0; n < NV; ++n) bmax[n] = V::set1(-INFINITY);
     int64_t j = 0;
-    for (; j + JB <= nk; j += JB) attn_qk_tile<V, JB>(qt, kp + j * hd, hd, s + j * Qb, bmax);
-    attn_qk_rest<V, JB - 1>(qt, kp, hd, s, nk, j, bmax);
+    if constexpr (kBf16) {
+      B::qk(reinterpret_cast<const uint32_t*>(qt),
+            static_cast<const uint16_t*>(kpack) + (j0 - k_base) * hd, hd, s, nk, bmax);
+    } else {
+      const float* kp = static_cast<const float*>(kpack) + (j0 - k_base) * hd;
+      for (; j + JB <= nk; j += JB) attn_qk_tile<V, JB>(qt, kp + j * hd, hd, s + j * Qb, bmax);
+      attn_qk_rest<V, JB - 1>(qt, kp, hd, s, nk, j, bmax);
+    }
     // Sliding window: keys with |i - j| > w are masked (skipped when every key of the block
     // is within the window of every real query of the block).
     const bool block_inside = j0 + nk - 1 - q0 <= a.half_window && q1 - 1 - j0 <= a.half_window;
@@ -550,10 +568,15 @@ void attention_block_k(const AttnArgs& a, int64_t q0, int64_t q1, const float* q
       V::store(corr + n * W, cr);
     }
     // 3. accᵀ[c][r] = accᵀ[c][r] * corr[r] + sum_j v_j[c] * p[j][r]
-    const float* vp = vpack + (j0 - k_base) * hd;
-    int64_t c = 0;
-    for (; c + CB <= hd; c += CB) attn_pv_tile<V, CB>(s, vp + c, hd, nk, corr, acc + c * Qb);
-    attn_pv_rest<V, CB - 1>(s, vp, hd, nk, corr, acc, c);
+    if constexpr (kBf16) {
+      uint32_t* pp = reinterpret_cast<uint32_t*>(qt) + kAttnMaxHeadDim * Qb / 2;
+      B::pv(s, nk, pp, static_cast<const uint32_t*>(vpack) + (j0 - k_base) / 2 * hd, hd, corr, acc);
+    } else {
+      const float* vp = static_cast<const float*>(vpack) + (j0 - k_base) * hd;
+      int64_t c = 0;
+      for (; c + CB <= hd; c += CB) attn_pv_tile<V, CB>(s, vp + c, hd, nk, corr, acc + c * Qb);
+      attn_pv_rest<V, CB - 1>(s, vp, hd, nk, corr, acc, c);
+    }
   }
   // 4. out[r][c] = accᵀ[c][r] / l[r]
   for (int n = 0; n < NV; ++n) V::store(l + n * W, V::div(V::set1(1.0f), V::load(l + n * W)));
@@ -571,8 +594,10 @@ void attention_block_k(const AttnArgs& a, int64_t q0, int64_t q1, const float* q
 // QKV projection, is far larger than the caches: read in place, every row was a cache miss
 // the hardware prefetchers do not see coming (one 128-byte slice per 4.6 KB row). The copy
 // prefetches rows ahead, so those misses overlap.
-template <class V>
+// B: as attention_block_k's (void: FP32; else K and V are copied as BF16 rows and pairs).
+template <class V, class B = void>
 void attention_k(const AttnArgs& a) {
+  constexpr bool kBf16 = !std::is_void_v<B>;
   const int64_t hd = a.head_dim, ld = a.ld;
   int64_t k_begin = 0, k_end = a.len;
   if (a.half_window >= 0) {
@@ -585,6 +610,23 @@ void attention_k(const AttnArgs& a) {
   // Rows [q_begin, q_end), times a.scale · log2(e): the scores come out in log2 units, so the
   // softmax's exponentials are 2^x (vexp2), a cheaper polynomial than e^x.
   float* qpack = vpack + nk * hd;
+  if constexpr (kBf16) {
+    // K as BF16 rows (nk · hd / 2 floats' room), V as pairs ((nk + 1) / 2 · hd), Q as above.
+    auto* kb = reinterpret_cast<uint16_t*>(kpack);
+    auto* vb = reinterpret_cast<uint32_t*>(kpack + (nk * hd + 1) / 2);
+    B::pack_kv(a.k + k_begin * ld, a.v + k_begin * ld, ld, nk, hd, kb, vb);
+    qpack = kpack + (nk * hd + 1) / 2 + (nk + 1) / 2 * hd;
+    const float qscale = a.scale * 1.44269504088896341f;
+    for (int64_t t = a.q_begin; t < a.q_end; ++t) {
+      const float* src = a.q + t * ld;
+      float* dst = qpack + (t - a.q_begin) * hd;
+      for (int64_t c = 0; c < hd; ++c) dst[c] = src[c] * qscale;
+    }
+    for (int64_t q0 = a.q_begin; q0 < a.q_end; q0 += kAttnQBlock)
+      attention_block_k<V, B>(a, q0, std::min(a.q_end, q0 + kAttnQBlock),
+                              qpack + (q0 - a.q_begin) * hd, kb, vb, k_begin);
+    return;
+  }
   constexpr int64_t kAhead = 8;  // rows prefetched ahead of the copy
   const int64_t lines = (hd + 15) / 16;
   const float qscale = a.scale * 1.44269504088896341f;

@@ -1,0 +1,217 @@
+// AVX-512 BF16 build of the attention kernel (cpu_kernels.hpp, attention_bf16): the same flash
+// attention as the AVX-512 build (cpu_kernels_impl.hpp), with Q·Kᵀ and P·V as VDPBF16PS dot
+// products of BF16 pairs summed in FP32 — half the instructions of the FP32 FMAs — and the online
+// softmax in FP32 between them. Operands rounded to BF16 (VCVTNE2PS2BF16, nearest even): q
+// (scaled), k, v and the probabilities. Every function defined after the target pragma is
+// compiled for AVX-512F/BW/BF16; library headers are included before it.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <type_traits>
+
+#include "driver/batch.hpp"
+#include "driver/cpu/cpu_kernels.hpp"
+
+#if defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")
+
+namespace ripvec::cpu {
+namespace {
+
+#include "driver/cpu/cpu_v16.hpp"  // NOLINT(build/include): after the target pragma
+
+// The BF16 products of attention_block_k (its B parameter). Layouts (words are 32 bits: two
+// BF16, the first element in the low half, as VDPBF16PS pairs them):
+//   queries  qp[t / 2][Qb]  words (q[r][t], q[r][t + 1]) of the block's rows, zero past them
+//   keys     kb[j][hd]      BF16
+//   values   vb[j / 2][hd]  words (v[j][c], v[j + 1][c]); a last odd key is paired with zero
+//   probs    pp[j / 2][Qb]  words (p[j][r], p[j + 1][r])
+struct Bf16Ops {
+  static constexpr int64_t Qb = kAttnQBlock;
+  static constexpr int NV = static_cast<int>(Qb / 16);
+
+  // Round-to-nearest-even BF16 bits of x, as VCVTNE2PS2BF16 gives them (a subnormal input is
+  // taken as zero with its sign; a NaN stays a quiet NaN).
+  static uint16_t round_bits(float x) {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    if ((u & 0x7f800000u) == 0) return static_cast<uint16_t>((u >> 16) & 0x8000u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
+    return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  }
+  static uint32_t pair_bits(float lo, float hi) {
+    return uint32_t{round_bits(lo)} | uint32_t{round_bits(hi)} << 16;
+  }
+  // Words (lo[i], hi[i]) for i < 16.
+  static __m512i pairs(__m512 lo, __m512 hi) {
+    // cvtne2ps(a, b): elements 0..15 from b, 16..31 from a; then interleave the two halves.
+    const __m512i both = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo));
+    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24,
+                                         8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    return _mm512_permutexvar_epi16(idx, both);
+  }
+  static __m512bh bcast(const void* p) {
+    int32_t w;
+    std::memcpy(&w, p, 4);
+    return reinterpret_cast<__m512bh>(_mm512_set1_epi32(w));
+  }
+  static __m512bh load(const uint32_t* p) {
+    return reinterpret_cast<__m512bh>(_mm512_loadu_si512(p));
+  }
+
+  static void pack_queries(const float* qpack, int64_t nq, int64_t hd, uint32_t* qp) {
+    // A row rounded to BF16 is its pair words in order; they are stored down a column.
+    const int64_t h32 = hd / 32 * 32;
+    for (int64_t r = 0; r < Qb; ++r) {
+      const float* q = qpack + r * hd;
+      alignas(64) uint32_t w[16];
+      for (int64_t c = 0; c < h32; c += 32) {
+        if (r < nq)
+          _mm512_store_si512(w, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(
+                                    _mm512_loadu_ps(q + c + 16), _mm512_loadu_ps(q + c))));
+        for (int64_t t = 0; t < 16; ++t) qp[(c / 2 + t) * Qb + r] = r < nq ? w[t] : 0u;
+      }
+      for (int64_t c = h32; c < hd; c += 2)
+        qp[c / 2 * Qb + r] = r < nq ? pair_bits(q[c], c + 1 < hd ? q[c + 1] : 0.0f) : 0u;
+    }
+  }
+
+  static void pack_kv(const float* k, const float* v, int64_t ld, int64_t nk, int64_t hd,
+                      uint16_t* kb, uint32_t* vb) {
+    const int64_t hv = hd / 16 * 16;
+    for (int64_t j = 0; j < nk; ++j) {
+      const float* src = k + j * ld;
+      uint16_t* dst = kb + j * hd;
+      for (int64_t c = 0; c < hv; c += 16)
+        _mm256_storeu_si256(
+            reinterpret_cast<__m256i*>(dst + c),
+            reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_loadu_ps(src + c))));
+      for (int64_t c = hv; c < hd; ++c) dst[c] = round_bits(src[c]);
+    }
+    for (int64_t j = 0; j < nk; j += 2) {
+      const float* lo = v + j * ld;
+      const float* hi = j + 1 < nk ? v + (j + 1) * ld : nullptr;
+      uint32_t* dst = vb + j / 2 * hd;
+      for (int64_t c = 0; c < hv; c += 16)
+        _mm512_storeu_si512(dst + c, pairs(_mm512_loadu_ps(lo + c),
+                                           hi ? _mm512_loadu_ps(hi + c) : _mm512_setzero_ps()));
+      for (int64_t c = hv; c < hd; ++c) dst[c] = pair_bits(lo[c], hi ? hi[c] : 0.0f);
+    }
+  }
+
+  // s[j][r] for J keys from kj (rows of hd BF16), the block max per query vector in bmax.
+  template <int J>
+  static void qk_tile(const uint32_t* qp, const uint16_t* kj, int64_t hd, float* s, __m512* bmax) {
+    __m512 acc[J][NV];
+    for (int i = 0; i < J; ++i)
+      for (int n = 0; n < NV; ++n) acc[i][n] = _mm512_setzero_ps();
+    for (int64_t t = 0; t < hd; t += 2) {
+      __m512bh b[NV];
+      for (int n = 0; n < NV; ++n) b[n] = load(qp + t / 2 * Qb + n * 16);
+#pragma GCC unroll 16
+      for (int i = 0; i < J; ++i) {
+        const __m512bh x = bcast(kj + i * hd + t);
+#pragma GCC unroll 4
+        for (int n = 0; n < NV; ++n) acc[i][n] = _mm512_dpbf16_ps(acc[i][n], x, b[n]);
+      }
+    }
+    for (int i = 0; i < J; ++i)
+      for (int n = 0; n < NV; ++n) {
+        _mm512_storeu_ps(s + i * Qb + n * 16, acc[i][n]);
+        bmax[n] = _mm512_max_ps(bmax[n], acc[i][n]);
+      }
+  }
+  static void qk(const uint32_t* qp, const uint16_t* kb, int64_t hd, float* s, int64_t nk,
+                 __m512* bmax) {
+    int64_t j = 0;
+    for (; j + 8 <= nk; j += 8) qk_tile<8>(qp, kb + j * hd, hd, s + j * Qb, bmax);
+    for (; j < nk; ++j) qk_tile<1>(qp, kb + j * hd, hd, s + j * Qb, bmax);
+  }
+
+  // accᵀ[c][r] for C dims: acc · corr + the block's P·V over npairs key pairs.
+  template <int C>
+  static void pv_tile(const uint32_t* pp, const uint32_t* vc, int64_t hd, int64_t npairs,
+                      const float* corr, float* acc) {
+    __m512 y[C][NV];
+    for (int i = 0; i < C; ++i)
+      for (int n = 0; n < NV; ++n)
+        y[i][n] =
+            _mm512_mul_ps(_mm512_loadu_ps(acc + i * Qb + n * 16), _mm512_loadu_ps(corr + n * 16));
+    for (int64_t p = 0; p < npairs; ++p) {
+      __m512bh b[NV];
+      for (int n = 0; n < NV; ++n) b[n] = load(pp + p * Qb + n * 16);
+#pragma GCC unroll 16
+      for (int i = 0; i < C; ++i) {
+        const __m512bh x = bcast(vc + p * hd + i);
+#pragma GCC unroll 4
+        for (int n = 0; n < NV; ++n) y[i][n] = _mm512_dpbf16_ps(y[i][n], x, b[n]);
+      }
+    }
+    for (int i = 0; i < C; ++i)
+      for (int n = 0; n < NV; ++n) _mm512_storeu_ps(acc + i * Qb + n * 16, y[i][n]);
+  }
+  static void pv(const float* s, int64_t nk, uint32_t* pp, const uint32_t* vb, int64_t hd,
+                 const float* corr, float* acc) {
+    const int64_t npairs = (nk + 1) / 2;
+    for (int64_t p = 0; p < npairs; ++p)
+      for (int n = 0; n < NV; ++n) {
+        const __m512 lo = _mm512_loadu_ps(s + 2 * p * Qb + n * 16);
+        const __m512 hi =
+            2 * p + 1 < nk ? _mm512_loadu_ps(s + (2 * p + 1) * Qb + n * 16) : _mm512_setzero_ps();
+        _mm512_storeu_si512(pp + p * Qb + n * 16, pairs(lo, hi));
+      }
+    int64_t c = 0;
+    for (; c + 8 <= hd; c += 8) pv_tile<8>(pp, vb + c, hd, npairs, corr, acc + c * Qb);
+    for (; c < hd; ++c) pv_tile<1>(pp, vb + c, hd, npairs, corr, acc + c * Qb);
+  }
+};
+
+}  // namespace
+}  // namespace ripvec::cpu
+
+#include "driver/cpu/cpu_kernels_impl.hpp"
+
+namespace ripvec::cpu {
+void attention_bf16(const AttnArgs& a) {
+  attention_k<V16, Bf16Ops>(a);
+}
+}  // namespace ripvec::cpu
+#pragma GCC pop_options
+
+namespace ripvec::cpu {
+bool attention_bf16_available() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512bf16");
+}
+bool attention_bf16_pays() {
+  static const bool pays = [] {
+    if (!attention_bf16_available()) return false;
+    if (const char* env = std::getenv("RIPVEC_CPU_ATTN"); env != nullptr && *env != '\0')
+      return std::string_view(env) == "bf16";
+    return __builtin_cpu_is("amd") != 0;
+  }();
+  return pays;
+}
+}  // namespace ripvec::cpu
+
+#else
+namespace ripvec::cpu {
+void attention_bf16(const AttnArgs& a) {
+  kernels_scalar().attention(a);
+}
+bool attention_bf16_available() {
+  return false;
+}
+bool attention_bf16_pays() {
+  return false;
+}
+}  // namespace ripvec::cpu
+#endif
