@@ -453,8 +453,9 @@ inline void attn_pv_rest(const float* p, const float* vp, int64_t hd, int64_t nk
 // transposed ([key][query] and [dim][query]) so every inner loop is a broadcast-FMA vectorized over
 // query rows, with no horizontal reductions and no transposes inside the key loop.
 //
-// B = void: FP32 products. Otherwise B (one of the AVX-512 BF16 build) gives the products in
-// BF16 with FP32 sums (B::qk_tile, B::pv_tile): kpack is then K's rows rounded to BF16
+// B = void: FP32 products. Otherwise B (the AVX-512 BF16 build's Bf16Ops) packs the queries'
+// pairs (B::pack_queries) and gives the products in BF16 with FP32 sums (B::qk, B::pv, which
+// also pairs the probabilities): kpack is then K's rows rounded to BF16
 // ([keys][hd] uint16) and vpack V as pairs of consecutive keys ([keys / 2][hd] words, key 2p in
 // the low half), both from key k_base on (an even offset from every block's first key).
 template <class V, class B = void>
