@@ -71,16 +71,18 @@ struct Bf16Ops {
     // A row rounded to BF16 is its pair words in order; they are stored down a column.
     const int64_t h32 = hd / 32 * 32;
     for (int64_t r = 0; r < Qb; ++r) {
+      if (r >= nq) {  // rows past the block's queries: zero (no pointer past qpack is formed)
+        for (int64_t t = 0; t < hd / 2; ++t) qp[t * Qb + r] = 0u;
+        continue;
+      }
       const float* q = qpack + r * hd;
       alignas(64) uint32_t w[16];
       for (int64_t c = 0; c < h32; c += 32) {
-        if (r < nq)
-          _mm512_store_si512(w, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(
-                                    _mm512_loadu_ps(q + c + 16), _mm512_loadu_ps(q + c))));
-        for (int64_t t = 0; t < 16; ++t) qp[(c / 2 + t) * Qb + r] = r < nq ? w[t] : 0u;
+        _mm512_store_si512(w, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(
+                                  _mm512_loadu_ps(q + c + 16), _mm512_loadu_ps(q + c))));
+        for (int64_t t = 0; t < 16; ++t) qp[(c / 2 + t) * Qb + r] = w[t];
       }
-      for (int64_t c = h32; c < hd; c += 2)
-        qp[c / 2 * Qb + r] = r < nq ? pair_bits(q[c], c + 1 < hd ? q[c + 1] : 0.0f) : 0u;
+      for (int64_t c = h32; c < hd; c += 2) qp[c / 2 * Qb + r] = pair_bits(q[c], q[c + 1]);
     }
   }
 
@@ -189,7 +191,8 @@ void attention_bf16(const AttnArgs& a) {
 namespace ripvec::cpu {
 bool attention_bf16_available() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512bf16");
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16") &&
+         __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 bool attention_bf16_pays() {
   static const bool pays = [] {
