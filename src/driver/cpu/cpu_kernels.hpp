@@ -112,8 +112,8 @@ void attention_bf16(const AttnArgs& a);
 bool attention_bf16_available();
 // Whether reduced precision should take attention_bf16: where it is available and VDPBF16PS
 // runs at twice the FP32 FMA's flops, which AMD's AVX512-BF16 cores do (Zen 4: 456 against 230
-// GFLOP/s on 2 cores, fma_peak_bench) and the Intel ones measured do not (the development VM's
-// at half its FMA instruction rate: no gain; Xeons with AMX take the AMX BF16 path instead).
+// GFLOP/s on 2 cores, fma_peak_bench) and the Intel ones measured do not (the device host's Xeon:
+// 172 against 328, where the BF16 attention measured slower; docs/benchmarks.md).
 // $RIPVEC_CPU_ATTN=f32 turns it off, =bf16 on wherever available (measurements).
 bool attention_bf16_pays();
 
