@@ -17,6 +17,7 @@
 #include <type_traits>
 
 #include "driver/batch.hpp"
+#include "driver/cpu/cpu_bf16_gemm.hpp"
 #include "driver/cpu/cpu_kernels.hpp"
 
 #if defined(__x86_64__)
@@ -38,17 +39,10 @@ struct Bf16Ops {
   static constexpr int64_t Qb = kAttnQBlock;
   static constexpr int NV = static_cast<int>(Qb / 16);
 
-  // Round-to-nearest-even BF16 bits of x, as VCVTNE2PS2BF16 gives them (a subnormal input is
-  // taken as zero with its sign; a NaN stays a quiet NaN).
-  static uint16_t round_bits(float x) {
-    uint32_t u;
-    std::memcpy(&u, &x, 4);
-    if ((u & 0x7f800000u) == 0) return static_cast<uint16_t>((u >> 16) & 0x8000u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
-    return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-  }
+  // Words (bf16(lo), bf16(hi)) by the scalar rounding of the BF16 linear layers (bf16_bits, which
+  // rounds as VCVTNE2PS2BF16 does): the tails the vector conversions do not cover.
   static uint32_t pair_bits(float lo, float hi) {
-    return uint32_t{round_bits(lo)} | uint32_t{round_bits(hi)} << 16;
+    return uint32_t{bf16_bits(lo)} | uint32_t{bf16_bits(hi)} << 16;
   }
   // Words (lo[i], hi[i]) for i < 16.
   static __m512i pairs(__m512 lo, __m512 hi) {
@@ -96,7 +90,7 @@ struct Bf16Ops {
         _mm256_storeu_si256(
             reinterpret_cast<__m256i*>(dst + c),
             reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_loadu_ps(src + c))));
-      for (int64_t c = hv; c < hd; ++c) dst[c] = round_bits(src[c]);
+      for (int64_t c = hv; c < hd; ++c) dst[c] = bf16_bits(src[c]);
     }
     for (int64_t j = 0; j < nk; j += 2) {
       const float* lo = v + j * ld;
@@ -109,27 +103,38 @@ struct Bf16Ops {
     }
   }
 
-  // s[j][r] for J keys from kj (rows of hd BF16), the block max per query vector in bmax.
-  template <int J>
-  static void qk_tile(const uint32_t* qp, const uint16_t* kj, int64_t hd, float* s, __m512* bmax) {
+  // The register tile of both products (attn_tile's, in BF16 pairs): y[i][n] = init(i, n) + sum
+  // over t < steps of x pair (x + i * xi + t * xt, broadcast) · y pairs (y + t * Qb + n * 16),
+  // J x NV FP32 accumulators; then fin(i, n, y).
+  template <int J, class X, class Init, class Fin>
+  static void dp_tile(const X* x, int64_t xi, int64_t xt, const uint32_t* y, int64_t steps,
+                      Init init, Fin fin) {
     __m512 acc[J][NV];
     for (int i = 0; i < J; ++i)
-      for (int n = 0; n < NV; ++n) acc[i][n] = _mm512_setzero_ps();
-    for (int64_t t = 0; t < hd; t += 2) {
+      for (int n = 0; n < NV; ++n) acc[i][n] = init(i, n);
+    for (int64_t t = 0; t < steps; ++t) {
       __m512bh b[NV];
-      for (int n = 0; n < NV; ++n) b[n] = load(qp + t / 2 * Qb + n * 16);
+      for (int n = 0; n < NV; ++n) b[n] = load(y + t * Qb + n * 16);
 #pragma GCC unroll 16
       for (int i = 0; i < J; ++i) {
-        const __m512bh x = bcast(kj + i * hd + t);
+        const __m512bh xb = bcast(x + i * xi + t * xt);
 #pragma GCC unroll 4
-        for (int n = 0; n < NV; ++n) acc[i][n] = _mm512_dpbf16_ps(acc[i][n], x, b[n]);
+        for (int n = 0; n < NV; ++n) acc[i][n] = _mm512_dpbf16_ps(acc[i][n], xb, b[n]);
       }
     }
     for (int i = 0; i < J; ++i)
-      for (int n = 0; n < NV; ++n) {
-        _mm512_storeu_ps(s + i * Qb + n * 16, acc[i][n]);
-        bmax[n] = _mm512_max_ps(bmax[n], acc[i][n]);
-      }
+      for (int n = 0; n < NV; ++n) fin(i, n, acc[i][n]);
+  }
+
+  // s[j][r] for J keys from kj (rows of hd BF16), the block max per query vector in bmax.
+  template <int J>
+  static void qk_tile(const uint32_t* qp, const uint16_t* kj, int64_t hd, float* s, __m512* bmax) {
+    dp_tile<J>(
+        kj, hd, 2, qp, hd / 2, [](int, int) { return _mm512_setzero_ps(); },
+        [&](int i, int n, __m512 v) {
+          _mm512_storeu_ps(s + i * Qb + n * 16, v);
+          bmax[n] = _mm512_max_ps(bmax[n], v);
+        });
   }
   static void qk(const uint32_t* qp, const uint16_t* kb, int64_t hd, float* s, int64_t nk,
                  __m512* bmax) {
@@ -142,23 +147,13 @@ struct Bf16Ops {
   template <int C>
   static void pv_tile(const uint32_t* pp, const uint32_t* vc, int64_t hd, int64_t npairs,
                       const float* corr, float* acc) {
-    __m512 y[C][NV];
-    for (int i = 0; i < C; ++i)
-      for (int n = 0; n < NV; ++n)
-        y[i][n] =
-            _mm512_mul_ps(_mm512_loadu_ps(acc + i * Qb + n * 16), _mm512_loadu_ps(corr + n * 16));
-    for (int64_t p = 0; p < npairs; ++p) {
-      __m512bh b[NV];
-      for (int n = 0; n < NV; ++n) b[n] = load(pp + p * Qb + n * 16);
-#pragma GCC unroll 16
-      for (int i = 0; i < C; ++i) {
-        const __m512bh x = bcast(vc + p * hd + i);
-#pragma GCC unroll 4
-        for (int n = 0; n < NV; ++n) y[i][n] = _mm512_dpbf16_ps(y[i][n], x, b[n]);
-      }
-    }
-    for (int i = 0; i < C; ++i)
-      for (int n = 0; n < NV; ++n) _mm512_storeu_ps(acc + i * Qb + n * 16, y[i][n]);
+    dp_tile<C>(
+        vc, 1, hd, pp, npairs,
+        [&](int i, int n) {
+          return _mm512_mul_ps(_mm512_loadu_ps(acc + i * Qb + n * 16),
+                               _mm512_loadu_ps(corr + n * 16));
+        },
+        [&](int i, int n, __m512 v) { _mm512_storeu_ps(acc + i * Qb + n * 16, v); });
   }
   static void pv(const float* s, int64_t nk, uint32_t* pp, const uint32_t* vb, int64_t hd,
                  const float* corr, float* acc) {

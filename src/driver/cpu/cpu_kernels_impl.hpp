@@ -611,50 +611,49 @@ void attention_k(const AttnArgs& a) {
   // Rows [q_begin, q_end), times a.scale · log2(e): the scores come out in log2 units, so the
   // softmax's exponentials are 2^x (vexp2), a cheaper polynomial than e^x.
   float* qpack = vpack + nk * hd;
+  const float qscale = a.scale * 1.44269504088896341f;
+  const auto vscale = V::set1(qscale);
+  // Query row t of the range, times qscale, into its row of qrows.
+  auto pack_query = [q = a.q, q_begin = a.q_begin, ld, hd, qscale, vscale](int64_t t,
+                                                                           float* qrows) {
+    const float* src = q + t * ld;
+    float* dst = qrows + (t - q_begin) * hd;
+    int64_t c = 0;
+    for (; c + V::W <= hd; c += V::W) V::store(dst + c, V::mul(V::load(src + c), vscale));
+    for (; c < hd; ++c) dst[c] = src[c] * qscale;
+  };
+  const void* kp = kpack;
+  const void* vp = vpack;
   if constexpr (kBf16) {
     // K as BF16 rows (nk · hd / 2 floats' room), V as pairs ((nk + 1) / 2 · hd), Q as above.
     auto* kb = reinterpret_cast<uint16_t*>(kpack);
     auto* vb = reinterpret_cast<uint32_t*>(kpack + (nk * hd + 1) / 2);
     B::pack_kv(a.k + k_begin * ld, a.v + k_begin * ld, ld, nk, hd, kb, vb);
     qpack = kpack + (nk * hd + 1) / 2 + (nk + 1) / 2 * hd;
-    const float qscale = a.scale * 1.44269504088896341f;
-    for (int64_t t = a.q_begin; t < a.q_end; ++t) {
-      const float* src = a.q + t * ld;
-      float* dst = qpack + (t - a.q_begin) * hd;
-      for (int64_t c = 0; c < hd; ++c) dst[c] = src[c] * qscale;
-    }
-    for (int64_t q0 = a.q_begin; q0 < a.q_end; q0 += kAttnQBlock)
-      attention_block_k<V, B>(a, q0, std::min(a.q_end, q0 + kAttnQBlock),
-                              qpack + (q0 - a.q_begin) * hd, kb, vb, k_begin);
-    return;
-  }
-  constexpr int64_t kAhead = 8;  // rows prefetched ahead of the copy
-  const int64_t lines = (hd + 15) / 16;
-  const float qscale = a.scale * 1.44269504088896341f;
-  const auto vscale = V::set1(qscale);
-  for (int64_t j = 0; j < nk; ++j) {
-    const int64_t t = k_begin + j;
-    if (j + kAhead < nk) {
-      for (int64_t i = 0; i < lines; ++i) {
-        __builtin_prefetch(a.k + (t + kAhead) * ld + i * 16, 0, 0);
-        __builtin_prefetch(a.v + (t + kAhead) * ld + i * 16, 0, 0);
-        if (t + kAhead >= a.q_begin && t + kAhead < a.q_end)
-          __builtin_prefetch(a.q + (t + kAhead) * ld + i * 16, 0, 0);
+    for (int64_t t = a.q_begin; t < a.q_end; ++t) pack_query(t, qpack);
+    kp = kb;
+    vp = vb;
+  } else {
+    constexpr int64_t kAhead = 8;  // rows prefetched ahead of the copy
+    const int64_t lines = (hd + 15) / 16;
+    for (int64_t j = 0; j < nk; ++j) {
+      const int64_t t = k_begin + j;
+      if (j + kAhead < nk) {
+        for (int64_t i = 0; i < lines; ++i) {
+          __builtin_prefetch(a.k + (t + kAhead) * ld + i * 16, 0, 0);
+          __builtin_prefetch(a.v + (t + kAhead) * ld + i * 16, 0, 0);
+          if (t + kAhead >= a.q_begin && t + kAhead < a.q_end)
+            __builtin_prefetch(a.q + (t + kAhead) * ld + i * 16, 0, 0);
+        }
       }
-    }
-    std::memcpy(kpack + j * hd, a.k + t * ld, hd * sizeof(float));
-    std::memcpy(vpack + j * hd, a.v + t * ld, hd * sizeof(float));
-    if (t >= a.q_begin && t < a.q_end) {
-      const float* src = a.q + t * ld;
-      float* dst = qpack + (t - a.q_begin) * hd;
-      int64_t c = 0;
-      for (; c + V::W <= hd; c += V::W) V::store(dst + c, V::mul(V::load(src + c), vscale));
-      for (; c < hd; ++c) dst[c] = src[c] * qscale;
+      std::memcpy(kpack + j * hd, a.k + t * ld, hd * sizeof(float));
+      std::memcpy(vpack + j * hd, a.v + t * ld, hd * sizeof(float));
+      if (t >= a.q_begin && t < a.q_end) pack_query(t, qpack);
     }
   }
   for (int64_t q0 = a.q_begin; q0 < a.q_end; q0 += kAttnQBlock)
-    attention_block_k<V>(a, q0, std::min(a.q_end, q0 + kAttnQBlock), qpack + (q0 - a.q_begin) * hd,
-                         kpack, vpack, k_begin);
+    attention_block_k<V, B>(a, q0, std::min(a.q_end, q0 + kAttnQBlock),
+                            qpack + (q0 - a.q_begin) * hd, kp, vp, k_begin);
 }
 
 }  // namespace
