@@ -71,17 +71,9 @@ Row describe(const InstalledModel& m) {
                             c.max_position_embeddings());
     // The weights must be the config's model: a config.json of another size (copied over,
     // edited) was listed as fine and recommended, and failed only when loaded. The header's
-    // shapes tell (a mapping, no read of the data): every architecture has its word embedding
-    // table as a [vocab_size, hidden_size] tensor.
+    // names and shapes tell (a mapping, no read of the data).
     const fs::path weights = m.dir / "model.safetensors";
-    const SafeTensors w = SafeTensors::open(weights);
-    const std::vector<int64_t> table{c.vocab_size(), c.hidden_size()};
-    bool found = false;
-    for (const std::string& name : w.names()) found = found || w.find(name)->shape == table;
-    if (!found)
-      throw ModelFormatError(weights.string() + " does not match config.json: no [" +
-                             std::to_string(table[0]) + ", " + std::to_string(table[1]) +
-                             "] word embedding table (vocab_size, hidden_size)");
+    check_weights_header(c, SafeTensors::open(weights), weights.string());
   } catch (const Error& e) {  // listed with the reason: one bad model must not hide the others
     r.error = e.what();
     if (const size_t nl = r.error.find('\n'); nl != std::string::npos) r.error.resize(nl);

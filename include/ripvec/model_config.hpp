@@ -58,6 +58,15 @@ struct ModelConfig {
 // field is missing or has the wrong type, or model_type is not supported.
 ModelConfig load_model_config(const std::filesystem::path& config_json);
 
+class SafeTensors;
+// Whether `weights` is the model `c` describes, from its header alone (names and shapes; no
+// tensor data is read): a [vocab_size, hidden_size] word embedding table, and exactly
+// num_hidden_layers layers (the last one's first weight present, none after it). For listing
+// models without loading them (`ripvec models`); loading checks every tensor anyway. Throws
+// ModelFormatError beginning with `origin` and saying what disagrees. Thread-safe (reads only).
+void check_weights_header(const ModelConfig& c, const SafeTensors& weights,
+                          const std::string& origin);
+
 enum class Pooling { Cls, Mean };
 
 // What the sentence-transformers files of a model say (modules.json, 1_Pooling/config.json,

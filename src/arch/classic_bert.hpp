@@ -212,6 +212,8 @@ class ClassicBert {
     type_emb_ =
         loader_.load(p + "embeddings.token_type_embeddings.weight", {cfg_.type_vocab_size, H});
     std::tie(emb_ln_g_, emb_ln_b_) = load_ln(p + "embeddings.LayerNorm", H);
+    loader_.check_layer_count(p + "encoder.layer.", cfg_.num_hidden_layers,
+                              ".attention.self.query.weight");
     layers_.resize(cfg_.num_hidden_layers);
     for (int l = 0; l < cfg_.num_hidden_layers; ++l) {
       const std::string n = p + "encoder.layer." + std::to_string(l) + ".";
@@ -229,12 +231,6 @@ class ClassicBert {
       L.bo2 = loader_.load(n + "output.dense.bias", {H});
       std::tie(L.ln2_g, L.ln2_b) = load_ln(n + "output.LayerNorm", H);
     }
-    // A checkpoint with more layers than the config says is inconsistent, not a smaller model.
-    const std::string extra = p + "encoder.layer." + std::to_string(cfg_.num_hidden_layers) +
-                              ".attention.self.query.weight";
-    if (loader_.has(extra))
-      throw ModelFormatError("tensor " + extra + " present but config num_hidden_layers is " +
-                             std::to_string(cfg_.num_hidden_layers));
   }
 
   D& d_;

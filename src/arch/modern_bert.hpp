@@ -81,12 +81,17 @@ class ModernBert {
     const size_t upload = batch_upload_bytes(s) + 6 * kAllocSlack;
     const size_t hidden = T * H * es + kAllocSlack;
     size_t attn_own = 0;
-    for (int l = 0; l < std::min(cfg_.num_hidden_layers, cfg_.global_attn_every_n_layers + 1); ++l)
+    // Layers 0 .. g cover one global and the local kinds (g = INT_MAX is a valid config: the
+    // sum is taken in 64 bits).
+    const int64_t kinds =
+        std::min<int64_t>(cfg_.num_hidden_layers, int64_t{cfg_.global_attn_every_n_layers} + 1);
+    for (int l = 0; l < kinds; ++l)
       attn_own = std::max(attn_own, attention_scratch_bytes(d_, attention_desc(l), dtype_, s));
     // Banded fallback: one sequence's [nh, S, 2w+1] F32 scores at a time.
-    const size_t band = has_fused_attention<D> ? 0
-                                               : static_cast<size_t>(cfg_.num_attention_heads) *
-                                                     s.max_seq * (cfg_.local_attention + 1) * 4;
+    const size_t band = has_fused_attention<D>
+                            ? 0
+                            : static_cast<size_t>(cfg_.num_attention_heads) * s.max_seq *
+                                  (static_cast<size_t>(cfg_.local_attention) + 1) * 4;
     // Attention half: normed [T,H], qkv [T,3H], ctx [T,H] + the attention's own (the output
     // projection accumulates into x).
     const size_t attn =
@@ -226,6 +231,7 @@ class ModernBert {
     const std::string p = loader_.detect_prefix("embeddings.tok_embeddings.weight", {"model."});
     tok_emb_ = loader_.load(p + "embeddings.tok_embeddings.weight", {cfg_.vocab_size, H});
     std::tie(emb_norm_g_, emb_norm_b_) = load_norm(p + "embeddings.norm", H);
+    loader_.check_layer_count(p + "layers.", cfg_.num_hidden_layers, ".attn.Wqkv.weight");
     layers_.resize(cfg_.num_hidden_layers);
     for (int l = 0; l < cfg_.num_hidden_layers; ++l) {
       Layer& L = layers_[l];
@@ -241,11 +247,6 @@ class ModernBert {
       L.wo_mlp = loader_.load(n + "mlp.Wo.weight", {H, I});
       if (cfg_.mlp_bias) L.bo_mlp = loader_.load(n + "mlp.Wo.bias", {H});
     }
-    const std::string extra =
-        p + "layers." + std::to_string(cfg_.num_hidden_layers) + ".attn.Wqkv.weight";
-    if (loader_.has(extra))
-      throw ModelFormatError("tensor " + extra + " present but config num_hidden_layers is " +
-                             std::to_string(cfg_.num_hidden_layers));
     std::tie(final_norm_g_, final_norm_b_) = load_norm(p + "final_norm", H);
   }
 

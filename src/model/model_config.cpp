@@ -354,28 +354,48 @@ SentenceTransformersConfig load_sentence_transformers_config(const fs::path& dir
     out.present = true;
     json j = read_json(modules);
     if (!j.is_array()) throw ModelFormatError(modules.string() + ": not a JSON array");
+    // sentence-transformers runs the modules in the order listed, each on what the one before
+    // it produced: Transformer (token embeddings), Pooling (the sentence embedding), then
+    // optionally Normalize (of that embedding). Any other order or a missing Pooling is a
+    // model it cannot encode with (Normalize before Pooling has no sentence embedding to
+    // normalize); such a list was read as mean pooling, unnormalized or normalized.
+    const auto order_error = [&](const std::string& what) {
+      return ModelFormatError(modules.string() + ": " + what +
+                              "; sentence-transformers needs Transformer, Pooling and optionally "
+                              "Normalize, in that order");
+    };
+    enum class Stage { kStart, kTransformer, kPooling, kNormalize } stage = Stage::kStart;
     for (const json& m : j) {
       if (!m.is_object()) throw ModelFormatError(modules.string() + ": entry is not an object");
       Fields f(m, modules);
       const std::string type = f.opt_string("type", "");
       const std::string path = f.opt_string("path", "");
       const std::string cls = st_class_name(type);
-      if (cls == "Transformer") continue;
-      if (cls == "Normalize") {
+      if (cls == "Transformer") {
+        if (stage != Stage::kStart) throw order_error("Transformer is not the first module");
+        stage = Stage::kTransformer;
+      } else if (cls == "Normalize") {
+        if (stage != Stage::kPooling) throw order_error("Normalize is not right after Pooling");
         out.normalize = true;
+        stage = Stage::kNormalize;
       } else if (cls == "Pooling") {
+        if (stage != Stage::kTransformer)
+          throw order_error("Pooling is not right after the Transformer");
         const fs::path rel(path);
         bool escapes = rel.is_absolute();
         for (const auto& part : rel) escapes = escapes || part == "..";
         if (escapes)
           f.fail("path", "\"" + path + "\" must be a relative path inside the model directory");
         parse_pooling(modules, dir / path / "config.json", out);
+        stage = Stage::kPooling;
       } else {
         // Dense, LayerNorm, custom code...: silently skipping them would change the vectors.
         throw ModelFormatError(modules.string() + ": unsupported sentence-transformers module \"" +
                                type + "\"; supported: Transformer, Pooling, Normalize");
       }
     }
+    if (stage == Stage::kStart || stage == Stage::kTransformer)
+      throw order_error("no Pooling module is listed");
   }
 
   const fs::path st_cfg = dir / "config_sentence_transformers.json";

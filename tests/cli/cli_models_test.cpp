@@ -38,6 +38,16 @@ CliResult models(const TempDir& t, std::vector<std::string> extra = {}) {
   return run_cli(r);
 }
 
+// The text row of model `id` ("" and a failure when absent).
+std::string row_of(const CliResult& r, const std::string& id) {
+  const size_t at = r.out.find(id + " ");
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "no row for " << id << " in:\n" << r.out;
+    return {};
+  }
+  return r.out.substr(at, r.out.find('\n', at) - at);
+}
+
 TEST(CliModels, ListsCompleteModelsAndRecommendsByPreference) {
   TempDir t;
   install(t / "hub", "BAAI/bge-small-en-v1.5", "aaaa");
@@ -102,13 +112,37 @@ TEST(CliModels, ConfigThatDoesNotMatchTheWeightsIsNotRecommended) {
 
   const CliResult r = models(t);
   ASSERT_EQ(r.status, 0) << r.err;
-  for (const char* id : {"BAAI/bge-small-en-v1.5 ", "thenlper/gte-small "}) {
-    const size_t at = r.out.find(id);
-    ASSERT_NE(at, std::string::npos) << r.out;
-    const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
-    EXPECT_NE(line.find("cannot load:"), std::string::npos) << line;
-  }
+  for (const char* id : {"BAAI/bge-small-en-v1.5", "thenlper/gte-small"})
+    EXPECT_NE(row_of(r, id).find("cannot load:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("does not match config.json"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("recommended: intfloat/e5-small-v2\n"), std::string::npos) << r.out;
+}
+
+// Hostile probe 2026-12-06: a config.json whose num_hidden_layers disagrees with the weights
+// (more layers than they hold, or fewer) was listed as a usable model; `ripvec embed` with it
+// failed on a missing tensor (or on an extra layer). The header's layers are counted too.
+TEST(CliModels, LayerCountThatDoesNotMatchTheWeightsIsNotRecommended) {
+  TempDir t;
+  const auto cfg = nlohmann::json::parse(slurp(test_data("bert/tiny_bge_cls/config.json")));
+  const int layers = cfg["num_hidden_layers"].get<int>();
+  for (const auto& [id, n] : {std::pair<std::string, int>{"a/more-layers", layers + 1},
+                              std::pair<std::string, int>{"b/fewer-layers", layers - 1}}) {
+    install(t / "hub", id, "aaaa");
+    auto c = cfg;
+    c["num_hidden_layers"] = n;
+    std::string folder = "models--" + id;
+    folder.replace(folder.find('/'), 1, "--");
+    std::ofstream(t / "hub" / folder / "snapshots/aaaa/config.json") << c.dump();
+  }
+  install(t / "hub", "intfloat/e5-small-v2", "cccc");  // intact: the one recommended
+
+  const CliResult r = models(t);
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* id : {"a/more-layers", "b/fewer-layers"}) {
+    const std::string line = row_of(r, id);
+    EXPECT_NE(line.find("cannot load:"), std::string::npos) << line;
+    EXPECT_NE(line.find("num_hidden_layers"), std::string::npos) << line;
+  }
   EXPECT_NE(r.out.find("recommended: intfloat/e5-small-v2\n"), std::string::npos) << r.out;
 }
 

@@ -450,8 +450,49 @@ TEST(SentenceTransformersConfig, MalformedAndUnsupportedFiles) {
   {
     TempDir tmp;
     tmp.write("modules.json",
-              R"([{"path": "../x", "type": "sentence_transformers.models.Pooling"}])");
+              R"([{"path": "", "type": "sentence_transformers.models.Transformer"},
+                  {"path": "../x", "type": "sentence_transformers.models.Pooling"}])");
     expect_error(tmp.path(), "relative path");
+  }
+}
+
+// Hostile probe 2026-12-06: a modules.json listing no Pooling module ([] or the Transformer
+// alone) was read as mean pooling, unnormalized, and one with Normalize before Pooling as
+// normalized mean pooling: sentence-transformers itself cannot encode with either (it runs the
+// modules in order; Normalize needs the pooled embedding). Both are refused, naming the file.
+TEST(SentenceTransformersConfig, ModulesWithoutPoolingOrOutOfOrderAreRefused) {
+  const std::string t = R"({"path": "", "type": "sentence_transformers.models.Transformer"})";
+  const std::string p = R"({"path": "1_Pooling", "type": "sentence_transformers.models.Pooling"})";
+  const std::string n =
+      R"({"path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})";
+  const std::pair<std::string, std::string> cases[] = {
+      {"[]", "no Pooling module"},
+      {"[" + t + "]", "no Pooling module"},
+      {"[" + t + "," + n + "," + p + "]", "Normalize is not right after Pooling"},
+      {"[" + p + "," + t + "]", "Pooling is not right after the Transformer"},
+      {"[" + t + "," + p + "," + t + "]", "Transformer is not the first module"},
+      {"[" + t + "," + p + "," + n + "," + n + "]", "Normalize is not right after Pooling"}};
+  for (const auto& [modules, why] : cases) {
+    TempDir tmp;
+    const fs::path f = tmp.write("modules.json", modules);
+    tmp.write("1_Pooling/config.json", R"({"pooling_mode_mean_tokens": true})");
+    try {
+      load_sentence_transformers_config(tmp.path());
+      ADD_FAILURE() << "accepted " << modules;
+    } catch (const ModelFormatError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(f.string()), std::string::npos) << msg;
+      EXPECT_NE(msg.find(why), std::string::npos) << msg;
+    }
+  }
+  // The supported orders still load.
+  for (const std::string& ok : {"[" + t + "," + p + "]", "[" + t + "," + p + "," + n + "]"}) {
+    TempDir tmp;
+    tmp.write("modules.json", ok);
+    tmp.write("1_Pooling/config.json", R"({"pooling_mode_cls_token": true})");
+    const SentenceTransformersConfig c = load_sentence_transformers_config(tmp.path());
+    EXPECT_EQ(c.pooling, Pooling::Cls);
+    EXPECT_EQ(c.normalize, ok.find("Normalize") != std::string::npos);
   }
 }
 

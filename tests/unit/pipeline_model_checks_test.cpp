@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -15,9 +17,13 @@
 #include <thread>
 #include <vector>
 
+#include "arch/modern_bert.hpp"
 #include "common/test_util.hpp"
+#include "driver/cpu/cpu_driver.hpp"
 #include "ripvec/embedder.hpp"
 #include "ripvec/error.hpp"
+#include "ripvec/model_config.hpp"
+#include "ripvec/safetensors.hpp"
 #include "ripvec/tokenizer.hpp"
 #include "tokenizer/bpe_pretokenizer.hpp"
 
@@ -203,7 +209,9 @@ TEST(ModelChecks, NanWeightLoadedInBackgroundFailsEveryEmbedNamingTensor) {
     ASSERT_TRUE(e);
     // A failed background load still ends the wait (a caller polling weights_ready() before
     // its first embed must not poll forever).
-    if (when == WeightLoading::Background) EXPECT_TRUE(becomes_ready(*e));
+    if (when == WeightLoading::Background) {
+      EXPECT_TRUE(becomes_ready(*e));
+    }
     const std::vector<std::string> texts = {"hello world"};
     for (int round = 0; round < 2; ++round) {
       const std::string msg = format_error([&] { e->embed(texts, InputKind::Document); });
@@ -265,6 +273,48 @@ TEST(ModelChecks, BpeUnkMissingMattersOnlyWithUncoveredBytes) {
   const std::string small = format_error([&] { full->check_fits(200, "full.json", "cfg.json"); });
   EXPECT_NE(small.find("token id 255"), std::string::npos) << small;
   EXPECT_NE(small.find("vocab_size 200 in cfg.json"), std::string::npos) << small;
+}
+
+// Hostile probe 2026-12-06: a config.json claiming 10^7 layers sized (and touched) 5.7 GB of
+// layer records before failing on the first missing layer, 3 * 10^7 took 17 GB; at 2 * 10^9 the
+// process ran out of memory. The layer count is now checked against the weights first.
+TEST(ModelChecks, HugeLayerCountFailsAtLoadWithoutSizingIt) {
+  ModelCopy m;
+  json c = json::parse(read_all(m.dir() / "config.json"));
+  c["num_hidden_layers"] = 2000000000;
+  write_all(m.dir() / "config.json", c.dump());
+  const std::string msg = format_error([&] { load(m.dir()); });
+  EXPECT_NE(msg.find("num_hidden_layers is 2000000000"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("encoder.layer.1999999999.attention.self.query.weight"), std::string::npos)
+      << msg;
+}
+
+// The same for ModernBERT, and its other layer counts: global_attn_every_n_layers = INT_MAX is
+// a valid config (layer 0 global, every other layer local) whose scratch sizing added 1 to it
+// in int (signed overflow: UBSan stops this test on the old code).
+TEST(ModelChecks, ModernBertHugeLayerCountsFailOrLoad) {
+  const auto dir = test::test_data("modernbert/tiny");
+  RIPVEC_REQUIRE_PATH(dir / "model.safetensors");
+  const ModelConfig mc = load_model_config(dir / "config.json");
+  SafeTensors st = SafeTensors::open(dir / "model.safetensors");
+  CpuDriver d;
+  ModernBertConfig huge = mc.modernbert;
+  huge.num_hidden_layers = 2000000000;
+  const std::string msg = format_error([&] { ModernBert<CpuDriver>(d, st, huge, ArchOptions{}); });
+  EXPECT_NE(msg.find("layers.1999999999.attn.Wqkv.weight"), std::string::npos) << msg;
+
+  ModernBertConfig every = mc.modernbert;
+  every.global_attn_every_n_layers = std::numeric_limits<int>::max();
+  every.local_attention = std::numeric_limits<int>::max() - 1;  // even: a half window of 2^30-1
+  ModernBert<CpuDriver> model(d, st, every, ArchOptions{});
+  const std::vector<std::vector<int32_t>> seqs = {{1, 5, 9, 2}, {1, 7, 2}};
+  BatchInputs b = build_batch_inputs(seqs);
+  model.ensure_scratch(BatchShape::of(b));
+  auto db = d.upload_batch(b);
+  auto pooled = model.pooled(db, model.forward(db), Pooling::Mean, true);
+  std::vector<float> p(static_cast<size_t>(b.batch) * every.hidden_size);
+  d.to_host(pooled, p.data());
+  for (float v : p) EXPECT_TRUE(std::isfinite(v));
 }
 
 }  // namespace
