@@ -109,7 +109,7 @@ int Endpoint::run() {
       respond(make_error(nullptr, code::kParseError, "Parse error: " + detail));
       continue;
     }
-    Parsed p = parse_message(body, opts_.limits.max_depth);
+    Parsed p = parse_message(body, opts_.limits.max_depth, opts_.limits.max_values);
     const size_t bytes = body.size();
     body.clear();
     body.shrink_to_fit();  // a 64 MiB frame should not pin its buffer for the session

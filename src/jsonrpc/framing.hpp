@@ -29,6 +29,7 @@ struct Limits {
   size_t max_header_bytes = 8u << 10;    // one header line (ContentLength framing)
   size_t max_headers = 32;               // header lines per frame
   size_t max_depth = 128;                // nesting of arrays/objects in a message
+  size_t max_values = size_t(1) << 20;   // values (elements, members, containers) in a message
 };
 
 // Where bytes come from. read() returns the bytes read (> 0), 0 at end of stream, < 0 on error.

@@ -60,10 +60,12 @@ struct Parsed {
 };
 
 // Parses one frame's bytes. Rejects with -32700 text that is not JSON (including invalid UTF-8,
-// numbers out of range and nesting deeper than max_depth, checked before parsing so that no
-// recursive code sees it), with -32600 anything that is JSON but not a JSON-RPC 2.0 message
-// (batches included: MCP 2025-06-18 and LSP do not use them).
-Parsed parse_message(std::string_view text, size_t max_depth = 128);
+// numbers out of range, nesting deeper than max_depth and more than max_values values — array
+// elements, members and containers — both checked before parsing, so that no recursive code
+// sees the one and no parse allocates for the other), with -32600 anything that is JSON but
+// not a JSON-RPC 2.0 message (batches included: MCP 2025-06-18 and LSP do not use them).
+Parsed parse_message(std::string_view text, size_t max_depth = 128,
+                     size_t max_values = size_t(1) << 20);
 
 // True when the array/object nesting of `text` (outside strings) exceeds max_depth.
 bool nesting_exceeds(std::string_view text, size_t max_depth);

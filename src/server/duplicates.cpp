@@ -24,7 +24,8 @@ struct Cand {
 std::vector<DuplicatePair> find_duplicates(const IndexSnapshot& snap, float threshold,
                                            size_t max_pairs,
                                            const std::function<bool(const Hit&)>& keep,
-                                           const std::function<bool()>& cancelled) {
+                                           const std::function<bool()>& cancelled,
+                                           size_t* compared) {
   const size_t dim = snap.dim();
   std::vector<uint32_t> ids;  // snapshot rows that take part
   std::vector<Hit> meta;
@@ -36,6 +37,7 @@ std::vector<DuplicatePair> find_duplicates(const IndexSnapshot& snap, float thre
     meta.push_back(std::move(h));
   }
   const size_t n = ids.size();
+  if (compared != nullptr) *compared = n;
   std::vector<float> vecs(n * dim);
   for (size_t k = 0; k < n; ++k) snap.vector(ids[k], vecs.data() + k * dim);
 

@@ -18,11 +18,13 @@ struct DuplicatePair {
 
 // Pairs of chunks with similarity >= threshold, most similar first, at most max_pairs. Chunks of
 // one file whose lines overlap (windows of one definition) are not pairs. `keep` (may be empty)
-// filters chunks (e.g. hidden files); `cancelled` is polled between blocks (an empty result is
-// returned when it says so).
+// filters chunks (e.g. hidden files, a sub-path); `cancelled` is polled between blocks (an
+// empty result is returned when it says so). `compared` (may be null) receives the number of
+// chunks kept.
 std::vector<DuplicatePair> find_duplicates(const IndexSnapshot& snap, float threshold,
                                            size_t max_pairs,
                                            const std::function<bool(const Hit&)>& keep,
-                                           const std::function<bool()>& cancelled);
+                                           const std::function<bool()>& cancelled,
+                                           size_t* compared = nullptr);
 
 }  // namespace ripvec::server

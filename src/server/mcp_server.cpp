@@ -274,7 +274,8 @@ class McpServer {
     const std::string name = p["name"];
     const server::Tool* tool = server::find_tool(name);
     if (!tool) throw RpcError(code::kInvalidParams, "Unknown tool: " + name);
-    json args = p.contains("arguments") ? p["arguments"] : json::object();
+    static const json kNoArguments = json::object();
+    const json& args = p.contains("arguments") ? p["arguments"] : kNoArguments;  // not copied
     server::ToolCall call{ws_, progress_for(c), [&c] { return c.cancelled(); }};
     server::ToolResult r;
     const auto t0 = std::chrono::steady_clock::now();

@@ -32,8 +32,9 @@ const std::vector<std::string> kProseTypes = {"md", "rst", "txt"};
 
 class Args {
  public:
-  Args(const json& args, const json& schema) : args_(args) {
-    if (args_.is_null()) args_ = json::object();
+  // Reads `args` in place (kept by reference: it outlives the Args; a copy of a large request
+  // was one of three copies per call).
+  Args(const json& args, const json& schema) : args_(args.is_null() ? empty() : args) {
     if (!args_.is_object()) throw InvalidArgument("arguments must be an object");
     for (const auto& [k, v] : args_.items())
       if (!schema["properties"].contains(k)) throw InvalidArgument("unknown argument '" + k + "'");
@@ -89,7 +90,11 @@ class Args {
   }
 
  private:
-  json args_;
+  static const json& empty() {
+    static const json kEmpty = json::object();
+    return kEmpty;
+  }
+  const json& args_;
 };
 
 json object_schema(json properties, std::vector<std::string> required = {}) {
@@ -235,7 +240,18 @@ ToolResult run_find_similar(const json& a, ToolCall& call, const json& schema) {
   auto index = root.index();
   // A root the client named restricts the similar chunks to it; the file's own path does not.
   if (root_named) so.filter.paths = search_scope(named, root, *index);
-  std::vector<Hit> hits = index->find_similar(file, line, so);
+  // A relative file_path is relative to the root, as the schema says and get_repo_map's
+  // focus_file is: the root named, else the served root. It was taken relative to the index's
+  // root (a served root below its git root shares that root's index), so "a.cpp" of
+  // --root repo/sub was "not indexed" and only "sub/a.cpp" worked (hostile probe 2026-12-06);
+  // that spelling is still accepted when the first names no file.
+  fs::path target = file;
+  std::error_code ec;
+  if (target.is_relative()) {
+    const fs::path base = root_named && fs::is_directory(named, ec) ? named : root.path();
+    if (fs::exists(base / target, ec)) target = base / target;
+  }
+  std::vector<Hit> hits = index->find_similar(target, line, so);
   return hits_result(hits, index->root().string(),
                      "code similar to " + file + ":" + std::to_string(line));
 }
@@ -244,23 +260,35 @@ ToolResult run_find_duplicates(const json& a, ToolCall& call, const json& schema
   Args args(a, schema);
   const double threshold = args.number("threshold", 0.85, -1.0, 1.0);
   const int max_pairs = args.integer("max_pairs", 20, 1, kMaxPairs);
-  Root& root = call.ws.root(args.str("root", false, kMaxPathBytes));
+  fs::path named;
+  Root& root = call.ws.root(args.str("root", false, kMaxPathBytes), &named);
   root.ensure_indexed(progress_of(call), call.cancelled);
   auto index = root.index();
   auto snap = index->snapshot();
+  // Restricted as a search is: to a root named below the served one, else to the index's own
+  // scope (a served root below its git root shares that root's index). Both covered the whole
+  // index (hostile probe 2026-12-06: pairs from outside --root tree/sub).
+  std::vector<std::string> scope = search_scope(named, root, *index);
+  if (scope.empty() && !index->scope().empty()) scope = {index->scope()};
   // Hidden files are indexed but not searched by default; duplicates follow the same rule.
-  auto keep = [](const Hit& h) {
-    return h.path.find("/.") == std::string::npos && !h.path.starts_with(".");
+  auto keep = [&scope](const Hit& h) {
+    if (h.path.find("/.") != std::string::npos || h.path.starts_with(".")) return false;
+    for (const std::string& s : scope)
+      if (h.path == s ||
+          (h.path.size() > s.size() && h.path.starts_with(s) && h.path[s.size()] == '/'))
+        return true;
+    return scope.empty();
   };
+  size_t compared = 0;
   auto pairs = find_duplicates(*snap, static_cast<float>(threshold), static_cast<size_t>(max_pairs),
-                               keep, call.cancelled);
+                               keep, call.cancelled, &compared);
   ToolResult r;
   json out = json::array();
   const std::string root_s = index->root().string();
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.2f", threshold);
   r.text = std::to_string(pairs.size()) + " pairs of chunks with similarity >= " + buf + " in " +
-           escape_name(root_s) + " (" + std::to_string(snap->size()) + " chunks compared)\n\n";
+           escape_name(root_s) + " (" + std::to_string(compared) + " chunks compared)\n\n";
   for (size_t i = 0; i < pairs.size(); ++i) {
     const auto& p = pairs[i];
     out.push_back(
@@ -269,7 +297,7 @@ ToolResult run_find_duplicates(const json& a, ToolCall& call, const json& schema
     r.text += "## Pair " + std::to_string(i + 1) + " · similarity " + buf + "\n" +
               hit_markdown(p.a, 1) + hit_markdown(p.b, 2);
   }
-  r.structured = {{"pairs", std::move(out)}, {"root", root_s}, {"chunks", snap->size()}};
+  r.structured = {{"pairs", std::move(out)}, {"root", root_s}, {"chunks", compared}};
   return r;
 }
 
@@ -438,12 +466,25 @@ const Tool* find_tool(const std::string& name) {
 
 std::string repo_map_markdown(Workspace& ws, const std::string& root_hint, const std::string& focus,
                               size_t token_budget, const CancelFn& cancelled) {
-  Root& root = ws.root(root_hint);
+  fs::path named;
+  Root& root = ws.root(root_hint, &named);
+  const std::vector<std::string> focus_list =
+      focus.empty() ? std::vector<std::string>{} : std::vector<std::string>{focus};
+  // A directory named below the served root is mapped on its own (built for this call, not
+  // kept): the served root's map covered the whole tree (hostile probe 2026-12-06).
+  std::error_code ec;
+  if (!named.empty() && named != root.path() && fs::is_directory(named, ec)) {
+    RepoMapOptions ro;
+    ro.cancelled = cancelled;
+    RepoGraph graph = RepoGraph::build(named, ro);
+    if (!graph.rank(focus_list).empty())
+      throw InvalidArgument("focus_file " + focus + " is not a source file of " + named.string());
+    return graph.render(token_budget, &escape_name);
+  }
   auto graph = root.graph(cancelled);
   std::lock_guard<std::mutex> lock(root.graph_mutex());
   // rank() takes the path as spelled, relative to the root or absolute below it.
-  if (!graph->rank(focus.empty() ? std::vector<std::string>{} : std::vector<std::string>{focus})
-           .empty())
+  if (!graph->rank(focus_list).empty())
     throw InvalidArgument("focus_file " + focus + " is not a source file of " +
                           root.path().string());
   return graph->render(token_budget, &escape_name);

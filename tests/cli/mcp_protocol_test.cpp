@@ -315,6 +315,75 @@ TEST(McpProtocol, RootBelowAnOpenRootAnswersOnlyFromIt) {
   EXPECT_NE((*by_id(v, 6))["result"]["isError"], true) << *by_id(v, 6);
 }
 
+// Hostile probe 2026-12-06: find_duplicates compared the whole index (pairs from outside a
+// served root below its git root, whose index it shares, and outside a `root` named below the
+// served one), get_repo_map of a `root` below the served one mapped the whole served tree, and
+// find_similar took a relative file_path against the index's root (for --root repo/sub only
+// "sub/a.py" worked, while get_repo_map's focus_file is relative to the root).
+TEST(McpProtocol, DuplicatesMapAndSimilarStayInTheRootTheyAreGiven) {
+  const auto model = default_model_dir();
+  RIPVEC_REQUIRE_PATH(model);
+  TempDir repo, cache;
+  std::filesystem::create_directories(repo.path() / ".git");  // the index root: repo
+  const std::string fn =
+      "def add_numbers(first, second):\n    \"\"\"Add two numbers.\"\"\"\n"
+      "    total = first + second\n    return total\n";
+  repo.write("sub/a.py", fn);
+  repo.write("sub/b.py", "import os\n\n\n" + fn);
+  repo.write("other/c.py", fn);
+  repo.write("other/d.py", "import sys\n\n\n" + fn);
+  auto run = [&](const std::filesystem::path& served, const std::string& in) {
+    CliRun r;
+    r.args = {"mcp",         "--no-watch",          "--root",  served.string(), "--device", "cpu",
+              "--cache-dir", cache.path().string(), "--model", model.string()};
+    r.stdin_data = in;
+    r.stdin_from_data = true;
+    return run_cli(r);
+  };
+  auto pair_paths = [](const json* m) {
+    std::vector<std::string> out;
+    if (m == nullptr || !(*m)["result"].contains("structuredContent")) return out;
+    for (const auto& p : (*m)["result"]["structuredContent"]["pairs"])
+      for (const char* side : {"a", "b"}) out.push_back(p[side]["path"].get<std::string>());
+    return out;
+  };
+  const std::string sub = (repo.path() / "sub").string();
+  {  // served root repo/sub: its index is repo's, scoped to sub
+    std::string in = kInitialize;
+    in += tool_call(2, "find_duplicates", {{"threshold", 0.5}});
+    in += tool_call(3, "find_similar", {{"file_path", "a.py"}, {"line", 1}});
+    in += tool_call(4, "find_similar", {{"file_path", "sub/a.py"}, {"line", 1}});
+    const CliResult res = run(repo.path() / "sub", in);
+    ASSERT_EQ(res.status, 0) << res.err;
+    const auto v = replies(res.out);
+    const auto paths = pair_paths(by_id(v, 2));
+    ASSERT_FALSE(paths.empty()) << res.out;
+    for (const auto& p : paths) EXPECT_TRUE(p.starts_with("sub/")) << p;
+    for (int id : {3, 4}) {
+      ASSERT_TRUE(by_id(v, id));
+      EXPECT_NE((*by_id(v, id))["result"]["isError"], true) << *by_id(v, id);
+    }
+  }
+  {  // served root repo, `root` naming repo/sub
+    std::string in = kInitialize;
+    in += tool_call(2, "find_duplicates", {{"threshold", 0.5}, {"root", sub}});
+    in += tool_call(3, "get_repo_map", {{"root", sub}});
+    in += tool_call(4, "find_similar", {{"file_path", "b.py"}, {"line", 4}, {"root", sub}});
+    const CliResult res = run(repo.path(), in);
+    ASSERT_EQ(res.status, 0) << res.err;
+    const auto v = replies(res.out);
+    const auto paths = pair_paths(by_id(v, 2));
+    ASSERT_FALSE(paths.empty()) << res.out;
+    for (const auto& p : paths) EXPECT_TRUE(p.starts_with("sub/")) << p;
+    ASSERT_TRUE(by_id(v, 3));
+    const std::string map = tool_text(*by_id(v, 3));
+    EXPECT_NE(map.find("a.py"), std::string::npos) << map;
+    EXPECT_EQ(map.find("c.py"), std::string::npos) << map;
+    ASSERT_TRUE(by_id(v, 4));
+    EXPECT_NE((*by_id(v, 4))["result"]["isError"], true) << *by_id(v, 4);
+  }
+}
+
 // Hostile probe 2026-12-05: a second initialize mid-session was answered as the first.
 TEST(McpProtocol, SecondInitializeIsRefused) {
   TempDir repo, cache;

@@ -171,6 +171,30 @@ TEST(JsonRpcFraming, ContentLengthOverlongHeaderLine) {
   EXPECT_EQ(f[0].first, FrameStatus::BadHeader);
 }
 
+// Hostile probe 2026-12-06: a 60 MB tools/call whose argument held 20 million empty arrays
+// (under the 64 MiB message limit) took the MCP server to 3.4 GB, four of them to 9.7 GB: a
+// parsed value costs tens of bytes against the 1-3 it takes in the text. Messages with more
+// than max_values values are refused before parsing (-32700, naming the limit); strings of any
+// length inside the limit are one value.
+TEST(JsonRpcMessage, TooManyValuesAreRefusedBeforeParsing) {
+  const std::string head = R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"a":[)";
+  std::string many = head;
+  for (int i = 0; i < 2000000; ++i) many += i ? ",[]" : "[]";
+  many += "]}}";
+  const Parsed p = parse_message(many);
+  ASSERT_TRUE(p.error_response);
+  EXPECT_EQ((*p.error_response)["error"]["code"], code::kParseError);
+  EXPECT_NE((*p.error_response)["error"]["message"].get<std::string>().find("1048576 values"),
+            std::string::npos)
+      << *p.error_response;
+  // Commas and brackets inside strings are not values; a message at the limit parses.
+  std::string fine = head + "\"" + std::string(3000000, ',') + std::string(1000, '[') + "\"";
+  for (int i = 0; i < 1000000; ++i) fine += ",0";
+  fine += "]}}";
+  EXPECT_TRUE(parse_message(fine).message);
+  EXPECT_TRUE(parse_message(many, 128, size_t(1) << 23).message);  // the limit is the caller's
+}
+
 TEST(JsonRpcMessage, ErrorCodes) {
   EXPECT_EQ(error_code(parse_message("{not json")), code::kParseError);
   EXPECT_EQ(error_code(parse_message("")), code::kParseError);
