@@ -234,6 +234,14 @@ void Endpoint::dispatch(Message m, size_t bytes) {
   run_request(ctx, it->second.first);
 }
 
+std::optional<uint64_t> Endpoint::oldest_pending_stamp() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::optional<uint64_t> oldest;
+  for (const auto& [key, ctx] : running_)
+    if (!oldest || ctx->stamp_ < *oldest) oldest = ctx->stamp_;
+  return oldest;
+}
+
 void Endpoint::run_request(const std::shared_ptr<Context>& ctx, const RequestHandler& h) {
   json reply;
   try {

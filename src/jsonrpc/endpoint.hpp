@@ -114,6 +114,9 @@ class Endpoint {
 
   // Whether an answer waits for the other requests (Context::answer_after_others).
   bool answers_waiting() const;
+  // The smallest Context::stamp() of the requests received and not yet answered (queued or
+  // running), or nullopt when there are none. Thread-safe.
+  std::optional<uint64_t> oldest_pending_stamp() const;
 
   void notify(const std::string& method, json params);
   void cancel(const json& id);

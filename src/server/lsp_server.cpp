@@ -21,6 +21,7 @@
 #include "ripvec/error.hpp"
 #include "ripvec/repo_map.hpp"
 #include "ripvec/server.hpp"
+#include "server/closed_documents.hpp"
 #include "server/lsp_text.hpp"
 #include "server/watcher.hpp"
 #include "server/workspace.hpp"
@@ -354,7 +355,7 @@ class LspServer {
       out[it->first] = it->second.text;
     }
     if (tls_read != nullptr)
-      for (const auto& [path, at] : closed_at_)
+      for (const auto& [path, at] : closed_.entries())
         if (!buffers_.count(path)) note_read(path, buffers_.end());
     return out;
   }
@@ -365,8 +366,8 @@ class LspServer {
     uint64_t at = 0;
     if (it != buffers_.end()) {
       at = it->second.changed;
-    } else if (auto c = closed_at_.find(path); c != closed_at_.end()) {
-      at = c->second;
+    } else {
+      at = closed_.closed_at(path);
     }
     uint64_t& seen = (*tls_read)[path];
     seen = std::max(seen, at);
@@ -866,7 +867,10 @@ class LspServer {
           return;
         }
         buffers_.erase(it);
-        closed_at_[path] = ++doc_epoch_;
+        closed_.closed(path, ++doc_epoch_);
+        // Notifications run on the reader thread, which also stamps requests: every request
+        // stamped so far is pending or answered.
+        closed_.prune(endpoint_.oldest_pending_stamp().value_or(doc_epoch_.load()));
       }
       std::lock_guard<std::mutex> lock(outlines_mu_);
       std::erase_if(outlines_, [&](const auto& kv) { return kv.second.path == path; });
@@ -970,7 +974,18 @@ class LspServer {
       std::map<server::Root*, std::shared_ptr<RepoGraph>> graphs;
       for (server::Root* r : roots) {
         RootScope in(r);
-        auto g = root().graph([&c] { return c.cancelled(); });
+        std::shared_ptr<RepoGraph> g;
+        // One folder that cannot be mapped (deleted, or a pseudo file system) is skipped with a
+        // warning: it failed the request for every folder (hostile probe 2026-12-06).
+        try {
+          g = root().graph([&c] { return c.cancelled(); });
+        } catch (const CancelledError&) {
+          throw;
+        } catch (const Error& e) {
+          log("warning",
+              "workspace/symbol: skipping folder " + r->path().string() + ": " + e.what());
+          continue;
+        }
         graphs[r] = g;
         std::lock_guard<std::mutex> lock(root().graph_mutex());
         for (const auto& d : g->definitions())
@@ -995,7 +1010,7 @@ class LspServer {
       // indexing).
       for (server::Root* r : roots) {
         RootScope in(r);
-        if (query.empty() || !root().indexed()) continue;
+        if (query.empty() || !root().indexed() || !graphs.count(r)) continue;  // skipped above
         try {
           SearchOptions so;
           so.top_k = 20;
@@ -1179,7 +1194,7 @@ class LspServer {
   // Counts document changes (written on the reader thread under buffers_mu_, read by the
   // endpoint's stamper): each request is stamped with it as it is read.
   std::atomic<uint64_t> doc_epoch_{0};
-  std::map<std::string, uint64_t> closed_at_;  // path -> doc_epoch_ when its buffer was closed
+  server::ClosedDocuments closed_;  // closing epochs a pending request may need
   struct Outline {
     std::string text;  // what defs were made from
     std::shared_future<OutlineDefs> defs;

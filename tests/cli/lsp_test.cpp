@@ -555,6 +555,33 @@ TEST(LspProtocol, NestedFoldersOpenBuffersAndBadFoldersAreAnsweredRight) {
   EXPECT_EQ(v[5]["result"][0]["uri"], c + "/util.py");
 }
 
+// Hostile probe 2026-12-06: one workspace folder that cannot be mapped (a folder on /proc, or
+// one deleted since initialize) failed every workspace/symbol with -32603, the symbols of the
+// healthy folders included. It is skipped with a warning.
+TEST(LspProtocol, WorkspaceSymbolSkipsAFolderThatCannotBeMapped) {
+  TempDir top;
+  top.write("ws/util.py", "def helper_for_symbols():\n    return 3\n");
+  const std::string ws = "file://" + (top / "ws").string();
+  json folders =
+      json::array({{{"uri", ws}, {"name", "ws"}}, {{"uri", "file:///proc"}, {"name", "p"}}});
+  json init = {{"rootUri", ws}, {"workspaceFolders", folders}, {"capabilities", json::object()}};
+  CliRun r;
+  if (std::filesystem::exists("/usr/bin/timeout"))
+    r.prefix = {"/usr/bin/timeout", "-s", "KILL", "120"};
+  r.args = {"lsp", "--no-watch", "--model", "/nonexistent/model"};
+  r.stdin_data = request(1, "initialize", init) + notification("initialized") +
+                 request(2, "workspace/symbol", {{"query", "helper_for"}}) +
+                 request(99, "shutdown") + notification("exit");
+  r.stdin_from_data = true;
+  const auto res = run_cli(r);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  ASSERT_TRUE(v[1].contains("result")) << v[1];
+  ASSERT_TRUE(v[2]["result"].is_array()) << v[2];
+  ASSERT_EQ(v[2]["result"].size(), 1u) << v[2];
+  EXPECT_EQ(v[2]["result"][0]["name"], "helper_for_symbols");
+}
+
 // Hostile probe 2026-12-06 (second round): a folder opened through a symlink (macOS's /tmp is
 // one) got definitions and references under the link's target, and the editor a second buffer
 // of the same file. URIs are spelt under the folder as the client named it.
