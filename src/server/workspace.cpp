@@ -1,5 +1,8 @@
 #include "server/workspace.hpp"
 
+#include <chrono>
+#include <future>
+
 #include "ripvec/error.hpp"
 #include "ripvec/index.hpp"
 
@@ -110,17 +113,62 @@ void Root::ensure_indexed(const ProgressFn& progress, const CancelFn& cancelled)
   update(progress, false, cancelled);
 }
 
+struct Root::GraphBuild {
+  int64_t generation = 0;
+  // Callers waiting for the build; the build stops (CancelledError) when none is left.
+  std::shared_ptr<std::atomic<int>> wanted = std::make_shared<std::atomic<int>>(0);
+  std::shared_future<std::shared_ptr<RepoGraph>> result;
+};
+
 std::shared_ptr<RepoGraph> Root::graph(const CancelFn& cancelled) {
-  std::lock_guard<std::mutex> lock(graph_mu_);
-  const int64_t gen = generation_;
-  if (!graph_ || graph_generation_ != gen) {
-    RepoMapOptions ro;
-    ro.cancelled = cancelled;
-    auto g = std::make_shared<RepoGraph>(RepoGraph::build(path_, ro));
-    graph_ = std::move(g);
-    graph_generation_ = gen;
+  for (;;) {
+    std::shared_ptr<GraphBuild> b;
+    {
+      std::lock_guard<std::mutex> lock(graph_mu_);
+      const int64_t gen = generation_;
+      if (graph_ && graph_generation_ == gen) return graph_;
+      // A build of another generation, or one that ended without a graph (stopped when every
+      // caller had gone, or failed), is not joined: a new one starts.
+      const bool ended =
+          build_ && build_->result.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+      if (!build_ || build_->generation != gen || ended) {
+        auto nb = std::make_shared<GraphBuild>();
+        nb->generation = gen;
+        *nb->wanted = 1;  // this caller, before the thread can look
+        // The thread holds only what it needs (not `this`: a Root may go while it runs).
+        nb->result = std::async(std::launch::async, [path = path_, wanted = nb->wanted] {
+                       RepoMapOptions ro;
+                       ro.cancelled = [wanted] { return wanted->load() == 0; };
+                       return std::make_shared<RepoGraph>(RepoGraph::build(path, ro));
+                     }).share();
+        build_ = nb;
+      } else {
+        ++*build_->wanted;
+      }
+      b = build_;
+    }
+    struct Unwant {
+      std::atomic<int>& n;
+      ~Unwant() { --n; }
+    } unwant{*b->wanted};
+    while (b->result.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready)
+      if (cancelled && cancelled()) throw CancelledError("repo graph: request cancelled");
+    std::shared_ptr<RepoGraph> g;
+    try {
+      g = b->result.get();
+    } catch (const CancelledError&) {
+      // Every caller had gone for a moment and the build stopped; this one still wants it.
+      if (cancelled && cancelled()) throw;
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(graph_mu_);
+    if (b->generation >= graph_generation_) {
+      graph_ = g;
+      graph_generation_ = b->generation;
+    }
+    if (build_ == b) build_.reset();
+    return g;
   }
-  return graph_;
 }
 
 UpdateStats Root::last_update() const {

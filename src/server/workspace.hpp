@@ -49,8 +49,12 @@ class Root {
   // fail).
   bool tried() const { return tried_; }
   // The repo graph of the tree, rebuilt when an update changed files since the last build.
-  // Callers lock graph_mutex() around rank()/render() (they mutate ranks). `cancelled` stops a
-  // build in progress (CancelledError); the next call builds it again.
+  // Callers lock graph_mutex() around rank()/render() (they mutate ranks). The build runs on a
+  // thread of its own for every caller that wants it: each caller waits for it and ends within
+  // ~10 ms when its `cancelled` says so (CancelledError), and the build stops only when no
+  // caller wants it any more. A caller waiting for another's build ignored its cancellation,
+  // and a cancelled first caller threw the build away under the others (hostile probe
+  // 2026-12-06). Build errors reach every caller.
   std::shared_ptr<RepoGraph> graph(const CancelFn& cancelled = {});
   std::mutex& graph_mutex() { return graph_use_mu_; }
   // Stats of the last update, "" / zero before one.
@@ -76,6 +80,8 @@ class Root {
   std::mutex graph_mu_, graph_use_mu_;
   std::shared_ptr<RepoGraph> graph_;
   int64_t graph_generation_ = -1;
+  struct GraphBuild;                   // graph(): one build in flight and who waits for it
+  std::shared_ptr<GraphBuild> build_;  // guarded by graph_mu_
   mutable std::mutex stats_mu_;
   UpdateStats last_stats_;
   std::string last_error_;

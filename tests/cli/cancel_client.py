@@ -12,7 +12,8 @@ Usage: cancel_client.py RIPVEC MODEL_DIR CACHE_DIR WORKDIR
    requests are answered.
 3. LSP, raw protocol: a `workspace/symbol` that builds the repo graph of 8000 files is cancelled
    ($/cancelRequest); it answers -32800 (RequestCancelled) well before an uncancelled build of
-   the same graph finishes.
+   the same graph finishes; a second request waiting for that build, cancelled, answers -32800
+   before the build ends, and the first is answered from it.
 Exit status 0 = every check passed; 77 = the SDK is not installed (the test skips); 1 = failure.
 """
 import asyncio
@@ -164,6 +165,29 @@ def lsp_raw_part(ripvec, tree):
     check(0 <= cancelled_s < full_s / 2,
           f"LSP: the cancelled build stopped early ({cancelled_s:.2f}s after the cancel vs "
           f"{full_s:.2f}s for a whole build)")
+    c.request(4, "shutdown", None)
+    c.send({"jsonrpc": "2.0", "method": "exit"})
+    c.p.wait(timeout=60)
+
+    # A request waiting for the build another request started ends when it is cancelled (it
+    # waited on the build's lock until the build was done; hostile probe 2026-12-06), and the
+    # build goes on for the request that started it.
+    c = Raw([ripvec, "lsp", "--no-watch", "--model", "/nonexistent/model"], framed=True)
+    c.request(1, "initialize", {"rootUri": "file://" + tree, "capabilities": {}})
+    c.send({"jsonrpc": "2.0", "id": 2, "method": "workspace/symbol", "params": {"query": "f1_1"}})
+    time.sleep(0.2)
+    c.send({"jsonrpc": "2.0", "id": 3, "method": "workspace/symbol", "params": {"query": "f2_2"}})
+    time.sleep(0.2)
+    c.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 3}})
+    t3, m3 = c.wait_for(lambda m: m.get("id") == 3, 300)
+    t2, m2 = c.wait_for(lambda m: m.get("id") == 2, 300)
+    check(m3 is not None and m3.get("error", {}).get("code") == -32800,
+          f"LSP: a request waiting for another's graph build answers -32800 when cancelled: "
+          f"{m3}"[:200])
+    check(t3 is not None and t2 is not None and t3 < t2,
+          "LSP: ... before that build ends (the waiting request was not stuck behind it)")
+    check(m2 is not None and len(m2.get("result", [])) > 0,
+          "LSP: the request that started the build is answered from it")
     c.request(4, "shutdown", None)
     c.send({"jsonrpc": "2.0", "method": "exit"})
     c.p.wait(timeout=60)
