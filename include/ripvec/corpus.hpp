@@ -3,6 +3,7 @@
 // and `ripvec --type-list`.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,5 +24,14 @@ const std::vector<FileType>& file_types();
 // that a reader (a person, an agent) would take for ripvec's. Everything else (a backslash too)
 // is shown as is; JSON outputs carry the exact name. Thread-safe.
 std::string escape_name(std::string_view name);
+
+// Whether `path` (a directory or file at or below `root`; absolute, lexically normal) is left
+// out of a walk of `root` by the ignore files (.ignore, .gitignore, .git/info/exclude, the
+// global excludes file, with ripgrep's precedence; those of root's ancestors included) or lies
+// in a folder that is never entered (.git, .ripvec...). Hidden components do not count (a named
+// path is searched, hidden or not). An index of `root` does not hold such a path: Index::open
+// of it, and a server's `root` naming it, open an index of its own. Reads the ignore files
+// between root and path; thread-safe; throws nothing (unreadable ignore files count as empty).
+bool ignored_below(const std::filesystem::path& root, const std::filesystem::path& path);
 
 }  // namespace ripvec

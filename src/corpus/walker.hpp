@@ -75,12 +75,7 @@ struct WalkStats {
 std::vector<WalkedFile> walk(const std::vector<std::filesystem::path>& roots,
                              const WalkOptions& opts, WalkStats* stats);
 
-// Whether `path` (a directory or file at or below `root`; absolute, lexically normal) is left
-// out of a walk of `root` by the ignore files (.ignore, .gitignore, .git/info/exclude, the
-// global excludes file, with ripgrep's precedence) or lies in a folder that is never entered
-// (.git, .ripvec...). Hidden components do not count (a named path is searched, hidden or not).
-// Index roots use it: an enclosing root whose walk would leave `path` out cannot answer it.
-bool ignored_below(const std::filesystem::path& root, const std::filesystem::path& path);
+// ignored_below (whether a walk of a root leaves a path out): public, ripvec/corpus.hpp.
 
 // Why `path` lies on a pseudo file system: its name ("proc", "sysfs", "/dev", ...), or nullptr
 // when it does not. Such paths are never walked, searched or indexed, named or reached.

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <future>
 
+#include "ripvec/corpus.hpp"
 #include "ripvec/error.hpp"
 #include "ripvec/index.hpp"
 
@@ -258,7 +259,12 @@ Root& Workspace::root(const std::string& hint, fs::path* resolved) {
     throw InvalidArgument("root " + hint + ": " + e.what());
   }
   if (resolved) *resolved = canon;
-  if (Root* best = holding_locked(canon)) return *best;
+  // A folder the served root's ignore rules leave out is not in its index: it is a root of its
+  // own, as for the CLI (Index::open). It was answered from the served root's index, which
+  // holds none of its files: "No results", silently (hostile probe 2026-12-06).
+  if (Root* best = holding_locked(canon);
+      best != nullptr && !(dir && canon != best->path() && ignored_below(best->path(), canon)))
+    return *best;
   // A file below no served root: its folder is the new root (Index::open finds the project's
   // own root above it), not "root ... is not a directory".
   const fs::path dir_path = dir ? canon : canon.parent_path();

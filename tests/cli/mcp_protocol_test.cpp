@@ -384,6 +384,34 @@ TEST(McpProtocol, DuplicatesMapAndSimilarStayInTheRootTheyAreGiven) {
   }
 }
 
+// Hostile probe 2026-12-06: a `root` naming a folder the served root's .gitignore leaves out
+// was answered from the served root's index, which holds none of its files: "No results",
+// silently, where `ripvec QUERY build/` finds them. Such a folder is a root of its own.
+TEST(McpProtocol, IgnoredFolderNamedAsRootIsIndexedOnItsOwn) {
+  const auto model = default_model_dir();
+  RIPVEC_REQUIRE_PATH(model);
+  TempDir repo, cache;
+  std::filesystem::create_directories(repo.path() / ".git");
+  repo.write(".gitignore", "build/\n");
+  repo.write("src/app.py", "def serve():\n    return 0\n");
+  repo.write("build/gen.py", "def platypusfunc():\n    return 42\n");
+  const std::string build = (repo.path() / "build").string();
+  std::string in = kInitialize;
+  in += tool_call(2, "search_code", {{"query", "platypusfunc"}, {"mode", "keyword"}});
+  in += tool_call(3, "search_code",
+                  {{"query", "platypusfunc"}, {"mode", "keyword"}, {"root", build}});
+  const CliResult res = run_mcp(repo, cache, in, model.string());
+  ASSERT_EQ(res.status, 0) << res.err;
+  const auto v = replies(res.out);
+  ASSERT_TRUE(by_id(v, 2) && by_id(v, 3)) << res.out;
+  // The served root's own search leaves build/ out, as its ignore rules say.
+  EXPECT_EQ(tool_text(*by_id(v, 2)).find("gen.py"), std::string::npos) << *by_id(v, 2);
+  const json& r3 = (*by_id(v, 3))["result"];
+  ASSERT_TRUE(r3.contains("structuredContent")) << r3;
+  ASSERT_FALSE(r3["structuredContent"]["results"].empty()) << r3;
+  EXPECT_EQ(r3["structuredContent"]["results"][0]["path"], "gen.py") << r3;
+}
+
 // Hostile probe 2026-12-05: a second initialize mid-session was answered as the first.
 TEST(McpProtocol, SecondInitializeIsRefused) {
   TempDir repo, cache;
