@@ -28,12 +28,20 @@ size_t seq_len(unsigned char c) {
 }  // namespace
 
 std::string uri_to_path(std::string_view uri) {
+  // Scheme and host are case-insensitive (RFC 3986 3.1, 3.2.2): "FILE:///x" is a local file
+  // (it was refused as not one: hostile probe 2026-12-06).
+  const auto starts_nocase = [&uri](std::string_view p) {
+    if (uri.size() < p.size()) return false;
+    for (size_t i = 0; i < p.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(uri[i])) != p[i]) return false;
+    return true;
+  };
   constexpr std::string_view kScheme = "file://";
-  if (!uri.starts_with(kScheme)) return {};
+  if (!starts_nocase(kScheme)) return {};
   uri.remove_prefix(kScheme.size());
   // "file://host/path": only an empty host or localhost is local.
   if (!uri.starts_with("/")) {
-    if (!uri.starts_with("localhost/")) return {};
+    if (!starts_nocase("localhost/")) return {};
     uri.remove_prefix(9);
   }
   std::string out;

@@ -8,7 +8,8 @@
 
 namespace ripvec::server {
 
-// "file:///a%20b/c.py" -> "/a b/c.py"; "" when not a file URI.
+// "file:///a%20b/c.py" -> "/a b/c.py" (scheme and host "localhost" in any case); "" when not
+// a local file URI. A query or fragment is not part of the path.
 std::string uri_to_path(std::string_view uri);
 // "/a b/c.py" -> "file:///a%20b/c.py"
 std::string path_to_uri(std::string_view path);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <future>
+#include <set>
 
 #include "ripvec/corpus.hpp"
 #include "ripvec/error.hpp"
@@ -100,12 +101,20 @@ UpdateStats Root::update(const ProgressFn& progress, bool full, const CancelFn& 
   }
   if (!st.added.empty() || !st.modified.empty() || !st.removed.empty() || full) ++generation_;
   indexed_ = true;
+  std::vector<std::string> fresh;  // warnings the update before did not give
   {
     std::lock_guard<std::mutex> l(stats_mu_);
     last_stats_ = st;
     last_error_.clear();
+    std::set<std::string> now(st.warnings.begin(), st.warnings.end());
+    for (const auto& w : st.warnings)
+      if (!warned_.count(w)) fresh.push_back(w);
+    warned_ = std::move(now);
   }
-  for (const auto& w : st.warnings) ws_.log("warning", w);
+  // Each update warns again about every file it skips (a file that is not UTF-8 at each save
+  // of any other file: the same client notification per save, hostile probe 2026-12-06); a
+  // session hears each once, and again only after it went away and came back.
+  for (const auto& w : fresh) ws_.log("warning", w);
   return st;
 }
 

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,6 +85,7 @@ class Root {
   std::shared_ptr<GraphBuild> build_;  // guarded by graph_mu_
   mutable std::mutex stats_mu_;
   UpdateStats last_stats_;
+  std::set<std::string> warned_;  // the last update's warnings (logged when new)
   std::string last_error_;
 };
 

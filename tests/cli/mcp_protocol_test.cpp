@@ -412,6 +412,34 @@ TEST(McpProtocol, IgnoredFolderNamedAsRootIsIndexedOnItsOwn) {
   EXPECT_EQ(r3["structuredContent"]["results"][0]["path"], "gen.py") << r3;
 }
 
+// Hostile probe 2026-12-06: every update warned again about each file it skips, so a client
+// heard "not valid UTF-8" for the same file once per reindex (per save, with the watcher).
+// The tool reply still lists it each time; the log notification comes once.
+TEST(McpProtocol, SkippedFileIsLoggedOncePerSession) {
+  const auto model = default_model_dir();
+  RIPVEC_REQUIRE_PATH(model);
+  TempDir repo, cache;
+  std::filesystem::create_directories(repo.path() / ".git");
+  repo.write("app.py", "def serve():\n    return 0\n");
+  repo.write("latin1.py", std::string("name = 'caf\xe9'\n"));
+  std::string in = kInitialize;
+  in += tool_call(2, "reindex", json::object());
+  in += tool_call(3, "reindex", json::object());
+  in += tool_call(4, "reindex", json::object());
+  const CliResult res = run_mcp(repo, cache, in, model.string());
+  ASSERT_EQ(res.status, 0) << res.err;
+  const auto v = replies(res.out);
+  ASSERT_TRUE(by_id(v, 2) && by_id(v, 3) && by_id(v, 4)) << res.out;
+  for (int id : {2, 3, 4})
+    EXPECT_NE(tool_text(*by_id(v, id)).find("latin1.py"), std::string::npos) << *by_id(v, id);
+  int logged = 0;
+  for (const auto& m : v)
+    if (m.value("method", "") == "notifications/message" &&
+        m["params"]["data"].get<std::string>().find("latin1.py") != std::string::npos)
+      ++logged;
+  EXPECT_EQ(logged, 1) << res.out;
+}
+
 // Hostile probe 2026-12-05: a second initialize mid-session was answered as the first.
 TEST(McpProtocol, SecondInitializeIsRefused) {
   TempDir repo, cache;

@@ -6,6 +6,7 @@
 
 #include "ripvec/corpus.hpp"
 #include "server/hit_format.hpp"
+#include "server/lsp_text.hpp"
 
 namespace ripvec {
 namespace {
@@ -41,6 +42,18 @@ TEST(ServerText, EscapeNameKeepsUtf8AndEscapesControlsAndBadBytes) {
             "\\xC2\\x9B31m");  // C1 CSI
   EXPECT_EQ(escape_name("bad\xFF.py"), "bad\\xFF.py");
   EXPECT_EQ(escape_name("back\\slash"), "back\\slash");
+}
+
+// Hostile probe 2026-12-06: "FILE:///x.py" (a scheme is case-insensitive, RFC 3986 3.1) was
+// taken for a non-file URI, so the document was not served.
+TEST(ServerText, FileUriSchemeAndHostAreCaseInsensitive) {
+  EXPECT_EQ(server::uri_to_path("FILE:///a%20b/c.py"), "/a b/c.py");
+  EXPECT_EQ(server::uri_to_path("File://LocalHost/x.py"), "/x.py");
+  EXPECT_EQ(server::uri_to_path("file:///x.py?q=1#frag"), "/x.py");
+  EXPECT_EQ(server::uri_to_path("file://otherhost/x.py"), "");
+  EXPECT_EQ(server::uri_to_path("filex:///x.py"), "");
+  EXPECT_EQ(server::uri_to_path("FILE:/"), "");
+  EXPECT_EQ(server::uri_to_path(server::path_to_uri("/a b/\xC3\xA9.py")), "/a b/\xC3\xA9.py");
 }
 
 }  // namespace
