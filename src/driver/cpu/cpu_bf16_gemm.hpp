@@ -22,6 +22,7 @@
 
 #include "driver/cpu/cpu_kernels.hpp"
 #include "driver/cpu/cpu_packed_gemm.hpp"
+#include "util/aligned_vector.hpp"
 
 namespace ripvec::cpu {
 
@@ -51,7 +52,7 @@ struct Bf16Weight {
   // panels of kp * 32 values: for each step of 32 k, two 16 x 16 pair tiles (channels 0-15,
   // then 16-31), element [kk][j][e] = bf16(W[32 p + j][32 s + 2 kk + e]) (zeros beyond n, k).
   int64_t kp = 0, n_pad = 0;
-  std::vector<uint16_t> packed;
+  AlignedVector<uint16_t> packed;
   // kEmulated: pack_weight(bf16-rounded W, n, k, gemm_nr) for the FP32 packed kernel, or the
   // rounded W itself ([n][k]) where the kernel build has none (scalar).
   PackedFloats emulated;
@@ -64,8 +65,8 @@ Bf16Weight pack_bf16_weight(const CpuKernels& kern, const float* w, int64_t n, i
 
 // Per call: the converted activations; grown on demand and reused (one driver = one thread).
 struct Bf16Scratch {
-  std::vector<uint16_t> act;   // kAmx: ceil(m / 32) * 32 rows of kp values
-  std::vector<float> act_f32;  // kEmulated: m rows of k rounded values
+  AlignedVector<uint16_t> act;  // kAmx: ceil(m / 32) * 32 rows of kp values, in tile order
+  std::vector<float> act_f32;   // kEmulated: m rows of k rounded values
 };
 
 // y[m, n] (ldc) = the formula above with bias (nullable), then exact GELU when gelu. x[m, k]

@@ -39,6 +39,8 @@
 #include <memory>
 #include <vector>
 
+#include "util/aligned_vector.hpp"
+
 namespace ripvec::cpu {
 
 inline constexpr int64_t kInt8Group = 32;
@@ -65,10 +67,10 @@ struct Int8Weight {
   Int8Isa isa = Int8Isa::kScalar;
   int64_t n = 0, k = 0, kp = 0, groups = 0, n_pad = 0;  // kp = groups * kInt8Group
   int nr = 0;
-  std::vector<int8_t> packed;   // n_pad / nr panels of kp * nr bytes
-  std::vector<float> scale;     // sw: n_pad / nr panels of [groups][nr]
-  std::vector<int32_t> colsum;  // kAvx512Vnni: 128 * sum of the group's codes, as scale
-  std::vector<float> wt;        // W by panel, [n_pad / nr][k][nr] (the outlier columns)
+  AlignedVector<int8_t> packed;  // n_pad / nr panels of kp * nr bytes
+  std::vector<float> scale;      // sw: n_pad / nr panels of [groups][nr]
+  std::vector<int32_t> colsum;   // kAvx512Vnni: 128 * sum of the group's codes, as scale
+  AlignedVector<float> wt;       // W by panel, [n_pad / nr][k][nr] (the outlier columns)
 };
 
 // W[n, k] row-major -> quantized, packed for isa.
@@ -79,7 +81,7 @@ Int8Weight quantize_weight(const float* w, int64_t n, int64_t k, Int8Isa isa);
 struct Int8Scratch {
   // m rounded up to whole 12-row tiles (the VNNI layout, interleaved per tile) * kp
   // * (2 for kAvx2: int16) bytes, and as many rows of groups scales.
-  std::vector<int8_t> act;
+  AlignedVector<int8_t> act;
   std::vector<float> scale;
   std::vector<int32_t> out_col;
   std::vector<float> out_val;  // m * kInt8Outliers each
