@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "ripvec/error.hpp"
+#include "util/aligned_vector.hpp"
 
 namespace ripvec {
 
@@ -199,7 +200,7 @@ class Mapping {
 };
 
 struct AlignedFree {
-  void operator()(std::byte* p) const { ::operator delete[](p, std::align_val_t{64}); }
+  void operator()(std::byte* p) const { CacheAlignedAllocator<std::byte>().deallocate(p, 0); }
 };
 
 }  // namespace
@@ -390,7 +391,7 @@ void SafeTensors::Impl::parse(const std::byte* base, size_t file_size) {
     }
     if (reinterpret_cast<uintptr_t>(t.data) % align == 0) continue;
     std::unique_ptr<std::byte[], AlignedFree> copy(
-        static_cast<std::byte*>(::operator new[](t.nbytes, std::align_val_t{64})));
+        CacheAlignedAllocator<std::byte>().allocate(t.nbytes));
     std::memcpy(copy.get(), t.data, t.nbytes);
     t.data = copy.get();
     realigned.push_back(std::move(copy));

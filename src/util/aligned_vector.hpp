@@ -1,8 +1,10 @@
-// std::vector whose storage starts on a 64-byte boundary (a cache line, and the width of an
-// AVX-512 load or an AMX tile row). glibc's malloc gives 16-byte alignment, and a large block
-// (mmap'd) starts 16 bytes past a page: every 64-byte load of such a buffer at a multiple of 64
-// from its start spans two cache lines. An AMX tile load of 16 such rows ran at a third of the
-// aligned rate (0.66 against 2.17 TFLOP/s of TDPBF16PS on one core, 2026-12-06).
+// Memory that starts on a 64-byte boundary (a cache line, and the width of an AVX-512 load or
+// an AMX tile row): CacheAlignedAllocator, the one source of it (the CPU driver's arena and
+// packed weights, realigned safetensors data), and AlignedVector, a std::vector using it. glibc's
+// malloc gives 16-byte alignment, and a large block (mmap'd) starts 16 bytes past a page: every
+// 64-byte load of such a buffer at a multiple of 64 from its start spans two cache lines. An AMX
+// tile load of 16 such rows ran at a third of the aligned rate (0.66 against 2.17 TFLOP/s of
+// TDPBF16PS on one core, 2026-12-06).
 #pragma once
 
 #include <cstddef>

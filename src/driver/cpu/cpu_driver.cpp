@@ -15,6 +15,7 @@
 
 #include "driver/cpu/cpu_kernels.hpp"
 #include "driver/cpu/half.hpp"
+#include "util/aligned_vector.hpp"
 #include "util/thread_pool.hpp"
 
 namespace ripvec {
@@ -235,12 +236,12 @@ int64_t check_cu(const char* op, const Tensor& cu, int64_t total) {
 // ---------------------------------------------------------------- construction, memory
 
 void CpuDriver::AlignedFree::operator()(void* p) const {
-  ::operator delete(p, std::align_val_t(64));
+  CacheAlignedAllocator<std::byte>().deallocate(static_cast<std::byte*>(p), 0);
 }
 
 CpuDriver::Buffer CpuDriver::allocate_aligned(size_t bytes) {
   bytes = (std::max<size_t>(bytes, 64) + 63) / 64 * 64;
-  return Buffer(static_cast<std::byte*>(::operator new(bytes, std::align_val_t(64))));
+  return Buffer(CacheAlignedAllocator<std::byte>().allocate(bytes));
 }
 
 CpuDriver::CpuDriver() : CpuDriver(cpu::Isa::kAuto) {}

@@ -3,22 +3,21 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 
 #include "driver/cpu/cpu_gemm_tasks.hpp"
+#include "util/aligned_vector.hpp"
 #include "util/thread_pool.hpp"
 
 namespace ripvec::cpu {
 
 void FreeFloats::operator()(float* p) const {
-  ::operator delete(p, std::align_val_t(64));
+  CacheAlignedAllocator<float>().deallocate(p, 0);
 }
 
 PackedFloats pack_weight(const float* w, int64_t n, int64_t k, int nr) {
   const int64_t panels = (n + nr - 1) / nr;
   const size_t floats = static_cast<size_t>(std::max<int64_t>(panels * k * nr, 16));
-  PackedFloats out(
-      static_cast<float*>(::operator new(floats * sizeof(float), std::align_val_t(64))));
+  PackedFloats out(CacheAlignedAllocator<float>().allocate(floats));
   float* dst = out.get();
   for (int64_t p = 0; p < panels; ++p) {
     const int64_t j0 = p * nr, cols = std::min<int64_t>(nr, n - j0);

@@ -18,6 +18,8 @@ namespace ripvec::cpu {
 //  * kAuto: kPacked where the kernel build has it; $RIPVEC_CPU_GEMM=packed|blas overrides.
 enum class GemmPath { kAuto, kPacked, kBlas };
 
+// 64-byte aligned floats from CacheAlignedAllocator (util/aligned_vector.hpp), not value-
+// initialised: pack_weight writes every one.
 struct FreeFloats {
   void operator()(float* p) const;
 };
