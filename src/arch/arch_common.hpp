@@ -13,6 +13,7 @@
 
 #include "driver/driver.hpp"
 #include "driver/ops.hpp"
+#include "model/layer_probe.hpp"
 #include "ripvec/error.hpp"
 #include "ripvec/model_config.hpp"
 #include "ripvec/safetensors.hpp"
@@ -173,22 +174,19 @@ class WeightLoader {
 
   bool has(std::string_view name) const { return st_.find(name) != nullptr; }
 
-  // The config's layer count against the weights, before anything is sized by it: layer l's
-  // probe tensor is `before + l + after`; layer n - 1 must exist and layer n must not (a
-  // checkpoint with more layers than the config says is inconsistent, not a smaller model).
-  // A config claiming 10^7 layers sized gigabytes of layer records before failing on the first
-  // missing one. Throws ModelFormatError naming the tensor.
-  void check_layer_count(std::string_view before, int n, std::string_view after) const {
-    const auto name = [&](int l) {
-      return std::string(before) + std::to_string(l) + std::string(after);
-    };
-    if (n > 0 && !has(name(n - 1)))
+  // The config's layer count against the weights, before anything is sized by it: layer n - 1's
+  // probe tensor (after `prefix`) must exist and layer n's must not (a checkpoint with more
+  // layers than the config says is inconsistent, not a smaller model). A config claiming 10^7
+  // layers sized gigabytes of layer records before failing on the first missing one. Throws
+  // ModelFormatError naming the tensor.
+  void check_layer_count(const std::string& prefix, const LayerProbe& probe, int n) const {
+    if (n > 0 && !has(probe.name(prefix, n - 1)))
       throw ModelFormatError("config num_hidden_layers is " + std::to_string(n) +
-                             " but the weights have no tensor " + name(n - 1) + " (in " +
-                             st_.path().string() + ")");
-    if (has(name(n)))
-      throw ModelFormatError("tensor " + name(n) + " present but config num_hidden_layers is " +
-                             std::to_string(n));
+                             " but the weights have no tensor " + probe.name(prefix, n - 1) +
+                             " (in " + st_.path().string() + ")");
+    if (has(probe.name(prefix, n)))
+      throw ModelFormatError("tensor " + probe.name(prefix, n) +
+                             " present but config num_hidden_layers is " + std::to_string(n));
   }
 
   // First of `names` that exists (for legacy spellings like LayerNorm.gamma); when none do,

@@ -212,8 +212,7 @@ class ClassicBert {
     type_emb_ =
         loader_.load(p + "embeddings.token_type_embeddings.weight", {cfg_.type_vocab_size, H});
     std::tie(emb_ln_g_, emb_ln_b_) = load_ln(p + "embeddings.LayerNorm", H);
-    loader_.check_layer_count(p + "encoder.layer.", cfg_.num_hidden_layers,
-                              ".attention.self.query.weight");
+    loader_.check_layer_count(p, kBertLayerProbe, cfg_.num_hidden_layers);
     layers_.resize(cfg_.num_hidden_layers);
     for (int l = 0; l < cfg_.num_hidden_layers; ++l) {
       const std::string n = p + "encoder.layer." + std::to_string(l) + ".";

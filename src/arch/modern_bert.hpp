@@ -231,7 +231,7 @@ class ModernBert {
     const std::string p = loader_.detect_prefix("embeddings.tok_embeddings.weight", {"model."});
     tok_emb_ = loader_.load(p + "embeddings.tok_embeddings.weight", {cfg_.vocab_size, H});
     std::tie(emb_norm_g_, emb_norm_b_) = load_norm(p + "embeddings.norm", H);
-    loader_.check_layer_count(p + "layers.", cfg_.num_hidden_layers, ".attn.Wqkv.weight");
+    loader_.check_layer_count(p, kModernBertLayerProbe, cfg_.num_hidden_layers);
     layers_.resize(cfg_.num_hidden_layers);
     for (int l = 0; l < cfg_.num_hidden_layers; ++l) {
       Layer& L = layers_[l];

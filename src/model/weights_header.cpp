@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "model/layer_probe.hpp"
 #include "ripvec/error.hpp"
 #include "ripvec/model_config.hpp"
 #include "ripvec/safetensors.hpp"
@@ -11,15 +12,13 @@ namespace ripvec {
 
 namespace {
 
-// Layer l's first weight under either checkpoint prefix (bert. / model., or none), as the
-// architectures load them (src/arch/classic_bert.hpp, src/arch/modern_bert.hpp).
+// Layer l's probe tensor (src/model/layer_probe.hpp) under either checkpoint prefix (bert. /
+// model., or none), as the architectures load them.
 bool has_layer(const ModelConfig& c, const SafeTensors& w, int l) {
   const bool modern = c.arch == Architecture::ModernBert;
-  const std::string name =
-      modern ? "layers." + std::to_string(l) + ".attn.Wqkv.weight"
-             : "encoder.layer." + std::to_string(l) + ".attention.self.query.weight";
+  const LayerProbe& probe = modern ? kModernBertLayerProbe : kBertLayerProbe;
   for (const char* prefix : {"", modern ? "model." : "bert."})
-    if (w.find(prefix + name) != nullptr) return true;
+    if (w.find(probe.name(prefix, l)) != nullptr) return true;
   return false;
 }
 
