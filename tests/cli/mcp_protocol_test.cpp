@@ -50,17 +50,21 @@ std::string tool_text(const json& reply) {
   return reply["result"]["content"][0]["text"].get<std::string>();
 }
 
-// `ripvec mcp` serving `repo` on the CPU, on input `in` (then end of input); without a model
+// `ripvec mcp` serving `served` on the CPU, on input `in` (then end of input); without a model
 // unless `model` names one.
-CliResult run_mcp(const TempDir& repo, const TempDir& cache, const std::string& in,
+CliResult run_mcp(const std::filesystem::path& served, const TempDir& cache, const std::string& in,
                   const std::string& model = "/nonexistent/model") {
   CliRun r;
-  r.args = {"mcp",      "--no-watch", "--root",      repo.path().string(),
+  r.args = {"mcp",      "--no-watch", "--root",      served.string(),
             "--device", "cpu",        "--cache-dir", cache.path().string(),
             "--model",  model};
   r.stdin_data = in;
   r.stdin_from_data = true;
   return run_cli(r);
+}
+CliResult run_mcp(const TempDir& repo, const TempDir& cache, const std::string& in,
+                  const std::string& model = "/nonexistent/model") {
+  return run_mcp(repo.path(), cache, in, model);
 }
 
 TEST(McpProtocol, HostileInputGetsErrorsAndNeverCrashes) {
@@ -332,20 +336,15 @@ TEST(McpProtocol, DuplicatesMapAndSimilarStayInTheRootTheyAreGiven) {
   repo.write("sub/b.py", "import os\n\n\n" + fn);
   repo.write("other/c.py", fn);
   repo.write("other/d.py", "import sys\n\n\n" + fn);
-  auto run = [&](const std::filesystem::path& served, const std::string& in) {
-    CliRun r;
-    r.args = {"mcp",         "--no-watch",          "--root",  served.string(), "--device", "cpu",
-              "--cache-dir", cache.path().string(), "--model", model.string()};
-    r.stdin_data = in;
-    r.stdin_from_data = true;
-    return run_cli(r);
-  };
-  auto pair_paths = [](const json* m) {
-    std::vector<std::string> out;
-    if (m == nullptr || !(*m)["result"].contains("structuredContent")) return out;
-    for (const auto& p : (*m)["result"]["structuredContent"]["pairs"])
-      for (const char* side : {"a", "b"}) out.push_back(p[side]["path"].get<std::string>());
-    return out;
+  // find_duplicates' reply (id 2) has pairs, all of them in sub/.
+  auto expect_pairs_in_sub = [](const CliResult& res, const std::vector<json>& v) {
+    const json* m = by_id(v, 2);
+    std::vector<std::string> paths;
+    if (m != nullptr && (*m)["result"].contains("structuredContent"))
+      for (const auto& p : (*m)["result"]["structuredContent"]["pairs"])
+        for (const char* side : {"a", "b"}) paths.push_back(p[side]["path"].get<std::string>());
+    ASSERT_FALSE(paths.empty()) << res.out;
+    for (const auto& p : paths) EXPECT_TRUE(p.starts_with("sub/")) << p;
   };
   const std::string sub = (repo.path() / "sub").string();
   {  // served root repo/sub: its index is repo's, scoped to sub
@@ -353,12 +352,10 @@ TEST(McpProtocol, DuplicatesMapAndSimilarStayInTheRootTheyAreGiven) {
     in += tool_call(2, "find_duplicates", {{"threshold", 0.5}});
     in += tool_call(3, "find_similar", {{"file_path", "a.py"}, {"line", 1}});
     in += tool_call(4, "find_similar", {{"file_path", "sub/a.py"}, {"line", 1}});
-    const CliResult res = run(repo.path() / "sub", in);
+    const CliResult res = run_mcp(repo.path() / "sub", cache, in, model.string());
     ASSERT_EQ(res.status, 0) << res.err;
     const auto v = replies(res.out);
-    const auto paths = pair_paths(by_id(v, 2));
-    ASSERT_FALSE(paths.empty()) << res.out;
-    for (const auto& p : paths) EXPECT_TRUE(p.starts_with("sub/")) << p;
+    ASSERT_NO_FATAL_FAILURE(expect_pairs_in_sub(res, v));
     for (int id : {3, 4}) {
       ASSERT_TRUE(by_id(v, id));
       EXPECT_NE((*by_id(v, id))["result"]["isError"], true) << *by_id(v, id);
@@ -369,12 +366,10 @@ TEST(McpProtocol, DuplicatesMapAndSimilarStayInTheRootTheyAreGiven) {
     in += tool_call(2, "find_duplicates", {{"threshold", 0.5}, {"root", sub}});
     in += tool_call(3, "get_repo_map", {{"root", sub}});
     in += tool_call(4, "find_similar", {{"file_path", "b.py"}, {"line", 4}, {"root", sub}});
-    const CliResult res = run(repo.path(), in);
+    const CliResult res = run_mcp(repo, cache, in, model.string());
     ASSERT_EQ(res.status, 0) << res.err;
     const auto v = replies(res.out);
-    const auto paths = pair_paths(by_id(v, 2));
-    ASSERT_FALSE(paths.empty()) << res.out;
-    for (const auto& p : paths) EXPECT_TRUE(p.starts_with("sub/")) << p;
+    ASSERT_NO_FATAL_FAILURE(expect_pairs_in_sub(res, v));
     ASSERT_TRUE(by_id(v, 3));
     const std::string map = tool_text(*by_id(v, 3));
     EXPECT_NE(map.find("a.py"), std::string::npos) << map;
