@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "attn_head_args.hpp"
 #include "driver/cpu/cpu_bf16_gemm.hpp"
 #include "driver/cpu/cpu_driver.hpp"
 #include "driver/cpu/cpu_kernels.hpp"
@@ -235,8 +236,14 @@ TEST(Bf16Gemm, AmxOnACpuWithoutItIsAClearError) {
 // whole number of query or key blocks (odd key counts: the last V pair is half padding), query
 // ranges that start inside a sequence, and sliding windows (odd window starts: a key added in
 // front to keep V's pairs aligned, masked).
-TEST(Bf16Attention, CloseToF32OnEveryShape) {
+// Each kernel where it runs: kDot on every shape, kAmx on the global ones (more than one
+// 256-key softmax block, head sizes 16 to 128) on a CPU with AMX.
+class Bf16Attention : public ::testing::TestWithParam<Bf16AttnKernel> {};
+
+TEST_P(Bf16Attention, CloseToF32OnEveryShape) {
   if (!attention_bf16_available()) GTEST_SKIP() << "needs AVX512-BF16";
+  const Bf16AttnKernel kernel = GetParam();
+  if (kernel == Bf16AttnKernel::kAmx && !amx_bf16_available()) GTEST_SKIP() << "needs AMX-BF16";
   const CpuKernels& f32 = select_kernels(Isa::kAuto);
   std::mt19937 rng(7);
   struct Case {
@@ -251,7 +258,11 @@ TEST(Bf16Attention, CloseToF32OnEveryShape) {
                                          {40, 45, 0, 45, -1},
                                          {32, 200, 64, 160, 37},
                                          {64, 300, 0, 300, 64},
-                                         {32, 99, 0, 99, 0}}) {
+                                         {32, 99, 0, 99, 0},
+                                         {16, 600, 0, 600, -1},
+                                         {48, 513, 100, 420, -1},
+                                         {128, 257, 0, 257, -1},
+                                         {64, 31, 0, 31, -1}}) {
     const int64_t nh = 2, H = nh * c.hd, ld = 3 * H;
     std::vector<float> qkv = normal(rng, c.len * ld, 1.5f);
     std::vector<float> out_f32(static_cast<size_t>(c.len * H), 0.0f), out_bf16 = out_f32;
@@ -260,24 +271,12 @@ TEST(Bf16Attention, CloseToF32OnEveryShape) {
     double max_diff = 0, sum_diff = 0;
     int64_t count = 0;
     for (int64_t h = 0; h < nh; ++h) {
-      AttnArgs a;
-      a.q = qkv.data() + h * c.hd;
-      a.k = a.q + H;
-      a.v = a.q + 2 * H;
-      a.ld = ld;
-      a.ldo = H;
-      a.len = c.len;
-      a.q_begin = c.q_begin;
-      a.q_end = c.q_end;
-      a.head_dim = c.hd;
-      a.scale = 1.0f / std::sqrt(static_cast<float>(c.hd));
-      a.half_window = c.window;
-      a.work = work.data();
-      a.kv = kvbuf.data();
-      a.out = out_f32.data() + h * c.hd;
+      AttnArgs a = test::head_args(qkv.data(), out_f32.data(), h, nh, c.hd, c.len, c.q_begin,
+                                   c.q_end, c.window, work.data(), kvbuf.data());
       f32.attention(a);
       a.out = out_bf16.data() + h * c.hd;
-      attention_bf16(a);
+      if (kernel == Bf16AttnKernel::kAmx && !attention_amx_runs(a)) break;
+      attention_bf16(a, kernel);
       for (int64_t r = c.q_begin; r < c.q_end; ++r)
         for (int64_t d = 0; d < c.hd; ++d) {
           const double diff = std::fabs(double(out_f32[r * H + h * c.hd + d]) -
@@ -290,6 +289,7 @@ TEST(Bf16Attention, CloseToF32OnEveryShape) {
       // Rows outside the range are not written.
       for (int64_t r = 0; r < c.q_begin; ++r) EXPECT_EQ(out_bf16[r * H + h * c.hd], 0.0f);
     }
+    if (count == 0) continue;  // a shape kAmx does not take
     const std::string what = "hd " + std::to_string(c.hd) + " len " + std::to_string(c.len) +
                              " window " + std::to_string(c.window);
     // v is N(0, 1.5²): outputs are weighted means of v, BF16 moves each by ~1e-2 at most.
@@ -298,6 +298,12 @@ TEST(Bf16Attention, CloseToF32OnEveryShape) {
     if (c.len > 1) EXPECT_GT(max_diff, 0.0) << what << ": the BF16 products did not run";
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Kernels, Bf16Attention,
+                         ::testing::Values(Bf16AttnKernel::kDot, Bf16AttnKernel::kAmx),
+                         [](const ::testing::TestParamInfo<Bf16AttnKernel>& i) {
+                           return std::string(i.param == Bf16AttnKernel::kAmx ? "Amx" : "Dot");
+                         });
 
 }  // namespace
 }  // namespace ripvec::cpu

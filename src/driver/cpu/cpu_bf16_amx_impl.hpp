@@ -14,6 +14,7 @@
 #include <cstring>
 #include <functional>
 
+#include "driver/cpu/cpu_amx_tiles.hpp"
 #include "driver/cpu/cpu_bf16_gemm.hpp"
 #include "driver/cpu/cpu_gemm_tasks.hpp"
 #include "util/thread_pool.hpp"
@@ -24,31 +25,6 @@ namespace {
 constexpr int64_t kStep = 32;       // k per tile step (32 BF16 = one 64-byte tile row)
 constexpr int64_t kPanel = 32;      // output channels per packed panel (two 16-column tiles)
 constexpr int64_t kRowBlock = 128;  // rows of one pool task (four 32-row register blocks)
-
-#define RIPVEC_AMX_TARGET \
-  __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")))
-
-// The palette-1 tile configuration: tiles 0-3 hold 16 x 16 FP32 sums, 4-5 the activations
-// (16 rows x 32 BF16), 6-7 the weights (16 pair rows x 16 channels x 2).
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-const TileConfig& tile_config() {
-  static const TileConfig cfg = [] {
-    TileConfig c;
-    for (int t = 0; t < 8; ++t) {
-      c.colsb[t] = 64;
-      c.rows[t] = 16;
-    }
-    return c;
-  }();
-  return cfg;
-}
 
 // The activations are converted into the tiles' own layout: rows in groups of 16, and per group
 // kp / 32 blocks of 16 rows x 32 values (1 KiB each, one tile), so that a tile load reads 1 KiB

@@ -41,16 +41,33 @@ struct AttnArgs {
 inline constexpr int64_t kAttnQBlock = 32;
 inline constexpr int64_t kAttnKBlock = 64;
 inline constexpr int64_t kAttnMaxHeadDim = 256;
-// Per-thread workspace: Qᵀ [hd][Qb], scores/probabilities [Kb][Qb], accumulator Oᵀ [hd][Qb],
-// running max / sum / correction [Qb] each.
-inline constexpr int64_t kAttnWorkFloats =
+// Keys per softmax block of the AMX attention (attention_bf16 on AMX): a block's scores stay
+// in L1/L2 and one maximum per query row per block is taken (two horizontal reductions per row
+// per 256 keys, not per 64).
+inline constexpr int64_t kAttnAmxKeyBlock = 256;
+// Per-thread workspace (AttnArgs::work), enough for either kernel:
+//  FP32 / VDPBF16PS: Qᵀ [hd][Qb], scores/probabilities [Kb][Qb], accumulator Oᵀ [hd][Qb],
+//    running max / sum / correction [Qb] each;
+//  AMX: query tiles [Qb][kAttnMaxHeadDim] BF16, scores [Qb][kAttnAmxKeyBlock + 16] FP32 (16
+//    floats of row padding: rows not a power of two apart), probability tiles
+//    [Qb][kAttnAmxKeyBlock] BF16, the key block's output and the accumulator
+//    [Qb][kAttnMaxHeadDim] FP32 each, running max / sum / rescale [Qb] each.
+inline constexpr int64_t kAttnF32WorkFloats =
     kAttnMaxHeadDim * kAttnQBlock * 2 + kAttnKBlock * kAttnQBlock + 4 * kAttnQBlock;
+inline constexpr int64_t kAttnAmxWorkFloats =
+    kAttnQBlock * kAttnMaxHeadDim / 2 + kAttnQBlock * (kAttnAmxKeyBlock + 16) +
+    kAttnQBlock * kAttnAmxKeyBlock / 2 + 2 * kAttnQBlock * kAttnMaxHeadDim + 3 * kAttnQBlock;
+inline constexpr int64_t kAttnWorkFloats = std::max(kAttnF32WorkFloats, kAttnAmxWorkFloats);
 // Floats of AttnArgs::kv enough for any range of at most `rows` query rows of a sequence of
-// at most max_len tokens.
+// at most max_len tokens, for either kernel (the AMX one: K and V of every key, padded to 32
+// keys, as BF16 tiles: K's head dims rounded up to 32, V's to 16).
 inline int64_t attn_kv_floats(int64_t max_len, int64_t rows, int half_window, int head_dim) {
   int64_t keys = max_len;
   if (half_window >= 0) keys = std::min<int64_t>(max_len, rows + 2 * int64_t{half_window});
-  return (2 * std::max<int64_t>(keys, 0) + rows) * head_dim;
+  const int64_t f32 = (2 * std::max<int64_t>(keys, 0) + rows) * head_dim;
+  const int64_t keys32 = (std::max<int64_t>(max_len, 0) + 31) / 32 * 32;
+  const int64_t amx = (keys32 * ((head_dim + 31) / 32 * 32 + (head_dim + 15) / 16 * 16) + 1) / 2;
+  return std::max(f32, amx);
 }
 
 // One block of the packed-weight GEMM (cpu_gemm_impl.hpp): rows x panels [panel0, panel1) of
@@ -105,15 +122,25 @@ struct CpuKernels {
 };
 
 // The attention with BF16 products and FP32 sums and softmax (cpu_kernels_avx512bf16.cpp):
-// q·scale, k, v and the probabilities rounded to BF16 (nearest even), Q·Kᵀ and P·V by
-// VDPBF16PS. Only where attention_bf16_available() (AVX-512 F, BW and BF16) and for an even
-// head_dim; same arguments and workspaces as CpuKernels::attention.
-void attention_bf16(const AttnArgs& a);
+// q·scale, k, v and the probabilities rounded to BF16 (nearest even), Q·Kᵀ and P·V in BF16 with
+// FP32 sums. Two kernels: kDot, the flash kernel of the FP32 build with VDPBF16PS dot products
+// (any shape); kAmx, AMX-BF16 tiles (cpu_bf16_attn_amx_impl.hpp: global attention, head_dim a
+// multiple of 16; it takes a maximum per query row per 256 keys where kDot takes one per 64, so
+// the two differ by the rounding of the probabilities, not only in sum order). kAuto takes kAmx
+// where attention_amx_runs(a), else kDot. Only where attention_bf16_available() (AVX-512 F, BW
+// and BF16) and for an even head_dim; same arguments and workspaces as CpuKernels::attention.
+// Throws UnsupportedError for kAmx where attention_amx_runs(a) is false.
+enum class Bf16AttnKernel { kAuto, kDot, kAmx };
+void attention_bf16(const AttnArgs& a, Bf16AttnKernel kernel = Bf16AttnKernel::kAuto);
 bool attention_bf16_available();
-// Whether reduced precision should take attention_bf16: where it is available and VDPBF16PS
-// runs at twice the FP32 FMA's flops, which AMD's AVX512-BF16 cores do (Zen 4: 456 against 230
-// GFLOP/s on 2 cores, fma_peak_bench) and the Intel ones measured do not (the device host's Xeon:
-// 172 against 328, where the BF16 attention measured slower; docs/benchmarks.md).
+// Whether kAmx runs a: amx_bf16_available() (CPU, OS and the tile permission; cpu_bf16_gemm.hpp),
+// a.half_window < 0 and a.head_dim a multiple of 16 in (0, kAttnMaxHeadDim].
+bool attention_amx_runs(const AttnArgs& a);
+// Whether reduced precision should take attention_bf16: where it is available and either
+// VDPBF16PS runs at twice the FP32 FMA's flops, which AMD's AVX512-BF16 cores do (Zen 4: 456
+// against 230 GFLOP/s on 2 cores, fma_peak_bench) and the Intel ones measured do not (the device
+// host's Xeon: 172 against 328, where the kDot kernel measured slower; docs/benchmarks.md), or
+// the AMX kernel runs (amx_bf16_available(): Intel's AMX Xeons).
 // $RIPVEC_CPU_ATTN=f32 turns it off, =bf16 on wherever available (measurements).
 bool attention_bf16_pays();
 

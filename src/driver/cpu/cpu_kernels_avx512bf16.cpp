@@ -3,7 +3,9 @@
 // products of BF16 pairs summed in FP32 — half the instructions of the FP32 FMAs — and the online
 // softmax in FP32 between them. Operands rounded to BF16 (VCVTNE2PS2BF16, nearest even): q
 // (scaled), k, v and the probabilities. Every function defined after the target pragma is
-// compiled for AVX-512F/BW/BF16; library headers are included before it.
+// compiled for AVX-512F/BW/BF16; library headers are included before it. attention_bf16 hands
+// the shapes it takes to the AMX-tile kernel where AMX runs (cpu_bf16_attn_amx_impl.hpp, whose
+// functions carry their own target attribute).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -19,6 +21,7 @@
 #include "driver/batch.hpp"
 #include "driver/cpu/cpu_bf16_gemm.hpp"
 #include "driver/cpu/cpu_kernels.hpp"
+#include "ripvec/error.hpp"
 
 #if defined(__x86_64__)
 #pragma GCC push_options
@@ -175,13 +178,27 @@ struct Bf16Ops {
 }  // namespace ripvec::cpu
 
 #include "driver/cpu/cpu_kernels_impl.hpp"
+#pragma GCC pop_options
+
+// Its own target attribute (AMX-TILE and AMX-BF16 on top of the above) on every function.
+#include "driver/cpu/cpu_bf16_attn_amx_impl.hpp"
 
 namespace ripvec::cpu {
-void attention_bf16(const AttnArgs& a) {
-  attention_k<V16, Bf16Ops>(a);
+bool attention_amx_runs(const AttnArgs& a) {
+  return attention_amx_fits(a) && amx_bf16_available();
+}
+void attention_bf16(const AttnArgs& a, Bf16AttnKernel kernel) {
+  const bool amx = kernel != Bf16AttnKernel::kDot && attention_amx_runs(a);
+  if (kernel == Bf16AttnKernel::kAmx && !amx)
+    throw UnsupportedError(
+        "cpu driver: the AMX attention needs AMX-BF16, global attention and a "
+        "head_dim that is a multiple of 16");
+  if (amx)
+    attention_amx_k(a);
+  else
+    attention_k<V16, Bf16Ops>(a);
 }
 }  // namespace ripvec::cpu
-#pragma GCC pop_options
 
 namespace ripvec::cpu {
 bool attention_bf16_available() {
@@ -194,7 +211,7 @@ bool attention_bf16_pays() {
     if (!attention_bf16_available()) return false;
     if (const char* env = std::getenv("RIPVEC_CPU_ATTN"); env != nullptr && *env != '\0')
       return std::string_view(env) == "bf16";
-    return __builtin_cpu_is("amd") != 0;
+    return __builtin_cpu_is("amd") != 0 || amx_bf16_available();
   }();
   return pays;
 }
@@ -202,8 +219,13 @@ bool attention_bf16_pays() {
 
 #else
 namespace ripvec::cpu {
-void attention_bf16(const AttnArgs& a) {
+void attention_bf16(const AttnArgs& a, Bf16AttnKernel kernel) {
+  if (kernel == Bf16AttnKernel::kAmx)
+    throw UnsupportedError("cpu driver: the AMX attention needs an x86-64 build");
   kernels_scalar().attention(a);
+}
+bool attention_amx_runs(const AttnArgs&) {
+  return false;
 }
 bool attention_bf16_available() {
   return false;
