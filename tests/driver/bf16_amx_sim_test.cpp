@@ -177,7 +177,8 @@ TEST(Bf16AmxSim, AmxKernelMatchesTheEmulatedKernel) {
 // The AMX attention (cpu_bf16_attn_amx_impl.hpp) on the emulated tiles against the FP32 kernel:
 // within the error of BF16 operands, on head sizes 16 to 128 (one to four 32-dim steps, an odd
 // number of 16-dim groups), sequences that are not a whole number of tiles, one and three
-// softmax key blocks, a query range starting inside the sequence; rows outside it untouched.
+// softmax key blocks, a query range starting inside the sequence, sliding windows (ModernBERT's
+// 64, and one wider than a key block); rows outside the range untouched.
 TEST(Bf16AmxSim, AttentionCloseToF32) {
   if (!cpu_converts_bf16() || !__builtin_cpu_supports("avx512dq"))
     GTEST_SKIP() << "needs AVX512-BF16 and DQ for the vector code";
@@ -187,23 +188,27 @@ TEST(Bf16AmxSim, AttentionCloseToF32) {
   struct Case {
     int hd;
     int64_t len, q_begin, q_end;
+    int window;
   };
-  for (const Case& c : std::vector<Case>{{32, 256, 0, 256},
-                                         {16, 45, 0, 45},
-                                         {48, 600, 37, 600},
-                                         {128, 70, 0, 70},
-                                         {64, 1, 0, 1}}) {
-    SCOPED_TRACE("hd " + std::to_string(c.hd) + " len " + std::to_string(c.len));
+  for (const Case& c : std::vector<Case>{{32, 256, 0, 256, -1},
+                                         {16, 45, 0, 45, -1},
+                                         {48, 600, 37, 600, -1},
+                                         {128, 70, 0, 70, -1},
+                                         {64, 1, 0, 1, -1},
+                                         {64, 300, 40, 300, 64},
+                                         {32, 500, 0, 500, 150}}) {
+    SCOPED_TRACE("hd " + std::to_string(c.hd) + " len " + std::to_string(c.len) + " window " +
+                 std::to_string(c.window));
     const int64_t nh = 2, H = nh * c.hd, ld = 3 * H;
     std::vector<float> qkv(static_cast<size_t>(c.len * ld));
     for (auto& v : qkv) v = nd(rng);
     std::vector<float> want(static_cast<size_t>(c.len * H), 0.0f), got = want;
     std::vector<float> work(kAttnWorkFloats),
-        kv(static_cast<size_t>(attn_kv_floats(c.len, c.q_end - c.q_begin, -1, c.hd)));
+        kv(static_cast<size_t>(attn_kv_floats(c.len, c.q_end - c.q_begin, c.window, c.hd)));
     double max_diff = 0;
     for (int64_t h = 0; h < nh; ++h) {
       AttnArgs a = test::head_args(qkv.data(), want.data(), h, nh, c.hd, c.len, c.q_begin, c.q_end,
-                                   -1, work.data(), kv.data());
+                                   c.window, work.data(), kv.data());
       f32.attention(a);
       a.out = got.data() + h * c.hd;
       ASSERT_TRUE(attention_amx_fits(a));

@@ -236,8 +236,9 @@ TEST(Bf16Gemm, AmxOnACpuWithoutItIsAClearError) {
 // whole number of query or key blocks (odd key counts: the last V pair is half padding), query
 // ranges that start inside a sequence, and sliding windows (odd window starts: a key added in
 // front to keep V's pairs aligned, masked).
-// Each kernel where it runs: kDot on every shape, kAmx on the global ones (more than one
-// 256-key softmax block, head sizes 16 to 128) on a CPU with AMX.
+// Each kernel where it runs: kDot on every shape, kAmx on those with a head size that is a
+// multiple of 16 (more than one 256-key softmax block, head sizes 16 to 128, windows of 0 to
+// 200 keys, one wider than a key block) on a CPU with AMX.
 class Bf16Attention : public ::testing::TestWithParam<Bf16AttnKernel> {};
 
 TEST_P(Bf16Attention, CloseToF32OnEveryShape) {
@@ -262,7 +263,9 @@ TEST_P(Bf16Attention, CloseToF32OnEveryShape) {
                                          {16, 600, 0, 600, -1},
                                          {48, 513, 100, 420, -1},
                                          {128, 257, 0, 257, -1},
-                                         {64, 31, 0, 31, -1}}) {
+                                         {64, 31, 0, 31, -1},
+                                         {32, 700, 0, 700, 200},
+                                         {16, 300, 33, 290, 5}}) {
     const int64_t nh = 2, H = nh * c.hd, ld = 3 * H;
     std::vector<float> qkv = normal(rng, c.len * ld, 1.5f);
     std::vector<float> out_f32(static_cast<size_t>(c.len * H), 0.0f), out_bf16 = out_f32;

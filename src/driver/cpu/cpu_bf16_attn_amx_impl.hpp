@@ -1,7 +1,7 @@
 // Internal to cpu_kernels_avx512bf16.cpp: the BF16 attention on AMX tiles (attention_bf16 where
 // AMX-BF16 runs; cpu_kernels.hpp), in a header of its own so that
-// tests/driver/bf16_attn_amx_sim_test.cpp can compile the same code against the emulated tile
-// instructions (tests/driver/amx_sim.hpp) and check its tile layouts on any AVX512-BF16 CPU.
+// tests/driver/bf16_amx_sim_test.cpp can compile the same code against its emulation of the tile
+// instructions and check its tile layouts on any AVX512-BF16 CPU.
 // Internal linkage. Needs <immintrin.h> (x86-64 only).
 //
 // Same definition as the VDPBF16PS kernel: q·scale·log2(e), k, v and the probabilities rounded
@@ -10,16 +10,16 @@
 // for up to kAttnAmxKeyBlock keys at a time, each row's maximum and sum are taken once per such
 // block (an online softmax across blocks, as the other kernels do across 64-key blocks), and
 // O = P·V goes back through the tiles. Operands are laid out once per task in the tiles' order
-// (1 KiB per tile, 64-byte rows):
+// (1 KiB per tile, 64-byte rows; keys counted from the task's first, a multiple of 32):
 //   K tiles  per 16 keys g and 32 head dims s: row p, column n = the pair (k[16g+n][32s+2p],
 //            k[16g+n][32s+2p+1]) (the B operand of Q·Kᵀ: a transposed block of K's pairs)
 //   V tiles  per 32 keys t and 16 head dims c: row p, column n = (v[32t+2p][16c+n],
 //            v[32t+2p+1][16c+n]) (the B operand of P·V)
 //   Q tiles  per 32 head dims s and 16 queries h: row r = q[16h+r][32s .. 32s+32)
 //   P tiles  per 32 keys t and 16 queries h: row r = p[16h+r][32t .. 32t+32)
-// Keys past the sequence are zero in K and V and get probability 0; queries past the range are
-// zero rows whose outputs are not written. Global attention only (half_window < 0), head_dim a
-// multiple of 16 and at most kAttnMaxHeadDim: attention_amx_fits().
+// Keys past the task's range are zero in K and V and get probability 0, as do keys outside a
+// query's sliding window; queries past the range are zero rows whose outputs are not written.
+// Any head_dim that is a multiple of 16 up to kAttnMaxHeadDim: attention_amx_fits().
 #pragma once
 
 #include <immintrin.h>
@@ -37,8 +37,7 @@ namespace {
 constexpr int64_t kAmxTile = 512;  // BF16 values of one 16 x 32 tile
 
 bool attention_amx_fits(const AttnArgs& a) {
-  return a.half_window < 0 && a.head_dim % 16 == 0 && a.head_dim > 0 &&
-         a.head_dim <= kAttnMaxHeadDim;
+  return a.head_dim % 16 == 0 && a.head_dim > 0 && a.head_dim <= kAttnMaxHeadDim;
 }
 
 // 2^x for finite x <= 0 (a score minus its row's maximum): 2^floor(x) · 2^f, f = x - floor(x) in
@@ -102,52 +101,46 @@ RIPVEC_AMX_TARGET inline __m512 amx_row16(const float* src, int64_t c) {
   return src != nullptr ? _mm512_loadu_ps(src + c) : _mm512_setzero_ps();
 }
 
-// K tiles (layout above) of keys [0, keys32), keys >= len zero. The next 16 keys' rows are
-// prefetched, and the rows of the queries [q_begin, q_end) among them for the query blocks that
-// follow: qkv, just written by the QKV projection, is far larger than the caches and its rows of
-// one head are 3·H floats apart, a stride the hardware prefetchers do not follow.
-RIPVEC_AMX_TARGET void amx_pack_keys(const AttnArgs& a, int64_t keys32, uint16_t* kt) {
-  const float* k = a.k;
-  const int64_t ld = a.ld, len = a.len, hd = a.head_dim;
-  const int64_t steps = (hd + 31) / 32;
+// K tiles (layout above) of keys [kbase, kbase + keys32), keys >= kend zero. The next 16 keys'
+// rows are prefetched: qkv, just written by the QKV projection, is far larger than the caches and
+// its rows of one head are 3·H floats apart, a stride the hardware prefetchers do not follow.
+RIPVEC_AMX_TARGET void amx_pack_keys(const AttnArgs& a, int64_t kbase, int64_t kend, int64_t keys32,
+                                     uint16_t* kt) {
+  const int64_t ld = a.ld, hd = a.head_dim, steps = (hd + 31) / 32;
+  const float* k = a.k + kbase * ld;
+  const int64_t nk = kend - kbase;
   for (int64_t g = 0; g < keys32 / 16; ++g) {
-    for (int64_t n = 0; n < 16; ++n) {
-      const int64_t ahead = 16 * (g + 1) + n;
-      if (ahead < len)
-        for (int64_t c = 0; c < hd; c += 16) __builtin_prefetch(k + ahead * ld + c, 0, 0);
-      if (ahead >= a.q_begin && ahead < a.q_end)
-        for (int64_t c = 0; c < hd; c += 16) __builtin_prefetch(a.q + ahead * ld + c, 0, 0);
-    }
-    for (int64_t s = 0; s < steps; ++s) {
+    for (int64_t n = 16 * (g + 1); n < std::min(nk, 16 * (g + 2)); ++n)
+      for (int64_t c = 0; c < hd; c += 16) __builtin_prefetch(k + n * ld + c, 0, 0);
+    for (int64_t st = 0; st < steps; ++st) {
       __m512i r[16];
       for (int64_t n = 0; n < 16; ++n) {
         const int64_t key = 16 * g + n;
-        const float* row = key < len ? k + key * ld : nullptr;
-        const int64_t c = 32 * s;
+        const float* row = key < nk ? k + key * ld : nullptr;
+        const int64_t c = 32 * st;
         r[n] = amx_bf16x32(amx_row16(row, c),
                            c + 16 < hd ? amx_row16(row, c + 16) : _mm512_setzero_ps());
       }
       amx_transpose16(r);
-      uint16_t* tile = kt + (g * steps + s) * kAmxTile;
+      uint16_t* tile = kt + (g * steps + st) * kAmxTile;
       for (int p = 0; p < 16; ++p) _mm512_storeu_si512(tile + p * 32, r[p]);
     }
   }
 }
 
-// V tiles (layout above) of keys [0, keys32), keys >= len zero.
-RIPVEC_AMX_TARGET void amx_pack_values(const float* v, int64_t ld, int64_t len, int64_t hd,
+// V tiles (layout above) of keys [kbase, kbase + keys32), keys >= kend zero.
+RIPVEC_AMX_TARGET void amx_pack_values(const AttnArgs& a, int64_t kbase, int64_t kend,
                                        int64_t keys32, uint16_t* vt) {
-  const int64_t groups = hd / 16;
+  const int64_t ld = a.ld, hd = a.head_dim, groups = hd / 16;
+  const float* v = a.v + kbase * ld;
+  const int64_t nk = kend - kbase;
   for (int64_t t = 0; t < keys32 / 32; ++t) {
-    for (int64_t n = 0; n < 32; ++n) {
-      const int64_t ahead = 32 * (t + 1) + n;
-      if (ahead < len)
-        for (int64_t c = 0; c < hd; c += 16) __builtin_prefetch(v + ahead * ld + c, 0, 0);
-    }
+    for (int64_t n = 32 * (t + 1); n < std::min(nk, 32 * (t + 2)); ++n)
+      for (int64_t c = 0; c < hd; c += 16) __builtin_prefetch(v + n * ld + c, 0, 0);
     for (int64_t p = 0; p < 16; ++p) {
       const int64_t k0 = 32 * t + 2 * p;
-      const float* lo = k0 < len ? v + k0 * ld : nullptr;
-      const float* hi = k0 + 1 < len ? v + (k0 + 1) * ld : nullptr;
+      const float* lo = k0 < nk ? v + k0 * ld : nullptr;
+      const float* hi = k0 + 1 < nk ? v + (k0 + 1) * ld : nullptr;
       for (int64_t c = 0; c < groups; ++c)
         _mm512_storeu_si512(vt + (t * groups + c) * kAmxTile + p * 32,
                             amx_pairs(amx_row16(lo, 16 * c), amx_row16(hi, 16 * c)));
@@ -155,30 +148,37 @@ RIPVEC_AMX_TARGET void amx_pack_values(const float* v, int64_t ld, int64_t len, 
   }
 }
 
-// Probabilities 2^(s - max) of keys [16 i, 16 i + 16) of a score row whose first `full` vectors
-// are keys of the sequence, then `rest` (mask) keys, then padding (probability 0).
-RIPVEC_AMX_TARGET inline __m512 amx_prob(const float* srow, int64_t i, int64_t full, __mmask16 rest,
-                                         __m512 vmax) {
-  if (i < full) return amx_exp2(_mm512_sub_ps(_mm512_loadu_ps(srow + 16 * i), vmax));
-  if (i == full && rest != 0)
-    return _mm512_maskz_mov_ps(rest, amx_exp2(_mm512_sub_ps(_mm512_loadu_ps(srow + 16 * i), vmax)));
-  return _mm512_setzero_ps();
+// Lanes of keys [16 i, 16 i + 16) inside [lo, hi).
+inline __mmask16 amx_lanes(int64_t i, int64_t lo, int64_t hi) {
+  const int64_t a = std::max<int64_t>(lo - 16 * i, 0), b = std::min<int64_t>(hi - 16 * i, 16);
+  if (a >= b) return 0;
+  return static_cast<__mmask16>(((1u << b) - 1u) & ~((1u << a) - 1u));
 }
 
-// One task in units of (query block b, key block kb), b-major; each unit goes through four
-// stages: Q·Kᵀ on the tiles (scores), the softmax (probabilities, vector code), P·V on the tiles
-// (the key block's output) and the merge into the output rows. Software-pipelined (the scores
-// of unit i + 1, the softmax of i, P·V of i - 1 and the merge of i - 2 in one step, so that no
-// stage reads what a tile store has just written) they measured no faster on the AMX
-// development VM (MiniLM head, 2026-12-06), so they run in order on one set of buffers.
+// Probabilities 2^(s - max) of keys [16 i, 16 i + 16) of a score row, 0 outside [lo, hi).
+RIPVEC_AMX_TARGET inline __m512 amx_prob(const float* srow, int64_t i, int64_t lo, int64_t hi,
+                                         __m512 vmax) {
+  const __mmask16 m = amx_lanes(i, lo, hi);
+  if (m == 0) return _mm512_setzero_ps();
+  return _mm512_maskz_mov_ps(m, amx_exp2(_mm512_sub_ps(_mm512_loadu_ps(srow + 16 * i), vmax)));
+}
+
+// One task, block by block of 32 queries; each query block's keys (all of them, or those within
+// the sliding window of any of its queries, from a multiple of 32) in key blocks of up to
+// kAttnAmxKeyBlock, each through four stages: Q·Kᵀ on the tiles (scores), the softmax
+// (probabilities, vector code), P·V on the tiles (the key block's output) and the merge into the
+// output rows. Software-pipelined (the scores of one key block, the softmax of the one before, and
+// so on, so that no stage reads what a tile store has just written) they measured no faster on
+// the AMX development VM (MiniLM head, 2026-12-06), so they run in order on one set of buffers.
 struct AmxPipe {
   static constexpr int64_t Qb = kAttnQBlock, Kb = kAttnAmxKeyBlock, lds = Kb + 16;
   static constexpr int64_t kQt = Qb * kAttnMaxHeadDim / 2;  // floats of the Q tiles
   static constexpr int64_t kS = Qb * lds, kP = Qb * Kb / 2, kO = Qb * kAttnMaxHeadDim;
   const AttnArgs& a;
-  const uint16_t* kt;
+  const uint16_t* kt;  // K and V tiles from key kbase (a multiple of 32)
   const uint16_t* vt;
-  int64_t hd, steps, groups, blocks;
+  int64_t kbase;
+  int64_t hd, steps, groups;
   float* base;  // a.work: qt, s, pt, ob, acc, m, l, corr (every part a multiple of 16 floats)
 
   uint16_t* qt() const { return reinterpret_cast<uint16_t*>(base); }
@@ -189,20 +189,31 @@ struct AmxPipe {
   float* m() const { return base + kQt + kS + kP + 2 * kO; }
   float* l() const { return m() + Qb; }
   float* corr() const { return m() + 2 * Qb; }
-  int64_t q0(int64_t b) const { return a.q_begin + b * Qb; }
-  int64_t nq(int64_t b) const { return std::min(Qb, a.q_end - q0(b)); }
-  int64_t nk(int64_t kb) const { return std::min(Kb, a.len - kb * Kb); }
 };
 
-// Query block b's Q tiles (rows times scale · log2(e): the softmax works in powers of two; zero
-// past the block's queries) and its running maximum and sum.
-RIPVEC_AMX_TARGET void amx_stage_queries(const AmxPipe& p, int64_t b) {
+// A query block and one of its key blocks.
+struct AmxUnit {
+  int64_t q0, nq;    // queries [q0, q0 + nq)
+  int64_t k0, nk;    // keys [k0, k0 + nk), k0 - kbase a multiple of 32
+  bool first, last;  // the query block's first / last key block
+  // Keys of query q0 + r that this block holds, relative to k0: [lo, hi).
+  int64_t lo(const AttnArgs& a, int64_t r) const {
+    return a.half_window < 0 ? 0 : std::clamp<int64_t>(q0 + r - a.half_window - k0, 0, nk);
+  }
+  int64_t hi(const AttnArgs& a, int64_t r) const {
+    return a.half_window < 0 ? nk : std::clamp<int64_t>(q0 + r + a.half_window + 1 - k0, 0, nk);
+  }
+};
+
+// The query block's Q tiles (rows times scale · log2(e): the softmax works in powers of two; zero
+// past its queries) and its running maximum and sum.
+RIPVEC_AMX_TARGET void amx_stage_queries(const AmxPipe& p, const AmxUnit& u) {
   const AttnArgs& a = p.a;
-  const int64_t nq = p.nq(b), hd = p.hd;
+  const int64_t hd = p.hd;
   uint16_t* qt = p.qt();
   const __m512 vscale = _mm512_set1_ps(a.scale * 1.44269504088896341f);
   for (int64_t r = 0; r < AmxPipe::Qb; ++r) {
-    const float* row = r < nq ? a.q + (p.q0(b) + r) * a.ld : nullptr;
+    const float* row = r < u.nq ? a.q + (u.q0 + r) * a.ld : nullptr;
     for (int64_t st = 0; st < p.steps; ++st) {
       const int64_t c = 32 * st;
       const __m512 lo = _mm512_mul_ps(amx_row16(row, c), vscale);
@@ -215,10 +226,9 @@ RIPVEC_AMX_TARGET void amx_stage_queries(const AmxPipe& p, int64_t b) {
   }
 }
 
-// Unit u's scores S[r][j] = q_r · k_(k0 + j), 32 x 32 blocks of four tiles.
-RIPVEC_AMX_TARGET void amx_stage_scores(const AmxPipe& p, int64_t u) {
-  const int64_t kb = u % p.blocks, k0 = kb * AmxPipe::Kb;
-  const int64_t nk32 = (p.nk(kb) + 31) / 32 * 32, steps = p.steps, lds = AmxPipe::lds;
+// The scores S[r][j] = q_r · k_(k0 + j), 32 x 32 blocks of four tiles.
+RIPVEC_AMX_TARGET void amx_stage_scores(const AmxPipe& p, const AmxUnit& u) {
+  const int64_t nk32 = (u.nk + 31) / 32 * 32, steps = p.steps, lds = AmxPipe::lds;
   const uint16_t* qt = p.qt();
   float* s = p.s();
   for (int64_t j = 0; j < nk32; j += 32) {
@@ -226,7 +236,7 @@ RIPVEC_AMX_TARGET void amx_stage_scores(const AmxPipe& p, int64_t u) {
     _tile_zero(1);
     _tile_zero(2);
     _tile_zero(3);
-    const uint16_t* k_g0 = p.kt + ((k0 + j) / 16) * steps * kAmxTile;
+    const uint16_t* k_g0 = p.kt + ((u.k0 - p.kbase + j) / 16) * steps * kAmxTile;
     const uint16_t* k_g1 = k_g0 + steps * kAmxTile;
     for (int64_t st = 0; st < steps; ++st) {
       _tile_loadd(4, qt + (st * 2) * kAmxTile, 64);
@@ -245,65 +255,67 @@ RIPVEC_AMX_TARGET void amx_stage_scores(const AmxPipe& p, int64_t u) {
   }
 }
 
-// Unit u's probabilities 2^(s - max) (0 for keys past the sequence) into its P tiles, the
-// running maximum and sum of every row of its query block, and the rescale 2^(old max - new
-// max) of what earlier key blocks summed (corr).
-RIPVEC_AMX_TARGET void amx_stage_softmax(const AmxPipe& p, int64_t u) {
+// The probabilities 2^(s - max) (0 for keys outside a row's [lo, hi)) into the P tiles, the
+// running maximum and sum of every row, and the rescale 2^(old max - new max) of what earlier key
+// blocks summed (corr; 0 where nothing was).
+RIPVEC_AMX_TARGET void amx_stage_softmax(const AmxPipe& p, const AmxUnit& u) {
   constexpr int64_t Qb = AmxPipe::Qb, lds = AmxPipe::lds;
-  const int64_t b = u / p.blocks, kb = u % p.blocks, nq = p.nq(b);
-  const int64_t nk = p.nk(kb), nk32 = (nk + 31) / 32 * 32;
+  const AttnArgs& a = p.a;
+  const int64_t nk32 = (u.nk + 31) / 32 * 32;
   const float* s = p.s();
   uint16_t* pt = p.pt();
   float *m = p.m(), *l = p.l(), *corr = p.corr();
-  const int64_t full = nk / 16, rest = nk % 16;
-  const __mmask16 rest_mask = static_cast<__mmask16>((1u << rest) - 1u);
-  // Each row's maximum over the block (into corr): rows are independent chains, which the core
-  // overlaps; rows past nq get 0.
+  // Each row's maximum over its keys of the block (into corr; -inf if it has none there): rows
+  // are independent chains, which the core overlaps. Rows past nq get -inf.
   for (int64_t r = 0; r < Qb; ++r) {
-    if (r >= nq) {
-      corr[r] = 0.0f;
-      continue;
-    }
+    corr[r] = -INFINITY;
+    if (r >= u.nq) continue;
     const float* srow = s + r * lds;
+    const int64_t lo = u.lo(a, r), hi = u.hi(a, r);
+    const int64_t f0 = (lo + 15) / 16, f1 = hi / 16;  // vectors wholly inside
     __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0;
-    int64_t i = 0;
-    for (; i + 2 <= full; i += 2) {
+    int64_t i = f0;
+    for (; i + 2 <= f1; i += 2) {
       m0 = _mm512_max_ps(m0, _mm512_loadu_ps(srow + 16 * i));
       m1 = _mm512_max_ps(m1, _mm512_loadu_ps(srow + 16 * i + 16));
     }
-    if (i < full) m0 = _mm512_max_ps(m0, _mm512_loadu_ps(srow + 16 * i));
-    if (rest != 0) m1 = _mm512_max_ps(m1, _mm512_mask_loadu_ps(m1, rest_mask, srow + 16 * full));
-    corr[r] = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+    if (i < f1) m0 = _mm512_max_ps(m0, _mm512_loadu_ps(srow + 16 * i));
+    for (const int64_t e : {lo / 16, f1})  // partly covered vectors at either end
+      if (const __mmask16 k = e < f0 || e >= f1 ? amx_lanes(e, lo, hi) : __mmask16{0}; k != 0)
+        m1 = _mm512_max_ps(m1, _mm512_mask_loadu_ps(m1, k, srow + 16 * e));
+    if (lo < hi) corr[r] = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
   }
-  // New running maxima and the rescale, 16 rows at a time (0 on the first key block, where the
-  // old maximum is -inf).
+  // New running maxima and the rescale, 16 rows at a time. A row with no key yet keeps -inf
+  // and a rescale of 0 (its sum and output are still 0).
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
   for (int64_t n = 0; n < Qb; n += 16) {
     const __m512 mold = _mm512_loadu_ps(m + n);
     const __m512 mnew = _mm512_max_ps(mold, _mm512_loadu_ps(corr + n));
-    _mm512_storeu_ps(corr + n, kb == 0 ? _mm512_setzero_ps() : amx_exp2(_mm512_sub_ps(mold, mnew)));
+    const __mmask16 had = _mm512_cmp_ps_mask(mold, ninf, _CMP_NEQ_OQ);
+    _mm512_storeu_ps(corr + n, _mm512_maskz_mov_ps(had, amx_exp2(_mm512_sub_ps(mold, mnew))));
     _mm512_storeu_ps(m + n, mnew);
   }
   for (int64_t r = 0; r < Qb; ++r) {
     uint16_t* prow = pt + (r / 16) * kAmxTile + (r % 16) * 32;  // key step t at + 2t tiles
-    if (r >= nq) {
+    const int64_t lo = r < u.nq ? u.lo(a, r) : 0, hi = r < u.nq ? u.hi(a, r) : 0;
+    if (lo >= hi) {  // past nq, or no key of this row in the block
       for (int64_t t = 0; t < nk32 / 32; ++t)
         _mm512_storeu_si512(prow + t * 2 * kAmxTile, _mm512_setzero_si512());
       continue;
     }
     const float* srow = s + r * lds;
     const __m512 vm = _mm512_set1_ps(m[r]);
+    const int64_t t0 = (lo + 31) / 32, t1 = hi / 32;  // steps of 32 keys wholly inside
     __m512 sum0 = _mm512_setzero_ps(), sum1 = sum0;
-    int64_t t = 0;
-    for (; t < full / 2; ++t) {
-      const __m512 p0 = amx_exp2(_mm512_sub_ps(_mm512_loadu_ps(srow + 32 * t), vm));
-      const __m512 p1 = amx_exp2(_mm512_sub_ps(_mm512_loadu_ps(srow + 32 * t + 16), vm));
-      sum0 = _mm512_add_ps(sum0, p0);
-      sum1 = _mm512_add_ps(sum1, p1);
-      _mm512_storeu_si512(prow + t * 2 * kAmxTile, amx_bf16x32(p0, p1));
-    }
-    for (; t < nk32 / 32; ++t) {  // the block's last 32 keys when they are not all real
-      const __m512 p0 = amx_prob(srow, 2 * t, full, rest_mask, vm);
-      const __m512 p1 = amx_prob(srow, 2 * t + 1, full, rest_mask, vm);
+    for (int64_t t = 0; t < nk32 / 32; ++t) {
+      __m512 p0, p1;
+      if (t >= t0 && t < t1) {
+        p0 = amx_exp2(_mm512_sub_ps(_mm512_loadu_ps(srow + 32 * t), vm));
+        p1 = amx_exp2(_mm512_sub_ps(_mm512_loadu_ps(srow + 32 * t + 16), vm));
+      } else {
+        p0 = amx_prob(srow, 2 * t, lo, hi, vm);
+        p1 = amx_prob(srow, 2 * t + 1, lo, hi, vm);
+      }
       sum0 = _mm512_add_ps(sum0, p0);
       sum1 = _mm512_add_ps(sum1, p1);
       _mm512_storeu_si512(prow + t * 2 * kAmxTile, amx_bf16x32(p0, p1));
@@ -312,14 +324,13 @@ RIPVEC_AMX_TARGET void amx_stage_softmax(const AmxPipe& p, int64_t u) {
   }
 }
 
-// Unit u's P·V into ob (acc when there is one key block), 32 queries x 32 head dims (four tiles) at
-// a time.
-RIPVEC_AMX_TARGET void amx_stage_values(const AmxPipe& p, int64_t u) {
-  const int64_t kb = u % p.blocks, nk32 = (p.nk(kb) + 31) / 32 * 32;
-  const int64_t hd = p.hd, groups = p.groups;
+// The key block's P·V into ob (acc when it is the query block's only one), 32 queries x 32 head
+// dims (four tiles) at a time.
+RIPVEC_AMX_TARGET void amx_stage_values(const AmxPipe& p, const AmxUnit& u) {
+  const int64_t nk32 = (u.nk + 31) / 32 * 32, hd = p.hd, groups = p.groups;
   const uint16_t* pt = p.pt();
-  const uint16_t* vblock = p.vt + (kb * AmxPipe::Kb / 32) * groups * kAmxTile;
-  float* o = p.blocks > 1 ? p.ob() : p.acc();
+  const uint16_t* vblock = p.vt + ((u.k0 - p.kbase) / 32) * groups * kAmxTile;
+  float* o = u.first && u.last ? p.acc() : p.ob();
   for (int64_t c = 0; c < groups; c += 2) {
     const bool two = c + 1 < groups;
     _tile_zero(0);
@@ -348,54 +359,88 @@ RIPVEC_AMX_TARGET void amx_stage_values(const AmxPipe& p, int64_t u) {
   }
 }
 
-// Unit u's output merged: acc = acc · corr + ob (ob itself on the first key block; with one key
-// block P·V wrote acc); on the last key block out[q0 + r] = acc[r] / l[r] (l >= 1: the maximum
-// contributes 2^0).
-RIPVEC_AMX_TARGET void amx_stage_merge(const AmxPipe& p, int64_t u) {
-  const int64_t b = u / p.blocks, kb = u % p.blocks, nq = p.nq(b), hd = p.hd;
+// The key block's output merged: acc = acc · corr + ob (ob itself on the first key block; a
+// query block's only key block wrote acc); after the last, out[q0 + r] = acc[r] / l[r] (l >= 1:
+// a row's maximum contributes 2^0, and every query has at least itself as a key).
+RIPVEC_AMX_TARGET void amx_stage_merge(const AmxPipe& p, const AmxUnit& u) {
+  const int64_t hd = p.hd;
   const float* ob = p.ob();
   float* acc = p.acc();
   const float* corr = p.corr();
-  if (p.blocks > 1) {
-    for (int64_t r = 0; r < nq; ++r) {
+  if (!(u.first && u.last)) {
+    for (int64_t r = 0; r < u.nq; ++r) {
       const __m512 cr = _mm512_set1_ps(corr[r]);
       for (int64_t c = 0; c < hd; c += 16) {
         const __m512 x = _mm512_loadu_ps(ob + r * hd + c);
         _mm512_storeu_ps(acc + r * hd + c,
-                         kb == 0 ? x : _mm512_fmadd_ps(_mm512_loadu_ps(acc + r * hd + c), cr, x));
+                         u.first ? x : _mm512_fmadd_ps(_mm512_loadu_ps(acc + r * hd + c), cr, x));
       }
     }
   }
-  if (kb + 1 < p.blocks) return;
+  if (!u.last) return;
   const float* l = p.l();
-  for (int64_t r = 0; r < nq; ++r) {
+  for (int64_t r = 0; r < u.nq; ++r) {
     const __m512 inv = _mm512_set1_ps(1.0f / l[r]);
-    float* dst = p.a.out + (p.q0(b) + r) * p.a.ldo;
+    float* dst = p.a.out + (u.q0 + r) * p.a.ldo;
     for (int64_t c = 0; c < hd; c += 16)
       _mm512_storeu_ps(dst + c, _mm512_mul_ps(_mm512_loadu_ps(acc + r * hd + c), inv));
   }
 }
 
-// The task: K and V of every key into tiles (a.kv), then every unit of the query blocks of
-// [q_begin, q_end). Loads the tile configuration and releases the tiles. Only where
+// The keys that queries [q0, q1) attend to: all, or those within the sliding window of any, from
+// a multiple of 32 (the V tiles' step) at or below the first.
+inline void amx_key_range(const AttnArgs& a, int64_t q0, int64_t q1, int64_t& k_begin,
+                          int64_t& k_end) {
+  k_begin = 0;
+  k_end = a.len;
+  if (a.half_window >= 0) {
+    k_begin = std::max<int64_t>(0, q0 - a.half_window) / 32 * 32;
+    k_end = std::min<int64_t>(a.len, q1 + a.half_window);
+  }
+}
+
+// Starts fetching the rows of the query block at q0 (if in range) into the caches: the first
+// while K and V are packed, each next one while the block before it is computed. Loaded when
+// needed, they were a quarter of the kernel's samples in a layer (qkv is far larger than the
+// caches; perf, MiniLM BF16 layer, 2026-12-06).
+inline void amx_fetch_queries(const AttnArgs& a, int64_t q0) {
+  for (int64_t t = q0; t < std::min(a.q_end, q0 + kAttnQBlock); ++t)
+    for (int64_t c = 0; c < a.head_dim; c += 16) __builtin_prefetch(a.q + t * a.ld + c, 0, 3);
+}
+
+// The task: K and V of the keys it needs into tiles (a.kv), then every key block of every query
+// block of [q_begin, q_end). Loads the tile configuration and releases the tiles. Only where
 // attention_amx_fits(a).
 RIPVEC_AMX_TARGET void attention_amx_k(const AttnArgs& a) {
-  const int64_t hd = a.head_dim, keys32 = (a.len + 31) / 32 * 32;
   if (a.q_end <= a.q_begin) return;
+  const int64_t hd = a.head_dim;
+  int64_t kbase = 0, kend = 0;
+  amx_key_range(a, a.q_begin, a.q_end, kbase, kend);
+  const int64_t keys32 = (kend - kbase + 31) / 32 * 32;
   auto* kt = reinterpret_cast<uint16_t*>(a.kv);
   uint16_t* vt = kt + keys32 * ((hd + 31) / 32 * 32);
-  amx_pack_keys(a, keys32, kt);
-  amx_pack_values(a.v, a.ld, a.len, hd, keys32, vt);
-  const AmxPipe p{
-      a, kt, vt, hd, (hd + 31) / 32, hd / 16, (a.len + AmxPipe::Kb - 1) / AmxPipe::Kb, a.work};
-  const int64_t units = (a.q_end - a.q_begin + AmxPipe::Qb - 1) / AmxPipe::Qb * p.blocks;
+  amx_fetch_queries(a, a.q_begin);
+  amx_pack_keys(a, kbase, kend, keys32, kt);
+  amx_pack_values(a, kbase, kend, keys32, vt);
+  const AmxPipe p{a, kt, vt, kbase, hd, (hd + 31) / 32, hd / 16, a.work};
   _tile_loadconfig(&tile_config());
-  for (int64_t u = 0; u < units; ++u) {
-    if (u % p.blocks == 0) amx_stage_queries(p, u / p.blocks);
-    amx_stage_scores(p, u);
-    amx_stage_softmax(p, u);
-    amx_stage_values(p, u);
-    amx_stage_merge(p, u);
+  for (int64_t q0 = a.q_begin; q0 < a.q_end; q0 += AmxPipe::Qb) {
+    amx_fetch_queries(a, q0 + AmxPipe::Qb);
+    AmxUnit u;
+    u.q0 = q0;
+    u.nq = std::min(AmxPipe::Qb, a.q_end - q0);
+    int64_t k_begin = 0, k_end = 0;
+    amx_key_range(a, q0, q0 + u.nq, k_begin, k_end);
+    amx_stage_queries(p, u);
+    for (u.k0 = k_begin; u.k0 < k_end; u.k0 += AmxPipe::Kb) {
+      u.nk = std::min(AmxPipe::Kb, k_end - u.k0);
+      u.first = u.k0 == k_begin;
+      u.last = u.k0 + u.nk == k_end;
+      amx_stage_scores(p, u);
+      amx_stage_softmax(p, u);
+      amx_stage_values(p, u);
+      amx_stage_merge(p, u);
+    }
   }
   _tile_release();
 }

@@ -124,17 +124,17 @@ struct CpuKernels {
 // The attention with BF16 products and FP32 sums and softmax (cpu_kernels_avx512bf16.cpp):
 // q·scale, k, v and the probabilities rounded to BF16 (nearest even), Q·Kᵀ and P·V in BF16 with
 // FP32 sums. Two kernels: kDot, the flash kernel of the FP32 build with VDPBF16PS dot products
-// (any shape); kAmx, AMX-BF16 tiles (cpu_bf16_attn_amx_impl.hpp: global attention, head_dim a
-// multiple of 16; it takes a maximum per query row per 256 keys where kDot takes one per 64, so
-// the two differ by the rounding of the probabilities, not only in sum order). kAuto takes kAmx
-// where attention_amx_runs(a), else kDot. Only where attention_bf16_available() (AVX-512 F, BW
-// and BF16) and for an even head_dim; same arguments and workspaces as CpuKernels::attention.
+// (any shape); kAmx, AMX-BF16 tiles (cpu_bf16_attn_amx_impl.hpp: head_dim a multiple of 16,
+// global or sliding-window; it takes a maximum per query row per 256 keys where kDot takes one
+// per 64, so the two differ by the rounding of the probabilities, not only in sum order). kAuto
+// takes kAmx where attention_amx_runs(a), else kDot. Only where attention_bf16_available() (AVX-512
+// F, BW and BF16) and for an even head_dim; same arguments and workspaces as CpuKernels::attention.
 // Throws UnsupportedError for kAmx where attention_amx_runs(a) is false.
 enum class Bf16AttnKernel { kAuto, kDot, kAmx };
 void attention_bf16(const AttnArgs& a, Bf16AttnKernel kernel = Bf16AttnKernel::kAuto);
 bool attention_bf16_available();
-// Whether kAmx runs a: amx_bf16_available() (CPU, OS and the tile permission; cpu_bf16_gemm.hpp),
-// a.half_window < 0 and a.head_dim a multiple of 16 in (0, kAttnMaxHeadDim].
+// Whether kAmx runs a: amx_bf16_available() (CPU, OS and the tile permission; cpu_bf16_gemm.hpp)
+// and a.head_dim a multiple of 16 in (0, kAttnMaxHeadDim].
 bool attention_amx_runs(const AttnArgs& a);
 // Whether reduced precision should take attention_bf16: where it is available and either
 // VDPBF16PS runs at twice the FP32 FMA's flops, which AMD's AVX512-BF16 cores do (Zen 4: 456
