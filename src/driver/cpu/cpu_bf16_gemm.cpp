@@ -49,8 +49,10 @@ bool cpu_has_amx_bf16() {
   const bool amx_bf16 = (d >> 22) & 1u, amx_tile = (d >> 24) & 1u;
   if (!amx_bf16 || !amx_tile) return false;
   if (!__get_cpuid_count(7, 1, &a, &b, &c, &d) || !((a >> 5) & 1u)) return false;  // AVX512_BF16
+  // The AMX kernels' vector code is compiled for these too (cpu_amx_tiles.hpp; every AMX CPU
+  // has them).
   if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-      !__builtin_cpu_supports("avx512vl"))
+      !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512dq"))
     return false;
   // The OS must save the tile state: XCR0 bits 17 (XTILECFG) and 18 (XTILEDATA).
   if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1u)) return false;  // OSXSAVE

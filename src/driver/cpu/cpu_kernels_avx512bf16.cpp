@@ -191,8 +191,8 @@ void attention_bf16(const AttnArgs& a, Bf16AttnKernel kernel) {
   const bool amx = kernel != Bf16AttnKernel::kDot && attention_amx_runs(a);
   if (kernel == Bf16AttnKernel::kAmx && !amx)
     throw UnsupportedError(
-        "cpu driver: the AMX attention needs AMX-BF16, global attention and a "
-        "head_dim that is a multiple of 16");
+        "cpu driver: the AMX attention needs AMX-BF16 and a head_dim that is a multiple of 16 "
+        "(at most 256)");
   if (amx)
     attention_amx_k(a);
   else
