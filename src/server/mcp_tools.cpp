@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <string_view>
 
 #include "ripvec/corpus.hpp"
 #include "ripvec/error.hpp"
@@ -270,14 +271,22 @@ ToolResult run_find_duplicates(const json& a, ToolCall& call, const json& schema
   // index (hostile probe 2026-12-06: pairs from outside --root tree/sub).
   std::vector<std::string> scope = search_scope(named, root, *index);
   if (scope.empty() && !index->scope().empty()) scope = {index->scope()};
-  // Hidden files are indexed but not searched by default; duplicates follow the same rule.
+  // Hidden files are indexed but not searched by default; duplicates follow the search's rule
+  // (SearchFilter::paths): a component starting with '.' below the scope hides a file, the
+  // scope's own components were named and do not (a hidden folder named as root had 0 pairs).
   auto keep = [&scope](const Hit& h) {
-    if (h.path.find("/.") != std::string::npos || h.path.starts_with(".")) return false;
-    for (const std::string& s : scope)
-      if (h.path == s ||
-          (h.path.size() > s.size() && h.path.starts_with(s) && h.path[s.size()] == '/'))
-        return true;
-    return scope.empty();
+    auto hidden_below = [&h](size_t from) {
+      const std::string_view rest = std::string_view(h.path).substr(from);
+      return rest.starts_with(".") || rest.find("/.") != std::string_view::npos;
+    };
+    if (scope.empty()) return !hidden_below(0);
+    for (const std::string& s : scope) {
+      if (s.empty()) return !hidden_below(0);
+      if (h.path == s) return true;
+      if (h.path.size() > s.size() && h.path.starts_with(s) && h.path[s.size()] == '/')
+        return !hidden_below(s.size() + 1);
+    }
+    return false;
   };
   size_t compared = 0;
   auto pairs = find_duplicates(*snap, static_cast<float>(threshold), static_cast<size_t>(max_pairs),

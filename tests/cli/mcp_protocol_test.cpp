@@ -324,14 +324,24 @@ TEST(McpProtocol, RootBelowAnOpenRootAnswersOnlyFromIt) {
 // served one), get_repo_map of a `root` below the served one mapped the whole served tree, and
 // find_similar took a relative file_path against the index's root (for --root repo/sub only
 // "sub/a.py" worked, while get_repo_map's focus_file is relative to the root).
+// A Python function and the paths of both sides of every pair in a find_duplicates reply.
+const std::string kAddNumbers =
+    "def add_numbers(first, second):\n    \"\"\"Add two numbers.\"\"\"\n"
+    "    total = first + second\n    return total\n";
+std::vector<std::string> pair_paths(const json& reply) {
+  std::vector<std::string> paths;
+  if (reply["result"].contains("structuredContent"))
+    for (const auto& p : reply["result"]["structuredContent"]["pairs"])
+      for (const char* side : {"a", "b"}) paths.push_back(p[side]["path"].get<std::string>());
+  return paths;
+}
+
 TEST(McpProtocol, DuplicatesMapAndSimilarStayInTheRootTheyAreGiven) {
   const auto model = default_model_dir();
   RIPVEC_REQUIRE_PATH(model);
   TempDir repo, cache;
   std::filesystem::create_directories(repo.path() / ".git");  // the index root: repo
-  const std::string fn =
-      "def add_numbers(first, second):\n    \"\"\"Add two numbers.\"\"\"\n"
-      "    total = first + second\n    return total\n";
+  const std::string& fn = kAddNumbers;
   repo.write("sub/a.py", fn);
   repo.write("sub/b.py", "import os\n\n\n" + fn);
   repo.write("other/c.py", fn);
@@ -339,10 +349,8 @@ TEST(McpProtocol, DuplicatesMapAndSimilarStayInTheRootTheyAreGiven) {
   // find_duplicates' reply (id 2) has pairs, all of them in sub/.
   auto expect_pairs_in_sub = [](const CliResult& res, const std::vector<json>& v) {
     const json* m = by_id(v, 2);
-    std::vector<std::string> paths;
-    if (m != nullptr && (*m)["result"].contains("structuredContent"))
-      for (const auto& p : (*m)["result"]["structuredContent"]["pairs"])
-        for (const char* side : {"a", "b"}) paths.push_back(p[side]["path"].get<std::string>());
+    ASSERT_TRUE(m) << res.out;
+    const std::vector<std::string> paths = pair_paths(*m);
     ASSERT_FALSE(paths.empty()) << res.out;
     for (const auto& p : paths) EXPECT_TRUE(p.starts_with("sub/")) << p;
   };
@@ -377,6 +385,40 @@ TEST(McpProtocol, DuplicatesMapAndSimilarStayInTheRootTheyAreGiven) {
     ASSERT_TRUE(by_id(v, 4));
     EXPECT_NE((*by_id(v, 4))["result"]["isError"], true) << *by_id(v, 4);
   }
+}
+
+// A `root` naming a hidden folder: search_code answered from it (a named path's own hidden
+// components do not count as hidden: SearchFilter::paths) but find_duplicates refused every
+// chunk under it, because its own hidden test looked at the whole path ("0 pairs", silently).
+// Hidden files below a named root stay out of both.
+TEST(McpProtocol, DuplicatesInAHiddenFolderNamedAsRootAreFound) {
+  const auto model = default_model_dir();
+  RIPVEC_REQUIRE_PATH(model);
+  TempDir repo, cache;
+  std::filesystem::create_directories(repo.path() / ".git");
+  const std::string& fn = kAddNumbers;
+  repo.write(".tools/a.py", fn);
+  repo.write(".tools/b.py", "import os\n\n\n" + fn);
+  repo.write(".tools/.c.py", fn);
+  repo.write("src/d.py", fn);
+  const std::string tools = (repo.path() / ".tools").string();
+  std::string in = kInitialize;
+  in += tool_call(2, "find_duplicates", {{"threshold", 0.5}, {"root", tools}});
+  in +=
+      tool_call(3, "search_code", {{"query", "add_numbers"}, {"mode", "keyword"}, {"root", tools}});
+  const CliResult res = run_mcp(repo, cache, in, model.string());
+  ASSERT_EQ(res.status, 0) << res.err;
+  const auto v = replies(res.out);
+  const json* dup = by_id(v, 2);
+  ASSERT_TRUE(dup) << res.out;
+  const std::vector<std::string> paths = pair_paths(*dup);
+  ASSERT_FALSE(paths.empty()) << *dup;
+  for (const auto& p : paths) {
+    EXPECT_TRUE(p.starts_with(".tools/")) << p;
+    EXPECT_EQ(p.find(".c.py"), std::string::npos) << p;
+  }
+  ASSERT_TRUE(by_id(v, 3));
+  EXPECT_NE(tool_text(*by_id(v, 3)).find("a.py"), std::string::npos) << *by_id(v, 3);
 }
 
 // Hostile probe 2026-12-06: a `root` naming a folder the served root's .gitignore leaves out
