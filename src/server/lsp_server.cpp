@@ -832,15 +832,24 @@ class LspServer {
       if (!td.is_object() || !td.value("uri", json()).is_string() || !changes.is_array()) return;
       const std::string path = path_of(td["uri"]);
       if (path.empty()) return;
-      bool partial = false;
+      bool partial = false, open = true;
       {
         std::lock_guard<std::mutex> lock(buffers_mu_);
+        // A document never opened (a client error in LSP) gets no buffer: one made here stood
+        // in for the file on disk for the rest of the session, and no didClose would drop it.
+        open = buffers_.contains(path);
         // Full sync: each change carries the whole text; the last one wins.
         for (const auto& ch : changes) {
+          if (!open) break;
           if (ch.is_object() && ch.contains("range")) partial = true;
           if (ch.is_object() && ch.value("text", json()).is_string() && !ch.contains("range"))
             set_buffer(path, td["uri"], ch["text"], version_of(td));
         }
+      }
+      if (!open) {
+        log("warning",
+            "textDocument/didChange for a document that is not open ignored: " + rel_path(path));
+        return;
       }
       // The server asks for full sync (change: 1); a range edit is ignored, and the client is
       // told so instead of answers silently drifting from its buffer (hostile probe 2026-12-05).

@@ -948,6 +948,35 @@ TEST(LspProtocol, BufferIsFoundWhateverTheClientsSpellingOfItsUri) {
   EXPECT_NE(res.out.find("didChange with a range ignored"), std::string::npos) << res.out;
 }
 
+// A didChange for a document the client never opened (LSP: a client error) made a buffer that
+// stood in for the file on disk for the rest of the session: every answer about the file came
+// from a text no editor showed, and no didClose would ever drop it. It is ignored, with a
+// window/logMessage naming the file; a didOpen after it works as usual.
+TEST(LspProtocol, DidChangeWithoutDidOpenIsIgnored) {
+  TempDir repo;
+  repo.write("a.py", "def alpha():\n    return 1\n");
+  const std::string u = "file://" + (repo / "a.py").string();
+  auto change = [&](const std::string& text, int version) {
+    return notification("textDocument/didChange",
+                        {{"textDocument", {{"uri", u}, {"version", version}}},
+                         {"contentChanges", json::array({{{"text", text}}})}});
+  };
+  auto res = run_session(repo.path(), change("def zeta():\n    return 2\n", 2) +
+                                          request(2, "textDocument/documentSymbol", doc(u)));
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies_by_id(res.out);
+  ASSERT_TRUE(v[2]["result"].is_array() && v[2]["result"].size() == 1) << v[2];
+  EXPECT_EQ(v[2]["result"][0]["name"], "alpha") << v[2];
+  EXPECT_NE(res.out.find("didChange for a document that is not open"), std::string::npos)
+      << res.out;
+  res = run_session(repo.path(), did_open(u, "def alpha():\n    return 1\n") +
+                                     change("def omega():\n    return 3\n", 3) +
+                                     request(3, "textDocument/documentSymbol", doc(u)));
+  v = replies_by_id(res.out);
+  ASSERT_TRUE(v[3]["result"].is_array() && v[3]["result"].size() == 1) << v[3];
+  EXPECT_EQ(v[3]["result"][0]["name"], "omega") << v[3];
+}
+
 // Probe 2026-12-05: a buffer with old Mac line ends ("\r" alone) had every definition on line
 // 0 (LSP counts "\n", "\r\n" and "\r" as line ends). Nesting (a method under its class, a
 // function after the class at the top level) comes from one pass over the definitions.
