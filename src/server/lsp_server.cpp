@@ -290,7 +290,9 @@ class LspServer {
         std::snprintf(buf, sizeof(buf), " took %.1f s (%.1f MB, %zu definitions)", s,
                       static_cast<double>(text.size()) / 1e6, defs->size());
         log("warning", "outline of " + rel + buf +
-                           (defs->empty() ? ": tree-sitter found no structure in time" : "") +
+                           (defs->empty() ? ": no definitions (none in the file, or the parse "
+                                            "reached its time limit)"
+                                          : "") +
                            "; it is kept until the document changes");
       }
       made.set_value(defs);
