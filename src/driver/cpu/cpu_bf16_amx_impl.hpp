@@ -16,6 +16,7 @@
 
 #include "driver/cpu/cpu_amx_tiles.hpp"
 #include "driver/cpu/cpu_bf16_gemm.hpp"
+#include "driver/cpu/cpu_bf16_vec.hpp"
 #include "driver/cpu/cpu_gemm_tasks.hpp"
 #include "util/thread_pool.hpp"
 
@@ -41,8 +42,7 @@ RIPVEC_AMX_TARGET void convert_row_amx(const float* x, int64_t r, int64_t k, int
   const int64_t full = x != nullptr ? k / kStep : 0;
   for (int64_t s = 0; s < full; ++s) {
     const __m512 lo = _mm512_loadu_ps(x + s * kStep), hi = _mm512_loadu_ps(x + s * kStep + 16);
-    _mm512_storeu_si512(dst + s * kTileElems,
-                        reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+    _mm512_storeu_si512(dst + s * kTileElems, bf16x32(lo, hi));
   }
   for (int64_t s = full; s < kp / kStep; ++s)
     for (int64_t c = 0; c < kStep; ++c) {

@@ -29,6 +29,7 @@
 #include <cstdint>
 
 #include "driver/cpu/cpu_amx_tiles.hpp"
+#include "driver/cpu/cpu_bf16_vec.hpp"
 #include "driver/cpu/cpu_kernels.hpp"
 
 namespace ripvec::cpu {
@@ -54,18 +55,6 @@ RIPVEC_AMX_TARGET inline __m512 amx_exp2(__m512 x) {
   p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931530833244324e-1f));
   p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.999999403953552e-1f));
   return _mm512_scalef_ps(p, x);
-}
-
-// BF16 of 32 floats in order (lo's 16, then hi's).
-RIPVEC_AMX_TARGET inline __m512i amx_bf16x32(__m512 lo, __m512 hi) {
-  return reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo));
-}
-
-// Words (lo[i], hi[i]) for i < 16, each a BF16 pair with lo in the low half.
-RIPVEC_AMX_TARGET inline __m512i amx_pairs(__m512 lo, __m512 hi) {
-  const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
-                                       23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  return _mm512_permutexvar_epi16(idx, amx_bf16x32(lo, hi));
 }
 
 // r[i] (16 dwords each) becomes column i: r[i][j] <- r[j][i].
@@ -118,8 +107,8 @@ RIPVEC_AMX_TARGET void amx_pack_keys(const AttnArgs& a, int64_t kbase, int64_t k
         const int64_t key = 16 * g + n;
         const float* row = key < nk ? k + key * ld : nullptr;
         const int64_t c = 32 * st;
-        r[n] = amx_bf16x32(amx_row16(row, c),
-                           c + 16 < hd ? amx_row16(row, c + 16) : _mm512_setzero_ps());
+        r[n] =
+            bf16x32(amx_row16(row, c), c + 16 < hd ? amx_row16(row, c + 16) : _mm512_setzero_ps());
       }
       amx_transpose16(r);
       uint16_t* tile = kt + (g * steps + st) * kAmxTile;
@@ -143,7 +132,7 @@ RIPVEC_AMX_TARGET void amx_pack_values(const AttnArgs& a, int64_t kbase, int64_t
       const float* hi = k0 + 1 < nk ? v + (k0 + 1) * ld : nullptr;
       for (int64_t c = 0; c < groups; ++c)
         _mm512_storeu_si512(vt + (t * groups + c) * kAmxTile + p * 32,
-                            amx_pairs(amx_row16(lo, 16 * c), amx_row16(hi, 16 * c)));
+                            bf16_pairs(amx_row16(lo, 16 * c), amx_row16(hi, 16 * c)));
     }
   }
 }
@@ -219,7 +208,7 @@ RIPVEC_AMX_TARGET void amx_stage_queries(const AmxPipe& p, const AmxUnit& u) {
       const __m512 lo = _mm512_mul_ps(amx_row16(row, c), vscale);
       const __m512 hi =
           c + 16 < hd ? _mm512_mul_ps(amx_row16(row, c + 16), vscale) : _mm512_setzero_ps();
-      _mm512_storeu_si512(qt + (st * 2 + r / 16) * kAmxTile + (r % 16) * 32, amx_bf16x32(lo, hi));
+      _mm512_storeu_si512(qt + (st * 2 + r / 16) * kAmxTile + (r % 16) * 32, bf16x32(lo, hi));
     }
     p.m()[r] = -INFINITY;
     p.l()[r] = 0.0f;
@@ -318,7 +307,7 @@ RIPVEC_AMX_TARGET void amx_stage_softmax(const AmxPipe& p, const AmxUnit& u) {
       }
       sum0 = _mm512_add_ps(sum0, p0);
       sum1 = _mm512_add_ps(sum1, p1);
-      _mm512_storeu_si512(prow + t * 2 * kAmxTile, amx_bf16x32(p0, p1));
+      _mm512_storeu_si512(prow + t * 2 * kAmxTile, bf16x32(p0, p1));
     }
     l[r] = l[r] * corr[r] + _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
   }

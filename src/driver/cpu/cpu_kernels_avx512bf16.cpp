@@ -20,6 +20,7 @@
 
 #include "driver/batch.hpp"
 #include "driver/cpu/cpu_bf16_gemm.hpp"
+#include "driver/cpu/cpu_bf16_vec.hpp"
 #include "driver/cpu/cpu_kernels.hpp"
 #include "ripvec/error.hpp"
 
@@ -47,14 +48,6 @@ struct Bf16Ops {
   static uint32_t pair_bits(float lo, float hi) {
     return uint32_t{bf16_bits(lo)} | uint32_t{bf16_bits(hi)} << 16;
   }
-  // Words (lo[i], hi[i]) for i < 16.
-  static __m512i pairs(__m512 lo, __m512 hi) {
-    // cvtne2ps(a, b): elements 0..15 from b, 16..31 from a; then interleave the two halves.
-    const __m512i both = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo));
-    const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24,
-                                         8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    return _mm512_permutexvar_epi16(idx, both);
-  }
   static __m512bh bcast(const void* p) {
     int32_t w;
     std::memcpy(&w, p, 4);
@@ -75,8 +68,7 @@ struct Bf16Ops {
       const float* q = qpack + r * hd;
       alignas(64) uint32_t w[16];
       for (int64_t c = 0; c < h32; c += 32) {
-        _mm512_store_si512(w, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(
-                                  _mm512_loadu_ps(q + c + 16), _mm512_loadu_ps(q + c))));
+        _mm512_store_si512(w, bf16x32(_mm512_loadu_ps(q + c), _mm512_loadu_ps(q + c + 16)));
         for (int64_t t = 0; t < 16; ++t) qp[(c / 2 + t) * Qb + r] = w[t];
       }
       for (int64_t c = h32; c < hd; c += 2) qp[c / 2 * Qb + r] = pair_bits(q[c], q[c + 1]);
@@ -100,8 +92,9 @@ struct Bf16Ops {
       const float* hi = j + 1 < nk ? v + (j + 1) * ld : nullptr;
       uint32_t* dst = vb + j / 2 * hd;
       for (int64_t c = 0; c < hv; c += 16)
-        _mm512_storeu_si512(dst + c, pairs(_mm512_loadu_ps(lo + c),
-                                           hi ? _mm512_loadu_ps(hi + c) : _mm512_setzero_ps()));
+        _mm512_storeu_si512(dst + c,
+                            bf16_pairs(_mm512_loadu_ps(lo + c),
+                                       hi ? _mm512_loadu_ps(hi + c) : _mm512_setzero_ps()));
       for (int64_t c = hv; c < hd; ++c) dst[c] = pair_bits(lo[c], hi ? hi[c] : 0.0f);
     }
   }
@@ -166,7 +159,7 @@ struct Bf16Ops {
         const __m512 lo = _mm512_loadu_ps(s + 2 * p * Qb + n * 16);
         const __m512 hi =
             2 * p + 1 < nk ? _mm512_loadu_ps(s + (2 * p + 1) * Qb + n * 16) : _mm512_setzero_ps();
-        _mm512_storeu_si512(pp + p * Qb + n * 16, pairs(lo, hi));
+        _mm512_storeu_si512(pp + p * Qb + n * 16, bf16_pairs(lo, hi));
       }
     int64_t c = 0;
     for (; c + 8 <= hd; c += 8) pv_tile<8>(pp, vb + c, hd, npairs, corr, acc + c * Qb);
