@@ -834,19 +834,19 @@ class LspServer {
       if (!td.is_object() || !td.value("uri", json()).is_string() || !changes.is_array()) return;
       const std::string path = path_of(td["uri"]);
       if (path.empty()) return;
-      bool partial = false, open = true;
+      bool partial = false, open = false;
       {
         std::lock_guard<std::mutex> lock(buffers_mu_);
         // A document never opened (a client error in LSP) gets no buffer: one made here stood
         // in for the file on disk for the rest of the session, and no didClose would drop it.
         open = buffers_.contains(path);
         // Full sync: each change carries the whole text; the last one wins.
-        for (const auto& ch : changes) {
-          if (!open) break;
-          if (ch.is_object() && ch.contains("range")) partial = true;
-          if (ch.is_object() && ch.value("text", json()).is_string() && !ch.contains("range"))
-            set_buffer(path, td["uri"], ch["text"], version_of(td));
-        }
+        if (open)
+          for (const auto& ch : changes) {
+            if (ch.is_object() && ch.contains("range")) partial = true;
+            if (ch.is_object() && ch.value("text", json()).is_string() && !ch.contains("range"))
+              set_buffer(path, td["uri"], ch["text"], version_of(td));
+          }
       }
       if (!open) {
         log("warning",
