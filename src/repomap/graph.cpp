@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <memory>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -17,6 +18,24 @@
 #include "util/thread_pool.hpp"
 
 namespace ripvec {
+
+// What a build() from a root parsed, per file (path relative to the root), with the walker's
+// stat of the file when it was read: the same change test as the index's (size, modification
+// and change times, inode; as git's stat check).
+struct RepoGraph::FactsCache {
+  struct Stamp {
+    uint64_t size = 0;
+    int64_t mtime_ns = 0, ctime_ns = 0;
+    uint64_t ino = 0;
+    bool operator==(const Stamp&) const = default;
+  };
+  struct Entry {
+    Stamp stamp;
+    std::shared_ptr<const repomap::FileFacts> facts;
+  };
+  std::filesystem::path root;
+  std::unordered_map<std::string, Entry> files;
+};
 
 struct RepoGraphBuilder {
   static constexpr size_t kMaxTargets = 12;  // a name defined in more places is too generic
@@ -35,20 +54,24 @@ struct RepoGraphBuilder {
     return w;
   }
 
-  static RepoGraph assemble(std::filesystem::path root, std::vector<repomap::FileFacts> facts,
+  // Facts are shared with the graphs' caches (FactsCache): read, never moved from.
+  static RepoGraph assemble(std::filesystem::path root,
+                            std::vector<std::shared_ptr<const repomap::FileFacts>> shared,
                             std::vector<std::string> warnings) {
     RepoGraph g;
     g.root_ = std::move(root);
     g.warnings_ = std::move(warnings);
-    std::sort(facts.begin(), facts.end(),
-              [](const auto& a, const auto& b) { return a.path < b.path; });
+    std::sort(shared.begin(), shared.end(),
+              [](const auto& a, const auto& b) { return a->path < b->path; });
+    std::vector<std::reference_wrapper<const repomap::FileFacts>> facts;
+    for (const auto& f : shared) facts.emplace_back(*f);
     std::vector<std::string> paths;
-    for (const auto& f : facts) paths.push_back(f.path);
+    for (const repomap::FileFacts& f : facts) paths.push_back(f.path);
 
     // Nodes: per file, its module node then its definitions.
     std::vector<std::vector<int>> owner(facts.size());  // per file, per line: innermost node
     for (size_t fi = 0; fi < facts.size(); ++fi) {
-      auto& f = facts[fi];
+      const repomap::FileFacts& f = facts[fi];
       RepoFile rf;
       rf.path = f.path;
       rf.language = f.language;
@@ -63,9 +86,9 @@ struct RepoGraphBuilder {
       mod.end_line = std::max(1, f.line_count);
       mod.name_line = 1;
       g.defs_.push_back(std::move(mod));
-      for (auto& d : f.defs) {
+      for (const auto& d : f.defs) {
         rf.definitions.push_back(g.defs_.size());
-        g.defs_.push_back(std::move(d));
+        g.defs_.push_back(d);
       }
       // Innermost owner per line: wider definitions first, narrower ones overwrite.
       std::vector<size_t> order = rf.definitions;
@@ -87,8 +110,9 @@ struct RepoGraphBuilder {
     repomap::ImportResolver resolver(paths);
     for (size_t fi = 0; fi < facts.size(); ++fi) {
       std::unordered_set<size_t> seen;
-      for (const auto& imp : facts[fi].imports) {
-        auto hits = resolver.resolve(facts[fi].path, facts[fi].language, imp);
+      const repomap::FileFacts& f = facts[fi];
+      for (const auto& imp : f.imports) {
+        auto hits = resolver.resolve(f.path, f.language, imp);
         if (hits.empty()) {
           g.files_[fi].unresolved_imports.push_back(imp.spec);
           continue;
@@ -135,8 +159,9 @@ struct RepoGraphBuilder {
     std::map<std::pair<size_t, size_t>, Acc> acc;
     for (size_t fi = 0; fi < facts.size(); ++fi) {
       std::unordered_set<size_t> imported(g.files_[fi].imports.begin(), g.files_[fi].imports.end());
-      const std::string_view here = family(facts[fi].language);
-      for (const auto& r : facts[fi].refs) {
+      const repomap::FileFacts& f = facts[fi];
+      const std::string_view here = family(f.language);
+      for (const auto& r : f.refs) {
         if (r.name.size() > 4 && r.name.starts_with("__") && r.name.ends_with("__")) continue;
         auto it = by_name.find(r.name);
         if (it == by_name.end()) continue;
@@ -269,14 +294,34 @@ RepoGraph RepoGraph::build(const std::filesystem::path& root, const RepoMapOptio
   WalkStats ws;
   std::vector<WalkedFile> walked = walk({canon}, wo, &ws);
   std::vector<std::string> warnings = ws.warnings;
-  std::vector<SourceText> texts;
+  // A single file given as the root: its rel_path is its name, the root is its directory.
+  std::filesystem::path graph_root =
+      std::filesystem::is_directory(canon) ? canon : canon.parent_path();
+  const FactsCache* prev = opts.previous != nullptr && opts.previous->facts_ != nullptr &&
+                                   opts.previous->facts_->root == graph_root
+                               ? opts.previous->facts_.get()
+                               : nullptr;
+  auto cache = std::make_shared<FactsCache>();
+  cache->root = graph_root;
+  std::vector<std::shared_ptr<const repomap::FileFacts>> facts;
+  std::vector<SourceText> texts;  // files to parse, with their stamps
+  std::vector<FactsCache::Stamp> stamps;
   for (const WalkedFile& w : walked) {
-    if (texts.size() >= opts.max_files) {
+    if (facts.size() + texts.size() >= opts.max_files) {
       warnings.push_back("repo map: stopped at " + std::to_string(opts.max_files) + " files");
       break;
     }
     if (repomap::map_language(w.rel_path, "").empty()) continue;  // no grammar for it
     if (opts.cancelled && opts.cancelled()) throw CancelledError("repo map cancelled");
+    const FactsCache::Stamp stamp{w.size, w.mtime_ns, w.ctime_ns, w.ino};
+    if (prev != nullptr) {
+      auto it = prev->files.find(w.rel_path);
+      if (it != prev->files.end() && it->second.stamp == stamp) {
+        facts.push_back(it->second.facts);
+        cache->files.emplace(w.rel_path, it->second);
+        continue;
+      }
+    }
     std::string text;
     ContentStatus st = read_text_file(w.abs_path, opts.max_file_size, &text);
     if (st != ContentStatus::Ok) {
@@ -284,19 +329,30 @@ RepoGraph RepoGraph::build(const std::filesystem::path& root, const RepoMapOptio
       continue;
     }
     texts.push_back({w.rel_path, std::move(text)});
+    stamps.push_back(stamp);
   }
-  // A single file given as the root: its rel_path is its name, the root is its directory.
-  std::filesystem::path graph_root =
-      std::filesystem::is_directory(canon) ? canon : canon.parent_path();
-  return RepoGraphBuilder::assemble(graph_root, extract_all(texts, opts.cancelled),
-                                    std::move(warnings));
+  std::vector<repomap::FileFacts> parsed = extract_all(texts, opts.cancelled);
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    auto f = std::make_shared<const repomap::FileFacts>(std::move(parsed[i]));
+    cache->files.emplace(texts[i].path, FactsCache::Entry{stamps[i], f});
+    facts.push_back(std::move(f));
+  }
+  RepoGraph g = RepoGraphBuilder::assemble(graph_root, std::move(facts), std::move(warnings));
+  g.facts_ = std::move(cache);
+  g.parsed_files_ = texts.size();
+  return g;
 }
 
 RepoGraph RepoGraph::build_from_files(const std::vector<SourceText>& files,
                                       const RepoMapOptions& opts) {
   std::vector<SourceText> capped(files.begin(),
                                  files.begin() + std::min(files.size(), opts.max_files));
-  return RepoGraphBuilder::assemble({}, extract_all(capped, opts.cancelled), {});
+  std::vector<std::shared_ptr<const repomap::FileFacts>> facts;
+  for (auto& f : extract_all(capped, opts.cancelled))
+    facts.push_back(std::make_shared<const repomap::FileFacts>(std::move(f)));
+  RepoGraph g = RepoGraphBuilder::assemble({}, std::move(facts), {});
+  g.parsed_files_ = capped.size();
+  return g;
 }
 
 std::vector<std::string> RepoGraph::rank(const std::vector<std::string>& focus, double damping) {

@@ -145,12 +145,16 @@ std::shared_ptr<RepoGraph> Root::graph(const CancelFn& cancelled) {
         auto nb = std::make_shared<GraphBuild>();
         nb->generation = gen;
         *nb->wanted = 1;  // this caller, before the thread can look
-        // The thread holds only what it needs (not `this`: a Root may go while it runs).
-        nb->result = std::async(std::launch::async, [path = path_, wanted = nb->wanted] {
-                       RepoMapOptions ro;
-                       ro.cancelled = [wanted] { return wanted->load() == 0; };
-                       return std::make_shared<RepoGraph>(RepoGraph::build(path, ro));
-                     }).share();
+        // The thread holds only what it needs (not `this`: a Root may go while it runs). The
+        // last graph's facts stand for the files that did not change since (after an edit only
+        // the edited files are parsed again; after the first index, none).
+        nb->result =
+            std::async(std::launch::async, [path = path_, wanted = nb->wanted, prev = graph_] {
+              RepoMapOptions ro;
+              ro.cancelled = [wanted] { return wanted->load() == 0; };
+              ro.previous = prev.get();
+              return std::make_shared<RepoGraph>(RepoGraph::build(path, ro));
+            }).share();
         build_ = nb;
       } else {
         ++*build_->wanted;

@@ -49,7 +49,8 @@ class Root {
   // the file watcher watches such a root: its repo graph follows the disk even while updates
   // fail).
   bool tried() const { return tried_; }
-  // The repo graph of the tree, rebuilt when an update changed files since the last build.
+  // The repo graph of the tree, rebuilt when an update changed files since the last build
+  // (from the last graph: only files whose stat changed are parsed again).
   // Callers lock graph_mutex() around rank()/render() (they mutate ranks). The build runs on a
   // thread of its own for every caller that wants it: each caller waits for it and ends within
   // ~10 ms when its `cancelled` says so (CancelledError), and the build stops only when no

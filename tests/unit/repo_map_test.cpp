@@ -2,6 +2,7 @@
 // real code (Flask 3.0.3's package, tests/data/repomap/flask), focus personalisation, and the
 // token budget of the rendering.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -533,4 +535,98 @@ TEST(RepoMap, GarbageAndDeepNestingDoNotCrash) {
       {{"a.py", junk}, {"b.py", deep}, {"c.js", "function (((("}, {"d.rs", ""}});
   EXPECT_EQ(g.files().size(), 4u);
   EXPECT_LE(estimate_tokens(g.render(200)), 200u);
+}
+
+namespace {
+
+// Everything a graph says, as text: files with imports and ranks, definitions, edges.
+std::string dump(const RepoGraph& g) {
+  std::ostringstream o;
+  o.precision(12);
+  for (const auto& f : g.files()) {
+    o << "file " << f.path << " " << f.language << " " << f.rank << " imports";
+    for (size_t i : f.imports) o << " " << g.files()[i].path;
+    for (const auto& u : f.unresolved_imports) o << " ?" << u;
+    o << "\n";
+  }
+  for (const auto& d : g.definitions())
+    o << "def " << d.path << " " << d.symbol << " " << d.kind << " " << d.start_line << "-"
+      << d.end_line << " " << d.name_line << ":" << d.name_column << " " << d.signature << " | "
+      << d.doc << " " << d.rank << "\n";
+  for (const auto& e : g.edges())
+    o << "edge " << e.from << " " << e.to << " " << e.weight << " " << e.line << ":" << e.column
+      << " x" << e.count << "\n";
+  return o.str();
+}
+
+}  // namespace
+
+// An LSP/MCP session rebuilds the graph after every edit; it parsed the whole tree each time
+// (the startup's second build too, after the first index: a 1,600-file C tree, 2 s each).
+// From the previous graph only files whose stat changed are parsed, and the graph is the one
+// a fresh build gives.
+TEST(RepoMap, RebuildParsesOnlyChangedFiles) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("ripvec_map_rebuild_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::copy(kFlask, dir, fs::copy_options::recursive);
+  const RepoGraph g1 = RepoGraph::build(dir);
+  const size_t n = g1.files().size();
+  ASSERT_GT(n, 10u);
+  EXPECT_EQ(g1.parsed_files(), n);
+
+  RepoMapOptions ro;
+  ro.previous = &g1;
+  const RepoGraph g2 = RepoGraph::build(dir, ro);
+  EXPECT_EQ(g2.parsed_files(), 0u);
+  EXPECT_EQ(dump(g2), dump(g1));
+
+  // An edit that adds a caller, a new file, a deleted file.
+  {
+    std::ofstream f(dir / "helpers.py", std::ios::app);
+    f << "\n\ndef rebuilt_helper():\n    return send_from_directory('a', 'b')\n";
+  }
+  {
+    std::ofstream f(dir / "added.py");
+    f << "from .helpers import rebuilt_helper\n\n\ndef uses_it():\n    return rebuilt_helper()\n";
+  }
+  fs::remove(dir / "debughelpers.py");
+  ro.previous = &g2;
+  const RepoGraph g3 = RepoGraph::build(dir, ro);
+  EXPECT_EQ(g3.parsed_files(), 2u);
+  const RepoGraph fresh = RepoGraph::build(dir);
+  EXPECT_EQ(fresh.parsed_files(), n + 1 - 1);
+  EXPECT_EQ(dump(g3), dump(fresh));
+  EXPECT_EQ(g3.file_index("debughelpers.py"), -1);
+  EXPECT_FALSE(g3.find("rebuilt_helper").empty());
+  EXPECT_TRUE(has_edge(g3, "added.py", "rebuilt_helper"));
+
+  // Same size, new content: the modification time tells.
+  {
+    std::string text;
+    {
+      std::ifstream in(dir / "added.py");
+      text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    std::replace(text.begin(), text.end(), 'u', 'v');  // uses_it -> vses_it
+    std::ofstream(dir / "added.py") << text;
+    fs::last_write_time(dir / "added.py",
+                        fs::last_write_time(dir / "added.py") + std::chrono::seconds(5));
+  }
+  ro.previous = &g3;
+  const RepoGraph g4 = RepoGraph::build(dir, ro);
+  EXPECT_EQ(g4.parsed_files(), 1u);
+  EXPECT_TRUE(g4.find("uses_it").empty());
+  EXPECT_FALSE(g4.find("vses_it").empty());
+
+  // A graph of another root is not a source of facts.
+  const fs::path other = dir / "sub";
+  fs::create_directories(other);
+  std::ofstream(other / "helpers.py") << "def elsewhere():\n    pass\n";
+  ro.previous = &g4;
+  const RepoGraph g5 = RepoGraph::build(other, ro);
+  EXPECT_EQ(g5.parsed_files(), 1u);
+  EXPECT_FALSE(g5.find("elsewhere").empty());
+  EXPECT_TRUE(g5.find("rebuilt_helper").empty());
+  fs::remove_all(dir);
 }
