@@ -8,15 +8,19 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <limits>
 #include <numeric>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "driver/cpu/cpu_int8_gemm.hpp"
 #include "driver/cpu/cpu_kernels.hpp"
+#include "ripvec/error.hpp"
 
 namespace ripvec::cpu {
 namespace {
@@ -91,7 +95,7 @@ std::vector<float> reference(const std::vector<float>& x, const std::vector<floa
 
 std::vector<Int8Isa> available() {
   std::vector<Int8Isa> out{Int8Isa::kScalar};
-  for (Int8Isa i : {Int8Isa::kAvx2, Int8Isa::kAvx512Vnni}) {
+  for (Int8Isa i : {Int8Isa::kAvx2, Int8Isa::kAvxVnni, Int8Isa::kAvx512Vnni}) {
     try {
       out.push_back(select_int8_isa(i));
     } catch (const std::exception&) {
@@ -320,6 +324,36 @@ TEST(Int8Gemm, CloseToFp32) {
       den += e * e;
     }
   EXPECT_LT(std::sqrt(num / den), 0.01);
+}
+
+// A CPU whose FP32 kernels are AVX2's and whose best INT8 kernel is AVX-VNNI's (Intel client
+// CPUs since Alder Lake: no AVX-512) takes INT8 under Precision::Auto, as AVX2-only ones do;
+// AVX-512 FP32 against AVX2 INT8 keeps FP32. Simulated through the environment overrides.
+TEST(Int8Gemm, AutoTakesInt8WhereAvxVnniMeetsAvx2Fp32) {
+  struct Env {
+    const char* name;
+    std::string old;
+    bool had;
+    explicit Env(const char* n) : name(n), had(std::getenv(n) != nullptr) {
+      if (had) old = std::getenv(n);
+    }
+    ~Env() { had ? setenv(name, old.c_str(), 1) : unsetenv(name); }
+  } isa{"RIPVEC_CPU_ISA"}, int8{"RIPVEC_CPU_INT8"};
+  if (!isa_available(Isa::kAvx2)) GTEST_SKIP() << "no AVX2";
+  setenv("RIPVEC_CPU_ISA", "avx2", 1);
+  try {
+    setenv("RIPVEC_CPU_INT8", "avxvnni", 1);
+    EXPECT_EQ(select_int8_isa(Int8Isa::kAuto), Int8Isa::kAvxVnni);
+    EXPECT_TRUE(int8_faster_than_f32());
+  } catch (const UnsupportedError&) {
+    std::cout << "no AVX-VNNI here: its case is not checked\n";
+  }
+  setenv("RIPVEC_CPU_INT8", "avx2", 1);
+  EXPECT_TRUE(int8_faster_than_f32());
+  if (isa_available(Isa::kAvx512)) {
+    setenv("RIPVEC_CPU_ISA", "avx512", 1);
+    EXPECT_FALSE(int8_faster_than_f32());
+  }
 }
 
 }  // namespace

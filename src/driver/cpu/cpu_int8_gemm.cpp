@@ -42,6 +42,9 @@ bool isa_ok(Int8Isa isa) {
 #if defined(__x86_64__)
     case Int8Isa::kAvx2:
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Int8Isa::kAvxVnni:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("avxvnni");
     case Int8Isa::kAvx512Vnni:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
@@ -57,8 +60,12 @@ bool isa_ok(Int8Isa isa) {
 int nr_of(Int8Isa isa) {
   return isa == Int8Isa::kScalar ? 8 : 16;
 }
+// Both VNNI kernels use the interleaved 12-row tiles of quant_row_u8.
+bool vnni_layout(Int8Isa isa) {
+  return isa == Int8Isa::kAvx512Vnni || isa == Int8Isa::kAvxVnni;
+}
 int mr_of(Int8Isa isa) {
-  return isa == Int8Isa::kAvx512Vnni ? static_cast<int>(kVnniMr) : isa == Int8Isa::kAvx2 ? 6 : 4;
+  return vnni_layout(isa) ? static_cast<int>(kVnniMr) : isa == Int8Isa::kAvx2 ? 6 : 4;
 }
 // k per unit of the packed layout: vpmaddwd takes pairs, vpdpbusd (and the scalar) quads.
 int unit_of(Int8Isa isa) {
@@ -302,6 +309,55 @@ void block_scalar(const Block& b) {
 }
 
 #if defined(__x86_64__)
+// The 8-lane kernels' shared steps on their rows' 16 float accumulators f (in L1): the start
+// (the panel's bias), ...
+__attribute__((target("avx2,fma"), always_inline)) inline void start_rows_avx2(
+    float (*f)[16], int rows, const float* bias16) {
+  const __m256 b0 = _mm256_loadu_ps(bias16), b1 = _mm256_loadu_ps(bias16 + 8);
+  for (int r = 0; r < rows; ++r) {
+    _mm256_store_ps(f[r], b0);
+    _mm256_store_ps(f[r] + 8, b1);
+  }
+}
+
+// ... one group's dequantization into a row, f += float(acc) * (s * sw), channels 0-7 from
+// acc0 and 8-15 from acc1, ...
+__attribute__((target("avx2,fma"), always_inline)) inline void dequant_row_avx2(
+    float* f, __m256i acc0, __m256i acc1, float s, __m256 sw0, __m256 sw1) {
+  const __m256 vs = _mm256_set1_ps(s);
+  _mm256_store_ps(
+      f, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc0), _mm256_mul_ps(vs, sw0), _mm256_load_ps(f)));
+  _mm256_store_ps(f + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc1), _mm256_mul_ps(vs, sw1),
+                                         _mm256_load_ps(f + 8)));
+}
+
+// ... and, after the last group, the rows' outlier products (FP32, in order) and their first
+// `cols` channels into y.
+__attribute__((target("avx2,fma"))) inline void finish_rows_avx2(float (*f)[16], int rows,
+                                                                 const int32_t* ocol,
+                                                                 const float* oval, const float* wt,
+                                                                 int64_t ldwt, float* y,
+                                                                 int64_t ldc, int64_t cols) {
+  for (int r = 0; r < rows; ++r) {
+    __m256 f0 = _mm256_load_ps(f[r]), f1 = _mm256_load_ps(f[r] + 8);
+    for (int o = 0; o < kO; ++o) {
+      const __m256 v = _mm256_set1_ps(oval[r * kO + o]);
+      const float* w = wt + ocol[r * kO + o] * ldwt;
+      f0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w), f0);
+      f1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w + 8), f1);
+    }
+    if (cols == 16) {
+      _mm256_storeu_ps(y + r * ldc, f0);
+      _mm256_storeu_ps(y + r * ldc + 8, f1);
+    } else {
+      alignas(32) float t[16];
+      _mm256_store_ps(t, f0);
+      _mm256_store_ps(t + 8, f1);
+      std::memcpy(y + r * ldc, t, cols * sizeof(float));
+    }
+  }
+}
+
 // AVX2: NR = 16 channels, MR rows. Per pair of k: the panel's 32 bytes (16 channels x 2 k)
 // widen to two s16 vectors (channels 0-7, 8-15); a row's 2 s16 activations are broadcast and
 // vpmaddwd leaves one int32 per channel. Per group of 32 k the int32 sums are dequantized into
@@ -315,11 +371,7 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const int16_t* a, int64_t kp,
                                                    const float* wt, int64_t ldwt, float* y,
                                                    int64_t ldc, int64_t cols) {
   alignas(32) float f[MR][16];
-  const __m256 b0 = _mm256_loadu_ps(bias16), b1 = _mm256_loadu_ps(bias16 + 8);
-  for (int r = 0; r < MR; ++r) {
-    _mm256_store_ps(f[r], b0);
-    _mm256_store_ps(f[r] + 8, b1);
-  }
+  start_rows_avx2(f, MR, bias16);
   for (int64_t g = 0; g < G; ++g) {
     const int16_t* ar[MR];
     for (int r = 0; r < MR; ++r) ar[r] = a + r * kp + g * kG;
@@ -346,32 +398,9 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const int16_t* a, int64_t kp,
     }
     const __m256 sw0 = _mm256_loadu_ps(sw + g * 16), sw1 = _mm256_loadu_ps(sw + g * 16 + 8);
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) {
-      const __m256 vs = _mm256_set1_ps(sa[r * G + g]);
-      _mm256_store_ps(f[r], _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc0[r]), _mm256_mul_ps(vs, sw0),
-                                            _mm256_load_ps(f[r])));
-      _mm256_store_ps(f[r] + 8, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc1[r]), _mm256_mul_ps(vs, sw1),
-                                                _mm256_load_ps(f[r] + 8)));
-    }
+    for (int r = 0; r < MR; ++r) dequant_row_avx2(f[r], acc0[r], acc1[r], sa[r * G + g], sw0, sw1);
   }
-  for (int r = 0; r < MR; ++r) {
-    __m256 f0 = _mm256_load_ps(f[r]), f1 = _mm256_load_ps(f[r] + 8);
-    for (int o = 0; o < kO; ++o) {
-      const __m256 v = _mm256_set1_ps(oval[r * kO + o]);
-      const float* w = wt + ocol[r * kO + o] * ldwt;
-      f0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w), f0);
-      f1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(w + 8), f1);
-    }
-    if (cols == 16) {
-      _mm256_storeu_ps(y + r * ldc, f0);
-      _mm256_storeu_ps(y + r * ldc + 8, f1);
-    } else {
-      alignas(32) float t[16];
-      _mm256_store_ps(t, f0);
-      _mm256_store_ps(t + 8, f1);
-      std::memcpy(y + r * ldc, t, cols * sizeof(float));
-    }
-  }
+  finish_rows_avx2(f, MR, ocol, oval, wt, ldwt, y, ldc, cols);
 }
 
 // One group (32 k) of a whole 12-row VNNI tile: acc[r] += the u8 x s8 products of row r's
@@ -460,6 +489,66 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma"))) void ti
   }
 }
 
+// One group (32 k) of up to 6 rows of an AVX-VNNI tile (the rows at ag, interleaved like
+// quant_row_u8's), 16 channels as two 8-lane halves: 12 int32 accumulators, the two weight
+// vectors and the broadcast fill the 16 ymm registers; then f[r] += acc * (sa * sw), as every
+// kernel does.
+template <int H>
+__attribute__((target("avx2,fma,avxvnni"), always_inline)) inline void group_avxvnni(
+    const uint8_t* ag, const int8_t* pg, const __m256i (&neg)[2], const float* sg,
+    const __m256 (&vsw)[2], float (*f)[16]) {
+  constexpr int64_t kQuad = 4 * kVnniMr;
+  __m256i acc0[H], acc1[H];
+  for (int r = 0; r < H; ++r) {
+    acc0[r] = neg[0];
+    acc1[r] = neg[1];
+  }
+#pragma GCC unroll 8
+  for (int s = 0; s < kG / 4; ++s) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pg + s * 64));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pg + s * 64 + 32));
+#pragma GCC unroll 6
+    for (int r = 0; r < H; ++r) {
+      int32_t av;
+      std::memcpy(&av, ag + s * kQuad + 4 * r, 4);
+      const __m256i va = _mm256_set1_epi32(av);
+      acc0[r] = _mm256_dpbusd_avx_epi32(acc0[r], va, w0);
+      acc1[r] = _mm256_dpbusd_avx_epi32(acc1[r], va, w1);
+      asm("" : "+x"(acc0[r]), "+x"(acc1[r]));  // keep the chains as chains (see tile_avx2)
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < H; ++r) dequant_row_avx2(f[r], acc0[r], acc1[r], sg[r], vsw[0], vsw[1]);
+}
+
+// AVX-VNNI: tile_vnni's layouts and sums on 8-lane registers, MR (<= 12) rows as halves of up
+// to 6 (group_avxvnni); the float accumulators in L1 (f), as in tile_avx2.
+template <int MR>
+__attribute__((target("avx2,fma,avxvnni"))) void tile_avxvnni(
+    const uint8_t* a, int64_t G, const int8_t* panel, const float* sa, const float* sw,
+    const int32_t* colsum, const float* bias16, const int32_t* ocol, const float* oval,
+    const float* wt, int64_t ldwt, float* y, int64_t ldc, int64_t cols) {
+  constexpr int64_t kQuad = 4 * kVnniMr;
+  constexpr int H0 = MR < 6 ? MR : 6, H1 = MR - H0;
+  alignas(32) float f[MR][16];
+  start_rows_avx2(f, MR, bias16);
+  for (int64_t g = 0; g < G; ++g) {
+    const uint8_t* ag = a + g * (kG / 4) * kQuad;
+    const int8_t* pg = panel + g * kG * 16;
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i neg[2] = {
+        _mm256_sub_epi32(zero,
+                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(colsum + g * 16))),
+        _mm256_sub_epi32(
+            zero, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(colsum + g * 16 + 8)))};
+    const __m256 vsw[2] = {_mm256_loadu_ps(sw + g * 16), _mm256_loadu_ps(sw + g * 16 + 8)};
+    const float* sg = sa + g * kVnniMr;
+    group_avxvnni<H0>(ag, pg, neg, sg, vsw, f);
+    if constexpr (H1 > 0) group_avxvnni<H1>(ag + 4 * H0, pg, neg, sg + H0, vsw, f + H0);
+  }
+  finish_rows_avx2(f, MR, ocol, oval, wt, ldwt, y, ldc, cols);
+}
+
 using Avx2Tile = void (*)(const int16_t*, int64_t, int64_t, const int8_t*, const float*,
                           const float*, const float*, const int32_t*, const float*, const float*,
                           int64_t, float*, int64_t, int64_t);
@@ -474,6 +563,10 @@ constexpr std::array<Avx2Tile, sizeof...(R) + 1> avx2_table(std::integer_sequenc
 template <int... R>
 constexpr std::array<VnniTile, sizeof...(R) + 1> vnni_table(std::integer_sequence<int, R...>) {
   return {nullptr, &tile_vnni<R + 1>...};
+}
+template <int... R>
+constexpr std::array<VnniTile, sizeof...(R) + 1> avxvnni_table(std::integer_sequence<int, R...>) {
+  return {nullptr, &tile_avxvnni<R + 1>...};
 }
 
 // The panel's bias, 16 floats (zeros without bias or beyond n): the bias itself where the panel
@@ -507,8 +600,8 @@ void block_avx2(const Block& b) {
   }
 }
 
-void block_vnni(const Block& b) {
-  static constexpr auto kTiles = vnni_table(std::make_integer_sequence<int, kVnniMr>{});
+// Both VNNI kernels (kTiles: their tiles of 1 .. kVnniMr rows).
+void block_vnni(const Block& b, const std::array<VnniTile, kVnniMr + 1>& kTiles) {
   const Int8Weight& w = *b.w;
   const int64_t G = w.groups;
   const auto* act = static_cast<const uint8_t*>(b.act);
@@ -533,14 +626,17 @@ void block_vnni(const Block& b) {
 
 Int8Isa select_int8_isa(Int8Isa want) {
   if (want == Int8Isa::kAuto)
-    want = env_choice(
-        "RIPVEC_CPU_INT8", Int8Isa::kAuto,
-        {{"scalar", Int8Isa::kScalar}, {"avx2", Int8Isa::kAvx2}, {"vnni", Int8Isa::kAvx512Vnni}});
+    want = env_choice("RIPVEC_CPU_INT8", Int8Isa::kAuto,
+                      {{"scalar", Int8Isa::kScalar},
+                       {"avx2", Int8Isa::kAvx2},
+                       {"avxvnni", Int8Isa::kAvxVnni},
+                       {"vnni", Int8Isa::kAvx512Vnni}});
   if (want == Int8Isa::kAuto) {
     // VNNI where the CPU has it: int8_gemm_test's bitwise check against the scalar kernel
     // passed on the Intel host (AVX-512 VNNI, 2026-12-05), and it is 1.14-1.39x the AVX-512
     // FP32 forward there (docs/benchmarks.md). The three kernels compute the same bits.
     if (isa_ok(Int8Isa::kAvx512Vnni)) return Int8Isa::kAvx512Vnni;
+    if (isa_ok(Int8Isa::kAvxVnni)) return Int8Isa::kAvxVnni;
     if (isa_ok(Int8Isa::kAvx2)) return Int8Isa::kAvx2;
     return Int8Isa::kScalar;
   }
@@ -552,19 +648,23 @@ Int8Isa select_int8_isa(Int8Isa want) {
 
 bool int8_faster_than_f32() {
   // INT8 is the default where its kernel is both verified and measured faster than the FP32
-  // one beside it: AVX2 against AVX2 (1.19-1.21x on the AMD VM, quiet, 2026-12-05) and VNNI
+  // one beside it: AVX2 against AVX2 (1.19-1.21x on the AMD VM, quiet, 2026-12-05), AVX-VNNI
+  // against AVX2 (faster than the AVX2 INT8 kernel: docs/benchmarks.md, 2026-12-07) and VNNI
   // against AVX-512 (1.14-1.39x on the Intel host, MiniLM and bge-small shapes, 2 and 8
   // threads, 2026-12-05). Against AVX-512 FP32 the AVX2 INT8 kernel would lose (a CPU with
   // AVX-512 but no VNNI, or RIPVEC_CPU_INT8=avx2 there, keeps FP32).
   const Int8Isa isa = select_int8_isa(Int8Isa::kAuto);
   const std::string_view f32 = select_kernels(Isa::kAuto).isa;
-  return (isa == Int8Isa::kAvx2 && f32 == "avx2") || isa == Int8Isa::kAvx512Vnni;
+  return ((isa == Int8Isa::kAvx2 || isa == Int8Isa::kAvxVnni) && f32 == "avx2") ||
+         isa == Int8Isa::kAvx512Vnni;
 }
 
 const char* int8_isa_name(Int8Isa isa) {
   switch (isa) {
     case Int8Isa::kAvx2:
       return "avx2";
+    case Int8Isa::kAvxVnni:
+      return "avx-vnni";
     case Int8Isa::kAvx512Vnni:
       return "avx512-vnni";
     case Int8Isa::kScalar:
@@ -588,7 +688,7 @@ Int8Weight quantize_weight(const float* w, int64_t n, int64_t k, Int8Isa isa) {
   q.n_pad = panels * nr;
   q.packed.assign(static_cast<size_t>(panels * q.kp * nr), 0);
   q.scale.assign(static_cast<size_t>(panels * G * nr), 0.0f);
-  if (isa == Int8Isa::kAvx512Vnni) q.colsum.assign(q.scale.size(), 0);
+  if (vnni_layout(isa)) q.colsum.assign(q.scale.size(), 0);
   q.wt.assign(static_cast<size_t>(panels * k * nr), 0.0f);
   // Once per weight, at first use: panels in parallel (each writes only its own bytes, and its
   // panel of the FP32 copy).
@@ -650,6 +750,7 @@ void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int
                          sa + r * G, oc + r * kO, ov + r * kO);
           break;
         case Int8Isa::kAvx512Vnni:
+        case Int8Isa::kAvxVnni:
           quant_row_u8(xr, w.k, kp, buf.data(),
                        reinterpret_cast<uint8_t*>(act) + (r - r % kVnniMr) * kp + r % kVnniMr * 4,
                        sa + (r - r % kVnniMr) * G + r % kVnniMr, oc + r * kO, ov + r * kO);
@@ -664,7 +765,7 @@ void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int
   const int64_t threads = ThreadPool::global().size();
   // VNNI: rows in whole pairs of tiles per task, so that no two threads write one tile's
   // interleaved lines (no race either way: each row has its own bytes; this avoids sharing).
-  run_tasks(m, w.isa == Int8Isa::kAvx512Vnni ? 2 * kVnniMr : 16, m * w.k < 32768, quant);
+  run_tasks(m, vnni_layout(w.isa) ? 2 * kVnniMr : 16, m * w.k < 32768, quant);
 
   // Row blocks of 4 register tiles; panel groups so that small m still spreads over the pool.
   const int64_t mr = mr_of(w.isa);
@@ -691,9 +792,16 @@ void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int
         case Int8Isa::kAvx2:
           block_avx2(b);
           break;
-        case Int8Isa::kAvx512Vnni:
-          block_vnni(b);
+        case Int8Isa::kAvx512Vnni: {
+          static constexpr auto kTiles = vnni_table(std::make_integer_sequence<int, kVnniMr>{});
+          block_vnni(b, kTiles);
           break;
+        }
+        case Int8Isa::kAvxVnni: {
+          static constexpr auto kTiles = avxvnni_table(std::make_integer_sequence<int, kVnniMr>{});
+          block_vnni(b, kTiles);
+          break;
+        }
 #endif
         default:
           block_scalar(b);

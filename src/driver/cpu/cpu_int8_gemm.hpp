@@ -27,7 +27,10 @@
 //    lane per output channel, no saturation possible), 6 x 16 register tiles;
 //  * kAvx512Vnni: vpdpbusd on u8 activations (q + 128) and s8 weights in quads of k, 12 x 16
 //    tiles, the +128 offset removed per group through 128 * sum of the group's weight codes;
-//    activations and their scales stored interleaved per 12-row tile.
+//    activations and their scales stored interleaved per 12-row tile;
+//  * kAvxVnni: the same layouts and sums with AVX-VNNI's 256-bit (VEX) vpdpbusd, for the CPUs
+//    that have it without AVX-512 (Intel client CPUs since Alder Lake): each 12-row tile in
+//    halves of 6 rows x 16 channels.
 // Weights are packed into panels of nr output channels: within a panel, for each unit of u k
 // (u = 2 for kAvx2, 4 otherwise), nr x u bytes, channel-major; k padded with zeros to kp, a
 // multiple of 32. Scales (and VNNI column sums) per panel: [G][nr]. The FP32 copy is panel by
@@ -46,12 +49,13 @@ namespace ripvec::cpu {
 inline constexpr int64_t kInt8Group = 32;
 inline constexpr int kInt8Outliers = 4;
 
-enum class Int8Isa { kAuto, kScalar, kAvx2, kAvx512Vnni };
+enum class Int8Isa { kAuto, kScalar, kAvx2, kAvxVnni, kAvx512Vnni };
 
-// kAuto: AVX-512 VNNI where the CPU has it, else AVX2, else scalar — all three have run and
-// passed int8_gemm_test (bit-identical; VNNI on the Intel host, 2026-12-05)
-// ($RIPVEC_CPU_INT8=scalar|avx2|vnni overrides). Throws UnsupportedError for a requested ISA
-// the CPU lacks.
+// kAuto: AVX-512 VNNI where the CPU has it, else AVX-VNNI, else AVX2, else scalar — all four
+// have run and passed int8_gemm_test (bit-identical; VNNI on the Intel host, 2026-12-05;
+// AVX-VNNI on the Intel development VM, 2026-12-07)
+// ($RIPVEC_CPU_INT8=scalar|avx2|avxvnni|vnni overrides). Throws UnsupportedError for a requested
+// ISA the CPU lacks.
 Int8Isa select_int8_isa(Int8Isa want);
 const char* int8_isa_name(Int8Isa isa);
 // Whether Precision::Auto should pick INT8 on this CPU: where a verified INT8 kernel is
@@ -69,7 +73,7 @@ struct Int8Weight {
   int nr = 0;
   AlignedVector<int8_t> packed;  // n_pad / nr panels of kp * nr bytes
   std::vector<float> scale;      // sw: n_pad / nr panels of [groups][nr]
-  std::vector<int32_t> colsum;   // kAvx512Vnni: 128 * sum of the group's codes, as scale
+  std::vector<int32_t> colsum;   // VNNI kernels: 128 * sum of the group's codes, as scale
   AlignedVector<float> wt;       // W by panel, [n_pad / nr][k][nr] (the outlier columns)
 };
 
