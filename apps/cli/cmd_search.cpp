@@ -39,16 +39,25 @@ struct RootHit {
   fs::path abs;
 };
 
-// Several roots: one list by score, best first. Scores of one mode are on one scale for every
-// root (cosine; hybrid fused ranks normalised to [0, 1]; keyword BM25F divided by each root's
-// best), so the merge is by score; ties keep the order of the PATHs.
+// Several roots: one list, best first. Scores of one mode are on one scale for every root
+// (cosine; hybrid fused ranks normalised to [0, 1]; keyword BM25F divided by each root's best),
+// so the lists are merged by score, each root's list taken in its own order: a root ranks
+// chunks without content of their own after the others whatever their score, and a sort by
+// score put such a chunk back on top (hostile probe 2026-12-07). Ties keep the order of the
+// PATHs.
 std::vector<RootHit> merge_roots(std::vector<std::vector<RootHit>> per_root, size_t top_k) {
   std::vector<RootHit> all;
-  for (auto& v : per_root)
-    for (auto& h : v) all.push_back(std::move(h));
-  std::stable_sort(all.begin(), all.end(),
-                   [](const RootHit& a, const RootHit& b) { return a.hit.score > b.hit.score; });
-  if (all.size() > top_k) all.resize(top_k);
+  std::vector<size_t> next(per_root.size(), 0);
+  while (all.size() < top_k) {
+    size_t best = per_root.size();
+    for (size_t r = 0; r < per_root.size(); ++r)
+      if (next[r] < per_root[r].size() &&
+          (best == per_root.size() ||
+           per_root[r][next[r]].hit.score > per_root[best][next[best]].hit.score))
+        best = r;
+    if (best == per_root.size()) break;
+    all.push_back(std::move(per_root[best][next[best]++]));
+  }
   return all;
 }
 

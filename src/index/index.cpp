@@ -94,6 +94,13 @@ void validate(const SearchOptions& o) {
 }
 
 std::vector<float> embed_query(Embedder& e, std::string_view query) {
+  // Text the tokenizer drops whole (Unicode spaces, zero-width and control characters, a lone
+  // combining mark) embeds to the bare [CLS] [SEP]: every chunk ranked against nothing, served
+  // as results (hostile probe 2026-12-07; the CLI refused only ASCII white space).
+  if (e.tokenizer().count_tokens(query, /*add_special=*/false) == 0)
+    throw InvalidArgument(
+        "the query has nothing the model reads (only white space, control or zero-width "
+        "characters): nothing to look for");
   const std::string q(query);
   std::vector<float> v = embed_serialized(e, std::span<const std::string>(&q, 1), InputKind::Query);
   if (v.size() != e.dim())

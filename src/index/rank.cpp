@@ -200,7 +200,10 @@ bool is_contentless(std::string_view kind, std::string_view content) {
     if (nl == std::string_view::npos) nl = content.size();
     const std::string_view l = trim(content.substr(pos, nl - pos));
     if (!l.empty() && !is_punctuation_only(l) && !is_preamble_line(l)) {
-      if (++substantive >= need) return false;
+      // A long line is content on its own: a one-line note, a .env setting, a window of a
+      // minified bundle were ranked after every other chunk, so the one exact answer was left
+      // out of the results (hostile probe 2026-12-07).
+      if (++substantive >= need || l.size() >= kContentLineBytes) return false;
     }
     pos = nl + 1;
   }

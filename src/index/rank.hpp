@@ -93,9 +93,11 @@ inline float convex_fuse(float sem, float kw, const MinMax& sem_norm, const MinM
 }
 
 // A chunk "without content of its own": fewer than 2 lines that are not blank, not imports /
-// includes / package or namespace lines, and not only brackets and punctuation. A definition
-// (function, class, struct...) needs just 1 such line. Such chunks are ranked after every
-// other candidate of the same list, so they never outrank real code.
+// includes / package or namespace lines, and not only brackets and punctuation, none of them
+// kContentLineBytes long or longer (trimmed). A definition (function, class, struct...) needs
+// just 1 such line. Such chunks are ranked after every other candidate of the same list, so
+// they never outrank real code.
+inline constexpr size_t kContentLineBytes = 32;
 bool is_contentless(std::string_view kind, std::string_view content);
 
 // One searchable source: a snapshot and which of its chunks may be returned.

@@ -154,6 +154,18 @@ TEST(CliFlags, WhitespaceOnlyQueryIsError2) {
   }
 }
 
+// Probe 2026-12-07: Unicode spaces, zero-width and control characters, a lone combining mark
+// tokenize to nothing too, and were ranked like "   " was.
+TEST(CliFlags, QueryTheTokenizerDropsWholeIsError2) {
+  TempDir d;
+  d.write("a.py", "def f():\n    return 1\n");
+  for (const char* q : {"\u00a0\u3000", "\u200b", "\x01\x02\x7f", "\u0301"}) {
+    SCOPED_TRACE(q);
+    expect_error(run_args({"--no-index", "--model", tiny_model(), q, d.path().string()}),
+                 "nothing the model reads");
+  }
+}
+
 TEST(CliFlags, MaxFilesizeZeroIsError2) {
   TempDir d;
   for (const char* v : {"0", "0K", "0M"}) {

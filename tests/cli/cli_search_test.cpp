@@ -292,5 +292,43 @@ TEST_F(CliSearch, CudaWithoutGpuIsError2) {
   EXPECT_TRUE(r.out.empty());
 }
 
+// A file of one line (a note, a .env setting, a minified bundle) was a chunk "without content"
+// (fewer than 2 substantive lines), ranked after everything else: the only exact answer was
+// left out of the default 10 results, and came back on top with a larger -n, because the
+// results were re-sorted by score after the ranking had put such chunks last (hostile probe
+// 2026-12-07). Now a long line is content, and chunks that really have none (imports) stay
+// after the others whatever -n is.
+TEST_F(CliSearch, OneLineFileIsAnAnswerAndImportsStayLast) {
+  repo_.write("NOTES.txt", "retry the request with exponential backoff when the server is busy\n");
+  repo_.write("settings.env", "DATABASE_URL=postgres://zzdbhost.internal:5432/app\n");
+  repo_.write("birds/imports.py", "import zzkookaburra\nimport os\n");
+  repo_.write("birds/count.py",
+              "def count_birds(flock, zzkookaburra):\n"
+              "    \"\"\"How many birds of the flock are of this kind.\"\"\"\n"
+              "    total = 0\n"
+              "    for bird in flock:\n"
+              "        if bird.kind == zzkookaburra.kind:\n"
+              "            total += 1\n"
+              "    return total\n");
+  auto r = run_cli(run({"--json", "retry with exponential backoff", repo_.path()}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto hits = parse_lines(r.out);
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0]["path"], (repo_.path() / "NOTES.txt").string()) << r.out;
+  r = run_cli(run({"--json", "--mode", "keyword", "zzdbhost", repo_.path()}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  hits = parse_lines(r.out);
+  ASSERT_FALSE(hits.empty());
+  EXPECT_EQ(hits[0]["path"], (repo_.path() / "settings.env").string()) << r.out;
+  for (const char* n : {"2", "10", "50"}) {
+    r = run_cli(run({"--json", "--mode", "keyword", "-n", n, "zzkookaburra", repo_.path()}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    hits = parse_lines(r.out);
+    ASSERT_FALSE(hits.empty()) << n;
+    EXPECT_EQ(hits[0]["path"], (repo_.path() / "birds/count.py").string()) << "-n " << n << "\n"
+                                                                           << r.out;
+  }
+}
+
 }  // namespace
 }  // namespace ripvec::test

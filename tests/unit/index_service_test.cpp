@@ -318,6 +318,10 @@ TEST_F(IndexService, ChunksWithoutContentNeverOutrankDefinitions) {
   EXPECT_FALSE(index::is_contentless("window", "x = numbat()\ny = x + 1\n"));
   EXPECT_FALSE(index::is_contentless("window", "open(path)\nuse(x)\n"));
   EXPECT_TRUE(index::is_contentless("window", "use std::io;\nuse numbat::Numbat;\n"));
+  // One short line is not content; one long line is (a note, a .env setting, minified code).
+  EXPECT_TRUE(index::is_contentless("window", "    return numbat;\n}\n"));
+  EXPECT_FALSE(index::is_contentless("window", "retry the request with backoff when it is busy\n"));
+  EXPECT_FALSE(index::is_contentless("window", "DATABASE_URL=postgres://db.internal:5432/app"));
   std::string imports;
   for (int i = 0; i < 8; ++i)
     imports += "from numbat.numbat_" + std::to_string(i) + " import numbat\n";
