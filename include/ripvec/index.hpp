@@ -305,7 +305,8 @@ std::vector<Hit> search_without_index(const std::filesystem::path& path, Embedde
 void refuse_pseudo_file_system(const std::filesystem::path& path);
 
 // The cache directory IndexOptions::cache_dir names: `cache_dir` when not empty, else
-// $RIPVEC_CACHE_DIR, else $XDG_CACHE_HOME/ripvec, else ~/.cache/ripvec, else (no $HOME)
+// $RIPVEC_CACHE_DIR, else $XDG_CACHE_HOME/ripvec (an absolute one: a relative one is ignored,
+// as the XDG spec says), else ~/.cache/ripvec, else (no $HOME)
 // <temp dir>/ripvec-cache-<uid>, which must then be a folder of this user's that others cannot
 // write, when it exists (IoError otherwise: another user could have made it first). The only
 // place that reads those variables.

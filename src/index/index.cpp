@@ -669,10 +669,25 @@ UpdateStats IndexImpl::update() {
   UpdateStats st;
   std::error_code ec;
   refuse_symlinks();
-  create_private_directories(location_ / "objects", ec);
+  const fs::path objects_dir = location_ / "objects";
+  create_private_directories(objects_dir, ec);
+  if (ec == std::errc::not_a_directory && fs::is_directory(location_)) {
+    // `objects` that is a regular file is damage to our own folder: removed, and the update
+    // re-creates the objects it needs, as when they are deleted. It was taken for a read-only
+    // cache: `ripvec index` reported success, updated nothing and searches served the stale
+    // index (hostile probe 2026-12-07). Anything else there is not ours to remove.
+    std::error_code e2;
+    if (fs::symlink_status(objects_dir, e2).type() != fs::file_type::regular ||
+        !fs::remove(objects_dir, e2))
+      throw IoError(objects_dir.string() +
+                    " is not a folder (the index's objects): remove it, or remove the index "
+                    "with `ripvec index --clean`");
+    create_private_directories(objects_dir, ec);
+  }
   if (ec)
     return use_read_only(
-        "cannot create index directory " + location_.string() + ": " + ec.message(), std::move(st));
+        "cannot create index directory " + objects_dir.string() + ": " + ec.message(),
+        std::move(st));
   // A cache we cannot write (read-only file system, another user's files) is used as it is,
   // under a shared lock or none (FileLock). A lock file that is a FIFO, a symlink... is an
   // error naming it: not ours to delete.
@@ -1115,7 +1130,22 @@ UpdateStats IndexImpl::update() {
   rec.n_chunks = wr.n_chunks;
   next.snapshot = rec;
   if (object_sync.joinable()) object_sync.join();
-  atomic_write_file(manifest_path(), encode_manifest(next), /*sync=*/true);
+  // A folder named manifest.json (damage: no writer of ours makes one) failed every commit's
+  // rename, forever, while status promised a rebuild (hostile probe 2026-12-07). It is in our
+  // own folder, whose links refuse_symlinks() refused: removed, without following links.
+  if (std::error_code mec;
+      fs::symlink_status(manifest_path(), mec).type() == fs::file_type::directory)
+    fs::remove_all(manifest_path(), mec);
+  try {
+    atomic_write_file(manifest_path(), encode_manifest(next), /*sync=*/true);
+  } catch (...) {
+    // Not committed: the new snapshot goes too. Left beside the committed one (a full disk at
+    // the manifest), it held the space the next update needed for its own copy: every search
+    // failed on "No space left" after the disk had room again (hostile probe 2026-12-07).
+    std::error_code rm;
+    fs::remove(snap_path, rm);
+    throw;
+  }
   write_s += seconds_since(tw);
   st.write_s = write_s;
   st.chunks_total = wr.n_chunks;

@@ -47,7 +47,10 @@ fs::path resolve_cache_dir(const fs::path& cache_dir) {
     return must_be_folder(ec ? cache_dir : abs.lexically_normal());
   }
   if (const char* c = std::getenv("RIPVEC_CACHE_DIR"); c && *c) return must_be_folder(c);
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+  // A relative $XDG_CACHE_HOME is invalid and ignored, as the XDG base directory spec says: taken
+  // relative to the current folder, it scattered indexes over every folder ripvec ran in
+  // (hostile probe 2026-12-07).
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x && fs::path(x).is_absolute())
     return must_be_folder(fs::path(x) / "ripvec");
   if (const char* h = std::getenv("HOME"); h && *h)
     return must_be_folder(fs::path(h) / ".cache" / "ripvec");

@@ -4,6 +4,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -94,6 +95,11 @@ void Watcher::watch_tree(Root* root, const std::string& top) {
 void Watcher::loop() {
   std::map<Root*, Clock::time_point> dirty;  // root -> last event
   std::map<Root*, std::string> failed;       // root -> why its last update failed
+  // Failed updates are tried again without a new change: 5 s after the first failure, the wait
+  // doubling up to 5 min. A full disk that was freed, a folder made readable again, were caught
+  // up only by the next change, and searches served the stale index until then (hostile probe
+  // 2026-12-07). Root -> when to try again (max: queued), and failures in a row.
+  std::map<Root*, std::pair<Clock::time_point, int>> retry;
   Clock::time_point last_scan = Clock::now();
   std::vector<char> buf(64 * 1024);
   while (!stop_) {
@@ -186,6 +192,11 @@ void Watcher::loop() {
         }
       }
     }
+    for (auto& [r, at] : retry)
+      if (Clock::now() >= at.first) {
+        dirty.try_emplace(r, Clock::now() - std::chrono::hours(1));
+        at.first = Clock::time_point::max();
+      }
     // Debounced updates.
     for (auto it = dirty.begin(); it != dirty.end();) {
       if (Clock::now() - it->second < std::chrono::duration<double>(debounce_s_)) {
@@ -204,6 +215,7 @@ void Watcher::loop() {
         UpdateStats st = r->update(nullptr, false, [this] { return stop_.load(); });
         ++updates_;
         failed.erase(r);
+        retry.erase(r);
         if (!st.added.empty() || !st.modified.empty() || !st.removed.empty())
           ws_.log("info", "index of " + r->path().string() +
                               " updated: " + std::to_string(st.added.size()) + " added, " +
@@ -218,6 +230,10 @@ void Watcher::loop() {
           ws_.log("warning", "file watcher: update of " + r->path().string() + " failed: " + why +
                                  " (said once until it changes)");
         failed[r] = std::move(why);
+        auto& [at, n] = retry[r];
+        at = Clock::now() + std::min<std::chrono::seconds>(
+                                std::chrono::seconds(5 << std::min(n, 6)), std::chrono::minutes(5));
+        ++n;
       }
     }
   }

@@ -445,6 +445,23 @@ TEST_F(CliIndex, CacheWithoutHomeIsPerUserAndMustBeOurs) {
   }
 }
 
+// Probe 2026-12-07: a relative $XDG_CACHE_HOME was taken relative to the current folder, so
+// indexes were scattered over every folder ripvec ran in. The XDG spec says to ignore it.
+TEST_F(CliIndex, RelativeXdgCacheHomeIsIgnored) {
+  TempDir home, cwd;
+  CliRun r;
+  r.args = {"index", "-q", repo_.path().string(), "--device", "cpu", "--model", model()};
+  r.env["HF_HUB_OFFLINE"] = "1";
+  r.env["RIPVEC_CACHE_DIR"] = kUnset;
+  r.env["HOME"] = home.path().string();
+  r.env["XDG_CACHE_HOME"] = "relcache";
+  r.cwd = cwd.path();
+  auto out = run_cli(r);
+  ASSERT_EQ(out.status, 0) << out.err;
+  EXPECT_FALSE(fs::exists(cwd / "relcache")) << "the index went under the current folder";
+  EXPECT_TRUE(fs::is_directory(home / ".cache" / "ripvec"));
+}
+
 TEST_F(CliIndex, FilesWithMatchesVimgrepAndContext) {
   auto l = run_cli(run({"-l", "--mode", "keyword", "wallaby", repo_.path()}));
   ASSERT_EQ(l.status, 0) << l.err;

@@ -438,3 +438,43 @@ TEST_F(IndexHostile, SnapshotBitFlipsAreNeverServed) {
 }
 
 }  // namespace
+
+// Probe 2026-12-07: `objects` replaced by a regular file was taken for a read-only cache (the
+// update reported success, changed nothing, and searches served the stale index); a folder
+// named manifest.json failed every commit forever. Both are repaired by the next update; a
+// special file at `objects` is an error naming it.
+TEST_F(IndexHostile, ObjectsFileAndManifestFolderAreRepaired) {
+  Watchdog dog(60);
+  { open()->update(); }
+  const fs::path loc = location();
+  fs::remove_all(loc / "objects");
+  write(loc / "objects", "hi\n");
+  write(root_ / "src/gamma.py", "def gamma_wombat(x):\n    return x * 3\n");
+  {
+    auto idx = open();
+    auto st = idx->update();
+    EXPECT_EQ(st.files_added, 1u);
+    EXPECT_TRUE(fs::is_directory(fs::symlink_status(loc / "objects")));
+    SearchOptions so;
+    so.mode = SearchMode::Keyword;
+    EXPECT_EQ(idx->search("gamma_wombat", so).size(), 1u);
+  }
+  const std::string want = results(*open());
+  fs::remove(loc / "manifest.json");
+  write(loc / "manifest.json" / "x", "x");
+  {
+    auto idx = open();
+    idx->update();
+    EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(loc / "manifest.json")));
+    EXPECT_EQ(results(*idx), want);
+  }
+  fs::remove_all(loc / "objects");
+  ASSERT_EQ(::mkfifo((loc / "objects").c_str(), 0644), 0);
+  write(root_ / "src/delta.py", "def delta_tapir(x):\n    return x - 3\n");
+  try {
+    open()->update();
+    FAIL() << "expected IoError";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("objects is not a folder"), std::string::npos) << e.what();
+  }
+}

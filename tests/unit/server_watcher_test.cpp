@@ -1,6 +1,7 @@
 // The file watcher of the protocol servers (src/server/watcher.cpp) with the real default
 // model: a root whose folder goes away and comes back keeps its index and is watched again.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -154,6 +155,27 @@ TEST(ServerWatcher, RootRenamedAwayAndReplacedIsWatchedAgain) {
       << "the folder moved in was not watched";
   write(s.root / "d.py", "def delta_tapir():\n    return 4\n");
   EXPECT_TRUE(eventually([&] { return keyword_hits(*s.r, "delta_tapir") == 1; }));
+}
+
+// Probe 2026-12-07: an update that failed (a full disk) was tried again only at the next change
+// in the tree: freed space, searches kept serving the stale index. Now a failed update is tried
+// again on its own (5 s, then longer). The failure here: the index's lock file made a FIFO (an
+// error naming it, IndexHostile.FifoLockFileIsAClearError), removed after the failure without
+// touching the tree.
+TEST(ServerWatcher, FailedUpdateIsTriedAgainWithoutAChange) {
+  RIPVEC_REQUIRE_PATH(test::default_model_dir() / "model.safetensors");
+  Served s;
+  ASSERT_TRUE(s.watching());
+  const fs::path lock = s.r->index()->location() / "lock";
+  fs::remove(lock);
+  ASSERT_EQ(::mkfifo(lock.c_str(), 0600), 0);
+  write(s.root / "b.py", "def beta_numbat():\n    return 2\n");
+  ASSERT_TRUE(eventually([&] { return !s.r->last_error().empty(); })) << "the update did not fail";
+  EXPECT_EQ(keyword_hits(*s.r, "beta_numbat"), 0u);
+  fs::remove(lock);
+  EXPECT_TRUE(eventually([&] { return keyword_hits(*s.r, "beta_numbat") == 1; }))
+      << "the failed update was not tried again";
+  EXPECT_TRUE(s.r->last_error().empty()) << s.r->last_error();
 }
 
 }  // namespace
