@@ -182,6 +182,16 @@ int run_search(const CliOptions& opts) {
     std::vector<Group> groups;
     for (const auto& a : args) {
       auto idx = Index::open(a.canon, embedder, io);
+      // A file of no project (no index of a folder above it, no git work tree, no .ripvec/):
+      // its folder would become a root and be indexed whole — a note in a home folder that is
+      // no repository indexed all of $HOME (hostile probe 2026-12-07). It is searched alone,
+      // without an index, as ripgrep searches a file it is named.
+      if (a.is_file && !opts.reindex && !idx->has_snapshot() &&
+          idx->root() == a.canon.parent_path() && !fs::exists(idx->root() / ".git", ec) &&
+          !fs::exists(idx->root() / ".ripvec", ec)) {
+        search_in_memory(a);
+        continue;
+      }
       // A keyword search needs no vectors: a tree never indexed is searched without the model
       // (it embedded the whole tree first: minutes on a CPU; hostile probe 2026-12-06).
       if (so.mode == SearchMode::Keyword && !opts.reindex && !idx->has_snapshot()) {

@@ -330,5 +330,29 @@ TEST_F(CliSearch, OneLineFileIsAnAnswerAndImportsStayLast) {
   }
 }
 
+// Probe 2026-12-07: a file named as PATH with no project around it (no index of a folder above
+// it, no git work tree) made its folder a root and indexed it whole: `ripvec Q ~/notes.txt` in
+// a home folder that is no repository indexed all of $HOME. Such a file is searched alone,
+// without an index; once its folder is indexed, the index answers for it.
+TEST_F(CliSearch, FileOfNoProjectIsSearchedAloneWithoutIndexingItsFolder) {
+  ASSERT_FALSE(fs::exists(repo_.path() / ".git"));
+  repo_.write("notes.txt", "retry the request with exponential backoff when the server is busy\n");
+  const std::string file = (repo_.path() / "notes.txt").string();
+  auto r = run_cli(run({"--json", "exponential backoff", file}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto hits = parse_lines(r.out);
+  ASSERT_EQ(hits.size(), 1u) << r.out;
+  EXPECT_EQ(hits[0]["path"], file);
+  EXPECT_TRUE(!fs::exists(cache_.path()) || fs::is_empty(cache_.path()))
+      << "the file's folder was indexed";
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  r = run_cli(run({"--json", "--stats", "exponential backoff", file}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  hits = parse_lines(r.out);
+  ASSERT_EQ(hits.size(), 1u) << r.out;
+  EXPECT_EQ(hits[0]["path"], file);
+  EXPECT_EQ(r.err.find("in memory"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace ripvec::test
