@@ -1,6 +1,7 @@
 // Building the definition graph and ranking it (see include/ripvec/repo_map.hpp for the rules).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -332,8 +333,17 @@ RepoGraph RepoGraph::build(const std::filesystem::path& root, const RepoMapOptio
     stamps.push_back(stamp);
   }
   std::vector<repomap::FileFacts> parsed = extract_all(texts, opts.cancelled);
+  // "Racily clean" (git's term, and the index's rule): a file written again within the file
+  // system's timestamp granularity after it was read keeps its size and times. A file modified
+  // less than 2 s before this build is kept with a stamp no stat matches: the next build parses
+  // it again.
+  const int64_t racy_from = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count() -
+                            2'000'000'000;
   for (size_t i = 0; i < parsed.size(); ++i) {
     auto f = std::make_shared<const repomap::FileFacts>(std::move(parsed[i]));
+    if (stamps[i].mtime_ns >= racy_from) stamps[i].mtime_ns = -1;
     cache->files.emplace(texts[i].path, FactsCache::Entry{stamps[i], f});
     facts.push_back(std::move(f));
   }

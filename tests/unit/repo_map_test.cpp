@@ -564,12 +564,19 @@ std::string dump(const RepoGraph& g) {
 // An LSP/MCP session rebuilds the graph after every edit; it parsed the whole tree each time
 // (the startup's second build too, after the first index: a 1,600-file C tree, 2 s each).
 // From the previous graph only files whose stat changed are parsed, and the graph is the one
-// a fresh build gives.
+// a fresh build gives. A file written less than 2 s before a build is parsed again by the next
+// one ("racily clean": a second write in the same timestamp tick keeps size and times).
 TEST(RepoMap, RebuildParsesOnlyChangedFiles) {
   const fs::path dir =
       fs::temp_directory_path() / ("ripvec_map_rebuild_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::copy(kFlask, dir, fs::copy_options::recursive);
+  // Every file written an hour ago, or at `ago` before now.
+  auto age = [&](const fs::path& p, std::chrono::seconds ago = std::chrono::hours(1)) {
+    fs::last_write_time(p, fs::file_time_type::clock::now() - ago);
+  };
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) age(e.path());
   const RepoGraph g1 = RepoGraph::build(dir);
   const size_t n = g1.files().size();
   ASSERT_GT(n, 10u);
@@ -586,10 +593,10 @@ TEST(RepoMap, RebuildParsesOnlyChangedFiles) {
     std::ofstream f(dir / "helpers.py", std::ios::app);
     f << "\n\ndef rebuilt_helper():\n    return send_from_directory('a', 'b')\n";
   }
-  {
-    std::ofstream f(dir / "added.py");
-    f << "from .helpers import rebuilt_helper\n\n\ndef uses_it():\n    return rebuilt_helper()\n";
-  }
+  std::ofstream(dir / "added.py")
+      << "from .helpers import rebuilt_helper\n\n\ndef uses_it():\n    return rebuilt_helper()\n";
+  age(dir / "helpers.py", std::chrono::minutes(50));
+  age(dir / "added.py", std::chrono::minutes(50));
   fs::remove(dir / "debughelpers.py");
   ro.previous = &g2;
   const RepoGraph g3 = RepoGraph::build(dir, ro);
@@ -601,7 +608,7 @@ TEST(RepoMap, RebuildParsesOnlyChangedFiles) {
   EXPECT_FALSE(g3.find("rebuilt_helper").empty());
   EXPECT_TRUE(has_edge(g3, "added.py", "rebuilt_helper"));
 
-  // Same size, new content: the modification time tells.
+  // Same size, new content, another modification time.
   {
     std::string text;
     {
@@ -610,8 +617,7 @@ TEST(RepoMap, RebuildParsesOnlyChangedFiles) {
     }
     std::replace(text.begin(), text.end(), 'u', 'v');  // uses_it -> vses_it
     std::ofstream(dir / "added.py") << text;
-    fs::last_write_time(dir / "added.py",
-                        fs::last_write_time(dir / "added.py") + std::chrono::seconds(5));
+    age(dir / "added.py", std::chrono::minutes(40));
   }
   ro.previous = &g3;
   const RepoGraph g4 = RepoGraph::build(dir, ro);
@@ -619,14 +625,23 @@ TEST(RepoMap, RebuildParsesOnlyChangedFiles) {
   EXPECT_TRUE(g4.find("uses_it").empty());
   EXPECT_FALSE(g4.find("vses_it").empty());
 
+  // Written just now: parsed by this build and again by the next.
+  std::ofstream(dir / "fresh.py") << "def fresh_quokka():\n    return 1\n";
+  ro.previous = &g4;
+  const RepoGraph g5 = RepoGraph::build(dir, ro);
+  EXPECT_EQ(g5.parsed_files(), 1u);
+  ro.previous = &g5;
+  const RepoGraph g6 = RepoGraph::build(dir, ro);
+  EXPECT_EQ(g6.parsed_files(), 1u) << "a file written within the timestamp tick was trusted";
+
   // A graph of another root is not a source of facts.
   const fs::path other = dir / "sub";
   fs::create_directories(other);
   std::ofstream(other / "helpers.py") << "def elsewhere():\n    pass\n";
-  ro.previous = &g4;
-  const RepoGraph g5 = RepoGraph::build(other, ro);
-  EXPECT_EQ(g5.parsed_files(), 1u);
-  EXPECT_FALSE(g5.find("elsewhere").empty());
-  EXPECT_TRUE(g5.find("rebuilt_helper").empty());
+  ro.previous = &g6;
+  const RepoGraph g7 = RepoGraph::build(other, ro);
+  EXPECT_EQ(g7.parsed_files(), 1u);
+  EXPECT_FALSE(g7.find("elsewhere").empty());
+  EXPECT_TRUE(g7.find("rebuilt_helper").empty());
   fs::remove_all(dir);
 }
