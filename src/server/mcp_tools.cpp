@@ -187,6 +187,18 @@ ToolResult hits_result(const std::vector<Hit>& hits, const std::string& root,
   return r;
 }
 
+// Hits of a served root. After a failed update (a full disk; the file watcher tries again on
+// its own) the text says the index may be out of date: results from it were given with no word
+// of it, only index_status told (hostile probe 2026-12-07).
+ToolResult hits_result(const std::vector<Hit>& hits, const Root& served, const std::string& root,
+                       const std::string& what) {
+  ToolResult r = hits_result(hits, root, what);
+  if (const std::string why = served.last_error(); !why.empty())
+    r.text = "Note: the index may be out of date: its last update failed (" + why +
+             "); it is tried again automatically.\n\n" + r.text;
+  return r;
+}
+
 ToolResult run_search(const json& a, ToolCall& call, bool prose, const json& schema) {
   Args args(a, schema);
   const std::string query = args.str("query", true, kMaxQueryBytes);
@@ -220,7 +232,7 @@ ToolResult run_search(const json& a, ToolCall& call, bool prose, const json& sch
   auto index = root.index();
   so.filter.paths = search_scope(named, root, *index);
   std::vector<Hit> hits = index->search(query, so);
-  return hits_result(hits, index->root().string(), "'" + query + "'");
+  return hits_result(hits, root, index->root().string(), "'" + query + "'");
 }
 
 ToolResult run_find_similar(const json& a, ToolCall& call, const json& schema) {
@@ -253,7 +265,7 @@ ToolResult run_find_similar(const json& a, ToolCall& call, const json& schema) {
     if (fs::exists(base / target, ec)) target = base / target;
   }
   std::vector<Hit> hits = index->find_similar(target, line, so);
-  return hits_result(hits, index->root().string(),
+  return hits_result(hits, root, index->root().string(),
                      "code similar to " + file + ":" + std::to_string(line));
 }
 

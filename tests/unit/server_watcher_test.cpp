@@ -14,6 +14,7 @@
 #include "cli/cli_runner.hpp"
 #include "common/test_util.hpp"
 #include "ripvec/server.hpp"
+#include "server/mcp_tools.hpp"
 #include "server/watcher.hpp"
 #include "server/workspace.hpp"
 
@@ -172,10 +173,20 @@ TEST(ServerWatcher, FailedUpdateIsTriedAgainWithoutAChange) {
   write(s.root / "b.py", "def beta_numbat():\n    return 2\n");
   ASSERT_TRUE(eventually([&] { return !s.r->last_error().empty(); })) << "the update did not fail";
   EXPECT_EQ(keyword_hits(*s.r, "beta_numbat"), 0u);
+  // Meanwhile the MCP search says its results may be out of date (they came with no word of it).
+  auto search_text = [&] {
+    server::ToolCall call{*s.ws, nullptr, nullptr};
+    return server::find_tool("search_code")
+        ->run({{"query", "alpha_quokka"}, {"mode", "keyword"}}, call)
+        .text;
+  };
+  const std::string stale = "the index may be out of date";
+  EXPECT_NE(search_text().find(stale), std::string::npos) << search_text();
   fs::remove(lock);
   EXPECT_TRUE(eventually([&] { return keyword_hits(*s.r, "beta_numbat") == 1; }))
       << "the failed update was not tried again";
   EXPECT_TRUE(s.r->last_error().empty()) << s.r->last_error();
+  EXPECT_EQ(search_text().find(stale), std::string::npos) << search_text();
 }
 
 }  // namespace
