@@ -17,8 +17,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -565,6 +567,24 @@ RuleSet global_excludes() {
 }
 
 }  // namespace
+
+namespace {
+constexpr int64_t kRacyNs = 2'000'000'000;
+constexpr int64_t kDayNs = int64_t(86400) * 1'000'000'000;
+// Wall-clock time in ns since the epoch, the scale of file times.
+int64_t wall_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+RacyWindow::RacyWindow()
+    : from_(wall_now_ns() - kRacyNs), to_(std::numeric_limits<int64_t>::max()) {}
+
+void RacyWindow::walk_ended() {
+  to_ = wall_now_ns() + kRacyNs + kDayNs;
+}
 
 std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptions& opts,
                              WalkStats* stats_out) {

@@ -45,6 +45,24 @@ struct WalkedFile {
   uint64_t ino = 0;
 };
 
+// "Racily clean" (git's term): a file written again within the file system's timestamp tick
+// after it was read keeps its size and times, so a stat taken by a walk is not trusted as the
+// record of what was read when the file's mtime lies from 2 s before the walk began to 2 s after
+// it ended (the index and the repo graph keep such files with a stamp no stat matches, so the
+// next update reads them again). An mtime more than a day beyond that (a machine with a wrong
+// clock, `touch -d 2100`) is not racy: a later write sets it to now, which differs; taken as
+// racy, such a file was read again by every update forever (hostile probe 2026-12-05). Make one
+// before the walk, call walk_ended() after it.
+class RacyWindow {
+ public:
+  RacyWindow();
+  void walk_ended();
+  bool racy(const WalkedFile& f) const { return f.mtime_ns >= from_ && f.mtime_ns <= to_; }
+
+ private:
+  int64_t from_, to_;
+};
+
 struct WalkStats {
   size_t files = 0, dirs = 0, ignored = 0, skipped_hidden = 0, skipped_lock = 0,
          skipped_too_large = 0, skipped_unreadable = 0, skipped_symlink_loop = 0;

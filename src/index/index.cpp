@@ -74,13 +74,6 @@ const char* index_phase_name(IndexProgress::Phase phase) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-// Wall-clock time in ns since the epoch, the scale of file times.
-int64_t wall_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -652,26 +645,15 @@ UpdateStats IndexImpl::update() {
   const auto t_total = Clock::now();
   ProgressReporter rep(opts_.progress);
   rep.start_phase(IndexProgress::Phase::Scanning);
-  // "Racily clean" (as git calls it): a file written again within the file system's timestamp
-  // granularity after we read it would keep size and mtime. Entries whose mtime is this close
-  // to the start of the update are recorded with mtime -1, so the next update re-hashes them.
-  const int64_t racy_from = wall_now_ns() - 2'000'000'000;
-  // An mtime far in the future (more than a day: a file from a machine with a wrong clock,
-  // `touch -d 2100`) is not racy: a later write sets it to now, which differs. Recorded as -1 it
-  // was read again by every update and called stale by every status, forever (hostile probe
-  // 2026-12-05). A few seconds ahead (a file server's clock) stays racy: that is when a second
-  // write in the same tick keeps the mtime.
-  constexpr int64_t kDayNs = int64_t(86400) * 1'000'000'000;
-  int64_t racy_to = std::numeric_limits<int64_t>::max() - kDayNs;  // the walk's end, below
-  auto racy = [&](const WalkedFile& f) {
-    return f.mtime_ns >= racy_from && f.mtime_ns <= racy_to + kDayNs;
-  };
+  // Racily clean entries (RacyWindow) are recorded with mtime -1, so the next update re-hashes
+  // them (a far-future mtime, called stale by every status, is not racy).
+  RacyWindow racy;
   UpdateStats st;
   std::error_code ec;
   refuse_symlinks();
   const fs::path objects_dir = location_ / "objects";
   create_private_directories(objects_dir, ec);
-  if (ec == std::errc::not_a_directory && fs::is_directory(location_)) {
+  if (std::error_code dec; ec == std::errc::not_a_directory && fs::is_directory(location_, dec)) {
     // `objects` that is a regular file is damage to our own folder: removed, and the update
     // re-creates the objects it needs, as when they are deleted. It was taken for a read-only
     // cache: `ripvec index` reported success, updated nothing and searches served the stale
@@ -733,7 +715,7 @@ UpdateStats IndexImpl::update() {
   WalkStats ws;
   std::vector<WalkedFile> walked = walk({root_}, index_walk_options(), &ws);
   st.walk_s = seconds_since(t_walk);
-  racy_to = wall_now_ns() + 2'000'000'000;
+  racy.walk_ended();
   // A root that is gone (renamed, deleted, unmounted: the walk could not open it) would make
   // every file look deleted: an empty index was committed, and the file watcher of a server
   // then served nothing until a full rebuild (hostile probe 2026-12-05). Fail instead.
@@ -951,7 +933,7 @@ UpdateStats IndexImpl::update() {
     }
     ManifestEntry me;
     me.size = f.size;
-    me.mtime_ns = racy(f) ? -1 : f.mtime_ns;
+    me.mtime_ns = racy.racy(f) ? -1 : f.mtime_ns;
     me.ctime_ns = f.ctime_ns;
     me.ino = f.ino;
     me.status = status_key(out.status);

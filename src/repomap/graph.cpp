@@ -1,7 +1,6 @@
 // Building the definition graph and ranking it (see include/ripvec/repo_map.hpp for the rules).
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -293,7 +292,9 @@ RepoGraph RepoGraph::build(const std::filesystem::path& root, const RepoMapOptio
   wo.max_file_size = opts.max_file_size;
   wo.threads = opts.threads;
   WalkStats ws;
+  RacyWindow racy;
   std::vector<WalkedFile> walked = walk({canon}, wo, &ws);
+  racy.walk_ended();
   std::vector<std::string> warnings = ws.warnings;
   // A single file given as the root: its rel_path is its name, the root is its directory.
   std::filesystem::path graph_root =
@@ -330,20 +331,13 @@ RepoGraph RepoGraph::build(const std::filesystem::path& root, const RepoMapOptio
       continue;
     }
     texts.push_back({w.rel_path, std::move(text)});
-    stamps.push_back(stamp);
+    // Racily clean (RacyWindow): kept with a stamp no stat matches, parsed again next time.
+    stamps.push_back(racy.racy(w) ? FactsCache::Stamp{stamp.size, -1, stamp.ctime_ns, stamp.ino}
+                                  : stamp);
   }
   std::vector<repomap::FileFacts> parsed = extract_all(texts, opts.cancelled);
-  // "Racily clean" (git's term, and the index's rule): a file written again within the file
-  // system's timestamp granularity after it was read keeps its size and times. A file modified
-  // less than 2 s before this build is kept with a stamp no stat matches: the next build parses
-  // it again.
-  const int64_t racy_from = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count() -
-                            2'000'000'000;
   for (size_t i = 0; i < parsed.size(); ++i) {
     auto f = std::make_shared<const repomap::FileFacts>(std::move(parsed[i]));
-    if (stamps[i].mtime_ns >= racy_from) stamps[i].mtime_ns = -1;
     cache->files.emplace(texts[i].path, FactsCache::Entry{stamps[i], f});
     facts.push_back(std::move(f));
   }

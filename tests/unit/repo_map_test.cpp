@@ -633,12 +633,19 @@ TEST(RepoMap, RebuildParsesOnlyChangedFiles) {
   ro.previous = &g5;
   const RepoGraph g6 = RepoGraph::build(dir, ro);
   EXPECT_EQ(g6.parsed_files(), 1u) << "a file written within the timestamp tick was trusted";
+  // An mtime days ahead (a wrong clock) is not racy: parsed once, then reused (as the index).
+  fs::last_write_time(dir / "fresh.py", fs::file_time_type::clock::now() + std::chrono::hours(72));
+  ro.previous = &g6;
+  const RepoGraph g6b = RepoGraph::build(dir, ro);
+  EXPECT_EQ(g6b.parsed_files(), 1u);
+  ro.previous = &g6b;
+  EXPECT_EQ(RepoGraph::build(dir, ro).parsed_files(), 0u) << "a far-future file is parsed forever";
 
   // A graph of another root is not a source of facts.
   const fs::path other = dir / "sub";
   fs::create_directories(other);
   std::ofstream(other / "helpers.py") << "def elsewhere():\n    pass\n";
-  ro.previous = &g6;
+  ro.previous = &g6b;
   const RepoGraph g7 = RepoGraph::build(other, ro);
   EXPECT_EQ(g7.parsed_files(), 1u);
   EXPECT_FALSE(g7.find("elsewhere").empty());
