@@ -5,7 +5,7 @@
 # INT8 quantize_dynamic) on MiniLM- and bge-small-shaped models (random weights, seed 0; speed
 # does not depend on the values; the ONNX graph is checked against transformers first).
 #   scripts/cpu_device_bench.sh [build] [test] [peak] [gemm] [tune] [coretype] [scaling]
-#                               [share] [bf16] [libs] [cold] [peers-minilm] [peers-bge] ...
+#                               [share] [bf16] [budget] [libs] [cold] [peers-minilm] [peers-bge] ...
 # share: per thread count in $THREADS, ROUNDS (default 3) interleaved rounds of the FP32 peak
 # FMA rate, one MiniLM layer op by op (cpu_ops_bench --layer: GEMM share of the layer's time)
 # and the MiniLM-shaped forward (embed_bench), printing the forward's % of that round's peak.
@@ -134,6 +134,20 @@ if want bf16; then  # BF16 linear layers: AMX against the emulated kernel and th
     RIPVEC_THREADS=$t $B/bench/cpu_ops_bench 32 256 --layer --reps 5 --bf16 | tail -8
   done
 fi
+if want budget; then  # forward tokens/s per token budget of a pass (B x 256 tokens), BF16 and FP32
+  make_model minilm 6
+  for t in ${BUDGET_THREADS:-2}; do
+    for r in 1 2; do
+      for b in ${BUDGET_BATCHES:-4 8 16 32}; do
+        for p in ${BUDGET_PRECISIONS:-bf16 f32}; do
+          echo -n "threads $t round $r batch $b $p: "
+          RIPVEC_THREADS=$t RIPVEC_BENCH_PRECISION=$p taskset -c 0-$((t - 1)) $B/bench/embed_bench \
+            --model $MODELS/minilm --texts 64 --batch $b --iters 3 | grep "^forward"
+        done
+      done
+    done
+  done
+fi
 if want libs; then
   for t in $THREADS; do
     RIPVEC_THREADS=$t LD_LIBRARY_PATH=$DEPS/usr/lib/x86_64-linux-gnu/blis-openmp:$LD_LIBRARY_PATH \
@@ -143,10 +157,11 @@ fi
 if want cold; then  # cold index of a real tree on 2 cores: --precision f32 against int8 and bf16
   make_model minilm 6
   for r in 1 2; do
-    for p in ${COLD_PRECISIONS:-f32 int8 bf16}; do
-      echo "-- round $r, --precision $p"
-      RIPVEC_THREADS=2 taskset -c 0,1 $B/bench/index_bench --model $MODELS/minilm --device cpu \
-        --precision $p --max-files ${COLD_FILES:-300} ${COLD_TREE:?a directory to index} |
+    for pb in ${COLD_PRECISIONS:-f32 int8 bf16}; do  # P or P@TOKENS (a pass's token budget)
+      p=${pb%@*}; tb=$([[ $pb == *@* ]] && echo "${pb#*@}")
+      echo "-- round $r, --precision $p${tb:+, RIPVEC_BATCH_TOKENS=$tb}"
+      RIPVEC_BATCH_TOKENS=$tb RIPVEC_THREADS=2 taskset -c 0,1 $B/bench/index_bench \
+        --model $MODELS/minilm --device cpu --precision $p --max-files ${COLD_FILES:-300} ${COLD_TREE:?a directory to index} |
         grep -E "^\| cold|^model"
     done
   done

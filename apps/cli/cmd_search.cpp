@@ -144,6 +144,7 @@ int run_search(const CliOptions& opts) {
   progress.finish();
 
   std::vector<std::vector<RootHit>> per_root;
+  bool update_failed = false;  // an index was searched as last written (its update failed)
   std::vector<std::string> stat_lines;
   double search_s = 0;
   const IndexOptions io = index_options(opts, &progress);
@@ -186,9 +187,7 @@ int run_search(const CliOptions& opts) {
       // its folder would become a root and be indexed whole — a note in a home folder that is
       // no repository indexed all of $HOME (hostile probe 2026-12-07). It is searched alone,
       // without an index, as ripgrep searches a file it is named.
-      if (a.is_file && !opts.reindex && !idx->has_snapshot() &&
-          idx->root() == a.canon.parent_path() && !fs::exists(idx->root() / ".git", ec) &&
-          !fs::exists(idx->root() / ".ripvec", ec)) {
+      if (a.is_file && !opts.reindex && idx->root_source() == Index::RootSource::Path) {
         search_in_memory(a);
         continue;
       }
@@ -219,7 +218,22 @@ int run_search(const CliOptions& opts) {
         it->scopes.push_back(scope);
     }
     for (auto& g : groups) {
-      const UpdateStats st = g.index->update();
+      UpdateStats st;
+      try {
+        st = g.index->update();
+      } catch (const IoError& e) {
+        // A full disk, a cache that cannot be written, a walk cut short: update() commits
+        // atomically, so the index is as it was last written. Its snapshot is searched and the
+        // run ends with status 2, as ripgrep's does after an error whatever it found (a search
+        // of a full disk's valid index printed nothing; hostile probe 2026-12-07).
+        progress.finish();
+        if (!g.index->has_snapshot()) throw;
+        std::fprintf(stderr,
+                     "ripvec: %s\nripvec: the index of %s could not be updated: results are "
+                     "from its last update and may be out of date\n",
+                     e.what(), escape_name(g.index->root().string()).c_str());
+        update_failed = true;
+      }
       progress.finish();
       // The walk meets the same skipped entries (too large, unreadable...) on every search:
       // their warnings are printed when the index changes (its first build, edits), by every
@@ -302,6 +316,7 @@ int run_search(const CliOptions& opts) {
     std::fprintf(stderr, "ripvec stats: mode %s, %zu results, search %.3fs, total %.3fs\n",
                  opts.mode.c_str(), results.size(), search_s, since(t_start));
   }
+  if (update_failed) return 2;  // the message is above, the results (if any) on stdout
   return results.empty() ? 1 : 0;
 }
 

@@ -252,6 +252,11 @@ class Index {
   virtual const std::filesystem::path& location() const = 0;  // the index directory
   // `path` of open() relative to root() ("" when it is the root).
   virtual const std::string& scope() const = 0;
+  // Which of open()'s rules chose root(): a .ripvec/ folder, an index of this model in the
+  // cache, the git work tree's top, or none (Path: `path` itself, its directory for a file).
+  // A front end that must not index a whole folder for one file of no project asks this.
+  enum class RootSource { RepoLocal, Cached, GitWorkTree, Path };
+  virtual RootSource root_source() const { return RootSource::Path; }
   virtual Embedder& embedder() const = 0;
 
   // Brings the index up to date with the tree (walk, then read/chunk/embed what changed) and

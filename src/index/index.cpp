@@ -171,6 +171,7 @@ class IndexImpl final : public Index {
       : root_(std::move(loc.root)),
         location_(std::move(loc.location)),
         scope_(std::move(loc.scope)),
+        root_source_(loc.source),
         embedder_(std::move(embedder)),
         opts_(std::move(opts)) {
     chunk_ = chunk_options_for(*embedder_);
@@ -182,6 +183,7 @@ class IndexImpl final : public Index {
   const fs::path& root() const override { return root_; }
   const fs::path& location() const override { return location_; }
   const std::string& scope() const override { return scope_; }
+  RootSource root_source() const override { return root_source_; }
   Embedder& embedder() const override { return *embedder_; }
 
   UpdateStats update() override;
@@ -295,6 +297,7 @@ class IndexImpl final : public Index {
 
   fs::path root_, location_;
   std::string scope_;
+  RootSource root_source_;
   std::shared_ptr<Embedder> embedder_;
   IndexOptions opts_;
   ChunkOptions chunk_;

@@ -273,15 +273,21 @@ Located locate_index(const fs::path& path, const fs::path& cache_dir, std::strin
           nearest(chain, [](const fs::path& d) { return exists_dir(d / ".ripvec"); })) {
     out.root = *d;
     out.location = *d / ".ripvec" / std::string(model_dir);
+    out.source = Index::RootSource::RepoLocal;
   } else {
     const fs::path* found = nearest(chain, [&](const fs::path& d) {
       return exists_any(cache / root_key(d) / std::string(model_dir) / "manifest.json");
     });
-    if (!found) found = nearest(chain, [](const fs::path& d) { return exists_any(d / ".git"); });
+    out.source = Index::RootSource::Cached;
+    if (!found) {
+      found = nearest(chain, [](const fs::path& d) { return exists_any(d / ".git"); });
+      out.source = Index::RootSource::GitWorkTree;
+    }
     // A directory the enclosing root's ignore rules leave out (a build/ folder, a vendored tree
     // in .gitignore) is not in that root's index: it becomes a root of its own, so that naming
     // it indexes it (ripgrep searches a named path whatever the ignore files say).
     if (found && *found != p && dir == p && ignored_below(*found, p)) found = nullptr;
+    if (!found) out.source = Index::RootSource::Path;
     out.root = found ? *found : dir;
     out.location = repo_local ? out.root / ".ripvec" / std::string(model_dir)
                               : cache / root_key(out.root) / std::string(model_dir);

@@ -31,6 +31,7 @@ struct Located {
   std::filesystem::path root;      // canonical
   std::filesystem::path location;  // index directory
   std::string scope;               // the opened path relative to root ("" at the root)
+  Index::RootSource source = Index::RootSource::Path;  // the rule that chose root
 };
 
 // Throws IoError when `canonical` (the canonical form of the PATH `given`) lies on a pseudo

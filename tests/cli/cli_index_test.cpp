@@ -3,6 +3,7 @@
 // change the index, sub-paths and files are answered from the enclosing index, progress on a
 // non-TTY stderr, --status / --list / --clean, and the output modes -l, --vimgrep, -C.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -460,6 +461,33 @@ TEST_F(CliIndex, RelativeXdgCacheHomeIsIgnored) {
   ASSERT_EQ(out.status, 0) << out.err;
   EXPECT_FALSE(fs::exists(cwd / "relcache")) << "the index went under the current folder";
   EXPECT_TRUE(fs::is_directory(home / ".cache" / "ripvec"));
+}
+
+// Probe 2026-12-07: on a full disk, a search of a valid index failed whole (exit 2, nothing
+// printed) because its update could not write. A failed update leaves the index as it was last
+// written: that is searched, the error and "may be out of date" go to stderr, and the status is
+// 2 (an error occurred, as ripgrep's). Here `objects` is made a FIFO, which the next update
+// refuses with an IoError as it would refuse a full disk.
+TEST_F(CliIndex, SearchWhoseUpdateFailsServesTheLastIndexAndExits2) {
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  fs::path loc;
+  for (const auto& e : fs::recursive_directory_iterator(cache_.path()))
+    if (e.path().filename() == "manifest.json") loc = e.path().parent_path();
+  ASSERT_FALSE(loc.empty());
+  fs::remove_all(loc / "objects");
+  ASSERT_EQ(::mkfifo((loc / "objects").c_str(), 0644), 0);
+  repo_.write("lib/koala.py", "def koala_count(x):\n    return x + 1\n");
+  auto r = run_cli(run({"--mode", "keyword", "-l", "wallaby", repo_.path()}));
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("objects is not a folder"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("may be out of date"), std::string::npos) << r.err;
+  EXPECT_EQ(split_lines(r.out).size(), 3u) << r.out;  // the three files of the last update
+  // A tree never indexed has no last update to serve: the error alone, as before. (Semantic:
+  // a keyword search of a tree without an index searches its files without one.)
+  fs::remove(loc / "manifest.json");
+  r = run_cli(run({"--mode", "semantic", "-l", "wallaby", repo_.path()}));
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
 TEST_F(CliIndex, FilesWithMatchesVimgrepAndContext) {

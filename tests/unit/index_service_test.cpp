@@ -152,11 +152,16 @@ TEST_F(IndexService, FiltersActBeforeTopK) {
 
 TEST_F(IndexService, SubDirectoryAndFileAreAnsweredFromTheEnclosingIndex) {
   TestHashEmbedder emb;
-  open(emb, root_)->update();
+  {
+    auto first = open(emb, root_ / "src");
+    EXPECT_EQ(first->root_source(), Index::RootSource::GitWorkTree);
+    first->update();
+  }
   const size_t embedded = emb.documents_embedded;
 
   auto sub = open(emb, root_ / "src");
   EXPECT_EQ(sub->root(), fs::canonical(root_));
+  EXPECT_EQ(sub->root_source(), Index::RootSource::Cached);
   EXPECT_EQ(sub->scope(), "src");
   EXPECT_EQ(sub->update().chunks_embedded, 0u);
   auto hits = sub->search("step", keyword());
@@ -185,6 +190,7 @@ TEST_F(IndexService, IgnoredDirectoryNamedAsPathIsIndexedAsItsOwnRoot) {
   TestHashEmbedder emb;
   auto idx = open(emb, root_ / "build");
   EXPECT_EQ(idx->root(), fs::canonical(root_ / "build"));
+  EXPECT_EQ(idx->root_source(), Index::RootSource::Path);
   EXPECT_EQ(idx->scope(), "");
   const UpdateStats st = idx->update();
   EXPECT_EQ(st.files_added, 2u);  // generated.py and nested/tool.py, nothing of the repository
@@ -639,6 +645,7 @@ TEST_F(IndexService, RepoLocalIndexIsFoundWithoutAFlag) {
   EXPECT_EQ(local->location().parent_path(), fs::canonical(root_) / ".ripvec");
   auto found = open(emb, root_ / "lib");  // no repo_local flag
   EXPECT_EQ(found->location(), local->location());
+  EXPECT_EQ(found->root_source(), Index::RootSource::RepoLocal);
   EXPECT_EQ(found->update().chunks_embedded, 0u);
   EXPECT_FALSE(fs::exists(cache_));
 }
