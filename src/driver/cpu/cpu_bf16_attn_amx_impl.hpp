@@ -152,6 +152,54 @@ RIPVEC_AMX_TARGET inline __m512 amx_prob(const float* srow, int64_t i, int64_t l
   return _mm512_maskz_mov_ps(m, amx_exp2(_mm512_sub_ps(_mm512_loadu_ps(srow + 16 * i), vmax)));
 }
 
+// The keys that queries [q0, q1) attend to: all, or those within the sliding window of any, from
+// a multiple of 32 (the V tiles' step) at or below the first.
+inline void amx_key_range(const AttnArgs& a, int64_t q0, int64_t q1, int64_t& k_begin,
+                          int64_t& k_end) {
+  k_begin = 0;
+  k_end = a.len;
+  if (a.half_window >= 0) {
+    k_begin = std::max<int64_t>(0, q0 - a.half_window) / 32 * 32;
+    k_end = std::min<int64_t>(a.len, q1 + a.half_window);
+  }
+}
+
+// The next task's rows (AttnArgs::next) fetched into the caches a few cache lines per step, one
+// step per query row of each softmax, so that the fetches overlap this task's tile and vector work;
+// in bursts they stall on the core's few outstanding misses as the loads themselves did. Items are
+// (row, line) pairs: the next task's query rows, then its key and value rows in turn.
+struct AmxNextFetch {
+  const float *q = nullptr, *k = nullptr, *v = nullptr;
+  int64_t ld = 0, lines = 0, q_items = 0, total = 0, at = 0, per_step = 0;
+
+  // steps: how many times step() will be called during this task.
+  AmxNextFetch(const AttnArgs* n, int64_t steps) {
+    if (n == nullptr || n->q_end <= n->q_begin || steps <= 0) return;
+    int64_t kb = 0, ke = 0;
+    amx_key_range(*n, n->q_begin, n->q_end, kb, ke);
+    ld = n->ld;
+    lines = (n->head_dim + 15) / 16;
+    q = n->q + n->q_begin * ld;
+    k = n->k + kb * ld;
+    v = n->v + kb * ld;
+    q_items = (n->q_end - n->q_begin) * lines;
+    total = q_items + 2 * (ke - kb) * lines;
+    per_step = (total + steps - 1) / steps;
+  }
+  void step() {
+    for (const int64_t end = std::min(total, at + per_step); at < end; ++at) {
+      const float* p;
+      if (at < q_items) {
+        p = q + (at / lines) * ld + (at % lines) * 16;
+      } else {
+        const int64_t j = at - q_items, w = j % (2 * lines);
+        p = (w < lines ? k : v) + (j / (2 * lines)) * ld + (w % lines) * 16;
+      }
+      _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+    }
+  }
+};
+
 // One task, block by block of 32 queries; each query block's keys (all of them, or those within
 // the sliding window of any of its queries, from a multiple of 32) in key blocks of up to
 // kAttnAmxKeyBlock, each through four stages: Q·Kᵀ on the tiles (scores), the softmax
@@ -247,7 +295,7 @@ RIPVEC_AMX_TARGET void amx_stage_scores(const AmxPipe& p, const AmxUnit& u) {
 // The probabilities 2^(s - max) (0 for keys outside a row's [lo, hi)) into the P tiles, the
 // running maximum and sum of every row, and the rescale 2^(old max - new max) of what earlier key
 // blocks summed (corr; 0 where nothing was).
-RIPVEC_AMX_TARGET void amx_stage_softmax(const AmxPipe& p, const AmxUnit& u) {
+RIPVEC_AMX_TARGET void amx_stage_softmax(const AmxPipe& p, const AmxUnit& u, AmxNextFetch& next) {
   constexpr int64_t Qb = AmxPipe::Qb, lds = AmxPipe::lds;
   const AttnArgs& a = p.a;
   const int64_t nk32 = (u.nk + 31) / 32 * 32;
@@ -285,6 +333,7 @@ RIPVEC_AMX_TARGET void amx_stage_softmax(const AmxPipe& p, const AmxUnit& u) {
     _mm512_storeu_ps(m + n, mnew);
   }
   for (int64_t r = 0; r < Qb; ++r) {
+    next.step();
     uint16_t* prow = pt + (r / 16) * kAmxTile + (r % 16) * 32;  // key step t at + 2t tiles
     const int64_t lo = r < u.nq ? u.lo(a, r) : 0, hi = r < u.nq ? u.hi(a, r) : 0;
     if (lo >= hi) {  // past nq, or no key of this row in the block
@@ -376,18 +425,6 @@ RIPVEC_AMX_TARGET void amx_stage_merge(const AmxPipe& p, const AmxUnit& u) {
   }
 }
 
-// The keys that queries [q0, q1) attend to: all, or those within the sliding window of any, from
-// a multiple of 32 (the V tiles' step) at or below the first.
-inline void amx_key_range(const AttnArgs& a, int64_t q0, int64_t q1, int64_t& k_begin,
-                          int64_t& k_end) {
-  k_begin = 0;
-  k_end = a.len;
-  if (a.half_window >= 0) {
-    k_begin = std::max<int64_t>(0, q0 - a.half_window) / 32 * 32;
-    k_end = std::min<int64_t>(a.len, q1 + a.half_window);
-  }
-}
-
 // Starts fetching the rows of the query block at q0 (if in range) into the caches: the first
 // while K and V are packed, each next one while the block before it is computed. Loaded when
 // needed, they were a quarter of the kernel's samples in a layer (qkv is far larger than the
@@ -412,6 +449,13 @@ RIPVEC_AMX_TARGET void attention_amx_k(const AttnArgs& a) {
   amx_pack_keys(a, kbase, kend, keys32, kt);
   amx_pack_values(a, kbase, kend, keys32, vt);
   const AmxPipe p{a, kt, vt, kbase, hd, (hd + 31) / 32, hd / 16, a.work};
+  int64_t steps = 0;  // softmax rows of this task: one fetch step each
+  for (int64_t q0 = a.q_begin; q0 < a.q_end; q0 += AmxPipe::Qb) {
+    int64_t k_begin = 0, k_end = 0;
+    amx_key_range(a, q0, std::min(a.q_end, q0 + AmxPipe::Qb), k_begin, k_end);
+    steps += AmxPipe::Qb * ((k_end - k_begin + AmxPipe::Kb - 1) / AmxPipe::Kb);
+  }
+  AmxNextFetch next(a.next, steps);
   _tile_loadconfig(&tile_config());
   for (int64_t q0 = a.q_begin; q0 < a.q_end; q0 += AmxPipe::Qb) {
     amx_fetch_queries(a, q0 + AmxPipe::Qb);
@@ -426,7 +470,7 @@ RIPVEC_AMX_TARGET void attention_amx_k(const AttnArgs& a) {
       u.first = u.k0 == k_begin;
       u.last = u.k0 + u.nk == k_end;
       amx_stage_scores(p, u);
-      amx_stage_softmax(p, u);
+      amx_stage_softmax(p, u, next);
       amx_stage_values(p, u);
       amx_stage_merge(p, u);
     }

@@ -1180,33 +1180,48 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
   const int64_t slots = std::min<int64_t>(threads, tasks);
   const int64_t kv_stride = attn_kv_slot_floats_;
   pfor(0, slots, 1, [&](int64_t lo, int64_t) {
-    cpu::AttnArgs a;
-    a.work = work + lo * cpu::kAttnWorkFloats;
-    a.kv = kv + lo * kv_stride;
-    a.ld = 3 * H;
-    a.ldo = H;
-    a.head_dim = static_cast<int>(hd);
-    a.scale = ad.scale;
-    a.half_window = ad.half_window;
-    for (;;) {
-      const int64_t t = next.fetch_add(1, std::memory_order_relaxed);
-      if (t >= tasks) break;
-      const int64_t b = t / (nh * split), rem = t % (nh * split);
-      const int64_t hh = rem / split, ch = rem % split;
-      const int64_t len = h.seq_lengths[b];
-      a.q_begin = ch * per * cpu::kAttnQBlock;
-      if (a.q_begin >= len) continue;
-      a.q_end = std::min<int64_t>(len, a.q_begin + per * cpu::kAttnQBlock);
-      a.len = len;
-      const int64_t row0 = h.cu_seqlens[b];
-      a.q = base + row0 * 3 * H + hh * hd;
-      a.k = a.q + H;
-      a.v = a.q + 2 * H;
-      a.out = obase + row0 * H + hh * hd;
+    // Each thread claims its next task before it runs the current one, so that the kernel can
+    // fetch the next task's rows while it computes (AttnArgs::next; two arguments in turn).
+    cpu::AttnArgs args[2];
+    for (cpu::AttnArgs& a : args) {
+      a.work = work + lo * cpu::kAttnWorkFloats;
+      a.kv = kv + lo * kv_stride;
+      a.ld = 3 * H;
+      a.ldo = H;
+      a.head_dim = static_cast<int>(hd);
+      a.scale = ad.scale;
+      a.half_window = ad.half_window;
+    }
+    auto claim = [&](cpu::AttnArgs& a) {
+      for (;;) {
+        const int64_t t = next.fetch_add(1, std::memory_order_relaxed);
+        if (t >= tasks) return false;
+        const int64_t b = t / (nh * split), rem = t % (nh * split);
+        const int64_t hh = rem / split, ch = rem % split;
+        const int64_t len = h.seq_lengths[b];
+        a.q_begin = ch * per * cpu::kAttnQBlock;
+        if (a.q_begin >= len) continue;
+        a.q_end = std::min<int64_t>(len, a.q_begin + per * cpu::kAttnQBlock);
+        a.len = len;
+        const int64_t row0 = h.cu_seqlens[b];
+        a.q = base + row0 * 3 * H + hh * hd;
+        a.k = a.q + H;
+        a.v = a.q + 2 * H;
+        a.out = obase + row0 * H + hh * hd;
+        return true;
+      }
+    };
+    int cur = 0;
+    for (bool have = claim(args[0]); have;) {
+      const bool have_next = claim(args[1 - cur]);
+      cpu::AttnArgs& a = args[cur];
+      a.next = have_next ? &args[1 - cur] : nullptr;
       if (bf16_attn)
         cpu::attention_bf16(a);
       else
         k_->attention(a);
+      cur = 1 - cur;
+      have = have_next;
     }
   });
 }

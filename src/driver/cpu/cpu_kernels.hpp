@@ -35,6 +35,11 @@ struct AttnArgs {
   // attn_kv_floats(...) floats, 64-byte aligned, owned by one thread: the contiguous copy of
   // the Q, K and V rows the query range needs.
   float* kv = nullptr;
+  // The task this thread runs next (null: none; not owned): the AMX kernel fetches the Q, K and
+  // V rows it will read a few cache lines at a time while it computes this one. qkv is far
+  // larger than the caches and a head's rows are 3·H floats apart, a stride the hardware
+  // prefetchers do not follow: loaded when needed, they stalled about a fifth of the kernel.
+  const AttnArgs* next = nullptr;
 };
 
 // Query rows per attention task, keys per inner block, and the largest head size handled.
