@@ -137,7 +137,7 @@ fi
 if want budget; then  # forward tokens/s per token budget of a pass (B x 256 tokens), BF16 and FP32
   make_model minilm 6
   for t in ${BUDGET_THREADS:-2}; do
-    for r in 1 2; do
+    for r in $(seq 1 ${BUDGET_ROUNDS:-2}); do
       for b in ${BUDGET_BATCHES:-4 8 16 32}; do
         for p in ${BUDGET_PRECISIONS:-bf16 f32}; do
           echo -n "threads $t round $r batch $b $p: "
@@ -156,7 +156,7 @@ if want libs; then
 fi
 if want cold; then  # cold index of a real tree on 2 cores: --precision f32 against int8 and bf16
   make_model minilm 6
-  for r in 1 2; do
+  for r in $(seq 1 ${COLD_ROUNDS:-2}); do
     for pb in ${COLD_PRECISIONS:-f32 int8 bf16}; do  # P or P@TOKENS (a pass's token budget)
       p=${pb%@*}; tb=$([[ $pb == *@* ]] && echo "${pb#*@}")
       echo "-- round $r, --precision $p${tb:+, RIPVEC_BATCH_TOKENS=$tb}"
