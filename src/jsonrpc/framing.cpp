@@ -177,6 +177,11 @@ FrameStatus FrameReader::next_line(std::string* body, std::string* detail) {
 }
 
 int FrameReader::read_header_line(std::string* line) {
+  if (has_pending_) {
+    has_pending_ = false;
+    *line = std::move(pending_line_);
+    return 1;
+  }
   line->clear();
   bool any = false, too_long = false;
   for (;;) {
@@ -198,7 +203,10 @@ int FrameReader::read_header_line(std::string* line) {
 
 FrameStatus FrameReader::next_content_length(std::string* body, std::string* detail) {
   std::string line;
-  bool have_length = false, bad = false, first = true;
+  // junk: a line of no header was seen (a stray log line, the tail of a body that was longer
+  // than its Content-Length said): the block is broken, but a "Content-Length:" line after it
+  // starts the next frame, and junk after a valid length leaves that frame's body to skip.
+  bool have_length = false, bad = false, first = true, junk = false;
   uint64_t length = 0;
   size_t headers = 0;
   std::string why;
@@ -239,18 +247,28 @@ FrameStatus FrameReader::next_content_length(std::string* body, std::string* det
       // later frame was eaten the same way and the session was lost.
       if (const size_t at = find_content_length(line); at != std::string::npos && at > 0) {
         line.erase(0, at);
-        bad = have_length = false;
+        bad = have_length = junk = false;
         why.clear();
         headers = 1;
         colon = line.find(':');
         name = std::string_view(line).substr(0, colon);
       } else {
-        bad = true;
+        bad = junk = true;
         if (why.empty()) why = "not a header line: '" + line.substr(0, 40) + "'";
         continue;
       }
     }
     std::string_view value = trim(std::string_view(line).substr(colon + 1));
+    if (iequals(name, "Content-Length") && junk && !have_length) {
+      // Lines of no header, then a frame's first line: the junk is reported on its own (this
+      // call) and the frame read by the next. Before, the frame's header joined the broken
+      // block, its body was read as header lines, and the frame was lost: a stray line before
+      // `initialize` left the client waiting forever (hostile probe 2026-12-07).
+      pending_line_ = std::move(line);
+      has_pending_ = true;
+      if (detail) *detail = why;
+      return FrameStatus::BadHeader;
+    }
     if (iequals(name, "Content-Length")) {
       bool digits =
           !value.empty() && value.size() <= 19 &&
@@ -272,11 +290,14 @@ FrameStatus FrameReader::next_content_length(std::string* body, std::string* det
     bad = true;
     why = "no Content-Length header";
   }
-  if (bad) {
+  // A valid length with junk among its headers: the frame is refused, and its body skipped so that
+  // it is not read as the next frame's header lines (hostile probe 2026-12-07).
+  const bool skip_body = bad && junk && have_length;
+  if (bad && !skip_body) {
     if (detail) *detail = why;
     return FrameStatus::BadHeader;
   }
-  bool too_large = length > limits_.max_message_bytes;
+  bool too_large = skip_body || length > limits_.max_message_bytes;
   if (!too_large) body->reserve(static_cast<size_t>(length));
   uint64_t left = length;
   while (left > 0) {
@@ -292,6 +313,10 @@ FrameStatus FrameReader::next_content_length(std::string* body, std::string* det
     if (!too_large) body->append(buf_.get() + beg_, take);
     beg_ += take;
     left -= take;
+  }
+  if (skip_body) {
+    if (detail) *detail = why;
+    return FrameStatus::BadHeader;
   }
   if (too_large) {
     if (detail)

@@ -132,6 +132,10 @@ class FrameReader {
   std::unique_ptr<char[]> buf_;
   size_t beg_ = 0, end_ = 0;
   bool ended_ = false, failed_ = false, done_ = false;
+  // A "Content-Length:" line that followed lines of no header: the start of the next frame,
+  // read again by the next call once the broken block before it has been reported.
+  std::string pending_line_;
+  bool has_pending_ = false;
 };
 
 // Serialises frames onto a sink; one frame is written atomically with respect to other

@@ -143,6 +143,46 @@ TEST(JsonRpcFraming, ContentLengthStreamResynchronisesAfterABrokenFrame) {
   EXPECT_EQ(f[0].second, b);
 }
 
+// Hostile probe 2026-12-07: a line of no header before a frame (a server's own log line, a
+// stray newline-ended text) made that frame's header part of the broken block and its body was
+// read as header lines: the frame was lost without an answer (a stray line before `initialize`
+// left the client waiting). A body longer than its Content-Length, or a junk header line, when
+// the client ends its bodies with CR LF, lost every later frame. Now the junk is reported on its
+// own, the next "Content-Length:" line starts a frame, and a frame refused for a junk header has
+// its body skipped.
+TEST(JsonRpcFraming, ContentLengthFrameAfterAStrayLineIsRead) {
+  const std::string a = R"({"id":1})", b = R"({"id":2})", c = R"({"id":3})";
+  auto frame = [](const std::string& body) {
+    return "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body + "\r\n";
+  };
+  auto oks = [](const std::vector<std::pair<FrameStatus, std::string>>& f) {
+    std::vector<std::string> ok;
+    for (const auto& [st, body] : f)
+      if (st == FrameStatus::Ok) ok.push_back(body);
+    return ok;
+  };
+  auto f = frames("starting language server...\n" + frame(a) + frame(b), Framing::ContentLength);
+  ASSERT_GE(f.size(), 4u);
+  EXPECT_EQ(f[0].first, FrameStatus::BadHeader);
+  EXPECT_EQ(oks(f), (std::vector<std::string>{a, b}));
+  for (const std::string broken : {"Content-Length: 3\r\n\r\n{\"id\":9}\r\n",
+                                   "Content-Length: 8\r\nJunk line\r\n\r\n{\"id\":9}\r\n",
+                                   "Junk line\r\nContent-Length: 8\r\n\r\n{\"id\":9}\r\n"}) {
+    SCOPED_TRACE(broken);
+    f = frames(frame(a) + broken + frame(b) + frame(c), Framing::ContentLength);
+    const auto ok = oks(f);
+    ASSERT_GE(ok.size(), 3u) << "frames after the broken one were lost";
+    EXPECT_EQ(ok.front(), a);
+    EXPECT_EQ(ok[ok.size() - 2], b);
+    EXPECT_EQ(ok.back(), c);
+    EXPECT_EQ(f.back().first, FrameStatus::Eof);
+  }
+  // A junk header inside a frame: refused, its body skipped (not parsed as a message).
+  f = frames("Content-Length: 8\r\nJunk line\r\n\r\n{\"id\":9}" + frame(b), Framing::ContentLength);
+  EXPECT_EQ(f[0].first, FrameStatus::BadHeader);
+  EXPECT_EQ(oks(f), (std::vector<std::string>{b}));
+}
+
 TEST(JsonRpcFraming, ContentLengthHugeLengthIsSkippedWithoutBuffering) {
   Limits lim;
   lim.max_message_bytes = 10;
