@@ -1028,10 +1028,18 @@ class LspServer {
           so.filter.type_not = {"md", "rst", "txt"};
           so.cancelled = [&c] { return c.cancelled(); };
           const auto& g = graphs[r];
+          Index& index = *root().index();
           std::lock_guard<std::mutex> lock(root().graph_mutex());
-          for (const Hit& h : root().index()->search(query, so)) {
-            if (h.symbol.empty() || open_paths.count((r->path() / h.path).string())) continue;
-            long di = g->definition_at(h.path, h.start_line);
+          for (const Hit& h : index.search(query, so)) {
+            // Hit paths are relative to the index's root, the graph's to the folder, which may
+            // lie below it (a folder inside a git work tree, or under an indexed folder): every
+            // semantic match was dropped there (hostile probe 2026-12-07).
+            const fs::path abs = index.root() / h.path;
+            const fs::path rel = abs.lexically_relative(r->path());
+            if (h.symbol.empty() || rel.empty() || *rel.begin() == ".." ||
+                open_paths.count(abs.string()))
+              continue;
+            long di = g->definition_at(rel.generic_string(), h.start_line);
             if (di < 0 || g->definitions()[di].kind == "module") continue;
             add(g->definitions()[di], r);
           }

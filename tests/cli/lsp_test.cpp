@@ -390,6 +390,18 @@ TEST(LspProtocol, GraphFollowsTheDiskWithoutAModel) {
   EXPECT_NE(out.find("all checks passed"), std::string::npos) << out;
 }
 
+// Hostile probe 2026-12-07: a workspace folder below its index's root (inside a git work tree)
+// got no semantic workspace symbols: the index's hit paths were looked up in the folder's graph
+// as if relative to the folder. tests/cli/lsp_subfolder_client.py opens such a folder.
+TEST(LspProtocol, SemanticSymbolsOfAFolderBelowItsIndexRoot) {
+  TempDir work, cache;
+  int st = 0;
+  const std::string out = run_python_client("lsp_subfolder_client.py", cache.path().string(),
+                                            work.path().string(), &st);
+  EXPECT_EQ(st, 0) << out;
+  EXPECT_NE(out.find("all checks passed"), std::string::npos) << out;
+}
+
 // Hostile probe 2026-12-06: references without the declaration left out every mention on the
 // declaration's line, so a recursive call there was missing. Only the name itself is left out.
 TEST(LspProtocol, ReferencesWithoutTheDeclarationKeepACallOnItsLine) {
