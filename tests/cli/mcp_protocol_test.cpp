@@ -275,6 +275,8 @@ TEST(McpProtocol, RootBelowAnOpenRootAnswersOnlyFromIt) {
            "def retry_forever(op):\n    \"\"\"Retry the operation forever with backoff.\"\"\"\n"
            "    while True:\n        return op()\n");
   ws.write("projB/c.py", "def parse_header(line):\n    return line.split(':', 1)\n");
+  // A project (calls 4 and 6 name its files; a file of no project is refused, next test).
+  std::filesystem::create_directories(ws.path() / ".git");
   const std::string fifo = (ws.path() / "projB" / "pipe").string();
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
   const std::string root_ws = ws.path().string(), root_b = (ws.path() / "projB").string();
@@ -317,6 +319,36 @@ TEST(McpProtocol, RootBelowAnOpenRootAnswersOnlyFromIt) {
   EXPECT_NE(tool_text(*by_id(v, 5)).find("not a directory or a regular file"), std::string::npos);
   ASSERT_TRUE(by_id(v, 6));
   EXPECT_NE((*by_id(v, 6))["result"]["isError"], true) << *by_id(v, 6);
+}
+
+// Hostile probe 2026-12-07: find_similar of a file of no project (no git work tree, no
+// .ripvec/, no index of a folder above it; ~/notes.txt in a home folder that is no repository,
+// /etc/hostname) made the file's folder a root and indexed it whole, dotfiles included, and that
+// index then took over every repository below it. Such a file named as file_path or root is
+// refused; nothing is indexed.
+TEST(McpProtocol, FileOfNoProjectIsRefusedNotItsFolderIndexed) {
+  const auto model = default_model_dir();
+  RIPVEC_REQUIRE_PATH(model);
+  TempDir served, home, cache;
+  served.write("s.py", "def served():\n    return 0\n");
+  home.write("notes.txt", "buy milk and shopping list for the weekend\n");
+  home.write("docs/plan.txt", "the weekend plan: shopping, then a walk\n");
+  home.write("private/.env", "SECRET_TOKEN=hunter2\n");
+  const std::string notes = (home.path() / "notes.txt").string();
+  std::string in = kInitialize;
+  in += tool_call(2, "find_similar", {{"file_path", notes}, {"line", 1}});
+  in += tool_call(3, "search_code", {{"query", "shopping"}, {"root", notes}});
+  auto res = run_mcp(served, cache, in, model.string());
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies(res.out);
+  for (int id : {2, 3}) {
+    const json* m = by_id(v, id);
+    ASSERT_TRUE(m) << res.out;
+    EXPECT_EQ((*m)["result"]["isError"], true) << *m;
+    EXPECT_NE(tool_text(*m).find("file of no project"), std::string::npos) << *m;
+  }
+  for (const auto& e : std::filesystem::recursive_directory_iterator(cache.path()))
+    EXPECT_NE(e.path().filename(), "manifest.json") << "an index was written: " << e.path();
 }
 
 // Hostile probe 2026-12-06: find_duplicates compared the whole index (pairs from outside a
