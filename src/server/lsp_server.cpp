@@ -726,8 +726,17 @@ class LspServer {
                   else
                     skipped.push_back(uri);
                 }
-            if (so.roots.empty() && p.contains("rootUri") && p["rootUri"].is_string())
-              so.roots.emplace_back(server::uri_to_path(p["rootUri"].get<std::string>()));
+            if (so.roots.empty() && p.contains("rootUri") && p["rootUri"].is_string()) {
+              // Named in the error when it is no local file URI (`vscode-vfs://`, `untitled:`):
+              // the message named an empty path ("initialize: : not a directory"; hostile
+              // probe 2026-12-07).
+              const std::string uri = p["rootUri"].get<std::string>();
+              const std::string path = server::uri_to_path(uri);
+              if (path.empty())
+                throw RpcError(code::kInvalidParams,
+                               "initialize: rootUri " + uri + " is not a local file URI");
+              so.roots.emplace_back(path);
+            }
             if (so.roots.empty() && p.contains("rootPath") && p["rootPath"].is_string())
               so.roots.emplace_back(p["rootPath"].get<std::string>());
             if (so.roots.empty() && !skipped.empty())  // not the current directory instead

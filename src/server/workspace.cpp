@@ -258,9 +258,14 @@ Root& Workspace::root(const std::string& hint, fs::path* resolved) {
   if (hint.empty()) return *roots_.front();
   fs::path p(hint);
   if (p.is_relative()) p = roots_.front()->path() / p;
+  // canonical, not weakly_canonical: "no-such-dir/../src" and "util.py/../main.py" name nothing
+  // the OS can open, though a lexical ".." cancels the missing or non-folder part (they were
+  // served; hostile probe 2026-12-07).
   std::error_code ec;
-  fs::path canon = fs::weakly_canonical(p, ec);
-  if (ec || !fs::exists(canon, ec)) throw InvalidArgument("root " + hint + " does not exist");
+  fs::path canon = fs::canonical(p, ec);
+  if (ec || !fs::exists(canon, ec))
+    throw InvalidArgument("root " + hint + " does not exist" +
+                          (ec ? " (" + ec.message() + ")" : std::string()));
   // Checked before any served root is asked: /dev/null below a served "/" waited for that root's
   // whole-disk update instead of being refused (hostile probe 2026-12-05).
   const bool dir = fs::is_directory(canon, ec);

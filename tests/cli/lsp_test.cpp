@@ -489,6 +489,25 @@ TEST(LspProtocol, SecondWorkspaceFolderHasDefinitionsAndSymbols) {
   EXPECT_EQ(v[7]["result"][0]["uri"], b + "/lib.py");
 }
 
+// Hostile probe 2026-12-07: a rootUri that is no local file URI (no workspaceFolders) failed
+// initialize with an error naming an empty path ("initialize: : not a directory").
+TEST(LspProtocol, RootUriThatIsNoLocalFileIsNamed) {
+  for (const std::string uri : {"vscode-vfs://github/x/y", "untitled:Untitled-1"}) {
+    SCOPED_TRACE(uri);
+    CliRun r;
+    if (std::filesystem::exists("/usr/bin/timeout"))
+      r.prefix = {"/usr/bin/timeout", "-s", "KILL", "60"};
+    r.args = {"lsp", "--no-watch", "--model", "/nonexistent/model"};
+    r.stdin_data = request(1, "initialize", {{"rootUri", uri}, {"capabilities", json::object()}}) +
+                   notification("exit");
+    r.stdin_from_data = true;
+    auto v = replies_by_id(run_cli(r).out);
+    ASSERT_TRUE(v[1].contains("error")) << v[1];
+    EXPECT_EQ(v[1]["error"]["code"], -32602) << v[1];
+    EXPECT_NE(v[1]["error"]["message"].get<std::string>().find(uri), std::string::npos) << v[1];
+  }
+}
+
 // Hostile probe 2026-12-06 (second round) of workspace folders: a nested folder's file was
 // outlined once for both folders, with the paths of the first (definitions pointed at
 // A/B/B/lib.py); another folder's open buffer answered first; a call hierarchy item made in the

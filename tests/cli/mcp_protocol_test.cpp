@@ -321,6 +321,30 @@ TEST(McpProtocol, RootBelowAnOpenRootAnswersOnlyFromIt) {
   EXPECT_NE((*by_id(v, 6))["result"]["isError"], true) << *by_id(v, 6);
 }
 
+// Hostile probe 2026-12-07: a root through a folder that does not exist, or through a file
+// ("no-such-dir/../src", "src/util.py/../main.py", "src/util.py/..") was served: its ".." was
+// resolved as text. The OS opens none of them: each is an isError result naming the root.
+TEST(McpProtocol, RootThroughAMissingFolderOrAFileIsRefused) {
+  TempDir repo, cache;
+  repo.write("src/util.py", "def util():\n    return 1\n");
+  repo.write("src/main.py", "def main():\n    return 2\n");
+  std::string in = kInitialize;
+  int id = 2;
+  const std::vector<std::string> roots = {"no-such-dir/../src", "src/util.py/../main.py",
+                                          "src/util.py/.."};
+  for (const auto& root : roots)
+    in += tool_call(id++, "search_code", {{"query", "util"}, {"root", root}, {"mode", "keyword"}});
+  auto res = run_mcp(repo, cache, in);
+  EXPECT_EQ(res.status, 0) << res.err;
+  auto v = replies(res.out);
+  for (int i = 0; i < 3; ++i) {
+    const json* m = by_id(v, 2 + i);
+    ASSERT_TRUE(m) << res.out;
+    EXPECT_EQ((*m)["result"]["isError"], true) << *m;
+    EXPECT_NE(tool_text(*m).find("root " + roots[i] + " does not exist"), std::string::npos) << *m;
+  }
+}
+
 // Hostile probe 2026-12-07: find_similar of a file of no project (no git work tree, no
 // .ripvec/, no index of a folder above it; ~/notes.txt in a home folder that is no repository,
 // /etc/hostname) made the file's folder a root and indexed it whole, dotfiles included, and that
