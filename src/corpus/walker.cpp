@@ -423,6 +423,9 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
                           : S_ISBLK(tst.st_mode)         ? "a block device"
                                                          : "not a regular file";
     if (is_dir && is_never_entered(name)) continue;
+    if (is_dir && !opts.prune.empty() &&
+        std::find(opts.prune.begin(), opts.prune.end(), rel) != opts.prune.end())
+      continue;
     // Leaving the root's file system (a mount point, or a followed link).
     if (tst.st_dev != ctx->root_dev) {
       if (opts.one_file_system) {

@@ -31,6 +31,9 @@ struct WalkOptions {
   // Appended to that warning: what the size limit is (the index's, a search's).
   std::string size_limit_name = "size limit";
   unsigned threads = 0;  // 0 = all cores
+  // Folders never entered nor mentioned, relative to the walk's root ('/' separators, no
+  // trailing slash): an index's own folders inside the tree it indexes.
+  std::vector<std::string> prune;
 };
 
 struct WalkedFile {

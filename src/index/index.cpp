@@ -237,29 +237,35 @@ class IndexImpl final : public Index {
         "size limit of the index (not indexed; --max-filesize above it embeds "
         "the file for one search)";
     w.threads = opts_.threads;
+    // Never entered: the cache's own files were walked and warned about ("skipping
+    // cache/.../snapshot-1.bin: ... exceeds the size limit", counted as skipped) before
+    // drop_own_files left them out (hostile probe 2026-12-07).
+    for (std::string p : own_folders()) {
+      p.pop_back();
+      w.prune.push_back(std::move(p));
+    }
     return w;
   }
-  // Drops files under the index's own folders: a repo-local .ripvec/, or the whole cache when
-  // it was placed inside the tree (<cache>/<root key>/<model>/ is the location). Only the
-  // location was dropped, so the cache's fingerprints/ and other models' or roots' indexes were
-  // indexed as text (hostile probe 2026-12-05). A cache that is the root itself drops this
-  // root's folder and fingerprints/.
-  void drop_own_files(std::vector<WalkedFile>* files) const {
+  // The index's own folders inside the tree, relative to the root with a trailing '/': a
+  // repo-local .ripvec/, or the whole cache when it was placed inside the tree (<cache>/<root
+  // key>/<model>/ is the location); a cache that is the root itself gives this root's folder
+  // and fingerprints/. Empty when the index lies outside the tree.
+  std::vector<std::string> own_folders() const {
     const fs::path rel = location_.lexically_relative(root_);
-    if (rel.empty() || *rel.begin() == "..") return;
-    std::vector<std::string> prefixes;
-    if (rel.begin()->generic_string() == ".ripvec") {
-      prefixes.push_back(".ripvec/");
-    } else {
-      const fs::path cache = location_.parent_path().parent_path().lexically_relative(root_);
-      if (cache.empty() || cache == ".") {
-        prefixes.push_back(location_.parent_path().lexically_relative(root_).generic_string() +
-                           "/");
-        prefixes.push_back("fingerprints/");
-      } else {
-        prefixes.push_back(cache.generic_string() + "/");
-      }
-    }
+    if (rel.empty() || *rel.begin() == "..") return {};
+    if (rel.begin()->generic_string() == ".ripvec") return {".ripvec/"};
+    const fs::path cache = location_.parent_path().parent_path().lexically_relative(root_);
+    if (cache.empty() || cache == ".")
+      return {location_.parent_path().lexically_relative(root_).generic_string() + "/",
+              "fingerprints/"};
+    return {cache.generic_string() + "/"};
+  }
+  // Drops files under the index's own folders (own_folders()). Only the location was dropped,
+  // so the cache's fingerprints/ and other models' or roots' indexes were indexed as text
+  // (hostile probe 2026-12-05).
+  void drop_own_files(std::vector<WalkedFile>* files) const {
+    const std::vector<std::string> prefixes = own_folders();
+    if (prefixes.empty()) return;
     std::erase_if(*files, [&](const WalkedFile& f) {
       for (const auto& p : prefixes)
         if (f.rel_path.rfind(p, 0) == 0) return true;

@@ -682,14 +682,20 @@ TEST_F(IndexService, IndexFoldersAreClosedToOtherUsers) {
 // Hostile probe 2026-12-05: with --cache-dir inside the tree, the index's own folder was left
 // out of the walk but the rest of the cache was not: its fingerprints/ (and any other model's
 // index there) were indexed as text. The whole cache is left out now.
+// Probe 2026-12-07: the cache's own files were walked and warned about before they were left
+// out ("skipping cachedir/.../snapshot-1.bin: ... exceeds the size limit", one file "too
+// large"): the walk never enters the index's own folders.
 TEST_F(IndexService, CacheInsideTheTreeIsNeverIndexed) {
   TestHashEmbedder a("test/model-a"), b("test/model-b");
   IndexOptions o = opts();
   o.cache_dir = root_ / "cachedir";
+  o.max_file_size = 4000;  // above the tree's files, below a snapshot's size
   for (int round = 0; round < 2; ++round) {  // the second round sees the first one's cache
     for (TestHashEmbedder* e : {&a, &b}) {
       auto idx = Index::open(root_, borrow(*e), o);
-      idx->update();
+      const UpdateStats st = idx->update();
+      for (const auto& w : st.warnings) EXPECT_EQ(w.find("cachedir"), std::string::npos) << w;
+      EXPECT_EQ(st.skipped_too_large, 0u);
       auto snap = idx->snapshot();
       for (size_t i = 0; i < snap->size(); ++i)
         EXPECT_FALSE(snap->chunk(i).path.starts_with("cachedir/")) << snap->chunk(i).path;
