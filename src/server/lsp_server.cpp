@@ -743,6 +743,9 @@ class LspServer {
               throw RpcError(code::kInvalidParams,
                              "initialize: no workspace folder is a local directory (" +
                                  skipped.front() + ", ...)");
+            // No folder from the client (LSP's "no folder open") and none on the command line:
+            // the current folder is served (Workspace), but indexed only if it is a project.
+            implicit_root_ = so.roots.empty();
           }
           skipped_folders_ = std::move(skipped);
           try {
@@ -783,6 +786,17 @@ class LspServer {
         // Each workspace folder in turn (its semantic symbols; the watcher follows it).
         for (server::Root* r : ws_->roots()) {
           try {
+            // An editor started in a home folder that is no repository, with no folder open,
+            // indexed all of it in the background, dotfiles included (hostile probe
+            // 2026-12-07): the current folder served for want of a folder is indexed only when
+            // it belongs to a project (git work tree, .ripvec/, an index above it).
+            if (implicit_root_ && r->index()->root_source() == Index::RootSource::Path) {
+              log("warning", "no workspace folder was given: serving " + r->path().string() +
+                              " without indexing it (no project: no git work tree, .ripvec/ "
+                              "or index above it); open a folder, or pass --root, for semantic "
+                              "workspace symbols");
+              continue;
+            }
             r->ensure_indexed(nullptr, [this] { return stopping_.load(); });
           } catch (const CancelledError&) {
             return;  // the server is ending: the update is left for the next session
@@ -1236,6 +1250,7 @@ class LspServer {
   std::map<std::string, Outline> outlines_;  // by folder + '\n' + path relative to it
   std::atomic<bool> initialized_{false}, shutdown_{false}, exit_requested_{false}, stopping_{false};
   std::vector<std::string> skipped_folders_;  // initialize's folders not served (logged once)
+  bool implicit_root_ = false;  // the current folder is served because no folder was given
   // Served root (canonical) -> the path the client named it by, where they differ (a link);
   // written by initialize only, before any other request.
   std::map<std::string, fs::path> client_root_;

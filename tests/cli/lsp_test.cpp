@@ -96,6 +96,17 @@ TEST(LspNeovim, CancelRequestStopsTheGraphBuild) {
   EXPECT_NE(lines.find("ok   the cancel stopped"), std::string::npos) << lines;
 }
 
+// Runs a Python protocol client of tests/cli/ (RIPVEC MODEL_DIR CACHE_DIR TREE) on a fresh
+// tree and cache: every check it makes passes.
+void expect_client_passes(const std::string& script) {
+  TempDir work, cache;
+  int st = 0;
+  const std::string out =
+      run_python_client(script, cache.path().string(), work.path().string(), &st);
+  EXPECT_EQ(st, 0) << out;
+  EXPECT_NE(out.find("all checks passed"), std::string::npos) << out;
+}
+
 TEST(LspProtocol, FramingErrorsAndLifecycle) {
   TempDir repo;
   repo.write("a.py", "def f():\n    return 1\n");
@@ -382,24 +393,20 @@ TEST(LspProtocol, CallHierarchyOnAnOpenDocumentHasEveryCallSite) {
 // disk never reached definitions or workspace symbols. tests/cli/lsp_watch_client.py edits a
 // file and adds one during a live session.
 TEST(LspProtocol, GraphFollowsTheDiskWithoutAModel) {
-  TempDir work, cache;
-  int st = 0;
-  const std::string out =
-      run_python_client("lsp_watch_client.py", cache.path().string(), work.path().string(), &st);
-  EXPECT_EQ(st, 0) << out;
-  EXPECT_NE(out.find("all checks passed"), std::string::npos) << out;
+  expect_client_passes("lsp_watch_client.py");
+}
+
+// Hostile probe 2026-12-07: with no folder open (rootUri null), an editor started in a home
+// folder that is no repository indexed all of it. tests/cli/lsp_nofolder_client.py.
+TEST(LspProtocol, NoFolderOpenIndexesTheCurrentFolderOnlyInAProject) {
+  expect_client_passes("lsp_nofolder_client.py");
 }
 
 // Hostile probe 2026-12-07: a workspace folder below its index's root (inside a git work tree)
 // got no semantic workspace symbols: the index's hit paths were looked up in the folder's graph
 // as if relative to the folder. tests/cli/lsp_subfolder_client.py opens such a folder.
 TEST(LspProtocol, SemanticSymbolsOfAFolderBelowItsIndexRoot) {
-  TempDir work, cache;
-  int st = 0;
-  const std::string out = run_python_client("lsp_subfolder_client.py", cache.path().string(),
-                                            work.path().string(), &st);
-  EXPECT_EQ(st, 0) << out;
-  EXPECT_NE(out.find("all checks passed"), std::string::npos) << out;
+  expect_client_passes("lsp_subfolder_client.py");
 }
 
 // Hostile probe 2026-12-06: references without the declaration left out every mention on the

@@ -1,0 +1,68 @@
+"""`ripvec lsp` started with no workspace folder (run by lsp_test.cpp:
+LspProtocol.NoFolderOpenIndexesTheCurrentFolderOnlyInAProject):
+
+    python3 lsp_nofolder_client.py RIPVEC MODEL_DIR CACHE_DIR TREE
+
+With `rootUri: null` and no workspaceFolders (LSP's "no folder open") the server serves its
+current folder. An editor started in a home folder that is no repository indexed all of it in
+the background, dotfiles included (hostile probe 2026-12-07). Now that folder is indexed only
+when it belongs to a project: TREE/home (no git) gets no index and a warning saying so;
+TREE/repo (a git work tree) is indexed as before.
+Exit status 0 = every check passed; 1 = failure.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from client_checks import check, finish, write  # noqa: E402
+from raw_peer import Raw  # noqa: E402
+
+
+def manifests(cache):
+    return [os.path.join(d, f) for d, _, fs in os.walk(cache) for f in fs if f == "manifest.json"]
+
+
+def session(ripvec, model, cache, cwd):
+    os.chdir(cwd)
+    c = Raw([ripvec, "lsp", "--no-watch", "--model", model, "--cache-dir", cache], framed=True)
+    c.request(1, "initialize", {"rootUri": None, "capabilities": {}})
+    c.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+    return c
+
+
+def end(c):
+    c.request(99, "shutdown", None)
+    c.send({"jsonrpc": "2.0", "method": "exit"})
+    c.close()
+
+
+def main():
+    ripvec, model, cache, tree = sys.argv[1:5]
+    home, repo = os.path.join(tree, "home"), os.path.join(tree, "repo")
+    write(os.path.join(home, "notes.py"), "def shopping_list():\n    return ['milk']\n")
+    write(os.path.join(home, ".secrets", "token.py"), "TOKEN = 'hunter2'\n")
+    write(os.path.join(repo, "lib.py"), "def parse_config(path):\n    return path\n")
+    os.makedirs(os.path.join(repo, ".git"), exist_ok=True)
+
+    c = session(ripvec, model, os.path.join(cache, "a"), home)
+    _, m = c.wait_for(lambda m: "without indexing it" in str(m.get("params", {}).get("message", "")),
+                      60)
+    check(m is not None, "no folder open in a folder of no project: a warning says it is not "
+                         "indexed")
+    r = c.request(2, "workspace/symbol", {"query": "shopping_list"})
+    check(bool((r or {}).get("result")), "its symbols are still served from the repo graph")
+    end(c)
+    check(not manifests(os.path.join(cache, "a")), "nothing was indexed")
+
+    c = session(ripvec, model, os.path.join(cache, "b"), repo)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not manifests(os.path.join(cache, "b")):
+        time.sleep(0.3)
+    check(bool(manifests(os.path.join(cache, "b"))), "no folder open in a git work tree: indexed")
+    end(c)
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
