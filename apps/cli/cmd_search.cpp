@@ -231,7 +231,8 @@ int run_search(const CliOptions& opts) {
         std::fprintf(stderr,
                      "ripvec: %s\nripvec: the index of %s could not be updated: results are "
                      "from its last update and may be out of date\n",
-                     e.what(), escape_name(g.index->root().string()).c_str());
+                     (opts.debug ? e.describe() : std::string(e.what())).c_str(),
+                     escape_name(g.index->root().string()).c_str());
         update_failed = true;
       }
       progress.finish();

@@ -255,8 +255,9 @@ class Index {
   // Which of open()'s rules chose root(): a .ripvec/ folder, an index of this model in the
   // cache, the git work tree's top, or none (Path: `path` itself, its directory for a file).
   // A front end that must not index a whole folder for one file of no project asks this.
+  // Path also names a folder the enclosing root's ignore rules leave out (a root of its own).
   enum class RootSource { RepoLocal, Cached, GitWorkTree, Path };
-  virtual RootSource root_source() const { return RootSource::Path; }
+  virtual RootSource root_source() const = 0;
   virtual Embedder& embedder() const = 0;
 
   // Brings the index up to date with the tree (walk, then read/chunk/embed what changed) and
@@ -292,6 +293,15 @@ class Index {
   // Thread-safe.
   virtual bool has_snapshot() const { return true; }
 };
+
+// Which of Index::open's rules would choose the root for `path` (a file or a directory), told
+// without a model: a .ripvec/ folder at or above it, an index of any model in the cache (of
+// resolve_cache_dir(cache_dir)) for a folder at or above it, a git work tree, or none (Path).
+// Front ends ask it before opening a file's folder as a root (a file of no project is not a
+// reason to index its folder). Reads nothing but file metadata. Throws IoError when `path`
+// does not exist. Thread-safe.
+Index::RootSource project_root_source(const std::filesystem::path& path,
+                                      const std::filesystem::path& cache_dir = {});
 
 // Searches `path` (file or directory) without any index: walk, chunk, embed in memory.
 // Hit::path is relative to `path` (the file's name for a file). The filter's types, globs,

@@ -296,6 +296,26 @@ Located locate_index(const fs::path& path, const fs::path& cache_dir, std::strin
   return out;
 }
 
+}  // namespace index
+
+Index::RootSource project_root_source(const fs::path& path, const fs::path& cache_dir) {
+  using index::ancestors;
+  const fs::path p = index::canonical_or_throw(path);
+  const fs::path dir = index::exists_dir(p) ? p : p.parent_path();
+  const auto chain = ancestors(dir);
+  const fs::path cache = resolve_cache_dir(cache_dir);
+  if (index::nearest(chain, [](const fs::path& d) { return index::exists_dir(d / ".ripvec"); }))
+    return Index::RootSource::RepoLocal;
+  if (index::nearest(
+          chain, [&](const fs::path& d) { return index::exists_dir(cache / index::root_key(d)); }))
+    return Index::RootSource::Cached;
+  if (index::nearest(chain, [](const fs::path& d) { return index::exists_any(d / ".git"); }))
+    return Index::RootSource::GitWorkTree;
+  return Index::RootSource::Path;
+}
+
+namespace index {
+
 fs::path locate_any_root(const fs::path& path, const fs::path& cache_dir) {
   const fs::path p = canonical_or_throw(path);
   const fs::path dir = exists_dir(p) ? p : p.parent_path();

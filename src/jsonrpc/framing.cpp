@@ -226,16 +226,11 @@ FrameStatus FrameReader::next_content_length(std::string* body, std::string* det
     if (first && r == 1 && line.empty()) continue;  // stray blank lines between frames
     first = false;
     if (r == -2) {
-      bad = true;
+      bad = junk = true;  // an over-long stray line is junk like any other (review 2026-12-07)
       why = "header line longer than " + std::to_string(limits_.max_header_bytes) + " bytes";
       continue;
     }
     if (line.empty()) break;  // end of the header block
-    if (++headers > limits_.max_headers) {
-      bad = true;
-      why = "too many header lines";
-      continue;
-    }
     size_t colon = line.find(':');
     std::string_view name =
         colon == std::string::npos ? std::string_view{} : std::string_view(line).substr(0, colon);
@@ -268,6 +263,13 @@ FrameStatus FrameReader::next_content_length(std::string* body, std::string* det
       has_pending_ = true;
       if (detail) *detail = why;
       return FrameStatus::BadHeader;
+    }
+    // Only header lines count: 32 lines of a stray banner before a frame swallowed its
+    // Content-Length line as "too many header lines" (review 2026-12-07).
+    if (++headers > limits_.max_headers) {
+      bad = true;
+      why = "too many header lines";
+      continue;
     }
     if (iequals(name, "Content-Length")) {
       bool digits =

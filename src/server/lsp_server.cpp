@@ -790,11 +790,13 @@ class LspServer {
             // indexed all of it in the background, dotfiles included (hostile probe
             // 2026-12-07): the current folder served for want of a folder is indexed only when
             // it belongs to a project (git work tree, .ripvec/, an index above it).
-            if (implicit_root_ && r->index()->root_source() == Index::RootSource::Path) {
+            if (implicit_root_ &&
+                project_root_source(r->path(), opts_.index.cache_dir) == Index::RootSource::Path) {
+              r->serve_without_index();  // watched: its graph follows the disk
               log("warning", "no workspace folder was given: serving " + r->path().string() +
-                              " without indexing it (no project: no git work tree, .ripvec/ "
-                              "or index above it); open a folder, or pass --root, for semantic "
-                              "workspace symbols");
+                                 " without indexing it (it is in no project: no git work tree, "
+                                 ".ripvec/ or index at or above it); open a folder, or pass "
+                                 "--root, for semantic workspace symbols");
               continue;
             }
             r->ensure_indexed(nullptr, [this] { return stopping_.load(); });
@@ -1051,7 +1053,8 @@ class LspServer {
           so.filter.type_not = {"md", "rst", "txt"};
           so.cancelled = [&c] { return c.cancelled(); };
           const auto& g = graphs[r];
-          Index& index = *root().index();
+          const std::shared_ptr<Index> index_ref = root().index();  // kept alive for the loop
+          Index& index = *index_ref;
           std::lock_guard<std::mutex> lock(root().graph_mutex());
           for (const Hit& h : index.search(query, so)) {
             // Hit paths are relative to the index's root, the graph's to the folder, which may

@@ -209,6 +209,7 @@ void Watcher::loop() {
       // index update below succeeds (without a model it fails each time, and the graph of an
       // LSP session stayed as it was at the start; hostile probe 2026-12-06).
       r->invalidate();
+      if (r->graph_only()) continue;  // served without an index: the graph is all there is
       try {
         // stop() cancels an update in flight: a server whose client went away exits at the next
         // embedding call instead of finishing a large update nobody will search.

@@ -253,7 +253,7 @@ std::shared_ptr<Embedder> Workspace::embedder() {
 }
 
 Root& Workspace::root(const std::string& hint, fs::path* resolved) {
-  std::unique_lock<std::mutex> lock(roots_mu_);
+  std::lock_guard<std::mutex> lock(roots_mu_);
   if (resolved) resolved->clear();
   if (hint.empty()) return *roots_.front();
   fs::path p(hint);
@@ -288,18 +288,12 @@ Root& Workspace::root(const std::string& hint, fs::path* resolved) {
   // A file of no project (no git work tree, no .ripvec/, no index of a folder above it) is
   // refused: its folder became a root indexed whole, so find_similar of ~/notes.txt indexed all
   // of $HOME, dotfiles included, and that index then took over every repository below it
-  // (hostile probe 2026-12-07; the CLI searches such a file alone). The model is loaded for
-  // the check (Index::open keys the index by it), outside the lock.
-  if (!dir) {
-    lock.unlock();
-    const auto source = Index::open(canon, embedder(), opts_.index)->root_source();
-    if (source == Index::RootSource::Path)
-      throw InvalidArgument("root " + hint +
-                            " is a file of no project (no git work tree, no .ripvec/ folder and "
-                            "no index of a folder above it): name a folder as root to index it");
-    lock.lock();
-    if (Root* best = holding_locked(canon)) return *best;  // opened meanwhile
-  }
+  // (hostile probe 2026-12-07; the CLI searches such a file alone). Told without the model:
+  // get_repo_map and index_status of such a file need none.
+  if (!dir && project_root_source(canon, opts_.index.cache_dir) == Index::RootSource::Path)
+    throw InvalidArgument("root " + hint +
+                          " is a file of no project (no git work tree, no .ripvec/ folder and "
+                          "no index of a folder above it): name a folder as root to index it");
   const fs::path dir_path = dir ? canon : canon.parent_path();
   if (roots_.size() >= opts_.max_roots)
     throw InvalidArgument("too many roots open (" + std::to_string(opts_.max_roots) + ")");

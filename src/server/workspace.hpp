@@ -48,7 +48,12 @@ class Root {
   // An update was tried in this session, whether or not it succeeded (indexed() implies it;
   // the file watcher watches such a root: its repo graph follows the disk even while updates
   // fail).
-  bool tried() const { return tried_; }
+  bool tried() const { return tried_ || graph_only_; }
+  // Served without an index (the LSP's current folder when no folder was given and it is no
+  // project): the file watcher watches it, and a change only makes its repo graph stale; no
+  // update ever indexes it.
+  void serve_without_index() { graph_only_ = true; }
+  bool graph_only() const { return graph_only_; }
   // The repo graph of the tree, rebuilt when an update changed files since the last build
   // (from the last graph: only files whose stat changed are parsed again).
   // Callers lock graph_mutex() around rank()/render() (they mutate ranks). The build runs on a
@@ -77,7 +82,7 @@ class Root {
   ProgressFn progress_;  // listener of the update in flight
   CancelFn cancel_;      // cancellation of the request running the update in flight
   std::timed_mutex update_mu_;
-  std::atomic<bool> updating_{false}, indexed_{false}, tried_{false};
+  std::atomic<bool> updating_{false}, indexed_{false}, tried_{false}, graph_only_{false};
   std::atomic<int64_t> generation_{0};
   std::mutex graph_mu_, graph_use_mu_;
   std::shared_ptr<RepoGraph> graph_;

@@ -23,9 +23,10 @@ def manifests(cache):
     return [os.path.join(d, f) for d, _, fs in os.walk(cache) for f in fs if f == "manifest.json"]
 
 
-def session(ripvec, model, cache, cwd):
+def session(ripvec, model, cache, cwd, watch=False):
     os.chdir(cwd)
-    c = Raw([ripvec, "lsp", "--no-watch", "--model", model, "--cache-dir", cache], framed=True)
+    c = Raw([ripvec, "lsp"] + ([] if watch else ["--no-watch"]) +
+            ["--model", model, "--cache-dir", cache], framed=True)
     c.request(1, "initialize", {"rootUri": None, "capabilities": {}})
     c.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
     return c
@@ -45,13 +46,23 @@ def main():
     write(os.path.join(repo, "lib.py"), "def parse_config(path):\n    return path\n")
     os.makedirs(os.path.join(repo, ".git"), exist_ok=True)
 
-    c = session(ripvec, model, os.path.join(cache, "a"), home)
+    c = session(ripvec, model, os.path.join(cache, "a"), home, watch=True)
     _, m = c.wait_for(lambda m: "without indexing it" in str(m.get("params", {}).get("message", "")),
                       60)
     check(m is not None, "no folder open in a folder of no project: a warning says it is not "
                          "indexed")
     r = c.request(2, "workspace/symbol", {"query": "shopping_list"})
     check(bool((r or {}).get("result")), "its symbols are still served from the repo graph")
+    # Watched without an index (review 2026-12-07): a file written on disk reaches the graph.
+    time.sleep(1.0)
+    write(os.path.join(home, "later.py"), "def written_on_disk_later():\n    return 1\n")
+    found, i, deadline = False, 3, time.monotonic() + 30  # the watcher's debounce is 2 s
+    while time.monotonic() < deadline and not found:
+        time.sleep(0.5)
+        r = c.request(i, "workspace/symbol", {"query": "written_on_disk_later"})
+        found = bool((r or {}).get("result"))
+        i += 1
+    check(found, "a file written on disk later is in the graph (the folder is watched)")
     end(c)
     check(not manifests(os.path.join(cache, "a")), "nothing was indexed")
 

@@ -1180,8 +1180,11 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
   const int64_t slots = std::min<int64_t>(threads, tasks);
   const int64_t kv_stride = attn_kv_slot_floats_;
   pfor(0, slots, 1, [&](int64_t lo, int64_t) {
-    // Each thread claims its next task before it runs the current one, so that the kernel can
-    // fetch the next task's rows while it computes (AttnArgs::next; two arguments in turn).
+    // Where the AMX kernel runs, each thread claims its next task before it runs the current
+    // one, so that the kernel can fetch the next task's rows while it computes (AttnArgs::next;
+    // two arguments in turn), while at least a task per thread is left beyond those claimed:
+    // a thread holding a task it has not started idles the others at the end (one query's 12
+    // tasks ran on half of 12 threads; review 2026-12-07). The other kernels do not use it.
     cpu::AttnArgs args[2];
     for (cpu::AttnArgs& a : args) {
       a.work = work + lo * cpu::kAttnWorkFloats;
@@ -1211,17 +1214,23 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
         return true;
       }
     };
+    const bool ahead = bf16_attn && cpu::attention_amx_runs(args[0]);
     int cur = 0;
     for (bool have = claim(args[0]); have;) {
-      const bool have_next = claim(args[1 - cur]);
+      const bool have_next =
+          ahead && next.load(std::memory_order_relaxed) + slots < tasks && claim(args[1 - cur]);
       cpu::AttnArgs& a = args[cur];
       a.next = have_next ? &args[1 - cur] : nullptr;
       if (bf16_attn)
         cpu::attention_bf16(a);
       else
         k_->attention(a);
-      cur = 1 - cur;
-      have = have_next;
+      if (have_next) {
+        cur = 1 - cur;
+        have = true;
+      } else {
+        have = claim(args[cur]);
+      }
     }
   });
 }
