@@ -226,14 +226,20 @@ int run_search(const CliOptions& opts) {
         // atomically, so the index is as it was last written. Its snapshot is searched and the
         // run ends with status 2, as ripgrep's does after an error whatever it found (a search
         // of a full disk's valid index printed nothing; hostile probe 2026-12-07).
+        // An index with no committed update has nothing to serve: its error alone, and the
+        // other PATHs' roots are still searched (their results were dropped; review
+        // 2026-12-07).
         progress.finish();
-        if (!g.index->has_snapshot()) throw;
+        const std::string msg = opts.debug ? e.describe() : std::string(e.what());
+        update_failed = true;
+        if (!g.index->has_snapshot()) {
+          std::fprintf(stderr, "ripvec: %s\n", msg.c_str());
+          continue;
+        }
         std::fprintf(stderr,
                      "ripvec: %s\nripvec: the index of %s could not be updated: results are "
                      "from its last update and may be out of date\n",
-                     (opts.debug ? e.describe() : std::string(e.what())).c_str(),
-                     escape_name(g.index->root().string()).c_str());
-        update_failed = true;
+                     msg.c_str(), escape_name(g.index->root().string()).c_str());
       }
       progress.finish();
       // The walk meets the same skipped entries (too large, unreadable...) on every search:

@@ -483,11 +483,20 @@ TEST_F(CliIndex, SearchWhoseUpdateFailsServesTheLastIndexAndExits2) {
   EXPECT_NE(r.err.find("may be out of date"), std::string::npos) << r.err;
   EXPECT_EQ(split_lines(r.out).size(), 3u) << r.out;  // the three files of the last update
   // A tree never indexed has no last update to serve: the error alone, as before. (Semantic:
-  // a keyword search of a tree without an index searches its files without one.)
+  // a keyword search of a tree without an index searches its files without one.) Another
+  // PATH's root is still searched (review 2026-12-07: its results were dropped).
   fs::remove(loc / "manifest.json");
   r = run_cli(run({"--mode", "semantic", "-l", "wallaby", repo_.path()}));
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_NE(r.err.find("objects is not a folder"), std::string::npos) << r.err;
+  TempDir other;
+  other.write(".git/HEAD", "ref: refs/heads/main\n");
+  other.write("zoo.py", "def wallaby_feeding_schedule():\n    return 'wallaby'\n");
+  r = run_cli(run({"--mode", "semantic", "-l", "wallaby", repo_.path(), other.path()}));
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("objects is not a folder"), std::string::npos) << r.err;
+  EXPECT_EQ(split_lines(r.out), std::vector<std::string>{(other / "zoo.py").string()}) << r.out;
 }
 
 TEST_F(CliIndex, FilesWithMatchesVimgrepAndContext) {
