@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "corpus/walker.hpp"
@@ -296,39 +297,44 @@ Located locate_index(const fs::path& path, const fs::path& cache_dir, std::strin
   return out;
 }
 
-}  // namespace index
+namespace {
 
-Index::RootSource project_root_source(const fs::path& path, const fs::path& cache_dir) {
-  using index::ancestors;
-  const fs::path p = index::canonical_or_throw(path);
-  const fs::path dir = index::exists_dir(p) ? p : p.parent_path();
-  const auto chain = ancestors(dir);
-  const fs::path cache = resolve_cache_dir(cache_dir);
-  if (index::nearest(chain, [](const fs::path& d) { return index::exists_dir(d / ".ripvec"); }))
-    return Index::RootSource::RepoLocal;
-  if (index::nearest(
-          chain, [&](const fs::path& d) { return index::exists_dir(cache / index::root_key(d)); }))
-    return Index::RootSource::Cached;
-  if (index::nearest(chain, [](const fs::path& d) { return index::exists_any(d / ".git"); }))
-    return Index::RootSource::GitWorkTree;
-  return Index::RootSource::Path;
-}
-
-namespace index {
-
-fs::path locate_any_root(const fs::path& path, const fs::path& cache_dir) {
+// The model-free root rules (locate_any_root, project_root_source): the nearest folder at or
+// above `path` holding .ripvec/, else the nearest with a folder of any model's indexes in the
+// cache, else (with `git`) the nearest git work tree's top, else `path` itself (its directory
+// for a file), with the rule that chose it.
+std::pair<fs::path, Index::RootSource> any_model_root(const fs::path& path,
+                                                      const fs::path& cache_dir, bool git) {
   const fs::path p = canonical_or_throw(path);
   const fs::path dir = exists_dir(p) ? p : p.parent_path();
   const auto chain = ancestors(dir);
   const fs::path cache = resolve_cache_dir(cache_dir);
   if (const fs::path* d =
           nearest(chain, [](const fs::path& d) { return exists_dir(d / ".ripvec"); }))
-    return *d;
+    return {*d, Index::RootSource::RepoLocal};
   if (const fs::path* d =
           nearest(chain, [&](const fs::path& d) { return exists_dir(cache / root_key(d)); }))
-    return *d;
-  return dir;
+    return {*d, Index::RootSource::Cached};
+  if (git)
+    if (const fs::path* d =
+            nearest(chain, [](const fs::path& d) { return exists_any(d / ".git"); }))
+      return {*d, Index::RootSource::GitWorkTree};
+  return {dir, Index::RootSource::Path};
 }
+
+}  // namespace
+
+fs::path locate_any_root(const fs::path& path, const fs::path& cache_dir) {
+  return any_model_root(path, cache_dir, /*git=*/false).first;
+}
+
+}  // namespace index
+
+Index::RootSource project_root_source(const fs::path& path, const fs::path& cache_dir) {
+  return index::any_model_root(path, cache_dir, /*git=*/true).second;
+}
+
+namespace index {
 
 namespace {
 

@@ -1053,14 +1053,13 @@ class LspServer {
           so.filter.type_not = {"md", "rst", "txt"};
           so.cancelled = [&c] { return c.cancelled(); };
           const auto& g = graphs[r];
-          const std::shared_ptr<Index> index_ref = root().index();  // kept alive for the loop
-          Index& index = *index_ref;
+          const std::shared_ptr<Index> index = root().index();  // held through the loop
           std::lock_guard<std::mutex> lock(root().graph_mutex());
-          for (const Hit& h : index.search(query, so)) {
+          for (const Hit& h : index->search(query, so)) {
             // Hit paths are relative to the index's root, the graph's to the folder, which may
             // lie below it (a folder inside a git work tree, or under an indexed folder): every
             // semantic match was dropped there (hostile probe 2026-12-07).
-            const fs::path abs = index.root() / h.path;
+            const fs::path abs = index->root() / h.path;
             const fs::path rel = abs.lexically_relative(r->path());
             if (h.symbol.empty() || rel.empty() || *rel.begin() == ".." ||
                 open_paths.count(abs.string()))

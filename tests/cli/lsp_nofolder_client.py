@@ -32,12 +32,6 @@ def session(ripvec, model, cache, cwd, watch=False):
     return c
 
 
-def end(c):
-    c.request(99, "shutdown", None)
-    c.send({"jsonrpc": "2.0", "method": "exit"})
-    c.close()
-
-
 def main():
     ripvec, model, cache, tree = sys.argv[1:5]
     home, repo = os.path.join(tree, "home"), os.path.join(tree, "repo")
@@ -63,7 +57,7 @@ def main():
         found = bool((r or {}).get("result"))
         i += 1
     check(found, "a file written on disk later is in the graph (the folder is watched)")
-    end(c)
+    c.shutdown(99)
     check(not manifests(os.path.join(cache, "a")), "nothing was indexed")
 
     c = session(ripvec, model, os.path.join(cache, "b"), repo)
@@ -71,7 +65,7 @@ def main():
     while time.monotonic() < deadline and not manifests(os.path.join(cache, "b")):
         time.sleep(0.3)
     check(bool(manifests(os.path.join(cache, "b"))), "no folder open in a git work tree: indexed")
-    end(c)
+    c.shutdown(99)
     return finish()
 
 

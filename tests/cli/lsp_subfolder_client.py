@@ -44,9 +44,7 @@ def main():
           f"workspace/symbol of a folder below its index's root has semantic matches: {names}"[:300])
     check(all(u.startswith("file://" + folder + "/") for _, u in names),
           "every match lies in the folder")
-    c.request(i, "shutdown", None)
-    c.send({"jsonrpc": "2.0", "method": "exit"})
-    c.close()
+    c.shutdown(i)
     return finish()
 
 

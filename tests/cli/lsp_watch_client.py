@@ -49,9 +49,7 @@ def main():
         i += 2
     check(moved, "definition after the edit on disk: lib.py line 5")
     check(found, "workspace/symbol finds the new file's function")
-    c.request(i, "shutdown", None)
-    c.send({"jsonrpc": "2.0", "method": "exit"})
-    c.close()
+    c.shutdown(i)
     return finish()
 
 

@@ -71,6 +71,12 @@ class Raw:
         self.send({"jsonrpc": "2.0", "id": i, "method": method, "params": params})
         return self.wait_for(lambda m: m.get("id") == i and "method" not in m, timeout)[1]
 
+    def shutdown(self, i):
+        """The LSP end of a session: shutdown (request id i), exit, then close."""
+        self.request(i, "shutdown", None)
+        self.send({"jsonrpc": "2.0", "method": "exit"})
+        self.close()
+
     def close(self):
         self.p.stdin.close()
         self.p.wait(timeout=120)

@@ -1225,12 +1225,10 @@ void CpuDriver::attention(Tensor out, const Tensor& qkv, const AttentionDesc& ad
         cpu::attention_bf16(a);
       else
         k_->attention(a);
-      if (have_next) {
+      if (have_next)
         cur = 1 - cur;
-        have = true;
-      } else {
+      else
         have = claim(args[cur]);
-      }
     }
   });
 }
