@@ -4,12 +4,14 @@
 // output linear + residual layer norm, linear + GELU, linear + residual layer norm) timed op by
 // op with the widest ISA, and the share of the layer's time spent in the four GEMMs.
 //
-// Usage: cpu_ops_bench [batch] [seq] [--layer] [--int8 | --bf16] [--reps N]
+// Usage: cpu_ops_bench [batch] [seq] [--layer] [--int8 | --bf16] [--split-ffn] [--reps N]
 //   batch x seq: the token count (defaults 8 x 384; MiniLM-L6: H=384, 12 heads, FFN 1536)
 //   --layer: only the layer breakdown; --int8: its linear layers in INT8 (CpuDriver::set_int8,
 //   the kernel Auto picks; activation quantization included in each GEMM's time); --bf16: in
 //   BF16 (CpuDriver::set_bf16: the emulated kernel, AMX with $RIPVEC_CPU_BF16=amx);
 //   --int8 and --bf16 take the BF16 attention where cpu::attention_bf16_pays();
+//   --split-ffn: the FFN's two products timed apart (linear_gelu, then linear) instead of the
+//   one ffn_gelu the model calls (under BF16 on AMX that keeps the intermediate per row block);
 //   --reps: layer repetitions (default 9). Each op's time is
 //   the median over the repetitions, which run op after op (interleaved), so that load on a
 //   shared machine slows every op alike.
@@ -126,7 +128,7 @@ double median(std::vector<double> v) {
 
 // One encoder layer op by op (widest ISA, the driver's default GEMM path), median per op.
 void layer_breakdown(const ripvec::BatchInputs& bi, std::mt19937& rng, int H, int nh, int hd, int I,
-                     int reps, bool int8, bool bf16) {
+                     int reps, bool int8, bool bf16, bool split_ffn) {
   using namespace ripvec;
   using Clock = std::chrono::steady_clock;
   const int64_t T = bi.total_tokens;
@@ -187,6 +189,14 @@ void layer_breakdown(const ripvec::BatchInputs& bi, std::mt19937& rng, int H, in
       {"residual + layer norm", false, 0,
        [&] { d.fused_residual_layernorm(x, out, bo2, x, g2, b2, 1e-12f); }},
   };
+  if (!split_ffn) {  // the model's call: one op for both products (ffn_gelu)
+    ops[4] = {"FFN (GELU) [T,H]x[H,I]x[I,H]", true, 4 * t * H * I * 1e-9, [&] {
+                const size_t mark = d.save();
+                ripvec::ops::ffn_gelu(d, out, x, wi, bi1, wo2);
+                d.restore(mark);
+              }};
+    ops.erase(ops.begin() + 5);
+  }
   std::vector<std::vector<double>> ms(ops.size());
   for (int r = -1; r < reps; ++r) {                  // r = -1: warm-up (packs the weights)
     std::copy(x0.begin(), x0.end(), x.as<float>());  // the same activations every repetition
@@ -224,7 +234,7 @@ void layer_breakdown(const ripvec::BatchInputs& bi, std::mt19937& rng, int H, in
 int main(int argc, char** argv) {
   using namespace ripvec;
   int B = 8, S = 384, reps = 9, positional = 0;
-  bool layer_only = false, int8 = false, bf16 = false;
+  bool layer_only = false, int8 = false, bf16 = false, split_ffn = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--layer") {
@@ -233,13 +243,16 @@ int main(int argc, char** argv) {
       int8 = true;
     } else if (a == "--bf16") {
       bf16 = true;
+    } else if (a == "--split-ffn") {
+      split_ffn = true;
     } else if (a == "--reps" && i + 1 < argc) {
       reps = std::max(1, std::atoi(argv[++i]));
     } else if (positional < 2 && std::atoi(a.c_str()) > 0) {
       (positional++ == 0 ? B : S) = std::atoi(a.c_str());
     } else {
       std::fprintf(stderr,
-                   "usage: cpu_ops_bench [batch] [seq] [--layer] [--int8 | --bf16] [--reps N]\n");
+                   "usage: cpu_ops_bench [batch] [seq] [--layer] [--int8 | --bf16] [--split-ffn] "
+                   "[--reps N]\n");
       return 2;
     }
   }
@@ -251,6 +264,6 @@ int main(int argc, char** argv) {
   std::printf("cpu_ops_bench: B=%d S=%d T=%lld, H=%d nh=%d hd=%d, %u threads\n", B, S,
               static_cast<long long>(T), H, nh, hd, ThreadPool::global().size());
   if (!layer_only) op_table(bi, rng, H, nh, hd, I);
-  layer_breakdown(bi, rng, H, nh, hd, I, reps, int8, bf16);
+  layer_breakdown(bi, rng, H, nh, hd, I, reps, int8, bf16, split_ffn);
   return 0;
 }

@@ -139,15 +139,15 @@ class ClassicBert {
       }
       d_.restore(mark);
       {
-        Tensor inter = d_.alloc(dtype_, {T, I});
+        Tensor out = d_.alloc(dtype_, {T, H});
         if (act_ == Activation::GeluErf) {
-          ops::linear_gelu(d_, inter, x, L.wi, L.bi);  // GELU in the GEMM's epilogue
+          ops::ffn_gelu(d_, out, x, L.wi, L.bi, L.wo2);  // GELU in the first GEMM's epilogue
         } else {
+          Tensor inter = d_.alloc(dtype_, {T, I});
           ops::linear(d_, inter, x, L.wi, Tensor{});
           bias_activation(d_, inter, L.bi, act_);
+          ops::linear(d_, out, inter, L.wo2, Tensor{});
         }
-        Tensor out = d_.alloc(dtype_, {T, H});
-        ops::linear(d_, out, inter, L.wo2, Tensor{});
         ops::fused_residual_layernorm(d_, x, out, L.bo2, x, L.ln2_g, L.ln2_b, eps);
       }
       d_.restore(mark);

@@ -83,6 +83,23 @@ void linear_gelu(D& d, typename D::Tensor y, const typename D::Tensor& x,
   }
 }
 
+// out[R, H] = gelu(x · Wiᵀ + bi) · Woᵀ (exact erf GELU; bi may be empty; no bias on the second
+// product): a BERT FFN's two products. The driver's fused kernel where it has one (it need not
+// store the intermediate), else linear_gelu into an intermediate [R, I] allocated in scratch
+// (the caller restores its scratch mark), then linear.
+template <Driver D>
+void ffn_gelu(D& d, typename D::Tensor out, const typename D::Tensor& x,
+              const typename D::Tensor& wi, const typename D::Tensor& bi,
+              const typename D::Tensor& wo) {
+  if constexpr (requires { d.ffn_gelu(out, x, wi, bi, wo); }) {
+    d.ffn_gelu(out, x, wi, bi, wo);
+  } else {
+    typename D::Tensor mid = d.alloc(out.dtype, {x.rows(), wi.dim(0)});
+    linear_gelu(d, mid, x, wi, bi);
+    linear(d, out, mid, wo, typename D::Tensor{});
+  }
+}
+
 // out = x + bias + residual (bias may be empty); out may alias x or residual.
 template <Driver D>
 void fused_bias_residual(D& d, typename D::Tensor out, typename D::Tensor x,

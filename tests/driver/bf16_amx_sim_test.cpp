@@ -104,6 +104,7 @@ inline void dot(int c, int a, int b) {
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -170,6 +171,56 @@ TEST(Bf16AmxSim, AmxKernelMatchesTheEmulatedKernel) {
         }
         for (int64_t j = n; j < ldc; ++j) ASSERT_EQ(y[r * ldc + j], -7.0f) << "wrote past n";
       }
+    }
+  }
+}
+
+// The fused FFN (amx_ffn) on the emulated tiles, bit for bit what amx_linear(wi, bias, gelu) then
+// amx_linear(wo) compute: intermediate widths that are not a whole panel (its pad must be zero
+// in the down projection's input), row counts that end inside a 32-row block and inside a
+// 128-row task, strided input and output, a NaN kept in its row; nothing written past wo.n.
+TEST(Bf16AmxSim, FusedFfnIsTheTwoProductsBitForBit) {
+  if (!cpu_converts_bf16()) GTEST_SKIP() << "needs AVX512-BF16 for the conversion";
+  const CpuKernels& kern = select_kernels(Isa::kAuto);
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int64_t shapes[][3] = {{1, 40, 33}, {33, 64, 100}, {130, 384, 1536}, {300, 96, 200}};
+  for (const auto& sh : shapes) {
+    const int64_t m = sh[0], h = sh[1], inner = sh[2], lda = h + 3, ldc = h + 5;
+    SCOPED_TRACE("m=" + std::to_string(m) + " h=" + std::to_string(h) +
+                 " i=" + std::to_string(inner));
+    std::vector<float> x(static_cast<size_t>(m * lda)), wi(static_cast<size_t>(inner * h)),
+        wo(static_cast<size_t>(h * inner)), bias(static_cast<size_t>(inner));
+    for (auto& v : x) v = nd(rng);
+    for (auto& v : wi) v = 0.05f * nd(rng);
+    for (auto& v : wo) v = 0.05f * nd(rng);
+    for (auto& v : bias) v = nd(rng);
+    if (m > 3) x[3 * lda + h / 2] = std::numeric_limits<float>::quiet_NaN();
+    auto pack = [](const std::vector<float>& w, int64_t n, int64_t k) {
+      Bf16Weight b;
+      b.isa = Bf16Isa::kAmx;
+      b.n = n;
+      b.k = k;
+      pack_amx(b, w.data(), n, k);
+      return b;
+    };
+    const Bf16Weight bwi = pack(wi, inner, h), bwo = pack(wo, h, inner);
+    Bf16Scratch s1, s2;
+    std::vector<float> mid(static_cast<size_t>(m * inner)),
+        want(static_cast<size_t>(m * ldc), -7.0f), got(want.size(), -7.0f);
+    amx_linear(bwi, x.data(), lda, mid.data(), inner, m, bias.data(), kern.gelu, s1);
+    amx_linear(bwo, mid.data(), inner, want.data(), ldc, m, nullptr, nullptr, s1);
+    amx_ffn(bwi, bwo, x.data(), lda, got.data(), ldc, m, bias.data(), kern.gelu, s2);
+    for (int64_t r = 0; r < m; ++r) {
+      for (int64_t j = 0; j < h; ++j) {
+        const float a = got[r * ldc + j], b = want[r * ldc + j];
+        if (r == 3 && m > 3) {
+          ASSERT_TRUE(std::isnan(a)) << j;
+        } else {
+          ASSERT_EQ(std::bit_cast<uint32_t>(a), std::bit_cast<uint32_t>(b)) << r << "," << j;
+        }
+      }
+      for (int64_t j = h; j < ldc; ++j) ASSERT_EQ(got[r * ldc + j], -7.0f) << "wrote past n";
     }
   }
 }

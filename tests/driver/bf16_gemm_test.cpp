@@ -20,6 +20,7 @@
 #include "driver/cpu/cpu_driver.hpp"
 #include "driver/cpu/cpu_kernels.hpp"
 #include "ripvec/error.hpp"
+#include "util/thread_pool.hpp"
 
 namespace ripvec::cpu {
 namespace {
@@ -127,6 +128,35 @@ TEST(Bf16Gemm, EveryKernelMatchesTheFormula) {
         }
       }
     }
+  }
+}
+
+// bf16_ffn is bf16_linear(wi, bias, gelu) then bf16_linear(wo), bit for bit, on every kernel:
+// with few rows (the two products) and with enough to give every pool thread two 128-row blocks
+// (on AMX, the fused kernel); mismatched weights are an InvalidArgument.
+TEST(Bf16Gemm, FfnIsTheTwoLinearsBitForBit) {
+  const CpuKernels& kern = select_kernels(Isa::kAuto);
+  std::mt19937 rng(17);
+  const int64_t h = 96, inner = 200, fused_rows = 2 * 128 * ThreadPool::global().size() + 37;
+  for (Bf16Isa isa : kernels()) {
+    const auto wi = normal(rng, inner * h, 0.05f), wo = normal(rng, h * inner, 0.05f),
+               b = normal(rng, inner);
+    const Bf16Weight bwi = pack_bf16_weight(kern, wi.data(), inner, h, isa),
+                     bwo = pack_bf16_weight(kern, wo.data(), h, inner, isa);
+    for (const int64_t m : {int64_t{5}, fused_rows}) {
+      SCOPED_TRACE(std::string(bf16_isa_name(isa)) + " m=" + std::to_string(m));
+      const auto x = normal(rng, m * h);
+      Bf16Scratch s1, s2;
+      std::vector<float> mid(static_cast<size_t>(m * inner)), want(static_cast<size_t>(m * h)),
+          got(want.size(), -7.0f);
+      bf16_linear(kern, bwi, x.data(), h, mid.data(), inner, m, b.data(), true, s1);
+      bf16_linear(kern, bwo, mid.data(), inner, want.data(), h, m, nullptr, false, s1);
+      bf16_ffn(kern, bwi, bwo, x.data(), h, got.data(), h, m, b.data(), true, s2);
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+    }
+    Bf16Scratch s;
+    EXPECT_THROW(bf16_ffn(kern, bwi, bwi, nullptr, h, nullptr, h, 1, nullptr, true, s),
+                 InvalidArgument);
   }
 }
 

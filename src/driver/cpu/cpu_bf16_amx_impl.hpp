@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -61,14 +62,13 @@ struct AmxBlock {
   void (*gelu)(float*, int64_t);
 };
 
-// One 32 x 32 block of y: rows r..r+32 of the task, channels of panel p.
-RIPVEC_AMX_TARGET inline void tile_block_amx(const AmxBlock& b, int64_t p, int64_t r,
-                                             float (*sums)[32]) {
-  const Bf16Weight& w = *b.w;
+// The sums of one 32 x 32 block: rows r..r+32 of the task's activations `act` (convert_row_amx's
+// layout), channels of panel p of w, into sums (FP32, no bias).
+RIPVEC_AMX_TARGET inline void tile_sums_amx(const Bf16Weight& w, const uint16_t* act, int64_t p,
+                                            int64_t r, float (*sums)[32]) {
   const int64_t kp = w.kp, steps = kp / kStep;
   const uint16_t* panel = w.packed.data() + p * kp * kPanel;
-  const int64_t col0 = p * kPanel, cols = std::min<int64_t>(kPanel, w.n - col0);
-  const uint16_t* a0 = b.act + r * kp;  // row groups r / 16 and r / 16 + 1
+  const uint16_t* a0 = act + r * kp;  // row groups r / 16 and r / 16 + 1
   const uint16_t* a1 = a0 + 16 * kp;
   _tile_zero(0);
   _tile_zero(1);
@@ -89,18 +89,36 @@ RIPVEC_AMX_TARGET inline void tile_block_amx(const AmxBlock& b, int64_t p, int64
   _tile_stored(1, &sums[0][16], 128);
   _tile_stored(2, &sums[16][0], 128);
   _tile_stored(3, &sums[16][16], 128);
+}
+
+// Lane masks of a panel's two 16-channel halves that hold channels below n.
+struct PanelMasks {
+  int64_t col0, cols;
+  __mmask16 m0, m1;
+  PanelMasks(int64_t p, int64_t n)
+      : col0(p * kPanel),
+        cols(std::min<int64_t>(kPanel, n - p * kPanel)),
+        m0(static_cast<__mmask16>(cols >= 16 ? 0xffff : (1u << cols) - 1)),
+        m1(static_cast<__mmask16>(cols >= 32   ? 0xffff
+                                  : cols <= 16 ? 0
+                                               : (1u << (cols - 16)) - 1)) {}
+};
+
+// One 32 x 32 block of y: rows r..r+32 of the task, channels of panel p.
+RIPVEC_AMX_TARGET inline void tile_block_amx(const AmxBlock& b, int64_t p, int64_t r,
+                                             float (*sums)[32]) {
+  tile_sums_amx(*b.w, b.act, p, r, sums);
+  const PanelMasks pm(p, b.w->n);
   const int64_t rows = std::min<int64_t>(32, b.rows - r);
-  const __mmask16 m0 = static_cast<__mmask16>(cols >= 16 ? 0xffff : (1u << cols) - 1);
-  const __mmask16 m1 = static_cast<__mmask16>(cols >= 32   ? 0xffff
-                                              : cols <= 16 ? 0
-                                                           : (1u << (cols - 16)) - 1);
-  const __m512 bias0 = b.bias ? _mm512_maskz_loadu_ps(m0, b.bias + col0) : _mm512_setzero_ps();
-  const __m512 bias1 = b.bias ? _mm512_maskz_loadu_ps(m1, b.bias + col0 + 16) : _mm512_setzero_ps();
+  const __m512 bias0 =
+      b.bias ? _mm512_maskz_loadu_ps(pm.m0, b.bias + pm.col0) : _mm512_setzero_ps();
+  const __m512 bias1 =
+      b.bias ? _mm512_maskz_loadu_ps(pm.m1, b.bias + pm.col0 + 16) : _mm512_setzero_ps();
   for (int64_t i = 0; i < rows; ++i) {
-    float* yr = b.y + (r + i) * b.ldc + col0;
-    _mm512_mask_storeu_ps(yr, m0, _mm512_add_ps(_mm512_load_ps(&sums[i][0]), bias0));
-    _mm512_mask_storeu_ps(yr + 16, m1, _mm512_add_ps(_mm512_load_ps(&sums[i][16]), bias1));
-    if (b.gelu) b.gelu(yr, cols);
+    float* yr = b.y + (r + i) * b.ldc + pm.col0;
+    _mm512_mask_storeu_ps(yr, pm.m0, _mm512_add_ps(_mm512_load_ps(&sums[i][0]), bias0));
+    _mm512_mask_storeu_ps(yr + 16, pm.m1, _mm512_add_ps(_mm512_load_ps(&sums[i][16]), bias1));
+    if (b.gelu) b.gelu(yr, pm.cols);
   }
 }
 
@@ -168,6 +186,102 @@ void amx_linear(const Bf16Weight& w, const float* x, int64_t lda, float* y, int6
   };
   const double flops = 2.0 * double(m) * double(n) * double(k);
   run_tasks(split.count, 1, flops < 2e6, run);
+}
+
+// The up projection's 32 x 32 block (rows r..r+32 of the task, panel p of wi) through bias and
+// gelu into the intermediate `inter` in convert_row_amx's layout (rows padded to wi.n_pad =
+// the down weight's kp): the values amx_linear(wi, gelu) would store, rounded as
+// convert_row_amx would round them, zeros past wi.n.
+RIPVEC_AMX_TARGET inline void tile_block_up_amx(const Bf16Weight& wi, const uint16_t* act,
+                                                const float* bias, void (*gelu)(float*, int64_t),
+                                                int64_t p, int64_t r, uint16_t* inter,
+                                                float (*sums)[32]) {
+  tile_sums_amx(wi, act, p, r, sums);
+  const PanelMasks pm(p, wi.n);
+  const __m512 bias0 = bias ? _mm512_maskz_loadu_ps(pm.m0, bias + pm.col0) : _mm512_setzero_ps();
+  const __m512 bias1 =
+      bias ? _mm512_maskz_loadu_ps(pm.m1, bias + pm.col0 + 16) : _mm512_setzero_ps();
+  const int64_t blocks = wi.n_pad / kStep;  // tiles per 16-row group of the intermediate
+  for (int64_t i = 0; i < 32; ++i) {
+    float* row = &sums[i][0];
+    _mm512_store_ps(row, _mm512_add_ps(_mm512_load_ps(row), bias0));
+    _mm512_store_ps(row + 16, _mm512_add_ps(_mm512_load_ps(row + 16), bias1));
+    if (gelu) gelu(row, pm.cols);
+    const __m512 lo = _mm512_maskz_mov_ps(pm.m0, _mm512_load_ps(row));
+    const __m512 hi = _mm512_maskz_mov_ps(pm.m1, _mm512_load_ps(row + 16));
+    const int64_t rr = r + i;
+    _mm512_store_si512(inter + ((rr / 16) * blocks + p) * kTileElems + (rr % 16) * kStep,
+                       bf16x32(lo, hi));
+  }
+}
+
+struct AmxFfnJob {
+  const Bf16Weight *wi, *wo;
+  const uint16_t* act;  // the input rows (convert_row_amx's layout)
+  uint16_t* inter;      // slots of kRowBlock x wo->kp values
+  int64_t slot;
+  float* out;
+  int64_t ldc, m;
+  const float* bias;
+  void (*gelu)(float*, int64_t);
+  std::atomic<int64_t>* next;  // the next row block to take
+};
+
+// Row blocks of the job taken one at a time until none is left, with slot sl's buffer.
+RIPVEC_AMX_TARGET void amx_ffn_slot(const AmxFfnJob& j, int64_t sl) {
+  _tile_loadconfig(&tile_config());
+  alignas(64) float sums[32][32];
+  const Bf16Weight &wi = *j.wi, &wo = *j.wo;
+  uint16_t* inter = j.inter + sl * j.slot;
+  const int64_t blocks = (j.m + kRowBlock - 1) / kRowBlock;
+  for (int64_t t; (t = j.next->fetch_add(1, std::memory_order_relaxed)) < blocks;) {
+    const int64_t r0 = t * kRowBlock, rows = std::min(kRowBlock, j.m - r0);
+    for (int64_t r = 0; r < rows; r += 32)
+      for (int64_t p = 0; p < wi.n_pad / kPanel; ++p)
+        tile_block_up_amx(wi, j.act + r0 * wi.kp, j.bias, j.gelu, p, r, inter, sums);
+    const AmxBlock down{&wo,     inter,  j.out + r0 * j.ldc, j.ldc, rows, 0, wo.n_pad / kPanel,
+                        nullptr, nullptr};
+    for (int64_t r = 0; r < rows; r += 32)
+      for (int64_t p = 0; p < wo.n_pad / kPanel; ++p) tile_block_amx(down, p, r, sums);
+  }
+  _tile_release();
+}
+
+// Tasks of the fused FFN: row blocks of kRowBlock, at least two per thread (fewer leave threads
+// idle that the two separate products would have kept busy by splitting their panels).
+inline bool amx_ffn_fuses(int64_t m, int64_t threads) {
+  return (m + kRowBlock - 1) / kRowBlock >= 2 * threads;
+}
+
+// out[m, wo.n] (ldc) = bf16(gelu(bf16(x) bf16(Wi) + bias)) bf16(Wo), gelu may be null: the FFN's
+// two products, row block by row block. A task's intermediate rows (kRowBlock x wi.n: 384 KiB
+// at MiniLM's 1,536) go from the up projection's epilogue, in the tiles' layout, into a buffer
+// of the thread's own, where the down projection reads them back from L2: they are never stored
+// in FP32 nor converted by a pass of their own. Bit for bit what amx_linear(wi, bias, gelu) then
+// amx_linear(wo) compute. Needs wo.k == wi.n and amx_ffn_fuses(m, pool threads); s.inter holds
+// a kRowBlock x wo.kp slot per pool thread.
+RIPVEC_AMX_TARGET void amx_ffn(const Bf16Weight& wi, const Bf16Weight& wo, const float* x,
+                               int64_t lda, float* out, int64_t ldc, int64_t m, const float* bias,
+                               void (*gelu)(float*, int64_t), Bf16Scratch& s) {
+  const int64_t threads = ThreadPool::global().size();
+  const int64_t kp = wi.kp, m_pad = (m + 31) / 32 * 32, slot = kRowBlock * wo.kp;
+  if (s.act.size() < static_cast<size_t>(m_pad * kp)) s.act.resize(static_cast<size_t>(m_pad * kp));
+  if (s.inter.size() < static_cast<size_t>(threads * slot))
+    s.inter.resize(static_cast<size_t>(threads * slot));
+  uint16_t* act = s.act.data();
+  auto convert = [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r)
+      convert_row_amx(r < m ? x + r * lda : nullptr, r, wi.k, kp, act);
+  };
+  run_tasks(m_pad, 16, false, convert);
+  std::atomic<int64_t> next{0};
+  const AmxFfnJob job{&wi, &wo, act, s.inter.data(), slot, out, ldc, m, bias, gelu, &next};
+  // One call per slot (grain 1 over [0, threads): the pool hands each index out once); each takes
+  // row blocks until none is left, so a slot's buffer is never shared.
+  auto run = [&job](int64_t lo, int64_t hi) {
+    for (int64_t sl = lo; sl < hi; ++sl) amx_ffn_slot(job, sl);
+  };
+  run_tasks(threads, 1, false, run);
 }
 
 }  // namespace
