@@ -85,7 +85,24 @@ IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress) {
   io.threads = opts.threads;
   if (progress != nullptr && progress->mode() != ProgressPrinter::Mode::Off)
     io.progress = [progress](const IndexProgress& p) { progress->update(p); };
+  // Another process is updating the index: wait for it, saying so (a second `ripvec index` sat
+  // on "scanning" with no word of what it waited for; hostile probe 2026-12-07).
+  const bool quiet = opts.quiet;
+  const bool tty = progress != nullptr && progress->mode() == ProgressPrinter::Mode::Tty;
+  io.when_busy = [quiet, tty](const std::filesystem::path& location) {
+    say_waiting_for_writer(location, quiet, tty);
+    return true;
+  };
   return io;
+}
+
+void say_waiting_for_writer(const std::filesystem::path& location, bool quiet, bool tty) {
+  if (quiet) return;
+  // On a terminal the progress line is cleared first; its next tick draws it again.
+  std::fprintf(stderr,
+               "%sripvec: waiting for another process that is updating the index at %s (Ctrl-C "
+               "stops waiting)\n",
+               tty ? "\r\x1b[K" : "", escape_name(location.string()).c_str());
 }
 
 void report_update_warnings(const UpdateStats& st, bool quiet, bool entries) {

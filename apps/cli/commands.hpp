@@ -46,11 +46,14 @@ bool check_path_argument(const std::string& path);
 // Whether the model download may draw a progress bar (not -q and stderr is a terminal).
 bool progress_enabled(const CliOptions& opts);
 
-// Index options from the flags; `progress` (may be null) receives the update's progress.
+// Index options from the flags; `progress` (may be null) receives the update's progress. An
+// update whose index another process is updating waits for it, saying so (when_busy).
 IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress);
+// The note that an update waits for another process updating the index at `location` (stderr,
+// nothing when quiet; tty: the progress line is cleared first).
+void say_waiting_for_writer(const std::filesystem::path& location, bool quiet, bool tty);
 // The query-time filter of the flags (-t/-T/-g/--hidden/--no-ignore/--max-filesize).
 SearchFilter search_filter(const CliOptions& opts);
-// Prints the update's warnings on stderr unless quiet.
 // Prints st's warnings on stderr (nothing with quiet). entries = false leaves out the warnings
 // about single skipped entries (UpdateStats::entry_warnings), which every search of an
 // unchanged tree would repeat.

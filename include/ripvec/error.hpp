@@ -23,12 +23,12 @@ class Error : public std::runtime_error {
   unsigned line_;
 };
 
-#define RIPVEC_DECLARE_ERROR(Name)                                                       \
-  class Name : public Error {                                                            \
-   public:                                                                               \
-    explicit Name(const std::string& what,                                               \
-                  std::source_location loc = std::source_location::current())            \
-        : Error(what, loc) {}                                                            \
+#define RIPVEC_DECLARE_ERROR(Name)                                            \
+  class Name : public Error {                                                 \
+   public:                                                                    \
+    explicit Name(const std::string& what,                                    \
+                  std::source_location loc = std::source_location::current()) \
+        : Error(what, loc) {}                                                 \
   }
 
 // A model file (safetensors, config.json, tokenizer.json...) is malformed or inconsistent.
@@ -48,6 +48,9 @@ RIPVEC_DECLARE_ERROR(IndexError);
 // The caller cancelled the operation (IndexOptions::cancelled, SearchOptions::cancelled,
 // RepoMapOptions::cancelled); nothing it would have committed was committed.
 RIPVEC_DECLARE_ERROR(CancelledError);
+// Another process is updating the index and the caller chose not to wait for it
+// (IndexOptions::when_busy); nothing was changed.
+RIPVEC_DECLARE_ERROR(IndexBusyError);
 
 #undef RIPVEC_DECLARE_ERROR
 

@@ -159,6 +159,13 @@ struct IndexOptions {
   // (objects already written are reused by the next update, as after a kill). Once the commit
   // has begun it is not polled. Called on the thread running update(); may be empty.
   std::function<bool()> cancelled;
+  // Another process holds the index's lock (it is updating the index: `ripvec index` in another
+  // terminal, a stopped one, an editor's server). Called once by update(), before it would wait,
+  // with the index's location; true: wait for that process (the default when empty: a second
+  // writer must not race the first); false: do not wait: update() throws IndexBusyError and
+  // changes nothing (a search can serve the last committed snapshot instead of hanging as long
+  // as the other process runs: hostile probe 2026-12-07). Called on the thread running update().
+  std::function<bool(const std::filesystem::path& location)> when_busy;
 };
 
 struct UpdateStats {

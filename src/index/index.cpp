@@ -17,6 +17,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -595,6 +596,7 @@ void IndexImpl::refuse_symlinks() const {
       throw IoError(p.string() +
                     " is a symbolic link: an index never writes or deletes through one; remove it");
   };
+  refuse(location_.parent_path());  // <root>/.ripvec (refused at open too) or <cache>/<root key>
   refuse(location_);
   refuse(location_ / "objects");
   std::error_code ec;
@@ -682,9 +684,15 @@ UpdateStats IndexImpl::update() {
   // A cache we cannot write (read-only file system, another user's files) is used as it is,
   // under a shared lock or none (FileLock). A lock file that is a FIFO, a symlink... is an
   // error naming it: not ours to delete.
-  FileLock lock(location_ / "lock", /*allow_read_only=*/true);
+  std::optional<FileLock> lock;
+  lock.emplace(location_ / "lock", /*allow_read_only=*/true, /*wait=*/false);
+  if (lock->contended()) {
+    if (opts_.when_busy && !opts_.when_busy(location_))
+      throw IndexBusyError("another process is updating the index at " + location_.string());
+    lock.emplace(location_ / "lock", /*allow_read_only=*/true);
+  }
   const bool read_only =
-      !lock.exclusive() || ::faccessat(AT_FDCWD, location_.c_str(), W_OK, AT_EACCESS) != 0;
+      !lock->exclusive() || ::faccessat(AT_FDCWD, location_.c_str(), W_OK, AT_EACCESS) != 0;
   // A clean that ran while we waited for the lock removed the folders (the lock is a new one).
   if (!read_only) create_private_directories(location_ / "objects", ec);
   // Temp files of writers that were killed (we hold the lock: no writer is active). Objects'

@@ -220,6 +220,19 @@ bool exists_dir(const fs::path& p) {
   std::error_code ec;
   return fs::is_directory(p, ec);
 }
+// Whether d holds a repository's index folder .ripvec/. One that is a symbolic link to a folder
+// is refused: through it an update replaced another project's index with this one's and
+// collected its objects (hostile probe 2026-12-07); a link to anything else is no index folder.
+bool has_repo_index(const fs::path& d) {
+  const fs::path p = d / ".ripvec";
+  std::error_code ec;
+  if (!fs::is_directory(p, ec)) return false;
+  if (fs::is_symlink(fs::symlink_status(p, ec)))
+    throw IoError(p.string() +
+                  " is a symbolic link: an index is never read or written through one; remove it "
+                  "(or make it a folder of its own)");
+  return true;
+}
 bool exists_any(const fs::path& p) {
   std::error_code ec;
   return fs::exists(fs::symlink_status(p, ec));
@@ -270,8 +283,7 @@ Located locate_index(const fs::path& path, const fs::path& cache_dir, std::strin
   const auto chain = ancestors(dir);
   const fs::path cache = resolve_cache_dir(cache_dir);
   Located out;
-  if (const fs::path* d =
-          nearest(chain, [](const fs::path& d) { return exists_dir(d / ".ripvec"); })) {
+  if (const fs::path* d = nearest(chain, has_repo_index)) {
     out.root = *d;
     out.location = *d / ".ripvec" / std::string(model_dir);
     out.source = Index::RootSource::RepoLocal;
@@ -309,9 +321,7 @@ std::pair<fs::path, Index::RootSource> any_model_root(const fs::path& path,
   const fs::path dir = exists_dir(p) ? p : p.parent_path();
   const auto chain = ancestors(dir);
   const fs::path cache = resolve_cache_dir(cache_dir);
-  if (const fs::path* d =
-          nearest(chain, [](const fs::path& d) { return exists_dir(d / ".ripvec"); }))
-    return {*d, Index::RootSource::RepoLocal};
+  if (const fs::path* d = nearest(chain, has_repo_index)) return {*d, Index::RootSource::RepoLocal};
   if (const fs::path* d =
           nearest(chain, [&](const fs::path& d) { return exists_dir(cache / root_key(d)); }))
     return {*d, Index::RootSource::Cached};

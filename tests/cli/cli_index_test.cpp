@@ -2,7 +2,9 @@
 // model does not matter here; keyword mode gives deterministic rankings): filters never
 // change the index, sub-paths and files are answered from the enclosing index, progress on a
 // non-TTY stderr, --status / --list / --clean, and the output modes -l, --vimgrep, -C.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +60,13 @@ class CliIndex : public ::testing::Test {
     r.env["NO_COLOR"] = kUnset;
     r.env["RIPVEC_CACHE_DIR"] = kUnset;
     return r;
+  }
+  // The folder of the (one) index in the cache: where its manifest is; empty when none.
+  fs::path index_location() const {
+    fs::path loc;
+    for (const auto& e : fs::recursive_directory_iterator(cache_.path()))
+      if (e.path().filename() == "manifest.json") loc = e.path().parent_path();
+    return loc;
   }
   static size_t embedded(const std::string& index_out) {
     const auto at = index_out.find("chunks: ");
@@ -470,9 +479,7 @@ TEST_F(CliIndex, RelativeXdgCacheHomeIsIgnored) {
 // refuses with an IoError as it would refuse a full disk.
 TEST_F(CliIndex, SearchWhoseUpdateFailsServesTheLastIndexAndExits2) {
   ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
-  fs::path loc;
-  for (const auto& e : fs::recursive_directory_iterator(cache_.path()))
-    if (e.path().filename() == "manifest.json") loc = e.path().parent_path();
+  const fs::path loc = index_location();
   ASSERT_FALSE(loc.empty());
   fs::remove_all(loc / "objects");
   ASSERT_EQ(::mkfifo((loc / "objects").c_str(), 0644), 0);
@@ -497,6 +504,64 @@ TEST_F(CliIndex, SearchWhoseUpdateFailsServesTheLastIndexAndExits2) {
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("objects is not a folder"), std::string::npos) << r.err;
   EXPECT_EQ(split_lines(r.out), std::vector<std::string>{(other / "zoo.py").string()}) << r.out;
+}
+
+// Hostile probe 2026-12-07: while another process updated the index (a `ripvec index` stopped
+// with Ctrl-Z, a long first index), every search of that tree waited on its lock with no limit
+// and no word of why, keyword searches too. A search now serves the index's last update at once,
+// saying so; `ripvec index` still waits for the other writer, and says what it waits for. The
+// other process is this test, holding the index's lock.
+TEST_F(CliIndex, SearchWhileAnotherProcessUpdatesServesTheLastUpdate) {
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  const fs::path loc = index_location();
+  ASSERT_FALSE(loc.empty());
+  repo_.write("lib/koala.py", "def koala_count(x):\n    return x + 1\n");
+  const int fd = ::open((loc / "lock").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  for (const char* mode : {"keyword", "semantic"}) {
+    CliRun r = run({"--mode", mode, "-l", "wallaby", repo_.path()}, /*quiet=*/false);
+    r.prefix = {"/usr/bin/timeout", "20"};
+    const auto res = run_cli(r);
+    EXPECT_EQ(res.status, 0) << mode << ": " << res.err;
+    EXPECT_NE(res.err.find("another process is updating the index of"), std::string::npos)
+        << res.err;
+    if (std::string(mode) == "keyword") EXPECT_EQ(split_lines(res.out).size(), 3u) << res.out;
+  }
+  CliRun ix = run({"index", repo_.path()}, /*quiet=*/false);
+  ix.prefix = {"/usr/bin/timeout", "3"};
+  const auto waited = run_cli(ix);
+  EXPECT_EQ(waited.status, 124) << waited.err;  // still waiting when timeout stopped it
+  EXPECT_NE(waited.err.find("waiting for another process that is updating the index at"),
+            std::string::npos)
+      << waited.err;
+  ::flock(fd, LOCK_UN);
+  ::close(fd);
+  // The other writer done, the next search takes in the new file.
+  const auto after = run_cli(run({"--mode", "keyword", "-l", "koala", repo_.path()}));
+  EXPECT_EQ(after.status, 0) << after.err;
+  EXPECT_EQ(split_lines(after.out), std::vector<std::string>{(repo_ / "lib/koala.py").string()});
+}
+
+// Hostile probe 2026-12-07: a .ripvec that is a symbolic link to another repository's index
+// folder was used as this repository's index: an update replaced the other project's index with
+// this one's and collected its objects. It is refused, naming it, and the other index is intact.
+TEST_F(CliIndex, RepoIndexFolderThatIsASymlinkIsRefused) {
+  ASSERT_EQ(run_cli(run({"index", "--repo-local", repo_.path()})).status, 0);
+  TempDir other;
+  other.write("zoo.py", "def wallaby_feeding_schedule():\n    return 'wallaby'\n");
+  fs::create_directory_symlink(repo_ / ".ripvec", other / ".ripvec");
+  for (std::vector<std::string> args : {std::vector<std::string>{"index", other.path()},
+                                        {"--mode", "keyword", "wallaby", other.path()},
+                                        {"index", "--clean", other.path()}}) {
+    const auto r = run_cli(run(args));
+    EXPECT_EQ(r.status, 2) << args[0] << " " << args[1] << ": " << r.err;
+    EXPECT_NE(r.err.find(".ripvec is a symbolic link"), std::string::npos) << r.err;
+  }
+  const auto again = run_cli(run({"index", repo_.path()}, /*quiet=*/false));
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(embedded(again.out), 0u) << again.out;
+  EXPECT_NE(again.out.find("0 removed"), std::string::npos) << again.out;
 }
 
 TEST_F(CliIndex, FilesWithMatchesVimgrepAndContext) {

@@ -2,7 +2,9 @@
 // at query time never change the index, sub-paths and files are answered from the enclosing
 // index, hidden / ignored / oversized files, merging and demotion of hits, find_similar,
 // status / list / clean, and searches running while an update commits.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <sys/wait.h>
@@ -689,7 +691,7 @@ TEST_F(IndexService, CacheInsideTheTreeIsNeverIndexed) {
   TestHashEmbedder a("test/model-a"), b("test/model-b");
   IndexOptions o = opts();
   o.cache_dir = root_ / "cachedir";
-  o.max_file_size = 4000;  // above the tree's files, below a snapshot's size
+  o.max_file_size = 4000;                    // above the tree's files, below a snapshot's size
   for (int round = 0; round < 2; ++round) {  // the second round sees the first one's cache
     for (TestHashEmbedder* e : {&a, &b}) {
       auto idx = Index::open(root_, borrow(*e), o);
@@ -702,6 +704,44 @@ TEST_F(IndexService, CacheInsideTheTreeIsNeverIndexed) {
     }
   }
   EXPECT_TRUE(fs::exists(root_ / "cachedir"));
+}
+
+// IndexOptions::when_busy: with another process holding the index's lock (this test, through
+// a descriptor of its own: flock locks belong to the open file), update() asks once with the
+// location; false: IndexBusyError and nothing changed (the snapshot still searchable); true: it
+// waits, and goes on once the lock is released. Without the other holder it is not called.
+TEST_F(IndexService, WhenBusySaysWhetherToWaitForAnotherWriter) {
+  TestHashEmbedder emb;
+  IndexOptions o = opts();
+  std::vector<fs::path> asked;
+  bool wait = false;
+  o.when_busy = [&](const fs::path& loc) {
+    asked.push_back(loc);
+    return wait;
+  };
+  auto idx = Index::open(root_, borrow(emb), o);
+  idx->update();
+  EXPECT_TRUE(asked.empty());
+  const size_t chunks = idx->snapshot()->size();
+  write(root_ / "late.py", py_file("late", 2));
+  const int fd = ::open((idx->location() / "lock").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  EXPECT_THROW(idx->update(), IndexBusyError);
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0], idx->location());
+  EXPECT_EQ(idx->snapshot()->size(), chunks);
+  wait = true;
+  std::thread release([fd] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::flock(fd, LOCK_UN);
+    ::close(fd);
+  });
+  const UpdateStats st = idx->update();
+  release.join();
+  EXPECT_EQ(asked.size(), 2u);
+  EXPECT_EQ(st.files_added, 1u);
+  EXPECT_GT(idx->snapshot()->size(), chunks);
 }
 
 TEST_F(IndexService, ConcurrentSearchesDuringUpdatesSeeWholeSnapshots) {
