@@ -256,10 +256,13 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   app.add_flag_callback(
       "--index", [&o] { o.use_index = true; },
       "Use the persistent index, updated incrementally (default)");
-  app.add_flag_callback(
+  auto* no_index = app.add_flag_callback(
       "--no-index", [&o] { o.use_index = false; }, "Embed in memory and keep nothing on disk");
+  // Rebuilding the index keeps it on disk: the two together rebuilt the whole persistent index
+  // against --no-index's word (hostile probe 2026-12-07); a usage error, as ripgrep's.
   app.add_flag("--reindex", o.reindex,
-               "Rebuild the index from scratch before searching (implies --index)");
+               "Rebuild the index from scratch before searching (implies --index)")
+      ->excludes(no_index);
   add_index_flags(app, o);
   add_model_flags(app, o);
   add_walk_flags(app, o);

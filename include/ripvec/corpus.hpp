@@ -19,9 +19,11 @@ struct FileType {
 const std::vector<FileType>& file_types();
 
 // A file name for text output (the CLI's results and warnings, the MCP and LSP servers' text):
-// control characters (C0, DEL, C1), and bytes that are not UTF-8, become \xNN, so that a name
-// cannot move the cursor, recolor the terminal, or fake a result line or a Markdown section
-// that a reader (a person, an agent) would take for ripvec's. Everything else (a backslash too)
+// control characters (C0, DEL, C1), the characters that reorder the text around them (bidi
+// controls such as U+202E, U+2028/9: each byte), and bytes that are not UTF-8, become \xNN, so
+// that a name cannot move the cursor, recolor the terminal, fake a result line or a Markdown
+// section that a reader (a person, an agent) would take for ripvec's, or show "invoice\u202Eyp.txt"
+// as "invoicetxt.py". Everything else (a backslash too)
 // is shown as is; JSON outputs carry the exact name. Thread-safe.
 std::string escape_name(std::string_view name);
 

@@ -31,9 +31,9 @@ std::string escape_name(std::string_view name) {
       ++i;
       continue;
     }
-    if (len == 2 && c == 0xC2 && p[i + 1] < 0xA0) {  // C1 control U+0080..U+009F (CSI...)
-      hex(c);
-      hex(p[i + 1]);
+    if ((len == 2 && c == 0xC2 && p[i + 1] < 0xA0) ||       // C1 control U+0080..U+009F (CSI...)
+        text::reordering_control_length(name, i) == len) {  // bidi controls (hostile probe)
+      for (size_t k = 0; k < len; ++k) hex(p[i + k]);
     } else {
       out.append(name.substr(i, len));
     }

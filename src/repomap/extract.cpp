@@ -50,12 +50,7 @@ std::string squash(std::string_view s, size_t max) {
     auto at = [&](size_t k) { return k < raw.size() ? static_cast<unsigned char>(raw[k]) : 0; };
     size_t skip = 0;  // further bytes of a character replaced
     if (b == 0xC2 && at(i + 1) >= 0x80 && at(i + 1) <= 0x9F) skip = 1;  // C1
-    if (b == 0xD8 && at(i + 1) == 0x9C) skip = 1;                       // U+061C
-    if (b == 0xE2 && at(i + 1) == 0x80 &&
-        ((at(i + 2) >= 0x8E && at(i + 2) <= 0x8F) || (at(i + 2) >= 0xA8 && at(i + 2) <= 0xAE)))
-      skip = 2;  // U+200E/F, U+2028/9, U+202A-E
-    if (b == 0xE2 && at(i + 1) == 0x81 && at(i + 2) >= 0xA6 && at(i + 2) <= 0xA9)
-      skip = 2;  // U+2066-9
+    if (const size_t n = text::reordering_control_length(raw, i); n > 0) skip = n - 1;
     if (b < 0x20 || b == 0x7F || skip > 0) {
       out += "\xEF\xBF\xBD";
       i += skip;

@@ -45,6 +45,18 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
   return seq_len(p + i, p + s.size());
 }
 
+size_t reordering_control_length(std::string_view s, size_t i) {
+  auto at = [&](size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0; };
+  const unsigned char b = at(i);
+  if (b == 0xD8 && at(i + 1) == 0x9C) return 2;  // U+061C
+  if (b == 0xE2 && at(i + 1) == 0x80 &&
+      ((at(i + 2) >= 0x8E && at(i + 2) <= 0x8F) || (at(i + 2) >= 0xA8 && at(i + 2) <= 0xAE)))
+    return 3;  // U+200E/F, U+2028/9, U+202A-E
+  if (b == 0xE2 && at(i + 1) == 0x81 && at(i + 2) >= 0xA6 && at(i + 2) <= 0xA9)
+    return 3;  // U+2066-9
+  return 0;
+}
+
 bool valid_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();

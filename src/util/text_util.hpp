@@ -14,6 +14,12 @@ bool valid_utf8(std::string_view s);
 // bytes there are not one.
 size_t utf8_sequence_length(std::string_view s, size_t i);
 
+// Length (2 or 3) of the character at s[i] when it reorders or breaks the text shown around it,
+// else 0: the bidirectional controls U+061C, U+200E/F, U+202A-E, U+2066-9 ("Trojan Source") and
+// the line and paragraph separators U+2028/9. Text from files or file names shown to a person
+// must not carry them raw ("invoice\u202Eyp.txt" reads as "invoicetxt.py").
+size_t reordering_control_length(std::string_view s, size_t i);
+
 // Copy of s with every invalid sequence replaced by U+FFFD (one per maximal invalid prefix).
 std::string sanitize_utf8(std::string_view s);
 

@@ -131,6 +131,15 @@ TEST(CliFlags, JsonWithFilesWithMatchesOrVimgrepIsError2) {
 }
 
 // Probe 2026-12-05: "--max-filesize: --max-filesize: not a size: '1.5M'".
+// Hostile probe 2026-12-07: `--reindex --no-index` (either order) rebuilt the whole persistent
+// index against --no-index's "keep nothing on disk". A usage error, nothing run.
+TEST(CliFlags, ReindexWithNoIndexIsError2) {
+  TempDir d;
+  d.write("a.py", "def f():\n    return 1\n");
+  expect_error(run_args({"--reindex", "--no-index", "query", d.path().string()}), "excludes");
+  expect_error(run_args({"--no-index", "--reindex", "query", d.path().string()}), "excludes");
+}
+
 TEST(CliFlags, MaxFilesizeErrorNamesTheFlagOnce) {
   TempDir d;
   for (const char* v : {"1.5M", "99999999999999999999G", "5T", "-5"}) {
@@ -379,6 +388,26 @@ TEST(CliFlags, ControlCharactersInFileNamesAreEscapedInListAndVimgrep) {
           << flag << " " << res.out;
       EXPECT_EQ(split_lines(res.out).size(), 1u) << flag << " " << res.out;
     }
+}
+
+// Hostile probe 2026-12-07: bidirectional controls in a file name were printed raw, so
+// "invoice\u202Eyp.txt" showed as "invoicetxt.py" in results, -l and --vimgrep (the repo map
+// already replaced them). Each of their bytes is escaped as a control's is.
+TEST(CliFlags, BidiControlsInFileNamesAreEscaped) {
+  TempDir d;
+  const std::string evil = "invoice\u202Eyp.txt\u2066x\u2029.md";
+  d.write(evil, "def escaped_name_probe():\n    return 'zebra'\n");
+  for (const char* flag : {"--no-content", "-l", "--vimgrep"}) {
+    CliRun r;
+    r.args = escaped_name_probe_args(d, {flag, "--color", "never"});
+    const auto res = run_cli(r);
+    ASSERT_EQ(res.status, 0) << flag << " " << res.err;
+    for (const char* raw : {"\u202E", "\u2066", "\u2029"})
+      EXPECT_EQ(res.out.find(raw), std::string::npos) << flag << " " << res.out;
+    EXPECT_NE(res.out.find("invoice\\xE2\\x80\\xAEyp.txt\\xE2\\x81\\xA6x\\xE2\\x80\\xA9.md"),
+              std::string::npos)
+        << flag << " " << res.out;
+  }
 }
 
 // Warnings on stderr name files too: a broken symlink whose name holds an escape sequence and a
