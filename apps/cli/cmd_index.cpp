@@ -43,8 +43,13 @@ int run_list(const CliOptions& opts) {
     // Names from the file system and the manifest: escaped as every text output (a root
     // folder named with an escape sequence must not reach the terminal raw).
     // A damaged manifest names no root: say so rather than print an empty line.
-    out += (s.root.empty() ? std::string("(root unknown: the manifest is damaged)")
-                           : escape_name(s.root.string())) +
+    // No manifest and no problem: no update committed yet, a first index that was stopped
+    // (it was called damaged; hostile probe 2026-12-07); the next update goes on from its
+    // objects.
+    out += (!s.root.empty()     ? escape_name(s.root.string())
+            : s.problem.empty() ? std::string("(root unknown: no update committed yet, a first "
+                                              "index that was stopped)")
+                                : std::string("(root unknown: the manifest is damaged)")) +
            "\n";
     const std::string reduced = reduced_vectors(s.vectors);
     out += "  model " + (s.model_id.empty() ? std::string("?") : escape_name(s.model_id)) + ", " +

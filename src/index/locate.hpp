@@ -73,8 +73,10 @@ bool is_own_object_entry(const std::filesystem::directory_entry& e, int depth);
 IndexStatus status_of_location(const std::filesystem::path& loc);
 
 struct SnapshotRecord;
-// Empty when the snapshot file `rec` names exists in `loc` with the recorded size and can hold
-// rec.n_chunks chunks of `dim` int8 codes; else what is wrong, for people (manage.cpp).
+// Empty when the snapshot file `rec` names exists in `loc` with the recorded size, can hold
+// rec.n_chunks chunks of `dim` int8 codes and passes the checks a search's open makes
+// (Snapshot::open_file: header, bounds, section checksums); else what is wrong, for people
+// (manage.cpp).
 std::string snapshot_record_problem(const std::filesystem::path& loc, const SnapshotRecord& rec,
                                     uint32_t dim);
 

@@ -362,6 +362,30 @@ TEST_F(CliIndex, StatusAndListAgreeOnADamagedIndex) {
   std::ofstream(manifest, std::ios::trunc) << "{garbage";
   list = run_cli(run({"index", "--list"}));
   EXPECT_EQ(list.out.rfind("(root unknown: the manifest is damaged)\n", 0), 0u) << list.out;
+  // Hostile probe 2026-12-07: damage that keeps the size (one flipped byte) was a problem for
+  // --status and a healthy index for --list. Both check the snapshot's checksums now.
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);  // rebuilt
+  for (const auto& e : fs::recursive_directory_iterator(cache_.path()))
+    if (e.path().filename().string().starts_with("snapshot-")) snapshot = e.path();
+  {
+    std::fstream f(snapshot, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(fs::file_size(snapshot) / 2));
+    const char c = static_cast<char>(f.get());
+    f.seekp(static_cast<std::streamoff>(fs::file_size(snapshot) / 2));
+    f.put(static_cast<char>(c ^ 0x5a));
+  }
+  st = run_cli(run({"index", "--status", repo_.path()}));
+  EXPECT_NE(st.out.find("problem: the snapshot "), std::string::npos) << st.out;
+  list = run_cli(run({"index", "--list"}));
+  EXPECT_NE(list.out.find(", damaged: the snapshot "), std::string::npos) << list.out;
+  // With no manifest at all (a first index stopped before its commit), --list says so instead
+  // of calling the manifest damaged (hostile probe 2026-12-07).
+  fs::remove(manifest);
+  for (const auto& e : fs::directory_iterator(manifest.parent_path()))
+    if (e.path().filename().string().starts_with("snapshot-")) fs::remove(e.path());
+  list = run_cli(run({"index", "--list"}));
+  EXPECT_EQ(list.out.rfind("(root unknown: no update committed yet", 0), 0u) << list.out;
+  EXPECT_EQ(list.out.find("damaged"), std::string::npos) << list.out;
 }
 
 // Probe 2026-12-05 (second round): --status and --list printed the root raw (an escape sequence
