@@ -39,7 +39,16 @@ std::string reduced_vectors(const std::string& vectors) {
 int run_list(const CliOptions& opts) {
   const auto all = list_indexes(opts.cache_dir);
   std::string out;
+  size_t unreadable = 0;
   for (const auto& s : all) {
+    // A folder of the cache that cannot be read may hold an index: named, and the run ends
+    // with status 2 (it was left out silently; hostile probe 2026-12-07).
+    if (s.unreadable) {
+      ++unreadable;
+      out += "(not read: " + escape_name(s.problem) + ")\n  " + escape_name(s.location.string()) +
+             "\n";
+      continue;
+    }
     // Names from the file system and the manifest: escaped as every text output (a root
     // folder named with an escape sequence must not reach the terminal raw).
     // A damaged manifest names no root: say so rather than print an empty line.
@@ -60,6 +69,10 @@ int run_list(const CliOptions& opts) {
     out += "  " + escape_name(s.location.string()) + "\n";
   }
   write_stdout(out);
+  if (unreadable > 0) {
+    std::fprintf(stderr, "ripvec: %zu folder(s) of the cache could not be read\n", unreadable);
+    return 2;
+  }
   return all.empty() ? 1 : 0;
 }
 
@@ -101,8 +114,11 @@ int run_status(const CliOptions& opts) {
       "last update: " + (s.last_update_unix > 0 ? when(s.last_update_unix) : std::string("never")) +
       "\n";
   out += "stale files: " + std::to_string(s.stale.size()) + "\n";
+  // A problem the user must clear first (a file where the index's folder goes) already says
+  // "remove it"; the others the next update repairs by itself.
   if (!s.problem.empty())
-    out += "problem: " + escape_name(s.problem) + " (the next update rebuilds it)\n";
+    out += "problem: " + escape_name(s.problem) +
+           (s.problem.ends_with("remove it") ? "\n" : " (the next update rebuilds it)\n");
   for (const auto& f : s.stale) out += escape_name(f) + "\n";
   write_stdout(out);
   return 0;

@@ -215,6 +215,10 @@ struct IndexStatus {
   // counts above are then those of what searches can use (0 when nothing), and the next
   // update rebuilds what is damaged.
   std::string problem;
+  // list_indexes(): a folder of the cache that could not be read (another user's, mode 0700), so
+  // whether it holds an index is unknown; `location` names it, `problem` says why, root and
+  // model are empty. It was left out silently (hostile probe 2026-12-07).
+  bool unreadable = false;
   // Filled by Index::status() (a stat() walk of the tree, nothing read): files added, modified
   // or removed since the last update, each as "A path", "M path" or "D path" (git's letters),
   // sorted by path. list_indexes() leaves them empty.
@@ -334,7 +338,8 @@ void refuse_pseudo_file_system(const std::filesystem::path& path);
 // place that reads those variables.
 std::filesystem::path resolve_cache_dir(const std::filesystem::path& cache_dir = {});
 
-// Every index under the cache directory, newest first.
+// Every index under the cache directory, newest first, then the folders that could not be read
+// (IndexStatus::unreadable).
 std::vector<IndexStatus> list_indexes(const std::filesystem::path& cache_dir = {});
 
 // Removes the index directories (every model) of the project that answers for `path`: the
@@ -345,7 +350,9 @@ std::vector<IndexStatus> list_indexes(const std::filesystem::path& cache_dir = {
 // the cache has none). Returns the bytes freed. Never touches anything but index directories
 // (each is checked for a ripvec manifest or lock before removal) and, in them, only the files
 // an index writes: any other file found in one stays, with its folder, and is named in `kept`
-// (when given; cleared first), for the caller to tell the user.
+// (when given; cleared first), for the caller to tell the user. Indexes another process is
+// updating are kept, and folders that cannot be read are left; either ends in IoError naming
+// them, after the others were removed.
 uint64_t clean_indexes(const std::filesystem::path& path,
                        const std::filesystem::path& cache_dir = {},
                        std::vector<std::filesystem::path>* kept = nullptr);

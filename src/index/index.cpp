@@ -290,6 +290,11 @@ class IndexImpl final : public Index {
   // .ripvec/; with objects/ linked to a home folder, garbage collection emptied every
   // subfolder of it. The index never follows a link there and never removes one (not ours).
   void refuse_symlinks() const;
+  // What is wrong when the index's folder or the folder above it (<root>/.ripvec, <cache>/<root
+  // key>) is something other than a folder or a symlink (a file there made every search fail
+  // with "cannot create index directory ...: Not a directory; give a writable --cache-dir" and
+  // --status report an empty index; hostile probe 2026-12-07); empty otherwise.
+  std::string blocked_location() const;
   UpdateStats use_read_only(const std::string& why, UpdateStats st);
 
   // Search over the committed snapshot plus what the filter adds; `exclude` = a chunk of the
@@ -553,6 +558,7 @@ IndexStatus IndexImpl::status() const {
   const auto cur = current();
   s.exists = cur->snap != nullptr;
   s.chunks = cur->snap ? cur->snap->num_chunks() : 0;
+  if (s.problem.empty()) s.problem = blocked_location();
   if (s.problem.empty() && have && m.snapshot && !cur->snap)
     s.problem = "the snapshot " + m.snapshot->name + " could not be opened (damaged or missing)";
   if (!have) s.files = 0;
@@ -588,6 +594,18 @@ IndexStatus IndexImpl::status() const {
 }
 
 // ---------------- update ----------------
+
+std::string IndexImpl::blocked_location() const {
+  // Outer first: with a file as <cache>/<root key>, the model's folder below it cannot exist.
+  for (const fs::path& p : {location_.parent_path(), location_}) {
+    std::error_code ec;
+    const auto st = fs::symlink_status(p, ec);
+    if (!fs::exists(st) || fs::is_directory(st) || fs::is_symlink(st)) continue;
+    return p.string() + " is not a folder (the index of " + root_.string() +
+           " goes there): remove it";
+  }
+  return {};
+}
 
 void IndexImpl::refuse_symlinks() const {
   auto refuse = [](const fs::path& p) {
@@ -662,6 +680,7 @@ UpdateStats IndexImpl::update() {
   UpdateStats st;
   std::error_code ec;
   refuse_symlinks();
+  if (const std::string why = blocked_location(); !why.empty()) throw IoError(why);
   const fs::path objects_dir = location_ / "objects";
   create_private_directories(objects_dir, ec);
   if (std::error_code dec; ec == std::errc::not_a_directory && fs::is_directory(location_, dec)) {

@@ -18,11 +18,15 @@ using namespace ripvec::index;
 
 namespace {
 
-std::vector<fs::path> subdirs(const fs::path& dir) {
+// The real folders in `dir`, sorted. A `dir` that cannot be read is named in `unreadable` (when
+// given) with the reason, rather than taken for an empty one.
+std::vector<fs::path> subdirs(const fs::path& dir, std::vector<std::string>* unreadable = nullptr) {
   std::vector<fs::path> out;
   std::error_code ec;
-  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
+  auto it = fs::directory_iterator(dir, ec);
+  if (ec && unreadable && ec != std::errc::no_such_file_or_directory)
+    unreadable->push_back(dir.string() + " (" + ec.message() + ")");
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
     std::error_code e2;
     if (it->is_directory(e2) && !it->is_symlink(e2)) out.push_back(it->path());
   }
@@ -97,19 +101,32 @@ IndexStatus status_of_location(const fs::path& loc) {
 
 std::vector<IndexStatus> list_indexes(const fs::path& cache_dir) {
   const fs::path cache = resolve_cache_dir(cache_dir);
-  std::vector<IndexStatus> out;
+  std::vector<IndexStatus> out, unreadable;
+  auto cannot_read = [&](const fs::path& d) {
+    std::error_code ec;
+    fs::directory_iterator it(d, ec);
+    if (!ec) return false;
+    IndexStatus s;
+    s.location = d;
+    s.unreadable = true;
+    s.problem = "the folder cannot be read: " + ec.message();
+    unreadable.push_back(std::move(s));
+    return true;
+  };
   for (const fs::path& root_dir : subdirs(cache)) {
+    if (cannot_read(root_dir)) continue;
     std::vector<fs::path> foreign;           // tolerated: --clean keeps them (is_index_dir)
     if (is_index_dir(root_dir, &foreign)) {  // layout of format 1: the index in the root's folder
       out.push_back(status_of_location(root_dir));
       continue;
     }
     for (const fs::path& loc : subdirs(root_dir))
-      if (is_index_dir(loc, &foreign)) out.push_back(status_of_location(loc));
+      if (!cannot_read(loc) && is_index_dir(loc, &foreign)) out.push_back(status_of_location(loc));
   }
   std::stable_sort(out.begin(), out.end(), [](const IndexStatus& a, const IndexStatus& b) {
     return a.last_update_unix > b.last_update_unix;
   });
+  for (auto& s : unreadable) out.push_back(std::move(s));
   return out;
 }
 
@@ -217,13 +234,14 @@ uint64_t remove_index_dir(const fs::path& dir, std::vector<std::string>* busy,
 // Removes the index directories inside `parent` (and `parent` itself when that leaves it
 // empty, or when it is itself an index of the old layout).
 uint64_t clean_parent(const fs::path& parent, std::vector<std::string>* busy,
-                      std::vector<fs::path>* kept) {
+                      std::vector<fs::path>* kept, std::vector<std::string>* unreadable) {
   bool index = false;
   const uint64_t own = remove_index_dir(parent, busy, kept, &index);
   if (index) return own;
   uint64_t freed = 0;
   bool held_index = false;
-  for (const fs::path& d : subdirs(parent)) {
+  for (const fs::path& d : subdirs(parent, unreadable)) {
+    subdirs(d, unreadable);  // only to name it when it cannot be read
     freed += remove_index_dir(d, busy, kept, &index);
     held_index = held_index || index;
   }
@@ -241,13 +259,13 @@ uint64_t clean_parent(const fs::path& parent, std::vector<std::string>* busy,
 uint64_t clean_indexes(const fs::path& path, const fs::path& cache_dir,
                        std::vector<fs::path>* kept) {
   const fs::path cache = resolve_cache_dir(cache_dir);
-  std::vector<std::string> busy;
+  std::vector<std::string> busy, unreadable;
   std::vector<fs::path> kept_here;
   if (!kept) kept = &kept_here;
   kept->clear();
   uint64_t freed = 0;
   if (path.empty()) {
-    for (const fs::path& d : subdirs(cache)) freed += clean_parent(d, &busy, kept);
+    for (const fs::path& d : subdirs(cache)) freed += clean_parent(d, &busy, kept, &unreadable);
   } else if (std::error_code ec; !fs::exists(fs::symlink_status(path, ec))) {
     // A project deleted since it was indexed: its cache indexes go by the root as --list
     // prints it. Only `--clean --all` could remove them (hostile probe 2026-12-06).
@@ -257,19 +275,27 @@ uint64_t clean_indexes(const fs::path& path, const fs::path& cache_dir,
     if (!fs::is_directory(dir, ec))
       throw IoError(path.string() + ": no such file or directory, and no index of that root in " +
                     cache.string());
-    freed += clean_parent(dir, &busy, kept);
+    freed += clean_parent(dir, &busy, kept, &unreadable);
   } else {
     const fs::path root = locate_any_root(path, cache_dir);
-    freed += clean_parent(cache / root_key(root), &busy, kept);
-    freed += clean_parent(root / ".ripvec", &busy, kept);
+    freed += clean_parent(cache / root_key(root), &busy, kept, &unreadable);
+    freed += clean_parent(root / ".ripvec", &busy, kept, &unreadable);
   }
-  if (!busy.empty()) {
+  std::string why;
+  auto join = [](const std::vector<std::string>& v) {
     std::string list;
-    for (const auto& b : busy) list += (list.empty() ? "" : ", ") + b;
-    throw IoError("kept " + std::to_string(busy.size()) +
-                  " index(es) another process is updating (try again when it is done): " + list +
-                  (freed > 0 ? "; the others were removed" : ""));
-  }
+    for (const auto& b : v) list += (list.empty() ? "" : ", ") + b;
+    return list;
+  };
+  if (!busy.empty())
+    why = "kept " + std::to_string(busy.size()) +
+          " index(es) another process is updating (try again when it is done): " + join(busy);
+  // A folder that cannot be read may hold an index: `--clean --all` said "removed 0 B" and
+  // exited 0 over another user's indexes (hostile probe 2026-12-07).
+  if (!unreadable.empty())
+    why += (why.empty() ? "" : "; ") + std::string("could not read ") +
+           std::to_string(unreadable.size()) + " folder(s) of the cache: " + join(unreadable);
+  if (!why.empty()) throw IoError(why + (freed > 0 ? "; the others were removed" : ""));
   return freed;
 }
 

@@ -567,6 +567,31 @@ TEST_F(CliIndex, SearchWhileAnotherProcessUpdatesServesTheLastUpdate) {
   EXPECT_EQ(split_lines(after.out), std::vector<std::string>{(repo_ / "lib/koala.py").string()});
 }
 
+// Hostile probe 2026-12-07: a file where the index's folder goes (<cache>/<root key>, or the
+// model's folder below it) failed every search with "cannot create index directory ...: Not a
+// directory; ... give a writable --cache-dir" (the cache was writable) and --status reported an
+// ordinary empty index. Both name the file now.
+TEST_F(CliIndex, FileWhereTheIndexFolderGoesIsNamed) {
+  ASSERT_EQ(run_cli(run({"index", repo_.path()})).status, 0);
+  const fs::path loc = index_location();
+  ASSERT_FALSE(loc.empty());
+  for (const fs::path& blocked : {loc.parent_path(), loc}) {
+    fs::remove_all(loc.parent_path());
+    fs::create_directories(blocked.parent_path());
+    std::ofstream(blocked) << "hi\n";
+    const std::string want = blocked.string() + " is not a folder (the index of ";
+    const auto r = run_cli(run({"--mode", "semantic", "wallaby", repo_.path()}));
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find(want), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("writable"), std::string::npos) << r.err;
+    const auto st = run_cli(run({"index", "--status", repo_.path()}));
+    EXPECT_NE(st.out.find("problem: " + want), std::string::npos) << st.out;
+    EXPECT_EQ(st.out.find("rebuilds"), std::string::npos) << st.out;
+  }
+  fs::remove(loc);
+  EXPECT_EQ(run_cli(run({"--mode", "semantic", "wallaby", repo_.path()})).status, 0);
+}
+
 // Hostile probe 2026-12-07: a .ripvec that is a symbolic link to another repository's index
 // folder was used as this repository's index: an update replaced the other project's index with
 // this one's and collected its objects. It is refused, naming it, and the other index is intact.

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -518,6 +519,25 @@ TEST_F(IndexService, CleanKeepsAnIndexBeingUpdated) {
   EXPECT_TRUE(list_indexes(cache_).empty());
 }
 
+// fn's result as the exit code of a child process run as uid/gid 65534 (needs root): 3 when the
+// ids cannot be dropped, 6 when fn throws anything but what it catches itself, -1 when the child
+// did not exit.
+int exit_code_as_nobody(const std::function<int()>& fn) {
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+    try {
+      ::_exit(fn());
+    } catch (...) {
+      ::_exit(6);
+    }
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
 // Known since the 2026-12-05 probe: --clean told "another process holds the lock" from "this
 // cache is read-only" by access(W_OK) on the lock file. A user who may only read the cache,
 // cleaning while its owner updates, was sent on to a removal that failed with "permission
@@ -538,25 +558,50 @@ TEST_F(IndexService, CleanByAReaderNamesTheUpdateUnderWay) {
                     fs::perm_options::add);
   fs::permissions(cache_, fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
   index::FileLock writer(ia->location() / "lock");  // an update in progress
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {  // the reader: uid 65534 may read the cache, not write it
-    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+  // The reader: uid 65534 may read the cache, not write it.
+  const int code = exit_code_as_nobody([&] {
     try {
       clean_indexes(root_, cache_);
-      ::_exit(4);
+      return 4;
     } catch (const IoError& e) {
-      ::_exit(std::string(e.what()).find("another process is updating") != std::string::npos ? 0
-                                                                                             : 5);
-    } catch (...) {
-      ::_exit(6);
+      return std::string(e.what()).find("another process is updating") != std::string::npos ? 0 : 5;
     }
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "3: no setuid, 4: no error, 5: another error, 6: other";
+  });
+  EXPECT_EQ(code, 0) << "3: no setuid, 4: no error, 5: another error, 6: other";
   EXPECT_EQ(list_indexes(cache_).size(), 1u);
+}
+
+// Hostile probe 2026-12-07: to a user who could list the cache but not an index folder in it
+// (another user's index, mode 0700), `--list` showed nothing (exit 1) and `--clean --all` said
+// "removed 0 B" (exit 0). list_indexes() names the folder (IndexStatus::unreadable) and
+// clean_indexes() ends in IoError naming it.
+TEST_F(IndexService, UnreadableCacheFoldersAreNamedByListAndClean) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to read the cache as another user";
+  TestHashEmbedder a("test/model-a");
+  auto ia = open(a, root_);
+  ia->update();
+  const fs::path loc = ia->location();  // <cache>/<root key>/<model>: stays 0700
+  for (const fs::path& d : {cache_, loc.parent_path()})
+    fs::permissions(d, fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
+  const int code = exit_code_as_nobody([&] {
+    try {
+      const auto all = list_indexes(cache_);
+      if (all.size() != 1 || !all[0].unreadable || all[0].location != loc ||
+          all[0].problem.find("cannot be read") == std::string::npos)
+        return 4;
+      clean_indexes({}, cache_);
+      return 5;
+    } catch (const IoError& e) {
+      const std::string w = e.what();
+      return w.find("could not read 1 folder(s) of the cache: " + loc.string()) != std::string::npos
+                 ? 0
+                 : 6;
+    }
+  });
+  EXPECT_EQ(code, 0) << "3: no setuid, 4: not listed, 5: clean without error, 6: another error";
+  const auto all = list_indexes(cache_);  // its owner still sees it whole
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_FALSE(all[0].unreadable);
 }
 
 // ... and a lock file removed while an update waited for it is not the update's lock: the
