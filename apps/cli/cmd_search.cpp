@@ -101,6 +101,23 @@ std::string stats_line(const std::string& what, const std::string& where, const 
   return buf;
 }
 
+// A query longer than the model reads is cut to its first max_seq_length() tokens for the
+// semantic side: said on stderr (a 100 KB query was cut silently; hostile probe 2026-12-07).
+// Counted only when its bytes could exceed the limit (a token covers at least one byte), so a
+// usual query is not tokenized an extra time.
+void warn_if_query_is_cut(const Embedder& e, const std::string& query, SearchMode mode,
+                          bool quiet) {
+  if (quiet || mode == SearchMode::Keyword) return;
+  const size_t max = e.max_seq_length();
+  const std::string& prompt = e.prompt(InputKind::Query);
+  if (query.size() + prompt.size() + e.tokenizer().num_special_tokens() <= max) return;
+  const size_t n = e.tokenizer().count_tokens(prompt + query);
+  if (n <= max) return;
+  std::fprintf(stderr,
+               "ripvec: warning: the query is %zu tokens long; the model reads its first %zu%s\n",
+               n, max, mode == SearchMode::Hybrid ? " (keyword ranking uses all of it)" : "");
+}
+
 }  // namespace
 
 int run_search(const CliOptions& opts) {
@@ -142,6 +159,7 @@ int run_search(const CliOptions& opts) {
       opts, &load_s,
       so.mode == SearchMode::Keyword ? WeightLoading::OnFirstUse : WeightLoading::Background);
   progress.finish();
+  warn_if_query_is_cut(*embedder, opts.query, so.mode, opts.quiet);
 
   std::vector<std::vector<RootHit>> per_root;
   bool update_failed = false;  // an index was searched as last written (its update failed)

@@ -175,6 +175,27 @@ TEST(CliFlags, QueryTheTokenizerDropsWholeIsError2) {
   }
 }
 
+// Hostile probe 2026-12-07: a query longer than the model reads (100 KB) was cut to its first
+// max_seq_length tokens silently. Now a warning says so; a short query gets none, and -q
+// silences it.
+TEST(CliFlags, QueryLongerThanTheModelReadsIsWarned) {
+  TempDir d;
+  d.write("a.py", "def retry_request():\n    return 1\n");
+  std::string longq;
+  for (int i = 0; i < 3000; ++i) longq += "retry the request ";
+  for (const char* mode : {"semantic", "hybrid"}) {
+    const auto r =
+        run_args({"--no-index", "--mode", mode, "--model", tiny_model(), longq, d.path().string()});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("tokens long; the model reads its first"), std::string::npos) << r.err;
+  }
+  auto r =
+      run_args({"--no-index", "--model", tiny_model(), "retry the request", d.path().string()});
+  EXPECT_EQ(r.err.find("tokens long"), std::string::npos) << r.err;
+  r = run_args({"--no-index", "-q", "--model", tiny_model(), longq, d.path().string()});
+  EXPECT_EQ(r.err.find("tokens long"), std::string::npos) << r.err;
+}
+
 TEST(CliFlags, MaxFilesizeZeroIsError2) {
   TempDir d;
   for (const char* v : {"0", "0K", "0M"}) {
