@@ -246,7 +246,9 @@ int run_search(const CliOptions& opts) {
     }
     for (auto& g : groups) {
       UpdateStats st;
-      serve_last_if_busy = g.index->has_snapshot();
+      // --reindex asks for a rebuild: it waits for the other process rather than serve the old
+      // index (review 2026-12-07).
+      serve_last_if_busy = !opts.reindex && g.index->has_snapshot();
       try {
         st = g.index->update();
       } catch (const IndexBusyError&) {

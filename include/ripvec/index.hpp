@@ -154,7 +154,8 @@ struct IndexOptions {
   // calls at once (a 200 ms tick must not wait for an embedding batch). Must not call back
   // into the Index.
   std::function<void(const IndexProgress&)> progress;
-  // Polled by update() after the walk, before each embedding batch and before the commit; when
+  // Polled by update() while it waits for another process's lock (when_busy), after the walk,
+  // before each embedding batch and before the commit; when
   // it returns true, update() throws CancelledError and the committed index stays as it was
   // (objects already written are reused by the next update, as after a kill). Once the commit
   // has begun it is not polled. Called on the thread running update(); may be empty.
@@ -162,7 +163,8 @@ struct IndexOptions {
   // Another process holds the index's lock (it is updating the index: `ripvec index` in another
   // terminal, a stopped one, an editor's server). Called once by update(), before it would wait,
   // with the index's location; true: wait for that process (the default when empty: a second
-  // writer must not race the first); false: do not wait: update() throws IndexBusyError and
+  // writer must not race the first; the lock is tried every 50 ms and `cancelled` ends the wait
+  // with CancelledError); false: do not wait: update() throws IndexBusyError and
   // changes nothing (a search can serve the last committed snapshot instead of hanging as long
   // as the other process runs: hostile probe 2026-12-07). Called on the thread running update().
   std::function<bool(const std::filesystem::path& location)> when_busy;

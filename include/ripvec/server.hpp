@@ -21,7 +21,7 @@ namespace ripvec {
 struct ServerOptions {
   std::vector<std::filesystem::path> roots;  // empty: the current directory
   EmbedderOptions embedder;
-  IndexOptions index;  // progress is set by the server
+  IndexOptions index;  // progress, cancelled and when_busy are set by the server
   bool watch = true;   // keep indexes current with a file watcher while serving
   double watch_debounce_s = 2.0;
   size_t max_roots = 16;  // roots opened on demand (tool argument "root") beyond this are refused

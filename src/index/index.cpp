@@ -708,7 +708,14 @@ UpdateStats IndexImpl::update() {
   if (lock->contended()) {
     if (opts_.when_busy && !opts_.when_busy(location_))
       throw IndexBusyError("another process is updating the index at " + location_.string());
-    lock.emplace(location_ / "lock", /*allow_read_only=*/true);
+    // Polled rather than a blocking flock, so that the wait ends when the caller cancels (an
+    // editor's or agent's request for a root another process is indexing could not be stopped).
+    while (lock->contended()) {
+      if (opts_.cancelled && opts_.cancelled())
+        throw CancelledError("index update cancelled while waiting for another process");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      lock.emplace(location_ / "lock", /*allow_read_only=*/true, /*wait=*/false);
+    }
   }
   const bool read_only =
       !lock->exclusive() || ::faccessat(AT_FDCWD, location_.c_str(), W_OK, AT_EACCESS) != 0;

@@ -42,9 +42,27 @@ std::shared_ptr<Index> Root::index() {
       std::lock_guard<std::mutex> l(progress_mu_);
       return cancel_ && cancel_();
     };
+    io.when_busy = busy_rule();
     index_ = Index::open(path_, ws_.embedder(), io);
   }
   return index_;
+}
+
+std::function<bool(const std::filesystem::path&)> Root::busy_rule() {
+  // Another process is updating this index (`ripvec index` in a terminal, one stopped with
+  // Ctrl-Z): with a committed update to serve, the update gives way at once (IndexBusyError:
+  // searches answer from that update, the watcher tries again); without one it waits, polling,
+  // and a cancelled request stops waiting. A request waited without limit and could not be
+  // cancelled (hostile probe 2026-12-07). Said once until an update goes through.
+  return [this](const std::filesystem::path& location) {
+    std::error_code ec;
+    const bool serve = fs::exists(location / "manifest.json", ec);
+    if (!busy_logged_.exchange(true))
+      ws_.log("warning", "another process is updating the index of " + escape_name(path_.string()) +
+                             (serve ? ": serving its last update until that is done"
+                                    : ": waiting for it (no update of it to serve yet)"));
+    return !serve;
+  };
 }
 
 UpdateStats Root::update(const ProgressFn& progress, bool full, const CancelFn& cancelled) {
@@ -81,6 +99,7 @@ UpdateStats Root::update(const ProgressFn& progress, bool full, const CancelFn& 
       std::lock_guard<std::mutex> l(progress_mu_);
       return cancel_ && cancel_();
     };
+    io.when_busy = busy_rule();
     idx = Index::open(path_, ws_.embedder(), io);
   } else {
     idx = index();
@@ -95,6 +114,7 @@ UpdateStats Root::update(const ProgressFn& progress, bool full, const CancelFn& 
     last_error_ = e.what();
     throw;
   }
+  busy_logged_ = false;
   if (full) {
     std::lock_guard<std::mutex> l(index_mu_);
     index_ = idx;
@@ -120,7 +140,12 @@ UpdateStats Root::update(const ProgressFn& progress, bool full, const CancelFn& 
 
 void Root::ensure_indexed(const ProgressFn& progress, const CancelFn& cancelled) {
   if (indexed_) return;
-  update(progress, false, cancelled);
+  try {
+    update(progress, false, cancelled);
+  } catch (const IndexBusyError&) {
+    // Another process is updating it and it has a committed update: searches answer from that
+    // (busy_rule); the next request, or the watcher, tries the update again.
+  }
 }
 
 struct Root::GraphBuild {

@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from client_checks import check, finish, write  # noqa: E402
-from raw_peer import Raw  # noqa: E402
+from raw_peer import Raw, start_mcp  # noqa: E402
 
 try:
     from mcp import ClientSession, StdioServerParameters
@@ -109,11 +109,7 @@ async def mcp_sdk_part(ripvec, model, cache, tree):
 
 
 def mcp_raw_part(ripvec, model, cache, tree):
-    c = Raw([ripvec, "mcp", "--root", tree, "--model", model, "--device", "cpu", "--cache-dir",
-             cache, "--no-watch"], framed=False)
-    c.request(1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
-                                "clientInfo": {"name": "cancel_client", "version": "0"}})
-    c.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    c = start_mcp(ripvec, model, cache, tree, "cancel_client", ["--no-watch"])
     c.send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
             "params": {"name": "reindex", "arguments": {"full": True},
                        "_meta": {"progressToken": "tok"}}})

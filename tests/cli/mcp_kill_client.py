@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from client_checks import check, finish, write  # noqa: E402
-from raw_peer import Raw  # noqa: E402
+from raw_peer import start_mcp  # noqa: E402
 
 N = 160
 
@@ -66,12 +66,7 @@ def verify(ripvec, model, cache, tree, n_files, what):
 
 
 def start(ripvec, model, cache, tree, watch):
-    c = Raw([ripvec, "mcp", "--root", tree, "--model", model, "--device", "cpu", "--cache-dir",
-             cache] + ([] if watch else ["--no-watch"]), framed=False)
-    c.request(1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
-                                "clientInfo": {"name": "kill_client", "version": "0"}})
-    c.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-    return c
+    return start_mcp(ripvec, model, cache, tree, "kill_client", [] if watch else ["--no-watch"])
 
 
 def wait_for_update(c):

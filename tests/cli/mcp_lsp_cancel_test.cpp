@@ -14,16 +14,8 @@ namespace ripvec::test {
 namespace {
 
 TEST(ProtocolCancel, CancelledRequestsStopTheirWork) {
-  RIPVEC_REQUIRE_PATH(default_model_dir());
-  int st = 0;
-  run_capture("python3 -c 'import mcp'", &st);
-  if (st != 0) GTEST_SKIP() << "the MCP Python SDK is not installed (pip install mcp)";
-  TempDir work, cache;
-  std::string out =
-      run_python_client("cancel_client.py", cache.path().string(), work.path().string(), &st);
-  ASSERT_NE(st, 77) << out;
-  EXPECT_EQ(st, 0) << out;
-  EXPECT_NE(out.find("all checks passed"), std::string::npos);
+  expect_python_client_passes("cancel_client.py", "mcp",
+                              "the MCP Python SDK is not installed (pip install mcp)");
 }
 
 }  // namespace

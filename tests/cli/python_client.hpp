@@ -43,4 +43,21 @@ inline std::string run_python_client(const std::string& script, const std::strin
                      status, /*echo=*/true);
 }
 
+// Runs `script` (tests/cli/) on a fresh work tree and cache with the default model and expects
+// every check to pass. Skips (the calling test ends skipped) when the model is missing, when
+// `python3 -c "import <modules>"` fails (saying `why`), or when the client exits 77.
+inline void expect_python_client_passes(const std::string& script, const std::string& modules,
+                                        const std::string& why) {
+  RIPVEC_REQUIRE_PATH(default_model_dir());
+  int st = 0;
+  run_capture("python3 -c 'import " + modules + "'", &st);
+  if (st != 0) GTEST_SKIP() << why;
+  TempDir work, cache;
+  const std::string out =
+      run_python_client(script, cache.path().string(), work.path().string(), &st);
+  if (st == 77) GTEST_SKIP() << out;
+  EXPECT_EQ(st, 0) << out;
+  EXPECT_NE(out.find("all checks passed"), std::string::npos);
+}
+
 }  // namespace ripvec::test

@@ -81,3 +81,14 @@ class Raw:
         self.p.stdin.close()
         self.p.wait(timeout=120)
         self.t.join(timeout=10)
+
+
+def start_mcp(ripvec, model, cache, tree, client, extra=()):
+    """A `ripvec mcp` child serving `tree` on the CPU, initialized as `client` (the initialized
+    notification sent); `extra`: more command-line arguments (e.g. "--no-watch")."""
+    c = Raw([ripvec, "mcp", "--root", tree, "--model", model, "--device", "cpu", "--cache-dir",
+             cache] + list(extra), framed=False)
+    c.request(1, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                "clientInfo": {"name": client, "version": "0"}})
+    c.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    return c
