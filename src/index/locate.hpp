@@ -70,15 +70,16 @@ bool is_own_object_entry(const std::filesystem::directory_entry& e, int depth);
 
 // What the manifest in the index directory `loc` says, without walking the tree (manage.cpp);
 // IndexStatus::problem names a damaged manifest or a snapshot that does not match it.
-IndexStatus status_of_location(const std::filesystem::path& loc);
+// check_sums: also check the snapshot's checksums (snapshot_record_problem).
+IndexStatus status_of_location(const std::filesystem::path& loc, bool check_sums = false);
 
 struct SnapshotRecord;
 // Empty when the snapshot file `rec` names exists in `loc` with the recorded size, can hold
-// rec.n_chunks chunks of `dim` int8 codes and passes the checks a search's open makes
-// (Snapshot::open_file: header, bounds, section checksums); else what is wrong, for people
-// (manage.cpp).
+// rec.n_chunks chunks of `dim` int8 codes and, with check_sums, passes the checks a search's open
+// makes (Snapshot::open_file: header, bounds, section checksums: one read of the whole file);
+// else what is wrong, for people (manage.cpp).
 std::string snapshot_record_problem(const std::filesystem::path& loc, const SnapshotRecord& rec,
-                                    uint32_t dim);
+                                    uint32_t dim, bool check_sums = false);
 
 // Bytes used by the files below `dir` (0 when it does not exist).
 uint64_t disk_usage(const std::filesystem::path& dir);

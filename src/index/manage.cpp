@@ -18,14 +18,18 @@ using namespace ripvec::index;
 
 namespace {
 
+// Whether ec says a folder may not be read (not: it is gone, or it is no folder).
+bool denied(const std::error_code& ec) {
+  return ec == std::errc::permission_denied || ec == std::errc::operation_not_permitted;
+}
+
 // The real folders in `dir`, sorted. A `dir` that cannot be read is named in `unreadable` (when
 // given) with the reason, rather than taken for an empty one.
 std::vector<fs::path> subdirs(const fs::path& dir, std::vector<std::string>* unreadable = nullptr) {
   std::vector<fs::path> out;
   std::error_code ec;
   auto it = fs::directory_iterator(dir, ec);
-  if (ec && unreadable && ec != std::errc::no_such_file_or_directory)
-    unreadable->push_back(dir.string() + " (" + ec.message() + ")");
+  if (unreadable && denied(ec)) unreadable->push_back(dir.string() + " (" + ec.message() + ")");
   for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
     std::error_code e2;
     if (it->is_directory(e2) && !it->is_symlink(e2)) out.push_back(it->path());
@@ -43,7 +47,8 @@ int64_t mtime_s(const fs::path& p) {
 
 namespace index {
 
-std::string snapshot_record_problem(const fs::path& loc, const SnapshotRecord& rec, uint32_t dim) {
+std::string snapshot_record_problem(const fs::path& loc, const SnapshotRecord& rec, uint32_t dim,
+                                    bool check_sums) {
   std::error_code ec;
   const fs::path sp = loc / rec.name;
   const auto st = fs::symlink_status(sp, ec);
@@ -56,8 +61,9 @@ std::string snapshot_record_problem(const fs::path& loc, const SnapshotRecord& r
     return "the manifest's chunk count (" + std::to_string(rec.n_chunks) +
            ") does not fit its snapshot (" + std::to_string(size) + " bytes)";
   // Its checksums, as a search's open checks them: damage that keeps the size (a flipped byte)
-  // made --status report the problem and --list a healthy index (hostile probe 2026-12-07).
-  // One pass over the file (CRC-32C in hardware, ~10 ms per 100 MB).
+  // made --status (whose loaded snapshot was checked at its open) report the problem and --list
+  // a healthy index (hostile probe 2026-12-07). One read of the file (CRC-32C in hardware).
+  if (!check_sums) return {};
   try {
     Snapshot::open_file(sp);
   } catch (const Error& e) {
@@ -67,7 +73,7 @@ std::string snapshot_record_problem(const fs::path& loc, const SnapshotRecord& r
 }
 
 // What the manifest of the index directory `loc` says (no tree walk).
-IndexStatus status_of_location(const fs::path& loc) {
+IndexStatus status_of_location(const fs::path& loc, bool check_sums) {
   IndexStatus s;
   s.location = loc;
   const fs::path mp = loc / "manifest.json";
@@ -83,7 +89,7 @@ IndexStatus status_of_location(const fs::path& loc) {
         if (e.status == "ok") ++s.files;
       s.last_update_unix = mtime_s(mp);
       if (m.snapshot) {
-        s.problem = snapshot_record_problem(loc, *m.snapshot, m.dim);
+        s.problem = snapshot_record_problem(loc, *m.snapshot, m.dim, check_sums);
         s.exists = s.problem.empty();
         s.chunks = s.exists ? m.snapshot->n_chunks : 0;
       }
@@ -102,10 +108,13 @@ IndexStatus status_of_location(const fs::path& loc) {
 std::vector<IndexStatus> list_indexes(const fs::path& cache_dir) {
   const fs::path cache = resolve_cache_dir(cache_dir);
   std::vector<IndexStatus> out, unreadable;
+  // True when d cannot be listed; a folder that may not be read is named (one removed meanwhile,
+  // a concurrent clean's, is not).
   auto cannot_read = [&](const fs::path& d) {
     std::error_code ec;
     fs::directory_iterator it(d, ec);
     if (!ec) return false;
+    if (!denied(ec)) return true;
     IndexStatus s;
     s.location = d;
     s.unreadable = true;
@@ -113,15 +122,17 @@ std::vector<IndexStatus> list_indexes(const fs::path& cache_dir) {
     unreadable.push_back(std::move(s));
     return true;
   };
+  if (cannot_read(cache)) return unreadable;
   for (const fs::path& root_dir : subdirs(cache)) {
     if (cannot_read(root_dir)) continue;
     std::vector<fs::path> foreign;           // tolerated: --clean keeps them (is_index_dir)
     if (is_index_dir(root_dir, &foreign)) {  // layout of format 1: the index in the root's folder
-      out.push_back(status_of_location(root_dir));
+      out.push_back(status_of_location(root_dir, /*check_sums=*/true));
       continue;
     }
     for (const fs::path& loc : subdirs(root_dir))
-      if (!cannot_read(loc) && is_index_dir(loc, &foreign)) out.push_back(status_of_location(loc));
+      if (!cannot_read(loc) && is_index_dir(loc, &foreign))
+        out.push_back(status_of_location(loc, /*check_sums=*/true));
   }
   std::stable_sort(out.begin(), out.end(), [](const IndexStatus& a, const IndexStatus& b) {
     return a.last_update_unix > b.last_update_unix;

@@ -540,7 +540,7 @@ TEST_F(CliIndex, SearchWhileAnotherProcessUpdatesServesTheLastUpdate) {
   const fs::path loc = index_location();
   ASSERT_FALSE(loc.empty());
   repo_.write("lib/koala.py", "def koala_count(x):\n    return x + 1\n");
-  const int fd = ::open((loc / "lock").c_str(), O_RDWR);
+  const int fd = ::open((loc / "lock").c_str(), O_RDWR | O_CLOEXEC);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::flock(fd, LOCK_EX), 0);
   for (const char* mode : {"keyword", "semantic"}) {
@@ -553,7 +553,7 @@ TEST_F(CliIndex, SearchWhileAnotherProcessUpdatesServesTheLastUpdate) {
     if (std::string(mode) == "keyword") EXPECT_EQ(split_lines(res.out).size(), 3u) << res.out;
   }
   CliRun ix = run({"index", repo_.path()}, /*quiet=*/false);
-  ix.prefix = {"/usr/bin/timeout", "3"};
+  ix.prefix = {"/usr/bin/timeout", "5"};
   const auto waited = run_cli(ix);
   EXPECT_EQ(waited.status, 124) << waited.err;  // still waiting when timeout stopped it
   EXPECT_NE(waited.err.find("waiting for another process that is updating the index at"),

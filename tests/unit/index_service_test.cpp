@@ -754,37 +754,49 @@ TEST_F(IndexService, CacheInsideTheTreeIsNeverIndexed) {
 // IndexOptions::when_busy: with another process holding the index's lock (this test, through
 // a descriptor of its own: flock locks belong to the open file), update() asks once with the
 // location; false: IndexBusyError and nothing changed (the snapshot still searchable); true: it
-// waits, and goes on once the lock is released. Without the other holder it is not called.
+// waits (here the holder lets go from inside the callback) and goes on; true with `cancelled`
+// saying so: CancelledError while the lock is still held. Without the other holder it is not
+// called.
 TEST_F(IndexService, WhenBusySaysWhetherToWaitForAnotherWriter) {
   TestHashEmbedder emb;
   IndexOptions o = opts();
   std::vector<fs::path> asked;
-  bool wait = false;
+  bool wait = false, cancel = false;
+  int held = -1;
+  auto take = [&](const fs::path& lock) {
+    held = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(held, 0);
+    ASSERT_EQ(::flock(held, LOCK_EX), 0);
+  };
+  auto let_go = [&] {
+    ::flock(held, LOCK_UN);
+    ::close(held);
+    held = -1;
+  };
   o.when_busy = [&](const fs::path& loc) {
     asked.push_back(loc);
+    if (wait && !cancel) let_go();
     return wait;
   };
+  o.cancelled = [&] { return cancel; };
   auto idx = Index::open(root_, borrow(emb), o);
   idx->update();
   EXPECT_TRUE(asked.empty());
   const size_t chunks = idx->snapshot()->size();
   write(root_ / "late.py", py_file("late", 2));
-  const int fd = ::open((idx->location() / "lock").c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  take(idx->location() / "lock");
   EXPECT_THROW(idx->update(), IndexBusyError);
   ASSERT_EQ(asked.size(), 1u);
   EXPECT_EQ(asked[0], idx->location());
   EXPECT_EQ(idx->snapshot()->size(), chunks);
-  wait = true;
-  std::thread release([fd] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    ::flock(fd, LOCK_UN);
-    ::close(fd);
-  });
-  const UpdateStats st = idx->update();
-  release.join();
+  wait = cancel = true;
+  EXPECT_THROW(idx->update(), CancelledError);
   EXPECT_EQ(asked.size(), 2u);
+  EXPECT_EQ(idx->snapshot()->size(), chunks);
+  cancel = false;
+  const UpdateStats st = idx->update();
+  EXPECT_EQ(held, -1);
+  EXPECT_EQ(asked.size(), 3u);
   EXPECT_EQ(st.files_added, 1u);
   EXPECT_GT(idx->snapshot()->size(), chunks);
 }

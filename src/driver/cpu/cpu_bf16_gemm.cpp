@@ -190,8 +190,8 @@ void bf16_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, in
 }
 
 void bf16_ffn(const CpuKernels& kern, const Bf16Weight& wi, const Bf16Weight& wo, const float* x,
-              int64_t lda, float* out, int64_t ldc, int64_t m, const float* bias, bool gelu,
-              Bf16Scratch& s) {
+              int64_t lda, float* mid, float* out, int64_t ldc, int64_t m, const float* bias,
+              bool gelu, Bf16Scratch& s) {
   if (wo.k != wi.n || wo.isa != wi.isa)
     throw InvalidArgument("bf16_ffn: the down weight's k (" + std::to_string(wo.k) +
                           ") must be the up weight's n (" + std::to_string(wi.n) +
@@ -203,10 +203,8 @@ void bf16_ffn(const CpuKernels& kern, const Bf16Weight& wi, const Bf16Weight& wo
     return;
   }
 #endif
-  const size_t need = static_cast<size_t>(m * wi.n);
-  if (s.inter_f32.size() < need) s.inter_f32.resize(need);
-  bf16_linear(kern, wi, x, lda, s.inter_f32.data(), wi.n, m, bias, gelu, s);
-  bf16_linear(kern, wo, s.inter_f32.data(), wi.n, out, ldc, m, nullptr, false, s);
+  bf16_linear(kern, wi, x, lda, mid, wi.n, m, bias, gelu, s);
+  bf16_linear(kern, wo, mid, wi.n, out, ldc, m, nullptr, false, s);
 }
 
 }  // namespace ripvec::cpu

@@ -67,7 +67,6 @@ Bf16Weight pack_bf16_weight(const CpuKernels& kern, const float* w, int64_t n, i
 struct Bf16Scratch {
   AlignedVector<uint16_t> act;    // kAmx: ceil(m / 32) * 32 rows of kp values, in tile order
   AlignedVector<uint16_t> inter;  // bf16_ffn on kAmx: a 128-row intermediate per pool thread
-  std::vector<float> inter_f32;   // bf16_ffn otherwise: the m x wi.n intermediate
   std::vector<float> act_f32;     // kEmulated: m rows of k rounded values
 };
 
@@ -76,14 +75,15 @@ struct Bf16Scratch {
 void bf16_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, int64_t lda, float* y,
                  int64_t ldc, int64_t m, const float* bias, bool gelu, Bf16Scratch& s);
 
-// out[m, wo.n] (ldc) = the FFN: bf16_linear(wi, bias, gelu) into an intermediate [m, wi.n],
-// then bf16_linear(wo) without bias, bit for bit. On the AMX kernel with enough rows to give every
-// pool thread two 128-row blocks, the intermediate stays per row block in BF16 in the thread's
-// L2 (cpu_bf16_amx_impl.hpp, amx_ffn) instead of being stored in FP32 and converted again. x is
-// not modified; out must not overlap x. Needs wo.k == wi.n and both weights of one isa (throws
-// InvalidArgument otherwise). Runs on the global pool.
+// out[m, wo.n] (ldc) = the FFN: bf16_linear(wi, bias, gelu) into the intermediate mid[m, wi.n]
+// (the caller's scratch, row-major), then bf16_linear(wo) without bias, bit for bit. On the AMX
+// kernel with enough rows to give every pool thread two 128-row blocks, mid is not touched: the
+// intermediate stays per row block in BF16 in the thread's L2 (cpu_bf16_amx_impl.hpp, amx_ffn)
+// instead of being stored in FP32 and converted again. x is not modified; out, x and mid must not
+// overlap. Needs wo.k == wi.n and both weights of one isa (throws InvalidArgument otherwise).
+// Runs on the global pool.
 void bf16_ffn(const CpuKernels& kern, const Bf16Weight& wi, const Bf16Weight& wo, const float* x,
-              int64_t lda, float* out, int64_t ldc, int64_t m, const float* bias, bool gelu,
-              Bf16Scratch& s);
+              int64_t lda, float* mid, float* out, int64_t ldc, int64_t m, const float* bias,
+              bool gelu, Bf16Scratch& s);
 
 }  // namespace ripvec::cpu

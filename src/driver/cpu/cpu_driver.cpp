@@ -1085,14 +1085,14 @@ void CpuDriver::ffn_gelu(Tensor out, const Tensor& x, const Tensor& wi, const Te
   need_f32(op, wi, "wi");
   CPU_CHECK(wi.rank == 2, op, "wi " + shape_str(wi) + " is not [I, in]");
   // The intermediate [R, I] is reserved either way (the arena is sized for it): the checks of
-  // both products run against it, and only the unfused path writes it.
+  // both products run against it, and only the unfused paths write it.
   Tensor mid = alloc(DType::F32, {x.rows(), wi.dim(0)});
   const GemmDesc up = check_linear(op, mid, x, wi, bi);
   const GemmDesc down = check_linear(op, out, mid, wo, Tensor{});
   const cpu::Bf16Weight* bwi = bf16_weight(wi, up.n, up.k);
   const cpu::Bf16Weight* bwo = bwi != nullptr ? bf16_weight(wo, down.n, down.k) : nullptr;
   if (bwi != nullptr && bwo != nullptr) {
-    cpu::bf16_ffn(*k_, *bwi, *bwo, fp(x), up.lda, fp(out), down.ldc, up.m,
+    cpu::bf16_ffn(*k_, *bwi, *bwo, fp(x), up.lda, fp(mid), fp(out), down.ldc, up.m,
                   bi.empty() ? nullptr : fp(bi), true, bscratch_);
     return;
   }
