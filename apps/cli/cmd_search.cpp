@@ -159,6 +159,8 @@ int run_search(const CliOptions& opts) {
       opts, &load_s,
       so.mode == SearchMode::Keyword ? WeightLoading::OnFirstUse : WeightLoading::Background);
   progress.finish();
+  // A query the model reads nothing of fails before an index is built or updated for it.
+  check_query(*embedder, opts.query, so.mode);
   warn_if_query_is_cut(*embedder, opts.query, so.mode, opts.quiet);
 
   std::vector<std::vector<RootHit>> per_root;

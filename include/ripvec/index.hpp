@@ -316,6 +316,14 @@ class Index {
 Index::RootSource project_root_source(const std::filesystem::path& path,
                                       const std::filesystem::path& cache_dir = {});
 
+// Throws InvalidArgument when `query` gives the model nothing to embed in `mode` (Semantic or
+// Hybrid; Keyword accepts any query): text the tokenizer drops whole (white space, control or
+// zero-width characters) or only unknown tokens (emoji, a script the vocabulary lacks), which
+// would rank every chunk against nothing. Index::search and search_without_index check it; a
+// front end may call it before a long update so that a bad query fails at once. Reads only the
+// tokenizer (the weights need not be loaded). Thread-safe.
+void check_query(const Embedder& e, std::string_view query, SearchMode mode);
+
 // Searches `path` (file or directory) without any index: walk, chunk, embed in memory.
 // Hit::path is relative to `path` (the file's name for a file). The filter's types, globs,
 // hidden, no_ignore and max_file_size choose the files walked; its paths are relative to

@@ -54,6 +54,10 @@ class Tokenizer {
   virtual int32_t max_token_id() const {
     return static_cast<int32_t>(static_cast<int64_t>(vocab_size()) - 1);
   }
+  // The id encode() emits for a piece of text the vocabulary cannot spell (WordPiece's [UNK]:
+  // an emoji, a script the vocabulary lacks), or nullopt when the model has none in its
+  // vocabulary (byte-level BPE spells every text).
+  virtual std::optional<int32_t> unk_id() const { return std::nullopt; }
   // Why some text could fail to encode: the unknown token is needed (WordPiece: always; BPE:
   // when some byte has no symbol) but is not in the vocabulary. Empty when every text encodes.
   virtual std::string unk_problem() const { return {}; }

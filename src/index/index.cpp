@@ -88,13 +88,7 @@ void validate(const SearchOptions& o) {
 }
 
 std::vector<float> embed_query(Embedder& e, std::string_view query) {
-  // Text the tokenizer drops whole (Unicode spaces, zero-width and control characters, a lone
-  // combining mark) embeds to the bare [CLS] [SEP]: every chunk ranked against nothing, served
-  // as results (hostile probe 2026-12-07; the CLI refused only ASCII white space).
-  if (e.tokenizer().count_tokens(query, /*add_special=*/false) == 0)
-    throw InvalidArgument(
-        "the query has nothing the model reads (only white space, control or zero-width "
-        "characters): nothing to look for");
+  check_query(e, query, SearchMode::Semantic);
   const std::string q(query);
   std::vector<float> v = embed_serialized(e, std::span<const std::string>(&q, 1), InputKind::Query);
   if (v.size() != e.dim())
@@ -1199,10 +1193,38 @@ std::unique_ptr<Index> Index::open(const fs::path& path, std::shared_ptr<Embedde
   return std::make_unique<IndexImpl>(std::move(loc), std::move(embedder), std::move(opts), mkey);
 }
 
+void check_query(const Embedder& e, std::string_view query, SearchMode mode) {
+  if (mode == SearchMode::Keyword) return;
+  auto nothing = [] {
+    return InvalidArgument(
+        "the query has nothing the model reads (only white space, control or zero-width "
+        "characters): nothing to look for");
+  };
+  // Text the tokenizer drops whole (Unicode spaces, zero-width and control characters, a lone
+  // combining mark) embeds to the bare [CLS] [SEP]: every chunk ranked against nothing, served
+  // as results (hostile probe 2026-12-07; the CLI refused only ASCII white space).
+  const Tokenizer& tok = e.tokenizer();
+  const std::optional<int32_t> unk = tok.unk_id();
+  if (!unk) {
+    if (tok.count_tokens(query, /*add_special=*/false) == 0) throw nothing();
+    return;
+  }
+  // ... and so does text that is only [UNK]s (emoji, a script the vocabulary lacks): every chunk
+  // was ranked against the unknown token (hostile probe 2026-12-07). Its ids, truncated as the
+  // model reads them (a short query encoded once more here, its vector not built).
+  const Encoding enc = tok.encode(query, /*add_special=*/false, e.max_seq_length());
+  if (enc.ids.empty()) throw nothing();
+  if (std::all_of(enc.ids.begin(), enc.ids.end(), [&](int32_t id) { return id == *unk; }))
+    throw InvalidArgument(
+        "the model knows no word of the query (every piece of it is an unknown token: emoji or "
+        "a script its vocabulary lacks): nothing to look for");
+}
+
 std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
                                       std::string_view query, const SearchOptions& opts,
                                       const IndexOptions& iopts, UpdateStats* stats) {
   validate(opts);
+  check_query(embedder, query, opts.mode);  // before the tree is read and embedded for it
   const auto t_total = Clock::now();
   UpdateStats st;
   std::error_code ec;

@@ -111,6 +111,7 @@ class BpeTokenizer final : public Tokenizer {
   }
 
   std::string unk_problem() const override { return model_.unk_problem(); }
+  std::optional<int32_t> unk_id() const override { return model_.unk_id(); }
 
  private:
   void parse_pre_tokenizer(const nlohmann::json& pt, const std::string& where) {

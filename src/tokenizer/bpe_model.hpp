@@ -43,6 +43,7 @@ class BpeModel {
   // Non-empty when unk_token is set but not in the vocabulary while some byte has no symbol
   // (nor a byte-fallback <0xNN> token): encoding a text holding that byte would fail.
   std::string unk_problem() const;
+  std::optional<int32_t> unk_id() const { return unk_id_; }
 
  private:
   struct MergeValue {

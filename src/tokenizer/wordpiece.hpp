@@ -40,6 +40,9 @@ class WordPieceTokenizer final : public Tokenizer {
   size_t num_special_tokens() const override { return post_.num_special(); }
   int32_t max_token_id() const override;
   std::string unk_problem() const override;
+  std::optional<int32_t> unk_id() const override {
+    return unk_id_ >= 0 ? std::optional<int32_t>(unk_id_) : std::nullopt;
+  }
 
  private:
   enum class PreTok { kNone, kBert, kWhitespaceSplit };

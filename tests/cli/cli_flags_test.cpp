@@ -175,6 +175,24 @@ TEST(CliFlags, QueryTheTokenizerDropsWholeIsError2) {
   }
 }
 
+// Hostile probe 2026-12-07: a query of emoji only ("\U0001F600", two snowmen) encodes to [UNK]s
+// and ranked every chunk against the unknown token, exit 0. It is refused like the above, before
+// an index is built for it (no cache folder made); with one known word it runs.
+TEST(CliFlags, QueryOfUnknownTokensOnlyIsError2BeforeIndexing) {
+  TempDir d, cache;
+  d.write("a.py", "def retry_request():\n    return 1\n");
+  for (const char* q : {"\U0001F600", "\u2603\u2603"}) {
+    SCOPED_TRACE(q);
+    expect_error(run_args({"--cache-dir", cache.path().string(), "--model", tiny_model(), q,
+                           d.path().string()}),
+                 "the model knows no word of the query");
+  }
+  EXPECT_TRUE(fs::is_empty(cache.path()));
+  EXPECT_EQ(run_args({"--no-index", "--model", tiny_model(), "\U0001F600 retry", d.path().string()})
+                .status,
+            0);
+}
+
 // Hostile probe 2026-12-07: a query longer than the model reads (100 KB) was cut to its first
 // max_seq_length tokens silently. Now a warning says so; a short query gets none, and -q
 // silences it.

@@ -204,6 +204,7 @@ TEST(TokenizerBpe, ModernBertBasics) {
   EXPECT_EQ(tok.token_to_id("[MASK]"), 50284);
   EXPECT_EQ(tok.token_to_id("Ġthe"), 253);
   EXPECT_EQ(tok.token_to_id("no such token"), std::nullopt);
+  EXPECT_EQ(tok.unk_id(), std::nullopt);  // byte-level: every text is spelt
   EXPECT_EQ(tok.id_to_token(50282), "[SEP]");
   EXPECT_EQ(tok.id_to_token(50367), "[unused82]");
   EXPECT_EQ(tok.id_to_token(50275), "   ");

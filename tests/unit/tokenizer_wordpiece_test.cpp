@@ -240,6 +240,9 @@ TEST(TokenizerWordPiece, VocabularyAccessors) {
   EXPECT_EQ(tok->encode("").ids, (std::vector<int32_t>{101, 102}));
   EXPECT_TRUE(tok->encode("", false).ids.empty());
   EXPECT_EQ(tok->count_tokens(""), 2u);
+  // The unknown token (check_query refuses a query of nothing else): an emoji encodes to it.
+  EXPECT_EQ(tok->unk_id(), tok->token_to_id("[UNK]"));
+  EXPECT_EQ(tok->encode("\xF0\x9F\x98\x80", false).ids, std::vector<int32_t>{*tok->unk_id()});
 }
 
 // Fuzz finding (tokenizer_json, input fuzz/regressions/tokenizer_json/
