@@ -12,6 +12,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -1043,10 +1044,22 @@ class LspServer {
       };
       for (size_t i = 0; i < syms.size() && i < 100; ++i) add(syms[i].d, syms[i].root);
       // Semantic matches from each folder's index, once it is built (never block the editor on
-      // indexing).
+      // indexing). A query the model reads nothing of (white space, emoji only) has none, quietly
+      // (checked at the first built index, whose model is loaded): an editor sends one per
+      // keystroke, and each logged a warning.
+      std::optional<bool> semantic;
       for (server::Root* r : roots) {
         RootScope in(r);
         if (query.empty() || !root().indexed() || !graphs.count(r)) continue;  // skipped above
+        if (!semantic) {
+          try {
+            check_query(*ws_->embedder(), query, SearchMode::Hybrid);
+            semantic = true;
+          } catch (const InvalidArgument&) {
+            semantic = false;
+          }
+        }
+        if (!*semantic) break;
         try {
           SearchOptions so;
           so.top_k = 20;

@@ -7,7 +7,8 @@ TREE becomes a git work tree with sub/billing.py; the editor opens TREE/sub, who
 work tree's (root TREE). The query matches no symbol's name, so every answer of workspace/symbol
 comes from the semantic search. Hit paths were taken relative to the folder although they are
 relative to the index's root, so no hit was found in the folder's graph and every semantic match
-was dropped without a word (hostile probe 2026-12-07).
+was dropped without a word (hostile probe 2026-12-07). Queries the model reads nothing of answer
+an empty list without a warning.
 Exit status 0 = every check passed; 1 = failure.
 """
 import os
@@ -44,6 +45,21 @@ def main():
           f"workspace/symbol of a folder below its index's root has semantic matches: {names}"[:300])
     check(all(u.startswith("file://" + folder + "/") for _, u in names),
           "every match lies in the folder")
+    # A query the model reads nothing of (emoji only, white space) has no semantic matches and
+    # logs nothing: an editor sends one per keystroke, and each logged "semantic search failed"
+    # (2026-12-07, with check_query).
+    for q in ["\U0001F600\U0001F600", "   "]:
+        i += 1
+        r = c.request(i, "workspace/symbol", {"query": q})
+        check(r is not None and "error" not in r and r.get("result") == [],
+              f"workspace/symbol {q!r} answers an empty list: {r}"[:200])
+    i += 1
+    c.request(i, "workspace/symbol", {"query": "invoice tax"})  # the log is in order after it
+    logs = [m["params"]["message"] for _, m in c.msgs
+            if m and m.get("method") == "window/logMessage"]
+    check(not any("semantic search failed" in l for l in logs),
+          f"no warning for them: {[l for l in logs if 'semantic' in l]}"[:300])
+    i += 1
     c.shutdown(i)
     return finish()
 
