@@ -10,8 +10,9 @@
 //   the kernel Auto picks; activation quantization included in each GEMM's time); --bf16: in
 //   BF16 (CpuDriver::set_bf16: the emulated kernel, AMX with $RIPVEC_CPU_BF16=amx);
 //   --int8 and --bf16 take the BF16 attention where cpu::attention_bf16_pays();
-//   --split-ffn: the FFN's two products timed apart (linear_gelu, then linear) instead of the
-//   one ffn_gelu the model calls (under BF16 on AMX that keeps the intermediate per row block);
+//   --split-ffn: the FFN's two products and its residual layer norm timed apart (linear_gelu,
+//   linear, fused_residual_layernorm) instead of the one ffn_gelu_layernorm the model calls
+//   (under BF16 on AMX that keeps the intermediate per row block and norms each block in cache);
 //   --reps: layer repetitions (default 9). Each op's time is
 //   the median over the repetitions, which run op after op (interleaved), so that load on a
 //   shared machine slows every op alike.
@@ -189,13 +190,13 @@ void layer_breakdown(const ripvec::BatchInputs& bi, std::mt19937& rng, int H, in
       {"residual + layer norm", false, 0,
        [&] { d.fused_residual_layernorm(x, out, bo2, x, g2, b2, 1e-12f); }},
   };
-  if (!split_ffn) {  // the model's call: one op for both products (ffn_gelu)
-    ops[4] = {"FFN (GELU) [T,H]x[H,I]x[I,H]", true, 4 * t * H * I * 1e-9, [&] {
+  if (!split_ffn) {  // the model's call: one op for both products and the norm
+    ops[4] = {"FFN + residual LN [T,H]x[H,I]x[I,H]", true, 4 * t * H * I * 1e-9, [&] {
                 const size_t mark = d.save();
-                ripvec::ops::ffn_gelu(d, out, x, wi, bi1, wo2);
+                ripvec::ops::ffn_gelu_layernorm(d, x, wi, bi1, wo2, bo2, g2, b2, 1e-12f);
                 d.restore(mark);
               }};
-    ops.erase(ops.begin() + 5);
+    ops.erase(ops.begin() + 5, ops.begin() + 7);
   }
   std::vector<std::vector<double>> ms(ops.size());
   for (int r = -1; r < reps; ++r) {                  // r = -1: warm-up (packs the weights)

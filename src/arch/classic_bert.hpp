@@ -139,16 +139,17 @@ class ClassicBert {
       }
       d_.restore(mark);
       {
-        Tensor out = d_.alloc(dtype_, {T, H});
         if (act_ == Activation::GeluErf) {
-          ops::ffn_gelu(d_, out, x, L.wi, L.bi, L.wo2);  // GELU in the first GEMM's epilogue
+          // GELU in the first GEMM's epilogue, the norm in the second's where the driver can.
+          ops::ffn_gelu_layernorm(d_, x, L.wi, L.bi, L.wo2, L.bo2, L.ln2_g, L.ln2_b, eps);
         } else {
+          Tensor out = d_.alloc(dtype_, {T, H});
           Tensor inter = d_.alloc(dtype_, {T, I});
           ops::linear(d_, inter, x, L.wi, Tensor{});
           bias_activation(d_, inter, L.bi, act_);
           ops::linear(d_, out, inter, L.wo2, Tensor{});
+          ops::fused_residual_layernorm(d_, x, out, L.bo2, x, L.ln2_g, L.ln2_b, eps);
         }
-        ops::fused_residual_layernorm(d_, x, out, L.bo2, x, L.ln2_g, L.ln2_b, eps);
       }
       d_.restore(mark);
     }

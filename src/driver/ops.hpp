@@ -83,23 +83,6 @@ void linear_gelu(D& d, typename D::Tensor y, const typename D::Tensor& x,
   }
 }
 
-// out[R, H] = gelu(x · Wiᵀ + bi) · Woᵀ (exact erf GELU; bi may be empty; no bias on the second
-// product): a BERT FFN's two products. The driver's fused kernel where it has one (it need not
-// store the intermediate), else linear_gelu into an intermediate [R, I] allocated in scratch
-// (the caller restores its scratch mark), then linear.
-template <Driver D>
-void ffn_gelu(D& d, typename D::Tensor out, const typename D::Tensor& x,
-              const typename D::Tensor& wi, const typename D::Tensor& bi,
-              const typename D::Tensor& wo) {
-  if constexpr (requires { d.ffn_gelu(out, x, wi, bi, wo); }) {
-    d.ffn_gelu(out, x, wi, bi, wo);
-  } else {
-    typename D::Tensor mid = d.alloc(out.dtype, {x.rows(), wi.dim(0)});
-    linear_gelu(d, mid, x, wi, bi);
-    linear(d, out, mid, wo, typename D::Tensor{});
-  }
-}
-
 // out = x + bias + residual (bias may be empty); out may alias x or residual.
 template <Driver D>
 void fused_bias_residual(D& d, typename D::Tensor out, typename D::Tensor x,
@@ -126,6 +109,28 @@ void fused_residual_layernorm(D& d, typename D::Tensor out, typename D::Tensor x
   } else {
     fused_bias_residual(d, x, x, bias, residual);
     d.layer_norm(out, x, gamma, beta, eps);
+  }
+}
+
+// x[R, H] = layer_norm(x + gelu(x · Wiᵀ + bi) · Woᵀ + bo) with gamma / beta (exact erf GELU; bi,
+// bo, gamma, beta may be empty): a BERT layer's feed-forward sub-layer. The driver's fused
+// kernel where it has one (it need not store the intermediate, nor pass over the product again
+// for the norm), else linear_gelu into an intermediate [R, I] and linear into a product [R, H],
+// both allocated in scratch (the caller restores its scratch mark), then
+// fused_residual_layernorm.
+template <Driver D>
+void ffn_gelu_layernorm(D& d, typename D::Tensor x, const typename D::Tensor& wi,
+                        const typename D::Tensor& bi, const typename D::Tensor& wo,
+                        const typename D::Tensor& bo, const typename D::Tensor& gamma,
+                        const typename D::Tensor& beta, float eps) {
+  if constexpr (requires { d.ffn_gelu_layernorm(x, wi, bi, wo, bo, gamma, beta, eps); }) {
+    d.ffn_gelu_layernorm(x, wi, bi, wo, bo, gamma, beta, eps);
+  } else {
+    typename D::Tensor mid = d.alloc(x.dtype, {x.rows(), wi.dim(0)});
+    typename D::Tensor out = d.alloc(x.dtype, {x.rows(), wo.dim(0)});
+    linear_gelu(d, mid, x, wi, bi);
+    linear(d, out, mid, wo, typename D::Tensor{});
+    fused_residual_layernorm(d, x, out, bo, x, gamma, beta, eps);
   }
 }
 

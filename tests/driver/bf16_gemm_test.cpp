@@ -133,7 +133,8 @@ TEST(Bf16Gemm, EveryKernelMatchesTheFormula) {
 
 // bf16_ffn is bf16_linear(wi, bias, gelu) then bf16_linear(wo), bit for bit, on every kernel:
 // with few rows (the two products) and with enough to give every pool thread two 128-row blocks
-// (on AMX, the fused kernel); mismatched weights are an InvalidArgument.
+// (on AMX, the fused kernel), also with the residual layer norm after it written over x;
+// mismatched weights are an InvalidArgument.
 TEST(Bf16Gemm, FfnIsTheTwoLinearsBitForBit) {
   const CpuKernels& kern = select_kernels(Isa::kAuto);
   std::mt19937 rng(17);
@@ -154,6 +155,24 @@ TEST(Bf16Gemm, FfnIsTheTwoLinearsBitForBit) {
       std::vector<float> mid2(mid.size());
       bf16_ffn(kern, bwi, bwo, x.data(), h, mid2.data(), got.data(), h, m, b.data(), true, s2);
       ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+      // With the residual layer norm after it, written over x in place (the model's call): the
+      // same as sum_layer_norm over the product's rows afterwards.
+      const auto bo = normal(rng, h), gamma = normal(rng, h), beta = normal(rng, h);
+      std::vector<float> xn = x, xref = x, prod(want.size());
+      for (int64_t r = 0; r < m; ++r)
+        kern.sum_layer_norm(xref.data() + r * h, want.data() + r * h, bo.data(),
+                            xref.data() + r * h, gamma.data(), beta.data(), h, 1e-12f);
+      RowNorm norm;
+      norm.sum_layer_norm = kern.sum_layer_norm;
+      norm.bias = bo.data();
+      norm.residual = norm.out = xn.data();
+      norm.ld_res = norm.ldo = h;
+      norm.gamma = gamma.data();
+      norm.beta = beta.data();
+      norm.eps = 1e-12f;
+      bf16_ffn(kern, bwi, bwo, xn.data(), h, mid2.data(), prod.data(), h, m, b.data(), true, s2,
+               &norm);
+      ASSERT_EQ(std::memcmp(xn.data(), xref.data(), xn.size() * sizeof(float)), 0);
     }
     Bf16Scratch s;
     EXPECT_THROW(bf16_ffn(kern, bwi, bwi, nullptr, h, nullptr, nullptr, h, 1, nullptr, true, s),

@@ -225,6 +225,7 @@ struct AmxFfnJob {
   const float* bias;
   void (*gelu)(float*, int64_t);
   std::atomic<int64_t>* next;  // the next row block to take
+  const RowNorm* norm;         // nullable: each finished row block's rows through it
 };
 
 // Row blocks of the job taken one at a time until none is left, with slot sl's buffer.
@@ -243,6 +244,8 @@ RIPVEC_AMX_TARGET void amx_ffn_slot(const AmxFfnJob& j, int64_t sl) {
                         nullptr, nullptr};
     for (int64_t r = 0; r < rows; r += 32)
       for (int64_t p = 0; p < wo.n_pad / kPanel; ++p) tile_block_amx(down, p, r, sums);
+    if (j.norm != nullptr)  // the block's rows (192 KiB at H = 384) are still in L2
+      for (int64_t i = 0; i < rows; ++i) j.norm->row(j.out, j.ldc, r0 + i, wo.n);
   }
   _tile_release();
 }
@@ -258,11 +261,13 @@ inline bool amx_ffn_fuses(int64_t m, int64_t threads) {
 // at MiniLM's 1,536) go from the up projection's epilogue, in the tiles' layout, into a buffer
 // of the thread's own, where the down projection reads them back from L2: they are never stored
 // in FP32 nor converted by a pass of their own. Bit for bit what amx_linear(wi, bias, gelu) then
-// amx_linear(wo) compute. Needs wo.k == wi.n and amx_ffn_fuses(m, pool threads); s.inter holds
+// amx_linear(wo) compute, then norm's rows (bf16_ffn). Needs wo.k == wi.n and
+// amx_ffn_fuses(m, pool threads); s.inter holds
 // a kRowBlock x wo.kp slot per pool thread.
 RIPVEC_AMX_TARGET void amx_ffn(const Bf16Weight& wi, const Bf16Weight& wo, const float* x,
                                int64_t lda, float* out, int64_t ldc, int64_t m, const float* bias,
-                               void (*gelu)(float*, int64_t), Bf16Scratch& s) {
+                               void (*gelu)(float*, int64_t), Bf16Scratch& s,
+                               const RowNorm* norm = nullptr) {
   const int64_t threads = ThreadPool::global().size();
   const int64_t kp = wi.kp, m_pad = (m + 31) / 32 * 32, slot = kRowBlock * wo.kp;
   if (s.act.size() < static_cast<size_t>(m_pad * kp)) s.act.resize(static_cast<size_t>(m_pad * kp));
@@ -275,7 +280,7 @@ RIPVEC_AMX_TARGET void amx_ffn(const Bf16Weight& wi, const Bf16Weight& wo, const
   };
   run_tasks(m_pad, 16, false, convert);
   std::atomic<int64_t> next{0};
-  const AmxFfnJob job{&wi, &wo, act, s.inter.data(), slot, out, ldc, m, bias, gelu, &next};
+  const AmxFfnJob job{&wi, &wo, act, s.inter.data(), slot, out, ldc, m, bias, gelu, &next, norm};
   // One call per slot (grain 1 over [0, threads): the pool hands each index out once); each takes
   // row blocks until none is left, so a slot's buffer is never shared.
   auto run = [&job](int64_t lo, int64_t hi) {

@@ -191,7 +191,7 @@ void bf16_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, in
 
 void bf16_ffn(const CpuKernels& kern, const Bf16Weight& wi, const Bf16Weight& wo, const float* x,
               int64_t lda, float* mid, float* out, int64_t ldc, int64_t m, const float* bias,
-              bool gelu, Bf16Scratch& s) {
+              bool gelu, Bf16Scratch& s, const RowNorm* norm) {
   if (wo.k != wi.n || wo.isa != wi.isa)
     throw InvalidArgument("bf16_ffn: the down weight's k (" + std::to_string(wo.k) +
                           ") must be the up weight's n (" + std::to_string(wi.n) +
@@ -199,12 +199,18 @@ void bf16_ffn(const CpuKernels& kern, const Bf16Weight& wi, const Bf16Weight& wo
   if (m <= 0 || wo.n <= 0) return;
 #if defined(__x86_64__)
   if (wi.isa == Bf16Isa::kAmx && amx_ffn_fuses(m, ThreadPool::global().size())) {
-    amx_ffn(wi, wo, x, lda, out, ldc, m, bias, gelu ? kern.gelu : nullptr, s);
+    amx_ffn(wi, wo, x, lda, out, ldc, m, bias, gelu ? kern.gelu : nullptr, s, norm);
     return;
   }
 #endif
   bf16_linear(kern, wi, x, lda, mid, wi.n, m, bias, gelu, s);
   bf16_linear(kern, wo, mid, wi.n, out, ldc, m, nullptr, false, s);
+  if (norm != nullptr) {
+    auto rows = [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) norm->row(out, ldc, r, wo.n);
+    };
+    run_tasks(m, 16, m * wo.n < 32768, rows);
+  }
 }
 
 }  // namespace ripvec::cpu

@@ -75,15 +75,33 @@ struct Bf16Scratch {
 void bf16_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, int64_t lda, float* y,
                  int64_t ldc, int64_t m, const float* bias, bool gelu, Bf16Scratch& s);
 
+// What follows a product row by row, applied while the row is still in cache: for each row r
+// of the product y, sum_layer_norm(out + r * ldo, y + r * ldc, bias, residual + r * ld_res,
+// gamma, beta, n, eps) (CpuKernels::sum_layer_norm: y's row is clobbered; out may be residual).
+struct RowNorm {
+  void (*sum_layer_norm)(float* out, float* x, const float* bias, const float* res,
+                         const float* gamma, const float* beta, int64_t n, float eps) = nullptr;
+  const float *bias = nullptr, *residual = nullptr, *gamma = nullptr, *beta = nullptr;
+  int64_t ld_res = 0;
+  float* out = nullptr;
+  int64_t ldo = 0;
+  float eps = 0;
+  void row(float* y, int64_t ldc, int64_t r, int64_t n) const {
+    sum_layer_norm(out + r * ldo, y + r * ldc, bias, residual ? residual + r * ld_res : nullptr,
+                   gamma, beta, n, eps);
+  }
+};
+
 // out[m, wo.n] (ldc) = the FFN: bf16_linear(wi, bias, gelu) into the intermediate mid[m, wi.n]
 // (the caller's scratch, row-major), then bf16_linear(wo) without bias, bit for bit. On the AMX
 // kernel with enough rows to give every pool thread two 128-row blocks, mid is not touched: the
 // intermediate stays per row block in BF16 in the thread's L2 (cpu_bf16_amx_impl.hpp, amx_ffn)
 // instead of being stored in FP32 and converted again. x is not modified; out, x and mid must not
-// overlap. Needs wo.k == wi.n and both weights of one isa (throws InvalidArgument otherwise).
-// Runs on the global pool.
+// overlap. norm (nullable): then each row of out through it (a residual layer norm, which may
+// write the rows of x: x is read, converted, before any row is written). Needs wo.k == wi.n and
+// both weights of one isa (throws InvalidArgument otherwise). Runs on the global pool.
 void bf16_ffn(const CpuKernels& kern, const Bf16Weight& wi, const Bf16Weight& wo, const float* x,
               int64_t lda, float* mid, float* out, int64_t ldc, int64_t m, const float* bias,
-              bool gelu, Bf16Scratch& s);
+              bool gelu, Bf16Scratch& s, const RowNorm* norm = nullptr);
 
 }  // namespace ripvec::cpu

@@ -1025,6 +1025,25 @@ GemmDesc check_linear(const char* op, const Tensor& y, const Tensor& x, const Te
   check_gemm(op, g, 1, 0, 0, 0, x, w, y);
   return g;
 }
+
+// Validates out = layer_norm(x + bias + residual) with gamma / beta, or out = x + bias +
+// residual (bias, gamma, beta may be empty): F32 tensors, out / x / residual of one size, the
+// vectors of x's width.
+void check_norm_operands(const char* op, const Tensor& out, const Tensor& x, const Tensor& bias,
+                         const Tensor& residual, const Tensor& gamma, const Tensor& beta) {
+  need_f32(op, out, "out");
+  need_f32(op, x, "x");
+  need_f32(op, residual, "residual");
+  const int64_t c = x.cols();
+  CPU_CHECK(out.numel() == x.numel() && residual.numel() == x.numel(), op,
+            "shapes differ: out " + shape_str(out) + ", x " + shape_str(x) + ", residual " +
+                shape_str(residual));
+  for (const Tensor* t : {&bias, &gamma, &beta}) {
+    if (t->empty()) continue;
+    need_f32(op, *t, "bias/gamma/beta");
+    CPU_CHECK(t->numel() == c, op, shape_str(*t) + " does not match x " + shape_str(x));
+  }
+}
 }  // namespace
 
 void CpuDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias) {
@@ -1079,25 +1098,41 @@ void CpuDriver::linear_gelu(Tensor y, const Tensor& x, const Tensor& w, const Te
   fused_bias_gelu(y, bias);
 }
 
-void CpuDriver::ffn_gelu(Tensor out, const Tensor& x, const Tensor& wi, const Tensor& bi,
-                         const Tensor& wo) {
-  const char* op = "ffn_gelu";
+void CpuDriver::ffn_gelu_layernorm(Tensor x, const Tensor& wi, const Tensor& bi, const Tensor& wo,
+                                   const Tensor& bo, const Tensor& gamma, const Tensor& beta,
+                                   float eps) {
+  const char* op = "ffn_gelu_layernorm";
   need_f32(op, wi, "wi");
-  CPU_CHECK(wi.rank == 2, op, "wi " + shape_str(wi) + " is not [I, in]");
-  // The intermediate [R, I] is reserved either way (the arena is sized for it): the checks of
-  // both products run against it, and only the unfused paths write it.
+  need_f32(op, wo, "wo");
+  CPU_CHECK(wi.rank == 2 && wo.rank == 2, op,
+            "wi " + shape_str(wi) + " and wo " + shape_str(wo) + " are not matrices");
+  // The intermediate [R, I] and the product [R, H] are reserved either way (the arena is sized
+  // for them): the checks run against them, and only the unfused paths write them.
   Tensor mid = alloc(DType::F32, {x.rows(), wi.dim(0)});
+  Tensor out = alloc(DType::F32, {x.rows(), wo.dim(0)});
   const GemmDesc up = check_linear(op, mid, x, wi, bi);
   const GemmDesc down = check_linear(op, out, mid, wo, Tensor{});
+  check_norm_operands(op, x, out, bo, x, gamma, beta);
   const cpu::Bf16Weight* bwi = bf16_weight(wi, up.n, up.k);
   const cpu::Bf16Weight* bwo = bwi != nullptr ? bf16_weight(wo, down.n, down.k) : nullptr;
   if (bwi != nullptr && bwo != nullptr) {
+    cpu::RowNorm norm;
+    norm.sum_layer_norm = k_->sum_layer_norm;
+    norm.bias = bo.empty() ? nullptr : fp(bo);
+    norm.residual = fp(x);
+    norm.ld_res = down.n;
+    norm.gamma = gamma.empty() ? nullptr : fp(gamma);
+    norm.beta = beta.empty() ? nullptr : fp(beta);
+    norm.out = fp(x);
+    norm.ldo = down.n;
+    norm.eps = eps;
     cpu::bf16_ffn(*k_, *bwi, *bwo, fp(x), up.lda, fp(mid), fp(out), down.ldc, up.m,
-                  bi.empty() ? nullptr : fp(bi), true, bscratch_);
+                  bi.empty() ? nullptr : fp(bi), true, bscratch_, &norm);
     return;
   }
   linear_gelu(mid, x, wi, bi);
   linear(out, mid, wo, Tensor{});
+  fused_residual_layernorm(x, out, bo, x, gamma, beta, eps);
 }
 
 void CpuDriver::fused_bias_gelu(Tensor x, const Tensor& bias) {
@@ -1113,16 +1148,9 @@ void CpuDriver::fused_bias_gelu(Tensor x, const Tensor& bias) {
 void CpuDriver::fused_bias_residual(Tensor out, Tensor x, const Tensor& bias,
                                     const Tensor& residual) {
   const char* op = "fused_bias_residual";
-  need_f32(op, out, "out");
-  need_f32(op, x, "x");
-  need_f32(op, residual, "residual");
+  check_norm_operands(op, out, x, bias, residual, Tensor{}, Tensor{});
   const int64_t c = x.cols();
-  CPU_CHECK(out.numel() == x.numel() && residual.numel() == x.numel(), op,
-            "shapes differ: out " + shape_str(out) + ", x " + shape_str(x) + ", residual " +
-                shape_str(residual));
   if (bias.empty()) return residual_add(out, x, residual);
-  need_f32(op, bias, "bias");
-  CPU_CHECK(bias.numel() == c, op, "bias " + shape_str(bias) + " does not match x " + shape_str(x));
   for_rows(x.rows(), c, [&](int64_t r) {
     k_->add3(fp(out) + r * c, fp(x) + r * c, fp(bias), fp(residual) + r * c, c);
   });
@@ -1132,18 +1160,8 @@ void CpuDriver::fused_residual_layernorm(Tensor out, Tensor x, const Tensor& bia
                                          const Tensor& residual, const Tensor& gamma,
                                          const Tensor& beta, float eps) {
   const char* op = "fused_residual_layernorm";
-  need_f32(op, out, "out");
-  need_f32(op, x, "x");
-  need_f32(op, residual, "residual");
+  check_norm_operands(op, out, x, bias, residual, gamma, beta);
   const int64_t c = x.cols();
-  CPU_CHECK(out.numel() == x.numel() && residual.numel() == x.numel(), op,
-            "shapes differ: out " + shape_str(out) + ", x " + shape_str(x) + ", residual " +
-                shape_str(residual));
-  for (const Tensor* t : {&bias, &gamma, &beta}) {
-    if (t->empty()) continue;
-    need_f32(op, *t, "bias/gamma/beta");
-    CPU_CHECK(t->numel() == c, op, shape_str(*t) + " does not match x " + shape_str(x));
-  }
   const float* b = bias.empty() ? nullptr : fp(bias);
   const float* g = gamma.empty() ? nullptr : fp(gamma);
   const float* be = beta.empty() ? nullptr : fp(beta);

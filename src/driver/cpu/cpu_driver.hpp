@@ -186,10 +186,12 @@ class CpuDriver {
   void linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias);
   // y = gelu(x · wᵀ + bias) (exact erf GELU), bias may be empty.
   void linear_gelu(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias);
-  // out = gelu(x · wiᵀ + bi) · woᵀ: linear_gelu into an intermediate [R, I] allocated in
-  // scratch (the caller restores its mark), then linear; under BF16 (cpu::bf16_ffn) the same
-  // values without storing the intermediate in FP32.
-  void ffn_gelu(Tensor out, const Tensor& x, const Tensor& wi, const Tensor& bi, const Tensor& wo);
+  // x = layer_norm(x + gelu(x · wiᵀ + bi) · woᵀ + bo) (driver/ops.hpp): linear_gelu into an
+  // intermediate [R, I] and linear into [R, H], both allocated in scratch (the caller restores
+  // its mark), then fused_residual_layernorm; under BF16 (cpu::bf16_ffn) the same values, the
+  // intermediate not stored in FP32 and each row block normed while in cache.
+  void ffn_gelu_layernorm(Tensor x, const Tensor& wi, const Tensor& bi, const Tensor& wo,
+                          const Tensor& bo, const Tensor& gamma, const Tensor& beta, float eps);
   void fused_bias_gelu(Tensor x, const Tensor& bias);
   void fused_bias_residual(Tensor out, Tensor x, const Tensor& bias, const Tensor& residual);
   void fused_residual_layernorm(Tensor out, Tensor x, const Tensor& bias, const Tensor& residual,
