@@ -10,9 +10,10 @@
 //   the kernel Auto picks; activation quantization included in each GEMM's time); --bf16: in
 //   BF16 (CpuDriver::set_bf16: the emulated kernel, AMX with $RIPVEC_CPU_BF16=amx);
 //   --int8 and --bf16 take the BF16 attention where cpu::attention_bf16_pays();
-//   --split-ffn: the FFN's two products and its residual layer norm timed apart (linear_gelu,
-//   linear, fused_residual_layernorm) instead of the one ffn_gelu_layernorm the model calls
-//   (under BF16 on AMX that keeps the intermediate per row block and norms each block in cache);
+//   --split-ffn: each sub-layer's products and its residual layer norm timed apart (linear,
+//   fused_residual_layernorm; linear_gelu, linear, fused_residual_layernorm) instead of the
+//   linear_residual_layernorm and ffn_gelu_layernorm the model calls (under BF16 on AMX they
+//   norm each row block while it is in cache, and the FFN keeps its intermediate per block);
 //   --reps: layer repetitions (default 9). Each op's time is
 //   the median over the repetitions, which run op after op (interleaved), so that load on a
 //   shared machine slows every op alike.
@@ -190,13 +191,19 @@ void layer_breakdown(const ripvec::BatchInputs& bi, std::mt19937& rng, int H, in
       {"residual + layer norm", false, 0,
        [&] { d.fused_residual_layernorm(x, out, bo2, x, g2, b2, 1e-12f); }},
   };
-  if (!split_ffn) {  // the model's call: one op for both products and the norm
+  if (!split_ffn) {  // the model's calls: each sub-layer's products and its norm in one op
     ops[4] = {"FFN + residual LN [T,H]x[H,I]x[I,H]", true, 4 * t * H * I * 1e-9, [&] {
                 const size_t mark = d.save();
                 ripvec::ops::ffn_gelu_layernorm(d, x, wi, bi1, wo2, bo2, g2, b2, 1e-12f);
                 d.restore(mark);
               }};
     ops.erase(ops.begin() + 5, ops.begin() + 7);
+    ops[2] = {"linear out + residual LN [T,H]x[H,H]", true, 2 * t * H * H * 1e-9, [&] {
+                const size_t mark = d.save();
+                ripvec::ops::linear_residual_layernorm(d, x, ctx, wo, bo, g1, b1, 1e-12f);
+                d.restore(mark);
+              }};
+    ops.erase(ops.begin() + 3);
   }
   std::vector<std::vector<double>> ms(ops.size());
   for (int r = -1; r < reps; ++r) {                  // r = -1: warm-up (packs the weights)

@@ -133,9 +133,7 @@ class ClassicBert {
         ops::linear(d_, qkv, x, L.wqkv, L.bqkv);
         Tensor ctx = d_.alloc(dtype_, {T, H});
         ops::attention(d_, ctx, qkv, ad_, db);
-        Tensor proj = d_.alloc(dtype_, {T, H});
-        ops::linear(d_, proj, ctx, L.wo, Tensor{});
-        ops::fused_residual_layernorm(d_, x, proj, L.bo, x, L.ln1_g, L.ln1_b, eps);
+        ops::linear_residual_layernorm(d_, x, ctx, L.wo, L.bo, L.ln1_g, L.ln1_b, eps);
       }
       d_.restore(mark);
       {

@@ -112,6 +112,25 @@ void fused_residual_layernorm(D& d, typename D::Tensor out, typename D::Tensor x
   }
 }
 
+// x[R, H] = layer_norm(x + in · Wᵀ + bias) with gamma / beta (bias, gamma, beta may be empty): an
+// attention block's output projection and its residual norm. The driver's fused kernel where it
+// has one (it norms the product's rows while they are in cache), else linear into a product
+// [R, H] allocated in scratch (the caller restores its scratch mark), then
+// fused_residual_layernorm.
+template <Driver D>
+void linear_residual_layernorm(D& d, typename D::Tensor x, const typename D::Tensor& in,
+                               const typename D::Tensor& w, const typename D::Tensor& bias,
+                               const typename D::Tensor& gamma, const typename D::Tensor& beta,
+                               float eps) {
+  if constexpr (requires { d.linear_residual_layernorm(x, in, w, bias, gamma, beta, eps); }) {
+    d.linear_residual_layernorm(x, in, w, bias, gamma, beta, eps);
+  } else {
+    typename D::Tensor proj = d.alloc(x.dtype, {in.rows(), w.dim(0)});
+    linear(d, proj, in, w, typename D::Tensor{});
+    fused_residual_layernorm(d, x, proj, bias, x, gamma, beta, eps);
+  }
+}
+
 // x[R, H] = layer_norm(x + gelu(x · Wiᵀ + bi) · Woᵀ + bo) with gamma / beta (exact erf GELU; bi,
 // bo, gamma, beta may be empty): a BERT layer's feed-forward sub-layer. The driver's fused
 // kernel where it has one (it need not store the intermediate, nor pass over the product again

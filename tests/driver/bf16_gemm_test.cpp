@@ -131,6 +131,20 @@ TEST(Bf16Gemm, EveryKernelMatchesTheFormula) {
   }
 }
 
+// x = layer_norm(x + y + bias) row by row over x[rows][n] (eps 1e-12), as the driver builds it.
+RowNorm in_place_norm(const CpuKernels& kern, float* x, int64_t n, const std::vector<float>& bias,
+                      const std::vector<float>& gamma, const std::vector<float>& beta) {
+  RowNorm norm;
+  norm.sum_layer_norm = kern.sum_layer_norm;
+  norm.bias = bias.data();
+  norm.residual = norm.out = x;
+  norm.ld_res = norm.ldo = n;
+  norm.gamma = gamma.data();
+  norm.beta = beta.data();
+  norm.eps = 1e-12f;
+  return norm;
+}
+
 // bf16_ffn is bf16_linear(wi, bias, gelu) then bf16_linear(wo), bit for bit, on every kernel:
 // with few rows (the two products) and with enough to give every pool thread two 128-row blocks
 // (on AMX, the fused kernel), also with the residual layer norm after it written over x;
@@ -162,14 +176,7 @@ TEST(Bf16Gemm, FfnIsTheTwoLinearsBitForBit) {
       for (int64_t r = 0; r < m; ++r)
         kern.sum_layer_norm(xref.data() + r * h, want.data() + r * h, bo.data(),
                             xref.data() + r * h, gamma.data(), beta.data(), h, 1e-12f);
-      RowNorm norm;
-      norm.sum_layer_norm = kern.sum_layer_norm;
-      norm.bias = bo.data();
-      norm.residual = norm.out = xn.data();
-      norm.ld_res = norm.ldo = h;
-      norm.gamma = gamma.data();
-      norm.beta = beta.data();
-      norm.eps = 1e-12f;
+      const RowNorm norm = in_place_norm(kern, xn.data(), h, bo, gamma, beta);
       bf16_ffn(kern, bwi, bwo, xn.data(), h, mid2.data(), prod.data(), h, m, b.data(), true, s2,
                &norm);
       ASSERT_EQ(std::memcmp(xn.data(), xref.data(), xn.size() * sizeof(float)), 0);
@@ -177,6 +184,34 @@ TEST(Bf16Gemm, FfnIsTheTwoLinearsBitForBit) {
     Bf16Scratch s;
     EXPECT_THROW(bf16_ffn(kern, bwi, bwi, nullptr, h, nullptr, nullptr, h, 1, nullptr, true, s),
                  InvalidArgument);
+  }
+}
+
+// bf16_linear with a residual layer norm after it (the attention output projection's call) is
+// the product and then sum_layer_norm over its rows, bit for bit, written over the residual in
+// place: with few rows (the norm a pass of its own) and with enough for whole-row tasks (on AMX,
+// each task's rows normed in the task).
+TEST(Bf16Gemm, LinearWithRowNormIsTheLinearThenTheNorm) {
+  const CpuKernels& kern = select_kernels(Isa::kAuto);
+  std::mt19937 rng(19);
+  const int64_t n = 96, k = 96, whole_rows = 3 * 128 * ThreadPool::global().size() + 11;
+  for (Bf16Isa isa : kernels()) {
+    const auto w = normal(rng, n * k, 0.05f), bias = normal(rng, n), gamma = normal(rng, n),
+               beta = normal(rng, n);
+    const Bf16Weight bw = pack_bf16_weight(kern, w.data(), n, k, isa);
+    for (const int64_t m : {int64_t{7}, whole_rows}) {
+      SCOPED_TRACE(std::string(bf16_isa_name(isa)) + " m=" + std::to_string(m));
+      const auto in = normal(rng, m * k), res = normal(rng, m * n);
+      Bf16Scratch s1, s2;
+      std::vector<float> y(static_cast<size_t>(m * n)), want = res, got = res, y2(y.size());
+      bf16_linear(kern, bw, in.data(), k, y.data(), n, m, nullptr, false, s1);
+      for (int64_t r = 0; r < m; ++r)
+        kern.sum_layer_norm(want.data() + r * n, y.data() + r * n, bias.data(), want.data() + r * n,
+                            gamma.data(), beta.data(), n, 1e-12f);
+      const RowNorm norm = in_place_norm(kern, got.data(), n, bias, gamma, beta);
+      bf16_linear(kern, bw, in.data(), k, y2.data(), n, m, nullptr, false, s2, &norm);
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+    }
   }
 }
 

@@ -156,9 +156,11 @@ void pack_amx(Bf16Weight& q, const float* w, int64_t n, int64_t k) {
   });
 }
 
-// y[m, n] (ldc) = bias + bf16(x) bf16(W) (then GELU via gelu when not null) on the pool.
+// y[m, n] (ldc) = bias + bf16(x) bf16(W) (then GELU via gelu when not null, then each row
+// through norm when not null: in the task that made it when tasks make whole rows) on the pool.
 void amx_linear(const Bf16Weight& w, const float* x, int64_t lda, float* y, int64_t ldc, int64_t m,
-                const float* bias, void (*gelu)(float*, int64_t), Bf16Scratch& s) {
+                const float* bias, void (*gelu)(float*, int64_t), Bf16Scratch& s,
+                const RowNorm* norm = nullptr) {
   const int64_t k = w.k, n = w.n;
   const int64_t threads = ThreadPool::global().size();
   const int64_t kp = w.kp, m_pad = (m + 31) / 32 * 32;
@@ -169,6 +171,7 @@ void amx_linear(const Bf16Weight& w, const float* x, int64_t lda, float* y, int6
   };
   run_tasks(m_pad, 16, m * k < 32768, convert);
   const GemmTasks split(m, kRowBlock, w.n_pad / kPanel, threads);
+  const bool norm_in_task = norm != nullptr && split.groups == 1;
   auto run = [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t r0 = split.row_block(t) * kRowBlock;
@@ -182,10 +185,18 @@ void amx_linear(const Bf16Weight& w, const float* x, int64_t lda, float* y, int6
                  bias,
                  gelu};
       block_amx(b);
+      if (norm_in_task)  // the task's rows (192 KiB at n = 384) are still in L2
+        for (int64_t i = 0; i < b.rows; ++i) norm->row(y, ldc, r0 + i, n);
     }
   };
   const double flops = 2.0 * double(m) * double(n) * double(k);
   run_tasks(split.count, 1, flops < 2e6, run);
+  if (norm != nullptr && !norm_in_task) {
+    auto rows = [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) norm->row(y, ldc, r, n);
+    };
+    run_tasks(m, 16, m * n < 32768, rows);
+  }
 }
 
 // The up projection's 32 x 32 block (rows r..r+32 of the task, panel p of wi) through bias and

@@ -152,42 +152,73 @@ Bf16Weight pack_bf16_weight(const CpuKernels& kern, const float* w, int64_t n, i
   return q;
 }
 
+namespace {
+
+// Each row of y[m, n] (ldc) through norm, on the pool.
+void norm_rows(const RowNorm& norm, float* y, int64_t ldc, int64_t m, int64_t n) {
+  auto rows = [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) norm.row(y, ldc, r, n);
+  };
+  run_tasks(m, 16, m * n < 32768, rows);
+}
+
+// bf16_linear on the emulated kernel (no norm).
+void emulated_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, int64_t lda,
+                     float* y, int64_t ldc, int64_t m, const float* bias, bool gelu,
+                     Bf16Scratch& s);
+
+}  // namespace
+
 void bf16_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, int64_t lda, float* y,
-                 int64_t ldc, int64_t m, const float* bias, bool gelu, Bf16Scratch& s) {
+                 int64_t ldc, int64_t m, const float* bias, bool gelu, Bf16Scratch& s,
+                 const RowNorm* norm) {
   if (m <= 0 || w.n <= 0) return;
-  const int64_t k = w.k, n = w.n;
-  if (w.isa == Bf16Isa::kEmulated) {
-    if (s.act_f32.size() < static_cast<size_t>(m * k)) s.act_f32.resize(static_cast<size_t>(m * k));
-    float* a = s.act_f32.data();
-    auto round_rows = [&](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; ++r)
-        for (int64_t c = 0; c < k; ++c) a[r * k + c] = bf16_round(x[r * lda + c]);
-    };
-    run_tasks(m, 16, false, round_rows);
-    if (w.emulated) {
-      packed_gemm(kern, w.emulated.get(), n, k, a, k, y, ldc, m, bias, false, gelu);
-      return;
-    }
-    // Scalar kernel build: plain sums in k order.
-    auto rows = [&](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; ++r) {
-        for (int64_t j = 0; j < n; ++j) {
-          float acc = 0.0f;
-          for (int64_t c = 0; c < k; ++c) acc += a[r * k + c] * w.rounded[j * k + c];
-          y[r * ldc + j] = acc + (bias ? bias[j] : 0.0f);
-        }
-        if (gelu) kern.gelu(y + r * ldc, n);
-      }
-    };
-    run_tasks(m, 4, false, rows);
+#if defined(__x86_64__)
+  if (w.isa == Bf16Isa::kAmx) {
+    amx_linear(w, x, lda, y, ldc, m, bias, gelu ? kern.gelu : nullptr, s, norm);
     return;
   }
-#if defined(__x86_64__)
-  amx_linear(w, x, lda, y, ldc, m, bias, gelu ? kern.gelu : nullptr, s);
-#else
-  throw UnsupportedError("cpu driver: AMX-BF16 needs an x86-64 build");
 #endif
+  if (w.isa == Bf16Isa::kEmulated) {
+    emulated_linear(kern, w, x, lda, y, ldc, m, bias, gelu, s);
+    if (norm != nullptr) norm_rows(*norm, y, ldc, m, w.n);
+    return;
+  }
+  throw UnsupportedError("cpu driver: AMX-BF16 needs an x86-64 build");
 }
+
+namespace {
+
+void emulated_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, int64_t lda,
+                     float* y, int64_t ldc, int64_t m, const float* bias, bool gelu,
+                     Bf16Scratch& s) {
+  const int64_t k = w.k, n = w.n;
+  if (s.act_f32.size() < static_cast<size_t>(m * k)) s.act_f32.resize(static_cast<size_t>(m * k));
+  float* a = s.act_f32.data();
+  auto round_rows = [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r)
+      for (int64_t c = 0; c < k; ++c) a[r * k + c] = bf16_round(x[r * lda + c]);
+  };
+  run_tasks(m, 16, false, round_rows);
+  if (w.emulated) {
+    packed_gemm(kern, w.emulated.get(), n, k, a, k, y, ldc, m, bias, false, gelu);
+    return;
+  }
+  // Scalar kernel build: plain sums in k order.
+  auto rows = [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      for (int64_t j = 0; j < n; ++j) {
+        float acc = 0.0f;
+        for (int64_t c = 0; c < k; ++c) acc += a[r * k + c] * w.rounded[j * k + c];
+        y[r * ldc + j] = acc + (bias ? bias[j] : 0.0f);
+      }
+      if (gelu) kern.gelu(y + r * ldc, n);
+    }
+  };
+  run_tasks(m, 4, false, rows);
+}
+
+}  // namespace
 
 void bf16_ffn(const CpuKernels& kern, const Bf16Weight& wi, const Bf16Weight& wo, const float* x,
               int64_t lda, float* mid, float* out, int64_t ldc, int64_t m, const float* bias,
@@ -204,13 +235,7 @@ void bf16_ffn(const CpuKernels& kern, const Bf16Weight& wi, const Bf16Weight& wo
   }
 #endif
   bf16_linear(kern, wi, x, lda, mid, wi.n, m, bias, gelu, s);
-  bf16_linear(kern, wo, mid, wi.n, out, ldc, m, nullptr, false, s);
-  if (norm != nullptr) {
-    auto rows = [&](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; ++r) norm->row(out, ldc, r, wo.n);
-    };
-    run_tasks(m, 16, m * wo.n < 32768, rows);
-  }
+  bf16_linear(kern, wo, mid, wi.n, out, ldc, m, nullptr, false, s, norm);
 }
 
 }  // namespace ripvec::cpu

@@ -70,11 +70,6 @@ struct Bf16Scratch {
   std::vector<float> act_f32;     // kEmulated: m rows of k rounded values
 };
 
-// y[m, n] (ldc) = the formula above with bias (nullable), then exact GELU when gelu. x[m, k]
-// (lda) is not modified. Runs on the global pool.
-void bf16_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, int64_t lda, float* y,
-                 int64_t ldc, int64_t m, const float* bias, bool gelu, Bf16Scratch& s);
-
 // What follows a product row by row, applied while the row is still in cache: for each row r
 // of the product y, sum_layer_norm(out + r * ldo, y + r * ldc, bias, residual + r * ld_res,
 // gamma, beta, n, eps) (CpuKernels::sum_layer_norm: y's row is clobbered; out may be residual).
@@ -91,6 +86,14 @@ struct RowNorm {
                    gamma, beta, n, eps);
   }
 };
+
+// y[m, n] (ldc) = the formula above with bias (nullable), then exact GELU when gelu, then each
+// row through norm (nullable; on AMX inside the task that made the row, where a task makes whole
+// rows: a residual layer norm that may write the rows of x, which is converted before any row
+// is written). x[m, k] (lda) is not modified otherwise. Runs on the global pool.
+void bf16_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, int64_t lda, float* y,
+                 int64_t ldc, int64_t m, const float* bias, bool gelu, Bf16Scratch& s,
+                 const RowNorm* norm = nullptr);
 
 // out[m, wo.n] (ldc) = the FFN: bf16_linear(wi, bias, gelu) into the intermediate mid[m, wi.n]
 // (the caller's scratch, row-major), then bf16_linear(wo) without bias, bit for bit. On the AMX

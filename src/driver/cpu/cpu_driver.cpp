@@ -1098,6 +1098,40 @@ void CpuDriver::linear_gelu(Tensor y, const Tensor& x, const Tensor& w, const Te
   fused_bias_gelu(y, bias);
 }
 
+cpu::RowNorm CpuDriver::residual_norm(Tensor x, const Tensor& bias, const Tensor& gamma,
+                                      const Tensor& beta, float eps) const {
+  cpu::RowNorm norm;
+  norm.sum_layer_norm = k_->sum_layer_norm;
+  norm.bias = bias.empty() ? nullptr : fp(bias);
+  norm.residual = norm.out = fp(x);
+  norm.ld_res = norm.ldo = x.cols();
+  norm.gamma = gamma.empty() ? nullptr : fp(gamma);
+  norm.beta = beta.empty() ? nullptr : fp(beta);
+  norm.eps = eps;
+  return norm;
+}
+
+void CpuDriver::linear_residual_layernorm(Tensor x, const Tensor& in, const Tensor& w,
+                                          const Tensor& bias, const Tensor& gamma,
+                                          const Tensor& beta, float eps) {
+  const char* op = "linear_residual_layernorm";
+  need_f32(op, w, "w");
+  CPU_CHECK(w.rank == 2, op, "w " + shape_str(w) + " is not [out, in]");
+  // The product [R, H] is reserved either way (the arena is sized for it): the checks run
+  // against it, and only the unfused path keeps it past a task.
+  Tensor proj = alloc(DType::F32, {in.rows(), w.dim(0)});
+  const GemmDesc g = check_linear(op, proj, in, w, Tensor{});
+  check_norm_operands(op, x, proj, bias, x, gamma, beta);
+  if (const cpu::Bf16Weight* bw = bf16_weight(w, g.n, g.k)) {
+    const cpu::RowNorm norm = residual_norm(x, bias, gamma, beta, eps);
+    cpu::bf16_linear(*k_, *bw, fp(in), g.lda, fp(proj), g.ldc, g.m, nullptr, false, bscratch_,
+                     &norm);
+    return;
+  }
+  linear(proj, in, w, Tensor{});
+  fused_residual_layernorm(x, proj, bias, x, gamma, beta, eps);
+}
+
 void CpuDriver::ffn_gelu_layernorm(Tensor x, const Tensor& wi, const Tensor& bi, const Tensor& wo,
                                    const Tensor& bo, const Tensor& gamma, const Tensor& beta,
                                    float eps) {
@@ -1116,16 +1150,7 @@ void CpuDriver::ffn_gelu_layernorm(Tensor x, const Tensor& wi, const Tensor& bi,
   const cpu::Bf16Weight* bwi = bf16_weight(wi, up.n, up.k);
   const cpu::Bf16Weight* bwo = bwi != nullptr ? bf16_weight(wo, down.n, down.k) : nullptr;
   if (bwi != nullptr && bwo != nullptr) {
-    cpu::RowNorm norm;
-    norm.sum_layer_norm = k_->sum_layer_norm;
-    norm.bias = bo.empty() ? nullptr : fp(bo);
-    norm.residual = fp(x);
-    norm.ld_res = down.n;
-    norm.gamma = gamma.empty() ? nullptr : fp(gamma);
-    norm.beta = beta.empty() ? nullptr : fp(beta);
-    norm.out = fp(x);
-    norm.ldo = down.n;
-    norm.eps = eps;
+    const cpu::RowNorm norm = residual_norm(x, bo, gamma, beta, eps);
     cpu::bf16_ffn(*k_, *bwi, *bwo, fp(x), up.lda, fp(mid), fp(out), down.ldc, up.m,
                   bi.empty() ? nullptr : fp(bi), true, bscratch_, &norm);
     return;

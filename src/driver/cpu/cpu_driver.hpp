@@ -186,6 +186,11 @@ class CpuDriver {
   void linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias);
   // y = gelu(x · wᵀ + bias) (exact erf GELU), bias may be empty.
   void linear_gelu(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias);
+  // x = layer_norm(x + in · wᵀ + bias) (driver/ops.hpp): linear into a product [R, H] allocated
+  // in scratch (the caller restores its mark), then fused_residual_layernorm; under BF16 each
+  // task's rows normed while in cache.
+  void linear_residual_layernorm(Tensor x, const Tensor& in, const Tensor& w, const Tensor& bias,
+                                 const Tensor& gamma, const Tensor& beta, float eps);
   // x = layer_norm(x + gelu(x · wiᵀ + bi) · woᵀ + bo) (driver/ops.hpp): linear_gelu into an
   // intermediate [R, I] and linear into [R, H], both allocated in scratch (the caller restores
   // its mark), then fused_residual_layernorm; under BF16 (cpu::bf16_ffn) the same values, the
@@ -232,6 +237,9 @@ class CpuDriver {
   const cpu::Int8Weight* int8_weight(const Tensor& w, int64_t n, int64_t k, bool gelu);
   // The BF16 copy of weight w; null when BF16 is off (or paused) or w was not loaded.
   const cpu::Bf16Weight* bf16_weight(const Tensor& w, int64_t n, int64_t k);
+  // The epilogue x = layer_norm(x + product + bias) row by row, in place over x.
+  cpu::RowNorm residual_norm(Tensor x, const Tensor& bias, const Tensor& gamma, const Tensor& beta,
+                             float eps) const;
 
   const cpu::CpuKernels* k_;
   Buffer arena_;
