@@ -189,6 +189,25 @@ TEST(RepoMap, CallsLinkOnlyWithinALanguageFamily) {
   EXPECT_TRUE(edges.count({"e.ts", "f.js"}));
 }
 
+// Hostile probe 2026-12-07: every mention of a name scanned every definition of that name, so a
+// name defined and mentioned N times was N^2 steps (32,000 `def a(): pass` in one file: 11 s;
+// 100,000: over a minute; a 1,000-file tree of classes each with `def run(self, x): return
+// x.run()`: 31 s). Built under a 60 s alarm (the process dies: a failure) after the fix's ~2 s;
+// the mentions still make no edge (more than 12 candidates each), and a mention of a name
+// defined once in its file still does.
+TEST(RepoMap, ManyDefinitionsOfOneNameBuildWithoutQuadraticWork) {
+  std::string many;
+  for (int i = 0; i < 100000; ++i) many += "def a():0\n";
+  many += "def b():\n    return c()\n\ndef c():\n    return 1\n";
+  ::alarm(60);
+  RepoGraph g = RepoGraph::build_from_files({{"m.py", many}});
+  ::alarm(0);
+  EXPECT_EQ(g.definitions().size(), 100003u);  // the module and its functions
+  ASSERT_EQ(g.edges().size(), 1u);
+  EXPECT_EQ(g.definitions()[g.edges()[0].from].symbol, "b");
+  EXPECT_EQ(g.definitions()[g.edges()[0].to].symbol, "c");
+}
+
 TEST(RepoMap, EveryLanguageResolvesImportsAndCrossFileCalls) {
   std::vector<SourceText> files = {
       {"py/pkg/util.py", "def normalize_name(x):\n    return x.lower()\n"},
