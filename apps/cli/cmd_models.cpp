@@ -13,6 +13,7 @@
 #include "ripvec/model_config.hpp"
 #include "ripvec/model_files.hpp"
 #include "ripvec/safetensors.hpp"
+#include "ripvec/tokenizer.hpp"
 
 namespace ripvec::cli {
 namespace {
@@ -51,6 +52,10 @@ constexpr Known kPreference[] = {
      "the model this project's quality numbers were measured with"},
 };
 
+// The largest tokenizer.json a listing parses (real ones: ~0.7 MB for BERT's, ~17 MB for a
+// 250,000-token multilingual vocabulary).
+constexpr uintmax_t kMaxListedTokenizerBytes = uintmax_t(64) << 20;
+
 struct Row {
   InstalledModel m;
   std::optional<int> dim, max_tokens;
@@ -73,10 +78,21 @@ Row describe(const InstalledModel& m) {
     // edited) was listed as fine and recommended, and failed only when loaded. The header's
     // names and shapes tell (a mapping, no read of the data).
     const fs::path weights = m.dir / "model.safetensors";
-    check_weights_header(c, SafeTensors::open(weights), weights.string());
+    check_weights_header(c, SafeTensors::open(weights, SafeTensors::Pages::Lazy), weights.string());
+    // And the tokenizer must load and fit the model: one whose tokenizer could not (an empty
+    // vocabulary) was listed and recommended (hostile probe 2026-12-07). A real tokenizer.json
+    // is at most a few tens of MB; a larger one is reported rather than parsed for a listing.
+    const fs::path tok = m.dir / "tokenizer.json";
+    std::error_code ec;
+    const uintmax_t tok_bytes = fs::file_size(tok, ec);
+    if (!ec && tok_bytes > kMaxListedTokenizerBytes)
+      throw ModelFormatError(tok.string() + " is " + std::to_string(tok_bytes) +
+                             " bytes: not a tokenizer this listing reads (over 64 MiB)");
+    Tokenizer::from_file(tok)->check_fits(c.vocab_size(), tok.string(),
+                                          (m.dir / "config.json").string());
   } catch (const Error& e) {  // listed with the reason: one bad model must not hide the others
+    // Whole: the text output escapes it (a newline in a folder name cut the reason off).
     r.error = e.what();
-    if (const size_t nl = r.error.find('\n'); nl != std::string::npos) r.error.resize(nl);
   }
   return r;
 }

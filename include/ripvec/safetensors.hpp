@@ -29,7 +29,12 @@ struct TensorInfo {
 // open/map) or ModelFormatError (anything malformed), naming the file and the tensor.
 class SafeTensors {
  public:
-  static SafeTensors open(const std::filesystem::path& path);
+  // Whole: the file's pages are read in at open (one populate call: a model's loader and its
+  // finite check read every byte anyway). Lazy: only what is touched is read (the header, for
+  // a listing that checks names and shapes: `ripvec models` read every multi-GB weights file
+  // of the cache on each run; hostile probe 2026-12-07).
+  enum class Pages { Whole, Lazy };
+  static SafeTensors open(const std::filesystem::path& path, Pages pages = Pages::Whole);
   SafeTensors(SafeTensors&&) noexcept;
   SafeTensors& operator=(SafeTensors&&) noexcept;
   ~SafeTensors();

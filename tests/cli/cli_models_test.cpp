@@ -3,6 +3,7 @@
 // tokens, pooling), and recommends one. The cache is built in a temp dir from the tiny BGE-style
 // fixture (tests/data/bert/tiny_bge_cls: CLS pooling, max_seq_length 128).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
@@ -116,6 +117,37 @@ TEST(CliModels, ConfigThatDoesNotMatchTheWeightsIsNotRecommended) {
     EXPECT_NE(row_of(r, id).find("cannot load:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("does not match config.json"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("recommended: intfloat/e5-small-v2\n"), std::string::npos) << r.out;
+}
+
+// Hostile probe 2026-12-07: a model whose tokenizer cannot load (a WordPiece vocabulary without
+// its [UNK]) was listed as usable and recommended; `ripvec embed` with it then failed.
+TEST(CliModels, TokenizerThatCannotLoadIsNotRecommended) {
+  TempDir t;
+  install(t / "hub", "BAAI/bge-small-en-v1.5", "aaaa");
+  const fs::path tok = t / "hub/models--BAAI--bge-small-en-v1.5/snapshots/aaaa/tokenizer.json";
+  auto j = nlohmann::json::parse(slurp(tok));
+  j["model"]["vocab"] = nlohmann::json::object({{"a", 0}, {"b", 1}});
+  std::ofstream(tok, std::ios::trunc) << j.dump();
+  install(t / "hub", "intfloat/e5-small-v2", "cccc");  // intact: the one recommended
+  const CliResult r = models(t);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(row_of(r, "BAAI/bge-small-en-v1.5").find("cannot load:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("recommended: intfloat/e5-small-v2\n"), std::string::npos) << r.out;
+}
+
+// Hostile probe 2026-12-07: listing a model read its whole weights file (mapped with
+// MAP_POPULATE): a 4 GiB model.safetensors made `ripvec models` take 4.2 GB of memory and
+// seconds. Its header alone is read now: the child's peak resident size stays far below.
+TEST(CliModels, ListingReadsNoWeightData) {
+  TempDir t;
+  install(t / "hub", "x/big", "aaaa");
+  fs::resize_file(t / "hub/models--x--big/snapshots/aaaa/model.safetensors", 4ull << 30);
+  const CliResult r = models(t);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("recommended: x/big"), std::string::npos) << r.out;
+  struct rusage ru {};
+  ASSERT_EQ(::getrusage(RUSAGE_CHILDREN, &ru), 0);
+  EXPECT_LT(ru.ru_maxrss, 1L << 20) << "peak resident KiB of a child";  // 1 GiB
 }
 
 // Hostile probe 2026-12-06: a config.json whose num_hidden_layers disagrees with the weights
