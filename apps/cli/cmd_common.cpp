@@ -146,6 +146,9 @@ void check_readable(const std::string& path) {
 bool check_path_argument(const std::string& path) {
   std::error_code ec;
   const auto st = std::filesystem::status(path, ec);
+  // The OS's reason: a symbolic-link loop or a folder that may not be entered was reported as
+  // "No such file or directory" (hostile probe 2026-12-07).
+  if (ec && ec != std::errc::no_such_file_or_directory) throw IoError(path + ": " + ec.message());
   if (ec || !std::filesystem::exists(st)) throw IoError(path + ": No such file or directory");
   if (!std::filesystem::is_directory(st) && !std::filesystem::is_regular_file(st))
     throw InvalidArgument(path + ": not a file or directory");

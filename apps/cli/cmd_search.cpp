@@ -269,7 +269,7 @@ int run_search(const CliOptions& opts) {
         // other PATHs' roots are still searched (their results were dropped; review
         // 2026-12-07).
         progress.finish();
-        const std::string msg = opts.debug ? e.describe() : std::string(e.what());
+        const std::string msg = escape_message(opts.debug ? e.describe() : std::string(e.what()));
         update_failed = true;
         if (!g.index->has_snapshot()) {
           std::fprintf(stderr, "ripvec: %s\n", msg.c_str());

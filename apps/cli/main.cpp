@@ -26,7 +26,7 @@ constexpr int kExitError = 2;
 
 int fail(const std::string& msg) {
   std::fflush(stdout);
-  std::fprintf(stderr, "ripvec: %s\n", msg.c_str());
+  std::fprintf(stderr, "ripvec: %s\n", ripvec::cli::escape_message(msg).c_str());
   return kExitError;
 }
 

@@ -736,6 +736,18 @@ void ProgressPrinter::update(const IndexProgress& p) {
   std::fflush(stderr);
 }
 
+std::string escape_message(std::string_view text) {
+  std::string out;
+  for (size_t b = 0;;) {
+    const size_t e = text.find('\n', b);
+    out +=
+        escape_name(text.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b));
+    if (e == std::string_view::npos) return out;
+    out += '\n';
+    b = e + 1;
+  }
+}
+
 void ProgressPrinter::finish() {
   if (mode_ != Mode::Tty || !drawn_) return;
   std::fputs("\r\x1b[2K", stderr);

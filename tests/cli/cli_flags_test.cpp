@@ -449,6 +449,30 @@ TEST(CliFlags, BidiControlsInFileNamesAreEscaped) {
   }
 }
 
+// Hostile probe 2026-12-07: error messages printed the names the user gave raw (`ripvec map
+// $'/x\e[2J'` cleared the terminal; --model, --npy, -g values too), and a PATH that is a
+// symbolic-link loop was "No such file or directory". Errors are escaped line by line now, and
+// give the OS's reason.
+TEST(CliFlags, ErrorMessagesEscapeNamesAndGiveTheOsReason) {
+  TempDir d;
+  const std::string evil = (d / "gone\x1b[2J").string();
+  for (std::vector<std::string> args : {std::vector<std::string>{"--no-index", "q", evil},
+                                        {"map", evil},
+                                        {"--model", evil, "q", d.path().string()}}) {
+    const auto r = run_args(args);
+    EXPECT_EQ(r.status, 2) << args[0];
+    EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("gone\\x1B[2J"), std::string::npos) << r.err;
+  }
+  ASSERT_EQ(::symlink("loop_b", (d / "loop_a").c_str()), 0);
+  ASSERT_EQ(::symlink("loop_a", (d / "loop_b").c_str()), 0);
+  for (const char* cmd : {"search", "map"}) {
+    std::vector<std::string> args = {"--no-index", "q", (d / "loop_a").string()};
+    if (std::string(cmd) == "map") args = {"map", (d / "loop_a").string()};
+    expect_error(run_args(args), "Too many levels of symbolic links");
+  }
+}
+
 // Warnings on stderr name files too: a broken symlink whose name holds an escape sequence and a
 // newline must not reach the terminal raw.
 TEST(CliFlags, ControlCharactersInWarningsAreEscaped) {
