@@ -446,6 +446,27 @@ void embed_stream(Embedder& e, TextSource& source, std::vector<std::string> firs
   finish();
 }
 
+// --query / --document on a model without that prompt embed the texts as they are, and a prompt
+// as long as the model reads leaves no room for any text (every text embeds to the same vector):
+// both were silent (hostile probe 2026-12-07); a note on stderr says so.
+void warn_about_prompt(const Embedder& e, InputKind kind, bool quiet) {
+  if (quiet || kind == InputKind::Raw) return;
+  const char* flag = kind == InputKind::Query ? "--query" : "--document";
+  const std::string& prompt = e.prompt(kind);
+  if (prompt.empty()) {
+    std::fprintf(
+        stderr, "ripvec: note: model %s has no %s prompt: %s embeds the texts as they are\n",
+        escape_name(e.model_id()).c_str(), kind == InputKind::Query ? "query" : "document", flag);
+    return;
+  }
+  const size_t n = e.tokenizer().count_tokens(prompt, /*add_special=*/true);
+  if (n >= e.max_seq_length())
+    std::fprintf(stderr,
+                 "ripvec: warning: the %s prompt of %s is %zu tokens, as many as the model reads "
+                 "(%zu): no text after it is read\n",
+                 flag + 2, escape_name(e.model_id()).c_str(), n, e.max_seq_length());
+}
+
 }  // namespace
 
 int run_embed(const CliOptions& opts) {
@@ -465,6 +486,7 @@ int run_embed(const CliOptions& opts) {
   const InputKind kind = opts.embed_query      ? InputKind::Query
                          : opts.embed_document ? InputKind::Document
                                                : InputKind::Raw;
+  warn_about_prompt(*embedder, kind, opts.quiet);
   RowSink sink(opts, embedder->dim());
   try {
     embed_stream(*embedder, *source, std::move(first), kind, sink);

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_runner.hpp"
@@ -10,6 +11,8 @@
 
 namespace ripvec::test {
 namespace {
+
+namespace fs = std::filesystem;
 
 CliRun model_run(std::vector<std::string> args) {
   CliRun r;
@@ -161,6 +164,37 @@ TEST(CliEmbed, PrecisionBf16AgreesWithF32) {
 // Expected ids from HF `tokenizers` 0.23.3 on the same tokenizer.json (padding disabled):
 //   t = tokenizers.Tokenizer.from_file(".../all-MiniLM-L6-v2/.../tokenizer.json"); t.no_padding()
 //   t.encode(text).ids  /  t.encode(text, add_special_tokens=False).ids
+// Hostile probe 2026-12-07: --query / --document on a model without that prompt, and a prompt
+// as long as the model reads (every text then embeds to the same vector), were silent. A note
+// says the first; a warning the second; -q silences both; the vectors are unchanged.
+TEST(CliEmbed, PromptThatIsMissingOrFillsTheModelIsSaid) {
+  TempDir m;
+  fs::copy(test_data("bert/tiny_bge_cls"), m.path(), fs::copy_options::recursive);
+  auto embed = [&](std::vector<std::string> args) {
+    CliRun r;
+    r.args = {"embed", "--model", m.path().string(), "--device", "cpu"};
+    r.args.insert(r.args.end(), args.begin(), args.end());
+    return run_cli(r);
+  };
+  auto r = embed({"--document", "hello"});  // its document prompt is ""
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("has no document prompt: --document embeds the texts as they are"),
+            std::string::npos)
+      << r.err;
+  r = embed({"--query", "hello"});  // a real query prompt: nothing to say
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("prompt"), std::string::npos) << r.err;
+  std::string long_prompt;
+  for (int i = 0; i < 2000; ++i) long_prompt += "word ";
+  nlohmann::json st = {{"prompts", {{"query", long_prompt}, {"document", ""}}}};
+  std::ofstream(m / "config_sentence_transformers.json", std::ios::trunc) << st.dump();
+  r = embed({"--query", "hello", "bye"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("as many as the model reads"), std::string::npos) << r.err;
+  r = embed({"-q", "--document", "hello"});
+  EXPECT_EQ(r.err.find("prompt"), std::string::npos) << r.err;
+}
+
 TEST(CliTokenize, IdsEqualHuggingFaceTokenizers) {
   RIPVEC_REQUIRE_PATH(default_model_dir());
   struct Case {
