@@ -40,9 +40,11 @@ class ClassicBert {
   // is missing or its shape disagrees with the config, and for unsupported config values.
   ClassicBert(D& d, const SafeTensors& st, const BertConfig& cfg, const ArchOptions& opts = {})
       : d_(d), cfg_(cfg), dtype_(opts.dtype), loader_(d, st, opts.dtype) {
-    const std::string origin = st.path().string();
+    // Config values are config.json's, beside the weights (they were blamed on the weights file:
+    // "…/model.safetensors config: …"; hostile probe 2026-12-07).
+    const std::string origin = (st.path().parent_path() / "config.json").string();
     validate_config(origin);
-    act_ = parse_activation(cfg.hidden_act, "hidden_act", origin + " config");
+    act_ = parse_activation(cfg.hidden_act, "hidden_act", origin);
     if (act_ == Activation::Relu && !has_relu<D>)
       throw UnsupportedError("hidden_act relu: driver " + std::string(d.name()) +
                              " has no relu kernel");
@@ -174,7 +176,7 @@ class ClassicBert {
   void validate_config(const std::string& origin) const {
     auto positive = [&](int v, const char* field) {
       if (v <= 0)
-        throw ModelFormatError(origin + " config: " + field + " must be positive, got " +
+        throw ModelFormatError(origin + ": " + field + " must be positive, got " +
                                std::to_string(v));
     };
     positive(cfg_.vocab_size, "vocab_size");
@@ -185,14 +187,14 @@ class ClassicBert {
     positive(cfg_.max_position_embeddings, "max_position_embeddings");
     positive(cfg_.type_vocab_size, "type_vocab_size");
     if (cfg_.hidden_size % cfg_.num_attention_heads != 0)
-      throw ModelFormatError(origin + " config: hidden_size " + std::to_string(cfg_.hidden_size) +
+      throw ModelFormatError(origin + ": hidden_size " + std::to_string(cfg_.hidden_size) +
                              " is not a multiple of num_attention_heads " +
                              std::to_string(cfg_.num_attention_heads));
     if (cfg_.position_embedding_type != "absolute")
-      throw ModelFormatError(origin + " config: unsupported position_embedding_type \"" +
+      throw ModelFormatError(origin + ": unsupported position_embedding_type \"" +
                              cfg_.position_embedding_type + "\" (only \"absolute\")");
     if (!(cfg_.layer_norm_eps > 0.0f))
-      throw ModelFormatError(origin + " config: layer_norm_eps must be positive");
+      throw ModelFormatError(origin + ": layer_norm_eps must be positive");
   }
 
   // LayerNorm parameters under either spelling (weight/bias, or TF-era gamma/beta).

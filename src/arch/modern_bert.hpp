@@ -42,7 +42,9 @@ class ModernBert {
   // ModelFormatError naming the tensor when one is missing or disagrees with the config.
   ModernBert(D& d, const SafeTensors& st, const ModernBertConfig& cfg, const ArchOptions& opts = {})
       : d_(d), cfg_(cfg), dtype_(opts.dtype), loader_(d, st, opts.dtype) {
-    const std::string origin = st.path().string();
+    // Config values are config.json's, beside the weights (they were blamed on the weights file:
+    // "…/model.safetensors config: …"; hostile probe 2026-12-07).
+    const std::string origin = (st.path().parent_path() / "config.json").string();
     validate_config(origin);
     if (!d.supports_dtype(dtype_))
       throw UnsupportedError(std::string("driver ") + std::string(d.name()) + " does not support " +
@@ -194,7 +196,7 @@ class ModernBert {
   void validate_config(const std::string& origin) const {
     auto positive = [&](int v, const char* field) {
       if (v <= 0)
-        throw ModelFormatError(origin + " config: " + field + " must be positive, got " +
+        throw ModelFormatError(origin + ": " + field + " must be positive, got " +
                                std::to_string(v));
     };
     positive(cfg_.vocab_size, "vocab_size");
@@ -205,18 +207,18 @@ class ModernBert {
     positive(cfg_.max_position_embeddings, "max_position_embeddings");
     positive(cfg_.global_attn_every_n_layers, "global_attn_every_n_layers");
     if (cfg_.local_attention < 0)
-      throw ModelFormatError(origin + " config: local_attention must not be negative");
+      throw ModelFormatError(origin + ": local_attention must not be negative");
     if (cfg_.hidden_size % cfg_.num_attention_heads != 0)
-      throw ModelFormatError(origin + " config: hidden_size " + std::to_string(cfg_.hidden_size) +
+      throw ModelFormatError(origin + ": hidden_size " + std::to_string(cfg_.hidden_size) +
                              " is not a multiple of num_attention_heads " +
                              std::to_string(cfg_.num_attention_heads));
     if ((cfg_.hidden_size / cfg_.num_attention_heads) % 2 != 0)
-      throw ModelFormatError(origin + " config: head dimension must be even for RoPE");
+      throw ModelFormatError(origin + ": head dimension must be even for RoPE");
     if (cfg_.hidden_activation != "gelu" && cfg_.hidden_activation != "gelu_python")
-      throw ModelFormatError(origin + " config: unsupported hidden_activation \"" +
+      throw ModelFormatError(origin + ": unsupported hidden_activation \"" +
                              cfg_.hidden_activation + "\" (supported: gelu)");
     if (!(cfg_.norm_eps > 0.0f))
-      throw ModelFormatError(origin + " config: norm_eps must be positive");
+      throw ModelFormatError(origin + ": norm_eps must be positive");
   }
 
   std::pair<Tensor, Tensor> load_norm(const std::string& base, int64_t h) {

@@ -195,6 +195,24 @@ TEST(CliEmbed, PromptThatIsMissingOrFillsTheModelIsSaid) {
   EXPECT_EQ(r.err.find("prompt"), std::string::npos) << r.err;
 }
 
+// Hostile probe 2026-12-07: config.json's values (hidden_act, type_vocab_size) were blamed on the
+// weights file ("…/model.safetensors config: …"). The error names config.json.
+TEST(CliEmbed, ConfigErrorsNameConfigJson) {
+  TempDir m;
+  fs::copy(test_data("bert/tiny_bge_cls"), m.path(), fs::copy_options::recursive);
+  auto cfg = nlohmann::json::parse(slurp(m / "config.json"));
+  cfg["hidden_act"] = "swishy";
+  std::ofstream(m / "config.json", std::ios::trunc) << cfg.dump();
+  CliRun r;
+  r.args = {"embed", "--model", m.path().string(), "--device", "cpu", "hello"};
+  const auto res = run_cli(r);
+  EXPECT_EQ(res.status, 2);
+  EXPECT_NE(res.err.find((m / "config.json").string() + ": unsupported hidden_act \"swishy\""),
+            std::string::npos)
+      << res.err;
+  EXPECT_EQ(res.err.find("safetensors"), std::string::npos) << res.err;
+}
+
 TEST(CliTokenize, IdsEqualHuggingFaceTokenizers) {
   RIPVEC_REQUIRE_PATH(default_model_dir());
   struct Case {
