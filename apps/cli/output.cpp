@@ -740,8 +740,12 @@ std::string escape_message(std::string_view text) {
   std::string out;
   for (size_t b = 0;;) {
     const size_t e = text.find('\n', b);
-    out +=
-        escape_name(text.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b));
+    const std::string_view line =
+        text.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b);
+    // A continuation line that does not start with white space is indented, so that a newline
+    // in a name cannot forge a line of ripvec's own ("ripvec: ..."; review 2026-12-07).
+    if (b > 0 && (line.empty() || (line[0] != ' ' && line[0] != '\t'))) out += "  ";
+    out += escape_name(line);
     if (e == std::string_view::npos) return out;
     out += '\n';
     b = e + 1;

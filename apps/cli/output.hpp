@@ -19,7 +19,8 @@
 namespace ripvec::cli {
 
 // An error's text for stderr: each line escaped as a file name is (escape_name: controls, bidi
-// controls and bytes that are not UTF-8 become \xNN), the line breaks the message has kept. A
+// controls and bytes that are not UTF-8 become \xNN), the line breaks the message has kept, and
+// a continuation line that does not start with white space indented by two spaces. A
 // name given by the user (a PATH, --model, --npy, -g) reached the terminal raw in error messages:
 // `ripvec map $'/x\e[2J'` cleared it (hostile probe 2026-12-07).
 std::string escape_message(std::string_view text);

@@ -316,13 +316,16 @@ class Index {
 Index::RootSource project_root_source(const std::filesystem::path& path,
                                       const std::filesystem::path& cache_dir = {});
 
-// Throws InvalidArgument when `query` gives the model nothing to embed in `mode` (Semantic or
-// Hybrid; Keyword accepts any query): text the tokenizer drops whole (white space, control or
-// zero-width characters) or only unknown tokens (emoji, a script the vocabulary lacks), which
-// would rank every chunk against nothing. Index::search and search_without_index check it; a
-// front end may call it before a long update so that a bad query fails at once. Reads only the
-// tokenizer (the weights need not be loaded). Thread-safe.
-void check_query(const Embedder& e, std::string_view query, SearchMode mode);
+// The mode a search of `query` in `mode` runs in. When the query gives the model nothing to
+// embed (text the tokenizer drops whole: white space, control or zero-width characters; or only
+// unknown tokens: emoji, a script the vocabulary lacks), which would rank every chunk against
+// nothing: Semantic throws InvalidArgument; Hybrid throws too, except that a query of unknown
+// tokens with keyword terms (an emoji in a docstring is one) runs as Keyword; Keyword is
+// returned as it is.
+// Index::search and search_without_index apply it; a front end may call it before a long
+// update so that a bad query fails at once. Reads only the tokenizer (the weights need not be
+// loaded). Thread-safe.
+SearchMode check_query(const Embedder& e, std::string_view query, SearchMode mode);
 
 // Searches `path` (file or directory) without any index: walk, chunk, embed in memory.
 // Hit::path is relative to `path` (the file's name for a file). The filter's types, globs,

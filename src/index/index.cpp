@@ -24,6 +24,7 @@
 
 #include "corpus/path_filter.hpp"
 #include "corpus/walker.hpp"
+#include "index/bm25.hpp"
 #include "index/ingest.hpp"
 #include "index/locate.hpp"
 #include "index/rank.hpp"
@@ -466,12 +467,14 @@ std::vector<Hit> IndexImpl::search_impl(std::string_view text, std::vector<float
   std::shared_ptr<Snapshot> extra = extra_snapshot(f, paths, pf, st.snap.get(), opts.cancelled);
 
   RankRequest req;
-  req.mode = opts.mode;
+  // A query vector given (find_similar) needs no check; a text the model reads nothing of is
+  // refused, or in Hybrid ranked by its keyword side alone (check_query).
+  req.mode = qvec.empty() ? check_query(*embedder_, text, opts.mode) : opts.mode;
   req.top_k = opts.top_k;
   req.threshold = opts.threshold;
   req.merge_adjacent = opts.merge_adjacent;
   req.query_text = text;
-  if (opts.mode != SearchMode::Keyword && qvec.empty()) {
+  if (req.mode != SearchMode::Keyword && qvec.empty()) {
     check_cancel();  // the embedding may wait for an update's batch
     qvec = embed_query(*embedder_, text);
   }
@@ -1193,38 +1196,55 @@ std::unique_ptr<Index> Index::open(const fs::path& path, std::shared_ptr<Embedde
   return std::make_unique<IndexImpl>(std::move(loc), std::move(embedder), std::move(opts), mkey);
 }
 
-void check_query(const Embedder& e, std::string_view query, SearchMode mode) {
-  if (mode == SearchMode::Keyword) return;
-  auto nothing = [] {
-    return InvalidArgument(
-        "the query has nothing the model reads (only white space, control or zero-width "
-        "characters): nothing to look for");
-  };
+SearchMode check_query(const Embedder& e, std::string_view query, SearchMode mode) {
+  if (mode == SearchMode::Keyword) return mode;
+  std::string why;
+  bool unk_only = false;
   // Text the tokenizer drops whole (Unicode spaces, zero-width and control characters, a lone
   // combining mark) embeds to the bare [CLS] [SEP]: every chunk ranked against nothing, served
   // as results (hostile probe 2026-12-07; the CLI refused only ASCII white space).
   const Tokenizer& tok = e.tokenizer();
   const std::optional<int32_t> unk = tok.unk_id();
   if (!unk) {
-    if (tok.count_tokens(query, /*add_special=*/false) == 0) throw nothing();
-    return;
+    if (tok.count_tokens(query, /*add_special=*/false) == 0)
+      why =
+          "the query has nothing the model reads (only white space, control or zero-width "
+          "characters): nothing to look for";
+  } else {
+    // ... and so does text that is only [UNK]s (emoji, a script the vocabulary lacks): every
+    // chunk was ranked against the unknown token (hostile probe 2026-12-07). Its ids, as many as
+    // the model reads after the specials and the query prompt (a short query encoded once more
+    // here, its vector not built).
+    const std::string& prompt = e.prompt(InputKind::Query);
+    const size_t room_used = tok.num_special_tokens() +
+                             (prompt.empty() ? 0 : tok.count_tokens(prompt, /*add_special=*/false));
+    const size_t room = e.max_seq_length() > room_used ? e.max_seq_length() - room_used : 1;
+    const Encoding enc = tok.encode(query, /*add_special=*/false, room);
+    if (enc.ids.empty())
+      why =
+          "the query has nothing the model reads (only white space, control or zero-width "
+          "characters): nothing to look for";
+    else if ((unk_only = std::all_of(enc.ids.begin(), enc.ids.end(),
+                                     [&](int32_t id) { return id == *unk; })))
+      why =
+          "the model knows no word of the query (every piece of it is an unknown token: emoji "
+          "or a script its vocabulary lacks): nothing to look for";
   }
-  // ... and so does text that is only [UNK]s (emoji, a script the vocabulary lacks): every chunk
-  // was ranked against the unknown token (hostile probe 2026-12-07). Its ids, truncated as the
-  // model reads them (a short query encoded once more here, its vector not built).
-  const Encoding enc = tok.encode(query, /*add_special=*/false, e.max_seq_length());
-  if (enc.ids.empty()) throw nothing();
-  if (std::all_of(enc.ids.begin(), enc.ids.end(), [&](int32_t id) { return id == *unk; }))
-    throw InvalidArgument(
-        "the model knows no word of the query (every piece of it is an unknown token: emoji or "
-        "a script its vocabulary lacks): nothing to look for");
+  if (why.empty()) return mode;
+  // Hybrid keeps its keyword side for a query of unknown tokens that has keyword terms (an emoji
+  // in a docstring is one; review 2026-12-07): ranked by it alone. Text the tokenizer drops whole
+  // (spaces, zero-width and control characters) is refused in Hybrid too.
+  if (mode == SearchMode::Hybrid && unk_only && !index::tokenize_code(query).empty())
+    return SearchMode::Keyword;
+  throw InvalidArgument(why);
 }
 
 std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
                                       std::string_view query, const SearchOptions& opts,
                                       const IndexOptions& iopts, UpdateStats* stats) {
   validate(opts);
-  check_query(embedder, query, opts.mode);  // before the tree is read and embedded for it
+  // Before the tree is read and embedded for it.
+  const SearchMode mode = check_query(embedder, query, opts.mode);
   const auto t_total = Clock::now();
   UpdateStats st;
   std::error_code ec;
@@ -1263,7 +1283,7 @@ std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
     const corpus::PathFilter scope(spec);
     std::erase_if(walked, [&](const WalkedFile& wf) { return !scope.in_scope(wf.rel_path); });
   }
-  const bool embed = opts.mode != SearchMode::Keyword;
+  const bool embed = mode != SearchMode::Keyword;
   MemoryCorpus corpus = ingest_in_memory(walked, embedder, w.max_file_size, &rep, &st, {}, embed);
   // No Writing phase: nothing is stored (the progress line would say "writing the index").
   auto snap = memory_snapshot(corpus, static_cast<uint32_t>(embedder.dim()));
@@ -1271,13 +1291,13 @@ std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
   rep.phase(IndexProgress::Phase::Done);
 
   RankRequest req;
-  req.mode = opts.mode;
+  req.mode = mode;
   req.top_k = opts.top_k;
   req.threshold = opts.threshold;
   req.merge_adjacent = opts.merge_adjacent;
   req.query_text = query;
   std::vector<float> qvec;
-  if (opts.mode != SearchMode::Keyword) qvec = embed_query(embedder, query);
+  if (mode != SearchMode::Keyword) qvec = embed_query(embedder, query);
   req.query_vec = qvec;
   const RankSource src{snap.get(), nullptr};
   auto hits = rank(std::span<const RankSource>(&src, 1), req);

@@ -189,10 +189,14 @@ struct RepoGraphBuilder {
         const auto& per_file = it->second.by_family_file;
         const auto local = per_file.find({here, static_cast<long>(fi)});
         via_import.clear();
+        // (Past kMaxTargets the mention is skipped whatever else the imports hold: stop there,
+        // or a name defined N times in imported files costs N per mention; review 2026-12-07.)
         if (local == per_file.end())
-          for (size_t h : g.files_[fi].imports)
+          for (size_t h : g.files_[fi].imports) {
             if (auto v = per_file.find({here, static_cast<long>(h)}); v != per_file.end())
               via_import.insert(via_import.end(), v->second.begin(), v->second.end());
+            if (via_import.size() > kMaxTargets) break;
+          }
         const std::vector<size_t>& targets = local != per_file.end() ? local->second
                                              : !via_import.empty()   ? via_import
                                                                      : fam->second;

@@ -176,42 +176,28 @@ TEST(CliFlags, QueryTheTokenizerDropsWholeIsError2) {
 }
 
 // Hostile probe 2026-12-07: a query of emoji only ("\U0001F600", two snowmen) encodes to [UNK]s
-// and ranked every chunk against the unknown token, exit 0. It is refused like the above, before
-// an index is built for it (no cache folder made); with one known word it runs.
+// and ranked every chunk against the unknown token, exit 0. Semantic search refuses it before
+// an index is built for it (no cache folder made); hybrid (the default) ranks it by its keyword
+// side alone, which finds a file holding the emoji (review 2026-12-07: refusing it lost those);
+// with one known word it runs as usual.
 TEST(CliFlags, QueryOfUnknownTokensOnlyIsError2BeforeIndexing) {
   TempDir d, cache;
   d.write("a.py", "def retry_request():\n    return 1\n");
+  d.write("b.py", "def launch():\n    \"\"\"\U0001F680 rocket launch\"\"\"\n    return 2\n");
   for (const char* q : {"\U0001F600", "\u2603\u2603"}) {
     SCOPED_TRACE(q);
-    expect_error(run_args({"--cache-dir", cache.path().string(), "--model", tiny_model(), q,
-                           d.path().string()}),
+    expect_error(run_args({"--mode", "semantic", "--cache-dir", cache.path().string(), "--model",
+                           tiny_model(), q, d.path().string()}),
                  "the model knows no word of the query");
   }
   EXPECT_TRUE(fs::is_empty(cache.path()));
+  const auto hybrid =
+      run_args({"--no-index", "-l", "--model", tiny_model(), "\U0001F680", d.path().string()});
+  EXPECT_EQ(hybrid.status, 0) << hybrid.err;
+  EXPECT_EQ(split_lines(hybrid.out), std::vector<std::string>{(d / "b.py").string()});
   EXPECT_EQ(run_args({"--no-index", "--model", tiny_model(), "\U0001F600 retry", d.path().string()})
                 .status,
             0);
-}
-
-// Hostile probe 2026-12-07: a query longer than the model reads (100 KB) was cut to its first
-// max_seq_length tokens silently. Now a warning says so; a short query gets none, and -q
-// silences it.
-TEST(CliFlags, QueryLongerThanTheModelReadsIsWarned) {
-  TempDir d;
-  d.write("a.py", "def retry_request():\n    return 1\n");
-  std::string longq;
-  for (int i = 0; i < 3000; ++i) longq += "retry the request ";
-  for (const char* mode : {"semantic", "hybrid"}) {
-    const auto r =
-        run_args({"--no-index", "--mode", mode, "--model", tiny_model(), longq, d.path().string()});
-    EXPECT_EQ(r.status, 0) << r.err;
-    EXPECT_NE(r.err.find("tokens long; the model reads its first"), std::string::npos) << r.err;
-  }
-  auto r =
-      run_args({"--no-index", "--model", tiny_model(), "retry the request", d.path().string()});
-  EXPECT_EQ(r.err.find("tokens long"), std::string::npos) << r.err;
-  r = run_args({"--no-index", "-q", "--model", tiny_model(), longq, d.path().string()});
-  EXPECT_EQ(r.err.find("tokens long"), std::string::npos) << r.err;
 }
 
 TEST(CliFlags, MaxFilesizeZeroIsError2) {
@@ -464,6 +450,11 @@ TEST(CliFlags, ErrorMessagesEscapeNamesAndGiveTheOsReason) {
     EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("gone\\x1B[2J"), std::string::npos) << r.err;
   }
+  // A newline in a name cannot forge a line of ripvec's own (review 2026-12-07).
+  const auto forged = run_args({"map", (d / "gone\nripvec: index updated, 0 problems").string()});
+  EXPECT_EQ(forged.status, 2);
+  EXPECT_EQ(forged.err.find("\nripvec: index updated"), std::string::npos) << forged.err;
+  EXPECT_NE(forged.err.find("\n  ripvec: index updated"), std::string::npos) << forged.err;
   ASSERT_EQ(::symlink("loop_b", (d / "loop_a").c_str()), 0);
   ASSERT_EQ(::symlink("loop_a", (d / "loop_b").c_str()), 0);
   for (const char* cmd : {"search", "map"}) {

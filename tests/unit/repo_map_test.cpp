@@ -206,6 +206,18 @@ TEST(RepoMap, ManyDefinitionsOfOneNameBuildWithoutQuadraticWork) {
   ASSERT_EQ(g.edges().size(), 1u);
   EXPECT_EQ(g.definitions()[g.edges()[0].from].symbol, "b");
   EXPECT_EQ(g.definitions()[g.edges()[0].to].symbol, "c");
+  // ... and through imports: three files each defining `a` 30,000 times, imported by one that
+  // mentions a() 30,000 times (each mention collected every imported definition: review
+  // 2026-12-07, 20 s at 100,000). No edge: too many candidates.
+  std::string defs, calls = "from d0 import a\nfrom d1 import a\nfrom d2 import a\n";
+  for (int i = 0; i < 30000; ++i) defs += "def a():0\n";
+  for (int i = 0; i < 30000; ++i) calls += "a()\n";
+  ::alarm(60);
+  RepoGraph h = RepoGraph::build_from_files(
+      {{"d0.py", defs}, {"d1.py", defs}, {"d2.py", defs}, {"user.py", calls}});
+  ::alarm(0);
+  for (const auto& e : h.edges())
+    EXPECT_NE(h.definitions()[e.to].symbol, "a") << h.definitions()[e.from].path;
 }
 
 TEST(RepoMap, EveryLanguageResolvesImportsAndCrossFileCalls) {

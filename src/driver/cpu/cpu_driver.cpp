@@ -1122,6 +1122,9 @@ void CpuDriver::linear_residual_layernorm(Tensor x, const Tensor& in, const Tens
   Tensor proj = alloc(DType::F32, {in.rows(), w.dim(0)});
   const GemmDesc g = check_linear(op, proj, in, w, Tensor{});
   check_norm_operands(op, x, proj, bias, x, gamma, beta);
+  // The norm walks x's rows with the product's width (RowNorm): the two must agree, not only
+  // their element counts (review 2026-12-07).
+  CPU_CHECK(x.cols() == g.n, op, "x " + shape_str(x) + " is not [R, " + std::to_string(g.n) + "]");
   if (const cpu::Bf16Weight* bw = bf16_weight(w, g.n, g.k)) {
     const cpu::RowNorm norm = residual_norm(x, bias, gamma, beta, eps);
     cpu::bf16_linear(*k_, *bw, fp(in), g.lda, fp(proj), g.ldc, g.m, nullptr, false, bscratch_,
@@ -1147,6 +1150,8 @@ void CpuDriver::ffn_gelu_layernorm(Tensor x, const Tensor& wi, const Tensor& bi,
   const GemmDesc up = check_linear(op, mid, x, wi, bi);
   const GemmDesc down = check_linear(op, out, mid, wo, Tensor{});
   check_norm_operands(op, x, out, bo, x, gamma, beta);
+  CPU_CHECK(x.cols() == down.n, op,
+            "x " + shape_str(x) + " is not [R, " + std::to_string(down.n) + "]");
   const cpu::Bf16Weight* bwi = bf16_weight(wi, up.n, up.k);
   const cpu::Bf16Weight* bwo = bwi != nullptr ? bf16_weight(wo, down.n, down.k) : nullptr;
   if (bwi != nullptr && bwo != nullptr) {
