@@ -1198,6 +1198,9 @@ std::unique_ptr<Index> Index::open(const fs::path& path, std::shared_ptr<Embedde
 
 SearchMode check_query(const Embedder& e, std::string_view query, SearchMode mode) {
   if (mode == SearchMode::Keyword) return mode;
+  constexpr const char* kNothingRead =
+      "the query has nothing the model reads (only white space, control or zero-width "
+      "characters): nothing to look for";
   std::string why;
   bool unk_only = false;
   // Text the tokenizer drops whole (Unicode spaces, zero-width and control characters, a lone
@@ -1206,10 +1209,7 @@ SearchMode check_query(const Embedder& e, std::string_view query, SearchMode mod
   const Tokenizer& tok = e.tokenizer();
   const std::optional<int32_t> unk = tok.unk_id();
   if (!unk) {
-    if (tok.count_tokens(query, /*add_special=*/false) == 0)
-      why =
-          "the query has nothing the model reads (only white space, control or zero-width "
-          "characters): nothing to look for";
+    if (tok.count_tokens(query, /*add_special=*/false) == 0) why = kNothingRead;
   } else {
     // ... and so does text that is only [UNK]s (emoji, a script the vocabulary lacks): every
     // chunk was ranked against the unknown token (hostile probe 2026-12-07). Its ids, as many as
@@ -1221,9 +1221,7 @@ SearchMode check_query(const Embedder& e, std::string_view query, SearchMode mod
     const size_t room = e.max_seq_length() > room_used ? e.max_seq_length() - room_used : 1;
     const Encoding enc = tok.encode(query, /*add_special=*/false, room);
     if (enc.ids.empty())
-      why =
-          "the query has nothing the model reads (only white space, control or zero-width "
-          "characters): nothing to look for";
+      why = kNothingRead;
     else if ((unk_only = std::all_of(enc.ids.begin(), enc.ids.end(),
                                      [&](int32_t id) { return id == *unk; })))
       why =

@@ -18,19 +18,32 @@ using namespace ripvec::index;
 
 namespace {
 
-// Whether ec says a folder may not be read (not: it is gone, or it is no folder).
-bool denied(const std::error_code& ec) {
-  return ec == std::errc::permission_denied || ec == std::errc::operation_not_permitted;
+// A folder of the cache that may not be read (another user's, mode 0700), with the reason:
+// whether it holds an index is unknown, so --list and --clean name it rather than take it for an
+// empty one (hostile probe 2026-12-07).
+struct Unreadable {
+  fs::path dir;
+  std::string why;
+};
+
+// Whether `dir` can be listed. One that may not be read is added to `unreadable` (when given);
+// one that is gone (a concurrent clean's) or no folder is not.
+bool listable(const fs::path& dir, std::vector<Unreadable>* unreadable) {
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec && unreadable &&
+      (ec == std::errc::permission_denied || ec == std::errc::operation_not_permitted))
+    unreadable->push_back({dir, ec.message()});
+  return !ec;
 }
 
-// The real folders in `dir`, sorted. A `dir` that cannot be read is named in `unreadable` (when
-// given) with the reason, rather than taken for an empty one.
-std::vector<fs::path> subdirs(const fs::path& dir, std::vector<std::string>* unreadable = nullptr) {
+// The real folders in `dir`, sorted (none when it cannot be listed: listable()).
+std::vector<fs::path> subdirs(const fs::path& dir, std::vector<Unreadable>* unreadable = nullptr) {
   std::vector<fs::path> out;
+  if (!listable(dir, unreadable)) return out;
   std::error_code ec;
-  auto it = fs::directory_iterator(dir, ec);
-  if (unreadable && denied(ec)) unreadable->push_back(dir.string() + " (" + ec.message() + ")");
-  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
     std::error_code e2;
     if (it->is_directory(e2) && !it->is_symlink(e2)) out.push_back(it->path());
   }
@@ -107,37 +120,29 @@ IndexStatus status_of_location(const fs::path& loc, bool check_sums) {
 
 std::vector<IndexStatus> list_indexes(const fs::path& cache_dir) {
   const fs::path cache = resolve_cache_dir(cache_dir);
-  std::vector<IndexStatus> out, unreadable;
-  // True when d cannot be listed; a folder that may not be read is named (one removed meanwhile,
-  // a concurrent clean's, is not).
-  auto cannot_read = [&](const fs::path& d) {
-    std::error_code ec;
-    fs::directory_iterator it(d, ec);
-    if (!ec) return false;
-    if (!denied(ec)) return true;
-    IndexStatus s;
-    s.location = d;
-    s.unreadable = true;
-    s.problem = "the folder cannot be read: " + ec.message();
-    unreadable.push_back(std::move(s));
-    return true;
-  };
-  if (cannot_read(cache)) return unreadable;
-  for (const fs::path& root_dir : subdirs(cache)) {
-    if (cannot_read(root_dir)) continue;
+  std::vector<IndexStatus> out;
+  std::vector<Unreadable> unreadable;
+  for (const fs::path& root_dir : subdirs(cache, &unreadable)) {
+    if (!listable(root_dir, &unreadable)) continue;
     std::vector<fs::path> foreign;           // tolerated: --clean keeps them (is_index_dir)
     if (is_index_dir(root_dir, &foreign)) {  // layout of format 1: the index in the root's folder
       out.push_back(status_of_location(root_dir, /*check_sums=*/true));
       continue;
     }
     for (const fs::path& loc : subdirs(root_dir))
-      if (!cannot_read(loc) && is_index_dir(loc, &foreign))
+      if (listable(loc, &unreadable) && is_index_dir(loc, &foreign))
         out.push_back(status_of_location(loc, /*check_sums=*/true));
   }
   std::stable_sort(out.begin(), out.end(), [](const IndexStatus& a, const IndexStatus& b) {
     return a.last_update_unix > b.last_update_unix;
   });
-  for (auto& s : unreadable) out.push_back(std::move(s));
+  for (const Unreadable& u : unreadable) {
+    IndexStatus s;
+    s.location = u.dir;
+    s.unreadable = true;
+    s.problem = "the folder cannot be read: " + u.why;
+    out.push_back(std::move(s));
+  }
   return out;
 }
 
@@ -245,14 +250,14 @@ uint64_t remove_index_dir(const fs::path& dir, std::vector<std::string>* busy,
 // Removes the index directories inside `parent` (and `parent` itself when that leaves it
 // empty, or when it is itself an index of the old layout).
 uint64_t clean_parent(const fs::path& parent, std::vector<std::string>* busy,
-                      std::vector<fs::path>* kept, std::vector<std::string>* unreadable) {
+                      std::vector<fs::path>* kept, std::vector<Unreadable>* unreadable) {
   bool index = false;
   const uint64_t own = remove_index_dir(parent, busy, kept, &index);
   if (index) return own;
   uint64_t freed = 0;
   bool held_index = false;
   for (const fs::path& d : subdirs(parent, unreadable)) {
-    subdirs(d, unreadable);  // only to name it when it cannot be read
+    if (!listable(d, unreadable)) continue;
     freed += remove_index_dir(d, busy, kept, &index);
     held_index = held_index || index;
   }
@@ -270,7 +275,8 @@ uint64_t clean_parent(const fs::path& parent, std::vector<std::string>* busy,
 uint64_t clean_indexes(const fs::path& path, const fs::path& cache_dir,
                        std::vector<fs::path>* kept) {
   const fs::path cache = resolve_cache_dir(cache_dir);
-  std::vector<std::string> busy, unreadable;
+  std::vector<std::string> busy;
+  std::vector<Unreadable> unreadable;
   std::vector<fs::path> kept_here;
   if (!kept) kept = &kept_here;
   kept->clear();
@@ -292,20 +298,19 @@ uint64_t clean_indexes(const fs::path& path, const fs::path& cache_dir,
     freed += clean_parent(cache / root_key(root), &busy, kept, &unreadable);
     freed += clean_parent(root / ".ripvec", &busy, kept, &unreadable);
   }
-  std::string why;
-  auto join = [](const std::vector<std::string>& v) {
-    std::string list;
-    for (const auto& b : v) list += (list.empty() ? "" : ", ") + b;
-    return list;
-  };
+  std::string why, list;
+  for (const auto& b : busy) list += (list.empty() ? "" : ", ") + b;
   if (!busy.empty())
     why = "kept " + std::to_string(busy.size()) +
-          " index(es) another process is updating (try again when it is done): " + join(busy);
+          " index(es) another process is updating (try again when it is done): " + list;
   // A folder that cannot be read may hold an index: `--clean --all` said "removed 0 B" and
   // exited 0 over another user's indexes (hostile probe 2026-12-07).
+  list.clear();
+  for (const Unreadable& u : unreadable)
+    list += (list.empty() ? "" : ", ") + u.dir.string() + " (" + u.why + ")";
   if (!unreadable.empty())
     why += (why.empty() ? "" : "; ") + std::string("could not read ") +
-           std::to_string(unreadable.size()) + " folder(s) of the cache: " + join(unreadable);
+           std::to_string(unreadable.size()) + " folder(s) of the cache: " + list;
   if (!why.empty()) throw IoError(why + (freed > 0 ? "; the others were removed" : ""));
   return freed;
 }

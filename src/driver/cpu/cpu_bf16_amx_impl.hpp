@@ -191,12 +191,7 @@ void amx_linear(const Bf16Weight& w, const float* x, int64_t lda, float* y, int6
   };
   const double flops = 2.0 * double(m) * double(n) * double(k);
   run_tasks(split.count, 1, flops < 2e6, run);
-  if (norm != nullptr && !norm_in_task) {
-    auto rows = [&](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; ++r) norm->row(y, ldc, r, n);
-    };
-    run_tasks(m, 16, m * n < 32768, rows);
-  }
+  if (norm != nullptr && !norm_in_task) norm->all_rows(y, ldc, m, n);
 }
 
 // The up projection's 32 x 32 block (rows r..r+32 of the task, panel p of wi) through bias and

@@ -154,41 +154,7 @@ Bf16Weight pack_bf16_weight(const CpuKernels& kern, const float* w, int64_t n, i
 
 namespace {
 
-// Each row of y[m, n] (ldc) through norm, on the pool.
-void norm_rows(const RowNorm& norm, float* y, int64_t ldc, int64_t m, int64_t n) {
-  auto rows = [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) norm.row(y, ldc, r, n);
-  };
-  run_tasks(m, 16, m * n < 32768, rows);
-}
-
 // bf16_linear on the emulated kernel (no norm).
-void emulated_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, int64_t lda,
-                     float* y, int64_t ldc, int64_t m, const float* bias, bool gelu,
-                     Bf16Scratch& s);
-
-}  // namespace
-
-void bf16_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, int64_t lda, float* y,
-                 int64_t ldc, int64_t m, const float* bias, bool gelu, Bf16Scratch& s,
-                 const RowNorm* norm) {
-  if (m <= 0 || w.n <= 0) return;
-#if defined(__x86_64__)
-  if (w.isa == Bf16Isa::kAmx) {
-    amx_linear(w, x, lda, y, ldc, m, bias, gelu ? kern.gelu : nullptr, s, norm);
-    return;
-  }
-#endif
-  if (w.isa == Bf16Isa::kEmulated) {
-    emulated_linear(kern, w, x, lda, y, ldc, m, bias, gelu, s);
-    if (norm != nullptr) norm_rows(*norm, y, ldc, m, w.n);
-    return;
-  }
-  throw UnsupportedError("cpu driver: AMX-BF16 needs an x86-64 build");
-}
-
-namespace {
-
 void emulated_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, int64_t lda,
                      float* y, int64_t ldc, int64_t m, const float* bias, bool gelu,
                      Bf16Scratch& s) {
@@ -219,6 +185,31 @@ void emulated_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x
 }
 
 }  // namespace
+
+void bf16_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, int64_t lda, float* y,
+                 int64_t ldc, int64_t m, const float* bias, bool gelu, Bf16Scratch& s,
+                 const RowNorm* norm) {
+  if (m <= 0 || w.n <= 0) return;
+#if defined(__x86_64__)
+  if (w.isa == Bf16Isa::kAmx) {
+    amx_linear(w, x, lda, y, ldc, m, bias, gelu ? kern.gelu : nullptr, s, norm);
+    return;
+  }
+#endif
+  if (w.isa == Bf16Isa::kEmulated) {
+    emulated_linear(kern, w, x, lda, y, ldc, m, bias, gelu, s);
+    if (norm != nullptr) norm->all_rows(y, ldc, m, w.n);
+    return;
+  }
+  throw UnsupportedError("cpu driver: AMX-BF16 needs an x86-64 build");
+}
+
+void RowNorm::all_rows(float* y, int64_t ldc, int64_t m, int64_t n) const {
+  auto rows = [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) row(y, ldc, r, n);
+  };
+  run_tasks(m, 16, m * n < 32768, rows);
+}
 
 void bf16_ffn(const CpuKernels& kern, const Bf16Weight& wi, const Bf16Weight& wo, const float* x,
               int64_t lda, float* mid, float* out, int64_t ldc, int64_t m, const float* bias,

@@ -85,6 +85,8 @@ struct RowNorm {
     sum_layer_norm(out + r * ldo, y + r * ldc, bias, residual ? residual + r * ld_res : nullptr,
                    gamma, beta, n, eps);
   }
+  // Every row of y[m, n] (ldc) through row(), on the global pool (a pass after the product).
+  void all_rows(float* y, int64_t ldc, int64_t m, int64_t n) const;
 };
 
 // y[m, n] (ldc) = the formula above with bias (nullable), then exact GELU when gelu, then each
