@@ -81,7 +81,7 @@ class ArgumentSource final : public TextSource {
 // pipe of our own, so that stop() ends a read that waits for input.
 class StdinSource final : public TextSource {
  public:
-  StdinSource() {
+  explicit StdinSource(bool quiet) : quiet_(quiet) {
     if (::pipe2(wake_, O_CLOEXEC) != 0) throw IoError(std::string("pipe: ") + std::strerror(errno));
   }
   ~StdinSource() override {
@@ -119,6 +119,17 @@ class StdinSource final : public TextSource {
       pos_ = std::min(nl + 1, buf_.size());
       ++lineno_;
       if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF input
+      // Only '\n' ends a text, so that row i is always line i; input whose lines end in a bare
+      // '\r' (classic Mac files, some exports) was embedded as one truncated text without a word
+      // (hostile probe 2026-12-07). Said once, naming the first such line.
+      if (!warned_cr_ && !quiet_ && line.find('\r') != std::string::npos) {
+        warned_cr_ = true;
+        std::fprintf(stderr,
+                     "ripvec: warning: stdin line %zu has a carriage return inside it: only "
+                     "'\\n' ends a text (for input with bare '\\r' line ends, convert it first: "
+                     "tr '\\r' '\\n')\n",
+                     lineno_);
+      }
       // A line that is not UTF-8 ends the input; the lines before it in this block are still
       // embedded and written first (they were dropped with the block; hostile probe 2026-12-06).
       try {
@@ -171,6 +182,8 @@ class StdinSource final : public TextSource {
     }
   }
 
+  bool quiet_;
+  bool warned_cr_ = false;
   static constexpr size_t kPiece = size_t{1} << 20;
   static constexpr size_t kMaxLineBytes = size_t{64} << 20;
   std::string buf_;
@@ -474,7 +487,7 @@ int run_embed(const CliOptions& opts) {
   if (!opts.embed_texts.empty())
     source = std::make_unique<ArgumentSource>(opts.embed_texts);
   else
-    source = std::make_unique<StdinSource>();
+    source = std::make_unique<StdinSource>(opts.quiet);
   // The first block is read and checked before the model loads: no input, or a first line
   // that is not UTF-8, fails without loading anything.
   std::vector<std::string> first;

@@ -310,6 +310,8 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
       ->type_name("FILE")
       ->check(kNonEmpty)
       ->excludes(j);
+  cmds.embed->add_flag("-q,--quiet", o.quiet,
+                       "No notes or warnings on stderr (errors are still printed)");
   add_model_flags(*cmds.embed, o);
 
   // ---- ripvec tokenize ----

@@ -192,7 +192,33 @@ TEST(CliEmbed, PromptThatIsMissingOrFillsTheModelIsSaid) {
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.err.find("as many as the model reads"), std::string::npos) << r.err;
   r = embed({"-q", "--document", "hello"});
+  EXPECT_EQ(r.status, 0) << r.err;  // (embed had no -q: this passed on a usage error)
   EXPECT_EQ(r.err.find("prompt"), std::string::npos) << r.err;
+}
+
+// Hostile probe 2026-12-07: lines that end in a bare '\r' (classic Mac files) were embedded as one
+// text, silently. Only '\n' ends a text (row i stays line i); a '\r' inside a line is warned
+// about once, naming the line; -q keeps it quiet; CRLF input says nothing.
+TEST(CliEmbed, CarriageReturnInsideALineIsWarnedAbout) {
+  CliRun r;
+  r.args = {"embed", "--model", test_data("bert/tiny_bge_cls").string(), "--device", "cpu"};
+  r.stdin_from_data = true;
+  r.stdin_data = "first\nalpha\rbeta\rgamma\nlast\rx\n";
+  auto res = run_cli(r);
+  ASSERT_EQ(res.status, 0) << res.err;
+  EXPECT_EQ(split_lines(res.out).size(), 3u);
+  EXPECT_NE(res.err.find("stdin line 2 has a carriage return inside it"), std::string::npos)
+      << res.err;
+  EXPECT_EQ(res.err.find("line 3"), std::string::npos) << res.err;  // once
+  r.stdin_data = "alpha\r\nbeta\r\n";
+  res = run_cli(r);
+  ASSERT_EQ(res.status, 0) << res.err;
+  EXPECT_EQ(res.err.find("carriage"), std::string::npos) << res.err;
+  r.stdin_data = "alpha\rbeta\n";
+  r.args.push_back("-q");
+  res = run_cli(r);
+  ASSERT_EQ(res.status, 0) << res.err;
+  EXPECT_EQ(res.err.find("carriage"), std::string::npos) << res.err;
 }
 
 // Hostile probe 2026-12-07: config.json's values (hidden_act, type_vocab_size) were blamed on the
@@ -241,7 +267,9 @@ TEST(CliTokenize, IdsEqualHuggingFaceTokenizers) {
     auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j.at("ids").get<std::vector<int>>(), c.ids) << c.text;
     EXPECT_EQ(j.at("tokens").size(), c.ids.size());
-    if (!c.tokens.empty()) EXPECT_EQ(j.at("tokens").get<std::vector<std::string>>(), c.tokens);
+    if (!c.tokens.empty()) {
+      EXPECT_EQ(j.at("tokens").get<std::vector<std::string>>(), c.tokens);
+    }
   }
   // add_special_tokens=False: [7592, 1010, 2088, 999, 19204, 17629, 2015, 2024, 4569, 1012]
   CliRun run;
