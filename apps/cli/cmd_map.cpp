@@ -69,9 +69,31 @@ int run_map(const ProtocolOptions& o) {
     std::stable_sort(files.begin(), files.end(), [](const auto& a, const auto& b) {
       return a["rank"].template get<double>() > b["rank"].template get<double>();
     });
-    nlohmann::json doc = {{"root", g.root().string()}, {"files", std::move(files)}};
+    auto dump = [](const nlohmann::json& j) {
+      return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
+    nlohmann::json doc = {{"root", g.root().string()}, {"files", nlohmann::json::array()}};
     if (!is_valid_utf8(g.root().string())) doc["root_b64"] = base64_encode(g.root().string());
-    out = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    if (o.tokens_given) {
+      // An explicit --tokens bounds the JSON too (it was ignored: an agent asking for 500
+      // tokens got the whole graph; hostile probe 2026-12-07): the top-ranked files, whole, in
+      // rank order while the document stays within the budget (the text map's estimate,
+      // bytes / 4), and "truncated" when a file was left out.
+      doc["truncated"] = false;
+      size_t bytes = dump(doc).size() + 1;  // + the newline
+      for (auto& f : files) {
+        const size_t add = dump(f).size() + (doc["files"].empty() ? 0 : 1);  // + a comma
+        if ((bytes + add + 3) / 4 > o.tokens) {  // estimate_tokens() of that many bytes
+          doc["truncated"] = true;
+          break;
+        }
+        bytes += add;
+        doc["files"].push_back(std::move(f));
+      }
+    } else {
+      doc["files"] = std::move(files);
+    }
+    out = dump(doc) + "\n";
   } else {
     // File names escaped as in every text output (a name can hold an escape sequence).
     out = g.render(o.tokens, [](std::string_view n) { return escape_name(n); });

@@ -49,7 +49,11 @@ ProtocolCommands add_protocol_commands(CLI::App& app, ProtocolOptions& o) {
       ->allow_extra_args(false)
       ->type_size(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmds.map->add_option("--tokens", o.tokens, "Token budget of the map (1 token ~ 4 bytes)")
+  cmds.map
+      ->add_option("--tokens", o.tokens,
+                   "Token budget of the map (1 token ~ 4 bytes); given with --json, the JSON "
+                   "holds the top-ranked files that fit it (\"truncated\": true when some do "
+                   "not), else every file")
       ->check(CLI::Range(size_t{16}, size_t{1} << 24))
       ->capture_default_str();
   cmds.map->add_flag("--json", o.json, "Print the ranked files and definitions as JSON");
@@ -63,7 +67,11 @@ ProtocolCommands add_protocol_commands(CLI::App& app, ProtocolOptions& o) {
 }
 
 int run_protocol_command(const ProtocolCommands& cmds, const ProtocolOptions& o) {
-  if (cmds.map && cmds.map->parsed()) return run_map(o);
+  if (cmds.map && cmds.map->parsed()) {
+    ProtocolOptions m = o;
+    m.tokens_given = cmds.map->count("--tokens") > 0;
+    return run_map(m);
+  }
   if (cmds.mcp && cmds.mcp->parsed()) return run_mcp(o);
   if (cmds.lsp && cmds.lsp->parsed()) return run_lsp(o);
   return -1;

@@ -15,6 +15,7 @@ struct ProtocolOptions {
   std::string map_path = ".";
   std::vector<std::string> focus;
   size_t tokens = 1500;
+  bool tokens_given = false;  // --tokens on the command line (it then also cuts --json)
   bool json = false;
   // mcp / lsp
   std::vector<std::string> roots;  // empty: the current directory

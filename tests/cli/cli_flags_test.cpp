@@ -681,6 +681,34 @@ TEST_F(CliMap, FocusPathsAreNormalised) {
   EXPECT_EQ(res.status, 0) << res.err;
 }
 
+// Hostile probe 2026-12-07: `map --json --tokens N` ignored the budget (an agent asking for 500
+// tokens got the whole graph). An explicit --tokens cuts the JSON to the top-ranked files that
+// fit, whole, with "truncated"; without it --json holds every file.
+TEST_F(CliMap, JsonKeepsWithinAnExplicitTokenBudget) {
+  for (int i = 0; i < 40; ++i)
+    d_.write("src/m" + std::to_string(i) + ".py",
+             "def helper_" + std::to_string(i) + "(x):\n    return alpha() + x\n");
+  auto r = run_args({"map", "--json", path()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto all = nlohmann::json::parse(r.out);
+  EXPECT_EQ(all["files"].size(), 41u);
+  EXPECT_FALSE(all.contains("truncated"));
+  r = run_args({"map", "--json", "--tokens", "300", path()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_LE(r.out.size(), 300u * 4) << r.out;
+  const auto cut = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(cut["truncated"].get<bool>());
+  ASSERT_GE(cut["files"].size(), 1u);
+  ASSERT_LT(cut["files"].size(), 41u);
+  for (size_t i = 0; i < cut["files"].size(); ++i)  // the top of the whole ranking, in order
+    EXPECT_EQ(cut["files"][i]["path"], all["files"][i]["path"]) << i;
+  r = run_args({"map", "--json", "--tokens", "100000", path()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto big = nlohmann::json::parse(r.out);
+  EXPECT_FALSE(big["truncated"].get<bool>());
+  EXPECT_EQ(big["files"].size(), 41u);
+}
+
 // The map printed file and folder names raw (an escape sequence reached the terminal, a newline
 // split a heading); text output escapes them as search does, --json keeps the exact bytes of a
 // name that is not UTF-8 in "path_b64". A budget smaller than the header ends with a newline.
