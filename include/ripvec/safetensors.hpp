@@ -40,6 +40,9 @@ class SafeTensors {
   ~SafeTensors();
 
   const TensorInfo* find(std::string_view name) const;  // nullptr when absent
+  // The dtype (e.g. "I64") of a tensor the file holds in a dtype the engine cannot use, which
+  // find() does not return; nullptr when the file has no such tensor of that name.
+  const std::string* unsupported_dtype(std::string_view name) const;
   // Throws ModelFormatError "missing tensor NAME in FILE" when absent.
   const TensorInfo& get(std::string_view name) const;
   // Like get(), and also checks the shape; throws ModelFormatError naming both shapes.

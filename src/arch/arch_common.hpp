@@ -168,6 +168,12 @@ class WeightLoader {
       if (st_.find(name)) return p;
       tried += ", \"" + name + "\"";
     }
+    // One that is there in a dtype the engine cannot use (an I64 table) was reported missing
+    // (hostile probe 2026-12-07): get() names its dtype.
+    if (st_.unsupported_dtype(probe)) st_.get(probe);
+    for (const char* p : prefixes)
+      if (const std::string name = std::string(p) + std::string(probe); st_.unsupported_dtype(name))
+        st_.get(name);
     throw ModelFormatError("missing tensor " + std::string(probe) + " in " + st_.path().string() +
                            " (looked for " + tried + ")");
   }

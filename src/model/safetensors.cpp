@@ -449,11 +449,16 @@ const TensorInfo* SafeTensors::find(std::string_view name) const {
   return it == impl_->index.end() ? nullptr : &impl_->tensors[it->second];
 }
 
+const std::string* SafeTensors::unsupported_dtype(std::string_view name) const {
+  auto it = impl_->unsupported.find(name);
+  return it == impl_->unsupported.end() ? nullptr : &it->second;
+}
+
 const TensorInfo& SafeTensors::get(std::string_view name) const {
   if (const TensorInfo* t = find(name)) return *t;
-  if (auto it = impl_->unsupported.find(name); it != impl_->unsupported.end())
+  if (const std::string* dt = unsupported_dtype(name))
     throw ModelFormatError("tensor " + quote_name(name) + " in " + impl_->path.string() +
-                           " has dtype " + it->second + "; supported: F32, F16, BF16");
+                           " has dtype " + *dt + "; supported: F32, F16, BF16");
   throw ModelFormatError("missing tensor " + quote_name(name) + " in " + impl_->path.string());
 }
 

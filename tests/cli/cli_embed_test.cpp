@@ -239,6 +239,34 @@ TEST(CliEmbed, ConfigErrorsNameConfigJson) {
   EXPECT_EQ(res.err.find("safetensors"), std::string::npos) << res.err;
 }
 
+// Hostile probe 2026-12-07: a word-embedding table stored in an integer dtype was reported as a
+// "missing tensor"; the error names its dtype and the ones the engine takes.
+TEST(CliEmbed, WeightOfAnIntegerDtypeIsNamedNotMissing) {
+  TempDir m;
+  fs::copy(test_data("bert/tiny_bge_cls"), m.path(), fs::copy_options::recursive);
+  std::string bytes = slurp(m / "model.safetensors");
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  auto header = nlohmann::json::parse(bytes.substr(8, n));
+  auto& t = header.at("embeddings.word_embeddings.weight");
+  ASSERT_EQ(t.at("dtype"), "F16");
+  t["dtype"] = "I16";  // same element size: the file stays valid
+  std::string h = header.dump();
+  ASSERT_LE(h.size(), n);
+  h.resize(n, ' ');  // the format pads its header with spaces
+  bytes.replace(8, n, h);
+  std::ofstream(m / "model.safetensors", std::ios::binary | std::ios::trunc) << bytes;
+  CliRun r;
+  r.args = {"embed", "--model", m.path().string(), "--device", "cpu", "hello"};
+  const auto res = run_cli(r);
+  EXPECT_EQ(res.status, 2);
+  EXPECT_NE(res.err.find("\"embeddings.word_embeddings.weight\" in " +
+                         (m / "model.safetensors").string() + " has dtype I16"),
+            std::string::npos)
+      << res.err;
+  EXPECT_EQ(res.err.find("missing"), std::string::npos) << res.err;
+}
+
 TEST(CliTokenize, IdsEqualHuggingFaceTokenizers) {
   RIPVEC_REQUIRE_PATH(default_model_dir());
   struct Case {
