@@ -1,6 +1,5 @@
 #include <fcntl.h>
 #include <unistd.h>
-#include <atomic>
 
 #include <cerrno>
 #include <chrono>
@@ -116,21 +115,12 @@ void report_update_warnings(const UpdateStats& st, bool quiet, bool entries) {
     if (!skip.contains(w)) std::fprintf(stderr, "ripvec: warning: %s\n", escape_name(w).c_str());
 }
 
-namespace {
-std::atomic<bool> g_cuda_used{false};
-}  // namespace
-
-bool cuda_was_used() {
-  return g_cuda_used.load();
-}
-
 std::unique_ptr<Embedder> load_embedder(const CliOptions& opts, double* seconds,
                                         WeightLoading weights) {
   const auto t0 = std::chrono::steady_clock::now();
   EmbedderOptions eo = embedder_options(opts);
   eo.weights = weights;
   auto e = Embedder::load(eo);
-  if (e->device_name().starts_with("cuda")) g_cuda_used = true;
   if (seconds != nullptr)
     *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return e;

@@ -26,12 +26,6 @@ std::string model_spec(const CliOptions& opts);
 // (EmbedderOptions::weights); other than AtLoad, errors come from the first embed.
 std::unique_ptr<Embedder> load_embedder(const CliOptions& opts, double* seconds = nullptr,
                                         WeightLoading weights = WeightLoading::AtLoad);
-// Whether load_embedder loaded a model on a CUDA device in this process. main() then ends the
-// process with _Exit once every output is flushed and closed: the CUDA runtime's teardown at
-// exit (the context, the modules of cuBLAS) took 0.11-0.14 s on the H200 host, a cost any
-// CUDA program pays and the driver does not need (it reclaims an exiting process's context).
-// RIPVEC_EXIT_TEARDOWN=1 keeps the normal exit (A/B measurements).
-bool cuda_was_used();
 // Throws InvalidArgument naming `what` (e.g. "stdin line 3") if `s` is not valid UTF-8.
 void check_utf8(std::string_view s, const std::string& what);
 // Off with -q; Tty when stderr is a terminal; Lines otherwise.

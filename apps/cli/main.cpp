@@ -56,20 +56,10 @@ int finish(int status) {
   } catch (const ripvec::Error& e) {
     return fail(e.what());
   }
-  // Everything is written and closed: skip the CUDA runtime's teardown (cuda_was_used).
-  if (ripvec::cli::cuda_was_used()) {
-    const char* keep = std::getenv("RIPVEC_EXIT_TEARDOWN");
-    if (keep == nullptr || std::string(keep) != "1") {
-      std::fflush(nullptr);
-      std::_Exit(status);
-    }
-  }
   return status;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   using namespace ripvec::cli;
   guard_standard_descriptors();  // before anything opens a file
   // EPIPE instead of death by SIGPIPE, so that a closed pipe is told apart from other write
@@ -146,4 +136,34 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     return fail(std::string("internal error: ") + e.what());
   }
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+}  // namespace
+
+// Every run ends with _Exit once its outputs are flushed (finish() has checked and closed
+// stdout; an error path has printed its line): the libraries' exit handlers are skipped.
+// OpenBLAS's joins its worker thread there, and a worker that could not allocate its buffer (an
+// address-space limit, `ulimit -v`) retries forever: `ripvec tokenize` printed "out of memory"
+// and never ended (hostile probe 2026-12-07). The CUDA runtime's teardown (0.11-0.14 s on the
+// H200 host, a cost the driver does not need: it reclaims an exiting process's context) was
+// skipped this way already. Sanitizer builds exit normally (LeakSanitizer checks at exit), as
+// does RIPVEC_EXIT_TEARDOWN=1 (A/B measurements).
+int main(int argc, char** argv) {
+  const int status = run(argc, argv);
+  const char* keep = std::getenv("RIPVEC_EXIT_TEARDOWN");
+  if (kSanitized || (keep != nullptr && std::string(keep) == "1")) return status;
+  std::fflush(nullptr);
+  std::_Exit(status);
 }

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <new>
 #include <optional>
 #include <string>
 
@@ -65,7 +67,16 @@ size_t Tokenizer::count_tokens(std::string_view text, bool add_special) const {
 std::unique_ptr<Tokenizer> Tokenizer::from_file(const std::filesystem::path& tokenizer_json) {
   // Real ones are at most a few tens of MB (XLM-R's: 17 MB).
   constexpr uint64_t kMaxTokenizerBytes = uint64_t(1) << 30;
-  return from_json(read_small_file(tokenizer_json, kMaxTokenizerBytes), tokenizer_json.string());
+  try {
+    return from_json(read_small_file(tokenizer_json, kMaxTokenizerBytes), tokenizer_json.string());
+  } catch (const std::bad_alloc&) {
+    // Parsing takes several times the file's size: a large one under a memory limit failed
+    // with a bare "out of memory" that named no file (hostile probe 2026-12-07).
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(tokenizer_json, ec);
+    throw IoError("cannot load " + tokenizer_json.string() + ": out of memory" +
+                  (ec ? std::string() : " (the file is " + std::to_string(size >> 20) + " MiB)"));
+  }
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::from_json(std::string_view json_text,

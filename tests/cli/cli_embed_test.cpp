@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -265,6 +266,52 @@ TEST(CliEmbed, WeightOfAnIntegerDtypeIsNamedNotMissing) {
             std::string::npos)
       << res.err;
   EXPECT_EQ(res.err.find("missing"), std::string::npos) << res.err;
+}
+
+// Hostile probe 2026-12-07: a large tokenizer.json under an address-space limit (`ulimit -v`)
+// failed with a bare "out of memory", then the process never ended: OpenBLAS's exit handler
+// joins its worker thread, which retries its failed buffer allocation forever (so under that
+// limit every command hung at its end, whatever it did). The error names the file, and the
+// process ends (main leaves with _Exit once its outputs are flushed).
+TEST(CliTokenize, LargeTokenizerUnderAMemoryLimitIsNamedAndEnds) {
+  RIPVEC_REQUIRE_PATH("/usr/bin/prlimit");
+  RIPVEC_REQUIRE_PATH("/usr/bin/timeout");
+  TempDir m;
+  auto tok = nlohmann::json::parse(slurp(test_data("bert/tiny_bge_cls") / "tokenizer.json"));
+  tok["padding_junk"] = std::string(size_t{48} << 20, 'a');
+  std::ofstream(m / "tokenizer.json", std::ios::binary) << tok.dump();
+  CliRun r;
+  r.prefix = {"/usr/bin/timeout", "-s", "KILL", "60", "/usr/bin/prlimit", "--as=200000000"};
+  r.env["OPENBLAS_NUM_THREADS"] = "2";  // one OpenBLAS worker, as on a 2-core machine
+  r.args = {"tokenize", "--model", test_data("bert/tiny_bge_cls").string(), "hello"};
+  const auto small = run_cli(r);  // the committed tokenizer: under the limit every run hung
+  ASSERT_NE(small.status, 128 + SIGKILL) << "killed by the timeout: the exit hangs";
+  if (small.status != 0) GTEST_SKIP() << "this machine cannot run ripvec in 200 MB: " << small.err;
+  r.args = {"tokenize", "--model", m.path().string(), "hello"};
+  const auto big = run_cli(r);
+  EXPECT_EQ(big.status, 2) << big.err;  // 137: killed by the timeout (the hang)
+  EXPECT_NE(big.err.find("cannot load " + (m / "tokenizer.json").string() + ": out of memory"),
+            std::string::npos)
+      << big.err;
+}
+
+// Hostile probe 2026-12-07: under the same limit the CPU driver's start joined that stuck
+// OpenBLAS worker (to stop its busy-wait beside the thread pool): every CPU embed and search hung
+// before its first text. The join is waited for 2 s at most; the run completes.
+TEST(CliEmbed, CpuEmbedUnderAnAddressSpaceLimitCompletes) {
+  RIPVEC_REQUIRE_PATH("/usr/bin/prlimit");
+  RIPVEC_REQUIRE_PATH("/usr/bin/timeout");
+  CliRun r;
+  r.prefix = {"/usr/bin/timeout", "-s", "KILL", "60", "/usr/bin/prlimit", "--as=200000000"};
+  r.env["OPENBLAS_NUM_THREADS"] = "2";
+  r.args = {"embed", "--model",   test_data("bert/tiny_bge_cls").string(), "--device", "cpu", "-j",
+            "2",     "alpha beta"};
+  const auto res = run_cli(r);
+  ASSERT_NE(res.status, 128 + SIGKILL) << "killed by the timeout: the run hangs";
+  if (res.status != 0 && res.err.find("out of memory") != std::string::npos)
+    GTEST_SKIP() << "this machine cannot embed in 200 MB: " << res.err;
+  EXPECT_EQ(res.status, 0) << res.err;
+  EXPECT_EQ(split_lines(res.out).size(), 1u);
 }
 
 TEST(CliTokenize, IdsEqualHuggingFaceTokenizers) {

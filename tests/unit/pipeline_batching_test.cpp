@@ -39,9 +39,15 @@ void check_plan(const std::vector<size_t>& lengths, const BatchLimits& lim,
       sum += lengths[i];
     }
     if (b.size() > 1) {
-      if (lim.max_tokens) EXPECT_LE(b.size() * S, lim.max_tokens);
-      if (lim.max_batch) EXPECT_LE(b.size(), lim.max_batch);
-      if (lim.max_scores) EXPECT_LE(b.size() * S * S, lim.max_scores);
+      if (lim.max_tokens) {
+        EXPECT_LE(b.size() * S, lim.max_tokens);
+      }
+      if (lim.max_batch) {
+        EXPECT_LE(b.size(), lim.max_batch);
+      }
+      if (lim.max_scores) {
+        EXPECT_LE(b.size() * S * S, lim.max_scores);
+      }
     }
     EXPECT_LE(sum, b.size() * S);
   }

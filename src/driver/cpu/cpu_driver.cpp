@@ -6,12 +6,17 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <string>
+#include <system_error>
+#include <thread>
 
 #include "driver/cpu/cpu_kernels.hpp"
 #include "driver/cpu/half.hpp"
@@ -117,6 +122,27 @@ extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
 namespace ripvec {
 namespace {
 
+// Joins OpenBLAS's workers (blas_thread_shutdown_) on a thread of its own, waiting 2 s at most.
+// A worker that could not allocate its buffer when the library loaded (an address-space limit,
+// `ulimit -v`) retries forever, so the join never returned: every CPU search and embed under
+// such a limit hung at its start (hostile probe 2026-12-07). Past the wait that worker is left
+// to spin (OpenBLAS runs single-threaded on the caller's threads either way) and the joining
+// thread detached, blocked for good.
+void shut_down_blas_workers() {
+  if (blas_thread_shutdown_ == nullptr) return;
+  auto joined = std::make_shared<std::promise<void>>();
+  std::future<void> done = joined->get_future();
+  try {
+    std::thread([joined] {
+      blas_thread_shutdown_();
+      joined->set_value();
+    }).detach();
+  } catch (const std::system_error&) {
+    return;  // no thread to be had: leave the workers as they are
+  }
+  done.wait_for(std::chrono::seconds(2));
+}
+
 void init_blas_threads() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -127,7 +153,7 @@ void init_blas_threads() {
                             "' (expected pool or openblas)");
     g_blas_pool_mode = mode != "openblas";
     openblas_set_num_threads(g_blas_pool_mode ? 1 : static_cast<int>(ThreadPool::global().size()));
-    if (g_blas_pool_mode && blas_thread_shutdown_ != nullptr) blas_thread_shutdown_();
+    if (g_blas_pool_mode) shut_down_blas_workers();
   });
 }
 
