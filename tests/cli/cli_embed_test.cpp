@@ -297,7 +297,8 @@ TEST(CliTokenize, LargeTokenizerUnderAMemoryLimitIsNamedAndEnds) {
 
 // Hostile probe 2026-12-07: under the same limit the CPU driver's start joined that stuck
 // OpenBLAS worker (to stop its busy-wait beside the thread pool): every CPU embed and search hung
-// before its first text. The join is waited for 2 s at most; the run completes.
+// before its first text. The join is waited for 2 s at most; the run completes or says which
+// limit it met.
 TEST(CliEmbed, CpuEmbedUnderAnAddressSpaceLimitCompletes) {
   RIPVEC_REQUIRE_PATH("/usr/bin/prlimit");
   RIPVEC_REQUIRE_PATH("/usr/bin/timeout");
@@ -308,8 +309,14 @@ TEST(CliEmbed, CpuEmbedUnderAnAddressSpaceLimitCompletes) {
             "2",     "alpha beta"};
   const auto res = run_cli(r);
   ASSERT_NE(res.status, 128 + SIGKILL) << "killed by the timeout: the run hangs";
-  if (res.status != 0 && res.err.find("out of memory") != std::string::npos)
-    GTEST_SKIP() << "this machine cannot embed in 200 MB: " << res.err;
+  // Completes, or fails clearly on the limit (whether a thread's stack or a buffer is the
+  // allocation that fails depends on what the process has mapped by then).
+  if (res.status == 2) {
+    EXPECT_TRUE(res.err.find("out of memory") != std::string::npos ||
+                res.err.find("cannot start a thread") != std::string::npos)
+        << res.err;
+    return;
+  }
   EXPECT_EQ(res.status, 0) << res.err;
   EXPECT_EQ(split_lines(res.out).size(), 1u);
 }
