@@ -88,8 +88,9 @@ void validate(const SearchOptions& o) {
     throw InvalidArgument("max_file_size must be at least 1 byte");
 }
 
+// The query's unit vector. Its callers have passed check_query (which refuses a query the model
+// reads nothing of) before anything costly: not checked (tokenized) once more here.
 std::vector<float> embed_query(Embedder& e, std::string_view query) {
-  check_query(e, query, SearchMode::Semantic);
   const std::string q(query);
   std::vector<float> v = embed_serialized(e, std::span<const std::string>(&q, 1), InputKind::Query);
   if (v.size() != e.dim())
