@@ -74,7 +74,8 @@ SearchFilter search_filter(const CliOptions& opts) {
   return f;
 }
 
-IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress) {
+IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress,
+                           const bool* serve_last_if_busy) {
   IndexOptions io;
   io.cache_dir = opts.cache_dir;  // empty: the library's default (RIPVEC_CACHE_DIR, XDG...)
   io.repo_local = opts.repo_local;
@@ -88,20 +89,17 @@ IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress) {
   // on "scanning" with no word of what it waited for; hostile probe 2026-12-07).
   const bool quiet = opts.quiet;
   const bool tty = progress != nullptr && progress->mode() == ProgressPrinter::Mode::Tty;
-  io.when_busy = [quiet, tty](const std::filesystem::path& location) {
-    say_waiting_for_writer(location, quiet, tty);
+  io.when_busy = [quiet, tty, serve_last_if_busy](const std::filesystem::path& location) {
+    if (serve_last_if_busy != nullptr && *serve_last_if_busy) return false;
+    // On a terminal the progress line is cleared first; its next tick draws it again.
+    if (!quiet)
+      std::fprintf(stderr,
+                   "%sripvec: waiting for another process that is updating the index at %s "
+                   "(Ctrl-C stops waiting)\n",
+                   tty ? "\r\x1b[K" : "", escape_name(location.string()).c_str());
     return true;
   };
   return io;
-}
-
-void say_waiting_for_writer(const std::filesystem::path& location, bool quiet, bool tty) {
-  if (quiet) return;
-  // On a terminal the progress line is cleared first; its next tick draws it again.
-  std::fprintf(stderr,
-               "%sripvec: waiting for another process that is updating the index at %s (Ctrl-C "
-               "stops waiting)\n",
-               tty ? "\r\x1b[K" : "", escape_name(location.string()).c_str());
 }
 
 void report_update_warnings(const UpdateStats& st, bool quiet, bool entries) {

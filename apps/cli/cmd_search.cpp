@@ -167,16 +167,11 @@ int run_search(const CliOptions& opts) {
   bool update_failed = false;  // an index was searched as last written (its update failed)
   std::vector<std::string> stat_lines;
   double search_s = 0;
-  IndexOptions io = index_options(opts, &progress);
   // A search whose index another process is updating serves that index's last update rather
   // than wait as long as the other process runs (a stopped `ripvec index` hung every search of
   // its tree; hostile probe 2026-12-07); an index with no update to serve yet is waited for.
   bool serve_last_if_busy = false;
-  io.when_busy = [&](const fs::path& location) {
-    if (serve_last_if_busy) return false;
-    say_waiting_for_writer(location, opts.quiet, progress.mode() == ProgressPrinter::Mode::Tty);
-    return true;
-  };
+  IndexOptions io = index_options(opts, &progress, &serve_last_if_busy);
   // Searches without an index: `a` itself, or (root given) the tree of `root` restricted to
   // `scope`, so that -g globs are anchored at the root as with the index.
   auto search_in_memory = [&](const PathArg& a, const fs::path& root = {},

@@ -41,11 +41,11 @@ bool check_path_argument(const std::string& path);
 bool progress_enabled(const CliOptions& opts);
 
 // Index options from the flags; `progress` (may be null) receives the update's progress. An
-// update whose index another process is updating waits for it, saying so (when_busy).
-IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress);
-// The note that an update waits for another process updating the index at `location` (stderr,
-// nothing when quiet; tty: the progress line is cleared first).
-void say_waiting_for_writer(const std::filesystem::path& location, bool quiet, bool tty);
+// update whose index another process is updating waits for it, saying so on stderr (when_busy),
+// unless `serve_last_if_busy` (may be null; read at each wait, not here) is true: then it gives
+// way and the search serves the last committed update.
+IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress,
+                           const bool* serve_last_if_busy = nullptr);
 // The query-time filter of the flags (-t/-T/-g/--hidden/--no-ignore/--max-filesize).
 SearchFilter search_filter(const CliOptions& opts);
 // Prints st's warnings on stderr (nothing with quiet). entries = false leaves out the warnings
