@@ -74,8 +74,7 @@ SearchFilter search_filter(const CliOptions& opts) {
   return f;
 }
 
-IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress,
-                           const bool* serve_last_if_busy) {
+IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress, bool serve_last) {
   IndexOptions io;
   io.cache_dir = opts.cache_dir;  // empty: the library's default (RIPVEC_CACHE_DIR, XDG...)
   io.repo_local = opts.repo_local;
@@ -89,8 +88,8 @@ IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress,
   // on "scanning" with no word of what it waited for; hostile probe 2026-12-07).
   const bool quiet = opts.quiet;
   const bool tty = progress != nullptr && progress->mode() == ProgressPrinter::Mode::Tty;
-  io.when_busy = [quiet, tty, serve_last_if_busy](const std::filesystem::path& location) {
-    if (serve_last_if_busy != nullptr && *serve_last_if_busy) return false;
+  io.when_busy = [quiet, tty, serve_last](const std::filesystem::path& location, bool committed) {
+    if (serve_last && committed) return false;
     // On a terminal the progress line is cleared first; its next tick draws it again.
     if (!quiet)
       std::fprintf(stderr,

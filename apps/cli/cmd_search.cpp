@@ -169,9 +169,9 @@ int run_search(const CliOptions& opts) {
   double search_s = 0;
   // A search whose index another process is updating serves that index's last update rather
   // than wait as long as the other process runs (a stopped `ripvec index` hung every search of
-  // its tree; hostile probe 2026-12-07); an index with no update to serve yet is waited for.
-  bool serve_last_if_busy = false;
-  IndexOptions io = index_options(opts, &progress, &serve_last_if_busy);
+  // its tree; hostile probe 2026-12-07); an index with no update to serve yet is waited for, and
+  // so is the other process by --reindex, which asks for a rebuild (review 2026-12-07).
+  IndexOptions io = index_options(opts, &progress, /*serve_last=*/!opts.reindex);
   // Searches without an index: `a` itself, or (root given) the tree of `root` restricted to
   // `scope`, so that -g globs are anchored at the root as with the index.
   auto search_in_memory = [&](const PathArg& a, const fs::path& root = {},
@@ -243,9 +243,6 @@ int run_search(const CliOptions& opts) {
     }
     for (auto& g : groups) {
       UpdateStats st;
-      // --reindex asks for a rebuild: it waits for the other process rather than serve the old
-      // index (review 2026-12-07).
-      serve_last_if_busy = !opts.reindex && g.index->has_snapshot();
       try {
         st = g.index->update();
       } catch (const IndexBusyError&) {

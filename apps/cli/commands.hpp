@@ -42,10 +42,10 @@ bool progress_enabled(const CliOptions& opts);
 
 // Index options from the flags; `progress` (may be null) receives the update's progress. An
 // update whose index another process is updating waits for it, saying so on stderr (when_busy),
-// unless `serve_last_if_busy` (may be null; read at each wait, not here) is true: then it gives
-// way and the search serves the last committed update.
+// unless `serve_last` and the index has a committed update: then it gives way (IndexBusyError)
+// and the search serves that update.
 IndexOptions index_options(const CliOptions& opts, ProgressPrinter* progress,
-                           const bool* serve_last_if_busy = nullptr);
+                           bool serve_last = false);
 // The query-time filter of the flags (-t/-T/-g/--hidden/--no-ignore/--max-filesize).
 SearchFilter search_filter(const CliOptions& opts);
 // Prints st's warnings on stderr (nothing with quiet). entries = false leaves out the warnings

@@ -162,12 +162,14 @@ struct IndexOptions {
   std::function<bool()> cancelled;
   // Another process holds the index's lock (it is updating the index: `ripvec index` in another
   // terminal, a stopped one, an editor's server). Called once by update(), before it would wait,
-  // with the index's location; true: wait for that process (the default when empty: a second
-  // writer must not race the first; the lock is tried every 50 ms and `cancelled` ends the wait
-  // with CancelledError); false: do not wait: update() throws IndexBusyError and
-  // changes nothing (a search can serve the last committed snapshot instead of hanging as long
-  // as the other process runs: hostile probe 2026-12-07). Called on the thread running update().
-  std::function<bool(const std::filesystem::path& location)> when_busy;
+  // with the index's location and whether an update of it has committed a snapshot that
+  // searches can serve meanwhile (has_snapshot()); true: wait for that process (the default
+  // when empty: a second writer must not race the first; the lock is tried every 50 ms and
+  // `cancelled` ends the wait with CancelledError); false: do not wait: update() throws
+  // IndexBusyError and changes nothing (a search can serve the last committed snapshot instead
+  // of hanging as long as the other process runs: hostile probe 2026-12-07). Called on the
+  // thread running update().
+  std::function<bool(const std::filesystem::path& location, bool committed)> when_busy;
 };
 
 struct UpdateStats {

@@ -704,7 +704,7 @@ UpdateStats IndexImpl::update() {
   std::optional<FileLock> lock;
   lock.emplace(location_ / "lock", /*allow_read_only=*/true, /*wait=*/false);
   if (lock->contended()) {
-    if (opts_.when_busy && !opts_.when_busy(location_))
+    if (opts_.when_busy && !opts_.when_busy(location_, has_snapshot()))
       throw IndexBusyError("another process is updating the index at " + location_.string());
     // Polled rather than a blocking flock, so that the wait ends when the caller cancels (an
     // editor's or agent's request for a root another process is indexing could not be stopped).

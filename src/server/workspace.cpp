@@ -48,15 +48,13 @@ std::shared_ptr<Index> Root::index() {
   return index_;
 }
 
-std::function<bool(const std::filesystem::path&)> Root::busy_rule() {
+std::function<bool(const std::filesystem::path&, bool)> Root::busy_rule() {
   // Another process is updating this index (`ripvec index` in a terminal, one stopped with
   // Ctrl-Z): with a committed update to serve, the update gives way at once (IndexBusyError:
   // searches answer from that update, the watcher tries again); without one it waits, polling,
   // and a cancelled request stops waiting. A request waited without limit and could not be
   // cancelled (hostile probe 2026-12-07). Said once until an update goes through.
-  return [this](const std::filesystem::path& location) {
-    std::error_code ec;
-    const bool serve = fs::exists(location / "manifest.json", ec);
+  return [this](const std::filesystem::path&, bool serve) {
     if (!busy_logged_.exchange(true))
       ws_.log("warning", "another process is updating the index of " + escape_name(path_.string()) +
                              (serve ? ": serving its last update until that is done"

@@ -86,7 +86,7 @@ class Root {
   std::atomic<bool> busy_logged_{false};  // busy_rule() said so since the last update went through
   // IndexOptions::when_busy of this root's indexes: serve the last committed update (give way
   // at once) when there is one, else wait (cancellable); logged once per busy period.
-  std::function<bool(const std::filesystem::path&)> busy_rule();
+  std::function<bool(const std::filesystem::path&, bool)> busy_rule();
   std::atomic<int64_t> generation_{0};
   std::mutex graph_mu_, graph_use_mu_;
   std::shared_ptr<RepoGraph> graph_;

@@ -764,7 +764,7 @@ TEST_F(IndexService, WhenBusySaysWhetherToWaitForAnotherWriter) {
   bool wait = false, cancel = false;
   int held = -1;
   auto take = [&](const fs::path& lock) {
-    held = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+    held = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     ASSERT_GE(held, 0);
     ASSERT_EQ(::flock(held, LOCK_EX), 0);
   };
@@ -773,8 +773,10 @@ TEST_F(IndexService, WhenBusySaysWhetherToWaitForAnotherWriter) {
     ::close(held);
     held = -1;
   };
-  o.when_busy = [&](const fs::path& loc) {
+  std::vector<bool> committed;
+  o.when_busy = [&](const fs::path& loc, bool has_update) {
     asked.push_back(loc);
+    committed.push_back(has_update);
     if (wait && !cancel) let_go();
     return wait;
   };
@@ -799,6 +801,19 @@ TEST_F(IndexService, WhenBusySaysWhetherToWaitForAnotherWriter) {
   EXPECT_EQ(asked.size(), 3u);
   EXPECT_EQ(st.files_added, 1u);
   EXPECT_GT(idx->snapshot()->size(), chunks);
+  EXPECT_EQ(committed, (std::vector<bool>{true, true, true}));
+  // An index that no update has committed yet says so: nothing to serve meanwhile.
+  fs::create_directories(base_ / "other");
+  write(base_ / "other" / "x.py", py_file("x", 2));
+  auto fresh = Index::open(base_ / "other", borrow(emb), o);
+  ASSERT_FALSE(fresh->has_snapshot());
+  fs::create_directories(fresh->location());
+  take(fresh->location() / "lock");
+  wait = false;
+  EXPECT_THROW(fresh->update(), IndexBusyError);
+  ASSERT_EQ(committed.size(), 4u);
+  EXPECT_FALSE(committed[3]);
+  let_go();
 }
 
 TEST_F(IndexService, ConcurrentSearchesDuringUpdatesSeeWholeSnapshots) {
