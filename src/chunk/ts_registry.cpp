@@ -229,9 +229,55 @@ std::vector<std::string> languages() {
   return out;
 }
 
+namespace {
+
+// An upper bound on the container blocks (block quotes, list items) open at any line of a
+// Markdown text: per line, its leading '>' and list markers plus its leading columns / 2 (a list
+// level kept open by indentation takes at least 2 columns; a tab up to 4). Blocks stay open
+// only through such prefixes (a lazy continuation line opens none).
+size_t markdown_container_bound(std::string_view text) {
+  size_t worst = 0;
+  for (size_t i = 0; i < text.size();) {
+    size_t markers = 0, columns = 0;
+    bool in_number = false;
+    for (; i < text.size() && text[i] != '\n'; ++i) {
+      const char ch = text[i];
+      if (ch == ' ') {
+        ++columns;
+      } else if (ch == '\t') {
+        columns += 4;
+      } else if (ch == '>' || ch == '-' || ch == '*' || ch == '+') {
+        ++markers;
+      } else if (ch >= '0' && ch <= '9') {
+        markers += in_number ? 0 : 1;
+        in_number = true;
+        continue;
+      } else if (ch != '.' && ch != ')') {
+        break;  // the line's content starts: its prefix ends
+      }
+      in_number = false;
+    }
+    worst = std::max(worst, markers + columns / 2);
+    while (i < text.size() && text[i] != '\n') ++i;
+    ++i;
+  }
+  return worst;
+}
+
+// tree-sitter-markdown's external scanner serializes its open blocks (4 bytes each) into the
+// runtime's 1,024-byte buffer without a bound: 255 nested block quotes or list items overflow it
+// (`>` × 255 on one line, or 400 list levels by indentation, crashed every index, search and
+// server holding such a file with SIGSEGV or SIGBUS; hostile probe 2026-12-07). Such a text gets
+// no tree (its chunks are line windows; the repo map has no definitions of it).
+constexpr size_t kMaxMarkdownContainers = 128;
+
+}  // namespace
+
 TSTree* parse(std::string_view lang, std::string_view text, uint32_t timeout_ms) {
   const int i = index_of(lang);
   if (i < 0 || text.size() > std::numeric_limits<uint32_t>::max()) return nullptr;
+  if (lang == "markdown" && markdown_container_bound(text) >= kMaxMarkdownContainers)
+    return nullptr;
   thread_local ParserCache cache;
   TSParser*& p = cache.parsers[i];
   if (!p) {

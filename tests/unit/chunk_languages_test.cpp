@@ -14,6 +14,7 @@
 
 #include "chunk/chunker.hpp"
 #include "common/test_util.hpp"
+#include "ripvec/repo_map.hpp"
 
 namespace ripvec {
 namespace {
@@ -183,6 +184,52 @@ TEST(ChunkLanguages, MarkdownRealFileSectionsByHeading) {
   for (const Chunk& c : chunk_file(rel, read_data(rel), {}))
     if (c.symbol == "Resources")
       EXPECT_NE(c.embed_text.find("// members: .NET Foundation\n"), std::string::npos);
+}
+
+// Hostile probe 2026-12-07: tree-sitter-markdown's scanner overflows its 1,024-byte state buffer
+// at 255 open container blocks: one line of 255 '>' (or 300 list markers, or 400 list levels by
+// indentation) crashed every index, search and server holding the file (SIGSEGV / SIGBUS). Such a
+// text is chunked by lines, every line kept; ordinary nesting keeps its sections.
+TEST(ChunkLanguages, MarkdownNestedDeeperThanItsGrammarHoldsIsChunkedByLines) {
+  std::string indented;
+  for (int i = 0; i < 400; ++i)
+    indented += std::string(2 * i, ' ') + "- item " + std::to_string(i) + "\n";
+  std::string mixed;
+  for (int i = 0; i < 130; ++i) mixed += "> - ";
+  const std::pair<std::string, std::string> cases[] = {
+      {"quotes", "# Title\n\n" + std::string(255, '>') + " quote\n"},
+      {"quotes-spaced", "# Title\n\n" + std::string(600, ' ') + std::string(300, '>') + " q\n"},
+      {"markers",
+       [] {
+         std::string t;
+         for (int i = 0; i < 300; ++i) t += "- ";
+         return t + "x\n";
+       }()},
+      {"mixed", mixed + "deep\n"},
+      {"indented", indented},
+  };
+  for (const auto& [name, src] : cases) {
+    SCOPED_TRACE(name);
+    std::vector<Chunk> chunks;
+    ASSERT_NO_THROW(chunks = chunk_file(name + ".md", src, {}));
+    std::stringstream ss(src);
+    int row = 0;
+    for (std::string l; std::getline(ss, l);) {
+      ++row;
+      if (std::none_of(l.begin(), l.end(), [](char ch) { return std::isalnum(uint8_t(ch)); }))
+        continue;
+      bool covered = false;
+      for (const Chunk& c : chunks) covered = covered || (c.start_line <= row && row <= c.end_line);
+      EXPECT_TRUE(covered) << "line " << row << " in no chunk";
+    }
+    EXPECT_NO_THROW(file_definitions(name + ".md", src));  // the repo map parses it too
+  }
+  std::string shallow = "# Top\n\n";  // 20 levels: still parsed, sections kept
+  shallow += std::string(20, '>') + " quoted\n\n## Sub\n\ntext\n";
+  std::vector<std::string> symbols;
+  for (const Chunk& c : chunk_file("s.md", shallow, {})) symbols.push_back(c.symbol);
+  EXPECT_NE(std::find(symbols.begin(), symbols.end(), "Top.Sub"), symbols.end())
+      << ::testing::PrintToString(symbols);
 }
 
 TEST(ChunkLanguages, JsonRealFileTopLevelKeys) {
