@@ -212,6 +212,14 @@ void warn_entry(WalkStats& st, std::string msg) {
   st.warnings.push_back(std::move(msg));
 }
 
+// A failure of the process (is_resource_errno) recorded once as the walk's resource_error;
+// true when it was one (the caller then skips the entry without calling it unreadable).
+bool resource_failure(WalkStats& st, int err, const std::string& what) {
+  if (!is_resource_errno(err)) return false;
+  if (st.resource_error.empty()) st.resource_error = what + ": " + std::strerror(err);
+  return true;
+}
+
 // Loads a folder's ignore files into a Layer (null if it has none) and its repository.
 void load_layer(DirCtx& ctx, const Globals& g, const std::shared_ptr<const Repo>& parent_repo,
                 WalkStats* st) {
@@ -242,6 +250,7 @@ void load_layer(DirCtx& ctx, const Globals& g, const std::shared_ptr<const Repo>
     std::string text = read_ignore_file(p, &ok, &err);
     if (!ok) {
       // A missing ignore file is the norm; an unreadable one changes what is searched.
+      if (st && resource_failure(*st, err, "cannot read " + p)) continue;
       if (err != ENOENT && err != ENOTDIR && st)
         warn_entry(*st, "cannot read " + p + ": " +
                             (err == EINVAL ? std::string("not a regular file (never read)")
@@ -371,6 +380,7 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
     dir = nullptr;
   }
   if (!dir) {
+    if (resource_failure(st, err, "cannot read directory " + ctx_mut->abs)) return out;
     ++st.skipped_unreadable;
     warn_entry(st, "cannot read directory " + ctx_mut->abs + ": " + std::strerror(err));
     return out;
@@ -385,7 +395,8 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
     errno = 0;
     dirent* e = ::readdir(dir);
     if (!e) {
-      if (errno != 0) warn(st, "error listing " + ctx->abs + ": " + std::strerror(errno));
+      if (errno != 0 && !resource_failure(st, errno, "error listing " + ctx->abs))
+        warn(st, "error listing " + ctx->abs + ": " + std::strerror(errno));
       break;
     }
     std::string_view n = e->d_name;
@@ -398,6 +409,7 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
     const std::string rel = join_rel(ctx->rel, name);
     struct stat lst;
     if (::fstatat(dfd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (resource_failure(st, errno, "cannot stat " + abs)) continue;
       ++st.skipped_unreadable;
       warn_entry(st, (errno == ENOENT ? "vanished during the walk: " : "cannot stat ") + abs +
                          (errno == ENOENT ? "" : std::string(": ") + std::strerror(errno)));
@@ -407,6 +419,7 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
     if (S_ISLNK(lst.st_mode)) {
       if (!opts.follow_symlinks) continue;
       if (::fstatat(dfd, name.c_str(), &tst, 0) != 0) {
+        if (resource_failure(st, errno, "cannot stat " + abs)) continue;
         ++st.skipped_unreadable;
         warn_entry(st, "broken symlink " + abs + ": " + std::strerror(errno));
         continue;
@@ -504,6 +517,7 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
       continue;
     }
     if (::faccessat(dfd, name.c_str(), R_OK, 0) != 0) {
+      if (resource_failure(st, errno, "cannot read " + abs)) continue;
       ++st.skipped_unreadable;
       warn_entry(st, "cannot read " + abs + ": " + std::strerror(errno));
       continue;
@@ -534,6 +548,7 @@ void merge_stats(WalkStats& into, WalkStats&& from) {
   into.filtered += from.filtered;
   for (auto& w : from.warnings) into.warnings.push_back(std::move(w));
   for (auto& w : from.entry_warnings) into.entry_warnings.push_back(std::move(w));
+  if (into.resource_error.empty()) into.resource_error = std::move(from.resource_error);
 }
 
 // A folder whose ignore files only supply rules (not walked): its layer on top of `parent`'s.
@@ -744,11 +759,20 @@ bool ignored_below(const fs::path& root, const fs::path& path) {
   return false;
 }
 
+bool is_resource_errno(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOMEM;
+}
+
 ContentStatus read_text_file(const fs::path& p, uint64_t max_size, std::string* out) {
   // O_NONBLOCK: opening a FIFO (one put in place of a file after the walk, or named by an LSP
   // client) would wait for a writer; fstat then refuses anything but a regular file.
   const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return ContentStatus::Unreadable;
+  if (fd < 0) {
+    if (is_resource_errno(errno))
+      throw IoError("cannot open " + p.string() + ": " + std::strerror(errno) +
+                    " (a limit of this process, not of the file)");
+    return ContentStatus::Unreadable;
+  }
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);

@@ -69,8 +69,15 @@ class RacyWindow {
 struct WalkStats {
   size_t files = 0, dirs = 0, ignored = 0, skipped_hidden = 0, skipped_lock = 0,
          skipped_too_large = 0, skipped_unreadable = 0, skipped_symlink_loop = 0;
-  size_t skipped_other_fs = 0;        // pseudo file systems, and other ones under one_file_system
-  bool truncated = false;             // max_dirs or max_files was reached: the list is incomplete
+  size_t skipped_other_fs = 0;  // pseudo file systems, and other ones under one_file_system
+  bool truncated = false;       // max_dirs or max_files was reached: the list is incomplete
+  // The first failure that was the process's, not an entry's: too many open files (EMFILE,
+  // ENFILE) or no memory (ENOMEM) when opening, listing or checking an entry or reading an
+  // ignore file. The list is then incomplete (entries, or ignore rules, were missed) and must
+  // not be taken as the tree: an index update fails instead of removing what it missed (under
+  // `ulimit -n 5` whole folders were dropped from a good index and a .gitignore'd secret was
+  // indexed; hostile probe 2026-12-07). Empty when none.
+  std::string resource_error;
   size_t filtered = 0;                // files left out by -t/-T/-g (not counted in `ignored`)
   std::vector<std::string> warnings;  // human-readable, one per problem
   // The warnings (also in `warnings`) about one entry the walk skipped — unreadable, too large,
@@ -105,9 +112,15 @@ const char* pseudo_fs_name(const std::string& path);
 enum class ContentStatus { Ok, Binary, InvalidUtf8, TooLarge, Unreadable };
 
 // Reads a file as UTF-8 text: Binary if it has a NUL byte in the first 8 KiB (or anywhere),
-// InvalidUtf8 if not valid UTF-8 (a UTF-8 BOM is stripped). out untouched unless Ok.
+// InvalidUtf8 if not valid UTF-8 (a UTF-8 BOM is stripped). out untouched unless Ok. Throws
+// IoError naming the file when the process, not the file, is at fault (too many open files, no
+// memory: is_resource_errno), so that the file is never taken for unreadable.
 ContentStatus read_text_file(const std::filesystem::path& p, uint64_t max_size, std::string* out);
 const char* content_status_name(ContentStatus s);
+
+// Whether errno value `err` is a limit of the process or the system (EMFILE, ENFILE, ENOMEM)
+// rather than a property of the file it was about.
+bool is_resource_errno(int err);
 
 // The -t/--type table (FileType, file_types()) is public: ripvec/corpus.hpp.
 

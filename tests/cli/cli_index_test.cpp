@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_runner.hpp"
+#include "common/test_util.hpp"
 
 namespace ripvec::test {
 namespace {
@@ -528,6 +529,39 @@ TEST_F(CliIndex, SearchWhoseUpdateFailsServesTheLastIndexAndExits2) {
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("objects is not a folder"), std::string::npos) << r.err;
   EXPECT_EQ(split_lines(r.out), std::vector<std::string>{(other / "zoo.py").string()}) << r.out;
+}
+
+// Hostile probe 2026-12-07: under a low open-file limit (`ulimit -n 5`) folders and ignore files
+// that could not be opened (EMFILE) were taken for unreadable: their files were removed from a
+// good index, and a .gitignore'd secret was indexed, with exit status 0. The process's limit is
+// not a property of the files: the update fails naming the limit, and the index is unchanged.
+TEST_F(CliIndex, TooManyOpenFilesNeverRemovesFilesFromTheIndex) {
+  RIPVEC_REQUIRE_PATH("/usr/bin/prlimit");
+  repo_.write(".git/HEAD", "ref: refs/heads/main\n");
+  repo_.write(".gitignore", "secret*\n");
+  repo_.write("secret_keys.py", "API_KEY = 'wallaby'\n");
+  for (int d = 0; d < 6; ++d)
+    for (int f = 0; f < 4; ++f)
+      repo_.write("pkg" + std::to_string(d) + "/m" + std::to_string(f) + ".py",
+                  "def f" + std::to_string(d) + "_" + std::to_string(f) + "():\n    return 1\n");
+  auto r = run_cli(run({"index", repo_.path()}, false));
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_NE(r.out.find("files: 28 seen, 28 added"), std::string::npos) << r.out;
+  CliRun limited = run({"index", repo_.path()}, false);
+  limited.prefix = {"/usr/bin/prlimit", "--nofile=5:5"};
+  r = run_cli(limited);
+  if (r.status != 0) {
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("Too many open files"), std::string::npos) << r.err;
+  } else {  // enough descriptors after all: then nothing may have been dropped
+    EXPECT_NE(r.out.find("0 added, 0 modified, 0 removed"), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(r.out.find("secret_keys.py"), std::string::npos) << r.out;
+  r = run_cli(run({"index", repo_.path()}, false));  // the index as it was: nothing to redo
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("files: 28 seen, 0 added, 0 modified, 0 removed, 28 unchanged"),
+            std::string::npos)
+      << r.out;
 }
 
 // Hostile probe 2026-12-07: while another process updated the index (a `ripvec index` stopped
