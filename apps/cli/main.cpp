@@ -1,6 +1,9 @@
 // `ripvec`: parse flags, dispatch to a command, map errors to exit status 2 with one line on
 // stderr ("ripvec: <message>"; --debug adds where the error was raised). Standard output is
 // checked to the end (close_stdout); a reader that closed the pipe ends the run quietly.
+#include <pthread.h>
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -150,8 +153,6 @@ constexpr bool kSanitized = false;
 constexpr bool kSanitized = false;
 #endif
 
-}  // namespace
-
 // Every run ends with _Exit once its outputs are flushed (finish() has checked and closed
 // stdout; an error path has printed its line): the libraries' exit handlers are skipped.
 // OpenBLAS's joins its worker thread there, and a worker that could not allocate its buffer (an
@@ -160,8 +161,51 @@ constexpr bool kSanitized = false;
 // H200 host, a cost the driver does not need: it reclaims an exiting process's context) was
 // skipped this way already. Sanitizer builds exit normally (LeakSanitizer checks at exit), as
 // does RIPVEC_EXIT_TEARDOWN=1 (A/B measurements).
+// The stack of every thread of the process, the one running the command included: at least
+// 8 MiB, or RLIMIT_STACK when that is larger. Threads take RLIMIT_STACK as their default size, so
+// under `ulimit -s 256` the chunker's walk of a syntax tree overflowed its 256 KiB in a pool
+// thread at ~180 levels (300 nested parentheses in a .py file crashed index, search, map and
+// the servers; hostile probe 2026-12-07).
+size_t thread_stack_bytes() {
+  constexpr size_t kMin = size_t{8} << 20;
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > kMin)
+    return static_cast<size_t>(rl.rlim_cur);
+  return kMin;
+}
+
+// Runs the command on a thread with that stack (the main thread's is RLIMIT_STACK's, fixed at
+// exec), and makes it every later thread's default (pool, ingest, writers, servers). Without a
+// thread to be had the command runs here, as before.
+int run_with_stack(int argc, char** argv) {
+  pthread_attr_t attr;
+  if (::pthread_attr_init(&attr) != 0) return run(argc, argv);
+  struct Call {
+    int argc;
+    char** argv;
+    int status;
+  } call{argc, argv, kExitError};
+  pthread_t t{};
+  const bool ok = ::pthread_attr_setstacksize(&attr, thread_stack_bytes()) == 0 &&
+                  ::pthread_setattr_default_np(&attr) == 0 &&
+                  ::pthread_create(
+                      &t, &attr,
+                      [](void* p) -> void* {
+                        auto* c = static_cast<Call*>(p);
+                        c->status = run(c->argc, c->argv);
+                        return nullptr;
+                      },
+                      &call) == 0;
+  ::pthread_attr_destroy(&attr);
+  if (!ok) return run(argc, argv);
+  ::pthread_join(t, nullptr);
+  return call.status;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  const int status = run(argc, argv);
+  const int status = run_with_stack(argc, argv);
   const char* keep = std::getenv("RIPVEC_EXIT_TEARDOWN");
   if (kSanitized || (keep != nullptr && std::string(keep) == "1")) return status;
   std::fflush(nullptr);

@@ -115,6 +115,34 @@ TEST_F(CliHostile, ThreadThatCannotStartIsAnErrorNotAnAbort) {
   EXPECT_EQ(runs, 12);
 }
 
+// Hostile probe 2026-12-07: threads take RLIMIT_STACK as their stack size, so under
+// `ulimit -s 256` the chunker's recursive walk of a syntax tree overflowed a pool thread's 256 KiB
+// at ~180 levels: 300 nested parentheses in a .py file crashed index, search and map (SIGSEGV),
+// and under `ulimit -s 64` map and mcp crashed on any input. Every thread of ripvec, the one
+// running the command included, gets at least 8 MiB.
+TEST(CliStack, SmallStackLimitDoesNotCrashOnDeepNesting) {
+  RIPVEC_REQUIRE_PATH("/usr/bin/prlimit");
+  TempDir repo, cache;
+  repo.write("a.py", "x = " + std::string(300, '(') + "1" + std::string(300, ')') + "\n");
+  repo.write("b.js", "const y = " + std::string(3000, '[') + std::string(3000, ']') + ";\n");
+  const fs::path tiny = test_data("bert/tiny_bge_cls");
+  for (const std::string& stack : {"262144", "65536"}) {
+    SCOPED_TRACE("stack " + stack);
+    for (auto args : {std::vector<std::string>{"-q", "--no-index", "nested", repo.path()},
+                      std::vector<std::string>{"index", "-q", repo.path()}}) {
+      CliRun r = model_run(args, cache.path(), tiny);
+      r.prefix = {"/usr/bin/prlimit", "--stack=" + stack};
+      const CliResult res = run_cli(r);
+      EXPECT_TRUE(res.status == 0 || res.status == 1) << res.status << " " << res.err;
+    }
+    CliRun m;
+    m.args = {"map", repo.path().string()};
+    m.prefix = {"/usr/bin/prlimit", "--stack=" + stack};
+    const CliResult res = run_cli(m);
+    EXPECT_TRUE(res.status == 0 || res.status == 1) << res.status << " " << res.err;
+  }
+}
+
 // Issue 10, item 5: a 100 KB one-line min.js ending in `zzuniqueword` kept only its first
 // 16 KB, so keyword search and --no-index found nothing.
 TEST_F(CliHostile, MinifiedFileTailIsSearchable) {
