@@ -133,8 +133,9 @@ int run(int argc, char** argv) {
     // std::thread's failure to start one: name the limit, not an "internal error".
     if (e.code() == std::errc::resource_unavailable_try_again)
       return fail(std::string("cannot start a thread: ") + e.what() +
-                  " (the limit on processes or threads is reached: `ulimit -u`, a container's "
-                  "pids limit; --threads N starts fewer)");
+                  " (a limit is reached: on processes or threads, `ulimit -u` or a "
+                  "container's pids limit, or on memory for its stack, `ulimit -v`; --threads N "
+                  "starts fewer)");
     return fail(std::string("internal error: ") + e.what());
   } catch (const std::exception& e) {
     return fail(std::string("internal error: ") + e.what());

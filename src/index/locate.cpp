@@ -53,7 +53,9 @@ fs::path resolve_cache_dir(const fs::path& cache_dir) {
   // (hostile probe 2026-12-07).
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x && fs::path(x).is_absolute())
     return must_be_folder(fs::path(x) / "ripvec");
-  if (const char* h = std::getenv("HOME"); h && *h)
+  // So is a relative $HOME (hostile probe 2026-12-07: `HOME=relhome` made ./relhome/.cache/ripvec
+  // in whatever folder ripvec ran in): taken as no home.
+  if (const char* h = std::getenv("HOME"); h && *h && fs::path(h).is_absolute())
     return must_be_folder(fs::path(h) / ".cache" / "ripvec");
   // No home (a service, a cron job): a folder of our own in the shared temp directory. Its name
   // is predictable, so another user could have made it first (or a symlink by that name) to

@@ -482,7 +482,7 @@ TEST_F(CliIndex, CacheWithoutHomeIsPerUserAndMustBeOurs) {
 
 // Probe 2026-12-07: a relative $XDG_CACHE_HOME was taken relative to the current folder, so
 // indexes were scattered over every folder ripvec ran in. The XDG spec says to ignore it.
-TEST_F(CliIndex, RelativeXdgCacheHomeIsIgnored) {
+TEST_F(CliIndex, RelativeXdgCacheHomeOrHomeIsIgnored) {
   TempDir home, cwd;
   CliRun r;
   r.args = {"index", "-q", repo_.path().string(), "--device", "cpu", "--model", model()};
@@ -495,6 +495,16 @@ TEST_F(CliIndex, RelativeXdgCacheHomeIsIgnored) {
   ASSERT_EQ(out.status, 0) << out.err;
   EXPECT_FALSE(fs::exists(cwd / "relcache")) << "the index went under the current folder";
   EXPECT_TRUE(fs::is_directory(home / ".cache" / "ripvec"));
+  // So is a relative HOME (hostile probe 2026-12-07: ./relhome/.cache/ripvec was made): no home,
+  // the per-user folder in the temp directory.
+  TempDir tmp;
+  r.env["XDG_CACHE_HOME"] = kUnset;
+  r.env["HOME"] = "relhome";
+  r.env["TMPDIR"] = tmp.path().string();
+  out = run_cli(r);
+  ASSERT_EQ(out.status, 0) << out.err;
+  EXPECT_FALSE(fs::exists(cwd / "relhome")) << "the index went under the current folder";
+  EXPECT_TRUE(fs::is_directory(tmp / ("ripvec-cache-" + std::to_string(::getuid()))));
 }
 
 // Probe 2026-12-07: on a full disk, a search of a valid index failed whole (exit 2, nothing
