@@ -131,12 +131,7 @@ int run(int argc, char** argv) {
     return fail("out of memory");
   } catch (const std::system_error& e) {
     // std::thread's failure to start one: name the limit, not an "internal error".
-    if (e.code() == std::errc::resource_unavailable_try_again)
-      return fail(std::string("cannot start a thread: ") + e.what() +
-                  " (a limit is reached: on processes or threads, `ulimit -u` or a "
-                  "container's pids limit, or on memory for its stack, `ulimit -v`; --threads N "
-                  "starts fewer)");
-    return fail(std::string("internal error: ") + e.what());
+    return fail(ripvec::describe_system_error(e));
   } catch (const std::exception& e) {
     return fail(std::string("internal error: ") + e.what());
   }

@@ -5,6 +5,7 @@
 #include <source_location>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 namespace ripvec {
 
@@ -53,5 +54,12 @@ RIPVEC_DECLARE_ERROR(CancelledError);
 RIPVEC_DECLARE_ERROR(IndexBusyError);
 
 #undef RIPVEC_DECLARE_ERROR
+
+// A message for a std::system_error that reached a front end: for a thread that could not be
+// started (std::thread's EAGAIN), "cannot start a thread: ..." with the limits that cause it (a
+// cap on processes or threads, or on memory for its stack); for anything else, "internal error:
+// " and what(). Shared by the CLI and the servers (an MCP client saw a bare "Resource
+// temporarily unavailable"; hostile probe 2026-12-07). Thread-safe.
+std::string describe_system_error(const std::system_error& e);
 
 }  // namespace ripvec

@@ -286,6 +286,9 @@ class McpServer {
     } catch (const std::bad_alloc&) {
       r.is_error = true;
       r.text = name + " failed: out of memory";
+    } catch (const std::system_error& e) {
+      r.is_error = true;
+      r.text = name + " failed: " + describe_system_error(e);
     } catch (const std::exception& e) {
       r.is_error = true;
       r.text = name + " failed: " + e.what();

@@ -258,6 +258,8 @@ std::shared_ptr<Embedder> Workspace::embedder() {
   std::string err;
   try {
     e = std::shared_ptr<Embedder>(Embedder::load(opts_.embedder));
+  } catch (const std::system_error& ex) {
+    err = describe_system_error(ex);  // a thread that could not start: which limits to look at
   } catch (const std::exception& ex) {
     err = ex.what();
   }
