@@ -8,7 +8,7 @@
 //
 // --corpus: a JSON array of strings (scripts/bench_peer_cpu.py writes one so that every engine
 // embeds the same texts); without it a deterministic corpus is generated. Threads: the
-// process-wide pool ($RIPVEC_THREADS, default all cores); OpenBLAS gets the same count.
+// process-wide pool ($RIPVEC_THREADS, default all cores).
 // Timed: embed_tokens() on pre-tokenized ids (the model), and embed() (tokenization included).
 //
 // --serve: after loading and one warm-up pass, reads commands from stdin, one per line, and
@@ -104,7 +104,7 @@ double bert_flops(const ripvec::BertConfig& c, const std::vector<size_t>& lens) 
 
 // Best sgemm rate (GFLOP/s) of the driver's GEMM on the model's linear shapes with m = rows:
 // CpuDriver::linear on loaded weights, i.e. the path the forward pass takes (the packed
-// kernel, or OpenBLAS with RIPVEC_CPU_GEMM=blas). The hardware's ceiling is
+// kernel, or cpu::sgemm with RIPVEC_CPU_GEMM=unpacked). The hardware's ceiling is
 // bench/fma_peak_bench's.
 double sgemm_ceiling(const ripvec::BertConfig& c, int64_t rows) {
   using namespace ripvec;

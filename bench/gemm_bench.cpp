@@ -3,9 +3,11 @@
 // through each path the CPU driver has, at the thread count of ripvec's pool:
 //   packed    CpuDriver::linear on a loaded weight: the driver's packed-weight kernel
 //             (weights packed once, tasks on ripvec's pool) — the engine's default.
-//   blas-pool CpuDriver::gemm on an unregistered B: single-threaded OpenBLAS tiles on the pool
-//             (the engine's path before the packed kernel).
-//   blas-mt   cblas_sgemm with OpenBLAS's own threads (as many as the pool), called directly.
+//   unpacked  CpuDriver::gemm on an unregistered B: cpu::sgemm, B packed per call (the path of
+//             products of two activations).
+//   blas-mt   cblas_sgemm with OpenBLAS's own threads (as many as the pool), called directly:
+//             the peer library (ripvec itself links no BLAS; this benchmark is built only
+//             where libopenblas-dev is installed).
 //   blas-1    single-threaded OpenBLAS (per-core rate).
 //   int8      CpuDriver::linear with INT8 on (cpu_int8_gemm: activation quantization, outlier
 //             correction and dequantization included; "GFLOP/s" counts 2·m·n·k as for FP32).
@@ -49,7 +51,7 @@ int main(int argc, char** argv) {
   }
   using namespace ripvec;
   CpuDriver packed(cpu::Isa::kAuto, cpu::GemmPath::kPacked);
-  CpuDriver pool(cpu::Isa::kAuto, cpu::GemmPath::kBlas);
+  CpuDriver pool(cpu::Isa::kAuto, cpu::GemmPath::kUnpacked);
   CpuDriver int8(cpu::Isa::kAuto, cpu::GemmPath::kPacked);
   int8.set_int8(true);
   const int threads = static_cast<int>(ThreadPool::global().size());
@@ -58,7 +60,7 @@ int main(int argc, char** argv) {
                 openblas_get_config(), threads, packed.isa_name(), packed.gemm_path_name(),
                 int8.int8_isa_name(), reps);
     std::printf("%-10s %6s %6s %6s %10s %10s %10s %10s %10s   (GFLOP/s)\n", "shape", "m", "n", "k",
-                "packed", "blas-pool", "blas-mt", "blas-1", "int8");
+                "packed", "unpacked", "blas-mt", "blas-1", "int8");
   }
   std::mt19937 rng(1);
   for (const ripvec::bench::GemmShape& s : ripvec::bench::kGemmShapes)
@@ -96,7 +98,7 @@ int main(int argc, char** argv) {
       if (json)
         std::printf(
             "{\"shape\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"threads\": %d, \"isa\": "
-            "\"%s\", \"packed\": %.1f, \"blas_pool\": %.1f, \"blas_mt\": %.1f, \"blas_1\": "
+            "\"%s\", \"packed\": %.1f, \"unpacked\": %.1f, \"blas_mt\": %.1f, \"blas_1\": "
             "%.1f, \"int8\": %.1f, \"int8_isa\": \"%s\"}\n",
             s.what, m, s.n, s.k, threads, packed.isa_name(), gflop / t_packed, gflop / t_pool,
             gflop / t_mt, gflop / t_one, gflop / t_int8, int8.int8_isa_name());

@@ -11,7 +11,7 @@ weights) or, where PyTorch is installed, transformers' BertModel on the same wei
   python3 scripts/bench_peer_ort.py --ripvec-bench build/release/bench/embed_bench \\
       [--model-dir DIR] [--goldens tests/data/bert/minilm_goldens.json] [--threads 2] \\
       [--texts 64] [--batch 32] [--seq 256] [--iters 3] [--skip ort,ort-fused,ort-int8] \\
-      [--ripvec-env RIPVEC_CPU_GEMM=blas ...] [--label NAME]
+      [--ripvec-env RIPVEC_CPU_GEMM_MC=8 ...] [--label NAME]
 
 --model-dir: a Hugging Face model folder (config.json, tokenizer.json, model.safetensors);
 default: the all-MiniLM-L6-v2 snapshot in the HF cache. The corpus is embed_bench's generator
@@ -168,7 +168,7 @@ def main():
     ap.add_argument("--ripvec-env", action="append", default=[],
                     help="NAME=VALUE[,NAME=VALUE] for an extra ripvec engine run with this "
                          "environment (repeatable; each adds one engine, e.g. "
-                         "RIPVEC_CPU_GEMM=blas)")
+                         "RIPVEC_CPU_GEMM_MC=8)")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     os.environ["OMP_NUM_THREADS"] = str(args.threads)

@@ -97,7 +97,7 @@ peers() {  # name layers
   for t in $THREADS; do
     PYTHONUNBUFFERED=1 python3 scripts/bench_peer_ort.py --ripvec-bench $B/bench/embed_bench \
       --model-dir $MODELS/$1 --label "$1-shape" --threads $t --texts ${TEXTS:-32} --batch 32 \
-      --iters ${ITERS:-3} $(for e in ${PEER_ENVS-RIPVEC_CPU_GEMM=blas} ${EXTRA_RIPVEC_ENV-}; do
+      --iters ${ITERS:-3} $(for e in ${PEER_ENVS-} ${EXTRA_RIPVEC_ENV-}; do
         echo --ripvec-env "$e"; done) 2>&1 | grep -vE "Warning|WARNING|^\s*$|graph.cc"
   done
 }

@@ -194,12 +194,12 @@ int run_with_stack(int argc, char** argv) {
 
 // Every run ends with _Exit once its outputs are flushed (finish() has checked and closed
 // stdout; an error path has printed its line): the libraries' exit handlers are skipped.
-// OpenBLAS's joins its worker thread there, and a worker that could not allocate its buffer (an
-// address-space limit, `ulimit -v`) retries forever: `ripvec tokenize` printed "out of memory"
-// and never ended (hostile probe 2026-12-07). The CUDA runtime's teardown (0.11-0.14 s on the
-// H200 host, a cost the driver does not need: it reclaims an exiting process's context) was
-// skipped this way already. Sanitizer builds exit normally (LeakSanitizer checks at exit), as
-// does RIPVEC_EXIT_TEARDOWN=1 (A/B measurements).
+// The CUDA runtime's teardown costs 0.11-0.14 s on the H200 host, which the driver does not
+// need (it reclaims an exiting process's context). And a library's handler can hang: the
+// OpenBLAS ripvec linked until 2026-12-07 joined its worker thread there, and under an
+// address-space limit that worker retried a failed allocation forever (`ripvec tokenize`
+// printed "out of memory" and never ended: hostile probe 2026-12-07). Sanitizer builds exit
+// normally (LeakSanitizer checks at exit), as does RIPVEC_EXIT_TEARDOWN=1 (A/B measurements).
 int main(int argc, char** argv) {
   const int status = run_with_stack(argc, argv);
   const char* keep = std::getenv("RIPVEC_EXIT_TEARDOWN");

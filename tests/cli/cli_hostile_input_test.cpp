@@ -1,6 +1,9 @@
 // Hostile trees and index directories found by a probe of the release binary (issue 10), each
 // reproduced as the issue states it, end to end through `ripvec` with the real default model.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <nlohmann/json.hpp>
 
@@ -140,6 +143,64 @@ TEST(CliStack, SmallStackLimitDoesNotCrashOnDeepNesting) {
     m.prefix = {"/usr/bin/prlimit", "--stack=" + stack};
     const CliResult res = run_cli(m);
     EXPECT_TRUE(res.status == 0 || res.status == 1) << res.status << " " << res.err;
+  }
+}
+
+// Hostile probe 2026-12-07: the OpenBLAS the CPU driver linked started a worker thread when the
+// library loaded, before main. Under RLIMIT_NPROC too low for it (`prlimit --nproc=1` as an
+// unprivileged user) it printed "blas_thread_init: pthread_create failed" and raised SIGINT:
+// every command, --version included, exited 130. ripvec links no BLAS now; a command that needs
+// a thread it cannot have says so.
+TEST(CliLimits, ProcessLimitBeforeMainDoesNotKillEveryCommand) {
+  RIPVEC_REQUIRE_PATH("/usr/bin/prlimit");
+  RIPVEC_REQUIRE_PATH("/usr/bin/setpriv");
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run as another user (nobody)";
+  CliRun r;
+  // As nobody (RLIMIT_NPROC counts that user's processes; root is exempt), with no room for a
+  // second thread.
+  r.prefix = {"/usr/bin/prlimit", "--nproc=1",     "/usr/bin/setpriv",
+              "--reuid=65534",    "--regid=65534", "--clear-groups"};
+  r.args = {"--version"};
+  const CliResult version = run_cli(r);
+  EXPECT_EQ(version.status, 0) << version.err;  // 130: SIGINT before main
+  EXPECT_EQ(version.out.rfind("ripvec ", 0), 0u) << version.out;
+  r.args = {"tokenize", "--model", test_data("bert/tiny_bge_cls").string(), "hello"};
+  const CliResult tok = run_cli(r);
+  EXPECT_TRUE(tok.status == 0 || tok.status == 2) << tok.status << " " << tok.err;
+  if (tok.status == 2)
+    EXPECT_NE(tok.err.find("cannot start a thread"), std::string::npos) << tok.err;
+  EXPECT_EQ(tok.err.find("blas"), std::string::npos) << tok.err;
+}
+
+// Hostile probe 2026-12-07: under an address-space limit OpenBLAS's buffer allocation (128 MB,
+// on the first product it ran) retried forever, so a search, whose query's first product with
+// each weight ran there, hung for good (`prlimit --as=200000000`: killed by the timeout). The
+// products run on ripvec's own kernels now: the search ends, with results or naming the limit.
+TEST(CliLimits, SearchUnderAnAddressSpaceLimitEnds) {
+  RIPVEC_REQUIRE_PATH("/usr/bin/prlimit");
+  RIPVEC_REQUIRE_PATH("/usr/bin/timeout");
+  TempDir repo, cache;
+  repo.write("src/retry.py",
+             "def retry(f):\n    for i in range(3):\n        try:\n            return f()\n"
+             "        except Exception:\n            pass\n");
+  const fs::path tiny = test_data("bert/tiny_bge_cls");
+  const CliResult built =
+      run_cli(model_run({"index", "-q", repo.path() / "src"}, cache.path(), tiny));
+  ASSERT_EQ(built.status, 0) << built.err;
+  for (const std::string& as : {"200000000", "300000000", "450000000"}) {
+    SCOPED_TRACE("--as=" + as);
+    CliRun r = model_run({"-q", "retry", repo.path() / "src"}, cache.path(), tiny);
+    r.prefix = {"/usr/bin/timeout", "-s", "KILL", "60", "/usr/bin/prlimit", "--as=" + as};
+    const CliResult res = run_cli(r);
+    ASSERT_NE(res.status, 128 + SIGKILL) << "killed by the timeout: the search hangs";
+    if (res.status == 2) {
+      EXPECT_TRUE(res.err.find("out of memory") != std::string::npos ||
+                  res.err.find("cannot start a thread") != std::string::npos)
+          << res.err;
+      continue;
+    }
+    EXPECT_EQ(res.status, 0) << res.err;
+    EXPECT_NE(res.out.find("retry.py"), std::string::npos) << res.out;
   }
 }
 

@@ -81,8 +81,8 @@ using CpuAuto = CpuBackend<cpu::Isa::kAuto>;
 using CpuScalar = CpuBackend<cpu::Isa::kScalar>;
 using CpuAvx2 = CpuBackend<cpu::Isa::kAvx2>;
 using CpuAvx512 = CpuBackend<cpu::Isa::kAvx512>;
-// Weights through OpenBLAS instead of the packed kernel (the other backends pack).
-using CpuBlas = CpuBackend<cpu::Isa::kAuto, cpu::GemmPath::kBlas>;
+// Weights multiplied as stored, through cpu::sgemm (the other backends pack them).
+using CpuUnpacked = CpuBackend<cpu::Isa::kAuto, cpu::GemmPath::kUnpacked>;
 
 #ifdef RIPVEC_HAVE_CUDA
 template <DType kDt>
@@ -108,7 +108,7 @@ using Backends = ::testing::Types<CpuAuto, CpuScalar, CpuAvx2, CpuAvx512
                                   CudaBackend, CudaF16, CudaBf16
 #endif
                                   ,
-                                  CpuBlas>;  // last, so that the CUDA instances keep 4-6
+                                  CpuUnpacked>;  // last, so that the CUDA instances keep 4-6
 
 // Hides a driver's fused members so that driver/ops.hpp takes its composed fallback path.
 template <class D>
@@ -562,15 +562,22 @@ TYPED_TEST(DriverConformance, Gemm) {
 
 TYPED_TEST(DriverConformance, GemmStridedBatched) {
   auto& d = *this->d_;
-  for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{{7, 17, 33}, {33, 33, 7}, {1, 5, 3}}) {
+  // Few rows against Bᵀ (the CPU's dot-product form), then products of >= 64 rows and B not
+  // transposed (packed per product, one product per thread).
+  for (auto [m, n, k, tb] : std::vector<std::array<int64_t, 4>>{{7, 17, 33, 1},
+                                                                {33, 33, 7, 1},
+                                                                {1, 5, 3, 1},
+                                                                {70, 20, 9, 1},
+                                                                {7, 17, 33, 0},
+                                                                {130, 40, 300, 0}}) {
     const int64_t batch = 3;
     GemmDesc g;
     g.m = m;
     g.n = n;
     g.k = k;
-    g.trans_b = true;
+    g.trans_b = tb != 0;
     g.lda = k;
-    g.ldb = k;
+    g.ldb = tb ? k : n;
     g.ldc = n;
     const int64_t sa = m * k + 5, sb = n * k + 1, sc = m * n + 3;
     const Vec a = this->rv(random_vec(batch * sa, 200 + m)),
@@ -583,7 +590,7 @@ TYPED_TEST(DriverConformance, GemmStridedBatched) {
     for (int64_t i = 0; i < batch; ++i)
       ref::gemm(g, a.data() + i * sa, b.data() + i * sb, c.data() + i * sc);
     expect_close(this->down(tc), c, scaled(this->tol(), double(k)),
-                 "gemm_strided_batched m=" + std::to_string(m));
+                 "gemm_strided_batched m=" + std::to_string(m) + " tb=" + std::to_string(tb));
     d.restore(mark);
   }
 }
@@ -1020,18 +1027,18 @@ TEST(CpuPackedGemm, OneSmallProductDoesNotPack) {
 // double reference, for every kernel build this CPU has: row counts around the register tile
 // and the row block, column counts around the panel width, k across the k-block split;
 // bias / no bias, the GELU epilogue (linear_gelu), the residual-accumulating form (gemm with
-// beta = 1) and NaN-poisoned outputs (every element written). The OpenBLAS path on the same
-// data must agree too.
+// beta = 1) and NaN-poisoned outputs (every element written). The unpacked path on the same
+// data (cpu::sgemm: dot products below 64 rows, a per-call packing above) must agree too.
 TEST(CpuPackedGemm, MatchesReference) {
   const std::vector<int64_t> ms = {1, 5, 13, 150, 301}, ns = {1, 17, 33, 389},
                              ks = {1, 7, 384, 1000};
   uint32_t seed = 7000;
-  for (cpu::Isa isa : {cpu::Isa::kAvx2, cpu::Isa::kAvx512}) {
+  for (cpu::Isa isa : {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvx512}) {
     if (!cpu::isa_available(isa)) continue;
     CpuDriver d(isa, cpu::GemmPath::kPacked);
-    CpuDriver blas(isa, cpu::GemmPath::kBlas);
+    CpuDriver blas(isa, cpu::GemmPath::kUnpacked);
     ASSERT_STREQ(d.gemm_path_name(), "packed") << d.isa_name();
-    ASSERT_STREQ(blas.gemm_path_name(), "openblas");
+    ASSERT_STREQ(blas.gemm_path_name(), "unpacked");
     d.reserve_scratch(size_t{32} << 20);
     blas.reserve_scratch(size_t{32} << 20);
     for (int64_t n : ns)
@@ -1082,13 +1089,13 @@ TEST(CpuPackedGemm, MatchesReference) {
           d.to_host(y, got.data());
           expect_close(got, prod, tl, "packed gemm beta=0 " + what);
           d.restore(mark);
-          // The OpenBLAS path on the same weight agrees.
+          // The unpacked path on the same weight agrees.
           const size_t mb = blas.save();
           auto bx = blas.upload(x.data(), DType::F32, {m, k});
           auto by = blas.alloc(DType::F32, {m, n});
           blas.linear(by, bx, tw_blas, CpuDriver::Tensor{});
           blas.to_host(by, got.data());
-          expect_close(got, prod, tl, "openblas linear " + what);
+          expect_close(got, prod, tl, "unpacked linear " + what);
           blas.restore(mb);
         }
       }
@@ -1096,7 +1103,7 @@ TEST(CpuPackedGemm, MatchesReference) {
 }
 
 // After a warm-up call, the CPU driver's operations run without touching the heap (the scratch
-// arena, the attention workspace and OpenBLAS's buffers are all set up beforehand), with the
+// arena, the attention workspace and the packed weights are all set up beforehand), with the
 // linear layers in FP32, INT8 and BF16 (their converted weights and scratch made in the warm-up).
 void no_heap_allocation(int linear_mode) {
   CpuDriver d;
@@ -1160,10 +1167,10 @@ void reloaded_weight_is_repacked(int linear_mode) {
   CpuDriver d;
   if (linear_mode == 1) d.set_int8(true);
   if (linear_mode == 2) d.set_bf16(true);
-  // FP32 keeps a packing only on the packed-GEMM path (RIPVEC_CPU_GEMM=blas multiplies the
+  // FP32 keeps a packing only on the packed-GEMM path (RIPVEC_CPU_GEMM=unpacked multiplies the
   // weight as stored, so there would be nothing stale to test).
   if (linear_mode == 0 && std::string_view(d.gemm_path_name()) != "packed")
-    GTEST_SKIP() << "FP32 runs on OpenBLAS here: no packed copy";
+    GTEST_SKIP() << "FP32 runs unpacked here: no packed copy";
   d.reserve_scratch(size_t{16} << 20);
   const int64_t m = 96, n = 64, k = 128;  // m >= kPackMinRows: packed on first use
   const Vec xv = random_vec(m * k, 1);

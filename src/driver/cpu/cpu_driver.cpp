@@ -1,8 +1,6 @@
 #include "driver/cpu/cpu_driver.hpp"
 #include "driver/ops.hpp"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -19,6 +17,7 @@
 #include <thread>
 
 #include "driver/cpu/cpu_kernels.hpp"
+#include "driver/cpu/cpu_sgemm.hpp"
 #include "driver/cpu/half.hpp"
 #include "util/aligned_vector.hpp"
 #include "util/thread_pool.hpp"
@@ -97,66 +96,6 @@ void for_rows(int64_t rows, int64_t cols, F&& f) {
   });
 }
 
-// How GEMMs use the cores (process-wide, fixed by the first driver constructed):
-//  * pool (default): OpenBLAS runs single-threaded, and the driver splits each GEMM (and each
-//    batch of GEMMs) into row / column tiles executed on ripvec's ThreadPool. One set of worker
-//    threads owns the cores. OpenBLAS's own workers would otherwise busy-wait after every call
-//    (up to 2^28 cycles by default) and steal the cores from the element-wise and attention
-//    kernels that run between GEMMs.
-//  * openblas ($RIPVEC_BLAS_THREADING=openblas): OpenBLAS threads = pool size, called from the
-//    calling thread, never from inside parallel_for. Kept for comparison (bench/gemm_bench).
-bool g_blas_pool_mode = true;
-
-}  // namespace
-}  // namespace ripvec
-
-// OpenBLAS's pthread build starts its worker threads when the library is loaded, and each one
-// busy-waits (sched_yield) for up to 2^28 cycles, about 0.1 s, before it sleeps. In pool mode
-// those workers never get a job, yet they take a core for the first 0.1 s of every process: a
-// one-shot `ripvec QUERY` on 2 cores spent 0.05-0.08 s of its ~0.08 s in their sched_yield.
-// blas_thread_shutdown_ (exported by the pthread build, not declared in cblas.h) joins them;
-// weak, because OpenBLAS's serial and OpenMP builds do not have it. With one thread OpenBLAS
-// never starts them again.
-extern "C" int blas_thread_shutdown_(void) __attribute__((weak));
-
-namespace ripvec {
-namespace {
-
-// Joins OpenBLAS's workers (blas_thread_shutdown_) on a thread of its own, waiting 2 s at most.
-// A worker that could not allocate its buffer when the library loaded (an address-space limit,
-// `ulimit -v`) retries forever, so the join never returned: every CPU search and embed under
-// such a limit hung at its start (hostile probe 2026-12-07). Past the wait that worker is left
-// to spin (OpenBLAS runs single-threaded on the caller's threads either way) and the joining
-// thread detached, blocked for good.
-void shut_down_blas_workers() {
-  if (blas_thread_shutdown_ == nullptr) return;
-  auto joined = std::make_shared<std::promise<void>>();
-  std::future<void> done = joined->get_future();
-  try {
-    std::thread([joined] {
-      blas_thread_shutdown_();
-      joined->set_value();
-    }).detach();
-  } catch (const std::system_error&) {
-    return;  // no thread to be had: leave the workers as they are
-  }
-  done.wait_for(std::chrono::seconds(2));
-}
-
-void init_blas_threads() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    const char* env = std::getenv("RIPVEC_BLAS_THREADING");
-    const std::string mode = env ? env : "";
-    if (!mode.empty() && mode != "pool" && mode != "openblas")
-      throw InvalidArgument("RIPVEC_BLAS_THREADING: unknown value '" + mode +
-                            "' (expected pool or openblas)");
-    g_blas_pool_mode = mode != "openblas";
-    openblas_set_num_threads(g_blas_pool_mode ? 1 : static_cast<int>(ThreadPool::global().size()));
-    if (g_blas_pool_mode) shut_down_blas_workers();
-  });
-}
-
 // Validates that a GEMM operand stored as `rows` rows of leading dimension ld, of which
 // `cols` are used, fits in `avail` elements starting at `offset`.
 void check_operand(const char* op, const char* name, int64_t rows, int64_t cols, int64_t ld,
@@ -187,55 +126,6 @@ void check_gemm(const char* op, const GemmDesc& g, int64_t batch, int64_t sa, in
   else
     check_operand(op, "B", g.k, g.n, g.ldb, last * sb, b.numel());
   check_operand(op, "C", g.m, g.n, g.ldc, last * sc, c.numel());
-}
-
-void sgemm_serial(const GemmDesc& g, const float* a, const float* b, float* c) {
-  if (g.m == 0 || g.n == 0) return;
-  if (g.k == 0) {
-    // C = beta * C; beta == 0 overwrites (NaN in C does not survive), as BLAS does.
-    for (int64_t i = 0; i < g.m; ++i)
-      for (int64_t j = 0; j < g.n; ++j)
-        c[i * g.ldc + j] = g.beta == 0.0f ? 0.0f : g.beta * c[i * g.ldc + j];
-    return;
-  }
-  cblas_sgemm(CblasRowMajor, g.trans_a ? CblasTrans : CblasNoTrans,
-              g.trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(g.m),
-              static_cast<blasint>(g.n), static_cast<blasint>(g.k), g.alpha, a,
-              static_cast<blasint>(g.lda), b, static_cast<blasint>(g.ldb), g.beta, c,
-              static_cast<blasint>(g.ldc));
-}
-
-// `batch` GEMMs at element strides sa, sb, sc. In pool mode each GEMM is cut into tiles of
-// rows of C (at least 32 rows) and, when rows run short, columns (at least 64), so that there
-// are about two tiles per thread; tiles run single-threaded OpenBLAS on the pool.
-void sgemm(const GemmDesc& g, int64_t batch, int64_t sa, int64_t sb, int64_t sc, const float* a,
-           const float* b, float* c) {
-  if (batch <= 0 || g.m == 0 || g.n == 0) return;
-  const int64_t threads = ThreadPool::global().size();
-  const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k) * double(batch);
-  if (!g_blas_pool_mode || threads == 1 || flops < 2e6) {
-    for (int64_t i = 0; i < batch; ++i) sgemm_serial(g, a + i * sa, b + i * sb, c + i * sc);
-    return;
-  }
-  const int64_t want = std::max<int64_t>(1, (2 * threads + batch - 1) / batch);
-  const int64_t mt = std::clamp<int64_t>(want, 1, (g.m + 31) / 32);
-  const int64_t nt = std::clamp<int64_t>(want / mt, 1, (g.n + 63) / 64);
-  const int64_t mstep = (g.m + mt - 1) / mt, nstep = (g.n + nt - 1) / nt;
-  const int64_t tiles = mt * nt;
-  pfor(0, batch * tiles, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t t = lo; t < hi; ++t) {
-      const int64_t i = t / tiles, tm = (t % tiles) / nt, tn = t % nt;
-      const int64_t m0 = tm * mstep, n0 = tn * nstep;
-      if (m0 >= g.m || n0 >= g.n) continue;
-      GemmDesc sub = g;
-      sub.m = std::min(mstep, g.m - m0);
-      sub.n = std::min(nstep, g.n - n0);
-      const float* ap = a + i * sa + (g.trans_a ? m0 : m0 * g.lda);
-      const float* bp = b + i * sb + (g.trans_b ? n0 * g.ldb : n0);
-      float* cp = c + i * sc + m0 * g.ldc + n0;
-      sgemm_serial(sub, ap, bp, cp);
-    }
-  });
 }
 
 int32_t read_cu(const Tensor& cu, int64_t i) {
@@ -275,19 +165,18 @@ CpuDriver::CpuDriver() : CpuDriver(cpu::Isa::kAuto) {}
 CpuDriver::CpuDriver(cpu::Isa isa) : CpuDriver(isa, cpu::GemmPath::kAuto) {}
 
 CpuDriver::CpuDriver(cpu::Isa isa, cpu::GemmPath path) : k_(&cpu::select_kernels(isa)) {
-  init_blas_threads();
   if (path == cpu::GemmPath::kAuto) {
     path = cpu::GemmPath::kPacked;
     if (const char* env = std::getenv("RIPVEC_CPU_GEMM")) {
       const std::string s = env;
-      if (s == "blas" || s == "openblas")
-        path = cpu::GemmPath::kBlas;
+      if (s == "unpacked")
+        path = cpu::GemmPath::kUnpacked;
       else if (!s.empty() && s != "packed" && s != "auto")
         throw InvalidArgument("RIPVEC_CPU_GEMM: unknown value '" + s +
-                              "' (expected packed, blas or auto)");
+                              "' (expected packed, unpacked or auto)");
     }
   }
-  packed_ = path == cpu::GemmPath::kPacked && k_->gemm_block != nullptr;
+  packed_ = path == cpu::GemmPath::kPacked;
   attn_slots_ = ThreadPool::global().size();
   attn_work_ = allocate_aligned(attn_slots_ * cpu::kAttnWorkFloats * sizeof(float));
 }
@@ -300,7 +189,7 @@ const char* CpuDriver::isa_name() const {
 
 std::optional<CpuDriver::WeightKey> CpuDriver::loaded_key(const Tensor& w, int64_t n,
                                                           int64_t k) const {
-  // k == 0 (an empty reduction) is left to the BLAS path, which writes C = bias / 0.
+  // k == 0 (an empty reduction) is left to cpu::sgemm, which writes C = bias / 0.
   if (n <= 0 || k <= 0 || w.data == nullptr || !weights_.contains(w.data)) return std::nullopt;
   return WeightKey{w.data, n, k};
 }
@@ -627,14 +516,14 @@ void CpuDriver::gemm(const GemmDesc& g, const Tensor& a, const Tensor& b, Tensor
                        false);
       return;
     }
-  sgemm(g, 1, 0, 0, 0, fp(a), fp(b), fp(c));
+  cpu::sgemm(*k_, g, 1, 0, 0, 0, fp(a), fp(b), fp(c));
 }
 
 void CpuDriver::gemm_strided_batched(const GemmDesc& g, int64_t batch, int64_t stride_a,
                                      int64_t stride_b, int64_t stride_c, const Tensor& a,
                                      const Tensor& b, Tensor c) {
   check_gemm("gemm_strided_batched", g, batch, stride_a, stride_b, stride_c, a, b, c);
-  sgemm(g, batch, stride_a, stride_b, stride_c, fp(a), fp(b), fp(c));
+  cpu::sgemm(*k_, g, batch, stride_a, stride_b, stride_c, fp(a), fp(b), fp(c));
 }
 
 // ---------------------------------------------------------------- attention (padded)
@@ -1089,17 +978,17 @@ void CpuDriver::linear(Tensor y, const Tensor& x, const Tensor& w, const Tensor&
                      bias.empty() ? nullptr : fp(bias), false, false);
     return;
   }
-  blas_linear(g, y, x, w, bias);
+  unpacked_linear(g, y, x, w, bias);
 }
 
-void CpuDriver::blas_linear(GemmDesc g, Tensor y, const Tensor& x, const Tensor& w,
-                            const Tensor& bias) {
+void CpuDriver::unpacked_linear(GemmDesc g, Tensor y, const Tensor& x, const Tensor& w,
+                                const Tensor& bias) {
   if (!bias.empty()) {
     const float* b = fp(bias);
     for_rows(g.m, g.n, [&](int64_t r) { std::memcpy(fp(y) + r * g.n, b, g.n * sizeof(float)); });
     g.beta = 1.0f;
   }
-  sgemm(g, 1, 0, 0, 0, fp(x), fp(w), fp(y));
+  cpu::sgemm(*k_, g, 1, 0, 0, 0, fp(x), fp(w), fp(y));
 }
 
 void CpuDriver::linear_gelu(Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias) {
@@ -1120,7 +1009,7 @@ void CpuDriver::linear_gelu(Tensor y, const Tensor& x, const Tensor& w, const Te
     return;
   }
   // Not linear(): it would ask packed_weight() again and pack on this first use.
-  blas_linear(g, y, x, w, Tensor{});
+  unpacked_linear(g, y, x, w, Tensor{});
   fused_bias_gelu(y, bias);
 }
 

@@ -1,16 +1,13 @@
 // The CPU backend: FP32 kernels vectorized for AVX2 / AVX-512 (chosen at run time, portable
 // scalar fallback), parallel loops on the process-wide ThreadPool. Products with a loaded
 // weight (linear layers) run the driver's own packed-weight kernel (cpu_packed_gemm.hpp:
-// weights repacked once at first use, bias and GELU in the epilogue); other products, and
-// every product of the scalar build, go through OpenBLAS.
+// weights repacked once at first use, bias and GELU in the epilogue); other products (of two
+// activations, or a query's first product with a weight) run cpu::sgemm (cpu_sgemm.hpp) on the
+// same kernels. No BLAS library is linked.
 //
 // Threading: everything runs on ripvec's one ThreadPool. Element-wise kernels split rows,
 // attention splits (sequence, head, query block) tasks, packed GEMMs split (row block, panel
-// group) tasks, and OpenBLAS GEMMs are cut into tiles that each call single-threaded OpenBLAS
-// inside parallel_for. OpenBLAS's own thread pool is not used
-// (its idle workers busy-wait and would compete with the pool between GEMMs);
-// $RIPVEC_BLAS_THREADING=openblas instead gives OpenBLAS the pool's thread count and calls it
-// from the calling thread only (see cpu_driver.cpp).
+// group) tasks, cpu::sgemm splits column groups or products. No other threads compute.
 //
 // Execution is synchronous: every operation has finished when it returns, so begin_batch(),
 // end_batch() and flush_batch() do nothing.
@@ -51,7 +48,7 @@ class CpuDriver {
   CpuDriver();
   // Forces an ISA (tests compare the builds); throws UnsupportedError if the CPU lacks it.
   explicit CpuDriver(cpu::Isa isa);
-  // Also forces the GEMM path for weights (kPacked with the scalar build falls back to BLAS).
+  // Also forces the GEMM path for weights (kUnpacked: tests and benchmarks).
   CpuDriver(cpu::Isa isa, cpu::GemmPath path);
   ~CpuDriver();
   CpuDriver(const CpuDriver&) = delete;
@@ -62,8 +59,8 @@ class CpuDriver {
   bool supports_dtype(DType dt) const { return dt == DType::F32 || dt == DType::I32; }
   // "scalar", "avx2" or "avx512": the kernel build in use.
   const char* isa_name() const;
-  // "packed" or "openblas": how products with a loaded weight run.
-  const char* gemm_path_name() const { return packed_ ? "packed" : "openblas"; }
+  // "packed" or "unpacked": how products with a loaded weight run.
+  const char* gemm_path_name() const { return packed_ ? "packed" : "unpacked"; }
   // Weights packed so far (see packed_weight(): not on the first product of < 64 rows).
   size_t packed_weight_count() const { return packs_.size(); }
 
@@ -229,8 +226,8 @@ class CpuDriver {
   // Drops every packing (FP32, INT8, BF16) made from the weight at data.
   void forget_packings(const void* data);
   static constexpr int64_t kPackMinRows = 64;
-  // y = x · wᵀ (+ bias) through BLAS on the weight as stored.
-  void blas_linear(GemmDesc g, Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias);
+  // y = x · wᵀ (+ bias) through cpu::sgemm on the weight as stored.
+  void unpacked_linear(GemmDesc g, Tensor y, const Tensor& x, const Tensor& w, const Tensor& bias);
   // The INT8 copy of weight w as [n, k]; null when INT8 is off or w was not loaded.
   // gelu: the product feeds GELU (the FFN's up projection). Layers kept in FP32 (int8_keep_)
   // get null.

@@ -11,6 +11,7 @@
 // every MR-row tile of the block's rows passes over it, and the block's A rows (rows x kc)
 // stay in L2 across panels. Bias is folded into the accumulators' initial value and GELU is
 // applied to the finished tile while it is still in L1, so the output is written once.
+// Also here: gemm_nt_k, the unpacked product of a few rows against B's rows in place.
 #pragma once
 
 #include <utility>
@@ -101,6 +102,70 @@ void gemm_block_k(const GemmBlock& g) {
         if (last && g.gelu)
           for (int64_t r = 0; r < mr; ++r) gelu_k<V>(cp + r * g.ldc, cols);
       }
+    }
+  }
+}
+
+// C[rows, cols] = alpha · A · Bᵀ (+ C) over rows of A and B read in place (GemmNt): tiles of
+// MR rows x 4 columns, 4·MR vector accumulators summed across lanes at the end. Column tiles
+// outer, so a tile's 4 rows of B (4·k floats) stay in L1 while every row tile passes over
+// them. A column tail repeats its last column (computed, not stored).
+template <class V, int MR>
+void gemm_nt_tile_k(const GemmNt& g, int64_t i, int64_t j, int64_t nc) {
+  using R = typename V::R;
+  constexpr int W = V::W, NC = 4;
+  const float* ar[MR];
+  const float* br[NC];
+#pragma GCC unroll 4
+  for (int r = 0; r < MR; ++r) ar[r] = g.a + (i + r) * g.lda;
+#pragma GCC unroll 4
+  for (int c = 0; c < NC; ++c) br[c] = g.b + (j + std::min<int64_t>(c, nc - 1)) * g.ldb;
+  R acc[MR][NC];
+#pragma GCC unroll 4
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int c = 0; c < NC; ++c) acc[r][c] = V::zero();
+  auto step = [&](int64_t kk, int64_t n) {
+    R bv[NC];
+#pragma GCC unroll 4
+    for (int c = 0; c < NC; ++c)
+      bv[c] = n == W ? V::load(br[c] + kk) : V::loadn(br[c] + kk, n, 0.0f);
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; ++r) {
+      const R av = n == W ? V::load(ar[r] + kk) : V::loadn(ar[r] + kk, n, 0.0f);
+#pragma GCC unroll 4
+      for (int c = 0; c < NC; ++c) acc[r][c] = V::fmadd(av, bv[c], acc[r][c]);
+    }
+  };
+  int64_t kk = 0;
+  for (; kk + W <= g.k; kk += W) step(kk, W);
+  if (kk < g.k) step(kk, g.k - kk);
+  for (int r = 0; r < MR; ++r)
+    for (int64_t c = 0; c < nc; ++c) {
+      float* cp = g.c + (i + r) * g.ldc + j + c;
+      const float s = g.alpha * V::hsum(acc[r][c]);
+      *cp = g.accumulate ? *cp + s : s;
+    }
+}
+
+template <class V>
+void gemm_nt_k(const GemmNt& g) {
+  for (int64_t j = 0; j < g.cols; j += 4) {
+    const int64_t nc = std::min<int64_t>(4, g.cols - j);
+    int64_t i = 0;
+    for (; i + 4 <= g.rows; i += 4) gemm_nt_tile_k<V, 4>(g, i, j, nc);
+    switch (g.rows - i) {
+      case 3:
+        gemm_nt_tile_k<V, 3>(g, i, j, nc);
+        break;
+      case 2:
+        gemm_nt_tile_k<V, 2>(g, i, j, nc);
+        break;
+      case 1:
+        gemm_nt_tile_k<V, 1>(g, i, j, nc);
+        break;
+      default:
+        break;
     }
   }
 }

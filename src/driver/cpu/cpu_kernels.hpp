@@ -92,6 +92,21 @@ struct GemmBlock {
   bool gelu = false;            // exact erf GELU on the result (after bias)
 };
 
+// C[rows, cols] (ldc) = alpha · A[rows, k] (lda) · B[cols, k]ᵀ (ldb), plus C's current values
+// when accumulate: dot products over rows of A and B read where they are. For products too
+// small to pay for packing B (a query's tokens against a weight used once: cpu_sgemm.cpp).
+struct GemmNt {
+  const float* a = nullptr;
+  int64_t lda = 0;
+  const float* b = nullptr;
+  int64_t ldb = 0;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  int64_t rows = 0, cols = 0, k = 0;
+  float alpha = 1.0f;
+  bool accumulate = false;
+};
+
 struct CpuKernels {
   const char* isa = "";
   // out = (x - mean) / sqrt(var + eps) * gamma + beta; gamma/beta may be null (1 / 0).
@@ -119,11 +134,12 @@ struct CpuKernels {
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float* y, float a, const float* x, int64_t n);  // y += a * x
   void (*attention)(const AttnArgs& a);
-  // Packed-weight GEMM (none in the scalar build: gemm_mr == 0). gemm_mr x gemm_nr is the
-  // register tile; gemm_kc the largest k block; gemm_mc_tiles register tiles make a row block
-  // (one pool task's rows).
+  // Packed-weight GEMM, in every build (the scalar one with 4 x 4 tiles of floats). gemm_mr x
+  // gemm_nr is the register tile; gemm_kc the largest k block; gemm_mc_tiles register tiles
+  // make a row block (one pool task's rows).
   int gemm_mr = 0, gemm_nr = 0, gemm_kc = 0, gemm_mc_tiles = 12;
   void (*gemm_block)(const GemmBlock& g) = nullptr;
+  void (*gemm_nt)(const GemmNt& g) = nullptr;  // see GemmNt
 };
 
 // The attention with BF16 products and FP32 sums and softmax (cpu_kernels_avx512bf16.cpp):

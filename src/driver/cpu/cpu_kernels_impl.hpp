@@ -688,7 +688,15 @@ CpuKernels make_kernels(const char* isa) {
   // Register tiles: AVX2 6 x 16 (12 accumulators + 2 B vectors + 1 broadcast of 16 ymm),
   // AVX-512 12 x 32 (24 + 2 + 1 of 32 zmm). k blocks keep a panel's block (kc x NR floats)
   // within 32-48 KiB, an L1's worth.
-  if constexpr (V::W == 8) {
+  k.gemm_nt = &gemm_nt_k<V>;
+  if constexpr (V::W == 1) {
+    // The portable build (no AVX2): 4 x 4 floats, which the compiler may put in SSE registers.
+    k.gemm_mr = 4;
+    k.gemm_nr = 4;
+    k.gemm_kc = 256;
+    k.gemm_mc_tiles = 16;
+    k.gemm_block = &gemm_block_k<V, 4, 4>;
+  } else if constexpr (V::W == 8) {
     k.gemm_mr = 6;
     k.gemm_nr = 16;
     k.gemm_kc = 512;

@@ -14,24 +14,42 @@ void FreeFloats::operator()(float* p) const {
   CacheAlignedAllocator<float>().deallocate(p, 0);
 }
 
+void pack_panels(const float* b, int64_t ldb, bool nk, int64_t n, int64_t k, int nr, float alpha,
+                 float* dst) {
+  const int64_t panels = (n + nr - 1) / nr;
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t j0 = p * nr, cols = std::min<int64_t>(nr, n - j0);
+    float* panel = dst + p * k * nr;
+    if (nk) {
+      // Rows of W read in order, strided writes into the panel.
+      for (int64_t j = 0; j < nr; ++j) {
+        if (j < cols) {
+          const float* src = b + (j0 + j) * ldb;
+          if (alpha == 1.0f)
+            for (int64_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = src[kk];
+          else
+            for (int64_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = alpha * src[kk];
+        } else {
+          for (int64_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = 0.0f;
+        }
+      }
+    } else {
+      // b is [k, n]: each k step's panel row is `cols` contiguous floats of one row of b.
+      for (int64_t kk = 0; kk < k; ++kk) {
+        const float* src = b + kk * ldb + j0;
+        float* row = panel + kk * nr;
+        for (int64_t j = 0; j < cols; ++j) row[j] = alpha * src[j];
+        for (int64_t j = cols; j < nr; ++j) row[j] = 0.0f;
+      }
+    }
+  }
+}
+
 PackedFloats pack_weight(const float* w, int64_t n, int64_t k, int nr) {
   const int64_t panels = (n + nr - 1) / nr;
   const size_t floats = static_cast<size_t>(std::max<int64_t>(panels * k * nr, 16));
   PackedFloats out(CacheAlignedAllocator<float>().allocate(floats));
-  float* dst = out.get();
-  for (int64_t p = 0; p < panels; ++p) {
-    const int64_t j0 = p * nr, cols = std::min<int64_t>(nr, n - j0);
-    float* panel = dst + p * k * nr;
-    // Row-major reads of W, strided writes into the panel: once per weight, at load.
-    for (int64_t j = 0; j < nr; ++j) {
-      if (j < cols) {
-        const float* src = w + (j0 + j) * k;
-        for (int64_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = src[kk];
-      } else {
-        for (int64_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = 0.0f;
-      }
-    }
-  }
+  pack_panels(w, k, true, n, k, nr, 1.0f, out.get());  // once per weight, at first use
   return out;
 }
 

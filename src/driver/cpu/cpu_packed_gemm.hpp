@@ -12,11 +12,11 @@
 namespace ripvec::cpu {
 
 // How the CPU driver runs products whose B operand is a loaded weight.
-//  * kPacked: the packed-weight kernel above (needs an AVX2 or AVX-512 build).
-//  * kBlas: OpenBLAS sgemm tiles on the pool (the only path for the scalar build and for
-//    products of two activations).
-//  * kAuto: kPacked where the kernel build has it; $RIPVEC_CPU_GEMM=packed|blas overrides.
-enum class GemmPath { kAuto, kPacked, kBlas };
+//  * kPacked: the packed-weight kernel above, the weight packed once (every kernel build).
+//  * kUnpacked: the weight multiplied as stored, through cpu::sgemm (cpu_sgemm.hpp), as
+//    products of two activations always are; for tests and benchmarks.
+//  * kAuto: kPacked; $RIPVEC_CPU_GEMM=packed|unpacked overrides.
+enum class GemmPath { kAuto, kPacked, kUnpacked };
 
 // 64-byte aligned floats from CacheAlignedAllocator (util/aligned_vector.hpp), not value-
 // initialised: pack_weight writes every one.
@@ -27,6 +27,12 @@ using PackedFloats = std::unique_ptr<float, FreeFloats>;
 
 // W[n, k] (row-major, ld = k) -> ceil(n / nr) panels of k * nr floats, 64-byte aligned.
 PackedFloats pack_weight(const float* w, int64_t n, int64_t k, int nr);
+
+// The same layout into dst (ceil(n / nr) * k * nr floats), from b as W[n, k] with leading
+// dimension ldb when nk, else as its transpose [k, n] (a GEMM's B without trans_b), every
+// value times alpha; columns past n are zero.
+void pack_panels(const float* b, int64_t ldb, bool nk, int64_t n, int64_t k, int nr, float alpha,
+                 float* dst);
 
 // c[m, n] (ldc) = (accumulate ? c : 0) + a[m, k] (lda) · Wᵀ + bias (nullable), then GELU
 // when gelu. packed comes from pack_weight(w, n, k, kern.gemm_nr). Runs on the global pool.
