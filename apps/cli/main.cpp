@@ -72,6 +72,7 @@ int run(int argc, char** argv) {
   // reported (exit 2 naming the file) and a temporary --npy file removed; the signal killed the
   // process (status 153) and left the temporary file behind (hostile probe 2026-12-05).
   std::signal(SIGXFSZ, SIG_IGN);
+  report_cpu_time_limit();
   CLI::App app{"ripvec: semantic code search (grep by meaning)", "ripvec"};
   app.set_version_flag("-V,--version", std::string("ripvec ") + RIPVEC_VERSION_STRING);
   CliOptions opts;

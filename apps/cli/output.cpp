@@ -406,6 +406,14 @@ extern "C" void npy_tmp_on_signal(int sig) {
   std::raise(sig);
 }
 
+extern "C" void cpu_limit_on_signal(int sig) {
+  static constexpr char kMsg[] =
+      "ripvec: stopped: the CPU time limit of this process was reached (ulimit -t, prlimit "
+      "--cpu); an index is as its last update left it\n";
+  [[maybe_unused]] const ssize_t w = ::write(2, kMsg, sizeof kMsg - 1);  // async-signal-safe
+  npy_tmp_on_signal(sig);
+}
+
 constexpr int kNpyCleanupSignals[] = {SIGINT, SIGTERM, SIGHUP};
 bool g_npy_handled[3] = {false, false, false};  // whose disposition we replaced
 
@@ -466,6 +474,12 @@ std::string resolve_links(std::string p) {
 }
 
 }  // namespace
+
+void report_cpu_time_limit() {
+  struct sigaction old {};
+  if (::sigaction(SIGXCPU, nullptr, &old) == 0 && old.sa_handler == SIG_DFL)
+    std::signal(SIGXCPU, cpu_limit_on_signal);
+}
 
 NpyWriter::NpyWriter(const std::string& path_arg, size_t cols) : cols_(cols) {
   static_assert(std::endian::native == std::endian::little, "npy writer assumes little endian");

@@ -145,6 +145,11 @@ std::string human_bytes(uint64_t b);
 // thread landed in the object, manifest or snapshot another thread had just opened as fd 2,
 // and a server's replies could go into whatever file became fd 1. Called first thing in main.
 void guard_standard_descriptors();
+// SIGXCPU (the soft CPU-time limit, `prlimit --cpu=SOFT:HARD`; `ulimit -t` sets both and the
+// kernel sends SIGKILL instead) ends the run as before, but says so on stderr and removes the
+// run's temporary --npy file first: it ended runs without a word (hostile probe 2026-12-07).
+// Installed by main when the signal's disposition is the default (an ignored one stays ignored).
+void report_cpu_time_limit();
 // Flushes stdout now (results before --stats lines on stderr); throws like write_stdout.
 void flush_stdout();
 // Flushes stdout, checks its error flag and closes file descriptor 1 (close can report a

@@ -319,6 +319,32 @@ TEST(CliEmbed, CpuEmbedUnderAnAddressSpaceLimitCompletes) {
   EXPECT_EQ(split_lines(res.out).size(), 1u);
 }
 
+// Hostile probe 2026-12-07: SIGXCPU (the soft CPU-time limit) ended a run without a word, and
+// left an `--npy` run's temporary file behind. The run still ends by that signal, after saying
+// so on stderr and removing the temporary file.
+TEST(CliEmbed, CpuTimeLimitIsSaidAndTheTemporaryNpyRemoved) {
+  RIPVEC_REQUIRE_PATH("/usr/bin/prlimit");
+  TempDir tmp;
+  CliRun r;
+  // Soft 1 s (SIGXCPU), hard 60 s (SIGKILL): more texts than 1 s of CPU embeds.
+  r.prefix = {"/usr/bin/prlimit", "--cpu=1:60"};
+  r.args = {"embed",
+            "--model",
+            test_data("bert/tiny_bge_cls").string(),
+            "--device",
+            "cpu",
+            "--npy",
+            (tmp / "v.npy").string()};
+  for (int i = 0; i < 400000; ++i) r.stdin_data += "text number " + std::to_string(i) + "\n";
+  r.stdin_from_data = true;
+  const CliResult res = run_cli(r);
+  if (res.status == 0) GTEST_SKIP() << "the run finished within 1 s of CPU";
+  EXPECT_EQ(res.status, 128 + SIGXCPU) << res.err;
+  EXPECT_NE(res.err.find("CPU time limit"), std::string::npos) << res.err;
+  for (const auto& e : std::filesystem::directory_iterator(tmp.path()))
+    ADD_FAILURE() << "left behind: " << e.path();
+}
+
 TEST(CliTokenize, IdsEqualHuggingFaceTokenizers) {
   RIPVEC_REQUIRE_PATH(default_model_dir());
   struct Case {
