@@ -74,26 +74,32 @@ int run_map(const ProtocolOptions& o) {
     };
     nlohmann::json doc = {{"root", g.root().string()}, {"files", nlohmann::json::array()}};
     if (!is_valid_utf8(g.root().string())) doc["root_b64"] = base64_encode(g.root().string());
+    if (o.tokens_given) doc["truncated"] = false;
+    // Each file is serialized once and the list spliced into the document at its "files":[]
+    // (keys are sorted, and a string value cannot hold that text: its quotes are escaped).
+    std::string head = dump(doc), list;
     if (o.tokens_given) {
       // An explicit --tokens bounds the JSON too (it was ignored: an agent asking for 500
       // tokens got the whole graph; hostile probe 2026-12-07): the top-ranked files, whole, in
       // rank order while the document stays within the budget (the text map's estimate,
       // bytes / 4), and "truncated" when a file was left out.
-      doc["truncated"] = false;
-      size_t bytes = dump(doc).size() + 1;  // + the newline
-      for (auto& f : files) {
-        const size_t add = dump(f).size() + (doc["files"].empty() ? 0 : 1);  // + a comma
-        if ((bytes + add + 3) / 4 > o.tokens) {  // estimate_tokens() of that many bytes
+      const size_t fixed = head.size() + 1;  // + the newline
+      for (const auto& f : files) {
+        const std::string one = dump(f);
+        const size_t add = one.size() + (list.empty() ? 0 : 1);  // + a comma
+        if ((fixed + list.size() + add + 3) / 4 > o.tokens) {    // estimate_tokens() of the bytes
           doc["truncated"] = true;
+          head = dump(doc);
           break;
         }
-        bytes += add;
-        doc["files"].push_back(std::move(f));
+        (list += list.empty() ? "" : ",") += one;
       }
     } else {
-      doc["files"] = std::move(files);
+      for (const auto& f : files) (list += list.empty() ? "" : ",") += dump(f);
     }
-    out = dump(doc) + "\n";
+    constexpr std::string_view kFiles = "\"files\":[";
+    head.insert(head.find(kFiles) + kFiles.size(), list);
+    out = head + "\n";
   } else {
     // File names escaped as in every text output (a name can hold an escape sequence).
     out = g.render(o.tokens, [](std::string_view n) { return escape_name(n); });
