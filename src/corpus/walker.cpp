@@ -216,7 +216,8 @@ void warn_entry(WalkStats& st, std::string msg) {
 // true when it was one (the caller then skips the entry without calling it unreadable).
 bool resource_failure(WalkStats& st, int err, const std::string& what) {
   if (!is_resource_errno(err)) return false;
-  if (st.resource_error.empty()) st.resource_error = what + ": " + std::strerror(err);
+  if (st.resource_error.empty())
+    st.resource_error = what + ": " + std::strerror(err) + process_limit_note(err);
   return true;
 }
 
@@ -763,14 +764,27 @@ bool is_resource_errno(int err) {
   return err == EMFILE || err == ENFILE || err == ENOMEM;
 }
 
+std::string process_limit_note(int err) {
+  switch (err) {
+    case EMFILE:
+      return " (a limit of this process, not of the file: `ulimit -n`)";
+    case ENFILE:
+      return " (the system's limit of open files, not the file's)";
+    case ENOMEM:
+      return " (the memory of this process or the system, not the file)";
+    default:
+      return "";
+  }
+}
+
 ContentStatus read_text_file(const fs::path& p, uint64_t max_size, std::string* out) {
   // O_NONBLOCK: opening a FIFO (one put in place of a file after the walk, or named by an LSP
   // client) would wait for a writer; fstat then refuses anything but a regular file.
   const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
-    if (is_resource_errno(errno))
-      throw IoError("cannot open " + p.string() + ": " + std::strerror(errno) +
-                    " (a limit of this process, not of the file)");
+    if (const int err = errno; is_resource_errno(err))
+      throw IoError("cannot open " + p.string() + ": " + std::strerror(err) +
+                    process_limit_note(err));
     return ContentStatus::Unreadable;
   }
   struct stat st;

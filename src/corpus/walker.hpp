@@ -121,6 +121,9 @@ const char* content_status_name(ContentStatus s);
 // Whether errno value `err` is a limit of the process or the system (EMFILE, ENFILE, ENOMEM)
 // rather than a property of the file it was about.
 bool is_resource_errno(int err);
+// What to add to such an error's text so that nobody looks for a fault in the file: which
+// limit it is (" (a limit of this process, not of the file: `ulimit -n`)" for EMFILE).
+std::string process_limit_note(int err);
 
 // The -t/--type table (FileType, file_types()) is public: ripvec/corpus.hpp.
 

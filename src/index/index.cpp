@@ -772,10 +772,7 @@ UpdateStats IndexImpl::update() {
   }
   // So would a walk that missed entries or ignore rules because the process ran out of file
   // descriptors or memory: its files are not unreadable, the process is.
-  if (!ws.resource_error.empty())
-    throw IoError(ws.resource_error +
-                  " (a limit of this process, not of the file: `ulimit -n`); "
-                  "the index was not changed");
+  if (!ws.resource_error.empty()) throw IoError(ws.resource_error + "; the index was not changed");
   // A cut walk would make every file it did not reach look deleted: leave the index as it is.
   if (ws.truncated)
     throw IoError(
@@ -1277,7 +1274,7 @@ std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
   std::vector<WalkedFile> walked = walk({c}, w, &ws);
   st.walk_s = seconds_since(t_walk);
   if (!ws.resource_error.empty())  // results from part of the tree would be served as all of it
-    throw IoError(ws.resource_error + " (a limit of this process, not of the file: `ulimit -n`)");
+    throw IoError(ws.resource_error);
   st.files_seen = walked.size();
   st.skipped_too_large = ws.skipped_too_large;
   st.skipped_unreadable = ws.skipped_unreadable;
