@@ -15,6 +15,8 @@
 //   in F32 (masks, RoPE tables, banded scores) stay F32 (up32()).
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -593,6 +595,45 @@ TYPED_TEST(DriverConformance, GemmStridedBatched) {
                  "gemm_strided_batched m=" + std::to_string(m) + " tb=" + std::to_string(tb));
     d.restore(mark);
   }
+}
+
+// Helper probe 2026-12-07: a negative batch stride passed the operand checks (only the last
+// product's end was checked) and the products read 64 bytes before A or wrote before C; a C
+// stride below one product's extent made the products overwrite each other (in whatever order
+// the pool ran them). Each is refused, as is a C that overlaps A or B.
+TEST(CpuGemmChecks, NegativeOrOverlappingBatchStridesAreRefused) {
+  CpuDriver d;
+  d.reserve_scratch(size_t{1} << 20);
+  GemmDesc g{4, 4, 4, false, true, 4, 4, 4, 1.0f, 0.0f};
+  const Vec v = random_vec(64, 1);
+  auto a = d.upload(v.data(), DType::F32, {64});
+  auto b = d.upload(v.data(), DType::F32, {64});
+  auto c = d.alloc(DType::F32, {64});
+  auto refused = [&](int64_t sa, int64_t sb, int64_t sc, const std::string& what,
+                     int64_t batch = 2) {
+    try {
+      d.gemm_strided_batched(g, batch, sa, sb, sc, a, b, c);
+      ADD_FAILURE() << what << ": accepted";
+    } catch (const InvalidArgument& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  refused(-16, 16, 16, "A: negative batch stride -16");
+  refused(16, -16, 16, "B: negative batch stride -16");
+  refused(16, 16, -16, "C: negative batch stride -16");
+  refused(16, 16, 8, "the products overlap");
+  refused(16, 16, 0, "the products overlap");
+  refused(16, 16, 64, "C needs 80 elements, tensor has 64");
+  refused(16, 16, std::numeric_limits<int64_t>::max() / 2 + 1, "C: batch stride", 3);
+  // A or B as C.
+  try {
+    d.gemm(g, a, b, a);
+    ADD_FAILURE() << "C = A accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("C overlaps A"), std::string::npos) << e.what();
+  }
+  // A and B may be shared between products (stride 0) and with each other.
+  EXPECT_NO_THROW(d.gemm_strided_batched(g, 2, 0, 0, 16, a, a, c));
 }
 
 // ---------------------------------------------------------------- padded attention pieces

@@ -110,22 +110,55 @@ void check_operand(const char* op, const char* name, int64_t rows, int64_t cols,
                 std::to_string(avail));
 }
 
+// The element offset of the last of `batch` operands `stride` apart; throws for a negative
+// stride or one whose offsets overflow.
+int64_t last_offset(const char* op, const char* name, int64_t batch, int64_t stride) {
+  CPU_CHECK(stride >= 0, op,
+            std::string(name) + ": negative batch stride " + std::to_string(stride));
+  int64_t off = 0;
+  CPU_CHECK(!__builtin_mul_overflow(std::max<int64_t>(batch - 1, 0), stride, &off), op,
+            std::string(name) + ": batch stride " + std::to_string(stride) + " overflows");
+  return off;
+}
+
+// Negative strides read and wrote outside the tensors (the offset of the last operand was
+// checked against the end only; helper probe 2026-12-07), and products whose C overlap each
+// other, or overlap A or B, gave results that depend on the order the pool ran them in.
 void check_gemm(const char* op, const GemmDesc& g, int64_t batch, int64_t sa, int64_t sb,
                 int64_t sc, const Tensor& a, const Tensor& b, const Tensor& c) {
   need_f32(op, a, "A");
   need_f32(op, b, "B");
   need_f32(op, c, "C");
   CPU_CHECK(g.m >= 0 && g.n >= 0 && g.k >= 0 && batch >= 0, op, "negative size");
-  const int64_t last = std::max<int64_t>(batch - 1, 0);
+  const int64_t la = last_offset(op, "A", batch, sa), lb = last_offset(op, "B", batch, sb),
+                lc = last_offset(op, "C", batch, sc);
   if (g.trans_a)
-    check_operand(op, "A", g.k, g.m, g.lda, last * sa, a.numel());
+    check_operand(op, "A", g.k, g.m, g.lda, la, a.numel());
   else
-    check_operand(op, "A", g.m, g.k, g.lda, last * sa, a.numel());
+    check_operand(op, "A", g.m, g.k, g.lda, la, a.numel());
   if (g.trans_b)
-    check_operand(op, "B", g.n, g.k, g.ldb, last * sb, b.numel());
+    check_operand(op, "B", g.n, g.k, g.ldb, lb, b.numel());
   else
-    check_operand(op, "B", g.k, g.n, g.ldb, last * sb, b.numel());
-  check_operand(op, "C", g.m, g.n, g.ldc, last * sc, c.numel());
+    check_operand(op, "B", g.k, g.n, g.ldb, lb, b.numel());
+  check_operand(op, "C", g.m, g.n, g.ldc, lc, c.numel());
+  if (batch == 0 || g.m == 0 || g.n == 0) return;
+  const int64_t c_extent = (g.m - 1) * g.ldc + g.n;  // elements one product's C spans
+  CPU_CHECK(batch == 1 || sc >= c_extent, op,
+            "C's batch stride " + std::to_string(sc) + " is below the " + std::to_string(c_extent) +
+                " elements one product writes: the products overlap");
+  // C against A and B, as address ranges of the whole batch.
+  const float* c0 = fp(c);
+  const float* c1 = c0 + lc + c_extent;
+  auto overlaps = [&](const Tensor& x, int64_t last, int64_t rows, int64_t ld, int64_t cols) {
+    if (rows == 0 || cols == 0) return false;
+    const float* x0 = fp(x);
+    const float* x1 = x0 + last + (rows - 1) * ld + cols;
+    return x0 < c1 && c0 < x1;
+  };
+  CPU_CHECK(!overlaps(a, la, g.trans_a ? g.k : g.m, g.lda, g.trans_a ? g.m : g.k), op,
+            "C overlaps A");
+  CPU_CHECK(!overlaps(b, lb, g.trans_b ? g.n : g.k, g.ldb, g.trans_b ? g.k : g.n), op,
+            "C overlaps B");
 }
 
 int32_t read_cu(const Tensor& cu, int64_t i) {

@@ -65,18 +65,24 @@ const int64_t kEnvKc = env_int("RIPVEC_CPU_GEMM_KC");
 const int64_t kEnvMcTiles = env_int("RIPVEC_CPU_GEMM_MC");
 }  // namespace
 
+int64_t packed_kc(const CpuKernels& kern, int64_t k) {
+  // k blocks of at most gemm_kc, as even as possible (k = 1536 -> 4 x 384 on AVX-512).
+  const int64_t kc_max = kEnvKc > 0 ? kEnvKc : kern.gemm_kc;
+  const int64_t kblocks = std::max<int64_t>(1, (k + kc_max - 1) / kc_max);
+  return std::max<int64_t>(1, (k + kblocks - 1) / kblocks);
+}
+
+int64_t packed_mc(const CpuKernels& kern) {
+  // Row blocks of gemm_mc_tiles register tiles (48 rows on AVX-512, 72 on AVX2): the block's A
+  // rows for one k block stay in L2 while the panels stream past.
+  return (kEnvMcTiles > 0 ? kEnvMcTiles : kern.gemm_mc_tiles) * int64_t{kern.gemm_mr};
+}
+
 void packed_gemm(const CpuKernels& kern, const float* packed, int64_t n, int64_t k, const float* a,
                  int64_t lda, float* c, int64_t ldc, int64_t m, const float* bias, bool accumulate,
                  bool gelu) {
   if (m <= 0 || n <= 0) return;
-  const int64_t mr = kern.gemm_mr, nr = kern.gemm_nr;
-  // k blocks of at most gemm_kc, as even as possible (k = 1536 -> 4 x 384 on AVX-512).
-  const int64_t kc_max = kEnvKc > 0 ? kEnvKc : kern.gemm_kc;
-  const int64_t kblocks = std::max<int64_t>(1, (k + kc_max - 1) / kc_max);
-  const int64_t kc = std::max<int64_t>(1, (k + kblocks - 1) / kblocks);
-  // Row blocks of gemm_mc_tiles register tiles (48 rows on AVX-512, 72 on AVX2): the block's A
-  // rows for one k block stay in L2 while the panels stream past.
-  const int64_t mc = (kEnvMcTiles > 0 ? kEnvMcTiles : kern.gemm_mc_tiles) * mr;
+  const int64_t nr = kern.gemm_nr, kc = packed_kc(kern, k), mc = packed_mc(kern);
   const int64_t threads = ThreadPool::global().size();
   const GemmTasks split(m, mc, (n + nr - 1) / nr, threads);
   const int64_t tasks = split.count;

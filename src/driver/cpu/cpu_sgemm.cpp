@@ -33,8 +33,7 @@ void packed_serial(const CpuKernels& kern, const GemmDesc& g, const float* a, co
     ap = at.data();
     lda = g.k;
   }
-  const int64_t kblocks = std::max<int64_t>(1, (g.k + kern.gemm_kc - 1) / kern.gemm_kc);
-  const int64_t mc = int64_t{kern.gemm_mc_tiles} * kern.gemm_mr;
+  const int64_t kc = packed_kc(kern, g.k), mc = packed_mc(kern);
   for (int64_t r0 = 0; r0 < g.m; r0 += mc) {
     GemmBlock blk;
     blk.a = ap + r0 * lda;
@@ -42,7 +41,7 @@ void packed_serial(const CpuKernels& kern, const GemmDesc& g, const float* a, co
     blk.b = panels.data();
     blk.n = g.n;
     blk.k = g.k;
-    blk.kc = std::max<int64_t>(1, (g.k + kblocks - 1) / kblocks);
+    blk.kc = kc;
     blk.c = c + r0 * g.ldc;
     blk.ldc = g.ldc;
     blk.rows = std::min(mc, g.m - r0);

@@ -26,8 +26,11 @@ inline constexpr int64_t kGemmNtMaxRows = 64;
 // For i in [0, batch): C_i[m, n] = alpha · op(A_i) · op(B_i) + beta · C_i, where X_i starts at
 // x + i * s_x and op() transposes when g.trans_a / g.trans_b (row-major, leading dimensions
 // g.lda / g.ldb / g.ldc). beta == 0 overwrites C (a NaN there does not survive); alpha == 0 or
-// k == 0 leaves beta · C, as BLAS does. Operands are checked by the caller (sizes, strides);
-// C must not overlap A or B. Runs on the global ThreadPool; call it from outside the pool.
+// k == 0 leaves beta · C, as BLAS does. alpha scales B's values where B is packed and the sums
+// where it is not (fewer rows): the two differ in rounding, and near the float range's end
+// (a product that overflows before alpha halves it). Operands are checked by the caller
+// (CpuDriver's check_gemm: sizes, non-negative strides, no C overlapping another product's C,
+// A or B). Runs on the global ThreadPool (serially when called from inside it).
 // Allocates its packing buffers per call (never on the model's hot path, whose weights are
 // packed once). Thread-safe for distinct C.
 void sgemm(const CpuKernels& kern, const GemmDesc& g, int64_t batch, int64_t sa, int64_t sb,
