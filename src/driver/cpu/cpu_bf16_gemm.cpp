@@ -136,14 +136,11 @@ Bf16Weight pack_bf16_weight(const CpuKernels& kern, const float* w, int64_t n, i
   q.n = n;
   q.k = k;
   if (q.isa == Bf16Isa::kEmulated) {
-    q.rounded.resize(static_cast<size_t>(n * k));
+    std::vector<float> rounded(static_cast<size_t>(n * k));
     parallel_for(0, n, 16, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo * k; i < hi * k; ++i) q.rounded[i] = bf16_round(w[i]);
+      for (int64_t i = lo * k; i < hi * k; ++i) rounded[i] = bf16_round(w[i]);
     });
-    if (kern.gemm_block != nullptr) {
-      q.emulated = pack_weight(q.rounded.data(), n, k, kern.gemm_nr);
-      q.rounded = {};
-    }
+    q.emulated = pack_weight(rounded.data(), n, k, kern.gemm_nr);
     return q;
   }
 #if defined(__x86_64__)
@@ -166,22 +163,7 @@ void emulated_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x
       for (int64_t c = 0; c < k; ++c) a[r * k + c] = bf16_round(x[r * lda + c]);
   };
   run_tasks(m, 16, false, round_rows);
-  if (w.emulated) {
-    packed_gemm(kern, w.emulated.get(), n, k, a, k, y, ldc, m, bias, false, gelu);
-    return;
-  }
-  // Scalar kernel build: plain sums in k order.
-  auto rows = [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      for (int64_t j = 0; j < n; ++j) {
-        float acc = 0.0f;
-        for (int64_t c = 0; c < k; ++c) acc += a[r * k + c] * w.rounded[j * k + c];
-        y[r * ldc + j] = acc + (bias ? bias[j] : 0.0f);
-      }
-      if (gelu) kern.gelu(y + r * ldc, n);
-    }
-  };
-  run_tasks(m, 4, false, rows);
+  packed_gemm(kern, w.emulated.get(), n, k, a, k, y, ldc, m, bias, false, gelu);
 }
 
 }  // namespace

@@ -53,10 +53,9 @@ struct Bf16Weight {
   // then 16-31), element [kk][j][e] = bf16(W[32 p + j][32 s + 2 kk + e]) (zeros beyond n, k).
   int64_t kp = 0, n_pad = 0;
   AlignedVector<uint16_t> packed;
-  // kEmulated: pack_weight(bf16-rounded W, n, k, gemm_nr) for the FP32 packed kernel, or the
-  // rounded W itself ([n][k]) where the kernel build has none (scalar).
+  // kEmulated: pack_weight(bf16-rounded W, n, k, gemm_nr) for the FP32 packed kernel (every
+  // kernel build has one).
   PackedFloats emulated;
-  std::vector<float> rounded;
 };
 
 // W[n, k] row-major -> rounded and packed for isa (kAuto is resolved by select_bf16_isa).

@@ -83,7 +83,9 @@ constexpr std::array<GemmMicroFn, sizeof...(Rows) + 1> gemm_micro_table(
   return {nullptr, &gemm_micro_k<V, Rows + 1, NV>...};
 }
 
-template <class V, int MR, int NV>
+// VE: the vector type of the GELU epilogue (the SSE2 GEMM of the portable build keeps that
+// build's one-float GELU).
+template <class V, int MR, int NV, class VE = V>
 void gemm_block_k(const GemmBlock& g) {
   constexpr int NR = V::W * NV;
   static constexpr auto kMicro = gemm_micro_table<V, NV>(std::make_integer_sequence<int, MR>{});
@@ -100,7 +102,7 @@ void gemm_block_k(const GemmBlock& g) {
         float* cp = g.c + i * g.ldc + col0;
         kMicro[mr](kc, g.a + i * g.lda + k0, g.lda, bp, cp, g.ldc, cols, load_c, bias);
         if (last && g.gelu)
-          for (int64_t r = 0; r < mr; ++r) gelu_k<V>(cp + r * g.ldc, cols);
+          for (int64_t r = 0; r < mr; ++r) gelu_k<VE>(cp + r * g.ldc, cols);
       }
     }
   }

@@ -664,7 +664,9 @@ void attention_k(const AttnArgs& a) {
 namespace ripvec::cpu {
 namespace {
 
-template <class V>
+// VG: the vector type of the GEMM kernels (the portable build takes SSE2's where the compiler
+// targets it, its other kernels staying one float wide).
+template <class V, class VG = V>
 CpuKernels make_kernels(const char* isa) {
   CpuKernels k;
   k.isa = isa;
@@ -688,28 +690,28 @@ CpuKernels make_kernels(const char* isa) {
   // Register tiles: AVX2 6 x 16 (12 accumulators + 2 B vectors + 1 broadcast of 16 ymm),
   // AVX-512 12 x 32 (24 + 2 + 1 of 32 zmm). k blocks keep a panel's block (kc x NR floats)
   // within 32-48 KiB, an L1's worth.
-  k.gemm_nt = &gemm_nt_k<V>;
-  if constexpr (V::W == 1) {
-    // The portable build (no AVX2): 4 x 4 floats, which the compiler may put in SSE registers.
-    k.gemm_mr = 4;
-    k.gemm_nr = 4;
-    k.gemm_kc = 256;
-    k.gemm_mc_tiles = 16;
-    k.gemm_block = &gemm_block_k<V, 4, 4>;
-  } else if constexpr (V::W == 8) {
-    k.gemm_mr = 6;
-    k.gemm_nr = 16;
-    k.gemm_kc = 512;
-    k.gemm_block = &gemm_block_k<V, 6, 2>;
-  } else if constexpr (V::W == 16) {
-    k.gemm_mr = 12;
-    k.gemm_nr = 32;
-    k.gemm_kc = 384;
+  k.gemm_nt = &gemm_nt_k<VG>;
+  // MR x NV·W register tile, k block, register tiles per row block, kernel.
+  auto tiles = [&k](int mr, int nr, int kc, int mc_tiles, void (*block)(const GemmBlock&)) {
+    k.gemm_mr = mr;
+    k.gemm_nr = nr;
+    k.gemm_kc = kc;
+    k.gemm_mc_tiles = mc_tiles;
+    k.gemm_block = block;
+  };
+  if constexpr (VG::W == 1) {
+    tiles(4, 4, 256, 16, &gemm_block_k<VG, 4, 4>);  // the portable build without SSE2
+  } else if constexpr (VG::W == 4) {
+    // The portable build on x86-64 (SSE2, no FMA): 4 x 8, 8 accumulators + 2 B vectors + the
+    // broadcast and the product of the multiply-add in 16 xmm (6 x 8: no faster).
+    tiles(4, 8, 256, 12, &gemm_block_k<VG, 4, 2, V>);
+  } else if constexpr (VG::W == 8) {
+    tiles(6, 16, 512, 12, &gemm_block_k<V, 6, 2>);
+  } else if constexpr (VG::W == 16) {
     // Row blocks of 4 tiles (48 rows): on the quiet Intel development VM (Xeon, 2 MiB L2) 4
     // tiles run the model's GEMMs 8-15% faster at 2 threads than 12 (gemm_bench, m = 4,096) and
     // the MiniLM forward 1.11x (docs/benchmarks.md); AVX2 keeps 12 (tuned on the AMD VM).
-    k.gemm_mc_tiles = 4;
-    k.gemm_block = &gemm_block_k<V, 12, 2>;
+    tiles(12, 32, 384, 4, &gemm_block_k<V, 12, 2>);
   }
   return k;
 }

@@ -5,6 +5,10 @@
 
 #include "driver/cpu/cpu_kernels.hpp"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace ripvec::cpu {
 namespace {
 
@@ -39,6 +43,40 @@ struct V1 {
   static R iota() { return 0.0f; }
 };
 
+#if defined(__SSE2__)
+// Four floats of SSE2 (every x86-64 CPU has it), for the GEMM kernels only. With one float per
+// "vector" the products of a CPU without AVX2 ran at 6 GFLOP/s per core once ripvec stopped
+// linking OpenBLAS, whose SSE kernels reach 29 (gemm_bench, OPENBLAS_CORETYPE=Nehalem, model
+// shapes at m = 256); with four, 32. Multiply-add is a multiply and an add (no FMA before AVX2).
+struct V4 {
+  using R = __m128;
+  static constexpr int W = 4;
+  static R zero() { return _mm_setzero_ps(); }
+  static R set1(float x) { return _mm_set1_ps(x); }
+  static R load(const float* p) { return _mm_loadu_ps(p); }
+  static void store(float* p, R v) { _mm_storeu_ps(p, v); }
+  static R loadn(const float* p, int64_t n, float fill) {
+    alignas(16) float t[4] = {fill, fill, fill, fill};
+    for (int64_t i = 0; i < n && i < 4; ++i) t[i] = p[i];
+    return _mm_load_ps(t);
+  }
+  static void storen(float* p, R v, int64_t n) {
+    alignas(16) float t[4];
+    _mm_store_ps(t, v);
+    for (int64_t i = 0; i < n && i < 4; ++i) p[i] = t[i];
+  }
+  static R add(R a, R b) { return _mm_add_ps(a, b); }
+  static R fmadd(R a, R b, R c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+  static float hsum(R v) {
+    const R s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+  }
+};
+using GemmVector = V4;
+#else
+using GemmVector = V1;
+#endif
+
 }  // namespace
 }  // namespace ripvec::cpu
 
@@ -46,7 +84,7 @@ struct V1 {
 
 namespace ripvec::cpu {
 const CpuKernels& kernels_scalar() {
-  static const CpuKernels k = make_kernels<V1>("scalar");
+  static const CpuKernels k = make_kernels<V1, GemmVector>("scalar");
   return k;
 }
 }  // namespace ripvec::cpu
