@@ -760,23 +760,6 @@ bool ignored_below(const fs::path& root, const fs::path& path) {
   return false;
 }
 
-bool is_resource_errno(int err) {
-  return err == EMFILE || err == ENFILE || err == ENOMEM;
-}
-
-std::string process_limit_note(int err) {
-  switch (err) {
-    case EMFILE:
-      return " (a limit of this process, not of the file: `ulimit -n`)";
-    case ENFILE:
-      return " (the system's limit of open files, not the file's)";
-    case ENOMEM:
-      return " (the memory of this process or the system, not the file)";
-    default:
-      return "";
-  }
-}
-
 ContentStatus read_text_file(const fs::path& p, uint64_t max_size, std::string* out) {
   // O_NONBLOCK: opening a FIFO (one put in place of a file after the walk, or named by an LSP
   // client) would wait for a writer; fstat then refuses anything but a regular file.

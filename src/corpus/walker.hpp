@@ -2,6 +2,8 @@
 // hidden files, type filters, globs) and reads files as UTF-8 text.
 #pragma once
 
+#include "util/resource_errno.hpp"  // is_resource_errno, process_limit_note
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -117,13 +119,6 @@ enum class ContentStatus { Ok, Binary, InvalidUtf8, TooLarge, Unreadable };
 // memory: is_resource_errno), so that the file is never taken for unreadable.
 ContentStatus read_text_file(const std::filesystem::path& p, uint64_t max_size, std::string* out);
 const char* content_status_name(ContentStatus s);
-
-// Whether errno value `err` is a limit of the process or the system (EMFILE, ENFILE, ENOMEM)
-// rather than a property of the file it was about.
-bool is_resource_errno(int err);
-// What to add to such an error's text so that nobody looks for a fault in the file: which
-// limit it is (" (a limit of this process, not of the file: `ulimit -n`)" for EMFILE).
-std::string process_limit_note(int err);
 
 // The -t/--type table (FileType, file_types()) is public: ripvec/corpus.hpp.
 

@@ -117,7 +117,8 @@ std::string file_fingerprint(const fs::path& path, const fs::path& cache_dir) {
   }
   if (fp.empty()) {
     const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) throw IoError(p.string() + ": " + std::strerror(errno));
+    if (const int err = errno; fd < 0)
+      throw IoError(p.string() + ": " + std::strerror(err) + process_limit_note(err));
     struct Close {
       int fd;
       ~Close() { ::close(fd); }

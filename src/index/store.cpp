@@ -22,6 +22,7 @@
 #include "index/hash.hpp"
 #include "ripvec/bytes.hpp"
 #include "ripvec/error.hpp"
+#include "util/resource_errno.hpp"
 #include "util/text_util.hpp"
 #include "util/thread_pool.hpp"
 
@@ -53,7 +54,7 @@ constexpr int kIndexOpenFlags = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
 [[noreturn]] void throw_open_error(const fs::path& path, int e) {
   if (e == ELOOP) throw IndexError(path.string() + " is a symbolic link, not an index file");
   if (e == ENXIO) throw IndexError(path.string() + " is not a regular file");
-  throw IoError("cannot open " + path.string() + ": " + std::strerror(e));
+  throw IoError("cannot open " + path.string() + ": " + std::strerror(e) + process_limit_note(e));
 }
 
 // Takes an fd opened with kIndexOpenFlags: fills *st, requires a regular file, clears

@@ -20,6 +20,7 @@
 
 #include "ripvec/error.hpp"
 #include "util/aligned_vector.hpp"
+#include "util/resource_errno.hpp"
 
 namespace ripvec {
 
@@ -413,8 +414,11 @@ SafeTensors SafeTensors::open(const std::filesystem::path& path, Pages pages) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw IoError("cannot open safetensors file " + path.string() + ": " + std::strerror(errno));
+  if (fd < 0) {
+    const int err = errno;
+    throw IoError("cannot open safetensors file " + path.string() + ": " + std::strerror(err) +
+                  process_limit_note(err));
+  }
   struct stat st {};
   if (fstat(fd, &st) != 0) {
     int err = errno;
@@ -438,7 +442,8 @@ SafeTensors SafeTensors::open(const std::filesystem::path& path, Pages pages) {
   int err = errno;
   ::close(fd);  // the mapping keeps the file alive
   if (p == MAP_FAILED)
-    throw IoError("cannot mmap safetensors file " + path.string() + ": " + std::strerror(err));
+    throw IoError("cannot mmap safetensors file " + path.string() + ": " + std::strerror(err) +
+                  process_limit_note(err));
   impl->mapping = Mapping(p, size);
   impl->parse(impl->mapping.data(), size);
   return SafeTensors(std::move(impl));

@@ -1,4 +1,5 @@
 #include "util/file_read.hpp"
+#include "util/resource_errno.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -52,7 +53,7 @@ std::string read_small_file(const std::filesystem::path& path, uint64_t max_byte
     throw IoError(path.string() + " is too large (" + std::to_string(e.size) + " bytes; at most " +
                   std::to_string(max_bytes) + ")");
   throw IoError((e.at_open ? "cannot open " : "cannot read ") + path.string() + ": " +
-                std::strerror(e.err));
+                std::strerror(e.err) + process_limit_note(e.err));
 }
 
 std::string read_first_line(const std::filesystem::path& path) {
