@@ -134,7 +134,7 @@ struct CpuKernels {
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float* y, float a, const float* x, int64_t n);  // y += a * x
   void (*attention)(const AttnArgs& a);
-  // Packed-weight GEMM, in every build (the scalar one with 4 x 4 tiles of floats). gemm_mr x
+  // Packed-weight GEMM, in every build (the portable one on SSE2's 4 x 8 tiles). gemm_mr x
   // gemm_nr is the register tile; gemm_kc the largest k block; gemm_mc_tiles register tiles
   // make a row block (one pool task's rows).
   int gemm_mr = 0, gemm_nr = 0, gemm_kc = 0, gemm_mc_tiles = 12;

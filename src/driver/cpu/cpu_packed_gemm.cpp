@@ -63,7 +63,6 @@ int64_t env_int(const char* name) {
 }
 const int64_t kEnvKc = env_int("RIPVEC_CPU_GEMM_KC");
 const int64_t kEnvMcTiles = env_int("RIPVEC_CPU_GEMM_MC");
-}  // namespace
 
 int64_t packed_kc(const CpuKernels& kern, int64_t k) {
   // k blocks of at most gemm_kc, as even as possible (k = 1536 -> 4 x 384 on AVX-512).
@@ -77,6 +76,8 @@ int64_t packed_mc(const CpuKernels& kern) {
   // rows for one k block stay in L2 while the panels stream past.
   return (kEnvMcTiles > 0 ? kEnvMcTiles : kern.gemm_mc_tiles) * int64_t{kern.gemm_mr};
 }
+
+}  // namespace
 
 void packed_gemm(const CpuKernels& kern, const float* packed, int64_t n, int64_t k, const float* a,
                  int64_t lda, float* c, int64_t ldc, int64_t m, const float* bias, bool accumulate,

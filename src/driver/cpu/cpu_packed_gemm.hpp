@@ -34,11 +34,6 @@ PackedFloats pack_weight(const float* w, int64_t n, int64_t k, int nr);
 void pack_panels(const float* b, int64_t ldb, bool nk, int64_t n, int64_t k, int nr, float alpha,
                  float* dst);
 
-// The k block (floats) and the row block (rows) of packed products of depth k on these kernels,
-// with the tuning overrides $RIPVEC_CPU_GEMM_KC and $RIPVEC_CPU_GEMM_MC applied.
-int64_t packed_kc(const CpuKernels& kern, int64_t k);
-int64_t packed_mc(const CpuKernels& kern);
-
 // c[m, n] (ldc) = (accumulate ? c : 0) + a[m, k] (lda) · Wᵀ + bias (nullable), then GELU
 // when gelu. packed comes from pack_weight(w, n, k, kern.gemm_nr). Runs on the global pool.
 void packed_gemm(const CpuKernels& kern, const float* packed, int64_t n, int64_t k, const float* a,

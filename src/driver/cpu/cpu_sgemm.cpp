@@ -16,40 +16,34 @@ void scale_c(float* c, int64_t ldc, int64_t m, int64_t n, float beta) {
     for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
 }
 
-// One product, packed: op(B) · alpha into `panels`, op(A) into `at` when transposed, then the
-// kernel's row blocks over every panel, on the calling thread.
-void packed_serial(const CpuKernels& kern, const GemmDesc& g, const float* a, const float* b,
-                   float* c, bool accumulate, AlignedVector<float>& panels,
-                   AlignedVector<float>& at) {
+// One product through the packed kernel: op(B) · alpha packed into `panels`, op(A) copied into
+// `at` when transposed, then packed_gemm. Each step spreads over the pool unless `small`; inside
+// a pool task (one product per task) ThreadPool runs them serially on that task's thread.
+void packed_product(const CpuKernels& kern, const GemmDesc& g, const float* a, const float* b,
+                    float* c, bool accumulate, bool small, AlignedVector<float>& panels,
+                    AlignedVector<float>& at) {
   const int64_t nr = kern.gemm_nr, np = (g.n + nr - 1) / nr;
   panels.resize(static_cast<size_t>(np * g.k * nr));
-  pack_panels(b, g.ldb, g.trans_b, g.n, g.k, kern.gemm_nr, g.alpha, panels.data());
+  auto pack = [&](int64_t lo, int64_t hi) {
+    // Panels [lo, hi): columns [lo·nr, hi·nr) of op(B), at their place in the buffer.
+    const int64_t j0 = lo * nr, cols = std::min(g.n, hi * nr) - j0;
+    pack_panels(g.trans_b ? b + j0 * g.ldb : b + j0, g.ldb, g.trans_b, cols, g.k, kern.gemm_nr,
+                g.alpha, panels.data() + lo * g.k * nr);
+  };
+  run_tasks(np, 1, small, pack);
   const float* ap = a;
   int64_t lda = g.lda;
   if (g.trans_a) {
     at.resize(static_cast<size_t>(g.m * g.k));
-    for (int64_t kk = 0; kk < g.k; ++kk)
-      for (int64_t i = 0; i < g.m; ++i) at[i * g.k + kk] = a[kk * g.lda + i];
+    auto transpose = [&](int64_t lo, int64_t hi) {
+      for (int64_t kk = 0; kk < g.k; ++kk)
+        for (int64_t r = lo; r < hi; ++r) at[r * g.k + kk] = a[kk * g.lda + r];
+    };
+    run_tasks(g.m, 32, small, transpose);
     ap = at.data();
     lda = g.k;
   }
-  const int64_t kc = packed_kc(kern, g.k), mc = packed_mc(kern);
-  for (int64_t r0 = 0; r0 < g.m; r0 += mc) {
-    GemmBlock blk;
-    blk.a = ap + r0 * lda;
-    blk.lda = lda;
-    blk.b = panels.data();
-    blk.n = g.n;
-    blk.k = g.k;
-    blk.kc = kc;
-    blk.c = c + r0 * g.ldc;
-    blk.ldc = g.ldc;
-    blk.rows = std::min(mc, g.m - r0);
-    blk.panel0 = 0;
-    blk.panel1 = np;
-    blk.accumulate = accumulate;
-    kern.gemm_block(blk);
-  }
+  packed_gemm(kern, panels.data(), g.n, g.k, ap, lda, c, g.ldc, g.m, nullptr, accumulate, false);
 }
 
 }  // namespace
@@ -62,7 +56,8 @@ void sgemm(const CpuKernels& kern, const GemmDesc& g, int64_t batch, int64_t sa,
   const bool small = flops < 2e6;
   if (g.k <= 0 || g.alpha == 0.0f) {
     // BLAS leaves beta · C and reads neither A nor B.
-    for (int64_t i = 0; i < batch; ++i) scale_c(c + i * sc, g.ldc, g.m, g.n, g.beta);
+    if (g.beta != 1.0f)
+      for (int64_t i = 0; i < batch; ++i) scale_c(c + i * sc, g.ldc, g.m, g.n, g.beta);
     return;
   }
   if (g.beta != 0.0f && g.beta != 1.0f)
@@ -95,43 +90,16 @@ void sgemm(const CpuKernels& kern, const GemmDesc& g, int64_t batch, int64_t sa,
     return;
   }
 
-  if (batch >= threads || small) {
-    // Many products (attention-shaped): one per task, each packed on its own thread.
-    auto run = [&](int64_t lo, int64_t hi) {
-      AlignedVector<float> panels, at;
-      for (int64_t i = lo; i < hi; ++i)
-        packed_serial(kern, g, a + i * sa, b + i * sb, c + i * sc, accumulate, panels, at);
-    };
+  // Many products (attention-shaped): one per pool task. Few large ones: each over the pool.
+  auto run = [&](int64_t lo, int64_t hi) {
+    AlignedVector<float> panels, at;
+    for (int64_t i = lo; i < hi; ++i)
+      packed_product(kern, g, a + i * sa, b + i * sb, c + i * sc, accumulate, small, panels, at);
+  };
+  if (batch >= threads || small)
     run_tasks(batch, 1, small, run);
-    return;
-  }
-  // Few large products: each packed once, then the packed kernel's tasks over the pool.
-  const int64_t nr = kern.gemm_nr, np = (g.n + nr - 1) / nr;
-  AlignedVector<float> panels(static_cast<size_t>(np * g.k * nr)), at;
-  for (int64_t i = 0; i < batch; ++i) {
-    const float* bi = b + i * sb;
-    auto pack = [&](int64_t lo, int64_t hi) {
-      // Panels [lo, hi): columns [lo·nr, hi·nr) of op(B), at their place in the buffer.
-      const int64_t j0 = lo * nr, cols = std::min(g.n, hi * nr) - j0;
-      pack_panels(g.trans_b ? bi + j0 * g.ldb : bi + j0, g.ldb, g.trans_b, cols, g.k, kern.gemm_nr,
-                  g.alpha, panels.data() + lo * g.k * nr);
-    };
-    run_tasks(np, 1, false, pack);
-    const float* ap = a + i * sa;
-    int64_t lda = g.lda;
-    if (g.trans_a) {
-      at.resize(static_cast<size_t>(g.m * g.k));
-      auto transpose = [&](int64_t lo, int64_t hi) {
-        for (int64_t kk = 0; kk < g.k; ++kk)
-          for (int64_t r = lo; r < hi; ++r) at[r * g.k + kk] = ap[kk * g.lda + r];
-      };
-      run_tasks(g.m, 32, false, transpose);
-      ap = at.data();
-      lda = g.k;
-    }
-    packed_gemm(kern, panels.data(), g.n, g.k, ap, lda, c + i * sc, g.ldc, g.m, nullptr, accumulate,
-                false);
-  }
+  else
+    run(0, batch);
 }
 
 }  // namespace ripvec::cpu
