@@ -132,6 +132,66 @@ TEST_P(VectorLevels, QuantizedEqualsFloatTopK) {
   }
 }
 
+// quantize_rows on every path is the formula: codes lround(v / scale) (half away from zero)
+// clamped to [-127, 127], scale max|v| / 127, and an error bound at least the true error and
+// within float rounding of it. Rows with exact ties (scale 1: v / scale = k + 0.5), a zero row,
+// lengths that are not a multiple of 16, and random rows; every path gives the same bytes.
+TEST_P(VectorLevels, QuantizeRowsIsTheFormulaOnEveryPath) {
+  for (size_t dim : {384u, 40u, 19u, 1u}) {
+    const size_t n = 300;
+    auto v = random_unit_rows(n, dim, 90 + dim);
+    for (size_t j = 0; j < dim; ++j) {  // row 0: ties; row 1: zero; row 2: a huge value
+      const float tie[] = {127.0f, 2.5f, -3.5f, 0.5f, -0.5f, 126.5f, -126.5f, 1.5f, -0.0f};
+      v[j] = j == 0 ? 127.0f : tie[j % 9];
+      v[dim + j] = 0.0f;
+      v[2 * dim + j] = j == dim / 2 ? 3e38f : 1e-30f * static_cast<float>(j);
+    }
+    std::vector<int8_t> codes(n * dim), ref_codes(n * dim);
+    std::vector<float> scales(n), err(n);
+    {
+      CapGuard g(GetParam());
+      quantize_rows(v.data(), n, dim, codes.data(), scales.data(), err.data());
+    }
+    std::vector<int8_t> scalar_codes(n * dim);
+    std::vector<float> scalar_scales(n), scalar_err(n);
+    {
+      CapGuard g(SimdLevel::Scalar);
+      quantize_rows(v.data(), n, dim, scalar_codes.data(), scalar_scales.data(), scalar_err.data());
+    }
+    for (size_t r = 0; r < n; ++r) {
+      const float* row = v.data() + r * dim;
+      float m = 0;
+      for (size_t j = 0; j < dim; ++j) m = std::max(m, std::fabs(row[j]));
+      const float scale = m / 127.0f;
+      ASSERT_EQ(scales[r], scale) << "dim " << dim << " row " << r;
+      double e2 = 0;
+      for (size_t j = 0; j < dim; ++j) {
+        const long q = scale > 0 ? std::clamp(std::lround(row[j] / scale), -127L, 127L) : 0;
+        ASSERT_EQ(codes[r * dim + j], q) << "dim " << dim << " row " << r << " col " << j;
+        const double d = double(row[j]) - double(scale) * double(q);
+        e2 += d * d;
+      }
+      const double want = std::sqrt(e2);
+      EXPECT_GE(double(err[r]), want) << "dim " << dim << " row " << r;
+      EXPECT_LE(double(err[r]), want * (1 + 1e-5) + 1e-37) << "dim " << dim << " row " << r;
+      EXPECT_EQ(scalar_scales[r], scales[r]);
+      EXPECT_EQ(scalar_err[r], err[r]) << "dim " << dim << " row " << r;
+    }
+    EXPECT_EQ(scalar_codes, codes) << "dim " << dim;
+    if (dim >= 9) {  // the ties: 2.5 -> 3, -3.5 -> -4, 0.5 -> 1, -0.5 -> -1, 126.5 -> 127
+      EXPECT_EQ(codes[1], 3);
+      EXPECT_EQ(codes[2], -4);
+      EXPECT_EQ(codes[3], 1);
+      EXPECT_EQ(codes[4], -1);
+      EXPECT_EQ(codes[5], 127);
+      EXPECT_EQ(codes[6], -127);
+      EXPECT_EQ(codes[7], 2);
+    }
+    EXPECT_EQ(scales[1], 0.0f);
+    EXPECT_EQ(err[1], std::nextafter(0.0f, 1.0f));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Index, VectorLevels,
                          ::testing::Values(SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512,
                                            SimdLevel::Avx512Vnni),
