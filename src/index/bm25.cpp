@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -250,27 +251,72 @@ namespace {
 std::atomic<uint64_t> g_dictionary_ids{0};
 }  // namespace
 
-Bm25Dictionary::Bm25Dictionary() : id_(++g_dictionary_ids) {}
+Bm25Dictionary::Bm25Dictionary() : id_(++g_dictionary_ids) {
+  slots_.resize(4096);
+}
+
+namespace {
+// 8 bytes at a time, each word mixed in by a multiply (terms are short: one to three words).
+uint64_t term_hash(std::string_view t) {
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ t.size();
+  for (size_t i = 0; i < t.size(); i += 8) {
+    uint64_t w = 0;
+    std::memcpy(&w, t.data() + i, std::min<size_t>(8, t.size() - i));
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+  }
+  h *= 0x94D049BB133111EBull;
+  return h ^ (h >> 29);
+}
+}  // namespace
+
+void Bm25Dictionary::grow() {
+  std::vector<Slot> old(slots_.size() * 2);
+  old.swap(slots_);
+  const size_t mask = slots_.size() - 1;
+  for (const Slot& s : old) {
+    if (s.id == UINT32_MAX) continue;
+    size_t i = term_hash(term(s.id)) & mask;
+    while (slots_[i].id != UINT32_MAX) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
+}
 
 std::vector<uint32_t> Bm25Dictionary::add(const Bm25Block& b) {
   std::vector<uint32_t> ids(b.terms.size());
-  for (size_t i = 0; i < b.terms.size(); ++i) {
-    auto [it, fresh] = ids_.try_emplace(b.terms[i], static_cast<uint32_t>(terms_.size()));
-    if (fresh) terms_.push_back(&it->first);
-    ids[i] = it->second;
+  for (size_t k = 0; k < b.terms.size(); ++k) {
+    const std::string_view t = b.terms[k];
+    if (2 * (off_.size() + 1) > slots_.size()) grow();
+    const uint64_t h = term_hash(t);
+    const auto tag = static_cast<uint32_t>(h >> 32);
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.id == UINT32_MAX) {
+        s = {tag, static_cast<uint32_t>(off_.size())};
+        off_.push_back(bytes_.size());
+        bytes_.append(t);
+        ids[k] = s.id;
+        break;
+      }
+      if (s.tag == tag && term(s.id) == t) {
+        ids[k] = s.id;
+        break;
+      }
+    }
   }
-  const size_t unsorted = terms_.size() - sorted_.size();
+  const size_t unsorted = off_.size() - sorted_.size();
   if (unsorted >= std::max<size_t>(4096, sorted_.size() / 4)) presort();
   return ids;
 }
 
 void Bm25Dictionary::presort() {
   const size_t first = sorted_.size();
-  if (first == terms_.size()) return;
+  if (first == off_.size()) return;
   // The new ids by term: by the first 8 bytes as one big-endian integer (terms hold no NUL,
   // so zero padding keeps the order), the whole term only among those with the same 8 bytes:
   // a sort of integers in cache, not of strings scattered over the heap. Then one merge.
-  std::vector<std::pair<uint64_t, uint32_t>> keyed(terms_.size() - first);
+  std::vector<std::pair<uint64_t, uint32_t>> keyed(off_.size() - first);
   for (size_t i = 0; i < keyed.size(); ++i) {
     const auto id = static_cast<uint32_t>(first + i);
     const std::string_view t = term(id);

@@ -13,7 +13,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace ripvec::index {
@@ -114,21 +113,29 @@ class Bm25Dictionary {
   // those and merges them into the sorted order, so that sorting is spread over the adds
   // (the index's finisher thread, while embedding runs) instead of waiting for the build.
   std::vector<uint32_t> add(const Bm25Block& b);
-  size_t size() const { return terms_.size(); }
+  size_t size() const { return off_.size(); }
   uint64_t id() const { return id_; }
-  std::string_view term(uint32_t i) const { return *terms_[i]; }
+  // Valid until the next add().
+  std::string_view term(uint32_t i) const {
+    return {bytes_.data() + off_[i], static_cast<size_t>(off_end(i) - off_[i])};
+  }
   // Every id, in term order (sorts what is left to sort).
   const std::vector<uint32_t>& sorted();
 
  private:
   void presort();
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  uint64_t off_end(uint32_t i) const { return i + 1 < off_.size() ? off_[i + 1] : bytes_.size(); }
+  void grow();
+  // Terms by id, their bytes back to back (an update merges every file's block, hundreds of
+  // thousands of lookups: a node per term made them cache misses); the id table is open
+  // addressing over (hash tag, id).
+  std::string bytes_;
+  std::vector<uint64_t> off_;  // id -> first byte in bytes_
+  struct Slot {
+    uint32_t tag = 0, id = UINT32_MAX;
   };
-  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> ids_;
-  std::vector<const std::string*> terms_;  // id -> key in ids_ (node addresses are stable)
-  std::vector<uint32_t> sorted_;           // ids 0 .. sorted_.size()-1, in term order
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> sorted_;  // ids 0 .. sorted_.size()-1, in term order
   uint64_t id_;
 };
 

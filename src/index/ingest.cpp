@@ -389,6 +389,9 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
           // covered by that name: a repository can ship a .ripvec/ whose object for the right
           // id holds other text. Every chunk must be a piece of the file, or it is re-made.
           if (obj && !object_matches_content(*obj, content)) obj = nullptr;
+          // Its stored keyword terms are not checked against the file: the snapshot build
+          // makes them again from the chunks just checked.
+          if (obj) obj->prep.reset();
           if (obj) {
             it.outcome.kind = FileOutcome::Reused;
             it.outcome.obj = std::move(obj);
@@ -483,13 +486,16 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
         if (cfg.bm25_dict) {
           p.prep->term_ids = cfg.bm25_dict->add(p.prep->terms);
           p.prep->dict_id = cfg.bm25_dict->id();
-          p.prep->terms.terms = {};  // the dictionary holds them now
         }
         obj->prep = std::move(p.prep);
       }
       p.outcome.obj = std::move(obj);
     }
-    cfg.done(tasks[p.task], std::move(p.outcome));
+    SnapshotPrep* merged = p.outcome.obj && p.outcome.obj->prep && p.outcome.obj->prep->dict_id != 0
+                               ? p.outcome.obj->prep.get()
+                               : nullptr;
+    cfg.done(tasks[p.task], std::move(p.outcome));  // writes the object, terms included
+    if (merged) merged->terms.terms = {};           // the dictionary holds them now
     if (prog) prog->files_done++;
   };
   std::mutex fin_mu;

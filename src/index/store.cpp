@@ -129,6 +129,13 @@ void put_str(std::string* out, std::string_view s) {
   put_u32(out, static_cast<uint32_t>(s.size()));
   out->append(s);
 }
+void put_varint(std::string* out, uint32_t v) {  // LEB128
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
 
 struct Reader {
   std::string_view data;
@@ -152,6 +159,20 @@ struct Reader {
     pos += n;
     return s;
   }
+  uint32_t varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 35; shift += 7) {
+      need(1);
+      const auto b = static_cast<uint8_t>(data[pos++]);
+      v |= uint64_t(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        if (v > UINT32_MAX) break;
+        return static_cast<uint32_t>(v);
+      }
+    }
+    throw IndexError("object " + std::string(origin) + " is malformed (a number out of range)");
+  }
+  size_t left() const { return data.size() - pos; }
 };
 
 // ----- snapshot format -----
@@ -967,6 +988,87 @@ int64_t file_mtime_ns(const fs::path& p) {
 
 // ---------------- objects ----------------
 
+namespace {
+
+// Whether obj's prep holds the whole keyword block of its chunks, strings included (the
+// pipeline's prep until its terms are merged into the build's dictionary; one decoded from an
+// object of version 4).
+bool object_terms_storable(const ObjectData& obj) {
+  const SnapshotPrep* pr = obj.prep.get();
+  if (pr == nullptr || pr->path.empty()) return false;
+  const Bm25Block& b = pr->terms;
+  return b.num_docs() == obj.chunks.size() && b.doc_end.size() == b.num_docs() &&
+         b.entry_tf.size() == b.entry_term.size() && !b.terms.empty() &&
+         (b.doc_end.empty() || b.doc_end.back() == b.entry_term.size());
+}
+
+// Version 4's terms, after the keys: the path they were made for (u32 length + bytes), the
+// block's terms (varint count, then varint length + bytes each), then per chunk its three field
+// lengths, its entry count and per entry the term's id (the first as is, then each as its
+// distance to the one before minus 1: a chunk's ids are strictly increasing) and its three field
+// counts, all LEB128 varints.
+void put_object_terms(const SnapshotPrep& pr, std::string* out) {
+  const Bm25Block& b = pr.terms;
+  put_str(out, pr.path);
+  put_varint(out, static_cast<uint32_t>(b.terms.size()));
+  for (const std::string& t : b.terms) {
+    put_varint(out, static_cast<uint32_t>(t.size()));
+    out->append(t);
+  }
+  uint32_t e = 0;
+  for (size_t d = 0; d < b.num_docs(); ++d) {
+    for (uint32_t len : b.doc_len[d]) put_varint(out, len);
+    put_varint(out, b.doc_end[d] - e);
+    for (uint32_t first = e; e < b.doc_end[d]; ++e) {
+      put_varint(out, e == first ? b.entry_term[e] : b.entry_term[e] - b.entry_term[e - 1] - 1);
+      for (uint32_t tf : b.entry_tf[e]) put_varint(out, tf);
+    }
+  }
+}
+
+// The terms above for n_chunks chunks, read to the end of the payload. Throws IndexError on
+// anything a valid block cannot hold: a term id out of range or not increasing, counts the
+// bytes left cannot hold, bytes left over.
+std::shared_ptr<SnapshotPrep> get_object_terms(Reader& r, uint32_t n_chunks) {
+  auto bad = [&](const char* what) {
+    return IndexError("object " + std::string(r.origin) + ": keyword terms " + what);
+  };
+  auto pr = std::make_shared<SnapshotPrep>();
+  pr->path = r.str();
+  Bm25Block& b = pr->terms;
+  const uint32_t n_terms = r.varint();
+  if (n_terms == 0 || n_terms > r.left()) throw bad("count does not fit the object");
+  b.terms.resize(n_terms);
+  for (std::string& t : b.terms) {
+    const uint32_t len = r.varint();
+    r.need(len);
+    t.assign(r.data.substr(r.pos, len));
+    r.pos += len;
+  }
+  b.doc_len.resize(n_chunks);
+  b.doc_end.resize(n_chunks);
+  for (uint32_t d = 0; d < n_chunks; ++d) {
+    for (uint32_t& len : b.doc_len[d]) len = r.varint();
+    const uint32_t n = r.varint();
+    if (n > r.left() / 4)
+      throw bad("entry count does not fit the object");  // 4 bytes each at least
+    uint64_t id = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      id = i == 0 ? uint64_t(r.varint()) : id + 1 + r.varint();
+      if (id >= n_terms) throw bad("name a term the object does not hold");
+      b.entry_term.push_back(static_cast<uint32_t>(id));
+      std::array<uint32_t, kNumFields> tf{};
+      for (uint32_t& c : tf) c = r.varint();
+      b.entry_tf.push_back(tf);
+    }
+    b.doc_end[d] = static_cast<uint32_t>(b.entry_term.size());
+  }
+  if (r.left() != 0) throw bad("are followed by bytes that belong to nothing");
+  return pr;
+}
+
+}  // namespace
+
 std::string encode_object(const ObjectData& obj, uint32_t dim, std::string_view id_hex,
                           std::string_view model_key) {
   if (obj.vectors.size() != obj.chunks.size() * dim)
@@ -984,13 +1086,15 @@ std::string encode_object(const ObjectData& obj, uint32_t dim, std::string_view 
   if (!obj.keys.empty() && obj.keys.size() != obj.chunks.size())
     throw InvalidArgument("encode_object: keys do not match chunks");
   // Version 3 always carries keys; an object without them (none were made) is written as
-  // version 2, which says so.
+  // version 2, which says so. Version 4 adds the chunks' keyword terms where they were made.
   const bool keyed = !obj.keys.empty() || obj.chunks.empty();
   for (const ChunkTextKey& k : obj.keys)
     payload.append(reinterpret_cast<const char*>(k.data()), k.size());
+  const bool with_terms = keyed && !obj.chunks.empty() && object_terms_storable(obj);
+  if (with_terms) put_object_terms(*obj.prep, &payload);
   ObjectHeader h{};
   std::memcpy(h.magic, kObjectMagic, 8);
-  h.version = keyed ? kObjectVersion : 2;
+  h.version = with_terms ? kObjectVersion : keyed ? 3 : 2;
   h.dim = dim;
   h.n_chunks = static_cast<uint32_t>(obj.chunks.size());
   h.payload_len = payload.size();
@@ -1014,7 +1118,7 @@ ObjectData decode_object(std::string_view bytes, uint32_t dim, std::string_view 
   if (std::memcmp(h.magic, kObjectMagic, 8) != 0) throw IndexError("object " + o + ": bad magic");
   if (h.header_crc != header_crc_of(h))
     throw IndexError("object " + o + ": header checksum mismatch");
-  if (h.version != 2 && h.version != kObjectVersion)
+  if (h.version < 2 || h.version > kObjectVersion)
     throw IndexError("object " + o + ": format version " + std::to_string(h.version));
   if (h.dim != dim)
     throw IndexError("object " + o + ": dim " + std::to_string(h.dim) + ", expected " +
@@ -1047,13 +1151,18 @@ ObjectData decode_object(std::string_view bytes, uint32_t dim, std::string_view 
   }
   const size_t vbytes = size_t(h.n_chunks) * dim * 4;
   const size_t kbytes = h.version >= 3 ? size_t(h.n_chunks) * sizeof(ChunkTextKey) : 0;
-  if (payload.size() - r.pos != vbytes + kbytes)
+  if (h.version >= 4 ? payload.size() - r.pos < vbytes + kbytes
+                     : payload.size() - r.pos != vbytes + kbytes)
     throw IndexError("object " + o + ": vector section has the wrong size");
   obj.vectors.resize(size_t(h.n_chunks) * dim);
   if (vbytes > 0) std::memcpy(obj.vectors.data(), payload.data() + r.pos, vbytes);
   if (kbytes > 0) {
     obj.keys.resize(h.n_chunks);
     std::memcpy(obj.keys.data(), payload.data() + r.pos + vbytes, kbytes);
+  }
+  if (h.version >= 4) {
+    r.pos += vbytes + kbytes;
+    obj.prep = get_object_terms(r, h.n_chunks);
   }
   return obj;
 }

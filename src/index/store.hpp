@@ -20,14 +20,23 @@
 //   bytes>" (no file name contains NUL, so this cannot collide) and decoded back exactly.
 //   At most kMaxManifestBytes.
 //
-// Object file (little endian, version kObjectVersion; version 2 is still read):
+// Object file (little endian, version kObjectVersion; versions 2 and 3 are still read):
 //   ObjectHeader (136 bytes: magic "RVOBJ\0\0\1", version, dim, n_chunks, payload_crc32c,
 //                 payload_len, id (64 hex), model key (32 hex), header_crc32c, reserved)
 //   payload: per chunk: i32 start_line, i32 end_line, then 4 strings (u32 length + bytes):
 //            symbol, kind, language, content; then float32 vectors [n_chunks, dim]; then
-//            (version 3) the chunks' text keys, 16 bytes each [n_chunks] (chunk_text_key:
+//            (version 3 and 4) the chunks' text keys, 16 bytes each [n_chunks] (chunk_text_key:
 //            what the next version of the file looks up to keep a vector instead of
-//            embedding its chunk again). A version-2 object has no keys.
+//            embedding its chunk again); then (version 4) the chunks' keyword terms, the
+//            Bm25Block the snapshot build merges (the path they were made for as u32 length +
+//            bytes, then LEB128 varints: the block's terms as length + bytes, per chunk its
+//            three field lengths, its entry count and per entry the term id as a delta and its
+//            three field counts), so that a commit after an edit does not tokenize every
+//            unchanged file again. A version-2 object has no keys, a version-3 one no terms
+//            (the build tokenizes its chunks). decode_object gives the terms as the object's
+//            prep; they are used only for files whose stat says they are unchanged, whose
+//            chunks' text is taken from the object as well (a file read again gets its terms
+//            made again: index/ingest.cpp).
 //
 // Snapshot file (little endian, version kSnapshotVersion = 2): SnapshotHeader (320 bytes:
 // magic "RVSNAP\0\1", u32 version, u32 dim, u64 n_files, n_chunks, n_terms, n_postings,
@@ -72,10 +81,11 @@ namespace ripvec::index {
 // manifest's byte-string paths below).
 inline constexpr uint32_t kFormatVersion = 2;
 // The object file's own version (ObjectHeader::version). 3: the chunks' text keys after the
-// vectors. Not part of the index key: an index keeps its objects of version 2, which are read
-// as they are (no keys), and writes version 3 for each file it embeds from then on. (A ripvec
-// from before reads a version-3 object as damaged and embeds its file again.)
-inline constexpr uint32_t kObjectVersion = 3;
+// vectors; 4: their keyword terms after the keys. Not part of the index key: an index keeps
+// its objects of versions 2 and 3, which are read as they are (no keys; no terms), and writes
+// version 4 for each file it embeds from then on. (A ripvec from before reads a newer object
+// as damaged and embeds its file again.)
+inline constexpr uint32_t kObjectVersion = 4;
 // Snapshot layout. 2: FileRec carries the file's size and flags (hidden), for filters at query
 // time, and every section has a CRC-32C in the header, verified when the snapshot is mapped.
 inline constexpr uint32_t kSnapshotVersion = 2;
@@ -203,8 +213,9 @@ struct StoredChunk {
 // the int8 codes of its vectors. The ingest pipeline makes them once per file while the
 // embedder runs (the terms on the ingest threads, the dictionary merge and the codes on the
 // finisher: index/ingest.cpp), so that after the last vector only the merge into postings and
-// the write remain. Never stored: an object read from disk has none, and the snapshot build
-// makes whatever is missing or was made for another path, chunk count or dictionary.
+// the write remain. The terms are stored with the object (version 4) and read back with it;
+// the codes are not stored. The snapshot build makes whatever is missing or was made for
+// another path, chunk count or dictionary.
 struct SnapshotPrep {
   std::string path;                // the path `terms` were made for (the BM25 path field)
   Bm25Block terms;                 // one document per chunk: symbol, path, content
@@ -226,8 +237,9 @@ struct ObjectData {
   // [chunks.size()] chunk_text_key of each chunk, or empty (an object of version 2, or one
   // whose chunks were not all tokenized). Written and read with the object.
   std::vector<ChunkTextKey> keys;
-  // Derived, not encoded (see SnapshotPrep); null for objects read from disk. Written only
-  // before the object is shared (the pipeline hands objects back complete).
+  // Derived (see SnapshotPrep): made by the pipeline, or read from an object of version 4 (its
+  // terms only; null for older objects). Written only before the object is shared (the
+  // pipeline hands objects back complete).
   std::shared_ptr<SnapshotPrep> prep;
 };
 

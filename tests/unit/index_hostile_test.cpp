@@ -75,6 +75,35 @@ class IndexHostile : public ::testing::Test {
     return {};
   }
 
+  // The object of `rel` after a first index of the tree as it is, to alter: decoded, with
+  // what rewriting it in place needs (rewrite()).
+  struct IndexedObject {
+    fs::path path;
+    std::string id, key;
+    index::ObjectData obj;
+  };
+  IndexedObject indexed_object(const std::string& rel) {
+    const fs::path loc = location_after_update();
+    const auto m = index::decode_manifest(slurp(loc / "manifest.json"), "t");
+    IndexedObject o;
+    o.id = m.files.at(rel).id;
+    o.path = object_file(loc, o.id);
+    if (o.path.empty()) throw std::runtime_error("no object for " + rel);
+    o.key = o.path.filename().string().substr(65, 32);
+    o.obj = index::decode_object(slurp(o.path), dim(), o.id, o.key, "t");
+    return o;
+  }
+  void rewrite(const IndexedObject& o) {
+    std::ofstream(o.path, std::ios::binary | std::ios::trunc)
+        << index::encode_object(o.obj, dim(), o.id, o.key);
+  }
+  uint32_t dim() const { return static_cast<uint32_t>(emb_.dim()); }
+  fs::path location_after_update() {
+    auto idx = open();
+    idx->update();
+    return idx->location();
+  }
+
   TestHashEmbedder emb_;
   fs::path base_, root_, cache_;
 };
@@ -338,6 +367,35 @@ TEST_F(IndexHostile, PlantedSnapshotOrObjectTextIsNeverServed) {
   }
 }
 
+// Objects of version 4 carry their chunks' keyword terms, which the content check does not
+// cover. A file read again (same content, new mtime: every file of a freshly cloned repository
+// with a shipped .ripvec/) gets its terms made again from its checked chunks; an object whose
+// stored terms were altered (checksums fixed) must not make its chunk match a word it does not
+// hold.
+TEST_F(IndexHostile, PlantedKeywordTermsOfAnObjectAreNeverUsed) {
+  const std::string text = "def alpha_retry(x):\n    return backoff(x) + 1\n";
+  write(root_ / "src/alpha.py", text);
+  IndexedObject o = indexed_object("src/alpha.py");
+  ASSERT_NE(o.obj.prep, nullptr);  // written with its terms
+  index::Bm25Block& b = o.obj.prep->terms;
+  ASSERT_EQ(b.num_docs(), 1u);
+  b.terms.push_back("xyzzyplanted");
+  b.entry_term.push_back(static_cast<uint32_t>(b.terms.size() - 1));
+  b.entry_tf.push_back({5, 0, 5});
+  b.doc_end.back() = static_cast<uint32_t>(b.entry_term.size());
+  rewrite(o);
+  ASSERT_NE(index::decode_object(slurp(o.path), dim(), o.id, o.key, "t").prep, nullptr);
+  write(root_ / "src/alpha.py", text);  // same content, new mtime: read again
+  write(root_ / "src/beta.py", "def beta_parse(text):\n    return text.split(';')\n");  // a commit
+  auto idx = open();
+  const UpdateStats s = idx->update();
+  EXPECT_EQ(s.files_modified, 1u);
+  SearchOptions so;
+  so.mode = SearchMode::Keyword;
+  EXPECT_TRUE(idx->search("xyzzyplanted", so).empty()) << results(*idx);
+  EXPECT_FALSE(idx->search("alpha retry backoff", so).empty());
+}
+
 // A walk cut short by its memory bound (issue 10, item 8) must not make the files it did not
 // reach look deleted: the update fails and the committed index stays as it was.
 // Hostile probe 2026-12-06 (chunk reuse): an object whose text was altered (checksums
@@ -349,23 +407,11 @@ TEST_F(IndexHostile, ObjectThatFailsTheContentCheckLendsNoVectors) {
       "def alpha_retry(x):\n    return backoff(x) + 1\n\n\n"
       "def alpha_again(y):\n    return backoff(y) * 2\n";
   write(root_ / "src/alpha.py", text);
-  fs::path loc;
-  {
-    auto idx = open();
-    idx->update();
-    loc = idx->location();
-  }
-  const auto m = index::decode_manifest(slurp(loc / "manifest.json"), "t");
-  const std::string id = m.files.at("src/alpha.py").id;
-  const fs::path obj_path = object_file(loc, id);
-  ASSERT_FALSE(obj_path.empty());
-  const std::string key = obj_path.filename().string().substr(65, 32);
-  auto obj = index::decode_object(slurp(obj_path), static_cast<uint32_t>(emb_.dim()), id, key, "t");
-  ASSERT_EQ(obj.chunks.size(), 2u);
-  ASSERT_EQ(obj.keys.size(), 2u);
-  obj.chunks[0].content.replace(0, 3, "DEF");  // no longer a piece of the file
-  std::ofstream(obj_path, std::ios::binary | std::ios::trunc)
-      << index::encode_object(obj, static_cast<uint32_t>(emb_.dim()), id, key);
+  IndexedObject o = indexed_object("src/alpha.py");
+  ASSERT_EQ(o.obj.chunks.size(), 2u);
+  ASSERT_EQ(o.obj.keys.size(), 2u);
+  o.obj.chunks[0].content.replace(0, 3, "DEF");  // no longer a piece of the file
+  rewrite(o);
   write(root_ / "src/alpha.py", text);  // same content, new mtime: read again
   auto idx = open();
   const UpdateStats s = idx->update();

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "index/hash.hpp"
 #include "index/store.hpp"
 #include "ripvec/error.hpp"
 
@@ -88,7 +89,7 @@ TEST(IndexStore, ObjectWithoutTextKeysIsVersion2AndStillRead) {
   std::memcpy(&version, plain.data() + 8, 4);
   EXPECT_EQ(version, 2u);
   std::memcpy(&version, keyed.data() + 8, 4);
-  EXPECT_EQ(version, kObjectVersion);
+  EXPECT_EQ(version, 3u);  // keys, no keyword terms (the object has no prep)
   EXPECT_EQ(keyed.size(), plain.size() + 4 * sizeof(ChunkTextKey));
   const ObjectData d = decode_object(plain, 8, kId, kKey, "v2");
   EXPECT_TRUE(d.keys.empty());
@@ -406,6 +407,103 @@ TEST(IndexStore, PreparedSnapshotEqualsPlainBuild) {
   std::ifstream f(dir / "s.bin", std::ios::binary);
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(f)), {}), plain);
   fs::remove_all(dir);
+}
+
+// An object written with the keyword terms the pipeline made for its chunks (version 4) gives
+// them back as its prep, for the path they were made for, and a snapshot built from such
+// objects is byte for byte the plain build: an incremental commit takes the unchanged files'
+// terms from their objects instead of tokenizing every file again. Terms already merged into
+// a dictionary (their strings dropped) are not written: version 3.
+TEST(IndexStore, ObjectCarriesItsKeywordTerms) {
+  const uint32_t dim = 16;
+  std::vector<ObjectData> objs;
+  const std::vector<std::string> paths = {"src/HTTPServer.cc", "docs/Read-Me.md", "a.py"};
+  for (uint32_t i = 0; i < 3; ++i) objs.push_back(make_object(2 + i, dim, 60 + i));
+  objs[0].chunks[1].content = "HTTPServer parse_config retry-backoff Größe utf8 utf8 x";
+  objs[1].chunks[0].symbol = "";
+  std::vector<SnapshotFileInput> in;
+  for (size_t i = 0; i < objs.size(); ++i) in.push_back({paths[i], &objs[i], 10 + i, 0});
+  const std::string plain = build_snapshot_bytes(in, dim, kKey);
+
+  std::vector<ObjectData> decoded;
+  for (size_t i = 0; i < objs.size(); ++i) {
+    ObjectData o = objs[i];
+    prepare_like_the_pipeline(&o, paths[i], dim, nullptr);
+    const std::string bytes = encode_object(o, dim, kId, kKey);
+    uint32_t version = 0;
+    std::memcpy(&version, bytes.data() + 8, 4);
+    EXPECT_EQ(version, kObjectVersion);
+    ObjectData d = decode_object(bytes, dim, kId, kKey, "v4");
+    ASSERT_NE(d.prep, nullptr) << i;
+    EXPECT_EQ(d.prep->path, paths[i]);
+    const Bm25Block &got = d.prep->terms, &want = o.prep->terms;
+    EXPECT_EQ(got.terms, want.terms);
+    EXPECT_EQ(got.entry_term, want.entry_term);
+    EXPECT_EQ(got.entry_tf, want.entry_tf);
+    EXPECT_EQ(got.doc_end, want.doc_end);
+    EXPECT_EQ(got.doc_len, want.doc_len);
+    EXPECT_TRUE(d.prep->codes.empty());  // not stored: made by the build
+    EXPECT_EQ(d.vectors, o.vectors);
+    EXPECT_EQ(d.keys, o.keys);
+    decoded.push_back(std::move(d));
+  }
+  for (size_t i = 0; i < decoded.size(); ++i) in[i].object = &decoded[i];
+  EXPECT_EQ(build_snapshot_bytes(in, dim, kKey), plain);
+  Bm25Dictionary dict;
+  EXPECT_EQ(build_snapshot_bytes(in, dim, kKey, &dict), plain);
+  // Under another path (a renamed file: another object), the stored terms are not used.
+  in[2].path = "b.py";
+  const std::string renamed_plain = [&] {
+    std::vector<SnapshotFileInput> p2 = in;
+    for (size_t i = 0; i < p2.size(); ++i) p2[i].object = &objs[i];
+    return build_snapshot_bytes(p2, dim, kKey);
+  }();
+  EXPECT_EQ(build_snapshot_bytes(in, dim, kKey), renamed_plain);
+
+  ObjectData merged = objs[0];
+  prepare_like_the_pipeline(&merged, paths[0], dim, &dict);
+  const std::string v3 = encode_object(merged, dim, kId, kKey);
+  uint32_t version = 0;
+  std::memcpy(&version, v3.data() + 8, 4);
+  EXPECT_EQ(version, 3u);
+  EXPECT_EQ(decode_object(v3, dim, kId, kKey, "v3").prep, nullptr);
+}
+
+// Terms that a valid block cannot hold are damage (IndexError), never read past the object or
+// used: a term id past the block's terms, ids that do not increase within a chunk, bytes left
+// over after the last chunk (checksums made right, as a planted object would have them).
+TEST(IndexStore, ObjectTermsThatDoNotFitAreRefused) {
+  const uint32_t dim = 8;
+  ObjectData o = make_object(2, dim, 70);
+  prepare_like_the_pipeline(&o, "a.py", dim, nullptr);
+  ASSERT_GE(o.prep->terms.entry_term.size(), 3u);
+  {
+    ObjectData bad = o;
+    bad.prep = std::make_shared<SnapshotPrep>(*o.prep);
+    bad.prep->terms.entry_term[0] = static_cast<uint32_t>(bad.prep->terms.terms.size());
+    EXPECT_THROW(decode_object(encode_object(bad, dim, kId, kKey), dim, kId, kKey, "range"),
+                 IndexError);
+  }
+  {
+    ObjectData bad = o;
+    bad.prep = std::make_shared<SnapshotPrep>(*o.prep);
+    std::swap(bad.prep->terms.entry_term[0], bad.prep->terms.entry_term[1]);
+    EXPECT_THROW(decode_object(encode_object(bad, dim, kId, kKey), dim, kId, kKey, "order"),
+                 IndexError);
+  }
+  std::string bytes = encode_object(o, dim, kId, kKey);
+  ASSERT_NO_THROW(decode_object(bytes, dim, kId, kKey, "good"));
+  for (const std::string& tail : {std::string(1, '\0'), std::string(1, '\x80')}) {
+    std::string bad = bytes + tail;
+    const uint64_t len = bad.size() - 136;
+    std::memcpy(bad.data() + 24, &len, 8);
+    const uint32_t pcrc = crc32c(bad.data() + 136, len);
+    std::memcpy(bad.data() + 20, &pcrc, 4);
+    std::memset(bad.data() + 128, 0, 4);
+    const uint32_t hcrc = crc32c(bad.data(), 136);
+    std::memcpy(bad.data() + 128, &hcrc, 4);
+    EXPECT_THROW(decode_object(bad, dim, kId, kKey, "tail"), IndexError);
+  }
 }
 
 // A snapshot large enough that the writer meets every case: an object's vectors over 1 MiB

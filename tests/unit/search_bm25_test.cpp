@@ -318,3 +318,40 @@ TEST(SearchBm25, DictionarySortedWhileGrowingEqualsOneSort) {
   ASSERT_GT(all.size(), 20000u);  // several merges of 4096+ new terms
   for (size_t i = 0; i < order.size(); ++i) ASSERT_EQ(dict.term(order[i]), all[i]) << i;
 }
+
+// One id per distinct term across every block merged, whatever the table's growth and
+// collisions (50,000 terms, many sharing 8-byte prefixes; one- to 64-byte terms), and the term
+// an id names is the term that was merged.
+TEST(SearchBm25, DictionaryGivesEachTermOneIdAcrossBlocks) {
+  std::mt19937 rng(11);
+  Bm25Dictionary dict;
+  std::map<std::string, uint32_t> seen;
+  for (int b = 0; b < 60; ++b) {
+    std::string body;
+    for (int k = 0; k < 1500; ++k) {
+      const uint32_t r = rng() % 50000;
+      const std::string n = std::to_string(r);
+      body += (r % 4 == 0   ? "prefixsh" + n
+               : r % 4 == 1 ? "x" + n
+               : r % 4 == 2 ? std::string(1 + r % 56, 'z') + n
+                            : "\xc3\xa9" + n) +
+              " ";
+    }
+    const Bm25Block bl = bm25_block(std::vector<Bm25Doc>{{"", "", body}});
+    const std::vector<uint32_t> ids = dict.add(bl);
+    ASSERT_EQ(ids.size(), bl.terms.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const auto [it, fresh] = seen.emplace(bl.terms[i], ids[i]);
+      ASSERT_EQ(it->second, ids[i]) << bl.terms[i];
+    }
+  }
+  ASSERT_EQ(dict.size(), seen.size());
+  ASSERT_GT(seen.size(), 40000u);
+  std::vector<bool> used(dict.size());
+  for (const auto& [t, id] : seen) {
+    ASSERT_LT(id, dict.size());
+    ASSERT_FALSE(used[id]) << "two terms share id " << id;
+    used[id] = true;
+    ASSERT_EQ(dict.term(id), t);
+  }
+}
