@@ -72,6 +72,16 @@ int main(int argc, char** argv) {
   write(out / "store_object/sample_py.obj", encode_object(a, dim, id_a, key));
   write(out / "store_object/sample_rs.obj", encode_object(b, dim, id_b, key));
   write(out / "store_object/empty.obj", encode_object(empty, dim, sha256_hex("empty"), key));
+  // The current version: text keys and the chunks' keyword terms (what an index writes).
+  ObjectData a4 = a;
+  for (size_t c = 0; c < a4.chunks.size(); ++c) {
+    const std::vector<int32_t> ids = {101, 7, static_cast<int32_t>(c), 102};
+    a4.keys.push_back(chunk_text_key(ids));
+  }
+  a4.prep = std::make_shared<SnapshotPrep>();
+  a4.prep->path = "src/sample.py";
+  a4.prep->terms = snapshot_terms(a4.prep->path, std::span<const StoredChunk>(a4.chunks));
+  write(out / "store_object/sample_py_terms.obj", encode_object(a4, dim, id_a, key));
 
   const SnapshotFileInput files[] = {{"src/sample.py", &a}, {"src/sample.rs", &b}};
   const std::string snap = build_snapshot_bytes(files, dim, key);
@@ -87,10 +97,12 @@ int main(int argc, char** argv) {
   m.root = "/home/user/project";
   m.generation = 7;
   m.snapshot = SnapshotRecord{"snapshot-7.bin", snap.size(), 1733300000123456789, 0x1234abcd, 5};
-  m.files["src/sample.py"] = {1024, 1733300000000000000, id_a, "ok", 3};
-  m.files["src/sample.rs"] = {585, -1, id_b, "ok", 2};
-  m.files["logo.png"] = {4096, 1733300000000000001, "", "binary", 0};
-  m.files["bad.txt"] = {12, 1733300000000000002, "", "invalid-utf8", 0};
+  m.files["src/sample.py"] = {1024, 1733300000000000000, 1733300000000000000, 131075, id_a, "ok",
+                              3};
+  m.files["src/sample.rs"] = {585, -1, 0, 0, id_b, "ok", 2};
+  m.files["logo.png"] = {4096, 1733300000000000001, 1733300000000000001, 131077, "", "binary", 0};
+  m.files["bad.txt"] = {12, 1733300000000000002, 1733300000000000002, 131078, "", "invalid-utf8",
+                        0};
   write(out / "store_manifest/manifest.json", encode_manifest(m));
   Manifest bare;
   bare.model_id = "x";

@@ -129,13 +129,6 @@ void put_str(std::string* out, std::string_view s) {
   put_u32(out, static_cast<uint32_t>(s.size()));
   out->append(s);
 }
-void put_varint(std::string* out, uint32_t v) {  // LEB128
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
 
 struct Reader {
   std::string_view data;
@@ -159,6 +152,8 @@ struct Reader {
     pos += n;
     return s;
   }
+  // A LEB128 varint as put_object_terms writes it: at most 5 bytes, a value below 2^32, no
+  // redundant last byte (every object has one encoding, which re-encodes to the same bytes).
   uint32_t varint() {
     uint64_t v = 0;
     for (int shift = 0; shift < 35; shift += 7) {
@@ -166,7 +161,7 @@ struct Reader {
       const auto b = static_cast<uint8_t>(data[pos++]);
       v |= uint64_t(b & 0x7f) << shift;
       if ((b & 0x80) == 0) {
-        if (v > UINT32_MAX) break;
+        if (v > UINT32_MAX || (b == 0 && shift > 0)) break;
         return static_cast<uint32_t>(v);
       }
     }
@@ -1010,20 +1005,37 @@ bool object_terms_storable(const ObjectData& obj) {
 void put_object_terms(const SnapshotPrep& pr, std::string* out) {
   const Bm25Block& b = pr.terms;
   put_str(out, pr.path);
-  put_varint(out, static_cast<uint32_t>(b.terms.size()));
+  // Varints written through a pointer into room for their longest form (5 bytes), then
+  // appended: a byte-by-byte append made encoding an object twice as slow.
+  size_t most = 5;
+  for (const std::string& t : b.terms) most += 5 + t.size();
+  most += b.num_docs() * 20 + b.entry_term.size() * 20;
+  thread_local std::string scratch;  // grown (and so zeroed) only when too small
+  if (scratch.size() < most) scratch.resize(most);
+  char* w = scratch.data();
+  auto varint = [&w](uint32_t v) {
+    while (v >= 0x80) {
+      *w++ = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    *w++ = static_cast<char>(v);
+  };
+  varint(static_cast<uint32_t>(b.terms.size()));
   for (const std::string& t : b.terms) {
-    put_varint(out, static_cast<uint32_t>(t.size()));
-    out->append(t);
+    varint(static_cast<uint32_t>(t.size()));
+    std::memcpy(w, t.data(), t.size());
+    w += t.size();
   }
   uint32_t e = 0;
   for (size_t d = 0; d < b.num_docs(); ++d) {
-    for (uint32_t len : b.doc_len[d]) put_varint(out, len);
-    put_varint(out, b.doc_end[d] - e);
+    for (uint32_t len : b.doc_len[d]) varint(len);
+    varint(b.doc_end[d] - e);
     for (uint32_t first = e; e < b.doc_end[d]; ++e) {
-      put_varint(out, e == first ? b.entry_term[e] : b.entry_term[e] - b.entry_term[e - 1] - 1);
-      for (uint32_t tf : b.entry_tf[e]) put_varint(out, tf);
+      varint(e == first ? b.entry_term[e] : b.entry_term[e] - b.entry_term[e - 1] - 1);
+      for (uint32_t tf : b.entry_tf[e]) varint(tf);
     }
   }
+  out->append(scratch.data(), static_cast<size_t>(w - scratch.data()));
 }
 
 // The terms above for n_chunks chunks, read to the end of the payload. Throws IndexError on
@@ -1035,6 +1047,7 @@ std::shared_ptr<SnapshotPrep> get_object_terms(Reader& r, uint32_t n_chunks) {
   };
   auto pr = std::make_shared<SnapshotPrep>();
   pr->path = r.str();
+  if (pr->path.empty() || n_chunks == 0) throw bad("are stored where none are written");
   Bm25Block& b = pr->terms;
   const uint32_t n_terms = r.varint();
   if (n_terms == 0 || n_terms > r.left()) throw bad("count does not fit the object");
@@ -1074,6 +1087,14 @@ std::string encode_object(const ObjectData& obj, uint32_t dim, std::string_view 
   if (obj.vectors.size() != obj.chunks.size() * dim)
     throw InvalidArgument("encode_object: vectors do not match chunks x dim");
   std::string payload;
+  size_t estimate = obj.vectors.size() * 4 + obj.keys.size() * sizeof(ChunkTextKey);
+  for (const auto& c : obj.chunks)
+    estimate += 24 + c.symbol.size() + c.kind.size() + c.language.size() + c.content.size();
+  if (const SnapshotPrep* pr = obj.prep.get()) {
+    estimate += 5 * pr->terms.entry_term.size() + 6 * pr->terms.num_docs() + pr->path.size();
+    for (const std::string& t : pr->terms.terms) estimate += t.size() + 1;
+  }
+  payload.reserve(estimate);
   for (const auto& c : obj.chunks) {
     put_u32(&payload, static_cast<uint32_t>(c.start_line));
     put_u32(&payload, static_cast<uint32_t>(c.end_line));
