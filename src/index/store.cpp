@@ -155,6 +155,8 @@ struct Reader {
   // A LEB128 varint as put_object_terms writes it: at most 5 bytes, a value below 2^32, no
   // redundant last byte (every object has one encoding, which re-encodes to the same bytes).
   uint32_t varint() {
+    if (pos < data.size() && static_cast<uint8_t>(data[pos]) < 0x80)  // one byte: most of them
+      return static_cast<uint8_t>(data[pos++]);
     uint64_t v = 0;
     for (int shift = 0; shift < 35; shift += 7) {
       need(1);
@@ -1060,6 +1062,8 @@ std::shared_ptr<SnapshotPrep> get_object_terms(Reader& r, uint32_t n_chunks) {
   }
   b.doc_len.resize(n_chunks);
   b.doc_end.resize(n_chunks);
+  b.entry_term.reserve(r.left() / 5);  // about 5 bytes an entry
+  b.entry_tf.reserve(r.left() / 5);
   for (uint32_t d = 0; d < n_chunks; ++d) {
     for (uint32_t& len : b.doc_len[d]) len = r.varint();
     const uint32_t n = r.varint();
