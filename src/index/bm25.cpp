@@ -13,8 +13,6 @@
 namespace ripvec::index {
 namespace {
 
-constexpr size_t kMaxTermBytes = 64;  // longer runs are blobs (hashes, base64), not words
-
 inline bool is_word_byte(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c >= 0x80;

@@ -17,6 +17,9 @@
 
 namespace ripvec::index {
 
+// The longest term the tokenizer gives; longer runs are blobs (hashes, base64), not words.
+inline constexpr size_t kMaxTermBytes = 64;
+
 // Splits text into lowercase terms the way code is written. Each identifier-like run
 // ([A-Za-z0-9_], bytes >= 0x80, and '-' between two such characters) yields the whole run
 // lowercased plus its parts split at '_' and '-', camelCase / PascalCase humps

@@ -82,6 +82,16 @@ bool object_matches_content(const ObjectData& obj, std::string_view content) {
   return true;
 }
 
+bool object_terms_match(const ObjectData& obj, std::string_view path) {
+  if (!obj.prep) return true;
+  const SnapshotPrep& p = *obj.prep;
+  if (p.path != path) return false;
+  const Bm25Block made = snapshot_terms(path, std::span<const StoredChunk>(obj.chunks));
+  const Bm25Block& b = p.terms;
+  return b.terms == made.terms && b.entry_term == made.entry_term && b.entry_tf == made.entry_tf &&
+         b.doc_end == made.doc_end && b.doc_len == made.doc_len;
+}
+
 void normalize_rows(float* v, size_t n, size_t dim) {
   for (size_t i = 0; i < n; ++i) {
     float* r = v + i * dim;
@@ -389,9 +399,11 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
           // covered by that name: a repository can ship a .ripvec/ whose object for the right
           // id holds other text. Every chunk must be a piece of the file, or it is re-made.
           if (obj && !object_matches_content(*obj, content)) obj = nullptr;
-          // Its stored keyword terms are not checked against the file: the snapshot build
-          // makes them again from the chunks just checked.
-          if (obj) obj->prep.reset();
+          // Its stored keyword terms must be those of the chunks just checked: they are used
+          // as they are whenever the file is unchanged later (a shipped object holding other
+          // terms would make its chunks match words they do not hold, for good). An object
+          // whose terms differ is made again, terms included.
+          if (obj && !object_terms_match(*obj, tasks[t].file.rel_path)) obj = nullptr;
           if (obj) {
             it.outcome.kind = FileOutcome::Reused;
             it.outcome.obj = std::move(obj);
@@ -491,9 +503,9 @@ PipelineTimes run_pipeline(const std::vector<FileTask>& tasks, const PipelineCon
       }
       p.outcome.obj = std::move(obj);
     }
-    SnapshotPrep* merged = p.outcome.obj && p.outcome.obj->prep && p.outcome.obj->prep->dict_id != 0
-                               ? p.outcome.obj->prep.get()
-                               : nullptr;
+    std::shared_ptr<SnapshotPrep> merged;
+    if (p.outcome.obj && p.outcome.obj->prep && p.outcome.obj->prep->dict_id != 0)
+      merged = p.outcome.obj->prep;
     cfg.done(tasks[p.task], std::move(p.outcome));  // writes the object, terms included
     if (merged) merged->terms.terms = {};           // the dictionary holds them now
     if (prog) prog->files_done++;

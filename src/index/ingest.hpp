@@ -54,6 +54,9 @@ std::string object_id(std::string_view rel_path, std::string_view content);
 // search per chunk in a file of at most the size cap. Vectors are not checked (that would mean
 // embedding again): a hostile object can still rank its file oddly, not show other text.
 bool object_matches_content(const ObjectData& obj, std::string_view content);
+// Whether obj's stored keyword terms (its prep, read from an object of version 4) are what the
+// snapshot build makes from its chunks for `path`; true when it has none.
+bool object_terms_match(const ObjectData& obj, std::string_view path);
 
 void normalize_rows(float* v, size_t n, size_t dim);
 const char* status_key(ContentStatus s);  // manifest spelling: "ok", "binary", ...

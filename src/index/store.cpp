@@ -994,9 +994,13 @@ bool object_terms_storable(const ObjectData& obj) {
   const SnapshotPrep* pr = obj.prep.get();
   if (pr == nullptr || pr->path.empty()) return false;
   const Bm25Block& b = pr->terms;
-  return b.num_docs() == obj.chunks.size() && b.doc_end.size() == b.num_docs() &&
-         b.entry_tf.size() == b.entry_term.size() && !b.terms.empty() &&
-         (b.doc_end.empty() || b.doc_end.back() == b.entry_term.size());
+  if (b.num_docs() != obj.chunks.size() || b.doc_end.size() != b.num_docs() ||
+      b.entry_tf.size() != b.entry_term.size() || b.terms.empty() ||
+      (!b.doc_end.empty() && b.doc_end.back() != b.entry_term.size()))
+    return false;
+  for (size_t d = 1; d < b.doc_end.size(); ++d)
+    if (b.doc_end[d] < b.doc_end[d - 1]) return false;
+  return true;
 }
 
 // Version 4's terms, after the keys: the path they were made for (u32 length + bytes), the
@@ -1052,10 +1056,11 @@ std::shared_ptr<SnapshotPrep> get_object_terms(Reader& r, uint32_t n_chunks) {
   if (pr->path.empty() || n_chunks == 0) throw bad("are stored where none are written");
   Bm25Block& b = pr->terms;
   const uint32_t n_terms = r.varint();
-  if (n_terms == 0 || n_terms > r.left()) throw bad("count does not fit the object");
-  b.terms.resize(n_terms);
+  if (n_terms == 0 || n_terms > r.left() / 2) throw bad("count does not fit the object");
+  b.terms.resize(n_terms);  // at most half the bytes left: two bytes a term at least
   for (std::string& t : b.terms) {
     const uint32_t len = r.varint();
+    if (len == 0 || len > kMaxTermBytes) throw bad("hold a term no tokenizer gives");
     r.need(len);
     t.assign(r.data.substr(r.pos, len));
     r.pos += len;

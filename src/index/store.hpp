@@ -34,9 +34,9 @@
 //            three field counts), so that a commit after an edit does not tokenize every
 //            unchanged file again. A version-2 object has no keys, a version-3 one no terms
 //            (the build tokenizes its chunks). decode_object gives the terms as the object's
-//            prep; they are used only for files whose stat says they are unchanged, whose
-//            chunks' text is taken from the object as well (a file read again gets its terms
-//            made again: index/ingest.cpp).
+//            prep, used as they are for files whose stat says they are unchanged; an object
+//            reused for a file read again keeps them only if they equal the terms made from its
+//            checked chunks (object_terms_match, index/ingest.cpp).
 //
 // Snapshot file (little endian, version kSnapshotVersion = 2): SnapshotHeader (320 bytes:
 // magic "RVSNAP\0\1", u32 version, u32 dim, u64 n_files, n_chunks, n_terms, n_postings,

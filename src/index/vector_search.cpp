@@ -308,7 +308,9 @@ __attribute__((target("avx512f"))) void quantize_row_avx512(const float* v, size
                                                             float* scale_out, float* err_out) {
   __m512 vm = _mm512_setzero_ps();
   size_t j = 0;
-  for (; j + 16 <= dim; j += 16) vm = _mm512_max_ps(vm, _mm512_abs_ps(_mm512_loadu_ps(v + j)));
+  // VMAXPS gives its second operand where either is NaN: the running maximum, which is what
+  // std::max(m, NaN) keeps on the scalar path.
+  for (; j + 16 <= dim; j += 16) vm = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(v + j)), vm);
   float m = _mm512_reduce_max_ps(vm);
   for (; j < dim; ++j) m = std::max(m, std::fabs(v[j]));
   const float scale = m / 127.0f;
@@ -340,8 +342,9 @@ __attribute__((target("avx512f"))) void quantize_row_avx512(const float* v, size
     const __m512d q1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(q, 1));
     const __m512d d0 = _mm512_sub_pd(x0, _mm512_mul_pd(vsd, q0));
     const __m512d d1 = _mm512_sub_pd(x1, _mm512_mul_pd(vsd, q1));
-    acc0 = _mm512_add_pd(acc0, _mm512_mul_pd(d0, d0));
-    acc1 = _mm512_add_pd(acc1, _mm512_mul_pd(d1, d1));
+    // Live lanes only: past the row's end 0 - scale * 0 is NaN for an infinite scale.
+    acc0 = _mm512_mask_add_pd(acc0, static_cast<__mmask8>(k), acc0, _mm512_mul_pd(d0, d0));
+    acc1 = _mm512_mask_add_pd(acc1, static_cast<__mmask8>(k >> 8), acc1, _mm512_mul_pd(d1, d1));
   }
   double lane[kErrLanes];
   _mm512_storeu_pd(lane, acc0);

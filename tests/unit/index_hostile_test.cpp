@@ -368,10 +368,12 @@ TEST_F(IndexHostile, PlantedSnapshotOrObjectTextIsNeverServed) {
 }
 
 // Objects of version 4 carry their chunks' keyword terms, which the content check does not
-// cover. A file read again (same content, new mtime: every file of a freshly cloned repository
-// with a shipped .ripvec/) gets its terms made again from its checked chunks; an object whose
-// stored terms were altered (checksums fixed) must not make its chunk match a word it does not
-// hold.
+// cover, and which are used as they are whenever their file is unchanged. An object whose
+// stored terms were altered (checksums fixed: a shipped .ripvec/) must never make its chunk
+// match a word it does not hold: not when its file is read again (every file of a fresh
+// clone), and not in a later update where the file is unchanged (the review of 2026-12-07
+// found the first version dropped the terms in memory only, so the planted ones came back from
+// the object file at the next commit).
 TEST_F(IndexHostile, PlantedKeywordTermsOfAnObjectAreNeverUsed) {
   const std::string text = "def alpha_retry(x):\n    return backoff(x) + 1\n";
   write(root_ / "src/alpha.py", text);
@@ -390,8 +392,14 @@ TEST_F(IndexHostile, PlantedKeywordTermsOfAnObjectAreNeverUsed) {
   auto idx = open();
   const UpdateStats s = idx->update();
   EXPECT_EQ(s.files_modified, 1u);
+  EXPECT_EQ(s.chunks_embedded, 2u);  // beta's chunk, and alpha's: its object was refused
   SearchOptions so;
   so.mode = SearchMode::Keyword;
+  EXPECT_TRUE(idx->search("xyzzyplanted", so).empty()) << results(*idx);
+  // A later commit with alpha.py unchanged takes its terms from its object file.
+  write(root_ / "config.js", "export const timeout = 31; // quux handling\n");
+  const UpdateStats s2 = idx->update();
+  EXPECT_EQ(s2.files_modified, 1u);
   EXPECT_TRUE(idx->search("xyzzyplanted", so).empty()) << results(*idx);
   EXPECT_FALSE(idx->search("alpha retry backoff", so).empty());
 }

@@ -58,6 +58,22 @@ ObjectData make_object(size_t n, size_t dim, uint32_t seed) {
 const std::string kId(64, 'a');
 const std::string kKey = "0123456789abcdef0123456789abcdef";
 
+// Object bytes marked version 4 with their payload length and both checksums made right (the
+// ObjectHeader offsets: version 8, payload CRC 20, payload length 24, header CRC 128, 136 bytes),
+// as a planted object would have them.
+std::string as_version4(std::string b) {
+  const uint32_t version = 4;
+  std::memcpy(b.data() + 8, &version, 4);
+  const uint64_t len = b.size() - 136;
+  std::memcpy(b.data() + 24, &len, 8);
+  const uint32_t pcrc = crc32c(b.data() + 136, len);
+  std::memcpy(b.data() + 20, &pcrc, 4);
+  std::memset(b.data() + 128, 0, 4);
+  const uint32_t hcrc = crc32c(b.data(), 136);
+  std::memcpy(b.data() + 128, &hcrc, 4);
+  return b;
+}
+
 }  // namespace
 
 TEST(IndexStore, ObjectRoundTrip) {
@@ -470,8 +486,10 @@ TEST(IndexStore, ObjectCarriesItsKeywordTerms) {
 }
 
 // Terms that a valid block cannot hold are damage (IndexError), never read past the object or
-// used: a term id past the block's terms, ids that do not increase within a chunk, bytes left
-// over after the last chunk (checksums made right, as a planted object would have them).
+// used: a term id past the block's terms, ids that do not increase within a chunk (written as a
+// delta, which wraps to an id past the terms), and hand-made sections (checksums made right, as
+// a planted object would have them): bytes left over, cut short, an empty path, no terms, an
+// empty or over-long term, a count in a redundant varint form, more terms than bytes.
 TEST(IndexStore, ObjectTermsThatDoNotFitAreRefused) {
   const uint32_t dim = 8;
   ObjectData o = make_object(2, dim, 70);
@@ -491,19 +509,53 @@ TEST(IndexStore, ObjectTermsThatDoNotFitAreRefused) {
     EXPECT_THROW(decode_object(encode_object(bad, dim, kId, kKey), dim, kId, kKey, "order"),
                  IndexError);
   }
-  std::string bytes = encode_object(o, dim, kId, kKey);
+  const std::string bytes = encode_object(o, dim, kId, kKey);
   ASSERT_NO_THROW(decode_object(bytes, dim, kId, kKey, "good"));
-  for (const std::string& tail : {std::string(1, '\0'), std::string(1, '\x80')}) {
-    std::string bad = bytes + tail;
-    const uint64_t len = bad.size() - 136;
-    std::memcpy(bad.data() + 24, &len, 8);
-    const uint32_t pcrc = crc32c(bad.data() + 136, len);
-    std::memcpy(bad.data() + 20, &pcrc, 4);
-    std::memset(bad.data() + 128, 0, 4);
-    const uint32_t hcrc = crc32c(bad.data(), 136);
-    std::memcpy(bad.data() + 128, &hcrc, 4);
-    EXPECT_THROW(decode_object(bad, dim, kId, kKey, "tail"), IndexError);
-  }
+  // Hand-made term sections after the same chunks, vectors and keys (the object's version-3
+  // bytes), version 4 and checksums made right.
+  ObjectData plain = o;
+  plain.prep.reset();
+  const std::string v3 = encode_object(plain, dim, kId, kKey);
+  ASSERT_EQ(bytes.compare(136, v3.size() - 136, v3, 136), 0);
+  const std::string terms = bytes.substr(v3.size());
+  auto with_terms = [&](const std::string& t) { return as_version4(v3 + t); };
+  ASSERT_EQ(with_terms(terms), bytes);
+  auto path_field = [](const std::string& p) {
+    std::string f(4, '\0');
+    const auto n = static_cast<uint32_t>(p.size());
+    std::memcpy(f.data(), &n, 4);
+    return f + p;
+  };
+  const std::string ok_path = path_field("a.py");
+  ASSERT_EQ(terms.compare(0, ok_path.size(), ok_path), 0);
+  const std::string after_path = terms.substr(ok_path.size());  // the term count onwards
+  const std::vector<std::pair<const char*, std::string>> bad_sections = {
+      {"bytes left over", terms + std::string(1, '\0')},
+      {"a varint cut off", terms + std::string(1, '\x80')},
+      {"the section cut short", terms.substr(0, terms.size() - 1)},
+      {"no section at all", ""},
+      {"an empty path", path_field("") + after_path},
+      {"a term count of 0", ok_path + std::string(1, '\0')},
+      {"a term count in a redundant form", ok_path + "\x81\x00" + after_path.substr(1)},
+      // One term, then the two chunks with no entries (3 lengths and a count each): whole
+      // sections but for the term itself.
+      {"an empty term", ok_path + std::string("\x01\x00", 2) + std::string(8, '\0')},
+      {"a term of 65 bytes", ok_path + "\x01\x41" + std::string(65, 'a') + std::string(8, '\0')},
+      {"a term of 64 bytes, no chunk naming it", ok_path + "\x01\x40" + std::string(64, 'a')},
+      {"more terms than bytes", ok_path + "\xff\xff\xff\xff\x0f"},
+  };
+  for (const auto& [what, section] : bad_sections)
+    EXPECT_THROW(decode_object(with_terms(section), dim, kId, kKey, what), IndexError) << what;
+  // The longest term the tokenizer gives is kept (the same section with its chunks' lengths).
+  EXPECT_NO_THROW(
+      decode_object(with_terms(ok_path + "\x01\x40" + std::string(64, 'a') + std::string(8, '\0')),
+                    dim, kId, kKey, "64 bytes"));
+  // A version-4 object of no chunks holds no terms.
+  ObjectData none;
+  const std::string empty3 = encode_object(none, dim, kId, kKey);
+  EXPECT_THROW(decode_object(as_version4(empty3 + path_field("a.py") + "\x01\x01x"), dim, kId, kKey,
+                             "zero chunks"),
+               IndexError);
 }
 
 // A snapshot large enough that the writer meets every case: an object's vectors over 1 MiB

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -137,14 +138,26 @@ TEST_P(VectorLevels, QuantizedEqualsFloatTopK) {
 // within float rounding of it. Rows with exact ties (scale 1: v / scale = k + 0.5), a zero row,
 // lengths that are not a multiple of 16, and random rows; every path gives the same bytes.
 TEST_P(VectorLevels, QuantizeRowsIsTheFormulaOnEveryPath) {
+  {
+    CapGuard g(GetParam());
+    if (simd_level() != GetParam()) GTEST_SKIP() << "this CPU lacks the level";
+  }
   for (size_t dim : {384u, 40u, 19u, 1u}) {
     const size_t n = 300;
     auto v = random_unit_rows(n, dim, 90 + dim);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
     for (size_t j = 0; j < dim; ++j) {  // row 0: ties; row 1: zero; row 2: a huge value
       const float tie[] = {127.0f, 2.5f, -3.5f, 0.5f, -0.5f, 126.5f, -126.5f, 1.5f, -0.0f};
       v[j] = j == 0 ? 127.0f : tie[j % 9];
       v[dim + j] = 0.0f;
       v[2 * dim + j] = j == dim / 2 ? 3e38f : 1e-30f * static_cast<float>(j);
+      // Rows 3-5 (the review of 2026-12-07: VMAXPS passes a NaN on where std::max drops it,
+      // and lanes past the end of a row of infinities added NaN): a NaN in the first block and
+      // one in the last, and a row of +inf.
+      v[3 * dim + j] = j == 0 ? 1.0f : j == 16 % dim ? nan : 0.01f;
+      v[4 * dim + j] = j + 1 == dim ? nan : 0.5f * static_cast<float>(j % 3);
+      v[5 * dim + j] = inf;
     }
     std::vector<int8_t> codes(n * dim), ref_codes(n * dim);
     std::vector<float> scales(n), err(n);
@@ -158,12 +171,13 @@ TEST_P(VectorLevels, QuantizeRowsIsTheFormulaOnEveryPath) {
       CapGuard g(SimdLevel::Scalar);
       quantize_rows(v.data(), n, dim, scalar_codes.data(), scalar_scales.data(), scalar_err.data());
     }
+    auto same = [](float a, float b) { return a == b || (std::isnan(a) && std::isnan(b)); };
     for (size_t r = 0; r < n; ++r) {
       const float* row = v.data() + r * dim;
       float m = 0;
       for (size_t j = 0; j < dim; ++j) m = std::max(m, std::fabs(row[j]));
       const float scale = m / 127.0f;
-      ASSERT_EQ(scales[r], scale) << "dim " << dim << " row " << r;
+      ASSERT_TRUE(same(scales[r], scale)) << "dim " << dim << " row " << r << ": " << scales[r];
       double e2 = 0;
       for (size_t j = 0; j < dim; ++j) {
         const long q = scale > 0 ? std::clamp(std::lround(row[j] / scale), -127L, 127L) : 0;
@@ -172,10 +186,14 @@ TEST_P(VectorLevels, QuantizeRowsIsTheFormulaOnEveryPath) {
         e2 += d * d;
       }
       const double want = std::sqrt(e2);
+      EXPECT_TRUE(same(scalar_scales[r], scales[r])) << "dim " << dim << " row " << r;
+      EXPECT_TRUE(same(scalar_err[r], err[r])) << "dim " << dim << " row " << r;
+      if (!std::all_of(row, row + dim, [](float x) { return std::isfinite(x); })) {
+        EXPECT_FALSE(std::isfinite(err[r])) << "dim " << dim << " row " << r;  // so is the bound
+        continue;
+      }
       EXPECT_GE(double(err[r]), want) << "dim " << dim << " row " << r;
       EXPECT_LE(double(err[r]), want * (1 + 1e-5) + 1e-37) << "dim " << dim << " row " << r;
-      EXPECT_EQ(scalar_scales[r], scales[r]);
-      EXPECT_EQ(scalar_err[r], err[r]) << "dim " << dim << " row " << r;
     }
     EXPECT_EQ(scalar_codes, codes) << "dim " << dim;
     if (dim >= 9) {  // the ties: 2.5 -> 3, -3.5 -> -4, 0.5 -> 1, -0.5 -> -1, 126.5 -> 127
