@@ -274,12 +274,12 @@ int run_search(const CliOptions& opts) {
       }
       progress.finish();
       // The walk meets the same skipped entries (too large, unreadable...) on every search:
-      // their warnings are printed when the index changes (its first build, edits), by every
-      // `ripvec index` and with --stats, not again on each query of an unchanged tree. The
-      // other warnings (a read-only or damaged index, a folder the walk could not read) are
-      // printed every time.
-      const bool changed =
-          st.files_added + st.files_modified + st.files_removed + st.corrupt_rebuilt > 0;
+      // their warnings are printed when the index gains or loses files (its first build, a file
+      // added, removed or now skipped), by every `ripvec index` and with --stats, not again on
+      // each query of an unchanged tree nor after an edit of an indexed file (this repository
+      // printed its 123 skipped files after every edit). The other warnings (a read-only or
+      // damaged index, a folder the walk could not read) are printed every time.
+      const bool changed = st.files_added + st.files_removed + st.corrupt_rebuilt > 0;
       report_update_warnings(st, opts.quiet, changed || opts.stats);
       SearchOptions gso = so;
       // The whole root, or the PATHs' sub-paths (whatever scope the index was opened with).

@@ -231,6 +231,23 @@ TEST_F(CliSearch, SkippedFileWarningsAreNotRepeatedOnEverySearch) {
   auto changed = run_cli(run_loud(args));
   ASSERT_EQ(changed.status, 0) << changed.err;
   EXPECT_NE(changed.err.find("big.py"), std::string::npos) << changed.err;
+  // An edit of an indexed file (the usual cycle: edit, search) does not list the skipped files
+  // again (2026-12-07: the README's repository printed its 123 after every edit); --stats does.
+  repo_.write("net/more.py", "def more():\n    return 2\n");
+  auto edited = run_cli(run_loud(args));
+  ASSERT_EQ(edited.status, 0) << edited.err;
+  EXPECT_EQ(edited.err.find("big.py"), std::string::npos) << edited.err;
+  repo_.write("net/more.py", "def more():\n    return 3\n");
+  std::vector<std::string> with_stats = args;
+  with_stats.insert(with_stats.begin(), "--stats");
+  auto stats = run_cli(run_loud(with_stats));
+  ASSERT_EQ(stats.status, 0) << stats.err;
+  EXPECT_NE(stats.err.find("big.py"), std::string::npos) << stats.err;
+  // A file that became binary leaves the index: named again.
+  repo_.write("net/more.py", std::string("x = 1\0y", 7));
+  auto binary = run_cli(run_loud(args));
+  ASSERT_EQ(binary.status, 0) << binary.err;
+  EXPECT_NE(binary.err.find("more.py: binary file"), std::string::npos) << binary.err;
 }
 
 // Probe 2026-12-05: with --max-filesize above the index's 2 MiB cap, a larger file was found
