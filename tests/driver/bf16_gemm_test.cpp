@@ -19,11 +19,15 @@
 #include "driver/cpu/cpu_bf16_gemm.hpp"
 #include "driver/cpu/cpu_driver.hpp"
 #include "driver/cpu/cpu_kernels.hpp"
+#include "driver/row_norm_util.hpp"
 #include "ripvec/error.hpp"
 #include "util/thread_pool.hpp"
 
 namespace ripvec::cpu {
 namespace {
+
+using test::in_place_norm;
+using test::norm_reference;
 
 std::vector<float> normal(std::mt19937& rng, int64_t n, float scale = 1.0f) {
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -131,20 +135,6 @@ TEST(Bf16Gemm, EveryKernelMatchesTheFormula) {
   }
 }
 
-// x = layer_norm(x + y + bias) row by row over x[rows][n] (eps 1e-12), as the driver builds it.
-RowNorm in_place_norm(const CpuKernels& kern, float* x, int64_t n, const std::vector<float>& bias,
-                      const std::vector<float>& gamma, const std::vector<float>& beta) {
-  RowNorm norm;
-  norm.sum_layer_norm = kern.sum_layer_norm;
-  norm.bias = bias.data();
-  norm.residual = norm.out = x;
-  norm.ld_res = norm.ldo = n;
-  norm.gamma = gamma.data();
-  norm.beta = beta.data();
-  norm.eps = 1e-12f;
-  return norm;
-}
-
 // bf16_ffn is bf16_linear(wi, bias, gelu) then bf16_linear(wo), bit for bit, on every kernel:
 // with few rows (the two products) and with enough to give every pool thread two 128-row blocks
 // (on AMX, the fused kernel), also with the residual layer norm after it written over x;
@@ -172,10 +162,8 @@ TEST(Bf16Gemm, FfnIsTheTwoLinearsBitForBit) {
       // With the residual layer norm after it, written over x in place (the model's call): the
       // same as sum_layer_norm over the product's rows afterwards.
       const auto bo = normal(rng, h), gamma = normal(rng, h), beta = normal(rng, h);
-      std::vector<float> xn = x, xref = x, prod(want.size());
-      for (int64_t r = 0; r < m; ++r)
-        kern.sum_layer_norm(xref.data() + r * h, want.data() + r * h, bo.data(),
-                            xref.data() + r * h, gamma.data(), beta.data(), h, 1e-12f);
+      std::vector<float> xn = x, prod(want.size());
+      const auto xref = norm_reference(kern, x, want, h, bo, gamma, beta);
       const RowNorm norm = in_place_norm(kern, xn.data(), h, bo, gamma, beta);
       bf16_ffn(kern, bwi, bwo, xn.data(), h, mid2.data(), prod.data(), h, m, b.data(), true, s2,
                &norm);
@@ -205,9 +193,7 @@ TEST(Bf16Gemm, LinearWithRowNormIsTheLinearThenTheNorm) {
       Bf16Scratch s1, s2;
       std::vector<float> y(static_cast<size_t>(m * n)), want = res, got = res, y2(y.size());
       bf16_linear(kern, bw, in.data(), k, y.data(), n, m, nullptr, false, s1);
-      for (int64_t r = 0; r < m; ++r)
-        kern.sum_layer_norm(want.data() + r * n, y.data() + r * n, bias.data(), want.data() + r * n,
-                            gamma.data(), beta.data(), n, 1e-12f);
+      want = norm_reference(kern, want, y, n, bias, gamma, beta);
       const RowNorm norm = in_place_norm(kern, got.data(), n, bias, gamma, beta);
       bf16_linear(kern, bw, in.data(), k, y2.data(), n, m, nullptr, false, s2, &norm);
       ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);

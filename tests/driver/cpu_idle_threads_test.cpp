@@ -30,7 +30,8 @@ double process_cpu_seconds() {
 TEST(CpuIdleThreads, NothingSpinsBesideThePool) {
   CpuDriver driver;
   // The main thread sleeps and the pool's workers wait on a condition variable: the process
-  // should use almost no CPU. A spinning worker (OpenBLAS's did) would add about the whole interval.
+  // should use almost no CPU. A spinning worker (OpenBLAS's did) would add about the whole
+  // interval.
   const double before = process_cpu_seconds();
   std::this_thread::sleep_for(std::chrono::milliseconds(60));
   const double used = process_cpu_seconds() - before;

@@ -20,10 +20,15 @@
 
 #include "driver/cpu/cpu_int8_gemm.hpp"
 #include "driver/cpu/cpu_kernels.hpp"
+#include "driver/row_norm_util.hpp"
 #include "ripvec/error.hpp"
+#include "util/thread_pool.hpp"
 
 namespace ripvec::cpu {
 namespace {
+
+using test::in_place_norm;
+using test::norm_reference;
 
 constexpr int64_t kGroup = 32;
 constexpr int kOut = 4;
@@ -302,6 +307,75 @@ TEST(Int8Gemm, RowsIndependentOfTheBatch) {
       int8_linear(qw, x.data() + r * k, k, one.data(), n, 1, bias.data(), nullptr, s);
       for (int64_t j = 0; j < n; ++j)
         ASSERT_EQ(one[j], all[r * n + j]) << int8_isa_name(isa) << " row " << r;
+    }
+  }
+}
+
+// int8_ffn is int8_linear(wi, bias, GELU) then int8_linear(wo), bit for bit, on every kernel:
+// with few rows (the two products) and with enough for two row blocks per pool thread (the
+// fused path: each block's intermediate kept in its thread's slot), ragged k and n included,
+// also with the residual layer norm after it written over x in place (the model's call, x being
+// the FFN's input too); mismatched weights are an InvalidArgument.
+TEST(Int8Gemm, FfnIsTheTwoLinearsBitForBit) {
+  const CpuKernels& kern = select_kernels(Isa::kAuto);
+  std::mt19937 rng(23);
+  const int64_t h = 72, inner = 200, threads = ThreadPool::global().size();
+  for (Int8Isa isa : available()) {
+    const auto wi = normal(rng, inner * h, 0.05f), wo = normal(rng, h * inner, 0.05f),
+               b = normal(rng, inner);
+    const Int8Weight qwi = quantize_weight(wi.data(), inner, h, isa),
+                     qwo = quantize_weight(wo.data(), h, inner, isa);
+    int64_t fused_rows = 13;
+    while (!int8_ffn_fuses(isa, fused_rows, threads)) fused_rows *= 2;
+    for (const int64_t m : {int64_t{5}, fused_rows + 7}) {
+      SCOPED_TRACE(std::string(int8_isa_name(isa)) + " m=" + std::to_string(m));
+      ASSERT_EQ(int8_ffn_fuses(isa, m, threads), m != 5);
+      auto x = normal(rng, m * h);
+      for (int64_t r = 0; r < m; r += 3) x[r * h + 5] = 40.0f;  // an outlier channel
+      Int8Scratch s1, s2;
+      std::vector<float> mid(static_cast<size_t>(m * inner)), want(static_cast<size_t>(m * h)),
+          got(want.size(), -7.0f);
+      int8_linear(qwi, x.data(), h, mid.data(), inner, m, b.data(), kern.gelu, s1);
+      int8_linear(qwo, mid.data(), inner, want.data(), h, m, nullptr, nullptr, s1);
+      std::vector<float> mid2(mid.size());
+      int8_ffn(qwi, qwo, x.data(), h, mid2.data(), got.data(), h, m, b.data(), kern.gelu, s2);
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
+      const auto bo = normal(rng, h), gamma = normal(rng, h), beta = normal(rng, h);
+      std::vector<float> xn = x, prod(want.size());
+      const auto xref = norm_reference(kern, x, want, h, bo, gamma, beta);
+      const RowNorm norm = in_place_norm(kern, xn.data(), h, bo, gamma, beta);
+      int8_ffn(qwi, qwo, xn.data(), h, mid2.data(), prod.data(), h, m, b.data(), kern.gelu, s2,
+               &norm);
+      ASSERT_EQ(std::memcmp(xn.data(), xref.data(), xn.size() * sizeof(float)), 0);
+    }
+    Int8Scratch s;
+    EXPECT_THROW(int8_ffn(qwi, qwi, nullptr, h, nullptr, nullptr, h, 1, nullptr, nullptr, s),
+                 InvalidArgument);
+  }
+}
+
+// int8_linear with a residual layer norm after it (the attention output projection's call) is
+// the product and then sum_layer_norm over its rows, bit for bit, written over the residual in
+// place: with few rows (tasks split the panels: the norm a pass of its own) and with many
+// (whole-row tasks norm their rows in the task).
+TEST(Int8Gemm, LinearWithRowNormIsTheLinearThenTheNorm) {
+  const CpuKernels& kern = select_kernels(Isa::kAuto);
+  std::mt19937 rng(29);
+  const int64_t n = 100, k = 96;
+  for (Int8Isa isa : available()) {
+    const auto w = normal(rng, n * k, 0.05f), bias = normal(rng, n), gamma = normal(rng, n),
+               beta = normal(rng, n);
+    const Int8Weight qw = quantize_weight(w.data(), n, k, isa);
+    for (const int64_t m : {int64_t{7}, int64_t{1000}}) {
+      SCOPED_TRACE(std::string(int8_isa_name(isa)) + " m=" + std::to_string(m));
+      const auto in = normal(rng, m * k), res = normal(rng, m * n);
+      Int8Scratch s1, s2;
+      std::vector<float> y(static_cast<size_t>(m * n)), want = res, got = res, y2(y.size());
+      int8_linear(qw, in.data(), k, y.data(), n, m, nullptr, nullptr, s1);
+      want = norm_reference(kern, want, y, n, bias, gamma, beta);
+      const RowNorm norm = in_place_norm(kern, got.data(), n, bias, gamma, beta);
+      int8_linear(qw, in.data(), k, y2.data(), n, m, nullptr, nullptr, s2, &norm);
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0);
     }
   }
 }

@@ -186,13 +186,6 @@ void bf16_linear(const CpuKernels& kern, const Bf16Weight& w, const float* x, in
   throw UnsupportedError("cpu driver: AMX-BF16 needs an x86-64 build");
 }
 
-void RowNorm::all_rows(float* y, int64_t ldc, int64_t m, int64_t n) const {
-  auto rows = [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) row(y, ldc, r, n);
-  };
-  run_tasks(m, 16, m * n < 32768, rows);
-}
-
 void bf16_ffn(const CpuKernels& kern, const Bf16Weight& wi, const Bf16Weight& wo, const float* x,
               int64_t lda, float* mid, float* out, int64_t ldc, int64_t m, const float* bias,
               bool gelu, Bf16Scratch& s, const RowNorm* norm) {

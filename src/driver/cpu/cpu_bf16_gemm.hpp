@@ -22,6 +22,7 @@
 
 #include "driver/cpu/cpu_kernels.hpp"
 #include "driver/cpu/cpu_packed_gemm.hpp"
+#include "driver/cpu/cpu_row_norm.hpp"
 #include "util/aligned_vector.hpp"
 
 namespace ripvec::cpu {
@@ -67,25 +68,6 @@ struct Bf16Scratch {
   AlignedVector<uint16_t> act;    // kAmx: ceil(m / 32) * 32 rows of kp values, in tile order
   AlignedVector<uint16_t> inter;  // bf16_ffn on kAmx: a 128-row intermediate per pool thread
   std::vector<float> act_f32;     // kEmulated: m rows of k rounded values
-};
-
-// What follows a product row by row, applied while the row is still in cache: for each row r
-// of the product y, sum_layer_norm(out + r * ldo, y + r * ldc, bias, residual + r * ld_res,
-// gamma, beta, n, eps) (CpuKernels::sum_layer_norm: y's row is clobbered; out may be residual).
-struct RowNorm {
-  void (*sum_layer_norm)(float* out, float* x, const float* bias, const float* res,
-                         const float* gamma, const float* beta, int64_t n, float eps) = nullptr;
-  const float *bias = nullptr, *residual = nullptr, *gamma = nullptr, *beta = nullptr;
-  int64_t ld_res = 0;
-  float* out = nullptr;
-  int64_t ldo = 0;
-  float eps = 0;
-  void row(float* y, int64_t ldc, int64_t r, int64_t n) const {
-    sum_layer_norm(out + r * ldo, y + r * ldc, bias, residual ? residual + r * ld_res : nullptr,
-                   gamma, beta, n, eps);
-  }
-  // Every row of y[m, n] (ldc) through row(), on the global pool (a pass after the product).
-  void all_rows(float* y, int64_t ldc, int64_t m, int64_t n) const;
 };
 
 // y[m, n] (ldc) = the formula above with bias (nullable), then exact GELU when gelu, then each

@@ -1079,6 +1079,11 @@ void CpuDriver::linear_residual_layernorm(Tensor x, const Tensor& in, const Tens
                      &norm);
     return;
   }
+  if (const cpu::Int8Weight* qw = int8_weight(w, g.n, g.k, false)) {
+    const cpu::RowNorm norm = residual_norm(x, bias, gamma, beta, eps);
+    cpu::int8_linear(*qw, fp(in), g.lda, fp(proj), g.ldc, g.m, nullptr, nullptr, qscratch_, &norm);
+    return;
+  }
   linear(proj, in, w, Tensor{});
   fused_residual_layernorm(x, proj, bias, x, gamma, beta, eps);
 }
@@ -1106,6 +1111,14 @@ void CpuDriver::ffn_gelu_layernorm(Tensor x, const Tensor& wi, const Tensor& bi,
     const cpu::RowNorm norm = residual_norm(x, bo, gamma, beta, eps);
     cpu::bf16_ffn(*k_, *bwi, *bwo, fp(x), up.lda, fp(mid), fp(out), down.ldc, up.m,
                   bi.empty() ? nullptr : fp(bi), true, bscratch_, &norm);
+    return;
+  }
+  const cpu::Int8Weight* qwi = bwi == nullptr ? int8_weight(wi, up.n, up.k, true) : nullptr;
+  const cpu::Int8Weight* qwo = qwi != nullptr ? int8_weight(wo, down.n, down.k, false) : nullptr;
+  if (qwi != nullptr && qwo != nullptr) {
+    const cpu::RowNorm norm = residual_norm(x, bo, gamma, beta, eps);
+    cpu::int8_ffn(*qwi, *qwo, fp(x), up.lda, fp(mid), fp(out), down.ldc, up.m,
+                  bi.empty() ? nullptr : fp(bi), k_->gelu, qscratch_, &norm);
     return;
   }
   linear_gelu(mid, x, wi, bi);

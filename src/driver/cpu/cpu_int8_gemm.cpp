@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -107,16 +108,27 @@ struct Outliers {
   // buf[0, k) holds x: x' = x with the outliers zeroed (and zeros up to kp); outliers to out_*.
   void finish(int64_t k, int64_t kp, float* buf, int32_t* out_col, float* out_val) const {
     std::fill(buf + k, buf + kp, 0.0f);
-    for (int i = 0; i < kO; ++i) {
+    for (int i = 0; i < kO; ++i)
       if (mag[i] >= 0.0f) buf[col[i]] = 0.0f;
+    if (nan)
+      for (int64_t i = 0; i < k; ++i)
+        if (std::isnan(buf[i])) buf[i] = 0.0f;
+    emit(out_col, out_val);
+  }
+  // The outliers' columns and values (the first value NaN for a row holding a NaN).
+  void emit(int32_t* out_col, float* out_val) const {
+    for (int i = 0; i < kO; ++i) {
       out_col[i] = col[i];
       out_val[i] = val[i];
     }
-    if (nan) {
-      for (int64_t i = 0; i < k; ++i)
-        if (std::isnan(buf[i])) buf[i] = 0.0f;
-      out_val[0] = std::numeric_limits<float>::quiet_NaN();
-    }
+    if (nan) out_val[0] = std::numeric_limits<float>::quiet_NaN();
+  }
+  // Bit c of group g's 32 columns set where column 32 g + c is an outlier (zeroed in x').
+  uint32_t group_mask(int64_t g) const {
+    uint32_t z = 0;
+    for (int i = 0; i < kO; ++i)
+      if (mag[i] >= 0.0f && col[i] / kG == g) z |= 1u << (col[i] % kG);
+    return z;
   }
 };
 
@@ -254,6 +266,78 @@ __attribute__((target("avx2,fma"))) void quant_row_u8(const float* x, int64_t k,
     uint8_t* qg = q + g * (kG / 4) * kQuad;
     for (int i = 0; i < 8; ++i) std::memcpy(qg + i * kQuad, &quads[i], 4);
     sa[g * kVnniMr] = c.amax / 127.0f;
+  }
+}
+
+// quant_row_u8 on AVX-512, the same codes and scales: 16 lane maxima give the candidates'
+// threshold (the 4th largest of 16 distinct entries' |x|: fewer candidates than 8 lanes give),
+// and x is read in place, without a copy: each group's outlier columns (and NaNs) are masked
+// off as it is loaded. Lanes past k load as zeros, which add nothing to a lane's maximum. buf
+// is unused (the signature is quant_row_u8's).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"))) void quant_row_u8_avx512(
+    const float* x, int64_t k, int64_t kp, float* buf, uint8_t* q, float* sa, int32_t* oc,
+    float* ov) {
+  if (k < 64) return quant_row_u8(x, k, kp, buf, q, sa, oc, ov);
+  __m512 m = _mm512_setzero_ps();
+  __mmask16 bad = 0;
+  const int64_t k16 = k / 16 * 16;
+  const auto tail = static_cast<__mmask16>((1u << (k - k16)) - 1);
+  for (int64_t i = 0; i < k16; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    m = _mm512_max_ps(_mm512_abs_ps(v), m);  // a NaN keeps m (second operand)
+    bad |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  }
+  if (tail != 0) {
+    const __m512 v = _mm512_maskz_loadu_ps(tail, x + k16);
+    m = _mm512_max_ps(_mm512_abs_ps(v), m);
+    bad |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  }
+  Outliers o;
+  o.nan = bad != 0;
+  // The 4th largest lane maximum: the largest taken out one lane at a time, without branches
+  // (std::nth_element's partition loops over 16 floats cost more than the row's candidates).
+  __m512 t = m;
+  for (int i = 0; i < kO; ++i) {
+    t = _mm512_set1_ps(_mm512_reduce_max_ps(m));
+    const unsigned first = _mm512_cmp_ps_mask(m, t, _CMP_EQ_OQ);
+    m = _mm512_mask_mov_ps(m, static_cast<__mmask16>(first & -first), _mm512_set1_ps(-1.0f));
+  }
+  for (int64_t i = 0; i < k; i += 16) {
+    const __mmask16 in = i < k16 ? static_cast<__mmask16>(0xFFFF) : tail;
+    const __m512 a = _mm512_abs_ps(_mm512_maskz_loadu_ps(in, x + i));
+    unsigned hit = _mm512_mask_cmp_ps_mask(in, a, t, _CMP_GE_OQ);
+    while (hit != 0) {
+      const int j = __builtin_ctz(hit);
+      hit &= hit - 1;
+      o.offer(x[i + j], static_cast<int32_t>(i + j));
+    }
+  }
+  o.emit(oc, ov);
+  const __m128i off = _mm_set1_epi8(static_cast<char>(0x80));
+  constexpr int64_t kQuad = 4 * kVnniMr;  // bytes between a row's quads
+  for (int64_t g = 0; g < kp / kG; ++g) {
+    const int64_t c0 = g * kG, left = k - c0;  // >= 1: kp rounds k up to whole groups
+    uint32_t keep = left >= kG ? 0xFFFFFFFFu : (1u << left) - 1;
+    keep &= ~o.group_mask(g);
+    __m512 x0 = _mm512_maskz_loadu_ps(static_cast<__mmask16>(keep), x + c0);
+    __m512 x1 = _mm512_maskz_loadu_ps(static_cast<__mmask16>(keep >> 16), x + c0 + 16);
+    if (o.nan) {  // NaNs are zeroed, never quantized (as quant_row_u8's finish does)
+      x0 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x0, x0, _CMP_ORD_Q), x0);
+      x1 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x1, x1, _CMP_ORD_Q), x1);
+    }
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+    const __m512 vi = _mm512_set1_ps(row_inv(amax));
+    // |x * inv| <= 127 (rounded): vpmovdb's truncation keeps every code.
+    const __m128i b0 =
+        _mm_xor_si128(_mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x0, vi))), off);
+    const __m128i b1 =
+        _mm_xor_si128(_mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x1, vi))), off);
+    alignas(32) uint32_t quads[8];
+    _mm_store_si128(reinterpret_cast<__m128i*>(quads), b0);
+    _mm_store_si128(reinterpret_cast<__m128i*>(quads + 4), b1);
+    uint8_t* qg = q + g * (kG / 4) * kQuad;
+    for (int i = 0; i < 8; ++i) std::memcpy(qg + i * kQuad, &quads[i], 4);
+    sa[g * kVnniMr] = amax / 127.0f;
   }
 }
 #endif
@@ -719,101 +803,191 @@ Int8Weight quantize_weight(const float* w, int64_t n, int64_t k, Int8Isa isa) {
   return q;
 }
 
-void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int64_t ldc, int64_t m,
-                 const float* bias, void (*gelu)(float*, int64_t), Int8Scratch& s) {
-  if (m <= 0 || w.n <= 0) return;
-  const int64_t kp = w.kp, G = w.groups;
+namespace {
+
+// rows grown to hold m rows of activations quantized for w (never shrunk).
+void reserve_rows(const Int8Weight& w, int64_t m, Int8Rows& q) {
   const size_t elem = w.isa == Int8Isa::kAvx2 ? 2 : 1;
   // VNNI: whole row tiles (the last one's missing rows are never read).
-  const int64_t m_tiles = (m + kVnniMr - 1) / kVnniMr * kVnniMr;
-  if (s.act.size() < static_cast<size_t>(m_tiles * kp) * elem)
-    s.act.resize(static_cast<size_t>(m_tiles * kp) * elem);
-  if (s.scale.size() < static_cast<size_t>(m_tiles * G))
-    s.scale.resize(static_cast<size_t>(m_tiles * G));
-  if (s.out_col.size() < static_cast<size_t>(m * kO)) {
-    s.out_col.resize(static_cast<size_t>(m * kO));
-    s.out_val.resize(static_cast<size_t>(m * kO));
+  const auto tiles = static_cast<size_t>((m + kVnniMr - 1) / kVnniMr * kVnniMr);
+  if (q.act.size() < tiles * static_cast<size_t>(w.kp) * elem)
+    q.act.resize(tiles * static_cast<size_t>(w.kp) * elem);
+  if (q.scale.size() < tiles * static_cast<size_t>(w.groups))
+    q.scale.resize(tiles * static_cast<size_t>(w.groups));
+  if (q.out_col.size() < static_cast<size_t>(m * kO)) {
+    q.out_col.resize(static_cast<size_t>(m * kO));
+    q.out_val.resize(static_cast<size_t>(m * kO));
   }
-  int8_t* act = s.act.data();
-  float* sa = s.scale.data();
-  int32_t* oc = s.out_col.data();
-  float* ov = s.out_val.data();
-  auto quant = [&](int64_t lo, int64_t hi) {
-    thread_local std::vector<float> buf;
-    if (buf.size() < static_cast<size_t>(kp)) buf.resize(static_cast<size_t>(kp));
-    for (int64_t r = lo; r < hi; ++r) {
-      const float* xr = x + r * lda;
-      switch (w.isa) {
+}
+
+// Rows [lo, hi) of x (row r at x + r * lda) quantized for w into q's row r (q's row 0 begins a
+// tile). buf: kp floats of the calling thread.
+void quant_rows(const Int8Weight& w, const float* x, int64_t lda, int64_t lo, int64_t hi,
+                Int8Rows& q, float* buf) {
+  const int64_t kp = w.kp, G = w.groups;
+  int8_t* act = q.act.data();
+  float* sa = q.scale.data();
+  for (int64_t r = lo; r < hi; ++r) {
+    const float* xr = x + r * lda;
+    int32_t* oc = q.out_col.data() + r * kO;
+    float* ov = q.out_val.data() + r * kO;
+    switch (w.isa) {
 #if defined(__x86_64__)
-        case Int8Isa::kAvx2:
-          quant_row_avx2(xr, w.k, kp, buf.data(), reinterpret_cast<int16_t*>(act) + r * kp,
-                         sa + r * G, oc + r * kO, ov + r * kO);
-          break;
-        case Int8Isa::kAvx512Vnni:
-        case Int8Isa::kAvxVnni:
-          quant_row_u8(xr, w.k, kp, buf.data(),
-                       reinterpret_cast<uint8_t*>(act) + (r - r % kVnniMr) * kp + r % kVnniMr * 4,
-                       sa + (r - r % kVnniMr) * G + r % kVnniMr, oc + r * kO, ov + r * kO);
-          break;
+      case Int8Isa::kAvx2:
+        quant_row_avx2(xr, w.k, kp, buf, reinterpret_cast<int16_t*>(act) + r * kp, sa + r * G, oc,
+                       ov);
+        break;
+      case Int8Isa::kAvx512Vnni:
+        quant_row_u8_avx512(
+            xr, w.k, kp, buf,
+            reinterpret_cast<uint8_t*>(act) + (r - r % kVnniMr) * kp + r % kVnniMr * 4,
+            sa + (r - r % kVnniMr) * G + r % kVnniMr, oc, ov);
+        break;
+      case Int8Isa::kAvxVnni:
+        quant_row_u8(xr, w.k, kp, buf,
+                     reinterpret_cast<uint8_t*>(act) + (r - r % kVnniMr) * kp + r % kVnniMr * 4,
+                     sa + (r - r % kVnniMr) * G + r % kVnniMr, oc, ov);
+        break;
 #endif
-        default:
-          quant_row_scalar(xr, w.k, kp, buf.data(), act + r * kp, sa + r * G, oc + r * kO,
-                           ov + r * kO);
-      }
+      default:
+        quant_row_scalar(xr, w.k, kp, buf, act + r * kp, sa + r * G, oc, ov);
     }
-  };
+  }
+}
+
+// The block of rows [r0, r0 + rows) of q (r0 at a tile boundary) x panels [p0, p1) into y's
+// rows from y (ldc), with bias, then GELU over the block's columns when asked.
+void run_block(const Int8Weight& w, const Int8Rows& q, int64_t r0, int64_t rows, int64_t p0,
+               int64_t p1, float* y, int64_t ldc, const float* bias,
+               void (*gelu)(float*, int64_t)) {
+  const int64_t elem = w.isa == Int8Isa::kAvx2 ? 2 : 1;
+  const Block b{&w,
+                q.act.data() + r0 * w.kp * elem,
+                q.scale.data() + r0 * w.groups,
+                q.out_col.data() + r0 * kO,
+                q.out_val.data() + r0 * kO,
+                y,
+                ldc,
+                rows,
+                p0,
+                p1,
+                bias};
+  switch (w.isa) {
+#if defined(__x86_64__)
+    case Int8Isa::kAvx2:
+      block_avx2(b);
+      break;
+    case Int8Isa::kAvx512Vnni: {
+      static constexpr auto kTiles = vnni_table(std::make_integer_sequence<int, kVnniMr>{});
+      block_vnni(b, kTiles);
+      break;
+    }
+    case Int8Isa::kAvxVnni: {
+      static constexpr auto kTiles = avxvnni_table(std::make_integer_sequence<int, kVnniMr>{});
+      block_vnni(b, kTiles);
+      break;
+    }
+#endif
+    default:
+      block_scalar(b);
+  }
+  if (gelu != nullptr) {
+    const int64_t c0 = p0 * w.nr, c1 = std::min(w.n, p1 * w.nr);
+    for (int64_t r = 0; r < rows; ++r) gelu(y + r * ldc + c0, c1 - c0);
+  }
+}
+
+// The calling thread's kp floats for quant_rows (grown on demand).
+float* thread_buf(int64_t kp) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < static_cast<size_t>(kp)) buf.resize(static_cast<size_t>(kp));
+  return buf.data();
+}
+
+// Rows of a register-tile block: 4 tiles (48 rows on the VNNI kernels).
+int64_t block_rows(Int8Isa isa) {
+  return 4 * mr_of(isa);
+}
+
+}  // namespace
+
+void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int64_t ldc, int64_t m,
+                 const float* bias, void (*gelu)(float*, int64_t), Int8Scratch& s,
+                 const RowNorm* norm) {
+  if (m <= 0 || w.n <= 0) return;
+  Int8Rows& q = s.rows;
+  reserve_rows(w, m, q);
+  auto quant = [&](int64_t lo, int64_t hi) { quant_rows(w, x, lda, lo, hi, q, thread_buf(w.kp)); };
   const int64_t threads = ThreadPool::global().size();
   // VNNI: rows in whole pairs of tiles per task, so that no two threads write one tile's
   // interleaved lines (no race either way: each row has its own bytes; this avoids sharing).
   run_tasks(m, vnni_layout(w.isa) ? 2 * kVnniMr : 16, m * w.k < 32768, quant);
 
   // Row blocks of 4 register tiles; panel groups so that small m still spreads over the pool.
-  const int64_t mr = mr_of(w.isa);
-  const int64_t mc = 4 * mr;
+  const int64_t mc = block_rows(w.isa);
   const GemmTasks split(m, mc, w.n_pad / w.nr, threads);
-  const int64_t tasks = split.count;
+  // Tasks that make whole rows norm them while they are in cache; else a pass afterwards.
+  const bool whole_rows = split.groups == 1;
   auto run = [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
-      const int64_t rb = split.row_block(t), r0 = rb * mc;
-      Block b;
-      b.w = &w;
-      b.act = act + r0 * kp * static_cast<int64_t>(elem);
-      b.sa = sa + r0 * G;
-      b.ocol = oc + r0 * kO;
-      b.oval = ov + r0 * kO;
-      b.y = y + r0 * ldc;
-      b.ldc = ldc;
-      b.rows = std::min(mc, m - r0);
-      b.p0 = split.panel0(t);
-      b.p1 = split.panel1(t);
-      b.bias = bias;
-      switch (w.isa) {
-#if defined(__x86_64__)
-        case Int8Isa::kAvx2:
-          block_avx2(b);
-          break;
-        case Int8Isa::kAvx512Vnni: {
-          static constexpr auto kTiles = vnni_table(std::make_integer_sequence<int, kVnniMr>{});
-          block_vnni(b, kTiles);
-          break;
-        }
-        case Int8Isa::kAvxVnni: {
-          static constexpr auto kTiles = avxvnni_table(std::make_integer_sequence<int, kVnniMr>{});
-          block_vnni(b, kTiles);
-          break;
-        }
-#endif
-        default:
-          block_scalar(b);
-      }
-      if (gelu != nullptr) {
-        const int64_t c0 = b.p0 * w.nr, c1 = std::min(w.n, b.p1 * w.nr);
-        for (int64_t r = 0; r < b.rows; ++r) gelu(b.y + r * ldc + c0, c1 - c0);
-      }
+      const int64_t r0 = split.row_block(t) * mc, rows = std::min(mc, m - r0);
+      run_block(w, q, r0, rows, split.panel0(t), split.panel1(t), y + r0 * ldc, ldc, bias, gelu);
+      if (norm != nullptr && whole_rows)
+        for (int64_t r = r0; r < r0 + rows; ++r) norm->row(y, ldc, r, w.n);
     }
   };
   const double ops = 2.0 * double(m) * double(w.n) * double(w.k);
-  run_tasks(tasks, 1, ops < 2e6, run);
+  run_tasks(split.count, 1, ops < 2e6, run);
+  if (norm != nullptr && !whole_rows) norm->all_rows(y, ldc, m, w.n);
+}
+
+bool int8_ffn_fuses(Int8Isa isa, int64_t m, int64_t threads) {
+  const int64_t mc = block_rows(isa);
+  return (m + mc - 1) / mc >= 2 * threads;
+}
+
+void int8_ffn(const Int8Weight& wi, const Int8Weight& wo, const float* x, int64_t lda, float* mid,
+              float* out, int64_t ldc, int64_t m, const float* bias, void (*gelu)(float*, int64_t),
+              Int8Scratch& s, const RowNorm* norm) {
+  if (wo.k != wi.n || wo.isa != wi.isa)
+    throw InvalidArgument("int8_ffn: the down weight's k (" + std::to_string(wo.k) +
+                          ") is not the up weight's n (" + std::to_string(wi.n) +
+                          ") or their kernels differ");
+  if (m <= 0) return;
+  const int64_t threads = ThreadPool::global().size();
+  if (!int8_ffn_fuses(wi.isa, m, threads)) {
+    int8_linear(wi, x, lda, mid, wi.n, m, bias, gelu, s);
+    int8_linear(wo, mid, wi.n, out, ldc, m, nullptr, nullptr, s, norm);
+    return;
+  }
+  const int64_t mc = block_rows(wi.isa), blocks = (m + mc - 1) / mc;
+  if (s.slots.size() < static_cast<size_t>(threads)) s.slots.resize(static_cast<size_t>(threads));
+  for (Int8Scratch::FfnSlot& sl : s.slots) {
+    reserve_rows(wi, mc, sl.in);
+    reserve_rows(wo, mc, sl.inter);
+    if (sl.mid.size() < static_cast<size_t>(mc * wi.n))
+      sl.mid.resize(static_cast<size_t>(mc * wi.n));
+  }
+  std::atomic<int64_t> next{0};
+  // One call per slot (grain 1 over [0, threads): the pool hands each index out once); each
+  // takes row blocks until none is left, so a slot is never shared.
+  auto run = [&](int64_t lo, int64_t hi) {
+    for (int64_t si = lo; si < hi; ++si) {
+      Int8Scratch::FfnSlot& sl = s.slots[static_cast<size_t>(si)];
+      float* buf = thread_buf(std::max(wi.kp, wo.kp));
+      for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < blocks;) {
+        const int64_t r0 = t * mc, rows = std::min(mc, m - r0);
+        quant_rows(wi, x + r0 * lda, lda, 0, rows, sl.in, buf);
+        run_block(wi, sl.in, 0, rows, 0, wi.n_pad / wi.nr, sl.mid.data(), wi.n, bias, gelu);
+        quant_rows(wo, sl.mid.data(), wi.n, 0, rows, sl.inter, buf);
+        run_block(wo, sl.inter, 0, rows, 0, wo.n_pad / wo.nr, out + r0 * ldc, ldc, nullptr,
+                  nullptr);
+        if (norm != nullptr)  // the block's output rows are still in cache
+          for (int64_t r = r0; r < r0 + rows; ++r) norm->row(out, ldc, r, wo.n);
+      }
+    }
+  };
+  run_tasks(threads, 1, false, run);
 }
 
 }  // namespace ripvec::cpu

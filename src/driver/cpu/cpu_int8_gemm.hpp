@@ -27,7 +27,8 @@
 //    lane per output channel, no saturation possible), 6 x 16 register tiles;
 //  * kAvx512Vnni: vpdpbusd on u8 activations (q + 128) and s8 weights in quads of k, 12 x 16
 //    tiles, the +128 offset removed per group through 128 * sum of the group's weight codes;
-//    activations and their scales stored interleaved per 12-row tile;
+//    activations and their scales stored interleaved per 12-row tile, quantized with AVX-512
+//    (the same codes: the outlier candidates bounded by 16 lane maxima, x read in place);
 //  * kAvxVnni: the same layouts and sums with AVX-VNNI's 256-bit (VEX) vpdpbusd, for the CPUs
 //    that have it without AVX-512 (Intel client CPUs since Alder Lake): each 12-row tile in
 //    halves of 6 rows x 16 channels.
@@ -42,6 +43,7 @@
 #include <memory>
 #include <vector>
 
+#include "driver/cpu/cpu_row_norm.hpp"
 #include "util/aligned_vector.hpp"
 
 namespace ripvec::cpu {
@@ -80,20 +82,55 @@ struct Int8Weight {
 // W[n, k] row-major -> quantized, packed for isa.
 Int8Weight quantize_weight(const float* w, int64_t n, int64_t k, Int8Isa isa);
 
-// Per call: the quantized activations as the kernels of isa want them, their scales and each
-// row's outliers; grown on demand, reused across calls (one driver = one thread at a time).
-struct Int8Scratch {
-  // m rounded up to whole 12-row tiles (the VNNI layout, interleaved per tile) * kp
-  // * (2 for kAvx2: int16) bytes, and as many rows of groups scales.
+// Quantized rows of activations as the kernels of one isa want them: the codes (m rounded up
+// to whole 12-row tiles, the VNNI layout interleaved per tile, * kp * (2 for kAvx2: int16)
+// bytes), as many rows of group scales, and each row's kInt8Outliers columns and values.
+// Grown on demand, never shrunk.
+struct Int8Rows {
   AlignedVector<int8_t> act;
   std::vector<float> scale;
   std::vector<int32_t> out_col;
-  std::vector<float> out_val;  // m * kInt8Outliers each
+  std::vector<float> out_val;
+};
+
+// Per call: the quantized activations (rows) and, for int8_ffn's fused path, one slot per pool
+// thread (a row block's quantized inputs, its FP32 intermediate and that intermediate's codes).
+// Reused across calls (one driver = one thread at a time); allocation only when a call needs
+// more than any before.
+struct Int8Scratch {
+  Int8Rows rows;
+  struct FfnSlot {
+    Int8Rows in, inter;
+    AlignedVector<float> mid;  // a row block of the intermediate, [rows][wi.n]
+  };
+  std::vector<FfnSlot> slots;
 };
 
 // y[m, n] (ldc) = the scheme above with bias (nullable), then exact GELU via gelu(row, n)
-// when not null. x[m, k] (lda) is not modified. Runs on the global pool.
+// when not null, then each row of y through norm (nullable: inside the task that made the row
+// where the tasks make whole rows, else in a pass after the product). x[m, k] (lda) is not
+// modified; norm must not write it (row blocks run in any order). Runs on the global pool.
 void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int64_t ldc, int64_t m,
-                 const float* bias, void (*gelu)(float*, int64_t), Int8Scratch& s);
+                 const float* bias, void (*gelu)(float*, int64_t), Int8Scratch& s,
+                 const RowNorm* norm = nullptr);
+
+// Whether int8_ffn fuses its two products for m rows on a pool of threads: at least two row
+// blocks per thread (fewer leave threads idle that the two separate products keep busy by
+// splitting their panels).
+bool int8_ffn_fuses(Int8Isa isa, int64_t m, int64_t threads);
+
+// out[m, wo.n] (ldc) = the FFN: int8_linear(wi, x, bias, gelu) into an intermediate [m, wi.n],
+// then int8_linear(wo) without bias, then each row of out through norm (nullable), bit for bit.
+// Fused (int8_ffn_fuses), a pool thread takes row blocks of 4 register tiles one at a time and
+// keeps each block's intermediate in a slot of its own (s.slots: FP32 rows and their codes,
+// about 370 KiB at MiniLM's 48 x 1,536), where the down projection reads it from L2 and the
+// norm finds the output rows still in cache: the intermediate (48 MiB at 8,192 x 1,536) never
+// goes to memory and back twice. mid (the caller's [m, wi.n] scratch, row-major) is written only
+// when not fused. norm may write x's rows: a block reads its rows of x before it writes them,
+// and no block reads another's. x, mid and out must not overlap. Needs wo.k == wi.n and both
+// weights of one isa (throws InvalidArgument otherwise). Runs on the global pool.
+void int8_ffn(const Int8Weight& wi, const Int8Weight& wo, const float* x, int64_t lda, float* mid,
+              float* out, int64_t ldc, int64_t m, const float* bias, void (*gelu)(float*, int64_t),
+              Int8Scratch& s, const RowNorm* norm = nullptr);
 
 }  // namespace ripvec::cpu
