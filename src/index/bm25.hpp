@@ -99,6 +99,7 @@ struct Bm25Block {
   std::vector<uint32_t> doc_end;                           // per document: end of its entries
   std::vector<std::array<uint32_t, kNumFields>> doc_len;   // per document: terms per field
   size_t num_docs() const { return doc_len.size(); }
+  bool operator==(const Bm25Block&) const = default;  // every field, in order
 };
 // Tokenizes `docs` (on the calling thread) into one block. A document whose path equals the
 // previous one's reuses its path terms (the chunks of one file share it).

@@ -86,10 +86,7 @@ bool object_terms_match(const ObjectData& obj, std::string_view path) {
   if (!obj.prep) return true;
   const SnapshotPrep& p = *obj.prep;
   if (p.path != path) return false;
-  const Bm25Block made = snapshot_terms(path, std::span<const StoredChunk>(obj.chunks));
-  const Bm25Block& b = p.terms;
-  return b.terms == made.terms && b.entry_term == made.entry_term && b.entry_tf == made.entry_tf &&
-         b.doc_end == made.doc_end && b.doc_len == made.doc_len;
+  return p.terms == snapshot_terms(path, std::span<const StoredChunk>(obj.chunks));
 }
 
 void normalize_rows(float* v, size_t n, size_t dim) {
