@@ -33,13 +33,15 @@
 #include "driver/cpu/cpu_kernels.hpp"
 #include "driver/ops.hpp"
 #include "driver/reference_ops.hpp"
+#include "util/thread_pool.hpp"
 
 #ifdef RIPVEC_HAVE_CUDA
 #include "driver/cuda/cuda_driver.hpp"
 #endif
 
-// Counts heap allocations (through operator new) so a test can check that the CPU driver's
-// hot path does not allocate.
+// Counts heap allocations (through operator new, plain and over-aligned: AlignedVector's
+// buffers take the aligned form) so a test can check that the CPU driver's hot path does not
+// allocate.
 static std::atomic<long> g_heap_allocs{0};
 void* operator new(std::size_t n) {
   g_heap_allocs.fetch_add(1, std::memory_order_relaxed);
@@ -50,6 +52,18 @@ void operator delete(void* p) noexcept {
   std::free(p);
 }
 void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  g_heap_allocs.fetch_add(1, std::memory_order_relaxed);
+  const auto al = static_cast<std::size_t>(a);
+  if (void* p = std::aligned_alloc(al, (std::max<std::size_t>(n, 1) + al - 1) / al * al)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
   std::free(p);
 }
 
@@ -1145,13 +1159,15 @@ TEST(CpuPackedGemm, MatchesReference) {
 
 // After a warm-up call, the CPU driver's operations run without touching the heap (the scratch
 // arena, the attention workspace and the packed weights are all set up beforehand), with the
-// linear layers in FP32, INT8 and BF16 (their converted weights and scratch made in the warm-up).
+// linear layers in FP32, INT8 and BF16 (their converted weights and scratch made in the warm-up),
+// the sub-layers' fused calls included, with enough rows for INT8's fused FFN on this pool.
 void no_heap_allocation(int linear_mode) {
   CpuDriver d;
   if (linear_mode == 1) d.set_int8(true);
   if (linear_mode == 2) d.set_bf16(true);
   d.reserve_scratch(size_t{64} << 20);
-  const BatchInputs bi = make_batch({1, 7, 33, 17, 100}, 1200);
+  const auto pool = static_cast<int32_t>(ThreadPool::global().size());
+  const BatchInputs bi = make_batch({1, 7, 33, 17, 100, 2 * 48 * pool + 7}, 1200);
   const int64_t T = bi.total_tokens, nh = 4, hd = 32, H = nh * hd, I = 2 * H;
   auto up = [&](const Vec& v, std::initializer_list<int64_t> dims) {
     return d.upload(v.data(), DType::F32, dims);
@@ -1168,6 +1184,11 @@ void no_heap_allocation(int linear_mode) {
   hw.shape = {I, H, 0, 0};
   hw.rank = 2;
   auto w = d.load_weight(hw, DType::F32);
+  const Vec wov = random_vec(H * I, 7);  // the FFN's down projection, [H, I]
+  HostTensorRef hwo = hw;
+  hwo.data = wov.data();
+  hwo.shape = {H, I, 0, 0};
+  auto wo = d.load_weight(hwo, DType::F32);
   auto b = up(random_vec(I, 6), {I});
   auto y = d.alloc(DType::F32, {T, I});
   auto out = d.alloc(DType::F32, {T, H});
@@ -1179,6 +1200,10 @@ void no_heap_allocation(int linear_mode) {
     ops::linear_gelu(d, y, x, w, b);
     ops::fused_bias_gelu(d, y, b);
     ops::fused_residual_layernorm(d, out, x, g, res, g, g, 1e-12f);
+    const size_t mark = d.save();  // the sub-layers' products live in the scratch arena
+    ops::linear_residual_layernorm(d, x, y, wo, g, g, g, 1e-12f);
+    ops::ffn_gelu_layernorm(d, x, w, b, wo, g, g, g, 1e-12f);
+    d.restore(mark);
     d.layer_norm(x, x, g, g, 1e-12f);
     d.mean_pool(pooled, out, db.cu_seqlens);
     d.l2_normalize(pooled);

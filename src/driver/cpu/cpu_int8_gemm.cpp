@@ -77,8 +77,11 @@ int unit_of(Int8Isa isa) {
 
 // Shared by every ISA so that they agree bit for bit: amax is order-independent, and
 // x * inv is one IEEE multiply rounded to nearest-even (MXCSR default == nearbyint).
+// A group whose max |x| is below 127 / FLT_MAX (its 127 / amax overflows) gets codes 0: an
+// infinite inverse made 0 * inf = NaN, whose code each ISA converts its own way.
 inline float row_inv(float amax) {
-  return amax > 0.0f ? 127.0f / amax : 0.0f;
+  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+  return inv <= std::numeric_limits<float>::max() ? inv : 0.0f;
 }
 
 // The row's kO outliers, kept sorted by |x| descending (lower column first among equals:
@@ -327,11 +330,11 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma"))) void quant_row_u8_
     }
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
     const __m512 vi = _mm512_set1_ps(row_inv(amax));
-    // |x * inv| <= 127 (rounded): vpmovdb's truncation keeps every code.
+    // |x * inv| <= 127 (rounded); saturated to 8 bits as quant_row_u8's packs saturate.
     const __m128i b0 =
-        _mm_xor_si128(_mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x0, vi))), off);
+        _mm_xor_si128(_mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x0, vi))), off);
     const __m128i b1 =
-        _mm_xor_si128(_mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x1, vi))), off);
+        _mm_xor_si128(_mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(x1, vi))), off);
     alignas(32) uint32_t quads[8];
     _mm_store_si128(reinterpret_cast<__m128i*>(quads), b0);
     _mm_store_si128(reinterpret_cast<__m128i*>(quads + 4), b1);
@@ -897,11 +900,11 @@ void run_block(const Int8Weight& w, const Int8Rows& q, int64_t r0, int64_t rows,
   }
 }
 
-// The calling thread's kp floats for quant_rows (grown on demand).
-float* thread_buf(int64_t kp) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < static_cast<size_t>(kp)) buf.resize(static_cast<size_t>(kp));
-  return buf.data();
+// s.slots grown to one per pool thread, each with room to quantize a row of kp floats.
+void reserve_slots(Int8Scratch& s, int64_t threads, int64_t kp) {
+  if (s.slots.size() < static_cast<size_t>(threads)) s.slots.resize(static_cast<size_t>(threads));
+  for (Int8Scratch::Slot& sl : s.slots)
+    if (sl.buf.size() < static_cast<size_t>(kp)) sl.buf.resize(static_cast<size_t>(kp));
 }
 
 // Rows of a register-tile block: 4 tiles (48 rows on the VNNI kernels).
@@ -917,11 +920,20 @@ void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int
   if (m <= 0 || w.n <= 0) return;
   Int8Rows& q = s.rows;
   reserve_rows(w, m, q);
-  auto quant = [&](int64_t lo, int64_t hi) { quant_rows(w, x, lda, lo, hi, q, thread_buf(w.kp)); };
   const int64_t threads = ThreadPool::global().size();
-  // VNNI: rows in whole pairs of tiles per task, so that no two threads write one tile's
-  // interleaved lines (no race either way: each row has its own bytes; this avoids sharing).
-  run_tasks(m, vnni_layout(w.isa) ? 2 * kVnniMr : 16, m * w.k < 32768, quant);
+  reserve_slots(s, threads, w.kp);
+  // Chunks of rows taken one at a time by slot; VNNI: whole pairs of tiles, so that no two
+  // threads write one tile's interleaved lines (no race either way: each row has its own
+  // bytes; this avoids sharing).
+  const int64_t chunk = vnni_layout(w.isa) ? 2 * kVnniMr : 16, chunks = (m + chunk - 1) / chunk;
+  std::atomic<int64_t> next_chunk{0};
+  auto quant = [&](int64_t lo, int64_t hi) {
+    for (int64_t si = lo; si < hi; ++si)
+      for (int64_t c; (c = next_chunk.fetch_add(1, std::memory_order_relaxed)) < chunks;)
+        quant_rows(w, x, lda, c * chunk, std::min(m, (c + 1) * chunk), q,
+                   s.slots[static_cast<size_t>(si)].buf.data());
+  };
+  run_tasks(threads, 1, m * w.k < 32768, quant);
 
   // Row blocks of 4 register tiles; panel groups so that small m still spreads over the pool.
   const int64_t mc = block_rows(w.isa);
@@ -961,8 +973,8 @@ void int8_ffn(const Int8Weight& wi, const Int8Weight& wo, const float* x, int64_
     return;
   }
   const int64_t mc = block_rows(wi.isa), blocks = (m + mc - 1) / mc;
-  if (s.slots.size() < static_cast<size_t>(threads)) s.slots.resize(static_cast<size_t>(threads));
-  for (Int8Scratch::FfnSlot& sl : s.slots) {
+  reserve_slots(s, threads, std::max(wi.kp, wo.kp));
+  for (Int8Scratch::Slot& sl : s.slots) {
     reserve_rows(wi, mc, sl.in);
     reserve_rows(wo, mc, sl.inter);
     if (sl.mid.size() < static_cast<size_t>(mc * wi.n))
@@ -973,8 +985,8 @@ void int8_ffn(const Int8Weight& wi, const Int8Weight& wo, const float* x, int64_
   // takes row blocks until none is left, so a slot is never shared.
   auto run = [&](int64_t lo, int64_t hi) {
     for (int64_t si = lo; si < hi; ++si) {
-      Int8Scratch::FfnSlot& sl = s.slots[static_cast<size_t>(si)];
-      float* buf = thread_buf(std::max(wi.kp, wo.kp));
+      Int8Scratch::Slot& sl = s.slots[static_cast<size_t>(si)];
+      float* buf = sl.buf.data();
       for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < blocks;) {
         const int64_t r0 = t * mc, rows = std::min(mc, m - r0);
         quant_rows(wi, x + r0 * lda, lda, 0, rows, sl.in, buf);

@@ -93,23 +93,28 @@ struct Int8Rows {
   std::vector<float> out_val;
 };
 
-// Per call: the quantized activations (rows) and, for int8_ffn's fused path, one slot per pool
-// thread (a row block's quantized inputs, its FP32 intermediate and that intermediate's codes).
-// Reused across calls (one driver = one thread at a time); allocation only when a call needs
-// more than any before.
+// Per call: the quantized activations (rows) and one slot per pool thread: the thread's kp
+// floats for quantizing a row and, for int8_ffn's fused path, a row block's quantized inputs,
+// its FP32 intermediate and that intermediate's codes. Slots are handed to the pool by index
+// (each index once per call), never by thread, so that every buffer is made on the calling
+// thread when a call needs more than any before and none on a later call (a thread_local one
+// was first touched by whichever worker took rows on a later call). Reused across calls (one
+// driver = one thread at a time).
 struct Int8Scratch {
   Int8Rows rows;
-  struct FfnSlot {
-    Int8Rows in, inter;
-    AlignedVector<float> mid;  // a row block of the intermediate, [rows][wi.n]
+  struct Slot {
+    std::vector<float> buf;    // a row being quantized (the AVX2 and scalar paths copy it)
+    Int8Rows in, inter;        // int8_ffn: the block's input codes and intermediate codes
+    AlignedVector<float> mid;  // int8_ffn: the block's intermediate, [rows][wi.n]
   };
-  std::vector<FfnSlot> slots;
+  std::vector<Slot> slots;
 };
 
 // y[m, n] (ldc) = the scheme above with bias (nullable), then exact GELU via gelu(row, n)
 // when not null, then each row of y through norm (nullable: inside the task that made the row
 // where the tasks make whole rows, else in a pass after the product). x[m, k] (lda) is not
-// modified; norm must not write it (row blocks run in any order). Runs on the global pool.
+// modified (every row of it is quantized before any product, so a norm may write it). Runs on
+// the global pool.
 void int8_linear(const Int8Weight& w, const float* x, int64_t lda, float* y, int64_t ldc, int64_t m,
                  const float* bias, void (*gelu)(float*, int64_t), Int8Scratch& s,
                  const RowNorm* norm = nullptr);
@@ -123,7 +128,7 @@ bool int8_ffn_fuses(Int8Isa isa, int64_t m, int64_t threads);
 // then int8_linear(wo) without bias, then each row of out through norm (nullable), bit for bit.
 // Fused (int8_ffn_fuses), a pool thread takes row blocks of 4 register tiles one at a time and
 // keeps each block's intermediate in a slot of its own (s.slots: FP32 rows and their codes,
-// about 370 KiB at MiniLM's 48 x 1,536), where the down projection reads it from L2 and the
+// about 390 KiB at MiniLM's 48 x 1,536), where the down projection reads it from L2 and the
 // norm finds the output rows still in cache: the intermediate (48 MiB at 8,192 x 1,536) never
 // goes to memory and back twice. mid (the caller's [m, wi.n] scratch, row-major) is written only
 // when not fused. norm may write x's rows: a block reads its rows of x before it writes them,
