@@ -193,10 +193,11 @@ struct UpdateStats {
   double chunk_wait_s = 0, embed_gap_s = 0;
   std::vector<std::string> added, modified, removed;  // paths relative to the root
   std::vector<std::string> warnings;                  // each names the file it is about
-  // The subset of `warnings` about one entry the walk skipped (unreadable, too large, a broken
-  // symlink, a special file): an update of an unchanged tree repeats them, so a front end may
-  // show them only when the index changed. The others (a folder it could not read, a read-only
-  // or damaged index) are news every time.
+  // The subset of `warnings` about one entry skipped again (unreadable, too large, a broken
+  // symlink, a special file, a binary file skipped before): an update of an unchanged tree
+  // repeats them, so a front end may show them only when the index changed. The others (a file
+  // skipped for the first time, a folder the walk could not read, a read-only or damaged index)
+  // are news every time.
   std::vector<std::string> entry_warnings;
 };
 

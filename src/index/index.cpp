@@ -982,7 +982,9 @@ UpdateStats IndexImpl::update() {
     me.ino = f.ino;
     me.status = status_key(out.status);
     if (out.status != ContentStatus::Ok) {
-      count_skip(me.status, f.abs_path, &st);
+      // A file new to the index, or skipped for another reason than before, is news: named by
+      // the next search even when nothing else changed (a new binary file was silent).
+      count_skip(me.status, f.abs_path, &st, /*repeat=*/e != nullptr && e->status == me.status);
       if (e && e->status == "ok") removed.push_back(f.rel_path);
       next.files[f.rel_path] = me;
       return;

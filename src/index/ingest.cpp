@@ -116,7 +116,8 @@ const char* status_key(ContentStatus s) {
   return "unreadable";
 }
 
-void count_skip(std::string_view status, const std::filesystem::path& abs_path, UpdateStats* st) {
+void count_skip(std::string_view status, const std::filesystem::path& abs_path, UpdateStats* st,
+                bool repeat) {
   std::string why;
   if (status == "binary") {
     st->skipped_binary++;
@@ -132,7 +133,7 @@ void count_skip(std::string_view status, const std::filesystem::path& abs_path, 
     why = "unreadable";
   }
   std::string msg = "skipping " + abs_path.string() + ": " + why;
-  st->entry_warnings.push_back(msg);
+  if (repeat) st->entry_warnings.push_back(msg);
   st->warnings.push_back(std::move(msg));
 }
 

@@ -61,9 +61,13 @@ bool object_terms_match(const ObjectData& obj, std::string_view path);
 void normalize_rows(float* v, size_t n, size_t dim);
 const char* status_key(ContentStatus s);  // manifest spelling: "ok", "binary", ...
 // Counts a file skipped for its content (status_key spelling) and adds a warning naming it to
-// st->warnings and st->entry_warnings ("skipping PATH: binary file", ...), as the walk does for
-// the entries it skips: the user sees which files are not searched, not only how many.
-void count_skip(std::string_view status, const std::filesystem::path& abs_path, UpdateStats* st);
+// st->warnings ("skipping PATH: binary file", ...), as the walk does for the entries it skips:
+// the user sees which files are not searched, not only how many. A repeat (the index skipped
+// the file for the same reason before) also goes to st->entry_warnings, which a front end may
+// leave out while the index is unchanged; news (a file new to the index, or skipped for another
+// reason than before) is printed by every front end.
+void count_skip(std::string_view status, const std::filesystem::path& abs_path, UpdateStats* st,
+                bool repeat = true);
 uint32_t file_flags(std::string_view rel_path);  // kFileHidden...
 
 // Publishes IndexProgress: immediately at each phase change, and from a ticker thread every

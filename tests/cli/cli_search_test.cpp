@@ -248,6 +248,17 @@ TEST_F(CliSearch, SkippedFileWarningsAreNotRepeatedOnEverySearch) {
   auto binary = run_cli(run_loud(args));
   ASSERT_EQ(binary.status, 0) << binary.err;
   EXPECT_NE(binary.err.find("more.py: binary file"), std::string::npos) << binary.err;
+  // A new file the index skips is named by the next search, though the index gained and lost
+  // no file (it was silent), and not by the one after; the others stay quiet.
+  repo_.write("net/blob.py", std::string("a\0b", 3));
+  auto fresh = run_cli(run_loud(args));
+  ASSERT_EQ(fresh.status, 0) << fresh.err;
+  EXPECT_NE(fresh.err.find("blob.py: binary file"), std::string::npos) << fresh.err;
+  EXPECT_EQ(fresh.err.find("big.py"), std::string::npos) << fresh.err;
+  EXPECT_EQ(fresh.err.find("more.py"), std::string::npos) << fresh.err;
+  auto after = run_cli(run_loud(args));
+  ASSERT_EQ(after.status, 0) << after.err;
+  EXPECT_EQ(after.err.find("blob.py"), std::string::npos) << after.err;
 }
 
 // Probe 2026-12-05: with --max-filesize above the index's 2 MiB cap, a larger file was found
