@@ -15,7 +15,9 @@ their whole rows, as when the columns are chosen per call), "pN" the same with t
 W of largest max |w| (static, chosen at load), "rN" each row's own N entries of largest |x|
 in FP32 (a sparse FP32 correction; weights keep whole-row scales; batch-independent), "fKINDS" layer kinds kept in FP32 (letters:
 q qkv, a attention output, u FFN up, d FFN down), "lLIST" layers (0-5) kept in FP32, "mwN" / "maN" weight / activation codes in [-N, N]
-(default 127; 63 is 7 bits, what a vpmaddubsw kernel needs to never saturate).
+(default 127; 63 is 7 bits, what a vpmaddubsw kernel needs to never saturate), "tLETTERS" the
+attention's operands quantized (see attention(): q for Q and K, v for V, p / P for the
+probabilities in 8 / 15 bits), e.g. wg32_ag32_r4_tqPv.
 E.g. wg32_ag32 (both grouped by 32 along k), wch_atok_o8, wch_atok_fd.
   python3 scripts/int8_accuracy_study.py [--texts 60] [--schemes token,g64,g32,wg32_ag32]
 """
@@ -50,7 +52,7 @@ def parse(scheme):
     if scheme[0] == "g" and scheme[1:].isdigit():
         scheme = "wch_a" + scheme
     f = {"w": "ch", "a": "tok", "o": 0, "p": 0, "r": 0, "f": "", "l": "", "s": "", "mw": 127,
-         "ma": 127}
+         "ma": 127, "t": ""}
     for part in scheme.split("_"):
         if part[0] == "m":  # mwN / maN: weight / activation codes in [-N, N] (127: 8 bits)
             f[part[:2]] = int(part[2:])
@@ -102,6 +104,28 @@ except ImportError:
 def gelu(x):
     return 0.5 * x * (1 + erf(x / math.sqrt(2)))
 
+def attention(q, k, v, t):
+    """Softmax attention of one sequence, q k v [heads, tokens, 32]. t: quantized operands, letters
+    q (Q and K: int8, one scale per token and head), p (probabilities: u8 codes of p / 255, p
+    relative to the row's max, the codes' sum as the row's sum), P (the same in 15 bits), v (V:
+    int8, one scale per head dimension and block of 64 keys)."""
+    if "q" in t:
+        q, k = qrows(q, None), qrows(k, None)
+    if "v" in t:
+        vb = v.copy()
+        for b0 in range(0, v.shape[1], 64):
+            blk = v[:, b0:b0 + 64, :].transpose(0, 2, 1)
+            vb[:, b0:b0 + 64, :] = qrows(blk, None).transpose(0, 2, 1)
+        v = vb
+    s = q @ k.transpose(0, 2, 1) / math.sqrt(32)
+    s = np.exp(s - s.max(-1, keepdims=True))
+    if "p" in t:
+        s = np.rint(s * 255) / 255
+    if "P" in t:
+        s = np.rint(s * 32767) / 32767
+    s /= s.sum(-1, keepdims=True)
+    return s @ v
+
 def embed(ids, scheme):
     t = len(ids)
     x = W["embeddings.word_embeddings.weight"][ids] + W["embeddings.position_embeddings.weight"][:t] \
@@ -113,9 +137,7 @@ def embed(ids, scheme):
         k = linear(x, W[p + "attention.self.key.weight"], W[p + "attention.self.key.bias"], scheme, "q", l)
         v = linear(x, W[p + "attention.self.value.weight"], W[p + "attention.self.value.bias"], scheme, "q", l)
         q, k, v = (a.reshape(t, 12, 32).transpose(1, 0, 2) for a in (q, k, v))
-        s = q @ k.transpose(0, 2, 1) / math.sqrt(32)
-        s = np.exp(s - s.max(-1, keepdims=True)); s /= s.sum(-1, keepdims=True)
-        ctx = (s @ v).transpose(1, 0, 2).reshape(t, 384)
+        ctx = attention(q, k, v, parse(scheme)["t"] if scheme else "").transpose(1, 0, 2).reshape(t, 384)
         a = linear(ctx, W[p + "attention.output.dense.weight"], W[p + "attention.output.dense.bias"], scheme, "a", l)
         x = ln(a + x, p + "attention.output.LayerNorm")
         h = gelu(linear(x, W[p + "intermediate.dense.weight"], W[p + "intermediate.dense.bias"], scheme, "u", l))
