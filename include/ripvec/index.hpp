@@ -194,10 +194,11 @@ struct UpdateStats {
   std::vector<std::string> added, modified, removed;  // paths relative to the root
   std::vector<std::string> warnings;                  // each names the file it is about
   // The subset of `warnings` about one entry skipped again (unreadable, too large, a broken
-  // symlink, a special file, a binary file skipped before): an update of an unchanged tree
-  // repeats them, so a front end may show them only when the index changed. The others (a file
-  // skipped for the first time, a folder the walk could not read, a read-only or damaged index)
-  // are news every time.
+  // symlink, a special file, a binary file, skipped for that reason by the index's last update
+  // too, in this process or another: the index remembers them): an update of an unchanged tree
+  // repeats them, so a front end may show them only when the index changed. The others (an
+  // entry skipped for the first time or for a new reason, a folder the walk could not read, a
+  // read-only or damaged index) are news every time.
   std::vector<std::string> entry_warnings;
 };
 

@@ -206,9 +206,13 @@ void warn(WalkStats& st, std::string msg) {
   st.warnings.push_back(std::move(msg));
 }
 
-// A warning about one skipped entry (WalkStats::entry_warnings).
-void warn_entry(WalkStats& st, std::string msg) {
-  st.entry_warnings.push_back(msg);
+// A warning about one skipped entry (WalkStats::entry_warnings): `reason` names why (a word that
+// stays the same while the entry is skipped for it: not the size of a file that grows).
+void warn_entry(WalkStats& st, std::string_view reason, std::string_view path, std::string msg) {
+  std::string about(reason);
+  about.push_back('\0');
+  about.append(path);
+  st.entry_warnings.push_back({std::move(about), msg});
   st.warnings.push_back(std::move(msg));
 }
 
@@ -253,9 +257,10 @@ void load_layer(DirCtx& ctx, const Globals& g, const std::shared_ptr<const Repo>
       // A missing ignore file is the norm; an unreadable one changes what is searched.
       if (st && resource_failure(*st, err, "cannot read " + p)) continue;
       if (err != ENOENT && err != ENOTDIR && st)
-        warn_entry(*st, "cannot read " + p + ": " +
-                            (err == EINVAL ? std::string("not a regular file (never read)")
-                                           : std::string(std::strerror(err))));
+        warn_entry(*st, "ignore file", p,
+                   "cannot read " + p + ": " +
+                       (err == EINVAL ? std::string("not a regular file (never read)")
+                                      : std::string(std::strerror(err))));
       continue;
     }
     RuleSet rs = RuleSet::parse(text, p);
@@ -383,7 +388,8 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
   if (!dir) {
     if (resource_failure(st, err, "cannot read directory " + ctx_mut->abs)) return out;
     ++st.skipped_unreadable;
-    warn_entry(st, "cannot read directory " + ctx_mut->abs + ": " + std::strerror(err));
+    warn_entry(st, "folder", ctx_mut->abs,
+               "cannot read directory " + ctx_mut->abs + ": " + std::strerror(err));
     return out;
   }
   load_layer(*ctx_mut, g, ctx_mut->repo, &st);
@@ -412,8 +418,9 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
     if (::fstatat(dfd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0) {
       if (resource_failure(st, errno, "cannot stat " + abs)) continue;
       ++st.skipped_unreadable;
-      warn_entry(st, (errno == ENOENT ? "vanished during the walk: " : "cannot stat ") + abs +
-                         (errno == ENOENT ? "" : std::string(": ") + std::strerror(errno)));
+      warn_entry(st, errno == ENOENT ? "vanished" : "stat", abs,
+                 (errno == ENOENT ? "vanished during the walk: " : "cannot stat ") + abs +
+                     (errno == ENOENT ? "" : std::string(": ") + std::strerror(errno)));
       continue;
     }
     struct stat tst = lst;
@@ -422,7 +429,8 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
       if (::fstatat(dfd, name.c_str(), &tst, 0) != 0) {
         if (resource_failure(st, errno, "cannot stat " + abs)) continue;
         ++st.skipped_unreadable;
-        warn_entry(st, "broken symlink " + abs + ": " + std::strerror(errno));
+        warn_entry(st, "broken symlink", abs,
+                   "broken symlink " + abs + ": " + std::strerror(errno));
         continue;
       }
     }
@@ -478,7 +486,7 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
     if (is_dir) {
       if (opts.follow_symlinks && is_ancestor_loop(*ctx, tst.st_dev, tst.st_ino)) {
         ++st.skipped_symlink_loop;
-        warn_entry(st,
+        warn_entry(st, "symlink loop", abs,
                    "symlink loop: " + abs + " leads back to one of its parent folders; skipped");
         continue;
       }
@@ -514,20 +522,21 @@ DirResult read_dir(const std::shared_ptr<DirCtx>& ctx_mut, const Globals& g) {
     }
     if (special != nullptr) {
       ++st.skipped_unreadable;
-      warn_entry(st, "skipping " + abs + ": " + special + ", not a regular file");
+      warn_entry(st, "special", abs, "skipping " + abs + ": " + special + ", not a regular file");
       continue;
     }
     if (::faccessat(dfd, name.c_str(), R_OK, 0) != 0) {
       if (resource_failure(st, errno, "cannot read " + abs)) continue;
       ++st.skipped_unreadable;
-      warn_entry(st, "cannot read " + abs + ": " + std::strerror(errno));
+      warn_entry(st, "unreadable", abs, "cannot read " + abs + ": " + std::strerror(errno));
       continue;
     }
     const uint64_t size = static_cast<uint64_t>(tst.st_size);
     if (opts.max_file_size > 0 && size > opts.max_file_size) {
       ++st.skipped_too_large;
-      warn_entry(st, "skipping " + abs + ": " + std::to_string(size) + " bytes exceeds the " +
-                         std::to_string(opts.max_file_size) + "-byte " + opts.size_limit_name);
+      warn_entry(st, "too large", abs,
+                 "skipping " + abs + ": " + std::to_string(size) + " bytes exceeds the " +
+                     std::to_string(opts.max_file_size) + "-byte " + opts.size_limit_name);
       continue;
     }
     out.files.push_back(walked_file(fs::path(abs), rel, tst));
@@ -663,17 +672,19 @@ std::vector<WalkedFile> walk(const std::vector<fs::path>& roots, const WalkOptio
       // An explicitly named file is always taken, like ripgrep; only size and access apply.
       if (::access(abs_s.c_str(), R_OK) != 0) {
         ++stats.skipped_unreadable;
-        warn_entry(stats, "cannot read " + abs_s + ": " + std::strerror(errno));
+        warn_entry(stats, "unreadable", abs_s,
+                   "cannot read " + abs_s + ": " + std::strerror(errno));
       } else if (opts.max_file_size > 0 && static_cast<uint64_t>(st.st_size) > opts.max_file_size) {
         ++stats.skipped_too_large;
-        warn_entry(stats, "skipping " + abs_s + ": " + std::to_string(st.st_size) +
-                              " bytes exceeds the " + std::to_string(opts.max_file_size) +
-                              "-byte " + opts.size_limit_name);
+        warn_entry(stats, "too large", abs_s,
+                   "skipping " + abs_s + ": " + std::to_string(st.st_size) + " bytes exceeds the " +
+                       std::to_string(opts.max_file_size) + "-byte " + opts.size_limit_name);
       } else {
         files.push_back(walked_file(abs, abs.filename().string(), st));
       }
     } else {
-      warn_entry(stats, "skipping " + abs_s + ": not a regular file or directory");
+      warn_entry(stats, "special", abs_s,
+                 "skipping " + abs_s + ": not a regular file or directory");
     }
   }
 

@@ -68,6 +68,14 @@ class RacyWindow {
   int64_t from_, to_;
 };
 
+// A warning about one entry the walk skipped. `about` is the reason and the entry's path, the
+// same on every walk that skips that entry for that reason (the index remembers it, to tell a
+// file skipped for the first time from one skipped again); `text` is also in WalkStats::warnings.
+struct EntryWarning {
+  std::string about;
+  std::string text;
+};
+
 struct WalkStats {
   size_t files = 0, dirs = 0, ignored = 0, skipped_hidden = 0, skipped_lock = 0,
          skipped_too_large = 0, skipped_unreadable = 0, skipped_symlink_loop = 0;
@@ -84,8 +92,8 @@ struct WalkStats {
   std::vector<std::string> warnings;  // human-readable, one per problem
   // The warnings (also in `warnings`) about one entry the walk skipped — unreadable, too large,
   // a broken symlink, a symlink loop, a special file — which every walk of an unchanged tree
-  // meets again; the rest are about the walk itself (a folder it could not read, its limits).
-  std::vector<std::string> entry_warnings;
+  // meets again; the rest are about the walk itself (a folder it could not list, its limits).
+  std::vector<EntryWarning> entry_warnings;
 };
 
 // Walks roots (dirs or files) respecting .gitignore (incl. nested ones and negations),

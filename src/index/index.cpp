@@ -201,6 +201,7 @@ class IndexImpl final : public Index {
  private:
   fs::path manifest_path() const { return location_ / "manifest.json"; }
   fs::path gc_marker_path() const { return location_ / "gc-pending"; }
+  fs::path skip_memory_path() const { return location_ / "skipped"; }
   fs::path object_path(const std::string& id) const {
     return location_ / "objects" / id.substr(0, 2) / (id + "-" + model_key_ + ".obj");
   }
@@ -782,7 +783,26 @@ UpdateStats IndexImpl::update() {
   st.skipped_too_large += ws.skipped_too_large;
   st.skipped_unreadable += ws.skipped_unreadable;
   for (auto& w : ws.warnings) st.warnings.push_back(w);
-  st.entry_warnings = ws.entry_warnings;
+  // An entry the last update's walk skipped too (for the same reason) is a repeat; one skipped
+  // for the first time is news, which a one-shot search names (a new file over the size limit
+  // was named only when the index next gained or lost a file).
+  std::vector<uint64_t> skips;
+  for (const auto& w : ws.entry_warnings) skips.push_back(skip_key(w.about));
+  const std::vector<uint64_t> known_skips = read_skip_memory(skip_memory_path());
+  for (size_t i = 0; i < skips.size(); ++i)
+    if (std::binary_search(known_skips.begin(), known_skips.end(), skips[i]))
+      st.entry_warnings.push_back(ws.entry_warnings[i].text);
+  std::sort(skips.begin(), skips.end());
+  skips.erase(std::unique(skips.begin(), skips.end()), skips.end());
+  // Each update that leaves the index current (not a read-only one) remembers what it skipped.
+  const auto remember_skips = [&] {
+    if (skips == known_skips) return;
+    try {
+      write_skip_memory(skip_memory_path(), skips);
+    } catch (const Error& e) {
+      st.warnings.push_back(std::string("cannot record the skipped files: ") + e.what());
+    }
+  };
   drop_own_files(&walked);
   if (opts_.cancelled && opts_.cancelled()) throw CancelledError("index update cancelled");
   st.files_seen = walked.size();
@@ -911,6 +931,7 @@ UpdateStats IndexImpl::update() {
     st.chunks_total = current_snap->num_chunks();
     publish_snap(std::move(current_snap));
     reindex_pending_ = false;
+    remember_skips();
     st.total_s = seconds_since(t_total);
     rep.phase(IndexProgress::Phase::Done);
     return st;
@@ -1082,6 +1103,7 @@ UpdateStats IndexImpl::update() {
     st.chunks_total = current_snap->num_chunks();
     publish_snap(std::move(current_snap));
     reindex_pending_ = false;
+    remember_skips();
     st.total_s = seconds_since(t_total);
     rep.phase(IndexProgress::Phase::Done);
     return st;
@@ -1184,6 +1206,7 @@ UpdateStats IndexImpl::update() {
   collect_garbage(next, &st, /*objects=*/had_objects);
   fs::remove(gc_marker_path(), ec);
   reindex_pending_ = false;
+  remember_skips();
   st.total_s = seconds_since(t_total);
   rep.phase(IndexProgress::Phase::Done);
   return st;
@@ -1281,7 +1304,7 @@ std::vector<Hit> search_without_index(const fs::path& path, Embedder& embedder,
   st.skipped_too_large = ws.skipped_too_large;
   st.skipped_unreadable = ws.skipped_unreadable;
   st.warnings = ws.warnings;
-  st.entry_warnings = ws.entry_warnings;
+  for (const auto& w : ws.entry_warnings) st.entry_warnings.push_back(w.text);
   if (!is_file && !f.paths.empty()) {
     corpus::PathFilterSpec spec;
     spec.paths = f.paths;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -811,6 +812,44 @@ std::string read_file(const fs::path& path, uint64_t max_bytes) {
   ::close(fd);
   out.resize(got);
   return out;
+}
+
+namespace {
+constexpr std::string_view kSkipMagic = "RVSKIP1\n";
+}  // namespace
+
+uint64_t skip_key(std::string_view about) {
+  const std::array<uint8_t, 32> d = sha256(about);
+  uint64_t k = 0;
+  for (int i = 0; i < 8; ++i) k |= uint64_t(d[i]) << (8 * i);
+  return k;
+}
+
+std::vector<uint64_t> read_skip_memory(const fs::path& path) {
+  std::string bytes;
+  try {
+    bytes = read_file(path, kMaxSkipMemoryBytes);
+  } catch (const Error&) {
+    return {};
+  }
+  if (bytes.size() < kSkipMagic.size() || bytes.compare(0, kSkipMagic.size(), kSkipMagic) != 0 ||
+      (bytes.size() - kSkipMagic.size()) % 8 != 0)
+    return {};
+  std::vector<uint64_t> keys((bytes.size() - kSkipMagic.size()) / 8);
+  for (size_t i = 0; i < keys.size(); ++i)
+    for (int b = 0; b < 8; ++b)
+      keys[i] |= uint64_t(static_cast<uint8_t>(bytes[kSkipMagic.size() + 8 * i + b])) << (8 * b);
+  if (!std::is_sorted(keys.begin(), keys.end()) ||
+      std::adjacent_find(keys.begin(), keys.end()) != keys.end())
+    return {};
+  return keys;
+}
+
+void write_skip_memory(const fs::path& path, std::span<const uint64_t> keys) {
+  std::string bytes(kSkipMagic);
+  for (const uint64_t k : keys)
+    for (int b = 0; b < 8; ++b) bytes.push_back(static_cast<char>((k >> (8 * b)) & 0xFF));
+  atomic_write_file(path, bytes, /*sync=*/false);
 }
 
 void create_private_directories(const fs::path& dir, std::error_code& ec) {

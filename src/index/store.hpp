@@ -6,6 +6,7 @@
 //   manifest.json                the commit point (written last, atomically)
 //   objects/ab/<id>-<mkey>.obj   one per indexed file version (id = SHA-256 of path + content)
 //   snapshot-<generation>.bin    all chunks, vectors and keyword postings, mmapped by queries
+//   skipped                      the entries the last update's walk skipped (read_skip_memory)
 //
 // manifest.json (format kFormatVersion):
 //   {"format":2, "model_id":..., "dim":384, "model_key":"<32 hex>", "root":"/abs/root",
@@ -133,6 +134,17 @@ void atomic_write_file(const std::filesystem::path& path, std::string_view bytes
 inline constexpr uint64_t kMaxManifestBytes = uint64_t(256) << 20;
 inline constexpr uint64_t kMaxObjectBytes = uint64_t(1) << 30;
 std::string read_file(const std::filesystem::path& path, uint64_t max_bytes = kMaxObjectBytes);
+// The index's memory of the entries its last update's walk skipped (unreadable, too large,
+// special files: corpus::EntryWarning::about), so that a one-shot search can tell an entry
+// skipped for the first time (news) from one skipped again (a repeat). A set of 64-bit keys
+// (skip_key), sorted and unique, in a file of its own: "RVSKIP1\n" and the keys, little-endian.
+// read_skip_memory gives an empty set for a missing, unreadable or malformed file (every skip is
+// news once, and the next update writes it again); write_skip_memory throws IoError like
+// atomic_write_file (no fsync: losing it costs one warning printed again).
+inline constexpr uint64_t kMaxSkipMemoryBytes = uint64_t(64) << 20;
+uint64_t skip_key(std::string_view about);
+std::vector<uint64_t> read_skip_memory(const std::filesystem::path& path);
+void write_skip_memory(const std::filesystem::path& path, std::span<const uint64_t> keys);
 // Flushes the file system holding `dir` (one syncfs instead of an fsync per object).
 void sync_filesystem(const std::filesystem::path& dir);
 // create_directories, each folder it makes mode 0700 (existing ones are left as they are): an

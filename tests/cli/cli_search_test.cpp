@@ -259,6 +259,16 @@ TEST_F(CliSearch, SkippedFileWarningsAreNotRepeatedOnEverySearch) {
   auto after = run_cli(run_loud(args));
   ASSERT_EQ(after.status, 0) << after.err;
   EXPECT_EQ(after.err.find("blob.py"), std::string::npos) << after.err;
+  // So is a new file that the walk leaves out (over the size limit: it never reaches the
+  // index's list of files), which was silent until a file was added or removed.
+  repo_.write("net/huge.py", "y = 1\n" + std::string(3 << 20, '#') + "\n");
+  auto large = run_cli(run_loud(args));
+  ASSERT_EQ(large.status, 0) << large.err;
+  EXPECT_NE(large.err.find("huge.py"), std::string::npos) << large.err;
+  EXPECT_EQ(large.err.find("big.py"), std::string::npos) << large.err;
+  auto quiet = run_cli(run_loud(args));
+  ASSERT_EQ(quiet.status, 0) << quiet.err;
+  EXPECT_EQ(quiet.err.find("huge.py"), std::string::npos) << quiet.err;
 }
 
 // Probe 2026-12-05: with --max-filesize above the index's 2 MiB cap, a larger file was found
