@@ -79,6 +79,7 @@ class Embedder {
   virtual const std::string& model_id() const = 0;
   virtual std::string device_name() const = 0;  // "cpu", "cpu (int8)", "cuda:0 (NVIDIA H100...)"
   virtual const Tokenizer& tokenizer() const = 0;
+  // Every function taking an InputKind throws InvalidArgument for a value outside the enum.
   virtual const std::string& prompt(InputKind kind) const = 0;
   // What else decides the vectors of a text besides model id, dim, prompts and max length
   // (pooling, normalisation, INT8 linear layers), as text: part of an index's identity

@@ -152,7 +152,10 @@ struct IndexOptions {
   unsigned threads = 0;  // ingest threads; 0 = all cores
   // Called from the thread running update() or from its progress ticker thread, never two
   // calls at once (a 200 ms tick must not wait for an embedding batch). Must not call back
-  // into the Index.
+  // into the Index. An exception it throws ends update() (or search_without_index()) with that
+  // exception — thrown on the ticker thread, at the next cancellation poll (below) — and
+  // leaves the index as a cancellation there would; one thrown at Phase::Done comes after the
+  // commit (the update is in the index).
   std::function<void(const IndexProgress&)> progress;
   // Polled by update() while it waits for another process's lock (when_busy), after the walk,
   // before each embedding batch and before the commit; when

@@ -54,7 +54,7 @@ const char* search_mode_name(SearchMode mode) {
     case SearchMode::Keyword:
       return "keyword";
   }
-  return "hybrid";
+  return "unknown";
 }
 
 const char* index_phase_name(IndexProgress::Phase phase) {
@@ -81,6 +81,9 @@ double seconds_since(Clock::time_point t) {
 }
 
 void validate(const SearchOptions& o) {
+  if (o.mode != SearchMode::Hybrid && o.mode != SearchMode::Semantic &&
+      o.mode != SearchMode::Keyword)  // a cast integer ran as hybrid (API probe 2026-12-08)
+    throw InvalidArgument("unknown search mode " + std::to_string(static_cast<int>(o.mode)));
   if (o.top_k == 0) throw InvalidArgument("top_k must be at least 1");
   if (o.threshold && !std::isfinite(*o.threshold))
     throw InvalidArgument("threshold must be a finite number");
@@ -302,7 +305,8 @@ class IndexImpl final : public Index {
   std::shared_ptr<Snapshot> extra_snapshot(const SearchFilter& f,
                                            const std::vector<std::string>& paths,
                                            const corpus::PathFilter& pf, const Snapshot* snap,
-                                           const std::function<bool()>& cancelled) const;
+                                           const std::function<bool()>& cancelled,
+                                           bool embed) const;
 
   fs::path root_, location_;
   std::string scope_;
@@ -396,11 +400,9 @@ std::shared_ptr<const State> IndexImpl::current() const {
 
 // ---------------- search ----------------
 
-std::shared_ptr<Snapshot> IndexImpl::extra_snapshot(const SearchFilter& f,
-                                                    const std::vector<std::string>& paths,
-                                                    const corpus::PathFilter& pf,
-                                                    const Snapshot* snap,
-                                                    const std::function<bool()>& cancelled) const {
+std::shared_ptr<Snapshot> IndexImpl::extra_snapshot(
+    const SearchFilter& f, const std::vector<std::string>& paths, const corpus::PathFilter& pf,
+    const Snapshot* snap, const std::function<bool()>& cancelled, bool embed) const {
   const bool larger = f.max_file_size && *f.max_file_size > opts_.max_file_size;
   std::vector<fs::path> roots;
   std::vector<std::pair<std::string, fs::path>> files;  // explicitly named files
@@ -445,7 +447,7 @@ std::shared_ptr<Snapshot> IndexImpl::extra_snapshot(const SearchFilter& f,
   if (extra.empty()) return nullptr;
   UpdateStats ignored;
   MemoryCorpus c =
-      ingest_in_memory(extra, *embedder_, w.max_file_size, nullptr, &ignored, cancelled);
+      ingest_in_memory(extra, *embedder_, w.max_file_size, nullptr, &ignored, cancelled, embed);
   return memory_snapshot(c, dim_);
 }
 
@@ -466,12 +468,16 @@ std::vector<Hit> IndexImpl::search_impl(std::string_view text, std::vector<float
     if (opts.cancelled && opts.cancelled()) throw CancelledError("search cancelled");
   };
   check_cancel();
-  std::shared_ptr<Snapshot> extra = extra_snapshot(f, paths, pf, st.snap.get(), opts.cancelled);
-
   RankRequest req;
   // A query vector given (find_similar) needs no check; a text the model reads nothing of is
   // refused, or in Hybrid ranked by its keyword side alone (check_query).
   req.mode = qvec.empty() ? check_query(*embedder_, text, opts.mode) : opts.mode;
+  // Files the filter adds (over the index's size cap, ignored ones) are embedded only for a
+  // ranking that reads vectors: a keyword search embedded every chunk of them first (14 s for a
+  // 300 KB file it then ranked by words alone; API probe 2026-12-08).
+  std::shared_ptr<Snapshot> extra =
+      extra_snapshot(f, paths, pf, st.snap.get(), opts.cancelled, req.mode != SearchMode::Keyword);
+
   req.top_k = opts.top_k;
   req.threshold = opts.threshold;
   req.merge_adjacent = opts.merge_adjacent;
@@ -957,7 +963,7 @@ UpdateStats IndexImpl::update() {
   cfg.max_file_size = opts_.max_file_size;
   cfg.threads = opts_.threads;
   cfg.progress = &rep;
-  cfg.cancelled = opts_.cancelled;
+  cfg.cancelled = cancel_poll(&rep, opts_.cancelled);
   Bm25Dictionary dict;  // the new snapshot's terms, merged file by file while embedding runs
   cfg.bm25_dict = &dict;
   cfg.reuse = [&](const FileTask&, const std::string& id) -> std::shared_ptr<ObjectData> {
@@ -1254,8 +1260,9 @@ SearchMode check_query(const Embedder& e, std::string_view query, SearchMode mod
     else if ((unk_only = std::all_of(enc.ids.begin(), enc.ids.end(),
                                      [&](int32_t id) { return id == *unk; })))
       why =
-          "the model knows no word of the query (every piece of it is an unknown token: emoji "
-          "or a script its vocabulary lacks): nothing to look for";
+          "the model knows no word of the query (every piece of it is an unknown token: emoji, "
+          "a script its vocabulary lacks, or a word longer than its tokenizer reads): nothing "
+          "to look for";
   }
   if (why.empty()) return mode;
   // Hybrid keeps its keyword side for a query of unknown tokens that has keyword terms (an emoji

@@ -150,10 +150,28 @@ ProgressReporter::ProgressReporter(std::function<void(const IndexProgress&)> cb)
     std::unique_lock lk(stop_mu_);
     while (!stop_cv_.wait_for(lk, std::chrono::milliseconds(200), [this] { return stop_; })) {
       lk.unlock();
-      emit();
+      try {
+        emit();
+      } catch (...) {
+        ticker_error_ = std::current_exception();
+        failed_.store(true, std::memory_order_release);
+        return;
+      }
       lk.lock();
     }
   });
+}
+
+void ProgressReporter::rethrow_if_failed() const {
+  if (failed_.load(std::memory_order_acquire)) std::rethrow_exception(ticker_error_);
+}
+
+std::function<bool()> cancel_poll(const ProgressReporter* progress, std::function<bool()> user) {
+  if (progress == nullptr) return user;
+  return [progress, user = std::move(user)] {
+    progress->rethrow_if_failed();
+    return user && user();
+  };
 }
 
 ProgressReporter::~ProgressReporter() {
@@ -188,6 +206,7 @@ void ProgressReporter::phase(IndexProgress::Phase p) {
 
 void ProgressReporter::emit() {
   if (!cb_) return;
+  rethrow_if_failed();  // the ticker's callback threw: no more reports, the work ends with it
   std::lock_guard lk(emit_mu_);
   IndexProgress p;
   p.phase = phase_.load();
@@ -840,6 +859,7 @@ MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& em
     st->added.push_back(files[i].rel_path);
     c.objects[i] = std::move(obj);
   };
+  cancelled = cancel_poll(progress, std::move(cancelled));
   if (progress) progress->start_phase(IndexProgress::Phase::Chunking, files.size());
   if (!embed) {
     ChunkOptions co = chunk_options_for(embedder);
@@ -874,7 +894,7 @@ MemoryCorpus ingest_in_memory(const std::vector<WalkedFile>& files, Embedder& em
   cfg.chunk = chunk_options_for(embedder);
   cfg.max_file_size = max_file_size;
   cfg.progress = progress;
-  cfg.cancelled = std::move(cancelled);
+  cfg.cancelled = cancelled;
   cfg.bm25_dict = c.dict.get();
   cfg.done = [&](const FileTask& t, FileOutcome&& out) {
     take(t.slot, out.status, std::move(out.obj));

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -84,6 +85,12 @@ class ProgressReporter {
   // The same counters, a new phase name (Chunking -> Embedding), reported at once.
   void phase(IndexProgress::Phase p);
   IndexProgress::Phase current_phase() const { return phase_.load(); }
+  // The callback may throw. On the thread that reports a phase, its exception propagates from
+  // start_phase() / phase(); on the ticker thread it is kept (the ticker stops) and thrown by
+  // the next start_phase(), phase() or rethrow_if_failed(): a polling point of the caller's
+  // (cancel_poll) ends the work with it, as a throwing `cancelled` does. Before, it reached
+  // std::terminate (API probe 2026-12-08).
+  void rethrow_if_failed() const;
   std::atomic<size_t> files_done{0}, files_chunked{0}, files_total{0}, chunks_done{0},
       chunks_total{0};
 
@@ -98,8 +105,14 @@ class ProgressReporter {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stop_ = false;
+  std::atomic<bool> failed_{false};
+  std::exception_ptr ticker_error_;  // set once, before failed_ (release)
   std::thread ticker_;
 };
+
+// The cancellation poll of a pipeline whose progress is `progress` (may be null): throws the
+// progress callback's exception kept from the ticker thread, else asks `user` (may be empty).
+std::function<bool()> cancel_poll(const ProgressReporter* progress, std::function<bool()> user);
 
 struct FileTask {
   size_t slot = 0;  // index into the caller's result array

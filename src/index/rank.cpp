@@ -258,32 +258,73 @@ void absorb(Hit& a, const Hit& b) {
   a.keyword_rank = better_rank(a.keyword_rank, b.keyword_rank);
 }
 
+// The most lines a merged hit spans. Overlapping windows of one long text without definitions
+// (prose, a log, a generated table) chained into hits of 900 lines and 45 KB, and left a search
+// with fewer hits than asked (API probe 2026-12-08).
+constexpr int kMaxMergedLines = 200;
+
+bool overlaps(const Hit& a, const Hit& b) {
+  return a.path == b.path && a.start_line <= b.end_line && b.start_line <= a.end_line;
+}
+
 bool mergeable(const Hit& a, const Hit& b) {
   if (a.path != b.path) return false;
-  const bool overlap = a.start_line <= b.end_line && b.start_line <= a.end_line;
-  if (overlap) return true;
+  if (std::max(a.end_line, b.end_line) - std::min(a.start_line, b.start_line) >= kMaxMergedLines)
+    return false;
+  if (overlaps(a, b)) return true;
   const bool touch = a.end_line + 1 == b.start_line || b.end_line + 1 == a.start_line;
   return touch && a.symbol == b.symbol;
 }
 
-// Merges `hits[i]` with every mergeable hit, repeatedly (a union can reach further hits).
-// Returns the index of the merged hit.
-size_t merge_into_earliest(std::vector<Hit>* hits, size_t i) {
+// b (the worse hit) keeps only its lines outside a's, the longer side when a lies inside it;
+// false when none are left.
+bool trim_outside(const Hit& a, Hit& b) {
+  const int before = a.start_line - b.start_line, after = b.end_line - a.end_line;
+  if (before <= 0 && after <= 0) return false;
+  const int start = before >= after ? b.start_line : a.end_line + 1;
+  const int end = before >= after ? a.start_line - 1 : b.end_line;
+  const auto lines = split_lines(b.content);
+  std::string kept;
+  for (int line = start; line <= end; ++line) {
+    const size_t k = static_cast<size_t>(line - b.start_line);
+    if (k >= lines.size()) break;  // a capped content holds fewer lines than its range
+    if (line != start) kept += '\n';
+    kept.append(lines[k]);
+  }
+  b.content = std::move(kept);
+  b.start_line = start;
+  b.end_line = end;
+  return true;
+}
+
+// Merges `hits[i]` with every mergeable hit, repeatedly (a union can reach further hits); a hit
+// that overlaps one it cannot merge with (the union would pass kMaxMergedLines) keeps only its
+// own lines, or goes.
+void merge_into_earliest(std::vector<Hit>* hits, size_t i) {
   auto& h = *hits;
   bool changed = true;
-  while (changed) {
+  while (changed && i < h.size()) {
     changed = false;
     for (size_t j = 0; j < h.size(); ++j) {
-      if (j == i || !mergeable(h[i], h[j])) continue;
+      if (j == i) continue;
       const size_t keep = std::min(i, j), drop = std::max(i, j);
-      absorb(h[keep], h[drop]);
+      if (mergeable(h[i], h[j])) {
+        absorb(h[keep], h[drop]);
+      } else if (overlaps(h[i], h[j])) {
+        if (trim_outside(h[keep], h[drop])) {
+          i = drop;  // the trimmed hit may now meet others
+          changed = true;
+          break;
+        }
+      } else {
+        continue;
+      }
       h.erase(h.begin() + static_cast<std::ptrdiff_t>(drop));
       i = keep;
       changed = true;
       break;
     }
   }
-  return i;
 }
 
 }  // namespace

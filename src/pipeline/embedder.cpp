@@ -30,6 +30,13 @@ namespace ripvec {
 
 namespace {
 
+// A kind outside the enum (a cast integer) indexed the prompts out of bounds (API probe
+// 2026-12-08).
+void check_kind(InputKind kind) {
+  if (kind != InputKind::Query && kind != InputKind::Document && kind != InputKind::Raw)
+    throw InvalidArgument("unknown InputKind " + std::to_string(static_cast<int>(kind)));
+}
+
 // Attention scores of the padded fallback are capped at this many bytes per batch; drivers
 // with their own attention kernel do not materialize them and get no cap.
 constexpr size_t kScoreBudgetBytes = 256u << 20;
@@ -228,6 +235,7 @@ class EmbedderImpl final : public Embedder {
   }
   const Tokenizer& tokenizer() const override { return *tok_; }
   const std::string& prompt(InputKind kind) const override {
+    check_kind(kind);
     return prompts_[static_cast<int>(kind)];
   }
   bool normalizes() const override { return plan_.pooling.normalize; }
@@ -253,6 +261,7 @@ class EmbedderImpl final : public Embedder {
   }
 
   std::vector<float> embed(std::span<const std::string> texts, InputKind kind) override {
+    check_kind(kind);
     std::vector<std::vector<int32_t>> ids(texts.size());
     // Tokenizer::encode is const and thread-safe; tokenizing on the pool keeps it a small
     // share of the run. It never overlaps the forward pass, so the pool is free. Single
@@ -265,6 +274,7 @@ class EmbedderImpl final : public Embedder {
 
   std::vector<float> embed_tokens(std::span<const std::vector<int32_t>> ids,
                                   InputKind kind) override {
+    check_kind(kind);
     check_token_ids(ids, "embed_tokens");
     return run(ids, {}, exact_for(kind));
   }

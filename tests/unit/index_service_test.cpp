@@ -314,15 +314,56 @@ TEST_F(IndexService, IgnoredAndOversizedFilesAreEmbeddedForOneSearchOnly) {
   so = keyword();
   EXPECT_EQ(paths_of(idx->search("gamma_func_3", so)).count("lib/gamma.py"), 0u);
   so.filter.max_file_size = 1 << 20;
+  const size_t embedded_before = emb.documents_embedded;
   auto big = idx->search("gamma_func_3", so);
   ASSERT_FALSE(big.empty());
   EXPECT_EQ(big[0].path, "lib/gamma.py");
+  // A keyword search reads no vector: the file is chunked, not embedded (its every chunk was,
+  // 14 s for a 300 KB file; API probe 2026-12-08). A hybrid one embeds it.
+  EXPECT_EQ(emb.documents_embedded, embedded_before);
+  SearchOptions hybrid = so;
+  hybrid.mode = SearchMode::Hybrid;
+  EXPECT_EQ(idx->search("gamma_func_3", hybrid)[0].path, "lib/gamma.py");
+  EXPECT_GT(emb.documents_embedded, embedded_before);
   // Ranked together with the indexed chunks, by the same rules.
   so.filter.max_file_size = 100;  // below every file: nothing left
   EXPECT_TRUE(idx->search("gamma_func_3", so).empty());
   // Nothing of them was stored.
   EXPECT_EQ(idx->update().chunks_embedded, 0u);
   EXPECT_EQ(idx->status().chunks, st.chunks_total);
+}
+
+// Overlapping windows of a long text without definitions chained into hits of 900 lines and
+// 45 KB, so that a search for 10 hits returned 4 (API probe 2026-12-08; `ripvec --mode keyword
+// -n 10` of this text gave 2 hits, of 1,250 and 422 lines): a merged hit spans at most 200 lines,
+// and a window that overlaps one it cannot join keeps only its own lines.
+TEST_F(IndexService, MergedWindowsOfALongTextStayReadable) {
+  std::string text;
+  for (int i = 0; i < 4000; ++i)
+    text += "line " + std::to_string(i) + " the quick brown fox jumps over the lazy dog\n";
+  write(root_ / "notes.txt", text);
+  TestHashEmbedder emb;
+  auto idx = open(emb, root_);
+  idx->update();
+  for (SearchMode m : {SearchMode::Keyword, SearchMode::Hybrid}) {
+    SearchOptions so;
+    so.mode = m;
+    so.top_k = 10;
+    auto hits = idx->search("lazy dog", so);
+    EXPECT_GE(hits.size(), 5u) << search_mode_name(m);
+    for (size_t i = 0; i < hits.size(); ++i) {
+      EXPECT_LE(hits[i].end_line - hits[i].start_line + 1, 200);
+      for (size_t j = i + 1; j < hits.size(); ++j)
+        EXPECT_TRUE(hits[i].end_line < hits[j].start_line || hits[j].end_line < hits[i].start_line)
+            << hits[i].start_line << "-" << hits[i].end_line << " vs " << hits[j].start_line << "-"
+            << hits[j].end_line;
+      std::string want;  // the exact lines of the file (line numbers are 1-based)
+      for (int l = hits[i].start_line; l <= hits[i].end_line; ++l)
+        want += (l > hits[i].start_line ? "\n" : "") + std::string("line ") +
+                std::to_string(l - 1) + " the quick brown fox jumps over the lazy dog";
+      EXPECT_EQ(hits[i].content, want) << hits[i].start_line << "-" << hits[i].end_line;
+    }
+  }
 }
 
 TEST_F(IndexService, MergedHitsNeverOverlap) {
@@ -1008,6 +1049,41 @@ TEST_F(IndexService, BadSearchOptionsAreInvalidArguments) {
   so.filter.paths = {"../outside"};
   EXPECT_THROW(idx->search("x", so), InvalidArgument);
   EXPECT_THROW(parse_search_mode("fuzzy"), InvalidArgument);
+  so = {};
+  so.mode = static_cast<SearchMode>(42);  // ran as hybrid (API probe 2026-12-08)
+  EXPECT_THROW(idx->search("x", so), InvalidArgument);
+  EXPECT_STREQ(search_mode_name(so.mode), "unknown");
+}
+
+// A progress callback that throws on the progress ticker thread (every 200 ms of a long
+// update) ended the process through std::terminate (API probe 2026-12-08); it now ends update()
+// (and search_without_index) with its exception, as one thrown on the update's own thread does,
+// and the index stays usable.
+TEST_F(IndexService, ProgressCallbackThrowingOnTheTickerEndsTheUpdate) {
+  TestHashEmbedder emb;
+  IndexOptions o = opts();
+  const std::thread::id caller = std::this_thread::get_id();
+  o.progress = [caller](const IndexProgress&) {
+    if (std::this_thread::get_id() != caller) throw std::runtime_error("ticker-boom");
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));  // the ticker comes meanwhile
+  };
+  auto idx = Index::open(root_, borrow(emb), o);
+  try {
+    idx->update();
+    ADD_FAILURE() << "update() returned";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "ticker-boom");
+  }
+  try {
+    search_without_index(root_, emb, "alpha", keyword(), o);
+    ADD_FAILURE() << "search_without_index() returned";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "ticker-boom");
+  }
+  IndexOptions quiet = opts();
+  auto again = Index::open(root_, borrow(emb), quiet);
+  again->update();
+  EXPECT_FALSE(again->search("alpha", keyword()).empty());
 }
 
 // IndexOptions::cancelled stops an update before it commits (the committed index keeps serving

@@ -12,6 +12,7 @@
 #include "common/test_util.hpp"
 #include "index/ingest.hpp"
 #include "ripvec/embedder.hpp"
+#include "ripvec/error.hpp"
 
 using namespace ripvec;
 
@@ -63,6 +64,20 @@ TEST(PipelineTokenize, TokenizeAddsThePromptAndSpecials) {
   const std::string& pre = e->prompt(InputKind::Document);
   EXPECT_EQ(e->tokenize(t, InputKind::Document),
             e->tokenizer().encode(pre + t, true, e->max_seq_length()).ids);
+}
+
+// A kind outside the enum is refused by every call that takes one: prompt() indexed its
+// prompts with it, out of bounds, and embed() ran on (API probe 2026-12-08).
+TEST(PipelineTokenize, UnknownInputKindIsInvalidArgument) {
+  RIPVEC_REQUIRE_PATH(test::default_model_dir() / "model.safetensors");
+  auto e = Embedder::load(model_options());
+  const auto bad = static_cast<InputKind>(7);
+  const std::vector<std::string> texts = {"parse the configuration file"};
+  EXPECT_THROW(e->prompt(bad), InvalidArgument);
+  EXPECT_THROW(e->tokenize(texts[0], bad), InvalidArgument);
+  EXPECT_THROW(e->embed(texts, bad), InvalidArgument);
+  const std::vector<std::vector<int32_t>> ids = {e->tokenize(texts[0], InputKind::Document)};
+  EXPECT_THROW(e->embed_tokens(ids, bad), InvalidArgument);
 }
 
 TEST(PipelineTokenize, ChunkIdsAreTheIdsTheEmbedderRuns) {
