@@ -14,7 +14,7 @@ if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 # Debian packages; why each is in the README's "Dependencies" table.
 pkgs=(build-essential cmake pkg-config git python3 python3-pip
       nlohmann-json3-dev libutf8proc-dev libcli11-dev
-      libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev libssl-dev)
+      libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

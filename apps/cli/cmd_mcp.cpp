@@ -12,7 +12,6 @@ ServerOptions server_options(const ProtocolOptions& o) {
   s.embedder.device = o.device == "cpu"    ? Device::Cpu
                       : o.device == "cuda" ? Device::Cuda
                                            : Device::Auto;
-  // (--precision admits auto, f32, f16 and bf16 here.)
   s.embedder.precision = precision_from_name(o.precision).value_or(Precision::Auto);
   s.index.cache_dir = o.cache_dir;
   s.index.repo_local = o.repo_local;

@@ -7,11 +7,8 @@ namespace ripvec::cli {
 
 namespace {
 
-void add_server_flags(CLI::App& c, ProtocolOptions& o) {
-  c.add_option("--root", o.roots,
-               "Project root to serve (repeatable; default: the current directory)")
-      ->type_name("DIR")
-      ->check(kNonEmpty);
+void add_server_flags(CLI::App& c, ProtocolOptions& o, const char* root_help) {
+  c.add_option("--root", o.roots, root_help)->type_name("DIR")->check(kNonEmpty);
   c.add_option("--model", o.model,
                "Model: a Hugging Face id or a local directory "
                "(default sentence-transformers/all-MiniLM-L6-v2)")
@@ -20,12 +17,10 @@ void add_server_flags(CLI::App& c, ProtocolOptions& o) {
   c.add_option("--device", o.device, "Where to run the model")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
-  c.add_option("--precision", o.precision, "Activation dtype: auto, f32, f16 or bf16")
-      ->check(CLI::IsMember({"auto", "f32", "f16", "bf16"}))
+  c.add_option("--precision", o.precision, kPrecisionHelp)
+      ->check(CLI::IsMember({"auto", "f32", "f16", "bf16", "int8"}))
       ->capture_default_str();
-  c.add_option("--cache-dir", o.cache_dir, "Where indexes live (default ~/.cache/ripvec)")
-      ->type_name("DIR")
-      ->check(kNonEmpty);
+  c.add_option("--cache-dir", o.cache_dir, kCacheDirHelp)->type_name("DIR")->check(kNonEmpty);
   c.add_flag("--repo-local", o.repo_local, "Keep the index in <root>/.ripvec/");
   c.add_flag("--no-watch", o.no_watch, "Do not watch the tree for changes");
   c.add_flag("--debug", o.debug, "Log every request on stderr");
@@ -60,9 +55,13 @@ ProtocolCommands add_protocol_commands(CLI::App& app, ProtocolOptions& o) {
 
   cmds.mcp = app.add_subcommand(
       "mcp", "Serve the Model Context Protocol on stdin/stdout (tools: search_code, ...)");
-  add_server_flags(*cmds.mcp, o);
+  add_server_flags(*cmds.mcp, o,
+                   "Project root to serve (repeatable; default: the current directory); a tool's "
+                   "\"root\" argument opens others");
   cmds.lsp = app.add_subcommand("lsp", "Serve the Language Server Protocol on stdin/stdout");
-  add_server_flags(*cmds.lsp, o);
+  add_server_flags(*cmds.lsp, o,
+                   "Project root to serve (repeatable; default: the client's workspace folders, "
+                   "else its rootUri or rootPath, else the current directory)");
   return cmds;
 }
 

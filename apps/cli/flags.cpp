@@ -106,14 +106,7 @@ void add_model_flags(CLI::App& app, CliOptions& o) {
   app.add_option("--device", o.device, "Where to run the model")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
-  app.add_option("--precision", o.precision,
-                 "Activation dtype: auto (f16 on cuda; on the cpu f32 queries and bf16 documents "
-                 "where the cpu has amx, else int8 documents where int8 is faster: avx2 without "
-                 "avx-512, or avx-512 vnni; else f32), f32 (exact), f16, bf16 (cuda: bf16 "
-                 "activations; cpu: linear layers on bf16 operands with f32 sums, amx tiles where "
-                 "present, else an exact emulation slower than f32) or int8 (cpu: dynamically "
-                 "quantized linear layers, cosine >= 0.999); "
-                 "int8 and cpu bf16 indexes are separate from f32 ones")
+  app.add_option("--precision", o.precision, kPrecisionHelp)
       ->check(CLI::IsMember({"auto", "f32", "f16", "bf16", "int8"}))
       ->capture_default_str();
   app.add_option("-j,--threads", o.threads, "Worker threads (0: all cores; at most 1024)")
@@ -158,11 +151,7 @@ void add_walk_flags(CLI::App& app, CliOptions& o) {
 
 // Flags that choose where the index lives and whether it is used.
 void add_index_flags(CLI::App& app, CliOptions& o) {
-  app.add_option("--cache-dir", o.cache_dir,
-                 "Directory holding indexes (default: $RIPVEC_CACHE_DIR, else "
-                 "$XDG_CACHE_HOME/ripvec or ~/.cache/ripvec)")
-      ->type_name("DIR")
-      ->check(kNonEmpty);
+  app.add_option("--cache-dir", o.cache_dir, kCacheDirHelp)->type_name("DIR")->check(kNonEmpty);
   app.add_flag("--repo-local", o.repo_local,
                "Store a new index under ROOT/.ripvec (an existing .ripvec/ is always used)");
   app.add_flag("-L,--follow", o.follow,
@@ -197,6 +186,10 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
       "  ripvec embed [OPTIONS] [TEXT...]   print embeddings (texts from stdin if none)\n"
       "  ripvec tokenize [OPTIONS] TEXT     print token ids and tokens as JSON\n"
       "  ripvec models [OPTIONS]            list installed models and recommend one\n"
+      "  ripvec map [OPTIONS] [PATH]        repo map: files ranked by PageRank, signatures\n"
+      "  ripvec mcp [OPTIONS]               Model Context Protocol server on stdio (agents)\n"
+      "  ripvec lsp [OPTIONS]               Language Server Protocol server on stdio (editors)\n"
+      "`ripvec COMMAND --help` lists a command's own flags.\n"
       "A query equal to a command name needs `--` first: ripvec -- index src/\n"
       "Exit status: 0 results found, 1 none found, 2 error.");
 
@@ -292,8 +285,9 @@ Commands build_cli(CLI::App& app, CliOptions& o) {
   // ---- ripvec embed ----
   cmds.embed = app.add_subcommand("embed",
                                   "Print embeddings of texts (one per line on stdin "
-                                  "when no TEXT is given; stdin is embedded in blocks of "
-                                  "8192 lines, each printed as soon as it is done)");
+                                  "when no TEXT is given; stdin is read in blocks of 8192 "
+                                  "lines, embedded in calls of at most 1024 texts on the cpu, "
+                                  "and each call's rows are printed as soon as it is done)");
   cmds.embed->add_option("TEXT", o.embed_texts, "Texts to embed")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   auto* q = cmds.embed->add_flag("--query", o.embed_query, "Prepend the model's query prompt");

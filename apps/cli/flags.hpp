@@ -79,6 +79,19 @@ struct Commands {
 // model, a folder or a file, where "" would otherwise silently mean the default.
 extern const CLI::Validator kNonEmpty;
 
+// Help of the flags that the search and the servers (`ripvec mcp`, `ripvec lsp`) share, in one
+// place so that their defaults are told alike.
+inline constexpr const char* kCacheDirHelp =
+    "Directory holding indexes (default: $RIPVEC_CACHE_DIR, else $XDG_CACHE_HOME/ripvec or "
+    "~/.cache/ripvec)";
+inline constexpr const char* kPrecisionHelp =
+    "Activation dtype: auto (f16 on cuda; on the cpu f32 queries and bf16 documents where the "
+    "cpu has amx, else int8 documents where int8 is faster: avx2 without avx-512, or avx-512 "
+    "vnni; else f32), f32 (exact), f16, bf16 (cuda: bf16 activations; cpu: linear layers on bf16 "
+    "operands with f32 sums, amx tiles where present, else an exact emulation slower than f32) "
+    "or int8 (cpu: dynamically quantized linear layers, cosine >= 0.999); int8 and cpu bf16 "
+    "indexes are separate from f32 ones";
+
 // The arguments after argv[0], in CLI11's order for App::parse (last first), with every
 // "--name=" of an option of `app` or its subcommands that takes a value split into "--name" and
 // "" (before a "--"). CLI11 reads "--name=" as "--name" and takes the NEXT argument as the value:

@@ -71,7 +71,10 @@ class Embedder {
   virtual ~Embedder() = default;
 
   // Resolves, loads and validates the model; throws ModelNotFoundError, ModelFormatError,
-  // DeviceError (e.g. --device cuda without a GPU).
+  // DeviceError (e.g. --device cuda without a GPU), UnsupportedError (a model type this build
+  // lacks, a tokenizer component it does not implement, a precision the device cannot run:
+  // int8 on CUDA, f16 on the CPU) or InvalidArgument (options out of range: an empty model
+  // name, a malformed RIPVEC_BATCH_TOKENS).
   static std::unique_ptr<Embedder> load(const EmbedderOptions& opts);
 
   virtual size_t dim() const = 0;

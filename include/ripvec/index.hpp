@@ -149,7 +149,7 @@ struct IndexOptions {
   // "deleted"); search_without_index() searches what was reached, with a warning.
   size_t max_walk_dirs = 1'000'000;
   size_t max_walk_files = 5'000'000;
-  unsigned threads = 0;  // ingest threads; 0 = all cores
+  unsigned threads = 0;  // ingest threads; 0 = all cores (one fewer when embedding on the CPU)
   // Called from the thread running update() or from its progress ticker thread, never two
   // calls at once (a 200 ms tick must not wait for an embedding batch). Must not call back
   // into the Index. An exception it throws ends update() (or search_without_index()) with that
@@ -262,8 +262,10 @@ class Index {
   // scope: searches are restricted to it unless SearchOptions::filter.paths says otherwise.
   // The index key covers everything that changes vectors or chunks (model id, dim, pooling,
   // prompts, max tokens, chunker version), so indexes of two models live side by side.
-  // Nothing is read or written until update() or search(). Throws IoError when `path` does not
-  // exist.
+  // open() finds the root (file metadata and ignore files) and fingerprints the model's files
+  // for the key: the first time a full read of the weights, whose result is kept in
+  // <cache>/fingerprints/. The tree is not walked and nothing is embedded until update() or
+  // search(). Throws IoError when `path` does not exist or a model file cannot be read.
   static std::unique_ptr<Index> open(const std::filesystem::path& path,
                                      std::shared_ptr<Embedder> embedder, IndexOptions opts = {});
   virtual ~Index() = default;

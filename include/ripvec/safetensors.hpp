@@ -23,8 +23,10 @@ struct TensorInfo {
   int64_t numel() const;
 };
 
-// Opens and validates a .safetensors file: header length within the file, valid JSON, known
-// dtype (F32, F16, BF16; others are rejected by name), each tensor's byte span equal to
+// Opens and validates a .safetensors file: header length within the file, valid JSON, a dtype
+// of the safetensors format (an unknown dtype string is an error; tensors of dtypes other than
+// F32, F16 and BF16 open but are hidden from find(), and get() names their dtype: see
+// unsupported_dtype()), each tensor's byte span equal to
 // numel x dtype size and inside the data section, no overlaps. Throws IoError (cannot
 // open/map) or ModelFormatError (anything malformed), naming the file and the tensor.
 class SafeTensors {

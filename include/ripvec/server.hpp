@@ -3,10 +3,11 @@
 // project root through the library API (include/ripvec/index.hpp) and keep it open, and answer
 // until the client closes the stream.
 //
-// Errors: the functions return when the input ends (0) or the peer breaks the framing for good
-// (1: truncated stream, write failure). Malformed messages, unknown methods and bad arguments
-// are answered with JSON-RPC errors (or MCP tool errors) and never end the session. A model that
-// cannot be loaded is reported by each request that needs it, so the protocol stays usable.
+// Errors: serve_mcp returns 0 when the input ends and 1 when the peer breaks the framing for good
+// (a truncated stream, a write failure); serve_lsp's codes are below. Malformed messages, unknown
+// methods and bad arguments are answered with JSON-RPC errors (or MCP tool errors) and never end
+// the session. A model that cannot be loaded is reported by each request that needs it, so the
+// protocol stays usable.
 #pragma once
 
 #include <filesystem>
@@ -19,7 +20,9 @@
 namespace ripvec {
 
 struct ServerOptions {
-  std::vector<std::filesystem::path> roots;  // empty: the current directory
+  // Empty: MCP serves the current directory; LSP the client's workspace folders, else its
+  // rootUri or rootPath, else the current directory (indexed only if it belongs to a project).
+  std::vector<std::filesystem::path> roots;
   EmbedderOptions embedder;
   IndexOptions index;  // progress, cancelled and when_busy are set by the server
   bool watch = true;   // keep indexes current with a file watcher while serving

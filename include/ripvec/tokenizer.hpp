@@ -22,7 +22,9 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  // Throws IoError / ModelFormatError (malformed JSON, unknown model type, ...).
+  // Throws IoError (cannot read), ModelFormatError (malformed JSON, a malformed model) or
+  // UnsupportedError (a tokenizer model type, normalizer, pre-tokenizer or post-processor this
+  // library does not implement).
   static std::unique_ptr<Tokenizer> from_file(const std::filesystem::path& tokenizer_json);
   static std::unique_ptr<Tokenizer> from_json(std::string_view json_text,
                                               std::string_view origin = "tokenizer.json");
