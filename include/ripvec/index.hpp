@@ -150,12 +150,12 @@ struct IndexOptions {
   size_t max_walk_dirs = 1'000'000;
   size_t max_walk_files = 5'000'000;
   unsigned threads = 0;  // ingest threads; 0 = all cores (one fewer when embedding on the CPU)
-  // Called from the thread running update() or from its progress ticker thread, never two
-  // calls at once (a 200 ms tick must not wait for an embedding batch). Must not call back
-  // into the Index. An exception it throws ends update() (or search_without_index()) with that
-  // exception — thrown on the ticker thread, at the next cancellation poll (below) — and
-  // leaves the index as a cancellation there would; one thrown at Phase::Done comes after the
-  // commit (the update is in the index).
+  // Called from the thread running update(), its embedding thread (phase changes) or its
+  // progress ticker thread, never two calls at once (a 200 ms tick must not wait for an embedding
+  // batch). Must not call back into the Index. An exception it throws ends update() (or
+  // search_without_index()) with that exception — thrown on the ticker thread, at the next
+  // cancellation poll (below) — and leaves the index as a cancellation there would; one thrown at
+  // Phase::Done comes after the commit (the update is in the index).
   std::function<void(const IndexProgress&)> progress;
   // Polled by update() while it waits for another process's lock (when_busy), after the walk,
   // before each embedding batch and before the commit; when
@@ -196,12 +196,12 @@ struct UpdateStats {
   double chunk_wait_s = 0, embed_gap_s = 0;
   std::vector<std::string> added, modified, removed;  // paths relative to the root
   std::vector<std::string> warnings;                  // each names the file it is about
-  // The subset of `warnings` about one entry skipped again (unreadable, too large, a broken
-  // symlink, a special file, a binary file, skipped for that reason by the index's last update
-  // too, in this process or another: the index remembers them): an update of an unchanged tree
-  // repeats them, so a front end may show them only when the index changed. The others (an
-  // entry skipped for the first time or for a new reason, a folder the walk could not read, a
-  // read-only or damaged index) are news every time.
+  // The subset of `warnings` about one entry skipped again (an unreadable file or folder, too
+  // large, a broken symlink, a special file, a binary file, skipped for that reason by the
+  // index's last update too, in this process or another: the index remembers them): an update
+  // of an unchanged tree repeats them, so a front end may show them only when the index
+  // changed. The others (an entry skipped for the first time or for a new reason, an error
+  // listing a folder, a read-only or damaged index) are news every time.
   std::vector<std::string> entry_warnings;
 };
 

@@ -678,6 +678,9 @@ UpdateStats IndexImpl::update() {
   std::lock_guard update_lock(update_mu_);
   const auto t_total = Clock::now();
   ProgressReporter rep(opts_.progress);
+  // Every cancellation point also ends the update with the progress callback's exception when
+  // it threw on the ticker thread.
+  const std::function<bool()> cancelled = cancel_poll(&rep, opts_.cancelled);
   rep.start_phase(IndexProgress::Phase::Scanning);
   // Racily clean entries (RacyWindow) are recorded with mtime -1, so the next update re-hashes
   // them (a far-future mtime, called stale by every status, is not racy).
@@ -716,7 +719,7 @@ UpdateStats IndexImpl::update() {
     // Polled rather than a blocking flock, so that the wait ends when the caller cancels (an
     // editor's or agent's request for a root another process is indexing could not be stopped).
     while (lock->contended()) {
-      if (opts_.cancelled && opts_.cancelled())
+      if (cancelled && cancelled())
         throw CancelledError("index update cancelled while waiting for another process");
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       lock.emplace(location_ / "lock", /*allow_read_only=*/true, /*wait=*/false);
@@ -802,6 +805,7 @@ UpdateStats IndexImpl::update() {
   skips.erase(std::unique(skips.begin(), skips.end()), skips.end());
   // Each update that leaves the index current (not a read-only one) remembers what it skipped.
   const auto remember_skips = [&] {
+    rep.rethrow_if_failed();  // the update ends with it: its skips stay news for the next one
     if (skips == known_skips) return;
     try {
       write_skip_memory(skip_memory_path(), skips);
@@ -810,7 +814,7 @@ UpdateStats IndexImpl::update() {
     }
   };
   drop_own_files(&walked);
-  if (opts_.cancelled && opts_.cancelled()) throw CancelledError("index update cancelled");
+  if (cancelled && cancelled()) throw CancelledError("index update cancelled");
   st.files_seen = walked.size();
   rep.files_total = walked.size();
   rep.files_done = walked.size();
@@ -963,7 +967,7 @@ UpdateStats IndexImpl::update() {
   cfg.max_file_size = opts_.max_file_size;
   cfg.threads = opts_.threads;
   cfg.progress = &rep;
-  cfg.cancelled = cancel_poll(&rep, opts_.cancelled);
+  cfg.cancelled = cancelled;
   Bm25Dictionary dict;  // the new snapshot's terms, merged file by file while embedding runs
   cfg.bm25_dict = &dict;
   cfg.reuse = [&](const FileTask&, const std::string& id) -> std::shared_ptr<ObjectData> {
@@ -1151,7 +1155,7 @@ UpdateStats IndexImpl::update() {
   st.removed = removed;
   st.files_removed = removed.size();
   // The last point to stop: past it the snapshot and manifest are written.
-  if (opts_.cancelled && opts_.cancelled()) throw CancelledError("index update cancelled");
+  if (cancelled && cancelled()) throw CancelledError("index update cancelled");
 
   // ---- snapshot + manifest (the commit point) ----
   rep.phase(IndexProgress::Phase::Writing);

@@ -151,11 +151,9 @@ ProgressReporter::ProgressReporter(std::function<void(const IndexProgress&)> cb)
     while (!stop_cv_.wait_for(lk, std::chrono::milliseconds(200), [this] { return stop_; })) {
       lk.unlock();
       try {
-        emit();
+        emit(/*ticker=*/true);
       } catch (...) {
-        ticker_error_ = std::current_exception();
-        failed_.store(true, std::memory_order_release);
-        return;
+        return;  // kept by emit() for the update's thread
       }
       lk.lock();
     }
@@ -204,10 +202,12 @@ void ProgressReporter::phase(IndexProgress::Phase p) {
   emit();
 }
 
-void ProgressReporter::emit() {
+void ProgressReporter::emit(bool ticker) {
   if (!cb_) return;
-  rethrow_if_failed();  // the ticker's callback threw: no more reports, the work ends with it
   std::lock_guard lk(emit_mu_);
+  // The ticker's callback threw: no more reports, the work ends with its exception. Checked
+  // under the lock, so a report waiting for it while the ticker's call ran does not call again.
+  rethrow_if_failed();
   IndexProgress p;
   p.phase = phase_.load();
   // Read "done" counters before "total" ones so that done <= total holds in what we report.
@@ -226,7 +226,15 @@ void ProgressReporter::emit() {
   if (p.phase == IndexProgress::Phase::Embedding && embed_t0_ < 0) embed_t0_ = p.elapsed_s;
   if (embed_t0_ >= 0 && p.chunks_done > 0 && p.elapsed_s > embed_t0_)
     p.chunks_per_s_mean = static_cast<double>(p.chunks_done) / (p.elapsed_s - embed_t0_);
-  cb_(p);
+  try {
+    cb_(p);
+  } catch (...) {
+    if (ticker) {
+      ticker_error_ = std::current_exception();
+      failed_.store(true, std::memory_order_release);
+    }
+    throw;
+  }
 }
 
 // ---------------- the pipeline ----------------

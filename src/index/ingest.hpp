@@ -85,7 +85,7 @@ class ProgressReporter {
   // The same counters, a new phase name (Chunking -> Embedding), reported at once.
   void phase(IndexProgress::Phase p);
   IndexProgress::Phase current_phase() const { return phase_.load(); }
-  // The callback may throw. On the thread that reports a phase, its exception propagates from
+  // The callback may throw. On a thread that reports a phase, its exception propagates from
   // start_phase() / phase(); on the ticker thread it is kept (the ticker stops) and thrown by
   // the next start_phase(), phase() or rethrow_if_failed(): a polling point of the caller's
   // (cancel_poll) ends the work with it, as a throwing `cancelled` does. Before, it reached
@@ -95,7 +95,7 @@ class ProgressReporter {
       chunks_total{0};
 
  private:
-  void emit();
+  void emit(bool ticker = false);  // ticker: called by the ticker thread
   std::function<void(const IndexProgress&)> cb_;
   std::atomic<IndexProgress::Phase> phase_{IndexProgress::Phase::Scanning};
   std::chrono::steady_clock::time_point t0_;

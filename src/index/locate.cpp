@@ -384,8 +384,8 @@ bool is_own_top_entry(const fs::directory_entry& e) {
   const EntryKind k = kind_of(e);
   if (n == "objects") return k == EntryKind::Dir;
   if (k != EntryKind::File) return false;
-  return n == "lock" || n == "manifest.json" || n == "gc-pending" || is_temp_file_name(n) ||
-         is_snapshot_file_name(n);
+  return n == "lock" || n == "manifest.json" || n == "gc-pending" || n == "skipped" ||
+         is_temp_file_name(n) || is_snapshot_file_name(n);
 }
 
 }  // namespace

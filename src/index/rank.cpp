@@ -277,7 +277,8 @@ bool mergeable(const Hit& a, const Hit& b) {
 }
 
 // b (the worse hit) keeps only its lines outside a's, the longer side when a lies inside it;
-// false when none are left.
+// false when none are left (nor any of its content: a capped content holds fewer lines than
+// its range).
 bool trim_outside(const Hit& a, Hit& b) {
   const int before = a.start_line - b.start_line, after = b.end_line - a.end_line;
   if (before <= 0 && after <= 0) return false;
@@ -291,46 +292,59 @@ bool trim_outside(const Hit& a, Hit& b) {
     if (line != start) kept += '\n';
     kept.append(lines[k]);
   }
+  if (kept.empty() && static_cast<size_t>(start - b.start_line) >= lines.size()) return false;
   b.content = std::move(kept);
   b.start_line = start;
   b.end_line = end;
   return true;
 }
 
-// Merges `hits[i]` with every mergeable hit, repeatedly (a union can reach further hits); a hit
-// that overlaps one it cannot merge with (the union would pass kMaxMergedLines) keeps only its
-// own lines, or goes.
-void merge_into_earliest(std::vector<Hit>* hits, size_t i) {
+// Settles hits[first] against the others: merges it with every mergeable hit, repeatedly (a
+// union can reach further hits); a hit that overlaps one it cannot merge with (the union would
+// pass kMaxMergedLines) keeps only its own lines, or goes. Every hit that changes is settled in
+// turn (a grown hit can meet a third one: the first version moved on to the trimmed hit and left
+// that overlap; review 2026-12-08), so no two hits overlap when it returns if none did apart
+// from hits[first]. Ends: each step removes a hit or shrinks one's lines.
+void settle(std::vector<Hit>* hits, size_t first) {
   auto& h = *hits;
-  bool changed = true;
-  while (changed && i < h.size()) {
-    changed = false;
-    for (size_t j = 0; j < h.size(); ++j) {
+  std::vector<size_t> work{first};
+  const auto erase = [&](size_t d) {
+    h.erase(h.begin() + static_cast<std::ptrdiff_t>(d));
+    std::erase(work, d);
+    for (size_t& w : work)
+      if (w > d) --w;
+  };
+  while (!work.empty()) {
+    const size_t i = work.back();
+    bool changed = false;
+    for (size_t j = 0; j < h.size() && !changed; ++j) {
       if (j == i) continue;
       const size_t keep = std::min(i, j), drop = std::max(i, j);
       if (mergeable(h[i], h[j])) {
         absorb(h[keep], h[drop]);
+        erase(drop);
+        work.push_back(keep);
+        changed = true;
       } else if (overlaps(h[i], h[j])) {
-        if (trim_outside(h[keep], h[drop])) {
-          i = drop;  // the trimmed hit may now meet others
-          changed = true;
-          break;
-        }
-      } else {
-        continue;
+        if (trim_outside(h[keep], h[drop]))
+          work.push_back(drop);
+        else
+          erase(drop);
+        changed = true;
       }
-      h.erase(h.begin() + static_cast<std::ptrdiff_t>(drop));
-      i = keep;
-      changed = true;
-      break;
     }
+    if (!changed) work.pop_back();  // hits[i] meets no other hit
   }
 }
 
 }  // namespace
 
 void merge_adjacent_hits(std::vector<Hit>* hits) {
-  for (size_t i = 0; i < hits->size(); ++i) merge_into_earliest(hits, i);
+  for (size_t i = 0; i < hits->size(); ++i) settle(hits, i);
+}
+
+void merge_hit(std::vector<Hit>* hits, size_t i) {
+  settle(hits, i);
 }
 
 // ---------------- ranking ----------------
@@ -517,7 +531,7 @@ std::vector<Hit> rank(std::span<const RankSource> sources, const RankRequest& re
     h.semantic_rank = o.sem_rank;
     h.keyword_rank = o.kw_rank;
     hits.push_back(std::move(h));
-    if (req.merge_adjacent) merge_into_earliest(&hits, hits.size() - 1);
+    if (req.merge_adjacent) settle(&hits, hits.size() - 1);
   }
   return hits;
 }

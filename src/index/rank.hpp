@@ -120,7 +120,12 @@ std::vector<Hit> rank(std::span<const RankSource> sources, const RankRequest& re
 
 // Merges hits of one file whose lines overlap, or touch (end + 1 == start) while naming the
 // same symbol, into one hit: the union of their lines and content, the better hit's score,
-// symbol and ranks. The order is kept (a merged hit takes the better position).
+// symbol and ranks, unless the union would span more than 200 lines; then the worse hit keeps
+// only its lines outside the better one (or goes). The order is kept (a merged hit takes the
+// better position). No two hits overlap afterwards.
 void merge_adjacent_hits(std::vector<Hit>* hits);
+// The same for hits[i] alone, in a list that is merged apart from it: what rank() does with
+// each hit it adds, best first.
+void merge_hit(std::vector<Hit>* hits, size_t i);
 
 }  // namespace ripvec::index

@@ -9,9 +9,9 @@
 #include <set>
 #include <sstream>
 
+#include "common/test_util.hpp"
 #include "corpus/gitignore.hpp"
 #include "corpus/walker.hpp"
-#include "common/test_util.hpp"
 #include "unit/chunk_test_util.hpp"
 
 namespace ripvec {

@@ -284,6 +284,14 @@ TEST_F(IndexService, EntrySkippedForTheFirstTimeIsNewsOnce) {
   EXPECT_EQ(names(st.entry_warnings, "huge.py"), 0) << ::testing::PrintToString(st.entry_warnings);
   st = idx->update();
   EXPECT_EQ(names(st.entry_warnings, "huge.py"), 1) << ::testing::PrintToString(st.entry_warnings);
+  // The memory is the index's own file: cleaning removes it with the rest (it was "kept, not
+  // written by ripvec", and the folder with it; review 2026-12-08).
+  const fs::path location = idx->location();
+  idx.reset();
+  std::vector<fs::path> kept;
+  EXPECT_GT(clean_indexes(root_, cache_, &kept), 0u);
+  EXPECT_TRUE(kept.empty()) << ::testing::PrintToString(kept);
+  EXPECT_FALSE(fs::exists(location));
 }
 
 TEST_F(IndexService, HiddenFilesAreStoredButSearchedOnlyWhenAsked) {
@@ -1058,14 +1066,24 @@ TEST_F(IndexService, BadSearchOptionsAreInvalidArguments) {
 // A progress callback that throws on the progress ticker thread (every 200 ms of a long
 // update) ended the process through std::terminate (API probe 2026-12-08); it now ends update()
 // (and search_without_index) with its exception, as one thrown on the update's own thread does,
-// and the index stays usable.
+// and the index stays usable. The model is slow (each embed call 500 ms) so that ticks come
+// while no report runs; the callback throws only for the ticker's reports (a repeat of the
+// phase last reported, from another thread than the caller's: the embedding thread reports
+// only phase changes).
 TEST_F(IndexService, ProgressCallbackThrowingOnTheTickerEndsTheUpdate) {
   TestHashEmbedder emb;
+  emb.delay_per_call = std::chrono::milliseconds(500);
   IndexOptions o = opts();
   const std::thread::id caller = std::this_thread::get_id();
-  o.progress = [caller](const IndexProgress&) {
-    if (std::this_thread::get_id() != caller) throw std::runtime_error("ticker-boom");
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));  // the ticker comes meanwhile
+  auto last = std::make_shared<std::atomic<int>>(-1);
+  auto ticker_calls = std::make_shared<std::atomic<int>>(0);
+  o.progress = [caller, last, ticker_calls](const IndexProgress& p) {
+    const int phase = static_cast<int>(p.phase);
+    const bool repeat = last->exchange(phase) == phase;
+    if (repeat && std::this_thread::get_id() != caller) {
+      ++*ticker_calls;
+      throw std::runtime_error("ticker-boom");
+    }
   };
   auto idx = Index::open(root_, borrow(emb), o);
   try {
@@ -1074,14 +1092,26 @@ TEST_F(IndexService, ProgressCallbackThrowingOnTheTickerEndsTheUpdate) {
   } catch (const std::runtime_error& e) {
     EXPECT_STREQ(e.what(), "ticker-boom");
   }
+  EXPECT_EQ(ticker_calls->load(), 1);  // the ticker stopped at its exception
+  *last = -1;
   try {
-    search_without_index(root_, emb, "alpha", keyword(), o);
+    search_without_index(root_, emb, "alpha", keyword(), o);  // keyword: no embed call to wait on
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "ticker-boom");
+  }
+  *last = -1;
+  *ticker_calls = 0;
+  SearchOptions semantic;
+  semantic.mode = SearchMode::Semantic;
+  try {
+    search_without_index(root_, emb, "alpha", semantic, o);
     ADD_FAILURE() << "search_without_index() returned";
   } catch (const std::runtime_error& e) {
     EXPECT_STREQ(e.what(), "ticker-boom");
   }
-  IndexOptions quiet = opts();
-  auto again = Index::open(root_, borrow(emb), quiet);
+  EXPECT_EQ(ticker_calls->load(), 1);
+  emb.delay_per_call = std::chrono::milliseconds(0);
+  auto again = Index::open(root_, borrow(emb), opts());
   again->update();
   EXPECT_FALSE(again->search("alpha", keyword()).empty());
 }

@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "index/rank.hpp"
+#include "ripvec/index.hpp"
 
 using namespace ripvec::index;
 
@@ -87,4 +91,62 @@ TEST(SearchRank, QueriesThatAskForTests) {
   for (const char* q : {"where are request timeouts enforced", "TestParse", "attest the latest",
                         "contest", "", "retests"})
     EXPECT_FALSE(mentions_tests(q)) << q;
+}
+
+namespace {
+
+// A hit of lines [start, end] of file "f" whose content is those lines ("L<n>").
+ripvec::Hit lines_hit(int start, int end, std::string symbol = {}) {
+  ripvec::Hit h;
+  h.path = "f";
+  h.start_line = start;
+  h.end_line = end;
+  h.symbol = std::move(symbol);
+  for (int l = start; l <= end; ++l)
+    h.content += (l > start ? "\n" : "") + ("L" + std::to_string(l));
+  return h;
+}
+
+// What merging promises: no two hits overlap, none spans more than 200 lines, each holds the
+// file's exact lines of its range.
+void expect_settled(const std::vector<ripvec::Hit>& hits, const std::string& why) {
+  for (size_t i = 0; i < hits.size(); ++i) {
+    EXPECT_LE(hits[i].end_line - hits[i].start_line + 1, 200) << why;
+    EXPECT_EQ(hits[i].content, lines_hit(hits[i].start_line, hits[i].end_line).content) << why;
+    for (size_t j = i + 1; j < hits.size(); ++j)
+      EXPECT_TRUE(hits[i].end_line < hits[j].start_line || hits[j].end_line < hits[i].start_line)
+          << why << ": " << hits[i].start_line << "-" << hits[i].end_line << " and "
+          << hits[j].start_line << "-" << hits[j].end_line;
+  }
+}
+
+}  // namespace
+
+// Hits arrive in rank order, each merged as it comes (rank()). A hit that grows by a merge can
+// meet a third hit: the first version of the 200-line cap trimmed one neighbour and never looked
+// at the other, leaving [100-250] and [240-330] overlapping (review 2026-12-08).
+TEST(SearchRank, MergedHitsNeverOverlapWhateverTheOrder) {
+  std::vector<ripvec::Hit> hits;
+  for (auto [s, e] : {std::pair{150, 200}, {40, 110}, {240, 330}, {100, 250}}) {
+    hits.push_back(lines_hit(s, e));
+    merge_hit(&hits, hits.size() - 1);
+  }
+  expect_settled(hits, "review case");
+  // merge_adjacent_hits over a list in any state.
+  hits = {lines_hit(150, 200), lines_hit(40, 110), lines_hit(240, 330), lines_hit(100, 250)};
+  merge_adjacent_hits(&hits);
+  expect_settled(hits, "all at once");
+  // The same property over random windows pushed in random order.
+  std::mt19937 rng(7);
+  for (int round = 0; round < 2000; ++round) {
+    hits.clear();
+    const int n = 2 + static_cast<int>(rng() % 12);
+    for (int k = 0; k < n; ++k) {
+      const int s = 1 + static_cast<int>(rng() % 600), len = 1 + static_cast<int>(rng() % 150);
+      hits.push_back(lines_hit(s, s + len - 1, rng() % 3 == 0 ? "f" : ""));
+      merge_hit(&hits, hits.size() - 1);
+    }
+    expect_settled(hits, "round " + std::to_string(round));
+    if (HasFailure()) break;
+  }
 }

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -109,6 +111,7 @@ class TestHashEmbedder final : public Embedder {
       if (s > 0)
         for (size_t j = 0; j < dim_; ++j) v[j] = static_cast<float>(v[j] / std::sqrt(s));
     }
+    if (delay_per_call.count() > 0) std::this_thread::sleep_for(delay_per_call);
     std::lock_guard lk(mu_);
     if (kind == InputKind::Document)
       documents_embedded += texts.size();
@@ -126,6 +129,7 @@ class TestHashEmbedder final : public Embedder {
     return embed(texts, kind);
   }
   size_t documents_embedded = 0, queries_embedded = 0;
+  std::chrono::milliseconds delay_per_call{0};  // a slow model: each embed call takes this long
 
  private:
   std::vector<std::filesystem::path> files_;
