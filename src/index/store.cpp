@@ -473,7 +473,7 @@ SnapshotParts build_parts(std::span<const SnapshotFileInput> files, uint32_t dim
   uint64_t off = sizeof(SnapshotHeader);
   for (int s = 0; s < kNumSections; ++s) {
     off = align_up(off);
-    h.sections[s] = {off, sizes[s]};
+    h.sections[s] = {off, sizes[s], 0, 0};  // crc: set by emit_parts
     off += sizes[s];
   }
   h.file_size = off;
