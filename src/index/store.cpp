@@ -820,8 +820,8 @@ constexpr std::string_view kSkipMagic = "RVSKIP1\n";
 
 uint64_t skip_key(std::string_view about) {
   const std::array<uint8_t, 32> d = sha256(about);
-  uint64_t k = 0;
-  for (int i = 0; i < 8; ++i) k |= uint64_t(d[i]) << (8 * i);
+  uint64_t k;
+  std::memcpy(&k, d.data(), sizeof k);
   return k;
 }
 
@@ -836,9 +836,7 @@ std::vector<uint64_t> read_skip_memory(const fs::path& path) {
       (bytes.size() - kSkipMagic.size()) % 8 != 0)
     return {};
   std::vector<uint64_t> keys((bytes.size() - kSkipMagic.size()) / 8);
-  for (size_t i = 0; i < keys.size(); ++i)
-    for (int b = 0; b < 8; ++b)
-      keys[i] |= uint64_t(static_cast<uint8_t>(bytes[kSkipMagic.size() + 8 * i + b])) << (8 * b);
+  std::memcpy(keys.data(), bytes.data() + kSkipMagic.size(), keys.size() * 8);
   if (!std::is_sorted(keys.begin(), keys.end()) ||
       std::adjacent_find(keys.begin(), keys.end()) != keys.end())
     return {};
@@ -846,9 +844,8 @@ std::vector<uint64_t> read_skip_memory(const fs::path& path) {
 }
 
 void write_skip_memory(const fs::path& path, std::span<const uint64_t> keys) {
-  std::string bytes(kSkipMagic);
-  for (const uint64_t k : keys)
-    for (int b = 0; b < 8; ++b) bytes.push_back(static_cast<char>((k >> (8 * b)) & 0xFF));
+  std::string bytes(kSkipMagic);  // then the keys as they lie in memory, as put_u32 writes
+  bytes.append(reinterpret_cast<const char*>(keys.data()), keys.size() * sizeof(uint64_t));
   atomic_write_file(path, bytes, /*sync=*/false);
 }
 
